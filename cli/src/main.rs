@@ -1,0 +1,79 @@
+//! `practica`: run the whole stack locally and operate it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use shared::auth::local::LocalIssuer;
+use shared::auth::{Role, Subject};
+
+mod serve;
+
+#[derive(Parser)]
+#[command(
+    name = "practica",
+    version,
+    about = "Practica: appointments and payments for small practices"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve every function's API on 127.0.0.1 over the embedded store and local keys.
+    Serve {
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Data directory: embedded database, master key, token signing key.
+        #[arg(long, default_value = ".practica")]
+        data: PathBuf,
+    },
+    /// Print a bearer token accepted by a server on the same data directory.
+    Token {
+        #[arg(long, default_value = ".practica")]
+        data: PathBuf,
+        /// patient, staff, provider or admin; repeat for several.
+        #[arg(long = "role", required = true, value_parser = parse_role)]
+        roles: Vec<Role>,
+        /// The subject (user id) the token names.
+        #[arg(long, value_parser = parse_subject)]
+        sub: Subject,
+        #[arg(long, default_value_t = 3600)]
+        ttl_secs: u64,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s)
+        .ok_or_else(|| format!("unknown role {s:?}: use patient, staff, provider or admin"))
+}
+
+fn parse_subject(s: &str) -> Result<Subject, String> {
+    Subject::parse(s)
+        .ok_or_else(|| "a subject is 1-128 characters of A-Z a-z 0-9 - _ . : @".to_owned())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Serve { port, data } => {
+            shared::telemetry::init();
+            serve::run(port, &data).await
+        }
+        Command::Token {
+            data,
+            roles,
+            sub,
+            ttl_secs,
+        } => {
+            let issuer = LocalIssuer::open_or_create(&data)?;
+            println!(
+                "{}",
+                issuer.mint(&sub, &roles, Duration::from_secs(ttl_secs))?
+            );
+            Ok(())
+        }
+    }
+}

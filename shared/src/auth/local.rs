@@ -1,0 +1,137 @@
+//! The local token issuer of `practica serve` and `practica token`: an ES256 signing key in the
+//! data dir (PKCS#8, mode 0600), its JWKS, and tokens shaped like Cognito access tokens. The server
+//! verifies them with the production [`super::Verifier`], fetching this JWKS over HTTP.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::jwk::{Jwk, JwkSet};
+use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+use zeroize::Zeroizing;
+
+use super::{Role, Subject};
+use crate::crypto::local::write_private_file;
+
+/// Issuer and audience of locally minted tokens.
+pub const LOCAL_ISSUER: &str = "urn:practica:local";
+pub const LOCAL_AUDIENCE: &str = "practica-local";
+const KEY_FILE: &str = "signing-key.p8";
+
+pub struct LocalIssuer {
+    key: EncodingKey,
+    kid: String,
+    jwks: JwkSet,
+    issuer: String,
+    audience: String,
+}
+
+#[derive(Serialize)]
+struct MintedClaims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    client_id: &'a str,
+    token_use: &'static str,
+    #[serde(rename = "cognito:groups")]
+    groups: Vec<&'static str>,
+    iat: u64,
+    exp: u64,
+    jti: String,
+}
+
+impl LocalIssuer {
+    /// Loads the signing key from `dir`, generating it on first use.
+    pub fn open_or_create(dir: &Path) -> anyhow::Result<Self> {
+        let path = dir.join(KEY_FILE);
+        let pkcs8 = match std::fs::read(&path) {
+            Ok(bytes) => Zeroizing::new(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let doc = EcdsaKeyPair::generate_pkcs8(
+                    &ECDSA_P256_SHA256_FIXED_SIGNING,
+                    &SystemRandom::new(),
+                )
+                .map_err(|_| anyhow::anyhow!("generating the local signing key"))?;
+                let bytes = Zeroizing::new(doc.as_ref().to_vec());
+                write_private_file(&path, &bytes)?;
+                bytes
+            }
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        Self::from_pkcs8(&pkcs8, LOCAL_ISSUER, LOCAL_AUDIENCE)
+    }
+
+    /// An issuer over a PKCS#8 P-256 key with the given issuer and audience (tests use others).
+    pub fn from_pkcs8(pkcs8: &[u8], issuer: &str, audience: &str) -> anyhow::Result<Self> {
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8)
+            .map_err(|_| anyhow::anyhow!("the local signing key is not a P-256 PKCS#8 key"))?;
+        let kid = URL_SAFE_NO_PAD.encode(
+            &Sha256::digest(aws_lc_rs::signature::KeyPair::public_key(&pair).as_ref())[..12],
+        );
+        let key = EncodingKey::from_ec_der(pkcs8);
+        let mut jwk = Jwk::from_encoding_key(&key, Algorithm::ES256)?;
+        jwk.common.key_id = Some(kid.clone());
+        Ok(LocalIssuer {
+            key,
+            kid,
+            jwks: JwkSet { keys: vec![jwk] },
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+        })
+    }
+
+    /// A fresh random issuer (tests).
+    pub fn generate(issuer: &str, audience: &str) -> anyhow::Result<Self> {
+        let doc =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+                .map_err(|_| anyhow::anyhow!("generating a signing key"))?;
+        Self::from_pkcs8(doc.as_ref(), issuer, audience)
+    }
+
+    pub fn jwks(&self) -> &JwkSet {
+        &self.jwks
+    }
+
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// Mints an access token for `subject` with `roles`, valid for `ttl`.
+    pub fn mint(&self, subject: &Subject, roles: &[Role], ttl: Duration) -> anyhow::Result<String> {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp().max(0) as u64;
+        self.mint_at(subject, roles, now, now + ttl.as_secs())
+    }
+
+    /// Mints a token with explicit issue and expiry times (epoch seconds).
+    pub fn mint_at(
+        &self,
+        subject: &Subject,
+        roles: &[Role],
+        iat: u64,
+        exp: u64,
+    ) -> anyhow::Result<String> {
+        let claims = MintedClaims {
+            iss: &self.issuer,
+            sub: subject.as_str(),
+            client_id: &self.audience,
+            token_use: "access",
+            groups: roles.iter().map(|r| r.as_str()).collect(),
+            iat,
+            exp,
+            jti: ulid::Ulid::new().to_string(),
+        };
+        self.sign(&claims)
+    }
+
+    /// Signs arbitrary claims with this issuer's key (tests build malformed tokens with it).
+    pub fn sign(&self, claims: &impl Serialize) -> anyhow::Result<String> {
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(self.kid.clone());
+        Ok(encode(&header, claims, &self.key)?)
+    }
+}

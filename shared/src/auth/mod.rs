@@ -1,0 +1,399 @@
+//! Authentication and authorization.
+//!
+//! Bearer JWTs are verified against a JWKS (the Cognito user pool in production, the local issuer for
+//! `practica serve`) with the same code: asymmetric algorithms only, the algorithm pinned by the key,
+//! issuer, audience or `client_id`, `token_use`, expiry with a small leeway. Roles come from the
+//! `cognito:groups` claim. [`Principal::authorize`] is the one authorization helper every handler uses.
+//! There is no switch that skips verification.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use jsonwebtoken::jwk::{Jwk, JwkSet};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use tokio::sync::{Mutex, RwLock};
+
+use crate::clock::Clock;
+
+pub mod local;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("no bearer token")]
+    Missing,
+    #[error("malformed token")]
+    Malformed,
+    #[error("algorithm not accepted")]
+    Algorithm,
+    #[error("unknown signing key")]
+    UnknownKey,
+    #[error("bad signature")]
+    BadSignature,
+    #[error("token expired or not yet valid")]
+    Expired,
+    #[error("wrong issuer")]
+    Issuer,
+    #[error("wrong audience or client")]
+    Audience,
+    #[error("wrong token use")]
+    TokenUse,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("identity provider keys unavailable")]
+    JwksUnavailable(#[source] anyhow::Error),
+}
+
+/// A caller's role, from the `cognito:groups` claim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Patient,
+    Staff,
+    Provider,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Patient, Role::Staff, Role::Provider, Role::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Patient => "patient",
+            Role::Staff => "staff",
+            Role::Provider => "provider",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// A verified subject (`sub` claim): safe to embed in table keys.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Subject(String);
+
+impl Subject {
+    pub fn parse(s: &str) -> Option<Subject> {
+        let ok = !s.is_empty()
+            && s.len() <= 128
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:@".contains(&b));
+        ok.then(|| Subject(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Subject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The verified caller.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Principal {
+    pub subject: Subject,
+    pub roles: BTreeSet<Role>,
+}
+
+/// What a request touches, for the ownership half of authorization.
+#[derive(Clone, Copy, Debug)]
+pub enum Resource<'a> {
+    /// Not owned by a person (the practice's services, availability): any allowed role may act.
+    Shared,
+    /// A patient's record: staff and admin, or that patient.
+    Patient(&'a Subject),
+    /// A provider's schedule: staff and admin, or that provider.
+    Provider(&'a Subject),
+}
+
+impl Principal {
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    /// The one authorization helper: the caller must hold one of `allowed`, and a patient or
+    /// provider may act only on what is theirs.
+    pub fn authorize(&self, allowed: &[Role], resource: Resource<'_>) -> Result<(), AuthError> {
+        let permitted =
+            allowed
+                .iter()
+                .filter(|r| self.has(**r))
+                .any(|role| match (role, resource) {
+                    (_, Resource::Shared) => true,
+                    (Role::Staff | Role::Admin, _) => true,
+                    (Role::Patient, Resource::Patient(owner)) => *owner == self.subject,
+                    (Role::Provider, Resource::Provider(owner)) => *owner == self.subject,
+                    _ => false,
+                });
+        if permitted {
+            Ok(())
+        } else {
+            Err(AuthError::Forbidden)
+        }
+    }
+}
+
+/// Which Cognito token type the API accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenUse {
+    /// Access tokens: `client_id` must be the app client.
+    Access,
+    /// ID tokens: `aud` must be the app client.
+    Id,
+}
+
+impl TokenUse {
+    pub fn parse(s: &str) -> Option<TokenUse> {
+        match s {
+            "access" => Some(TokenUse::Access),
+            "id" => Some(TokenUse::Id),
+            _ => None,
+        }
+    }
+    fn as_str(self) -> &'static str {
+        match self {
+            TokenUse::Access => "access",
+            TokenUse::Id => "id",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct AuthConfig {
+    pub issuer: String,
+    /// The app client id: `client_id` of access tokens, `aud` of ID tokens.
+    pub audience: String,
+    pub token_use: TokenUse,
+    pub leeway: Duration,
+    /// Least time between two JWKS fetches triggered by unknown key ids.
+    pub refresh_interval: Duration,
+}
+
+impl AuthConfig {
+    pub fn new(issuer: impl Into<String>, audience: impl Into<String>) -> Self {
+        AuthConfig {
+            issuer: issuer.into(),
+            audience: audience.into(),
+            token_use: TokenUse::Access,
+            leeway: Duration::from_secs(30),
+            refresh_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Where the verifier gets its keys.
+#[async_trait]
+pub trait JwksSource: Send + Sync {
+    async fn fetch(&self) -> anyhow::Result<JwkSet>;
+}
+
+/// The production source: an HTTPS JWKS endpoint (Cognito: `{issuer}/.well-known/jwks.json`).
+pub struct HttpJwks {
+    client: reqwest::Client,
+    url: String,
+}
+
+impl HttpJwks {
+    pub fn new(url: impl Into<String>) -> anyhow::Result<Self> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(3))
+            .connect_timeout(Duration::from_secs(2))
+            .build()?;
+        Ok(HttpJwks {
+            client,
+            url: url.into(),
+        })
+    }
+}
+
+#[async_trait]
+impl JwksSource for HttpJwks {
+    async fn fetch(&self) -> anyhow::Result<JwkSet> {
+        let response = self
+            .client
+            .get(&self.url)
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(response.json::<JwkSet>().await?)
+    }
+}
+
+/// A fixed key set (tests).
+pub struct StaticJwks(pub JwkSet);
+
+#[async_trait]
+impl JwksSource for StaticJwks {
+    async fn fetch(&self) -> anyhow::Result<JwkSet> {
+        Ok(self.0.clone())
+    }
+}
+
+#[derive(Clone)]
+struct VerifyingKey {
+    key: DecodingKey,
+    algorithm: Algorithm,
+}
+
+#[derive(Default)]
+struct KeyCache {
+    keys: HashMap<String, VerifyingKey>,
+    fetched_at: Option<OffsetDateTime>,
+}
+
+const ASYMMETRIC: [Algorithm; 8] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+];
+
+fn verifying_key(jwk: &Jwk) -> Option<(String, VerifyingKey)> {
+    let kid = jwk.common.key_id.clone()?;
+    let algorithm: Algorithm = jwk.common.key_algorithm?.to_string().parse().ok()?;
+    if !ASYMMETRIC.contains(&algorithm) {
+        return None;
+    }
+    let key = DecodingKey::from_jwk(jwk).ok()?;
+    Some((kid, VerifyingKey { key, algorithm }))
+}
+
+#[derive(Debug, Deserialize)]
+struct Claims {
+    sub: String,
+    token_use: Option<String>,
+    client_id: Option<String>,
+    #[serde(rename = "cognito:groups", default)]
+    groups: Vec<String>,
+}
+
+/// Verifies bearer tokens. One per execution environment; keys are cached and refreshed on an
+/// unknown key id at most once per `refresh_interval`.
+pub struct Verifier {
+    config: AuthConfig,
+    source: Arc<dyn JwksSource>,
+    clock: Arc<dyn Clock>,
+    cache: RwLock<KeyCache>,
+    refreshing: Mutex<()>,
+}
+
+impl Verifier {
+    pub fn new(config: AuthConfig, source: Arc<dyn JwksSource>, clock: Arc<dyn Clock>) -> Self {
+        Verifier {
+            config,
+            source,
+            clock,
+            cache: RwLock::default(),
+            refreshing: Mutex::new(()),
+        }
+    }
+
+    async fn key(&self, kid: &str) -> Result<VerifyingKey, AuthError> {
+        if let Some(k) = self.cache.read().await.keys.get(kid) {
+            return Ok(k.clone());
+        }
+        let _one_fetch_at_a_time = self.refreshing.lock().await;
+        let mut cache = self.cache.write().await;
+        if let Some(k) = cache.keys.get(kid) {
+            return Ok(k.clone());
+        }
+        let now = self.clock.now();
+        let recently = cache.fetched_at.is_some_and(|at| {
+            let since = now - at;
+            !since.is_negative() && since < self.config.refresh_interval
+        });
+        if recently {
+            return Err(AuthError::UnknownKey);
+        }
+        match self.source.fetch().await {
+            Ok(set) => {
+                cache.keys = set.keys.iter().filter_map(verifying_key).collect();
+                cache.fetched_at = Some(now);
+            }
+            Err(e) if cache.fetched_at.is_none() => return Err(AuthError::JwksUnavailable(e)),
+            Err(e) => {
+                tracing::warn!(error = ?e, "JWKS refresh failed; keeping cached keys");
+                cache.fetched_at = Some(now);
+            }
+        }
+        cache.keys.get(kid).cloned().ok_or(AuthError::UnknownKey)
+    }
+
+    /// Verifies a bearer token and returns the caller.
+    pub async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        let header = decode_header(token).map_err(|_| AuthError::Malformed)?;
+        if !ASYMMETRIC.contains(&header.alg) {
+            return Err(AuthError::Algorithm);
+        }
+        let kid = header.kid.as_deref().ok_or(AuthError::UnknownKey)?;
+        let key = self.key(kid).await?;
+        if key.algorithm != header.alg {
+            return Err(AuthError::Algorithm);
+        }
+        let mut validation = Validation::new(key.algorithm);
+        validation.leeway = self.config.leeway.as_secs();
+        validation.validate_nbf = true;
+        validation.set_issuer(&[&self.config.issuer]);
+        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        match self.config.token_use {
+            TokenUse::Id => validation.set_audience(&[&self.config.audience]),
+            // Cognito access tokens carry `client_id`, not `aud`.
+            TokenUse::Access => validation.validate_aud = false,
+        }
+        let data = decode::<Claims>(token, &key.key, &validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind as K;
+            match e.kind() {
+                K::ExpiredSignature | K::ImmatureSignature => AuthError::Expired,
+                K::InvalidSignature => AuthError::BadSignature,
+                K::InvalidIssuer => AuthError::Issuer,
+                K::InvalidAudience => AuthError::Audience,
+                K::InvalidAlgorithm => AuthError::Algorithm,
+                _ => AuthError::Malformed,
+            }
+        })?;
+        let claims = data.claims;
+        if claims.token_use.as_deref() != Some(self.config.token_use.as_str()) {
+            return Err(AuthError::TokenUse);
+        }
+        if self.config.token_use == TokenUse::Access
+            && claims.client_id.as_deref() != Some(self.config.audience.as_str())
+        {
+            return Err(AuthError::Audience);
+        }
+        let subject = Subject::parse(&claims.sub).ok_or(AuthError::Malformed)?;
+        let roles = claims
+            .groups
+            .iter()
+            .filter_map(|g| Role::parse(g))
+            .collect();
+        Ok(Principal { subject, roles })
+    }
+}
+
+/// Reads the bearer token of an `Authorization` header value.
+pub fn bearer(header: Option<&str>) -> Result<&str, AuthError> {
+    let value = header.ok_or(AuthError::Missing)?;
+    let (scheme, token) = value.split_once(' ').ok_or(AuthError::Malformed)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(AuthError::Malformed);
+    }
+    Ok(token.trim())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,298 @@
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{EncodingKey, Header};
+
+use super::local::LocalIssuer;
+use super::*;
+use crate::clock::{ManualClock, SystemClock};
+
+const ISS: &str = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_test";
+const AUD: &str = "client-123";
+
+struct CountingJwks {
+    set: JwkSet,
+    fetches: AtomicUsize,
+}
+
+#[async_trait]
+impl JwksSource for CountingJwks {
+    async fn fetch(&self) -> anyhow::Result<JwkSet> {
+        self.fetches.fetch_add(1, Ordering::SeqCst);
+        Ok(self.set.clone())
+    }
+}
+
+fn setup() -> (LocalIssuer, Verifier) {
+    let issuer = LocalIssuer::generate(ISS, AUD).unwrap();
+    let verifier = Verifier::new(
+        AuthConfig::new(ISS, AUD),
+        Arc::new(StaticJwks(issuer.jwks().clone())),
+        Arc::new(SystemClock),
+    );
+    (issuer, verifier)
+}
+
+fn sub(s: &str) -> Subject {
+    Subject::parse(s).unwrap()
+}
+
+fn now() -> u64 {
+    OffsetDateTime::now_utc().unix_timestamp() as u64
+}
+
+fn b64(v: &serde_json::Value) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap())
+}
+
+fn claims(iss: &str, client: &str, token_use: &str) -> serde_json::Value {
+    serde_json::json!({
+        "iss": iss, "sub": "p-1", "client_id": client, "token_use": token_use,
+        "cognito:groups": ["patient"], "exp": now() + 600, "iat": now()
+    })
+}
+
+#[tokio::test]
+async fn valid_token_yields_subject_and_roles() {
+    let (issuer, verifier) = setup();
+    let token = issuer
+        .mint(
+            &sub("p-1"),
+            &[Role::Patient, Role::Staff],
+            Duration::from_secs(600),
+        )
+        .unwrap();
+    let p = verifier.verify(&token).await.unwrap();
+    assert_eq!(p.subject.as_str(), "p-1");
+    assert_eq!(p.roles, BTreeSet::from([Role::Patient, Role::Staff]));
+}
+
+#[tokio::test]
+async fn expired_token_is_refused_beyond_leeway_only() {
+    let (issuer, verifier) = setup();
+    let stale = issuer
+        .mint_at(&sub("p-1"), &[Role::Patient], now() - 3600, now() - 120)
+        .unwrap();
+    assert!(matches!(
+        verifier.verify(&stale).await,
+        Err(AuthError::Expired)
+    ));
+    let within_leeway = issuer
+        .mint_at(&sub("p-1"), &[Role::Patient], now() - 3600, now() - 5)
+        .unwrap();
+    assert!(verifier.verify(&within_leeway).await.is_ok());
+}
+
+#[tokio::test]
+async fn tampered_payload_is_refused() {
+    let (issuer, verifier) = setup();
+    let token = issuer
+        .mint(&sub("p-1"), &[Role::Patient], Duration::from_secs(600))
+        .unwrap();
+    let parts: Vec<&str> = token.split('.').collect();
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    payload["cognito:groups"] = serde_json::json!(["admin"]);
+    let forged = format!("{}.{}.{}", parts[0], b64(&payload), parts[2]);
+    assert!(matches!(
+        verifier.verify(&forged).await,
+        Err(AuthError::BadSignature)
+    ));
+    let mut sig = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
+    sig[0] ^= 1;
+    let bad_sig = format!("{}.{}.{}", parts[0], parts[1], URL_SAFE_NO_PAD.encode(sig));
+    assert!(matches!(
+        verifier.verify(&bad_sig).await,
+        Err(AuthError::BadSignature)
+    ));
+}
+
+#[tokio::test]
+async fn alg_none_is_refused() {
+    let (issuer, verifier) = setup();
+    let header = serde_json::json!({"alg": "none", "typ": "JWT", "kid": issuer.kid()});
+    let token = format!("{}.{}.", b64(&header), b64(&claims(ISS, AUD, "access")));
+    assert!(verifier.verify(&token).await.is_err());
+}
+
+#[tokio::test]
+async fn hs256_signed_with_the_public_key_is_refused() {
+    let (issuer, verifier) = setup();
+    let public = serde_json::to_vec(&issuer.jwks().keys[0]).unwrap();
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some(issuer.kid().to_owned());
+    let token = jsonwebtoken::encode(
+        &header,
+        &claims(ISS, AUD, "access"),
+        &EncodingKey::from_secret(&public),
+    )
+    .unwrap();
+    assert!(matches!(
+        verifier.verify(&token).await,
+        Err(AuthError::Algorithm)
+    ));
+}
+
+#[tokio::test]
+async fn unknown_kid_is_refused_and_refetch_is_rate_limited() {
+    let trusted = LocalIssuer::generate(ISS, AUD).unwrap();
+    let stranger = LocalIssuer::generate(ISS, AUD).unwrap();
+    let source = Arc::new(CountingJwks {
+        set: trusted.jwks().clone(),
+        fetches: AtomicUsize::new(0),
+    });
+    let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
+    let verifier = Verifier::new(AuthConfig::new(ISS, AUD), source.clone(), clock.clone());
+    let token = stranger
+        .mint(&sub("p-1"), &[Role::Admin], Duration::from_secs(600))
+        .unwrap();
+    for _ in 0..5 {
+        assert!(matches!(
+            verifier.verify(&token).await,
+            Err(AuthError::UnknownKey)
+        ));
+    }
+    assert_eq!(
+        source.fetches.load(Ordering::SeqCst),
+        1,
+        "unknown kids must not hammer the JWKS endpoint"
+    );
+    clock.advance(time::Duration::seconds(61));
+    assert!(matches!(
+        verifier.verify(&token).await,
+        Err(AuthError::UnknownKey)
+    ));
+    assert_eq!(source.fetches.load(Ordering::SeqCst), 2);
+    // Known keys are served from the cache.
+    let good = trusted
+        .mint(&sub("p-1"), &[Role::Patient], Duration::from_secs(600))
+        .unwrap();
+    verifier.verify(&good).await.unwrap();
+    assert_eq!(source.fetches.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn wrong_issuer_audience_or_token_use_is_refused() {
+    let (_, verifier) = setup();
+    let other_iss = LocalIssuer::generate("https://evil.example", AUD).unwrap();
+    let v2 = Verifier::new(
+        AuthConfig::new(ISS, AUD),
+        Arc::new(StaticJwks(other_iss.jwks().clone())),
+        Arc::new(SystemClock),
+    );
+    let token = other_iss
+        .mint(&sub("p-1"), &[Role::Patient], Duration::from_secs(600))
+        .unwrap();
+    assert!(matches!(v2.verify(&token).await, Err(AuthError::Issuer)));
+
+    let other_aud = LocalIssuer::generate(ISS, "another-client").unwrap();
+    let v3 = Verifier::new(
+        AuthConfig::new(ISS, AUD),
+        Arc::new(StaticJwks(other_aud.jwks().clone())),
+        Arc::new(SystemClock),
+    );
+    let token = other_aud
+        .mint(&sub("p-1"), &[Role::Patient], Duration::from_secs(600))
+        .unwrap();
+    assert!(matches!(v3.verify(&token).await, Err(AuthError::Audience)));
+
+    // An ID token where access tokens are expected; a token without client_id.
+    let issuer = LocalIssuer::generate(ISS, AUD).unwrap();
+    let v4 = Verifier::new(
+        AuthConfig::new(ISS, AUD),
+        Arc::new(StaticJwks(issuer.jwks().clone())),
+        Arc::new(SystemClock),
+    );
+    let id_token = issuer.sign(&claims(ISS, AUD, "id")).unwrap();
+    assert!(matches!(
+        v4.verify(&id_token).await,
+        Err(AuthError::TokenUse)
+    ));
+    let mut no_client = claims(ISS, AUD, "access");
+    no_client.as_object_mut().unwrap().remove("client_id");
+    assert!(matches!(
+        v4.verify(&issuer.sign(&no_client).unwrap()).await,
+        Err(AuthError::Audience)
+    ));
+    assert!(
+        v4.verify(&issuer.sign(&claims(ISS, AUD, "access")).unwrap())
+            .await
+            .is_ok()
+    );
+    assert!(matches!(
+        verifier.verify("not-a-jwt").await,
+        Err(AuthError::Malformed)
+    ));
+}
+
+#[test]
+fn bearer_header_parsing() {
+    assert!(matches!(bearer(None), Err(AuthError::Missing)));
+    assert!(matches!(
+        bearer(Some("Basic abc")),
+        Err(AuthError::Malformed)
+    ));
+    assert!(matches!(bearer(Some("Bearer ")), Err(AuthError::Malformed)));
+    assert_eq!(bearer(Some("bearer abc")).unwrap(), "abc");
+}
+
+#[test]
+fn authorization_matrix() {
+    let me = sub("me");
+    let other = sub("other");
+    let who = |roles: &[Role]| Principal {
+        subject: me.clone(),
+        roles: roles.iter().copied().collect(),
+    };
+    let everyone = [Role::Patient, Role::Staff, Role::Provider, Role::Admin];
+    let patient = who(&[Role::Patient]);
+    assert!(patient.authorize(&everyone, Resource::Patient(&me)).is_ok());
+    assert!(
+        patient
+            .authorize(&everyone, Resource::Patient(&other))
+            .is_err()
+    );
+    assert!(
+        patient
+            .authorize(&everyone, Resource::Provider(&me))
+            .is_err()
+    );
+    assert!(patient.authorize(&[Role::Staff], Resource::Shared).is_err());
+    assert!(patient.authorize(&everyone, Resource::Shared).is_ok());
+    let provider = who(&[Role::Provider]);
+    assert!(
+        provider
+            .authorize(&everyone, Resource::Provider(&me))
+            .is_ok()
+    );
+    assert!(
+        provider
+            .authorize(&everyone, Resource::Provider(&other))
+            .is_err()
+    );
+    assert!(
+        provider
+            .authorize(&everyone, Resource::Patient(&other))
+            .is_err()
+    );
+    for role in [Role::Staff, Role::Admin] {
+        let p = who(&[role]);
+        assert!(p.authorize(&everyone, Resource::Patient(&other)).is_ok());
+        assert!(p.authorize(&everyone, Resource::Provider(&other)).is_ok());
+        assert!(
+            p.authorize(&[Role::Patient], Resource::Patient(&other))
+                .is_err()
+        );
+    }
+    assert!(who(&[]).authorize(&everyone, Resource::Shared).is_err());
+}
+
+#[test]
+fn subjects_cannot_smuggle_key_separators() {
+    assert!(Subject::parse("4a7c-11").is_some());
+    assert!(Subject::parse("a#b").is_none());
+    assert!(Subject::parse("").is_none());
+    assert!(Subject::parse("a\0b").is_none());
+    assert!(Subject::parse(&"x".repeat(129)).is_none());
+}

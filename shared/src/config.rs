@@ -1,0 +1,187 @@
+//! Configuration, read from the environment once at cold start into a typed struct.
+//! A missing or malformed variable fails start-up with an error that names it (never its value).
+
+use std::time::Duration;
+
+use crate::auth::{AuthConfig, TokenUse};
+use crate::crypto::CachePolicy;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("missing environment variable {0}")]
+    Missing(&'static str),
+    #[error("environment variable {name} is malformed: {reason}")]
+    Invalid {
+        name: &'static str,
+        reason: &'static str,
+    },
+}
+
+/// Configuration of a Lambda function.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The single table (`PRACTICA_TABLE`).
+    pub table_name: String,
+    /// The KMS key that wraps data keys (`PRACTICA_KMS_KEY_ID`: id, ARN or alias).
+    pub kms_key_id: String,
+    pub auth: AuthConfig,
+    /// `PRACTICA_AUTH_JWKS_URL`, default `{issuer}/.well-known/jwks.json`.
+    pub jwks_url: String,
+    pub data_key_cache: CachePolicy,
+}
+
+struct Env<F>(F);
+
+impl<F: Fn(&str) -> Option<String>> Env<F> {
+    fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        match (self.0)(name) {
+            Some(v) if !v.trim().is_empty() => Ok(v.trim().to_owned()),
+            _ => Err(ConfigError::Missing(name)),
+        }
+    }
+
+    fn optional(&self, name: &'static str) -> Option<String> {
+        (self.0)(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn number(
+        &self,
+        name: &'static str,
+        default: u64,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<u64, ConfigError> {
+        match self.optional(name) {
+            None => Ok(default),
+            Some(v) => {
+                let n: u64 = v.parse().map_err(|_| ConfigError::Invalid {
+                    name,
+                    reason: "not a whole number",
+                })?;
+                if range.contains(&n) {
+                    Ok(n)
+                } else {
+                    Err(ConfigError::Invalid {
+                        name,
+                        reason: "out of range",
+                    })
+                }
+            }
+        }
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(lookup);
+        let issuer = env.required("PRACTICA_AUTH_ISSUER")?;
+        if !issuer.starts_with("https://") {
+            return Err(ConfigError::Invalid {
+                name: "PRACTICA_AUTH_ISSUER",
+                reason: "must be an https URL",
+            });
+        }
+        let jwks_url = env
+            .optional("PRACTICA_AUTH_JWKS_URL")
+            .unwrap_or_else(|| format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/')));
+        let token_use = match env.optional("PRACTICA_AUTH_TOKEN_USE") {
+            None => TokenUse::Access,
+            Some(v) => TokenUse::parse(&v).ok_or(ConfigError::Invalid {
+                name: "PRACTICA_AUTH_TOKEN_USE",
+                reason: "must be access or id",
+            })?,
+        };
+        let mut auth = AuthConfig::new(issuer, env.required("PRACTICA_AUTH_CLIENT_ID")?);
+        auth.token_use = token_use;
+        auth.leeway = Duration::from_secs(env.number("PRACTICA_AUTH_LEEWAY_SECS", 30, 0..=300)?);
+        let data_key_cache = CachePolicy {
+            max_age: Duration::from_secs(env.number(
+                "PRACTICA_DATA_KEY_MAX_AGE_SECS",
+                300,
+                1..=86_400,
+            )?),
+            max_uses: env.number("PRACTICA_DATA_KEY_MAX_USES", 10_000, 1..=1_000_000)?,
+            ..CachePolicy::default()
+        };
+        Ok(Config {
+            table_name: env.required("PRACTICA_TABLE")?,
+            kms_key_id: env.required("PRACTICA_KMS_KEY_ID")?,
+            auth,
+            jwks_url,
+            data_key_cache,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    const BASE: [(&str, &str); 4] = [
+        ("PRACTICA_TABLE", "practica"),
+        ("PRACTICA_KMS_KEY_ID", "alias/practica"),
+        (
+            "PRACTICA_AUTH_ISSUER",
+            "https://cognito-idp.us-east-1.amazonaws.com/pool/",
+        ),
+        ("PRACTICA_AUTH_CLIENT_ID", "abc"),
+    ];
+
+    #[test]
+    fn defaults_and_derived_values() {
+        let c = config(&BASE).unwrap();
+        assert_eq!(
+            c.jwks_url,
+            "https://cognito-idp.us-east-1.amazonaws.com/pool/.well-known/jwks.json"
+        );
+        assert_eq!(c.data_key_cache, CachePolicy::default());
+        assert_eq!(c.auth.token_use, TokenUse::Access);
+    }
+
+    #[test]
+    fn each_missing_variable_is_named() {
+        for skip in 0..BASE.len() {
+            let vars: Vec<_> = BASE
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != skip)
+                .map(|(_, v)| *v)
+                .collect();
+            assert_eq!(
+                config(&vars).unwrap_err(),
+                ConfigError::Missing(BASE[skip].0)
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_values_are_named() {
+        let mut vars = BASE.to_vec();
+        vars.push(("PRACTICA_DATA_KEY_MAX_USES", "many"));
+        let err = config(&vars).unwrap_err();
+        assert!(err.to_string().contains("PRACTICA_DATA_KEY_MAX_USES"));
+        let mut vars = BASE.to_vec();
+        vars[2] = ("PRACTICA_AUTH_ISSUER", "http://insecure");
+        assert!(matches!(
+            config(&vars),
+            Err(ConfigError::Invalid {
+                name: "PRACTICA_AUTH_ISSUER",
+                ..
+            })
+        ));
+    }
+}

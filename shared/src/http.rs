@@ -1,0 +1,143 @@
+//! HTTP plumbing shared by every function's router: the caller extractor, a JSON body extractor whose
+//! rejections are problem+json, request ids and the request span, and the common layers.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, FromRef, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use serde::de::DeserializeOwned;
+use tracing::Instrument as _;
+
+use crate::auth::{AuthError, Principal, Verifier, bearer};
+use crate::error::ApiError;
+
+/// Largest accepted request body.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The id of one request: API Gateway's when it set one, else the caller's `x-request-id`, else new.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+impl<S> FromRequestParts<S> for Principal
+where
+    Arc<Verifier>: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let header = match parts.headers.get(header::AUTHORIZATION) {
+            None => None,
+            Some(v) => Some(v.to_str().map_err(|_| AuthError::Malformed)?),
+        };
+        let token = bearer(header)?;
+        let verifier = Arc::<Verifier>::from_ref(state);
+        let principal = verifier.verify(token).await?;
+        tracing::Span::current().record("sub", principal.subject.as_str());
+        Ok(principal)
+    }
+}
+
+/// A JSON body: `application/json`, at most [`MAX_BODY_BYTES`], unknown fields refused by the
+/// target type (`#[serde(deny_unknown_fields)]`); every rejection is problem+json.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
+        JsonRejection::JsonSyntaxError(_) => {
+            ApiError::bad_request("malformed_json", "The body is not valid JSON.")
+        }
+        // serde's message can quote the offending value, which may be patient data: keep it out.
+        JsonRejection::JsonDataError(_) => ApiError::Unprocessable {
+            code: "invalid_body",
+            detail: "The body does not match the expected schema (see the OpenAPI document)."
+                .into(),
+        },
+        JsonRejection::BytesRejection(r)
+            if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
+        {
+            ApiError::PayloadTooLarge
+        }
+        _ => ApiError::bad_request("unreadable_body", "The body could not be read."),
+    }
+}
+
+fn request_id(req: &Request) -> String {
+    let from_gateway = req
+        .extensions()
+        .get::<lambda_http::request::RequestContext>()
+        .and_then(|ctx| match ctx {
+            lambda_http::request::RequestContext::ApiGatewayV2(c) => c.request_id.clone(),
+            _ => None,
+        });
+    let from_header = || {
+        req.headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+            .map(str::to_owned)
+    };
+    from_gateway
+        .or_else(from_header)
+        .unwrap_or_else(|| ulid::Ulid::new().to_string())
+}
+
+async fn request_span(mut req: Request, next: Next) -> Response {
+    let id = request_id(&req);
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    // Only the route template is logged: paths, queries, headers and bodies may carry identifiers.
+    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), route = %route, sub = tracing::field::Empty);
+    req.extensions_mut().insert(RequestId(id.clone()));
+    async move {
+        let mut response = next.run(req).await;
+        tracing::info!(status = response.status().as_u16(), "request done");
+        if let Ok(v) = HeaderValue::from_str(&id) {
+            response.headers_mut().insert("x-request-id", v);
+        }
+        response
+    }
+    .instrument(span)
+    .await
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+/// Adds what every function's router needs: problem+json 404/405, body limit, request span.
+pub fn finish(router: Router) -> Router {
+    router
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(request_span))
+}

@@ -1,0 +1,258 @@
+//! Test support: emulator endpoints, SDK clients with static test credentials, tables built from the
+//! one table definition in `infra/data.template.json`, and fresh table fixtures for every adapter.
+
+use std::sync::Arc;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+};
+use serde_json::Value;
+use shared::table::contract::Fixture;
+use shared::table::dynamodb::DynamoTable;
+use shared::table::embedded::EmbeddedTable;
+
+/// The emulators the harness (`scripts/test`) starts.
+#[derive(Clone, Copy, Debug)]
+pub enum Emulator {
+    Moto,
+    DynamoDbLocal,
+}
+
+impl Emulator {
+    fn variable(self) -> &'static str {
+        match self {
+            Emulator::Moto => "PRACTICA_MOTO_ENDPOINT",
+            Emulator::DynamoDbLocal => "PRACTICA_DDB_LOCAL_ENDPOINT",
+        }
+    }
+
+    /// The endpoint, or None when the emulator is not running. Under `CI=true` a missing emulator
+    /// fails the test instead: CI must never pass by skipping.
+    pub fn endpoint(self) -> Option<String> {
+        match std::env::var(self.variable()) {
+            Ok(v) if !v.is_empty() => Some(v),
+            _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+                panic!(
+                    "{} is not set under CI=true: run the tests with scripts/test",
+                    self.variable()
+                )
+            }
+            _ => {
+                eprintln!(
+                    "SKIPPED: {} is not set; run scripts/test to start the emulators",
+                    self.variable()
+                );
+                None
+            }
+        }
+    }
+}
+
+/// SDK configuration for an emulator: static test credentials, a fixed region, no metadata probing.
+pub fn sdk_config(endpoint: &str) -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(Credentials::from_keys(
+                "test", "test", None,
+            )),
+        )
+        .endpoint_url(endpoint)
+        .build()
+}
+
+/// The table resource of the data template.
+pub fn table_definition() -> Value {
+    let text = include_str!("../../infra/data.template.json");
+    let template: Value = serde_json::from_str(text).expect("data template is JSON");
+    template["Resources"]["Table"]["Properties"].clone()
+}
+
+fn key_schema(v: &Value) -> Vec<KeySchemaElement> {
+    v.as_array()
+        .expect("KeySchema")
+        .iter()
+        .map(|k| {
+            KeySchemaElement::builder()
+                .attribute_name(k["AttributeName"].as_str().expect("name"))
+                .key_type(KeyType::from(k["KeyType"].as_str().expect("type")))
+                .build()
+                .expect("key schema")
+        })
+        .collect()
+}
+
+/// Creates a table named `name` exactly as the data template declares it.
+pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) {
+    let def = table_definition();
+    let attributes = def["AttributeDefinitions"]
+        .as_array()
+        .expect("AttributeDefinitions")
+        .iter()
+        .map(|a| {
+            AttributeDefinition::builder()
+                .attribute_name(a["AttributeName"].as_str().expect("name"))
+                .attribute_type(ScalarAttributeType::from(
+                    a["AttributeType"].as_str().expect("type"),
+                ))
+                .build()
+                .expect("attribute")
+        })
+        .collect();
+    let indexes = def["GlobalSecondaryIndexes"]
+        .as_array()
+        .expect("GlobalSecondaryIndexes")
+        .iter()
+        .map(|g| {
+            GlobalSecondaryIndex::builder()
+                .index_name(g["IndexName"].as_str().expect("index name"))
+                .set_key_schema(Some(key_schema(&g["KeySchema"])))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::from(
+                            g["Projection"]["ProjectionType"]
+                                .as_str()
+                                .expect("projection"),
+                        ))
+                        .build(),
+                )
+                .build()
+                .expect("gsi")
+        })
+        .collect();
+    assert_eq!(def["BillingMode"], "PAY_PER_REQUEST");
+    client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_attribute_definitions(Some(attributes))
+        .set_key_schema(Some(key_schema(&def["KeySchema"])))
+        .set_global_secondary_indexes(Some(indexes))
+        .send()
+        .await
+        .expect("create table");
+    let ttl = &def["TimeToLiveSpecification"];
+    client
+        .update_time_to_live()
+        .table_name(name)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name(ttl["AttributeName"].as_str().expect("ttl attribute"))
+                .enabled(ttl["Enabled"].as_bool().expect("ttl enabled"))
+                .build()
+                .expect("ttl"),
+        )
+        .send()
+        .await
+        .expect("enable TTL");
+}
+
+/// A unique table name for one test.
+pub fn unique_table_name() -> String {
+    format!(
+        "practica-test-{}",
+        ulid::Ulid::new().to_string().to_lowercase()
+    )
+}
+
+/// A fresh embedded table in its own temp dir.
+pub async fn embedded_fixture() -> Option<Fixture> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let table = EmbeddedTable::open(&dir.path().join("table.redb")).expect("open embedded table");
+    Some(Fixture {
+        table: Arc::new(table),
+        guard: Box::new(dir),
+    })
+}
+
+/// A fresh table on moto.
+pub async fn moto_fixture() -> Option<Fixture> {
+    let table = dynamo_table(Emulator::Moto).await?;
+    Some(Fixture {
+        table: Arc::new(table),
+        guard: Box::new(()),
+    })
+}
+
+/// A fresh table on DynamoDB Local.
+pub async fn dynamodb_local_fixture() -> Option<Fixture> {
+    let table = dynamo_table(Emulator::DynamoDbLocal).await?;
+    Some(Fixture {
+        table: Arc::new(table),
+        guard: Box::new(()),
+    })
+}
+
+/// A fresh DynamoDB table on an emulator, or None when it is not running (outside CI).
+pub async fn dynamo_table(emulator: Emulator) -> Option<DynamoTable> {
+    let endpoint = emulator.endpoint()?;
+    let client = aws_sdk_dynamodb::Client::new(&sdk_config(&endpoint));
+    let name = unique_table_name();
+    create_table(&client, &name).await;
+    Some(DynamoTable::new(client, name))
+}
+
+/// An application state over a fresh embedded store and local keys, whose verifier trusts `issuer`.
+pub struct LocalStack {
+    pub state: shared::AppState,
+    pub issuer: shared::auth::local::LocalIssuer,
+    _dir: tempfile::TempDir,
+}
+
+impl LocalStack {
+    pub fn new() -> Self {
+        use shared::auth::local::{LOCAL_AUDIENCE, LOCAL_ISSUER, LocalIssuer};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let issuer = LocalIssuer::generate(LOCAL_ISSUER, LOCAL_AUDIENCE).expect("issuer");
+        let jwks = Arc::new(shared::auth::StaticJwks(issuer.jwks().clone()));
+        let auth = shared::auth::AuthConfig::new(LOCAL_ISSUER, LOCAL_AUDIENCE);
+        let state = shared::AppState::local(dir.path(), jwks, auth).expect("local state");
+        LocalStack {
+            state,
+            issuer,
+            _dir: dir,
+        }
+    }
+
+    /// A bearer token for `sub` with `roles`, valid for ten minutes.
+    pub fn token(&self, sub: &str, roles: &[shared::auth::Role]) -> String {
+        let subject = shared::auth::Subject::parse(sub).expect("subject");
+        self.issuer
+            .mint(&subject, roles, std::time::Duration::from_secs(600))
+            .expect("mint")
+    }
+}
+
+impl Default for LocalStack {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Sends one request through a router; returns status, headers and the body parsed as JSON
+/// (`Value::Null` when it is not JSON).
+pub async fn call(
+    router: axum::Router,
+    request: http::Request<axum::body::Body>,
+) -> (http::StatusCode, http::HeaderMap, Value) {
+    use http_body_util::BodyExt as _;
+    use tower::ServiceExt as _;
+    let response = router.oneshot(request).await.expect("router is infallible");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (
+        status,
+        headers,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
