@@ -154,17 +154,14 @@ mod tests {
 
     #[test]
     fn each_missing_variable_is_named() {
-        for skip in 0..BASE.len() {
+        for (skip, (name, _)) in BASE.iter().enumerate() {
             let vars: Vec<_> = BASE
                 .iter()
                 .enumerate()
                 .filter(|(i, _)| *i != skip)
                 .map(|(_, v)| *v)
                 .collect();
-            assert_eq!(
-                config(&vars).unwrap_err(),
-                ConfigError::Missing(BASE[skip].0)
-            );
+            assert_eq!(config(&vars).unwrap_err(), ConfigError::Missing(name));
         }
     }
 
