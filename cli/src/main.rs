@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use shared::auth::local::LocalIssuer;
 use shared::auth::{Role, Subject};
 
-mod serve;
+use practica_cli::serve;
 
 #[derive(Parser)]
 #[command(

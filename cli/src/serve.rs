@@ -13,8 +13,12 @@ use shared::auth::local::{LOCAL_AUDIENCE, LOCAL_ISSUER, LocalIssuer};
 use shared::auth::{AuthConfig, HttpJwks};
 
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
+pub const OPENAPI_PATH: &str = "/openapi.json";
+/// The API description, served as-is.
+pub const OPENAPI: &str = include_str!("../../openapi.json");
 
-pub async fn run(port: u16, data: &Path) -> anyhow::Result<()> {
+/// Binds 127.0.0.1:`port` (0 picks a free port) and assembles the local stack over `data`.
+pub async fn bind(port: u16, data: &Path) -> anyhow::Result<(tokio::net::TcpListener, Router)> {
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
     let issuer = LocalIssuer::open_or_create(data)?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
@@ -32,10 +36,24 @@ pub async fn run(port: u16, data: &Path) -> anyhow::Result<()> {
         .merge(booking::routes(state.clone()))
         .merge(payments::routes(state.clone()))
         .merge(webhooks::routes(state))
-        .route(JWKS_PATH, get(move || async move { Json(key_set) }));
-    let app = shared::http::finish(app);
+        .route(JWKS_PATH, get(move || async move { Json(key_set) }))
+        .route(OPENAPI_PATH, get(openapi));
+    Ok((listener, shared::http::finish(app)))
+}
+
+async fn openapi() -> impl axum::response::IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        OPENAPI,
+    )
+}
+
+/// Serves until Ctrl-C.
+pub async fn run(port: u16, data: &Path) -> anyhow::Result<()> {
+    let (listener, app) = bind(port, data).await?;
     println!(
-        "practica serving on http://{addr} (data: {})",
+        "practica serving on http://{} (data: {})",
+        listener.local_addr()?,
         data.display()
     );
     axum::serve(listener, app)

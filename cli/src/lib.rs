@@ -1,0 +1,3 @@
+//! The `practica` command's library half: the local stack that `practica serve` runs.
+
+pub mod serve;
