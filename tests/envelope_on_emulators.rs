@@ -1,38 +1,15 @@
 //! Envelope encryption against the real wire protocols: KMS on moto, items on moto's DynamoDB.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use practica_tests::{Emulator, create_table, sdk_config, unique_table_name};
 use shared::clock::SystemClock;
 use shared::crypto::kms::KmsKeys;
-use shared::crypto::{
-    CachePolicy, CryptoError, DataKey, EncryptionContext, KeyError, KeyService, PlainKey, Sealer,
-};
+use shared::crypto::testing::CountingKeys;
+use shared::crypto::{CachePolicy, CryptoError, EncryptionContext, KeyError, KeyService, Sealer};
 use shared::table::dynamodb::DynamoTable;
 use shared::table::{AttrValue, Consistency, Item, Key, Table};
-
-struct Counting<K> {
-    inner: K,
-    generated: AtomicUsize,
-}
-
-#[async_trait]
-impl<K: KeyService> KeyService for Counting<K> {
-    async fn generate_data_key(&self, c: &EncryptionContext) -> Result<DataKey, KeyError> {
-        self.generated.fetch_add(1, Ordering::SeqCst);
-        self.inner.generate_data_key(c).await
-    }
-    async fn decrypt_data_key(
-        &self,
-        w: &[u8],
-        c: &EncryptionContext,
-    ) -> Result<PlainKey, KeyError> {
-        self.inner.decrypt_data_key(w, c).await
-    }
-}
 
 struct Moto {
     sdk: aws_config::SdkConfig,
@@ -122,10 +99,7 @@ async fn sealed_items_hold_no_plaintext_and_cannot_be_swapped() {
     let name = unique_table_name();
     create_table(&ddb, &name).await;
     let table = DynamoTable::new(ddb.clone(), name.clone());
-    let keys = Arc::new(Counting {
-        inner: moto.keys,
-        generated: AtomicUsize::new(0),
-    });
+    let keys = Arc::new(CountingKeys::new(moto.keys));
     let sealer = Sealer::new(
         keys.clone(),
         Arc::new(SystemClock),
@@ -145,9 +119,9 @@ async fn sealed_items_hold_no_plaintext_and_cannot_be_swapped() {
         table.put(item, None).await.expect("put");
     }
     assert!(
-        keys.generated.load(Ordering::SeqCst) <= 1,
+        keys.generated() <= 1,
         "1,000 sealed writes called GenerateDataKey {} times",
-        keys.generated.load(Ordering::SeqCst)
+        keys.generated()
     );
 
     // Straight from the table, bypassing the port: no attribute holds any plaintext.

@@ -256,51 +256,13 @@ impl Sealer {
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
-    use crate::crypto::keys::{DataKey, KeyError};
     use crate::crypto::local::LocalKeys;
-    use async_trait::async_trait;
     use proptest::prelude::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
-    /// Counts calls, and can be switched into an outage.
-    pub(crate) struct CountingKeys {
-        inner: LocalKeys,
-        pub generated: AtomicUsize,
-        pub decrypted: AtomicUsize,
-        pub down: std::sync::atomic::AtomicBool,
-    }
+    type CountingKeys = crate::crypto::testing::CountingKeys<LocalKeys>;
 
-    impl CountingKeys {
-        pub fn new() -> Self {
-            CountingKeys {
-                inner: LocalKeys::from_key(&[7; 32]),
-                generated: AtomicUsize::new(0),
-                decrypted: AtomicUsize::new(0),
-                down: false.into(),
-            }
-        }
-    }
-
-    #[async_trait]
-    impl KeyService for CountingKeys {
-        async fn generate_data_key(&self, c: &EncryptionContext) -> Result<DataKey, KeyError> {
-            if self.down.load(Ordering::SeqCst) {
-                return Err(KeyError::Unavailable(anyhow::anyhow!("KMS is disabled")));
-            }
-            self.generated.fetch_add(1, Ordering::SeqCst);
-            self.inner.generate_data_key(c).await
-        }
-        async fn decrypt_data_key(
-            &self,
-            w: &[u8],
-            c: &EncryptionContext,
-        ) -> Result<PlainKey, KeyError> {
-            if self.down.load(Ordering::SeqCst) {
-                return Err(KeyError::Unavailable(anyhow::anyhow!("KMS is disabled")));
-            }
-            self.decrypted.fetch_add(1, Ordering::SeqCst);
-            self.inner.decrypt_data_key(w, c).await
-        }
+    fn counting() -> Arc<CountingKeys> {
+        Arc::new(CountingKeys::new(LocalKeys::from_key(&[7; 32])))
     }
 
     fn sealer(keys: Arc<CountingKeys>, clock: Arc<ManualClock>, policy: CachePolicy) -> Sealer {
@@ -319,7 +281,7 @@ mod tests {
 
     #[tokio::test]
     async fn round_trip_and_binding() {
-        let keys = Arc::new(CountingKeys::new());
+        let keys = counting();
         let s = sealer(keys, clock(), CachePolicy::default());
         let sealed = s
             .seal(&k("PAT#1", "PROFILE"), "name", b"Jane Doe")
@@ -344,12 +306,7 @@ mod tests {
             ));
         }
         // Another table (another sealer context) refuses it too.
-        let other = Sealer::new(
-            Arc::new(CountingKeys::new()),
-            clock(),
-            "other-table",
-            CachePolicy::default(),
-        );
+        let other = Sealer::new(counting(), clock(), "other-table", CachePolicy::default());
         assert!(matches!(
             other.open(&k("PAT#1", "PROFILE"), "name", &sealed).await,
             Err(CryptoError::Integrity)
@@ -358,11 +315,7 @@ mod tests {
 
     #[tokio::test]
     async fn every_flipped_bit_is_detected() {
-        let s = sealer(
-            Arc::new(CountingKeys::new()),
-            clock(),
-            CachePolicy::default(),
-        );
+        let s = sealer(counting(), clock(), CachePolicy::default());
         let key = k("PAT#1", "PROFILE");
         let sealed = s.seal(&key, "dob", b"1980-01-01").await.unwrap();
         for i in 0..sealed.len() {
@@ -383,7 +336,7 @@ mod tests {
 
     #[tokio::test]
     async fn cache_bounds_key_service_calls() {
-        let keys = Arc::new(CountingKeys::new());
+        let keys = counting();
         let clock = clock();
         let s = sealer(keys.clone(), clock.clone(), CachePolicy::default());
         let key = k("PAT#1", "PROFILE");
@@ -395,20 +348,20 @@ mod tests {
                     .unwrap(),
             );
         }
-        assert_eq!(keys.generated.load(Ordering::SeqCst), 1);
+        assert_eq!(keys.generated(), 1);
         for v in &sealed {
             s.open(&key, "name", v).await.unwrap();
         }
-        assert_eq!(keys.decrypted.load(Ordering::SeqCst), 1);
+        assert_eq!(keys.decrypted(), 1);
         // Age bound.
         clock.advance(time::Duration::seconds(301));
         s.seal(&key, "name", b"x").await.unwrap();
-        assert_eq!(keys.generated.load(Ordering::SeqCst), 2);
+        assert_eq!(keys.generated(), 2);
     }
 
     #[tokio::test]
     async fn use_bound_rotates_the_key() {
-        let keys = Arc::new(CountingKeys::new());
+        let keys = counting();
         let policy = CachePolicy {
             max_uses: 10,
             ..CachePolicy::default()
@@ -417,12 +370,12 @@ mod tests {
         for _ in 0..25 {
             s.seal(&k("a", "b"), "c", b"x").await.unwrap();
         }
-        assert_eq!(keys.generated.load(Ordering::SeqCst), 3);
+        assert_eq!(keys.generated(), 3);
     }
 
     #[tokio::test]
     async fn concurrent_cold_start_calls_the_key_service_once() {
-        let keys = Arc::new(CountingKeys::new());
+        let keys = counting();
         let s = Arc::new(sealer(keys.clone(), clock(), CachePolicy::default()));
         let tasks: Vec<_> = (0..50)
             .map(|_| {
@@ -433,13 +386,13 @@ mod tests {
         for t in tasks {
             t.await.unwrap();
         }
-        assert_eq!(keys.generated.load(Ordering::SeqCst), 1);
+        assert_eq!(keys.generated(), 1);
     }
 
     #[tokio::test]
     async fn key_service_outage_fails_closed() {
-        let keys = Arc::new(CountingKeys::new());
-        keys.down.store(true, Ordering::SeqCst);
+        let keys = counting();
+        keys.set_down(true);
         let s = sealer(keys, clock(), CachePolicy::default());
         assert!(matches!(
             s.seal(&k("a", "b"), "c", b"x").await,
@@ -452,7 +405,7 @@ mod tests {
         fn any_value_round_trips(value in proptest::collection::vec(any::<u8>(), 0..512), attr in "[a-z]{1,8}") {
             let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
             rt.block_on(async {
-                let s = sealer(Arc::new(CountingKeys::new()), clock(), CachePolicy::default());
+                let s = sealer(counting(), clock(), CachePolicy::default());
                 let key = k("P", "S");
                 let sealed = s.seal(&key, &attr, &value).await.unwrap();
                 prop_assert_eq!(&*s.open(&key, &attr, &sealed).await.unwrap(), &value);

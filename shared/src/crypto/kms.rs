@@ -41,11 +41,15 @@ fn plain_key(bytes: &[u8]) -> Result<PlainKey, KeyError> {
     Ok(Zeroizing::new(key))
 }
 
-fn classify(code: Option<&str>, err: anyhow::Error) -> KeyError {
-    match code {
+fn failure<E, R>(err: aws_sdk_kms::error::SdkError<E, R>, operation: &'static str) -> KeyError
+where
+    E: aws_sdk_kms::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match err.code() {
         Some("InvalidCiphertextException" | "IncorrectKeyException") => KeyError::InvalidCiphertext,
         // Disabled, pending deletion, not found, throttled, unreachable: the service cannot serve now.
-        _ => KeyError::Unavailable(err),
+        _ => KeyError::Unavailable(anyhow::Error::new(err).context(operation)),
     }
 }
 
@@ -60,13 +64,7 @@ impl KeyService for KmsKeys {
             .set_encryption_context(Some(context_map(context)))
             .send()
             .await
-            .map_err(|e| {
-                let code = e.code().map(str::to_owned);
-                classify(
-                    code.as_deref(),
-                    anyhow::Error::new(e).context("KMS GenerateDataKey"),
-                )
-            })?;
+            .map_err(|e| failure(e, "KMS GenerateDataKey"))?;
         let plaintext = plain_key(out.plaintext().map(Blob::as_ref).unwrap_or_default())?;
         let wrapped = out
             .ciphertext_blob()
@@ -88,13 +86,7 @@ impl KeyService for KmsKeys {
             .set_encryption_context(Some(context_map(context)))
             .send()
             .await
-            .map_err(|e| {
-                let code = e.code().map(str::to_owned);
-                classify(
-                    code.as_deref(),
-                    anyhow::Error::new(e).context("KMS Decrypt"),
-                )
-            })?;
+            .map_err(|e| failure(e, "KMS Decrypt"))?;
         plain_key(out.plaintext().map(Blob::as_ref).unwrap_or_default())
     }
 }

@@ -15,6 +15,8 @@ pub mod envelope;
 pub mod keys;
 pub mod kms;
 pub mod local;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use blind::BlindIndex;
 pub use envelope::{CachePolicy, Sealer};
