@@ -250,7 +250,11 @@ struct VerifyingKey {
 struct KeyCache {
     keys: HashMap<String, VerifyingKey>,
     fetched_at: Option<OffsetDateTime>,
+    failed_at: Option<OffsetDateTime>,
 }
+
+/// Least time between two JWKS fetches after a failed one.
+const FAILED_FETCH_BACKOFF: Duration = Duration::from_secs(1);
 
 const ASYMMETRIC: [Algorithm; 8] = [
     Algorithm::RS256,
@@ -308,30 +312,48 @@ impl Verifier {
             return Ok(k.clone());
         }
         let _one_fetch_at_a_time = self.refreshing.lock().await;
-        let mut cache = self.cache.write().await;
-        if let Some(k) = cache.keys.get(kid) {
-            return Ok(k.clone());
-        }
+        let (fetched_at, failed_at) = {
+            let cache = self.cache.read().await;
+            if let Some(k) = cache.keys.get(kid) {
+                return Ok(k.clone());
+            }
+            (cache.fetched_at, cache.failed_at)
+        };
         let now = self.clock.now();
-        let recently = cache.fetched_at.is_some_and(|at| {
-            let since = now - at;
-            !since.is_negative() && since < self.config.refresh_interval
-        });
-        if recently {
+        let within = |at: Option<OffsetDateTime>, interval: Duration| {
+            at.is_some_and(|at| {
+                let since = now - at;
+                !since.is_negative() && since < interval
+            })
+        };
+        let unavailable = |e: anyhow::Error| match fetched_at {
+            None => AuthError::JwksUnavailable(e),
+            Some(_) => AuthError::UnknownKey,
+        };
+        if within(fetched_at, self.config.refresh_interval) {
             return Err(AuthError::UnknownKey);
         }
+        if within(failed_at, FAILED_FETCH_BACKOFF) {
+            return Err(unavailable(anyhow::anyhow!(
+                "the last JWKS fetch failed moments ago"
+            )));
+        }
+        // The fetch runs without holding the cache, so known keys keep verifying meanwhile.
         match self.source.fetch().await {
             Ok(set) => {
-                cache.keys = set.keys.iter().filter_map(verifying_key).collect();
+                let keys = set.keys.iter().filter_map(verifying_key).collect();
+                let mut cache = self.cache.write().await;
+                cache.keys = keys;
                 cache.fetched_at = Some(now);
+                cache.failed_at = None;
+                cache.keys.get(kid).cloned().ok_or(AuthError::UnknownKey)
             }
-            Err(e) if cache.fetched_at.is_none() => return Err(AuthError::JwksUnavailable(e)),
             Err(e) => {
-                tracing::warn!(error = ?e, "JWKS refresh failed; keeping cached keys");
-                cache.fetched_at = Some(now);
+                tracing::warn!(error = ?e, "JWKS fetch failed; keeping cached keys");
+                self.cache.write().await.failed_at = Some(now);
+                Err(unavailable(e))
             }
         }
-        cache.keys.get(kid).cloned().ok_or(AuthError::UnknownKey)
     }
 
     /// Verifies a bearer token and returns the caller.

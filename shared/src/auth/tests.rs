@@ -296,3 +296,49 @@ fn subjects_cannot_smuggle_key_separators() {
     assert!(Subject::parse("a\0b").is_none());
     assert!(Subject::parse(&"x".repeat(129)).is_none());
 }
+
+struct FlakyJwks {
+    set: JwkSet,
+    up: std::sync::atomic::AtomicBool,
+    fetches: AtomicUsize,
+}
+
+#[async_trait]
+impl JwksSource for FlakyJwks {
+    async fn fetch(&self) -> anyhow::Result<JwkSet> {
+        self.fetches.fetch_add(1, Ordering::SeqCst);
+        if self.up.load(Ordering::SeqCst) {
+            Ok(self.set.clone())
+        } else {
+            anyhow::bail!("connection refused")
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_identity_provider_is_503_and_not_hammered() {
+    let issuer = LocalIssuer::generate(ISS, AUD).unwrap();
+    let source = Arc::new(FlakyJwks {
+        set: issuer.jwks().clone(),
+        up: false.into(),
+        fetches: AtomicUsize::new(0),
+    });
+    let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
+    let verifier = Verifier::new(AuthConfig::new(ISS, AUD), source.clone(), clock.clone());
+    let token = issuer
+        .mint(&sub("p-1"), &[Role::Patient], Duration::from_secs(600))
+        .unwrap();
+    for _ in 0..3 {
+        assert!(matches!(
+            verifier.verify(&token).await,
+            Err(AuthError::JwksUnavailable(_))
+        ));
+    }
+    assert_eq!(source.fetches.load(Ordering::SeqCst), 1);
+    let api: crate::ApiError = AuthError::JwksUnavailable(anyhow::anyhow!("down")).into();
+    assert_eq!(api.status(), 503);
+    source.up.store(true, Ordering::SeqCst);
+    clock.advance(time::Duration::seconds(2));
+    assert!(verifier.verify(&token).await.is_ok());
+    assert_eq!(source.fetches.load(Ordering::SeqCst), 2);
+}
