@@ -7,12 +7,18 @@ use practica_cli::serve;
 use shared::auth::local::LocalIssuer;
 use shared::auth::{Role, Subject};
 
-#[tokio::test]
-async fn serve_verifies_locally_minted_tokens_and_serves_openapi() {
+/// Starts `practica serve` on a free port over a fresh data dir; returns the dir and the base URL.
+async fn start() -> (tempfile::TempDir, String) {
     let data = tempfile::tempdir().unwrap();
     let (listener, app) = serve::bind(0, data.path()).await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
+    (data, base)
+}
+
+#[tokio::test]
+async fn serve_verifies_locally_minted_tokens_and_serves_openapi() {
+    let (data, base) = start().await;
 
     // `practica token` does exactly this with the same data dir.
     let issuer = LocalIssuer::open_or_create(data.path()).unwrap();
@@ -55,10 +61,7 @@ async fn serve_verifies_locally_minted_tokens_and_serves_openapi() {
 /// Every operation in the OpenAPI document is routed (no 404/405 problem from the fallback).
 #[tokio::test]
 async fn every_documented_operation_is_routed() {
-    let data = tempfile::tempdir().unwrap();
-    let (listener, app) = serve::bind(0, data.path()).await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let (_data, base) = start().await;
     let doc: serde_json::Value = serde_json::from_str(serve::OPENAPI).unwrap();
     let client = reqwest::Client::new();
     for (path, ops) in doc["paths"].as_object().unwrap() {
