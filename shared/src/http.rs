@@ -141,3 +141,62 @@ pub fn finish(router: Router) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(request_span))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::routing::post;
+    use http_body_util::BodyExt as _;
+    use tower::ServiceExt as _;
+
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)] // only deserialized: the test is about rejections
+    struct Strict {
+        age: u32,
+    }
+
+    async fn send(content_type: Option<&str>, body: Vec<u8>) -> (u16, serde_json::Value) {
+        async fn accept(ApiJson(_): ApiJson<Strict>) -> &'static str {
+            "ok"
+        }
+        let router = finish(Router::new().route("/x", post(accept)));
+        let mut request = axum::http::Request::post("/x");
+        if let Some(ct) = content_type {
+            request = request.header(header::CONTENT_TYPE, ct);
+        }
+        let response = router
+            .oneshot(request.body(Body::from(body)).unwrap())
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap_or_default())
+    }
+
+    #[tokio::test]
+    async fn body_rejections_are_problems_that_never_echo_input() {
+        let json = Some("application/json");
+        assert_eq!(send(json, br#"{"age": 41}"#.to_vec()).await.0, 200);
+        let (status, body) = send(json, b"{not json".to_vec()).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some("malformed_json"))
+        );
+        let (status, body) = send(json, br#"{"age": "Jane Doe"}"#.to_vec()).await;
+        assert_eq!((status, body["code"].as_str()), (422, Some("invalid_body")));
+        assert!(!body.to_string().contains("Jane"));
+        let (status, body) = send(json, br#"{"age": 41, "diagnosis": "x"}"#.to_vec()).await;
+        assert_eq!((status, body["code"].as_str()), (422, Some("invalid_body")));
+        assert!(!body.to_string().contains("diagnosis"));
+        let (status, _) = send(None, br#"{"age": 41}"#.to_vec()).await;
+        assert_eq!(status, 415);
+        let huge = format!(r#"{{"age": 41, "pad": "{}"}}"#, "x".repeat(MAX_BODY_BYTES));
+        let (status, body) = send(json, huge.into_bytes()).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (413, Some("payload_too_large"))
+        );
+    }
+}

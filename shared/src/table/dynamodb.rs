@@ -516,9 +516,6 @@ impl Table for DynamoTable {
 
     async fn transact_write(&self, ops: Vec<TransactOp>) -> Result<(), TableError> {
         validate_transaction(&ops)?;
-        for op in &ops {
-            validate_condition(op.condition())?;
-        }
         let items = ops
             .iter()
             .map(|op| self.transact_item(op))

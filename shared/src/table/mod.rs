@@ -147,14 +147,6 @@ impl Item {
             _ => self.attrs.get(name).cloned(),
         }
     }
-
-    /// The GSI 1 key of this item, when it carries both GSI key attributes as strings.
-    pub fn gsi1_key(&self) -> Option<(&str, &str)> {
-        Some((
-            self.attrs.get(GSI1_PK)?.as_s()?,
-            self.attrs.get(GSI1_SK)?.as_s()?,
-        ))
-    }
 }
 
 /// A condition on the current state of an item, evaluated atomically with the write.
