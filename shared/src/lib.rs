@@ -4,11 +4,14 @@
 
 pub mod app;
 pub mod auth;
+pub mod booking;
 pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod error;
 pub mod http;
+pub mod ids;
+pub mod money;
 pub mod sensitive;
 pub mod table;
 pub mod telemetry;

@@ -1,0 +1,148 @@
+//! Identifier types. An id enters the domain only through `parse` (or is minted with `new`), so a
+//! value of one of these types is proof that it is well formed and safe to embed in a table key.
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::auth::Subject;
+
+macro_rules! ulid_id {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub const PREFIX: &'static str = $prefix;
+
+            /// A fresh id; ULIDs sort by creation time.
+            #[allow(clippy::new_without_default)] // a fresh id is not a default value
+            pub fn new() -> Self {
+                Self(format!("{}_{}", $prefix, ulid::Ulid::new()))
+            }
+
+            pub fn parse(s: &str) -> Option<Self> {
+                let rest = s.strip_prefix(concat!($prefix, "_"))?;
+                (rest.len() == 26 && ulid::Ulid::from_string(rest).is_ok())
+                    .then(|| Self(s.to_owned()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                Self::parse(&s).ok_or_else(|| {
+                    serde::de::Error::custom(concat!("not a valid ", stringify!($name)))
+                })
+            }
+        }
+    };
+}
+
+ulid_id!(
+    /// A provider (a clinician whose time is booked).
+    ProviderId,
+    "prv"
+);
+ulid_id!(
+    /// A bookable service (a visit type with a duration).
+    ServiceId,
+    "svc"
+);
+ulid_id!(AppointmentId, "apt");
+ulid_id!(HoldId, "hld");
+ulid_id!(WaitlistId, "wl");
+ulid_id!(OutboxId, "msg");
+
+/// A patient is identified by the subject of their login, so a patient token maps to its record
+/// without a lookup; staff register a patient under the subject of the account they created.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct PatientId(Subject);
+
+impl PatientId {
+    pub fn parse(s: &str) -> Option<Self> {
+        Subject::parse(s).map(PatientId)
+    }
+    pub fn of(subject: &Subject) -> Self {
+        PatientId(subject.clone())
+    }
+    pub fn subject(&self) -> &Subject {
+        &self.0
+    }
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl std::fmt::Display for PatientId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for PatientId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        PatientId::parse(&s).ok_or_else(|| serde::de::Error::custom("not a valid PatientId"))
+    }
+}
+
+/// The client's `Idempotency-Key`: 1 to 128 characters of `A-Z a-z 0-9 - _ . :` (UUIDs fit).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub fn parse(s: &str) -> Option<Self> {
+        let ok = !s.is_empty()
+            && s.len() <= 128
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+        ok.then(|| IdempotencyKey(s.to_owned()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn ids_round_trip_and_reject_foreign_prefixes() {
+        let id = AppointmentId::new();
+        assert_eq!(AppointmentId::parse(id.as_str()), Some(id.clone()));
+        assert!(ProviderId::parse(id.as_str()).is_none());
+        assert!(AppointmentId::parse("apt_").is_none());
+        assert!(AppointmentId::parse("apt_01ARZ3NDEKTSV4RRFFQ69G5FA#").is_none());
+        let json = serde_json::to_string(&id).unwrap();
+        assert_eq!(serde_json::from_str::<AppointmentId>(&json).unwrap(), id);
+        assert!(serde_json::from_str::<AppointmentId>("\"apt_x\"").is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn parsed_ids_never_hold_key_separators(s in "\\PC{0,40}") {
+            for parsed in [
+                ProviderId::parse(&s).map(|i| i.0),
+                PatientId::parse(&s).map(|i| i.as_str().to_owned()),
+                IdempotencyKey::parse(&s).map(|i| i.0),
+            ].into_iter().flatten() {
+                prop_assert!(!parsed.contains('#'));
+                prop_assert!(!parsed.is_empty());
+            }
+        }
+    }
+}
