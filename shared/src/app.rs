@@ -17,6 +17,7 @@ use crate::crypto::kms::KmsKeys;
 use crate::crypto::local::LocalKeys;
 use crate::crypto::{BlindIndex, CachePolicy, CryptoError, KeyService, Sealer};
 use crate::table::Table;
+use crate::table::cache::ReadCache;
 use crate::table::dynamodb::DynamoTable;
 use crate::table::embedded::EmbeddedTable;
 
@@ -31,6 +32,8 @@ pub struct AppState {
     pub sealer: Arc<Sealer>,
     pub verifier: Arc<Verifier>,
     pub clock: Arc<dyn Clock>,
+    /// Rarely changing records read on every request (practice, providers, services).
+    pub cache: Arc<ReadCache>,
     blind_index: Arc<OnceCell<BlindIndex>>,
 }
 
@@ -66,6 +69,7 @@ impl AppState {
             sealer: Arc::new(sealer),
             verifier: Arc::new(Verifier::new(parts.auth, parts.jwks, parts.clock.clone())),
             clock: parts.clock,
+            cache: Arc::new(ReadCache::default()),
             blind_index: Arc::new(OnceCell::new()),
         }
     }

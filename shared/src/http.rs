@@ -13,8 +13,9 @@ use axum::response::Response;
 use serde::de::DeserializeOwned;
 use tracing::Instrument as _;
 
-use crate::auth::{AuthError, Principal, Verifier, bearer};
+use crate::auth::{AuthError, Principal, Role, Verifier, bearer};
 use crate::error::ApiError;
+use crate::ids::IdempotencyKey;
 
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -22,6 +23,40 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// The id of one request: API Gateway's when it set one, else the caller's `x-request-id`, else new.
 #[derive(Clone, Debug)]
 pub struct RequestId(pub String);
+
+/// The verified caller of one request and the request's id, for authorization and audit.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub principal: Principal,
+    pub request_id: String,
+}
+
+impl Caller {
+    pub fn is_staff(&self) -> bool {
+        self.principal.has(Role::Staff) || self.principal.has(Role::Admin)
+    }
+}
+
+impl<S> FromRequestParts<S> for Caller
+where
+    Arc<Verifier>: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let principal = Principal::from_request_parts(parts, state).await?;
+        let request_id = parts
+            .extensions
+            .get::<RequestId>()
+            .map(|r| r.0.clone())
+            .unwrap_or_else(|| ulid::Ulid::new().to_string());
+        Ok(Caller {
+            principal,
+            request_id,
+        })
+    }
+}
 
 impl<S> FromRequestParts<S> for Principal
 where
@@ -59,6 +94,68 @@ where
             Ok(axum::Json(value)) => Ok(ApiJson(value)),
             Err(rejection) => Err(json_rejection(rejection)),
         }
+    }
+}
+
+/// Query parameters, unknown ones refused by the target type; rejections are 400 problem+json.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
+            Err(_) => Err(ApiError::bad_request(
+                "invalid_query",
+                "The query parameters do not match the operation (see the OpenAPI document).",
+            )),
+        }
+    }
+}
+
+/// The `Idempotency-Key` header, required on every POST that changes something.
+pub struct IdempotencyHeader(pub IdempotencyKey);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyHeader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Option::<IdempotencyHeader>::from_request_parts(parts, state).await? {
+            Some(key) => Ok(key),
+            None => Err(ApiError::bad_request(
+                "idempotency_key_required",
+                "This operation needs an Idempotency-Key header.",
+            )),
+        }
+    }
+}
+
+impl<S: Send + Sync> axum::extract::OptionalFromRequestParts<S> for IdempotencyHeader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        let Some(value) = parts.headers.get("idempotency-key") else {
+            return Ok(None);
+        };
+        value
+            .to_str()
+            .ok()
+            .and_then(IdempotencyKey::parse)
+            .map(|k| Some(IdempotencyHeader(k)))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_idempotency_key",
+                    "An Idempotency-Key is 1 to 128 characters of A-Z a-z 0-9 - _ . :",
+                )
+            })
     }
 }
 

@@ -15,6 +15,7 @@ pub mod money;
 pub mod sensitive;
 pub mod table;
 pub mod telemetry;
+pub mod write;
 
 pub use app::AppState;
 pub use error::ApiError;

@@ -1,12 +1,21 @@
-//! The booking function's HTTP API. At this stage: the caller's identity (`GET /v1/me`) and health.
-//! Handlers stay thin: authorize, call the domain in `shared`, map the result.
+//! The booking function's HTTP API: practice setup, availability, holds, appointments, patients
+//! and the waitlist. Handlers stay thin: extract and authorize the caller, parse, call the domain
+//! in `shared::booking`, return its reply. Every POST that changes something needs an
+//! `Idempotency-Key`.
 
-use axum::extract::State;
-use axum::routing::get;
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Serialize;
-use shared::AppState;
+use serde::{Deserialize, Serialize};
 use shared::auth::{Principal, Role, Subject};
+use shared::booking::schedule::Rules;
+use shared::booking::{patients, service, setup};
+use shared::http::{ApiJson, ApiQuery, Caller, IdempotencyHeader};
+use shared::ids::{AppointmentId, PatientId, ProviderId};
+use shared::write::{Idempotency, Reply};
+use shared::{ApiError, AppState};
+
+type Json200 = Result<Json<serde_json::Value>, ApiError>;
 
 #[derive(Debug, Serialize)]
 pub struct Me {
@@ -25,10 +34,258 @@ async fn health(State(_): State<AppState>) -> &'static str {
     "ok"
 }
 
+/// Ids in a path: a malformed one names nothing, so it is a 404 like an unknown one.
+fn path_id<T>(raw: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T, ApiError> {
+    parse(raw).ok_or(ApiError::NotFound)
+}
+
+async fn idempotency(
+    state: &AppState,
+    caller: &Caller,
+    key: Option<IdempotencyHeader>,
+    operation: &str,
+    body: &impl Serialize,
+) -> Result<Option<Idempotency>, ApiError> {
+    match key {
+        Some(IdempotencyHeader(key)) => Ok(Some(
+            Idempotency::new(state, caller, &key, operation, body).await?,
+        )),
+        None => Ok(None),
+    }
+}
+
+async fn get_practice(State(s): State<AppState>, _caller: Caller) -> Json200 {
+    Ok(Json(setup::get_practice(&s).await?))
+}
+
+async fn put_practice(
+    State(s): State<AppState>,
+    caller: Caller,
+    key: Option<IdempotencyHeader>,
+    ApiJson(req): ApiJson<setup::PracticeRequest>,
+) -> Result<Reply, ApiError> {
+    let idem = idempotency(&s, &caller, key, "put_practice", &req).await?;
+    setup::put_practice(&s, &caller, idem.as_ref(), req).await
+}
+
+async fn create_provider(
+    State(s): State<AppState>,
+    caller: Caller,
+    IdempotencyHeader(key): IdempotencyHeader,
+    ApiJson(req): ApiJson<setup::ProviderRequest>,
+) -> Result<Reply, ApiError> {
+    let idem = Idempotency::new(&s, &caller, &key, "create_provider", &req).await?;
+    idem.run(&s, setup::create_provider(&s, &caller, &idem, req))
+        .await
+}
+
+async fn list_providers(State(s): State<AppState>, _caller: Caller) -> Json200 {
+    Ok(Json(setup::list_providers(&s).await?))
+}
+
+async fn get_provider(State(s): State<AppState>, _caller: Caller, Path(id): Path<String>) -> Json200 {
+    let id = path_id(&id, ProviderId::parse)?;
+    Ok(Json(setup::get_provider(&s, &id).await?))
+}
+
+async fn put_schedule(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    key: Option<IdempotencyHeader>,
+    ApiJson(rules): ApiJson<Rules>,
+) -> Result<Reply, ApiError> {
+    let id = path_id(&id, ProviderId::parse)?;
+    let idem = idempotency(&s, &caller, key, &format!("put_schedule:{id}"), &rules).await?;
+    setup::put_schedule(&s, &caller, idem.as_ref(), &id, rules).await
+}
+
+async fn availability(
+    State(s): State<AppState>,
+    _caller: Caller,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<service::AvailabilityQuery>,
+) -> Json200 {
+    let id = path_id(&id, ProviderId::parse)?;
+    Ok(Json(service::availability(&s, &id, &q).await?))
+}
+
+async fn create_service(
+    State(s): State<AppState>,
+    caller: Caller,
+    IdempotencyHeader(key): IdempotencyHeader,
+    ApiJson(req): ApiJson<setup::ServiceRequest>,
+) -> Result<Reply, ApiError> {
+    let idem = Idempotency::new(&s, &caller, &key, "create_service", &req).await?;
+    idem.run(&s, setup::create_service(&s, &caller, &idem, req))
+        .await
+}
+
+async fn list_services(State(s): State<AppState>, _caller: Caller) -> Json200 {
+    Ok(Json(setup::list_services(&s).await?))
+}
+
+async fn create_hold(
+    State(s): State<AppState>,
+    caller: Caller,
+    IdempotencyHeader(key): IdempotencyHeader,
+    ApiJson(req): ApiJson<service::HoldRequest>,
+) -> Result<Reply, ApiError> {
+    let idem = Idempotency::new(&s, &caller, &key, "create_hold", &req).await?;
+    idem.run(&s, service::create_hold(&s, &caller, &idem, req))
+        .await
+}
+
+async fn book(
+    State(s): State<AppState>,
+    caller: Caller,
+    IdempotencyHeader(key): IdempotencyHeader,
+    ApiJson(req): ApiJson<service::BookRequest>,
+) -> Result<Reply, ApiError> {
+    let idem = Idempotency::new(&s, &caller, &key, "book", &req).await?;
+    idem.run(&s, service::book(&s, &caller, &idem, req)).await
+}
+
+async fn list_appointments(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<service::ListQuery>,
+) -> Json200 {
+    Ok(Json(service::list_appointments(&s, &caller, &q).await?))
+}
+
+async fn get_appointment(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> Json200 {
+    let id = path_id(&id, AppointmentId::parse)?;
+    Ok(Json(service::get_appointment(&s, &caller, &id).await?))
+}
+
+async fn reschedule(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    IdempotencyHeader(key): IdempotencyHeader,
+    ApiJson(req): ApiJson<service::RescheduleRequest>,
+) -> Result<Reply, ApiError> {
+    let id = path_id(&id, AppointmentId::parse)?;
+    let idem = Idempotency::new(&s, &caller, &key, &format!("reschedule:{id}"), &req).await?;
+    idem.run(&s, service::reschedule(&s, &caller, &idem, &id, req))
+        .await
+}
+
+async fn cancel(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    IdempotencyHeader(key): IdempotencyHeader,
+    ApiJson(req): ApiJson<service::CancelRequest>,
+) -> Result<Reply, ApiError> {
+    let id = path_id(&id, AppointmentId::parse)?;
+    let idem = Idempotency::new(&s, &caller, &key, &format!("cancel:{id}"), &req).await?;
+    idem.run(&s, service::cancel(&s, &caller, &idem, &id, req))
+        .await
+}
+
+async fn create_patient(
+    State(s): State<AppState>,
+    caller: Caller,
+    IdempotencyHeader(key): IdempotencyHeader,
+    ApiJson(req): ApiJson<patients::NewPatient>,
+) -> Result<Reply, ApiError> {
+    let idem = Idempotency::new(&s, &caller, &key, "create_patient", &req).await?;
+    idem.run(&s, patients::create(&s, &caller, &idem, req)).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EmailQuery {
+    email: String,
+}
+
+async fn find_patients(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<EmailQuery>,
+) -> Json200 {
+    let found = patients::find_by_email(&s, &caller, &q.email).await?;
+    Ok(Json(serde_json::json!({ "patients": found })))
+}
+
+type PatientJson = Result<Json<patients::PatientView>, ApiError>;
+
+async fn get_patient(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> PatientJson {
+    let id = path_id(&id, PatientId::parse)?;
+    Ok(Json(patients::get(&s, &caller, &id).await?))
+}
+
+async fn get_me(State(s): State<AppState>, caller: Caller) -> PatientJson {
+    caller
+        .principal
+        .authorize(&[Role::Patient], shared::auth::Resource::Shared)?;
+    let id = PatientId::of(&caller.principal.subject);
+    Ok(Json(patients::get(&s, &caller, &id).await?))
+}
+
+async fn put_me(
+    State(s): State<AppState>,
+    caller: Caller,
+    key: Option<IdempotencyHeader>,
+    ApiJson(req): ApiJson<patients::PatientDetails>,
+) -> Result<Reply, ApiError> {
+    let idem = idempotency(&s, &caller, key, "put_me", &req).await?;
+    patients::put_me(&s, &caller, idem.as_ref(), req).await
+}
+
+async fn join_waitlist(
+    State(s): State<AppState>,
+    caller: Caller,
+    IdempotencyHeader(key): IdempotencyHeader,
+    ApiJson(req): ApiJson<service::WaitlistRequest>,
+) -> Result<Reply, ApiError> {
+    let idem = Idempotency::new(&s, &caller, &key, "join_waitlist", &req).await?;
+    idem.run(&s, service::join_waitlist(&s, &caller, &idem, req))
+        .await
+}
+
+async fn list_waitlist(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<service::WaitlistQuery>,
+) -> Json200 {
+    Ok(Json(service::list_waitlist(&s, &caller, &q).await?))
+}
+
 /// The routes, for mounting beside other functions' (`practica serve`).
 pub fn routes(state: AppState) -> Router {
     Router::new()
         .route("/v1/me", get(me))
+        .route("/v1/practice", get(get_practice).put(put_practice))
+        .route("/v1/providers", get(list_providers).post(create_provider))
+        .route("/v1/providers/{providerId}", get(get_provider))
+        .route(
+            "/v1/providers/{providerId}/schedule",
+            axum::routing::put(put_schedule),
+        )
+        .route(
+            "/v1/providers/{providerId}/availability",
+            get(availability),
+        )
+        .route("/v1/services", get(list_services).post(create_service))
+        .route("/v1/holds", post(create_hold))
+        .route("/v1/appointments", get(list_appointments).post(book))
+        .route("/v1/appointments/{appointmentId}", get(get_appointment))
+        .route(
+            "/v1/appointments/{appointmentId}/reschedule",
+            post(reschedule),
+        )
+        .route("/v1/appointments/{appointmentId}/cancel", post(cancel))
+        .route("/v1/patients", get(find_patients).post(create_patient))
+        .route("/v1/patients/me", get(get_me).put(put_me))
+        .route("/v1/patients/{patientId}", get(get_patient))
+        .route("/v1/waitlist", get(list_waitlist).post(join_waitlist))
         .route("/health/booking", get(health))
         .with_state(state)
 }

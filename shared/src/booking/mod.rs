@@ -1,3 +1,7 @@
 //! Booking: the practice's schedules, availability, holds, appointments, patients and the waitlist.
 
+pub mod model;
+pub mod patients;
 pub mod schedule;
+pub mod service;
+pub mod setup;

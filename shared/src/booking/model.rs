@@ -1,0 +1,534 @@
+//! Booking records, their table keys and their JSON views.
+//!
+//! Keys (single table):
+//! - practice `PRACTICE` / `SETTINGS`
+//! - provider `PROVIDER#<id>` / `PROFILE` (GSI `PROVIDERS`), service `SERVICE#<id>` / `PROFILE` (GSI `SERVICES`)
+//! - slot lock `LOCK#<provider>` / `<unix seconds, 12 digits>`: one per five-minute unit of occupied
+//!   time, `owner` = appointment or hold id, `expires_at` for holds
+//! - appointment `APPT#<id>` / `APPT` (GSI `CAL#<provider>` / `<start>#<id>`), and a copy of its
+//!   plaintext fields at `PATIENT#<patient>` / `APPT#<id>` for the patient's list
+//! - hold `HOLD#<id>` / `HOLD` (GSI `HOLDS` / `<expiry>#<id>` for the expiry sweep)
+//! - waitlist entry `WAITLIST#<provider>` / `<id>` (GSI `PATIENT#<patient>#WAITLIST`)
+//! - patient `PATIENT#<id>` / `PROFILE` (GSI `EMAIL#<blind index>`)
+//! - outbox message `OUTBOX` / `<id>`
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use serde::Serialize;
+
+use super::schedule::Rules;
+use crate::auth::Subject;
+use crate::error::ApiError;
+use crate::ids::{AppointmentId, HoldId, PatientId, ProviderId, ServiceId, WaitlistId};
+use crate::money::{Currency, Money};
+use crate::table::{AttrValue, GSI1_PK, GSI1_SK, Item, Key, TTL_ATTR};
+
+pub fn practice_key() -> Key {
+    Key::new("PRACTICE", "SETTINGS")
+}
+pub fn provider_key(id: &ProviderId) -> Key {
+    Key::new(format!("PROVIDER#{id}"), "PROFILE")
+}
+pub fn service_key(id: &ServiceId) -> Key {
+    Key::new(format!("SERVICE#{id}"), "PROFILE")
+}
+pub fn lock_partition(provider: &ProviderId) -> String {
+    format!("LOCK#{provider}")
+}
+pub fn lock_key(provider: &ProviderId, unit: i64) -> Key {
+    Key::new(lock_partition(provider), instant_key(unit))
+}
+pub fn appointment_key(id: &AppointmentId) -> Key {
+    Key::new(format!("APPT#{id}"), "APPT")
+}
+pub fn calendar_partition(provider: &ProviderId) -> String {
+    format!("CAL#{provider}")
+}
+pub fn patient_partition(patient: &PatientId) -> String {
+    format!("PATIENT#{patient}")
+}
+pub fn patient_appointment_key(patient: &PatientId, id: &AppointmentId) -> Key {
+    Key::new(patient_partition(patient), format!("APPT#{id}"))
+}
+pub fn patient_key(patient: &PatientId) -> Key {
+    Key::new(patient_partition(patient), "PROFILE")
+}
+pub fn hold_key(id: &HoldId) -> Key {
+    Key::new(format!("HOLD#{id}"), "HOLD")
+}
+pub const HOLDS_PARTITION: &str = "HOLDS";
+pub fn waitlist_partition(provider: &ProviderId) -> String {
+    format!("WAITLIST#{provider}")
+}
+pub fn patient_waitlist_partition(patient: &PatientId) -> String {
+    format!("PATIENT#{patient}#WAITLIST")
+}
+
+/// Fixed-width instants sort as text.
+pub fn instant_key(t: i64) -> String {
+    format!("{t:012}")
+}
+
+/// A stored record that does not decode is a bug or tampering, never the client's fault.
+pub fn corrupt(what: &str) -> ApiError {
+    ApiError::Unexpected(anyhow::anyhow!("stored {what} is malformed"))
+}
+
+pub fn s<'a>(item: &'a Item, name: &str) -> Result<&'a str, ApiError> {
+    item.get(name)
+        .and_then(AttrValue::as_s)
+        .ok_or_else(|| corrupt(name))
+}
+pub fn n(item: &Item, name: &str) -> Result<i64, ApiError> {
+    item.get(name)
+        .and_then(AttrValue::as_n)
+        .ok_or_else(|| corrupt(name))
+}
+pub fn parsed<T>(item: &Item, name: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T, ApiError> {
+    parse(s(item, name)?).ok_or_else(|| corrupt(name))
+}
+
+/// An instant as RFC 3339 with the practice zone's offset at that instant.
+pub fn render(t: i64, zone: &TimeZone) -> String {
+    match Timestamp::from_second(t) {
+        Ok(ts) => ts.display_with_offset(zone.to_offset(ts)).to_string(),
+        Err(_) => t.to_string(),
+    }
+}
+
+/// An RFC 3339 timestamp with an explicit offset (`Z` or `±hh:mm`), to whole minutes.
+pub fn parse_instant(text: &str) -> Option<i64> {
+    let has_offset = text.ends_with('Z')
+        || text.ends_with('z')
+        || text
+            .get(text.len().saturating_sub(6)..)
+            .is_some_and(|tail| tail.starts_with(['+', '-']) && tail.as_bytes()[3] == b':');
+    if !has_offset || !text.contains('T') && !text.contains('t') {
+        return None;
+    }
+    let ts: Timestamp = text.parse().ok()?;
+    (ts.subsec_nanosecond() == 0).then_some(ts.as_second())
+}
+
+/// The practice: its time zone and booking policies.
+#[derive(Clone, Debug)]
+pub struct Practice {
+    pub name: String,
+    pub zone: TimeZone,
+    pub hold_minutes: u16,
+    pub waitlist_offer_minutes: u16,
+}
+
+impl Practice {
+    pub fn zone_name(&self) -> &str {
+        self.zone.iana_name().unwrap_or("UTC")
+    }
+    pub fn to_item(&self) -> Item {
+        Item::new(practice_key())
+            .with("name", self.name.clone())
+            .with("time_zone", self.zone_name().to_owned())
+            .with("hold_minutes", i64::from(self.hold_minutes))
+            .with("waitlist_offer_minutes", i64::from(self.waitlist_offer_minutes))
+    }
+    pub fn from_item(item: &Item) -> Result<Self, ApiError> {
+        Ok(Practice {
+            name: s(item, "name")?.to_owned(),
+            zone: parsed(item, "time_zone", |z| TimeZone::get(z).ok())?,
+            hold_minutes: u16::try_from(n(item, "hold_minutes")?).map_err(|_| corrupt("hold"))?,
+            waitlist_offer_minutes: u16::try_from(n(item, "waitlist_offer_minutes")?)
+                .map_err(|_| corrupt("offer"))?,
+        })
+    }
+    pub fn view(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name,
+            "timeZone": self.zone_name(),
+            "holdMinutes": self.hold_minutes,
+            "waitlistOfferMinutes": self.waitlist_offer_minutes,
+        })
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Provider {
+    pub id: ProviderId,
+    pub name: String,
+    /// The provider's own login, if they have one: it may read this provider's calendar.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<Subject>,
+    pub rules: Rules,
+}
+
+impl Provider {
+    pub fn to_item(&self) -> Result<Item, ApiError> {
+        let rules = serde_json::to_string(&self.rules).map_err(anyhow::Error::new)?;
+        let mut item = Item::new(provider_key(&self.id))
+            .with(GSI1_PK, "PROVIDERS")
+            .with(GSI1_SK, self.id.as_str())
+            .with("id", self.id.as_str())
+            .with("name", self.name.clone())
+            .with("rules", rules);
+        if let Some(sub) = &self.subject {
+            item.set("subject", sub.as_str());
+        }
+        Ok(item)
+    }
+    pub fn from_item(item: &Item) -> Result<Self, ApiError> {
+        Ok(Provider {
+            id: parsed(item, "id", ProviderId::parse)?,
+            name: s(item, "name")?.to_owned(),
+            subject: match item.get("subject").and_then(AttrValue::as_s) {
+                Some(sub) => Some(Subject::parse(sub).ok_or_else(|| corrupt("subject"))?),
+                None => None,
+            },
+            rules: serde_json::from_str(s(item, "rules")?).map_err(|_| corrupt("rules"))?,
+        })
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Service {
+    pub id: ServiceId,
+    pub name: String,
+    pub duration_minutes: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price: Option<Money>,
+    pub provider_ids: Vec<ProviderId>,
+}
+
+impl Service {
+    pub fn duration(&self) -> i64 {
+        i64::from(self.duration_minutes) * 60
+    }
+    pub fn offered_by(&self, provider: &ProviderId) -> bool {
+        self.provider_ids.contains(provider)
+    }
+    pub fn to_item(&self) -> Item {
+        let mut item = Item::new(service_key(&self.id))
+            .with(GSI1_PK, "SERVICES")
+            .with(GSI1_SK, self.id.as_str())
+            .with("id", self.id.as_str())
+            .with("name", self.name.clone())
+            .with("duration_minutes", i64::from(self.duration_minutes))
+            .with(
+                "provider_ids",
+                AttrValue::L(
+                    self.provider_ids
+                        .iter()
+                        .map(|p| AttrValue::S(p.as_str().into()))
+                        .collect(),
+                ),
+            );
+        if let Some(price) = self.price {
+            item.set("price_amount", price.amount());
+            item.set("price_currency", price.currency().code());
+        }
+        item
+    }
+    pub fn from_item(item: &Item) -> Result<Self, ApiError> {
+        let price = match item.get("price_amount").and_then(AttrValue::as_n) {
+            Some(amount) => Some(
+                Money::new(amount, parsed(item, "price_currency", Currency::parse)?)
+                    .ok_or_else(|| corrupt("price"))?,
+            ),
+            None => None,
+        };
+        let provider_ids = match item.get("provider_ids") {
+            Some(AttrValue::L(ids)) => ids
+                .iter()
+                .map(|v| v.as_s().and_then(ProviderId::parse))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| corrupt("provider_ids"))?,
+            _ => return Err(corrupt("provider_ids")),
+        };
+        Ok(Service {
+            id: parsed(item, "id", ServiceId::parse)?,
+            name: s(item, "name")?.to_owned(),
+            duration_minutes: u16::try_from(n(item, "duration_minutes")?)
+                .map_err(|_| corrupt("duration"))?,
+            price,
+            provider_ids,
+        })
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Booked,
+    Cancelled,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Booked => "booked",
+            Status::Cancelled => "cancelled",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Status> {
+        match s {
+            "booked" => Some(Status::Booked),
+            "cancelled" => Some(Status::Cancelled),
+            _ => None,
+        }
+    }
+}
+
+/// The plaintext part of an appointment (the reason for visit is sealed separately).
+#[derive(Clone, Debug)]
+pub struct Appointment {
+    pub id: AppointmentId,
+    pub patient: PatientId,
+    pub provider: ProviderId,
+    pub service: ServiceId,
+    pub start: i64,
+    pub end: i64,
+    /// Occupied span, buffers included: the lock units it holds.
+    pub occupied: (i64, i64),
+    pub status: Status,
+    pub version: i64,
+    pub created_at: i64,
+}
+
+impl Appointment {
+    /// The attributes both the appointment and the patient's copy carry.
+    fn plain(&self, mut item: Item) -> Item {
+        for (name, value) in [
+            ("id", self.id.as_str()),
+            ("patient_id", self.patient.as_str()),
+            ("provider_id", self.provider.as_str()),
+            ("service_id", self.service.as_str()),
+            ("status", self.status.as_str()),
+        ] {
+            item.set(name, value);
+        }
+        item.with("start", self.start)
+            .with("end", self.end)
+            .with("occupied_from", self.occupied.0)
+            .with("occupied_to", self.occupied.1)
+            .with("version", self.version)
+            .with("created_at", self.created_at)
+    }
+    pub fn to_item(&self, sealed_reason: Option<Vec<u8>>) -> Item {
+        let mut item = self
+            .plain(Item::new(appointment_key(&self.id)))
+            .with(GSI1_PK, calendar_partition(&self.provider))
+            .with(GSI1_SK, format!("{}#{}", instant_key(self.start), self.id));
+        if let Some(reason) = sealed_reason {
+            item.set("reason", reason);
+        }
+        item
+    }
+    pub fn patient_copy(&self) -> Item {
+        self.plain(Item::new(patient_appointment_key(&self.patient, &self.id)))
+    }
+    pub fn from_item(item: &Item) -> Result<Self, ApiError> {
+        Ok(Appointment {
+            id: parsed(item, "id", AppointmentId::parse)?,
+            patient: parsed(item, "patient_id", PatientId::parse)?,
+            provider: parsed(item, "provider_id", ProviderId::parse)?,
+            service: parsed(item, "service_id", ServiceId::parse)?,
+            start: n(item, "start")?,
+            end: n(item, "end")?,
+            occupied: (n(item, "occupied_from")?, n(item, "occupied_to")?),
+            status: parsed(item, "status", Status::parse)?,
+            version: n(item, "version")?,
+            created_at: n(item, "created_at")?,
+        })
+    }
+    /// The JSON view; `reason` only where the caller may read it (and the read is audited).
+    pub fn view(&self, zone: &TimeZone, reason: Option<&str>) -> serde_json::Value {
+        let mut v = serde_json::json!({
+            "id": self.id,
+            "patientId": self.patient,
+            "providerId": self.provider,
+            "serviceId": self.service,
+            "start": render(self.start, zone),
+            "end": render(self.end, zone),
+            "timeZone": zone.iana_name().unwrap_or("UTC"),
+            "status": self.status.as_str(),
+            "version": self.version,
+        });
+        if let Some(reason) = reason {
+            v["reason"] = reason.into();
+        }
+        v
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Hold {
+    pub id: HoldId,
+    pub patient: PatientId,
+    pub provider: ProviderId,
+    pub service: ServiceId,
+    pub start: i64,
+    pub end: i64,
+    pub occupied: (i64, i64),
+    pub expires_at: i64,
+    /// Set when the hold is a waitlist offer.
+    pub waitlist: Option<WaitlistId>,
+}
+
+impl Hold {
+    pub fn to_item(&self) -> Item {
+        let mut item = Item::new(hold_key(&self.id))
+            .with(GSI1_PK, HOLDS_PARTITION)
+            .with(GSI1_SK, format!("{}#{}", instant_key(self.expires_at), self.id))
+            .with("id", self.id.as_str())
+            .with("patient_id", self.patient.as_str())
+            .with("provider_id", self.provider.as_str())
+            .with("service_id", self.service.as_str())
+            .with("start", self.start)
+            .with("end", self.end)
+            .with("occupied_from", self.occupied.0)
+            .with("occupied_to", self.occupied.1)
+            .with(TTL_ATTR, self.expires_at);
+        if let Some(w) = &self.waitlist {
+            item.set("waitlist_id", w.as_str());
+        }
+        item
+    }
+    pub fn from_item(item: &Item) -> Result<Self, ApiError> {
+        Ok(Hold {
+            id: parsed(item, "id", HoldId::parse)?,
+            patient: parsed(item, "patient_id", PatientId::parse)?,
+            provider: parsed(item, "provider_id", ProviderId::parse)?,
+            service: parsed(item, "service_id", ServiceId::parse)?,
+            start: n(item, "start")?,
+            end: n(item, "end")?,
+            occupied: (n(item, "occupied_from")?, n(item, "occupied_to")?),
+            expires_at: n(item, TTL_ATTR)?,
+            waitlist: match item.get("waitlist_id").and_then(AttrValue::as_s) {
+                Some(w) => Some(WaitlistId::parse(w).ok_or_else(|| corrupt("waitlist_id"))?),
+                None => None,
+            },
+        })
+    }
+    pub fn view(&self, zone: &TimeZone) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id,
+            "patientId": self.patient,
+            "providerId": self.provider,
+            "serviceId": self.service,
+            "start": render(self.start, zone),
+            "end": render(self.end, zone),
+            "timeZone": zone.iana_name().unwrap_or("UTC"),
+            "expiresAt": render(self.expires_at, zone),
+        })
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitStatus {
+    Waiting,
+    Offered,
+}
+
+impl WaitStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WaitStatus::Waiting => "waiting",
+            WaitStatus::Offered => "offered",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "waiting" => Some(WaitStatus::Waiting),
+            "offered" => Some(WaitStatus::Offered),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct WaitlistEntry {
+    pub id: WaitlistId,
+    pub patient: PatientId,
+    pub provider: ProviderId,
+    pub service: ServiceId,
+    pub from: i64,
+    pub to: i64,
+    pub status: WaitStatus,
+    pub hold: Option<HoldId>,
+}
+
+impl WaitlistEntry {
+    pub fn key(&self) -> Key {
+        Key::new(waitlist_partition(&self.provider), self.id.as_str())
+    }
+    pub fn to_item(&self) -> Item {
+        Item::new(self.key())
+            .with(GSI1_PK, patient_waitlist_partition(&self.patient))
+            .with(GSI1_SK, self.id.as_str())
+            .with("id", self.id.as_str())
+            .with("patient_id", self.patient.as_str())
+            .with("provider_id", self.provider.as_str())
+            .with("service_id", self.service.as_str())
+            .with("from", self.from)
+            .with("to", self.to)
+            .with("status", self.status.as_str())
+            // Gone from the table a day after its window closed.
+            .with(TTL_ATTR, self.to + 86_400)
+    }
+    pub fn from_item(item: &Item) -> Result<Self, ApiError> {
+        Ok(WaitlistEntry {
+            id: parsed(item, "id", WaitlistId::parse)?,
+            patient: parsed(item, "patient_id", PatientId::parse)?,
+            provider: parsed(item, "provider_id", ProviderId::parse)?,
+            service: parsed(item, "service_id", ServiceId::parse)?,
+            from: n(item, "from")?,
+            to: n(item, "to")?,
+            status: parsed(item, "status", WaitStatus::parse)?,
+            hold: match item.get("hold_id").and_then(AttrValue::as_s) {
+                Some(h) => Some(HoldId::parse(h).ok_or_else(|| corrupt("hold_id"))?),
+                None => None,
+            },
+        })
+    }
+    pub fn view(&self, zone: &TimeZone) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id,
+            "patientId": self.patient,
+            "providerId": self.provider,
+            "serviceId": self.service,
+            "from": render(self.from, zone),
+            "to": render(self.to, zone),
+            "status": self.status.as_str(),
+            "holdId": self.hold,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instants_need_an_explicit_offset() {
+        assert_eq!(parse_instant("2026-11-23T14:00:00Z"), Some(1_795_442_400));
+        assert_eq!(
+            parse_instant("2026-11-23T09:00:00-05:00"),
+            Some(1_795_442_400)
+        );
+        for bad in [
+            "2026-11-23T14:00:00",
+            "2026-11-23",
+            "2026-11-23T14:00:00.5Z",
+            "tomorrow",
+            "",
+            "2026-11-23T14:00:00-05:00[America/New_York]",
+        ] {
+            assert_eq!(parse_instant(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn instants_render_with_the_practice_offset() {
+        let zone = TimeZone::get("America/New_York").unwrap();
+        assert_eq!(render(1_795_442_400, &zone), "2026-11-23T09:00:00-05:00");
+        assert_eq!(render(1_782_223_200, &zone), "2026-06-23T10:00:00-04:00");
+    }
+}

@@ -1,0 +1,268 @@
+//! Patients: demographics sealed field by field (name, date of birth, phone, email), an email
+//! blind index so staff can find a patient by exact address, and an audit record for every read.
+
+use axum::http::StatusCode;
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+
+use super::model::*;
+use super::service::{conflict, unprocessable};
+use crate::AppState;
+use crate::auth::{Resource, Role};
+use crate::error::ApiError;
+use crate::http::Caller;
+use crate::ids::PatientId;
+use crate::sensitive::Sensitive;
+use crate::table::{AttrValue, Condition, Consistency, GSI1_PK, GSI1_SK, Item, Query, TransactOp, query_all};
+use crate::write::{Audit, CommitError, Idempotency, Reply, audit_read, commit};
+
+/// The sealed attributes of a patient record.
+pub const SEALED_FIELDS: [&str; 4] = ["name", "date_of_birth", "phone", "email"];
+
+/// A patient's details as sent by the client; every field is patient data.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PatientDetails {
+    pub name: Sensitive<String>,
+    pub date_of_birth: Sensitive<Date>,
+    pub phone: Sensitive<String>,
+    pub email: Sensitive<String>,
+}
+
+/// Staff registering a patient under the subject of the patient's login.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewPatient {
+    pub patient_id: PatientId,
+    pub name: Sensitive<String>,
+    pub date_of_birth: Sensitive<Date>,
+    pub phone: Sensitive<String>,
+    pub email: Sensitive<String>,
+}
+
+impl NewPatient {
+    fn split(self) -> (PatientId, PatientDetails) {
+        (
+            self.patient_id,
+            PatientDetails {
+                name: self.name,
+                date_of_birth: self.date_of_birth,
+                phone: self.phone,
+                email: self.email,
+            },
+        )
+    }
+}
+
+fn valid_email(e: &str) -> bool {
+    let Some((local, domain)) = e.split_once('@') else {
+        return false;
+    };
+    e.len() <= 254
+        && !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control())
+        && !domain.contains('@')
+}
+
+fn valid_phone(p: &str) -> bool {
+    let digits = p.chars().filter(char::is_ascii_digit).count();
+    (7..=15).contains(&digits)
+        && p.len() <= 32
+        && p.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c))
+}
+
+impl PatientDetails {
+    /// Checks the fields; the error names the field, never its value.
+    fn validate(&self, today: Date) -> Result<(), ApiError> {
+        let name = self.name.expose().trim();
+        if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+            return Err(unprocessable("invalid_name", "name is 1 to 200 characters."));
+        }
+        let dob = *self.date_of_birth.expose();
+        if dob > today || dob < jiff::civil::date(1900, 1, 1) {
+            return Err(unprocessable(
+                "invalid_date_of_birth",
+                "dateOfBirth is a date from 1900 to today.",
+            ));
+        }
+        if !valid_phone(self.phone.expose()) {
+            return Err(unprocessable("invalid_phone", "phone has 7 to 15 digits."));
+        }
+        if !valid_email(self.email.expose().trim()) {
+            return Err(unprocessable("invalid_email", "email is not an email address."));
+        }
+        Ok(())
+    }
+}
+
+fn today(state: &AppState) -> Date {
+    let d = state.clock.now().date();
+    jiff::civil::date(d.year() as i16, d.month() as i8, d.day() as i8)
+}
+
+async fn sealed_item(
+    state: &AppState,
+    id: &PatientId,
+    details: &PatientDetails,
+) -> Result<Item, ApiError> {
+    let key = patient_key(id);
+    let blind = state.blind_index().await?;
+    let dob = details.date_of_birth.expose().to_string();
+    let values = [
+        details.name.expose().trim(),
+        dob.as_str(),
+        details.phone.expose().trim(),
+        details.email.expose().trim(),
+    ];
+    let mut item = Item::new(key.clone())
+        .with("id", id.as_str())
+        .with(GSI1_PK, format!("EMAIL#{}", blind.email(details.email.expose())))
+        .with(GSI1_SK, format!("PATIENT#{id}"));
+    for (field, value) in SEALED_FIELDS.iter().zip(values) {
+        item.set(*field, state.sealer.seal_str(&key, field, value).await?);
+    }
+    Ok(item)
+}
+
+/// A patient record opened for an authorized reader.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PatientView {
+    pub patient_id: PatientId,
+    pub name: Sensitive<String>,
+    pub date_of_birth: Sensitive<String>,
+    pub phone: Sensitive<String>,
+    pub email: Sensitive<String>,
+}
+
+async fn open(state: &AppState, item: &Item) -> Result<PatientView, ApiError> {
+    let id = parsed(item, "id", PatientId::parse)?;
+    let key = patient_key(&id);
+    let mut fields = Vec::with_capacity(4);
+    for field in SEALED_FIELDS {
+        let sealed = item
+            .get(field)
+            .and_then(AttrValue::as_b)
+            .ok_or_else(|| corrupt(field))?;
+        fields.push(state.sealer.open_str(&key, field, sealed).await?);
+    }
+    let mut fields = fields.into_iter();
+    let mut next = || fields.next().ok_or_else(|| corrupt("patient"));
+    Ok(PatientView {
+        patient_id: id,
+        name: next()?,
+        date_of_birth: next()?,
+        phone: next()?,
+        email: next()?,
+    })
+}
+
+fn view_of(id: &PatientId, details: &PatientDetails) -> PatientView {
+    PatientView {
+        patient_id: id.clone(),
+        name: Sensitive::new(details.name.expose().trim().to_owned()),
+        date_of_birth: Sensitive::new(details.date_of_birth.expose().to_string()),
+        phone: Sensitive::new(details.phone.expose().trim().to_owned()),
+        email: Sensitive::new(details.email.expose().trim().to_owned()),
+    }
+}
+
+/// Staff register a patient.
+pub async fn create(
+    state: &AppState,
+    caller: &Caller,
+    idem: &Idempotency,
+    req: NewPatient,
+) -> Result<Reply, ApiError> {
+    caller
+        .principal
+        .authorize(&[Role::Staff, Role::Admin], Resource::Shared)?;
+    let (id, details) = req.split();
+    details.validate(today(state))?;
+    let ops = vec![TransactOp::Put {
+        item: sealed_item(state, &id, &details).await?,
+        condition: Some(Condition::ItemAbsent),
+    }];
+    let reply = Reply::new(StatusCode::CREATED, &view_of(&id, &details))?;
+    let audit = Audit::new("patient.create", "patient", id.as_str());
+    match commit(state, caller, Some(idem), ops, audit, reply).await {
+        Ok(reply) => Ok(reply),
+        Err(CommitError::Api(e)) => Err(e),
+        Err(CommitError::Conflict(_)) => Err(conflict(
+            "patient_exists",
+            "A patient is already registered under this patientId.",
+        )),
+    }
+}
+
+/// A patient creates or updates their own record.
+pub async fn put_me(
+    state: &AppState,
+    caller: &Caller,
+    idem: Option<&Idempotency>,
+    details: PatientDetails,
+) -> Result<Reply, ApiError> {
+    caller.principal.authorize(&[Role::Patient], Resource::Shared)?;
+    let id = PatientId::of(&caller.principal.subject);
+    details.validate(today(state))?;
+    let ops = vec![TransactOp::Put {
+        item: sealed_item(state, &id, &details).await?,
+        condition: None,
+    }];
+    let reply = Reply::new(StatusCode::OK, &view_of(&id, &details))?;
+    let audit = Audit::new("patient.update", "patient", id.as_str());
+    match commit(state, caller, idem, ops, audit, reply).await {
+        Ok(reply) => Ok(reply),
+        Err(CommitError::Api(e)) => Err(e),
+        Err(CommitError::Conflict(f)) => Err(ApiError::Unexpected(anyhow::anyhow!(
+            "unconditional patient write failed at {f:?}"
+        ))),
+    }
+}
+
+/// One patient's record: the patient themself, or staff.
+pub async fn get(state: &AppState, caller: &Caller, id: &PatientId) -> Result<PatientView, ApiError> {
+    caller.principal.authorize(
+        &[Role::Patient, Role::Staff, Role::Admin],
+        Resource::Patient(id.subject()),
+    )?;
+    let item = state
+        .table
+        .get(&patient_key(id), Consistency::Strong)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let view = open(state, &item).await?;
+    audit_read(state, caller, Audit::new("patient.read", "patient", id.as_str())).await?;
+    Ok(view)
+}
+
+/// Staff find patients by exact email address (through the blind index).
+pub async fn find_by_email(
+    state: &AppState,
+    caller: &Caller,
+    email: &str,
+) -> Result<Vec<PatientView>, ApiError> {
+    caller
+        .principal
+        .authorize(&[Role::Staff, Role::Admin], Resource::Shared)?;
+    if !valid_email(email.trim()) {
+        return Err(ApiError::bad_request("invalid_email", "email is not an email address."));
+    }
+    let blind = state.blind_index().await?;
+    let query = Query::gsi1(format!("EMAIL#{}", blind.email(email)));
+    let mut found = Vec::new();
+    for item in query_all(&*state.table, &query).await? {
+        let view = open(state, &item).await?;
+        audit_read(
+            state,
+            caller,
+            Audit::new("patient.read", "patient", view.patient_id.as_str()),
+        )
+        .await?;
+        found.push(view);
+    }
+    Ok(found)
+}

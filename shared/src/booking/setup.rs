@@ -1,0 +1,240 @@
+//! Practice setup by staff and admins: the practice's zone and policies, providers with their
+//! scheduling rules, services. Changes invalidate this environment's read cache at once; other
+//! environments see them within the cache's TTL.
+
+use axum::http::StatusCode;
+use jiff::tz::TimeZone;
+use serde::{Deserialize, Serialize};
+
+use super::model::*;
+use super::schedule::{MAX_SERVICE_MINUTES, Rules};
+use super::service::{conflict, unprocessable};
+use crate::AppState;
+use crate::auth::{Resource, Role, Subject};
+use crate::error::ApiError;
+use crate::http::Caller;
+use crate::ids::{ProviderId, ServiceId};
+use crate::money::Money;
+use crate::table::{Condition, Query, TransactOp, query_all};
+use crate::write::{Audit, CommitError, Idempotency, Reply, commit};
+
+fn name_text(name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(unprocessable(
+            "invalid_name",
+            "A name is 1 to 200 characters without control characters.",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+fn rules_checked(rules: Rules) -> Result<Rules, ApiError> {
+    rules
+        .validate()
+        .map_err(|detail| unprocessable("invalid_rules", detail))?;
+    Ok(rules)
+}
+
+fn staff(caller: &Caller) -> Result<(), ApiError> {
+    Ok(caller
+        .principal
+        .authorize(&[Role::Staff, Role::Admin], Resource::Shared)?)
+}
+
+fn committed(result: Result<Reply, CommitError>, on_conflict: ApiError) -> Result<Reply, ApiError> {
+    match result {
+        Ok(reply) => Ok(reply),
+        Err(CommitError::Api(e)) => Err(e),
+        Err(CommitError::Conflict(_)) => Err(on_conflict),
+    }
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PracticeRequest {
+    pub name: String,
+    pub time_zone: String,
+    #[serde(default = "default_hold_minutes")]
+    pub hold_minutes: u16,
+    #[serde(default = "default_offer_minutes")]
+    pub waitlist_offer_minutes: u16,
+}
+
+fn default_hold_minutes() -> u16 {
+    5
+}
+fn default_offer_minutes() -> u16 {
+    60
+}
+
+pub async fn get_practice(state: &AppState) -> Result<serde_json::Value, ApiError> {
+    Ok(super::service::practice(state).await?.view())
+}
+
+/// Sets the practice's zone and policies (admin).
+pub async fn put_practice(
+    state: &AppState,
+    caller: &Caller,
+    idem: Option<&Idempotency>,
+    req: PracticeRequest,
+) -> Result<Reply, ApiError> {
+    caller
+        .principal
+        .authorize(&[Role::Admin], Resource::Shared)?;
+    let zone = TimeZone::get(&req.time_zone)
+        .ok()
+        .filter(|z| z.iana_name().is_some())
+        .ok_or_else(|| unprocessable("invalid_time_zone", "timeZone must be an IANA zone name."))?;
+    if !(1..=60).contains(&req.hold_minutes) || !(5..=1440).contains(&req.waitlist_offer_minutes) {
+        return Err(unprocessable(
+            "invalid_policy",
+            "holdMinutes is 1 to 60; waitlistOfferMinutes is 5 to 1440.",
+        ));
+    }
+    let practice = Practice {
+        name: name_text(&req.name)?,
+        zone,
+        hold_minutes: req.hold_minutes,
+        waitlist_offer_minutes: req.waitlist_offer_minutes,
+    };
+    let ops = vec![TransactOp::Put {
+        item: practice.to_item(),
+        condition: None,
+    }];
+    let reply = Reply::new(StatusCode::OK, &practice.view())?;
+    let audit = Audit::new("practice.update", "practice", "settings");
+    let result = commit(state, caller, idem, ops, audit, reply).await;
+    state.cache.invalidate(&practice_key());
+    committed(result, conflict("conflict", "Try again."))
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProviderRequest {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<Subject>,
+    pub rules: Rules,
+}
+
+pub async fn create_provider(
+    state: &AppState,
+    caller: &Caller,
+    idem: &Idempotency,
+    req: ProviderRequest,
+) -> Result<Reply, ApiError> {
+    staff(caller)?;
+    let provider = Provider {
+        id: ProviderId::new(),
+        name: name_text(&req.name)?,
+        subject: req.subject,
+        rules: rules_checked(req.rules)?,
+    };
+    let ops = vec![TransactOp::Put {
+        item: provider.to_item()?,
+        condition: Some(Condition::ItemAbsent),
+    }];
+    let reply = Reply::new(StatusCode::CREATED, &provider)?;
+    let audit = Audit::new("provider.create", "provider", provider.id.as_str());
+    let result = commit(state, caller, Some(idem), ops, audit, reply).await;
+    committed(result, conflict("conflict", "Try again."))
+}
+
+/// Replaces a provider's scheduling rules. Booked appointments stay; new bookings follow the rules.
+pub async fn put_schedule(
+    state: &AppState,
+    caller: &Caller,
+    idem: Option<&Idempotency>,
+    id: &ProviderId,
+    rules: Rules,
+) -> Result<Reply, ApiError> {
+    staff(caller)?;
+    let rules = rules_checked(rules)?;
+    let mut provider = super::service::provider(state, id).await?;
+    provider.rules = rules;
+    let ops = vec![TransactOp::Put {
+        item: provider.to_item()?,
+        condition: Some(Condition::ItemExists),
+    }];
+    let reply = Reply::new(StatusCode::OK, &provider)?;
+    let audit = Audit::new("provider.schedule", "provider", id.as_str());
+    let result = commit(state, caller, idem, ops, audit, reply).await;
+    state.cache.invalidate(&provider_key(id));
+    committed(result, ApiError::NotFound)
+}
+
+pub async fn get_provider(state: &AppState, id: &ProviderId) -> Result<serde_json::Value, ApiError> {
+    let provider = super::service::provider(state, id).await?;
+    Ok(serde_json::to_value(provider).map_err(anyhow::Error::new)?)
+}
+
+pub async fn list_providers(state: &AppState) -> Result<serde_json::Value, ApiError> {
+    let items = query_all(&*state.table, &Query::gsi1("PROVIDERS")).await?;
+    let providers = items
+        .iter()
+        .map(Provider::from_item)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(serde_json::json!({ "providers": providers }))
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServiceRequest {
+    pub name: String,
+    pub duration_minutes: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<Money>,
+    pub provider_ids: Vec<ProviderId>,
+}
+
+pub async fn create_service(
+    state: &AppState,
+    caller: &Caller,
+    idem: &Idempotency,
+    req: ServiceRequest,
+) -> Result<Reply, ApiError> {
+    staff(caller)?;
+    if !(5..=MAX_SERVICE_MINUTES).contains(&req.duration_minutes) || req.duration_minutes % 5 != 0 {
+        return Err(unprocessable(
+            "invalid_duration",
+            "durationMinutes is a multiple of 5 from 5 to 180.",
+        ));
+    }
+    if req.provider_ids.is_empty() || req.provider_ids.len() > 50 {
+        return Err(unprocessable("invalid_providers", "providerIds lists 1 to 50 providers."));
+    }
+    for id in &req.provider_ids {
+        super::service::provider(state, id).await.map_err(|e| match e {
+            ApiError::NotFound => unprocessable("unknown_provider", "providerIds names an unknown provider."),
+            other => other,
+        })?;
+    }
+    let mut provider_ids = req.provider_ids;
+    provider_ids.sort();
+    provider_ids.dedup();
+    let service = Service {
+        id: ServiceId::new(),
+        name: name_text(&req.name)?,
+        duration_minutes: req.duration_minutes,
+        price: req.price,
+        provider_ids,
+    };
+    let ops = vec![TransactOp::Put {
+        item: service.to_item(),
+        condition: Some(Condition::ItemAbsent),
+    }];
+    let reply = Reply::new(StatusCode::CREATED, &service)?;
+    let audit = Audit::new("service.create", "service", service.id.as_str());
+    let result = commit(state, caller, Some(idem), ops, audit, reply).await;
+    committed(result, conflict("conflict", "Try again."))
+}
+
+pub async fn list_services(state: &AppState) -> Result<serde_json::Value, ApiError> {
+    let items = query_all(&*state.table, &Query::gsi1("SERVICES")).await?;
+    let services = items
+        .iter()
+        .map(Service::from_item)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(serde_json::json!({ "services": services }))
+}
