@@ -30,6 +30,16 @@ enum Command {
         #[arg(long, default_value = ".practica")]
         data: PathBuf,
     },
+    /// Load the demo practice (two providers, two services, a patient) and print its ids as JSON.
+    Seed {
+        #[arg(long, default_value = ".practica")]
+        data: PathBuf,
+    },
+    /// Remove expired holds and offer their time to waiting patients (run on a schedule).
+    Sweep {
+        #[arg(long, default_value = ".practica")]
+        data: PathBuf,
+    },
     /// Print a bearer token accepted by a server on the same data directory.
     Token {
         #[arg(long, default_value = ".practica")]
@@ -61,6 +71,16 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve { port, data } => {
             shared::telemetry::init();
             serve::run(port, &data).await
+        }
+        Command::Seed { data } => {
+            let demo = serve::seed(&data).await?;
+            println!("{}", serde_json::to_string_pretty(&demo)?);
+            Ok(())
+        }
+        Command::Sweep { data } => {
+            let (removed, offered) = serve::sweep(&data).await?;
+            println!("expired holds removed: {removed}; waitlist offers made: {offered}");
+            Ok(())
         }
         Command::Token {
             data,

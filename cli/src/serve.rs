@@ -63,3 +63,41 @@ pub async fn run(port: u16, data: &Path) -> anyhow::Result<()> {
         .await?;
     Ok(())
 }
+
+/// The local state over `data` for one-shot commands (the server must not be running: the embedded
+/// database is opened exclusively).
+fn offline_state(data: &Path) -> anyhow::Result<AppState> {
+    std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
+    let issuer = LocalIssuer::open_or_create(data)?;
+    let jwks = shared::auth::StaticJwks(issuer.jwks().clone());
+    AppState::local(
+        data,
+        Arc::new(jwks),
+        AuthConfig::new(LOCAL_ISSUER, LOCAL_AUDIENCE),
+    )
+    .context("opening the data directory (is `practica serve` running on it? stop it first)")
+}
+
+/// `practica seed`: loads the demo practice and returns its ids.
+pub async fn seed(data: &Path) -> anyhow::Result<shared::booking::demo::Demo> {
+    let state = offline_state(data)?;
+    shared::booking::demo::seed(&state)
+        .await
+        .map_err(|e| anyhow::anyhow!("seeding failed: {e}"))
+}
+
+/// `practica sweep`: removes expired holds and offers their time to the waitlist.
+pub async fn sweep(data: &Path) -> anyhow::Result<(usize, usize)> {
+    let state = offline_state(data)?;
+    let run = format!("sweep-{}", run_id());
+    shared::booking::service::sweep_expired_holds(&state, &run)
+        .await
+        .map_err(|e| anyhow::anyhow!("sweep failed: {e}"))
+}
+
+fn run_id() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default()
+}

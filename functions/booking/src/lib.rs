@@ -75,7 +75,7 @@ async fn create_provider(
     ApiJson(req): ApiJson<setup::ProviderRequest>,
 ) -> Result<Reply, ApiError> {
     let idem = Idempotency::new(&s, &caller, &key, "create_provider", &req).await?;
-    idem.run(&s, setup::create_provider(&s, &caller, &idem, req))
+    idem.run(&s, setup::create_provider(&s, &caller, Some(&idem), req))
         .await
 }
 
@@ -117,7 +117,7 @@ async fn create_service(
     ApiJson(req): ApiJson<setup::ServiceRequest>,
 ) -> Result<Reply, ApiError> {
     let idem = Idempotency::new(&s, &caller, &key, "create_service", &req).await?;
-    idem.run(&s, setup::create_service(&s, &caller, &idem, req))
+    idem.run(&s, setup::create_service(&s, &caller, Some(&idem), req))
         .await
 }
 
@@ -192,7 +192,7 @@ async fn create_patient(
     ApiJson(req): ApiJson<patients::NewPatient>,
 ) -> Result<Reply, ApiError> {
     let idem = Idempotency::new(&s, &caller, &key, "create_patient", &req).await?;
-    idem.run(&s, patients::create(&s, &caller, &idem, req)).await
+    idem.run(&s, patients::create(&s, &caller, Some(&idem), req)).await
 }
 
 #[derive(Debug, Deserialize)]

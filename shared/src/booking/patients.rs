@@ -174,7 +174,7 @@ fn view_of(id: &PatientId, details: &PatientDetails) -> PatientView {
 pub async fn create(
     state: &AppState,
     caller: &Caller,
-    idem: &Idempotency,
+    idem: Option<&Idempotency>,
     req: NewPatient,
 ) -> Result<Reply, ApiError> {
     caller
@@ -188,7 +188,7 @@ pub async fn create(
     }];
     let reply = Reply::new(StatusCode::CREATED, &view_of(&id, &details))?;
     let audit = Audit::new("patient.create", "patient", id.as_str());
-    match commit(state, caller, Some(idem), ops, audit, reply).await {
+    match commit(state, caller, idem, ops, audit, reply).await {
         Ok(reply) => Ok(reply),
         Err(CommitError::Api(e)) => Err(e),
         Err(CommitError::Conflict(_)) => Err(conflict(

@@ -121,7 +121,7 @@ pub struct ProviderRequest {
 pub async fn create_provider(
     state: &AppState,
     caller: &Caller,
-    idem: &Idempotency,
+    idem: Option<&Idempotency>,
     req: ProviderRequest,
 ) -> Result<Reply, ApiError> {
     staff(caller)?;
@@ -137,7 +137,7 @@ pub async fn create_provider(
     }];
     let reply = Reply::new(StatusCode::CREATED, &provider)?;
     let audit = Audit::new("provider.create", "provider", provider.id.as_str());
-    let result = commit(state, caller, Some(idem), ops, audit, reply).await;
+    let result = commit(state, caller, idem, ops, audit, reply).await;
     committed(result, conflict("conflict", "Try again."))
 }
 
@@ -191,7 +191,7 @@ pub struct ServiceRequest {
 pub async fn create_service(
     state: &AppState,
     caller: &Caller,
-    idem: &Idempotency,
+    idem: Option<&Idempotency>,
     req: ServiceRequest,
 ) -> Result<Reply, ApiError> {
     staff(caller)?;
@@ -226,7 +226,7 @@ pub async fn create_service(
     }];
     let reply = Reply::new(StatusCode::CREATED, &service)?;
     let audit = Audit::new("service.create", "service", service.id.as_str());
-    let result = commit(state, caller, Some(idem), ops, audit, reply).await;
+    let result = commit(state, caller, idem, ops, audit, reply).await;
     committed(result, conflict("conflict", "Try again."))
 }
 

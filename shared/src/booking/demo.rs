@@ -1,0 +1,178 @@
+//! The demo practice `practica seed` loads (and tests reuse): a practice in America/New_York, two
+//! providers with a working week, two services, and one demo patient. Seeding goes through the
+//! same domain operations as the API, as the admin `seed`, so every record gets its audit record.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use super::schedule::{Rules, WallInterval, WallTime, Week};
+use super::{patients, setup};
+use crate::AppState;
+use crate::auth::{Principal, Role, Subject};
+use crate::error::ApiError;
+use crate::http::Caller;
+use crate::ids::{PatientId, ProviderId, ServiceId};
+use crate::money::{Currency, Money};
+use crate::sensitive::Sensitive;
+
+pub const DEMO_PATIENT: &str = "patient-jane";
+pub const DEMO_PROVIDER_LOGINS: [&str; 2] = ["provider-rivera", "provider-okafor"];
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Demo {
+    pub time_zone: &'static str,
+    pub providers: Vec<ProviderId>,
+    pub services: Vec<ServiceId>,
+    pub patient_id: PatientId,
+    /// False when the data directory already held a practice (nothing was written).
+    pub created: bool,
+}
+
+fn interval(a: u16, b: u16) -> WallInterval {
+    WallInterval {
+        start: WallTime::from_minutes(a * 60).expect("whole hours"),
+        end: WallTime::from_minutes(b * 60).expect("whole hours"),
+    }
+}
+
+/// Mon-Fri `start`..`end` with a lunch break at noon.
+pub fn weekday_rules(start: u16, end: u16) -> Rules {
+    let day = vec![interval(start, end)];
+    let lunch = vec![interval(12, 13)];
+    Rules {
+        hours: Week {
+            mon: day.clone(),
+            tue: day.clone(),
+            wed: day.clone(),
+            thu: day.clone(),
+            fri: day,
+            ..Week::default()
+        },
+        breaks: Week {
+            mon: lunch.clone(),
+            tue: lunch.clone(),
+            wed: lunch.clone(),
+            thu: lunch.clone(),
+            fri: lunch,
+            ..Week::default()
+        },
+        exceptions: vec![],
+        slot_minutes: 15,
+        buffer_before_minutes: 0,
+        buffer_after_minutes: 10,
+        min_notice_minutes: 120,
+        max_advance_days: 90,
+        cancel_cutoff_hours: 24,
+    }
+}
+
+fn seeder() -> Caller {
+    Caller {
+        principal: Principal {
+            subject: Subject::parse("seed").expect("valid subject"),
+            roles: BTreeSet::from([Role::Admin]),
+        },
+        request_id: format!("seed-{}", ulid::Ulid::new()),
+    }
+}
+
+/// Loads the demo practice unless a practice is already configured.
+pub async fn seed(state: &AppState) -> Result<Demo, ApiError> {
+    let patient_id = PatientId::parse(DEMO_PATIENT).expect("valid subject");
+    if super::service::practice(state).await.is_ok() {
+        let ids = |v: serde_json::Value, list: &str| -> Vec<String> {
+            v[list]
+                .as_array()
+                .map(|a| a.iter().filter_map(|p| p["id"].as_str().map(str::to_owned)).collect())
+                .unwrap_or_default()
+        };
+        let providers = ids(setup::list_providers(state).await?, "providers");
+        let services = ids(setup::list_services(state).await?, "services");
+        return Ok(Demo {
+            time_zone: "America/New_York",
+            providers: providers.iter().filter_map(|p| ProviderId::parse(p)).collect(),
+            services: services.iter().filter_map(|s| ServiceId::parse(s)).collect(),
+            patient_id,
+            created: false,
+        });
+    }
+    let admin = seeder();
+    let reply = |r: crate::write::Reply| r.body;
+    setup::put_practice(
+        state,
+        &admin,
+        None,
+        setup::PracticeRequest {
+            name: "Riverside Family Therapy".into(),
+            time_zone: "America/New_York".into(),
+            hold_minutes: 5,
+            waitlist_offer_minutes: 60,
+        },
+    )
+    .await?;
+    let mut providers = Vec::new();
+    for (name, login, (start, end)) in [
+        ("Dr. Ana Rivera", DEMO_PROVIDER_LOGINS[0], (9, 17)),
+        ("Sam Okafor, LCSW", DEMO_PROVIDER_LOGINS[1], (10, 18)),
+    ] {
+        let body = reply(
+            setup::create_provider(
+                state,
+                &admin,
+                None,
+                setup::ProviderRequest {
+                    name: name.into(),
+                    subject: Subject::parse(login),
+                    rules: weekday_rules(start, end),
+                },
+            )
+            .await?,
+        );
+        providers.push(ProviderId::parse(body["id"].as_str().unwrap_or_default()).ok_or_else(
+            || ApiError::Unexpected(anyhow::anyhow!("created provider has no id")),
+        )?);
+    }
+    let usd = Currency::parse("USD").expect("known currency");
+    let mut services = Vec::new();
+    for (name, minutes, cents) in [("Initial consultation", 60, 15_000), ("Follow-up session", 30, 8_000)] {
+        let body = reply(
+            setup::create_service(
+                state,
+                &admin,
+                None,
+                setup::ServiceRequest {
+                    name: name.into(),
+                    duration_minutes: minutes,
+                    price: Money::new(cents, usd),
+                    provider_ids: providers.clone(),
+                },
+            )
+            .await?,
+        );
+        services.push(ServiceId::parse(body["id"].as_str().unwrap_or_default()).ok_or_else(
+            || ApiError::Unexpected(anyhow::anyhow!("created service has no id")),
+        )?);
+    }
+    patients::create(
+        state,
+        &admin,
+        None,
+        patients::NewPatient {
+            patient_id: patient_id.clone(),
+            name: Sensitive::new("Jane Demo-Patient".into()),
+            date_of_birth: Sensitive::new(jiff::civil::date(1988, 4, 12)),
+            phone: Sensitive::new("+1 555 0100 123".into()),
+            email: Sensitive::new("jane.demo@example.org".into()),
+        },
+    )
+    .await?;
+    Ok(Demo {
+        time_zone: "America/New_York",
+        providers,
+        services,
+        patient_id,
+        created: true,
+    })
+}
