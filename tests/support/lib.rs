@@ -256,3 +256,118 @@ pub async fn call(
         serde_json::from_slice(&bytes).unwrap_or(Value::Null),
     )
 }
+
+/// Monday 2026-11-23 08:00 in New York: the demo practice's "now" in booking tests.
+pub const TEST_NOW: i64 = 1_795_438_800;
+
+/// A booking stack over one table (embedded, moto or DynamoDB Local) with a manual clock, the
+/// booking router and a token issuer; requests go through the router exactly as on Lambda.
+pub struct Stack {
+    pub state: shared::AppState,
+    pub issuer: shared::auth::local::LocalIssuer,
+    pub clock: Arc<shared::clock::ManualClock>,
+    pub router: axum::Router,
+    embedded: Option<EmbeddedTable>,
+    _guards: Vec<Box<dyn std::any::Any + Send + Sync>>,
+}
+
+impl Stack {
+    /// Over a fresh embedded store (which tests can scan raw).
+    pub fn embedded() -> Stack {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let table = EmbeddedTable::open(&dir.path().join("table.redb")).expect("embedded table");
+        Stack::build(
+            Arc::new(table.clone()),
+            Some(table),
+            vec![Box::new(dir)],
+        )
+    }
+
+    /// Over a fixture from `shared::table::contract` factories; None when its backend is not running.
+    pub async fn on(fixture: Option<Fixture>) -> Option<Stack> {
+        let fixture = fixture?;
+        Some(Stack::build(fixture.table, None, vec![fixture.guard]))
+    }
+
+    fn build(
+        table: Arc<dyn shared::table::Table>,
+        embedded: Option<EmbeddedTable>,
+        guards: Vec<Box<dyn std::any::Any + Send + Sync>>,
+    ) -> Stack {
+        use shared::auth::local::{LOCAL_AUDIENCE, LOCAL_ISSUER, LocalIssuer};
+        let issuer = LocalIssuer::generate(LOCAL_ISSUER, LOCAL_AUDIENCE).expect("issuer");
+        let clock = Arc::new(shared::clock::ManualClock::new(
+            time::OffsetDateTime::from_unix_timestamp(TEST_NOW).expect("time"),
+        ));
+        let key: [u8; 32] = rand::random();
+        let state = shared::AppState::assemble(shared::app::Parts {
+            table,
+            table_name: "practica-test".into(),
+            keys: Arc::new(shared::crypto::local::LocalKeys::from_key(&key)),
+            jwks: Arc::new(shared::auth::StaticJwks(issuer.jwks().clone())),
+            auth: shared::auth::AuthConfig::new(LOCAL_ISSUER, LOCAL_AUDIENCE),
+            cache: shared::crypto::CachePolicy::default(),
+            clock: clock.clone(),
+        });
+        Stack {
+            router: booking::router(state.clone()),
+            state,
+            issuer,
+            clock,
+            embedded,
+            _guards: guards,
+        }
+    }
+
+    /// A token for `sub` with `roles`, issued at the stack's clock and valid for 60 days of it.
+    pub fn token(&self, sub: &str, roles: &[shared::auth::Role]) -> String {
+        let subject = shared::auth::Subject::parse(sub).expect("subject");
+        let now = TEST_NOW as u64;
+        self.issuer
+            .mint_at(&subject, roles, now, now + 60 * 86_400)
+            .expect("mint")
+    }
+
+    /// Loads the demo practice.
+    pub async fn seed(&self) -> shared::booking::demo::Demo {
+        shared::booking::demo::seed(&self.state)
+            .await
+            .expect("seed the demo practice")
+    }
+
+    /// Sends one JSON request through the booking router.
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        idempotency_key: Option<&str>,
+        body: Option<Value>,
+    ) -> (http::StatusCode, http::HeaderMap, Value) {
+        let mut request = http::Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            request = request.header("authorization", format!("Bearer {t}"));
+        }
+        if let Some(k) = idempotency_key {
+            request = request.header("idempotency-key", k);
+        }
+        let request = match body {
+            Some(b) => request
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(b.to_string())),
+            None => request.body(axum::body::Body::empty()),
+        }
+        .expect("request");
+        call(self.router.clone(), request).await
+    }
+
+    /// Every stored item (embedded stacks only).
+    pub async fn scan(&self) -> Vec<shared::table::Item> {
+        self.embedded
+            .as_ref()
+            .expect("scan needs the embedded stack")
+            .scan()
+            .await
+            .expect("scan")
+    }
+}

@@ -43,6 +43,26 @@ impl EmbeddedTable {
         Ok(EmbeddedTable { db: Arc::new(db) })
     }
 
+    /// Every item, in key order: what a raw table scan shows (tests inspect it).
+    #[cfg(any(test, feature = "testing"))]
+    pub async fn scan(&self) -> Result<Vec<Item>, TableError> {
+        self.blocking(|db| {
+            let txn = db.begin_read().map_err(unexpected)?;
+            let items = txn.open_table(ITEMS).map_err(unexpected)?;
+            let mut out = Vec::new();
+            for entry in items.iter().map_err(unexpected)? {
+                let (k, v) = entry.map_err(unexpected)?;
+                let parts = decode(k.value())?;
+                let [pk, sk] = parts.as_slice() else {
+                    return Err(TableError::Unexpected(anyhow::anyhow!("malformed key")));
+                };
+                out.push(deserialize(Key::new(pk.clone(), sk.clone()), v.value())?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn blocking<T, F>(&self, f: F) -> Result<T, TableError>
     where
         T: Send + 'static,

@@ -1,0 +1,482 @@
+//! Booking through the HTTP router: no double-booking under concurrency on every table adapter,
+//! idempotent replay, reschedule atomicity, cancellation, hold expiry, the waitlist, encryption at
+//! rest, and bad input refused with nothing written.
+
+use std::sync::Arc;
+
+use http::StatusCode;
+use practica_tests::{Stack, dynamodb_local_fixture, embedded_fixture, moto_fixture};
+use serde_json::{Value, json};
+use shared::auth::Role;
+use shared::booking::demo::Demo;
+
+/// Tuesday 2026-11-24 in New York (EST, -05:00).
+fn tue(hhmm: &str) -> String {
+    format!("2026-11-24T{hhmm}:00-05:00")
+}
+
+fn service_of(demo: &Demo, minutes: u16) -> String {
+    // The demo's services: 60-minute consultation first, 30-minute follow-up second.
+    match minutes {
+        60 => demo.services[0].to_string(),
+        _ => demo.services[1].to_string(),
+    }
+}
+
+fn booking(demo: &Demo, minutes: u16, start: &str) -> Value {
+    json!({
+        "providerId": demo.providers[0],
+        "serviceId": service_of(demo, minutes),
+        "start": start,
+    })
+}
+
+async fn slots(stack: &Stack, token: &str, demo: &Demo, minutes: u16, from: &str, to: &str) -> Vec<String> {
+    let path = format!(
+        "/v1/providers/{}/availability?serviceId={}&from={}&to={}",
+        demo.providers[0],
+        service_of(demo, minutes),
+        urlencode(from),
+        urlencode(to)
+    );
+    let (status, _, body) = stack.send("GET", &path, Some(token), None, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn urlencode(s: &str) -> String {
+    s.replace('+', "%2B").replace(':', "%3A")
+}
+
+async fn calendar(stack: &Stack, demo: &Demo, from: &str, to: &str) -> Vec<Value> {
+    let staff = stack.token("staff-1", &[Role::Staff]);
+    let path = format!(
+        "/v1/appointments?providerId={}&from={}&to={}",
+        demo.providers[0],
+        urlencode(from),
+        urlencode(to)
+    );
+    let (status, _, body) = stack.send("GET", &path, Some(&staff), None, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["appointments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["status"] == "booked")
+        .cloned()
+        .collect()
+}
+
+/// 200 patients race for overlapping times (30- and 60-minute services at five different starts,
+/// every pair overlapping): exactly one 201, 199 × 409, one appointment on the calendar.
+async fn two_hundred_racers(stack: Option<Stack>) {
+    let Some(stack) = stack else { return };
+    let stack = Arc::new(stack);
+    let demo = Arc::new(stack.seed().await);
+    let variants = [
+        (60, "09:15"),
+        (60, "09:30"),
+        (30, "09:45"),
+        (30, "10:00"),
+        (60, "10:00"),
+        (30, "10:15"),
+    ];
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let (stack, demo) = (stack.clone(), demo.clone());
+        let (minutes, start) = variants[i % variants.len()];
+        tasks.push(tokio::spawn(async move {
+            let token = stack.token(&format!("racer-{i}"), &[Role::Patient]);
+            let body = booking(&demo, minutes, &tue(start));
+            let key = format!("race-{i}");
+            let (status, _, body) = stack
+                .send("POST", "/v1/appointments", Some(&token), Some(&key), Some(body))
+                .await;
+            (status, body)
+        }));
+    }
+    let (mut created, mut taken) = (0, 0);
+    for task in tasks {
+        let (status, body) = task.await.unwrap();
+        match status {
+            StatusCode::CREATED => created += 1,
+            StatusCode::CONFLICT => {
+                assert_eq!(body["code"], "slot_taken");
+                taken += 1
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!((created, taken), (1, 199));
+    let booked = calendar(&stack, &demo, &tue("08:00"), &tue("12:00")).await;
+    assert_eq!(booked.len(), 1, "{booked:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn embedded_two_hundred_concurrent_bookings_one_wins() {
+    two_hundred_racers(Stack::on(embedded_fixture().await).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn moto_two_hundred_concurrent_bookings_one_wins() {
+    two_hundred_racers(Stack::on(moto_fixture().await).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dynamodb_local_two_hundred_concurrent_bookings_one_wins() {
+    two_hundred_racers(Stack::on(dynamodb_local_fixture().await).await).await;
+}
+
+#[tokio::test]
+async fn replay_returns_the_same_reply_without_a_second_write() {
+    let stack = Stack::embedded();
+    let demo = stack.seed().await;
+    let jane = stack.token("patient-jane", &[Role::Patient]);
+    let mut body = booking(&demo, 30, &tue("10:00"));
+    body["reason"] = json!("Recurring migraines");
+    let first = stack
+        .send("POST", "/v1/appointments", Some(&jane), Some("key-1"), Some(body.clone()))
+        .await;
+    assert_eq!(first.0, StatusCode::CREATED, "{}", first.2);
+    let items_after_first = stack.scan().await.len();
+    let again = stack
+        .send("POST", "/v1/appointments", Some(&jane), Some("key-1"), Some(body.clone()))
+        .await;
+    assert_eq!(again.0, StatusCode::CREATED);
+    assert_eq!(again.2, first.2);
+    assert_eq!(again.1["idempotent-replayed"], "true");
+    assert_eq!(stack.scan().await.len(), items_after_first, "a replay writes nothing");
+    // The same key with another body is refused; so is a missing key.
+    let other = booking(&demo, 30, &tue("11:00"));
+    let (status, _, problem) = stack
+        .send("POST", "/v1/appointments", Some(&jane), Some("key-1"), Some(other.clone()))
+        .await;
+    assert_eq!((status, problem["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("idempotency_key_reused")));
+    let (status, _, problem) = stack
+        .send("POST", "/v1/appointments", Some(&jane), None, Some(other))
+        .await;
+    assert_eq!((status, problem["code"].as_str()), (StatusCode::BAD_REQUEST, Some("idempotency_key_required")));
+    assert_eq!(stack.scan().await.len(), items_after_first);
+    // Another caller's identical key is another request.
+    let john = stack.token("patient-john", &[Role::Patient]);
+    let (status, _, _) = stack
+        .send("POST", "/v1/appointments", Some(&john), Some("key-1"), Some(booking(&demo, 30, &tue("13:00"))))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn reschedule_moves_atomically_or_not_at_all() {
+    let stack = Stack::embedded();
+    let demo = stack.seed().await;
+    let jane = stack.token("patient-jane", &[Role::Patient]);
+    let john = stack.token("patient-john", &[Role::Patient]);
+    let (_, _, a) = stack
+        .send("POST", "/v1/appointments", Some(&jane), Some("a"), Some(booking(&demo, 30, &tue("10:00"))))
+        .await;
+    let (status, _, _) = stack
+        .send("POST", "/v1/appointments", Some(&john), Some("b"), Some(booking(&demo, 60, &tue("14:00"))))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let id = a["id"].as_str().unwrap();
+    let before = stack.scan().await;
+    // Onto John's time (partly overlapping): refused, and nothing changed at all.
+    let path = format!("/v1/appointments/{id}/reschedule");
+    let (status, _, problem) = stack
+        .send("POST", &path, Some(&jane), Some("r1"), Some(json!({"start": tue("14:30")})))
+        .await;
+    assert_eq!((status, problem["code"].as_str()), (StatusCode::CONFLICT, Some("slot_taken")));
+    assert_eq!(stack.scan().await, before);
+    // Onto free time: old time freed, new time taken, in one step.
+    let (status, _, moved) = stack
+        .send("POST", &path, Some(&jane), Some("r2"), Some(json!({"start": tue("16:00")})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{moved}");
+    assert_eq!(moved["start"], tue("16:00"));
+    assert_eq!(moved["version"], 2);
+    let free = slots(&stack, &jane, &demo, 30, &tue("09:00"), &tue("17:00")).await;
+    assert!(free.contains(&tue("10:00")));
+    assert!(!free.contains(&tue("16:00")));
+    let booked = calendar(&stack, &demo, &tue("00:00"), &tue("23:00")).await;
+    let starts: Vec<_> = booked.iter().map(|a| a["start"].as_str().unwrap()).collect();
+    assert_eq!(starts, [tue("14:00"), tue("16:00")]);
+}
+
+#[tokio::test]
+async fn cancelling_frees_the_time_and_patients_keep_the_cutoff() {
+    let stack = Stack::embedded();
+    let demo = stack.seed().await;
+    let jane = stack.token("patient-jane", &[Role::Patient]);
+    let john = stack.token("patient-john", &[Role::Patient]);
+    let staff = stack.token("staff-1", &[Role::Staff]);
+    let (_, _, a) = stack
+        .send("POST", "/v1/appointments", Some(&jane), Some("a"), Some(booking(&demo, 30, &tue("10:00"))))
+        .await;
+    let (status, _, _) = stack
+        .send("POST", "/v1/appointments", Some(&john), Some("b"), Some(booking(&demo, 30, &tue("10:00"))))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let path = format!("/v1/appointments/{}/cancel", a["id"].as_str().unwrap());
+    let (status, _, cancelled) = stack
+        .send("POST", &path, Some(&jane), Some("c"), Some(json!({"reason": "Feeling better"})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{cancelled}");
+    assert_eq!(cancelled["status"], "cancelled");
+    let (status, _, _) = stack
+        .send("POST", "/v1/appointments", Some(&john), Some("b2"), Some(booking(&demo, 30, &tue("10:00"))))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "the freed time is bookable at once");
+
+    // Monday 14:00 is six hours away: inside the 24-hour cut-off for the patient, not for staff.
+    let (_, _, soon) = stack
+        .send("POST", "/v1/appointments", Some(&jane), Some("d"), Some(booking(&demo, 30, "2026-11-23T14:00:00-05:00")))
+        .await;
+    let path = format!("/v1/appointments/{}/cancel", soon["id"].as_str().unwrap());
+    let (status, _, problem) = stack.send("POST", &path, Some(&jane), Some("e"), Some(json!({}))).await;
+    assert_eq!((status, problem["code"].as_str()), (StatusCode::CONFLICT, Some("cutoff_passed")));
+    let (status, _, _) = stack.send("POST", &path, Some(&staff), Some("e"), Some(json!({}))).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn holds_reserve_until_they_expire() {
+    let stack = Stack::embedded();
+    let demo = stack.seed().await;
+    let jane = stack.token("patient-jane", &[Role::Patient]);
+    let john = stack.token("patient-john", &[Role::Patient]);
+    let (status, _, hold) = stack
+        .send("POST", "/v1/holds", Some(&jane), Some("h"), Some(booking(&demo, 30, &tue("10:00"))))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{hold}");
+    let (status, _, _) = stack
+        .send("POST", "/v1/appointments", Some(&john), Some("j1"), Some(booking(&demo, 30, &tue("10:00"))))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "held for Jane");
+    assert!(!slots(&stack, &john, &demo, 30, &tue("09:00"), &tue("12:00")).await.contains(&tue("10:00")));
+    // Jane books from her hold.
+    let mut with_hold = booking(&demo, 30, &tue("10:00"));
+    with_hold["holdId"] = hold["id"].clone();
+    let (status, _, _) = stack
+        .send("POST", "/v1/appointments", Some(&jane), Some("j2"), Some(with_hold))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    // A hold nobody uses lapses after five minutes without any sweep.
+    let (status, _, _) = stack
+        .send("POST", "/v1/holds", Some(&jane), Some("h2"), Some(booking(&demo, 30, &tue("11:00"))))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    stack.clock.advance(time::Duration::minutes(5) + time::Duration::seconds(1));
+    assert!(slots(&stack, &john, &demo, 30, &tue("09:00"), &tue("12:00")).await.contains(&tue("11:00")));
+    let (status, _, _) = stack
+        .send("POST", "/v1/appointments", Some(&john), Some("j3"), Some(booking(&demo, 30, &tue("11:00"))))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn freed_time_is_offered_to_the_earliest_waiting_patient() {
+    let stack = Stack::embedded();
+    let demo = stack.seed().await;
+    let jane = stack.token("patient-jane", &[Role::Patient]);
+    let john = stack.token("patient-john", &[Role::Patient]);
+    let mary = stack.token("patient-mary", &[Role::Patient]);
+    let (_, _, a) = stack
+        .send("POST", "/v1/appointments", Some(&jane), Some("a"), Some(booking(&demo, 60, &tue("10:00"))))
+        .await;
+    let window = |from: &str, to: &str| {
+        json!({"providerId": demo.providers[0], "serviceId": service_of(&demo, 30), "from": tue(from), "to": tue(to)})
+    };
+    let (status, _, _) = stack
+        .send("POST", "/v1/waitlist", Some(&john), Some("w"), Some(window("10:00", "11:00")))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _, _) = stack
+        .send("POST", "/v1/waitlist", Some(&mary), Some("w"), Some(window("10:00", "11:00")))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let path = format!("/v1/appointments/{}/cancel", a["id"].as_str().unwrap());
+    let (status, _, _) = stack.send("POST", &path, Some(&jane), Some("c"), Some(json!({}))).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (_, _, list) = stack.send("GET", "/v1/waitlist", Some(&john), None, None).await;
+    let entry = &list["entries"][0];
+    assert_eq!(entry["status"], "offered", "{list}");
+    let (_, _, list) = stack.send("GET", "/v1/waitlist", Some(&mary), None, None).await;
+    assert_eq!(list["entries"][0]["status"], "waiting");
+    let outbox: Vec<_> = stack.scan().await.into_iter().filter(|i| i.key.pk == "OUTBOX").collect();
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(outbox[0].get("patient_id").and_then(|v| v.as_s()), Some("patient-john"));
+    // John books the offered time from his hold (the earliest start that the freed time allows).
+    let mut body = booking(&demo, 30, &tue("10:00"));
+    body["holdId"] = entry["holdId"].clone();
+    let (status, _, booked) = stack
+        .send("POST", "/v1/appointments", Some(&john), Some("b"), Some(body))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{booked}");
+}
+
+#[tokio::test]
+async fn an_expired_hold_is_swept_and_offered_to_the_waitlist() {
+    let stack = Stack::embedded();
+    let demo = stack.seed().await;
+    let jane = stack.token("patient-jane", &[Role::Patient]);
+    let john = stack.token("patient-john", &[Role::Patient]);
+    let (status, _, _) = stack
+        .send("POST", "/v1/holds", Some(&jane), Some("h"), Some(booking(&demo, 30, &tue("10:00"))))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let wait = json!({"providerId": demo.providers[0], "serviceId": service_of(&demo, 30), "from": tue("10:00"), "to": tue("10:30")});
+    stack.send("POST", "/v1/waitlist", Some(&john), Some("w"), Some(wait)).await;
+    assert_eq!(shared::booking::service::sweep_expired_holds(&stack.state, "t").await.unwrap(), (0, 0));
+    stack.clock.advance(time::Duration::minutes(6));
+    assert_eq!(shared::booking::service::sweep_expired_holds(&stack.state, "t").await.unwrap(), (1, 1));
+    let (_, _, list) = stack.send("GET", "/v1/waitlist", Some(&john), None, None).await;
+    assert_eq!(list["entries"][0]["status"], "offered");
+}
+
+/// What a raw read of the table shows after the demo booking: no patient data in plaintext.
+#[tokio::test]
+async fn a_raw_scan_holds_no_patient_plaintext() {
+    let stack = Stack::embedded();
+    let demo = stack.seed().await;
+    let jane = stack.token("patient-jane", &[Role::Patient]);
+    let mut body = booking(&demo, 30, &tue("10:00"));
+    body["reason"] = json!("Persistent insomnia after bereavement");
+    let (status, _, a) = stack
+        .send("POST", "/v1/appointments", Some(&jane), Some("k"), Some(body))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let path = format!("/v1/appointments/{}/cancel", a["id"].as_str().unwrap());
+    stack
+        .send("POST", &path, Some(&jane), Some("c"), Some(json!({"reason": "Moving to Ohio for chemo"})))
+        .await;
+    let dump = format!("{:?}", stack.scan().await);
+    assert!(dump.contains("Dr. Ana Rivera"), "the scan sees plaintext where there is some");
+    for secret in [
+        "Jane Demo-Patient",
+        "jane.demo@example.org",
+        "JANE.DEMO",
+        "0100 123",
+        "1988-04-12",
+        "insomnia",
+        "chemo",
+    ] {
+        assert!(!dump.to_lowercase().contains(&secret.to_lowercase()), "{secret} in the table");
+    }
+    // Staff find Jane by her email through the blind index, in any case.
+    let staff = stack.token("staff-1", &[Role::Staff]);
+    let (status, _, found) = stack
+        .send("GET", "/v1/patients?email=JANE.Demo%40example.org", Some(&staff), None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(found["patients"][0]["name"], "Jane Demo-Patient");
+}
+
+#[tokio::test]
+async fn reads_of_patient_data_are_audited_before_they_return() {
+    let stack = Stack::embedded();
+    let demo = stack.seed().await;
+    let jane = stack.token("patient-jane", &[Role::Patient]);
+    let (_, _, a) = stack
+        .send("POST", "/v1/appointments", Some(&jane), Some("k"), Some(booking(&demo, 30, &tue("10:00"))))
+        .await;
+    let audits = |items: Vec<shared::table::Item>| {
+        items
+            .into_iter()
+            .filter(|i| i.key.pk.starts_with("AUDIT#"))
+            .map(|i| i.get("action").and_then(|v| v.as_s()).unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let before = audits(stack.scan().await);
+    assert!(before.contains(&"appointment.create".to_owned()));
+    stack
+        .send("GET", &format!("/v1/appointments/{}", a["id"].as_str().unwrap()), Some(&jane), None, None)
+        .await;
+    stack.send("GET", "/v1/patients/me", Some(&jane), None, None).await;
+    let after = audits(stack.scan().await);
+    assert_eq!(after.len(), before.len() + 2);
+    assert!(after.contains(&"appointment.read".to_owned()));
+    assert!(after.contains(&"patient.read".to_owned()));
+    let record = stack
+        .scan()
+        .await
+        .into_iter()
+        .find(|i| i.get("action").and_then(|v| v.as_s()) == Some("patient.read"))
+        .unwrap();
+    assert_eq!(record.get("actor").and_then(|v| v.as_s()), Some("patient-jane"));
+    assert_eq!(record.get("outcome").and_then(|v| v.as_s()), Some("success"));
+    assert!(record.get("request_id").and_then(|v| v.as_s()).is_some());
+}
+
+/// Each bad request gets its 4xx problem and leaves the table exactly as it was.
+#[tokio::test]
+async fn bad_input_is_refused_and_changes_nothing() {
+    let stack = Stack::embedded();
+    let demo = stack.seed().await;
+    let jane = stack.token("patient-jane", &[Role::Patient]);
+    let prv = demo.providers[0].to_string();
+    let other_service_provider = {
+        // A service the second provider does not offer: make one for the first provider only.
+        let staff = stack.token("staff-1", &[Role::Staff]);
+        let (_, _, s) = stack
+            .send("POST", "/v1/services", Some(&staff), Some("svc"), Some(json!({"name": "Solo", "durationMinutes": 30, "providerIds": [prv]})))
+            .await;
+        s["id"].as_str().unwrap().to_owned()
+    };
+    let before = stack.scan().await;
+    let book = |start: &str| booking(&demo, 30, start);
+    let avail = |q: &str| format!("/v1/providers/{prv}/availability?serviceId={}&{q}", service_of(&demo, 30));
+    let cases: Vec<(&str, String, Option<Value>, StatusCode, &str)> = vec![
+        ("POST", "/v1/appointments".into(), Some(book(&tue("10:07"))), StatusCode::UNPROCESSABLE_ENTITY, "off_grid"),
+        ("POST", "/v1/appointments".into(), Some(book(&tue("12:15"))), StatusCode::UNPROCESSABLE_ENTITY, "off_grid"),
+        ("POST", "/v1/appointments".into(), Some(book("2026-11-20T10:00:00-05:00")), StatusCode::UNPROCESSABLE_ENTITY, "in_past"),
+        ("POST", "/v1/appointments".into(), Some(book("2026-11-23T09:00:00-05:00")), StatusCode::UNPROCESSABLE_ENTITY, "inside_minimum_notice"),
+        ("POST", "/v1/appointments".into(), Some(book("2027-06-01T10:00:00-04:00")), StatusCode::UNPROCESSABLE_ENTITY, "beyond_booking_window"),
+        ("POST", "/v1/appointments".into(), Some(book("2026-11-24T10:00:00")), StatusCode::UNPROCESSABLE_ENTITY, "invalid_timestamp"),
+        ("POST", "/v1/appointments".into(), Some(json!({"providerId": demo.providers[1], "serviceId": other_service_provider, "start": tue("10:00")})), StatusCode::UNPROCESSABLE_ENTITY, "service_not_offered"),
+        ("POST", "/v1/appointments".into(), Some(json!({"providerId": "prv_01ARZ3NDEKTSV4RRFFQ69G5FAV", "serviceId": demo.services[0], "start": tue("10:00")})), StatusCode::NOT_FOUND, "not_found"),
+        ("POST", "/v1/appointments".into(), Some(json!({"providerId": prv, "serviceId": demo.services[1], "start": tue("10:00"), "diagnosis": "x"})), StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
+        ("POST", "/v1/appointments".into(), Some(json!({"providerId": prv, "serviceId": demo.services[1], "start": tue("10:00"), "reason": "x".repeat(1001)})), StatusCode::UNPROCESSABLE_ENTITY, "invalid_reason"),
+        ("POST", "/v1/appointments".into(), Some(json!({"providerId": prv, "serviceId": demo.services[1], "start": tue("10:00"), "reason": "x".repeat(70_000)})), StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+        ("POST", "/v1/appointments/apt_01ARZ3NDEKTSV4RRFFQ69G5FAV/cancel".into(), Some(json!({})), StatusCode::NOT_FOUND, "not_found"),
+        ("POST", "/v1/appointments/not-an-id/reschedule".into(), Some(json!({"start": tue("10:00")})), StatusCode::NOT_FOUND, "not_found"),
+        ("GET", "/v1/appointments/apt_01ARZ3NDEKTSV4RRFFQ69G5FAV".into(), None, StatusCode::NOT_FOUND, "not_found"),
+        ("GET", avail("from=2026-11-24T10%3A00%3A00Z&to=2026-11-24T09%3A00%3A00Z"), None, StatusCode::BAD_REQUEST, "invalid_range"),
+        ("GET", avail("from=2026-11-24T00%3A00%3A00Z&to=2026-12-26T00%3A00%3A00Z"), None, StatusCode::BAD_REQUEST, "range_too_long"),
+        ("GET", avail("from=2026-11-24T00%3A00%3A00&to=2026-11-25T00%3A00%3A00Z"), None, StatusCode::BAD_REQUEST, "invalid_timestamp"),
+        ("GET", avail("from=2026-11-24T00%3A00%3A00Z&to=2026-11-25T00%3A00%3A00Z&color=red"), None, StatusCode::BAD_REQUEST, "invalid_query"),
+        ("GET", format!("/v1/providers/{prv}/availability?serviceId={other_service_provider}&from=2026-11-24T00%3A00%3A00Z&to=2026-11-25T00%3A00%3A00Z").replace(&prv, demo.providers[1].as_str()), None, StatusCode::UNPROCESSABLE_ENTITY, "service_not_offered"),
+        ("POST", "/v1/waitlist".into(), Some(json!({"providerId": prv, "serviceId": demo.services[1], "from": tue("11:00"), "to": tue("10:00")})), StatusCode::UNPROCESSABLE_ENTITY, "invalid_range"),
+        ("PUT", "/v1/patients/me".into(), Some(json!({"name": "Jane", "dateOfBirth": "2999-01-01", "phone": "+1 555 0100", "email": "j@example.org"})), StatusCode::UNPROCESSABLE_ENTITY, "invalid_date_of_birth"),
+        ("PUT", "/v1/patients/me".into(), Some(json!({"name": "Jane", "dateOfBirth": "1990-01-01", "phone": "+1 555 0100", "email": "not-an-email"})), StatusCode::UNPROCESSABLE_ENTITY, "invalid_email"),
+    ];
+    for (method, path, body, status, code) in cases {
+        let (got, headers, problem) = if let Some(b) = &body
+            && b.to_string().len() > 65_536
+        {
+            // Sent raw: the oversized body is refused before it is parsed.
+            stack.send(method, &path, Some(&jane), Some("bad"), Some(b.clone())).await
+        } else {
+            stack.send(method, &path, Some(&jane), Some("bad"), body.clone()).await
+        };
+        assert_eq!((got, problem["code"].as_str()), (status, Some(code)), "{method} {path} {body:?}: {problem}");
+        assert_eq!(headers["content-type"], "application/problem+json");
+        assert_eq!(stack.scan().await, before, "{method} {path} wrote something");
+    }
+    // Malformed JSON, through a raw request.
+    let request = http::Request::post("/v1/appointments")
+        .header("authorization", format!("Bearer {jane}"))
+        .header("idempotency-key", "raw")
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from("{\"providerId\": "))
+        .unwrap();
+    let (status, _, problem) = practica_tests::call(stack.router.clone(), request).await;
+    assert_eq!((status, problem["code"].as_str()), (StatusCode::BAD_REQUEST, Some("malformed_json")));
+    assert_eq!(stack.scan().await, before);
+}
