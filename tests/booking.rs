@@ -31,7 +31,14 @@ fn booking(demo: &Demo, minutes: u16, start: &str) -> Value {
     })
 }
 
-async fn slots(stack: &Stack, token: &str, demo: &Demo, minutes: u16, from: &str, to: &str) -> Vec<String> {
+async fn slots(
+    stack: &Stack,
+    token: &str,
+    demo: &Demo,
+    minutes: u16,
+    from: &str,
+    to: &str,
+) -> Vec<String> {
     let path = format!(
         "/v1/providers/{}/availability?serviceId={}&from={}&to={}",
         demo.providers[0],
@@ -95,7 +102,13 @@ async fn two_hundred_racers(stack: Option<Stack>) {
             let body = booking(&demo, minutes, &tue(start));
             let key = format!("race-{i}");
             let (status, _, body) = stack
-                .send("POST", "/v1/appointments", Some(&token), Some(&key), Some(body))
+                .send(
+                    "POST",
+                    "/v1/appointments",
+                    Some(&token),
+                    Some(&key),
+                    Some(body),
+                )
                 .await;
             (status, body)
         }));
@@ -140,32 +153,69 @@ async fn replay_returns_the_same_reply_without_a_second_write() {
     let mut body = booking(&demo, 30, &tue("10:00"));
     body["reason"] = json!("Recurring migraines");
     let first = stack
-        .send("POST", "/v1/appointments", Some(&jane), Some("key-1"), Some(body.clone()))
+        .send(
+            "POST",
+            "/v1/appointments",
+            Some(&jane),
+            Some("key-1"),
+            Some(body.clone()),
+        )
         .await;
     assert_eq!(first.0, StatusCode::CREATED, "{}", first.2);
     let items_after_first = stack.scan().await.len();
     let again = stack
-        .send("POST", "/v1/appointments", Some(&jane), Some("key-1"), Some(body.clone()))
+        .send(
+            "POST",
+            "/v1/appointments",
+            Some(&jane),
+            Some("key-1"),
+            Some(body.clone()),
+        )
         .await;
     assert_eq!(again.0, StatusCode::CREATED);
     assert_eq!(again.2, first.2);
     assert_eq!(again.1["idempotent-replayed"], "true");
-    assert_eq!(stack.scan().await.len(), items_after_first, "a replay writes nothing");
+    assert_eq!(
+        stack.scan().await.len(),
+        items_after_first,
+        "a replay writes nothing"
+    );
     // The same key with another body is refused; so is a missing key.
     let other = booking(&demo, 30, &tue("11:00"));
     let (status, _, problem) = stack
-        .send("POST", "/v1/appointments", Some(&jane), Some("key-1"), Some(other.clone()))
+        .send(
+            "POST",
+            "/v1/appointments",
+            Some(&jane),
+            Some("key-1"),
+            Some(other.clone()),
+        )
         .await;
-    assert_eq!((status, problem["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("idempotency_key_reused")));
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("idempotency_key_reused")
+        )
+    );
     let (status, _, problem) = stack
         .send("POST", "/v1/appointments", Some(&jane), None, Some(other))
         .await;
-    assert_eq!((status, problem["code"].as_str()), (StatusCode::BAD_REQUEST, Some("idempotency_key_required")));
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("idempotency_key_required"))
+    );
     assert_eq!(stack.scan().await.len(), items_after_first);
     // Another caller's identical key is another request.
     let john = stack.token("patient-john", &[Role::Patient]);
     let (status, _, _) = stack
-        .send("POST", "/v1/appointments", Some(&john), Some("key-1"), Some(booking(&demo, 30, &tue("13:00"))))
+        .send(
+            "POST",
+            "/v1/appointments",
+            Some(&john),
+            Some("key-1"),
+            Some(booking(&demo, 30, &tue("13:00"))),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED);
 }
@@ -177,10 +227,22 @@ async fn reschedule_moves_atomically_or_not_at_all() {
     let jane = stack.token("patient-jane", &[Role::Patient]);
     let john = stack.token("patient-john", &[Role::Patient]);
     let (_, _, a) = stack
-        .send("POST", "/v1/appointments", Some(&jane), Some("a"), Some(booking(&demo, 30, &tue("10:00"))))
+        .send(
+            "POST",
+            "/v1/appointments",
+            Some(&jane),
+            Some("a"),
+            Some(booking(&demo, 30, &tue("10:00"))),
+        )
         .await;
     let (status, _, _) = stack
-        .send("POST", "/v1/appointments", Some(&john), Some("b"), Some(booking(&demo, 60, &tue("14:00"))))
+        .send(
+            "POST",
+            "/v1/appointments",
+            Some(&john),
+            Some("b"),
+            Some(booking(&demo, 60, &tue("14:00"))),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED);
     let id = a["id"].as_str().unwrap();
@@ -188,13 +250,28 @@ async fn reschedule_moves_atomically_or_not_at_all() {
     // Onto John's time (partly overlapping): refused, and nothing changed at all.
     let path = format!("/v1/appointments/{id}/reschedule");
     let (status, _, problem) = stack
-        .send("POST", &path, Some(&jane), Some("r1"), Some(json!({"start": tue("14:30")})))
+        .send(
+            "POST",
+            &path,
+            Some(&jane),
+            Some("r1"),
+            Some(json!({"start": tue("14:30")})),
+        )
         .await;
-    assert_eq!((status, problem["code"].as_str()), (StatusCode::CONFLICT, Some("slot_taken")));
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (StatusCode::CONFLICT, Some("slot_taken"))
+    );
     assert_eq!(stack.scan().await, before);
     // Onto free time: old time freed, new time taken, in one step.
     let (status, _, moved) = stack
-        .send("POST", &path, Some(&jane), Some("r2"), Some(json!({"start": tue("16:00")})))
+        .send(
+            "POST",
+            &path,
+            Some(&jane),
+            Some("r2"),
+            Some(json!({"start": tue("16:00")})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{moved}");
     assert_eq!(moved["start"], tue("16:00"));
@@ -203,7 +280,10 @@ async fn reschedule_moves_atomically_or_not_at_all() {
     assert!(free.contains(&tue("10:00")));
     assert!(!free.contains(&tue("16:00")));
     let booked = calendar(&stack, &demo, &tue("00:00"), &tue("23:00")).await;
-    let starts: Vec<_> = booked.iter().map(|a| a["start"].as_str().unwrap()).collect();
+    let starts: Vec<_> = booked
+        .iter()
+        .map(|a| a["start"].as_str().unwrap())
+        .collect();
     assert_eq!(starts, [tue("14:00"), tue("16:00")]);
 }
 
@@ -215,31 +295,72 @@ async fn cancelling_frees_the_time_and_patients_keep_the_cutoff() {
     let john = stack.token("patient-john", &[Role::Patient]);
     let staff = stack.token("staff-1", &[Role::Staff]);
     let (_, _, a) = stack
-        .send("POST", "/v1/appointments", Some(&jane), Some("a"), Some(booking(&demo, 30, &tue("10:00"))))
+        .send(
+            "POST",
+            "/v1/appointments",
+            Some(&jane),
+            Some("a"),
+            Some(booking(&demo, 30, &tue("10:00"))),
+        )
         .await;
     let (status, _, _) = stack
-        .send("POST", "/v1/appointments", Some(&john), Some("b"), Some(booking(&demo, 30, &tue("10:00"))))
+        .send(
+            "POST",
+            "/v1/appointments",
+            Some(&john),
+            Some("b"),
+            Some(booking(&demo, 30, &tue("10:00"))),
+        )
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
     let path = format!("/v1/appointments/{}/cancel", a["id"].as_str().unwrap());
     let (status, _, cancelled) = stack
-        .send("POST", &path, Some(&jane), Some("c"), Some(json!({"reason": "Feeling better"})))
+        .send(
+            "POST",
+            &path,
+            Some(&jane),
+            Some("c"),
+            Some(json!({"reason": "Feeling better"})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{cancelled}");
     assert_eq!(cancelled["status"], "cancelled");
     let (status, _, _) = stack
-        .send("POST", "/v1/appointments", Some(&john), Some("b2"), Some(booking(&demo, 30, &tue("10:00"))))
+        .send(
+            "POST",
+            "/v1/appointments",
+            Some(&john),
+            Some("b2"),
+            Some(booking(&demo, 30, &tue("10:00"))),
+        )
         .await;
-    assert_eq!(status, StatusCode::CREATED, "the freed time is bookable at once");
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "the freed time is bookable at once"
+    );
 
     // Monday 14:00 is six hours away: inside the 24-hour cut-off for the patient, not for staff.
     let (_, _, soon) = stack
-        .send("POST", "/v1/appointments", Some(&jane), Some("d"), Some(booking(&demo, 30, "2026-11-23T14:00:00-05:00")))
+        .send(
+            "POST",
+            "/v1/appointments",
+            Some(&jane),
+            Some("d"),
+            Some(booking(&demo, 30, "2026-11-23T14:00:00-05:00")),
+        )
         .await;
     let path = format!("/v1/appointments/{}/cancel", soon["id"].as_str().unwrap());
-    let (status, _, problem) = stack.send("POST", &path, Some(&jane), Some("e"), Some(json!({}))).await;
-    assert_eq!((status, problem["code"].as_str()), (StatusCode::CONFLICT, Some("cutoff_passed")));
-    let (status, _, _) = stack.send("POST", &path, Some(&staff), Some("e"), Some(json!({}))).await;
+    let (status, _, problem) = stack
+        .send("POST", &path, Some(&jane), Some("e"), Some(json!({})))
+        .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (StatusCode::CONFLICT, Some("cutoff_passed"))
+    );
+    let (status, _, _) = stack
+        .send("POST", &path, Some(&staff), Some("e"), Some(json!({})))
+        .await;
     assert_eq!(status, StatusCode::OK);
 }
 
@@ -250,31 +371,71 @@ async fn holds_reserve_until_they_expire() {
     let jane = stack.token("patient-jane", &[Role::Patient]);
     let john = stack.token("patient-john", &[Role::Patient]);
     let (status, _, hold) = stack
-        .send("POST", "/v1/holds", Some(&jane), Some("h"), Some(booking(&demo, 30, &tue("10:00"))))
+        .send(
+            "POST",
+            "/v1/holds",
+            Some(&jane),
+            Some("h"),
+            Some(booking(&demo, 30, &tue("10:00"))),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{hold}");
     let (status, _, _) = stack
-        .send("POST", "/v1/appointments", Some(&john), Some("j1"), Some(booking(&demo, 30, &tue("10:00"))))
+        .send(
+            "POST",
+            "/v1/appointments",
+            Some(&john),
+            Some("j1"),
+            Some(booking(&demo, 30, &tue("10:00"))),
+        )
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "held for Jane");
-    assert!(!slots(&stack, &john, &demo, 30, &tue("09:00"), &tue("12:00")).await.contains(&tue("10:00")));
+    assert!(
+        !slots(&stack, &john, &demo, 30, &tue("09:00"), &tue("12:00"))
+            .await
+            .contains(&tue("10:00"))
+    );
     // Jane books from her hold.
     let mut with_hold = booking(&demo, 30, &tue("10:00"));
     with_hold["holdId"] = hold["id"].clone();
     let (status, _, _) = stack
-        .send("POST", "/v1/appointments", Some(&jane), Some("j2"), Some(with_hold))
+        .send(
+            "POST",
+            "/v1/appointments",
+            Some(&jane),
+            Some("j2"),
+            Some(with_hold),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED);
 
     // A hold nobody uses lapses after five minutes without any sweep.
     let (status, _, _) = stack
-        .send("POST", "/v1/holds", Some(&jane), Some("h2"), Some(booking(&demo, 30, &tue("11:00"))))
+        .send(
+            "POST",
+            "/v1/holds",
+            Some(&jane),
+            Some("h2"),
+            Some(booking(&demo, 30, &tue("11:00"))),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED);
-    stack.clock.advance(time::Duration::minutes(5) + time::Duration::seconds(1));
-    assert!(slots(&stack, &john, &demo, 30, &tue("09:00"), &tue("12:00")).await.contains(&tue("11:00")));
+    stack
+        .clock
+        .advance(time::Duration::minutes(5) + time::Duration::seconds(1));
+    assert!(
+        slots(&stack, &john, &demo, 30, &tue("09:00"), &tue("12:00"))
+            .await
+            .contains(&tue("11:00"))
+    );
     let (status, _, _) = stack
-        .send("POST", "/v1/appointments", Some(&john), Some("j3"), Some(booking(&demo, 30, &tue("11:00"))))
+        .send(
+            "POST",
+            "/v1/appointments",
+            Some(&john),
+            Some("j3"),
+            Some(booking(&demo, 30, &tue("11:00"))),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED);
 }
@@ -287,36 +448,72 @@ async fn freed_time_is_offered_to_the_earliest_waiting_patient() {
     let john = stack.token("patient-john", &[Role::Patient]);
     let mary = stack.token("patient-mary", &[Role::Patient]);
     let (_, _, a) = stack
-        .send("POST", "/v1/appointments", Some(&jane), Some("a"), Some(booking(&demo, 60, &tue("10:00"))))
+        .send(
+            "POST",
+            "/v1/appointments",
+            Some(&jane),
+            Some("a"),
+            Some(booking(&demo, 60, &tue("10:00"))),
+        )
         .await;
-    let window = |from: &str, to: &str| {
-        json!({"providerId": demo.providers[0], "serviceId": service_of(&demo, 30), "from": tue(from), "to": tue(to)})
-    };
+    let window = |from: &str, to: &str| json!({"providerId": demo.providers[0], "serviceId": service_of(&demo, 30), "from": tue(from), "to": tue(to)});
     let (status, _, _) = stack
-        .send("POST", "/v1/waitlist", Some(&john), Some("w"), Some(window("10:00", "11:00")))
+        .send(
+            "POST",
+            "/v1/waitlist",
+            Some(&john),
+            Some("w"),
+            Some(window("10:00", "11:00")),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED);
     let (status, _, _) = stack
-        .send("POST", "/v1/waitlist", Some(&mary), Some("w"), Some(window("10:00", "11:00")))
+        .send(
+            "POST",
+            "/v1/waitlist",
+            Some(&mary),
+            Some("w"),
+            Some(window("10:00", "11:00")),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED);
     let path = format!("/v1/appointments/{}/cancel", a["id"].as_str().unwrap());
-    let (status, _, _) = stack.send("POST", &path, Some(&jane), Some("c"), Some(json!({}))).await;
+    let (status, _, _) = stack
+        .send("POST", &path, Some(&jane), Some("c"), Some(json!({})))
+        .await;
     assert_eq!(status, StatusCode::OK);
 
-    let (_, _, list) = stack.send("GET", "/v1/waitlist", Some(&john), None, None).await;
+    let (_, _, list) = stack
+        .send("GET", "/v1/waitlist", Some(&john), None, None)
+        .await;
     let entry = &list["entries"][0];
     assert_eq!(entry["status"], "offered", "{list}");
-    let (_, _, list) = stack.send("GET", "/v1/waitlist", Some(&mary), None, None).await;
+    let (_, _, list) = stack
+        .send("GET", "/v1/waitlist", Some(&mary), None, None)
+        .await;
     assert_eq!(list["entries"][0]["status"], "waiting");
-    let outbox: Vec<_> = stack.scan().await.into_iter().filter(|i| i.key.pk == "OUTBOX").collect();
+    let outbox: Vec<_> = stack
+        .scan()
+        .await
+        .into_iter()
+        .filter(|i| i.key.pk == "OUTBOX")
+        .collect();
     assert_eq!(outbox.len(), 1);
-    assert_eq!(outbox[0].get("patient_id").and_then(|v| v.as_s()), Some("patient-john"));
+    assert_eq!(
+        outbox[0].get("patient_id").and_then(|v| v.as_s()),
+        Some("patient-john")
+    );
     // John books the offered time from his hold (the earliest start that the freed time allows).
     let mut body = booking(&demo, 30, &tue("10:00"));
     body["holdId"] = entry["holdId"].clone();
     let (status, _, booked) = stack
-        .send("POST", "/v1/appointments", Some(&john), Some("b"), Some(body))
+        .send(
+            "POST",
+            "/v1/appointments",
+            Some(&john),
+            Some("b"),
+            Some(body),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{booked}");
 }
@@ -328,15 +525,35 @@ async fn an_expired_hold_is_swept_and_offered_to_the_waitlist() {
     let jane = stack.token("patient-jane", &[Role::Patient]);
     let john = stack.token("patient-john", &[Role::Patient]);
     let (status, _, _) = stack
-        .send("POST", "/v1/holds", Some(&jane), Some("h"), Some(booking(&demo, 30, &tue("10:00"))))
+        .send(
+            "POST",
+            "/v1/holds",
+            Some(&jane),
+            Some("h"),
+            Some(booking(&demo, 30, &tue("10:00"))),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED);
     let wait = json!({"providerId": demo.providers[0], "serviceId": service_of(&demo, 30), "from": tue("10:00"), "to": tue("10:30")});
-    stack.send("POST", "/v1/waitlist", Some(&john), Some("w"), Some(wait)).await;
-    assert_eq!(shared::booking::service::sweep_expired_holds(&stack.state, "t").await.unwrap(), (0, 0));
+    stack
+        .send("POST", "/v1/waitlist", Some(&john), Some("w"), Some(wait))
+        .await;
+    assert_eq!(
+        shared::booking::service::sweep_expired_holds(&stack.state, "t")
+            .await
+            .unwrap(),
+        (0, 0)
+    );
     stack.clock.advance(time::Duration::minutes(6));
-    assert_eq!(shared::booking::service::sweep_expired_holds(&stack.state, "t").await.unwrap(), (1, 1));
-    let (_, _, list) = stack.send("GET", "/v1/waitlist", Some(&john), None, None).await;
+    assert_eq!(
+        shared::booking::service::sweep_expired_holds(&stack.state, "t")
+            .await
+            .unwrap(),
+        (1, 1)
+    );
+    let (_, _, list) = stack
+        .send("GET", "/v1/waitlist", Some(&john), None, None)
+        .await;
     assert_eq!(list["entries"][0]["status"], "offered");
 }
 
@@ -349,15 +566,30 @@ async fn a_raw_scan_holds_no_patient_plaintext() {
     let mut body = booking(&demo, 30, &tue("10:00"));
     body["reason"] = json!("Persistent insomnia after bereavement");
     let (status, _, a) = stack
-        .send("POST", "/v1/appointments", Some(&jane), Some("k"), Some(body))
+        .send(
+            "POST",
+            "/v1/appointments",
+            Some(&jane),
+            Some("k"),
+            Some(body),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED);
     let path = format!("/v1/appointments/{}/cancel", a["id"].as_str().unwrap());
     stack
-        .send("POST", &path, Some(&jane), Some("c"), Some(json!({"reason": "Moving to Ohio for chemo"})))
+        .send(
+            "POST",
+            &path,
+            Some(&jane),
+            Some("c"),
+            Some(json!({"reason": "Moving to Ohio for chemo"})),
+        )
         .await;
     let dump = format!("{:?}", stack.scan().await);
-    assert!(dump.contains("Dr. Ana Rivera"), "the scan sees plaintext where there is some");
+    assert!(
+        dump.contains("Dr. Ana Rivera"),
+        "the scan sees plaintext where there is some"
+    );
     for secret in [
         "Jane Demo-Patient",
         "jane.demo@example.org",
@@ -367,12 +599,21 @@ async fn a_raw_scan_holds_no_patient_plaintext() {
         "insomnia",
         "chemo",
     ] {
-        assert!(!dump.to_lowercase().contains(&secret.to_lowercase()), "{secret} in the table");
+        assert!(
+            !dump.to_lowercase().contains(&secret.to_lowercase()),
+            "{secret} in the table"
+        );
     }
     // Staff find Jane by her email through the blind index, in any case.
     let staff = stack.token("staff-1", &[Role::Staff]);
     let (status, _, found) = stack
-        .send("GET", "/v1/patients?email=JANE.Demo%40example.org", Some(&staff), None, None)
+        .send(
+            "GET",
+            "/v1/patients?email=JANE.Demo%40example.org",
+            Some(&staff),
+            None,
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(found["patients"][0]["name"], "Jane Demo-Patient");
@@ -384,7 +625,13 @@ async fn reads_of_patient_data_are_audited_before_they_return() {
     let demo = stack.seed().await;
     let jane = stack.token("patient-jane", &[Role::Patient]);
     let (_, _, a) = stack
-        .send("POST", "/v1/appointments", Some(&jane), Some("k"), Some(booking(&demo, 30, &tue("10:00"))))
+        .send(
+            "POST",
+            "/v1/appointments",
+            Some(&jane),
+            Some("k"),
+            Some(booking(&demo, 30, &tue("10:00"))),
+        )
         .await;
     let audits = |items: Vec<shared::table::Item>| {
         items
@@ -396,9 +643,17 @@ async fn reads_of_patient_data_are_audited_before_they_return() {
     let before = audits(stack.scan().await);
     assert!(before.contains(&"appointment.create".to_owned()));
     stack
-        .send("GET", &format!("/v1/appointments/{}", a["id"].as_str().unwrap()), Some(&jane), None, None)
+        .send(
+            "GET",
+            &format!("/v1/appointments/{}", a["id"].as_str().unwrap()),
+            Some(&jane),
+            None,
+            None,
+        )
         .await;
-    stack.send("GET", "/v1/patients/me", Some(&jane), None, None).await;
+    stack
+        .send("GET", "/v1/patients/me", Some(&jane), None, None)
+        .await;
     let after = audits(stack.scan().await);
     assert_eq!(after.len(), before.len() + 2);
     assert!(after.contains(&"appointment.read".to_owned()));
@@ -409,8 +664,14 @@ async fn reads_of_patient_data_are_audited_before_they_return() {
         .into_iter()
         .find(|i| i.get("action").and_then(|v| v.as_s()) == Some("patient.read"))
         .unwrap();
-    assert_eq!(record.get("actor").and_then(|v| v.as_s()), Some("patient-jane"));
-    assert_eq!(record.get("outcome").and_then(|v| v.as_s()), Some("success"));
+    assert_eq!(
+        record.get("actor").and_then(|v| v.as_s()),
+        Some("patient-jane")
+    );
+    assert_eq!(
+        record.get("outcome").and_then(|v| v.as_s()),
+        Some("success")
+    );
     assert!(record.get("request_id").and_then(|v| v.as_s()).is_some());
 }
 
@@ -425,13 +686,24 @@ async fn bad_input_is_refused_and_changes_nothing() {
         // A service the second provider does not offer: make one for the first provider only.
         let staff = stack.token("staff-1", &[Role::Staff]);
         let (_, _, s) = stack
-            .send("POST", "/v1/services", Some(&staff), Some("svc"), Some(json!({"name": "Solo", "durationMinutes": 30, "providerIds": [prv]})))
+            .send(
+                "POST",
+                "/v1/services",
+                Some(&staff),
+                Some("svc"),
+                Some(json!({"name": "Solo", "durationMinutes": 30, "providerIds": [prv]})),
+            )
             .await;
         s["id"].as_str().unwrap().to_owned()
     };
     let before = stack.scan().await;
     let book = |start: &str| booking(&demo, 30, start);
-    let avail = |q: &str| format!("/v1/providers/{prv}/availability?serviceId={}&{q}", service_of(&demo, 30));
+    let avail = |q: &str| {
+        format!(
+            "/v1/providers/{prv}/availability?serviceId={}&{q}",
+            service_of(&demo, 30)
+        )
+    };
     let cases: Vec<(&str, String, Option<Value>, StatusCode, &str)> = vec![
         ("POST", "/v1/appointments".into(), Some(book(&tue("10:07"))), StatusCode::UNPROCESSABLE_ENTITY, "off_grid"),
         ("POST", "/v1/appointments".into(), Some(book(&tue("12:15"))), StatusCode::UNPROCESSABLE_ENTITY, "off_grid"),
@@ -461,13 +733,25 @@ async fn bad_input_is_refused_and_changes_nothing() {
             && b.to_string().len() > 65_536
         {
             // Sent raw: the oversized body is refused before it is parsed.
-            stack.send(method, &path, Some(&jane), Some("bad"), Some(b.clone())).await
+            stack
+                .send(method, &path, Some(&jane), Some("bad"), Some(b.clone()))
+                .await
         } else {
-            stack.send(method, &path, Some(&jane), Some("bad"), body.clone()).await
+            stack
+                .send(method, &path, Some(&jane), Some("bad"), body.clone())
+                .await
         };
-        assert_eq!((got, problem["code"].as_str()), (status, Some(code)), "{method} {path} {body:?}: {problem}");
+        assert_eq!(
+            (got, problem["code"].as_str()),
+            (status, Some(code)),
+            "{method} {path} {body:?}: {problem}"
+        );
         assert_eq!(headers["content-type"], "application/problem+json");
-        assert_eq!(stack.scan().await, before, "{method} {path} wrote something");
+        assert_eq!(
+            stack.scan().await,
+            before,
+            "{method} {path} wrote something"
+        );
     }
     // Malformed JSON, through a raw request.
     let request = http::Request::post("/v1/appointments")
@@ -477,6 +761,9 @@ async fn bad_input_is_refused_and_changes_nothing() {
         .body(axum::body::Body::from("{\"providerId\": "))
         .unwrap();
     let (status, _, problem) = practica_tests::call(stack.router.clone(), request).await;
-    assert_eq!((status, problem["code"].as_str()), (StatusCode::BAD_REQUEST, Some("malformed_json")));
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("malformed_json"))
+    );
     assert_eq!(stack.scan().await, before);
 }

@@ -41,3 +41,104 @@ async fn event_without_token_is_refused() {
     assert_eq!(headers["content-type"], "application/problem+json");
     assert_eq!(body["code"], "unauthorized");
 }
+
+/// An event from `events/` with its placeholders filled, also inside base64 bodies.
+fn filled_event(name: &str, values: &[(&str, &str)]) -> http::Request<axum::body::Body> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let path = format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"));
+    let fill = |mut text: String| {
+        for (placeholder, value) in values {
+            text = text.replace(placeholder, value);
+        }
+        text
+    };
+    let mut event: serde_json::Value =
+        serde_json::from_str(&fill(std::fs::read_to_string(&path).expect("event file"))).unwrap();
+    if event["isBase64Encoded"] == true {
+        let body = b64.decode(event["body"].as_str().unwrap()).unwrap();
+        let body = fill(String::from_utf8(body).unwrap());
+        event["body"] = b64.encode(body).into();
+    }
+    let request = lambda_http::request::from_str(&event.to_string()).expect("a valid v2 event");
+    request.map(axum::body::Body::new)
+}
+
+/// Every booking route, driven by its API Gateway event through the Lambda entry point's
+/// conversion, in the order a practice would use them.
+#[tokio::test]
+async fn every_booking_event_runs_through_the_lambda_conversion() {
+    use practica_tests::Stack;
+    let stack = Stack::embedded();
+    let demo = stack.seed().await;
+    let admin = stack.token("admin-1", &[Role::Admin]);
+    let staff = stack.token("staff-1", &[Role::Staff]);
+    let jane = stack.token("patient-jane", &[Role::Patient]);
+    let provider = demo.providers[0].to_string();
+    let service = demo.services[1].to_string();
+    let mut appointment = String::new();
+    let steps: &[(&str, &String, StatusCode)] = &[
+        ("putPractice", &admin, StatusCode::OK),
+        ("getPractice", &jane, StatusCode::OK),
+        ("listProviders", &jane, StatusCode::OK),
+        ("createProvider", &staff, StatusCode::CREATED),
+        ("getProvider", &jane, StatusCode::OK),
+        ("putSchedule", &staff, StatusCode::OK),
+        ("getAvailability", &jane, StatusCode::OK),
+        ("listServices", &jane, StatusCode::OK),
+        ("createService", &staff, StatusCode::CREATED),
+        ("createHold", &jane, StatusCode::CREATED),
+        ("book", &jane, StatusCode::CREATED),
+        ("listAppointments", &jane, StatusCode::OK),
+        ("getAppointment", &jane, StatusCode::OK),
+        ("reschedule", &jane, StatusCode::OK),
+        ("cancel", &jane, StatusCode::OK),
+        ("createPatient", &staff, StatusCode::CREATED),
+        ("findPatients", &staff, StatusCode::OK),
+        ("getPatient", &staff, StatusCode::OK),
+        ("getMyPatientRecord", &jane, StatusCode::OK),
+        ("putMyPatientRecord", &jane, StatusCode::OK),
+        ("joinWaitlist", &jane, StatusCode::CREATED),
+        ("listWaitlist", &jane, StatusCode::OK),
+    ];
+    for (op, token, expected) in steps {
+        let values = [
+            ("{{TOKEN}}", token.as_str()),
+            ("{{PROVIDER_ID}}", provider.as_str()),
+            ("{{SERVICE_ID}}", service.as_str()),
+            ("{{APPOINTMENT_ID}}", appointment.as_str()),
+        ];
+        let request = filled_event(&format!("apigw-v2-{op}.json"), &values);
+        let (status, headers, body) = call(stack.router.clone(), request).await;
+        assert_eq!(status, *expected, "{op}: {body}");
+        assert_eq!(headers["x-request-id"], format!("evt-{op}"));
+        match *op {
+            "book" => {
+                // The base64 body arrived intact.
+                assert_eq!(body["reason"], "Follow-up on sleep");
+                appointment = body["id"].as_str().unwrap().to_owned();
+            }
+            "getAppointment" => assert_eq!(body["reason"], "Follow-up on sleep"),
+            "cancel" => assert_eq!(body["status"], "cancelled"),
+            "findPatients" => assert_eq!(body["patients"][0]["patientId"], "patient-omar"),
+            _ => {}
+        }
+    }
+    // Each documented /v1 operation has its event.
+    let doc: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.json")).unwrap(),
+    )
+    .unwrap();
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for op in ops.as_object().unwrap().values() {
+            let id = op["operationId"].as_str().unwrap();
+            if path.starts_with("/v1/") && path != "/v1/me" && !path.starts_with("/v1/webhooks") {
+                let file = format!(
+                    "{}/../events/apigw-v2-{id}.json",
+                    env!("CARGO_MANIFEST_DIR")
+                );
+                assert!(std::path::Path::new(&file).exists(), "no event for {id}");
+            }
+        }
+    }
+}

@@ -192,6 +192,10 @@ impl From<TableError> for ApiError {
                 code: "storage_busy",
                 source: anyhow::Error::new(e),
             },
+            TableError::Unavailable(source) => ApiError::Unavailable {
+                code: "storage_unavailable",
+                source,
+            },
             // A condition the domain did not map itself is a bug, not the client's fault.
             other => ApiError::Unexpected(anyhow::Error::new(other).context("table")),
         }
@@ -237,6 +241,15 @@ mod tests {
             render(CryptoError::KeyServiceUnavailable(anyhow::anyhow!("x")).into()).await;
         assert_eq!(body["type"], "urn:practica:problem:key_service_unavailable");
         assert!(!body.to_string().contains("Disabled"));
+    }
+
+    #[tokio::test]
+    async fn unreachable_table_is_503() {
+        let (status, _, body) =
+            render(TableError::Unavailable(anyhow::anyhow!("connection refused")).into()).await;
+        assert_eq!(status, 503);
+        assert_eq!(body["code"], "storage_unavailable");
+        assert!(!body.to_string().contains("refused"));
     }
 
     #[tokio::test]

@@ -14,7 +14,9 @@ use crate::AppState;
 use crate::error::ApiError;
 use crate::http::Caller;
 use crate::ids::IdempotencyKey;
-use crate::table::{AttrValue, Condition, Consistency, Item, Key, TTL_ATTR, TableError, TransactOp};
+use crate::table::{
+    AttrValue, Condition, Consistency, Item, Key, TTL_ATTR, TableError, TransactOp,
+};
 
 /// How long a stored reply can be replayed.
 pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
@@ -86,23 +88,27 @@ impl Audit {
                     .collect(),
                 c.request_id.clone(),
             ),
-            Actor::System { name, request_id } => (
-                format!("system:{name}"),
-                Vec::new(),
-                request_id.to_owned(),
-            ),
+            Actor::System { name, request_id } => {
+                (format!("system:{name}"), Vec::new(), request_id.to_owned())
+            }
         };
-        Item::new(Key::new(format!("AUDIT#{day}"), format!("{nanos:020}#{id}")))
-            .with(crate::table::GSI1_PK, format!("AUDIT#{}#{}", self.entity, self.entity_id))
-            .with(crate::table::GSI1_SK, format!("{nanos:020}#{id}"))
-            .with("at", now.unix_timestamp())
-            .with("actor", who)
-            .with("roles", AttrValue::L(roles))
-            .with("action", self.action)
-            .with("entity", self.entity)
-            .with("entity_id", self.entity_id.clone())
-            .with("outcome", "success")
-            .with("request_id", request_id)
+        Item::new(Key::new(
+            format!("AUDIT#{day}"),
+            format!("{nanos:020}#{id}"),
+        ))
+        .with(
+            crate::table::GSI1_PK,
+            format!("AUDIT#{}#{}", self.entity, self.entity_id),
+        )
+        .with(crate::table::GSI1_SK, format!("{nanos:020}#{id}"))
+        .with("at", now.unix_timestamp())
+        .with("actor", who)
+        .with("roles", AttrValue::L(roles))
+        .with("action", self.action)
+        .with("entity", self.entity)
+        .with("entity_id", self.entity_id.clone())
+        .with("outcome", "success")
+        .with("request_id", request_id)
     }
 }
 

@@ -276,11 +276,7 @@ impl Stack {
     pub fn embedded() -> Stack {
         let dir = tempfile::tempdir().expect("tempdir");
         let table = EmbeddedTable::open(&dir.path().join("table.redb")).expect("embedded table");
-        Stack::build(
-            Arc::new(table.clone()),
-            Some(table),
-            vec![Box::new(dir)],
-        )
+        Stack::build(Arc::new(table.clone()), Some(table), vec![Box::new(dir)])
     }
 
     /// Over a fixture from `shared::table::contract` factories; None when its backend is not running.

@@ -83,7 +83,11 @@ async fn list_providers(State(s): State<AppState>, _caller: Caller) -> Json200 {
     Ok(Json(setup::list_providers(&s).await?))
 }
 
-async fn get_provider(State(s): State<AppState>, _caller: Caller, Path(id): Path<String>) -> Json200 {
+async fn get_provider(
+    State(s): State<AppState>,
+    _caller: Caller,
+    Path(id): Path<String>,
+) -> Json200 {
     let id = path_id(&id, ProviderId::parse)?;
     Ok(Json(setup::get_provider(&s, &id).await?))
 }
@@ -154,7 +158,11 @@ async fn list_appointments(
     Ok(Json(service::list_appointments(&s, &caller, &q).await?))
 }
 
-async fn get_appointment(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> Json200 {
+async fn get_appointment(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Json200 {
     let id = path_id(&id, AppointmentId::parse)?;
     Ok(Json(service::get_appointment(&s, &caller, &id).await?))
 }
@@ -192,7 +200,8 @@ async fn create_patient(
     ApiJson(req): ApiJson<patients::NewPatient>,
 ) -> Result<Reply, ApiError> {
     let idem = Idempotency::new(&s, &caller, &key, "create_patient", &req).await?;
-    idem.run(&s, patients::create(&s, &caller, Some(&idem), req)).await
+    idem.run(&s, patients::create(&s, &caller, Some(&idem), req))
+        .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -269,10 +278,7 @@ pub fn routes(state: AppState) -> Router {
             "/v1/providers/{providerId}/schedule",
             axum::routing::put(put_schedule),
         )
-        .route(
-            "/v1/providers/{providerId}/availability",
-            get(availability),
-        )
+        .route("/v1/providers/{providerId}/availability", get(availability))
         .route("/v1/services", get(list_services).post(create_service))
         .route("/v1/holds", post(create_hold))
         .route("/v1/appointments", get(list_appointments).post(book))

@@ -85,15 +85,25 @@ pub async fn seed(state: &AppState) -> Result<Demo, ApiError> {
         let ids = |v: serde_json::Value, list: &str| -> Vec<String> {
             v[list]
                 .as_array()
-                .map(|a| a.iter().filter_map(|p| p["id"].as_str().map(str::to_owned)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|p| p["id"].as_str().map(str::to_owned))
+                        .collect()
+                })
                 .unwrap_or_default()
         };
         let providers = ids(setup::list_providers(state).await?, "providers");
         let services = ids(setup::list_services(state).await?, "services");
         return Ok(Demo {
             time_zone: "America/New_York",
-            providers: providers.iter().filter_map(|p| ProviderId::parse(p)).collect(),
-            services: services.iter().filter_map(|s| ServiceId::parse(s)).collect(),
+            providers: providers
+                .iter()
+                .filter_map(|p| ProviderId::parse(p))
+                .collect(),
+            services: services
+                .iter()
+                .filter_map(|s| ServiceId::parse(s))
+                .collect(),
             patient_id,
             created: false,
         });
@@ -130,13 +140,18 @@ pub async fn seed(state: &AppState) -> Result<Demo, ApiError> {
             )
             .await?,
         );
-        providers.push(ProviderId::parse(body["id"].as_str().unwrap_or_default()).ok_or_else(
-            || ApiError::Unexpected(anyhow::anyhow!("created provider has no id")),
-        )?);
+        providers.push(
+            ProviderId::parse(body["id"].as_str().unwrap_or_default()).ok_or_else(|| {
+                ApiError::Unexpected(anyhow::anyhow!("created provider has no id"))
+            })?,
+        );
     }
     let usd = Currency::parse("USD").expect("known currency");
     let mut services = Vec::new();
-    for (name, minutes, cents) in [("Initial consultation", 60, 15_000), ("Follow-up session", 30, 8_000)] {
+    for (name, minutes, cents) in [
+        ("Initial consultation", 60, 15_000),
+        ("Follow-up session", 30, 8_000),
+    ] {
         let body = reply(
             setup::create_service(
                 state,
@@ -151,9 +166,11 @@ pub async fn seed(state: &AppState) -> Result<Demo, ApiError> {
             )
             .await?,
         );
-        services.push(ServiceId::parse(body["id"].as_str().unwrap_or_default()).ok_or_else(
-            || ApiError::Unexpected(anyhow::anyhow!("created service has no id")),
-        )?);
+        services.push(
+            ServiceId::parse(body["id"].as_str().unwrap_or_default()).ok_or_else(|| {
+                ApiError::Unexpected(anyhow::anyhow!("created service has no id"))
+            })?,
+        );
     }
     patients::create(
         state,

@@ -84,7 +84,11 @@ pub fn n(item: &Item, name: &str) -> Result<i64, ApiError> {
         .and_then(AttrValue::as_n)
         .ok_or_else(|| corrupt(name))
 }
-pub fn parsed<T>(item: &Item, name: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T, ApiError> {
+pub fn parsed<T>(
+    item: &Item,
+    name: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<T, ApiError> {
     parse(s(item, name)?).ok_or_else(|| corrupt(name))
 }
 
@@ -128,7 +132,10 @@ impl Practice {
             .with("name", self.name.clone())
             .with("time_zone", self.zone_name().to_owned())
             .with("hold_minutes", i64::from(self.hold_minutes))
-            .with("waitlist_offer_minutes", i64::from(self.waitlist_offer_minutes))
+            .with(
+                "waitlist_offer_minutes",
+                i64::from(self.waitlist_offer_minutes),
+            )
     }
     pub fn from_item(item: &Item) -> Result<Self, ApiError> {
         Ok(Practice {
@@ -376,7 +383,10 @@ impl Hold {
     pub fn to_item(&self) -> Item {
         let mut item = Item::new(hold_key(&self.id))
             .with(GSI1_PK, HOLDS_PARTITION)
-            .with(GSI1_SK, format!("{}#{}", instant_key(self.expires_at), self.id))
+            .with(
+                GSI1_SK,
+                format!("{}#{}", instant_key(self.expires_at), self.id),
+            )
             .with("id", self.id.as_str())
             .with("patient_id", self.patient.as_str())
             .with("provider_id", self.provider.as_str())

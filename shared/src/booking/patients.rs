@@ -13,7 +13,9 @@ use crate::error::ApiError;
 use crate::http::Caller;
 use crate::ids::PatientId;
 use crate::sensitive::Sensitive;
-use crate::table::{AttrValue, Condition, Consistency, GSI1_PK, GSI1_SK, Item, Query, TransactOp, query_all};
+use crate::table::{
+    AttrValue, Condition, Consistency, GSI1_PK, GSI1_SK, Item, Query, TransactOp, query_all,
+};
 use crate::write::{Audit, CommitError, Idempotency, Reply, audit_read, commit};
 
 /// The sealed attributes of a patient record.
@@ -71,7 +73,8 @@ fn valid_phone(p: &str) -> bool {
     let digits = p.chars().filter(char::is_ascii_digit).count();
     (7..=15).contains(&digits)
         && p.len() <= 32
-        && p.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c))
+        && p.chars()
+            .all(|c| c.is_ascii_digit() || " +-().".contains(c))
 }
 
 impl PatientDetails {
@@ -79,7 +82,10 @@ impl PatientDetails {
     fn validate(&self, today: Date) -> Result<(), ApiError> {
         let name = self.name.expose().trim();
         if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
-            return Err(unprocessable("invalid_name", "name is 1 to 200 characters."));
+            return Err(unprocessable(
+                "invalid_name",
+                "name is 1 to 200 characters.",
+            ));
         }
         let dob = *self.date_of_birth.expose();
         if dob > today || dob < jiff::civil::date(1900, 1, 1) {
@@ -92,7 +98,10 @@ impl PatientDetails {
             return Err(unprocessable("invalid_phone", "phone has 7 to 15 digits."));
         }
         if !valid_email(self.email.expose().trim()) {
-            return Err(unprocessable("invalid_email", "email is not an email address."));
+            return Err(unprocessable(
+                "invalid_email",
+                "email is not an email address.",
+            ));
         }
         Ok(())
     }
@@ -119,7 +128,10 @@ async fn sealed_item(
     ];
     let mut item = Item::new(key.clone())
         .with("id", id.as_str())
-        .with(GSI1_PK, format!("EMAIL#{}", blind.email(details.email.expose())))
+        .with(
+            GSI1_PK,
+            format!("EMAIL#{}", blind.email(details.email.expose())),
+        )
         .with(GSI1_SK, format!("PATIENT#{id}"));
     for (field, value) in SEALED_FIELDS.iter().zip(values) {
         item.set(*field, state.sealer.seal_str(&key, field, value).await?);
@@ -205,7 +217,9 @@ pub async fn put_me(
     idem: Option<&Idempotency>,
     details: PatientDetails,
 ) -> Result<Reply, ApiError> {
-    caller.principal.authorize(&[Role::Patient], Resource::Shared)?;
+    caller
+        .principal
+        .authorize(&[Role::Patient], Resource::Shared)?;
     let id = PatientId::of(&caller.principal.subject);
     details.validate(today(state))?;
     let ops = vec![TransactOp::Put {
@@ -224,7 +238,11 @@ pub async fn put_me(
 }
 
 /// One patient's record: the patient themself, or staff.
-pub async fn get(state: &AppState, caller: &Caller, id: &PatientId) -> Result<PatientView, ApiError> {
+pub async fn get(
+    state: &AppState,
+    caller: &Caller,
+    id: &PatientId,
+) -> Result<PatientView, ApiError> {
     caller.principal.authorize(
         &[Role::Patient, Role::Staff, Role::Admin],
         Resource::Patient(id.subject()),
@@ -235,7 +253,12 @@ pub async fn get(state: &AppState, caller: &Caller, id: &PatientId) -> Result<Pa
         .await?
         .ok_or(ApiError::NotFound)?;
     let view = open(state, &item).await?;
-    audit_read(state, caller, Audit::new("patient.read", "patient", id.as_str())).await?;
+    audit_read(
+        state,
+        caller,
+        Audit::new("patient.read", "patient", id.as_str()),
+    )
+    .await?;
     Ok(view)
 }
 
@@ -249,7 +272,10 @@ pub async fn find_by_email(
         .principal
         .authorize(&[Role::Staff, Role::Admin], Resource::Shared)?;
     if !valid_email(email.trim()) {
-        return Err(ApiError::bad_request("invalid_email", "email is not an email address."));
+        return Err(ApiError::bad_request(
+            "invalid_email",
+            "email is not an email address.",
+        ));
     }
     let blind = state.blind_index().await?;
     let query = Query::gsi1(format!("EMAIL#{}", blind.email(email)));

@@ -38,13 +38,13 @@ impl WallTime {
         }
         let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
         let minutes = h.checked_mul(60)?.checked_add(m)?;
-        (m < 60 && minutes <= 1440 && minutes % 5 == 0).then_some(WallTime(minutes))
+        (m < 60 && minutes <= 1440 && minutes.is_multiple_of(5)).then_some(WallTime(minutes))
     }
     pub fn minutes(self) -> u16 {
         self.0
     }
     pub fn from_minutes(minutes: u16) -> Option<WallTime> {
-        (minutes <= 1440 && minutes % 5 == 0).then_some(WallTime(minutes))
+        (minutes <= 1440 && minutes.is_multiple_of(5)).then_some(WallTime(minutes))
     }
 }
 
@@ -185,11 +185,11 @@ fn default_cancel_cutoff() -> u16 {
 impl Rules {
     /// The checks serde cannot express. The error text names the rule, never a value.
     pub fn validate(&self) -> Result<(), &'static str> {
-        if !(5..=240).contains(&self.slot_minutes) || self.slot_minutes % 5 != 0 {
+        if !(5..=240).contains(&self.slot_minutes) || !self.slot_minutes.is_multiple_of(5) {
             return Err("slotMinutes is a multiple of 5 from 5 to 240");
         }
         for b in [self.buffer_before_minutes, self.buffer_after_minutes] {
-            if b > MAX_BUFFER_MINUTES || b % 5 != 0 {
+            if b > MAX_BUFFER_MINUTES || !b.is_multiple_of(5) {
                 return Err("buffers are multiples of 5 from 0 to 30 minutes");
             }
         }

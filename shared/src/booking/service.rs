@@ -85,7 +85,10 @@ pub fn query_instant(text: &str, field: &'static str) -> Result<i64, ApiError> {
 pub fn query_range(from: &str, to: &str) -> Result<(i64, i64), ApiError> {
     let (from, to) = (query_instant(from, "from")?, query_instant(to, "to")?);
     if to <= from {
-        return Err(ApiError::bad_request("invalid_range", "to must be after from."));
+        return Err(ApiError::bad_request(
+            "invalid_range",
+            "to must be after from.",
+        ));
     }
     if to - from > MAX_RANGE_SECS {
         return Err(ApiError::bad_request(
@@ -172,7 +175,11 @@ pub fn acting_for(caller: &Caller, requested: Option<PatientId>) -> Result<Patie
 }
 
 /// Who may see an appointment: its patient, its provider, staff.
-fn authorize_read(caller: &Caller, appt: &Appointment, provider: &Provider) -> Result<(), ApiError> {
+fn authorize_read(
+    caller: &Caller,
+    appt: &Appointment,
+    provider: &Provider,
+) -> Result<(), ApiError> {
     let as_patient = caller.principal.authorize(
         &[Role::Patient, Role::Staff, Role::Admin],
         Resource::Patient(appt.patient.subject()),
@@ -232,7 +239,13 @@ fn free_or(now: i64, own_hold: Option<&HoldId>) -> Condition {
     Condition::Or(free)
 }
 
-fn take_lock(provider: &ProviderId, unit: i64, owner: &str, expires: i64, condition: Condition) -> TransactOp {
+fn take_lock(
+    provider: &ProviderId,
+    unit: i64,
+    owner: &str,
+    expires: i64,
+    condition: Condition,
+) -> TransactOp {
     TransactOp::Put {
         item: Item::new(lock_key(provider, unit))
             .with("owner", owner)
@@ -264,8 +277,9 @@ pub async fn availability(
     provider_id: &ProviderId,
     q: &AvailabilityQuery,
 ) -> Result<serde_json::Value, ApiError> {
-    let service_id = ServiceId::parse(&q.service_id)
-        .ok_or_else(|| ApiError::bad_request("invalid_service_id", "serviceId is not a service id."))?;
+    let service_id = ServiceId::parse(&q.service_id).ok_or_else(|| {
+        ApiError::bad_request("invalid_service_id", "serviceId is not a service id.")
+    })?;
     let (from, to) = query_range(&q.from, &q.to)?;
     let practice = practice(state).await?;
     let provider = provider(state, provider_id).await?;
@@ -320,7 +334,8 @@ pub async fn create_hold(
         zone: &practice.zone,
     };
     let now = now(state);
-    cal.check(start, service.duration(), now).map_err(slot_error)?;
+    cal.check(start, service.duration(), now)
+        .map_err(slot_error)?;
     let hold = Hold {
         id: HoldId::new(),
         patient,
@@ -333,7 +348,15 @@ pub async fn create_hold(
         waitlist: None,
     };
     let mut ops: Vec<TransactOp> = units(hold.occupied.0, hold.occupied.1)
-        .map(|u| take_lock(&provider.id, u, hold.id.as_str(), hold.expires_at, free_or(now, None)))
+        .map(|u| {
+            take_lock(
+                &provider.id,
+                u,
+                hold.id.as_str(),
+                hold.expires_at,
+                free_or(now, None),
+            )
+        })
         .collect();
     ops.push(TransactOp::Put {
         item: hold.to_item(),
@@ -411,7 +434,8 @@ pub async fn book(
         zone: &practice.zone,
     };
     let now = now(state);
-    cal.check(start, service.duration(), now).map_err(slot_error)?;
+    cal.check(start, service.duration(), now)
+        .map_err(slot_error)?;
     let appt = Appointment {
         id: AppointmentId::new(),
         patient,
@@ -436,7 +460,15 @@ pub async fn book(
     let expires = appt.occupied.1 + LOCK_GRACE_SECS;
     let condition = free_or(now, hold.as_ref().map(|h| &h.id));
     let mut ops: Vec<TransactOp> = units(appt.occupied.0, appt.occupied.1)
-        .map(|u| take_lock(&provider.id, u, appt.id.as_str(), expires, condition.clone()))
+        .map(|u| {
+            take_lock(
+                &provider.id,
+                u,
+                appt.id.as_str(),
+                expires,
+                condition.clone(),
+            )
+        })
         .collect();
     let locks = ops.len();
     ops.push(TransactOp::Put {
@@ -474,7 +506,10 @@ pub async fn book(
         } else if failed.iter().any(|&i| Some(i) == hold_at) {
             conflict("hold_expired", "The hold has expired or was released.")
         } else if failed.iter().any(|&i| Some(i) == patient_at) {
-            unprocessable("unknown_patient", "No patient is registered under patientId.")
+            unprocessable(
+                "unknown_patient",
+                "No patient is registered under patientId.",
+            )
         } else {
             ApiError::Unexpected(anyhow::anyhow!("booking conflict at {failed:?}"))
         }),
@@ -509,11 +544,13 @@ pub async fn get_appointment(
         Some(sealed) => Some(state.sealer.open_str(&item.key, "reason", sealed).await?),
         None => None,
     };
-    audit_read(state, caller, Audit::new("appointment.read", "appointment", id.as_str())).await?;
-    Ok(appt.view(
-        &practice.zone,
-        reason.as_ref().map(|r| r.expose().as_str()),
-    ))
+    audit_read(
+        state,
+        caller,
+        Audit::new("appointment.read", "appointment", id.as_str()),
+    )
+    .await?;
+    Ok(appt.view(&practice.zone, reason.as_ref().map(|r| r.expose().as_str())))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -533,8 +570,9 @@ pub async fn list_appointments(
     let practice = practice(state).await?;
     let (items, audit) = match &q.provider_id {
         Some(id) => {
-            let id = ProviderId::parse(id)
-                .ok_or_else(|| ApiError::bad_request("invalid_provider_id", "providerId is not a provider id."))?;
+            let id = ProviderId::parse(id).ok_or_else(|| {
+                ApiError::bad_request("invalid_provider_id", "providerId is not a provider id.")
+            })?;
             let provider = provider(state, &id).await?;
             match &provider.subject {
                 Some(sub) => caller.principal.authorize(
@@ -591,12 +629,23 @@ pub async fn list_appointments(
 }
 
 /// Patients change an appointment only before the provider's cut-off; staff at any time.
-fn check_cutoff(caller: &Caller, appt: &Appointment, provider: &Provider, now: i64) -> Result<(), ApiError> {
+fn check_cutoff(
+    caller: &Caller,
+    appt: &Appointment,
+    provider: &Provider,
+    now: i64,
+) -> Result<(), ApiError> {
     if appt.status != Status::Booked {
-        return Err(conflict("appointment_cancelled", "The appointment is cancelled."));
+        return Err(conflict(
+            "appointment_cancelled",
+            "The appointment is cancelled.",
+        ));
     }
     if appt.start <= now {
-        return Err(conflict("appointment_started", "The appointment has already started."));
+        return Err(conflict(
+            "appointment_started",
+            "The appointment has already started.",
+        ));
     }
     if !caller.is_staff() && now > appt.start - provider.rules.cancel_cutoff() {
         return Err(conflict(
@@ -632,9 +681,13 @@ pub async fn reschedule(
         rules: &provider.rules,
         zone: &practice.zone,
     };
-    cal.check(start, service.duration(), now).map_err(slot_error)?;
+    cal.check(start, service.duration(), now)
+        .map_err(slot_error)?;
     if start == appt.start {
-        return Err(unprocessable("same_start", "The appointment already starts then."));
+        return Err(unprocessable(
+            "same_start",
+            "The appointment already starts then.",
+        ));
     }
     let moved = Appointment {
         start,
@@ -661,8 +714,14 @@ pub async fn reschedule(
             Condition::Equals("owner".into(), id.as_str().into()),
         )
     }));
-    ops.extend(old.difference(&new).map(|&u| release_lock(&provider.id, u, id.as_str())));
-    let sealed_reason = item.get("reason").and_then(AttrValue::as_b).map(<[u8]>::to_vec);
+    ops.extend(
+        old.difference(&new)
+            .map(|&u| release_lock(&provider.id, u, id.as_str())),
+    );
+    let sealed_reason = item
+        .get("reason")
+        .and_then(AttrValue::as_b)
+        .map(<[u8]>::to_vec);
     ops.push(TransactOp::Put {
         item: moved.to_item(sealed_reason),
         condition: Some(Condition::And(vec![
@@ -680,12 +739,15 @@ pub async fn reschedule(
         Ok(reply) => {
             if !reply.replayed {
                 let freed = (appt.occupied.0, appt.occupied.1);
-                offer_freed_best_effort(state, &provider, &practice, freed, &caller.request_id).await;
+                offer_freed_best_effort(state, &provider, &practice, freed, &caller.request_id)
+                    .await;
             }
             Ok(reply)
         }
         Err(CommitError::Api(e)) => Err(e),
-        Err(CommitError::Conflict(failed)) if failed.iter().any(|&i| i < taken) => Err(slot_taken()),
+        Err(CommitError::Conflict(failed)) if failed.iter().any(|&i| i < taken) => {
+            Err(slot_taken())
+        }
         Err(CommitError::Conflict(_)) => Err(conflict(
             "appointment_changed",
             "The appointment changed meanwhile; read it and try again.",
@@ -722,9 +784,16 @@ pub async fn cancel(
     let mut ops: Vec<TransactOp> = units(appt.occupied.0, appt.occupied.1)
         .map(|u| release_lock(&provider.id, u, id.as_str()))
         .collect();
-    let mut stored = cancelled.to_item(item.get("reason").and_then(AttrValue::as_b).map(<[u8]>::to_vec));
+    let mut stored = cancelled.to_item(
+        item.get("reason")
+            .and_then(AttrValue::as_b)
+            .map(<[u8]>::to_vec),
+    );
     if let Some(r) = &reason {
-        stored.set("cancel_reason", state.sealer.seal_str(&item.key, "cancel_reason", r).await?);
+        stored.set(
+            "cancel_reason",
+            state.sealer.seal_str(&item.key, "cancel_reason", r).await?,
+        );
     }
     ops.push(TransactOp::Put {
         item: stored,
@@ -739,8 +808,14 @@ pub async fn cancel(
     match commit(state, caller, Some(idem), ops, audit, reply).await {
         Ok(reply) => {
             if !reply.replayed {
-                offer_freed_best_effort(state, &provider, &practice, appt.occupied, &caller.request_id)
-                    .await;
+                offer_freed_best_effort(
+                    state,
+                    &provider,
+                    &practice,
+                    appt.occupied,
+                    &caller.request_id,
+                )
+                .await;
             }
             Ok(reply)
         }
@@ -773,7 +848,10 @@ pub async fn join_waitlist(
     req: WaitlistRequest,
 ) -> Result<Reply, ApiError> {
     let patient = acting_for(caller, req.patient_id)?;
-    let (from, to) = (body_instant(&req.from, "from")?, body_instant(&req.to, "to")?);
+    let (from, to) = (
+        body_instant(&req.from, "from")?,
+        body_instant(&req.to, "to")?,
+    );
     if to <= from || to - from > MAX_RANGE_SECS {
         return Err(unprocessable(
             "invalid_range",
@@ -806,7 +884,9 @@ pub async fn join_waitlist(
         .await
         .map_err(|e| match e {
             CommitError::Api(e) => e,
-            CommitError::Conflict(f) => ApiError::Unexpected(anyhow::anyhow!("waitlist id collision {f:?}")),
+            CommitError::Conflict(f) => {
+                ApiError::Unexpected(anyhow::anyhow!("waitlist id collision {f:?}"))
+            }
         })
 }
 
@@ -824,9 +904,12 @@ pub async fn list_waitlist(
     let practice = practice(state).await?;
     let (query, audit) = match &q.provider_id {
         Some(id) => {
-            caller.principal.authorize(&[Role::Staff, Role::Admin], Resource::Shared)?;
-            let id = ProviderId::parse(id)
-                .ok_or_else(|| ApiError::bad_request("invalid_provider_id", "providerId is not a provider id."))?;
+            caller
+                .principal
+                .authorize(&[Role::Staff, Role::Admin], Resource::Shared)?;
+            let id = ProviderId::parse(id).ok_or_else(|| {
+                ApiError::bad_request("invalid_provider_id", "providerId is not a provider id.")
+            })?;
             provider(state, &id).await?;
             (
                 Query::partition(waitlist_partition(&id)).consistent(),
@@ -841,7 +924,10 @@ pub async fn list_waitlist(
             )
         }
         None if caller.is_staff() => {
-            return Err(ApiError::bad_request("provider_required", "Staff list a provider's waitlist (providerId)."));
+            return Err(ApiError::bad_request(
+                "provider_required",
+                "Staff list a provider's waitlist (providerId).",
+            ));
         }
         None => return Err(ApiError::Forbidden),
     };
@@ -884,7 +970,10 @@ pub async fn offer_freed(
         .await?
         .iter()
         .map(WaitlistEntry::from_item)
-        .filter(|e| e.as_ref().map_or(true, |e| e.status == WaitStatus::Waiting && e.to > now))
+        .filter(|e| {
+            e.as_ref()
+                .map_or(true, |e| e.status == WaitStatus::Waiting && e.to > now)
+        })
         .collect::<Result<_, _>>()?;
     if waiting.is_empty() {
         return Ok(None);
@@ -895,7 +984,14 @@ pub async fn offer_freed(
     };
     // Any start whose occupied span touches the freed span: at most four hours either side.
     let reach = 4 * 3600;
-    let busy = busy_units(state, &provider.id, freed.0 - 2 * reach, freed.1 + 2 * reach, now).await?;
+    let busy = busy_units(
+        state,
+        &provider.id,
+        freed.0 - 2 * reach,
+        freed.1 + 2 * reach,
+        now,
+    )
+    .await?;
     for entry in waiting {
         let Some(service) = service(state, &entry.service).await? else {
             continue;
@@ -924,7 +1020,15 @@ pub async fn offer_freed(
             waitlist: Some(entry.id.clone()),
         };
         let mut ops: Vec<TransactOp> = units(hold.occupied.0, hold.occupied.1)
-            .map(|u| take_lock(&provider.id, u, hold.id.as_str(), hold.expires_at, free_or(now, None)))
+            .map(|u| {
+                take_lock(
+                    &provider.id,
+                    u,
+                    hold.id.as_str(),
+                    hold.expires_at,
+                    free_or(now, None),
+                )
+            })
             .collect();
         ops.push(TransactOp::Put {
             item: hold.to_item(),
@@ -974,7 +1078,10 @@ pub async fn offer_freed(
 /// Removes holds that have expired and offers their time to the waitlist. Run on a schedule;
 /// expired holds never block anyone meanwhile (their locks count as free), this only makes the
 /// freed time reach waiting patients. Returns (holds removed, offers made).
-pub async fn sweep_expired_holds(state: &AppState, request_id: &str) -> Result<(usize, usize), ApiError> {
+pub async fn sweep_expired_holds(
+    state: &AppState,
+    request_id: &str,
+) -> Result<(usize, usize), ApiError> {
     let now = now(state);
     let query = Query::gsi1(HOLDS_PARTITION).sort(SortKey::Lt(instant_key(now)));
     let (mut removed, mut offered) = (0, 0);

@@ -164,7 +164,10 @@ pub async fn put_schedule(
     committed(result, ApiError::NotFound)
 }
 
-pub async fn get_provider(state: &AppState, id: &ProviderId) -> Result<serde_json::Value, ApiError> {
+pub async fn get_provider(
+    state: &AppState,
+    id: &ProviderId,
+) -> Result<serde_json::Value, ApiError> {
     let provider = super::service::provider(state, id).await?;
     Ok(serde_json::to_value(provider).map_err(anyhow::Error::new)?)
 }
@@ -195,20 +198,29 @@ pub async fn create_service(
     req: ServiceRequest,
 ) -> Result<Reply, ApiError> {
     staff(caller)?;
-    if !(5..=MAX_SERVICE_MINUTES).contains(&req.duration_minutes) || req.duration_minutes % 5 != 0 {
+    if !(5..=MAX_SERVICE_MINUTES).contains(&req.duration_minutes)
+        || !req.duration_minutes.is_multiple_of(5)
+    {
         return Err(unprocessable(
             "invalid_duration",
             "durationMinutes is a multiple of 5 from 5 to 180.",
         ));
     }
     if req.provider_ids.is_empty() || req.provider_ids.len() > 50 {
-        return Err(unprocessable("invalid_providers", "providerIds lists 1 to 50 providers."));
+        return Err(unprocessable(
+            "invalid_providers",
+            "providerIds lists 1 to 50 providers.",
+        ));
     }
     for id in &req.provider_ids {
-        super::service::provider(state, id).await.map_err(|e| match e {
-            ApiError::NotFound => unprocessable("unknown_provider", "providerIds names an unknown provider."),
-            other => other,
-        })?;
+        super::service::provider(state, id)
+            .await
+            .map_err(|e| match e {
+                ApiError::NotFound => {
+                    unprocessable("unknown_provider", "providerIds names an unknown provider.")
+                }
+                other => other,
+            })?;
     }
     let mut provider_ids = req.provider_ids;
     provider_ids.sort();

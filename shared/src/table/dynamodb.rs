@@ -231,6 +231,20 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
+    // The request never got an answer, or DynamoDB failed on its side (after the SDK's retries):
+    // the table is unavailable, which is nobody's mistake and worth retrying later.
+    let unanswered = matches!(
+        err,
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)
+    );
+    if unanswered
+        || matches!(
+            err.code(),
+            Some("InternalServerError" | "ServiceUnavailable")
+        )
+    {
+        return TableError::Unavailable(anyhow::Error::new(err).context("DynamoDB unavailable"));
+    }
     match err.code() {
         Some("ConditionalCheckFailedException") => TableError::ConditionFailed,
         Some("TransactionConflictException") => TableError::TransactionConflict,

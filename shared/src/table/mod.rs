@@ -469,6 +469,9 @@ pub enum TableError {
     /// The table is throttling and retries were exhausted.
     #[error("throttled")]
     Throttled,
+    /// The table could not be reached, or failed on its side; retrying later may succeed.
+    #[error("table unavailable")]
+    Unavailable(#[source] anyhow::Error),
     /// The request was malformed (a programming error or a tampered cursor).
     #[error("invalid request: {0}")]
     Invalid(String),

@@ -1,0 +1,248 @@
+//! The authorization table: every booking route × every role × own/other record. Each case runs on
+//! a fresh seeded stack; a refusal must leave the table exactly as it was.
+
+use http::StatusCode;
+use practica_tests::Stack;
+use serde_json::{Value, json};
+use shared::auth::Role;
+
+/// Who calls: Jane owns the records; John is another patient; Rivera is the appointment's
+/// provider, Okafor another provider.
+const ACTORS: [(&str, Option<Role>); 7] = [
+    ("patient-jane", Some(Role::Patient)),
+    ("patient-john", Some(Role::Patient)),
+    ("provider-rivera", Some(Role::Provider)),
+    ("provider-okafor", Some(Role::Provider)),
+    ("staff-1", Some(Role::Staff)),
+    ("admin-1", Some(Role::Admin)),
+    ("anonymous", None),
+];
+
+struct Case {
+    method: &'static str,
+    path: &'static str,
+    body: Option<Value>,
+    /// Expected status per actor, in the order of [`ACTORS`].
+    expect: [u16; 7],
+}
+
+fn case(method: &'static str, path: &'static str, body: Option<Value>, expect: [u16; 7]) -> Case {
+    Case {
+        method,
+        path,
+        body,
+        expect,
+    }
+}
+
+fn fill(text: &str, ids: &[(&str, String)]) -> String {
+    ids.iter()
+        .fold(text.to_owned(), |t, (k, v)| t.replace(k, v))
+}
+
+#[tokio::test]
+async fn every_route_role_and_ownership() {
+    let tue = |t: &str| format!("2026-11-24T{t}:00-05:00");
+    let for_jane = |start: String| json!({"providerId": "{P}", "serviceId": "{S}", "start": start, "patientId": "patient-jane"});
+    let patient = json!({"name": "New Person", "dateOfBirth": "1990-02-03", "phone": "+1 555 0100 999", "email": "new@example.org"});
+    let mut new_patient = patient.clone();
+    new_patient["patientId"] = json!("patient-new");
+    let rules = json!({"hours": {"mon": [{"start": "09:00", "end": "17:00"}]}});
+    let cases = [
+        case("GET", "/v1/me", None, [200, 200, 200, 200, 200, 200, 401]),
+        case(
+            "GET",
+            "/v1/practice",
+            None,
+            [200, 200, 200, 200, 200, 200, 401],
+        ),
+        case(
+            "PUT",
+            "/v1/practice",
+            Some(json!({"name": "X", "timeZone": "Europe/Paris"})),
+            [403, 403, 403, 403, 403, 200, 401],
+        ),
+        case(
+            "GET",
+            "/v1/providers",
+            None,
+            [200, 200, 200, 200, 200, 200, 401],
+        ),
+        case(
+            "POST",
+            "/v1/providers",
+            Some(json!({"name": "Dr. New", "rules": rules})),
+            [403, 403, 403, 403, 201, 201, 401],
+        ),
+        case(
+            "GET",
+            "/v1/providers/{P}",
+            None,
+            [200, 200, 200, 200, 200, 200, 401],
+        ),
+        case(
+            "PUT",
+            "/v1/providers/{P}/schedule",
+            Some(rules.clone()),
+            [403, 403, 403, 403, 200, 200, 401],
+        ),
+        case(
+            "GET",
+            "/v1/providers/{P}/availability?serviceId={S}&from=2026-11-24T00%3A00%3A00Z&to=2026-11-25T00%3A00%3A00Z",
+            None,
+            [200, 200, 200, 200, 200, 200, 401],
+        ),
+        case(
+            "GET",
+            "/v1/services",
+            None,
+            [200, 200, 200, 200, 200, 200, 401],
+        ),
+        case(
+            "POST",
+            "/v1/services",
+            Some(json!({"name": "New", "durationMinutes": 30, "providerIds": ["{P}"]})),
+            [403, 403, 403, 403, 201, 201, 401],
+        ),
+        case(
+            "POST",
+            "/v1/holds",
+            Some(for_jane(tue("14:00"))),
+            [201, 403, 403, 403, 201, 201, 401],
+        ),
+        case(
+            "POST",
+            "/v1/appointments",
+            Some(for_jane(tue("14:00"))),
+            [201, 403, 403, 403, 201, 201, 401],
+        ),
+        case(
+            "GET",
+            "/v1/appointments",
+            None,
+            [200, 200, 400, 400, 400, 400, 401],
+        ),
+        case(
+            "GET",
+            "/v1/appointments?providerId={P}&from=2026-11-24T00%3A00%3A00Z&to=2026-11-25T00%3A00%3A00Z",
+            None,
+            [403, 403, 200, 403, 200, 200, 401],
+        ),
+        case(
+            "GET",
+            "/v1/appointments/{A}",
+            None,
+            [200, 403, 200, 403, 200, 200, 401],
+        ),
+        case(
+            "POST",
+            "/v1/appointments/{A}/reschedule",
+            Some(json!({"start": tue("16:00")})),
+            [200, 403, 403, 403, 200, 200, 401],
+        ),
+        case(
+            "POST",
+            "/v1/appointments/{A}/cancel",
+            Some(json!({})),
+            [200, 403, 403, 403, 200, 200, 401],
+        ),
+        case(
+            "POST",
+            "/v1/patients",
+            Some(new_patient),
+            [403, 403, 403, 403, 201, 201, 401],
+        ),
+        case(
+            "GET",
+            "/v1/patients?email=jane.demo%40example.org",
+            None,
+            [403, 403, 403, 403, 200, 200, 401],
+        ),
+        case(
+            "GET",
+            "/v1/patients/patient-jane",
+            None,
+            [200, 403, 403, 403, 200, 200, 401],
+        ),
+        case(
+            "GET",
+            "/v1/patients/me",
+            None,
+            [200, 404, 403, 403, 403, 403, 401],
+        ),
+        case(
+            "PUT",
+            "/v1/patients/me",
+            Some(patient),
+            [200, 200, 403, 403, 403, 403, 401],
+        ),
+        case(
+            "POST",
+            "/v1/waitlist",
+            Some(
+                json!({"providerId": "{P}", "serviceId": "{S}", "from": tue("09:00"), "to": tue("17:00"), "patientId": "patient-jane"}),
+            ),
+            [201, 403, 403, 403, 201, 201, 401],
+        ),
+        case(
+            "GET",
+            "/v1/waitlist",
+            None,
+            [200, 200, 403, 403, 400, 400, 401],
+        ),
+        case(
+            "GET",
+            "/v1/waitlist?providerId={P}",
+            None,
+            [403, 403, 403, 403, 200, 200, 401],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for case in &cases {
+        for ((sub, role), expected) in ACTORS.iter().zip(case.expect) {
+            let stack = Stack::embedded();
+            let demo = stack.seed().await;
+            let jane = stack.token("patient-jane", &[Role::Patient]);
+            let (_, _, appointment) = stack
+                .send(
+                    "POST",
+                    "/v1/appointments",
+                    Some(&jane),
+                    Some("setup"),
+                    Some(json!({"providerId": demo.providers[0], "serviceId": demo.services[1], "start": tue("10:00")})),
+                )
+                .await;
+            let ids = [
+                ("{P}", demo.providers[0].to_string()),
+                ("{S}", demo.services[1].to_string()),
+                ("{A}", appointment["id"].as_str().unwrap().to_owned()),
+            ];
+            let path = fill(case.path, &ids);
+            let body = case
+                .body
+                .as_ref()
+                .map(|b| serde_json::from_str(&fill(&b.to_string(), &ids)).unwrap());
+            let token = role.map(|r| stack.token(sub, &[r]));
+            let before = stack.scan().await;
+            let (status, _, problem) = stack
+                .send(case.method, &path, token.as_deref(), Some("case"), body)
+                .await;
+            if status.as_u16() != expected {
+                failures.push(format!(
+                    "{} {} as {sub}: {status} (expected {expected}) {problem}",
+                    case.method, case.path
+                ));
+            }
+            if status.as_u16() >= 400 && stack.scan().await != before {
+                failures.push(format!(
+                    "{} {} as {sub}: refused but the table changed",
+                    case.method, case.path
+                ));
+            }
+            if status == StatusCode::FORBIDDEN {
+                assert_eq!(problem["code"], "forbidden");
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -1,0 +1,266 @@
+//! Booking benchmark: against the same backend in one run, p50/p99 of one raw transactional write
+//! of a booking's shape (8 slot locks, appointment, patient copy, audit, idempotency record) and of
+//! a full booking request through the router (token verification, validation, encryption, the
+//! same transaction), and their ratio; on the embedded store and (with `PRACTICA_MOTO_ENDPOINT`) on
+//! moto with KMS. Also the availability computation for one provider over 31 days, in process.
+//! Run with `scripts/bench`. Raw and full requests alternate so drift hits both alike.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use practica_tests::{call, create_table, sdk_config, unique_table_name};
+use serde_json::json;
+use shared::auth::local::{LOCAL_AUDIENCE, LOCAL_ISSUER, LocalIssuer};
+use shared::auth::{AuthConfig, Role, StaticJwks, Subject};
+use shared::booking::demo::weekday_rules;
+use shared::booking::schedule::{Calendar, Rules, WallInterval, WallTime, Week};
+use shared::clock::SystemClock;
+use shared::crypto::kms::KmsKeys;
+use shared::crypto::local::LocalKeys;
+use shared::crypto::{CachePolicy, KeyService};
+use shared::table::dynamodb::DynamoTable;
+use shared::table::embedded::EmbeddedTable;
+use shared::table::{AttrValue, Condition, Item, Key, TTL_ATTR, Table, TransactOp};
+use shared::{AppState, app::Parts};
+
+const WARMUP: usize = 30;
+const ROUNDS: usize = 400;
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// Open around the clock, so every round books its own free half hour.
+fn always_open() -> Rules {
+    let day = vec![WallInterval {
+        start: WallTime::parse("00:00").unwrap(),
+        end: WallTime::parse("24:00").unwrap(),
+    }];
+    Rules {
+        hours: Week {
+            mon: day.clone(),
+            tue: day.clone(),
+            wed: day.clone(),
+            thu: day.clone(),
+            fri: day.clone(),
+            sat: day.clone(),
+            sun: day,
+        },
+        breaks: Week::default(),
+        exceptions: vec![],
+        slot_minutes: 15,
+        buffer_before_minutes: 0,
+        buffer_after_minutes: 10,
+        min_notice_minutes: 0,
+        max_advance_days: 365,
+        cancel_cutoff_hours: 24,
+    }
+}
+
+/// A transaction of the same shape and sizes as a 30-minute booking with a 10-minute buffer.
+fn raw_booking(i: usize, now: i64) -> Vec<TransactOp> {
+    let free = Condition::Or(vec![
+        Condition::ItemAbsent,
+        Condition::LessThan(TTL_ATTR.into(), AttrValue::N(now)),
+    ]);
+    let start = now + 86_400 + i as i64 * 3600;
+    let mut ops: Vec<TransactOp> = (0..8)
+        .map(|u| TransactOp::Put {
+            item: Item::new(Key::new("LOCK#raw", format!("{:012}", start + u * 300)))
+                .with("owner", format!("apt_{i:026}"))
+                .with(TTL_ATTR, start + 86_400),
+            condition: Some(free.clone()),
+        })
+        .collect();
+    let plain = |key: Key| {
+        Item::new(key)
+            .with("id", format!("apt_{i:026}"))
+            .with("patient_id", "patient-bench")
+            .with("provider_id", "prv_raw")
+            .with("service_id", "svc_raw")
+            .with("status", "booked")
+            .with("start", start)
+            .with("end", start + 1800)
+            .with("occupied_from", start)
+            .with("occupied_to", start + 2400)
+            .with("version", 1i64)
+            .with("created_at", now)
+    };
+    ops.push(TransactOp::Put {
+        item: plain(Key::new(format!("APPT#raw{i}"), "APPT"))
+            .with("gsi1pk", "CAL#raw")
+            .with("gsi1sk", format!("{start:012}#{i}"))
+            .with("reason", vec![7u8; 250]),
+        condition: Some(Condition::ItemAbsent),
+    });
+    ops.push(TransactOp::Put {
+        item: plain(Key::new("PATIENT#raw", format!("APPT#{i}"))),
+        condition: Some(Condition::ItemAbsent),
+    });
+    ops.push(TransactOp::Put {
+        item: Item::new(Key::new("AUDIT#raw", format!("{i:020}")))
+            .with("actor", "patient-bench")
+            .with("action", "appointment.create")
+            .with("entity_id", format!("apt_{i:026}"))
+            .with("request_id", "01JBENCHREQUEST0000000000")
+            .with("at", now),
+        condition: Some(Condition::ItemAbsent),
+    });
+    ops.push(TransactOp::Put {
+        item: Item::new(Key::new(format!("IDEM#raw#{i}"), "IDEM"))
+            .with("fingerprint", "x".repeat(43))
+            .with("reply", vec![9u8; 600])
+            .with(TTL_ATTR, now + 86_400),
+        condition: Some(Condition::Or(vec![
+            Condition::ItemAbsent,
+            Condition::LessThan(TTL_ATTR.into(), AttrValue::N(now)),
+        ])),
+    });
+    ops
+}
+
+async fn run(backend: &str, table: Arc<dyn Table>, keys: Arc<dyn KeyService>, table_name: &str) {
+    let issuer = LocalIssuer::generate(LOCAL_ISSUER, LOCAL_AUDIENCE).unwrap();
+    let state = AppState::assemble(Parts {
+        table: table.clone(),
+        table_name: table_name.into(),
+        keys,
+        jwks: Arc::new(StaticJwks(issuer.jwks().clone())),
+        auth: AuthConfig::new(LOCAL_ISSUER, LOCAL_AUDIENCE),
+        cache: CachePolicy::default(),
+        clock: Arc::new(SystemClock),
+    });
+    let demo = shared::booking::demo::seed(&state).await.expect("seed");
+    let admin = shared::http::Caller {
+        principal: shared::auth::Principal {
+            subject: Subject::parse("bench").unwrap(),
+            roles: [Role::Admin].into(),
+        },
+        request_id: "bench".into(),
+    };
+    shared::booking::setup::put_schedule(&state, &admin, None, &demo.providers[0], always_open())
+        .await
+        .expect("open provider");
+    let router = booking::router(state.clone());
+    let token = issuer
+        .mint(
+            &Subject::parse("patient-bench").unwrap(),
+            &[Role::Patient],
+            Duration::from_secs(3600),
+        )
+        .unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let first = (now / 3600 + 26) * 3600;
+    let book = |i: usize| {
+        let start = time::OffsetDateTime::from_unix_timestamp(first + i as i64 * 3600)
+            .unwrap()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap();
+        let body = json!({
+            "providerId": demo.providers[0],
+            "serviceId": demo.services[1],
+            "start": start,
+            "reason": "Follow-up on medication side effects",
+        });
+        http::Request::post("/v1/appointments")
+            .header("authorization", format!("Bearer {token}"))
+            .header("idempotency-key", format!("bench-{i}"))
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body.to_string()))
+            .unwrap()
+    };
+    let (mut raw, mut full) = (Vec::with_capacity(ROUNDS), Vec::with_capacity(ROUNDS));
+    for i in 0..WARMUP + ROUNDS {
+        let ops = raw_booking(i, now);
+        let t = Instant::now();
+        table.transact_write(ops).await.expect("raw transaction");
+        let raw_time = t.elapsed();
+        let request = book(i);
+        let t = Instant::now();
+        let (status, _, body) = call(router.clone(), request).await;
+        let full_time = t.elapsed();
+        assert_eq!(status, 201, "{body}");
+        if i >= WARMUP {
+            raw.push(raw_time);
+            full.push(full_time);
+        }
+    }
+    raw.sort();
+    full.sort();
+    let (r50, f50) = (percentile(&raw, 0.5), percentile(&full, 0.5));
+    println!(
+        "{backend:<9} raw transaction p50 {:>9.1?} p99 {:>9.1?} | booking request p50 {:>9.1?} p99 {:>9.1?} | booking/raw p50 {:.3}",
+        r50,
+        percentile(&raw, 0.99),
+        f50,
+        percentile(&full, 0.99),
+        f50.as_secs_f64() / r50.as_secs_f64()
+    );
+}
+
+fn availability() {
+    let zone = jiff::tz::TimeZone::get("America/New_York").unwrap();
+    let rules = weekday_rules(9, 17);
+    let cal = Calendar {
+        rules: &rules,
+        zone: &zone,
+    };
+    let from = 1_795_410_000; // 2026-11-23T00:00:00-05:00
+    let to = from + 31 * 86_400;
+    // A third of the week taken.
+    let busy: BTreeSet<i64> = (0..31 * 288)
+        .map(|u| from + u * 300)
+        .filter(|u| (u / 300) % 3 == 0)
+        .collect();
+    let mut times = Vec::with_capacity(2_000);
+    let mut offered = 0;
+    for _ in 0..2_000 {
+        let t = Instant::now();
+        offered = std::hint::black_box(cal.available(1800, from, to, from - 86_400, &busy)).len();
+        times.push(t.elapsed());
+    }
+    times.sort();
+    println!(
+        "availability, one provider, 31 days (30-min service, {offered} slots offered): p50 {:.1?} p99 {:.1?}",
+        percentile(&times, 0.5),
+        percentile(&times, 0.99)
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    println!("booking benchmark: {ROUNDS} rounds after {WARMUP} warm-up");
+    availability();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let embedded = EmbeddedTable::open(&dir.path().join("bench.redb")).expect("embedded");
+    let keys = LocalKeys::open_or_create(&dir.path().join("master.key")).expect("keys");
+    run(
+        "embedded",
+        Arc::new(embedded),
+        Arc::new(keys),
+        "practica-bench",
+    )
+    .await;
+    match std::env::var("PRACTICA_MOTO_ENDPOINT") {
+        Ok(endpoint) => {
+            let sdk = sdk_config(&endpoint);
+            let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+            let name = unique_table_name();
+            create_table(&ddb, &name).await;
+            let kms = aws_sdk_kms::Client::new(&sdk);
+            let key = kms.create_key().send().await.expect("create key");
+            let key_id = key.key_metadata().expect("metadata").key_id().to_owned();
+            run(
+                "moto",
+                Arc::new(DynamoTable::new(ddb, name.clone())),
+                Arc::new(KmsKeys::new(kms, key_id)),
+                &name,
+            )
+            .await;
+        }
+        Err(_) => {
+            println!("moto      skipped: PRACTICA_MOTO_ENDPOINT is not set (scripts/bench sets it)")
+        }
+    }
+}
