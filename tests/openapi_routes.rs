@@ -143,7 +143,10 @@ fn the_sam_template_routes_every_documented_operation() {
             .strip_prefix("Properties: { ApiId: !Ref Api, Path: ")
         {
             let (path, method) = props.split_once(", Method: ").expect("path and method");
-            events.insert((method.trim_end_matches(" }").to_owned(), path.to_owned()));
+            events.insert((
+                method.trim_end_matches(" }").to_owned(),
+                path.trim_matches('"').to_owned(),
+            ));
         }
     }
     let doc: serde_json::Value =

@@ -9,12 +9,12 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use practica_tests::{call, create_table, sdk_config, unique_table_name};
+use practica_tests::{call, create_table, percentile, sdk_config, unique_table_name};
 use serde_json::json;
 use shared::auth::local::{LOCAL_AUDIENCE, LOCAL_ISSUER, LocalIssuer};
 use shared::auth::{AuthConfig, Role, StaticJwks, Subject};
 use shared::booking::demo::weekday_rules;
-use shared::booking::schedule::{Calendar, Rules, WallInterval, WallTime, Week};
+use shared::booking::schedule::{Calendar, EVERY_DAY, Rules, WallInterval, WallTime, Week};
 use shared::clock::SystemClock;
 use shared::crypto::kms::KmsKeys;
 use shared::crypto::local::LocalKeys;
@@ -27,26 +27,14 @@ use shared::{AppState, app::Parts};
 const WARMUP: usize = 30;
 const ROUNDS: usize = 400;
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
 /// Open around the clock, so every round books its own free half hour.
 fn always_open() -> Rules {
-    let day = vec![WallInterval {
+    let day = WallInterval {
         start: WallTime::parse("00:00").unwrap(),
         end: WallTime::parse("24:00").unwrap(),
-    }];
+    };
     Rules {
-        hours: Week {
-            mon: day.clone(),
-            tue: day.clone(),
-            wed: day.clone(),
-            thu: day.clone(),
-            fri: day.clone(),
-            sat: day.clone(),
-            sun: day,
-        },
+        hours: Week::on(&EVERY_DAY, &[day]),
         breaks: Week::default(),
         exceptions: vec![],
         slot_minutes: 15,

@@ -3,9 +3,9 @@
 //! KMS on moto. Run with `scripts/bench`. Plain and sealed puts alternate, so drift hits both alike.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use practica_tests::{create_table, sdk_config, unique_table_name};
+use practica_tests::{create_table, percentile, sdk_config, unique_table_name};
 use shared::clock::SystemClock;
 use shared::crypto::kms::KmsKeys;
 use shared::crypto::local::LocalKeys;
@@ -22,11 +22,6 @@ const FIELDS: [(&str, &str); 4] = [
     ("phone", "+1-212-555-0199"),
     ("dob", "1980-02-29"),
 ];
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx]
-}
 
 async fn plain_put(table: &dyn Table, i: usize) {
     let mut item = Item::new(Key::new(format!("PLAIN#{i}"), "PROFILE")).with("status", "active");

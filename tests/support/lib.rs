@@ -367,3 +367,8 @@ impl Stack {
             .expect("scan")
     }
 }
+
+/// The `p` quantile (0.0 to 1.0) of sorted durations, for the benchmarks.
+pub fn percentile(sorted: &[std::time::Duration], p: f64) -> std::time::Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use super::schedule::{Rules, WallInterval, WallTime, Week};
+use super::schedule::{Rules, WEEKDAYS, WallInterval, WallTime, Week};
 use super::{patients, setup};
 use crate::AppState;
 use crate::auth::{Principal, Role, Subject};
@@ -39,25 +39,9 @@ fn interval(a: u16, b: u16) -> WallInterval {
 
 /// Mon-Fri `start`..`end` with a lunch break at noon.
 pub fn weekday_rules(start: u16, end: u16) -> Rules {
-    let day = vec![interval(start, end)];
-    let lunch = vec![interval(12, 13)];
     Rules {
-        hours: Week {
-            mon: day.clone(),
-            tue: day.clone(),
-            wed: day.clone(),
-            thu: day.clone(),
-            fri: day,
-            ..Week::default()
-        },
-        breaks: Week {
-            mon: lunch.clone(),
-            tue: lunch.clone(),
-            wed: lunch.clone(),
-            thu: lunch.clone(),
-            fri: lunch,
-            ..Week::default()
-        },
+        hours: Week::on(&WEEKDAYS, &[interval(start, end)]),
+        breaks: Week::on(&WEEKDAYS, &[interval(12, 13)]),
         exceptions: vec![],
         slot_minutes: 15,
         buffer_before_minutes: 0,

@@ -113,6 +113,24 @@ pub struct Week {
 }
 
 impl Week {
+    /// The same intervals on each of `days`.
+    pub fn on(days: &[Weekday], intervals: &[WallInterval]) -> Week {
+        let mut week = Week::default();
+        for day in days {
+            let slot = match day {
+                Weekday::Monday => &mut week.mon,
+                Weekday::Tuesday => &mut week.tue,
+                Weekday::Wednesday => &mut week.wed,
+                Weekday::Thursday => &mut week.thu,
+                Weekday::Friday => &mut week.fri,
+                Weekday::Saturday => &mut week.sat,
+                Weekday::Sunday => &mut week.sun,
+            };
+            *slot = intervals.to_vec();
+        }
+        week
+    }
+
     pub fn day(&self, weekday: Weekday) -> &[WallInterval] {
         match weekday {
             Weekday::Monday => &self.mon,
@@ -232,6 +250,25 @@ impl Rules {
         i64::from(self.cancel_cutoff_hours) * 3600
     }
 }
+
+/// Monday to Friday.
+pub const WEEKDAYS: [Weekday; 5] = [
+    Weekday::Monday,
+    Weekday::Tuesday,
+    Weekday::Wednesday,
+    Weekday::Thursday,
+    Weekday::Friday,
+];
+/// Every day of the week.
+pub const EVERY_DAY: [Weekday; 7] = [
+    Weekday::Monday,
+    Weekday::Tuesday,
+    Weekday::Wednesday,
+    Weekday::Thursday,
+    Weekday::Friday,
+    Weekday::Saturday,
+    Weekday::Sunday,
+];
 
 /// Why a start cannot be booked (the occupancy check is the storage's job).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

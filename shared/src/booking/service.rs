@@ -305,6 +305,46 @@ pub async fn availability(
     }))
 }
 
+/// A requested start, checked against the provider's rules: what holds and bookings are made of.
+struct Slot {
+    practice: Practice,
+    provider: Provider,
+    service: Service,
+    start: i64,
+    end: i64,
+    occupied: (i64, i64),
+    now: i64,
+}
+
+async fn requested_slot(
+    state: &AppState,
+    provider_id: &ProviderId,
+    service_id: &ServiceId,
+    start: &str,
+) -> Result<Slot, ApiError> {
+    let start = body_instant(start, "start")?;
+    let practice = practice(state).await?;
+    let provider = provider(state, provider_id).await?;
+    let service = offered_service(state, service_id, &provider.id).await?;
+    let cal = Calendar {
+        rules: &provider.rules,
+        zone: &practice.zone,
+    };
+    let now = now(state);
+    cal.check(start, service.duration(), now)
+        .map_err(slot_error)?;
+    let occupied = cal.occupied(start, service.duration());
+    Ok(Slot {
+        end: start + service.duration(),
+        occupied,
+        start,
+        now,
+        practice,
+        provider,
+        service,
+    })
+}
+
 // ---------------------------------------------------------------------------------------------
 // Holds
 
@@ -325,25 +365,17 @@ pub async fn create_hold(
     req: HoldRequest,
 ) -> Result<Reply, ApiError> {
     let patient = acting_for(caller, req.patient_id)?;
-    let start = body_instant(&req.start, "start")?;
-    let practice = practice(state).await?;
-    let provider = provider(state, &req.provider_id).await?;
-    let service = offered_service(state, &req.service_id, &provider.id).await?;
-    let cal = Calendar {
-        rules: &provider.rules,
-        zone: &practice.zone,
-    };
-    let now = now(state);
-    cal.check(start, service.duration(), now)
-        .map_err(slot_error)?;
+    let slot = requested_slot(state, &req.provider_id, &req.service_id, &req.start).await?;
+    let (practice, provider) = (&slot.practice, &slot.provider);
+    let now = slot.now;
     let hold = Hold {
         id: HoldId::new(),
         patient,
         provider: provider.id.clone(),
-        service: service.id.clone(),
-        start,
-        end: start + service.duration(),
-        occupied: cal.occupied(start, service.duration()),
+        service: slot.service.id.clone(),
+        start: slot.start,
+        end: slot.end,
+        occupied: slot.occupied,
         expires_at: now + i64::from(practice.hold_minutes) * 60,
         waitlist: None,
     };
@@ -424,26 +456,18 @@ pub async fn book(
 ) -> Result<Reply, ApiError> {
     let staff_for_other = req.patient_id.is_some();
     let patient = acting_for(caller, req.patient_id)?;
-    let start = body_instant(&req.start, "start")?;
     let reason = reason_text(req.reason)?;
-    let practice = practice(state).await?;
-    let provider = provider(state, &req.provider_id).await?;
-    let service = offered_service(state, &req.service_id, &provider.id).await?;
-    let cal = Calendar {
-        rules: &provider.rules,
-        zone: &practice.zone,
-    };
-    let now = now(state);
-    cal.check(start, service.duration(), now)
-        .map_err(slot_error)?;
+    let slot = requested_slot(state, &req.provider_id, &req.service_id, &req.start).await?;
+    let (practice, provider) = (&slot.practice, &slot.provider);
+    let now = slot.now;
     let appt = Appointment {
         id: AppointmentId::new(),
         patient,
         provider: provider.id.clone(),
-        service: service.id.clone(),
-        start,
-        end: start + service.duration(),
-        occupied: cal.occupied(start, service.duration()),
+        service: slot.service.id.clone(),
+        start: slot.start,
+        end: slot.end,
+        occupied: slot.occupied,
         status: Status::Booked,
         version: 1,
         created_at: now,

@@ -24,16 +24,9 @@ fn interval(a: &str, b: &str) -> WallInterval {
     }
 }
 
+/// The same hours every day of the week.
 fn weekdays(intervals: Vec<WallInterval>) -> Week {
-    Week {
-        mon: intervals.clone(),
-        tue: intervals.clone(),
-        wed: intervals.clone(),
-        thu: intervals.clone(),
-        fri: intervals.clone(),
-        sat: intervals.clone(),
-        sun: intervals,
-    }
+    Week::on(&EVERY_DAY, &intervals)
 }
 
 fn rules(hours: Week, breaks: Week) -> Rules {
