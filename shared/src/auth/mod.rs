@@ -287,6 +287,7 @@ fn verifying_key(jwk: &Jwk) -> Option<(String, VerifyingKey)> {
 #[derive(Debug, Deserialize)]
 struct Claims {
     sub: String,
+    exp: i64,
     token_use: Option<String>,
     client_id: Option<String>,
     #[serde(rename = "cognito:groups", default)]
@@ -301,7 +302,13 @@ pub struct Verifier {
     clock: Arc<dyn Clock>,
     cache: RwLock<KeyCache>,
     refreshing: Mutex<()>,
+    /// Tokens already verified (by SHA-256 of their bytes) with their caller and expiry: a client
+    /// sends the same token with every request, and its signature cannot change.
+    verified: std::sync::Mutex<std::collections::HashMap<[u8; 32], (Principal, i64)>>,
 }
+
+/// Verified tokens remembered per execution environment.
+const VERIFIED_TOKENS: usize = 4096;
 
 impl Verifier {
     pub fn new(config: AuthConfig, source: Arc<dyn JwksSource>, clock: Arc<dyn Clock>) -> Self {
@@ -311,6 +318,7 @@ impl Verifier {
             clock,
             cache: RwLock::default(),
             refreshing: Mutex::new(()),
+            verified: std::sync::Mutex::default(),
         }
     }
 
@@ -363,8 +371,33 @@ impl Verifier {
         }
     }
 
-    /// Verifies a bearer token and returns the caller.
+    /// Verifies a bearer token and returns the caller. A token verified before is answered from
+    /// memory until it expires (with the same leeway and the same system clock as a full check).
     pub async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        use sha2::Digest as _;
+        let digest: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let leeway = self.config.leeway.as_secs() as i64;
+        {
+            let mut verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+            match verified.get(&digest) {
+                Some((principal, exp)) if now <= exp + leeway => return Ok(principal.clone()),
+                Some(_) => {
+                    verified.remove(&digest);
+                }
+                None => {}
+            }
+        }
+        let (principal, exp) = self.verify_signed(token).await?;
+        let mut verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+        if verified.len() >= VERIFIED_TOKENS {
+            verified.clear();
+        }
+        verified.insert(digest, (principal.clone(), exp));
+        Ok(principal)
+    }
+
+    async fn verify_signed(&self, token: &str) -> Result<(Principal, i64), AuthError> {
         let header = decode_header(token).map_err(|_| AuthError::Malformed)?;
         if !ASYMMETRIC.contains(&header.alg) {
             return Err(AuthError::Algorithm);
@@ -410,7 +443,7 @@ impl Verifier {
             .iter()
             .filter_map(|g| Role::parse(g))
             .collect();
-        Ok(Principal { subject, roles })
+        Ok((Principal { subject, roles }, claims.exp))
     }
 }
 

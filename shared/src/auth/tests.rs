@@ -90,6 +90,8 @@ async fn tampered_payload_is_refused() {
     let token = issuer
         .mint(&sub("p-1"), &[Role::Patient], Duration::from_secs(600))
         .unwrap();
+    // The genuine token is verified (and remembered) first: the memory is of exact token bytes.
+    assert!(verifier.verify(&token).await.is_ok());
     let parts: Vec<&str> = token.split('.').collect();
     let mut payload: serde_json::Value =
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
