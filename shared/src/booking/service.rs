@@ -254,6 +254,26 @@ fn take_lock(
     }
 }
 
+/// A hold's writes: its lock units (free or expired ones only) and the hold itself.
+fn hold_ops(hold: &Hold, now: i64) -> Vec<TransactOp> {
+    let mut ops: Vec<TransactOp> = units(hold.occupied.0, hold.occupied.1)
+        .map(|u| {
+            take_lock(
+                &hold.provider,
+                u,
+                hold.id.as_str(),
+                hold.expires_at,
+                free_or(now, None),
+            )
+        })
+        .collect();
+    ops.push(TransactOp::Put {
+        item: hold.to_item(),
+        condition: Some(Condition::ItemAbsent),
+    });
+    ops
+}
+
 fn release_lock(provider: &ProviderId, unit: i64, owner: &str) -> TransactOp {
     TransactOp::Delete {
         key: lock_key(provider, unit),
@@ -379,21 +399,7 @@ pub async fn create_hold(
         expires_at: now + i64::from(practice.hold_minutes) * 60,
         waitlist: None,
     };
-    let mut ops: Vec<TransactOp> = units(hold.occupied.0, hold.occupied.1)
-        .map(|u| {
-            take_lock(
-                &provider.id,
-                u,
-                hold.id.as_str(),
-                hold.expires_at,
-                free_or(now, None),
-            )
-        })
-        .collect();
-    ops.push(TransactOp::Put {
-        item: hold.to_item(),
-        condition: Some(Condition::ItemAbsent),
-    });
+    let ops = hold_ops(&hold, now);
     let reply = Reply::new(StatusCode::CREATED, &hold.view(&practice.zone))?;
     let audit = Audit::new("hold.create", "hold", hold.id.as_str());
     match commit(state, caller, Some(idem), ops, audit, reply).await {
@@ -1043,21 +1049,7 @@ pub async fn offer_freed(
             expires_at: now + i64::from(practice.waitlist_offer_minutes) * 60,
             waitlist: Some(entry.id.clone()),
         };
-        let mut ops: Vec<TransactOp> = units(hold.occupied.0, hold.occupied.1)
-            .map(|u| {
-                take_lock(
-                    &provider.id,
-                    u,
-                    hold.id.as_str(),
-                    hold.expires_at,
-                    free_or(now, None),
-                )
-            })
-            .collect();
-        ops.push(TransactOp::Put {
-            item: hold.to_item(),
-            condition: Some(Condition::ItemAbsent),
-        });
+        let mut ops = hold_ops(&hold, now);
         ops.push(TransactOp::Update {
             key: entry.key(),
             update: Update::default()
