@@ -81,6 +81,13 @@ pub fn query_instant(text: &str, field: &'static str) -> Result<i64, ApiError> {
     })
 }
 
+/// A `providerId` query parameter.
+fn query_provider_id(text: &str) -> Result<ProviderId, ApiError> {
+    ProviderId::parse(text).ok_or_else(|| {
+        ApiError::bad_request("invalid_provider_id", "providerId is not a provider id.")
+    })
+}
+
 /// `[from, to)` of at most 31 days, from query parameters.
 pub fn query_range(from: &str, to: &str) -> Result<(i64, i64), ApiError> {
     let (from, to) = (query_instant(from, "from")?, query_instant(to, "to")?);
@@ -600,9 +607,7 @@ pub async fn list_appointments(
     let practice = practice(state).await?;
     let (items, audit) = match &q.provider_id {
         Some(id) => {
-            let id = ProviderId::parse(id).ok_or_else(|| {
-                ApiError::bad_request("invalid_provider_id", "providerId is not a provider id.")
-            })?;
+            let id = query_provider_id(id)?;
             let provider = provider(state, &id).await?;
             match &provider.subject {
                 Some(sub) => caller.principal.authorize(
@@ -937,9 +942,7 @@ pub async fn list_waitlist(
             caller
                 .principal
                 .authorize(&[Role::Staff, Role::Admin], Resource::Shared)?;
-            let id = ProviderId::parse(id).ok_or_else(|| {
-                ApiError::bad_request("invalid_provider_id", "providerId is not a provider id.")
-            })?;
+            let id = query_provider_id(id)?;
             provider(state, &id).await?;
             (
                 Query::partition(waitlist_partition(&id)).consistent(),
