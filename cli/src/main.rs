@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use shared::auth::local::LocalIssuer;
 use shared::auth::{Role, Subject};
+use shared::payments::sandbox::Completion;
 
 use practica_cli::serve;
 
@@ -39,6 +40,26 @@ enum Command {
     Sweep {
         #[arg(long, default_value = ".practica")]
         data: PathBuf,
+    },
+    /// Complete a sandbox payment intent (as `practica serve` created it) by sending the signed
+    /// webhooks a processor would: success by default, a decline with --fail, a refund with --refund.
+    Pay {
+        /// The processor intent id (`processorIntentId` in the payment-intent reply).
+        intent: String,
+        #[arg(long, default_value = ".practica")]
+        data: PathBuf,
+        /// Port of the running `practica serve`.
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Decline with this decline code (e.g. insufficient_funds).
+        #[arg(long, value_name = "CODE", conflicts_with = "refund")]
+        fail: Option<String>,
+        /// Succeed, but with failed address-line and postal-code checks.
+        #[arg(long, conflicts_with_all = ["fail", "refund"])]
+        avs_fail: bool,
+        /// Refund this many minor units of a paid intent.
+        #[arg(long, value_name = "AMOUNT")]
+        refund: Option<i64>,
     },
     /// Print a bearer token accepted by a server on the same data directory.
     Token {
@@ -80,6 +101,24 @@ async fn main() -> anyhow::Result<()> {
         Command::Sweep { data } => {
             let (removed, offered) = serve::sweep(&data).await?;
             println!("expired holds removed: {removed}; waitlist offers made: {offered}");
+            Ok(())
+        }
+        Command::Pay {
+            intent,
+            data,
+            port,
+            fail,
+            avs_fail,
+            refund,
+        } => {
+            let completion = match (fail, refund) {
+                (Some(decline_code), _) => Completion::Fail { decline_code },
+                (None, Some(refunded)) => Completion::Refund { refunded },
+                (None, None) => Completion::Succeed { avs_fail },
+            };
+            for (kind, status, answer) in serve::pay(&data, port, &intent, completion).await? {
+                println!("{kind}: {status} {answer}");
+            }
             Ok(())
         }
         Command::Token {

@@ -11,9 +11,13 @@ use axum::{Json, Router};
 use shared::AppState;
 use shared::auth::local::{LOCAL_AUDIENCE, LOCAL_ISSUER, LocalIssuer};
 use shared::auth::{AuthConfig, HttpJwks};
+use shared::payments::config::WebhookConfig;
+use shared::payments::sandbox::{self, Completion, SandboxProcessor};
 
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 pub const OPENAPI_PATH: &str = "/openapi.json";
+/// The sandbox processor's intents, in the data directory.
+pub const SANDBOX_FILE: &str = "sandbox-intents.json";
 /// The API description, served as-is.
 pub const OPENAPI: &str = include_str!("../../openapi.json");
 
@@ -32,10 +36,16 @@ pub async fn bind(port: u16, data: &Path) -> anyhow::Result<(tokio::net::TcpList
         AuthConfig::new(LOCAL_ISSUER, LOCAL_AUDIENCE),
     )?;
     let key_set = issuer.jwks().clone();
+    let (webhook_config, secrets_file) =
+        WebhookConfig::local(data, |name| std::env::var(name).ok())?;
+    if let Some(path) = secrets_file {
+        println!("webhook signing secrets: {}", path.display());
+    }
+    let sandbox = Arc::new(SandboxProcessor::new(data.join(SANDBOX_FILE)));
     let app = Router::new()
         .merge(booking::routes(state.clone()))
-        .merge(payments::routes(state.clone()))
-        .merge(webhooks::routes(state))
+        .merge(payments::routes(state.clone(), sandbox))
+        .merge(webhooks::routes(state, webhook_config))
         .route(JWKS_PATH, get(move || async move { Json(key_set) }))
         .route(OPENAPI_PATH, get(openapi));
     Ok((listener, shared::http::finish(app)))
@@ -100,4 +110,57 @@ fn run_id() -> u128 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or_default()
+}
+
+/// `practica pay`: completes (or fails, or refunds) a sandbox intent by sending the events a
+/// processor would, signed with the local Stripe webhook secret, to the server's webhook route.
+/// Returns each event's type and the server's answer.
+pub async fn pay(
+    data: &Path,
+    port: u16,
+    intent_id: &str,
+    completion: Completion,
+) -> anyhow::Result<Vec<(String, u16, String)>> {
+    let mut intents = sandbox::load(&data.join(SANDBOX_FILE)).await?;
+    let intent = intents
+        .iter_mut()
+        .find(|i| i.id == intent_id)
+        .with_context(|| format!("no sandbox intent {intent_id} in {}", data.display()))?;
+    if let Completion::Refund { refunded } = completion {
+        anyhow::ensure!(
+            refunded > 0 && intent.refunded + refunded <= intent.amount,
+            "a refund is more than zero and at most the amount not yet refunded"
+        );
+    }
+    let completion = match completion {
+        Completion::Refund { refunded } => {
+            intent.refunded += refunded;
+            Completion::Refund {
+                refunded: intent.refunded,
+            }
+        }
+        other => other,
+    };
+    let (config, _) = WebhookConfig::local(data, |name| std::env::var(name).ok())?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let client = reqwest::Client::new();
+    let mut answers = Vec::new();
+    for body in sandbox::events(intent, &completion, now) {
+        let kind = serde_json::from_slice::<serde_json::Value>(&body)?["type"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let response = client
+            .post(format!("http://127.0.0.1:{port}/v1/webhooks/stripe"))
+            .header("stripe-signature", config.stripe.sign_stripe(now, &body))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .with_context(|| format!("is `practica serve` running on port {port}?"))?;
+        let status = response.status().as_u16();
+        answers.push((kind, status, response.text().await.unwrap_or_default()));
+    }
+    sandbox::store(&data.join(SANDBOX_FILE), &intents).await?;
+    Ok(answers)
 }

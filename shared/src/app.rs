@@ -37,6 +37,14 @@ pub struct AppState {
     blind_index: Arc<OnceCell<BlindIndex>>,
 }
 
+/// The environment's AWS configuration (loaded once per cold start), with bounded retries.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(4))
+        .load()
+        .await
+}
+
 impl FromRef<AppState> for Arc<Verifier> {
     fn from_ref(state: &AppState) -> Self {
         state.verifier.clone()
@@ -76,15 +84,16 @@ impl AppState {
 
     /// Production: SDK clients built once, from the environment's AWS configuration.
     pub async fn from_aws(config: &Config) -> anyhow::Result<Self> {
-        let sdk = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(RetryConfig::standard().with_max_attempts(4))
-            .load()
-            .await;
+        Self::from_sdk(config, &sdk_config().await)
+    }
+
+    /// Production, over an SDK configuration the function also uses for other clients.
+    pub fn from_sdk(config: &Config, sdk: &aws_config::SdkConfig) -> anyhow::Result<Self> {
         let table = DynamoTable::new(
-            aws_sdk_dynamodb::Client::new(&sdk),
+            aws_sdk_dynamodb::Client::new(sdk),
             config.table_name.clone(),
         );
-        let keys = KmsKeys::new(aws_sdk_kms::Client::new(&sdk), config.kms_key_id.clone());
+        let keys = KmsKeys::new(aws_sdk_kms::Client::new(sdk), config.kms_key_id.clone());
         Ok(Self::assemble(Parts {
             table: Arc::new(table),
             table_name: config.table_name.clone(),

@@ -159,6 +159,27 @@ impl<S: Send + Sync> axum::extract::OptionalFromRequestParts<S> for IdempotencyH
     }
 }
 
+/// The exact bytes of a request body (for signature checks), under the route's body limit; an
+/// oversized body is a 413 problem.
+pub struct RawBody(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::body::Bytes::from_request(req, state).await {
+            Ok(bytes) => Ok(RawBody(bytes)),
+            Err(r) if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::PayloadTooLarge)
+            }
+            Err(_) => Err(ApiError::bad_request(
+                "unreadable_body",
+                "The body could not be read.",
+            )),
+        }
+    }
+}
+
 fn json_rejection(rejection: JsonRejection) -> ApiError {
     match rejection {
         JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,

@@ -63,6 +63,26 @@ ulid_id!(AppointmentId, "apt");
 ulid_id!(HoldId, "hld");
 ulid_id!(WaitlistId, "wl");
 ulid_id!(OutboxId, "msg");
+ulid_id!(
+    /// A charge (or adjusting entry) on a patient's account.
+    ChargeId,
+    "chg"
+);
+ulid_id!(
+    /// Our record of one payment attempt (one processor payment intent).
+    PaymentId,
+    "pay"
+);
+
+impl PaymentId {
+    /// The id a request with a given idempotency digest gets, so a retried request that reaches
+    /// the processor again names the same payment (the processor compares parameters).
+    pub fn derived(digest: [u8; 16]) -> Self {
+        // The top bits are cleared so the value is inside ULID's 128-bit text range.
+        let n = u128::from_be_bytes(digest) >> 2;
+        Self(format!("{}_{}", Self::PREFIX, ulid::Ulid::from(n)))
+    }
+}
 
 /// A patient is identified by the subject of their login, so a patient token maps to its record
 /// without a lookup; staff register a patient under the subject of the account they created.

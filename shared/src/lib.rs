@@ -12,6 +12,7 @@ pub mod error;
 pub mod http;
 pub mod ids;
 pub mod money;
+pub mod payments;
 pub mod sensitive;
 pub mod table;
 pub mod telemetry;

@@ -260,13 +260,33 @@ pub async fn call(
 /// Monday 2026-11-23 08:00 in New York: the demo practice's "now" in booking tests.
 pub const TEST_NOW: i64 = 1_795_438_800;
 
-/// A booking stack over one table (embedded, moto or DynamoDB Local) with a manual clock, the
-/// booking router and a token issuer; requests go through the router exactly as on Lambda.
+/// Stripe webhook secrets of test stacks, newest first (the second is being rotated out).
+pub const TEST_STRIPE_SECRETS: &str =
+    "whsec_testNewSecretForPractica01,whsec_testOldSecretForPractica00";
+/// Standard Webhooks secret of test stacks (base64 of 32 bytes).
+pub const TEST_STANDARD_SECRETS: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw8KzWhSZmT4I=";
+
+/// The webhook configuration of test stacks.
+pub fn test_webhook_config() -> shared::payments::config::WebhookConfig {
+    shared::payments::config::WebhookConfig {
+        stripe: shared::payments::signature::WebhookSecrets::stripe(TEST_STRIPE_SECRETS)
+            .expect("stripe secrets"),
+        standard: shared::payments::signature::WebhookSecrets::standard(TEST_STANDARD_SECRETS)
+            .expect("standard secrets"),
+        tolerance_secs: shared::payments::signature::DEFAULT_TOLERANCE_SECS,
+    }
+}
+
+/// A stack over one table (embedded, moto or DynamoDB Local) with a manual clock, every function's
+/// routes (booking, payments over the sandbox processor, webhooks with the test secrets) and a
+/// token issuer; requests go through the routers exactly as on Lambda.
 pub struct Stack {
     pub state: shared::AppState,
     pub issuer: shared::auth::local::LocalIssuer,
     pub clock: Arc<shared::clock::ManualClock>,
     pub router: axum::Router,
+    /// The sandbox processor's file (the default processor).
+    pub sandbox_file: std::path::PathBuf,
     embedded: Option<EmbeddedTable>,
     _guards: Vec<Box<dyn std::any::Any + Send + Sync>>,
 }
@@ -277,6 +297,11 @@ impl Stack {
         let dir = tempfile::tempdir().expect("tempdir");
         let table = EmbeddedTable::open(&dir.path().join("table.redb")).expect("embedded table");
         Stack::build(Arc::new(table.clone()), Some(table), vec![Box::new(dir)])
+    }
+
+    /// Over any table (e.g. one that injects faults).
+    pub fn over(table: Arc<dyn shared::table::Table>) -> Stack {
+        Stack::build(table, None, Vec::new())
     }
 
     /// Over a fixture from `shared::table::contract` factories; None when its backend is not running.
@@ -305,14 +330,51 @@ impl Stack {
             cache: shared::crypto::CachePolicy::default(),
             clock: clock.clone(),
         });
-        Stack {
-            router: booking::router(state.clone()),
+        let dir = tempfile::tempdir().expect("sandbox dir");
+        let sandbox_file = dir.path().join("sandbox-intents.json");
+        let mut guards = guards;
+        guards.push(Box::new(dir));
+        let mut stack = Stack {
+            router: axum::Router::new(),
             state,
             issuer,
             clock,
+            sandbox_file: sandbox_file.clone(),
             embedded,
             _guards: guards,
+        };
+        stack.use_processor(Arc::new(shared::payments::sandbox::SandboxProcessor::new(
+            sandbox_file,
+        )));
+        stack
+    }
+
+    /// Routes payment intents to `processor` from now on.
+    pub fn use_processor(
+        &mut self,
+        processor: Arc<dyn shared::payments::processor::PaymentProcessor>,
+    ) {
+        self.router = shared::http::finish(
+            axum::Router::new()
+                .merge(booking::routes(self.state.clone()))
+                .merge(payments::routes(self.state.clone(), processor))
+                .merge(webhooks::routes(self.state.clone(), test_webhook_config())),
+        );
+    }
+
+    /// Posts raw bytes with the given headers (webhooks).
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> (http::StatusCode, http::HeaderMap, Value) {
+        let mut request = http::Request::builder().method("POST").uri(path);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
+        let request = request.body(axum::body::Body::from(body)).expect("request");
+        call(self.router.clone(), request).await
     }
 
     /// A token for `sub` with `roles`, issued at the stack's clock and valid for 60 days of it.

@@ -1,21 +1,84 @@
-//! The payments function's HTTP API. At this stage only its health route; later issues add the rest.
+//! The payments function's HTTP API: staff post charges, patients and staff read balances and
+//! create payment intents. Handlers stay thin: extract and authorize the caller, parse, call
+//! `shared::payments::service`, return its reply.
 
-use axum::Router;
-use axum::routing::get;
-use shared::AppState;
+use std::sync::Arc;
+
+use axum::extract::{FromRef, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use shared::auth::Verifier;
+use shared::http::{ApiJson, ApiQuery, Caller, IdempotencyHeader};
+use shared::ids::PatientId;
+use shared::payments::processor::PaymentProcessor;
+use shared::payments::service::{self, ChargeRequest, IntentRequestBody};
+use shared::write::{Idempotency, Reply};
+use shared::{ApiError, AppState};
+
+/// What the payments routes run on: the common state and the processor adapter.
+#[derive(Clone)]
+pub struct PaymentsState {
+    pub app: AppState,
+    pub processor: Arc<dyn PaymentProcessor>,
+}
+
+impl FromRef<PaymentsState> for Arc<Verifier> {
+    fn from_ref(state: &PaymentsState) -> Self {
+        state.app.verifier.clone()
+    }
+}
 
 async fn health() -> &'static str {
     "ok"
 }
 
+async fn create_charge(
+    State(s): State<PaymentsState>,
+    caller: Caller,
+    IdempotencyHeader(key): IdempotencyHeader,
+    ApiJson(req): ApiJson<ChargeRequest>,
+) -> Result<Reply, ApiError> {
+    let idem = Idempotency::new(&s.app, &caller, &key, "create_charge", &req).await?;
+    idem.run(&s.app, service::create_charge(&s.app, &caller, &idem, req))
+        .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct BalanceQuery {
+    patient_id: Option<PatientId>,
+}
+
+async fn balance(
+    State(s): State<PaymentsState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<BalanceQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(service::balance(&s.app, &caller, q.patient_id).await?))
+}
+
+async fn create_payment_intent(
+    State(s): State<PaymentsState>,
+    caller: Caller,
+    IdempotencyHeader(key): IdempotencyHeader,
+    ApiJson(req): ApiJson<IntentRequestBody>,
+) -> Result<Reply, ApiError> {
+    let idem = Idempotency::new(&s.app, &caller, &key, "create_payment_intent", &req).await?;
+    service::create_intent(&s.app, &*s.processor, &caller, &key, &idem, req).await
+}
+
 /// The routes, for mounting beside other functions' (`practica serve`).
-pub fn routes(state: AppState) -> Router {
+pub fn routes(app: AppState, processor: Arc<dyn PaymentProcessor>) -> Router {
     Router::new()
         .route("/health/payments", get(health))
-        .with_state(state)
+        .route("/v1/charges", post(create_charge))
+        .route("/v1/balance", get(balance))
+        .route("/v1/payment-intents", post(create_payment_intent))
+        .with_state(PaymentsState { app, processor })
 }
 
 /// The function's complete router, as Lambda runs it.
-pub fn router(state: AppState) -> Router {
-    shared::http::finish(routes(state))
+pub fn router(app: AppState, processor: Arc<dyn PaymentProcessor>) -> Router {
+    shared::http::finish(routes(app, processor))
 }

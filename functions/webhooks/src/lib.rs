@@ -1,21 +1,114 @@
-//! The webhooks function's HTTP API. At this stage only its health route; later issues add the rest.
+//! The webhooks function: processor events on `POST /v1/webhooks/stripe` (Stripe-Signature) and
+//! `POST /v1/webhooks/standard` (Standard Webhooks). The signature is checked over the exact bytes
+//! that arrived (lambda_http has already base64-decoded a binary API Gateway body) before
+//! anything parses them; only then is the event read and applied.
+//!
+//! Answers: 200 when applied, a duplicate, stale or of a type we ignore; 400 for a signature or
+//! event that fails its checks; 404 for a payment we do not know (yet: the processor retries);
+//! 5xx when we cannot store it now, so the processor retries.
 
-use axum::Router;
-use axum::routing::get;
-use shared::AppState;
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+use shared::http::{RawBody, RequestId};
+use shared::payments::config::WebhookConfig;
+use shared::payments::events;
+use shared::payments::service::{self, Outcome};
+use shared::payments::signature::{self, StandardHeaders};
+use shared::{ApiError, AppState};
+
+/// Largest accepted webhook body.
+pub const WEBHOOK_MAX_BYTES: usize = 256 * 1024;
+
+#[derive(Clone)]
+pub struct WebhookState {
+    pub app: AppState,
+    pub config: Arc<WebhookConfig>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Received {
+    pub received: bool,
+    pub outcome: Outcome,
+}
 
 async fn health() -> &'static str {
     "ok"
 }
 
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+async fn stripe(
+    State(s): State<WebhookState>,
+    axum::Extension(RequestId(request_id)): axum::Extension<RequestId>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> Result<Json<Received>, ApiError> {
+    let now = s.app.clock.now().unix_timestamp();
+    signature::verify_stripe(
+        header(&headers, "stripe-signature"),
+        &body,
+        &s.config.stripe,
+        now,
+        s.config.tolerance_secs,
+    )?;
+    let (event_id, event) = events::stripe(&body)?;
+    let outcome = service::apply_event(&s.app, "stripe", &event_id, event, &request_id).await?;
+    Ok(Json(Received {
+        received: true,
+        outcome,
+    }))
+}
+
+async fn standard(
+    State(s): State<WebhookState>,
+    axum::Extension(RequestId(request_id)): axum::Extension<RequestId>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> Result<Json<Received>, ApiError> {
+    let now = s.app.clock.now().unix_timestamp();
+    let signed = StandardHeaders {
+        id: header(&headers, "webhook-id"),
+        timestamp: header(&headers, "webhook-timestamp"),
+        signature: header(&headers, "webhook-signature"),
+    };
+    let id = signature::verify_standard(
+        signed,
+        &body,
+        &s.config.standard,
+        now,
+        s.config.tolerance_secs,
+    )?;
+    // Verified above, so the timestamp is digits within the tolerance.
+    let timestamp = signed.timestamp.and_then(|t| t.parse().ok()).unwrap_or(now);
+    let event = events::standard(id, timestamp, &body)?;
+    let outcome = service::apply_event(&s.app, "standard", id, event, &request_id).await?;
+    Ok(Json(Received {
+        received: true,
+        outcome,
+    }))
+}
+
 /// The routes, for mounting beside other functions' (`practica serve`).
-pub fn routes(state: AppState) -> Router {
+pub fn routes(app: AppState, config: WebhookConfig) -> Router {
     Router::new()
         .route("/health/webhooks", get(health))
-        .with_state(state)
+        .route("/v1/webhooks/stripe", post(stripe))
+        .route("/v1/webhooks/standard", post(standard))
+        .layer(DefaultBodyLimit::max(WEBHOOK_MAX_BYTES))
+        .with_state(WebhookState {
+            app,
+            config: Arc::new(config),
+        })
 }
 
 /// The function's complete router, as Lambda runs it.
-pub fn router(state: AppState) -> Router {
-    shared::http::finish(routes(state))
+pub fn router(app: AppState, config: WebhookConfig) -> Router {
+    shared::http::finish(routes(app, config))
 }

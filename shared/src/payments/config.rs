@@ -1,0 +1,256 @@
+//! Payment configuration, read once at cold start.
+//!
+//! - `STRIPE_WEBHOOK_SECRETS`, `STANDARD_WEBHOOK_SECRETS`: comma-separated secrets, newest first.
+//! - `STRIPE_SECRET_KEY`: the processor's API key; `STRIPE_API_BASE` (default Stripe's).
+//! - `PRACTICA_WEBHOOK_TOLERANCE_SECS`: signed-timestamp tolerance either side of now (default 300).
+//!
+//! On Lambda any of the secret variables may instead hold the ARN of a Secrets Manager secret
+//! (`arn:aws:secretsmanager:...`) whose string value is what the variable would hold; it is read
+//! once at cold start, so the value never sits in the function's configuration.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use secrecy::SecretString;
+
+use super::signature::{
+    DEFAULT_TOLERANCE_SECS, WebhookSecrets, generate_standard_secret, generate_stripe_secret,
+};
+
+pub const STRIPE_WEBHOOK_SECRETS: &str = "STRIPE_WEBHOOK_SECRETS";
+pub const STANDARD_WEBHOOK_SECRETS: &str = "STANDARD_WEBHOOK_SECRETS";
+pub const STRIPE_SECRET_KEY: &str = "STRIPE_SECRET_KEY";
+pub const STRIPE_API_BASE: &str = "STRIPE_API_BASE";
+pub const WEBHOOK_TOLERANCE: &str = "PRACTICA_WEBHOOK_TOLERANCE_SECS";
+
+/// Where a secret's value comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SecretSource {
+    Value,
+    /// A Secrets Manager secret ARN.
+    SecretsManager(String),
+}
+
+/// Secrets Manager ARNs are recognised by their prefix; anything else is the value itself.
+pub fn source_of(value: &str) -> SecretSource {
+    let v = value.trim();
+    if v.starts_with("arn:aws:secretsmanager:") || v.starts_with("arn:aws-us-gov:secretsmanager:") {
+        SecretSource::SecretsManager(v.to_owned())
+    } else {
+        SecretSource::Value
+    }
+}
+
+/// The value of a secret variable, from Secrets Manager when it names a secret there.
+pub async fn resolve(
+    name: &'static str,
+    value: String,
+    secrets_manager: &aws_sdk_secretsmanager::Client,
+) -> anyhow::Result<SecretString> {
+    match source_of(&value) {
+        SecretSource::Value => Ok(SecretString::from(value)),
+        SecretSource::SecretsManager(arn) => {
+            let out = secrets_manager
+                .get_secret_value()
+                .secret_id(arn)
+                .send()
+                .await
+                .with_context(|| format!("reading the Secrets Manager secret named by {name}"))?;
+            let text = out
+                .secret_string()
+                .with_context(|| format!("the secret named by {name} has no string value"))?;
+            Ok(SecretString::from(text.to_owned()))
+        }
+    }
+}
+
+fn required(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> anyhow::Result<String> {
+    lookup(name)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .with_context(|| format!("missing environment variable {name}"))
+}
+
+/// The webhook function's secrets and tolerance.
+#[derive(Clone, Debug)]
+pub struct WebhookConfig {
+    pub stripe: WebhookSecrets,
+    pub standard: WebhookSecrets,
+    pub tolerance_secs: i64,
+}
+
+fn tolerance(lookup: &impl Fn(&str) -> Option<String>) -> anyhow::Result<i64> {
+    match lookup(WEBHOOK_TOLERANCE) {
+        None => Ok(DEFAULT_TOLERANCE_SECS),
+        Some(v) => v
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|t| (1..=3600).contains(t))
+            .with_context(|| format!("{WEBHOOK_TOLERANCE} must be 1 to 3600 seconds")),
+    }
+}
+
+impl WebhookConfig {
+    fn parse(stripe: &str, standard: &str, tolerance_secs: i64) -> anyhow::Result<Self> {
+        Ok(WebhookConfig {
+            stripe: WebhookSecrets::stripe(stripe)
+                .with_context(|| format!("{STRIPE_WEBHOOK_SECRETS} is malformed"))?,
+            standard: WebhookSecrets::standard(standard)
+                .with_context(|| format!("{STANDARD_WEBHOOK_SECRETS} is malformed"))?,
+            tolerance_secs,
+        })
+    }
+
+    /// On Lambda: from the environment, reading Secrets Manager where a variable names a secret.
+    pub async fn from_env(sdk: &aws_config::SdkConfig) -> anyhow::Result<Self> {
+        use secrecy::ExposeSecret as _;
+        let lookup = |n: &str| std::env::var(n).ok();
+        let client = aws_sdk_secretsmanager::Client::new(sdk);
+        let stripe = resolve(
+            STRIPE_WEBHOOK_SECRETS,
+            required(&lookup, STRIPE_WEBHOOK_SECRETS)?,
+            &client,
+        )
+        .await?;
+        let standard = resolve(
+            STANDARD_WEBHOOK_SECRETS,
+            required(&lookup, STANDARD_WEBHOOK_SECRETS)?,
+            &client,
+        )
+        .await?;
+        Self::parse(
+            stripe.expose_secret(),
+            standard.expose_secret(),
+            tolerance(&lookup)?,
+        )
+    }
+
+    /// For `practica serve` and `practica pay`: the same variables, else secrets kept in
+    /// `webhook-secrets.json` in the data directory (generated on first use). Returns the file's
+    /// path when it was used.
+    pub fn local(
+        data_dir: &Path,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<(Self, Option<PathBuf>)> {
+        let tolerance_secs = tolerance(&lookup)?;
+        let from_env = (
+            lookup(STRIPE_WEBHOOK_SECRETS),
+            lookup(STANDARD_WEBHOOK_SECRETS),
+        );
+        if let (Some(stripe), Some(standard)) = from_env {
+            return Ok((Self::parse(&stripe, &standard, tolerance_secs)?, None));
+        }
+        let path = data_dir.join("webhook-secrets.json");
+        let stored: LocalSecrets = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .with_context(|| format!("{} is malformed", path.display()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let fresh = LocalSecrets {
+                    stripe: generate_stripe_secret(),
+                    standard: generate_standard_secret(),
+                };
+                write_private(&path, &serde_json::to_vec_pretty(&fresh)?)?;
+                fresh
+            }
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        let stripe = lookup(STRIPE_WEBHOOK_SECRETS).unwrap_or(stored.stripe);
+        let standard = lookup(STANDARD_WEBHOOK_SECRETS).unwrap_or(stored.standard);
+        Ok((Self::parse(&stripe, &standard, tolerance_secs)?, Some(path)))
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct LocalSecrets {
+    stripe: String,
+    standard: String,
+}
+
+/// Creates a file readable by its owner only.
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(bytes)?;
+    Ok(())
+}
+
+/// The Stripe adapter's configuration from the environment (the key possibly from Secrets Manager).
+pub async fn stripe_from_env(
+    sdk: &aws_config::SdkConfig,
+) -> anyhow::Result<super::stripe::StripeConfig> {
+    let lookup = |n: &str| std::env::var(n).ok();
+    let client = aws_sdk_secretsmanager::Client::new(sdk);
+    let key = resolve(
+        STRIPE_SECRET_KEY,
+        required(&lookup, STRIPE_SECRET_KEY)?,
+        &client,
+    )
+    .await?;
+    let mut config = super::stripe::StripeConfig::new(key);
+    if let Some(base) = lookup(STRIPE_API_BASE).filter(|b| !b.trim().is_empty()) {
+        anyhow::ensure!(
+            base.starts_with("https://"),
+            "{STRIPE_API_BASE} must be an https URL"
+        );
+        config.base_url = base;
+    }
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_sources() {
+        assert_eq!(source_of("whsec_abc"), SecretSource::Value);
+        assert!(matches!(
+            source_of("arn:aws:secretsmanager:us-east-1:123456789012:secret:practica/stripe-AbCd"),
+            SecretSource::SecretsManager(_)
+        ));
+    }
+
+    #[test]
+    fn local_secrets_are_generated_once_and_env_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let none = |_: &str| None;
+        let (first, path) = WebhookConfig::local(dir.path(), none).unwrap();
+        let path = path.unwrap();
+        let (second, _) = WebhookConfig::local(dir.path(), none).unwrap();
+        let body = b"{}";
+        assert_eq!(
+            first.stripe.sign_stripe(1, body),
+            second.stripe.sign_stripe(1, body)
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let env =
+            |n: &str| (n == STRIPE_WEBHOOK_SECRETS).then(|| "whsec_fromtheenvironment".to_owned());
+        let (from_env, _) = WebhookConfig::local(dir.path(), env).unwrap();
+        assert_ne!(
+            from_env.stripe.sign_stripe(1, body),
+            first.stripe.sign_stripe(1, body)
+        );
+        assert_eq!(
+            from_env.standard.sign_standard("m", 1, body),
+            first.standard.sign_standard("m", 1, body)
+        );
+    }
+}

@@ -1,0 +1,295 @@
+//! Reading processor events, after their signature has been verified.
+//!
+//! Stripe events (`{id, type, created, data: {object}}`) and Standard Webhooks payloads
+//! (`{type, timestamp, data}`, id and time from the signed headers) carry the same objects:
+//! a PaymentIntent (`payment_intent.*`) or a Charge (`charge.*`). Only the fields we need are read;
+//! anything else in the payload is ignored, never logged.
+
+use serde::Deserialize;
+
+use super::progress::{CardChecks, CheckResult, Failure, Observation, PaymentStatus};
+use crate::error::ApiError;
+
+/// What a verified event means for us.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// An event about a payment intent.
+    Payment {
+        /// The processor's intent id (`pi_...`).
+        intent: String,
+        /// Amount and currency as the processor states them (checked against our record).
+        amount: Option<i64>,
+        currency: Option<String>,
+        observation: Observation,
+    },
+    /// A type we do not act on.
+    Ignored,
+}
+
+#[derive(Deserialize)]
+struct StripeEnvelope {
+    id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    created: i64,
+    data: Data,
+}
+
+#[derive(Deserialize)]
+struct StandardEnvelope {
+    #[serde(rename = "type")]
+    kind: String,
+    data: serde_json::Value,
+}
+
+#[derive(Deserialize)]
+struct Data {
+    object: serde_json::Value,
+}
+
+#[derive(Deserialize)]
+struct IntentObject {
+    id: String,
+    amount: Option<i64>,
+    currency: Option<String>,
+    last_payment_error: Option<PaymentError>,
+}
+
+#[derive(Deserialize)]
+struct PaymentError {
+    code: Option<String>,
+    decline_code: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ChargeObject {
+    payment_intent: Option<String>,
+    amount: Option<i64>,
+    amount_refunded: Option<i64>,
+    currency: Option<String>,
+    failure_code: Option<String>,
+    outcome: Option<Outcome>,
+    payment_method_details: Option<MethodDetails>,
+}
+
+#[derive(Deserialize)]
+struct Outcome {
+    reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct MethodDetails {
+    card: Option<Card>,
+}
+
+#[derive(Deserialize)]
+struct Card {
+    checks: Option<Checks>,
+}
+
+#[derive(Deserialize)]
+struct Checks {
+    address_line1_check: Option<String>,
+    address_postal_code_check: Option<String>,
+    cvc_check: Option<String>,
+}
+
+fn invalid() -> ApiError {
+    ApiError::bad_request(
+        "invalid_event",
+        "The event is not valid JSON of a known shape.",
+    )
+}
+
+fn event_id_ok(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+}
+
+/// A Stripe event from its verified bytes.
+pub fn stripe(body: &[u8]) -> Result<(String, Event), ApiError> {
+    let envelope: StripeEnvelope = serde_json::from_slice(body).map_err(|_| invalid())?;
+    if !event_id_ok(&envelope.id) {
+        return Err(invalid());
+    }
+    let event = interpret(
+        &envelope.kind,
+        &envelope.id,
+        envelope.created,
+        envelope.data.object,
+    )?;
+    Ok((envelope.id, event))
+}
+
+/// A Standard Webhooks payload; `id` and `timestamp` come from its verified headers.
+pub fn standard(id: &str, timestamp: i64, body: &[u8]) -> Result<Event, ApiError> {
+    let envelope: StandardEnvelope = serde_json::from_slice(body).map_err(|_| invalid())?;
+    interpret(&envelope.kind, id, timestamp, envelope.data)
+}
+
+fn interpret(
+    kind: &str,
+    id: &str,
+    created: i64,
+    object: serde_json::Value,
+) -> Result<Event, ApiError> {
+    let base = Observation {
+        event_id: id.to_owned(),
+        created,
+        status: None,
+        checks: None,
+        failure: None,
+        refunded: None,
+    };
+    let intent_status = match kind {
+        "payment_intent.processing" => Some(PaymentStatus::Processing),
+        "payment_intent.payment_failed" => Some(PaymentStatus::Failed),
+        "payment_intent.canceled" => Some(PaymentStatus::Canceled),
+        "payment_intent.succeeded" => Some(PaymentStatus::Succeeded),
+        _ => None,
+    };
+    if let Some(status) = intent_status {
+        let pi: IntentObject = serde_json::from_value(object).map_err(|_| invalid())?;
+        let failure = (status == PaymentStatus::Failed).then(|| Failure {
+            code: Failure::code(
+                pi.last_payment_error
+                    .as_ref()
+                    .and_then(|e| e.code.as_deref()),
+            )
+            .unwrap_or_else(|| "unknown".into()),
+            decline_code: Failure::code(
+                pi.last_payment_error
+                    .as_ref()
+                    .and_then(|e| e.decline_code.as_deref()),
+            ),
+        });
+        return Ok(Event::Payment {
+            intent: pi.id,
+            amount: pi.amount,
+            currency: pi.currency,
+            observation: Observation {
+                status: Some(status),
+                failure,
+                ..base
+            },
+        });
+    }
+    let charge_status = match kind {
+        "charge.succeeded" => Some(Some(PaymentStatus::Succeeded)),
+        "charge.failed" => Some(Some(PaymentStatus::Failed)),
+        "charge.refunded" => Some(None),
+        _ => None,
+    };
+    let Some(status) = charge_status else {
+        return Ok(Event::Ignored);
+    };
+    let charge: ChargeObject = serde_json::from_value(object).map_err(|_| invalid())?;
+    let Some(intent) = charge.payment_intent else {
+        // A charge made outside a payment intent is not one of ours.
+        return Ok(Event::Ignored);
+    };
+    let checks = charge
+        .payment_method_details
+        .and_then(|d| d.card)
+        .and_then(|c| c.checks)
+        .map(|c| CardChecks {
+            address_line1: CheckResult::parse(c.address_line1_check.as_deref()),
+            postal_code: CheckResult::parse(c.address_postal_code_check.as_deref()),
+            cvc: CheckResult::parse(c.cvc_check.as_deref()),
+        });
+    let failure = (status == Some(PaymentStatus::Failed)).then(|| Failure {
+        code: Failure::code(charge.failure_code.as_deref()).unwrap_or_else(|| "unknown".into()),
+        decline_code: Failure::code(charge.outcome.and_then(|o| o.reason).as_deref()),
+    });
+    let refunded = if kind == "charge.refunded" {
+        Some(charge.amount_refunded.ok_or_else(invalid)?)
+    } else {
+        None
+    };
+    Ok(Event::Payment {
+        intent,
+        amount: charge.amount,
+        currency: charge.currency,
+        observation: Observation {
+            status,
+            checks,
+            failure,
+            refunded,
+            ..base
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_intent_and_charge_events() {
+        let (id, e) = stripe(br#"{"id":"evt_1","type":"payment_intent.payment_failed","created":5,
+            "data":{"object":{"id":"pi_1","amount":100,"currency":"usd",
+            "last_payment_error":{"code":"card_declined","decline_code":"insufficient_funds","message":"Jane's card"}}}}"#).unwrap();
+        assert_eq!(id, "evt_1");
+        let Event::Payment {
+            intent,
+            observation,
+            ..
+        } = e
+        else {
+            panic!()
+        };
+        assert_eq!(intent, "pi_1");
+        assert_eq!(observation.status, Some(PaymentStatus::Failed));
+        assert_eq!(
+            observation.failure.unwrap().decline_code.as_deref(),
+            Some("insufficient_funds")
+        );
+        let (_, e) = stripe(br#"{"id":"evt_2","type":"charge.refunded","created":6,
+            "data":{"object":{"id":"ch_1","payment_intent":"pi_1","amount":100,"amount_refunded":40,"currency":"usd",
+            "payment_method_details":{"card":{"checks":{"address_line1_check":"fail","address_postal_code_check":null,"cvc_check":"pass"}}}}}}"#).unwrap();
+        let Event::Payment { observation, .. } = e else {
+            panic!()
+        };
+        assert_eq!(observation.refunded, Some(40));
+        assert_eq!(observation.status, None);
+        let checks = observation.checks.unwrap();
+        assert_eq!(
+            (checks.address_line1, checks.postal_code, checks.cvc),
+            (CheckResult::Fail, CheckResult::Unchecked, CheckResult::Pass)
+        );
+    }
+
+    #[test]
+    fn unknown_types_are_ignored_and_bad_shapes_refused() {
+        let (_, e) =
+            stripe(br#"{"id":"evt_3","type":"customer.created","created":1,"data":{"object":{}}}"#)
+                .unwrap();
+        assert_eq!(e, Event::Ignored);
+        for bad in [
+            &b"not json"[..],
+            br#"{"id":"evt_4","type":"payment_intent.succeeded","created":1,"data":{"object":{}}}"#,
+            br#"{"id":"evt#4","type":"customer.created","created":1,"data":{"object":{}}}"#,
+            br#"{"type":"payment_intent.succeeded"}"#,
+        ] {
+            assert!(stripe(bad).is_err());
+        }
+        let e = standard(
+            "msg_1",
+            9,
+            br#"{"type":"payment_intent.succeeded","timestamp":"x","data":{"id":"pi_9"}}"#,
+        )
+        .unwrap();
+        let Event::Payment {
+            intent,
+            observation,
+            ..
+        } = e
+        else {
+            panic!()
+        };
+        assert_eq!((intent.as_str(), observation.created), ("pi_9", 9));
+    }
+}

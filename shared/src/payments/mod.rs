@@ -1,0 +1,12 @@
+//! Payments: charges and balances (the patient's ledger), payment intents through a processor
+//! port (Stripe in production, an in-process sandbox locally), and processor webhooks verified on
+//! their raw bytes, deduplicated, and merged forward-only into the payment.
+
+pub mod config;
+pub mod events;
+pub mod processor;
+pub mod progress;
+pub mod sandbox;
+pub mod service;
+pub mod signature;
+pub mod stripe;

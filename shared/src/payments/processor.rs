@@ -1,0 +1,184 @@
+//! The payment-processor port, and the only values that may cross it.
+//!
+//! Nothing about a patient's health may reach the processor. A request to it is built from
+//! [`ProcessorText`], which only our opaque id types can produce: there is no way to put a charge
+//! description, a name or a reason into a description, metadata value or statement descriptor.
+
+use async_trait::async_trait;
+
+use crate::ids::{ChargeId, PaymentId};
+use crate::money::Money;
+
+/// Ids that are opaque outside Practica and may therefore be shown to the processor.
+pub trait OpaqueId: sealed::Sealed {
+    fn opaque(&self) -> &str;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for crate::ids::PaymentId {}
+    impl Sealed for crate::ids::ChargeId {}
+}
+
+impl OpaqueId for PaymentId {
+    fn opaque(&self) -> &str {
+        self.as_str()
+    }
+}
+impl OpaqueId for ChargeId {
+    fn opaque(&self) -> &str {
+        self.as_str()
+    }
+}
+
+/// Text sent to the processor: a fixed label and opaque ids, nothing else.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcessorText(String);
+
+impl ProcessorText {
+    /// `label` is a compile-time constant (it cannot carry data); `ids` are opaque ids.
+    pub fn new(label: &'static str, ids: &[&dyn OpaqueId]) -> Self {
+        ProcessorText(format!("{label} {}", Self::ids(ids).0))
+    }
+    /// Opaque ids separated by spaces.
+    pub fn ids(ids: &[&dyn OpaqueId]) -> Self {
+        let parts: Vec<&str> = ids.iter().map(|id| id.opaque()).collect();
+        ProcessorText(parts.join(" "))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The processor's idempotency key for one of our requests (derived from the client's key).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcessorKey(pub(crate) String);
+
+impl ProcessorKey {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What we ask the processor to create.
+#[derive(Clone, Debug)]
+pub struct IntentRequest {
+    pub amount: Money,
+    pub idempotency_key: ProcessorKey,
+    pub description: ProcessorText,
+    pub metadata: Vec<(&'static str, ProcessorText)>,
+}
+
+impl IntentRequest {
+    /// The request for one of our payments: description and metadata name only our ids.
+    pub fn for_payment(
+        payment: &PaymentId,
+        charges: &[ChargeId],
+        amount: Money,
+        key: ProcessorKey,
+    ) -> Self {
+        let mut metadata = vec![("practica_payment", ProcessorText::ids(&[payment]))];
+        if !charges.is_empty() {
+            let ids: Vec<&dyn OpaqueId> = charges.iter().map(|c| c as &dyn OpaqueId).collect();
+            metadata.push(("practica_charges", ProcessorText::ids(&ids)));
+        }
+        IntentRequest {
+            amount,
+            idempotency_key: key,
+            description: ProcessorText::new("Practica payment", &[payment]),
+            metadata,
+        }
+    }
+}
+
+/// What the processor created.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Intent {
+    /// The processor's id (`pi_...`).
+    pub id: String,
+    /// Handed to the patient's browser to confirm the payment; never stored in plaintext.
+    pub client_secret: crate::Sensitive<String>,
+}
+
+/// Why the processor did not create an intent.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessorError {
+    /// The card or payment was declined (`card_error`).
+    #[error("declined: {code}")]
+    Declined {
+        code: String,
+        decline_code: Option<String>,
+    },
+    /// The same idempotency key was used with different parameters.
+    #[error("idempotency key reused with other parameters")]
+    IdempotencyConflict,
+    /// Still rate limited after the retries.
+    #[error("rate limited")]
+    RateLimited,
+    /// The processor refused the request as invalid (our bug or configuration).
+    #[error("request refused: {code}")]
+    Rejected { code: String },
+    /// Unreachable, timing out or failing on its side after the retries.
+    #[error("processor unavailable")]
+    Unavailable(#[source] anyhow::Error),
+}
+
+impl From<ProcessorError> for crate::ApiError {
+    fn from(e: ProcessorError) -> Self {
+        use crate::ApiError;
+        match e {
+            ProcessorError::Declined { .. } => ApiError::Conflict {
+                code: "payment_declined",
+                detail: "The payment processor declined the payment.".into(),
+            },
+            ProcessorError::IdempotencyConflict => ApiError::Conflict {
+                code: "processor_idempotency_conflict",
+                detail:
+                    "The processor saw this Idempotency-Key with a different amount; use a new key."
+                        .into(),
+            },
+            ProcessorError::RateLimited => ApiError::Unavailable {
+                code: "processor_rate_limited",
+                source: anyhow::Error::new(e),
+            },
+            ProcessorError::Unavailable(_) => ApiError::Unavailable {
+                code: "processor_unavailable",
+                source: anyhow::Error::new(e),
+            },
+            ProcessorError::Rejected { .. } => {
+                ApiError::Unexpected(anyhow::Error::new(e).context("processor refused request"))
+            }
+        }
+    }
+}
+
+/// The payment-processor port.
+#[async_trait]
+pub trait PaymentProcessor: Send + Sync {
+    /// Creates (or, for a key seen before, returns) a payment intent.
+    async fn create_intent(&self, request: &IntentRequest) -> Result<Intent, ProcessorError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::Currency;
+
+    #[test]
+    fn a_request_names_only_ids() {
+        let payment = PaymentId::new();
+        let charge = ChargeId::new();
+        let request = IntentRequest::for_payment(
+            &payment,
+            std::slice::from_ref(&charge),
+            Money::new(100, Currency::parse("USD").unwrap()).unwrap(),
+            ProcessorKey("k".into()),
+        );
+        assert_eq!(
+            request.description.as_str(),
+            format!("Practica payment {payment}")
+        );
+        assert_eq!(request.metadata[0].1.as_str(), payment.as_str());
+        assert_eq!(request.metadata[1].1.as_str(), charge.as_str());
+    }
+}

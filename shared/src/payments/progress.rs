@@ -1,0 +1,361 @@
+//! Where a payment stands, as a merge of the processor's events that does not depend on their order.
+//!
+//! Each field is the maximum of what the events say under a total order of "stamps":
+//! - the status: ranked `requires_payment < processing < failed < canceled < succeeded`, then by
+//!   the event's creation time, then by event id. A late `processing` after `succeeded` loses; a
+//!   failed attempt followed by a successful one ends `succeeded`.
+//! - the card checks: from the event with the highest (status rank, time, id) that carries them;
+//! - the failure: from the latest event (time, id) that carries one;
+//! - the refunded amount: the largest cumulative figure (the processor reports running totals).
+//!
+//! A maximum is commutative, associative and idempotent, so every delivery order (and every
+//! redelivery) ends in the same record; the tests check it over every permutation.
+
+use serde::Serialize;
+
+/// A payment's status, in forward order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentStatus {
+    RequiresPayment,
+    Processing,
+    Failed,
+    Canceled,
+    Succeeded,
+}
+
+impl PaymentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentStatus::RequiresPayment => "requires_payment",
+            PaymentStatus::Processing => "processing",
+            PaymentStatus::Failed => "failed",
+            PaymentStatus::Canceled => "canceled",
+            PaymentStatus::Succeeded => "succeeded",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            PaymentStatus::RequiresPayment,
+            PaymentStatus::Processing,
+            PaymentStatus::Failed,
+            PaymentStatus::Canceled,
+            PaymentStatus::Succeeded,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == s)
+    }
+}
+
+/// The outcome of one card check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckResult {
+    Pass,
+    Fail,
+    Unavailable,
+    Unchecked,
+}
+
+impl CheckResult {
+    /// The processor's value; absent or null means the check was not performed.
+    pub fn parse(s: Option<&str>) -> CheckResult {
+        match s {
+            Some("pass") => CheckResult::Pass,
+            Some("fail") => CheckResult::Fail,
+            Some("unavailable") => CheckResult::Unavailable,
+            _ => CheckResult::Unchecked,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckResult::Pass => "pass",
+            CheckResult::Fail => "fail",
+            CheckResult::Unavailable => "unavailable",
+            CheckResult::Unchecked => "unchecked",
+        }
+    }
+}
+
+/// Address line 1, postal code and CVC checks of the card used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CardChecks {
+    pub address_line1: CheckResult,
+    pub postal_code: CheckResult,
+    pub cvc: CheckResult,
+}
+
+/// Why an attempt failed: the processor's codes, never its free-text message.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Failure {
+    pub code: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decline_code: Option<String>,
+}
+
+impl Failure {
+    /// Codes are short snake_case words; anything else is replaced, never stored verbatim.
+    pub fn code(raw: Option<&str>) -> Option<String> {
+        raw.map(|c| {
+            let ok = !c.is_empty()
+                && c.len() <= 64
+                && c.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            if ok {
+                c.to_owned()
+            } else {
+                "unrecognized".to_owned()
+            }
+        })
+    }
+}
+
+/// Orders events: (status rank, event time, event id). Stored as text that sorts the same way.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Stamp {
+    pub rank: PaymentStatus,
+    pub created: i64,
+    pub event_id: String,
+}
+
+impl Stamp {
+    pub fn encode(&self) -> String {
+        format!("{}|{:012}|{}", self.rank as u8, self.created, self.event_id)
+    }
+    pub fn decode(s: &str) -> Option<Stamp> {
+        let mut parts = s.splitn(3, '|');
+        let rank = match parts.next()?.parse::<u8>().ok()? {
+            0 => PaymentStatus::RequiresPayment,
+            1 => PaymentStatus::Processing,
+            2 => PaymentStatus::Failed,
+            3 => PaymentStatus::Canceled,
+            4 => PaymentStatus::Succeeded,
+            _ => return None,
+        };
+        Some(Stamp {
+            rank,
+            created: parts.next()?.parse().ok()?,
+            event_id: parts.next()?.to_owned(),
+        })
+    }
+}
+
+/// What one event says about a payment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Observation {
+    pub event_id: String,
+    pub created: i64,
+    pub status: Option<PaymentStatus>,
+    pub checks: Option<CardChecks>,
+    pub failure: Option<Failure>,
+    /// Cumulative refunded amount, in the payment's minor units.
+    pub refunded: Option<i64>,
+}
+
+/// The merged state of a payment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Progress {
+    pub status: PaymentStatus,
+    /// None until an event set the status (a new payment).
+    pub status_stamp: Option<Stamp>,
+    pub checks: Option<(CardChecks, Stamp)>,
+    pub failure: Option<(Failure, Stamp)>,
+    pub refunded: i64,
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Progress {
+            status: PaymentStatus::RequiresPayment,
+            status_stamp: None,
+            checks: None,
+            failure: None,
+            refunded: 0,
+        }
+    }
+}
+
+fn newer(current: Option<&Stamp>, candidate: &Stamp) -> bool {
+    current.is_none_or(|c| candidate > c)
+}
+
+impl Progress {
+    /// The state after `observation`; equal to `self` when the event changes nothing.
+    pub fn merge(&self, o: &Observation) -> Progress {
+        let mut next = self.clone();
+        let rank = o.status.unwrap_or(PaymentStatus::RequiresPayment);
+        let stamp = Stamp {
+            rank,
+            created: o.created,
+            event_id: o.event_id.clone(),
+        };
+        if let Some(status) = o.status
+            && newer(self.status_stamp.as_ref(), &stamp)
+        {
+            next.status = status;
+            next.status_stamp = Some(stamp.clone());
+        }
+        if let Some(checks) = o.checks
+            && newer(self.checks.as_ref().map(|c| &c.1), &stamp)
+        {
+            next.checks = Some((checks, stamp.clone()));
+        }
+        if let Some(failure) = &o.failure {
+            // Failures are ordered by time alone: the most recent attempt's reason.
+            let time_stamp = Stamp {
+                rank: PaymentStatus::RequiresPayment,
+                ..stamp.clone()
+            };
+            if newer(self.failure.as_ref().map(|f| &f.1), &time_stamp) {
+                next.failure = Some((failure.clone(), time_stamp));
+            }
+        }
+        if let Some(refunded) = o.refunded {
+            next.refunded = next.refunded.max(refunded);
+        }
+        next
+    }
+
+    /// What counts against the balance: a succeeded payment net of its refunds.
+    pub fn settled(&self, amount: i64) -> (i64, i64) {
+        if self.status == PaymentStatus::Succeeded {
+            (amount, self.refunded.min(amount))
+        } else {
+            (0, 0)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obs(id: &str, created: i64) -> Observation {
+        Observation {
+            event_id: id.into(),
+            created,
+            status: None,
+            checks: None,
+            failure: None,
+            refunded: None,
+        }
+    }
+
+    fn events() -> Vec<Observation> {
+        let checks = |line1| CardChecks {
+            address_line1: line1,
+            postal_code: CheckResult::Pass,
+            cvc: CheckResult::Pass,
+        };
+        vec![
+            Observation {
+                status: Some(PaymentStatus::Processing),
+                ..obs("evt_a", 100)
+            },
+            Observation {
+                status: Some(PaymentStatus::Failed),
+                checks: Some(checks(CheckResult::Fail)),
+                failure: Some(Failure {
+                    code: "card_declined".into(),
+                    decline_code: Some("insufficient_funds".into()),
+                }),
+                ..obs("evt_b", 101)
+            },
+            Observation {
+                status: Some(PaymentStatus::Succeeded),
+                checks: Some(checks(CheckResult::Pass)),
+                ..obs("evt_c", 102)
+            },
+            Observation {
+                refunded: Some(3000),
+                ..obs("evt_d", 103)
+            },
+            Observation {
+                refunded: Some(12000),
+                ..obs("evt_e", 104)
+            },
+            Observation {
+                status: Some(PaymentStatus::Processing),
+                ..obs("evt_f", 105)
+            },
+        ]
+    }
+
+    fn permutations<T: Clone>(items: &[T]) -> Vec<Vec<T>> {
+        if items.len() <= 1 {
+            return vec![items.to_vec()];
+        }
+        let mut out = Vec::new();
+        for i in 0..items.len() {
+            let mut rest = items.to_vec();
+            let first = rest.remove(i);
+            for mut p in permutations(&rest) {
+                p.insert(0, first.clone());
+                out.push(p);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_delivery_order_ends_in_the_same_state() {
+        let all = events();
+        let orders = permutations(&all);
+        assert_eq!(orders.len(), 720);
+        let reference = all.iter().fold(Progress::default(), |p, o| p.merge(o));
+        assert_eq!(reference.status, PaymentStatus::Succeeded);
+        assert_eq!(reference.refunded, 12000);
+        assert_eq!(
+            reference.checks.as_ref().map(|c| c.0.address_line1),
+            Some(CheckResult::Pass)
+        );
+        assert_eq!(
+            reference.failure.as_ref().map(|f| f.0.code.as_str()),
+            Some("card_declined")
+        );
+        for order in orders {
+            // Each delivered twice, the second time at the end: redeliveries change nothing.
+            let once = order.iter().fold(Progress::default(), |p, o| p.merge(o));
+            let twice = order.iter().fold(once.clone(), |p, o| p.merge(o));
+            assert_eq!(once, reference);
+            assert_eq!(twice, reference);
+        }
+    }
+
+    #[test]
+    fn never_moves_backwards() {
+        let done = events()[2].clone();
+        let late = events()[0].clone();
+        let state = Progress::default().merge(&done);
+        assert_eq!(state.merge(&late), state);
+        assert_eq!(state.settled(12000), (12000, 0));
+        let refunded = state.merge(&events()[3]);
+        assert_eq!(refunded.settled(12000), (12000, 3000));
+        assert_eq!(
+            Progress::default().merge(&events()[3]).settled(12000),
+            (0, 0)
+        );
+    }
+
+    #[test]
+    fn stamps_round_trip_and_sort_as_text() {
+        let a = Stamp {
+            rank: PaymentStatus::Failed,
+            created: 99,
+            event_id: "evt_z|x".into(),
+        };
+        let b = Stamp {
+            rank: PaymentStatus::Succeeded,
+            created: 1,
+            event_id: "evt_a".into(),
+        };
+        assert_eq!(Stamp::decode(&a.encode()), Some(a.clone()));
+        assert!(a < b && a.encode() < b.encode());
+        assert_eq!(
+            Failure::code(Some("Card Declined!")).as_deref(),
+            Some("unrecognized")
+        );
+    }
+}

@@ -1,0 +1,245 @@
+//! The local sandbox processor: what `practica serve` uses instead of Stripe, so the whole payment
+//! flow runs with no network. Intents are kept in a JSON file in the data directory; `practica pay`
+//! reads it, builds the Stripe-shaped events a real processor would send, signs them with the
+//! local webhook secret and posts them to the local webhook route.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use super::processor::{Intent, IntentRequest, PaymentProcessor, ProcessorError};
+
+/// One intent the sandbox created.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SandboxIntent {
+    pub id: String,
+    pub client_secret: String,
+    pub amount: i64,
+    pub currency: String,
+    pub idempotency_key: String,
+    pub metadata: BTreeMap<String, String>,
+    /// Refunded so far (cumulative), as Stripe reports it.
+    #[serde(default)]
+    pub refunded: i64,
+}
+
+pub struct SandboxProcessor {
+    path: PathBuf,
+    lock: tokio::sync::Mutex<()>,
+}
+
+fn unavailable(e: impl Into<anyhow::Error>) -> ProcessorError {
+    ProcessorError::Unavailable(e.into())
+}
+
+/// Reads the sandbox's intents (none when the file does not exist yet).
+pub async fn load(path: &Path) -> anyhow::Result<Vec<SandboxIntent>> {
+    match tokio::fs::read(path).await {
+        Ok(bytes) => Ok(serde_json::from_slice(&bytes)?),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Writes the intents atomically (a reader never sees half a file).
+pub async fn store(path: &Path, intents: &[SandboxIntent]) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    tokio::fs::write(&tmp, serde_json::to_vec_pretty(intents)?).await?;
+    tokio::fs::rename(&tmp, path).await?;
+    Ok(())
+}
+
+impl SandboxProcessor {
+    pub fn new(path: PathBuf) -> Self {
+        SandboxProcessor {
+            path,
+            lock: tokio::sync::Mutex::new(()),
+        }
+    }
+}
+
+#[async_trait]
+impl PaymentProcessor for SandboxProcessor {
+    async fn create_intent(&self, request: &IntentRequest) -> Result<Intent, ProcessorError> {
+        let _guard = self.lock.lock().await;
+        let mut intents = load(&self.path).await.map_err(unavailable)?;
+        let key = request.idempotency_key.as_str();
+        let amount = request.amount.amount();
+        let currency = request.amount.currency().code().to_lowercase();
+        if let Some(seen) = intents.iter().find(|i| i.idempotency_key == key) {
+            // As Stripe: the same key with other parameters is an error, not a new intent.
+            if seen.amount != amount || seen.currency != currency {
+                return Err(ProcessorError::IdempotencyConflict);
+            }
+            return Ok(Intent {
+                id: seen.id.clone(),
+                client_secret: seen.client_secret.clone().into(),
+            });
+        }
+        let id = format!("pi_sbx_{}", ulid::Ulid::new());
+        let secret: String = format!("{id}_secret_{}", ulid::Ulid::new());
+        intents.push(SandboxIntent {
+            id: id.clone(),
+            client_secret: secret.clone(),
+            amount,
+            currency,
+            idempotency_key: key.to_owned(),
+            metadata: request
+                .metadata
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.as_str().to_owned()))
+                .collect(),
+            refunded: 0,
+        });
+        store(&self.path, &intents).await.map_err(unavailable)?;
+        Ok(Intent {
+            id,
+            client_secret: secret.into(),
+        })
+    }
+}
+
+/// How a sandbox payment ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Completion {
+    /// Paid; with `avs_fail` the address line and postal code checks fail (the CVC passes).
+    Succeed { avs_fail: bool },
+    /// Declined with this decline code (e.g. `insufficient_funds`).
+    Fail { decline_code: String },
+    /// Refunded up to this cumulative amount.
+    Refund { refunded: i64 },
+}
+
+fn event(kind: &str, created: i64, object: serde_json::Value) -> Vec<u8> {
+    serde_json::json!({
+        "id": format!("evt_sbx_{}", ulid::Ulid::new()),
+        "object": "event",
+        "api_version": super::stripe::STRIPE_API_VERSION,
+        "type": kind,
+        "created": created,
+        "livemode": false,
+        "data": { "object": object },
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// The Stripe events that complete `intent` as `completion`, in the order Stripe sends them.
+pub fn events(intent: &SandboxIntent, completion: &Completion, now: i64) -> Vec<Vec<u8>> {
+    let charge = |status: &str, checks: (&str, &str), failure: Option<&str>, refunded: i64| {
+        serde_json::json!({
+            "id": format!("ch_sbx_{}", ulid::Ulid::new()),
+            "object": "charge",
+            "payment_intent": intent.id,
+            "amount": intent.amount,
+            "amount_refunded": refunded,
+            "currency": intent.currency,
+            "status": status,
+            "failure_code": failure.map(|_| "card_declined"),
+            "outcome": { "reason": failure },
+            "metadata": intent.metadata,
+            "payment_method_details": { "type": "card", "card": { "checks": {
+                "address_line1_check": checks.0,
+                "address_postal_code_check": checks.1,
+                "cvc_check": "pass",
+            }}},
+        })
+    };
+    let payment_intent = |status: &str, error: Option<&str>| {
+        serde_json::json!({
+            "id": intent.id,
+            "object": "payment_intent",
+            "amount": intent.amount,
+            "currency": intent.currency,
+            "status": status,
+            "metadata": intent.metadata,
+            "last_payment_error": error.map(|d| serde_json::json!({
+                "type": "card_error", "code": "card_declined", "decline_code": d,
+            })),
+        })
+    };
+    match completion {
+        Completion::Succeed { avs_fail } => {
+            let checks = if *avs_fail {
+                ("fail", "fail")
+            } else {
+                ("pass", "pass")
+            };
+            vec![
+                event(
+                    "charge.succeeded",
+                    now,
+                    charge("succeeded", checks, None, 0),
+                ),
+                event(
+                    "payment_intent.succeeded",
+                    now,
+                    payment_intent("succeeded", None),
+                ),
+            ]
+        }
+        Completion::Fail { decline_code } => vec![
+            event(
+                "charge.failed",
+                now,
+                charge("failed", ("pass", "pass"), Some(decline_code), 0),
+            ),
+            event(
+                "payment_intent.payment_failed",
+                now,
+                payment_intent("requires_payment_method", Some(decline_code)),
+            ),
+        ],
+        Completion::Refund { refunded } => vec![event(
+            "charge.refunded",
+            now,
+            charge("succeeded", ("pass", "pass"), None, *refunded),
+        )],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::PaymentId;
+    use crate::money::{Currency, Money};
+    use crate::payments::events::{self, Event};
+    use crate::payments::processor::ProcessorKey;
+    use crate::payments::progress::{CheckResult, PaymentStatus};
+
+    #[tokio::test]
+    async fn intents_are_idempotent_and_complete_through_parsable_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let sandbox = SandboxProcessor::new(dir.path().join("sandbox.json"));
+        let usd = Currency::parse("USD").unwrap();
+        let payment = PaymentId::new();
+        let request = |amount| {
+            IntentRequest::for_payment(
+                &payment,
+                &[],
+                Money::new(amount, usd).unwrap(),
+                ProcessorKey("k1".into()),
+            )
+        };
+        let first = sandbox.create_intent(&request(500)).await.unwrap();
+        assert_eq!(sandbox.create_intent(&request(500)).await.unwrap(), first);
+        assert!(matches!(
+            sandbox.create_intent(&request(600)).await,
+            Err(ProcessorError::IdempotencyConflict)
+        ));
+        let stored = load(&dir.path().join("sandbox.json")).await.unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].metadata["practica_payment"], payment.as_str());
+        let sent = events(&stored[0], &Completion::Succeed { avs_fail: true }, 10);
+        let Event::Payment { observation, .. } = events::stripe(&sent[0]).unwrap().1 else {
+            panic!("a payment event")
+        };
+        assert_eq!(observation.status, Some(PaymentStatus::Succeeded));
+        assert_eq!(
+            observation.checks.map(|c| c.address_line1),
+            Some(CheckResult::Fail)
+        );
+    }
+}

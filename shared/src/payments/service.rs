@@ -1,0 +1,850 @@
+//! Charges, balances, payment intents and the application of processor events.
+//!
+//! Keys (single table):
+//! - a patient's ledger `LEDGER#<patient>`: charges `CHG#<id>` (immutable; line items sealed) and
+//!   payments `PAY#<id>` (status merged from events, see `progress`), so a balance is one query;
+//! - processor intent → our payment `INTENT#<processor id>` / `INTENT` (written with the payment);
+//! - webhook receipts `WEBHOOK#<source>#<event id>` / `EVENT`, kept 30 days, for deduplication.
+
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use sha2::Digest as _;
+
+use super::events::Event;
+use super::processor::{IntentRequest, PaymentProcessor, ProcessorKey};
+use super::progress::{CardChecks, CheckResult, Failure, PaymentStatus, Progress, Stamp};
+use crate::AppState;
+use crate::auth::{Resource, Role};
+use crate::booking::model::{appointment_key, corrupt, n, parsed, patient_key, s};
+use crate::booking::service::{acting_for, conflict, unprocessable};
+use crate::error::ApiError;
+use crate::http::Caller;
+use crate::ids::{AppointmentId, ChargeId, IdempotencyKey, PatientId, PaymentId};
+use crate::money::{Currency, MAX_MINOR_UNITS, Money};
+use crate::sensitive::Sensitive;
+use crate::table::{
+    AttrValue, Condition, Consistency, Item, Key, Query, TTL_ATTR, TableError, TransactOp,
+    query_all,
+};
+use crate::write::{Actor, Audit, CommitError, Idempotency, Reply, audit_read, commit};
+
+/// Most line items on one charge.
+pub const MAX_LINE_ITEMS: usize = 50;
+/// Longest line-item description, in characters.
+pub const MAX_DESCRIPTION_CHARS: usize = 200;
+/// How long a webhook receipt is kept (the processor retries for three days).
+pub const RECEIPT_TTL_SECS: i64 = 30 * 86_400;
+/// Attempts at applying one event when other events for the same payment race it.
+const APPLY_ATTEMPTS: usize = 8;
+
+pub fn ledger_partition(patient: &PatientId) -> String {
+    format!("LEDGER#{patient}")
+}
+pub fn charge_key(patient: &PatientId, id: &ChargeId) -> Key {
+    Key::new(ledger_partition(patient), format!("CHG#{id}"))
+}
+pub fn payment_key(patient: &PatientId, id: &PaymentId) -> Key {
+    Key::new(ledger_partition(patient), format!("PAY#{id}"))
+}
+pub fn intent_key(processor_id: &str) -> Key {
+    Key::new(format!("INTENT#{processor_id}"), "INTENT")
+}
+pub fn receipt_key(source: &str, event_id: &str) -> Key {
+    Key::new(format!("WEBHOOK#{source}#{event_id}"), "EVENT")
+}
+
+fn iso(t: i64) -> String {
+    jiff::Timestamp::from_second(t)
+        .map(|ts| ts.to_string())
+        .unwrap_or_else(|_| t.to_string())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Charges
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LineItem {
+    /// What was provided; may describe care, so it is sealed at rest and never leaves for the processor.
+    pub description: Sensitive<String>,
+    /// Minor units; negative for a discount line.
+    pub amount: i64,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ChargeRequest {
+    pub patient_id: PatientId,
+    pub currency: Currency,
+    pub line_items: Vec<LineItem>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appointment_id: Option<AppointmentId>,
+    /// Set on an adjusting entry: the charge it corrects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adjusts: Option<ChargeId>,
+}
+
+/// A stored charge (line items still sealed).
+#[derive(Clone, Debug)]
+pub struct Charge {
+    pub id: ChargeId,
+    pub patient: PatientId,
+    pub currency: Currency,
+    pub total: i64,
+    pub appointment: Option<AppointmentId>,
+    pub adjusts: Option<ChargeId>,
+    pub created_at: i64,
+    sealed_lines: Vec<u8>,
+}
+
+impl Charge {
+    fn key(&self) -> Key {
+        charge_key(&self.patient, &self.id)
+    }
+
+    fn to_item(&self) -> Item {
+        let mut item = Item::new(self.key())
+            .with("kind", "charge")
+            .with("charge_id", self.id.as_str())
+            .with("patient", self.patient.as_str())
+            .with("currency", self.currency.code())
+            .with("total", self.total)
+            .with("line_items", self.sealed_lines.clone())
+            .with("created_at", self.created_at);
+        if let Some(a) = &self.appointment {
+            item.set("appointment_id", a.as_str());
+        }
+        if let Some(a) = &self.adjusts {
+            item.set("adjusts", a.as_str());
+        }
+        item
+    }
+
+    fn from_item(item: &Item) -> Result<Self, ApiError> {
+        let optional = |name: &str| item.get(name).and_then(AttrValue::as_s);
+        Ok(Charge {
+            id: parsed(item, "charge_id", ChargeId::parse)?,
+            patient: parsed(item, "patient", PatientId::parse)?,
+            currency: parsed(item, "currency", Currency::parse)?,
+            total: n(item, "total")?,
+            appointment: match optional("appointment_id") {
+                Some(a) => Some(AppointmentId::parse(a).ok_or_else(|| corrupt("appointment_id"))?),
+                None => None,
+            },
+            adjusts: match optional("adjusts") {
+                Some(a) => Some(ChargeId::parse(a).ok_or_else(|| corrupt("adjusts"))?),
+                None => None,
+            },
+            created_at: n(item, "created_at")?,
+            sealed_lines: item
+                .get("line_items")
+                .and_then(AttrValue::as_b)
+                .ok_or_else(|| corrupt("line_items"))?
+                .to_vec(),
+        })
+    }
+
+    async fn view(&self, state: &AppState) -> Result<serde_json::Value, ApiError> {
+        let lines = state
+            .sealer
+            .open(&self.key(), "line_items", &self.sealed_lines)
+            .await?;
+        let lines: Vec<LineItem> =
+            serde_json::from_slice(&lines).map_err(|_| corrupt("line_items"))?;
+        Ok(self.view_with(&lines))
+    }
+
+    fn view_with(&self, lines: &[LineItem]) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id,
+            "patientId": self.patient,
+            "currency": self.currency,
+            "total": self.total,
+            "lineItems": lines,
+            "appointmentId": self.appointment,
+            "adjusts": self.adjusts,
+            "createdAt": iso(self.created_at),
+        })
+    }
+}
+
+fn check_lines(lines: &[LineItem]) -> Result<i64, ApiError> {
+    if lines.is_empty() || lines.len() > MAX_LINE_ITEMS {
+        return Err(unprocessable(
+            "invalid_line_items",
+            "A charge has 1 to 50 line items.",
+        ));
+    }
+    let mut total: i64 = 0;
+    for line in lines {
+        let text = line.description.expose();
+        let chars = text.trim().chars().count();
+        if chars == 0 || chars > MAX_DESCRIPTION_CHARS || text.chars().any(char::is_control) {
+            return Err(unprocessable(
+                "invalid_description",
+                "A line-item description is 1 to 200 characters without control characters.",
+            ));
+        }
+        if line.amount.abs() > MAX_MINOR_UNITS || line.amount == 0 {
+            return Err(unprocessable(
+                "invalid_amount",
+                "A line-item amount is a non-zero whole number of minor units within range.",
+            ));
+        }
+        total += line.amount;
+    }
+    Ok(total)
+}
+
+/// Staff post a charge, or an adjusting entry that corrects an earlier charge.
+#[tracing::instrument(skip_all)]
+pub async fn create_charge(
+    state: &AppState,
+    caller: &Caller,
+    idem: &Idempotency,
+    req: ChargeRequest,
+) -> Result<Reply, ApiError> {
+    caller
+        .principal
+        .authorize(&[Role::Staff, Role::Admin], Resource::Shared)?;
+    let total = check_lines(&req.line_items)?;
+    let patient = req.patient_id.clone();
+    match &req.adjusts {
+        None if total <= 0 => {
+            return Err(unprocessable(
+                "invalid_amount",
+                "A charge totals more than zero; corrections are adjusting entries (adjusts).",
+            ));
+        }
+        None => {}
+        Some(original) => {
+            let ledger = Ledger::load(state, &patient).await?;
+            let base = ledger
+                .charges
+                .iter()
+                .find(|c| &c.id == original)
+                .ok_or_else(|| {
+                    unprocessable("unknown_charge", "The patient has no charge with this id.")
+                })?;
+            if base.currency != req.currency {
+                return Err(unprocessable(
+                    "currency_mismatch",
+                    "An adjustment is in the currency of the charge it corrects.",
+                ));
+            }
+            if base.adjusts.is_some() {
+                return Err(unprocessable(
+                    "invalid_adjustment",
+                    "Adjust the original charge, not an adjustment.",
+                ));
+            }
+            if ledger.net_of(original) + total < 0 {
+                return Err(unprocessable(
+                    "adjustment_exceeds_charge",
+                    "The adjustment would take the charge below zero.",
+                ));
+            }
+        }
+    }
+    if let Some(appointment) = &req.appointment_id {
+        let item = state
+            .table
+            .get(&appointment_key(appointment), Consistency::Strong)
+            .await?;
+        let of_patient = item
+            .is_some_and(|i| i.get("patient").and_then(AttrValue::as_s) == Some(patient.as_str()));
+        if !of_patient {
+            return Err(unprocessable(
+                "unknown_appointment",
+                "The patient has no appointment with this id.",
+            ));
+        }
+    }
+    let mut charge = Charge {
+        id: ChargeId::new(),
+        patient: patient.clone(),
+        currency: req.currency,
+        total,
+        appointment: req.appointment_id.clone(),
+        adjusts: req.adjusts.clone(),
+        created_at: state.clock.now().unix_timestamp(),
+        sealed_lines: Vec::new(),
+    };
+    let plain = serde_json::to_vec(&req.line_items).map_err(anyhow::Error::new)?;
+    charge.sealed_lines = state
+        .sealer
+        .seal(&charge.key(), "line_items", &plain)
+        .await?;
+    let ops = vec![
+        TransactOp::Put {
+            item: charge.to_item(),
+            condition: Some(Condition::ItemAbsent),
+        },
+        TransactOp::Check {
+            key: patient_key(&patient),
+            condition: Condition::ItemExists,
+        },
+    ];
+    let reply = Reply::new(StatusCode::CREATED, &charge.view_with(&req.line_items))?;
+    let audit = Audit::new("charge.create", "charge", charge.id.as_str());
+    match commit(state, caller, Some(idem), ops, audit, reply).await {
+        Ok(reply) => Ok(reply),
+        Err(CommitError::Api(e)) => Err(e),
+        Err(CommitError::Conflict(failed)) if failed.contains(&1) => Err(unprocessable(
+            "unknown_patient",
+            "No patient is registered under patientId.",
+        )),
+        Err(CommitError::Conflict(f)) => Err(ApiError::Unexpected(anyhow::anyhow!(
+            "new charge collided at {f:?}"
+        ))),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Payments and the ledger
+
+/// Our record of one payment.
+#[derive(Clone, Debug)]
+pub struct Payment {
+    pub id: PaymentId,
+    pub patient: PatientId,
+    /// The processor's intent id.
+    pub intent: String,
+    pub amount: Money,
+    pub charges: Vec<ChargeId>,
+    pub progress: Progress,
+    pub version: i64,
+    pub created_at: i64,
+}
+
+impl Payment {
+    fn key(&self) -> Key {
+        payment_key(&self.patient, &self.id)
+    }
+
+    fn to_item(&self) -> Item {
+        let p = &self.progress;
+        let mut item = Item::new(self.key())
+            .with("kind", "payment")
+            .with("payment_id", self.id.as_str())
+            .with("patient", self.patient.as_str())
+            .with("intent", self.intent.clone())
+            .with("amount", self.amount.amount())
+            .with("currency", self.amount.currency().code())
+            .with(
+                "charges",
+                AttrValue::L(
+                    self.charges
+                        .iter()
+                        .map(|c| AttrValue::S(c.as_str().into()))
+                        .collect(),
+                ),
+            )
+            .with("status", p.status.as_str())
+            .with("refunded", p.refunded)
+            .with("version", self.version)
+            .with("created_at", self.created_at);
+        if let Some(stamp) = &p.status_stamp {
+            item.set("status_stamp", stamp.encode());
+        }
+        if let Some((c, stamp)) = &p.checks {
+            item.set("check_address_line1", c.address_line1.as_str());
+            item.set("check_postal_code", c.postal_code.as_str());
+            item.set("check_cvc", c.cvc.as_str());
+            item.set("checks_stamp", stamp.encode());
+        }
+        if let Some((f, stamp)) = &p.failure {
+            item.set("failure_code", f.code.clone());
+            if let Some(d) = &f.decline_code {
+                item.set("decline_code", d.clone());
+            }
+            item.set("failure_stamp", stamp.encode());
+        }
+        item
+    }
+
+    fn from_item(item: &Item) -> Result<Self, ApiError> {
+        let stamp = |name: &str| -> Result<Option<Stamp>, ApiError> {
+            match item.get(name).and_then(AttrValue::as_s) {
+                Some(t) => Stamp::decode(t).map(Some).ok_or_else(|| corrupt(name)),
+                None => Ok(None),
+            }
+        };
+        let check = |name: &str| CheckResult::parse(item.get(name).and_then(AttrValue::as_s));
+        let checks = stamp("checks_stamp")?.map(|st| {
+            (
+                CardChecks {
+                    address_line1: check("check_address_line1"),
+                    postal_code: check("check_postal_code"),
+                    cvc: check("check_cvc"),
+                },
+                st,
+            )
+        });
+        let failure = match stamp("failure_stamp")? {
+            Some(st) => Some((
+                Failure {
+                    code: s(item, "failure_code")?.to_owned(),
+                    decline_code: item
+                        .get("decline_code")
+                        .and_then(AttrValue::as_s)
+                        .map(str::to_owned),
+                },
+                st,
+            )),
+            None => None,
+        };
+        let charges = match item.get("charges") {
+            Some(AttrValue::L(list)) => list
+                .iter()
+                .map(|v| {
+                    v.as_s()
+                        .and_then(ChargeId::parse)
+                        .ok_or_else(|| corrupt("charges"))
+                })
+                .collect::<Result<_, _>>()?,
+            _ => return Err(corrupt("charges")),
+        };
+        Ok(Payment {
+            id: parsed(item, "payment_id", PaymentId::parse)?,
+            patient: parsed(item, "patient", PatientId::parse)?,
+            intent: s(item, "intent")?.to_owned(),
+            amount: Money::new(
+                n(item, "amount")?,
+                parsed(item, "currency", Currency::parse)?,
+            )
+            .ok_or_else(|| corrupt("amount"))?,
+            charges,
+            progress: Progress {
+                status: parsed(item, "status", PaymentStatus::parse)?,
+                status_stamp: stamp("status_stamp")?,
+                checks,
+                failure,
+                refunded: n(item, "refunded")?,
+            },
+            version: n(item, "version")?,
+            created_at: n(item, "created_at")?,
+        })
+    }
+
+    pub fn view(&self) -> serde_json::Value {
+        let p = &self.progress;
+        serde_json::json!({
+            "id": self.id,
+            "processorIntentId": self.intent,
+            "amount": self.amount,
+            "status": p.status,
+            "refunded": p.refunded,
+            "cardChecks": p.checks.as_ref().map(|c| c.0),
+            "failure": p.failure.as_ref().map(|f| &f.0),
+            "chargeIds": self.charges,
+            "createdAt": iso(self.created_at),
+        })
+    }
+}
+
+/// A patient's charges and payments, read in one query.
+pub struct Ledger {
+    pub charges: Vec<Charge>,
+    pub payments: Vec<Payment>,
+}
+
+/// Sums of one currency. `balance` = charges − succeeded payments + their refunds: what is owed
+/// (negative is a credit). `outstanding` also leaves out payments still processing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Totals {
+    pub currency: Currency,
+    pub charged: i64,
+    pub paid: i64,
+    pub refunded: i64,
+    pub balance: i64,
+    pub processing: i64,
+}
+
+impl Totals {
+    pub fn outstanding(&self) -> i64 {
+        self.balance - self.processing
+    }
+}
+
+impl Ledger {
+    pub async fn load(state: &AppState, patient: &PatientId) -> Result<Ledger, ApiError> {
+        let items = query_all(
+            &*state.table,
+            &Query::partition(ledger_partition(patient)).consistent(),
+        )
+        .await?;
+        let mut ledger = Ledger {
+            charges: Vec::new(),
+            payments: Vec::new(),
+        };
+        for item in &items {
+            match item.get("kind").and_then(AttrValue::as_s) {
+                Some("charge") => ledger.charges.push(Charge::from_item(item)?),
+                Some("payment") => ledger.payments.push(Payment::from_item(item)?),
+                _ => return Err(corrupt("ledger entry")),
+            }
+        }
+        Ok(ledger)
+    }
+
+    /// A charge's total with its adjustments.
+    pub fn net_of(&self, id: &ChargeId) -> i64 {
+        self.charges
+            .iter()
+            .filter(|c| &c.id == id || c.adjusts.as_ref() == Some(id))
+            .map(|c| c.total)
+            .sum()
+    }
+
+    pub fn currencies(&self) -> Vec<Currency> {
+        let mut all: Vec<Currency> = self
+            .charges
+            .iter()
+            .map(|c| c.currency)
+            .chain(self.payments.iter().map(|p| p.amount.currency()))
+            .collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+
+    pub fn totals(&self, currency: Currency) -> Totals {
+        let charged = self
+            .charges
+            .iter()
+            .filter(|c| c.currency == currency)
+            .map(|c| c.total)
+            .sum();
+        let (mut paid, mut refunded, mut processing) = (0, 0, 0);
+        for p in self
+            .payments
+            .iter()
+            .filter(|p| p.amount.currency() == currency)
+        {
+            let (settled, back) = p.progress.settled(p.amount.amount());
+            paid += settled;
+            refunded += back;
+            if p.progress.status == PaymentStatus::Processing {
+                processing += p.amount.amount();
+            }
+        }
+        Totals {
+            currency,
+            charged,
+            paid,
+            refunded,
+            balance: charged - paid + refunded,
+            processing,
+        }
+    }
+}
+
+/// A patient's balance per currency, with the charges and payments behind it.
+#[tracing::instrument(skip_all)]
+pub async fn balance(
+    state: &AppState,
+    caller: &Caller,
+    requested: Option<PatientId>,
+) -> Result<serde_json::Value, ApiError> {
+    let patient = acting_for(caller, requested)?;
+    let ledger = Ledger::load(state, &patient).await?;
+    let mut charges = Vec::with_capacity(ledger.charges.len());
+    for c in &ledger.charges {
+        charges.push(c.view(state).await?);
+    }
+    let view = serde_json::json!({
+        "patientId": patient,
+        "balances": ledger.currencies().into_iter().map(|c| ledger.totals(c)).collect::<Vec<_>>(),
+        "charges": charges,
+        "payments": ledger.payments.iter().map(Payment::view).collect::<Vec<_>>(),
+    });
+    audit_read(
+        state,
+        caller,
+        Audit::new("balance.read", "patient", patient.as_str()),
+    )
+    .await?;
+    Ok(view)
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct IntentRequestBody {
+    /// Staff name the patient; a patient pays their own balance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patient_id: Option<PatientId>,
+    /// Minor units; the outstanding amount when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<i64>,
+    pub currency: Currency,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charge_ids: Option<Vec<ChargeId>>,
+}
+
+/// The processor's idempotency key and our payment id for a client's key: the same request
+/// retried names the same payment and reuses the processor's key, so it never creates a second
+/// intent. Keyed (blind-index HMAC), so the processor cannot link the key to our caller.
+async fn derived_ids(
+    state: &AppState,
+    caller: &Caller,
+    key: &IdempotencyKey,
+) -> Result<(ProcessorKey, PaymentId), ApiError> {
+    let blind = state.blind_index().await?;
+    let digest = blind.compute(
+        "processor-idempotency",
+        &format!("{}\n{}", caller.principal.subject, key.as_str()),
+    );
+    let hash = sha2::Sha256::digest(digest.as_bytes());
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&hash[..16]);
+    Ok((
+        ProcessorKey(format!("practica-{digest}")),
+        PaymentId::derived(id),
+    ))
+}
+
+/// Creates a processor payment intent for (part of) the outstanding balance and records it.
+#[tracing::instrument(skip_all)]
+pub async fn create_intent(
+    state: &AppState,
+    processor: &dyn PaymentProcessor,
+    caller: &Caller,
+    key: &IdempotencyKey,
+    idem: &Idempotency,
+    req: IntentRequestBody,
+) -> Result<Reply, ApiError> {
+    let patient = acting_for(caller, req.patient_id.clone())?;
+    if let Some(reply) = idem.replay(state).await? {
+        return Ok(reply);
+    }
+    if let Some(a) = req.amount
+        && !(1..=MAX_MINOR_UNITS).contains(&a)
+    {
+        return Err(unprocessable(
+            "invalid_amount",
+            "amount is a whole number of minor units greater than zero.",
+        ));
+    }
+    let ledger = Ledger::load(state, &patient).await?;
+    if !ledger.currencies().contains(&req.currency) {
+        return Err(unprocessable(
+            "currency_mismatch",
+            "The patient has no charges in this currency.",
+        ));
+    }
+    let totals = ledger.totals(req.currency);
+    let mut limit = totals.outstanding();
+    let charges = req.charge_ids.clone().unwrap_or_default();
+    if !charges.is_empty() {
+        let mut chosen = 0;
+        for id in &charges {
+            let charge = ledger
+                .charges
+                .iter()
+                .find(|c| &c.id == id && c.adjusts.is_none())
+                .ok_or_else(|| {
+                    unprocessable("unknown_charge", "The patient has no charge with this id.")
+                })?;
+            if charge.currency != req.currency {
+                return Err(unprocessable(
+                    "currency_mismatch",
+                    "A chosen charge is in another currency.",
+                ));
+            }
+            chosen += ledger.net_of(id);
+        }
+        limit = limit.min(chosen);
+    }
+    let amount = match req.amount {
+        Some(a) if a > limit => {
+            return Err(unprocessable(
+                "amount_exceeds_balance",
+                "The amount is more than is outstanding.",
+            ));
+        }
+        Some(a) => a,
+        None if limit <= 0 => return Err(unprocessable("nothing_due", "Nothing is outstanding.")),
+        None => limit,
+    };
+    let amount = Money::new(amount, req.currency)
+        .ok_or_else(|| unprocessable("invalid_amount", "The amount is out of range."))?;
+    let (processor_key, payment_id) = derived_ids(state, caller, key).await?;
+    let request = IntentRequest::for_payment(&payment_id, &charges, amount, processor_key);
+    let intent = processor.create_intent(&request).await?;
+    let payment = Payment {
+        id: payment_id,
+        patient,
+        intent: intent.id.clone(),
+        amount,
+        charges,
+        progress: Progress::default(),
+        version: 1,
+        created_at: state.clock.now().unix_timestamp(),
+    };
+    let ops = vec![
+        TransactOp::Put {
+            item: payment.to_item(),
+            condition: Some(Condition::ItemAbsent),
+        },
+        TransactOp::Put {
+            item: Item::new(intent_key(&intent.id))
+                .with("payment_id", payment.id.as_str())
+                .with("patient", payment.patient.as_str()),
+            condition: Some(Condition::ItemAbsent),
+        },
+    ];
+    let mut body = payment.view();
+    body["clientSecret"] = serde_json::Value::String(intent.client_secret.expose().clone());
+    let reply = Reply::new(StatusCode::CREATED, &body)?;
+    let audit = Audit::new("payment.create", "payment", payment.id.as_str());
+    match commit(state, caller, Some(idem), ops, audit, reply).await {
+        Ok(reply) => Ok(reply),
+        Err(CommitError::Api(e)) => Err(e),
+        Err(CommitError::Conflict(_)) => Err(conflict(
+            "payment_exists",
+            "This payment was already recorded.",
+        )),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processor events
+
+/// What a verified webhook did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The payment changed.
+    Applied,
+    /// Seen before: nothing changed.
+    Duplicate,
+    /// New, but older than what the payment already knows: nothing changed.
+    Stale,
+    /// A type we do not act on.
+    Ignored,
+}
+
+fn processor_id_ok(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 255 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// Applies one verified event: deduplicated on its id, merged forward-only into the payment,
+/// with its receipt and audit record in the same transaction.
+#[tracing::instrument(skip_all, fields(source))]
+pub async fn apply_event(
+    state: &AppState,
+    source: &'static str,
+    event_id: &str,
+    event: Event,
+    request_id: &str,
+) -> Result<Outcome, ApiError> {
+    let Event::Payment {
+        intent,
+        amount,
+        currency,
+        observation,
+    } = event
+    else {
+        return Ok(Outcome::Ignored);
+    };
+    if !processor_id_ok(&intent) {
+        return Err(ApiError::bad_request(
+            "invalid_event",
+            "The event is not valid JSON of a known shape.",
+        ));
+    }
+    let pointer = state
+        .table
+        .get(&intent_key(&intent), Consistency::Strong)
+        .await?
+        .ok_or_else(|| {
+            // Retried by the processor: the intent may be ours with its record still being written.
+            ApiError::NotFound
+        })?;
+    let patient = parsed(&pointer, "patient", PatientId::parse)?;
+    let payment_id = parsed(&pointer, "payment_id", PaymentId::parse)?;
+    let receipt = Item::new(receipt_key(source, event_id))
+        .with("received_at", state.clock.now().unix_timestamp())
+        .with("payment_id", payment_id.as_str())
+        .with(
+            TTL_ATTR,
+            state.clock.now().unix_timestamp() + RECEIPT_TTL_SECS,
+        );
+    for _ in 0..APPLY_ATTEMPTS {
+        let item = state
+            .table
+            .get(&payment_key(&patient, &payment_id), Consistency::Strong)
+            .await?
+            .ok_or_else(|| corrupt("payment behind an intent"))?;
+        let payment = Payment::from_item(&item)?;
+        let consistent = amount.is_none_or(|a| a == payment.amount.amount())
+            && currency
+                .as_deref()
+                .is_none_or(|c| c.eq_ignore_ascii_case(payment.amount.currency().code()))
+            && observation
+                .refunded
+                .is_none_or(|r| (0..=payment.amount.amount()).contains(&r));
+        if !consistent {
+            return Err(unprocessable(
+                "event_inconsistent",
+                "The event's amount or currency does not match the payment.",
+            ));
+        }
+        let next = payment.progress.merge(&observation);
+        if next == payment.progress {
+            return match state
+                .table
+                .put(receipt.clone(), Some(Condition::ItemAbsent))
+                .await
+            {
+                Ok(()) => Ok(Outcome::Stale),
+                Err(TableError::ConditionFailed) => Ok(Outcome::Duplicate),
+                Err(e) => Err(e.into()),
+            };
+        }
+        let updated = Payment {
+            progress: next,
+            version: payment.version + 1,
+            ..payment
+        };
+        let audit = Audit::new("payment.update", "payment", updated.id.as_str()).item(
+            state,
+            Actor::System {
+                name: source,
+                request_id,
+            },
+        );
+        let ops = vec![
+            TransactOp::Put {
+                item: receipt.clone(),
+                condition: Some(Condition::ItemAbsent),
+            },
+            TransactOp::Put {
+                item: updated.to_item(),
+                condition: Some(Condition::version_is(updated.version - 1)),
+            },
+            TransactOp::Put {
+                item: audit,
+                condition: Some(Condition::ItemAbsent),
+            },
+        ];
+        match state.table.transact_write(ops).await {
+            Ok(()) => return Ok(Outcome::Applied),
+            Err(TableError::TransactionConditionFailed { failed }) if failed.contains(&0) => {
+                return Ok(Outcome::Duplicate);
+            }
+            Err(
+                TableError::TransactionConditionFailed { .. } | TableError::TransactionConflict,
+            ) => {
+                continue; // another event for this payment landed first: merge again
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::Unavailable {
+        code: "storage_busy",
+        source: anyhow::anyhow!("payment kept changing under concurrent events"),
+    })
+}

@@ -1,0 +1,361 @@
+//! The Stripe adapter of the processor port: `POST /v1/payment_intents`, form-encoded, with the
+//! secret key as bearer token, a pinned API version, timeouts, and retries with exponential backoff
+//! and jitter on 429, 5xx and network failures, every attempt under the same `Idempotency-Key`.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use secrecy::{ExposeSecret as _, SecretString};
+use serde::Deserialize;
+
+use super::processor::{Intent, IntentRequest, PaymentProcessor, ProcessorError};
+
+/// The Stripe API version requests are pinned to.
+pub const STRIPE_API_VERSION: &str = "2024-06-20";
+pub const STRIPE_API_BASE: &str = "https://api.stripe.com";
+
+/// How the adapter talks to Stripe. `Debug` never shows the key (secrecy redacts it).
+#[derive(Clone, Debug)]
+pub struct StripeConfig {
+    pub base_url: String,
+    pub secret_key: SecretString,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    /// Attempts in total, the first included.
+    pub max_attempts: u32,
+    /// Delay before the first retry; doubled for each further one (with jitter), capped at 5 s.
+    pub base_delay: Duration,
+}
+
+impl StripeConfig {
+    pub fn new(secret_key: SecretString) -> Self {
+        StripeConfig {
+            base_url: STRIPE_API_BASE.into(),
+            secret_key,
+            connect_timeout: Duration::from_secs(3),
+            request_timeout: Duration::from_secs(10),
+            max_attempts: 3,
+            base_delay: Duration::from_millis(250),
+        }
+    }
+}
+
+pub struct StripeProcessor {
+    http: reqwest::Client,
+    config: StripeConfig,
+}
+
+impl StripeProcessor {
+    pub fn new(config: StripeConfig) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            .build()?;
+        Ok(StripeProcessor { http, config })
+    }
+
+    fn delay(&self, attempt: u32) -> Duration {
+        let base = self.config.base_delay.saturating_mul(1 << attempt.min(10));
+        let capped = base.min(Duration::from_secs(5));
+        // Full jitter in the upper half: retries from many environments do not line up.
+        let half = capped / 2;
+        half + half.mul_f64(rand::random::<f64>())
+    }
+
+    fn form(request: &IntentRequest) -> Vec<(String, String)> {
+        let mut form = vec![
+            ("amount".to_owned(), request.amount.amount().to_string()),
+            (
+                "currency".to_owned(),
+                request.amount.currency().code().to_lowercase(),
+            ),
+            (
+                "automatic_payment_methods[enabled]".to_owned(),
+                "true".to_owned(),
+            ),
+            (
+                "description".to_owned(),
+                request.description.as_str().to_owned(),
+            ),
+        ];
+        for (key, value) in &request.metadata {
+            form.push((format!("metadata[{key}]"), value.as_str().to_owned()));
+        }
+        form
+    }
+}
+
+#[derive(Deserialize)]
+struct IntentBody {
+    id: String,
+    client_secret: String,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: StripeError,
+}
+
+#[derive(Deserialize)]
+struct StripeError {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    code: Option<String>,
+    decline_code: Option<String>,
+}
+
+enum Attempt {
+    Done(Result<Intent, ProcessorError>),
+    Retry(ProcessorError),
+}
+
+impl StripeProcessor {
+    async fn attempt(&self, request: &IntentRequest, form: &[(String, String)]) -> Attempt {
+        let sent = self
+            .http
+            .post(format!(
+                "{}/v1/payment_intents",
+                self.config.base_url.trim_end_matches('/')
+            ))
+            .bearer_auth(self.config.secret_key.expose_secret())
+            .header("Stripe-Version", STRIPE_API_VERSION)
+            .header("Idempotency-Key", request.idempotency_key.as_str())
+            .form(form)
+            .send()
+            .await;
+        let response = match sent {
+            Ok(r) => r,
+            // The error text names the URL only; reqwest never includes headers.
+            Err(e) => return Attempt::Retry(ProcessorError::Unavailable(anyhow::Error::new(e))),
+        };
+        let status = response.status();
+        let should_retry = response
+            .headers()
+            .get("stripe-should-retry")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v == "true");
+        let bytes = match response.bytes().await {
+            Ok(b) => b,
+            Err(e) => return Attempt::Retry(ProcessorError::Unavailable(anyhow::Error::new(e))),
+        };
+        if status.is_success() {
+            return Attempt::Done(
+                serde_json::from_slice::<IntentBody>(&bytes)
+                    .map(|b| Intent {
+                        id: b.id,
+                        client_secret: b.client_secret.into(),
+                    })
+                    .map_err(|e| {
+                        ProcessorError::Unavailable(
+                            anyhow::Error::new(e).context("unreadable payment intent"),
+                        )
+                    }),
+            );
+        }
+        let error = serde_json::from_slice::<ErrorBody>(&bytes)
+            .ok()
+            .map(|b| b.error);
+        let kind = error.as_ref().and_then(|e| e.kind.as_deref());
+        let code = || {
+            error
+                .as_ref()
+                .and_then(|e| e.code.clone())
+                .unwrap_or_else(|| status.as_u16().to_string())
+        };
+        match (status.as_u16(), kind) {
+            (_, Some("idempotency_error")) => {
+                Attempt::Done(Err(ProcessorError::IdempotencyConflict))
+            }
+            (402, _) | (_, Some("card_error")) => Attempt::Done(Err(ProcessorError::Declined {
+                code: code(),
+                decline_code: error.as_ref().and_then(|e| e.decline_code.clone()),
+            })),
+            (429, _) => Attempt::Retry(ProcessorError::RateLimited),
+            (s, _) if s >= 500 && should_retry != Some(false) => Attempt::Retry(
+                ProcessorError::Unavailable(anyhow::anyhow!("processor answered {s}")),
+            ),
+            (s, _) if s >= 500 => Attempt::Done(Err(ProcessorError::Unavailable(anyhow::anyhow!(
+                "processor answered {s}"
+            )))),
+            (409, _) if should_retry == Some(true) => Attempt::Retry(ProcessorError::Unavailable(
+                anyhow::anyhow!("processor lock timeout"),
+            )),
+            _ => Attempt::Done(Err(ProcessorError::Rejected { code: code() })),
+        }
+    }
+}
+
+#[async_trait]
+impl PaymentProcessor for StripeProcessor {
+    #[tracing::instrument(skip_all, fields(amount = request.amount.amount(), currency = request.amount.currency().code()))]
+    async fn create_intent(&self, request: &IntentRequest) -> Result<Intent, ProcessorError> {
+        let form = Self::form(request);
+        let mut attempt = 0;
+        loop {
+            match self.attempt(request, &form).await {
+                Attempt::Done(result) => return result,
+                Attempt::Retry(error) => {
+                    attempt += 1;
+                    if attempt >= self.config.max_attempts {
+                        return Err(error);
+                    }
+                    tracing::warn!(attempt, error = %error, "processor call failed; retrying");
+                    tokio::time::sleep(self.delay(attempt - 1)).await;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::PaymentId;
+    use crate::money::{Currency, Money};
+    use crate::payments::processor::ProcessorKey;
+    use wiremock::matchers::{body_string_contains, header, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    fn processor(server: &MockServer) -> StripeProcessor {
+        let mut config = StripeConfig::new(SecretString::from("sk_test_practica_secret"));
+        config.base_url = server.uri();
+        config.base_delay = Duration::from_millis(1);
+        config.request_timeout = Duration::from_millis(500);
+        StripeProcessor::new(config).unwrap()
+    }
+
+    fn request() -> IntentRequest {
+        IntentRequest::for_payment(
+            &PaymentId::new(),
+            &[],
+            Money::new(12000, Currency::parse("USD").unwrap()).unwrap(),
+            ProcessorKey("practica-key-1".into()),
+        )
+    }
+
+    fn intent_body() -> serde_json::Value {
+        serde_json::json!({"id": "pi_123", "object": "payment_intent", "client_secret": "pi_123_secret_abc",
+            "amount": 12000, "currency": "usd", "status": "requires_payment_method"})
+    }
+
+    fn stripe_error(kind: &str, code: &str) -> serde_json::Value {
+        serde_json::json!({"error": {"type": kind, "code": code, "message": "Your card was declined.",
+            "decline_code": "insufficient_funds"}})
+    }
+
+    #[tokio::test]
+    async fn creates_a_form_encoded_intent_with_key_version_and_idempotency_key() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/v1/payment_intents"))
+            .and(header("authorization", "Bearer sk_test_practica_secret"))
+            .and(header("idempotency-key", "practica-key-1"))
+            .and(header("stripe-version", STRIPE_API_VERSION))
+            .and(header("content-type", "application/x-www-form-urlencoded"))
+            .and(body_string_contains("amount=12000"))
+            .and(body_string_contains("currency=usd"))
+            .and(body_string_contains("metadata%5Bpractica_payment%5D=pay_"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(intent_body()))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let intent = processor(&server).create_intent(&request()).await.unwrap();
+        assert_eq!(intent.id, "pi_123");
+        assert_eq!(intent.client_secret.expose(), "pi_123_secret_abc");
+    }
+
+    #[tokio::test]
+    async fn retries_429_5xx_and_network_errors_with_the_same_key() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(500).set_body_json(stripe_error("api_error", "x")))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .respond_with(
+                ResponseTemplate::new(429)
+                    .set_body_json(stripe_error("rate_limit_error", "rate_limit")),
+            )
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(intent_body()))
+            .mount(&server)
+            .await;
+        let intent = processor(&server).create_intent(&request()).await.unwrap();
+        assert_eq!(intent.id, "pi_123");
+        let received = server.received_requests().await.unwrap();
+        assert_eq!(received.len(), 3);
+        for r in &received {
+            assert_eq!(r.headers["idempotency-key"], "practica-key-1");
+        }
+
+        // A request that times out is retried too, and gives up as Unavailable.
+        let slow = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(2)))
+            .mount(&slow)
+            .await;
+        assert!(matches!(
+            processor(&slow).create_intent(&request()).await,
+            Err(ProcessorError::Unavailable(_))
+        ));
+        assert_eq!(slow.received_requests().await.unwrap().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn typed_errors() {
+        let cases = [
+            (402, stripe_error("card_error", "card_declined"), "declined"),
+            (
+                400,
+                stripe_error("idempotency_error", "idempotency_key_in_use"),
+                "idempotency",
+            ),
+            (429, stripe_error("rate_limit_error", "rate_limit"), "rate"),
+            (
+                400,
+                stripe_error("invalid_request_error", "parameter_invalid_integer"),
+                "rejected",
+            ),
+            (503, serde_json::json!({}), "unavailable"),
+        ];
+        for (status, body, expected) in cases {
+            let server = MockServer::start().await;
+            Mock::given(method("POST"))
+                .respond_with(ResponseTemplate::new(status).set_body_json(body))
+                .mount(&server)
+                .await;
+            let error = processor(&server)
+                .create_intent(&request())
+                .await
+                .unwrap_err();
+            let kind = match &error {
+                ProcessorError::Declined { code, decline_code } => {
+                    assert_eq!(code, "card_declined");
+                    assert_eq!(decline_code.as_deref(), Some("insufficient_funds"));
+                    "declined"
+                }
+                ProcessorError::IdempotencyConflict => "idempotency",
+                ProcessorError::RateLimited => "rate",
+                ProcessorError::Rejected { .. } => "rejected",
+                ProcessorError::Unavailable(_) => "unavailable",
+            };
+            assert_eq!(kind, expected, "{status}");
+            let retried = matches!(expected, "rate" | "unavailable");
+            assert_eq!(
+                server.received_requests().await.unwrap().len(),
+                if retried { 3 } else { 1 },
+                "{expected}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_key_never_prints() {
+        let config = StripeConfig::new(SecretString::from("sk_live_verysecret"));
+        assert!(!format!("{config:?}").contains("verysecret"));
+    }
+}
