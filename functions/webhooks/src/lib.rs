@@ -3,7 +3,7 @@
 //! that arrived (lambda_http has already base64-decoded a binary API Gateway body) before
 //! anything parses them; only then is the event read and applied.
 //!
-//! Answers: 200 when applied, a duplicate, stale or of a type we ignore; 400 for a signature or
+//! Answers: 200 when applied, a duplicate, nothing new or of a type we ignore; 400 for a signature or
 //! event that fails its checks; 404 for a payment we do not know (yet: the processor retries);
 //! 5xx when we cannot store it now, so the processor retries.
 

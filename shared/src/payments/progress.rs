@@ -158,8 +158,6 @@ pub struct Observation {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Progress {
     pub status: PaymentStatus,
-    /// None until an event set the status (a new payment).
-    pub status_stamp: Option<Stamp>,
     pub checks: Option<(CardChecks, Stamp)>,
     pub failure: Option<(Failure, Stamp)>,
     pub refunded: i64,
@@ -169,7 +167,6 @@ impl Default for Progress {
     fn default() -> Self {
         Progress {
             status: PaymentStatus::RequiresPayment,
-            status_stamp: None,
             checks: None,
             failure: None,
             refunded: 0,
@@ -191,11 +188,9 @@ impl Progress {
             created: o.created,
             event_id: o.event_id.clone(),
         };
-        if let Some(status) = o.status
-            && newer(self.status_stamp.as_ref(), &stamp)
-        {
-            next.status = status;
-            next.status_stamp = Some(stamp.clone());
+        if let Some(status) = o.status {
+            // Events of one rank carry the same status, so the rank alone decides.
+            next.status = next.status.max(status);
         }
         if let Some(checks) = o.checks
             && newer(self.checks.as_ref().map(|c| &c.1), &stamp)

@@ -344,9 +344,6 @@ impl Payment {
             .with("refunded", p.refunded)
             .with("version", self.version)
             .with("created_at", self.created_at);
-        if let Some(stamp) = &p.status_stamp {
-            item.set("status_stamp", stamp.encode());
-        }
         if let Some((c, stamp)) = &p.checks {
             item.set("check_address_line1", c.address_line1.as_str());
             item.set("check_postal_code", c.postal_code.as_str());
@@ -417,7 +414,6 @@ impl Payment {
             charges,
             progress: Progress {
                 status: parsed(item, "status", PaymentStatus::parse)?,
-                status_stamp: stamp("status_stamp")?,
                 checks,
                 failure,
                 refunded: n(item, "refunded")?,
@@ -720,8 +716,9 @@ pub enum Outcome {
     Applied,
     /// Seen before: nothing changed.
     Duplicate,
-    /// New, but older than what the payment already knows: nothing changed.
-    Stale,
+    /// New, but it tells nothing the payment does not already know (a late `processing` after
+    /// `succeeded`): nothing changed but its receipt.
+    Unchanged,
     /// A type we do not act on.
     Ignored,
 }
@@ -799,7 +796,7 @@ pub async fn apply_event(
                 .put(receipt.clone(), Some(Condition::ItemAbsent))
                 .await
             {
-                Ok(()) => Ok(Outcome::Stale),
+                Ok(()) => Ok(Outcome::Unchanged),
                 Err(TableError::ConditionFailed) => Ok(Outcome::Duplicate),
                 Err(e) => Err(e.into()),
             };
