@@ -85,3 +85,131 @@ async fn every_documented_operation_is_routed() {
         }
     }
 }
+
+/// The README's payment walkthrough: seed, a staff charge, the patient's intent, `practica pay`
+/// sending signed webhooks to the running server, the balance paid; then a decline and a refund.
+#[tokio::test]
+async fn practica_pay_completes_sandbox_intents_through_signed_webhooks() {
+    use shared::payments::sandbox::Completion;
+    let data = tempfile::tempdir().unwrap();
+    let demo = serve::seed(data.path()).await.unwrap();
+    let (listener, app) = serve::bind(0, data.path()).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let base = format!("http://127.0.0.1:{port}");
+    let issuer = LocalIssuer::open_or_create(data.path()).unwrap();
+    let mint = |sub: &str, role| {
+        issuer
+            .mint(
+                &Subject::parse(sub).unwrap(),
+                &[role],
+                Duration::from_secs(600),
+            )
+            .unwrap()
+    };
+    let (staff, jane) = (
+        mint("staff-1", Role::Staff),
+        mint(demo.patient_id.as_str(), Role::Patient),
+    );
+    let client = reqwest::Client::new();
+    let post = |path: &str, token: &str, key: &str, body: serde_json::Value| {
+        client
+            .post(format!("{base}{path}"))
+            .bearer_auth(token)
+            .header("idempotency-key", key)
+            .json(&body)
+            .send()
+    };
+    let charge = post(
+        "/v1/charges",
+        &staff,
+        "walkthrough-charge",
+        serde_json::json!({"patientId": demo.patient_id, "currency": "USD",
+            "lineItems": [{"description": "Initial assessment", "amount": 15000}]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(charge.status(), 201);
+    let balance = || async {
+        let body: serde_json::Value = client
+            .get(format!("{base}/v1/balance"))
+            .bearer_auth(&jane)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body
+    };
+    let jane_ref = &jane;
+    let post_ref = &post;
+    let intent = |key: &'static str| async move {
+        let reply: serde_json::Value = post_ref(
+            "/v1/payment-intents",
+            jane_ref,
+            key,
+            serde_json::json!({"currency": "USD"}),
+        )
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        reply["processorIntentId"].as_str().unwrap().to_owned()
+    };
+
+    let declined = intent("walkthrough-intent-1").await;
+    let answers = serve::pay(
+        data.path(),
+        port,
+        &declined,
+        Completion::Fail {
+            decline_code: "insufficient_funds".into(),
+        },
+    )
+    .await
+    .unwrap();
+    assert!(
+        answers.iter().all(|(_, status, _)| *status == 200),
+        "{answers:?}"
+    );
+    assert_eq!(balance().await["balances"][0]["balance"], 15000);
+
+    let paid = intent("walkthrough-intent-2").await;
+    let answers = serve::pay(
+        data.path(),
+        port,
+        &paid,
+        Completion::Succeed { avs_fail: false },
+    )
+    .await
+    .unwrap();
+    assert!(
+        answers.iter().all(|(_, status, _)| *status == 200),
+        "{answers:?}"
+    );
+    let after = balance().await;
+    assert_eq!(after["balances"][0]["balance"], 0, "{after}");
+
+    serve::pay(
+        data.path(),
+        port,
+        &paid,
+        Completion::Refund { refunded: 5000 },
+    )
+    .await
+    .unwrap();
+    assert_eq!(balance().await["balances"][0]["balance"], 5000);
+    assert!(
+        serve::pay(
+            data.path(),
+            port,
+            &paid,
+            Completion::Refund { refunded: 10001 }
+        )
+        .await
+        .is_err(),
+        "a refund beyond what is left is refused before anything is sent"
+    );
+}
