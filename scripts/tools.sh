@@ -20,3 +20,17 @@ ensure_python_tools() {
 }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# The official Stripe Python library, for the webhook-verification comparison in scripts/bench.
+STRIPE_PY_VERSION=16.1.0
+stripe_venv="$cache/stripe-python-$STRIPE_PY_VERSION"
+ensure_stripe_python() {
+  if [ ! -f "$stripe_venv/.complete" ]; then
+    echo "tools: installing stripe==$STRIPE_PY_VERSION into $stripe_venv"
+    rm -rf "$stripe_venv"
+    mkdir -p "$cache"
+    python3 -m venv "$stripe_venv"
+    "$stripe_venv/bin/pip" install --quiet --disable-pip-version-check "stripe==$STRIPE_PY_VERSION"
+    touch "$stripe_venv/.complete"
+  fi
+}

@@ -1,4 +1,4 @@
-//! The authorization table: every booking route × every role × own/other record. Each case runs on
+//! The authorization table: every booking and payments route × every role × own/other record. Each case runs on
 //! a fresh seeded stack; a refusal must leave the table exactly as it was.
 
 use http::StatusCode;
@@ -196,6 +196,39 @@ async fn every_route_role_and_ownership() {
             None,
             [403, 403, 403, 403, 200, 200, 401],
         ),
+        case(
+            "POST",
+            "/v1/charges",
+            Some(
+                json!({"patientId": "patient-jane", "currency": "USD", "lineItems": [{"description": "Visit", "amount": 500}]}),
+            ),
+            [403, 403, 403, 403, 201, 201, 401],
+        ),
+        case(
+            "GET",
+            "/v1/balance",
+            None,
+            [200, 200, 403, 403, 422, 422, 401],
+        ),
+        case(
+            "GET",
+            "/v1/balance?patientId=patient-jane",
+            None,
+            [200, 403, 403, 403, 200, 200, 401],
+        ),
+        case(
+            "POST",
+            "/v1/payment-intents",
+            Some(json!({"currency": "USD", "patientId": "patient-jane"})),
+            [201, 403, 403, 403, 201, 201, 401],
+        ),
+        // John has nothing to pay; staff must name the patient.
+        case(
+            "POST",
+            "/v1/payment-intents",
+            Some(json!({"currency": "USD"})),
+            [201, 422, 403, 403, 422, 422, 401],
+        ),
     ];
     let mut failures = Vec::new();
     for case in &cases {
@@ -212,6 +245,17 @@ async fn every_route_role_and_ownership() {
                     Some(json!({"providerId": demo.providers[0], "serviceId": demo.services[1], "start": tue("10:00")})),
                 )
                 .await;
+            let staff = stack.token("staff-1", &[Role::Staff]);
+            let (charged, _, _) = stack
+                .send(
+                    "POST",
+                    "/v1/charges",
+                    Some(&staff),
+                    Some("setup-charge"),
+                    Some(json!({"patientId": "patient-jane", "currency": "USD", "lineItems": [{"description": "Visit", "amount": 15000}]})),
+                )
+                .await;
+            assert_eq!(charged, StatusCode::CREATED);
             let ids = [
                 ("{P}", demo.providers[0].to_string()),
                 ("{S}", demo.services[1].to_string()),

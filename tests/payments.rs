@@ -333,6 +333,48 @@ async fn every_delivery_order_ends_in_the_same_payment() {
     assert!(finals.iter().all(|f| f == &finals[0]));
 }
 
+/// Events for one payment arriving at once: each merges on a fresh read and lands (a version
+/// conflict means "merge again"), and the result is the same as one at a time.
+async fn concurrent_events(stack: Stack) {
+    let (_, pi) = with_intent(&stack).await;
+    let mut set = sandbox::events(&pi, &Completion::Succeed { avs_fail: true }, TEST_NOW);
+    for refunded in [1000, 2000, 3000, 4000] {
+        set.extend(sandbox::events(
+            &pi,
+            &Completion::Refund { refunded },
+            TEST_NOW,
+        ));
+    }
+    let stack = Arc::new(stack);
+    let tasks: Vec<_> = set
+        .into_iter()
+        .map(|body| {
+            let stack = stack.clone();
+            tokio::spawn(async move { deliver(&stack, &body).await })
+        })
+        .collect();
+    for task in tasks {
+        let (status, reply) = task.await.unwrap();
+        assert_eq!(status, 200, "{reply}");
+    }
+    let after = balance(&stack).await;
+    assert_eq!(after["payments"][0]["status"], "succeeded");
+    assert_eq!(after["payments"][0]["refunded"], 4000);
+    assert_eq!(usd(&after)["balance"], 4000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_events_for_one_payment_on_the_embedded_store() {
+    concurrent_events(Stack::embedded()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_events_for_one_payment_on_dynamodb_local() {
+    if let Some(stack) = Stack::on(practica_tests::dynamodb_local_fixture().await).await {
+        concurrent_events(stack).await;
+    }
+}
+
 #[tokio::test]
 async fn signatures_are_checked_before_anything_else() {
     let stack = Stack::embedded();

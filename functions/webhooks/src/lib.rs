@@ -59,7 +59,18 @@ async fn stripe(
         s.config.tolerance_secs,
     )?;
     let (event_id, event) = events::stripe(&body)?;
-    let outcome = service::apply_event(&s.app, "stripe", &event_id, event, &request_id).await?;
+    receive(&s, "stripe", &event_id, event, &request_id).await
+}
+
+/// Applies a verified, read event and acknowledges it.
+async fn receive(
+    s: &WebhookState,
+    source: &'static str,
+    event_id: &str,
+    event: events::Event,
+    request_id: &str,
+) -> Result<Json<Received>, ApiError> {
+    let outcome = service::apply_event(&s.app, source, event_id, event, request_id).await?;
     Ok(Json(Received {
         received: true,
         outcome,
@@ -88,11 +99,7 @@ async fn standard(
     // Verified above, so the timestamp is digits within the tolerance.
     let timestamp = signed.timestamp.and_then(|t| t.parse().ok()).unwrap_or(now);
     let event = events::standard(id, timestamp, &body)?;
-    let outcome = service::apply_event(&s.app, "standard", id, event, &request_id).await?;
-    Ok(Json(Received {
-        received: true,
-        outcome,
-    }))
+    receive(&s, "standard", id, event, &request_id).await
 }
 
 /// The routes, for mounting beside other functions' (`practica serve`).

@@ -227,20 +227,24 @@ fn interpret(
 mod tests {
     use super::*;
 
+    fn payment(e: Event) -> (String, Observation) {
+        match e {
+            Event::Payment {
+                intent,
+                observation,
+                ..
+            } => (intent, observation),
+            Event::Ignored => panic!("expected a payment event"),
+        }
+    }
+
     #[test]
     fn reads_intent_and_charge_events() {
         let (id, e) = stripe(br#"{"id":"evt_1","type":"payment_intent.payment_failed","created":5,
             "data":{"object":{"id":"pi_1","amount":100,"currency":"usd",
             "last_payment_error":{"code":"card_declined","decline_code":"insufficient_funds","message":"Jane's card"}}}}"#).unwrap();
         assert_eq!(id, "evt_1");
-        let Event::Payment {
-            intent,
-            observation,
-            ..
-        } = e
-        else {
-            panic!()
-        };
+        let (intent, observation) = payment(e);
         assert_eq!(intent, "pi_1");
         assert_eq!(observation.status, Some(PaymentStatus::Failed));
         assert_eq!(
@@ -250,9 +254,7 @@ mod tests {
         let (_, e) = stripe(br#"{"id":"evt_2","type":"charge.refunded","created":6,
             "data":{"object":{"id":"ch_1","payment_intent":"pi_1","amount":100,"amount_refunded":40,"currency":"usd",
             "payment_method_details":{"card":{"checks":{"address_line1_check":"fail","address_postal_code_check":null,"cvc_check":"pass"}}}}}}"#).unwrap();
-        let Event::Payment { observation, .. } = e else {
-            panic!()
-        };
+        let (_, observation) = payment(e);
         assert_eq!(observation.refunded, Some(40));
         assert_eq!(observation.status, None);
         let checks = observation.checks.unwrap();
@@ -282,14 +284,7 @@ mod tests {
             br#"{"type":"payment_intent.succeeded","timestamp":"x","data":{"id":"pi_9"}}"#,
         )
         .unwrap();
-        let Event::Payment {
-            intent,
-            observation,
-            ..
-        } = e
-        else {
-            panic!()
-        };
+        let (intent, observation) = payment(e);
         assert_eq!((intent.as_str(), observation.created), ("pi_9", 9));
     }
 }
