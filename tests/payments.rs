@@ -375,6 +375,9 @@ async fn concurrent_events_for_one_payment_on_dynamodb_local() {
     }
 }
 
+/// A webhook case: name, headers, body, expected status and problem code.
+type Refusal<'a> = (&'a str, Vec<(&'a str, &'a str)>, Vec<u8>, u16, &'a str);
+
 #[tokio::test]
 async fn signatures_are_checked_before_anything_else() {
     let stack = Stack::embedded();
@@ -398,7 +401,7 @@ async fn signatures_are_checked_before_anything_else() {
     let unknown_sig = stripe_headers(TEST_STRIPE_SECRETS, TEST_NOW, &unknown);
     let huge = vec![b' '; webhooks::WEBHOOK_MAX_BYTES + 1];
     let huge_sig = stripe_headers(TEST_STRIPE_SECRETS, TEST_NOW, &huge);
-    let cases: Vec<(&str, Vec<(&str, &str)>, Vec<u8>, u16, &str)> = vec![
+    let cases: Vec<Refusal> = vec![
         ("no header", vec![], body.clone(), 400, "signature_missing"),
         (
             "malformed",
