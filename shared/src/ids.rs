@@ -118,17 +118,22 @@ impl<'de> Deserialize<'de> for PatientId {
     }
 }
 
+/// True for 1 to 128 characters of `A-Z a-z 0-9 - _ . :`, which are safe inside a table key (no
+/// `#`): client idempotency keys, processor event and message ids.
+pub fn is_key_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+}
+
 /// The client's `Idempotency-Key`: 1 to 128 characters of `A-Z a-z 0-9 - _ . :` (UUIDs fit).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct IdempotencyKey(String);
 
 impl IdempotencyKey {
     pub fn parse(s: &str) -> Option<Self> {
-        let ok = !s.is_empty()
-            && s.len() <= 128
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
-        ok.then(|| IdempotencyKey(s.to_owned()))
+        is_key_token(s).then(|| IdempotencyKey(s.to_owned()))
     }
     pub fn as_str(&self) -> &str {
         &self.0

@@ -64,14 +64,17 @@ pub async fn resolve(
     }
 }
 
-fn required(
-    lookup: &impl Fn(&str) -> Option<String>,
+/// A required secret variable of the process environment, resolved (see [`resolve`]).
+async fn env_secret(
     name: &'static str,
-) -> anyhow::Result<String> {
-    lookup(name)
+    secrets_manager: &aws_sdk_secretsmanager::Client,
+) -> anyhow::Result<SecretString> {
+    let value = std::env::var(name)
+        .ok()
         .map(|v| v.trim().to_owned())
         .filter(|v| !v.is_empty())
-        .with_context(|| format!("missing environment variable {name}"))
+        .with_context(|| format!("missing environment variable {name}"))?;
+    resolve(name, value, secrets_manager).await
 }
 
 /// The webhook function's secrets and tolerance.
@@ -110,18 +113,8 @@ impl WebhookConfig {
         use secrecy::ExposeSecret as _;
         let lookup = |n: &str| std::env::var(n).ok();
         let client = aws_sdk_secretsmanager::Client::new(sdk);
-        let stripe = resolve(
-            STRIPE_WEBHOOK_SECRETS,
-            required(&lookup, STRIPE_WEBHOOK_SECRETS)?,
-            &client,
-        )
-        .await?;
-        let standard = resolve(
-            STANDARD_WEBHOOK_SECRETS,
-            required(&lookup, STANDARD_WEBHOOK_SECRETS)?,
-            &client,
-        )
-        .await?;
+        let stripe = env_secret(STRIPE_WEBHOOK_SECRETS, &client).await?;
+        let standard = env_secret(STANDARD_WEBHOOK_SECRETS, &client).await?;
         Self::parse(
             stripe.expose_secret(),
             standard.expose_secret(),
@@ -191,16 +184,13 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 pub async fn stripe_from_env(
     sdk: &aws_config::SdkConfig,
 ) -> anyhow::Result<super::stripe::StripeConfig> {
-    let lookup = |n: &str| std::env::var(n).ok();
     let client = aws_sdk_secretsmanager::Client::new(sdk);
-    let key = resolve(
-        STRIPE_SECRET_KEY,
-        required(&lookup, STRIPE_SECRET_KEY)?,
-        &client,
-    )
-    .await?;
+    let key = env_secret(STRIPE_SECRET_KEY, &client).await?;
     let mut config = super::stripe::StripeConfig::new(key);
-    if let Some(base) = lookup(STRIPE_API_BASE).filter(|b| !b.trim().is_empty()) {
+    if let Some(base) = std::env::var(STRIPE_API_BASE)
+        .ok()
+        .filter(|b| !b.trim().is_empty())
+    {
         anyhow::ensure!(
             base.starts_with("https://"),
             "{STRIPE_API_BASE} must be an https URL"

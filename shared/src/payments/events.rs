@@ -101,18 +101,10 @@ fn invalid() -> ApiError {
     )
 }
 
-fn event_id_ok(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 128
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
-}
-
 /// A Stripe event from its verified bytes.
 pub fn stripe(body: &[u8]) -> Result<(String, Event), ApiError> {
     let envelope: StripeEnvelope = serde_json::from_slice(body).map_err(|_| invalid())?;
-    if !event_id_ok(&envelope.id) {
+    if !crate::ids::is_key_token(&envelope.id) {
         return Err(invalid());
     }
     let event = interpret(

@@ -43,10 +43,16 @@ pub async fn load(path: &Path) -> anyhow::Result<Vec<SandboxIntent>> {
     }
 }
 
-/// Writes the intents atomically (a reader never sees half a file).
+/// Writes the intents atomically (a reader never sees half a file), readable by the owner only
+/// (they hold client secrets).
 pub async fn store(path: &Path, intents: &[SandboxIntent]) -> anyhow::Result<()> {
     let tmp = path.with_extension("tmp");
     tokio::fs::write(&tmp, serde_json::to_vec_pretty(intents)?).await?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        tokio::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).await?;
+    }
     tokio::fs::rename(&tmp, path).await?;
     Ok(())
 }

@@ -259,12 +259,7 @@ pub fn verify_standard<'a>(
     else {
         return Err(SignatureError::Missing);
     };
-    let id_ok = !id.is_empty()
-        && id.len() <= 128
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
-    if !id_ok {
+    if !crate::ids::is_key_token(id) {
         return Err(SignatureError::Malformed);
     }
     let t = timestamp(ts)?;
