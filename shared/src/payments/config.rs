@@ -113,8 +113,11 @@ impl WebhookConfig {
         use secrecy::ExposeSecret as _;
         let lookup = |n: &str| std::env::var(n).ok();
         let client = aws_sdk_secretsmanager::Client::new(sdk);
-        let stripe = env_secret(STRIPE_WEBHOOK_SECRETS, &client).await?;
-        let standard = env_secret(STANDARD_WEBHOOK_SECRETS, &client).await?;
+        // Both reads at once: they are on the cold-start path.
+        let (stripe, standard) = tokio::try_join!(
+            env_secret(STRIPE_WEBHOOK_SECRETS, &client),
+            env_secret(STANDARD_WEBHOOK_SECRETS, &client),
+        )?;
         Self::parse(
             stripe.expose_secret(),
             standard.expose_secret(),
