@@ -159,6 +159,15 @@ impl shared::payments::processor::PaymentProcessor for FixtureProcessor {
             client_secret: "pi_fixture_1_secret_x".to_owned().into(),
         })
     }
+
+    async fn cancel_intent(
+        &self,
+        _: &str,
+        _: &shared::payments::processor::ProcessorKey,
+    ) -> Result<shared::payments::processor::Cancel, shared::payments::processor::ProcessorError>
+    {
+        Ok(shared::payments::processor::Cancel::Canceled)
+    }
 }
 
 /// Every payments and webhook event, through the Lambda conversion: the Stripe event arrives

@@ -378,6 +378,98 @@ async fn concurrent_events_for_one_payment_on_dynamodb_local() {
 /// A webhook case: name, headers, body, expected status and problem code.
 type Refusal<'a> = (&'a str, Vec<(&'a str, &'a str)>, Vec<u8>, u16, &'a str);
 
+async fn ledger_payments(stack: &Stack) -> Vec<(String, String)> {
+    balance(stack).await["payments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["processorIntentId"].as_str().unwrap().to_owned(),
+                p["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_new_checkout_cancels_the_unpaid_one_and_never_one_being_paid() {
+    let stack = Stack::embedded();
+    let (_, first) = with_intent(&stack).await;
+    let (status, second) = intent(&stack, json!({"currency": "USD"})).await;
+    assert_eq!(status, 201, "{second}");
+    let second_id = second["processorIntentId"].as_str().unwrap().to_owned();
+    assert_eq!(sandbox_intent(&stack, &first.id).await.status, "canceled");
+    let mut payments = ledger_payments(&stack).await;
+    payments.sort_by_key(|(id, _)| (id != &first.id, id.clone()));
+    assert_eq!(
+        payments,
+        [
+            (first.id.clone(), "canceled".into()),
+            (second_id.clone(), "requires_payment".into())
+        ]
+    );
+    // The processor has taken the second payment but its webhook has not arrived: a third checkout
+    // must not cancel it (too late) nor take the balance again.
+    let mut intents = sandbox::load(&stack.sandbox_file).await.unwrap();
+    intents
+        .iter_mut()
+        .find(|i| i.id == second_id)
+        .unwrap()
+        .status = "succeeded".into();
+    sandbox::store(&stack.sandbox_file, &intents).await.unwrap();
+    let before = stack.scan().await;
+    let (status, reply) = intent(&stack, json!({"currency": "USD"})).await;
+    assert_eq!(
+        (status, reply["code"].as_str()),
+        (409, Some("payment_in_progress"))
+    );
+    assert_eq!(stack.scan().await, before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_checkouts_leave_at_most_one_payable_intent() {
+    let stack = Arc::new(Stack::embedded());
+    stack.seed().await;
+    assert_eq!(charge(&stack, visit(15000)).await.0, 201);
+    let tasks: Vec<_> = (0..6)
+        .map(|_| {
+            let stack = stack.clone();
+            tokio::spawn(async move { intent(&stack, json!({"currency": "USD"})).await })
+        })
+        .collect();
+    let mut created = 0;
+    for task in tasks {
+        let (status, reply) = task.await.unwrap();
+        match status {
+            201 => created += 1,
+            409 => assert_eq!(reply["code"], "balance_changed"),
+            other => panic!("{other}: {reply}"),
+        }
+    }
+    assert!(created >= 1);
+    let payable: Vec<_> = sandbox::load(&stack.sandbox_file)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.status != "canceled")
+        .collect();
+    let open_in_ledger = ledger_payments(&stack)
+        .await
+        .into_iter()
+        .filter(|(_, status)| status == "requires_payment")
+        .count();
+    assert_eq!(open_in_ledger, 1);
+    // A processor intent created by a request that then lost the race is never recorded and its
+    // client secret never handed out; the ledger's one open intent is payable.
+    let open = ledger_payments(&stack)
+        .await
+        .into_iter()
+        .find(|(_, s)| s == "requires_payment")
+        .unwrap();
+    assert!(payable.iter().any(|i| i.id == open.0));
+}
+
 #[tokio::test]
 async fn signatures_are_checked_before_anything_else() {
     let stack = Stack::embedded();
@@ -702,7 +794,12 @@ async fn nothing_about_the_patient_reaches_the_processor() {
         .await;
     assert_eq!(status, 201);
     let received = server.received_requests().await.unwrap();
-    assert_eq!(received.len(), 4);
+    // Four intents; each new checkout cancelled the unpaid one before it.
+    let cancels = received
+        .iter()
+        .filter(|r| r.url.path().ends_with("/cancel"))
+        .count();
+    assert_eq!((received.len(), cancels), (7, 3));
     let forbidden = [
         "Jane",
         "Demo-Patient",

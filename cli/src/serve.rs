@@ -126,11 +126,21 @@ pub async fn pay(
         .iter_mut()
         .find(|i| i.id == intent_id)
         .with_context(|| format!("no sandbox intent {intent_id} in {}", data.display()))?;
-    if let Completion::Refund { refunded } = completion {
-        anyhow::ensure!(
-            refunded > 0 && intent.refunded + refunded <= intent.amount,
-            "a refund is more than zero and at most the amount not yet refunded"
-        );
+    anyhow::ensure!(
+        intent.status != "canceled",
+        "{intent_id} was cancelled (a newer intent superseded it)"
+    );
+    match completion {
+        Completion::Refund { refunded } => anyhow::ensure!(
+            intent.status == "succeeded"
+                && refunded > 0
+                && intent.refunded + refunded <= intent.amount,
+            "a refund is of a paid intent, more than zero and at most the amount not yet refunded"
+        ),
+        _ => anyhow::ensure!(intent.status != "succeeded", "{intent_id} is already paid"),
+    }
+    if matches!(completion, Completion::Succeed { .. }) {
+        intent.status = "succeeded".into();
     }
     let completion = match completion {
         Completion::Refund { refunded } => {

@@ -118,6 +118,9 @@ pub enum ProcessorError {
     /// The processor refused the request as invalid (our bug or configuration).
     #[error("request refused: {code}")]
     Rejected { code: String },
+    /// The intent is not in a state that allows this (e.g. cancelling a paid one); its status.
+    #[error("intent in unexpected state {status}")]
+    UnexpectedState { status: String },
     /// Unreachable, timing out or failing on its side after the retries.
     #[error("processor unavailable")]
     Unavailable(#[source] anyhow::Error),
@@ -145,11 +148,20 @@ impl From<ProcessorError> for crate::ApiError {
                 code: "processor_unavailable",
                 source: anyhow::Error::new(e),
             },
-            ProcessorError::Rejected { .. } => {
+            ProcessorError::Rejected { .. } | ProcessorError::UnexpectedState { .. } => {
                 ApiError::Unexpected(anyhow::Error::new(e).context("processor refused request"))
             }
         }
     }
+}
+
+/// What cancelling an intent came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cancel {
+    /// It cannot be paid any more (cancelled now or before).
+    Canceled,
+    /// Too late: it is paid or being paid.
+    TooLate,
 }
 
 /// The payment-processor port.
@@ -157,6 +169,8 @@ impl From<ProcessorError> for crate::ApiError {
 pub trait PaymentProcessor: Send + Sync {
     /// Creates (or, for a key seen before, returns) a payment intent.
     async fn create_intent(&self, request: &IntentRequest) -> Result<Intent, ProcessorError>;
+    /// Cancels an intent nobody has paid, so it can no longer be paid.
+    async fn cancel_intent(&self, id: &str, key: &ProcessorKey) -> Result<Cancel, ProcessorError>;
 }
 
 #[cfg(test)]

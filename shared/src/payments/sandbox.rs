@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::processor::{Intent, IntentRequest, PaymentProcessor, ProcessorError};
+use super::processor::{
+    Cancel, Intent, IntentRequest, PaymentProcessor, ProcessorError, ProcessorKey,
+};
 
 /// One intent the sandbox created.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,6 +25,13 @@ pub struct SandboxIntent {
     /// Refunded so far (cumulative), as Stripe reports it.
     #[serde(default)]
     pub refunded: i64,
+    /// `requires_payment_method`, `succeeded` or `canceled`, as at Stripe.
+    #[serde(default = "requires_payment_method")]
+    pub status: String,
+}
+
+fn requires_payment_method() -> String {
+    "requires_payment_method".into()
 }
 
 pub struct SandboxProcessor {
@@ -98,12 +107,33 @@ impl PaymentProcessor for SandboxProcessor {
                 .map(|(k, v)| ((*k).to_owned(), v.as_str().to_owned()))
                 .collect(),
             refunded: 0,
+            status: requires_payment_method(),
         });
         store(&self.path, &intents).await.map_err(unavailable)?;
         Ok(Intent {
             id,
             client_secret: secret.into(),
         })
+    }
+
+    async fn cancel_intent(&self, id: &str, _: &ProcessorKey) -> Result<Cancel, ProcessorError> {
+        let _guard = self.lock.lock().await;
+        let mut intents = load(&self.path).await.map_err(unavailable)?;
+        let intent = intents
+            .iter_mut()
+            .find(|i| i.id == id)
+            .ok_or(ProcessorError::Rejected {
+                code: "resource_missing".into(),
+            })?;
+        match intent.status.as_str() {
+            "succeeded" => Ok(Cancel::TooLate),
+            "canceled" => Ok(Cancel::Canceled),
+            _ => {
+                intent.status = "canceled".into();
+                store(&self.path, &intents).await.map_err(unavailable)?;
+                Ok(Cancel::Canceled)
+            }
+        }
     }
 }
 
@@ -212,7 +242,6 @@ mod tests {
     use crate::ids::PaymentId;
     use crate::money::{Currency, Money};
     use crate::payments::events::{self, Event};
-    use crate::payments::processor::ProcessorKey;
     use crate::payments::progress::{CheckResult, PaymentStatus};
 
     #[tokio::test]

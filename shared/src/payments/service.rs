@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
 use super::events::Event;
-use super::processor::{IntentRequest, PaymentProcessor, ProcessorKey};
+use super::processor::{Cancel, IntentRequest, PaymentProcessor, ProcessorKey};
 use super::progress::{CardChecks, CheckResult, Failure, PaymentStatus, Progress, Stamp};
 use crate::AppState;
 use crate::auth::{Resource, Role};
@@ -45,6 +45,11 @@ pub fn charge_key(patient: &PatientId, id: &ChargeId) -> Key {
 }
 pub fn payment_key(patient: &PatientId, id: &PaymentId) -> Key {
     Key::new(ledger_partition(patient), format!("PAY#{id}"))
+}
+/// The ledger's version: every write that can lower what is outstanding (a new intent, an adjusting
+/// entry) claims the next version, so two of them racing on one read cannot both land.
+pub fn ledger_lock_key(patient: &PatientId) -> Key {
+    Key::new(ledger_partition(patient), "LOCK")
 }
 pub fn intent_key(processor_id: &str) -> Key {
     Key::new(format!("INTENT#{processor_id}"), "INTENT")
@@ -209,6 +214,7 @@ pub async fn create_charge(
         .authorize(&[Role::Staff, Role::Admin], Resource::Shared)?;
     let total = check_lines(&req.line_items)?;
     let patient = req.patient_id.clone();
+    let mut claim = None;
     match &req.adjusts {
         None if total <= 0 => {
             return Err(unprocessable(
@@ -219,6 +225,7 @@ pub async fn create_charge(
         None => {}
         Some(original) => {
             let ledger = Ledger::load(state, &patient).await?;
+            claim = Some(ledger.claim());
             let base = ledger
                 .charges
                 .iter()
@@ -275,7 +282,7 @@ pub async fn create_charge(
         .sealer
         .seal(&charge.key(), "line_items", &plain)
         .await?;
-    let ops = vec![
+    let mut ops = vec![
         TransactOp::Put {
             item: charge.to_item(),
             condition: Some(Condition::ItemAbsent),
@@ -285,6 +292,7 @@ pub async fn create_charge(
             condition: Condition::ItemExists,
         },
     ];
+    ops.extend(claim);
     let reply = Reply::new(StatusCode::CREATED, &charge.view_with(&req.line_items))?;
     let audit = Audit::new("charge.create", "charge", charge.id.as_str());
     match commit(state, caller, Some(idem), ops, audit, reply).await {
@@ -294,6 +302,7 @@ pub async fn create_charge(
             "unknown_patient",
             "No patient is registered under patientId.",
         )),
+        Err(CommitError::Conflict(failed)) if failed.contains(&2) => Err(balance_changed()),
         Err(CommitError::Conflict(f)) => Err(ApiError::Unexpected(anyhow::anyhow!(
             "new charge collided at {f:?}"
         ))),
@@ -441,8 +450,11 @@ impl Payment {
 
 /// A patient's charges and payments, read in one query.
 pub struct Ledger {
+    pub patient: PatientId,
     pub charges: Vec<Charge>,
     pub payments: Vec<Payment>,
+    /// The version of the ledger's lock item (0 before the first claim).
+    pub version: i64,
 }
 
 /// Sums of one currency. `balance` = charges − succeeded payments + their refunds: what is owed
@@ -472,17 +484,34 @@ impl Ledger {
         )
         .await?;
         let mut ledger = Ledger {
+            patient: patient.clone(),
             charges: Vec::new(),
             payments: Vec::new(),
+            version: 0,
         };
         for item in &items {
             match item.get("kind").and_then(AttrValue::as_s) {
                 Some("charge") => ledger.charges.push(Charge::from_item(item)?),
                 Some("payment") => ledger.payments.push(Payment::from_item(item)?),
+                Some("lock") => ledger.version = n(item, "version")?,
                 _ => return Err(corrupt("ledger entry")),
             }
         }
         Ok(ledger)
+    }
+
+    /// The write that claims the next version of the ledger read here.
+    pub fn claim(&self) -> TransactOp {
+        TransactOp::Put {
+            item: Item::new(ledger_lock_key(&self.patient))
+                .with("kind", "lock")
+                .with("version", self.version + 1),
+            condition: Some(if self.version == 0 {
+                Condition::ItemAbsent
+            } else {
+                Condition::version_is(self.version)
+            }),
+        }
     }
 
     /// A charge's total with its adjustments.
@@ -601,7 +630,18 @@ async fn derived_ids(
     ))
 }
 
+fn balance_changed() -> ApiError {
+    conflict(
+        "balance_changed",
+        "The patient's ledger changed while this request was prepared; retry with the same Idempotency-Key.",
+    )
+}
+
 /// Creates a processor payment intent for (part of) the outstanding balance and records it.
+///
+/// One checkout at a time: the patient's earlier intents in this currency that nobody has paid are
+/// cancelled at the processor first (they can no longer be paid, so two open checkouts cannot both
+/// take the same balance); one that is already paid or being paid makes this a 409.
 #[tracing::instrument(skip_all)]
 pub async fn create_intent(
     state: &AppState,
@@ -666,6 +706,32 @@ pub async fn create_intent(
     };
     let amount = Money::new(amount, req.currency)
         .ok_or_else(|| unprocessable("invalid_amount", "The amount is out of range."))?;
+    let mut superseded = Vec::new();
+    for open in ledger.payments.iter().filter(|p| {
+        p.amount.currency() == req.currency
+            && matches!(
+                p.progress.status,
+                PaymentStatus::RequiresPayment | PaymentStatus::Failed
+            )
+    }) {
+        let cancel_key = ProcessorKey(format!("practica-cancel-{}", open.id));
+        match processor.cancel_intent(&open.intent, &cancel_key).await? {
+            Cancel::Canceled => superseded.push(Payment {
+                progress: Progress {
+                    status: PaymentStatus::Canceled,
+                    ..open.progress.clone()
+                },
+                version: open.version + 1,
+                ..open.clone()
+            }),
+            Cancel::TooLate => {
+                return Err(conflict(
+                    "payment_in_progress",
+                    "An earlier payment is being completed; check the balance before paying again.",
+                ));
+            }
+        }
+    }
     let (processor_key, payment_id) = derived_ids(state, caller, key).await?;
     let request = IntentRequest::for_payment(&payment_id, &charges, amount, processor_key);
     let intent = processor.create_intent(&request).await?;
@@ -679,7 +745,7 @@ pub async fn create_intent(
         version: 1,
         created_at: state.clock.now().unix_timestamp(),
     };
-    let ops = vec![
+    let mut ops = vec![
         TransactOp::Put {
             item: payment.to_item(),
             condition: Some(Condition::ItemAbsent),
@@ -690,7 +756,12 @@ pub async fn create_intent(
                 .with("patient", payment.patient.as_str()),
             condition: Some(Condition::ItemAbsent),
         },
+        ledger.claim(),
     ];
+    ops.extend(superseded.iter().map(|p| TransactOp::Put {
+        item: p.to_item(),
+        condition: Some(Condition::version_is(p.version - 1)),
+    }));
     let mut body = payment.view();
     body["clientSecret"] = serde_json::Value::String(intent.client_secret.expose().clone());
     let reply = Reply::new(StatusCode::CREATED, &body)?;
@@ -698,6 +769,9 @@ pub async fn create_intent(
     match commit(state, caller, Some(idem), ops, audit, reply).await {
         Ok(reply) => Ok(reply),
         Err(CommitError::Api(e)) => Err(e),
+        Err(CommitError::Conflict(failed)) if failed.iter().any(|&i| i >= 2) => {
+            Err(balance_changed())
+        }
         Err(CommitError::Conflict(_)) => Err(conflict(
             "payment_exists",
             "This payment was already recorded.",

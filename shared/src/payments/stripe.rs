@@ -8,7 +8,9 @@ use async_trait::async_trait;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 
-use super::processor::{Intent, IntentRequest, PaymentProcessor, ProcessorError};
+use super::processor::{
+    Cancel, Intent, IntentRequest, PaymentProcessor, ProcessorError, ProcessorKey,
+};
 
 /// The Stripe API version requests are pinned to.
 pub const STRIPE_API_VERSION: &str = "2024-06-20";
@@ -102,24 +104,31 @@ struct StripeError {
     kind: Option<String>,
     code: Option<String>,
     decline_code: Option<String>,
+    /// Sent with `payment_intent_unexpected_state`: the intent as it is.
+    payment_intent: Option<IntentState>,
+}
+
+#[derive(Deserialize)]
+struct IntentState {
+    status: Option<String>,
 }
 
 enum Attempt {
-    Done(Result<Intent, ProcessorError>),
+    Done(Result<axum::body::Bytes, ProcessorError>),
     Retry(ProcessorError),
 }
 
 impl StripeProcessor {
-    async fn attempt(&self, request: &IntentRequest, form: &[(String, String)]) -> Attempt {
+    async fn attempt(&self, path: &str, key: &str, form: &[(String, String)]) -> Attempt {
         let sent = self
             .http
             .post(format!(
-                "{}/v1/payment_intents",
+                "{}{path}",
                 self.config.base_url.trim_end_matches('/')
             ))
             .bearer_auth(self.config.secret_key.expose_secret())
             .header("Stripe-Version", STRIPE_API_VERSION)
-            .header("Idempotency-Key", request.idempotency_key.as_str())
+            .header("Idempotency-Key", key)
             .form(form)
             .send()
             .await;
@@ -139,18 +148,7 @@ impl StripeProcessor {
             Err(e) => return Attempt::Retry(ProcessorError::Unavailable(anyhow::Error::new(e))),
         };
         if status.is_success() {
-            return Attempt::Done(
-                serde_json::from_slice::<IntentBody>(&bytes)
-                    .map(|b| Intent {
-                        id: b.id,
-                        client_secret: b.client_secret.into(),
-                    })
-                    .map_err(|e| {
-                        ProcessorError::Unavailable(
-                            anyhow::Error::new(e).context("unreadable payment intent"),
-                        )
-                    }),
-            );
+            return Attempt::Done(Ok(bytes));
         }
         let error = serde_json::from_slice::<ErrorBody>(&bytes)
             .ok()
@@ -162,6 +160,9 @@ impl StripeProcessor {
                 .and_then(|e| e.code.clone())
                 .unwrap_or_else(|| status.as_u16().to_string())
         };
+        let unexpected_state = error
+            .as_ref()
+            .is_some_and(|e| e.code.as_deref() == Some("payment_intent_unexpected_state"));
         match (status.as_u16(), kind) {
             (_, Some("idempotency_error")) => {
                 Attempt::Done(Err(ProcessorError::IdempotencyConflict))
@@ -169,6 +170,12 @@ impl StripeProcessor {
             (402, _) | (_, Some("card_error")) => Attempt::Done(Err(ProcessorError::Declined {
                 code: code(),
                 decline_code: error.as_ref().and_then(|e| e.decline_code.clone()),
+            })),
+            _ if unexpected_state => Attempt::Done(Err(ProcessorError::UnexpectedState {
+                status: error
+                    .and_then(|e| e.payment_intent)
+                    .and_then(|p| p.status)
+                    .unwrap_or_default(),
             })),
             (429, _) => Attempt::Retry(ProcessorError::RateLimited),
             (s, _) if s >= 500 && should_retry != Some(false) => Attempt::Retry(
@@ -183,16 +190,17 @@ impl StripeProcessor {
             _ => Attempt::Done(Err(ProcessorError::Rejected { code: code() })),
         }
     }
-}
 
-#[async_trait]
-impl PaymentProcessor for StripeProcessor {
-    #[tracing::instrument(skip_all, fields(amount = request.amount.amount(), currency = request.amount.currency().code()))]
-    async fn create_intent(&self, request: &IntentRequest) -> Result<Intent, ProcessorError> {
-        let form = Self::form(request);
+    /// One POST, retried with backoff where a retry can help, under one idempotency key.
+    async fn post(
+        &self,
+        path: &str,
+        key: &str,
+        form: &[(String, String)],
+    ) -> Result<axum::body::Bytes, ProcessorError> {
         let mut attempt = 0;
         loop {
-            match self.attempt(request, &form).await {
+            match self.attempt(path, key, form).await {
                 Attempt::Done(result) => return result,
                 Attempt::Retry(error) => {
                     attempt += 1;
@@ -203,6 +211,44 @@ impl PaymentProcessor for StripeProcessor {
                     tokio::time::sleep(self.delay(attempt - 1)).await;
                 }
             }
+        }
+    }
+}
+
+#[async_trait]
+impl PaymentProcessor for StripeProcessor {
+    #[tracing::instrument(skip_all, fields(amount = request.amount.amount(), currency = request.amount.currency().code()))]
+    async fn create_intent(&self, request: &IntentRequest) -> Result<Intent, ProcessorError> {
+        let bytes = self
+            .post(
+                "/v1/payment_intents",
+                request.idempotency_key.as_str(),
+                &Self::form(request),
+            )
+            .await?;
+        serde_json::from_slice::<IntentBody>(&bytes)
+            .map(|b| Intent {
+                id: b.id,
+                client_secret: b.client_secret.into(),
+            })
+            .map_err(|e| {
+                ProcessorError::Unavailable(
+                    anyhow::Error::new(e).context("unreadable payment intent"),
+                )
+            })
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn cancel_intent(&self, id: &str, key: &ProcessorKey) -> Result<Cancel, ProcessorError> {
+        let form = [("cancellation_reason".to_owned(), "abandoned".to_owned())];
+        let path = format!("/v1/payment_intents/{id}/cancel");
+        match self.post(&path, key.as_str(), &form).await {
+            Ok(_) => Ok(Cancel::Canceled),
+            Err(ProcessorError::UnexpectedState { status }) if status == "canceled" => {
+                Ok(Cancel::Canceled)
+            }
+            Err(ProcessorError::UnexpectedState { .. }) => Ok(Cancel::TooLate),
+            Err(e) => Err(e),
         }
     }
 }
@@ -340,7 +386,9 @@ mod tests {
                 }
                 ProcessorError::IdempotencyConflict => "idempotency",
                 ProcessorError::RateLimited => "rate",
-                ProcessorError::Rejected { .. } => "rejected",
+                ProcessorError::Rejected { .. } | ProcessorError::UnexpectedState { .. } => {
+                    "rejected"
+                }
                 ProcessorError::Unavailable(_) => "unavailable",
             };
             assert_eq!(kind, expected, "{status}");
@@ -349,6 +397,51 @@ mod tests {
                 server.received_requests().await.unwrap().len(),
                 if retried { 3 } else { 1 },
                 "{expected}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn cancels_and_reports_intents_that_are_too_late_to_cancel() {
+        let key = ProcessorKey("practica-cancel-pay_1".into());
+        let unexpected = |status: &str| {
+            serde_json::json!({"error": {"type": "invalid_request_error",
+                "code": "payment_intent_unexpected_state", "payment_intent": {"id": "pi_1", "status": status}}})
+        };
+        let cases = [
+            (
+                ResponseTemplate::new(200).set_body_json(intent_body()),
+                Cancel::Canceled,
+            ),
+            (
+                ResponseTemplate::new(400).set_body_json(unexpected("canceled")),
+                Cancel::Canceled,
+            ),
+            (
+                ResponseTemplate::new(400).set_body_json(unexpected("succeeded")),
+                Cancel::TooLate,
+            ),
+            (
+                ResponseTemplate::new(400).set_body_json(unexpected("processing")),
+                Cancel::TooLate,
+            ),
+        ];
+        for (response, expected) in cases {
+            let server = MockServer::start().await;
+            Mock::given(method("POST"))
+                .and(path("/v1/payment_intents/pi_1/cancel"))
+                .and(header("idempotency-key", "practica-cancel-pay_1"))
+                .and(body_string_contains("cancellation_reason=abandoned"))
+                .respond_with(response)
+                .expect(1)
+                .mount(&server)
+                .await;
+            assert_eq!(
+                processor(&server)
+                    .cancel_intent("pi_1", &key)
+                    .await
+                    .unwrap(),
+                expected
             );
         }
     }
