@@ -3,6 +3,7 @@
 //! Keys (single table):
 //! - a patient's ledger `LEDGER#<patient>`: charges `CHG#<id>` (immutable; line items sealed) and
 //!   payments `PAY#<id>` (status merged from events, see `progress`), so a balance is one query;
+//!   and `LOCK`, the ledger's version, claimed by every write that can lower what is outstanding;
 //! - processor intent → our payment `INTENT#<processor id>` / `INTENT` (written with the payment);
 //! - webhook receipts `WEBHOOK#<source>#<event id>` / `EVENT`, kept 30 days, for deduplication.
 
