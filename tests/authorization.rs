@@ -8,14 +8,16 @@ use shared::auth::Role;
 
 /// Who calls: Jane owns the records; John is another patient; Rivera is the appointment's
 /// provider, Okafor another provider.
-const ACTORS: [(&str, Option<Role>); 7] = [
-    ("patient-jane", Some(Role::Patient)),
-    ("patient-john", Some(Role::Patient)),
-    ("provider-rivera", Some(Role::Provider)),
-    ("provider-okafor", Some(Role::Provider)),
-    ("staff-1", Some(Role::Staff)),
-    ("admin-1", Some(Role::Admin)),
+/// "nobody" is signed in but in no known group: only `/v1/me` answers them.
+const ACTORS: [(&str, Option<&[Role]>); 8] = [
+    ("patient-jane", Some(&[Role::Patient])),
+    ("patient-john", Some(&[Role::Patient])),
+    ("provider-rivera", Some(&[Role::Provider])),
+    ("provider-okafor", Some(&[Role::Provider])),
+    ("staff-1", Some(&[Role::Staff])),
+    ("admin-1", Some(&[Role::Admin])),
     ("anonymous", None),
+    ("nobody", Some(&[])),
 ];
 
 struct Case {
@@ -23,10 +25,10 @@ struct Case {
     path: &'static str,
     body: Option<Value>,
     /// Expected status per actor, in the order of [`ACTORS`].
-    expect: [u16; 7],
+    expect: [u16; 8],
 }
 
-fn case(method: &'static str, path: &'static str, body: Option<Value>, expect: [u16; 7]) -> Case {
+fn case(method: &'static str, path: &'static str, body: Option<Value>, expect: [u16; 8]) -> Case {
     Case {
         method,
         path,
@@ -49,132 +51,132 @@ async fn every_route_role_and_ownership() {
     new_patient["patientId"] = json!("patient-new");
     let rules = json!({"hours": {"mon": [{"start": "09:00", "end": "17:00"}]}});
     let cases = [
-        case("GET", "/v1/me", None, [200, 200, 200, 200, 200, 200, 401]),
+        case("GET", "/v1/me", None, [200, 200, 200, 200, 200, 200, 401, 200]),
         case(
             "GET",
             "/v1/practice",
             None,
-            [200, 200, 200, 200, 200, 200, 401],
+            [200, 200, 200, 200, 200, 200, 401, 403],
         ),
         case(
             "PUT",
             "/v1/practice",
             Some(json!({"name": "X", "timeZone": "Europe/Paris"})),
-            [403, 403, 403, 403, 403, 200, 401],
+            [403, 403, 403, 403, 403, 200, 401, 403],
         ),
         case(
             "GET",
             "/v1/providers",
             None,
-            [200, 200, 200, 200, 200, 200, 401],
+            [200, 200, 200, 200, 200, 200, 401, 403],
         ),
         case(
             "POST",
             "/v1/providers",
             Some(json!({"name": "Dr. New", "rules": rules})),
-            [403, 403, 403, 403, 201, 201, 401],
+            [403, 403, 403, 403, 201, 201, 401, 403],
         ),
         case(
             "GET",
             "/v1/providers/{P}",
             None,
-            [200, 200, 200, 200, 200, 200, 401],
+            [200, 200, 200, 200, 200, 200, 401, 403],
         ),
         case(
             "PUT",
             "/v1/providers/{P}/schedule",
             Some(rules.clone()),
-            [403, 403, 403, 403, 200, 200, 401],
+            [403, 403, 403, 403, 200, 200, 401, 403],
         ),
         case(
             "GET",
             "/v1/providers/{P}/availability?serviceId={S}&from=2026-11-24T00%3A00%3A00Z&to=2026-11-25T00%3A00%3A00Z",
             None,
-            [200, 200, 200, 200, 200, 200, 401],
+            [200, 200, 200, 200, 200, 200, 401, 403],
         ),
         case(
             "GET",
             "/v1/services",
             None,
-            [200, 200, 200, 200, 200, 200, 401],
+            [200, 200, 200, 200, 200, 200, 401, 403],
         ),
         case(
             "POST",
             "/v1/services",
             Some(json!({"name": "New", "durationMinutes": 30, "providerIds": ["{P}"]})),
-            [403, 403, 403, 403, 201, 201, 401],
+            [403, 403, 403, 403, 201, 201, 401, 403],
         ),
         case(
             "POST",
             "/v1/holds",
             Some(for_jane(tue("14:00"))),
-            [201, 403, 403, 403, 201, 201, 401],
+            [201, 403, 403, 403, 201, 201, 401, 403],
         ),
         case(
             "POST",
             "/v1/appointments",
             Some(for_jane(tue("14:00"))),
-            [201, 403, 403, 403, 201, 201, 401],
+            [201, 403, 403, 403, 201, 201, 401, 403],
         ),
         case(
             "GET",
             "/v1/appointments",
             None,
-            [200, 200, 400, 400, 400, 400, 401],
+            [200, 200, 400, 400, 400, 400, 401, 403],
         ),
         case(
             "GET",
             "/v1/appointments?providerId={P}&from=2026-11-24T00%3A00%3A00Z&to=2026-11-25T00%3A00%3A00Z",
             None,
-            [403, 403, 200, 403, 200, 200, 401],
+            [403, 403, 200, 403, 200, 200, 401, 403],
         ),
         case(
             "GET",
             "/v1/appointments/{A}",
             None,
-            [200, 403, 200, 403, 200, 200, 401],
+            [200, 403, 200, 403, 200, 200, 401, 403],
         ),
         case(
             "POST",
             "/v1/appointments/{A}/reschedule",
             Some(json!({"start": tue("16:00")})),
-            [200, 403, 403, 403, 200, 200, 401],
+            [200, 403, 403, 403, 200, 200, 401, 403],
         ),
         case(
             "POST",
             "/v1/appointments/{A}/cancel",
             Some(json!({})),
-            [200, 403, 403, 403, 200, 200, 401],
+            [200, 403, 403, 403, 200, 200, 401, 403],
         ),
         case(
             "POST",
             "/v1/patients",
             Some(new_patient),
-            [403, 403, 403, 403, 201, 201, 401],
+            [403, 403, 403, 403, 201, 201, 401, 403],
         ),
         case(
-            "GET",
-            "/v1/patients?email=jane.demo%40example.org",
-            None,
-            [403, 403, 403, 403, 200, 200, 401],
+            "POST",
+            "/v1/patients/search",
+            Some(json!({"email": "jane.demo@example.org"})),
+            [403, 403, 403, 403, 200, 200, 401, 403],
         ),
         case(
             "GET",
             "/v1/patients/patient-jane",
             None,
-            [200, 403, 403, 403, 200, 200, 401],
+            [200, 403, 403, 403, 200, 200, 401, 403],
         ),
         case(
             "GET",
             "/v1/patients/me",
             None,
-            [200, 404, 403, 403, 403, 403, 401],
+            [200, 404, 403, 403, 403, 403, 401, 403],
         ),
         case(
             "PUT",
             "/v1/patients/me",
             Some(patient),
-            [200, 200, 403, 403, 403, 403, 401],
+            [200, 200, 403, 403, 403, 403, 401, 403],
         ),
         case(
             "POST",
@@ -182,19 +184,19 @@ async fn every_route_role_and_ownership() {
             Some(
                 json!({"providerId": "{P}", "serviceId": "{S}", "from": tue("09:00"), "to": tue("17:00"), "patientId": "patient-jane"}),
             ),
-            [201, 403, 403, 403, 201, 201, 401],
+            [201, 403, 403, 403, 201, 201, 401, 403],
         ),
         case(
             "GET",
             "/v1/waitlist",
             None,
-            [200, 200, 403, 403, 400, 400, 401],
+            [200, 200, 403, 403, 400, 400, 401, 403],
         ),
         case(
             "GET",
             "/v1/waitlist?providerId={P}",
             None,
-            [403, 403, 403, 403, 200, 200, 401],
+            [403, 403, 403, 403, 200, 200, 401, 403],
         ),
         case(
             "POST",
@@ -202,32 +204,32 @@ async fn every_route_role_and_ownership() {
             Some(
                 json!({"patientId": "patient-jane", "currency": "USD", "lineItems": [{"description": "Visit", "amount": 500}]}),
             ),
-            [403, 403, 403, 403, 201, 201, 401],
+            [403, 403, 403, 403, 201, 201, 401, 403],
         ),
         case(
             "GET",
             "/v1/balance",
             None,
-            [200, 200, 403, 403, 422, 422, 401],
+            [200, 200, 403, 403, 422, 422, 401, 403],
         ),
         case(
             "GET",
             "/v1/balance?patientId=patient-jane",
             None,
-            [200, 403, 403, 403, 200, 200, 401],
+            [200, 403, 403, 403, 200, 200, 401, 403],
         ),
         case(
             "POST",
             "/v1/payment-intents",
             Some(json!({"currency": "USD", "patientId": "patient-jane"})),
-            [201, 403, 403, 403, 201, 201, 401],
+            [201, 403, 403, 403, 201, 201, 401, 403],
         ),
         // John has nothing to pay; staff must name the patient.
         case(
             "POST",
             "/v1/payment-intents",
             Some(json!({"currency": "USD"})),
-            [201, 422, 403, 403, 422, 422, 401],
+            [201, 422, 403, 403, 422, 422, 401, 403],
         ),
     ];
     let mut failures = Vec::new();
@@ -266,7 +268,7 @@ async fn every_route_role_and_ownership() {
                 .body
                 .as_ref()
                 .map(|b| serde_json::from_str(&fill(&b.to_string(), &ids)).unwrap());
-            let token = role.map(|r| stack.token(sub, &[r]));
+            let token = role.map(|roles| stack.token(sub, roles));
             let before = stack.scan().await;
             let (status, _, problem) = stack
                 .send(case.method, &path, token.as_deref(), Some("case"), body)

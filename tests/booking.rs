@@ -175,10 +175,17 @@ async fn replay_returns_the_same_reply_without_a_second_write() {
     assert_eq!(again.0, StatusCode::CREATED);
     assert_eq!(again.2, first.2);
     assert_eq!(again.1["idempotent-replayed"], "true");
+    // A replay changes nothing but leaves one audit record: it showed the reason for visit again.
+    let after = stack.scan().await;
+    assert_eq!(after.len(), items_after_first + 1, "a replay writes only its audit record");
+    let replay_audits: Vec<_> = after
+        .iter()
+        .filter(|i| i.get("action").and_then(|v| v.as_s()) == Some("reply.replay"))
+        .collect();
+    assert_eq!(replay_audits.len(), 1);
     assert_eq!(
-        stack.scan().await.len(),
-        items_after_first,
-        "a replay writes nothing"
+        replay_audits[0].get("entity_id").and_then(|v| v.as_s()),
+        first.2["id"].as_str()
     );
     // The same key with another body is refused; so is a missing key.
     let other = booking(&demo, 30, &tue("11:00"));
@@ -205,7 +212,7 @@ async fn replay_returns_the_same_reply_without_a_second_write() {
         (status, problem["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("idempotency_key_required"))
     );
-    assert_eq!(stack.scan().await.len(), items_after_first);
+    assert_eq!(stack.scan().await.len(), items_after_first + 1);
     // Another caller's identical key is another request.
     let john = stack.token("patient-john", &[Role::Patient]);
     let (status, _, _) = stack
@@ -608,15 +615,17 @@ async fn a_raw_scan_holds_no_patient_plaintext() {
     let staff = stack.token("staff-1", &[Role::Staff]);
     let (status, _, found) = stack
         .send(
-            "GET",
-            "/v1/patients?email=JANE.Demo%40example.org",
+            "POST",
+            "/v1/patients/search",
             Some(&staff),
             None,
-            None,
+            Some(json!({"email": "JANE.Demo@example.org"})),
         )
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(found["patients"][0]["name"], "Jane Demo-Patient");
+    // The address was typed by staff when the demo was seeded: nobody has verified it.
+    assert_eq!(found["patients"][0]["emailVerified"], false);
 }
 
 #[tokio::test]

@@ -94,7 +94,7 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
         ("reschedule", &jane, StatusCode::OK),
         ("cancel", &jane, StatusCode::OK),
         ("createPatient", &staff, StatusCode::CREATED),
-        ("findPatients", &staff, StatusCode::OK),
+        ("searchPatients", &staff, StatusCode::OK),
         ("getPatient", &staff, StatusCode::OK),
         ("getMyPatientRecord", &jane, StatusCode::OK),
         ("putMyPatientRecord", &jane, StatusCode::OK),
@@ -120,7 +120,7 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
             }
             "getAppointment" => assert_eq!(body["reason"], "Follow-up on sleep"),
             "cancel" => assert_eq!(body["status"], "cancelled"),
-            "findPatients" => assert_eq!(body["patients"][0]["patientId"], "patient-omar"),
+            "searchPatients" => assert_eq!(body["patients"][0]["patientId"], "patient-omar"),
             _ => {}
         }
     }

@@ -72,6 +72,25 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
     }
 }
 
+/// Signing keys are fetched over TLS; plain http only to this machine (local emulators, serve).
+pub fn secure_or_loopback(url: &str) -> bool {
+    if url.starts_with("https://") {
+        return true;
+    }
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return false;
+    }
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    matches!(host, "127.0.0.1" | "::1" | "localhost")
+}
+
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -89,6 +108,12 @@ impl Config {
         let jwks_url = env
             .optional("PRACTICA_AUTH_JWKS_URL")
             .unwrap_or_else(|| format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/')));
+        if !secure_or_loopback(&jwks_url) {
+            return Err(ConfigError::Invalid {
+                name: "PRACTICA_AUTH_JWKS_URL",
+                reason: "must be an https URL (plain http only to 127.0.0.1, [::1] or localhost)",
+            });
+        }
         let token_use = match env.optional("PRACTICA_AUTH_TOKEN_USE") {
             None => TokenUse::Access,
             Some(v) => TokenUse::parse(&v).ok_or(ConfigError::Invalid {
@@ -180,5 +205,34 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn signing_keys_come_over_tls_except_from_this_machine() {
+        for (url, ok) in [
+            ("https://idp.example.org/jwks.json", true),
+            ("http://127.0.0.1:8080/.well-known/jwks.json", true),
+            ("http://localhost:9000/jwks", true),
+            ("http://[::1]:8080/jwks", true),
+            ("http://idp.example.org/jwks.json", false),
+            ("http://127.0.0.1.evil.example/jwks", false),
+            ("http://localhost@evil.example/jwks", false),
+            ("http://10.0.0.1/jwks", false),
+            ("ftp://127.0.0.1/jwks", false),
+            ("", false),
+        ] {
+            assert_eq!(secure_or_loopback(url), ok, "{url}");
+            let mut vars = BASE.to_vec();
+            vars.push(("PRACTICA_AUTH_JWKS_URL", url));
+            let refused = matches!(
+                config(&vars),
+                Err(ConfigError::Invalid {
+                    name: "PRACTICA_AUTH_JWKS_URL",
+                    ..
+                })
+            );
+            // An empty value means "not set": the issuer's https default applies.
+            assert_eq!(refused, !ok && !url.is_empty(), "{url}");
+        }
     }
 }

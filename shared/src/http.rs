@@ -9,13 +9,16 @@ use axum::extract::{DefaultBodyLimit, FromRef, FromRequest, FromRequestParts, Re
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use serde::de::DeserializeOwned;
 use tracing::Instrument as _;
 
 use crate::auth::{AuthError, Principal, Role, Verifier, bearer};
 use crate::error::ApiError;
 use crate::ids::IdempotencyKey;
+
+/// Longest client-supplied `x-request-id` kept (else the request gets a fresh id).
+pub const MAX_CLIENT_REQUEST_ID: usize = 64;
 
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -24,7 +27,8 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 #[derive(Clone, Debug)]
 pub struct RequestId(pub String);
 
-/// The verified caller of one request and the request's id, for authorization and audit.
+/// The verified caller of one request, holding at least one known role, and the request's id,
+/// for authorization and audit.
 #[derive(Clone, Debug)]
 pub struct Caller {
     pub principal: Principal,
@@ -46,6 +50,11 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let principal = Principal::from_request_parts(parts, state).await?;
+        // Every route that takes a Caller needs a role; only `/v1/me` (which takes the bare
+        // Principal) answers a signed-in user whom no group has been given yet.
+        if principal.roles.is_empty() {
+            return Err(ApiError::Forbidden);
+        }
         let request_id = parts
             .extensions
             .get::<RequestId>()
@@ -213,7 +222,8 @@ fn request_id(req: &Request) -> String {
         req.headers()
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
-            .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+            // Stored in audit records: a bounded token or nothing (then one is minted).
+            .filter(|v| v.len() <= MAX_CLIENT_REQUEST_ID && crate::ids::is_key_token(v))
             .map(str::to_owned)
     };
     from_gateway
@@ -251,12 +261,20 @@ async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
 }
 
-/// Adds what every function's router needs: problem+json 404/405, body limit, request span.
+/// A handler that panicked: the request gets a 500 problem (its id in `x-request-id`, added by the
+/// request span outside this layer) and the environment goes on serving others.
+fn panicked(_payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::Unexpected(anyhow::anyhow!("request handler panicked")).into_response()
+}
+
+/// Adds what every function's router needs: problem+json 404/405, body limit, a panic caught
+/// as a 500, request span.
 pub fn finish(router: Router) -> Router {
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .layer(middleware::from_fn(request_span))
 }
 
@@ -291,6 +309,31 @@ mod tests {
         let status = response.status().as_u16();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
         (status, serde_json::from_slice(&bytes).unwrap_or_default())
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_costs_one_request_not_the_router() {
+        async fn boom() -> &'static str {
+            let digits: &[u8] = b"+1";
+            // The indexing bug of issue 9, on purpose.
+            if digits[std::hint::black_box(3)] == b':' { "colon" } else { "other" }
+        }
+        async fn fine() -> &'static str {
+            "ok"
+        }
+        let router = finish(Router::new().route("/boom", post(boom)).route("/fine", post(fine)));
+        let request = || axum::http::Request::post("/boom").body(Body::empty()).unwrap();
+        for _ in 0..2 {
+            let response = router.clone().oneshot(request()).await.unwrap();
+            assert_eq!(response.status(), 500);
+            assert_eq!(response.headers()[header::CONTENT_TYPE], crate::error::PROBLEM_JSON);
+            assert!(response.headers().contains_key("x-request-id"));
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(problem["code"], "internal");
+        }
+        let ok = axum::http::Request::post("/fine").body(Body::empty()).unwrap();
+        assert_eq!(router.oneshot(ok).await.unwrap().status(), 200);
     }
 
     #[tokio::test]

@@ -3,14 +3,18 @@
 //! configuration and telemetry. Function crates stay thin on top of it.
 
 pub mod app;
+pub mod attr;
 pub mod auth;
 pub mod booking;
 pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod error;
+#[cfg(test)]
+mod fuzz;
 pub mod http;
 pub mod ids;
+pub mod instant;
 pub mod money;
 pub mod payments;
 pub mod sensitive;

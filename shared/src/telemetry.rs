@@ -22,4 +22,12 @@ pub fn init() {
     } else {
         builder.compact().try_init()
     };
+    // A panic's message may quote the values it was handling: log where it happened, not what.
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        tracing::error!(%location, "panic");
+    }));
 }

@@ -6,6 +6,7 @@
 //! (HMAC under the blind-index key, so a request body with patient data is not guessable from it)
 //! and the reply sealed like any other patient field; they expire after a day.
 
+use crate::attr;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -26,8 +27,20 @@ pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
 pub struct Reply {
     pub status: u16,
     pub body: serde_json::Value,
+    /// Set on a stored reply that holds patient data: what a replay of it has read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read: Option<ReplayRead>,
+    #[serde(skip)]
+    pub patient_data: bool,
     #[serde(skip)]
     pub replayed: bool,
+}
+
+/// The entity whose data a stored reply shows; its replay is audited as a read of it.
+#[derive(Clone, Debug, PartialEq, serde::Deserialize, Serialize)]
+pub struct ReplayRead {
+    pub entity: String,
+    pub entity_id: String,
 }
 
 impl Reply {
@@ -35,8 +48,16 @@ impl Reply {
         Ok(Reply {
             status: status.as_u16(),
             body: serde_json::to_value(body).map_err(anyhow::Error::new)?,
+            read: None,
+            patient_data: false,
             replayed: false,
         })
+    }
+
+    /// Marks a reply that shows patient data: replaying it is audited like the first answer.
+    pub fn with_patient_data(mut self) -> Reply {
+        self.patient_data = true;
+        self
     }
 }
 
@@ -58,15 +79,19 @@ impl IntoResponse for Reply {
 #[derive(Clone, Debug)]
 pub struct Audit {
     pub action: &'static str,
-    pub entity: &'static str,
+    pub entity: String,
     pub entity_id: String,
 }
 
 impl Audit {
-    pub fn new(action: &'static str, entity: &'static str, entity_id: impl Into<String>) -> Self {
+    pub fn new(
+        action: &'static str,
+        entity: impl Into<String>,
+        entity_id: impl Into<String>,
+    ) -> Self {
         Audit {
             action,
-            entity,
+            entity: entity.into(),
             entity_id: entity_id.into(),
         }
     }
@@ -101,14 +126,14 @@ impl Audit {
             format!("AUDIT#{}#{}", self.entity, self.entity_id),
         )
         .with(crate::table::GSI1_SK, format!("{nanos:020}#{id}"))
-        .with("at", now.unix_timestamp())
-        .with("actor", who)
-        .with("roles", AttrValue::L(roles))
-        .with("action", self.action)
-        .with("entity", self.entity)
-        .with("entity_id", self.entity_id.clone())
-        .with("outcome", "success")
-        .with("request_id", request_id)
+        .with(attr::AT, now.unix_timestamp())
+        .with(attr::ACTOR, who)
+        .with(attr::ROLES, AttrValue::L(roles))
+        .with(attr::ACTION, self.action)
+        .with(attr::ENTITY, self.entity.clone())
+        .with(attr::ENTITY_ID, self.entity_id.clone())
+        .with(attr::OUTCOME, "success")
+        .with(attr::REQUEST_ID, request_id)
     }
 }
 
@@ -134,6 +159,7 @@ pub async fn audit_read(state: &AppState, caller: &Caller, audit: Audit) -> Resu
 pub struct Idempotency {
     key: Key,
     fingerprint: String,
+    caller: Caller,
 }
 
 impl Idempotency {
@@ -154,22 +180,24 @@ impl Idempotency {
                 "IDEM",
             ),
             fingerprint: blind.compute("idempotency", &format!("{operation}\n{canonical}")),
+            caller: caller.clone(),
         })
     }
 
     async fn item(&self, state: &AppState, reply: &Reply) -> Result<Item, ApiError> {
         let bytes = serde_json::to_vec(reply).map_err(anyhow::Error::new)?;
-        let sealed = state.sealer.seal(&self.key, "reply", &bytes).await?;
+        let sealed = state.sealer.seal(&self.key, attr::REPLY, &bytes).await?;
         let now = state.clock.now().unix_timestamp();
         Ok(Item::new(self.key.clone())
-            .with("fingerprint", self.fingerprint.clone())
-            .with("reply", sealed)
-            .with("created_at", now)
+            .with(attr::FINGERPRINT, self.fingerprint.clone())
+            .with(attr::REPLY, sealed)
+            .with(attr::CREATED_AT, now)
             .with(TTL_ATTR, now + IDEMPOTENCY_TTL_SECS))
     }
 
     /// The stored reply of an earlier request with this key, if there is one that has not expired.
-    /// The same key with a different request is the client's mistake: 422.
+    /// The same key with a different request is the client's mistake: 422. Call it only once the
+    /// caller is authorized to make the request; a reply with patient data is audited as a read.
     pub async fn replay(&self, state: &AppState) -> Result<Option<Reply>, ApiError> {
         let Some(item) = state.table.get(&self.key, Consistency::Strong).await? else {
             return Ok(None);
@@ -178,31 +206,40 @@ impl Idempotency {
         if item.get(TTL_ATTR).and_then(AttrValue::as_n).unwrap_or(0) <= now {
             return Ok(None);
         }
-        if item.get("fingerprint").and_then(AttrValue::as_s) != Some(&self.fingerprint) {
+        if item.get(attr::FINGERPRINT).and_then(AttrValue::as_s) != Some(&self.fingerprint) {
             return Err(ApiError::Unprocessable {
                 code: "idempotency_key_reused",
                 detail: "This Idempotency-Key was used with a different request.".into(),
             });
         }
         let sealed = item
-            .get("reply")
+            .get(attr::REPLY)
             .and_then(AttrValue::as_b)
             .ok_or_else(|| anyhow::anyhow!("idempotency record without reply"))?;
-        let bytes = state.sealer.open(&self.key, "reply", sealed).await?;
+        let bytes = state.sealer.open(&self.key, attr::REPLY, sealed).await?;
         let mut reply: Reply = serde_json::from_slice(&bytes).map_err(anyhow::Error::new)?;
         reply.replayed = true;
+        if let Some(read) = &reply.read {
+            let audit = Audit::new("reply.replay", read.entity.clone(), read.entity_id.clone());
+            audit_read(state, &self.caller, audit).await?;
+        }
         Ok(Some(reply))
     }
 
-    /// Runs `work`; if it is refused (a 4xx: the slot is now taken by this very request, the
-    /// start is now inside the notice period...) but this key already has a reply, the reply wins.
+    /// Runs `work`; if it is refused because of what the table holds now (409 or 422: the slot is
+    /// now taken by this very request, the start is now inside the notice period...) but this key
+    /// already has a reply, the reply wins. Every use case authorizes the caller before any such
+    /// refusal, so a caller who may not make the request gets its 401/403, never the stored reply.
     pub async fn run(
         &self,
         state: &AppState,
         work: impl Future<Output = Result<Reply, ApiError>>,
     ) -> Result<Reply, ApiError> {
         match work.await {
-            Err(e) if e.status().is_client_error() => match self.replay(state).await? {
+            Err(e @ (ApiError::Conflict { .. } | ApiError::Unprocessable { .. })) => match self
+                .replay(state)
+                .await?
+            {
                 Some(reply) => Ok(reply),
                 None => Err(e),
             },
@@ -247,13 +284,20 @@ pub async fn commit(
         condition: Some(Condition::ItemAbsent),
     });
     if let Some(idem) = idempotency {
+        let mut stored = reply.clone();
+        if stored.patient_data {
+            stored.read = Some(ReplayRead {
+                entity: audit.entity.clone(),
+                entity_id: audit.entity_id.clone(),
+            });
+        }
         // A record past its expiry that the TTL sweeper has not removed yet counts as absent.
         let expired = Condition::LessThan(
             TTL_ATTR.into(),
             AttrValue::N(state.clock.now().unix_timestamp()),
         );
         ops.push(TransactOp::Put {
-            item: idem.item(state, &reply).await?,
+            item: idem.item(state, &stored).await?,
             condition: Some(Condition::Or(vec![Condition::ItemAbsent, expired])),
         });
     }

@@ -132,6 +132,7 @@ async fn run(
         principal: shared::auth::Principal {
             subject: Subject::parse("bench").unwrap(),
             roles: [Role::Admin].into(),
+            verified_email: None,
         },
         request_id: "bench".into(),
     };

@@ -6,7 +6,7 @@
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use shared::auth::{Principal, Role, Subject};
 use shared::booking::schedule::Rules;
 use shared::booking::{patients, service, setup};
@@ -204,18 +204,12 @@ async fn create_patient(
         .await
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EmailQuery {
-    email: String,
-}
-
-async fn find_patients(
+async fn search_patients(
     State(s): State<AppState>,
     caller: Caller,
-    ApiQuery(q): ApiQuery<EmailQuery>,
+    ApiJson(search): ApiJson<patients::PatientSearch>,
 ) -> Json200 {
-    let found = patients::find_by_email(&s, &caller, &q.email).await?;
+    let found = patients::find_by_email(&s, &caller, search).await?;
     Ok(Json(serde_json::json!({ "patients": found })))
 }
 
@@ -288,7 +282,8 @@ pub fn routes(state: AppState) -> Router {
             post(reschedule),
         )
         .route("/v1/appointments/{appointmentId}/cancel", post(cancel))
-        .route("/v1/patients", get(find_patients).post(create_patient))
+        .route("/v1/patients", post(create_patient))
+        .route("/v1/patients/search", post(search_patients))
         .route("/v1/patients/me", get(get_me).put(put_me))
         .route("/v1/patients/{patientId}", get(get_patient))
         .route("/v1/waitlist", get(list_waitlist).post(join_waitlist))

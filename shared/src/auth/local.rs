@@ -43,6 +43,10 @@ struct MintedClaims<'a> {
     iat: u64,
     exp: u64,
     jti: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email_verified: Option<bool>,
 }
 
 impl LocalIssuer {
@@ -115,6 +119,19 @@ impl LocalIssuer {
         iat: u64,
         exp: u64,
     ) -> anyhow::Result<String> {
+        self.mint_with_email(subject, roles, None, iat, exp)
+    }
+
+    /// Mints a token that also carries a verified email address (as the identity provider's ID
+    /// tokens do once the user has confirmed it).
+    pub fn mint_with_email(
+        &self,
+        subject: &Subject,
+        roles: &[Role],
+        verified_email: Option<&str>,
+        iat: u64,
+        exp: u64,
+    ) -> anyhow::Result<String> {
         let claims = MintedClaims {
             iss: &self.issuer,
             sub: subject.as_str(),
@@ -124,6 +141,8 @@ impl LocalIssuer {
             iat,
             exp,
             jti: ulid::Ulid::new().to_string(),
+            email: verified_email,
+            email_verified: verified_email.map(|_| true),
         };
         self.sign(&claims)
     }

@@ -111,6 +111,10 @@ impl std::fmt::Display for Subject {
 pub struct Principal {
     pub subject: Subject,
     pub roles: BTreeSet<Role>,
+    /// The email address the identity provider has verified for this login (`email` with
+    /// `email_verified: true`; Cognito puts them in ID tokens), if the token carries one.
+    #[serde(skip)]
+    pub verified_email: Option<crate::Sensitive<String>>,
 }
 
 /// What a request touches, for the ownership half of authorization.
@@ -292,6 +296,24 @@ struct Claims {
     client_id: Option<String>,
     #[serde(rename = "cognito:groups", default)]
     groups: Vec<String>,
+    #[serde(default)]
+    email: Option<String>,
+    /// A boolean in Cognito's tokens; some providers send the string "true".
+    #[serde(default)]
+    email_verified: Option<serde_json::Value>,
+}
+
+impl Claims {
+    fn verified_email(&self) -> Option<crate::Sensitive<String>> {
+        let verified = matches!(
+            &self.email_verified,
+            Some(serde_json::Value::Bool(true))
+        ) || matches!(&self.email_verified, Some(serde_json::Value::String(s)) if s == "true");
+        self.email
+            .as_ref()
+            .filter(|_| verified)
+            .map(|e| crate::Sensitive::new(e.trim().to_owned()))
+    }
 }
 
 /// Verifies bearer tokens. One per execution environment; keys are cached and refreshed on an
@@ -443,7 +465,15 @@ impl Verifier {
             .iter()
             .filter_map(|g| Role::parse(g))
             .collect();
-        Ok((Principal { subject, roles }, claims.exp))
+        let verified_email = claims.verified_email();
+        Ok((
+            Principal {
+                subject,
+                roles,
+                verified_email,
+            },
+            claims.exp,
+        ))
     }
 }
 

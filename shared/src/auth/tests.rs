@@ -246,6 +246,7 @@ fn authorization_matrix() {
     let who = |roles: &[Role]| Principal {
         subject: me.clone(),
         roles: roles.iter().copied().collect(),
+        verified_email: None,
     };
     let everyone = [Role::Patient, Role::Staff, Role::Provider, Role::Admin];
     let patient = who(&[Role::Patient]);

@@ -57,6 +57,7 @@ fn seeder() -> Caller {
         principal: Principal {
             subject: Subject::parse("seed").expect("valid subject"),
             roles: BTreeSet::from([Role::Admin]),
+            verified_email: None,
         },
         request_id: format!("seed-{}", ulid::Ulid::new()),
     }
@@ -103,6 +104,7 @@ pub async fn seed(state: &AppState) -> Result<Demo, ApiError> {
             time_zone: "America/New_York".into(),
             hold_minutes: 5,
             waitlist_offer_minutes: 60,
+            limits: Default::default(),
         },
     )
     .await?;

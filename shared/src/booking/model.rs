@@ -12,10 +12,12 @@
 //! - patient `PATIENT#<id>` / `PROFILE` (GSI `EMAIL#<blind index>`)
 //! - outbox message `OUTBOX` / `<id>`
 
+use crate::attr;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::Serialize;
 
+use super::quota::Limits;
 use super::schedule::Rules;
 use crate::auth::Subject;
 use crate::error::ApiError;
@@ -100,18 +102,22 @@ pub fn render(t: i64, zone: &TimeZone) -> String {
     }
 }
 
-/// An RFC 3339 timestamp with an explicit offset (`Z` or `±hh:mm`), to whole minutes.
-pub fn parse_instant(text: &str) -> Option<i64> {
-    let has_offset = text.ends_with('Z')
-        || text.ends_with('z')
-        || text
-            .get(text.len().saturating_sub(6)..)
-            .is_some_and(|tail| tail.starts_with(['+', '-']) && tail.as_bytes()[3] == b':');
-    if !has_offset || !text.contains('T') && !text.contains('t') {
-        return None;
+/// The allowance slot a record holds, if any.
+fn quota_slot(item: &Item) -> Result<Option<u16>, ApiError> {
+    match item.get(attr::QUOTA_SLOT) {
+        None => Ok(None),
+        Some(v) => v
+            .as_n()
+            .and_then(|n| u16::try_from(n).ok())
+            .map(Some)
+            .ok_or_else(|| corrupt(attr::QUOTA_SLOT)),
     }
-    let ts: Timestamp = text.parse().ok()?;
-    (ts.subsec_nanosecond() == 0).then_some(ts.as_second())
+}
+
+/// A range bound (`from`, `to`): an RFC 3339 timestamp with an explicit offset; a fraction of a
+/// second is accepted and truncated to the second.
+pub fn parse_bound(text: &str) -> Option<i64> {
+    crate::instant::parse(text).map(|i| i.second)
 }
 
 /// The practice: its time zone and booking policies.
@@ -121,6 +127,7 @@ pub struct Practice {
     pub zone: TimeZone,
     pub hold_minutes: u16,
     pub waitlist_offer_minutes: u16,
+    pub limits: Limits,
 }
 
 impl Practice {
@@ -129,21 +136,58 @@ impl Practice {
     }
     pub fn to_item(&self) -> Item {
         Item::new(practice_key())
-            .with("name", self.name.clone())
-            .with("time_zone", self.zone_name().to_owned())
-            .with("hold_minutes", i64::from(self.hold_minutes))
+            .with(attr::NAME, self.name.clone())
+            .with(attr::TIME_ZONE, self.zone_name().to_owned())
+            .with(attr::HOLD_MINUTES, i64::from(self.hold_minutes))
             .with(
-                "waitlist_offer_minutes",
+                attr::WAITLIST_OFFER_MINUTES,
                 i64::from(self.waitlist_offer_minutes),
+            )
+            .with(
+                attr::LIMIT_APPOINTMENTS,
+                i64::from(self.limits.active_appointments_per_patient),
+            )
+            .with(
+                attr::LIMIT_HOLDS,
+                i64::from(self.limits.active_holds_per_patient),
+            )
+            .with(
+                attr::LIMIT_WAITLIST,
+                i64::from(self.limits.open_waitlist_entries_per_patient),
             )
     }
     pub fn from_item(item: &Item) -> Result<Self, ApiError> {
         Ok(Practice {
-            name: s(item, "name")?.to_owned(),
-            zone: parsed(item, "time_zone", |z| TimeZone::get(z).ok())?,
-            hold_minutes: u16::try_from(n(item, "hold_minutes")?).map_err(|_| corrupt("hold"))?,
-            waitlist_offer_minutes: u16::try_from(n(item, "waitlist_offer_minutes")?)
+            name: s(item, attr::NAME)?.to_owned(),
+            zone: parsed(item, attr::TIME_ZONE, |z| TimeZone::get(z).ok())?,
+            hold_minutes: u16::try_from(n(item, attr::HOLD_MINUTES)?).map_err(|_| corrupt("hold"))?,
+            waitlist_offer_minutes: u16::try_from(n(item, attr::WAITLIST_OFFER_MINUTES)?)
                 .map_err(|_| corrupt("offer"))?,
+            limits: {
+                // Practices set up before limits existed get the defaults.
+                let defaults = Limits::default();
+                let limit = |name: &str, default: u16| match item.get(name) {
+                    None => Ok(default),
+                    Some(v) => v
+                        .as_n()
+                        .and_then(|n| u16::try_from(n).ok())
+                        .ok_or_else(|| corrupt(name)),
+                };
+                Limits {
+                    active_appointments_per_patient: limit(
+                        attr::LIMIT_APPOINTMENTS,
+                        defaults.active_appointments_per_patient,
+                    )?,
+                    active_holds_per_patient: limit(
+                        attr::LIMIT_HOLDS,
+                        defaults.active_holds_per_patient,
+                    )?,
+                    open_waitlist_entries_per_patient: limit(
+                        attr::LIMIT_WAITLIST,
+                        defaults.open_waitlist_entries_per_patient,
+                    )?,
+                }
+            },
         })
     }
     pub fn view(&self) -> serde_json::Value {
@@ -152,6 +196,7 @@ impl Practice {
             "timeZone": self.zone_name(),
             "holdMinutes": self.hold_minutes,
             "waitlistOfferMinutes": self.waitlist_offer_minutes,
+            "limits": self.limits,
         })
     }
 }
@@ -173,23 +218,23 @@ impl Provider {
         let mut item = Item::new(provider_key(&self.id))
             .with(GSI1_PK, "PROVIDERS")
             .with(GSI1_SK, self.id.as_str())
-            .with("id", self.id.as_str())
-            .with("name", self.name.clone())
-            .with("rules", rules);
+            .with(attr::ID, self.id.as_str())
+            .with(attr::NAME, self.name.clone())
+            .with(attr::RULES, rules);
         if let Some(sub) = &self.subject {
-            item.set("subject", sub.as_str());
+            item.set(attr::SUBJECT, sub.as_str());
         }
         Ok(item)
     }
     pub fn from_item(item: &Item) -> Result<Self, ApiError> {
         Ok(Provider {
-            id: parsed(item, "id", ProviderId::parse)?,
-            name: s(item, "name")?.to_owned(),
-            subject: match item.get("subject").and_then(AttrValue::as_s) {
+            id: parsed(item, attr::ID, ProviderId::parse)?,
+            name: s(item, attr::NAME)?.to_owned(),
+            subject: match item.get(attr::SUBJECT).and_then(AttrValue::as_s) {
                 Some(sub) => Some(Subject::parse(sub).ok_or_else(|| corrupt("subject"))?),
                 None => None,
             },
-            rules: serde_json::from_str(s(item, "rules")?).map_err(|_| corrupt("rules"))?,
+            rules: serde_json::from_str(s(item, attr::RULES)?).map_err(|_| corrupt("rules"))?,
         })
     }
 }
@@ -216,11 +261,11 @@ impl Service {
         let mut item = Item::new(service_key(&self.id))
             .with(GSI1_PK, "SERVICES")
             .with(GSI1_SK, self.id.as_str())
-            .with("id", self.id.as_str())
-            .with("name", self.name.clone())
-            .with("duration_minutes", i64::from(self.duration_minutes))
+            .with(attr::ID, self.id.as_str())
+            .with(attr::NAME, self.name.clone())
+            .with(attr::DURATION_MINUTES, i64::from(self.duration_minutes))
             .with(
-                "provider_ids",
+                attr::PROVIDER_IDS,
                 AttrValue::L(
                     self.provider_ids
                         .iter()
@@ -229,20 +274,20 @@ impl Service {
                 ),
             );
         if let Some(price) = self.price {
-            item.set("price_amount", price.amount());
-            item.set("price_currency", price.currency().code());
+            item.set(attr::PRICE_AMOUNT, price.amount());
+            item.set(attr::PRICE_CURRENCY, price.currency().code());
         }
         item
     }
     pub fn from_item(item: &Item) -> Result<Self, ApiError> {
-        let price = match item.get("price_amount").and_then(AttrValue::as_n) {
+        let price = match item.get(attr::PRICE_AMOUNT).and_then(AttrValue::as_n) {
             Some(amount) => Some(
-                Money::new(amount, parsed(item, "price_currency", Currency::parse)?)
+                Money::new(amount, parsed(item, attr::PRICE_CURRENCY, Currency::parse)?)
                     .ok_or_else(|| corrupt("price"))?,
             ),
             None => None,
         };
-        let provider_ids = match item.get("provider_ids") {
+        let provider_ids = match item.get(attr::PROVIDER_IDS) {
             Some(AttrValue::L(ids)) => ids
                 .iter()
                 .map(|v| v.as_s().and_then(ProviderId::parse))
@@ -251,9 +296,9 @@ impl Service {
             _ => return Err(corrupt("provider_ids")),
         };
         Ok(Service {
-            id: parsed(item, "id", ServiceId::parse)?,
-            name: s(item, "name")?.to_owned(),
-            duration_minutes: u16::try_from(n(item, "duration_minutes")?)
+            id: parsed(item, attr::ID, ServiceId::parse)?,
+            name: s(item, attr::NAME)?.to_owned(),
+            duration_minutes: u16::try_from(n(item, attr::DURATION_MINUTES)?)
                 .map_err(|_| corrupt("duration"))?,
             price,
             provider_ids,
@@ -297,26 +342,33 @@ pub struct Appointment {
     pub status: Status,
     pub version: i64,
     pub created_at: i64,
+    /// The patient's allowance slot it holds (booked by the patient, not by staff).
+    pub quota_slot: Option<u16>,
 }
 
 impl Appointment {
     /// The attributes both the appointment and the patient's copy carry.
     fn plain(&self, mut item: Item) -> Item {
         for (name, value) in [
-            ("id", self.id.as_str()),
-            ("patient_id", self.patient.as_str()),
-            ("provider_id", self.provider.as_str()),
-            ("service_id", self.service.as_str()),
-            ("status", self.status.as_str()),
+            (attr::ID, self.id.as_str()),
+            (attr::PATIENT_ID, self.patient.as_str()),
+            (attr::PROVIDER_ID, self.provider.as_str()),
+            (attr::SERVICE_ID, self.service.as_str()),
+            (attr::STATUS, self.status.as_str()),
         ] {
             item.set(name, value);
         }
-        item.with("start", self.start)
-            .with("end", self.end)
-            .with("occupied_from", self.occupied.0)
-            .with("occupied_to", self.occupied.1)
-            .with("version", self.version)
-            .with("created_at", self.created_at)
+        let mut item = item
+            .with(attr::START, self.start)
+            .with(attr::END, self.end)
+            .with(attr::OCCUPIED_FROM, self.occupied.0)
+            .with(attr::OCCUPIED_TO, self.occupied.1)
+            .with(attr::VERSION, self.version)
+            .with(attr::CREATED_AT, self.created_at);
+        if let Some(slot) = self.quota_slot {
+            item.set(attr::QUOTA_SLOT, i64::from(slot));
+        }
+        item
     }
     pub fn to_item(&self, sealed_reason: Option<Vec<u8>>) -> Item {
         let mut item = self
@@ -324,7 +376,7 @@ impl Appointment {
             .with(GSI1_PK, calendar_partition(&self.provider))
             .with(GSI1_SK, format!("{}#{}", instant_key(self.start), self.id));
         if let Some(reason) = sealed_reason {
-            item.set("reason", reason);
+            item.set(attr::REASON, reason);
         }
         item
     }
@@ -333,16 +385,17 @@ impl Appointment {
     }
     pub fn from_item(item: &Item) -> Result<Self, ApiError> {
         Ok(Appointment {
-            id: parsed(item, "id", AppointmentId::parse)?,
-            patient: parsed(item, "patient_id", PatientId::parse)?,
-            provider: parsed(item, "provider_id", ProviderId::parse)?,
-            service: parsed(item, "service_id", ServiceId::parse)?,
-            start: n(item, "start")?,
-            end: n(item, "end")?,
-            occupied: (n(item, "occupied_from")?, n(item, "occupied_to")?),
-            status: parsed(item, "status", Status::parse)?,
-            version: n(item, "version")?,
-            created_at: n(item, "created_at")?,
+            id: parsed(item, attr::ID, AppointmentId::parse)?,
+            patient: parsed(item, attr::PATIENT_ID, PatientId::parse)?,
+            provider: parsed(item, attr::PROVIDER_ID, ProviderId::parse)?,
+            service: parsed(item, attr::SERVICE_ID, ServiceId::parse)?,
+            start: n(item, attr::START)?,
+            end: n(item, attr::END)?,
+            occupied: (n(item, attr::OCCUPIED_FROM)?, n(item, attr::OCCUPIED_TO)?),
+            status: parsed(item, attr::STATUS, Status::parse)?,
+            version: n(item, attr::VERSION)?,
+            created_at: n(item, attr::CREATED_AT)?,
+            quota_slot: quota_slot(item)?,
         })
     }
     /// The JSON view; `reason` only where the caller may read it (and the read is audited).
@@ -377,6 +430,8 @@ pub struct Hold {
     pub expires_at: i64,
     /// Set when the hold is a waitlist offer.
     pub waitlist: Option<WaitlistId>,
+    /// The patient's allowance slot it holds (a hold the patient made, not an offer).
+    pub quota_slot: Option<u16>,
 }
 
 impl Hold {
@@ -387,34 +442,38 @@ impl Hold {
                 GSI1_SK,
                 format!("{}#{}", instant_key(self.expires_at), self.id),
             )
-            .with("id", self.id.as_str())
-            .with("patient_id", self.patient.as_str())
-            .with("provider_id", self.provider.as_str())
-            .with("service_id", self.service.as_str())
-            .with("start", self.start)
-            .with("end", self.end)
-            .with("occupied_from", self.occupied.0)
-            .with("occupied_to", self.occupied.1)
+            .with(attr::ID, self.id.as_str())
+            .with(attr::PATIENT_ID, self.patient.as_str())
+            .with(attr::PROVIDER_ID, self.provider.as_str())
+            .with(attr::SERVICE_ID, self.service.as_str())
+            .with(attr::START, self.start)
+            .with(attr::END, self.end)
+            .with(attr::OCCUPIED_FROM, self.occupied.0)
+            .with(attr::OCCUPIED_TO, self.occupied.1)
             .with(TTL_ATTR, self.expires_at);
         if let Some(w) = &self.waitlist {
-            item.set("waitlist_id", w.as_str());
+            item.set(attr::WAITLIST_ID, w.as_str());
+        }
+        if let Some(slot) = self.quota_slot {
+            item.set(attr::QUOTA_SLOT, i64::from(slot));
         }
         item
     }
     pub fn from_item(item: &Item) -> Result<Self, ApiError> {
         Ok(Hold {
-            id: parsed(item, "id", HoldId::parse)?,
-            patient: parsed(item, "patient_id", PatientId::parse)?,
-            provider: parsed(item, "provider_id", ProviderId::parse)?,
-            service: parsed(item, "service_id", ServiceId::parse)?,
-            start: n(item, "start")?,
-            end: n(item, "end")?,
-            occupied: (n(item, "occupied_from")?, n(item, "occupied_to")?),
+            id: parsed(item, attr::ID, HoldId::parse)?,
+            patient: parsed(item, attr::PATIENT_ID, PatientId::parse)?,
+            provider: parsed(item, attr::PROVIDER_ID, ProviderId::parse)?,
+            service: parsed(item, attr::SERVICE_ID, ServiceId::parse)?,
+            start: n(item, attr::START)?,
+            end: n(item, attr::END)?,
+            occupied: (n(item, attr::OCCUPIED_FROM)?, n(item, attr::OCCUPIED_TO)?),
             expires_at: n(item, TTL_ATTR)?,
-            waitlist: match item.get("waitlist_id").and_then(AttrValue::as_s) {
+            waitlist: match item.get(attr::WAITLIST_ID).and_then(AttrValue::as_s) {
                 Some(w) => Some(WaitlistId::parse(w).ok_or_else(|| corrupt("waitlist_id"))?),
                 None => None,
             },
+            quota_slot: quota_slot(item)?,
         })
     }
     pub fn view(&self, zone: &TimeZone) -> serde_json::Value {
@@ -463,6 +522,8 @@ pub struct WaitlistEntry {
     pub to: i64,
     pub status: WaitStatus,
     pub hold: Option<HoldId>,
+    /// The patient's allowance slot it holds (joined by the patient, not by staff).
+    pub quota_slot: Option<u16>,
 }
 
 impl WaitlistEntry {
@@ -470,32 +531,37 @@ impl WaitlistEntry {
         Key::new(waitlist_partition(&self.provider), self.id.as_str())
     }
     pub fn to_item(&self) -> Item {
-        Item::new(self.key())
+        let item = Item::new(self.key())
             .with(GSI1_PK, patient_waitlist_partition(&self.patient))
             .with(GSI1_SK, self.id.as_str())
-            .with("id", self.id.as_str())
-            .with("patient_id", self.patient.as_str())
-            .with("provider_id", self.provider.as_str())
-            .with("service_id", self.service.as_str())
-            .with("from", self.from)
-            .with("to", self.to)
-            .with("status", self.status.as_str())
+            .with(attr::ID, self.id.as_str())
+            .with(attr::PATIENT_ID, self.patient.as_str())
+            .with(attr::PROVIDER_ID, self.provider.as_str())
+            .with(attr::SERVICE_ID, self.service.as_str())
+            .with(attr::FROM, self.from)
+            .with(attr::TO, self.to)
+            .with(attr::STATUS, self.status.as_str())
             // Gone from the table a day after its window closed.
-            .with(TTL_ATTR, self.to + 86_400)
+            .with(TTL_ATTR, self.to + 86_400);
+        match self.quota_slot {
+            Some(slot) => item.with(attr::QUOTA_SLOT, i64::from(slot)),
+            None => item,
+        }
     }
     pub fn from_item(item: &Item) -> Result<Self, ApiError> {
         Ok(WaitlistEntry {
-            id: parsed(item, "id", WaitlistId::parse)?,
-            patient: parsed(item, "patient_id", PatientId::parse)?,
-            provider: parsed(item, "provider_id", ProviderId::parse)?,
-            service: parsed(item, "service_id", ServiceId::parse)?,
-            from: n(item, "from")?,
-            to: n(item, "to")?,
-            status: parsed(item, "status", WaitStatus::parse)?,
-            hold: match item.get("hold_id").and_then(AttrValue::as_s) {
+            id: parsed(item, attr::ID, WaitlistId::parse)?,
+            patient: parsed(item, attr::PATIENT_ID, PatientId::parse)?,
+            provider: parsed(item, attr::PROVIDER_ID, ProviderId::parse)?,
+            service: parsed(item, attr::SERVICE_ID, ServiceId::parse)?,
+            from: n(item, attr::FROM)?,
+            to: n(item, attr::TO)?,
+            status: parsed(item, attr::STATUS, WaitStatus::parse)?,
+            hold: match item.get(attr::HOLD_ID).and_then(AttrValue::as_s) {
                 Some(h) => Some(HoldId::parse(h).ok_or_else(|| corrupt("hold_id"))?),
                 None => None,
             },
+            quota_slot: quota_slot(item)?,
         })
     }
     pub fn view(&self, zone: &TimeZone) -> serde_json::Value {
@@ -517,21 +583,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn instants_need_an_explicit_offset() {
-        assert_eq!(parse_instant("2026-11-23T14:00:00Z"), Some(1_795_442_400));
-        assert_eq!(
-            parse_instant("2026-11-23T09:00:00-05:00"),
-            Some(1_795_442_400)
-        );
+    fn bounds_need_an_explicit_offset_and_drop_fractions() {
+        assert_eq!(parse_bound("2026-11-23T14:00:00Z"), Some(1_795_442_400));
+        assert_eq!(parse_bound("2026-11-23T09:00:00-05:00"), Some(1_795_442_400));
+        assert_eq!(parse_bound("2026-11-23T14:00:00.999Z"), Some(1_795_442_400));
         for bad in [
             "2026-11-23T14:00:00",
             "2026-11-23",
-            "2026-11-23T14:00:00.5Z",
             "tomorrow",
             "",
+            "+1",
             "2026-11-23T14:00:00-05:00[America/New_York]",
         ] {
-            assert_eq!(parse_instant(bad), None, "{bad}");
+            assert_eq!(parse_bound(bad), None, "{bad}");
         }
     }
 

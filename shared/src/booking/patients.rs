@@ -1,6 +1,7 @@
 //! Patients: demographics sealed field by field (name, date of birth, phone, email), an email
 //! blind index so staff can find a patient by exact address, and an audit record for every read.
 
+use crate::attr;
 use axum::http::StatusCode;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
@@ -19,7 +20,7 @@ use crate::table::{
 use crate::write::{Audit, CommitError, Idempotency, Reply, audit_read, commit};
 
 /// The sealed attributes of a patient record.
-pub const SEALED_FIELDS: [&str; 4] = ["name", "date_of_birth", "phone", "email"];
+pub const SEALED_FIELDS: [&str; 4] = [attr::NAME, attr::DATE_OF_BIRTH, attr::PHONE, attr::EMAIL];
 
 /// A patient's details as sent by the client; every field is patient data.
 #[derive(Debug, Deserialize, Serialize)]
@@ -116,6 +117,7 @@ async fn sealed_item(
     state: &AppState,
     id: &PatientId,
     details: &PatientDetails,
+    email_verified: bool,
 ) -> Result<Item, ApiError> {
     let key = patient_key(id);
     let blind = state.blind_index().await?;
@@ -127,12 +129,13 @@ async fn sealed_item(
         details.email.expose().trim(),
     ];
     let mut item = Item::new(key.clone())
-        .with("id", id.as_str())
+        .with(attr::ID, id.as_str())
         .with(
             GSI1_PK,
             format!("EMAIL#{}", blind.email(details.email.expose())),
         )
-        .with(GSI1_SK, format!("PATIENT#{id}"));
+        .with(GSI1_SK, format!("PATIENT#{id}"))
+        .with(attr::EMAIL_VERIFIED, AttrValue::Bool(email_verified));
     for (field, value) in SEALED_FIELDS.iter().zip(values) {
         item.set(*field, state.sealer.seal_str(&key, field, value).await?);
     }
@@ -148,10 +151,13 @@ pub struct PatientView {
     pub date_of_birth: Sensitive<String>,
     pub phone: Sensitive<String>,
     pub email: Sensitive<String>,
+    /// Whether the identity provider has verified this address for the patient's own login; an
+    /// unverified address may have been typed by anyone and proves nothing about who they are.
+    pub email_verified: bool,
 }
 
 async fn open(state: &AppState, item: &Item) -> Result<PatientView, ApiError> {
-    let id = parsed(item, "id", PatientId::parse)?;
+    let id = parsed(item, attr::ID, PatientId::parse)?;
     let key = patient_key(&id);
     let mut fields = Vec::with_capacity(4);
     for field in SEALED_FIELDS {
@@ -169,16 +175,18 @@ async fn open(state: &AppState, item: &Item) -> Result<PatientView, ApiError> {
         date_of_birth: next()?,
         phone: next()?,
         email: next()?,
+        email_verified: matches!(item.get(attr::EMAIL_VERIFIED), Some(AttrValue::Bool(true))),
     })
 }
 
-fn view_of(id: &PatientId, details: &PatientDetails) -> PatientView {
+fn view_of(id: &PatientId, details: &PatientDetails, email_verified: bool) -> PatientView {
     PatientView {
         patient_id: id.clone(),
         name: Sensitive::new(details.name.expose().trim().to_owned()),
         date_of_birth: Sensitive::new(details.date_of_birth.expose().to_string()),
         phone: Sensitive::new(details.phone.expose().trim().to_owned()),
         email: Sensitive::new(details.email.expose().trim().to_owned()),
+        email_verified,
     }
 }
 
@@ -194,11 +202,12 @@ pub async fn create(
         .authorize(&[Role::Staff, Role::Admin], Resource::Shared)?;
     let (id, details) = req.split();
     details.validate(today(state))?;
+    // Staff typed the address: it stays unverified until the patient's own login proves it.
     let ops = vec![TransactOp::Put {
-        item: sealed_item(state, &id, &details).await?,
+        item: sealed_item(state, &id, &details, false).await?,
         condition: Some(Condition::ItemAbsent),
     }];
-    let reply = Reply::new(StatusCode::CREATED, &view_of(&id, &details))?;
+    let reply = Reply::new(StatusCode::CREATED, &view_of(&id, &details, false))?.with_patient_data();
     let audit = Audit::new("patient.create", "patient", id.as_str());
     match commit(state, caller, idem, ops, audit, reply).await {
         Ok(reply) => Ok(reply),
@@ -222,11 +231,16 @@ pub async fn put_me(
         .authorize(&[Role::Patient], Resource::Shared)?;
     let id = PatientId::of(&caller.principal.subject);
     details.validate(today(state))?;
+    let verified = caller
+        .principal
+        .verified_email
+        .as_ref()
+        .is_some_and(|v| v.expose().eq_ignore_ascii_case(details.email.expose().trim()));
     let ops = vec![TransactOp::Put {
-        item: sealed_item(state, &id, &details).await?,
+        item: sealed_item(state, &id, &details, verified).await?,
         condition: None,
     }];
-    let reply = Reply::new(StatusCode::OK, &view_of(&id, &details))?;
+    let reply = Reply::new(StatusCode::OK, &view_of(&id, &details, verified))?.with_patient_data();
     let audit = Audit::new("patient.update", "patient", id.as_str());
     match commit(state, caller, idem, ops, audit, reply).await {
         Ok(reply) => Ok(reply),
@@ -262,23 +276,31 @@ pub async fn get(
     Ok(view)
 }
 
-/// Staff find patients by exact email address (through the blind index).
+/// A search for patients, sent in a body so the address never appears in a URL.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PatientSearch {
+    pub email: Sensitive<String>,
+}
+
+/// Staff find patients by exact email address (through the blind index). Every match is shown
+/// with whether its address is verified; an empty search is audited too.
 pub async fn find_by_email(
     state: &AppState,
     caller: &Caller,
-    email: &str,
+    search: PatientSearch,
 ) -> Result<Vec<PatientView>, ApiError> {
+    let email = search.email.expose();
     caller
         .principal
         .authorize(&[Role::Staff, Role::Admin], Resource::Shared)?;
     if !valid_email(email.trim()) {
-        return Err(ApiError::bad_request(
-            "invalid_email",
-            "email is not an email address.",
-        ));
+        return Err(unprocessable("invalid_email", "email is not an email address."));
     }
     let blind = state.blind_index().await?;
     let query = Query::gsi1(format!("EMAIL#{}", blind.email(email)));
+    // The search itself is recorded, whether or not it finds anyone (no address in the record).
+    audit_read(state, caller, Audit::new("patient.search", "patient", "*")).await?;
     let mut found = Vec::new();
     for item in query_all(&*state.table, &query).await? {
         let view = open(state, &item).await?;

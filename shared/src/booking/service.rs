@@ -2,12 +2,14 @@
 //! waitlist. Each change is one transactional write (slot locks, records, audit, idempotency);
 //! no check-then-write race exists because every lock is a conditional put of its own item.
 
+use crate::attr;
 use std::collections::BTreeSet;
 
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::model::*;
+use super::quota::{self, Kind};
 use super::schedule::{Calendar, MAX_RANGE_SECS, SlotError, units};
 use crate::AppState;
 use crate::auth::{Resource, Role};
@@ -64,21 +66,34 @@ fn slot_error(e: SlotError) -> ApiError {
     }
 }
 
-/// Parses a timestamp field of a JSON body (422) or of a query string (400).
+const TIMESTAMP_FORM: &str = "must be an RFC 3339 timestamp with an offset (Z or ±hh:mm).";
+
+/// A range bound in a JSON body (422 when malformed); fractions of a second are truncated.
 pub fn body_instant(text: &str, field: &'static str) -> Result<i64, ApiError> {
-    parse_instant(text).ok_or_else(|| ApiError::Unprocessable {
+    parse_bound(text).ok_or_else(|| ApiError::Unprocessable {
         code: "invalid_timestamp",
-        detail: format!("{field} must be an RFC 3339 timestamp with an offset, to the second."),
+        detail: format!("{field} {TIMESTAMP_FORM}"),
     })
 }
 
+/// A range bound in a query string (400 when malformed); fractions of a second are truncated.
 pub fn query_instant(text: &str, field: &'static str) -> Result<i64, ApiError> {
-    parse_instant(text).ok_or_else(|| {
-        ApiError::bad_request(
-            "invalid_timestamp",
-            format!("{field} must be an RFC 3339 timestamp with an offset, to the second."),
-        )
+    parse_bound(text).ok_or_else(|| {
+        ApiError::bad_request("invalid_timestamp", format!("{field} {TIMESTAMP_FORM}"))
     })
+}
+
+/// A slot start in a JSON body: a zero fraction (`.000Z`) is the same start; any other fraction
+/// is not on the schedule's grid.
+pub fn body_start(text: &str) -> Result<i64, ApiError> {
+    match crate::instant::parse(text) {
+        None => Err(ApiError::Unprocessable {
+            code: "invalid_timestamp",
+            detail: format!("start {TIMESTAMP_FORM}"),
+        }),
+        Some(i) if i.nanos != 0 => Err(slot_error(SlotError::OffGrid)),
+        Some(i) => Ok(i.second),
+    }
 }
 
 /// A `providerId` query parameter.
@@ -241,7 +256,7 @@ fn free_or(now: i64, own_hold: Option<&HoldId>) -> Condition {
         Condition::LessThan(TTL_ATTR.into(), AttrValue::N(now)),
     ];
     if let Some(hold) = own_hold {
-        free.push(Condition::Equals("owner".into(), hold.as_str().into()));
+        free.push(Condition::Equals(attr::OWNER.into(), hold.as_str().into()));
     }
     Condition::Or(free)
 }
@@ -255,7 +270,7 @@ fn take_lock(
 ) -> TransactOp {
     TransactOp::Put {
         item: Item::new(lock_key(provider, unit))
-            .with("owner", owner)
+            .with(attr::OWNER, owner)
             .with(TTL_ATTR, expires),
         condition: Some(condition),
     }
@@ -284,8 +299,69 @@ fn hold_ops(hold: &Hold, now: i64) -> Vec<TransactOp> {
 fn release_lock(provider: &ProviderId, unit: i64, owner: &str) -> TransactOp {
     TransactOp::Delete {
         key: lock_key(provider, unit),
-        condition: Some(Condition::Equals("owner".into(), owner.into())),
+        condition: Some(Condition::Equals(attr::OWNER.into(), owner.into())),
     }
+}
+
+/// A per-patient allowance a change must claim (a patient acting for themself; never staff).
+struct Allowance<'a> {
+    patient: &'a PatientId,
+    kind: Kind,
+    limit: u16,
+    owner: &'a str,
+    until: i64,
+    now: i64,
+}
+
+/// Attempts at a claim when a racing request of the same patient took the slot it picked.
+const CLAIM_ATTEMPTS: usize = 3;
+
+/// The allowance a change by `caller` for `patient` claims: none when staff act.
+fn allowance<'a>(
+    caller: &Caller,
+    practice: &Practice,
+    patient: &'a PatientId,
+    kind: Kind,
+    owner: &'a str,
+    until: i64,
+    now: i64,
+) -> Option<Allowance<'a>> {
+    (!caller.is_staff()).then_some(Allowance {
+        patient,
+        kind,
+        limit: practice.limits.of(kind),
+        owner,
+        until,
+        now,
+    })
+}
+
+/// [`commit`] with a claim on the patient's allowance (when there is one) appended after the
+/// change's own writes, whose positions therefore stay as `build` made them. `build` gets the
+/// claimed slot to record on the new item.
+async fn commit_claiming(
+    state: &AppState,
+    caller: &Caller,
+    idem: &Idempotency,
+    allowance: Option<Allowance<'_>>,
+    build: impl Fn(Option<u16>) -> Vec<TransactOp>,
+    audit: Audit,
+    reply: Reply,
+) -> Result<Reply, CommitError> {
+    let Some(a) = allowance else {
+        return commit(state, caller, Some(idem), build(None), audit, reply).await;
+    };
+    for _ in 0..CLAIM_ATTEMPTS {
+        let claim = quota::claim(state, a.patient, a.kind, a.limit, a.owner, a.until, a.now).await?;
+        let mut ops = build(Some(claim.slot));
+        ops.push(claim.op);
+        let claim_at = ops.len() - 1;
+        match commit(state, caller, Some(idem), ops, audit.clone(), reply.clone()).await {
+            Err(CommitError::Conflict(failed)) if failed.contains(&claim_at) => continue,
+            other => return other,
+        }
+    }
+    Err(CommitError::Api(quota::limit_reached(a.kind)))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -349,7 +425,7 @@ async fn requested_slot(
     service_id: &ServiceId,
     start: &str,
 ) -> Result<Slot, ApiError> {
-    let start = body_instant(start, "start")?;
+    let start = body_start(start)?;
     let practice = practice(state).await?;
     let provider = provider(state, provider_id).await?;
     let service = offered_service(state, service_id, &provider.id).await?;
@@ -405,11 +481,27 @@ pub async fn create_hold(
         occupied: slot.occupied,
         expires_at: now + i64::from(practice.hold_minutes) * 60,
         waitlist: None,
+        quota_slot: None,
     };
-    let ops = hold_ops(&hold, now);
-    let reply = Reply::new(StatusCode::CREATED, &hold.view(&practice.zone))?;
+    let reply = Reply::new(StatusCode::CREATED, &hold.view(&practice.zone))?.with_patient_data();
     let audit = Audit::new("hold.create", "hold", hold.id.as_str());
-    match commit(state, caller, Some(idem), ops, audit, reply).await {
+    let allowance = allowance(
+        caller,
+        practice,
+        &hold.patient,
+        Kind::Hold,
+        hold.id.as_str(),
+        hold.expires_at,
+        now,
+    );
+    let build = |quota_slot| {
+        let hold = Hold {
+            quota_slot,
+            ..hold.clone()
+        };
+        hold_ops(&hold, now)
+    };
+    match commit_claiming(state, caller, idem, allowance, build, audit, reply).await {
         Ok(reply) => Ok(reply),
         Err(CommitError::Api(e)) => Err(e),
         Err(CommitError::Conflict(_)) => Err(slot_taken()),
@@ -484,6 +576,7 @@ pub async fn book(
         status: Status::Booked,
         version: 1,
         created_at: now,
+        quota_slot: None,
     };
     let hold = match &req.hold_id {
         Some(id) => Some(usable_hold(state, id, &appt.patient, &appt, now).await?),
@@ -491,56 +584,84 @@ pub async fn book(
     };
     let key = appointment_key(&appt.id);
     let sealed = match &reason {
-        Some(r) => Some(state.sealer.seal_str(&key, "reason", r).await?),
+        Some(r) => Some(state.sealer.seal_str(&key, attr::REASON, r).await?),
         None => None,
     };
     let expires = appt.occupied.1 + LOCK_GRACE_SECS;
     let condition = free_or(now, hold.as_ref().map(|h| &h.id));
-    let mut ops: Vec<TransactOp> = units(appt.occupied.0, appt.occupied.1)
-        .map(|u| {
-            take_lock(
-                &provider.id,
-                u,
-                appt.id.as_str(),
-                expires,
-                condition.clone(),
-            )
-        })
-        .collect();
-    let locks = ops.len();
-    ops.push(TransactOp::Put {
-        item: appt.to_item(sealed),
-        condition: Some(Condition::ItemAbsent),
-    });
-    ops.push(TransactOp::Put {
-        item: appt.patient_copy(),
-        condition: Some(Condition::ItemAbsent),
-    });
-    let hold_at = hold.as_ref().map(|h| {
-        ops.push(TransactOp::Delete {
-            key: hold_key(&h.id),
-            condition: Some(Condition::ItemExists),
+    let locks = units(appt.occupied.0, appt.occupied.1).count();
+    // Positions of the optional writes, the same whatever slot is claimed.
+    let hold_at = hold.as_ref().map(|_| locks + 2);
+    let patient_at = staff_for_other.then(|| locks + 2 + usize::from(hold.is_some()));
+    let hold_release_at = hold
+        .as_ref()
+        .and_then(|h| h.quota_slot)
+        .map(|_| locks + 2 + usize::from(hold.is_some()) + usize::from(staff_for_other));
+    let build = |quota_slot| {
+        let appt = Appointment {
+            quota_slot,
+            ..appt.clone()
+        };
+        let mut ops: Vec<TransactOp> = units(appt.occupied.0, appt.occupied.1)
+            .map(|u| {
+                take_lock(
+                    &provider.id,
+                    u,
+                    appt.id.as_str(),
+                    expires,
+                    condition.clone(),
+                )
+            })
+            .collect();
+        ops.push(TransactOp::Put {
+            item: appt.to_item(sealed.clone()),
+            condition: Some(Condition::ItemAbsent),
         });
-        ops.len() - 1
-    });
-    let patient_at = staff_for_other.then(|| {
-        ops.push(TransactOp::Check {
-            key: patient_key(&appt.patient),
-            condition: Condition::ItemExists,
+        ops.push(TransactOp::Put {
+            item: appt.patient_copy(),
+            condition: Some(Condition::ItemAbsent),
         });
-        ops.len() - 1
-    });
+        if let Some(h) = &hold {
+            ops.push(TransactOp::Delete {
+                key: hold_key(&h.id),
+                condition: Some(Condition::ItemExists),
+            });
+        }
+        if staff_for_other {
+            ops.push(TransactOp::Check {
+                key: patient_key(&appt.patient),
+                condition: Condition::ItemExists,
+            });
+        }
+        // The hold's allowance is given back as the appointment takes its own.
+        if let Some((h, slot)) = hold.as_ref().and_then(|h| Some((h, h.quota_slot?))) {
+            ops.push(quota::release(&h.patient, Kind::Hold, slot, h.id.as_str()));
+        }
+        ops
+    };
     let reply = Reply::new(
         StatusCode::CREATED,
         &appt.view(&practice.zone, reason.as_deref()),
-    )?;
+    )?.with_patient_data();
     let audit = Audit::new("appointment.create", "appointment", appt.id.as_str());
-    match commit(state, caller, Some(idem), ops, audit, reply).await {
+    let allowance = allowance(
+        caller,
+        practice,
+        &appt.patient,
+        Kind::Appointment,
+        appt.id.as_str(),
+        appt.start,
+        now,
+    );
+    match commit_claiming(state, caller, idem, allowance, build, audit, reply).await {
         Ok(reply) => Ok(reply),
         Err(CommitError::Api(e)) => Err(e),
         Err(CommitError::Conflict(failed)) => Err(if failed.iter().any(|&i| i < locks) {
             slot_taken()
-        } else if failed.iter().any(|&i| Some(i) == hold_at) {
+        } else if failed
+            .iter()
+            .any(|&i| Some(i) == hold_at || Some(i) == hold_release_at)
+        {
             conflict("hold_expired", "The hold has expired or was released.")
         } else if failed.iter().any(|&i| Some(i) == patient_at) {
             unprocessable(
@@ -577,8 +698,8 @@ pub async fn get_appointment(
     let provider = provider(state, &appt.provider).await?;
     authorize_read(caller, &appt, &provider)?;
     let practice = practice(state).await?;
-    let reason = match item.get("reason").and_then(AttrValue::as_b) {
-        Some(sealed) => Some(state.sealer.open_str(&item.key, "reason", sealed).await?),
+    let reason = match item.get(attr::REASON).and_then(AttrValue::as_b) {
+        Some(sealed) => Some(state.sealer.open_str(&item.key, attr::REASON, sealed).await?),
         None => None,
     };
     audit_read(
@@ -704,7 +825,7 @@ pub async fn reschedule(
     id: &AppointmentId,
     req: RescheduleRequest,
 ) -> Result<Reply, ApiError> {
-    let start = body_instant(&req.start, "start")?;
+    let start = body_start(&req.start)?;
     let (appt, item) = load_appointment(state, id).await?;
     authorize_change(caller, &appt)?;
     let practice = practice(state).await?;
@@ -746,7 +867,7 @@ pub async fn reschedule(
             u,
             id.as_str(),
             expires,
-            Condition::Equals("owner".into(), id.as_str().into()),
+            Condition::Equals(attr::OWNER.into(), id.as_str().into()),
         )
     }));
     ops.extend(
@@ -754,21 +875,30 @@ pub async fn reschedule(
             .map(|&u| release_lock(&provider.id, u, id.as_str())),
     );
     let sealed_reason = item
-        .get("reason")
+        .get(attr::REASON)
         .and_then(AttrValue::as_b)
         .map(<[u8]>::to_vec);
     ops.push(TransactOp::Put {
         item: moved.to_item(sealed_reason),
         condition: Some(Condition::And(vec![
             Condition::version_is(appt.version),
-            Condition::Equals("status".into(), Status::Booked.as_str().into()),
+            Condition::Equals(attr::STATUS.into(), Status::Booked.as_str().into()),
         ])),
     });
     ops.push(TransactOp::Put {
         item: moved.patient_copy(),
         condition: None,
     });
-    let reply = Reply::new(StatusCode::OK, &moved.view(&practice.zone, None))?;
+    if let Some(slot) = moved.quota_slot {
+        ops.push(quota::extend(
+            &moved.patient,
+            Kind::Appointment,
+            slot,
+            id.as_str(),
+            moved.start,
+        ));
+    }
+    let reply = Reply::new(StatusCode::OK, &moved.view(&practice.zone, None))?.with_patient_data();
     let audit = Audit::new("appointment.reschedule", "appointment", id.as_str());
     match commit(state, caller, Some(idem), ops, audit, reply).await {
         Ok(reply) => {
@@ -820,14 +950,14 @@ pub async fn cancel(
         .map(|u| release_lock(&provider.id, u, id.as_str()))
         .collect();
     let mut stored = cancelled.to_item(
-        item.get("reason")
+        item.get(attr::REASON)
             .and_then(AttrValue::as_b)
             .map(<[u8]>::to_vec),
     );
     if let Some(r) = &reason {
         stored.set(
-            "cancel_reason",
-            state.sealer.seal_str(&item.key, "cancel_reason", r).await?,
+            attr::CANCEL_REASON,
+            state.sealer.seal_str(&item.key, attr::CANCEL_REASON, r).await?,
         );
     }
     ops.push(TransactOp::Put {
@@ -838,7 +968,15 @@ pub async fn cancel(
         item: cancelled.patient_copy(),
         condition: None,
     });
-    let reply = Reply::new(StatusCode::OK, &cancelled.view(&practice.zone, None))?;
+    if let Some(slot) = cancelled.quota_slot {
+        ops.push(quota::release(
+            &cancelled.patient,
+            Kind::Appointment,
+            slot,
+            id.as_str(),
+        ));
+    }
+    let reply = Reply::new(StatusCode::OK, &cancelled.view(&practice.zone, None))?.with_patient_data();
     let audit = Audit::new("appointment.cancel", "appointment", id.as_str());
     match commit(state, caller, Some(idem), ops, audit, reply).await {
         Ok(reply) => {
@@ -908,14 +1046,31 @@ pub async fn join_waitlist(
         to,
         status: WaitStatus::Waiting,
         hold: None,
+        quota_slot: None,
     };
-    let ops = vec![TransactOp::Put {
-        item: entry.to_item(),
-        condition: Some(Condition::ItemAbsent),
-    }];
-    let reply = Reply::new(StatusCode::CREATED, &entry.view(&practice.zone))?;
+    let build = |quota_slot| {
+        let entry = WaitlistEntry {
+            quota_slot,
+            ..entry.clone()
+        };
+        vec![TransactOp::Put {
+            item: entry.to_item(),
+            condition: Some(Condition::ItemAbsent),
+        }]
+    };
+    let reply = Reply::new(StatusCode::CREATED, &entry.view(&practice.zone))?.with_patient_data();
     let audit = Audit::new("waitlist.create", "waitlist", entry.id.as_str());
-    commit(state, caller, Some(idem), ops, audit, reply)
+    let now = now(state);
+    let allowance = allowance(
+        caller,
+        &practice,
+        &entry.patient,
+        Kind::Waitlist,
+        entry.id.as_str(),
+        entry.to,
+        now,
+    );
+    commit_claiming(state, caller, idem, allowance, build, audit, reply)
         .await
         .map_err(|e| match e {
             CommitError::Api(e) => e,
@@ -1051,29 +1206,30 @@ pub async fn offer_freed(
             occupied: cal.occupied(start, service.duration()),
             expires_at: now + i64::from(practice.waitlist_offer_minutes) * 60,
             waitlist: Some(entry.id.clone()),
+            quota_slot: None,
         };
         let mut ops = hold_ops(&hold, now);
         ops.push(TransactOp::Update {
             key: entry.key(),
             update: Update::default()
-                .set("status", WaitStatus::Offered.as_str())
-                .set("hold_id", hold.id.as_str()),
+                .set(attr::STATUS, WaitStatus::Offered.as_str())
+                .set(attr::HOLD_ID, hold.id.as_str()),
             condition: Some(Condition::Equals(
-                "status".into(),
+                attr::STATUS.into(),
                 WaitStatus::Waiting.as_str().into(),
             )),
         });
         let message = OutboxId::new();
         ops.push(TransactOp::Put {
             item: Item::new(Key::new("OUTBOX", message.as_str()))
-                .with("id", message.as_str())
-                .with("kind", "waitlist_offer")
-                .with("patient_id", entry.patient.as_str())
-                .with("hold_id", hold.id.as_str())
-                .with("waitlist_id", entry.id.as_str())
-                .with("start", hold.start)
-                .with("offer_expires_at", hold.expires_at)
-                .with("created_at", now),
+                .with(attr::ID, message.as_str())
+                .with(attr::KIND, "waitlist_offer")
+                .with(attr::PATIENT_ID, entry.patient.as_str())
+                .with(attr::HOLD_ID, hold.id.as_str())
+                .with(attr::WAITLIST_ID, entry.id.as_str())
+                .with(attr::START, hold.start)
+                .with(attr::OFFER_EXPIRES_AT, hold.expires_at)
+                .with(attr::CREATED_AT, now),
             condition: Some(Condition::ItemAbsent),
         });
         let actor = Actor::System {

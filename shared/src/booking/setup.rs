@@ -7,6 +7,7 @@ use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
 use super::model::*;
+use super::quota::Limits;
 use super::schedule::{MAX_SERVICE_MINUTES, Rules};
 use super::service::{conflict, unprocessable};
 use crate::AppState;
@@ -59,6 +60,9 @@ pub struct PracticeRequest {
     pub hold_minutes: u16,
     #[serde(default = "default_offer_minutes")]
     pub waitlist_offer_minutes: u16,
+    /// Per-patient limits; any left out take their default.
+    #[serde(default)]
+    pub limits: Limits,
 }
 
 fn default_hold_minutes() -> u16 {
@@ -92,11 +96,15 @@ pub async fn put_practice(
             "holdMinutes is 1 to 60; waitlistOfferMinutes is 5 to 1440.",
         ));
     }
+    req.limits
+        .validate()
+        .map_err(|detail| unprocessable("invalid_limits", detail))?;
     let practice = Practice {
         name: name_text(&req.name)?,
         zone,
         hold_minutes: req.hold_minutes,
         waitlist_offer_minutes: req.waitlist_offer_minutes,
+        limits: req.limits,
     };
     let ops = vec![TransactOp::Put {
         item: practice.to_item(),

@@ -7,6 +7,7 @@
 //! - processor intent → our payment `INTENT#<processor id>` / `INTENT` (written with the payment);
 //! - webhook receipts `WEBHOOK#<source>#<event id>` / `EVENT`, kept 30 days, for deduplication.
 
+use crate::attr;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
@@ -16,7 +17,7 @@ use super::processor::{Cancel, IntentRequest, PaymentProcessor, ProcessorKey};
 use super::progress::{CardChecks, CheckResult, Failure, PaymentStatus, Progress, Stamp};
 use crate::AppState;
 use crate::auth::{Resource, Role};
-use crate::booking::model::{appointment_key, corrupt, n, parsed, patient_key, s};
+use crate::booking::model::{Appointment, appointment_key, corrupt, n, parsed, patient_key, s};
 use crate::booking::service::{acting_for, conflict, unprocessable};
 use crate::error::ApiError;
 use crate::http::Caller;
@@ -110,18 +111,18 @@ impl Charge {
 
     fn to_item(&self) -> Item {
         let mut item = Item::new(self.key())
-            .with("kind", "charge")
-            .with("charge_id", self.id.as_str())
-            .with("patient", self.patient.as_str())
-            .with("currency", self.currency.code())
-            .with("total", self.total)
-            .with("line_items", self.sealed_lines.clone())
-            .with("created_at", self.created_at);
+            .with(attr::KIND, "charge")
+            .with(attr::CHARGE_ID, self.id.as_str())
+            .with(attr::PATIENT_ID, self.patient.as_str())
+            .with(attr::CURRENCY, self.currency.code())
+            .with(attr::TOTAL, self.total)
+            .with(attr::LINE_ITEMS, self.sealed_lines.clone())
+            .with(attr::CREATED_AT, self.created_at);
         if let Some(a) = &self.appointment {
-            item.set("appointment_id", a.as_str());
+            item.set(attr::APPOINTMENT_ID, a.as_str());
         }
         if let Some(a) = &self.adjusts {
-            item.set("adjusts", a.as_str());
+            item.set(attr::ADJUSTS, a.as_str());
         }
         item
     }
@@ -129,21 +130,21 @@ impl Charge {
     fn from_item(item: &Item) -> Result<Self, ApiError> {
         let optional = |name: &str| item.get(name).and_then(AttrValue::as_s);
         Ok(Charge {
-            id: parsed(item, "charge_id", ChargeId::parse)?,
-            patient: parsed(item, "patient", PatientId::parse)?,
-            currency: parsed(item, "currency", Currency::parse)?,
-            total: n(item, "total")?,
-            appointment: match optional("appointment_id") {
+            id: parsed(item, attr::CHARGE_ID, ChargeId::parse)?,
+            patient: parsed(item, attr::PATIENT_ID, PatientId::parse)?,
+            currency: parsed(item, attr::CURRENCY, Currency::parse)?,
+            total: n(item, attr::TOTAL)?,
+            appointment: match optional(attr::APPOINTMENT_ID) {
                 Some(a) => Some(AppointmentId::parse(a).ok_or_else(|| corrupt("appointment_id"))?),
                 None => None,
             },
-            adjusts: match optional("adjusts") {
+            adjusts: match optional(attr::ADJUSTS) {
                 Some(a) => Some(ChargeId::parse(a).ok_or_else(|| corrupt("adjusts"))?),
                 None => None,
             },
-            created_at: n(item, "created_at")?,
+            created_at: n(item, attr::CREATED_AT)?,
             sealed_lines: item
-                .get("line_items")
+                .get(attr::LINE_ITEMS)
                 .and_then(AttrValue::as_b)
                 .ok_or_else(|| corrupt("line_items"))?
                 .to_vec(),
@@ -153,7 +154,7 @@ impl Charge {
     async fn view(&self, state: &AppState) -> Result<serde_json::Value, ApiError> {
         let lines = state
             .sealer
-            .open(&self.key(), "line_items", &self.sealed_lines)
+            .open(&self.key(), attr::LINE_ITEMS, &self.sealed_lines)
             .await?;
         let lines: Vec<LineItem> =
             serde_json::from_slice(&lines).map_err(|_| corrupt("line_items"))?;
@@ -259,8 +260,11 @@ pub async fn create_charge(
             .table
             .get(&appointment_key(appointment), Consistency::Strong)
             .await?;
-        let of_patient = item
-            .is_some_and(|i| i.get("patient").and_then(AttrValue::as_s) == Some(patient.as_str()));
+        // Read through the appointment's own codec: the spelling of its attributes lives there.
+        let of_patient = match item {
+            Some(item) => Appointment::from_item(&item)?.patient == patient,
+            None => false,
+        };
         if !of_patient {
             return Err(unprocessable(
                 "unknown_appointment",
@@ -281,7 +285,7 @@ pub async fn create_charge(
     let plain = serde_json::to_vec(&req.line_items).map_err(anyhow::Error::new)?;
     charge.sealed_lines = state
         .sealer
-        .seal(&charge.key(), "line_items", &plain)
+        .seal(&charge.key(), attr::LINE_ITEMS, &plain)
         .await?;
     let mut ops = vec![
         TransactOp::Put {
@@ -294,7 +298,7 @@ pub async fn create_charge(
         },
     ];
     ops.extend(claim);
-    let reply = Reply::new(StatusCode::CREATED, &charge.view_with(&req.line_items))?;
+    let reply = Reply::new(StatusCode::CREATED, &charge.view_with(&req.line_items))?.with_patient_data();
     let audit = Audit::new("charge.create", "charge", charge.id.as_str());
     match commit(state, caller, Some(idem), ops, audit, reply).await {
         Ok(reply) => Ok(reply),
@@ -335,14 +339,14 @@ impl Payment {
     fn to_item(&self) -> Item {
         let p = &self.progress;
         let mut item = Item::new(self.key())
-            .with("kind", "payment")
-            .with("payment_id", self.id.as_str())
-            .with("patient", self.patient.as_str())
-            .with("intent", self.intent.clone())
-            .with("amount", self.amount.amount())
-            .with("currency", self.amount.currency().code())
+            .with(attr::KIND, "payment")
+            .with(attr::PAYMENT_ID, self.id.as_str())
+            .with(attr::PATIENT_ID, self.patient.as_str())
+            .with(attr::INTENT, self.intent.clone())
+            .with(attr::AMOUNT, self.amount.amount())
+            .with(attr::CURRENCY, self.amount.currency().code())
             .with(
-                "charges",
+                attr::CHARGES,
                 AttrValue::L(
                     self.charges
                         .iter()
@@ -350,22 +354,22 @@ impl Payment {
                         .collect(),
                 ),
             )
-            .with("status", p.status.as_str())
-            .with("refunded", p.refunded)
-            .with("version", self.version)
-            .with("created_at", self.created_at);
+            .with(attr::STATUS, p.status.as_str())
+            .with(attr::REFUNDED, p.refunded)
+            .with(attr::VERSION, self.version)
+            .with(attr::CREATED_AT, self.created_at);
         if let Some((c, stamp)) = &p.checks {
-            item.set("check_address_line1", c.address_line1.as_str());
-            item.set("check_postal_code", c.postal_code.as_str());
-            item.set("check_cvc", c.cvc.as_str());
-            item.set("checks_stamp", stamp.encode());
+            item.set(attr::CHECK_ADDRESS_LINE1, c.address_line1.as_str());
+            item.set(attr::CHECK_POSTAL_CODE, c.postal_code.as_str());
+            item.set(attr::CHECK_CVC, c.cvc.as_str());
+            item.set(attr::CHECKS_STAMP, stamp.encode());
         }
         if let Some((f, stamp)) = &p.failure {
-            item.set("failure_code", f.code.clone());
+            item.set(attr::FAILURE_CODE, f.code.clone());
             if let Some(d) = &f.decline_code {
-                item.set("decline_code", d.clone());
+                item.set(attr::DECLINE_CODE, d.clone());
             }
-            item.set("failure_stamp", stamp.encode());
+            item.set(attr::FAILURE_STAMP, stamp.encode());
         }
         item
     }
@@ -378,22 +382,22 @@ impl Payment {
             }
         };
         let check = |name: &str| CheckResult::parse(item.get(name).and_then(AttrValue::as_s));
-        let checks = stamp("checks_stamp")?.map(|st| {
+        let checks = stamp(attr::CHECKS_STAMP)?.map(|st| {
             (
                 CardChecks {
-                    address_line1: check("check_address_line1"),
-                    postal_code: check("check_postal_code"),
-                    cvc: check("check_cvc"),
+                    address_line1: check(attr::CHECK_ADDRESS_LINE1),
+                    postal_code: check(attr::CHECK_POSTAL_CODE),
+                    cvc: check(attr::CHECK_CVC),
                 },
                 st,
             )
         });
-        let failure = match stamp("failure_stamp")? {
+        let failure = match stamp(attr::FAILURE_STAMP)? {
             Some(st) => Some((
                 Failure {
-                    code: s(item, "failure_code")?.to_owned(),
+                    code: s(item, attr::FAILURE_CODE)?.to_owned(),
                     decline_code: item
-                        .get("decline_code")
+                        .get(attr::DECLINE_CODE)
                         .and_then(AttrValue::as_s)
                         .map(str::to_owned),
                 },
@@ -401,7 +405,7 @@ impl Payment {
             )),
             None => None,
         };
-        let charges = match item.get("charges") {
+        let charges = match item.get(attr::CHARGES) {
             Some(AttrValue::L(list)) => list
                 .iter()
                 .map(|v| {
@@ -413,23 +417,23 @@ impl Payment {
             _ => return Err(corrupt("charges")),
         };
         Ok(Payment {
-            id: parsed(item, "payment_id", PaymentId::parse)?,
-            patient: parsed(item, "patient", PatientId::parse)?,
-            intent: s(item, "intent")?.to_owned(),
+            id: parsed(item, attr::PAYMENT_ID, PaymentId::parse)?,
+            patient: parsed(item, attr::PATIENT_ID, PatientId::parse)?,
+            intent: s(item, attr::INTENT)?.to_owned(),
             amount: Money::new(
-                n(item, "amount")?,
-                parsed(item, "currency", Currency::parse)?,
+                n(item, attr::AMOUNT)?,
+                parsed(item, attr::CURRENCY, Currency::parse)?,
             )
             .ok_or_else(|| corrupt("amount"))?,
             charges,
             progress: Progress {
-                status: parsed(item, "status", PaymentStatus::parse)?,
+                status: parsed(item, attr::STATUS, PaymentStatus::parse)?,
                 checks,
                 failure,
-                refunded: n(item, "refunded")?,
+                refunded: n(item, attr::REFUNDED)?,
             },
-            version: n(item, "version")?,
-            created_at: n(item, "created_at")?,
+            version: n(item, attr::VERSION)?,
+            created_at: n(item, attr::CREATED_AT)?,
         })
     }
 
@@ -491,10 +495,10 @@ impl Ledger {
             version: 0,
         };
         for item in &items {
-            match item.get("kind").and_then(AttrValue::as_s) {
+            match item.get(attr::KIND).and_then(AttrValue::as_s) {
                 Some("charge") => ledger.charges.push(Charge::from_item(item)?),
                 Some("payment") => ledger.payments.push(Payment::from_item(item)?),
-                Some("lock") => ledger.version = n(item, "version")?,
+                Some("lock") => ledger.version = n(item, attr::VERSION)?,
                 _ => return Err(corrupt("ledger entry")),
             }
         }
@@ -505,8 +509,8 @@ impl Ledger {
     pub fn claim(&self) -> TransactOp {
         TransactOp::Put {
             item: Item::new(ledger_lock_key(&self.patient))
-                .with("kind", "lock")
-                .with("version", self.version + 1),
+                .with(attr::KIND, "lock")
+                .with(attr::VERSION, self.version + 1),
             condition: Some(if self.version == 0 {
                 Condition::ItemAbsent
             } else {
@@ -753,8 +757,8 @@ pub async fn create_intent(
         },
         TransactOp::Put {
             item: Item::new(intent_key(&intent.id))
-                .with("payment_id", payment.id.as_str())
-                .with("patient", payment.patient.as_str()),
+                .with(attr::PAYMENT_ID, payment.id.as_str())
+                .with(attr::PATIENT_ID, payment.patient.as_str()),
             condition: Some(Condition::ItemAbsent),
         },
         ledger.claim(),
@@ -765,7 +769,7 @@ pub async fn create_intent(
     }));
     let mut body = payment.view();
     body["clientSecret"] = serde_json::Value::String(intent.client_secret.expose().clone());
-    let reply = Reply::new(StatusCode::CREATED, &body)?;
+    let reply = Reply::new(StatusCode::CREATED, &body)?.with_patient_data();
     let audit = Audit::new("payment.create", "payment", payment.id.as_str());
     match commit(state, caller, Some(idem), ops, audit, reply).await {
         Ok(reply) => Ok(reply),
@@ -835,11 +839,11 @@ pub async fn apply_event(
             // Retried by the processor: the intent may be ours with its record still being written.
             ApiError::NotFound
         })?;
-    let patient = parsed(&pointer, "patient", PatientId::parse)?;
-    let payment_id = parsed(&pointer, "payment_id", PaymentId::parse)?;
+    let patient = parsed(&pointer, attr::PATIENT_ID, PatientId::parse)?;
+    let payment_id = parsed(&pointer, attr::PAYMENT_ID, PaymentId::parse)?;
     let receipt = Item::new(receipt_key(source, event_id))
-        .with("received_at", state.clock.now().unix_timestamp())
-        .with("payment_id", payment_id.as_str())
+        .with(attr::RECEIVED_AT, state.clock.now().unix_timestamp())
+        .with(attr::PAYMENT_ID, payment_id.as_str())
         .with(
             TTL_ATTR,
             state.clock.now().unix_timestamp() + RECEIPT_TTL_SECS,

@@ -78,6 +78,8 @@ pub enum SecretsError {
     Prefix(usize),
     #[error("secret {0} (counting from 1) is not whsec_ followed by base64 of 24 to 64 bytes")]
     Encoding(usize),
+    #[error("secret {0} (counting from 1) is too short: whsec_ and at least 10 more characters")]
+    TooShort(usize),
 }
 
 impl WebhookSecrets {
@@ -96,8 +98,11 @@ impl WebhookSecrets {
         }
         let mut keys = Vec::with_capacity(parts.len());
         for (i, s) in parts.into_iter().enumerate() {
-            if !s.starts_with("whsec_") || s.len() < 16 {
+            if !s.starts_with("whsec_") {
                 return Err(SecretsError::Prefix(i + 1));
+            }
+            if s.len() < 16 {
+                return Err(SecretsError::TooShort(i + 1));
             }
             keys.push(zeroize::Zeroizing::new(s.as_bytes().to_vec()));
         }
@@ -456,6 +461,10 @@ mod tests {
         assert_eq!(
             WebhookSecrets::standard("whsec_!!!").unwrap_err(),
             SecretsError::Encoding(1)
+        );
+        assert_eq!(
+            WebhookSecrets::stripe("whsec_short").unwrap_err(),
+            SecretsError::TooShort(1)
         );
         let s = WebhookSecrets::stripe("whsec_aaaaaaaaaaaaaaaa").unwrap();
         assert!(!format!("{s:?}").contains("aaaa"));

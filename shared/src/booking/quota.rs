@@ -1,0 +1,185 @@
+//! Per-patient limits (active future appointments, active holds, open waitlist entries), held on
+//! the table so that they hold under races.
+//!
+//! A patient's allowance of N is N numbered slot items `PATIENT#<patient>` / `QUOTA#<kind>#<nn>`.
+//! A booking (hold, waitlist entry) claims a free slot in the same transaction that writes it: a
+//! conditional put that succeeds only on an absent or lapsed slot (`expires_at` passed: the
+//! appointment started, the hold expired, the waitlist window closed). Two racing requests that
+//! pick the same slot cannot both land; a request that finds no free slot is `409 limit_reached`
+//! and writes nothing. Cancelling releases the slot in the cancelling write.
+
+use rand::seq::IndexedRandom as _;
+use serde::{Deserialize, Serialize};
+
+use super::model::patient_partition;
+use crate::AppState;
+use crate::attr;
+use crate::error::ApiError;
+use crate::ids::PatientId;
+use crate::table::{
+    AttrValue, Condition, Item, Key, Query, SortKey, TTL_ATTR, TransactOp, query_all,
+};
+
+/// The most any limit may be set to.
+pub const MAX_LIMIT: u16 = 50;
+
+/// What a patient may have at once; staff acting for a patient are not limited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Limits {
+    #[serde(default = "default_appointments")]
+    pub active_appointments_per_patient: u16,
+    #[serde(default = "default_holds")]
+    pub active_holds_per_patient: u16,
+    #[serde(default = "default_waitlist")]
+    pub open_waitlist_entries_per_patient: u16,
+}
+
+fn default_appointments() -> u16 {
+    4
+}
+fn default_holds() -> u16 {
+    1
+}
+fn default_waitlist() -> u16 {
+    3
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            active_appointments_per_patient: default_appointments(),
+            active_holds_per_patient: default_holds(),
+            open_waitlist_entries_per_patient: default_waitlist(),
+        }
+    }
+}
+
+impl Limits {
+    pub fn validate(&self) -> Result<(), &'static str> {
+        let all = [
+            self.active_appointments_per_patient,
+            self.active_holds_per_patient,
+            self.open_waitlist_entries_per_patient,
+        ];
+        if all.iter().all(|n| (1..=MAX_LIMIT).contains(n)) {
+            Ok(())
+        } else {
+            Err("Each limit is 1 to 50.")
+        }
+    }
+
+    pub fn of(&self, kind: Kind) -> u16 {
+        match kind {
+            Kind::Appointment => self.active_appointments_per_patient,
+            Kind::Hold => self.active_holds_per_patient,
+            Kind::Waitlist => self.open_waitlist_entries_per_patient,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Appointment,
+    Hold,
+    Waitlist,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Appointment => "appointment",
+            Kind::Hold => "hold",
+            Kind::Waitlist => "waitlist",
+        }
+    }
+}
+
+pub fn slot_key(patient: &PatientId, kind: Kind, slot: u16) -> Key {
+    Key::new(
+        patient_partition(patient),
+        format!("QUOTA#{}#{slot:02}", kind.as_str()),
+    )
+}
+
+pub fn limit_reached(kind: Kind) -> ApiError {
+    let what = match kind {
+        Kind::Appointment => "upcoming appointments",
+        Kind::Hold => "held times",
+        Kind::Waitlist => "open waitlist entries",
+    };
+    ApiError::Conflict {
+        code: "limit_reached",
+        detail: format!(
+            "You already have as many {what} as the practice allows; cancel one or call the practice."
+        ),
+    }
+}
+
+/// A slot picked for a claim: its number and the write that claims it.
+pub struct Claim {
+    pub slot: u16,
+    pub op: TransactOp,
+}
+
+/// Picks a free slot of the patient's `kind` allowance for `owner` until `until`. The write is
+/// conditional, so a slot taken meanwhile fails the whole transaction; the caller then tries again
+/// (another slot may be free) or answers [`limit_reached`].
+pub async fn claim(
+    state: &AppState,
+    patient: &PatientId,
+    kind: Kind,
+    limit: u16,
+    owner: &str,
+    until: i64,
+    now: i64,
+) -> Result<Claim, ApiError> {
+    let prefix = format!("QUOTA#{}#", kind.as_str());
+    let query = Query::partition(patient_partition(patient))
+        .sort(SortKey::BeginsWith(prefix.clone()))
+        .consistent();
+    let mut taken = Vec::new();
+    for item in query_all(&*state.table, &query).await? {
+        let active = item
+            .get(TTL_ATTR)
+            .and_then(AttrValue::as_n)
+            .is_some_and(|expiry| expiry > now);
+        if active && let Some(slot) = item.key.sk.strip_prefix(&prefix) {
+            taken.push(slot.parse::<u16>().ok());
+        }
+    }
+    let free: Vec<u16> = (0..limit).filter(|s| !taken.contains(&Some(*s))).collect();
+    // Racers of one patient spread over the free slots instead of all taking the first.
+    let slot = *free.choose(&mut rand::rng()).ok_or_else(|| limit_reached(kind))?;
+    let item = Item::new(slot_key(patient, kind, slot))
+        .with(attr::OWNER, owner)
+        .with(TTL_ATTR, until);
+    let op = TransactOp::Put {
+        item,
+        condition: Some(Condition::Or(vec![
+            Condition::ItemAbsent,
+            Condition::LessThan(TTL_ATTR.into(), AttrValue::N(now + 1)),
+        ])),
+    };
+    Ok(Claim { slot, op })
+}
+
+/// Moves a claimed slot's expiry (a rescheduled appointment); it must still be `owner`'s.
+pub fn extend(patient: &PatientId, kind: Kind, slot: u16, owner: &str, until: i64) -> TransactOp {
+    TransactOp::Put {
+        item: Item::new(slot_key(patient, kind, slot))
+            .with(attr::OWNER, owner)
+            .with(TTL_ATTR, until),
+        condition: Some(Condition::Equals(attr::OWNER.into(), owner.into())),
+    }
+}
+
+/// Frees a claimed slot (a cancelled appointment, a hold booked). The slot lapses only when what
+/// claimed it has started or expired, which these changes check first, so it is still `owner`'s;
+/// the condition makes sure no one else's claim is ever freed.
+pub fn release(patient: &PatientId, kind: Kind, slot: u16, owner: &str) -> TransactOp {
+    TransactOp::Delete {
+        key: slot_key(patient, kind, slot),
+        condition: Some(Condition::Equals(attr::OWNER.into(), owner.into())),
+    }
+}
