@@ -51,7 +51,12 @@ async fn every_route_role_and_ownership() {
     new_patient["patientId"] = json!("patient-new");
     let rules = json!({"hours": {"mon": [{"start": "09:00", "end": "17:00"}]}});
     let cases = [
-        case("GET", "/v1/me", None, [200, 200, 200, 200, 200, 200, 401, 200]),
+        case(
+            "GET",
+            "/v1/me",
+            None,
+            [200, 200, 200, 200, 200, 200, 401, 200],
+        ),
         case(
             "GET",
             "/v1/practice",

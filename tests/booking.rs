@@ -177,7 +177,11 @@ async fn replay_returns_the_same_reply_without_a_second_write() {
     assert_eq!(again.1["idempotent-replayed"], "true");
     // A replay changes nothing but leaves one audit record: it showed the reason for visit again.
     let after = stack.scan().await;
-    assert_eq!(after.len(), items_after_first + 1, "a replay writes only its audit record");
+    assert_eq!(
+        after.len(),
+        items_after_first + 1,
+        "a replay writes only its audit record"
+    );
     let replay_audits: Vec<_> = after
         .iter()
         .filter(|i| i.get("action").and_then(|v| v.as_s()) == Some("reply.replay"))

@@ -111,8 +111,7 @@ mod tests {
         let mut found = Vec::new();
         for (path, text) in &files {
             // The adapters and their contract suite store whatever they are given.
-            if path.contains("/table/") || path.ends_with("attr.rs") || path.ends_with("tests.rs")
-            {
+            if path.contains("/table/") || path.ends_with("attr.rs") || path.ends_with("tests.rs") {
                 continue;
             }
             // Unit tests at the end of a file may build raw items on purpose.
@@ -125,9 +124,10 @@ mod tests {
                 for place in PLACES {
                     if let Some(at) = joined.find(place) {
                         let rest = &joined[at + place.len()..];
-                        let literal: String =
-                            rest.chars().take_while(|c| *c != '"').collect();
-                        if literal.bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit())
+                        let literal: String = rest.chars().take_while(|c| *c != '"').collect();
+                        if literal
+                            .bytes()
+                            .all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit())
                         {
                             found.push(format!("{path}:{}: {}", n + 1, line.trim()));
                         }
@@ -135,6 +135,10 @@ mod tests {
                 }
             }
         }
-        assert!(found.is_empty(), "use crate::attr constants:\n{}", found.join("\n"));
+        assert!(
+            found.is_empty(),
+            "use crate::attr constants:\n{}",
+            found.join("\n")
+        );
     }
 }

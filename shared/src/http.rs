@@ -316,23 +316,40 @@ mod tests {
         async fn boom() -> &'static str {
             let digits: &[u8] = b"+1";
             // The indexing bug of issue 9, on purpose.
-            if digits[std::hint::black_box(3)] == b':' { "colon" } else { "other" }
+            if digits[std::hint::black_box(3)] == b':' {
+                "colon"
+            } else {
+                "other"
+            }
         }
         async fn fine() -> &'static str {
             "ok"
         }
-        let router = finish(Router::new().route("/boom", post(boom)).route("/fine", post(fine)));
-        let request = || axum::http::Request::post("/boom").body(Body::empty()).unwrap();
+        let router = finish(
+            Router::new()
+                .route("/boom", post(boom))
+                .route("/fine", post(fine)),
+        );
+        let request = || {
+            axum::http::Request::post("/boom")
+                .body(Body::empty())
+                .unwrap()
+        };
         for _ in 0..2 {
             let response = router.clone().oneshot(request()).await.unwrap();
             assert_eq!(response.status(), 500);
-            assert_eq!(response.headers()[header::CONTENT_TYPE], crate::error::PROBLEM_JSON);
+            assert_eq!(
+                response.headers()[header::CONTENT_TYPE],
+                crate::error::PROBLEM_JSON
+            );
             assert!(response.headers().contains_key("x-request-id"));
             let body = response.into_body().collect().await.unwrap().to_bytes();
             let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
             assert_eq!(problem["code"], "internal");
         }
-        let ok = axum::http::Request::post("/fine").body(Body::empty()).unwrap();
+        let ok = axum::http::Request::post("/fine")
+            .body(Body::empty())
+            .unwrap();
         assert_eq!(router.oneshot(ok).await.unwrap().status(), 200);
     }
 

@@ -236,13 +236,12 @@ impl Idempotency {
         work: impl Future<Output = Result<Reply, ApiError>>,
     ) -> Result<Reply, ApiError> {
         match work.await {
-            Err(e @ (ApiError::Conflict { .. } | ApiError::Unprocessable { .. })) => match self
-                .replay(state)
-                .await?
-            {
-                Some(reply) => Ok(reply),
-                None => Err(e),
-            },
+            Err(e @ (ApiError::Conflict { .. } | ApiError::Unprocessable { .. })) => {
+                match self.replay(state).await? {
+                    Some(reply) => Ok(reply),
+                    None => Err(e),
+                }
+            }
             other => other,
         }
     }

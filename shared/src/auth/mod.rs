@@ -305,10 +305,8 @@ struct Claims {
 
 impl Claims {
     fn verified_email(&self) -> Option<crate::Sensitive<String>> {
-        let verified = matches!(
-            &self.email_verified,
-            Some(serde_json::Value::Bool(true))
-        ) || matches!(&self.email_verified, Some(serde_json::Value::String(s)) if s == "true");
+        let verified = matches!(&self.email_verified, Some(serde_json::Value::Bool(true)))
+            || matches!(&self.email_verified, Some(serde_json::Value::String(s)) if s == "true");
         self.email
             .as_ref()
             .filter(|_| verified)

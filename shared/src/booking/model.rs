@@ -160,7 +160,8 @@ impl Practice {
         Ok(Practice {
             name: s(item, attr::NAME)?.to_owned(),
             zone: parsed(item, attr::TIME_ZONE, |z| TimeZone::get(z).ok())?,
-            hold_minutes: u16::try_from(n(item, attr::HOLD_MINUTES)?).map_err(|_| corrupt("hold"))?,
+            hold_minutes: u16::try_from(n(item, attr::HOLD_MINUTES)?)
+                .map_err(|_| corrupt("hold"))?,
             waitlist_offer_minutes: u16::try_from(n(item, attr::WAITLIST_OFFER_MINUTES)?)
                 .map_err(|_| corrupt("offer"))?,
             limits: {
@@ -585,7 +586,10 @@ mod tests {
     #[test]
     fn bounds_need_an_explicit_offset_and_drop_fractions() {
         assert_eq!(parse_bound("2026-11-23T14:00:00Z"), Some(1_795_442_400));
-        assert_eq!(parse_bound("2026-11-23T09:00:00-05:00"), Some(1_795_442_400));
+        assert_eq!(
+            parse_bound("2026-11-23T09:00:00-05:00"),
+            Some(1_795_442_400)
+        );
         assert_eq!(parse_bound("2026-11-23T14:00:00.999Z"), Some(1_795_442_400));
         for bad in [
             "2026-11-23T14:00:00",

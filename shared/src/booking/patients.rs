@@ -207,7 +207,8 @@ pub async fn create(
         item: sealed_item(state, &id, &details, false).await?,
         condition: Some(Condition::ItemAbsent),
     }];
-    let reply = Reply::new(StatusCode::CREATED, &view_of(&id, &details, false))?.with_patient_data();
+    let reply =
+        Reply::new(StatusCode::CREATED, &view_of(&id, &details, false))?.with_patient_data();
     let audit = Audit::new("patient.create", "patient", id.as_str());
     match commit(state, caller, idem, ops, audit, reply).await {
         Ok(reply) => Ok(reply),
@@ -231,11 +232,10 @@ pub async fn put_me(
         .authorize(&[Role::Patient], Resource::Shared)?;
     let id = PatientId::of(&caller.principal.subject);
     details.validate(today(state))?;
-    let verified = caller
-        .principal
-        .verified_email
-        .as_ref()
-        .is_some_and(|v| v.expose().eq_ignore_ascii_case(details.email.expose().trim()));
+    let verified = caller.principal.verified_email.as_ref().is_some_and(|v| {
+        v.expose()
+            .eq_ignore_ascii_case(details.email.expose().trim())
+    });
     let ops = vec![TransactOp::Put {
         item: sealed_item(state, &id, &details, verified).await?,
         condition: None,
@@ -295,7 +295,10 @@ pub async fn find_by_email(
         .principal
         .authorize(&[Role::Staff, Role::Admin], Resource::Shared)?;
     if !valid_email(email.trim()) {
-        return Err(unprocessable("invalid_email", "email is not an email address."));
+        return Err(unprocessable(
+            "invalid_email",
+            "email is not an email address.",
+        ));
     }
     let blind = state.blind_index().await?;
     let query = Query::gsi1(format!("EMAIL#{}", blind.email(email)));

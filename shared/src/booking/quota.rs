@@ -150,7 +150,9 @@ pub async fn claim(
     }
     let free: Vec<u16> = (0..limit).filter(|s| !taken.contains(&Some(*s))).collect();
     // Racers of one patient spread over the free slots instead of all taking the first.
-    let slot = *free.choose(&mut rand::rng()).ok_or_else(|| limit_reached(kind))?;
+    let slot = *free
+        .choose(&mut rand::rng())
+        .ok_or_else(|| limit_reached(kind))?;
     let item = Item::new(slot_key(patient, kind, slot))
         .with(attr::OWNER, owner)
         .with(TTL_ATTR, until);

@@ -352,7 +352,8 @@ async fn commit_claiming(
         return commit(state, caller, Some(idem), build(None), audit, reply).await;
     };
     for _ in 0..CLAIM_ATTEMPTS {
-        let claim = quota::claim(state, a.patient, a.kind, a.limit, a.owner, a.until, a.now).await?;
+        let claim =
+            quota::claim(state, a.patient, a.kind, a.limit, a.owner, a.until, a.now).await?;
         let mut ops = build(Some(claim.slot));
         ops.push(claim.op);
         let claim_at = ops.len() - 1;
@@ -642,7 +643,8 @@ pub async fn book(
     let reply = Reply::new(
         StatusCode::CREATED,
         &appt.view(&practice.zone, reason.as_deref()),
-    )?.with_patient_data();
+    )?
+    .with_patient_data();
     let audit = Audit::new("appointment.create", "appointment", appt.id.as_str());
     let allowance = allowance(
         caller,
@@ -699,7 +701,12 @@ pub async fn get_appointment(
     authorize_read(caller, &appt, &provider)?;
     let practice = practice(state).await?;
     let reason = match item.get(attr::REASON).and_then(AttrValue::as_b) {
-        Some(sealed) => Some(state.sealer.open_str(&item.key, attr::REASON, sealed).await?),
+        Some(sealed) => Some(
+            state
+                .sealer
+                .open_str(&item.key, attr::REASON, sealed)
+                .await?,
+        ),
         None => None,
     };
     audit_read(
@@ -957,7 +964,10 @@ pub async fn cancel(
     if let Some(r) = &reason {
         stored.set(
             attr::CANCEL_REASON,
-            state.sealer.seal_str(&item.key, attr::CANCEL_REASON, r).await?,
+            state
+                .sealer
+                .seal_str(&item.key, attr::CANCEL_REASON, r)
+                .await?,
         );
     }
     ops.push(TransactOp::Put {
@@ -976,7 +986,8 @@ pub async fn cancel(
             id.as_str(),
         ));
     }
-    let reply = Reply::new(StatusCode::OK, &cancelled.view(&practice.zone, None))?.with_patient_data();
+    let reply =
+        Reply::new(StatusCode::OK, &cancelled.view(&practice.zone, None))?.with_patient_data();
     let audit = Audit::new("appointment.cancel", "appointment", id.as_str());
     match commit(state, caller, Some(idem), ops, audit, reply).await {
         Ok(reply) => {

@@ -298,7 +298,8 @@ pub async fn create_charge(
         },
     ];
     ops.extend(claim);
-    let reply = Reply::new(StatusCode::CREATED, &charge.view_with(&req.line_items))?.with_patient_data();
+    let reply =
+        Reply::new(StatusCode::CREATED, &charge.view_with(&req.line_items))?.with_patient_data();
     let audit = Audit::new("charge.create", "charge", charge.id.as_str());
     match commit(state, caller, Some(idem), ops, audit, reply).await {
         Ok(reply) => Ok(reply),
