@@ -140,13 +140,20 @@ async fn run(
         .await
         .expect("open provider");
     let router = booking::router(state.clone());
-    let token = issuer
-        .mint(
-            &Subject::parse("patient-bench").unwrap(),
-            &[Role::Patient],
-            Duration::from_secs(3600),
-        )
-        .unwrap();
+    // One patient per round (a patient may hold only a few future appointments), each token
+    // verified once beforehand as a returning client's would have been.
+    let mut tokens = Vec::with_capacity(WARMUP + rounds);
+    for i in 0..WARMUP + rounds {
+        let token = issuer
+            .mint(
+                &Subject::parse(&format!("patient-bench-{i}")).unwrap(),
+                &[Role::Patient],
+                Duration::from_secs(3600),
+            )
+            .unwrap();
+        state.verifier.verify(&token).await.expect("token");
+        tokens.push(token);
+    }
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let first = (now / 3600 + 26) * 3600;
     let book = |i: usize| {
@@ -161,7 +168,7 @@ async fn run(
             "reason": "Follow-up on medication side effects",
         });
         http::Request::post("/v1/appointments")
-            .header("authorization", format!("Bearer {token}"))
+            .header("authorization", format!("Bearer {}", tokens[i]))
             .header("idempotency-key", format!("bench-{i}"))
             .header("content-type", "application/json")
             .body(axum::body::Body::from(body.to_string()))
@@ -180,7 +187,7 @@ async fn run(
         let full_time = t.elapsed();
         assert_eq!(status, 201, "{body}");
         let t = Instant::now();
-        state.verifier.verify(&token).await.expect("token");
+        state.verifier.verify(&tokens[i]).await.expect("token");
         let verify_time = t.elapsed();
         if i >= WARMUP {
             verify.push(verify_time);

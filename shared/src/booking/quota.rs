@@ -122,9 +122,20 @@ pub struct Claim {
     pub op: TransactOp,
 }
 
-/// Picks a free slot of the patient's `kind` allowance for `owner` until `until`. The write is
-/// conditional, so a slot taken meanwhile fails the whole transaction; the caller then tries again
-/// (another slot may be free) or answers [`limit_reached`].
+/// How a slot is picked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pick {
+    /// Any slot, unread: most patients hold few, so a first attempt usually lands and a booking
+    /// stays one table round trip.
+    Guess,
+    /// A slot the allowance's items show free (one query), after a guess met a taken slot.
+    Read,
+}
+
+/// Picks a slot of the patient's `kind` allowance for `owner` until `until`. The write is
+/// conditional, so a slot that is taken fails the whole transaction; the caller then tries again
+/// with [`Pick::Read`] or answers [`limit_reached`].
+#[allow(clippy::too_many_arguments)] // one claim's facts; a struct would only rename them
 pub async fn claim(
     state: &AppState,
     patient: &PatientId,
@@ -133,7 +144,33 @@ pub async fn claim(
     owner: &str,
     until: i64,
     now: i64,
+    pick: Pick,
 ) -> Result<Claim, ApiError> {
+    let slot = match pick {
+        Pick::Guess => rand::random_range(0..limit.max(1)),
+        Pick::Read => free_slot(state, patient, kind, limit, now).await?,
+    };
+    let item = Item::new(slot_key(patient, kind, slot))
+        .with(attr::OWNER, owner)
+        .with(TTL_ATTR, until);
+    let op = TransactOp::Put {
+        item,
+        condition: Some(Condition::Or(vec![
+            Condition::ItemAbsent,
+            Condition::LessThan(TTL_ATTR.into(), AttrValue::N(now + 1)),
+        ])),
+    };
+    Ok(Claim { slot, op })
+}
+
+/// A slot the table shows free or lapsed, at random among them; [`limit_reached`] when none is.
+async fn free_slot(
+    state: &AppState,
+    patient: &PatientId,
+    kind: Kind,
+    limit: u16,
+    now: i64,
+) -> Result<u16, ApiError> {
     let prefix = format!("QUOTA#{}#", kind.as_str());
     let query = Query::partition(patient_partition(patient))
         .sort(SortKey::BeginsWith(prefix.clone()))
@@ -150,20 +187,9 @@ pub async fn claim(
     }
     let free: Vec<u16> = (0..limit).filter(|s| !taken.contains(&Some(*s))).collect();
     // Racers of one patient spread over the free slots instead of all taking the first.
-    let slot = *free
-        .choose(&mut rand::rng())
-        .ok_or_else(|| limit_reached(kind))?;
-    let item = Item::new(slot_key(patient, kind, slot))
-        .with(attr::OWNER, owner)
-        .with(TTL_ATTR, until);
-    let op = TransactOp::Put {
-        item,
-        condition: Some(Condition::Or(vec![
-            Condition::ItemAbsent,
-            Condition::LessThan(TTL_ATTR.into(), AttrValue::N(now + 1)),
-        ])),
-    };
-    Ok(Claim { slot, op })
+    free.choose(&mut rand::rng())
+        .copied()
+        .ok_or_else(|| limit_reached(kind))
 }
 
 /// Moves a claimed slot's expiry (a rescheduled appointment); it must still be `owner`'s.

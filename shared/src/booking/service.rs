@@ -313,8 +313,9 @@ struct Allowance<'a> {
     now: i64,
 }
 
-/// Attempts at a claim when a racing request of the same patient took the slot it picked.
-const CLAIM_ATTEMPTS: usize = 3;
+/// Attempts at a claim: a guess, then reads of the allowance (a racing request of the same
+/// patient may take the slot a read found free).
+const CLAIM_ATTEMPTS: usize = 4;
 
 /// The allowance a change by `caller` for `patient` claims: none when staff act.
 fn allowance<'a>(
@@ -338,7 +339,8 @@ fn allowance<'a>(
 
 /// [`commit`] with a claim on the patient's allowance (when there is one) appended after the
 /// change's own writes, whose positions therefore stay as `build` made them. `build` gets the
-/// claimed slot to record on the new item.
+/// claimed slot to record on the new item. The first attempt guesses a slot without reading (one
+/// round trip when it is free); a taken slot makes it read the allowance and try a free one.
 async fn commit_claiming(
     state: &AppState,
     caller: &Caller,
@@ -351,9 +353,16 @@ async fn commit_claiming(
     let Some(a) = allowance else {
         return commit(state, caller, Some(idem), build(None), audit, reply).await;
     };
-    for _ in 0..CLAIM_ATTEMPTS {
-        let claim =
-            quota::claim(state, a.patient, a.kind, a.limit, a.owner, a.until, a.now).await?;
+    for attempt in 0..CLAIM_ATTEMPTS {
+        let pick = if attempt == 0 {
+            quota::Pick::Guess
+        } else {
+            quota::Pick::Read
+        };
+        let claim = quota::claim(
+            state, a.patient, a.kind, a.limit, a.owner, a.until, a.now, pick,
+        )
+        .await?;
         let mut ops = build(Some(claim.slot));
         ops.push(claim.op);
         let claim_at = ops.len() - 1;
