@@ -29,3 +29,8 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 STRIPE_PY_VERSION=16.1.0
 stripe_venv="$cache/stripe-python-$STRIPE_PY_VERSION"
 ensure_stripe_python() { ensure_venv "$stripe_venv" "stripe==$STRIPE_PY_VERSION"; }
+
+# schemathesis, run by scripts/api-fuzz against `practica serve` (its own venv: its pins are not moto's).
+SCHEMATHESIS_VERSION=4.32.5
+schemathesis_venv="$cache/schemathesis-$SCHEMATHESIS_VERSION"
+ensure_schemathesis() { ensure_venv "$schemathesis_venv" "schemathesis==$SCHEMATHESIS_VERSION"; }

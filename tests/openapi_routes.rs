@@ -162,3 +162,55 @@ fn the_sam_template_routes_every_documented_operation() {
         }
     }
 }
+
+fn document() -> serde_json::Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.json")).unwrap(),
+    )
+    .unwrap()
+}
+
+/// The document's lists of accepted values are the server's: every IANA zone of the bundled
+/// database, every currency the money type knows.
+#[test]
+fn enumerations_match_what_the_server_accepts() {
+    let doc = document();
+    let schemas = &doc["components"]["schemas"];
+    let listed = |name: &str| -> Vec<String> {
+        schemas[name]["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name} has an enum"))
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let mut zones: Vec<String> = jiff::tz::db()
+        .available()
+        .map(|name| name.to_string())
+        .filter(|name| {
+            jiff::tz::TimeZone::get(name)
+                .ok()
+                .is_some_and(|z| z.iana_name().is_some())
+        })
+        .collect();
+    zones.sort();
+    assert_eq!(
+        listed("TimeZone"),
+        zones,
+        "TimeZone enum: {}",
+        serde_json::to_string(&zones).unwrap()
+    );
+    let currencies: Vec<String> = listed("Currency");
+    for code in &currencies {
+        assert!(shared::money::Currency::parse(code).is_some(), "{code}");
+    }
+    for code in ["AAA", "usd", "XXX", "ZZZ"] {
+        assert!(!currencies.contains(&code.to_owned()));
+        assert!(shared::money::Currency::parse(code).is_none());
+    }
+    let known = (b'A'..=b'Z')
+        .flat_map(|a| (b'A'..=b'Z').flat_map(move |b| (b'A'..=b'Z').map(move |c| [a, b, c])))
+        .filter(|code| shared::money::Currency::parse(std::str::from_utf8(code).unwrap()).is_some())
+        .count();
+    assert_eq!(known, currencies.len(), "every accepted currency is listed");
+}

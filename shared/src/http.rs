@@ -99,10 +99,42 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        let mut value = match axum::Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(axum::Json(value)) => value,
+            Err(rejection) => return Err(json_rejection(rejection)),
+        };
+        whole_numbers(&mut value);
+        serde_json::from_value(value)
+            .map(ApiJson)
+            .map_err(|_| invalid_body())
+    }
+}
+
+/// `5.0` is the integer 5 in JSON (RFC 8259 has one number type; JSON Schema agrees), and some
+/// clients write integers that way; every number without a fraction is made an integer.
+fn whole_numbers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f.abs() < 9.0e15
+            {
+                // Exact: |f| is below 2^53, so the conversion neither rounds nor saturates.
+                *value = Value::from(f as i64);
+            }
         }
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers),
+        Value::Object(fields) => fields.values_mut().for_each(whole_numbers),
+        _ => {}
+    }
+}
+
+fn invalid_body() -> ApiError {
+    // serde's message can quote the offending value, which may be patient data: keep it out.
+    ApiError::Unprocessable {
+        code: "invalid_body",
+        detail: "The body does not match the expected schema (see the OpenAPI document).".into(),
     }
 }
 
@@ -196,11 +228,7 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
             ApiError::bad_request("malformed_json", "The body is not valid JSON.")
         }
         // serde's message can quote the offending value, which may be patient data: keep it out.
-        JsonRejection::JsonDataError(_) => ApiError::Unprocessable {
-            code: "invalid_body",
-            detail: "The body does not match the expected schema (see the OpenAPI document)."
-                .into(),
-        },
+        JsonRejection::JsonDataError(_) => invalid_body(),
         JsonRejection::BytesRejection(r)
             if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
         {
@@ -357,6 +385,9 @@ mod tests {
     async fn body_rejections_are_problems_that_never_echo_input() {
         let json = Some("application/json");
         assert_eq!(send(json, br#"{"age": 41}"#.to_vec()).await.0, 200);
+        assert_eq!(send(json, br#"{"age": 41.0}"#.to_vec()).await.0, 200);
+        assert_eq!(send(json, br#"{"age": 4.1e1}"#.to_vec()).await.0, 200);
+        assert_eq!(send(json, br#"{"age": 41.5}"#.to_vec()).await.0, 422);
         let (status, body) = send(json, b"{not json".to_vec()).await;
         assert_eq!(
             (status, body["code"].as_str()),
