@@ -419,6 +419,14 @@ impl Stack {
         call(self.router.clone(), request).await
     }
 
+    /// Every stored item on an embedded stack; None on the emulators (which tests cannot scan raw).
+    pub async fn scan_if_embedded(&self) -> Option<Vec<shared::table::Item>> {
+        match &self.embedded {
+            Some(_) => Some(self.scan().await),
+            None => None,
+        }
+    }
+
     /// Every stored item (embedded stacks only).
     pub async fn scan(&self) -> Vec<shared::table::Item> {
         self.embedded
