@@ -1,7 +1,6 @@
 //! `practica`: run the whole stack locally and operate it.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use shared::auth::local::LocalIssuer;
@@ -73,6 +72,10 @@ enum Command {
         sub: Subject,
         #[arg(long, default_value_t = 3600)]
         ttl_secs: u64,
+        /// An email address the token vouches for (`email` with `email_verified: true`, as an
+        /// identity provider's ID token does once the user confirmed it).
+        #[arg(long)]
+        verified_email: Option<String>,
     },
 }
 
@@ -126,12 +129,18 @@ async fn main() -> anyhow::Result<()> {
             roles,
             sub,
             ttl_secs,
+            verified_email,
         } => {
             let issuer = LocalIssuer::open_or_create(&data)?;
-            println!(
-                "{}",
-                issuer.mint(&sub, &roles, Duration::from_secs(ttl_secs))?
-            );
+            let now = time::OffsetDateTime::now_utc().unix_timestamp().max(0) as u64;
+            let token = issuer.mint_with_email(
+                &sub,
+                &roles,
+                verified_email.as_deref(),
+                now,
+                now + ttl_secs,
+            )?;
+            println!("{token}");
             Ok(())
         }
     }
