@@ -1,7 +1,7 @@
 //! Booking benchmark: against the same backend in one run, p50/p99 of one raw transactional write
-//! of a booking's shape (8 slot locks, appointment, patient copy, audit, idempotency record) and of
-//! a full booking request through the router (token verification, validation, encryption, the
-//! same transaction), and their ratio; on the embedded store and (with `PRACTICA_MOTO_ENDPOINT`) on
+//! of a booking's shape (8 slot locks, appointment, patient copy, audit, idempotency record, the
+//! patient's allowance slot) and of a full booking request through the router (token
+//! verification, validation, encryption, the same transaction), and their ratio; on the embedded store and (with `PRACTICA_MOTO_ENDPOINT`) on
 //! moto with KMS. Also the availability computation for one provider over 31 days, in process.
 //! Run with `scripts/bench`. Raw and full requests alternate so drift hits both alike.
 
@@ -106,6 +106,13 @@ fn raw_booking(i: usize, now: i64) -> Vec<TransactOp> {
             Condition::ItemAbsent,
             Condition::LessThan(TTL_ATTR.into(), AttrValue::N(now)),
         ])),
+    });
+    // The patient's allowance slot (issue 9's per-patient limit), claimed with the booking.
+    ops.push(TransactOp::Put {
+        item: Item::new(Key::new(format!("PATIENT#raw{i}"), "QUOTA#appointment#00"))
+            .with("owner", format!("apt_{i:026}"))
+            .with(TTL_ATTR, start),
+        condition: Some(free.clone()),
     });
     ops
 }
