@@ -94,6 +94,23 @@ async fn timestamps_as_browsers_python_and_go_write_them() {
         let (status, _, _) = stack.send("GET", &list, Some(&staff), None, None).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
     }
+    // A patient's own list checks (and applies) the bounds it is given.
+    for bad in ["-", "+1", "x"] {
+        let (status, _, body) = stack
+            .send(
+                "GET",
+                &format!("/v1/appointments?from={}", enc(bad)),
+                Some(&jane),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_timestamp")),
+            "{bad}"
+        );
+    }
     // Slot starts: a zero fraction is the same start; any other fraction is off the grid.
     let before = stack.scan().await;
     for (start, code) in [
@@ -128,6 +145,30 @@ async fn timestamps_as_browsers_python_and_go_write_them() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["start"], "2026-11-24T10:00:00-05:00");
+    let listed = |query: &'static str| {
+        let (stack, jane) = (&stack, &jane);
+        async move {
+            let (status, _, body) = stack
+                .send(
+                    "GET",
+                    &format!("/v1/appointments{query}"),
+                    Some(jane),
+                    None,
+                    None,
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            body["appointments"].as_array().unwrap().len()
+        }
+    };
+    assert_eq!(listed("").await, 1);
+    assert_eq!(listed("?from=2026-11-24T15:00:00.000Z").await, 1);
+    assert_eq!(
+        listed("?from=2026-11-24T15:00:00.001Z&to=2026-11-25T00:00:00Z").await,
+        1
+    );
+    assert_eq!(listed("?from=2026-11-24T15:00:01Z").await, 0);
+    assert_eq!(listed("?to=2026-11-24T15:00:00Z").await, 0);
 }
 
 async fn book(stack: &Stack, token: &str, key: &str, body: Value) -> (StatusCode, Value) {

@@ -741,6 +741,17 @@ pub async fn list_appointments(
     caller: &Caller,
     q: &ListQuery,
 ) -> Result<serde_json::Value, ApiError> {
+    // A bound that is given is checked whoever asks. A patient's own list may be narrowed by either
+    // bound; a provider's calendar is queried by both.
+    let from = q
+        .from
+        .as_deref()
+        .map(|t| query_instant(t, "from"))
+        .transpose()?;
+    let to =
+        q.to.as_deref()
+            .map(|t| query_instant(t, "to"))
+            .transpose()?;
     let practice = practice(state).await?;
     let (items, audit) = match &q.provider_id {
         Some(id) => {
@@ -791,6 +802,7 @@ pub async fn list_appointments(
         .iter()
         .map(Appointment::from_item)
         .collect::<Result<Vec<_>, _>>()?;
+    appointments.retain(|a| from.is_none_or(|f| a.start >= f) && to.is_none_or(|t| a.start < t));
     appointments.sort_by_key(|a| (a.start, a.id.clone()));
     audit_read(state, caller, audit).await?;
     let views: Vec<_> = appointments
