@@ -302,8 +302,14 @@ pub async fn find_by_email(
     }
     let blind = state.blind_index().await?;
     let query = Query::gsi1(format!("EMAIL#{}", blind.email(email)));
-    // The search itself is recorded, whether or not it finds anyone (no address in the record).
-    audit_read(state, caller, Audit::new("patient.search", "patient", "*")).await?;
+    // The search itself is recorded, whether or not it finds anyone (no address in the record);
+    // it is its own entity, keyed by the request, so searches do not share one index partition.
+    let search = Audit::new(
+        "patient.search",
+        "patient_search",
+        caller.request_id.clone(),
+    );
+    audit_read(state, caller, search).await?;
     let mut found = Vec::new();
     for item in query_all(&*state.table, &query).await? {
         let view = open(state, &item).await?;

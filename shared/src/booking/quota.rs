@@ -86,11 +86,12 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn as_str(self) -> &'static str {
+    /// The sort-key prefix of this allowance's slots.
+    fn prefix(self) -> &'static str {
         match self {
-            Kind::Appointment => "appointment",
-            Kind::Hold => "hold",
-            Kind::Waitlist => "waitlist",
+            Kind::Appointment => "QUOTA#appointment#",
+            Kind::Hold => "QUOTA#hold#",
+            Kind::Waitlist => "QUOTA#waitlist#",
         }
     }
 }
@@ -98,7 +99,7 @@ impl Kind {
 pub fn slot_key(patient: &PatientId, kind: Kind, slot: u16) -> Key {
     Key::new(
         patient_partition(patient),
-        format!("QUOTA#{}#{slot:02}", kind.as_str()),
+        format!("{}{slot:02}", kind.prefix()),
     )
 }
 
@@ -171,9 +172,9 @@ async fn free_slot(
     limit: u16,
     now: i64,
 ) -> Result<u16, ApiError> {
-    let prefix = format!("QUOTA#{}#", kind.as_str());
+    let prefix = kind.prefix();
     let query = Query::partition(patient_partition(patient))
-        .sort(SortKey::BeginsWith(prefix.clone()))
+        .sort(SortKey::BeginsWith(prefix.into()))
         .consistent();
     let mut taken = Vec::new();
     for item in query_all(&*state.table, &query).await? {
@@ -181,7 +182,7 @@ async fn free_slot(
             .get(TTL_ATTR)
             .and_then(AttrValue::as_n)
             .is_some_and(|expiry| expiry > now);
-        if active && let Some(slot) = item.key.sk.strip_prefix(&prefix) {
+        if active && let Some(slot) = item.key.sk.strip_prefix(prefix) {
             taken.push(slot.parse::<u16>().ok());
         }
     }
