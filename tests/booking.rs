@@ -646,7 +646,7 @@ async fn reads_of_patient_data_are_audited_before_they_return() {
             Some(booking(&demo, 30, &tue("10:00"))),
         )
         .await;
-    let audits = |items: Vec<shared::table::Item>| {
+    let audits = |items: Vec<shared::store::Item>| {
         items
             .into_iter()
             .filter(|i| i.key.pk.starts_with("AUDIT#"))

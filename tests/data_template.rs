@@ -1,6 +1,6 @@
 //! The table definition lives once, in infra/data.template.json: the code's key names must match it.
 
-use shared::table::{GSI1_NAME, GSI1_PK, GSI1_SK, PK, SK, TTL_ATTR};
+use shared::store::{GSI1_NAME, GSI1_PK, GSI1_SK, PK, SK, TTL_ATTR};
 
 #[test]
 fn code_and_template_agree_on_the_table() {

@@ -4,12 +4,12 @@ use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use practica_tests::{Emulator, create_table, sdk_config, unique_table_name};
-use shared::clock::SystemClock;
-use shared::crypto::kms::KmsKeys;
+use shared::adapters::dynamodb::DynamoTable;
+use shared::adapters::kms::KmsKeys;
 use shared::crypto::testing::CountingKeys;
 use shared::crypto::{CachePolicy, CryptoError, EncryptionContext, KeyError, KeyService, Sealer};
-use shared::table::dynamodb::DynamoTable;
-use shared::table::{AttrValue, Consistency, Item, Key, Table};
+use shared::domain::clock::SystemClock;
+use shared::store::{AttrValue, Consistency, Item, Key, Table};
 
 struct Moto {
     sdk: aws_config::SdkConfig,

@@ -660,7 +660,7 @@ async fn a_replayed_patient_record_is_audited_like_the_first_answer() {
     stack.seed().await;
     let staff = stack.token("staff-1", &[Role::Staff]);
     let body = json!({"patientId": "patient-new", "name": "New Person", "dateOfBirth": "1990-02-03", "phone": "+1 555 0100 999", "email": "new@example.org"});
-    let audits = |items: &[shared::table::Item], action: &str| {
+    let audits = |items: &[shared::store::Item], action: &str| {
         items
             .iter()
             .filter(|i| {

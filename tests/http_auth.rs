@@ -6,8 +6,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::{Request, StatusCode};
 use practica_tests::{LocalStack, call};
 use serde_json::{Value, json};
+use shared::adapters::local_issuer::{LOCAL_AUDIENCE, LOCAL_ISSUER, LocalIssuer};
 use shared::auth::Role;
-use shared::auth::local::{LOCAL_AUDIENCE, LOCAL_ISSUER, LocalIssuer};
 
 fn get(path: &str, token: Option<&str>) -> Request<Body> {
     let mut builder = Request::get(path);

@@ -9,10 +9,10 @@ use practica_tests::{Stack, TEST_NOW, TEST_STANDARD_SECRETS, TEST_STRIPE_SECRETS
 use serde_json::{Value, json};
 use shared::auth::Role;
 use shared::payments::sandbox::{self, Completion, SandboxIntent};
-use shared::payments::signature::WebhookSecrets;
-use shared::table::{
+use shared::store::{
     Condition, Consistency, Item, Key, Page, Query, Table, TableError, TransactOp, Update,
 };
+use shared::web::webhooks::signature::WebhookSecrets;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -683,7 +683,8 @@ impl Table for Outage {
 #[tokio::test]
 async fn a_fault_on_our_side_is_a_5xx_so_the_processor_retries() {
     let dir = tempfile::tempdir().unwrap();
-    let inner = shared::table::embedded::EmbeddedTable::open(&dir.path().join("t.redb")).unwrap();
+    let inner =
+        shared::adapters::embedded::EmbeddedTable::open(&dir.path().join("t.redb")).unwrap();
     let table = Arc::new(Outage {
         inner: Arc::new(inner),
         down: AtomicBool::new(false),
@@ -724,9 +725,9 @@ async fn stripe_stack() -> (Stack, MockServer) {
         .respond_with(NewIntent)
         .mount(&server)
         .await;
-    let mut config = shared::payments::stripe::StripeConfig::new("sk_test_mock".to_owned().into());
+    let mut config = shared::adapters::stripe::StripeConfig::new("sk_test_mock".to_owned().into());
     config.base_url = server.uri();
-    let processor = shared::payments::stripe::StripeProcessor::new(config).unwrap();
+    let processor = shared::adapters::stripe::StripeProcessor::new(config).unwrap();
     let mut stack = Stack::embedded();
     stack.use_processor(Arc::new(processor));
     stack.seed().await;

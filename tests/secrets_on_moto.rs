@@ -4,7 +4,7 @@
 use practica_tests::{Emulator, sdk_config};
 use secrecy::ExposeSecret as _;
 use shared::payments::config::{STRIPE_WEBHOOK_SECRETS, resolve};
-use shared::payments::signature::WebhookSecrets;
+use shared::web::webhooks::signature::WebhookSecrets;
 
 #[tokio::test]
 async fn a_secret_arn_is_resolved_through_secrets_manager() {

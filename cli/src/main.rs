@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use shared::auth::local::LocalIssuer;
+use shared::adapters::local_issuer::LocalIssuer;
 use shared::auth::{Role, Subject};
 use shared::payments::sandbox::Completion;
 

@@ -9,8 +9,9 @@ use anyhow::Context as _;
 use axum::routing::get;
 use axum::{Json, Router};
 use shared::AppState;
-use shared::auth::local::{LOCAL_AUDIENCE, LOCAL_ISSUER, LocalIssuer};
-use shared::auth::{AuthConfig, HttpJwks};
+use shared::adapters::jwks::HttpJwks;
+use shared::adapters::local_issuer::{LOCAL_AUDIENCE, LOCAL_ISSUER, LocalIssuer};
+use shared::auth::AuthConfig;
 use shared::payments::config::WebhookConfig;
 use shared::payments::sandbox::{self, Completion, SandboxProcessor};
 
@@ -48,7 +49,7 @@ pub async fn bind(port: u16, data: &Path) -> anyhow::Result<(tokio::net::TcpList
         .merge(webhooks::routes(state, webhook_config))
         .route(JWKS_PATH, get(move || async move { Json(key_set) }))
         .route(OPENAPI_PATH, get(openapi));
-    Ok((listener, shared::http::finish(app)))
+    Ok((listener, shared::web::finish(app)))
 }
 
 async fn openapi() -> impl axum::response::IntoResponse {

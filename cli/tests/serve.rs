@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use practica_cli::serve;
-use shared::auth::local::LocalIssuer;
+use shared::adapters::local_issuer::LocalIssuer;
 use shared::auth::{Role, Subject};
 
 /// Starts `practica serve` on a free port over a fresh data dir; returns the dir and the base URL.

@@ -10,16 +10,17 @@ use aws_config::retry::RetryConfig;
 use axum::extract::FromRef;
 use tokio::sync::OnceCell;
 
-use crate::auth::{AuthConfig, HttpJwks, JwksSource, Verifier};
-use crate::clock::{Clock, SystemClock};
+use crate::adapters::dynamodb::DynamoTable;
+use crate::adapters::embedded::EmbeddedTable;
+use crate::adapters::jwks::HttpJwks;
+use crate::adapters::kms::KmsKeys;
+use crate::adapters::local_keys::LocalKeys;
+use crate::auth::{AuthConfig, JwksSource, Verifier};
 use crate::config::Config;
-use crate::crypto::kms::KmsKeys;
-use crate::crypto::local::LocalKeys;
 use crate::crypto::{BlindIndex, CachePolicy, CryptoError, KeyService, Sealer};
-use crate::table::Table;
-use crate::table::cache::ReadCache;
-use crate::table::dynamodb::DynamoTable;
-use crate::table::embedded::EmbeddedTable;
+use crate::domain::clock::{Clock, SystemClock};
+use crate::store::Table;
+use crate::store::cache::ReadCache;
 
 /// Name the embedded store uses in encryption contexts and AAD.
 pub const LOCAL_TABLE_NAME: &str = "practica-local";

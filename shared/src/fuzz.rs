@@ -6,18 +6,21 @@
 use proptest::prelude::*;
 
 use crate::auth::{Role, Subject, bearer};
-use crate::booking::schedule::{Rules, WallTime};
 use crate::booking::service::{
     BookRequest, CancelRequest, HoldRequest, RescheduleRequest, WaitlistRequest, body_start,
     query_range,
 };
-use crate::ids::{
+use crate::domain::ids::{
     AppointmentId, ChargeId, HoldId, IdempotencyKey, OutboxId, PatientId, PaymentId, ProviderId,
     ServiceId, WaitlistId,
 };
-use crate::money::{Currency, Money};
-use crate::payments::signature::{StandardHeaders, WebhookSecrets, verify_standard, verify_stripe};
-use crate::payments::{events, service::ChargeRequest};
+use crate::domain::money::{Currency, Money};
+use crate::domain::schedule::{Rules, WallTime};
+use crate::payments::service::ChargeRequest;
+use crate::web::webhooks::events;
+use crate::web::webhooks::signature::{
+    StandardHeaders, WebhookSecrets, verify_standard, verify_stripe,
+};
 
 const NOW: i64 = 1_795_438_800;
 

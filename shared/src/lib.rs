@@ -2,26 +2,20 @@
 //! (DynamoDB, KMS, embedded redb, local keys), authentication, envelope encryption, errors,
 //! configuration and telemetry. Function crates stay thin on top of it.
 
+pub mod adapters;
 pub mod app;
-pub mod attr;
 pub mod auth;
 pub mod booking;
-pub mod clock;
 pub mod config;
 pub mod crypto;
-pub mod error;
+pub mod domain;
 #[cfg(test)]
 mod fuzz;
-pub mod http;
-pub mod ids;
-pub mod instant;
-pub mod money;
 pub mod payments;
-pub mod sensitive;
-pub mod table;
+pub mod store;
 pub mod telemetry;
-pub mod write;
+pub mod web;
 
 pub use app::AppState;
-pub use error::ApiError;
-pub use sensitive::Sensitive;
+pub use domain::sensitive::Sensitive;
+pub use web::problem::ApiError;

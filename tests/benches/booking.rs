@@ -11,17 +11,17 @@ use std::time::{Duration, Instant};
 
 use practica_tests::{call, create_table, percentile, sdk_config, unique_table_name};
 use serde_json::json;
-use shared::auth::local::{LOCAL_AUDIENCE, LOCAL_ISSUER, LocalIssuer};
+use shared::adapters::dynamodb::DynamoTable;
+use shared::adapters::embedded::EmbeddedTable;
+use shared::adapters::kms::KmsKeys;
+use shared::adapters::local_issuer::{LOCAL_AUDIENCE, LOCAL_ISSUER, LocalIssuer};
+use shared::adapters::local_keys::LocalKeys;
 use shared::auth::{AuthConfig, Role, StaticJwks, Subject};
 use shared::booking::demo::weekday_rules;
-use shared::booking::schedule::{Calendar, EVERY_DAY, Rules, WallInterval, WallTime, Week};
-use shared::clock::SystemClock;
-use shared::crypto::kms::KmsKeys;
-use shared::crypto::local::LocalKeys;
 use shared::crypto::{CachePolicy, KeyService};
-use shared::table::dynamodb::DynamoTable;
-use shared::table::embedded::EmbeddedTable;
-use shared::table::{AttrValue, Condition, Item, Key, TTL_ATTR, Table, TransactOp};
+use shared::domain::clock::SystemClock;
+use shared::domain::schedule::{Calendar, EVERY_DAY, Rules, WallInterval, WallTime, Week};
+use shared::store::{AttrValue, Condition, Item, Key, TTL_ATTR, Table, TransactOp};
 use shared::{AppState, app::Parts};
 
 const WARMUP: usize = 30;
@@ -135,7 +135,7 @@ async fn run(
         clock: Arc::new(SystemClock),
     });
     let demo = shared::booking::demo::seed(&state).await.expect("seed");
-    let admin = shared::http::Caller {
+    let admin = shared::web::Caller {
         principal: shared::auth::Principal {
             subject: Subject::parse("bench").unwrap(),
             roles: [Role::Admin].into(),

@@ -6,13 +6,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use practica_tests::{create_table, percentile, sdk_config, unique_table_name};
-use shared::clock::SystemClock;
-use shared::crypto::kms::KmsKeys;
-use shared::crypto::local::LocalKeys;
+use shared::adapters::dynamodb::DynamoTable;
+use shared::adapters::embedded::EmbeddedTable;
+use shared::adapters::kms::KmsKeys;
+use shared::adapters::local_keys::LocalKeys;
 use shared::crypto::{CachePolicy, KeyService, Sealer};
-use shared::table::dynamodb::DynamoTable;
-use shared::table::embedded::EmbeddedTable;
-use shared::table::{Condition, Item, Key, Table};
+use shared::domain::clock::SystemClock;
+use shared::store::{Condition, Item, Key, Table};
 
 const WARMUP: usize = 50;
 const ROUNDS: usize = 1_000;

@@ -11,7 +11,7 @@ use practica_tests::{Stack, TEST_NOW, TEST_STRIPE_SECRETS, percentile};
 use serde_json::json;
 use shared::auth::Role;
 use shared::payments::sandbox::{self, Completion};
-use shared::payments::signature::{WebhookSecrets, verify_stripe};
+use shared::web::webhooks::signature::{WebhookSecrets, verify_stripe};
 
 const PAYLOADS: usize = 2_000;
 const ROUNDS: usize = 5;
@@ -53,7 +53,7 @@ fn ours(signed: &[(Vec<u8>, String)], secrets: &WebhookSecrets, now: i64) -> f64
         let start = Instant::now();
         for (body, header) in signed {
             verify_stripe(Some(header), body, secrets, now, 300).expect("verifies");
-            let event = shared::payments::events::stripe(body).expect("reads");
+            let event = shared::web::webhooks::events::stripe(body).expect("reads");
             std::hint::black_box(event);
         }
         best = best.min(start.elapsed().as_secs_f64());

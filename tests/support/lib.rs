@@ -10,9 +10,9 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use serde_json::Value;
-use shared::table::contract::Fixture;
-use shared::table::dynamodb::DynamoTable;
-use shared::table::embedded::EmbeddedTable;
+use shared::adapters::dynamodb::DynamoTable;
+use shared::adapters::embedded::EmbeddedTable;
+use shared::store::contract::Fixture;
 
 /// The emulators the harness (`scripts/test`) starts.
 #[derive(Clone, Copy, Debug)]
@@ -57,8 +57,8 @@ pub fn sdk_config(endpoint: &str) -> SdkConfig {
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .credentials_provider(
-            aws_credential_types::provider::SharedCredentialsProvider::new(Credentials::from_keys(
-                "test", "test", None,
+            aws_credential_types::provider::SharedCredentialsProvider::new(Credentials::new(
+                "test", "test", None, None, "tests",
             )),
         )
         .endpoint_url(endpoint)
@@ -199,13 +199,13 @@ pub async fn dynamo_table(emulator: Emulator) -> Option<DynamoTable> {
 /// An application state over a fresh embedded store and local keys, whose verifier trusts `issuer`.
 pub struct LocalStack {
     pub state: shared::AppState,
-    pub issuer: shared::auth::local::LocalIssuer,
+    pub issuer: shared::adapters::local_issuer::LocalIssuer,
     _dir: tempfile::TempDir,
 }
 
 impl LocalStack {
     pub fn new() -> Self {
-        use shared::auth::local::{LOCAL_AUDIENCE, LOCAL_ISSUER, LocalIssuer};
+        use shared::adapters::local_issuer::{LOCAL_AUDIENCE, LOCAL_ISSUER, LocalIssuer};
         let dir = tempfile::tempdir().expect("tempdir");
         let issuer = LocalIssuer::generate(LOCAL_ISSUER, LOCAL_AUDIENCE).expect("issuer");
         let jwks = Arc::new(shared::auth::StaticJwks(issuer.jwks().clone()));
@@ -269,11 +269,11 @@ pub const TEST_STANDARD_SECRETS: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw8
 /// The webhook configuration of test stacks.
 pub fn test_webhook_config() -> shared::payments::config::WebhookConfig {
     shared::payments::config::WebhookConfig {
-        stripe: shared::payments::signature::WebhookSecrets::stripe(TEST_STRIPE_SECRETS)
+        stripe: shared::web::webhooks::signature::WebhookSecrets::stripe(TEST_STRIPE_SECRETS)
             .expect("stripe secrets"),
-        standard: shared::payments::signature::WebhookSecrets::standard(TEST_STANDARD_SECRETS)
+        standard: shared::web::webhooks::signature::WebhookSecrets::standard(TEST_STANDARD_SECRETS)
             .expect("standard secrets"),
-        tolerance_secs: shared::payments::signature::DEFAULT_TOLERANCE_SECS,
+        tolerance_secs: shared::web::webhooks::signature::DEFAULT_TOLERANCE_SECS,
     }
 }
 
@@ -282,8 +282,8 @@ pub fn test_webhook_config() -> shared::payments::config::WebhookConfig {
 /// token issuer; requests go through the routers exactly as on Lambda.
 pub struct Stack {
     pub state: shared::AppState,
-    pub issuer: shared::auth::local::LocalIssuer,
-    pub clock: Arc<shared::clock::ManualClock>,
+    pub issuer: shared::adapters::local_issuer::LocalIssuer,
+    pub clock: Arc<shared::domain::clock::ManualClock>,
     pub router: axum::Router,
     /// The sandbox processor's file (the default processor).
     pub sandbox_file: std::path::PathBuf,
@@ -300,31 +300,31 @@ impl Stack {
     }
 
     /// Over any table (e.g. one that injects faults).
-    pub fn over(table: Arc<dyn shared::table::Table>) -> Stack {
+    pub fn over(table: Arc<dyn shared::store::Table>) -> Stack {
         Stack::build(table, None, Vec::new())
     }
 
-    /// Over a fixture from `shared::table::contract` factories; None when its backend is not running.
+    /// Over a fixture from `shared::store::contract` factories; None when its backend is not running.
     pub async fn on(fixture: Option<Fixture>) -> Option<Stack> {
         let fixture = fixture?;
         Some(Stack::build(fixture.table, None, vec![fixture.guard]))
     }
 
     fn build(
-        table: Arc<dyn shared::table::Table>,
+        table: Arc<dyn shared::store::Table>,
         embedded: Option<EmbeddedTable>,
         guards: Vec<Box<dyn std::any::Any + Send + Sync>>,
     ) -> Stack {
-        use shared::auth::local::{LOCAL_AUDIENCE, LOCAL_ISSUER, LocalIssuer};
+        use shared::adapters::local_issuer::{LOCAL_AUDIENCE, LOCAL_ISSUER, LocalIssuer};
         let issuer = LocalIssuer::generate(LOCAL_ISSUER, LOCAL_AUDIENCE).expect("issuer");
-        let clock = Arc::new(shared::clock::ManualClock::new(
+        let clock = Arc::new(shared::domain::clock::ManualClock::new(
             time::OffsetDateTime::from_unix_timestamp(TEST_NOW).expect("time"),
         ));
         let key: [u8; 32] = rand::random();
         let state = shared::AppState::assemble(shared::app::Parts {
             table,
             table_name: "practica-test".into(),
-            keys: Arc::new(shared::crypto::local::LocalKeys::from_key(&key)),
+            keys: Arc::new(shared::adapters::local_keys::LocalKeys::from_key(&key)),
             jwks: Arc::new(shared::auth::StaticJwks(issuer.jwks().clone())),
             auth: shared::auth::AuthConfig::new(LOCAL_ISSUER, LOCAL_AUDIENCE),
             cache: shared::crypto::CachePolicy::default(),
@@ -354,7 +354,7 @@ impl Stack {
         &mut self,
         processor: Arc<dyn shared::payments::processor::PaymentProcessor>,
     ) {
-        self.router = shared::http::finish(
+        self.router = shared::web::finish(
             axum::Router::new()
                 .merge(booking::routes(self.state.clone()))
                 .merge(payments::routes(self.state.clone(), processor))
@@ -420,7 +420,7 @@ impl Stack {
     }
 
     /// Every stored item on an embedded stack; None on the emulators (which tests cannot scan raw).
-    pub async fn scan_if_embedded(&self) -> Option<Vec<shared::table::Item>> {
+    pub async fn scan_if_embedded(&self) -> Option<Vec<shared::store::Item>> {
         match &self.embedded {
             Some(_) => Some(self.scan().await),
             None => None,
@@ -428,7 +428,7 @@ impl Stack {
     }
 
     /// Every stored item (embedded stacks only).
-    pub async fn scan(&self) -> Vec<shared::table::Item> {
+    pub async fn scan(&self) -> Vec<shared::store::Item> {
         self.embedded
             .as_ref()
             .expect("scan needs the embedded stack")

@@ -8,11 +8,11 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 use shared::auth::{Principal, Role, Subject};
-use shared::booking::schedule::Rules;
 use shared::booking::{patients, service, setup};
-use shared::http::{ApiJson, ApiQuery, Caller, IdempotencyHeader};
-use shared::ids::{AppointmentId, PatientId, ProviderId};
-use shared::write::{Idempotency, Reply};
+use shared::domain::ids::{AppointmentId, PatientId, ProviderId};
+use shared::domain::schedule::Rules;
+use shared::store::commit::{Idempotency, Reply};
+use shared::web::{ApiJson, ApiQuery, Caller, IdempotencyHeader};
 use shared::{ApiError, AppState};
 
 type Json200 = Result<Json<serde_json::Value>, ApiError>;
@@ -293,5 +293,5 @@ pub fn routes(state: AppState) -> Router {
 
 /// The function's complete router, as Lambda runs it.
 pub fn router(state: AppState) -> Router {
-    shared::http::finish(routes(state))
+    shared::web::finish(routes(state))
 }

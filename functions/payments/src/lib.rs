@@ -9,11 +9,11 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use shared::auth::Verifier;
-use shared::http::{ApiJson, ApiQuery, Caller, IdempotencyHeader};
-use shared::ids::PatientId;
+use shared::domain::ids::PatientId;
 use shared::payments::processor::PaymentProcessor;
 use shared::payments::service::{self, ChargeRequest, IntentRequestBody};
-use shared::write::{Idempotency, Reply};
+use shared::store::commit::{Idempotency, Reply};
+use shared::web::{ApiJson, ApiQuery, Caller, IdempotencyHeader};
 use shared::{ApiError, AppState};
 
 /// What the payments routes run on: the common state and the processor adapter.
@@ -80,5 +80,5 @@ pub fn routes(app: AppState, processor: Arc<dyn PaymentProcessor>) -> Router {
 
 /// The function's complete router, as Lambda runs it.
 pub fn router(app: AppState, processor: Arc<dyn PaymentProcessor>) -> Router {
-    shared::http::finish(routes(app, processor))
+    shared::web::finish(routes(app, processor))
 }

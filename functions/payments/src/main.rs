@@ -3,8 +3,9 @@
 use std::sync::Arc;
 
 use shared::AppState;
+use shared::adapters::stripe::StripeProcessor;
 use shared::config::Config;
-use shared::payments::{config, stripe::StripeProcessor};
+use shared::payments::config;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -14,11 +14,11 @@ use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
-use shared::http::{RawBody, RequestId};
 use shared::payments::config::WebhookConfig;
-use shared::payments::events;
 use shared::payments::service::{self, Outcome};
-use shared::payments::signature::{self, StandardHeaders};
+use shared::web::webhooks::events;
+use shared::web::webhooks::signature::{self, StandardHeaders};
+use shared::web::{RawBody, RequestId};
 use shared::{ApiError, AppState};
 
 /// Largest accepted webhook body.
@@ -117,5 +117,5 @@ pub fn routes(app: AppState, config: WebhookConfig) -> Router {
 
 /// The function's complete router, as Lambda runs it.
 pub fn router(app: AppState, config: WebhookConfig) -> Router {
-    shared::http::finish(routes(app, config))
+    shared::web::finish(routes(app, config))
 }

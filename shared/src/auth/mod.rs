@@ -3,23 +3,22 @@
 //! Bearer JWTs are verified against a JWKS (the Cognito user pool in production, the local issuer for
 //! `practica serve`) with the same code: asymmetric algorithms only, the algorithm pinned by the key,
 //! issuer, audience or `client_id`, `token_use`, expiry with a small leeway. Roles come from the
-//! `cognito:groups` claim. [`Principal::authorize`] is the one authorization helper every handler uses.
+//! `cognito:groups` claim; who may do what is decided in [`crate::domain::access`].
 //! There is no switch that skips verification.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use time::OffsetDateTime;
 use tokio::sync::{Mutex, RwLock};
 
-use crate::clock::Clock;
-
-pub mod local;
+pub use crate::domain::access::{Principal, Resource, Role, Subject};
+use crate::domain::clock::Clock;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -41,118 +40,8 @@ pub enum AuthError {
     Audience,
     #[error("wrong token use")]
     TokenUse,
-    #[error("forbidden")]
-    Forbidden,
     #[error("identity provider keys unavailable")]
     JwksUnavailable(#[source] anyhow::Error),
-}
-
-/// A caller's role, from the `cognito:groups` claim.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Patient,
-    Staff,
-    Provider,
-    Admin,
-}
-
-impl Role {
-    pub const ALL: [Role; 4] = [Role::Patient, Role::Staff, Role::Provider, Role::Admin];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Patient => "patient",
-            Role::Staff => "staff",
-            Role::Provider => "provider",
-            Role::Admin => "admin",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-}
-
-/// A verified subject (`sub` claim): safe to embed in table keys.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
-pub struct Subject(String);
-
-impl Subject {
-    pub fn parse(s: &str) -> Option<Subject> {
-        let ok = !s.is_empty()
-            && s.len() <= 128
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.:@".contains(&b));
-        ok.then(|| Subject(s.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Subject {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Subject::parse(&s).ok_or_else(|| serde::de::Error::custom("not a valid subject"))
-    }
-}
-
-impl std::fmt::Display for Subject {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// The verified caller.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Principal {
-    pub subject: Subject,
-    pub roles: BTreeSet<Role>,
-    /// The email address the identity provider has verified for this login (`email` with
-    /// `email_verified: true`; Cognito puts them in ID tokens), if the token carries one.
-    #[serde(skip)]
-    pub verified_email: Option<crate::Sensitive<String>>,
-}
-
-/// What a request touches, for the ownership half of authorization.
-#[derive(Clone, Copy, Debug)]
-pub enum Resource<'a> {
-    /// Not owned by a person (the practice's services, availability): any allowed role may act.
-    Shared,
-    /// A patient's record: staff and admin, or that patient.
-    Patient(&'a Subject),
-    /// A provider's schedule: staff and admin, or that provider.
-    Provider(&'a Subject),
-}
-
-impl Principal {
-    pub fn has(&self, role: Role) -> bool {
-        self.roles.contains(&role)
-    }
-
-    /// The one authorization helper: the caller must hold one of `allowed`, and a patient or
-    /// provider may act only on what is theirs.
-    pub fn authorize(&self, allowed: &[Role], resource: Resource<'_>) -> Result<(), AuthError> {
-        let permitted =
-            allowed
-                .iter()
-                .filter(|r| self.has(**r))
-                .any(|role| match (role, resource) {
-                    (_, Resource::Shared) => true,
-                    (Role::Staff | Role::Admin, _) => true,
-                    (Role::Patient, Resource::Patient(owner)) => *owner == self.subject,
-                    (Role::Provider, Resource::Provider(owner)) => *owner == self.subject,
-                    _ => false,
-                });
-        if permitted {
-            Ok(())
-        } else {
-            Err(AuthError::Forbidden)
-        }
-    }
 }
 
 /// Which Cognito token type the API accepts.
@@ -207,38 +96,6 @@ impl AuthConfig {
 #[async_trait]
 pub trait JwksSource: Send + Sync {
     async fn fetch(&self) -> anyhow::Result<JwkSet>;
-}
-
-/// The production source: an HTTPS JWKS endpoint (Cognito: `{issuer}/.well-known/jwks.json`).
-pub struct HttpJwks {
-    client: reqwest::Client,
-    url: String,
-}
-
-impl HttpJwks {
-    pub fn new(url: impl Into<String>) -> anyhow::Result<Self> {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(3))
-            .connect_timeout(Duration::from_secs(2))
-            .build()?;
-        Ok(HttpJwks {
-            client,
-            url: url.into(),
-        })
-    }
-}
-
-#[async_trait]
-impl JwksSource for HttpJwks {
-    async fn fetch(&self) -> anyhow::Result<JwkSet> {
-        let response = self
-            .client
-            .get(&self.url)
-            .send()
-            .await?
-            .error_for_status()?;
-        Ok(response.json::<JwkSet>().await?)
-    }
 }
 
 /// A fixed key set (tests).

@@ -1,12 +1,13 @@
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{EncodingKey, Header};
 
-use super::local::LocalIssuer;
 use super::*;
-use crate::clock::{ManualClock, SystemClock};
+use crate::adapters::local_issuer::LocalIssuer;
+use crate::domain::clock::{ManualClock, SystemClock};
 
 const ISS: &str = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_test";
 const AUD: &str = "client-123";

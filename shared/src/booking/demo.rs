@@ -6,15 +6,15 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use super::schedule::{Rules, WEEKDAYS, WallInterval, WallTime, Week};
 use super::{patients, setup};
 use crate::AppState;
 use crate::auth::{Principal, Role, Subject};
-use crate::error::ApiError;
-use crate::http::Caller;
-use crate::ids::{PatientId, ProviderId, ServiceId};
-use crate::money::{Currency, Money};
-use crate::sensitive::Sensitive;
+use crate::domain::ids::{PatientId, ProviderId, ServiceId};
+use crate::domain::money::{Currency, Money};
+use crate::domain::schedule::{Rules, WEEKDAYS, WallInterval, WallTime, Week};
+use crate::domain::sensitive::Sensitive;
+use crate::web::Caller;
+use crate::web::problem::ApiError;
 
 pub const DEMO_PATIENT: &str = "patient-jane";
 pub const DEMO_PROVIDER_LOGINS: [&str; 2] = ["provider-rivera", "provider-okafor"];
@@ -94,7 +94,7 @@ pub async fn seed(state: &AppState) -> Result<Demo, ApiError> {
         });
     }
     let admin = seeder();
-    let reply = |r: crate::write::Reply| r.body;
+    let reply = |r: crate::store::commit::Reply| r.body;
     setup::put_practice(
         state,
         &admin,

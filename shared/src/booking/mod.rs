@@ -4,6 +4,5 @@ pub mod demo;
 pub mod model;
 pub mod patients;
 pub mod quota;
-pub mod schedule;
 pub mod service;
 pub mod setup;

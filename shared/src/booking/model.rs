@@ -12,18 +12,18 @@
 //! - patient `PATIENT#<id>` / `PROFILE` (GSI `EMAIL#<blind index>`)
 //! - outbox message `OUTBOX` / `<id>`
 
-use crate::attr;
+use crate::store::attr;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::Serialize;
 
 use super::quota::Limits;
-use super::schedule::Rules;
 use crate::auth::Subject;
-use crate::error::ApiError;
-use crate::ids::{AppointmentId, HoldId, PatientId, ProviderId, ServiceId, WaitlistId};
-use crate::money::{Currency, Money};
-use crate::table::{AttrValue, GSI1_PK, GSI1_SK, Item, Key, TTL_ATTR};
+use crate::domain::ids::{AppointmentId, HoldId, PatientId, ProviderId, ServiceId, WaitlistId};
+use crate::domain::money::{Currency, Money};
+use crate::domain::schedule::Rules;
+use crate::store::{AttrValue, GSI1_PK, GSI1_SK, Item, Key, TTL_ATTR};
+use crate::web::problem::ApiError;
 
 pub fn practice_key() -> Key {
     Key::new("PRACTICE", "SETTINGS")
@@ -117,7 +117,7 @@ fn quota_slot(item: &Item) -> Result<Option<u16>, ApiError> {
 /// A range bound (`from`, `to`): an RFC 3339 timestamp with an explicit offset; a fraction of a
 /// second is accepted and truncated to the second.
 pub fn parse_bound(text: &str) -> Option<i64> {
-    crate::instant::parse(text).map(|i| i.second)
+    crate::domain::instant::parse(text).map(|i| i.second)
 }
 
 /// The practice: its time zone and booking policies.

@@ -1,7 +1,7 @@
 //! Patients: demographics sealed field by field (name, date of birth, phone, email), an email
 //! blind index so staff can find a patient by exact address, and an audit record for every read.
 
-use crate::attr;
+use crate::store::attr;
 use axum::http::StatusCode;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
@@ -10,14 +10,14 @@ use super::model::*;
 use super::service::{conflict, unprocessable};
 use crate::AppState;
 use crate::auth::{Resource, Role};
-use crate::error::ApiError;
-use crate::http::Caller;
-use crate::ids::PatientId;
-use crate::sensitive::Sensitive;
-use crate::table::{
+use crate::domain::ids::PatientId;
+use crate::domain::sensitive::Sensitive;
+use crate::store::commit::{Audit, CommitError, Idempotency, Reply, audit_read, commit};
+use crate::store::{
     AttrValue, Condition, Consistency, GSI1_PK, GSI1_SK, Item, Query, TransactOp, query_all,
 };
-use crate::write::{Audit, CommitError, Idempotency, Reply, audit_read, commit};
+use crate::web::Caller;
+use crate::web::problem::ApiError;
 
 /// The sealed attributes of a patient record.
 pub const SEALED_FIELDS: [&str; 4] = [attr::NAME, attr::DATE_OF_BIRTH, attr::PHONE, attr::EMAIL];

@@ -13,12 +13,12 @@ use serde::{Deserialize, Serialize};
 
 use super::model::patient_partition;
 use crate::AppState;
-use crate::attr;
-use crate::error::ApiError;
-use crate::ids::PatientId;
-use crate::table::{
+use crate::domain::ids::PatientId;
+use crate::store::attr;
+use crate::store::{
     AttrValue, Condition, Item, Key, Query, SortKey, TTL_ATTR, TransactOp, query_all,
 };
+use crate::web::problem::ApiError;
 
 /// The most any limit may be set to.
 pub const MAX_LIMIT: u16 = 50;

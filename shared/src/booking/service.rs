@@ -2,7 +2,7 @@
 //! waitlist. Each change is one transactional write (slot locks, records, audit, idempotency);
 //! no check-then-write race exists because every lock is a conditional put of its own item.
 
-use crate::attr;
+use crate::store::attr;
 use std::collections::BTreeSet;
 
 use axum::http::StatusCode;
@@ -10,17 +10,19 @@ use serde::{Deserialize, Serialize};
 
 use super::model::*;
 use super::quota::{self, Kind};
-use super::schedule::{Calendar, MAX_RANGE_SECS, SlotError, units};
 use crate::AppState;
 use crate::auth::{Resource, Role};
-use crate::error::ApiError;
-use crate::http::Caller;
-use crate::ids::{AppointmentId, HoldId, OutboxId, PatientId, ProviderId, ServiceId, WaitlistId};
-use crate::table::{
+use crate::domain::ids::{
+    AppointmentId, HoldId, OutboxId, PatientId, ProviderId, ServiceId, WaitlistId,
+};
+use crate::domain::schedule::{Calendar, MAX_RANGE_SECS, SlotError, units};
+use crate::store::commit::{Actor, Audit, CommitError, Idempotency, Reply, audit_read, commit};
+use crate::store::{
     AttrValue, Condition, Consistency, Item, Key, Query, SortKey, TTL_ATTR, TransactOp, Update,
     query_all,
 };
-use crate::write::{Actor, Audit, CommitError, Idempotency, Reply, audit_read, commit};
+use crate::web::Caller;
+use crate::web::problem::ApiError;
 
 /// Appointment locks outlive the appointment by a day, then the table's TTL removes them.
 const LOCK_GRACE_SECS: i64 = 86_400;
@@ -86,7 +88,7 @@ pub fn query_instant(text: &str, field: &'static str) -> Result<i64, ApiError> {
 /// A slot start in a JSON body: a zero fraction (`.000Z`) is the same start; any other fraction
 /// is not on the schedule's grid.
 pub fn body_start(text: &str) -> Result<i64, ApiError> {
-    match crate::instant::parse(text) {
+    match crate::domain::instant::parse(text) {
         None => Err(ApiError::Unprocessable {
             code: "invalid_timestamp",
             detail: format!("start {TIMESTAMP_FORM}"),
@@ -210,7 +212,7 @@ fn authorize_read(
         Some(sub) => caller
             .principal
             .authorize(&[Role::Provider], Resource::Provider(sub)),
-        None => Err(crate::auth::AuthError::Forbidden),
+        None => Err(crate::domain::access::Denied),
     };
     as_patient.or(as_provider).map_err(ApiError::from)
 }
@@ -1275,7 +1277,7 @@ pub async fn offer_freed(
         match state.table.transact_write(ops).await {
             Ok(()) => return Ok(Some(hold.id)),
             // Taken meanwhile (by a booking or another offer): nothing was written.
-            Err(crate::table::TableError::TransactionConditionFailed { .. }) => return Ok(None),
+            Err(crate::store::TableError::TransactionConditionFailed { .. }) => return Ok(None),
             Err(e) => return Err(e.into()),
         }
     }
@@ -1303,7 +1305,7 @@ pub async fn sweep_expired_holds(
             .await;
         match deleted {
             Ok(()) => removed += 1,
-            Err(crate::table::TableError::ConditionFailed) => continue,
+            Err(crate::store::TableError::ConditionFailed) => continue,
             Err(e) => return Err(e.into()),
         }
         let practice = practice(state).await?;

@@ -8,16 +8,16 @@ use serde::{Deserialize, Serialize};
 
 use super::model::*;
 use super::quota::Limits;
-use super::schedule::{MAX_SERVICE_MINUTES, Rules};
 use super::service::{conflict, unprocessable};
 use crate::AppState;
 use crate::auth::{Resource, Role, Subject};
-use crate::error::ApiError;
-use crate::http::Caller;
-use crate::ids::{ProviderId, ServiceId};
-use crate::money::Money;
-use crate::table::{Condition, Query, TransactOp, query_all};
-use crate::write::{Audit, CommitError, Idempotency, Reply, commit};
+use crate::domain::ids::{ProviderId, ServiceId};
+use crate::domain::money::Money;
+use crate::domain::schedule::{MAX_SERVICE_MINUTES, Rules};
+use crate::store::commit::{Audit, CommitError, Idempotency, Reply, commit};
+use crate::store::{Condition, Query, TransactOp, query_all};
+use crate::web::Caller;
+use crate::web::problem::ApiError;
 
 fn name_text(name: &str) -> Result<String, ApiError> {
     let name = name.trim();

@@ -12,7 +12,7 @@ use sha2::Sha256;
 
 use super::CryptoError;
 use super::keys::{EncryptionContext, KeyService, PlainKey};
-use crate::table::{AttrValue, Condition, Consistency, Item, Key, Table, TableError};
+use crate::store::{AttrValue, Condition, Consistency, Item, Key, Table, TableError};
 
 const KEY_PK: &str = "KEYRING";
 const KEY_SK: &str = "BLIND#v1";
@@ -111,8 +111,8 @@ fn table_error(e: TableError) -> CryptoError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::local::LocalKeys;
-    use crate::table::embedded::EmbeddedTable;
+    use crate::adapters::embedded::EmbeddedTable;
+    use crate::adapters::local_keys::LocalKeys;
 
     #[tokio::test]
     async fn created_once_and_stable_across_loads() {

@@ -18,8 +18,8 @@ use zeroize::Zeroizing;
 
 use super::CryptoError;
 use super::keys::{EncryptionContext, KeyService, PlainKey};
-use crate::clock::Clock;
-use crate::table::Key;
+use crate::domain::clock::Clock;
+use crate::store::Key;
 
 const VERSION: u8 = 1;
 const NONCE_LEN: usize = 12;
@@ -255,8 +255,8 @@ impl Sealer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::ManualClock;
-    use crate::crypto::local::LocalKeys;
+    use crate::adapters::local_keys::LocalKeys;
+    use crate::domain::clock::ManualClock;
     use proptest::prelude::*;
 
     type CountingKeys = crate::crypto::testing::CountingKeys<LocalKeys>;

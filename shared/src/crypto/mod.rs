@@ -13,8 +13,6 @@
 pub mod blind;
 pub mod envelope;
 pub mod keys;
-pub mod kms;
-pub mod local;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 

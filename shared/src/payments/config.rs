@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use secrecy::SecretString;
 
-use super::signature::{
+use crate::web::webhooks::signature::{
     DEFAULT_TOLERANCE_SECS, WebhookSecrets, generate_standard_secret, generate_stripe_secret,
 };
 
@@ -149,7 +149,10 @@ impl WebhookConfig {
                     stripe: generate_stripe_secret(),
                     standard: generate_standard_secret(),
                 };
-                write_private(&path, &serde_json::to_vec_pretty(&fresh)?)?;
+                crate::adapters::files::write_private_file(
+                    &path,
+                    &serde_json::to_vec_pretty(&fresh)?,
+                )?;
                 fresh
             }
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
@@ -166,30 +169,13 @@ struct LocalSecrets {
     standard: String,
 }
 
-/// Creates a file readable by its owner only.
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(bytes)?;
-    Ok(())
-}
-
 /// The Stripe adapter's configuration from the environment (the key possibly from Secrets Manager).
 pub async fn stripe_from_env(
     sdk: &aws_config::SdkConfig,
-) -> anyhow::Result<super::stripe::StripeConfig> {
+) -> anyhow::Result<crate::adapters::stripe::StripeConfig> {
     let client = aws_sdk_secretsmanager::Client::new(sdk);
     let key = env_secret(STRIPE_SECRET_KEY, &client).await?;
-    let mut config = super::stripe::StripeConfig::new(key);
+    let mut config = crate::adapters::stripe::StripeConfig::new(key);
     if let Some(base) = std::env::var(STRIPE_API_BASE)
         .ok()
         .filter(|b| !b.trim().is_empty())

@@ -3,10 +3,6 @@
 //! their raw bytes, deduplicated, and merged forward-only into the payment.
 
 pub mod config;
-pub mod events;
 pub mod processor;
-pub mod progress;
 pub mod sandbox;
 pub mod service;
-pub mod signature;
-pub mod stripe;

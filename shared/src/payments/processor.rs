@@ -6,8 +6,8 @@
 
 use async_trait::async_trait;
 
-use crate::ids::{ChargeId, PaymentId};
-use crate::money::Money;
+use crate::domain::ids::{ChargeId, PaymentId};
+use crate::domain::money::Money;
 
 /// Ids that are opaque outside Practica and may therefore be shown to the processor.
 pub trait OpaqueId: sealed::Sealed {
@@ -16,8 +16,8 @@ pub trait OpaqueId: sealed::Sealed {
 
 mod sealed {
     pub trait Sealed {}
-    impl Sealed for crate::ids::PaymentId {}
-    impl Sealed for crate::ids::ChargeId {}
+    impl Sealed for crate::domain::ids::PaymentId {}
+    impl Sealed for crate::domain::ids::ChargeId {}
 }
 
 impl OpaqueId for PaymentId {
@@ -176,7 +176,7 @@ pub trait PaymentProcessor: Send + Sync {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::money::Currency;
+    use crate::domain::money::Currency;
 
     #[test]
     fn a_request_names_only_ids() {

@@ -55,15 +55,10 @@ pub async fn load(path: &Path) -> anyhow::Result<Vec<SandboxIntent>> {
 /// Writes the intents atomically (a reader never sees half a file), readable by the owner only
 /// (they hold client secrets).
 pub async fn store(path: &Path, intents: &[SandboxIntent]) -> anyhow::Result<()> {
-    let tmp = path.with_extension("tmp");
-    tokio::fs::write(&tmp, serde_json::to_vec_pretty(intents)?).await?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        tokio::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).await?;
-    }
-    tokio::fs::rename(&tmp, path).await?;
-    Ok(())
+    let bytes = serde_json::to_vec_pretty(intents)?;
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || crate::adapters::files::replace_private_file(&path, &bytes))
+        .await?
 }
 
 impl SandboxProcessor {
@@ -152,7 +147,7 @@ fn event(kind: &str, created: i64, object: serde_json::Value) -> Vec<u8> {
     serde_json::json!({
         "id": format!("evt_sbx_{}", ulid::Ulid::new()),
         "object": "event",
-        "api_version": super::stripe::STRIPE_API_VERSION,
+        "api_version": crate::adapters::stripe::STRIPE_API_VERSION,
         "type": kind,
         "created": created,
         "livemode": false,
@@ -239,10 +234,10 @@ pub fn events(intent: &SandboxIntent, completion: &Completion, now: i64) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::PaymentId;
-    use crate::money::{Currency, Money};
-    use crate::payments::events::{self, Event};
-    use crate::payments::progress::{CheckResult, PaymentStatus};
+    use crate::domain::ids::PaymentId;
+    use crate::domain::money::{Currency, Money};
+    use crate::domain::progress::{CheckResult, PaymentStatus};
+    use crate::web::webhooks::events::{self, Event};
 
     #[tokio::test]
     async fn intents_are_idempotent_and_complete_through_parsable_events() {

@@ -7,28 +7,28 @@
 //! - processor intent → our payment `INTENT#<processor id>` / `INTENT` (written with the payment);
 //! - webhook receipts `WEBHOOK#<source>#<event id>` / `EVENT`, kept 30 days, for deduplication.
 
-use crate::attr;
+use crate::store::attr;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
-use super::events::Event;
 use super::processor::{Cancel, IntentRequest, PaymentProcessor, ProcessorKey};
-use super::progress::{CardChecks, CheckResult, Failure, PaymentStatus, Progress, Stamp};
 use crate::AppState;
 use crate::auth::{Resource, Role};
 use crate::booking::model::{Appointment, appointment_key, corrupt, n, parsed, patient_key, s};
 use crate::booking::service::{acting_for, conflict, unprocessable};
-use crate::error::ApiError;
-use crate::http::Caller;
-use crate::ids::{AppointmentId, ChargeId, IdempotencyKey, PatientId, PaymentId};
-use crate::money::{Currency, MAX_MINOR_UNITS, Money};
-use crate::sensitive::Sensitive;
-use crate::table::{
+use crate::domain::ids::{AppointmentId, ChargeId, IdempotencyKey, PatientId, PaymentId};
+use crate::domain::money::{Currency, MAX_MINOR_UNITS, Money};
+use crate::domain::progress::{CardChecks, CheckResult, Failure, PaymentStatus, Progress, Stamp};
+use crate::domain::sensitive::Sensitive;
+use crate::store::commit::{Actor, Audit, CommitError, Idempotency, Reply, audit_read, commit};
+use crate::store::{
     AttrValue, Condition, Consistency, Item, Key, Query, TTL_ATTR, TableError, TransactOp,
     query_all,
 };
-use crate::write::{Actor, Audit, CommitError, Idempotency, Reply, audit_read, commit};
+use crate::web::Caller;
+use crate::web::problem::ApiError;
+use crate::web::webhooks::events::Event;
 
 /// Most line items on one charge.
 pub const MAX_LINE_ITEMS: usize = 50;

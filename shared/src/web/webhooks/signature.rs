@@ -16,7 +16,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::error::ApiError;
+use crate::web::problem::ApiError;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -264,7 +264,7 @@ pub fn verify_standard<'a>(
     else {
         return Err(SignatureError::Missing);
     };
-    if !crate::ids::is_key_token(id) {
+    if !crate::domain::ids::is_key_token(id) {
         return Err(SignatureError::Malformed);
     }
     let t = timestamp(ts)?;

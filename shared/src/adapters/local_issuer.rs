@@ -1,6 +1,6 @@
 //! The local token issuer of `practica serve` and `practica token`: an ES256 signing key in the
 //! data dir (PKCS#8, mode 0600), its JWKS, and tokens shaped like Cognito access tokens. The server
-//! verifies them with the production [`super::Verifier`], fetching this JWKS over HTTP.
+//! verifies them with the production [`crate::auth::Verifier`], fetching this JWKS over HTTP.
 
 use std::path::Path;
 use std::time::Duration;
@@ -16,8 +16,8 @@ use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
 
-use super::{Role, Subject};
-use crate::crypto::local::write_private_file;
+use crate::adapters::files::write_private_file;
+use crate::auth::{Role, Subject};
 
 /// Issuer and audience of locally minted tokens.
 pub const LOCAL_ISSUER: &str = "urn:practica:local";

@@ -4,9 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
-
-use tokio::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::{Consistency, Item, Key, Table, TableError};
 
@@ -35,8 +33,18 @@ impl ReadCache {
 
     /// The item at `key`, from the cache when fresh, else read strongly and remembered.
     pub async fn get(&self, table: &dyn Table, key: &Key) -> Result<Option<Item>, TableError> {
+        self.get_at(table, key, Instant::now()).await
+    }
+
+    /// [`ReadCache::get`] at a given moment of the monotonic clock (tests step it).
+    async fn get_at(
+        &self,
+        table: &dyn Table,
+        key: &Key,
+        now: Instant,
+    ) -> Result<Option<Item>, TableError> {
         if let Some((at, item)) = self.lock().get(key)
-            && at.elapsed() < self.ttl
+            && now.saturating_duration_since(*at) < self.ttl
         {
             return Ok(item.clone());
         }
@@ -45,7 +53,7 @@ impl ReadCache {
         if entries.len() >= MAX_ENTRIES {
             entries.clear();
         }
-        entries.insert(key.clone(), (Instant::now(), item.clone()));
+        entries.insert(key.clone(), (now, item.clone()));
         Ok(item)
     }
 
@@ -62,21 +70,23 @@ impl ReadCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::table::embedded::EmbeddedTable;
+    use crate::adapters::embedded::EmbeddedTable;
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn serves_from_cache_until_the_ttl_then_rereads() {
+        let start = Instant::now();
+        let later = start + Duration::from_secs(31);
         let dir = tempfile::tempdir().unwrap();
         let table = EmbeddedTable::open(&dir.path().join("t.redb")).unwrap();
         let cache = ReadCache::new(Duration::from_secs(30));
         let key = Key::new("P", "S");
-        assert!(cache.get(&table, &key).await.unwrap().is_none());
+        assert!(cache.get_at(&table, &key, start).await.unwrap().is_none());
         table.put(Item::new(key.clone()), None).await.unwrap();
-        assert!(cache.get(&table, &key).await.unwrap().is_none(), "cached");
-        tokio::time::advance(Duration::from_secs(31)).await;
-        assert!(cache.get(&table, &key).await.unwrap().is_some());
+        let cached = cache.get_at(&table, &key, start + Duration::from_secs(29));
+        assert!(cached.await.unwrap().is_none(), "cached");
+        assert!(cache.get_at(&table, &key, later).await.unwrap().is_some());
         table.delete(&key, None).await.unwrap();
         cache.invalidate(&key);
-        assert!(cache.get(&table, &key).await.unwrap().is_none());
+        assert!(cache.get_at(&table, &key, later).await.unwrap().is_none());
     }
 }

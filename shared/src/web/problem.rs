@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::auth::AuthError;
 use crate::crypto::CryptoError;
-use crate::table::TableError;
+use crate::store::TableError;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -160,13 +160,18 @@ impl IntoResponse for ApiError {
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         match e {
-            AuthError::Forbidden => ApiError::Forbidden,
             AuthError::JwksUnavailable(source) => ApiError::Unavailable {
                 code: "identity_provider_unavailable",
                 source,
             },
             other => ApiError::Unauthorized(other),
         }
+    }
+}
+
+impl From<crate::domain::access::Denied> for ApiError {
+    fn from(_: crate::domain::access::Denied) -> Self {
+        ApiError::Forbidden
     }
 }
 

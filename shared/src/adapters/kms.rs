@@ -7,7 +7,7 @@ use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::DataKeySpec;
 use zeroize::Zeroizing;
 
-use super::keys::{DataKey, EncryptionContext, KeyError, KeyService, PlainKey};
+use crate::crypto::keys::{DataKey, EncryptionContext, KeyError, KeyService, PlainKey};
 
 #[derive(Clone, Debug)]
 pub struct KmsKeys {

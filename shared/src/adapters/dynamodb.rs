@@ -19,7 +19,7 @@ use aws_sdk_dynamodb::types::{
     Update as DdbUpdate,
 };
 
-use super::{
+use crate::store::{
     AttrValue, Condition, Consistency, Cursor, GSI1_NAME, GSI1_PK, GSI1_SK, Index, Item, Key, PK,
     Page, Query, SK, SortKey, Table, TableError, TransactOp, Update, validate_condition,
     validate_key, validate_transaction, validate_update,

@@ -42,9 +42,9 @@ macro_rules! table_contract {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $case() {
-                let fixture: Option<$crate::table::contract::Fixture> = $factory().await;
+                let fixture: Option<$crate::store::contract::Fixture> = $factory().await;
                 let Some(fixture) = fixture else { return };
-                $crate::table::contract::$case(fixture.table.clone()).await;
+                $crate::store::contract::$case(fixture.table.clone()).await;
                 drop(fixture);
             }
         )*

@@ -13,7 +13,7 @@ use anyhow::Context as _;
 use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
-use super::{
+use crate::store::{
     AttrValue, Condition, Consistency, Cursor, GSI1_PK, GSI1_SK, Index, Item, Key, Page, Query,
     SortKey, Table, TableError, TransactOp, Update, validate_condition, validate_key,
     validate_transaction, validate_update,

@@ -6,18 +6,18 @@
 //! (HMAC under the blind-index key, so a request body with patient data is not guessable from it)
 //! and the reply sealed like any other patient field; they expire after a day.
 
-use crate::attr;
+use crate::store::attr;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::AppState;
-use crate::error::ApiError;
-use crate::http::Caller;
-use crate::ids::IdempotencyKey;
-use crate::table::{
+use crate::domain::ids::IdempotencyKey;
+use crate::store::{
     AttrValue, Condition, Consistency, Item, Key, TTL_ATTR, TableError, TransactOp,
 };
+use crate::web::Caller;
+use crate::web::problem::ApiError;
 
 /// How long a stored reply can be replayed.
 pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
@@ -122,10 +122,10 @@ impl Audit {
             format!("{nanos:020}#{id}"),
         ))
         .with(
-            crate::table::GSI1_PK,
+            crate::store::GSI1_PK,
             format!("AUDIT#{}#{}", self.entity, self.entity_id),
         )
-        .with(crate::table::GSI1_SK, format!("{nanos:020}#{id}"))
+        .with(crate::store::GSI1_SK, format!("{nanos:020}#{id}"))
         .with(attr::AT, now.unix_timestamp())
         .with(attr::ACTOR, who)
         .with(attr::ROLES, AttrValue::L(roles))

@@ -7,8 +7,8 @@
 
 use serde::Deserialize;
 
-use super::progress::{CardChecks, CheckResult, Failure, Observation, PaymentStatus};
-use crate::error::ApiError;
+use crate::domain::progress::{CardChecks, CheckResult, Failure, Observation, PaymentStatus};
+use crate::web::problem::ApiError;
 
 /// What a verified event means for us.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -104,7 +104,7 @@ fn invalid() -> ApiError {
 /// A Stripe event from its verified bytes.
 pub fn stripe(body: &[u8]) -> Result<(String, Event), ApiError> {
     let envelope: StripeEnvelope = serde_json::from_slice(body).map_err(|_| invalid())?;
-    if !crate::ids::is_key_token(&envelope.id) {
+    if !crate::domain::ids::is_key_token(&envelope.id) {
         return Err(invalid());
     }
     let event = interpret(

@@ -14,8 +14,8 @@ use serde::de::DeserializeOwned;
 use tracing::Instrument as _;
 
 use crate::auth::{AuthError, Principal, Role, Verifier, bearer};
-use crate::error::ApiError;
-use crate::ids::IdempotencyKey;
+use crate::domain::ids::IdempotencyKey;
+use crate::web::problem::ApiError;
 
 /// Longest client-supplied `x-request-id` kept (else the request gets a fresh id).
 pub const MAX_CLIENT_REQUEST_ID: usize = 64;
@@ -251,7 +251,7 @@ fn request_id(req: &Request) -> String {
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             // Stored in audit records: a bounded token or nothing (then one is minted).
-            .filter(|v| v.len() <= MAX_CLIENT_REQUEST_ID && crate::ids::is_key_token(v))
+            .filter(|v| v.len() <= MAX_CLIENT_REQUEST_ID && crate::domain::ids::is_key_token(v))
             .map(str::to_owned)
     };
     from_gateway
@@ -305,6 +305,9 @@ pub fn finish(router: Router) -> Router {
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .layer(middleware::from_fn(request_span))
 }
+
+pub mod problem;
+pub mod webhooks;
 
 #[cfg(test)]
 mod tests {
@@ -368,7 +371,7 @@ mod tests {
             assert_eq!(response.status(), 500);
             assert_eq!(
                 response.headers()[header::CONTENT_TYPE],
-                crate::error::PROBLEM_JSON
+                crate::web::problem::PROBLEM_JSON
             );
             assert!(response.headers().contains_key("x-request-id"));
             let body = response.into_body().collect().await.unwrap().to_bytes();

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 
-use super::processor::{
+use crate::payments::processor::{
     Cancel, Intent, IntentRequest, PaymentProcessor, ProcessorError, ProcessorKey,
 };
 
@@ -256,8 +256,8 @@ impl PaymentProcessor for StripeProcessor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::PaymentId;
-    use crate::money::{Currency, Money};
+    use crate::domain::ids::PaymentId;
+    use crate::domain::money::{Currency, Money};
     use crate::payments::processor::ProcessorKey;
     use wiremock::matchers::{body_string_contains, header, method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};

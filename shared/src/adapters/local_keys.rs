@@ -1,17 +1,16 @@
 //! The local key provider: a 256-bit master key in a file (created 0600 on first run) wraps data
 //! keys with AES-256-GCM, the encryption context as associated data. For `practica serve` and tests.
 
-use std::io::Write as _;
 use std::path::Path;
 
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
-use anyhow::Context as _;
 use async_trait::async_trait;
 use rand::RngCore as _;
 use zeroize::Zeroizing;
 
-use super::keys::{DataKey, EncryptionContext, KeyError, KeyService, PlainKey};
+use crate::adapters::files::read_or_create_secret;
+use crate::crypto::keys::{DataKey, EncryptionContext, KeyError, KeyService, PlainKey};
 
 const WRAP_VERSION: u8 = 1;
 const NONCE_LEN: usize = 12;
@@ -32,44 +31,6 @@ impl LocalKeys {
             master: Aes256Gcm::new(key.into()),
         }
     }
-}
-
-/// Reads a 32-byte secret file, or creates one with fresh random bytes, readable by the owner only.
-pub fn read_or_create_secret(path: &Path) -> anyhow::Result<Zeroizing<[u8; 32]>> {
-    let mut key = Zeroizing::new([0u8; 32]);
-    match std::fs::read(path) {
-        Ok(bytes) => {
-            let bytes = Zeroizing::new(bytes);
-            if bytes.len() != 32 {
-                anyhow::bail!("{} must hold exactly 32 bytes", path.display());
-            }
-            key.copy_from_slice(&bytes);
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            rand::rng().fill_bytes(key.as_mut());
-            write_private_file(path, key.as_ref())?;
-        }
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-    }
-    Ok(key)
-}
-
-/// Creates a new file readable and writable by its owner only (0600) holding `bytes`.
-/// Refuses to overwrite an existing file.
-pub fn write_private_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    Ok(())
 }
 
 fn aad(context: &EncryptionContext) -> Vec<u8> {

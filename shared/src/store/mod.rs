@@ -11,9 +11,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
+pub mod attr;
 pub mod cache;
-pub mod dynamodb;
-pub mod embedded;
+pub mod commit;
 
 #[cfg(any(test, feature = "testing"))]
 pub mod contract;

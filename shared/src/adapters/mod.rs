@@ -1,0 +1,18 @@
+//! Adapters: the production and local implementations of the ports. Use cases never name them;
+//! `crate::app` (the composition root) and the `practica` CLI pick one per port.
+//!
+//! | port | production | local / tests |
+//! |---|---|---|
+//! | table (`crate::store::Table`) | [`dynamodb`] | [`embedded`] (redb) |
+//! | key service (`crate::crypto::KeyService`) | [`kms`] | [`local_keys`] |
+//! | token keys (`crate::auth::JwksSource`) | [`jwks`] over HTTPS | [`local_issuer`] |
+//! | payment processor (`crate::payments::processor`) | [`stripe`] | the CLI's sandbox |
+
+pub mod dynamodb;
+pub mod embedded;
+pub mod files;
+pub mod jwks;
+pub mod kms;
+pub mod local_issuer;
+pub mod local_keys;
+pub mod stripe;

@@ -1,0 +1,115 @@
+//! Who is asking and what they may touch: roles, verified subjects, the principal a token proves,
+//! and the one ownership rule ([`Principal::authorize`]) every use case applies.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+/// A refusal of [`Principal::authorize`]: the caller lacks the role, or the resource is not theirs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("forbidden")]
+pub struct Denied;
+
+/// A caller's role, from the `cognito:groups` claim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Patient,
+    Staff,
+    Provider,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Patient, Role::Staff, Role::Provider, Role::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Patient => "patient",
+            Role::Staff => "staff",
+            Role::Provider => "provider",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// A verified subject (`sub` claim): safe to embed in table keys.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Subject(String);
+
+impl Subject {
+    pub fn parse(s: &str) -> Option<Subject> {
+        let ok = !s.is_empty()
+            && s.len() <= 128
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:@".contains(&b));
+        ok.then(|| Subject(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Subject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Subject::parse(&s).ok_or_else(|| serde::de::Error::custom("not a valid subject"))
+    }
+}
+
+impl std::fmt::Display for Subject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The verified caller.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Principal {
+    pub subject: Subject,
+    pub roles: BTreeSet<Role>,
+    /// The email address the identity provider has verified for this login (`email` with
+    /// `email_verified: true`; Cognito puts them in ID tokens), if the token carries one.
+    #[serde(skip)]
+    pub verified_email: Option<crate::domain::sensitive::Sensitive<String>>,
+}
+
+/// What a request touches, for the ownership half of authorization.
+#[derive(Clone, Copy, Debug)]
+pub enum Resource<'a> {
+    /// Not owned by a person (the practice's services, availability): any allowed role may act.
+    Shared,
+    /// A patient's record: staff and admin, or that patient.
+    Patient(&'a Subject),
+    /// A provider's schedule: staff and admin, or that provider.
+    Provider(&'a Subject),
+}
+
+impl Principal {
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    /// The one authorization helper: the caller must hold one of `allowed`, and a patient or
+    /// provider may act only on what is theirs.
+    pub fn authorize(&self, allowed: &[Role], resource: Resource<'_>) -> Result<(), Denied> {
+        let permitted =
+            allowed
+                .iter()
+                .filter(|r| self.has(**r))
+                .any(|role| match (role, resource) {
+                    (_, Resource::Shared) => true,
+                    (Role::Staff | Role::Admin, _) => true,
+                    (Role::Patient, Resource::Patient(owner)) => *owner == self.subject,
+                    (Role::Provider, Resource::Provider(owner)) => *owner == self.subject,
+                    _ => false,
+                });
+        if permitted { Ok(()) } else { Err(Denied) }
+    }
+}

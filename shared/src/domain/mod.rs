@@ -1,0 +1,12 @@
+//! The domain: pure types and rules, with no I/O and no HTTP. Everything here is synchronous and
+//! testable on its own; the dependency rule (`crate::layers` tests) keeps framework, SDK and
+//! storage crates out.
+
+pub mod access;
+pub mod clock;
+pub mod ids;
+pub mod instant;
+pub mod money;
+pub mod progress;
+pub mod schedule;
+pub mod sensitive;
