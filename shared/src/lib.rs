@@ -9,6 +9,7 @@ pub mod booking;
 pub mod config;
 pub mod crypto;
 pub mod domain;
+pub mod error;
 #[cfg(test)]
 mod fuzz;
 pub mod payments;
@@ -18,4 +19,4 @@ pub mod web;
 
 pub use app::AppState;
 pub use domain::sensitive::Sensitive;
-pub use web::problem::ApiError;
+pub use error::ApiError;

@@ -11,7 +11,8 @@ use shared::auth::{Principal, Role, Subject};
 use shared::booking::{patients, service, setup};
 use shared::domain::ids::{AppointmentId, PatientId, ProviderId};
 use shared::domain::schedule::Rules;
-use shared::store::commit::{Idempotency, Reply};
+use shared::store::commit::Reply;
+use shared::web::idempotent::{Operation, idempotent, idempotent_if_keyed};
 use shared::web::{ApiJson, ApiQuery, Caller, IdempotencyHeader};
 use shared::{ApiError, AppState};
 
@@ -39,21 +40,6 @@ fn path_id<T>(raw: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T, ApiErro
     parse(raw).ok_or(ApiError::NotFound)
 }
 
-async fn idempotency(
-    state: &AppState,
-    caller: &Caller,
-    key: Option<IdempotencyHeader>,
-    operation: &str,
-    body: &impl Serialize,
-) -> Result<Option<Idempotency>, ApiError> {
-    match key {
-        Some(IdempotencyHeader(key)) => Ok(Some(
-            Idempotency::new(state, caller, &key, operation, body).await?,
-        )),
-        None => Ok(None),
-    }
-}
-
 async fn get_practice(State(s): State<AppState>, _caller: Caller) -> Json200 {
     Ok(Json(setup::get_practice(&s).await?))
 }
@@ -64,8 +50,16 @@ async fn put_practice(
     key: Option<IdempotencyHeader>,
     ApiJson(req): ApiJson<setup::PracticeRequest>,
 ) -> Result<Reply, ApiError> {
-    let idem = idempotency(&s, &caller, key, "put_practice", &req).await?;
-    setup::put_practice(&s, &caller, idem.as_ref(), req).await
+    let key = key.map(|IdempotencyHeader(k)| k);
+    idempotent_if_keyed(
+        &s,
+        &caller,
+        key.as_ref(),
+        Operation::PutPractice,
+        req,
+        async |idem, req| setup::put_practice(&s, &caller, idem, req).await,
+    )
+    .await
 }
 
 async fn create_provider(
@@ -74,9 +68,15 @@ async fn create_provider(
     IdempotencyHeader(key): IdempotencyHeader,
     ApiJson(req): ApiJson<setup::ProviderRequest>,
 ) -> Result<Reply, ApiError> {
-    let idem = Idempotency::new(&s, &caller, &key, "create_provider", &req).await?;
-    idem.run(&s, setup::create_provider(&s, &caller, Some(&idem), req))
-        .await
+    idempotent(
+        &s,
+        &caller,
+        &key,
+        Operation::CreateProvider,
+        req,
+        async |idem, req| setup::create_provider(&s, &caller, Some(idem), req).await,
+    )
+    .await
 }
 
 async fn list_providers(State(s): State<AppState>, _caller: Caller) -> Json200 {
@@ -100,8 +100,12 @@ async fn put_schedule(
     ApiJson(rules): ApiJson<Rules>,
 ) -> Result<Reply, ApiError> {
     let id = path_id(&id, ProviderId::parse)?;
-    let idem = idempotency(&s, &caller, key, &format!("put_schedule:{id}"), &rules).await?;
-    setup::put_schedule(&s, &caller, idem.as_ref(), &id, rules).await
+    let key = key.map(|IdempotencyHeader(k)| k);
+    let op = Operation::PutSchedule(&id);
+    idempotent_if_keyed(&s, &caller, key.as_ref(), op, rules, async |idem, rules| {
+        setup::put_schedule(&s, &caller, idem, &id, rules).await
+    })
+    .await
 }
 
 async fn availability(
@@ -120,9 +124,15 @@ async fn create_service(
     IdempotencyHeader(key): IdempotencyHeader,
     ApiJson(req): ApiJson<setup::ServiceRequest>,
 ) -> Result<Reply, ApiError> {
-    let idem = Idempotency::new(&s, &caller, &key, "create_service", &req).await?;
-    idem.run(&s, setup::create_service(&s, &caller, Some(&idem), req))
-        .await
+    idempotent(
+        &s,
+        &caller,
+        &key,
+        Operation::CreateService,
+        req,
+        async |idem, req| setup::create_service(&s, &caller, Some(idem), req).await,
+    )
+    .await
 }
 
 async fn list_services(State(s): State<AppState>, _caller: Caller) -> Json200 {
@@ -135,9 +145,15 @@ async fn create_hold(
     IdempotencyHeader(key): IdempotencyHeader,
     ApiJson(req): ApiJson<service::HoldRequest>,
 ) -> Result<Reply, ApiError> {
-    let idem = Idempotency::new(&s, &caller, &key, "create_hold", &req).await?;
-    idem.run(&s, service::create_hold(&s, &caller, &idem, req))
-        .await
+    idempotent(
+        &s,
+        &caller,
+        &key,
+        Operation::CreateHold,
+        req,
+        async |idem, req| service::create_hold(&s, &caller, idem, req).await,
+    )
+    .await
 }
 
 async fn book(
@@ -146,8 +162,15 @@ async fn book(
     IdempotencyHeader(key): IdempotencyHeader,
     ApiJson(req): ApiJson<service::BookRequest>,
 ) -> Result<Reply, ApiError> {
-    let idem = Idempotency::new(&s, &caller, &key, "book", &req).await?;
-    idem.run(&s, service::book(&s, &caller, &idem, req)).await
+    idempotent(
+        &s,
+        &caller,
+        &key,
+        Operation::Book,
+        req,
+        async |idem, req| service::book(&s, &caller, idem, req).await,
+    )
+    .await
 }
 
 async fn list_appointments(
@@ -175,9 +198,15 @@ async fn reschedule(
     ApiJson(req): ApiJson<service::RescheduleRequest>,
 ) -> Result<Reply, ApiError> {
     let id = path_id(&id, AppointmentId::parse)?;
-    let idem = Idempotency::new(&s, &caller, &key, &format!("reschedule:{id}"), &req).await?;
-    idem.run(&s, service::reschedule(&s, &caller, &idem, &id, req))
-        .await
+    idempotent(
+        &s,
+        &caller,
+        &key,
+        Operation::Reschedule(&id),
+        req,
+        async |idem, req| service::reschedule(&s, &caller, idem, &id, req).await,
+    )
+    .await
 }
 
 async fn cancel(
@@ -188,9 +217,15 @@ async fn cancel(
     ApiJson(req): ApiJson<service::CancelRequest>,
 ) -> Result<Reply, ApiError> {
     let id = path_id(&id, AppointmentId::parse)?;
-    let idem = Idempotency::new(&s, &caller, &key, &format!("cancel:{id}"), &req).await?;
-    idem.run(&s, service::cancel(&s, &caller, &idem, &id, req))
-        .await
+    idempotent(
+        &s,
+        &caller,
+        &key,
+        Operation::Cancel(&id),
+        req,
+        async |idem, req| service::cancel(&s, &caller, idem, &id, req).await,
+    )
+    .await
 }
 
 async fn create_patient(
@@ -199,9 +234,15 @@ async fn create_patient(
     IdempotencyHeader(key): IdempotencyHeader,
     ApiJson(req): ApiJson<patients::NewPatient>,
 ) -> Result<Reply, ApiError> {
-    let idem = Idempotency::new(&s, &caller, &key, "create_patient", &req).await?;
-    idem.run(&s, patients::create(&s, &caller, Some(&idem), req))
-        .await
+    idempotent(
+        &s,
+        &caller,
+        &key,
+        Operation::CreatePatient,
+        req,
+        async |idem, req| patients::create(&s, &caller, Some(idem), req).await,
+    )
+    .await
 }
 
 async fn search_patients(
@@ -238,8 +279,16 @@ async fn put_me(
     key: Option<IdempotencyHeader>,
     ApiJson(req): ApiJson<patients::PatientDetails>,
 ) -> Result<Reply, ApiError> {
-    let idem = idempotency(&s, &caller, key, "put_me", &req).await?;
-    patients::put_me(&s, &caller, idem.as_ref(), req).await
+    let key = key.map(|IdempotencyHeader(k)| k);
+    idempotent_if_keyed(
+        &s,
+        &caller,
+        key.as_ref(),
+        Operation::PutMe,
+        req,
+        async |idem, req| patients::put_me(&s, &caller, idem, req).await,
+    )
+    .await
 }
 
 async fn join_waitlist(
@@ -248,9 +297,15 @@ async fn join_waitlist(
     IdempotencyHeader(key): IdempotencyHeader,
     ApiJson(req): ApiJson<service::WaitlistRequest>,
 ) -> Result<Reply, ApiError> {
-    let idem = Idempotency::new(&s, &caller, &key, "join_waitlist", &req).await?;
-    idem.run(&s, service::join_waitlist(&s, &caller, &idem, req))
-        .await
+    idempotent(
+        &s,
+        &caller,
+        &key,
+        Operation::JoinWaitlist,
+        req,
+        async |idem, req| service::join_waitlist(&s, &caller, idem, req).await,
+    )
+    .await
 }
 
 async fn list_waitlist(

@@ -12,7 +12,8 @@ use shared::auth::Verifier;
 use shared::domain::ids::PatientId;
 use shared::payments::processor::PaymentProcessor;
 use shared::payments::service::{self, ChargeRequest, IntentRequestBody};
-use shared::store::commit::{Idempotency, Reply};
+use shared::store::commit::Reply;
+use shared::web::idempotent::{Operation, idempotent};
 use shared::web::{ApiJson, ApiQuery, Caller, IdempotencyHeader};
 use shared::{ApiError, AppState};
 
@@ -39,9 +40,15 @@ async fn create_charge(
     IdempotencyHeader(key): IdempotencyHeader,
     ApiJson(req): ApiJson<ChargeRequest>,
 ) -> Result<Reply, ApiError> {
-    let idem = Idempotency::new(&s.app, &caller, &key, "create_charge", &req).await?;
-    idem.run(&s.app, service::create_charge(&s.app, &caller, &idem, req))
-        .await
+    idempotent(
+        &s.app,
+        &caller,
+        &key,
+        Operation::CreateCharge,
+        req,
+        async |idem, req| service::create_charge(&s.app, &caller, idem, req).await,
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -64,8 +71,11 @@ async fn create_payment_intent(
     IdempotencyHeader(key): IdempotencyHeader,
     ApiJson(req): ApiJson<IntentRequestBody>,
 ) -> Result<Reply, ApiError> {
-    let idem = Idempotency::new(&s.app, &caller, &key, "create_payment_intent", &req).await?;
-    service::create_intent(&s.app, &*s.processor, &caller, &key, &idem, req).await
+    let op = Operation::CreatePaymentIntent;
+    idempotent(&s.app, &caller, &key, op, req, async |idem, req| {
+        service::create_intent(&s.app, &*s.processor, &caller, &key, idem, req).await
+    })
+    .await
 }
 
 /// The routes, for mounting beside other functions' (`practica serve`).

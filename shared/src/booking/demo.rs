@@ -9,12 +9,12 @@ use serde::Serialize;
 use super::{patients, setup};
 use crate::AppState;
 use crate::auth::{Principal, Role, Subject};
+use crate::domain::access::Caller;
 use crate::domain::ids::{PatientId, ProviderId, ServiceId};
 use crate::domain::money::{Currency, Money};
 use crate::domain::schedule::{Rules, WEEKDAYS, WallInterval, WallTime, Week};
 use crate::domain::sensitive::Sensitive;
-use crate::web::Caller;
-use crate::web::problem::ApiError;
+use crate::error::ApiError;
 
 pub const DEMO_PATIENT: &str = "patient-jane";
 pub const DEMO_PROVIDER_LOGINS: [&str; 2] = ["provider-rivera", "provider-okafor"];

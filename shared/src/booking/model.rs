@@ -22,8 +22,8 @@ use crate::auth::Subject;
 use crate::domain::ids::{AppointmentId, HoldId, PatientId, ProviderId, ServiceId, WaitlistId};
 use crate::domain::money::{Currency, Money};
 use crate::domain::schedule::Rules;
+use crate::error::ApiError;
 use crate::store::{AttrValue, GSI1_PK, GSI1_SK, Item, Key, TTL_ATTR};
-use crate::web::problem::ApiError;
 
 pub fn practice_key() -> Key {
     Key::new("PRACTICE", "SETTINGS")

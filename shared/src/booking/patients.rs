@@ -2,22 +2,21 @@
 //! blind index so staff can find a patient by exact address, and an audit record for every read.
 
 use crate::store::attr;
-use axum::http::StatusCode;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
 use super::model::*;
-use super::service::{conflict, unprocessable};
 use crate::AppState;
 use crate::auth::{Resource, Role};
+use crate::domain::access::Caller;
 use crate::domain::ids::PatientId;
+use crate::domain::refusals::PatientError;
 use crate::domain::sensitive::Sensitive;
+use crate::error::ApiError;
 use crate::store::commit::{Audit, CommitError, Idempotency, Reply, audit_read, commit};
 use crate::store::{
     AttrValue, Condition, Consistency, GSI1_PK, GSI1_SK, Item, Query, TransactOp, query_all,
 };
-use crate::web::Caller;
-use crate::web::problem::ApiError;
 
 /// The sealed attributes of a patient record.
 pub const SEALED_FIELDS: [&str; 4] = [attr::NAME, attr::DATE_OF_BIRTH, attr::PHONE, attr::EMAIL];
@@ -83,26 +82,17 @@ impl PatientDetails {
     fn validate(&self, today: Date) -> Result<(), ApiError> {
         let name = self.name.expose().trim();
         if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
-            return Err(unprocessable(
-                "invalid_name",
-                "name is 1 to 200 characters.",
-            ));
+            return Err(ApiError::Patient(PatientError::InvalidName));
         }
         let dob = *self.date_of_birth.expose();
         if dob > today || dob < jiff::civil::date(1900, 1, 1) {
-            return Err(unprocessable(
-                "invalid_date_of_birth",
-                "dateOfBirth is a date from 1900 to today.",
-            ));
+            return Err(ApiError::Patient(PatientError::InvalidDateOfBirth));
         }
         if !valid_phone(self.phone.expose()) {
-            return Err(unprocessable("invalid_phone", "phone has 7 to 15 digits."));
+            return Err(ApiError::Patient(PatientError::InvalidPhone));
         }
         if !valid_email(self.email.expose().trim()) {
-            return Err(unprocessable(
-                "invalid_email",
-                "email is not an email address.",
-            ));
+            return Err(ApiError::Patient(PatientError::InvalidEmail));
         }
         Ok(())
     }
@@ -207,16 +197,12 @@ pub async fn create(
         item: sealed_item(state, &id, &details, false).await?,
         condition: Some(Condition::ItemAbsent),
     }];
-    let reply =
-        Reply::new(StatusCode::CREATED, &view_of(&id, &details, false))?.with_patient_data();
+    let reply = Reply::created(&view_of(&id, &details, false))?.with_patient_data();
     let audit = Audit::new("patient.create", "patient", id.as_str());
     match commit(state, caller, idem, ops, audit, reply).await {
         Ok(reply) => Ok(reply),
         Err(CommitError::Api(e)) => Err(e),
-        Err(CommitError::Conflict(_)) => Err(conflict(
-            "patient_exists",
-            "A patient is already registered under this patientId.",
-        )),
+        Err(CommitError::Conflict(_)) => Err(ApiError::Patient(PatientError::PatientExists)),
     }
 }
 
@@ -240,7 +226,7 @@ pub async fn put_me(
         item: sealed_item(state, &id, &details, verified).await?,
         condition: None,
     }];
-    let reply = Reply::new(StatusCode::OK, &view_of(&id, &details, verified))?.with_patient_data();
+    let reply = Reply::ok(&view_of(&id, &details, verified))?.with_patient_data();
     let audit = Audit::new("patient.update", "patient", id.as_str());
     match commit(state, caller, idem, ops, audit, reply).await {
         Ok(reply) => Ok(reply),
@@ -295,10 +281,7 @@ pub async fn find_by_email(
         .principal
         .authorize(&[Role::Staff, Role::Admin], Resource::Shared)?;
     if !valid_email(email.trim()) {
-        return Err(unprocessable(
-            "invalid_email",
-            "email is not an email address.",
-        ));
+        return Err(ApiError::Patient(PatientError::InvalidEmail));
     }
     let blind = state.blind_index().await?;
     let query = Query::gsi1(format!("EMAIL#{}", blind.email(email)));

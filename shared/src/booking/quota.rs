@@ -14,11 +14,12 @@ use serde::{Deserialize, Serialize};
 use super::model::patient_partition;
 use crate::AppState;
 use crate::domain::ids::PatientId;
+use crate::domain::refusals::{BookingError, Limited};
+use crate::error::ApiError;
 use crate::store::attr;
 use crate::store::{
     AttrValue, Condition, Item, Key, Query, SortKey, TTL_ATTR, TransactOp, query_all,
 };
-use crate::web::problem::ApiError;
 
 /// The most any limit may be set to.
 pub const MAX_LIMIT: u16 = 50;
@@ -104,17 +105,11 @@ pub fn slot_key(patient: &PatientId, kind: Kind, slot: u16) -> Key {
 }
 
 pub fn limit_reached(kind: Kind) -> ApiError {
-    let what = match kind {
-        Kind::Appointment => "upcoming appointments",
-        Kind::Hold => "held times",
-        Kind::Waitlist => "open waitlist entries",
-    };
-    ApiError::Conflict {
-        code: "limit_reached",
-        detail: format!(
-            "You already have as many {what} as the practice allows; cancel one or call the practice."
-        ),
-    }
+    ApiError::Booking(BookingError::LimitReached(match kind {
+        Kind::Appointment => Limited::Appointments,
+        Kind::Hold => Limited::Holds,
+        Kind::Waitlist => Limited::WaitlistEntries,
+    }))
 }
 
 /// A slot picked for a claim: its number and the write that claims it.

@@ -5,120 +5,63 @@
 use crate::store::attr;
 use std::collections::BTreeSet;
 
-use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::model::*;
 use super::quota::{self, Kind};
 use crate::AppState;
 use crate::auth::{Resource, Role};
+use crate::domain::access::Caller;
 use crate::domain::ids::{
     AppointmentId, HoldId, OutboxId, PatientId, ProviderId, ServiceId, WaitlistId,
 };
+use crate::domain::refusals::BookingError;
 use crate::domain::schedule::{Calendar, MAX_RANGE_SECS, SlotError, units};
+use crate::error::{ApiError, InputError};
 use crate::store::commit::{Actor, Audit, CommitError, Idempotency, Reply, audit_read, commit};
 use crate::store::{
     AttrValue, Condition, Consistency, Item, Key, Query, SortKey, TTL_ATTR, TransactOp, Update,
     query_all,
 };
-use crate::web::Caller;
-use crate::web::problem::ApiError;
 
 /// Appointment locks outlive the appointment by a day, then the table's TTL removes them.
 const LOCK_GRACE_SECS: i64 = 86_400;
 /// Longest text a patient may give as a reason for visit or for cancelling.
 const MAX_REASON_CHARS: usize = 1000;
 
-pub fn unprocessable(code: &'static str, detail: &str) -> ApiError {
-    ApiError::Unprocessable {
-        code,
-        detail: detail.into(),
-    }
-}
-
-pub fn conflict(code: &'static str, detail: &str) -> ApiError {
-    ApiError::Conflict {
-        code,
-        detail: detail.into(),
-    }
-}
-
-fn slot_taken() -> ApiError {
-    conflict(
-        "slot_taken",
-        "That time, or part of it, is no longer available.",
-    )
-}
-
-fn slot_error(e: SlotError) -> ApiError {
-    match e {
-        SlotError::OffGrid => unprocessable(
-            "off_grid",
-            "start is not a bookable time in the provider's schedule.",
-        ),
-        SlotError::InPast => unprocessable("in_past", "start is in the past."),
-        SlotError::InsideNotice => unprocessable(
-            "inside_minimum_notice",
-            "start is inside the provider's minimum notice.",
-        ),
-        SlotError::BeyondAdvance => unprocessable(
-            "beyond_booking_window",
-            "start is further ahead than the provider books.",
-        ),
-    }
-}
-
-const TIMESTAMP_FORM: &str = "must be an RFC 3339 timestamp with an offset (Z or ±hh:mm).";
-
 /// A range bound in a JSON body (422 when malformed); fractions of a second are truncated.
 pub fn body_instant(text: &str, field: &'static str) -> Result<i64, ApiError> {
-    parse_bound(text).ok_or_else(|| ApiError::Unprocessable {
-        code: "invalid_timestamp",
-        detail: format!("{field} {TIMESTAMP_FORM}"),
-    })
+    parse_bound(text).ok_or(ApiError::Input(InputError::InvalidBodyTimestamp(field)))
 }
 
 /// A range bound in a query string (400 when malformed); fractions of a second are truncated.
 pub fn query_instant(text: &str, field: &'static str) -> Result<i64, ApiError> {
-    parse_bound(text).ok_or_else(|| {
-        ApiError::bad_request("invalid_timestamp", format!("{field} {TIMESTAMP_FORM}"))
-    })
+    parse_bound(text).ok_or(ApiError::Input(InputError::InvalidTimestamp(field)))
 }
 
 /// A slot start in a JSON body: a zero fraction (`.000Z`) is the same start; any other fraction
 /// is not on the schedule's grid.
 pub fn body_start(text: &str) -> Result<i64, ApiError> {
     match crate::domain::instant::parse(text) {
-        None => Err(ApiError::Unprocessable {
-            code: "invalid_timestamp",
-            detail: format!("start {TIMESTAMP_FORM}"),
-        }),
-        Some(i) if i.nanos != 0 => Err(slot_error(SlotError::OffGrid)),
+        None => Err(ApiError::Input(InputError::InvalidBodyTimestamp("start"))),
+        Some(i) if i.nanos != 0 => Err(SlotError::OffGrid.into()),
         Some(i) => Ok(i.second),
     }
 }
 
 /// A `providerId` query parameter.
 fn query_provider_id(text: &str) -> Result<ProviderId, ApiError> {
-    ProviderId::parse(text).ok_or_else(|| {
-        ApiError::bad_request("invalid_provider_id", "providerId is not a provider id.")
-    })
+    ProviderId::parse(text).ok_or_else(|| ApiError::Input(InputError::InvalidProviderId))
 }
 
 /// `[from, to)` of at most 31 days, from query parameters.
 pub fn query_range(from: &str, to: &str) -> Result<(i64, i64), ApiError> {
     let (from, to) = (query_instant(from, "from")?, query_instant(to, "to")?);
     if to <= from {
-        return Err(ApiError::bad_request(
-            "invalid_range",
-            "to must be after from.",
-        ));
+        return Err(ApiError::Input(InputError::InvalidRange));
     }
     if to - from > MAX_RANGE_SECS {
-        return Err(ApiError::bad_request(
-            "range_too_long",
-            "A range is at most 31 days.",
-        ));
+        return Err(ApiError::Input(InputError::RangeTooLong));
     }
     Ok((from, to))
 }
@@ -126,10 +69,7 @@ pub fn query_range(from: &str, to: &str) -> Result<(i64, i64), ApiError> {
 fn reason_text(reason: Option<String>) -> Result<Option<String>, ApiError> {
     match reason {
         Some(r) if r.chars().count() > MAX_REASON_CHARS || r.chars().any(char::is_control) => {
-            Err(unprocessable(
-                "invalid_reason",
-                "A reason is at most 1000 characters without control characters.",
-            ))
+            Err(ApiError::Booking(BookingError::InvalidReason))
         }
         Some(r) if r.trim().is_empty() => Ok(None),
         other => Ok(other),
@@ -143,10 +83,7 @@ pub fn now(state: &AppState) -> i64 {
 pub async fn practice(state: &AppState) -> Result<Practice, ApiError> {
     match state.cache.get(&*state.table, &practice_key()).await? {
         Some(item) => Practice::from_item(&item),
-        None => Err(conflict(
-            "practice_not_configured",
-            "The practice has not been set up yet.",
-        )),
+        None => Err(ApiError::Booking(BookingError::PracticeNotConfigured)),
     }
 }
 
@@ -172,10 +109,7 @@ pub async fn offered_service(
 ) -> Result<Service, ApiError> {
     match service(state, id).await? {
         Some(s) if s.offered_by(provider) => Ok(s),
-        _ => Err(unprocessable(
-            "service_not_offered",
-            "The provider does not offer this service.",
-        )),
+        _ => Err(ApiError::Booking(BookingError::ServiceNotOffered)),
     }
 }
 
@@ -190,10 +124,7 @@ pub fn acting_for(caller: &Caller, requested: Option<PatientId>) -> Result<Patie
             Ok(patient)
         }
         None if caller.principal.has(Role::Patient) => Ok(PatientId::of(&caller.principal.subject)),
-        None if caller.is_staff() => Err(unprocessable(
-            "patient_required",
-            "Staff must name the patient (patientId).",
-        )),
+        None if caller.is_staff() => Err(ApiError::Booking(BookingError::PatientRequired)),
         None => Err(ApiError::Forbidden),
     }
 }
@@ -392,9 +323,8 @@ pub async fn availability(
     provider_id: &ProviderId,
     q: &AvailabilityQuery,
 ) -> Result<serde_json::Value, ApiError> {
-    let service_id = ServiceId::parse(&q.service_id).ok_or_else(|| {
-        ApiError::bad_request("invalid_service_id", "serviceId is not a service id.")
-    })?;
+    let service_id = ServiceId::parse(&q.service_id)
+        .ok_or_else(|| ApiError::Input(InputError::InvalidServiceId))?;
     let (from, to) = query_range(&q.from, &q.to)?;
     let practice = practice(state).await?;
     let provider = provider(state, provider_id).await?;
@@ -447,7 +377,7 @@ async fn requested_slot(
     };
     let now = now(state);
     cal.check(start, service.duration(), now)
-        .map_err(slot_error)?;
+        .map_err(ApiError::from)?;
     let occupied = cal.occupied(start, service.duration());
     Ok(Slot {
         end: start + service.duration(),
@@ -495,7 +425,7 @@ pub async fn create_hold(
         waitlist: None,
         quota_slot: None,
     };
-    let reply = Reply::new(StatusCode::CREATED, &hold.view(&practice.zone))?.with_patient_data();
+    let reply = Reply::created(&hold.view(&practice.zone))?.with_patient_data();
     let audit = Audit::new("hold.create", "hold", hold.id.as_str());
     let allowance = allowance(
         caller,
@@ -516,7 +446,7 @@ pub async fn create_hold(
     match commit_claiming(state, caller, idem, allowance, build, audit, reply).await {
         Ok(reply) => Ok(reply),
         Err(CommitError::Api(e)) => Err(e),
-        Err(CommitError::Conflict(_)) => Err(slot_taken()),
+        Err(CommitError::Conflict(_)) => Err(ApiError::Booking(BookingError::SlotTaken)),
     }
 }
 
@@ -545,7 +475,7 @@ async fn usable_hold(
     appt: &Appointment,
     now: i64,
 ) -> Result<Hold, ApiError> {
-    let expired = || conflict("hold_expired", "The hold has expired or was released.");
+    let expired = || ApiError::Booking(BookingError::HoldExpired);
     let Some(item) = state.table.get(&hold_key(id), Consistency::Strong).await? else {
         return Err(expired());
     };
@@ -557,10 +487,7 @@ async fn usable_hold(
         return Err(expired());
     }
     if hold.provider != appt.provider || hold.service != appt.service || hold.start != appt.start {
-        return Err(unprocessable(
-            "hold_mismatch",
-            "The hold is for another provider, service or start.",
-        ));
+        return Err(ApiError::Booking(BookingError::HoldMismatch));
     }
     Ok(hold)
 }
@@ -651,11 +578,7 @@ pub async fn book(
         }
         ops
     };
-    let reply = Reply::new(
-        StatusCode::CREATED,
-        &appt.view(&practice.zone, reason.as_deref()),
-    )?
-    .with_patient_data();
+    let reply = Reply::created(&appt.view(&practice.zone, reason.as_deref()))?.with_patient_data();
     let audit = Audit::new("appointment.create", "appointment", appt.id.as_str());
     let allowance = allowance(
         caller,
@@ -670,17 +593,14 @@ pub async fn book(
         Ok(reply) => Ok(reply),
         Err(CommitError::Api(e)) => Err(e),
         Err(CommitError::Conflict(failed)) => Err(if failed.iter().any(|&i| i < locks) {
-            slot_taken()
+            ApiError::Booking(BookingError::SlotTaken)
         } else if failed
             .iter()
             .any(|&i| Some(i) == hold_at || Some(i) == hold_release_at)
         {
-            conflict("hold_expired", "The hold has expired or was released.")
+            ApiError::Booking(BookingError::HoldExpired)
         } else if failed.iter().any(|&i| Some(i) == patient_at) {
-            unprocessable(
-                "unknown_patient",
-                "No patient is registered under patientId.",
-            )
+            ApiError::Booking(BookingError::UnknownPatient)
         } else {
             ApiError::Unexpected(anyhow::anyhow!("booking conflict at {failed:?}"))
         }),
@@ -769,10 +689,7 @@ pub async fn list_appointments(
                     .authorize(&[Role::Staff, Role::Admin], Resource::Shared)?,
             }
             let (Some(from), Some(to)) = (&q.from, &q.to) else {
-                return Err(ApiError::bad_request(
-                    "range_required",
-                    "A provider's calendar is listed with from and to.",
-                ));
+                return Err(ApiError::Input(InputError::RangeRequired));
             };
             let (from, to) = query_range(from, to)?;
             let query = Query::gsi1(calendar_partition(&id))
@@ -793,10 +710,7 @@ pub async fn list_appointments(
             )
         }
         None if caller.is_staff() || caller.principal.has(Role::Provider) => {
-            return Err(ApiError::bad_request(
-                "provider_required",
-                "Staff and providers list a provider's calendar (providerId, from, to).",
-            ));
+            return Err(ApiError::Input(InputError::CalendarProviderRequired));
         }
         None => return Err(ApiError::Forbidden),
     };
@@ -822,22 +736,13 @@ fn check_cutoff(
     now: i64,
 ) -> Result<(), ApiError> {
     if appt.status != Status::Booked {
-        return Err(conflict(
-            "appointment_cancelled",
-            "The appointment is cancelled.",
-        ));
+        return Err(ApiError::Booking(BookingError::AppointmentCancelled));
     }
     if appt.start <= now {
-        return Err(conflict(
-            "appointment_started",
-            "The appointment has already started.",
-        ));
+        return Err(ApiError::Booking(BookingError::AppointmentStarted));
     }
     if !caller.is_staff() && now > appt.start - provider.rules.cancel_cutoff() {
-        return Err(conflict(
-            "cutoff_passed",
-            "It is too close to the appointment to change it online; please call the practice.",
-        ));
+        return Err(ApiError::Booking(BookingError::CutoffPassed));
     }
     Ok(())
 }
@@ -868,12 +773,9 @@ pub async fn reschedule(
         zone: &practice.zone,
     };
     cal.check(start, service.duration(), now)
-        .map_err(slot_error)?;
+        .map_err(ApiError::from)?;
     if start == appt.start {
-        return Err(unprocessable(
-            "same_start",
-            "The appointment already starts then.",
-        ));
+        return Err(ApiError::Booking(BookingError::SameStart));
     }
     let moved = Appointment {
         start,
@@ -928,7 +830,7 @@ pub async fn reschedule(
             moved.start,
         ));
     }
-    let reply = Reply::new(StatusCode::OK, &moved.view(&practice.zone, None))?.with_patient_data();
+    let reply = Reply::ok(&moved.view(&practice.zone, None))?.with_patient_data();
     let audit = Audit::new("appointment.reschedule", "appointment", id.as_str());
     match commit(state, caller, Some(idem), ops, audit, reply).await {
         Ok(reply) => {
@@ -941,12 +843,9 @@ pub async fn reschedule(
         }
         Err(CommitError::Api(e)) => Err(e),
         Err(CommitError::Conflict(failed)) if failed.iter().any(|&i| i < taken) => {
-            Err(slot_taken())
+            Err(ApiError::Booking(BookingError::SlotTaken))
         }
-        Err(CommitError::Conflict(_)) => Err(conflict(
-            "appointment_changed",
-            "The appointment changed meanwhile; read it and try again.",
-        )),
+        Err(CommitError::Conflict(_)) => Err(ApiError::Booking(BookingError::AppointmentChanged)),
     }
 }
 
@@ -1009,8 +908,7 @@ pub async fn cancel(
             id.as_str(),
         ));
     }
-    let reply =
-        Reply::new(StatusCode::OK, &cancelled.view(&practice.zone, None))?.with_patient_data();
+    let reply = Reply::ok(&cancelled.view(&practice.zone, None))?.with_patient_data();
     let audit = Audit::new("appointment.cancel", "appointment", id.as_str());
     match commit(state, caller, Some(idem), ops, audit, reply).await {
         Ok(reply) => {
@@ -1027,10 +925,7 @@ pub async fn cancel(
             Ok(reply)
         }
         Err(CommitError::Api(e)) => Err(e),
-        Err(CommitError::Conflict(_)) => Err(conflict(
-            "appointment_changed",
-            "The appointment changed meanwhile; read it and try again.",
-        )),
+        Err(CommitError::Conflict(_)) => Err(ApiError::Booking(BookingError::AppointmentChanged)),
     }
 }
 
@@ -1060,13 +955,10 @@ pub async fn join_waitlist(
         body_instant(&req.to, "to")?,
     );
     if to <= from || to - from > MAX_RANGE_SECS {
-        return Err(unprocessable(
-            "invalid_range",
-            "to must be after from, at most 31 days later.",
-        ));
+        return Err(ApiError::Booking(BookingError::InvalidWindow));
     }
     if to <= now(state) {
-        return Err(unprocessable("in_past", "The window has already passed."));
+        return Err(ApiError::Booking(BookingError::WindowPassed));
     }
     let practice = practice(state).await?;
     let provider = provider(state, &req.provider_id).await?;
@@ -1092,7 +984,7 @@ pub async fn join_waitlist(
             condition: Some(Condition::ItemAbsent),
         }]
     };
-    let reply = Reply::new(StatusCode::CREATED, &entry.view(&practice.zone))?.with_patient_data();
+    let reply = Reply::created(&entry.view(&practice.zone))?.with_patient_data();
     let audit = Audit::new("waitlist.create", "waitlist", entry.id.as_str());
     let now = now(state);
     let allowance = allowance(
@@ -1146,10 +1038,7 @@ pub async fn list_waitlist(
             )
         }
         None if caller.is_staff() => {
-            return Err(ApiError::bad_request(
-                "provider_required",
-                "Staff list a provider's waitlist (providerId).",
-            ));
+            return Err(ApiError::Input(InputError::WaitlistProviderRequired));
         }
         None => return Err(ApiError::Forbidden),
     };

@@ -2,30 +2,26 @@
 //! scheduling rules, services. Changes invalidate this environment's read cache at once; other
 //! environments see them within the cache's TTL.
 
-use axum::http::StatusCode;
 use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
 use super::model::*;
 use super::quota::Limits;
-use super::service::{conflict, unprocessable};
 use crate::AppState;
 use crate::auth::{Resource, Role, Subject};
+use crate::domain::access::Caller;
 use crate::domain::ids::{ProviderId, ServiceId};
 use crate::domain::money::Money;
+use crate::domain::refusals::SetupError;
 use crate::domain::schedule::{MAX_SERVICE_MINUTES, Rules};
+use crate::error::ApiError;
 use crate::store::commit::{Audit, CommitError, Idempotency, Reply, commit};
 use crate::store::{Condition, Query, TransactOp, query_all};
-use crate::web::Caller;
-use crate::web::problem::ApiError;
 
 fn name_text(name: &str) -> Result<String, ApiError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
-        return Err(unprocessable(
-            "invalid_name",
-            "A name is 1 to 200 characters without control characters.",
-        ));
+        return Err(ApiError::Setup(SetupError::InvalidName));
     }
     Ok(name.to_owned())
 }
@@ -33,7 +29,7 @@ fn name_text(name: &str) -> Result<String, ApiError> {
 fn rules_checked(rules: Rules) -> Result<Rules, ApiError> {
     rules
         .validate()
-        .map_err(|detail| unprocessable("invalid_rules", detail))?;
+        .map_err(|detail| ApiError::Setup(SetupError::InvalidRules(detail)))?;
     Ok(rules)
 }
 
@@ -89,16 +85,13 @@ pub async fn put_practice(
     let zone = TimeZone::get(&req.time_zone)
         .ok()
         .filter(|z| z.iana_name().is_some())
-        .ok_or_else(|| unprocessable("invalid_time_zone", "timeZone must be an IANA zone name."))?;
+        .ok_or_else(|| ApiError::Setup(SetupError::InvalidTimeZone))?;
     if !(1..=60).contains(&req.hold_minutes) || !(5..=1440).contains(&req.waitlist_offer_minutes) {
-        return Err(unprocessable(
-            "invalid_policy",
-            "holdMinutes is 1 to 60; waitlistOfferMinutes is 5 to 1440.",
-        ));
+        return Err(ApiError::Setup(SetupError::InvalidPolicy));
     }
     req.limits
         .validate()
-        .map_err(|detail| unprocessable("invalid_limits", detail))?;
+        .map_err(|detail| ApiError::Setup(SetupError::InvalidLimits(detail)))?;
     let practice = Practice {
         name: name_text(&req.name)?,
         zone,
@@ -110,11 +103,11 @@ pub async fn put_practice(
         item: practice.to_item(),
         condition: None,
     }];
-    let reply = Reply::new(StatusCode::OK, &practice.view())?;
+    let reply = Reply::ok(&practice.view())?;
     let audit = Audit::new("practice.update", "practice", "settings");
     let result = commit(state, caller, idem, ops, audit, reply).await;
     state.cache.invalidate(&practice_key());
-    committed(result, conflict("conflict", "Try again."))
+    committed(result, ApiError::Setup(SetupError::ChangedMeanwhile))
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -143,10 +136,10 @@ pub async fn create_provider(
         item: provider.to_item()?,
         condition: Some(Condition::ItemAbsent),
     }];
-    let reply = Reply::new(StatusCode::CREATED, &provider)?;
+    let reply = Reply::created(&provider)?;
     let audit = Audit::new("provider.create", "provider", provider.id.as_str());
     let result = commit(state, caller, idem, ops, audit, reply).await;
-    committed(result, conflict("conflict", "Try again."))
+    committed(result, ApiError::Setup(SetupError::ChangedMeanwhile))
 }
 
 /// Replaces a provider's scheduling rules. Booked appointments stay; new bookings follow the rules.
@@ -165,7 +158,7 @@ pub async fn put_schedule(
         item: provider.to_item()?,
         condition: Some(Condition::ItemExists),
     }];
-    let reply = Reply::new(StatusCode::OK, &provider)?;
+    let reply = Reply::ok(&provider)?;
     let audit = Audit::new("provider.schedule", "provider", id.as_str());
     let result = commit(state, caller, idem, ops, audit, reply).await;
     state.cache.invalidate(&provider_key(id));
@@ -209,24 +202,16 @@ pub async fn create_service(
     if !(5..=MAX_SERVICE_MINUTES).contains(&req.duration_minutes)
         || !req.duration_minutes.is_multiple_of(5)
     {
-        return Err(unprocessable(
-            "invalid_duration",
-            "durationMinutes is a multiple of 5 from 5 to 180.",
-        ));
+        return Err(ApiError::Setup(SetupError::InvalidDuration));
     }
     if req.provider_ids.is_empty() || req.provider_ids.len() > 50 {
-        return Err(unprocessable(
-            "invalid_providers",
-            "providerIds lists 1 to 50 providers.",
-        ));
+        return Err(ApiError::Setup(SetupError::InvalidProviders));
     }
     for id in &req.provider_ids {
         super::service::provider(state, id)
             .await
             .map_err(|e| match e {
-                ApiError::NotFound => {
-                    unprocessable("unknown_provider", "providerIds names an unknown provider.")
-                }
+                ApiError::NotFound => ApiError::Setup(SetupError::UnknownProvider),
                 other => other,
             })?;
     }
@@ -244,10 +229,10 @@ pub async fn create_service(
         item: service.to_item(),
         condition: Some(Condition::ItemAbsent),
     }];
-    let reply = Reply::new(StatusCode::CREATED, &service)?;
+    let reply = Reply::created(&service)?;
     let audit = Audit::new("service.create", "service", service.id.as_str());
     let result = commit(state, caller, idem, ops, audit, reply).await;
-    committed(result, conflict("conflict", "Try again."))
+    committed(result, ApiError::Setup(SetupError::ChangedMeanwhile))
 }
 
 pub async fn list_services(state: &AppState) -> Result<serde_json::Value, ApiError> {

@@ -113,3 +113,17 @@ impl Principal {
         if permitted { Ok(()) } else { Err(Denied) }
     }
 }
+
+/// The verified caller of one request, holding at least one known role, and the request's id,
+/// for authorization and audit.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub principal: Principal,
+    pub request_id: String,
+}
+
+impl Caller {
+    pub fn is_staff(&self) -> bool {
+        self.principal.has(Role::Staff) || self.principal.has(Role::Admin)
+    }
+}

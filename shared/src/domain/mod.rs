@@ -8,5 +8,6 @@ pub mod ids;
 pub mod instant;
 pub mod money;
 pub mod progress;
+pub mod refusals;
 pub mod schedule;
 pub mod sensitive;

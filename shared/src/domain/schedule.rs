@@ -271,12 +271,16 @@ pub const EVERY_DAY: [Weekday; 7] = [
 ];
 
 /// Why a start cannot be booked (the occupancy check is the storage's job).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SlotError {
     /// Not a start the provider's hours, breaks and grid allow.
+    #[error("start is not a bookable time in the provider's schedule.")]
     OffGrid,
+    #[error("start is in the past.")]
     InPast,
+    #[error("start is inside the provider's minimum notice.")]
     InsideNotice,
+    #[error("start is further ahead than the provider books.")]
     BeyondAdvance,
 }
 

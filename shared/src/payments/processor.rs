@@ -129,17 +129,12 @@ pub enum ProcessorError {
 impl From<ProcessorError> for crate::ApiError {
     fn from(e: ProcessorError) -> Self {
         use crate::ApiError;
+        use crate::domain::refusals::PaymentError;
         match e {
-            ProcessorError::Declined { .. } => ApiError::Conflict {
-                code: "payment_declined",
-                detail: "The payment processor declined the payment.".into(),
-            },
-            ProcessorError::IdempotencyConflict => ApiError::Conflict {
-                code: "processor_idempotency_conflict",
-                detail:
-                    "The processor saw this Idempotency-Key with a different amount; use a new key."
-                        .into(),
-            },
+            ProcessorError::Declined { .. } => ApiError::Payment(PaymentError::Declined),
+            ProcessorError::IdempotencyConflict => {
+                ApiError::Payment(PaymentError::ProcessorKeyReused)
+            }
             ProcessorError::RateLimited => ApiError::Unavailable {
                 code: "processor_rate_limited",
                 source: anyhow::Error::new(e),

@@ -8,7 +8,6 @@
 //! - webhook receipts `WEBHOOK#<source>#<event id>` / `EVENT`, kept 30 days, for deduplication.
 
 use crate::store::attr;
-use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
@@ -16,18 +15,19 @@ use super::processor::{Cancel, IntentRequest, PaymentProcessor, ProcessorKey};
 use crate::AppState;
 use crate::auth::{Resource, Role};
 use crate::booking::model::{Appointment, appointment_key, corrupt, n, parsed, patient_key, s};
-use crate::booking::service::{acting_for, conflict, unprocessable};
+use crate::booking::service::acting_for;
+use crate::domain::access::Caller;
 use crate::domain::ids::{AppointmentId, ChargeId, IdempotencyKey, PatientId, PaymentId};
 use crate::domain::money::{Currency, MAX_MINOR_UNITS, Money};
 use crate::domain::progress::{CardChecks, CheckResult, Failure, PaymentStatus, Progress, Stamp};
+use crate::domain::refusals::PaymentError;
 use crate::domain::sensitive::Sensitive;
+use crate::error::{ApiError, InputError};
 use crate::store::commit::{Actor, Audit, CommitError, Idempotency, Reply, audit_read, commit};
 use crate::store::{
     AttrValue, Condition, Consistency, Item, Key, Query, TTL_ATTR, TableError, TransactOp,
     query_all,
 };
-use crate::web::Caller;
-use crate::web::problem::ApiError;
 use crate::web::webhooks::events::Event;
 
 /// Most line items on one charge.
@@ -177,26 +177,17 @@ impl Charge {
 
 fn check_lines(lines: &[LineItem]) -> Result<i64, ApiError> {
     if lines.is_empty() || lines.len() > MAX_LINE_ITEMS {
-        return Err(unprocessable(
-            "invalid_line_items",
-            "A charge has 1 to 50 line items.",
-        ));
+        return Err(ApiError::Payment(PaymentError::InvalidLineItems));
     }
     let mut total: i64 = 0;
     for line in lines {
         let text = line.description.expose();
         let chars = text.trim().chars().count();
         if chars == 0 || chars > MAX_DESCRIPTION_CHARS || text.chars().any(char::is_control) {
-            return Err(unprocessable(
-                "invalid_description",
-                "A line-item description is 1 to 200 characters without control characters.",
-            ));
+            return Err(ApiError::Payment(PaymentError::InvalidDescription));
         }
         if line.amount.abs() > MAX_MINOR_UNITS || line.amount == 0 {
-            return Err(unprocessable(
-                "invalid_amount",
-                "A line-item amount is a non-zero whole number of minor units within range.",
-            ));
+            return Err(ApiError::Payment(PaymentError::InvalidLineAmount));
         }
         total += line.amount;
     }
@@ -219,10 +210,7 @@ pub async fn create_charge(
     let mut claim = None;
     match &req.adjusts {
         None if total <= 0 => {
-            return Err(unprocessable(
-                "invalid_amount",
-                "A charge totals more than zero; corrections are adjusting entries (adjusts).",
-            ));
+            return Err(ApiError::Payment(PaymentError::NonPositiveCharge));
         }
         None => {}
         Some(original) => {
@@ -232,26 +220,15 @@ pub async fn create_charge(
                 .charges
                 .iter()
                 .find(|c| &c.id == original)
-                .ok_or_else(|| {
-                    unprocessable("unknown_charge", "The patient has no charge with this id.")
-                })?;
+                .ok_or_else(|| ApiError::Payment(PaymentError::UnknownCharge))?;
             if base.currency != req.currency {
-                return Err(unprocessable(
-                    "currency_mismatch",
-                    "An adjustment is in the currency of the charge it corrects.",
-                ));
+                return Err(ApiError::Payment(PaymentError::AdjustmentCurrency));
             }
             if base.adjusts.is_some() {
-                return Err(unprocessable(
-                    "invalid_adjustment",
-                    "Adjust the original charge, not an adjustment.",
-                ));
+                return Err(ApiError::Payment(PaymentError::AdjustsAdjustment));
             }
             if ledger.net_of(original) + total < 0 {
-                return Err(unprocessable(
-                    "adjustment_exceeds_charge",
-                    "The adjustment would take the charge below zero.",
-                ));
+                return Err(ApiError::Payment(PaymentError::AdjustmentExceedsCharge));
             }
         }
     }
@@ -266,10 +243,7 @@ pub async fn create_charge(
             None => false,
         };
         if !of_patient {
-            return Err(unprocessable(
-                "unknown_appointment",
-                "The patient has no appointment with this id.",
-            ));
+            return Err(ApiError::Payment(PaymentError::UnknownAppointment));
         }
     }
     let mut charge = Charge {
@@ -298,16 +272,14 @@ pub async fn create_charge(
         },
     ];
     ops.extend(claim);
-    let reply =
-        Reply::new(StatusCode::CREATED, &charge.view_with(&req.line_items))?.with_patient_data();
+    let reply = Reply::created(&charge.view_with(&req.line_items))?.with_patient_data();
     let audit = Audit::new("charge.create", "charge", charge.id.as_str());
     match commit(state, caller, Some(idem), ops, audit, reply).await {
         Ok(reply) => Ok(reply),
         Err(CommitError::Api(e)) => Err(e),
-        Err(CommitError::Conflict(failed)) if failed.contains(&1) => Err(unprocessable(
-            "unknown_patient",
-            "No patient is registered under patientId.",
-        )),
+        Err(CommitError::Conflict(failed)) if failed.contains(&1) => {
+            Err(ApiError::Payment(PaymentError::UnknownPatient))
+        }
         Err(CommitError::Conflict(failed)) if failed.contains(&2) => Err(balance_changed()),
         Err(CommitError::Conflict(f)) => Err(ApiError::Unexpected(anyhow::anyhow!(
             "new charge collided at {f:?}"
@@ -637,10 +609,7 @@ async fn derived_ids(
 }
 
 fn balance_changed() -> ApiError {
-    conflict(
-        "balance_changed",
-        "The patient's ledger changed while this request was prepared; retry with the same Idempotency-Key.",
-    )
+    ApiError::Payment(PaymentError::BalanceChanged)
 }
 
 /// Creates a processor payment intent for (part of) the outstanding balance and records it.
@@ -664,17 +633,11 @@ pub async fn create_intent(
     if let Some(a) = req.amount
         && !(1..=MAX_MINOR_UNITS).contains(&a)
     {
-        return Err(unprocessable(
-            "invalid_amount",
-            "amount is a whole number of minor units greater than zero.",
-        ));
+        return Err(ApiError::Payment(PaymentError::InvalidAmount));
     }
     let ledger = Ledger::load(state, &patient).await?;
     if !ledger.currencies().contains(&req.currency) {
-        return Err(unprocessable(
-            "currency_mismatch",
-            "The patient has no charges in this currency.",
-        ));
+        return Err(ApiError::Payment(PaymentError::NoChargesInCurrency));
     }
     let totals = ledger.totals(req.currency);
     let mut limit = totals.outstanding();
@@ -686,14 +649,9 @@ pub async fn create_intent(
                 .charges
                 .iter()
                 .find(|c| &c.id == id && c.adjusts.is_none())
-                .ok_or_else(|| {
-                    unprocessable("unknown_charge", "The patient has no charge with this id.")
-                })?;
+                .ok_or_else(|| ApiError::Payment(PaymentError::UnknownCharge))?;
             if charge.currency != req.currency {
-                return Err(unprocessable(
-                    "currency_mismatch",
-                    "A chosen charge is in another currency.",
-                ));
+                return Err(ApiError::Payment(PaymentError::ChargeInOtherCurrency));
             }
             chosen += ledger.net_of(id);
         }
@@ -701,17 +659,14 @@ pub async fn create_intent(
     }
     let amount = match req.amount {
         Some(a) if a > limit => {
-            return Err(unprocessable(
-                "amount_exceeds_balance",
-                "The amount is more than is outstanding.",
-            ));
+            return Err(ApiError::Payment(PaymentError::AmountExceedsBalance));
         }
         Some(a) => a,
-        None if limit <= 0 => return Err(unprocessable("nothing_due", "Nothing is outstanding.")),
+        None if limit <= 0 => return Err(ApiError::Payment(PaymentError::NothingDue)),
         None => limit,
     };
     let amount = Money::new(amount, req.currency)
-        .ok_or_else(|| unprocessable("invalid_amount", "The amount is out of range."))?;
+        .ok_or_else(|| ApiError::Payment(PaymentError::AmountOutOfRange))?;
     let mut superseded = Vec::new();
     for open in ledger.payments.iter().filter(|p| {
         p.amount.currency() == req.currency
@@ -731,10 +686,7 @@ pub async fn create_intent(
                 ..open.clone()
             }),
             Cancel::TooLate => {
-                return Err(conflict(
-                    "payment_in_progress",
-                    "An earlier payment is being completed; check the balance before paying again.",
-                ));
+                return Err(ApiError::Payment(PaymentError::PaymentInProgress));
             }
         }
     }
@@ -770,7 +722,7 @@ pub async fn create_intent(
     }));
     let mut body = payment.view();
     body["clientSecret"] = serde_json::Value::String(intent.client_secret.expose().clone());
-    let reply = Reply::new(StatusCode::CREATED, &body)?.with_patient_data();
+    let reply = Reply::created(&body)?.with_patient_data();
     let audit = Audit::new("payment.create", "payment", payment.id.as_str());
     match commit(state, caller, Some(idem), ops, audit, reply).await {
         Ok(reply) => Ok(reply),
@@ -778,10 +730,7 @@ pub async fn create_intent(
         Err(CommitError::Conflict(failed)) if failed.iter().any(|&i| i >= 2) => {
             Err(balance_changed())
         }
-        Err(CommitError::Conflict(_)) => Err(conflict(
-            "payment_exists",
-            "This payment was already recorded.",
-        )),
+        Err(CommitError::Conflict(_)) => Err(ApiError::Payment(PaymentError::PaymentExists)),
     }
 }
 
@@ -827,10 +776,7 @@ pub async fn apply_event(
         return Ok(Outcome::Ignored);
     };
     if !processor_id_ok(&intent) {
-        return Err(ApiError::bad_request(
-            "invalid_event",
-            "The event is not valid JSON of a known shape.",
-        ));
+        return Err(ApiError::Input(InputError::InvalidEvent));
     }
     let pointer = state
         .table
@@ -864,10 +810,7 @@ pub async fn apply_event(
                 .refunded
                 .is_none_or(|r| (0..=payment.amount.amount()).contains(&r));
         if !consistent {
-            return Err(unprocessable(
-                "event_inconsistent",
-                "The event's amount or currency does not match the payment.",
-            ));
+            return Err(ApiError::Payment(PaymentError::EventInconsistent));
         }
         let next = payment.progress.merge(&observation);
         if next == payment.progress {

@@ -111,7 +111,12 @@ mod tests {
         let mut found = Vec::new();
         for (path, text) in &files {
             // The table port, its adapters and its contract suite store whatever they are given.
-            let table_code = ["store/mod.rs", "store/contract.rs", "dynamodb.rs", "embedded.rs"];
+            let table_code = [
+                "store/mod.rs",
+                "store/contract.rs",
+                "dynamodb.rs",
+                "embedded.rs",
+            ];
             if table_code.iter().any(|f| path.ends_with(f))
                 || path.ends_with("attr.rs")
                 || path.ends_with("tests.rs")

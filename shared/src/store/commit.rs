@@ -7,17 +7,15 @@
 //! and the reply sealed like any other patient field; they expire after a day.
 
 use crate::store::attr;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::AppState;
+use crate::domain::access::Caller;
 use crate::domain::ids::IdempotencyKey;
+use crate::error::{ApiError, InputError};
 use crate::store::{
     AttrValue, Condition, Consistency, Item, Key, TTL_ATTR, TableError, TransactOp,
 };
-use crate::web::Caller;
-use crate::web::problem::ApiError;
 
 /// How long a stored reply can be replayed.
 pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
@@ -44,9 +42,19 @@ pub struct ReplayRead {
 }
 
 impl Reply {
-    pub fn new(status: StatusCode, body: &impl Serialize) -> Result<Reply, ApiError> {
+    /// 200: the answer to a read or to a change of something that existed.
+    pub fn ok(body: &impl Serialize) -> Result<Reply, ApiError> {
+        Reply::with_status(200, body)
+    }
+
+    /// 201: the answer to a request that created something.
+    pub fn created(body: &impl Serialize) -> Result<Reply, ApiError> {
+        Reply::with_status(201, body)
+    }
+
+    fn with_status(status: u16, body: &impl Serialize) -> Result<Reply, ApiError> {
         Ok(Reply {
-            status: status.as_u16(),
+            status,
             body: serde_json::to_value(body).map_err(anyhow::Error::new)?,
             read: None,
             patient_data: false,
@@ -58,20 +66,6 @@ impl Reply {
     pub fn with_patient_data(mut self) -> Reply {
         self.patient_data = true;
         self
-    }
-}
-
-impl IntoResponse for Reply {
-    fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::OK);
-        let mut response = (status, axum::Json(self.body)).into_response();
-        if self.replayed {
-            response.headers_mut().insert(
-                "idempotent-replayed",
-                axum::http::HeaderValue::from_static("true"),
-            );
-        }
-        response
     }
 }
 
@@ -207,10 +201,7 @@ impl Idempotency {
             return Ok(None);
         }
         if item.get(attr::FINGERPRINT).and_then(AttrValue::as_s) != Some(&self.fingerprint) {
-            return Err(ApiError::Unprocessable {
-                code: "idempotency_key_reused",
-                detail: "This Idempotency-Key was used with a different request.".into(),
-            });
+            return Err(ApiError::Input(InputError::IdempotencyKeyReused));
         }
         let sealed = item
             .get(attr::REPLY)
@@ -236,12 +227,10 @@ impl Idempotency {
         work: impl Future<Output = Result<Reply, ApiError>>,
     ) -> Result<Reply, ApiError> {
         match work.await {
-            Err(e @ (ApiError::Conflict { .. } | ApiError::Unprocessable { .. })) => {
-                match self.replay(state).await? {
-                    Some(reply) => Ok(reply),
-                    None => Err(e),
-                }
-            }
+            Err(e) if e.is_refusal() => match self.replay(state).await? {
+                Some(reply) => Ok(reply),
+                None => Err(e),
+            },
             other => other,
         }
     }

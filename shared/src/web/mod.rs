@@ -13,9 +13,9 @@ use axum::response::{IntoResponse as _, Response};
 use serde::de::DeserializeOwned;
 use tracing::Instrument as _;
 
-use crate::auth::{AuthError, Principal, Role, Verifier, bearer};
+use crate::auth::{AuthError, Principal, Verifier, bearer};
 use crate::domain::ids::IdempotencyKey;
-use crate::web::problem::ApiError;
+use crate::error::{ApiError, InputError};
 
 /// Longest client-supplied `x-request-id` kept (else the request gets a fresh id).
 pub const MAX_CLIENT_REQUEST_ID: usize = 64;
@@ -27,19 +27,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 #[derive(Clone, Debug)]
 pub struct RequestId(pub String);
 
-/// The verified caller of one request, holding at least one known role, and the request's id,
-/// for authorization and audit.
-#[derive(Clone, Debug)]
-pub struct Caller {
-    pub principal: Principal,
-    pub request_id: String,
-}
-
-impl Caller {
-    pub fn is_staff(&self) -> bool {
-        self.principal.has(Role::Staff) || self.principal.has(Role::Admin)
-    }
-}
+pub use crate::domain::access::Caller;
 
 impl<S> FromRequestParts<S> for Caller
 where
@@ -132,10 +120,7 @@ fn whole_numbers(value: &mut serde_json::Value) {
 
 fn invalid_body() -> ApiError {
     // serde's message can quote the offending value, which may be patient data: keep it out.
-    ApiError::Unprocessable {
-        code: "invalid_body",
-        detail: "The body does not match the expected schema (see the OpenAPI document).".into(),
-    }
+    ApiError::Input(InputError::InvalidBody)
 }
 
 /// Query parameters, unknown ones refused by the target type; rejections are 400 problem+json.
@@ -151,10 +136,7 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
-            Err(_) => Err(ApiError::bad_request(
-                "invalid_query",
-                "The query parameters do not match the operation (see the OpenAPI document).",
-            )),
+            Err(_) => Err(ApiError::Input(InputError::InvalidQuery)),
         }
     }
 }
@@ -168,10 +150,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyHeader {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match Option::<IdempotencyHeader>::from_request_parts(parts, state).await? {
             Some(key) => Ok(key),
-            None => Err(ApiError::bad_request(
-                "idempotency_key_required",
-                "This operation needs an Idempotency-Key header.",
-            )),
+            None => Err(ApiError::Input(InputError::IdempotencyKeyRequired)),
         }
     }
 }
@@ -191,12 +170,7 @@ impl<S: Send + Sync> axum::extract::OptionalFromRequestParts<S> for IdempotencyH
             .ok()
             .and_then(IdempotencyKey::parse)
             .map(|k| Some(IdempotencyHeader(k)))
-            .ok_or_else(|| {
-                ApiError::bad_request(
-                    "invalid_idempotency_key",
-                    "An Idempotency-Key is 1 to 128 characters of A-Z a-z 0-9 - _ . :",
-                )
-            })
+            .ok_or_else(|| ApiError::Input(InputError::InvalidIdempotencyKey))
     }
 }
 
@@ -213,10 +187,7 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
             Err(r) if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
                 Err(ApiError::PayloadTooLarge)
             }
-            Err(_) => Err(ApiError::bad_request(
-                "unreadable_body",
-                "The body could not be read.",
-            )),
+            Err(_) => Err(ApiError::Input(InputError::UnreadableBody)),
         }
     }
 }
@@ -224,9 +195,7 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
 fn json_rejection(rejection: JsonRejection) -> ApiError {
     match rejection {
         JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
-        JsonRejection::JsonSyntaxError(_) => {
-            ApiError::bad_request("malformed_json", "The body is not valid JSON.")
-        }
+        JsonRejection::JsonSyntaxError(_) => ApiError::Input(InputError::MalformedJson),
         // serde's message can quote the offending value, which may be patient data: keep it out.
         JsonRejection::JsonDataError(_) => invalid_body(),
         JsonRejection::BytesRejection(r)
@@ -234,7 +203,7 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         {
             ApiError::PayloadTooLarge
         }
-        _ => ApiError::bad_request("unreadable_body", "The body could not be read."),
+        _ => ApiError::Input(InputError::UnreadableBody),
     }
 }
 
@@ -306,7 +275,9 @@ pub fn finish(router: Router) -> Router {
         .layer(middleware::from_fn(request_span))
 }
 
+pub mod idempotent;
 pub mod problem;
+pub mod reply;
 pub mod webhooks;
 
 #[cfg(test)]

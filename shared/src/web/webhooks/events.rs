@@ -8,7 +8,7 @@
 use serde::Deserialize;
 
 use crate::domain::progress::{CardChecks, CheckResult, Failure, Observation, PaymentStatus};
-use crate::web::problem::ApiError;
+use crate::error::{ApiError, InputError};
 
 /// What a verified event means for us.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -95,10 +95,7 @@ struct Checks {
 }
 
 fn invalid() -> ApiError {
-    ApiError::bad_request(
-        "invalid_event",
-        "The event is not valid JSON of a known shape.",
-    )
+    ApiError::Input(InputError::InvalidEvent)
 }
 
 /// A Stripe event from its verified bytes.

@@ -16,7 +16,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::web::problem::ApiError;
+use crate::error::{ApiError, InputError};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -40,22 +40,12 @@ pub enum SignatureError {
 
 impl From<SignatureError> for ApiError {
     fn from(e: SignatureError) -> Self {
-        let (code, detail) = match e {
-            SignatureError::Missing => ("signature_missing", "The webhook carries no signature."),
-            SignatureError::Malformed => (
-                "signature_malformed",
-                "The webhook's signature headers are malformed.",
-            ),
-            SignatureError::OutsideTolerance => (
-                "signature_timestamp_out_of_tolerance",
-                "The webhook's signed timestamp is too far from the current time.",
-            ),
-            SignatureError::NoMatch => (
-                "signature_mismatch",
-                "No webhook signature matches a configured secret.",
-            ),
-        };
-        ApiError::bad_request(code, detail)
+        ApiError::Input(match e {
+            SignatureError::Missing => InputError::SignatureMissing,
+            SignatureError::Malformed => InputError::SignatureMalformed,
+            SignatureError::OutsideTolerance => InputError::SignatureOutsideTolerance,
+            SignatureError::NoMatch => InputError::SignatureMismatch,
+        })
     }
 }
 

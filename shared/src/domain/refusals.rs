@@ -1,0 +1,155 @@
+//! Why the rules refuse a request: one enum per area, each variant a reason a person can act on,
+//! its text (the `Display`) the explanation the client gets. No status codes here:
+//! `crate::web::problem` maps every variant to its HTTP status and stable `code` in one table.
+//! Texts never quote the request's values (they may be patient data).
+
+use crate::domain::schedule::SlotError;
+
+/// Booking: holds, appointments, the waitlist and per-patient limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BookingError {
+    #[error("The practice has not been set up yet.")]
+    PracticeNotConfigured,
+    #[error("The provider does not offer this service.")]
+    ServiceNotOffered,
+    #[error("Staff must name the patient (patientId).")]
+    PatientRequired,
+    #[error("No patient is registered under patientId.")]
+    UnknownPatient,
+    #[error(transparent)]
+    Slot(#[from] SlotError),
+    #[error("That time, or part of it, is no longer available.")]
+    SlotTaken,
+    #[error("The hold has expired or was released.")]
+    HoldExpired,
+    #[error("The hold is for another provider, service or start.")]
+    HoldMismatch,
+    #[error("A reason is at most 1000 characters without control characters.")]
+    InvalidReason,
+    #[error("The appointment is cancelled.")]
+    AppointmentCancelled,
+    #[error("The appointment has already started.")]
+    AppointmentStarted,
+    #[error("It is too close to the appointment to change it online; please call the practice.")]
+    CutoffPassed,
+    #[error("The appointment already starts then.")]
+    SameStart,
+    #[error("The appointment changed meanwhile; read it and try again.")]
+    AppointmentChanged,
+    #[error("to must be after from, at most 31 days later.")]
+    InvalidWindow,
+    #[error("The window has already passed.")]
+    WindowPassed,
+    #[error("You already have as many {} as the practice allows; cancel one or call the practice.", .0.noun())]
+    LimitReached(Limited),
+}
+
+/// What a per-patient limit counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Limited {
+    Appointments,
+    Holds,
+    WaitlistEntries,
+}
+
+impl Limited {
+    fn noun(self) -> &'static str {
+        match self {
+            Limited::Appointments => "upcoming appointments",
+            Limited::Holds => "held times",
+            Limited::WaitlistEntries => "open waitlist entries",
+        }
+    }
+}
+
+/// Practice setup by staff: the practice, providers, schedules and services.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SetupError {
+    #[error("A name is 1 to 200 characters without control characters.")]
+    InvalidName,
+    /// The schedule rules' own explanation of what is wrong.
+    #[error("{0}")]
+    InvalidRules(&'static str),
+    #[error("timeZone must be an IANA zone name.")]
+    InvalidTimeZone,
+    #[error("holdMinutes is 1 to 60; waitlistOfferMinutes is 5 to 1440.")]
+    InvalidPolicy,
+    /// The limits' own explanation of what is wrong.
+    #[error("{0}")]
+    InvalidLimits(&'static str),
+    #[error("durationMinutes is a multiple of 5 from 5 to 180.")]
+    InvalidDuration,
+    #[error("providerIds lists 1 to 50 providers.")]
+    InvalidProviders,
+    #[error("providerIds names an unknown provider.")]
+    UnknownProvider,
+    /// Another change of the same record won the race.
+    #[error("Try again.")]
+    ChangedMeanwhile,
+}
+
+/// Patient registration and demographics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PatientError {
+    #[error("name is 1 to 200 characters.")]
+    InvalidName,
+    #[error("dateOfBirth is a date from 1900 to today.")]
+    InvalidDateOfBirth,
+    #[error("phone has 7 to 15 digits.")]
+    InvalidPhone,
+    #[error("email is not an email address.")]
+    InvalidEmail,
+    #[error("A patient is already registered under this patientId.")]
+    PatientExists,
+}
+
+/// Charges, balances, payment intents and processor events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PaymentError {
+    #[error("A charge has 1 to 50 line items.")]
+    InvalidLineItems,
+    #[error("A line-item description is 1 to 200 characters without control characters.")]
+    InvalidDescription,
+    #[error("A line-item amount is a non-zero whole number of minor units within range.")]
+    InvalidLineAmount,
+    #[error("A charge totals more than zero; corrections are adjusting entries (adjusts).")]
+    NonPositiveCharge,
+    #[error("The patient has no charge with this id.")]
+    UnknownCharge,
+    #[error("An adjustment is in the currency of the charge it corrects.")]
+    AdjustmentCurrency,
+    #[error("Adjust the original charge, not an adjustment.")]
+    AdjustsAdjustment,
+    #[error("The adjustment would take the charge below zero.")]
+    AdjustmentExceedsCharge,
+    #[error("The patient has no appointment with this id.")]
+    UnknownAppointment,
+    #[error("No patient is registered under patientId.")]
+    UnknownPatient,
+    #[error(
+        "The patient's ledger changed while this request was prepared; retry with the same Idempotency-Key."
+    )]
+    BalanceChanged,
+    #[error("amount is a whole number of minor units greater than zero.")]
+    InvalidAmount,
+    #[error("The amount is out of range.")]
+    AmountOutOfRange,
+    #[error("The patient has no charges in this currency.")]
+    NoChargesInCurrency,
+    #[error("A chosen charge is in another currency.")]
+    ChargeInOtherCurrency,
+    #[error("The amount is more than is outstanding.")]
+    AmountExceedsBalance,
+    #[error("Nothing is outstanding.")]
+    NothingDue,
+    #[error("An earlier payment is being completed; check the balance before paying again.")]
+    PaymentInProgress,
+    #[error("This payment was already recorded.")]
+    PaymentExists,
+    #[error("The payment processor declined the payment.")]
+    Declined,
+    #[error("The processor saw this Idempotency-Key with a different amount; use a new key.")]
+    ProcessorKeyReused,
+    #[error("The event's amount or currency does not match the payment.")]
+    EventInconsistent,
+}
