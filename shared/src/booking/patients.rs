@@ -13,7 +13,7 @@ use crate::domain::ids::PatientId;
 use crate::domain::refusals::PatientError;
 use crate::domain::sensitive::Sensitive;
 use crate::error::ApiError;
-use crate::store::commit::{Audit, CommitError, Idempotency, Reply, audit_read, commit};
+use crate::store::commit::{Audit, Idempotency, Reply, Write, audit_read, commit};
 use crate::store::{
     AttrValue, Condition, Consistency, GSI1_PK, GSI1_SK, Item, Query, TransactOp, query_all,
 };
@@ -193,17 +193,16 @@ pub async fn create(
     let (id, details) = req.split();
     details.validate(today(state))?;
     // Staff typed the address: it stays unverified until the patient's own login proves it.
-    let ops = vec![TransactOp::Put {
-        item: sealed_item(state, &id, &details, false).await?,
-        condition: Some(Condition::ItemAbsent),
-    }];
+    let writes = vec![
+        Write::new(TransactOp::Put {
+            item: sealed_item(state, &id, &details, false).await?,
+            condition: Some(Condition::ItemAbsent),
+        })
+        .or(PatientError::PatientExists),
+    ];
     let reply = Reply::created(&view_of(&id, &details, false))?.with_patient_data();
     let audit = Audit::new("patient.create", "patient", id.as_str());
-    match commit(state, caller, idem, ops, audit, reply).await {
-        Ok(reply) => Ok(reply),
-        Err(CommitError::Api(e)) => Err(e),
-        Err(CommitError::Conflict(_)) => Err(ApiError::Patient(PatientError::PatientExists)),
-    }
+    Ok(commit(state, caller, idem, writes, audit, reply).await?)
 }
 
 /// A patient creates or updates their own record.
@@ -222,19 +221,13 @@ pub async fn put_me(
         v.expose()
             .eq_ignore_ascii_case(details.email.expose().trim())
     });
-    let ops = vec![TransactOp::Put {
+    let writes = vec![Write::new(TransactOp::Put {
         item: sealed_item(state, &id, &details, verified).await?,
         condition: None,
-    }];
+    })];
     let reply = Reply::ok(&view_of(&id, &details, verified))?.with_patient_data();
     let audit = Audit::new("patient.update", "patient", id.as_str());
-    match commit(state, caller, idem, ops, audit, reply).await {
-        Ok(reply) => Ok(reply),
-        Err(CommitError::Api(e)) => Err(e),
-        Err(CommitError::Conflict(f)) => Err(ApiError::Unexpected(anyhow::anyhow!(
-            "unconditional patient write failed at {f:?}"
-        ))),
-    }
+    Ok(commit(state, caller, idem, writes, audit, reply).await?)
 }
 
 /// One patient's record: the patient themself, or staff.

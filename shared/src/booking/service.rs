@@ -18,7 +18,9 @@ use crate::domain::ids::{
 use crate::domain::refusals::BookingError;
 use crate::domain::schedule::{Calendar, MAX_RANGE_SECS, SlotError, units};
 use crate::error::{ApiError, InputError};
-use crate::store::commit::{Actor, Audit, CommitError, Idempotency, Reply, audit_read, commit};
+use crate::store::commit::{
+    Actor, Audit, CommitError, Idempotency, Reply, Write, audit_read, commit,
+};
 use crate::store::{
     AttrValue, Condition, Consistency, Item, Key, Query, SortKey, TTL_ATTR, TransactOp, Update,
     query_all,
@@ -271,20 +273,19 @@ fn allowance<'a>(
 }
 
 /// [`commit`] with a claim on the patient's allowance (when there is one) appended after the
-/// change's own writes, whose positions therefore stay as `build` made them. `build` gets the
-/// claimed slot to record on the new item. The first attempt guesses a slot without reading (one
+/// change's own writes. `build` gets the claimed slot to record on the new item. The first attempt guesses a slot without reading (one
 /// round trip when it is free); a taken slot makes it read the allowance and try a free one.
 async fn commit_claiming(
     state: &AppState,
     caller: &Caller,
     idem: &Idempotency,
     allowance: Option<Allowance<'_>>,
-    build: impl Fn(Option<u16>) -> Vec<TransactOp>,
+    build: impl Fn(Option<u16>) -> Vec<Write>,
     audit: Audit,
     reply: Reply,
-) -> Result<Reply, CommitError> {
+) -> Result<Reply, ApiError> {
     let Some(a) = allowance else {
-        return commit(state, caller, Some(idem), build(None), audit, reply).await;
+        return Ok(commit(state, caller, Some(idem), build(None), audit, reply).await?);
     };
     for attempt in 0..CLAIM_ATTEMPTS {
         let pick = if attempt == 0 {
@@ -296,15 +297,23 @@ async fn commit_claiming(
             state, a.patient, a.kind, a.limit, a.owner, a.until, a.now, pick,
         )
         .await?;
-        let mut ops = build(Some(claim.slot));
-        ops.push(claim.op);
-        let claim_at = ops.len() - 1;
-        match commit(state, caller, Some(idem), ops, audit.clone(), reply.clone()).await {
-            Err(CommitError::Conflict(failed)) if failed.contains(&claim_at) => continue,
-            other => return other,
+        let mut writes = build(Some(claim.slot));
+        writes.push(Write::claim(claim.op));
+        match commit(
+            state,
+            caller,
+            Some(idem),
+            writes,
+            audit.clone(),
+            reply.clone(),
+        )
+        .await
+        {
+            Err(CommitError::ClaimTaken) => continue,
+            other => return Ok(other?),
         }
     }
-    Err(CommitError::Api(quota::limit_reached(a.kind)))
+    Err(quota::limit_reached(a.kind))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -441,13 +450,11 @@ pub async fn create_hold(
             quota_slot,
             ..hold.clone()
         };
-        hold_ops(&hold, now)
+        let taken = || ApiError::Booking(BookingError::SlotTaken);
+        let writes = hold_ops(&hold, now).into_iter();
+        writes.map(|op| Write::new(op).or(taken())).collect()
     };
-    match commit_claiming(state, caller, idem, allowance, build, audit, reply).await {
-        Ok(reply) => Ok(reply),
-        Err(CommitError::Api(e)) => Err(e),
-        Err(CommitError::Conflict(_)) => Err(ApiError::Booking(BookingError::SlotTaken)),
-    }
+    commit_claiming(state, caller, idem, allowance, build, audit, reply).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -528,55 +535,54 @@ pub async fn book(
     };
     let expires = appt.occupied.1 + LOCK_GRACE_SECS;
     let condition = free_or(now, hold.as_ref().map(|h| &h.id));
-    let locks = units(appt.occupied.0, appt.occupied.1).count();
-    // Positions of the optional writes, the same whatever slot is claimed.
-    let hold_at = hold.as_ref().map(|_| locks + 2);
-    let patient_at = staff_for_other.then(|| locks + 2 + usize::from(hold.is_some()));
-    let hold_release_at = hold
-        .as_ref()
-        .and_then(|h| h.quota_slot)
-        .map(|_| locks + 2 + usize::from(hold.is_some()) + usize::from(staff_for_other));
+    let taken = || ApiError::Booking(BookingError::SlotTaken);
+    let expired = || ApiError::Booking(BookingError::HoldExpired);
+    // In the order their refusals take precedence: the time, the hold, the patient.
     let build = |quota_slot| {
         let appt = Appointment {
             quota_slot,
             ..appt.clone()
         };
-        let mut ops: Vec<TransactOp> = units(appt.occupied.0, appt.occupied.1)
+        let mut writes: Vec<Write> = units(appt.occupied.0, appt.occupied.1)
             .map(|u| {
-                take_lock(
+                let lock = take_lock(
                     &provider.id,
                     u,
                     appt.id.as_str(),
                     expires,
                     condition.clone(),
-                )
+                );
+                Write::new(lock).or(taken())
             })
             .collect();
-        ops.push(TransactOp::Put {
+        writes.push(Write::new(TransactOp::Put {
             item: appt.to_item(sealed.clone()),
             condition: Some(Condition::ItemAbsent),
-        });
-        ops.push(TransactOp::Put {
+        }));
+        writes.push(Write::new(TransactOp::Put {
             item: appt.patient_copy(),
             condition: Some(Condition::ItemAbsent),
-        });
+        }));
         if let Some(h) = &hold {
-            ops.push(TransactOp::Delete {
+            let delete = TransactOp::Delete {
                 key: hold_key(&h.id),
                 condition: Some(Condition::ItemExists),
-            });
-        }
-        if staff_for_other {
-            ops.push(TransactOp::Check {
-                key: patient_key(&appt.patient),
-                condition: Condition::ItemExists,
-            });
+            };
+            writes.push(Write::new(delete).or(expired()));
         }
         // The hold's allowance is given back as the appointment takes its own.
         if let Some((h, slot)) = hold.as_ref().and_then(|h| Some((h, h.quota_slot?))) {
-            ops.push(quota::release(&h.patient, Kind::Hold, slot, h.id.as_str()));
+            let release = quota::release(&h.patient, Kind::Hold, slot, h.id.as_str());
+            writes.push(Write::new(release).or(expired()));
         }
-        ops
+        if staff_for_other {
+            let registered = TransactOp::Check {
+                key: patient_key(&appt.patient),
+                condition: Condition::ItemExists,
+            };
+            writes.push(Write::new(registered).or(BookingError::UnknownPatient));
+        }
+        writes
     };
     let reply = Reply::created(&appt.view(&practice.zone, reason.as_deref()))?.with_patient_data();
     let audit = Audit::new("appointment.create", "appointment", appt.id.as_str());
@@ -589,22 +595,7 @@ pub async fn book(
         appt.start,
         now,
     );
-    match commit_claiming(state, caller, idem, allowance, build, audit, reply).await {
-        Ok(reply) => Ok(reply),
-        Err(CommitError::Api(e)) => Err(e),
-        Err(CommitError::Conflict(failed)) => Err(if failed.iter().any(|&i| i < locks) {
-            ApiError::Booking(BookingError::SlotTaken)
-        } else if failed
-            .iter()
-            .any(|&i| Some(i) == hold_at || Some(i) == hold_release_at)
-        {
-            ApiError::Booking(BookingError::HoldExpired)
-        } else if failed.iter().any(|&i| Some(i) == patient_at) {
-            ApiError::Booking(BookingError::UnknownPatient)
-        } else {
-            ApiError::Unexpected(anyhow::anyhow!("booking conflict at {failed:?}"))
-        }),
-    }
+    commit_claiming(state, caller, idem, allowance, build, audit, reply).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -787,12 +778,16 @@ pub async fn reschedule(
     let old: BTreeSet<i64> = units(appt.occupied.0, appt.occupied.1).collect();
     let new: BTreeSet<i64> = units(moved.occupied.0, moved.occupied.1).collect();
     let expires = moved.occupied.1 + LOCK_GRACE_SECS;
-    let mut ops: Vec<TransactOp> = new
+    // Newly covered units must be free; any other failed condition means the appointment moved on.
+    let taken = || ApiError::Booking(BookingError::SlotTaken);
+    let changed = || ApiError::Booking(BookingError::AppointmentChanged);
+    let claimed: Vec<Write> = new
         .difference(&old)
         .map(|&u| take_lock(&provider.id, u, id.as_str(), expires, free_or(now, None)))
+        .map(|op| Write::new(op).or(taken()))
         .collect();
-    let taken = ops.len();
     // Units kept by both spans get the new expiry; released ones must still be ours.
+    let mut ops: Vec<TransactOp> = Vec::new();
     ops.extend(new.intersection(&old).map(|&u| {
         take_lock(
             &provider.id,
@@ -832,21 +827,14 @@ pub async fn reschedule(
     }
     let reply = Reply::ok(&moved.view(&practice.zone, None))?.with_patient_data();
     let audit = Audit::new("appointment.reschedule", "appointment", id.as_str());
-    match commit(state, caller, Some(idem), ops, audit, reply).await {
-        Ok(reply) => {
-            if !reply.replayed {
-                let freed = (appt.occupied.0, appt.occupied.1);
-                offer_freed_best_effort(state, &provider, &practice, freed, &caller.request_id)
-                    .await;
-            }
-            Ok(reply)
-        }
-        Err(CommitError::Api(e)) => Err(e),
-        Err(CommitError::Conflict(failed)) if failed.iter().any(|&i| i < taken) => {
-            Err(ApiError::Booking(BookingError::SlotTaken))
-        }
-        Err(CommitError::Conflict(_)) => Err(ApiError::Booking(BookingError::AppointmentChanged)),
+    let rest = ops.into_iter().map(|op| Write::new(op).or(changed()));
+    let writes = claimed.into_iter().chain(rest).collect();
+    let reply = commit(state, caller, Some(idem), writes, audit, reply).await?;
+    if !reply.replayed {
+        let freed = (appt.occupied.0, appt.occupied.1);
+        offer_freed_best_effort(state, &provider, &practice, freed, &caller.request_id).await;
     }
+    Ok(reply)
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -910,23 +898,17 @@ pub async fn cancel(
     }
     let reply = Reply::ok(&cancelled.view(&practice.zone, None))?.with_patient_data();
     let audit = Audit::new("appointment.cancel", "appointment", id.as_str());
-    match commit(state, caller, Some(idem), ops, audit, reply).await {
-        Ok(reply) => {
-            if !reply.replayed {
-                offer_freed_best_effort(
-                    state,
-                    &provider,
-                    &practice,
-                    appt.occupied,
-                    &caller.request_id,
-                )
-                .await;
-            }
-            Ok(reply)
-        }
-        Err(CommitError::Api(e)) => Err(e),
-        Err(CommitError::Conflict(_)) => Err(ApiError::Booking(BookingError::AppointmentChanged)),
+    let changed = || ApiError::Booking(BookingError::AppointmentChanged);
+    let writes = ops
+        .into_iter()
+        .map(|op| Write::new(op).or(changed()))
+        .collect();
+    let reply = commit(state, caller, Some(idem), writes, audit, reply).await?;
+    if !reply.replayed {
+        let freed = appt.occupied;
+        offer_freed_best_effort(state, &provider, &practice, freed, &caller.request_id).await;
     }
+    Ok(reply)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -979,10 +961,10 @@ pub async fn join_waitlist(
             quota_slot,
             ..entry.clone()
         };
-        vec![TransactOp::Put {
+        vec![Write::new(TransactOp::Put {
             item: entry.to_item(),
             condition: Some(Condition::ItemAbsent),
-        }]
+        })]
     };
     let reply = Reply::created(&entry.view(&practice.zone))?.with_patient_data();
     let audit = Audit::new("waitlist.create", "waitlist", entry.id.as_str());
@@ -996,14 +978,7 @@ pub async fn join_waitlist(
         entry.to,
         now,
     );
-    commit_claiming(state, caller, idem, allowance, build, audit, reply)
-        .await
-        .map_err(|e| match e {
-            CommitError::Api(e) => e,
-            CommitError::Conflict(f) => {
-                ApiError::Unexpected(anyhow::anyhow!("waitlist id collision {f:?}"))
-            }
-        })
+    commit_claiming(state, caller, idem, allowance, build, audit, reply).await
 }
 
 #[derive(Debug, Default, Deserialize)]

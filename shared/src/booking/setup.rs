@@ -15,7 +15,7 @@ use crate::domain::money::Money;
 use crate::domain::refusals::SetupError;
 use crate::domain::schedule::{MAX_SERVICE_MINUTES, Rules};
 use crate::error::ApiError;
-use crate::store::commit::{Audit, CommitError, Idempotency, Reply, commit};
+use crate::store::commit::{Audit, Idempotency, Reply, Write, commit};
 use crate::store::{Condition, Query, TransactOp, query_all};
 
 fn name_text(name: &str) -> Result<String, ApiError> {
@@ -37,14 +37,6 @@ fn staff(caller: &Caller) -> Result<(), ApiError> {
     Ok(caller
         .principal
         .authorize(&[Role::Staff, Role::Admin], Resource::Shared)?)
-}
-
-fn committed(result: Result<Reply, CommitError>, on_conflict: ApiError) -> Result<Reply, ApiError> {
-    match result {
-        Ok(reply) => Ok(reply),
-        Err(CommitError::Api(e)) => Err(e),
-        Err(CommitError::Conflict(_)) => Err(on_conflict),
-    }
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -99,15 +91,18 @@ pub async fn put_practice(
         waitlist_offer_minutes: req.waitlist_offer_minutes,
         limits: req.limits,
     };
-    let ops = vec![TransactOp::Put {
-        item: practice.to_item(),
-        condition: None,
-    }];
+    let writes = vec![
+        Write::new(TransactOp::Put {
+            item: practice.to_item(),
+            condition: None,
+        })
+        .or(ApiError::Setup(SetupError::ChangedMeanwhile)),
+    ];
     let reply = Reply::ok(&practice.view())?;
     let audit = Audit::new("practice.update", "practice", "settings");
-    let result = commit(state, caller, idem, ops, audit, reply).await;
+    let result = commit(state, caller, idem, writes, audit, reply).await;
     state.cache.invalidate(&practice_key());
-    committed(result, ApiError::Setup(SetupError::ChangedMeanwhile))
+    Ok(result?)
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -132,14 +127,17 @@ pub async fn create_provider(
         subject: req.subject,
         rules: rules_checked(req.rules)?,
     };
-    let ops = vec![TransactOp::Put {
-        item: provider.to_item()?,
-        condition: Some(Condition::ItemAbsent),
-    }];
+    let writes = vec![
+        Write::new(TransactOp::Put {
+            item: provider.to_item()?,
+            condition: Some(Condition::ItemAbsent),
+        })
+        .or(ApiError::Setup(SetupError::ChangedMeanwhile)),
+    ];
     let reply = Reply::created(&provider)?;
     let audit = Audit::new("provider.create", "provider", provider.id.as_str());
-    let result = commit(state, caller, idem, ops, audit, reply).await;
-    committed(result, ApiError::Setup(SetupError::ChangedMeanwhile))
+    let result = commit(state, caller, idem, writes, audit, reply).await;
+    Ok(result?)
 }
 
 /// Replaces a provider's scheduling rules. Booked appointments stay; new bookings follow the rules.
@@ -154,15 +152,18 @@ pub async fn put_schedule(
     let rules = rules_checked(rules)?;
     let mut provider = super::service::provider(state, id).await?;
     provider.rules = rules;
-    let ops = vec![TransactOp::Put {
-        item: provider.to_item()?,
-        condition: Some(Condition::ItemExists),
-    }];
+    let writes = vec![
+        Write::new(TransactOp::Put {
+            item: provider.to_item()?,
+            condition: Some(Condition::ItemExists),
+        })
+        .or(ApiError::NotFound),
+    ];
     let reply = Reply::ok(&provider)?;
     let audit = Audit::new("provider.schedule", "provider", id.as_str());
-    let result = commit(state, caller, idem, ops, audit, reply).await;
+    let result = commit(state, caller, idem, writes, audit, reply).await;
     state.cache.invalidate(&provider_key(id));
-    committed(result, ApiError::NotFound)
+    Ok(result?)
 }
 
 pub async fn get_provider(
@@ -225,14 +226,17 @@ pub async fn create_service(
         price: req.price,
         provider_ids,
     };
-    let ops = vec![TransactOp::Put {
-        item: service.to_item(),
-        condition: Some(Condition::ItemAbsent),
-    }];
+    let writes = vec![
+        Write::new(TransactOp::Put {
+            item: service.to_item(),
+            condition: Some(Condition::ItemAbsent),
+        })
+        .or(ApiError::Setup(SetupError::ChangedMeanwhile)),
+    ];
     let reply = Reply::created(&service)?;
     let audit = Audit::new("service.create", "service", service.id.as_str());
-    let result = commit(state, caller, idem, ops, audit, reply).await;
-    committed(result, ApiError::Setup(SetupError::ChangedMeanwhile))
+    let result = commit(state, caller, idem, writes, audit, reply).await;
+    Ok(result?)
 }
 
 pub async fn list_services(state: &AppState) -> Result<serde_json::Value, ApiError> {

@@ -23,7 +23,7 @@ use crate::domain::progress::{CardChecks, CheckResult, Failure, PaymentStatus, P
 use crate::domain::refusals::PaymentError;
 use crate::domain::sensitive::Sensitive;
 use crate::error::{ApiError, InputError};
-use crate::store::commit::{Actor, Audit, CommitError, Idempotency, Reply, audit_read, commit};
+use crate::store::commit::{Actor, Audit, Idempotency, Reply, Write, audit_read, commit};
 use crate::store::{
     AttrValue, Condition, Consistency, Item, Key, Query, TTL_ATTR, TableError, TransactOp,
     query_all,
@@ -261,30 +261,21 @@ pub async fn create_charge(
         .sealer
         .seal(&charge.key(), attr::LINE_ITEMS, &plain)
         .await?;
-    let mut ops = vec![
-        TransactOp::Put {
+    let mut writes = vec![
+        Write::new(TransactOp::Put {
             item: charge.to_item(),
             condition: Some(Condition::ItemAbsent),
-        },
-        TransactOp::Check {
+        }),
+        Write::new(TransactOp::Check {
             key: patient_key(&patient),
             condition: Condition::ItemExists,
-        },
+        })
+        .or(PaymentError::UnknownPatient),
     ];
-    ops.extend(claim);
+    writes.extend(claim.map(|op| Write::new(op).or(PaymentError::BalanceChanged)));
     let reply = Reply::created(&charge.view_with(&req.line_items))?.with_patient_data();
     let audit = Audit::new("charge.create", "charge", charge.id.as_str());
-    match commit(state, caller, Some(idem), ops, audit, reply).await {
-        Ok(reply) => Ok(reply),
-        Err(CommitError::Api(e)) => Err(e),
-        Err(CommitError::Conflict(failed)) if failed.contains(&1) => {
-            Err(ApiError::Payment(PaymentError::UnknownPatient))
-        }
-        Err(CommitError::Conflict(failed)) if failed.contains(&2) => Err(balance_changed()),
-        Err(CommitError::Conflict(f)) => Err(ApiError::Unexpected(anyhow::anyhow!(
-            "new charge collided at {f:?}"
-        ))),
-    }
+    Ok(commit(state, caller, Some(idem), writes, audit, reply).await?)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -608,10 +599,6 @@ async fn derived_ids(
     ))
 }
 
-fn balance_changed() -> ApiError {
-    ApiError::Payment(PaymentError::BalanceChanged)
-}
-
 /// Creates a processor payment intent for (part of) the outstanding balance and records it.
 ///
 /// One checkout at a time: the patient's earlier intents in this currency that nobody has paid are
@@ -703,35 +690,38 @@ pub async fn create_intent(
         version: 1,
         created_at: state.clock.now().unix_timestamp(),
     };
-    let mut ops = vec![
-        TransactOp::Put {
+    // A changed ledger takes precedence: it is why a retry of this very request would differ.
+    let changed = || ApiError::Payment(PaymentError::BalanceChanged);
+    let exists = || ApiError::Payment(PaymentError::PaymentExists);
+    let mut writes = vec![Write::new(ledger.claim()).or(changed())];
+    writes.extend(superseded.iter().map(|p| {
+        Write::new(TransactOp::Put {
+            item: p.to_item(),
+            condition: Some(Condition::version_is(p.version - 1)),
+        })
+        .or(changed())
+    }));
+    writes.push(
+        Write::new(TransactOp::Put {
             item: payment.to_item(),
             condition: Some(Condition::ItemAbsent),
-        },
-        TransactOp::Put {
+        })
+        .or(exists()),
+    );
+    writes.push(
+        Write::new(TransactOp::Put {
             item: Item::new(intent_key(&intent.id))
                 .with(attr::PAYMENT_ID, payment.id.as_str())
                 .with(attr::PATIENT_ID, payment.patient.as_str()),
             condition: Some(Condition::ItemAbsent),
-        },
-        ledger.claim(),
-    ];
-    ops.extend(superseded.iter().map(|p| TransactOp::Put {
-        item: p.to_item(),
-        condition: Some(Condition::version_is(p.version - 1)),
-    }));
+        })
+        .or(exists()),
+    );
     let mut body = payment.view();
     body["clientSecret"] = serde_json::Value::String(intent.client_secret.expose().clone());
     let reply = Reply::created(&body)?.with_patient_data();
     let audit = Audit::new("payment.create", "payment", payment.id.as_str());
-    match commit(state, caller, Some(idem), ops, audit, reply).await {
-        Ok(reply) => Ok(reply),
-        Err(CommitError::Api(e)) => Err(e),
-        Err(CommitError::Conflict(failed)) if failed.iter().any(|&i| i >= 2) => {
-            Err(balance_changed())
-        }
-        Err(CommitError::Conflict(_)) => Err(ApiError::Payment(PaymentError::PaymentExists)),
-    }
+    Ok(commit(state, caller, Some(idem), writes, audit, reply).await?)
 }
 
 // ---------------------------------------------------------------------------------------------

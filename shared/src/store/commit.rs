@@ -236,41 +236,102 @@ impl Idempotency {
     }
 }
 
+/// One write of a change, and what it means when its condition fails: a refusal the client gets,
+/// a claim another request took first (the caller may retry with another), or (neither) a bug.
+pub struct Write {
+    op: TransactOp,
+    on_failure: OnFailure,
+}
+
+enum OnFailure {
+    Bug,
+    Refuse(ApiError),
+    ClaimTaken,
+}
+
+impl Write {
+    /// A write whose condition can fail only through a bug.
+    pub fn new(op: TransactOp) -> Self {
+        Write {
+            op,
+            on_failure: OnFailure::Bug,
+        }
+    }
+
+    /// A failed condition refuses the change with `refusal`.
+    pub fn or(self, refusal: impl Into<ApiError>) -> Self {
+        Write {
+            on_failure: OnFailure::Refuse(refusal.into()),
+            ..self
+        }
+    }
+
+    /// A claim on a numbered slot: its failure means another request took it first.
+    pub fn claim(op: TransactOp) -> Self {
+        Write {
+            op,
+            on_failure: OnFailure::ClaimTaken,
+        }
+    }
+}
+
+impl From<TransactOp> for Write {
+    fn from(op: TransactOp) -> Self {
+        Write::new(op)
+    }
+}
+
 /// Why a commit did not happen.
 #[derive(Debug)]
 pub enum CommitError {
-    /// Conditions of the domain's own operations failed, at these positions.
-    Conflict(Vec<usize>),
-    Api(ApiError),
+    /// The first failed write (in the order given) that has a meaning: the change is refused.
+    Refused(ApiError),
+    /// A claimed slot was taken by another request; try another.
+    ClaimTaken,
 }
 
 impl From<ApiError> for CommitError {
     fn from(e: ApiError) -> Self {
-        CommitError::Api(e)
+        CommitError::Refused(e)
     }
 }
 
 impl From<TableError> for CommitError {
     fn from(e: TableError) -> Self {
-        CommitError::Api(e.into())
+        CommitError::Refused(e.into())
     }
 }
 
-/// Writes `ops`, the audit record and (with a key) the idempotency record holding `reply`, in one
-/// transaction. A retry whose key is already stored gets the stored reply instead.
+impl From<CommitError> for ApiError {
+    fn from(e: CommitError) -> Self {
+        match e {
+            CommitError::Refused(e) => e,
+            CommitError::ClaimTaken => {
+                ApiError::Unexpected(anyhow::anyhow!("a claim failed outside a claiming commit"))
+            }
+        }
+    }
+}
+
+/// Writes the change, the audit record and (with a key) the idempotency record holding `reply`,
+/// in one transaction. A retry whose key is already stored gets the stored reply instead. Writes
+/// are given in the order their refusals take precedence.
 pub async fn commit(
     state: &AppState,
     caller: &Caller,
     idempotency: Option<&Idempotency>,
-    mut ops: Vec<TransactOp>,
+    writes: Vec<Write>,
     audit: Audit,
     reply: Reply,
 ) -> Result<Reply, CommitError> {
-    let domain_ops = ops.len();
+    let (mut ops, mut meanings): (Vec<TransactOp>, Vec<OnFailure>) =
+        writes.into_iter().map(|w| (w.op, w.on_failure)).unzip();
     ops.push(TransactOp::Put {
         item: audit.item(state, Actor::Caller(caller)),
         condition: Some(Condition::ItemAbsent),
     });
+    meanings.push(OnFailure::Bug);
+    let idempotency_at = ops.len();
     if let Some(idem) = idempotency {
         let mut stored = reply.clone();
         if stored.patient_data {
@@ -293,15 +354,104 @@ pub async fn commit(
         Ok(()) => Ok(reply),
         Err(TableError::TransactionConditionFailed { failed }) => {
             if let Some(idem) = idempotency
-                && failed.contains(&(domain_ops + 1))
+                && failed.contains(&idempotency_at)
                 && let Some(stored) = idem.replay(state).await?
             {
                 return Ok(stored);
             }
-            Err(CommitError::Conflict(
-                failed.into_iter().filter(|i| *i < domain_ops).collect(),
-            ))
+            let mut failed = failed;
+            failed.sort_unstable();
+            // A lost claim is retried before anything else is decided: the next attempt may find
+            // the allowance full, which is the answer then.
+            let claim_lost = |at: &usize| matches!(meanings.get(*at), Some(OnFailure::ClaimTaken));
+            if failed.iter().any(claim_lost) {
+                return Err(CommitError::ClaimTaken);
+            }
+            for at in &failed {
+                match meanings
+                    .get_mut(*at)
+                    .map(|m| std::mem::replace(m, OnFailure::Bug))
+                {
+                    Some(OnFailure::Refuse(e)) => return Err(CommitError::Refused(e)),
+                    _ => {}
+                }
+            }
+            Err(CommitError::Refused(ApiError::Unexpected(anyhow::anyhow!(
+                "conditions failed that no refusal explains, at {failed:?}"
+            ))))
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::auth::{AuthConfig, StaticJwks};
+    use crate::domain::access::{Principal, Role, Subject};
+    use crate::domain::refusals::BookingError;
+
+    fn state(dir: &std::path::Path) -> AppState {
+        let jwks = Arc::new(StaticJwks(jsonwebtoken::jwk::JwkSet { keys: vec![] }));
+        AppState::local(dir, jwks, AuthConfig::new("iss", "aud")).unwrap()
+    }
+
+    fn caller() -> Caller {
+        Caller {
+            principal: Principal {
+                subject: Subject::parse("staff-1").unwrap(),
+                roles: BTreeSet::from([Role::Staff]),
+                verified_email: None,
+            },
+            request_id: "req-1".into(),
+        }
+    }
+
+    fn absent(pk: &str) -> TransactOp {
+        TransactOp::Check {
+            key: Key::new(pk, "S"),
+            condition: Condition::ItemExists,
+        }
+    }
+
+    async fn refusal(state: &AppState, writes: Vec<Write>) -> CommitError {
+        let reply = Reply::ok(&serde_json::json!({})).unwrap();
+        let audit = Audit::new("test", "test", "1");
+        commit(state, &caller(), None, writes, audit, reply)
+            .await
+            .unwrap_err()
+    }
+
+    #[tokio::test]
+    async fn a_failed_condition_comes_back_as_its_reason_first_given_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(dir.path());
+        let writes = vec![
+            Write::new(absent("A")),
+            Write::new(absent("B")).or(BookingError::SlotTaken),
+            Write::new(absent("C")).or(BookingError::HoldExpired),
+        ];
+        let e = refusal(&state, writes).await;
+        assert!(matches!(
+            e,
+            CommitError::Refused(ApiError::Booking(BookingError::SlotTaken))
+        ));
+        // A lost claim outranks every refusal: the claim is retried first.
+        let writes = vec![
+            Write::new(absent("B")).or(BookingError::SlotTaken),
+            Write::claim(absent("Q")),
+        ];
+        assert!(matches!(refusal(&state, writes).await, CommitError::ClaimTaken));
+        // A condition no reason explains is a bug, not the client's fault.
+        let e = refusal(&state, vec![Write::new(absent("A"))]).await;
+        assert!(matches!(e, CommitError::Refused(ApiError::Unexpected(_))));
+        // Nothing was written by the refused commits, not even their audit records.
+        let day = state.clock.now().date();
+        let query = crate::store::Query::partition(format!("AUDIT#{day}"));
+        let audits = crate::store::query_all(&*state.table, &query).await.unwrap();
+        assert!(audits.is_empty(), "{audits:?}");
     }
 }
