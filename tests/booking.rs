@@ -8,7 +8,7 @@ use http::StatusCode;
 use practica_tests::{Stack, dynamodb_local_fixture, embedded_fixture, moto_fixture};
 use serde_json::{Value, json};
 use shared::auth::Role;
-use shared::booking::demo::Demo;
+use practica_cli::demo::Demo;
 
 /// Tuesday 2026-11-24 in New York (EST, -05:00).
 fn tue(hhmm: &str) -> String {
@@ -550,14 +550,14 @@ async fn an_expired_hold_is_swept_and_offered_to_the_waitlist() {
         .send("POST", "/v1/waitlist", Some(&john), Some("w"), Some(wait))
         .await;
     assert_eq!(
-        shared::booking::service::sweep_expired_holds(&stack.state, "t")
+        shared::booking::holds::sweep_expired_holds(&stack.state, "t")
             .await
             .unwrap(),
         (0, 0)
     );
     stack.clock.advance(time::Duration::minutes(6));
     assert_eq!(
-        shared::booking::service::sweep_expired_holds(&stack.state, "t")
+        shared::booking::holds::sweep_expired_holds(&stack.state, "t")
             .await
             .unwrap(),
         (1, 1)

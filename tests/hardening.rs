@@ -8,7 +8,7 @@ use http::StatusCode;
 use practica_tests::{Stack, dynamodb_local_fixture, embedded_fixture, moto_fixture};
 use serde_json::{Value, json};
 use shared::auth::Role;
-use shared::booking::demo::Demo;
+use practica_cli::demo::Demo;
 
 /// Tuesday 2026-11-24 in New York (EST, -05:00).
 fn tue(hhmm: &str) -> String {

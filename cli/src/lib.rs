@@ -1,3 +1,5 @@
 //! The `practica` command's library half: the local stack that `practica serve` runs.
 
+pub mod demo;
+pub mod sandbox;
 pub mod serve;

@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use practica_cli::sandbox::Completion;
 use shared::adapters::local_issuer::LocalIssuer;
 use shared::auth::{Role, Subject};
-use shared::payments::sandbox::Completion;
 
 use practica_cli::serve;
 

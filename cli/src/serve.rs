@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::sandbox::{self, Completion, SandboxProcessor};
 use anyhow::Context as _;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -13,7 +14,6 @@ use shared::adapters::jwks::HttpJwks;
 use shared::adapters::local_issuer::{LOCAL_AUDIENCE, LOCAL_ISSUER, LocalIssuer};
 use shared::auth::AuthConfig;
 use shared::payments::config::WebhookConfig;
-use shared::payments::sandbox::{self, Completion, SandboxProcessor};
 
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 pub const OPENAPI_PATH: &str = "/openapi.json";
@@ -90,9 +90,9 @@ fn offline_state(data: &Path) -> anyhow::Result<AppState> {
 }
 
 /// `practica seed`: loads the demo practice and returns its ids.
-pub async fn seed(data: &Path) -> anyhow::Result<shared::booking::demo::Demo> {
+pub async fn seed(data: &Path) -> anyhow::Result<crate::demo::Demo> {
     let state = offline_state(data)?;
-    shared::booking::demo::seed(&state)
+    crate::demo::seed(&state)
         .await
         .map_err(|e| anyhow::anyhow!("seeding failed: {e}"))
 }
@@ -101,7 +101,7 @@ pub async fn seed(data: &Path) -> anyhow::Result<shared::booking::demo::Demo> {
 pub async fn sweep(data: &Path) -> anyhow::Result<(usize, usize)> {
     let state = offline_state(data)?;
     let run = format!("sweep-{}", run_id());
-    shared::booking::service::sweep_expired_holds(&state, &run)
+    shared::booking::holds::sweep_expired_holds(&state, &run)
         .await
         .map_err(|e| anyhow::anyhow!("sweep failed: {e}"))
 }

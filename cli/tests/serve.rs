@@ -90,7 +90,7 @@ async fn every_documented_operation_is_routed() {
 /// sending signed webhooks to the running server, the balance paid; then a decline and a refund.
 #[tokio::test]
 async fn practica_pay_completes_sandbox_intents_through_signed_webhooks() {
-    use shared::payments::sandbox::Completion;
+    use practica_cli::sandbox::Completion;
     let data = tempfile::tempdir().unwrap();
     let demo = serve::seed(data.path()).await.unwrap();
     let (listener, app) = serve::bind(0, data.path()).await.unwrap();

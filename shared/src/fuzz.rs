@@ -6,10 +6,11 @@
 use proptest::prelude::*;
 
 use crate::auth::{Role, Subject, bearer};
-use crate::booking::service::{
-    BookRequest, CancelRequest, HoldRequest, RescheduleRequest, WaitlistRequest, body_start,
-    query_range,
-};
+use crate::booking::book::BookRequest;
+use crate::booking::changes::{CancelRequest, RescheduleRequest};
+use crate::booking::holds::HoldRequest;
+use crate::booking::input::{body_start, query_range};
+use crate::booking::waitlist::WaitlistRequest;
 use crate::domain::ids::{
     AppointmentId, ChargeId, HoldId, IdempotencyKey, OutboxId, PatientId, PaymentId, ProviderId,
     ServiceId, WaitlistId,

@@ -17,7 +17,7 @@ use shared::adapters::kms::KmsKeys;
 use shared::adapters::local_issuer::{LOCAL_AUDIENCE, LOCAL_ISSUER, LocalIssuer};
 use shared::adapters::local_keys::LocalKeys;
 use shared::auth::{AuthConfig, Role, StaticJwks, Subject};
-use shared::booking::demo::weekday_rules;
+use practica_cli::demo::weekday_rules;
 use shared::crypto::{CachePolicy, KeyService};
 use shared::domain::clock::SystemClock;
 use shared::domain::schedule::{Calendar, EVERY_DAY, Rules, WallInterval, WallTime, Week};
@@ -134,7 +134,7 @@ async fn run(
         cache: CachePolicy::default(),
         clock: Arc::new(SystemClock),
     });
-    let demo = shared::booking::demo::seed(&state).await.expect("seed");
+    let demo = practica_cli::demo::seed(&state).await.expect("seed");
     let admin = shared::web::Caller {
         principal: shared::auth::Principal {
             subject: Subject::parse("bench").unwrap(),

@@ -7,10 +7,10 @@
 
 use std::time::{Duration, Instant};
 
+use practica_cli::sandbox::{self, Completion};
 use practica_tests::{Stack, TEST_NOW, TEST_STRIPE_SECRETS, percentile};
 use serde_json::json;
 use shared::auth::Role;
-use shared::payments::sandbox::{self, Completion};
 use shared::web::webhooks::signature::{WebhookSecrets, verify_stripe};
 
 const PAYLOADS: usize = 2_000;

@@ -343,7 +343,7 @@ impl Stack {
             embedded,
             _guards: guards,
         };
-        stack.use_processor(Arc::new(shared::payments::sandbox::SandboxProcessor::new(
+        stack.use_processor(Arc::new(practica_cli::sandbox::SandboxProcessor::new(
             sandbox_file,
         )));
         stack
@@ -387,8 +387,8 @@ impl Stack {
     }
 
     /// Loads the demo practice.
-    pub async fn seed(&self) -> shared::booking::demo::Demo {
-        shared::booking::demo::seed(&self.state)
+    pub async fn seed(&self) -> practica_cli::demo::Demo {
+        practica_cli::demo::seed(&self.state)
             .await
             .expect("seed the demo practice")
     }

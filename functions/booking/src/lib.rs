@@ -8,7 +8,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 use shared::auth::{Principal, Role, Subject};
-use shared::booking::{patients, service, setup};
+use shared::booking::{
+    appointments, availability, book, changes, holds, patients, setup, waitlist,
+};
 use shared::domain::ids::{AppointmentId, PatientId, ProviderId};
 use shared::domain::schedule::Rules;
 use shared::store::commit::Reply;
@@ -112,10 +114,10 @@ async fn availability(
     State(s): State<AppState>,
     _caller: Caller,
     Path(id): Path<String>,
-    ApiQuery(q): ApiQuery<service::AvailabilityQuery>,
+    ApiQuery(q): ApiQuery<availability::AvailabilityQuery>,
 ) -> Json200 {
     let id = path_id(&id, ProviderId::parse)?;
-    Ok(Json(service::availability(&s, &id, &q).await?))
+    Ok(Json(availability::availability(&s, &id, &q).await?))
 }
 
 async fn create_service(
@@ -143,7 +145,7 @@ async fn create_hold(
     State(s): State<AppState>,
     caller: Caller,
     IdempotencyHeader(key): IdempotencyHeader,
-    ApiJson(req): ApiJson<service::HoldRequest>,
+    ApiJson(req): ApiJson<holds::HoldRequest>,
 ) -> Result<Reply, ApiError> {
     idempotent(
         &s,
@@ -151,7 +153,7 @@ async fn create_hold(
         &key,
         Operation::CreateHold,
         req,
-        async |idem, req| service::create_hold(&s, &caller, idem, req).await,
+        async |idem, req| holds::create_hold(&s, &caller, idem, req).await,
     )
     .await
 }
@@ -160,7 +162,7 @@ async fn book(
     State(s): State<AppState>,
     caller: Caller,
     IdempotencyHeader(key): IdempotencyHeader,
-    ApiJson(req): ApiJson<service::BookRequest>,
+    ApiJson(req): ApiJson<book::BookRequest>,
 ) -> Result<Reply, ApiError> {
     idempotent(
         &s,
@@ -168,7 +170,7 @@ async fn book(
         &key,
         Operation::Book,
         req,
-        async |idem, req| service::book(&s, &caller, idem, req).await,
+        async |idem, req| book::book(&s, &caller, idem, req).await,
     )
     .await
 }
@@ -176,9 +178,11 @@ async fn book(
 async fn list_appointments(
     State(s): State<AppState>,
     caller: Caller,
-    ApiQuery(q): ApiQuery<service::ListQuery>,
+    ApiQuery(q): ApiQuery<appointments::ListQuery>,
 ) -> Json200 {
-    Ok(Json(service::list_appointments(&s, &caller, &q).await?))
+    Ok(Json(
+        appointments::list_appointments(&s, &caller, &q).await?,
+    ))
 }
 
 async fn get_appointment(
@@ -187,7 +191,7 @@ async fn get_appointment(
     Path(id): Path<String>,
 ) -> Json200 {
     let id = path_id(&id, AppointmentId::parse)?;
-    Ok(Json(service::get_appointment(&s, &caller, &id).await?))
+    Ok(Json(appointments::get_appointment(&s, &caller, &id).await?))
 }
 
 async fn reschedule(
@@ -195,7 +199,7 @@ async fn reschedule(
     caller: Caller,
     Path(id): Path<String>,
     IdempotencyHeader(key): IdempotencyHeader,
-    ApiJson(req): ApiJson<service::RescheduleRequest>,
+    ApiJson(req): ApiJson<changes::RescheduleRequest>,
 ) -> Result<Reply, ApiError> {
     let id = path_id(&id, AppointmentId::parse)?;
     idempotent(
@@ -204,7 +208,7 @@ async fn reschedule(
         &key,
         Operation::Reschedule(&id),
         req,
-        async |idem, req| service::reschedule(&s, &caller, idem, &id, req).await,
+        async |idem, req| changes::reschedule(&s, &caller, idem, &id, req).await,
     )
     .await
 }
@@ -214,7 +218,7 @@ async fn cancel(
     caller: Caller,
     Path(id): Path<String>,
     IdempotencyHeader(key): IdempotencyHeader,
-    ApiJson(req): ApiJson<service::CancelRequest>,
+    ApiJson(req): ApiJson<changes::CancelRequest>,
 ) -> Result<Reply, ApiError> {
     let id = path_id(&id, AppointmentId::parse)?;
     idempotent(
@@ -223,7 +227,7 @@ async fn cancel(
         &key,
         Operation::Cancel(&id),
         req,
-        async |idem, req| service::cancel(&s, &caller, idem, &id, req).await,
+        async |idem, req| changes::cancel(&s, &caller, idem, &id, req).await,
     )
     .await
 }
@@ -295,7 +299,7 @@ async fn join_waitlist(
     State(s): State<AppState>,
     caller: Caller,
     IdempotencyHeader(key): IdempotencyHeader,
-    ApiJson(req): ApiJson<service::WaitlistRequest>,
+    ApiJson(req): ApiJson<waitlist::WaitlistRequest>,
 ) -> Result<Reply, ApiError> {
     idempotent(
         &s,
@@ -303,7 +307,7 @@ async fn join_waitlist(
         &key,
         Operation::JoinWaitlist,
         req,
-        async |idem, req| service::join_waitlist(&s, &caller, idem, req).await,
+        async |idem, req| waitlist::join_waitlist(&s, &caller, idem, req).await,
     )
     .await
 }
@@ -311,9 +315,9 @@ async fn join_waitlist(
 async fn list_waitlist(
     State(s): State<AppState>,
     caller: Caller,
-    ApiQuery(q): ApiQuery<service::WaitlistQuery>,
+    ApiQuery(q): ApiQuery<waitlist::WaitlistQuery>,
 ) -> Json200 {
-    Ok(Json(service::list_waitlist(&s, &caller, &q).await?))
+    Ok(Json(waitlist::list_waitlist(&s, &caller, &q).await?))
 }
 
 /// The routes, for mounting beside other functions' (`practica serve`).

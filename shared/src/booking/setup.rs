@@ -61,7 +61,7 @@ fn default_offer_minutes() -> u16 {
 }
 
 pub async fn get_practice(state: &AppState) -> Result<serde_json::Value, ApiError> {
-    Ok(super::service::practice(state).await?.view())
+    Ok(super::lookup::practice(state).await?.view())
 }
 
 /// Sets the practice's zone and policies (admin).
@@ -150,7 +150,7 @@ pub async fn put_schedule(
 ) -> Result<Reply, ApiError> {
     staff(caller)?;
     let rules = rules_checked(rules)?;
-    let mut provider = super::service::provider(state, id).await?;
+    let mut provider = super::lookup::provider(state, id).await?;
     provider.rules = rules;
     let writes = vec![
         Write::new(TransactOp::Put {
@@ -170,7 +170,7 @@ pub async fn get_provider(
     state: &AppState,
     id: &ProviderId,
 ) -> Result<serde_json::Value, ApiError> {
-    let provider = super::service::provider(state, id).await?;
+    let provider = super::lookup::provider(state, id).await?;
     Ok(serde_json::to_value(provider).map_err(anyhow::Error::new)?)
 }
 
@@ -209,7 +209,7 @@ pub async fn create_service(
         return Err(ApiError::Setup(SetupError::InvalidProviders));
     }
     for id in &req.provider_ids {
-        super::service::provider(state, id)
+        super::lookup::provider(state, id)
             .await
             .map_err(|e| match e {
                 ApiError::NotFound => ApiError::Setup(SetupError::UnknownProvider),

@@ -4,5 +4,4 @@
 
 pub mod config;
 pub mod processor;
-pub mod sandbox;
 pub mod service;

@@ -55,6 +55,11 @@ impl ProcessorText {
 pub struct ProcessorKey(pub(crate) String);
 
 impl ProcessorKey {
+    /// A key as given (adapters' tests); the use cases derive theirs from the client's key.
+    pub fn new(key: impl Into<String>) -> Self {
+        ProcessorKey(key.into())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

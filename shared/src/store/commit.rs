@@ -368,12 +368,11 @@ pub async fn commit(
                 return Err(CommitError::ClaimTaken);
             }
             for at in &failed {
-                match meanings
-                    .get_mut(*at)
-                    .map(|m| std::mem::replace(m, OnFailure::Bug))
+                let meaning = meanings.get_mut(*at);
+                if let Some(OnFailure::Refuse(e)) =
+                    meaning.map(|m| std::mem::replace(m, OnFailure::Bug))
                 {
-                    Some(OnFailure::Refuse(e)) => return Err(CommitError::Refused(e)),
-                    _ => {}
+                    return Err(CommitError::Refused(e));
                 }
             }
             Err(CommitError::Refused(ApiError::Unexpected(anyhow::anyhow!(
@@ -444,14 +443,19 @@ mod tests {
             Write::new(absent("B")).or(BookingError::SlotTaken),
             Write::claim(absent("Q")),
         ];
-        assert!(matches!(refusal(&state, writes).await, CommitError::ClaimTaken));
+        assert!(matches!(
+            refusal(&state, writes).await,
+            CommitError::ClaimTaken
+        ));
         // A condition no reason explains is a bug, not the client's fault.
         let e = refusal(&state, vec![Write::new(absent("A"))]).await;
         assert!(matches!(e, CommitError::Refused(ApiError::Unexpected(_))));
         // Nothing was written by the refused commits, not even their audit records.
         let day = state.clock.now().date();
         let query = crate::store::Query::partition(format!("AUDIT#{day}"));
-        let audits = crate::store::query_all(&*state.table, &query).await.unwrap();
+        let audits = crate::store::query_all(&*state.table, &query)
+            .await
+            .unwrap();
         assert!(audits.is_empty(), "{audits:?}");
     }
 }

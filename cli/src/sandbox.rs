@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::processor::{
+use shared::payments::processor::{
     Cancel, Intent, IntentRequest, PaymentProcessor, ProcessorError, ProcessorKey,
 };
 
@@ -57,8 +57,10 @@ pub async fn load(path: &Path) -> anyhow::Result<Vec<SandboxIntent>> {
 pub async fn store(path: &Path, intents: &[SandboxIntent]) -> anyhow::Result<()> {
     let bytes = serde_json::to_vec_pretty(intents)?;
     let path = path.to_owned();
-    tokio::task::spawn_blocking(move || crate::adapters::files::replace_private_file(&path, &bytes))
-        .await?
+    tokio::task::spawn_blocking(move || {
+        shared::adapters::files::replace_private_file(&path, &bytes)
+    })
+    .await?
 }
 
 impl SandboxProcessor {
@@ -147,7 +149,7 @@ fn event(kind: &str, created: i64, object: serde_json::Value) -> Vec<u8> {
     serde_json::json!({
         "id": format!("evt_sbx_{}", ulid::Ulid::new()),
         "object": "event",
-        "api_version": crate::adapters::stripe::STRIPE_API_VERSION,
+        "api_version": shared::adapters::stripe::STRIPE_API_VERSION,
         "type": kind,
         "created": created,
         "livemode": false,
@@ -234,10 +236,10 @@ pub fn events(intent: &SandboxIntent, completion: &Completion, now: i64) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::ids::PaymentId;
-    use crate::domain::money::{Currency, Money};
-    use crate::domain::progress::{CheckResult, PaymentStatus};
-    use crate::web::webhooks::events::{self, Event};
+    use shared::domain::ids::PaymentId;
+    use shared::domain::money::{Currency, Money};
+    use shared::domain::progress::{CheckResult, PaymentStatus};
+    use shared::web::webhooks::events::{self, Event};
 
     #[tokio::test]
     async fn intents_are_idempotent_and_complete_through_parsable_events() {
@@ -250,7 +252,7 @@ mod tests {
                 &payment,
                 &[],
                 Money::new(amount, usd).unwrap(),
-                ProcessorKey("k1".into()),
+                ProcessorKey::new("k1"),
             )
         };
         let first = sandbox.create_intent(&request(500)).await.unwrap();

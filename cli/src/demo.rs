@@ -6,15 +6,15 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use super::{patients, setup};
-use crate::AppState;
-use crate::auth::{Principal, Role, Subject};
-use crate::domain::access::Caller;
-use crate::domain::ids::{PatientId, ProviderId, ServiceId};
-use crate::domain::money::{Currency, Money};
-use crate::domain::schedule::{Rules, WEEKDAYS, WallInterval, WallTime, Week};
-use crate::domain::sensitive::Sensitive;
-use crate::error::ApiError;
+use shared::AppState;
+use shared::auth::{Principal, Role, Subject};
+use shared::booking::{patients, setup};
+use shared::domain::access::Caller;
+use shared::domain::ids::{PatientId, ProviderId, ServiceId};
+use shared::domain::money::{Currency, Money};
+use shared::domain::schedule::{Rules, WEEKDAYS, WallInterval, WallTime, Week};
+use shared::domain::sensitive::Sensitive;
+use shared::error::ApiError;
 
 pub const DEMO_PATIENT: &str = "patient-jane";
 pub const DEMO_PROVIDER_LOGINS: [&str; 2] = ["provider-rivera", "provider-okafor"];
@@ -66,7 +66,7 @@ fn seeder() -> Caller {
 /// Loads the demo practice unless a practice is already configured.
 pub async fn seed(state: &AppState) -> Result<Demo, ApiError> {
     let patient_id = PatientId::parse(DEMO_PATIENT).expect("valid subject");
-    if super::service::practice(state).await.is_ok() {
+    if shared::booking::lookup::practice(state).await.is_ok() {
         let ids = |v: serde_json::Value, list: &str| -> Vec<String> {
             v[list]
                 .as_array()
@@ -94,7 +94,7 @@ pub async fn seed(state: &AppState) -> Result<Demo, ApiError> {
         });
     }
     let admin = seeder();
-    let reply = |r: crate::store::commit::Reply| r.body;
+    let reply = |r: shared::store::commit::Reply| r.body;
     setup::put_practice(
         state,
         &admin,

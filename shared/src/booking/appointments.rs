@@ -1,0 +1,136 @@
+//! Reading appointments: one, a patient's own, or a provider's calendar in a range. Every read of
+//! patient data is audited before it is returned.
+
+use super::access::authorize_read;
+use super::input::{query_instant, query_provider_id, query_range};
+use super::lookup::{practice, provider};
+use crate::store::attr;
+
+use serde::Deserialize;
+
+use super::model::*;
+use crate::AppState;
+use crate::auth::{Resource, Role};
+use crate::domain::access::Caller;
+use crate::domain::ids::{AppointmentId, PatientId};
+use crate::error::{ApiError, InputError};
+use crate::store::commit::{Audit, audit_read};
+use crate::store::{AttrValue, Consistency, Item, Query, SortKey, query_all};
+
+pub(super) async fn load_appointment(
+    state: &AppState,
+    id: &AppointmentId,
+) -> Result<(Appointment, Item), ApiError> {
+    let item = state
+        .table
+        .get(&appointment_key(id), Consistency::Strong)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok((Appointment::from_item(&item)?, item))
+}
+
+pub async fn get_appointment(
+    state: &AppState,
+    caller: &Caller,
+    id: &AppointmentId,
+) -> Result<serde_json::Value, ApiError> {
+    let (appt, item) = load_appointment(state, id).await?;
+    let provider = provider(state, &appt.provider).await?;
+    authorize_read(caller, &appt, &provider)?;
+    let practice = practice(state).await?;
+    let reason = match item.get(attr::REASON).and_then(AttrValue::as_b) {
+        Some(sealed) => Some(
+            state
+                .sealer
+                .open_str(&item.key, attr::REASON, sealed)
+                .await?,
+        ),
+        None => None,
+    };
+    audit_read(
+        state,
+        caller,
+        Audit::new("appointment.read", "appointment", id.as_str()),
+    )
+    .await?;
+    Ok(appt.view(&practice.zone, reason.as_ref().map(|r| r.expose().as_str())))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListQuery {
+    pub provider_id: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+/// A patient's own appointments; or, for staff and the provider, a provider's calendar in a range.
+pub async fn list_appointments(
+    state: &AppState,
+    caller: &Caller,
+    q: &ListQuery,
+) -> Result<serde_json::Value, ApiError> {
+    // A bound that is given is checked whoever asks. A patient's own list may be narrowed by either
+    // bound; a provider's calendar is queried by both.
+    let from = q
+        .from
+        .as_deref()
+        .map(|t| query_instant(t, "from"))
+        .transpose()?;
+    let to =
+        q.to.as_deref()
+            .map(|t| query_instant(t, "to"))
+            .transpose()?;
+    let practice = practice(state).await?;
+    let (items, audit) = match &q.provider_id {
+        Some(id) => {
+            let id = query_provider_id(id)?;
+            let provider = provider(state, &id).await?;
+            match &provider.subject {
+                Some(sub) => caller.principal.authorize(
+                    &[Role::Provider, Role::Staff, Role::Admin],
+                    Resource::Provider(sub),
+                )?,
+                None => caller
+                    .principal
+                    .authorize(&[Role::Staff, Role::Admin], Resource::Shared)?,
+            }
+            let (Some(from), Some(to)) = (&q.from, &q.to) else {
+                return Err(ApiError::Input(InputError::RangeRequired));
+            };
+            let (from, to) = query_range(from, to)?;
+            let query = Query::gsi1(calendar_partition(&id))
+                .sort(SortKey::Between(instant_key(from), instant_key(to)));
+            (
+                query_all(&*state.table, &query).await?,
+                Audit::new("appointment.list", "provider", id.as_str()),
+            )
+        }
+        None if caller.principal.has(Role::Patient) => {
+            let patient = PatientId::of(&caller.principal.subject);
+            let query = Query::partition(patient_partition(&patient))
+                .sort(SortKey::BeginsWith("APPT#".into()))
+                .consistent();
+            (
+                query_all(&*state.table, &query).await?,
+                Audit::new("appointment.list", "patient", patient.as_str()),
+            )
+        }
+        None if caller.is_staff() || caller.principal.has(Role::Provider) => {
+            return Err(ApiError::Input(InputError::CalendarProviderRequired));
+        }
+        None => return Err(ApiError::Forbidden),
+    };
+    let mut appointments = items
+        .iter()
+        .map(Appointment::from_item)
+        .collect::<Result<Vec<_>, _>>()?;
+    appointments.retain(|a| from.is_none_or(|f| a.start >= f) && to.is_none_or(|t| a.start < t));
+    appointments.sort_by_key(|a| (a.start, a.id.clone()));
+    audit_read(state, caller, audit).await?;
+    let views: Vec<_> = appointments
+        .iter()
+        .map(|a| a.view(&practice.zone, None))
+        .collect();
+    Ok(serde_json::json!({ "appointments": views }))
+}

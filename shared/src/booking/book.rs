@@ -1,0 +1,160 @@
+//! Booking an appointment, from a hold or directly: locks, the appointment and the patient's copy,
+//! the allowance, audit and idempotency record in one transaction.
+
+use super::access::acting_for;
+use super::input::reason_text;
+use super::slots::{
+    LOCK_GRACE_SECS, allowance, commit_claiming, free_or, requested_slot, take_lock,
+};
+use crate::store::attr;
+
+use serde::{Deserialize, Serialize};
+
+use super::model::*;
+use super::quota::{self, Kind};
+use crate::AppState;
+use crate::domain::access::Caller;
+use crate::domain::ids::{AppointmentId, HoldId, PatientId, ProviderId, ServiceId};
+use crate::domain::refusals::BookingError;
+use crate::domain::schedule::units;
+use crate::error::ApiError;
+use crate::store::commit::{Audit, Idempotency, Reply, Write};
+use crate::store::{Condition, Consistency, TransactOp};
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BookRequest {
+    pub provider_id: ProviderId,
+    pub service_id: ServiceId,
+    pub start: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_id: Option<HoldId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patient_id: Option<PatientId>,
+}
+
+/// A hold the caller may book from: theirs, for this slot, not expired.
+pub(super) async fn usable_hold(
+    state: &AppState,
+    id: &HoldId,
+    patient: &PatientId,
+    appt: &Appointment,
+    now: i64,
+) -> Result<Hold, ApiError> {
+    let expired = || ApiError::Booking(BookingError::HoldExpired);
+    let Some(item) = state.table.get(&hold_key(id), Consistency::Strong).await? else {
+        return Err(expired());
+    };
+    let hold = Hold::from_item(&item)?;
+    if hold.patient != *patient {
+        return Err(ApiError::Forbidden);
+    }
+    if hold.expires_at <= now {
+        return Err(expired());
+    }
+    if hold.provider != appt.provider || hold.service != appt.service || hold.start != appt.start {
+        return Err(ApiError::Booking(BookingError::HoldMismatch));
+    }
+    Ok(hold)
+}
+
+pub async fn book(
+    state: &AppState,
+    caller: &Caller,
+    idem: &Idempotency,
+    req: BookRequest,
+) -> Result<Reply, ApiError> {
+    let staff_for_other = req.patient_id.is_some();
+    let patient = acting_for(caller, req.patient_id)?;
+    let reason = reason_text(req.reason)?;
+    let slot = requested_slot(state, &req.provider_id, &req.service_id, &req.start).await?;
+    let (practice, provider) = (&slot.practice, &slot.provider);
+    let now = slot.now;
+    let appt = Appointment {
+        id: AppointmentId::new(),
+        patient,
+        provider: provider.id.clone(),
+        service: slot.service.id.clone(),
+        start: slot.start,
+        end: slot.end,
+        occupied: slot.occupied,
+        status: Status::Booked,
+        version: 1,
+        created_at: now,
+        quota_slot: None,
+    };
+    let hold = match &req.hold_id {
+        Some(id) => Some(usable_hold(state, id, &appt.patient, &appt, now).await?),
+        None => None,
+    };
+    let key = appointment_key(&appt.id);
+    let sealed = match &reason {
+        Some(r) => Some(state.sealer.seal_str(&key, attr::REASON, r).await?),
+        None => None,
+    };
+    let expires = appt.occupied.1 + LOCK_GRACE_SECS;
+    let condition = free_or(now, hold.as_ref().map(|h| &h.id));
+    let taken = || ApiError::Booking(BookingError::SlotTaken);
+    let expired = || ApiError::Booking(BookingError::HoldExpired);
+    // In the order their refusals take precedence: the time, the hold, the patient.
+    let build = |quota_slot| {
+        let appt = Appointment {
+            quota_slot,
+            ..appt.clone()
+        };
+        let mut writes: Vec<Write> = units(appt.occupied.0, appt.occupied.1)
+            .map(|u| {
+                let lock = take_lock(
+                    &provider.id,
+                    u,
+                    appt.id.as_str(),
+                    expires,
+                    condition.clone(),
+                );
+                Write::new(lock).or(taken())
+            })
+            .collect();
+        writes.push(Write::new(TransactOp::Put {
+            item: appt.to_item(sealed.clone()),
+            condition: Some(Condition::ItemAbsent),
+        }));
+        writes.push(Write::new(TransactOp::Put {
+            item: appt.patient_copy(),
+            condition: Some(Condition::ItemAbsent),
+        }));
+        if let Some(h) = &hold {
+            let delete = TransactOp::Delete {
+                key: hold_key(&h.id),
+                condition: Some(Condition::ItemExists),
+            };
+            writes.push(Write::new(delete).or(expired()));
+        }
+        // The hold's allowance is given back as the appointment takes its own.
+        if let Some((h, slot)) = hold.as_ref().and_then(|h| Some((h, h.quota_slot?))) {
+            let release = quota::release(&h.patient, Kind::Hold, slot, h.id.as_str());
+            writes.push(Write::new(release).or(expired()));
+        }
+        if staff_for_other {
+            let registered = TransactOp::Check {
+                key: patient_key(&appt.patient),
+                condition: Condition::ItemExists,
+            };
+            writes.push(Write::new(registered).or(BookingError::UnknownPatient));
+        }
+        writes
+    };
+    let reply = Reply::created(&appt.view(&practice.zone, reason.as_deref()))?.with_patient_data();
+    let audit = Audit::new("appointment.create", "appointment", appt.id.as_str());
+    let allowance = allowance(
+        caller,
+        practice,
+        &appt.patient,
+        Kind::Appointment,
+        appt.id.as_str(),
+        appt.start,
+        now,
+    );
+    commit_claiming(state, caller, idem, allowance, build, audit, reply).await
+}

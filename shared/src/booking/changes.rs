@@ -1,0 +1,216 @@
+//! Changing an appointment: rescheduling and cancelling, within the provider's cut-off for
+//! patients; freed time is offered to the waitlist.
+
+use super::access::authorize_change;
+use super::appointments::load_appointment;
+use super::input::{body_start, reason_text};
+use super::lookup::{now, offered_service, practice, provider};
+use super::slots::{LOCK_GRACE_SECS, free_or, release_lock, take_lock};
+use super::waitlist::offer_freed_best_effort;
+use crate::store::attr;
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use super::model::*;
+use super::quota::{self, Kind};
+use crate::AppState;
+use crate::domain::access::Caller;
+use crate::domain::ids::AppointmentId;
+use crate::domain::refusals::BookingError;
+use crate::domain::schedule::{Calendar, units};
+use crate::error::ApiError;
+use crate::store::commit::{Audit, Idempotency, Reply, Write, commit};
+use crate::store::{AttrValue, Condition, TransactOp};
+
+/// Patients change an appointment only before the provider's cut-off; staff at any time.
+pub(super) fn check_cutoff(
+    caller: &Caller,
+    appt: &Appointment,
+    provider: &Provider,
+    now: i64,
+) -> Result<(), ApiError> {
+    if appt.status != Status::Booked {
+        return Err(ApiError::Booking(BookingError::AppointmentCancelled));
+    }
+    if appt.start <= now {
+        return Err(ApiError::Booking(BookingError::AppointmentStarted));
+    }
+    if !caller.is_staff() && now > appt.start - provider.rules.cancel_cutoff() {
+        return Err(ApiError::Booking(BookingError::CutoffPassed));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RescheduleRequest {
+    pub start: String,
+}
+
+pub async fn reschedule(
+    state: &AppState,
+    caller: &Caller,
+    idem: &Idempotency,
+    id: &AppointmentId,
+    req: RescheduleRequest,
+) -> Result<Reply, ApiError> {
+    let start = body_start(&req.start)?;
+    let (appt, item) = load_appointment(state, id).await?;
+    authorize_change(caller, &appt)?;
+    let practice = practice(state).await?;
+    let provider = provider(state, &appt.provider).await?;
+    let now = now(state);
+    check_cutoff(caller, &appt, &provider, now)?;
+    let service = offered_service(state, &appt.service, &provider.id).await?;
+    let cal = Calendar {
+        rules: &provider.rules,
+        zone: &practice.zone,
+    };
+    cal.check(start, service.duration(), now)
+        .map_err(ApiError::from)?;
+    if start == appt.start {
+        return Err(ApiError::Booking(BookingError::SameStart));
+    }
+    let moved = Appointment {
+        start,
+        end: start + service.duration(),
+        occupied: cal.occupied(start, service.duration()),
+        version: appt.version + 1,
+        ..appt.clone()
+    };
+    let old: BTreeSet<i64> = units(appt.occupied.0, appt.occupied.1).collect();
+    let new: BTreeSet<i64> = units(moved.occupied.0, moved.occupied.1).collect();
+    let expires = moved.occupied.1 + LOCK_GRACE_SECS;
+    // Newly covered units must be free; any other failed condition means the appointment moved on.
+    let taken = || ApiError::Booking(BookingError::SlotTaken);
+    let changed = || ApiError::Booking(BookingError::AppointmentChanged);
+    let claimed: Vec<Write> = new
+        .difference(&old)
+        .map(|&u| take_lock(&provider.id, u, id.as_str(), expires, free_or(now, None)))
+        .map(|op| Write::new(op).or(taken()))
+        .collect();
+    // Units kept by both spans get the new expiry; released ones must still be ours.
+    let mut ops: Vec<TransactOp> = Vec::new();
+    ops.extend(new.intersection(&old).map(|&u| {
+        take_lock(
+            &provider.id,
+            u,
+            id.as_str(),
+            expires,
+            Condition::Equals(attr::OWNER.into(), id.as_str().into()),
+        )
+    }));
+    ops.extend(
+        old.difference(&new)
+            .map(|&u| release_lock(&provider.id, u, id.as_str())),
+    );
+    let sealed_reason = item
+        .get(attr::REASON)
+        .and_then(AttrValue::as_b)
+        .map(<[u8]>::to_vec);
+    ops.push(TransactOp::Put {
+        item: moved.to_item(sealed_reason),
+        condition: Some(Condition::And(vec![
+            Condition::version_is(appt.version),
+            Condition::Equals(attr::STATUS.into(), Status::Booked.as_str().into()),
+        ])),
+    });
+    ops.push(TransactOp::Put {
+        item: moved.patient_copy(),
+        condition: None,
+    });
+    if let Some(slot) = moved.quota_slot {
+        ops.push(quota::extend(
+            &moved.patient,
+            Kind::Appointment,
+            slot,
+            id.as_str(),
+            moved.start,
+        ));
+    }
+    let reply = Reply::ok(&moved.view(&practice.zone, None))?.with_patient_data();
+    let audit = Audit::new("appointment.reschedule", "appointment", id.as_str());
+    let rest = ops.into_iter().map(|op| Write::new(op).or(changed()));
+    let writes = claimed.into_iter().chain(rest).collect();
+    let reply = commit(state, caller, Some(idem), writes, audit, reply).await?;
+    if !reply.replayed {
+        let freed = (appt.occupied.0, appt.occupied.1);
+        offer_freed_best_effort(state, &provider, &practice, freed, &caller.request_id).await;
+    }
+    Ok(reply)
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CancelRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+pub async fn cancel(
+    state: &AppState,
+    caller: &Caller,
+    idem: &Idempotency,
+    id: &AppointmentId,
+    req: CancelRequest,
+) -> Result<Reply, ApiError> {
+    let reason = reason_text(req.reason)?;
+    let (appt, item) = load_appointment(state, id).await?;
+    authorize_change(caller, &appt)?;
+    let practice = practice(state).await?;
+    let provider = provider(state, &appt.provider).await?;
+    let now = now(state);
+    check_cutoff(caller, &appt, &provider, now)?;
+    let cancelled = Appointment {
+        status: Status::Cancelled,
+        version: appt.version + 1,
+        ..appt.clone()
+    };
+    let mut ops: Vec<TransactOp> = units(appt.occupied.0, appt.occupied.1)
+        .map(|u| release_lock(&provider.id, u, id.as_str()))
+        .collect();
+    let mut stored = cancelled.to_item(
+        item.get(attr::REASON)
+            .and_then(AttrValue::as_b)
+            .map(<[u8]>::to_vec),
+    );
+    if let Some(r) = &reason {
+        stored.set(
+            attr::CANCEL_REASON,
+            state
+                .sealer
+                .seal_str(&item.key, attr::CANCEL_REASON, r)
+                .await?,
+        );
+    }
+    ops.push(TransactOp::Put {
+        item: stored,
+        condition: Some(Condition::version_is(appt.version)),
+    });
+    ops.push(TransactOp::Put {
+        item: cancelled.patient_copy(),
+        condition: None,
+    });
+    if let Some(slot) = cancelled.quota_slot {
+        ops.push(quota::release(
+            &cancelled.patient,
+            Kind::Appointment,
+            slot,
+            id.as_str(),
+        ));
+    }
+    let reply = Reply::ok(&cancelled.view(&practice.zone, None))?.with_patient_data();
+    let audit = Audit::new("appointment.cancel", "appointment", id.as_str());
+    let changed = || ApiError::Booking(BookingError::AppointmentChanged);
+    let writes = ops
+        .into_iter()
+        .map(|op| Write::new(op).or(changed()))
+        .collect();
+    let reply = commit(state, caller, Some(idem), writes, audit, reply).await?;
+    if !reply.replayed {
+        let freed = appt.occupied;
+        offer_freed_best_effort(state, &provider, &practice, freed, &caller.request_id).await;
+    }
+    Ok(reply)
+}

@@ -1,0 +1,110 @@
+//! Holds: a short claim on a slot while a patient confirms, and the sweep that removes expired
+//! ones and offers their time to the waitlist.
+
+use super::access::acting_for;
+use super::lookup::{now, practice, provider};
+use super::slots::{allowance, commit_claiming, hold_ops, requested_slot};
+use super::waitlist::offer_freed;
+
+use serde::{Deserialize, Serialize};
+
+use super::model::*;
+use super::quota::Kind;
+use crate::AppState;
+use crate::domain::access::Caller;
+use crate::domain::ids::{HoldId, PatientId, ProviderId, ServiceId};
+use crate::domain::refusals::BookingError;
+use crate::error::ApiError;
+use crate::store::commit::{Audit, Idempotency, Reply, Write};
+use crate::store::{AttrValue, Condition, Query, SortKey, TTL_ATTR, query_all};
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HoldRequest {
+    pub provider_id: ProviderId,
+    pub service_id: ServiceId,
+    pub start: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patient_id: Option<PatientId>,
+}
+
+pub async fn create_hold(
+    state: &AppState,
+    caller: &Caller,
+    idem: &Idempotency,
+    req: HoldRequest,
+) -> Result<Reply, ApiError> {
+    let patient = acting_for(caller, req.patient_id)?;
+    let slot = requested_slot(state, &req.provider_id, &req.service_id, &req.start).await?;
+    let (practice, provider) = (&slot.practice, &slot.provider);
+    let now = slot.now;
+    let hold = Hold {
+        id: HoldId::new(),
+        patient,
+        provider: provider.id.clone(),
+        service: slot.service.id.clone(),
+        start: slot.start,
+        end: slot.end,
+        occupied: slot.occupied,
+        expires_at: now + i64::from(practice.hold_minutes) * 60,
+        waitlist: None,
+        quota_slot: None,
+    };
+    let reply = Reply::created(&hold.view(&practice.zone))?.with_patient_data();
+    let audit = Audit::new("hold.create", "hold", hold.id.as_str());
+    let allowance = allowance(
+        caller,
+        practice,
+        &hold.patient,
+        Kind::Hold,
+        hold.id.as_str(),
+        hold.expires_at,
+        now,
+    );
+    let build = |quota_slot| {
+        let hold = Hold {
+            quota_slot,
+            ..hold.clone()
+        };
+        let taken = || ApiError::Booking(BookingError::SlotTaken);
+        let writes = hold_ops(&hold, now).into_iter();
+        writes.map(|op| Write::new(op).or(taken())).collect()
+    };
+    commit_claiming(state, caller, idem, allowance, build, audit, reply).await
+}
+
+/// Removes holds that have expired and offers their time to the waitlist. Run on a schedule;
+/// expired holds never block anyone meanwhile (their locks count as free), this only makes the
+/// freed time reach waiting patients. Returns (holds removed, offers made).
+pub async fn sweep_expired_holds(
+    state: &AppState,
+    request_id: &str,
+) -> Result<(usize, usize), ApiError> {
+    let now = now(state);
+    let query = Query::gsi1(HOLDS_PARTITION).sort(SortKey::Lt(instant_key(now)));
+    let (mut removed, mut offered) = (0, 0);
+    for item in query_all(&*state.table, &query).await? {
+        let hold = Hold::from_item(&item)?;
+        let deleted = state
+            .table
+            .delete(
+                &hold_key(&hold.id),
+                Some(Condition::LessThan(TTL_ATTR.into(), AttrValue::N(now + 1))),
+            )
+            .await;
+        match deleted {
+            Ok(()) => removed += 1,
+            Err(crate::store::TableError::ConditionFailed) => continue,
+            Err(e) => return Err(e.into()),
+        }
+        let practice = practice(state).await?;
+        let provider = provider(state, &hold.provider).await?;
+        if offer_freed(state, &provider, &practice, hold.occupied, request_id)
+            .await?
+            .is_some()
+        {
+            offered += 1;
+        }
+    }
+    Ok((removed, offered))
+}

@@ -1,0 +1,45 @@
+//! Reads every booking use case starts from: the clock, and the practice, providers and services
+//! through the read cache (one table round trip per booking).
+
+use super::model::*;
+use crate::AppState;
+use crate::domain::ids::{ProviderId, ServiceId};
+use crate::domain::refusals::BookingError;
+use crate::error::ApiError;
+
+pub fn now(state: &AppState) -> i64 {
+    state.clock.now().unix_timestamp()
+}
+
+pub async fn practice(state: &AppState) -> Result<Practice, ApiError> {
+    match state.cache.get(&*state.table, &practice_key()).await? {
+        Some(item) => Practice::from_item(&item),
+        None => Err(ApiError::Booking(BookingError::PracticeNotConfigured)),
+    }
+}
+
+pub async fn provider(state: &AppState, id: &ProviderId) -> Result<Provider, ApiError> {
+    match state.cache.get(&*state.table, &provider_key(id)).await? {
+        Some(item) => Provider::from_item(&item),
+        None => Err(ApiError::NotFound),
+    }
+}
+
+pub async fn service(state: &AppState, id: &ServiceId) -> Result<Option<Service>, ApiError> {
+    match state.cache.get(&*state.table, &service_key(id)).await? {
+        Some(item) => Service::from_item(&item).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The service, if it exists and this provider offers it.
+pub async fn offered_service(
+    state: &AppState,
+    id: &ServiceId,
+    provider: &ProviderId,
+) -> Result<Service, ApiError> {
+    match service(state, id).await? {
+        Some(s) if s.offered_by(provider) => Ok(s),
+        _ => Err(ApiError::Booking(BookingError::ServiceNotOffered)),
+    }
+}
