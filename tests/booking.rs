@@ -5,10 +5,10 @@
 use std::sync::Arc;
 
 use http::StatusCode;
+use practica_cli::demo::Demo;
 use practica_tests::{Stack, dynamodb_local_fixture, embedded_fixture, moto_fixture};
 use serde_json::{Value, json};
 use shared::auth::Role;
-use practica_cli::demo::Demo;
 
 /// Tuesday 2026-11-24 in New York (EST, -05:00).
 fn tue(hhmm: &str) -> String {

@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
+use practica_cli::sandbox::{self, Completion, SandboxIntent};
 use practica_tests::{Stack, TEST_NOW, TEST_STANDARD_SECRETS, TEST_STRIPE_SECRETS};
 use serde_json::{Value, json};
 use shared::auth::Role;
-use practica_cli::sandbox::{self, Completion, SandboxIntent};
 use shared::store::{
     Condition, Consistency, Item, Key, Page, Query, Table, TableError, TransactOp, Update,
 };

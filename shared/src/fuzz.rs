@@ -17,7 +17,7 @@ use crate::domain::ids::{
 };
 use crate::domain::money::{Currency, Money};
 use crate::domain::schedule::{Rules, WallTime};
-use crate::payments::service::ChargeRequest;
+use crate::payments::charges::ChargeRequest;
 use crate::web::webhooks::events;
 use crate::web::webhooks::signature::{
     StandardHeaders, WebhookSecrets, verify_standard, verify_stripe,

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use practica_cli::demo::weekday_rules;
 use practica_tests::{call, create_table, percentile, sdk_config, unique_table_name};
 use serde_json::json;
 use shared::adapters::dynamodb::DynamoTable;
@@ -17,7 +18,6 @@ use shared::adapters::kms::KmsKeys;
 use shared::adapters::local_issuer::{LOCAL_AUDIENCE, LOCAL_ISSUER, LocalIssuer};
 use shared::adapters::local_keys::LocalKeys;
 use shared::auth::{AuthConfig, Role, StaticJwks, Subject};
-use practica_cli::demo::weekday_rules;
 use shared::crypto::{CachePolicy, KeyService};
 use shared::domain::clock::SystemClock;
 use shared::domain::schedule::{Calendar, EVERY_DAY, Rules, WallInterval, WallTime, Week};

@@ -1,6 +1,6 @@
 //! The payments function's HTTP API: staff post charges, patients and staff read balances and
 //! create payment intents. Handlers stay thin: extract and authorize the caller, parse, call
-//! `shared::payments::service`, return its reply.
+//! the use cases in `shared::payments`, return their reply.
 
 use std::sync::Arc;
 
@@ -10,8 +10,9 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use shared::auth::Verifier;
 use shared::domain::ids::PatientId;
+use shared::payments::charges::{self, ChargeRequest};
+use shared::payments::intents::{self, IntentRequestBody};
 use shared::payments::processor::PaymentProcessor;
-use shared::payments::service::{self, ChargeRequest, IntentRequestBody};
 use shared::store::commit::Reply;
 use shared::web::idempotent::{Operation, idempotent};
 use shared::web::{ApiJson, ApiQuery, Caller, IdempotencyHeader};
@@ -46,7 +47,7 @@ async fn create_charge(
         &key,
         Operation::CreateCharge,
         req,
-        async |idem, req| service::create_charge(&s.app, &caller, idem, req).await,
+        async |idem, req| charges::create_charge(&s.app, &caller, idem, req).await,
     )
     .await
 }
@@ -62,7 +63,7 @@ async fn balance(
     caller: Caller,
     ApiQuery(q): ApiQuery<BalanceQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    Ok(Json(service::balance(&s.app, &caller, q.patient_id).await?))
+    Ok(Json(charges::balance(&s.app, &caller, q.patient_id).await?))
 }
 
 async fn create_payment_intent(
@@ -73,7 +74,7 @@ async fn create_payment_intent(
 ) -> Result<Reply, ApiError> {
     let op = Operation::CreatePaymentIntent;
     idempotent(&s.app, &caller, &key, op, req, async |idem, req| {
-        service::create_intent(&s.app, &*s.processor, &caller, &key, idem, req).await
+        intents::create_intent(&s.app, &*s.processor, &caller, &key, idem, req).await
     })
     .await
 }

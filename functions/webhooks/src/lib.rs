@@ -15,7 +15,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 use shared::payments::config::WebhookConfig;
-use shared::payments::service::{self, Outcome};
+use shared::payments::webhook_events::{self, Outcome};
 use shared::web::webhooks::events;
 use shared::web::webhooks::signature::{self, StandardHeaders};
 use shared::web::{RawBody, RequestId};
@@ -70,7 +70,7 @@ async fn receive(
     event: events::Event,
     request_id: &str,
 ) -> Result<Json<Received>, ApiError> {
-    let outcome = service::apply_event(&s.app, source, event_id, event, request_id).await?;
+    let outcome = webhook_events::apply_event(&s.app, source, event_id, event, request_id).await?;
     Ok(Json(Received {
         received: true,
         outcome,

@@ -15,6 +15,7 @@ use crate::domain::access::Caller;
 use crate::domain::ids::{AppointmentId, PatientId};
 use crate::error::{ApiError, InputError};
 use crate::store::commit::{Audit, audit_read};
+use crate::store::keys::*;
 use crate::store::{AttrValue, Consistency, Item, Query, SortKey, query_all};
 
 pub(super) async fn load_appointment(
@@ -109,7 +110,7 @@ pub async fn list_appointments(
         None if caller.principal.has(Role::Patient) => {
             let patient = PatientId::of(&caller.principal.subject);
             let query = Query::partition(patient_partition(&patient))
-                .sort(SortKey::BeginsWith("APPT#".into()))
+                .sort(SortKey::BeginsWith(PATIENT_APPOINTMENT_PREFIX.into()))
                 .consistent();
             (
                 query_all(&*state.table, &query).await?,

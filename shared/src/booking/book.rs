@@ -19,6 +19,7 @@ use crate::domain::refusals::BookingError;
 use crate::domain::schedule::units;
 use crate::error::ApiError;
 use crate::store::commit::{Audit, Idempotency, Reply, Write};
+use crate::store::keys::*;
 use crate::store::{Condition, Consistency, TransactOp};
 
 #[derive(Debug, Deserialize, Serialize)]

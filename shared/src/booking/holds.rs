@@ -16,6 +16,7 @@ use crate::domain::ids::{HoldId, PatientId, ProviderId, ServiceId};
 use crate::domain::refusals::BookingError;
 use crate::error::ApiError;
 use crate::store::commit::{Audit, Idempotency, Reply, Write};
+use crate::store::keys::*;
 use crate::store::{AttrValue, Condition, Query, SortKey, TTL_ATTR, query_all};
 
 #[derive(Debug, Deserialize, Serialize)]

@@ -6,6 +6,7 @@ use crate::AppState;
 use crate::domain::ids::{ProviderId, ServiceId};
 use crate::domain::refusals::BookingError;
 use crate::error::ApiError;
+use crate::store::keys::*;
 
 pub fn now(state: &AppState) -> i64 {
     state.clock.now().unix_timestamp()

@@ -1,16 +1,5 @@
-//! Booking records, their table keys and their JSON views.
-//!
-//! Keys (single table):
-//! - practice `PRACTICE` / `SETTINGS`
-//! - provider `PROVIDER#<id>` / `PROFILE` (GSI `PROVIDERS`), service `SERVICE#<id>` / `PROFILE` (GSI `SERVICES`)
-//! - slot lock `LOCK#<provider>` / `<unix seconds, 12 digits>`: one per five-minute unit of occupied
-//!   time, `owner` = appointment or hold id, `expires_at` for holds
-//! - appointment `APPT#<id>` / `APPT` (GSI `CAL#<provider>` / `<start>#<id>`), and a copy of its
-//!   plaintext fields at `PATIENT#<patient>` / `APPT#<id>` for the patient's list
-//! - hold `HOLD#<id>` / `HOLD` (GSI `HOLDS` / `<expiry>#<id>` for the expiry sweep)
-//! - waitlist entry `WAITLIST#<provider>` / `<id>` (GSI `PATIENT#<patient>#WAITLIST`)
-//! - patient `PATIENT#<id>` / `PROFILE` (GSI `EMAIL#<blind index>`)
-//! - outbox message `OUTBOX` / `<id>`
+//! Booking records, their item codecs (one spelling of every attribute, in [`crate::store::attr`])
+//! and their JSON views. Their keys are built in [`crate::store::keys`].
 
 use crate::store::attr;
 use jiff::Timestamp;
@@ -23,76 +12,9 @@ use crate::domain::ids::{AppointmentId, HoldId, PatientId, ProviderId, ServiceId
 use crate::domain::money::{Currency, Money};
 use crate::domain::schedule::Rules;
 use crate::error::ApiError;
+use crate::store::codec::{corrupt, n, parsed, s};
+use crate::store::keys::*;
 use crate::store::{AttrValue, GSI1_PK, GSI1_SK, Item, Key, TTL_ATTR};
-
-pub fn practice_key() -> Key {
-    Key::new("PRACTICE", "SETTINGS")
-}
-pub fn provider_key(id: &ProviderId) -> Key {
-    Key::new(format!("PROVIDER#{id}"), "PROFILE")
-}
-pub fn service_key(id: &ServiceId) -> Key {
-    Key::new(format!("SERVICE#{id}"), "PROFILE")
-}
-pub fn lock_partition(provider: &ProviderId) -> String {
-    format!("LOCK#{provider}")
-}
-pub fn lock_key(provider: &ProviderId, unit: i64) -> Key {
-    Key::new(lock_partition(provider), instant_key(unit))
-}
-pub fn appointment_key(id: &AppointmentId) -> Key {
-    Key::new(format!("APPT#{id}"), "APPT")
-}
-pub fn calendar_partition(provider: &ProviderId) -> String {
-    format!("CAL#{provider}")
-}
-pub fn patient_partition(patient: &PatientId) -> String {
-    format!("PATIENT#{patient}")
-}
-pub fn patient_appointment_key(patient: &PatientId, id: &AppointmentId) -> Key {
-    Key::new(patient_partition(patient), format!("APPT#{id}"))
-}
-pub fn patient_key(patient: &PatientId) -> Key {
-    Key::new(patient_partition(patient), "PROFILE")
-}
-pub fn hold_key(id: &HoldId) -> Key {
-    Key::new(format!("HOLD#{id}"), "HOLD")
-}
-pub const HOLDS_PARTITION: &str = "HOLDS";
-pub fn waitlist_partition(provider: &ProviderId) -> String {
-    format!("WAITLIST#{provider}")
-}
-pub fn patient_waitlist_partition(patient: &PatientId) -> String {
-    format!("PATIENT#{patient}#WAITLIST")
-}
-
-/// Fixed-width instants sort as text.
-pub fn instant_key(t: i64) -> String {
-    format!("{t:012}")
-}
-
-/// A stored record that does not decode is a bug or tampering, never the client's fault.
-pub fn corrupt(what: &str) -> ApiError {
-    ApiError::Unexpected(anyhow::anyhow!("stored {what} is malformed"))
-}
-
-pub fn s<'a>(item: &'a Item, name: &str) -> Result<&'a str, ApiError> {
-    item.get(name)
-        .and_then(AttrValue::as_s)
-        .ok_or_else(|| corrupt(name))
-}
-pub fn n(item: &Item, name: &str) -> Result<i64, ApiError> {
-    item.get(name)
-        .and_then(AttrValue::as_n)
-        .ok_or_else(|| corrupt(name))
-}
-pub fn parsed<T>(
-    item: &Item,
-    name: &str,
-    parse: impl Fn(&str) -> Option<T>,
-) -> Result<T, ApiError> {
-    parse(s(item, name)?).ok_or_else(|| corrupt(name))
-}
 
 /// An instant as RFC 3339 with the practice zone's offset at that instant.
 pub fn render(t: i64, zone: &TimeZone) -> String {
@@ -217,7 +139,7 @@ impl Provider {
     pub fn to_item(&self) -> Result<Item, ApiError> {
         let rules = serde_json::to_string(&self.rules).map_err(anyhow::Error::new)?;
         let mut item = Item::new(provider_key(&self.id))
-            .with(GSI1_PK, "PROVIDERS")
+            .with(GSI1_PK, PROVIDERS_INDEX)
             .with(GSI1_SK, self.id.as_str())
             .with(attr::ID, self.id.as_str())
             .with(attr::NAME, self.name.clone())
@@ -260,7 +182,7 @@ impl Service {
     }
     pub fn to_item(&self) -> Item {
         let mut item = Item::new(service_key(&self.id))
-            .with(GSI1_PK, "SERVICES")
+            .with(GSI1_PK, SERVICES_INDEX)
             .with(GSI1_SK, self.id.as_str())
             .with(attr::ID, self.id.as_str())
             .with(attr::NAME, self.name.clone())
@@ -580,33 +502,4 @@ impl WaitlistEntry {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bounds_need_an_explicit_offset_and_drop_fractions() {
-        assert_eq!(parse_bound("2026-11-23T14:00:00Z"), Some(1_795_442_400));
-        assert_eq!(
-            parse_bound("2026-11-23T09:00:00-05:00"),
-            Some(1_795_442_400)
-        );
-        assert_eq!(parse_bound("2026-11-23T14:00:00.999Z"), Some(1_795_442_400));
-        for bad in [
-            "2026-11-23T14:00:00",
-            "2026-11-23",
-            "tomorrow",
-            "",
-            "+1",
-            "2026-11-23T14:00:00-05:00[America/New_York]",
-        ] {
-            assert_eq!(parse_bound(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn instants_render_with_the_practice_offset() {
-        let zone = TimeZone::get("America/New_York").unwrap();
-        assert_eq!(render(1_795_442_400, &zone), "2026-11-23T09:00:00-05:00");
-        assert_eq!(render(1_782_223_200, &zone), "2026-06-23T10:00:00-04:00");
-    }
-}
+mod tests;

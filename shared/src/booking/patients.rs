@@ -2,10 +2,10 @@
 //! blind index so staff can find a patient by exact address, and an audit record for every read.
 
 use crate::store::attr;
+use crate::store::codec::{corrupt, parsed};
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
-use super::model::*;
 use crate::AppState;
 use crate::auth::{Resource, Role};
 use crate::domain::access::Caller;
@@ -14,6 +14,7 @@ use crate::domain::refusals::PatientError;
 use crate::domain::sensitive::Sensitive;
 use crate::error::ApiError;
 use crate::store::commit::{Audit, Idempotency, Reply, Write, audit_read, commit};
+use crate::store::keys::*;
 use crate::store::{
     AttrValue, Condition, Consistency, GSI1_PK, GSI1_SK, Item, Query, TransactOp, query_all,
 };
@@ -120,11 +121,8 @@ async fn sealed_item(
     ];
     let mut item = Item::new(key.clone())
         .with(attr::ID, id.as_str())
-        .with(
-            GSI1_PK,
-            format!("EMAIL#{}", blind.email(details.email.expose())),
-        )
-        .with(GSI1_SK, format!("PATIENT#{id}"))
+        .with(GSI1_PK, email_index(&blind.email(details.email.expose())))
+        .with(GSI1_SK, patient_index_sort(id))
         .with(attr::EMAIL_VERIFIED, AttrValue::Bool(email_verified));
     for (field, value) in SEALED_FIELDS.iter().zip(values) {
         item.set(*field, state.sealer.seal_str(&key, field, value).await?);
@@ -277,7 +275,7 @@ pub async fn find_by_email(
         return Err(ApiError::Patient(PatientError::InvalidEmail));
     }
     let blind = state.blind_index().await?;
-    let query = Query::gsi1(format!("EMAIL#{}", blind.email(email)));
+    let query = Query::gsi1(email_index(&blind.email(email)));
     // The search itself is recorded, whether or not it finds anyone (no address in the record);
     // it is its own entity, keyed by the request, so searches do not share one index partition.
     let search = Audit::new(

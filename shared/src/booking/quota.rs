@@ -11,12 +11,12 @@
 use rand::seq::IndexedRandom as _;
 use serde::{Deserialize, Serialize};
 
-use super::model::patient_partition;
 use crate::AppState;
 use crate::domain::ids::PatientId;
 use crate::domain::refusals::{BookingError, Limited};
 use crate::error::ApiError;
 use crate::store::attr;
+use crate::store::keys::{self, patient_partition};
 use crate::store::{
     AttrValue, Condition, Item, Key, Query, SortKey, TTL_ATTR, TransactOp, query_all,
 };
@@ -90,18 +90,15 @@ impl Kind {
     /// The sort-key prefix of this allowance's slots.
     fn prefix(self) -> &'static str {
         match self {
-            Kind::Appointment => "QUOTA#appointment#",
-            Kind::Hold => "QUOTA#hold#",
-            Kind::Waitlist => "QUOTA#waitlist#",
+            Kind::Appointment => keys::QUOTA_APPOINTMENT_PREFIX,
+            Kind::Hold => keys::QUOTA_HOLD_PREFIX,
+            Kind::Waitlist => keys::QUOTA_WAITLIST_PREFIX,
         }
     }
 }
 
 pub fn slot_key(patient: &PatientId, kind: Kind, slot: u16) -> Key {
-    Key::new(
-        patient_partition(patient),
-        format!("{}{slot:02}", kind.prefix()),
-    )
+    keys::allowance_slot_key(patient, kind.prefix(), slot)
 }
 
 pub fn limit_reached(kind: Kind) -> ApiError {

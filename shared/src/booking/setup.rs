@@ -16,6 +16,7 @@ use crate::domain::refusals::SetupError;
 use crate::domain::schedule::{MAX_SERVICE_MINUTES, Rules};
 use crate::error::ApiError;
 use crate::store::commit::{Audit, Idempotency, Reply, Write, commit};
+use crate::store::keys::*;
 use crate::store::{Condition, Query, TransactOp, query_all};
 
 fn name_text(name: &str) -> Result<String, ApiError> {
@@ -175,7 +176,7 @@ pub async fn get_provider(
 }
 
 pub async fn list_providers(state: &AppState) -> Result<serde_json::Value, ApiError> {
-    let items = query_all(&*state.table, &Query::gsi1("PROVIDERS")).await?;
+    let items = query_all(&*state.table, &Query::gsi1(PROVIDERS_INDEX)).await?;
     let providers = items
         .iter()
         .map(Provider::from_item)
@@ -240,7 +241,7 @@ pub async fn create_service(
 }
 
 pub async fn list_services(state: &AppState) -> Result<serde_json::Value, ApiError> {
-    let items = query_all(&*state.table, &Query::gsi1("SERVICES")).await?;
+    let items = query_all(&*state.table, &Query::gsi1(SERVICES_INDEX)).await?;
     let services = items
         .iter()
         .map(Service::from_item)

@@ -15,6 +15,7 @@ use crate::domain::ids::{HoldId, PatientId, ProviderId, ServiceId};
 use crate::domain::schedule::{Calendar, units};
 use crate::error::ApiError;
 use crate::store::commit::{Audit, CommitError, Idempotency, Reply, Write, commit};
+use crate::store::keys::*;
 use crate::store::{AttrValue, Condition, Item, Query, SortKey, TTL_ATTR, TransactOp, query_all};
 
 /// Appointment locks outlive the appointment by a day, then the table's TTL removes them.

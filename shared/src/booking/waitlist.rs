@@ -19,7 +19,8 @@ use crate::domain::refusals::BookingError;
 use crate::domain::schedule::{Calendar, MAX_RANGE_SECS};
 use crate::error::{ApiError, InputError};
 use crate::store::commit::{Actor, Audit, Idempotency, Reply, Write, audit_read};
-use crate::store::{Condition, Item, Key, Query, TransactOp, Update, query_all};
+use crate::store::keys::*;
+use crate::store::{Condition, Item, Query, TransactOp, Update, query_all};
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -226,7 +227,7 @@ pub async fn offer_freed(
         });
         let message = OutboxId::new();
         ops.push(TransactOp::Put {
-            item: Item::new(Key::new("OUTBOX", message.as_str()))
+            item: Item::new(outbox_key(&message))
                 .with(attr::ID, message.as_str())
                 .with(attr::KIND, "waitlist_offer")
                 .with(attr::PATIENT_ID, entry.patient.as_str())

@@ -223,6 +223,22 @@ impl Progress {
     }
 }
 
+/// What a verified event means for us.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// An event about a payment intent.
+    Payment {
+        /// The processor's intent id (`pi_...`).
+        intent: String,
+        /// Amount and currency as the processor states them (checked against our record).
+        amount: Option<i64>,
+        currency: Option<String>,
+        observation: Observation,
+    },
+    /// A type we do not act on.
+    Ignored,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,9 @@
 //! port (Stripe in production, an in-process sandbox locally), and processor webhooks verified on
 //! their raw bytes, deduplicated, and merged forward-only into the payment.
 
+pub mod charges;
 pub mod config;
+pub mod intents;
+pub mod ledger;
 pub mod processor;
-pub mod service;
+pub mod webhook_events;

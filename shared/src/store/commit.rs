@@ -6,7 +6,7 @@
 //! (HMAC under the blind-index key, so a request body with patient data is not guessable from it)
 //! and the reply sealed like any other patient field; they expire after a day.
 
-use crate::store::attr;
+use crate::store::{attr, keys};
 use serde::Serialize;
 
 use crate::AppState;
@@ -112,14 +112,14 @@ impl Audit {
             }
         };
         Item::new(Key::new(
-            format!("AUDIT#{day}"),
-            format!("{nanos:020}#{id}"),
+            keys::audit_partition(day),
+            keys::audit_sort(nanos, &id),
         ))
         .with(
             crate::store::GSI1_PK,
-            format!("AUDIT#{}#{}", self.entity, self.entity_id),
+            keys::audit_entity_index(&self.entity, &self.entity_id),
         )
-        .with(crate::store::GSI1_SK, format!("{nanos:020}#{id}"))
+        .with(crate::store::GSI1_SK, keys::audit_sort(nanos, &id))
         .with(attr::AT, now.unix_timestamp())
         .with(attr::ACTOR, who)
         .with(attr::ROLES, AttrValue::L(roles))
@@ -169,10 +169,7 @@ impl Idempotency {
         let canonical = serde_json::to_string(body).map_err(anyhow::Error::new)?;
         let blind = state.blind_index().await?;
         Ok(Idempotency {
-            key: Key::new(
-                format!("IDEM#{}#{}", caller.principal.subject, key.as_str()),
-                "IDEM",
-            ),
+            key: keys::idempotency_key(caller.principal.subject.as_str(), key.as_str()),
             fingerprint: blind.compute("idempotency", &format!("{operation}\n{canonical}")),
             caller: caller.clone(),
         })
@@ -452,7 +449,7 @@ mod tests {
         assert!(matches!(e, CommitError::Refused(ApiError::Unexpected(_))));
         // Nothing was written by the refused commits, not even their audit records.
         let day = state.clock.now().date();
-        let query = crate::store::Query::partition(format!("AUDIT#{day}"));
+        let query = crate::store::Query::partition(keys::audit_partition(day));
         let audits = crate::store::query_all(&*state.table, &query)
             .await
             .unwrap();

@@ -7,24 +7,9 @@
 
 use serde::Deserialize;
 
+pub use crate::domain::progress::Event;
 use crate::domain::progress::{CardChecks, CheckResult, Failure, Observation, PaymentStatus};
 use crate::error::{ApiError, InputError};
-
-/// What a verified event means for us.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Event {
-    /// An event about a payment intent.
-    Payment {
-        /// The processor's intent id (`pi_...`).
-        intent: String,
-        /// Amount and currency as the processor states them (checked against our record).
-        amount: Option<i64>,
-        currency: Option<String>,
-        observation: Observation,
-    },
-    /// A type we do not act on.
-    Ignored,
-}
 
 #[derive(Deserialize)]
 struct StripeEnvelope {

@@ -1,0 +1,28 @@
+use super::*;
+
+#[test]
+fn bounds_need_an_explicit_offset_and_drop_fractions() {
+    assert_eq!(parse_bound("2026-11-23T14:00:00Z"), Some(1_795_442_400));
+    assert_eq!(
+        parse_bound("2026-11-23T09:00:00-05:00"),
+        Some(1_795_442_400)
+    );
+    assert_eq!(parse_bound("2026-11-23T14:00:00.999Z"), Some(1_795_442_400));
+    for bad in [
+        "2026-11-23T14:00:00",
+        "2026-11-23",
+        "tomorrow",
+        "",
+        "+1",
+        "2026-11-23T14:00:00-05:00[America/New_York]",
+    ] {
+        assert_eq!(parse_bound(bad), None, "{bad}");
+    }
+}
+
+#[test]
+fn instants_render_with_the_practice_offset() {
+    let zone = TimeZone::get("America/New_York").unwrap();
+    assert_eq!(render(1_795_442_400, &zone), "2026-11-23T09:00:00-05:00");
+    assert_eq!(render(1_782_223_200, &zone), "2026-06-23T10:00:00-04:00");
+}

@@ -1,0 +1,162 @@
+//! Charges by staff, and balances for patients and staff.
+
+use super::ledger::{Charge, Ledger, LineItem, MAX_DESCRIPTION_CHARS, MAX_LINE_ITEMS, Payment};
+use crate::store::attr;
+use serde::{Deserialize, Serialize};
+
+use crate::AppState;
+use crate::auth::{Resource, Role};
+use crate::booking::access::acting_for;
+use crate::booking::model::Appointment;
+use crate::domain::access::Caller;
+use crate::domain::ids::{AppointmentId, ChargeId, PatientId};
+use crate::domain::money::{Currency, MAX_MINOR_UNITS};
+use crate::domain::refusals::PaymentError;
+use crate::error::ApiError;
+use crate::store::commit::{Audit, Idempotency, Reply, Write, audit_read, commit};
+use crate::store::keys::*;
+use crate::store::{Condition, Consistency, TransactOp};
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ChargeRequest {
+    pub patient_id: PatientId,
+    pub currency: Currency,
+    pub line_items: Vec<LineItem>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appointment_id: Option<AppointmentId>,
+    /// Set on an adjusting entry: the charge it corrects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adjusts: Option<ChargeId>,
+}
+
+fn check_lines(lines: &[LineItem]) -> Result<i64, ApiError> {
+    if lines.is_empty() || lines.len() > MAX_LINE_ITEMS {
+        return Err(ApiError::Payment(PaymentError::InvalidLineItems));
+    }
+    let mut total: i64 = 0;
+    for line in lines {
+        let text = line.description.expose();
+        let chars = text.trim().chars().count();
+        if chars == 0 || chars > MAX_DESCRIPTION_CHARS || text.chars().any(char::is_control) {
+            return Err(ApiError::Payment(PaymentError::InvalidDescription));
+        }
+        if line.amount.abs() > MAX_MINOR_UNITS || line.amount == 0 {
+            return Err(ApiError::Payment(PaymentError::InvalidLineAmount));
+        }
+        total += line.amount;
+    }
+    Ok(total)
+}
+
+/// Staff post a charge, or an adjusting entry that corrects an earlier charge.
+#[tracing::instrument(skip_all)]
+pub async fn create_charge(
+    state: &AppState,
+    caller: &Caller,
+    idem: &Idempotency,
+    req: ChargeRequest,
+) -> Result<Reply, ApiError> {
+    caller
+        .principal
+        .authorize(&[Role::Staff, Role::Admin], Resource::Shared)?;
+    let total = check_lines(&req.line_items)?;
+    let patient = req.patient_id.clone();
+    let mut claim = None;
+    match &req.adjusts {
+        None if total <= 0 => {
+            return Err(ApiError::Payment(PaymentError::NonPositiveCharge));
+        }
+        None => {}
+        Some(original) => {
+            let ledger = Ledger::load(state, &patient).await?;
+            claim = Some(ledger.claim());
+            let base = ledger
+                .charges
+                .iter()
+                .find(|c| &c.id == original)
+                .ok_or_else(|| ApiError::Payment(PaymentError::UnknownCharge))?;
+            if base.currency != req.currency {
+                return Err(ApiError::Payment(PaymentError::AdjustmentCurrency));
+            }
+            if base.adjusts.is_some() {
+                return Err(ApiError::Payment(PaymentError::AdjustsAdjustment));
+            }
+            if ledger.net_of(original) + total < 0 {
+                return Err(ApiError::Payment(PaymentError::AdjustmentExceedsCharge));
+            }
+        }
+    }
+    if let Some(appointment) = &req.appointment_id {
+        let item = state
+            .table
+            .get(&appointment_key(appointment), Consistency::Strong)
+            .await?;
+        // Read through the appointment's own codec: the spelling of its attributes lives there.
+        let of_patient = match item {
+            Some(item) => Appointment::from_item(&item)?.patient == patient,
+            None => false,
+        };
+        if !of_patient {
+            return Err(ApiError::Payment(PaymentError::UnknownAppointment));
+        }
+    }
+    let mut charge = Charge {
+        id: ChargeId::new(),
+        patient: patient.clone(),
+        currency: req.currency,
+        total,
+        appointment: req.appointment_id.clone(),
+        adjusts: req.adjusts.clone(),
+        created_at: state.clock.now().unix_timestamp(),
+        sealed_lines: Vec::new(),
+    };
+    let plain = serde_json::to_vec(&req.line_items).map_err(anyhow::Error::new)?;
+    charge.sealed_lines = state
+        .sealer
+        .seal(&charge.key(), attr::LINE_ITEMS, &plain)
+        .await?;
+    let mut writes = vec![
+        Write::new(TransactOp::Put {
+            item: charge.to_item(),
+            condition: Some(Condition::ItemAbsent),
+        }),
+        Write::new(TransactOp::Check {
+            key: patient_key(&patient),
+            condition: Condition::ItemExists,
+        })
+        .or(PaymentError::UnknownPatient),
+    ];
+    writes.extend(claim.map(|op| Write::new(op).or(PaymentError::BalanceChanged)));
+    let reply = Reply::created(&charge.view_with(&req.line_items))?.with_patient_data();
+    let audit = Audit::new("charge.create", "charge", charge.id.as_str());
+    Ok(commit(state, caller, Some(idem), writes, audit, reply).await?)
+}
+
+/// A patient's balance per currency, with the charges and payments behind it.
+#[tracing::instrument(skip_all)]
+pub async fn balance(
+    state: &AppState,
+    caller: &Caller,
+    requested: Option<PatientId>,
+) -> Result<serde_json::Value, ApiError> {
+    let patient = acting_for(caller, requested)?;
+    let ledger = Ledger::load(state, &patient).await?;
+    let mut charges = Vec::with_capacity(ledger.charges.len());
+    for c in &ledger.charges {
+        charges.push(c.view(state).await?);
+    }
+    let view = serde_json::json!({
+        "patientId": patient,
+        "balances": ledger.currencies().into_iter().map(|c| ledger.totals(c)).collect::<Vec<_>>(),
+        "charges": charges,
+        "payments": ledger.payments.iter().map(Payment::view).collect::<Vec<_>>(),
+    });
+    audit_read(
+        state,
+        caller,
+        Audit::new("balance.read", "patient", patient.as_str()),
+    )
+    .await?;
+    Ok(view)
+}

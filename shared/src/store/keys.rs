@@ -1,0 +1,150 @@
+//! The key layout: every partition and sort key of the single table, built here and nowhere else.
+//!
+//! Booking:
+//! - practice `PRACTICE` / `SETTINGS`
+//! - provider `PROVIDER#<id>` / `PROFILE` (GSI `PROVIDERS`), service `SERVICE#<id>` / `PROFILE` (GSI `SERVICES`)
+//! - slot lock `LOCK#<provider>` / `<unix seconds, 12 digits>`: one per five-minute unit of occupied
+//!   time, `owner` = appointment or hold id, `expires_at` for holds
+//! - appointment `APPT#<id>` / `APPT` (GSI `CAL#<provider>` / `<start>#<id>`), and a copy of its
+//!   plaintext fields at `PATIENT#<patient>` / `APPT#<id>` for the patient's list
+//! - hold `HOLD#<id>` / `HOLD` (GSI `HOLDS` / `<expiry>#<id>` for the expiry sweep)
+//! - waitlist entry `WAITLIST#<provider>` / `<id>` (GSI `PATIENT#<patient>#WAITLIST`)
+//! - patient `PATIENT#<id>` / `PROFILE` (GSI `EMAIL#<blind index>` / `PATIENT#<id>`)
+//! - a patient's allowance slots `PATIENT#<id>` / `QUOTA#<kind>#<nn>`
+//! - outbox message `OUTBOX` / `<id>`
+//!
+//! Payments:
+//! - a patient's ledger `LEDGER#<patient>`: charges `CHG#<id>`, payments `PAY#<id>`, and `LOCK`,
+//!   the ledger's version
+//! - processor intent → our payment `INTENT#<processor id>` / `INTENT`
+//! - webhook receipts `WEBHOOK#<source>#<event id>` / `EVENT`
+//!
+//! Cross-cutting:
+//! - audit record `AUDIT#<UTC day>` / `<nanos, 20 digits>#<ulid>` (GSI `AUDIT#<entity>#<id>`)
+//! - idempotency record `IDEM#<subject>#<key>` / `IDEM`
+//! - the blind-index key `BLIND` / `BLIND#v1` (see `crate::crypto::blind`)
+
+use crate::domain::ids::{
+    AppointmentId, ChargeId, HoldId, OutboxId, PatientId, PaymentId, ProviderId, ServiceId,
+};
+use crate::store::Key;
+
+pub const PROVIDERS_INDEX: &str = "PROVIDERS";
+pub const SERVICES_INDEX: &str = "SERVICES";
+/// Sort-key prefix of a patient's copies of their appointments.
+pub const PATIENT_APPOINTMENT_PREFIX: &str = "APPT#";
+/// Sort-key prefixes of a patient's allowance slots, per kind.
+pub const QUOTA_APPOINTMENT_PREFIX: &str = "QUOTA#appointment#";
+pub const QUOTA_HOLD_PREFIX: &str = "QUOTA#hold#";
+pub const QUOTA_WAITLIST_PREFIX: &str = "QUOTA#waitlist#";
+
+pub fn practice_key() -> Key {
+    Key::new("PRACTICE", "SETTINGS")
+}
+pub fn provider_key(id: &ProviderId) -> Key {
+    Key::new(format!("PROVIDER#{id}"), "PROFILE")
+}
+pub fn service_key(id: &ServiceId) -> Key {
+    Key::new(format!("SERVICE#{id}"), "PROFILE")
+}
+pub fn lock_partition(provider: &ProviderId) -> String {
+    format!("LOCK#{provider}")
+}
+pub fn lock_key(provider: &ProviderId, unit: i64) -> Key {
+    Key::new(lock_partition(provider), instant_key(unit))
+}
+pub fn appointment_key(id: &AppointmentId) -> Key {
+    Key::new(format!("APPT#{id}"), "APPT")
+}
+pub fn calendar_partition(provider: &ProviderId) -> String {
+    format!("CAL#{provider}")
+}
+pub fn patient_partition(patient: &PatientId) -> String {
+    format!("PATIENT#{patient}")
+}
+pub fn patient_appointment_key(patient: &PatientId, id: &AppointmentId) -> Key {
+    Key::new(patient_partition(patient), format!("APPT#{id}"))
+}
+pub fn patient_key(patient: &PatientId) -> Key {
+    Key::new(patient_partition(patient), "PROFILE")
+}
+pub fn hold_key(id: &HoldId) -> Key {
+    Key::new(format!("HOLD#{id}"), "HOLD")
+}
+pub const HOLDS_PARTITION: &str = "HOLDS";
+pub fn waitlist_partition(provider: &ProviderId) -> String {
+    format!("WAITLIST#{provider}")
+}
+pub fn patient_waitlist_partition(patient: &PatientId) -> String {
+    format!("PATIENT#{patient}#WAITLIST")
+}
+
+/// Fixed-width instants sort as text.
+pub fn instant_key(t: i64) -> String {
+    format!("{t:012}")
+}
+
+/// The GSI partition that finds a patient by the blind index of their email address.
+pub fn email_index(blind: &str) -> String {
+    format!("EMAIL#{blind}")
+}
+
+/// The GSI sort key of a patient's record under their email index.
+pub fn patient_index_sort(patient: &PatientId) -> String {
+    patient_partition(patient)
+}
+
+/// One numbered slot of a patient's allowance (`prefix` is one of the `QUOTA_*_PREFIX`es).
+pub fn allowance_slot_key(patient: &PatientId, prefix: &str, slot: u16) -> Key {
+    Key::new(patient_partition(patient), format!("{prefix}{slot:02}"))
+}
+
+pub fn outbox_key(id: &OutboxId) -> Key {
+    Key::new("OUTBOX", id.as_str())
+}
+
+pub fn ledger_partition(patient: &PatientId) -> String {
+    format!("LEDGER#{patient}")
+}
+
+pub fn charge_key(patient: &PatientId, id: &ChargeId) -> Key {
+    Key::new(ledger_partition(patient), format!("CHG#{id}"))
+}
+
+pub fn payment_key(patient: &PatientId, id: &PaymentId) -> Key {
+    Key::new(ledger_partition(patient), format!("PAY#{id}"))
+}
+
+/// The ledger's version: every write that can lower what is outstanding (a new intent, an adjusting
+/// entry) claims the next version, so two of them racing on one read cannot both land.
+pub fn ledger_lock_key(patient: &PatientId) -> Key {
+    Key::new(ledger_partition(patient), "LOCK")
+}
+
+pub fn intent_key(processor_id: &str) -> Key {
+    Key::new(format!("INTENT#{processor_id}"), "INTENT")
+}
+
+pub fn receipt_key(source: &str, event_id: &str) -> Key {
+    Key::new(format!("WEBHOOK#{source}#{event_id}"), "EVENT")
+}
+
+/// The day partition of audit records (reports read a day at a time).
+pub fn audit_partition(day: time::Date) -> String {
+    format!("AUDIT#{day}")
+}
+
+/// An audit record's place in its day and under its entity: time first, then a unique id.
+pub fn audit_sort(nanos: i128, id: &ulid::Ulid) -> String {
+    format!("{nanos:020}#{id}")
+}
+
+/// The GSI partition holding every audit record of one entity.
+pub fn audit_entity_index(entity: &str, entity_id: &str) -> String {
+    format!("AUDIT#{entity}#{entity_id}")
+}
+
+/// An idempotency record: scoped to the caller, so one caller's key never meets another's.
+pub fn idempotency_key(subject: &str, key: &str) -> Key {
+    Key::new(format!("IDEM#{subject}#{key}"), "IDEM")
+}
