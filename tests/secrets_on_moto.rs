@@ -3,7 +3,8 @@
 
 use practica_tests::{Emulator, sdk_config};
 use secrecy::ExposeSecret as _;
-use shared::payments::config::{STRIPE_WEBHOOK_SECRETS, resolve};
+use shared::adapters::secrets::resolve;
+use shared::config::payments::STRIPE_WEBHOOK_SECRETS;
 use shared::web::webhooks::signature::WebhookSecrets;
 
 #[tokio::test]

@@ -13,7 +13,7 @@ use shared::AppState;
 use shared::adapters::jwks::HttpJwks;
 use shared::adapters::local_issuer::{LOCAL_AUDIENCE, LOCAL_ISSUER, LocalIssuer};
 use shared::auth::AuthConfig;
-use shared::payments::config::WebhookConfig;
+use shared::config::payments::WebhookConfig;
 
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 pub const OPENAPI_PATH: &str = "/openapi.json";

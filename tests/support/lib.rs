@@ -267,8 +267,8 @@ pub const TEST_STRIPE_SECRETS: &str =
 pub const TEST_STANDARD_SECRETS: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw8KzWhSZmT4I=";
 
 /// The webhook configuration of test stacks.
-pub fn test_webhook_config() -> shared::payments::config::WebhookConfig {
-    shared::payments::config::WebhookConfig {
+pub fn test_webhook_config() -> shared::config::payments::WebhookConfig {
+    shared::config::payments::WebhookConfig {
         stripe: shared::web::webhooks::signature::WebhookSecrets::stripe(TEST_STRIPE_SECRETS)
             .expect("stripe secrets"),
         standard: shared::web::webhooks::signature::WebhookSecrets::standard(TEST_STANDARD_SECRETS)

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use shared::AppState;
 use shared::adapters::stripe::StripeProcessor;
 use shared::config::Config;
-use shared::payments::config;
+use shared::config::payments as config;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -14,7 +14,7 @@ use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
-use shared::payments::config::WebhookConfig;
+use shared::config::payments::WebhookConfig;
 use shared::payments::webhook_events::{self, Outcome};
 use shared::web::webhooks::events;
 use shared::web::webhooks::signature::{self, StandardHeaders};

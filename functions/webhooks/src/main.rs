@@ -2,7 +2,7 @@
 
 use shared::AppState;
 use shared::config::Config;
-use shared::payments::config::WebhookConfig;
+use shared::config::payments::WebhookConfig;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -295,9 +295,13 @@ where
     TableError::Unexpected(anyhow!("transaction cancelled: {codes:?}"))
 }
 
+/// Transaction conflicts: 20 ms doubling to 1.28 s.
 fn backoff(attempt: u32) -> Duration {
-    let base = 20u64 << attempt.min(6);
-    Duration::from_millis(base / 2 + rand::random_range(0..=base / 2))
+    super::backoff::delay(
+        Duration::from_millis(20),
+        attempt,
+        Duration::from_millis(1280),
+    )
 }
 
 impl DynamoTable {

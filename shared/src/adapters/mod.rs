@@ -8,6 +8,7 @@
 //! | token keys (`crate::auth::JwksSource`) | [`jwks`] over HTTPS | [`local_issuer`] |
 //! | payment processor (`crate::payments::processor`) | [`stripe`] | the CLI's sandbox |
 
+pub mod backoff;
 pub mod dynamodb;
 pub mod embedded;
 pub mod files;
@@ -15,4 +16,5 @@ pub mod jwks;
 pub mod kms;
 pub mod local_issuer;
 pub mod local_keys;
+pub mod secrets;
 pub mod stripe;

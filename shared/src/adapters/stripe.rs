@@ -57,11 +57,7 @@ impl StripeProcessor {
     }
 
     fn delay(&self, attempt: u32) -> Duration {
-        let base = self.config.base_delay.saturating_mul(1 << attempt.min(10));
-        let capped = base.min(Duration::from_secs(5));
-        // Full jitter in the upper half: retries from many environments do not line up.
-        let half = capped / 2;
-        half + half.mul_f64(rand::random::<f64>())
+        super::backoff::delay(self.config.base_delay, attempt, Duration::from_secs(5))
     }
 
     fn form(request: &IntentRequest) -> Vec<(String, String)> {

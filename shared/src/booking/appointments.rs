@@ -92,9 +92,7 @@ pub async fn list_appointments(
                     &[Role::Provider, Role::Staff, Role::Admin],
                     Resource::Provider(sub),
                 )?,
-                None => caller
-                    .principal
-                    .authorize(&[Role::Staff, Role::Admin], Resource::Shared)?,
+                None => caller.authorize_staff()?,
             }
             let (Some(from), Some(to)) = (&q.from, &q.to) else {
                 return Err(ApiError::Input(InputError::RangeRequired));

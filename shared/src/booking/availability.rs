@@ -6,9 +6,9 @@ use super::slots::busy_units;
 
 use serde::Deserialize;
 
-use super::model::*;
 use crate::AppState;
 use crate::domain::ids::{ProviderId, ServiceId};
+use crate::domain::instant::render_in;
 use crate::domain::schedule::Calendar;
 use crate::error::{ApiError, InputError};
 
@@ -41,7 +41,7 @@ pub async fn availability(
     let slots: Vec<String> = cal
         .available(service.duration(), from, to, now, &busy)
         .into_iter()
-        .map(|t| render(t, &practice.zone))
+        .map(|t| render_in(t, &practice.zone))
         .collect();
     Ok(serde_json::json!({
         "providerId": provider.id,

@@ -2,27 +2,19 @@
 //! and their JSON views. Their keys are built in [`crate::store::keys`].
 
 use crate::store::attr;
-use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::Serialize;
 
 use super::quota::Limits;
 use crate::auth::Subject;
 use crate::domain::ids::{AppointmentId, HoldId, PatientId, ProviderId, ServiceId, WaitlistId};
+use crate::domain::instant::render_in;
 use crate::domain::money::{Currency, Money};
 use crate::domain::schedule::Rules;
 use crate::error::ApiError;
 use crate::store::codec::{corrupt, n, parsed, s};
 use crate::store::keys::*;
 use crate::store::{AttrValue, GSI1_PK, GSI1_SK, Item, Key, TTL_ATTR};
-
-/// An instant as RFC 3339 with the practice zone's offset at that instant.
-pub fn render(t: i64, zone: &TimeZone) -> String {
-    match Timestamp::from_second(t) {
-        Ok(ts) => ts.display_with_offset(zone.to_offset(ts)).to_string(),
-        Err(_) => t.to_string(),
-    }
-}
 
 /// The allowance slot a record holds, if any.
 fn quota_slot(item: &Item) -> Result<Option<u16>, ApiError> {
@@ -328,8 +320,8 @@ impl Appointment {
             "patientId": self.patient,
             "providerId": self.provider,
             "serviceId": self.service,
-            "start": render(self.start, zone),
-            "end": render(self.end, zone),
+            "start": render_in(self.start, zone),
+            "end": render_in(self.end, zone),
             "timeZone": zone.iana_name().unwrap_or("UTC"),
             "status": self.status.as_str(),
             "version": self.version,
@@ -405,10 +397,10 @@ impl Hold {
             "patientId": self.patient,
             "providerId": self.provider,
             "serviceId": self.service,
-            "start": render(self.start, zone),
-            "end": render(self.end, zone),
+            "start": render_in(self.start, zone),
+            "end": render_in(self.end, zone),
             "timeZone": zone.iana_name().unwrap_or("UTC"),
-            "expiresAt": render(self.expires_at, zone),
+            "expiresAt": render_in(self.expires_at, zone),
         })
     }
 }
@@ -493,8 +485,8 @@ impl WaitlistEntry {
             "patientId": self.patient,
             "providerId": self.provider,
             "serviceId": self.service,
-            "from": render(self.from, zone),
-            "to": render(self.to, zone),
+            "from": render_in(self.from, zone),
+            "to": render_in(self.to, zone),
             "status": self.status.as_str(),
             "holdId": self.hold,
         })

@@ -185,9 +185,7 @@ pub async fn create(
     idem: Option<&Idempotency>,
     req: NewPatient,
 ) -> Result<Reply, ApiError> {
-    caller
-        .principal
-        .authorize(&[Role::Staff, Role::Admin], Resource::Shared)?;
+    caller.authorize_staff()?;
     let (id, details) = req.split();
     details.validate(today(state))?;
     // Staff typed the address: it stays unverified until the patient's own login proves it.
@@ -268,9 +266,7 @@ pub async fn find_by_email(
     search: PatientSearch,
 ) -> Result<Vec<PatientView>, ApiError> {
     let email = search.email.expose();
-    caller
-        .principal
-        .authorize(&[Role::Staff, Role::Admin], Resource::Shared)?;
+    caller.authorize_staff()?;
     if !valid_email(email.trim()) {
         return Err(ApiError::Patient(PatientError::InvalidEmail));
     }

@@ -34,12 +34,6 @@ fn rules_checked(rules: Rules) -> Result<Rules, ApiError> {
     Ok(rules)
 }
 
-fn staff(caller: &Caller) -> Result<(), ApiError> {
-    Ok(caller
-        .principal
-        .authorize(&[Role::Staff, Role::Admin], Resource::Shared)?)
-}
-
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PracticeRequest {
@@ -121,7 +115,7 @@ pub async fn create_provider(
     idem: Option<&Idempotency>,
     req: ProviderRequest,
 ) -> Result<Reply, ApiError> {
-    staff(caller)?;
+    caller.authorize_staff()?;
     let provider = Provider {
         id: ProviderId::new(),
         name: name_text(&req.name)?,
@@ -149,7 +143,7 @@ pub async fn put_schedule(
     id: &ProviderId,
     rules: Rules,
 ) -> Result<Reply, ApiError> {
-    staff(caller)?;
+    caller.authorize_staff()?;
     let rules = rules_checked(rules)?;
     let mut provider = super::lookup::provider(state, id).await?;
     provider.rules = rules;
@@ -200,7 +194,7 @@ pub async fn create_service(
     idem: Option<&Idempotency>,
     req: ServiceRequest,
 ) -> Result<Reply, ApiError> {
-    staff(caller)?;
+    caller.authorize_staff()?;
     if !(5..=MAX_SERVICE_MINUTES).contains(&req.duration_minutes)
         || !req.duration_minutes.is_multiple_of(5)
     {

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::model::*;
 use super::quota::Kind;
 use crate::AppState;
-use crate::auth::{Resource, Role};
+use crate::auth::Role;
 use crate::domain::access::Caller;
 use crate::domain::ids::{HoldId, OutboxId, PatientId, ProviderId, ServiceId, WaitlistId};
 use crate::domain::refusals::BookingError;
@@ -103,9 +103,7 @@ pub async fn list_waitlist(
     let practice = practice(state).await?;
     let (query, audit) = match &q.provider_id {
         Some(id) => {
-            caller
-                .principal
-                .authorize(&[Role::Staff, Role::Admin], Resource::Shared)?;
+            caller.authorize_staff()?;
             let id = query_provider_id(id)?;
             provider(state, &id).await?;
             (

@@ -126,4 +126,11 @@ impl Caller {
     pub fn is_staff(&self) -> bool {
         self.principal.has(Role::Staff) || self.principal.has(Role::Admin)
     }
+
+    /// The one check for staff or an admin acting on the practice as a whole (setup, charges,
+    /// lookups across patients).
+    pub fn authorize_staff(&self) -> Result<(), Denied> {
+        self.principal
+            .authorize(&[Role::Staff, Role::Admin], Resource::Shared)
+    }
 }

@@ -94,6 +94,26 @@ pub fn parse(text: &str) -> Option<Instant> {
     })
 }
 
+/// An instant (unix seconds) as RFC 3339 with `zone`'s offset at that instant: how times are shown
+/// to people of the practice and its patients.
+pub fn render_in(t: i64, zone: &jiff::tz::TimeZone) -> String {
+    render(t, Some(zone))
+}
+
+/// An instant (unix seconds) as RFC 3339 in UTC (`Z`): how ledger times are shown.
+pub fn render_utc(t: i64) -> String {
+    render(t, None)
+}
+
+fn render(t: i64, zone: Option<&jiff::tz::TimeZone>) -> String {
+    match (jiff::Timestamp::from_second(t), zone) {
+        (Ok(ts), Some(zone)) => ts.display_with_offset(zone.to_offset(ts)).to_string(),
+        (Ok(ts), None) => ts.to_string(),
+        // Outside jiff's range (year ±9999): no real record holds such a time.
+        (Err(_), _) => t.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

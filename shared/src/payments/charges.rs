@@ -5,7 +5,6 @@ use crate::store::attr;
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
-use crate::auth::{Resource, Role};
 use crate::booking::access::acting_for;
 use crate::booking::model::Appointment;
 use crate::domain::access::Caller;
@@ -57,9 +56,7 @@ pub async fn create_charge(
     idem: &Idempotency,
     req: ChargeRequest,
 ) -> Result<Reply, ApiError> {
-    caller
-        .principal
-        .authorize(&[Role::Staff, Role::Admin], Resource::Shared)?;
+    caller.authorize_staff()?;
     let total = check_lines(&req.line_items)?;
     let patient = req.patient_id.clone();
     let mut claim = None;

@@ -6,6 +6,7 @@
 //! holds charges `CHG#<id>` and payments `PAY#<id>`, and `LOCK`, the ledger's version, claimed by
 //! every write that can lower what is outstanding.
 
+use crate::domain::instant::render_utc;
 use crate::store::attr;
 use serde::{Deserialize, Serialize};
 
@@ -24,12 +25,6 @@ pub const MAX_LINE_ITEMS: usize = 50;
 
 /// Longest line-item description, in characters.
 pub const MAX_DESCRIPTION_CHARS: usize = 200;
-
-pub(super) fn iso(t: i64) -> String {
-    jiff::Timestamp::from_second(t)
-        .map(|ts| ts.to_string())
-        .unwrap_or_else(|_| t.to_string())
-}
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -119,7 +114,7 @@ impl Charge {
             "lineItems": lines,
             "appointmentId": self.appointment,
             "adjusts": self.adjusts,
-            "createdAt": iso(self.created_at),
+            "createdAt": render_utc(self.created_at),
         })
     }
 }
@@ -255,7 +250,7 @@ impl Payment {
             "cardChecks": p.checks.as_ref().map(|c| c.0),
             "failure": p.failure.as_ref().map(|f| &f.0),
             "chargeIds": self.charges,
-            "createdAt": iso(self.created_at),
+            "createdAt": render_utc(self.created_at),
         })
     }
 }

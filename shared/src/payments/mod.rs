@@ -3,7 +3,6 @@
 //! their raw bytes, deduplicated, and merged forward-only into the payment.
 
 pub mod charges;
-pub mod config;
 pub mod intents;
 pub mod ledger;
 pub mod processor;

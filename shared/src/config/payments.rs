@@ -1,4 +1,4 @@
-//! Payment configuration, read once at cold start.
+//! Payment configuration, read once at cold start (the typed style of [`super::Config`]).
 //!
 //! - `STRIPE_WEBHOOK_SECRETS`, `STANDARD_WEBHOOK_SECRETS`: comma-separated secrets, newest first.
 //! - `STRIPE_SECRET_KEY`: the processor's API key; `STRIPE_API_BASE` (default Stripe's).
@@ -13,8 +13,11 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use secrecy::SecretString;
 
+use super::{ConfigError, Env};
+use crate::adapters::secrets::resolve;
 use crate::web::webhooks::signature::{
-    DEFAULT_TOLERANCE_SECS, WebhookSecrets, generate_standard_secret, generate_stripe_secret,
+    DEFAULT_TOLERANCE_SECS, SecretsError, WebhookSecrets, generate_standard_secret,
+    generate_stripe_secret,
 };
 
 pub const STRIPE_WEBHOOK_SECRETS: &str = "STRIPE_WEBHOOK_SECRETS";
@@ -23,57 +26,12 @@ pub const STRIPE_SECRET_KEY: &str = "STRIPE_SECRET_KEY";
 pub const STRIPE_API_BASE: &str = "STRIPE_API_BASE";
 pub const WEBHOOK_TOLERANCE: &str = "PRACTICA_WEBHOOK_TOLERANCE_SECS";
 
-/// Where a secret's value comes from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SecretSource {
-    Value,
-    /// A Secrets Manager secret ARN.
-    SecretsManager(String),
-}
-
-/// Secrets Manager ARNs are recognised by their prefix; anything else is the value itself.
-pub fn source_of(value: &str) -> SecretSource {
-    let v = value.trim();
-    if v.starts_with("arn:aws:secretsmanager:") || v.starts_with("arn:aws-us-gov:secretsmanager:") {
-        SecretSource::SecretsManager(v.to_owned())
-    } else {
-        SecretSource::Value
-    }
-}
-
-/// The value of a secret variable, from Secrets Manager when it names a secret there.
-pub async fn resolve(
-    name: &'static str,
-    value: String,
-    secrets_manager: &aws_sdk_secretsmanager::Client,
-) -> anyhow::Result<SecretString> {
-    match source_of(&value) {
-        SecretSource::Value => Ok(SecretString::from(value)),
-        SecretSource::SecretsManager(arn) => {
-            let out = secrets_manager
-                .get_secret_value()
-                .secret_id(arn)
-                .send()
-                .await
-                .with_context(|| format!("reading the Secrets Manager secret named by {name}"))?;
-            let text = out
-                .secret_string()
-                .with_context(|| format!("the secret named by {name} has no string value"))?;
-            Ok(SecretString::from(text.to_owned()))
-        }
-    }
-}
-
 /// A required secret variable of the process environment, resolved (see [`resolve`]).
 async fn env_secret(
     name: &'static str,
     secrets_manager: &aws_sdk_secretsmanager::Client,
-) -> anyhow::Result<SecretString> {
-    let value = std::env::var(name)
-        .ok()
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-        .with_context(|| format!("missing environment variable {name}"))?;
+) -> Result<SecretString, ConfigError> {
+    let value = Env(|n: &str| std::env::var(n).ok()).required(name)?;
     resolve(name, value, secrets_manager).await
 }
 
@@ -85,31 +43,28 @@ pub struct WebhookConfig {
     pub tolerance_secs: i64,
 }
 
-fn tolerance(lookup: &impl Fn(&str) -> Option<String>) -> anyhow::Result<i64> {
-    match lookup(WEBHOOK_TOLERANCE) {
-        None => Ok(DEFAULT_TOLERANCE_SECS),
-        Some(v) => v
-            .trim()
-            .parse::<i64>()
-            .ok()
-            .filter(|t| (1..=3600).contains(t))
-            .with_context(|| format!("{WEBHOOK_TOLERANCE} must be 1 to 3600 seconds")),
-    }
+fn tolerance(lookup: impl Fn(&str) -> Option<String>) -> Result<i64, ConfigError> {
+    let default = DEFAULT_TOLERANCE_SECS.unsigned_abs();
+    let secs = Env(lookup).number(WEBHOOK_TOLERANCE, default, 1..=3600)?;
+    Ok(secs.cast_signed())
+}
+
+fn malformed(name: &'static str) -> impl FnOnce(SecretsError) -> ConfigError {
+    move |reason| ConfigError::Secrets { name, reason }
 }
 
 impl WebhookConfig {
-    fn parse(stripe: &str, standard: &str, tolerance_secs: i64) -> anyhow::Result<Self> {
+    fn parse(stripe: &str, standard: &str, tolerance_secs: i64) -> Result<Self, ConfigError> {
         Ok(WebhookConfig {
-            stripe: WebhookSecrets::stripe(stripe)
-                .with_context(|| format!("{STRIPE_WEBHOOK_SECRETS} is malformed"))?,
+            stripe: WebhookSecrets::stripe(stripe).map_err(malformed(STRIPE_WEBHOOK_SECRETS))?,
             standard: WebhookSecrets::standard(standard)
-                .with_context(|| format!("{STANDARD_WEBHOOK_SECRETS} is malformed"))?,
+                .map_err(malformed(STANDARD_WEBHOOK_SECRETS))?,
             tolerance_secs,
         })
     }
 
     /// On Lambda: from the environment, reading Secrets Manager where a variable names a secret.
-    pub async fn from_env(sdk: &aws_config::SdkConfig) -> anyhow::Result<Self> {
+    pub async fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
         use secrecy::ExposeSecret as _;
         let lookup = |n: &str| std::env::var(n).ok();
         let client = aws_sdk_secretsmanager::Client::new(sdk);
@@ -121,7 +76,7 @@ impl WebhookConfig {
         Self::parse(
             stripe.expose_secret(),
             standard.expose_secret(),
-            tolerance(&lookup)?,
+            tolerance(lookup)?,
         )
     }
 
@@ -172,18 +127,17 @@ struct LocalSecrets {
 /// The Stripe adapter's configuration from the environment (the key possibly from Secrets Manager).
 pub async fn stripe_from_env(
     sdk: &aws_config::SdkConfig,
-) -> anyhow::Result<crate::adapters::stripe::StripeConfig> {
+) -> Result<crate::adapters::stripe::StripeConfig, ConfigError> {
     let client = aws_sdk_secretsmanager::Client::new(sdk);
     let key = env_secret(STRIPE_SECRET_KEY, &client).await?;
     let mut config = crate::adapters::stripe::StripeConfig::new(key);
-    if let Some(base) = std::env::var(STRIPE_API_BASE)
-        .ok()
-        .filter(|b| !b.trim().is_empty())
-    {
-        anyhow::ensure!(
-            base.starts_with("https://"),
-            "{STRIPE_API_BASE} must be an https URL"
-        );
+    if let Some(base) = Env(|n: &str| std::env::var(n).ok()).optional(STRIPE_API_BASE) {
+        if !base.starts_with("https://") {
+            return Err(ConfigError::Invalid {
+                name: STRIPE_API_BASE,
+                reason: "must be an https URL",
+            });
+        }
         config.base_url = base;
     }
     Ok(config)
@@ -192,15 +146,6 @@ pub async fn stripe_from_env(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn secret_sources() {
-        assert_eq!(source_of("whsec_abc"), SecretSource::Value);
-        assert!(matches!(
-            source_of("arn:aws:secretsmanager:us-east-1:123456789012:secret:practica/stripe-AbCd"),
-            SecretSource::SecretsManager(_)
-        ));
-    }
 
     #[test]
     fn local_secrets_are_generated_once_and_env_wins() {

@@ -1,10 +1,13 @@
-//! Configuration, read from the environment once at cold start into a typed struct.
-//! A missing or malformed variable fails start-up with an error that names it (never its value).
+//! Configuration, read from the environment once at cold start into typed structs: [`Config`] (every
+//! function) and [`payments`] (the processor and webhook secrets). A missing or malformed variable
+//! fails start-up with a [`ConfigError`] that names it (never its value).
 
 use std::time::Duration;
 
 use crate::auth::{AuthConfig, TokenUse};
 use crate::crypto::CachePolicy;
+
+pub mod payments;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -15,6 +18,15 @@ pub enum ConfigError {
         name: &'static str,
         reason: &'static str,
     },
+    /// A list of webhook signing secrets that the processor's format does not allow.
+    #[error("environment variable {name} is malformed: {reason}")]
+    Secrets {
+        name: &'static str,
+        reason: crate::web::webhooks::signature::SecretsError,
+    },
+    /// The variable names a secret in Secrets Manager that could not be read.
+    #[error("the secret named by {name} could not be read: {reason}")]
+    SecretUnreadable { name: &'static str, reason: String },
 }
 
 /// Configuration of a Lambda function.
@@ -30,6 +42,7 @@ pub struct Config {
     pub data_key_cache: CachePolicy,
 }
 
+/// Reads variables through a lookup (the process environment, or a map in tests).
 struct Env<F>(F);
 
 impl<F: Fn(&str) -> Option<String>> Env<F> {
