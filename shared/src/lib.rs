@@ -12,11 +12,14 @@ pub mod domain;
 pub mod error;
 #[cfg(test)]
 mod fuzz;
+#[cfg(test)]
+mod layers;
 pub mod payments;
+pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod web;
 
-pub use app::AppState;
 pub use domain::sensitive::Sensitive;
 pub use error::ApiError;
+pub use state::AppState;

@@ -30,6 +30,7 @@ pub(super) async fn load_appointment(
     Ok((Appointment::from_item(&item)?, item))
 }
 
+#[tracing::instrument(skip_all, fields(appointment = %id))]
 pub async fn get_appointment(
     state: &AppState,
     caller: &Caller,
@@ -66,6 +67,7 @@ pub struct ListQuery {
 }
 
 /// A patient's own appointments; or, for staff and the provider, a provider's calendar in a range.
+#[tracing::instrument(skip_all)]
 pub async fn list_appointments(
     state: &AppState,
     caller: &Caller,

@@ -20,6 +20,7 @@ pub struct AvailabilityQuery {
     pub to: String,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn availability(
     state: &AppState,
     provider_id: &ProviderId,

@@ -61,6 +61,7 @@ pub(super) async fn usable_hold(
     Ok(hold)
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn book(
     state: &AppState,
     caller: &Caller,

@@ -48,6 +48,7 @@ pub struct RescheduleRequest {
     pub start: String,
 }
 
+#[tracing::instrument(skip_all, fields(appointment = %id))]
 pub async fn reschedule(
     state: &AppState,
     caller: &Caller,
@@ -148,6 +149,7 @@ pub struct CancelRequest {
     pub reason: Option<String>,
 }
 
+#[tracing::instrument(skip_all, fields(appointment = %id))]
 pub async fn cancel(
     state: &AppState,
     caller: &Caller,

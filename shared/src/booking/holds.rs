@@ -29,6 +29,7 @@ pub struct HoldRequest {
     pub patient_id: Option<PatientId>,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn create_hold(
     state: &AppState,
     caller: &Caller,
@@ -77,6 +78,7 @@ pub async fn create_hold(
 /// Removes holds that have expired and offers their time to the waitlist. Run on a schedule;
 /// expired holds never block anyone meanwhile (their locks count as free), this only makes the
 /// freed time reach waiting patients. Returns (holds removed, offers made).
+#[tracing::instrument(skip_all)]
 pub async fn sweep_expired_holds(
     state: &AppState,
     request_id: &str,

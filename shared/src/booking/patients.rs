@@ -179,6 +179,7 @@ fn view_of(id: &PatientId, details: &PatientDetails, email_verified: bool) -> Pa
 }
 
 /// Staff register a patient.
+#[tracing::instrument(skip_all)]
 pub async fn create(
     state: &AppState,
     caller: &Caller,
@@ -202,6 +203,7 @@ pub async fn create(
 }
 
 /// A patient creates or updates their own record.
+#[tracing::instrument(skip_all)]
 pub async fn put_me(
     state: &AppState,
     caller: &Caller,
@@ -227,6 +229,7 @@ pub async fn put_me(
 }
 
 /// One patient's record: the patient themself, or staff.
+#[tracing::instrument(skip_all)]
 pub async fn get(
     state: &AppState,
     caller: &Caller,
@@ -260,6 +263,7 @@ pub struct PatientSearch {
 
 /// Staff find patients by exact email address (through the blind index). Every match is shown
 /// with whether its address is verified; an empty search is audited too.
+#[tracing::instrument(skip_all)]
 pub async fn find_by_email(
     state: &AppState,
     caller: &Caller,

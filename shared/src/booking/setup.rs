@@ -55,11 +55,13 @@ fn default_offer_minutes() -> u16 {
     60
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn get_practice(state: &AppState) -> Result<serde_json::Value, ApiError> {
     Ok(super::lookup::practice(state).await?.view())
 }
 
 /// Sets the practice's zone and policies (admin).
+#[tracing::instrument(skip_all)]
 pub async fn put_practice(
     state: &AppState,
     caller: &Caller,
@@ -109,6 +111,7 @@ pub struct ProviderRequest {
     pub rules: Rules,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn create_provider(
     state: &AppState,
     caller: &Caller,
@@ -136,6 +139,7 @@ pub async fn create_provider(
 }
 
 /// Replaces a provider's scheduling rules. Booked appointments stay; new bookings follow the rules.
+#[tracing::instrument(skip_all, fields(provider = %id))]
 pub async fn put_schedule(
     state: &AppState,
     caller: &Caller,
@@ -161,6 +165,7 @@ pub async fn put_schedule(
     Ok(result?)
 }
 
+#[tracing::instrument(skip_all, fields(provider = %id))]
 pub async fn get_provider(
     state: &AppState,
     id: &ProviderId,
@@ -169,6 +174,7 @@ pub async fn get_provider(
     Ok(serde_json::to_value(provider).map_err(anyhow::Error::new)?)
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn list_providers(state: &AppState) -> Result<serde_json::Value, ApiError> {
     let items = query_all(&*state.table, &Query::gsi1(PROVIDERS_INDEX)).await?;
     let providers = items
@@ -188,6 +194,7 @@ pub struct ServiceRequest {
     pub provider_ids: Vec<ProviderId>,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn create_service(
     state: &AppState,
     caller: &Caller,
@@ -234,6 +241,7 @@ pub async fn create_service(
     Ok(result?)
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn list_services(state: &AppState) -> Result<serde_json::Value, ApiError> {
     let items = query_all(&*state.table, &Query::gsi1(SERVICES_INDEX)).await?;
     let services = items

@@ -33,6 +33,7 @@ pub struct WaitlistRequest {
     pub patient_id: Option<PatientId>,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn join_waitlist(
     state: &AppState,
     caller: &Caller,
@@ -95,6 +96,7 @@ pub struct WaitlistQuery {
     pub provider_id: Option<String>,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn list_waitlist(
     state: &AppState,
     caller: &Caller,
@@ -149,6 +151,7 @@ pub(super) async fn offer_freed_best_effort(
 /// Offers time that just became free to the earliest waiting patient it suits: a hold for them
 /// for the practice's offer window, their entry marked offered and a message in the outbox, in one
 /// transaction. Returns the hold made, if any.
+#[tracing::instrument(skip_all)]
 pub async fn offer_freed(
     state: &AppState,
     provider: &Provider,

@@ -280,6 +280,12 @@ pub mod problem;
 pub mod reply;
 pub mod webhooks;
 
+impl FromRef<crate::AppState> for Arc<Verifier> {
+    fn from_ref(state: &crate::AppState) -> Self {
+        state.verifier.clone()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
