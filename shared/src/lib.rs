@@ -1,6 +1,15 @@
-//! Practica's common crate: domain types and rules, ports (table, keys, clock), their adapters
-//! (DynamoDB, KMS, embedded redb, local keys), authentication, envelope encryption, errors,
-//! configuration and telemetry. Function crates stay thin on top of it.
+//! Practica's common crate, in layers (the README's "Layout" has the map; `layers.rs` checks it):
+//!
+//! - [`domain`]: pure types and rules, no I/O, no HTTP;
+//! - use cases: [`booking`] and [`payments`], one file per capability, over the ports in
+//!   [`state::AppState`];
+//! - [`store`] (the table port, key layout, codecs, the commit of a change), [`crypto`] (sealing,
+//!   blind index, the key port), [`auth`] (token verification);
+//! - [`adapters`]: DynamoDB, redb, KMS, local keys, JWKS, Stripe, Secrets Manager, files;
+//! - [`web`]: axum extractors, the one error-to-HTTP table, idempotent routes, webhook formats;
+//! - [`app`] builds an [`AppState`] from adapters; [`config`] and [`telemetry`] are read at cold start.
+//!
+//! Function crates stay thin on top of it: a route extracts, calls one use case, maps its answer.
 
 pub mod adapters;
 pub mod app;

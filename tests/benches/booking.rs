@@ -1,8 +1,10 @@
 //! Booking benchmark: against the same backend in one run, p50/p99 of one raw transactional write
 //! of a booking's shape (8 slot locks, appointment, patient copy, audit, idempotency record, the
 //! patient's allowance slot) and of a full booking request through the router (token
-//! verification, validation, encryption, the same transaction), and their ratio; on the embedded store and (with `PRACTICA_MOTO_ENDPOINT`) on
-//! moto with KMS. Also the availability computation for one provider over 31 days, in process.
+//! verification, validation, encryption, the same transaction), and their ratio; on the embedded store,
+//! on DynamoDB Local with KMS on moto (`PRACTICA_DDB_LOCAL_ENDPOINT` and `PRACTICA_MOTO_ENDPOINT`:
+//! the figure that predicts DynamoDB, because DynamoDB Local runs transactions the way DynamoDB
+//! does), and on moto with KMS (whose transactions copy the whole table, so its ratio says little). Also the availability computation for one provider over 31 days, in process.
 //! Run with `scripts/bench`. Raw and full requests alternate so drift hits both alike.
 
 use std::collections::BTreeSet;
@@ -264,6 +266,30 @@ async fn main() {
         "practica-bench",
     )
     .await;
+    match (
+        std::env::var("PRACTICA_DDB_LOCAL_ENDPOINT"),
+        std::env::var("PRACTICA_MOTO_ENDPOINT"),
+    ) {
+        (Ok(dynamodb), Ok(moto)) => {
+            let ddb = aws_sdk_dynamodb::Client::new(&sdk_config(&dynamodb));
+            let name = unique_table_name();
+            create_table(&ddb, &name).await;
+            let kms = aws_sdk_kms::Client::new(&sdk_config(&moto));
+            let key = kms.create_key().send().await.expect("create key");
+            let key_id = key.key_metadata().expect("metadata").key_id().to_owned();
+            run(
+                "ddb-local",
+                ROUNDS,
+                Arc::new(DynamoTable::new(ddb, name.clone())),
+                Arc::new(KmsKeys::new(kms, key_id)),
+                &name,
+            )
+            .await;
+        }
+        _ => println!(
+            "ddb-local skipped: PRACTICA_DDB_LOCAL_ENDPOINT and PRACTICA_MOTO_ENDPOINT are not both set (scripts/bench sets them)"
+        ),
+    }
     match std::env::var("PRACTICA_MOTO_ENDPOINT") {
         Ok(endpoint) => {
             let sdk = sdk_config(&endpoint);

@@ -1,7 +1,7 @@
 //! The booking function's HTTP API: practice setup, availability, holds, appointments, patients
-//! and the waitlist. Handlers stay thin: extract and authorize the caller, parse, call the domain
-//! in `shared::booking`, return its reply. Every POST that changes something needs an
-//! `Idempotency-Key`.
+//! and the waitlist. Handlers stay thin: extract the caller and the request, call one use case in
+//! `shared::booking`, return its reply. Every POST that changes something takes a
+//! [`Change`] (an `Idempotency-Key` is required); PUTs take a [`Put`] (the key is optional).
 
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
@@ -13,9 +13,9 @@ use shared::booking::{
 };
 use shared::domain::ids::{AppointmentId, PatientId, ProviderId};
 use shared::domain::schedule::Rules;
-use shared::store::commit::Reply;
-use shared::web::idempotent::{Operation, idempotent, idempotent_if_keyed};
-use shared::web::{ApiJson, ApiQuery, Caller, IdempotencyHeader};
+use shared::store::commit::{Idempotency, Reply};
+use shared::web::idempotent::{Change, Operation, Put};
+use shared::web::{ApiJson, ApiQuery, Caller};
 use shared::{ApiError, AppState};
 
 type Json200 = Result<Json<serde_json::Value>, ApiError>;
@@ -46,39 +46,15 @@ async fn get_practice(State(s): State<AppState>, _caller: Caller) -> Json200 {
     Ok(Json(setup::get_practice(&s).await?))
 }
 
-async fn put_practice(
-    State(s): State<AppState>,
-    caller: Caller,
-    key: Option<IdempotencyHeader>,
-    ApiJson(req): ApiJson<setup::PracticeRequest>,
-) -> Result<Reply, ApiError> {
-    let key = key.map(|IdempotencyHeader(k)| k);
-    idempotent_if_keyed(
-        &s,
-        &caller,
-        key.as_ref(),
-        Operation::PutPractice,
-        req,
-        async |idem, req| setup::put_practice(&s, &caller, idem, req).await,
-    )
-    .await
+async fn put_practice(put: Put<setup::PracticeRequest>) -> Result<Reply, ApiError> {
+    put.run(Operation::PutPractice, setup::put_practice).await
 }
 
-async fn create_provider(
-    State(s): State<AppState>,
-    caller: Caller,
-    IdempotencyHeader(key): IdempotencyHeader,
-    ApiJson(req): ApiJson<setup::ProviderRequest>,
-) -> Result<Reply, ApiError> {
-    idempotent(
-        &s,
-        &caller,
-        &key,
-        Operation::CreateProvider,
-        req,
-        async |idem, req| setup::create_provider(&s, &caller, Some(idem), req).await,
-    )
-    .await
+async fn create_provider(change: Change<setup::ProviderRequest>) -> Result<Reply, ApiError> {
+    let work = async |s: &AppState, c: &Caller, i: &Idempotency, req| {
+        setup::create_provider(s, c, Some(i), req).await
+    };
+    change.run(Operation::CreateProvider, work).await
 }
 
 async fn list_providers(State(s): State<AppState>, _caller: Caller) -> Json200 {
@@ -94,20 +70,12 @@ async fn get_provider(
     Ok(Json(setup::get_provider(&s, &id).await?))
 }
 
-async fn put_schedule(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    key: Option<IdempotencyHeader>,
-    ApiJson(rules): ApiJson<Rules>,
-) -> Result<Reply, ApiError> {
+async fn put_schedule(Path(id): Path<String>, put: Put<Rules>) -> Result<Reply, ApiError> {
     let id = path_id(&id, ProviderId::parse)?;
-    let key = key.map(|IdempotencyHeader(k)| k);
-    let op = Operation::PutSchedule(&id);
-    idempotent_if_keyed(&s, &caller, key.as_ref(), op, rules, async |idem, rules| {
-        setup::put_schedule(&s, &caller, idem, &id, rules).await
-    })
-    .await
+    let work = async |s: &AppState, c: &Caller, i: Option<&Idempotency>, rules| {
+        setup::put_schedule(s, c, i, &id, rules).await
+    };
+    put.run(Operation::PutSchedule(&id), work).await
 }
 
 async fn availability(
@@ -120,59 +88,23 @@ async fn availability(
     Ok(Json(availability::availability(&s, &id, &q).await?))
 }
 
-async fn create_service(
-    State(s): State<AppState>,
-    caller: Caller,
-    IdempotencyHeader(key): IdempotencyHeader,
-    ApiJson(req): ApiJson<setup::ServiceRequest>,
-) -> Result<Reply, ApiError> {
-    idempotent(
-        &s,
-        &caller,
-        &key,
-        Operation::CreateService,
-        req,
-        async |idem, req| setup::create_service(&s, &caller, Some(idem), req).await,
-    )
-    .await
+async fn create_service(change: Change<setup::ServiceRequest>) -> Result<Reply, ApiError> {
+    let work = async |s: &AppState, c: &Caller, i: &Idempotency, req| {
+        setup::create_service(s, c, Some(i), req).await
+    };
+    change.run(Operation::CreateService, work).await
 }
 
 async fn list_services(State(s): State<AppState>, _caller: Caller) -> Json200 {
     Ok(Json(setup::list_services(&s).await?))
 }
 
-async fn create_hold(
-    State(s): State<AppState>,
-    caller: Caller,
-    IdempotencyHeader(key): IdempotencyHeader,
-    ApiJson(req): ApiJson<holds::HoldRequest>,
-) -> Result<Reply, ApiError> {
-    idempotent(
-        &s,
-        &caller,
-        &key,
-        Operation::CreateHold,
-        req,
-        async |idem, req| holds::create_hold(&s, &caller, idem, req).await,
-    )
-    .await
+async fn create_hold(change: Change<holds::HoldRequest>) -> Result<Reply, ApiError> {
+    change.run(Operation::CreateHold, holds::create_hold).await
 }
 
-async fn book(
-    State(s): State<AppState>,
-    caller: Caller,
-    IdempotencyHeader(key): IdempotencyHeader,
-    ApiJson(req): ApiJson<book::BookRequest>,
-) -> Result<Reply, ApiError> {
-    idempotent(
-        &s,
-        &caller,
-        &key,
-        Operation::Book,
-        req,
-        async |idem, req| book::book(&s, &caller, idem, req).await,
-    )
-    .await
+async fn book(change: Change<book::BookRequest>) -> Result<Reply, ApiError> {
+    change.run(Operation::Book, book::book).await
 }
 
 async fn list_appointments(
@@ -195,58 +127,32 @@ async fn get_appointment(
 }
 
 async fn reschedule(
-    State(s): State<AppState>,
-    caller: Caller,
     Path(id): Path<String>,
-    IdempotencyHeader(key): IdempotencyHeader,
-    ApiJson(req): ApiJson<changes::RescheduleRequest>,
+    change: Change<changes::RescheduleRequest>,
 ) -> Result<Reply, ApiError> {
     let id = path_id(&id, AppointmentId::parse)?;
-    idempotent(
-        &s,
-        &caller,
-        &key,
-        Operation::Reschedule(&id),
-        req,
-        async |idem, req| changes::reschedule(&s, &caller, idem, &id, req).await,
-    )
-    .await
+    let work = async |s: &AppState, c: &Caller, i: &Idempotency, req| {
+        changes::reschedule(s, c, i, &id, req).await
+    };
+    change.run(Operation::Reschedule(&id), work).await
 }
 
 async fn cancel(
-    State(s): State<AppState>,
-    caller: Caller,
     Path(id): Path<String>,
-    IdempotencyHeader(key): IdempotencyHeader,
-    ApiJson(req): ApiJson<changes::CancelRequest>,
+    change: Change<changes::CancelRequest>,
 ) -> Result<Reply, ApiError> {
     let id = path_id(&id, AppointmentId::parse)?;
-    idempotent(
-        &s,
-        &caller,
-        &key,
-        Operation::Cancel(&id),
-        req,
-        async |idem, req| changes::cancel(&s, &caller, idem, &id, req).await,
-    )
-    .await
+    let work = async |s: &AppState, c: &Caller, i: &Idempotency, req| {
+        changes::cancel(s, c, i, &id, req).await
+    };
+    change.run(Operation::Cancel(&id), work).await
 }
 
-async fn create_patient(
-    State(s): State<AppState>,
-    caller: Caller,
-    IdempotencyHeader(key): IdempotencyHeader,
-    ApiJson(req): ApiJson<patients::NewPatient>,
-) -> Result<Reply, ApiError> {
-    idempotent(
-        &s,
-        &caller,
-        &key,
-        Operation::CreatePatient,
-        req,
-        async |idem, req| patients::create(&s, &caller, Some(idem), req).await,
-    )
-    .await
+async fn create_patient(change: Change<patients::NewPatient>) -> Result<Reply, ApiError> {
+    let work = async |s: &AppState, c: &Caller, i: &Idempotency, req| {
+        patients::create(s, c, Some(i), req).await
+    };
+    change.run(Operation::CreatePatient, work).await
 }
 
 async fn search_patients(
@@ -277,39 +183,14 @@ async fn get_me(State(s): State<AppState>, caller: Caller) -> PatientJson {
     Ok(Json(patients::get(&s, &caller, &id).await?))
 }
 
-async fn put_me(
-    State(s): State<AppState>,
-    caller: Caller,
-    key: Option<IdempotencyHeader>,
-    ApiJson(req): ApiJson<patients::PatientDetails>,
-) -> Result<Reply, ApiError> {
-    let key = key.map(|IdempotencyHeader(k)| k);
-    idempotent_if_keyed(
-        &s,
-        &caller,
-        key.as_ref(),
-        Operation::PutMe,
-        req,
-        async |idem, req| patients::put_me(&s, &caller, idem, req).await,
-    )
-    .await
+async fn put_me(put: Put<patients::PatientDetails>) -> Result<Reply, ApiError> {
+    put.run(Operation::PutMe, patients::put_me).await
 }
 
-async fn join_waitlist(
-    State(s): State<AppState>,
-    caller: Caller,
-    IdempotencyHeader(key): IdempotencyHeader,
-    ApiJson(req): ApiJson<waitlist::WaitlistRequest>,
-) -> Result<Reply, ApiError> {
-    idempotent(
-        &s,
-        &caller,
-        &key,
-        Operation::JoinWaitlist,
-        req,
-        async |idem, req| waitlist::join_waitlist(&s, &caller, idem, req).await,
-    )
-    .await
+async fn join_waitlist(change: Change<waitlist::WaitlistRequest>) -> Result<Reply, ApiError> {
+    change
+        .run(Operation::JoinWaitlist, waitlist::join_waitlist)
+        .await
 }
 
 async fn list_waitlist(

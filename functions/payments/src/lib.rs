@@ -13,9 +13,9 @@ use shared::domain::ids::PatientId;
 use shared::payments::charges::{self, ChargeRequest};
 use shared::payments::intents::{self, IntentRequestBody};
 use shared::payments::processor::PaymentProcessor;
-use shared::store::commit::Reply;
-use shared::web::idempotent::{Operation, idempotent};
-use shared::web::{ApiJson, ApiQuery, Caller, IdempotencyHeader};
+use shared::store::commit::{Idempotency, Reply};
+use shared::web::idempotent::{Change, Operation};
+use shared::web::{ApiQuery, Caller};
 use shared::{ApiError, AppState};
 
 /// What the payments routes run on: the common state and the processor adapter.
@@ -23,6 +23,12 @@ use shared::{ApiError, AppState};
 pub struct PaymentsState {
     pub app: AppState,
     pub processor: Arc<dyn PaymentProcessor>,
+}
+
+impl FromRef<PaymentsState> for AppState {
+    fn from_ref(state: &PaymentsState) -> Self {
+        state.app.clone()
+    }
 }
 
 impl FromRef<PaymentsState> for Arc<Verifier> {
@@ -35,21 +41,10 @@ async fn health() -> &'static str {
     "ok"
 }
 
-async fn create_charge(
-    State(s): State<PaymentsState>,
-    caller: Caller,
-    IdempotencyHeader(key): IdempotencyHeader,
-    ApiJson(req): ApiJson<ChargeRequest>,
-) -> Result<Reply, ApiError> {
-    idempotent(
-        &s.app,
-        &caller,
-        &key,
-        Operation::CreateCharge,
-        req,
-        async |idem, req| charges::create_charge(&s.app, &caller, idem, req).await,
-    )
-    .await
+async fn create_charge(change: Change<ChargeRequest>) -> Result<Reply, ApiError> {
+    change
+        .run(Operation::CreateCharge, charges::create_charge)
+        .await
 }
 
 #[derive(Deserialize)]
@@ -68,15 +63,13 @@ async fn balance(
 
 async fn create_payment_intent(
     State(s): State<PaymentsState>,
-    caller: Caller,
-    IdempotencyHeader(key): IdempotencyHeader,
-    ApiJson(req): ApiJson<IntentRequestBody>,
+    change: Change<IntentRequestBody>,
 ) -> Result<Reply, ApiError> {
-    let op = Operation::CreatePaymentIntent;
-    idempotent(&s.app, &caller, &key, op, req, async |idem, req| {
-        intents::create_intent(&s.app, &*s.processor, &caller, &key, idem, req).await
-    })
-    .await
+    let processor = &*s.processor;
+    let work = async |app: &AppState, caller: &Caller, idem: &Idempotency, req| {
+        intents::create_intent(app, processor, caller, idem, req).await
+    };
+    change.run(Operation::CreatePaymentIntent, work).await
 }
 
 /// The routes, for mounting beside other functions' (`practica serve`).

@@ -1,4 +1,4 @@
-//! Authentication and authorization.
+//! Authentication: who the caller is.
 //!
 //! Bearer JWTs are verified against a JWKS (the Cognito user pool in production, the local issuer for
 //! `practica serve`) with the same code: asymmetric algorithms only, the algorithm pinned by the key,

@@ -1,6 +1,7 @@
 //! Envelope encryption of sensitive attributes.
 //!
-//! - [`keys`]: the key port (data keys) and its errors; adapters [`local`] (a key file) and [`kms`].
+//! - [`keys`]: the key port (data keys) and its errors; its adapters are `crate::adapters::local_keys`
+//!   (a key file) and `crate::adapters::kms`.
 //! - [`envelope`]: the sealer: AES-256-GCM under a cached data key, AAD bound to table, item and attribute.
 //! - [`blind`]: a blind index (HMAC-SHA256) for equality lookups on an encrypted field.
 //!

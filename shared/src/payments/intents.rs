@@ -65,7 +65,6 @@ pub async fn create_intent(
     state: &AppState,
     processor: &dyn PaymentProcessor,
     caller: &Caller,
-    key: &IdempotencyKey,
     idem: &Idempotency,
     req: IntentRequestBody,
 ) -> Result<Reply, ApiError> {
@@ -133,7 +132,7 @@ pub async fn create_intent(
             }
         }
     }
-    let (processor_key, payment_id) = derived_ids(state, caller, key).await?;
+    let (processor_key, payment_id) = derived_ids(state, caller, idem.client_key()).await?;
     let request = IntentRequest::for_payment(&payment_id, &charges, amount, processor_key);
     let intent = processor.create_intent(&request).await?;
     let payment = Payment {

@@ -1,6 +1,7 @@
-//! Payments: charges and balances (the patient's ledger), payment intents through a processor
-//! port (Stripe in production, an in-process sandbox locally), and processor webhooks verified on
-//! their raw bytes, deduplicated, and merged forward-only into the payment.
+//! Payment use cases: [`charges`] and balances over the patient's [`ledger`], payment [`intents`]
+//! through the [`processor`] port (Stripe in production, the CLI's sandbox locally), and processor
+//! [`webhook_events`], verified on their raw bytes by `crate::web::webhooks`, deduplicated and
+//! merged forward-only into the payment.
 
 pub mod charges;
 pub mod intents;

@@ -152,6 +152,7 @@ pub async fn audit_read(state: &AppState, caller: &Caller, audit: Audit) -> Resu
 /// An `Idempotency-Key` bound to its caller and to the exact request it first came with.
 pub struct Idempotency {
     key: Key,
+    client_key: IdempotencyKey,
     fingerprint: String,
     caller: Caller,
 }
@@ -170,9 +171,15 @@ impl Idempotency {
         let blind = state.blind_index().await?;
         Ok(Idempotency {
             key: keys::idempotency_key(caller.principal.subject.as_str(), key.as_str()),
+            client_key: key.clone(),
             fingerprint: blind.compute("idempotency", &format!("{operation}\n{canonical}")),
             caller: caller.clone(),
         })
+    }
+
+    /// The key as the client sent it (a use case may derive further keys from it).
+    pub fn client_key(&self) -> &IdempotencyKey {
+        &self.client_key
     }
 
     async fn item(&self, state: &AppState, reply: &Reply) -> Result<Item, ApiError> {

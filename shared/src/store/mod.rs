@@ -1,8 +1,11 @@
 //! The table port: a single-table model (string `pk`/`sk`, one GSI `gsi1pk`/`gsi1sk`, TTL attribute
 //! `expires_at`) behind one small trait, with typed conditions instead of expression strings.
 //!
-//! Adapters: [`dynamodb::DynamoTable`] for production, [`embedded::EmbeddedTable`] (redb) for
-//! `practica serve` and fast tests. Both are held to the same contract (`contract` module).
+//! Adapters: `crate::adapters::dynamodb::DynamoTable` for production,
+//! `crate::adapters::embedded::EmbeddedTable` (redb) for `practica serve` and fast tests. Both are
+//! held to the same contract (`contract` module). Around the port: [`keys`] (every key built in one
+//! place), [`attr`] (every attribute name), [`codec`] (reading items back), [`commit`] (a change with
+//! its audit and idempotency records in one transaction), [`cache`] (rarely changing records).
 
 use std::collections::BTreeMap;
 

@@ -3,15 +3,23 @@
 //! change; a retry that the table now refuses (409/422) gets the stored reply instead
 //! ([`Idempotency::run`]). Use cases authorize before any such refusal, so a caller who may not
 //! make the request never sees a stored reply.
+//!
+//! Routes take a [`Change`] (POST: the key is required) or a [`Put`] (the key is optional) and hand
+//! it the use case: `change.run(Operation::Book, book::book)`.
 
 use std::fmt;
+use std::sync::Arc;
 
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
+use super::{ApiJson, IdempotencyHeader};
 use crate::AppState;
+use crate::auth::Verifier;
 use crate::domain::access::Caller;
 use crate::domain::ids::{AppointmentId, IdempotencyKey, ProviderId};
-use crate::error::ApiError;
+use crate::error::{ApiError, InputError};
 use crate::store::commit::{Idempotency, Reply};
 
 /// What a key is bound to: the route and its path ids. These names are inside every stored
@@ -81,6 +89,123 @@ pub async fn idempotent_if_keyed<B: Serialize>(
             idempotent(state, caller, key, operation, body, work).await
         }
         None => work(None, body).await,
+    }
+}
+
+/// A changing request, extracted in the order its refusals take precedence: the caller (401/403),
+/// the `Idempotency-Key` (400 when missing or malformed), then the JSON body (400/413/415/422).
+pub struct Change<B> {
+    state: AppState,
+    caller: Caller,
+    key: IdempotencyKey,
+    body: B,
+}
+
+/// A replacing request (PUT): as [`Change`], but the key is optional.
+pub struct Put<B> {
+    state: AppState,
+    caller: Caller,
+    key: Option<IdempotencyKey>,
+    body: B,
+}
+
+async fn extract<S, B>(
+    req: Request,
+    state: &S,
+    key_required: bool,
+) -> Result<(AppState, Caller, Option<IdempotencyKey>, B), ApiError>
+where
+    B: DeserializeOwned,
+    AppState: FromRef<S>,
+    Arc<Verifier>: FromRef<S>,
+    S: Send + Sync,
+{
+    let (mut parts, body) = req.into_parts();
+    let caller = Caller::from_request_parts(&mut parts, state).await?;
+    let key = if key_required {
+        Some(IdempotencyHeader::from_request_parts(&mut parts, state).await?)
+    } else {
+        <Option<IdempotencyHeader>>::from_request_parts(&mut parts, state).await?
+    };
+    let ApiJson(body) = ApiJson::<B>::from_request(Request::from_parts(parts, body), state).await?;
+    let key = key.map(|IdempotencyHeader(k)| k);
+    Ok((AppState::from_ref(state), caller, key, body))
+}
+
+impl<S, B> FromRequest<S> for Change<B>
+where
+    B: DeserializeOwned,
+    AppState: FromRef<S>,
+    Arc<Verifier>: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let (state, caller, key, body) = extract(req, state, true).await?;
+        let key = key.ok_or(ApiError::Input(InputError::IdempotencyKeyRequired))?;
+        Ok(Change {
+            state,
+            caller,
+            key,
+            body,
+        })
+    }
+}
+
+impl<S, B> FromRequest<S> for Put<B>
+where
+    B: DeserializeOwned,
+    AppState: FromRef<S>,
+    Arc<Verifier>: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let (state, caller, key, body) = extract(req, state, false).await?;
+        Ok(Put {
+            state,
+            caller,
+            key,
+            body,
+        })
+    }
+}
+
+impl<B: Serialize> Change<B> {
+    /// Runs the use case `work` under this request's key.
+    pub async fn run(
+        self,
+        operation: Operation<'_>,
+        work: impl AsyncFnOnce(&AppState, &Caller, &Idempotency, B) -> Result<Reply, ApiError>,
+    ) -> Result<Reply, ApiError> {
+        let Change {
+            state,
+            caller,
+            key,
+            body,
+        } = self;
+        let work = async |idem: &Idempotency, body| work(&state, &caller, idem, body).await;
+        idempotent(&state, &caller, &key, operation, body, work).await
+    }
+}
+
+impl<B: Serialize> Put<B> {
+    /// Runs the use case `work` under this request's key, if it has one.
+    pub async fn run(
+        self,
+        operation: Operation<'_>,
+        work: impl AsyncFnOnce(&AppState, &Caller, Option<&Idempotency>, B) -> Result<Reply, ApiError>,
+    ) -> Result<Reply, ApiError> {
+        let Put {
+            state,
+            caller,
+            key,
+            body,
+        } = self;
+        let work = async |idem: Option<&Idempotency>, body| work(&state, &caller, idem, body).await;
+        idempotent_if_keyed(&state, &caller, key.as_ref(), operation, body, work).await
     }
 }
 

@@ -1,5 +1,7 @@
-//! HTTP plumbing shared by every function's router: the caller extractor, a JSON body extractor whose
-//! rejections are problem+json, request ids and the request span, and the common layers.
+//! The web layer, the only one that names axum and HTTP: the caller extractor, a JSON body extractor
+//! whose rejections are problem+json, request ids and the request span, and the common layers;
+//! [`problem`] (every error's status and code), [`reply`], [`idempotent`] (the one way a route runs
+//! a change under an `Idempotency-Key`) and the processors' [`webhooks`] wire formats.
 
 use std::sync::Arc;
 
