@@ -30,12 +30,16 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
         .await
 }
 
-impl AppState {
-    /// Production: SDK clients built once, from the environment's AWS configuration.
-    pub async fn from_aws(config: &Config) -> anyhow::Result<Self> {
-        Self::from_sdk(config, &sdk_config().await)
-    }
+/// A function's cold start: its configuration from the environment, the AWS SDK configuration
+/// (for the function's other clients too) and the state built on both.
+pub async fn cold_start() -> anyhow::Result<(AppState, aws_config::SdkConfig)> {
+    let config = Config::from_env()?;
+    let sdk = sdk_config().await;
+    let state = AppState::from_sdk(&config, &sdk)?;
+    Ok((state, sdk))
+}
 
+impl AppState {
     /// Production, over an SDK configuration the function also uses for other clients.
     pub fn from_sdk(config: &Config, sdk: &aws_config::SdkConfig) -> anyhow::Result<Self> {
         let table = DynamoTable::new(

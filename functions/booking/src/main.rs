@@ -1,12 +1,8 @@
 //! Lambda entry point: wiring only.
 
-use shared::AppState;
-use shared::config::Config;
-
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     shared::telemetry::init();
-    let config = Config::from_env()?;
-    let state = AppState::from_aws(&config).await?;
+    let (state, _) = shared::app::cold_start().await?;
     lambda_http::run(booking::router(state)).await
 }

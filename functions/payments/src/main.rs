@@ -2,17 +2,13 @@
 
 use std::sync::Arc;
 
-use shared::AppState;
 use shared::adapters::stripe::StripeProcessor;
-use shared::config::Config;
-use shared::config::payments as config;
+use shared::config::payments::stripe_from_env;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     shared::telemetry::init();
-    let config = Config::from_env()?;
-    let sdk = shared::app::sdk_config().await;
-    let state = AppState::from_sdk(&config, &sdk)?;
-    let processor = StripeProcessor::new(config::stripe_from_env(&sdk).await?)?;
+    let (state, sdk) = shared::app::cold_start().await?;
+    let processor = StripeProcessor::new(stripe_from_env(&sdk).await?)?;
     lambda_http::run(payments::router(state, Arc::new(processor))).await
 }
