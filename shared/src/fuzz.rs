@@ -114,7 +114,7 @@ proptest! {
     fn timestamps_parse_or_are_refused(from in texty(), to in texty()) {
         let _ = query_range(&from, &to);
         let _ = body_start(&from);
-        let _ = crate::booking::model::parse_bound(&to);
+        let _ = crate::booking::input::parse_bound(&to);
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! Who may act on what in booking: the patient a request acts for, and who may read or change an
 //! appointment. The ownership rule itself is [`crate::domain::access::Principal::authorize`].
 
-use super::model::*;
 use crate::auth::{Resource, Role};
 use crate::domain::access::Caller;
+use crate::domain::booking::*;
 use crate::domain::ids::PatientId;
 use crate::domain::refusals::BookingError;
 use crate::error::ApiError;

@@ -8,10 +8,10 @@ use crate::store::attr;
 
 use serde::Deserialize;
 
-use super::model::*;
 use crate::AppState;
 use crate::auth::{Resource, Role};
 use crate::domain::access::Caller;
+use crate::domain::booking::*;
 use crate::domain::ids::{AppointmentId, PatientId};
 use crate::error::{ApiError, InputError};
 use crate::store::commit::{Audit, audit_read};

@@ -10,10 +10,10 @@ use crate::store::attr;
 
 use serde::{Deserialize, Serialize};
 
-use super::model::*;
 use super::quota::{self, Kind};
 use crate::AppState;
 use crate::domain::access::Caller;
+use crate::domain::booking::*;
 use crate::domain::ids::{AppointmentId, HoldId, PatientId, ProviderId, ServiceId};
 use crate::domain::refusals::BookingError;
 use crate::domain::schedule::units;

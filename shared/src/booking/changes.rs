@@ -12,10 +12,10 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::model::*;
 use super::quota::{self, Kind};
 use crate::AppState;
 use crate::domain::access::Caller;
+use crate::domain::booking::*;
 use crate::domain::ids::AppointmentId;
 use crate::domain::refusals::BookingError;
 use crate::domain::schedule::{Calendar, units};

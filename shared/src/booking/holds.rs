@@ -8,10 +8,10 @@ use super::waitlist::offer_freed;
 
 use serde::{Deserialize, Serialize};
 
-use super::model::*;
 use super::quota::Kind;
 use crate::AppState;
 use crate::domain::access::Caller;
+use crate::domain::booking::*;
 use crate::domain::ids::{HoldId, PatientId, ProviderId, ServiceId};
 use crate::domain::refusals::BookingError;
 use crate::error::ApiError;

@@ -2,11 +2,16 @@
 //! them), provider ids in queries, free-text reasons. Each refusal is a typed [`InputError`] or
 //! [`BookingError`].
 
-use super::model::*;
 use crate::domain::ids::ProviderId;
 use crate::domain::refusals::BookingError;
 use crate::domain::schedule::{MAX_RANGE_SECS, SlotError};
 use crate::error::{ApiError, InputError};
+
+/// A range bound (`from`, `to`): an RFC 3339 timestamp with an explicit offset; a fraction of a
+/// second is accepted and truncated to the second.
+pub fn parse_bound(text: &str) -> Option<i64> {
+    crate::domain::instant::parse(text).map(|i| i.second)
+}
 
 /// Longest text a patient may give as a reason for visit or for cancelling.
 pub(super) const MAX_REASON_CHARS: usize = 1000;
@@ -57,3 +62,6 @@ pub(super) fn reason_text(reason: Option<String>) -> Result<Option<String>, ApiE
         other => Ok(other),
     }
 }
+
+#[cfg(test)]
+mod tests;

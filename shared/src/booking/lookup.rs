@@ -1,8 +1,8 @@
 //! Reads every booking use case starts from: the clock, and the practice, providers and services
 //! through the read cache (one table round trip per booking).
 
-use super::model::*;
 use crate::AppState;
+use crate::domain::booking::*;
 use crate::domain::ids::{ProviderId, ServiceId};
 use crate::domain::refusals::BookingError;
 use crate::error::ApiError;

@@ -7,7 +7,7 @@
 //!   patient's path from a free time to an appointment, and back.
 //! - Shared by them: [`input`] (request fields), [`lookup`] (cached reads), [`access`] (who may
 //!   act), [`slots`] (lock units and allowance claims as table writes), [`quota`] (per-patient
-//!   limits), [`model`] (records and their item codecs).
+//!   limits, claimed on the table). The records are `crate::domain::booking`.
 
 pub mod access;
 pub mod appointments;
@@ -17,7 +17,6 @@ pub mod changes;
 pub mod holds;
 pub mod input;
 pub mod lookup;
-pub mod model;
 pub mod patients;
 pub mod quota;
 pub mod setup;

@@ -9,9 +9,9 @@
 //! and writes nothing. Cancelling releases the slot in the cancelling write.
 
 use rand::seq::IndexedRandom as _;
-use serde::{Deserialize, Serialize};
 
 use crate::AppState;
+pub use crate::domain::booking::{Kind, Limits};
 use crate::domain::ids::PatientId;
 use crate::domain::refusals::{BookingError, Limited};
 use crate::error::ApiError;
@@ -21,84 +21,17 @@ use crate::store::{
     AttrValue, Condition, Item, Key, Query, SortKey, TTL_ATTR, TransactOp, query_all,
 };
 
-/// The most any limit may be set to.
-pub const MAX_LIMIT: u16 = 50;
-
-/// What a patient may have at once; staff acting for a patient are not limited.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Limits {
-    #[serde(default = "default_appointments")]
-    pub active_appointments_per_patient: u16,
-    #[serde(default = "default_holds")]
-    pub active_holds_per_patient: u16,
-    #[serde(default = "default_waitlist")]
-    pub open_waitlist_entries_per_patient: u16,
-}
-
-fn default_appointments() -> u16 {
-    4
-}
-fn default_holds() -> u16 {
-    1
-}
-fn default_waitlist() -> u16 {
-    3
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            active_appointments_per_patient: default_appointments(),
-            active_holds_per_patient: default_holds(),
-            open_waitlist_entries_per_patient: default_waitlist(),
-        }
-    }
-}
-
-impl Limits {
-    pub fn validate(&self) -> Result<(), &'static str> {
-        let all = [
-            self.active_appointments_per_patient,
-            self.active_holds_per_patient,
-            self.open_waitlist_entries_per_patient,
-        ];
-        if all.iter().all(|n| (1..=MAX_LIMIT).contains(n)) {
-            Ok(())
-        } else {
-            Err("Each limit is 1 to 50.")
-        }
-    }
-
-    pub fn of(&self, kind: Kind) -> u16 {
-        match kind {
-            Kind::Appointment => self.active_appointments_per_patient,
-            Kind::Hold => self.active_holds_per_patient,
-            Kind::Waitlist => self.open_waitlist_entries_per_patient,
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    Appointment,
-    Hold,
-    Waitlist,
-}
-
-impl Kind {
-    /// The sort-key prefix of this allowance's slots.
-    fn prefix(self) -> &'static str {
-        match self {
-            Kind::Appointment => keys::QUOTA_APPOINTMENT_PREFIX,
-            Kind::Hold => keys::QUOTA_HOLD_PREFIX,
-            Kind::Waitlist => keys::QUOTA_WAITLIST_PREFIX,
-        }
+/// The sort-key prefix of an allowance's slots.
+fn prefix(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Appointment => keys::QUOTA_APPOINTMENT_PREFIX,
+        Kind::Hold => keys::QUOTA_HOLD_PREFIX,
+        Kind::Waitlist => keys::QUOTA_WAITLIST_PREFIX,
     }
 }
 
 pub fn slot_key(patient: &PatientId, kind: Kind, slot: u16) -> Key {
-    keys::allowance_slot_key(patient, kind.prefix(), slot)
+    keys::allowance_slot_key(patient, prefix(kind), slot)
 }
 
 pub fn limit_reached(kind: Kind) -> ApiError {
@@ -164,7 +97,7 @@ async fn free_slot(
     limit: u16,
     now: i64,
 ) -> Result<u16, ApiError> {
-    let prefix = kind.prefix();
+    let prefix = prefix(kind);
     let query = Query::partition(patient_partition(patient))
         .sort(SortKey::BeginsWith(prefix.into()))
         .consistent();

@@ -5,11 +5,11 @@
 use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
-use super::model::*;
-use super::quota::Limits;
 use crate::AppState;
 use crate::auth::{Resource, Role, Subject};
 use crate::domain::access::Caller;
+use crate::domain::booking::Limits;
+use crate::domain::booking::*;
 use crate::domain::ids::{ProviderId, ServiceId};
 use crate::domain::money::Money;
 use crate::domain::refusals::SetupError;

@@ -7,10 +7,10 @@ use super::lookup::{now, offered_service, practice, provider};
 use crate::store::attr;
 use std::collections::BTreeSet;
 
-use super::model::*;
 use super::quota::{self, Kind};
 use crate::AppState;
 use crate::domain::access::Caller;
+use crate::domain::booking::*;
 use crate::domain::ids::{HoldId, PatientId, ProviderId, ServiceId};
 use crate::domain::schedule::{Calendar, units};
 use crate::error::ApiError;

@@ -9,11 +9,11 @@ use crate::store::attr;
 
 use serde::{Deserialize, Serialize};
 
-use super::model::*;
 use super::quota::Kind;
 use crate::AppState;
 use crate::auth::Role;
 use crate::domain::access::Caller;
+use crate::domain::booking::*;
 use crate::domain::ids::{HoldId, OutboxId, PatientId, ProviderId, ServiceId, WaitlistId};
 use crate::domain::refusals::BookingError;
 use crate::domain::schedule::{Calendar, MAX_RANGE_SECS};

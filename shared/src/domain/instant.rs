@@ -122,6 +122,18 @@ mod tests {
     const MONDAY_14_UTC: i64 = 1_795_442_400;
 
     #[test]
+    fn instants_render_with_the_practice_offset() {
+        let zone = jiff::tz::TimeZone::get("America/New_York").unwrap();
+        assert_eq!(render_in(1_795_442_400, &zone), "2026-11-23T09:00:00-05:00");
+        assert_eq!(render_in(1_782_223_200, &zone), "2026-06-23T10:00:00-04:00");
+    }
+
+    #[test]
+    fn utc_renders_with_z() {
+        assert_eq!(render_utc(1_795_442_400), "2026-11-23T14:00:00Z");
+    }
+
+    #[test]
     fn what_real_clients_send() {
         let at = |second, nanos| Some(Instant { second, nanos });
         // JavaScript: new Date(...).toISOString()

@@ -3,6 +3,7 @@
 //! storage crates out.
 
 pub mod access;
+pub mod booking;
 pub mod clock;
 pub mod ids;
 pub mod instant;

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::AppState;
 use crate::booking::access::acting_for;
-use crate::booking::model::Appointment;
 use crate::domain::access::Caller;
+use crate::domain::booking::Appointment;
 use crate::domain::ids::{AppointmentId, ChargeId, PatientId};
 use crate::domain::money::{Currency, MAX_MINOR_UNITS};
 use crate::domain::refusals::PaymentError;

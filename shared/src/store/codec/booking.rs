@@ -1,20 +1,15 @@
-//! Booking records, their item codecs (one spelling of every attribute, in [`crate::store::attr`])
-//! and their JSON views. Their keys are built in [`crate::store::keys`].
+//! The item codecs of the booking records: every attribute spelled through [`crate::store::attr`],
+//! every key built by [`crate::store::keys`], patient-identifying fields sealed by the caller.
 
-use crate::store::attr;
-use jiff::tz::TimeZone;
-use serde::Serialize;
-
-use super::quota::Limits;
-use crate::auth::Subject;
+use crate::domain::access::Subject;
+use crate::domain::booking::*;
 use crate::domain::ids::{AppointmentId, HoldId, PatientId, ProviderId, ServiceId, WaitlistId};
-use crate::domain::instant::render_in;
 use crate::domain::money::{Currency, Money};
-use crate::domain::schedule::Rules;
 use crate::error::ApiError;
 use crate::store::codec::{corrupt, n, parsed, s};
 use crate::store::keys::*;
-use crate::store::{AttrValue, GSI1_PK, GSI1_SK, Item, Key, TTL_ATTR};
+use crate::store::{AttrValue, GSI1_PK, GSI1_SK, Item, Key, TTL_ATTR, attr};
+use jiff::tz::TimeZone;
 
 /// The allowance slot a record holds, if any.
 fn quota_slot(item: &Item) -> Result<Option<u16>, ApiError> {
@@ -28,26 +23,7 @@ fn quota_slot(item: &Item) -> Result<Option<u16>, ApiError> {
     }
 }
 
-/// A range bound (`from`, `to`): an RFC 3339 timestamp with an explicit offset; a fraction of a
-/// second is accepted and truncated to the second.
-pub fn parse_bound(text: &str) -> Option<i64> {
-    crate::domain::instant::parse(text).map(|i| i.second)
-}
-
-/// The practice: its time zone and booking policies.
-#[derive(Clone, Debug)]
-pub struct Practice {
-    pub name: String,
-    pub zone: TimeZone,
-    pub hold_minutes: u16,
-    pub waitlist_offer_minutes: u16,
-    pub limits: Limits,
-}
-
 impl Practice {
-    pub fn zone_name(&self) -> &str {
-        self.zone.iana_name().unwrap_or("UTC")
-    }
     pub fn to_item(&self) -> Item {
         Item::new(practice_key())
             .with(attr::NAME, self.name.clone())
@@ -105,26 +81,6 @@ impl Practice {
             },
         })
     }
-    pub fn view(&self) -> serde_json::Value {
-        serde_json::json!({
-            "name": self.name,
-            "timeZone": self.zone_name(),
-            "holdMinutes": self.hold_minutes,
-            "waitlistOfferMinutes": self.waitlist_offer_minutes,
-            "limits": self.limits,
-        })
-    }
-}
-
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Provider {
-    pub id: ProviderId,
-    pub name: String,
-    /// The provider's own login, if they have one: it may read this provider's calendar.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub subject: Option<Subject>,
-    pub rules: Rules,
 }
 
 impl Provider {
@@ -154,24 +110,7 @@ impl Provider {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Service {
-    pub id: ServiceId,
-    pub name: String,
-    pub duration_minutes: u16,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub price: Option<Money>,
-    pub provider_ids: Vec<ProviderId>,
-}
-
 impl Service {
-    pub fn duration(&self) -> i64 {
-        i64::from(self.duration_minutes) * 60
-    }
-    pub fn offered_by(&self, provider: &ProviderId) -> bool {
-        self.provider_ids.contains(provider)
-    }
     pub fn to_item(&self) -> Item {
         let mut item = Item::new(service_key(&self.id))
             .with(GSI1_PK, SERVICES_INDEX)
@@ -219,46 +158,6 @@ impl Service {
             provider_ids,
         })
     }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status {
-    Booked,
-    Cancelled,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Booked => "booked",
-            Status::Cancelled => "cancelled",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Status> {
-        match s {
-            "booked" => Some(Status::Booked),
-            "cancelled" => Some(Status::Cancelled),
-            _ => None,
-        }
-    }
-}
-
-/// The plaintext part of an appointment (the reason for visit is sealed separately).
-#[derive(Clone, Debug)]
-pub struct Appointment {
-    pub id: AppointmentId,
-    pub patient: PatientId,
-    pub provider: ProviderId,
-    pub service: ServiceId,
-    pub start: i64,
-    pub end: i64,
-    /// Occupied span, buffers included: the lock units it holds.
-    pub occupied: (i64, i64),
-    pub status: Status,
-    pub version: i64,
-    pub created_at: i64,
-    /// The patient's allowance slot it holds (booked by the patient, not by staff).
-    pub quota_slot: Option<u16>,
 }
 
 impl Appointment {
@@ -313,40 +212,6 @@ impl Appointment {
             quota_slot: quota_slot(item)?,
         })
     }
-    /// The JSON view; `reason` only where the caller may read it (and the read is audited).
-    pub fn view(&self, zone: &TimeZone, reason: Option<&str>) -> serde_json::Value {
-        let mut v = serde_json::json!({
-            "id": self.id,
-            "patientId": self.patient,
-            "providerId": self.provider,
-            "serviceId": self.service,
-            "start": render_in(self.start, zone),
-            "end": render_in(self.end, zone),
-            "timeZone": zone.iana_name().unwrap_or("UTC"),
-            "status": self.status.as_str(),
-            "version": self.version,
-        });
-        if let Some(reason) = reason {
-            v["reason"] = reason.into();
-        }
-        v
-    }
-}
-
-#[derive(Clone, Debug)]
-pub struct Hold {
-    pub id: HoldId,
-    pub patient: PatientId,
-    pub provider: ProviderId,
-    pub service: ServiceId,
-    pub start: i64,
-    pub end: i64,
-    pub occupied: (i64, i64),
-    pub expires_at: i64,
-    /// Set when the hold is a waitlist offer.
-    pub waitlist: Option<WaitlistId>,
-    /// The patient's allowance slot it holds (a hold the patient made, not an offer).
-    pub quota_slot: Option<u16>,
 }
 
 impl Hold {
@@ -391,54 +256,6 @@ impl Hold {
             quota_slot: quota_slot(item)?,
         })
     }
-    pub fn view(&self, zone: &TimeZone) -> serde_json::Value {
-        serde_json::json!({
-            "id": self.id,
-            "patientId": self.patient,
-            "providerId": self.provider,
-            "serviceId": self.service,
-            "start": render_in(self.start, zone),
-            "end": render_in(self.end, zone),
-            "timeZone": zone.iana_name().unwrap_or("UTC"),
-            "expiresAt": render_in(self.expires_at, zone),
-        })
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WaitStatus {
-    Waiting,
-    Offered,
-}
-
-impl WaitStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WaitStatus::Waiting => "waiting",
-            WaitStatus::Offered => "offered",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "waiting" => Some(WaitStatus::Waiting),
-            "offered" => Some(WaitStatus::Offered),
-            _ => None,
-        }
-    }
-}
-
-#[derive(Clone, Debug)]
-pub struct WaitlistEntry {
-    pub id: WaitlistId,
-    pub patient: PatientId,
-    pub provider: ProviderId,
-    pub service: ServiceId,
-    pub from: i64,
-    pub to: i64,
-    pub status: WaitStatus,
-    pub hold: Option<HoldId>,
-    /// The patient's allowance slot it holds (joined by the patient, not by staff).
-    pub quota_slot: Option<u16>,
 }
 
 impl WaitlistEntry {
@@ -479,19 +296,4 @@ impl WaitlistEntry {
             quota_slot: quota_slot(item)?,
         })
     }
-    pub fn view(&self, zone: &TimeZone) -> serde_json::Value {
-        serde_json::json!({
-            "id": self.id,
-            "patientId": self.patient,
-            "providerId": self.provider,
-            "serviceId": self.service,
-            "from": render_in(self.from, zone),
-            "to": render_in(self.to, zone),
-            "status": self.status.as_str(),
-            "holdId": self.hold,
-        })
-    }
 }
-
-#[cfg(test)]
-mod tests;

@@ -2,6 +2,8 @@
 //! never the client's fault (500, and the cause to the log). Writers and readers name attributes
 //! only through [`crate::store::attr`].
 
+pub mod booking;
+
 use crate::error::ApiError;
 use crate::store::{AttrValue, Item};
 

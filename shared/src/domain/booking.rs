@@ -1,0 +1,276 @@
+//! Booking records and their rules: the practice and its per-patient limits, providers, services,
+//! appointments, holds and waitlist entries, and the JSON views people see (times in the practice's
+//! zone). How they are stored is `crate::store::codec::booking`; where, `crate::store::keys`.
+
+use jiff::tz::TimeZone;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::access::Subject;
+use crate::domain::ids::{AppointmentId, HoldId, PatientId, ProviderId, ServiceId, WaitlistId};
+use crate::domain::instant::render_in;
+use crate::domain::money::Money;
+use crate::domain::schedule::Rules;
+
+/// The practice: its time zone and booking policies.
+#[derive(Clone, Debug)]
+pub struct Practice {
+    pub name: String,
+    pub zone: TimeZone,
+    pub hold_minutes: u16,
+    pub waitlist_offer_minutes: u16,
+    pub limits: Limits,
+}
+
+impl Practice {
+    pub fn zone_name(&self) -> &str {
+        self.zone.iana_name().unwrap_or("UTC")
+    }
+    pub fn view(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name,
+            "timeZone": self.zone_name(),
+            "holdMinutes": self.hold_minutes,
+            "waitlistOfferMinutes": self.waitlist_offer_minutes,
+            "limits": self.limits,
+        })
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Provider {
+    pub id: ProviderId,
+    pub name: String,
+    /// The provider's own login, if they have one: it may read this provider's calendar.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<Subject>,
+    pub rules: Rules,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Service {
+    pub id: ServiceId,
+    pub name: String,
+    pub duration_minutes: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price: Option<Money>,
+    pub provider_ids: Vec<ProviderId>,
+}
+
+impl Service {
+    pub fn duration(&self) -> i64 {
+        i64::from(self.duration_minutes) * 60
+    }
+    pub fn offered_by(&self, provider: &ProviderId) -> bool {
+        self.provider_ids.contains(provider)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Booked,
+    Cancelled,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Booked => "booked",
+            Status::Cancelled => "cancelled",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Status> {
+        match s {
+            "booked" => Some(Status::Booked),
+            "cancelled" => Some(Status::Cancelled),
+            _ => None,
+        }
+    }
+}
+
+/// The plaintext part of an appointment (the reason for visit is sealed separately).
+#[derive(Clone, Debug)]
+pub struct Appointment {
+    pub id: AppointmentId,
+    pub patient: PatientId,
+    pub provider: ProviderId,
+    pub service: ServiceId,
+    pub start: i64,
+    pub end: i64,
+    /// Occupied span, buffers included: the lock units it holds.
+    pub occupied: (i64, i64),
+    pub status: Status,
+    pub version: i64,
+    pub created_at: i64,
+    /// The patient's allowance slot it holds (booked by the patient, not by staff).
+    pub quota_slot: Option<u16>,
+}
+
+impl Appointment {
+    /// The JSON view; `reason` only where the caller may read it (and the read is audited).
+    pub fn view(&self, zone: &TimeZone, reason: Option<&str>) -> serde_json::Value {
+        let mut v = serde_json::json!({
+            "id": self.id,
+            "patientId": self.patient,
+            "providerId": self.provider,
+            "serviceId": self.service,
+            "start": render_in(self.start, zone),
+            "end": render_in(self.end, zone),
+            "timeZone": zone.iana_name().unwrap_or("UTC"),
+            "status": self.status.as_str(),
+            "version": self.version,
+        });
+        if let Some(reason) = reason {
+            v["reason"] = reason.into();
+        }
+        v
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Hold {
+    pub id: HoldId,
+    pub patient: PatientId,
+    pub provider: ProviderId,
+    pub service: ServiceId,
+    pub start: i64,
+    pub end: i64,
+    pub occupied: (i64, i64),
+    pub expires_at: i64,
+    /// Set when the hold is a waitlist offer.
+    pub waitlist: Option<WaitlistId>,
+    /// The patient's allowance slot it holds (a hold the patient made, not an offer).
+    pub quota_slot: Option<u16>,
+}
+
+impl Hold {
+    pub fn view(&self, zone: &TimeZone) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id,
+            "patientId": self.patient,
+            "providerId": self.provider,
+            "serviceId": self.service,
+            "start": render_in(self.start, zone),
+            "end": render_in(self.end, zone),
+            "timeZone": zone.iana_name().unwrap_or("UTC"),
+            "expiresAt": render_in(self.expires_at, zone),
+        })
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitStatus {
+    Waiting,
+    Offered,
+}
+
+impl WaitStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WaitStatus::Waiting => "waiting",
+            WaitStatus::Offered => "offered",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "waiting" => Some(WaitStatus::Waiting),
+            "offered" => Some(WaitStatus::Offered),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct WaitlistEntry {
+    pub id: WaitlistId,
+    pub patient: PatientId,
+    pub provider: ProviderId,
+    pub service: ServiceId,
+    pub from: i64,
+    pub to: i64,
+    pub status: WaitStatus,
+    pub hold: Option<HoldId>,
+    /// The patient's allowance slot it holds (joined by the patient, not by staff).
+    pub quota_slot: Option<u16>,
+}
+
+impl WaitlistEntry {
+    pub fn view(&self, zone: &TimeZone) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id,
+            "patientId": self.patient,
+            "providerId": self.provider,
+            "serviceId": self.service,
+            "from": render_in(self.from, zone),
+            "to": render_in(self.to, zone),
+            "status": self.status.as_str(),
+            "holdId": self.hold,
+        })
+    }
+}
+
+/// The most any limit may be set to.
+pub const MAX_LIMIT: u16 = 50;
+
+/// What a patient may have at once; staff acting for a patient are not limited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Limits {
+    #[serde(default = "default_appointments")]
+    pub active_appointments_per_patient: u16,
+    #[serde(default = "default_holds")]
+    pub active_holds_per_patient: u16,
+    #[serde(default = "default_waitlist")]
+    pub open_waitlist_entries_per_patient: u16,
+}
+
+fn default_appointments() -> u16 {
+    4
+}
+fn default_holds() -> u16 {
+    1
+}
+fn default_waitlist() -> u16 {
+    3
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            active_appointments_per_patient: default_appointments(),
+            active_holds_per_patient: default_holds(),
+            open_waitlist_entries_per_patient: default_waitlist(),
+        }
+    }
+}
+
+impl Limits {
+    pub fn validate(&self) -> Result<(), &'static str> {
+        let all = [
+            self.active_appointments_per_patient,
+            self.active_holds_per_patient,
+            self.open_waitlist_entries_per_patient,
+        ];
+        if all.iter().all(|n| (1..=MAX_LIMIT).contains(n)) {
+            Ok(())
+        } else {
+            Err("Each limit is 1 to 50.")
+        }
+    }
+
+    pub fn of(&self, kind: Kind) -> u16 {
+        match kind {
+            Kind::Appointment => self.active_appointments_per_patient,
+            Kind::Hold => self.active_holds_per_patient,
+            Kind::Waitlist => self.open_waitlist_entries_per_patient,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Appointment,
+    Hold,
+    Waitlist,
+}
