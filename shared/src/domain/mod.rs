@@ -7,6 +7,7 @@ pub mod booking;
 pub mod clock;
 pub mod ids;
 pub mod instant;
+pub mod ledger;
 pub mod money;
 pub mod progress;
 pub mod refusals;

@@ -3,6 +3,7 @@
 //! only through [`crate::store::attr`].
 
 pub mod booking;
+pub mod payments;
 
 use crate::error::ApiError;
 use crate::store::{AttrValue, Item};

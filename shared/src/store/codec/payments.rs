@@ -1,0 +1,166 @@
+//! The item codecs of the ledger's records: every attribute spelled through [`crate::store::attr`],
+//! every key built by [`crate::store::keys`]; a charge's line items are sealed by the use case.
+
+use crate::domain::ids::{AppointmentId, ChargeId, PatientId, PaymentId};
+use crate::domain::ledger::*;
+use crate::domain::money::{Currency, Money};
+use crate::domain::progress::{CardChecks, CheckResult, Failure, PaymentStatus, Progress, Stamp};
+use crate::error::ApiError;
+use crate::store::codec::{corrupt, n, parsed, s};
+use crate::store::keys::*;
+use crate::store::{AttrValue, Item, Key, attr};
+
+impl Charge {
+    pub fn key(&self) -> Key {
+        charge_key(&self.patient, &self.id)
+    }
+
+    pub fn to_item(&self) -> Item {
+        let mut item = Item::new(self.key())
+            .with(attr::KIND, "charge")
+            .with(attr::CHARGE_ID, self.id.as_str())
+            .with(attr::PATIENT_ID, self.patient.as_str())
+            .with(attr::CURRENCY, self.currency.code())
+            .with(attr::TOTAL, self.total)
+            .with(attr::LINE_ITEMS, self.sealed_lines.clone())
+            .with(attr::CREATED_AT, self.created_at);
+        if let Some(a) = &self.appointment {
+            item.set(attr::APPOINTMENT_ID, a.as_str());
+        }
+        if let Some(a) = &self.adjusts {
+            item.set(attr::ADJUSTS, a.as_str());
+        }
+        item
+    }
+
+    pub fn from_item(item: &Item) -> Result<Self, ApiError> {
+        let optional = |name: &str| item.get(name).and_then(AttrValue::as_s);
+        Ok(Charge {
+            id: parsed(item, attr::CHARGE_ID, ChargeId::parse)?,
+            patient: parsed(item, attr::PATIENT_ID, PatientId::parse)?,
+            currency: parsed(item, attr::CURRENCY, Currency::parse)?,
+            total: n(item, attr::TOTAL)?,
+            appointment: match optional(attr::APPOINTMENT_ID) {
+                Some(a) => Some(AppointmentId::parse(a).ok_or_else(|| corrupt("appointment_id"))?),
+                None => None,
+            },
+            adjusts: match optional(attr::ADJUSTS) {
+                Some(a) => Some(ChargeId::parse(a).ok_or_else(|| corrupt("adjusts"))?),
+                None => None,
+            },
+            created_at: n(item, attr::CREATED_AT)?,
+            sealed_lines: item
+                .get(attr::LINE_ITEMS)
+                .and_then(AttrValue::as_b)
+                .ok_or_else(|| corrupt("line_items"))?
+                .to_vec(),
+        })
+    }
+}
+
+impl Payment {
+    pub fn key(&self) -> Key {
+        payment_key(&self.patient, &self.id)
+    }
+
+    pub fn to_item(&self) -> Item {
+        let p = &self.progress;
+        let mut item = Item::new(self.key())
+            .with(attr::KIND, "payment")
+            .with(attr::PAYMENT_ID, self.id.as_str())
+            .with(attr::PATIENT_ID, self.patient.as_str())
+            .with(attr::INTENT, self.intent.clone())
+            .with(attr::AMOUNT, self.amount.amount())
+            .with(attr::CURRENCY, self.amount.currency().code())
+            .with(
+                attr::CHARGES,
+                AttrValue::L(
+                    self.charges
+                        .iter()
+                        .map(|c| AttrValue::S(c.as_str().into()))
+                        .collect(),
+                ),
+            )
+            .with(attr::STATUS, p.status.as_str())
+            .with(attr::REFUNDED, p.refunded)
+            .with(attr::VERSION, self.version)
+            .with(attr::CREATED_AT, self.created_at);
+        if let Some((c, stamp)) = &p.checks {
+            item.set(attr::CHECK_ADDRESS_LINE1, c.address_line1.as_str());
+            item.set(attr::CHECK_POSTAL_CODE, c.postal_code.as_str());
+            item.set(attr::CHECK_CVC, c.cvc.as_str());
+            item.set(attr::CHECKS_STAMP, stamp.encode());
+        }
+        if let Some((f, stamp)) = &p.failure {
+            item.set(attr::FAILURE_CODE, f.code.clone());
+            if let Some(d) = &f.decline_code {
+                item.set(attr::DECLINE_CODE, d.clone());
+            }
+            item.set(attr::FAILURE_STAMP, stamp.encode());
+        }
+        item
+    }
+
+    pub fn from_item(item: &Item) -> Result<Self, ApiError> {
+        let stamp = |name: &str| -> Result<Option<Stamp>, ApiError> {
+            match item.get(name).and_then(AttrValue::as_s) {
+                Some(t) => Stamp::decode(t).map(Some).ok_or_else(|| corrupt(name)),
+                None => Ok(None),
+            }
+        };
+        let check = |name: &str| CheckResult::parse(item.get(name).and_then(AttrValue::as_s));
+        let checks = stamp(attr::CHECKS_STAMP)?.map(|st| {
+            (
+                CardChecks {
+                    address_line1: check(attr::CHECK_ADDRESS_LINE1),
+                    postal_code: check(attr::CHECK_POSTAL_CODE),
+                    cvc: check(attr::CHECK_CVC),
+                },
+                st,
+            )
+        });
+        let failure = match stamp(attr::FAILURE_STAMP)? {
+            Some(st) => Some((
+                Failure {
+                    code: s(item, attr::FAILURE_CODE)?.to_owned(),
+                    decline_code: item
+                        .get(attr::DECLINE_CODE)
+                        .and_then(AttrValue::as_s)
+                        .map(str::to_owned),
+                },
+                st,
+            )),
+            None => None,
+        };
+        let charges = match item.get(attr::CHARGES) {
+            Some(AttrValue::L(list)) => list
+                .iter()
+                .map(|v| {
+                    v.as_s()
+                        .and_then(ChargeId::parse)
+                        .ok_or_else(|| corrupt("charges"))
+                })
+                .collect::<Result<_, _>>()?,
+            _ => return Err(corrupt("charges")),
+        };
+        Ok(Payment {
+            id: parsed(item, attr::PAYMENT_ID, PaymentId::parse)?,
+            patient: parsed(item, attr::PATIENT_ID, PatientId::parse)?,
+            intent: s(item, attr::INTENT)?.to_owned(),
+            amount: Money::new(
+                n(item, attr::AMOUNT)?,
+                parsed(item, attr::CURRENCY, Currency::parse)?,
+            )
+            .ok_or_else(|| corrupt("amount"))?,
+            charges,
+            progress: Progress {
+                status: parsed(item, attr::STATUS, PaymentStatus::parse)?,
+                checks,
+                failure,
+                refunded: n(item, attr::REFUNDED)?,
+            },
+            version: n(item, attr::VERSION)?,
+            created_at: n(item, attr::CREATED_AT)?,
+        })
+    }
+}
