@@ -8,6 +8,7 @@ pub mod clock;
 pub mod ids;
 pub mod instant;
 pub mod ledger;
+pub mod merkle;
 pub mod money;
 pub mod progress;
 pub mod refusals;
