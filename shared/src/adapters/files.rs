@@ -29,6 +29,25 @@ pub fn read_or_create_secret(path: &Path) -> anyhow::Result<Zeroizing<[u8; 32]>>
     Ok(key)
 }
 
+/// Reads a P-256 private key (PKCS#8) file, or creates one with a fresh key, readable by the owner
+/// only: the local token issuer's and the local audit-log signer's keys.
+pub fn read_or_create_p256_key(path: &Path) -> anyhow::Result<Zeroizing<Vec<u8>>> {
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair};
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Zeroizing::new(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let doc =
+                EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &SystemRandom::new())
+                    .map_err(|_| anyhow::anyhow!("generating a P-256 key"))?;
+            let bytes = Zeroizing::new(doc.as_ref().to_vec());
+            write_private_file(path, &bytes)?;
+            Ok(bytes)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
 /// Creates a new file readable and writable by its owner only (0600) holding `bytes`.
 /// Refuses to overwrite an existing file.
 pub fn write_private_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {

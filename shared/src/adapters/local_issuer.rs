@@ -5,7 +5,6 @@
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
 use base64::Engine as _;
@@ -14,9 +13,8 @@ use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
-use zeroize::Zeroizing;
 
-use crate::adapters::files::write_private_file;
+use crate::adapters::files::read_or_create_p256_key;
 use crate::auth::{Role, Subject};
 
 /// Issuer and audience of locally minted tokens.
@@ -52,21 +50,7 @@ struct MintedClaims<'a> {
 impl LocalIssuer {
     /// Loads the signing key from `dir`, generating it on first use.
     pub fn open_or_create(dir: &Path) -> anyhow::Result<Self> {
-        let path = dir.join(KEY_FILE);
-        let pkcs8 = match std::fs::read(&path) {
-            Ok(bytes) => Zeroizing::new(bytes),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let doc = EcdsaKeyPair::generate_pkcs8(
-                    &ECDSA_P256_SHA256_FIXED_SIGNING,
-                    &SystemRandom::new(),
-                )
-                .map_err(|_| anyhow::anyhow!("generating the local signing key"))?;
-                let bytes = Zeroizing::new(doc.as_ref().to_vec());
-                write_private_file(&path, &bytes)?;
-                bytes
-            }
-            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-        };
+        let pkcs8 = read_or_create_p256_key(&dir.join(KEY_FILE))?;
         Self::from_pkcs8(&pkcs8, LOCAL_ISSUER, LOCAL_AUDIENCE)
     }
 

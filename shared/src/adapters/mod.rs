@@ -16,5 +16,6 @@ pub mod jwks;
 pub mod kms;
 pub mod local_issuer;
 pub mod local_keys;
+pub mod local_signer;
 pub mod secrets;
 pub mod stripe;

@@ -14,6 +14,7 @@
 pub mod blind;
 pub mod envelope;
 pub mod keys;
+pub mod signer;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 

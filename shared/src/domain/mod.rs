@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod booking;
+pub mod checkpoint;
 pub mod clock;
 pub mod ids;
 pub mod instant;
