@@ -3,7 +3,7 @@
 //! | layer | folders | may not name |
 //! |---|---|---|
 //! | domain | `domain/` | any framework, SDK or storage crate, and every other layer |
-//! | use cases | `booking/`, `payments/` | HTTP, AWS, redb, the web layer, adapters, the composition root |
+//! | use cases | `booking/`, `payments/`, `audit/` | HTTP, AWS, redb, the web layer, adapters, the composition root |
 //! | storage | `store/` | HTTP, AWS, redb, the web layer, adapters |
 //! | services | `crypto/`, `auth/`, `state.rs`, `error.rs` | HTTP, AWS, redb, the web layer, adapters |
 //!
@@ -17,10 +17,11 @@ const FRAMEWORKS: [&str; 7] = [
     "axum", "http::", "aws_", "reqwest", "redb", "lambda_", "tower",
 ];
 const OUTER: [&str; 3] = ["crate::web", "crate::adapters", "crate::app::"];
-const INNER_TO_DOMAIN: [&str; 10] = [
+const INNER_TO_DOMAIN: [&str; 11] = [
     "crate::store",
     "crate::booking",
     "crate::payments",
+    "crate::audit",
     "crate::crypto",
     "crate::auth",
     "crate::config",

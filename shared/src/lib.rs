@@ -13,6 +13,7 @@
 
 pub mod adapters;
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod booking;
 pub mod config;

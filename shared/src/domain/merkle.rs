@@ -8,6 +8,9 @@
 //! - [`consistency_proof`] / [`verify_consistency`]: that a tree of one size is a prefix of a larger
 //!   one (the log was only appended to between two checkpoints).
 //!
+//! - [`Frontier`]: the tree's right edge (at most 64 hashes), enough to append a leaf and to know the
+//!   root at every size without reading the leaves again.
+//!
 //! Pure functions over hashes: where the hashes are stored is the integrator's business.
 
 use sha2::{Digest as _, Sha256};
@@ -191,6 +194,47 @@ pub fn verify_consistency(
     s == 0 && fr == *old_root && sr == *new_root
 }
 
+/// The roots of the perfect subtrees along the right edge of a tree, largest first: appending a
+/// leaf merges equal-sized neighbours, as a binary counter carries.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Frontier {
+    size: u64,
+    /// (height, hash) of each perfect subtree, heights strictly decreasing.
+    nodes: Vec<(u32, Hash)>,
+}
+
+impl Frontier {
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    pub fn push(&mut self, leaf: Hash) {
+        let mut node = (0, leaf);
+        while let Some(&(height, left)) = self.nodes.last() {
+            if height != node.0 {
+                break;
+            }
+            self.nodes.pop();
+            node = (height + 1, node_hash(&left, &node.1));
+        }
+        self.nodes.push(node);
+        self.size += 1;
+    }
+
+    /// The tree hash of the leaves pushed so far: the right-most subtrees folded into their left
+    /// neighbours, which is how RFC 6962 splits an unbalanced tree.
+    pub fn root(&self) -> Hash {
+        let mut nodes = self.nodes.iter().rev();
+        let Some(&(_, mut hash)) = nodes.next() else {
+            return empty_root();
+        };
+        for (_, left) in nodes {
+            hash = node_hash(left, &hash);
+        }
+        hash
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -366,6 +410,23 @@ mod tests {
             ));
             assert!(consistency_proof(&all[..n], 0).is_none());
         }
+    }
+
+    #[test]
+    fn the_frontier_gives_the_root_of_every_size() {
+        let all = leaves(130);
+        let mut frontier = Frontier::default();
+        assert_eq!(frontier.root(), empty_root());
+        for (n, leaf) in all.iter().enumerate() {
+            frontier.push(*leaf);
+            assert_eq!(frontier.size(), n as u64 + 1);
+            assert_eq!(frontier.root(), root(&all[..=n]), "size {}", n + 1);
+        }
+        let mut reference = Frontier::default();
+        for leaf in reference_leaves() {
+            reference.push(leaf);
+        }
+        assert_eq!(hex(&reference.root()), REFERENCE_ROOTS[8]);
     }
 
     proptest! {

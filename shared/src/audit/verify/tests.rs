@@ -1,0 +1,212 @@
+use super::*;
+use crate::adapters::local_signer::LocalSigner;
+use crate::crypto::signer::{LogSigner, sign_checkpoint};
+use crate::domain::checkpoint::Checkpoint;
+
+const NAME: &str = "practica.example/audit";
+
+struct Fixture {
+    leaves: Vec<Leaf>,
+    entries: BTreeMap<String, Vec<u8>>,
+    checkpoints: Vec<String>,
+    signer: LocalSigner,
+}
+
+fn entry_key(i: u64) -> String {
+    format!("AUDIT#2026-11-22|{i:020}")
+}
+
+/// A log of 20 entries with a checkpoint after every fifth.
+async fn fixture() -> Fixture {
+    let signer = LocalSigner::generate().unwrap();
+    let (mut leaves, mut entries, mut checkpoints) = (Vec::new(), BTreeMap::new(), Vec::new());
+    let mut frontier = Frontier::default();
+    for i in 0..20u64 {
+        let bytes = format!("{{\"action\":\"read\",\"n\":{i}}}").into_bytes();
+        let hash = leaf_hash(&bytes);
+        frontier.push(hash);
+        leaves.push(Leaf {
+            index: i,
+            entry: entry_key(i),
+            hash,
+        });
+        entries.insert(entry_key(i), bytes);
+        if (i + 1) % 5 == 0 {
+            checkpoints.push(note(&signer, &frontier).await);
+        }
+    }
+    Fixture {
+        leaves,
+        entries,
+        checkpoints,
+        signer,
+    }
+}
+
+async fn note(signer: &dyn LogSigner, frontier: &Frontier) -> String {
+    let c = Checkpoint {
+        origin: "practica.example/audit/test".into(),
+        size: frontier.size(),
+        root: frontier.root(),
+    };
+    sign_checkpoint(signer, NAME, &c).await.unwrap()
+}
+
+fn check(f: &Fixture) -> Report {
+    let view = LogView {
+        leaves: &f.leaves,
+        entries: &f.entries,
+        checkpoints: &f.checkpoints,
+    };
+    verify(&view, NAME, f.signer.public_key())
+}
+
+#[tokio::test]
+async fn an_intact_log_verifies() {
+    let f = fixture().await;
+    let report = check(&f);
+    assert!(report.ok(), "{:?}", report.problems);
+    assert_eq!((report.tree_size, report.checkpointed_size), (20, 20));
+}
+
+#[tokio::test]
+async fn an_edited_entry_is_reported_at_its_index() {
+    let mut f = fixture().await;
+    f.entries
+        .insert(entry_key(7), b"{\"action\":\"read\",\"n\":99}".to_vec());
+    assert_eq!(
+        check(&f).problems,
+        vec![Problem::EntryEdited {
+            index: 7,
+            entry: entry_key(7)
+        }]
+    );
+}
+
+#[tokio::test]
+async fn a_deleted_entry_and_an_inserted_one_are_reported() {
+    let mut f = fixture().await;
+    f.entries.remove(&entry_key(3));
+    f.entries
+        .insert("AUDIT#2026-11-22|late".into(), b"{}".to_vec());
+    assert_eq!(
+        check(&f).problems,
+        vec![
+            Problem::EntryDeleted {
+                index: 3,
+                entry: entry_key(3)
+            },
+            Problem::EntryNotInLog {
+                entry: "AUDIT#2026-11-22|late".into()
+            },
+        ]
+    );
+}
+
+#[tokio::test]
+async fn two_swapped_entries_are_reported_as_reordered() {
+    let mut f = fixture().await;
+    let (a, b) = (
+        f.entries[&entry_key(4)].clone(),
+        f.entries[&entry_key(11)].clone(),
+    );
+    f.entries.insert(entry_key(4), b);
+    f.entries.insert(entry_key(11), a);
+    assert_eq!(
+        check(&f).problems,
+        vec![Problem::EntriesReordered {
+            first: 4,
+            second: 11
+        }]
+    );
+}
+
+#[tokio::test]
+async fn a_deleted_leaf_breaks_every_later_checkpoint() {
+    let mut f = fixture().await;
+    f.leaves.retain(|l| l.index != 12);
+    let problems = check(&f).problems;
+    assert_eq!(
+        problems,
+        vec![
+            Problem::LeafMissing { index: 12 },
+            Problem::EntryNotInLog {
+                entry: entry_key(12)
+            },
+            Problem::CheckpointRootMismatch {
+                position: 2,
+                size: 15
+            },
+            Problem::CheckpointRootMismatch {
+                position: 3,
+                size: 20
+            },
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_leaf_rewritten_to_hide_an_edit_contradicts_the_signed_roots() {
+    let mut f = fixture().await;
+    let forged = b"{\"action\":\"read\",\"n\":-1}".to_vec();
+    f.leaves[2].hash = leaf_hash(&forged);
+    f.entries.insert(entry_key(2), forged);
+    let report = check(&f);
+    assert_eq!(report.checkpointed_size, 0);
+    assert_eq!(
+        report.problems,
+        (0..4)
+            .map(|position| Problem::CheckpointRootMismatch {
+                position,
+                size: 5 * (position as u64 + 1)
+            })
+            .collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn a_truncated_log_is_behind_its_checkpoints() {
+    let mut f = fixture().await;
+    f.leaves.truncate(13);
+    let problems = check(&f).problems;
+    assert!(problems.contains(&Problem::CheckpointBeyondLog {
+        position: 2,
+        size: 15
+    }));
+    assert!(problems.contains(&Problem::CheckpointBeyondLog {
+        position: 3,
+        size: 20
+    }));
+    assert!(problems.contains(&Problem::EntryNotInLog {
+        entry: entry_key(19)
+    }));
+}
+
+#[tokio::test]
+async fn forged_and_rolled_back_checkpoints_are_reported() {
+    let mut f = fixture().await;
+    // One replaced by a checkpoint of the same log signed with another key.
+    let other = LocalSigner::generate().unwrap();
+    let mut frontier = Frontier::default();
+    for leaf in &f.leaves[..10] {
+        frontier.push(leaf.hash);
+    }
+    f.checkpoints[1] = note(&other, &frontier).await;
+    // An older checkpoint served again after newer ones (the head rolled back).
+    let old = f.checkpoints[0].clone();
+    f.checkpoints.push(old);
+    assert_eq!(
+        check(&f).problems,
+        vec![
+            Problem::CheckpointForged {
+                position: 1,
+                reason: CheckpointError::NotSignedByKey
+            },
+            Problem::CheckpointRolledBack {
+                position: 4,
+                size: 5,
+                earlier: 20
+            },
+        ]
+    );
+}
