@@ -208,6 +208,21 @@ impl Frontier {
         self.size
     }
 
+    /// The stored form: the subtree hashes, largest first (their heights are the set bits of the
+    /// size).
+    pub fn hashes(&self) -> Vec<Hash> {
+        self.nodes.iter().map(|(_, h)| *h).collect()
+    }
+
+    /// Rebuilds a frontier from its size and [`Frontier::hashes`]; `None` when they do not fit.
+    pub fn from_parts(size: u64, hashes: &[Hash]) -> Option<Frontier> {
+        let heights: Vec<u32> = (0..64).rev().filter(|b| size >> b & 1 == 1).collect();
+        (heights.len() == hashes.len()).then(|| Frontier {
+            size,
+            nodes: heights.into_iter().zip(hashes.iter().copied()).collect(),
+        })
+    }
+
     pub fn push(&mut self, leaf: Hash) {
         let mut node = (0, leaf);
         while let Some(&(height, left)) = self.nodes.last() {
@@ -427,6 +442,14 @@ mod tests {
             reference.push(leaf);
         }
         assert_eq!(hex(&reference.root()), REFERENCE_ROOTS[8]);
+        // Stored and read back at every size, it goes on as if it had never stopped.
+        let mut resumed = Frontier::default();
+        for leaf in &all {
+            resumed = Frontier::from_parts(resumed.size(), &resumed.hashes()).unwrap();
+            resumed.push(*leaf);
+        }
+        assert_eq!(resumed, frontier);
+        assert!(Frontier::from_parts(3, &[[0; 32]]).is_none());
     }
 
     proptest! {

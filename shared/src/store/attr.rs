@@ -67,6 +67,15 @@ pub const TIME_ZONE: &str = "time_zone";
 pub const TO: &str = "to";
 pub const TOTAL: &str = "total";
 pub const VERSION: &str = "version";
+// The audit log's own items.
+pub const LEAF_HASH: &str = "leaf_hash";
+pub const LEAF_INDEX: &str = "leaf_index";
+pub const ENTRY_PK: &str = "entry_pk";
+pub const ENTRY_SK: &str = "entry_sk";
+pub const TREE_SIZE: &str = "tree_size";
+pub const FRONTIER: &str = "frontier";
+pub const NOTE: &str = "note";
+pub const SCANNED_FROM: &str = "scanned_from";
 pub const WAITLIST_ID: &str = "waitlist_id";
 pub const WAITLIST_OFFER_MINUTES: &str = "waitlist_offer_minutes";
 

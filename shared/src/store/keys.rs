@@ -22,6 +22,10 @@
 //! Cross-cutting:
 //! - audit record `AUDIT#<UTC day>` / `<nanos, 20 digits>#<ulid>` (GSI `AUDIT#<entity>#<id>`)
 //! - idempotency record `IDEM#<subject>#<key>` / `IDEM`
+//! - the audit log: its head `AUDITLOG` / `HEAD` (size, frontier, version), leaves
+//!   `AUDITLOG#LEAF` / `<index, 20 digits>`, the mark of an integrated entry
+//!   `AUDITLOG#IN#<UTC day>` / `<entry sk>`, and signed checkpoints `AUDITLOG#CHECKPOINT` /
+//!   `<size, 20 digits>`
 //! - the blind-index key `BLIND` / `BLIND#v1` (see `crate::crypto::blind`)
 
 use crate::domain::ids::{
@@ -147,4 +151,25 @@ pub fn audit_entity_index(entity: &str, entity_id: &str) -> String {
 /// An idempotency record: scoped to the caller, so one caller's key never meets another's.
 pub fn idempotency_key(subject: &str, key: &str) -> Key {
     Key::new(format!("IDEM#{subject}#{key}"), "IDEM")
+}
+
+pub fn audit_log_head() -> Key {
+    Key::new("AUDITLOG", "HEAD")
+}
+
+pub const AUDIT_LOG_LEAVES: &str = "AUDITLOG#LEAF";
+
+pub fn audit_log_leaf(index: u64) -> Key {
+    Key::new(AUDIT_LOG_LEAVES, format!("{index:020}"))
+}
+
+/// Where the marks of a day's integrated entries live (an entry's day is in its partition key).
+pub fn audit_integrated_partition(entry_pk: &str) -> String {
+    format!("AUDITLOG#IN#{}", entry_pk.trim_start_matches("AUDIT#"))
+}
+
+pub const AUDIT_LOG_CHECKPOINTS: &str = "AUDITLOG#CHECKPOINT";
+
+pub fn audit_log_checkpoint(size: u64) -> Key {
+    Key::new(AUDIT_LOG_CHECKPOINTS, format!("{size:020}"))
 }

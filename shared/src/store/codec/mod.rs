@@ -2,6 +2,7 @@
 //! never the client's fault (500, and the cause to the log). Writers and readers name attributes
 //! only through [`crate::store::attr`].
 
+pub mod audit;
 pub mod booking;
 pub mod payments;
 

@@ -1,0 +1,268 @@
+//! The audit log on the table: integrating entries into the Merkle log, and reading it back for
+//! verification.
+//!
+//! Integration is the log's only writer. It finds the entries of the days since its last scan that
+//! carry no integration mark, gives them the next leaf indices in (day, time) order, and writes,
+//! per batch and in ONE transaction: each leaf, each entry's mark, a checkpoint signed over the new
+//! size and root, and the head (size, frontier, version) on the condition that the head is the one
+//! it read. Two integrations racing cannot both land (no fork, no gap, no duplicate leaf: a mark
+//! or a leaf that exists fails the transaction too); a crash leaves the last whole batch. The
+//! request path never signs and never touches the head: a key service down delays integration only.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use time::Date;
+
+use super::verify::{Leaf, LogView, Report, verify};
+use crate::crypto::CryptoError;
+use crate::crypto::signer::{LogSigner, sign_checkpoint};
+use crate::domain::checkpoint::Checkpoint;
+use crate::domain::clock::Clock;
+use crate::domain::merkle::{Frontier, Hash, leaf_hash};
+use crate::error::ApiError;
+use crate::store::codec::audit::canonical_entry;
+use crate::store::codec::{corrupt, n, s};
+use crate::store::keys::*;
+use crate::store::{
+    AttrValue, Condition, Consistency, Item, Key, Query, Table, TableError, TransactOp, attr,
+    query_all,
+};
+
+/// Entries per transaction: two items each, plus the checkpoint and the head, under DynamoDB's 100.
+pub const BATCH: usize = 45;
+
+/// The log's identity and how far back a first integration looks.
+#[derive(Clone, Debug)]
+pub struct LogConfig {
+    /// The checkpoint origin, e.g. `practica.example/audit/<table>`.
+    pub origin: String,
+    /// The signature's key name.
+    pub key_name: String,
+    /// Days before today a log with no head starts scanning from.
+    pub first_scan_days: i64,
+}
+
+struct Head {
+    frontier: Frontier,
+    version: i64,
+    scanned_from: Date,
+}
+
+/// What one integration did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Integrated {
+    pub added: u64,
+    pub size: u64,
+}
+
+fn day_of(text: &str) -> Result<Date, ApiError> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    Date::parse(text, format).map_err(|_| corrupt(attr::SCANNED_FROM))
+}
+
+async fn head(table: &dyn Table, today: Date, config: &LogConfig) -> Result<Head, ApiError> {
+    let Some(item) = table.get(&audit_log_head(), Consistency::Strong).await? else {
+        return Ok(Head {
+            frontier: Frontier::default(),
+            version: 0,
+            scanned_from: today - time::Duration::days(config.first_scan_days),
+        });
+    };
+    let size = u64::try_from(n(&item, attr::TREE_SIZE)?).map_err(|_| corrupt(attr::TREE_SIZE))?;
+    let bytes = item
+        .get(attr::FRONTIER)
+        .and_then(AttrValue::as_b)
+        .ok_or_else(|| corrupt(attr::FRONTIER))?;
+    let hashes: Vec<Hash> = bytes
+        .chunks(32)
+        .map(|c| c.try_into().map_err(|_| corrupt(attr::FRONTIER)))
+        .collect::<Result<_, _>>()?;
+    Ok(Head {
+        frontier: Frontier::from_parts(size, &hashes).ok_or_else(|| corrupt(attr::FRONTIER))?,
+        version: n(&item, attr::VERSION)?,
+        scanned_from: day_of(s(&item, attr::SCANNED_FROM)?)?,
+    })
+}
+
+/// Every day from `from` to `to`, both included.
+fn days(from: Date, to: Date) -> impl Iterator<Item = Date> {
+    std::iter::successors(Some(from), move |d| d.next_day().filter(|n| *n <= to))
+        .take_while(move |d| *d <= to)
+}
+
+/// A day's audit entries, in time order.
+async fn entries_of(table: &dyn Table, day: Date) -> Result<Vec<Item>, TableError> {
+    let mut query = Query::partition(audit_partition(day));
+    query.consistent = true;
+    query_all(table, &query).await
+}
+
+/// The entries of `day` that no leaf commits to yet.
+async fn pending_of(table: &dyn Table, day: Date) -> Result<Vec<Item>, TableError> {
+    let entries = entries_of(table, day).await?;
+    let Some(first) = entries.first() else {
+        return Ok(entries);
+    };
+    let mut marks = Query::partition(audit_integrated_partition(&first.key.pk));
+    marks.consistent = true;
+    let marked: BTreeSet<String> = query_all(table, &marks)
+        .await?
+        .into_iter()
+        .map(|m| m.key.sk)
+        .collect();
+    Ok(entries
+        .into_iter()
+        .filter(|e| !marked.contains(&e.key.sk))
+        .collect())
+}
+
+/// Integrates every entry not in the log yet. A race with another integration is a
+/// `storage_busy` refusal: nothing of this run is written, and the next run continues.
+pub async fn integrate(
+    table: &dyn Table,
+    signer: &dyn LogSigner,
+    clock: &dyn Clock,
+    config: &LogConfig,
+) -> Result<Integrated, ApiError> {
+    let today = clock.now().date();
+    let mut head = head(table, today, config).await?;
+    let mut pending = Vec::new();
+    for day in days(head.scanned_from, today) {
+        pending.extend(pending_of(table, day).await?);
+    }
+    // Late entries of yesterday are still looked for next time.
+    let scanned_from = today.previous_day().unwrap_or(today).max(head.scanned_from);
+    let start = head.frontier.size();
+    for batch in pending.chunks(BATCH) {
+        let mut ops = Vec::with_capacity(2 * batch.len() + 2);
+        for entry in batch {
+            let index = head.frontier.size();
+            let hash = leaf_hash(&canonical_entry(entry));
+            head.frontier.push(hash);
+            ops.push(TransactOp::Put {
+                item: Item::new(audit_log_leaf(index))
+                    .with(attr::ENTRY_PK, entry.key.pk.clone())
+                    .with(attr::ENTRY_SK, entry.key.sk.clone())
+                    .with(attr::LEAF_HASH, hash.to_vec()),
+                condition: Some(Condition::ItemAbsent),
+            });
+            ops.push(TransactOp::Put {
+                item: Item::new(Key::new(
+                    audit_integrated_partition(&entry.key.pk),
+                    entry.key.sk.clone(),
+                ))
+                .with(attr::LEAF_INDEX, index.cast_signed()),
+                condition: Some(Condition::ItemAbsent),
+            });
+        }
+        let size = head.frontier.size();
+        let checkpoint = Checkpoint {
+            origin: config.origin.clone(),
+            size,
+            root: head.frontier.root(),
+        };
+        let note = sign_checkpoint(signer, &config.key_name, &checkpoint)
+            .await
+            .map_err(CryptoError::from)?;
+        ops.push(TransactOp::Put {
+            item: Item::new(audit_log_checkpoint(size)).with(attr::NOTE, note),
+            condition: Some(Condition::ItemAbsent),
+        });
+        ops.push(head_write(&head, scanned_from));
+        table.transact_write(ops).await.map_err(|e| match e {
+            TableError::TransactionConditionFailed { .. } => ApiError::Unavailable {
+                code: "storage_busy",
+                source: anyhow::anyhow!("another integration moved the audit log first"),
+            },
+            other => other.into(),
+        })?;
+        head.version += 1;
+    }
+    Ok(Integrated {
+        added: head.frontier.size() - start,
+        size: head.frontier.size(),
+    })
+}
+
+/// The head after a batch, on the condition that nobody else moved it.
+fn head_write(head: &Head, scanned_from: Date) -> TransactOp {
+    let frontier: Vec<u8> = head.frontier.hashes().concat();
+    let condition = if head.version == 0 {
+        Condition::ItemAbsent
+    } else {
+        Condition::version_is(head.version)
+    };
+    TransactOp::Put {
+        item: Item::new(audit_log_head())
+            .with(attr::TREE_SIZE, head.frontier.size().cast_signed())
+            .with(attr::FRONTIER, frontier)
+            .with(attr::VERSION, head.version + 1)
+            .with(attr::SCANNED_FROM, scanned_from.to_string()),
+        condition: Some(condition),
+    }
+}
+
+/// Reads the whole log back (leaves, the entries of every day from the first leaf's day, or
+/// `first_scan_days` ago, to today, and the checkpoints) and verifies it against the pinned key.
+pub async fn verify_table(
+    table: &dyn Table,
+    clock: &dyn Clock,
+    config: &LogConfig,
+    spki: &[u8],
+) -> Result<Report, ApiError> {
+    let today = clock.now().date();
+    let mut leaves = Vec::new();
+    for item in query_all(table, &Query::partition(AUDIT_LOG_LEAVES)).await? {
+        let index = item
+            .key
+            .sk
+            .parse::<u64>()
+            .map_err(|_| corrupt("leaf index"))?;
+        let hash: Hash = item
+            .get(attr::LEAF_HASH)
+            .and_then(AttrValue::as_b)
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| corrupt(attr::LEAF_HASH))?;
+        let (pk, sk) = (s(&item, attr::ENTRY_PK)?, s(&item, attr::ENTRY_SK)?);
+        leaves.push(Leaf {
+            index,
+            entry: entry_name(pk, sk),
+            hash,
+        });
+    }
+    let first_leaf_day = leaves
+        .iter()
+        .filter_map(|l| l.entry.strip_prefix("AUDIT#")?.get(..10).map(day_of))
+        .filter_map(Result::ok)
+        .min();
+    let lookback = today - time::Duration::days(config.first_scan_days);
+    let from = first_leaf_day.map_or(lookback, |d| d.min(lookback));
+    let mut entries = BTreeMap::new();
+    for day in days(from, today) {
+        for item in entries_of(table, day).await? {
+            entries.insert(
+                entry_name(&item.key.pk, &item.key.sk),
+                canonical_entry(&item),
+            );
+        }
+    }
+    let notes = query_all(table, &Query::partition(AUDIT_LOG_CHECKPOINTS))
+        .await?
+        .iter()
+        .map(|c| s(c, attr::NOTE).map(str::to_owned))
+        .collect::<Result<Vec<_>, _>>()?;
+    let view = LogView {
+        leaves: &leaves,
+        entries: &entries,
+        checkpoints: &notes,
+    };
+    Ok(verify(&view, &config.key_name, spki))
+}
+
+/// How the verifier names an entry: its partition and sort key.
+pub fn entry_name(pk: &str, sk: &str) -> String {
+    format!("{pk}|{sk}")
+}
+
+#[cfg(test)]
+mod tests;

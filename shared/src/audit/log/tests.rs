@@ -1,0 +1,205 @@
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::*;
+use crate::adapters::embedded::EmbeddedTable;
+use crate::adapters::local_signer::LocalSigner;
+use crate::audit::verify::Problem;
+use crate::crypto::KeyError;
+use crate::domain::clock::ManualClock;
+
+fn config() -> LogConfig {
+    LogConfig {
+        origin: "practica.example/audit/test".into(),
+        key_name: "practica.example/audit".into(),
+        first_scan_days: 3,
+    }
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    table: Arc<EmbeddedTable>,
+    clock: ManualClock,
+    signer: LocalSigner,
+    written: u64,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let table = Arc::new(EmbeddedTable::open(&dir.path().join("t.redb")).unwrap());
+    let start = time::macros::datetime!(2026-11-20 10:00 UTC);
+    Fixture {
+        _dir: dir,
+        table,
+        clock: ManualClock::new(start),
+        signer: LocalSigner::generate().unwrap(),
+        written: 0,
+    }
+}
+
+impl Fixture {
+    /// Writes `n` audit entries now, as the request path does.
+    async fn entries(&mut self, n: u64) {
+        for _ in 0..n {
+            let now = self.clock.now();
+            let id = ulid::Ulid::new();
+            let nanos = now.unix_timestamp_nanos() + i128::from(self.written);
+            let item = Item::new(Key::new(
+                audit_partition(now.date()),
+                audit_sort(nanos, &id),
+            ))
+            .with("action", "appointment.read")
+            .with("actor", "staff-1")
+            .with("n", self.written.cast_signed());
+            self.table
+                .put(item, Some(Condition::ItemAbsent))
+                .await
+                .unwrap();
+            self.written += 1;
+        }
+    }
+
+    async fn integrate(&self) -> Result<Integrated, ApiError> {
+        integrate(&*self.table, &self.signer, &self.clock, &config()).await
+    }
+
+    async fn verify(&self) -> Report {
+        let spki = self.signer.public_key();
+        verify_table(&*self.table, &self.clock, &config(), spki)
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn entries_are_integrated_once_across_days_and_the_log_verifies() {
+    let mut f = fixture();
+    f.entries(7).await;
+    f.clock.advance(time::Duration::days(1));
+    f.entries(100).await; // more than one batch
+    let done = f.integrate().await.unwrap();
+    assert_eq!(
+        done,
+        Integrated {
+            added: 107,
+            size: 107
+        }
+    );
+    let report = f.verify().await;
+    assert!(report.ok(), "{:?}", report.problems);
+    assert_eq!((report.tree_size, report.checkpointed_size), (107, 107));
+    // Again: nothing new, nothing written.
+    assert_eq!(
+        f.integrate().await.unwrap(),
+        Integrated {
+            added: 0,
+            size: 107
+        }
+    );
+    f.clock.advance(time::Duration::days(1));
+    f.entries(3).await;
+    assert_eq!(
+        f.integrate().await.unwrap(),
+        Integrated {
+            added: 3,
+            size: 110
+        }
+    );
+    assert!(f.verify().await.ok());
+}
+
+#[tokio::test]
+async fn racing_integrations_cannot_fork_or_duplicate_the_log() {
+    let mut f = fixture();
+    f.entries(30).await;
+    let (a, b) = tokio::join!(f.integrate(), f.integrate());
+    let landed = [&a, &b].iter().filter(|r| r.is_ok()).count();
+    assert!(landed >= 1, "{a:?} {b:?}");
+    for r in [a, b] {
+        match r {
+            Ok(done) => assert!(done.size == 30),
+            Err(ApiError::Unavailable { code, .. }) => assert_eq!(code, "storage_busy"),
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!(
+        f.integrate().await.unwrap(),
+        Integrated { added: 0, size: 30 }
+    );
+    let report = f.verify().await;
+    assert!(report.ok(), "{:?}", report.problems);
+    assert_eq!(report.tree_size, 30);
+}
+
+#[tokio::test]
+async fn tampering_on_the_table_is_reported() {
+    let mut f = fixture();
+    f.entries(10).await;
+    f.integrate().await.unwrap();
+    let day = audit_partition(f.clock.now().date());
+    let mut entries = query_all(&*f.table, &Query::partition(day)).await.unwrap();
+    // One entry edited in place, one deleted, one inserted after the fact.
+    let edited = entries.remove(4).with("actor", "someone-else");
+    f.table.put(edited.clone(), None).await.unwrap();
+    let deleted = entries.remove(0);
+    f.table.delete(&deleted.key, None).await.unwrap();
+    f.entries(1).await;
+    let problems = f.verify().await.problems;
+    let name = |i: &Item| entry_name(&i.key.pk, &i.key.sk);
+    assert!(
+        problems.contains(&Problem::EntryEdited {
+            index: 4,
+            entry: name(&edited)
+        }),
+        "{problems:?}"
+    );
+    assert!(problems.contains(&Problem::EntryDeleted {
+        index: 0,
+        entry: name(&deleted)
+    }));
+    assert!(
+        problems
+            .iter()
+            .any(|p| matches!(p, Problem::EntryNotInLog { .. }))
+    );
+    assert_eq!(problems.len(), 3, "{problems:?}");
+}
+
+/// A key service that is down.
+struct Down;
+
+#[async_trait]
+impl LogSigner for Down {
+    fn public_key(&self) -> &[u8] {
+        &[]
+    }
+
+    async fn sign(&self, _: &[u8]) -> Result<Vec<u8>, KeyError> {
+        Err(KeyError::Unavailable(anyhow::anyhow!("KMS is down")))
+    }
+}
+
+#[tokio::test]
+async fn with_the_key_service_down_nothing_is_integrated_and_entries_wait() {
+    let mut f = fixture();
+    f.entries(5).await;
+    let down = integrate(&*f.table, &Down, &f.clock, &config()).await;
+    assert!(
+        matches!(down, Err(ApiError::Unavailable { .. })),
+        "{down:?}"
+    );
+    let report = f.verify().await;
+    assert_eq!(report.tree_size, 0);
+    assert_eq!(
+        report.problems.len(),
+        5,
+        "every entry waits: {:?}",
+        report.problems
+    );
+    assert_eq!(
+        f.integrate().await.unwrap(),
+        Integrated { added: 5, size: 5 }
+    );
+    assert!(f.verify().await.ok());
+}
