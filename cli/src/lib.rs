@@ -1,5 +1,6 @@
 //! The `practica` command's library half: the local stack that `practica serve` runs.
 
+pub mod audit;
 pub mod demo;
 pub mod sandbox;
 pub mod serve;

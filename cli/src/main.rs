@@ -60,6 +60,11 @@ enum Command {
         #[arg(long, value_name = "AMOUNT")]
         refund: Option<i64>,
     },
+    /// The audit log: integrate new entries, verify the whole log, print its public key.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
     /// Print a bearer token accepted by a server on the same data directory.
     Token {
         #[arg(long, default_value = ".practica")]
@@ -76,6 +81,25 @@ enum Command {
         /// identity provider's ID token does once the user confirmed it).
         #[arg(long)]
         verified_email: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditAction {
+    /// Integrate the entries written since the last run and sign a checkpoint.
+    Seal {
+        #[arg(long, default_value = ".practica")]
+        data: PathBuf,
+    },
+    /// Check every entry, leaf and checkpoint; exits 1 and lists each problem when one is found.
+    Verify {
+        #[arg(long, default_value = ".practica")]
+        data: PathBuf,
+    },
+    /// Print the log's public key (PEM): keep a copy where the log's writers cannot change it.
+    PublicKey {
+        #[arg(long, default_value = ".practica")]
+        data: PathBuf,
     },
 }
 
@@ -106,6 +130,7 @@ async fn main() -> anyhow::Result<()> {
             println!("expired holds removed: {removed}; waitlist offers made: {offered}");
             Ok(())
         }
+        Command::Audit { action } => audit(action).await,
         Command::Pay {
             intent,
             data,
@@ -144,4 +169,35 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn audit(action: AuditAction) -> anyhow::Result<()> {
+    match action {
+        AuditAction::Seal { data } => {
+            let done = practica_cli::audit::seal(&data).await?;
+            println!(
+                "audit log: {} entries added, tree size {}",
+                done.added, done.size
+            );
+        }
+        AuditAction::Verify { data } => {
+            let report = practica_cli::audit::verify(&data).await?;
+            for problem in &report.problems {
+                println!("PROBLEM {problem:?}");
+            }
+            println!(
+                "audit log: tree size {}, signed checkpoints cover {}, {}",
+                report.tree_size,
+                report.checkpointed_size,
+                if report.ok() { "OK" } else { "FAILED" }
+            );
+            if !report.ok() {
+                std::process::exit(1);
+            }
+        }
+        AuditAction::PublicKey { data } => {
+            print!("{}", practica_cli::audit::public_key_pem(&data)?)
+        }
+    }
+    Ok(())
 }

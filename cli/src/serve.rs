@@ -42,6 +42,7 @@ pub async fn bind(port: u16, data: &Path) -> anyhow::Result<(tokio::net::TcpList
     if let Some(path) = secrets_file {
         println!("webhook signing secrets: {}", path.display());
     }
+    spawn_audit_sealing(state.clone(), crate::audit::signer(data)?);
     let sandbox = Arc::new(SandboxProcessor::new(data.join(SANDBOX_FILE)));
     let app = Router::new()
         .merge(booking::routes(state.clone()))
@@ -50,6 +51,29 @@ pub async fn bind(port: u16, data: &Path) -> anyhow::Result<(tokio::net::TcpList
         .route(JWKS_PATH, get(move || async move { Json(key_set) }))
         .route(OPENAPI_PATH, get(openapi));
     Ok((listener, shared::web::finish(app)))
+}
+
+/// How often `practica serve` integrates new audit entries into the log.
+pub const AUDIT_SEAL_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// The audit function's job, in process: integrate new entries every few seconds.
+fn spawn_audit_sealing(state: AppState, signer: shared::adapters::local_signer::LocalSigner) {
+    let config = crate::audit::local_config(&state.table_name);
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(AUDIT_SEAL_EVERY);
+        loop {
+            every.tick().await;
+            match shared::audit::log::integrate(&*state.table, &signer, &*state.clock, &config)
+                .await
+            {
+                Ok(done) if done.added > 0 => {
+                    tracing::info!(added = done.added, size = done.size, "audit log sealed")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "audit log not sealed; retrying"),
+            }
+        }
+    });
 }
 
 async fn openapi() -> impl axum::response::IntoResponse {
@@ -77,7 +101,7 @@ pub async fn run(port: u16, data: &Path) -> anyhow::Result<()> {
 
 /// The local state over `data` for one-shot commands (the server must not be running: the embedded
 /// database is opened exclusively).
-fn offline_state(data: &Path) -> anyhow::Result<AppState> {
+pub fn offline_state(data: &Path) -> anyhow::Result<AppState> {
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
     let issuer = LocalIssuer::open_or_create(data)?;
     let jwks = shared::auth::StaticJwks(issuer.jwks().clone());
