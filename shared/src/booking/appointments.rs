@@ -52,7 +52,7 @@ pub async fn get_appointment(
     audit_read(
         state,
         caller,
-        Audit::new("appointment.read", "appointment", id.as_str()),
+        Audit::new("appointment.read", "appointment", id.as_str()).about(&appt.patient),
     )
     .await?;
     Ok(appt.view(&practice.zone, reason.as_ref().map(|r| r.expose().as_str())))
@@ -128,6 +128,7 @@ pub async fn list_appointments(
         .collect::<Result<Vec<_>, _>>()?;
     appointments.retain(|a| from.is_none_or(|f| a.start >= f) && to.is_none_or(|t| a.start < t));
     appointments.sort_by_key(|a| (a.start, a.id.clone()));
+    let audit = audit.about_all(appointments.iter().map(|a| &a.patient));
     audit_read(state, caller, audit).await?;
     let views: Vec<_> = appointments
         .iter()

@@ -148,7 +148,8 @@ pub async fn book(
         writes
     };
     let reply = Reply::created(&appt.view(&practice.zone, reason.as_deref()))?.with_patient_data();
-    let audit = Audit::new("appointment.create", "appointment", appt.id.as_str());
+    let audit =
+        Audit::new("appointment.create", "appointment", appt.id.as_str()).about(&appt.patient);
     let allowance = allowance(
         caller,
         practice,

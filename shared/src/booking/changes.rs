@@ -131,7 +131,8 @@ pub async fn reschedule(
         ));
     }
     let reply = Reply::ok(&moved.view(&practice.zone, None))?.with_patient_data();
-    let audit = Audit::new("appointment.reschedule", "appointment", id.as_str());
+    let audit =
+        Audit::new("appointment.reschedule", "appointment", id.as_str()).about(&appt.patient);
     let rest = ops.into_iter().map(|op| Write::new(op).or(changed()));
     let writes = claimed.into_iter().chain(rest).collect();
     let reply = commit(state, caller, Some(idem), writes, audit, reply).await?;
@@ -203,7 +204,7 @@ pub async fn cancel(
         ));
     }
     let reply = Reply::ok(&cancelled.view(&practice.zone, None))?.with_patient_data();
-    let audit = Audit::new("appointment.cancel", "appointment", id.as_str());
+    let audit = Audit::new("appointment.cancel", "appointment", id.as_str()).about(&appt.patient);
     let changed = || ApiError::Booking(BookingError::AppointmentChanged);
     let writes = ops
         .into_iter()

@@ -53,7 +53,7 @@ pub async fn create_hold(
         quota_slot: None,
     };
     let reply = Reply::created(&hold.view(&practice.zone))?.with_patient_data();
-    let audit = Audit::new("hold.create", "hold", hold.id.as_str());
+    let audit = Audit::new("hold.create", "hold", hold.id.as_str()).about(&hold.patient);
     let allowance = allowance(
         caller,
         practice,

@@ -198,7 +198,7 @@ pub async fn create(
         .or(PatientError::PatientExists),
     ];
     let reply = Reply::created(&view_of(&id, &details, false))?.with_patient_data();
-    let audit = Audit::new("patient.create", "patient", id.as_str());
+    let audit = Audit::new("patient.create", "patient", id.as_str()).about(&id);
     Ok(commit(state, caller, idem, writes, audit, reply).await?)
 }
 
@@ -224,7 +224,7 @@ pub async fn put_me(
         condition: None,
     })];
     let reply = Reply::ok(&view_of(&id, &details, verified))?.with_patient_data();
-    let audit = Audit::new("patient.update", "patient", id.as_str());
+    let audit = Audit::new("patient.update", "patient", id.as_str()).about(&id);
     Ok(commit(state, caller, idem, writes, audit, reply).await?)
 }
 
@@ -248,7 +248,7 @@ pub async fn get(
     audit_read(
         state,
         caller,
-        Audit::new("patient.read", "patient", id.as_str()),
+        Audit::new("patient.read", "patient", id.as_str()).about(id),
     )
     .await?;
     Ok(view)
@@ -290,7 +290,7 @@ pub async fn find_by_email(
         audit_read(
             state,
             caller,
-            Audit::new("patient.read", "patient", view.patient_id.as_str()),
+            Audit::new("patient.read", "patient", view.patient_id.as_str()).about(&view.patient_id),
         )
         .await?;
         found.push(view);

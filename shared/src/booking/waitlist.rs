@@ -76,7 +76,7 @@ pub async fn join_waitlist(
         })]
     };
     let reply = Reply::created(&entry.view(&practice.zone))?.with_patient_data();
-    let audit = Audit::new("waitlist.create", "waitlist", entry.id.as_str());
+    let audit = Audit::new("waitlist.create", "waitlist", entry.id.as_str()).about(&entry.patient);
     let now = now(state);
     let allowance = allowance(
         caller,
@@ -130,6 +130,7 @@ pub async fn list_waitlist(
         .iter()
         .map(WaitlistEntry::from_item)
         .collect::<Result<Vec<_>, _>>()?;
+    let audit = audit.about_all(entries.iter().map(|e| &e.patient));
     audit_read(state, caller, audit).await?;
     let views: Vec<_> = entries.iter().map(|e| e.view(&practice.zone)).collect();
     Ok(serde_json::json!({ "entries": views }))
@@ -244,7 +245,9 @@ pub async fn offer_freed(
             request_id,
         };
         ops.push(TransactOp::Put {
-            item: Audit::new("hold.offer", "hold", hold.id.as_str()).item(state, actor),
+            item: Audit::new("hold.offer", "hold", hold.id.as_str())
+                .about(&hold.patient)
+                .item(state, actor),
             condition: Some(Condition::ItemAbsent),
         });
         match state.table.transact_write(ops).await {

@@ -3,6 +3,7 @@
 //! storage crates out.
 
 pub mod access;
+pub mod audit;
 pub mod booking;
 pub mod checkpoint;
 pub mod clock;

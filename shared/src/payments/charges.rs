@@ -126,7 +126,7 @@ pub async fn create_charge(
     ];
     writes.extend(claim.map(|op| Write::new(op).or(PaymentError::BalanceChanged)));
     let reply = Reply::created(&charge.view_with(&req.line_items))?.with_patient_data();
-    let audit = Audit::new("charge.create", "charge", charge.id.as_str());
+    let audit = Audit::new("charge.create", "charge", charge.id.as_str()).about(&patient);
     Ok(commit(state, caller, Some(idem), writes, audit, reply).await?)
 }
 
@@ -152,7 +152,7 @@ pub async fn balance(
     audit_read(
         state,
         caller,
-        Audit::new("balance.read", "patient", patient.as_str()),
+        Audit::new("balance.read", "patient", patient.as_str()).about(&patient),
     )
     .await?;
     Ok(view)

@@ -175,6 +175,7 @@ pub async fn create_intent(
     let mut body = payment.view();
     body["clientSecret"] = serde_json::Value::String(intent.client_secret.expose().clone());
     let reply = Reply::created(&body)?.with_patient_data();
-    let audit = Audit::new("payment.create", "payment", payment.id.as_str());
+    let audit =
+        Audit::new("payment.create", "payment", payment.id.as_str()).about(&payment.patient);
     Ok(commit(state, caller, Some(idem), writes, audit, reply).await?)
 }

@@ -113,13 +113,15 @@ pub async fn apply_event(
             version: payment.version + 1,
             ..payment
         };
-        let audit = Audit::new("payment.update", "payment", updated.id.as_str()).item(
-            state,
-            Actor::System {
-                name: source,
-                request_id,
-            },
-        );
+        let audit = Audit::new("payment.update", "payment", updated.id.as_str())
+            .about(&updated.patient)
+            .item(
+                state,
+                Actor::System {
+                    name: source,
+                    request_id,
+                },
+            );
         let ops = vec![
             TransactOp::Put {
                 item: receipt.clone(),

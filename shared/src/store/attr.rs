@@ -68,6 +68,9 @@ pub const TO: &str = "to";
 pub const TOTAL: &str = "total";
 pub const VERSION: &str = "version";
 // The audit log's own items.
+pub const ACTION_KIND: &str = "action_kind";
+pub const AGENT_KIND: &str = "agent_kind";
+pub const PATIENT_IDS: &str = "patient_ids";
 pub const LEAF_HASH: &str = "leaf_hash";
 pub const LEAF_INDEX: &str = "leaf_index";
 pub const ENTRY_PK: &str = "entry_pk";

@@ -6,6 +6,8 @@
 //! (HMAC under the blind-index key, so a request body with patient data is not guessable from it)
 //! and the reply sealed like any other patient field; they expire after a day.
 
+use crate::domain::audit::{ActionKind, AgentKind};
+use crate::domain::ids::PatientId;
 use crate::store::{attr, keys};
 use serde::Serialize;
 
@@ -39,6 +41,8 @@ pub struct Reply {
 pub struct ReplayRead {
     pub entity: String,
     pub entity_id: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub patients: Vec<PatientId>,
 }
 
 impl Reply {
@@ -75,6 +79,8 @@ pub struct Audit {
     pub action: &'static str,
     pub entity: String,
     pub entity_id: String,
+    /// The patients whose data the action touched (ids only, never their data).
+    pub patients: Vec<PatientId>,
 }
 
 impl Audit {
@@ -87,7 +93,21 @@ impl Audit {
             action,
             entity: entity.into(),
             entity_id: entity_id.into(),
+            patients: Vec::new(),
         }
+    }
+
+    /// Names a patient whose data the action touched.
+    pub fn about(mut self, patient: &PatientId) -> Self {
+        if !self.patients.contains(patient) {
+            self.patients.push(patient.clone());
+        }
+        self
+    }
+
+    /// Names every patient whose data the action touched (a list read names each one shown).
+    pub fn about_all<'a>(self, patients: impl IntoIterator<Item = &'a PatientId>) -> Self {
+        patients.into_iter().fold(self, Audit::about)
     }
 
     /// The stored record. Partitioned by UTC day (reports read a day at a time), sorted by time;
@@ -97,7 +117,7 @@ impl Audit {
         let nanos = now.unix_timestamp_nanos();
         let day = now.date();
         let id = ulid::Ulid::new();
-        let (who, roles, request_id) = match actor {
+        let (who, roles, request_id, agent) = match actor {
             Actor::Caller(c) => (
                 c.principal.subject.as_str().to_owned(),
                 c.principal
@@ -106,11 +126,24 @@ impl Audit {
                     .map(|r| AttrValue::S(r.as_str().into()))
                     .collect(),
                 c.request_id.clone(),
+                AgentKind::User,
             ),
-            Actor::System { name, request_id } => {
-                (format!("system:{name}"), Vec::new(), request_id.to_owned())
-            }
+            Actor::System { name, request_id } => (
+                format!("system:{name}"),
+                Vec::new(),
+                request_id.to_owned(),
+                if PROCESSORS.contains(&name) {
+                    AgentKind::Processor
+                } else {
+                    AgentKind::System
+                },
+            ),
         };
+        let patients = self
+            .patients
+            .iter()
+            .map(|p| AttrValue::S(p.as_str().to_owned()))
+            .collect();
         Item::new(Key::new(
             keys::audit_partition(day),
             keys::audit_sort(nanos, &id),
@@ -124,12 +157,18 @@ impl Audit {
         .with(attr::ACTOR, who)
         .with(attr::ROLES, AttrValue::L(roles))
         .with(attr::ACTION, self.action)
+        .with(attr::ACTION_KIND, ActionKind::of(self.action).code())
+        .with(attr::AGENT_KIND, agent.code())
+        .with(attr::PATIENT_IDS, AttrValue::L(patients))
         .with(attr::ENTITY, self.entity.clone())
         .with(attr::ENTITY_ID, self.entity_id.clone())
         .with(attr::OUTCOME, "success")
         .with(attr::REQUEST_ID, request_id)
     }
 }
+
+/// The webhook sources whose events act as the payment processor.
+const PROCESSORS: [&str; 2] = ["stripe", "standard"];
 
 /// Who an audit record names.
 #[derive(Clone, Copy, Debug)]
@@ -215,7 +254,8 @@ impl Idempotency {
         let mut reply: Reply = serde_json::from_slice(&bytes).map_err(anyhow::Error::new)?;
         reply.replayed = true;
         if let Some(read) = &reply.read {
-            let audit = Audit::new("reply.replay", read.entity.clone(), read.entity_id.clone());
+            let audit = Audit::new("reply.replay", read.entity.clone(), read.entity_id.clone())
+                .about_all(&read.patients);
             audit_read(state, &self.caller, audit).await?;
         }
         Ok(Some(reply))
@@ -342,6 +382,7 @@ pub async fn commit(
             stored.read = Some(ReplayRead {
                 entity: audit.entity.clone(),
                 entity_id: audit.entity_id.clone(),
+                patients: audit.patients.clone(),
             });
         }
         // A record past its expiry that the TTL sweeper has not removed yet counts as absent.
@@ -461,5 +502,49 @@ mod tests {
             .await
             .unwrap();
         assert!(audits.is_empty(), "{audits:?}");
+    }
+
+    #[tokio::test]
+    async fn records_say_what_kind_of_action_by_what_kind_of_agent_about_which_patients() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(dir.path());
+        let jane = PatientId::of(&Subject::parse("patient-jane").unwrap());
+        let record = Audit::new("appointment.cancel", "appointment", "apt_1")
+            .about(&jane)
+            .about(&jane)
+            .item(&state, Actor::Caller(&caller()));
+        let text = |name: &str| {
+            record
+                .get(name)
+                .and_then(AttrValue::as_s)
+                .map(str::to_owned)
+        };
+        assert_eq!(text(attr::ACTION_KIND).as_deref(), Some("update"));
+        assert_eq!(text(attr::AGENT_KIND).as_deref(), Some("user"));
+        assert_eq!(
+            record.get(attr::PATIENT_IDS),
+            Some(&AttrValue::L(vec![AttrValue::S(jane.as_str().into())]))
+        );
+        let by_processor = Audit::new("payment.update", "payment", "pay_1").item(
+            &state,
+            Actor::System {
+                name: "stripe",
+                request_id: "r",
+            },
+        );
+        let kind = by_processor.get(attr::AGENT_KIND).and_then(AttrValue::as_s);
+        assert_eq!(kind, Some("processor"));
+        let by_job = Audit::new("hold.offer", "hold", "hld_1").item(
+            &state,
+            Actor::System {
+                name: "waitlist",
+                request_id: "r",
+            },
+        );
+        assert_eq!(
+            by_job.get(attr::AGENT_KIND).and_then(AttrValue::as_s),
+            Some("system")
+        );
+        assert_eq!(by_job.get(attr::PATIENT_IDS), Some(&AttrValue::L(vec![])));
     }
 }
