@@ -3,6 +3,7 @@
 
 use http::StatusCode;
 use practica_tests::Stack;
+use practica_tests::{is_denial, without_denials};
 use serde_json::{Value, json};
 use shared::auth::Role;
 
@@ -238,6 +239,7 @@ async fn every_route_role_and_ownership() {
         ),
     ];
     let mut failures = Vec::new();
+    let mut denials = Vec::new();
     for case in &cases {
         for ((sub, role), expected) in ACTORS.iter().zip(case.expect) {
             let stack = Stack::embedded();
@@ -274,7 +276,7 @@ async fn every_route_role_and_ownership() {
                 .as_ref()
                 .map(|b| serde_json::from_str(&fill(&b.to_string(), &ids)).unwrap());
             let token = role.map(|roles| stack.token(sub, roles));
-            let before = stack.scan().await;
+            let before = without_denials(stack.scan().await);
             let (status, _, problem) = stack
                 .send(case.method, &path, token.as_deref(), Some("case"), body)
                 .await;
@@ -284,7 +286,7 @@ async fn every_route_role_and_ownership() {
                     case.method, case.path
                 ));
             }
-            if status.as_u16() >= 400 && stack.scan().await != before {
+            if status.as_u16() >= 400 && without_denials(stack.scan().await) != before {
                 failures.push(format!(
                     "{} {} as {sub}: refused but the table changed",
                     case.method, case.path
@@ -293,7 +295,37 @@ async fn every_route_role_and_ownership() {
             if status == StatusCode::FORBIDDEN {
                 assert_eq!(problem["code"], "forbidden");
             }
+            denials.extend(stack.scan().await.into_iter().filter(is_denial));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // The refusals of requests aimed at patient data were recorded, with the target and the
+    // caller, and nothing else: no patient data in a record of a refusal.
+    assert!(!denials.is_empty(), "refusals on patient data are audited");
+    let allowed = [
+        "gsi1pk",
+        "gsi1sk",
+        "at",
+        "actor",
+        "roles",
+        "action",
+        "action_kind",
+        "agent_kind",
+        "patient_ids",
+        "entity",
+        "entity_id",
+        "outcome",
+        "request_id",
+    ];
+    for record in &denials {
+        for name in record.attrs.keys() {
+            assert!(allowed.contains(&name.as_str()), "{name} in {record:?}");
+        }
+    }
+    assert!(
+        denials.iter().any(
+            |d| d.get("actor").and_then(shared::store::AttrValue::as_s) == Some("patient-john")
+        ),
+        "{denials:?}"
+    );
 }

@@ -438,6 +438,18 @@ impl Stack {
     }
 }
 
+/// Stored items without the audit records of refused requests (`outcome: denied`): what a refusal
+/// may add to the table, and all it may add.
+pub fn without_denials(items: Vec<shared::store::Item>) -> Vec<shared::store::Item> {
+    items.into_iter().filter(|i| !is_denial(i)).collect()
+}
+
+/// An audit record of a refused request.
+pub fn is_denial(item: &shared::store::Item) -> bool {
+    item.key.pk.starts_with("AUDIT#")
+        && item.get("outcome").and_then(shared::store::AttrValue::as_s) == Some("denied")
+}
+
 /// The `p` quantile (0.0 to 1.0) of sorted durations, for the benchmarks.
 pub fn percentile(sorted: &[std::time::Duration], p: f64) -> std::time::Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]

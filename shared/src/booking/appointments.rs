@@ -14,6 +14,7 @@ use crate::domain::access::Caller;
 use crate::domain::booking::*;
 use crate::domain::ids::{AppointmentId, PatientId};
 use crate::error::{ApiError, InputError};
+use crate::store::commit::refused;
 use crate::store::commit::{Audit, audit_read};
 use crate::store::keys::*;
 use crate::store::{AttrValue, Consistency, Item, Query, SortKey, query_all};
@@ -36,9 +37,14 @@ pub async fn get_appointment(
     caller: &Caller,
     id: &AppointmentId,
 ) -> Result<serde_json::Value, ApiError> {
-    let (appt, item) = load_appointment(state, id).await?;
-    let provider = provider(state, &appt.provider).await?;
-    authorize_read(caller, &appt, &provider)?;
+    let target = Audit::new("appointment.read", "appointment", id.as_str());
+    let loaded = async {
+        let (appt, item) = load_appointment(state, id).await?;
+        let provider = provider(state, &appt.provider).await?;
+        authorize_read(caller, &appt, &provider)?;
+        Ok((appt, item))
+    };
+    let (appt, item) = refused(state, caller, target, loaded.await).await?;
     let practice = practice(state).await?;
     let reason = match item.get(attr::REASON).and_then(AttrValue::as_b) {
         Some(sealed) => Some(

@@ -20,6 +20,8 @@ use crate::domain::ids::AppointmentId;
 use crate::domain::refusals::BookingError;
 use crate::domain::schedule::{Calendar, units};
 use crate::error::ApiError;
+use crate::store::Item;
+use crate::store::commit::refused;
 use crate::store::commit::{Audit, Idempotency, Reply, Write, commit};
 use crate::store::{AttrValue, Condition, TransactOp};
 
@@ -42,6 +44,17 @@ pub(super) fn check_cutoff(
     Ok(())
 }
 
+/// The appointment, if the caller may change it.
+async fn loadable(
+    state: &AppState,
+    caller: &Caller,
+    id: &AppointmentId,
+) -> Result<(Appointment, Item), ApiError> {
+    let (appt, item) = load_appointment(state, id).await?;
+    authorize_change(caller, &appt)?;
+    Ok((appt, item))
+}
+
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RescheduleRequest {
@@ -57,8 +70,8 @@ pub async fn reschedule(
     req: RescheduleRequest,
 ) -> Result<Reply, ApiError> {
     let start = body_start(&req.start)?;
-    let (appt, item) = load_appointment(state, id).await?;
-    authorize_change(caller, &appt)?;
+    let target = Audit::new("appointment.reschedule", "appointment", id.as_str());
+    let (appt, item) = refused(state, caller, target, loadable(state, caller, id).await).await?;
     let practice = practice(state).await?;
     let provider = provider(state, &appt.provider).await?;
     let now = now(state);
@@ -159,8 +172,8 @@ pub async fn cancel(
     req: CancelRequest,
 ) -> Result<Reply, ApiError> {
     let reason = reason_text(req.reason)?;
-    let (appt, item) = load_appointment(state, id).await?;
-    authorize_change(caller, &appt)?;
+    let target = Audit::new("appointment.cancel", "appointment", id.as_str());
+    let (appt, item) = refused(state, caller, target, loadable(state, caller, id).await).await?;
     let practice = practice(state).await?;
     let provider = provider(state, &appt.provider).await?;
     let now = now(state);

@@ -13,6 +13,7 @@ use crate::domain::ids::PatientId;
 use crate::domain::refusals::PatientError;
 use crate::domain::sensitive::Sensitive;
 use crate::error::ApiError;
+use crate::store::commit::refused;
 use crate::store::commit::{Audit, Idempotency, Reply, Write, audit_read, commit};
 use crate::store::keys::*;
 use crate::store::{
@@ -235,15 +236,19 @@ pub async fn get(
     caller: &Caller,
     id: &PatientId,
 ) -> Result<PatientView, ApiError> {
-    caller.principal.authorize(
-        &[Role::Patient, Role::Staff, Role::Admin],
-        Resource::Patient(id.subject()),
-    )?;
-    let item = state
-        .table
-        .get(&patient_key(id), Consistency::Strong)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let target = Audit::new("patient.read", "patient", id.as_str()).about(id);
+    let found = async {
+        caller.principal.authorize(
+            &[Role::Patient, Role::Staff, Role::Admin],
+            Resource::Patient(id.subject()),
+        )?;
+        state
+            .table
+            .get(&patient_key(id), Consistency::Strong)
+            .await?
+            .ok_or(ApiError::NotFound)
+    };
+    let item = refused(state, caller, target, found.await).await?;
     let view = open(state, &item).await?;
     audit_read(
         state,

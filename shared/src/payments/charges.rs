@@ -12,6 +12,7 @@ use crate::domain::ids::{AppointmentId, ChargeId, PatientId};
 use crate::domain::money::{Currency, MAX_MINOR_UNITS};
 use crate::domain::refusals::PaymentError;
 use crate::error::ApiError;
+use crate::store::commit::refused;
 use crate::store::commit::{Audit, Idempotency, Reply, Write, audit_read, commit};
 use crate::store::keys::*;
 use crate::store::{Condition, Consistency, TransactOp};
@@ -137,7 +138,11 @@ pub async fn balance(
     caller: &Caller,
     requested: Option<PatientId>,
 ) -> Result<serde_json::Value, ApiError> {
-    let patient = acting_for(caller, requested)?;
+    let target = match &requested {
+        Some(p) => Audit::new("balance.read", "patient", p.as_str()).about(p),
+        None => Audit::new("balance.read", "patient", caller.principal.subject.as_str()),
+    };
+    let patient = refused(state, caller, target, acting_for(caller, requested)).await?;
     let ledger = Ledger::load(state, &patient).await?;
     let mut charges = Vec::with_capacity(ledger.charges.len());
     for c in &ledger.charges {

@@ -81,6 +81,8 @@ pub struct Audit {
     pub entity_id: String,
     /// The patients whose data the action touched (ids only, never their data).
     pub patients: Vec<PatientId>,
+    /// `success`, or `denied` for a refused request ([`refused`]).
+    pub outcome: &'static str,
 }
 
 impl Audit {
@@ -94,6 +96,7 @@ impl Audit {
             entity: entity.into(),
             entity_id: entity_id.into(),
             patients: Vec::new(),
+            outcome: "success",
         }
     }
 
@@ -162,7 +165,7 @@ impl Audit {
         .with(attr::PATIENT_IDS, AttrValue::L(patients))
         .with(attr::ENTITY, self.entity.clone())
         .with(attr::ENTITY_ID, self.entity_id.clone())
-        .with(attr::OUTCOME, "success")
+        .with(attr::OUTCOME, self.outcome)
         .with(attr::REQUEST_ID, request_id)
     }
 }
@@ -186,6 +189,28 @@ pub async fn audit_read(state: &AppState, caller: &Caller, audit: Audit) -> Resu
     let item = audit.item(state, Actor::Caller(caller));
     state.table.put(item, Some(Condition::ItemAbsent)).await?;
     Ok(())
+}
+
+/// Passes `result` through; when it refuses a request aimed at patient data (403, or 404 for a
+/// target that does not exist), first records the refusal with its target as a `denied` audit
+/// record. A failure to record is logged, and the caller still gets the refusal: no data was shown.
+pub async fn refused<T>(
+    state: &AppState,
+    caller: &Caller,
+    audit: Audit,
+    result: Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    if let Err(ApiError::Forbidden | ApiError::NotFound) = &result {
+        let record = Audit {
+            outcome: "denied",
+            ..audit
+        }
+        .item(state, Actor::Caller(caller));
+        if let Err(e) = state.table.put(record, Some(Condition::ItemAbsent)).await {
+            tracing::error!(error = %e, "a refusal could not be audited");
+        }
+    }
+    result
 }
 
 /// An `Idempotency-Key` bound to its caller and to the exact request it first came with.
