@@ -14,6 +14,7 @@ pub mod embedded;
 pub mod files;
 pub mod jwks;
 pub mod kms;
+pub mod kms_signer;
 pub mod local_issuer;
 pub mod local_keys;
 pub mod local_signer;

@@ -1,0 +1,70 @@
+//! The audit log's production signer on moto's KMS (Sign/GetPublicKey with an `ECC_NIST_P256`
+//! key): its checkpoints verify with the public key alone, exactly as the local signer's do, and a
+//! log integrated with it verifies.
+
+use practica_tests::{Emulator, sdk_config};
+use shared::adapters::embedded::EmbeddedTable;
+use shared::adapters::kms_signer::KmsSigner;
+use shared::audit::log::{LogConfig, integrate, verify_table};
+use shared::crypto::signer::{LogSigner, sign_checkpoint, verify_checkpoint};
+use shared::domain::checkpoint::Checkpoint;
+use shared::domain::clock::SystemClock;
+use shared::domain::merkle;
+use shared::store::{Condition, Item, Key, Table};
+
+#[tokio::test]
+async fn kms_signed_checkpoints_verify_with_the_public_key() {
+    let Some(endpoint) = Emulator::Moto.endpoint() else {
+        return;
+    };
+    let kms = aws_sdk_kms::Client::new(&sdk_config(&endpoint));
+    let key = kms
+        .create_key()
+        .key_spec(aws_sdk_kms::types::KeySpec::EccNistP256)
+        .key_usage(aws_sdk_kms::types::KeyUsageType::SignVerify)
+        .send()
+        .await
+        .unwrap();
+    let key_id = key.key_metadata().unwrap().key_id().to_owned();
+    let signer = KmsSigner::new(kms.clone(), key_id).await.unwrap();
+    let checkpoint = Checkpoint {
+        origin: "practica.example/audit/moto".into(),
+        size: 1,
+        root: merkle::leaf_hash(b"entry"),
+    };
+    let note = sign_checkpoint(&signer, "practica.example/audit", &checkpoint)
+        .await
+        .unwrap();
+    let read = verify_checkpoint(&note, "practica.example/audit", signer.public_key());
+    assert_eq!(read, Ok(checkpoint));
+
+    // A whole log, integrated with the KMS key.
+    let dir = tempfile::tempdir().unwrap();
+    let table = EmbeddedTable::open(&dir.path().join("t.redb")).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    for i in 0..5i128 {
+        let key = Key::new(
+            shared::store::keys::audit_partition(now.date()),
+            shared::store::keys::audit_sort(now.unix_timestamp_nanos() + i, &ulid::Ulid::new()),
+        );
+        let item = Item::new(key).with("action", "appointment.read");
+        table.put(item, Some(Condition::ItemAbsent)).await.unwrap();
+    }
+    let config = LogConfig {
+        origin: "practica.example/audit/moto".into(),
+        key_name: "practica.example/audit".into(),
+        first_scan_days: 1,
+    };
+    let done = integrate(&table, &signer, &SystemClock, &config)
+        .await
+        .unwrap();
+    assert_eq!(done.size, 5);
+    let report = verify_table(&table, &SystemClock, &config, signer.public_key())
+        .await
+        .unwrap();
+    assert!(report.ok(), "{:?}", report.problems);
+    // A symmetric key cannot be the log's signer.
+    let symmetric = kms.create_key().send().await.unwrap();
+    let id = symmetric.key_metadata().unwrap().key_id().to_owned();
+    assert!(KmsSigner::new(kms, id).await.is_err());
+}
