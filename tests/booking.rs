@@ -564,6 +564,24 @@ async fn an_expired_hold_is_swept_and_offered_to_the_waitlist() {
             .unwrap(),
         (1, 1)
     );
+    // The sweep's deletion left its record: a system job, deleting, about Jane's hold.
+    let text = |i: &shared::store::Item, name: &str| {
+        i.get(name)
+            .and_then(shared::store::AttrValue::as_s)
+            .map(str::to_owned)
+    };
+    let swept: Vec<_> = stack
+        .scan()
+        .await
+        .into_iter()
+        .filter(|i| text(i, "action").as_deref() == Some("hold.sweep"))
+        .collect();
+    assert_eq!(swept.len(), 1, "{swept:?}");
+    assert_eq!(text(&swept[0], "agent_kind").as_deref(), Some("system"));
+    assert_eq!(text(&swept[0], "action_kind").as_deref(), Some("delete"));
+    assert_eq!(text(&swept[0], "actor").as_deref(), Some("system:sweep"));
+    let patients = format!("{:?}", swept[0].get("patient_ids"));
+    assert!(patients.contains("patient-jane"), "{patients}");
     let (_, _, list) = stack
         .send("GET", "/v1/waitlist", Some(&john), None, None)
         .await;

@@ -32,7 +32,10 @@ impl KmsSigner {
             .await
             .map_err(|e| unavailable(DisplayErrorContext(e)))?;
         // Emulators may leave KeySpec out; the public key's own curve OID is checked below.
-        if out.key_spec().is_some_and(|spec| *spec != KeySpec::EccNistP256) {
+        if out
+            .key_spec()
+            .is_some_and(|spec| *spec != KeySpec::EccNistP256)
+        {
             return Err(unavailable("the audit signing key is not ECC_NIST_P256"));
         }
         let spki = out

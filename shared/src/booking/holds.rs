@@ -15,7 +15,8 @@ use crate::domain::booking::*;
 use crate::domain::ids::{HoldId, PatientId, ProviderId, ServiceId};
 use crate::domain::refusals::BookingError;
 use crate::error::ApiError;
-use crate::store::commit::{Audit, Idempotency, Reply, Write};
+use crate::store::TransactOp;
+use crate::store::commit::{Actor, Audit, Idempotency, Reply, Write};
 use crate::store::keys::*;
 use crate::store::{AttrValue, Condition, Query, SortKey, TTL_ATTR, query_all};
 
@@ -88,16 +89,31 @@ pub async fn sweep_expired_holds(
     let (mut removed, mut offered) = (0, 0);
     for item in query_all(&*state.table, &query).await? {
         let hold = Hold::from_item(&item)?;
+        // The deletion and its audit record land together, or neither (the hold was used or
+        // extended meanwhile).
+        let actor = Actor::System {
+            name: "sweep",
+            request_id,
+        };
+        let record = Audit::new("hold.sweep", "hold", hold.id.as_str())
+            .about(&hold.patient)
+            .item(state, actor);
         let deleted = state
             .table
-            .delete(
-                &hold_key(&hold.id),
-                Some(Condition::LessThan(TTL_ATTR.into(), AttrValue::N(now + 1))),
-            )
+            .transact_write(vec![
+                TransactOp::Delete {
+                    key: hold_key(&hold.id),
+                    condition: Some(Condition::LessThan(TTL_ATTR.into(), AttrValue::N(now + 1))),
+                },
+                TransactOp::Put {
+                    item: record,
+                    condition: Some(Condition::ItemAbsent),
+                },
+            ])
             .await;
         match deleted {
             Ok(()) => removed += 1,
-            Err(crate::store::TableError::ConditionFailed) => continue,
+            Err(crate::store::TableError::TransactionConditionFailed { .. }) => continue,
             Err(e) => return Err(e.into()),
         }
         let practice = practice(state).await?;
