@@ -33,7 +33,13 @@ pub struct EmbeddedTable {
 
 impl EmbeddedTable {
     /// Opens (or creates) the database file.
+    /// Opens (or creates, readable by its owner only) the database file at `path`.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
+        // Created empty and private first: redb initializes an empty file, and ids, times and
+        // audit records in it are plaintext even though patient fields are sealed.
+        if !path.exists() {
+            crate::adapters::files::write_private_file(path, &[])?;
+        }
         let db = Database::create(path)
             .with_context(|| format!("opening embedded table {}", path.display()))?;
         let txn = db.begin_write()?;
@@ -483,6 +489,33 @@ impl Table for EmbeddedTable {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[tokio::test]
+    async fn the_database_file_is_private_and_reopens_with_its_items() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("practica.redb");
+        let table = EmbeddedTable::open(&path).unwrap();
+        table
+            .put(Item::new(Key::new("P", "S")), None)
+            .await
+            .unwrap();
+        drop(table);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let reopened = EmbeddedTable::open(&path).unwrap();
+        let key = Key::new("P", "S");
+        assert!(
+            reopened
+                .get(&key, Consistency::Strong)
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
 
     proptest! {
         /// Byte order of encoded keys equals DynamoDB's order on (partition, sort).
