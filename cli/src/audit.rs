@@ -51,6 +51,32 @@ pub async fn verify(data: &Path) -> anyhow::Result<Report> {
         .map_err(|e| anyhow::anyhow!("reading the audit log failed: {e}"))
 }
 
+/// `practica audit export`: JSON lines, one per entry of the days `from` to `to` (UTC), with its
+/// leaf index and the exact canonical text its leaf hash commits to, then the latest signed
+/// checkpoint.
+pub async fn export(data: &Path, from: &str, to: &str) -> anyhow::Result<Vec<String>> {
+    let day = |text: &str| {
+        let format = time::macros::format_description!("[year]-[month]-[day]");
+        time::Date::parse(text, format)
+            .map_err(|_| anyhow::anyhow!("{text:?} is not a date (YYYY-MM-DD)"))
+    };
+    let (from, to) = (day(from)?, day(to)?);
+    anyhow::ensure!(from <= to, "--from is after --to");
+    let state = offline_state(data)?;
+    let (entries, checkpoint) = shared::audit::log::export(&*state.table, from, to)
+        .await
+        .map_err(|e| anyhow::anyhow!("reading the audit log failed: {e}"))?;
+    let mut lines = Vec::with_capacity(entries.len() + 1);
+    for e in entries {
+        let canonical = String::from_utf8(e.canonical)?;
+        lines.push(
+            serde_json::json!({ "leafIndex": e.leaf_index, "canonical": canonical }).to_string(),
+        );
+    }
+    lines.push(serde_json::json!({ "checkpoint": checkpoint }).to_string());
+    Ok(lines)
+}
+
 /// `practica audit public-key`: the key's SubjectPublicKeyInfo as PEM.
 pub fn public_key_pem(data: &Path) -> anyhow::Result<String> {
     let spki = signer(data)?.public_key().to_vec();
@@ -88,5 +114,21 @@ mod tests {
             pem.starts_with("-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE")
         );
         assert_eq!(seal(dir.path()).await.unwrap().added, 0);
+        // The export carries every entry with its leaf index and exact bytes, then the checkpoint.
+        let today = time::OffsetDateTime::now_utc().date().to_string();
+        let lines = export(dir.path(), &today, &today).await.unwrap();
+        assert_eq!(lines.len() as u64, sealed.size + 1, "{lines:?}");
+        let first: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(first["leafIndex"], 0);
+        assert!(first["canonical"].as_str().unwrap().contains("\"action\""));
+        let last: serde_json::Value = serde_json::from_str(lines.last().unwrap()).unwrap();
+        assert!(
+            last["checkpoint"]
+                .as_str()
+                .unwrap()
+                .contains("\u{2014} practica.local/audit ")
+        );
+        assert!(export(dir.path(), &today, "2000-01-01").await.is_err());
+        assert!(export(dir.path(), "yesterday", &today).await.is_err());
     }
 }

@@ -96,6 +96,18 @@ enum AuditAction {
         #[arg(long, default_value = ".practica")]
         data: PathBuf,
     },
+    /// Print the entries of some UTC days as JSON lines (leaf index, the exact bytes the leaf
+    /// commits to), then the latest signed checkpoint: for an outside auditor.
+    Export {
+        #[arg(long, default_value = ".practica")]
+        data: PathBuf,
+        /// First day, YYYY-MM-DD (UTC).
+        #[arg(long)]
+        from: String,
+        /// Last day, YYYY-MM-DD (UTC), included.
+        #[arg(long)]
+        to: String,
+    },
     /// Print the log's public key (PEM): keep a copy where the log's writers cannot change it.
     PublicKey {
         #[arg(long, default_value = ".practica")]
@@ -193,6 +205,11 @@ async fn audit(action: AuditAction) -> anyhow::Result<()> {
             );
             if !report.ok() {
                 std::process::exit(1);
+            }
+        }
+        AuditAction::Export { data, from, to } => {
+            for line in practica_cli::audit::export(&data, &from, &to).await? {
+                println!("{line}");
             }
         }
         AuditAction::PublicKey { data } => {

@@ -259,6 +259,50 @@ pub async fn verify_table(
     Ok(verify(&view, &config.key_name, spki))
 }
 
+/// One exported audit entry: its leaf index (none if not integrated yet) and its canonical bytes,
+/// exactly what the leaf hash commits to (`SHA-256(0x00 ‖ canonical)`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Exported {
+    pub leaf_index: Option<u64>,
+    pub canonical: Vec<u8>,
+}
+
+/// The entries of the UTC days `from` to `to` (both included), in time order, with their leaf
+/// indices, and the latest signed checkpoint: what an outside auditor needs to check them.
+pub async fn export(
+    table: &dyn Table,
+    from: Date,
+    to: Date,
+) -> Result<(Vec<Exported>, Option<String>), ApiError> {
+    let mut indices = BTreeMap::new();
+    for item in query_all(table, &Query::partition(AUDIT_LOG_LEAVES)).await? {
+        let index = item
+            .key
+            .sk
+            .parse::<u64>()
+            .map_err(|_| corrupt("leaf index"))?;
+        let (pk, sk) = (s(&item, attr::ENTRY_PK)?, s(&item, attr::ENTRY_SK)?);
+        indices.insert(entry_name(pk, sk), index);
+    }
+    let mut exported = Vec::new();
+    for day in days(from, to) {
+        for item in entries_of(table, day).await? {
+            exported.push(Exported {
+                leaf_index: indices
+                    .get(&entry_name(&item.key.pk, &item.key.sk))
+                    .copied(),
+                canonical: canonical_entry(&item),
+            });
+        }
+    }
+    let latest = Query::partition(AUDIT_LOG_CHECKPOINTS).backward().limit(1);
+    let checkpoint = match table.query(&latest).await?.items.first() {
+        Some(item) => Some(s(item, attr::NOTE)?.to_owned()),
+        None => None,
+    };
+    Ok((exported, checkpoint))
+}
+
 /// How the verifier names an entry: its partition and sort key.
 pub fn entry_name(pk: &str, sk: &str) -> String {
     format!("{pk}|{sk}")
