@@ -51,6 +51,9 @@ pub async fn verify(data: &Path) -> anyhow::Result<Report> {
         .map_err(|e| anyhow::anyhow!("reading the audit log failed: {e}"))
 }
 
+/// The longest period one export covers (it reads the table a day at a time).
+pub const MAX_EXPORT_DAYS: i64 = 366;
+
 /// `practica audit export`: JSON lines, one per entry of the days `from` to `to` (UTC), with its
 /// leaf index and the exact canonical text its leaf hash commits to, then the latest signed
 /// checkpoint.
@@ -62,6 +65,10 @@ pub async fn export(data: &Path, from: &str, to: &str) -> anyhow::Result<Vec<Str
     };
     let (from, to) = (day(from)?, day(to)?);
     anyhow::ensure!(from <= to, "--from is after --to");
+    anyhow::ensure!(
+        (to - from).whole_days() < MAX_EXPORT_DAYS,
+        "an export covers at most {MAX_EXPORT_DAYS} days; split the period"
+    );
     let state = offline_state(data)?;
     let (entries, checkpoint) = shared::audit::log::export(&*state.table, from, to)
         .await
@@ -130,5 +137,11 @@ mod tests {
         );
         assert!(export(dir.path(), &today, "2000-01-01").await.is_err());
         assert!(export(dir.path(), "yesterday", &today).await.is_err());
+        assert!(
+            export(dir.path(), "0001-01-01", "9999-12-31")
+                .await
+                .is_err()
+        );
+        assert!(export(dir.path(), "", "\u{0}").await.is_err());
     }
 }
