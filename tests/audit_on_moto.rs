@@ -31,6 +31,7 @@ async fn kms_signed_checkpoints_verify_with_the_public_key() {
         origin: "practica.example/audit/moto".into(),
         size: 1,
         root: merkle::leaf_hash(b"entry"),
+        time: Some(1_795_000_000),
     };
     let note = sign_checkpoint(&signer, "practica.example/audit", &checkpoint)
         .await
@@ -54,6 +55,7 @@ async fn kms_signed_checkpoints_verify_with_the_public_key() {
         origin: "practica.example/audit/moto".into(),
         key_name: "practica.example/audit".into(),
         first_scan_days: 1,
+        idle_checkpoint: shared::audit::log::IDLE_CHECKPOINT,
     };
     let done = integrate(&table, &signer, &SystemClock, &config)
         .await

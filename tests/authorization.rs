@@ -179,6 +179,24 @@ async fn every_route_role_and_ownership() {
             [200, 404, 403, 403, 403, 403, 401, 403],
         ),
         case(
+            "GET",
+            "/v1/patients/patient-jane/access-log",
+            None,
+            [200, 403, 403, 403, 403, 200, 401, 403],
+        ),
+        case(
+            "GET",
+            "/v1/patients/me/access-log",
+            None,
+            [200, 200, 403, 403, 403, 403, 401, 403],
+        ),
+        case(
+            "GET",
+            "/v1/audit?from=2026-11-20T00:00:00Z&to=2026-11-27T00:00:00Z&patientId=patient-jane",
+            None,
+            [403, 403, 403, 403, 403, 200, 401, 403],
+        ),
+        case(
             "PUT",
             "/v1/patients/me",
             Some(patient),

@@ -24,6 +24,7 @@ pub fn local_config(table_name: &str) -> LogConfig {
         origin: format!("practica.local/audit/{table_name}"),
         key_name: LOCAL_KEY_NAME.into(),
         first_scan_days: 31,
+        idle_checkpoint: shared::audit::log::IDLE_CHECKPOINT,
     }
 }
 

@@ -40,6 +40,10 @@ pub enum InputError {
     InvalidRange,
     #[error("A range is at most 31 days.")]
     RangeTooLong,
+    #[error("cursor is not one this list returned.")]
+    InvalidCursor,
+    #[error("limit is 1 to 50.")]
+    InvalidLimit,
     #[error("A provider's calendar is listed with from and to.")]
     RangeRequired,
     #[error("Staff and providers list a provider's calendar (providerId, from, to).")]

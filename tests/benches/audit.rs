@@ -47,6 +47,7 @@ async fn main() {
         origin: "practica.example/audit/bench".into(),
         key_name: "practica.example/audit".into(),
         first_scan_days: 1,
+        idle_checkpoint: shared::audit::log::IDLE_CHECKPOINT,
     };
     // Entries shaped like today's records, written 100 to a transaction.
     let now = clock.now();

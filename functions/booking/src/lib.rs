@@ -1,5 +1,5 @@
-//! The booking function's HTTP API: practice setup, availability, holds, appointments, patients
-//! and the waitlist. Handlers stay thin: extract the caller and the request, call one use case in
+//! The booking function's HTTP API: practice setup, availability, holds, appointments, patients,
+//! the waitlist, and the audit log's readers (a patient's access log, an admin's search). Handlers stay thin: extract the caller and the request, call one use case in
 //! `shared::booking`, return its reply. Every POST that changes something takes a
 //! [`Change`] (an `Idempotency-Key` is required); PUTs take a [`Put`] (the key is optional).
 
@@ -7,6 +7,7 @@ use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
+use shared::audit::{access, search};
 use shared::auth::{Principal, Role, Subject};
 use shared::booking::{
     appointments, availability, book, changes, holds, patients, setup, waitlist,
@@ -175,6 +176,36 @@ async fn get_patient(
     Ok(Json(patients::get(&s, &caller, &id).await?))
 }
 
+async fn patient_access_log(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<access::PageQuery>,
+) -> Result<Json<access::AccessLog>, ApiError> {
+    let id = path_id(&id, PatientId::parse)?;
+    Ok(Json(access::access_log(&s, &caller, &id, &q).await?))
+}
+
+async fn my_access_log(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<access::PageQuery>,
+) -> Result<Json<access::AccessLog>, ApiError> {
+    caller
+        .principal
+        .authorize(&[Role::Patient], shared::auth::Resource::Shared)?;
+    let id = PatientId::of(&caller.principal.subject);
+    Ok(Json(access::access_log(&s, &caller, &id, &q).await?))
+}
+
+async fn search_audit(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<search::SearchQuery>,
+) -> Result<Json<search::SearchPage>, ApiError> {
+    Ok(Json(search::search(&s, &caller, &q).await?))
+}
+
 async fn get_me(State(s): State<AppState>, caller: Caller) -> PatientJson {
     caller
         .principal
@@ -226,6 +257,12 @@ pub fn routes(state: AppState) -> Router {
         .route("/v1/patients/search", post(search_patients))
         .route("/v1/patients/me", get(get_me).put(put_me))
         .route("/v1/patients/{patientId}", get(get_patient))
+        .route("/v1/patients/me/access-log", get(my_access_log))
+        .route(
+            "/v1/patients/{patientId}/access-log",
+            get(patient_access_log),
+        )
+        .route("/v1/audit", get(search_audit))
         .route("/v1/waitlist", get(list_waitlist).post(join_waitlist))
         .route("/health/booking", get(health))
         .with_state(state)

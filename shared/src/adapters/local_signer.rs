@@ -70,6 +70,7 @@ mod tests {
             origin: "practica.example/audit/practica-local".into(),
             size,
             root: merkle::root(&leaves),
+            time: Some(1_795_000_000),
         }
     }
 

@@ -28,7 +28,8 @@ use crate::store::{
     query_all,
 };
 
-/// Entries per transaction: two items each, plus the checkpoint and the head, under DynamoDB's 100.
+/// Entries per transaction: two items each (the leaf, the entry's mark), plus the checkpoint and the
+/// head, under DynamoDB's 100.
 pub const BATCH: usize = 45;
 
 /// The log's identity and how far back a first integration looks.
@@ -40,7 +41,12 @@ pub struct LogConfig {
     pub key_name: String,
     /// Days before today a log with no head starts scanning from.
     pub first_scan_days: i64,
+    /// How long an idle log goes before it signs its unchanged size again.
+    pub idle_checkpoint: time::Duration,
 }
+
+/// Checkpoints of an idle log: hourly, as CloudTrail's digests.
+pub const IDLE_CHECKPOINT: time::Duration = time::Duration::hours(1);
 
 struct Head {
     frontier: Frontier,
@@ -116,15 +122,19 @@ async fn pending_of(table: &dyn Table, day: Date) -> Result<Vec<Item>, TableErro
         .collect())
 }
 
-/// Integrates every entry not in the log yet. A race with another integration is a
-/// `storage_busy` refusal: nothing of this run is written, and the next run continues.
+/// Integrates every entry not in the log yet, then, if nothing was added and the latest
+/// checkpoint is older than [`LogConfig::idle_checkpoint`], signs the unchanged log again. A race
+/// with another integration is a `storage_busy` refusal: nothing of this run's losing batch is
+/// written (its access-index copies may be, and are the same bytes the winner writes), and the
+/// next run continues.
 pub async fn integrate(
     table: &dyn Table,
     signer: &dyn LogSigner,
     clock: &dyn Clock,
     config: &LogConfig,
 ) -> Result<Integrated, ApiError> {
-    let today = clock.now().date();
+    let now = clock.now();
+    let today = now.date();
     let mut head = head(table, today, config).await?;
     let mut pending = Vec::new();
     for day in days(head.scanned_from, today) {
@@ -134,16 +144,21 @@ pub async fn integrate(
     let scanned_from = today.previous_day().unwrap_or(today).max(head.scanned_from);
     let start = head.frontier.size();
     for batch in pending.chunks(BATCH) {
+        index_access(table, batch).await?;
         let mut ops = Vec::with_capacity(2 * batch.len() + 2);
         for entry in batch {
             let index = head.frontier.size();
             let hash = leaf_hash(&canonical_entry(entry));
-            head.frontier.push(hash);
+            let completed: Vec<u8> = head.frontier.push_completing(hash).concat();
+            let mut leaf = Item::new(audit_log_leaf(index))
+                .with(attr::ENTRY_PK, entry.key.pk.clone())
+                .with(attr::ENTRY_SK, entry.key.sk.clone())
+                .with(attr::LEAF_HASH, hash.to_vec());
+            if !completed.is_empty() {
+                leaf.set(attr::NODES, completed);
+            }
             ops.push(TransactOp::Put {
-                item: Item::new(audit_log_leaf(index))
-                    .with(attr::ENTRY_PK, entry.key.pk.clone())
-                    .with(attr::ENTRY_SK, entry.key.sk.clone())
-                    .with(attr::LEAF_HASH, hash.to_vec()),
+                item: leaf,
                 condition: Some(Condition::ItemAbsent),
             });
             ops.push(TransactOp::Put {
@@ -155,34 +170,123 @@ pub async fn integrate(
                 condition: Some(Condition::ItemAbsent),
             });
         }
-        let size = head.frontier.size();
-        let checkpoint = Checkpoint {
-            origin: config.origin.clone(),
-            size,
-            root: head.frontier.root(),
-        };
-        let note = sign_checkpoint(signer, &config.key_name, &checkpoint)
-            .await
-            .map_err(CryptoError::from)?;
-        ops.push(TransactOp::Put {
-            item: Item::new(audit_log_checkpoint(size)).with(attr::NOTE, note),
-            condition: Some(Condition::ItemAbsent),
-        });
+        ops.push(checkpoint_write(signer, config, &head.frontier, now).await?);
         ops.push(head_write(&head, scanned_from));
-        table.transact_write(ops).await.map_err(|e| match e {
-            TableError::TransactionConditionFailed { .. } => ApiError::Unavailable {
-                code: "storage_busy",
-                source: anyhow::anyhow!("another integration moved the audit log first"),
-            },
-            other => other.into(),
-        })?;
+        table.transact_write(ops).await.map_err(busy)?;
         head.version += 1;
     }
+    let added = head.frontier.size() - start;
+    if added == 0 && checkpoint_due(table, config, now).await? {
+        // With the head rewritten unchanged on its version: a run that read a head another run
+        // has since moved cannot sign the older size after the newer one.
+        let ops = vec![
+            checkpoint_write(signer, config, &head.frontier, now).await?,
+            head_write(&head, scanned_from),
+        ];
+        table.transact_write(ops).await.map_err(busy)?;
+    }
     Ok(Integrated {
-        added: head.frontier.size() - start,
+        added,
         size: head.frontier.size(),
     })
 }
+
+fn busy(e: TableError) -> ApiError {
+    match e {
+        TableError::TransactionConditionFailed { .. } => ApiError::Unavailable {
+            code: "storage_busy",
+            source: anyhow::anyhow!("another integration moved the audit log first"),
+        },
+        other => other.into(),
+    }
+}
+
+/// The signed checkpoint of the log as `frontier` has it, now.
+async fn checkpoint_write(
+    signer: &dyn LogSigner,
+    config: &LogConfig,
+    frontier: &Frontier,
+    now: time::OffsetDateTime,
+) -> Result<TransactOp, ApiError> {
+    let checkpoint = Checkpoint {
+        origin: config.origin.clone(),
+        size: frontier.size(),
+        root: frontier.root(),
+        time: Some(now.unix_timestamp()),
+    };
+    let note = sign_checkpoint(signer, &config.key_name, &checkpoint)
+        .await
+        .map_err(CryptoError::from)?;
+    Ok(TransactOp::Put {
+        item: Item::new(audit_log_checkpoint(checkpoint.size, now.unix_timestamp()))
+            .with(attr::NOTE, note)
+            .with(attr::AT, now.unix_timestamp()),
+        condition: Some(Condition::ItemAbsent),
+    })
+}
+
+/// No checkpoint yet, or the latest is older than the idle interval.
+async fn checkpoint_due(
+    table: &dyn Table,
+    config: &LogConfig,
+    now: time::OffsetDateTime,
+) -> Result<bool, ApiError> {
+    let latest = Query::partition(AUDIT_LOG_CHECKPOINTS)
+        .backward()
+        .limit(1)
+        .consistent();
+    Ok(match table.query(&latest).await?.items.first() {
+        None => true,
+        Some(item) => {
+            now.unix_timestamp() - n(item, attr::AT)? >= config.idle_checkpoint.whole_seconds()
+        }
+    })
+}
+
+/// The fields of an entry a patient's access index copies: who, when, what, and how it ended.
+const ACCESS_FIELDS: [&str; 7] = [
+    attr::AT,
+    attr::ACTOR,
+    attr::ROLES,
+    attr::ACTION,
+    attr::ACTION_KIND,
+    attr::AGENT_KIND,
+    attr::OUTCOME,
+];
+
+/// Writes each entry's copy under every patient it names. Idempotent (the same entry gives the
+/// same items), so it runs before the batch's transaction and again after a crash or a lost race;
+/// at most [`ACCESS_WRITES_AT_ONCE`] writes are in flight.
+async fn index_access(table: &dyn Table, batch: &[Item]) -> Result<(), ApiError> {
+    let mut copies = Vec::new();
+    for entry in batch {
+        let patients = match entry.get(attr::PATIENT_IDS) {
+            Some(AttrValue::L(ids)) => ids.as_slice(),
+            _ => &[],
+        };
+        for patient in patients.iter().filter_map(AttrValue::as_s) {
+            let mut copy = Item::new(Key::new(
+                audit_access_partition(patient),
+                entry.key.sk.clone(),
+            ))
+            .with(attr::ENTRY_PK, entry.key.pk.clone());
+            for field in ACCESS_FIELDS {
+                if let Some(value) = entry.attr(field) {
+                    copy.set(field, value);
+                }
+            }
+            copies.push(copy);
+        }
+    }
+    for chunk in copies.chunks(ACCESS_WRITES_AT_ONCE) {
+        let writes: Vec<_> = chunk.iter().map(|c| table.put(c.clone(), None)).collect();
+        futures_util::future::try_join_all(writes).await?;
+    }
+    Ok(())
+}
+
+/// Concurrent access-index writes per integration.
+const ACCESS_WRITES_AT_ONCE: usize = 16;
 
 /// The head after a batch, on the condition that nobody else moved it.
 fn head_write(head: &Head, scanned_from: Date) -> TransactOp {
@@ -201,6 +305,24 @@ fn head_write(head: &Head, scanned_from: Date) -> TransactOp {
         condition: Some(condition),
     }
 }
+
+/// The subtree hashes stored with a leaf (none for an even index).
+pub(crate) fn nodes_of(leaf: &Item) -> Result<Vec<Hash>, ApiError> {
+    match leaf.get(attr::NODES) {
+        None => Ok(Vec::new()),
+        Some(value) => value
+            .as_b()
+            .filter(|b| b.len() % 32 == 0)
+            .ok_or_else(|| corrupt(attr::NODES))?
+            .chunks(32)
+            .map(|c| c.try_into().map_err(|_| corrupt(attr::NODES)))
+            .collect(),
+    }
+}
+
+/// How long an entry may wait for integration before the verifier reports it: the stream
+/// delivers in seconds, and the reconciling schedule runs every few minutes.
+pub const ALLOWED_LAG: time::Duration = time::Duration::minutes(15);
 
 /// Reads the whole log back (leaves, the entries of every day from the first leaf's day, or
 /// `first_scan_days` ago, to today, and the checkpoints) and verifies it against the pinned key.
@@ -228,6 +350,7 @@ pub async fn verify_table(
             index,
             entry: entry_name(pk, sk),
             hash,
+            nodes: nodes_of(&item)?,
         });
     }
     let first_leaf_day = leaves
@@ -255,6 +378,7 @@ pub async fn verify_table(
         leaves: &leaves,
         entries: &entries,
         checkpoints: &notes,
+        pending_after: (clock.now() - ALLOWED_LAG).unix_timestamp_nanos(),
     };
     Ok(verify(&view, &config.key_name, spki))
 }

@@ -23,6 +23,8 @@ pub struct Leaf {
     /// The key of the audit entry it commits to.
     pub entry: String,
     pub hash: Hash,
+    /// The perfect subtrees this leaf completed, heights 1, 2, … (what inclusion proofs read).
+    pub nodes: Vec<Hash>,
 }
 
 /// What was read back for a check.
@@ -33,6 +35,9 @@ pub struct LogView<'a> {
     pub entries: &'a BTreeMap<String, Vec<u8>>,
     /// The signed checkpoints, oldest first.
     pub checkpoints: &'a [String],
+    /// Entries written after this instant (Unix nanoseconds, the start of their sort key) may
+    /// still be waiting for integration: counted as pending, not reported.
+    pub pending_after: i128,
 }
 
 /// One thing wrong with the log.
@@ -53,8 +58,14 @@ pub enum Problem {
         index: u64,
         entry: String,
     },
+    /// Not in the log, and older than the allowed integration lag (or not an entry at all).
     EntryNotInLog {
         entry: String,
+    },
+    /// The subtree hashes stored with a leaf are not the ones its position gives: inclusion
+    /// proofs read from it would fail.
+    NodesWrong {
+        index: u64,
     },
     EntryInTwoLeaves {
         entry: String,
@@ -87,6 +98,10 @@ pub struct Report {
     pub tree_size: u64,
     /// The largest size a valid checkpoint vouches for.
     pub checkpointed_size: u64,
+    /// Entries not in the log yet but within the allowed integration lag.
+    pub pending: u64,
+    /// The signing time of the latest valid checkpoint (Unix seconds), if it has one.
+    pub latest_checkpoint_time: Option<i64>,
     pub problems: Vec<Problem>,
 }
 
@@ -141,18 +156,26 @@ pub fn verify(log: &LogView<'_>, key_name: &str, spki: &[u8]) -> Report {
         }
     }
     problems.extend(classify_mismatches(&mismatched));
-    problems.extend(
-        log.entries
-            .keys()
-            .filter(|k| !named.contains_key(k.as_str()))
-            .map(|entry| Problem::EntryNotInLog {
+    let mut pending = 0;
+    for entry in log
+        .entries
+        .keys()
+        .filter(|k| !named.contains_key(k.as_str()))
+    {
+        if written_at(entry).is_some_and(|at| at > log.pending_after) {
+            pending += 1;
+        } else {
+            problems.push(Problem::EntryNotInLog {
                 entry: entry.clone(),
-            }),
-    );
+            });
+        }
+    }
+    problems.extend(check_nodes(&by_index, tree_size));
 
     // Checkpoints against the stored leaf hashes, in one pass over the leaves.
     let mut checked = Vec::new();
     let mut earlier = 0;
+    let mut latest_checkpoint_time = None;
     for (position, note) in log.checkpoints.iter().enumerate() {
         match verify_checkpoint(note, key_name, spki) {
             Err(reason) => problems.push(Problem::CheckpointForged { position, reason }),
@@ -167,6 +190,7 @@ pub fn verify(log: &LogView<'_>, key_name: &str, spki: &[u8]) -> Report {
             }),
             Ok(c) => {
                 earlier = c.size;
+                latest_checkpoint_time = c.time.or(latest_checkpoint_time);
                 checked.push((position, c));
             }
         }
@@ -193,8 +217,31 @@ pub fn verify(log: &LogView<'_>, key_name: &str, spki: &[u8]) -> Report {
     Report {
         tree_size,
         checkpointed_size,
+        pending,
+        latest_checkpoint_time,
         problems,
     }
+}
+
+/// When an entry was written: the nanoseconds that open its sort key (`<pk>|<nanos>#<id>`).
+fn written_at(entry: &str) -> Option<i128> {
+    entry.split_once('|')?.1.split('#').next()?.parse().ok()
+}
+
+/// Recomputes the subtrees each leaf completes and compares them with the stored ones, up to the
+/// first missing leaf (after it every position is off, and the gap is already reported).
+fn check_nodes(by_index: &BTreeMap<u64, &Leaf>, tree_size: u64) -> Vec<Problem> {
+    let mut frontier = Frontier::default();
+    let mut problems = Vec::new();
+    for index in 0..tree_size {
+        let Some(leaf) = by_index.get(&index) else {
+            break;
+        };
+        if frontier.push_completing(leaf.hash) != leaf.nodes {
+            problems.push(Problem::NodesWrong { index });
+        }
+    }
+    problems
 }
 
 /// Leaves whose entries no longer hash to them: a pair that hash to each other's leaves was

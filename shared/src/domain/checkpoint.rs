@@ -28,20 +28,31 @@ pub struct Checkpoint {
     pub origin: String,
     pub size: u64,
     pub root: Hash,
+    /// When it was signed (Unix seconds), as the extension line `time <seconds>`: a log that
+    /// signs at least hourly shows, by its checkpoints' times, that it was alive and unchanged.
+    pub time: Option<i64>,
 }
 
+/// The extension line that carries [`Checkpoint::time`].
+const TIME_PREFIX: &str = "time ";
+
 impl Checkpoint {
-    /// The note text: three lines, each ending in a newline.
+    /// The note text: three lines (and the time line, if any), each ending in a newline.
     pub fn body(&self) -> String {
-        format!(
+        let mut body = format!(
             "{}\n{}\n{}\n",
             self.origin,
             self.size,
             STANDARD.encode(self.root)
-        )
+        );
+        if let Some(time) = self.time {
+            body.push_str(&format!("{TIME_PREFIX}{time}\n"));
+        }
+        body
     }
 
-    /// Reads a note text (extension lines after the third are allowed and ignored).
+    /// Reads a note text (extension lines after the third are allowed; a `time` line is read,
+    /// the others are ignored).
     pub fn parse(body: &str) -> Option<Checkpoint> {
         let mut lines = body.strip_suffix('\n')?.split('\n');
         let origin = lines.next().filter(|o| valid_text(o) && !o.is_empty())?;
@@ -54,13 +65,20 @@ impl Checkpoint {
             .all(|b| b.is_ascii_digit())
             .then(|| size.parse::<u64>().ok())??;
         let root: Hash = STANDARD.decode(lines.next()?).ok()?.try_into().ok()?;
-        if lines.any(|l| l.is_empty() || !valid_text(l)) {
-            return None;
+        let mut time = None;
+        for line in lines {
+            if line.is_empty() || !valid_text(line) {
+                return None;
+            }
+            if let Some(seconds) = line.strip_prefix(TIME_PREFIX) {
+                time = Some(seconds.parse::<i64>().ok()?);
+            }
         }
         Some(Checkpoint {
             origin: origin.to_owned(),
             size,
             root,
+            time,
         })
     }
 }
@@ -156,7 +174,23 @@ mod tests {
             origin: "practica.example/audit/practica-prod".into(),
             size: 12_345,
             root: crate::domain::merkle::leaf_hash(b"x"),
+            time: None,
         }
+    }
+
+    #[test]
+    fn a_signing_time_is_the_fourth_line_and_reads_back() {
+        let c = Checkpoint {
+            time: Some(1_795_000_000),
+            ..checkpoint()
+        };
+        let body = c.body();
+        assert!(body.ends_with("\ntime 1795000000\n"));
+        assert_eq!(Checkpoint::parse(&body), Some(c));
+        assert_eq!(
+            Checkpoint::parse(&body.replace("time 1795000000", "time soon")),
+            None
+        );
     }
 
     #[test]

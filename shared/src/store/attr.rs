@@ -72,6 +72,8 @@ pub const ACTION_KIND: &str = "action_kind";
 pub const AGENT_KIND: &str = "agent_kind";
 pub const PATIENT_IDS: &str = "patient_ids";
 pub const LEAF_HASH: &str = "leaf_hash";
+/// The perfect subtrees a leaf completed, heights 1, 2, … (32 bytes each).
+pub const NODES: &str = "nodes";
 pub const LEAF_INDEX: &str = "leaf_index";
 pub const ENTRY_PK: &str = "entry_pk";
 pub const ENTRY_SK: &str = "entry_sk";

@@ -24,8 +24,10 @@
 //! - idempotency record `IDEM#<subject>#<key>` / `IDEM`
 //! - the audit log: its head `AUDITLOG` / `HEAD` (size, frontier, version), leaves
 //!   `AUDITLOG#LEAF` / `<index, 20 digits>`, the mark of an integrated entry
-//!   `AUDITLOG#IN#<UTC day>` / `<entry sk>`, and signed checkpoints `AUDITLOG#CHECKPOINT` /
-//!   `<size, 20 digits>`
+//!   `AUDITLOG#IN#<UTC day>` / `<entry sk>`, signed checkpoints `AUDITLOG#CHECKPOINT` /
+//!   `<size, 20 digits>#<Unix seconds, 20 digits>`, and each patient's access index
+//!   `AUDITLOG#ACCESS#<patient>` / `<entry sk>` (a copy of the PHI-free fields of every entry
+//!   that names the patient). Every `AUDITLOG` item is the audit function's alone to write.
 //! - the blind-index key `BLIND` / `BLIND#v1` (see `crate::crypto::blind`)
 
 use crate::domain::ids::{
@@ -170,6 +172,15 @@ pub fn audit_integrated_partition(entry_pk: &str) -> String {
 
 pub const AUDIT_LOG_CHECKPOINTS: &str = "AUDITLOG#CHECKPOINT";
 
-pub fn audit_log_checkpoint(size: u64) -> Key {
-    Key::new(AUDIT_LOG_CHECKPOINTS, format!("{size:020}"))
+/// Ordered by size, then by signing time (an idle log signs its unchanged size again hourly).
+pub fn audit_log_checkpoint(size: u64, unix_seconds: i64) -> Key {
+    Key::new(
+        AUDIT_LOG_CHECKPOINTS,
+        format!("{size:020}#{:020}", unix_seconds.max(0)),
+    )
+}
+
+/// One patient's access index: who touched their data, in time order.
+pub fn audit_access_partition(patient: &str) -> String {
+    format!("AUDITLOG#ACCESS#{patient}")
 }

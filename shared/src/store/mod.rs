@@ -437,6 +437,12 @@ impl Cursor {
         URL_SAFE_NO_PAD.encode(bytes)
     }
 
+    /// Whether this cursor came from a query of `partition` (a cursor of another one would be an
+    /// invalid start key).
+    pub fn belongs_to(&self, partition: &str) -> bool {
+        self.key.pk == partition && self.index_key.is_none()
+    }
+
     pub fn decode(token: &str) -> Result<Cursor, TableError> {
         let bytes = URL_SAFE_NO_PAD
             .decode(token)

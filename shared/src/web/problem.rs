@@ -48,6 +48,8 @@ fn refusal(e: &ApiError) -> Option<(StatusCode, &'static str)> {
             I::InvalidServiceId => (BAD, "invalid_service_id"),
             I::InvalidRange => (BAD, "invalid_range"),
             I::RangeTooLong => (BAD, "range_too_long"),
+            I::InvalidCursor => (BAD, "invalid_cursor"),
+            I::InvalidLimit => (BAD, "invalid_limit"),
             I::RangeRequired => (BAD, "range_required"),
             I::CalendarProviderRequired | I::WaitlistProviderRequired => (BAD, "provider_required"),
             I::InvalidEvent => (BAD, "invalid_event"),

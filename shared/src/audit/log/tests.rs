@@ -14,6 +14,7 @@ fn config() -> LogConfig {
         origin: "practica.example/audit/test".into(),
         key_name: "practica.example/audit".into(),
         first_scan_days: 3,
+        idle_checkpoint: crate::audit::log::IDLE_CHECKPOINT,
     }
 }
 
@@ -145,6 +146,9 @@ async fn tampering_on_the_table_is_reported() {
     let deleted = entries.remove(0);
     f.table.delete(&deleted.key, None).await.unwrap();
     f.entries(1).await;
+    // Within the allowed lag the late entry may still be integrated; past it, it is reported.
+    assert_eq!(f.verify().await.pending, 1);
+    f.clock.advance(ALLOWED_LAG + time::Duration::seconds(1));
     let problems = f.verify().await.problems;
     let name = |i: &Item| entry_name(&i.key.pk, &i.key.sk);
     assert!(
@@ -191,6 +195,10 @@ async fn with_the_key_service_down_nothing_is_integrated_and_entries_wait() {
     );
     let report = f.verify().await;
     assert_eq!(report.tree_size, 0);
+    assert_eq!((report.pending, report.problems.len()), (5, 0));
+    // Down for longer than the allowed lag: the verifier reports every waiting entry.
+    f.clock.advance(ALLOWED_LAG + time::Duration::seconds(1));
+    let report = f.verify().await;
     assert_eq!(
         report.problems.len(),
         5,

@@ -24,11 +24,12 @@ async fn fixture() -> Fixture {
     for i in 0..20u64 {
         let bytes = format!("{{\"action\":\"read\",\"n\":{i}}}").into_bytes();
         let hash = leaf_hash(&bytes);
-        frontier.push(hash);
+        let nodes = frontier.push_completing(hash);
         leaves.push(Leaf {
             index: i,
             entry: entry_key(i),
             hash,
+            nodes,
         });
         entries.insert(entry_key(i), bytes);
         if (i + 1) % 5 == 0 {
@@ -48,17 +49,52 @@ async fn note(signer: &dyn LogSigner, frontier: &Frontier) -> String {
         origin: "practica.example/audit/test".into(),
         size: frontier.size(),
         root: frontier.root(),
+        time: None,
     };
     sign_checkpoint(signer, NAME, &c).await.unwrap()
 }
 
 fn check(f: &Fixture) -> Report {
+    check_at(f, i128::MAX)
+}
+
+/// Checks with entries written after `pending_after` still within the integration lag.
+fn check_at(f: &Fixture, pending_after: i128) -> Report {
     let view = LogView {
         leaves: &f.leaves,
         entries: &f.entries,
         checkpoints: &f.checkpoints,
+        pending_after,
     };
     verify(&view, NAME, f.signer.public_key())
+}
+
+#[tokio::test]
+async fn an_entry_within_the_lag_is_pending_and_one_past_it_is_reported() {
+    let mut f = fixture().await;
+    let recent = format!("AUDIT#2026-11-22|{:020}#01J", 5_000);
+    f.entries.insert(recent.clone(), b"{}".to_vec());
+    let report = check_at(&f, 4_999);
+    assert!(report.ok(), "{:?}", report.problems);
+    assert_eq!(report.pending, 1);
+    let report = check_at(&f, 5_000);
+    assert_eq!(report.pending, 0);
+    assert_eq!(
+        report.problems,
+        vec![Problem::EntryNotInLog { entry: recent }]
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_stored_subtree_is_reported_at_its_leaf() {
+    let mut f = fixture().await;
+    assert_eq!(
+        f.leaves[7].nodes.len(),
+        3,
+        "leaf 7 completes heights 1 to 3"
+    );
+    f.leaves[7].nodes[1] = [9; 32];
+    assert_eq!(check(&f).problems, vec![Problem::NodesWrong { index: 7 }]);
 }
 
 #[tokio::test]
@@ -155,11 +191,14 @@ async fn a_leaf_rewritten_to_hide_an_edit_contradicts_the_signed_roots() {
     assert_eq!(report.checkpointed_size, 0);
     assert_eq!(
         report.problems,
-        (0..4)
-            .map(|position| Problem::CheckpointRootMismatch {
+        // The subtrees stored with leaves 3, 7 and 15 include the old leaf 2 too.
+        [3, 7, 15]
+            .map(|index| Problem::NodesWrong { index })
+            .into_iter()
+            .chain((0..4).map(|position| Problem::CheckpointRootMismatch {
                 position,
                 size: 5 * (position as u64 + 1)
-            })
+            }))
             .collect::<Vec<_>>()
     );
 }

@@ -1,0 +1,326 @@
+//! Reading the log back for people: a patient's access log ("who looked at my record, and when?"),
+//! each entry with its leaf index and an RFC 6962 inclusion proof against the latest signed
+//! checkpoint, so that the patient's own software can check offline, with the log's public key,
+//! that the practice has committed to the entry and cannot later drop it unnoticed.
+//!
+//! Entries name staff by their role and, for a provider with a login, the provider's name; never
+//! by their internal ids. Reading an access log is itself an audited read of the patient.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::access::{Resource, Role};
+use crate::domain::booking::Provider;
+use crate::domain::checkpoint::{Checkpoint, open_note};
+use crate::domain::ids::PatientId;
+use crate::domain::instant::render_utc;
+use crate::domain::merkle::{Hash, fold_subtrees, inclusion_subtrees};
+use crate::error::{ApiError, InputError};
+use crate::state::AppState;
+use crate::store::codec::{corrupt, n, s};
+use crate::store::commit::{Audit, audit_read, refused};
+use crate::store::keys::*;
+use crate::store::{AttrValue, Consistency, Cursor, Item, Key, Query, Table, attr, query_all};
+use crate::web::Caller;
+
+/// Entries per page: each carries a proof of up to a few dozen stored subtrees.
+pub const MAX_PAGE: u32 = 50;
+const DEFAULT_PAGE: u32 = 20;
+/// Leaf reads in flight at once while assembling proofs.
+const READS_AT_ONCE: usize = 16;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PageQuery {
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+}
+
+/// A query of `partition`, newest first, one page from `q`.
+pub fn page_of(partition: String, q: &PageQuery) -> Result<Query, ApiError> {
+    let limit = q.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(InputError::InvalidLimit.into());
+    }
+    let cursor = q
+        .cursor
+        .as_deref()
+        .map(|c| Cursor::decode(c).ok().filter(|c| c.belongs_to(&partition)))
+        .map(|c| c.ok_or(InputError::InvalidCursor))
+        .transpose()?;
+    Ok(Query::partition(partition)
+        .backward()
+        .limit(limit)
+        .after(cursor))
+}
+
+/// The latest signed checkpoint: its note, as signed, and what it says.
+pub struct Latest {
+    pub note: String,
+    pub checkpoint: Checkpoint,
+}
+
+pub async fn latest_checkpoint(table: &dyn Table) -> Result<Option<Latest>, ApiError> {
+    let query = Query::partition(AUDIT_LOG_CHECKPOINTS)
+        .backward()
+        .limit(1)
+        .consistent();
+    let Some(item) = table.query(&query).await?.items.into_iter().next() else {
+        return Ok(None);
+    };
+    let note = s(&item, attr::NOTE)?.to_owned();
+    let checkpoint = open_note(&note)
+        .and_then(|(body, _)| Checkpoint::parse(body))
+        .ok_or_else(|| corrupt(attr::NOTE))?;
+    Ok(Some(Latest { note, checkpoint }))
+}
+
+/// The stored leaves a set of proofs reads, fetched once each.
+#[derive(Default)]
+pub struct LeafCache {
+    leaves: BTreeMap<u64, (Hash, Vec<Hash>)>,
+}
+
+impl LeafCache {
+    async fn load(&mut self, table: &dyn Table, wanted: &[u64]) -> Result<(), ApiError> {
+        let mut missing: Vec<u64> = wanted
+            .iter()
+            .copied()
+            .filter(|i| !self.leaves.contains_key(i))
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        for chunk in missing.chunks(READS_AT_ONCE) {
+            let keys: Vec<Key> = chunk.iter().map(|i| audit_log_leaf(*i)).collect();
+            let reads: Vec<_> = keys
+                .iter()
+                .map(|k| table.get(k, Consistency::Eventual))
+                .collect();
+            let items = futures_util::future::try_join_all(reads).await?;
+            for (index, item) in chunk.iter().zip(items) {
+                let item = item.ok_or_else(|| corrupt("audit log leaf"))?;
+                let hash: Hash = item
+                    .get(attr::LEAF_HASH)
+                    .and_then(AttrValue::as_b)
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or_else(|| corrupt(attr::LEAF_HASH))?;
+                self.leaves
+                    .insert(*index, (hash, super::log::nodes_of(&item)?));
+            }
+        }
+        Ok(())
+    }
+
+    fn hash(&self, last_leaf: u64, height: u32) -> Option<Hash> {
+        let (leaf, nodes) = self.leaves.get(&last_leaf)?;
+        match height {
+            0 => Some(*leaf),
+            h => nodes.get(h as usize - 1).copied(),
+        }
+    }
+
+    /// The leaf hash of `index` and its inclusion proof in the tree of `size` leaves, read from
+    /// the subtrees stored beside the leaves (a few reads, never the whole log).
+    pub async fn proof(
+        &mut self,
+        table: &dyn Table,
+        index: u64,
+        size: u64,
+    ) -> Result<(Hash, Vec<Hash>), ApiError> {
+        let parts = inclusion_subtrees(index, size).ok_or_else(|| corrupt("leaf index"))?;
+        let mut wanted: Vec<u64> = parts.iter().flatten().map(|t| t.last_leaf()).collect();
+        wanted.push(index);
+        self.load(table, &wanted).await?;
+        let proof = parts
+            .iter()
+            .map(|subtrees| {
+                let hashes = subtrees
+                    .iter()
+                    .map(|t| self.hash(t.last_leaf(), t.height))
+                    .collect::<Option<Vec<_>>>()?;
+                fold_subtrees(&hashes)
+            })
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| corrupt(attr::NODES))?;
+        let leaf = self
+            .hash(index, 0)
+            .ok_or_else(|| corrupt(attr::LEAF_HASH))?;
+        Ok((leaf, proof))
+    }
+}
+
+/// The leaf index of an integrated entry, if it is integrated.
+pub async fn leaf_index_of(
+    table: &dyn Table,
+    entry_pk: &str,
+    entry_sk: &str,
+) -> Result<Option<u64>, ApiError> {
+    let mark = Key::new(audit_integrated_partition(entry_pk), entry_sk);
+    match table.get(&mark, Consistency::Eventual).await? {
+        None => Ok(None),
+        Some(item) => Ok(Some(
+            u64::try_from(n(&item, attr::LEAF_INDEX)?).map_err(|_| corrupt(attr::LEAF_INDEX))?,
+        )),
+    }
+}
+
+/// Who acted, as a patient may be told.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Accessor {
+    /// `user`, `system` (one of the practice's scheduled jobs) or `processor`.
+    pub kind: String,
+    /// The role acted in: `patient`, `provider`, `staff`, `admin`, or none for a job.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// The provider's name when a provider with a login acted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The patient themselves.
+    pub you: bool,
+}
+
+/// The proof that an entry is in the log the checkpoint signs.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Inclusion {
+    pub leaf_index: u64,
+    /// Base64 of the RFC 6962 leaf hash.
+    pub leaf_hash: String,
+    /// Base64 of each proof hash, in RFC 6962 order (leaf to root).
+    pub proof: Vec<String>,
+}
+
+/// One access to the patient's data.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessEntry {
+    pub at: String,
+    /// Our action code, e.g. `appointment.read`.
+    pub action: String,
+    /// FHIR AuditEvent action: create, read, update, delete or execute.
+    pub kind: String,
+    /// `success`, `denied` or `failed`.
+    pub outcome: String,
+    pub by: Accessor,
+    /// Absent while the entry waits for integration, or until a checkpoint covers it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inclusion: Option<Inclusion>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessLog {
+    pub patient_id: PatientId,
+    /// The latest signed checkpoint (C2SP signed note) every proof is against.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<String>,
+    /// Newest first.
+    pub entries: Vec<AccessEntry>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+/// Names of the providers who have logins, by their subject.
+async fn provider_names(table: &dyn Table) -> Result<BTreeMap<String, String>, ApiError> {
+    let items = query_all(table, &Query::gsi1(PROVIDERS_INDEX)).await?;
+    let mut names = BTreeMap::new();
+    for item in &items {
+        let provider = Provider::from_item(item)?;
+        if let Some(subject) = provider.subject {
+            names.insert(subject.as_str().to_owned(), provider.name);
+        }
+    }
+    Ok(names)
+}
+
+/// A list-of-strings attribute (roles, patient ids); empty when absent.
+pub(crate) fn strings(item: &Item, name: &str) -> Vec<String> {
+    match item.get(name) {
+        Some(AttrValue::L(values)) => values
+            .iter()
+            .filter_map(|v| v.as_s().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The role an entry's actor acted in: the most privileged one their token carried.
+fn acting_role(roles: &[String]) -> Option<String> {
+    ["admin", "staff", "provider", "patient"]
+        .into_iter()
+        .find(|r| roles.iter().any(|have| have == r))
+        .map(str::to_owned)
+}
+
+/// `GET /v1/patients/{id}/access-log` (an admin) and `GET /v1/patients/me/access-log` (the
+/// patient): the page of accesses to `patient`'s data, newest first, with proofs.
+pub async fn access_log(
+    state: &AppState,
+    caller: &Caller,
+    patient: &PatientId,
+    q: &PageQuery,
+) -> Result<AccessLog, ApiError> {
+    let target = Audit::new("access_log.read", "patient", patient.as_str()).about(patient);
+    let allowed = caller
+        .principal
+        .authorize(
+            &[Role::Patient, Role::Admin],
+            Resource::Patient(patient.subject()),
+        )
+        .map_err(ApiError::from);
+    refused(state, caller, target.clone(), allowed).await?;
+    let query = page_of(audit_access_partition(patient.as_str()), q)?;
+    let page = state.table.query(&query).await?;
+    let latest = latest_checkpoint(&*state.table).await?;
+    let names = provider_names(&*state.table).await?;
+    let mut cache = LeafCache::default();
+    let mut entries = Vec::with_capacity(page.items.len());
+    for item in &page.items {
+        let actor = s(item, attr::ACTOR)?;
+        let kind = s(item, attr::AGENT_KIND)?.to_owned();
+        let by = Accessor {
+            role: (kind == "user")
+                .then(|| acting_role(&strings(item, attr::ROLES)))
+                .flatten(),
+            name: names.get(actor).cloned(),
+            you: actor == patient.subject().as_str(),
+            kind,
+        };
+        let index = leaf_index_of(&*state.table, s(item, attr::ENTRY_PK)?, &item.key.sk).await?;
+        let inclusion = match (index, &latest) {
+            (Some(index), Some(latest)) if index < latest.checkpoint.size => {
+                let (leaf, proof) = cache
+                    .proof(&*state.table, index, latest.checkpoint.size)
+                    .await?;
+                Some(Inclusion {
+                    leaf_index: index,
+                    leaf_hash: STANDARD.encode(leaf),
+                    proof: proof.iter().map(|h| STANDARD.encode(h)).collect(),
+                })
+            }
+            _ => None,
+        };
+        entries.push(AccessEntry {
+            at: render_utc(n(item, attr::AT)?),
+            action: s(item, attr::ACTION)?.to_owned(),
+            kind: s(item, attr::ACTION_KIND)?.to_owned(),
+            outcome: s(item, attr::OUTCOME)?.to_owned(),
+            by,
+            inclusion,
+        });
+    }
+    audit_read(state, caller, target).await?;
+    Ok(AccessLog {
+        patient_id: patient.clone(),
+        checkpoint: latest.map(|l| l.note),
+        entries,
+        next: page.next.map(|c| c.encode()),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,318 @@
+//! Reading the audit log through the API, on the embedded store and on DynamoDB Local: a patient's
+//! own access log (who, in which role, when, with an inclusion proof that verifies offline against
+//! the signed checkpoint with the public key alone), an admin's view of it, and an admin's search.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use http::StatusCode;
+use practica_tests::{Stack, dynamodb_local_fixture, embedded_fixture};
+use serde_json::{Value, json};
+use shared::adapters::local_signer::LocalSigner;
+use shared::audit::log::{IDLE_CHECKPOINT, LogConfig, integrate};
+use shared::auth::Role;
+use shared::crypto::signer::{LogSigner, verify_checkpoint};
+use shared::domain::merkle::{Hash, verify_inclusion};
+
+const KEY: &str = "practica.test/audit";
+
+fn config() -> LogConfig {
+    LogConfig {
+        origin: "practica.test/audit/practica-test".into(),
+        key_name: KEY.into(),
+        first_scan_days: 2,
+        idle_checkpoint: IDLE_CHECKPOINT,
+    }
+}
+
+async fn seal(stack: &Stack, signer: &LocalSigner) {
+    integrate(&*stack.state.table, signer, &*stack.state.clock, &config())
+        .await
+        .expect("integrate");
+}
+
+fn hash(text: &Value) -> Hash {
+    STANDARD
+        .decode(text.as_str().expect("base64"))
+        .expect("base64")
+        .try_into()
+        .expect("32 bytes")
+}
+
+/// Every entry with an inclusion verifies against the signed checkpoint the reply carries.
+fn check_proofs(log: &Value, signer: &LocalSigner) -> usize {
+    let note = log["checkpoint"].as_str().expect("a checkpoint");
+    let checkpoint = verify_checkpoint(note, KEY, signer.public_key()).expect("signed by the key");
+    let mut proven = 0;
+    for entry in log["entries"].as_array().unwrap() {
+        let Some(inclusion) = entry.get("inclusion") else {
+            continue;
+        };
+        let proof: Vec<Hash> = inclusion["proof"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(hash)
+            .collect();
+        let index = inclusion["leafIndex"].as_u64().unwrap();
+        assert!(
+            verify_inclusion(
+                index,
+                checkpoint.size,
+                &hash(&inclusion["leafHash"]),
+                &proof,
+                &checkpoint.root
+            ),
+            "{entry}"
+        );
+        proven += 1;
+    }
+    proven
+}
+
+async fn access_logs_with_proofs(stack: Option<Stack>) {
+    let Some(stack) = stack else { return };
+    let demo = stack.seed().await;
+    let signer = LocalSigner::generate().unwrap();
+    let jane_id = demo.patient_id.to_string();
+    let jane = stack.token(&jane_id, &[Role::Patient]);
+    let john = stack.token("patient-john", &[Role::Patient]);
+    let staff = stack.token("staff-1", &[Role::Staff]);
+    let admin = stack.token("admin-1", &[Role::Admin]);
+    let record = format!("/v1/patients/{jane_id}");
+    let (status, _, _) = stack.send("GET", &record, Some(&staff), None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = stack.send("GET", &record, Some(&john), None, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Before integration: the entries are listed, without proofs yet.
+    let mine = "/v1/patients/me/access-log";
+    let (status, _, log) = stack.send("GET", mine, Some(&jane), None, None).await;
+    assert_eq!(status, StatusCode::OK, "{log}");
+    assert!(log["entries"].as_array().unwrap().is_empty(), "{log}");
+
+    seal(&stack, &signer).await;
+    let (status, _, log) = stack.send("GET", mine, Some(&jane), None, None).await;
+    assert_eq!(status, StatusCode::OK, "{log}");
+    let entries = log["entries"].as_array().unwrap();
+    let staff_read = entries
+        .iter()
+        .find(|e| e["action"] == "patient.read" && e["outcome"] == "success")
+        .expect("the staff member's read");
+    assert_eq!(
+        staff_read["by"],
+        json!({"kind": "user", "role": "staff", "you": false})
+    );
+    assert_eq!(staff_read["kind"], "read");
+    let refusal = entries
+        .iter()
+        .find(|e| e["outcome"] == "denied")
+        .expect("John's refused read");
+    assert_eq!(refusal["by"]["role"], "patient");
+    assert_eq!(refusal["by"]["you"], false);
+    // Newest first; staff and other patients are never named by their ids.
+    let text = log.to_string();
+    for hidden in ["staff-1", "patient-john", "admin-1"] {
+        assert!(!text.contains(hidden), "{hidden} in {text}");
+    }
+    assert!(check_proofs(&log, &signer) >= 2);
+
+    // Reading it was itself an audited access, which shows up after the next integration.
+    seal(&stack, &signer).await;
+    let (_, _, log) = stack.send("GET", mine, Some(&jane), None, None).await;
+    let newest = &log["entries"][0];
+    assert_eq!(newest["action"], "access_log.read");
+    assert_eq!(newest["by"]["you"], true);
+    assert!(check_proofs(&log, &signer) >= 3);
+
+    // Pages of one follow each other to the same list.
+    let mut paged = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let path = match &next {
+            None => format!("{mine}?limit=1"),
+            Some(c) => format!("{mine}?limit=1&cursor={c}"),
+        };
+        let (status, _, page) = stack.send("GET", &path, Some(&jane), None, None).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        paged.extend(
+            page["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["at"].clone()),
+        );
+        match page["next"].as_str() {
+            Some(c) => next = Some(c.to_owned()),
+            None => break,
+        }
+        assert!(paged.len() < 100, "pagination ends");
+    }
+    // (Each page read is one more audited access, after the list read above.)
+    assert!(paged.len() >= log["entries"].as_array().unwrap().len());
+
+    // An admin reads Jane's; staff may not; bad pages are 400.
+    let theirs = format!("/v1/patients/{jane_id}/access-log");
+    let (status, _, log) = stack.send("GET", &theirs, Some(&admin), None, None).await;
+    assert_eq!(status, StatusCode::OK, "{log}");
+    check_proofs(&log, &signer);
+    let (status, _, _) = stack.send("GET", &theirs, Some(&staff), None, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    for (query, code) in [
+        ("limit=0", "invalid_limit"),
+        ("limit=51", "invalid_limit"),
+        ("cursor=nope", "invalid_cursor"),
+        ("sort=asc", "invalid_query"),
+    ] {
+        let (status, _, problem) = stack
+            .send("GET", &format!("{mine}?{query}"), Some(&jane), None, None)
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
+        assert_eq!(problem["code"], code, "{query}");
+    }
+    // A cursor of another patient's log does not open Jane's.
+    let (_, _, admins) = stack
+        .send(
+            "GET",
+            &format!("{theirs}?limit=1"),
+            Some(&admin),
+            None,
+            None,
+        )
+        .await;
+    let (_, _, johns) = stack
+        .send(
+            "GET",
+            "/v1/patients/me/access-log?limit=1",
+            Some(&john),
+            None,
+            None,
+        )
+        .await;
+    assert!(johns["entries"].as_array().unwrap().is_empty() || johns["next"].is_null());
+    if let Some(cursor) = admins["next"].as_str() {
+        let (status, _, _) = stack
+            .send(
+                "GET",
+                &format!("{mine}?cursor={cursor}"),
+                Some(&john),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+
+    // The admin's search: by patient, by actor, by outcome; itself audited.
+    let period = "from=2026-11-20T00:00:00Z&to=2026-11-27T00:00:00Z";
+    let search = |q: String| {
+        let admin = admin.clone();
+        let stack = &stack;
+        async move {
+            let (status, _, page) = stack
+                .send(
+                    "GET",
+                    &format!("/v1/audit?{period}&{q}"),
+                    Some(&admin),
+                    None,
+                    None,
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{q}: {page}");
+            page
+        }
+    };
+    let about_jane = search(format!("patientId={jane_id}&limit=200")).await;
+    let all = about_jane["entries"].as_array().unwrap();
+    assert!(all.iter().any(|e| e["actor"] == "staff-1"));
+    assert!(all.iter().all(|e| {
+        e["patientIds"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(jane_id))
+    }));
+    let denied = search("outcome=denied".into()).await;
+    assert!(
+        denied["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["outcome"] == "denied")
+    );
+    assert!(
+        denied["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["actor"] == "patient-john")
+    );
+    let by_staff = search("actor=staff-1&action=patient.read".into()).await;
+    assert_eq!(
+        by_staff["entries"].as_array().unwrap().len(),
+        1,
+        "{by_staff}"
+    );
+    assert!(by_staff["entries"][0]["leafIndex"].is_u64());
+    // Page by page, the whole period's entries come back once each.
+    let mut seen = 0;
+    let mut cursor = String::new();
+    loop {
+        let page = search(format!("limit=3{cursor}")).await;
+        seen += page["entries"].as_array().unwrap().len();
+        match page["next"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    let everything = search("limit=200".into()).await;
+    assert!(everything["next"].is_null());
+    // The paging searches were audited too, so the later full search sees more.
+    assert!(everything["entries"].as_array().unwrap().len() >= seen);
+    assert!(
+        everything["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "audit.search")
+    );
+    for (q, code) in [
+        ("limit=0".to_owned(), "invalid_limit"),
+        ("cursor=AAAA".to_owned(), "invalid_cursor"),
+    ] {
+        let (status, _, problem) = stack
+            .send(
+                "GET",
+                &format!("/v1/audit?{period}&{q}"),
+                Some(&admin),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(code))
+        );
+    }
+    let (status, _, problem) = stack
+        .send(
+            "GET",
+            "/v1/audit?from=2026-11-20T00:00:00Z&to=2026-12-27T00:00:00Z",
+            Some(&admin),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("range_too_long"))
+    );
+}
+
+#[tokio::test]
+async fn access_logs_with_proofs_on_embedded() {
+    access_logs_with_proofs(Stack::on(embedded_fixture().await).await).await;
+}
+
+#[tokio::test]
+async fn access_logs_with_proofs_on_dynamodb_local() {
+    access_logs_with_proofs(Stack::on(dynamodb_local_fixture().await).await).await;
+}
