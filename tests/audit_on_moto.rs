@@ -10,7 +10,6 @@ use shared::crypto::signer::{LogSigner, sign_checkpoint, verify_checkpoint};
 use shared::domain::checkpoint::Checkpoint;
 use shared::domain::clock::SystemClock;
 use shared::domain::merkle;
-use shared::store::{Condition, Item, Key, Table};
 
 #[tokio::test]
 async fn kms_signed_checkpoints_verify_with_the_public_key() {
@@ -42,15 +41,7 @@ async fn kms_signed_checkpoints_verify_with_the_public_key() {
     // A whole log, integrated with the KMS key.
     let dir = tempfile::tempdir().unwrap();
     let table = EmbeddedTable::open(&dir.path().join("t.redb")).unwrap();
-    let now = time::OffsetDateTime::now_utc();
-    for i in 0..5i128 {
-        let key = Key::new(
-            shared::store::keys::audit_partition(now.date()),
-            shared::store::keys::audit_sort(now.unix_timestamp_nanos() + i, &ulid::Ulid::new()),
-        );
-        let item = Item::new(key).with("action", "appointment.read");
-        table.put(item, Some(Condition::ItemAbsent)).await.unwrap();
-    }
+    practica_tests::write_audit_entries(&table, 5).await;
     let config = LogConfig {
         origin: "practica.example/audit/moto".into(),
         key_name: "practica.example/audit".into(),
@@ -61,7 +52,7 @@ async fn kms_signed_checkpoints_verify_with_the_public_key() {
         .await
         .unwrap();
     assert_eq!(done.size, 5);
-    let report = verify_table(&table, &SystemClock, &config, signer.public_key())
+    let report = verify_table(&table, &SystemClock, &config, signer.public_key(), &[])
         .await
         .unwrap();
     assert!(report.ok(), "{:?}", report.problems);

@@ -6,8 +6,14 @@
 use std::path::Path;
 
 use base64::Engine as _;
+use std::sync::Arc;
+
+use audit::AuditJob;
+use shared::AppState;
+use shared::adapters::dir_archive::DirArchive;
 use shared::adapters::local_signer::LocalSigner;
-use shared::audit::log::{Integrated, LogConfig, integrate, verify_table};
+use shared::audit::archive::archived;
+use shared::audit::log::{IDLE_CHECKPOINT, Integrated, LogConfig, verify_table};
 use shared::audit::verify::Report;
 use shared::crypto::signer::LogSigner;
 
@@ -24,7 +30,7 @@ pub fn local_config(table_name: &str) -> LogConfig {
         origin: format!("practica.local/audit/{table_name}"),
         key_name: LOCAL_KEY_NAME.into(),
         first_scan_days: 31,
-        idle_checkpoint: shared::audit::log::IDLE_CHECKPOINT,
+        idle_checkpoint: IDLE_CHECKPOINT,
     }
 }
 
@@ -32,24 +38,47 @@ pub fn signer(data: &Path) -> anyhow::Result<LocalSigner> {
     LocalSigner::open_or_create(&data.join(AUDIT_KEY_FILE))
 }
 
+/// The folder of the data dir that archives every sealed checkpoint.
+pub const ARCHIVE_DIR: &str = "checkpoints";
+
+pub fn archive(data: &Path) -> DirArchive {
+    DirArchive::new(data.join(ARCHIVE_DIR))
+}
+
+/// The audit function's job over a data directory's state, signer and archive.
+pub fn job(data: &Path, state: &AppState) -> anyhow::Result<AuditJob> {
+    Ok(AuditJob {
+        table: state.table.clone(),
+        signer: Arc::new(signer(data)?),
+        clock: state.clock.clone(),
+        archive: Arc::new(archive(data)),
+        config: local_config(&state.table_name),
+    })
+}
+
 /// `practica audit seal`.
 pub async fn seal(data: &Path) -> anyhow::Result<Integrated> {
     let state = offline_state(data)?;
-    let signer = signer(data)?;
-    let config = local_config(&state.table_name);
-    integrate(&*state.table, &signer, &*state.clock, &config)
-        .await
-        .map_err(|e| anyhow::anyhow!("integrating the audit log failed: {e}"))
+    Ok(job(data, &state)?.integrate().await?.0)
 }
 
-/// `practica audit verify`.
+/// `practica audit verify`: the table's log and checkpoints, and the archived checkpoints.
 pub async fn verify(data: &Path) -> anyhow::Result<Report> {
     let state = offline_state(data)?;
     let signer = signer(data)?;
     let config = local_config(&state.table_name);
-    verify_table(&*state.table, &*state.clock, &config, signer.public_key())
+    let archived = archived(&archive(data))
         .await
-        .map_err(|e| anyhow::anyhow!("reading the audit log failed: {e}"))
+        .map_err(|e| anyhow::anyhow!("reading the archived checkpoints failed: {e}"))?;
+    verify_table(
+        &*state.table,
+        &*state.clock,
+        &config,
+        signer.public_key(),
+        &archived,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("reading the audit log failed: {e}"))
 }
 
 /// The longest period one export covers (it reads the table a day at a time).

@@ -197,10 +197,15 @@ async fn audit(action: AuditAction) -> anyhow::Result<()> {
             for problem in &report.problems {
                 println!("PROBLEM {problem:?}");
             }
+            let signed = report
+                .latest_checkpoint_time
+                .map(|t| format!(", last signed {}", shared::domain::instant::render_utc(t)))
+                .unwrap_or_default();
             println!(
-                "audit log: tree size {}, signed checkpoints cover {}, {}",
+                "audit log: tree size {}, signed checkpoints cover {}, {} waiting for integration{signed}: {}",
                 report.tree_size,
                 report.checkpointed_size,
+                report.pending,
                 if report.ok() { "OK" } else { "FAILED" }
             );
             if !report.ok() {

@@ -42,7 +42,7 @@ pub async fn bind(port: u16, data: &Path) -> anyhow::Result<(tokio::net::TcpList
     if let Some(path) = secrets_file {
         println!("webhook signing secrets: {}", path.display());
     }
-    spawn_audit_sealing(state.clone(), crate::audit::signer(data)?);
+    spawn_audit_sealing(crate::audit::job(data, &state)?);
     let sandbox = Arc::new(SandboxProcessor::new(data.join(SANDBOX_FILE)));
     let app = Router::new()
         .merge(booking::routes(state.clone()))
@@ -57,16 +57,13 @@ pub async fn bind(port: u16, data: &Path) -> anyhow::Result<(tokio::net::TcpList
 pub const AUDIT_SEAL_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The audit function's job, in process: integrate new entries every few seconds.
-fn spawn_audit_sealing(state: AppState, signer: shared::adapters::local_signer::LocalSigner) {
-    let config = crate::audit::local_config(&state.table_name);
+fn spawn_audit_sealing(job: audit::AuditJob) {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(AUDIT_SEAL_EVERY);
         loop {
             every.tick().await;
-            match shared::audit::log::integrate(&*state.table, &signer, &*state.clock, &config)
-                .await
-            {
-                Ok(done) if done.added > 0 => {
+            match job.integrate().await {
+                Ok((done, _)) if done.added > 0 => {
                     tracing::info!(added = done.added, size = done.size, "audit log sealed")
                 }
                 Ok(_) => {}

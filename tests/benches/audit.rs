@@ -94,7 +94,7 @@ async fn main() {
     );
 
     let t = Instant::now();
-    let report = verify_table(&table, &clock, &config, signer.public_key())
+    let report = verify_table(&table, &clock, &config, signer.public_key(), &[])
         .await
         .expect("verify");
     let took = t.elapsed();

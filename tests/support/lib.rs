@@ -196,6 +196,24 @@ pub async fn dynamo_table(emulator: Emulator) -> Option<DynamoTable> {
     Some(DynamoTable::new(client, name))
 }
 
+/// Writes `n` audit entries now, as the request path does (for tests of the log alone).
+pub async fn write_audit_entries(table: &dyn shared::store::Table, n: i128) {
+    use shared::store::keys::{audit_partition, audit_sort};
+    use shared::store::{Condition, Item, Key};
+    let now = time::OffsetDateTime::now_utc();
+    for i in 0..n {
+        let key = Key::new(
+            audit_partition(now.date()),
+            audit_sort(now.unix_timestamp_nanos() + i, &ulid::Ulid::new()),
+        );
+        let item = Item::new(key).with("action", "appointment.read");
+        table
+            .put(item, Some(Condition::ItemAbsent))
+            .await
+            .expect("write an audit entry");
+    }
+}
+
 /// An application state over a fresh embedded store and local keys, whose verifier trusts `issuer`.
 pub struct LocalStack {
     pub state: shared::AppState,

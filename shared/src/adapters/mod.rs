@@ -7,8 +7,11 @@
 //! | key service (`crate::crypto::KeyService`) | [`kms`] | [`local_keys`] |
 //! | token keys (`crate::auth::JwksSource`) | [`jwks`] over HTTPS | [`local_issuer`] |
 //! | payment processor (`crate::payments::processor`) | [`stripe`] | the CLI's sandbox |
+//! | audit-log signer (`crate::crypto::signer::LogSigner`) | [`kms_signer`] | [`local_signer`] |
+//! | checkpoint archive (`crate::audit::archive`) | [`s3_archive`] | [`dir_archive`] |
 
 pub mod backoff;
+pub mod dir_archive;
 pub mod dynamodb;
 pub mod embedded;
 pub mod files;
@@ -18,5 +21,6 @@ pub mod kms_signer;
 pub mod local_issuer;
 pub mod local_keys;
 pub mod local_signer;
+pub mod s3_archive;
 pub mod secrets;
 pub mod stripe;

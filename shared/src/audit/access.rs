@@ -59,6 +59,8 @@ pub fn page_of(partition: String, q: &PageQuery) -> Result<Query, ApiError> {
 
 /// The latest signed checkpoint: its note, as signed, and what it says.
 pub struct Latest {
+    /// Its sort key (size, then signing time).
+    pub name: String,
     pub note: String,
     pub checkpoint: Checkpoint,
 }
@@ -75,7 +77,11 @@ pub async fn latest_checkpoint(table: &dyn Table) -> Result<Option<Latest>, ApiE
     let checkpoint = open_note(&note)
         .and_then(|(body, _)| Checkpoint::parse(body))
         .ok_or_else(|| corrupt(attr::NOTE))?;
-    Ok(Some(Latest { note, checkpoint }))
+    Ok(Some(Latest {
+        name: item.key.sk,
+        note,
+        checkpoint,
+    }))
 }
 
 /// The stored leaves a set of proofs reads, fetched once each.

@@ -325,12 +325,14 @@ pub(crate) fn nodes_of(leaf: &Item) -> Result<Vec<Hash>, ApiError> {
 pub const ALLOWED_LAG: time::Duration = time::Duration::minutes(15);
 
 /// Reads the whole log back (leaves, the entries of every day from the first leaf's day, or
-/// `first_scan_days` ago, to today, and the checkpoints) and verifies it against the pinned key.
+/// `first_scan_days` ago, to today, and the checkpoints) and verifies it, with the `archived`
+/// checkpoints, against the pinned key.
 pub async fn verify_table(
     table: &dyn Table,
     clock: &dyn Clock,
     config: &LogConfig,
     spki: &[u8],
+    archived: &[String],
 ) -> Result<Report, ApiError> {
     let today = clock.now().date();
     let mut leaves = Vec::new();
@@ -378,6 +380,7 @@ pub async fn verify_table(
         leaves: &leaves,
         entries: &entries,
         checkpoints: &notes,
+        archived,
         pending_after: (clock.now() - ALLOWED_LAG).unix_timestamp_nanos(),
     };
     Ok(verify(&view, &config.key_name, spki))

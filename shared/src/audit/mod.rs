@@ -5,6 +5,7 @@
 //! [`search`] is an admin's search of the entries.
 
 pub mod access;
+pub mod archive;
 pub mod log;
 pub mod search;
 pub mod verify;

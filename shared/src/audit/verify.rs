@@ -9,7 +9,8 @@
 //! - an entry no leaf commits to (inserted, or not integrated yet), or one that two leaves name;
 //! - a checkpoint not signed by the pinned key (forged), smaller than an earlier one (rolled back),
 //!   larger than the log, or whose root is not the root of the stored leaves at its size (the log
-//!   was rewritten after it was signed).
+//!   was rewritten after it was signed); the checkpoints archived outside the table are held to
+//!   the same, so a table rolled back together with its own checkpoints is caught by the archive.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -33,8 +34,11 @@ pub struct LogView<'a> {
     pub leaves: &'a [Leaf],
     /// Every audit entry in the table: key → canonical bytes.
     pub entries: &'a BTreeMap<String, Vec<u8>>,
-    /// The signed checkpoints, oldest first.
+    /// The signed checkpoints in the table, oldest first.
     pub checkpoints: &'a [String],
+    /// The checkpoints archived outside the table (numbered after the table's in problems). A log
+    /// rolled back or rewritten in the table contradicts them.
+    pub archived: &'a [String],
     /// Entries written after this instant (Unix nanoseconds, the start of their sort key) may
     /// still be waiting for integration: counted as pending, not reported.
     pub pending_after: i128,
@@ -176,21 +180,26 @@ pub fn verify(log: &LogView<'_>, key_name: &str, spki: &[u8]) -> Report {
     let mut checked = Vec::new();
     let mut earlier = 0;
     let mut latest_checkpoint_time = None;
-    for (position, note) in log.checkpoints.iter().enumerate() {
+    let archived_from = log.checkpoints.len();
+    for (position, note) in log.checkpoints.iter().chain(log.archived).enumerate() {
         match verify_checkpoint(note, key_name, spki) {
             Err(reason) => problems.push(Problem::CheckpointForged { position, reason }),
-            Ok(c) if c.size < earlier => problems.push(Problem::CheckpointRolledBack {
-                position,
-                size: c.size,
-                earlier,
-            }),
+            Ok(c) if c.size < earlier && position < archived_from => {
+                problems.push(Problem::CheckpointRolledBack {
+                    position,
+                    size: c.size,
+                    earlier,
+                })
+            }
             Ok(c) if c.size > tree_size => problems.push(Problem::CheckpointBeyondLog {
                 position,
                 size: c.size,
             }),
             Ok(c) => {
-                earlier = c.size;
-                latest_checkpoint_time = c.time.or(latest_checkpoint_time);
+                if position < archived_from {
+                    earlier = c.size;
+                }
+                latest_checkpoint_time = latest_checkpoint_time.max(c.time);
                 checked.push((position, c));
             }
         }

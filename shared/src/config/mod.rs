@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::auth::{AuthConfig, TokenUse};
 use crate::crypto::CachePolicy;
 
+pub mod audit;
 pub mod payments;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

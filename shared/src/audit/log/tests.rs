@@ -67,7 +67,7 @@ impl Fixture {
 
     async fn verify(&self) -> Report {
         let spki = self.signer.public_key();
-        verify_table(&*self.table, &self.clock, &config(), spki)
+        verify_table(&*self.table, &self.clock, &config(), spki, &[])
             .await
             .unwrap()
     }

@@ -9,6 +9,7 @@ struct Fixture {
     leaves: Vec<Leaf>,
     entries: BTreeMap<String, Vec<u8>>,
     checkpoints: Vec<String>,
+    archived: Vec<String>,
     signer: LocalSigner,
 }
 
@@ -39,6 +40,7 @@ async fn fixture() -> Fixture {
     Fixture {
         leaves,
         entries,
+        archived: Vec::new(),
         checkpoints,
         signer,
     }
@@ -64,6 +66,7 @@ fn check_at(f: &Fixture, pending_after: i128) -> Report {
         leaves: &f.leaves,
         entries: &f.entries,
         checkpoints: &f.checkpoints,
+        archived: &f.archived,
         pending_after,
     };
     verify(&view, NAME, f.signer.public_key())
@@ -219,6 +222,36 @@ async fn a_truncated_log_is_behind_its_checkpoints() {
     assert!(problems.contains(&Problem::EntryNotInLog {
         entry: entry_key(19)
     }));
+}
+
+#[tokio::test]
+async fn a_log_truncated_with_its_own_checkpoints_contradicts_the_archive() {
+    let mut f = fixture().await;
+    f.archived = f.checkpoints.clone();
+    assert!(check(&f).ok());
+    // The last seven leaves and the table's last two checkpoints removed: consistent on its own.
+    f.leaves.truncate(13);
+    f.checkpoints.truncate(2);
+    for i in 13..20 {
+        f.entries.remove(&entry_key(i));
+    }
+    let archive = std::mem::take(&mut f.archived);
+    assert!(check(&f).ok());
+    f.archived = archive;
+    // The archive still holds the checkpoints of sizes 15 and 20 (positions 2 + 2 and 2 + 3).
+    assert_eq!(
+        check(&f).problems,
+        vec![
+            Problem::CheckpointBeyondLog {
+                position: 4,
+                size: 15
+            },
+            Problem::CheckpointBeyondLog {
+                position: 5,
+                size: 20
+            },
+        ]
+    );
 }
 
 #[tokio::test]

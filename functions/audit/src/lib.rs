@@ -1,0 +1,129 @@
+//! The audit function: the only writer of the audit log. Every invocation integrates the audit
+//! entries not yet in the log (`shared::audit::log::integrate`), signs a checkpoint, and archives
+//! the latest checkpoint to the Object Lock bucket. Two triggers, one job:
+//!
+//! - the table's stream, filtered to inserted audit entries: integration within seconds;
+//! - a schedule that reconciles: entries the stream missed (an outage longer than its 24-hour
+//!   retention, a failed batch), and the hourly checkpoint of an idle log.
+//!
+//! The stream records themselves are not trusted for content (the table is read); they only say
+//! that there is work. Concurrent runs cannot fork the log (the head is updated on its version, and
+//! the function's reserved concurrency is 1). A run that fails (the key service down, a lost race)
+//! fails the invocation, so the stream retries and the metrics show it; the schedule catches up.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use shared::audit::archive::{CheckpointArchive, archive_latest};
+use shared::audit::log::{Integrated, LogConfig, integrate};
+use shared::crypto::signer::LogSigner;
+use shared::domain::clock::Clock;
+use shared::store::Table;
+
+/// What started a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    /// A batch of stream records (their count).
+    Stream(usize),
+    /// The reconciling schedule.
+    Schedule,
+}
+
+/// Reads an invocation's event: a DynamoDB stream batch or a scheduled event; anything else is
+/// refused (a misconfigured trigger should fail loudly, not integrate silently).
+pub fn trigger_of(event: &Value) -> anyhow::Result<Trigger> {
+    if let Some(records) = event.get("Records").and_then(Value::as_array) {
+        if records.is_empty() {
+            anyhow::bail!("a stream batch without records");
+        }
+        for record in records {
+            if record.get("eventSource").and_then(Value::as_str) != Some("aws:dynamodb") {
+                anyhow::bail!("a record that is not from a DynamoDB stream");
+            }
+        }
+        return Ok(Trigger::Stream(records.len()));
+    }
+    let scheduled = event.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event")
+        && matches!(
+            event.get("source").and_then(Value::as_str),
+            Some("aws.events" | "aws.scheduler")
+        );
+    if scheduled {
+        return Ok(Trigger::Schedule);
+    }
+    anyhow::bail!("not a stream batch or a scheduled event")
+}
+
+/// The job and its ports.
+pub struct AuditJob {
+    pub table: Arc<dyn Table>,
+    pub signer: Arc<dyn LogSigner>,
+    pub clock: Arc<dyn Clock>,
+    pub archive: Arc<dyn CheckpointArchive>,
+    pub config: LogConfig,
+}
+
+impl AuditJob {
+    /// One invocation: integrate, then archive the latest checkpoint. Returns a summary (no
+    /// entry content: sizes and names only).
+    pub async fn run(&self, event: Value) -> anyhow::Result<Value> {
+        let trigger = trigger_of(&event)?;
+        let (done, archived) = self.integrate().await?;
+        tracing::info!(
+            ?trigger,
+            added = done.added,
+            size = done.size,
+            "audit log integrated"
+        );
+        let records = match trigger {
+            Trigger::Stream(n) => Some(n),
+            Trigger::Schedule => None,
+        };
+        Ok(json!({
+            "trigger": if records.is_some() { "stream" } else { "schedule" },
+            "records": records,
+            "added": done.added,
+            "size": done.size,
+            "archived": archived,
+        }))
+    }
+
+    /// The work of a run, whatever started it (also what `practica serve` runs every few seconds
+    /// and `practica audit seal` once): integrate, then archive the latest checkpoint (its name).
+    pub async fn integrate(&self) -> anyhow::Result<(Integrated, Option<String>)> {
+        let done = integrate(&*self.table, &*self.signer, &*self.clock, &self.config)
+            .await
+            .map_err(|e| anyhow::anyhow!("integration failed: {e}"))?;
+        let archived = archive_latest(&*self.table, &*self.archive)
+            .await
+            .map_err(|e| anyhow::anyhow!("archiving the checkpoint failed: {e}"))?;
+        Ok((done, archived))
+    }
+
+    /// The Lambda cold start: configuration from the environment, DynamoDB, the KMS signing key
+    /// (its public half read once) and the S3 archive.
+    pub async fn cold_start() -> anyhow::Result<AuditJob> {
+        let config = shared::config::audit::AuditConfig::from_env()?;
+        let sdk = shared::app::sdk_config().await;
+        let table = shared::adapters::dynamodb::DynamoTable::new(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            config.table_name.clone(),
+        );
+        let signer = shared::adapters::kms_signer::KmsSigner::new(
+            aws_sdk_kms::Client::new(&sdk),
+            config.signing_key_id.clone(),
+        )
+        .await?;
+        let archive = shared::adapters::s3_archive::S3Archive::new(
+            aws_sdk_s3::Client::new(&sdk),
+            config.bucket.clone(),
+        );
+        Ok(AuditJob {
+            table: Arc::new(table),
+            signer: Arc::new(signer),
+            clock: Arc::new(shared::domain::clock::SystemClock),
+            archive: Arc::new(archive),
+            config: config.log,
+        })
+    }
+}

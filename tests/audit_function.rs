@@ -1,0 +1,230 @@
+//! The audit function's handler, driven by the sample events in `events/`: a stream batch and the
+//! reconciling schedule integrate the entries the other functions wrote; the same batch delivered
+//! twice adds nothing; any other event is refused. On moto, the production adapters end to end:
+//! DynamoDB, the KMS signing key, and the S3 bucket with Object Lock that archives checkpoints.
+
+use std::sync::Arc;
+
+use audit::{AuditJob, Trigger, trigger_of};
+use http::StatusCode;
+use practica_tests::{Emulator, Stack, dynamo_table, sdk_config};
+use serde_json::Value;
+use shared::adapters::dir_archive::DirArchive;
+use shared::adapters::kms_signer::KmsSigner;
+use shared::adapters::local_signer::LocalSigner;
+use shared::adapters::s3_archive::S3Archive;
+use shared::audit::archive::archived;
+use shared::audit::log::{IDLE_CHECKPOINT, LogConfig, verify_table};
+use shared::auth::Role;
+use shared::crypto::signer::LogSigner;
+use shared::domain::clock::SystemClock;
+use shared::store::Table;
+
+fn event(name: &str) -> Value {
+    let path = format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("json")
+}
+
+fn config() -> LogConfig {
+    LogConfig {
+        origin: "practica.test/audit/practica-test".into(),
+        key_name: "practica.test/audit".into(),
+        first_scan_days: 2,
+        idle_checkpoint: IDLE_CHECKPOINT,
+    }
+}
+
+#[test]
+fn the_fixtures_are_the_two_triggers_and_nothing_else_is() {
+    assert_eq!(
+        trigger_of(&event("dynamodb-stream-audit.json")).unwrap(),
+        Trigger::Stream(2)
+    );
+    assert_eq!(
+        trigger_of(&event("schedule-audit.json")).unwrap(),
+        Trigger::Schedule
+    );
+    for other in [
+        event("apigw-v2-getPatient.json"),
+        serde_json::json!({"Records": []}),
+        serde_json::json!({"Records": [{"eventSource": "aws:sqs"}]}),
+        serde_json::json!({"detail-type": "Scheduled Event", "source": "someone.else"}),
+        serde_json::json!(null),
+    ] {
+        assert!(trigger_of(&other).is_err(), "{other}");
+    }
+}
+
+#[tokio::test]
+async fn stream_batches_and_the_schedule_integrate_what_the_functions_wrote() {
+    let stack = Stack::embedded();
+    let demo = stack.seed().await;
+    let staff = stack.token("staff-1", &[Role::Staff]);
+    let (status, _, _) = stack
+        .send(
+            "GET",
+            &format!("/v1/patients/{}", demo.patient_id),
+            Some(&staff),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let dir = tempfile::tempdir().unwrap();
+    let signer = Arc::new(LocalSigner::generate().unwrap());
+    let archive = Arc::new(DirArchive::new(dir.path()));
+    let job = AuditJob {
+        table: stack.state.table.clone(),
+        signer: signer.clone(),
+        clock: stack.state.clock.clone(),
+        archive: archive.clone(),
+        config: config(),
+    };
+    let first = job.run(event("dynamodb-stream-audit.json")).await.unwrap();
+    assert_eq!(first["trigger"], "stream");
+    let size = first["size"].as_u64().unwrap();
+    assert!(size > 0 && first["added"] == size, "{first}");
+    assert!(first["archived"].is_string());
+    // The same batch again (a redelivery), then the schedule: nothing new, no duplicate leaf.
+    let again = job.run(event("dynamodb-stream-audit.json")).await.unwrap();
+    assert_eq!(
+        (again["added"].as_u64(), again["size"].as_u64()),
+        (Some(0), Some(size))
+    );
+    let scheduled = job.run(event("schedule-audit.json")).await.unwrap();
+    assert_eq!(scheduled["trigger"], "schedule");
+    assert_eq!(scheduled["size"].as_u64(), Some(size));
+    // A later read is picked up by the next run.
+    stack
+        .send(
+            "GET",
+            &format!("/v1/patients/{}", demo.patient_id),
+            Some(&staff),
+            None,
+            None,
+        )
+        .await;
+    let later = job.run(event("schedule-audit.json")).await.unwrap();
+    assert_eq!(later["size"].as_u64(), Some(size + 1));
+    let notes = archived(&*archive).await.unwrap();
+    assert_eq!(notes.len(), 2, "one archived checkpoint per size reached");
+    let report = verify_table(
+        &*stack.state.table,
+        &*stack.state.clock,
+        &config(),
+        signer.public_key(),
+        &notes,
+    )
+    .await
+    .unwrap();
+    assert!(report.ok(), "{:?}", report.problems);
+    assert_eq!(report.checkpointed_size, size + 1);
+    // Refused events change nothing.
+    assert!(job.run(event("apigw-v2-getPatient.json")).await.is_err());
+}
+
+/// moto's S3 bucket with Object Lock (compliance mode by default), created as the template does.
+async fn locked_bucket(s3: &aws_sdk_s3::Client) -> String {
+    use aws_sdk_s3::types::{
+        DefaultRetention, ObjectLockConfiguration, ObjectLockEnabled, ObjectLockRetentionMode,
+        ObjectLockRule,
+    };
+    let bucket = format!(
+        "practica-audit-{}",
+        ulid::Ulid::new().to_string().to_lowercase()
+    );
+    s3.create_bucket()
+        .bucket(&bucket)
+        .object_lock_enabled_for_bucket(true)
+        .send()
+        .await
+        .unwrap();
+    let retention = DefaultRetention::builder()
+        .mode(ObjectLockRetentionMode::Compliance)
+        .years(7)
+        .build();
+    s3.put_object_lock_configuration()
+        .bucket(&bucket)
+        .object_lock_configuration(
+            ObjectLockConfiguration::builder()
+                .object_lock_enabled(ObjectLockEnabled::Enabled)
+                .rule(
+                    ObjectLockRule::builder()
+                        .default_retention(retention)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    bucket
+}
+
+#[tokio::test]
+async fn on_moto_the_production_adapters_integrate_sign_and_archive() {
+    let Some(endpoint) = Emulator::Moto.endpoint() else {
+        return;
+    };
+    let sdk = sdk_config(&endpoint);
+    let table: Arc<dyn Table> = Arc::new(dynamo_table(Emulator::Moto).await.unwrap());
+    let kms = aws_sdk_kms::Client::new(&sdk);
+    let key = kms
+        .create_key()
+        .key_spec(aws_sdk_kms::types::KeySpec::EccNistP256)
+        .key_usage(aws_sdk_kms::types::KeyUsageType::SignVerify)
+        .send()
+        .await
+        .unwrap();
+    let signer = Arc::new(
+        KmsSigner::new(kms, key.key_metadata().unwrap().key_id())
+            .await
+            .unwrap(),
+    );
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    let bucket = locked_bucket(&s3).await;
+    let archive = Arc::new(S3Archive::new(s3.clone(), &bucket));
+    practica_tests::write_audit_entries(&*table, 3).await;
+    let job = AuditJob {
+        table: table.clone(),
+        signer: signer.clone(),
+        clock: Arc::new(SystemClock),
+        archive: archive.clone(),
+        config: config(),
+    };
+    let done = job.run(event("schedule-audit.json")).await.unwrap();
+    assert_eq!(done["size"].as_u64(), Some(3), "{done}");
+    let notes = archived(&*archive).await.unwrap();
+    assert_eq!(notes.len(), 1);
+    let report = verify_table(
+        &*table,
+        &SystemClock,
+        &config(),
+        signer.public_key(),
+        &notes,
+    )
+    .await
+    .unwrap();
+    assert!(report.ok(), "{:?}", report.problems);
+    assert_eq!(report.checkpointed_size, 3);
+    // The archived checkpoint is locked: its version cannot be deleted.
+    let listed = s3
+        .list_object_versions()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let version = &listed.versions()[0];
+    let deleted = s3
+        .delete_object()
+        .bucket(&bucket)
+        .key(version.key().unwrap())
+        .version_id(version.version_id().unwrap())
+        .send()
+        .await;
+    assert!(deleted.is_err(), "a locked checkpoint version was deleted");
+}
