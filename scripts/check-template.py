@@ -1,0 +1,84 @@
+"""The template's audit-log invariants, checked on the parsed template (cfn-lint's decoder, so the
+short-form intrinsics read as they deploy). Exits non-zero naming each broken rule.
+
+- no function but the audit function may update or delete an audit entry, or write the log's items;
+- the audit function runs one at a time, on the stream (audit entries only) and a schedule;
+- its signing key is an ECC_NIST_P256 signing key whose policy denies kms:Sign to everyone else;
+- the checkpoint bucket keeps every version in Object Lock compliance mode, private.
+Usage: python3 scripts/check-template.py infra/template.yaml
+"""
+import json
+import sys
+
+from cfnlint.decode import decode
+
+template, matches = decode(sys.argv[1])
+if matches:
+    sys.exit(f"check-template: cannot read {sys.argv[1]}: {matches}")
+resources = template["Resources"]
+problems = []
+
+
+def statements(function):
+    for policy in function["Properties"].get("Policies", []):
+        if isinstance(policy, dict):
+            yield from policy.get("Statement", [])
+
+
+def denies(function, actions, keys):
+    for s in statements(function):
+        acts = s.get("Action")
+        acts = [acts] if isinstance(acts, str) else acts
+        cond = json.dumps(s.get("Condition", {}))
+        if s.get("Effect") == "Deny" and set(actions) <= set(acts) and all(k in cond for k in keys):
+            return True
+    return False
+
+
+for name, r in resources.items():
+    if r["Type"] != "AWS::Serverless::Function" or name == "AuditFunction":
+        continue
+    if not denies(r, ["dynamodb:UpdateItem", "dynamodb:DeleteItem"], ["AUDIT#*", "AUDITLOG*"]):
+        problems.append(f"{name} may update or delete audit items")
+    if not denies(r, ["dynamodb:PutItem"], ["AUDITLOG*"]):
+        problems.append(f"{name} may write the audit log's items")
+    for s in statements(r):
+        if s.get("Effect") == "Allow" and "kms:Sign" in json.dumps(s.get("Action")):
+            problems.append(f"{name} may sign checkpoints")
+
+audit = resources.get("AuditFunction", {}).get("Properties", {})
+if audit.get("ReservedConcurrentExecutions") != 1:
+    problems.append("AuditFunction: reserved concurrency is not 1")
+events = audit.get("Events", {})
+kinds = sorted(e["Type"] for e in events.values())
+if kinds != ["DynamoDB", "Schedule"]:
+    problems.append(f"AuditFunction: events are {kinds}, not the stream and a schedule")
+for e in events.values():
+    if e["Type"] == "DynamoDB":
+        patterns = [f["Pattern"] for f in e["Properties"].get("FilterCriteria", {}).get("Filters", [])]
+        if not any('"prefix": "AUDIT#"' in p for p in patterns):
+            problems.append("AuditFunction: the stream is not filtered to audit entries")
+
+key = resources.get("AuditSigningKey", {}).get("Properties", {})
+if (key.get("KeySpec"), key.get("KeyUsage")) != ("ECC_NIST_P256", "SIGN_VERIFY"):
+    problems.append("AuditSigningKey is not an ECC_NIST_P256 signing key")
+if not any(s.get("Effect") == "Deny" and s.get("Action") == "kms:Sign" and "ArnNotEquals" in s.get("Condition", {})
+           for s in key.get("KeyPolicy", {}).get("Statement", [])):
+    problems.append("AuditSigningKey: the key policy does not deny kms:Sign to other principals")
+
+bucket = resources.get("AuditCheckpointBucket", {})
+props = bucket.get("Properties", {})
+retention = props.get("ObjectLockConfiguration", {}).get("Rule", {}).get("DefaultRetention", {})
+if not props.get("ObjectLockEnabled") or retention.get("Mode") != "COMPLIANCE":
+    problems.append("AuditCheckpointBucket: no Object Lock in compliance mode")
+if props.get("VersioningConfiguration", {}).get("Status") != "Enabled":
+    problems.append("AuditCheckpointBucket: not versioned")
+if not all(props.get("PublicAccessBlockConfiguration", {}).get(k) for k in
+           ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"]):
+    problems.append("AuditCheckpointBucket: public access not blocked")
+if bucket.get("DeletionPolicy") != "Retain" or resources.get("AuditSigningKey", {}).get("DeletionPolicy") != "Retain":
+    problems.append("the checkpoint bucket and the signing key must be retained")
+
+for p in problems:
+    print(f"check-template: {p}", file=sys.stderr)
+sys.exit(1 if problems else 0)
