@@ -252,6 +252,7 @@ async fn access_logs_with_proofs(stack: Option<Stack>) {
         "{by_staff}"
     );
     assert!(by_staff["entries"][0]["leafIndex"].is_u64());
+    assert_eq!(by_staff["entries"][0]["sourceFunction"], "booking");
     // Page by page, the whole period's entries come back once each.
     let mut seen = 0;
     let mut cursor = String::new();

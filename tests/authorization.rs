@@ -334,6 +334,8 @@ async fn every_route_role_and_ownership() {
         "entity_id",
         "outcome",
         "request_id",
+        "source_function",
+        "source_address",
     ];
     for record in &denials {
         for name in record.attrs.keys() {

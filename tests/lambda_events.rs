@@ -100,6 +100,9 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
         ("putMyPatientRecord", &jane, StatusCode::OK),
         ("joinWaitlist", &jane, StatusCode::CREATED),
         ("listWaitlist", &jane, StatusCode::OK),
+        ("getMyAccessLog", &jane, StatusCode::OK),
+        ("getPatientAccessLog", &admin, StatusCode::OK),
+        ("searchAudit", &admin, StatusCode::OK),
     ];
     for (op, token, expected) in steps {
         let values = [
@@ -121,6 +124,18 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
             "getAppointment" => assert_eq!(body["reason"], "Follow-up on sleep"),
             "cancel" => assert_eq!(body["status"], "cancelled"),
             "searchPatients" => assert_eq!(body["patients"][0]["patientId"], "patient-omar"),
+            // The staff read of Omar's record, with its source as the gateway gave it.
+            "searchAudit" => {
+                let read = body["entries"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|e| e["requestId"] == "evt-getPatient")
+                    .unwrap_or_else(|| panic!("{body}"));
+                assert_eq!(read["sourceFunction"], "booking");
+                assert_eq!(read["sourceAddress"], "192.0.2.10");
+                assert_eq!(read["patientIds"][0], "patient-omar");
+            }
             _ => {}
         }
     }

@@ -60,6 +60,7 @@ fn seeder() -> Caller {
             verified_email: None,
         },
         request_id: format!("seed-{}", ulid::Ulid::new()),
+        source: shared::domain::access::Source::local("seed"),
     }
 }
 

@@ -144,6 +144,7 @@ async fn run(
             verified_email: None,
         },
         request_id: "bench".into(),
+        source: shared::domain::access::Source::local("bench"),
     };
     shared::booking::setup::put_schedule(&state, &admin, None, &demo.providers[0], always_open())
         .await

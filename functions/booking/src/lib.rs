@@ -265,6 +265,7 @@ pub fn routes(state: AppState) -> Router {
         .route("/v1/audit", get(search_audit))
         .route("/v1/waitlist", get(list_waitlist).post(join_waitlist))
         .route("/health/booking", get(health))
+        .layer(axum::Extension(shared::web::FunctionName("booking")))
         .with_state(state)
 }
 

@@ -79,6 +79,7 @@ pub fn routes(app: AppState, processor: Arc<dyn PaymentProcessor>) -> Router {
         .route("/v1/charges", post(create_charge))
         .route("/v1/balance", get(balance))
         .route("/v1/payment-intents", post(create_payment_intent))
+        .layer(axum::Extension(shared::web::FunctionName("payments")))
         .with_state(PaymentsState { app, processor })
 }
 

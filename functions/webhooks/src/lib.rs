@@ -109,6 +109,7 @@ pub fn routes(app: AppState, config: WebhookConfig) -> Router {
         .route("/v1/webhooks/stripe", post(stripe))
         .route("/v1/webhooks/standard", post(standard))
         .layer(DefaultBodyLimit::max(WEBHOOK_MAX_BYTES))
+        .layer(axum::Extension(shared::web::FunctionName("webhooks")))
         .with_state(WebhookState {
             app,
             config: Arc::new(config),

@@ -52,6 +52,10 @@ pub struct EntryView {
     pub entity_id: Option<String>,
     pub patient_ids: Vec<String>,
     pub request_id: Option<String>,
+    /// The function that served the request (or the job's name).
+    pub source_function: Option<String>,
+    /// The client's network address, as the gateway saw it.
+    pub source_address: Option<String>,
     /// Its position in the Merkle log, once integrated.
     pub leaf_index: Option<u64>,
 }
@@ -231,6 +235,8 @@ pub async fn search(
             entity_id: optional(item, attr::ENTITY_ID),
             patient_ids,
             request_id: optional(item, attr::REQUEST_ID),
+            source_function: optional(item, attr::SOURCE_FUNCTION),
+            source_address: optional(item, attr::SOURCE_ADDRESS),
             leaf_index: leaf_index_of(&*state.table, &item.key.pk, &item.key.sk).await?,
         });
     }

@@ -120,6 +120,25 @@ impl Principal {
 pub struct Caller {
     pub principal: Principal,
     pub request_id: String,
+    pub source: Source,
+}
+
+/// Where a request came from, for audit (FHIR AuditEvent.source and agent.network): the function
+/// that served it and the client's network address as the gateway (or the local server) saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Source {
+    pub function: &'static str,
+    pub address: Option<String>,
+}
+
+impl Source {
+    /// Work started on this machine (the CLI, tests), not by a network request.
+    pub fn local(function: &'static str) -> Source {
+        Source {
+            function,
+            address: None,
+        }
+    }
 }
 
 impl Caller {

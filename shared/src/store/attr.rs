@@ -71,6 +71,8 @@ pub const VERSION: &str = "version";
 pub const ACTION_KIND: &str = "action_kind";
 pub const AGENT_KIND: &str = "agent_kind";
 pub const PATIENT_IDS: &str = "patient_ids";
+pub const SOURCE_FUNCTION: &str = "source_function";
+pub const SOURCE_ADDRESS: &str = "source_address";
 pub const LEAF_HASH: &str = "leaf_hash";
 /// The perfect subtrees a leaf completed, heights 1, 2, … (32 bytes each).
 pub const NODES: &str = "nodes";

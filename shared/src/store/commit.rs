@@ -12,7 +12,7 @@ use crate::store::{attr, keys};
 use serde::Serialize;
 
 use crate::AppState;
-use crate::domain::access::Caller;
+use crate::domain::access::{Caller, Source};
 use crate::domain::ids::IdempotencyKey;
 use crate::error::{ApiError, InputError};
 use crate::store::{
@@ -120,7 +120,7 @@ impl Audit {
         let nanos = now.unix_timestamp_nanos();
         let day = now.date();
         let id = ulid::Ulid::new();
-        let (who, roles, request_id, agent) = match actor {
+        let (who, roles, request_id, agent, source) = match actor {
             Actor::Caller(c) => (
                 c.principal.subject.as_str().to_owned(),
                 c.principal
@@ -130,6 +130,7 @@ impl Audit {
                     .collect(),
                 c.request_id.clone(),
                 AgentKind::User,
+                c.source.clone(),
             ),
             Actor::System { name, request_id } => (
                 format!("system:{name}"),
@@ -140,6 +141,7 @@ impl Audit {
                 } else {
                     AgentKind::System
                 },
+                Source::local(name),
             ),
         };
         let patients = self
@@ -147,7 +149,7 @@ impl Audit {
             .iter()
             .map(|p| AttrValue::S(p.as_str().to_owned()))
             .collect();
-        Item::new(Key::new(
+        let mut item = Item::new(Key::new(
             keys::audit_partition(day),
             keys::audit_sort(nanos, &id),
         ))
@@ -167,6 +169,11 @@ impl Audit {
         .with(attr::ENTITY_ID, self.entity_id.clone())
         .with(attr::OUTCOME, self.outcome)
         .with(attr::REQUEST_ID, request_id)
+        .with(attr::SOURCE_FUNCTION, source.function);
+        if let Some(address) = source.address {
+            item.set(attr::SOURCE_ADDRESS, address);
+        }
+        item
     }
 }
 
@@ -476,6 +483,7 @@ mod tests {
                 verified_email: None,
             },
             request_id: "req-1".into(),
+            source: crate::domain::access::Source::local("test"),
         }
     }
 

@@ -53,6 +53,7 @@ where
         Ok(Caller {
             principal,
             request_id,
+            source: source_of(parts),
         })
     }
 }
@@ -207,6 +208,33 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         }
         _ => ApiError::Input(InputError::UnreadableBody),
     }
+}
+
+/// The function a router belongs to, set by its `routes()` (for audit records' source).
+#[derive(Clone, Copy, Debug)]
+pub struct FunctionName(pub &'static str);
+
+/// The request's source: the serving function, and the client address from API Gateway's request
+/// context on Lambda or the TCP peer under `practica serve` (never a client-supplied header).
+fn source_of(parts: &Parts) -> crate::domain::access::Source {
+    let function = parts
+        .extensions
+        .get::<FunctionName>()
+        .map_or("unknown", |f| f.0);
+    let from_gateway = parts
+        .extensions
+        .get::<lambda_http::request::RequestContext>()
+        .and_then(|ctx| match ctx {
+            lambda_http::request::RequestContext::ApiGatewayV2(c) => c.http.source_ip.clone(),
+            _ => None,
+        });
+    let address = from_gateway.or_else(|| {
+        parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string())
+    });
+    crate::domain::access::Source { function, address }
 }
 
 fn request_id(req: &Request) -> String {
