@@ -115,6 +115,18 @@ async fn access_logs_with_proofs(stack: Option<Stack>) {
         assert!(!text.contains(hidden), "{hidden} in {text}");
     }
     assert!(check_proofs(&log, &signer) >= 2);
+    // The same check, offline, as `practica audit check-proof` does it with the PEM key alone.
+    let pem = practica_cli::audit::pem_of(signer.public_key());
+    let checked = practica_cli::audit::check_proof(&log.to_string(), &pem, KEY).unwrap();
+    assert!(checked.proven >= 2 && checked.pending == 0, "{checked:?}");
+    let other = practica_cli::audit::pem_of(LocalSigner::generate().unwrap().public_key());
+    assert!(practica_cli::audit::check_proof(&log.to_string(), &other, KEY).is_err());
+    let mut tampered = log.clone();
+    let first = tampered["entries"][0]["inclusion"]["leafHash"].clone();
+    tampered["entries"][0]["inclusion"]["leafHash"] =
+        tampered["entries"][1]["inclusion"]["leafHash"].clone();
+    assert_ne!(first, tampered["entries"][0]["inclusion"]["leafHash"]);
+    assert!(practica_cli::audit::check_proof(&tampered.to_string(), &pem, KEY).is_err());
 
     // Reading it was itself an audited access, which shows up after the next integration.
     seal(&stack, &signer).await;

@@ -15,7 +15,8 @@ use shared::adapters::local_signer::LocalSigner;
 use shared::audit::archive::archived;
 use shared::audit::log::{IDLE_CHECKPOINT, Integrated, LogConfig, verify_table};
 use shared::audit::verify::Report;
-use shared::crypto::signer::LogSigner;
+use shared::crypto::signer::{LogSigner, verify_checkpoint};
+use shared::domain::merkle::{Hash, verify_inclusion};
 
 use crate::serve::offline_state;
 
@@ -116,17 +117,100 @@ pub async fn export(data: &Path, from: &str, to: &str) -> anyhow::Result<Vec<Str
 
 /// `practica audit public-key`: the key's SubjectPublicKeyInfo as PEM.
 pub fn public_key_pem(data: &Path) -> anyhow::Result<String> {
-    let spki = signer(data)?.public_key().to_vec();
+    Ok(pem_of(signer(data)?.public_key()))
+}
+
+/// A DER SubjectPublicKeyInfo as a PEM `PUBLIC KEY`.
+pub fn pem_of(spki: &[u8]) -> String {
     let body = base64::engine::general_purpose::STANDARD.encode(spki);
     let lines: Vec<&str> = body
         .as_bytes()
         .chunks(64)
         .map(|c| std::str::from_utf8(c).unwrap_or_default())
         .collect();
-    Ok(format!(
+    format!(
         "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
         lines.join("\n")
-    ))
+    )
+}
+
+/// The DER SubjectPublicKeyInfo of a PEM `PUBLIC KEY`.
+pub fn spki_of_pem(pem: &str) -> anyhow::Result<Vec<u8>> {
+    let body: String = pem
+        .trim()
+        .strip_prefix("-----BEGIN PUBLIC KEY-----")
+        .and_then(|rest| rest.strip_suffix("-----END PUBLIC KEY-----"))
+        .ok_or_else(|| anyhow::anyhow!("not a PEM public key"))?
+        .split_whitespace()
+        .collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .map_err(|_| anyhow::anyhow!("the PEM public key is not base64"))
+}
+
+/// What `practica audit check-proof` found in an access log.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ProofCheck {
+    /// The size of the log the checkpoint signs.
+    pub size: u64,
+    /// Entries whose inclusion proof leads to the signed root.
+    pub proven: usize,
+    /// Entries without a proof yet (not integrated when the log was read).
+    pub pending: usize,
+}
+
+fn hash_of(value: &serde_json::Value, what: &str) -> anyhow::Result<Hash> {
+    value
+        .as_str()
+        .and_then(|t| base64::engine::general_purpose::STANDARD.decode(t).ok())
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| anyhow::anyhow!("{what} is not a base64 SHA-256 hash"))
+}
+
+/// `practica audit check-proof`: checks an access log as `GET /v1/patients/me/access-log` returns
+/// it, offline and with the pinned public key alone: the checkpoint is signed by that key under
+/// `key_name`, and every entry's inclusion proof leads from its leaf hash to the signed root.
+pub fn check_proof(log_json: &str, pem: &str, key_name: &str) -> anyhow::Result<ProofCheck> {
+    let spki = spki_of_pem(pem)?;
+    let log: serde_json::Value =
+        serde_json::from_str(log_json).map_err(|e| anyhow::anyhow!("not an access log: {e}"))?;
+    let note = log["checkpoint"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("the access log carries no checkpoint yet"))?;
+    let checkpoint = verify_checkpoint(note, key_name, &spki)
+        .map_err(|e| anyhow::anyhow!("the checkpoint is not signed by this key: {e:?}"))?;
+    let entries = log["entries"]
+        .as_array()
+        .ok_or_else(|| anyhow::anyhow!("not an access log: no entries"))?;
+    let (mut proven, mut pending) = (0, 0);
+    for (position, entry) in entries.iter().enumerate() {
+        let Some(inclusion) = entry.get("inclusion") else {
+            pending += 1;
+            continue;
+        };
+        let index = inclusion["leafIndex"]
+            .as_u64()
+            .ok_or_else(|| anyhow::anyhow!("entry {position}: no leaf index"))?;
+        let leaf = hash_of(&inclusion["leafHash"], "leafHash")?;
+        let proof = inclusion["proof"]
+            .as_array()
+            .ok_or_else(|| anyhow::anyhow!("entry {position}: no proof"))?
+            .iter()
+            .map(|h| hash_of(h, "a proof hash"))
+            .collect::<anyhow::Result<Vec<Hash>>>()?;
+        anyhow::ensure!(
+            verify_inclusion(index, checkpoint.size, &leaf, &proof, &checkpoint.root),
+            "entry {position} ({} at {}): its proof does not lead to the signed root",
+            entry["action"],
+            entry["at"]
+        );
+        proven += 1;
+    }
+    Ok(ProofCheck {
+        size: checkpoint.size,
+        proven,
+        pending,
+    })
 }
 
 #[cfg(test)]

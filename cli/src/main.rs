@@ -108,6 +108,18 @@ enum AuditAction {
         #[arg(long)]
         to: String,
     },
+    /// Check an access log (the JSON of GET /v1/patients/me/access-log) offline: its checkpoint
+    /// is signed by the pinned key and every entry's inclusion proof leads to the signed root.
+    CheckProof {
+        /// The access log's JSON ("-" for standard input).
+        log: PathBuf,
+        /// The practice's public key (PEM), as `practica audit public-key` printed it.
+        #[arg(long)]
+        key: PathBuf,
+        /// The key name in the checkpoint's signature line.
+        #[arg(long, default_value = practica_cli::audit::LOCAL_KEY_NAME)]
+        key_name: String,
+    },
     /// Print the log's public key (PEM): keep a copy where the log's writers cannot change it.
     PublicKey {
         #[arg(long, default_value = ".practica")]
@@ -215,6 +227,24 @@ async fn audit(action: AuditAction) -> anyhow::Result<()> {
         AuditAction::Export { data, from, to } => {
             for line in practica_cli::audit::export(&data, &from, &to).await? {
                 println!("{line}");
+            }
+        }
+        AuditAction::CheckProof { log, key, key_name } => {
+            let text = if log.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin())?
+            } else {
+                std::fs::read_to_string(&log)?
+            };
+            let pem = std::fs::read_to_string(&key)?;
+            match practica_cli::audit::check_proof(&text, &pem, &key_name) {
+                Ok(c) => println!(
+                    "access log: {} entries proven in the log signed at size {}, {} not yet integrated: OK",
+                    c.proven, c.size, c.pending
+                ),
+                Err(e) => {
+                    println!("access log: {e}: FAILED");
+                    std::process::exit(1);
+                }
             }
         }
         AuditAction::PublicKey { data } => {
