@@ -32,6 +32,7 @@ async fn get_me_event_reaches_the_router_with_the_gateway_request_id() {
 #[tokio::test]
 async fn event_without_token_is_refused() {
     let stack = LocalStack::new();
+    let failures = shared::telemetry::token_failures();
     let (status, headers, body) = call(
         booking::router(stack.state.clone()),
         event("apigw-v2-get-me-no-token.json", None),
@@ -40,6 +41,8 @@ async fn event_without_token_is_refused() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(headers["content-type"], "application/problem+json");
     assert_eq!(body["code"], "unauthorized");
+    // Counted (a metric), not stored: no audit record for a token failure.
+    assert!(shared::telemetry::token_failures() > failures);
 }
 
 /// An event from `events/` with its placeholders filled, also inside base64 bodies.

@@ -31,3 +31,62 @@ pub fn init() {
         tracing::error!(%location, "panic");
     }));
 }
+
+/// Requests refused for their token (401): counted, never stored one by one, so a flood of bad
+/// tokens cannot flood the table. Each one adds to this process's count and, on Lambda, writes a
+/// CloudWatch embedded-metric line (`Practica/TokenFailures` by function), which CloudWatch sums.
+static TOKEN_FAILURES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+pub fn count_token_failure() {
+    TOKEN_FAILURES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if let Some(function) = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME") {
+        println!(
+            "{}",
+            token_failure_metric(&function.to_string_lossy(), now_millis())
+        );
+    }
+}
+
+/// Token failures this process has counted.
+pub fn token_failures() -> u64 {
+    TOKEN_FAILURES.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+fn now_millis() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default()
+}
+
+/// One CloudWatch embedded-metric-format line: a count of 1 for `function`.
+fn token_failure_metric(function: &str, millis: u128) -> String {
+    serde_json::json!({
+        "_aws": {
+            "Timestamp": millis,
+            "CloudWatchMetrics": [{
+                "Namespace": "Practica",
+                "Dimensions": [["function"]],
+                "Metrics": [{ "Name": "TokenFailures", "Unit": "Count" }],
+            }],
+        },
+        "function": function,
+        "TokenFailures": 1,
+    })
+    .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_token_failure_is_one_embedded_metric_line() {
+        let line: serde_json::Value =
+            serde_json::from_str(&super::token_failure_metric("practica-booking", 5)).unwrap();
+        assert_eq!(line["TokenFailures"], 1);
+        assert_eq!(line["function"], "practica-booking");
+        assert_eq!(line["_aws"]["Timestamp"], 5);
+        let metric = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(metric["Metrics"][0]["Name"], "TokenFailures");
+        assert_eq!(metric["Dimensions"][0][0], "function");
+    }
+}

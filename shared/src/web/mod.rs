@@ -271,6 +271,9 @@ async fn request_span(mut req: Request, next: Next) -> Response {
     async move {
         let mut response = next.run(req).await;
         tracing::info!(status = response.status().as_u16(), "request done");
+        if response.status() == axum::http::StatusCode::UNAUTHORIZED {
+            crate::telemetry::count_token_failure();
+        }
         if let Ok(v) = HeaderValue::from_str(&id) {
             response.headers_mut().insert("x-request-id", v);
         }
