@@ -1,17 +1,25 @@
 //! Audit log benchmark, on the embedded store: integration throughput (entries/s, batches of 45
 //! with a signed checkpoint each), the time to verify a log of 100,000 entries from the table with
 //! the public key alone, and the log's storage per entry (its leaf and mark items, by DynamoDB's
-//! item-size rule, plus the checkpoint share). Run with `scripts/bench`.
+//! item-size rule, plus the checkpoint share, and each patient's access-index copy); then the
+//! booking request's p50 with the audit fields issue 11 added and without them, in one run.
+//! Run with `scripts/bench`.
 
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use shared::adapters::embedded::EmbeddedTable;
 use shared::adapters::local_signer::LocalSigner;
 use shared::audit::log::{BATCH, LogConfig, integrate, verify_table};
 use shared::crypto::signer::LogSigner;
 use shared::domain::clock::{Clock, SystemClock};
-use shared::store::keys::{AUDIT_LOG_CHECKPOINTS, AUDIT_LOG_LEAVES, audit_partition, audit_sort};
-use shared::store::{AttrValue, Item, Key, Query, Table, TransactOp, query_all};
+use shared::store::keys::{
+    AUDIT_LOG_CHECKPOINTS, AUDIT_LOG_LEAVES, audit_access_partition, audit_partition, audit_sort,
+};
+use shared::store::{
+    AttrValue, Condition, Consistency, Item, Key, Page, Query, Table, TableError, TransactOp,
+    Update, query_all,
+};
 
 const ENTRIES: usize = 100_000;
 
@@ -70,8 +78,16 @@ async fn main() {
                     .with("action", "appointment.read")
                     .with("entity", "appointment")
                     .with("entity_id", format!("apt_{id}"))
+                    .with("action_kind", "read")
+                    .with("agent_kind", "user")
+                    .with(
+                        "patient_ids",
+                        AttrValue::L(vec![AttrValue::S(format!("patient-{}", n % 1000))]),
+                    )
                     .with("outcome", "success")
-                    .with("request_id", ulid::Ulid::new().to_string()),
+                    .with("request_id", ulid::Ulid::new().to_string())
+                    .with("source_function", "booking")
+                    .with("source_address", "192.0.2.10"),
                     condition: None,
                 }
             })
@@ -121,14 +137,217 @@ async fn main() {
     )
     .await
     .expect("marks");
+    let mut access = Vec::new();
+    for p in 0..1000 {
+        access.extend(
+            query_all(
+                &table,
+                &Query::partition(audit_access_partition(&format!("patient-{p}"))),
+            )
+            .await
+            .expect("access index"),
+        );
+    }
     let sum = |items: &[Item]| items.iter().map(item_bytes).sum::<usize>();
     let (leaf, mark, checkpoint) = (sum(&leaves), sum(&marks), sum(&checkpoints));
+    let per = |n: usize| n as f64 / ENTRIES as f64;
     println!(
-        "log storage per entry: {:.1} bytes (leaf {:.1}, mark {:.1}, checkpoints {:.1}; {} checkpoints)",
-        (leaf + mark + checkpoint) as f64 / ENTRIES as f64,
-        leaf as f64 / ENTRIES as f64,
-        mark as f64 / ENTRIES as f64,
-        checkpoint as f64 / ENTRIES as f64,
-        checkpoints.len()
+        "log storage per entry: {:.1} bytes (leaf with its subtrees {:.1}, mark {:.1}, checkpoints {:.1}; {} checkpoints) + access index {:.1} per patient named",
+        per(leaf + mark + checkpoint),
+        per(leaf),
+        per(mark),
+        per(checkpoint),
+        checkpoints.len(),
+        sum(&access) as f64 / access.len().max(1) as f64,
+    );
+    booking_with_and_without_the_new_fields().await;
+}
+
+/// The audit fields this issue added to every entry.
+const NEW_FIELDS: [&str; 6] = [
+    "action_kind",
+    "agent_kind",
+    "patient_ids",
+    "outcome",
+    "source_function",
+    "source_address",
+];
+
+/// A table that writes audit entries without the new fields: the booking request as it was.
+struct WithoutNewFields(Arc<dyn Table>);
+
+fn strip(mut item: Item) -> Item {
+    if item.key.pk.starts_with("AUDIT#") {
+        for field in NEW_FIELDS {
+            item.attrs.remove(field);
+        }
+    }
+    item
+}
+
+#[async_trait::async_trait]
+impl Table for WithoutNewFields {
+    async fn get(&self, key: &Key, c: Consistency) -> Result<Option<Item>, TableError> {
+        self.0.get(key, c).await
+    }
+    async fn put(&self, item: Item, condition: Option<Condition>) -> Result<(), TableError> {
+        self.0.put(strip(item), condition).await
+    }
+    async fn delete(&self, key: &Key, condition: Option<Condition>) -> Result<(), TableError> {
+        self.0.delete(key, condition).await
+    }
+    async fn update(
+        &self,
+        key: &Key,
+        update: Update,
+        condition: Option<Condition>,
+    ) -> Result<Item, TableError> {
+        self.0.update(key, update, condition).await
+    }
+    async fn query(&self, query: &Query) -> Result<Page, TableError> {
+        self.0.query(query).await
+    }
+    async fn transact_write(&self, ops: Vec<TransactOp>) -> Result<(), TableError> {
+        let ops = ops
+            .into_iter()
+            .map(|op| match op {
+                TransactOp::Put { item, condition } => TransactOp::Put {
+                    item: strip(item),
+                    condition,
+                },
+                other => other,
+            })
+            .collect();
+        self.0.transact_write(ops).await
+    }
+}
+
+/// The booking request's p50 with today's audit entry and with the entry as it was before this
+/// issue's fields, alternating round by round over the same store (embedded, and DynamoDB Local
+/// when `scripts/bench` runs it).
+async fn booking_with_and_without_the_new_fields() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let embedded: Arc<dyn Table> =
+        Arc::new(EmbeddedTable::open(&dir.path().join("booking.redb")).expect("embedded"));
+    compare("embedded", embedded, &dir).await;
+    if let Ok(endpoint) = std::env::var("PRACTICA_DDB_LOCAL_ENDPOINT") {
+        let ddb = aws_sdk_dynamodb::Client::new(&practica_tests::sdk_config(&endpoint));
+        let name = practica_tests::unique_table_name();
+        practica_tests::create_table(&ddb, &name).await;
+        compare(
+            "ddb-local",
+            Arc::new(shared::adapters::dynamodb::DynamoTable::new(ddb, name)),
+            &dir,
+        )
+        .await;
+    } else {
+        println!(
+            "ddb-local skipped: PRACTICA_DDB_LOCAL_ENDPOINT is not set (scripts/bench sets it)"
+        );
+    }
+}
+
+const ROUNDS: usize = 300;
+const WARMUP: usize = 30;
+
+async fn compare(backend: &str, table: Arc<dyn Table>, dir: &tempfile::TempDir) {
+    use shared::adapters::local_issuer::{LOCAL_AUDIENCE, LOCAL_ISSUER, LocalIssuer};
+    use shared::auth::{AuthConfig, Role, StaticJwks, Subject};
+    let issuer = LocalIssuer::generate(LOCAL_ISSUER, LOCAL_AUDIENCE).expect("issuer");
+    let keys = Arc::new(
+        shared::adapters::local_keys::LocalKeys::open_or_create(
+            &dir.path().join(format!("{backend}.key")),
+        )
+        .expect("keys"),
+    );
+    let state_over = |table: Arc<dyn Table>| {
+        shared::AppState::assemble(shared::app::Parts {
+            table,
+            table_name: "practica-bench".into(),
+            keys: keys.clone(),
+            jwks: Arc::new(StaticJwks(issuer.jwks().clone())),
+            auth: AuthConfig::new(LOCAL_ISSUER, LOCAL_AUDIENCE),
+            cache: shared::crypto::CachePolicy::default(),
+            clock: Arc::new(SystemClock),
+        })
+    };
+    let today = state_over(table.clone());
+    let before = state_over(Arc::new(WithoutNewFields(table.clone())));
+    let demo = practica_cli::demo::seed(&today).await.expect("seed");
+    let admin = shared::web::Caller {
+        principal: shared::auth::Principal {
+            subject: Subject::parse("bench").unwrap(),
+            roles: [Role::Admin].into(),
+            verified_email: None,
+        },
+        request_id: "bench".into(),
+        source: shared::domain::access::Source::local("bench"),
+    };
+    let mut rules = practica_cli::demo::weekday_rules(0, 24);
+    rules.hours = shared::domain::schedule::Week::on(
+        &shared::domain::schedule::EVERY_DAY,
+        &[shared::domain::schedule::WallInterval {
+            start: shared::domain::schedule::WallTime::parse("00:00").unwrap(),
+            end: shared::domain::schedule::WallTime::parse("24:00").unwrap(),
+        }],
+    );
+    rules.breaks = shared::domain::schedule::Week::default();
+    rules.min_notice_minutes = 0;
+    rules.max_advance_days = 365;
+    shared::booking::setup::put_schedule(&today, &admin, None, &demo.providers[0], rules)
+        .await
+        .expect("open provider");
+    let routers = [
+        booking::router(today.clone()),
+        booking::router(before.clone()),
+    ];
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let first = (now / 3600 + 26) * 3600;
+    let mut times = [Vec::with_capacity(ROUNDS), Vec::with_capacity(ROUNDS)];
+    for i in 0..2 * (WARMUP + ROUNDS) {
+        let arm = i % 2;
+        let token = issuer
+            .mint(
+                &Subject::parse(&format!("patient-fields-{i}")).unwrap(),
+                &[Role::Patient],
+                Duration::from_secs(3600),
+            )
+            .unwrap();
+        today.verifier.verify(&token).await.expect("token");
+        before.verifier.verify(&token).await.expect("token");
+        let start = time::OffsetDateTime::from_unix_timestamp(first + i as i64 * 3600)
+            .unwrap()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap();
+        let body = serde_json::json!({
+            "providerId": demo.providers[0],
+            "serviceId": demo.services[1],
+            "start": start,
+            "reason": "Follow-up on medication side effects",
+        });
+        let request = http::Request::post("/v1/appointments")
+            .header("authorization", format!("Bearer {token}"))
+            .header("idempotency-key", format!("fields-{i}"))
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body.to_string()))
+            .unwrap();
+        let t = Instant::now();
+        let (status, _, body) = practica_tests::call(routers[arm].clone(), request).await;
+        let took = t.elapsed();
+        assert_eq!(status, 201, "{body}");
+        if i >= 2 * WARMUP {
+            times[arm].push(took);
+        }
+    }
+    for t in &mut times {
+        t.sort();
+    }
+    let (now50, before50) = (
+        practica_tests::percentile(&times[0], 0.5),
+        practica_tests::percentile(&times[1], 0.5),
+    );
+    println!(
+        "{backend:<9} booking request p50 with the new audit fields {now50:>9.1?}, without {before50:>9.1?}: ratio {:.3} ({ROUNDS} rounds each, alternating)",
+        now50.as_secs_f64() / before50.as_secs_f64()
     );
 }
