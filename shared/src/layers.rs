@@ -121,7 +121,7 @@ fn the_domain_names_no_framework_and_no_other_layer() {
 fn use_cases_name_no_framework_no_adapter_and_no_web() {
     let forbidden: Vec<&str> = FRAMEWORKS.iter().chain(&OUTER).copied().collect();
     for layer in [
-        "booking", "payments", "store", "crypto", "auth", "state.rs", "error.rs",
+        "booking", "payments", "audit", "store", "crypto", "auth", "state.rs", "error.rs",
     ] {
         assert_clean(layer, &forbidden);
     }

@@ -12,6 +12,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::access::Caller;
 use crate::domain::access::{Resource, Role};
 use crate::domain::booking::Provider;
 use crate::domain::checkpoint::{Checkpoint, open_note};
@@ -24,7 +25,6 @@ use crate::store::codec::{corrupt, n, s};
 use crate::store::commit::{Audit, audit_read, refused};
 use crate::store::keys::*;
 use crate::store::{AttrValue, Consistency, Cursor, Item, Key, Query, Table, attr, query_all};
-use crate::web::Caller;
 
 /// Entries per page: each carries a proof of up to a few dozen stored subtrees.
 pub const MAX_PAGE: u32 = 50;

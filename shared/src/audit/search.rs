@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 
 use super::access::{leaf_index_of, strings};
 use crate::booking::input::query_range;
+use crate::domain::access::Caller;
 use crate::domain::access::{Resource, Role};
 use crate::domain::ids::PatientId;
 use crate::domain::instant::render_utc;
@@ -17,7 +18,6 @@ use crate::store::codec::{corrupt, s};
 use crate::store::commit::{Audit, audit_read, refused};
 use crate::store::keys::*;
 use crate::store::{AttrValue, Consistency, Cursor, Item, Key, Query, SortKey, attr};
-use crate::web::Caller;
 
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 200;
