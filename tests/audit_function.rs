@@ -18,7 +18,7 @@ use shared::audit::log::{IDLE_CHECKPOINT, LogConfig, verify_table};
 use shared::auth::Role;
 use shared::crypto::signer::LogSigner;
 use shared::domain::clock::SystemClock;
-use shared::store::Table;
+use shared::store::{Item, Key, Table};
 
 fn event(name: &str) -> Value {
     let path = format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -227,4 +227,106 @@ async fn on_moto_the_production_adapters_integrate_sign_and_archive() {
         .send()
         .await;
     assert!(deleted.is_err(), "a locked checkpoint version was deleted");
+}
+
+/// Tampering on DynamoDB Local, through the production table adapter: an entry edited in place,
+/// one deleted, one inserted after the fact (past the allowed lag), each reported by kind and
+/// position; then a checkpoint replaced by one signed with another key.
+#[tokio::test]
+async fn on_dynamodb_local_tampering_is_reported_by_kind_and_position() {
+    use shared::audit::verify::Problem;
+    use shared::store::{Consistency, Query, query_all};
+    let Some(table) = dynamo_table(Emulator::DynamoDbLocal).await else {
+        return;
+    };
+    let table: Arc<dyn Table> = Arc::new(table);
+    practica_tests::write_audit_entries(&*table, 6).await;
+    let dir = tempfile::tempdir().unwrap();
+    let signer = Arc::new(LocalSigner::generate().unwrap());
+    let job = AuditJob {
+        table: table.clone(),
+        signer: signer.clone(),
+        clock: Arc::new(SystemClock),
+        archive: Arc::new(DirArchive::new(dir.path())),
+        config: config(),
+    };
+    job.integrate().await.unwrap();
+    let day = shared::store::keys::audit_partition(time::OffsetDateTime::now_utc().date());
+    let mut entries = query_all(&*table, &Query::partition(day.clone()).consistent())
+        .await
+        .unwrap();
+    let edited = entries.remove(2).with("actor", "someone-else");
+    table.put(edited.clone(), None).await.unwrap();
+    let deleted = entries.remove(0);
+    table.delete(&deleted.key, None).await.unwrap();
+    // Inserted an hour ago, as if back-dated: not in the log and past the allowed lag.
+    let back = time::OffsetDateTime::now_utc() - time::Duration::hours(1);
+    let inserted = Key::new(
+        day,
+        shared::store::keys::audit_sort(back.unix_timestamp_nanos(), &ulid::Ulid::new()),
+    );
+    table
+        .put(
+            Item::new(inserted.clone()).with("action", "appointment.read"),
+            None,
+        )
+        .await
+        .unwrap();
+    let name = |k: &Key| shared::audit::log::entry_name(&k.pk, &k.sk);
+    let verify = || async {
+        verify_table(&*table, &SystemClock, &config(), signer.public_key(), &[])
+            .await
+            .unwrap()
+    };
+    let problems = verify().await.problems;
+    assert!(problems.contains(&Problem::EntryEdited {
+        index: 2,
+        entry: name(&edited.key)
+    }));
+    assert!(problems.contains(&Problem::EntryDeleted {
+        index: 0,
+        entry: name(&deleted.key)
+    }));
+    assert!(problems.contains(&Problem::EntryNotInLog {
+        entry: name(&inserted)
+    }));
+    assert_eq!(problems.len(), 3, "{problems:?}");
+    // A checkpoint re-signed with another key over the same log.
+    let checkpoints = query_all(
+        &*table,
+        &Query::partition(shared::store::keys::AUDIT_LOG_CHECKPOINTS),
+    )
+    .await
+    .unwrap();
+    let latest = checkpoints.last().unwrap().clone();
+    let note = latest
+        .get("note")
+        .and_then(|v| v.as_s())
+        .unwrap()
+        .to_owned();
+    let body = note.split("\n\n").next().unwrap().to_owned() + "\n";
+    let other = LocalSigner::generate().unwrap();
+    let checkpoint = shared::domain::checkpoint::Checkpoint::parse(&body).unwrap();
+    let forged =
+        shared::crypto::signer::sign_checkpoint(&other, "practica.test/audit", &checkpoint)
+            .await
+            .unwrap();
+    table
+        .put(latest.clone().with("note", forged), None)
+        .await
+        .unwrap();
+    let problems = verify().await.problems;
+    assert!(
+        problems
+            .iter()
+            .any(|p| matches!(p, Problem::CheckpointForged { .. })),
+        "{problems:?}"
+    );
+    assert!(
+        table
+            .get(&latest.key, Consistency::Strong)
+            .await
+            .unwrap()
+            .is_some()
+    );
 }

@@ -17,6 +17,7 @@ use shared::audit::log::{IDLE_CHECKPOINT, Integrated, LogConfig, verify_table};
 use shared::audit::verify::Report;
 use shared::crypto::signer::{LogSigner, verify_checkpoint};
 use shared::domain::merkle::{Hash, verify_inclusion};
+use shared::store::commit::{Actor, Audit};
 
 use crate::serve::offline_state;
 
@@ -101,6 +102,20 @@ pub async fn export(data: &Path, from: &str, to: &str) -> anyhow::Result<Vec<Str
         "an export covers at most {MAX_EXPORT_DAYS} days; split the period"
     );
     let state = offline_state(data)?;
+    // The export is itself recorded (a system job reading the log), before anything is printed.
+    let request_id = ulid::Ulid::new().to_string();
+    let record = Audit::new("audit.export", "audit", format!("{from}..{to}")).item(
+        &state,
+        Actor::System {
+            name: "audit-export",
+            request_id: &request_id,
+        },
+    );
+    state
+        .table
+        .put(record, Some(shared::store::Condition::ItemAbsent))
+        .await
+        .map_err(|e| anyhow::anyhow!("recording the export failed: {e}"))?;
     let (entries, checkpoint) = shared::audit::log::export(&*state.table, from, to)
         .await
         .map_err(|e| anyhow::anyhow!("reading the audit log failed: {e}"))?;
@@ -238,7 +253,9 @@ mod tests {
         // The export carries every entry with its leaf index and exact bytes, then the checkpoint.
         let today = time::OffsetDateTime::now_utc().date().to_string();
         let lines = export(dir.path(), &today, &today).await.unwrap();
-        assert_eq!(lines.len() as u64, sealed.size + 1, "{lines:?}");
+        // Every sealed entry, the export's own record (not sealed yet), the checkpoint.
+        assert_eq!(lines.len() as u64, sealed.size + 2, "{lines:?}");
+        assert!(lines[lines.len() - 2].contains("audit.export"), "{lines:?}");
         let first: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
         assert_eq!(first["leafIndex"], 0);
         assert!(first["canonical"].as_str().unwrap().contains("\"action\""));

@@ -255,8 +255,7 @@ const ACCESS_FIELDS: [&str; 7] = [
 ];
 
 /// Writes each entry's copy under every patient it names. Idempotent (the same entry gives the
-/// same items), so it runs before the batch's transaction and again after a crash or a lost race;
-/// at most [`ACCESS_WRITES_AT_ONCE`] writes are in flight.
+/// same items), so it runs before the batch's transaction and again after a crash or a lost race.
 async fn index_access(table: &dyn Table, batch: &[Item]) -> Result<(), ApiError> {
     let mut copies = Vec::new();
     for entry in batch {
@@ -278,15 +277,19 @@ async fn index_access(table: &dyn Table, batch: &[Item]) -> Result<(), ApiError>
             copies.push(copy);
         }
     }
-    for chunk in copies.chunks(ACCESS_WRITES_AT_ONCE) {
-        let writes: Vec<_> = chunk.iter().map(|c| table.put(c.clone(), None)).collect();
-        futures_util::future::try_join_all(writes).await?;
+    // Unconditional puts, a transaction's worth at a time (one round trip, one commit each).
+    for chunk in copies.chunks(crate::store::MAX_TRANSACT_ITEMS) {
+        let ops = chunk
+            .iter()
+            .map(|copy| TransactOp::Put {
+                item: copy.clone(),
+                condition: None,
+            })
+            .collect();
+        table.transact_write(ops).await?;
     }
     Ok(())
 }
-
-/// Concurrent access-index writes per integration.
-const ACCESS_WRITES_AT_ONCE: usize = 16;
 
 /// The head after a batch, on the condition that nobody else moved it.
 fn head_write(head: &Head, scanned_from: Date) -> TransactOp {
@@ -381,6 +384,12 @@ pub async fn verify_table(
         entries: &entries,
         checkpoints: &notes,
         archived,
+        head_size: match table.get(&audit_log_head(), Consistency::Strong).await? {
+            Some(head) => Some(
+                u64::try_from(n(&head, attr::TREE_SIZE)?).map_err(|_| corrupt(attr::TREE_SIZE))?,
+            ),
+            None => None,
+        },
         pending_after: (clock.now() - ALLOWED_LAG).unix_timestamp_nanos(),
     };
     Ok(verify(&view, &config.key_name, spki))

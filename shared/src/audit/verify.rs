@@ -39,6 +39,8 @@ pub struct LogView<'a> {
     /// The checkpoints archived outside the table (numbered after the table's in problems). A log
     /// rolled back or rewritten in the table contradicts them.
     pub archived: &'a [String],
+    /// The size the log's head claims (none when there is no head yet).
+    pub head_size: Option<u64>,
     /// Entries written after this instant (Unix nanoseconds, the start of their sort key) may
     /// still be waiting for integration: counted as pending, not reported.
     pub pending_after: i128,
@@ -65,6 +67,12 @@ pub enum Problem {
     /// Not in the log, and older than the allowed integration lag (or not an entry at all).
     EntryNotInLog {
         entry: String,
+    },
+    /// The head (where integration continues) claims another size than the stored leaves: rolled
+    /// back, or moved past leaves that do not exist.
+    HeadMismatch {
+        head: u64,
+        leaves: u64,
     },
     /// The subtree hashes stored with a leaf are not the ones its position gives: inclusion
     /// proofs read from it would fail.
@@ -175,6 +183,12 @@ pub fn verify(log: &LogView<'_>, key_name: &str, spki: &[u8]) -> Report {
         }
     }
     problems.extend(check_nodes(&by_index, tree_size));
+    if let Some(head) = log.head_size.filter(|h| *h != tree_size) {
+        problems.push(Problem::HeadMismatch {
+            head,
+            leaves: tree_size,
+        });
+    }
 
     // Checkpoints against the stored leaf hashes, in one pass over the leaves.
     let mut checked = Vec::new();

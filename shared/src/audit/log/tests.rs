@@ -170,6 +170,115 @@ async fn tampering_on_the_table_is_reported() {
     assert_eq!(problems.len(), 3, "{problems:?}");
 }
 
+#[tokio::test]
+async fn a_head_rolled_back_is_reported_and_integration_cannot_overwrite_leaves() {
+    let mut f = fixture();
+    f.entries(10).await;
+    f.integrate().await.unwrap();
+    let head = f
+        .table
+        .get(&audit_log_head(), Consistency::Strong)
+        .await
+        .unwrap()
+        .unwrap();
+    // The head as it was before the last integration: size 0, version 0 (no head at all).
+    f.table.delete(&head.key, None).await.unwrap();
+    f.entries(2).await;
+    assert!(
+        f.integrate().await.is_err(),
+        "leaf 0 exists: nothing is overwritten"
+    );
+    // A head claiming fewer leaves than are stored.
+    f.table
+        .put(head.clone().with(attr::TREE_SIZE, 4i64), None)
+        .await
+        .unwrap();
+    let problems = f.verify().await.problems;
+    assert!(
+        problems.contains(&Problem::HeadMismatch {
+            head: 4,
+            leaves: 10
+        }),
+        "{problems:?}"
+    );
+}
+
+/// A table whose first batch transaction (the one that moves the head) fails after the writes
+/// before it landed: a crash between the access-index copies and the batch.
+struct CrashOnce {
+    inner: Arc<EmbeddedTable>,
+    crashed: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait]
+impl Table for CrashOnce {
+    async fn get(&self, key: &Key, c: Consistency) -> Result<Option<Item>, TableError> {
+        self.inner.get(key, c).await
+    }
+    async fn put(&self, item: Item, condition: Option<Condition>) -> Result<(), TableError> {
+        self.inner.put(item, condition).await
+    }
+    async fn delete(&self, key: &Key, condition: Option<Condition>) -> Result<(), TableError> {
+        self.inner.delete(key, condition).await
+    }
+    async fn update(
+        &self,
+        key: &Key,
+        update: crate::store::Update,
+        condition: Option<Condition>,
+    ) -> Result<Item, TableError> {
+        self.inner.update(key, update, condition).await
+    }
+    async fn query(&self, query: &Query) -> Result<crate::store::Page, TableError> {
+        self.inner.query(query).await
+    }
+    async fn transact_write(&self, ops: Vec<TransactOp>) -> Result<(), TableError> {
+        let batch = ops.iter().any(|op| *op.key() == audit_log_head());
+        if batch && !self.crashed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Err(TableError::Unavailable(anyhow::anyhow!("crashed")));
+        }
+        self.inner.transact_write(ops).await
+    }
+}
+
+#[tokio::test]
+async fn a_crash_before_the_batch_lands_leaves_no_gap_and_no_duplicate_on_retry() {
+    let mut f = fixture();
+    f.entries(5).await;
+    // Name a patient in each entry, so the access index is written before the transaction.
+    let day = audit_partition(f.clock.now().date());
+    for item in query_all(&*f.table, &Query::partition(day)).await.unwrap() {
+        let named = item.with(
+            attr::PATIENT_IDS,
+            AttrValue::L(vec![AttrValue::S("patient-1".into())]),
+        );
+        f.table.put(named, None).await.unwrap();
+    }
+    let crashing = CrashOnce {
+        inner: f.table.clone(),
+        crashed: false.into(),
+    };
+    assert!(
+        integrate(&crashing, &f.signer, &f.clock, &config())
+            .await
+            .is_err()
+    );
+    assert_eq!(f.verify().await.tree_size, 0);
+    let done = integrate(&crashing, &f.signer, &f.clock, &config())
+        .await
+        .unwrap();
+    assert_eq!(done, Integrated { added: 5, size: 5 });
+    let report = f.verify().await;
+    assert!(report.ok(), "{:?}", report.problems);
+    let index = query_all(
+        &*f.table,
+        &Query::partition(audit_access_partition("patient-1")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(index.len(), 5, "each entry's copy once");
+}
+
 /// A key service that is down.
 struct Down;
 

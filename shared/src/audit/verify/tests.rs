@@ -67,6 +67,7 @@ fn check_at(f: &Fixture, pending_after: i128) -> Report {
         entries: &f.entries,
         checkpoints: &f.checkpoints,
         archived: &f.archived,
+        head_size: Some(f.leaves.iter().map(|l| l.index + 1).max().unwrap_or(0)),
         pending_after,
     };
     verify(&view, NAME, f.signer.public_key())
