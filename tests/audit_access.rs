@@ -329,3 +329,67 @@ async fn access_logs_with_proofs_on_embedded() {
 async fn access_logs_with_proofs_on_dynamodb_local() {
     access_logs_with_proofs(Stack::on(dynamodb_local_fixture().await).await).await;
 }
+
+/// The key service, down.
+struct KeysDown;
+
+#[async_trait::async_trait]
+impl shared::crypto::KeyService for KeysDown {
+    async fn generate_data_key(
+        &self,
+        _: &shared::crypto::EncryptionContext,
+    ) -> Result<shared::crypto::DataKey, shared::crypto::KeyError> {
+        Err(shared::crypto::KeyError::Unavailable(anyhow::anyhow!(
+            "KMS is down"
+        )))
+    }
+    async fn decrypt_data_key(
+        &self,
+        _: &[u8],
+        _: &shared::crypto::EncryptionContext,
+    ) -> Result<shared::crypto::PlainKey, shared::crypto::KeyError> {
+        Err(shared::crypto::KeyError::Unavailable(anyhow::anyhow!(
+            "KMS is down"
+        )))
+    }
+}
+
+/// A read of patient data that fails because the key service is down answers 503, shows nothing,
+/// and leaves a `failed` entry naming the patient.
+#[tokio::test]
+async fn a_read_that_fails_on_the_key_service_is_audited_as_failed() {
+    use shared::adapters::local_issuer::{LOCAL_AUDIENCE, LOCAL_ISSUER};
+    let stack = Stack::embedded();
+    let demo = stack.seed().await;
+    let down = shared::AppState::assemble(shared::app::Parts {
+        table: stack.state.table.clone(),
+        table_name: "practica-test".into(),
+        keys: std::sync::Arc::new(KeysDown),
+        jwks: std::sync::Arc::new(shared::auth::StaticJwks(stack.issuer.jwks().clone())),
+        auth: shared::auth::AuthConfig::new(LOCAL_ISSUER, LOCAL_AUDIENCE),
+        cache: shared::crypto::CachePolicy::default(),
+        clock: stack.state.clock.clone(),
+    });
+    let staff = stack.token("staff-1", &[Role::Staff]);
+    let request = http::Request::get(format!("/v1/patients/{}", demo.patient_id))
+        .header("authorization", format!("Bearer {staff}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let (status, _, body) = practica_tests::call(booking::router(down), request).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(!body.to_string().contains("jane"), "{body}");
+    let failed: Vec<_> = stack
+        .scan()
+        .await
+        .into_iter()
+        .filter(|i| i.key.pk.starts_with("AUDIT#2"))
+        .filter(|i| i.get("outcome").and_then(|v| v.as_s()) == Some("failed"))
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(
+        failed[0].get("action").and_then(|v| v.as_s()),
+        Some("patient.read")
+    );
+    let patients = format!("{:?}", failed[0].get("patient_ids"));
+    assert!(patients.contains(demo.patient_id.as_str()), "{patients}");
+}

@@ -167,7 +167,12 @@ async fn on_moto_the_production_adapters_integrate_sign_and_archive() {
         return;
     };
     let sdk = sdk_config(&endpoint);
-    let table: Arc<dyn Table> = Arc::new(dynamo_table(Emulator::Moto).await.unwrap());
+    let table_name = practica_tests::unique_table_name();
+    practica_tests::create_table(&aws_sdk_dynamodb::Client::new(&sdk), &table_name).await;
+    let table: Arc<dyn Table> = Arc::new(shared::adapters::dynamodb::DynamoTable::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        &table_name,
+    ));
     let kms = aws_sdk_kms::Client::new(&sdk);
     let key = kms
         .create_key()
@@ -211,6 +216,31 @@ async fn on_moto_the_production_adapters_integrate_sign_and_archive() {
     .unwrap();
     assert!(report.ok(), "{:?}", report.problems);
     assert_eq!(report.checkpointed_size, 3);
+    // `practica audit verify --table --bucket --key`: the same check through the AWS configuration
+    // and the pinned PEM key alone.
+    let pem = practica_cli::audit::pem_of(signer.public_key());
+    let deployed = practica_cli::audit::verify_deployed(
+        &sdk,
+        &table_name,
+        &bucket,
+        &pem,
+        "practica.test/audit",
+    )
+    .await
+    .unwrap();
+    assert!(deployed.ok(), "{:?}", deployed.problems);
+    assert_eq!(deployed.checkpointed_size, 3);
+    let other = practica_cli::audit::pem_of(LocalSigner::generate().unwrap().public_key());
+    let forged = practica_cli::audit::verify_deployed(
+        &sdk,
+        &table_name,
+        &bucket,
+        &other,
+        "practica.test/audit",
+    )
+    .await
+    .unwrap();
+    assert!(!forged.ok(), "another key verifies nothing");
     // The archived checkpoint is locked: its version cannot be deleted.
     let listed = s3
         .list_object_versions()

@@ -83,6 +83,45 @@ pub async fn verify(data: &Path) -> anyhow::Result<Report> {
     .map_err(|e| anyhow::anyhow!("reading the audit log failed: {e}"))
 }
 
+/// `practica audit verify --table`: a deployed log, read through `sdk` (its table and checkpoint
+/// bucket), checked against the pinned PEM key under `key_name`.
+pub async fn verify_deployed(
+    sdk: &aws_config::SdkConfig,
+    table: &str,
+    bucket: &str,
+    pem: &str,
+    key_name: &str,
+) -> anyhow::Result<Report> {
+    let spki = spki_of_pem(pem)?;
+    let dynamo =
+        shared::adapters::dynamodb::DynamoTable::new(aws_sdk_dynamodb::Client::new(sdk), table);
+    // Path-style addressing when the endpoint is overridden (emulators, VPC endpoints).
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(sdk.endpoint_url().is_some())
+            .build(),
+    );
+    let archive = shared::adapters::s3_archive::S3Archive::new(s3, bucket);
+    let archived = archived(&archive)
+        .await
+        .map_err(|e| anyhow::anyhow!("reading the archived checkpoints failed: {e}"))?;
+    let config = LogConfig {
+        origin: format!("practica/audit/{table}"),
+        key_name: key_name.to_owned(),
+        first_scan_days: shared::config::audit::FIRST_SCAN_DAYS,
+        idle_checkpoint: IDLE_CHECKPOINT,
+    };
+    verify_table(
+        &dynamo,
+        &shared::domain::clock::SystemClock,
+        &config,
+        &spki,
+        &archived,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("reading the audit log failed: {e}"))
+}
+
 /// The longest period one export covers (it reads the table a day at a time).
 pub const MAX_EXPORT_DAYS: i64 = 366;
 

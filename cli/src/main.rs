@@ -92,9 +92,24 @@ enum AuditAction {
         data: PathBuf,
     },
     /// Check every entry, leaf and checkpoint; exits 1 and lists each problem when one is found.
+    /// With --table, a deployed log instead: the DynamoDB table and the checkpoint bucket through
+    /// the standard AWS configuration (AWS_ENDPOINT_URL overrides the endpoint), checked against
+    /// the pinned public key.
     Verify {
         #[arg(long, default_value = ".practica")]
         data: PathBuf,
+        /// The deployed table (then --bucket and --key are required).
+        #[arg(long, requires_all = ["bucket", "key"])]
+        table: Option<String>,
+        /// The Object Lock bucket the checkpoints are archived to.
+        #[arg(long)]
+        bucket: Option<String>,
+        /// The pinned public key (PEM).
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// The key name in signature lines (default `practica/audit/<table>`, as deployed).
+        #[arg(long)]
+        key_name: Option<String>,
     },
     /// Print the entries of some UTC days as JSON lines (leaf index, the exact bytes the leaf
     /// commits to), then the latest signed checkpoint: for an outside auditor.
@@ -204,8 +219,23 @@ async fn audit(action: AuditAction) -> anyhow::Result<()> {
                 done.added, done.size
             );
         }
-        AuditAction::Verify { data } => {
-            let report = practica_cli::audit::verify(&data).await?;
+        AuditAction::Verify {
+            data,
+            table,
+            bucket,
+            key,
+            key_name,
+        } => {
+            let report = match (table, bucket, key) {
+                (Some(table), Some(bucket), Some(key)) => {
+                    let pem = std::fs::read_to_string(&key)?;
+                    let sdk = shared::app::sdk_config().await;
+                    let key_name = key_name.unwrap_or_else(|| format!("practica/audit/{table}"));
+                    practica_cli::audit::verify_deployed(&sdk, &table, &bucket, &pem, &key_name)
+                        .await?
+                }
+                _ => practica_cli::audit::verify(&data).await?,
+            };
             for problem in &report.problems {
                 println!("PROBLEM {problem:?}");
             }

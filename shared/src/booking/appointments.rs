@@ -47,12 +47,13 @@ pub async fn get_appointment(
     let (appt, item) = refused(state, caller, target, loaded.await).await?;
     let practice = practice(state).await?;
     let reason = match item.get(attr::REASON).and_then(AttrValue::as_b) {
-        Some(sealed) => Some(
-            state
-                .sealer
-                .open_str(&item.key, attr::REASON, sealed)
-                .await?,
-        ),
+        Some(sealed) => {
+            // The key service down: a `failed` access to this patient's appointment.
+            let opened = state.sealer.open_str(&item.key, attr::REASON, sealed).await;
+            let failed =
+                Audit::new("appointment.read", "appointment", id.as_str()).about(&appt.patient);
+            Some(refused(state, caller, failed, opened.map_err(ApiError::from)).await?)
+        }
         None => None,
     };
     audit_read(

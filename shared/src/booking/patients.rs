@@ -248,8 +248,9 @@ pub async fn get(
             .await?
             .ok_or(ApiError::NotFound)
     };
-    let item = refused(state, caller, target, found.await).await?;
-    let view = open(state, &item).await?;
+    let item = refused(state, caller, target.clone(), found.await).await?;
+    // Opening the sealed fields needs the key service: an outage is a `failed` access.
+    let view = refused(state, caller, target, open(state, &item).await).await?;
     audit_read(
         state,
         caller,

@@ -81,7 +81,7 @@ pub struct Audit {
     pub entity_id: String,
     /// The patients whose data the action touched (ids only, never their data).
     pub patients: Vec<PatientId>,
-    /// `success`, or `denied` for a refused request ([`refused`]).
+    /// `success`; `denied` for a refused request, `failed` when a dependency failed ([`refused`]).
     pub outcome: &'static str,
 }
 
@@ -200,19 +200,21 @@ pub async fn audit_read(state: &AppState, caller: &Caller, audit: Audit) -> Resu
 
 /// Passes `result` through; when it refuses a request aimed at patient data (403, or 404 for a
 /// target that does not exist), first records the refusal with its target as a `denied` audit
-/// record. A failure to record is logged, and the caller still gets the refusal: no data was shown.
+/// record; when a dependency failed (503: the key service or the table down), a `failed` one. A
+/// failure to record is logged, and the caller still gets the error: no data was shown.
 pub async fn refused<T>(
     state: &AppState,
     caller: &Caller,
     audit: Audit,
     result: Result<T, ApiError>,
 ) -> Result<T, ApiError> {
-    if let Err(ApiError::Forbidden | ApiError::NotFound) = &result {
-        let record = Audit {
-            outcome: "denied",
-            ..audit
-        }
-        .item(state, Actor::Caller(caller));
+    let outcome = match &result {
+        Err(ApiError::Forbidden | ApiError::NotFound) => Some("denied"),
+        Err(ApiError::Unavailable { .. }) => Some("failed"),
+        _ => None,
+    };
+    if let Some(outcome) = outcome {
+        let record = Audit { outcome, ..audit }.item(state, Actor::Caller(caller));
         if let Err(e) = state.table.put(record, Some(Condition::ItemAbsent)).await {
             tracing::error!(error = %e, "a refusal could not be audited");
         }
