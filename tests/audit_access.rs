@@ -290,6 +290,9 @@ async fn access_logs_with_proofs(stack: Option<Stack>) {
     for (q, code) in [
         ("limit=0".to_owned(), "invalid_limit"),
         ("cursor=AAAA".to_owned(), "invalid_cursor"),
+        ("outcome=".to_owned(), "invalid_query"),
+        ("outcome=maybe".to_owned(), "invalid_query"),
+        (format!("action={}", "a".repeat(65)), "invalid_query"),
     ] {
         let (status, _, problem) = stack
             .send(

@@ -20,6 +20,8 @@ use crate::store::keys::*;
 use crate::store::{AttrValue, Consistency, Cursor, Item, Key, Query, SortKey, attr};
 
 const DEFAULT_PAGE: u32 = 50;
+/// Every outcome an entry can have.
+const OUTCOMES: [&str; 3] = ["success", "denied", "failed"];
 const MAX_PAGE: u32 = 200;
 /// Table reads one search request makes at most; a sparse match continues on the next page.
 const MAX_READS: usize = 10;
@@ -147,6 +149,12 @@ pub async fn search(
     }
     if let Some(p) = &q.patient_id {
         PatientId::parse(p).ok_or(InputError::InvalidQuery)?;
+    }
+    // The document's bounds on the other filters (an outcome from the list, bounded texts).
+    let outcome_known = q.outcome.as_deref().is_none_or(|o| OUTCOMES.contains(&o));
+    let bounded = |text: &Option<String>, max: usize| text.as_ref().is_none_or(|t| t.len() <= max);
+    if !outcome_known || !bounded(&q.actor, 256) || !bounded(&q.action, 64) {
+        return Err(InputError::InvalidQuery.into());
     }
     let day_of = |t: i64| {
         OffsetDateTime::from_unix_timestamp(t)
