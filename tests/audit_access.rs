@@ -79,6 +79,24 @@ async fn access_logs_with_proofs(stack: Option<Stack>) {
     let staff = stack.token("staff-1", &[Role::Staff]);
     let admin = stack.token("admin-1", &[Role::Admin]);
     let record = format!("/v1/patients/{jane_id}");
+    // Tokens that carry a display name (the `name` claim): a staff member is named by it in Jane's
+    // log; a patient's own name is patient data and never stored.
+    let named = |sub: &str, role: Role, name: &str| {
+        let subject = shared::auth::Subject::parse(sub).unwrap();
+        let now = practica_tests::TEST_NOW as u64;
+        stack
+            .issuer
+            .mint_named(&subject, &[role], None, Some(name), now, now + 3600)
+            .unwrap()
+    };
+    let desk = named("staff-2", Role::Staff, "Sam Okoro (front desk)");
+    let (status, _, _) = stack.send("GET", &record, Some(&desk), None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let jane_named = named(&jane_id, Role::Patient, "Jane Q. Demo");
+    let (status, _, _) = stack
+        .send("GET", "/v1/patients/me", Some(&jane_named), None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
     let (status, _, _) = stack.send("GET", &record, Some(&staff), None, None).await;
     assert_eq!(status, StatusCode::OK);
     let (status, _, _) = stack.send("GET", &record, Some(&john), None, None).await;
@@ -109,9 +127,21 @@ async fn access_logs_with_proofs(stack: Option<Stack>) {
         .expect("John's refused read");
     assert_eq!(refusal["by"]["role"], "patient");
     assert_eq!(refusal["by"]["you"], false);
-    // Newest first; staff and other patients are never named by their ids.
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["by"]["name"] == "Sam Okoro (front desk)" && e["by"]["role"] == "staff"),
+        "{log}"
+    );
+    // Newest first; staff and other patients are never named by their ids, Jane never by name.
     let text = log.to_string();
-    for hidden in ["staff-1", "patient-john", "admin-1"] {
+    for hidden in [
+        "staff-1",
+        "staff-2",
+        "patient-john",
+        "admin-1",
+        "Jane Q. Demo",
+    ] {
         assert!(!text.contains(hidden), "{hidden} in {text}");
     }
     assert!(check_proofs(&log, &signer) >= 2);

@@ -325,6 +325,7 @@ async fn every_route_role_and_ownership() {
         "gsi1sk",
         "at",
         "actor",
+        "actor_name",
         "roles",
         "action",
         "action_kind",

@@ -58,6 +58,7 @@ fn seeder() -> Caller {
             subject: Subject::parse("seed").expect("valid subject"),
             roles: BTreeSet::from([Role::Admin]),
             verified_email: None,
+            display_name: None,
         },
         request_id: format!("seed-{}", ulid::Ulid::new()),
         source: shared::domain::access::Source::local("seed"),

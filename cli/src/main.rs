@@ -81,6 +81,9 @@ enum Command {
         /// identity provider's ID token does once the user confirmed it).
         #[arg(long)]
         verified_email: Option<String>,
+        /// A display name (the `name` claim): audit entries name staff, providers and admins by it.
+        #[arg(long)]
+        name: Option<String>,
     },
 }
 
@@ -194,13 +197,15 @@ async fn main() -> anyhow::Result<()> {
             sub,
             ttl_secs,
             verified_email,
+            name,
         } => {
             let issuer = LocalIssuer::open_or_create(&data)?;
             let now = time::OffsetDateTime::now_utc().unix_timestamp().max(0) as u64;
-            let token = issuer.mint_with_email(
+            let token = issuer.mint_named(
                 &sub,
                 &roles,
                 verified_email.as_deref(),
+                name.as_deref(),
                 now,
                 now + ttl_secs,
             )?;

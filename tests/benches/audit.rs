@@ -279,6 +279,7 @@ async fn compare(backend: &str, table: Arc<dyn Table>, dir: &tempfile::TempDir) 
             subject: Subject::parse("bench").unwrap(),
             roles: [Role::Admin].into(),
             verified_email: None,
+            display_name: None,
         },
         request_id: "bench".into(),
         source: shared::domain::access::Source::local("bench"),

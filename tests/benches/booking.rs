@@ -142,6 +142,7 @@ async fn run(
             subject: Subject::parse("bench").unwrap(),
             roles: [Role::Admin].into(),
             verified_email: None,
+            display_name: None,
         },
         request_id: "bench".into(),
         source: shared::domain::access::Source::local("bench"),

@@ -45,6 +45,8 @@ struct MintedClaims<'a> {
     email: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     email_verified: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
 }
 
 impl LocalIssuer {
@@ -116,6 +118,20 @@ impl LocalIssuer {
         iat: u64,
         exp: u64,
     ) -> anyhow::Result<String> {
+        self.mint_named(subject, roles, verified_email, None, iat, exp)
+    }
+
+    /// Mints a token that may also carry a verified email address and a display `name` (the
+    /// `name` claim, as an identity provider's ID token or a pre-token-generation trigger adds it).
+    pub fn mint_named(
+        &self,
+        subject: &Subject,
+        roles: &[Role],
+        verified_email: Option<&str>,
+        name: Option<&str>,
+        iat: u64,
+        exp: u64,
+    ) -> anyhow::Result<String> {
         let claims = MintedClaims {
             iss: &self.issuer,
             sub: subject.as_str(),
@@ -127,6 +143,7 @@ impl LocalIssuer {
             jti: ulid::Ulid::new().to_string(),
             email: verified_email,
             email_verified: verified_email.map(|_| true),
+            name,
         };
         self.sign(&claims)
     }

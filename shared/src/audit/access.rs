@@ -3,8 +3,8 @@
 //! checkpoint, so that the patient's own software can check offline, with the log's public key,
 //! that the practice has committed to the entry and cannot later drop it unnoticed.
 //!
-//! Entries name staff by their role and, for a provider with a login, the provider's name; never
-//! by their internal ids. Reading an access log is itself an audited read of the patient.
+//! Entries name staff by their role and display name (their token's `name`, or a provider's name
+//! from their record); never by their internal ids. Reading an access log is itself an audited read of the patient.
 
 use std::collections::BTreeMap;
 
@@ -182,7 +182,8 @@ pub struct Accessor {
     /// The role acted in: `patient`, `provider`, `staff`, `admin`, or none for a job.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
-    /// The provider's name when a provider with a login acted.
+    /// The staff member's, provider's or admin's display name: from their token when it carried
+    /// one, else a provider's name from their provider record.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The patient themselves.
@@ -292,7 +293,11 @@ pub async fn access_log(
             role: (kind == "user")
                 .then(|| acting_role(&strings(item, attr::ROLES)))
                 .flatten(),
-            name: names.get(actor).cloned(),
+            name: item
+                .get(attr::ACTOR_NAME)
+                .and_then(AttrValue::as_s)
+                .map(str::to_owned)
+                .or_else(|| names.get(actor).cloned()),
             you: actor == patient.subject().as_str(),
             kind,
         };

@@ -244,9 +244,10 @@ async fn checkpoint_due(
 }
 
 /// The fields of an entry a patient's access index copies: who, when, what, and how it ended.
-const ACCESS_FIELDS: [&str; 7] = [
+const ACCESS_FIELDS: [&str; 8] = [
     attr::AT,
     attr::ACTOR,
+    attr::ACTOR_NAME,
     attr::ROLES,
     attr::ACTION,
     attr::ACTION_KIND,

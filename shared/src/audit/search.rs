@@ -45,6 +45,8 @@ pub struct SearchQuery {
 pub struct EntryView {
     pub at: String,
     pub actor: String,
+    /// A staff member's, provider's or admin's display name, when their token carried one.
+    pub actor_name: Option<String>,
     pub roles: Vec<String>,
     pub agent_kind: Option<String>,
     pub action: String,
@@ -234,6 +236,7 @@ pub async fn search(
         entries.push(EntryView {
             at: render_utc(crate::store::codec::n(item, attr::AT)?),
             actor: s(item, attr::ACTOR)?.to_owned(),
+            actor_name: optional(item, attr::ACTOR_NAME),
             roles: strings(item, attr::ROLES),
             agent_kind: optional(item, attr::AGENT_KIND),
             action: s(item, attr::ACTION)?.to_owned(),

@@ -158,9 +158,25 @@ struct Claims {
     /// A boolean in Cognito's tokens; some providers send the string "true".
     #[serde(default)]
     email_verified: Option<serde_json::Value>,
+    /// A display name (ID tokens, or access tokens a pre-token-generation trigger extends).
+    #[serde(default)]
+    name: Option<String>,
 }
 
+/// Longest display name taken from a token.
+const MAX_DISPLAY_NAME: usize = 100;
+
 impl Claims {
+    /// The token's display name: trimmed, 1 to 100 characters, no control characters; else none.
+    fn display_name(&self) -> Option<String> {
+        self.name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty() && n.chars().count() <= MAX_DISPLAY_NAME)
+            .filter(|n| !n.chars().any(char::is_control))
+            .map(str::to_owned)
+    }
+
     fn verified_email(&self) -> Option<crate::Sensitive<String>> {
         let verified = matches!(&self.email_verified, Some(serde_json::Value::Bool(true)))
             || matches!(&self.email_verified, Some(serde_json::Value::String(s)) if s == "true");
@@ -321,11 +337,13 @@ impl Verifier {
             .filter_map(|g| Role::parse(g))
             .collect();
         let verified_email = claims.verified_email();
+        let display_name = claims.display_name();
         Ok((
             Principal {
                 subject,
                 roles,
                 verified_email,
+                display_name,
             },
             claims.exp,
         ))

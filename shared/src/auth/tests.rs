@@ -248,6 +248,7 @@ fn authorization_matrix() {
         subject: me.clone(),
         roles: roles.iter().copied().collect(),
         verified_email: None,
+        display_name: None,
     };
     let everyone = [Role::Patient, Role::Staff, Role::Provider, Role::Admin];
     let patient = who(&[Role::Patient]);
@@ -345,4 +346,25 @@ async fn an_unreachable_identity_provider_is_503_and_not_hammered() {
     clock.advance(time::Duration::seconds(2));
     assert!(verifier.verify(&token).await.is_ok());
     assert_eq!(source.fetches.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn a_display_name_is_taken_only_when_it_is_one_short_line() {
+    let claims = |name: serde_json::Value| {
+        serde_json::from_value::<Claims>(serde_json::json!({"sub": "s", "exp": 1, "name": name}))
+            .unwrap()
+    };
+    assert_eq!(
+        claims(serde_json::json!(" Sam Okoro "))
+            .display_name()
+            .as_deref(),
+        Some("Sam Okoro")
+    );
+    for bad in [
+        serde_json::json!(""),
+        serde_json::json!("Sam\nOkoro"),
+        serde_json::json!("x".repeat(101)),
+    ] {
+        assert_eq!(claims(bad.clone()).display_name(), None, "{bad}");
+    }
 }

@@ -78,6 +78,10 @@ pub struct Principal {
     /// `email_verified: true`; Cognito puts them in ID tokens), if the token carries one.
     #[serde(skip)]
     pub verified_email: Option<crate::domain::sensitive::Sensitive<String>>,
+    /// The token's display name, if it carries one. Audit entries keep it for staff, providers and
+    /// admins only (a patient's name is patient data), so access logs can name who looked.
+    #[serde(skip)]
+    pub display_name: Option<String>,
 }
 
 /// What a request touches, for the ownership half of authorization.

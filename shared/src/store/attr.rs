@@ -4,6 +4,8 @@
 
 pub const ACTION: &str = "action";
 pub const ACTOR: &str = "actor";
+/// A staff member's, provider's or admin's display name (never a patient's).
+pub const ACTOR_NAME: &str = "actor_name";
 pub const ADJUSTS: &str = "adjusts";
 pub const AMOUNT: &str = "amount";
 pub const APPOINTMENT_ID: &str = "appointment_id";

@@ -12,7 +12,7 @@ use crate::store::{attr, keys};
 use serde::Serialize;
 
 use crate::AppState;
-use crate::domain::access::{Caller, Source};
+use crate::domain::access::{Caller, Role, Source};
 use crate::domain::ids::IdempotencyKey;
 use crate::error::{ApiError, InputError};
 use crate::store::{
@@ -120,6 +120,13 @@ impl Audit {
         let nanos = now.unix_timestamp_nanos();
         let day = now.date();
         let id = ulid::Ulid::new();
+        // A patient's own name is patient data: only staff, providers and admins are named.
+        let actor_name = match actor {
+            Actor::Caller(c) if c.principal.roles.iter().any(|r| *r != Role::Patient) => {
+                c.principal.display_name.clone()
+            }
+            _ => None,
+        };
         let (who, roles, request_id, agent, source) = match actor {
             Actor::Caller(c) => (
                 c.principal.subject.as_str().to_owned(),
@@ -172,6 +179,9 @@ impl Audit {
         .with(attr::SOURCE_FUNCTION, source.function);
         if let Some(address) = source.address {
             item.set(attr::SOURCE_ADDRESS, address);
+        }
+        if let Some(name) = actor_name {
+            item.set(attr::ACTOR_NAME, name);
         }
         item
     }
@@ -483,6 +493,7 @@ mod tests {
                 subject: Subject::parse("staff-1").unwrap(),
                 roles: BTreeSet::from([Role::Staff]),
                 verified_email: None,
+                display_name: None,
             },
             request_id: "req-1".into(),
             source: crate::domain::access::Source::local("test"),
