@@ -594,6 +594,33 @@ async fn unknown_event_types_are_acknowledged_and_ignored() {
     assert_eq!(stack.scan().await, before);
 }
 
+/// Another integration on the same processor account: its intents' events are acknowledged and
+/// change nothing (a 404 would be retried by the processor for three days); an intent of ours whose
+/// record is not there yet still answers 404, so that the retry applies it.
+#[tokio::test]
+async fn intents_another_integration_made_are_acknowledged_and_ignored() {
+    let stack = Stack::embedded();
+    stack.seed().await;
+    let before = stack.scan().await;
+    let foreign = event(
+        "evt_foreign",
+        "payment_intent.succeeded",
+        TEST_NOW,
+        json!({"id": "pi_other_shop", "amount": 2500, "currency": "usd", "metadata": {"order_id": "A-17"}}),
+    );
+    let (status, reply) = deliver(&stack, &foreign).await;
+    assert_eq!((status, reply["outcome"].as_str()), (200, Some("ignored")));
+    assert_eq!(stack.scan().await, before);
+    let ours_unknown = event(
+        "evt_early",
+        "payment_intent.succeeded",
+        TEST_NOW,
+        json!({"id": "pi_not_yet", "amount": 2500, "currency": "usd", "metadata": {"practica_payment": "pay_01KAQ0000000000000000000AB"}}),
+    );
+    let (status, _) = deliver(&stack, &ours_unknown).await;
+    assert_eq!(status, 404);
+}
+
 #[tokio::test]
 async fn standard_webhooks_are_verified_and_applied() {
     let stack = Stack::embedded();

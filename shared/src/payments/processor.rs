@@ -9,6 +9,10 @@ use async_trait::async_trait;
 use crate::domain::ids::{ChargeId, PaymentId};
 use crate::domain::money::Money;
 
+/// The metadata key every intent Practica creates carries: the payment it pays. Webhook events
+/// about intents whose metadata lacks it were made by another integration and are ignored.
+pub const PAYMENT_METADATA_KEY: &str = "practica_payment";
+
 /// Ids that are opaque outside Practica and may therefore be shown to the processor.
 pub trait OpaqueId: sealed::Sealed {
     fn opaque(&self) -> &str;
@@ -82,7 +86,7 @@ impl IntentRequest {
         amount: Money,
         key: ProcessorKey,
     ) -> Self {
-        let mut metadata = vec![("practica_payment", ProcessorText::ids(&[payment]))];
+        let mut metadata = vec![(PAYMENT_METADATA_KEY, ProcessorText::ids(&[payment]))];
         if !charges.is_empty() {
             let ids: Vec<&dyn OpaqueId> = charges.iter().map(|c| c as &dyn OpaqueId).collect();
             metadata.push(("practica_charges", ProcessorText::ids(&ids)));

@@ -38,6 +38,9 @@ struct IntentObject {
     amount: Option<i64>,
     currency: Option<String>,
     last_payment_error: Option<PaymentError>,
+    /// Ours carry `practica_payment` (the payment they pay).
+    #[serde(default)]
+    metadata: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -127,6 +130,17 @@ fn interpret(
     };
     if let Some(status) = intent_status {
         let pi: IntentObject = serde_json::from_value(object).map_err(|_| invalid())?;
+        // An intent with metadata that does not name one of our payments was made by another
+        // integration on the same processor account: acknowledged and ignored, not a 404 the
+        // processor would retry for three days. (Without metadata, as some senders send it, the
+        // intent is looked up as before.)
+        if pi
+            .metadata
+            .as_ref()
+            .is_some_and(|m| !m.contains_key(crate::payments::processor::PAYMENT_METADATA_KEY))
+        {
+            return Ok(Event::Ignored);
+        }
         let failure = (status == PaymentStatus::Failed).then(|| Failure {
             code: Failure::code(
                 pi.last_payment_error
@@ -236,6 +250,16 @@ mod tests {
             (checks.address_line1, checks.postal_code, checks.cvc),
             (CheckResult::Fail, CheckResult::Unchecked, CheckResult::Pass)
         );
+    }
+
+    #[test]
+    fn intents_another_integration_made_are_ignored() {
+        let foreign = br#"{"id":"evt_9","type":"payment_intent.succeeded","created":5,
+            "data":{"object":{"id":"pi_other","amount":100,"currency":"usd","metadata":{"order":"42"}}}}"#;
+        assert!(matches!(stripe(foreign).unwrap().1, Event::Ignored));
+        let ours = br#"{"id":"evt_10","type":"payment_intent.succeeded","created":5,
+            "data":{"object":{"id":"pi_1","amount":100,"currency":"usd","metadata":{"practica_payment":"pay_1"}}}}"#;
+        assert_eq!(payment(stripe(ours).unwrap().1).0, "pi_1");
     }
 
     #[test]
