@@ -2,7 +2,8 @@
 short-form intrinsics read as they deploy). Exits non-zero naming each broken rule.
 
 - no function but the audit function may update or delete an audit entry, or write the log's items;
-- the audit function runs one at a time, on the stream (audit entries only) and a schedule;
+- the audit function runs one at a time, on the stream (audit entries only) and a schedule with a
+  retry policy and a dead-letter queue;
 - its signing key is an ECC_NIST_P256 signing key whose policy denies kms:Sign to everyone else;
 - the checkpoint bucket keeps every version in Object Lock compliance mode, private.
 Usage: python3 scripts/check-template.py infra/template.yaml
@@ -51,8 +52,13 @@ if audit.get("ReservedConcurrentExecutions") != 1:
     problems.append("AuditFunction: reserved concurrency is not 1")
 events = audit.get("Events", {})
 kinds = sorted(e["Type"] for e in events.values())
-if kinds != ["DynamoDB", "Schedule"]:
-    problems.append(f"AuditFunction: events are {kinds}, not the stream and a schedule")
+if kinds != ["DynamoDB", "ScheduleV2"]:
+    problems.append(f"AuditFunction: events are {kinds}, not the stream and a ScheduleV2 schedule")
+for e in events.values():
+    if e["Type"] == "ScheduleV2":
+        props = e["Properties"]
+        if "RetryPolicy" not in props or "DeadLetterConfig" not in props:
+            problems.append("AuditFunction: the schedule has no retry policy or no dead-letter queue")
 for e in events.values():
     if e["Type"] == "DynamoDB":
         patterns = [f["Pattern"] for f in e["Properties"].get("FilterCriteria", {}).get("Filters", [])]

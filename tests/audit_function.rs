@@ -55,6 +55,25 @@ fn the_fixtures_are_the_two_triggers_and_nothing_else_is() {
     }
 }
 
+/// The schedule in the template sends exactly the fixture's payload, which the handler accepts.
+#[test]
+fn the_templates_schedule_input_is_the_fixture_and_a_trigger() {
+    let template = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../infra/template.yaml"
+    ))
+    .unwrap();
+    let reconcile = &template[template.find("        Reconcile:").expect("the schedule")..];
+    let input = reconcile
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Input: '"))
+        .and_then(|l| l.strip_suffix('\''))
+        .expect("an Input");
+    let input: Value = serde_json::from_str(input).unwrap();
+    assert_eq!(input, event("schedule-audit-scheduler.json"));
+    assert_eq!(trigger_of(&input).unwrap(), Trigger::Schedule);
+}
+
 #[tokio::test]
 async fn stream_batches_and_the_schedule_integrate_what_the_functions_wrote() {
     let stack = Stack::embedded();
