@@ -193,18 +193,8 @@ async fn on_moto_the_production_adapters_integrate_sign_and_archive() {
         &table_name,
     ));
     let kms = aws_sdk_kms::Client::new(&sdk);
-    let key = kms
-        .create_key()
-        .key_spec(aws_sdk_kms::types::KeySpec::EccNistP256)
-        .key_usage(aws_sdk_kms::types::KeyUsageType::SignVerify)
-        .send()
-        .await
-        .unwrap();
-    let signer = Arc::new(
-        KmsSigner::new(kms, key.key_metadata().unwrap().key_id())
-            .await
-            .unwrap(),
-    );
+    let key_id = practica_tests::create_signing_key(&kms).await;
+    let signer = Arc::new(KmsSigner::new(kms, key_id).await.unwrap());
     let s3 = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&sdk)
             .force_path_style(true)

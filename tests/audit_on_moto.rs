@@ -17,14 +17,7 @@ async fn kms_signed_checkpoints_verify_with_the_public_key() {
         return;
     };
     let kms = aws_sdk_kms::Client::new(&sdk_config(&endpoint));
-    let key = kms
-        .create_key()
-        .key_spec(aws_sdk_kms::types::KeySpec::EccNistP256)
-        .key_usage(aws_sdk_kms::types::KeyUsageType::SignVerify)
-        .send()
-        .await
-        .unwrap();
-    let key_id = key.key_metadata().unwrap().key_id().to_owned();
+    let key_id = practica_tests::create_signing_key(&kms).await;
     let signer = KmsSigner::new(kms.clone(), key_id).await.unwrap();
     let checkpoint = Checkpoint {
         origin: "practica.example/audit/moto".into(),

@@ -274,16 +274,7 @@ async fn compare(backend: &str, table: Arc<dyn Table>, dir: &tempfile::TempDir) 
     let today = state_over(table.clone());
     let before = state_over(Arc::new(WithoutNewFields(table.clone())));
     let demo = practica_cli::demo::seed(&today).await.expect("seed");
-    let admin = shared::web::Caller {
-        principal: shared::auth::Principal {
-            subject: Subject::parse("bench").unwrap(),
-            roles: [Role::Admin].into(),
-            verified_email: None,
-            display_name: None,
-        },
-        request_id: "bench".into(),
-        source: shared::domain::access::Source::local("bench"),
-    };
+    let admin = practica_tests::local_admin("bench");
     let mut rules = practica_cli::demo::weekday_rules(0, 24);
     rules.hours = shared::domain::schedule::Week::on(
         &shared::domain::schedule::EVERY_DAY,

@@ -137,16 +137,7 @@ async fn run(
         clock: Arc::new(SystemClock),
     });
     let demo = practica_cli::demo::seed(&state).await.expect("seed");
-    let admin = shared::web::Caller {
-        principal: shared::auth::Principal {
-            subject: Subject::parse("bench").unwrap(),
-            roles: [Role::Admin].into(),
-            verified_email: None,
-            display_name: None,
-        },
-        request_id: "bench".into(),
-        source: shared::domain::access::Source::local("bench"),
-    };
+    let admin = practica_tests::local_admin("bench");
     shared::booking::setup::put_schedule(&state, &admin, None, &demo.providers[0], always_open())
         .await
         .expect("open provider");

@@ -196,6 +196,35 @@ pub async fn dynamo_table(emulator: Emulator) -> Option<DynamoTable> {
     Some(DynamoTable::new(client, name))
 }
 
+/// A KMS `ECC_NIST_P256` signing key (the audit log's kind) on an emulator: its key id.
+pub async fn create_signing_key(kms: &aws_sdk_kms::Client) -> String {
+    let key = kms
+        .create_key()
+        .key_spec(aws_sdk_kms::types::KeySpec::EccNistP256)
+        .key_usage(aws_sdk_kms::types::KeyUsageType::SignVerify)
+        .send()
+        .await
+        .expect("create a signing key");
+    key.key_metadata()
+        .expect("key metadata")
+        .key_id()
+        .to_owned()
+}
+
+/// An admin acting from this machine (benchmarks set the practice up through the use cases).
+pub fn local_admin(sub: &str) -> shared::web::Caller {
+    shared::web::Caller {
+        principal: shared::auth::Principal {
+            subject: shared::auth::Subject::parse(sub).expect("subject"),
+            roles: [shared::auth::Role::Admin].into(),
+            verified_email: None,
+            display_name: None,
+        },
+        request_id: sub.into(),
+        source: shared::domain::access::Source::local("bench"),
+    }
+}
+
 /// Writes `n` audit entries now, as the request path does (for tests of the log alone).
 pub async fn write_audit_entries(table: &dyn shared::store::Table, n: i128) {
     use shared::store::keys::{audit_partition, audit_sort};

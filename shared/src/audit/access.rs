@@ -107,14 +107,8 @@ impl LeafCache {
                 .collect();
             let items = futures_util::future::try_join_all(reads).await?;
             for (index, item) in chunk.iter().zip(items) {
-                let item = item.ok_or_else(|| corrupt("audit log leaf"))?;
-                let hash: Hash = item
-                    .get(attr::LEAF_HASH)
-                    .and_then(AttrValue::as_b)
-                    .and_then(|b| b.try_into().ok())
-                    .ok_or_else(|| corrupt(attr::LEAF_HASH))?;
-                self.leaves
-                    .insert(*index, (hash, super::log::nodes_of(&item)?));
+                let leaf = super::log::leaf_of(&item.ok_or_else(|| corrupt("audit log leaf"))?)?;
+                self.leaves.insert(*index, (leaf.hash, leaf.nodes));
             }
         }
         Ok(())

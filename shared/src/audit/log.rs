@@ -324,6 +324,35 @@ pub(crate) fn nodes_of(leaf: &Item) -> Result<Vec<Hash>, ApiError> {
     }
 }
 
+/// A stored leaf item read back: its index, the entry it names, its hash and stored subtrees.
+pub(crate) fn leaf_of(item: &Item) -> Result<Leaf, ApiError> {
+    let index = item
+        .key
+        .sk
+        .parse::<u64>()
+        .map_err(|_| corrupt("leaf index"))?;
+    let hash: Hash = item
+        .get(attr::LEAF_HASH)
+        .and_then(AttrValue::as_b)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| corrupt(attr::LEAF_HASH))?;
+    let (pk, sk) = (s(item, attr::ENTRY_PK)?, s(item, attr::ENTRY_SK)?);
+    Ok(Leaf {
+        index,
+        entry: entry_name(pk, sk),
+        hash,
+        nodes: nodes_of(item)?,
+    })
+}
+
+async fn all_leaves(table: &dyn Table) -> Result<Vec<Leaf>, ApiError> {
+    query_all(table, &Query::partition(AUDIT_LOG_LEAVES))
+        .await?
+        .iter()
+        .map(leaf_of)
+        .collect()
+}
+
 /// How long an entry may wait for integration before the verifier reports it: the stream
 /// delivers in seconds, and the reconciling schedule runs every few minutes.
 pub const ALLOWED_LAG: time::Duration = time::Duration::minutes(15);
@@ -339,26 +368,7 @@ pub async fn verify_table(
     archived: &[String],
 ) -> Result<Report, ApiError> {
     let today = clock.now().date();
-    let mut leaves = Vec::new();
-    for item in query_all(table, &Query::partition(AUDIT_LOG_LEAVES)).await? {
-        let index = item
-            .key
-            .sk
-            .parse::<u64>()
-            .map_err(|_| corrupt("leaf index"))?;
-        let hash: Hash = item
-            .get(attr::LEAF_HASH)
-            .and_then(AttrValue::as_b)
-            .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| corrupt(attr::LEAF_HASH))?;
-        let (pk, sk) = (s(&item, attr::ENTRY_PK)?, s(&item, attr::ENTRY_SK)?);
-        leaves.push(Leaf {
-            index,
-            entry: entry_name(pk, sk),
-            hash,
-            nodes: nodes_of(&item)?,
-        });
-    }
+    let leaves = all_leaves(table).await?;
     let first_leaf_day = leaves
         .iter()
         .filter_map(|l| l.entry.strip_prefix("AUDIT#")?.get(..10).map(day_of))
@@ -411,16 +421,11 @@ pub async fn export(
     from: Date,
     to: Date,
 ) -> Result<(Vec<Exported>, Option<String>), ApiError> {
-    let mut indices = BTreeMap::new();
-    for item in query_all(table, &Query::partition(AUDIT_LOG_LEAVES)).await? {
-        let index = item
-            .key
-            .sk
-            .parse::<u64>()
-            .map_err(|_| corrupt("leaf index"))?;
-        let (pk, sk) = (s(&item, attr::ENTRY_PK)?, s(&item, attr::ENTRY_SK)?);
-        indices.insert(entry_name(pk, sk), index);
-    }
+    let indices: BTreeMap<String, u64> = all_leaves(table)
+        .await?
+        .into_iter()
+        .map(|leaf| (leaf.entry, leaf.index))
+        .collect();
     let mut exported = Vec::new();
     for day in days(from, to) {
         for item in entries_of(table, day).await? {
@@ -432,11 +437,9 @@ pub async fn export(
             });
         }
     }
-    let latest = Query::partition(AUDIT_LOG_CHECKPOINTS).backward().limit(1);
-    let checkpoint = match table.query(&latest).await?.items.first() {
-        Some(item) => Some(s(item, attr::NOTE)?.to_owned()),
-        None => None,
-    };
+    let checkpoint = super::access::latest_checkpoint(table)
+        .await?
+        .map(|latest| latest.note);
     Ok((exported, checkpoint))
 }
 
