@@ -16,7 +16,7 @@ impl ActionKind {
     pub fn of(action: &str) -> ActionKind {
         match action.rsplit('.').next().unwrap_or(action) {
             "create" | "offer" => ActionKind::Create,
-            "read" | "list" | "search" | "replay" => ActionKind::Read,
+            "read" | "list" | "search" | "replay" | "export" => ActionKind::Read,
             "update" | "reschedule" | "cancel" | "schedule" => ActionKind::Update,
             "delete" | "sweep" => ActionKind::Delete,
             _ => ActionKind::Execute,
@@ -64,6 +64,8 @@ mod tests {
             ("appointment.read", ActionKind::Read),
             ("appointment.list", ActionKind::Read),
             ("patient.search", ActionKind::Read),
+            ("audit.export", ActionKind::Read),
+            ("access_log.read", ActionKind::Read),
             ("reply.replay", ActionKind::Read),
             ("balance.read", ActionKind::Read),
             ("appointment.reschedule", ActionKind::Update),
