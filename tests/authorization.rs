@@ -248,6 +248,31 @@ async fn every_route_role_and_ownership() {
             Some(json!({"currency": "USD", "patientId": "patient-jane"})),
             [201, 403, 403, 403, 201, 201, 401, 403],
         ),
+        case(
+            "POST",
+            "/v1/feedback",
+            Some(json!({"category": "care", "text": "Kind staff."})),
+            [201, 201, 403, 403, 403, 403, 401, 403],
+        ),
+        // Only the appointment's own patient may name it.
+        case(
+            "POST",
+            "/v1/feedback",
+            Some(json!({"category": "care", "text": "Kind staff.", "appointmentId": "{A}"})),
+            [201, 422, 403, 403, 403, 403, 401, 403],
+        ),
+        case(
+            "GET",
+            "/v1/feedback",
+            None,
+            [200, 200, 403, 403, 200, 200, 401, 403],
+        ),
+        case(
+            "POST",
+            "/v1/feedback/{F}/resolve",
+            Some(json!({"note": "Thanked the patient."})),
+            [403, 403, 403, 403, 200, 200, 401, 403],
+        ),
         // John has nothing to pay; staff must name the patient.
         case(
             "POST",
@@ -283,7 +308,17 @@ async fn every_route_role_and_ownership() {
                 )
                 .await;
             assert_eq!(charged, StatusCode::CREATED);
+            let (_, _, feedback) = stack
+                .send(
+                    "POST",
+                    "/v1/feedback",
+                    Some(&jane),
+                    Some("setup-feedback"),
+                    Some(json!({"category": "billing", "text": "Two bills for one visit."})),
+                )
+                .await;
             let ids = [
+                ("{F}", feedback["id"].as_str().unwrap().to_owned()),
                 ("{P}", demo.providers[0].to_string()),
                 ("{S}", demo.services[1].to_string()),
                 ("{A}", appointment["id"].as_str().unwrap().to_owned()),

@@ -80,6 +80,7 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
     let provider = demo.providers[0].to_string();
     let service = demo.services[1].to_string();
     let mut appointment = String::new();
+    let mut feedback = String::new();
     let steps: &[(&str, &String, StatusCode)] = &[
         ("putPractice", &admin, StatusCode::OK),
         ("getPractice", &jane, StatusCode::OK),
@@ -106,6 +107,9 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
         ("getMyAccessLog", &jane, StatusCode::OK),
         ("getPatientAccessLog", &admin, StatusCode::OK),
         ("searchAudit", &admin, StatusCode::OK),
+        ("submitFeedback", &jane, StatusCode::CREATED),
+        ("listFeedback", &staff, StatusCode::OK),
+        ("resolveFeedback", &staff, StatusCode::OK),
     ];
     for (op, token, expected) in steps {
         let values = [
@@ -113,6 +117,7 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
             ("{{PROVIDER_ID}}", provider.as_str()),
             ("{{SERVICE_ID}}", service.as_str()),
             ("{{APPOINTMENT_ID}}", appointment.as_str()),
+            ("{{FEEDBACK_ID}}", feedback.as_str()),
         ];
         let request = filled_event(&format!("apigw-v2-{op}.json"), &values);
         let (status, headers, body) = call(stack.router.clone(), request).await;
@@ -125,6 +130,12 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
                 appointment = body["id"].as_str().unwrap().to_owned();
             }
             "getAppointment" => assert_eq!(body["reason"], "Follow-up on sleep"),
+            "submitFeedback" => {
+                assert_eq!(body["appointmentId"], appointment.as_str());
+                feedback = body["id"].as_str().unwrap().to_owned();
+            }
+            "listFeedback" => assert_eq!(body["feedback"][0]["id"], feedback.as_str()),
+            "resolveFeedback" => assert_eq!(body["status"], "resolved"),
             "cancel" => assert_eq!(body["status"], "cancelled"),
             "searchPatients" => assert_eq!(body["patients"][0]["patientId"], "patient-omar"),
             // The staff read of Omar's record, with its source as the gateway gave it.

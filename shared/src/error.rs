@@ -4,7 +4,9 @@
 
 use crate::auth::AuthError;
 use crate::crypto::CryptoError;
-use crate::domain::refusals::{BookingError, PatientError, PaymentError, SetupError};
+use crate::domain::refusals::{
+    BookingError, FeedbackError, PatientError, PaymentError, SetupError,
+};
 use crate::domain::schedule::SlotError;
 use crate::store::TableError;
 
@@ -77,6 +79,8 @@ pub enum ApiError {
     Patient(#[from] PatientError),
     #[error("payment refused: {0:?}")]
     Payment(#[from] PaymentError),
+    #[error("feedback refused: {0:?}")]
+    Feedback(#[from] FeedbackError),
     #[error("unauthorized")]
     Unauthorized(#[source] AuthError),
     #[error("forbidden")]
@@ -160,6 +164,7 @@ impl ApiError {
                 | ApiError::Setup(_)
                 | ApiError::Patient(_)
                 | ApiError::Payment(_)
+                | ApiError::Feedback(_)
                 | ApiError::Input(InputError::InvalidBodyTimestamp(_))
                 | ApiError::Input(InputError::IdempotencyKeyReused)
         )

@@ -20,6 +20,7 @@ pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod error;
+pub mod feedback;
 #[cfg(test)]
 mod fuzz;
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! The booking function's HTTP API: practice setup, availability, holds, appointments, patients,
-//! the waitlist, and the audit log's readers (a patient's access log, an admin's search). Handlers stay thin: extract the caller and the request, call one use case in
+//! the waitlist, feedback and complaints, and the audit log's readers (a patient's access log, an admin's search). Handlers stay thin: extract the caller and the request, call one use case in
 //! `shared::booking`, return its reply. Every POST that changes something takes a
 //! [`Change`] (an `Idempotency-Key` is required); PUTs take a [`Put`] (the key is optional).
 
@@ -12,8 +12,9 @@ use shared::auth::{Principal, Role, Subject};
 use shared::booking::{
     appointments, availability, book, changes, holds, patients, setup, waitlist,
 };
-use shared::domain::ids::{AppointmentId, PatientId, ProviderId};
+use shared::domain::ids::{AppointmentId, FeedbackId, PatientId, ProviderId};
 use shared::domain::schedule::Rules;
+use shared::feedback;
 use shared::store::commit::{Idempotency, Reply};
 use shared::web::idempotent::{Change, Operation, Put};
 use shared::web::{ApiJson, ApiQuery, Caller};
@@ -232,6 +233,31 @@ async fn list_waitlist(
     Ok(Json(waitlist::list_waitlist(&s, &caller, &q).await?))
 }
 
+async fn submit_feedback(change: Change<feedback::FeedbackRequest>) -> Result<Reply, ApiError> {
+    change
+        .run(Operation::SubmitFeedback, feedback::submit)
+        .await
+}
+
+async fn list_feedback(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<feedback::ListQuery>,
+) -> Json200 {
+    Ok(Json(feedback::list(&s, &caller, &q).await?))
+}
+
+async fn resolve_feedback(
+    Path(id): Path<String>,
+    change: Change<feedback::ResolveRequest>,
+) -> Result<Reply, ApiError> {
+    let id = path_id(&id, FeedbackId::parse)?;
+    let work = async |s: &AppState, c: &Caller, i: &Idempotency, req| {
+        feedback::resolve(s, c, i, &id, req).await
+    };
+    change.run(Operation::ResolveFeedback(&id), work).await
+}
+
 /// The routes, for mounting beside other functions' (`practica serve`).
 pub fn routes(state: AppState) -> Router {
     Router::new()
@@ -264,6 +290,8 @@ pub fn routes(state: AppState) -> Router {
         )
         .route("/v1/audit", get(search_audit))
         .route("/v1/waitlist", get(list_waitlist).post(join_waitlist))
+        .route("/v1/feedback", get(list_feedback).post(submit_feedback))
+        .route("/v1/feedback/{feedbackId}/resolve", post(resolve_feedback))
         .route("/health/booking", get(health))
         .layer(axum::Extension(shared::web::FunctionName("booking")))
         .with_state(state)

@@ -24,7 +24,9 @@ use crate::state::AppState;
 use crate::store::codec::{corrupt, n, s};
 use crate::store::commit::{Audit, audit_read, refused};
 use crate::store::keys::*;
-use crate::store::{AttrValue, Consistency, Cursor, Item, Key, Query, Table, attr, query_all};
+use crate::store::{
+    AttrValue, Consistency, Cursor, Index, Item, Key, Query, Table, attr, query_all,
+};
 
 /// Entries per page: each carries a proof of up to a few dozen stored subtrees.
 pub const MAX_PAGE: u32 = 50;
@@ -41,20 +43,27 @@ pub struct PageQuery {
 
 /// A query of `partition`, newest first, one page from `q`.
 pub fn page_of(partition: String, q: &PageQuery) -> Result<Query, ApiError> {
+    paged(Query::partition(partition), q)
+}
+
+/// `query` newest first, one page from `q`: a cursor continues only a query of the same partition
+/// of the same index.
+pub fn paged(query: Query, q: &PageQuery) -> Result<Query, ApiError> {
     let limit = q.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(InputError::InvalidLimit.into());
     }
+    let ours = |c: &Cursor| match query.index {
+        Index::Primary => c.belongs_to(&query.partition),
+        Index::Gsi1 => c.belongs_to_index(&query.partition),
+    };
     let cursor = q
         .cursor
         .as_deref()
-        .map(|c| Cursor::decode(c).ok().filter(|c| c.belongs_to(&partition)))
+        .map(|c| Cursor::decode(c).ok().filter(ours))
         .map(|c| c.ok_or(InputError::InvalidCursor))
         .transpose()?;
-    Ok(Query::partition(partition)
-        .backward()
-        .limit(limit)
-        .after(cursor))
+    Ok(query.backward().limit(limit).after(cursor))
 }
 
 /// The latest signed checkpoint: its note, as signed, and what it says.

@@ -1,5 +1,6 @@
 //! Per-patient limits (active future appointments, active holds, open waitlist entries), held on
-//! the table so that they hold under races.
+//! the table so that they hold under races; and feedback sent per day (each slot lapses a day after it
+//! was claimed).
 //!
 //! A patient's allowance of N is N numbered slot items `PATIENT#<patient>` / `QUOTA#<kind>#<nn>`.
 //! A booking (hold, waitlist entry) claims a free slot in the same transaction that writes it: a
@@ -27,6 +28,7 @@ fn prefix(kind: Kind) -> &'static str {
         Kind::Appointment => keys::QUOTA_APPOINTMENT_PREFIX,
         Kind::Hold => keys::QUOTA_HOLD_PREFIX,
         Kind::Waitlist => keys::QUOTA_WAITLIST_PREFIX,
+        Kind::Feedback => keys::QUOTA_FEEDBACK_PREFIX,
     }
 }
 
@@ -39,6 +41,7 @@ pub fn limit_reached(kind: Kind) -> ApiError {
         Kind::Appointment => Limited::Appointments,
         Kind::Hold => Limited::Holds,
         Kind::Waitlist => Limited::WaitlistEntries,
+        Kind::Feedback => Limited::Feedback,
     }))
 }
 

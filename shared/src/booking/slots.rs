@@ -101,21 +101,21 @@ pub(super) fn release_lock(provider: &ProviderId, unit: i64, owner: &str) -> Tra
 }
 
 /// A per-patient allowance a change must claim (a patient acting for themself; never staff).
-pub(super) struct Allowance<'a> {
-    pub(super) patient: &'a PatientId,
-    pub(super) kind: Kind,
-    pub(super) limit: u16,
-    pub(super) owner: &'a str,
-    pub(super) until: i64,
-    pub(super) now: i64,
+pub(crate) struct Allowance<'a> {
+    pub(crate) patient: &'a PatientId,
+    pub(crate) kind: Kind,
+    pub(crate) limit: u16,
+    pub(crate) owner: &'a str,
+    pub(crate) until: i64,
+    pub(crate) now: i64,
 }
 
 /// Attempts at a claim: a guess, then reads of the allowance (a racing request of the same
 /// patient may take the slot a read found free).
-pub(super) const CLAIM_ATTEMPTS: usize = 4;
+pub(crate) const CLAIM_ATTEMPTS: usize = 4;
 
 /// The allowance a change by `caller` for `patient` claims: none when staff act.
-pub(super) fn allowance<'a>(
+pub(crate) fn allowance<'a>(
     caller: &Caller,
     practice: &Practice,
     patient: &'a PatientId,
@@ -137,7 +137,7 @@ pub(super) fn allowance<'a>(
 /// [`commit`] with a claim on the patient's allowance (when there is one) appended after the
 /// change's own writes. `build` gets the claimed slot to record on the new item. The first attempt guesses a slot without reading (one
 /// round trip when it is free); a taken slot makes it read the allowance and try a free one.
-pub(super) async fn commit_claiming(
+pub(crate) async fn commit_claiming(
     state: &AppState,
     caller: &Caller,
     idem: &Idempotency,

@@ -223,6 +223,9 @@ pub struct Limits {
     pub active_holds_per_patient: u16,
     #[serde(default = "default_waitlist")]
     pub open_waitlist_entries_per_patient: u16,
+    /// Feedback and complaints a patient may send in 24 hours.
+    #[serde(default = "default_feedback")]
+    pub feedback_per_patient_per_day: u16,
 }
 
 fn default_appointments() -> u16 {
@@ -234,6 +237,9 @@ fn default_holds() -> u16 {
 fn default_waitlist() -> u16 {
     3
 }
+fn default_feedback() -> u16 {
+    5
+}
 
 impl Default for Limits {
     fn default() -> Self {
@@ -241,6 +247,7 @@ impl Default for Limits {
             active_appointments_per_patient: default_appointments(),
             active_holds_per_patient: default_holds(),
             open_waitlist_entries_per_patient: default_waitlist(),
+            feedback_per_patient_per_day: default_feedback(),
         }
     }
 }
@@ -251,6 +258,7 @@ impl Limits {
             self.active_appointments_per_patient,
             self.active_holds_per_patient,
             self.open_waitlist_entries_per_patient,
+            self.feedback_per_patient_per_day,
         ];
         if all.iter().all(|n| (1..=MAX_LIMIT).contains(n)) {
             Ok(())
@@ -264,6 +272,7 @@ impl Limits {
             Kind::Appointment => self.active_appointments_per_patient,
             Kind::Hold => self.active_holds_per_patient,
             Kind::Waitlist => self.open_waitlist_entries_per_patient,
+            Kind::Feedback => self.feedback_per_patient_per_day,
         }
     }
 }
@@ -273,4 +282,6 @@ pub enum Kind {
     Appointment,
     Hold,
     Waitlist,
+    /// Feedback sent in the last 24 hours.
+    Feedback,
 }

@@ -64,6 +64,11 @@ ulid_id!(HoldId, "hld");
 ulid_id!(WaitlistId, "wl");
 ulid_id!(OutboxId, "msg");
 ulid_id!(
+    /// A patient's feedback or complaint.
+    FeedbackId,
+    "fb"
+);
+ulid_id!(
     /// A charge (or adjusting entry) on a patient's account.
     ChargeId,
     "chg"

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod booking;
 pub mod checkpoint;
 pub mod clock;
+pub mod feedback;
 pub mod ids;
 pub mod instant;
 pub mod ledger;

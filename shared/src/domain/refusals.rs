@@ -50,6 +50,7 @@ pub enum Limited {
     Appointments,
     Holds,
     WaitlistEntries,
+    Feedback,
 }
 
 impl Limited {
@@ -58,6 +59,7 @@ impl Limited {
             Limited::Appointments => "upcoming appointments",
             Limited::Holds => "held times",
             Limited::WaitlistEntries => "open waitlist entries",
+            Limited::Feedback => "messages sent today",
         }
     }
 }
@@ -101,6 +103,21 @@ pub enum PatientError {
     InvalidEmail,
     #[error("A patient is already registered under this patientId.")]
     PatientExists,
+}
+
+/// Feedback and complaints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FeedbackError {
+    #[error("text is 1 to 4000 characters without control characters other than line breaks.")]
+    InvalidText,
+    #[error("rating is a whole number from 1 to 5.")]
+    InvalidRating,
+    #[error("You have no appointment with this appointmentId.")]
+    UnknownAppointment,
+    #[error("note is 1 to 4000 characters without control characters other than line breaks.")]
+    InvalidNote,
+    #[error("This feedback is already resolved.")]
+    AlreadyResolved,
 }
 
 /// Charges, balances, payment intents and processor events.

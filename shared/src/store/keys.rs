@@ -12,6 +12,9 @@
 //! - patient `PATIENT#<id>` / `PROFILE` (GSI `EMAIL#<blind index>` / `PATIENT#<id>`)
 //! - a patient's allowance slots `PATIENT#<id>` / `QUOTA#<kind>#<nn>`
 //! - outbox message `OUTBOX` / `<id>`
+//! - feedback `FEEDBACK#<id>` / `FEEDBACK` (GSI `FEEDBACK` / `<created, 12 digits>#<id>`), and the
+//!   patient's copy `PATIENT#<patient>` / `FEEDBACK#<id>` (the same attributes, sealed under the
+//!   first key)
 //!
 //! Payments:
 //! - a patient's ledger `LEDGER#<patient>`: charges `CHG#<id>`, payments `PAY#<id>`, and `LOCK`,
@@ -31,7 +34,8 @@
 //! - the blind-index key `BLIND` / `BLIND#v1` (see `crate::crypto::blind`)
 
 use crate::domain::ids::{
-    AppointmentId, ChargeId, HoldId, OutboxId, PatientId, PaymentId, ProviderId, ServiceId,
+    AppointmentId, ChargeId, FeedbackId, HoldId, OutboxId, PatientId, PaymentId, ProviderId,
+    ServiceId,
 };
 use crate::store::Key;
 
@@ -43,6 +47,7 @@ pub const PATIENT_APPOINTMENT_PREFIX: &str = "APPT#";
 pub const QUOTA_APPOINTMENT_PREFIX: &str = "QUOTA#appointment#";
 pub const QUOTA_HOLD_PREFIX: &str = "QUOTA#hold#";
 pub const QUOTA_WAITLIST_PREFIX: &str = "QUOTA#waitlist#";
+pub const QUOTA_FEEDBACK_PREFIX: &str = "QUOTA#feedback#";
 
 pub fn practice_key() -> Key {
     Key::new("PRACTICE", "SETTINGS")
@@ -103,6 +108,24 @@ pub fn patient_index_sort(patient: &PatientId) -> String {
 /// One numbered slot of a patient's allowance (`prefix` is one of the `QUOTA_*_PREFIX`es).
 pub fn allowance_slot_key(patient: &PatientId, prefix: &str, slot: u16) -> Key {
     Key::new(patient_partition(patient), format!("{prefix}{slot:02}"))
+}
+
+pub const FEEDBACK_INDEX: &str = "FEEDBACK";
+/// Sort-key prefix of a patient's copies of their feedback.
+pub const PATIENT_FEEDBACK_PREFIX: &str = "FEEDBACK#";
+
+pub fn feedback_key(id: &FeedbackId) -> Key {
+    Key::new(format!("FEEDBACK#{id}"), "FEEDBACK")
+}
+pub fn patient_feedback_key(patient: &PatientId, id: &FeedbackId) -> Key {
+    Key::new(
+        patient_partition(patient),
+        format!("{PATIENT_FEEDBACK_PREFIX}{id}"),
+    )
+}
+/// The GSI sort key of feedback: by creation time.
+pub fn feedback_index_sort(created_at: i64, id: &FeedbackId) -> String {
+    format!("{}#{id}", instant_key(created_at))
 }
 
 pub fn outbox_key(id: &OutboxId) -> Key {

@@ -443,6 +443,13 @@ impl Cursor {
         self.key.pk == partition && self.index_key.is_none()
     }
 
+    /// Whether this cursor came from a query of `partition` of the GSI.
+    pub fn belongs_to_index(&self, partition: &str) -> bool {
+        self.index_key
+            .as_ref()
+            .is_some_and(|(pk, _)| pk == partition)
+    }
+
     pub fn decode(token: &str) -> Result<Cursor, TableError> {
         let bytes = URL_SAFE_NO_PAD
             .decode(token)

@@ -18,7 +18,7 @@ use super::{ApiJson, IdempotencyHeader};
 use crate::AppState;
 use crate::auth::Verifier;
 use crate::domain::access::Caller;
-use crate::domain::ids::{AppointmentId, IdempotencyKey, ProviderId};
+use crate::domain::ids::{AppointmentId, FeedbackId, IdempotencyKey, ProviderId};
 use crate::error::{ApiError, InputError};
 use crate::store::commit::{Idempotency, Reply};
 
@@ -39,6 +39,8 @@ pub enum Operation<'a> {
     JoinWaitlist,
     CreateCharge,
     CreatePaymentIntent,
+    SubmitFeedback,
+    ResolveFeedback(&'a FeedbackId),
 }
 
 impl fmt::Display for Operation<'_> {
@@ -57,6 +59,8 @@ impl fmt::Display for Operation<'_> {
             Operation::JoinWaitlist => f.write_str("join_waitlist"),
             Operation::CreateCharge => f.write_str("create_charge"),
             Operation::CreatePaymentIntent => f.write_str("create_payment_intent"),
+            Operation::SubmitFeedback => f.write_str("submit_feedback"),
+            Operation::ResolveFeedback(id) => write!(f, "resolve_feedback:{id}"),
         }
     }
 }

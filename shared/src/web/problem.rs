@@ -23,7 +23,9 @@ pub struct Problem {
 }
 
 use crate::domain::refusals::SetupError as S;
-use crate::domain::refusals::{BookingError as B, PatientError as Pa, PaymentError as P};
+use crate::domain::refusals::{
+    BookingError as B, FeedbackError as F, PatientError as Pa, PaymentError as P,
+};
 use crate::domain::schedule::SlotError;
 use crate::error::InputError as I;
 
@@ -119,6 +121,13 @@ fn refusal(e: &ApiError) -> Option<(StatusCode, &'static str)> {
             P::ProcessorKeyReused => (CONFLICT, "processor_idempotency_conflict"),
             P::EventInconsistent => (INVALID, "event_inconsistent"),
         },
+        ApiError::Feedback(f) => match f {
+            F::InvalidText => (INVALID, "invalid_text"),
+            F::InvalidRating => (INVALID, "invalid_rating"),
+            F::UnknownAppointment => (INVALID, "unknown_appointment"),
+            F::InvalidNote => (INVALID, "invalid_note"),
+            F::AlreadyResolved => (CONFLICT, "already_resolved"),
+        },
         _ => return None,
     })
 }
@@ -164,6 +173,7 @@ impl ApiError {
             ApiError::Setup(e) => e.to_string(),
             ApiError::Patient(e) => e.to_string(),
             ApiError::Payment(e) => e.to_string(),
+            ApiError::Feedback(e) => e.to_string(),
             ApiError::Unauthorized(_) => "A valid bearer token is required.".into(),
             ApiError::Forbidden => "You may not do this.".into(),
             ApiError::NotFound => "No such resource.".into(),

@@ -45,6 +45,10 @@ impl Practice {
                 attr::LIMIT_WAITLIST,
                 i64::from(self.limits.open_waitlist_entries_per_patient),
             )
+            .with(
+                attr::LIMIT_FEEDBACK,
+                i64::from(self.limits.feedback_per_patient_per_day),
+            )
     }
     pub fn from_item(item: &Item) -> Result<Self, ApiError> {
         Ok(Practice {
@@ -76,6 +80,10 @@ impl Practice {
                     open_waitlist_entries_per_patient: limit(
                         attr::LIMIT_WAITLIST,
                         defaults.open_waitlist_entries_per_patient,
+                    )?,
+                    feedback_per_patient_per_day: limit(
+                        attr::LIMIT_FEEDBACK,
+                        defaults.feedback_per_patient_per_day,
                     )?,
                 }
             },

@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod booking;
+pub mod feedback;
 pub mod payments;
 
 use crate::error::ApiError;
