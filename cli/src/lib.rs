@@ -2,5 +2,6 @@
 
 pub mod audit;
 pub mod demo;
+pub mod report;
 pub mod sandbox;
 pub mod serve;

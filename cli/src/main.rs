@@ -60,6 +60,21 @@ enum Command {
         #[arg(long, value_name = "AMOUNT")]
         refund: Option<i64>,
     },
+    /// Compute and publish the compliance and performance report of local dates [--from, --to)
+    /// (the practice's zone), compared with the period before; HTML, CSV and JSON.
+    Report {
+        #[arg(long, default_value = ".practica")]
+        data: PathBuf,
+        /// First day, e.g. 2026-11-01.
+        #[arg(long)]
+        from: String,
+        /// The day after the last, e.g. 2026-12-01 (at most 366 days after --from).
+        #[arg(long)]
+        to: String,
+        /// Also write the files to this folder.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// The audit log: integrate new entries, verify the whole log, print its public key.
     Audit {
         #[command(subcommand)]
@@ -173,6 +188,21 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Audit { action } => audit(action).await,
+        Command::Report {
+            data,
+            from,
+            to,
+            out,
+        } => {
+            let (manifest, written) =
+                practica_cli::report::report(&data, &from, &to, out.as_deref()).await?;
+            let dir = data.join("reports").join(&manifest.id);
+            println!("report {} published in {}", manifest.id, dir.display());
+            for path in written {
+                println!("{}", path.display());
+            }
+            Ok(())
+        }
         Command::Pay {
             intent,
             data,

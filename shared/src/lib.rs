@@ -26,6 +26,7 @@ mod fuzz;
 #[cfg(test)]
 mod layers;
 pub mod payments;
+pub mod reports;
 pub mod state;
 pub mod store;
 pub mod telemetry;

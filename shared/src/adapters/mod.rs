@@ -12,6 +12,7 @@
 
 pub mod backoff;
 pub mod dir_archive;
+pub mod dir_reports;
 pub mod dynamodb;
 pub mod embedded;
 pub mod files;
@@ -22,5 +23,6 @@ pub mod local_issuer;
 pub mod local_keys;
 pub mod local_signer;
 pub mod s3_archive;
+pub mod s3_reports;
 pub mod secrets;
 pub mod stripe;

@@ -86,6 +86,7 @@ pub async fn book(
         version: 1,
         created_at: now,
         quota_slot: None,
+        from_hold: req.hold_id.clone(),
     };
     let hold = match &req.hold_id {
         Some(id) => Some(usable_hold(state, id, &appt.patient, &appt, now).await?),

@@ -9,6 +9,7 @@ use crate::crypto::CachePolicy;
 
 pub mod audit;
 pub mod payments;
+pub mod reports;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {

@@ -105,6 +105,8 @@ pub struct Appointment {
     pub created_at: i64,
     /// The patient's allowance slot it holds (booked by the patient, not by staff).
     pub quota_slot: Option<u16>,
+    /// The hold it was booked from (a waitlist offer is a hold): what the report counts as taken.
+    pub from_hold: Option<HoldId>,
 }
 
 impl Appointment {

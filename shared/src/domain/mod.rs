@@ -15,5 +15,6 @@ pub mod merkle;
 pub mod money;
 pub mod progress;
 pub mod refusals;
+pub mod report;
 pub mod schedule;
 pub mod sensitive;

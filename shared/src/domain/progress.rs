@@ -6,7 +6,8 @@
 //!   failed attempt followed by a successful one ends `succeeded`.
 //! - the card checks: from the event with the highest (status rank, time, id) that carries them;
 //! - the failure: from the latest event (time, id) that carries one;
-//! - the refunded amount: the largest cumulative figure (the processor reports running totals).
+//! - the refunded amount: the largest cumulative figure (the processor reports running totals);
+//! - the time of success: the earliest success event's creation time (a minimum).
 //!
 //! A maximum is commutative, associative and idempotent, so every delivery order (and every
 //! redelivery) ends in the same record; the tests check it over every permutation.
@@ -161,6 +162,8 @@ pub struct Progress {
     pub checks: Option<(CardChecks, Stamp)>,
     pub failure: Option<(Failure, Stamp)>,
     pub refunded: i64,
+    /// The creation time of the earliest success event (how long paying took, for the report).
+    pub succeeded_at: Option<i64>,
 }
 
 impl Default for Progress {
@@ -170,6 +173,7 @@ impl Default for Progress {
             checks: None,
             failure: None,
             refunded: 0,
+            succeeded_at: None,
         }
     }
 }
@@ -191,6 +195,9 @@ impl Progress {
         if let Some(status) = o.status {
             // Events of one rank carry the same status, so the rank alone decides.
             next.status = next.status.max(status);
+        }
+        if o.status == Some(PaymentStatus::Succeeded) {
+            next.succeeded_at = Some(self.succeeded_at.map_or(o.created, |t| t.min(o.created)));
         }
         if let Some(checks) = o.checks
             && newer(self.checks.as_ref().map(|c| &c.1), &stamp)

@@ -385,6 +385,30 @@ impl Calendar<'_> {
         starts
     }
 
+    /// The working time of `date` (local): its open hours with the breaks cut out, as instants.
+    pub fn working(&self, date: Date) -> Vec<(i64, i64)> {
+        let day = self.day(date);
+        let mut out = Vec::new();
+        for &(open, close) in &day.open {
+            let mut cursor = open;
+            let mut breaks = day.breaks.to_vec();
+            breaks.sort_unstable();
+            for (a, b) in breaks {
+                if b <= cursor || a >= close {
+                    continue;
+                }
+                if a > cursor {
+                    out.push((cursor, a));
+                }
+                cursor = cursor.max(b);
+            }
+            if cursor < close {
+                out.push((cursor, close));
+            }
+        }
+        out
+    }
+
     /// The local date of an instant.
     pub fn date_of(&self, t: i64) -> Option<Date> {
         let ts = jiff::Timestamp::from_second(t).ok()?;

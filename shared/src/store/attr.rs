@@ -70,6 +70,7 @@ pub const RULES: &str = "rules";
 pub const SERVICE_ID: &str = "service_id";
 pub const START: &str = "start";
 pub const STATUS: &str = "status";
+pub const SUCCEEDED_AT: &str = "succeeded_at";
 pub const SUBJECT: &str = "subject";
 pub const TIME_ZONE: &str = "time_zone";
 pub const TEXT: &str = "text";

@@ -17,7 +17,8 @@
 //!   first key)
 //!
 //! Payments:
-//! - a patient's ledger `LEDGER#<patient>`: charges `CHG#<id>`, payments `PAY#<id>`, and `LOCK`,
+//! - a patient's ledger `LEDGER#<patient>`: charges `CHG#<id>` (GSI `CHARGES` /
+//!   `<created, 12 digits>#<id>`: which ledgers the report ages), payments `PAY#<id>`, and `LOCK`,
 //!   the ledger's version
 //! - processor intent → our payment `INTENT#<processor id>` / `INTENT`
 //! - webhook receipts `WEBHOOK#<source>#<event id>` / `EVENT`
@@ -134,6 +135,13 @@ pub fn outbox_key(id: &OutboxId) -> Key {
 
 pub fn ledger_partition(patient: &PatientId) -> String {
     format!("LEDGER#{patient}")
+}
+
+pub const CHARGES_INDEX: &str = "CHARGES";
+
+/// The GSI sort key of a charge: by creation time.
+pub fn charges_index_sort(created_at: i64, id: &ChargeId) -> String {
+    format!("{}#{id}", instant_key(created_at))
 }
 
 pub fn charge_key(patient: &PatientId, id: &ChargeId) -> Key {

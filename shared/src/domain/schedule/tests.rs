@@ -243,3 +243,25 @@ proptest! {
         prop_assert_eq!(offered, grid);
     }
 }
+
+#[test]
+fn working_time_is_the_open_hours_without_the_breaks_on_any_day() {
+    let r = rules(
+        weekdays(vec![interval("09:00", "17:00")]),
+        weekdays(vec![interval("12:00", "13:00"), interval("08:00", "09:30")]),
+    );
+    for name in ZONES {
+        let zone = TimeZone::get(name).unwrap();
+        let cal = Calendar {
+            rules: &r,
+            zone: &zone,
+        };
+        for day in [date(2026, 3, 8), date(2026, 11, 1), date(2026, 6, 15)] {
+            let spans = cal.working(day);
+            let total: i64 = spans.iter().map(|(a, b)| b - a).sum();
+            // 09:30-12:00 and 13:00-17:00, whatever the zone's offset that day.
+            assert_eq!(total, (150 + 240) * 60, "{name} {day}");
+            assert!(spans.windows(2).all(|w| w[0].1 <= w[1].0));
+        }
+    }
+}

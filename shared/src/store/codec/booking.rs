@@ -190,6 +190,9 @@ impl Appointment {
         if let Some(slot) = self.quota_slot {
             item.set(attr::QUOTA_SLOT, i64::from(slot));
         }
+        if let Some(hold) = &self.from_hold {
+            item.set(attr::HOLD_ID, hold.as_str());
+        }
         item
     }
     pub fn to_item(&self, sealed_reason: Option<Vec<u8>>) -> Item {
@@ -218,6 +221,10 @@ impl Appointment {
             version: n(item, attr::VERSION)?,
             created_at: n(item, attr::CREATED_AT)?,
             quota_slot: quota_slot(item)?,
+            from_hold: match item.get(attr::HOLD_ID) {
+                None => None,
+                Some(_) => Some(parsed(item, attr::HOLD_ID, HoldId::parse)?),
+            },
         })
     }
 }

@@ -23,7 +23,12 @@ impl Charge {
             .with(attr::CURRENCY, self.currency.code())
             .with(attr::TOTAL, self.total)
             .with(attr::LINE_ITEMS, self.sealed_lines.clone())
-            .with(attr::CREATED_AT, self.created_at);
+            .with(attr::CREATED_AT, self.created_at)
+            .with(crate::store::GSI1_PK, CHARGES_INDEX)
+            .with(
+                crate::store::GSI1_SK,
+                charges_index_sort(self.created_at, &self.id),
+            );
         if let Some(a) = &self.appointment {
             item.set(attr::APPOINTMENT_ID, a.as_str());
         }
@@ -90,6 +95,9 @@ impl Payment {
             item.set(attr::CHECK_POSTAL_CODE, c.postal_code.as_str());
             item.set(attr::CHECK_CVC, c.cvc.as_str());
             item.set(attr::CHECKS_STAMP, stamp.encode());
+        }
+        if let Some(at) = p.succeeded_at {
+            item.set(attr::SUCCEEDED_AT, at);
         }
         if let Some((f, stamp)) = &p.failure {
             item.set(attr::FAILURE_CODE, f.code.clone());
@@ -158,6 +166,10 @@ impl Payment {
                 checks,
                 failure,
                 refunded: n(item, attr::REFUNDED)?,
+                succeeded_at: match item.get(attr::SUCCEEDED_AT) {
+                    None => None,
+                    Some(_) => Some(n(item, attr::SUCCEEDED_AT)?),
+                },
             },
             version: n(item, attr::VERSION)?,
             created_at: n(item, attr::CREATED_AT)?,

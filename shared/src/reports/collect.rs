@@ -1,0 +1,316 @@
+//! Reading a report's facts from the table: the audit entries of both periods (a day partition at a
+//! time), the payments, appointments and feedback they name, the providers' working time, the
+//! ledgers with charges (through the `CHARGES` index) and the audit log's latest checkpoints. Only
+//! PHI-free attributes are read: no sealed field is ever opened here.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::domain::booking::{Appointment, Practice, Provider, Status};
+use crate::domain::checkpoint::Checkpoint;
+use crate::domain::ids::{AppointmentId, PatientId, PaymentId};
+use crate::domain::ledger::{Charge, Payment};
+use crate::domain::progress::PaymentStatus;
+use crate::domain::refusals::BookingError;
+use crate::domain::report::*;
+use crate::domain::schedule::Calendar;
+use crate::error::ApiError;
+use crate::store::codec::{corrupt, n, s};
+use crate::store::keys::*;
+use crate::store::{AttrValue, Consistency, Item, Query, SortKey, Table, attr, query_all};
+
+/// The practice's settings; a report of a practice not set up yet is refused.
+pub async fn practice(table: &dyn Table) -> Result<Practice, ApiError> {
+    match table.get(&practice_key(), Consistency::Strong).await? {
+        Some(item) => Practice::from_item(&item),
+        None => Err(BookingError::PracticeNotConfigured.into()),
+    }
+}
+
+fn strings(item: &Item, name: &str) -> Vec<String> {
+    match item.get(name) {
+        Some(AttrValue::L(list)) => list
+            .iter()
+            .filter_map(AttrValue::as_s)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn entry_of(item: &Item) -> Result<EntryFact, ApiError> {
+    Ok(EntryFact {
+        at: n(item, attr::AT)?,
+        actor: s(item, attr::ACTOR)?.to_owned(),
+        actor_name: item
+            .get(attr::ACTOR_NAME)
+            .and_then(AttrValue::as_s)
+            .map(str::to_owned),
+        roles: strings(item, attr::ROLES),
+        action: s(item, attr::ACTION)?.to_owned(),
+        outcome: s(item, attr::OUTCOME)?.to_owned(),
+        entity_id: s(item, attr::ENTITY_ID)?.to_owned(),
+        patients: strings(item, attr::PATIENT_IDS),
+    })
+}
+
+/// The audit entries of `[start, end)`, in time order.
+async fn entries(table: &dyn Table, start: i64, end: i64) -> Result<Vec<EntryFact>, ApiError> {
+    let day = |t: i64| {
+        time::OffsetDateTime::from_unix_timestamp(t)
+            .map(|t| t.date())
+            .map_err(|_| corrupt("period"))
+    };
+    let (mut d, last) = (day(start)?, day(end)?);
+    let mut out = Vec::new();
+    loop {
+        for item in query_all(table, &Query::partition(audit_partition(d))).await? {
+            let e = entry_of(&item)?;
+            if start <= e.at && e.at < end {
+                out.push(e);
+            }
+        }
+        match d.next_day() {
+            Some(next) if next <= last => d = next,
+            _ => break,
+        }
+    }
+    Ok(out)
+}
+
+fn payment_fact(p: &Payment) -> PaymentFact {
+    PaymentFact {
+        created_at: p.created_at,
+        currency: p.amount.currency().code().to_owned(),
+        status: p.progress.status,
+        succeeded_at: p.progress.succeeded_at,
+        failure: p
+            .progress
+            .failure
+            .as_ref()
+            .map(|(f, _)| (f.code.clone(), f.decline_code.clone())),
+        checks: p.progress.checks.as_ref().map(|(c, _)| *c),
+        refunded: p.progress.refunded,
+    }
+}
+
+fn appointment_fact(a: &Appointment) -> AppointmentFact {
+    AppointmentFact {
+        id: a.id.to_string(),
+        provider: a.provider.to_string(),
+        created_at: a.created_at,
+        start: a.start,
+        end: a.end,
+        cancelled: a.status == Status::Cancelled,
+        from_hold: a.from_hold.as_ref().map(ToString::to_string),
+    }
+}
+
+/// Every ledger with a charge created before `end`: its charges (net of adjustments) and what was
+/// paid on it, per currency.
+async fn ledgers(table: &dyn Table, end: i64) -> Result<Vec<LedgerFact>, ApiError> {
+    let query = Query::gsi1(CHARGES_INDEX).sort(SortKey::Lt(instant_key(end)));
+    let patients: BTreeSet<String> = query_all(table, &query)
+        .await?
+        .iter()
+        .map(|i| s(i, attr::PATIENT_ID).map(str::to_owned))
+        .collect::<Result<_, _>>()?;
+    let mut out = Vec::new();
+    for patient in patients {
+        let id = PatientId::parse(&patient).ok_or_else(|| corrupt("patient_id"))?;
+        let items = query_all(table, &Query::partition(ledger_partition(&id))).await?;
+        let mut charges = Vec::new();
+        let mut payments = Vec::new();
+        for item in &items {
+            match item.get(attr::KIND).and_then(AttrValue::as_s) {
+                Some("charge") => charges.push(Charge::from_item(item)?),
+                Some("payment") => payments.push(Payment::from_item(item)?),
+                _ => {}
+            }
+        }
+        let mut by_currency: BTreeMap<String, LedgerFact> = BTreeMap::new();
+        for c in charges.iter().filter(|c| c.adjusts.is_none()) {
+            let net = c.total
+                + charges
+                    .iter()
+                    .filter(|a| a.adjusts.as_ref() == Some(&c.id))
+                    .map(|a| a.total)
+                    .sum::<i64>();
+            let code = c.currency.code().to_owned();
+            by_currency
+                .entry(code.clone())
+                .or_insert_with(|| LedgerFact {
+                    currency: code,
+                    charges: Vec::new(),
+                    paid: Vec::new(),
+                })
+                .charges
+                .push((c.created_at, net));
+        }
+        for p in &payments {
+            if p.progress.status != PaymentStatus::Succeeded {
+                continue;
+            }
+            let at = p.progress.succeeded_at.unwrap_or(p.created_at);
+            if let Some(l) = by_currency.get_mut(p.amount.currency().code()) {
+                l.paid.push((at, p.amount.amount() - p.progress.refunded));
+            }
+        }
+        out.extend(by_currency.into_values());
+    }
+    Ok(out)
+}
+
+/// The checkpoint that covers the period (the first signed at or after its end), else the latest.
+async fn log_status(
+    table: &dyn Table,
+    end: i64,
+    verification: String,
+) -> Result<LogStatus, ApiError> {
+    let query = Query::partition(AUDIT_LOG_CHECKPOINTS).consistent();
+    let mut signed = Vec::new();
+    for item in query_all(table, &query).await? {
+        let note = s(&item, attr::NOTE)?;
+        let body = crate::domain::checkpoint::open_note(note)
+            .map(|(body, _)| body)
+            .ok_or_else(|| corrupt(attr::NOTE))?;
+        let c = Checkpoint::parse(body).ok_or_else(|| corrupt(attr::NOTE))?;
+        signed.push((c.time.unwrap_or(0), c.size));
+    }
+    signed.sort_unstable();
+    let covering = signed.iter().find(|(t, _)| *t >= end);
+    let chosen = covering.or(signed.last());
+    Ok(LogStatus {
+        checkpoint_size: chosen.map(|c| c.1),
+        checkpoint_signed_at: chosen.map(|c| c.0),
+        covers_period: covering.is_some(),
+        verification,
+    })
+}
+
+/// The facts of `period` and `previous`; `verification` is what the job's check of the audit log
+/// found.
+pub async fn facts(
+    table: &dyn Table,
+    period: &Period,
+    previous: &Period,
+    verification: String,
+) -> Result<Facts, ApiError> {
+    let practice = practice(table).await?;
+    let entries = entries(table, previous.start, period.end).await?;
+
+    let mut payments = Vec::new();
+    let mut appointments = BTreeMap::new();
+    let mut read_patients = BTreeSet::new();
+    for e in &entries {
+        let patient = e.patients.first().and_then(|p| PatientId::parse(p));
+        match (e.action.as_str(), e.outcome.as_str()) {
+            ("payment.create", "success") => {
+                let (Some(patient), Some(id)) = (patient, PaymentId::parse(&e.entity_id)) else {
+                    return Err(corrupt("payment entry"));
+                };
+                if let Some(item) = table
+                    .get(&payment_key(&patient, &id), Consistency::Eventual)
+                    .await?
+                {
+                    payments.push(payment_fact(&Payment::from_item(&item)?));
+                }
+            }
+            (a, "success") if a.starts_with("appointment.") && a != "appointment.list" => {
+                let Some(id) = AppointmentId::parse(&e.entity_id) else {
+                    continue;
+                };
+                if appointments.contains_key(id.as_str()) {
+                    continue;
+                }
+                if let Some(item) = table
+                    .get(&appointment_key(&id), Consistency::Eventual)
+                    .await?
+                {
+                    let a = appointment_fact(&Appointment::from_item(&item)?);
+                    appointments.insert(a.id.clone(), a);
+                }
+            }
+            _ => {}
+        }
+        if e.is_workforce() && e.outcome == "success" {
+            read_patients.extend(e.patients.iter().cloned());
+        }
+    }
+
+    // Providers, their working time, and the appointments in their calendars.
+    let mut providers = Vec::new();
+    let mut working = BTreeMap::new();
+    for item in query_all(table, &Query::gsi1(PROVIDERS_INDEX)).await? {
+        let p = Provider::from_item(&item)?;
+        let cal = Calendar {
+            rules: &p.rules,
+            zone: &practice.zone,
+        };
+        let mut spans = Vec::new();
+        let mut date = previous.from;
+        while date < period.to {
+            spans.extend(cal.working(date));
+            date = date.tomorrow().map_err(|_| corrupt("period"))?;
+        }
+        let within = |period: &Period| {
+            spans
+                .iter()
+                .map(|&(a, b)| (b.min(period.end) - a.max(period.start)).max(0))
+                .sum::<i64>()
+        };
+        providers.push(ProviderFact {
+            id: p.id.to_string(),
+            name: p.name.clone(),
+            subject: p.subject.as_ref().map(|s| s.as_str().to_owned()),
+            cancel_cutoff: p.rules.cancel_cutoff(),
+            working: (within(period), within(previous)),
+        });
+        working.insert(p.id.to_string(), spans);
+        let calendar = Query::gsi1(calendar_partition(&p.id)).sort(SortKey::Between(
+            instant_key(previous.start),
+            instant_key(period.end),
+        ));
+        for item in query_all(table, &calendar).await? {
+            let a = appointment_fact(&Appointment::from_item(&item)?);
+            appointments.entry(a.id.clone()).or_insert(a);
+        }
+    }
+    providers.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
+
+    // Which of the patients staff read have appointments, and with whom.
+    let mut patient_providers = BTreeSet::new();
+    for patient in &read_patients {
+        let Some(id) = PatientId::parse(patient) else {
+            continue;
+        };
+        let query = Query::partition(patient_partition(&id))
+            .sort(SortKey::BeginsWith(PATIENT_APPOINTMENT_PREFIX.into()));
+        for item in query_all(table, &query).await? {
+            patient_providers.insert((patient.clone(), s(&item, attr::PROVIDER_ID)?.to_owned()));
+        }
+    }
+
+    let feedback = crate::feedback::created_between(table, 0, period.end)
+        .await?
+        .iter()
+        .map(|f| FeedbackFact {
+            category: f.category,
+            created_at: f.created_at,
+            resolved_at: f.resolution.as_ref().map(|r| r.at),
+        })
+        .collect();
+
+    Ok(Facts {
+        practice: practice.name.clone(),
+        zone: practice.zone.clone(),
+        entries,
+        payments,
+        appointments,
+        providers,
+        working,
+        ledgers: ledgers(table, period.end).await?,
+        feedback,
+        patient_providers,
+        log: log_status(table, period.end, verification).await?,
+    })
+}

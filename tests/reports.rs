@@ -1,0 +1,655 @@
+//! The compliance report against a hand-computed week: a seeded practice where, in the week of
+//! Monday 23 November 2026 (America/New_York), patients book, reschedule, cancel, take a waitlist
+//! offer, let a hold lapse, pay, get declined and refunded, and send feedback; staff read records
+//! after hours and one with no appointment; a patient is refused. The expected figures below were
+//! counted by hand from that script, not taken from the code's output. Also: the same data gives the
+//! same bytes, a failed publication shows nothing and its retry the same bytes, empty and DST
+//! periods, and the HTML rendered in headless Chromium with its charts visible.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use http::StatusCode;
+use practica_cli::sandbox::{self, Completion};
+use practica_tests::{Stack, TEST_NOW, TEST_STRIPE_SECRETS};
+use reports::ReportJob;
+use serde_json::{Value, json};
+use shared::ApiError;
+use shared::adapters::dir_archive::DirArchive;
+use shared::adapters::dir_reports::DirReports;
+use shared::adapters::local_signer::LocalSigner;
+use shared::audit::log::{IDLE_CHECKPOINT, LogConfig};
+use shared::auth::Role;
+use shared::crypto::signer::LogSigner as _;
+use shared::domain::report::Period;
+use shared::reports::{Manifest, ReportStore};
+use shared::web::webhooks::signature::WebhookSecrets;
+
+fn log_config() -> LogConfig {
+    LogConfig {
+        origin: "practica.test/audit".into(),
+        key_name: "practica.test/audit".into(),
+        first_scan_days: 31,
+        idle_checkpoint: IDLE_CHECKPOINT,
+    }
+}
+
+struct Setup {
+    stack: Stack,
+    job: ReportJob,
+    audit: audit::AuditJob,
+    _dir: tempfile::TempDir,
+}
+
+fn setup(stack: Stack, store: Option<Arc<dyn ReportStore>>) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let signer = Arc::new(LocalSigner::generate().unwrap());
+    let archive = Arc::new(DirArchive::new(dir.path().join("checkpoints")));
+    let store = store.unwrap_or_else(|| Arc::new(DirReports::new(dir.path().join("reports"))));
+    let job = ReportJob {
+        table: stack.state.table.clone(),
+        clock: stack.state.clock.clone(),
+        store,
+        archive: archive.clone(),
+        log: log_config(),
+        spki: signer.public_key().to_vec(),
+    };
+    let audit = audit::AuditJob {
+        table: stack.state.table.clone(),
+        signer,
+        clock: stack.state.clock.clone(),
+        archive,
+        config: log_config(),
+    };
+    Setup {
+        stack,
+        job,
+        audit,
+        _dir: dir,
+    }
+}
+
+fn period(from: &str, to: &str) -> Period {
+    let zone = jiff::tz::TimeZone::get("America/New_York").unwrap();
+    Period::new(from.parse().unwrap(), to.parse().unwrap(), &zone).unwrap()
+}
+
+async fn ok(stack: &Stack, method: &str, path: &str, token: &str, body: Option<Value>) -> Value {
+    let key = format!("k-{}", ulid::Ulid::new());
+    let (status, _, reply) = stack
+        .send(method, path, Some(token), Some(&key), body)
+        .await;
+    assert!(status.is_success(), "{method} {path}: {status} {reply}");
+    reply
+}
+
+/// Delivers the sandbox's Stripe events for `intent`, created and signed at the stack's time.
+async fn complete(stack: &Stack, intent: &str, completion: Completion) {
+    let pi = sandbox::load(&stack.sandbox_file)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|i| i.id == intent)
+        .unwrap();
+    let now = shared::domain::clock::Clock::now(&*stack.clock).unix_timestamp();
+    for body in sandbox::events(&pi, &completion, now) {
+        let sig = WebhookSecrets::stripe(TEST_STRIPE_SECRETS)
+            .unwrap()
+            .sign_stripe(now, &body);
+        let (status, _, reply) = stack
+            .post_raw(
+                "/v1/webhooks/stripe",
+                &[
+                    ("stripe-signature", &sig),
+                    ("content-type", "application/json"),
+                ],
+                body,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{reply}");
+    }
+}
+
+fn minutes(stack: &Stack, n: i64) {
+    stack.clock.advance(time::Duration::minutes(n));
+}
+
+/// The week's script (see the module docs); the clock starts on Monday 23 November, 08:00 EST,
+/// an hour before the first provider's working day.
+async fn the_week(stack: &Stack) {
+    let demo = stack.seed().await;
+    let jane = stack.token("patient-jane", &[Role::Patient]);
+    let omar = stack.token("patient-omar", &[Role::Patient]);
+    let staff = stack.issuer.mint_named(
+        &shared::auth::Subject::parse("staff-1").unwrap(),
+        &[Role::Staff],
+        None,
+        Some("Sam Desk"),
+        TEST_NOW as u64,
+        TEST_NOW as u64 + 60 * 86_400,
+    );
+    let staff = staff.unwrap();
+    let services = ok(stack, "GET", "/v1/services", &jane, None).await;
+    let short = services["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["durationMinutes"] == 30)
+        .unwrap()["id"]
+        .clone();
+    let rivera = json!(demo.providers[0]);
+    let at = |start: &str| json!({"providerId": rivera, "serviceId": short, "start": start});
+
+    // Omar waits for Wednesday morning.
+    let wait = json!({"providerId": rivera, "serviceId": short, "from": "2026-11-25T09:00:00-05:00", "to": "2026-11-25T12:00:00-05:00"});
+    ok(stack, "POST", "/v1/waitlist", &omar, Some(wait)).await;
+    // Jane books three times; staff book a fourth for her.
+    let a1 = ok(
+        stack,
+        "POST",
+        "/v1/appointments",
+        &jane,
+        Some(at("2026-11-24T10:00:00-05:00")),
+    )
+    .await;
+    let a2 = ok(
+        stack,
+        "POST",
+        "/v1/appointments",
+        &jane,
+        Some(at("2026-11-25T10:00:00-05:00")),
+    )
+    .await;
+    let a3 = ok(
+        stack,
+        "POST",
+        "/v1/appointments",
+        &jane,
+        Some(at("2026-12-10T10:00:00-05:00")),
+    )
+    .await;
+    let mut for_jane = at("2026-11-23T11:00:00-05:00");
+    for_jane["patientId"] = json!("patient-jane");
+    let a4 = ok(stack, "POST", "/v1/appointments", &staff, Some(for_jane)).await;
+    let path =
+        |a: &Value, what: &str| format!("/v1/appointments/{}/{what}", a["id"].as_str().unwrap());
+    ok(
+        stack,
+        "POST",
+        &path(&a1, "reschedule"),
+        &jane,
+        Some(json!({"start": "2026-11-24T11:00:00-05:00"})),
+    )
+    .await;
+    // Jane's cancellation frees Wednesday 10:00: it is offered to Omar, who books it.
+    ok(stack, "POST", &path(&a2, "cancel"), &jane, Some(json!({}))).await;
+    let waiting = ok(stack, "GET", "/v1/waitlist", &omar, None).await;
+    let hold = waiting["entries"][0]["holdId"].clone();
+    let id = shared::domain::ids::HoldId::parse(hold.as_str().unwrap_or_default()).unwrap();
+    let offered = stack
+        .state
+        .table
+        .get(
+            &shared::store::keys::hold_key(&id),
+            shared::store::Consistency::Strong,
+        )
+        .await
+        .unwrap()
+        .expect("the offer's hold");
+    let offered = shared::domain::booking::Hold::from_item(&offered).unwrap();
+    let zone = jiff::tz::TimeZone::get("America/New_York").unwrap();
+    let start = jiff::Timestamp::from_second(offered.start)
+        .unwrap()
+        .to_zoned(zone);
+    let mut take = at(&start.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string());
+    take["holdId"] = hold;
+    ok(stack, "POST", "/v1/appointments", &omar, Some(take)).await;
+    ok(stack, "POST", &path(&a3, "cancel"), &staff, Some(json!({}))).await;
+    // A hold Jane lets lapse.
+    ok(
+        stack,
+        "POST",
+        "/v1/holds",
+        &jane,
+        Some(at("2026-11-26T14:00:00-05:00")),
+    )
+    .await;
+
+    // Payments: 150.00 charged and paid in two minutes; 80.00 charged and declined; 40.00 refunded.
+    let charge = |amount: i64| json!({"patientId": "patient-jane", "currency": "USD", "lineItems": [{"description": "Session", "amount": amount}]});
+    ok(stack, "POST", "/v1/charges", &staff, Some(charge(15_000))).await;
+    let p1 = ok(
+        stack,
+        "POST",
+        "/v1/payment-intents",
+        &jane,
+        Some(json!({"currency": "USD"})),
+    )
+    .await;
+    let p1 = p1["processorIntentId"].as_str().unwrap().to_owned();
+    minutes(stack, 2);
+    complete(stack, &p1, Completion::Succeed { avs_fail: false }).await;
+    ok(stack, "POST", "/v1/charges", &staff, Some(charge(8_000))).await;
+    let p2 = ok(
+        stack,
+        "POST",
+        "/v1/payment-intents",
+        &jane,
+        Some(json!({"currency": "USD"})),
+    )
+    .await;
+    let p2 = p2["processorIntentId"].as_str().unwrap().to_owned();
+    complete(
+        stack,
+        &p2,
+        Completion::Fail {
+            decline_code: "insufficient_funds".into(),
+        },
+    )
+    .await;
+    complete(stack, &p1, Completion::Refund { refunded: 4_000 }).await;
+
+    // The lapsed hold is swept (08:10).
+    minutes(stack, 8);
+    let (removed, _) = shared::booking::holds::sweep_expired_holds(&stack.state, "sweep-test")
+        .await
+        .unwrap();
+    assert_eq!(removed, 1);
+
+    // Feedback; staff read it and Jane's record before opening hours (08:10), and resolve the
+    // feedback two hours later.
+    let fb = ok(
+        stack,
+        "POST",
+        "/v1/feedback",
+        &jane,
+        Some(json!({"category": "billing", "text": "Jane Demo-Patient was billed twice"})),
+    )
+    .await;
+    ok(
+        stack,
+        "POST",
+        "/v1/feedback",
+        &jane,
+        Some(json!({"category": "care", "rating": 5, "text": "Kind and thorough."})),
+    )
+    .await;
+    ok(stack, "GET", "/v1/feedback", &staff, None).await;
+    ok(stack, "GET", "/v1/patients/patient-jane", &staff, None).await;
+    // Omar may not read Jane's record.
+    let (status, _, _) = stack
+        .send("GET", "/v1/patients/patient-jane", Some(&omar), None, None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let zoe = json!({"patientId": "patient-zoe", "name": "Zoe Example", "dateOfBirth": "1990-02-03", "phone": "+1 555 0100 999", "email": "zoe@example.org"});
+    ok(stack, "POST", "/v1/patients", &staff, Some(zoe)).await;
+    minutes(stack, 120);
+    let resolve = format!("/v1/feedback/{}/resolve", fb["id"].as_str().unwrap());
+    ok(
+        stack,
+        "POST",
+        &resolve,
+        &staff,
+        Some(json!({"note": "Refunded."})),
+    )
+    .await;
+    // 10:10: staff cancel today's 11:00 inside the 24-hour cut-off, and read Zoe's record in
+    // working hours (she has no appointment).
+    ok(stack, "POST", &path(&a4, "cancel"), &staff, Some(json!({}))).await;
+    ok(stack, "GET", "/v1/patients/patient-zoe", &staff, None).await;
+}
+
+fn table<'a>(report: &'a Value, name: &str) -> &'a Vec<Value> {
+    report["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == name)
+        .unwrap_or_else(|| panic!("no table {name}"))["rows"]
+        .as_array()
+        .unwrap()
+}
+
+fn summary(report: &Value) -> Vec<(String, Value, Value)> {
+    table(report, "summary")
+        .iter()
+        .map(|r| {
+            (
+                r[1].as_str().unwrap().to_owned(),
+                r[2].clone(),
+                r[3].clone(),
+            )
+        })
+        .collect()
+}
+
+async fn published(job: &ReportJob, id: &str, file: &str) -> Vec<u8> {
+    job.store.get(id, file).await.unwrap().expect("published")
+}
+
+#[tokio::test]
+async fn a_hand_computed_week() {
+    let s = setup(Stack::embedded(), None);
+    the_week(&s.stack).await;
+    // After the week: the log is sealed and signed past its end.
+    s.stack.clock.advance(time::Duration::days(7));
+    s.audit.integrate().await.unwrap();
+    let week = period("2026-11-23", "2026-11-30");
+    let manifest = s.job.report(&week).await.unwrap();
+    assert_eq!(manifest.id, "2026-11-23_2026-11-30");
+    let report: Value =
+        serde_json::from_slice(&published(&s.job, &manifest.id, "report.json").await).unwrap();
+
+    let expected: Vec<(&str, Value, Value)> = vec![
+        ("intents created", json!(2), json!(0)),
+        ("succeeded", json!(1), json!(0)),
+        ("completion rate", json!("50.0%"), json!("n/a")),
+        ("with a failed attempt", json!(1), json!(0)),
+        ("failure rate", json!("50.0%"), json!("n/a")),
+        ("median time to success", json!("2 min"), json!("n/a")),
+        ("p90 time to success", json!("2 min"), json!("n/a")),
+        ("refunds", json!(1), json!(0)),
+        ("refunded (minor units)", json!("4000 USD"), json!("0 USD")),
+        ("bookings", json!(5), json!(0)),
+        ("cancelled by patients", json!(1), json!(0)),
+        ("cancelled by staff", json!(2), json!(0)),
+        ("cancelled inside the cut-off", json!(1), json!(0)),
+        ("reschedules", json!(1), json!(0)),
+        ("holds that lapsed", json!(1), json!(0)),
+        ("waitlist offers made", json!(1), json!(0)),
+        ("waitlist offers taken", json!(1), json!(0)),
+        ("reads of patient data by staff", json!(3), json!(0)),
+        ("after-hours reads", json!(2), json!(0)),
+        ("refused requests", json!(1), json!(0)),
+        ("opened", json!(2), json!(0)),
+        ("resolved", json!(1), json!(0)),
+        ("median time to resolve", json!("2 h"), json!("n/a")),
+        ("open for more than 30 days", json!(0), json!("")),
+    ];
+    let got = summary(&report);
+    for (figure, now, before) in &expected {
+        let found = got
+            .iter()
+            .find(|(f, _, _)| f == figure)
+            .unwrap_or_else(|| panic!("no figure {figure} in {got:?}"));
+        assert_eq!((&found.1, &found.2), (now, before), "{figure}");
+    }
+    assert_eq!(got.len(), expected.len(), "{got:?}");
+    assert_eq!(
+        table(&report, "declines"),
+        &vec![json!(["insufficient_funds", 1, 0])]
+    );
+    let checks = table(&report, "card_checks");
+    assert_eq!(checks.len(), 3, "{checks:?}");
+    for row in checks {
+        assert_eq!(
+            (&row[1], &row[2], &row[3]),
+            (&json!("pass"), &json!(2), &json!("100.0%"))
+        );
+    }
+    // Owed at the week's end: 150.00 + 80.00 charged, 150.00 − 40.00 paid: 120.00 on 2 charges.
+    assert_eq!(
+        table(&report, "ageing"),
+        &vec![json!(["USD", "0-30 days", 12000, 2])]
+    );
+    assert_eq!(
+        table(&report, "lead_time"),
+        &vec![
+            json!(["same day", 1, 0]),
+            json!(["1-7 days", 3, 0]),
+            json!(["8-30 days", 1, 0])
+        ]
+    );
+    // Rivera: Jane's Tuesday and Omar's Wednesday, 30 minutes each, of five 7-hour days.
+    assert_eq!(
+        table(&report, "utilisation"),
+        &vec![
+            json!(["Dr. Ana Rivera", 60, 2100, "2.9%", 0, 2100, "0.0%"]),
+            json!(["Sam Okafor, LCSW", 0, 2100, "0.0%", 0, 2100, "0.0%"]),
+        ]
+    );
+    assert_eq!(
+        table(&report, "access_by_staff"),
+        &vec![json!(["Sam Desk (staff-1)", 3, 0, 2, 2, 0, 1, 0])]
+    );
+    assert_eq!(
+        table(&report, "refusals"),
+        &vec![json!(["patient-omar", 1, 0])]
+    );
+    let feedback = table(&report, "feedback");
+    assert_eq!(feedback[0], json!(["billing", 1, 0, 1, 0]));
+    assert_eq!(feedback[3], json!(["care", 1, 0, 0, 0]));
+    assert!(report["flags"].as_array().unwrap().is_empty());
+    let log = &report["auditLog"];
+    assert_eq!(log["coversPeriod"], true, "{log}");
+    assert!(
+        log["verification"].as_str().unwrap().starts_with("ok"),
+        "{log}"
+    );
+
+    // The HTML and CSV say the same, and nothing of the patients' own data.
+    let html = String::from_utf8(published(&s.job, &manifest.id, "report.html").await).unwrap();
+    assert!(html.contains("<svg") && html.contains("Lead time"));
+    assert!(!html.contains("<script"));
+    for secret in [
+        "Jane Demo-Patient",
+        "billed twice",
+        "Kind and thorough",
+        "Refunded.",
+        "Zoe Example",
+    ] {
+        assert!(!html.contains(secret), "{secret} in the report");
+    }
+    let csv = String::from_utf8(published(&s.job, &manifest.id, "lead_time.csv").await).unwrap();
+    assert_eq!(
+        csv,
+        "lead time,this period,previous period\r\nsame day,1,0\r\n1-7 days,3,0\r\n8-30 days,1,0\r\n"
+    );
+
+    // The same data gives the same bytes, even after later activity and a later seal.
+    let before = published(&s.job, &manifest.id, "report.html").await;
+    let jane = s.stack.token("patient-jane", &[Role::Patient]);
+    ok(
+        &s.stack,
+        "POST",
+        "/v1/feedback",
+        &jane,
+        Some(json!({"category": "website", "text": "Later."})),
+    )
+    .await;
+    s.stack.clock.advance(time::Duration::hours(2));
+    s.audit.integrate().await.unwrap();
+    s.job.report(&week).await.unwrap();
+    assert_eq!(published(&s.job, &manifest.id, "report.html").await, before);
+
+    // Chromium renders it, charts included.
+    screenshot(&before).await;
+}
+
+/// Renders `html` in headless Chromium and checks the charts' bars are on the screenshot. With
+/// `PRACTICA_WRITE_DOCS=1` the screenshot is kept as `docs/report.png`.
+async fn screenshot(html: &[u8]) {
+    let Some(chromium) = std::env::var_os("PRACTICA_CHROMIUM") else {
+        eprintln!(
+            "PRACTICA_CHROMIUM is not set (scripts/test sets it): not rendering in a browser"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("report.html");
+    std::fs::write(&page, html).unwrap();
+    let png = dir.path().join("report.png");
+    let mut command = std::process::Command::new(chromium);
+    command
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--window-size=1000,2600",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            dir.path().join("profile").display()
+        ))
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!("file://{}", page.display()));
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .expect("chromium runs");
+    assert!(
+        png.exists(),
+        "no screenshot: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&png).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let channels = info.color_type.samples();
+    let pixels = &buf[..info.buffer_size()];
+    // The bars of this period are #1f4e79 (headings' rules share it, but are far fewer pixels).
+    let count = |rgb: [u8; 3]| {
+        pixels
+            .chunks(channels)
+            .filter(|p| p[..3].iter().zip(rgb).all(|(a, b)| a.abs_diff(b) <= 2))
+            .count()
+    };
+    // (The week before had no activity: its bars have no length.)
+    let now = count([0x1f, 0x4e, 0x79]);
+    assert!(now > 2000, "this period's bars: {now} pixels");
+    if std::env::var("PRACTICA_WRITE_DOCS").as_deref() == Ok("1") {
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/report.png");
+        std::fs::copy(&png, docs).unwrap();
+    }
+}
+
+/// A store whose `put` fails after `ok` files.
+struct Flaky {
+    inner: DirReports,
+    ok: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait]
+impl ReportStore for Flaky {
+    async fn put(&self, id: &str, file: &str, bytes: &[u8]) -> Result<(), ApiError> {
+        let left = self.ok.load(std::sync::atomic::Ordering::SeqCst);
+        if left == 0 {
+            return Err(ApiError::Unavailable {
+                code: "report_store_unavailable",
+                source: anyhow::anyhow!("injected"),
+            });
+        }
+        self.ok.store(left - 1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.put(id, file, bytes).await
+    }
+    async fn put_manifest(&self, m: &Manifest) -> Result<(), ApiError> {
+        self.inner.put_manifest(m).await
+    }
+    async fn list(&self) -> Result<Vec<Manifest>, ApiError> {
+        self.inner.list().await
+    }
+    async fn get(&self, id: &str, file: &str) -> Result<Option<Vec<u8>>, ApiError> {
+        self.inner.get(id, file).await
+    }
+}
+
+#[tokio::test]
+async fn a_failed_run_publishes_nothing_and_its_retry_the_same_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let flaky = Arc::new(Flaky {
+        inner: DirReports::new(dir.path()),
+        ok: 3.into(),
+    });
+    let s = setup(Stack::embedded(), Some(flaky.clone()));
+    s.stack.seed().await;
+    let week = period("2026-11-16", "2026-11-23");
+    let e = s.job.report(&week).await.unwrap_err();
+    assert!(matches!(e, reports::JobError::Unavailable(_)), "{e}");
+    let diagnostic: lambda_runtime::Diagnostic = e.into();
+    assert_eq!(diagnostic.error_type, "Retryable.DependencyUnavailable");
+    assert!(
+        flaky.list().await.unwrap().is_empty(),
+        "nothing is published"
+    );
+    assert!(
+        flaky
+            .get(&week.id(), "report.html")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    flaky
+        .ok
+        .store(usize::MAX, std::sync::atomic::Ordering::SeqCst);
+    let manifest = s.job.report(&week).await.unwrap();
+    assert_eq!(flaky.list().await.unwrap(), vec![manifest.clone()]);
+    // A second store computes the same bytes from the same data.
+    let again = setup(Stack::over(s.stack.state.table.clone()), None);
+    let same = again.job.report(&week).await.unwrap();
+    for file in &manifest.files {
+        assert_eq!(
+            flaky.get(&manifest.id, file).await.unwrap(),
+            again.job.store.get(&same.id, file).await.unwrap(),
+            "{file}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn empty_and_dst_periods_are_readable_and_bad_periods_refused() {
+    let s = setup(Stack::embedded(), None);
+    s.stack.seed().await;
+    // New York leaves daylight time on 1 November 2026.
+    for (from, to) in [("2026-10-01", "2026-10-02"), ("2026-10-25", "2026-11-08")] {
+        let manifest = s.job.report(&period(from, to)).await.unwrap();
+        let report: Value =
+            serde_json::from_slice(&published(&s.job, &manifest.id, "report.json").await).unwrap();
+        assert_eq!(summary(&report)[0].1, json!(0));
+        let html = String::from_utf8(published(&s.job, &manifest.id, "report.html").await).unwrap();
+        assert!(html.contains("None in either period."));
+    }
+    // The scheduled events: a weekly and a monthly report, and anything else refused.
+    let event = |name: &str| -> Value {
+        let path = format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    let done = s
+        .job
+        .run(event("schedule-report-weekly.json"))
+        .await
+        .unwrap();
+    assert_eq!(done["report"], "2026-11-16_2026-11-23");
+    let done = s
+        .job
+        .run(event("schedule-report-monthly.json"))
+        .await
+        .unwrap();
+    assert_eq!(done["report"], "2026-10-01_2026-11-01");
+    let e = s
+        .job
+        .run(event("schedule-audit-scheduler.json"))
+        .await
+        .unwrap_err();
+    let diagnostic: lambda_runtime::Diagnostic = e.into();
+    assert_eq!(diagnostic.error_type, "Permanent.InvalidEvent");
+    // The CLI's bad periods.
+    let data = tempfile::tempdir().unwrap();
+    practica_cli::serve::seed(data.path()).await.unwrap();
+    for (from, to, says) in [
+        ("2026-11-02", "2026-11-01", "before"),
+        ("2025-01-01", "2026-11-01", "366"),
+        ("yesterday", "2026-11-01", "--from must be a date"),
+    ] {
+        let e = practica_cli::report::report(data.path(), from, to, None)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains(says), "{from} {to}: {e}");
+    }
+}
