@@ -5,7 +5,10 @@ short-form intrinsics read as they deploy). Exits non-zero naming each broken ru
 - the audit function runs one at a time, on the stream (audit entries only) and a schedule with a
   retry policy and a dead-letter queue;
 - its signing key is an ECC_NIST_P256 signing key whose policy denies kms:Sign to everyone else;
-- the checkpoint bucket keeps every version in Object Lock compliance mode, private.
+- the checkpoint bucket keeps every version in Object Lock compliance mode, private;
+- every scheduled job (ScheduleV2, any function) has a retry policy and a dead-letter queue, and
+  the reports run in the practice's time zone;
+- the reports bucket is private, versioned, retained and encrypted with its own KMS key.
 Usage: python3 scripts/check-template.py infra/template.yaml
 """
 import json
@@ -34,6 +37,14 @@ def denies(function, actions, keys):
         if s.get("Effect") == "Deny" and set(actions) <= set(acts) and all(k in cond for k in keys):
             return True
     return False
+
+
+def check_private_versioned(name, props):
+    if props.get("VersioningConfiguration", {}).get("Status") != "Enabled":
+        problems.append(f"{name}: not versioned")
+    if not all(props.get("PublicAccessBlockConfiguration", {}).get(k) for k in
+               ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"]):
+        problems.append(f"{name}: public access not blocked")
 
 
 for name, r in resources.items():
@@ -77,13 +88,29 @@ props = bucket.get("Properties", {})
 retention = props.get("ObjectLockConfiguration", {}).get("Rule", {}).get("DefaultRetention", {})
 if not props.get("ObjectLockEnabled") or retention.get("Mode") != "COMPLIANCE":
     problems.append("AuditCheckpointBucket: no Object Lock in compliance mode")
-if props.get("VersioningConfiguration", {}).get("Status") != "Enabled":
-    problems.append("AuditCheckpointBucket: not versioned")
-if not all(props.get("PublicAccessBlockConfiguration", {}).get(k) for k in
-           ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"]):
-    problems.append("AuditCheckpointBucket: public access not blocked")
+check_private_versioned("AuditCheckpointBucket", props)
 if bucket.get("DeletionPolicy") != "Retain" or resources.get("AuditSigningKey", {}).get("DeletionPolicy") != "Retain":
     problems.append("the checkpoint bucket and the signing key must be retained")
+
+for name, r in resources.items():
+    if r["Type"] != "AWS::Serverless::Function":
+        continue
+    for event_name, e in r["Properties"].get("Events", {}).items():
+        if e["Type"] == "ScheduleV2":
+            props = e["Properties"]
+            if "RetryPolicy" not in props or "DeadLetterConfig" not in props:
+                problems.append(f"{name}.{event_name}: a schedule without a retry policy or dead-letter queue")
+            if name == "ReportsFunction" and "ScheduleExpressionTimezone" not in props:
+                problems.append(f"{name}.{event_name}: the report schedule is not in the practice's zone")
+
+reports = resources.get("ReportsBucket", {})
+props = reports.get("Properties", {})
+sse = props.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", [{}])[0]
+if sse.get("ServerSideEncryptionByDefault", {}).get("SSEAlgorithm") != "aws:kms":
+    problems.append("ReportsBucket: not encrypted with KMS")
+check_private_versioned("ReportsBucket", props)
+if reports.get("DeletionPolicy") != "Retain":
+    problems.append("ReportsBucket: not retained")
 
 for p in problems:
     print(f"check-template: {p}", file=sys.stderr)

@@ -273,6 +273,18 @@ async fn every_route_role_and_ownership() {
             Some(json!({"note": "Thanked the patient."})),
             [403, 403, 403, 403, 200, 200, 401, 403],
         ),
+        case(
+            "GET",
+            "/v1/reports",
+            None,
+            [403, 403, 403, 403, 403, 200, 401, 403],
+        ),
+        case(
+            "GET",
+            "/v1/reports/2026-11-16_2026-11-23/report.html",
+            None,
+            [403, 403, 403, 403, 403, 404, 401, 403],
+        ),
         // John has nothing to pay; staff must name the patient.
         case(
             "POST",

@@ -81,6 +81,25 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
     let service = demo.services[1].to_string();
     let mut appointment = String::new();
     let mut feedback = String::new();
+    // A published report for the report routes.
+    let week = "2026-11-16_2026-11-23";
+    let manifest = shared::reports::Manifest {
+        id: week.into(),
+        from: "2026-11-16".into(),
+        to: "2026-11-23".into(),
+        files: vec!["report.json".into(), "report.html".into()],
+    };
+    stack
+        .reports
+        .put(week, "report.json", br#"{"id": "2026-11-16_2026-11-23"}"#)
+        .await
+        .unwrap();
+    stack
+        .reports
+        .put(week, "report.html", b"<!DOCTYPE html><title>r</title>")
+        .await
+        .unwrap();
+    stack.reports.put_manifest(&manifest).await.unwrap();
     let steps: &[(&str, &String, StatusCode)] = &[
         ("putPractice", &admin, StatusCode::OK),
         ("getPractice", &jane, StatusCode::OK),
@@ -110,6 +129,9 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
         ("submitFeedback", &jane, StatusCode::CREATED),
         ("listFeedback", &staff, StatusCode::OK),
         ("resolveFeedback", &staff, StatusCode::OK),
+        ("listReports", &admin, StatusCode::OK),
+        ("getReport", &admin, StatusCode::OK),
+        ("getReportFile", &admin, StatusCode::OK),
     ];
     for (op, token, expected) in steps {
         let values = [
@@ -118,6 +140,7 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
             ("{{SERVICE_ID}}", service.as_str()),
             ("{{APPOINTMENT_ID}}", appointment.as_str()),
             ("{{FEEDBACK_ID}}", feedback.as_str()),
+            ("{{REPORT_ID}}", week),
         ];
         let request = filled_event(&format!("apigw-v2-{op}.json"), &values);
         let (status, headers, body) = call(stack.router.clone(), request).await;
@@ -136,6 +159,8 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
             }
             "listFeedback" => assert_eq!(body["feedback"][0]["id"], feedback.as_str()),
             "resolveFeedback" => assert_eq!(body["status"], "resolved"),
+            "listReports" => assert_eq!(body["reports"][0]["id"], week),
+            "getReport" => assert_eq!(body["id"], week),
             "cancel" => assert_eq!(body["status"], "cancelled"),
             "searchPatients" => assert_eq!(body["patients"][0]["patientId"], "patient-omar"),
             // The staff read of Omar's record, with its source as the gateway gave it.

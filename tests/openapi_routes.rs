@@ -10,6 +10,7 @@ const ROUTER_SOURCES: &[&str] = &[
     "functions/booking/src/lib.rs",
     "functions/payments/src/lib.rs",
     "functions/webhooks/src/lib.rs",
+    "functions/reports/src/lib.rs",
     "cli/src/serve.rs",
 ];
 

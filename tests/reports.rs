@@ -653,3 +653,170 @@ async fn empty_and_dst_periods_are_readable_and_bad_periods_refused() {
         assert!(e.to_string().contains(says), "{from} {to}: {e}");
     }
 }
+
+/// The template's report schedules send exactly the fixtures' payloads.
+#[test]
+fn the_templates_report_schedules_are_the_fixtures() {
+    let template = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../infra/template.yaml"
+    ))
+    .unwrap();
+    for (name, fixture) in [
+        ("        Weekly:", "schedule-report-weekly.json"),
+        ("        Monthly:", "schedule-report-monthly.json"),
+    ] {
+        let schedule = &template[template.find(name).expect("the schedule")..];
+        let input = schedule
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Input: '"))
+            .and_then(|l| l.strip_suffix('\''))
+            .expect("an Input");
+        let path = format!("{}/../events/{fixture}", env!("CARGO_MANIFEST_DIR"));
+        let expected: Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        assert_eq!(serde_json::from_str::<Value>(input).unwrap(), expected);
+        assert!(reports::cadence_of(&expected).is_ok());
+    }
+}
+
+/// One binary, two kinds of invocation: API Gateway requests reach the routes (admin only, each
+/// read audited, the page served under a policy that allows no script); schedules reach the job.
+#[tokio::test]
+async fn the_function_answers_the_api_and_the_schedules() {
+    let s = setup(Stack::embedded(), None);
+    s.stack.seed().await;
+    let week = period("2026-11-16", "2026-11-23");
+    s.job.report(&week).await.unwrap();
+    let function = reports::Function {
+        http: reports::router(s.stack.state.clone(), s.job.store.clone()),
+        job: s.job,
+    };
+    let event = |op: &str, token: &str| -> Value {
+        let path = format!(
+            "{}/../events/apigw-v2-{op}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(path)
+            .unwrap()
+            .replace("{{TOKEN}}", token)
+            .replace("{{REPORT_ID}}", &week.id());
+        serde_json::from_str(&text).unwrap()
+    };
+    let admin = s.stack.token("admin-1", &[Role::Admin]);
+    let staff = s.stack.token("staff-1", &[Role::Staff]);
+    let listed = function.handle(event("listReports", &admin)).await.unwrap();
+    assert_eq!(listed["statusCode"], 200, "{listed}");
+    let body: Value = serde_json::from_str(listed["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["reports"][0]["id"], week.id());
+    let page = function
+        .handle(event("getReportFile", &admin))
+        .await
+        .unwrap();
+    assert_eq!(page["statusCode"], 200);
+    assert_eq!(page["headers"]["content-type"], "text/html; charset=utf-8");
+    assert!(
+        page["headers"]["content-security-policy"]
+            .as_str()
+            .unwrap()
+            .starts_with("default-src 'none'")
+    );
+    assert!(
+        page["body"]
+            .as_str()
+            .unwrap()
+            .starts_with("<!DOCTYPE html>")
+    );
+    let refused = function.handle(event("getReport", &staff)).await.unwrap();
+    assert_eq!(refused["statusCode"], 403);
+    let items = s.stack.scan().await;
+    let reads = items
+        .iter()
+        .filter(|i| i.get("action").and_then(shared::store::AttrValue::as_s) == Some("report.read"))
+        .map(|i| {
+            i.get("outcome")
+                .and_then(shared::store::AttrValue::as_s)
+                .unwrap()
+                .to_owned()
+        })
+        .collect::<Vec<_>>();
+    assert_eq!(reads, ["success", "denied"]);
+    let path = format!(
+        "{}/../events/schedule-report-weekly.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let weekly: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let done = function.handle(weekly).await.unwrap();
+    assert_eq!(done["report"], week.id());
+}
+
+/// The production report store on moto: every object encrypted with the named KMS key, the report
+/// visible only once its manifest is written, files outside the manifest not served.
+#[tokio::test]
+async fn on_moto_reports_are_published_to_s3_under_sse_kms() {
+    let Some(endpoint) = practica_tests::Emulator::Moto.endpoint() else {
+        return;
+    };
+    let sdk = practica_tests::sdk_config(&endpoint);
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    let kms = aws_sdk_kms::Client::new(&sdk);
+    let key = kms.create_key().send().await.unwrap();
+    let key_arn = key.key_metadata().unwrap().arn().unwrap().to_owned();
+    let bucket = format!(
+        "practica-reports-{}",
+        ulid::Ulid::new().to_string().to_lowercase()
+    );
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let store: Arc<dyn ReportStore> = Arc::new(shared::adapters::s3_reports::S3Reports::new(
+        s3.clone(),
+        &bucket,
+        &key_arn,
+    ));
+    let table = practica_tests::moto_fixture().await.expect("moto runs");
+    let stack = Stack::on(Some(table)).await.unwrap();
+    let s = setup(stack, Some(store.clone()));
+    s.stack.seed().await;
+    s.audit.integrate().await.unwrap();
+    let week = period("2026-11-16", "2026-11-23");
+    // Before its manifest, a report's files are not served.
+    store.put(&week.id(), "report.html", b"half").await.unwrap();
+    assert!(
+        store
+            .get(&week.id(), "report.html")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.list().await.unwrap().is_empty());
+    let manifest = s.job.report(&week).await.unwrap();
+    assert_eq!(store.list().await.unwrap(), vec![manifest.clone()]);
+    let html = store.get(&week.id(), "report.html").await.unwrap().unwrap();
+    assert!(html.starts_with(b"<!DOCTYPE html>"));
+    assert!(store.get(&week.id(), "other.csv").await.unwrap().is_none());
+    assert!(
+        store
+            .get("../../etc", "report.html")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    for file in &manifest.files {
+        let head = s3
+            .head_object()
+            .bucket(&bucket)
+            .key(format!("reports/{}/{file}", week.id()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            head.server_side_encryption(),
+            Some(&aws_sdk_s3::types::ServerSideEncryption::AwsKms),
+            "{file}"
+        );
+        assert_eq!(head.ssekms_key_id(), Some(key_arn.as_str()), "{file}");
+    }
+}

@@ -43,11 +43,13 @@ pub async fn bind(port: u16, data: &Path) -> anyhow::Result<(tokio::net::TcpList
         println!("webhook signing secrets: {}", path.display());
     }
     spawn_audit_sealing(crate::audit::job(data, &state)?);
+    spawn_scheduled_jobs(state.clone(), crate::report::job(data, &state)?);
     let sandbox = Arc::new(SandboxProcessor::new(data.join(SANDBOX_FILE)));
     let app = Router::new()
         .merge(booking::routes(state.clone()))
         .merge(payments::routes(state.clone(), sandbox))
-        .merge(webhooks::routes(state, webhook_config))
+        .merge(webhooks::routes(state.clone(), webhook_config))
+        .merge(reports::routes(state, Arc::new(crate::report::store(data))))
         .route(JWKS_PATH, get(move || async move { Json(key_set) }))
         .route(OPENAPI_PATH, get(openapi));
     Ok((listener, shared::web::finish(app)))
@@ -68,6 +70,48 @@ fn spawn_audit_sealing(job: audit::AuditJob) {
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "audit log not sealed; retrying"),
+            }
+        }
+    });
+}
+
+/// How often `practica serve` sweeps expired holds (the template schedules it every 5 minutes).
+pub const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+/// How often `practica serve` publishes last week's and last month's reports again (the same bytes
+/// while their data stands; a server started mid-week publishes them at once).
+pub const REPORTS_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// The scheduled functions' jobs, in process: the hold sweep, and the weekly and monthly reports.
+fn spawn_scheduled_jobs(state: AppState, reports: reports::ReportJob) {
+    let sweeping = state.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(SWEEP_EVERY);
+        loop {
+            every.tick().await;
+            let run = format!("sweep-{}", run_id());
+            match shared::booking::holds::sweep_expired_holds(&sweeping, &run).await {
+                Ok((0, _)) => {}
+                Ok((removed, offered)) => tracing::info!(removed, offered, "holds swept"),
+                Err(e) => tracing::warn!(error = %e, "hold sweep failed; retrying"),
+            }
+        }
+    });
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(REPORTS_EVERY);
+        loop {
+            every.tick().await;
+            for period in ["weekly", "monthly"] {
+                let event = serde_json::json!({
+                    "source": "aws.scheduler",
+                    "detail-type": "Scheduled Event",
+                    "detail": {"job": "report", "period": period},
+                });
+                match reports.run(event).await {
+                    Ok(done) => tracing::info!(report = %done["report"], "report published"),
+                    // A practice not set up yet has nothing to report.
+                    Err(reports::JobError::NotConfigured) => {}
+                    Err(e) => tracing::warn!(error = %e, period, "report not published"),
+                }
             }
         }
     });

@@ -334,6 +334,8 @@ pub struct Stack {
     pub router: axum::Router,
     /// The sandbox processor's file (the default processor).
     pub sandbox_file: std::path::PathBuf,
+    /// Where the reports routes find published reports.
+    pub reports: Arc<dyn shared::reports::ReportStore>,
     embedded: Option<EmbeddedTable>,
     _guards: Vec<Box<dyn std::any::Any + Send + Sync>>,
 }
@@ -379,6 +381,9 @@ impl Stack {
         });
         let dir = tempfile::tempdir().expect("sandbox dir");
         let sandbox_file = dir.path().join("sandbox-intents.json");
+        let reports = Arc::new(shared::adapters::dir_reports::DirReports::new(
+            dir.path().join("reports"),
+        ));
         let mut guards = guards;
         guards.push(Box::new(dir));
         let mut stack = Stack {
@@ -387,6 +392,7 @@ impl Stack {
             issuer,
             clock,
             sandbox_file: sandbox_file.clone(),
+            reports,
             embedded,
             _guards: guards,
         };
@@ -405,7 +411,8 @@ impl Stack {
             axum::Router::new()
                 .merge(booking::routes(self.state.clone()))
                 .merge(payments::routes(self.state.clone(), processor))
-                .merge(webhooks::routes(self.state.clone(), test_webhook_config())),
+                .merge(webhooks::routes(self.state.clone(), test_webhook_config()))
+                .merge(reports::routes(self.state.clone(), self.reports.clone())),
         );
     }
 

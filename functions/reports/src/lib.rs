@@ -1,7 +1,9 @@
 //! The reports function: on EventBridge Scheduler's weekly and monthly schedules (in the practice's
 //! zone), computes the report of the week or month just ended against the one before it, with a
 //! verification of the audit log, and publishes it (HTML, CSV, JSON) to the reports bucket. It
-//! reads the table and never writes it. `practica report` runs the same job over the embedded store.
+//! also answers the admin's reads of published reports through the HTTP API ([`routes`]), so the
+//! bucket is this function's alone. It writes nothing to the table but audit entries.
+//! `practica report` runs the same job over the embedded store; `practica serve` mounts the routes.
 //!
 //! A run that fails publishes nothing (the manifest is written last) and says in its error whether
 //! a retry can help (`Retryable.*`: the table, the key service or the bucket was unavailable) or
@@ -10,14 +12,20 @@
 
 use std::sync::Arc;
 
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
 use serde_json::{Value, json};
-use shared::ApiError;
 use shared::audit::archive::{CheckpointArchive, archived};
 use shared::audit::log::{LogConfig, verify_table};
 use shared::domain::clock::Clock;
 use shared::domain::report::{Period, PeriodError};
 use shared::reports::{Manifest, ReportStore, generate, publish};
 use shared::store::Table;
+use shared::web::Caller;
+use shared::{ApiError, AppState};
 
 /// Which report a schedule asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -174,5 +182,110 @@ impl ReportJob {
             spki: shared::crypto::signer::LogSigner::public_key(&key).to_vec(),
             log: config.audit.log,
         })
+    }
+}
+
+type Store = Extension<Arc<dyn ReportStore>>;
+
+async fn list_reports(
+    State(s): State<AppState>,
+    Extension(store): Store,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    let reports = shared::reports::read::list(&s, &*store, &caller).await?;
+    Ok(Json(json!({ "reports": reports })))
+}
+
+async fn get_report(
+    State(s): State<AppState>,
+    Extension(store): Store,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let bytes = shared::reports::read::file(&s, &*store, &caller, &id, "report.json").await?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response())
+}
+
+async fn get_report_file(
+    State(s): State<AppState>,
+    Extension(store): Store,
+    caller: Caller,
+    Path((id, file)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let bytes = shared::reports::read::file(&s, &*store, &caller, &id, &file).await?;
+    let kind = match file.rsplit_once('.').map(|(_, e)| e) {
+        Some("html") => "text/html; charset=utf-8",
+        Some("csv") => "text/csv; charset=utf-8",
+        _ => "application/json",
+    };
+    let mut response = ([(header::CONTENT_TYPE, kind)], bytes).into_response();
+    // The page has no scripts and no external assets: a policy that allows nothing else.
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+        ),
+    );
+    Ok(response)
+}
+
+/// The reports routes, for mounting beside other functions' (`practica serve`).
+pub fn routes(state: AppState, store: Arc<dyn ReportStore>) -> Router {
+    Router::new()
+        .route("/v1/reports", get(list_reports))
+        .route("/v1/reports/{reportId}", get(get_report))
+        .route("/v1/reports/{reportId}/{file}", get(get_report_file))
+        .layer(Extension(store))
+        .layer(Extension(shared::web::FunctionName("reports")))
+        .with_state(state)
+}
+
+/// The function's complete router, as Lambda runs it.
+pub fn router(state: AppState, store: Arc<dyn ReportStore>) -> Router {
+    shared::web::finish(routes(state, store))
+}
+
+/// The function: the scheduled job and the HTTP routes, one binary.
+pub struct Function {
+    pub job: ReportJob,
+    pub http: Router,
+}
+
+impl Function {
+    /// One invocation: an API Gateway request (it has a `requestContext`) goes to the routes;
+    /// anything else must be one of the report schedules.
+    pub async fn handle(&self, event: Value) -> Result<Value, JobError> {
+        if event.get("requestContext").is_none() {
+            return self.job.run(event).await;
+        }
+        let request = lambda_http::request::from_str(&event.to_string())
+            .map_err(|_| JobError::InvalidEvent("not an API Gateway request"))?
+            .map(axum::body::Body::new);
+        let response = tower::ServiceExt::oneshot(self.http.clone(), request)
+            .await
+            .map_err(|e| JobError::Failed(format!("{e}")))?;
+        let (parts, body) = response.into_parts();
+        let bytes = axum::body::to_bytes(body, usize::MAX)
+            .await
+            .map_err(|e| JobError::Failed(format!("reading the response: {e}")))?;
+        let mut out = lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpResponse::default();
+        out.status_code = i64::from(parts.status.as_u16());
+        out.headers = parts.headers;
+        out.body = Some(match String::from_utf8(bytes.to_vec()) {
+            Ok(text) => lambda_http::Body::Text(text),
+            Err(e) => {
+                out.is_base64_encoded = true;
+                lambda_http::Body::Binary(e.into_bytes())
+            }
+        });
+        serde_json::to_value(out).map_err(|e| JobError::Failed(format!("{e}")))
+    }
+
+    /// The Lambda cold start: the job's ports and the API's state.
+    pub async fn cold_start() -> anyhow::Result<Function> {
+        let job = ReportJob::cold_start().await?;
+        let (state, _) = shared::app::cold_start().await?;
+        let http = router(state, job.store.clone());
+        Ok(Function { job, http })
     }
 }

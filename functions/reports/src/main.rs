@@ -6,10 +6,10 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     shared::telemetry::init();
-    let job = reports::ReportJob::cold_start().await?;
-    let job = &job;
+    let function = reports::Function::cold_start().await?;
+    let function = &function;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        job.run(event.payload).await
+        function.handle(event.payload).await
     }))
     .await
 }

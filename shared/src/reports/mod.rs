@@ -5,6 +5,7 @@
 //! fails half-way publishes nothing and its retry writes the same bytes.
 
 pub mod collect;
+pub mod read;
 pub mod render;
 pub mod store;
 
