@@ -169,7 +169,7 @@ async fn flow(stack: Stack) {
     let after = balance(&stack).await;
     assert_eq!(
         usd(&after),
-        json!({"currency": "USD", "charged": 13000, "paid": 13000, "refunded": 0, "balance": 0, "processing": 0})
+        json!({"currency": "USD", "charged": 13000, "paid": 13000, "refunded": 0, "disputed": 0, "balance": 0, "processing": 0})
     );
     let payment = &after["payments"][0];
     assert_eq!(payment["status"], "succeeded");
@@ -1015,5 +1015,92 @@ async fn charges_are_staff_only_and_checked() {
     assert_eq!(
         (status.as_u16(), usd(&body)["balance"].clone()),
         (200, json!(1000))
+    );
+}
+
+/// Refunds that fail after being made put their amount back on the balance; a dispute's withdrawn
+/// funds are owed again until it is won; in any delivery order, and redeliveries change nothing.
+#[tokio::test]
+async fn failed_refunds_and_disputes_move_the_balance_in_any_order() {
+    let stack = Stack::embedded();
+    let (_, pi) = with_intent(&stack).await;
+    for body in sandbox::events(&pi, &Completion::Succeed { avs_fail: false }, TEST_NOW) {
+        assert_eq!(deliver(&stack, &body).await.0, 200);
+    }
+    let refund = |id: &str, kind: &str, status: &str| {
+        event(
+            &format!("evt_{id}_{status}"),
+            kind,
+            TEST_NOW,
+            json!({"id": id, "object": "refund", "amount": 3000, "currency": "usd",
+                "payment_intent": pi.id, "status": status}),
+        )
+    };
+    let dispute = |kind: &str, status: &str| {
+        event(
+            &format!("evt_{}", kind.replace('.', "_")),
+            kind,
+            TEST_NOW,
+            json!({"id": "dp_1", "object": "dispute", "amount": 5000, "currency": "usd",
+                "payment_intent": pi.id, "status": status}),
+        )
+    };
+    let refunded_total = sandbox::events(&pi, &Completion::Refund { refunded: 3000 }, TEST_NOW);
+    let steps: Vec<(Vec<u8>, i64, i64, i64)> = vec![
+        // (event, balance, refunded, disputed) after it
+        (refund("re_1", "refund.created", "succeeded"), 3000, 3000, 0),
+        (refunded_total[0].clone(), 3000, 3000, 0),
+        (refund("re_1", "refund.failed", "failed"), 0, 0, 0),
+        (dispute("charge.dispute.created", "needs_response"), 0, 0, 0),
+        (
+            dispute("charge.dispute.funds_withdrawn", "needs_response"),
+            5000,
+            0,
+            5000,
+        ),
+        (dispute("charge.dispute.funds_reinstated", "won"), 0, 0, 0),
+        (dispute("charge.dispute.closed", "won"), 0, 0, 0),
+    ];
+    for (body, expected, refunded, disputed) in &steps {
+        assert_eq!(deliver(&stack, body).await.0, 200);
+        let totals = usd(&balance(&stack).await);
+        assert_eq!(
+            (&totals["balance"], &totals["refunded"], &totals["disputed"]),
+            (&json!(expected), &json!(refunded), &json!(disputed)),
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+    }
+    // The same events in reverse order, on another stack: the same end.
+    let other = Stack::embedded();
+    let (_, pi2) = with_intent(&other).await;
+    let rename = |b: &Vec<u8>| {
+        String::from_utf8(b.clone())
+            .unwrap()
+            .replace(&pi.id, &pi2.id)
+    };
+    for body in sandbox::events(&pi2, &Completion::Succeed { avs_fail: false }, TEST_NOW) {
+        assert_eq!(deliver(&other, &body).await.0, 200);
+    }
+    for (body, ..) in steps.iter().rev() {
+        assert_eq!(deliver(&other, rename(body).as_bytes()).await.0, 200);
+    }
+    let totals = usd(&balance(&other).await);
+    assert_eq!(
+        (&totals["balance"], &totals["disputed"]),
+        (&json!(0), &json!(0))
+    );
+    // A dispute larger than the payment is refused as inconsistent, and changes nothing.
+    let before = stack.scan().await;
+    let huge = event(
+        "evt_huge",
+        "charge.dispute.created",
+        TEST_NOW,
+        json!({"id": "dp_2", "amount": 999_999, "currency": "usd", "payment_intent": pi.id, "status": "needs_response"}),
+    );
+    assert_eq!(deliver(&stack, &huge).await.0, 422);
+    assert_eq!(
+        practica_tests::without_denials(stack.scan().await),
+        practica_tests::without_denials(before)
     );
 }

@@ -94,21 +94,34 @@ async fn complete(stack: &Stack, intent: &str, completion: Completion) {
         .unwrap();
     let now = shared::domain::clock::Clock::now(&*stack.clock).unix_timestamp();
     for body in sandbox::events(&pi, &completion, now) {
-        let sig = WebhookSecrets::stripe(TEST_STRIPE_SECRETS)
-            .unwrap()
-            .sign_stripe(now, &body);
-        let (status, _, reply) = stack
-            .post_raw(
-                "/v1/webhooks/stripe",
-                &[
-                    ("stripe-signature", &sig),
-                    ("content-type", "application/json"),
-                ],
-                body,
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{reply}");
+        deliver(stack, body).await;
     }
+}
+
+/// Delivers one Stripe event, signed at the stack's time.
+async fn deliver(stack: &Stack, body: Vec<u8>) {
+    let now = shared::domain::clock::Clock::now(&*stack.clock).unix_timestamp();
+    let sig = WebhookSecrets::stripe(TEST_STRIPE_SECRETS)
+        .unwrap()
+        .sign_stripe(now, &body);
+    let headers = [
+        ("stripe-signature", sig.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let (status, _, reply) = stack.post_raw("/v1/webhooks/stripe", &headers, body).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+}
+
+/// A dispute event about `intent`, created at the stack's time.
+fn dispute_event(stack: &Stack, kind: &str, intent: &str, status: &str) -> Vec<u8> {
+    let now = shared::domain::clock::Clock::now(&*stack.clock).unix_timestamp();
+    json!({
+        "id": format!("evt_{}", ulid::Ulid::new()), "type": kind, "created": now,
+        "data": {"object": {"id": "dp_week", "object": "dispute", "amount": 5000, "currency": "usd",
+            "payment_intent": intent, "status": status, "reason": "fraudulent"}},
+    })
+    .to_string()
+    .into_bytes()
 }
 
 fn minutes(stack: &Stack, n: i64) {
@@ -249,6 +262,14 @@ async fn the_week(stack: &Stack) {
     )
     .await;
     complete(stack, &p1, Completion::Refund { refunded: 4_000 }).await;
+    // The card holder disputes 50.00 of it: the funds are withdrawn, and the dispute is lost.
+    for (kind, status) in [
+        ("charge.dispute.created", "needs_response"),
+        ("charge.dispute.funds_withdrawn", "needs_response"),
+        ("charge.dispute.closed", "lost"),
+    ] {
+        deliver(stack, dispute_event(stack, kind, &p1, status)).await;
+    }
 
     // The lapsed hold is swept (08:10).
     minutes(stack, 8);
@@ -351,6 +372,11 @@ async fn a_hand_computed_week() {
         ("p90 time to success", json!("2 min"), json!("n/a")),
         ("refunds", json!(1), json!(0)),
         ("refunded (minor units)", json!("4000 USD"), json!("0 USD")),
+        ("refunds that failed", json!(0), json!(0)),
+        ("disputes opened", json!(1), json!(0)),
+        ("disputed (minor units)", json!("5000 USD"), json!("0 USD")),
+        ("disputes won", json!(0), json!(0)),
+        ("disputes lost", json!(1), json!(0)),
         ("bookings", json!(5), json!(0)),
         ("cancelled by patients", json!(1), json!(0)),
         ("cancelled by staff", json!(2), json!(0)),
@@ -388,10 +414,11 @@ async fn a_hand_computed_week() {
             (&json!("pass"), &json!(2), &json!("100.0%"))
         );
     }
-    // Owed at the week's end: 150.00 + 80.00 charged, 150.00 − 40.00 paid: 120.00 on 2 charges.
+    // Owed at the week's end: 150.00 + 80.00 charged; 150.00 paid, less 40.00 refunded and the
+    // 50.00 the lost dispute took back: 170.00 on 2 charges.
     assert_eq!(
         table(&report, "ageing"),
-        &vec![json!(["USD", "0-30 days", 12000, 2])]
+        &vec![json!(["USD", "0-30 days", 17000, 2])]
     );
     assert_eq!(
         table(&report, "lead_time"),

@@ -26,6 +26,9 @@ const GSI1: TableDefinition<&[u8], ()> = TableDefinition::new("gsi1");
 const MAX_ITEM_BYTES: usize = 400 * 1024;
 
 /// The embedded adapter. Cheap to clone; every operation runs on the blocking pool.
+/// The page cache of the embedded store.
+const CACHE_BYTES: usize = 32 << 20;
+
 #[derive(Clone)]
 pub struct EmbeddedTable {
     db: Arc<Database>,
@@ -40,7 +43,11 @@ impl EmbeddedTable {
         if !path.exists() {
             crate::adapters::files::write_private_file(path, &[])?;
         }
-        let db = Database::create(path)
+        // A practice's data fits in a small page cache; redb's default (1 GiB) would let a long read
+        // (a monthly report) grow the process by the size of the file.
+        let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
             .with_context(|| format!("opening embedded table {}", path.display()))?;
         let txn = db.begin_write()?;
         txn.open_table(ITEMS)?;

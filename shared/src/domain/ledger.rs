@@ -75,7 +75,8 @@ impl Payment {
             "processorIntentId": self.intent,
             "amount": self.amount,
             "status": p.status,
-            "refunded": p.refunded,
+            "refunded": p.refunded_net(self.amount.amount()),
+            "disputed": p.settled(self.amount.amount()).2,
             "cardChecks": p.checks.as_ref().map(|c| c.0),
             "failure": p.failure.as_ref().map(|f| &f.0),
             "chargeIds": self.charges,
@@ -93,8 +94,9 @@ pub struct Ledger {
     pub version: i64,
 }
 
-/// Sums of one currency. `balance` = charges − succeeded payments + their refunds: what is owed
-/// (negative is a credit). `outstanding` also leaves out payments still processing.
+/// Sums of one currency. `balance` = charges − succeeded payments + their refunds + what disputes
+/// took back (until won): what is owed (negative is a credit). `outstanding` also leaves out
+/// payments still processing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Totals {
@@ -102,6 +104,8 @@ pub struct Totals {
     pub charged: i64,
     pub paid: i64,
     pub refunded: i64,
+    /// Withdrawn by disputes not won (owed again).
+    pub disputed: i64,
     pub balance: i64,
     pub processing: i64,
 }
@@ -141,15 +145,16 @@ impl Ledger {
             .filter(|c| c.currency == currency)
             .map(|c| c.total)
             .sum();
-        let (mut paid, mut refunded, mut processing) = (0, 0, 0);
+        let (mut paid, mut refunded, mut disputed, mut processing) = (0, 0, 0, 0);
         for p in self
             .payments
             .iter()
             .filter(|p| p.amount.currency() == currency)
         {
-            let (settled, back) = p.progress.settled(p.amount.amount());
+            let (settled, back, taken) = p.progress.settled(p.amount.amount());
             paid += settled;
             refunded += back;
+            disputed += taken;
             if p.progress.status == PaymentStatus::Processing {
                 processing += p.amount.amount();
             }
@@ -159,7 +164,8 @@ impl Ledger {
             charged,
             paid,
             refunded,
-            balance: charged - paid + refunded,
+            disputed,
+            balance: charged - paid + refunded + disputed,
             processing,
         }
     }

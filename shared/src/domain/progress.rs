@@ -7,7 +7,11 @@
 //! - the card checks: from the event with the highest (status rank, time, id) that carries them;
 //! - the failure: from the latest event (time, id) that carries one;
 //! - the refunded amount: the largest cumulative figure (the processor reports running totals);
-//! - the time of success: the earliest success event's creation time (a minimum).
+//! - the time of success: the earliest success event's creation time (a minimum);
+//! - refunds the processor reports as objects, per refund id: the largest amount, failed once any
+//!   event says so (a refund can fail after it succeeded), first seen at the earliest time;
+//! - disputes, per dispute id: the largest amount, funds withdrawn or reinstated once any event
+//!   says so, the outcome (won or lost) once closed, opened and closed at the earliest times.
 //!
 //! A maximum is commutative, associative and idempotent, so every delivery order (and every
 //! redelivery) ends in the same record; the tests check it over every permutation.
@@ -153,6 +157,65 @@ pub struct Observation {
     pub failure: Option<Failure>,
     /// Cumulative refunded amount, in the payment's minor units.
     pub refunded: Option<i64>,
+    /// A refund object (`refund.*`, `charge.refund.updated`).
+    pub refund: Option<RefundObservation>,
+    /// A dispute object (`charge.dispute.*`).
+    pub dispute: Option<DisputeObservation>,
+}
+
+/// What a refund event says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefundObservation {
+    pub id: String,
+    pub amount: i64,
+    pub failed: bool,
+}
+
+/// How a dispute ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisputeOutcome {
+    Lost,
+    Won,
+}
+
+/// What a dispute event says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DisputeObservation {
+    pub id: String,
+    pub amount: i64,
+    pub withdrawn: bool,
+    pub reinstated: bool,
+    pub outcome: Option<DisputeOutcome>,
+}
+
+/// A refund's merged state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Refund {
+    pub amount: i64,
+    pub failed: bool,
+    pub at: i64,
+}
+
+/// A dispute's merged state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Dispute {
+    pub amount: i64,
+    pub opened_at: i64,
+    pub withdrawn: bool,
+    pub reinstated: bool,
+    pub outcome: Option<DisputeOutcome>,
+    pub closed_at: Option<i64>,
+}
+
+impl Dispute {
+    /// What the practice is owed again: the withdrawn amount, until the dispute is won.
+    pub fn owed_again(&self) -> i64 {
+        let withdrawn = self.withdrawn || self.outcome == Some(DisputeOutcome::Lost);
+        let back = self.reinstated || self.outcome == Some(DisputeOutcome::Won);
+        if withdrawn && !back { self.amount } else { 0 }
+    }
 }
 
 /// The merged state of a payment.
@@ -164,6 +227,10 @@ pub struct Progress {
     pub refunded: i64,
     /// The creation time of the earliest success event (how long paying took, for the report).
     pub succeeded_at: Option<i64>,
+    /// Refunds reported as objects, by refund id.
+    pub refunds: std::collections::BTreeMap<String, Refund>,
+    /// Disputes, by dispute id.
+    pub disputes: std::collections::BTreeMap<String, Dispute>,
 }
 
 impl Default for Progress {
@@ -174,6 +241,8 @@ impl Default for Progress {
             failure: None,
             refunded: 0,
             succeeded_at: None,
+            refunds: Default::default(),
+            disputes: Default::default(),
         }
     }
 }
@@ -217,21 +286,65 @@ impl Progress {
         if let Some(refunded) = o.refunded {
             next.refunded = next.refunded.max(refunded);
         }
+        if let Some(r) = &o.refund {
+            let e = next.refunds.entry(r.id.clone()).or_insert(Refund {
+                amount: r.amount,
+                failed: r.failed,
+                at: o.created,
+            });
+            e.amount = e.amount.max(r.amount);
+            e.failed |= r.failed;
+            e.at = e.at.min(o.created);
+        }
+        if let Some(d) = &o.dispute {
+            let e = next.disputes.entry(d.id.clone()).or_insert(Dispute {
+                amount: d.amount,
+                opened_at: o.created,
+                withdrawn: false,
+                reinstated: false,
+                outcome: None,
+                closed_at: None,
+            });
+            e.amount = e.amount.max(d.amount);
+            e.opened_at = e.opened_at.min(o.created);
+            e.withdrawn |= d.withdrawn;
+            e.reinstated |= d.reinstated;
+            e.outcome = e.outcome.max(d.outcome);
+            if d.outcome.is_some() {
+                e.closed_at = Some(e.closed_at.map_or(o.created, |t| t.min(o.created)));
+            }
+        }
         next
     }
 
-    /// What counts against the balance: a succeeded payment net of its refunds.
-    pub fn settled(&self, amount: i64) -> (i64, i64) {
-        if self.status == PaymentStatus::Succeeded {
-            (amount, self.refunded.min(amount))
-        } else {
-            (0, 0)
+    /// What was refunded in the end: the processor's running total less the refunds that failed
+    /// since, or the refunds still standing if they say more (whatever order the events came in).
+    pub fn refunded_net(&self, amount: i64) -> i64 {
+        let (failed, standing): (i64, i64) = self.refunds.values().fold((0, 0), |(f, s), r| {
+            if r.failed {
+                (f + r.amount, s)
+            } else {
+                (f, s + r.amount)
+            }
+        });
+        (self.refunded - failed).max(standing).clamp(0, amount)
+    }
+
+    /// What counts against the balance: (paid, refunded, owed again through disputes) of a
+    /// succeeded payment.
+    pub fn settled(&self, amount: i64) -> (i64, i64, i64) {
+        if self.status != PaymentStatus::Succeeded {
+            return (0, 0, 0);
         }
+        let refunded = self.refunded_net(amount);
+        let disputed: i64 = self.disputes.values().map(Dispute::owed_again).sum();
+        (amount, refunded, disputed.clamp(0, amount - refunded))
     }
 }
 
 /// What a verified event means for us.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // one per webhook request, never held in bulk
 pub enum Event {
     /// An event about a payment intent.
     Payment {
@@ -258,6 +371,8 @@ mod tests {
             checks: None,
             failure: None,
             refunded: None,
+            refund: None,
+            dispute: None,
         }
     }
 
@@ -342,18 +457,94 @@ mod tests {
         }
     }
 
+    /// A paid 120.00, a refund of 30.00 that later fails, one of 10.00 that stands, and a dispute
+    /// of 50.00 whose funds are withdrawn, then lost; or, in the second script, won.
+    fn refund_and_dispute_events(outcome: DisputeOutcome) -> Vec<Observation> {
+        let refund = |id: &str, amount, failed| RefundObservation {
+            id: id.into(),
+            amount,
+            failed,
+        };
+        let dispute = |withdrawn, outcome| DisputeObservation {
+            id: "dp_1".into(),
+            amount: 5000,
+            withdrawn,
+            reinstated: outcome == Some(DisputeOutcome::Won),
+            outcome,
+        };
+        vec![
+            Observation {
+                status: Some(PaymentStatus::Succeeded),
+                ..obs("evt_paid", 100)
+            },
+            Observation {
+                refunded: Some(3000),
+                refund: Some(refund("re_1", 3000, false)),
+                ..obs("evt_r1", 110)
+            },
+            Observation {
+                refund: Some(refund("re_1", 3000, true)),
+                ..obs("evt_r1_failed", 120)
+            },
+            Observation {
+                refunded: Some(1000),
+                refund: Some(refund("re_2", 1000, false)),
+                ..obs("evt_r2", 130)
+            },
+            Observation {
+                dispute: Some(dispute(false, None)),
+                ..obs("evt_d_open", 140)
+            },
+            Observation {
+                dispute: Some(dispute(true, None)),
+                ..obs("evt_d_withdrawn", 150)
+            },
+            Observation {
+                dispute: Some(dispute(outcome == DisputeOutcome::Lost, Some(outcome))),
+                ..obs("evt_d_closed", 160)
+            },
+        ]
+    }
+
+    #[test]
+    fn failed_refunds_and_disputes_settle_the_same_in_every_order() {
+        for (outcome, owed) in [(DisputeOutcome::Lost, 5000), (DisputeOutcome::Won, 0)] {
+            let all = refund_and_dispute_events(outcome);
+            let reference = all.iter().fold(Progress::default(), |p, o| p.merge(o));
+            // The failed 30.00 is back on the balance; the standing 10.00 is refunded; a lost
+            // dispute's 50.00 is owed again, a won one's is not.
+            assert_eq!(reference.settled(12000), (12000, 1000, owed), "{outcome:?}");
+            let d = &reference.disputes["dp_1"];
+            assert_eq!(
+                (d.opened_at, d.closed_at, d.outcome),
+                (140, Some(160), Some(outcome))
+            );
+            assert!(reference.refunds["re_1"].failed && !reference.refunds["re_2"].failed);
+            for order in permutations(&all) {
+                let once = order.iter().fold(Progress::default(), |p, o| p.merge(o));
+                let twice = order.iter().fold(once.clone(), |p, o| p.merge(o));
+                assert_eq!((&once, &twice), (&reference, &reference));
+            }
+        }
+        // Withdrawn and not yet closed: owed again meanwhile.
+        let open = refund_and_dispute_events(DisputeOutcome::Won)[..6]
+            .iter()
+            .fold(Progress::default(), |p, o| p.merge(o));
+        assert_eq!(open.settled(12000), (12000, 1000, 5000));
+    }
+
     #[test]
     fn never_moves_backwards() {
         let done = events()[2].clone();
         let late = events()[0].clone();
         let state = Progress::default().merge(&done);
         assert_eq!(state.merge(&late), state);
-        assert_eq!(state.settled(12000), (12000, 0));
+        assert_eq!(state.settled(12000), (12000, 0, 0));
         let refunded = state.merge(&events()[3]);
-        assert_eq!(refunded.settled(12000), (12000, 3000));
+        assert_eq!(refunded.settled(12000), (12000, 3000, 0));
         assert_eq!(
             Progress::default().merge(&events()[3]).settled(12000),
-            (0, 0)
+            (0, 0, 0)
         );
     }
 

@@ -11,7 +11,7 @@ use jiff::tz::TimeZone;
 use serde::Serialize;
 
 use crate::domain::feedback::Category;
-use crate::domain::progress::{CardChecks, CheckResult, PaymentStatus};
+use crate::domain::progress::{CardChecks, CheckResult, Dispute, DisputeOutcome, PaymentStatus};
 
 /// The longest period a report covers.
 pub const MAX_DAYS: i32 = 366;
@@ -153,7 +153,11 @@ pub struct PaymentFact {
     /// Whether an attempt failed (the latest failure's codes).
     pub failure: Option<(String, Option<String>)>,
     pub checks: Option<CardChecks>,
+    /// What was refunded in the end (failed refunds back out).
     pub refunded: i64,
+    /// Refunds that failed after being made: (first seen, amount).
+    pub failed_refunds: Vec<(i64, i64)>,
+    pub disputes: Vec<Dispute>,
 }
 
 #[derive(Clone, Debug)]
@@ -369,7 +373,29 @@ pub fn compute(facts: &Facts, period: &Period, previous: &Period) -> Report {
     let mut checks = Counts::default();
     let mut refunds: Counts<String> = Counts::default();
     let mut refunded: BTreeMap<String, [i64; 2]> = BTreeMap::new();
+    let mut refunds_failed = [0usize; 2];
+    let (mut opened, mut won, mut lost) = ([0usize; 2], [0usize; 2], [0usize; 2]);
+    let mut disputed: BTreeMap<String, [i64; 2]> = BTreeMap::new();
     for p in &facts.payments {
+        // Disputes and failed refunds count in the period they happened in.
+        for (at, _) in &p.failed_refunds {
+            if let Some(i) = split.of(*at) {
+                refunds_failed[i] += 1;
+            }
+        }
+        for d in &p.disputes {
+            if let Some(i) = split.of(d.opened_at) {
+                opened[i] += 1;
+                disputed.entry(p.currency.clone()).or_default()[i] += d.amount;
+            }
+            if let Some(i) = d.closed_at.and_then(|t| split.of(t)) {
+                match d.outcome {
+                    Some(DisputeOutcome::Won) => won[i] += 1,
+                    Some(DisputeOutcome::Lost) => lost[i] += 1,
+                    None => {}
+                }
+            }
+        }
         let Some(i) = split.of(p.created_at) else {
             continue;
         };
@@ -438,6 +464,17 @@ pub fn compute(facts: &Facts, period: &Period, previous: &Period) -> Report {
             amounts.map(|a| text(format!("{a} {currency}"))),
         );
     }
+    row("payments", "refunds that failed", refunds_failed.map(int));
+    row("payments", "disputes opened", opened.map(int));
+    for (currency, amounts) in &disputed {
+        row(
+            "payments",
+            "disputed (minor units)",
+            amounts.map(|a| text(format!("{a} {currency}"))),
+        );
+    }
+    row("payments", "disputes won", won.map(int));
+    row("payments", "disputes lost", lost.map(int));
     if failure_surge((failed[0], created[0]), (failed[1], created[1])) {
         flags.push(format!(
             "Payment failures rose sharply: {} of intents failed, against {} the period before.",

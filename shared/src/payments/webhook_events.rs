@@ -92,7 +92,15 @@ pub async fn apply_event(
                 .is_none_or(|c| c.eq_ignore_ascii_case(payment.amount.currency().code()))
             && observation
                 .refunded
-                .is_none_or(|r| (0..=payment.amount.amount()).contains(&r));
+                .is_none_or(|r| (0..=payment.amount.amount()).contains(&r))
+            && observation
+                .refund
+                .as_ref()
+                .is_none_or(|r| r.amount <= payment.amount.amount())
+            && observation
+                .dispute
+                .as_ref()
+                .is_none_or(|d| d.amount <= payment.amount.amount());
         if !consistent {
             return Err(ApiError::Payment(PaymentError::EventInconsistent));
         }

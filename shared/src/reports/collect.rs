@@ -1,13 +1,14 @@
 //! Reading a report's facts from the table: the audit entries of both periods (a day partition at a
-//! time), the payments, appointments and feedback they name, the providers' working time, the
-//! ledgers with charges (through the `CHARGES` index) and the audit log's latest checkpoints. Only
+//! time), the appointments they name, the providers' working time and calendars, the ledgers with
+//! charges (through the `CHARGES` index) and their payments, feedback, and the audit log's
+//! checkpoints. Reads run [`IN_FLIGHT`] at a time. Only
 //! PHI-free attributes are read: no sealed field is ever opened here.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::domain::booking::{Appointment, Practice, Provider, Status};
 use crate::domain::checkpoint::Checkpoint;
-use crate::domain::ids::{AppointmentId, PatientId, PaymentId};
+use crate::domain::ids::{AppointmentId, PatientId};
 use crate::domain::ledger::{Charge, Payment};
 use crate::domain::progress::PaymentStatus;
 use crate::domain::refusals::BookingError;
@@ -89,7 +90,15 @@ fn payment_fact(p: &Payment) -> PaymentFact {
             .as_ref()
             .map(|(f, _)| (f.code.clone(), f.decline_code.clone())),
         checks: p.progress.checks.as_ref().map(|(c, _)| *c),
-        refunded: p.progress.refunded,
+        refunded: p.progress.refunded_net(p.amount.amount()),
+        failed_refunds: p
+            .progress
+            .refunds
+            .values()
+            .filter(|r| r.failed)
+            .map(|r| (r.at, r.amount))
+            .collect(),
+        disputes: p.progress.disputes.values().cloned().collect(),
     }
 }
 
@@ -105,59 +114,98 @@ fn appointment_fact(a: &Appointment) -> AppointmentFact {
     }
 }
 
-/// Every ledger with a charge created before `end`: its charges (net of adjustments) and what was
-/// paid on it, per currency.
-async fn ledgers(table: &dyn Table, end: i64) -> Result<Vec<LedgerFact>, ApiError> {
+/// How many reads the collector keeps in flight (DynamoDB answers each in milliseconds; one at a
+/// time, a month of records would take minutes).
+const IN_FLIGHT: usize = 16;
+
+/// Runs `read` over `keys`, [`IN_FLIGHT`] at a time; results in any order.
+async fn each<K, T, F, Fut>(keys: Vec<K>, read: F) -> Result<Vec<T>, ApiError>
+where
+    F: Fn(K) -> Fut,
+    Fut: Future<Output = Result<T, ApiError>>,
+{
+    use futures_util::StreamExt as _;
+    futures_util::stream::iter(keys.into_iter().map(read))
+        .buffer_unordered(IN_FLIGHT)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect()
+}
+
+/// One patient's ledger: its charges (net of adjustments) and what was paid on them, per currency,
+/// and its payments.
+fn ledger_facts(items: &[Item]) -> Result<(Vec<LedgerFact>, Vec<PaymentFact>), ApiError> {
+    let mut charges = Vec::new();
+    let mut payments = Vec::new();
+    for item in items {
+        match item.get(attr::KIND).and_then(AttrValue::as_s) {
+            Some("charge") => charges.push(Charge::from_item(item)?),
+            Some("payment") => payments.push(Payment::from_item(item)?),
+            _ => {}
+        }
+    }
+    let mut by_currency: BTreeMap<String, LedgerFact> = BTreeMap::new();
+    for c in charges.iter().filter(|c| c.adjusts.is_none()) {
+        let net = c.total
+            + charges
+                .iter()
+                .filter(|a| a.adjusts.as_ref() == Some(&c.id))
+                .map(|a| a.total)
+                .sum::<i64>();
+        let code = c.currency.code().to_owned();
+        by_currency
+            .entry(code.clone())
+            .or_insert_with(|| LedgerFact {
+                currency: code,
+                charges: Vec::new(),
+                paid: Vec::new(),
+            })
+            .charges
+            .push((c.created_at, net));
+    }
+    for p in &payments {
+        if p.progress.status != PaymentStatus::Succeeded {
+            continue;
+        }
+        let at = p.progress.succeeded_at.unwrap_or(p.created_at);
+        if let Some(l) = by_currency.get_mut(p.amount.currency().code()) {
+            let (paid, back, disputed) = p.progress.settled(p.amount.amount());
+            l.paid.push((at, paid - back - disputed));
+        }
+    }
+    Ok((
+        by_currency.into_values().collect(),
+        payments.iter().map(payment_fact).collect(),
+    ))
+}
+
+/// Every ledger with a charge created before `end` (found through the `CHARGES` index), and every
+/// payment on them.
+async fn ledgers(
+    table: &dyn Table,
+    end: i64,
+) -> Result<(Vec<LedgerFact>, Vec<PaymentFact>), ApiError> {
     let query = Query::gsi1(CHARGES_INDEX).sort(SortKey::Lt(instant_key(end)));
     let patients: BTreeSet<String> = query_all(table, &query)
         .await?
         .iter()
         .map(|i| s(i, attr::PATIENT_ID).map(str::to_owned))
         .collect::<Result<_, _>>()?;
-    let mut out = Vec::new();
-    for patient in patients {
+    let read = |patient: String| async move {
         let id = PatientId::parse(&patient).ok_or_else(|| corrupt("patient_id"))?;
         let items = query_all(table, &Query::partition(ledger_partition(&id))).await?;
-        let mut charges = Vec::new();
-        let mut payments = Vec::new();
-        for item in &items {
-            match item.get(attr::KIND).and_then(AttrValue::as_s) {
-                Some("charge") => charges.push(Charge::from_item(item)?),
-                Some("payment") => payments.push(Payment::from_item(item)?),
-                _ => {}
-            }
-        }
-        let mut by_currency: BTreeMap<String, LedgerFact> = BTreeMap::new();
-        for c in charges.iter().filter(|c| c.adjusts.is_none()) {
-            let net = c.total
-                + charges
-                    .iter()
-                    .filter(|a| a.adjusts.as_ref() == Some(&c.id))
-                    .map(|a| a.total)
-                    .sum::<i64>();
-            let code = c.currency.code().to_owned();
-            by_currency
-                .entry(code.clone())
-                .or_insert_with(|| LedgerFact {
-                    currency: code,
-                    charges: Vec::new(),
-                    paid: Vec::new(),
-                })
-                .charges
-                .push((c.created_at, net));
-        }
-        for p in &payments {
-            if p.progress.status != PaymentStatus::Succeeded {
-                continue;
-            }
-            let at = p.progress.succeeded_at.unwrap_or(p.created_at);
-            if let Some(l) = by_currency.get_mut(p.amount.currency().code()) {
-                l.paid.push((at, p.amount.amount() - p.progress.refunded));
-            }
-        }
-        out.extend(by_currency.into_values());
+        Ok::<_, ApiError>((patient, ledger_facts(&items)?))
+    };
+    let mut read = each(patients.into_iter().collect(), read).await?;
+    // In patient order, whatever order the reads finished in.
+    read.sort_by(|a, b| a.0.cmp(&b.0));
+    let (mut ledgers, mut payments) = (Vec::new(), Vec::new());
+    for (_, (l, p)) in read {
+        ledgers.extend(l);
+        payments.extend(p);
     }
-    Ok(out)
+    Ok((ledgers, payments))
 }
 
 /// The checkpoint that covers the period (the first signed at or after its end), else the latest.
@@ -198,39 +246,16 @@ pub async fn facts(
     let practice = practice(table).await?;
     let entries = entries(table, previous.start, period.end).await?;
 
-    let mut payments = Vec::new();
     let mut appointments = BTreeMap::new();
+    let mut named_appointments = BTreeSet::new();
     let mut read_patients = BTreeSet::new();
     for e in &entries {
-        let patient = e.patients.first().and_then(|p| PatientId::parse(p));
-        match (e.action.as_str(), e.outcome.as_str()) {
-            ("payment.create", "success") => {
-                let (Some(patient), Some(id)) = (patient, PaymentId::parse(&e.entity_id)) else {
-                    return Err(corrupt("payment entry"));
-                };
-                if let Some(item) = table
-                    .get(&payment_key(&patient, &id), Consistency::Eventual)
-                    .await?
-                {
-                    payments.push(payment_fact(&Payment::from_item(&item)?));
-                }
-            }
-            (a, "success") if a.starts_with("appointment.") && a != "appointment.list" => {
-                let Some(id) = AppointmentId::parse(&e.entity_id) else {
-                    continue;
-                };
-                if appointments.contains_key(id.as_str()) {
-                    continue;
-                }
-                if let Some(item) = table
-                    .get(&appointment_key(&id), Consistency::Eventual)
-                    .await?
-                {
-                    let a = appointment_fact(&Appointment::from_item(&item)?);
-                    appointments.insert(a.id.clone(), a);
-                }
-            }
-            _ => {}
+        if e.outcome == "success"
+            && e.action.starts_with("appointment.")
+            && e.action != "appointment.list"
+            && let Some(id) = AppointmentId::parse(&e.entity_id)
+        {
+            named_appointments.insert(id);
         }
         if e.is_workforce() && e.outcome == "success" {
             read_patients.extend(e.patients.iter().cloned());
@@ -276,19 +301,42 @@ pub async fn facts(
         }
     }
     providers.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
+    // The appointments entries name that the calendars did not show (booked for later).
+    let missing = named_appointments
+        .into_iter()
+        .filter(|id| !appointments.contains_key(id.as_str()))
+        .collect();
+    let read = |id: AppointmentId| async move {
+        match table
+            .get(&appointment_key(&id), Consistency::Eventual)
+            .await?
+        {
+            Some(item) => Ok(Some(appointment_fact(&Appointment::from_item(&item)?))),
+            None => Ok(None),
+        }
+    };
+    for a in each(missing, read).await?.into_iter().flatten() {
+        appointments.insert(a.id.clone(), a);
+    }
 
     // Which of the patients staff read have appointments, and with whom.
-    let mut patient_providers = BTreeSet::new();
-    for patient in &read_patients {
-        let Some(id) = PatientId::parse(patient) else {
-            continue;
+    let read = |patient: String| async move {
+        let Some(id) = PatientId::parse(&patient) else {
+            return Ok(Vec::new());
         };
         let query = Query::partition(patient_partition(&id))
             .sort(SortKey::BeginsWith(PATIENT_APPOINTMENT_PREFIX.into()));
-        for item in query_all(table, &query).await? {
-            patient_providers.insert((patient.clone(), s(&item, attr::PROVIDER_ID)?.to_owned()));
-        }
-    }
+        query_all(table, &query)
+            .await?
+            .iter()
+            .map(|item| Ok((patient.clone(), s(item, attr::PROVIDER_ID)?.to_owned())))
+            .collect::<Result<Vec<_>, ApiError>>()
+    };
+    let patient_providers = each(read_patients.into_iter().collect(), read)
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
 
     let feedback = crate::feedback::created_between(table, 0, period.end)
         .await?
@@ -300,6 +348,8 @@ pub async fn facts(
         })
         .collect();
 
+    let (ledgers, mut payments) = ledgers(table, period.end).await?;
+    payments.retain(|p| previous.start <= p.created_at && p.created_at < period.end);
     Ok(Facts {
         practice: practice.name.clone(),
         zone: practice.zone.clone(),
@@ -308,7 +358,7 @@ pub async fn facts(
         appointments,
         providers,
         working,
-        ledgers: ledgers(table, period.end).await?,
+        ledgers,
         feedback,
         patient_providers,
         log: log_status(table, period.end, verification).await?,

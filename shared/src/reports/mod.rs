@@ -15,7 +15,9 @@ use crate::domain::report::{Period, Report, compute};
 use crate::error::ApiError;
 use crate::store::Table;
 
-/// Computes the report of `period` (against the one before it).
+/// Computes the report of `period` (against the one before it). `verification` is what the job's
+/// check of the audit log found (run first, not alongside: both read a month of entries, and one
+/// at a time keeps the job's peak memory to the larger of the two).
 pub async fn generate(
     table: &dyn Table,
     period: &Period,

@@ -63,6 +63,20 @@ impl Charge {
     }
 }
 
+/// A map kept as JSON text; absent is empty.
+fn json_map<T: serde::de::DeserializeOwned>(
+    item: &Item,
+    name: &str,
+) -> Result<std::collections::BTreeMap<String, T>, ApiError> {
+    match item.get(name) {
+        None => Ok(Default::default()),
+        Some(v) => v
+            .as_s()
+            .and_then(|t| serde_json::from_str(t).ok())
+            .ok_or_else(|| corrupt(name)),
+    }
+}
+
 impl Payment {
     pub fn key(&self) -> Key {
         payment_key(&self.patient, &self.id)
@@ -98,6 +112,19 @@ impl Payment {
         }
         if let Some(at) = p.succeeded_at {
             item.set(attr::SUCCEEDED_AT, at);
+        }
+        // Small maps, kept as JSON text (ids, amounts, flags and times only).
+        if !p.refunds.is_empty() {
+            item.set(
+                attr::REFUNDS,
+                serde_json::to_string(&p.refunds).unwrap_or_default(),
+            );
+        }
+        if !p.disputes.is_empty() {
+            item.set(
+                attr::DISPUTES,
+                serde_json::to_string(&p.disputes).unwrap_or_default(),
+            );
         }
         if let Some((f, stamp)) = &p.failure {
             item.set(attr::FAILURE_CODE, f.code.clone());
@@ -170,6 +197,8 @@ impl Payment {
                     None => None,
                     Some(_) => Some(n(item, attr::SUCCEEDED_AT)?),
                 },
+                refunds: json_map(item, attr::REFUNDS)?,
+                disputes: json_map(item, attr::DISPUTES)?,
             },
             version: n(item, attr::VERSION)?,
             created_at: n(item, attr::CREATED_AT)?,

@@ -2,13 +2,17 @@
 //!
 //! Stripe events (`{id, type, created, data: {object}}`) and Standard Webhooks payloads
 //! (`{type, timestamp, data}`, id and time from the signed headers) carry the same objects:
-//! a PaymentIntent (`payment_intent.*`) or a Charge (`charge.*`). Only the fields we need are read;
-//! anything else in the payload is ignored, never logged.
+//! a PaymentIntent (`payment_intent.*`), a Charge (`charge.*`), a Dispute (`charge.dispute.*`) or a
+//! Refund (`refund.*`, `charge.refund.updated`). Only the fields we need are read; anything else in
+//! the payload is ignored, never logged.
 
 use serde::Deserialize;
 
 pub use crate::domain::progress::Event;
-use crate::domain::progress::{CardChecks, CheckResult, Failure, Observation, PaymentStatus};
+use crate::domain::progress::{
+    CardChecks, CheckResult, DisputeObservation, DisputeOutcome, Failure, Observation,
+    PaymentStatus, RefundObservation,
+};
 use crate::error::{ApiError, InputError};
 
 #[derive(Deserialize)]
@@ -58,6 +62,16 @@ struct ChargeObject {
     failure_code: Option<String>,
     outcome: Option<Outcome>,
     payment_method_details: Option<MethodDetails>,
+}
+
+/// A Dispute or a Refund: both name their payment intent, an amount and a status.
+#[derive(Deserialize)]
+struct ClaimObject {
+    id: String,
+    amount: i64,
+    currency: Option<String>,
+    payment_intent: Option<String>,
+    status: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -120,7 +134,17 @@ fn interpret(
         checks: None,
         failure: None,
         refunded: None,
+        refund: None,
+        dispute: None,
     };
+    if kind.starts_with("charge.dispute.")
+        || matches!(
+            kind,
+            "refund.created" | "refund.updated" | "refund.failed" | "charge.refund.updated"
+        )
+    {
+        return claim(kind, object, base);
+    }
     let intent_status = match kind {
         "payment_intent.processing" => Some(PaymentStatus::Processing),
         "payment_intent.payment_failed" => Some(PaymentStatus::Failed),
@@ -208,6 +232,52 @@ fn interpret(
             refunded,
             ..base
         },
+    })
+}
+
+/// A dispute or refund event: the amount it concerns is not the payment's, so only the currency is
+/// checked against the payment; the amount is checked to be within it.
+fn claim(kind: &str, object: serde_json::Value, base: Observation) -> Result<Event, ApiError> {
+    let o: ClaimObject = serde_json::from_value(object).map_err(|_| invalid())?;
+    if !crate::domain::ids::is_key_token(&o.id) || o.amount < 0 {
+        return Err(invalid());
+    }
+    let Some(intent) = o.payment_intent else {
+        // Not about a payment intent: not one of ours.
+        return Ok(Event::Ignored);
+    };
+    let status = o.status.as_deref();
+    let observation = if let Some(stage) = kind.strip_prefix("charge.dispute.") {
+        let outcome = match status {
+            Some("won") => Some(DisputeOutcome::Won),
+            Some("lost") => Some(DisputeOutcome::Lost),
+            _ => None,
+        };
+        Observation {
+            dispute: Some(DisputeObservation {
+                id: o.id,
+                amount: o.amount,
+                withdrawn: stage == "funds_withdrawn",
+                reinstated: stage == "funds_reinstated",
+                outcome,
+            }),
+            ..base
+        }
+    } else {
+        Observation {
+            refund: Some(RefundObservation {
+                id: o.id,
+                amount: o.amount,
+                failed: kind == "refund.failed" || matches!(status, Some("failed" | "canceled")),
+            }),
+            ..base
+        }
+    };
+    Ok(Event::Payment {
+        intent,
+        amount: None,
+        currency: o.currency,
+        observation,
     })
 }
 
