@@ -561,8 +561,16 @@ async fn signatures_are_checked_before_anything_else() {
             "{name}"
         );
         assert_eq!(h["content-type"], "application/problem+json", "{name}");
-        assert_eq!(stack.scan().await, before, "{name} changed state");
+        let after = stack.scan().await;
+        assert_eq!(
+            practica_tests::without_counters(after),
+            before,
+            "{name} changed state"
+        );
     }
+    // Each signature refusal was counted (the report shows them), nothing else.
+    let failures = practica_tests::counted(&stack.scan().await, "webhook_signature_failures");
+    assert!(failures >= 4, "{failures}");
     // Signed by the secret being rotated out: still accepted.
     let by_old = stripe_headers("whsec_testOldSecretForPractica00", TEST_NOW, &body);
     let (status, _, reply) = stack
@@ -650,7 +658,12 @@ async fn standard_webhooks_are_verified_and_applied() {
         (status.as_u16(), reply["code"].as_str()),
         (400, Some("signature_mismatch"))
     );
-    assert_eq!(stack.scan().await, before);
+    let after = stack.scan().await;
+    assert_eq!(
+        practica_tests::counted(&after, "webhook_signature_failures"),
+        1
+    );
+    assert_eq!(practica_tests::without_counters(after), before);
     let (status, _, reply) = stack
         .post_raw("/v1/webhooks/standard", &headers, body.clone())
         .await;

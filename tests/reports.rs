@@ -298,6 +298,19 @@ async fn the_week(stack: &Stack) {
     .await;
     ok(stack, "GET", "/v1/feedback", &staff, None).await;
     ok(stack, "GET", "/v1/patients/patient-jane", &staff, None).await;
+    // A request with a forged token, and a webhook delivery with a bad signature: counted.
+    let (status, _, _) = stack
+        .send("GET", "/v1/feedback", Some("not.a.token"), None, None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, _) = stack
+        .post_raw(
+            "/v1/webhooks/stripe",
+            &[("stripe-signature", "t=1,v1=00")],
+            b"{}".to_vec(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     // Omar may not read Jane's record.
     let (status, _, _) = stack
         .send("GET", "/v1/patients/patient-jane", Some(&omar), None, None)
@@ -387,6 +400,12 @@ async fn a_hand_computed_week() {
         ("waitlist offers taken", json!(1), json!(0)),
         ("reads of patient data by staff", json!(3), json!(0)),
         ("after-hours reads", json!(2), json!(0)),
+        ("requests refused for their token (401)", json!(1), json!(0)),
+        (
+            "webhook deliveries with a bad signature",
+            json!(1),
+            json!(0),
+        ),
         ("refused requests", json!(1), json!(0)),
         ("opened", json!(2), json!(0)),
         ("resolved", json!(1), json!(0)),

@@ -17,6 +17,7 @@ pub mod audit;
 pub mod auth;
 pub mod booking;
 pub mod config;
+pub mod counters;
 pub mod crypto;
 pub mod domain;
 pub mod error;

@@ -494,8 +494,27 @@ impl Stack {
 
 /// Stored items without the audit records of refused requests (`outcome: denied`): what a refusal
 /// may add to the table, and all it may add.
+/// (and the counters of refusals not stored one by one: see [`without_counters`]).
 pub fn without_denials(items: Vec<shared::store::Item>) -> Vec<shared::store::Item> {
-    items.into_iter().filter(|i| !is_denial(i)).collect()
+    without_counters(items.into_iter().filter(|i| !is_denial(i)).collect())
+}
+
+/// Stored items without the refusal counters (`COUNTER#...`, see `shared::counters`): all a
+/// webhook delivery with a bad signature may add.
+pub fn without_counters(items: Vec<shared::store::Item>) -> Vec<shared::store::Item> {
+    items
+        .into_iter()
+        .filter(|i| !i.key.pk.starts_with("COUNTER#"))
+        .collect()
+}
+
+/// The count of `name` the refusal counters hold, over every hour.
+pub fn counted(items: &[shared::store::Item], name: &str) -> i64 {
+    items
+        .iter()
+        .filter(|i| i.key.pk.starts_with("COUNTER#") && i.key.sk.starts_with(&format!("{name}#")))
+        .filter_map(|i| i.get("count").and_then(shared::store::AttrValue::as_n))
+        .sum()
 }
 
 /// An audit record of a refused request.

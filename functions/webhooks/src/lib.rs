@@ -51,15 +51,31 @@ async fn stripe(
     RawBody(body): RawBody,
 ) -> Result<Json<Received>, ApiError> {
     let now = s.app.clock.now().unix_timestamp();
-    signature::verify_stripe(
+    let verified = signature::verify_stripe(
         header(&headers, "stripe-signature"),
         &body,
         &s.config.stripe,
         now,
         s.config.tolerance_secs,
-    )?;
+    );
+    counted(&s, verified).await?;
     let (event_id, event) = events::stripe(&body)?;
     receive(&s, "stripe", &event_id, event, &request_id).await
+}
+
+/// Passes a signature check's result through, counting a failure (the report shows how many).
+async fn counted<T, E: Into<ApiError>>(
+    s: &WebhookState,
+    verified: Result<T, E>,
+) -> Result<T, ApiError> {
+    match verified {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            let counter = shared::counters::WEBHOOK_SIGNATURE_FAILURES;
+            shared::counters::count(&*s.app.table, &*s.app.clock, counter).await;
+            Err(e.into())
+        }
+    }
 }
 
 /// Applies a verified, read event and acknowledges it.
@@ -89,13 +105,14 @@ async fn standard(
         timestamp: header(&headers, "webhook-timestamp"),
         signature: header(&headers, "webhook-signature"),
     };
-    let id = signature::verify_standard(
+    let verified = signature::verify_standard(
         signed,
         &body,
         &s.config.standard,
         now,
         s.config.tolerance_secs,
-    )?;
+    );
+    let id = counted(&s, verified).await?;
     // Verified above, so the timestamp is digits within the tolerance.
     let timestamp = signed.timestamp.and_then(|t| t.parse().ok()).unwrap_or(now);
     let event = events::standard(id, timestamp, &body)?;

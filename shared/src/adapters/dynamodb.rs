@@ -188,6 +188,21 @@ impl Expr {
             out.push_str("REMOVE ");
             out.push_str(&removes.join(", "));
         }
+        if !update.add.is_empty() {
+            let adds: Vec<String> = update
+                .add
+                .iter()
+                .map(|(k, d)| {
+                    let (n, v) = (self.name(k), self.value(AttributeValue::N(d.to_string())));
+                    format!("{n} {v}")
+                })
+                .collect();
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str("ADD ");
+            out.push_str(&adds.join(", "));
+        }
         out
     }
 

@@ -224,6 +224,8 @@ pub struct Facts {
     pub working: BTreeMap<String, Vec<(i64, i64)>>,
     pub ledgers: Vec<LedgerFact>,
     pub feedback: Vec<FeedbackFact>,
+    /// Refusals counted, not stored: per name (`crate::counters`), this period and the one before.
+    pub counters: BTreeMap<String, [i64; 2]>,
     /// Patients with at least one appointment: (patient, provider) pairs.
     pub patient_providers: BTreeSet<(String, String)>,
     pub log: LogStatus,
@@ -695,6 +697,17 @@ pub fn compute(facts: &Facts, period: &Period, previous: &Period) -> Report {
         "access",
         "after-hours reads",
         [0, 1].map(|i| int(total(&after_hours, i))),
+    );
+    let counted = |name: &str, i: usize| facts.counters.get(name).map_or(0, |c| c[i]);
+    row(
+        "access",
+        "requests refused for their token (401)",
+        [0, 1].map(|i| Cell::Int(counted("token_failures", i))),
+    );
+    row(
+        "access",
+        "webhook deliveries with a bad signature",
+        [0, 1].map(|i| Cell::Int(counted("webhook_signature_failures", i))),
     );
     row(
         "access",

@@ -348,6 +348,12 @@ pub async fn facts(
         })
         .collect();
 
+    let mut counters: BTreeMap<String, [i64; 2]> = BTreeMap::new();
+    for (i, p) in [period, previous].into_iter().enumerate() {
+        for (name, n) in crate::counters::totals(table, p.start, p.end).await? {
+            counters.entry(name).or_default()[i] = n;
+        }
+    }
     let (ledgers, mut payments) = ledgers(table, period.end).await?;
     payments.retain(|p| previous.start <= p.created_at && p.created_at < period.end);
     Ok(Facts {
@@ -361,6 +367,7 @@ pub async fn facts(
         ledgers,
         feedback,
         patient_providers,
+        counters,
         log: log_status(table, period.end, verification).await?,
     })
 }

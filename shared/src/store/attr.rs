@@ -18,6 +18,7 @@ pub const CHECK_ADDRESS_LINE1: &str = "check_address_line1";
 pub const CHECK_CVC: &str = "check_cvc";
 pub const CHECK_POSTAL_CODE: &str = "check_postal_code";
 pub const CHECKS_STAMP: &str = "checks_stamp";
+pub const COUNT: &str = "count";
 pub const CREATED_AT: &str = "created_at";
 pub const CURRENCY: &str = "currency";
 pub const DATE_OF_BIRTH: &str = "date_of_birth";

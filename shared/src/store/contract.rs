@@ -186,6 +186,23 @@ pub async fn update_sets_removes_and_creates(table: Arc<dyn Table>) {
         .await
         .unwrap_err();
     assert!(matches!(err, TableError::Invalid(_)), "{err:?}");
+    // Counters: an absent attribute (and item) starts at zero; each add lands.
+    let c = key("U", "counter");
+    for expected in [3, 5] {
+        let item = table
+            .update(
+                &c,
+                Update::default().add("count", if expected == 3 { 3 } else { 2 }),
+                None,
+            )
+            .await
+            .expect("add");
+        assert_eq!(item.get("count"), Some(&AttrValue::N(expected)));
+    }
+    assert_eq!(
+        get(&*table, &c).await.and_then(|i| i.get("count").cloned()),
+        Some(AttrValue::N(5))
+    );
 }
 
 pub async fn condition_groups_and_less_than(table: Arc<dyn Table>) {

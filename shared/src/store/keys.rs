@@ -33,6 +33,7 @@
 //!   `AUDITLOG#ACCESS#<patient>` / `<entry sk>` (a copy of the PHI-free fields of every entry
 //!   that names the patient). Every `AUDITLOG` item is the audit function's alone to write.
 //! - the blind-index key `BLIND` / `BLIND#v1` (see `crate::crypto::blind`)
+//! - counters of refusals not stored one by one `COUNTER#<UTC day>` / `<name>#<hour, 2 digits>`
 
 use crate::domain::ids::{
     AppointmentId, ChargeId, FeedbackId, HoldId, OutboxId, PatientId, PaymentId, ProviderId,
@@ -214,4 +215,14 @@ pub fn audit_log_checkpoint(size: u64, unix_seconds: i64) -> Key {
 /// One patient's access index: who touched their data, in time order.
 pub fn audit_access_partition(patient: &str) -> String {
     format!("AUDITLOG#ACCESS#{patient}")
+}
+
+/// One UTC day's counters.
+pub fn counter_partition(day: time::Date) -> String {
+    format!("COUNTER#{day}")
+}
+
+/// A counter of `name` for one UTC hour.
+pub fn counter_key(day: time::Date, name: &str, hour: u8) -> Key {
+    Key::new(counter_partition(day), format!("{name}#{hour:02}"))
 }

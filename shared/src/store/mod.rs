@@ -202,6 +202,8 @@ impl Condition {
 pub struct Update {
     pub set: BTreeMap<String, AttrValue>,
     pub remove: Vec<String>,
+    /// Numbers added atomically (DynamoDB's `ADD`): an absent attribute starts at zero.
+    pub add: BTreeMap<String, i64>,
 }
 
 impl Update {
@@ -213,11 +215,30 @@ impl Update {
         self.remove.push(name.into());
         self
     }
+    /// Adds `delta` to a number attribute, atomically (a counter).
+    pub fn add(mut self, name: impl Into<String>, delta: i64) -> Self {
+        self.add.insert(name.into(), delta);
+        self
+    }
     fn validate(&self) -> Result<(), TableError> {
-        if self.set.is_empty() && self.remove.is_empty() {
+        if self.set.is_empty() && self.remove.is_empty() && self.add.is_empty() {
             return Err(TableError::Invalid("update changes nothing".into()));
         }
-        for name in self.set.keys().chain(self.remove.iter()) {
+        if self
+            .add
+            .keys()
+            .any(|a| self.set.contains_key(a) || self.remove.contains(a))
+        {
+            return Err(TableError::Invalid(
+                "an attribute is both added to and set or removed".into(),
+            ));
+        }
+        for name in self
+            .set
+            .keys()
+            .chain(self.remove.iter())
+            .chain(self.add.keys())
+        {
             if name == PK || name == SK {
                 return Err(TableError::Invalid(
                     "an update cannot change the key".into(),
@@ -240,6 +261,11 @@ impl Update {
         }
         for k in &self.remove {
             item.attrs.remove(k);
+        }
+        for (k, delta) in &self.add {
+            let before = item.attrs.get(k).and_then(AttrValue::as_n).unwrap_or(0);
+            item.attrs
+                .insert(k.clone(), AttrValue::N(before.saturating_add(*delta)));
         }
         item
     }

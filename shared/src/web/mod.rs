@@ -3,6 +3,7 @@
 //! [`problem`] (every error's status and code), [`reply`], [`idempotent`] (the one way a route runs
 //! a change under an `Idempotency-Key`) and the processors' [`webhooks`] wire formats.
 
+use crate::AppState;
 use std::sync::Arc;
 
 use axum::Router;
@@ -34,6 +35,7 @@ pub use crate::domain::access::Caller;
 impl<S> FromRequestParts<S> for Caller
 where
     Arc<Verifier>: FromRef<S>,
+    AppState: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = ApiError;
@@ -61,18 +63,31 @@ where
 impl<S> FromRequestParts<S> for Principal
 where
     Arc<Verifier>: FromRef<S>,
+    AppState: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let header = match parts.headers.get(header::AUTHORIZATION) {
-            None => None,
-            Some(v) => Some(v.to_str().map_err(|_| AuthError::Malformed)?),
+        let verified = async {
+            let header = match parts.headers.get(header::AUTHORIZATION) {
+                None => None,
+                Some(v) => Some(v.to_str().map_err(|_| AuthError::Malformed)?),
+            };
+            let token = bearer(header)?;
+            let verifier = Arc::<Verifier>::from_ref(state);
+            Ok::<_, ApiError>(verifier.verify(token).await?)
         };
-        let token = bearer(header)?;
-        let verifier = Arc::<Verifier>::from_ref(state);
-        let principal = verifier.verify(token).await?;
+        let principal = match verified.await {
+            Ok(p) => p,
+            Err(e @ ApiError::Unauthorized(_)) => {
+                let app = AppState::from_ref(state);
+                crate::counters::count(&*app.table, &*app.clock, crate::counters::TOKEN_FAILURES)
+                    .await;
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
         tracing::Span::current().record("sub", principal.subject.as_str());
         Ok(principal)
     }
