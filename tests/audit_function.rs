@@ -138,8 +138,13 @@ async fn stream_batches_and_the_schedule_integrate_what_the_functions_wrote() {
     .unwrap();
     assert!(report.ok(), "{:?}", report.problems);
     assert_eq!(report.checkpointed_size, size + 1);
-    // Refused events change nothing.
-    assert!(job.run(event("apigw-v2-getPatient.json")).await.is_err());
+    // Refused events change nothing, and say that retrying cannot help.
+    let e = job
+        .run(event("apigw-v2-getPatient.json"))
+        .await
+        .unwrap_err();
+    let diagnostic: lambda_runtime::Diagnostic = e.into();
+    assert_eq!(diagnostic.error_type, "Permanent.InvalidEvent");
 }
 
 /// moto's S3 bucket with Object Lock (compliance mode by default), created as the template does.

@@ -29,6 +29,32 @@ pub enum Trigger {
     Schedule,
 }
 
+/// Why a run failed, and whether trying again can help (the Lambda error's type says which, for
+/// the stream's and the scheduler's retries and for whoever reads the dead-letter queue).
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    /// An event no trigger of this function sends: retrying it cannot help.
+    #[error("{0}")]
+    InvalidEvent(String),
+    /// Integration or archiving failed (the table, the key service or the bucket): the next run
+    /// picks up where this one stopped.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<AuditError> for lambda_runtime::Diagnostic {
+    fn from(e: AuditError) -> Self {
+        let kind = match &e {
+            AuditError::InvalidEvent(_) => "Permanent.InvalidEvent",
+            AuditError::Failed(_) => "Retryable.IntegrationFailed",
+        };
+        lambda_runtime::Diagnostic {
+            error_type: kind.into(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
 /// Reads an invocation's event: a DynamoDB stream batch or a scheduled event; anything else is
 /// refused (a misconfigured trigger should fail loudly, not integrate silently).
 pub fn trigger_of(event: &Value) -> anyhow::Result<Trigger> {
@@ -66,9 +92,12 @@ pub struct AuditJob {
 impl AuditJob {
     /// One invocation: integrate, then archive the latest checkpoint. Returns a summary (no
     /// entry content: sizes and names only).
-    pub async fn run(&self, event: Value) -> anyhow::Result<Value> {
-        let trigger = trigger_of(&event)?;
-        let (done, archived) = self.integrate().await?;
+    pub async fn run(&self, event: Value) -> Result<Value, AuditError> {
+        let trigger = trigger_of(&event).map_err(|e| AuditError::InvalidEvent(format!("{e:#}")))?;
+        let (done, archived) = self
+            .integrate()
+            .await
+            .map_err(|e| AuditError::Failed(format!("{e:#}")))?;
         tracing::info!(
             ?trigger,
             added = done.added,

@@ -9,9 +9,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let job = audit::AuditJob::cold_start().await?;
     let job = &job;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        job.run(event.payload)
-            .await
-            .map_err(lambda_runtime::Error::from)
+        job.run(event.payload).await
     }))
     .await
 }
