@@ -649,9 +649,9 @@ async fn a_failed_run_publishes_nothing_and_its_retry_the_same_report() {
 }
 
 #[tokio::test]
-async fn empty_and_dst_periods_are_readable_and_bad_periods_refused() {
+async fn empty_one_event_and_dst_periods_are_readable_and_bad_periods_refused() {
     let s = setup(Stack::embedded(), None);
-    s.stack.seed().await;
+    let demo = s.stack.seed().await;
     // New York leaves daylight time on 1 November 2026.
     for (from, to) in [("2026-10-01", "2026-10-02"), ("2026-10-25", "2026-11-08")] {
         let manifest = s.job.report(&period(from, to)).await.unwrap();
@@ -661,6 +661,27 @@ async fn empty_and_dst_periods_are_readable_and_bad_periods_refused() {
         let html = String::from_utf8(published(&s.job, &manifest.id, "report.html").await).unwrap();
         assert!(html.contains("None in either period."));
     }
+    // A period with one event: one booking, on a day of its own.
+    let jane = s.stack.token("patient-jane", &[Role::Patient]);
+    let services = ok(&s.stack, "GET", "/v1/services", &jane, None).await;
+    let body = json!({"providerId": demo.providers[0], "serviceId": services["services"][1]["id"], "start": "2026-11-24T10:00:00-05:00"});
+    ok(&s.stack, "POST", "/v1/appointments", &jane, Some(body)).await;
+    let manifest = s
+        .job
+        .report(&period("2026-11-23", "2026-11-24"))
+        .await
+        .unwrap();
+    let report: Value =
+        serde_json::from_slice(&published(&s.job, &manifest.id, "report.json").await).unwrap();
+    let bookings = summary(&report)
+        .into_iter()
+        .find(|(f, _, _)| f == "bookings")
+        .unwrap();
+    assert_eq!((bookings.1, bookings.2), (json!(1), json!(0)));
+    assert_eq!(
+        table(&report, "lead_time"),
+        &vec![json!(["1-7 days", 1, 0])]
+    );
     // The scheduled events: a weekly and a monthly report, and anything else refused.
     let event = |name: &str| -> Value {
         let path = format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"));

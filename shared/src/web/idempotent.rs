@@ -8,7 +8,6 @@
 //! it the use case: `change.run(Operation::Book, book::book)`.
 
 use std::fmt;
-use std::sync::Arc;
 
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
 use serde::Serialize;
@@ -16,7 +15,6 @@ use serde::de::DeserializeOwned;
 
 use super::{ApiJson, IdempotencyHeader};
 use crate::AppState;
-use crate::auth::Verifier;
 use crate::domain::access::Caller;
 use crate::domain::ids::{AppointmentId, FeedbackId, IdempotencyKey, ProviderId};
 use crate::error::{ApiError, InputError};
@@ -121,7 +119,6 @@ async fn extract<S, B>(
 where
     B: DeserializeOwned,
     AppState: FromRef<S>,
-    Arc<Verifier>: FromRef<S>,
     S: Send + Sync,
 {
     let (mut parts, body) = req.into_parts();
@@ -140,7 +137,6 @@ impl<S, B> FromRequest<S> for Change<B>
 where
     B: DeserializeOwned,
     AppState: FromRef<S>,
-    Arc<Verifier>: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = ApiError;
@@ -161,7 +157,6 @@ impl<S, B> FromRequest<S> for Put<B>
 where
     B: DeserializeOwned,
     AppState: FromRef<S>,
-    Arc<Verifier>: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = ApiError;

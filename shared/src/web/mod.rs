@@ -34,7 +34,6 @@ pub use crate::domain::access::Caller;
 
 impl<S> FromRequestParts<S> for Caller
 where
-    Arc<Verifier>: FromRef<S>,
     AppState: FromRef<S>,
     S: Send + Sync,
 {
@@ -60,30 +59,29 @@ where
     }
 }
 
+/// A request refused for its token (401) is counted on the table (`crate::counters`).
 impl<S> FromRequestParts<S> for Principal
 where
-    Arc<Verifier>: FromRef<S>,
     AppState: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let app = AppState::from_ref(state);
         let verified = async {
             let header = match parts.headers.get(header::AUTHORIZATION) {
                 None => None,
                 Some(v) => Some(v.to_str().map_err(|_| AuthError::Malformed)?),
             };
             let token = bearer(header)?;
-            let verifier = Arc::<Verifier>::from_ref(state);
-            Ok::<_, ApiError>(verifier.verify(token).await?)
+            Ok::<_, ApiError>(app.verifier.verify(token).await?)
         };
         let principal = match verified.await {
             Ok(p) => p,
             Err(e @ ApiError::Unauthorized(_)) => {
-                let app = AppState::from_ref(state);
-                crate::counters::count(&*app.table, &*app.clock, crate::counters::TOKEN_FAILURES)
-                    .await;
+                let counter = crate::counters::TOKEN_FAILURES;
+                crate::counters::count(&*app.table, &*app.clock, counter).await;
                 return Err(e);
             }
             Err(e) => return Err(e),
