@@ -28,6 +28,7 @@ mod fuzz;
 mod layers;
 pub mod payments;
 pub mod reports;
+pub mod scheduled;
 pub mod state;
 pub mod store;
 pub mod telemetry;

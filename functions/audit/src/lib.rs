@@ -69,12 +69,7 @@ pub fn trigger_of(event: &Value) -> anyhow::Result<Trigger> {
         }
         return Ok(Trigger::Stream(records.len()));
     }
-    let scheduled = event.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event")
-        && matches!(
-            event.get("source").and_then(Value::as_str),
-            Some("aws.events" | "aws.scheduler")
-        );
-    if scheduled {
+    if shared::scheduled::is_scheduled(event) {
         return Ok(Trigger::Schedule);
     }
     anyhow::bail!("not a stream batch or a scheduled event")

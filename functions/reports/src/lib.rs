@@ -81,19 +81,13 @@ impl From<JobError> for lambda_runtime::Diagnostic {
 
 /// Reads a schedule's event: `detail.job` is `report` and `detail.period` `weekly` or `monthly`.
 pub fn cadence_of(event: &Value) -> Result<Cadence, JobError> {
-    let scheduled = event.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event")
-        && matches!(
-            event.get("source").and_then(Value::as_str),
-            Some("aws.events" | "aws.scheduler")
-        );
-    if !scheduled {
+    if !shared::scheduled::is_scheduled(event) {
         return Err(JobError::InvalidEvent("not a scheduled event"));
     }
-    let detail = event.get("detail");
-    if detail.and_then(|d| d.get("job")).and_then(Value::as_str) != Some("report") {
+    if shared::scheduled::job_of(event) != Some("report") {
         return Err(JobError::InvalidEvent("detail.job is not report"));
     }
-    match detail.and_then(|d| d.get("period")).and_then(Value::as_str) {
+    match event.pointer("/detail/period").and_then(Value::as_str) {
         Some("weekly") => Ok(Cadence::Weekly),
         Some("monthly") => Ok(Cadence::Monthly),
         _ => Err(JobError::InvalidEvent(

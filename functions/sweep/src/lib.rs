@@ -46,15 +46,10 @@ impl From<SweepError> for lambda_runtime::Diagnostic {
 
 /// Accepts only the schedule's event: `detail.job` is `holds-sweep`.
 pub fn check_event(event: &Value) -> Result<(), SweepError> {
-    let scheduled = event.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event")
-        && matches!(
-            event.get("source").and_then(Value::as_str),
-            Some("aws.events" | "aws.scheduler")
-        );
-    if !scheduled {
+    if !shared::scheduled::is_scheduled(event) {
         return Err(SweepError::InvalidEvent("not a scheduled event"));
     }
-    match event.pointer("/detail/job").and_then(Value::as_str) {
+    match shared::scheduled::job_of(event) {
         Some("holds-sweep") => Ok(()),
         _ => Err(SweepError::InvalidEvent("detail.job is not holds-sweep")),
     }
