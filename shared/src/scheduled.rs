@@ -6,9 +6,10 @@ use serde_json::Value;
 
 /// Whether `event` is a scheduled event.
 pub fn is_scheduled(event: &Value) -> bool {
-    event.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event")
+    // JSON pointers: these are the event's fields, not table attributes.
+    event.pointer("/detail-type").and_then(Value::as_str) == Some("Scheduled Event")
         && matches!(
-            event.get("source").and_then(Value::as_str),
+            event.pointer("/source").and_then(Value::as_str),
             Some("aws.events" | "aws.scheduler")
         )
 }
