@@ -294,6 +294,10 @@ async fn job(dir: &std::path::Path) {
     let t = Instant::now();
     job.verification().await.expect("verify");
     let verified = t.elapsed();
+    println!(
+        "  peak resident memory after the verification alone: {}",
+        peak_rss()
+    );
     let t = Instant::now();
     let manifest = job.report(&month).await.expect("report");
     let total = t.elapsed();
@@ -302,12 +306,7 @@ async fn job(dir: &std::path::Path) {
     let html = std::fs::metadata(dir.join("reports").join(&manifest.id).join("report.html"))
         .expect("html")
         .len();
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let peak = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .map(|v| v.trim().to_owned())
-        .unwrap_or_else(|| "unknown".into());
+    let peak = peak_rss();
     println!(
         "monthly report {}: {}",
         manifest.id, report["auditLog"]["verification"]
@@ -318,6 +317,16 @@ async fn job(dir: &std::path::Path) {
     println!(
         "  report.html {html} bytes; peak resident memory of the job's process: {peak} (target < 200 MB)"
     );
+}
+
+/// This process's peak resident set (`VmHWM`).
+fn peak_rss() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .map(|v| v.trim().to_owned())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 #[tokio::main]
