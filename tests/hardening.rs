@@ -1129,3 +1129,34 @@ fn any_request_gets_a_defined_answer_and_a_refusal_writes_nothing() {
         )
         .unwrap();
 }
+
+/// A path segment that does not decode (bad percent-encoding, not UTF-8) names nothing: 404
+/// problem+json on every route with a path parameter, never axum's plain-text 400.
+#[tokio::test]
+async fn undecodable_path_segments_are_404_problems() {
+    let stack = Stack::embedded();
+    stack.seed().await;
+    let admin = stack.token("admin-1", &[Role::Admin]);
+    for (method, path) in [
+        ("GET", "/v1/appointments/%FF"),
+        ("GET", "/v1/providers/%FF%FE"),
+        ("GET", "/v1/providers/%C3/availability"),
+        ("GET", "/v1/patients/%FF"),
+        ("GET", "/v1/patients/%FF/access-log"),
+        ("POST", "/v1/appointments/%FF/cancel"),
+        ("POST", "/v1/feedback/%FF/resolve"),
+        ("GET", "/v1/reports/%FF"),
+        ("GET", "/v1/reports/2026-11-16_2026-11-23/%FF"),
+    ] {
+        let body = (method == "POST").then(|| json!({"note": "x"}));
+        let (status, headers, problem) = stack
+            .send(method, path, Some(&admin), Some("k"), body)
+            .await;
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("not_found")),
+            "{method} {path}"
+        );
+        assert_eq!(headers["content-type"], "application/problem+json");
+    }
+}

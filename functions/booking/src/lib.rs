@@ -3,7 +3,7 @@
 //! `shared::booking`, return its reply. Every POST that changes something takes a
 //! [`Change`] (an `Idempotency-Key` is required); PUTs take a [`Put`] (the key is optional).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
@@ -17,7 +17,7 @@ use shared::domain::schedule::Rules;
 use shared::feedback;
 use shared::store::commit::{Idempotency, Reply};
 use shared::web::idempotent::{Change, Operation, Put};
-use shared::web::{ApiJson, ApiQuery, Caller};
+use shared::web::{ApiJson, ApiPath, ApiQuery, Caller};
 use shared::{ApiError, AppState};
 
 type Json200 = Result<Json<serde_json::Value>, ApiError>;
@@ -66,13 +66,13 @@ async fn list_providers(State(s): State<AppState>, _caller: Caller) -> Json200 {
 async fn get_provider(
     State(s): State<AppState>,
     _caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Json200 {
     let id = path_id(&id, ProviderId::parse)?;
     Ok(Json(setup::get_provider(&s, &id).await?))
 }
 
-async fn put_schedule(Path(id): Path<String>, put: Put<Rules>) -> Result<Reply, ApiError> {
+async fn put_schedule(ApiPath(id): ApiPath<String>, put: Put<Rules>) -> Result<Reply, ApiError> {
     let id = path_id(&id, ProviderId::parse)?;
     let work = async |s: &AppState, c: &Caller, i: Option<&Idempotency>, rules| {
         setup::put_schedule(s, c, i, &id, rules).await
@@ -83,7 +83,7 @@ async fn put_schedule(Path(id): Path<String>, put: Put<Rules>) -> Result<Reply, 
 async fn availability(
     State(s): State<AppState>,
     _caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<availability::AvailabilityQuery>,
 ) -> Json200 {
     let id = path_id(&id, ProviderId::parse)?;
@@ -122,14 +122,14 @@ async fn list_appointments(
 async fn get_appointment(
     State(s): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Json200 {
     let id = path_id(&id, AppointmentId::parse)?;
     Ok(Json(appointments::get_appointment(&s, &caller, &id).await?))
 }
 
 async fn reschedule(
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     change: Change<changes::RescheduleRequest>,
 ) -> Result<Reply, ApiError> {
     let id = path_id(&id, AppointmentId::parse)?;
@@ -140,7 +140,7 @@ async fn reschedule(
 }
 
 async fn cancel(
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     change: Change<changes::CancelRequest>,
 ) -> Result<Reply, ApiError> {
     let id = path_id(&id, AppointmentId::parse)?;
@@ -171,7 +171,7 @@ type PatientJson = Result<Json<patients::PatientView>, ApiError>;
 async fn get_patient(
     State(s): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> PatientJson {
     let id = path_id(&id, PatientId::parse)?;
     Ok(Json(patients::get(&s, &caller, &id).await?))
@@ -180,7 +180,7 @@ async fn get_patient(
 async fn patient_access_log(
     State(s): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<access::PageQuery>,
 ) -> Result<Json<access::AccessLog>, ApiError> {
     let id = path_id(&id, PatientId::parse)?;
@@ -248,7 +248,7 @@ async fn list_feedback(
 }
 
 async fn resolve_feedback(
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     change: Change<feedback::ResolveRequest>,
 ) -> Result<Reply, ApiError> {
     let id = path_id(&id, FeedbackId::parse)?;

@@ -12,7 +12,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -24,7 +24,7 @@ use shared::domain::clock::Clock;
 use shared::domain::report::{Period, PeriodError};
 use shared::reports::{Manifest, ReportStore, generate, publish};
 use shared::store::Table;
-use shared::web::Caller;
+use shared::web::{ApiPath, Caller};
 use shared::{ApiError, AppState};
 
 /// Which report a schedule asks for.
@@ -194,7 +194,7 @@ async fn get_report(
     State(s): State<AppState>,
     Extension(store): Store,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let bytes = shared::reports::read::file(&s, &*store, &caller, &id, "report.json").await?;
     Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response())
@@ -204,7 +204,7 @@ async fn get_report_file(
     State(s): State<AppState>,
     Extension(store): Store,
     caller: Caller,
-    Path((id, file)): Path<(String, String)>,
+    ApiPath((id, file)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     let bytes = shared::reports::read::file(&s, &*store, &caller, &id, &file).await?;
     let kind = match file.rsplit_once('.').map(|(_, e)| e) {

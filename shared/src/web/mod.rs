@@ -157,6 +157,25 @@ where
     }
 }
 
+/// Path parameters. A segment that does not decode (bad percent-encoding, not UTF-8) names nothing:
+/// 404 problem+json, like an id of the wrong shape (axum's own rejection is plain text).
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(ApiPath(value)),
+            Err(_) => Err(ApiError::NotFound),
+        }
+    }
+}
+
 /// The `Idempotency-Key` header, required on every POST that changes something.
 pub struct IdempotencyHeader(pub IdempotencyKey);
 
