@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use time::Date;
 
-use super::verify::{Leaf, LogView, Report, verify};
+use super::verify::{Leaf, LogChecker, Report, Signed};
 use crate::crypto::CryptoError;
 use crate::crypto::signer::{LogSigner, sign_checkpoint};
 use crate::domain::checkpoint::Checkpoint;
@@ -379,21 +379,70 @@ pub async fn verify_table(
     archived: &[String],
 ) -> Result<Report, ApiError> {
     let today = clock.now().date();
-    let leaves = all_leaves(table).await?;
-    let first_leaf_day = leaves
-        .iter()
-        .filter_map(|l| l.entry.strip_prefix("AUDIT#")?.get(..10).map(day_of))
-        .filter_map(Result::ok)
-        .min();
+    let head_size = match table.get(&audit_log_head(), Consistency::Strong).await? {
+        Some(head) => {
+            Some(u64::try_from(n(&head, attr::TREE_SIZE)?).map_err(|_| corrupt(attr::TREE_SIZE))?)
+        }
+        None => None,
+    };
+    let pending_after = (clock.now() - ALLOWED_LAG).unix_timestamp_nanos();
+    let mut checker = LogChecker::new(pending_after, head_size.unwrap_or(0));
+    // The leaves a page at a time, in index order, each checked as it comes.
+    let mut first_leaf_day: Option<Date> = None;
+    let mut query = Query::partition(AUDIT_LOG_LEAVES).limit(LEAF_PAGE);
+    loop {
+        let page = table.query(&query).await?;
+        for item in &page.items {
+            let leaf = leaf_of(item)?;
+            let day = leaf
+                .entry
+                .strip_prefix("AUDIT#")
+                .and_then(|rest| rest.get(..10))
+                .and_then(|d| day_of(d).ok());
+            if let Some(day) = day {
+                first_leaf_day = Some(first_leaf_day.map_or(day, |first| first.min(day)));
+            }
+            checker.leaf(&leaf);
+        }
+        match page.next {
+            Some(next) => query.cursor = Some(next),
+            None => break,
+        }
+    }
+    // Then the entries a day at a time; the next day is read while this one is hashed.
     let lookback = today - time::Duration::days(config.first_scan_days);
     let from = first_leaf_day.map_or(lookback, |d| d.min(lookback));
-    let mut entries = BTreeMap::new();
-    for day in days(from, today) {
-        for item in entries_of(table, day).await? {
-            entries.insert(
-                entry_name(&item.key.pk, &item.key.sk),
-                leaf_hash(&canonical_entry(&item)),
-            );
+    let mut days = days(from, today);
+    let mut items = match days.next() {
+        Some(day) => entries_of(table, day).await?,
+        None => Vec::new(),
+    };
+    loop {
+        let next_day = days.next();
+        let read_next = async {
+            match next_day {
+                Some(day) => entries_of(table, day).await.map(Some),
+                None => Ok(None),
+            }
+        };
+        let hash = async {
+            items
+                .iter()
+                .map(|item| {
+                    (
+                        entry_name(&item.key.pk, &item.key.sk),
+                        leaf_hash(&canonical_entry(item)),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let (next, hashed) = futures_util::future::join(read_next, hash).await;
+        for (name, hash) in &hashed {
+            checker.entry(name, *hash);
+        }
+        match next? {
+            Some(next) => items = next,
+            None => break,
         }
     }
     let notes = query_all(table, &Query::partition(AUDIT_LOG_CHECKPOINTS))
@@ -401,20 +450,12 @@ pub async fn verify_table(
         .iter()
         .map(|c| s(c, attr::NOTE).map(str::to_owned))
         .collect::<Result<Vec<_>, _>>()?;
-    let view = LogView {
-        leaves: &leaves,
-        entries: &entries,
+    let signed = Signed {
         checkpoints: &notes,
         archived,
-        head_size: match table.get(&audit_log_head(), Consistency::Strong).await? {
-            Some(head) => Some(
-                u64::try_from(n(&head, attr::TREE_SIZE)?).map_err(|_| corrupt(attr::TREE_SIZE))?,
-            ),
-            None => None,
-        },
-        pending_after: (clock.now() - ALLOWED_LAG).unix_timestamp_nanos(),
+        head_size,
     };
-    Ok(verify(&view, &config.key_name, spki))
+    Ok(checker.finish(&signed, &config.key_name, spki))
 }
 
 /// One exported audit entry: its leaf index (none if not integrated yet) and its canonical bytes,

@@ -12,7 +12,7 @@
 //!   was rewritten after it was signed); the checkpoints archived outside the table are held to
 //!   the same, so a table rolled back together with its own checkpoints is caught by the archive.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::crypto::signer::{CheckpointError, verify_checkpoint};
 use crate::domain::merkle::{Frontier, Hash};
@@ -124,125 +124,248 @@ impl Report {
     }
 }
 
-/// Checks `log` against the key pinned as (`key_name`, `spki`).
+/// Checks `log` against the key pinned as (`key_name`, `spki`): a [`LogChecker`] fed from slices.
 pub fn verify(log: &LogView<'_>, key_name: &str, spki: &[u8]) -> Report {
-    let mut problems = Vec::new();
     let mut leaves: Vec<&Leaf> = log.leaves.iter().collect();
     leaves.sort_by_key(|l| l.index);
-    let tree_size = leaves.last().map_or(0, |l| l.index + 1);
-
-    // The stored leaf hashes by index, and the sequence's gaps.
-    let mut by_index: BTreeMap<u64, &Leaf> = BTreeMap::new();
-    for leaf in &leaves {
-        by_index.entry(leaf.index).or_insert(leaf);
+    let mut verifier = LogChecker::new(log.pending_after, log.leaves.len() as u64);
+    for leaf in leaves {
+        verifier.leaf(leaf);
     }
-    problems.extend(
-        (0..tree_size)
-            .filter(|i| !by_index.contains_key(i))
-            .map(|index| Problem::LeafMissing { index }),
-    );
+    for (name, hash) in log.entries {
+        verifier.entry(name, *hash);
+    }
+    verifier.finish(
+        &Signed {
+            checkpoints: log.checkpoints,
+            archived: log.archived,
+            head_size: log.head_size,
+        },
+        key_name,
+        spki,
+    )
+}
 
-    // Each leaf against the entry it names.
-    let mut named: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut mismatched: Vec<(&Leaf, Hash)> = Vec::new();
-    for leaf in by_index.values() {
-        if let Some(&first) = named.get(leaf.entry.as_str()) {
-            problems.push(Problem::EntryInTwoLeaves {
-                entry: leaf.entry.clone(),
-                first,
-                second: leaf.index,
-            });
-        } else {
-            named.insert(&leaf.entry, leaf.index);
+/// The signed side of a check: the checkpoints in the table, the archived ones, the head's size.
+pub struct Signed<'a> {
+    pub checkpoints: &'a [String],
+    pub archived: &'a [String],
+    pub head_size: Option<u64>,
+}
+
+/// An entry name a leaf commits to.
+struct Named {
+    /// The first leaf naming it.
+    index: u64,
+    /// The leaf hash of the entry's bytes, once the entry was read.
+    actual: Option<Hash>,
+}
+
+/// The check, fed as the log is read: every leaf in ascending index order first, then every
+/// entry, then [`LogChecker::finish`]. Per leaf it keeps only the index, the stored hash and the
+/// entry's name (not the leaves' subtrees, not the entries' bytes), so a log of hundreds of
+/// thousands of entries is checked in tens of megabytes however it is read.
+pub struct LogChecker {
+    pending_after: i128,
+    /// (index, stored hash), ascending, one per index.
+    hashes: Vec<(u64, Hash)>,
+    names: HashMap<Box<str>, Named>,
+    /// Leaves naming an entry an earlier leaf names: (index, entry).
+    repeats: Vec<(u64, Box<str>)>,
+    /// Recomputes the subtrees each leaf completes, up to the first missing leaf (after it every
+    /// position is off, and the gap is reported).
+    frontier: Option<Frontier>,
+    nodes_wrong: Vec<u64>,
+    missing: Vec<u64>,
+    pending: u64,
+    not_in_log: Vec<Box<str>>,
+}
+
+impl LogChecker {
+    /// A check of a log expected to hold about `expected` leaves (room is made for them up front,
+    /// so the tables do not grow by doubling).
+    pub fn new(pending_after: i128, expected: u64) -> LogChecker {
+        let room = usize::try_from(expected).unwrap_or(0).min(1 << 24);
+        LogChecker {
+            pending_after,
+            hashes: Vec::with_capacity(room),
+            names: HashMap::with_capacity(room),
+            repeats: Vec::new(),
+            frontier: Some(Frontier::default()),
+            nodes_wrong: Vec::new(),
+            missing: Vec::new(),
+            pending: 0,
+            not_in_log: Vec::new(),
         }
-        match log.entries.get(&leaf.entry) {
-            None => problems.push(Problem::EntryDeleted {
-                index: leaf.index,
-                entry: leaf.entry.clone(),
-            }),
-            Some(actual) => {
-                if *actual != leaf.hash {
-                    mismatched.push((leaf, *actual));
-                }
+    }
+
+    /// The next stored leaf. Leaves must come in ascending index order; a repeated index (a
+    /// duplicate read) is ignored.
+    pub fn leaf(&mut self, leaf: &Leaf) {
+        let next = self.hashes.last().map_or(0, |(i, _)| i + 1);
+        if leaf.index < next {
+            return;
+        }
+        if leaf.index > next {
+            self.missing.extend(next..leaf.index);
+            self.frontier = None;
+        }
+        if let Some(frontier) = &mut self.frontier
+            && frontier.push_completing(leaf.hash) != leaf.nodes
+        {
+            self.nodes_wrong.push(leaf.index);
+        }
+        self.hashes.push((leaf.index, leaf.hash));
+        match self.names.get(leaf.entry.as_str()) {
+            Some(_) => self.repeats.push((leaf.index, leaf.entry.as_str().into())),
+            None => {
+                self.names.insert(
+                    leaf.entry.as_str().into(),
+                    Named {
+                        index: leaf.index,
+                        actual: None,
+                    },
+                );
             }
         }
     }
-    problems.extend(classify_mismatches(&mismatched));
-    let mut pending = 0;
-    for entry in log
-        .entries
-        .keys()
-        .filter(|k| !named.contains_key(k.as_str()))
-    {
-        if written_at(entry).is_some_and(|at| at > log.pending_after) {
-            pending += 1;
-        } else {
-            problems.push(Problem::EntryNotInLog {
-                entry: entry.clone(),
-            });
+
+    /// An audit entry in the table, by key, with the leaf hash of its canonical bytes; after
+    /// every leaf.
+    pub fn entry(&mut self, name: &str, actual: Hash) {
+        match self.names.get_mut(name) {
+            Some(named) => named.actual = Some(actual),
+            None if written_at(name).is_some_and(|at| at > self.pending_after) => self.pending += 1,
+            None => self.not_in_log.push(name.into()),
         }
     }
-    problems.extend(check_nodes(&by_index, tree_size));
-    if let Some(head) = log.head_size.filter(|h| *h != tree_size) {
-        problems.push(Problem::HeadMismatch {
-            head,
-            leaves: tree_size,
-        });
+
+    fn stored(&self, index: u64) -> Hash {
+        let at = self.hashes.partition_point(|(i, _)| *i < index);
+        self.hashes[at].1
     }
 
-    // Checkpoints against the stored leaf hashes, in one pass over the leaves.
-    let mut checked = Vec::new();
-    let mut earlier = 0;
-    let mut latest_checkpoint_time = None;
-    let archived_from = log.checkpoints.len();
-    for (position, note) in log.checkpoints.iter().chain(log.archived).enumerate() {
-        match verify_checkpoint(note, key_name, spki) {
-            Err(reason) => problems.push(Problem::CheckpointForged { position, reason }),
-            Ok(c) if c.size < earlier && position < archived_from => {
-                problems.push(Problem::CheckpointRolledBack {
+    /// The report, against the signed side and the key pinned as (`key_name`, `spki`).
+    pub fn finish(mut self, signed: &Signed<'_>, key_name: &str, spki: &[u8]) -> Report {
+        let tree_size = self.hashes.last().map_or(0, |(i, _)| i + 1);
+        let mut problems: Vec<Problem> = self
+            .missing
+            .iter()
+            .map(|&index| Problem::LeafMissing { index })
+            .collect();
+
+        // Each leaf against the entry it names, in index order.
+        let mut per_leaf: Vec<(u64, Problem)> = Vec::new();
+        let mut mismatched: Vec<(u64, Box<str>, Hash, Hash)> = Vec::new();
+        let mut check = |index: u64, name: &str, actual: Option<Hash>, stored: Hash| match actual {
+            None => per_leaf.push((
+                index,
+                Problem::EntryDeleted {
+                    index,
+                    entry: name.to_string(),
+                },
+            )),
+            Some(actual) if actual != stored => {
+                mismatched.push((index, name.into(), stored, actual))
+            }
+            Some(_) => {}
+        };
+        for (name, named) in &self.names {
+            check(named.index, name, named.actual, self.stored(named.index));
+        }
+        for (index, name) in &self.repeats {
+            let named = &self.names[name];
+            check(*index, name, named.actual, self.stored(*index));
+        }
+        for (index, name) in &self.repeats {
+            per_leaf.push((
+                *index,
+                Problem::EntryInTwoLeaves {
+                    entry: name.to_string(),
+                    first: self.names[name].index,
+                    second: *index,
+                },
+            ));
+        }
+        // Stable: at one index, the repeat comes before the deletion.
+        per_leaf.sort_by_key(|(index, p)| (*index, !matches!(p, Problem::EntryInTwoLeaves { .. })));
+        problems.extend(per_leaf.into_iter().map(|(_, p)| p));
+        mismatched.sort_by_key(|m| m.0);
+        problems.extend(classify_mismatches(&mismatched));
+        self.not_in_log.sort();
+        problems.extend(self.not_in_log.iter().map(|entry| Problem::EntryNotInLog {
+            entry: entry.to_string(),
+        }));
+        problems.extend(
+            self.nodes_wrong
+                .iter()
+                .map(|&index| Problem::NodesWrong { index }),
+        );
+        if let Some(head) = signed.head_size.filter(|h| *h != tree_size) {
+            problems.push(Problem::HeadMismatch {
+                head,
+                leaves: tree_size,
+            });
+        }
+
+        // Checkpoints against the stored leaf hashes, in one pass over the leaves.
+        let mut checked = Vec::new();
+        let mut earlier = 0;
+        let mut latest_checkpoint_time = None;
+        let archived_from = signed.checkpoints.len();
+        for (position, note) in signed.checkpoints.iter().chain(signed.archived).enumerate() {
+            match verify_checkpoint(note, key_name, spki) {
+                Err(reason) => problems.push(Problem::CheckpointForged { position, reason }),
+                Ok(c) if c.size < earlier && position < archived_from => {
+                    problems.push(Problem::CheckpointRolledBack {
+                        position,
+                        size: c.size,
+                        earlier,
+                    })
+                }
+                Ok(c) if c.size > tree_size => problems.push(Problem::CheckpointBeyondLog {
                     position,
                     size: c.size,
-                    earlier,
-                })
-            }
-            Ok(c) if c.size > tree_size => problems.push(Problem::CheckpointBeyondLog {
-                position,
-                size: c.size,
-            }),
-            Ok(c) => {
-                if position < archived_from {
-                    earlier = c.size;
+                }),
+                Ok(c) => {
+                    if position < archived_from {
+                        earlier = c.size;
+                    }
+                    latest_checkpoint_time = latest_checkpoint_time.max(c.time);
+                    checked.push((position, c));
                 }
-                latest_checkpoint_time = latest_checkpoint_time.max(c.time);
-                checked.push((position, c));
             }
         }
-    }
-    checked.sort_by_key(|(_, c)| c.size);
-    let mut frontier = Frontier::default();
-    let mut checkpointed_size = 0;
-    let mut hashes = (0..tree_size).map(|i| by_index.get(&i).map(|l| l.hash));
-    for (position, c) in checked {
-        while frontier.size() < c.size {
-            // A missing leaf (already reported) cannot match any signed root.
-            let hash = hashes.next().flatten().unwrap_or([0; 32]);
-            frontier.push(hash);
+        checked.sort_by_key(|(_, c)| c.size);
+        let mut frontier = Frontier::default();
+        let mut checkpointed_size = 0;
+        let mut stored = self.hashes.iter().peekable();
+        for (position, c) in checked {
+            while frontier.size() < c.size {
+                let index = frontier.size();
+                // A missing leaf (already reported) cannot match any signed root.
+                let hash = match stored.next_if(|(i, _)| *i == index) {
+                    Some((_, hash)) => *hash,
+                    None => [0; 32],
+                };
+                frontier.push(hash);
+            }
+            if frontier.root() == c.root {
+                checkpointed_size = checkpointed_size.max(c.size);
+            } else {
+                problems.push(Problem::CheckpointRootMismatch {
+                    position,
+                    size: c.size,
+                });
+            }
         }
-        if frontier.root() == c.root {
-            checkpointed_size = checkpointed_size.max(c.size);
-        } else {
-            problems.push(Problem::CheckpointRootMismatch {
-                position,
-                size: c.size,
-            });
+        Report {
+            tree_size,
+            checkpointed_size,
+            pending: self.pending,
+            latest_checkpoint_time,
+            problems,
         }
-    }
-    Report {
-        tree_size,
-        checkpointed_size,
-        pending,
-        latest_checkpoint_time,
-        problems,
     }
 }
 
@@ -251,51 +374,35 @@ fn written_at(entry: &str) -> Option<i128> {
     entry.split_once('|')?.1.split('#').next()?.parse().ok()
 }
 
-/// Recomputes the subtrees each leaf completes and compares them with the stored ones, up to the
-/// first missing leaf (after it every position is off, and the gap is already reported).
-fn check_nodes(by_index: &BTreeMap<u64, &Leaf>, tree_size: u64) -> Vec<Problem> {
-    let mut frontier = Frontier::default();
-    let mut problems = Vec::new();
-    for index in 0..tree_size {
-        let Some(leaf) = by_index.get(&index) else {
-            break;
-        };
-        if frontier.push_completing(leaf.hash) != leaf.nodes {
-            problems.push(Problem::NodesWrong { index });
-        }
-    }
-    problems
-}
-
 /// Leaves whose entries no longer hash to them: a pair that hash to each other's leaves was
 /// swapped, the rest were edited.
-fn classify_mismatches(mismatched: &[(&Leaf, Hash)]) -> Vec<Problem> {
+fn classify_mismatches(mismatched: &[(u64, Box<str>, Hash, Hash)]) -> Vec<Problem> {
     let by_stored: BTreeMap<Hash, usize> = mismatched
         .iter()
         .enumerate()
-        .map(|(at, (leaf, _))| (leaf.hash, at))
+        .map(|(at, (_, _, stored, _))| (*stored, at))
         .collect();
     let mut paired = BTreeSet::new();
     let mut problems = Vec::new();
-    for (at, (leaf, actual)) in mismatched.iter().enumerate() {
+    for (at, (index, entry, stored, actual)) in mismatched.iter().enumerate() {
         if paired.contains(&at) {
             continue;
         }
         let swap = by_stored.get(actual).copied().filter(|&other| {
-            other != at && !paired.contains(&other) && mismatched[other].1 == leaf.hash
+            other != at && !paired.contains(&other) && mismatched[other].3 == *stored
         });
         match swap {
             Some(other) => {
                 paired.extend([at, other]);
-                let (a, b) = (leaf.index, mismatched[other].0.index);
+                let (a, b) = (*index, mismatched[other].0);
                 problems.push(Problem::EntriesReordered {
                     first: a.min(b),
                     second: a.max(b),
                 });
             }
             None => problems.push(Problem::EntryEdited {
-                index: leaf.index,
-                entry: leaf.entry.clone(),
+                index: *index,
+                entry: entry.to_string(),
             }),
         }
     }
