@@ -4,7 +4,8 @@
 //! report can be regenerated and compared byte for byte (every collection here is ordered).
 //! Collecting the facts is `crate::reports::collect`; drawing them, `crate::reports::render`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::Arc;
 
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
@@ -118,27 +119,58 @@ fn local_date(t: i64, zone: &TimeZone) -> Result<Date, PeriodError> {
 
 /// One audit entry, as the report sees it.
 #[derive(Clone, Debug)]
+///
+/// A month holds hundreds of thousands of these, and few distinct values: the strings are shared
+/// (see [`Interner`]), so an entry costs its own few words, not eight allocations.
 pub struct EntryFact {
     pub at: i64,
     /// The subject, or `system:<job>`.
-    pub actor: String,
-    pub actor_name: Option<String>,
-    pub roles: Vec<String>,
-    pub action: String,
-    pub outcome: String,
-    pub entity_id: String,
-    pub patients: Vec<String>,
+    pub actor: Arc<str>,
+    pub actor_name: Option<Arc<str>>,
+    pub roles: Arc<[Arc<str>]>,
+    pub action: Arc<str>,
+    pub outcome: Arc<str>,
+    pub entity_id: Arc<str>,
+    pub patients: Arc<[Arc<str>]>,
+}
+
+/// Hands out one shared copy of each distinct string and list of strings.
+#[derive(Default)]
+pub struct Interner {
+    strings: HashSet<Arc<str>>,
+    lists: HashSet<Arc<[Arc<str>]>>,
+}
+
+impl Interner {
+    pub fn str(&mut self, text: &str) -> Arc<str> {
+        if let Some(shared) = self.strings.get(text) {
+            return shared.clone();
+        }
+        let shared: Arc<str> = text.into();
+        self.strings.insert(shared.clone());
+        shared
+    }
+
+    pub fn list<'a>(&mut self, texts: impl IntoIterator<Item = &'a str>) -> Arc<[Arc<str>]> {
+        let items: Vec<Arc<str>> = texts.into_iter().map(|t| self.str(t)).collect();
+        if let Some(shared) = self.lists.get(items.as_slice()) {
+            return shared.clone();
+        }
+        let shared: Arc<[Arc<str>]> = items.into();
+        self.lists.insert(shared.clone());
+        shared
+    }
 }
 
 impl EntryFact {
     /// A person acting for the practice (staff, a provider, an admin), not a patient or a job.
     pub fn is_workforce(&self) -> bool {
-        !self.roles.is_empty() && self.roles.iter().any(|r| r != "patient")
+        !self.roles.is_empty() && self.roles.iter().any(|r| &**r != "patient")
     }
     pub fn who(&self) -> String {
         match &self.actor_name {
             Some(name) => format!("{name} ({})", self.actor),
-            None => self.actor.clone(),
+            None => self.actor.to_string(),
         }
     }
 }
@@ -543,13 +575,13 @@ pub fn compute(facts: &Facts, period: &Period, previous: &Period) -> Report {
         let Some(i) = split.of(e.at) else {
             continue;
         };
-        if e.outcome != "success" {
+        if &*e.outcome != "success" {
             continue;
         }
-        match e.action.as_str() {
+        match &*e.action {
             "appointment.create" => {
                 bookings[i] += 1;
-                if let Some(a) = facts.appointments.get(&e.entity_id) {
+                if let Some(a) = facts.appointments.get(&*e.entity_id) {
                     let days = (a.start - a.created_at).max(0) / 86_400;
                     let bucket = match days {
                         0 => "0: same day",
@@ -561,12 +593,12 @@ pub fn compute(facts: &Facts, period: &Period, previous: &Period) -> Report {
                 }
             }
             "appointment.cancel" => {
-                if e.roles.iter().any(|r| r == "patient") {
+                if e.roles.iter().any(|r| &**r == "patient") {
                     by_patient[i] += 1;
                 } else {
                     by_staff[i] += 1;
                 }
-                if let Some(a) = facts.appointments.get(&e.entity_id) {
+                if let Some(a) = facts.appointments.get(&*e.entity_id) {
                     let limit = cutoff.get(a.provider.as_str()).copied().unwrap_or(0);
                     if a.start - e.at < limit {
                         late[i] += 1;
@@ -577,7 +609,7 @@ pub fn compute(facts: &Facts, period: &Period, previous: &Period) -> Report {
             "hold.sweep" => lapsed[i] += 1,
             "hold.offer" => {
                 offers[i] += 1;
-                offered.insert(e.entity_id.clone());
+                offered.insert(e.entity_id.to_string());
             }
             _ => {}
         }
@@ -635,8 +667,8 @@ pub fn compute(facts: &Facts, period: &Period, previous: &Period) -> Report {
         let Some(i) = split.of(e.at) else {
             continue;
         };
-        if e.outcome != "success" {
-            if e.outcome == "denied" {
+        if &*e.outcome != "success" {
+            if &*e.outcome == "denied" {
                 refusals.add(e.who(), i);
             }
             continue;
@@ -649,15 +681,15 @@ pub fn compute(facts: &Facts, period: &Period, previous: &Period) -> Report {
         let who = e.who();
         reads.entry(who.clone()).or_default()[i] += 1;
         let seen = patients_read.entry(who.clone()).or_default();
-        for p in &e.patients {
+        for p in e.patients.iter() {
             seen[i].insert(p);
             let known = facts
                 .patient_providers
-                .range((p.clone(), String::new())..)
-                .take_while(|(q, _)| q == p)
+                .range((p.to_string(), String::new())..)
+                .take_while(|(q, _)| q.as_str() == &**p)
                 .any(|(_, prv)| {
                     providers_by_subject
-                        .get(e.actor.as_str())
+                        .get(&*e.actor)
                         .is_none_or(|mine| mine == prv)
                 });
             if !known {

@@ -27,30 +27,23 @@ pub async fn practice(table: &dyn Table) -> Result<Practice, ApiError> {
     }
 }
 
-fn strings(item: &Item, name: &str) -> Vec<String> {
-    match item.get(name) {
-        Some(AttrValue::L(list)) => list
-            .iter()
-            .filter_map(AttrValue::as_s)
-            .map(str::to_owned)
-            .collect(),
+fn entry_of(item: &Item, interner: &mut Interner) -> Result<EntryFact, ApiError> {
+    let list = |name: &str| match item.get(name) {
+        Some(AttrValue::L(list)) => list.iter().filter_map(AttrValue::as_s).collect(),
         _ => Vec::new(),
-    }
-}
-
-fn entry_of(item: &Item) -> Result<EntryFact, ApiError> {
+    };
     Ok(EntryFact {
         at: n(item, attr::AT)?,
-        actor: s(item, attr::ACTOR)?.to_owned(),
+        actor: interner.str(s(item, attr::ACTOR)?),
         actor_name: item
             .get(attr::ACTOR_NAME)
             .and_then(AttrValue::as_s)
-            .map(str::to_owned),
-        roles: strings(item, attr::ROLES),
-        action: s(item, attr::ACTION)?.to_owned(),
-        outcome: s(item, attr::OUTCOME)?.to_owned(),
-        entity_id: s(item, attr::ENTITY_ID)?.to_owned(),
-        patients: strings(item, attr::PATIENT_IDS),
+            .map(|name| interner.str(name)),
+        roles: interner.list(list(attr::ROLES)),
+        action: interner.str(s(item, attr::ACTION)?),
+        outcome: interner.str(s(item, attr::OUTCOME)?),
+        entity_id: interner.str(s(item, attr::ENTITY_ID)?),
+        patients: interner.list(list(attr::PATIENT_IDS)),
     })
 }
 
@@ -62,10 +55,10 @@ async fn entries(table: &dyn Table, start: i64, end: i64) -> Result<Vec<EntryFac
             .map_err(|_| corrupt("period"))
     };
     let (mut d, last) = (day(start)?, day(end)?);
-    let mut out = Vec::new();
+    let (mut out, mut interner) = (Vec::new(), Interner::default());
     loop {
         for item in query_all(table, &Query::partition(audit_partition(d))).await? {
-            let e = entry_of(&item)?;
+            let e = entry_of(&item, &mut interner)?;
             if start <= e.at && e.at < end {
                 out.push(e);
             }
@@ -250,15 +243,15 @@ pub async fn facts(
     let mut named_appointments = BTreeSet::new();
     let mut read_patients = BTreeSet::new();
     for e in &entries {
-        if e.outcome == "success"
+        if &*e.outcome == "success"
             && e.action.starts_with("appointment.")
-            && e.action != "appointment.list"
+            && &*e.action != "appointment.list"
             && let Some(id) = AppointmentId::parse(&e.entity_id)
         {
             named_appointments.insert(id);
         }
-        if e.is_workforce() && e.outcome == "success" {
-            read_patients.extend(e.patients.iter().cloned());
+        if e.is_workforce() && &*e.outcome == "success" {
+            read_patients.extend(e.patients.iter().map(|p| p.to_string()));
         }
     }
 
