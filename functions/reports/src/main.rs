@@ -3,6 +3,10 @@
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 
+/// The month's job allocates and frees hundreds of thousands of small strings across threads.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     shared::telemetry::init();
