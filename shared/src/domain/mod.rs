@@ -13,6 +13,7 @@ pub mod instant;
 pub mod ledger;
 pub mod merkle;
 pub mod money;
+pub mod notify;
 pub mod progress;
 pub mod refusals;
 pub mod report;
