@@ -192,6 +192,12 @@ async fn every_route_role_and_ownership() {
         ),
         case(
             "GET",
+            "/v1/patients/me/notifications",
+            None,
+            [200, 200, 403, 403, 403, 403, 401, 403],
+        ),
+        case(
+            "GET",
             "/v1/audit?from=2026-11-20T00:00:00Z&to=2026-11-27T00:00:00Z&patientId=patient-jane",
             None,
             [403, 403, 403, 403, 403, 200, 401, 403],
@@ -200,6 +206,12 @@ async fn every_route_role_and_ownership() {
             "PUT",
             "/v1/patients/me",
             Some(patient),
+            [200, 200, 403, 403, 403, 403, 401, 403],
+        ),
+        case(
+            "PUT",
+            "/v1/patients/me/notifications",
+            Some(json!({"email": true, "sms": false})),
             [200, 200, 403, 403, 403, 403, 401, 403],
         ),
         case(

@@ -505,17 +505,19 @@ async fn freed_time_is_offered_to_the_earliest_waiting_patient() {
         .send("GET", "/v1/waitlist", Some(&mary), None, None)
         .await;
     assert_eq!(list["entries"][0]["status"], "waiting");
-    let outbox: Vec<_> = stack
-        .scan()
+    // One offer in the outbox, for John, with the hold's expiry.
+    let offers: Vec<_> = practica_tests::waiting_messages(&stack.state)
         .await
         .into_iter()
-        .filter(|i| i.key.pk == "OUTBOX")
+        .filter(|m| m.kind == shared::domain::notify::Kind::WaitlistOffer)
         .collect();
-    assert_eq!(outbox.len(), 1);
+    assert_eq!(offers.len(), 1);
+    assert_eq!(offers[0].patient.as_str(), "patient-john");
     assert_eq!(
-        outbox[0].get("patient_id").and_then(|v| v.as_s()),
-        Some("patient-john")
+        offers[0].hold.as_ref().map(|h| h.to_string()),
+        entry["holdId"].as_str().map(str::to_owned)
     );
+    assert!(offers[0].offer_expires_at.is_some());
     // John books the offered time from his hold (the earliest start that the freed time allows).
     let mut body = booking(&demo, 30, &tue("10:00"));
     body["holdId"] = entry["holdId"].clone();

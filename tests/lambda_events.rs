@@ -124,6 +124,8 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
         ("joinWaitlist", &jane, StatusCode::CREATED),
         ("listWaitlist", &jane, StatusCode::OK),
         ("getMyAccessLog", &jane, StatusCode::OK),
+        ("putMyNotifications", &jane, StatusCode::OK),
+        ("getMyNotifications", &jane, StatusCode::OK),
         ("getPatientAccessLog", &admin, StatusCode::OK),
         ("searchAudit", &admin, StatusCode::OK),
         ("submitFeedback", &jane, StatusCode::CREATED),
@@ -162,6 +164,9 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
             "listReports" => assert_eq!(body["reports"][0]["id"], week),
             "getReport" => assert_eq!(body["id"], week),
             "cancel" => assert_eq!(body["status"], "cancelled"),
+            "getMyNotifications" => {
+                assert_eq!(body["channels"], serde_json::json!(["email", "sms"]))
+            }
             "searchPatients" => assert_eq!(body["patients"][0]["patientId"], "patient-omar"),
             // The staff read of Omar's record, with its source as the gateway gave it.
             "searchAudit" => {

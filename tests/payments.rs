@@ -171,6 +171,18 @@ async fn flow(stack: Stack) {
         usd(&after),
         json!({"currency": "USD", "charged": 13000, "paid": 13000, "refunded": 0, "disputed": 0, "balance": 0, "processing": 0})
     );
+    // The patient is told a receipt is available, once (the intent's own event added nothing).
+    let receipts = |kind| {
+        let stack = &stack;
+        async move {
+            practica_tests::waiting_messages(&stack.state)
+                .await
+                .iter()
+                .filter(|m| m.kind == kind)
+                .count()
+        }
+    };
+    assert_eq!(receipts(shared::domain::notify::Kind::Receipt).await, 1);
     let payment = &after["payments"][0];
     assert_eq!(payment["status"], "succeeded");
     assert_eq!(
@@ -187,6 +199,9 @@ async fn flow(stack: Stack) {
         (refunded["refunded"].clone(), refunded["balance"].clone()),
         (json!(13000), json!(13000))
     );
+    // One refund notice per refund that moved money back.
+    assert_eq!(receipts(shared::domain::notify::Kind::Refund).await, 2);
+    assert_eq!(receipts(shared::domain::notify::Kind::Receipt).await, 1);
 }
 
 #[tokio::test]

@@ -107,6 +107,7 @@ pub async fn seed(state: &AppState) -> Result<Demo, ApiError> {
             hold_minutes: 5,
             waitlist_offer_minutes: 60,
             limits: Default::default(),
+            notifications: Default::default(),
         },
     )
     .await?;
@@ -173,6 +174,23 @@ pub async fn seed(state: &AppState) -> Result<Demo, ApiError> {
         },
     )
     .await?;
+    // Jane has turned email notifications on herself (her address was typed by staff, so it is
+    // not verified and email would otherwise stay off); SMS stays off without her consent.
+    let jane = Caller {
+        principal: Principal {
+            subject: Subject::parse(DEMO_PATIENT).expect("valid subject"),
+            roles: BTreeSet::from([Role::Patient]),
+            verified_email: None,
+            display_name: None,
+        },
+        request_id: format!("seed-{}", ulid::Ulid::new()),
+        source: shared::domain::access::Source::local("seed"),
+    };
+    let choice = shared::notify::preferences::PreferencesRequest {
+        email: true,
+        sms: false,
+    };
+    shared::notify::preferences::put(state, &jane, None, choice).await?;
     Ok(Demo {
         time_zone: "America/New_York",
         providers,

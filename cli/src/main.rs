@@ -40,6 +40,14 @@ enum Command {
         #[arg(long, default_value = ".practica")]
         data: PathBuf,
     },
+    /// The messages sent to patients, as the local mailbox holds them (`<data>/mailbox`), oldest
+    /// first; with --deliver, first deliver the messages due now (when no server is running).
+    Outbox {
+        #[arg(long, default_value = ".practica")]
+        data: PathBuf,
+        #[arg(long)]
+        deliver: bool,
+    },
     /// Complete a sandbox payment intent (as `practica serve` created it) by sending the signed
     /// webhooks a processor would: success by default, a decline with --fail, a refund with --refund.
     Pay {
@@ -185,6 +193,21 @@ async fn main() -> anyhow::Result<()> {
         Command::Sweep { data } => {
             let (removed, offered) = serve::sweep(&data).await?;
             println!("expired holds removed: {removed}; waitlist offers made: {offered}");
+            Ok(())
+        }
+        Command::Outbox { data, deliver } => {
+            if deliver {
+                for line in serve::deliver(&data).await? {
+                    println!("{line}");
+                }
+            }
+            let messages = serve::outbox(&data)?;
+            if messages.is_empty() {
+                println!("no messages in {}", data.join(serve::MAILBOX_DIR).display());
+            }
+            for line in messages {
+                println!("{line}");
+            }
             Ok(())
         }
         Command::Audit { action } => audit(action).await,

@@ -44,6 +44,7 @@ pub async fn bind(port: u16, data: &Path) -> anyhow::Result<(tokio::net::TcpList
     }
     spawn_audit_sealing(crate::audit::job(data, &state)?);
     spawn_scheduled_jobs(state.clone(), crate::report::job(data, &state)?);
+    spawn_notify(state.clone(), notify_delivery(data)?);
     let sandbox = Arc::new(SandboxProcessor::new(data.join(SANDBOX_FILE)));
     let app = Router::new()
         .merge(booking::routes(state.clone()))
@@ -80,6 +81,41 @@ pub const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 /// How often `practica serve` publishes last week's and last month's reports again (the same bytes
 /// while their data stands; a server started mid-week publishes them at once).
 pub const REPORTS_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// How often `practica serve` delivers due messages (in Lambda the table's stream delivers a new
+/// message within seconds and a schedule takes due reminders every minute).
+pub const NOTIFY_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+/// The mailbox folder of the local notifier, in the data directory.
+pub const MAILBOX_DIR: &str = "mailbox";
+/// Message templates a practice edited, in the data directory (`<kind>.<channel>.txt`); any not
+/// there are the shipped ones.
+pub const TEMPLATES_DIR: &str = "templates";
+
+/// The local notifier (the mailbox folder) and the templates.
+pub fn notify_delivery(data: &Path) -> anyhow::Result<shared::notify::Delivery> {
+    let templates = shared::notify::templates_from_dir(&data.join(TEMPLATES_DIR))?;
+    Ok(shared::notify::Delivery {
+        notifier: Arc::new(shared::adapters::mailbox::Mailbox::new(
+            data.join(MAILBOX_DIR),
+        )),
+        templates: Arc::new(templates),
+    })
+}
+
+/// The notify function's job, in process.
+fn spawn_notify(state: AppState, delivery: shared::notify::Delivery) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(NOTIFY_EVERY);
+        loop {
+            every.tick().await;
+            match shared::notify::deliver_due(&state, &delivery, 500).await {
+                Ok(done) if done.is_empty() => {}
+                Ok(done) => tracing::info!(messages = done.len(), "outbox delivered"),
+                Err(e) => tracing::warn!(error = %e, "outbox delivery failed; retrying"),
+            }
+        }
+    });
+}
 
 /// The scheduled functions' jobs, in process: the hold sweep, and the weekly and monthly reports.
 fn spawn_scheduled_jobs(state: AppState, reports: reports::ReportJob) {
@@ -173,6 +209,60 @@ pub async fn sweep(data: &Path) -> anyhow::Result<(usize, usize)> {
     shared::booking::holds::sweep_expired_holds(&state, &run)
         .await
         .map_err(|e| anyhow::anyhow!("sweep failed: {e}"))
+}
+
+/// `practica outbox --deliver`: delivers the messages due now to the mailbox (with no server
+/// running; `practica serve` does it every few seconds itself). Returns each message's outcome.
+pub async fn deliver(data: &Path) -> anyhow::Result<Vec<String>> {
+    let state = offline_state(data)?;
+    let delivery = notify_delivery(data)?;
+    let done = shared::notify::deliver_due(&state, &delivery, 10_000)
+        .await
+        .map_err(|e| anyhow::anyhow!("delivery failed: {e}"))?;
+    Ok(done
+        .into_iter()
+        .map(|(id, outcome)| format!("{id}: {outcome:?}"))
+        .collect())
+}
+
+/// `practica outbox`: the messages in the local mailbox, oldest first, one line each.
+pub fn outbox(data: &Path) -> anyhow::Result<Vec<String>> {
+    let mailbox = shared::adapters::mailbox::Mailbox::new(data.join(MAILBOX_DIR));
+    Ok(mailbox
+        .list()
+        .with_context(|| format!("reading {}", mailbox.dir().display()))?
+        .into_iter()
+        .map(|m| {
+            let header = |name: &str| {
+                m.text
+                    .lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .unwrap_or("")
+                    .to_owned()
+            };
+            let when = jiff::Timestamp::try_from(m.modified)
+                .map(|t| t.strftime("%Y-%m-%d %H:%M:%S").to_string())
+                .unwrap_or_default();
+            let body = m
+                .text
+                .split("\n\n")
+                .nth(1)
+                .unwrap_or("")
+                .lines()
+                .next()
+                .unwrap_or("");
+            let summary = match header("Subject: ") {
+                s if s.is_empty() => body.to_owned(),
+                s => s,
+            };
+            format!(
+                "{when}  {:<14} {:<5} {:<28} {summary}",
+                header("Kind: "),
+                header("Channel: "),
+                header("To: ")
+            )
+        })
+        .collect())
 }
 
 fn run_id() -> u128 {

@@ -26,6 +26,7 @@ pub mod feedback;
 mod fuzz;
 #[cfg(test)]
 mod layers;
+pub mod notify;
 pub mod payments;
 pub mod reports;
 pub mod scheduled;

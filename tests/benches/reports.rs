@@ -113,6 +113,7 @@ async fn load(dir: &std::path::Path) {
         hold_minutes: 5,
         waitlist_offer_minutes: 60,
         limits: Limits::default(),
+        notifications: Default::default(),
     };
     let providers: Vec<Provider> = (0..4)
         .map(|i| Provider {

@@ -527,3 +527,15 @@ pub fn is_denial(item: &shared::store::Item) -> bool {
 pub fn percentile(sorted: &[std::time::Duration], p: f64) -> std::time::Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
+
+/// The outbox messages waiting to be sent (pending or claimed), by due time: read through the
+/// due index, so it works on every table.
+pub async fn waiting_messages(state: &shared::AppState) -> Vec<shared::domain::notify::Message> {
+    let query = shared::store::Query::gsi1(shared::store::keys::OUTBOX_DUE_INDEX);
+    shared::store::query_all(&*state.table, &query)
+        .await
+        .expect("the due index")
+        .iter()
+        .map(|item| shared::domain::notify::Message::from_item(item).expect("a message"))
+        .collect()
+}

@@ -219,6 +219,23 @@ async fn put_me(put: Put<patients::PatientDetails>) -> Result<Reply, ApiError> {
     put.run(Operation::PutMe, patients::put_me).await
 }
 
+async fn get_notifications(
+    State(s): State<AppState>,
+    caller: Caller,
+) -> Result<Json<shared::notify::preferences::PreferencesView>, ApiError> {
+    Ok(Json(shared::notify::preferences::get(&s, &caller).await?))
+}
+
+async fn put_notifications(
+    put: Put<shared::notify::preferences::PreferencesRequest>,
+) -> Result<Reply, ApiError> {
+    put.run(
+        Operation::PutNotifications,
+        shared::notify::preferences::put,
+    )
+    .await
+}
+
 async fn join_waitlist(change: Change<waitlist::WaitlistRequest>) -> Result<Reply, ApiError> {
     change
         .run(Operation::JoinWaitlist, waitlist::join_waitlist)
@@ -284,6 +301,10 @@ pub fn routes(state: AppState) -> Router {
         .route("/v1/patients/me", get(get_me).put(put_me))
         .route("/v1/patients/{patientId}", get(get_patient))
         .route("/v1/patients/me/access-log", get(my_access_log))
+        .route(
+            "/v1/patients/me/notifications",
+            get(get_notifications).put(put_notifications),
+        )
         .route(
             "/v1/patients/{patientId}/access-log",
             get(patient_access_log),

@@ -22,6 +22,7 @@ pub mod kms_signer;
 pub mod local_issuer;
 pub mod local_keys;
 pub mod local_signer;
+pub mod mailbox;
 pub mod s3_archive;
 pub mod s3_reports;
 pub mod secrets;

@@ -1,5 +1,6 @@
 //! Booking an appointment, from a hold or directly: locks, the appointment and the patient's copy,
-//! the allowance, audit and idempotency record in one transaction.
+//! the allowance, the confirmation and reminders in the outbox, audit and idempotency record in
+//! one transaction.
 
 use super::access::acting_for;
 use super::input::reason_text;
@@ -15,9 +16,11 @@ use crate::AppState;
 use crate::domain::access::Caller;
 use crate::domain::booking::*;
 use crate::domain::ids::{AppointmentId, HoldId, PatientId, ProviderId, ServiceId};
+use crate::domain::notify::Kind as MessageKind;
 use crate::domain::refusals::BookingError;
 use crate::domain::schedule::units;
 use crate::error::ApiError;
+use crate::notify;
 use crate::store::commit::{Audit, Idempotency, Reply, Write};
 use crate::store::keys::*;
 use crate::store::{Condition, Consistency, TransactOp};
@@ -138,6 +141,10 @@ pub async fn book(
         if let Some((h, slot)) = hold.as_ref().and_then(|h| Some((h, h.quota_slot?))) {
             let release = quota::release(&h.patient, Kind::Hold, slot, h.id.as_str());
             writes.push(Write::new(release).or(expired()));
+        }
+        for message in notify::appointment_messages(MessageKind::Confirmation, &appt, practice, now)
+        {
+            writes.push(Write::new(message.put()));
         }
         if staff_for_other {
             let registered = TransactOp::Check {

@@ -17,9 +17,11 @@ use crate::AppState;
 use crate::domain::access::Caller;
 use crate::domain::booking::*;
 use crate::domain::ids::AppointmentId;
+use crate::domain::notify::{Kind as MessageKind, Message};
 use crate::domain::refusals::BookingError;
 use crate::domain::schedule::{Calendar, units};
 use crate::error::ApiError;
+use crate::notify;
 use crate::store::Item;
 use crate::store::commit::refused;
 use crate::store::commit::{Audit, Idempotency, Reply, Write, commit};
@@ -134,6 +136,13 @@ pub async fn reschedule(
         item: moved.patient_copy(),
         condition: None,
     });
+    // The notice and the new time's reminders; the old ones name the old version and are
+    // withdrawn when they come due.
+    ops.extend(
+        notify::appointment_messages(MessageKind::Rescheduled, &moved, &practice, now)
+            .iter()
+            .map(Message::put),
+    );
     if let Some(slot) = moved.quota_slot {
         ops.push(quota::extend(
             &moved.patient,
@@ -208,6 +217,12 @@ pub async fn cancel(
         item: cancelled.patient_copy(),
         condition: None,
     });
+    // The notice; its reminders name a booked version and are withdrawn when they come due.
+    ops.extend(
+        notify::appointment_messages(MessageKind::Cancelled, &cancelled, &practice, now)
+            .iter()
+            .map(Message::put),
+    );
     if let Some(slot) = cancelled.quota_slot {
         ops.push(quota::release(
             &cancelled.patient,

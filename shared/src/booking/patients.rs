@@ -168,6 +168,22 @@ async fn open(state: &AppState, item: &Item) -> Result<PatientView, ApiError> {
     })
 }
 
+/// A patient's record opened to send them a message (the notify job; its audit entry for the
+/// message names the patient). `None` when there is no record.
+pub(crate) async fn contact(
+    state: &AppState,
+    id: &PatientId,
+) -> Result<Option<PatientView>, ApiError> {
+    match state
+        .table
+        .get(&patient_key(id), Consistency::Strong)
+        .await?
+    {
+        Some(item) => Ok(Some(open(state, &item).await?)),
+        None => Ok(None),
+    }
+}
+
 fn view_of(id: &PatientId, details: &PatientDetails, email_verified: bool) -> PatientView {
     PatientView {
         patient_id: id.clone(),

@@ -46,6 +46,10 @@ pub struct PracticeRequest {
     /// Per-patient limits; any left out take their default.
     #[serde(default)]
     pub limits: Limits,
+    /// Reminders, quiet hours, the portal's address, the daily message limit; any left out
+    /// take their default.
+    #[serde(default)]
+    pub notifications: crate::domain::notify::Settings,
 }
 
 fn default_hold_minutes() -> u16 {
@@ -81,12 +85,16 @@ pub async fn put_practice(
     req.limits
         .validate()
         .map_err(|detail| ApiError::Setup(SetupError::InvalidLimits(detail)))?;
+    req.notifications
+        .validate()
+        .map_err(|detail| ApiError::Setup(SetupError::InvalidLimits(detail)))?;
     let practice = Practice {
         name: name_text(&req.name)?,
         zone,
         hold_minutes: req.hold_minutes,
         waitlist_offer_minutes: req.waitlist_offer_minutes,
         limits: req.limits,
+        notifications: req.notifications,
     };
     let writes = vec![
         Write::new(TransactOp::Put {

@@ -14,13 +14,14 @@ use crate::AppState;
 use crate::auth::Role;
 use crate::domain::access::Caller;
 use crate::domain::booking::*;
-use crate::domain::ids::{HoldId, OutboxId, PatientId, ProviderId, ServiceId, WaitlistId};
+use crate::domain::ids::{HoldId, PatientId, ProviderId, ServiceId, WaitlistId};
+use crate::domain::notify::{Kind as MessageKind, Message};
 use crate::domain::refusals::BookingError;
 use crate::domain::schedule::{Calendar, MAX_RANGE_SECS};
 use crate::error::{ApiError, InputError};
 use crate::store::commit::{Actor, Audit, Idempotency, Reply, Write, audit_read};
 use crate::store::keys::*;
-use crate::store::{Condition, Item, Query, TransactOp, Update, query_all};
+use crate::store::{Condition, Query, TransactOp, Update, query_all};
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -227,19 +228,11 @@ pub async fn offer_freed(
                 WaitStatus::Waiting.as_str().into(),
             )),
         });
-        let message = OutboxId::new();
-        ops.push(TransactOp::Put {
-            item: Item::new(outbox_key(&message))
-                .with(attr::ID, message.as_str())
-                .with(attr::KIND, "waitlist_offer")
-                .with(attr::PATIENT_ID, entry.patient.as_str())
-                .with(attr::HOLD_ID, hold.id.as_str())
-                .with(attr::WAITLIST_ID, entry.id.as_str())
-                .with(attr::START, hold.start)
-                .with(attr::OFFER_EXPIRES_AT, hold.expires_at)
-                .with(attr::CREATED_AT, now),
-            condition: Some(Condition::ItemAbsent),
-        });
+        let mut message = Message::new(MessageKind::WaitlistOffer, &entry.patient, now, now);
+        message.start = Some(hold.start);
+        message.hold = Some(hold.id.clone());
+        message.offer_expires_at = Some(hold.expires_at);
+        ops.push(message.put());
         let actor = Actor::System {
             name: "waitlist",
             request_id,

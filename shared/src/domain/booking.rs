@@ -19,6 +19,7 @@ pub struct Practice {
     pub hold_minutes: u16,
     pub waitlist_offer_minutes: u16,
     pub limits: Limits,
+    pub notifications: crate::domain::notify::Settings,
 }
 
 impl Practice {
@@ -32,6 +33,7 @@ impl Practice {
             "holdMinutes": self.hold_minutes,
             "waitlistOfferMinutes": self.waitlist_offer_minutes,
             "limits": self.limits,
+            "notifications": self.notifications,
         })
     }
 }

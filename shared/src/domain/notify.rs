@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::ids::{AppointmentId, HoldId, OutboxId, PatientId};
+
 /// What a message is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
@@ -58,6 +60,121 @@ impl Kind {
             Kind::Confirmation | Kind::Rescheduled | Kind::Reminder
         )
     }
+}
+
+/// Where a message is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Waiting for its due time (in the due index).
+    Pending,
+    /// Claimed by a sender (still in the due index, so a claim left by a crash is taken again
+    /// after [`CLAIM_LEASE_SECS`]).
+    Sending,
+    Sent,
+    /// No longer true (the appointment was cancelled or moved, the offer lapsed): never sent.
+    Withdrawn,
+    /// Not sent on purpose: no consent, the day's limit, or too late.
+    Skipped,
+    /// Every attempt failed, or the address bounced.
+    Failed,
+}
+
+impl State {
+    pub fn code(self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Sending => "sending",
+            State::Sent => "sent",
+            State::Withdrawn => "withdrawn",
+            State::Skipped => "skipped",
+            State::Failed => "failed",
+        }
+    }
+    pub fn parse(code: &str) -> Option<State> {
+        [
+            State::Pending,
+            State::Sending,
+            State::Sent,
+            State::Withdrawn,
+            State::Skipped,
+            State::Failed,
+        ]
+        .into_iter()
+        .find(|s| s.code() == code)
+    }
+}
+
+/// How long a claim holds before another sender may take the message again (a sender that
+/// crashed between its claim and its mark).
+pub const CLAIM_LEASE_SECS: i64 = 300;
+/// Attempts before a message is given up as failed.
+pub const MAX_ATTEMPTS: u32 = 5;
+
+/// The wait before attempt `attempts + 1`: 1, 2, 4, 8 minutes.
+pub fn backoff_secs(attempts: u32) -> i64 {
+    60 << attempts.min(6)
+}
+
+/// An outbox message: what to tell whom, when; never the message's text (it is rendered when
+/// sent, from PHI-free references).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    pub id: OutboxId,
+    pub kind: Kind,
+    pub patient: PatientId,
+    pub due_at: i64,
+    pub created_at: i64,
+    /// The appointment and the version of it the message is about.
+    pub appointment: Option<(AppointmentId, i64)>,
+    /// The time the message names (the appointment's or the offered start).
+    pub start: Option<i64>,
+    pub hold: Option<HoldId>,
+    /// A waitlist offer's expiry.
+    pub offer_expires_at: Option<i64>,
+    pub state: State,
+    pub attempts: u32,
+    pub claim: Option<String>,
+    pub claimed_at: Option<i64>,
+}
+
+impl Message {
+    pub fn new(kind: Kind, patient: &PatientId, due_at: i64, now: i64) -> Message {
+        Message {
+            id: OutboxId::new(),
+            kind,
+            patient: patient.clone(),
+            due_at,
+            created_at: now,
+            appointment: None,
+            start: None,
+            hold: None,
+            offer_expires_at: None,
+            state: State::Pending,
+            attempts: 0,
+            claim: None,
+            claimed_at: None,
+        }
+    }
+
+    pub fn about(mut self, appointment: &AppointmentId, version: i64, start: i64) -> Message {
+        self.appointment = Some((appointment.clone(), version));
+        self.start = Some(start);
+        self
+    }
+}
+
+/// The reminders of an appointment starting at `start`, booked at `now`: one per offset still
+/// ahead, due `offset` minutes before the start.
+pub fn reminder_times(settings: &Settings, start: i64, now: i64) -> Vec<i64> {
+    let mut due: Vec<i64> = settings
+        .reminder_minutes
+        .iter()
+        .map(|m| start - i64::from(*m) * 60)
+        .filter(|due| *due > now)
+        .collect();
+    due.sort_unstable();
+    due.dedup();
+    due
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -166,29 +283,29 @@ fn minutes(hhmm: &str) -> Option<u16> {
 
 impl Settings {
     /// What is wrong with the settings, if anything (for the practice's settings request).
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), &'static str> {
         if self.reminder_minutes.len() > 4
             || self
                 .reminder_minutes
                 .iter()
                 .any(|m| !(15..=14 * 24 * 60).contains(m))
         {
-            return Err("reminderMinutes: at most 4, each 15 to 20160 minutes".into());
+            return Err(
+                "notifications.reminderMinutes lists at most 4 offsets, each 15 to 20160 minutes.",
+            );
         }
         if minutes(&self.quiet_from).is_none() || minutes(&self.quiet_to).is_none() {
-            return Err("quietFrom and quietTo are HH:MM".into());
+            return Err("notifications.quietFrom and quietTo are times as HH:MM.");
         }
         let url = &self.portal_url;
         if !(url.starts_with("https://") || url.starts_with("http://127.0.0.1"))
             || url.len() > PORTAL_URL_MAX
-            || url.chars().any(|c| c.is_whitespace() || c.is_control())
+            || !url.bytes().all(|b| (b'!'..=b'~').contains(&b))
         {
-            return Err(format!(
-                "portalUrl: an https address of at most {PORTAL_URL_MAX} characters"
-            ));
+            return Err("notifications.portalUrl is an https address of at most 36 characters.");
         }
         if !(1..=50).contains(&self.messages_per_patient_per_day) {
-            return Err("messagesPerPatientPerDay: 1 to 50".into());
+            return Err("notifications.messagesPerPatientPerDay is 1 to 50.");
         }
         Ok(())
     }
@@ -246,7 +363,7 @@ pub const SMS_FOOTER: &str = " We never ask for card numbers or passwords.";
 const NAME_MAX: usize = 40;
 /// An SMS shortens the first name (to nothing) and then the practice's name (to this) to fit.
 const SMS_PRACTICE_MIN: usize = 12;
-/// The longest portal address (it must fit an SMS).
+/// The longest portal address (it must fit an SMS; the refusal names it).
 pub const PORTAL_URL_MAX: usize = 36;
 
 const PLACEHOLDERS: [&str; 5] = ["first_name", "practice", "when", "expires", "link"];

@@ -7,7 +7,8 @@ use serde::Serialize;
 
 use crate::AppState;
 use crate::domain::ids::{PatientId, PaymentId};
-use crate::domain::progress::Event;
+use crate::domain::notify::{Kind as MessageKind, Message};
+use crate::domain::progress::{Event, PaymentStatus};
 use crate::domain::refusals::PaymentError;
 use crate::error::{ApiError, InputError};
 use crate::store::codec::{corrupt, parsed};
@@ -130,7 +131,22 @@ pub async fn apply_event(
                     request_id,
                 },
             );
-        let ops = vec![
+        // The patient hears of a payment that succeeded and of money refunded, once each: the
+        // change that causes the message happens once (the version condition).
+        let now = state.clock.now().unix_timestamp();
+        let amount = updated.amount.amount();
+        let paid = payment.progress.status != PaymentStatus::Succeeded
+            && updated.progress.status == PaymentStatus::Succeeded;
+        let refunded =
+            updated.progress.refunded_net(amount) > payment.progress.refunded_net(amount);
+        let messages = [
+            (paid, MessageKind::Receipt),
+            (refunded, MessageKind::Refund),
+        ]
+        .into_iter()
+        .filter(|(yes, _)| *yes)
+        .map(|(_, kind)| Message::new(kind, &updated.patient, now, now).put());
+        let mut ops = vec![
             TransactOp::Put {
                 item: receipt.clone(),
                 condition: Some(Condition::ItemAbsent),
@@ -144,6 +160,7 @@ pub async fn apply_event(
                 condition: Some(Condition::ItemAbsent),
             },
         ];
+        ops.extend(messages);
         match state.table.transact_write(ops).await {
             Ok(()) => return Ok(Outcome::Applied),
             Err(TableError::TransactionConditionFailed { failed }) if failed.contains(&0) => {

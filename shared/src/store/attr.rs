@@ -98,6 +98,21 @@ pub const NOTE: &str = "note";
 pub const SCANNED_FROM: &str = "scanned_from";
 pub const WAITLIST_ID: &str = "waitlist_id";
 pub const WAITLIST_OFFER_MINUTES: &str = "waitlist_offer_minutes";
+// Notifications.
+pub const APPOINTMENT_VERSION: &str = "appointment_version";
+pub const ATTEMPTS: &str = "attempts";
+pub const CHANNELS: &str = "channels";
+pub const CLAIM: &str = "claim";
+pub const CLAIMED_AT: &str = "claimed_at";
+pub const DUE_AT: &str = "due_at";
+pub const EMAIL_BOUNCED_AT: &str = "email_bounced_at";
+pub const EMAIL_ON: &str = "email_on";
+pub const NOTIFY_SETTINGS: &str = "notify_settings";
+pub const SENT_AT: &str = "sent_at";
+pub const SMS_CONSENT_AT: &str = "sms_consent_at";
+pub const SMS_ON: &str = "sms_on";
+pub const SMS_STOPPED_AT: &str = "sms_stopped_at";
+pub const TEMPLATE_VERSION: &str = "template_version";
 
 #[cfg(test)]
 mod tests {

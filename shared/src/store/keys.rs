@@ -11,7 +11,10 @@
 //! - waitlist entry `WAITLIST#<provider>` / `<id>` (GSI `PATIENT#<patient>#WAITLIST`)
 //! - patient `PATIENT#<id>` / `PROFILE` (GSI `EMAIL#<blind index>` / `PATIENT#<id>`)
 //! - a patient's allowance slots `PATIENT#<id>` / `QUOTA#<kind>#<nn>`
-//! - outbox message `OUTBOX` / `<id>`
+//! - outbox message `MSG#<id>` / `MSG` (GSI `OUTBOX#DUE` / `<due, 12 digits>#<id>` while it waits to
+//!   be sent: taken out of the index once sent, withdrawn, skipped or failed)
+//! - a patient's notification preferences `PATIENT#<id>` / `NOTIFY`, and the day's message
+//!   allowance `PATIENT#<id>` / `NOTIFYCOUNT#<local day>`
 //! - feedback `FEEDBACK#<id>` / `FEEDBACK` (GSI `FEEDBACK` / `<created, 12 digits>#<id>`), and the
 //!   patient's copy `PATIENT#<patient>` / `FEEDBACK#<id>` (the same attributes, sealed under the
 //!   first key)
@@ -131,7 +134,23 @@ pub fn feedback_index_sort(created_at: i64, id: &FeedbackId) -> String {
 }
 
 pub fn outbox_key(id: &OutboxId) -> Key {
-    Key::new("OUTBOX", id.as_str())
+    Key::new(format!("MSG#{id}"), "MSG")
+}
+/// The index partition of messages waiting to be sent, by due time.
+pub const OUTBOX_DUE_INDEX: &str = "OUTBOX#DUE";
+pub fn outbox_due_sort(due_at: i64, id: &OutboxId) -> String {
+    format!("{}#{id}", instant_key(due_at))
+}
+/// The partition prefix of messages (what the notify function's stream filter matches).
+pub const OUTBOX_PREFIX: &str = "MSG#";
+pub fn notify_preferences_key(patient: &PatientId) -> Key {
+    Key::new(patient_partition(patient), "NOTIFY")
+}
+pub fn notify_count_key(patient: &PatientId, local_day: &str) -> Key {
+    Key::new(
+        patient_partition(patient),
+        format!("NOTIFYCOUNT#{local_day}"),
+    )
 }
 
 pub fn ledger_partition(patient: &PatientId) -> String {

@@ -34,6 +34,7 @@ pub enum Operation<'a> {
     Cancel(&'a AppointmentId),
     CreatePatient,
     PutMe,
+    PutNotifications,
     JoinWaitlist,
     CreateCharge,
     CreatePaymentIntent,
@@ -54,6 +55,7 @@ impl fmt::Display for Operation<'_> {
             Operation::Cancel(id) => write!(f, "cancel:{id}"),
             Operation::CreatePatient => f.write_str("create_patient"),
             Operation::PutMe => f.write_str("put_me"),
+            Operation::PutNotifications => f.write_str("put_notifications"),
             Operation::JoinWaitlist => f.write_str("join_waitlist"),
             Operation::CreateCharge => f.write_str("create_charge"),
             Operation::CreatePaymentIntent => f.write_str("create_payment_intent"),
@@ -227,6 +229,7 @@ mod tests {
             (Operation::Cancel(&a), format!("cancel:{a}")),
             (Operation::CreatePatient, "create_patient".into()),
             (Operation::PutMe, "put_me".into()),
+            (Operation::PutNotifications, "put_notifications".into()),
             (Operation::JoinWaitlist, "join_waitlist".into()),
             (Operation::CreateCharge, "create_charge".into()),
             (

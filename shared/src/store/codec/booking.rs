@@ -49,6 +49,10 @@ impl Practice {
                 attr::LIMIT_FEEDBACK,
                 i64::from(self.limits.feedback_per_patient_per_day),
             )
+            .with(
+                attr::NOTIFY_SETTINGS,
+                serde_json::to_string(&self.notifications).unwrap_or_default(),
+            )
     }
     pub fn from_item(item: &Item) -> Result<Self, ApiError> {
         Ok(Practice {
@@ -86,6 +90,14 @@ impl Practice {
                         defaults.feedback_per_patient_per_day,
                     )?,
                 }
+            },
+            // Practices set up before notifications existed get the defaults.
+            notifications: match item.get(attr::NOTIFY_SETTINGS) {
+                None => Default::default(),
+                Some(v) => v
+                    .as_s()
+                    .and_then(|json| serde_json::from_str(json).ok())
+                    .ok_or_else(|| corrupt(attr::NOTIFY_SETTINGS))?,
             },
         })
     }

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod booking;
 pub mod feedback;
+pub mod notify;
 pub mod payments;
 
 use crate::error::ApiError;

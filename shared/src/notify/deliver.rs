@@ -1,0 +1,600 @@
+//! Delivering outbox messages, exactly once from the patient's point of view.
+//!
+//! A message is claimed with a conditional write (pending → sending, with a claim token and the
+//! patient's allowance for the day taken in the same transaction), checked against what is true
+//! now (the appointment still booked at the version the message names, the offer still held, the
+//! time not passed), rendered, sent, and marked sent together with its audit entry, on the
+//! condition that the claim is still ours. A redelivered stream record or a second sender finds
+//! it claimed or sent and does nothing.
+//!
+//! The one window: a provider call that succeeded and a mark that then failed (a crash, the table
+//! unreachable). The claim lapses after [`CLAIM_LEASE_SECS`] and the message is sent again; the
+//! envelope carries the message's id and channel as a deduplication key for providers that have
+//! one (the local mailbox does: the same file is written again).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::AppState;
+use crate::booking::lookup;
+use crate::booking::patients::contact;
+use crate::domain::booking::{Appointment, Practice, Status};
+use crate::domain::ids::OutboxId;
+use crate::domain::notify::{
+    CLAIM_LEASE_SECS, Channel, Fields, Kind, MAX_ATTEMPTS, Message, Preferences, State, Templates,
+    backoff_secs, first_name,
+};
+use crate::domain::sensitive::Sensitive;
+use crate::error::ApiError;
+use crate::store::commit::{Actor, Audit};
+use crate::store::keys::*;
+use crate::store::{
+    AttrValue, Condition, Consistency, GSI1_PK, GSI1_SK, Query, SortKey, TTL_ATTR, TableError,
+    TransactOp, Update, attr,
+};
+
+/// One message for one channel, as the provider gets it.
+#[derive(Clone, Debug)]
+pub struct Envelope {
+    /// `<message id>.<channel>`: the same on every attempt, for providers that deduplicate.
+    pub dedupe_key: String,
+    pub kind: Kind,
+    pub channel: Channel,
+    /// An email address or a phone number.
+    pub to: Sensitive<String>,
+    pub subject: Option<String>,
+    pub text: String,
+    pub html: Option<String>,
+}
+
+/// The provider's id for a message it accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sent {
+    pub provider_id: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    /// The address does not take mail (a hard bounce, a suppressed address): recorded, not retried.
+    #[error("the address bounced")]
+    Bounced,
+    /// The number opted out (STOP): recorded, not retried.
+    #[error("the number opted out")]
+    OptedOut,
+    /// The provider could not be reached or refused for now: retried with backoff.
+    #[error("the provider is unavailable: {0}")]
+    Unavailable(anyhow::Error),
+}
+
+/// The port every channel's provider implements (SES, End User Messaging SMS, a local mailbox).
+#[async_trait]
+pub trait Notifier: Send + Sync {
+    async fn send(&self, envelope: &Envelope) -> Result<Sent, NotifyError>;
+}
+
+/// What delivery needs besides the application state.
+#[derive(Clone)]
+pub struct Delivery {
+    pub notifier: Arc<dyn Notifier>,
+    pub templates: Arc<Templates>,
+}
+
+/// What became of one message in one run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    NotDue,
+    /// Sent, withdrawn, skipped or failed before (a redelivery, a second sender).
+    AlreadyDone,
+    /// Claimed by another sender whose claim has not lapsed.
+    Busy,
+    Sent(Vec<Channel>),
+    Withdrawn(&'static str),
+    Skipped(&'static str),
+    /// Deferred: to the end of the quiet hours, or after a failed attempt.
+    Deferred(i64),
+    Failed(&'static str),
+}
+
+/// Delivers every message due now, oldest first; returns each message's outcome. One message's
+/// error is logged and does not stop the others (it stays due and the next run takes it).
+pub async fn deliver_due(
+    state: &AppState,
+    delivery: &Delivery,
+    at_most: usize,
+) -> Result<Vec<(OutboxId, Outcome)>, ApiError> {
+    let now = lookup::now(state);
+    // `~` sorts after every id: everything due up to and including this second.
+    let mut query = Query::gsi1(OUTBOX_DUE_INDEX)
+        .sort(SortKey::Le(format!("{}#~", instant_key(now))))
+        .limit(100);
+    let mut out = Vec::new();
+    loop {
+        let page = state.table.query(&query).await?;
+        for item in &page.items {
+            if out.len() >= at_most {
+                return Ok(out);
+            }
+            let Some(id) = item
+                .get(attr::ID)
+                .and_then(AttrValue::as_s)
+                .and_then(OutboxId::parse)
+            else {
+                continue;
+            };
+            match deliver_one(state, delivery, &id).await {
+                Ok(outcome) => out.push((id, outcome)),
+                Err(e) => {
+                    tracing::warn!(message = %id, error = %e, "delivery failed; it stays due")
+                }
+            }
+        }
+        match page.next {
+            Some(next) => query.cursor = Some(next),
+            None => return Ok(out),
+        }
+    }
+}
+
+/// Delivers one message if it is due and nobody else has it.
+#[tracing::instrument(skip_all, fields(message = %id))]
+pub async fn deliver_one(
+    state: &AppState,
+    delivery: &Delivery,
+    id: &OutboxId,
+) -> Result<Outcome, ApiError> {
+    let now = lookup::now(state);
+    let Some(item) = state
+        .table
+        .get(&outbox_key(id), Consistency::Strong)
+        .await?
+    else {
+        return Ok(Outcome::AlreadyDone);
+    };
+    let message = Message::from_item(&item)?;
+    match message.state {
+        State::Sent | State::Withdrawn | State::Skipped | State::Failed => {
+            return Ok(Outcome::AlreadyDone);
+        }
+        State::Sending if message.claimed_at.unwrap_or(0) + CLAIM_LEASE_SECS > now => {
+            return Ok(Outcome::Busy);
+        }
+        _ => {}
+    }
+    if message.due_at > now {
+        return Ok(Outcome::NotDue);
+    }
+    let practice = lookup::practice(state).await?;
+    let preferences = preferences_of(state, &message).await?;
+    let Some(patient) = contact(state, &message.patient).await? else {
+        return close(state, &message, None, State::Skipped, "no_patient", now).await;
+    };
+    let mut channels = preferences.channels(patient.email_verified);
+    if channels.is_empty() {
+        return close(state, &message, None, State::Skipped, "no_consent", now).await;
+    }
+    // SMS waits out the quiet hours; with email available it is simply not used.
+    let quiet = practice
+        .notifications
+        .quiet_left(minute_of_day(&practice, now));
+    if quiet > 0 && channels.contains(&Channel::Sms) {
+        if channels.len() > 1 {
+            channels.retain(|c| *c != Channel::Sms);
+        } else {
+            let until = now + i64::from(quiet) * 60;
+            return defer(state, &message, None, until, message.attempts).await;
+        }
+    }
+
+    // The claim, with the day's allowance.
+    let token = ulid::Ulid::new().to_string();
+    let day = local_day(&practice, now);
+    let claim = TransactOp::Update {
+        key: outbox_key(&message.id),
+        update: Update::default()
+            .set(attr::STATUS, State::Sending.code())
+            .set(attr::CLAIM, token.as_str())
+            .set(attr::CLAIMED_AT, now),
+        condition: Some(claimable(&message, now)),
+    };
+    let allowance = TransactOp::Update {
+        key: notify_count_key(&message.patient, &day),
+        update: Update::default()
+            .add(attr::COUNT, 1)
+            .set(attr::PATIENT_ID, message.patient.as_str())
+            .set(TTL_ATTR, now + 3 * 86_400),
+        condition: Some(Condition::Or(vec![
+            Condition::AttrAbsent(attr::COUNT.into()),
+            Condition::LessThan(
+                attr::COUNT.into(),
+                AttrValue::N(i64::from(
+                    practice.notifications.messages_per_patient_per_day,
+                )),
+            ),
+        ])),
+    };
+    match state.table.transact_write(vec![claim, allowance]).await {
+        Ok(()) => {}
+        Err(TableError::TransactionConditionFailed { failed }) if failed.contains(&0) => {
+            return Ok(Outcome::Busy);
+        }
+        Err(TableError::TransactionConditionFailed { .. }) => {
+            return close(state, &message, None, State::Skipped, "daily_limit", now).await;
+        }
+        Err(TableError::TransactionConflict) => return Ok(Outcome::Busy),
+        Err(e) => return Err(e.into()),
+    }
+    let claimed = Some((token.as_str(), day.as_str()));
+
+    // What is true now, after the claim: a cancellation that landed meanwhile withdraws it.
+    if let Some(reason) = stale(state, &message, now).await? {
+        let state_after = if reason == "too_late" {
+            State::Skipped
+        } else {
+            State::Withdrawn
+        };
+        return close(state, &message, claimed, state_after, reason, now).await;
+    }
+
+    let name = patient.name.expose();
+    let when = message
+        .start
+        .map(|t| local_time(&practice, t, "%a %-d %b %Y, %H:%M %Z"))
+        .unwrap_or_default();
+    let expires = message
+        .offer_expires_at
+        .map(|t| local_time(&practice, t, "%a %H:%M"))
+        .unwrap_or_default();
+    let fields = Fields {
+        first_name: first_name(name),
+        practice: &practice.name,
+        when: &when,
+        expires: &expires,
+        link: &practice.notifications.portal_url,
+    };
+    let mut sent = Vec::new();
+    let mut bounced = false;
+    let mut opted_out = false;
+    let mut unavailable = false;
+    for channel in channels {
+        let rendered = delivery.templates.render(message.kind, channel, &fields);
+        let to = match channel {
+            Channel::Email => patient.email.expose().clone(),
+            Channel::Sms => patient.phone.expose().clone(),
+        };
+        let envelope = Envelope {
+            dedupe_key: format!("{}.{}", message.id, channel.code()),
+            kind: message.kind,
+            channel,
+            to: Sensitive::new(to),
+            subject: rendered.subject,
+            text: rendered.text,
+            html: rendered.html,
+        };
+        match delivery.notifier.send(&envelope).await {
+            Ok(_) => sent.push(channel),
+            Err(NotifyError::Bounced) => bounced = true,
+            Err(NotifyError::OptedOut) => opted_out = true,
+            Err(NotifyError::Unavailable(e)) => {
+                tracing::warn!(channel = channel.code(), error = %e, "provider unavailable");
+                unavailable = true;
+            }
+        }
+    }
+    if bounced || opted_out {
+        record_refusal(state, &message, bounced, opted_out, now).await?;
+    }
+    if !sent.is_empty() {
+        mark_sent(
+            state,
+            &message,
+            &token,
+            &sent,
+            &delivery.templates.version,
+            now,
+        )
+        .await?;
+        return Ok(Outcome::Sent(sent));
+    }
+    if unavailable && message.attempts + 1 < MAX_ATTEMPTS {
+        let attempts = message.attempts + 1;
+        return defer(
+            state,
+            &message,
+            claimed,
+            now + backoff_secs(attempts),
+            attempts,
+        )
+        .await;
+    }
+    let reason = if unavailable {
+        "provider_unavailable"
+    } else if bounced {
+        "bounced"
+    } else {
+        "opted_out"
+    };
+    close(state, &message, claimed, State::Failed, reason, now).await
+}
+
+/// Pending, or claimed by a sender whose claim lapsed.
+fn claimable(message: &Message, now: i64) -> Condition {
+    Condition::Or(vec![
+        Condition::Equals(attr::STATUS.into(), State::Pending.code().into()),
+        Condition::And(vec![
+            Condition::Equals(attr::STATUS.into(), State::Sending.code().into()),
+            Condition::LessThan(
+                attr::CLAIMED_AT.into(),
+                AttrValue::N(now - CLAIM_LEASE_SECS),
+            ),
+        ]),
+    ])
+    .and_version(message)
+}
+
+trait SameMessage {
+    fn and_version(self, message: &Message) -> Condition;
+}
+
+impl SameMessage for Condition {
+    /// Also: not moved on since it was read (its attempts unchanged).
+    fn and_version(self, message: &Message) -> Condition {
+        Condition::And(vec![
+            self,
+            Condition::Equals(
+                attr::ATTEMPTS.into(),
+                AttrValue::N(i64::from(message.attempts)),
+            ),
+        ])
+    }
+}
+
+/// The condition of every write after a claim: the claim is still ours.
+fn ours(token: &str) -> Condition {
+    Condition::Equals(attr::CLAIM.into(), token.into())
+}
+
+/// Why the message is no longer true, if it is not.
+async fn stale(
+    state: &AppState,
+    message: &Message,
+    now: i64,
+) -> Result<Option<&'static str>, ApiError> {
+    if let Some((id, version)) = &message.appointment {
+        let Some(item) = state
+            .table
+            .get(&appointment_key(id), Consistency::Strong)
+            .await?
+        else {
+            return Ok(Some("appointment_gone"));
+        };
+        let appt = Appointment::from_item(&item)?;
+        if message.kind.follows_appointment()
+            && (appt.status != Status::Booked || appt.version != *version)
+        {
+            return Ok(Some("appointment_changed"));
+        }
+        if message.kind != Kind::Cancelled && appt.start <= now {
+            return Ok(Some("too_late"));
+        }
+    }
+    if message.kind == Kind::WaitlistOffer {
+        let held = match &message.hold {
+            Some(hold) => state
+                .table
+                .get(&hold_key(hold), Consistency::Strong)
+                .await?
+                .is_some(),
+            None => false,
+        };
+        if !held || message.offer_expires_at.is_none_or(|at| at <= now) {
+            return Ok(Some("offer_lapsed"));
+        }
+    }
+    Ok(None)
+}
+
+/// Ends a message without sending it (or after every channel failed): out of the due index, the
+/// day's allowance given back if it was taken, an audit entry for a failure.
+async fn close(
+    state: &AppState,
+    message: &Message,
+    claimed: Option<(&str, &str)>,
+    end: State,
+    reason: &'static str,
+    now: i64,
+) -> Result<Outcome, ApiError> {
+    let update = Update::default()
+        .set(attr::STATUS, end.code())
+        .set(attr::OUTCOME, reason)
+        .set(attr::SENT_AT, now)
+        .remove(GSI1_PK)
+        .remove(GSI1_SK);
+    let condition = match claimed {
+        Some((token, _)) => ours(token),
+        None => Condition::Equals(attr::STATUS.into(), State::Pending.code().into())
+            .and_version(message),
+    };
+    let mut ops = vec![TransactOp::Update {
+        key: outbox_key(&message.id),
+        update,
+        condition: Some(condition),
+    }];
+    if let Some((_, day)) = claimed {
+        ops.push(TransactOp::Update {
+            key: notify_count_key(&message.patient, day),
+            update: Update::default().add(attr::COUNT, -1),
+            condition: Some(Condition::ItemExists),
+        });
+    }
+    if end == State::Failed {
+        ops.push(audit_op(state, message, "notification.fail"));
+    }
+    match state.table.transact_write(ops).await {
+        Ok(()) => {}
+        Err(TableError::TransactionConditionFailed { .. } | TableError::TransactionConflict) => {
+            return Ok(Outcome::Busy);
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(match end {
+        State::Withdrawn => Outcome::Withdrawn(reason),
+        State::Failed => Outcome::Failed(reason),
+        _ => Outcome::Skipped(reason),
+    })
+}
+
+/// Puts the message back to pending, due at `until` (quiet hours, or a retry's backoff).
+async fn defer(
+    state: &AppState,
+    message: &Message,
+    claimed: Option<(&str, &str)>,
+    until: i64,
+    attempts: u32,
+) -> Result<Outcome, ApiError> {
+    let update = Update::default()
+        .set(attr::STATUS, State::Pending.code())
+        .set(attr::DUE_AT, until)
+        .set(attr::ATTEMPTS, i64::from(attempts))
+        .set(GSI1_SK, outbox_due_sort(until, &message.id))
+        .remove(attr::CLAIM)
+        .remove(attr::CLAIMED_AT);
+    let condition = match claimed {
+        Some((token, _)) => ours(token),
+        None => Condition::Equals(attr::STATUS.into(), State::Pending.code().into())
+            .and_version(message),
+    };
+    let mut ops = vec![TransactOp::Update {
+        key: outbox_key(&message.id),
+        update,
+        condition: Some(condition),
+    }];
+    if let Some((_, day)) = claimed {
+        ops.push(TransactOp::Update {
+            key: notify_count_key(&message.patient, day),
+            update: Update::default().add(attr::COUNT, -1),
+            condition: Some(Condition::ItemExists),
+        });
+    }
+    match state.table.transact_write(ops).await {
+        Ok(()) => Ok(Outcome::Deferred(until)),
+        Err(TableError::TransactionConditionFailed { .. } | TableError::TransactionConflict) => {
+            Ok(Outcome::Busy)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn mark_sent(
+    state: &AppState,
+    message: &Message,
+    token: &str,
+    channels: &[Channel],
+    template_version: &str,
+    now: i64,
+) -> Result<(), ApiError> {
+    let update = Update::default()
+        .set(attr::STATUS, State::Sent.code())
+        .set(attr::SENT_AT, now)
+        .set(
+            attr::CHANNELS,
+            AttrValue::L(
+                channels
+                    .iter()
+                    .map(|c| AttrValue::S(c.code().into()))
+                    .collect(),
+            ),
+        )
+        .set(attr::TEMPLATE_VERSION, template_version)
+        .remove(GSI1_PK)
+        .remove(GSI1_SK);
+    let ops = vec![
+        TransactOp::Update {
+            key: outbox_key(&message.id),
+            update,
+            condition: Some(ours(token)),
+        },
+        audit_op(state, message, "notification.send"),
+    ];
+    match state.table.transact_write(ops).await {
+        Ok(()) => Ok(()),
+        // Our claim lapsed and another sender took it: it marks its own send.
+        Err(TableError::TransactionConditionFailed { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The audit entry of a message: which message, of which kind, to whom; never its content.
+fn audit_op(state: &AppState, message: &Message, action: &'static str) -> TransactOp {
+    let request_id = message.id.to_string();
+    TransactOp::Put {
+        item: Audit::new(action, "message", message.id.as_str())
+            .about(&message.patient)
+            .item(
+                state,
+                Actor::System {
+                    name: "notify",
+                    request_id: &request_id,
+                },
+            ),
+        condition: Some(Condition::ItemAbsent),
+    }
+}
+
+/// Records a bounced address or an opted-out number on the patient's preferences.
+async fn record_refusal(
+    state: &AppState,
+    message: &Message,
+    bounced: bool,
+    opted_out: bool,
+    now: i64,
+) -> Result<(), ApiError> {
+    let mut update = Update::default().set(attr::PATIENT_ID, message.patient.as_str());
+    if bounced {
+        update = update.set(attr::EMAIL_BOUNCED_AT, now);
+    }
+    if opted_out {
+        update = update.set(attr::SMS_STOPPED_AT, now);
+    }
+    state
+        .table
+        .update(&notify_preferences_key(&message.patient), update, None)
+        .await?;
+    Ok(())
+}
+
+async fn preferences_of(state: &AppState, message: &Message) -> Result<Preferences, ApiError> {
+    match state
+        .table
+        .get(
+            &notify_preferences_key(&message.patient),
+            Consistency::Strong,
+        )
+        .await?
+    {
+        Some(item) => Preferences::from_item(&item),
+        None => Ok(Preferences::default()),
+    }
+}
+
+fn zoned(practice: &Practice, t: i64) -> Option<jiff::Zoned> {
+    jiff::Timestamp::from_second(t)
+        .ok()
+        .map(|ts| ts.to_zoned(practice.zone.clone()))
+}
+
+fn local_time(practice: &Practice, t: i64, format: &str) -> String {
+    zoned(practice, t)
+        .map(|z| z.strftime(format).to_string())
+        .unwrap_or_default()
+}
+
+fn local_day(practice: &Practice, t: i64) -> String {
+    local_time(practice, t, "%Y-%m-%d")
+}
+
+fn minute_of_day(practice: &Practice, t: i64) -> u16 {
+    zoned(practice, t)
+        .map(|z| (z.hour() as u16) * 60 + z.minute() as u16)
+        .unwrap_or(0)
+}
