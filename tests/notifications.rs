@@ -105,6 +105,21 @@ async fn book(stack: &Stack, token: &str, key: &str, start: &str) -> Value {
     a
 }
 
+/// The patient's preferences PUT; the reply.
+async fn choose(stack: &Stack, token: &str, email: bool, sms: bool) -> Value {
+    let (status, _, prefs) = stack
+        .send(
+            "PUT",
+            "/v1/patients/me/notifications",
+            Some(token),
+            None,
+            Some(json!({"email": email, "sms": sms})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{prefs}");
+    prefs
+}
+
 fn set_clock(stack: &Stack, t: i64) {
     use shared::domain::clock::Clock;
     let now = stack.clock.now().unix_timestamp();
@@ -300,16 +315,7 @@ async fn without_consent_nothing_is_sent_and_sms_needs_its_own() {
     let recorder = Recorder::new();
     let delivery = delivery(&recorder);
     // Jane turns email off.
-    let (status, _, prefs) = stack
-        .send(
-            "PUT",
-            "/v1/patients/me/notifications",
-            Some(&jane),
-            None,
-            Some(json!({"email": false, "sms": false})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{prefs}");
+    let prefs = choose(&stack, &jane, false, false).await;
     assert_eq!(prefs["channels"], json!([]));
     book(&stack, &jane, "b1", VISIT).await;
     let done = deliver_due(&stack.state, &delivery, 100).await.unwrap();
@@ -317,16 +323,7 @@ async fn without_consent_nothing_is_sent_and_sms_needs_its_own() {
     assert!(recorder.sent().is_empty());
 
     // SMS only, by her consent: sent as one short text; in the quiet hours it waits for morning.
-    let (status, _, prefs) = stack
-        .send(
-            "PUT",
-            "/v1/patients/me/notifications",
-            Some(&jane),
-            None,
-            Some(json!({"email": false, "sms": true})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{prefs}");
+    let prefs = choose(&stack, &jane, false, true).await;
     assert_eq!(prefs["channels"], json!(["sms"]));
     assert!(prefs["smsConsentAt"].is_string());
     // 22:00 in New York on Monday: quiet until 08:00.
@@ -436,15 +433,7 @@ async fn a_bounced_address_is_recorded_and_not_written_to_again() {
     assert_eq!(outcomes(&done), vec![Outcome::Skipped("no_consent")]);
     assert!(recorder.sent().is_empty());
     // Turning email on again says the address works.
-    let (_, _, prefs) = stack
-        .send(
-            "PUT",
-            "/v1/patients/me/notifications",
-            Some(&jane),
-            None,
-            Some(json!({"email": true, "sms": false})),
-        )
-        .await;
+    let prefs = choose(&stack, &jane, true, false).await;
     assert_eq!(prefs["emailBounced"], false, "{prefs}");
     assert_eq!(prefs["channels"], json!(["email"]));
 }

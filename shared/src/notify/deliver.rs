@@ -410,23 +410,7 @@ async fn close(
         .set(attr::SENT_AT, now)
         .remove(GSI1_PK)
         .remove(GSI1_SK);
-    let condition = match claimed {
-        Some((token, _)) => ours(token),
-        None => Condition::Equals(attr::STATUS.into(), State::Pending.code().into())
-            .and_version(message),
-    };
-    let mut ops = vec![TransactOp::Update {
-        key: outbox_key(&message.id),
-        update,
-        condition: Some(condition),
-    }];
-    if let Some((_, day)) = claimed {
-        ops.push(TransactOp::Update {
-            key: notify_count_key(&message.patient, day),
-            update: Update::default().add(attr::COUNT, -1),
-            condition: Some(Condition::ItemExists),
-        });
-    }
+    let mut ops = release(message, claimed, update);
     if end == State::Failed {
         ops.push(audit_op(state, message, "notification.fail"));
     }
@@ -444,21 +428,10 @@ async fn close(
     })
 }
 
-/// Puts the message back to pending, due at `until` (quiet hours, or a retry's backoff).
-async fn defer(
-    state: &AppState,
-    message: &Message,
-    claimed: Option<(&str, &str)>,
-    until: i64,
-    attempts: u32,
-) -> Result<Outcome, ApiError> {
-    let update = Update::default()
-        .set(attr::STATUS, State::Pending.code())
-        .set(attr::DUE_AT, until)
-        .set(attr::ATTEMPTS, i64::from(attempts))
-        .set(GSI1_SK, outbox_due_sort(until, &message.id))
-        .remove(attr::CLAIM)
-        .remove(attr::CLAIMED_AT);
+/// The writes that move a message on without sending it: `update` on the condition that the
+/// claim is ours (or, unclaimed, that it is still pending as read), and the day's allowance
+/// given back if the claim took it.
+fn release(message: &Message, claimed: Option<(&str, &str)>, update: Update) -> Vec<TransactOp> {
     let condition = match claimed {
         Some((token, _)) => ours(token),
         None => Condition::Equals(attr::STATUS.into(), State::Pending.code().into())
@@ -476,6 +449,25 @@ async fn defer(
             condition: Some(Condition::ItemExists),
         });
     }
+    ops
+}
+
+/// Puts the message back to pending, due at `until` (quiet hours, or a retry's backoff).
+async fn defer(
+    state: &AppState,
+    message: &Message,
+    claimed: Option<(&str, &str)>,
+    until: i64,
+    attempts: u32,
+) -> Result<Outcome, ApiError> {
+    let update = Update::default()
+        .set(attr::STATUS, State::Pending.code())
+        .set(attr::DUE_AT, until)
+        .set(attr::ATTEMPTS, i64::from(attempts))
+        .set(GSI1_SK, outbox_due_sort(until, &message.id))
+        .remove(attr::CLAIM)
+        .remove(attr::CLAIMED_AT);
+    let ops = release(message, claimed, update);
     match state.table.transact_write(ops).await {
         Ok(()) => Ok(Outcome::Deferred(until)),
         Err(TableError::TransactionConditionFailed { .. } | TableError::TransactionConflict) => {
