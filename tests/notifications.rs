@@ -4,81 +4,15 @@
 //! hours, the daily limit, provider outages, bounces, a redelivered batch, a lapsed claim and a
 //! reminder whose time passed during an outage; the preferences API.
 
-use std::sync::{Arc, Mutex};
-
-use async_trait::async_trait;
 use http::StatusCode;
-use practica_tests::{Stack, TEST_NOW, waiting_messages};
+use practica_tests::{Mode, Recorder, Stack, TEST_NOW, delivery, waiting_messages};
 use serde_json::{Value, json};
 use shared::auth::Role;
-use shared::domain::notify::{
-    Channel, Kind, MAX_ATTEMPTS, Message, SMS_FOOTER, SMS_MAX, State, Templates,
-};
+use shared::domain::notify::{Channel, Kind, MAX_ATTEMPTS, Message, SMS_FOOTER, SMS_MAX, State};
 use shared::notify::deliver::Outcome;
-use shared::notify::{Delivery, Envelope, Notifier, NotifyError, Sent, deliver_due, deliver_one};
+use shared::notify::{Envelope, deliver_due, deliver_one};
 use shared::store::keys::outbox_key;
 use shared::store::{AttrValue, Consistency, Item, Update, attr};
-
-/// What the test provider does with a message.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Mode {
-    Accept,
-    Unavailable,
-    Bounce,
-    OptOut,
-}
-
-/// A provider that records what it accepted, or fails as told.
-struct Recorder {
-    sent: Mutex<Vec<Envelope>>,
-    mode: Mutex<Mode>,
-    /// Milliseconds each send takes (to widen races).
-    delay_ms: u64,
-}
-
-impl Recorder {
-    fn new() -> Arc<Recorder> {
-        Arc::new(Recorder {
-            sent: Mutex::new(Vec::new()),
-            mode: Mutex::new(Mode::Accept),
-            delay_ms: 0,
-        })
-    }
-    fn set(&self, mode: Mode) {
-        *self.mode.lock().unwrap() = mode;
-    }
-    fn sent(&self) -> Vec<Envelope> {
-        self.sent.lock().unwrap().clone()
-    }
-}
-
-#[async_trait]
-impl Notifier for Recorder {
-    async fn send(&self, envelope: &Envelope) -> Result<Sent, NotifyError> {
-        if self.delay_ms > 0 {
-            tokio::time::sleep(std::time::Duration::from_millis(self.delay_ms)).await;
-        }
-        let mode = *self.mode.lock().unwrap();
-        match mode {
-            Mode::Accept => {
-                self.sent.lock().unwrap().push(envelope.clone());
-                Ok(Sent {
-                    provider_id: envelope.dedupe_key.clone(),
-                })
-            }
-            Mode::Unavailable => Err(NotifyError::Unavailable(anyhow::anyhow!("down"))),
-            Mode::Bounce => Err(NotifyError::Bounced),
-            Mode::OptOut => Err(NotifyError::OptedOut),
-        }
-    }
-}
-
-fn delivery(recorder: &Arc<Recorder>) -> Delivery {
-    Delivery {
-        notifier: recorder.clone(),
-        templates: Arc::new(Templates::builtin()),
-    }
-}
 
 /// Tue 24 Nov 2026 10:00 in New York; the stack's clock starts Mon 23 Nov 08:00 there.
 const VISIT: &str = "2026-11-24T10:00:00-05:00";
@@ -359,15 +293,7 @@ async fn without_consent_nothing_is_sent_and_sms_needs_its_own() {
         outcomes(&done).contains(&Outcome::Failed("opted_out")),
         "{done:?}"
     );
-    let (_, _, prefs) = stack
-        .send(
-            "GET",
-            "/v1/patients/me/notifications",
-            Some(&jane),
-            None,
-            None,
-        )
-        .await;
+    let prefs = stack.preferences(&jane).await;
     assert_eq!(prefs["smsStopped"], true);
     assert_eq!(prefs["channels"], json!([]));
 }
@@ -443,11 +369,7 @@ async fn the_same_message_delivered_twice_at_once_is_sent_once() {
     let stack = Stack::embedded();
     stack.seed().await;
     let jane = stack.token("patient-jane", &[Role::Patient]);
-    let recorder = Arc::new(Recorder {
-        sent: Mutex::new(Vec::new()),
-        mode: Mutex::new(Mode::Accept),
-        delay_ms: 50,
-    });
+    let recorder = Recorder::slow(50);
     let delivery = delivery(&recorder);
     book(&stack, &jane, "b1", VISIT).await;
     let id = waiting_messages(&stack.state).await[0].id.clone();

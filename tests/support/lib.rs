@@ -1,7 +1,7 @@
 //! Test support: emulator endpoints, SDK clients with static test credentials, tables built from the
 //! one table definition in `infra/data.template.json`, and fresh table fixtures for every adapter.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
@@ -473,6 +473,14 @@ impl Stack {
         call(self.router.clone(), request).await
     }
 
+    /// The caller's notification preferences (`GET /v1/patients/me/notifications`).
+    pub async fn preferences(&self, token: &str) -> Value {
+        let path = "/v1/patients/me/notifications";
+        let (status, _, body) = self.send("GET", path, Some(token), None, None).await;
+        assert_eq!(status, http::StatusCode::OK, "{body}");
+        body
+    }
+
     /// Every stored item on an embedded stack; None on the emulators (which tests cannot scan raw).
     pub async fn scan_if_embedded(&self) -> Option<Vec<shared::store::Item>> {
         match &self.embedded {
@@ -538,4 +546,79 @@ pub async fn waiting_messages(state: &shared::AppState) -> Vec<shared::domain::n
         .iter()
         .map(|item| shared::domain::notify::Message::from_item(item).expect("a message"))
         .collect()
+}
+
+/// What the test provider does with a message.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Mode {
+    Accept,
+    Unavailable,
+    Bounce,
+    OptOut,
+}
+
+/// A provider that records what it accepted, or fails as told.
+pub struct Recorder {
+    sent: Mutex<Vec<shared::notify::Envelope>>,
+    mode: Mutex<Mode>,
+    /// Milliseconds each send takes (to widen races).
+    delay_ms: u64,
+}
+
+impl Recorder {
+    pub fn new() -> Arc<Recorder> {
+        Arc::new(Recorder {
+            sent: Mutex::new(Vec::new()),
+            mode: Mutex::new(Mode::Accept),
+            delay_ms: 0,
+        })
+    }
+    /// A recorder whose every send takes `delay_ms` (to widen races).
+    pub fn slow(delay_ms: u64) -> Arc<Recorder> {
+        Arc::new(Recorder {
+            sent: Mutex::new(Vec::new()),
+            mode: Mutex::new(Mode::Accept),
+            delay_ms,
+        })
+    }
+    pub fn set(&self, mode: Mode) {
+        *self.mode.lock().unwrap() = mode;
+    }
+    pub fn sent(&self) -> Vec<shared::notify::Envelope> {
+        self.sent.lock().unwrap().clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl shared::notify::Notifier for Recorder {
+    async fn send(
+        &self,
+        envelope: &shared::notify::Envelope,
+    ) -> Result<shared::notify::Sent, shared::notify::NotifyError> {
+        if self.delay_ms > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(self.delay_ms)).await;
+        }
+        let mode = *self.mode.lock().unwrap();
+        match mode {
+            Mode::Accept => {
+                self.sent.lock().unwrap().push(envelope.clone());
+                Ok(shared::notify::Sent {
+                    provider_id: envelope.dedupe_key.clone(),
+                })
+            }
+            Mode::Unavailable => Err(shared::notify::NotifyError::Unavailable(anyhow::anyhow!(
+                "down"
+            ))),
+            Mode::Bounce => Err(shared::notify::NotifyError::Bounced),
+            Mode::OptOut => Err(shared::notify::NotifyError::OptedOut),
+        }
+    }
+}
+
+/// Delivery through `recorder`, with the shipped templates.
+pub fn delivery(recorder: &Arc<Recorder>) -> shared::notify::Delivery {
+    shared::notify::Delivery {
+        notifier: recorder.clone(),
+        templates: Arc::new(shared::domain::notify::Templates::builtin()),
+    }
 }

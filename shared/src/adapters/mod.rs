@@ -26,4 +26,5 @@ pub mod mailbox;
 pub mod s3_archive;
 pub mod s3_reports;
 pub mod secrets;
+pub mod ses;
 pub mod stripe;

@@ -62,6 +62,10 @@ pub enum NotifyError {
     /// The number opted out (STOP): recorded, not retried.
     #[error("the number opted out")]
     OptedOut,
+    /// The provider refused the message itself (a sender not verified, content it does not take):
+    /// no retry can help; the message fails and the failure is audited.
+    #[error("the provider refused the message: {0}")]
+    Rejected(String),
     /// The provider could not be reached or refused for now: retried with backoff.
     #[error("the provider is unavailable: {0}")]
     Unavailable(anyhow::Error),
@@ -256,6 +260,7 @@ pub async fn deliver_one(
     let mut bounced = false;
     let mut opted_out = false;
     let mut unavailable = false;
+    let mut rejected = false;
     for channel in channels {
         let rendered = delivery.templates.render(message.kind, channel, &fields);
         let to = match channel {
@@ -275,6 +280,10 @@ pub async fn deliver_one(
             Ok(_) => sent.push(channel),
             Err(NotifyError::Bounced) => bounced = true,
             Err(NotifyError::OptedOut) => opted_out = true,
+            Err(NotifyError::Rejected(e)) => {
+                tracing::error!(channel = channel.code(), error = %e, "provider refused the message");
+                rejected = true;
+            }
             Err(NotifyError::Unavailable(e)) => {
                 tracing::warn!(channel = channel.code(), error = %e, "provider unavailable");
                 unavailable = true;
@@ -307,7 +316,9 @@ pub async fn deliver_one(
         )
         .await;
     }
-    let reason = if unavailable {
+    let reason = if rejected {
+        "rejected"
+    } else if unavailable {
         "provider_unavailable"
     } else if bounced {
         "bounced"
@@ -531,6 +542,47 @@ fn audit_op(state: &AppState, message: &Message, action: &'static str) -> Transa
             ),
         condition: Some(Condition::ItemAbsent),
     }
+}
+
+/// What a provider reported later about an email it had accepted (SES's bounce and complaint
+/// events, traced back by the message's tag).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmailEvent {
+    /// A permanent bounce: no more email to the address until the patient confirms it.
+    Bounced,
+    /// The patient marked it as spam: email is turned off for them, as if they had.
+    Complained,
+}
+
+/// Records a provider's later report on the patient of message `id`. Unknown messages are
+/// ignored (another sender on the same account); returns whether one was recorded.
+pub async fn record_email_event(
+    state: &AppState,
+    id: &OutboxId,
+    event: EmailEvent,
+) -> Result<bool, ApiError> {
+    let Some(item) = state
+        .table
+        .get(&outbox_key(id), Consistency::Strong)
+        .await?
+    else {
+        return Ok(false);
+    };
+    let message = Message::from_item(&item)?;
+    let now = lookup::now(state);
+    match event {
+        EmailEvent::Bounced => record_refusal(state, &message, true, false, now).await?,
+        EmailEvent::Complained => {
+            let update = Update::default()
+                .set(attr::PATIENT_ID, message.patient.as_str())
+                .set(attr::EMAIL_ON, AttrValue::Bool(false));
+            state
+                .table
+                .update(&notify_preferences_key(&message.patient), update, None)
+                .await?;
+        }
+    }
+    Ok(true)
 }
 
 /// Records a bounced address or an opted-out number on the patient's preferences.

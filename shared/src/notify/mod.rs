@@ -9,7 +9,10 @@
 pub mod deliver;
 pub mod preferences;
 
-pub use deliver::{Delivery, Envelope, Notifier, NotifyError, Sent, deliver_due, deliver_one};
+pub use deliver::{
+    Delivery, EmailEvent, Envelope, Notifier, NotifyError, Sent, deliver_due, deliver_one,
+    record_email_event,
+};
 
 use std::path::Path;
 
