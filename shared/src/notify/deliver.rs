@@ -100,13 +100,18 @@ pub enum Outcome {
     Failed(&'static str),
 }
 
-/// Delivers every message due now, oldest first; returns each message's outcome. One message's
-/// error is logged and does not stop the others (it stays due and the next run takes it).
+/// Messages one run delivers at once: each waits mostly on the table and the provider.
+pub const IN_FLIGHT: usize = 16;
+
+/// Delivers every message due now, oldest first, [`IN_FLIGHT`] at a time; returns each message's
+/// outcome. One message's error is logged and does not stop the others (it stays due and the
+/// next run takes it).
 pub async fn deliver_due(
     state: &AppState,
     delivery: &Delivery,
     at_most: usize,
 ) -> Result<Vec<(OutboxId, Outcome)>, ApiError> {
+    use futures_util::StreamExt as _;
     let now = lookup::now(state);
     // `~` sorts after every id: everything due up to and including this second.
     let mut query = Query::gsi1(OUTBOX_DUE_INDEX)
@@ -115,18 +120,23 @@ pub async fn deliver_due(
     let mut out = Vec::new();
     loop {
         let page = state.table.query(&query).await?;
-        for item in &page.items {
-            if out.len() >= at_most {
-                return Ok(out);
-            }
-            let Some(id) = item
-                .get(attr::ID)
-                .and_then(AttrValue::as_s)
-                .and_then(OutboxId::parse)
-            else {
-                continue;
-            };
-            match deliver_one(state, delivery, &id).await {
+        let ids: Vec<OutboxId> = page
+            .items
+            .iter()
+            .filter_map(|item| item.get(attr::ID).and_then(AttrValue::as_s))
+            .filter_map(OutboxId::parse)
+            .take(at_most - out.len())
+            .collect();
+        let done: Vec<_> = futures_util::stream::iter(ids)
+            .map(|id| async move {
+                let outcome = deliver_one(state, delivery, &id).await;
+                (id, outcome)
+            })
+            .buffered(IN_FLIGHT)
+            .collect()
+            .await;
+        for (id, outcome) in done {
+            match outcome {
                 Ok(outcome) => out.push((id, outcome)),
                 Err(e) => {
                     tracing::warn!(message = %id, error = %e, "delivery failed; it stays due")
@@ -134,8 +144,8 @@ pub async fn deliver_due(
             }
         }
         match page.next {
-            Some(next) => query.cursor = Some(next),
-            None => return Ok(out),
+            Some(next) if out.len() < at_most => query.cursor = Some(next),
+            _ => return Ok(out),
         }
     }
 }

@@ -16,7 +16,7 @@ use crate::store::commit::{Audit, Idempotency, Reply, Write, commit};
 use crate::store::keys::*;
 use crate::store::{AttrValue, Consistency, TransactOp, attr};
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PreferencesRequest {
     pub email: bool,
