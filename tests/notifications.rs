@@ -4,6 +4,8 @@
 //! hours, the daily limit, provider outages, bounces, a redelivered batch, a lapsed claim and a
 //! reminder whose time passed during an outage; the preferences API.
 
+use std::sync::Arc;
+
 use http::StatusCode;
 use practica_tests::{Mode, Recorder, Stack, TEST_NOW, delivery, waiting_messages};
 use serde_json::{Value, json};
@@ -37,6 +39,16 @@ async fn book(stack: &Stack, token: &str, key: &str, start: &str) -> Value {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{a}");
     a
+}
+
+/// The demo practice, Jane's token, and delivery through a recording provider.
+async fn start() -> (Stack, String, Arc<Recorder>, shared::notify::Delivery) {
+    let stack = Stack::embedded();
+    stack.seed().await;
+    let jane = stack.token("patient-jane", &[Role::Patient]);
+    let recorder = Recorder::new();
+    let delivery = delivery(&recorder);
+    (stack, jane, recorder, delivery)
 }
 
 /// The patient's preferences PUT; the reply.
@@ -87,11 +99,7 @@ fn outcomes(done: &[(shared::domain::ids::OutboxId, Outcome)]) -> Vec<Outcome> {
 
 #[tokio::test]
 async fn a_booking_is_confirmed_and_reminded_once_each_with_minimum_necessary_content() {
-    let stack = Stack::embedded();
-    stack.seed().await;
-    let jane = stack.token("patient-jane", &[Role::Patient]);
-    let recorder = Recorder::new();
-    let delivery = delivery(&recorder);
+    let (stack, jane, recorder, delivery) = start().await;
     let appt = book(&stack, &jane, "b1", VISIT).await;
 
     // The booking's transaction wrote the confirmation (due now) and two reminders.
@@ -177,11 +185,7 @@ async fn a_booking_is_confirmed_and_reminded_once_each_with_minimum_necessary_co
 
 #[tokio::test]
 async fn cancelling_or_moving_withdraws_the_reminders_and_sends_a_notice() {
-    let stack = Stack::embedded();
-    stack.seed().await;
-    let jane = stack.token("patient-jane", &[Role::Patient]);
-    let recorder = Recorder::new();
-    let delivery = delivery(&recorder);
+    let (stack, jane, recorder, delivery) = start().await;
     let first = book(&stack, &jane, "b1", VISIT).await;
     let second = book(&stack, &jane, "b2", "2026-11-25T10:00:00-05:00").await;
     deliver_due(&stack.state, &delivery, 100).await.unwrap();
@@ -242,11 +246,7 @@ async fn cancelling_or_moving_withdraws_the_reminders_and_sends_a_notice() {
 
 #[tokio::test]
 async fn without_consent_nothing_is_sent_and_sms_needs_its_own() {
-    let stack = Stack::embedded();
-    stack.seed().await;
-    let jane = stack.token("patient-jane", &[Role::Patient]);
-    let recorder = Recorder::new();
-    let delivery = delivery(&recorder);
+    let (stack, jane, recorder, delivery) = start().await;
     // Jane turns email off.
     let prefs = choose(&stack, &jane, false, false).await;
     assert_eq!(prefs["channels"], json!([]));
@@ -391,11 +391,7 @@ async fn the_same_message_delivered_twice_at_once_is_sent_once() {
 
 #[tokio::test]
 async fn a_claim_left_by_a_crash_is_taken_again_and_a_cancellation_since_withdraws_it() {
-    let stack = Stack::embedded();
-    stack.seed().await;
-    let jane = stack.token("patient-jane", &[Role::Patient]);
-    let recorder = Recorder::new();
-    let delivery = delivery(&recorder);
+    let (stack, jane, recorder, delivery) = start().await;
     let appt = book(&stack, &jane, "b1", VISIT).await;
     let confirmation = waiting_messages(&stack.state).await[0].id.clone();
     // A sender claimed it and died before sending.
@@ -445,11 +441,7 @@ async fn a_claim_left_by_a_crash_is_taken_again_and_a_cancellation_since_withdra
 
 #[tokio::test]
 async fn reminders_whose_time_passed_during_an_outage_are_not_sent_late() {
-    let stack = Stack::embedded();
-    stack.seed().await;
-    let jane = stack.token("patient-jane", &[Role::Patient]);
-    let recorder = Recorder::new();
-    let delivery = delivery(&recorder);
+    let (stack, jane, recorder, delivery) = start().await;
     book(&stack, &jane, "b1", VISIT).await;
     // Nothing ran until after the visit began.
     set_clock(&stack, VISIT_AT + 60);
@@ -577,5 +569,74 @@ async fn preferences_are_the_patients_own_and_bad_input_changes_nothing() {
     assert_eq!(
         practica_tests::without_denials(stack.scan().await).len(),
         practica_tests::without_denials(before).len()
+    );
+}
+
+#[tokio::test]
+async fn messages_sent_failed_and_bounced_are_counted_in_the_report_by_kind() {
+    use shared::domain::report::{Cell, Period, compute};
+    let (stack, jane, recorder, delivery) = start().await;
+    book(&stack, &jane, "b1", VISIT).await;
+    // The confirmation is sent; the first reminder bounces (and fails).
+    deliver_due(&stack.state, &delivery, 100).await.unwrap();
+    recorder.set(Mode::Bounce);
+    set_clock(&stack, VISIT_AT - 24 * 3600);
+    deliver_due(&stack.state, &delivery, 100).await.unwrap();
+
+    let zone = jiff::tz::TimeZone::get("America/New_York").unwrap();
+    let week = Period::new(
+        "2026-11-23".parse().unwrap(),
+        "2026-11-30".parse().unwrap(),
+        &zone,
+    )
+    .unwrap();
+    let previous = week.previous(&zone).unwrap();
+    let facts =
+        shared::reports::collect::facts(&*stack.state.table, &week, &previous, "n/a".into())
+            .await
+            .unwrap();
+    let report = compute(&facts, &week, &previous);
+    let table = |name: &str| {
+        report
+            .tables
+            .iter()
+            .find(|t| t.name == name)
+            .unwrap_or_else(|| panic!("no table {name}"))
+            .rows
+            .clone()
+    };
+    let summary = table("summary");
+    let figure = |name: &str| {
+        summary
+            .iter()
+            .find(|r| r[1] == Cell::Text(name.into()))
+            .map(|r| r[2].clone())
+            .unwrap_or_else(|| panic!("no {name} in {summary:?}"))
+    };
+    assert_eq!(figure("messages sent"), Cell::Int(1));
+    assert_eq!(figure("messages failed"), Cell::Int(1));
+    assert_eq!(
+        figure("messages bounced, opted out or complained"),
+        Cell::Int(1)
+    );
+    let t = |s: &str| Cell::Text(s.into());
+    assert_eq!(
+        table("messages"),
+        vec![
+            vec![
+                t("confirmation"),
+                Cell::Int(1),
+                Cell::Int(0),
+                Cell::Int(0),
+                Cell::Int(0)
+            ],
+            vec![
+                t("reminder"),
+                Cell::Int(0),
+                Cell::Int(0),
+                Cell::Int(1),
+                Cell::Int(0)
+            ],
+        ]
     );
 }

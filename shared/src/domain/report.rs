@@ -129,6 +129,8 @@ pub struct EntryFact {
     pub actor_name: Option<Arc<str>>,
     pub roles: Arc<[Arc<str>]>,
     pub action: Arc<str>,
+    /// What kind of thing the entry is about (`appointment`, `message.reminder`, …).
+    pub entity: Arc<str>,
     pub outcome: Arc<str>,
     pub entity_id: Arc<str>,
     pub patients: Arc<[Arc<str>]>,
@@ -770,6 +772,75 @@ pub fn compute(facts: &Facts, period: &Period, previous: &Period) -> Report {
             .0
             .iter()
             .map(|(who, [a, b])| vec![text(who.clone()), int(*a), int(*b)])
+            .collect(),
+        chart: None,
+    });
+
+    // Messages to patients, from the notify job's audit entries (entity `message.<kind>`).
+    let mut messages: Counts<(String, &str)> = Counts::default();
+    for e in &facts.entries {
+        let Some(i) = split.of(e.at) else {
+            continue;
+        };
+        let (Some(what), Some(kind)) = (
+            e.action.strip_prefix("notification."),
+            e.entity.strip_prefix("message."),
+        ) else {
+            continue;
+        };
+        let what = match what {
+            "send" => "sent",
+            "fail" => "failed",
+            "bounce" | "optout" | "complaint" => "bounced, opted out or complained",
+            _ => continue,
+        };
+        messages.add((kind.to_owned(), what), i);
+    }
+    let total = |what: &str, i: usize| {
+        messages
+            .0
+            .iter()
+            .filter(|((_, w), _)| *w == what)
+            .map(|(_, v)| v[i])
+            .sum::<usize>()
+    };
+    for what in ["sent", "failed", "bounced, opted out or complained"] {
+        row(
+            "messages",
+            &format!("messages {what}"),
+            [0, 1].map(|i| int(total(what, i))),
+        );
+    }
+    let kinds: BTreeSet<&String> = messages.0.keys().map(|(k, _)| k).collect();
+    tables.push(Table {
+        name: "messages",
+        title: "Messages to patients by kind",
+        columns: vec![
+            "kind",
+            "sent",
+            "sent (previous)",
+            "failed",
+            "failed (previous)",
+        ],
+        rows: kinds
+            .into_iter()
+            .map(|kind| {
+                let get = |what: &str| {
+                    messages
+                        .0
+                        .get(&(kind.clone(), what))
+                        .copied()
+                        .unwrap_or_default()
+                };
+                let (sent, failed) = (get("sent"), get("failed"));
+                vec![
+                    text(kind.clone()),
+                    int(sent[0]),
+                    int(sent[1]),
+                    int(failed[0]),
+                    int(failed[1]),
+                ]
+            })
             .collect(),
         chart: None,
     });

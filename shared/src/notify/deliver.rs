@@ -538,10 +538,13 @@ async fn mark_sent(
 }
 
 /// The audit entry of a message: which message, of which kind, to whom; never its content.
+///
+/// The entity is `message.<kind>`, so the report counts messages by kind from the audit trail.
 fn audit_op(state: &AppState, message: &Message, action: &'static str) -> TransactOp {
     let request_id = message.id.to_string();
+    let entity = format!("message.{}", message.kind.code());
     TransactOp::Put {
-        item: Audit::new(action, "message", message.id.as_str())
+        item: Audit::new(action, entity, message.id.as_str())
             .about(&message.patient)
             .item(
                 state,
@@ -586,10 +589,15 @@ pub async fn record_email_event(
             let update = Update::default()
                 .set(attr::PATIENT_ID, message.patient.as_str())
                 .set(attr::EMAIL_ON, AttrValue::Bool(false));
-            state
-                .table
-                .update(&notify_preferences_key(&message.patient), update, None)
-                .await?;
+            let ops = vec![
+                TransactOp::Update {
+                    key: notify_preferences_key(&message.patient),
+                    update,
+                    condition: None,
+                },
+                audit_op(state, &message, "notification.complaint"),
+            ];
+            state.table.transact_write(ops).await?;
         }
     }
     Ok(true)
@@ -604,16 +612,21 @@ async fn record_refusal(
     now: i64,
 ) -> Result<(), ApiError> {
     let mut update = Update::default().set(attr::PATIENT_ID, message.patient.as_str());
+    let mut ops = Vec::new();
     if bounced {
         update = update.set(attr::EMAIL_BOUNCED_AT, now);
+        ops.push(audit_op(state, message, "notification.bounce"));
     }
     if opted_out {
         update = update.set(attr::SMS_STOPPED_AT, now);
+        ops.push(audit_op(state, message, "notification.optout"));
     }
-    state
-        .table
-        .update(&notify_preferences_key(&message.patient), update, None)
-        .await?;
+    ops.push(TransactOp::Update {
+        key: notify_preferences_key(&message.patient),
+        update,
+        condition: None,
+    });
+    state.table.transact_write(ops).await?;
     Ok(())
 }
 

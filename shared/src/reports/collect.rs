@@ -41,6 +41,7 @@ fn entry_of(item: &Item, interner: &mut Interner) -> Result<EntryFact, ApiError>
             .map(|name| interner.str(name)),
         roles: interner.list(list(attr::ROLES)),
         action: interner.str(s(item, attr::ACTION)?),
+        entity: interner.str(s(item, attr::ENTITY)?),
         outcome: interner.str(s(item, attr::OUTCOME)?),
         entity_id: interner.str(s(item, attr::ENTITY_ID)?),
         patients: interner.list(list(attr::PATIENT_IDS)),
