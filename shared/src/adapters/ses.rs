@@ -47,8 +47,9 @@ fn tag_value(key: &str) -> String {
 }
 
 /// Which SES refusals no retry can change (the sender or the message is not acceptable); the
-/// rest (throttling, a paused account, the service unreachable) are retried with backoff.
-fn classify(e: SdkError<SendEmailError>) -> NotifyError {
+/// rest (throttling, a paused account, the service unreachable) are retried with backoff. The
+/// error's text is logged by the caller: the recipient's address is taken out of it.
+fn classify(e: SdkError<SendEmailError>, recipient: &str) -> NotifyError {
     let permanent = match &e {
         SdkError::ServiceError(service) => matches!(
             service.err(),
@@ -60,6 +61,11 @@ fn classify(e: SdkError<SendEmailError>) -> NotifyError {
         _ => false,
     };
     let text = DisplayErrorContext(&e).to_string();
+    let text = if recipient.is_empty() {
+        text
+    } else {
+        text.replace(recipient, "<recipient>")
+    };
     if permanent {
         NotifyError::Rejected(text)
     } else {
@@ -100,7 +106,7 @@ impl Notifier for SesEmail {
             .set_configuration_set_name(self.configuration_set.clone())
             .send()
             .await
-            .map_err(classify)?;
+            .map_err(|e| classify(e, envelope.to.expose()))?;
         Ok(Sent {
             provider_id: sent.message_id().unwrap_or_default().to_owned(),
         })
