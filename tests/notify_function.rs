@@ -7,6 +7,7 @@ use http::StatusCode;
 use practica_tests::{Emulator, Recorder, Stack, delivery, sdk_config, waiting_messages};
 use serde_json::{Value, json};
 use shared::adapters::ses::SesEmail;
+use shared::adapters::sms::EndUserSms;
 use shared::auth::Role;
 use shared::domain::notify::{Channel, Kind};
 use shared::notify::{Envelope, Notifier, NotifyError};
@@ -174,6 +175,87 @@ async fn ses_sends_from_a_verified_identity_and_refusals_are_permanent() {
         )
         .send(&ses_for_sms)
         .await,
+        Err(NotifyError::Rejected(_))
+    ));
+}
+
+/// End User Messaging SMS has no emulator here (moto has none): its JSON protocol is served by a
+/// mock with the service's own answers, so the adapter's request and its reading of the answers run
+/// through the real SDK.
+async fn sms_answering(status: u16, body: Value) -> (wiremock::MockServer, EndUserSms) {
+    use wiremock::matchers::{body_partial_json, header, method};
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(method("POST"))
+        .and(header("x-amz-target", "PinpointSMSVoiceV2.SendTextMessage"))
+        .and(body_partial_json(json!({
+            "DestinationPhoneNumber": "+15550100123",
+            "OriginationIdentity": "pool-practice",
+            "MessageType": "TRANSACTIONAL",
+            "Context": {"message": "msg_01KAQ0000000000000000000A1"},
+        })))
+        .respond_with(
+            wiremock::ResponseTemplate::new(status)
+                .insert_header("content-type", "application/x-amz-json-1.0")
+                .set_body_json(body),
+        )
+        .mount(&server)
+        .await;
+    let client = aws_sdk_pinpointsmsvoicev2::Client::new(&sdk_config(&server.uri()));
+    (server, EndUserSms::new(client, "pool-practice", None))
+}
+
+fn text_envelope() -> Envelope {
+    Envelope {
+        channel: Channel::Sms,
+        subject: None,
+        html: None,
+        text: "Reminder: your visit is Tue 24 Nov 2026, 10:00 EST.".into(),
+        ..envelope("+1 555 0100 123")
+    }
+}
+
+#[tokio::test]
+async fn sms_goes_through_end_user_messaging_and_an_opted_out_number_is_reported() {
+    let (_server, sms) = sms_answering(200, json!({"MessageId": "sms-1"})).await;
+    assert_eq!(
+        sms.send(&text_envelope()).await.unwrap().provider_id,
+        "sms-1"
+    );
+    let (_server, sms) = sms_answering(
+        400,
+        json!({"__type": "ConflictException", "Message": "The destination phone number +15550100123 is opted out",
+            "Reason": "DESTINATION_PHONE_NUMBER_OPTED_OUT", "ResourceType": "opt-out-list", "ResourceId": "Default"}),
+    )
+    .await;
+    assert!(matches!(
+        sms.send(&text_envelope()).await,
+        Err(NotifyError::OptedOut)
+    ));
+    let (_server, sms) = sms_answering(
+        400,
+        json!({"__type": "ValidationException", "Message": "Invalid number +15550100123", "Reason": "INVALID_PARAMETER"}),
+    )
+    .await;
+    match sms.send(&text_envelope()).await {
+        Err(NotifyError::Rejected(why)) => assert!(!why.contains("5550100123"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    let (_server, sms) = sms_answering(
+        500,
+        json!({"__type": "InternalServerException", "Message": "try later"}),
+    )
+    .await;
+    assert!(matches!(
+        sms.send(&text_envelope()).await,
+        Err(NotifyError::Unavailable(_))
+    ));
+    // A number with no country code is never sent.
+    let local = Envelope {
+        to: shared::Sensitive::new("555 0100 123".into()),
+        ..text_envelope()
+    };
+    assert!(matches!(
+        sms.send(&local).await,
         Err(NotifyError::Rejected(_))
     ));
 }

@@ -163,8 +163,9 @@ impl NotifyJob {
     }
 
     /// The Lambda cold start: the application state from the environment, SES for email from
-    /// the practice's verified identity. SMS is not configured in this build: an SMS-only
-    /// patient's messages fail as refused (and are audited) until it is.
+    /// the practice's verified identity, End User Messaging for SMS from its origination identity
+    /// (`PRACTICA_SMS_ORIGINATION`; without one, texts are refused and audited, and email-and-SMS
+    /// patients get email).
     pub async fn cold_start() -> anyhow::Result<NotifyJob> {
         let (state, sdk) = shared::app::cold_start().await?;
         let from = std::env::var("PRACTICA_SES_FROM").map_err(|_| {
@@ -178,12 +179,25 @@ impl NotifyJob {
             from,
             configuration_set,
         );
+        let sms: Arc<dyn shared::notify::Notifier> = match std::env::var("PRACTICA_SMS_ORIGINATION")
+            .ok()
+            .filter(|s| !s.is_empty())
+        {
+            Some(origination) => Arc::new(shared::adapters::sms::EndUserSms::new(
+                aws_sdk_pinpointsmsvoicev2::Client::new(&sdk),
+                origination,
+                std::env::var("PRACTICA_SMS_CONFIGURATION_SET")
+                    .ok()
+                    .filter(|s| !s.is_empty()),
+            )),
+            None => Arc::new(shared::adapters::ses::NoSms),
+        };
         Ok(NotifyJob {
             state,
             delivery: Delivery {
                 notifier: Arc::new(shared::adapters::ses::ByChannel {
                     email: Arc::new(email),
-                    sms: Arc::new(shared::adapters::ses::NoSms),
+                    sms,
                 }),
                 templates: Arc::new(shared::domain::notify::Templates::builtin()),
             },

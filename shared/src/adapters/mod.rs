@@ -27,4 +27,5 @@ pub mod s3_archive;
 pub mod s3_reports;
 pub mod secrets;
 pub mod ses;
+pub mod sms;
 pub mod stripe;
