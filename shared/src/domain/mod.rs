@@ -8,6 +8,7 @@ pub mod booking;
 pub mod checkpoint;
 pub mod clock;
 pub mod feedback;
+pub mod html;
 pub mod ids;
 pub mod instant;
 pub mod ledger;

@@ -560,13 +560,17 @@ fn fill(template: &str, fields: &Fields<'_>, html: bool) -> String {
         if v.is_empty() {
             String::new()
         } else if html {
-            format!("<bdi>{}</bdi>", escape_html(v))
+            format!("<bdi>{}</bdi>", crate::domain::html::escape(v))
         } else {
             format!("\u{2068}{v}\u{2069}")
         }
     };
     let plain = |v: &str| {
-        if html { escape_html(v) } else { v.to_owned() }
+        if html {
+            crate::domain::html::escape(v)
+        } else {
+            v.to_owned()
+        }
     };
     let mut out = String::with_capacity(template.len() + 64);
     let mut rest = template;
@@ -594,25 +598,10 @@ fn fill(template: &str, fields: &Fields<'_>, html: bool) -> String {
 
 fn plain_literal(text: &str, html: bool) -> String {
     if html {
-        escape_html(text)
+        crate::domain::html::escape(text)
     } else {
         text.to_owned()
     }
-}
-
-pub fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// One SMS with the footer: the first name is shortened (down to nothing), then the practice's

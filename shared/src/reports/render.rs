@@ -8,21 +8,7 @@ use std::fmt::Write as _;
 use crate::domain::instant::render_utc;
 use crate::domain::report::{Cell, Report, Table};
 
-/// Escapes text for HTML and SVG (element content and quoted attributes).
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::domain::html::escape;
 
 /// A CSV field: quoted when it must be; a leading `= + - @` is prefixed with `'` so a spreadsheet
 /// never runs it as a formula.
