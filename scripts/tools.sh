@@ -34,3 +34,43 @@ ensure_stripe_python() { ensure_venv "$stripe_venv" "stripe==$STRIPE_PY_VERSION"
 SCHEMATHESIS_VERSION=4.32.5
 schemathesis_venv="$cache/schemathesis-$SCHEMATHESIS_VERSION"
 ensure_schemathesis() { ensure_venv "$schemathesis_venv" "schemathesis==$SCHEMATHESIS_VERSION"; }
+
+# cargo-lambda (PyPI wheel, with its zig): builds the functions' release `bootstrap` binaries and zips.
+CARGO_LAMBDA_VERSION=1.9.2
+cargo_lambda_venv="$cache/cargo-lambda-$CARGO_LAMBDA_VERSION"
+ensure_cargo_lambda() { ensure_venv "$cargo_lambda_venv" "cargo-lambda==$CARGO_LAMBDA_VERSION"; }
+# Every Lambda function of the workspace (functions/<name>, one binary each).
+LAMBDA_FUNCTIONS=(booking payments webhooks audit reports sweep notify)
+# The functions' release binaries as deployed (x86_64 here; arm64 on a deployer's machine):
+# target/lambda/<name>/bootstrap, or bootstrap.zip with `--output-format zip`.
+build_lambdas() { # [cargo lambda build options...]
+  ensure_cargo_lambda
+  local packages=()
+  for f in "${LAMBDA_FUNCTIONS[@]}"; do packages+=(-p "$f"); done
+  (cd "$root" && PATH="$cargo_lambda_venv/bin:$PATH" cargo lambda build --release --x86-64 "$@" "${packages[@]}")
+}
+
+# Template checks, offline: checkov (policy-as-code) and the SAM CLI's `sam validate --lint`.
+CHECKOV_VERSION=3.3.30
+checkov_venv="$cache/checkov-$CHECKOV_VERSION"
+SAM_CLI_VERSION=1.170.0
+sam_venv="$cache/aws-sam-cli-$SAM_CLI_VERSION"
+ensure_template_tools() {
+  ensure_venv "$checkov_venv" "checkov==$CHECKOV_VERSION"
+  ensure_venv "$sam_venv" "aws-sam-cli==$SAM_CLI_VERSION"
+}
+# Every template through cfn-lint, checkov (suppressions, each with its reason, live in the
+# templates' Metadata) and `sam validate --lint`, then the audit-log rules of check-template.py.
+check_templates() {
+  ensure_python_tools
+  ensure_template_tools
+  local templates=("$root/infra/template.yaml" "$root/infra/data.template.json")
+  "$venv/bin/cfn-lint" "${templates[@]}"
+  local args=()
+  for t in "${templates[@]}"; do args+=(-f "$t"); done
+  "$checkov_venv/bin/checkov" "${args[@]}" --framework cloudformation --compact --quiet
+  for t in "${templates[@]}"; do
+    SAM_CLI_TELEMETRY=0 "$sam_venv/bin/sam" validate --lint --region us-east-1 -t "$t"
+  done
+  "$venv/bin/python" "$root/scripts/check-template.py" "$root/infra/template.yaml"
+}

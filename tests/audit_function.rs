@@ -147,44 +147,6 @@ async fn stream_batches_and_the_schedule_integrate_what_the_functions_wrote() {
     assert_eq!(diagnostic.error_type, "Permanent.InvalidEvent");
 }
 
-/// moto's S3 bucket with Object Lock (compliance mode by default), created as the template does.
-async fn locked_bucket(s3: &aws_sdk_s3::Client) -> String {
-    use aws_sdk_s3::types::{
-        DefaultRetention, ObjectLockConfiguration, ObjectLockEnabled, ObjectLockRetentionMode,
-        ObjectLockRule,
-    };
-    let bucket = format!(
-        "practica-audit-{}",
-        ulid::Ulid::new().to_string().to_lowercase()
-    );
-    s3.create_bucket()
-        .bucket(&bucket)
-        .object_lock_enabled_for_bucket(true)
-        .send()
-        .await
-        .unwrap();
-    let retention = DefaultRetention::builder()
-        .mode(ObjectLockRetentionMode::Compliance)
-        .years(7)
-        .build();
-    s3.put_object_lock_configuration()
-        .bucket(&bucket)
-        .object_lock_configuration(
-            ObjectLockConfiguration::builder()
-                .object_lock_enabled(ObjectLockEnabled::Enabled)
-                .rule(
-                    ObjectLockRule::builder()
-                        .default_retention(retention)
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    bucket
-}
-
 #[tokio::test]
 async fn on_moto_the_production_adapters_integrate_sign_and_archive() {
     let Some(endpoint) = Emulator::Moto.endpoint() else {
@@ -205,7 +167,7 @@ async fn on_moto_the_production_adapters_integrate_sign_and_archive() {
             .force_path_style(true)
             .build(),
     );
-    let bucket = locked_bucket(&s3).await;
+    let bucket = practica_tests::locked_bucket(&s3).await;
     let archive = Arc::new(S3Archive::new(s3.clone(), &bucket));
     practica_tests::write_audit_entries(&*table, 3).await;
     let job = AuditJob {

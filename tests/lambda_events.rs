@@ -47,22 +47,7 @@ async fn event_without_token_is_refused() {
 
 /// An event from `events/` with its placeholders filled, also inside base64 bodies.
 fn filled_event(name: &str, values: &[(&str, &str)]) -> http::Request<axum::body::Body> {
-    use base64::Engine as _;
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let path = format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"));
-    let fill = |mut text: String| {
-        for (placeholder, value) in values {
-            text = text.replace(placeholder, value);
-        }
-        text
-    };
-    let mut event: serde_json::Value =
-        serde_json::from_str(&fill(std::fs::read_to_string(&path).expect("event file"))).unwrap();
-    if event["isBase64Encoded"] == true {
-        let body = b64.decode(event["body"].as_str().unwrap()).unwrap();
-        let body = fill(String::from_utf8(body).unwrap());
-        event["body"] = b64.encode(body).into();
-    }
+    let event = practica_tests::event_with(name, values);
     let request = lambda_http::request::from_str(&event.to_string()).expect("a valid v2 event");
     request.map(axum::body::Body::new)
 }
@@ -202,33 +187,6 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
     }
 }
 
-/// The processor of the payment fixtures: every intent is `pi_fixture_1`, the id the signed
-/// webhook fixtures name.
-struct FixtureProcessor;
-
-#[async_trait::async_trait]
-impl shared::payments::processor::PaymentProcessor for FixtureProcessor {
-    async fn create_intent(
-        &self,
-        _: &shared::payments::processor::IntentRequest,
-    ) -> Result<shared::payments::processor::Intent, shared::payments::processor::ProcessorError>
-    {
-        Ok(shared::payments::processor::Intent {
-            id: "pi_fixture_1".into(),
-            client_secret: "pi_fixture_1_secret_x".to_owned().into(),
-        })
-    }
-
-    async fn cancel_intent(
-        &self,
-        _: &str,
-        _: &shared::payments::processor::ProcessorKey,
-    ) -> Result<shared::payments::processor::Cancel, shared::payments::processor::ProcessorError>
-    {
-        Ok(shared::payments::processor::Cancel::Canceled)
-    }
-}
-
 /// Every payments and webhook event, through the Lambda conversion: the Stripe event arrives
 /// base64-encoded (as API Gateway sends a body it treats as binary) and verifies over the decoded
 /// bytes; the second is signed only by the secret being rotated out; a redelivery changes nothing.
@@ -236,7 +194,7 @@ impl shared::payments::processor::PaymentProcessor for FixtureProcessor {
 async fn every_payment_and_webhook_event_runs_through_the_lambda_conversion() {
     use practica_tests::Stack;
     let mut stack = Stack::embedded();
-    stack.use_processor(std::sync::Arc::new(FixtureProcessor));
+    stack.use_processor(std::sync::Arc::new(practica_tests::FixtureProcessor));
     stack.seed().await;
     let staff = stack.token("staff-1", &[Role::Staff]);
     let jane = stack.token("patient-jane", &[Role::Patient]);

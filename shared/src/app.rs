@@ -39,6 +39,27 @@ pub async fn cold_start() -> anyhow::Result<(AppState, aws_config::SdkConfig)> {
     Ok((state, sdk))
 }
 
+/// The payments function's cold start: the state and the processor (its key possibly read from
+/// Secrets Manager).
+pub async fn cold_start_payments()
+-> anyhow::Result<(AppState, crate::adapters::stripe::StripeProcessor)> {
+    let (state, sdk) = cold_start().await?;
+    let stripe = crate::config::payments::stripe_from_env(&sdk).await?;
+    Ok((
+        state,
+        crate::adapters::stripe::StripeProcessor::new(stripe)?,
+    ))
+}
+
+/// The webhook function's cold start: the state and the signing secrets (possibly read from
+/// Secrets Manager).
+pub async fn cold_start_webhooks()
+-> anyhow::Result<(AppState, crate::config::payments::WebhookConfig)> {
+    let (state, sdk) = cold_start().await?;
+    let secrets = crate::config::payments::WebhookConfig::from_env(&sdk).await?;
+    Ok((state, secrets))
+}
+
 impl AppState {
     /// Production, over an SDK configuration the function also uses for other clients.
     pub fn from_sdk(config: &Config, sdk: &aws_config::SdkConfig) -> anyhow::Result<Self> {
@@ -47,12 +68,20 @@ impl AppState {
             config.table_name.clone(),
         );
         let keys = KmsKeys::new(aws_sdk_kms::Client::new(sdk), config.kms_key_id.clone());
+        let mut auth = config.auth.clone();
+        if let Some(pool) = &config.patient_pool {
+            auth.patient_pool = Some(crate::auth::PatientPool {
+                issuer: pool.issuer.clone(),
+                audience: pool.client_id.clone(),
+                jwks: Arc::new(HttpJwks::new(pool.jwks_url.clone())?),
+            });
+        }
         Ok(Self::assemble(Parts {
             table: Arc::new(table),
             table_name: config.table_name.clone(),
             keys: Arc::new(keys),
             jwks: Arc::new(HttpJwks::new(config.jwks_url.clone())?),
-            auth: config.auth.clone(),
+            auth,
             cache: config.data_key_cache,
             clock: Arc::new(SystemClock),
         }))

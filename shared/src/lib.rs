@@ -24,6 +24,7 @@ pub mod error;
 pub mod feedback;
 #[cfg(test)]
 mod fuzz;
+pub mod lambda;
 #[cfg(test)]
 mod layers;
 pub mod notify;

@@ -39,10 +39,21 @@ static TOKEN_FAILURES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU
 
 pub fn count_token_failure() {
     TOKEN_FAILURES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    emit_count("TokenFailures");
+}
+
+/// A webhook delivery whose signature did not verify: on Lambda a `Practica/
+/// WebhookSignatureFailures` metric line (the template alarms on a burst of them).
+pub fn count_webhook_signature_failure() {
+    emit_count("WebhookSignatureFailures");
+}
+
+/// On Lambda, one embedded-metric line counting 1 of `metric` for this function.
+fn emit_count(metric: &str) {
     if let Some(function) = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME") {
         println!(
             "{}",
-            token_failure_metric(&function.to_string_lossy(), now_millis())
+            count_metric(metric, &function.to_string_lossy(), now_millis())
         );
     }
 }
@@ -59,21 +70,21 @@ fn now_millis() -> u128 {
         .unwrap_or_default()
 }
 
-/// One CloudWatch embedded-metric-format line: a count of 1 for `function`.
-fn token_failure_metric(function: &str, millis: u128) -> String {
-    serde_json::json!({
+/// One CloudWatch embedded-metric-format line: a count of 1 of `metric` for `function`.
+fn count_metric(metric: &str, function: &str, millis: u128) -> String {
+    let mut line = serde_json::json!({
         "_aws": {
             "Timestamp": millis,
             "CloudWatchMetrics": [{
                 "Namespace": "Practica",
                 "Dimensions": [["function"]],
-                "Metrics": [{ "Name": "TokenFailures", "Unit": "Count" }],
+                "Metrics": [{ "Name": metric, "Unit": "Count" }],
             }],
         },
         "function": function,
-        "TokenFailures": 1,
-    })
-    .to_string()
+    });
+    line[metric] = 1.into();
+    line.to_string()
 }
 
 #[cfg(test)]
@@ -81,7 +92,8 @@ mod tests {
     #[test]
     fn a_token_failure_is_one_embedded_metric_line() {
         let line: serde_json::Value =
-            serde_json::from_str(&super::token_failure_metric("practica-booking", 5)).unwrap();
+            serde_json::from_str(&super::count_metric("TokenFailures", "practica-booking", 5))
+                .unwrap();
         assert_eq!(line["TokenFailures"], 1);
         assert_eq!(line["function"], "practica-booking");
         assert_eq!(line["_aws"]["Timestamp"], 5);

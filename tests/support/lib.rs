@@ -622,3 +622,156 @@ pub fn delivery(recorder: &Arc<Recorder>) -> shared::notify::Delivery {
         templates: Arc::new(shared::domain::notify::Templates::builtin()),
     }
 }
+
+/// moto's S3 bucket with Object Lock (compliance mode by default), created as the template does.
+pub async fn locked_bucket(s3: &aws_sdk_s3::Client) -> String {
+    use aws_sdk_s3::types::{
+        DefaultRetention, ObjectLockConfiguration, ObjectLockEnabled, ObjectLockRetentionMode,
+        ObjectLockRule,
+    };
+    let bucket = format!(
+        "practica-audit-{}",
+        ulid::Ulid::new().to_string().to_lowercase()
+    );
+    s3.create_bucket()
+        .bucket(&bucket)
+        .object_lock_enabled_for_bucket(true)
+        .send()
+        .await
+        .unwrap();
+    let retention = DefaultRetention::builder()
+        .mode(ObjectLockRetentionMode::Compliance)
+        .years(7)
+        .build();
+    s3.put_object_lock_configuration()
+        .bucket(&bucket)
+        .object_lock_configuration(
+            ObjectLockConfiguration::builder()
+                .object_lock_enabled(ObjectLockEnabled::Enabled)
+                .rule(
+                    ObjectLockRule::builder()
+                        .default_retention(retention)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    bucket
+}
+
+/// The template as JSON, its short-form intrinsics (`!Ref`, `!Sub`, ...) in their long form.
+pub fn template() -> Value {
+    fn convert(v: serde_yaml::Value) -> Value {
+        use serde_yaml::Value as Y;
+        match v {
+            Y::Null => Value::Null,
+            Y::Bool(b) => b.into(),
+            Y::Number(n) => serde_json::to_value(n).unwrap(),
+            Y::String(s) => s.into(),
+            Y::Sequence(items) => items.into_iter().map(convert).collect(),
+            Y::Mapping(map) => map
+                .into_iter()
+                .map(|(k, v)| (k.as_str().unwrap().to_owned(), convert(v)))
+                .collect::<serde_json::Map<_, _>>()
+                .into(),
+            Y::Tagged(tagged) => {
+                let tag = tagged.tag.to_string();
+                let tag = tag.trim_start_matches('!');
+                let name = if tag == "Ref" {
+                    "Ref".to_owned()
+                } else {
+                    format!("Fn::{tag}")
+                };
+                let mut value = convert(tagged.value);
+                if let (true, Value::String(s)) = (name == "Fn::GetAtt", &value) {
+                    value = s.split('.').map(Value::from).collect();
+                }
+                serde_json::json!({ name: value })
+            }
+        }
+    }
+    let text = include_str!("../../infra/template.yaml");
+    convert(serde_yaml::from_str(text).expect("the template parses"))
+}
+
+/// Which function serves each HTTP API route of the template: `("GET /v1/me", "booking")`.
+pub fn route_owners() -> Vec<(String, String)> {
+    let template = template();
+    let mut owners = Vec::new();
+    for (name, resource) in template["Resources"].as_object().unwrap() {
+        let Some(function) = name.strip_suffix("Function") else {
+            continue;
+        };
+        for event in resource["Properties"]["Events"]
+            .as_object()
+            .into_iter()
+            .flat_map(|e| e.values())
+            .filter(|e| e["Type"] == "HttpApi")
+        {
+            let p = &event["Properties"];
+            owners.push((
+                format!(
+                    "{} {}",
+                    p["Method"].as_str().unwrap(),
+                    p["Path"].as_str().unwrap()
+                ),
+                function.to_lowercase(),
+            ));
+        }
+    }
+    owners
+}
+
+/// The processor of the payment fixtures: every intent is `pi_fixture_1`, the id the signed
+/// webhook fixtures name.
+pub struct FixtureProcessor;
+
+#[async_trait::async_trait]
+impl shared::payments::processor::PaymentProcessor for FixtureProcessor {
+    async fn create_intent(
+        &self,
+        _: &shared::payments::processor::IntentRequest,
+    ) -> Result<shared::payments::processor::Intent, shared::payments::processor::ProcessorError>
+    {
+        Ok(shared::payments::processor::Intent {
+            id: "pi_fixture_1".into(),
+            client_secret: "pi_fixture_1_secret_x".to_owned().into(),
+        })
+    }
+
+    async fn cancel_intent(
+        &self,
+        _: &str,
+        _: &shared::payments::processor::ProcessorKey,
+    ) -> Result<shared::payments::processor::Cancel, shared::payments::processor::ProcessorError>
+    {
+        Ok(shared::payments::processor::Cancel::Canceled)
+    }
+}
+
+/// An event from `events/` with its placeholders filled (`values`: text to replace and its
+/// replacement), also inside a base64-encoded body.
+pub fn event_with(name: &str, values: &[(&str, &str)]) -> Value {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let path = format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"));
+    let fill = |mut text: String| {
+        for (placeholder, value) in values {
+            text = text.replace(placeholder, value);
+        }
+        text
+    };
+    let mut event: Value =
+        serde_json::from_str(&fill(std::fs::read_to_string(&path).expect("event file")))
+            .expect("an event is JSON");
+    if event["isBase64Encoded"] == true {
+        let body = b64.decode(event["body"].as_str().unwrap()).unwrap();
+        event["body"] = b64.encode(fill(String::from_utf8(body).unwrap())).into();
+    }
+    event
+}
+
+pub mod deployed;
+pub mod runtime_api;

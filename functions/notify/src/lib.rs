@@ -168,9 +168,11 @@ impl NotifyJob {
     /// patients get email).
     pub async fn cold_start() -> anyhow::Result<NotifyJob> {
         let (state, sdk) = shared::app::cold_start().await?;
-        let from = std::env::var("PRACTICA_SES_FROM").map_err(|_| {
-            anyhow::anyhow!("PRACTICA_SES_FROM is not set: the SES identity messages are sent from")
-        })?;
+        // The SES identity messages are sent from.
+        let from = std::env::var("PRACTICA_SES_FROM")
+            .ok()
+            .filter(|s| !s.trim().is_empty())
+            .ok_or(shared::config::ConfigError::Missing("PRACTICA_SES_FROM"))?;
         let configuration_set = std::env::var("PRACTICA_SES_CONFIGURATION_SET")
             .ok()
             .filter(|s| !s.is_empty());

@@ -6,7 +6,7 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     shared::telemetry::init();
-    let job = notify::NotifyJob::cold_start().await?;
+    let job = shared::lambda::start(notify::NotifyJob::cold_start()).await;
     let job = &job;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         job.run(event.payload).await

@@ -71,6 +71,7 @@ async fn counted<T, E: Into<ApiError>>(
     match verified {
         Ok(v) => Ok(v),
         Err(e) => {
+            shared::telemetry::count_webhook_signature_failure();
             let counter = shared::counters::WEBHOOK_SIGNATURE_FAILURES;
             shared::counters::count(&*s.app.table, &*s.app.clock, counter).await;
             Err(e.into())

@@ -4,6 +4,11 @@
 //! `practica serve`) with the same code: asymmetric algorithms only, the algorithm pinned by the key,
 //! issuer, audience or `client_id`, `token_use`, expiry with a small leeway. Roles come from the
 //! `cognito:groups` claim; who may do what is decided in [`crate::domain::access`].
+//!
+//! In production there are two issuers: the staff pool (staff, providers, admins; MFA required)
+//! and, optionally, the patient pool (self sign-up). Each issuer's tokens verify only with that
+//! issuer's own keys; a patient-pool token is a patient's and nothing else: one naming any other
+//! group is refused, however validly signed.
 //! There is no switch that skips verification.
 
 use std::collections::HashMap;
@@ -40,6 +45,8 @@ pub enum AuthError {
     Audience,
     #[error("wrong token use")]
     TokenUse,
+    #[error("a role this issuer may not grant")]
+    RoleNotFromIssuer,
     #[error("identity provider keys unavailable")]
     JwksUnavailable(#[source] anyhow::Error),
 }
@@ -78,6 +85,26 @@ pub struct AuthConfig {
     pub leeway: Duration,
     /// Least time between two JWKS fetches triggered by unknown key ids.
     pub refresh_interval: Duration,
+    /// The patients' pool, when patients sign in to a pool of their own.
+    pub patient_pool: Option<PatientPool>,
+}
+
+/// A second issuer whose tokens are patients' only (the patient user pool).
+#[derive(Clone)]
+pub struct PatientPool {
+    pub issuer: String,
+    /// Its app client id.
+    pub audience: String,
+    pub jwks: Arc<dyn JwksSource>,
+}
+
+impl std::fmt::Debug for PatientPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PatientPool")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish_non_exhaustive()
+    }
 }
 
 impl AuthConfig {
@@ -88,6 +115,7 @@ impl AuthConfig {
             token_use: TokenUse::Access,
             leeway: Duration::from_secs(30),
             refresh_interval: Duration::from_secs(60),
+            patient_pool: None,
         }
     }
 }
@@ -191,10 +219,9 @@ impl Claims {
 /// unknown key id at most once per `refresh_interval`.
 pub struct Verifier {
     config: AuthConfig,
-    source: Arc<dyn JwksSource>,
+    staff: PoolKeys,
+    patients: Option<PoolKeys>,
     clock: Arc<dyn Clock>,
-    cache: RwLock<KeyCache>,
-    refreshing: Mutex<()>,
     /// Tokens already verified (by SHA-256 of their bytes) with their caller and expiry: a client
     /// sends the same token with every request, and its signature cannot change.
     verified: std::sync::Mutex<std::collections::HashMap<[u8; 32], (Principal, i64)>>,
@@ -203,25 +230,60 @@ pub struct Verifier {
 /// Verified tokens remembered per execution environment.
 const VERIFIED_TOKENS: usize = 4096;
 
-impl Verifier {
-    pub fn new(config: AuthConfig, source: Arc<dyn JwksSource>, clock: Arc<dyn Clock>) -> Self {
-        Verifier {
-            config,
+/// One issuer's keys: where they come from and those fetched so far.
+struct PoolKeys {
+    source: Arc<dyn JwksSource>,
+    cache: RwLock<KeyCache>,
+    refreshing: Mutex<()>,
+}
+
+impl PoolKeys {
+    fn new(source: Arc<dyn JwksSource>) -> Self {
+        PoolKeys {
             source,
-            clock,
             cache: RwLock::default(),
             refreshing: Mutex::new(()),
+        }
+    }
+}
+
+/// The issuer a token names, read before its signature is checked only to choose whose keys
+/// check it (the signature check then pins the same issuer).
+fn claimed_issuer(token: &str) -> Option<String> {
+    use base64::Engine as _;
+    #[derive(Deserialize)]
+    struct Iss {
+        iss: String,
+    }
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    serde_json::from_slice::<Iss>(&bytes).ok().map(|c| c.iss)
+}
+
+impl Verifier {
+    pub fn new(config: AuthConfig, source: Arc<dyn JwksSource>, clock: Arc<dyn Clock>) -> Self {
+        let patients = config
+            .patient_pool
+            .as_ref()
+            .map(|pool| PoolKeys::new(pool.jwks.clone()));
+        Verifier {
+            config,
+            staff: PoolKeys::new(source),
+            patients,
+            clock,
             verified: std::sync::Mutex::default(),
         }
     }
 
-    async fn key(&self, kid: &str) -> Result<VerifyingKey, AuthError> {
-        if let Some(k) = self.cache.read().await.keys.get(kid) {
+    async fn key(&self, pool: &PoolKeys, kid: &str) -> Result<VerifyingKey, AuthError> {
+        if let Some(k) = pool.cache.read().await.keys.get(kid) {
             return Ok(k.clone());
         }
-        let _one_fetch_at_a_time = self.refreshing.lock().await;
+        let _one_fetch_at_a_time = pool.refreshing.lock().await;
         let (fetched_at, failed_at) = {
-            let cache = self.cache.read().await;
+            let cache = pool.cache.read().await;
             if let Some(k) = cache.keys.get(kid) {
                 return Ok(k.clone());
             }
@@ -247,10 +309,10 @@ impl Verifier {
             )));
         }
         // The fetch runs without holding the cache, so known keys keep verifying meanwhile.
-        match self.source.fetch().await {
+        match pool.source.fetch().await {
             Ok(set) => {
                 let keys = set.keys.iter().filter_map(verifying_key).collect();
-                let mut cache = self.cache.write().await;
+                let mut cache = pool.cache.write().await;
                 cache.keys = keys;
                 cache.fetched_at = Some(now);
                 cache.failed_at = None;
@@ -258,7 +320,7 @@ impl Verifier {
             }
             Err(e) => {
                 tracing::warn!(error = ?e, "JWKS fetch failed; keeping cached keys");
-                self.cache.write().await.failed_at = Some(now);
+                pool.cache.write().await.failed_at = Some(now);
                 Err(unavailable(e))
             }
         }
@@ -296,17 +358,33 @@ impl Verifier {
             return Err(AuthError::Algorithm);
         }
         let kid = header.kid.as_deref().ok_or(AuthError::UnknownKey)?;
-        let key = self.key(kid).await?;
+        // Whose token it says it is; only that issuer's keys may have signed it.
+        let claimed = claimed_issuer(token).ok_or(AuthError::Malformed)?;
+        let (issuer, audience, keys, patients_only) = match &self.config.patient_pool {
+            Some(pool) if claimed == pool.issuer => (
+                pool.issuer.as_str(),
+                pool.audience.as_str(),
+                self.patients.as_ref().ok_or(AuthError::Issuer)?,
+                true,
+            ),
+            _ => (
+                self.config.issuer.as_str(),
+                self.config.audience.as_str(),
+                &self.staff,
+                false,
+            ),
+        };
+        let key = self.key(keys, kid).await?;
         if key.algorithm != header.alg {
             return Err(AuthError::Algorithm);
         }
         let mut validation = Validation::new(key.algorithm);
         validation.leeway = self.config.leeway.as_secs();
         validation.validate_nbf = true;
-        validation.set_issuer(&[&self.config.issuer]);
+        validation.set_issuer(&[issuer]);
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
         match self.config.token_use {
-            TokenUse::Id => validation.set_audience(&[&self.config.audience]),
+            TokenUse::Id => validation.set_audience(&[audience]),
             // Cognito access tokens carry `client_id`, not `aud`.
             TokenUse::Access => validation.validate_aud = false,
         }
@@ -326,16 +404,24 @@ impl Verifier {
             return Err(AuthError::TokenUse);
         }
         if self.config.token_use == TokenUse::Access
-            && claims.client_id.as_deref() != Some(self.config.audience.as_str())
+            && claims.client_id.as_deref() != Some(audience)
         {
             return Err(AuthError::Audience);
         }
         let subject = Subject::parse(&claims.sub).ok_or(AuthError::Malformed)?;
-        let roles = claims
-            .groups
-            .iter()
-            .filter_map(|g| Role::parse(g))
-            .collect();
+        let roles = if patients_only {
+            // Everyone in the patient pool is a patient, and only that.
+            if claims.groups.iter().any(|g| g != "patient") {
+                return Err(AuthError::RoleNotFromIssuer);
+            }
+            std::iter::once(Role::Patient).collect()
+        } else {
+            claims
+                .groups
+                .iter()
+                .filter_map(|g| Role::parse(g))
+                .collect()
+        };
         let verified_email = claims.verified_email();
         let display_name = claims.display_name();
         Ok((

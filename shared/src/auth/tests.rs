@@ -368,3 +368,85 @@ fn a_display_name_is_taken_only_when_it_is_one_short_line() {
         assert_eq!(claims(bad.clone()).display_name(), None, "{bad}");
     }
 }
+
+const PATIENT_ISS: &str = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_patients";
+const PATIENT_AUD: &str = "patient-portal";
+
+/// A verifier of the staff pool (`staff`'s keys) and the patient pool (`patients`' keys).
+fn verifier_of(staff: &LocalIssuer, patients: &LocalIssuer) -> Verifier {
+    let mut config = AuthConfig::new(ISS, AUD);
+    config.patient_pool = Some(PatientPool {
+        issuer: PATIENT_ISS.into(),
+        audience: PATIENT_AUD.into(),
+        jwks: Arc::new(StaticJwks(patients.jwks().clone())),
+    });
+    Verifier::new(
+        config,
+        Arc::new(StaticJwks(staff.jwks().clone())),
+        Arc::new(SystemClock),
+    )
+}
+
+/// A verifier of two pools: staff (`ISS`) and patients; the issuers that sign for each.
+fn two_pools() -> (LocalIssuer, LocalIssuer, Verifier) {
+    let staff = LocalIssuer::generate(ISS, AUD).unwrap();
+    let patients = LocalIssuer::generate(PATIENT_ISS, PATIENT_AUD).unwrap();
+    let verifier = verifier_of(&staff, &patients);
+    (staff, patients, verifier)
+}
+
+#[tokio::test]
+async fn the_patient_pool_grants_the_patient_role_and_nothing_else() {
+    let (staff, patients, verifier) = two_pools();
+    let ttl = Duration::from_secs(600);
+    // A patient who signed themselves up: no group, a patient.
+    let token = patients.mint(&sub("p-self"), &[], ttl).unwrap();
+    let principal = verifier.verify(&token).await.unwrap();
+    assert_eq!(principal.roles.iter().collect::<Vec<_>>(), [&Role::Patient]);
+    let token = patients.mint(&sub("p-2"), &[Role::Patient], ttl).unwrap();
+    assert!(verifier.verify(&token).await.is_ok());
+    // Validly signed by the patient pool, claiming staff (or staff besides patient): refused.
+    for roles in [
+        &[Role::Staff][..],
+        &[Role::Patient, Role::Admin],
+        &[Role::Provider],
+    ] {
+        let token = patients.mint(&sub("p-3"), roles, ttl).unwrap();
+        assert!(
+            matches!(
+                verifier.verify(&token).await,
+                Err(AuthError::RoleNotFromIssuer)
+            ),
+            "{roles:?}"
+        );
+    }
+    // The staff pool still grants its roles.
+    let token = staff.mint(&sub("s-1"), &[Role::Staff], ttl).unwrap();
+    assert!(
+        verifier
+            .verify(&token)
+            .await
+            .unwrap()
+            .roles
+            .contains(&Role::Staff)
+    );
+    // A key of one pool cannot sign for the other: the patient pool's key with the staff
+    // issuer's name, and the staff pool's key with the patient issuer's name.
+    let published_by_patients = LocalIssuer::generate(ISS, AUD).unwrap();
+    let v = verifier_of(&staff, &published_by_patients);
+    let token = published_by_patients
+        .mint(&sub("s-2"), &[Role::Staff], ttl)
+        .unwrap();
+    assert!(matches!(v.verify(&token).await, Err(AuthError::UnknownKey)));
+    let wrong_pool = LocalIssuer::generate(PATIENT_ISS, PATIENT_AUD).unwrap();
+    let token = wrong_pool.mint(&sub("p-4"), &[], ttl).unwrap();
+    assert!(matches!(
+        verifier.verify(&token).await,
+        Err(AuthError::UnknownKey)
+    ));
+    // The patient pool's client id, not the staff pool's.
+    let other_client = LocalIssuer::generate(PATIENT_ISS, AUD).unwrap();
+    let v = verifier_of(&staff, &other_client);
+    let token = other_client.mint(&sub("p-5"), &[], ttl).unwrap();
+    assert!(matches!(v.verify(&token).await, Err(AuthError::Audience)));
+}

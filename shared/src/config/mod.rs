@@ -42,6 +42,16 @@ pub struct Config {
     /// `PRACTICA_AUTH_JWKS_URL`, default `{issuer}/.well-known/jwks.json`.
     pub jwks_url: String,
     pub data_key_cache: CachePolicy,
+    /// The patients' own user pool, when there is one (`PRACTICA_PATIENT_AUTH_*`).
+    pub patient_pool: Option<PoolConfig>,
+}
+
+/// A second token issuer: its URL, app client id and key set location.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PoolConfig {
+    pub issuer: String,
+    pub client_id: String,
+    pub jwks_url: String,
 }
 
 /// Reads variables through a lookup (the process environment, or a map in tests).
@@ -106,6 +116,32 @@ pub fn secure_or_loopback(url: &str) -> bool {
     matches!(host, "127.0.0.1" | "::1" | "localhost")
 }
 
+/// An issuer variable's value: an https URL, and its key set's location (`{issuer}/.well-known/
+/// jwks.json` unless `jwks_name` says otherwise; plain http only to this machine).
+fn issuer_and_keys<F: Fn(&str) -> Option<String>>(
+    env: &Env<F>,
+    issuer_name: &'static str,
+    issuer: String,
+    jwks_name: &'static str,
+) -> Result<(String, String), ConfigError> {
+    if !issuer.starts_with("https://") {
+        return Err(ConfigError::Invalid {
+            name: issuer_name,
+            reason: "must be an https URL",
+        });
+    }
+    let jwks_url = env
+        .optional(jwks_name)
+        .unwrap_or_else(|| format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/')));
+    if !secure_or_loopback(&jwks_url) {
+        return Err(ConfigError::Invalid {
+            name: jwks_name,
+            reason: "must be an https URL (plain http only to 127.0.0.1, [::1] or localhost)",
+        });
+    }
+    Ok((issuer, jwks_url))
+}
+
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -113,20 +149,33 @@ impl Config {
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env(lookup);
-        let issuer = env.required("PRACTICA_AUTH_ISSUER")?;
-        if !issuer.starts_with("https://") {
+        let (issuer, jwks_url) = issuer_and_keys(
+            &env,
+            "PRACTICA_AUTH_ISSUER",
+            env.required("PRACTICA_AUTH_ISSUER")?,
+            "PRACTICA_AUTH_JWKS_URL",
+        )?;
+        let patient_pool = match env.optional("PRACTICA_PATIENT_AUTH_ISSUER") {
+            None => None,
+            Some(value) => {
+                let (issuer, jwks_url) = issuer_and_keys(
+                    &env,
+                    "PRACTICA_PATIENT_AUTH_ISSUER",
+                    value,
+                    "PRACTICA_PATIENT_AUTH_JWKS_URL",
+                )?;
+                let client_id = env.required("PRACTICA_PATIENT_AUTH_CLIENT_ID")?;
+                Some(PoolConfig {
+                    issuer,
+                    client_id,
+                    jwks_url,
+                })
+            }
+        };
+        if patient_pool.as_ref().is_some_and(|p| p.issuer == issuer) {
             return Err(ConfigError::Invalid {
-                name: "PRACTICA_AUTH_ISSUER",
-                reason: "must be an https URL",
-            });
-        }
-        let jwks_url = env
-            .optional("PRACTICA_AUTH_JWKS_URL")
-            .unwrap_or_else(|| format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/')));
-        if !secure_or_loopback(&jwks_url) {
-            return Err(ConfigError::Invalid {
-                name: "PRACTICA_AUTH_JWKS_URL",
-                reason: "must be an https URL (plain http only to 127.0.0.1, [::1] or localhost)",
+                name: "PRACTICA_PATIENT_AUTH_ISSUER",
+                reason: "must be another pool than PRACTICA_AUTH_ISSUER",
             });
         }
         let token_use = match env.optional("PRACTICA_AUTH_TOKEN_USE") {
@@ -154,6 +203,7 @@ impl Config {
             auth,
             jwks_url,
             data_key_cache,
+            patient_pool,
         })
     }
 }
@@ -217,6 +267,43 @@ mod tests {
             config(&vars),
             Err(ConfigError::Invalid {
                 name: "PRACTICA_AUTH_ISSUER",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn the_patient_pool_is_optional_and_checked_like_the_first() {
+        assert_eq!(config(&BASE).unwrap().patient_pool, None);
+        let mut vars = BASE.to_vec();
+        vars.push((
+            "PRACTICA_PATIENT_AUTH_ISSUER",
+            "https://cognito-idp.us-east-1.amazonaws.com/patients",
+        ));
+        assert_eq!(
+            config(&vars).unwrap_err(),
+            ConfigError::Missing("PRACTICA_PATIENT_AUTH_CLIENT_ID")
+        );
+        vars.push(("PRACTICA_PATIENT_AUTH_CLIENT_ID", "portal"));
+        let pool = config(&vars).unwrap().patient_pool.unwrap();
+        assert_eq!(
+            pool.jwks_url,
+            "https://cognito-idp.us-east-1.amazonaws.com/patients/.well-known/jwks.json"
+        );
+        assert_eq!(pool.client_id, "portal");
+        vars[4].1 = "http://patients.example";
+        assert!(matches!(
+            config(&vars),
+            Err(ConfigError::Invalid {
+                name: "PRACTICA_PATIENT_AUTH_ISSUER",
+                ..
+            })
+        ));
+        vars[4].1 = BASE[2].1;
+        assert!(matches!(
+            config(&vars),
+            Err(ConfigError::Invalid {
+                name: "PRACTICA_PATIENT_AUTH_ISSUER",
                 ..
             })
         ));

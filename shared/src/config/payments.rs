@@ -132,10 +132,11 @@ pub async fn stripe_from_env(
     let key = env_secret(STRIPE_SECRET_KEY, &client).await?;
     let mut config = crate::adapters::stripe::StripeConfig::new(key);
     if let Some(base) = Env(|n: &str| std::env::var(n).ok()).optional(STRIPE_API_BASE) {
-        if !base.starts_with("https://") {
+        // The API key travels to it: TLS, except to this machine (a local processor mock).
+        if !super::secure_or_loopback(&base) {
             return Err(ConfigError::Invalid {
                 name: STRIPE_API_BASE,
-                reason: "must be an https URL",
+                reason: "must be an https URL (plain http only to 127.0.0.1, [::1] or localhost)",
             });
         }
         config.base_url = base;

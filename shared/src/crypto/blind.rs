@@ -12,10 +12,8 @@ use sha2::Sha256;
 
 use super::CryptoError;
 use super::keys::{EncryptionContext, KeyService, PlainKey};
-use crate::store::{AttrValue, Condition, Consistency, Item, Key, Table, TableError};
+use crate::store::{AttrValue, Condition, Consistency, Item, Table, TableError};
 
-const KEY_PK: &str = "KEYRING";
-const KEY_SK: &str = "BLIND#v1";
 const WRAPPED: &str = "wrapped";
 
 pub struct BlindIndex {
@@ -48,7 +46,7 @@ impl BlindIndex {
         keys: &dyn KeyService,
     ) -> Result<Self, CryptoError> {
         let ctx = context(table_name);
-        let key = Key::new(KEY_PK, KEY_SK);
+        let key = crate::store::keys::blind_index_key();
         let stored = table
             .get(&key, Consistency::Strong)
             .await

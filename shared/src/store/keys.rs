@@ -35,7 +35,12 @@
 //!   `<size, 20 digits>#<Unix seconds, 20 digits>`, and each patient's access index
 //!   `AUDITLOG#ACCESS#<patient>` / `<entry sk>` (a copy of the PHI-free fields of every entry
 //!   that names the patient). Every `AUDITLOG` item is the audit function's alone to write.
-//! - the blind-index key `BLIND` / `BLIND#v1` (see `crate::crypto::blind`)
+//! - the blind-index key `KEYRING` / `BLIND#v1` (see `crate::crypto::blind`)
+//!
+//! [`PARTITIONS`] names every table partition as an IAM `dynamodb:LeadingKeys` pattern: the
+//! template grants each function the partitions it writes from that list (checked by
+//! `tests/template_policies.rs`), and a key built here in a partition it does not name fails
+//! this module's tests.
 //! - counters of refusals not stored one by one `COUNTER#<UTC day>` / `<name>#<hour, 2 digits>`
 
 use crate::domain::ids::{
@@ -202,6 +207,45 @@ pub fn audit_entity_index(entity: &str, entity_id: &str) -> String {
 }
 
 /// An idempotency record: scoped to the caller, so one caller's key never meets another's.
+/// Every partition of the table (its `pk`), as `dynamodb:LeadingKeys` patterns.
+pub const PARTITIONS: &[&str] = &[
+    "PRACTICE",
+    "PROVIDER#*",
+    "SERVICE#*",
+    "LOCK#*",
+    "APPT#*",
+    "PATIENT#*",
+    "HOLD#*",
+    "WAITLIST#*",
+    "FEEDBACK#*",
+    "MSG#*",
+    "LEDGER#*",
+    "INTENT#*",
+    "WEBHOOK#*",
+    "AUDIT#*",
+    "IDEM#*",
+    "AUDITLOG",
+    "AUDITLOG#*",
+    "KEYRING",
+    "COUNTER#*",
+];
+
+/// The pattern of [`PARTITIONS`] a partition key falls in (IAM's `StringLike`: `*` at the end).
+pub fn partition_pattern(pk: &str) -> Option<&'static str> {
+    PARTITIONS
+        .iter()
+        .copied()
+        .find(|pattern| match pattern.strip_suffix('*') {
+            Some(prefix) => pk.starts_with(prefix),
+            None => pk == *pattern,
+        })
+}
+
+/// The table's blind-index key, wrapped by the key service.
+pub fn blind_index_key() -> Key {
+    Key::new("KEYRING", "BLIND#v1")
+}
+
 pub fn idempotency_key(subject: &str, key: &str) -> Key {
     Key::new(format!("IDEM#{subject}#{key}"), "IDEM")
 }
@@ -244,4 +288,125 @@ pub fn counter_partition(day: time::Date) -> String {
 /// A counter of `name` for one UTC hour.
 pub fn counter_key(day: time::Date, name: &str, hour: u8) -> Key {
     Key::new(counter_partition(day), format!("{name}#{hour:02}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One key or partition from every function of this module that builds a table key or
+    /// partition; the functions that build index (GSI) keys or sort keys are named apart.
+    fn samples() -> Vec<(&'static str, String)> {
+        let provider = ProviderId::new();
+        let patient = PatientId::parse("patient-1").unwrap();
+        let day = time::macros::date!(2026 - 11 - 22);
+        vec![
+            ("practice_key", practice_key().pk),
+            ("provider_key", provider_key(&provider).pk),
+            ("service_key", service_key(&ServiceId::new()).pk),
+            ("lock_partition", lock_partition(&provider)),
+            ("lock_key", lock_key(&provider, 0).pk),
+            ("appointment_key", appointment_key(&AppointmentId::new()).pk),
+            ("patient_partition", patient_partition(&patient)),
+            (
+                "patient_appointment_key",
+                patient_appointment_key(&patient, &AppointmentId::new()).pk,
+            ),
+            ("patient_key", patient_key(&patient).pk),
+            ("hold_key", hold_key(&HoldId::new()).pk),
+            ("waitlist_partition", waitlist_partition(&provider)),
+            (
+                "allowance_slot_key",
+                allowance_slot_key(&patient, QUOTA_HOLD_PREFIX, 1).pk,
+            ),
+            ("feedback_key", feedback_key(&FeedbackId::new()).pk),
+            (
+                "patient_feedback_key",
+                patient_feedback_key(&patient, &FeedbackId::new()).pk,
+            ),
+            ("outbox_key", outbox_key(&OutboxId::new()).pk),
+            (
+                "notify_preferences_key",
+                notify_preferences_key(&patient).pk,
+            ),
+            (
+                "notify_count_key",
+                notify_count_key(&patient, "2026-11-22").pk,
+            ),
+            ("ledger_partition", ledger_partition(&patient)),
+            ("charge_key", charge_key(&patient, &ChargeId::new()).pk),
+            ("payment_key", payment_key(&patient, &PaymentId::new()).pk),
+            ("ledger_lock_key", ledger_lock_key(&patient).pk),
+            ("intent_key", intent_key("pi_1").pk),
+            ("receipt_key", receipt_key("stripe", "evt_1").pk),
+            ("audit_partition", audit_partition(day)),
+            ("idempotency_key", idempotency_key("patient-1", "k").pk),
+            ("audit_log_head", audit_log_head().pk),
+            ("audit_log_leaf", audit_log_leaf(1).pk),
+            (
+                "audit_integrated_partition",
+                audit_integrated_partition(&audit_partition(day)),
+            ),
+            ("audit_log_checkpoint", audit_log_checkpoint(1, 1).pk),
+            (
+                "audit_access_partition",
+                audit_access_partition("patient-1"),
+            ),
+            ("counter_partition", counter_partition(day)),
+            ("counter_key", counter_key(day, "refused", 1).pk),
+            ("blind_index_key", blind_index_key().pk),
+        ]
+    }
+
+    /// Index (GSI) partitions and sort keys: not partitions of the table.
+    const NOT_TABLE_PARTITIONS: [&str; 10] = [
+        "calendar_partition",
+        "patient_waitlist_partition",
+        "instant_key",
+        "email_index",
+        "patient_index_sort",
+        "feedback_index_sort",
+        "outbox_due_sort",
+        "charges_index_sort",
+        "audit_sort",
+        "audit_entity_index",
+    ];
+
+    #[test]
+    fn every_partition_is_declared_and_every_declared_partition_is_used() {
+        let samples = samples();
+        // Every key-building function of this file is sampled or named as an index key.
+        for line in include_str!("keys.rs").lines() {
+            let Some(rest) = line.strip_prefix("pub fn ") else {
+                continue;
+            };
+            let name = rest.split('(').next().unwrap();
+            if name == "partition_pattern" {
+                continue;
+            }
+            assert!(
+                samples.iter().any(|(n, _)| *n == name) || NOT_TABLE_PARTITIONS.contains(&name),
+                "keys::{name} builds a key this test does not sample: add it to samples() (a \
+                 table partition) or NOT_TABLE_PARTITIONS (an index key)"
+            );
+        }
+        for (name, pk) in &samples {
+            assert!(
+                partition_pattern(pk).is_some(),
+                "keys::{name} builds a key in partition {pk}, which PARTITIONS does not name: \
+                 add it there and grant it in infra/template.yaml to the functions that write it"
+            );
+        }
+        for pattern in PARTITIONS {
+            assert!(
+                samples
+                    .iter()
+                    .any(|(_, pk)| partition_pattern(pk) == Some(pattern)),
+                "PARTITIONS names {pattern}, which no key is built in"
+            );
+        }
+        // The audit log's own partitions are not audit entries' (IAM patterns are prefixes).
+        assert_eq!(partition_pattern("AUDITLOG#LEAF"), Some("AUDITLOG#*"));
+        assert_eq!(partition_pattern("AUDIT#2026-11-22"), Some("AUDIT#*"));
+    }
 }

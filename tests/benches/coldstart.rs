@@ -1,0 +1,155 @@
+//! Cold starts of the release binaries, run as Lambda runs them (`support/deployed.rs`: the
+//! template's variables, DynamoDB Local, moto, local token issuers and processor), per function:
+//! - artifact: the `bootstrap` binary and its zip (`cargo lambda build --release`);
+//! - init: from exec to the first `invocation/next` (configuration, SDK clients, secrets and keys
+//!   read at start);
+//! - first invocation: the first event's round trip through the Runtime API (connections opened,
+//!   token keys fetched, data keys unwrapped);
+//! - steady state: the following invocations of the same event;
+//! - peak RSS: the process's high-water mark (`VmHWM`) after them.
+//!
+//! Run by `scripts/bench` (which builds the binaries and starts the emulators).
+
+use std::time::{Duration, Instant};
+
+use practica_tests::deployed::{fixture, resign, world};
+use practica_tests::runtime_api::{RuntimeApi, lambda_dir};
+use shared::auth::Role;
+
+const COLD_STARTS: usize = 10;
+const WARM_INVOCATIONS: usize = 20;
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The representative event of each function, fresh for each invocation.
+fn event(function: &str, tokens: &Tokens) -> serde_json::Value {
+    let provider = tokens.provider.as_str();
+    let service = tokens.service.as_str();
+    match function {
+        "booking" => fixture(
+            "apigw-v2-getAvailability.json",
+            &[
+                ("{{TOKEN}}", &tokens.patient),
+                ("{{PROVIDER_ID}}", provider),
+                ("{{SERVICE_ID}}", service),
+            ],
+        ),
+        "payments" => fixture(
+            "apigw-v2-getBalance.json",
+            &[("{{TOKEN}}", &tokens.patient)],
+        ),
+        "webhooks" => resign(fixture("apigw-v2-standardWebhook.json", &[])),
+        "reports" => fixture("apigw-v2-listReports.json", &[("{{TOKEN}}", &tokens.admin)]),
+        "sweep" => fixture("schedule-sweep.json", &[]),
+        "audit" => fixture("schedule-audit.json", &[]),
+        "notify" => fixture("schedule-notify.json", &[]),
+        other => panic!("no event for {other}"),
+    }
+}
+
+struct Tokens {
+    patient: String,
+    admin: String,
+    provider: String,
+    service: String,
+}
+
+#[tokio::main]
+async fn main() {
+    let world = world()
+        .await
+        .expect("the emulators: run this with scripts/bench");
+    let demo = practica_cli::demo::seed(&world.state).await.unwrap();
+    let tokens = Tokens {
+        patient: world.patient_token("patient-jane", &[]),
+        admin: world.token("admin-1", Role::Admin),
+        provider: demo.providers[0].to_string(),
+        service: demo.services[1].to_string(),
+    };
+    println!(
+        "cold starts: {COLD_STARTS} per function, then {WARM_INVOCATIONS} invocations each \
+         (release binaries, x86_64, against DynamoDB Local and moto over loopback)"
+    );
+    println!(
+        "{:<9} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}",
+        "function",
+        "binary",
+        "zip",
+        "init p50",
+        "init max",
+        "1st p50",
+        "warm p50",
+        "warm p90",
+        "RSS max"
+    );
+    for function in [
+        "booking", "payments", "webhooks", "reports", "sweep", "audit", "notify",
+    ] {
+        let dir = lambda_dir().join(function);
+        let size = |name: &str| {
+            std::fs::metadata(dir.join(name))
+                .map(|m| format!("{:.2} MB", m.len() as f64 / 1e6))
+                .unwrap_or_else(|_| "-".into())
+        };
+        let (mut inits, mut firsts, mut warm, mut rss) = (Vec::new(), Vec::new(), Vec::new(), 0);
+        for _ in 0..COLD_STARTS {
+            let api = RuntimeApi::start().await;
+            let mut process = world.start(function, &api);
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let ready = loop {
+                if let Some(at) = api.first_next() {
+                    break at;
+                }
+                if let Ok(Some(status)) = process.child.try_wait() {
+                    panic!(
+                        "{function} exited during init: {status}: {:?}",
+                        api.init_error()
+                    );
+                }
+                assert!(Instant::now() < deadline, "{function}: no init in 20 s");
+                tokio::time::sleep(Duration::from_micros(200)).await;
+            };
+            inits.push(ready - process.started);
+            let started = Instant::now();
+            api.invoke(event(function, &tokens)).await.response();
+            firsts.push(started.elapsed());
+            for _ in 0..WARM_INVOCATIONS {
+                let started = Instant::now();
+                api.invoke(event(function, &tokens)).await.response();
+                warm.push(started.elapsed());
+            }
+            rss = rss.max(peak_rss_kib(process.child.id().unwrap_or_default()));
+        }
+        let max_init = *inits.iter().max().unwrap();
+        let mut sorted = warm.clone();
+        sorted.sort();
+        println!(
+            "{:<9} {:>8} {:>8} {:>6.1} ms {:>6.1} ms {:>6.1} ms {:>6.2} ms {:>6.2} ms {:>5.1} MB",
+            function,
+            size("bootstrap"),
+            size("bootstrap.zip"),
+            ms(median(inits)),
+            ms(max_init),
+            ms(median(firsts)),
+            ms(median(warm)),
+            ms(practica_tests::percentile(&sorted, 0.9)),
+            rss as f64 / 1024.0,
+        );
+    }
+}

@@ -1,0 +1,575 @@
+//! Least privilege by partition. [`WRITERS`] says which function may write which partitions of
+//! the table (the patterns of `shared::store::keys::PARTITIONS`, the code's key layout). Checked
+//! three ways:
+//! - every partition of the key layout has a writer, and every writer's pattern is a partition;
+//! - the template grants each function's write actions on the table only under a
+//!   `dynamodb:LeadingKeys` condition naming exactly its partitions, denies every function
+//!   `UpdateItem`/`DeleteItem` on audit entries, and lets only the audit function write the log;
+//! - each function's code, driven through its router or handler by the `events/` fixtures over a
+//!   table that records every write, writes nowhere else.
+//!
+//! A new partition in `keys.rs` fails `keys::tests` until it is in `PARTITIONS`, then this test
+//! until a function is granted it here and in the template.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use serde_json::Value;
+use shared::auth::Role;
+use shared::store::keys::{PARTITIONS, partition_pattern};
+use shared::store::{
+    Condition, Consistency, Item, Key, Page, Query, Table, TableError, TransactOp, Update,
+};
+
+/// Which partitions each function writes (put, update or delete), by its template resource.
+const WRITERS: &[(&str, &[&str])] = &[
+    (
+        "BookingFunction",
+        &[
+            "PRACTICE",
+            "PROVIDER#*",
+            "SERVICE#*",
+            "LOCK#*",
+            "APPT#*",
+            "PATIENT#*",
+            "HOLD#*",
+            "WAITLIST#*",
+            "FEEDBACK#*",
+            "MSG#*",
+            "AUDIT#*",
+            "IDEM#*",
+            "KEYRING",
+            "COUNTER#*",
+        ],
+    ),
+    (
+        "PaymentsFunction",
+        &["LEDGER#*", "INTENT#*", "AUDIT#*", "IDEM#*", "COUNTER#*"],
+    ),
+    (
+        "WebhooksFunction",
+        &["WEBHOOK#*", "LEDGER#*", "MSG#*", "AUDIT#*", "COUNTER#*"],
+    ),
+    (
+        "SweepFunction",
+        &["LOCK#*", "HOLD#*", "WAITLIST#*", "MSG#*", "AUDIT#*"],
+    ),
+    ("NotifyFunction", &["MSG#*", "PATIENT#*", "AUDIT#*"]),
+    ("ReportsFunction", &["AUDIT#*", "COUNTER#*"]),
+    ("AuditFunction", &["AUDITLOG", "AUDITLOG#*"]),
+];
+
+fn writers(function: &str) -> BTreeSet<&'static str> {
+    WRITERS
+        .iter()
+        .find(|(f, _)| *f == function)
+        .unwrap_or_else(|| panic!("{function} is not in WRITERS"))
+        .1
+        .iter()
+        .copied()
+        .collect()
+}
+
+#[test]
+fn every_partition_has_a_writer_and_every_writer_a_partition() {
+    let granted: BTreeSet<&str> = WRITERS
+        .iter()
+        .flat_map(|(_, p)| p.iter().copied())
+        .collect();
+    for partition in PARTITIONS {
+        assert!(
+            granted.contains(partition),
+            "no function may write {partition}: grant it in WRITERS and the template"
+        );
+    }
+    for (function, patterns) in WRITERS {
+        for pattern in *patterns {
+            assert!(
+                PARTITIONS.contains(pattern),
+                "{function}: {pattern} is not a partition of shared::store::keys::PARTITIONS"
+            );
+        }
+    }
+    // Only the audit function writes the log; it writes nothing else.
+    for (function, patterns) in WRITERS {
+        let log = patterns.iter().any(|p| p.starts_with("AUDITLOG"));
+        assert_eq!(log, *function == "AuditFunction", "{function}");
+    }
+}
+
+// --- the template ---
+
+/// The policy statements of a function: its SAM `Policies`, or its explicit role's policies.
+fn statements(template: &Value, function: &str) -> Vec<Value> {
+    let resources = &template["Resources"];
+    let properties = &resources[function]["Properties"];
+    let policies: Vec<Value> = match properties.get("Role") {
+        Some(role) => {
+            let role = role["Fn::GetAtt"][0]
+                .as_str()
+                .expect("Role: !GetAtt <role>.Arn");
+            resources[role]["Properties"]["Policies"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["PolicyDocument"].clone())
+                .collect()
+        }
+        None => properties["Policies"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default(),
+    };
+    policies
+        .iter()
+        .flat_map(|p| p["Statement"].as_array().cloned().unwrap_or_default())
+        .collect()
+}
+
+/// The table write actions a function's template allows.
+fn allowed_writes(template: &Value, function: &str) -> BTreeSet<String> {
+    statements(template, function)
+        .iter()
+        .filter(|s| s["Effect"] == "Allow")
+        .flat_map(|s| as_list(&s["Action"]))
+        .filter(|a| TABLE_WRITES.contains(&a.as_str()))
+        .collect()
+}
+
+fn as_list(v: &Value) -> Vec<String> {
+    match v {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) => items
+            .iter()
+            .map(|i| i.as_str().unwrap_or_default().to_owned())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+const TABLE_WRITES: [&str; 4] = [
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+];
+
+#[test]
+fn the_template_grants_each_function_exactly_its_partitions() {
+    let template = practica_tests::template();
+    let functions: Vec<String> = template["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
+        .map(|(name, _)| name.clone())
+        .collect();
+    let listed: BTreeSet<String> = WRITERS.iter().map(|(f, _)| (*f).to_owned()).collect();
+    assert_eq!(
+        functions.iter().cloned().collect::<BTreeSet<_>>(),
+        listed,
+        "every function of the template is in WRITERS, and only those"
+    );
+    for function in &functions {
+        let statements = statements(&template, function);
+        let mut granted = BTreeSet::new();
+        let mut denied_audit = BTreeSet::new();
+        for s in &statements {
+            let actions = as_list(&s["Action"]);
+            let writes: Vec<&String> = actions
+                .iter()
+                .filter(|a| TABLE_WRITES.contains(&a.as_str()) || a.ends_with('*'))
+                .collect();
+            if writes.is_empty() {
+                continue;
+            }
+            let condition = &s["Condition"];
+            match s["Effect"].as_str().unwrap() {
+                "Allow" => {
+                    let keys = &condition["ForAllValues:StringLike"]["dynamodb:LeadingKeys"];
+                    assert!(
+                        keys.is_array(),
+                        "{function}: {writes:?} without a ForAllValues:StringLike \
+                         dynamodb:LeadingKeys condition: {s}"
+                    );
+                    assert!(
+                        actions.iter().all(|a| !a.ends_with('*')),
+                        "{function}: a wildcard action on the table: {s}"
+                    );
+                    granted.extend(as_list(keys));
+                }
+                _ => {
+                    let keys = &condition["ForAnyValue:StringLike"]["dynamodb:LeadingKeys"];
+                    for a in &writes {
+                        for k in as_list(keys) {
+                            denied_audit.insert(((*a).clone(), k));
+                        }
+                    }
+                }
+            }
+        }
+        let expected: BTreeSet<String> = writers(function).into_iter().map(str::to_owned).collect();
+        assert_eq!(
+            granted, expected,
+            "{function}: LeadingKeys granted vs WRITERS"
+        );
+        // Audit entries are append-only for everyone.
+        for action in ["dynamodb:UpdateItem", "dynamodb:DeleteItem"] {
+            assert!(
+                denied_audit.contains(&(action.to_owned(), "AUDIT#*".to_owned())),
+                "{function}: no explicit deny of {action} on AUDIT#*"
+            );
+        }
+        // The audit log is the audit function's alone.
+        if function != "AuditFunction" {
+            for action in &TABLE_WRITES[..3] {
+                assert!(
+                    denied_audit.contains(&((*action).to_owned(), "AUDITLOG*".to_owned())),
+                    "{function}: no explicit deny of {action} on AUDITLOG*"
+                );
+            }
+        }
+    }
+}
+
+// --- the code ---
+
+/// A table that records every write: its action and its partition's pattern.
+struct Recording {
+    inner: Arc<dyn Table>,
+    writes: Mutex<BTreeSet<(&'static str, &'static str)>>,
+}
+
+impl Recording {
+    fn new(inner: Arc<dyn Table>) -> Arc<Recording> {
+        Arc::new(Recording {
+            inner,
+            writes: Mutex::default(),
+        })
+    }
+
+    fn record(&self, action: &'static str, key: &Key) {
+        let pattern = partition_pattern(&key.pk)
+            .unwrap_or_else(|| panic!("a write to {} outside every partition", key.pk));
+        self.writes.lock().unwrap().insert((action, pattern));
+    }
+
+    fn written(&self) -> BTreeSet<(&'static str, &'static str)> {
+        self.writes.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl Table for Recording {
+    async fn get(&self, key: &Key, consistency: Consistency) -> Result<Option<Item>, TableError> {
+        self.inner.get(key, consistency).await
+    }
+    async fn put(&self, item: Item, condition: Option<Condition>) -> Result<(), TableError> {
+        self.record("dynamodb:PutItem", &item.key);
+        self.inner.put(item, condition).await
+    }
+    async fn delete(&self, key: &Key, condition: Option<Condition>) -> Result<(), TableError> {
+        self.record("dynamodb:DeleteItem", key);
+        self.inner.delete(key, condition).await
+    }
+    async fn update(
+        &self,
+        key: &Key,
+        update: Update,
+        condition: Option<Condition>,
+    ) -> Result<Item, TableError> {
+        self.record("dynamodb:UpdateItem", key);
+        self.inner.update(key, update, condition).await
+    }
+    async fn query(&self, query: &Query) -> Result<Page, TableError> {
+        self.inner.query(query).await
+    }
+    async fn transact_write(&self, ops: Vec<TransactOp>) -> Result<(), TableError> {
+        // In a transaction each item needs the permission of its own action.
+        for op in &ops {
+            let action = match op {
+                TransactOp::Put { .. } => "dynamodb:PutItem",
+                TransactOp::Update { .. } => "dynamodb:UpdateItem",
+                TransactOp::Delete { .. } => "dynamodb:DeleteItem",
+                TransactOp::Check { .. } => continue,
+            };
+            self.record(action, op.key());
+        }
+        self.inner.transact_write(ops).await
+    }
+}
+
+/// One function's view of the shared table: its own recording table and application state.
+struct Function {
+    table: Arc<Recording>,
+    state: shared::AppState,
+}
+
+fn event(name: &str, values: &[(&str, &str)]) -> Value {
+    practica_tests::event_with(name, values)
+}
+
+async fn http(router: &axum::Router, event: &Value) -> (http::StatusCode, Value) {
+    let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+    let (status, _, body) =
+        practica_tests::call(router.clone(), request.map(axum::body::Body::new)).await;
+    (status, body)
+}
+
+#[tokio::test]
+async fn each_function_writes_only_the_partitions_it_is_granted() {
+    use shared::adapters::local_issuer::{LOCAL_AUDIENCE, LOCAL_ISSUER, LocalIssuer};
+    let dir = tempfile::tempdir().unwrap();
+    let table: Arc<dyn Table> = Arc::new(
+        shared::adapters::embedded::EmbeddedTable::open(&dir.path().join("t.redb")).unwrap(),
+    );
+    let issuer = LocalIssuer::generate(LOCAL_ISSUER, LOCAL_AUDIENCE).unwrap();
+    let clock = Arc::new(shared::domain::clock::ManualClock::new(
+        time::OffsetDateTime::from_unix_timestamp(practica_tests::TEST_NOW).unwrap(),
+    ));
+    let key: [u8; 32] = rand::random();
+    let function = || {
+        let recording = Recording::new(table.clone());
+        let state = shared::AppState::assemble(shared::app::Parts {
+            table: recording.clone(),
+            table_name: "practica-test".into(),
+            keys: Arc::new(shared::adapters::local_keys::LocalKeys::from_key(&key)),
+            jwks: Arc::new(shared::auth::StaticJwks(issuer.jwks().clone())),
+            auth: shared::auth::AuthConfig::new(LOCAL_ISSUER, LOCAL_AUDIENCE),
+            cache: shared::crypto::CachePolicy::default(),
+            clock: clock.clone(),
+        });
+        Function {
+            table: recording,
+            state,
+        }
+    };
+    let token = |sub: &str, role: Role| {
+        let now = practica_tests::TEST_NOW as u64;
+        issuer
+            .mint_at(
+                &shared::auth::Subject::parse(sub).unwrap(),
+                &[role],
+                now,
+                now + 86_400,
+            )
+            .unwrap()
+    };
+    let (admin, staff, jane) = (
+        token("admin-1", Role::Admin),
+        token("staff-1", Role::Staff),
+        token("patient-jane", Role::Patient),
+    );
+    let mut functions: BTreeMap<&str, Function> = BTreeMap::new();
+    for name in [
+        "BookingFunction",
+        "PaymentsFunction",
+        "WebhooksFunction",
+        "SweepFunction",
+        "NotifyFunction",
+        "ReportsFunction",
+        "AuditFunction",
+    ] {
+        functions.insert(name, function());
+    }
+    // The practice, set up beforehand (not any function's writes).
+    let setup = function();
+    let demo = practica_cli::demo::seed(&setup.state).await.unwrap();
+    let reports_dir = tempfile::tempdir().unwrap();
+    let reports: Arc<dyn shared::reports::ReportStore> = Arc::new(
+        shared::adapters::dir_reports::DirReports::new(reports_dir.path().join("reports")),
+    );
+    let routers: BTreeMap<&str, axum::Router> = [
+        (
+            "BookingFunction",
+            booking::router(functions["BookingFunction"].state.clone()),
+        ),
+        (
+            "PaymentsFunction",
+            payments::router(
+                functions["PaymentsFunction"].state.clone(),
+                Arc::new(practica_tests::FixtureProcessor),
+            ),
+        ),
+        (
+            "WebhooksFunction",
+            webhooks::router(
+                functions["WebhooksFunction"].state.clone(),
+                practica_tests::test_webhook_config(),
+            ),
+        ),
+        (
+            "ReportsFunction",
+            shared::web::finish(reports::routes(
+                functions["ReportsFunction"].state.clone(),
+                reports.clone(),
+            )),
+        ),
+    ]
+    .into_iter()
+    .collect();
+    // Each route on the function the template routes it to.
+    let owners = practica_tests::route_owners();
+    let owner = |route: &str| -> &'static str {
+        let (_, function) = owners
+            .iter()
+            .find(|(r, _)| r == route)
+            .unwrap_or_else(|| panic!("no function serves {route}"));
+        routers
+            .keys()
+            .find(|name| name.to_lowercase() == format!("{function}function"))
+            .unwrap_or_else(|| panic!("{function} has no router here"))
+    };
+
+    let provider = demo.providers[0].to_string();
+    let service = demo.services[1].to_string();
+    let (mut appointment, mut feedback) = (String::new(), String::new());
+    let steps: &[(&str, &str)] = &[
+        ("get-me-no-token", ""),
+        ("putPractice", &admin),
+        ("createProvider", &staff),
+        ("putSchedule", &staff),
+        ("createService", &staff),
+        ("createHold", &jane),
+        ("book", &jane),
+        ("getAppointment", &jane),
+        ("reschedule", &jane),
+        ("cancel", &jane),
+        ("createPatient", &staff),
+        ("searchPatients", &staff),
+        ("getPatient", &staff),
+        ("putMyPatientRecord", &jane),
+        ("joinWaitlist", &jane),
+        ("putMyNotifications", &jane),
+        ("getPatientAccessLog", &admin),
+        ("submitFeedback", &jane),
+        ("resolveFeedback", &staff),
+        ("createCharge", &staff),
+        ("createPaymentIntent", &jane),
+        ("stripeWebhook", ""),
+        ("stripeWebhook-charge", ""),
+        ("standardWebhook", ""),
+        ("getBalance", &jane),
+    ];
+    for (op, token) in steps {
+        let e = event(
+            &format!("apigw-v2-{op}.json"),
+            &[
+                ("{{TOKEN}}", token),
+                ("{{PROVIDER_ID}}", &provider),
+                ("{{SERVICE_ID}}", &service),
+                ("{{APPOINTMENT_ID}}", &appointment),
+                ("{{FEEDBACK_ID}}", &feedback),
+            ],
+        );
+        let function = owner(e["routeKey"].as_str().unwrap());
+        let (status, body) = http(&routers[function], &e).await;
+        assert!(
+            status.is_success() || *op == "get-me-no-token",
+            "{op}: {status} {body}"
+        );
+        match *op {
+            "book" => appointment = body["id"].as_str().unwrap().to_owned(),
+            "submitFeedback" => feedback = body["id"].as_str().unwrap().to_owned(),
+            _ => {}
+        }
+    }
+    // The scheduled and event-driven functions.
+    clock.advance(time::Duration::minutes(20));
+    sweep::run(
+        &functions["SweepFunction"].state,
+        event("schedule-sweep.json", &[]),
+        "req-sweep",
+    )
+    .await
+    .unwrap();
+    let recorder = practica_tests::Recorder::new();
+    let notify = notify::NotifyJob {
+        state: functions["NotifyFunction"].state.clone(),
+        delivery: practica_tests::delivery(&recorder),
+    };
+    let waiting = practica_tests::waiting_messages(&setup.state).await;
+    let message = waiting[0].id.to_string();
+    notify
+        .run(event(
+            "dynamodb-stream-outbox.json",
+            &[("{{MESSAGE_ID}}", &message)],
+        ))
+        .await
+        .unwrap();
+    notify
+        .run(event("schedule-notify.json", &[]))
+        .await
+        .unwrap();
+    notify
+        .run(event("ses-bounce.json", &[("{{MESSAGE_ID}}", &message)]))
+        .await
+        .unwrap();
+    let signer = Arc::new(shared::adapters::local_signer::LocalSigner::generate().unwrap());
+    let archive = Arc::new(shared::adapters::dir_archive::DirArchive::new(
+        reports_dir.path().join("archive"),
+    ));
+    let log = shared::audit::log::LogConfig {
+        origin: "practica.test/audit".into(),
+        key_name: "practica.test/audit".into(),
+        first_scan_days: 31,
+        idle_checkpoint: shared::audit::log::IDLE_CHECKPOINT,
+    };
+    let audit = audit::AuditJob {
+        table: functions["AuditFunction"].table.clone(),
+        signer: signer.clone(),
+        clock: clock.clone(),
+        archive: archive.clone(),
+        config: log.clone(),
+    };
+    audit.run(event("schedule-audit.json", &[])).await.unwrap();
+    let job = reports::ReportJob {
+        table: functions["ReportsFunction"].table.clone(),
+        clock: clock.clone(),
+        store: reports.clone(),
+        archive,
+        log,
+        spki: shared::crypto::signer::LogSigner::public_key(&*signer).to_vec(),
+    };
+    let done = job
+        .run(event("schedule-report-weekly.json", &[]))
+        .await
+        .unwrap();
+    let report = done["report"].as_str().unwrap().to_owned();
+    for op in ["listReports", "getReport"] {
+        let e = event(
+            &format!("apigw-v2-{op}.json"),
+            &[("{{TOKEN}}", &admin), ("{{REPORT_ID}}", &report)],
+        );
+        let (status, body) = http(&routers["ReportsFunction"], &e).await;
+        assert!(status.is_success(), "{op}: {status} {body}");
+    }
+
+    let template = practica_tests::template();
+    let mut seen = BTreeMap::new();
+    for (name, function) in &functions {
+        let written = function.table.written();
+        let partitions = writers(name);
+        let actions = allowed_writes(&template, name);
+        for (action, pattern) in &written {
+            assert!(
+                partitions.contains(pattern),
+                "{name} wrote {pattern}, which WRITERS (and so the template) does not grant it"
+            );
+            assert!(
+                actions.contains(*action),
+                "{name} needs {action}, which the template does not allow it"
+            );
+        }
+        seen.insert(*name, written);
+    }
+    // Each function did write (the flows reached every function).
+    for (name, written) in &seen {
+        assert!(
+            !written.is_empty(),
+            "{name} wrote nothing: the flow missed it"
+        );
+    }
+    eprintln!("partitions written: {seen:?}");
+}
