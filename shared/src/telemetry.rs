@@ -2,13 +2,20 @@
 //! locally. Filter with `RUST_LOG` (default `info`). Sensitive values are wrapped in
 //! [`crate::Sensitive`] and print as `[REDACTED]`; handlers never log bodies or headers.
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // `RUST_LOG` as targets and levels (`info`, `warn,shared=debug`): no regular expressions, so
+    // none of a regex engine's code in the Lambda binaries. Unreadable: `info`.
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
     let on_lambda = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_max_level(LevelFilter::TRACE)
         .with_target(false);
     // A second init (tests, or serve after a library did it) keeps the first subscriber.
     let _ = if on_lambda {
@@ -18,9 +25,11 @@ pub fn init() {
             .with_current_span(true)
             .with_span_list(false)
             .without_time()
+            .finish()
+            .with(filter)
             .try_init()
     } else {
-        builder.compact().try_init()
+        builder.compact().finish().with(filter).try_init()
     };
     // A panic's message may quote the values it was handling: log where it happened, not what.
     std::panic::set_hook(Box::new(|info| {

@@ -194,8 +194,19 @@ impl World {
 
     /// Starts `function`'s binary under its own Runtime API.
     pub fn start(&self, function: &str, api: &RuntimeApi) -> crate::runtime_api::Process {
+        self.start_with(function, api, &[])
+    }
+
+    /// Starts `function` with `extra` variables besides the template's.
+    pub fn start_with(
+        &self,
+        function: &str,
+        api: &RuntimeApi,
+        extra: &[(String, String)],
+    ) -> crate::runtime_api::Process {
         let mut env = lambda_environment(api, function);
         env.extend(self.vars.iter().cloned());
+        env.extend(extra.iter().cloned());
         spawn(&bootstrap(function), &env)
     }
 }

@@ -128,7 +128,7 @@ impl AuditJob {
     /// (its public half read once) and the S3 archive.
     pub async fn cold_start() -> anyhow::Result<AuditJob> {
         let config = shared::config::audit::AuditConfig::from_env()?;
-        let sdk = shared::app::sdk_config().await;
+        let sdk = shared::app::lambda_sdk_config()?;
         let table = shared::adapters::dynamodb::DynamoTable::new(
             aws_sdk_dynamodb::Client::new(&sdk),
             config.table_name.clone(),

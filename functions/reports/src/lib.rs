@@ -150,7 +150,7 @@ impl ReportJob {
     /// half (read once), the checkpoint archive and the reports bucket.
     pub async fn cold_start() -> anyhow::Result<ReportJob> {
         let config = shared::config::reports::ReportsConfig::from_env()?;
-        let sdk = shared::app::sdk_config().await;
+        let sdk = shared::app::lambda_sdk_config()?;
         let table = shared::adapters::dynamodb::DynamoTable::new(
             aws_sdk_dynamodb::Client::new(&sdk),
             config.audit.table_name.clone(),
