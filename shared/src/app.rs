@@ -122,19 +122,20 @@ impl AppState {
             config.table_name.clone(),
         );
         let keys = KmsKeys::new(aws_sdk_kms::Client::new(sdk), config.kms_key_id.clone());
+        let jwks = HttpJwks::new(config.jwks_url.clone())?;
         let mut auth = config.auth.clone();
         if let Some(pool) = &config.patient_pool {
             auth.patient_pool = Some(crate::auth::PatientPool {
                 issuer: pool.issuer.clone(),
                 audience: pool.client_id.clone(),
-                jwks: Arc::new(HttpJwks::new(pool.jwks_url.clone())?),
+                jwks: Arc::new(jwks.at(pool.jwks_url.clone())),
             });
         }
         Ok(Self::assemble(Parts {
             table: Arc::new(table),
             table_name: config.table_name.clone(),
             keys: Arc::new(keys),
-            jwks: Arc::new(HttpJwks::new(config.jwks_url.clone())?),
+            jwks: Arc::new(jwks),
             auth,
             cache: config.data_key_cache,
             clock: Arc::new(SystemClock),

@@ -24,6 +24,15 @@ impl HttpJwks {
             url: url.into(),
         })
     }
+
+    /// Another issuer's key set over the same client (one TLS client, one trust-store read, per
+    /// cold start).
+    pub fn at(&self, url: impl Into<String>) -> Self {
+        HttpJwks {
+            client: self.client.clone(),
+            url: url.into(),
+        }
+    }
 }
 
 #[async_trait]
