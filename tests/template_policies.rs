@@ -331,15 +331,7 @@ async fn each_function_writes_only_the_partitions_it_is_granted() {
     let key: [u8; 32] = rand::random();
     let function = || {
         let recording = Recording::new(table.clone());
-        let state = shared::AppState::assemble(shared::app::Parts {
-            table: recording.clone(),
-            table_name: "practica-test".into(),
-            keys: Arc::new(shared::adapters::local_keys::LocalKeys::from_key(&key)),
-            jwks: Arc::new(shared::auth::StaticJwks(issuer.jwks().clone())),
-            auth: shared::auth::AuthConfig::new(LOCAL_ISSUER, LOCAL_AUDIENCE),
-            cache: shared::crypto::CachePolicy::default(),
-            clock: clock.clone(),
-        });
+        let state = practica_tests::test_state(recording.clone(), &key, &issuer, clock.clone());
         Function {
             table: recording,
             state,

@@ -324,6 +324,26 @@ pub fn test_webhook_config() -> shared::config::payments::WebhookConfig {
     }
 }
 
+/// The application state of test stacks: `table`, a local key service over `key`, `issuer`'s
+/// tokens and `clock` (several states over one table and one key act as several functions).
+pub fn test_state(
+    table: Arc<dyn shared::store::Table>,
+    key: &[u8; 32],
+    issuer: &shared::adapters::local_issuer::LocalIssuer,
+    clock: Arc<shared::domain::clock::ManualClock>,
+) -> shared::AppState {
+    use shared::adapters::local_issuer::{LOCAL_AUDIENCE, LOCAL_ISSUER};
+    shared::AppState::assemble(shared::app::Parts {
+        table,
+        table_name: "practica-test".into(),
+        keys: Arc::new(shared::adapters::local_keys::LocalKeys::from_key(key)),
+        jwks: Arc::new(shared::auth::StaticJwks(issuer.jwks().clone())),
+        auth: shared::auth::AuthConfig::new(LOCAL_ISSUER, LOCAL_AUDIENCE),
+        cache: shared::crypto::CachePolicy::default(),
+        clock,
+    })
+}
+
 /// A stack over one table (embedded, moto or DynamoDB Local) with a manual clock, every function's
 /// routes (booking, payments over the sandbox processor, webhooks with the test secrets) and a
 /// token issuer; requests go through the routers exactly as on Lambda.
@@ -370,15 +390,7 @@ impl Stack {
             time::OffsetDateTime::from_unix_timestamp(TEST_NOW).expect("time"),
         ));
         let key: [u8; 32] = rand::random();
-        let state = shared::AppState::assemble(shared::app::Parts {
-            table,
-            table_name: "practica-test".into(),
-            keys: Arc::new(shared::adapters::local_keys::LocalKeys::from_key(&key)),
-            jwks: Arc::new(shared::auth::StaticJwks(issuer.jwks().clone())),
-            auth: shared::auth::AuthConfig::new(LOCAL_ISSUER, LOCAL_AUDIENCE),
-            cache: shared::crypto::CachePolicy::default(),
-            clock: clock.clone(),
-        });
+        let state = test_state(table, &key, &issuer, clock.clone());
         let dir = tempfile::tempdir().expect("sandbox dir");
         let sandbox_file = dir.path().join("sandbox-intents.json");
         let reports = Arc::new(shared::adapters::dir_reports::DirReports::new(
