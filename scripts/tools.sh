@@ -33,6 +33,13 @@ ensure_stripe_python() { ensure_venv "$stripe_venv" "stripe==$STRIPE_PY_VERSION"
 # schemathesis, run by scripts/api-fuzz against `practica serve` (its own venv: its pins are not moto's).
 SCHEMATHESIS_VERSION=4.32.5
 schemathesis_venv="$cache/schemathesis-$SCHEMATHESIS_VERSION"
+# The browser tests' npm packages (playwright-core, axe-core), exactly as tests/browser's lockfile pins.
+ensure_browser_tests() {
+  local dir="$root/tests/browser"
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+  fi
+}
 ensure_schemathesis() { ensure_venv "$schemathesis_venv" "schemathesis==$SCHEMATHESIS_VERSION"; }
 
 # cargo-lambda (PyPI wheel, with its zig): builds the functions' release `bootstrap` binaries and zips.

@@ -782,7 +782,10 @@ async fn stripe_stack() -> (Stack, MockServer) {
         .await;
     let mut config = shared::adapters::stripe::StripeConfig::new("sk_test_mock".to_owned().into());
     config.base_url = server.uri();
-    let processor = shared::adapters::stripe::StripeProcessor::new(config).unwrap();
+    let processor = shared::adapters::stripe::StripeProcessor::new(
+        config,
+        shared::adapters::https::HttpsClient::new(shared::app::CONNECT_TIMEOUT),
+    );
     let mut stack = Stack::embedded();
     stack.use_processor(Arc::new(processor));
     stack.seed().await;

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod demo;
+pub mod portal;
 pub mod report;
 pub mod sandbox;
 pub mod serve;

@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use axum::routing::get;
 use axum::{Json, Router};
 use shared::AppState;
+use shared::adapters::https::HttpsClient;
 use shared::adapters::jwks::HttpJwks;
 use shared::adapters::local_issuer::{LOCAL_AUDIENCE, LOCAL_ISSUER, LocalIssuer};
 use shared::auth::AuthConfig;
@@ -25,12 +26,15 @@ pub const OPENAPI: &str = include_str!("../../openapi.json");
 /// Binds 127.0.0.1:`port` (0 picks a free port) and assembles the local stack over `data`.
 pub async fn bind(port: u16, data: &Path) -> anyhow::Result<(tokio::net::TcpListener, Router)> {
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
-    let issuer = LocalIssuer::open_or_create(data)?;
+    let issuer = Arc::new(LocalIssuer::open_or_create(data)?);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .with_context(|| format!("binding 127.0.0.1:{port}"))?;
     let addr = listener.local_addr()?;
-    let jwks = HttpJwks::new(format!("http://{addr}{JWKS_PATH}"))?;
+    let jwks = HttpJwks::new(
+        HttpsClient::new(shared::app::CONNECT_TIMEOUT),
+        format!("http://{addr}{JWKS_PATH}"),
+    );
     let state = AppState::local(
         data,
         Arc::new(jwks),
@@ -52,7 +56,8 @@ pub async fn bind(port: u16, data: &Path) -> anyhow::Result<(tokio::net::TcpList
         .merge(webhooks::routes(state.clone(), webhook_config))
         .merge(reports::routes(state, Arc::new(crate::report::store(data))))
         .route(JWKS_PATH, get(move || async move { Json(key_set) }))
-        .route(OPENAPI_PATH, get(openapi));
+        .route(OPENAPI_PATH, get(openapi))
+        .merge(crate::portal::routes(issuer));
     Ok((listener, shared::web::finish(app)))
 }
 
@@ -163,9 +168,13 @@ async fn openapi() -> impl axum::response::IntoResponse {
 
 /// Serves until Ctrl-C.
 pub async fn run(port: u16, data: &Path) -> anyhow::Result<()> {
+    // An empty data directory gets the demo practice, so the portal has something to show.
+    if seed(data).await?.created {
+        println!("loaded the demo practice into {}", data.display());
+    }
     let (listener, app) = bind(port, data).await?;
     println!(
-        "practica serving on http://{} (data: {})",
+        "practica serving on http://{} (data: {}); the patient portal is at /",
         listener.local_addr()?,
         data.display()
     );

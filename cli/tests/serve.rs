@@ -1,5 +1,6 @@
 //! `practica serve` end to end over real HTTP: the server verifies tokens from `practica token`'s
-//! issuer by fetching its own JWKS, as production fetches Cognito's.
+//! issuer by fetching its own JWKS, as production fetches Cognito's; and the portal's pages and the
+//! local demo sign-in.
 
 use std::time::Duration;
 
@@ -9,7 +10,11 @@ use shared::auth::{Role, Subject};
 
 /// Starts `practica serve` on a free port over a fresh data dir; returns the dir and the base URL.
 async fn start() -> (tempfile::TempDir, String) {
-    let data = tempfile::tempdir().unwrap();
+    listen(tempfile::tempdir().unwrap()).await
+}
+
+/// Starts `practica serve` on a free port over `data`.
+async fn listen(data: tempfile::TempDir) -> (tempfile::TempDir, String) {
     let (listener, app) = serve::bind(0, data.path()).await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -30,17 +35,8 @@ async fn serve_verifies_locally_minted_tokens_and_serves_openapi() {
         )
         .unwrap();
     let client = reqwest::Client::new();
-    let me: serde_json::Value = client
-        .get(format!("{base}/v1/me"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
     assert_eq!(
-        me,
+        me(&client, &base, &token).await,
         serde_json::json!({"sub": "jane-1", "roles": ["patient"]})
     );
 
@@ -212,4 +208,143 @@ async fn practica_pay_completes_sandbox_intents_through_signed_webhooks() {
         .is_err(),
         "a refund beyond what is left is refused before anything is sent"
     );
+}
+
+// --- the portal's pages and the local demo sign-in ---
+
+/// `practica serve` over a data dir seeded as the first README command seeds it.
+async fn start_seeded() -> (tempfile::TempDir, String) {
+    let data = tempfile::tempdir().unwrap();
+    assert!(serve::seed(data.path()).await.unwrap().created);
+    listen(data).await
+}
+
+async fn me(client: &reqwest::Client, base: &str, token: &str) -> serde_json::Value {
+    client
+        .get(format!("{base}/v1/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn pages_carry_the_security_headers_and_no_inline_code() {
+    let (_data, base) = start_seeded().await;
+    let client = reqwest::Client::new();
+    for (path, kind) in [
+        ("/", "text/html"),
+        ("/portal/app.js", "text/javascript"),
+        ("/portal/app.css", "text/css"),
+        ("/portal/icon.svg", "image/svg+xml"),
+    ] {
+        let page = client.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(page.status(), 200, "{path}");
+        let header = |name: &str| {
+            page.headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default()
+        };
+        assert!(header("content-type").starts_with(kind), "{path}");
+        let csp = header("content-security-policy");
+        for directive in [
+            "default-src 'none'",
+            "script-src 'self'",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(csp.contains(directive), "{path}: {csp}");
+        }
+        assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"));
+        assert!(header("strict-transport-security").starts_with("max-age="));
+        assert_eq!(header("x-content-type-options"), "nosniff");
+        assert_eq!(header("referrer-policy"), "no-referrer");
+    }
+    // Nothing the policy would block: no inline scripts, handlers or styles, no other hosts.
+    let html = client
+        .get(&base)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for script in html.split("<script").skip(1) {
+        let tag = &script[..script.find('>').unwrap()];
+        assert!(
+            tag.contains("src=\"/portal/"),
+            "inline or foreign script: {tag}"
+        );
+        assert!(script[script.find('>').unwrap() + 1..].starts_with("</script>"));
+    }
+    for forbidden in [
+        " style=",
+        " onclick=",
+        " onload=",
+        "http://",
+        "https://",
+        "<style",
+    ] {
+        assert!(!html.contains(forbidden), "{forbidden}");
+    }
+}
+
+#[tokio::test]
+async fn the_demo_sign_in_mints_tokens_for_the_demo_people_only() {
+    let (_data, base) = start_seeded().await;
+    let client = reqwest::Client::new();
+    let url = format!("{base}{}", practica_cli::portal::DEMO_SIGN_IN_PATH);
+    let listed: serde_json::Value = client.get(&url).send().await.unwrap().json().await.unwrap();
+    let users: Vec<&str> = listed["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["user"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        users,
+        ["patient-jane", "provider-rivera", "staff-1", "admin-1"]
+    );
+
+    for (user, role) in [("patient-jane", "patient"), ("admin-1", "admin")] {
+        let answer: serde_json::Value = client
+            .post(&url)
+            .json(&serde_json::json!({ "user": user }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(answer["expiresIn"], 900);
+        let me = me(&client, &base, answer["token"].as_str().unwrap()).await;
+        assert_eq!(me, serde_json::json!({"sub": user, "roles": [role]}));
+    }
+
+    // Anyone else, or anything else, is the client's mistake: a problem, never a token.
+    for (body, status) in [
+        (r#"{"user":"someone-else"}"#, 422),
+        (r#"{"user":"patient-jane","role":"admin"}"#, 422),
+        (r#"{"user":""}"#, 422),
+        (r#"{"user":"#, 400),
+        ("", 400),
+    ] {
+        let refused = client
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), status, "{body}");
+        assert_eq!(
+            refused.headers()["content-type"],
+            "application/problem+json",
+            "{body}"
+        );
+        assert!(!refused.text().await.unwrap().contains("token"), "{body}");
+    }
 }

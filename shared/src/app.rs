@@ -10,6 +10,7 @@ use aws_config::retry::RetryConfig;
 
 use crate::adapters::dynamodb::DynamoTable;
 use crate::adapters::embedded::EmbeddedTable;
+use crate::adapters::https::HttpsClient;
 use crate::adapters::jwks::HttpJwks;
 use crate::adapters::kms::KmsKeys;
 use crate::adapters::local_keys::LocalKeys;
@@ -85,53 +86,104 @@ impl aws_types::service_config::LoadServiceConfig for EnvEndpoints {
 }
 
 /// A function's cold start: its configuration from the environment, the AWS SDK configuration
-/// (for the function's other clients too) and the state built on both.
+/// (for the function's other clients too) and the state built on both, with the table's
+/// connection opened (unless `PRACTICA_PREOPEN_TABLE=false`).
 pub async fn cold_start() -> anyhow::Result<(AppState, aws_config::SdkConfig)> {
-    let config = Config::from_env()?;
-    let sdk = lambda_sdk_config()?;
-    let state = AppState::from_sdk(&config, &sdk)?;
-    Ok((state, sdk))
+    let start = Start::from_env()?;
+    start.preopen().await;
+    Ok((start.state, start.sdk))
+}
+
+/// How long a connection to a host that is not AWS's (token issuers, the processor) may take.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// What every cold start builds before its I/O: the configuration, the SDK configuration, the
+/// client for hosts that are not AWS's, and the state over them.
+struct Start {
+    config: Config,
+    sdk: aws_config::SdkConfig,
+    https: HttpsClient,
+    state: AppState,
+}
+
+/// How long the cold start waits for the table before going on without an open connection.
+const PREOPEN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+impl Start {
+    fn from_env() -> anyhow::Result<Self> {
+        let config = Config::from_env()?;
+        let sdk = lambda_sdk_config()?;
+        let https = HttpsClient::new(CONNECT_TIMEOUT);
+        let state = AppState::from_sdk(&config, &sdk, &https);
+        Ok(Start {
+            config,
+            sdk,
+            https,
+            state,
+        })
+    }
+
+    /// Opens the table's connection (DNS, TCP, TLS) during init by reading the practice record
+    /// into the read cache, which most first requests need anyway; the functions that read
+    /// secrets at start do both at once. A failure only costs the first request the handshake it
+    /// would have paid without this; it never fails the start.
+    async fn preopen(&self) {
+        if !self.config.preopen_table {
+            return;
+        }
+        let key = crate::store::keys::practice_key();
+        let state = &self.state;
+        match tokio::time::timeout(PREOPEN_TIMEOUT, state.cache.get(&*state.table, &key)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "could not pre-open the table's connection"),
+            Err(_) => tracing::warn!("pre-opening the table's connection timed out"),
+        }
+    }
 }
 
 /// The payments function's cold start: the state and the processor (its key possibly read from
-/// Secrets Manager).
+/// Secrets Manager while the table's connection opens).
 pub async fn cold_start_payments()
 -> anyhow::Result<(AppState, crate::adapters::stripe::StripeProcessor)> {
-    let (state, sdk) = cold_start().await?;
-    let stripe = crate::config::payments::stripe_from_env(&sdk).await?;
-    Ok((
-        state,
-        crate::adapters::stripe::StripeProcessor::new(stripe)?,
-    ))
+    let start = Start::from_env()?;
+    let (stripe, ()) = tokio::join!(
+        crate::config::payments::stripe_from_env(&start.sdk),
+        start.preopen()
+    );
+    let processor = crate::adapters::stripe::StripeProcessor::new(stripe?, start.https);
+    Ok((start.state, processor))
 }
 
 /// The webhook function's cold start: the state and the signing secrets (possibly read from
-/// Secrets Manager).
+/// Secrets Manager while the table's connection opens).
 pub async fn cold_start_webhooks()
 -> anyhow::Result<(AppState, crate::config::payments::WebhookConfig)> {
-    let (state, sdk) = cold_start().await?;
-    let secrets = crate::config::payments::WebhookConfig::from_env(&sdk).await?;
-    Ok((state, secrets))
+    let start = Start::from_env()?;
+    let (secrets, ()) = tokio::join!(
+        crate::config::payments::WebhookConfig::from_env(&start.sdk),
+        start.preopen()
+    );
+    Ok((start.state, secrets?))
 }
 
 impl AppState {
     /// Production, over an SDK configuration the function also uses for other clients.
-    pub fn from_sdk(config: &Config, sdk: &aws_config::SdkConfig) -> anyhow::Result<Self> {
+    pub fn from_sdk(config: &Config, sdk: &aws_config::SdkConfig, https: &HttpsClient) -> Self {
         let table = DynamoTable::new(
             aws_sdk_dynamodb::Client::new(sdk),
             config.table_name.clone(),
         );
         let keys = KmsKeys::new(aws_sdk_kms::Client::new(sdk), config.kms_key_id.clone());
-        let jwks = HttpJwks::new(config.jwks_url.clone())?;
+        let jwks = HttpJwks::new(https.clone(), config.jwks_url.clone());
         let mut auth = config.auth.clone();
         if let Some(pool) = &config.patient_pool {
             auth.patient_pool = Some(crate::auth::PatientPool {
                 issuer: pool.issuer.clone(),
                 audience: pool.client_id.clone(),
-                jwks: Arc::new(jwks.at(pool.jwks_url.clone())),
+                jwks: Arc::new(HttpJwks::new(https.clone(), pool.jwks_url.clone())),
             });
         }
-        Ok(Self::assemble(Parts {
+        Self::assemble(Parts {
             table: Arc::new(table),
             table_name: config.table_name.clone(),
             keys: Arc::new(keys),
@@ -139,7 +191,7 @@ impl AppState {
             auth,
             cache: config.data_key_cache,
             clock: Arc::new(SystemClock),
-        }))
+        })
     }
 
     /// Local: the embedded store and the key file in `data_dir`.

@@ -13,6 +13,10 @@
 //! every file of the certificate directory at each TLS client's construction: 292 files on these
 //! Debian machines (about 5 ms each time), 3 on AL2023.
 //!
+//! A third run, on the AL2023-like store, turns off the table's pre-opening
+//! (`PRACTICA_PREOPEN_TABLE=false`): what the read at init costs there, and what it saves the first
+//! invocation (over loopback and plain HTTP, so without the TLS handshake it saves on AWS).
+//!
 //! Run by `scripts/bench` (which builds the binaries and starts the emulators).
 
 use std::time::{Duration, Instant};
@@ -118,62 +122,112 @@ async fn main() {
             empty.path().display().to_string(),
         ),
     ];
-    for (store, extra) in [("this machine's", Vec::new()), ("AL2023-like", lambda_like)] {
-        println!("trust store: {store}");
-        for function in [
-            "booking", "payments", "webhooks", "reports", "sweep", "audit", "notify",
-        ] {
+    let mut not_preopened = lambda_like.clone();
+    not_preopened.push(("PRACTICA_PREOPEN_TABLE".to_owned(), "false".to_owned()));
+    let setups = [
+        ("trust store: this machine's", Vec::new()),
+        ("trust store: AL2023-like", lambda_like),
+        (
+            "trust store: AL2023-like; table not pre-opened (PRACTICA_PREOPEN_TABLE=false)",
+            not_preopened,
+        ),
+    ];
+    let functions = [
+        "booking", "payments", "webhooks", "reports", "sweep", "audit", "notify",
+    ];
+    // One round of every function and setup first, not counted: the emulators (DynamoDB Local's
+    // JVM above all) warm up, so no setup is measured against colder emulators than another.
+    for function in functions {
+        for (_, extra) in &setups {
+            cold_start(&world, function, extra, &tokens).await;
+        }
+    }
+    // Then the setups interleaved, start by start, so the machine's noise falls on all alike.
+    let mut results: Vec<Vec<Vec<Start>>> = vec![vec![Vec::new(); functions.len()]; setups.len()];
+    for (f, function) in functions.iter().enumerate() {
+        for _ in 0..COLD_STARTS {
+            for (s, (_, extra)) in setups.iter().enumerate() {
+                results[s][f].push(cold_start(&world, function, extra, &tokens).await);
+            }
+        }
+    }
+    for ((setup, _), by_function) in setups.iter().zip(results) {
+        println!("{setup}");
+        for (function, starts) in functions.iter().zip(by_function) {
             let dir = lambda_dir().join(function);
             let size = |name: &str| {
                 std::fs::metadata(dir.join(name))
                     .map(|m| format!("{:.2} MB", m.len() as f64 / 1e6))
                     .unwrap_or_else(|_| "-".into())
             };
-            let (mut inits, mut firsts, mut warm, mut rss) =
-                (Vec::new(), Vec::new(), Vec::new(), 0);
-            for _ in 0..COLD_STARTS {
-                let api = RuntimeApi::start().await;
-                let mut process = world.start_with(function, &api, &extra);
-                let deadline = Instant::now() + Duration::from_secs(20);
-                let ready = loop {
-                    if let Some(at) = api.first_next() {
-                        break at;
-                    }
-                    if let Ok(Some(status)) = process.child.try_wait() {
-                        panic!(
-                            "{function} exited during init: {status}: {:?}",
-                            api.init_error()
-                        );
-                    }
-                    assert!(Instant::now() < deadline, "{function}: no init in 20 s");
-                    tokio::time::sleep(Duration::from_micros(200)).await;
-                };
-                inits.push(ready - process.started);
-                let started = Instant::now();
-                api.invoke(event(function, &tokens)).await.response();
-                firsts.push(started.elapsed());
-                for _ in 0..WARM_INVOCATIONS {
-                    let started = Instant::now();
-                    api.invoke(event(function, &tokens)).await.response();
-                    warm.push(started.elapsed());
-                }
-                rss = rss.max(peak_rss_kib(process.child.id().unwrap_or_default()));
-            }
-            let max_init = *inits.iter().max().unwrap();
-            let mut sorted = warm.clone();
-            sorted.sort();
+            let inits: Vec<Duration> = starts.iter().map(|s| s.init).collect();
+            let firsts: Vec<Duration> = starts.iter().map(|s| s.first).collect();
+            let mut warm: Vec<Duration> = starts.iter().flat_map(|s| s.warm.clone()).collect();
+            warm.sort();
+            let rss = starts.iter().map(|s| s.rss_kib).max().unwrap_or_default();
             println!(
                 "{:<9} {:>8} {:>8} {:>6.1} ms {:>6.1} ms {:>6.1} ms {:>6.2} ms {:>6.2} ms {:>5.1} MB",
                 function,
                 size("bootstrap"),
                 size("bootstrap.zip"),
-                ms(median(inits)),
-                ms(max_init),
+                ms(median(inits.clone())),
+                ms(*inits.iter().max().unwrap()),
                 ms(median(firsts)),
-                ms(median(warm)),
-                ms(practica_tests::percentile(&sorted, 0.9)),
+                ms(median(warm.clone())),
+                ms(practica_tests::percentile(&warm, 0.9)),
                 rss as f64 / 1024.0,
             );
         }
+    }
+}
+
+/// One cold start's figures.
+#[derive(Clone)]
+struct Start {
+    init: Duration,
+    first: Duration,
+    warm: Vec<Duration>,
+    rss_kib: u64,
+}
+
+/// Starts `function` under a fresh Runtime API with `extra` variables, waits for its first
+/// `invocation/next`, then invokes its event once cold and [`WARM_INVOCATIONS`] times warm.
+async fn cold_start(
+    world: &practica_tests::deployed::World,
+    function: &str,
+    extra: &[(String, String)],
+    tokens: &Tokens,
+) -> Start {
+    let api = RuntimeApi::start().await;
+    let mut process = world.start_with(function, &api, extra);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let ready = loop {
+        if let Some(at) = api.first_next() {
+            break at;
+        }
+        if let Ok(Some(status)) = process.child.try_wait() {
+            panic!(
+                "{function} exited during init: {status}: {:?}",
+                api.init_error()
+            );
+        }
+        assert!(Instant::now() < deadline, "{function}: no init in 20 s");
+        tokio::time::sleep(Duration::from_micros(200)).await;
+    };
+    let init = ready - process.started;
+    let started = Instant::now();
+    api.invoke(event(function, tokens)).await.response();
+    let first = started.elapsed();
+    let mut warm = Vec::with_capacity(WARM_INVOCATIONS);
+    for _ in 0..WARM_INVOCATIONS {
+        let started = Instant::now();
+        api.invoke(event(function, tokens)).await.response();
+        warm.push(started.elapsed());
+    }
+    Start {
+        init,
+        first,
+        warm,
+        rss_kib: peak_rss_kib(process.child.id().unwrap_or_default()),
     }
 }

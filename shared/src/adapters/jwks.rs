@@ -5,31 +5,23 @@ use std::time::Duration;
 use async_trait::async_trait;
 use jsonwebtoken::jwk::JwkSet;
 
+use super::https::HttpsClient;
 use crate::auth::JwksSource;
+
+/// How long one key-set fetch may take in all.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The production source: an HTTPS JWKS endpoint (Cognito: `{issuer}/.well-known/jwks.json`).
 pub struct HttpJwks {
-    client: reqwest::Client,
+    client: HttpsClient,
     url: String,
 }
 
 impl HttpJwks {
-    pub fn new(url: impl Into<String>) -> anyhow::Result<Self> {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(3))
-            .connect_timeout(Duration::from_secs(2))
-            .build()?;
-        Ok(HttpJwks {
-            client,
-            url: url.into(),
-        })
-    }
-
-    /// Another issuer's key set over the same client (one TLS client, one trust-store read, per
-    /// cold start).
-    pub fn at(&self, url: impl Into<String>) -> Self {
+    /// The key set at `url`, fetched over `client`.
+    pub fn new(client: HttpsClient, url: impl Into<String>) -> Self {
         HttpJwks {
-            client: self.client.clone(),
+            client,
             url: url.into(),
         }
     }
@@ -38,12 +30,14 @@ impl HttpJwks {
 #[async_trait]
 impl JwksSource for HttpJwks {
     async fn fetch(&self) -> anyhow::Result<JwkSet> {
-        let response = self
-            .client
-            .get(&self.url)
-            .send()
-            .await?
-            .error_for_status()?;
-        Ok(response.json::<JwkSet>().await?)
+        let request = http::Request::get(&self.url).body(Default::default())?;
+        let response = self.client.send(request, FETCH_TIMEOUT).await?;
+        anyhow::ensure!(
+            response.status().is_success(),
+            "GET {} answered {}",
+            self.url,
+            response.status()
+        );
+        Ok(serde_json::from_slice(response.body())?)
     }
 }

@@ -16,6 +16,7 @@ pub mod dir_reports;
 pub mod dynamodb;
 pub mod embedded;
 pub mod files;
+pub mod https;
 pub mod jwks;
 pub mod kms;
 pub mod kms_signer;

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 
+use super::https::HttpsClient;
 use crate::payments::processor::{
     Cancel, Intent, IntentRequest, PaymentProcessor, ProcessorError, ProcessorKey,
 };
@@ -21,7 +22,7 @@ pub const STRIPE_API_BASE: &str = "https://api.stripe.com";
 pub struct StripeConfig {
     pub base_url: String,
     pub secret_key: SecretString,
-    pub connect_timeout: Duration,
+    /// For the whole of one attempt, connecting and reading the answer included.
     pub request_timeout: Duration,
     /// Attempts in total, the first included.
     pub max_attempts: u32,
@@ -34,7 +35,6 @@ impl StripeConfig {
         StripeConfig {
             base_url: STRIPE_API_BASE.into(),
             secret_key,
-            connect_timeout: Duration::from_secs(3),
             request_timeout: Duration::from_secs(10),
             max_attempts: 3,
             base_delay: Duration::from_millis(250),
@@ -43,17 +43,13 @@ impl StripeConfig {
 }
 
 pub struct StripeProcessor {
-    http: reqwest::Client,
+    http: HttpsClient,
     config: StripeConfig,
 }
 
 impl StripeProcessor {
-    pub fn new(config: StripeConfig) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.request_timeout)
-            .build()?;
-        Ok(StripeProcessor { http, config })
+    pub fn new(config: StripeConfig, http: HttpsClient) -> Self {
+        StripeProcessor { http, config }
     }
 
     fn delay(&self, attempt: u32) -> Duration {
@@ -115,23 +111,39 @@ enum Attempt {
 }
 
 impl StripeProcessor {
-    async fn attempt(&self, path: &str, key: &str, form: &[(String, String)]) -> Attempt {
-        let sent = self
-            .http
-            .post(format!(
-                "{}{path}",
-                self.config.base_url.trim_end_matches('/')
-            ))
-            .bearer_auth(self.config.secret_key.expose_secret())
+    fn request(
+        &self,
+        path: &str,
+        key: &str,
+        form: &[(String, String)],
+    ) -> anyhow::Result<http::Request<axum::body::Bytes>> {
+        let url = format!("{}{path}", self.config.base_url.trim_end_matches('/'));
+        let mut authorization = http::HeaderValue::try_from(format!(
+            "Bearer {}",
+            self.config.secret_key.expose_secret()
+        ))
+        .map_err(|_| anyhow::anyhow!("the processor key is not a valid header value"))?;
+        authorization.set_sensitive(true);
+        Ok(http::Request::post(url)
+            .header(http::header::AUTHORIZATION, authorization)
+            .header(
+                http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
             .header("Stripe-Version", STRIPE_API_VERSION)
             .header("Idempotency-Key", key)
-            .form(form)
-            .send()
-            .await;
-        let response = match sent {
+            .body(serde_urlencoded::to_string(form)?.into())?)
+    }
+
+    async fn attempt(&self, path: &str, key: &str, form: &[(String, String)]) -> Attempt {
+        let request = match self.request(path, key, form) {
+            Ok(request) => request,
+            Err(e) => return Attempt::Done(Err(ProcessorError::Unavailable(e))),
+        };
+        let response = match self.http.send(request, self.config.request_timeout).await {
             Ok(r) => r,
-            // The error text names the URL only; reqwest never includes headers.
-            Err(e) => return Attempt::Retry(ProcessorError::Unavailable(anyhow::Error::new(e))),
+            // The error text names the method and URL only, never a header.
+            Err(e) => return Attempt::Retry(ProcessorError::Unavailable(e)),
         };
         let status = response.status();
         let should_retry = response
@@ -139,10 +151,7 @@ impl StripeProcessor {
             .get("stripe-should-retry")
             .and_then(|v| v.to_str().ok())
             .map(|v| v == "true");
-        let bytes = match response.bytes().await {
-            Ok(b) => b,
-            Err(e) => return Attempt::Retry(ProcessorError::Unavailable(anyhow::Error::new(e))),
-        };
+        let bytes = response.into_body();
         if status.is_success() {
             return Attempt::Done(Ok(bytes));
         }
@@ -263,7 +272,7 @@ mod tests {
         config.base_url = server.uri();
         config.base_delay = Duration::from_millis(1);
         config.request_timeout = Duration::from_millis(500);
-        StripeProcessor::new(config).unwrap()
+        StripeProcessor::new(config, HttpsClient::new(Duration::from_secs(1)))
     }
 
     fn request() -> IntentRequest {

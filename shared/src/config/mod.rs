@@ -44,6 +44,10 @@ pub struct Config {
     pub data_key_cache: CachePolicy,
     /// The patients' own user pool, when there is one (`PRACTICA_PATIENT_AUTH_*`).
     pub patient_pool: Option<PoolConfig>,
+    /// Whether the cold start opens the table's connection by reading the practice record
+    /// (`PRACTICA_PREOPEN_TABLE`, default true), so the first request does not wait on a TLS
+    /// handshake.
+    pub preopen_table: bool,
 }
 
 /// A second token issuer: its URL, app client id and key set location.
@@ -93,6 +97,18 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
                     })
                 }
             }
+        }
+    }
+
+    fn flag(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.optional(name).as_deref() {
+            None => Ok(default),
+            Some("true") => Ok(true),
+            Some("false") => Ok(false),
+            Some(_) => Err(ConfigError::Invalid {
+                name,
+                reason: "must be true or false",
+            }),
         }
     }
 }
@@ -204,6 +220,7 @@ impl Config {
             jwks_url,
             data_key_cache,
             patient_pool,
+            preopen_table: env.flag("PRACTICA_PREOPEN_TABLE", true)?,
         })
     }
 }
@@ -240,6 +257,23 @@ mod tests {
         );
         assert_eq!(c.data_key_cache, CachePolicy::default());
         assert_eq!(c.auth.token_use, TokenUse::Access);
+        assert!(c.preopen_table);
+    }
+
+    #[test]
+    fn preopening_the_table_is_a_flag() {
+        let mut vars = BASE.to_vec();
+        vars.push(("PRACTICA_PREOPEN_TABLE", "false"));
+        assert!(!config(&vars).unwrap().preopen_table);
+        vars.pop();
+        vars.push(("PRACTICA_PREOPEN_TABLE", "no"));
+        assert_eq!(
+            config(&vars).unwrap_err(),
+            ConfigError::Invalid {
+                name: "PRACTICA_PREOPEN_TABLE",
+                reason: "must be true or false",
+            }
+        );
     }
 
     #[test]

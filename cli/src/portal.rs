@@ -1,0 +1,148 @@
+//! The web pages `practica serve` shows at `/`: the patient portal's files (`web/portal/`, compiled
+//! into the binary) under the security headers the deployed site gets, and the local demo
+//! sign-in, which mints tokens from the local issuer for the seeded demo people only (what
+//! `practica token` does for anyone). None of this is in a Lambda binary.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use shared::adapters::local_issuer::LocalIssuer;
+use shared::auth::{Role, Subject};
+use shared::error::{ApiError, InputError};
+use shared::web::ApiJson;
+
+pub const DEMO_SIGN_IN_PATH: &str = "/local/demo-sign-in";
+/// How long a demo token lasts (a deployed staff pool's access tokens last as long).
+pub const DEMO_TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
+
+/// Scripts and styles from this origin only, no inline code, no framing, nothing sent elsewhere.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+    style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; \
+    frame-ancestors 'none'";
+
+/// A person of the demo practice one may sign in as.
+pub struct DemoUser {
+    pub user: &'static str,
+    pub name: &'static str,
+    pub role: Role,
+}
+
+/// The seeded demo people (`crate::demo`): the patient and a provider, and front-desk staff and an
+/// administrator, who exist only as token subjects.
+pub const DEMO_USERS: [DemoUser; 4] = [
+    DemoUser {
+        user: crate::demo::DEMO_PATIENT,
+        name: "Jane Demo-Patient",
+        role: Role::Patient,
+    },
+    DemoUser {
+        user: crate::demo::DEMO_PROVIDER_LOGINS[0],
+        name: "Dr. Ana Rivera",
+        role: Role::Provider,
+    },
+    DemoUser {
+        user: "staff-1",
+        name: "Front desk (demo staff)",
+        role: Role::Staff,
+    },
+    DemoUser {
+        user: "admin-1",
+        name: "Practice administrator (demo)",
+        role: Role::Admin,
+    },
+];
+
+const INDEX_HTML: &str = include_str!("../../web/portal/index.html");
+const APP_JS: &str = include_str!("../../web/portal/app.js");
+const APP_CSS: &str = include_str!("../../web/portal/app.css");
+const ICON_SVG: &str = include_str!("../../web/portal/icon.svg");
+
+/// The pages and the demo sign-in, over the local issuer.
+pub fn routes(issuer: Arc<LocalIssuer>) -> Router {
+    Router::new()
+        .route("/", get(|| page(INDEX_HTML, "text/html; charset=utf-8")))
+        .route(
+            "/portal/app.js",
+            get(|| page(APP_JS, "text/javascript; charset=utf-8")),
+        )
+        .route(
+            "/portal/app.css",
+            get(|| page(APP_CSS, "text/css; charset=utf-8")),
+        )
+        .route("/portal/icon.svg", get(|| page(ICON_SVG, "image/svg+xml")))
+        .route(DEMO_SIGN_IN_PATH, get(demo_users).post(demo_sign_in))
+        .with_state(issuer)
+}
+
+/// One of the site's files with the headers every page gets (CloudFront's response-headers policy
+/// sets the same in production).
+async fn page(body: &'static str, content_type: &'static str) -> Response {
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (header::CONTENT_TYPE, content_type),
+        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+        (
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=63072000; includeSubDomains",
+        ),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::CACHE_CONTROL, "no-cache"),
+        (
+            header::HeaderName::from_static("permissions-policy"),
+            "camera=(), microphone=(), geolocation=(), payment=()",
+        ),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}
+
+async fn demo_users() -> Json<serde_json::Value> {
+    let users: Vec<_> = DEMO_USERS
+        .iter()
+        .map(|u| serde_json::json!({"user": u.user, "name": u.name, "role": u.role.as_str()}))
+        .collect();
+    Json(serde_json::json!({ "users": users }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignIn {
+    user: String,
+}
+
+/// A token for one of [`DEMO_USERS`]; anyone else is refused (422), whatever the body names.
+async fn demo_sign_in(
+    State(issuer): State<Arc<LocalIssuer>>,
+    ApiJson(body): ApiJson<SignIn>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let user = DEMO_USERS
+        .iter()
+        .find(|u| u.user == body.user)
+        .ok_or(ApiError::Input(InputError::InvalidBody))?;
+    let subject = Subject::parse(user.user).ok_or(ApiError::Input(InputError::InvalidBody))?;
+    let token = issuer.mint_named(
+        &subject,
+        &[user.role],
+        None,
+        Some(user.name),
+        now(),
+        now() + DEMO_TOKEN_TTL.as_secs(),
+    )?;
+    Ok(Json(serde_json::json!({
+        "token": token,
+        "expiresIn": DEMO_TOKEN_TTL.as_secs(),
+    })))
+}
+
+fn now() -> u64 {
+    time::OffsetDateTime::now_utc().unix_timestamp().max(0) as u64
+}
