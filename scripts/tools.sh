@@ -67,7 +67,8 @@ ensure_template_tools() {
   ensure_venv "$sam_venv" "aws-sam-cli==$SAM_CLI_VERSION"
 }
 # Every template through cfn-lint, checkov (suppressions, each with its reason, live in the
-# templates' Metadata) and `sam validate --lint`, then the audit-log rules of check-template.py.
+# templates' Metadata; --skip-download: checkov's guideline download needs the internet) and
+# `sam validate --lint`, then the audit-log rules of check-template.py.
 check_templates() {
   ensure_python_tools
   ensure_template_tools
@@ -75,7 +76,7 @@ check_templates() {
   "$venv/bin/cfn-lint" "${templates[@]}"
   local args=()
   for t in "${templates[@]}"; do args+=(-f "$t"); done
-  "$checkov_venv/bin/checkov" "${args[@]}" --framework cloudformation --compact --quiet
+  "$checkov_venv/bin/checkov" "${args[@]}" --framework cloudformation --compact --quiet --skip-download
   for t in "${templates[@]}"; do
     SAM_CLI_TELEMETRY=0 "$sam_venv/bin/sam" validate --lint --region us-east-1 -t "$t"
   done
