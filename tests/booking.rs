@@ -505,6 +505,11 @@ async fn freed_time_is_offered_to_the_earliest_waiting_patient() {
         .send("GET", "/v1/waitlist", Some(&mary), None, None)
         .await;
     assert_eq!(list["entries"][0]["status"], "waiting");
+    assert_eq!(list["entries"][0]["offer"], serde_json::Value::Null);
+    // The list says what the offer holds and until when (the portal books it from there).
+    let offered = &entry["offer"];
+    assert_eq!(offered["start"], json!(tue("10:00")), "{entry}");
+    assert!(offered["expiresAt"].as_str().is_some(), "{entry}");
     // One offer in the outbox, for John, with the hold's expiry.
     let offers: Vec<_> = practica_tests::waiting_messages(&stack.state)
         .await
@@ -531,6 +536,15 @@ async fn freed_time_is_offered_to_the_earliest_waiting_patient() {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{booked}");
+    // Booked: the hold is gone and the list no longer shows an offer.
+    let (_, _, list) = stack
+        .send("GET", "/v1/waitlist", Some(&john), None, None)
+        .await;
+    assert_eq!(
+        list["entries"][0]["offer"],
+        serde_json::Value::Null,
+        "{list}"
+    );
 }
 
 #[tokio::test]

@@ -58,24 +58,61 @@ pub const DEMO_USERS: [DemoUser; 4] = [
     },
 ];
 
-const INDEX_HTML: &str = include_str!("../../web/portal/index.html");
-const APP_JS: &str = include_str!("../../web/portal/app.js");
-const APP_CSS: &str = include_str!("../../web/portal/app.css");
-const ICON_SVG: &str = include_str!("../../web/portal/icon.svg");
+/// The site's files (`web/portal/`), compiled in: path, body, content type.
+pub const FILES: [(&str, &str, &str); 9] = [
+    ("/", include_str!("../../web/portal/index.html"), HTML),
+    (
+        "/portal/app.js",
+        include_str!("../../web/portal/app.js"),
+        JS,
+    ),
+    (
+        "/portal/common.js",
+        include_str!("../../web/portal/common.js"),
+        JS,
+    ),
+    (
+        "/portal/patient.js",
+        include_str!("../../web/portal/patient.js"),
+        JS,
+    ),
+    (
+        "/portal/proof.js",
+        include_str!("../../web/portal/proof.js"),
+        JS,
+    ),
+    (
+        "/portal/staff.js",
+        include_str!("../../web/portal/staff.js"),
+        JS,
+    ),
+    (
+        "/portal/app.css",
+        include_str!("../../web/portal/app.css"),
+        "text/css; charset=utf-8",
+    ),
+    (
+        "/portal/icon.svg",
+        include_str!("../../web/portal/icon.svg"),
+        SVG,
+    ),
+    (
+        "/portal/lock.svg",
+        include_str!("../../web/portal/lock.svg"),
+        SVG,
+    ),
+];
+const HTML: &str = "text/html; charset=utf-8";
+const JS: &str = "text/javascript; charset=utf-8";
+const SVG: &str = "image/svg+xml";
 
 /// The pages and the demo sign-in, over the local issuer.
 pub fn routes(issuer: Arc<LocalIssuer>) -> Router {
-    Router::new()
-        .route("/", get(|| page(INDEX_HTML, "text/html; charset=utf-8")))
-        .route(
-            "/portal/app.js",
-            get(|| page(APP_JS, "text/javascript; charset=utf-8")),
-        )
-        .route(
-            "/portal/app.css",
-            get(|| page(APP_CSS, "text/css; charset=utf-8")),
-        )
-        .route("/portal/icon.svg", get(|| page(ICON_SVG, "image/svg+xml")))
+    let mut router = Router::new();
+    for (path, body, content_type) in FILES {
+        router = router.route(path, get(move || page(body, content_type)));
+    }
+    router
         .route(DEMO_SIGN_IN_PATH, get(demo_users).post(demo_sign_in))
         .with_state(issuer)
 }

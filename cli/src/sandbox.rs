@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use shared::payments::processor::{
     Cancel, Intent, IntentRequest, PaymentProcessor, ProcessorError, ProcessorKey,
 };
+use shared::web::webhooks::signature::WebhookSecrets;
 
 /// One intent the sandbox created.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,6 +132,93 @@ impl PaymentProcessor for SandboxProcessor {
                 Ok(Cancel::Canceled)
             }
         }
+    }
+}
+
+/// Which sandbox intent to complete: by its id (`practica pay`) or by the client secret the
+/// checkout page holds, as Stripe.js confirms a payment with it.
+#[derive(Clone, Copy, Debug)]
+pub enum Which<'a> {
+    Id(&'a str),
+    ClientSecret(&'a str),
+}
+
+/// A completion the sandbox refuses (and why), before any event is sent.
+#[derive(Debug, thiserror::Error)]
+pub enum CompleteError {
+    #[error("no such sandbox intent")]
+    NotFound,
+    #[error("the intent was cancelled (a newer intent superseded it)")]
+    Canceled,
+    #[error("the intent is already paid")]
+    AlreadyPaid,
+    #[error("a refund is of a paid intent, more than zero and at most the amount not yet refunded")]
+    BadRefund,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl SandboxProcessor {
+    /// Completes (or fails, or refunds) one intent the way a processor does: the events it would
+    /// send, signed with `secrets` as the processor signs them, each handed to `deliver` (which
+    /// posts it to the webhook route and returns the answer's status and body). The intent's new
+    /// state is stored after the events were delivered. Returns each event's type and answer.
+    pub async fn complete<Deliver, Delivered>(
+        &self,
+        which: Which<'_>,
+        completion: Completion,
+        secrets: &WebhookSecrets,
+        deliver: Deliver,
+    ) -> Result<Vec<(String, u16, String)>, CompleteError>
+    where
+        Deliver: Fn(Vec<u8>, String) -> Delivered,
+        Delivered: std::future::Future<Output = anyhow::Result<(u16, String)>>,
+    {
+        let _guard = self.lock.lock().await;
+        let mut intents = load(&self.path).await?;
+        let intent = intents
+            .iter_mut()
+            .find(|i| match which {
+                Which::Id(id) => i.id == id,
+                Which::ClientSecret(secret) => i.client_secret == secret,
+            })
+            .ok_or(CompleteError::NotFound)?;
+        if intent.status == "canceled" {
+            return Err(CompleteError::Canceled);
+        }
+        let completion = match completion {
+            Completion::Refund { refunded } => {
+                if intent.status != "succeeded"
+                    || refunded <= 0
+                    || intent.refunded + refunded > intent.amount
+                {
+                    return Err(CompleteError::BadRefund);
+                }
+                intent.refunded += refunded;
+                Completion::Refund {
+                    refunded: intent.refunded,
+                }
+            }
+            _ if intent.status == "succeeded" => return Err(CompleteError::AlreadyPaid),
+            other => other,
+        };
+        if matches!(completion, Completion::Succeed { .. }) {
+            intent.status = "succeeded".into();
+        }
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let mut answers = Vec::new();
+        for body in events(intent, &completion, now) {
+            let kind = serde_json::from_slice::<serde_json::Value>(&body)
+                .map_err(anyhow::Error::from)?["type"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let signature = secrets.sign_stripe(now, &body);
+            let (status, answer) = deliver(body, signature).await?;
+            answers.push((kind, status, answer));
+        }
+        store(&self.path, &intents).await?;
+        Ok(answers)
     }
 }
 

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::sandbox::{self, Completion, SandboxProcessor};
+use crate::sandbox::{CompleteError, Completion, SandboxProcessor, Which};
 use anyhow::Context as _;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -49,11 +49,20 @@ pub async fn bind(port: u16, data: &Path) -> anyhow::Result<(tokio::net::TcpList
     spawn_audit_sealing(crate::audit::job(data, &state)?);
     spawn_scheduled_jobs(state.clone(), crate::report::job(data, &state)?);
     spawn_notify(state.clone(), notify_delivery(data)?);
+    // One sandbox for the payments routes and the local card form (they share its lock).
     let sandbox = Arc::new(SandboxProcessor::new(data.join(SANDBOX_FILE)));
+    let webhook_routes = webhooks::routes(state.clone(), webhook_config.clone());
+    // The card form's events go through the webhook function's whole router, as a delivery does.
+    let checkout = crate::checkout::routes(
+        sandbox.clone(),
+        Arc::new(webhook_config),
+        shared::web::finish(webhook_routes.clone()),
+    );
     let app = Router::new()
         .merge(booking::routes(state.clone()))
         .merge(payments::routes(state.clone(), sandbox))
-        .merge(webhooks::routes(state.clone(), webhook_config))
+        .merge(webhook_routes)
+        .merge(checkout)
         .merge(reports::routes(state, Arc::new(crate::report::store(data))))
         .route(JWKS_PATH, get(move || async move { Json(key_set) }))
         .route(OPENAPI_PATH, get(openapi))
@@ -290,56 +299,35 @@ pub async fn pay(
     intent_id: &str,
     completion: Completion,
 ) -> anyhow::Result<Vec<(String, u16, String)>> {
-    let mut intents = sandbox::load(&data.join(SANDBOX_FILE)).await?;
-    let intent = intents
-        .iter_mut()
-        .find(|i| i.id == intent_id)
-        .with_context(|| format!("no sandbox intent {intent_id} in {}", data.display()))?;
-    anyhow::ensure!(
-        intent.status != "canceled",
-        "{intent_id} was cancelled (a newer intent superseded it)"
-    );
-    match completion {
-        Completion::Refund { refunded } => anyhow::ensure!(
-            intent.status == "succeeded"
-                && refunded > 0
-                && intent.refunded + refunded <= intent.amount,
-            "a refund is of a paid intent, more than zero and at most the amount not yet refunded"
-        ),
-        _ => anyhow::ensure!(intent.status != "succeeded", "{intent_id} is already paid"),
-    }
-    if matches!(completion, Completion::Succeed { .. }) {
-        intent.status = "succeeded".into();
-    }
-    let completion = match completion {
-        Completion::Refund { refunded } => {
-            intent.refunded += refunded;
-            Completion::Refund {
-                refunded: intent.refunded,
-            }
-        }
-        other => other,
-    };
     let (config, _) = WebhookConfig::local(data, |name| std::env::var(name).ok())?;
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let client = reqwest::Client::new();
-    let mut answers = Vec::new();
-    for body in sandbox::events(intent, &completion, now) {
-        let kind = serde_json::from_slice::<serde_json::Value>(&body)?["type"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        let response = client
-            .post(format!("http://127.0.0.1:{port}/v1/webhooks/stripe"))
-            .header("stripe-signature", config.stripe.sign_stripe(now, &body))
+    let url = format!("http://127.0.0.1:{port}/v1/webhooks/stripe");
+    let deliver = |body: Vec<u8>, signature: String| {
+        let sent = client
+            .post(&url)
+            .header("stripe-signature", signature)
             .header("content-type", "application/json")
             .body(body)
-            .send()
-            .await
-            .with_context(|| format!("is `practica serve` running on port {port}?"))?;
-        let status = response.status().as_u16();
-        answers.push((kind, status, response.text().await.unwrap_or_default()));
-    }
-    sandbox::store(&data.join(SANDBOX_FILE), &intents).await?;
-    Ok(answers)
+            .send();
+        async move {
+            let response = sent
+                .await
+                .with_context(|| format!("is `practica serve` running on port {port}?"))?;
+            let status = response.status().as_u16();
+            anyhow::Ok((status, response.text().await.unwrap_or_default()))
+        }
+    };
+    SandboxProcessor::new(data.join(SANDBOX_FILE))
+        .complete(Which::Id(intent_id), completion, &config.stripe, deliver)
+        .await
+        .map_err(|e| match e {
+            CompleteError::NotFound => {
+                anyhow::anyhow!("no sandbox intent {intent_id} in {}", data.display())
+            }
+            CompleteError::Canceled => {
+                anyhow::anyhow!("{intent_id} was cancelled (a newer intent superseded it)")
+            }
+            CompleteError::AlreadyPaid => anyhow::anyhow!("{intent_id} is already paid"),
+            other => other.into(),
+        })
 }

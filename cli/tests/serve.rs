@@ -82,11 +82,16 @@ async fn every_documented_operation_is_routed() {
     }
 }
 
-/// The README's payment walkthrough: seed, a staff charge, the patient's intent, `practica pay`
-/// sending signed webhooks to the running server, the balance paid; then a decline and a refund.
-#[tokio::test]
-async fn practica_pay_completes_sandbox_intents_through_signed_webhooks() {
-    use practica_cli::sandbox::Completion;
+/// A seeded `practica serve` where the front desk has charged Jane `amount` cents (USD): the data
+/// dir, the base URL, the port and Jane's token.
+struct Charged {
+    data: tempfile::TempDir,
+    base: String,
+    port: u16,
+    jane: String,
+}
+
+async fn charged(amount: i64) -> Charged {
     let data = tempfile::tempdir().unwrap();
     let demo = serve::seed(data.path()).await.unwrap();
     let (listener, app) = serve::bind(0, data.path()).await.unwrap();
@@ -103,56 +108,70 @@ async fn practica_pay_completes_sandbox_intents_through_signed_webhooks() {
             )
             .unwrap()
     };
-    let (staff, jane) = (
-        mint("staff-1", Role::Staff),
-        mint(demo.patient_id.as_str(), Role::Patient),
-    );
-    let client = reqwest::Client::new();
-    let post = |path: &str, token: &str, key: &str, body: serde_json::Value| {
-        client
-            .post(format!("{base}{path}"))
-            .bearer_auth(token)
-            .header("idempotency-key", key)
-            .json(&body)
-            .send()
-    };
-    let charge = post(
-        "/v1/charges",
-        &staff,
-        "walkthrough-charge",
-        serde_json::json!({"patientId": demo.patient_id, "currency": "USD",
-            "lineItems": [{"description": "Initial assessment", "amount": 15000}]}),
-    )
-    .await
-    .unwrap();
+    let charge = reqwest::Client::new()
+        .post(format!("{base}/v1/charges"))
+        .bearer_auth(mint("staff-1", Role::Staff))
+        .header("idempotency-key", "test-charge")
+        .json(
+            &serde_json::json!({"patientId": demo.patient_id, "currency": "USD",
+            "lineItems": [{"description": "Initial assessment", "amount": amount}]}),
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(charge.status(), 201);
-    let balance = || async {
-        let body: serde_json::Value = client
-            .get(format!("{base}/v1/balance"))
-            .bearer_auth(&jane)
+    Charged {
+        jane: mint(demo.patient_id.as_str(), Role::Patient),
+        data,
+        base,
+        port,
+    }
+}
+
+impl Charged {
+    /// Jane's payment intent for the whole balance: the reply (ids and the client secret).
+    async fn intent(&self, key: &str) -> serde_json::Value {
+        reqwest::Client::new()
+            .post(format!("{}/v1/payment-intents", self.base))
+            .bearer_auth(&self.jane)
+            .header("idempotency-key", key)
+            .json(&serde_json::json!({"currency": "USD"}))
             .send()
             .await
             .unwrap()
             .json()
             .await
-            .unwrap();
-        body
-    };
-    let jane_ref = &jane;
-    let post_ref = &post;
+            .unwrap()
+    }
+
+    /// Jane's balance as she reads it.
+    async fn balance(&self) -> serde_json::Value {
+        reqwest::Client::new()
+            .get(format!("{}/v1/balance", self.base))
+            .bearer_auth(&self.jane)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
+/// The README's payment walkthrough: seed, a staff charge, the patient's intent, `practica pay`
+/// sending signed webhooks to the running server, the balance paid; then a decline and a refund.
+#[tokio::test]
+async fn practica_pay_completes_sandbox_intents_through_signed_webhooks() {
+    use practica_cli::sandbox::Completion;
+    let stack = charged(15000).await;
+    let (data, port) = (&stack.data, stack.port);
+    let balance = || stack.balance();
+    let stack = &stack;
     let intent = |key: &'static str| async move {
-        let reply: serde_json::Value = post_ref(
-            "/v1/payment-intents",
-            jane_ref,
-            key,
-            serde_json::json!({"currency": "USD"}),
-        )
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-        reply["processorIntentId"].as_str().unwrap().to_owned()
+        stack.intent(key).await["processorIntentId"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     };
 
     let declined = intent("walkthrough-intent-1").await;
@@ -210,6 +229,91 @@ async fn practica_pay_completes_sandbox_intents_through_signed_webhooks() {
     );
 }
 
+/// The portal's local test card form: it completes the intent whose client secret the page holds
+/// through the signed webhook route, and the balance shows what the webhooks recorded.
+#[tokio::test]
+async fn the_local_card_form_completes_intents_through_signed_webhooks() {
+    let stack = &charged(9000).await;
+    let client = reqwest::Client::new();
+    let intent = |key: &'static str| async move {
+        let reply = stack.intent(key).await;
+        let text = |name: &str| reply[name].as_str().unwrap().to_owned();
+        (text("id"), text("clientSecret"))
+    };
+    let pay = |secret: &str, outcome: &str| {
+        client
+            .post(format!(
+                "{}{}",
+                stack.base,
+                practica_cli::checkout::SANDBOX_PAY_PATH
+            ))
+            .json(&serde_json::json!({"clientSecret": secret, "outcome": outcome}))
+            .send()
+    };
+    let payment = |id: String| async move {
+        let balance = stack.balance().await;
+        let found = balance["payments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == id.as_str())
+            .cloned();
+        (balance["balances"][0]["balance"].clone(), found.unwrap())
+    };
+    let listed: serde_json::Value = client
+        .get(format!(
+            "{}{}",
+            stack.base,
+            practica_cli::checkout::SANDBOX_PAY_PATH
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["processor"], "sandbox");
+
+    let (declined, secret) = intent("form-intent-1").await;
+    assert_eq!(
+        pay("pi_sbx_0_secret_guess", "success")
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    assert_eq!(pay(&secret, "refund").await.unwrap().status(), 422);
+    // A decline, then a new intent paid with a failed address check: each as the webhooks
+    // recorded it, in the balance.
+    let mut recorded = Vec::new();
+    for (intent_key, outcome, owed, status) in [
+        (None, "declined_insufficient_funds", 9000, "failed"),
+        (Some("form-intent-2"), "address_check_fails", 0, "succeeded"),
+    ] {
+        let (id, secret) = match intent_key {
+            Some(key) => intent(key).await,
+            None => (declined.clone(), secret.clone()),
+        };
+        assert_eq!(pay(&secret, outcome).await.unwrap().status(), 202);
+        let (balance, payment) = payment(id).await;
+        assert_eq!(
+            (balance, &payment["status"]),
+            (serde_json::json!(owed), &serde_json::json!(status))
+        );
+        recorded.push((payment, secret));
+    }
+    let [(failed, _), (succeeded, secret)] = <[_; 2]>::try_from(recorded).unwrap();
+    assert_eq!(failed["failure"]["declineCode"], "insufficient_funds");
+    assert_eq!(succeeded["cardChecks"]["addressLine1"], "fail");
+    // Paid once: the form cannot pay it again.
+    let again = pay(&secret, "success").await.unwrap();
+    assert_eq!(again.status(), 409);
+    assert_eq!(
+        again.json::<serde_json::Value>().await.unwrap()["code"],
+        "payment_exists"
+    );
+}
+
 // --- the portal's pages and the local demo sign-in ---
 
 /// `practica serve` over a data dir seeded as the first README command seeds it.
@@ -235,14 +339,10 @@ async fn me(client: &reqwest::Client, base: &str, token: &str) -> serde_json::Va
 async fn pages_carry_the_security_headers_and_no_inline_code() {
     let (_data, base) = start_seeded().await;
     let client = reqwest::Client::new();
-    for (path, kind) in [
-        ("/", "text/html"),
-        ("/portal/app.js", "text/javascript"),
-        ("/portal/app.css", "text/css"),
-        ("/portal/icon.svg", "image/svg+xml"),
-    ] {
+    for (path, _, kind) in practica_cli::portal::FILES {
         let page = client.get(format!("{base}{path}")).send().await.unwrap();
         assert_eq!(page.status(), 200, "{path}");
+        let kind = kind.split(';').next().unwrap();
         let header = |name: &str| {
             page.headers()
                 .get(name)

@@ -21,7 +21,7 @@ use crate::domain::schedule::{Calendar, MAX_RANGE_SECS};
 use crate::error::{ApiError, InputError};
 use crate::store::commit::{Actor, Audit, Idempotency, Reply, Write, audit_read};
 use crate::store::keys::*;
-use crate::store::{Condition, Query, TransactOp, Update, query_all};
+use crate::store::{Condition, Consistency, Query, TransactOp, Update, query_all};
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -133,8 +133,40 @@ pub async fn list_waitlist(
         .collect::<Result<Vec<_>, _>>()?;
     let audit = audit.about_all(entries.iter().map(|e| &e.patient));
     audit_read(state, caller, audit).await?;
-    let views: Vec<_> = entries.iter().map(|e| e.view(&practice.zone)).collect();
+    let now = now(state);
+    let mut views = Vec::with_capacity(entries.len());
+    for entry in &entries {
+        let mut view = entry.view(&practice.zone);
+        view["offer"] = match (entry.status, &entry.hold) {
+            (WaitStatus::Offered, Some(id)) => offer(state, id, now, &practice.zone).await?,
+            _ => serde_json::Value::Null,
+        };
+        views.push(view);
+    }
     Ok(serde_json::json!({ "entries": views }))
+}
+
+/// The time an offer holds, while it does (what the patient books with the entry's `holdId`);
+/// null once it lapsed or was booked.
+async fn offer(
+    state: &AppState,
+    id: &HoldId,
+    now: i64,
+    zone: &jiff::tz::TimeZone,
+) -> Result<serde_json::Value, ApiError> {
+    let Some(item) = state.table.get(&hold_key(id), Consistency::Strong).await? else {
+        return Ok(serde_json::Value::Null);
+    };
+    let hold = Hold::from_item(&item)?;
+    if hold.expires_at <= now {
+        return Ok(serde_json::Value::Null);
+    }
+    let view = hold.view(zone);
+    Ok(serde_json::json!({
+        "start": view["start"],
+        "end": view["end"],
+        "expiresAt": view["expiresAt"],
+    }))
 }
 
 pub(super) async fn offer_freed_best_effort(

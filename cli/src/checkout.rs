@@ -1,0 +1,134 @@
+//! The local test card form's back end, in `practica serve` only (never in a Lambda binary): the
+//! portal's pay page, where production mounts the processor's own card element, shows a clearly
+//! labelled form whose outcomes complete the sandbox intent through the same signed-webhook path
+//! as `practica pay`. The page then waits for the balance to show what the webhooks recorded; this
+//! route's answer only says the processor's events were sent.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Deserialize;
+use shared::config::payments::WebhookConfig;
+use shared::domain::refusals::PaymentError;
+use shared::error::ApiError;
+use shared::web::ApiJson;
+use tower::ServiceExt as _;
+
+use crate::sandbox::{CompleteError, Completion, SandboxProcessor, Which};
+
+pub const SANDBOX_PAY_PATH: &str = "/local/sandbox-pay";
+
+/// What the local form may ask the sandbox for: the outcomes a practice tests its pay page with.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Success,
+    /// Paid, but the address line and postal code checks fail (the practice decides what to do).
+    AddressCheckFails,
+    DeclinedInsufficientFunds,
+    DeclinedGeneric,
+}
+
+impl Outcome {
+    fn completion(self) -> Completion {
+        match self {
+            Outcome::Success => Completion::Succeed { avs_fail: false },
+            Outcome::AddressCheckFails => Completion::Succeed { avs_fail: true },
+            Outcome::DeclinedInsufficientFunds => Completion::Fail {
+                decline_code: "insufficient_funds".into(),
+            },
+            Outcome::DeclinedGeneric => Completion::Fail {
+                decline_code: "generic_decline".into(),
+            },
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Pay {
+    /// The secret of the intent the page was given when it created the payment, as a processor's
+    /// client library confirms a payment with it.
+    client_secret: String,
+    outcome: Outcome,
+}
+
+#[derive(Clone)]
+struct Checkout {
+    sandbox: Arc<SandboxProcessor>,
+    config: Arc<WebhookConfig>,
+    /// The webhooks function's router: each event goes through its signature check on the raw
+    /// bytes, as a processor's delivery does.
+    webhooks: axum::Router,
+}
+
+/// `GET` says the local form is available (the portal shows it instead of the processor's
+/// element); `POST` completes an intent.
+pub fn routes(
+    sandbox: Arc<SandboxProcessor>,
+    config: Arc<WebhookConfig>,
+    webhooks: axum::Router,
+) -> Router {
+    Router::new()
+        .route(
+            SANDBOX_PAY_PATH,
+            post(pay).get(|| async {
+                Json(serde_json::json!({
+                    "processor": "sandbox",
+                    "outcomes": ["success", "address_check_fails", "declined_insufficient_funds", "declined_generic"],
+                }))
+            }),
+        )
+        .with_state(Checkout {
+            sandbox,
+            config,
+            webhooks,
+        })
+}
+
+async fn pay(
+    State(checkout): State<Checkout>,
+    ApiJson(body): ApiJson<Pay>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let deliver = |bytes: Vec<u8>, signature: String| {
+        let webhooks = checkout.webhooks.clone();
+        async move {
+            let request = axum::http::Request::post("/v1/webhooks/stripe")
+                .header("stripe-signature", signature)
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(bytes))?;
+            let response = webhooks.oneshot(request).await?;
+            let status = response.status().as_u16();
+            let body = axum::body::to_bytes(response.into_body(), 64 * 1024).await?;
+            anyhow::Ok((status, String::from_utf8_lossy(&body).into_owned()))
+        }
+    };
+    let sent = checkout
+        .sandbox
+        .complete(
+            Which::ClientSecret(&body.client_secret),
+            body.outcome.completion(),
+            &checkout.config.stripe,
+            deliver,
+        )
+        .await
+        .map_err(|e| match e {
+            CompleteError::NotFound | CompleteError::Canceled => ApiError::NotFound,
+            CompleteError::AlreadyPaid => ApiError::Payment(PaymentError::PaymentExists),
+            CompleteError::BadRefund => ApiError::Unexpected(anyhow::anyhow!("not a refund")),
+            CompleteError::Unexpected(e) => ApiError::Unexpected(e),
+        })?;
+    if let Some((kind, status, _)) = sent.iter().find(|(_, status, _)| *status >= 300) {
+        return Err(ApiError::Unexpected(anyhow::anyhow!(
+            "the webhook route answered {kind} with {status}"
+        )));
+    }
+    let events: Vec<_> = sent.iter().map(|(kind, _, _)| kind.as_str()).collect();
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({ "sent": events })),
+    ))
+}

@@ -1,0 +1,140 @@
+// What every part of the portal uses: the session (the access token lives in this module's memory
+// only, never in storage or a URL), the API client, and formatting in the practice's time zone.
+
+export const $ = (id) => document.getElementById(id);
+
+export function show(id, visible) {
+  $(id).hidden = !visible;
+}
+
+export const session = { token: null, roles: [], zone: 'UTC', onEnded: () => {} };
+
+// Shows what went wrong, unless it was the session ending (the sign-in page says that already).
+export function fail(prefix, error) {
+  if (error?.signedOut) return;
+  $('error').textContent = error ? `${prefix}${error.message}` : prefix;
+  show('error', true);
+}
+
+export async function api(path, options = {}) {
+  const headers = { Accept: 'application/json', ...(options.headers || {}) };
+  if (session.token) headers.Authorization = `Bearer ${session.token}`;
+  if (options.json !== undefined) headers['Content-Type'] = 'application/json';
+  if (options.key) headers['Idempotency-Key'] = options.key;
+  const init = { method: options.method || 'GET', headers, credentials: 'omit', cache: 'no-store' };
+  if (options.json !== undefined) init.body = JSON.stringify(options.json);
+  const response = await fetch(path, init);
+  if (response.status === 401 && session.token) {
+    session.onEnded('Your session ended. Please sign in again.');
+    throw Object.assign(new Error('signed out'), { signedOut: true });
+  }
+  const body = response.headers.get('content-type')?.includes('json') ? await response.json() : null;
+  if (!response.ok) {
+    const error = new Error(body?.detail || `The server answered ${response.status}.`);
+    error.code = body?.code;
+    error.status = response.status;
+    throw error;
+  }
+  return body;
+}
+
+// A fresh key per user action: a retried click cannot do it twice.
+export const newKey = () => crypto.randomUUID();
+
+export function money(minor, currency) {
+  return new Intl.NumberFormat(undefined, { style: 'currency', currency }).format(minor / 100);
+}
+
+export function when(instant, zone = session.zone) {
+  const format = (timeZone) =>
+    new Intl.DateTimeFormat(undefined, {
+      weekday: 'long', year: 'numeric', month: 'long', day: 'numeric',
+      hour: 'numeric', minute: '2-digit', timeZone, timeZoneName: 'short',
+    }).format(new Date(instant));
+  const own = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  const practice = format(zone);
+  return own && own !== zone ? `${practice} (your time: ${format(own)})` : practice;
+}
+
+export function dayLabel(instant, zone) {
+  return new Intl.DateTimeFormat(undefined, { weekday: 'long', month: 'long', day: 'numeric', timeZone: zone }).format(new Date(instant));
+}
+
+export function timeLabel(instant, zone) {
+  return new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit', timeZone: zone }).format(new Date(instant));
+}
+
+// How far `zone`'s wall clock is ahead of UTC at `instant` (milliseconds).
+function zoneOffsetMs(instant, zone) {
+  const parts = Object.fromEntries(new Intl.DateTimeFormat('en-US', {
+    timeZone: zone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric',
+  }).formatToParts(instant).map((p) => [p.type, Number(p.value)]));
+  return Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute, parts.second) - instant;
+}
+
+// The instant a day (YYYY-MM-DD, plus `later` days) begins in `zone`.
+export function startOfDayIn(date, zone, later = 0) {
+  const [y, m, d] = date.split('-').map(Number);
+  const guess = Date.UTC(y, m - 1, d + later);
+  return new Date(guess - zoneOffsetMs(guess - zoneOffsetMs(guess, zone), zone));
+}
+
+// An element with properties and children: el('button', { type: 'button', textContent: 'Go' }).
+export function el(tag, props = {}, ...children) {
+  const node = Object.assign(document.createElement(tag), props);
+  node.append(...children);
+  return node;
+}
+
+export function item(text, detail) {
+  const li = el('li', { textContent: text });
+  if (detail) li.append(el('div', { className: 'muted', textContent: detail }));
+  return li;
+}
+
+export function list(id, rows, empty) {
+  $(id).replaceChildren(...(rows.length ? rows : [item(empty)]));
+}
+
+// A button that asks once more before it acts ("Cancel this appointment" → "Yes, cancel it").
+export function confirmButton(label, yesLabel, noLabel, action) {
+  const box = el('div');
+  const ask = el('button', { type: 'button', className: 'secondary', textContent: label });
+  const yes = el('button', { type: 'button', textContent: yesLabel });
+  const no = el('button', { type: 'button', className: 'secondary', textContent: noLabel });
+  const confirm = el('div', { className: 'actions', hidden: true }, yes, no);
+  ask.addEventListener('click', () => { ask.hidden = true; confirm.hidden = false; yes.focus(); });
+  no.addEventListener('click', () => { confirm.hidden = true; ask.hidden = false; ask.focus(); });
+  yes.addEventListener('click', () => action());
+  box.append(ask, confirm);
+  return box;
+}
+
+// The catalog: the practice's providers and services, loaded once per sign-in.
+export const catalog = { providers: [], services: [], providerName: new Map(), serviceName: new Map() };
+
+export async function loadCatalog() {
+  const [practice, providers, services] = await Promise.all([api('/v1/practice'), api('/v1/providers'), api('/v1/services')]);
+  $('practice-name').textContent = practice.name;
+  session.zone = practice.timeZone;
+  catalog.practice = practice;
+  catalog.providers = providers.providers;
+  catalog.services = services.services;
+  catalog.providerName = new Map(providers.providers.map((p) => [p.id, p.name]));
+  catalog.serviceName = new Map(services.services.map((s) => [s.id, s.name]));
+  return practice;
+}
+
+export function fillProviders(select) {
+  select.replaceChildren(...catalog.providers.map((p) => new Option(p.name, p.id)));
+}
+
+export function fillServices(select, provider) {
+  select.replaceChildren(...catalog.services
+    .filter((s) => s.providerIds.includes(provider))
+    .map((s) => new Option(`${s.name} (${s.durationMinutes} minutes)`, s.id)));
+}
+
+export function describe(a) {
+  return `${catalog.serviceName.get(a.serviceId) || 'Appointment'} with ${catalog.providerName.get(a.providerId) || 'your provider'}`;
+}

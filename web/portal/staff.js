@@ -1,0 +1,164 @@
+// The staff console: a provider's calendar for today and the week, patient lookup with the
+// balance and posting a charge, feedback triage, and (administrators) the reports.
+import {
+  $, api, catalog, dayLabel, el, fillProviders, item, list, money, newKey, session, show, startOfDayIn, timeLabel, when,
+} from './common.js';
+
+export function resetStaff() {
+  for (const id of ['calendar', 'patient-results', 'staff-feedback', 'reports', 'report-view']) $(id).replaceChildren();
+  for (const id of ['calendar-status', 'search-status', 'charge-status', 'staff-feedback-status', 'reports-status', 'chosen-patient']) $(id).textContent = '';
+  show('charge-form', false);
+  staff.patient = null;
+}
+
+const staff = { patient: null };
+
+export async function loadStaff() {
+  fillProviders($('calendar-provider'));
+}
+
+function today() {
+  return new Intl.DateTimeFormat('en-CA', { timeZone: session.zone }).format(new Date());
+}
+
+async function showCalendar(days) {
+  const provider = $('calendar-provider').value;
+  const from = startOfDayIn(today(), session.zone);
+  const to = startOfDayIn(today(), session.zone, days);
+  $('calendar-status').textContent = 'Loading…';
+  const query = new URLSearchParams({ providerId: provider, from: from.toISOString(), to: to.toISOString() });
+  const { appointments } = await api(`/v1/appointments?${query}`);
+  const booked = appointments.filter((a) => a.status === 'booked').sort((a, b) => Date.parse(a.start) - Date.parse(b.start));
+  list('calendar', booked.map((a) => item(
+    `${dayLabel(a.start, a.timeZone)}, ${timeLabel(a.start, a.timeZone)}–${timeLabel(a.end, a.timeZone)}: ${catalog.serviceName.get(a.serviceId) || 'appointment'}`,
+    `Patient ${a.patientId}`,
+  )), 'Nothing booked.');
+  $('calendar-status').textContent = `${booked.length} booked ${days === 1 ? 'today' : 'in the next seven days'} with ${catalog.providerName.get(provider)} (${session.zone}).`;
+}
+
+async function searchPatients(event) {
+  event.preventDefault();
+  const email = $('search-email').value.trim();
+  show('charge-form', false);
+  try {
+    const { patients } = await api('/v1/patients/search', { method: 'POST', json: { email } });
+    list('patient-results', patients.map((p) => {
+      const row = item(p.name, `Born ${p.dateOfBirth} · ${p.email}`);
+      const choose = el('button', { type: 'button', className: 'secondary', textContent: `Open ${p.name}` });
+      choose.addEventListener('click', () => openPatient(p).catch((e) => { $('search-status').textContent = e.message; }));
+      row.append(choose);
+      return row;
+    }), 'No patient with this email address.');
+    $('search-status').textContent = '';
+  } catch (error) {
+    if (!error.signedOut) $('search-status').textContent = `Not searched: ${error.message}`;
+  }
+}
+
+async function openPatient(patient) {
+  staff.patient = patient;
+  const balance = await api(`/v1/balance?patientId=${encodeURIComponent(patient.patientId)}`);
+  const totals = balance.balances.map((b) => `${b.currency}: ${money(b.balance, b.currency)} owed (${money(b.charged, b.currency)} charged, ${money(b.paid, b.currency)} paid)`);
+  $('chosen-patient').textContent = `${patient.name}. ${totals.length ? totals.join('; ') : 'No charges yet.'}`;
+  $('charge-currency').value = balance.balances[0]?.currency || $('charge-currency').value;
+  staff.chargeKey = newKey();
+  show('charge-form', true);
+  $('charge-description').focus();
+}
+
+async function postCharge(event) {
+  event.preventDefault();
+  const description = $('charge-description').value.trim();
+  const amount = Math.round(Number($('charge-amount').value) * 100);
+  if (!description || !Number.isSafeInteger(amount) || amount <= 0) {
+    $('charge-status').textContent = 'A charge needs a description and an amount greater than zero.';
+    return;
+  }
+  try {
+    const charge = await api('/v1/charges', {
+      method: 'POST',
+      key: staff.chargeKey,
+      json: { patientId: staff.patient.patientId, currency: $('charge-currency').value, lineItems: [{ description, amount }] },
+    });
+    $('charge-description').value = '';
+    $('charge-amount').value = '';
+    staff.chargeKey = newKey();
+    await openPatient(staff.patient);
+    $('charge-status').textContent = `Charged ${money(charge.total, charge.currency)}.`;
+  } catch (error) {
+    if (!error.signedOut) $('charge-status').textContent = `Not charged: ${error.message}`;
+  }
+}
+
+export async function loadFeedback() {
+  const { feedback } = await api('/v1/feedback?limit=50');
+  list('staff-feedback', feedback.map((f) => {
+    const row = item(`${f.category}${f.rating ? ` (${f.rating} of 5)` : ''}: ${f.text}`,
+      f.status === 'resolved' ? `Resolved ${when(f.resolvedAt)}: ${f.resolutionNote}` : `Open since ${when(f.createdAt)} · patient ${f.patientId}`);
+    if (f.status === 'open') row.append(resolveForm(f));
+    return row;
+  }), 'No feedback.');
+}
+
+function resolveForm(feedback) {
+  const id = `resolve-${feedback.id}`;
+  const note = el('textarea', { id, rows: 2, maxLength: 2000 });
+  const form = el('form', {},
+    el('label', { htmlFor: id, textContent: 'Answer to the patient' }),
+    note,
+    el('button', { type: 'submit', textContent: 'Resolve' }));
+  const key = newKey();
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    if (!note.value.trim()) {
+      $('staff-feedback-status').textContent = 'Write the answer first.';
+      return;
+    }
+    try {
+      await api(`/v1/feedback/${encodeURIComponent(feedback.id)}/resolve`, { method: 'POST', key, json: { note: note.value.trim() } });
+      await loadFeedback();
+      $('staff-feedback-status').textContent = 'Resolved; the patient sees the answer in their portal.';
+    } catch (error) {
+      if (!error.signedOut) $('staff-feedback-status').textContent = `Not resolved: ${error.message}`;
+    }
+  });
+  return form;
+}
+
+export async function loadReports() {
+  const { reports } = await api('/v1/reports');
+  list('reports', reports.map((r) => {
+    const row = item(`${r.from} to ${r.to}`);
+    const open = el('button', { type: 'button', className: 'secondary', textContent: `Open the report of ${r.from} to ${r.to}` });
+    open.addEventListener('click', () => openReport(r.id).catch((e) => { $('reports-status').textContent = e.message; }));
+    row.append(open);
+    return row;
+  }), 'No reports yet: they are published every week and month.');
+}
+
+async function openReport(id) {
+  const report = await api(`/v1/reports/${encodeURIComponent(id)}`);
+  const parts = [
+    el('h2', { textContent: `${report.practice}: ${report.period.from} to ${report.period.to}` }),
+    el('p', { textContent: `Audit log: ${report.auditLog.verification}${report.auditLog.coversPeriod ? ', sealed for the whole period' : ''}.` }),
+  ];
+  for (const flag of report.flags) parts.push(el('p', { className: 'notice', textContent: flag }));
+  for (const table of report.tables) {
+    const head = el('tr', {}, ...table.columns.map((c) => el('th', { scope: 'col', textContent: c })));
+    const rows = table.rows.map((r) => el('tr', {}, ...r.map((cell) => el('td', { textContent: String(cell) }))));
+    // Wide tables scroll sideways on a phone: the region takes keyboard focus to scroll.
+    const region = el('div', { className: 'scroll', tabIndex: 0, role: 'region' });
+    region.setAttribute('aria-label', table.title);
+    parts.push(region);
+    region.append(el('table', {}, el('caption', { textContent: table.title }), el('thead', {}, head), el('tbody', {}, ...rows)));
+  }
+  $('report-view').replaceChildren(...parts);
+  $('reports-status').textContent = 'Opening a report is written to the audit log.';
+}
+
+export function wireStaff() {
+  $('calendar-today').addEventListener('click', () => showCalendar(1).catch((e) => { $('calendar-status').textContent = e.message; }));
+  $('calendar-week').addEventListener('click', () => showCalendar(7).catch((e) => { $('calendar-status').textContent = e.message; }));
+  $('search-form').addEventListener('submit', searchPatients);
+  $('charge-form').addEventListener('submit', postCharge);
+}
