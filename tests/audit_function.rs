@@ -162,11 +162,7 @@ async fn on_moto_the_production_adapters_integrate_sign_and_archive() {
     let kms = aws_sdk_kms::Client::new(&sdk);
     let key_id = practica_tests::create_signing_key(&kms).await;
     let signer = Arc::new(KmsSigner::new(kms, key_id).await.unwrap());
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = practica_cli::s3_client(&sdk);
     let bucket = practica_tests::locked_bucket(&s3).await;
     let archive = Arc::new(S3Archive::new(s3.clone(), &bucket));
     practica_tests::write_audit_entries(&*table, 3).await;

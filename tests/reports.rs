@@ -836,11 +836,7 @@ async fn on_moto_reports_are_published_to_s3_under_sse_kms() {
         return;
     };
     let sdk = practica_tests::sdk_config(&endpoint);
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = practica_cli::s3_client(&sdk);
     let kms = aws_sdk_kms::Client::new(&sdk);
     let key = kms.create_key().send().await.unwrap();
     let key_arn = key.key_metadata().unwrap().arn().unwrap().to_owned();

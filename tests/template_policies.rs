@@ -10,6 +10,10 @@
 //!
 //! A new partition in `keys.rs` fails `keys::tests` until it is in `PARTITIONS`, then this test
 //! until a function is granted it here and in the template.
+//!
+//! Also the portal's distribution: only it reads the portal bucket, it sends the security headers
+//! `practica serve` sends, the API is under the same origin and never cached, WAF limits each
+//! client; and `practica publish-portal` puts every file where the distribution serves it from.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -564,4 +568,147 @@ async fn each_function_writes_only_the_partitions_it_is_granted() {
         );
     }
     eprintln!("partitions written: {seen:?}");
+}
+
+/// The portal's resources in the template, as the module doc says.
+#[test]
+fn the_portal_is_one_origin_behind_waf_with_the_served_headers() {
+    let template = practica_tests::template();
+    let resources = &template["Resources"];
+    let properties = |name: &str| resources[name]["Properties"].clone();
+
+    let headers = properties("PortalHeadersPolicy")["ResponseHeadersPolicyConfig"].clone();
+    let security = &headers["SecurityHeadersConfig"];
+    assert_eq!(
+        security["ContentSecurityPolicy"]["ContentSecurityPolicy"],
+        practica_cli::portal::CONTENT_SECURITY_POLICY
+    );
+    assert_eq!(security["FrameOptions"]["FrameOption"], "DENY");
+    assert_eq!(security["ReferrerPolicy"]["ReferrerPolicy"], "no-referrer");
+    assert_eq!(
+        security["StrictTransportSecurity"]["AccessControlMaxAgeSec"],
+        practica_cli::portal::HSTS_MAX_AGE_SECS
+    );
+    assert_eq!(
+        headers["CustomHeadersConfig"]["Items"][0]["Value"],
+        practica_cli::portal::PERMISSIONS_POLICY
+    );
+
+    // A private bucket that only this distribution reads.
+    let block = &properties("PortalBucket")["PublicAccessBlockConfiguration"];
+    for setting in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
+        assert_eq!(block[setting], true, "{setting}");
+    }
+    let statements = properties("PortalBucketPolicy")["PolicyDocument"]["Statement"].clone();
+    let allowed: Vec<_> = statements
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["Effect"] == "Allow")
+        .collect();
+    assert_eq!(allowed.len(), 1, "{statements}");
+    assert_eq!(
+        allowed[0]["Principal"],
+        serde_json::json!({"Service": "cloudfront.amazonaws.com"})
+    );
+    assert_eq!(allowed[0]["Action"], "s3:GetObject");
+    let source = allowed[0]["Condition"]["StringEquals"]["aws:SourceArn"].to_string();
+    assert!(source.contains("${PortalDistribution}"), "{source}");
+
+    let config = properties("PortalDistribution")["DistributionConfig"].clone();
+    assert_eq!(config["DefaultRootObject"], "index.html");
+    let origins = config["Origins"].as_array().unwrap();
+    let origin = |id: &str| origins.iter().find(|o| o["Id"] == id).unwrap().clone();
+    assert!(origin("portal")["OriginAccessControlId"].is_object());
+    assert_eq!(
+        origin("api")["CustomOriginConfig"]["OriginProtocolPolicy"],
+        "https-only"
+    );
+    let default = &config["DefaultCacheBehavior"];
+    assert_eq!(default["TargetOriginId"], "portal");
+    assert_eq!(default["ViewerProtocolPolicy"], "redirect-to-https");
+    assert_eq!(
+        default["ResponseHeadersPolicyId"],
+        serde_json::json!({"Ref": "PortalHeadersPolicy"})
+    );
+    // Every API path prefix of the OpenAPI document goes to the API, uncached.
+    const CACHING_DISABLED: &str = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad";
+    let behaviors = config["CacheBehaviors"].as_array().unwrap();
+    let openapi: Value = serde_json::from_str(include_str!("../openapi.json")).unwrap();
+    let prefixes: BTreeSet<String> = openapi["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|p| !p.starts_with("/.well-known") && *p != "/openapi.json")
+        .map(|p| format!("/{}/*", p.split('/').nth(1).unwrap()))
+        .collect();
+    for prefix in &prefixes {
+        let behavior = behaviors
+            .iter()
+            .find(|b| b["PathPattern"] == prefix.as_str())
+            .unwrap_or_else(|| panic!("no behavior for {prefix}"));
+        assert_eq!(behavior["TargetOriginId"], "api", "{prefix}");
+        assert_eq!(behavior["CachePolicyId"], CACHING_DISABLED, "{prefix}");
+        assert_ne!(behavior["ViewerProtocolPolicy"], "allow-all", "{prefix}");
+    }
+    // The site's files are all served by the default (bucket) behavior.
+    for (path, _, _) in practica_cli::portal::FILES {
+        assert!(
+            path == "/"
+                || prefixes
+                    .iter()
+                    .all(|p| !path.starts_with(p.trim_end_matches('*'))),
+            "{path} would be sent to the API"
+        );
+    }
+
+    // WAF: the ACL this stack creates, or the one passed in; a rate limit per client address.
+    let acl = &config["WebACLId"]["Fn::If"];
+    assert_eq!(acl[0], "CreatePortalWebAcl");
+    assert_eq!(
+        acl[1],
+        serde_json::json!({"Fn::GetAtt": ["PortalWebAcl", "Arn"]})
+    );
+    let rules = properties("PortalWebAcl")["Rules"].clone();
+    let rate = rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|r| r["Statement"].get("RateBasedStatement").cloned())
+        .expect("a rate-based rule");
+    assert_eq!(rate["AggregateKeyType"], "IP");
+    assert_eq!(properties("PortalWebAcl")["Scope"], "CLOUDFRONT");
+}
+
+/// `practica publish-portal` on moto's S3: every file under the key the distribution serves it
+/// from, with its content type and `no-cache`, byte for byte what `practica serve` serves.
+#[tokio::test]
+async fn publishing_puts_every_file_where_the_distribution_serves_it() {
+    let Some(endpoint) = practica_tests::Emulator::Moto.endpoint() else {
+        return;
+    };
+    let s3 = practica_cli::s3_client(&practica_tests::sdk_config(&endpoint));
+    let bucket = format!("portal-{}", ulid::Ulid::new().to_string().to_lowercase());
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let written = practica_cli::publish::publish(&s3, &bucket).await.unwrap();
+    assert_eq!(written.len(), practica_cli::portal::FILES.len());
+    assert_eq!(written[0], "index.html");
+    for (path, body, content_type) in practica_cli::portal::FILES {
+        let object = s3
+            .get_object()
+            .bucket(&bucket)
+            .key(practica_cli::publish::key_of(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(object.content_type(), Some(content_type), "{path}");
+        assert_eq!(object.cache_control(), Some("no-cache"), "{path}");
+        let bytes = object.body.collect().await.unwrap().into_bytes();
+        assert_eq!(&bytes[..], body.as_bytes(), "{path}");
+    }
 }

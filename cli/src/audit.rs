@@ -95,13 +95,7 @@ pub async fn verify_deployed(
     let spki = spki_of_pem(pem)?;
     let dynamo =
         shared::adapters::dynamodb::DynamoTable::new(aws_sdk_dynamodb::Client::new(sdk), table);
-    // Path-style addressing when the endpoint is overridden (emulators, VPC endpoints).
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(sdk.endpoint_url().is_some())
-            .build(),
-    );
-    let archive = shared::adapters::s3_archive::S3Archive::new(s3, bucket);
+    let archive = shared::adapters::s3_archive::S3Archive::new(crate::s3_client(sdk), bucket);
     let archived = archived(&archive)
         .await
         .map_err(|e| anyhow::anyhow!("reading the archived checkpoints failed: {e}"))?;

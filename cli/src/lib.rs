@@ -4,6 +4,16 @@ pub mod audit;
 pub mod checkout;
 pub mod demo;
 pub mod portal;
+pub mod publish;
 pub mod report;
 pub mod sandbox;
 pub mod serve;
+
+/// An S3 client for `sdk`, path-style when the endpoint is overridden (emulators, VPC endpoints).
+pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(sdk.endpoint_url().is_some())
+            .build(),
+    )
+}

@@ -68,6 +68,14 @@ enum Command {
         #[arg(long, value_name = "AMOUNT")]
         refund: Option<i64>,
     },
+    /// Upload the portal's files (those `practica serve` serves) to the functions' stack's portal
+    /// bucket (its PortalBucket output), with the AWS credentials of the environment; then
+    /// invalidate the distribution's cache if it holds an old version.
+    PublishPortal {
+        /// The PortalBucket output of the functions' stack.
+        #[arg(long)]
+        bucket: String,
+    },
     /// Compute and publish the compliance and performance report of local dates [--from, --to)
     /// (the practice's zone), compared with the period before; HTML, CSV and JSON.
     Report {
@@ -223,6 +231,13 @@ async fn main() -> anyhow::Result<()> {
             println!("report {} published in {}", manifest.id, dir.display());
             for path in written {
                 println!("{}", path.display());
+            }
+            Ok(())
+        }
+        Command::PublishPortal { bucket } => {
+            let s3 = practica_cli::s3_client(&shared::app::sdk_config().await);
+            for key in practica_cli::publish::publish(&s3, &bucket).await? {
+                println!("s3://{bucket}/{key}");
             }
             Ok(())
         }

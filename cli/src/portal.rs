@@ -21,6 +21,11 @@ pub const DEMO_SIGN_IN_PATH: &str = "/local/demo-sign-in";
 /// How long a demo token lasts (a deployed staff pool's access tokens last as long).
 pub const DEMO_TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
 
+/// `Strict-Transport-Security: max-age=` (two years), as the distribution's headers policy says.
+pub const HSTS_MAX_AGE_SECS: u64 = 63_072_000;
+/// No camera, microphone, location or browser payment API for any page.
+pub const PERMISSIONS_POLICY: &str = "camera=(), microphone=(), geolocation=(), payment=()";
+
 /// Scripts and styles from this origin only, no inline code, no framing, nothing sent elsewhere.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
     style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; \
@@ -117,6 +122,8 @@ pub fn routes(issuer: Arc<LocalIssuer>) -> Router {
         .with_state(issuer)
 }
 
+const HSTS: &str = "max-age=63072000; includeSubDomains";
+
 /// One of the site's files with the headers every page gets (CloudFront's response-headers policy
 /// sets the same in production).
 async fn page(body: &'static str, content_type: &'static str) -> Response {
@@ -125,16 +132,13 @@ async fn page(body: &'static str, content_type: &'static str) -> Response {
     for (name, value) in [
         (header::CONTENT_TYPE, content_type),
         (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
-        (
-            header::STRICT_TRANSPORT_SECURITY,
-            "max-age=63072000; includeSubDomains",
-        ),
+        (header::STRICT_TRANSPORT_SECURITY, HSTS),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::REFERRER_POLICY, "no-referrer"),
         (header::CACHE_CONTROL, "no-cache"),
         (
             header::HeaderName::from_static("permissions-policy"),
-            "camera=(), microphone=(), geolocation=(), payment=()",
+            PERMISSIONS_POLICY,
         ),
     ] {
         headers.insert(name, HeaderValue::from_static(value));

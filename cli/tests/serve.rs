@@ -359,7 +359,17 @@ async fn pages_carry_the_security_headers_and_no_inline_code() {
             assert!(csp.contains(directive), "{path}: {csp}");
         }
         assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"));
-        assert!(header("strict-transport-security").starts_with("max-age="));
+        assert_eq!(
+            header("strict-transport-security"),
+            format!(
+                "max-age={}; includeSubDomains",
+                practica_cli::portal::HSTS_MAX_AGE_SECS
+            )
+        );
+        assert_eq!(
+            header("permissions-policy"),
+            practica_cli::portal::PERMISSIONS_POLICY
+        );
         assert_eq!(header("x-content-type-options"), "nosniff");
         assert_eq!(header("referrer-policy"), "no-referrer");
     }
