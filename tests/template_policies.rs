@@ -579,9 +579,14 @@ fn the_portal_is_one_origin_behind_waf_with_the_served_headers() {
 
     let headers = properties("PortalHeadersPolicy")["ResponseHeadersPolicyConfig"].clone();
     let security = &headers["SecurityHeadersConfig"];
+    // What `practica serve` sends, with the managed login's token endpoint added to connect-src.
+    let deployed = practica_cli::portal::CONTENT_SECURITY_POLICY.replace(
+        "connect-src 'self';",
+        "connect-src 'self' https://*.auth.${AWS::Region}.amazoncognito.com;",
+    );
     assert_eq!(
         security["ContentSecurityPolicy"]["ContentSecurityPolicy"],
-        practica_cli::portal::CONTENT_SECURITY_POLICY
+        serde_json::json!({ "Fn::Sub": deployed })
     );
     assert_eq!(security["FrameOptions"]["FrameOption"], "DENY");
     assert_eq!(security["ReferrerPolicy"]["ReferrerPolicy"], "no-referrer");
@@ -695,9 +700,34 @@ async fn publishing_puts_every_file_where_the_distribution_serves_it() {
     let s3 = practica_cli::s3_client(&practica_tests::sdk_config(&endpoint));
     let bucket = format!("portal-{}", ulid::Ulid::new().to_string().to_lowercase());
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
-    let written = practica_cli::publish::publish(&s3, &bucket).await.unwrap();
-    assert_eq!(written.len(), practica_cli::portal::FILES.len());
+    let sign_in = practica_cli::publish::SignIn {
+        patient_login: "https://p-patients.auth.us-east-1.amazoncognito.com".into(),
+        patient_client_id: "patientclient1".into(),
+        staff_login: "https://p-staff.auth.us-east-1.amazoncognito.com".into(),
+        staff_client_id: "staffclient1".into(),
+    };
+    let written = practica_cli::publish::publish(&s3, &bucket, &sign_in)
+        .await
+        .unwrap();
+    assert_eq!(written.len(), practica_cli::portal::FILES.len() + 1);
     assert_eq!(written[0], "index.html");
+    // The sign-in configuration the portal reads: the pools' endpoints, where the serve's local
+    // configuration names its local stand-in.
+    let config = s3
+        .get_object()
+        .bucket(&bucket)
+        .key("portal/config.json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(config.content_type(), Some("application/json"));
+    let config: Value =
+        serde_json::from_slice(&config.body.collect().await.unwrap().into_bytes()).unwrap();
+    assert_eq!(config, sign_in.config().unwrap());
+    assert_eq!(
+        config["signIn"]["staff"]["authorize"],
+        "https://p-staff.auth.us-east-1.amazoncognito.com/oauth2/authorize"
+    );
     for (path, body, content_type) in practica_cli::portal::FILES {
         let object = s3
             .get_object()

@@ -75,6 +75,18 @@ enum Command {
         /// The PortalBucket output of the functions' stack.
         #[arg(long)]
         bucket: String,
+        /// The patient pool's managed login, https://<domain> (the data stack's PatientLoginUrl).
+        #[arg(long)]
+        patient_login: String,
+        /// The data stack's PatientUserPoolClientId.
+        #[arg(long)]
+        patient_client_id: String,
+        /// The staff pool's managed login, https://<domain> (the data stack's StaffLoginUrl).
+        #[arg(long)]
+        staff_login: String,
+        /// The data stack's StaffUserPoolClientId.
+        #[arg(long)]
+        staff_client_id: String,
     },
     /// Compute and publish the compliance and performance report of local dates [--from, --to)
     /// (the practice's zone), compared with the period before; HTML, CSV and JSON.
@@ -234,9 +246,21 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::PublishPortal { bucket } => {
+        Command::PublishPortal {
+            bucket,
+            patient_login,
+            patient_client_id,
+            staff_login,
+            staff_client_id,
+        } => {
+            let sign_in = practica_cli::publish::SignIn {
+                patient_login,
+                patient_client_id,
+                staff_login,
+                staff_client_id,
+            };
             let s3 = practica_cli::s3_client(&shared::app::sdk_config().await);
-            for key in practica_cli::publish::publish(&s3, &bucket).await? {
+            for key in practica_cli::publish::publish(&s3, &bucket, &sign_in).await? {
                 println!("s3://{bucket}/{key}");
             }
             Ok(())

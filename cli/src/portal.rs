@@ -1,7 +1,9 @@
-//! The web pages `practica serve` shows at `/`: the patient portal's files (`web/portal/`, compiled
-//! into the binary) under the security headers the deployed site gets, and the local demo
-//! sign-in, which mints tokens from the local issuer for the seeded demo people only (what
-//! `practica token` does for anyone). None of this is in a Lambda binary.
+//! The web pages `practica serve` shows at `/`: the portal's files (`web/portal/`, compiled into
+//! the binary; `practica publish-portal` uploads the same bytes for a deployment) under the
+//! security headers the deployed site gets, the portal's local sign-in configuration (the local
+//! stand-in for the managed login, `crate::login`), and `/local/demo-sign-in`, which mints tokens
+//! from the local issuer for the seeded demo people only (what `practica token` does for anyone),
+//! for scripts. None of this is in a Lambda binary.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +15,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use shared::adapters::local_issuer::LocalIssuer;
-use shared::auth::{Role, Subject};
+use shared::auth::Role;
 use shared::error::{ApiError, InputError};
 use shared::web::ApiJson;
 
@@ -64,7 +66,7 @@ pub const DEMO_USERS: [DemoUser; 4] = [
 ];
 
 /// The site's files (`web/portal/`), compiled in: path, body, content type.
-pub const FILES: [(&str, &str, &str); 9] = [
+pub const FILES: [(&str, &str, &str); 10] = [
     ("/", include_str!("../../web/portal/index.html"), HTML),
     (
         "/portal/app.js",
@@ -84,6 +86,11 @@ pub const FILES: [(&str, &str, &str); 9] = [
     (
         "/portal/proof.js",
         include_str!("../../web/portal/proof.js"),
+        JS,
+    ),
+    (
+        "/portal/signin.js",
+        include_str!("../../web/portal/signin.js"),
         JS,
     ),
     (
@@ -117,16 +124,32 @@ pub fn routes(issuer: Arc<LocalIssuer>) -> Router {
     for (path, body, content_type) in FILES {
         router = router.route(path, get(move || page(body, content_type)));
     }
+    let config = crate::login::portal_config().to_string();
     router
+        .route(
+            CONFIG_PATH,
+            get(move || async move { page_response(config, JSON) }),
+        )
         .route(DEMO_SIGN_IN_PATH, get(demo_users).post(demo_sign_in))
-        .with_state(issuer)
+        .with_state(issuer.clone())
+        .merge(crate::login::routes(issuer))
 }
+
+/// Where the portal reads how to sign in (a deployed portal's is uploaded by `practica
+/// publish-portal`).
+pub const CONFIG_PATH: &str = "/portal/config.json";
+const JSON: &str = "application/json";
 
 const HSTS: &str = "max-age=63072000; includeSubDomains";
 
 /// One of the site's files with the headers every page gets (CloudFront's response-headers policy
 /// sets the same in production).
 async fn page(body: &'static str, content_type: &'static str) -> Response {
+    page_response(body, content_type)
+}
+
+/// `body` with the headers every page gets.
+pub fn page_response(body: impl IntoResponse, content_type: &'static str) -> Response {
     let mut response = body.into_response();
     let headers = response.headers_mut();
     for (name, value) in [
@@ -169,21 +192,8 @@ async fn demo_sign_in(
         .iter()
         .find(|u| u.user == body.user)
         .ok_or(ApiError::Input(InputError::InvalidBody))?;
-    let subject = Subject::parse(user.user).ok_or(ApiError::Input(InputError::InvalidBody))?;
-    let token = issuer.mint_named(
-        &subject,
-        &[user.role],
-        None,
-        Some(user.name),
-        now(),
-        now() + DEMO_TOKEN_TTL.as_secs(),
-    )?;
     Ok(Json(serde_json::json!({
-        "token": token,
+        "token": crate::login::mint(&issuer, user)?,
         "expiresIn": DEMO_TOKEN_TTL.as_secs(),
     })))
-}
-
-fn now() -> u64 {
-    time::OffsetDateTime::now_utc().unix_timestamp().max(0) as u64
 }

@@ -1,11 +1,52 @@
 //! `practica publish-portal`: uploads the portal's files (the same [`FILES`] `practica serve`
-//! serves, compiled into this binary) to the portal bucket the functions' stack created, under the
-//! keys the CloudFront distribution serves them from (`/` is `index.html`, the default root
-//! object). Each object carries its content type and `Cache-Control: no-cache`, so browsers
-//! revalidate and a new version shows at once; the security headers come from the distribution's
-//! response-headers policy.
+//! serves, compiled into this binary) and its sign-in configuration to the portal bucket the
+//! functions' stack created, under the keys the CloudFront distribution serves them from (`/` is
+//! `index.html`, the default root object). Each object carries its content type and
+//! `Cache-Control: no-cache`, so browsers revalidate and a new version shows at once; the security
+//! headers come from the distribution's response-headers policy.
 
-use crate::portal::FILES;
+use crate::portal::{CONFIG_PATH, FILES};
+
+/// The deployed portal's sign-in: each pool's managed login (`https://<domain>`, the data stack's
+/// `PatientLoginUrl` and `StaffLoginUrl` outputs) and app client id.
+#[derive(Debug)]
+pub struct SignIn {
+    pub patient_login: String,
+    pub patient_client_id: String,
+    pub staff_login: String,
+    pub staff_client_id: String,
+}
+
+impl SignIn {
+    /// The portal's `config.json`: Cognito's OAuth endpoints for each pool.
+    pub fn config(&self) -> anyhow::Result<serde_json::Value> {
+        let pool = |login: &str, client: &str| -> anyhow::Result<serde_json::Value> {
+            let login = login.trim_end_matches('/');
+            let host = login.strip_prefix("https://").unwrap_or_default();
+            anyhow::ensure!(
+                !host.is_empty() && !host.contains(['/', '?', '#', '@']),
+                "a managed login address is https://<domain>, not {login:?}"
+            );
+            anyhow::ensure!(
+                !client.is_empty() && client.bytes().all(|b| b.is_ascii_alphanumeric()),
+                "an app client id is letters and digits, not {client:?}"
+            );
+            Ok(serde_json::json!({
+                "authorize": format!("{login}/oauth2/authorize"),
+                "token": format!("{login}/oauth2/token"),
+                "logout": format!("{login}/logout"),
+                "clientId": client,
+            }))
+        };
+        Ok(serde_json::json!({
+            "local": false,
+            "signIn": {
+                "patient": pool(&self.patient_login, &self.patient_client_id)?,
+                "staff": pool(&self.staff_login, &self.staff_client_id)?,
+            },
+        }))
+    }
+}
 
 /// The bucket key a site path is served from.
 pub fn key_of(path: &str) -> &str {
@@ -15,19 +56,27 @@ pub fn key_of(path: &str) -> &str {
     }
 }
 
-/// Uploads every file; returns the keys written, in [`FILES`] order.
-pub async fn publish(s3: &aws_sdk_s3::Client, bucket: &str) -> anyhow::Result<Vec<String>> {
-    let mut written = Vec::with_capacity(FILES.len());
-    for (path, body, content_type) in FILES {
+/// Uploads every file and the sign-in configuration; returns the keys written, in [`FILES`]
+/// order, the configuration last.
+pub async fn publish(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    sign_in: &SignIn,
+) -> anyhow::Result<Vec<String>> {
+    let config = sign_in.config()?.to_string();
+    let files = FILES
+        .iter()
+        .map(|(path, body, content_type)| (*path, body.as_bytes().to_vec(), *content_type))
+        .chain([(CONFIG_PATH, config.into_bytes(), "application/json")]);
+    let mut written = Vec::with_capacity(FILES.len() + 1);
+    for (path, body, content_type) in files {
         let key = key_of(path);
         s3.put_object()
             .bucket(bucket)
             .key(key)
             .content_type(content_type)
             .cache_control("no-cache")
-            .body(aws_sdk_s3::primitives::ByteStream::from_static(
-                body.as_bytes(),
-            ))
+            .body(body.into())
             .send()
             .await
             .map_err(|e| {
@@ -39,4 +88,36 @@ pub async fn publish(s3: &aws_sdk_s3::Client, bucket: &str) -> anyhow::Result<Ve
         written.push(key.to_owned());
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_config_names_each_pools_endpoints_and_refuses_what_is_not_a_login_domain() {
+        let sign_in = |login: &str| SignIn {
+            patient_login: login.to_owned(),
+            patient_client_id: "abc123".into(),
+            staff_login: "https://p-staff.auth.us-east-1.amazoncognito.com".into(),
+            staff_client_id: "def456".into(),
+        };
+        let config = sign_in("https://p-patients.auth.us-east-1.amazoncognito.com/")
+            .config()
+            .unwrap();
+        assert_eq!(
+            config["signIn"]["patient"]["token"],
+            "https://p-patients.auth.us-east-1.amazoncognito.com/oauth2/token"
+        );
+        assert_eq!(config["signIn"]["staff"]["clientId"], "def456");
+        assert_eq!(config["local"], false);
+        for bad in [
+            "http://plain.example",
+            "https://a.example/path",
+            "https://",
+            "example",
+        ] {
+            assert!(sign_in(bad).config().is_err(), "{bad}");
+        }
+    }
 }

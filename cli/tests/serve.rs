@@ -458,3 +458,124 @@ async fn the_demo_sign_in_mints_tokens_for_the_demo_people_only() {
         assert!(!refused.text().await.unwrap().contains("token"), "{body}");
     }
 }
+
+/// The local stand-in for the managed login: the authorization code flow with PKCE, as the
+/// portal runs it against Cognito; codes good once, for their client, redirect URI and verifier;
+/// no redirect anywhere but this server's own portal.
+#[tokio::test]
+async fn the_local_login_is_the_code_flow_with_pkce() {
+    use base64::Engine as _;
+    use practica_cli::login::{AUTHORIZE_PATH, PATIENT_CLIENT, STAFF_CLIENT, TOKEN_PATH};
+    use sha2::Digest as _;
+    let (_data, base) = start_seeded().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let redirect = format!("{base}/");
+    let verifier = "a-verifier-of-forty-three-characters-or-more-0123";
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+    let request = |client_id: &str, redirect: &str, challenge: &str| {
+        vec![
+            ("response_type", "code".to_owned()),
+            ("client_id", client_id.to_owned()),
+            ("redirect_uri", redirect.to_owned()),
+            ("code_challenge", challenge.to_owned()),
+            ("code_challenge_method", "S256".to_owned()),
+            ("state", "st4te".to_owned()),
+        ]
+    };
+    // The page lists the pool's own people only, and refuses what an authorization server must.
+    let page = client
+        .get(format!(
+            "{base}{AUTHORIZE_PATH}?{}",
+            serde_urlencoded::to_string(request(PATIENT_CLIENT, &redirect, &challenge)).unwrap()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains(r#"value="patient-jane""#) && !html.contains("staff-1"));
+    for bad in [
+        request("someone-elses-app", &redirect, &challenge),
+        request(PATIENT_CLIENT, "https://elsewhere.example/", &challenge),
+        request(PATIENT_CLIENT, &redirect, "too-short"),
+    ] {
+        let refused = client
+            .get(format!(
+                "{base}{AUTHORIZE_PATH}?{}",
+                serde_urlencoded::to_string(&bad).unwrap()
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 400, "{bad:?}");
+        assert!(refused.headers().get("location").is_none());
+    }
+    let choose = |client_id: &'static str, user: &'static str| {
+        let mut form = request(client_id, &redirect, &challenge);
+        form.push(("user", user.to_owned()));
+        client
+            .post(format!("{base}{AUTHORIZE_PATH}"))
+            .form(&form)
+            .send()
+    };
+    // A staff member is not in the patients' pool.
+    assert_eq!(
+        choose(PATIENT_CLIENT, "staff-1").await.unwrap().status(),
+        422
+    );
+    let code = || async {
+        let answer = choose(STAFF_CLIENT, "staff-1").await.unwrap();
+        assert_eq!(answer.status(), 303);
+        let location = answer.headers()["location"].to_str().unwrap().to_owned();
+        assert!(location.starts_with(&format!("{redirect}?")), "{location}");
+        let query: std::collections::HashMap<String, String> =
+            serde_urlencoded::from_str(location.split_once('?').unwrap().1).unwrap();
+        assert_eq!(query["state"], "st4te");
+        query["code"].clone()
+    };
+    let exchange = |code: String, verifier: &'static str| {
+        client
+            .post(format!("{base}{TOKEN_PATH}"))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("client_id", STAFF_CLIENT),
+                ("code", &code),
+                ("redirect_uri", &redirect),
+                ("code_verifier", verifier),
+            ])
+            .send()
+    };
+    let error = |answer: reqwest::Response| async move {
+        assert_eq!(answer.status(), 400);
+        answer.json::<serde_json::Value>().await.unwrap()["error"].clone()
+    };
+    // A wrong verifier spends the code: the right one cannot use it afterwards.
+    let first = code().await;
+    let wrong = "another-verifier-of-forty-three-characters-0000";
+    assert_eq!(
+        error(exchange(first.clone(), wrong).await.unwrap()).await,
+        "invalid_grant"
+    );
+    assert_eq!(
+        error(exchange(first, verifier).await.unwrap()).await,
+        "invalid_grant"
+    );
+    // The right verifier: a token of the chosen person; the code is then spent.
+    let second = code().await;
+    let answer = exchange(second.clone(), verifier).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.headers()["cache-control"], "no-store");
+    let token: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(
+        me(&client, &base, token["access_token"].as_str().unwrap()).await,
+        serde_json::json!({"sub": "staff-1", "roles": ["staff"]})
+    );
+    assert_eq!(
+        error(exchange(second, verifier).await.unwrap()).await,
+        "invalid_grant"
+    );
+}

@@ -103,9 +103,16 @@ async function window(width, height) {
   return { page, watch, done };
 }
 
-async function signInAs(page, name) {
+// Through the sign-in page of the person's pool (the local stand-in for the managed login: the
+// authorization code flow with PKCE), as a deployed portal signs in through Cognito's.
+async function signInAs(page, pool, name) {
   await page.goto(base);
-  await page.getByRole('button', { name: new RegExp(`Sign in as ${name}`) }).click();
+  await signInFrom(page, pool, name);
+}
+
+async function signInFrom(page, pool, name) {
+  await page.getByRole('button', { name: pool === 'patient' ? 'Sign in as a patient' : 'Staff sign-in' }).click();
+  await page.getByRole('button', { name }).click();
   await page.locator('#nav').waitFor();
 }
 
@@ -117,13 +124,20 @@ async function patient(label, width, height, { provider, service }) {
   const desktop = label === 'desktop';
   const { page, watch, done } = await window(width, height);
   await page.goto(base);
-  const button = page.getByRole('button', { name: /Sign in as Jane Demo-Patient/ });
+  const button = page.getByRole('button', { name: 'Sign in as a patient' });
   await button.waitFor();
   await axe(page, `the sign-in page (${label})`);
   await page.screenshot({ path: `${shots}/portal-sign-in-${label}.png`, fullPage: true });
 
   await button.click();
+  // The pool's sign-in page lists only its own people (no staff on the patients' page).
+  await page.getByRole('heading', { name: 'Sign in (patients)' }).waitFor();
+  assert.equal(await page.getByRole('button', { name: /Front desk/ }).count(), 0);
+  await axe(page, `the local sign-in page (${label})`);
+  await page.getByRole('button', { name: 'Jane Demo-Patient' }).click();
   await page.locator('#appointments:not([hidden])').waitFor();
+  // The code and state are gone from the address bar.
+  assert.equal(new URL(page.url()).search, '');
   const upcoming = page.locator('#upcoming li');
   await page.locator('#upcoming li, #error:not([hidden])').first().waitFor();
   assert.equal(await page.locator('#error').isHidden(), true, await page.locator('#error').innerText());
@@ -345,8 +359,9 @@ async function patient(label, width, height, { provider, service }) {
     assert.equal(await page.locator('#access').isHidden(), true);
     assert.equal(await page.locator('#error').isHidden(), true);
     await page.unroute('**/v1/patients/me/access-log*');
-    await button.click();
+    await signInFrom(page, 'patient', 'Jane Demo-Patient');
     await page.locator('#appointments:not([hidden])').waitFor();
+
   }
 
   // The token is in the page's memory only: nothing in storage, cookies or the URL.
@@ -360,8 +375,7 @@ async function patient(label, width, height, { provider, service }) {
   assert.equal(await page.locator('#nav').isHidden(), true);
   assert.match(await page.locator('#sign-in-status').innerText(), /signed out/);
   // A reload after signing in starts signed out (no token survives).
-  await button.click();
-  await page.locator('#appointments:not([hidden])').waitFor();
+  await signInFrom(page, 'patient', 'Jane Demo-Patient');
   await page.reload();
   await button.waitFor();
   assert.equal(await page.locator('#appointments').isHidden(), true);
@@ -372,7 +386,7 @@ async function patient(label, width, height, { provider, service }) {
 // The front desk: finds Jane, posts a charge, answers her feedback, looks at the calendar.
 async function frontDesk() {
   const { page, done } = await window(1280, 900);
-  await signInAs(page, 'Front desk');
+  await signInAs(page, 'staff', 'Front desk (demo staff)');
   await page.locator('#calendar-page:not([hidden])').waitFor();
   assert.equal(await page.title(), 'Staff console · Riverside Family Therapy');
   await page.getByRole('button', { name: 'The next seven days' }).click();
@@ -407,7 +421,7 @@ async function frontDesk() {
 
 async function administrator() {
   const { page, done } = await window(1280, 900);
-  await signInAs(page, 'Practice administrator');
+  await signInAs(page, 'staff', 'Practice administrator (demo)');
   await nav(page, 'Reports');
   const open = page.getByRole('button', { name: /^Open the report of / }).first();
   await open.waitFor();
@@ -423,7 +437,7 @@ async function administrator() {
 // Back as the patient: the answer to her feedback and the new charge.
 async function patientAgain() {
   const { page, done } = await window(1280, 900);
-  await signInAs(page, 'Jane Demo-Patient');
+  await signInAs(page, 'patient', 'Jane Demo-Patient');
   await nav(page, 'Messages');
   await page.getByText(/^Answered .*: Thank you, we are glad it helped\.$/).waitFor();
   await nav(page, 'Billing');

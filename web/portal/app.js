@@ -5,6 +5,7 @@ import { $, api, fail, loadCatalog, session, show } from './common.js';
 import { loadAppointmentsPage, loadBalance, loadMessages, loadPatient, resetPatient, wirePatient } from './patient.js';
 import { loadFeedback, loadReports, loadStaff, resetStaff, wireStaff } from './staff.js';
 import { showAccessLog } from './proof.js';
+import { finishSignIn, signOutUrl, startSignIn } from './signin.js';
 
 const INACTIVITY_MS = 15 * 60 * 1000;
 let idleTimer = null;
@@ -35,7 +36,8 @@ async function open(page) {
   await ON_OPEN[page]?.();
 }
 
-function signOut(message) {
+function signOut(message, { everywhere = false } = {}) {
+  const leave = everywhere ? signOutUrl(session.config, session.pool) : null;
   session.token = null;
   session.roles = [];
   clearTimeout(idleTimer);
@@ -47,15 +49,16 @@ function signOut(message) {
   show('sign-out', false);
   show('sign-in', true);
   $('sign-in-status').textContent = message || 'You are signed out.';
+  // Deployed: the identity provider's session ends too, so the next sign-in asks again.
+  if (leave) location.assign(leave);
 }
 session.onEnded = signOut;
 
-async function signInAs(user) {
-  show('error', false);
-  $('sign-in-status').textContent = 'Signing in…';
+// Signed in with `token` from `pool`: the pages of the caller's roles.
+async function enter(token, pool) {
+  session.token = token;
+  session.pool = pool;
   try {
-    const answer = await api('/local/demo-sign-in', { method: 'POST', json: { user } });
-    session.token = answer.token;
     const me = await api('/v1/me');
     session.roles = me.roles;
     for (const li of document.querySelectorAll('#nav li')) {
@@ -74,12 +77,12 @@ async function signInAs(user) {
     await open(patient ? 'appointments' : 'calendar-page');
     $('main').focus();
   } catch (error) {
-    fail(session.token ? 'Your information could not be loaded: ' : 'Sign-in failed: ', error);
+    fail('Your information could not be loaded: ', error);
   }
 }
 
 async function start() {
-  $('sign-out').addEventListener('click', () => signOut());
+  $('sign-out').addEventListener('click', () => signOut(null, { everywhere: true }));
   for (const button of navButtons()) {
     button.addEventListener('click', () => open(button.dataset.page).catch((error) => fail('', error)));
   }
@@ -88,20 +91,23 @@ async function start() {
   wireStaff();
   for (const event of ['click', 'keydown', 'pointermove']) document.addEventListener(event, resetIdle, { passive: true });
   try {
-    const { users } = await api('/local/demo-sign-in');
-    const buttons = users.map((u) => {
-      const button = document.createElement('button');
-      button.type = 'button';
-      button.textContent = `Sign in as ${u.name}`;
-      button.addEventListener('click', () => signInAs(u.user));
-      const li = document.createElement('li');
-      li.append(button);
-      return li;
-    });
-    $('demo-users').replaceChildren(...buttons);
-    show('demo', true);
+    session.config = await api('/portal/config.json');
   } catch (error) {
     fail('Sign-in is not available: ', error);
+    return;
+  }
+  show('local-note', Boolean(session.config.local));
+  $('sign-in-patient').addEventListener('click', () => startSignIn(session.config, 'patient'));
+  $('sign-in-staff').addEventListener('click', () => startSignIn(session.config, 'staff'));
+  const params = new URLSearchParams(location.search);
+  if (params.has('code') || params.has('error')) {
+    $('sign-in-status').textContent = 'Signing in…';
+    try {
+      const { token, pool } = await finishSignIn(session.config, params);
+      await enter(token, pool);
+    } catch (error) {
+      $('sign-in-status').textContent = error.message;
+    }
   }
 }
 

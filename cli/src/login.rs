@@ -1,0 +1,312 @@
+//! The local stand-in for the Cognito pools' managed login, in `practica serve` only (never in a
+//! Lambda binary): the OAuth 2.0 authorization code flow with PKCE (RFC 6749, RFC 7636, `S256`
+//! only), so that the portal signs in locally through exactly the code it runs against Cognito.
+//! Two clients mirror the two pools: the patients' (demo patients only) and the staff's (staff,
+//! providers, administrators). The sign-in page is clearly labelled as the local demo and lists
+//! the demo people of the client's pool; a code is good once, for a minute, for the client,
+//! redirect URI and code challenge it was issued for; tokens come from the local issuer, as from
+//! `practica token`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use shared::adapters::local_issuer::LocalIssuer;
+use shared::auth::{Role, Subject};
+use shared::domain::html::escape;
+use shared::error::{ApiError, InputError};
+
+use crate::portal::{DEMO_TOKEN_TTL, DEMO_USERS, DemoUser};
+
+pub const AUTHORIZE_PATH: &str = "/local/oauth2/authorize";
+pub const TOKEN_PATH: &str = "/local/oauth2/token";
+/// The patients' client (the patient pool's app client in production).
+pub const PATIENT_CLIENT: &str = "local-patients";
+/// The staff's client (the staff pool's app client in production).
+pub const STAFF_CLIENT: &str = "local-staff";
+/// How long an authorization code may wait for its exchange.
+pub const CODE_TTL: Duration = Duration::from_secs(60);
+
+/// The portal's sign-in configuration under `practica serve` (`/portal/config.json`); a deployed
+/// portal gets the Cognito pools' endpoints in its place (`practica publish-portal`).
+pub fn portal_config() -> serde_json::Value {
+    let pool = |client: &str| {
+        serde_json::json!({
+            "authorize": AUTHORIZE_PATH,
+            "token": TOKEN_PATH,
+            "logout": null,
+            "clientId": client,
+        })
+    };
+    serde_json::json!({
+        "local": true,
+        "signIn": { "patient": pool(PATIENT_CLIENT), "staff": pool(STAFF_CLIENT) },
+    })
+}
+
+/// Whether `user` signs in through `client`: patients through the patients' client only, everyone
+/// else through the staff's.
+fn in_pool(client: &str, user: &DemoUser) -> bool {
+    match client {
+        PATIENT_CLIENT => user.role == Role::Patient,
+        STAFF_CLIENT => user.role != Role::Patient,
+        _ => false,
+    }
+}
+
+struct Grant {
+    user: &'static DemoUser,
+    client: String,
+    redirect_uri: String,
+    challenge: String,
+    expires: Instant,
+}
+
+#[derive(Clone)]
+struct Login {
+    issuer: Arc<LocalIssuer>,
+    codes: Arc<Mutex<HashMap<String, Grant>>>,
+}
+
+/// The authorization request, as the portal sends it (query on GET, form on POST with `user`).
+#[derive(Debug, Deserialize)]
+struct Authorize {
+    response_type: String,
+    client_id: String,
+    redirect_uri: String,
+    code_challenge: String,
+    code_challenge_method: String,
+    state: String,
+    #[serde(default)]
+    scope: Option<String>,
+    /// Only on POST: the demo person chosen.
+    #[serde(default)]
+    user: Option<String>,
+}
+
+pub fn routes(issuer: Arc<LocalIssuer>) -> axum::Router {
+    axum::Router::new()
+        .route(AUTHORIZE_PATH, get(sign_in_page).post(choose))
+        .route(TOKEN_PATH, axum::routing::post(token))
+        .with_state(Login {
+            issuer,
+            codes: Arc::default(),
+        })
+}
+
+/// The request checked as an authorization server must before it shows anything or redirects:
+/// a known client, this server's own portal as the redirect URI (never an open redirect), a
+/// well-formed S256 challenge.
+fn checked(request: &Authorize, headers: &HeaderMap) -> Result<(), ApiError> {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let challenge_ok = (43..=128).contains(&request.code_challenge.len())
+        && request
+            .code_challenge
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+    let ok = request.response_type == "code"
+        && matches!(request.client_id.as_str(), PATIENT_CLIENT | STAFF_CLIENT)
+        && request.redirect_uri == format!("http://{host}/")
+        && request.code_challenge_method == "S256"
+        && challenge_ok
+        && request.state.len() <= 512
+        && request.scope.as_deref().is_none_or(|s| s.len() <= 256);
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::Input(InputError::InvalidQuery))
+    }
+}
+
+fn query<T: serde::de::DeserializeOwned>(raw: Option<&str>) -> Result<T, ApiError> {
+    serde_urlencoded::from_str(raw.unwrap_or_default())
+        .map_err(|_| ApiError::Input(InputError::InvalidQuery))
+}
+
+async fn sign_in_page(headers: HeaderMap, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+    let request: Authorize = query(raw.as_deref())?;
+    checked(&request, &headers)?;
+    let hidden = [
+        ("response_type", &request.response_type),
+        ("client_id", &request.client_id),
+        ("redirect_uri", &request.redirect_uri),
+        ("code_challenge", &request.code_challenge),
+        ("code_challenge_method", &request.code_challenge_method),
+        ("state", &request.state),
+    ]
+    .iter()
+    .map(|(name, value)| {
+        format!(
+            r#"<input type="hidden" name="{name}" value="{}">"#,
+            escape(value)
+        )
+    })
+    .collect::<String>();
+    let people = DEMO_USERS
+        .iter()
+        .filter(|u| in_pool(&request.client_id, u))
+        .map(|u| {
+            format!(
+                r#"<li><button type="submit" name="user" value="{}">{}</button></li>"#,
+                escape(u.user),
+                escape(u.name)
+            )
+        })
+        .collect::<String>();
+    let who = if request.client_id == PATIENT_CLIENT {
+        "patients"
+    } else {
+        "staff"
+    };
+    let html = format!(
+        r#"<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>Sign in ({who}) · local demo</title>
+  <link rel="icon" href="/portal/icon.svg" type="image/svg+xml">
+  <link rel="stylesheet" href="/portal/app.css">
+</head>
+<body>
+  <main id="main">
+    <h1>Sign in ({who})</h1>
+    <p class="notice" role="note"><strong>Local demo sign-in.</strong> This server runs on your
+      computer with the demo practice: choose a demo person. A deployed portal shows the
+      practice's sign-in page here instead, with a password and two-factor codes.</p>
+    <form method="post" action="{AUTHORIZE_PATH}">{hidden}
+      <ul class="choices">{people}</ul>
+    </form>
+  </main>
+</body>
+</html>
+"#
+    );
+    Ok(crate::portal::page_response(
+        html,
+        "text/html; charset=utf-8",
+    ))
+}
+
+async fn choose(
+    State(login): State<Login>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request: Authorize = serde_urlencoded::from_bytes(&body)
+        .map_err(|_| ApiError::Input(InputError::InvalidBody))?;
+    checked(&request, &headers)?;
+    let user = DEMO_USERS
+        .iter()
+        .find(|u| Some(u.user) == request.user.as_deref() && in_pool(&request.client_id, u))
+        .ok_or(ApiError::Input(InputError::InvalidBody))?;
+    let code = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+    let now = Instant::now();
+    {
+        let mut codes = login.codes.lock().unwrap_or_else(|e| e.into_inner());
+        codes.retain(|_, grant| grant.expires > now);
+        codes.insert(
+            code.clone(),
+            Grant {
+                user,
+                client: request.client_id.clone(),
+                redirect_uri: request.redirect_uri.clone(),
+                challenge: request.code_challenge.clone(),
+                expires: now + CODE_TTL,
+            },
+        );
+    }
+    let back = serde_urlencoded::to_string([("code", &code), ("state", &request.state)])
+        .map_err(|e| ApiError::Unexpected(e.into()))?;
+    Ok(Redirect::to(&format!("{}?{back}", request.redirect_uri)).into_response())
+}
+
+#[derive(Deserialize)]
+struct Exchange {
+    grant_type: String,
+    code: String,
+    redirect_uri: String,
+    client_id: String,
+    code_verifier: String,
+}
+
+/// RFC 6749 section 5.2: the token endpoint's errors are its own JSON, not problem documents.
+fn oauth_error(error: &'static str) -> Response {
+    let mut response = (
+        StatusCode::BAD_REQUEST,
+        Json(serde_json::json!({ "error": error })),
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+async fn token(State(login): State<Login>, body: Bytes) -> Response {
+    let Ok(exchange) = serde_urlencoded::from_bytes::<Exchange>(&body) else {
+        return oauth_error("invalid_request");
+    };
+    if exchange.grant_type != "authorization_code" {
+        return oauth_error("unsupported_grant_type");
+    }
+    // Taken out whatever follows: a code is good once.
+    let grant = login
+        .codes
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&exchange.code);
+    let Some(grant) = grant else {
+        return oauth_error("invalid_grant");
+    };
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(exchange.code_verifier.as_bytes()));
+    if grant.expires <= Instant::now()
+        || grant.client != exchange.client_id
+        || grant.redirect_uri != exchange.redirect_uri
+        || challenge != grant.challenge
+    {
+        return oauth_error("invalid_grant");
+    }
+    match mint(&login.issuer, grant.user) {
+        Ok(token) => {
+            let mut response = Json(serde_json::json!({
+                "access_token": token,
+                "token_type": "Bearer",
+                "expires_in": DEMO_TOKEN_TTL.as_secs(),
+            }))
+            .into_response();
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// A token for one demo person from the local issuer, as `practica token` mints it.
+pub fn mint(issuer: &LocalIssuer, user: &DemoUser) -> Result<String, ApiError> {
+    let subject = Subject::parse(user.user).ok_or(ApiError::Input(InputError::InvalidBody))?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp().max(0) as u64;
+    Ok(issuer.mint_named(
+        &subject,
+        &[user.role],
+        None,
+        Some(user.name),
+        now,
+        now + DEMO_TOKEN_TTL.as_secs(),
+    )?)
+}
