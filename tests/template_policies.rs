@@ -705,6 +705,8 @@ async fn publishing_puts_every_file_where_the_distribution_serves_it() {
         patient_client_id: "patientclient1".into(),
         staff_login: "https://p-staff.auth.us-east-1.amazoncognito.com".into(),
         staff_client_id: "staffclient1".into(),
+        audit_public_key: "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQc=".into(),
+        audit_key_name: "practica/audit/practica".into(),
     };
     let written = practica_cli::publish::publish(&s3, &bucket, &sign_in)
         .await

@@ -37,9 +37,10 @@ pub const STAFF_CLIENT: &str = "local-staff";
 /// How long an authorization code may wait for its exchange.
 pub const CODE_TTL: Duration = Duration::from_secs(60);
 
-/// The portal's sign-in configuration under `practica serve` (`/portal/config.json`); a deployed
-/// portal gets the Cognito pools' endpoints in its place (`practica publish-portal`).
-pub fn portal_config() -> serde_json::Value {
+/// The portal's sign-in under `practica serve` (its `config.json` `signIn`): both pools' clients
+/// at this stand-in; a deployed portal gets the Cognito pools' endpoints (`practica
+/// publish-portal`).
+pub fn local_sign_in() -> serde_json::Value {
     let pool = |client: &str| {
         serde_json::json!({
             "authorize": AUTHORIZE_PATH,
@@ -48,10 +49,7 @@ pub fn portal_config() -> serde_json::Value {
             "clientId": client,
         })
     };
-    serde_json::json!({
-        "local": true,
-        "signIn": { "patient": pool(PATIENT_CLIENT), "staff": pool(STAFF_CLIENT) },
-    })
+    serde_json::json!({ "patient": pool(PATIENT_CLIENT), "staff": pool(STAFF_CLIENT) })
 }
 
 /// Whether `user` signs in through `client`: patients through the patients' client only, everyone

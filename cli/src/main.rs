@@ -87,6 +87,14 @@ enum Command {
         /// The data stack's StaffUserPoolClientId.
         #[arg(long)]
         staff_client_id: String,
+        /// The audit log's public key as `aws kms get-public-key --query PublicKey` prints it
+        /// (base64 DER): the page checks each checkpoint's signature with it.
+        #[arg(long)]
+        audit_public_key: String,
+        /// The key name the audit function signs checkpoints with (`practica/audit/<table>`
+        /// unless PRACTICA_AUDIT_KEY_NAME says otherwise).
+        #[arg(long, default_value = "practica/audit/practica")]
+        audit_key_name: String,
     },
     /// Compute and publish the compliance and performance report of local dates [--from, --to)
     /// (the practice's zone), compared with the period before; HTML, CSV and JSON.
@@ -252,12 +260,16 @@ async fn main() -> anyhow::Result<()> {
             patient_client_id,
             staff_login,
             staff_client_id,
+            audit_public_key,
+            audit_key_name,
         } => {
             let sign_in = practica_cli::publish::SignIn {
                 patient_login,
                 patient_client_id,
                 staff_login,
                 staff_client_id,
+                audit_public_key,
+                audit_key_name,
             };
             let s3 = practica_cli::s3_client(&shared::app::sdk_config().await);
             for key in practica_cli::publish::publish(&s3, &bucket, &sign_in).await? {

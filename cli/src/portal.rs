@@ -118,13 +118,40 @@ const HTML: &str = "text/html; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
 const SVG: &str = "image/svg+xml";
 
-/// The pages and the demo sign-in, over the local issuer.
-pub fn routes(issuer: Arc<LocalIssuer>) -> Router {
+/// What the portal reads from `config.json`: how to sign in, and the audit log's public key and
+/// key name, against which the page checks the signature of the checkpoint every access-log proof
+/// leads to. Deployed, `practica publish-portal` writes it from the pinned key, outside the API.
+pub fn config(
+    local: bool,
+    sign_in: serde_json::Value,
+    audit_key_name: &str,
+    audit_spki: &[u8],
+) -> serde_json::Value {
+    use base64::Engine as _;
+    serde_json::json!({
+        "local": local,
+        "signIn": sign_in,
+        "auditLog": {
+            "keyName": audit_key_name,
+            "publicKey": base64::engine::general_purpose::STANDARD.encode(audit_spki),
+        },
+    })
+}
+
+/// The pages, the demo sign-in and the local stand-in for the managed login, over the local
+/// issuer; `audit_spki` is the local audit log's public key.
+pub fn routes(issuer: Arc<LocalIssuer>, audit_spki: &[u8]) -> Router {
     let mut router = Router::new();
     for (path, body, content_type) in FILES {
         router = router.route(path, get(move || page(body, content_type)));
     }
-    let config = crate::login::portal_config().to_string();
+    let config = config(
+        true,
+        crate::login::local_sign_in(),
+        crate::audit::LOCAL_KEY_NAME,
+        audit_spki,
+    )
+    .to_string();
     router
         .route(
             CONFIG_PATH,

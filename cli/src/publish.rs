@@ -7,19 +7,23 @@
 
 use crate::portal::{CONFIG_PATH, FILES};
 
-/// The deployed portal's sign-in: each pool's managed login (`https://<domain>`, the data stack's
-/// `PatientLoginUrl` and `StaffLoginUrl` outputs) and app client id.
+/// What the deployed portal is told (its `config.json`): each pool's managed login (`https://<domain>`,
+/// the data stack's `PatientLoginUrl` and `StaffLoginUrl` outputs) and app client id, and the audit
+/// log's public key (base64 DER, as `aws kms get-public-key` prints it) and key name.
 #[derive(Debug)]
 pub struct SignIn {
     pub patient_login: String,
     pub patient_client_id: String,
     pub staff_login: String,
     pub staff_client_id: String,
+    pub audit_public_key: String,
+    pub audit_key_name: String,
 }
 
 impl SignIn {
-    /// The portal's `config.json`: Cognito's OAuth endpoints for each pool.
+    /// The portal's `config.json`: Cognito's OAuth endpoints for each pool and the log's key.
     pub fn config(&self) -> anyhow::Result<serde_json::Value> {
+        use base64::Engine as _;
         let pool = |login: &str, client: &str| -> anyhow::Result<serde_json::Value> {
             let login = login.trim_end_matches('/');
             let host = login.strip_prefix("https://").unwrap_or_default();
@@ -38,13 +42,26 @@ impl SignIn {
                 "clientId": client,
             }))
         };
-        Ok(serde_json::json!({
-            "local": false,
-            "signIn": {
-                "patient": pool(&self.patient_login, &self.patient_client_id)?,
-                "staff": pool(&self.staff_login, &self.staff_client_id)?,
-            },
-        }))
+        let spki = base64::engine::general_purpose::STANDARD
+            .decode(self.audit_public_key.trim())
+            .map_err(|_| {
+                anyhow::anyhow!("the audit public key is base64 DER (SubjectPublicKeyInfo)")
+            })?;
+        anyhow::ensure!(
+            shared::domain::checkpoint::valid_key_name(&self.audit_key_name),
+            "{:?} is not a key name",
+            self.audit_key_name
+        );
+        let sign_in = serde_json::json!({
+            "patient": pool(&self.patient_login, &self.patient_client_id)?,
+            "staff": pool(&self.staff_login, &self.staff_client_id)?,
+        });
+        Ok(crate::portal::config(
+            false,
+            sign_in,
+            &self.audit_key_name,
+            &spki,
+        ))
     }
 }
 
@@ -101,6 +118,8 @@ mod tests {
             patient_client_id: "abc123".into(),
             staff_login: "https://p-staff.auth.us-east-1.amazoncognito.com".into(),
             staff_client_id: "def456".into(),
+            audit_public_key: "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQc=".into(),
+            audit_key_name: "practica/audit/practica".into(),
         };
         let config = sign_in("https://p-patients.auth.us-east-1.amazoncognito.com/")
             .config()

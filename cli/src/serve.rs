@@ -66,7 +66,10 @@ pub async fn bind(port: u16, data: &Path) -> anyhow::Result<(tokio::net::TcpList
         .merge(reports::routes(state, Arc::new(crate::report::store(data))))
         .route(JWKS_PATH, get(move || async move { Json(key_set) }))
         .route(OPENAPI_PATH, get(openapi))
-        .merge(crate::portal::routes(issuer));
+        .merge(crate::portal::routes(
+            issuer,
+            shared::crypto::signer::LogSigner::public_key(&crate::audit::signer(data)?),
+        ));
     Ok((listener, shared::web::finish(app)))
 }
 

@@ -467,11 +467,32 @@ async fn the_local_login_is_the_code_flow_with_pkce() {
     use base64::Engine as _;
     use practica_cli::login::{AUTHORIZE_PATH, PATIENT_CLIENT, STAFF_CLIENT, TOKEN_PATH};
     use sha2::Digest as _;
-    let (_data, base) = start_seeded().await;
+    let (data, base) = start_seeded().await;
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
+    // The portal's configuration: this stand-in for both pools, and the audit log's own key.
+    let config: serde_json::Value = client
+        .get(format!("{base}{}", practica_cli::portal::CONFIG_PATH))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(config["signIn"]["patient"]["clientId"], PATIENT_CLIENT);
+    assert_eq!(config["signIn"]["staff"]["token"], TOKEN_PATH);
+    let pem = practica_cli::audit::public_key_pem(data.path()).unwrap();
+    let spki = practica_cli::audit::spki_of_pem(&pem).unwrap();
+    assert_eq!(
+        config["auditLog"]["publicKey"],
+        base64::engine::general_purpose::STANDARD.encode(spki)
+    );
+    assert_eq!(
+        config["auditLog"]["keyName"],
+        practica_cli::audit::LOCAL_KEY_NAME
+    );
     let redirect = format!("{base}/");
     let verifier = "a-verifier-of-forty-three-characters-or-more-0123";
     let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD

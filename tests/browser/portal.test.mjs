@@ -322,6 +322,7 @@ async function patient(label, width, height, { provider, service }) {
     if (verified === 0) await page.waitForTimeout(500);
   }
   assert.ok(verified > 0, 'no sealed entry verified in the browser');
+  assert.match(await page.locator('#access-status').innerText(), /The log's signed record of \d+ entries carries the practice's signature, checked in this browser\./);
   const entries = await access.allInnerTexts();
   assert.ok(entries.every((t) => !/does not match/.test(t)), entries.join('\n'));
   assert.ok(entries.some((t) => t.startsWith('You booked an appointment')), entries.join('\n'));
@@ -342,6 +343,23 @@ async function patient(label, width, height, { provider, service }) {
     await page.locator('#show-access').click();
     await page.getByText('Warning: this entry does not match the signed log. Please tell the practice.').waitFor();
     assert.equal(await access.filter({ hasText: 'does not match' }).count(), 1);
+    await page.unroute('**/v1/patients/me/access-log*');
+    // And the checkpoint's signature is checked with the key from config.json: one changed
+    // signature byte, and no entry counts as sealed.
+    await page.route('**/v1/patients/me/access-log*', async (route) => {
+      const answer = await route.fetch();
+      const log = await answer.json();
+      const [text, lines] = log.checkpoint.split('\n\n');
+      const [dash, name, encoded] = lines.split(' ');
+      const signature = Buffer.from(encoded.trim(), 'base64');
+      signature[signature.length - 1] ^= 1;
+      log.checkpoint = `${text}\n\n${dash} ${name} ${signature.toString('base64')}\n`;
+      await route.fulfill({ response: answer, json: log });
+    });
+    await page.locator('#show-access').click();
+    await page.getByText(/does not carry the practice's signature/).first().waitFor();
+    assert.equal(await access.filter({ hasText: 'checked in this browser' }).count(), 0);
+    assert.doesNotMatch(await page.locator('#access-status').innerText(), /carries the practice's signature/);
     await page.unroute('**/v1/patients/me/access-log*');
 
     await nav(page, 'Security');

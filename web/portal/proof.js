@@ -1,7 +1,8 @@
 // The patient's access log: who did what with their record, and each entry's seal checked in this
-// browser: the inclusion proof (RFC 9162) leads from the entry's leaf hash to the signed
-// checkpoint's root.
-import { $, api, item, when } from './common.js';
+// browser: the checkpoint's signature by the log's key (pinned in config.json, which the API does
+// not serve), then the inclusion proof (RFC 9162) from the entry's leaf hash to that checkpoint's
+// root.
+import { $, api, item, session, when } from './common.js';
 
 // What each logged action means, in the patient's words.
 const ACTIONS = {
@@ -75,15 +76,57 @@ async function rootFromProof(index, size, leaf, proof) {
 }
 
 // The checkpoint's size and root hash (its second and third lines).
-function checkpointTree(checkpoint) {
-  const lines = (checkpoint || '').split('\n');
+// The checkpoint's size and root hash (its second and third lines), if its signature is the log
+// key's.
+async function checkpointTree(checkpoint, auditLog) {
+  if (!checkpoint || !(await signedByLog(checkpoint, auditLog))) return null;
+  const lines = checkpoint.split('\n');
   const size = Number(lines[1]);
   return Number.isSafeInteger(size) && lines[2] ? { size, root: lines[2] } : null;
 }
 
-async function sealStatus(entry, tree) {
+// A C2SP signed note: the text (ending in a newline), a blank line, then lines
+// `— <key name> base64(key ID ‖ signature)`; for the log's ECDSA P-256 key the key ID is the first
+// four bytes of SHA-256 of its SubjectPublicKeyInfo and the signature is ASN.1 DER over the text.
+async function signedByLog(note, auditLog) {
+  const at = note.lastIndexOf('\n\n');
+  if (!auditLog || at < 0) return false;
+  const text = new TextEncoder().encode(note.slice(0, at + 1));
+  const spki = fromBase64(auditLog.publicKey);
+  const keyId = (await sha256(spki)).slice(0, 4);
+  const key = await crypto.subtle.importKey('spki', spki, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['verify']);
+  for (const line of note.slice(at + 2).split('\n')) {
+    const [name, encoded, extra] = line.startsWith('\u2014 ') ? line.slice(2).split(' ') : [];
+    if (name !== auditLog.keyName || !encoded || extra !== undefined) continue;
+    let bytes;
+    try { bytes = fromBase64(encoded); } catch { continue; }
+    const raw = bytes.slice(0, 4).every((b, i) => b === keyId[i]) ? derToRaw(bytes.slice(4)) : null;
+    if (raw && (await crypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, key, raw, text))) return true;
+  }
+  return false;
+}
+
+// An ASN.1 DER ECDSA signature (a SEQUENCE of two INTEGERs) as the 64 bytes r ‖ s WebCrypto takes.
+function derToRaw(der) {
+  if (der[0] !== 0x30 || der[1] !== der.length - 2) return null;
+  const raw = new Uint8Array(64);
+  let at = 2;
+  for (let half = 0; half < 2; half += 1) {
+    if (der[at] !== 0x02) return null;
+    const length = der[at + 1];
+    let integer = der.slice(at + 2, at + 2 + length);
+    while (integer.length > 32 && integer[0] === 0) integer = integer.slice(1);
+    if (integer.length > 32 || at + 2 + length > der.length) return null;
+    raw.set(integer, half * 32 + 32 - integer.length);
+    at += 2 + length;
+  }
+  return at === der.length ? raw : null;
+}
+
+async function sealStatus(entry, tree, checkpoint) {
   if (!entry.inclusion) return 'Not sealed yet: entries are sealed within minutes.';
-  if (!tree) return 'Sealed; no checkpoint to check it against yet.';
+  if (!checkpoint) return 'Sealed; no checkpoint to check it against yet.';
+  if (!tree) return "Warning: the log's signed record does not carry the practice's signature. Please tell the practice.";
   const root = await rootFromProof(
     entry.inclusion.leafIndex,
     tree.size,
@@ -100,19 +143,20 @@ async function sealStatus(entry, tree) {
 export async function showAccessLog() {
   $('access-status').textContent = 'Loading…';
   const log = await api('/v1/patients/me/access-log?limit=50');
-  const tree = checkpointTree(log.checkpoint);
-    const rows = [];
+  const tree = await checkpointTree(log.checkpoint, session.config?.auditLog);
+  const rows = [];
   for (const entry of log.entries) {
     const outcome = entry.outcome === 'success' ? '' : ` (${entry.outcome === 'denied' ? 'refused' : 'failed'})`;
     const row = item(
       `${who(entry.by)} ${ACTIONS[entry.action] || entry.action}${outcome}`,
-      `${when(entry.at)} · ${await sealStatus(entry, tree)}`,
+      `${when(entry.at)} · ${await sealStatus(entry, tree, log.checkpoint)}`,
     );
     row.dataset.sealed = entry.inclusion ? 'yes' : 'no';
     rows.push(row);
   }
   $('access-log').replaceChildren(...(rows.length ? rows : [item('Nothing yet.')]));
-  $('access-status').textContent = `${log.entries.length} most recent entries${log.next ? ' (older ones exist)' : ''}.`;
+  const seal = tree ? ` The log's signed record of ${tree.size} entries carries the practice's signature, checked in this browser.` : '';
+  $('access-status').textContent = `${log.entries.length} most recent entries${log.next ? ' (older ones exist)' : ''}.${seal}`;
   $('show-access').textContent = 'Refresh the access log';
 }
 
