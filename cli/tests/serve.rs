@@ -43,14 +43,7 @@ async fn serve_verifies_locally_minted_tokens_and_serves_openapi() {
     let refused = client.get(format!("{base}/v1/me")).send().await.unwrap();
     assert_eq!(refused.status(), 401);
 
-    let doc: serde_json::Value = client
-        .get(format!("{base}/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = get_json(&client, &format!("{base}/openapi.json")).await;
     assert_eq!(doc["openapi"], "3.1.0");
 }
 
@@ -260,18 +253,11 @@ async fn the_local_card_form_completes_intents_through_signed_webhooks() {
             .cloned();
         (balance["balances"][0]["balance"].clone(), found.unwrap())
     };
-    let listed: serde_json::Value = client
-        .get(format!(
-            "{}{}",
-            stack.base,
-            practica_cli::checkout::SANDBOX_PAY_PATH
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = get_json(
+        &client,
+        &format!("{}{}", stack.base, practica_cli::checkout::SANDBOX_PAY_PATH),
+    )
+    .await;
     assert_eq!(listed["processor"], "sandbox");
 
     let (declined, secret) = intent("form-intent-1").await;
@@ -321,6 +307,11 @@ async fn start_seeded() -> (tempfile::TempDir, String) {
     let data = tempfile::tempdir().unwrap();
     assert!(serve::seed(data.path()).await.unwrap().created);
     listen(data).await
+}
+
+/// A GET's JSON answer.
+async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value {
+    client.get(url).send().await.unwrap().json().await.unwrap()
 }
 
 async fn me(client: &reqwest::Client, base: &str, token: &str) -> serde_json::Value {
@@ -407,7 +398,7 @@ async fn the_demo_sign_in_mints_tokens_for_the_demo_people_only() {
     let (_data, base) = start_seeded().await;
     let client = reqwest::Client::new();
     let url = format!("{base}{}", practica_cli::portal::DEMO_SIGN_IN_PATH);
-    let listed: serde_json::Value = client.get(&url).send().await.unwrap().json().await.unwrap();
+    let listed = get_json(&client, &url).await;
     let users: Vec<&str> = listed["users"]
         .as_array()
         .unwrap()
@@ -473,14 +464,11 @@ async fn the_local_login_is_the_code_flow_with_pkce() {
         .build()
         .unwrap();
     // The portal's configuration: this stand-in for both pools, and the audit log's own key.
-    let config: serde_json::Value = client
-        .get(format!("{base}{}", practica_cli::portal::CONFIG_PATH))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let config = get_json(
+        &client,
+        &format!("{base}{}", practica_cli::portal::CONFIG_PATH),
+    )
+    .await;
     assert_eq!(config["signIn"]["patient"]["clientId"], PATIENT_CLIENT);
     assert_eq!(config["signIn"]["staff"]["token"], TOKEN_PATH);
     let pem = practica_cli::audit::public_key_pem(data.path()).unwrap();
