@@ -409,6 +409,9 @@ async function frontDesk() {
   assert.equal(await page.title(), 'Staff console · Riverside Family Therapy');
   await page.getByRole('button', { name: 'The next seven days' }).click();
   await page.getByText(/booked in the next seven days with/).waitFor();
+  assert.match(await page.locator('#calendar').innerText(), /Patient patient-jane/);
+  await page.getByRole('button', { name: "Show this provider's waitlist" }).click();
+  await page.getByText(/on the waitlist of/).waitFor();
   await axe(page, 'the calendar (staff)');
 
   await nav(page, 'Patients');
@@ -421,6 +424,11 @@ async function frontDesk() {
   await page.getByRole('button', { name: 'Post the charge' }).click();
   await page.getByText('Charged $45.00.').waitFor();
   assert.match(await page.locator('#chosen-patient').innerText(), /USD: \$45\.00 owed/);
+  // Booking for her: the first free time of the week, one click.
+  await page.locator('#staff-book').getByRole('button', { name: 'Show free times' }).click();
+  await page.getByText(/^The first \d+ free times in the next seven days/).waitFor();
+  await page.locator('#staff-slots button').first().click();
+  await page.getByText(/^Booked Jane Demo-Patient: /).waitFor();
   await axe(page, 'the patients page (staff)');
   await page.screenshot({ path: `${shots}/console-patients-desktop.png`, fullPage: true });
 
@@ -434,7 +442,7 @@ async function frontDesk() {
   // Reports are for administrators.
   assert.equal(await page.getByRole('button', { name: 'Reports', exact: true }).isHidden(), true);
   await done('front desk');
-  console.log('console (staff): calendar, patient lookup, a charge posted, feedback resolved: ok');
+  console.log('console (staff): calendar and waitlist, patient lookup, a charge posted, a booking for her, feedback resolved: ok');
 }
 
 async function administrator() {
@@ -448,8 +456,15 @@ async function administrator() {
   assert.match(await page.locator('#report-view').innerText(), /Riverside Family Therapy/);
   await axe(page, 'a report (admin)');
   await page.screenshot({ path: `${shots}/console-report-desktop.png`, fullPage: true });
+  // The audit search: today's entries, among them the front desk's search for Jane.
+  await nav(page, 'Audit log');
+  await page.getByLabel('Action code (optional, e.g. patient.search)').fill('patient.search');
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
+  await page.getByText(/entries(?: so far)?\. Searching the audit log is itself written to it\./).waitFor();
+  assert.match(await page.locator('#audit-results').innerText(), /Front desk \(demo staff\) \(staff\): patient\.search/);
+  await axe(page, 'the audit search (admin)');
   await done('administrator');
-  console.log('console (admin): a report opened: ok');
+  console.log('console (admin): a report opened, the audit log searched: ok');
 }
 
 // Back as the patient: the answer to her feedback and the new charge.

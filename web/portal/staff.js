@@ -1,13 +1,14 @@
 // The staff console: a provider's calendar for today and the week, patient lookup with the
 // balance and posting a charge, feedback triage, and (administrators) the reports.
 import {
-  $, api, catalog, dayLabel, el, fillProviders, item, list, money, newKey, session, show, startOfDayIn, timeLabel, when,
+  $, api, catalog, dayLabel, el, fillProviders, fillServices, item, list, money, newKey, session, show, startOfDayIn, timeLabel,
+  when,
 } from './common.js';
 
 export function resetStaff() {
-  for (const id of ['calendar', 'patient-results', 'staff-feedback', 'reports', 'report-view']) $(id).replaceChildren();
-  for (const id of ['calendar-status', 'search-status', 'charge-status', 'staff-feedback-status', 'reports-status', 'chosen-patient']) $(id).textContent = '';
-  show('charge-form', false);
+  for (const id of ['calendar', 'patient-results', 'staff-feedback', 'reports', 'report-view', 'staff-waitlist', 'staff-slots', 'audit-results']) $(id).replaceChildren();
+  for (const id of ['calendar-status', 'search-status', 'charge-status', 'staff-feedback-status', 'reports-status', 'chosen-patient', 'staff-waitlist-status', 'staff-book-status', 'audit-status']) $(id).textContent = '';
+  for (const id of ['charge-form', 'staff-book', 'audit-more']) show(id, false);
   staff.patient = null;
 }
 
@@ -15,6 +16,10 @@ const staff = { patient: null };
 
 export async function loadStaff() {
   fillProviders($('calendar-provider'));
+  fillProviders($('staff-provider'));
+  fillServices($('staff-service'), $('staff-provider').value);
+  $('audit-from').value = today();
+  $('audit-to').value = today();
 }
 
 function today() {
@@ -63,6 +68,9 @@ async function openPatient(patient) {
   $('charge-currency').value = balance.balances[0]?.currency || $('charge-currency').value;
   staff.chargeKey = newKey();
   show('charge-form', true);
+  show('staff-book', true);
+  $('staff-slots').replaceChildren();
+  $('staff-book-status').textContent = '';
   $('charge-description').focus();
 }
 
@@ -87,6 +95,81 @@ async function postCharge(event) {
     $('charge-status').textContent = `Charged ${money(charge.total, charge.currency)}.`;
   } catch (error) {
     if (!error.signedOut) $('charge-status').textContent = `Not charged: ${error.message}`;
+  }
+}
+
+// The provider's waitlist: who waits for which days, and the offers out.
+async function showWaitlist() {
+  const provider = $('calendar-provider').value;
+  const { entries } = await api(`/v1/waitlist?providerId=${encodeURIComponent(provider)}`);
+  list('staff-waitlist', entries.map((e) => item(
+    `${catalog.serviceName.get(e.serviceId) || 'Appointment'}: ${dayLabel(e.from, session.zone)} to ${dayLabel(e.to, session.zone)}`,
+    `Patient ${e.patientId} · ${e.offer ? `offered ${when(e.offer.start)}, held until ${timeLabel(e.offer.expiresAt, session.zone)}` : e.status}`,
+  )), 'Nobody is waiting.');
+  $('staff-waitlist-status').textContent = `${entries.length} on the waitlist of ${catalog.providerName.get(provider)}.`;
+}
+
+// Booking for the opened patient: the provider's free times of the next week; staff are not held
+// to the patient's limits or the cut-off, the time is still checked like any booking.
+async function staffFindTimes(event) {
+  event.preventDefault();
+  const provider = $('staff-provider').value;
+  const service = $('staff-service').value;
+  const from = new Date(Date.now() + 60 * 60 * 1000);
+  const to = new Date(from.getTime() + 7 * 86400e3);
+  const query = new URLSearchParams({ serviceId: service, from: from.toISOString(), to: to.toISOString() });
+  const { slots, timeZone } = await api(`/v1/providers/${encodeURIComponent(provider)}/availability?${query}`);
+  $('staff-slots').replaceChildren(...slots.slice(0, 24).map((start) => {
+    const label = `${dayLabel(start, timeZone)} ${timeLabel(start, timeZone)}`;
+    const button = el('button', { type: 'button', className: 'secondary', textContent: label });
+    const key = newKey();
+    button.addEventListener('click', async () => {
+      try {
+        await api('/v1/appointments', { method: 'POST', key, json: { providerId: provider, serviceId: service, start, patientId: staff.patient.patientId } });
+        $('staff-slots').replaceChildren();
+        $('staff-book-status').textContent = `Booked ${staff.patient.name}: ${label} (${timeZone}).`;
+      } catch (error) {
+        if (!error.signedOut) $('staff-book-status').textContent = `Not booked: ${error.message}`;
+      }
+    });
+    return el('li', {}, button);
+  }));
+  $('staff-book-status').textContent = slots.length ? `The first ${Math.min(slots.length, 24)} free times in the next seven days (${timeZone}).` : 'No free times in the next seven days.';
+}
+
+// The admin's audit search: a period of whole days in the practice's zone, optional filters, a
+// page at a time.
+const audit = { query: null };
+
+async function searchAudit(event, more = false) {
+  event?.preventDefault();
+  if (!more) {
+    const from = $('audit-from').value;
+    const to = $('audit-to').value;
+    if (!from || !to || to < from) {
+      $('audit-status').textContent = 'Choose a first and a last day, the last on or after the first.';
+      return;
+    }
+    audit.query = new URLSearchParams({ from: startOfDayIn(from, session.zone).toISOString(), to: startOfDayIn(to, session.zone, 1).toISOString(), limit: '50' });
+    for (const [name, id] of [['actor', 'audit-actor'], ['action', 'audit-action'], ['outcome', 'audit-outcome']]) {
+      if ($(id).value.trim()) audit.query.set(name, $(id).value.trim());
+    }
+    audit.query.delete('cursor');
+    $('audit-results').replaceChildren();
+  }
+  try {
+    const page = await api(`/v1/audit?${audit.query}`);
+    const rows = page.entries.map((e) => item(
+      `${e.actorName || e.actor} (${e.roles.join(', ') || e.agentKind || 'system'}): ${e.action}${e.outcome === 'success' ? '' : ` · ${e.outcome}`}`,
+      `${when(e.at)}${e.patientIds.length ? ` · about ${e.patientIds.join(', ')}` : ''}${e.leafIndex == null ? '' : ` · log entry ${e.leafIndex + 1}`}`,
+    ));
+    $('audit-results').append(...rows);
+    if (page.next) audit.query.set('cursor', page.next);
+    show('audit-more', Boolean(page.next));
+    const shown = $('audit-results').children.length;
+    $('audit-status').textContent = `${shown} entries${page.next ? ' so far' : ''}. Searching the audit log is itself written to it.`;
+  } catch (error) {
+    if (!error.signedOut) $('audit-status').textContent = `Not searched: ${error.message}`;
   }
 }
 
@@ -161,4 +244,9 @@ export function wireStaff() {
   $('calendar-week').addEventListener('click', () => showCalendar(7).catch((e) => { $('calendar-status').textContent = e.message; }));
   $('search-form').addEventListener('submit', searchPatients);
   $('charge-form').addEventListener('submit', postCharge);
+  $('show-waitlist').addEventListener('click', () => showWaitlist().catch((e) => { $('staff-waitlist-status').textContent = e.message; }));
+  $('staff-provider').addEventListener('change', () => fillServices($('staff-service'), $('staff-provider').value));
+  $('staff-book').addEventListener('submit', (event) => staffFindTimes(event).catch((e) => { $('staff-book-status').textContent = e.message; }));
+  $('audit-form').addEventListener('submit', (event) => searchAudit(event));
+  $('audit-more').addEventListener('click', () => searchAudit(null, true));
 }
