@@ -125,7 +125,7 @@ async function patient(label, width, height, { provider, service }) {
   const { page, watch, done } = await window(width, height);
   await page.goto(base);
   const button = page.getByRole('button', { name: 'Sign in as a patient' });
-  await button.waitFor();
+  await page.locator('#sign-in-patient:enabled').waitFor();
   await axe(page, `the sign-in page (${label})`);
   await page.screenshot({ path: `${shots}/portal-sign-in-${label}.png`, fullPage: true });
 

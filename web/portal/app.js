@@ -97,8 +97,11 @@ async function start() {
     return;
   }
   show('local-note', Boolean(session.config.local));
-  $('sign-in-patient').addEventListener('click', () => startSignIn(session.config, 'patient'));
-  $('sign-in-staff').addEventListener('click', () => startSignIn(session.config, 'staff'));
+  // Enabled only now, so that a click never goes unanswered.
+  for (const [id, pool] of [['sign-in-patient', 'patient'], ['sign-in-staff', 'staff']]) {
+    $(id).addEventListener('click', () => startSignIn(session.config, pool));
+    $(id).disabled = false;
+  }
   const params = new URLSearchParams(location.search);
   if (params.has('code') || params.has('error')) {
     $('sign-in-status').textContent = 'Signing in…';

@@ -135,6 +135,15 @@ export function fillServices(select, provider) {
     .map((s) => new Option(`${s.name} (${s.durationMinutes} minutes)`, s.id)));
 }
 
+// A provider's free starts for a service from an hour from now over `days` days, in the
+// practice's zone.
+export async function freeTimes(provider, service, days) {
+  const from = new Date(Date.now() + 60 * 60 * 1000);
+  const to = new Date(from.getTime() + days * 86400e3);
+  const query = new URLSearchParams({ serviceId: service, from: from.toISOString(), to: to.toISOString() });
+  return api(`/v1/providers/${encodeURIComponent(provider)}/availability?${query}`);
+}
+
 export function describe(a) {
   return `${catalog.serviceName.get(a.serviceId) || 'Appointment'} with ${catalog.providerName.get(a.providerId) || 'your provider'}`;
 }

@@ -1,7 +1,7 @@
 // The patient's pages: appointments (book, move, cancel, the waitlist and its offers), billing
 // (balance, paying, receipts), messages (feedback, notification choices) and the access log.
 import {
-  $, api, catalog, confirmButton, dayLabel, describe, el, fail, fillProviders, fillServices, item, list,
+  $, api, catalog, confirmButton, dayLabel, describe, el, fail, fillProviders, fillServices, freeTimes, item, list,
   money, newKey, session, show, startOfDayIn, timeLabel, when,
 } from './common.js';
 
@@ -105,10 +105,7 @@ async function findTimes(event) {
   $('book-status').textContent = 'Looking for free times…';
   const provider = $('provider').value;
   const service = $('service').value;
-  const from = new Date(Date.now() + 60 * 60 * 1000);
-  const to = new Date(from.getTime() + 14 * 86400e3);
-  const query = new URLSearchParams({ serviceId: service, from: from.toISOString(), to: to.toISOString() });
-  const { slots, timeZone } = await api(`/v1/providers/${encodeURIComponent(provider)}/availability?${query}`);
+  const { slots, timeZone } = await freeTimes(provider, service, 14);
   const days = new Map();
   for (const slot of slots) {
     const day = dayLabel(slot, timeZone);

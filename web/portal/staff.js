@@ -1,8 +1,8 @@
 // The staff console: a provider's calendar for today and the week, patient lookup with the
 // balance and posting a charge, feedback triage, and (administrators) the reports.
 import {
-  $, api, catalog, dayLabel, el, fillProviders, fillServices, item, list, money, newKey, session, show, startOfDayIn, timeLabel,
-  when,
+  $, api, catalog, dayLabel, el, fillProviders, fillServices, freeTimes, item, list, money, newKey, session, show, startOfDayIn,
+  timeLabel, when,
 } from './common.js';
 
 export function resetStaff() {
@@ -115,10 +115,7 @@ async function staffFindTimes(event) {
   event.preventDefault();
   const provider = $('staff-provider').value;
   const service = $('staff-service').value;
-  const from = new Date(Date.now() + 60 * 60 * 1000);
-  const to = new Date(from.getTime() + 7 * 86400e3);
-  const query = new URLSearchParams({ serviceId: service, from: from.toISOString(), to: to.toISOString() });
-  const { slots, timeZone } = await api(`/v1/providers/${encodeURIComponent(provider)}/availability?${query}`);
+  const { slots, timeZone } = await freeTimes(provider, service, 7);
   $('staff-slots').replaceChildren(...slots.slice(0, 24).map((start) => {
     const label = `${dayLabel(start, timeZone)} ${timeLabel(start, timeZone)}`;
     const button = el('button', { type: 'button', className: 'secondary', textContent: label });
