@@ -64,17 +64,18 @@ async function enter(token, pool) {
     for (const li of document.querySelectorAll('#nav li')) {
       li.hidden = !li.dataset.for.split(' ').some((role) => session.roles.includes(role));
     }
-    show('sign-in', false);
-    show('nav', true);
-    show('sign-out', true);
-    $('sign-in-status').textContent = '';
     resetIdle();
     const practice = await loadCatalog();
     const patient = session.roles.includes('patient');
     document.title = `${patient ? 'Patient portal' : 'Staff console'} · ${practice.name}`;
     if (patient) await loadPatient();
     else await loadStaff();
+    show('sign-in', false);
     await open(patient ? 'appointments' : 'calendar-page');
+    // The navigation appears once the first page is open, so that no click is overtaken by it.
+    show('nav', true);
+    show('sign-out', true);
+    $('sign-in-status').textContent = '';
     $('main').focus();
   } catch (error) {
     fail('Your information could not be loaded: ', error);
