@@ -579,11 +579,15 @@ fn the_portal_is_one_origin_behind_waf_with_the_served_headers() {
 
     let headers = properties("PortalHeadersPolicy")["ResponseHeadersPolicyConfig"].clone();
     let security = &headers["SecurityHeadersConfig"];
-    // What `practica serve` sends, with the managed login's token endpoint added to connect-src.
-    let deployed = practica_cli::portal::CONTENT_SECURITY_POLICY.replace(
-        "connect-src 'self';",
-        "connect-src 'self' https://*.auth.${AWS::Region}.amazoncognito.com;",
-    );
+    // What `practica serve` sends, with the managed login's token endpoint and Stripe's card
+    // form (its script, frames and API) added.
+    let deployed = practica_cli::portal::CONTENT_SECURITY_POLICY
+        .replace("script-src 'self';", "script-src 'self' https://js.stripe.com;")
+        .replace(
+            "connect-src 'self';",
+            "connect-src 'self' https://api.stripe.com https://*.auth.${AWS::Region}.amazoncognito.com; \
+             frame-src https://js.stripe.com https://hooks.stripe.com;",
+        );
     assert_eq!(
         security["ContentSecurityPolicy"]["ContentSecurityPolicy"],
         serde_json::json!({ "Fn::Sub": deployed })
@@ -707,6 +711,7 @@ async fn publishing_puts_every_file_where_the_distribution_serves_it() {
         staff_client_id: "staffclient1".into(),
         audit_public_key: "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQc=".into(),
         audit_key_name: "practica/audit/practica".into(),
+        stripe_publishable_key: "pk_test_portal".into(),
     };
     let written = practica_cli::publish::publish(&s3, &bucket, &sign_in)
         .await

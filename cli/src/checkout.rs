@@ -65,23 +65,14 @@ struct Checkout {
     webhooks: axum::Router,
 }
 
-/// `GET` says the local form is available (the portal shows it instead of the processor's
-/// element); `POST` completes an intent.
+/// `POST` completes an intent (the portal knows the form is there from its `config.json`).
 pub fn routes(
     sandbox: Arc<SandboxProcessor>,
     config: Arc<WebhookConfig>,
     webhooks: axum::Router,
 ) -> Router {
     Router::new()
-        .route(
-            SANDBOX_PAY_PATH,
-            post(pay).get(|| async {
-                Json(serde_json::json!({
-                    "processor": "sandbox",
-                    "outcomes": ["success", "address_check_fails", "declined_insufficient_funds", "declined_generic"],
-                }))
-            }),
-        )
+        .route(SANDBOX_PAY_PATH, post(pay))
         .with_state(Checkout {
             sandbox,
             config,

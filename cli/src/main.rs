@@ -95,6 +95,9 @@ enum Command {
         /// unless PRACTICA_AUDIT_KEY_NAME says otherwise).
         #[arg(long, default_value = "practica/audit/practica")]
         audit_key_name: String,
+        /// Stripe's publishable key (pk_live_… or pk_test_…) for the card form.
+        #[arg(long)]
+        stripe_publishable_key: String,
     },
     /// Compute and publish the compliance and performance report of local dates [--from, --to)
     /// (the practice's zone), compared with the period before; HTML, CSV and JSON.
@@ -262,6 +265,7 @@ async fn main() -> anyhow::Result<()> {
             staff_client_id,
             audit_public_key,
             audit_key_name,
+            stripe_publishable_key,
         } => {
             let sign_in = practica_cli::publish::SignIn {
                 patient_login,
@@ -270,6 +274,7 @@ async fn main() -> anyhow::Result<()> {
                 staff_client_id,
                 audit_public_key,
                 audit_key_name,
+                stripe_publishable_key,
             };
             let s3 = practica_cli::s3_client(&shared::app::sdk_config().await);
             for key in practica_cli::publish::publish(&s3, &bucket, &sign_in).await? {

@@ -66,7 +66,7 @@ pub const DEMO_USERS: [DemoUser; 4] = [
 ];
 
 /// The site's files (`web/portal/`), compiled in: path, body, content type.
-pub const FILES: [(&str, &str, &str); 10] = [
+pub const FILES: [(&str, &str, &str); 11] = [
     ("/", include_str!("../../web/portal/index.html"), HTML),
     (
         "/portal/app.js",
@@ -94,6 +94,11 @@ pub const FILES: [(&str, &str, &str); 10] = [
         JS,
     ),
     (
+        "/portal/stripe.js",
+        include_str!("../../web/portal/stripe.js"),
+        JS,
+    ),
+    (
         "/portal/staff.js",
         include_str!("../../web/portal/staff.js"),
         JS,
@@ -118,12 +123,14 @@ const HTML: &str = "text/html; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
 const SVG: &str = "image/svg+xml";
 
-/// What the portal reads from `config.json`: how to sign in, and the audit log's public key and
+/// What the portal reads from `config.json`: how to sign in, which card form to show (the local
+/// test form, or the processor's own element with its publishable key), and the audit log's public key and
 /// key name, against which the page checks the signature of the checkpoint every access-log proof
 /// leads to. Deployed, `practica publish-portal` writes it from the pinned key, outside the API.
 pub fn config(
     local: bool,
     sign_in: serde_json::Value,
+    payments: serde_json::Value,
     audit_key_name: &str,
     audit_spki: &[u8],
 ) -> serde_json::Value {
@@ -131,6 +138,7 @@ pub fn config(
     serde_json::json!({
         "local": local,
         "signIn": sign_in,
+        "payments": payments,
         "auditLog": {
             "keyName": audit_key_name,
             "publicKey": base64::engine::general_purpose::STANDARD.encode(audit_spki),
@@ -148,6 +156,7 @@ pub fn routes(issuer: Arc<LocalIssuer>, audit_spki: &[u8]) -> Router {
     let config = config(
         true,
         crate::login::local_sign_in(),
+        serde_json::json!({ "processor": "sandbox" }),
         crate::audit::LOCAL_KEY_NAME,
         audit_spki,
     )

@@ -8,8 +8,9 @@
 use crate::portal::{CONFIG_PATH, FILES};
 
 /// What the deployed portal is told (its `config.json`): each pool's managed login (`https://<domain>`,
-/// the data stack's `PatientLoginUrl` and `StaffLoginUrl` outputs) and app client id, and the audit
-/// log's public key (base64 DER, as `aws kms get-public-key` prints it) and key name.
+/// the data stack's `PatientLoginUrl` and `StaffLoginUrl` outputs) and app client id, the audit
+/// log's public key (base64 DER, as `aws kms get-public-key` prints it) and key name, and Stripe's
+/// publishable key.
 #[derive(Debug)]
 pub struct SignIn {
     pub patient_login: String,
@@ -18,6 +19,9 @@ pub struct SignIn {
     pub staff_client_id: String,
     pub audit_public_key: String,
     pub audit_key_name: String,
+    /// Stripe's publishable key (`pk_live_…` or `pk_test_…`): the card form is Stripe's Payment
+    /// Element.
+    pub stripe_publishable_key: String,
 }
 
 impl SignIn {
@@ -56,9 +60,17 @@ impl SignIn {
             "patient": pool(&self.patient_login, &self.patient_client_id)?,
             "staff": pool(&self.staff_login, &self.staff_client_id)?,
         });
+        let key = &self.stripe_publishable_key;
+        anyhow::ensure!(
+            (key.starts_with("pk_live_") || key.starts_with("pk_test_"))
+                && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+            "a Stripe publishable key starts with pk_live_ or pk_test_ (never the secret sk_ key)"
+        );
+        let payments = serde_json::json!({ "processor": "stripe", "publishableKey": key });
         Ok(crate::portal::config(
             false,
             sign_in,
+            payments,
             &self.audit_key_name,
             &spki,
         ))
@@ -120,6 +132,7 @@ mod tests {
             staff_client_id: "def456".into(),
             audit_public_key: "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQc=".into(),
             audit_key_name: "practica/audit/practica".into(),
+            stripe_publishable_key: "pk_test_abc123".into(),
         };
         let config = sign_in("https://p-patients.auth.us-east-1.amazoncognito.com/")
             .config()
@@ -130,6 +143,10 @@ mod tests {
         );
         assert_eq!(config["signIn"]["staff"]["clientId"], "def456");
         assert_eq!(config["local"], false);
+        assert_eq!(config["payments"]["publishableKey"], "pk_test_abc123");
+        let mut secret = sign_in("https://p-patients.auth.us-east-1.amazoncognito.com");
+        secret.stripe_publishable_key = "sk_live_oops".into();
+        assert!(secret.config().is_err(), "a secret key is never published");
         for bad in [
             "http://plain.example",
             "https://a.example/path",

@@ -253,12 +253,13 @@ async fn the_local_card_form_completes_intents_through_signed_webhooks() {
             .cloned();
         (balance["balances"][0]["balance"].clone(), found.unwrap())
     };
-    let listed = get_json(
+    // The portal shows this form because its configuration names the sandbox.
+    let config = get_json(
         &client,
-        &format!("{}{}", stack.base, practica_cli::checkout::SANDBOX_PAY_PATH),
+        &format!("{}{}", stack.base, practica_cli::portal::CONFIG_PATH),
     )
     .await;
-    assert_eq!(listed["processor"], "sandbox");
+    assert_eq!(config["payments"]["processor"], "sandbox");
 
     let (declined, secret) = intent("form-intent-1").await;
     assert_eq!(

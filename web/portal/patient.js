@@ -4,6 +4,7 @@ import {
   $, api, catalog, confirmButton, dayLabel, describe, el, fail, fillProviders, fillServices, freeTimes, item, list,
   money, newKey, session, show, startOfDayIn, timeLabel, when,
 } from './common.js';
+import { mountCardForm } from './stripe.js';
 
 // Days of free times shown at once (and added by "Show more days"): a phone stays scrollable.
 const DAYS_AT_ONCE = 3;
@@ -246,7 +247,8 @@ async function joinWaitlist(event) {
 
 // --- billing ---
 
-const checkout = { payment: null, sandbox: null, balance: null };
+// The payment being made: the API's reply (with the intent's client secret) and how to confirm it.
+const checkout = { payment: null, confirm: null, balance: null };
 
 export async function loadBalance() {
   const balance = await api('/v1/balance');
@@ -270,26 +272,37 @@ export async function loadBalance() {
   }), 'No payments yet.');
 }
 
+// The configured processor's card form: Stripe's own element when deployed, the labelled local
+// test form under `practica serve`.
 async function startPayment() {
   const due = checkout.due;
   if (!due) return;
+  const processor = session.config?.payments?.processor;
+  if (!['stripe', 'sandbox'].includes(processor)) {
+    $('pay-status').textContent = 'Online card payment is not set up here; please pay at the practice.';
+    return;
+  }
   $('pay-status').textContent = 'Preparing a secure payment…';
   try {
-    checkout.sandbox ??= await api('/local/sandbox-pay').catch(() => false);
-    if (!checkout.sandbox) {
-      $('pay-status').textContent = 'Online card payment is not set up here; please pay at the practice.';
-      return;
-    }
     checkout.payment = await api('/v1/payment-intents', { method: 'POST', key: newKey(), json: { currency: due.currency } });
+    const { clientSecret } = checkout.payment;
+    checkout.confirm = processor === 'stripe'
+      ? await mountCardForm(session.config.payments.publishableKey, clientSecret, $('card-element'))
+      : async () => {
+        const outcome = new FormData($('pay-form')).get('outcome');
+        await api('/local/sandbox-pay', { method: 'POST', json: { clientSecret, outcome } });
+      };
   } catch (error) {
     if (!error.signedOut) $('pay-status').textContent = `The payment could not be started: ${error.message}`;
     return;
   }
   $('pay-amount').textContent = `Amount: ${money(checkout.payment.amount.amount, checkout.payment.amount.currency)}.`;
   $('pay-status').textContent = '';
+  show('sandbox-form', processor === 'sandbox');
+  show('card-element', processor === 'stripe');
   show('pay-now', false);
   show('pay-form', true);
-  $('pay-form').querySelector('input').focus();
+  $('pay-submit').focus();
 }
 
 // The processor's answer comes by webhook: the page waits for the balance to show the payment
@@ -311,12 +324,11 @@ const DECLINES = {
 
 async function pay(event) {
   event.preventDefault();
-  const outcome = new FormData($('pay-form')).get('outcome');
   const { payment } = checkout;
   $('pay-submit').disabled = true;
   $('pay-status').textContent = 'Paying… waiting for the payment processor to confirm.';
   try {
-    await api('/local/sandbox-pay', { method: 'POST', json: { clientSecret: payment.clientSecret, outcome } });
+    await checkout.confirm();
     const confirmed = await confirmedStatus(payment.id);
     show('pay-form', false);
     await loadBalance();
