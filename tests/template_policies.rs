@@ -712,6 +712,7 @@ async fn publishing_puts_every_file_where_the_distribution_serves_it() {
         audit_public_key: "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQc=".into(),
         audit_key_name: "practica/audit/practica".into(),
         stripe_publishable_key: "pk_test_portal".into(),
+        idle_minutes: 15,
     };
     let written = practica_cli::publish::publish(&s3, &bucket, &sign_in)
         .await

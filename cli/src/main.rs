@@ -98,6 +98,9 @@ enum Command {
         /// Stripe's publishable key (pk_live_… or pk_test_…) for the card form.
         #[arg(long)]
         stripe_publishable_key: String,
+        /// Minutes without activity after which the portal signs out.
+        #[arg(long, default_value_t = practica_cli::portal::DEFAULT_IDLE_MINUTES)]
+        idle_minutes: u16,
     },
     /// Compute and publish the compliance and performance report of local dates [--from, --to)
     /// (the practice's zone), compared with the period before; HTML, CSV and JSON.
@@ -266,6 +269,7 @@ async fn main() -> anyhow::Result<()> {
             audit_public_key,
             audit_key_name,
             stripe_publishable_key,
+            idle_minutes,
         } => {
             let sign_in = practica_cli::publish::SignIn {
                 patient_login,
@@ -275,6 +279,7 @@ async fn main() -> anyhow::Result<()> {
                 audit_public_key,
                 audit_key_name,
                 stripe_publishable_key,
+                idle_minutes,
             };
             let s3 = practica_cli::s3_client(&shared::app::sdk_config().await);
             for key in practica_cli::publish::publish(&s3, &bucket, &sign_in).await? {

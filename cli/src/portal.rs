@@ -124,13 +124,15 @@ const JS: &str = "text/javascript; charset=utf-8";
 const SVG: &str = "image/svg+xml";
 
 /// What the portal reads from `config.json`: how to sign in, which card form to show (the local
-/// test form, or the processor's own element with its publishable key), and the audit log's public key and
+/// test form, or the processor's own element with its publishable key), after how many idle
+/// minutes it signs out, and the audit log's public key and
 /// key name, against which the page checks the signature of the checkpoint every access-log proof
 /// leads to. Deployed, `practica publish-portal` writes it from the pinned key, outside the API.
 pub fn config(
     local: bool,
     sign_in: serde_json::Value,
     payments: serde_json::Value,
+    idle_minutes: u16,
     audit_key_name: &str,
     audit_spki: &[u8],
 ) -> serde_json::Value {
@@ -139,6 +141,7 @@ pub fn config(
         "local": local,
         "signIn": sign_in,
         "payments": payments,
+        "idleMinutes": idle_minutes,
         "auditLog": {
             "keyName": audit_key_name,
             "publicKey": base64::engine::general_purpose::STANDARD.encode(audit_spki),
@@ -157,6 +160,7 @@ pub fn routes(issuer: Arc<LocalIssuer>, audit_spki: &[u8]) -> Router {
         true,
         crate::login::local_sign_in(),
         serde_json::json!({ "processor": "sandbox" }),
+        DEFAULT_IDLE_MINUTES,
         crate::audit::LOCAL_KEY_NAME,
         audit_spki,
     )
@@ -170,6 +174,9 @@ pub fn routes(issuer: Arc<LocalIssuer>, audit_spki: &[u8]) -> Router {
         .with_state(issuer.clone())
         .merge(crate::login::routes(issuer))
 }
+
+/// Minutes without activity after which the portal signs out (publish-portal --idle-minutes).
+pub const DEFAULT_IDLE_MINUTES: u16 = 15;
 
 /// Where the portal reads how to sign in (a deployed portal's is uploaded by `practica
 /// publish-portal`).

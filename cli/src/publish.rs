@@ -22,6 +22,8 @@ pub struct SignIn {
     /// Stripe's publishable key (`pk_live_…` or `pk_test_…`): the card form is Stripe's Payment
     /// Element.
     pub stripe_publishable_key: String,
+    /// Minutes without activity after which the portal signs out (1 to 120).
+    pub idle_minutes: u16,
 }
 
 impl SignIn {
@@ -67,10 +69,15 @@ impl SignIn {
             "a Stripe publishable key starts with pk_live_ or pk_test_ (never the secret sk_ key)"
         );
         let payments = serde_json::json!({ "processor": "stripe", "publishableKey": key });
+        anyhow::ensure!(
+            (1..=120).contains(&self.idle_minutes),
+            "the idle sign-out is 1 to 120 minutes"
+        );
         Ok(crate::portal::config(
             false,
             sign_in,
             payments,
+            self.idle_minutes,
             &self.audit_key_name,
             &spki,
         ))
@@ -133,6 +140,7 @@ mod tests {
             audit_public_key: "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQc=".into(),
             audit_key_name: "practica/audit/practica".into(),
             stripe_publishable_key: "pk_test_abc123".into(),
+            idle_minutes: 10,
         };
         let config = sign_in("https://p-patients.auth.us-east-1.amazoncognito.com/")
             .config()
@@ -144,6 +152,7 @@ mod tests {
         assert_eq!(config["signIn"]["staff"]["clientId"], "def456");
         assert_eq!(config["local"], false);
         assert_eq!(config["payments"]["publishableKey"], "pk_test_abc123");
+        assert_eq!(config["idleMinutes"], 10);
         let mut secret = sign_in("https://p-patients.auth.us-east-1.amazoncognito.com");
         secret.stripe_publishable_key = "sk_live_oops".into();
         assert!(secret.config().is_err(), "a secret key is never published");

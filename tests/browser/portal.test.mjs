@@ -318,11 +318,15 @@ async function patient(label, width, height, { provider, service }) {
   await nav(page, 'Access log');
   const access = page.locator('#access-log li');
   let verified = 0;
-  for (let attempt = 0; attempt < 20 && verified === 0; attempt += 1) {
+  // Entries reach the access log as the audit job integrates them (every few seconds here): wait
+  // for this run's booking too.
+  let booked = 0;
+  for (let attempt = 0; attempt < 30 && (verified === 0 || booked === 0); attempt += 1) {
     await page.locator('#show-access').click();
     await page.getByText(/most recent entries/).waitFor();
     verified = await access.filter({ hasText: 'checked in this browser' }).count();
-    if (verified === 0) await page.waitForTimeout(500);
+    booked = await access.filter({ hasText: /^You booked an appointment/ }).count();
+    if (verified === 0 || booked === 0) await page.waitForTimeout(500);
   }
   assert.ok(verified > 0, 'no sealed entry verified in the browser');
   assert.match(await page.locator('#access-status').innerText(), /The log's signed record of \d+ entries carries the practice's signature, checked in this browser\./);
@@ -478,8 +482,18 @@ async function patientAgain() {
   await page.getByText(/^Answered .*: Thank you, we are glad it helped\.$/).waitFor();
   await nav(page, 'Billing');
   await page.getByText('You owe $45.00.').waitFor();
+  // Automatic logoff: the page's clock is taken over, a click starts the idle time anew, and 15
+  // minutes later (the demo's idleMinutes) the session ends.
+  await page.clock.install();
+  await nav(page, 'Security');
+  await page.getByText('You are signed out after 15 minutes without activity').waitFor();
+  await page.clock.fastForward('14:50');
+  assert.equal(await page.locator('#nav').isVisible(), true);
+  await page.clock.fastForward('00:20');
+  await page.getByText('You were signed out after 15 minutes without activity.').waitFor();
+  assert.equal(await page.locator('#nav').isHidden(), true);
   await done('patient, again');
-  console.log('portal (patient, again): the answer and the new charge: ok');
+  console.log('portal (patient, again): the answer and the new charge, automatic logoff: ok');
 }
 
 // A deployed portal's card form is Stripe's Payment Element. Stripe cannot be reached from here, so

@@ -7,12 +7,17 @@ import { loadFeedback, loadReports, loadStaff, resetStaff, wireStaff } from './s
 import { showAccessLog } from './proof.js';
 import { finishSignIn, signOutUrl, startSignIn } from './signin.js';
 
-const INACTIVITY_MS = 15 * 60 * 1000;
+// Automatic logoff after this many minutes without a click, key or pointer movement
+// (config.json's idleMinutes; 15 unless the practice set another).
+const idleMinutes = () => session.config?.idleMinutes || 15;
 let idleTimer = null;
 
 function resetIdle() {
   clearTimeout(idleTimer);
-  if (session.token) idleTimer = setTimeout(() => signOut('You were signed out after 15 minutes without activity.'), INACTIVITY_MS);
+  if (session.token) {
+    const minutes = idleMinutes();
+    idleTimer = setTimeout(() => signOut(`You were signed out after ${minutes} minutes without activity.`), minutes * 60e3);
+  }
 }
 
 const navButtons = () => [...document.querySelectorAll('#nav button[data-page]')];
@@ -98,6 +103,7 @@ async function start() {
     return;
   }
   show('local-note', Boolean(session.config.local));
+  $('idle-minutes').textContent = String(idleMinutes());
   // Enabled only now, so that a click never goes unanswered.
   for (const [id, pool] of [['sign-in-patient', 'patient'], ['sign-in-staff', 'staff']]) {
     $(id).addEventListener('click', () => startSignIn(session.config, pool));
