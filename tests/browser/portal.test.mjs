@@ -161,7 +161,9 @@ async function patient(label, width, height, { provider, service }) {
   await page.getByRole('button', { name: 'Show free times' }).click();
   const time = page.locator('#slots .times button').first();
   await time.waitFor();
-  assert.match(await page.locator('#book-status').innerText(), /free times in the next two weeks/);
+  assert.match(await page.locator('#book-status').innerText(), /free times in the next two weeks, shown in the practice's time zone \(America\/New_York\) and in yours\./);
+  // Each time in the practice's zone and, the browser being in London, in hers.
+  assert.match(await time.innerText(), /^\d{1,2}:\d{2} [AP]M \(\d{1,2}:\d{2} [AP]M yours\)$/);
   // Three days at a time, more on request.
   assert.equal(await page.locator('#slots h3').count(), 3);
   await page.getByRole('button', { name: 'Show more days' }).click();

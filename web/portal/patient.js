@@ -118,7 +118,7 @@ async function findTimes(event) {
   $('slots').replaceChildren();
   showMoreDays();
   $('book-status').textContent = slots.length
-    ? `${slots.length} free times in the next two weeks, shown in the practice's time zone (${timeZone}).`
+    ? `${slots.length} free times in the next two weeks, shown in the practice's time zone (${timeZone})${Intl.DateTimeFormat().resolvedOptions().timeZone === timeZone ? '' : ' and in yours'}.`
     : 'No free times in the next two weeks with this provider; try another, or join the waitlist below.';
 }
 
@@ -126,9 +126,12 @@ function showMoreDays() {
   const blocks = [];
   for (const { day, starts, provider, service, timeZone } of booking.days.slice(booking.shown, booking.shown + DAYS_AT_ONCE)) {
     const times = el('ul', { className: 'times' });
+    // The patient's own time beside the practice's when their zones differ.
+    const own = Intl.DateTimeFormat().resolvedOptions().timeZone;
     for (const start of starts) {
-      const button = el('button', { type: 'button', textContent: timeLabel(start, timeZone) });
-      button.setAttribute('aria-label', `${day} at ${timeLabel(start, timeZone)}`);
+      const yours = own && own !== timeZone ? ` (${timeLabel(start, own)} yours)` : '';
+      const button = el('button', { type: 'button', textContent: `${timeLabel(start, timeZone)}${yours}` });
+      button.setAttribute('aria-label', `${day} at ${timeLabel(start, timeZone)}${yours}`);
       button.dataset.start = start;
       button.addEventListener('click', () => choose({ provider, service, start, timeZone }));
       times.append(el('li', {}, button));
