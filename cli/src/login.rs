@@ -106,16 +106,24 @@ pub fn routes(issuer: Arc<LocalIssuer>) -> axum::Router {
 /// a known client, this server's own portal as the redirect URI (never an open redirect), a
 /// well-formed S256 challenge.
 fn checked(request: &Authorize, headers: &HeaderMap) -> Result<(), ApiError> {
+    // This machine's own names only: a page that rebinds its DNS name to 127.0.0.1 does not get
+    // codes sent to its name.
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            ["127.0.0.1:", "localhost:", "[::1]:"]
+                .iter()
+                .any(|p| h.starts_with(p))
+        })
         .unwrap_or_default();
     let challenge_ok = (43..=128).contains(&request.code_challenge.len())
         && request
             .code_challenge
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
-    let ok = request.response_type == "code"
+    let ok = !host.is_empty()
+        && request.response_type == "code"
         && matches!(request.client_id.as_str(), PATIENT_CLIENT | STAFF_CLIENT)
         && request.redirect_uri == format!("http://{host}/")
         && request.code_challenge_method == "S256"

@@ -524,6 +524,22 @@ async fn the_local_login_is_the_code_flow_with_pkce() {
         assert_eq!(refused.status(), 400, "{bad:?}");
         assert!(refused.headers().get("location").is_none());
     }
+    // A page whose DNS name was rebound to this machine gets no code sent to its name.
+    let rebound = client
+        .get(format!(
+            "{base}{AUTHORIZE_PATH}?{}",
+            serde_urlencoded::to_string(request(
+                PATIENT_CLIENT,
+                "http://rebound.example:8080/",
+                &challenge
+            ))
+            .unwrap()
+        ))
+        .header("host", "rebound.example:8080")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rebound.status(), 400);
     let choose = |client_id: &'static str, user: &'static str| {
         let mut form = request(client_id, &redirect, &challenge);
         form.push(("user", user.to_owned()));
