@@ -5,7 +5,8 @@
 //! providers, administrators). The sign-in page is clearly labelled as the local demo and lists
 //! the demo people of the client's pool; a code is good once, for a minute, for the client,
 //! redirect URI and code challenge it was issued for; tokens come from the local issuer, as from
-//! `practica token`.
+//! `practica token`, with a refresh token that is good once (each use returns a new one, as the
+//! pools' refresh token rotation does).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -36,6 +37,8 @@ pub const PATIENT_CLIENT: &str = "local-patients";
 pub const STAFF_CLIENT: &str = "local-staff";
 /// How long an authorization code may wait for its exchange.
 pub const CODE_TTL: Duration = Duration::from_secs(60);
+/// How long a refresh token lasts (the staff pool's refresh tokens last as long).
+pub const REFRESH_TTL: Duration = Duration::from_secs(12 * 3600);
 
 /// The portal's sign-in under `practica serve` (its `config.json` `signIn`): both pools' clients
 /// at this stand-in; a deployed portal gets the Cognito pools' endpoints (`practica
@@ -70,10 +73,19 @@ struct Grant {
     expires: Instant,
 }
 
+/// A refresh token's holder: good once (each use returns a new one, as Cognito's refresh token
+/// rotation does), for its client, until it expires.
+struct Refresh {
+    user: &'static DemoUser,
+    client: String,
+    expires: Instant,
+}
+
 #[derive(Clone)]
 struct Login {
     issuer: Arc<LocalIssuer>,
     codes: Arc<Mutex<HashMap<String, Grant>>>,
+    refreshes: Arc<Mutex<HashMap<String, Refresh>>>,
 }
 
 /// The authorization request, as the portal sends it (query on GET, form on POST with `user`).
@@ -99,6 +111,7 @@ pub fn routes(issuer: Arc<LocalIssuer>) -> axum::Router {
         .with_state(Login {
             issuer,
             codes: Arc::default(),
+            refreshes: Arc::default(),
         })
 }
 
@@ -222,7 +235,7 @@ async fn choose(
     let code = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
     let now = Instant::now();
     {
-        let mut codes = login.codes.lock().unwrap_or_else(|e| e.into_inner());
+        let mut codes = lock(&login.codes);
         codes.retain(|_, grant| grant.expires > now);
         codes.insert(
             code.clone(),
@@ -240,13 +253,19 @@ async fn choose(
     Ok(Redirect::to(&format!("{}?{back}", request.redirect_uri)).into_response())
 }
 
+/// The token request: a code with its verifier, or a refresh token (RFC 6749 sections 4.1.3, 6).
 #[derive(Deserialize)]
 struct Exchange {
     grant_type: String,
-    code: String,
-    redirect_uri: String,
     client_id: String,
-    code_verifier: String,
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    redirect_uri: Option<String>,
+    #[serde(default)]
+    code_verifier: Option<String>,
+    #[serde(default)]
+    refresh_token: Option<String>,
 }
 
 /// RFC 6749 section 5.2: the token endpoint's errors are its own JSON, not problem documents.
@@ -262,45 +281,80 @@ fn oauth_error(error: &'static str) -> Response {
     response
 }
 
+fn lock<T>(map: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    map.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 async fn token(State(login): State<Login>, body: Bytes) -> Response {
     let Ok(exchange) = serde_urlencoded::from_bytes::<Exchange>(&body) else {
         return oauth_error("invalid_request");
     };
-    if exchange.grant_type != "authorization_code" {
-        return oauth_error("unsupported_grant_type");
-    }
-    // Taken out whatever follows: a code is good once.
-    let grant = login
-        .codes
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .remove(&exchange.code);
-    let Some(grant) = grant else {
-        return oauth_error("invalid_grant");
-    };
-    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(exchange.code_verifier.as_bytes()));
-    if grant.expires <= Instant::now()
-        || grant.client != exchange.client_id
-        || grant.redirect_uri != exchange.redirect_uri
-        || challenge != grant.challenge
-    {
-        return oauth_error("invalid_grant");
-    }
-    match mint(&login.issuer, grant.user) {
-        Ok(token) => {
-            let mut response = Json(serde_json::json!({
-                "access_token": token,
-                "token_type": "Bearer",
-                "expires_in": DEMO_TOKEN_TTL.as_secs(),
-            }))
-            .into_response();
-            response
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
+    let user = match exchange.grant_type.as_str() {
+        "authorization_code" => {
+            let (Some(code), Some(redirect_uri), Some(verifier)) = (
+                &exchange.code,
+                &exchange.redirect_uri,
+                &exchange.code_verifier,
+            ) else {
+                return oauth_error("invalid_request");
+            };
+            // Taken out whatever follows: a code is good once.
+            let Some(grant) = lock(&login.codes).remove(code) else {
+                return oauth_error("invalid_grant");
+            };
+            let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+            if grant.expires <= Instant::now()
+                || grant.client != exchange.client_id
+                || grant.redirect_uri != *redirect_uri
+                || challenge != grant.challenge
+            {
+                return oauth_error("invalid_grant");
+            }
+            grant.user
         }
-        Err(e) => e.into_response(),
+        "refresh_token" => {
+            let Some(presented) = &exchange.refresh_token else {
+                return oauth_error("invalid_request");
+            };
+            let Some(refresh) = lock(&login.refreshes).remove(presented) else {
+                return oauth_error("invalid_grant");
+            };
+            if refresh.expires <= Instant::now() || refresh.client != exchange.client_id {
+                return oauth_error("invalid_grant");
+            }
+            refresh.user
+        }
+        _ => return oauth_error("unsupported_grant_type"),
+    };
+    let access = match mint(&login.issuer, user) {
+        Ok(token) => token,
+        Err(e) => return e.into_response(),
+    };
+    let refresh_token = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+    {
+        let now = Instant::now();
+        let mut refreshes = lock(&login.refreshes);
+        refreshes.retain(|_, r| r.expires > now);
+        refreshes.insert(
+            refresh_token.clone(),
+            Refresh {
+                user,
+                client: exchange.client_id,
+                expires: now + REFRESH_TTL,
+            },
+        );
     }
+    let mut response = Json(serde_json::json!({
+        "access_token": access,
+        "refresh_token": refresh_token,
+        "token_type": "Bearer",
+        "expires_in": DEMO_TOKEN_TTL.as_secs(),
+    }))
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 /// A token for one demo person from the local issuer, as `practica token` mints it.

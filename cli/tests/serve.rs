@@ -604,4 +604,37 @@ async fn the_local_login_is_the_code_flow_with_pkce() {
         error(exchange(second, verifier).await.unwrap()).await,
         "invalid_grant"
     );
+    // The refresh token renews it, once: each use returns a new one (rotation), the spent one and
+    // another client's use are refused.
+    let refresh = |client_id: &'static str, token: String| {
+        client
+            .post(format!("{base}{TOKEN_PATH}"))
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("client_id", client_id),
+                ("refresh_token", &token),
+            ])
+            .send()
+    };
+    let first_refresh = token["refresh_token"].as_str().unwrap().to_owned();
+    let renewed: serde_json::Value = refresh(STAFF_CLIENT, first_refresh.clone())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        me(&client, &base, renewed["access_token"].as_str().unwrap()).await["sub"],
+        "staff-1"
+    );
+    assert_ne!(renewed["refresh_token"], token["refresh_token"]);
+    assert_eq!(
+        error(refresh(STAFF_CLIENT, first_refresh).await.unwrap()).await,
+        "invalid_grant"
+    );
+    let next = renewed["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        error(refresh(PATIENT_CLIENT, next).await.unwrap()).await,
+        "invalid_grant"
+    );
 }

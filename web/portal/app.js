@@ -5,7 +5,7 @@ import { $, api, fail, loadCatalog, session, show } from './common.js';
 import { loadAppointmentsPage, loadBalance, loadMessages, loadPatient, resetPatient, wirePatient } from './patient.js';
 import { loadFeedback, loadReports, loadStaff, resetStaff, wireStaff } from './staff.js';
 import { showAccessLog } from './proof.js';
-import { finishSignIn, signOutUrl, startSignIn } from './signin.js';
+import { finishSignIn, refreshTokens, signOutUrl, startSignIn } from './signin.js';
 
 // Automatic logoff after this many minutes without a click, key or pointer movement
 // (config.json's idleMinutes; 15 unless the practice set another).
@@ -18,6 +18,25 @@ function resetIdle() {
     const minutes = idleMinutes();
     idleTimer = setTimeout(() => signOut(`You were signed out after ${minutes} minutes without activity.`), minutes * 60e3);
   }
+}
+
+// The access token is renewed a minute before it expires, with the refresh token (both in memory);
+// if that fails, the session ends.
+let refreshTimer = null;
+
+function scheduleRefresh(expiresIn) {
+  clearTimeout(refreshTimer);
+  if (!session.refresh || !expiresIn) return;
+  refreshTimer = setTimeout(async () => {
+    try {
+      const renewed = await refreshTokens(session.config, session.pool, session.refresh);
+      session.token = renewed.token;
+      session.refresh = renewed.refresh || session.refresh;
+      scheduleRefresh(renewed.expiresIn);
+    } catch {
+      if (session.token) signOut('Your session ended. Please sign in again.');
+    }
+  }, Math.max(expiresIn - 60, 30) * 1000);
 }
 
 const navButtons = () => [...document.querySelectorAll('#nav button[data-page]')];
@@ -44,8 +63,10 @@ async function open(page) {
 function signOut(message, { everywhere = false } = {}) {
   const leave = everywhere ? signOutUrl(session.config, session.pool) : null;
   session.token = null;
+  session.refresh = null;
   session.roles = [];
   clearTimeout(idleTimer);
+  clearTimeout(refreshTimer);
   show('error', false);
   resetPatient();
   resetStaff();
@@ -59,10 +80,12 @@ function signOut(message, { everywhere = false } = {}) {
 }
 session.onEnded = signOut;
 
-// Signed in with `token` from `pool`: the pages of the caller's roles.
-async function enter(token, pool) {
+// Signed in with tokens from `pool`: the pages of the caller's roles.
+async function enter({ token, refresh, expiresIn }, pool) {
   session.token = token;
+  session.refresh = refresh;
   session.pool = pool;
+  scheduleRefresh(expiresIn);
   try {
     const me = await api('/v1/me');
     session.roles = me.roles;
@@ -113,8 +136,8 @@ async function start() {
   if (params.has('code') || params.has('error')) {
     $('sign-in-status').textContent = 'Signing in…';
     try {
-      const { token, pool } = await finishSignIn(session.config, params);
-      await enter(token, pool);
+      const { pool, ...tokens } = await finishSignIn(session.config, params);
+      await enter(tokens, pool);
     } catch (error) {
       $('sign-in-status').textContent = error.message;
     }

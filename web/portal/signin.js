@@ -2,7 +2,7 @@
 // with PKCE (RFC 7636, S256). Deployed, the endpoints are the Cognito pools' managed login;
 // under `practica serve`, its labelled local demo of the same flow. Only the verifier and state
 // wait in sessionStorage during the round trip (removed on return); the access token stays in
-// memory (common.js), never in storage or a URL.
+// memory (common.js), never in storage or a URL, and so does the refresh token that renews it.
 const PENDING = 'practica.sign-in';
 
 const base64url = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
@@ -36,23 +36,32 @@ export async function finishSignIn(config, params) {
   history.replaceState(null, '', '/');
   if (params.get('error')) throw new Error('Sign-in was cancelled or refused; please try again.');
   if (!pending || params.get('state') !== pending.state) throw new Error('This sign-in was not started here or has expired; please sign in again.');
-  const endpoints = config.signIn[pending.pool];
+  const tokens = await tokenRequest(config, pending.pool, {
+    grant_type: 'authorization_code',
+    code: params.get('code') || '',
+    redirect_uri: redirectUri(),
+    code_verifier: pending.verifier,
+  });
+  return { ...tokens, pool: pending.pool };
+}
+
+// A new access token (and, with rotation, a new refresh token) before the current one expires.
+export function refreshTokens(config, pool, refreshToken) {
+  return tokenRequest(config, pool, { grant_type: 'refresh_token', refresh_token: refreshToken });
+}
+
+async function tokenRequest(config, pool, grant) {
+  const endpoints = config.signIn[pool];
   const response = await fetch(endpoints.token, {
     method: 'POST',
     headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({
-      grant_type: 'authorization_code',
-      client_id: endpoints.clientId,
-      code: params.get('code') || '',
-      redirect_uri: redirectUri(),
-      code_verifier: pending.verifier,
-    }),
+    body: new URLSearchParams({ client_id: endpoints.clientId, ...grant }),
     credentials: 'omit',
     cache: 'no-store',
   });
   const body = await response.json().catch(() => ({}));
   if (!response.ok || !body.access_token) throw new Error('Sign-in could not be completed; please sign in again.');
-  return { token: body.access_token, pool: pending.pool };
+  return { token: body.access_token, refresh: body.refresh_token || null, expiresIn: Number(body.expires_in) || 0 };
 }
 
 // Where signing out ends the identity provider's session too (none locally).
