@@ -232,22 +232,16 @@ async fn choose(
         .iter()
         .find(|u| Some(u.user) == request.user.as_deref() && in_pool(&request.client_id, u))
         .ok_or(ApiError::Input(InputError::InvalidBody))?;
-    let code = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
-    let now = Instant::now();
-    {
-        let mut codes = lock(&login.codes);
-        codes.retain(|_, grant| grant.expires > now);
-        codes.insert(
-            code.clone(),
-            Grant {
-                user,
-                client: request.client_id.clone(),
-                redirect_uri: request.redirect_uri.clone(),
-                challenge: request.code_challenge.clone(),
-                expires: now + CODE_TTL,
-            },
-        );
-    }
+    let code = store(
+        &login.codes,
+        Grant {
+            user,
+            client: request.client_id.clone(),
+            redirect_uri: request.redirect_uri.clone(),
+            challenge: request.code_challenge.clone(),
+            expires: Instant::now() + CODE_TTL,
+        },
+    );
     let back = serde_urlencoded::to_string([("code", &code), ("state", &request.state)])
         .map_err(|e| ApiError::Unexpected(e.into()))?;
     Ok(Redirect::to(&format!("{}?{back}", request.redirect_uri)).into_response())
@@ -283,6 +277,33 @@ fn oauth_error(error: &'static str) -> Response {
 
 fn lock<T>(map: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     map.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A code or refresh token's holder, good until it expires.
+trait Expiring {
+    fn expires(&self) -> Instant;
+}
+
+impl Expiring for Grant {
+    fn expires(&self) -> Instant {
+        self.expires
+    }
+}
+
+impl Expiring for Refresh {
+    fn expires(&self) -> Instant {
+        self.expires
+    }
+}
+
+/// Keeps `held` under a fresh random secret (256 bits) and returns the secret; the expired ones go.
+fn store<T: Expiring>(map: &Mutex<HashMap<String, T>>, held: T) -> String {
+    let secret = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+    let now = Instant::now();
+    let mut held_now = lock(map);
+    held_now.retain(|_, h| h.expires() > now);
+    held_now.insert(secret.clone(), held);
+    secret
 }
 
 async fn token(State(login): State<Login>, body: Bytes) -> Response {
@@ -330,20 +351,14 @@ async fn token(State(login): State<Login>, body: Bytes) -> Response {
         Ok(token) => token,
         Err(e) => return e.into_response(),
     };
-    let refresh_token = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
-    {
-        let now = Instant::now();
-        let mut refreshes = lock(&login.refreshes);
-        refreshes.retain(|_, r| r.expires > now);
-        refreshes.insert(
-            refresh_token.clone(),
-            Refresh {
-                user,
-                client: exchange.client_id,
-                expires: now + REFRESH_TTL,
-            },
-        );
-    }
+    let refresh_token = store(
+        &login.refreshes,
+        Refresh {
+            user,
+            client: exchange.client_id,
+            expires: Instant::now() + REFRESH_TTL,
+        },
+    );
     let mut response = Json(serde_json::json!({
         "access_token": access,
         "refresh_token": refresh_token,
