@@ -134,15 +134,16 @@ pub async fn list_waitlist(
     let audit = audit.about_all(entries.iter().map(|e| &e.patient));
     audit_read(state, caller, audit).await?;
     let now = now(state);
-    let mut views = Vec::with_capacity(entries.len());
-    for entry in &entries {
+    // The offers' holds read at once, not one round trip after another.
+    let views = futures_util::future::try_join_all(entries.iter().map(|entry| async {
         let mut view = entry.view(&practice.zone);
         view["offer"] = match (entry.status, &entry.hold) {
             (WaitStatus::Offered, Some(id)) => offer(state, id, now, &practice.zone).await?,
             _ => serde_json::Value::Null,
         };
-        views.push(view);
-    }
+        Ok::<_, ApiError>(view)
+    }))
+    .await?;
     Ok(serde_json::json!({ "entries": views }))
 }
 
