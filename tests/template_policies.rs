@@ -704,7 +704,7 @@ async fn publishing_puts_every_file_where_the_distribution_serves_it() {
     let s3 = practica_cli::s3_client(&practica_tests::sdk_config(&endpoint));
     let bucket = format!("portal-{}", ulid::Ulid::new().to_string().to_lowercase());
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
-    let sign_in = practica_cli::publish::SignIn {
+    let settings = practica_cli::publish::PortalSettings {
         patient_login: "https://p-patients.auth.us-east-1.amazoncognito.com".into(),
         patient_client_id: "patientclient1".into(),
         staff_login: "https://p-staff.auth.us-east-1.amazoncognito.com".into(),
@@ -714,7 +714,7 @@ async fn publishing_puts_every_file_where_the_distribution_serves_it() {
         stripe_publishable_key: "pk_test_portal".into(),
         idle_minutes: 15,
     };
-    let written = practica_cli::publish::publish(&s3, &bucket, &sign_in)
+    let written = practica_cli::publish::publish(&s3, &bucket, &settings)
         .await
         .unwrap();
     assert_eq!(written.len(), practica_cli::portal::FILES.len() + 1);
@@ -731,7 +731,7 @@ async fn publishing_puts_every_file_where_the_distribution_serves_it() {
     assert_eq!(config.content_type(), Some("application/json"));
     let config: Value =
         serde_json::from_slice(&config.body.collect().await.unwrap().into_bytes()).unwrap();
-    assert_eq!(config, sign_in.config().unwrap());
+    assert_eq!(config, settings.config().unwrap());
     assert_eq!(
         config["signIn"]["staff"]["authorize"],
         "https://p-staff.auth.us-east-1.amazoncognito.com/oauth2/authorize"

@@ -75,32 +75,8 @@ enum Command {
         /// The PortalBucket output of the functions' stack.
         #[arg(long)]
         bucket: String,
-        /// The patient pool's managed login, https://<domain> (the data stack's PatientLoginUrl).
-        #[arg(long)]
-        patient_login: String,
-        /// The data stack's PatientUserPoolClientId.
-        #[arg(long)]
-        patient_client_id: String,
-        /// The staff pool's managed login, https://<domain> (the data stack's StaffLoginUrl).
-        #[arg(long)]
-        staff_login: String,
-        /// The data stack's StaffUserPoolClientId.
-        #[arg(long)]
-        staff_client_id: String,
-        /// The audit log's public key as `aws kms get-public-key --query PublicKey` prints it
-        /// (base64 DER): the page checks each checkpoint's signature with it.
-        #[arg(long)]
-        audit_public_key: String,
-        /// The key name the audit function signs checkpoints with (`practica/audit/<table>`
-        /// unless PRACTICA_AUDIT_KEY_NAME says otherwise).
-        #[arg(long, default_value = "practica/audit/practica")]
-        audit_key_name: String,
-        /// Stripe's publishable key (pk_live_… or pk_test_…) for the card form.
-        #[arg(long)]
-        stripe_publishable_key: String,
-        /// Minutes without activity after which the portal signs out.
-        #[arg(long, default_value_t = practica_cli::portal::DEFAULT_IDLE_MINUTES)]
-        idle_minutes: u16,
+        #[command(flatten)]
+        settings: practica_cli::publish::PortalSettings,
     },
     /// Compute and publish the compliance and performance report of local dates [--from, --to)
     /// (the practice's zone), compared with the period before; HTML, CSV and JSON.
@@ -260,29 +236,9 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::PublishPortal {
-            bucket,
-            patient_login,
-            patient_client_id,
-            staff_login,
-            staff_client_id,
-            audit_public_key,
-            audit_key_name,
-            stripe_publishable_key,
-            idle_minutes,
-        } => {
-            let sign_in = practica_cli::publish::SignIn {
-                patient_login,
-                patient_client_id,
-                staff_login,
-                staff_client_id,
-                audit_public_key,
-                audit_key_name,
-                stripe_publishable_key,
-                idle_minutes,
-            };
+        Command::PublishPortal { bucket, settings } => {
             let s3 = practica_cli::s3_client(&shared::app::sdk_config().await);
-            for key in practica_cli::publish::publish(&s3, &bucket, &sign_in).await? {
+            for key in practica_cli::publish::publish(&s3, &bucket, &settings).await? {
                 println!("s3://{bucket}/{key}");
             }
             Ok(())

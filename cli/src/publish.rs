@@ -7,26 +7,39 @@
 
 use crate::portal::{CONFIG_PATH, FILES};
 
-/// What the deployed portal is told (its `config.json`): each pool's managed login (`https://<domain>`,
-/// the data stack's `PatientLoginUrl` and `StaffLoginUrl` outputs) and app client id, the audit
-/// log's public key (base64 DER, as `aws kms get-public-key` prints it) and key name, and Stripe's
-/// publishable key.
-#[derive(Debug)]
-pub struct SignIn {
+/// What the deployed portal is told (its `config.json`), as `practica publish-portal` takes it.
+#[derive(Debug, clap::Args)]
+pub struct PortalSettings {
+    /// The patient pool's managed login, https://<domain> (the data stack's PatientLoginUrl).
+    #[arg(long)]
     pub patient_login: String,
+    /// The data stack's PatientUserPoolClientId.
+    #[arg(long)]
     pub patient_client_id: String,
+    /// The staff pool's managed login, https://<domain> (the data stack's StaffLoginUrl).
+    #[arg(long)]
     pub staff_login: String,
+    /// The data stack's StaffUserPoolClientId.
+    #[arg(long)]
     pub staff_client_id: String,
+    /// The audit log's public key as `aws kms get-public-key --query PublicKey` prints it
+    /// (base64 DER): the page checks each checkpoint's signature with it.
+    #[arg(long)]
     pub audit_public_key: String,
+    /// The key name the audit function signs checkpoints with (`practica/audit/<table>`
+    /// unless PRACTICA_AUDIT_KEY_NAME says otherwise).
+    #[arg(long, default_value = "practica/audit/practica")]
     pub audit_key_name: String,
-    /// Stripe's publishable key (`pk_live_…` or `pk_test_…`): the card form is Stripe's Payment
+    /// Stripe's publishable key (pk_live_… or pk_test_…) for the card form: Stripe's Payment
     /// Element.
+    #[arg(long)]
     pub stripe_publishable_key: String,
     /// Minutes without activity after which the portal signs out (1 to 120).
+    #[arg(long, default_value_t = crate::portal::DEFAULT_IDLE_MINUTES)]
     pub idle_minutes: u16,
 }
 
-impl SignIn {
+impl PortalSettings {
     /// The portal's `config.json`: Cognito's OAuth endpoints for each pool and the log's key.
     pub fn config(&self) -> anyhow::Result<serde_json::Value> {
         use base64::Engine as _;
@@ -97,9 +110,9 @@ pub fn key_of(path: &str) -> &str {
 pub async fn publish(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
-    sign_in: &SignIn,
+    settings: &PortalSettings,
 ) -> anyhow::Result<Vec<String>> {
-    let config = sign_in.config()?.to_string();
+    let config = settings.config()?.to_string();
     let files = FILES
         .iter()
         .map(|(path, body, content_type)| (*path, body.as_bytes().to_vec(), *content_type))
@@ -132,7 +145,7 @@ mod tests {
 
     #[test]
     fn the_config_names_each_pools_endpoints_and_refuses_what_is_not_a_login_domain() {
-        let sign_in = |login: &str| SignIn {
+        let sign_in = |login: &str| PortalSettings {
             patient_login: login.to_owned(),
             patient_client_id: "abc123".into(),
             staff_login: "https://p-staff.auth.us-east-1.amazoncognito.com".into(),

@@ -139,15 +139,8 @@ impl Charged {
 
     /// Jane's balance as she reads it.
     async fn balance(&self) -> serde_json::Value {
-        reqwest::Client::new()
-            .get(format!("{}/v1/balance", self.base))
-            .bearer_auth(&self.jane)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        let url = format!("{}/v1/balance", self.base);
+        get_json_as(&reqwest::Client::new(), &url, Some(&self.jane)).await
     }
 }
 
@@ -312,19 +305,24 @@ async fn start_seeded() -> (tempfile::TempDir, String) {
 
 /// A GET's JSON answer.
 async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value {
-    client.get(url).send().await.unwrap().json().await.unwrap()
+    get_json_as(client, url, None).await
+}
+
+/// A GET's JSON answer, with `token` as the bearer when given.
+async fn get_json_as(
+    client: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+) -> serde_json::Value {
+    let mut request = client.get(url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.unwrap().json().await.unwrap()
 }
 
 async fn me(client: &reqwest::Client, base: &str, token: &str) -> serde_json::Value {
-    client
-        .get(format!("{base}/v1/me"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    get_json_as(client, &format!("{base}/v1/me"), Some(token)).await
 }
 
 #[tokio::test]
