@@ -103,7 +103,12 @@ async fn every_bad_token_is_a_401_problem() {
         &stack,
         Some(
             &stranger
-                .mint(&subject, &[Role::Admin], std::time::Duration::from_secs(60))
+                .mint(
+                    &subject,
+                    &[Role::Admin],
+                    stack.state.clock.now(),
+                    std::time::Duration::from_secs(60),
+                )
                 .unwrap(),
         ),
         "unknown kid",

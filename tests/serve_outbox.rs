@@ -8,6 +8,8 @@ use practica_cli::sandbox::Completion;
 use serde_json::{Value, json};
 use shared::adapters::local_issuer::LocalIssuer;
 use shared::auth::{Role, Subject};
+// `practica serve` runs on the system clock, so its tokens are dated by it.
+use shared::domain::clock::{Clock as _, SystemClock};
 
 struct Local {
     base: String,
@@ -19,7 +21,12 @@ impl Local {
     fn token(&self, sub: &str, role: Role) -> String {
         let subject = Subject::parse(sub).unwrap();
         self.issuer
-            .mint(&subject, &[role], Duration::from_secs(600))
+            .mint(
+                &subject,
+                &[role],
+                SystemClock.now(),
+                Duration::from_secs(600),
+            )
             .unwrap()
     }
 

@@ -12,6 +12,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
 use shared::config::payments::WebhookConfig;
+use shared::domain::clock::Clock;
 use shared::domain::refusals::PaymentError;
 use shared::error::ApiError;
 use shared::web::ApiJson;
@@ -60,6 +61,8 @@ struct Pay {
 struct Checkout {
     sandbox: Arc<SandboxProcessor>,
     config: Arc<WebhookConfig>,
+    /// The server's clock, which dates the processor's events.
+    clock: Arc<dyn Clock>,
     /// The webhooks function's router: each event goes through its signature check on the raw
     /// bytes, as a processor's delivery does.
     webhooks: axum::Router,
@@ -69,6 +72,7 @@ struct Checkout {
 pub fn routes(
     sandbox: Arc<SandboxProcessor>,
     config: Arc<WebhookConfig>,
+    clock: Arc<dyn Clock>,
     webhooks: axum::Router,
 ) -> Router {
     Router::new()
@@ -76,6 +80,7 @@ pub fn routes(
         .with_state(Checkout {
             sandbox,
             config,
+            clock,
             webhooks,
         })
 }
@@ -103,6 +108,7 @@ async fn pay(
             Which::ClientSecret(&body.client_secret),
             body.outcome.completion(),
             &checkout.config.stripe,
+            checkout.clock.now().unix_timestamp(),
             deliver,
         )
         .await

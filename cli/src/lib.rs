@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod checkout;
 pub mod demo;
+pub mod local_only;
 pub mod login;
 pub mod portal;
 pub mod publish;

@@ -24,6 +24,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use shared::adapters::local_issuer::LocalIssuer;
 use shared::auth::{Role, Subject};
+use shared::domain::clock::Clock;
 use shared::domain::html::escape;
 use shared::error::{ApiError, InputError};
 
@@ -81,9 +82,32 @@ struct Refresh {
     expires: Instant,
 }
 
+/// The local issuer with the server's clock: every token it mints is dated by the clock port.
+#[derive(Clone)]
+pub struct Minter {
+    pub issuer: Arc<LocalIssuer>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Minter {
+    /// A token for one demo person, as `practica token` mints it.
+    pub fn mint(&self, user: &DemoUser) -> Result<String, ApiError> {
+        let subject = Subject::parse(user.user).ok_or(ApiError::Input(InputError::InvalidBody))?;
+        let now = self.clock.now().unix_timestamp().max(0) as u64;
+        Ok(self.issuer.mint_named(
+            &subject,
+            &[user.role],
+            None,
+            Some(user.name),
+            now,
+            now + DEMO_TOKEN_TTL.as_secs(),
+        )?)
+    }
+}
+
 #[derive(Clone)]
 struct Login {
-    issuer: Arc<LocalIssuer>,
+    minter: Minter,
     codes: Arc<Mutex<HashMap<String, Grant>>>,
     refreshes: Arc<Mutex<HashMap<String, Refresh>>>,
 }
@@ -104,12 +128,12 @@ struct Authorize {
     user: Option<String>,
 }
 
-pub fn routes(issuer: Arc<LocalIssuer>) -> axum::Router {
+pub fn routes(minter: Minter) -> axum::Router {
     axum::Router::new()
         .route(AUTHORIZE_PATH, get(sign_in_page).post(choose))
         .route(TOKEN_PATH, axum::routing::post(token))
         .with_state(Login {
-            issuer,
+            minter,
             codes: Arc::default(),
             refreshes: Arc::default(),
         })
@@ -347,7 +371,7 @@ async fn token(State(login): State<Login>, body: Bytes) -> Response {
         }
         _ => return oauth_error("unsupported_grant_type"),
     };
-    let access = match mint(&login.issuer, user) {
+    let access = match login.minter.mint(user) {
         Ok(token) => token,
         Err(e) => return e.into_response(),
     };
@@ -370,18 +394,4 @@ async fn token(State(login): State<Login>, body: Bytes) -> Response {
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
-}
-
-/// A token for one demo person from the local issuer, as `practica token` mints it.
-pub fn mint(issuer: &LocalIssuer, user: &DemoUser) -> Result<String, ApiError> {
-    let subject = Subject::parse(user.user).ok_or(ApiError::Input(InputError::InvalidBody))?;
-    let now = time::OffsetDateTime::now_utc().unix_timestamp().max(0) as u64;
-    Ok(issuer.mint_named(
-        &subject,
-        &[user.role],
-        None,
-        Some(user.name),
-        now,
-        now + DEMO_TOKEN_TTL.as_secs(),
-    )?)
 }

@@ -270,7 +270,8 @@ async fn main() -> anyhow::Result<()> {
             name,
         } => {
             let issuer = LocalIssuer::open_or_create(&data)?;
-            let now = time::OffsetDateTime::now_utc().unix_timestamp().max(0) as u64;
+            use shared::domain::clock::{Clock as _, SystemClock};
+            let now = SystemClock.now().unix_timestamp().max(0) as u64;
             let token = issuer.mint_named(
                 &sub,
                 &roles,

@@ -5,7 +5,6 @@
 //! from the local issuer for the seeded demo people only (what `practica token` does for anyone),
 //! for scripts. None of this is in a Lambda binary.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -14,7 +13,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
-use shared::adapters::local_issuer::LocalIssuer;
 use shared::auth::Role;
 use shared::error::{ApiError, InputError};
 use shared::web::ApiJson;
@@ -151,7 +149,7 @@ pub fn config(
 
 /// The pages, the demo sign-in and the local stand-in for the managed login, over the local
 /// issuer; `audit_spki` is the local audit log's public key.
-pub fn routes(issuer: Arc<LocalIssuer>, audit_spki: &[u8]) -> Router {
+pub fn routes(minter: crate::login::Minter, audit_spki: &[u8]) -> Router {
     let mut router = Router::new();
     for (path, body, content_type) in FILES {
         router = router.route(path, get(move || page(body, content_type)));
@@ -171,8 +169,8 @@ pub fn routes(issuer: Arc<LocalIssuer>, audit_spki: &[u8]) -> Router {
             get(move || async move { page_response(config, JSON) }),
         )
         .route(DEMO_SIGN_IN_PATH, get(demo_users).post(demo_sign_in))
-        .with_state(issuer.clone())
-        .merge(crate::login::routes(issuer))
+        .with_state(minter.clone())
+        .merge(crate::login::routes(minter))
 }
 
 /// Minutes without activity after which the portal signs out (publish-portal --idle-minutes).
@@ -228,7 +226,7 @@ struct SignIn {
 
 /// A token for one of [`DEMO_USERS`]; anyone else is refused (422), whatever the body names.
 async fn demo_sign_in(
-    State(issuer): State<Arc<LocalIssuer>>,
+    State(minter): State<crate::login::Minter>,
     ApiJson(body): ApiJson<SignIn>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let user = DEMO_USERS
@@ -236,7 +234,7 @@ async fn demo_sign_in(
         .find(|u| u.user == body.user)
         .ok_or(ApiError::Input(InputError::InvalidBody))?;
     Ok(Json(serde_json::json!({
-        "token": crate::login::mint(&issuer, user)?,
+        "token": minter.mint(user)?,
         "expiresIn": DEMO_TOKEN_TTL.as_secs(),
     })))
 }

@@ -161,13 +161,15 @@ pub enum CompleteError {
 impl SandboxProcessor {
     /// Completes (or fails, or refunds) one intent the way a processor does: the events it would
     /// send, signed with `secrets` as the processor signs them, each handed to `deliver` (which
-    /// posts it to the webhook route and returns the answer's status and body). The intent's new
-    /// state is stored after the events were delivered. Returns each event's type and answer.
+    /// posts it to the webhook route and returns the answer's status and body), dated `now`
+    /// (epoch seconds). The intent's new state is stored after the events were delivered. Returns
+    /// each event's type and answer.
     pub async fn complete<Deliver, Delivered>(
         &self,
         which: Which<'_>,
         completion: Completion,
         secrets: &WebhookSecrets,
+        now: i64,
         deliver: Deliver,
     ) -> Result<Vec<(String, u16, String)>, CompleteError>
     where
@@ -205,7 +207,6 @@ impl SandboxProcessor {
         if matches!(completion, Completion::Succeed { .. }) {
             intent.status = "succeeded".into();
         }
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let mut answers = Vec::new();
         for body in events(intent, &completion, now) {
             let kind = serde_json::from_slice::<serde_json::Value>(&body)

@@ -15,6 +15,7 @@ use shared::adapters::jwks::HttpJwks;
 use shared::adapters::local_issuer::{LOCAL_AUDIENCE, LOCAL_ISSUER, LocalIssuer};
 use shared::auth::AuthConfig;
 use shared::config::payments::WebhookConfig;
+use shared::domain::clock::{Clock as _, SystemClock};
 
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 pub const OPENAPI_PATH: &str = "/openapi.json";
@@ -56,8 +57,10 @@ pub async fn bind(port: u16, data: &Path) -> anyhow::Result<(tokio::net::TcpList
     let checkout = crate::checkout::routes(
         sandbox.clone(),
         Arc::new(webhook_config),
+        state.clock.clone(),
         shared::web::finish(webhook_routes.clone()),
     );
+    let clock = state.clock.clone();
     let app = Router::new()
         .merge(booking::routes(state.clone()))
         .merge(payments::routes(state.clone(), sandbox))
@@ -67,10 +70,15 @@ pub async fn bind(port: u16, data: &Path) -> anyhow::Result<(tokio::net::TcpList
         .route(JWKS_PATH, get(move || async move { Json(key_set) }))
         .route(OPENAPI_PATH, get(openapi))
         .merge(crate::portal::routes(
-            issuer,
+            crate::login::Minter { issuer, clock },
             shared::crypto::signer::LogSigner::public_key(&crate::audit::signer(data)?),
         ));
-    Ok((listener, shared::web::finish(app)))
+    // Every /local route answers this machine's own names and pages only.
+    let port = addr.port();
+    let app = shared::web::finish(app).layer(axum::middleware::from_fn(move |request, next| {
+        crate::local_only::guard(port, request, next)
+    }));
+    Ok((listener, app))
 }
 
 /// How often `practica serve` integrates new audit entries into the log.
@@ -286,11 +294,9 @@ pub fn outbox(data: &Path) -> anyhow::Result<Vec<String>> {
         .collect())
 }
 
+/// A sweep run's id: unique, so that its audit entries and offers name this run only.
 fn run_id() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default()
+    rand::random()
 }
 
 /// `practica pay`: completes (or fails, or refunds) a sandbox intent by sending the events a
@@ -321,7 +327,13 @@ pub async fn pay(
         }
     };
     SandboxProcessor::new(data.join(SANDBOX_FILE))
-        .complete(Which::Id(intent_id), completion, &config.stripe, deliver)
+        .complete(
+            Which::Id(intent_id),
+            completion,
+            &config.stripe,
+            SystemClock.now().unix_timestamp(),
+            deliver,
+        )
         .await
         .map_err(|e| match e {
             CompleteError::NotFound => {

@@ -7,6 +7,8 @@ use std::time::Duration;
 use practica_cli::serve;
 use shared::adapters::local_issuer::LocalIssuer;
 use shared::auth::{Role, Subject};
+// `practica serve` runs on the system clock, so its tokens are dated by it.
+use shared::domain::clock::{Clock as _, SystemClock};
 
 /// Starts `practica serve` on a free port over a fresh data dir; returns the dir and the base URL.
 async fn start() -> (tempfile::TempDir, String) {
@@ -31,6 +33,7 @@ async fn serve_verifies_locally_minted_tokens_and_serves_openapi() {
         .mint(
             &Subject::parse("jane-1").unwrap(),
             &[Role::Patient],
+            SystemClock.now(),
             Duration::from_secs(60),
         )
         .unwrap();
@@ -97,6 +100,7 @@ async fn charged(amount: i64) -> Charged {
             .mint(
                 &Subject::parse(sub).unwrap(),
                 &[role],
+                SystemClock.now(),
                 Duration::from_secs(600),
             )
             .unwrap()
@@ -537,7 +541,8 @@ async fn the_local_login_is_the_code_flow_with_pkce() {
         .send()
         .await
         .unwrap();
-    assert_eq!(rebound.status(), 400);
+    // Refused by the guard of every /local route (local_routes_answer_only_this_machine).
+    assert_eq!(rebound.status(), 403);
     let choose = |client_id: &'static str, user: &'static str| {
         let mut form = request(client_id, &redirect, &challenge);
         form.push(("user", user.to_owned()));
@@ -635,4 +640,91 @@ async fn the_local_login_is_the_code_flow_with_pkce() {
         error(refresh(PATIENT_CLIENT, next).await.unwrap()).await,
         "invalid_grant"
     );
+}
+
+/// Every `/local` route answers this server's own loopback names and pages only: a request under
+/// another `Host` (a page that rebound its DNS name to 127.0.0.1) and a `POST` from another origin
+/// are refused before the route runs; this machine's own scripts and pages pass.
+#[tokio::test]
+async fn local_routes_answer_only_this_machine() {
+    let (_data, base) = start_seeded().await;
+    let port = base.rsplit(':').next().unwrap().to_owned();
+    let client = reqwest::Client::new();
+    let authorize = "/local/oauth2/authorize?response_type=code&client_id=local-patients\
+        &redirect_uri=http%3A%2F%2F127.0.0.1%2F&state=s&code_challenge_method=S256\
+        &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    let routes: [(&str, &str, &str); 6] = [
+        ("GET", "/local/demo-sign-in", ""),
+        ("POST", "/local/demo-sign-in", r#"{"user":"admin-1"}"#),
+        ("GET", authorize, ""),
+        ("POST", "/local/oauth2/authorize", "user=patient-jane"),
+        (
+            "POST",
+            "/local/oauth2/token",
+            "grant_type=authorization_code&code=x",
+        ),
+        (
+            "POST",
+            "/local/sandbox-pay",
+            r#"{"clientSecret":"x","outcome":"success"}"#,
+        ),
+    ];
+    let send = |method: &str, path: &str, body: &str, headers: &[(&str, String)]| {
+        let mut request = client
+            .request(method.parse().unwrap(), format!("{base}{path}"))
+            .body(body.to_owned());
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        request.send()
+    };
+    for (method, path, body) in routes {
+        let content_type = if body.starts_with('{') {
+            "application/json"
+        } else {
+            "application/x-www-form-urlencoded"
+        };
+        let ct = ("content-type", content_type.to_owned());
+        for host in [
+            format!("evil.example:{port}"),
+            format!("127.0.0.1.nip.io:{port}"),
+            "127.0.0.1".to_owned(),
+        ] {
+            let answer = send(method, path, body, &[ct.clone(), ("host", host.clone())])
+                .await
+                .unwrap();
+            assert_eq!(answer.status(), 403, "{method} {path} under Host {host}");
+            let problem: serde_json::Value = answer.json().await.unwrap();
+            assert_eq!(problem["code"], "forbidden");
+        }
+        if method == "POST" {
+            for origin in ["http://evil.example", "null", "http://localhost:1"] {
+                let answer = send(method, path, body, &[ct.clone(), ("origin", origin.into())])
+                    .await
+                    .unwrap();
+                assert_eq!(answer.status(), 403, "{method} {path} from {origin}");
+            }
+        }
+        // This machine's own page (same origin) and scripts (no Origin) reach the route.
+        let own = send(method, path, body, &[ct.clone(), ("origin", base.clone())])
+            .await
+            .unwrap();
+        assert_ne!(
+            own.status(),
+            403,
+            "{method} {path} from this server's own page"
+        );
+        let script = send(method, path, body, &[ct]).await.unwrap();
+        assert_ne!(script.status(), 403, "{method} {path} from a local script");
+    }
+    // The API itself is not a /local route: any Host reaches it (the edge decides in production).
+    let answer = send(
+        "GET",
+        "/v1/providers",
+        "",
+        &[("host", format!("evil.example:{port}"))],
+    )
+    .await
+    .unwrap();
+    assert_ne!(answer.status(), 403);
 }

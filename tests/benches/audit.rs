@@ -302,6 +302,7 @@ async fn compare(backend: &str, table: Arc<dyn Table>, dir: &tempfile::TempDir) 
             .mint(
                 &Subject::parse(&format!("patient-fields-{i}")).unwrap(),
                 &[Role::Patient],
+                today.clock.now(),
                 Duration::from_secs(3600),
             )
             .unwrap();

@@ -180,7 +180,12 @@ impl World {
     pub fn token(&self, sub: &str, role: Role) -> String {
         let subject = shared::auth::Subject::parse(sub).unwrap();
         self.issuer
-            .mint(&subject, &[role], std::time::Duration::from_secs(900))
+            .mint(
+                &subject,
+                &[role],
+                system_now(),
+                std::time::Duration::from_secs(900),
+            )
             .unwrap()
     }
 
@@ -188,7 +193,12 @@ impl World {
     pub fn patient_token(&self, sub: &str, groups: &[Role]) -> String {
         let subject = shared::auth::Subject::parse(sub).unwrap();
         self.patient_issuer
-            .mint(&subject, groups, std::time::Duration::from_secs(900))
+            .mint(
+                &subject,
+                groups,
+                system_now(),
+                std::time::Duration::from_secs(900),
+            )
             .unwrap()
     }
 
@@ -288,4 +298,10 @@ pub fn owner(route_key: &str) -> String {
         .find(|(route, _)| route == route_key)
         .unwrap_or_else(|| panic!("no function in the template serves {route_key}"))
         .1
+}
+
+/// The functions' binaries run on the system clock, so tokens for them are dated by it.
+fn system_now() -> time::OffsetDateTime {
+    use shared::domain::clock::Clock as _;
+    shared::domain::clock::SystemClock.now()
 }

@@ -269,7 +269,12 @@ impl LocalStack {
     pub fn token(&self, sub: &str, roles: &[shared::auth::Role]) -> String {
         let subject = shared::auth::Subject::parse(sub).expect("subject");
         self.issuer
-            .mint(&subject, roles, std::time::Duration::from_secs(600))
+            .mint(
+                &subject,
+                roles,
+                self.state.clock.now(),
+                std::time::Duration::from_secs(600),
+            )
             .expect("mint")
     }
 }
@@ -443,10 +448,12 @@ impl Stack {
         call(self.router.clone(), request).await
     }
 
-    /// A token for `sub` with `roles`, issued at the stack's clock and valid for 60 days of it.
+    /// A token for `sub` with `roles`, issued at the stack's clock's instant and valid for 60 days of
+    /// it (the verifier reads the same clock).
     pub fn token(&self, sub: &str, roles: &[shared::auth::Role]) -> String {
+        use shared::domain::clock::Clock as _;
         let subject = shared::auth::Subject::parse(sub).expect("subject");
-        let now = TEST_NOW as u64;
+        let now = self.clock.now().unix_timestamp().max(0) as u64;
         self.issuer
             .mint_at(&subject, roles, now, now + 60 * 86_400)
             .expect("mint")

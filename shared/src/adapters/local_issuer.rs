@@ -91,9 +91,16 @@ impl LocalIssuer {
         &self.kid
     }
 
-    /// Mints an access token for `subject` with `roles`, valid for `ttl`.
-    pub fn mint(&self, subject: &Subject, roles: &[Role], ttl: Duration) -> anyhow::Result<String> {
-        let now = time::OffsetDateTime::now_utc().unix_timestamp().max(0) as u64;
+    /// Mints an access token for `subject` with `roles`, issued at `now` (the caller's clock) and
+    /// valid for `ttl`.
+    pub fn mint(
+        &self,
+        subject: &Subject,
+        roles: &[Role],
+        now: time::OffsetDateTime,
+        ttl: Duration,
+    ) -> anyhow::Result<String> {
+        let now = now.unix_timestamp().max(0) as u64;
         self.mint_at(subject, roles, now, now + ttl.as_secs())
     }
 

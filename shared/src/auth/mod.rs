@@ -85,6 +85,9 @@ pub struct AuthConfig {
     pub leeway: Duration,
     /// Least time between two JWKS fetches triggered by unknown key ids.
     pub refresh_interval: Duration,
+    /// Longest time a fetched key set (and a token verified with it) is trusted before the keys
+    /// are fetched again: a key the identity provider removed stops verifying within this time.
+    pub key_max_age: Duration,
     /// The patients' pool, when patients sign in to a pool of their own.
     pub patient_pool: Option<PatientPool>,
 }
@@ -115,6 +118,7 @@ impl AuthConfig {
             token_use: TokenUse::Access,
             leeway: Duration::from_secs(30),
             refresh_interval: Duration::from_secs(60),
+            key_max_age: Duration::from_secs(3600),
             patient_pool: None,
         }
     }
@@ -177,6 +181,8 @@ fn verifying_key(jwk: &Jwk) -> Option<(String, VerifyingKey)> {
 struct Claims {
     sub: String,
     exp: i64,
+    #[serde(default)]
+    nbf: Option<i64>,
     token_use: Option<String>,
     client_id: Option<String>,
     #[serde(rename = "cognito:groups", default)]
@@ -222,9 +228,23 @@ pub struct Verifier {
     staff: PoolKeys,
     patients: Option<PoolKeys>,
     clock: Arc<dyn Clock>,
-    /// Tokens already verified (by SHA-256 of their bytes) with their caller and expiry: a client
-    /// sends the same token with every request, and its signature cannot change.
-    verified: std::sync::Mutex<std::collections::HashMap<[u8; 32], (Principal, i64)>>,
+    /// Tokens already verified (by SHA-256 of their bytes): a client sends the same token with
+    /// every request, and its signature cannot change.
+    verified: std::sync::Mutex<std::collections::HashMap<[u8; 32], Verified>>,
+}
+
+/// A token verified before: its caller, its expiry and when the key set that verified it was
+/// fetched (epoch seconds).
+struct Verified {
+    principal: Principal,
+    exp: i64,
+    keys_at: i64,
+}
+
+/// A verifying key and when its key set was fetched (epoch seconds).
+struct FetchedKey {
+    key: VerifyingKey,
+    fetched_at: i64,
 }
 
 /// Verified tokens remembered per execution environment.
@@ -277,18 +297,12 @@ impl Verifier {
         }
     }
 
-    async fn key(&self, pool: &PoolKeys, kid: &str) -> Result<VerifyingKey, AuthError> {
-        if let Some(k) = pool.cache.read().await.keys.get(kid) {
-            return Ok(k.clone());
-        }
-        let _one_fetch_at_a_time = pool.refreshing.lock().await;
-        let (fetched_at, failed_at) = {
-            let cache = pool.cache.read().await;
-            if let Some(k) = cache.keys.get(kid) {
-                return Ok(k.clone());
-            }
-            (cache.fetched_at, cache.failed_at)
-        };
+    /// The key `kid` of `pool`: from the cached set while it is younger than `key_max_age`; else
+    /// the set is fetched again (one fetch at a time; an unknown `kid` triggers at most one fetch
+    /// per `refresh_interval`). A successful fetch replaces the set, so a key the provider removed
+    /// stops verifying; a failed one keeps the cached keys (the provider being down must not sign
+    /// everyone out) and is retried after a short back-off.
+    async fn key(&self, pool: &PoolKeys, kid: &str) -> Result<FetchedKey, AuthError> {
         let now = self.clock.now();
         let within = |at: Option<OffsetDateTime>, interval: Duration| {
             at.is_some_and(|at| {
@@ -296,17 +310,38 @@ impl Verifier {
                 !since.is_negative() && since < interval
             })
         };
-        let unavailable = |e: anyhow::Error| match fetched_at {
-            None => AuthError::JwksUnavailable(e),
-            Some(_) => AuthError::UnknownKey,
+        let cached = |cache: &KeyCache| {
+            let key = cache.keys.get(kid)?.clone();
+            let fetched_at = cache.fetched_at?.unix_timestamp();
+            Some(FetchedKey { key, fetched_at })
         };
-        if within(fetched_at, self.config.refresh_interval) {
-            return Err(AuthError::UnknownKey);
+        {
+            let cache = pool.cache.read().await;
+            if within(cache.fetched_at, self.config.key_max_age)
+                && let Some(k) = cached(&cache)
+            {
+                return Ok(k);
+            }
         }
+        let _one_fetch_at_a_time = pool.refreshing.lock().await;
+        let (cached, fetched_at, failed_at) = {
+            let cache = pool.cache.read().await;
+            (cached(&cache), cache.fetched_at, cache.failed_at)
+        };
+        match cached {
+            Some(k) if within(fetched_at, self.config.key_max_age) => return Ok(k),
+            None if within(fetched_at, self.config.refresh_interval) => {
+                return Err(AuthError::UnknownKey);
+            }
+            _ => {}
+        }
+        let unavailable = |e: anyhow::Error| match (cached, fetched_at) {
+            (Some(k), _) => Ok(k),
+            (None, None) => Err(AuthError::JwksUnavailable(e)),
+            (None, Some(_)) => Err(AuthError::UnknownKey),
+        };
         if within(failed_at, FAILED_FETCH_BACKOFF) {
-            return Err(unavailable(anyhow::anyhow!(
-                "the last JWKS fetch failed moments ago"
-            )));
+            return unavailable(anyhow::anyhow!("the last JWKS fetch failed moments ago"));
         }
         // The fetch runs without holding the cache, so known keys keep verifying meanwhile.
         match pool.source.fetch().await {
@@ -316,43 +351,65 @@ impl Verifier {
                 cache.keys = keys;
                 cache.fetched_at = Some(now);
                 cache.failed_at = None;
-                cache.keys.get(kid).cloned().ok_or(AuthError::UnknownKey)
+                let key = cache.keys.get(kid).cloned().ok_or(AuthError::UnknownKey)?;
+                Ok(FetchedKey {
+                    key,
+                    fetched_at: now.unix_timestamp(),
+                })
             }
             Err(e) => {
                 tracing::warn!(error = ?e, "JWKS fetch failed; keeping cached keys");
                 pool.cache.write().await.failed_at = Some(now);
-                Err(unavailable(e))
+                unavailable(e)
             }
         }
     }
 
     /// Verifies a bearer token and returns the caller. A token verified before is answered from
-    /// memory until it expires (with the same leeway and the same system clock as a full check).
+    /// memory until it expires or the key set that verified it is due for a refresh (with the same
+    /// leeway and the same clock as a full check). Every time is the injected clock's.
     pub async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
         use sha2::Digest as _;
         let digest: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
-        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let now = self.clock.now().unix_timestamp();
         let leeway = self.config.leeway.as_secs() as i64;
+        let max_age = self.config.key_max_age.as_secs() as i64;
         {
             let mut verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
             match verified.get(&digest) {
-                Some((principal, exp)) if now <= exp + leeway => return Ok(principal.clone()),
+                Some(v)
+                    if now <= v.exp + leeway && (v.keys_at..v.keys_at + max_age).contains(&now) =>
+                {
+                    return Ok(v.principal.clone());
+                }
                 Some(_) => {
                     verified.remove(&digest);
                 }
                 None => {}
             }
         }
-        let (principal, exp) = self.verify_signed(token).await?;
+        let (principal, exp, keys_at) = self.verify_signed(token, now).await?;
         let mut verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
         if verified.len() >= VERIFIED_TOKENS {
             verified.clear();
         }
-        verified.insert(digest, (principal.clone(), exp));
+        verified.insert(
+            digest,
+            Verified {
+                principal: principal.clone(),
+                exp,
+                keys_at,
+            },
+        );
         Ok(principal)
     }
 
-    async fn verify_signed(&self, token: &str) -> Result<(Principal, i64), AuthError> {
+    /// The caller, the token's expiry and when the key set that verified it was fetched.
+    async fn verify_signed(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> Result<(Principal, i64, i64), AuthError> {
         let header = decode_header(token).map_err(|_| AuthError::Malformed)?;
         if !ASYMMETRIC.contains(&header.alg) {
             return Err(AuthError::Algorithm);
@@ -374,13 +431,15 @@ impl Verifier {
                 false,
             ),
         };
-        let key = self.key(keys, kid).await?;
+        let FetchedKey { key, fetched_at } = self.key(keys, kid).await?;
         if key.algorithm != header.alg {
             return Err(AuthError::Algorithm);
         }
         let mut validation = Validation::new(key.algorithm);
-        validation.leeway = self.config.leeway.as_secs();
-        validation.validate_nbf = true;
+        // Expiry and not-before are checked below against the injected clock: the library's own
+        // checks read the system clock.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
         validation.set_issuer(&[issuer]);
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
         match self.config.token_use {
@@ -400,6 +459,14 @@ impl Verifier {
             }
         })?;
         let claims = data.claims;
+        let leeway = self.config.leeway.as_secs() as i64;
+        if claims.exp.saturating_add(leeway) < now
+            || claims
+                .nbf
+                .is_some_and(|nbf| nbf.saturating_sub(leeway) > now)
+        {
+            return Err(AuthError::Expired);
+        }
         if claims.token_use.as_deref() != Some(self.config.token_use.as_str()) {
             return Err(AuthError::TokenUse);
         }
@@ -432,6 +499,7 @@ impl Verifier {
                 display_name,
             },
             claims.exp,
+            fetched_at,
         ))
     }
 }

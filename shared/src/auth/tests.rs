@@ -7,7 +7,7 @@ use jsonwebtoken::{EncodingKey, Header};
 
 use super::*;
 use crate::adapters::local_issuer::LocalIssuer;
-use crate::domain::clock::{ManualClock, SystemClock};
+use crate::domain::clock::ManualClock;
 
 const ISS: &str = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_test";
 const AUD: &str = "client-123";
@@ -30,7 +30,7 @@ fn setup() -> (LocalIssuer, Verifier) {
     let verifier = Verifier::new(
         AuthConfig::new(ISS, AUD),
         Arc::new(StaticJwks(issuer.jwks().clone())),
-        Arc::new(SystemClock),
+        fixed(),
     );
     (issuer, verifier)
 }
@@ -39,8 +39,20 @@ fn sub(s: &str) -> Subject {
     Subject::parse(s).unwrap()
 }
 
+/// The tests' instant: every verifier here runs on a clock that stands at it (or is moved from
+/// it), and every token is minted from it, so no test depends on the day it runs.
+const NOW: i64 = 1_795_438_800;
+
+fn at() -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(NOW).unwrap()
+}
+
 fn now() -> u64 {
-    OffsetDateTime::now_utc().unix_timestamp() as u64
+    NOW as u64
+}
+
+fn fixed() -> Arc<ManualClock> {
+    Arc::new(ManualClock::new(at()))
 }
 
 fn b64(v: &serde_json::Value) -> String {
@@ -61,6 +73,7 @@ async fn valid_token_yields_subject_and_roles() {
         .mint(
             &sub("p-1"),
             &[Role::Patient, Role::Staff],
+            at(),
             Duration::from_secs(600),
         )
         .unwrap();
@@ -89,7 +102,12 @@ async fn expired_token_is_refused_beyond_leeway_only() {
 async fn tampered_payload_is_refused() {
     let (issuer, verifier) = setup();
     let token = issuer
-        .mint(&sub("p-1"), &[Role::Patient], Duration::from_secs(600))
+        .mint(
+            &sub("p-1"),
+            &[Role::Patient],
+            at(),
+            Duration::from_secs(600),
+        )
         .unwrap();
     // The genuine token is verified (and remembered) first: the memory is of exact token bytes.
     assert!(verifier.verify(&token).await.is_ok());
@@ -145,10 +163,10 @@ async fn unknown_kid_is_refused_and_refetch_is_rate_limited() {
         set: trusted.jwks().clone(),
         fetches: AtomicUsize::new(0),
     });
-    let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
+    let clock = Arc::new(ManualClock::new(at()));
     let verifier = Verifier::new(AuthConfig::new(ISS, AUD), source.clone(), clock.clone());
     let token = stranger
-        .mint(&sub("p-1"), &[Role::Admin], Duration::from_secs(600))
+        .mint(&sub("p-1"), &[Role::Admin], at(), Duration::from_secs(600))
         .unwrap();
     for _ in 0..5 {
         assert!(matches!(
@@ -169,7 +187,12 @@ async fn unknown_kid_is_refused_and_refetch_is_rate_limited() {
     assert_eq!(source.fetches.load(Ordering::SeqCst), 2);
     // Known keys are served from the cache.
     let good = trusted
-        .mint(&sub("p-1"), &[Role::Patient], Duration::from_secs(600))
+        .mint(
+            &sub("p-1"),
+            &[Role::Patient],
+            at(),
+            Duration::from_secs(600),
+        )
         .unwrap();
     verifier.verify(&good).await.unwrap();
     assert_eq!(source.fetches.load(Ordering::SeqCst), 2);
@@ -182,10 +205,15 @@ async fn wrong_issuer_audience_or_token_use_is_refused() {
     let v2 = Verifier::new(
         AuthConfig::new(ISS, AUD),
         Arc::new(StaticJwks(other_iss.jwks().clone())),
-        Arc::new(SystemClock),
+        fixed(),
     );
     let token = other_iss
-        .mint(&sub("p-1"), &[Role::Patient], Duration::from_secs(600))
+        .mint(
+            &sub("p-1"),
+            &[Role::Patient],
+            at(),
+            Duration::from_secs(600),
+        )
         .unwrap();
     assert!(matches!(v2.verify(&token).await, Err(AuthError::Issuer)));
 
@@ -193,10 +221,15 @@ async fn wrong_issuer_audience_or_token_use_is_refused() {
     let v3 = Verifier::new(
         AuthConfig::new(ISS, AUD),
         Arc::new(StaticJwks(other_aud.jwks().clone())),
-        Arc::new(SystemClock),
+        fixed(),
     );
     let token = other_aud
-        .mint(&sub("p-1"), &[Role::Patient], Duration::from_secs(600))
+        .mint(
+            &sub("p-1"),
+            &[Role::Patient],
+            at(),
+            Duration::from_secs(600),
+        )
         .unwrap();
     assert!(matches!(v3.verify(&token).await, Err(AuthError::Audience)));
 
@@ -205,7 +238,7 @@ async fn wrong_issuer_audience_or_token_use_is_refused() {
     let v4 = Verifier::new(
         AuthConfig::new(ISS, AUD),
         Arc::new(StaticJwks(issuer.jwks().clone())),
-        Arc::new(SystemClock),
+        fixed(),
     );
     let id_token = issuer.sign(&claims(ISS, AUD, "id")).unwrap();
     assert!(matches!(
@@ -328,10 +361,15 @@ async fn an_unreachable_identity_provider_is_503_and_not_hammered() {
         up: false.into(),
         fetches: AtomicUsize::new(0),
     });
-    let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
+    let clock = Arc::new(ManualClock::new(at()));
     let verifier = Verifier::new(AuthConfig::new(ISS, AUD), source.clone(), clock.clone());
     let token = issuer
-        .mint(&sub("p-1"), &[Role::Patient], Duration::from_secs(600))
+        .mint(
+            &sub("p-1"),
+            &[Role::Patient],
+            at(),
+            Duration::from_secs(600),
+        )
         .unwrap();
     for _ in 0..3 {
         assert!(matches!(
@@ -380,11 +418,7 @@ fn verifier_of(staff: &LocalIssuer, patients: &LocalIssuer) -> Verifier {
         audience: PATIENT_AUD.into(),
         jwks: Arc::new(StaticJwks(patients.jwks().clone())),
     });
-    Verifier::new(
-        config,
-        Arc::new(StaticJwks(staff.jwks().clone())),
-        Arc::new(SystemClock),
-    )
+    Verifier::new(config, Arc::new(StaticJwks(staff.jwks().clone())), fixed())
 }
 
 /// A verifier of two pools: staff (`ISS`) and patients; the issuers that sign for each.
@@ -400,10 +434,12 @@ async fn the_patient_pool_grants_the_patient_role_and_nothing_else() {
     let (staff, patients, verifier) = two_pools();
     let ttl = Duration::from_secs(600);
     // A patient who signed themselves up: no group, a patient.
-    let token = patients.mint(&sub("p-self"), &[], ttl).unwrap();
+    let token = patients.mint(&sub("p-self"), &[], at(), ttl).unwrap();
     let principal = verifier.verify(&token).await.unwrap();
     assert_eq!(principal.roles.iter().collect::<Vec<_>>(), [&Role::Patient]);
-    let token = patients.mint(&sub("p-2"), &[Role::Patient], ttl).unwrap();
+    let token = patients
+        .mint(&sub("p-2"), &[Role::Patient], at(), ttl)
+        .unwrap();
     assert!(verifier.verify(&token).await.is_ok());
     // Validly signed by the patient pool, claiming staff (or staff besides patient): refused.
     for roles in [
@@ -411,7 +447,7 @@ async fn the_patient_pool_grants_the_patient_role_and_nothing_else() {
         &[Role::Patient, Role::Admin],
         &[Role::Provider],
     ] {
-        let token = patients.mint(&sub("p-3"), roles, ttl).unwrap();
+        let token = patients.mint(&sub("p-3"), roles, at(), ttl).unwrap();
         assert!(
             matches!(
                 verifier.verify(&token).await,
@@ -421,7 +457,7 @@ async fn the_patient_pool_grants_the_patient_role_and_nothing_else() {
         );
     }
     // The staff pool still grants its roles.
-    let token = staff.mint(&sub("s-1"), &[Role::Staff], ttl).unwrap();
+    let token = staff.mint(&sub("s-1"), &[Role::Staff], at(), ttl).unwrap();
     assert!(
         verifier
             .verify(&token)
@@ -435,11 +471,11 @@ async fn the_patient_pool_grants_the_patient_role_and_nothing_else() {
     let published_by_patients = LocalIssuer::generate(ISS, AUD).unwrap();
     let v = verifier_of(&staff, &published_by_patients);
     let token = published_by_patients
-        .mint(&sub("s-2"), &[Role::Staff], ttl)
+        .mint(&sub("s-2"), &[Role::Staff], at(), ttl)
         .unwrap();
     assert!(matches!(v.verify(&token).await, Err(AuthError::UnknownKey)));
     let wrong_pool = LocalIssuer::generate(PATIENT_ISS, PATIENT_AUD).unwrap();
-    let token = wrong_pool.mint(&sub("p-4"), &[], ttl).unwrap();
+    let token = wrong_pool.mint(&sub("p-4"), &[], at(), ttl).unwrap();
     assert!(matches!(
         verifier.verify(&token).await,
         Err(AuthError::UnknownKey)
@@ -447,6 +483,124 @@ async fn the_patient_pool_grants_the_patient_role_and_nothing_else() {
     // The patient pool's client id, not the staff pool's.
     let other_client = LocalIssuer::generate(PATIENT_ISS, AUD).unwrap();
     let v = verifier_of(&staff, &other_client);
-    let token = other_client.mint(&sub("p-5"), &[], ttl).unwrap();
+    let token = other_client.mint(&sub("p-5"), &[], at(), ttl).unwrap();
     assert!(matches!(v.verify(&token).await, Err(AuthError::Audience)));
+}
+
+/// Expiry and not-before are the injected clock's, whatever the date on the machine: a token
+/// minted at the clock's instant verifies at that instant, decades away from today in either
+/// direction, and stops once the clock passes its expiry (remembered or not).
+#[tokio::test]
+async fn expiry_and_not_before_follow_the_clock_not_the_machine() {
+    let issuer = LocalIssuer::generate(ISS, AUD).unwrap();
+    for year in [2003, 2031, 2060] {
+        let start = time::macros::datetime!(2003-01-01 0:00 UTC)
+            .replace_year(year)
+            .unwrap();
+        let clock = Arc::new(ManualClock::new(start));
+        let verifier = Verifier::new(
+            AuthConfig::new(ISS, AUD),
+            Arc::new(StaticJwks(issuer.jwks().clone())),
+            clock.clone(),
+        );
+        let token = issuer
+            .mint(
+                &sub("p-1"),
+                &[Role::Patient],
+                start,
+                Duration::from_secs(600),
+            )
+            .unwrap();
+        verifier.verify(&token).await.unwrap();
+        clock.advance(time::Duration::seconds(600 + 30));
+        verifier.verify(&token).await.expect("within the leeway");
+        clock.advance(time::Duration::seconds(1));
+        assert!(
+            matches!(verifier.verify(&token).await, Err(AuthError::Expired)),
+            "{year}: a remembered token past its expiry"
+        );
+        // Not valid before `nbf` (beyond the leeway), on the same clock.
+        let t = clock.now().unix_timestamp();
+        let mut early = claims(ISS, AUD, "access");
+        early["iat"] = t.into();
+        early["exp"] = (t + 600).into();
+        early["nbf"] = (t + 31).into();
+        assert!(matches!(
+            verifier.verify(&issuer.sign(&early).unwrap()).await,
+            Err(AuthError::Expired)
+        ));
+        early["nbf"] = (t + 30).into();
+        verifier
+            .verify(&issuer.sign(&early).unwrap())
+            .await
+            .unwrap();
+    }
+}
+
+/// A key set whose keys the test changes, as a pool's rotation does.
+struct RotatingJwks {
+    set: std::sync::Mutex<JwkSet>,
+    up: std::sync::atomic::AtomicBool,
+    fetches: AtomicUsize,
+}
+
+#[async_trait]
+impl JwksSource for RotatingJwks {
+    async fn fetch(&self) -> anyhow::Result<JwkSet> {
+        self.fetches.fetch_add(1, Ordering::SeqCst);
+        anyhow::ensure!(self.up.load(Ordering::SeqCst), "connection refused");
+        Ok(self.set.lock().unwrap().clone())
+    }
+}
+
+#[tokio::test]
+async fn a_key_the_pool_removed_stops_verifying_within_the_hour() {
+    let old = LocalIssuer::generate(ISS, AUD).unwrap();
+    let new = LocalIssuer::generate(ISS, AUD).unwrap();
+    let mut both = old.jwks().clone();
+    both.keys.extend(new.jwks().keys.clone());
+    let source = Arc::new(RotatingJwks {
+        set: std::sync::Mutex::new(both),
+        up: true.into(),
+        fetches: AtomicUsize::new(0),
+    });
+    let clock = fixed();
+    let verifier = Verifier::new(AuthConfig::new(ISS, AUD), source.clone(), clock.clone());
+    let day = Duration::from_secs(86_400);
+    let by_old = old.mint(&sub("p-1"), &[Role::Patient], at(), day).unwrap();
+    let by_old_later = old.mint(&sub("p-2"), &[Role::Patient], at(), day).unwrap();
+    let by_new = new.mint(&sub("p-3"), &[Role::Patient], at(), day).unwrap();
+    verifier.verify(&by_old).await.unwrap();
+    verifier.verify(&by_new).await.unwrap();
+    assert_eq!(source.fetches.load(Ordering::SeqCst), 1);
+
+    // The pool retires the old key. Within the hour the cached set still holds it.
+    *source.set.lock().unwrap() = new.jwks().clone();
+    clock.advance(time::Duration::minutes(59));
+    verifier.verify(&by_old).await.unwrap();
+    assert_eq!(source.fetches.load(Ordering::SeqCst), 1);
+    // After it, the set is fetched again: neither the remembered token nor a new one of the old
+    // key verifies; the new key's does.
+    clock.advance(time::Duration::minutes(1));
+    assert!(matches!(
+        verifier.verify(&by_old).await,
+        Err(AuthError::UnknownKey)
+    ));
+    assert!(matches!(
+        verifier.verify(&by_old_later).await,
+        Err(AuthError::UnknownKey)
+    ));
+    verifier.verify(&by_new).await.unwrap();
+    assert_eq!(source.fetches.load(Ordering::SeqCst), 2);
+
+    // A pool that cannot be reached when the hour is up: the cached keys keep verifying (an
+    // outage of the provider does not sign everyone out), and it is asked again after a second.
+    source.up.store(false, Ordering::SeqCst);
+    clock.advance(time::Duration::hours(1));
+    verifier.verify(&by_new).await.unwrap();
+    verifier.verify(&by_new).await.unwrap();
+    assert_eq!(source.fetches.load(Ordering::SeqCst), 3);
+    clock.advance(time::Duration::seconds(2));
+    verifier.verify(&by_new).await.unwrap();
+    assert_eq!(source.fetches.load(Ordering::SeqCst), 4);
 }
