@@ -19,7 +19,22 @@ use crate::store::commit::{Audit, audit_read};
 use crate::store::keys::*;
 use crate::store::{AttrValue, Consistency, Item, Query, SortKey, query_all};
 
-pub(super) async fn load_appointment(
+/// The appointment `id`, and `target` naming its patient once the appointment is found: a
+/// refusal of someone else's appointment then shows in that patient's own trail (a missing one
+/// names nobody).
+pub(super) async fn load_naming_patient(
+    state: &AppState,
+    id: &AppointmentId,
+    target: Audit,
+) -> (Audit, Result<(Appointment, Item), ApiError>) {
+    let loaded = load_appointment(state, id).await;
+    match &loaded {
+        Ok((appt, _)) => (target.about(&appt.patient), loaded),
+        Err(_) => (target, loaded),
+    }
+}
+
+async fn load_appointment(
     state: &AppState,
     id: &AppointmentId,
 ) -> Result<(Appointment, Item), ApiError> {
@@ -38,8 +53,9 @@ pub async fn get_appointment(
     id: &AppointmentId,
 ) -> Result<serde_json::Value, ApiError> {
     let target = Audit::new("appointment.read", "appointment", id.as_str());
+    let (target, loaded) = load_naming_patient(state, id, target).await;
     let loaded = async {
-        let (appt, item) = load_appointment(state, id).await?;
+        let (appt, item) = loaded?;
         let provider = provider(state, &appt.provider).await?;
         authorize_read(caller, &appt, &provider)?;
         Ok((appt, item))

@@ -2,7 +2,7 @@
 //! patients; freed time is offered to the waitlist.
 
 use super::access::authorize_change;
-use super::appointments::load_appointment;
+use super::appointments::load_naming_patient;
 use super::input::{body_start, reason_text};
 use super::lookup::{now, offered_service, practice, provider};
 use super::slots::{LOCK_GRACE_SECS, free_or, release_lock, take_lock};
@@ -47,14 +47,20 @@ pub(super) fn check_cutoff(
 }
 
 /// The appointment, if the caller may change it.
+/// The appointment `id` if `caller` may change it; a refusal is audited against `target`, naming
+/// the appointment's patient when it exists.
 async fn loadable(
     state: &AppState,
     caller: &Caller,
     id: &AppointmentId,
+    target: Audit,
 ) -> Result<(Appointment, Item), ApiError> {
-    let (appt, item) = load_appointment(state, id).await?;
-    authorize_change(caller, &appt)?;
-    Ok((appt, item))
+    let (target, loaded) = load_naming_patient(state, id, target).await;
+    let checked = loaded.and_then(|(appt, item)| {
+        authorize_change(caller, &appt)?;
+        Ok((appt, item))
+    });
+    refused(state, caller, target, checked).await
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -73,7 +79,7 @@ pub async fn reschedule(
 ) -> Result<Reply, ApiError> {
     let start = body_start(&req.start)?;
     let target = Audit::new("appointment.reschedule", "appointment", id.as_str());
-    let (appt, item) = refused(state, caller, target, loadable(state, caller, id).await).await?;
+    let (appt, item) = loadable(state, caller, id, target).await?;
     let practice = practice(state).await?;
     let provider = provider(state, &appt.provider).await?;
     let now = now(state);
@@ -182,7 +188,7 @@ pub async fn cancel(
 ) -> Result<Reply, ApiError> {
     let reason = reason_text(req.reason)?;
     let target = Audit::new("appointment.cancel", "appointment", id.as_str());
-    let (appt, item) = refused(state, caller, target, loadable(state, caller, id).await).await?;
+    let (appt, item) = loadable(state, caller, id, target).await?;
     let practice = practice(state).await?;
     let provider = provider(state, &appt.provider).await?;
     let now = now(state);
