@@ -1,13 +1,18 @@
 //! The audit log on the table: integrating entries into the Merkle log, and reading it back for
 //! verification.
 //!
-//! Integration is the log's only writer. It finds the entries of the days since its last scan that
-//! carry no integration mark, gives them the next leaf indices in (day, time) order, and writes,
-//! per batch and in ONE transaction: each leaf, each entry's mark, a checkpoint signed over the new
-//! size and root, and the head (size, frontier, version) on the condition that the head is the one
-//! it read. Two integrations racing cannot both land (no fork, no gap, no duplicate leaf: a mark
-//! or a leaf that exists fails the transaction too); a crash leaves the last whole batch. The
-//! request path never signs and never touches the head: a key service down delays integration only.
+//! Integration is the log's only writer. It reads the entries after its cursor (a day and a sort
+//! key in the head) a page at a time, skips those that carry an integration mark, gives the rest
+//! the next leaf indices in (day, time) order, and writes, per batch and in ONE transaction: each
+//! leaf, each entry's mark, a checkpoint signed over the new size and root, and the head (size,
+//! frontier, cursor, version) on the condition that the head is the one it read. Two integrations
+//! racing cannot both land (no fork, no gap, no duplicate leaf: a mark or a leaf that exists fails
+//! the transaction too); a crash leaves the last whole batch, and the next run resumes at its
+//! cursor. A run reads at most [`PAGES_PER_RUN`] pages, so its memory and time are bounded
+//! whatever a day holds. The cursor never passes an entry younger than [`SETTLE`]: an entry is
+//! written a moment after its time is taken, so the newest ones are read again (and skipped by
+//! their marks) until they have settled. The request path never signs and never touches the head:
+//! a key service down delays integration only.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -24,13 +29,27 @@ use crate::store::codec::audit::canonical_entry;
 use crate::store::codec::{corrupt, n, s};
 use crate::store::keys::*;
 use crate::store::{
-    AttrValue, Condition, Consistency, Item, Key, Query, Table, TableError, TransactOp, attr,
-    query_all,
+    AttrValue, Condition, Consistency, Item, Key, Query, SortKey, Table, TableError, TransactOp,
+    attr, query_all,
 };
 
 /// Entries per transaction: two items each (the leaf, the entry's mark), plus the checkpoint and the
 /// head, under DynamoDB's 100.
 pub const BATCH: usize = 45;
+
+/// Entries read per page: ten batches.
+pub const PAGE: u32 = 450;
+
+/// Pages one run reads at most (about 11,000 entries): what bounds a run's memory (one page) and
+/// time (BENCHMARKS.md, "Audit integration of a flooded day"), whatever a day holds; the next run
+/// continues at the cursor.
+pub const PAGES_PER_RUN: usize = 25;
+
+/// How long after its time an entry is surely on the table: a request takes its entry's time
+/// before its transaction commits, and no function runs longer than 30 s. The cursor stays this
+/// far behind the clock; the verifier reports an entry still outside the log after
+/// [`ALLOWED_LAG`].
+pub const SETTLE: time::Duration = time::Duration::minutes(5);
 
 /// The log's identity and how far back a first integration looks.
 #[derive(Clone, Debug)]
@@ -51,7 +70,10 @@ pub const IDLE_CHECKPOINT: time::Duration = time::Duration::hours(1);
 struct Head {
     frontier: Frontier,
     version: i64,
+    /// The day the cursor is in.
     scanned_from: Date,
+    /// Every entry of `scanned_from` up to this sort key is in the log ("" before the first).
+    cursor: String,
 }
 
 /// What one integration did.
@@ -72,6 +94,7 @@ async fn head(table: &dyn Table, today: Date, config: &LogConfig) -> Result<Head
             frontier: Frontier::default(),
             version: 0,
             scanned_from: today - time::Duration::days(config.first_scan_days),
+            cursor: String::new(),
         });
     };
     let size = u64::try_from(n(&item, attr::TREE_SIZE)?).map_err(|_| corrupt(attr::TREE_SIZE))?;
@@ -87,6 +110,12 @@ async fn head(table: &dyn Table, today: Date, config: &LogConfig) -> Result<Head
         frontier: Frontier::from_parts(size, &hashes).ok_or_else(|| corrupt(attr::FRONTIER))?,
         version: n(&item, attr::VERSION)?,
         scanned_from: day_of(s(&item, attr::SCANNED_FROM)?)?,
+        // A head written before cursors were kept rescans its day, skipping marked entries.
+        cursor: item
+            .get(attr::SCAN_CURSOR)
+            .and_then(AttrValue::as_s)
+            .map(str::to_owned)
+            .unwrap_or_default(),
     })
 }
 
@@ -103,30 +132,11 @@ async fn entries_of(table: &dyn Table, day: Date) -> Result<Vec<Item>, TableErro
     query_all(table, &query).await
 }
 
-/// The entries of `day` that no leaf commits to yet.
-async fn pending_of(table: &dyn Table, day: Date) -> Result<Vec<Item>, TableError> {
-    let entries = entries_of(table, day).await?;
-    let Some(first) = entries.first() else {
-        return Ok(entries);
-    };
-    let mut marks = Query::partition(audit_integrated_partition(&first.key.pk));
-    marks.consistent = true;
-    let marked: BTreeSet<String> = query_all(table, &marks)
-        .await?
-        .into_iter()
-        .map(|m| m.key.sk)
-        .collect();
-    Ok(entries
-        .into_iter()
-        .filter(|e| !marked.contains(&e.key.sk))
-        .collect())
-}
-
-/// Integrates every entry not in the log yet, then, if nothing was added and the latest
-/// checkpoint is older than [`LogConfig::idle_checkpoint`], signs the unchanged log again. A race
-/// with another integration is a `storage_busy` refusal: nothing of this run's losing batch is
-/// written (its access-index copies may be, and are the same bytes the winner writes), and the
-/// next run continues.
+/// Integrates the entries not in the log yet, up to [`PAGES_PER_RUN`] pages of them, then, if
+/// nothing was added and the latest checkpoint is older than [`LogConfig::idle_checkpoint`], signs
+/// the unchanged log again. A race with another integration is a `storage_busy` refusal: nothing
+/// of this run's losing batch is written (its access-index copies may be, and are the same bytes
+/// the winner writes), and the next run continues.
 pub async fn integrate(
     table: &dyn Table,
     signer: &dyn LogSigner,
@@ -136,15 +146,122 @@ pub async fn integrate(
     let now = clock.now();
     let today = now.date();
     let mut head = head(table, today, config).await?;
-    let mut pending = Vec::new();
-    for day in days(head.scanned_from, today) {
-        pending.extend(pending_of(table, day).await?);
-    }
-    // Late entries of yesterday are still looked for next time.
-    let scanned_from = today.previous_day().unwrap_or(today).max(head.scanned_from);
     let start = head.frontier.size();
-    for batch in pending.chunks(BATCH) {
-        index_access(table, batch).await?;
+    // Sort keys from here on are of entries too young to pass (`{nanos:020}#{id}`).
+    let horizon = now - SETTLE;
+    let unsettled = format!("{:020}", horizon.unix_timestamp_nanos());
+    let run = Run {
+        table,
+        signer,
+        config,
+        now,
+    };
+    // Whether the head in memory is ahead of the stored one.
+    let mut moved = false;
+    let mut pages = 0;
+    'days: while pages < PAGES_PER_RUN {
+        let day = head.scanned_from;
+        let day_over = day < today
+            && day
+                .next_day()
+                .is_some_and(|d| d.midnight().assume_utc() <= horizon);
+        let mut query = Query::partition(audit_partition(day))
+            .limit(PAGE)
+            .consistent();
+        if !head.cursor.is_empty() {
+            query = query.sort(SortKey::Gt(head.cursor.clone()));
+        }
+        let page = table.query(&query).await?;
+        pages += 1;
+        let (Some(first), Some(last)) = (page.items.first(), page.items.last()) else {
+            if !day_over {
+                break;
+            }
+            // The day is over and settled: on to the next.
+            head.scanned_from = day.next_day().unwrap_or(day);
+            head.cursor.clear();
+            moved = true;
+            continue;
+        };
+        let marks = Query::partition(audit_integrated_partition(&first.key.pk))
+            .sort(SortKey::Between(first.key.sk.clone(), last.key.sk.clone()))
+            .consistent();
+        let marked: BTreeSet<String> = query_all(table, &marks)
+            .await?
+            .into_iter()
+            .map(|m| m.key.sk)
+            .collect();
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut settled_to_end = true;
+        for entry in &page.items {
+            if !marked.contains(&entry.key.sk) {
+                batch.push(entry);
+            }
+            // Every entry up to here is in the log once this batch lands.
+            if settled_to_end && entry.key.sk < unsettled {
+                head.cursor.clone_from(&entry.key.sk);
+                moved = true;
+            } else {
+                settled_to_end = false;
+            }
+            if batch.len() == BATCH {
+                run.commit(&mut head, &batch).await?;
+                batch.clear();
+                moved = false;
+            }
+        }
+        if !batch.is_empty() {
+            run.commit(&mut head, &batch).await?;
+            moved = false;
+        }
+        if !settled_to_end {
+            // The rest is too young to pass: the next run reads it again.
+            break 'days;
+        }
+        if page.next.is_none() {
+            if !day_over {
+                break;
+            }
+            head.scanned_from = day.next_day().unwrap_or(day);
+            head.cursor.clear();
+            moved = true;
+        }
+    }
+    let added = head.frontier.size() - start;
+    if added == 0 && checkpoint_due(table, config, now).await? {
+        // With the head rewritten unchanged on its version: a run that read a head another run
+        // has since moved cannot sign the older size after the newer one.
+        let ops = vec![
+            checkpoint_write(signer, config, &head.frontier, now).await?,
+            head_write(&head),
+        ];
+        table.transact_write(ops).await.map_err(busy)?;
+    } else if moved {
+        // Progress over marked entries or empty days, kept so the next run starts there.
+        table
+            .transact_write(vec![head_write(&head)])
+            .await
+            .map_err(busy)?;
+    }
+    Ok(Integrated {
+        added,
+        size: head.frontier.size(),
+    })
+}
+
+/// One integration run's ports and instant.
+struct Run<'a> {
+    table: &'a dyn Table,
+    signer: &'a dyn LogSigner,
+    config: &'a LogConfig,
+    now: time::OffsetDateTime,
+}
+
+impl Run<'_> {
+    /// Puts `batch` into the log in one transaction: its leaves and marks, a checkpoint of the new
+    /// size, and `head` (with its cursor) on the version it was read at.
+    async fn commit(&self, head: &mut Head, batch: &[&Item]) -> Result<(), ApiError> {
+        index_access(self.table, batch).await?;
         let mut ops = Vec::with_capacity(2 * batch.len() + 2);
         for entry in batch {
             let index = head.frontier.size();
@@ -170,25 +287,12 @@ pub async fn integrate(
                 condition: Some(Condition::ItemAbsent),
             });
         }
-        ops.push(checkpoint_write(signer, config, &head.frontier, now).await?);
-        ops.push(head_write(&head, scanned_from));
-        table.transact_write(ops).await.map_err(busy)?;
+        ops.push(checkpoint_write(self.signer, self.config, &head.frontier, self.now).await?);
+        ops.push(head_write(head));
+        self.table.transact_write(ops).await.map_err(busy)?;
         head.version += 1;
+        Ok(())
     }
-    let added = head.frontier.size() - start;
-    if added == 0 && checkpoint_due(table, config, now).await? {
-        // With the head rewritten unchanged on its version: a run that read a head another run
-        // has since moved cannot sign the older size after the newer one.
-        let ops = vec![
-            checkpoint_write(signer, config, &head.frontier, now).await?,
-            head_write(&head, scanned_from),
-        ];
-        table.transact_write(ops).await.map_err(busy)?;
-    }
-    Ok(Integrated {
-        added,
-        size: head.frontier.size(),
-    })
 }
 
 fn busy(e: TableError) -> ApiError {
@@ -257,7 +361,7 @@ const ACCESS_FIELDS: [&str; 8] = [
 
 /// Writes each entry's copy under every patient it names. Idempotent (the same entry gives the
 /// same items), so it runs before the batch's transaction and again after a crash or a lost race.
-async fn index_access(table: &dyn Table, batch: &[Item]) -> Result<(), ApiError> {
+async fn index_access(table: &dyn Table, batch: &[&Item]) -> Result<(), ApiError> {
     let mut copies = Vec::new();
     for entry in batch {
         let patients = match entry.get(attr::PATIENT_IDS) {
@@ -293,7 +397,7 @@ async fn index_access(table: &dyn Table, batch: &[Item]) -> Result<(), ApiError>
 }
 
 /// The head after a batch, on the condition that nobody else moved it.
-fn head_write(head: &Head, scanned_from: Date) -> TransactOp {
+fn head_write(head: &Head) -> TransactOp {
     let frontier: Vec<u8> = head.frontier.hashes().concat();
     let condition = if head.version == 0 {
         Condition::ItemAbsent
@@ -305,7 +409,8 @@ fn head_write(head: &Head, scanned_from: Date) -> TransactOp {
             .with(attr::TREE_SIZE, head.frontier.size().cast_signed())
             .with(attr::FRONTIER, frontier)
             .with(attr::VERSION, head.version + 1)
-            .with(attr::SCANNED_FROM, scanned_from.to_string()),
+            .with(attr::SCANNED_FROM, head.scanned_from.to_string())
+            .with(attr::SCAN_CURSOR, head.cursor.clone()),
         condition: Some(condition),
     }
 }

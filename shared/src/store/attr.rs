@@ -96,6 +96,9 @@ pub const TREE_SIZE: &str = "tree_size";
 pub const FRONTIER: &str = "frontier";
 pub const NOTE: &str = "note";
 pub const SCANNED_FROM: &str = "scanned_from";
+/// The audit log head's place in its `scanned_from` day: every entry up to this sort key is in
+/// the log.
+pub const SCAN_CURSOR: &str = "scan_cursor";
 pub const WAITLIST_ID: &str = "waitlist_id";
 pub const WAITLIST_OFFER_MINUTES: &str = "waitlist_offer_minutes";
 // Notifications.

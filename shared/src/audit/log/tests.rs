@@ -320,3 +320,107 @@ async fn with_the_key_service_down_nothing_is_integrated_and_entries_wait() {
     );
     assert!(f.verify().await.ok());
 }
+
+/// Writes `n` entries at the clock's instant, a transaction's worth at a time (a flooded day).
+async fn flood(f: &mut Fixture, n: u64) {
+    let now = f.clock.now();
+    let mut left = n;
+    while left > 0 {
+        let chunk = left.min(crate::store::MAX_TRANSACT_ITEMS as u64);
+        let ops = (0..chunk)
+            .map(|i| {
+                let nanos = now.unix_timestamp_nanos() + i128::from(f.written + i);
+                TransactOp::Put {
+                    item: Item::new(Key::new(
+                        audit_partition(now.date()),
+                        audit_sort(nanos, &ulid::Ulid::new()),
+                    ))
+                    .with("action", "patient.read")
+                    .with("outcome", "denied"),
+                    condition: Some(Condition::ItemAbsent),
+                }
+            })
+            .collect();
+        f.table.transact_write(ops).await.unwrap();
+        f.written += chunk;
+        left -= chunk;
+    }
+}
+
+/// A day holding more than a run may read is integrated over several runs, each bounded, each
+/// resuming where the last stopped; nothing is skipped or integrated twice.
+#[tokio::test]
+async fn a_flooded_day_is_integrated_in_bounded_runs_that_resume() {
+    let mut f = fixture();
+    let per_run = PAGES_PER_RUN as u64 * u64::from(PAGE);
+    flood(&mut f, per_run + 300).await;
+    f.clock.advance(SETTLE + time::Duration::minutes(1));
+    let first = f.integrate().await.unwrap();
+    // Its pages also read the empty days before (a first run looks back `first_scan_days`).
+    assert!(first.added > 0 && first.added < per_run + 300, "{first:?}");
+    f.entries(2).await; // written meanwhile, after the flood
+    let mut runs = 1;
+    loop {
+        let done = f.integrate().await.unwrap();
+        assert!(
+            done.added <= per_run,
+            "one run reads at most its pages: {done:?}"
+        );
+        if done.added == 0 {
+            break;
+        }
+        runs += 1;
+    }
+    assert_eq!(runs, 2);
+    let report = f.verify().await;
+    assert!(report.ok(), "{:?}", report.problems);
+    assert_eq!(report.tree_size, per_run + 302);
+}
+
+/// The cursor stays [`SETTLE`] behind the clock: an entry whose transaction lands after a run,
+/// with a time a moment before that run's newest entry, is still integrated; one that lands
+/// later than the settle window is not, and the verifier reports it once the lag allowed has
+/// passed.
+#[tokio::test]
+async fn late_entries_within_the_settle_window_are_integrated_and_later_ones_reported() {
+    let mut f = fixture();
+    f.entries(5).await;
+    f.clock.advance(time::Duration::minutes(1));
+    f.entries(1).await;
+    assert_eq!(f.integrate().await.unwrap().added, 6);
+    // An entry timed 30 s before the newest one, landing only now.
+    let late_at = f.clock.now() - time::Duration::seconds(30);
+    let late = |at: time::OffsetDateTime, n: i64| {
+        Item::new(Key::new(
+            audit_partition(at.date()),
+            audit_sort(at.unix_timestamp_nanos(), &ulid::Ulid::new()),
+        ))
+        .with("action", "appointment.read")
+        .with("n", n)
+    };
+    f.table
+        .put(late(late_at, 1), Some(Condition::ItemAbsent))
+        .await
+        .unwrap();
+    assert_eq!(f.integrate().await.unwrap().added, 1);
+    // Much later, the cursor has passed these times; an entry timed then, landing now, stays out
+    // of the log and is reported.
+    f.clock.advance(SETTLE + time::Duration::minutes(1));
+    f.entries(1).await;
+    assert_eq!(f.integrate().await.unwrap().added, 1);
+    f.table
+        .put(late(late_at, 2), Some(Condition::ItemAbsent))
+        .await
+        .unwrap();
+    assert_eq!(f.integrate().await.unwrap().added, 0);
+    f.clock.advance(ALLOWED_LAG);
+    let report = f.verify().await;
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| matches!(p, Problem::EntryNotInLog { .. })),
+        "{:?}",
+        report.problems
+    );
+}
