@@ -426,3 +426,129 @@ async fn a_read_that_fails_on_the_key_service_is_audited_as_failed() {
     let patients = format!("{:?}", failed[0].get("patient_ids"));
     assert!(patients.contains(demo.patient_id.as_str()), "{patients}");
 }
+
+/// Another patient's refused read, move and cancellation of Jane's appointment name her: each is
+/// in her own access log (refused, by a patient who is not her) and in the admin's search by her
+/// id; an attempt on an appointment that does not exist names nobody.
+async fn refusals_of_an_appointment_are_in_its_patients_trail(stack: Option<Stack>) {
+    let Some(stack) = stack else { return };
+    let demo = stack.seed().await;
+    let signer = LocalSigner::generate().unwrap();
+    let jane_id = demo.patient_id.to_string();
+    let jane = stack.token(&jane_id, &[Role::Patient]);
+    let john = stack.token("patient-john", &[Role::Patient]);
+    let admin = stack.token("admin-1", &[Role::Admin]);
+    let body = json!({
+        "providerId": demo.providers[0],
+        "serviceId": demo.services[1],
+        "start": "2026-11-25T10:00:00-05:00",
+    });
+    let (status, _, booked) = stack
+        .send(
+            "POST",
+            "/v1/appointments",
+            Some(&jane),
+            Some("b"),
+            Some(body),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{booked}");
+    let id = booked["id"].as_str().unwrap();
+    let path = format!("/v1/appointments/{id}");
+    let (status, _, _) = stack.send("GET", &path, Some(&john), None, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = stack
+        .send(
+            "POST",
+            &format!("{path}/cancel"),
+            Some(&john),
+            Some("c"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = stack
+        .send(
+            "POST",
+            &format!("{path}/reschedule"),
+            Some(&john),
+            Some("r"),
+            Some(json!({"start": "2026-11-26T10:00:00-05:00"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let missing = "/v1/appointments/apt_01ARZ3NDEKTSV4RRFFQ69G5FAV";
+    let (status, _, _) = stack.send("GET", missing, Some(&john), None, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    seal(&stack, &signer).await;
+
+    let (status, _, log) = stack
+        .send("GET", "/v1/patients/me/access-log", Some(&jane), None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{log}");
+    let refused: Vec<&str> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["outcome"] == "denied")
+        .inspect(|e| assert_eq!(e["by"]["you"], false, "{e}"))
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for action in [
+        "appointment.read",
+        "appointment.cancel",
+        "appointment.reschedule",
+    ] {
+        assert!(refused.contains(&action), "{action} in {refused:?}");
+    }
+    let period = "from=2026-11-23T00:00:00Z&to=2026-11-24T00:00:00Z";
+    let (status, _, found) = stack
+        .send(
+            "GET",
+            &format!("/v1/audit?{period}&patientId={jane_id}&outcome=denied"),
+            Some(&admin),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    let by_john: Vec<&Value> = found["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["actor"] == "patient-john")
+        .collect();
+    assert_eq!(by_john.len(), 3, "{found}");
+    // The attempt on a missing appointment names nobody.
+    let (_, _, all) = stack
+        .send(
+            "GET",
+            &format!("/v1/audit?{period}&actor=patient-john&action=appointment.read"),
+            Some(&admin),
+            None,
+            None,
+        )
+        .await;
+    let names: Vec<&Value> = all["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["patientIds"])
+        .collect();
+    assert!(names.contains(&&json!([jane_id])), "{all}");
+    assert!(names.contains(&&json!([])), "{all}");
+}
+
+#[tokio::test]
+async fn refusals_of_an_appointment_are_in_its_patients_trail_on_embedded() {
+    refusals_of_an_appointment_are_in_its_patients_trail(Stack::on(embedded_fixture().await).await)
+        .await;
+}
+
+#[tokio::test]
+async fn refusals_of_an_appointment_are_in_its_patients_trail_on_dynamodb_local() {
+    refusals_of_an_appointment_are_in_its_patients_trail(
+        Stack::on(dynamodb_local_fixture().await).await,
+    )
+    .await;
+}
