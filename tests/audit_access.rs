@@ -552,3 +552,148 @@ async fn refusals_of_an_appointment_are_in_its_patients_trail_on_dynamodb_local(
     )
     .await;
 }
+
+/// Refused requests of one caller beyond 20 in an hour are counted, not recorded one by one, and
+/// sealed as one aggregate entry once the hour is over: `flood` refusals (sent `at_once` at a time,
+/// so the limit is raced), then a booking, which the next integration seals; the run after the
+/// hour seals the aggregate. Exactly 20 entries of their own, whatever the race; the patient they
+/// named sees both in her access log, the aggregate with its count.
+async fn a_flood_of_refusals_is_aggregated_and_cannot_stall_sealing(
+    stack: Option<Stack>,
+    flood: usize,
+    at_once: usize,
+) {
+    let Some(stack) = stack else { return };
+    let demo = stack.seed().await;
+    let signer = LocalSigner::generate().unwrap();
+    let jane_id = demo.patient_id.to_string();
+    let jane = stack.token(&jane_id, &[Role::Patient]);
+    let john = stack.token("patient-john", &[Role::Patient]);
+    let booking = |start: &str| json!({"providerId": demo.providers[0], "serviceId": demo.services[1], "start": start});
+    let (status, _, booked) = stack
+        .send(
+            "POST",
+            "/v1/appointments",
+            Some(&jane),
+            Some("first"),
+            Some(booking("2026-11-25T10:00:00-05:00")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{booked}");
+    let path = format!("/v1/appointments/{}", booked["id"].as_str().unwrap());
+    let mut sent = 0;
+    while sent < flood {
+        let wave = at_once.min(flood - sent);
+        // One wave's requests race each other for the last places under the limit.
+        let answers = futures_util::future::join_all(
+            (0..wave).map(|_| stack.send("GET", &path, Some(&john), None, None)),
+        )
+        .await;
+        assert!(answers.iter().all(|(s, _, _)| *s == StatusCode::FORBIDDEN));
+        sent += wave;
+    }
+    let (status, _, second) = stack
+        .send(
+            "POST",
+            "/v1/appointments",
+            Some(&jane),
+            Some("second"),
+            Some(booking("2026-11-26T10:00:00-05:00")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{second}");
+    let sealed = integrate(&*stack.state.table, &signer, &*stack.state.clock, &config())
+        .await
+        .expect("integrate");
+    let log = |token: String| {
+        let stack = &stack;
+        async move {
+            let (status, _, log) = stack
+                .send(
+                    "GET",
+                    "/v1/patients/me/access-log?limit=50",
+                    Some(&token),
+                    None,
+                    None,
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{log}");
+            log["entries"].as_array().unwrap().clone()
+        }
+    };
+    let entries = log(jane.clone()).await;
+    let created = entries
+        .iter()
+        .filter(|e| e["action"] == "appointment.create")
+        .collect::<Vec<_>>();
+    assert_eq!(created.len(), 2, "both bookings are in her log");
+    assert!(
+        created.iter().all(|e| e["inclusion"].is_object()),
+        "sealed in the first run"
+    );
+    let refused = |entries: &[Value]| {
+        entries
+            .iter()
+            .filter(|e| e["outcome"] == "denied")
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(refused(&entries).len(), 20, "twenty recorded one by one");
+    assert!(
+        sealed.size < 40,
+        "the flood did not reach the log: {sealed:?}"
+    );
+
+    // The hour is over: the next run seals its aggregate, once.
+    stack.clock.advance(time::Duration::minutes(70));
+    for _ in 0..2 {
+        integrate(&*stack.state.table, &signer, &*stack.state.clock, &config())
+            .await
+            .expect("integrate");
+    }
+    let jane = stack.token(&jane_id, &[Role::Patient]);
+    let entries = log(jane).await;
+    let refused = refused(&entries);
+    let aggregates: Vec<&Value> = refused
+        .iter()
+        .filter(|e| e["action"] == "refusals.aggregate")
+        .collect();
+    assert_eq!(aggregates.len(), 1, "{refused:?}");
+    assert_eq!(aggregates[0]["count"], json!(flood - 20));
+    assert_eq!(aggregates[0]["by"]["role"], "patient");
+    assert_eq!(aggregates[0]["by"]["you"], false);
+    assert!(aggregates[0]["inclusion"].is_object());
+    let admin = stack.token("admin-1", &[Role::Admin]);
+    let (status, _, found) = stack
+        .send(
+            "GET",
+            &format!(
+                "/v1/audit?from=2026-11-23T00:00:00Z&to=2026-11-24T00:00:00Z\
+                 &actor=patient-john&patientId={jane_id}&limit=50"
+            ),
+            Some(&admin),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    let by_john = found["entries"].as_array().unwrap();
+    assert_eq!(by_john.len(), 21, "{found}");
+    let total: i64 = by_john
+        .iter()
+        .map(|e| e["count"].as_i64().unwrap_or(1))
+        .sum();
+    assert_eq!(total, flood as i64);
+}
+
+#[tokio::test]
+async fn a_flood_of_refusals_is_aggregated_and_cannot_stall_sealing_on_embedded() {
+    let stack = Stack::on(embedded_fixture().await).await;
+    a_flood_of_refusals_is_aggregated_and_cannot_stall_sealing(stack, 5_000, 50).await;
+}
+
+#[tokio::test]
+async fn a_flood_of_refusals_is_aggregated_and_cannot_stall_sealing_on_dynamodb_local() {
+    let stack = Stack::on(dynamodb_local_fixture().await).await;
+    a_flood_of_refusals_is_aggregated_and_cannot_stall_sealing(stack, 200, 40).await;
+}

@@ -61,7 +61,10 @@ const WRITERS: &[(&str, &[&str])] = &[
     ),
     ("NotifyFunction", &["MSG#*", "PATIENT#*", "AUDIT#*"]),
     ("ReportsFunction", &["AUDIT#*", "COUNTER#*"]),
-    ("AuditFunction", &["AUDITLOG", "AUDITLOG#*"]),
+    (
+        "AuditFunction",
+        &["AUDITLOG", "AUDITLOG#*", "AUDIT#*", "COUNTER#*"],
+    ),
 ];
 
 fn writers(function: &str) -> BTreeSet<&'static str> {

@@ -29,6 +29,7 @@ const ACTIONS = {
   'patient.create': 'created your record',
   'patient.read': 'looked at your details',
   'patient.search': 'found you in a search',
+  'refusals.aggregate': 'tried to reach your records',
   'patient.update': 'changed your details',
   'notification_preferences.read': 'looked at your notification choices',
   'reply.replay': 'repeated an earlier answer to a retried request',
@@ -146,7 +147,8 @@ export async function showAccessLog() {
   const tree = await checkpointTree(log.checkpoint, session.config?.auditLog);
   const rows = [];
   for (const entry of log.entries) {
-    const outcome = entry.outcome === 'success' ? '' : ` (${entry.outcome === 'denied' ? 'refused' : 'failed'})`;
+    const refused = entry.count ? `refused ${entry.count} times in that hour` : 'refused';
+    const outcome = entry.outcome === 'success' ? '' : ` (${entry.outcome === 'denied' ? refused : 'failed'})`;
     const row = item(
       `${who(entry.by)} ${ACTIONS[entry.action] || entry.action}${outcome}`,
       `${when(entry.at)} · ${await sealStatus(entry, tree, log.checkpoint)}`,

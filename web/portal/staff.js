@@ -157,7 +157,7 @@ async function searchAudit(event, more = false) {
   try {
     const page = await api(`/v1/audit?${audit.query}`);
     const rows = page.entries.map((e) => item(
-      `${e.actorName || e.actor} (${e.roles.join(', ') || e.agentKind || 'system'}): ${e.action}${e.outcome === 'success' ? '' : ` · ${e.outcome}`}`,
+      `${e.actorName || e.actor} (${e.roles.join(', ') || e.agentKind || 'system'}): ${e.action}${e.outcome === 'success' ? '' : ` · ${e.outcome}`}${e.count ? ` × ${e.count}` : ''}`,
       `${when(e.at)}${e.patientIds.length ? ` · about ${e.patientIds.join(', ')}` : ''}${e.leafIndex == null ? '' : ` · log entry ${e.leafIndex + 1}`}`,
     ));
     $('audit-results').append(...rows);

@@ -216,6 +216,10 @@ pub struct AccessEntry {
     /// `success`, `denied` or `failed`.
     pub outcome: String,
     pub by: Accessor,
+    /// How many refused requests the entry stands for: on the aggregate of one caller's refusals
+    /// in an hour beyond the ones recorded one by one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<i64>,
     /// Absent while the entry waits for integration, or until a checkpoint covers it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inclusion: Option<Inclusion>,
@@ -324,6 +328,7 @@ pub async fn access_log(
             kind: s(item, attr::ACTION_KIND)?.to_owned(),
             outcome: s(item, attr::OUTCOME)?.to_owned(),
             by,
+            count: item.get(attr::COUNT).and_then(AttrValue::as_n),
             inclusion,
         });
     }

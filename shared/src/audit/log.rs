@@ -147,6 +147,9 @@ pub async fn integrate(
     let today = now.date();
     let mut head = head(table, today, config).await?;
     let start = head.frontier.size();
+    // The hours of counted refusals that are over get their aggregate entry, integrated below.
+    let yesterday = today.previous_day().unwrap_or(today);
+    super::refusals::aggregate(table, now, head.scanned_from.min(yesterday), SETTLE).await?;
     // Sort keys from here on are of entries too young to pass (`{nanos:020}#{id}`).
     let horizon = now - SETTLE;
     let unsettled = format!("{:020}", horizon.unix_timestamp_nanos());
@@ -348,8 +351,9 @@ async fn checkpoint_due(
 }
 
 /// The fields of an entry a patient's access index copies: who, when, what, and how it ended.
-const ACCESS_FIELDS: [&str; 8] = [
+const ACCESS_FIELDS: [&str; 9] = [
     attr::AT,
+    attr::COUNT,
     attr::ACTOR,
     attr::ACTOR_NAME,
     attr::ROLES,

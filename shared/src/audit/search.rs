@@ -52,6 +52,8 @@ pub struct EntryView {
     pub action: String,
     pub kind: Option<String>,
     pub outcome: String,
+    /// How many refused requests the entry stands for (an hour's aggregate of one caller's).
+    pub count: Option<i64>,
     pub entity: Option<String>,
     pub entity_id: Option<String>,
     pub patient_ids: Vec<String>,
@@ -242,6 +244,7 @@ pub async fn search(
             action: s(item, attr::ACTION)?.to_owned(),
             kind: optional(item, attr::ACTION_KIND),
             outcome: optional(item, attr::OUTCOME).unwrap_or_else(|| "success".into()),
+            count: item.get(attr::COUNT).and_then(AttrValue::as_n),
             entity: optional(item, attr::ENTITY),
             entity_id: optional(item, attr::ENTITY_ID),
             patient_ids,

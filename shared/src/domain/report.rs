@@ -134,6 +134,8 @@ pub struct EntryFact {
     pub outcome: Arc<str>,
     pub entity_id: Arc<str>,
     pub patients: Arc<[Arc<str>]>,
+    /// How many requests the entry stands for: 1, or an aggregate's count of refusals.
+    pub count: usize,
 }
 
 /// Hands out one shared copy of each distinct string and list of strings.
@@ -380,7 +382,10 @@ struct Counts<K: Ord>(BTreeMap<K, [usize; 2]>);
 
 impl<K: Ord> Counts<K> {
     fn add(&mut self, key: K, period: usize) {
-        self.0.entry(key).or_default()[period] += 1;
+        self.add_n(key, period, 1);
+    }
+    fn add_n(&mut self, key: K, period: usize, n: usize) {
+        self.0.entry(key).or_default()[period] += n;
     }
 }
 
@@ -671,7 +676,7 @@ pub fn compute(facts: &Facts, period: &Period, previous: &Period) -> Report {
         };
         if &*e.outcome != "success" {
             if &*e.outcome == "denied" {
-                refusals.add(e.who(), i);
+                refusals.add_n(e.who(), i, e.count);
             }
             continue;
         }

@@ -45,6 +45,11 @@ fn entry_of(item: &Item, interner: &mut Interner) -> Result<EntryFact, ApiError>
         outcome: interner.str(s(item, attr::OUTCOME)?),
         entity_id: interner.str(s(item, attr::ENTITY_ID)?),
         patients: interner.list(list(attr::PATIENT_IDS)),
+        count: item
+            .get(attr::COUNT)
+            .and_then(AttrValue::as_n)
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(1),
     })
 }
 

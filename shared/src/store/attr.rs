@@ -19,6 +19,8 @@ pub const CHECK_CVC: &str = "check_cvc";
 pub const CHECK_POSTAL_CODE: &str = "check_postal_code";
 pub const CHECKS_STAMP: &str = "checks_stamp";
 pub const COUNT: &str = "count";
+/// A refusal counter whose aggregate audit entry has been written.
+pub const AGGREGATED: &str = "aggregated";
 pub const CREATED_AT: &str = "created_at";
 pub const CURRENCY: &str = "currency";
 pub const DATE_OF_BIRTH: &str = "date_of_birth";

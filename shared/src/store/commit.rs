@@ -83,6 +83,9 @@ pub struct Audit {
     pub patients: Vec<PatientId>,
     /// `success`; `denied` for a refused request, `failed` when a dependency failed ([`refused`]).
     pub outcome: &'static str,
+    /// How many requests one entry stands for: set on the aggregate of a caller's refusals beyond
+    /// [`INDIVIDUAL_REFUSALS_PER_HOUR`].
+    pub count: Option<i64>,
 }
 
 impl Audit {
@@ -97,6 +100,7 @@ impl Audit {
             entity_id: entity_id.into(),
             patients: Vec::new(),
             outcome: "success",
+            count: None,
         }
     }
 
@@ -116,7 +120,11 @@ impl Audit {
     /// The stored record. Partitioned by UTC day (reports read a day at a time), sorted by time;
     /// the GSI finds every record of one entity.
     pub fn item(&self, state: &AppState, actor: Actor<'_>) -> Item {
-        let now = state.clock.now();
+        self.item_at(state.clock.now(), actor)
+    }
+
+    /// The stored record, timed `now`.
+    pub fn item_at(&self, now: time::OffsetDateTime, actor: Actor<'_>) -> Item {
         let nanos = now.unix_timestamp_nanos();
         let day = now.date();
         let id = ulid::Ulid::new();
@@ -149,6 +157,17 @@ impl Audit {
                     AgentKind::System
                 },
                 Source::local(name),
+            ),
+            Actor::Counted {
+                subject,
+                roles,
+                request_id,
+            } => (
+                subject.to_owned(),
+                roles.to_vec(),
+                request_id.to_owned(),
+                AgentKind::User,
+                Source::local("audit"),
             ),
         };
         let patients = self
@@ -183,6 +202,9 @@ impl Audit {
         if let Some(name) = actor_name {
             item.set(attr::ACTOR_NAME, name);
         }
+        if let Some(count) = self.count {
+            item.set(attr::COUNT, count);
+        }
         item
     }
 }
@@ -197,6 +219,13 @@ pub enum Actor<'a> {
     /// Work the system does on its own (waitlist offers, expiry sweeps).
     System {
         name: &'static str,
+        request_id: &'a str,
+    },
+    /// A signed-in caller whose requests were counted rather than recorded one by one (the
+    /// aggregate of their refusals in an hour): their subject and the roles they acted in.
+    Counted {
+        subject: &'a str,
+        roles: &'a [AttrValue],
         request_id: &'a str,
     },
 }
@@ -224,12 +253,72 @@ pub async fn refused<T>(
         _ => None,
     };
     if let Some(outcome) = outcome {
+        if outcome == "denied" && beyond_individual_limit(state, caller, &audit.patients).await {
+            return result;
+        }
         let record = Audit { outcome, ..audit }.item(state, Actor::Caller(caller));
         if let Err(e) = state.table.put(record, Some(Condition::ItemAbsent)).await {
             tracing::error!(error = %e, "a refusal could not be audited");
         }
     }
     result
+}
+
+/// Refusals of one caller in one UTC hour recorded one entry each; beyond them, the refusals are
+/// counted on the table and sealed as one aggregate entry once the hour is over (a flood of
+/// refused requests cannot flood the audit log).
+pub const INDIVIDUAL_REFUSALS_PER_HOUR: i64 = 20;
+
+/// How long refusal counters are kept (their aggregate is written within the hour after).
+const REFUSAL_COUNTERS_KEPT_SECS: i64 = 35 * 86_400;
+
+/// Counts a refusal of `caller` (atomically, on the table: concurrent refusals cannot all see
+/// themselves below the limit); beyond the limit also per patient named, and returns true: the
+/// refusal is then in the hour's aggregate instead of an entry of its own. A count that cannot be
+/// written is logged and the refusal recorded on its own.
+async fn beyond_individual_limit(
+    state: &AppState,
+    caller: &Caller,
+    patients: &[PatientId],
+) -> bool {
+    let now = state.clock.now();
+    let (day, hour) = (now.date(), now.hour());
+    let subject = caller.principal.subject.as_str();
+    let kept = now.unix_timestamp() + REFUSAL_COUNTERS_KEPT_SECS;
+    let roles: Vec<AttrValue> = caller
+        .principal
+        .roles
+        .iter()
+        .map(|r| AttrValue::S(r.as_str().into()))
+        .collect();
+    let update = crate::store::Update::default()
+        .add(attr::COUNT, 1)
+        .set(attr::ROLES, AttrValue::L(roles))
+        .set(TTL_ATTR, kept);
+    let count = match state
+        .table
+        .update(&keys::refusal_key(day, hour, subject), update, None)
+        .await
+    {
+        Ok(item) => item.get(attr::COUNT).and_then(AttrValue::as_n).unwrap_or(0),
+        Err(e) => {
+            tracing::error!(error = %e, "a refusal could not be counted");
+            return false;
+        }
+    };
+    if count <= INDIVIDUAL_REFUSALS_PER_HOUR {
+        return false;
+    }
+    for patient in patients {
+        let update = crate::store::Update::default()
+            .add(attr::COUNT, 1)
+            .set(TTL_ATTR, kept);
+        let key = keys::refusal_patient_key(day, hour, subject, patient.as_str());
+        if let Err(e) = state.table.update(&key, update, None).await {
+            tracing::error!(error = %e, "a refusal could not be counted for its patient");
+        }
+    }
+    true
 }
 
 /// An `Idempotency-Key` bound to its caller and to the exact request it first came with.

@@ -280,6 +280,25 @@ pub fn audit_access_partition(patient: &str) -> String {
     format!("AUDITLOG#ACCESS#{patient}")
 }
 
+/// One UTC day's refusal counters: per caller and hour (`<hh>#<caller>`), and beyond the
+/// individual limit per caller, hour and patient named (`<hh>#<caller>#<patient>`).
+pub fn refusal_partition(day: time::Date) -> String {
+    format!("COUNTER#REFUSED#{day}")
+}
+
+/// The count of `caller`'s refusals in one UTC hour.
+pub fn refusal_key(day: time::Date, hour: u8, caller: &str) -> Key {
+    Key::new(refusal_partition(day), format!("{hour:02}#{caller}"))
+}
+
+/// The count of `caller`'s aggregated refusals naming `patient` in one UTC hour.
+pub fn refusal_patient_key(day: time::Date, hour: u8, caller: &str, patient: &str) -> Key {
+    Key::new(
+        refusal_partition(day),
+        format!("{hour:02}#{caller}#{patient}"),
+    )
+}
+
 /// One UTC day's counters.
 pub fn counter_partition(day: time::Date) -> String {
     format!("COUNTER#{day}")
@@ -354,6 +373,12 @@ mod tests {
             ),
             ("counter_partition", counter_partition(day)),
             ("counter_key", counter_key(day, "refused", 1).pk),
+            ("refusal_partition", refusal_partition(day)),
+            ("refusal_key", refusal_key(day, 1, "patient-1").pk),
+            (
+                "refusal_patient_key",
+                refusal_patient_key(day, 1, "patient-1", "patient-2").pk,
+            ),
             ("blind_index_key", blind_index_key().pk),
         ]
     }
