@@ -2,8 +2,11 @@
 short-form intrinsics read as they deploy). Exits non-zero naming each broken rule.
 
 - no function but the audit function may update or delete an audit entry, or write the log's items;
-- the audit function runs one at a time, on the stream (audit entries only) and a schedule with a
-  retry policy and a dead-letter queue;
+- no function, the audit function included, may write an expiry (`expires_at`, the TTL attribute)
+  into an audit entry;
+- the audit function runs one at a time, on the stream (audit entries only: inserted, modified
+  and removed ones, the last two being tampering) and a schedule with a retry policy and a
+  dead-letter queue, and an alarm watches its tamper metric;
 - its signing key is an ECC_NIST_P256 signing key whose policy denies kms:Sign to everyone else;
 - the checkpoint bucket keeps every version in Object Lock compliance mode, private;
 - every scheduled job (ScheduleV2, any function) has a retry policy and a dead-letter queue, and
@@ -39,6 +42,31 @@ def denies(function, actions, keys):
     return False
 
 
+def all_statements(name, function):
+    """A function's statements: its inline policies, or its role's."""
+    role = function["Properties"].get("Role")
+    if isinstance(role, dict) and "Fn::GetAtt" in role:
+        target = role["Fn::GetAtt"]
+        role_name = target[0] if isinstance(target, list) else target.split(".")[0]
+        for policy in resources[role_name]["Properties"].get("Policies", []):
+            yield from policy.get("PolicyDocument", {}).get("Statement", [])
+    else:
+        yield from statements(function)
+
+
+def denies_expiry(name, function):
+    for s in all_statements(name, function):
+        acts = s.get("Action")
+        acts = [acts] if isinstance(acts, str) else acts
+        cond = s.get("Condition", {})
+        keys = json.dumps(cond.get("ForAnyValue:StringLike", {}))
+        attrs = cond.get("ForAnyValue:StringEquals", {}).get("dynamodb:Attributes", [])
+        if (s.get("Effect") == "Deny" and {"dynamodb:PutItem", "dynamodb:UpdateItem"} <= set(acts)
+                and "AUDIT#*" in keys and "expires_at" in attrs):
+            return True
+    return False
+
+
 def check_private_versioned(name, props):
     if props.get("VersioningConfiguration", {}).get("Status") != "Enabled":
         problems.append(f"{name}: not versioned")
@@ -58,6 +86,10 @@ for name, r in resources.items():
         if s.get("Effect") == "Allow" and "kms:Sign" in json.dumps(s.get("Action")):
             problems.append(f"{name} may sign checkpoints")
 
+for name, r in resources.items():
+    if r["Type"] == "AWS::Serverless::Function" and not denies_expiry(name, r):
+        problems.append(f"{name} may write an expiry (expires_at) into an audit entry")
+
 audit = resources.get("AuditFunction", {}).get("Properties", {})
 if audit.get("ReservedConcurrentExecutions") != 1:
     problems.append("AuditFunction: reserved concurrency is not 1")
@@ -75,6 +107,11 @@ for e in events.values():
         patterns = [f["Pattern"] for f in e["Properties"].get("FilterCriteria", {}).get("Filters", [])]
         if not any('"prefix": "AUDIT#"' in p for p in patterns):
             problems.append("AuditFunction: the stream is not filtered to audit entries")
+        if not any(sorted(json.loads(p).get("eventName", [])) == ["INSERT", "MODIFY", "REMOVE"] for p in patterns):
+            problems.append("AuditFunction: the stream does not pass modified and removed audit entries")
+if not any(r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"].get("MetricName") == "AuditTamperDetected"
+           for r in resources.values()):
+    problems.append("no alarm on AuditTamperDetected")
 
 key = resources.get("AuditSigningKey", {}).get("Properties", {})
 if (key.get("KeySpec"), key.get("KeyUsage")) != ("ECC_NIST_P256", "SIGN_VERIFY"):

@@ -332,3 +332,96 @@ async fn on_dynamodb_local_tampering_is_reported_by_kind_and_position() {
             .is_some()
     );
 }
+
+/// A stream batch reporting an audit entry modified and another removed (here the entries the
+/// fixture names; in production the stream filter passes MODIFY and REMOVE of `AUDIT#` keys):
+/// each becomes a `tamper.detected` entry naming the keys and the change, sealed in the same run;
+/// the same batch again records nothing more. The template's stream filter passes these changes
+/// and an alarm watches their metric.
+#[tokio::test]
+async fn a_changed_or_removed_audit_entry_is_recorded_once_and_sealed() {
+    let stack = Stack::embedded();
+    let dir = tempfile::tempdir().unwrap();
+    let signer = Arc::new(LocalSigner::generate().unwrap());
+    let job = AuditJob {
+        table: stack.state.table.clone(),
+        signer: signer.clone(),
+        clock: stack.state.clock.clone(),
+        archive: Arc::new(DirArchive::new(dir.path())),
+        config: config(),
+    };
+    let batch = event("dynamodb-stream-audit-tamper.json");
+    assert_eq!(audit::changes_of(&batch).unwrap().len(), 2);
+    assert!(
+        audit::changes_of(&event("dynamodb-stream-audit.json"))
+            .unwrap()
+            .is_empty(),
+        "inserts are not changes"
+    );
+    let first = job.run(batch.clone()).await.unwrap();
+    assert_eq!(first["tamperDetected"], 2, "{first}");
+    assert_eq!(first["added"], 2, "sealed in the same run: {first}");
+    let again = job.run(batch).await.unwrap();
+    assert_eq!(again["tamperDetected"], 0, "{again}");
+    assert_eq!(again["added"], 0, "{again}");
+    let recorded: Vec<String> = stack
+        .scan()
+        .await
+        .into_iter()
+        .filter(|i| i.key.pk.starts_with("AUDIT#"))
+        .filter(|i| i.get("action").and_then(|a| a.as_s()) == Some("tamper.detected"))
+        .map(|i| {
+            i.get("entity_id")
+                .and_then(|a| a.as_s())
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        recorded.iter().collect::<std::collections::BTreeSet<_>>(),
+        [
+            "AUDIT#2026-11-22|01795438800000000000#01KAQ0000000000000000000A1|modified",
+            "AUDIT#2026-11-22|01795438801000000000#01KAQ0000000000000000000A2|removed",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>()
+        .iter()
+        .collect()
+    );
+    // A record of another partition, or one without keys or id, is not taken for an audit change.
+    let other = serde_json::json!({"Records": [{"eventSource": "aws:dynamodb", "eventID": "x",
+        "eventName": "MODIFY", "dynamodb": {"Keys": {"pk": {"S": "APPT#1"}, "sk": {"S": "A"}}}}]});
+    assert!(audit::changes_of(&other).unwrap().is_empty());
+    let keyless = serde_json::json!({"Records": [{"eventSource": "aws:dynamodb", "eventID": "x",
+        "eventName": "REMOVE", "dynamodb": {}}]});
+    assert!(audit::changes_of(&keyless).is_err());
+    assert!(job.run(keyless).await.is_err());
+}
+
+/// The template's stream filter passes inserted, modified and removed audit entries, and an alarm
+/// watches the function's tamper metric.
+#[test]
+fn the_template_streams_audit_changes_and_alarms_on_them() {
+    let template = practica_tests::template();
+    let filter =
+        template["Resources"]["AuditFunction"]["Properties"]["Events"]["NewEntries"]["Properties"]
+            ["FilterCriteria"]["Filters"][0]["Pattern"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let pattern: Value = serde_json::from_str(&filter).unwrap();
+    assert_eq!(
+        pattern["eventName"],
+        serde_json::json!(["INSERT", "MODIFY", "REMOVE"])
+    );
+    let alarms: Vec<&Value> = template["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == "AWS::CloudWatch::Alarm")
+        .filter(|r| r["Properties"]["MetricName"] == "AuditTamperDetected")
+        .collect();
+    assert_eq!(alarms.len(), 1);
+    assert_eq!(alarms[0]["Properties"]["Threshold"], 1);
+}

@@ -175,6 +175,17 @@ async fn every_fixture_runs_on_the_release_binaries() {
         fixtures_run.insert(name.into());
     }
     fixtures_run.insert("dynamodb-stream-audit.json".into());
+    // A batch reporting audit entries modified and removed: recorded as tampering, sealed.
+    let answer = apis["audit"]
+        .invoke(fixture("dynamodb-stream-audit-tamper.json", &[]))
+        .await
+        .response();
+    assert_eq!(answer["tamperDetected"], 2, "{answer}");
+    assert!(
+        answer["size"].as_u64().unwrap() >= integrated + 2,
+        "{answer}"
+    );
+    fixtures_run.insert("dynamodb-stream-audit-tamper.json".into());
 
     // The cancellation notice (Jane's email is on; SMS has no origination here, so email only),
     // delivered from its stream record through SES on moto; the same record again sends nothing.

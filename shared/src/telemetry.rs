@@ -57,6 +57,12 @@ pub fn count_webhook_signature_failure() {
     emit_count("WebhookSignatureFailures");
 }
 
+/// An audit entry changed or removed on the table: on Lambda a `Practica/AuditTamperDetected`
+/// metric line (the template alarms on any).
+pub fn count_audit_tamper() {
+    emit_count("AuditTamperDetected");
+}
+
 /// On Lambda, one embedded-metric line counting 1 of `metric` for this function.
 fn emit_count(metric: &str) {
     if let Some(function) = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME") {

@@ -2,7 +2,9 @@
 //! entries not yet in the log (`shared::audit::log::integrate`), signs a checkpoint, and archives
 //! the latest checkpoint to the Object Lock bucket. Two triggers, one job:
 //!
-//! - the table's stream, filtered to inserted audit entries: integration within seconds;
+//! - the table's stream, filtered to audit entries: an inserted one is integrated within seconds;
+//!   a modified or removed one is tampering, recorded as a `tamper.detected` entry of its own
+//!   (`shared::audit::tamper`), counted in a metric the template alarms on, and sealed;
 //! - a schedule that reconciles: entries the stream missed (an outage longer than its 24-hour
 //!   retention, a failed batch), and the hourly checkpoint of an idle log.
 //!
@@ -16,9 +18,51 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use shared::audit::archive::{CheckpointArchive, archive_latest};
 use shared::audit::log::{Integrated, LogConfig, integrate};
+use shared::audit::tamper::{Change, ChangeKind};
 use shared::crypto::signer::LogSigner;
 use shared::domain::clock::Clock;
 use shared::store::Table;
+
+/// The changes to audit entries a stream batch reports (its MODIFY and REMOVE records of `AUDIT#`
+/// keys); inserts are what integration reads from the table anyway.
+pub fn changes_of(event: &Value) -> anyhow::Result<Vec<Change>> {
+    let mut changes = Vec::new();
+    for record in event
+        .get("Records")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
+        let kind = match record.get("eventName").and_then(Value::as_str) {
+            Some("MODIFY") => ChangeKind::Modified,
+            Some("REMOVE") => ChangeKind::Removed,
+            _ => continue,
+        };
+        let key = |name: &str| {
+            record
+                .pointer(&format!("/dynamodb/Keys/{name}/S"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let (Some(pk), Some(sk)) = (key("pk"), key("sk")) else {
+            anyhow::bail!("a stream record without the table's keys");
+        };
+        if !pk.starts_with("AUDIT#") {
+            continue;
+        }
+        let event_id = record
+            .get("eventID")
+            .and_then(Value::as_str)
+            .filter(|id| !id.is_empty() && id.len() <= 128)
+            .ok_or_else(|| anyhow::anyhow!("a stream record without an event id"))?;
+        changes.push(Change {
+            event_id: event_id.to_owned(),
+            kind,
+            entry: shared::store::Key::new(pk, sk),
+        });
+    }
+    Ok(changes)
+}
 
 /// What started a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,7 +132,18 @@ impl AuditJob {
     /// One invocation: integrate, then archive the latest checkpoint. Returns a summary (no
     /// entry content: sizes and names only).
     pub async fn run(&self, event: Value) -> Result<Value, AuditError> {
-        let trigger = trigger_of(&event).map_err(|e| AuditError::InvalidEvent(format!("{e:#}")))?;
+        let invalid = |e: anyhow::Error| AuditError::InvalidEvent(format!("{e:#}"));
+        let trigger = trigger_of(&event).map_err(invalid)?;
+        let changes = changes_of(&event).map_err(invalid)?;
+        // Recorded before integration, so this run seals them too.
+        let tampered = shared::audit::tamper::record(&*self.table, self.clock.now(), &changes)
+            .await
+            .map_err(|e| {
+                AuditError::Failed(format!("recording a change to the log failed: {e}"))
+            })?;
+        for _ in 0..tampered {
+            shared::telemetry::count_audit_tamper();
+        }
         let (done, archived) = self
             .integrate()
             .await
@@ -109,6 +164,7 @@ impl AuditJob {
             "added": done.added,
             "size": done.size,
             "archived": archived,
+            "tamperDetected": tampered,
         }))
     }
 

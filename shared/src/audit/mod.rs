@@ -3,11 +3,13 @@
 //! (its leaves, the entries they commit to, its signed checkpoints) and reports every problem by
 //! kind and position; [`access`] reads a patient's access log with inclusion proofs, and
 //! [`search`] is an admin's search of the entries; [`refusals`] seals a flood of one caller's
-//! refusals as one aggregate entry per hour.
+//! refusals as one aggregate entry per hour; [`tamper`] records a change to an audit entry as an
+//! entry of its own.
 
 pub mod access;
 pub mod archive;
 pub mod log;
 pub mod refusals;
 pub mod search;
+pub mod tamper;
 pub mod verify;

@@ -256,6 +256,11 @@ pub fn audit_log_head() -> Key {
 
 pub const AUDIT_LOG_LEAVES: &str = "AUDITLOG#LEAF";
 
+/// The mark that a change to an audit entry (one stream record, by its event id) was recorded.
+pub fn audit_tamper_marker(event_id: &str) -> Key {
+    Key::new("AUDITLOG#TAMPER", event_id)
+}
+
 pub fn audit_log_leaf(index: u64) -> Key {
     Key::new(AUDIT_LOG_LEAVES, format!("{index:020}"))
 }
@@ -362,6 +367,7 @@ mod tests {
             ("idempotency_key", idempotency_key("patient-1", "k").pk),
             ("audit_log_head", audit_log_head().pk),
             ("audit_log_leaf", audit_log_leaf(1).pk),
+            ("audit_tamper_marker", audit_tamper_marker("event-1").pk),
             (
                 "audit_integrated_partition",
                 audit_integrated_partition(&audit_partition(day)),
