@@ -409,3 +409,46 @@ async fn every_route_role_and_ownership() {
         "{denials:?}"
     );
 }
+
+/// A provider's login subject (the staff pool's id of a person) is shown to staff, admins and the
+/// provider themselves, never to patients.
+#[tokio::test]
+async fn patients_do_not_see_providers_login_subjects() {
+    let stack = practica_tests::Stack::embedded();
+    let demo = stack.seed().await;
+    let provider = demo.providers[0].as_str();
+    let (_, _, staff_view) = stack
+        .send(
+            "GET",
+            "/v1/providers",
+            Some(&stack.token("staff-1", &[shared::auth::Role::Staff])),
+            None,
+            None,
+        )
+        .await;
+    let subject = staff_view["providers"][0]["subject"]
+        .as_str()
+        .expect("staff see the login")
+        .to_owned();
+    let patient = stack.token("patient-jane", &[shared::auth::Role::Patient]);
+    for path in [
+        "/v1/providers".to_owned(),
+        format!("/v1/providers/{provider}"),
+    ] {
+        let (status, _, seen) = stack.send("GET", &path, Some(&patient), None, None).await;
+        assert_eq!(status, http::StatusCode::OK, "{seen}");
+        assert!(!seen.to_string().contains(&subject), "{path}: {seen}");
+        assert!(!seen.to_string().contains("\"subject\""), "{path}: {seen}");
+    }
+    let own = stack.token(&subject, &[shared::auth::Role::Provider]);
+    let (_, _, mine) = stack
+        .send(
+            "GET",
+            &format!("/v1/providers/{provider}"),
+            Some(&own),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(mine["subject"], subject.as_str());
+}

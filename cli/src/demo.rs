@@ -79,7 +79,7 @@ pub async fn seed(state: &AppState) -> Result<Demo, ApiError> {
                 })
                 .unwrap_or_default()
         };
-        let providers = ids(setup::list_providers(state).await?, "providers");
+        let providers = ids(setup::list_providers(state, &seeder()).await?, "providers");
         let services = ids(setup::list_services(state).await?, "services");
         return Ok(Demo {
             time_zone: "America/New_York",

@@ -96,17 +96,27 @@ async fn main() {
     }
     println!("audit benchmark: {ENTRIES} entries on the embedded store, batches of {BATCH}");
 
+    // A run integrates at most its pages; runs follow each other until none adds anything.
     let t = Instant::now();
-    let done = integrate(&table, &signer, &clock, &config)
-        .await
-        .expect("integrate");
+    let (mut runs, mut longest) = (0, Duration::ZERO);
+    let done = loop {
+        let run = Instant::now();
+        let done = integrate(&table, &signer, &clock, &config)
+            .await
+            .expect("integrate");
+        longest = longest.max(run.elapsed());
+        runs += 1;
+        if done.size as usize == ENTRIES {
+            break done;
+        }
+    };
     let took = t.elapsed();
-    assert_eq!(done.size as usize, ENTRIES);
     println!(
-        "integration: {} entries in {:.2?} = {:.0} entries/s",
-        done.added,
+        "integration: {} entries in {:.2?} = {:.0} entries/s ({runs} runs, the longest {:.2?})",
+        done.size,
         took,
-        done.added as f64 / took.as_secs_f64()
+        done.size as f64 / took.as_secs_f64(),
+        longest
     );
 
     let t = Instant::now();

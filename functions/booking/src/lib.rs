@@ -59,17 +59,17 @@ async fn create_provider(change: Change<setup::ProviderRequest>) -> Result<Reply
     change.run(Operation::CreateProvider, work).await
 }
 
-async fn list_providers(State(s): State<AppState>, _caller: Caller) -> Json200 {
-    Ok(Json(setup::list_providers(&s).await?))
+async fn list_providers(State(s): State<AppState>, caller: Caller) -> Json200 {
+    Ok(Json(setup::list_providers(&s, &caller).await?))
 }
 
 async fn get_provider(
     State(s): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Json200 {
     let id = path_id(&id, ProviderId::parse)?;
-    Ok(Json(setup::get_provider(&s, &id).await?))
+    Ok(Json(setup::get_provider(&s, &caller, &id).await?))
 }
 
 async fn put_schedule(ApiPath(id): ApiPath<String>, put: Put<Rules>) -> Result<Reply, ApiError> {

@@ -173,21 +173,35 @@ pub async fn put_schedule(
     Ok(result?)
 }
 
+/// A provider as `caller` may see it: the login subject only for staff, admins and the provider
+/// themselves (a patient has no use for another person's identity-provider id).
+fn seen_by(mut provider: Provider, caller: &Caller) -> Provider {
+    let own = provider.subject.as_ref() == Some(&caller.principal.subject);
+    if !(caller.is_staff() || own) {
+        provider.subject = None;
+    }
+    provider
+}
+
 #[tracing::instrument(skip_all, fields(provider = %id))]
 pub async fn get_provider(
     state: &AppState,
+    caller: &Caller,
     id: &ProviderId,
 ) -> Result<serde_json::Value, ApiError> {
-    let provider = super::lookup::provider(state, id).await?;
+    let provider = seen_by(super::lookup::provider(state, id).await?, caller);
     Ok(serde_json::to_value(provider).map_err(anyhow::Error::new)?)
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn list_providers(state: &AppState) -> Result<serde_json::Value, ApiError> {
+pub async fn list_providers(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<serde_json::Value, ApiError> {
     let items = query_all(&*state.table, &Query::gsi1(PROVIDERS_INDEX)).await?;
     let providers = items
         .iter()
-        .map(Provider::from_item)
+        .map(|item| Provider::from_item(item).map(|p| seen_by(p, caller)))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(serde_json::json!({ "providers": providers }))
 }
