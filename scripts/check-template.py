@@ -11,7 +11,8 @@ short-form intrinsics read as they deploy). Exits non-zero naming each broken ru
 - the checkpoint bucket keeps every version in Object Lock compliance mode, private;
 - every scheduled job (ScheduleV2, any function) has a retry policy and a dead-letter queue, and
   the reports run in the practice's time zone;
-- the reports bucket is private, versioned, retained and encrypted with its own KMS key.
+- the reports bucket is private, versioned, retained and encrypted with its own KMS key;
+- the portal's distribution, given the practice's certificate, refuses viewers below TLS 1.2.
 Usage: python3 scripts/check-template.py infra/template.yaml
 """
 import json
@@ -148,6 +149,14 @@ if sse.get("ServerSideEncryptionByDefault", {}).get("SSEAlgorithm") != "aws:kms"
 check_private_versioned("ReportsBucket", props)
 if reports.get("DeletionPolicy") != "Retain":
     problems.append("ReportsBucket: not retained")
+
+for name, r in resources.items():
+    if r["Type"] != "AWS::CloudFront::Distribution":
+        continue
+    cert = r["Properties"]["DistributionConfig"].get("ViewerCertificate", {})
+    with_own = cert.get("Fn::If", [None, {}])[1] if "Fn::If" in cert else cert
+    if with_own.get("CloudFrontDefaultCertificate") or with_own.get("MinimumProtocolVersion") != "TLSv1.2_2021":
+        problems.append(f"{name}: the practice's certificate is not served with TLSv1.2_2021 at least")
 
 for p in problems:
     print(f"check-template: {p}", file=sys.stderr)

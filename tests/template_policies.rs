@@ -595,7 +595,9 @@ fn the_portal_is_one_origin_behind_waf_with_the_served_headers() {
         .replace("script-src 'self';", "script-src 'self' https://js.stripe.com;")
         .replace(
             "connect-src 'self';",
-            "connect-src 'self' https://api.stripe.com https://*.auth.${AWS::Region}.amazoncognito.com; \
+            "connect-src 'self' https://api.stripe.com \
+             https://${LoginDomainPrefix}-staff.auth.${AWS::Region}.amazoncognito.com \
+             https://${LoginDomainPrefix}-patients.auth.${AWS::Region}.amazoncognito.com; \
              frame-src https://js.stripe.com https://hooks.stripe.com;",
         );
     assert_eq!(
