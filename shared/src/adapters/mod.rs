@@ -26,6 +26,7 @@ pub mod local_signer;
 pub mod mailbox;
 pub mod s3_archive;
 pub mod s3_reports;
+pub mod sdk_error;
 pub mod secrets;
 pub mod ses;
 pub mod sms;

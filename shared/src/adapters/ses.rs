@@ -8,7 +8,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_sesv2::Client;
-use aws_sdk_sesv2::error::{DisplayErrorContext, SdkError};
+use aws_sdk_sesv2::error::SdkError;
 use aws_sdk_sesv2::operation::send_email::SendEmailError;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageTag};
 
@@ -48,8 +48,9 @@ fn tag_value(key: &str) -> String {
 
 /// Which SES refusals no retry can change (the sender or the message is not acceptable); the
 /// rest (throttling, a paused account, the service unreachable) are retried with backoff. The
-/// error's text is logged by the caller: the recipient's address is taken out of it.
-fn classify(e: SdkError<SendEmailError>, recipient: &str) -> NotifyError {
+/// error's text is logged by the caller: its kind and code only, never the service's message, which
+/// may quote the recipient's address.
+fn classify(e: SdkError<SendEmailError>) -> NotifyError {
     let permanent = match &e {
         SdkError::ServiceError(service) => matches!(
             service.err(),
@@ -60,12 +61,7 @@ fn classify(e: SdkError<SendEmailError>, recipient: &str) -> NotifyError {
         ),
         _ => false,
     };
-    let text = DisplayErrorContext(&e).to_string();
-    let text = if recipient.is_empty() {
-        text
-    } else {
-        text.replace(recipient, "<recipient>")
-    };
+    let text = super::sdk_error::summary(&e);
     if permanent {
         NotifyError::Rejected(text)
     } else {
@@ -106,7 +102,7 @@ impl Notifier for SesEmail {
             .set_configuration_set_name(self.configuration_set.clone())
             .send()
             .await
-            .map_err(|e| classify(e, envelope.to.expose()))?;
+            .map_err(classify)?;
         Ok(Sent {
             provider_id: sent.message_id().unwrap_or_default().to_owned(),
         })

@@ -9,7 +9,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_pinpointsmsvoicev2::Client;
-use aws_sdk_pinpointsmsvoicev2::error::{DisplayErrorContext, SdkError};
+use aws_sdk_pinpointsmsvoicev2::error::SdkError;
 use aws_sdk_pinpointsmsvoicev2::operation::send_text_message::SendTextMessageError;
 use aws_sdk_pinpointsmsvoicev2::types::{ConflictExceptionReason, MessageType};
 
@@ -50,8 +50,9 @@ pub fn e164(phone: &str) -> Option<String> {
 }
 
 /// Opt-outs are recorded; refusals no retry can change fail the message; the rest are retried.
-/// The recipient's number is taken out of the error's text (the caller logs it).
-fn classify(e: SdkError<SendTextMessageError>, recipient: &str) -> NotifyError {
+/// The error's text (the caller logs it) is its kind and code only, never the service's message,
+/// which may quote the recipient's number.
+fn classify(e: SdkError<SendTextMessageError>) -> NotifyError {
     enum Kind {
         OptedOut,
         Permanent,
@@ -72,9 +73,7 @@ fn classify(e: SdkError<SendTextMessageError>, recipient: &str) -> NotifyError {
         },
         _ => Kind::Retry,
     };
-    let text = DisplayErrorContext(&e)
-        .to_string()
-        .replace(recipient, "<recipient>");
+    let text = super::sdk_error::summary(&e);
     match kind {
         Kind::OptedOut => NotifyError::OptedOut,
         Kind::Permanent => NotifyError::Rejected(text),
@@ -112,7 +111,7 @@ impl Notifier for EndUserSms {
             .context("message", message)
             .send()
             .await
-            .map_err(|e| classify(e, &to))?;
+            .map_err(classify)?;
         Ok(Sent {
             provider_id: sent.message_id().unwrap_or_default().to_owned(),
         })
