@@ -592,7 +592,10 @@ fn the_portal_is_one_origin_behind_waf_with_the_served_headers() {
     // What `practica serve` sends, with the managed login's token endpoint and Stripe's card
     // form (its script, frames and API) added.
     let deployed = practica_cli::portal::CONTENT_SECURITY_POLICY
-        .replace("script-src 'self';", "script-src 'self' https://js.stripe.com;")
+        .replace(
+            "script-src 'self';",
+            "script-src 'self' https://js.stripe.com;",
+        )
         .replace(
             "connect-src 'self';",
             "connect-src 'self' https://api.stripe.com \

@@ -578,6 +578,12 @@ async function patientWithStripe() {
   await page.getByText('Paid $45.00. Your receipt is below.').waitFor();
   assert.equal(await page.locator('#balance').innerText(), 'Nothing to pay.');
   assert.equal(stripeLoads.length, 1);
+  // A payment method that left the page comes back with the intent's client secret in the
+  // address: the portal takes it out of the address bar (and its history entry) at once.
+  await page.goto(`${base}/?payment_intent=pi_1&payment_intent_client_secret=pi_1_secret_abc&redirect_status=succeeded`);
+  await page.getByText(/^Back from your payment\. Sign in to see your balance/).waitFor();
+  assert.equal(new URL(page.url()).search, '');
+  assert.equal(await page.evaluate(() => location.href.includes('secret')), false);
   await done('patient, Stripe');
   console.log('portal (patient, Stripe): the element mounted with the intent, a decline, then paid: ok');
 }

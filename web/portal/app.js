@@ -110,7 +110,20 @@ async function enter({ token, refresh, expiresIn }, pool) {
   }
 }
 
+// What the processor adds to the return address after a payment method that left the page: the
+// intent's client secret among it. Taken out of the address bar at once, before anything else
+// runs, so that neither history, a bookmark nor a shared link keeps it.
+const PAYMENT_RETURN = ['payment_intent', 'payment_intent_client_secret', 'redirect_status', 'setup_intent', 'setup_intent_client_secret'];
+
+function cleanPaymentReturn() {
+  const params = new URLSearchParams(location.search);
+  if (!PAYMENT_RETURN.some((name) => params.has(name))) return;
+  history.replaceState(null, '', '/');
+  $('sign-in-status').textContent = 'Back from your payment. Sign in to see your balance: it shows the payment once the processor has confirmed it.';
+}
+
 async function start() {
+  cleanPaymentReturn();
   $('sign-out').addEventListener('click', () => signOut(null, { everywhere: true }));
   for (const button of navButtons()) {
     button.addEventListener('click', () => open(button.dataset.page).catch((error) => fail('', error)));
