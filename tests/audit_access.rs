@@ -697,3 +697,54 @@ async fn a_flood_of_refusals_is_aggregated_and_cannot_stall_sealing_on_dynamodb_
     let stack = Stack::on(dynamodb_local_fixture().await).await;
     a_flood_of_refusals_is_aggregated_and_cannot_stall_sealing(stack, 200, 40).await;
 }
+
+/// A caller refused on made-up patient ids, each new: the hour's aggregate names at most 100
+/// patients (each with its own count) and counts every refusal in its total; integration goes on.
+async fn an_aggregate_names_a_bounded_number_of_patients(stack: Option<Stack>, made_up: usize) {
+    let Some(stack) = stack else { return };
+    stack.seed().await;
+    let signer = LocalSigner::generate().unwrap();
+    let john = stack.token("patient-john", &[Role::Patient]);
+    for wave in (0..made_up).collect::<Vec<_>>().chunks(25) {
+        let (stack, john) = (&stack, &john);
+        let answers = futures_util::future::join_all(wave.iter().map(|i| async move {
+            let path = format!("/v1/patients/patient-{i:0>120}");
+            stack.send("GET", &path, Some(john), None, None).await.0
+        }))
+        .await;
+        assert!(answers.iter().all(|s| *s == StatusCode::FORBIDDEN));
+    }
+    stack.clock.advance(time::Duration::minutes(70));
+    let done = integrate(&*stack.state.table, &signer, &*stack.state.clock, &config())
+        .await
+        .expect("integrate");
+    assert!(done.added > 0);
+    let admin = stack.token("admin-1", &[Role::Admin]);
+    let (status, _, found) = stack
+        .send(
+            "GET",
+            "/v1/audit?from=2026-11-23T00:00:00Z&to=2026-11-24T00:00:00Z\
+             &actor=patient-john&action=refusals.aggregate",
+            Some(&admin),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    let aggregate = &found["entries"][0];
+    assert_eq!(aggregate["count"], json!(made_up - 20), "{found}");
+    let named = aggregate["patientIds"].as_array().unwrap().len();
+    assert_eq!(named, 100.min(made_up - 20), "{found}");
+}
+
+#[tokio::test]
+async fn an_aggregate_names_a_bounded_number_of_patients_on_embedded() {
+    let stack = Stack::on(embedded_fixture().await).await;
+    an_aggregate_names_a_bounded_number_of_patients(stack, 300).await;
+}
+
+#[tokio::test]
+async fn an_aggregate_names_a_bounded_number_of_patients_on_dynamodb_local() {
+    let stack = Stack::on(dynamodb_local_fixture().await).await;
+    an_aggregate_names_a_bounded_number_of_patients(stack, 200).await;
+}

@@ -50,7 +50,8 @@ pub const PAGES_PER_RUN: usize = 25;
 pub const DAYS_PER_RUN: usize = 400;
 
 /// How long after its time an entry is surely on the table: a request takes its entry's time
-/// before its transaction commits, and no function runs longer than 30 s. The cursor stays this
+/// before its transaction commits, and no function runs longer than 2 minutes (the reports
+/// function's timeout; the API's are 29 s). The cursor stays this
 /// far behind the clock; the verifier reports an entry still outside the log after
 /// [`ALLOWED_LAG`].
 pub const SETTLE: time::Duration = time::Duration::minutes(5);
@@ -152,8 +153,15 @@ pub async fn integrate(
     let mut head = head(table, today, config).await?;
     let start = head.frontier.size();
     // The hours of counted refusals that are over get their aggregate entry, integrated below.
+    // A failure there must not stop the log: it is logged, and the next run tries again.
     let yesterday = today.previous_day().unwrap_or(today);
-    super::refusals::aggregate(table, now, head.scanned_from.min(yesterday), SETTLE).await?;
+    let from = head
+        .scanned_from
+        .min(yesterday)
+        .max(yesterday - time::Duration::days(2));
+    if let Err(e) = super::refusals::aggregate(table, now, from, SETTLE).await {
+        tracing::error!(error = %e, "refusals could not be aggregated; integrating the rest");
+    }
     // Sort keys from here on are of entries too young to pass (`{nanos:020}#{id}`).
     let horizon = now - SETTLE;
     let unsettled = format!("{:020}", horizon.unix_timestamp_nanos());
@@ -378,6 +386,12 @@ async fn index_access(table: &dyn Table, batch: &[&Item]) -> Result<(), ApiError
             Some(AttrValue::L(ids)) => ids.as_slice(),
             _ => &[],
         };
+        // An aggregate's count, as each patient it names is told: how many of the refusals named
+        // them, not the caller's total.
+        let per_patient = match entry.get(attr::PATIENT_COUNTS) {
+            Some(AttrValue::M(counts)) => Some(counts),
+            _ => None,
+        };
         for patient in patients.iter().filter_map(AttrValue::as_s) {
             let mut copy = Item::new(Key::new(
                 audit_access_partition(patient),
@@ -388,6 +402,9 @@ async fn index_access(table: &dyn Table, batch: &[&Item]) -> Result<(), ApiError
                 if let Some(value) = entry.attr(field) {
                     copy.set(field, value);
                 }
+            }
+            if let Some(count) = per_patient.and_then(|counts| counts.get(patient)) {
+                copy.set(attr::COUNT, count.clone());
             }
             copies.push(copy);
         }

@@ -2,16 +2,17 @@
 //! hour, the request path only counts (`store::commit::refused`); once that hour is over (and
 //! settled), integration writes one aggregate entry per caller and hour: `refusals.aggregate`,
 //! `denied`, the caller and the roles they acted in, how many refusals it stands for (`count`) and
-//! the patients they named (ids only), so a flood stays visible, sealed and PHI-free without
-//! flooding the log. The entry and the counter's mark are one transaction: an aggregate is written
-//! once, whatever runs race.
+//! the patients they named (ids only, each with how many of the refusals named them; at most
+//! [`AGGREGATE_PATIENTS_NAMED`] patients), so a flood stays visible, sealed and PHI-free
+//! without flooding the log. The entry and the counter's mark are one transaction: an aggregate is
+//! written once, whatever runs race.
 
 use time::{Date, OffsetDateTime};
 
 use crate::domain::ids::PatientId;
 use crate::error::ApiError;
 use crate::store::codec::n;
-use crate::store::commit::{Actor, Audit, INDIVIDUAL_REFUSALS_PER_HOUR};
+use crate::store::commit::{AGGREGATE_PATIENTS_NAMED, Actor, Audit, INDIVIDUAL_REFUSALS_PER_HOUR};
 use crate::store::keys::refusal_partition;
 use crate::store::{
     AttrValue, Condition, Key, Query, Table, TableError, TransactOp, Update, attr, query_all,
@@ -81,10 +82,19 @@ pub async fn aggregate(
                 continue;
             }
             let prefix = format!("{}#", counter.key.sk);
-            let patients: Vec<PatientId> = items
+            // At most AGGREGATE_PATIENTS_NAMED per-patient counters exist for a caller and hour.
+            let named: Vec<(PatientId, i64)> = items
                 .iter()
-                .filter_map(|i| i.key.sk.strip_prefix(&prefix))
-                .filter_map(PatientId::parse)
+                .filter_map(|i| {
+                    let patient = PatientId::parse(i.key.sk.strip_prefix(&prefix)?)?;
+                    Some((patient, n(i, attr::COUNT).ok()?))
+                })
+                .take(AGGREGATE_PATIENTS_NAMED as usize)
+                .collect();
+            let patients: Vec<PatientId> = named.iter().map(|(p, _)| p.clone()).collect();
+            let per_patient: std::collections::BTreeMap<String, AttrValue> = named
+                .iter()
+                .map(|(p, count)| (p.as_str().to_owned(), AttrValue::N(*count)))
                 .collect();
             let entry = Audit {
                 count: Some(counter.count - INDIVIDUAL_REFUSALS_PER_HOUR),
@@ -102,9 +112,13 @@ pub async fn aggregate(
                 roles: &counter.roles,
                 request_id: &request_id,
             };
+            let mut item = entry.item_at(now, actor);
+            if !per_patient.is_empty() {
+                item.set(attr::PATIENT_COUNTS, AttrValue::M(per_patient));
+            }
             let ops = vec![
                 TransactOp::Put {
-                    item: entry.item_at(now, actor),
+                    item,
                     condition: Some(Condition::ItemAbsent),
                 },
                 TransactOp::Update {

@@ -156,6 +156,10 @@ struct KeyCache {
 /// Least time between two JWKS fetches after a failed one.
 const FAILED_FETCH_BACKOFF: Duration = Duration::from_secs(1);
 
+/// Longest time keys fetched once keep verifying while the provider cannot be reached: an outage
+/// must not sign everyone out, nor keep a removed key alive for ever.
+const STALE_KEYS_MAX: Duration = Duration::from_secs(24 * 3600);
+
 const ASYMMETRIC: [Algorithm; 8] = [
     Algorithm::RS256,
     Algorithm::RS384,
@@ -315,15 +319,29 @@ impl Verifier {
             let fetched_at = cache.fetched_at?.unix_timestamp();
             Some(FetchedKey { key, fetched_at })
         };
-        {
+        let stale_ok = |k: Option<FetchedKey>| {
+            k.filter(|k| {
+                let at = OffsetDateTime::from_unix_timestamp(k.fetched_at).ok();
+                within(at, STALE_KEYS_MAX)
+            })
+        };
+        let usable_stale = {
             let cache = pool.cache.read().await;
             if within(cache.fetched_at, self.config.key_max_age)
                 && let Some(k) = cached(&cache)
             {
                 return Ok(k);
             }
-        }
-        let _one_fetch_at_a_time = pool.refreshing.lock().await;
+            stale_ok(cached(&cache))
+        };
+        let _one_fetch_at_a_time = match pool.refreshing.try_lock() {
+            Ok(guard) => guard,
+            // Another request is fetching: a key cached within the day answers without waiting.
+            Err(_) => match usable_stale {
+                Some(k) => return Ok(k),
+                None => pool.refreshing.lock().await,
+            },
+        };
         let (cached, fetched_at, failed_at) = {
             let cache = pool.cache.read().await;
             (cached(&cache), cache.fetched_at, cache.failed_at)
@@ -335,10 +353,10 @@ impl Verifier {
             }
             _ => {}
         }
-        let unavailable = |e: anyhow::Error| match (cached, fetched_at) {
+        let unavailable = |e: anyhow::Error| match (stale_ok(cached), fetched_at) {
             (Some(k), _) => Ok(k),
-            (None, None) => Err(AuthError::JwksUnavailable(e)),
-            (None, Some(_)) => Err(AuthError::UnknownKey),
+            (None, Some(at)) if within(Some(at), STALE_KEYS_MAX) => Err(AuthError::UnknownKey),
+            (None, _) => Err(AuthError::JwksUnavailable(e)),
         };
         if within(failed_at, FAILED_FETCH_BACKOFF) {
             return unavailable(anyhow::anyhow!("the last JWKS fetch failed moments ago"));

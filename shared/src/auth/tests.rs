@@ -569,7 +569,10 @@ async fn a_key_the_pool_removed_stops_verifying_within_the_hour() {
     let day = Duration::from_secs(86_400);
     let by_old = old.mint(&sub("p-1"), &[Role::Patient], at(), day).unwrap();
     let by_old_later = old.mint(&sub("p-2"), &[Role::Patient], at(), day).unwrap();
-    let by_new = new.mint(&sub("p-3"), &[Role::Patient], at(), day).unwrap();
+    // Valid for a week: what stops it below is the keys' age, not its expiry.
+    let by_new = new
+        .mint(&sub("p-3"), &[Role::Patient], at(), 7 * day)
+        .unwrap();
     verifier.verify(&by_old).await.unwrap();
     verifier.verify(&by_new).await.unwrap();
     assert_eq!(source.fetches.load(Ordering::SeqCst), 1);
@@ -603,4 +606,10 @@ async fn a_key_the_pool_removed_stops_verifying_within_the_hour() {
     clock.advance(time::Duration::seconds(2));
     verifier.verify(&by_new).await.unwrap();
     assert_eq!(source.fetches.load(Ordering::SeqCst), 4);
+    // Not for ever: a day after the last successful fetch, the cached keys stop verifying.
+    clock.advance(time::Duration::hours(23));
+    assert!(matches!(
+        verifier.verify(&by_new).await,
+        Err(AuthError::JwksUnavailable(_))
+    ));
 }

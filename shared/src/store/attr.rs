@@ -19,6 +19,10 @@ pub const CHECK_CVC: &str = "check_cvc";
 pub const CHECK_POSTAL_CODE: &str = "check_postal_code";
 pub const CHECKS_STAMP: &str = "checks_stamp";
 pub const COUNT: &str = "count";
+/// How many patients a caller's refusal counter of an hour names.
+pub const NAMED: &str = "named";
+/// An aggregate entry's count per patient named (a map of patient id to count).
+pub const PATIENT_COUNTS: &str = "patient_counts";
 /// A refusal counter whose aggregate audit entry has been written.
 pub const AGGREGATED: &str = "aggregated";
 pub const CREATED_AT: &str = "created_at";

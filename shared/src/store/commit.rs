@@ -269,6 +269,11 @@ pub async fn refused<T>(
 /// refused requests cannot flood the audit log).
 pub const INDIVIDUAL_REFUSALS_PER_HOUR: i64 = 20;
 
+/// Patients one caller's aggregate of an hour names at most, each with its own count; refusals
+/// naming others count in the total only (so an hour's counters and its aggregate entry stay small
+/// whatever ids a caller makes up).
+pub const AGGREGATE_PATIENTS_NAMED: i64 = 100;
+
 /// How long refusal counters are kept (their aggregate is written within the hour after).
 const REFUSAL_COUNTERS_KEPT_SECS: i64 = 35 * 86_400;
 
@@ -309,16 +314,65 @@ async fn beyond_individual_limit(
     if count <= INDIVIDUAL_REFUSALS_PER_HOUR {
         return false;
     }
+    let caller_key = keys::refusal_key(day, hour, subject);
     for patient in patients {
-        let update = crate::store::Update::default()
-            .add(attr::COUNT, 1)
-            .set(TTL_ATTR, kept);
         let key = keys::refusal_patient_key(day, hour, subject, patient.as_str());
-        if let Err(e) = state.table.update(&key, update, None).await {
+        if let Err(e) = count_for_patient(state, &caller_key, &key, kept).await {
             tracing::error!(error = %e, "a refusal could not be counted for its patient");
         }
     }
     true
+}
+
+/// Adds one to a patient's count in the caller's hour: at once when the patient is already named
+/// there; else, in one transaction, the patient is named (its counter created) only while the
+/// caller's hour names fewer than [`AGGREGATE_PATIENTS_NAMED`]. Race-safe on the table: two
+/// requests naming a new patient at once cannot both create it, nor pass the limit together.
+async fn count_for_patient(
+    state: &AppState,
+    caller_key: &Key,
+    key: &Key,
+    kept: i64,
+) -> Result<(), TableError> {
+    let add = || {
+        crate::store::Update::default()
+            .add(attr::COUNT, 1)
+            .set(TTL_ATTR, kept)
+    };
+    for _ in 0..2 {
+        let named = Condition::AttrExists(attr::COUNT.into());
+        match state.table.update(key, add(), Some(named)).await {
+            Err(TableError::ConditionFailed) => {}
+            other => return other.map(|_| ()),
+        }
+        let below_limit = Condition::Or(vec![
+            Condition::AttrAbsent(attr::NAMED.into()),
+            Condition::LessThan(attr::NAMED.into(), AttrValue::N(AGGREGATE_PATIENTS_NAMED)),
+        ]);
+        let ops = vec![
+            TransactOp::Update {
+                key: caller_key.clone(),
+                update: crate::store::Update::default().add(attr::NAMED, 1),
+                condition: Some(below_limit),
+            },
+            TransactOp::Update {
+                key: key.clone(),
+                update: add(),
+                condition: Some(Condition::AttrAbsent(attr::COUNT.into())),
+            },
+        ];
+        match state.table.transact_write(ops).await {
+            Ok(()) => return Ok(()),
+            // The limit reached (counted in the total only), or another request named the patient
+            // first (then counted by the update above, once more).
+            Err(TableError::TransactionConditionFailed { failed }) if failed.contains(&0) => {
+                return Ok(());
+            }
+            Err(TableError::TransactionConditionFailed { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// An `Idempotency-Key` bound to its caller and to the exact request it first came with.
