@@ -426,8 +426,13 @@ async fn patients_do_not_see_providers_login_subjects() {
             None,
         )
         .await;
-    let subject = staff_view["providers"][0]["subject"]
-        .as_str()
+    // The listing's order is the index's, not the seed's: the provider is found by its id.
+    let subject = staff_view["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == provider)
+        .and_then(|p| p["subject"].as_str())
         .expect("staff see the login")
         .to_owned();
     let patient = stack.token("patient-jane", &[shared::auth::Role::Patient]);

@@ -263,6 +263,11 @@ pub fn spawn(binary: &Path, env: &[(String, String)]) -> Process {
     command
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        // A suite run with its date moved (`PRACTICA_TEST_FAKETIME`) moves the functions' too.
+        .envs(std::env::vars_os().filter(|(k, _)| {
+            let k = k.to_string_lossy();
+            k == "LD_PRELOAD" || k.starts_with("FAKETIME")
+        }))
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
