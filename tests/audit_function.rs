@@ -333,8 +333,8 @@ async fn on_dynamodb_local_tampering_is_reported_by_kind_and_position() {
     );
 }
 
-/// A stream batch reporting an audit entry modified and another removed (here the entries the
-/// fixture names; in production the stream filter passes MODIFY and REMOVE of `AUDIT#` keys):
+/// A stream batch reporting an audit entry modified, another removed, and the blind-index key
+/// modified (in production the stream filter passes MODIFY and REMOVE of `AUDIT#` and `KEYRING`):
 /// each becomes a `tamper.detected` entry naming the keys and the change, sealed in the same run;
 /// the same batch again records nothing more. The template's stream filter passes these changes
 /// and an alarm watches their metric.
@@ -351,7 +351,7 @@ async fn a_changed_or_removed_audit_entry_is_recorded_once_and_sealed() {
         config: config(),
     };
     let batch = event("dynamodb-stream-audit-tamper.json");
-    assert_eq!(audit::changes_of(&batch).unwrap().len(), 2);
+    assert_eq!(audit::changes_of(&batch).unwrap().len(), 3);
     assert!(
         audit::changes_of(&event("dynamodb-stream-audit.json"))
             .unwrap()
@@ -359,8 +359,8 @@ async fn a_changed_or_removed_audit_entry_is_recorded_once_and_sealed() {
         "inserts are not changes"
     );
     let first = job.run(batch.clone()).await.unwrap();
-    assert_eq!(first["tamperDetected"], 2, "{first}");
-    assert_eq!(first["added"], 2, "sealed in the same run: {first}");
+    assert_eq!(first["tamperDetected"], 3, "{first}");
+    assert_eq!(first["added"], 3, "sealed in the same run: {first}");
     let again = job.run(batch).await.unwrap();
     assert_eq!(again["tamperDetected"], 0, "{again}");
     assert_eq!(again["added"], 0, "{again}");
@@ -382,6 +382,7 @@ async fn a_changed_or_removed_audit_entry_is_recorded_once_and_sealed() {
         [
             "AUDIT#2026-11-22|01795438800000000000#01KAQ0000000000000000000A1|modified",
             "AUDIT#2026-11-22|01795438801000000000#01KAQ0000000000000000000A2|removed",
+            "KEYRING|BLIND#v1|modified",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -414,6 +415,21 @@ fn the_template_streams_audit_changes_and_alarms_on_them() {
     assert_eq!(
         pattern["eventName"],
         serde_json::json!(["INSERT", "MODIFY", "REMOVE"])
+    );
+    let keyring =
+        template["Resources"]["AuditFunction"]["Properties"]["Events"]["NewEntries"]["Properties"]
+            ["FilterCriteria"]["Filters"][1]["Pattern"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let keyring: Value = serde_json::from_str(&keyring).unwrap();
+    assert_eq!(
+        keyring["eventName"],
+        serde_json::json!(["MODIFY", "REMOVE"])
+    );
+    assert_eq!(
+        keyring["dynamodb"]["Keys"]["pk"]["S"],
+        serde_json::json!(["KEYRING"])
     );
     let alarms: Vec<&Value> = template["Resources"]
         .as_object()

@@ -180,9 +180,9 @@ async fn every_fixture_runs_on_the_release_binaries() {
         .invoke(fixture("dynamodb-stream-audit-tamper.json", &[]))
         .await
         .response();
-    assert_eq!(answer["tamperDetected"], 2, "{answer}");
+    assert_eq!(answer["tamperDetected"], 3, "{answer}");
     assert!(
-        answer["size"].as_u64().unwrap() >= integrated + 2,
+        answer["size"].as_u64().unwrap() >= integrated + 3,
         "{answer}"
     );
     fixtures_run.insert("dynamodb-stream-audit-tamper.json".into());

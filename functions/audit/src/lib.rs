@@ -23,8 +23,9 @@ use shared::crypto::signer::LogSigner;
 use shared::domain::clock::Clock;
 use shared::store::Table;
 
-/// The changes to audit entries a stream batch reports (its MODIFY and REMOVE records of `AUDIT#`
-/// keys); inserts are what integration reads from the table anyway.
+/// The changes to audit entries and to the blind-index key a stream batch reports (its MODIFY and
+/// REMOVE records of `AUDIT#` and `KEYRING` keys: both are written once and never changed); inserts
+/// are what integration reads from the table anyway.
 pub fn changes_of(event: &Value) -> anyhow::Result<Vec<Change>> {
     let mut changes = Vec::new();
     for record in event
@@ -47,7 +48,7 @@ pub fn changes_of(event: &Value) -> anyhow::Result<Vec<Change>> {
         let (Some(pk), Some(sk)) = (key("pk"), key("sk")) else {
             anyhow::bail!("a stream record without the table's keys");
         };
-        if !pk.starts_with("AUDIT#") {
+        if !(pk.starts_with("AUDIT#") || pk == "KEYRING") {
             continue;
         }
         let event_id = record

@@ -3,7 +3,9 @@
 //! expiry into it), so the table's stream showing one modified or removed (by anyone, TTL
 //! included) is tampering. Each such change becomes a `tamper.detected` entry of its own, sealed
 //! like any other, naming the entry's keys and how it changed (never its content), written once
-//! per stream record (a redelivered batch changes nothing).
+//! per stream record (a redelivered batch changes nothing). The blind-index key (`KEYRING`) is
+//! watched the same way: it is created once and never changed, and replacing it would orphan every
+//! blind index.
 
 use time::OffsetDateTime;
 
@@ -60,7 +62,12 @@ pub async fn record(
             name: "audit",
             request_id: &change.event_id,
         };
-        let entry = Audit::new(TAMPER_ACTION, "audit_entry", target).item_at(now, actor);
+        let entity = if change.entry.pk.starts_with("AUDIT#") {
+            "audit_entry"
+        } else {
+            "keyring"
+        };
+        let entry = Audit::new(TAMPER_ACTION, entity, target).item_at(now, actor);
         let ops = vec![
             TransactOp::Put {
                 item: Item::new(audit_tamper_marker(&change.event_id)),
