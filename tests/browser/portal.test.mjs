@@ -381,6 +381,26 @@ async function patient(label, width, height, { provider, service }) {
     assert.equal(await access.filter({ hasText: 'checked in this browser' }).count(), 0);
     assert.doesNotMatch(await page.locator('#access-status').innerText(), /carries the practice's signature/);
     await page.unroute('**/v1/patients/me/access-log*');
+    // The page remembers the last checkpoint it verified: a log that is smaller than that (rolled
+    // back), or of the same size with another root (forked), is shown as a warning; an entry
+    // placed beyond the signed size is flagged.
+    const origin = await page.evaluate(() => Object.keys(localStorage).find((k) => k.startsWith('practica.auditCheckpoint:')));
+    assert.ok(origin, 'the verified checkpoint is remembered');
+    const kept = await page.evaluate((k) => JSON.parse(localStorage.getItem(k)), origin);
+    await page.evaluate(([k, v]) => localStorage.setItem(k, JSON.stringify(v)), [origin, { size: kept.size + 1000, root: kept.root }]);
+    await page.locator('#show-access').click();
+    await page.getByText(/^Warning: the log now has \d+ entries, fewer than the \d+ this browser checked before\./).waitFor();
+    await page.evaluate(([k, v]) => localStorage.setItem(k, JSON.stringify(v)), [origin, kept]);
+    await page.route('**/v1/patients/me/access-log*', async (route) => {
+      const answer = await route.fetch();
+      const log = await answer.json();
+      const sealed = log.entries.find((e) => e.inclusion);
+      sealed.inclusion.leafIndex = Number(log.checkpoint.split('\n')[1]) + 5;
+      await route.fulfill({ response: answer, json: log });
+    });
+    await page.locator('#show-access').click();
+    await page.getByText('Warning: this entry is placed outside the signed log. Please tell the practice.').waitFor();
+    await page.unroute('**/v1/patients/me/access-log*');
 
     await nav(page, 'Security');
     await page.getByRole('heading', { name: 'What the practice never asks for' }).waitFor();
@@ -402,10 +422,14 @@ async function patient(label, width, height, { provider, service }) {
 
   }
 
-  // The token is in the page's memory only: nothing in storage, cookies or the URL.
-  const stored = await page.evaluate(() => [localStorage.length, sessionStorage.length, document.cookie, location.href]);
-  assert.deepEqual(stored.slice(0, 3), [0, 0, '']);
+  // The token is in the page's memory only: nothing in storage (but the public size and root of the
+  // last checkpoint verified), cookies or the URL.
+  const stored = await page.evaluate(() => [Object.keys(localStorage), sessionStorage.length, document.cookie, location.href,
+    Object.values(localStorage).join('')]);
+  assert.ok(stored[0].every((k) => k.startsWith('practica.auditCheckpoint:')), stored[0].join());
+  assert.deepEqual(stored.slice(1, 3), [0, '']);
   assert.ok(!/token|eyJ/.test(stored[3]), stored[3]);
+  assert.ok(!/token|eyJ|patient/.test(stored[4]), stored[4]);
 
   await page.getByRole('button', { name: 'Sign out' }).click();
   await button.waitFor();

@@ -76,14 +76,35 @@ async function rootFromProof(index, size, leaf, proof) {
   return sn === 0 ? r : null;
 }
 
-// The checkpoint's size and root hash (its second and third lines).
-// The checkpoint's size and root hash (its second and third lines), if its signature is the log
+// The checkpoint's origin, size and root hash (its first three lines), if its signature is the log
 // key's.
 async function checkpointTree(checkpoint, auditLog) {
   if (!checkpoint || !(await signedByLog(checkpoint, auditLog))) return null;
   const lines = checkpoint.split('\n');
   const size = Number(lines[1]);
-  return Number.isSafeInteger(size) && lines[2] ? { size, root: lines[2] } : null;
+  return Number.isSafeInteger(size) && size >= 0 && lines[2] ? { origin: lines[0], size, root: lines[2] } : null;
+}
+
+// The last signed checkpoint this browser verified, per log: its size and root (public values,
+// nothing about the patient), kept in local storage so that the next visit can compare.
+const REMEMBERED = 'practica.auditCheckpoint:';
+
+// What a newly verified checkpoint says against the one remembered: a smaller log was rolled back,
+// the same size with another root was forked; a larger one is remembered in its place. (A fork
+// that also grew the log needs a consistency proof, which the API does not serve yet.)
+function continuity(tree) {
+  const key = REMEMBERED + tree.origin;
+  let before = null;
+  try { before = JSON.parse(localStorage.getItem(key)); } catch { before = null; }
+  const known = before && Number.isSafeInteger(before.size) && typeof before.root === 'string';
+  if (known && tree.size < before.size) {
+    return `Warning: the log now has ${tree.size} entries, fewer than the ${before.size} this browser checked before. Please tell the practice.`;
+  }
+  if (known && tree.size === before.size && tree.root !== before.root) {
+    return "Warning: the log's signed record differs from the one of the same size this browser checked before. Please tell the practice.";
+  }
+  if (!known || tree.size > before.size) localStorage.setItem(key, JSON.stringify({ size: tree.size, root: tree.root }));
+  return '';
 }
 
 // A C2SP signed note: the text (ending in a newline), a blank line, then lines
@@ -128,6 +149,10 @@ async function sealStatus(entry, tree, checkpoint) {
   if (!entry.inclusion) return 'Not sealed yet: entries are sealed within minutes.';
   if (!checkpoint) return 'Sealed; no checkpoint to check it against yet.';
   if (!tree) return "Warning: the log's signed record does not carry the practice's signature. Please tell the practice.";
+  const index = entry.inclusion.leafIndex;
+  if (!Number.isSafeInteger(index) || index < 0 || index >= tree.size) {
+    return 'Warning: this entry is placed outside the signed log. Please tell the practice.';
+  }
   const root = await rootFromProof(
     entry.inclusion.leafIndex,
     tree.size,
@@ -158,7 +183,8 @@ export async function showAccessLog() {
   }
   $('access-log').replaceChildren(...(rows.length ? rows : [item('Nothing yet.')]));
   const seal = tree ? ` The log's signed record of ${tree.size} entries carries the practice's signature, checked in this browser.` : '';
-  $('access-status').textContent = `${log.entries.length} most recent entries${log.next ? ' (older ones exist)' : ''}.${seal}`;
+  const warning = tree ? continuity(tree) : '';
+  $('access-status').textContent = `${warning ? `${warning} ` : ''}${log.entries.length} most recent entries${log.next ? ' (older ones exist)' : ''}.${seal}`;
   $('show-access').textContent = 'Refresh the access log';
 }
 
