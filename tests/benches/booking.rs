@@ -21,7 +21,7 @@ use shared::adapters::local_issuer::{LOCAL_AUDIENCE, LOCAL_ISSUER, LocalIssuer};
 use shared::adapters::local_keys::LocalKeys;
 use shared::auth::{AuthConfig, Role, StaticJwks, Subject};
 use shared::crypto::{CachePolicy, KeyService};
-use shared::domain::clock::{Clock as _, SystemClock};
+use shared::domain::clock::SystemClock;
 use shared::domain::schedule::{Calendar, EVERY_DAY, Rules, WallInterval, WallTime, Week};
 use shared::store::{AttrValue, Condition, Item, Key, TTL_ATTR, Table, TransactOp};
 use shared::{AppState, app::Parts};
