@@ -707,6 +707,28 @@ fn the_portal_is_one_origin_behind_waf_with_the_served_headers() {
         .expect("a rate-based rule");
     assert_eq!(rate["AggregateKeyType"], "IP");
     assert_eq!(properties("PortalWebAcl")["Scope"], "CLOUDFRONT");
+    // The expensive routes are also limited per bearer token: holds, bookings and their changes,
+    // payment intents, and access logs.
+    let per_token: Vec<String> = rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["Statement"].get("RateBasedStatement"))
+        .filter(|s| s["CustomKeys"][0]["Header"]["Name"] == "authorization")
+        .map(|s| s["ScopeDownStatement"].to_string())
+        .collect();
+    assert_eq!(per_token.len(), 2, "{per_token:?}");
+    for route in [
+        "/v1/holds",
+        "/v1/appointments",
+        "/v1/payment-intents",
+        "/access-log",
+    ] {
+        assert!(
+            per_token.iter().any(|s| s.contains(&format!("\"{route}\""))),
+            "{route} not limited per token: {per_token:?}"
+        );
+    }
 }
 
 /// `practica publish-portal` on moto's S3: every file under the key the distribution serves it
