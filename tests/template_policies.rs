@@ -718,6 +718,22 @@ fn the_portal_is_one_origin_behind_waf_with_the_served_headers() {
         .map(|s| s["ScopeDownStatement"].to_string())
         .collect();
     assert_eq!(per_token.len(), 2, "{per_token:?}");
+    // The patient pool, open to self sign-up, has its own web ACL limiting sign-ups per address.
+    let pool_acl = properties("PatientPoolWebAcl");
+    assert_eq!(pool_acl["Scope"], "REGIONAL");
+    let sign_up = pool_acl["Rules"][0]["Statement"]["RateBasedStatement"].to_string();
+    assert!(
+        sign_up.contains("AWSCognitoIdentityProviderService.SignUp"),
+        "{sign_up}"
+    );
+    assert!(sign_up.contains("\"IP\""), "{sign_up}");
+    let association = properties("PatientPoolWebAclAssociation");
+    assert!(
+        association["ResourceArn"]
+            .to_string()
+            .contains("userpool/${PatientUserPoolId}"),
+        "{association}"
+    );
     for route in [
         "/v1/holds",
         "/v1/appointments",
@@ -725,7 +741,9 @@ fn the_portal_is_one_origin_behind_waf_with_the_served_headers() {
         "/access-log",
     ] {
         assert!(
-            per_token.iter().any(|s| s.contains(&format!("\"{route}\""))),
+            per_token
+                .iter()
+                .any(|s| s.contains(&format!("\"{route}\""))),
             "{route} not limited per token: {per_token:?}"
         );
     }
