@@ -81,6 +81,14 @@ struct Head {
     cursor: String,
 }
 
+impl Head {
+    /// Moves the cursor to the start of the next day (its day is over and in the log).
+    fn to_next_day(&mut self) {
+        self.scanned_from = self.scanned_from.next_day().unwrap_or(self.scanned_from);
+        self.cursor.clear();
+    }
+}
+
 /// What one integration did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Integrated {
@@ -192,8 +200,7 @@ pub async fn integrate(
                 break;
             }
             // The day is over and settled: on to the next.
-            head.scanned_from = day.next_day().unwrap_or(day);
-            head.cursor.clear();
+            head.to_next_day();
             moved = true;
             days += 1;
             continue;
@@ -238,8 +245,7 @@ pub async fn integrate(
             if !day_over {
                 break;
             }
-            head.scanned_from = day.next_day().unwrap_or(day);
-            head.cursor.clear();
+            head.to_next_day();
             moved = true;
             days += 1;
         }
