@@ -12,7 +12,8 @@ short-form intrinsics read as they deploy). Exits non-zero naming each broken ru
 - every scheduled job (ScheduleV2, any function) has a retry policy and a dead-letter queue, and
   the reports run in the practice's time zone;
 - the reports bucket is private, versioned, retained and encrypted with its own KMS key;
-- the portal's distribution, given the practice's certificate, refuses viewers below TLS 1.2.
+- the portal's distribution, given the practice's certificate, refuses viewers below TLS 1.2, and
+  every cache behaviour then refuses other host names (the *.cloudfront.net one accepts TLS 1.0).
 Usage: python3 scripts/check-template.py infra/template.yaml
 """
 import json
@@ -157,6 +158,11 @@ for name, r in resources.items():
     with_own = cert.get("Fn::If", [None, {}])[1] if "Fn::If" in cert else cert
     if with_own.get("CloudFrontDefaultCertificate") or with_own.get("MinimumProtocolVersion") != "TLSv1.2_2021":
         problems.append(f"{name}: the practice's certificate is not served with TLSv1.2_2021 at least")
+    config = r["Properties"]["DistributionConfig"]
+    for behaviour in [config["DefaultCacheBehavior"], *config.get("CacheBehaviors", [])]:
+        association = json.dumps(behaviour.get("FunctionAssociations", {}))
+        if "PortalHostOnly" not in association or "viewer-request" not in association:
+            problems.append(f"{name}: a cache behaviour ({behaviour.get('PathPattern', 'default')}) serves any host name")
 
 for p in problems:
     print(f"check-template: {p}", file=sys.stderr)
