@@ -427,6 +427,32 @@ async fn a_read_that_fails_on_the_key_service_is_audited_as_failed() {
     assert!(patients.contains(demo.patient_id.as_str()), "{patients}");
 }
 
+/// Books a follow-up with the demo's first provider at `start` for the token's patient; its id.
+async fn book(
+    stack: &Stack,
+    demo: &practica_cli::demo::Demo,
+    token: &str,
+    key: &str,
+    start: &str,
+) -> String {
+    let body = json!({
+        "providerId": demo.providers[0],
+        "serviceId": demo.services[1],
+        "start": start,
+    });
+    let (status, _, booked) = stack
+        .send(
+            "POST",
+            "/v1/appointments",
+            Some(token),
+            Some(key),
+            Some(body),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{booked}");
+    booked["id"].as_str().unwrap().to_owned()
+}
+
 /// Another patient's refused read, move and cancellation of Jane's appointment name her: each is
 /// in her own access log (refused, by a patient who is not her) and in the admin's search by her
 /// id; an attempt on an appointment that does not exist names nobody.
@@ -438,22 +464,7 @@ async fn refusals_of_an_appointment_are_in_its_patients_trail(stack: Option<Stac
     let jane = stack.token(&jane_id, &[Role::Patient]);
     let john = stack.token("patient-john", &[Role::Patient]);
     let admin = stack.token("admin-1", &[Role::Admin]);
-    let body = json!({
-        "providerId": demo.providers[0],
-        "serviceId": demo.services[1],
-        "start": "2026-11-25T10:00:00-05:00",
-    });
-    let (status, _, booked) = stack
-        .send(
-            "POST",
-            "/v1/appointments",
-            Some(&jane),
-            Some("b"),
-            Some(body),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{booked}");
-    let id = booked["id"].as_str().unwrap();
+    let id = book(&stack, &demo, &jane, "b", "2026-11-25T10:00:00-05:00").await;
     let path = format!("/v1/appointments/{id}");
     let (status, _, _) = stack.send("GET", &path, Some(&john), None, None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
@@ -569,18 +580,8 @@ async fn a_flood_of_refusals_is_aggregated_and_cannot_stall_sealing(
     let jane_id = demo.patient_id.to_string();
     let jane = stack.token(&jane_id, &[Role::Patient]);
     let john = stack.token("patient-john", &[Role::Patient]);
-    let booking = |start: &str| json!({"providerId": demo.providers[0], "serviceId": demo.services[1], "start": start});
-    let (status, _, booked) = stack
-        .send(
-            "POST",
-            "/v1/appointments",
-            Some(&jane),
-            Some("first"),
-            Some(booking("2026-11-25T10:00:00-05:00")),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{booked}");
-    let path = format!("/v1/appointments/{}", booked["id"].as_str().unwrap());
+    let first = book(&stack, &demo, &jane, "first", "2026-11-25T10:00:00-05:00").await;
+    let path = format!("/v1/appointments/{first}");
     let mut sent = 0;
     while sent < flood {
         let wave = at_once.min(flood - sent);
@@ -592,16 +593,7 @@ async fn a_flood_of_refusals_is_aggregated_and_cannot_stall_sealing(
         assert!(answers.iter().all(|(s, _, _)| *s == StatusCode::FORBIDDEN));
         sent += wave;
     }
-    let (status, _, second) = stack
-        .send(
-            "POST",
-            "/v1/appointments",
-            Some(&jane),
-            Some("second"),
-            Some(booking("2026-11-26T10:00:00-05:00")),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{second}");
+    book(&stack, &demo, &jane, "second", "2026-11-26T10:00:00-05:00").await;
     let sealed = integrate(&*stack.state.table, &signer, &*stack.state.clock, &config())
         .await
         .expect("integrate");

@@ -335,8 +335,10 @@ fn subjects_cannot_smuggle_key_separators() {
     assert!(Subject::parse(&"x".repeat(129)).is_none());
 }
 
+/// A key set that can be unreachable (`up`) and whose keys the test changes, as a pool's rotation
+/// does; it counts the fetches.
 struct FlakyJwks {
-    set: JwkSet,
+    set: std::sync::Mutex<JwkSet>,
     up: std::sync::atomic::AtomicBool,
     fetches: AtomicUsize,
 }
@@ -345,11 +347,8 @@ struct FlakyJwks {
 impl JwksSource for FlakyJwks {
     async fn fetch(&self) -> anyhow::Result<JwkSet> {
         self.fetches.fetch_add(1, Ordering::SeqCst);
-        if self.up.load(Ordering::SeqCst) {
-            Ok(self.set.clone())
-        } else {
-            anyhow::bail!("connection refused")
-        }
+        anyhow::ensure!(self.up.load(Ordering::SeqCst), "connection refused");
+        Ok(self.set.lock().unwrap().clone())
     }
 }
 
@@ -357,7 +356,7 @@ impl JwksSource for FlakyJwks {
 async fn an_unreachable_identity_provider_is_503_and_not_hammered() {
     let issuer = LocalIssuer::generate(ISS, AUD).unwrap();
     let source = Arc::new(FlakyJwks {
-        set: issuer.jwks().clone(),
+        set: std::sync::Mutex::new(issuer.jwks().clone()),
         up: false.into(),
         fetches: AtomicUsize::new(0),
     });
@@ -537,29 +536,13 @@ async fn expiry_and_not_before_follow_the_clock_not_the_machine() {
     }
 }
 
-/// A key set whose keys the test changes, as a pool's rotation does.
-struct RotatingJwks {
-    set: std::sync::Mutex<JwkSet>,
-    up: std::sync::atomic::AtomicBool,
-    fetches: AtomicUsize,
-}
-
-#[async_trait]
-impl JwksSource for RotatingJwks {
-    async fn fetch(&self) -> anyhow::Result<JwkSet> {
-        self.fetches.fetch_add(1, Ordering::SeqCst);
-        anyhow::ensure!(self.up.load(Ordering::SeqCst), "connection refused");
-        Ok(self.set.lock().unwrap().clone())
-    }
-}
-
 #[tokio::test]
 async fn a_key_the_pool_removed_stops_verifying_within_the_hour() {
     let old = LocalIssuer::generate(ISS, AUD).unwrap();
     let new = LocalIssuer::generate(ISS, AUD).unwrap();
     let mut both = old.jwks().clone();
     both.keys.extend(new.jwks().keys.clone());
-    let source = Arc::new(RotatingJwks {
+    let source = Arc::new(FlakyJwks {
         set: std::sync::Mutex::new(both),
         up: true.into(),
         fetches: AtomicUsize::new(0),
