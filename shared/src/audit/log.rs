@@ -83,7 +83,7 @@ struct Head {
 
 impl Head {
     /// Moves the cursor to the start of the next day (its day is over and in the log).
-    fn to_next_day(&mut self) {
+    fn move_to_next_day(&mut self) {
         self.scanned_from = self.scanned_from.next_day().unwrap_or(self.scanned_from);
         self.cursor.clear();
     }
@@ -200,7 +200,7 @@ pub async fn integrate(
                 break;
             }
             // The day is over and settled: on to the next.
-            head.to_next_day();
+            head.move_to_next_day();
             moved = true;
             days += 1;
             continue;
@@ -245,7 +245,7 @@ pub async fn integrate(
             if !day_over {
                 break;
             }
-            head.to_next_day();
+            head.move_to_next_day();
             moved = true;
             days += 1;
         }
