@@ -13,7 +13,10 @@ short-form intrinsics read as they deploy). Exits non-zero naming each broken ru
   the reports run in the practice's time zone;
 - the reports bucket is private, versioned, retained and encrypted with its own KMS key;
 - the portal's distribution, given the practice's certificate, refuses viewers below TLS 1.2, and
-  every cache behaviour then refuses other host names (the *.cloudfront.net one accepts TLS 1.0).
+  every cache behaviour runs the viewer-request function, which then refuses other host names (the
+  *.cloudfront.net one accepts TLS 1.0) and always sets the viewer's address for the API;
+- the distribution always has a web ACL (the edge stack's, a required parameter) and sends the API
+  the origin secret, which every function with an HTTP route reads (and refuses requests without).
 Usage: python3 scripts/check-template.py infra/template.yaml
 """
 import json
@@ -161,8 +164,31 @@ for name, r in resources.items():
     config = r["Properties"]["DistributionConfig"]
     for behaviour in [config["DefaultCacheBehavior"], *config.get("CacheBehaviors", [])]:
         association = json.dumps(behaviour.get("FunctionAssociations", {}))
-        if "PortalHostOnly" not in association or "viewer-request" not in association:
-            problems.append(f"{name}: a cache behaviour ({behaviour.get('PathPattern', 'default')}) serves any host name")
+        if "PortalViewerRequest" not in association or "viewer-request" not in association:
+            problems.append(f"{name}: a cache behaviour ({behaviour.get('PathPattern', 'default')}) serves any host name"
+                            " or passes on a viewer's own x-practica-viewer-address")
+
+    code = json.dumps(resources.get("PortalViewerRequest", {}).get("Properties", {}).get("FunctionCode"))
+    if "request.headers['x-practica-viewer-address'] = { value: event.viewer.ip }" not in code:
+        problems.append("PortalViewerRequest: does not set x-practica-viewer-address from the viewer's address")
+    if config.get("WebACLId") != {"Ref": "PortalWebAclArn"}:
+        problems.append(f"{name}: no web ACL, or one that is optional")
+    parameter = template["Parameters"].get("PortalWebAclArn", {})
+    if "Default" in parameter or not parameter.get("AllowedPattern", "").startswith("^arn:"):
+        problems.append("PortalWebAclArn: may be left empty")
+    api = [o for o in config["Origins"] if o["Id"] == "api"]
+    headers = api[0].get("OriginCustomHeaders", []) if api else []
+    if not any(h["HeaderName"] == "x-practica-origin" and "${OriginSecret}" in json.dumps(h["HeaderValue"])
+               for h in headers):
+        problems.append(f"{name}: the API origin is not sent the origin secret")
+
+for name, r in resources.items():
+    if r["Type"] != "AWS::Serverless::Function":
+        continue
+    serves_http = any(e["Type"] == "HttpApi" for e in r["Properties"].get("Events", {}).values())
+    variables = r["Properties"].get("Environment", {}).get("Variables", {})
+    if serves_http and variables.get("PRACTICA_ORIGIN_SECRET") != {"Ref": "OriginSecret"}:
+        problems.append(f"{name}: answers HTTP without checking the origin secret")
 
 for p in problems:
     print(f"check-template: {p}", file=sys.stderr)

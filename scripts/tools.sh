@@ -72,7 +72,7 @@ ensure_template_tools() {
 check_templates() {
   ensure_python_tools
   ensure_template_tools
-  local templates=("$root/infra/template.yaml" "$root/infra/data.template.json")
+  local templates=("$root/infra/template.yaml" "$root/infra/data.template.json" "$root/infra/edge.template.yaml")
   "$venv/bin/cfn-lint" "${templates[@]}"
   local args=()
   for t in "${templates[@]}"; do args+=(-f "$t"); done

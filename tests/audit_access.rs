@@ -147,16 +147,107 @@ async fn access_logs_with_proofs(stack: Option<Stack>) {
     assert!(check_proofs(&log, &signer) >= 2);
     // The same check, offline, as `practica audit check-proof` does it with the PEM key alone.
     let pem = practica_cli::audit::pem_of(signer.public_key());
-    let checked = practica_cli::audit::check_proof(&log.to_string(), &pem, KEY).unwrap();
+    let checked =
+        practica_cli::audit::check_proof(&log.to_string(), &pem, KEY, Default::default()).unwrap();
     assert!(checked.proven >= 2 && checked.pending == 0, "{checked:?}");
+    // Each sealed entry came with the bytes its leaf hashes, which name no one but Jane, by
+    // commitment, and say what the log describes.
+    assert_eq!(checked.with_bytes, checked.proven, "{checked:?}");
+    let mine_in = |entry: &Value| {
+        let inclusion = &entry["inclusion"];
+        let bytes = STANDARD
+            .decode(inclusion["entry"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(
+            shared::domain::merkle::leaf_hash(&bytes),
+            hash(&inclusion["leafHash"])
+        );
+        let text = String::from_utf8(bytes).unwrap();
+        for hidden in [
+            "staff-1",
+            "staff-2",
+            "patient-john",
+            "patient-",
+            "Jane Q. Demo",
+        ] {
+            assert!(!text.contains(hidden), "{hidden} in {text}");
+        }
+        let opening: Vec<u8> = (0..32)
+            .step_by(2)
+            .map(|i| {
+                u8::from_str_radix(&inclusion["opening"].as_str().unwrap()[i..i + 2], 16).unwrap()
+            })
+            .collect();
+        let sealed: Value = serde_json::from_str(&text).unwrap();
+        let jane_c = shared::domain::commitment::commit_with(&opening, &jane_id);
+        assert!(
+            sealed["attrs"]["patient_ids"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(jane_c)),
+            "{text}"
+        );
+        assert_eq!(sealed["attrs"]["action"], entry["action"]);
+        (sealed, jane_c)
+    };
+    for entry in entries {
+        mine_in(entry);
+    }
+    let (sealed, jane_c) = mine_in(refusal);
+    assert_ne!(sealed["attrs"]["actor"], json!(jane_c), "John is not Jane");
+    assert_eq!(sealed["attrs"]["outcome"], "denied");
+    // A log whose description differs from the sealed bytes, or whose bytes were swapped, fails.
+    for field in ["action", "at", "you", "bytes"] {
+        let mut lying = log.clone();
+        let first = &mut lying["entries"][0];
+        match field {
+            "action" => first["action"] = json!("appointment.cancel"),
+            "at" => first["at"] = json!("2020-01-01T00:00:00Z"),
+            "you" => first["by"]["you"] = json!(first["by"]["you"] != true),
+            _ => first["inclusion"]["entry"] = log["entries"][1]["inclusion"]["entry"].clone(),
+        }
+        assert!(
+            practica_cli::audit::check_proof(&lying.to_string(), &pem, KEY, Default::default())
+                .is_err(),
+            "{field}"
+        );
+    }
+    // Checked as Jane (her own id), someone else's log is refused; an entry sealed without its
+    // bytes fails once bytes are required.
+    let as_john = practica_cli::audit::Expect {
+        patient: Some("patient-john"),
+        ..Default::default()
+    };
+    assert!(practica_cli::audit::check_proof(&log.to_string(), &pem, KEY, as_john).is_err());
+    let mut bare = log.clone();
+    bare["entries"][0]["inclusion"]
+        .as_object_mut()
+        .unwrap()
+        .remove("entry");
+    assert!(
+        practica_cli::audit::check_proof(&bare.to_string(), &pem, KEY, Default::default()).is_ok()
+    );
+    let required = practica_cli::audit::Expect {
+        bytes_from: Some(0),
+        ..Default::default()
+    };
+    assert!(practica_cli::audit::check_proof(&bare.to_string(), &pem, KEY, required).is_err());
+    let earlier_note = log["checkpoint"].as_str().unwrap().to_owned();
+    let earlier = verify_checkpoint(&earlier_note, KEY, signer.public_key()).unwrap();
     let other = practica_cli::audit::pem_of(LocalSigner::generate().unwrap().public_key());
-    assert!(practica_cli::audit::check_proof(&log.to_string(), &other, KEY).is_err());
+    assert!(
+        practica_cli::audit::check_proof(&log.to_string(), &other, KEY, Default::default())
+            .is_err()
+    );
     let mut tampered = log.clone();
     let first = tampered["entries"][0]["inclusion"]["leafHash"].clone();
     tampered["entries"][0]["inclusion"]["leafHash"] =
         tampered["entries"][1]["inclusion"]["leafHash"].clone();
     assert_ne!(first, tampered["entries"][0]["inclusion"]["leafHash"]);
-    assert!(practica_cli::audit::check_proof(&tampered.to_string(), &pem, KEY).is_err());
+    assert!(
+        practica_cli::audit::check_proof(&tampered.to_string(), &pem, KEY, Default::default())
+            .is_err()
+    );
 
     // Reading it was itself an audited access, which shows up after the next integration.
     seal(&stack, &signer).await;
@@ -165,6 +256,100 @@ async fn access_logs_with_proofs(stack: Option<Stack>) {
     assert_eq!(newest["action"], "access_log.read");
     assert_eq!(newest["by"]["you"], true);
     assert!(check_proofs(&log, &signer) >= 3);
+    let (_, jane_c) = mine_in(newest);
+    let (sealed, _) = mine_in(newest);
+    assert_eq!(
+        sealed["attrs"]["actor"],
+        json!(jane_c),
+        "Jane read her own log"
+    );
+
+    // The log only grew since the checkpoint Jane's browser checked first: the consistency
+    // proof from it verifies, offline too; sizes outside the signed log are refused.
+    let now = verify_checkpoint(
+        log["checkpoint"].as_str().unwrap(),
+        KEY,
+        signer.public_key(),
+    )
+    .unwrap();
+    assert!(now.size > earlier.size);
+    let path = format!(
+        "/v1/audit/consistency?from={}&to={}",
+        earlier.size, now.size
+    );
+    let (status, _, answer) = stack.send("GET", &path, Some(&jane), None, None).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let proof: Vec<Hash> = answer["proof"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(hash)
+        .collect();
+    assert!(shared::domain::merkle::verify_consistency(
+        earlier.size,
+        now.size,
+        &earlier.root,
+        &now.root,
+        &proof
+    ));
+    let since = practica_cli::audit::Since {
+        checkpoint: &earlier_note,
+        consistency: &answer.to_string(),
+    };
+    let expect = practica_cli::audit::Expect {
+        patient: Some(&jane_id),
+        bytes_from: Some(0),
+        since: Some(since),
+    };
+    let checked = practica_cli::audit::check_proof(&log.to_string(), &pem, KEY, expect).unwrap();
+    assert_eq!(checked.extends, Some(earlier.size));
+    assert_eq!(checked.with_bytes, checked.proven);
+    // A proof for other sizes, or a rolled-back log (the earlier checkpoint as the current one's
+    // successor), is refused.
+    let mut shifted = answer.clone();
+    shifted["from"] = json!(earlier.size - 1);
+    let since = practica_cli::audit::Since {
+        checkpoint: &earlier_note,
+        consistency: &shifted.to_string(),
+    };
+    let expect = practica_cli::audit::Expect {
+        since: Some(since),
+        ..Default::default()
+    };
+    assert!(practica_cli::audit::check_proof(&log.to_string(), &pem, KEY, expect).is_err());
+    let mut rolled_back = log.clone();
+    rolled_back["checkpoint"] = json!(earlier_note);
+    rolled_back["entries"] = json!([]);
+    let since = practica_cli::audit::Since {
+        checkpoint: log["checkpoint"].as_str().unwrap(),
+        consistency: &answer.to_string(),
+    };
+    let expect = practica_cli::audit::Expect {
+        since: Some(since),
+        ..Default::default()
+    };
+    let error = practica_cli::audit::check_proof(&rolled_back.to_string(), &pem, KEY, expect)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("rolled back"), "{error}");
+    for query in [
+        format!("from=0&to={}", now.size),
+        format!("from={}&to={}", now.size, earlier.size),
+        format!("from=1&to={}", now.size + 1),
+        // Only from a size some checkpoint signed.
+        format!(
+            "from={}&to={}",
+            earlier.size + 1,
+            now.size.max(earlier.size + 2)
+        ),
+    ] {
+        let path = format!("/v1/audit/consistency?{query}");
+        let (status, _, problem) = stack.send("GET", &path, Some(&jane), None, None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {problem}");
+        assert_eq!(problem["code"], "invalid_tree_sizes");
+    }
+    let (status, _, _) = stack.send("GET", &path, None, None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     // Pages of one follow each other to the same list.
     let mut paged = Vec::new();

@@ -140,6 +140,76 @@ async fn every_fixture_runs_on_the_release_binaries() {
         "the booking's messages wait in the outbox"
     );
 
+    // Only through the edge: each HTTP function refuses a request without CloudFront's origin
+    // secret (as one sent to the API's own execute-api address would be), or with a wrong one,
+    // before its token is even looked at; the previous secret still opens during a rotation.
+    let edge_cases: [(&str, &str, u64); 4] = [
+        ("get-me", &staff, 200),
+        ("getBalance", &jane, 200),
+        ("standardWebhook", "", 200),
+        ("listReports", &admin, 200),
+    ];
+    for (op, token, expected) in edge_cases {
+        let event = || {
+            let event = fixture(&format!("apigw-v2-{op}.json"), &[("{{TOKEN}}", token)]);
+            if op.contains("Webhook") {
+                resign(event)
+            } else {
+                event
+            }
+        };
+        let function = owner(event()["routeKey"].as_str().unwrap());
+        let headers = [
+            None,
+            Some("edgeCurrent0123456789abcdefghijklmnopqrstu"),
+            Some(""),
+            Some(practica_tests::TEST_PREVIOUS_ORIGIN_SECRET),
+        ];
+        for header in headers {
+            let mut event = event();
+            let fields = event["headers"].as_object_mut().unwrap();
+            fields.remove("x-practica-origin");
+            if let Some(value) = header {
+                fields.insert("x-practica-origin".into(), value.into());
+            }
+            let (status, body) = http_answer(apis[function.as_str()].invoke(event).await);
+            let previous = header == Some(practica_tests::TEST_PREVIOUS_ORIGIN_SECRET);
+            assert_eq!(
+                status,
+                if previous { expected } else { 403 },
+                "{op} with {header:?}: {body}"
+            );
+            if !previous {
+                assert_eq!(body["status"], 403, "{body}");
+            }
+        }
+    }
+    // Behind the edge the client's address is the viewer's, as CloudFront reports it, not the
+    // edge server's that API Gateway saw.
+    let mut search = fixture("apigw-v2-searchAudit.json", &[("{{TOKEN}}", &admin)]);
+    let now = time::OffsetDateTime::now_utc();
+    let (from, to) = (
+        now - time::Duration::hours(1),
+        now + time::Duration::hours(1),
+    );
+    let rfc = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    search["rawQueryString"] =
+        format!("from={}&to={}&action=patient.read", rfc(from), rfc(to)).into();
+    search["queryStringParameters"] =
+        json!({"from": rfc(from), "to": rfc(to), "action": "patient.read"});
+    let (status, body) = http_answer(apis["booking"].invoke(search).await);
+    assert_eq!(status, 200, "{body}");
+    let addresses: HashSet<&str> = body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["sourceAddress"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(addresses, HashSet::from(["198.51.100.7"]), "{body}");
+
     // A webhook whose bytes were changed after signing is refused before anything is parsed.
     let mut forged = resign(fixture("apigw-v2-standardWebhook.json", &[]));
     forged["body"] = json!(forged["body"].as_str().unwrap().replace("5000", "15000"));
@@ -186,6 +256,22 @@ async fn every_fixture_runs_on_the_release_binaries() {
         "{answer}"
     );
     fixtures_run.insert("dynamodb-stream-audit-tamper.json".into());
+    // The proof that the log the stream run signed is a prefix of the one signed since: the
+    // patient's page asks for it from the size it last checked.
+    let (from, size) = (integrated.to_string(), answer["size"].to_string());
+    let event = fixture(
+        "apigw-v2-getAuditConsistency.json",
+        &[
+            ("{{TOKEN}}", &jane),
+            ("{{FROM}}", &from),
+            ("{{SIZE}}", &size),
+        ],
+    );
+    let (status, body) = http_answer(apis["booking"].invoke(event).await);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["to"], answer["size"], "{body}");
+    assert!(!body["proof"].as_array().unwrap().is_empty(), "{body}");
+    fixtures_run.insert("apigw-v2-getAuditConsistency.json".into());
 
     // The cancellation notice (Jane's email is on; SMS has no origination here, so email only),
     // delivered from its stream record through SES on moto; the same record again sends nothing.
@@ -296,6 +382,7 @@ async fn a_missing_or_malformed_variable_ends_in_init_error_naming_it() {
     };
     let sm = aws_sdk_secretsmanager::Client::new(&sdk_config(&Emulator::Moto.endpoint().unwrap()));
     let short = secret(&sm, "whsec_short").await;
+    let weak_origin = secret(&sm, r#"{"current":"whsec_short"}"#).await;
     // (function, variables changed: a value or removed, the variable named, what the message says)
     let cases: Vec<(&str, Vec<Change>, &str, &str)> = vec![
         (
@@ -345,6 +432,18 @@ async fn a_missing_or_malformed_variable_ends_in_init_error_naming_it() {
             vec![("PRACTICA_SES_FROM", None)],
             "PRACTICA_SES_FROM",
             "missing",
+        ),
+        (
+            "booking",
+            vec![("PRACTICA_ORIGIN_SECRET", None)],
+            "PRACTICA_ORIGIN_SECRET",
+            "missing",
+        ),
+        (
+            "reports",
+            vec![("PRACTICA_ORIGIN_SECRET", Some(weak_origin.as_str()))],
+            "PRACTICA_ORIGIN_SECRET",
+            "shorter than 32",
         ),
         (
             "sweep",

@@ -628,14 +628,14 @@ fn the_portal_is_one_origin_behind_waf_with_the_served_headers() {
     ] {
         assert_eq!(block[setting], true, "{setting}");
     }
-    let statements = properties("PortalBucketPolicy")["PolicyDocument"]["Statement"].clone();
-    let allowed: Vec<_> = statements
+    let bucket_policy = properties("PortalBucketPolicy")["PolicyDocument"]["Statement"].clone();
+    let allowed: Vec<_> = bucket_policy
         .as_array()
         .unwrap()
         .iter()
         .filter(|s| s["Effect"] == "Allow")
         .collect();
-    assert_eq!(allowed.len(), 1, "{statements}");
+    assert_eq!(allowed.len(), 1, "{bucket_policy}");
     assert_eq!(
         allowed[0]["Principal"],
         serde_json::json!({"Service": "cloudfront.amazonaws.com"})
@@ -691,14 +691,58 @@ fn the_portal_is_one_origin_behind_waf_with_the_served_headers() {
         );
     }
 
-    // WAF: the ACL this stack creates, or the one passed in; a rate limit per client address.
-    let acl = &config["WebACLId"]["Fn::If"];
-    assert_eq!(acl[0], "CreatePortalWebAcl");
+    // Only through the edge: CloudFront adds the origin secret's current value to every request
+    // for the API, and each function that answers HTTP reads that secret (and only those do).
+    let headers = origin("api")["OriginCustomHeaders"].clone();
+    assert_eq!(headers[0]["HeaderName"], shared::web::edge::ORIGIN_HEADER);
     assert_eq!(
-        acl[1],
+        headers[0]["HeaderValue"],
+        serde_json::json!({"Fn::Sub": "{{resolve:secretsmanager:${OriginSecret}:SecretString:current}}"})
+    );
+    let comment = config["Comment"].to_string();
+    assert!(comment.contains("${OriginSecretVersion}"), "{comment}");
+    let http_functions: BTreeSet<&str> = practica_tests::route_owners()
+        .into_iter()
+        .map(|(_, f)| match f.as_str() {
+            "booking" => "BookingFunction",
+            "payments" => "PaymentsFunction",
+            "webhooks" => "WebhooksFunction",
+            "reports" => "ReportsFunction",
+            other => panic!("an HTTP route on {other}"),
+        })
+        .collect();
+    assert_eq!(http_functions.len(), 4);
+    for (name, resource) in resources.as_object().unwrap() {
+        if resource["Type"] != "AWS::Serverless::Function" {
+            continue;
+        }
+        let variables = &resource["Properties"]["Environment"]["Variables"];
+        let reads = statements(&template, name).iter().any(|s| {
+            s["Action"] == "secretsmanager:GetSecretValue"
+                && s["Resource"] == serde_json::json!({"Ref": "OriginSecret"})
+        });
+        let serves_http = http_functions.contains(name.as_str());
+        assert_eq!(
+            variables[shared::config::edge::ORIGIN_SECRET]
+                == serde_json::json!({"Ref": "OriginSecret"}),
+            serves_http,
+            "{name}"
+        );
+        assert_eq!(reads, serves_http, "{name}");
+    }
+
+    // WAF: the edge stack's ACL (in us-east-1), required; a rate limit per client address.
+    assert_eq!(
+        config["WebACLId"],
+        serde_json::json!({"Ref": "PortalWebAclArn"})
+    );
+    let edge = practica_tests::edge_template();
+    let acl = edge["Resources"]["PortalWebAcl"]["Properties"].clone();
+    assert_eq!(
+        edge["Outputs"]["PortalWebAclArn"]["Value"],
         serde_json::json!({"Fn::GetAtt": ["PortalWebAcl", "Arn"]})
     );
-    let rules = properties("PortalWebAcl")["Rules"].clone();
+    let rules = acl["Rules"].clone();
     let rate = rules
         .as_array()
         .unwrap()
@@ -706,7 +750,7 @@ fn the_portal_is_one_origin_behind_waf_with_the_served_headers() {
         .find_map(|r| r["Statement"].get("RateBasedStatement").cloned())
         .expect("a rate-based rule");
     assert_eq!(rate["AggregateKeyType"], "IP");
-    assert_eq!(properties("PortalWebAcl")["Scope"], "CLOUDFRONT");
+    assert_eq!(acl["Scope"], "CLOUDFRONT");
     // The expensive routes are also limited per bearer token: holds, bookings and their changes,
     // payment intents, and access logs.
     let per_token: Vec<String> = rules
@@ -766,6 +810,7 @@ async fn publishing_puts_every_file_where_the_distribution_serves_it() {
         staff_client_id: "staffclient1".into(),
         audit_public_key: "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQc=".into(),
         audit_key_name: "practica/audit/practica".into(),
+        audit_bytes_from: 0,
         stripe_publishable_key: "pk_test_portal".into(),
         idle_minutes: 15,
     };

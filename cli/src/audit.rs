@@ -120,8 +120,8 @@ pub async fn verify_deployed(
 pub const MAX_EXPORT_DAYS: i64 = 366;
 
 /// `practica audit export`: JSON lines, one per entry of the days `from` to `to` (UTC), with its
-/// leaf index and the exact canonical text its leaf hash commits to, then the latest signed
-/// checkpoint.
+/// leaf index, the exact canonical text its leaf hash commits to and, for an entry whose ids are
+/// salted commitments there, the salt and ids that open them; then the latest signed checkpoint.
 pub async fn export(data: &Path, from: &str, to: &str) -> anyhow::Result<Vec<String>> {
     let day = |text: &str| {
         let format = time::macros::format_description!("[year]-[month]-[day]");
@@ -155,9 +155,11 @@ pub async fn export(data: &Path, from: &str, to: &str) -> anyhow::Result<Vec<Str
     let mut lines = Vec::with_capacity(entries.len() + 1);
     for e in entries {
         let canonical = String::from_utf8(e.canonical)?;
-        lines.push(
-            serde_json::json!({ "leafIndex": e.leaf_index, "canonical": canonical }).to_string(),
-        );
+        let mut line = serde_json::json!({ "leafIndex": e.leaf_index, "canonical": canonical });
+        if let Some(openings) = e.openings {
+            line["openings"] = openings;
+        }
+        lines.push(line.to_string());
     }
     lines.push(serde_json::json!({ "checkpoint": checkpoint }).to_string());
     Ok(lines)
@@ -203,8 +205,31 @@ pub struct ProofCheck {
     pub size: u64,
     /// Entries whose inclusion proof leads to the signed root.
     pub proven: usize,
+    /// Of those, entries whose exact bytes came with them, hash to their leaf, name the patient
+    /// (her commitment) and say what the log's description says.
+    pub with_bytes: usize,
     /// Entries without a proof yet (not integrated when the log was read).
     pub pending: usize,
+    /// The size of the earlier checkpoint the log was shown to extend (`--since`).
+    pub extends: Option<u64>,
+}
+
+/// An earlier checkpoint (`--since`) and the consistency proof from it (`--consistency`, the JSON
+/// of `GET /v1/audit/consistency?from=<its size>&to=<the log's size>`).
+pub struct Since<'a> {
+    pub checkpoint: &'a str,
+    pub consistency: &'a str,
+}
+
+/// What the checker holds the log to besides the key.
+#[derive(Default)]
+pub struct Expect<'a> {
+    /// Whose log it must be (`--patient`, her own id as her sign-in says it); without it, the id
+    /// the log states is used.
+    pub patient: Option<&'a str>,
+    /// From this leaf index on, every sealed entry must come with its own bytes (`--bytes-from`).
+    pub bytes_from: Option<u64>,
+    pub since: Option<Since<'a>>,
 }
 
 fn hash_of(value: &serde_json::Value, what: &str) -> anyhow::Result<Hash> {
@@ -215,10 +240,110 @@ fn hash_of(value: &serde_json::Value, what: &str) -> anyhow::Result<Hash> {
         .ok_or_else(|| anyhow::anyhow!("{what} is not a base64 SHA-256 hash"))
 }
 
+fn hashes_of(value: &serde_json::Value, what: &str) -> anyhow::Result<Vec<Hash>> {
+    value
+        .as_array()
+        .ok_or_else(|| anyhow::anyhow!("no {what}"))?
+        .iter()
+        .map(|h| hash_of(h, what))
+        .collect()
+}
+
+/// Checks an entry's own bytes: they hash to `leaf`, carry the patient's commitment (from the
+/// opening given) and say what the log describes (action, kind, outcome, time, count, and
+/// whether she acted).
+fn check_bytes(
+    entry: &serde_json::Value,
+    inclusion: &serde_json::Value,
+    patient: &str,
+    leaf: &Hash,
+) -> anyhow::Result<bool> {
+    use shared::domain::commitment::commit_with;
+    let Some(encoded) = inclusion.get("entry").and_then(|e| e.as_str()) else {
+        return Ok(false);
+    };
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|_| anyhow::anyhow!("its bytes are not base64"))?;
+    anyhow::ensure!(
+        shared::domain::merkle::leaf_hash(&bytes) == *leaf,
+        "its bytes do not hash to its leaf"
+    );
+    let sealed: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|_| anyhow::anyhow!("its bytes are not JSON"))?;
+    let attrs = &sealed["attrs"];
+    let at = attrs["at"]
+        .as_i64()
+        .map(shared::domain::instant::render_utc)
+        .unwrap_or_default();
+    for (field, sealed) in [
+        ("action", attrs["action"].clone()),
+        ("kind", attrs["action_kind"].clone()),
+        ("outcome", attrs["outcome"].clone()),
+        ("at", at.into()),
+    ] {
+        anyhow::ensure!(
+            sealed == entry[field],
+            "the log says {} {}, its sealed bytes {}",
+            field,
+            entry[field],
+            sealed
+        );
+    }
+    let opening = inclusion["opening"]
+        .as_str()
+        .and_then(|h| {
+            (0..h.len())
+                .step_by(2)
+                .map(|i| h.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
+                .collect::<Option<Vec<u8>>>()
+        })
+        .ok_or_else(|| anyhow::anyhow!("no opening of the patient's commitment"))?;
+    let mine = commit_with(&opening, patient);
+    let named = attrs["patient_ids"]
+        .as_array()
+        .is_some_and(|ids| ids.iter().any(|c| c == mine.as_str()));
+    anyhow::ensure!(named, "its sealed bytes do not name this patient");
+    let you = attrs["actor"] == mine.as_str();
+    anyhow::ensure!(
+        entry["by"]["you"] == you,
+        "the log says {} acted, its sealed bytes {}",
+        if entry["by"]["you"] == true {
+            "she"
+        } else {
+            "someone else"
+        },
+        if you { "she" } else { "someone else" }
+    );
+    let count = attrs["patient_counts"]
+        .get(&mine)
+        .or(attrs.get("count"))
+        .cloned()
+        .unwrap_or(serde_json::Value::Null);
+    anyhow::ensure!(
+        count
+            == entry
+                .get("count")
+                .cloned()
+                .unwrap_or(serde_json::Value::Null),
+        "the log counts {}, its sealed bytes {}",
+        entry["count"],
+        count
+    );
+    Ok(true)
+}
+
 /// `practica audit check-proof`: checks an access log as `GET /v1/patients/me/access-log` returns
 /// it, offline and with the pinned public key alone: the checkpoint is signed by that key under
-/// `key_name`, and every entry's inclusion proof leads from its leaf hash to the signed root.
-pub fn check_proof(log_json: &str, pem: &str, key_name: &str) -> anyhow::Result<ProofCheck> {
+/// `key_name`; every entry's inclusion proof leads from its leaf to the signed root; an entry that
+/// carries its bytes has them hash to that leaf, name the patient and say what the log says; with
+/// `since`, the earlier checkpoint is signed by the same key and the log only grew from it.
+pub fn check_proof(
+    log_json: &str,
+    pem: &str,
+    key_name: &str,
+    expect: Expect<'_>,
+) -> anyhow::Result<ProofCheck> {
     let spki = spki_of_pem(pem)?;
     let log: serde_json::Value =
         serde_json::from_str(log_json).map_err(|e| anyhow::anyhow!("not an access log: {e}"))?;
@@ -227,10 +352,16 @@ pub fn check_proof(log_json: &str, pem: &str, key_name: &str) -> anyhow::Result<
         .ok_or_else(|| anyhow::anyhow!("the access log carries no checkpoint yet"))?;
     let checkpoint = verify_checkpoint(note, key_name, &spki)
         .map_err(|e| anyhow::anyhow!("the checkpoint is not signed by this key: {e:?}"))?;
+    let stated = log["patientId"].as_str().unwrap_or_default();
+    let patient = expect.patient.unwrap_or(stated);
+    anyhow::ensure!(
+        patient == stated,
+        "this is the access log of {stated}, not of {patient}"
+    );
     let entries = log["entries"]
         .as_array()
         .ok_or_else(|| anyhow::anyhow!("not an access log: no entries"))?;
-    let (mut proven, mut pending) = (0, 0);
+    let (mut proven, mut with_bytes, mut pending) = (0, 0, 0);
     for (position, entry) in entries.iter().enumerate() {
         let Some(inclusion) = entry.get("inclusion") else {
             pending += 1;
@@ -239,13 +370,13 @@ pub fn check_proof(log_json: &str, pem: &str, key_name: &str) -> anyhow::Result<
         let index = inclusion["leafIndex"]
             .as_u64()
             .ok_or_else(|| anyhow::anyhow!("entry {position}: no leaf index"))?;
+        anyhow::ensure!(
+            index < checkpoint.size,
+            "entry {position}: placed at {index}, outside the signed log of {}",
+            checkpoint.size
+        );
         let leaf = hash_of(&inclusion["leafHash"], "leafHash")?;
-        let proof = inclusion["proof"]
-            .as_array()
-            .ok_or_else(|| anyhow::anyhow!("entry {position}: no proof"))?
-            .iter()
-            .map(|h| hash_of(h, "a proof hash"))
-            .collect::<anyhow::Result<Vec<Hash>>>()?;
+        let proof = hashes_of(&inclusion["proof"], "proof hash")?;
         anyhow::ensure!(
             verify_inclusion(index, checkpoint.size, &leaf, &proof, &checkpoint.root),
             "entry {position} ({} at {}): its proof does not lead to the signed root",
@@ -253,11 +384,60 @@ pub fn check_proof(log_json: &str, pem: &str, key_name: &str) -> anyhow::Result<
             entry["at"]
         );
         proven += 1;
+        if check_bytes(entry, inclusion, patient, &leaf)
+            .map_err(|e| anyhow::anyhow!("entry {position}: {e}"))?
+        {
+            with_bytes += 1;
+        } else if expect.bytes_from.is_some_and(|from| index >= from) {
+            anyhow::bail!("entry {position} ({index}): sealed without its own bytes");
+        }
     }
+    let extends = match expect.since {
+        None => None,
+        Some(since) => {
+            // Saved with a tool that added a newline (`jq -r`), the note is the same note.
+            let note = format!("{}\n", since.checkpoint.trim_end_matches('\n'));
+            let before = verify_checkpoint(&note, key_name, &spki).map_err(|e| {
+                anyhow::anyhow!("the earlier checkpoint is not signed by this key: {e:?}")
+            })?;
+            anyhow::ensure!(
+                before.size <= checkpoint.size,
+                "the log was rolled back: {} entries now, {} before",
+                checkpoint.size,
+                before.size
+            );
+            let answer: serde_json::Value = serde_json::from_str(since.consistency)
+                .map_err(|e| anyhow::anyhow!("not a consistency proof: {e}"))?;
+            anyhow::ensure!(
+                answer["from"] == before.size && answer["to"] == checkpoint.size,
+                "the consistency proof is from {} to {}, not from {} to {}",
+                answer["from"],
+                answer["to"],
+                before.size,
+                checkpoint.size
+            );
+            let proof = hashes_of(&answer["proof"], "consistency proof hash")?;
+            anyhow::ensure!(
+                shared::domain::merkle::verify_consistency(
+                    before.size,
+                    checkpoint.size,
+                    &before.root,
+                    &checkpoint.root,
+                    &proof
+                ),
+                "the log of {} entries does not extend the one of {} this check was given: it was rewritten",
+                checkpoint.size,
+                before.size
+            );
+            Some(before.size)
+        }
+    };
     Ok(ProofCheck {
         size: checkpoint.size,
         proven,
+        with_bytes,
         pending,
+        extends,
     })
 }
 
@@ -292,6 +472,21 @@ mod tests {
         let first: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
         assert_eq!(first["leafIndex"], 0);
         assert!(first["canonical"].as_str().unwrap().contains("\"action\""));
+        // The auditor opens each commitment in the bytes with the salt and the stored ids given.
+        let salt: Vec<u8> = {
+            let hex = first["openings"]["salt"].as_str().unwrap();
+            (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                .collect()
+        };
+        let sealed: serde_json::Value =
+            serde_json::from_str(first["canonical"].as_str().unwrap()).unwrap();
+        let actor = first["openings"]["actor"].as_str().unwrap();
+        assert_eq!(
+            sealed["attrs"]["actor"],
+            shared::domain::commitment::commit(&salt, actor)
+        );
         let last: serde_json::Value = serde_json::from_str(lines.last().unwrap()).unwrap();
         assert!(
             last["checkpoint"]

@@ -170,6 +170,21 @@ enum AuditAction {
         /// The key name in the checkpoint's signature line.
         #[arg(long, default_value = practica_cli::audit::LOCAL_KEY_NAME)]
         key_name: String,
+        /// An earlier checkpoint (the `checkpoint` of an access log checked before): the log must
+        /// extend it, as shown by `--consistency`.
+        #[arg(long, requires = "consistency")]
+        since: Option<PathBuf>,
+        /// The JSON of GET /v1/audit/consistency?from=<the earlier size>&to=<the log's size>.
+        #[arg(long, requires = "since")]
+        consistency: Option<PathBuf>,
+        /// Whose log it must be: the patient's own id as her sign-in says it (her token's `sub`);
+        /// without it, the id the log states.
+        #[arg(long)]
+        patient: Option<String>,
+        /// From this leaf index on, every sealed entry must carry its own bytes (0 for a log begun
+        /// with salted commitments).
+        #[arg(long)]
+        bytes_from: Option<u64>,
     },
     /// Print the log's public key (PEM): keep a copy where the log's writers cannot change it.
     PublicKey {
@@ -335,18 +350,50 @@ async fn audit(action: AuditAction) -> anyhow::Result<()> {
                 println!("{line}");
             }
         }
-        AuditAction::CheckProof { log, key, key_name } => {
+        AuditAction::CheckProof {
+            log,
+            key,
+            key_name,
+            since,
+            consistency,
+            patient,
+            bytes_from,
+        } => {
             let text = if log.as_os_str() == "-" {
                 std::io::read_to_string(std::io::stdin())?
             } else {
                 std::fs::read_to_string(&log)?
             };
             let pem = std::fs::read_to_string(&key)?;
-            match practica_cli::audit::check_proof(&text, &pem, &key_name) {
-                Ok(c) => println!(
-                    "access log: {} entries proven in the log signed at size {}, {} not yet integrated: OK",
-                    c.proven, c.size, c.pending
-                ),
+            let earlier = match (since, consistency) {
+                (Some(c), Some(p)) => {
+                    Some((std::fs::read_to_string(c)?, std::fs::read_to_string(p)?))
+                }
+                _ => None,
+            };
+            let since =
+                earlier
+                    .as_ref()
+                    .map(|(checkpoint, consistency)| practica_cli::audit::Since {
+                        checkpoint,
+                        consistency,
+                    });
+            let expect = practica_cli::audit::Expect {
+                patient: patient.as_deref(),
+                bytes_from,
+                since,
+            };
+            match practica_cli::audit::check_proof(&text, &pem, &key_name, expect) {
+                Ok(c) => {
+                    let extends = c
+                        .extends
+                        .map(|m| format!(", extending the log of {m} checked before"))
+                        .unwrap_or_default();
+                    println!(
+                        "access log: {} entries proven in the log signed at size {} ({} with their own bytes checked), {} not yet integrated{extends}: OK",
+                        c.proven, c.size, c.with_bytes, c.pending
+                    )
+                }
                 Err(e) => {
                     println!("access log: {e}: FAILED");
                     std::process::exit(1);

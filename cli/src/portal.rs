@@ -125,26 +125,40 @@ const SVG: &str = "image/svg+xml";
 /// test form, or the processor's own element with its publishable key), after how many idle
 /// minutes it signs out, and the audit log's public key and
 /// key name, against which the page checks the signature of the checkpoint every access-log proof
-/// leads to. Deployed, `practica publish-portal` writes it from the pinned key, outside the API.
+/// leads to, and (deployed) the first leaf index from which every sealed entry must come with its
+/// own bytes. Deployed, `practica publish-portal` writes it from the pinned key, outside the API.
 pub fn config(
     local: bool,
     sign_in: serde_json::Value,
     payments: serde_json::Value,
     idle_minutes: u16,
-    audit_key_name: &str,
-    audit_spki: &[u8],
+    audit: AuditLogConfig<'_>,
 ) -> serde_json::Value {
     use base64::Engine as _;
+    let mut audit_log = serde_json::json!({
+        "keyName": audit.key_name,
+        "publicKey": base64::engine::general_purpose::STANDARD.encode(audit.spki),
+    });
+    if let Some(from) = audit.bytes_from {
+        audit_log["bytesFrom"] = from.into();
+    }
     serde_json::json!({
         "local": local,
         "signIn": sign_in,
         "payments": payments,
         "idleMinutes": idle_minutes,
-        "auditLog": {
-            "keyName": audit_key_name,
-            "publicKey": base64::engine::general_purpose::STANDARD.encode(audit_spki),
-        },
+        "auditLog": audit_log,
     })
+}
+
+/// What the page checks the access log against.
+pub struct AuditLogConfig<'a> {
+    pub key_name: &'a str,
+    /// The log's public key (DER SubjectPublicKeyInfo).
+    pub spki: &'a [u8],
+    /// From this leaf index on, an entry without its bytes is flagged (entries written before
+    /// salted commitments have none).
+    pub bytes_from: Option<u64>,
 }
 
 /// The pages, the demo sign-in and the local stand-in for the managed login, over the local
@@ -159,8 +173,12 @@ pub fn routes(minter: crate::login::Minter, audit_spki: &[u8]) -> Router {
         crate::login::local_sign_in(),
         serde_json::json!({ "processor": "sandbox" }),
         DEFAULT_IDLE_MINUTES,
-        crate::audit::LOCAL_KEY_NAME,
-        audit_spki,
+        AuditLogConfig {
+            key_name: crate::audit::LOCAL_KEY_NAME,
+            spki: audit_spki,
+            // A local data directory may hold entries written before salted commitments.
+            bytes_from: None,
+        },
     )
     .to_string();
     router

@@ -30,6 +30,10 @@ pub struct PortalSettings {
     /// unless PRACTICA_AUDIT_KEY_NAME says otherwise).
     #[arg(long, default_value = "practica/audit/practica")]
     pub audit_key_name: String,
+    /// The first leaf index from which the page requires each sealed entry's own bytes (0 for a
+    /// deployment begun with salted commitments; after an upgrade, the log's size then).
+    #[arg(long, default_value_t = 0)]
+    pub audit_bytes_from: u64,
     /// Stripe's publishable key (pk_live_… or pk_test_…) for the card form: Stripe's Payment
     /// Element.
     #[arg(long)]
@@ -91,8 +95,11 @@ impl PortalSettings {
             sign_in,
             payments,
             self.idle_minutes,
-            &self.audit_key_name,
-            &spki,
+            crate::portal::AuditLogConfig {
+                key_name: &self.audit_key_name,
+                spki: &spki,
+                bytes_from: Some(self.audit_bytes_from),
+            },
         ))
     }
 }
@@ -152,6 +159,7 @@ mod tests {
             staff_client_id: "def456".into(),
             audit_public_key: "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQc=".into(),
             audit_key_name: "practica/audit/practica".into(),
+            audit_bytes_from: 0,
             stripe_publishable_key: "pk_test_abc123".into(),
             idle_minutes: 10,
         };

@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::crypto::CachePolicy;
 use crate::domain::clock::SystemClock;
 pub use crate::state::{AppState, Parts};
+use crate::web::edge::OriginSecrets;
 
 /// Name the embedded store uses in encryption contexts and AAD.
 pub const LOCAL_TABLE_NAME: &str = "practica-local";
@@ -94,6 +95,14 @@ pub async fn cold_start() -> anyhow::Result<(AppState, aws_config::SdkConfig)> {
     Ok((start.state, start.sdk))
 }
 
+/// The cold start of a function that answers HTTP (booking, reports): [`cold_start`] and the edge's
+/// origin secrets, read while the table's connection opens.
+pub async fn cold_start_http() -> anyhow::Result<(AppState, Arc<OriginSecrets>)> {
+    let start = Start::from_env()?;
+    let (edge, ()) = tokio::join!(start.origin_secrets(), start.preopen());
+    Ok((start.state, edge?))
+}
+
 /// How long a connection to a host that is not AWS's (token issuers, the processor) may take.
 pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
@@ -123,6 +132,12 @@ impl Start {
         })
     }
 
+    async fn origin_secrets(&self) -> Result<Arc<OriginSecrets>, crate::config::ConfigError> {
+        crate::config::edge::origin_secrets_from_env(&self.sdk)
+            .await
+            .map(Arc::new)
+    }
+
     /// Opens the table's connection (DNS, TCP, TLS) during init by reading the practice record
     /// into the read cache, which most first requests need anyway; the functions that read
     /// secrets at start do both at once. A failure only costs the first request the handshake it
@@ -141,29 +156,37 @@ impl Start {
     }
 }
 
-/// The payments function's cold start: the state and the processor (its key possibly read from
-/// Secrets Manager while the table's connection opens).
-pub async fn cold_start_payments()
--> anyhow::Result<(AppState, crate::adapters::stripe::StripeProcessor)> {
+/// The payments function's cold start: the state, the processor (its key possibly read from
+/// Secrets Manager) and the edge's origin secrets, read while the table's connection opens.
+pub async fn cold_start_payments() -> anyhow::Result<(
+    AppState,
+    crate::adapters::stripe::StripeProcessor,
+    Arc<OriginSecrets>,
+)> {
     let start = Start::from_env()?;
-    let (stripe, ()) = tokio::join!(
+    let (stripe, edge, ()) = tokio::join!(
         crate::config::payments::stripe_from_env(&start.sdk),
+        start.origin_secrets(),
         start.preopen()
     );
     let processor = crate::adapters::stripe::StripeProcessor::new(stripe?, start.https);
-    Ok((start.state, processor))
+    Ok((start.state, processor, edge?))
 }
 
-/// The webhook function's cold start: the state and the signing secrets (possibly read from
-/// Secrets Manager while the table's connection opens).
-pub async fn cold_start_webhooks()
--> anyhow::Result<(AppState, crate::config::payments::WebhookConfig)> {
+/// The webhook function's cold start: the state, the signing secrets (possibly read from Secrets
+/// Manager) and the edge's origin secrets, read while the table's connection opens.
+pub async fn cold_start_webhooks() -> anyhow::Result<(
+    AppState,
+    crate::config::payments::WebhookConfig,
+    Arc<OriginSecrets>,
+)> {
     let start = Start::from_env()?;
-    let (secrets, ()) = tokio::join!(
+    let (secrets, edge, ()) = tokio::join!(
         crate::config::payments::WebhookConfig::from_env(&start.sdk),
+        start.origin_secrets(),
         start.preopen()
     );
-    Ok((start.state, secrets?))
+    Ok((start.state, secrets?, edge?))
 }
 
 impl AppState {

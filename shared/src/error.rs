@@ -42,6 +42,10 @@ pub enum InputError {
     InvalidRange,
     #[error("A range is at most 31 days.")]
     RangeTooLong,
+    #[error(
+        "from must be a size the log signed, at most to, and to at most the latest signed checkpoint's size."
+    )]
+    InvalidTreeSizes,
     #[error("cursor is not one this list returned.")]
     InvalidCursor,
     #[error("limit is 1 to 50.")]

@@ -57,6 +57,12 @@ pub fn count_webhook_signature_failure() {
     emit_count("WebhookSignatureFailures");
 }
 
+/// A request that reached a function without the edge's origin secret (someone calling the API's
+/// own address around CloudFront and its WAF): a `Practica/OriginRefusals` metric line.
+pub fn count_origin_refusal() {
+    emit_count("OriginRefusals");
+}
+
 /// An audit entry changed or removed on the table: on Lambda a `Practica/AuditTamperDetected`
 /// metric line (the template alarms on any).
 pub fn count_audit_tamper() {

@@ -350,19 +350,49 @@ async function patient(label, width, height, { provider, service }) {
   await axe(page, `the access log (${label})`);
   if (desktop) {
     await page.screenshot({ path: `${shots}/portal-access-log-${label}.png`, fullPage: true });
-    // The check is real: one altered leaf hash in the answer is flagged, the others still pass.
+    // The check is real: one entry's bytes changed (the leaf they hash to is not in the signed
+    // log) is flagged, the others still pass.
     await page.route('**/v1/patients/me/access-log*', async (route) => {
       const answer = await route.fetch();
       const log = await answer.json();
-      const sealed = log.entries.find((e) => e.inclusion);
-      const hash = Buffer.from(sealed.inclusion.leafHash, 'base64');
-      hash[0] ^= 1;
-      sealed.inclusion.leafHash = hash.toString('base64');
+      const sealed = log.entries.find((e) => e.inclusion && e.inclusion.entry);
+      const text = Buffer.from(sealed.inclusion.entry, 'base64').toString('utf8');
+      const bumped = text.replace(/"at":(\d+)/, (_, at) => `"at":${Number(at) - 3600}`);
+      assert.notEqual(bumped, text);
+      sealed.inclusion.entry = Buffer.from(bumped, 'utf8').toString('base64');
       await route.fulfill({ response: answer, json: log });
     });
     await page.locator('#show-access').click();
     await page.getByText('Warning: this entry does not match the signed log. Please tell the practice.').waitFor();
     assert.equal(await access.filter({ hasText: 'does not match' }).count(), 1);
+    await page.unroute('**/v1/patients/me/access-log*');
+    // What the page shows is what the sealed bytes say, not the server's description of them:
+    // every entry described as a cancellation still reads as what it was.
+    await page.route('**/v1/patients/me/access-log*', async (route) => {
+      const answer = await route.fetch();
+      const log = await answer.json();
+      for (const e of log.entries) {
+        e.action = 'appointment.cancel';
+        e.by = { kind: 'user', role: 'admin', name: 'Dr X', you: false };
+      }
+      await route.fulfill({ response: answer, json: log });
+    });
+    await page.locator('#show-access').click();
+    await page.getByText(/most recent entries/).waitFor();
+    const shown = await access.allInnerTexts();
+    assert.ok(shown.some((t) => t.startsWith('You booked an appointment')), shown.join('\n'));
+    assert.ok(shown.filter((t) => t.includes('its record checked')).every((t) => !t.includes('Dr X')), shown.join('\n'));
+    await page.unroute('**/v1/patients/me/access-log*');
+    // Bytes that are another patient's entry (her commitment is not in them) are flagged.
+    await page.route('**/v1/patients/me/access-log*', async (route) => {
+      const answer = await route.fetch();
+      const log = await answer.json();
+      const sealed = log.entries.find((e) => e.inclusion && e.inclusion.opening);
+      sealed.inclusion.opening = '00'.repeat(16);
+      await route.fulfill({ response: answer, json: log });
+    });
+    await page.locator('#show-access').click();
+    await page.getByText("Warning: this entry's sealed record is not about you. Please tell the practice.").waitFor();
     await page.unroute('**/v1/patients/me/access-log*');
     // And the checkpoint's signature is checked with the key from config.json: one changed
     // signature byte, and no entry counts as sealed.
@@ -390,6 +420,52 @@ async function patient(label, width, height, { provider, service }) {
     await page.evaluate(([k, v]) => localStorage.setItem(k, JSON.stringify(v)), [origin, { size: kept.size + 1000, root: kept.root }]);
     await page.locator('#show-access').click();
     await page.getByText(/^Warning: the log now has \d+ entries, fewer than the \d+ this browser checked before\./).waitFor();
+    // A remembered checkpoint the grown log does not extend (a size the log signed, but another
+    // root): the consistency proof from it fails, and the page says the log was rewritten. (The log
+    // grows as each reading of the access log is sealed, every few seconds here.)
+    const forged = Buffer.from(kept.root, 'base64');
+    forged[0] ^= 1;
+    let rewritten = false;
+    for (let attempt = 0; attempt < 30 && !rewritten; attempt += 1) {
+      await page.evaluate(([k, v]) => localStorage.setItem(k, JSON.stringify(v)), [origin, { size: kept.size, root: forged.toString('base64') }]);
+      await page.locator('#show-access').click();
+      await page.getByText(/most recent entries/).waitFor();
+      rewritten = /^Warning: the log of \d+ entries does not extend the \d+ this browser checked before: it was rewritten\./.test(await page.locator('#access-status').innerText());
+      if (!rewritten) await page.waitForTimeout(500);
+    }
+    assert.ok(rewritten, await page.locator('#access-status').innerText());
+    // The practice not showing that the log grew (its proof unavailable): a warning, and the
+    // checkpoint remembered stays the one it had.
+    await page.evaluate(([k, v]) => localStorage.setItem(k, JSON.stringify(v)), [origin, kept]);
+    await page.route('**/v1/audit/consistency*', (route) =>
+      route.fulfill({ status: 503, contentType: 'application/problem+json', body: '{"status":503,"title":"Service Unavailable"}' }));
+    watch.expected.push(/status of 503/);
+    await page.locator('#show-access').click();
+    await page.getByText(/^Warning: the practice did not show that its log of \d+ entries extends the \d+ this browser checked before/).waitFor();
+    await page.unroute('**/v1/audit/consistency*');
+    assert.deepEqual(await page.evaluate((k) => JSON.parse(localStorage.getItem(k)), origin), kept);
+    // An access log the API says is someone else's than her sign-in's: nothing of it is shown.
+    await page.route('**/v1/patients/me/access-log*', async (route) => {
+      const answer = await route.fetch();
+      const log = await answer.json();
+      log.patientId = 'patient-someone-else';
+      await route.fulfill({ response: answer, json: log });
+    });
+    await page.locator('#show-access').click();
+    await page.getByText('Warning: this access log is not about you. Please tell the practice.').waitFor();
+    await page.unroute('**/v1/patients/me/access-log*');
+    // The real one: as the log grows (each reading of the access log is itself sealed), the page
+    // proves each new checkpoint extends the one it remembered.
+    await page.evaluate(([k, v]) => localStorage.setItem(k, JSON.stringify(v)), [origin, kept]);
+    let extended = false;
+    for (let attempt = 0; attempt < 30 && !extended; attempt += 1) {
+      await page.locator('#show-access').click();
+      await page.getByText(/most recent entries/).waitFor();
+      extended = /It extends the log of \d+ entries this browser checked before\./.test(await page.locator('#access-status').innerText());
+      if (!extended) await page.waitForTimeout(500);
+    }
+    assert.ok(extended, await page.locator('#access-status').innerText());
+    assert.doesNotMatch(await page.locator('#access-status').innerText(), /Warning/);
     await page.evaluate(([k, v]) => localStorage.setItem(k, JSON.stringify(v)), [origin, kept]);
     await page.route('**/v1/patients/me/access-log*', async (route) => {
       const answer = await route.fetch();

@@ -63,6 +63,7 @@ pub async fn world() -> Option<World> {
     let stripe_key = secret(&sm, "sk_test_e2eKeyForPractica").await;
     let stripe_hooks = secret(&sm, crate::TEST_STRIPE_SECRETS).await;
     let standard_hooks = secret(&sm, crate::TEST_STANDARD_SECRETS).await;
+    let origin = secret(&sm, crate::TEST_ORIGIN_SECRETS).await;
     let ses = aws_sdk_sesv2::Client::new(&aws);
     let from = format!("appointments-{}@practice.example", ulid::Ulid::new()).to_lowercase();
     ses.create_email_identity()
@@ -132,6 +133,7 @@ pub async fn world() -> Option<World> {
         ("STRIPE_SECRET_KEY", stripe_key),
         ("STRIPE_WEBHOOK_SECRETS", stripe_hooks),
         ("STANDARD_WEBHOOK_SECRETS", standard_hooks),
+        ("PRACTICA_ORIGIN_SECRET", origin),
         ("PRACTICA_AUDIT_SIGNING_KEY_ID", signing_key),
         ("PRACTICA_AUDIT_BUCKET", audit_bucket),
         ("PRACTICA_REPORTS_BUCKET", reports_bucket),

@@ -318,6 +318,12 @@ pub const TEST_STRIPE_SECRETS: &str =
 /// Standard Webhooks secret of test stacks (base64 of 32 bytes).
 pub const TEST_STANDARD_SECRETS: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw8KzWhSZmT4I=";
 
+/// The edge's origin secret in the deployed-shape tests (`{{ORIGIN_SECRET}}` in the API fixtures is
+/// its current value), as the template's secret holds it during a rotation.
+pub const TEST_ORIGIN_SECRETS: &str = r#"{"current":"edgeCurrent0123456789abcdefghijklmnopqrstuv","previous":"edgePrevious0123456789abcdefghijklmnopqrst"}"#;
+pub const TEST_ORIGIN_SECRET: &str = "edgeCurrent0123456789abcdefghijklmnopqrstuv";
+pub const TEST_PREVIOUS_ORIGIN_SECRET: &str = "edgePrevious0123456789abcdefghijklmnopqrst";
+
 /// The webhook configuration of test stacks.
 pub fn test_webhook_config() -> shared::config::payments::WebhookConfig {
     shared::config::payments::WebhookConfig {
@@ -680,8 +686,18 @@ pub async fn locked_bucket(s3: &aws_sdk_s3::Client) -> String {
     bucket
 }
 
-/// The template as JSON, its short-form intrinsics (`!Ref`, `!Sub`, ...) in their long form.
+/// The functions' template as JSON, its short-form intrinsics (`!Ref`, `!Sub`, ...) in their long
+/// form.
 pub fn template() -> Value {
+    yaml_template(include_str!("../../infra/template.yaml"))
+}
+
+/// The edge stack's template (the portal's web ACL, in us-east-1), as [`template`] reads it.
+pub fn edge_template() -> Value {
+    yaml_template(include_str!("../../infra/edge.template.yaml"))
+}
+
+fn yaml_template(text: &str) -> Value {
     fn convert(v: serde_yaml::Value) -> Value {
         use serde_yaml::Value as Y;
         match v {
@@ -711,7 +727,6 @@ pub fn template() -> Value {
             }
         }
     }
-    let text = include_str!("../../infra/template.yaml");
     convert(serde_yaml::from_str(text).expect("the template parses"))
 }
 
@@ -776,8 +791,9 @@ pub fn event_with(name: &str, values: &[(&str, &str)]) -> Value {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD;
     let path = format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"));
+    let edge = [("{{ORIGIN_SECRET}}", TEST_ORIGIN_SECRET)];
     let fill = |mut text: String| {
-        for (placeholder, value) in values {
+        for (placeholder, value) in values.iter().chain(&edge) {
             text = text.replace(placeholder, value);
         }
         text

@@ -1,7 +1,9 @@
 // The patient's access log: who did what with their record, and each entry's seal checked in this
 // browser: the checkpoint's signature by the log's key (pinned in config.json, which the API does
-// not serve), then the inclusion proof (RFC 9162) from the entry's leaf hash to that checkpoint's
-// root.
+// not serve); the entry's own bytes, which must hash to its leaf and name the patient (her salted
+// commitment), and from which what the page shows is read; the inclusion proof (RFC 9162) from
+// that leaf to the checkpoint's root; and, against the checkpoint this browser checked last time,
+// a consistency proof (RFC 9162) that the log only grew since.
 import { $, api, item, session, when } from './common.js';
 
 // What each logged action means, in the patient's words.
@@ -39,6 +41,21 @@ const ACTIONS = {
   'waitlist.list': 'looked at your waitlist entries',
 };
 
+// The subject of the session's token (the identity provider signed it; the page only reads it).
+function tokenSubject() {
+  try {
+    const part = session.token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    return JSON.parse(atob(part.padEnd(Math.ceil(part.length / 4) * 4, '='))).sub || null;
+  } catch {
+    return null;
+  }
+}
+
+// The role an entry's actor acted in: the most privileged one their token carried.
+function acting(roles) {
+  return ['admin', 'staff', 'provider', 'patient'].find((r) => Array.isArray(roles) && roles.includes(r));
+}
+
 function who(by) {
   if (by.you) return 'You';
   if (by.kind === 'system') return "The practice's system";
@@ -48,6 +65,18 @@ function who(by) {
 
 function fromBase64(text) {
   return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+}
+
+function fromHex(text) {
+  return Uint8Array.from(text.match(/../g) || [], (h) => parseInt(h, 16));
+}
+
+function hex(bytes) {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function same(a, b) {
+  return a && b && a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 async function sha256(...parts) {
@@ -89,22 +118,75 @@ async function checkpointTree(checkpoint, auditLog) {
 // nothing about the patient), kept in local storage so that the next visit can compare.
 const REMEMBERED = 'practica.auditCheckpoint:';
 
+function halve(n) {
+  return Math.floor(n / 2);
+}
+
+// RFC 9162 section 2.1.4.2: whether the tree of `m` leaves with root `oldRoot` is a prefix of the
+// tree of `n` leaves with root `newRoot` (0 < m < n).
+async function consistent(m, n, oldRoot, newRoot, proof) {
+  let rest = proof;
+  let seed = oldRoot;
+  let p = m;
+  while (p % 2 === 0) p = halve(p);
+  if (p !== 1) {
+    if (!rest.length) return false;
+    [seed, ...rest] = rest;
+  }
+  let fn = m - 1;
+  let sn = n - 1;
+  while (fn % 2 === 1) { fn = halve(fn); sn = halve(sn); }
+  let fr = seed;
+  let sr = seed;
+  for (const c of rest) {
+    if (sn === 0) return false;
+    if (fn % 2 === 1 || fn === sn) {
+      fr = await sha256(Uint8Array.of(1), c, fr);
+      sr = await sha256(Uint8Array.of(1), c, sr);
+      while (fn % 2 === 0 && fn !== 0) { fn = halve(fn); sn = halve(sn); }
+    } else {
+      sr = await sha256(Uint8Array.of(1), sr, c);
+    }
+    fn = halve(fn);
+    sn = halve(sn);
+  }
+  return sn === 0 && same(fr, oldRoot) && same(sr, newRoot);
+}
+
 // What a newly verified checkpoint says against the one remembered: a smaller log was rolled back,
-// the same size with another root was forked; a larger one is remembered in its place. (A fork
-// that also grew the log needs a consistency proof, which the API does not serve yet.)
-function continuity(tree) {
+// the same size with another root was forked, a larger one must come with a consistency proof from
+// the remembered one (else it was rewritten); only a checkpoint shown to extend it is remembered.
+async function continuity(tree) {
   const key = REMEMBERED + tree.origin;
   let before = null;
   try { before = JSON.parse(localStorage.getItem(key)); } catch { before = null; }
-  const known = before && Number.isSafeInteger(before.size) && typeof before.root === 'string';
+  const known = before && Number.isSafeInteger(before.size) && before.size > 0 && typeof before.root === 'string';
   if (known && tree.size < before.size) {
-    return `Warning: the log now has ${tree.size} entries, fewer than the ${before.size} this browser checked before. Please tell the practice.`;
+    return { warning: `Warning: the log now has ${tree.size} entries, fewer than the ${before.size} this browser checked before. Please tell the practice.` };
   }
   if (known && tree.size === before.size && tree.root !== before.root) {
-    return "Warning: the log's signed record differs from the one of the same size this browser checked before. Please tell the practice.";
+    return { warning: "Warning: the log's signed record differs from the one of the same size this browser checked before. Please tell the practice." };
   }
-  if (!known || tree.size > before.size) localStorage.setItem(key, JSON.stringify({ size: tree.size, root: tree.root }));
-  return '';
+  if (known && tree.size > before.size) {
+    let answer;
+    try {
+      answer = await api(`/v1/audit/consistency?from=${before.size}&to=${tree.size}`);
+    } catch {
+      return { warning: `Warning: the practice did not show that its log of ${tree.size} entries extends the ${before.size} this browser checked before; until it does, these seals are not checked against that earlier record.` };
+    }
+    let extended = false;
+    try {
+      extended = answer && answer.from === before.size && answer.to === tree.size && Array.isArray(answer.proof)
+        && (await consistent(before.size, tree.size, fromBase64(before.root), fromBase64(tree.root), answer.proof.map(fromBase64)));
+    } catch {
+      extended = false;
+    }
+    if (!extended) {
+      return { warning: `Warning: the log of ${tree.size} entries does not extend the ${before.size} this browser checked before: it was rewritten. Please tell the practice.` };
+    }
+  }
+  localStorage.setItem(key, JSON.stringify({ size: tree.size, root: tree.root }));
+  return { note: known && tree.size > before.size ? ` It extends the log of ${before.size} entries this browser checked before.` : '' };
 }
 
 // A C2SP signed note: the text (ending in a newline), a blank line, then lines
@@ -145,46 +227,91 @@ function derToRaw(der) {
   return at === der.length ? raw : null;
 }
 
-async function sealStatus(entry, tree, checkpoint) {
-  if (!entry.inclusion) return 'Not sealed yet: entries are sealed within minutes.';
+// An entry's own bytes, when it came with them: checked to name the patient, and read for what
+// the page shows. `null` for an entry without bytes (sealed before entries carried them, or not
+// sealed yet); `{ bad }` for bytes that are not an entry.
+async function sealedEntry(entry, patientId) {
+  // (patientId: her token's subject, never the API's word.)
+  const inclusion = entry.inclusion;
+  if (!inclusion || typeof inclusion.entry !== 'string') return null;
+  let bytes;
+  let doc;
+  try {
+    bytes = fromBase64(inclusion.entry);
+    doc = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch {
+    return { bad: true };
+  }
+  const a = (doc && doc.attrs) || {};
+  const opening = typeof inclusion.opening === 'string' && /^[0-9a-f]{32}$/.test(inclusion.opening) ? inclusion.opening : null;
+  const mine = opening ? `c:${hex(await sha256(fromHex(opening), new TextEncoder().encode(patientId)))}` : null;
+  const name = typeof a.actor_name === 'string' && !a.actor_name.startsWith('c:') ? a.actor_name : undefined;
+  return {
+    leaf: await sha256(Uint8Array.of(0), bytes),
+    namesYou: Boolean(mine) && Array.isArray(a.patient_ids) && a.patient_ids.includes(mine),
+    view: {
+      action: String(a.action),
+      outcome: String(a.outcome),
+      at: Number.isSafeInteger(a.at) ? new Date(a.at * 1000).toISOString() : entry.at,
+      // An aggregate of refusals counts hers apart (its total may include others').
+      count: Number.isSafeInteger(a.patient_counts?.[mine]) ? a.patient_counts[mine] : (Number.isSafeInteger(a.count) ? a.count : undefined),
+      by: { you: Boolean(mine) && a.actor === mine, kind: a.agent_kind, role: acting(a.roles), name },
+    },
+  };
+}
+
+async function sealStatus(entry, sealed, tree, checkpoint, bytesFrom) {
+  if (!entry.inclusion) return 'Not sealed yet: entries are sealed within minutes; what it says is the practice\'s description until then.';
   if (!checkpoint) return 'Sealed; no checkpoint to check it against yet.';
   if (!tree) return "Warning: the log's signed record does not carry the practice's signature. Please tell the practice.";
+  if (sealed && (sealed.bad || !sealed.namesYou)) {
+    return "Warning: this entry's sealed record is not about you. Please tell the practice.";
+  }
   const index = entry.inclusion.leafIndex;
   if (!Number.isSafeInteger(index) || index < 0 || index >= tree.size) {
     return 'Warning: this entry is placed outside the signed log. Please tell the practice.';
   }
-  const root = await rootFromProof(
-    entry.inclusion.leafIndex,
-    tree.size,
-    fromBase64(entry.inclusion.leafHash),
-    entry.inclusion.proof.map(fromBase64),
-  );
-  const expected = fromBase64(tree.root);
-  const same = root && root.length === expected.length && root.every((b, i) => b === expected[i]);
-  return same
-    ? `Sealed: entry ${entry.inclusion.leafIndex + 1} of ${tree.size}, checked in this browser.`
-    : 'Warning: this entry does not match the signed log. Please tell the practice.';
+  if (!sealed && Number.isSafeInteger(bytesFrom) && index >= bytesFrom) {
+    return 'Warning: this entry came without its sealed record. Please tell the practice.';
+  }
+  // With its bytes, the leaf is what they hash to, never what the server says it is.
+  const leaf = sealed ? sealed.leaf : fromBase64(entry.inclusion.leafHash);
+  const root = await rootFromProof(index, tree.size, leaf, entry.inclusion.proof.map(fromBase64));
+  if (!same(root, fromBase64(tree.root))) return 'Warning: this entry does not match the signed log. Please tell the practice.';
+  return sealed
+    ? `Sealed: entry ${index + 1} of ${tree.size}, its record checked in this browser.`
+    : `Entry ${index + 1} of ${tree.size} is in the signed log, checked in this browser; it was recorded before entries carried their own record, so what it says is the practice's description.`;
 }
 
 export async function showAccessLog() {
   $('access-status').textContent = 'Loading…';
   const log = await api('/v1/patients/me/access-log?limit=50');
   const tree = await checkpointTree(log.checkpoint, session.config?.auditLog);
+  // Her id as her sign-in says it (the identity provider's token, not the API's answer).
+  const me = tokenSubject();
+  if (!me || log.patientId !== me) {
+    $('access-log').replaceChildren(item('Warning: this access log is not about you. Please tell the practice.'));
+    $('access-status').textContent = '';
+    return;
+  }
+  const bytesFrom = session.config?.auditLog?.bytesFrom;
   const rows = [];
   for (const entry of log.entries) {
-    const refused = entry.count ? `refused ${entry.count} times in that hour` : 'refused';
-    const outcome = entry.outcome === 'success' ? '' : ` (${entry.outcome === 'denied' ? refused : 'failed'})`;
+    const sealed = await sealedEntry(entry, me);
+    // What a sealed entry's bytes say, once they are shown to be hers; else the server's words.
+    const shown = sealed && sealed.view && sealed.namesYou ? sealed.view : entry;
+    const refused = shown.count ? `refused ${shown.count} times in that hour` : 'refused';
+    const outcome = shown.outcome === 'success' ? '' : ` (${shown.outcome === 'denied' ? refused : 'failed'})`;
     const row = item(
-      `${who(entry.by)} ${ACTIONS[entry.action] || entry.action}${outcome}`,
-      `${when(entry.at)} · ${await sealStatus(entry, tree, log.checkpoint)}`,
+      `${who(shown.by)} ${ACTIONS[shown.action] || shown.action}${outcome}`,
+      `${when(shown.at)} · ${await sealStatus(entry, sealed, tree, log.checkpoint, bytesFrom)}`,
     );
     row.dataset.sealed = entry.inclusion ? 'yes' : 'no';
     rows.push(row);
   }
   $('access-log').replaceChildren(...(rows.length ? rows : [item('Nothing yet.')]));
   const seal = tree ? ` The log's signed record of ${tree.size} entries carries the practice's signature, checked in this browser.` : '';
-  const warning = tree ? continuity(tree) : '';
-  $('access-status').textContent = `${warning ? `${warning} ` : ''}${log.entries.length} most recent entries${log.next ? ' (older ones exist)' : ''}.${seal}`;
+  const { warning = '', note = '' } = tree ? await continuity(tree) : {};
+  $('access-status').textContent = `${warning ? `${warning} ` : ''}${log.entries.length} most recent entries${log.next ? ' (older ones exist)' : ''}.${seal}${note}`;
   $('show-access').textContent = 'Refresh the access log';
 }
-

@@ -199,6 +199,14 @@ async fn my_access_log(
     Ok(Json(access::access_log(&s, &caller, &id, &q).await?))
 }
 
+async fn audit_consistency(
+    State(s): State<AppState>,
+    _caller: Caller,
+    ApiQuery(q): ApiQuery<access::ConsistencyQuery>,
+) -> Result<Json<access::ConsistencyProof>, ApiError> {
+    Ok(Json(access::consistency(&s, &q).await?))
+}
+
 async fn search_audit(
     State(s): State<AppState>,
     caller: Caller,
@@ -310,6 +318,7 @@ pub fn routes(state: AppState) -> Router {
             get(patient_access_log),
         )
         .route("/v1/audit", get(search_audit))
+        .route("/v1/audit/consistency", get(audit_consistency))
         .route("/v1/waitlist", get(list_waitlist).post(join_waitlist))
         .route("/v1/feedback", get(list_feedback).post(submit_feedback))
         .route("/v1/feedback/{feedbackId}/resolve", post(resolve_feedback))

@@ -3,6 +3,6 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     shared::telemetry::init();
-    let (state, _) = shared::lambda::start(shared::app::cold_start()).await;
-    lambda_http::run(booking::router(state)).await
+    let (state, edge) = shared::lambda::start(shared::app::cold_start_http()).await;
+    lambda_http::run(shared::web::edge::behind_edge(booking::router(state), edge)).await
 }

@@ -278,8 +278,8 @@ impl Function {
     /// The Lambda cold start: the job's ports and the API's state.
     pub async fn cold_start() -> anyhow::Result<Function> {
         let job = ReportJob::cold_start().await?;
-        let (state, _) = shared::app::cold_start().await?;
-        let http = router(state, job.store.clone());
+        let (state, edge) = shared::app::cold_start_http().await?;
+        let http = shared::web::edge::behind_edge(router(state, job.store.clone()), edge);
         Ok(Function { job, http })
     }
 }

@@ -16,16 +16,20 @@ use crate::domain::access::Caller;
 use crate::domain::access::{Resource, Role};
 use crate::domain::booking::Provider;
 use crate::domain::checkpoint::{Checkpoint, open_note};
+use crate::domain::commitment;
 use crate::domain::ids::PatientId;
 use crate::domain::instant::render_utc;
-use crate::domain::merkle::{Hash, fold_subtrees, inclusion_subtrees};
+use crate::domain::merkle::{
+    Hash, Subtree, consistency_subtrees, fold_subtrees, inclusion_subtrees,
+};
 use crate::error::{ApiError, InputError};
 use crate::state::AppState;
+use crate::store::codec::audit::canonical_entry;
 use crate::store::codec::{corrupt, n, s};
 use crate::store::commit::{Audit, audit_read, refused};
 use crate::store::keys::*;
 use crate::store::{
-    AttrValue, Consistency, Cursor, Index, Item, Key, Query, Table, attr, query_all,
+    AttrValue, Consistency, Cursor, Index, Item, Key, Query, SortKey, Table, attr, query_all,
 };
 
 /// Entries per page: each carries a proof of up to a few dozen stored subtrees.
@@ -140,10 +144,36 @@ impl LeafCache {
         size: u64,
     ) -> Result<(Hash, Vec<Hash>), ApiError> {
         let parts = inclusion_subtrees(index, size).ok_or_else(|| corrupt("leaf index"))?;
+        let proof = self.assemble(table, &parts, Some(index)).await?;
+        let leaf = self
+            .hash(index, 0)
+            .ok_or_else(|| corrupt(attr::LEAF_HASH))?;
+        Ok((leaf, proof))
+    }
+
+    /// The RFC 9162 consistency proof from the tree of `old_size` leaves to the tree of
+    /// `new_size`, read the same way.
+    pub async fn consistency(
+        &mut self,
+        table: &dyn Table,
+        old_size: u64,
+        new_size: u64,
+    ) -> Result<Vec<Hash>, ApiError> {
+        let parts = consistency_subtrees(old_size, new_size).ok_or_else(|| corrupt("tree size"))?;
+        self.assemble(table, &parts, None).await
+    }
+
+    /// Each proof hash folded from its stored subtrees (and `leaf` loaded beside them).
+    async fn assemble(
+        &mut self,
+        table: &dyn Table,
+        parts: &[Vec<Subtree>],
+        leaf: Option<u64>,
+    ) -> Result<Vec<Hash>, ApiError> {
         let mut wanted: Vec<u64> = parts.iter().flatten().map(|t| t.last_leaf()).collect();
-        wanted.push(index);
+        wanted.extend(leaf);
         self.load(table, &wanted).await?;
-        let proof = parts
+        parts
             .iter()
             .map(|subtrees| {
                 let hashes = subtrees
@@ -153,11 +183,7 @@ impl LeafCache {
                 fold_subtrees(&hashes)
             })
             .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| corrupt(attr::NODES))?;
-        let leaf = self
-            .hash(index, 0)
-            .ok_or_else(|| corrupt(attr::LEAF_HASH))?;
-        Ok((leaf, proof))
+            .ok_or_else(|| corrupt(attr::NODES))
     }
 }
 
@@ -202,6 +228,15 @@ pub struct Inclusion {
     pub leaf_hash: String,
     /// Base64 of each proof hash, in RFC 6962 order (leaf to root).
     pub proof: Vec<String>,
+    /// Base64 of the exact bytes the leaf hashes (`SHA-256(0x00 ‖ entry)`), in which every
+    /// identifier is a salted commitment: what the page shows is read from these. Absent for
+    /// entries sealed before entries carried commitments (their bytes name others).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry: Option<String>,
+    /// Hex of the opening of the patient's own id in `entry`: `c:<hex SHA-256(opening ‖ id)>` is
+    /// her commitment there, and opens nothing else.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opening: Option<String>,
 }
 
 /// One access to the patient's data.
@@ -236,6 +271,83 @@ pub struct AccessLog {
     pub entries: Vec<AccessEntry>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next: Option<String>,
+}
+
+/// The sealed entry behind an access-index copy, as the base64 bytes its leaf hashes and the hex
+/// opening of `patient`'s id in them, when it was written with commitments. The bytes are the
+/// entry as it is now: if it was changed after it was sealed, they no longer hash to its leaf, and
+/// the reader's check says so (nothing is held back to hide it).
+async fn committed_bytes(
+    table: &dyn Table,
+    copy: &Item,
+    patient: &PatientId,
+) -> Result<Option<(String, String)>, ApiError> {
+    let key = Key::new(s(copy, attr::ENTRY_PK)?, copy.key.sk.clone());
+    let Some(entry) = table.get(&key, Consistency::Eventual).await? else {
+        return Ok(None);
+    };
+    let Some(AttrValue::B(salt)) = entry.get(attr::SALT) else {
+        return Ok(None);
+    };
+    let bytes = canonical_entry(&entry);
+    let opening = commitment::opening(salt, patient.as_str());
+    let hex: String = opening.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(Some((STANDARD.encode(bytes), hex)))
+}
+
+/// `GET /v1/audit/consistency?from=M&to=N`: the RFC 9162 consistency proof that the log of `from`
+/// entries (a size some checkpoint signed) is a prefix of the log of `to` entries (at most the
+/// latest signed checkpoint's size),
+/// so a reader who checked an earlier checkpoint can tell the log was only appended to. It holds
+/// hashes only, about no one: any signed-in caller may ask, and it is not audited.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConsistencyQuery {
+    pub from: u64,
+    pub to: u64,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsistencyProof {
+    pub from: u64,
+    pub to: u64,
+    /// Base64 of each proof hash, in RFC 9162 order.
+    pub proof: Vec<String>,
+}
+
+pub async fn consistency(
+    state: &AppState,
+    q: &ConsistencyQuery,
+) -> Result<ConsistencyProof, ApiError> {
+    let signed = latest_checkpoint(&*state.table)
+        .await?
+        .map_or(0, |l| l.checkpoint.size);
+    if q.from == 0 || q.from > q.to || q.to > signed {
+        return Err(InputError::InvalidTreeSizes.into());
+    }
+    // Only from a size the log signed: what a reader can have checked before (and no one can ask
+    // for proofs between arbitrary sizes, each costing many reads).
+    let signed_from = Query::partition(AUDIT_LOG_CHECKPOINTS)
+        .sort(SortKey::BeginsWith(audit_log_checkpoint_size_prefix(
+            q.from,
+        )))
+        .limit(1);
+    if state.table.query(&signed_from).await?.items.is_empty() {
+        return Err(InputError::InvalidTreeSizes.into());
+    }
+    let proof = if q.from == q.to {
+        Vec::new()
+    } else {
+        LeafCache::default()
+            .consistency(&*state.table, q.from, q.to)
+            .await?
+    };
+    Ok(ConsistencyProof {
+        from: q.from,
+        to: q.to,
+        proof: proof.iter().map(|h| STANDARD.encode(h)).collect(),
+    })
 }
 
 /// Names of the providers who have logins, by their subject.
@@ -314,10 +426,13 @@ pub async fn access_log(
                 let (leaf, proof) = cache
                     .proof(&*state.table, index, latest.checkpoint.size)
                     .await?;
+                let (entry, opening) = committed_bytes(&*state.table, item, patient).await?.unzip();
                 Some(Inclusion {
                     leaf_index: index,
                     leaf_hash: STANDARD.encode(leaf),
                     proof: proof.iter().map(|h| STANDARD.encode(h)).collect(),
+                    entry,
+                    opening,
                 })
             }
             _ => None,

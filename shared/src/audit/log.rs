@@ -25,7 +25,7 @@ use crate::domain::checkpoint::Checkpoint;
 use crate::domain::clock::Clock;
 use crate::domain::merkle::{Frontier, Hash, leaf_hash};
 use crate::error::ApiError;
-use crate::store::codec::audit::canonical_entry;
+use crate::store::codec::audit::{canonical_entry, openings};
 use crate::store::codec::{corrupt, n, s};
 use crate::store::keys::*;
 use crate::store::{
@@ -596,12 +596,14 @@ pub async fn verify_table(
     Ok(checker.finish(&signed, &config.key_name, spki))
 }
 
-/// One exported audit entry: its leaf index (none if not integrated yet) and its canonical bytes,
-/// exactly what the leaf hash commits to (`SHA-256(0x00 ‖ canonical)`).
+/// One exported audit entry: its leaf index (none if not integrated yet), its canonical bytes,
+/// exactly what the leaf hash commits to (`SHA-256(0x00 ‖ canonical)`), and for a salted entry
+/// the salt and stored values that open its commitments ([`openings`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Exported {
     pub leaf_index: Option<u64>,
     pub canonical: Vec<u8>,
+    pub openings: Option<serde_json::Value>,
 }
 
 /// The entries of the UTC days `from` to `to` (both included), in time order, with their leaf
@@ -624,6 +626,7 @@ pub async fn export(
                     .get(&entry_name(&item.key.pk, &item.key.sk))
                     .copied(),
                 canonical: canonical_entry(&item),
+                openings: openings(&item),
             });
         }
     }

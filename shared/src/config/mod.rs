@@ -8,6 +8,7 @@ use crate::auth::{AuthConfig, TokenUse};
 use crate::crypto::CachePolicy;
 
 pub mod audit;
+pub mod edge;
 pub mod payments;
 pub mod reports;
 
@@ -111,6 +112,16 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
             }),
         }
     }
+}
+
+/// A required secret variable of the process environment, resolved (see
+/// [`crate::adapters::secrets::resolve`]).
+pub(crate) async fn env_secret(
+    name: &'static str,
+    secrets_manager: &aws_sdk_secretsmanager::Client,
+) -> Result<secrecy::SecretString, ConfigError> {
+    let value = Env(|n: &str| std::env::var(n).ok()).required(name)?;
+    crate::adapters::secrets::resolve(name, value, secrets_manager).await
 }
 
 /// Signing keys are fetched over TLS; plain http only to this machine (local emulators, serve).

@@ -11,10 +11,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use secrecy::SecretString;
 
-use super::{ConfigError, Env};
-use crate::adapters::secrets::resolve;
+use super::{ConfigError, Env, env_secret};
 use crate::web::webhooks::signature::{
     DEFAULT_TOLERANCE_SECS, SecretsError, WebhookSecrets, generate_standard_secret,
     generate_stripe_secret,
@@ -25,15 +23,6 @@ pub const STANDARD_WEBHOOK_SECRETS: &str = "STANDARD_WEBHOOK_SECRETS";
 pub const STRIPE_SECRET_KEY: &str = "STRIPE_SECRET_KEY";
 pub const STRIPE_API_BASE: &str = "STRIPE_API_BASE";
 pub const WEBHOOK_TOLERANCE: &str = "PRACTICA_WEBHOOK_TOLERANCE_SECS";
-
-/// A required secret variable of the process environment, resolved (see [`resolve`]).
-async fn env_secret(
-    name: &'static str,
-    secrets_manager: &aws_sdk_secretsmanager::Client,
-) -> Result<SecretString, ConfigError> {
-    let value = Env(|n: &str| std::env::var(n).ok()).required(name)?;
-    resolve(name, value, secrets_manager).await
-}
 
 /// The webhook function's secrets and tolerance.
 #[derive(Clone, Debug)]

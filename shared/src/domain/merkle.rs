@@ -6,7 +6,9 @@
 //! - [`root`]: the tree hash of a list of leaf hashes;
 //! - [`inclusion_proof`] / [`verify_inclusion`]: that one entry is at an index of a tree of a size;
 //! - [`consistency_proof`] / [`verify_consistency`]: that a tree of one size is a prefix of a larger
-//!   one (the log was only appended to between two checkpoints).
+//!   one (the log was only appended to between two checkpoints);
+//! - [`inclusion_subtrees`] / [`consistency_subtrees`]: the same proofs as the stored perfect
+//!   subtrees each of their hashes folds ([`fold_subtrees`]), so a server reads a few of them.
 //!
 //! - [`Frontier`]: the tree's right edge (at most 64 hashes), enough to append a leaf and to know the
 //!   root at every size without reading the leaves again.
@@ -316,6 +318,41 @@ pub fn inclusion_subtrees(index: u64, size: u64) -> Option<Vec<Vec<Subtree>>> {
     Some(steps)
 }
 
+/// The consistency proof from a tree of `old_size` leaves to one of `new_size` leaves, as the
+/// subtrees each of its hashes is made of (proof order, as [`consistency_proof`] gives them);
+/// `None` unless `0 < old_size <= new_size`. At most 64 hashes, each of at most 64 subtrees.
+pub fn consistency_subtrees(old_size: u64, new_size: u64) -> Option<Vec<Vec<Subtree>>> {
+    if old_size == 0 || old_size > new_size {
+        return None;
+    }
+    // SUBPROOF(m, D[start..end], whole) of RFC 6962, walked over ranges instead of leaves.
+    let mut proof = Vec::new();
+    let (mut start, mut end, mut m, mut whole) = (0u64, new_size, old_size, true);
+    let mut after = Vec::new();
+    loop {
+        let n = end - start;
+        if m == n {
+            if !whole {
+                proof.push(decompose(start, end));
+            }
+            break;
+        }
+        let k = 1u64 << (63 - (n - 1).leading_zeros());
+        if m <= k {
+            after.push(decompose(start + k, end));
+            end = start + k;
+        } else {
+            after.push(decompose(start, start + k));
+            start += k;
+            m -= k;
+            whole = false;
+        }
+    }
+    // The recursion pushes a level's hash after the levels below it.
+    proof.extend(after.into_iter().rev());
+    Some(proof)
+}
+
 /// The hash of a range from the hashes of its [`inclusion_subtrees`] parts, largest first.
 pub fn fold_subtrees(hashes: &[Hash]) -> Option<Hash> {
     let (last, rest) = hashes.split_last()?;
@@ -562,22 +599,34 @@ mod tests {
                 stored.insert((i as u64, h as u32 + 1), node);
             }
         }
+        let assemble = |parts: Vec<Vec<Subtree>>| -> Vec<Hash> {
+            parts
+                .iter()
+                .map(|subtrees| {
+                    let hashes: Vec<Hash> = subtrees
+                        .iter()
+                        .map(|t| stored[&(t.last_leaf(), t.height)])
+                        .collect();
+                    fold_subtrees(&hashes).unwrap()
+                })
+                .collect()
+        };
         for n in 1..=all.len() {
             for i in 0..n {
-                let parts = inclusion_subtrees(i as u64, n as u64).unwrap();
-                let assembled: Vec<Hash> = parts
-                    .iter()
-                    .map(|subtrees| {
-                        let hashes: Vec<Hash> = subtrees
-                            .iter()
-                            .map(|t| stored[&(t.last_leaf(), t.height)])
-                            .collect();
-                        fold_subtrees(&hashes).unwrap()
-                    })
-                    .collect();
+                let assembled = assemble(inclusion_subtrees(i as u64, n as u64).unwrap());
                 assert_eq!(Some(assembled), inclusion_proof(&all[..n], i), "{i} of {n}");
             }
             assert!(inclusion_subtrees(n as u64, n as u64).is_none());
+            for m in 1..=n {
+                let assembled = assemble(consistency_subtrees(m as u64, n as u64).unwrap());
+                assert_eq!(
+                    Some(assembled),
+                    consistency_proof(&all[..n], m),
+                    "{m} to {n}"
+                );
+            }
+            assert!(consistency_subtrees(0, n as u64).is_none());
+            assert!(consistency_subtrees(n as u64 + 1, n as u64).is_none());
         }
     }
 }

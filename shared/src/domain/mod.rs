@@ -7,6 +7,7 @@ pub mod audit;
 pub mod booking;
 pub mod checkpoint;
 pub mod clock;
+pub mod commitment;
 pub mod feedback;
 pub mod html;
 pub mod ids;

@@ -92,6 +92,11 @@ pub const AGENT_KIND: &str = "agent_kind";
 pub const PATIENT_IDS: &str = "patient_ids";
 pub const SOURCE_FUNCTION: &str = "source_function";
 pub const SOURCE_ADDRESS: &str = "source_address";
+/// An audit entry's random salt (16 bytes), from which the commitments in its canonical bytes are
+/// made; never in the bytes themselves.
+pub const SALT: &str = "salt";
+/// The canonical form an audit entry's leaf hashes: absent for the first, 2 for salted commitments.
+pub const CANON: &str = "canon";
 pub const LEAF_HASH: &str = "leaf_hash";
 /// The perfect subtrees a leaf completed, heights 1, 2, … (32 bytes each).
 pub const NODES: &str = "nodes";

@@ -195,7 +195,12 @@ impl Audit {
         .with(attr::ENTITY_ID, self.entity_id.clone())
         .with(attr::OUTCOME, self.outcome)
         .with(attr::REQUEST_ID, request_id)
-        .with(attr::SOURCE_FUNCTION, source.function);
+        .with(attr::SOURCE_FUNCTION, source.function)
+        .with(attr::CANON, 2)
+        .with(
+            attr::SALT,
+            AttrValue::B(rand::random::<[u8; crate::domain::commitment::SALT_LEN]>().to_vec()),
+        );
         if let Some(address) = source.address {
             item.set(attr::SOURCE_ADDRESS, address);
         }

@@ -276,8 +276,17 @@ pub const AUDIT_LOG_CHECKPOINTS: &str = "AUDITLOG#CHECKPOINT";
 pub fn audit_log_checkpoint(size: u64, unix_seconds: i64) -> Key {
     Key::new(
         AUDIT_LOG_CHECKPOINTS,
-        format!("{size:020}#{:020}", unix_seconds.max(0)),
+        format!(
+            "{}{:020}",
+            audit_log_checkpoint_size_prefix(size),
+            unix_seconds.max(0)
+        ),
     )
+}
+
+/// The prefix of the checkpoints that signed a log of `size` entries.
+pub fn audit_log_checkpoint_size_prefix(size: u64) -> String {
+    format!("{size:020}#")
 }
 
 /// One patient's access index: who touched their data, in time order.
@@ -390,7 +399,7 @@ mod tests {
     }
 
     /// Index (GSI) partitions and sort keys: not partitions of the table.
-    const NOT_TABLE_PARTITIONS: [&str; 10] = [
+    const NOT_TABLE_PARTITIONS: [&str; 11] = [
         "calendar_partition",
         "patient_waitlist_partition",
         "instant_key",
@@ -401,6 +410,7 @@ mod tests {
         "charges_index_sort",
         "audit_sort",
         "audit_entity_index",
+        "audit_log_checkpoint_size_prefix",
     ];
 
     #[test]

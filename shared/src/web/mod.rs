@@ -246,13 +246,20 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
 #[derive(Clone, Copy, Debug)]
 pub struct FunctionName(pub &'static str);
 
-/// The request's source: the serving function, and the client address from API Gateway's request
-/// context on Lambda or the TCP peer under `practica serve` (never a client-supplied header).
+/// The request's source: the serving function, and the client's address: deployed, the viewer's
+/// address CloudFront reports (trusted only on a request that proved it came through CloudFront,
+/// [`edge`]), else API Gateway's peer; under `practica serve` the TCP peer. Never a header a
+/// client could set itself.
 fn source_of(parts: &Parts) -> crate::domain::access::Source {
     let function = parts
         .extensions
         .get::<FunctionName>()
         .map_or("unknown", |f| f.0);
+    let through_edge = parts.extensions.get::<edge::ThroughEdge>().is_some();
+    if let Some(address) = edge::viewer_address(&parts.headers, through_edge) {
+        let address = Some(address);
+        return crate::domain::access::Source { function, address };
+    }
     let from_gateway = parts
         .extensions
         .get::<lambda_http::request::RequestContext>()
@@ -340,6 +347,7 @@ pub fn finish(router: Router) -> Router {
         .layer(middleware::from_fn(request_span))
 }
 
+pub mod edge;
 pub mod idempotent;
 pub mod problem;
 pub mod reply;

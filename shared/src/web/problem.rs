@@ -49,6 +49,7 @@ fn refusal(e: &ApiError) -> Option<(StatusCode, &'static str)> {
             I::InvalidProviderId => (BAD, "invalid_provider_id"),
             I::InvalidServiceId => (BAD, "invalid_service_id"),
             I::InvalidRange => (BAD, "invalid_range"),
+            I::InvalidTreeSizes => (BAD, "invalid_tree_sizes"),
             I::RangeTooLong => (BAD, "range_too_long"),
             I::InvalidCursor => (BAD, "invalid_cursor"),
             I::InvalidLimit => (BAD, "invalid_limit"),

@@ -113,6 +113,12 @@ fn every_refusal_keeps_its_status_code_and_text() {
             "to must be after from.",
         ),
         (
+            ApiError::Input(InputError::InvalidTreeSizes),
+            400,
+            "invalid_tree_sizes",
+            "from must be a size the log signed, at most to, and to at most the latest signed checkpoint's size.",
+        ),
+        (
             ApiError::Input(InputError::RangeTooLong),
             400,
             "range_too_long",
