@@ -1,4 +1,4 @@
-//! Practica's common crate, in layers (the README's "Layout" has the map; `layers.rs` checks it):
+//! Practica's common crate, in layers (docs/architecture.md has the map; `layers.rs` checks it):
 //!
 //! - [`domain`]: pure types and rules, no I/O, no HTTP;
 //! - use cases: [`booking`] and [`payments`], one file per capability, over the ports in

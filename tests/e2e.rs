@@ -1,0 +1,26 @@
+//! The workspace's black-box tests, one module per area, linked into one executable (`cargo test
+//! -p practica-tests --test e2e [module::]`): HTTP through the routers on the embedded store and
+//! DynamoDB Local, the adapters on moto, the release binaries under a Runtime API, the templates.
+
+mod audit_access;
+mod audit_function;
+mod audit_on_moto;
+mod authorization;
+mod booking;
+mod data_template;
+mod envelope_on_emulators;
+mod feedback;
+mod hardening;
+mod http_auth;
+mod lambda_binaries;
+mod lambda_events;
+mod notifications;
+mod notify_function;
+mod openapi_routes;
+mod payments;
+mod reports;
+mod scheduled_jobs;
+mod secrets_on_moto;
+mod serve_outbox;
+mod table_contract;
+mod template_policies;
