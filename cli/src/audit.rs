@@ -351,7 +351,7 @@ pub fn check_proof(
         .as_str()
         .ok_or_else(|| anyhow::anyhow!("the access log carries no checkpoint yet"))?;
     let checkpoint = verify_checkpoint(note, key_name, &spki)
-        .map_err(|e| anyhow::anyhow!("the checkpoint is not signed by this key: {e:?}"))?;
+        .map_err(|e| anyhow::anyhow!("its checkpoint: {e}"))?;
     let stated = log["patientId"].as_str().unwrap_or_default();
     let patient = expect.patient.unwrap_or(stated);
     anyhow::ensure!(
@@ -397,9 +397,9 @@ pub fn check_proof(
         Some(since) => {
             // Saved with a tool that added a newline (`jq -r`), the note is the same note.
             let note = format!("{}\n", since.checkpoint.trim_end_matches('\n'));
-            let before = verify_checkpoint(&note, key_name, &spki).map_err(|e| {
-                anyhow::anyhow!("the earlier checkpoint is not signed by this key: {e:?}")
-            })?;
+            // (the `checkpoint` text of an access log checked before, as `jq -r .checkpoint` saves it)
+            let before = verify_checkpoint(&note, key_name, &spki)
+                .map_err(|e| anyhow::anyhow!("the earlier checkpoint (--since): {e}"))?;
             anyhow::ensure!(
                 before.size <= checkpoint.size,
                 "the log was rolled back: {} entries now, {} before",

@@ -273,26 +273,34 @@ pub struct AccessLog {
     pub next: Option<String>,
 }
 
-/// The sealed entry behind an access-index copy, as the base64 bytes its leaf hashes and the hex
-/// opening of `patient`'s id in them, when it was written with commitments. The bytes are the
-/// entry as it is now: if it was changed after it was sealed, they no longer hash to its leaf, and
-/// the reader's check says so (nothing is held back to hide it).
-async fn committed_bytes(
-    table: &dyn Table,
-    copy: &Item,
-    patient: &PatientId,
-) -> Result<Option<(String, String)>, ApiError> {
-    let key = Key::new(s(copy, attr::ENTRY_PK)?, copy.key.sk.clone());
-    let Some(entry) = table.get(&key, Consistency::Eventual).await? else {
-        return Ok(None);
-    };
+/// The sealed entries behind a page of access-index copies, read together (a few round trips,
+/// not one per entry); `None` where one is gone.
+async fn originals(table: &dyn Table, copies: &[Item]) -> Result<Vec<Option<Item>>, ApiError> {
+    let keys = copies
+        .iter()
+        .map(|copy| Ok(Key::new(s(copy, attr::ENTRY_PK)?, copy.key.sk.clone())))
+        .collect::<Result<Vec<Key>, ApiError>>()?;
+    let mut found = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(READS_AT_ONCE) {
+        let reads = chunk.iter().map(|k| table.get(k, Consistency::Eventual));
+        found.extend(futures_util::future::try_join_all(reads).await?);
+    }
+    Ok(found)
+}
+
+/// A sealed entry as the base64 bytes its leaf hashes and the hex opening of `patient`'s id in
+/// them, when it was written with commitments. The bytes are the entry as it is now: if it was
+/// changed after it was sealed, they no longer hash to its leaf, and the reader's check says so
+/// (nothing is held back to hide it).
+fn committed_bytes(entry: Option<&Item>, patient: &PatientId) -> Option<(String, String)> {
+    let entry = entry?;
     let Some(AttrValue::B(salt)) = entry.get(attr::SALT) else {
-        return Ok(None);
+        return None;
     };
-    let bytes = canonical_entry(&entry);
+    let bytes = canonical_entry(entry);
     let opening = commitment::opening(salt, patient.as_str());
     let hex: String = opening.iter().map(|b| format!("{b:02x}")).collect();
-    Ok(Some((STANDARD.encode(bytes), hex)))
+    Some((STANDARD.encode(bytes), hex))
 }
 
 /// `GET /v1/audit/consistency?from=M&to=N`: the RFC 9162 consistency proof that the log of `from`
@@ -404,8 +412,9 @@ pub async fn access_log(
     let latest = latest_checkpoint(&*state.table).await?;
     let names = provider_names(&*state.table).await?;
     let mut cache = LeafCache::default();
+    let sealed = originals(&*state.table, &page.items).await?;
     let mut entries = Vec::with_capacity(page.items.len());
-    for item in &page.items {
+    for (item, original) in page.items.iter().zip(&sealed) {
         let actor = s(item, attr::ACTOR)?;
         let kind = s(item, attr::AGENT_KIND)?.to_owned();
         let by = Accessor {
@@ -426,7 +435,7 @@ pub async fn access_log(
                 let (leaf, proof) = cache
                     .proof(&*state.table, index, latest.checkpoint.size)
                     .await?;
-                let (entry, opening) = committed_bytes(&*state.table, item, patient).await?.unzip();
+                let (entry, opening) = committed_bytes(original.as_ref(), patient).unzip();
                 Some(Inclusion {
                     leaf_index: index,
                     leaf_hash: STANDARD.encode(leaf),
