@@ -8,6 +8,34 @@ use std::future::Future;
 
 use crate::config::ConfigError;
 
+/// Runs an event-driven function (a stream, a schedule, an SES notification): each invocation's
+/// payload and request id go to `handle`, whose error tells the Runtime API through its
+/// [`diagnostic`] whether a retry can help.
+pub async fn run_events<H, Fut, E>(handle: H) -> Result<(), lambda_runtime::Error>
+where
+    H: Fn(serde_json::Value, String) -> Fut,
+    Fut: Future<Output = Result<serde_json::Value, E>>,
+    E: Into<lambda_runtime::Diagnostic> + std::fmt::Debug,
+{
+    let handle = &handle;
+    let service = lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
+            handle(event.payload, event.context.request_id).await
+        },
+    );
+    lambda_runtime::run(service).await
+}
+
+/// An event function's error as the Runtime API reports it: `kind` says whether a retry can help
+/// (`Retryable.…`: a dependency was unavailable; `Permanent.…`: the event itself is wrong), which
+/// the schedules' retry policies and the dead-letter queues act on.
+pub fn diagnostic(kind: &str, error: &dyn std::fmt::Display) -> lambda_runtime::Diagnostic {
+    lambda_runtime::Diagnostic {
+        error_type: kind.into(),
+        error_message: error.to_string(),
+    }
+}
+
 /// The Runtime API's error type for a failed start: configuration, or anything else.
 pub fn error_type(error: &anyhow::Error) -> &'static str {
     if error.downcast_ref::<ConfigError>().is_some() {

@@ -93,10 +93,7 @@ impl From<AuditError> for lambda_runtime::Diagnostic {
             AuditError::InvalidEvent(_) => "Permanent.InvalidEvent",
             AuditError::Failed(_) => "Retryable.IntegrationFailed",
         };
-        lambda_runtime::Diagnostic {
-            error_type: kind.into(),
-            error_message: e.to_string(),
-        }
+        shared::lambda::diagnostic(kind, &e)
     }
 }
 

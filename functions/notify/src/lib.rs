@@ -36,10 +36,7 @@ impl From<NotifyJobError> for lambda_runtime::Diagnostic {
             NotifyJobError::InvalidEvent(_) => "Permanent.InvalidEvent",
             NotifyJobError::Failed(_) => "Retryable.DeliveryFailed",
         };
-        lambda_runtime::Diagnostic {
-            error_type: kind.into(),
-            error_message: e.to_string(),
-        }
+        shared::lambda::diagnostic(kind, &e)
     }
 }
 

@@ -72,10 +72,7 @@ impl From<JobError> for lambda_runtime::Diagnostic {
             JobError::Unavailable(_) => "Retryable.DependencyUnavailable",
             JobError::Failed(_) => "Retryable.Failed",
         };
-        lambda_runtime::Diagnostic {
-            error_type: kind.into(),
-            error_message: e.to_string(),
-        }
+        shared::lambda::diagnostic(kind, &e)
     }
 }
 

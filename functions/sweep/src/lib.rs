@@ -37,10 +37,7 @@ impl From<SweepError> for lambda_runtime::Diagnostic {
             SweepError::Unavailable(_) => "Retryable.DependencyUnavailable",
             SweepError::Failed(_) => "Retryable.Failed",
         };
-        lambda_runtime::Diagnostic {
-            error_type: kind.into(),
-            error_message: e.to_string(),
-        }
+        shared::lambda::diagnostic(kind, &e)
     }
 }
 
