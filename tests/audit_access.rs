@@ -4,6 +4,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use domain::merkle::{Hash, verify_inclusion};
 use http::StatusCode;
 use practica_tests::{Stack, dynamodb_local_fixture, embedded_fixture};
 use serde_json::{Value, json};
@@ -11,7 +12,6 @@ use shared::adapters::local_signer::LocalSigner;
 use shared::audit::log::{IDLE_CHECKPOINT, LogConfig, integrate};
 use shared::auth::Role;
 use shared::crypto::signer::{LogSigner, verify_checkpoint};
-use shared::domain::merkle::{Hash, verify_inclusion};
 
 const KEY: &str = "practica.test/audit";
 
@@ -159,7 +159,7 @@ async fn access_logs_with_proofs(stack: Option<Stack>) {
             .decode(inclusion["entry"].as_str().unwrap())
             .unwrap();
         assert_eq!(
-            shared::domain::merkle::leaf_hash(&bytes),
+            domain::merkle::leaf_hash(&bytes),
             hash(&inclusion["leafHash"])
         );
         let text = String::from_utf8(bytes).unwrap();
@@ -179,7 +179,7 @@ async fn access_logs_with_proofs(stack: Option<Stack>) {
             })
             .collect();
         let sealed: Value = serde_json::from_str(&text).unwrap();
-        let jane_c = shared::domain::commitment::commit_with(&opening, &jane_id);
+        let jane_c = domain::commitment::commit_with(&opening, &jane_id);
         assert!(
             sealed["attrs"]["patient_ids"]
                 .as_array()
@@ -285,7 +285,7 @@ async fn access_logs_with_proofs(stack: Option<Stack>) {
         .iter()
         .map(hash)
         .collect();
-    assert!(shared::domain::merkle::verify_consistency(
+    assert!(domain::merkle::verify_consistency(
         earlier.size,
         now.size,
         &earlier.root,
@@ -579,7 +579,7 @@ async fn a_read_that_fails_on_the_key_service_is_audited_as_failed() {
     use shared::adapters::local_issuer::{LOCAL_AUDIENCE, LOCAL_ISSUER};
     let stack = Stack::embedded();
     let demo = stack.seed().await;
-    let down = shared::AppState::assemble(shared::app::Parts {
+    let down = shared::state::AppState::assemble(shared::app::Parts {
         table: stack.state.table.clone(),
         table_name: "practica-test".into(),
         keys: std::sync::Arc::new(KeysDown),

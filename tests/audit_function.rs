@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use audit::{AuditJob, Trigger, trigger_of};
+use domain::clock::SystemClock;
 use http::StatusCode;
 use practica_tests::{Emulator, Stack, dynamo_table, sdk_config};
 use serde_json::Value;
@@ -17,7 +18,6 @@ use shared::audit::archive::archived;
 use shared::audit::log::{IDLE_CHECKPOINT, LogConfig, verify_table};
 use shared::auth::Role;
 use shared::crypto::signer::LogSigner;
-use shared::domain::clock::SystemClock;
 use shared::store::{Item, Key, Table};
 
 fn event(name: &str) -> Value {
@@ -274,7 +274,7 @@ async fn on_dynamodb_local_tampering_is_reported_by_kind_and_position() {
         )
         .await
         .unwrap();
-    let name = |k: &Key| shared::audit::log::entry_name(&k.pk, &k.sk);
+    let name = |k: &Key| shared::audit::stored::entry_name(&k.pk, &k.sk);
     let verify = || async {
         verify_table(&*table, &SystemClock, &config(), signer.public_key(), &[])
             .await
@@ -308,7 +308,7 @@ async fn on_dynamodb_local_tampering_is_reported_by_kind_and_position() {
         .to_owned();
     let body = note.split("\n\n").next().unwrap().to_owned() + "\n";
     let other = LocalSigner::generate().unwrap();
-    let checkpoint = shared::domain::checkpoint::Checkpoint::parse(&body).unwrap();
+    let checkpoint = domain::checkpoint::Checkpoint::parse(&body).unwrap();
     let forged =
         shared::crypto::signer::sign_checkpoint(&other, "practica.test/audit", &checkpoint)
             .await

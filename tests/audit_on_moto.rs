@@ -2,14 +2,14 @@
 //! key): its checkpoints verify with the public key alone, exactly as the local signer's do, and a
 //! log integrated with it verifies.
 
+use domain::checkpoint::Checkpoint;
+use domain::clock::SystemClock;
+use domain::merkle;
 use practica_tests::{Emulator, sdk_config};
 use shared::adapters::embedded::EmbeddedTable;
 use shared::adapters::kms_signer::KmsSigner;
 use shared::audit::log::{LogConfig, integrate, verify_table};
 use shared::crypto::signer::{LogSigner, sign_checkpoint, verify_checkpoint};
-use shared::domain::checkpoint::Checkpoint;
-use shared::domain::clock::SystemClock;
-use shared::domain::merkle;
 
 #[tokio::test]
 async fn kms_signed_checkpoints_verify_with_the_public_key() {

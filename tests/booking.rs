@@ -514,7 +514,7 @@ async fn freed_time_is_offered_to_the_earliest_waiting_patient() {
     let offers: Vec<_> = practica_tests::waiting_messages(&stack.state)
         .await
         .into_iter()
-        .filter(|m| m.kind == shared::domain::notify::Kind::WaitlistOffer)
+        .filter(|m| m.kind == domain::notify::Kind::WaitlistOffer)
         .collect();
     assert_eq!(offers.len(), 1);
     assert_eq!(offers[0].patient.as_str(), "patient-john");

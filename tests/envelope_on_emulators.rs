@@ -3,12 +3,12 @@
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use domain::clock::SystemClock;
 use practica_tests::{Emulator, create_table, sdk_config, unique_table_name};
 use shared::adapters::dynamodb::DynamoTable;
 use shared::adapters::kms::KmsKeys;
 use shared::crypto::testing::CountingKeys;
 use shared::crypto::{CachePolicy, CryptoError, EncryptionContext, KeyError, KeyService, Sealer};
-use shared::domain::clock::SystemClock;
 use shared::store::{AttrValue, Consistency, Item, Key, Table};
 
 struct Moto {

@@ -278,7 +278,7 @@ async fn every_fixture_runs_on_the_release_binaries() {
     let outbox = practica_tests::waiting_messages(&world.state).await;
     let notice = outbox
         .iter()
-        .find(|m| m.kind == shared::domain::notify::Kind::Cancelled)
+        .find(|m| m.kind == domain::notify::Kind::Cancelled)
         .map(|m| m.id.to_string())
         .expect("the cancellation notice waits in the outbox");
     let record = fixture(

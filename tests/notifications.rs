@@ -6,13 +6,14 @@
 
 use std::sync::Arc;
 
+use domain::notify::{Channel, Kind, MAX_ATTEMPTS, Message, SMS_FOOTER, SMS_MAX, State};
 use http::StatusCode;
 use practica_tests::{Mode, Recorder, Stack, TEST_NOW, delivery, waiting_messages};
 use serde_json::{Value, json};
 use shared::auth::Role;
-use shared::domain::notify::{Channel, Kind, MAX_ATTEMPTS, Message, SMS_FOOTER, SMS_MAX, State};
 use shared::notify::deliver::Outcome;
 use shared::notify::{Envelope, deliver_due, deliver_one};
+use shared::store::codec::notify::MessageCodec;
 use shared::store::keys::outbox_key;
 use shared::store::{AttrValue, Consistency, Item, Update, attr};
 
@@ -67,12 +68,12 @@ async fn choose(stack: &Stack, token: &str, email: bool, sms: bool) -> Value {
 }
 
 fn set_clock(stack: &Stack, t: i64) {
-    use shared::domain::clock::Clock;
+    use domain::clock::Clock;
     let now = stack.clock.now().unix_timestamp();
     stack.clock.advance(time::Duration::seconds(t - now));
 }
 
-async fn message(stack: &Stack, id: &shared::domain::ids::OutboxId) -> Message {
+async fn message(stack: &Stack, id: &domain::ids::OutboxId) -> Message {
     let item = stack
         .state
         .table
@@ -93,7 +94,7 @@ fn audits<'a>(items: &'a [Item], action: &str) -> Vec<&'a Item> {
         .collect()
 }
 
-fn outcomes(done: &[(shared::domain::ids::OutboxId, Outcome)]) -> Vec<Outcome> {
+fn outcomes(done: &[(domain::ids::OutboxId, Outcome)]) -> Vec<Outcome> {
     done.iter().map(|(_, o)| o.clone()).collect()
 }
 
@@ -574,7 +575,7 @@ async fn preferences_are_the_patients_own_and_bad_input_changes_nothing() {
 
 #[tokio::test]
 async fn messages_sent_failed_and_bounced_are_counted_in_the_report_by_kind() {
-    use shared::domain::report::{Cell, Period, compute};
+    use domain::report::{Cell, Period, compute};
     let (stack, jane, recorder, delivery) = start().await;
     book(&stack, &jane, "b1", VISIT).await;
     // The confirmation is sent; the first reminder bounces (and fails).

@@ -3,13 +3,13 @@
 //! come due, SES's bounce and complaint events are recorded against the patient, and events no
 //! trigger sends are refused as permanent. The SES adapter against moto's SES v2.
 
+use domain::notify::{Channel, Kind};
 use http::StatusCode;
 use practica_tests::{Emulator, Recorder, Stack, delivery, sdk_config, waiting_messages};
 use serde_json::{Value, json};
 use shared::adapters::ses::SesEmail;
 use shared::adapters::sms::EndUserSms;
 use shared::auth::Role;
-use shared::domain::notify::{Channel, Kind};
 use shared::notify::{Envelope, Notifier, NotifyError};
 
 fn fixture(name: &str, message: &str) -> Value {
@@ -133,7 +133,7 @@ fn envelope(to: &str) -> Envelope {
         dedupe_key: "msg_01KAQ0000000000000000000A1.email".into(),
         kind: Kind::Confirmation,
         channel: Channel::Email,
-        to: shared::Sensitive::new(to.into()),
+        to: domain::sensitive::Sensitive::new(to.into()),
         subject: Some("Your appointment at Riverside Family Therapy is booked".into()),
         text: "Hello Jane,\n\nyour appointment is booked.\n".into(),
         html: Some("<p>Hello <bdi>Jane</bdi>,</p>".into()),
@@ -251,7 +251,7 @@ async fn sms_goes_through_end_user_messaging_and_an_opted_out_number_is_reported
     ));
     // A number with no country code is never sent.
     let local = Envelope {
-        to: shared::Sensitive::new("555 0100 123".into()),
+        to: domain::sensitive::Sensitive::new("555 0100 123".into()),
         ..text_envelope()
     };
     assert!(matches!(

@@ -182,7 +182,7 @@ async fn flow(stack: Stack) {
                 .count()
         }
     };
-    assert_eq!(receipts(shared::domain::notify::Kind::Receipt).await, 1);
+    assert_eq!(receipts(domain::notify::Kind::Receipt).await, 1);
     let payment = &after["payments"][0];
     assert_eq!(payment["status"], "succeeded");
     assert_eq!(
@@ -200,8 +200,8 @@ async fn flow(stack: Stack) {
         (json!(13000), json!(13000))
     );
     // One refund notice per refund that moved money back.
-    assert_eq!(receipts(shared::domain::notify::Kind::Refund).await, 2);
-    assert_eq!(receipts(shared::domain::notify::Kind::Receipt).await, 1);
+    assert_eq!(receipts(domain::notify::Kind::Refund).await, 2);
+    assert_eq!(receipts(domain::notify::Kind::Receipt).await, 1);
 }
 
 #[tokio::test]

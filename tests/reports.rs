@@ -10,20 +10,21 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use domain::report::Period;
 use http::StatusCode;
 use practica_cli::sandbox::{self, Completion};
 use practica_tests::{Stack, TEST_NOW, TEST_STRIPE_SECRETS};
 use reports::ReportJob;
 use serde_json::{Value, json};
-use shared::ApiError;
 use shared::adapters::dir_archive::DirArchive;
 use shared::adapters::dir_reports::DirReports;
 use shared::adapters::local_signer::LocalSigner;
 use shared::audit::log::{IDLE_CHECKPOINT, LogConfig};
 use shared::auth::Role;
 use shared::crypto::signer::LogSigner as _;
-use shared::domain::report::Period;
+use shared::error::ApiError;
 use shared::reports::{Manifest, ReportStore};
+use shared::store::codec::booking::HoldCodec;
 use shared::web::webhooks::signature::WebhookSecrets;
 
 fn log_config() -> LogConfig {
@@ -92,7 +93,7 @@ async fn complete(stack: &Stack, intent: &str, completion: Completion) {
         .into_iter()
         .find(|i| i.id == intent)
         .unwrap();
-    let now = shared::domain::clock::Clock::now(&*stack.clock).unix_timestamp();
+    let now = domain::clock::Clock::now(&*stack.clock).unix_timestamp();
     for body in sandbox::events(&pi, &completion, now) {
         deliver(stack, body).await;
     }
@@ -100,7 +101,7 @@ async fn complete(stack: &Stack, intent: &str, completion: Completion) {
 
 /// Delivers one Stripe event, signed at the stack's time.
 async fn deliver(stack: &Stack, body: Vec<u8>) {
-    let now = shared::domain::clock::Clock::now(&*stack.clock).unix_timestamp();
+    let now = domain::clock::Clock::now(&*stack.clock).unix_timestamp();
     let sig = WebhookSecrets::stripe(TEST_STRIPE_SECRETS)
         .unwrap()
         .sign_stripe(now, &body);
@@ -114,7 +115,7 @@ async fn deliver(stack: &Stack, body: Vec<u8>) {
 
 /// A dispute event about `intent`, created at the stack's time.
 fn dispute_event(stack: &Stack, kind: &str, intent: &str, status: &str) -> Vec<u8> {
-    let now = shared::domain::clock::Clock::now(&*stack.clock).unix_timestamp();
+    let now = domain::clock::Clock::now(&*stack.clock).unix_timestamp();
     json!({
         "id": format!("evt_{}", ulid::Ulid::new()), "type": kind, "created": now,
         "data": {"object": {"id": "dp_week", "object": "dispute", "amount": 5000, "currency": "usd",
@@ -199,7 +200,7 @@ async fn the_week(stack: &Stack) {
     ok(stack, "POST", &path(&a2, "cancel"), &jane, Some(json!({}))).await;
     let waiting = ok(stack, "GET", "/v1/waitlist", &omar, None).await;
     let hold = waiting["entries"][0]["holdId"].clone();
-    let id = shared::domain::ids::HoldId::parse(hold.as_str().unwrap_or_default()).unwrap();
+    let id = domain::ids::HoldId::parse(hold.as_str().unwrap_or_default()).unwrap();
     let offered = stack
         .state
         .table
@@ -210,7 +211,7 @@ async fn the_week(stack: &Stack) {
         .await
         .unwrap()
         .expect("the offer's hold");
-    let offered = shared::domain::booking::Hold::from_item(&offered).unwrap();
+    let offered = domain::booking::Hold::from_item(&offered).unwrap();
     let zone = jiff::tz::TimeZone::get("America/New_York").unwrap();
     let start = jiff::Timestamp::from_second(offered.start)
         .unwrap()

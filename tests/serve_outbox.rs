@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use shared::adapters::local_issuer::LocalIssuer;
 use shared::auth::{Role, Subject};
 // `practica serve` runs on the system clock, so its tokens are dated by it.
-use shared::domain::clock::{Clock as _, SystemClock};
+use domain::clock::{Clock as _, SystemClock};
 
 struct Local {
     base: String,

@@ -317,7 +317,7 @@ impl Table for Recording {
 /// One function's view of the shared table: its own recording table and application state.
 struct Function {
     table: Arc<Recording>,
-    state: shared::AppState,
+    state: shared::state::AppState,
 }
 
 fn event(name: &str, values: &[(&str, &str)]) -> Value {
@@ -339,7 +339,7 @@ async fn each_function_writes_only_the_partitions_it_is_granted() {
         shared::adapters::embedded::EmbeddedTable::open(&dir.path().join("t.redb")).unwrap(),
     );
     let issuer = LocalIssuer::generate(LOCAL_ISSUER, LOCAL_AUDIENCE).unwrap();
-    let clock = Arc::new(shared::domain::clock::ManualClock::new(
+    let clock = Arc::new(domain::clock::ManualClock::new(
         time::OffsetDateTime::from_unix_timestamp(practica_tests::TEST_NOW).unwrap(),
     ));
     let key: [u8; 32] = rand::random();

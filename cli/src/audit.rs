@@ -9,15 +9,15 @@ use base64::Engine as _;
 use std::sync::Arc;
 
 use audit::AuditJob;
-use shared::AppState;
+use domain::merkle::{Hash, verify_inclusion};
 use shared::adapters::dir_archive::DirArchive;
 use shared::adapters::local_signer::LocalSigner;
 use shared::audit::archive::archived;
 use shared::audit::log::{IDLE_CHECKPOINT, Integrated, LogConfig, verify_table};
 use shared::audit::verify::Report;
 use shared::crypto::signer::{LogSigner, verify_checkpoint};
-use shared::domain::merkle::{Hash, verify_inclusion};
-use shared::store::commit::{Actor, Audit};
+use shared::state::AppState;
+use shared::unit_of_work::{Actor, Audit};
 
 use crate::serve::offline_state;
 
@@ -107,7 +107,7 @@ pub async fn verify_deployed(
     };
     verify_table(
         &dynamo,
-        &shared::domain::clock::SystemClock,
+        &domain::clock::SystemClock,
         &config,
         &spki,
         &archived,
@@ -258,7 +258,7 @@ fn check_bytes(
     patient: &str,
     leaf: &Hash,
 ) -> anyhow::Result<bool> {
-    use shared::domain::commitment::commit_with;
+    use domain::commitment::commit_with;
     let Some(encoded) = inclusion.get("entry").and_then(|e| e.as_str()) else {
         return Ok(false);
     };
@@ -266,7 +266,7 @@ fn check_bytes(
         .decode(encoded)
         .map_err(|_| anyhow::anyhow!("its bytes are not base64"))?;
     anyhow::ensure!(
-        shared::domain::merkle::leaf_hash(&bytes) == *leaf,
+        domain::merkle::leaf_hash(&bytes) == *leaf,
         "its bytes do not hash to its leaf"
     );
     let sealed: serde_json::Value =
@@ -274,7 +274,7 @@ fn check_bytes(
     let attrs = &sealed["attrs"];
     let at = attrs["at"]
         .as_i64()
-        .map(shared::domain::instant::render_utc)
+        .map(domain::instant::render_utc)
         .unwrap_or_default();
     for (field, sealed) in [
         ("action", attrs["action"].clone()),
@@ -418,7 +418,7 @@ pub fn check_proof(
             );
             let proof = hashes_of(&answer["proof"], "consistency proof hash")?;
             anyhow::ensure!(
-                shared::domain::merkle::verify_consistency(
+                domain::merkle::verify_consistency(
                     before.size,
                     checkpoint.size,
                     &before.root,
@@ -485,7 +485,7 @@ mod tests {
         let actor = first["openings"]["actor"].as_str().unwrap();
         assert_eq!(
             sealed["attrs"]["actor"],
-            shared::domain::commitment::commit(&salt, actor)
+            domain::commitment::commit(&salt, actor)
         );
         let last: serde_json::Value = serde_json::from_str(lines.last().unwrap()).unwrap();
         assert!(

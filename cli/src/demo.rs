@@ -6,15 +6,15 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use shared::AppState;
+use domain::access::Caller;
+use domain::ids::{PatientId, ProviderId, ServiceId};
+use domain::money::{Currency, Money};
+use domain::schedule::{Rules, WEEKDAYS, WallInterval, WallTime, Week};
+use domain::sensitive::Sensitive;
 use shared::auth::{Principal, Role, Subject};
 use shared::booking::{patients, setup};
-use shared::domain::access::Caller;
-use shared::domain::ids::{PatientId, ProviderId, ServiceId};
-use shared::domain::money::{Currency, Money};
-use shared::domain::schedule::{Rules, WEEKDAYS, WallInterval, WallTime, Week};
-use shared::domain::sensitive::Sensitive;
 use shared::error::ApiError;
+use shared::state::AppState;
 
 pub const DEMO_PATIENT: &str = "patient-jane";
 pub const DEMO_PROVIDER_LOGINS: [&str; 2] = ["provider-rivera", "provider-okafor"];
@@ -61,14 +61,14 @@ fn seeder() -> Caller {
             display_name: None,
         },
         request_id: format!("seed-{}", ulid::Ulid::new()),
-        source: shared::domain::access::Source::local("seed"),
+        source: domain::access::Source::local("seed"),
     }
 }
 
 /// Loads the demo practice unless a practice is already configured.
 pub async fn seed(state: &AppState) -> Result<Demo, ApiError> {
     let patient_id = PatientId::parse(DEMO_PATIENT).expect("valid subject");
-    if shared::booking::lookup::practice(state).await.is_ok() {
+    if shared::common::lookup::practice(state).await.is_ok() {
         let ids = |v: serde_json::Value, list: &str| -> Vec<String> {
             v[list]
                 .as_array()
@@ -96,7 +96,7 @@ pub async fn seed(state: &AppState) -> Result<Demo, ApiError> {
         });
     }
     let admin = seeder();
-    let reply = |r: shared::store::commit::Reply| r.body;
+    let reply = |r: shared::unit_of_work::Reply| r.body;
     setup::put_practice(
         state,
         &admin,
@@ -184,7 +184,7 @@ pub async fn seed(state: &AppState) -> Result<Demo, ApiError> {
             display_name: None,
         },
         request_id: format!("seed-{}", ulid::Ulid::new()),
-        source: shared::domain::access::Source::local("seed"),
+        source: domain::access::Source::local("seed"),
     };
     let choice = shared::notify::preferences::PreferencesRequest {
         email: true,

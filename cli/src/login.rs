@@ -20,12 +20,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use domain::clock::Clock;
+use domain::html::escape;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use shared::adapters::local_issuer::LocalIssuer;
 use shared::auth::{Role, Subject};
-use shared::domain::clock::Clock;
-use shared::domain::html::escape;
 use shared::error::{ApiError, InputError};
 
 use crate::portal::{DEMO_TOKEN_TTL, DEMO_USERS, DemoUser};

@@ -285,7 +285,7 @@ async fn main() -> anyhow::Result<()> {
             name,
         } => {
             let issuer = LocalIssuer::open_or_create(&data)?;
-            use shared::domain::clock::{Clock as _, SystemClock};
+            use domain::clock::{Clock as _, SystemClock};
             let now = SystemClock.now().unix_timestamp().max(0) as u64;
             let token = issuer.mint_named(
                 &sub,
@@ -332,7 +332,7 @@ async fn audit(action: AuditAction) -> anyhow::Result<()> {
             }
             let signed = report
                 .latest_checkpoint_time
-                .map(|t| format!(", last signed {}", shared::domain::instant::render_utc(t)))
+                .map(|t| format!(", last signed {}", domain::instant::render_utc(t)))
                 .unwrap_or_default();
             println!(
                 "audit log: tree size {}, signed checkpoints cover {}, {} waiting for integration{signed}: {}",

@@ -71,7 +71,7 @@ impl PortalSettings {
                 anyhow::anyhow!("the audit public key is base64 DER (SubjectPublicKeyInfo)")
             })?;
         anyhow::ensure!(
-            shared::domain::checkpoint::valid_key_name(&self.audit_key_name),
+            domain::checkpoint::valid_key_name(&self.audit_key_name),
             "{:?} is not a key name",
             self.audit_key_name
         );

@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use domain::report::Period;
 use reports::ReportJob;
-use shared::AppState;
 use shared::adapters::dir_reports::DirReports;
 use shared::crypto::signer::LogSigner as _;
-use shared::domain::report::Period;
 use shared::reports::{Manifest, ReportStore as _};
+use shared::state::AppState;
 
 use crate::serve::offline_state;
 

@@ -325,9 +325,9 @@ pub fn events(intent: &SandboxIntent, completion: &Completion, now: i64) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::domain::ids::PaymentId;
-    use shared::domain::money::{Currency, Money};
-    use shared::domain::progress::{CheckResult, PaymentStatus};
+    use domain::ids::PaymentId;
+    use domain::money::{Currency, Money};
+    use domain::progress::{CheckResult, PaymentStatus};
     use shared::web::webhooks::events::{self, Event};
 
     #[tokio::test]

@@ -9,13 +9,13 @@ use crate::sandbox::{CompleteError, Completion, SandboxProcessor, Which};
 use anyhow::Context as _;
 use axum::routing::get;
 use axum::{Json, Router};
-use shared::AppState;
+use domain::clock::{Clock as _, SystemClock};
 use shared::adapters::https::HttpsClient;
 use shared::adapters::jwks::HttpJwks;
 use shared::adapters::local_issuer::{LOCAL_AUDIENCE, LOCAL_ISSUER, LocalIssuer};
 use shared::auth::AuthConfig;
 use shared::config::payments::WebhookConfig;
-use shared::domain::clock::{Clock as _, SystemClock};
+use shared::state::AppState;
 
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 pub const OPENAPI_PATH: &str = "/openapi.json";
@@ -118,7 +118,8 @@ pub const TEMPLATES_DIR: &str = "templates";
 
 /// The local notifier (the mailbox folder) and the templates.
 pub fn notify_delivery(data: &Path) -> anyhow::Result<shared::notify::Delivery> {
-    let templates = shared::notify::templates_from_dir(&data.join(TEMPLATES_DIR))?;
+    let templates =
+        shared::adapters::template_files::templates_from_dir(&data.join(TEMPLATES_DIR))?;
     Ok(shared::notify::Delivery {
         notifier: Arc::new(shared::adapters::mailbox::Mailbox::new(
             data.join(MAILBOX_DIR),

@@ -8,7 +8,7 @@ use practica_cli::serve;
 use shared::adapters::local_issuer::LocalIssuer;
 use shared::auth::{Role, Subject};
 // `practica serve` runs on the system clock, so its tokens are dated by it.
-use shared::domain::clock::{Clock as _, SystemClock};
+use domain::clock::{Clock as _, SystemClock};
 
 /// Starts `practica serve` on a free port over a fresh data dir; returns the dir and the base URL.
 async fn start() -> (tempfile::TempDir, String) {

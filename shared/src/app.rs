@@ -17,9 +17,9 @@ use crate::adapters::local_keys::LocalKeys;
 use crate::auth::{AuthConfig, JwksSource};
 use crate::config::Config;
 use crate::crypto::CachePolicy;
-use crate::domain::clock::SystemClock;
 pub use crate::state::{AppState, Parts};
 use crate::web::edge::OriginSecrets;
+use domain::clock::SystemClock;
 
 /// Name the embedded store uses in encryption contexts and AAD.
 pub const LOCAL_TABLE_NAME: &str = "practica-local";

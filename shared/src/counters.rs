@@ -6,10 +6,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::domain::clock::Clock;
 use crate::error::ApiError;
 use crate::store::keys::{counter_key, counter_partition};
 use crate::store::{AttrValue, Query, TTL_ATTR, Table, Update, attr, query_all};
+use domain::clock::Clock;
 
 pub const TOKEN_FAILURES: &str = "token_failures";
 pub const WEBHOOK_SIGNATURE_FAILURES: &str = "webhook_signature_failures";

@@ -4,11 +4,9 @@
 
 use crate::auth::AuthError;
 use crate::crypto::CryptoError;
-use crate::domain::refusals::{
-    BookingError, FeedbackError, PatientError, PaymentError, SetupError,
-};
-use crate::domain::schedule::SlotError;
 use crate::store::TableError;
+use domain::refusals::{BookingError, FeedbackError, PatientError, PaymentError, SetupError};
+use domain::schedule::SlotError;
 
 /// What a client sent that cannot be read as a request: 400, or 422 for a well-formed JSON body
 /// whose values are not (`InvalidBody`, `InvalidBodyTimestamp`, `IdempotencyKeyReused`).
@@ -120,8 +118,8 @@ impl From<AuthError> for ApiError {
     }
 }
 
-impl From<crate::domain::access::Denied> for ApiError {
-    fn from(_: crate::domain::access::Denied) -> Self {
+impl From<domain::access::Denied> for ApiError {
+    fn from(_: domain::access::Denied) -> Self {
         ApiError::Forbidden
     }
 }
@@ -155,6 +153,12 @@ impl From<TableError> for ApiError {
             // A condition the domain did not map itself is a bug, not the client's fault.
             other => ApiError::Unexpected(anyhow::Error::new(other).context("table")),
         }
+    }
+}
+
+impl From<crate::store::codec::Corrupt> for ApiError {
+    fn from(e: crate::store::codec::Corrupt) -> Self {
+        ApiError::Unexpected(anyhow::Error::new(e))
     }
 }
 

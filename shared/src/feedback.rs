@@ -4,24 +4,25 @@
 //! the practice's `feedbackPerPatientPerDay` in 24 hours (slots on the table, like the other
 //! per-patient limits). The report counts categories and times only, never text.
 
+use crate::store::codec::feedback::FeedbackCodec;
 use serde::{Deserialize, Serialize};
 
-use crate::AppState;
-use crate::audit::access::{PageQuery, page_of, paged};
 use crate::auth::{Resource, Role};
-use crate::booking::lookup::{now, practice};
-use crate::booking::slots::{allowance, commit_claiming};
-use crate::domain::access::Caller;
-use crate::domain::feedback::{Category, Feedback, Rating, Resolution, valid_text};
-use crate::domain::ids::{AppointmentId, FeedbackId, PatientId};
-use crate::domain::refusals::FeedbackError;
-use crate::domain::sensitive::Sensitive;
+use crate::common::lookup::{now, practice};
+use crate::common::paging::{PageQuery, page_of, paged};
 use crate::error::ApiError;
-use crate::store::commit::{Audit, Idempotency, Reply, Write, audit_read, commit};
+use crate::state::AppState;
 use crate::store::keys::*;
 use crate::store::{Condition, Consistency, Query, SortKey, TransactOp};
+use crate::unit_of_work::allowance::{allowance, commit_claiming};
+use crate::unit_of_work::{Audit, Idempotency, Reply, Write, audit_read, commit};
+use domain::access::Caller;
+use domain::feedback::{Category, Feedback, Rating, Resolution, valid_text};
+use domain::ids::{AppointmentId, FeedbackId, PatientId};
+use domain::refusals::FeedbackError;
+use domain::sensitive::Sensitive;
 
-pub use crate::domain::feedback::MAX_TEXT_CHARS;
+pub use domain::feedback::MAX_TEXT_CHARS;
 
 const DAY: i64 = 24 * 3600;
 
@@ -135,7 +136,7 @@ pub async fn submit(
         caller,
         &practice,
         &feedback.patient,
-        crate::booking::quota::Kind::Feedback,
+        crate::unit_of_work::allowance::Kind::Feedback,
         feedback.id.as_str(),
         now + DAY,
         now,
@@ -241,20 +242,4 @@ pub async fn resolve(
         .into();
     let audit = Audit::new("feedback.resolve", "feedback", id.as_str()).about(&feedback.patient);
     Ok(commit(state, caller, Some(idem), writes, audit, reply).await?)
-}
-
-/// Every feedback item created in `[from, to)` (Unix seconds), oldest first: what the report counts.
-pub async fn created_between(
-    table: &dyn crate::store::Table,
-    from: i64,
-    to: i64,
-) -> Result<Vec<Feedback>, ApiError> {
-    // Sort keys are `<created>#<id>`: bare `<to>` sorts before every item created at `to`.
-    let query =
-        Query::gsi1(FEEDBACK_INDEX).sort(SortKey::Between(instant_key(from), instant_key(to)));
-    crate::store::query_all(table, &query)
-        .await?
-        .iter()
-        .map(Feedback::from_item)
-        .collect()
 }

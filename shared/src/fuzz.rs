@@ -9,19 +9,19 @@ use crate::auth::{Role, Subject, bearer};
 use crate::booking::book::BookRequest;
 use crate::booking::changes::{CancelRequest, RescheduleRequest};
 use crate::booking::holds::HoldRequest;
-use crate::booking::input::{body_start, query_range};
 use crate::booking::waitlist::WaitlistRequest;
-use crate::domain::ids::{
-    AppointmentId, ChargeId, HoldId, IdempotencyKey, OutboxId, PatientId, PaymentId, ProviderId,
-    ServiceId, WaitlistId,
-};
-use crate::domain::money::{Currency, Money};
-use crate::domain::schedule::{Rules, WallTime};
+use crate::common::input::{body_start, query_range};
 use crate::payments::charges::ChargeRequest;
 use crate::web::webhooks::events;
 use crate::web::webhooks::signature::{
     StandardHeaders, WebhookSecrets, verify_standard, verify_stripe,
 };
+use domain::ids::{
+    AppointmentId, ChargeId, HoldId, IdempotencyKey, OutboxId, PatientId, PaymentId, ProviderId,
+    ServiceId, WaitlistId,
+};
+use domain::money::{Currency, Money};
+use domain::schedule::{Rules, WallTime};
 
 const NOW: i64 = 1_795_438_800;
 
@@ -114,7 +114,7 @@ proptest! {
     fn timestamps_parse_or_are_refused(from in texty(), to in texty()) {
         let _ = query_range(&from, &to);
         let _ = body_start(&from);
-        let _ = crate::booking::input::parse_bound(&to);
+        let _ = crate::common::input::parse_bound(&to);
     }
 
     #[test]

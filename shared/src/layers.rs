@@ -1,35 +1,25 @@
-//! The dependency rule, checked on the crate's own sources so that it cannot erode silently:
+//! The dependency rule of this crate, checked on its own sources so that it cannot erode silently.
+//! The domain is a crate of its own (`practica-domain`): its manifest keeps every framework, SDK and
+//! storage crate out, and it cannot name this crate at all; [`the_domain_crate_depends_on_pure_crates_only`]
+//! keeps that manifest short. Inside this crate, from the inside out:
 //!
-//! | layer | folders | may not name |
+//! | layer | files | may not name |
 //! |---|---|---|
-//! | domain | `domain/` | any framework, SDK or storage crate, and every other layer |
-//! | use cases | `booking/`, `payments/`, `audit/` | HTTP, AWS, redb, the web layer, adapters, the composition root |
-//! | storage | `store/` | HTTP, AWS, redb, the web layer, adapters |
-//! | services | `crypto/`, `auth/`, `state.rs`, `error.rs` | HTTP, AWS, redb, the web layer, adapters |
+//! | table port | `store/` | frameworks, SDKs, redb; state, errors, crypto, auth, and every layer above |
+//! | services | `crypto/`, `auth/`, `state.rs`, `error.rs`, `counters.rs`, `telemetry.rs` | frameworks, SDKs, redb; use cases, the unit of work, web, adapters, the composition root |
+//! | unit of work | `unit_of_work/` | frameworks, SDKs, redb; use cases, `common/`, web, adapters, the composition root |
+//! | common | `common/` | frameworks, SDKs, redb; use cases, web, adapters, the composition root |
+//! | use cases | `booking/`, `payments/`, `audit/`, `notify/`, `reports/`, `feedback.rs` | frameworks, SDKs, redb; each other, web, adapters, the composition root |
+//! | adapters | `adapters/` | web, the composition root |
+//! | web | `web/` | SDKs, redb; adapters, the composition root |
+//! | composition root | `app.rs`, `config/`, `lambda.rs`, `scheduled.rs` | (anything) |
 //!
-//! Only `adapters/` name SDKs and redb; only `web/` names axum and HTTP; only `app.rs` (the
-//! composition root) and the CLI choose adapters. Unit tests (after `#[cfg(test)]`, or in a
-//! `tests.rs`) may build on real adapters.
+//! Only `adapters/` name SDKs and redb; only `web/` (and the composition root, which runs it) names
+//! axum and HTTP; only the composition root and the CLI choose adapters. Unit tests (after
+//! `#[cfg(test)]`, or in a `tests.rs`) may build on real adapters.
+//! [`every_folder_and_file_has_a_layer`] keeps the table whole.
 
 use std::path::{Path, PathBuf};
-
-const FRAMEWORKS: [&str; 7] = [
-    "axum", "http::", "aws_", "reqwest", "redb", "lambda_", "tower",
-];
-const OUTER: [&str; 3] = ["crate::web", "crate::adapters", "crate::app::"];
-const INNER_TO_DOMAIN: [&str; 11] = [
-    "crate::store",
-    "crate::booking",
-    "crate::payments",
-    "crate::audit",
-    "crate::crypto",
-    "crate::auth",
-    "crate::config",
-    "crate::error",
-    "crate::state",
-    "crate::AppState",
-    "tokio",
-];
 
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -106,24 +96,159 @@ fn assert_clean(layer: &str, forbidden: &[&str]) {
     );
 }
 
-#[test]
-fn the_domain_names_no_framework_and_no_other_layer() {
-    let all: Vec<&str> = FRAMEWORKS
-        .iter()
-        .chain(&OUTER)
-        .chain(&INNER_TO_DOMAIN)
-        .copied()
-        .collect();
-    assert_clean("domain", &all);
+const FRAMEWORKS: [&str; 7] = [
+    "axum", "http::", "aws_", "reqwest", "redb", "lambda_", "tower",
+];
+const USE_CASES: [&str; 6] = [
+    "booking",
+    "payments",
+    "audit",
+    "notify",
+    "reports",
+    "feedback.rs",
+];
+const SERVICES: [&str; 6] = [
+    "crypto",
+    "auth",
+    "state.rs",
+    "error.rs",
+    "counters.rs",
+    "telemetry.rs",
+];
+const COMPOSITION: [&str; 4] = ["app.rs", "config", "lambda.rs", "scheduled.rs"];
+/// Not part of the product: the crate root, this check, and the fuzz targets (tests).
+const OUTSIDE: [&str; 3] = ["lib.rs", "layers.rs", "fuzz.rs"];
+
+/// The path a file names another layer by (`crate::booking`, `crate::state`, ...).
+fn path_of(layer: &str) -> String {
+    format!("crate::{}", layer.trim_end_matches(".rs"))
+}
+
+fn paths(layers: &[&str]) -> Vec<String> {
+    layers.iter().map(|l| path_of(l)).collect()
+}
+
+fn composition() -> Vec<String> {
+    let mut out = paths(&COMPOSITION);
+    out.extend(paths(&["web", "adapters"]));
+    out
+}
+
+fn check(layer: &str, forbidden: &[String]) {
+    let names: Vec<&str> = forbidden.iter().map(String::as_str).collect();
+    assert_clean(layer, &names);
 }
 
 #[test]
-fn use_cases_name_no_framework_no_adapter_and_no_web() {
-    let forbidden: Vec<&str> = FRAMEWORKS.iter().chain(&OUTER).copied().collect();
-    for layer in [
-        "booking", "payments", "audit", "store", "crypto", "auth", "state.rs", "error.rs",
-    ] {
-        assert_clean(layer, &forbidden);
+fn the_table_port_names_nothing_above_it() {
+    let mut forbidden: Vec<String> = FRAMEWORKS.iter().map(|f| f.to_string()).collect();
+    forbidden.extend(paths(&SERVICES));
+    forbidden.extend(paths(&USE_CASES));
+    forbidden.extend(paths(&["unit_of_work", "common"]));
+    forbidden.extend(composition());
+    check("store", &forbidden);
+}
+
+#[test]
+fn services_name_no_use_case_no_unit_of_work_and_nothing_outer() {
+    let mut forbidden: Vec<String> = FRAMEWORKS.iter().map(|f| f.to_string()).collect();
+    forbidden.extend(paths(&USE_CASES));
+    forbidden.extend(paths(&["unit_of_work", "common"]));
+    forbidden.extend(composition());
+    for layer in SERVICES {
+        check(layer, &forbidden);
+    }
+}
+
+#[test]
+fn the_unit_of_work_and_common_name_no_use_case_and_nothing_outer() {
+    let mut forbidden: Vec<String> = FRAMEWORKS.iter().map(|f| f.to_string()).collect();
+    forbidden.extend(paths(&USE_CASES));
+    forbidden.extend(composition());
+    check("common", &forbidden);
+    forbidden.push(path_of("common"));
+    check("unit_of_work", &forbidden);
+}
+
+#[test]
+fn use_cases_name_no_other_use_case_and_nothing_outer() {
+    for layer in USE_CASES {
+        let mut forbidden: Vec<String> = FRAMEWORKS.iter().map(|f| f.to_string()).collect();
+        forbidden.extend(composition());
+        forbidden.extend(
+            USE_CASES
+                .iter()
+                .filter(|other| **other != layer)
+                .map(|other| path_of(other)),
+        );
+        check(layer, &forbidden);
+    }
+}
+
+#[test]
+fn adapters_and_web_do_not_reach_the_composition_root() {
+    let mut forbidden = paths(&COMPOSITION);
+    forbidden.push(path_of("web"));
+    check("adapters", &forbidden);
+    let mut forbidden = paths(&COMPOSITION);
+    forbidden.extend(["aws_", "redb", "crate::adapters"].map(str::to_owned));
+    check("web", &forbidden);
+}
+
+#[test]
+fn every_folder_and_file_has_a_layer() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let known: Vec<&str> = ["store", "unit_of_work", "common", "adapters", "web"]
+        .into_iter()
+        .chain(SERVICES)
+        .chain(USE_CASES)
+        .chain(COMPOSITION)
+        .chain(OUTSIDE)
+        .collect();
+    let mut unplaced = Vec::new();
+    for entry in std::fs::read_dir(&root).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if !known.contains(&name.as_str()) {
+            unplaced.push(name);
+        }
+    }
+    assert!(
+        unplaced.is_empty(),
+        "give these a layer in layers.rs: {unplaced:?}"
+    );
+}
+
+#[test]
+fn the_domain_crate_depends_on_pure_crates_only() {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../domain/Cargo.toml");
+    let text = std::fs::read_to_string(manifest).unwrap();
+    let pure = [
+        "serde",
+        "serde_json",
+        "thiserror",
+        "jiff",
+        "time",
+        "sha2",
+        "hmac",
+        "base64",
+        "ulid",
+        "proptest",
+    ];
+    let mut section = "";
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            section = line;
+            continue;
+        }
+        if !section.contains("dependencies") || line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let name = line.split(['.', '=', ' ']).next().unwrap_or_default();
+        assert!(
+            pure.contains(&name),
+            "the domain may not depend on {name}: no I/O, HTTP, SDK, storage or runtime crate"
+        );
     }
 }
 

@@ -1,6 +1,7 @@
 //! Practica's common crate, in layers (docs/architecture.md has the map; `layers.rs` checks it):
 //!
-//! - [`domain`]: pure types and rules, no I/O, no HTTP;
+//! - the domain (pure types and rules, no I/O, no HTTP) is its own crate, `practica-domain`
+//!   (`domain::`), whose manifest keeps frameworks, SDKs and storage out;
 //! - use cases: [`booking`] and [`payments`], one file per capability, over the ports in
 //!   [`state::AppState`];
 //! - [`store`] (the table port, key layout, codecs, the commit of a change), [`crypto`] (sealing,
@@ -16,10 +17,10 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod booking;
+pub mod common;
 pub mod config;
 pub mod counters;
 pub mod crypto;
-pub mod domain;
 pub mod error;
 pub mod feedback;
 #[cfg(test)]
@@ -34,8 +35,5 @@ pub mod scheduled;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod unit_of_work;
 pub mod web;
-
-pub use domain::sensitive::Sensitive;
-pub use error::ApiError;
-pub use state::AppState;

@@ -8,9 +8,9 @@ use tokio::sync::OnceCell;
 
 use crate::auth::{AuthConfig, JwksSource, Verifier};
 use crate::crypto::{BlindIndex, CachePolicy, CryptoError, KeyService, Sealer};
-use crate::domain::clock::Clock;
 use crate::store::Table;
 use crate::store::cache::ReadCache;
+use domain::clock::Clock;
 
 #[derive(Clone)]
 pub struct AppState {

@@ -1,6 +1,6 @@
 //! Logging: JSON on Lambda (one object per line, with the request span's fields), compact text
 //! locally. Filter with `RUST_LOG` (default `info`). Sensitive values are wrapped in
-//! [`crate::Sensitive`] and print as `[REDACTED]`; handlers never log bodies or headers.
+//! [`domain::sensitive::Sensitive`] and print as `[REDACTED]`; handlers never log bodies or headers.
 
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt as _;

@@ -8,11 +8,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use domain::clock::{Clock, SystemClock};
 use shared::adapters::embedded::EmbeddedTable;
 use shared::adapters::local_signer::LocalSigner;
 use shared::audit::log::{BATCH, LogConfig, integrate, verify_table};
 use shared::crypto::signer::LogSigner;
-use shared::domain::clock::{Clock, SystemClock};
 use shared::store::keys::{
     AUDIT_LOG_CHECKPOINTS, AUDIT_LOG_LEAVES, audit_access_partition, audit_partition, audit_sort,
 };
@@ -271,7 +271,7 @@ async fn compare(backend: &str, table: Arc<dyn Table>, dir: &tempfile::TempDir) 
         .expect("keys"),
     );
     let state_over = |table: Arc<dyn Table>| {
-        shared::AppState::assemble(shared::app::Parts {
+        shared::state::AppState::assemble(shared::app::Parts {
             table,
             table_name: "practica-bench".into(),
             keys: keys.clone(),
@@ -286,14 +286,14 @@ async fn compare(backend: &str, table: Arc<dyn Table>, dir: &tempfile::TempDir) 
     let demo = practica_cli::demo::seed(&today).await.expect("seed");
     let admin = practica_tests::local_admin("bench");
     let mut rules = practica_cli::demo::weekday_rules(0, 24);
-    rules.hours = shared::domain::schedule::Week::on(
-        &shared::domain::schedule::EVERY_DAY,
-        &[shared::domain::schedule::WallInterval {
-            start: shared::domain::schedule::WallTime::parse("00:00").unwrap(),
-            end: shared::domain::schedule::WallTime::parse("24:00").unwrap(),
+    rules.hours = domain::schedule::Week::on(
+        &domain::schedule::EVERY_DAY,
+        &[domain::schedule::WallInterval {
+            start: domain::schedule::WallTime::parse("00:00").unwrap(),
+            end: domain::schedule::WallTime::parse("24:00").unwrap(),
         }],
     );
-    rules.breaks = shared::domain::schedule::Week::default();
+    rules.breaks = domain::schedule::Week::default();
     rules.min_notice_minutes = 0;
     rules.max_advance_days = 365;
     shared::booking::setup::put_schedule(&today, &admin, None, &demo.providers[0], rules)

@@ -8,10 +8,10 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use domain::clock::{Clock, SystemClock};
 use shared::adapters::embedded::EmbeddedTable;
 use shared::adapters::local_signer::LocalSigner;
 use shared::audit::log::{LogConfig, integrate};
-use shared::domain::clock::{Clock, SystemClock};
 use shared::store::keys::{audit_partition, audit_sort};
 use shared::store::{AttrValue, Item, Key, Table, TransactOp};
 

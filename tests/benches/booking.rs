@@ -11,6 +11,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use domain::clock::SystemClock;
+use domain::schedule::{Calendar, EVERY_DAY, Rules, WallInterval, WallTime, Week};
 use practica_cli::demo::weekday_rules;
 use practica_tests::{call, create_table, percentile, sdk_config, unique_table_name};
 use serde_json::json;
@@ -21,10 +23,8 @@ use shared::adapters::local_issuer::{LOCAL_AUDIENCE, LOCAL_ISSUER, LocalIssuer};
 use shared::adapters::local_keys::LocalKeys;
 use shared::auth::{AuthConfig, Role, StaticJwks, Subject};
 use shared::crypto::{CachePolicy, KeyService};
-use shared::domain::clock::SystemClock;
-use shared::domain::schedule::{Calendar, EVERY_DAY, Rules, WallInterval, WallTime, Week};
 use shared::store::{AttrValue, Condition, Item, Key, TTL_ATTR, Table, TransactOp};
-use shared::{AppState, app::Parts};
+use shared::{app::Parts, state::AppState};
 
 const WARMUP: usize = 30;
 /// Rounds per backend: moto copies its whole table inside every transaction, so it gets fewer.

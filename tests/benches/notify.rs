@@ -7,14 +7,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
+use domain::access::Caller;
+use domain::booking::{Appointment, Limits, Practice, Status};
+use domain::ids::{AppointmentId, PatientId, ProviderId, ServiceId};
+use domain::notify::{Channel, Fields, Kind, Message, Settings, Templates};
 use shared::adapters::embedded::EmbeddedTable;
 use shared::adapters::local_issuer::{LOCAL_AUDIENCE, LOCAL_ISSUER, LocalIssuer};
 use shared::auth::{Principal, Role, Subject};
-use shared::domain::access::Caller;
-use shared::domain::booking::{Appointment, Limits, Practice, Status};
-use shared::domain::ids::{AppointmentId, PatientId, ProviderId, ServiceId};
-use shared::domain::notify::{Channel, Fields, Kind, Message, Settings, Templates};
 use shared::notify::{Delivery, Envelope, Notifier, NotifyError, Sent};
+use shared::store::codec::booking::{AppointmentCodec, PracticeCodec};
+use shared::store::codec::notify::MessageCodec;
 use shared::store::{Item, Table, TransactOp};
 
 const MESSAGES: usize = 10_000;
@@ -56,7 +58,7 @@ fn caller(sub: &str, role: Role) -> Caller {
             display_name: None,
         },
         request_id: format!("bench-{sub}"),
-        source: shared::domain::access::Source::local("bench"),
+        source: domain::access::Source::local("bench"),
     }
 }
 
@@ -65,10 +67,10 @@ async fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     let table = Arc::new(EmbeddedTable::open(&dir.path().join("table.redb")).expect("embedded"));
     let issuer = LocalIssuer::generate(LOCAL_ISSUER, LOCAL_AUDIENCE).expect("issuer");
-    let clock = Arc::new(shared::domain::clock::ManualClock::new(
+    let clock = Arc::new(domain::clock::ManualClock::new(
         time::OffsetDateTime::from_unix_timestamp(NOW).expect("time"),
     ));
-    let state = shared::AppState::assemble(shared::app::Parts {
+    let state = shared::state::AppState::assemble(shared::app::Parts {
         table: table.clone(),
         table_name: "practica-bench".into(),
         keys: Arc::new(shared::adapters::local_keys::LocalKeys::from_key(&[7; 32])),
@@ -101,10 +103,10 @@ async fn main() {
             None,
             shared::booking::patients::NewPatient {
                 patient_id: id.clone(),
-                name: shared::Sensitive::new(format!("Patient{i} Example")),
-                date_of_birth: shared::Sensitive::new(jiff::civil::date(1980, 1, 1)),
-                phone: shared::Sensitive::new("+1 555 0100 123".into()),
-                email: shared::Sensitive::new(format!("patient{i}@example.org")),
+                name: domain::sensitive::Sensitive::new(format!("Patient{i} Example")),
+                date_of_birth: domain::sensitive::Sensitive::new(jiff::civil::date(1980, 1, 1)),
+                phone: domain::sensitive::Sensitive::new("+1 555 0100 123".into()),
+                email: domain::sensitive::Sensitive::new(format!("patient{i}@example.org")),
             },
         )
         .await

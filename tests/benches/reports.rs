@@ -9,19 +9,21 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use domain::booking::{Appointment, Limits, Practice, Provider, Status};
+use domain::clock::ManualClock;
+use domain::ids::{AppointmentId, ChargeId, PatientId, PaymentId, ProviderId, ServiceId};
+use domain::ledger::{Charge, Payment};
+use domain::money::{Currency, Money};
+use domain::progress::{CardChecks, CheckResult, Failure, PaymentStatus, Progress, Stamp};
+use domain::report::Period;
 use shared::adapters::dir_archive::DirArchive;
 use shared::adapters::dir_reports::DirReports;
 use shared::adapters::embedded::EmbeddedTable;
 use shared::adapters::local_signer::LocalSigner;
 use shared::audit::log::{IDLE_CHECKPOINT, LogConfig, integrate};
 use shared::crypto::signer::LogSigner;
-use shared::domain::booking::{Appointment, Limits, Practice, Provider, Status};
-use shared::domain::clock::ManualClock;
-use shared::domain::ids::{AppointmentId, ChargeId, PatientId, PaymentId, ProviderId, ServiceId};
-use shared::domain::ledger::{Charge, Payment};
-use shared::domain::money::{Currency, Money};
-use shared::domain::progress::{CardChecks, CheckResult, Failure, PaymentStatus, Progress, Stamp};
-use shared::domain::report::Period;
+use shared::store::codec::booking::{AppointmentCodec, PracticeCodec, ProviderCodec};
+use shared::store::codec::payments::{ChargeCodec, PaymentCodec};
 use shared::store::keys::{audit_entity_index, audit_partition, audit_sort};
 use shared::store::{AttrValue, Item, Key, Table, TransactOp};
 
@@ -75,10 +77,7 @@ fn entry(
         .with("action", action)
         .with("entity", entity)
         .with("entity_id", id)
-        .with(
-            "action_kind",
-            shared::domain::audit::ActionKind::of(action).code(),
-        )
+        .with("action_kind", domain::audit::ActionKind::of(action).code())
         .with("agent_kind", "user")
         .with(
             "patient_ids",

@@ -5,13 +5,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use domain::clock::SystemClock;
 use practica_tests::{create_table, percentile, sdk_config, unique_table_name};
 use shared::adapters::dynamodb::DynamoTable;
 use shared::adapters::embedded::EmbeddedTable;
 use shared::adapters::kms::KmsKeys;
 use shared::adapters::local_keys::LocalKeys;
 use shared::crypto::{CachePolicy, KeyService, Sealer};
-use shared::domain::clock::SystemClock;
 use shared::store::{Condition, Item, Key, Table};
 
 const WARMUP: usize = 50;

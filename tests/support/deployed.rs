@@ -19,7 +19,7 @@ pub struct World {
     pub vars: Vec<(String, String)>,
     pub issuer: shared::adapters::local_issuer::LocalIssuer,
     pub patient_issuer: shared::adapters::local_issuer::LocalIssuer,
-    pub state: shared::AppState,
+    pub state: shared::state::AppState,
     _servers: Vec<Box<dyn std::any::Any + Send>>,
 }
 
@@ -155,7 +155,7 @@ pub async fn world() -> Option<World> {
     .collect();
 
     // The practice, set up through the same table and key (the demo practice of `practica seed`).
-    let state = shared::AppState::assemble(shared::app::Parts {
+    let state = shared::state::AppState::assemble(shared::app::Parts {
         table: Arc::new(shared::adapters::dynamodb::DynamoTable::new(
             ddb,
             table.clone(),
@@ -165,7 +165,7 @@ pub async fn world() -> Option<World> {
         jwks: Arc::new(shared::auth::StaticJwks(issuer.jwks().clone())),
         auth: shared::auth::AuthConfig::new(ISSUER, CLIENT_ID),
         cache: shared::crypto::CachePolicy::default(),
-        clock: Arc::new(shared::domain::clock::SystemClock),
+        clock: Arc::new(domain::clock::SystemClock),
     });
     practica_cli::demo::seed(&state).await.unwrap();
     Some(World {
@@ -304,6 +304,6 @@ pub fn owner(route_key: &str) -> String {
 
 /// The functions' binaries run on the system clock, so tokens for them are dated by it.
 fn system_now() -> time::OffsetDateTime {
-    use shared::domain::clock::Clock as _;
-    shared::domain::clock::SystemClock.now()
+    use domain::clock::Clock as _;
+    domain::clock::SystemClock.now()
 }

@@ -12,6 +12,7 @@ use aws_sdk_dynamodb::types::{
 use serde_json::Value;
 use shared::adapters::dynamodb::DynamoTable;
 use shared::adapters::embedded::EmbeddedTable;
+use shared::store::codec::notify::MessageCodec;
 use shared::store::contract::Fixture;
 
 /// The emulators the harness (`scripts/test`) starts.
@@ -221,7 +222,7 @@ pub fn local_admin(sub: &str) -> shared::web::Caller {
             display_name: None,
         },
         request_id: sub.into(),
-        source: shared::domain::access::Source::local("bench"),
+        source: domain::access::Source::local("bench"),
     }
 }
 
@@ -245,7 +246,7 @@ pub async fn write_audit_entries(table: &dyn shared::store::Table, n: i128) {
 
 /// An application state over a fresh embedded store and local keys, whose verifier trusts `issuer`.
 pub struct LocalStack {
-    pub state: shared::AppState,
+    pub state: shared::state::AppState,
     pub issuer: shared::adapters::local_issuer::LocalIssuer,
     _dir: tempfile::TempDir,
 }
@@ -257,7 +258,7 @@ impl LocalStack {
         let issuer = LocalIssuer::generate(LOCAL_ISSUER, LOCAL_AUDIENCE).expect("issuer");
         let jwks = Arc::new(shared::auth::StaticJwks(issuer.jwks().clone()));
         let auth = shared::auth::AuthConfig::new(LOCAL_ISSUER, LOCAL_AUDIENCE);
-        let state = shared::AppState::local(dir.path(), jwks, auth).expect("local state");
+        let state = shared::state::AppState::local(dir.path(), jwks, auth).expect("local state");
         LocalStack {
             state,
             issuer,
@@ -341,10 +342,10 @@ pub fn test_state(
     table: Arc<dyn shared::store::Table>,
     key: &[u8; 32],
     issuer: &shared::adapters::local_issuer::LocalIssuer,
-    clock: Arc<shared::domain::clock::ManualClock>,
-) -> shared::AppState {
+    clock: Arc<domain::clock::ManualClock>,
+) -> shared::state::AppState {
     use shared::adapters::local_issuer::{LOCAL_AUDIENCE, LOCAL_ISSUER};
-    shared::AppState::assemble(shared::app::Parts {
+    shared::state::AppState::assemble(shared::app::Parts {
         table,
         table_name: "practica-test".into(),
         keys: Arc::new(shared::adapters::local_keys::LocalKeys::from_key(key)),
@@ -359,9 +360,9 @@ pub fn test_state(
 /// routes (booking, payments over the sandbox processor, webhooks with the test secrets) and a
 /// token issuer; requests go through the routers exactly as on Lambda.
 pub struct Stack {
-    pub state: shared::AppState,
+    pub state: shared::state::AppState,
     pub issuer: shared::adapters::local_issuer::LocalIssuer,
-    pub clock: Arc<shared::domain::clock::ManualClock>,
+    pub clock: Arc<domain::clock::ManualClock>,
     pub router: axum::Router,
     /// The sandbox processor's file (the default processor).
     pub sandbox_file: std::path::PathBuf,
@@ -397,7 +398,7 @@ impl Stack {
     ) -> Stack {
         use shared::adapters::local_issuer::{LOCAL_AUDIENCE, LOCAL_ISSUER, LocalIssuer};
         let issuer = LocalIssuer::generate(LOCAL_ISSUER, LOCAL_AUDIENCE).expect("issuer");
-        let clock = Arc::new(shared::domain::clock::ManualClock::new(
+        let clock = Arc::new(domain::clock::ManualClock::new(
             time::OffsetDateTime::from_unix_timestamp(TEST_NOW).expect("time"),
         ));
         let key: [u8; 32] = rand::random();
@@ -457,7 +458,7 @@ impl Stack {
     /// A token for `sub` with `roles`, issued at the stack's clock's instant and valid for 60 days of
     /// it (the verifier reads the same clock).
     pub fn token(&self, sub: &str, roles: &[shared::auth::Role]) -> String {
-        use shared::domain::clock::Clock as _;
+        use domain::clock::Clock as _;
         let subject = shared::auth::Subject::parse(sub).expect("subject");
         let now = self.clock.now().unix_timestamp().max(0) as u64;
         self.issuer
@@ -563,13 +564,13 @@ pub fn percentile(sorted: &[std::time::Duration], p: f64) -> std::time::Duration
 
 /// The outbox messages waiting to be sent (pending or claimed), by due time: read through the
 /// due index, so it works on every table.
-pub async fn waiting_messages(state: &shared::AppState) -> Vec<shared::domain::notify::Message> {
+pub async fn waiting_messages(state: &shared::state::AppState) -> Vec<domain::notify::Message> {
     let query = shared::store::Query::gsi1(shared::store::keys::OUTBOX_DUE_INDEX);
     shared::store::query_all(&*state.table, &query)
         .await
         .expect("the due index")
         .iter()
-        .map(|item| shared::domain::notify::Message::from_item(item).expect("a message"))
+        .map(|item| domain::notify::Message::from_item(item).expect("a message"))
         .collect()
 }
 
@@ -644,7 +645,7 @@ impl shared::notify::Notifier for Recorder {
 pub fn delivery(recorder: &Arc<Recorder>) -> shared::notify::Delivery {
     shared::notify::Delivery {
         notifier: recorder.clone(),
-        templates: Arc::new(shared::domain::notify::Templates::builtin()),
+        templates: Arc::new(domain::notify::Templates::builtin()),
     }
 }
 

@@ -15,12 +15,12 @@
 
 use std::sync::Arc;
 
+use domain::clock::Clock;
 use serde_json::{Value, json};
 use shared::audit::archive::{CheckpointArchive, archive_latest};
 use shared::audit::log::{Integrated, LogConfig, integrate};
 use shared::audit::tamper::{Change, ChangeKind};
 use shared::crypto::signer::LogSigner;
-use shared::domain::clock::Clock;
 use shared::store::Table;
 
 /// The changes to audit entries and to the blind-index key a stream batch reports (its MODIFY and
@@ -199,7 +199,7 @@ impl AuditJob {
         Ok(AuditJob {
             table: Arc::new(table),
             signer: Arc::new(signer),
-            clock: Arc::new(shared::domain::clock::SystemClock),
+            clock: Arc::new(domain::clock::SystemClock),
             archive: Arc::new(archive),
             config: config.log,
         })

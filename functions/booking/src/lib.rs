@@ -6,19 +6,20 @@
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use domain::ids::{AppointmentId, FeedbackId, PatientId, ProviderId};
+use domain::schedule::Rules;
 use serde::Serialize;
 use shared::audit::{access, search};
 use shared::auth::{Principal, Role, Subject};
 use shared::booking::{
     appointments, availability, book, changes, holds, patients, setup, waitlist,
 };
-use shared::domain::ids::{AppointmentId, FeedbackId, PatientId, ProviderId};
-use shared::domain::schedule::Rules;
+use shared::common::paging::PageQuery;
 use shared::feedback;
-use shared::store::commit::{Idempotency, Reply};
+use shared::unit_of_work::{Idempotency, Reply};
 use shared::web::idempotent::{Change, Operation, Put};
 use shared::web::{ApiJson, ApiPath, ApiQuery, Caller};
-use shared::{ApiError, AppState};
+use shared::{error::ApiError, state::AppState};
 
 type Json200 = Result<Json<serde_json::Value>, ApiError>;
 
@@ -166,7 +167,7 @@ async fn search_patients(
     Ok(Json(serde_json::json!({ "patients": found })))
 }
 
-type PatientJson = Result<Json<patients::PatientView>, ApiError>;
+type PatientJson = Result<Json<shared::common::patients::PatientView>, ApiError>;
 
 async fn get_patient(
     State(s): State<AppState>,
@@ -181,7 +182,7 @@ async fn patient_access_log(
     State(s): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
-    ApiQuery(q): ApiQuery<access::PageQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<access::AccessLog>, ApiError> {
     let id = path_id(&id, PatientId::parse)?;
     Ok(Json(access::access_log(&s, &caller, &id, &q).await?))
@@ -190,7 +191,7 @@ async fn patient_access_log(
 async fn my_access_log(
     State(s): State<AppState>,
     caller: Caller,
-    ApiQuery(q): ApiQuery<access::PageQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<access::AccessLog>, ApiError> {
     caller
         .principal

@@ -12,10 +12,10 @@
 
 use std::sync::Arc;
 
+use domain::ids::OutboxId;
 use serde_json::{Value, json};
-use shared::AppState;
-use shared::domain::ids::OutboxId;
 use shared::notify::{Delivery, EmailEvent, deliver_due, deliver_one, record_email_event};
+use shared::state::AppState;
 use shared::store::keys::OUTBOX_PREFIX;
 
 /// Messages one scheduled run delivers at most (the next run takes the rest).
@@ -198,7 +198,7 @@ impl NotifyJob {
                     email: Arc::new(email),
                     sms,
                 }),
-                templates: Arc::new(shared::domain::notify::Templates::builtin()),
+                templates: Arc::new(domain::notify::Templates::builtin()),
             },
         })
     }

@@ -4,19 +4,20 @@
 
 use std::sync::Arc;
 
-use axum::extract::{FromRef, State};
+use axum::extract::{FromRef, FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use domain::ids::PatientId;
 use serde::Deserialize;
 use shared::auth::Verifier;
-use shared::domain::ids::PatientId;
 use shared::payments::charges::{self, ChargeRequest};
 use shared::payments::intents::{self, IntentRequestBody};
 use shared::payments::processor::PaymentProcessor;
-use shared::store::commit::{Idempotency, Reply};
+use shared::unit_of_work::{Idempotency, Reply};
 use shared::web::idempotent::{Change, Operation};
 use shared::web::{ApiQuery, Caller};
-use shared::{ApiError, AppState};
+use shared::{error::ApiError, state::AppState};
 
 /// What the payments routes run on: the common state and the processor adapter.
 #[derive(Clone)]
@@ -28,6 +29,17 @@ pub struct PaymentsState {
 impl FromRef<PaymentsState> for AppState {
     fn from_ref(state: &PaymentsState) -> Self {
         state.app.clone()
+    }
+}
+
+impl FromRequestParts<PaymentsState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &PaymentsState,
+    ) -> Result<Self, ApiError> {
+        shared::web::caller_of(parts, &state.app).await
     }
 }
 

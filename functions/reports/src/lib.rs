@@ -17,15 +17,15 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
+use domain::clock::Clock;
+use domain::report::{Period, PeriodError};
 use serde_json::{Value, json};
 use shared::audit::archive::{CheckpointArchive, archived};
 use shared::audit::log::{LogConfig, verify_table};
-use shared::domain::clock::Clock;
-use shared::domain::report::{Period, PeriodError};
 use shared::reports::{Manifest, ReportStore, generate, publish};
 use shared::store::Table;
 use shared::web::{ApiPath, Caller};
-use shared::{ApiError, AppState};
+use shared::{error::ApiError, state::AppState};
 
 /// Which report a schedule asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,7 +55,7 @@ impl From<ApiError> for JobError {
             ApiError::Unavailable { code, source } => {
                 JobError::Unavailable(format!("{code}: {source:#}"))
             }
-            ApiError::Booking(shared::domain::refusals::BookingError::PracticeNotConfigured) => {
+            ApiError::Booking(domain::refusals::BookingError::PracticeNotConfigured) => {
                 JobError::NotConfigured
             }
             other => JobError::Failed(format!("{other:#}")),
@@ -160,7 +160,7 @@ impl ReportJob {
         let s3 = aws_sdk_s3::Client::new(&sdk);
         Ok(ReportJob {
             table: Arc::new(table),
-            clock: Arc::new(shared::domain::clock::SystemClock),
+            clock: Arc::new(domain::clock::SystemClock),
             store: Arc::new(shared::adapters::s3_reports::S3Reports::new(
                 s3.clone(),
                 config.bucket,

@@ -6,7 +6,7 @@
 //! run changes nothing twice.
 
 use serde_json::{Value, json};
-use shared::{ApiError, AppState};
+use shared::{error::ApiError, state::AppState};
 
 /// Why a run failed, and whether trying again can help.
 #[derive(Debug, thiserror::Error)]

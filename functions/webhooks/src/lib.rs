@@ -19,7 +19,7 @@ use shared::payments::webhook_events::{self, Outcome};
 use shared::web::webhooks::events;
 use shared::web::webhooks::signature::{self, StandardHeaders};
 use shared::web::{RawBody, RequestId};
-use shared::{ApiError, AppState};
+use shared::{error::ApiError, state::AppState};
 
 /// Largest accepted webhook body.
 pub const WEBHOOK_MAX_BYTES: usize = 256 * 1024;

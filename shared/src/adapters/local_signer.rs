@@ -57,8 +57,8 @@ impl LogSigner for LocalSigner {
 mod tests {
     use super::*;
     use crate::crypto::signer::{CheckpointError, sign_checkpoint, verify_checkpoint};
-    use crate::domain::checkpoint::Checkpoint;
-    use crate::domain::merkle;
+    use domain::checkpoint::Checkpoint;
+    use domain::merkle;
 
     const NAME: &str = "practica.example/audit";
 

@@ -31,3 +31,4 @@ pub mod secrets;
 pub mod ses;
 pub mod sms;
 pub mod stripe;
+pub mod template_files;

@@ -3,8 +3,6 @@
 
 use secrecy::SecretString;
 
-use crate::config::ConfigError;
-
 /// Where a secret's value comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SecretSource {
@@ -23,12 +21,20 @@ pub fn source_of(value: &str) -> SecretSource {
     }
 }
 
+/// Why a secret named by a variable could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("the secret named by {name} could not be read: {reason}")]
+pub struct Unreadable {
+    pub name: &'static str,
+    pub reason: String,
+}
+
 /// The value of a secret variable, from Secrets Manager when it names a secret there.
 pub async fn resolve(
     name: &'static str,
     value: String,
     secrets_manager: &aws_sdk_secretsmanager::Client,
-) -> Result<SecretString, ConfigError> {
+) -> Result<SecretString, Unreadable> {
     match source_of(&value) {
         SecretSource::Value => Ok(SecretString::from(value)),
         SecretSource::SecretsManager(arn) => {
@@ -37,11 +43,11 @@ pub async fn resolve(
                 .secret_id(arn)
                 .send()
                 .await
-                .map_err(|e| ConfigError::SecretUnreadable {
+                .map_err(|e| Unreadable {
                     name,
                     reason: aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string(),
                 })?;
-            let text = out.secret_string().ok_or(ConfigError::SecretUnreadable {
+            let text = out.secret_string().ok_or_else(|| Unreadable {
                 name,
                 reason: "the secret has no string value".into(),
             })?;

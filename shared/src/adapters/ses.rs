@@ -12,8 +12,8 @@ use aws_sdk_sesv2::error::SdkError;
 use aws_sdk_sesv2::operation::send_email::SendEmailError;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageTag};
 
-use crate::domain::notify::Channel;
 use crate::notify::{Envelope, Notifier, NotifyError, Sent};
+use domain::notify::Channel;
 
 pub struct SesEmail {
     client: Client,

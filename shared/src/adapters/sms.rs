@@ -13,8 +13,8 @@ use aws_sdk_pinpointsmsvoicev2::error::SdkError;
 use aws_sdk_pinpointsmsvoicev2::operation::send_text_message::SendTextMessageError;
 use aws_sdk_pinpointsmsvoicev2::types::{ConflictExceptionReason, MessageType};
 
-use crate::domain::notify::Channel;
 use crate::notify::{Envelope, Notifier, NotifyError, Sent};
+use domain::notify::Channel;
 
 pub struct EndUserSms {
     client: Client,

@@ -261,9 +261,9 @@ impl PaymentProcessor for StripeProcessor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::ids::PaymentId;
-    use crate::domain::money::{Currency, Money};
     use crate::payments::processor::ProcessorKey;
+    use domain::ids::PaymentId;
+    use domain::money::{Currency, Money};
     use wiremock::matchers::{body_string_contains, header, method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 

@@ -6,96 +6,32 @@
 //! Entries name staff by their role and display name (their token's `name`, or a provider's name
 //! from their record); never by their internal ids. Reading an access log is itself an audited read of the patient.
 
+use super::stored::latest_checkpoint;
+use crate::common::paging::{PageQuery, page_of};
+use crate::store::codec::booking::ProviderCodec;
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::access::Caller;
-use crate::domain::access::{Resource, Role};
-use crate::domain::booking::Provider;
-use crate::domain::checkpoint::{Checkpoint, open_note};
-use crate::domain::commitment;
-use crate::domain::ids::PatientId;
-use crate::domain::instant::render_utc;
-use crate::domain::merkle::{
-    Hash, Subtree, consistency_subtrees, fold_subtrees, inclusion_subtrees,
-};
 use crate::error::{ApiError, InputError};
 use crate::state::AppState;
 use crate::store::codec::audit::canonical_entry;
 use crate::store::codec::{corrupt, n, s};
-use crate::store::commit::{Audit, audit_read, refused};
 use crate::store::keys::*;
-use crate::store::{
-    AttrValue, Consistency, Cursor, Index, Item, Key, Query, SortKey, Table, attr, query_all,
-};
+use crate::store::{AttrValue, Consistency, Item, Key, Query, SortKey, Table, attr, query_all};
+use crate::unit_of_work::{Audit, audit_read, refused};
+use domain::access::Caller;
+use domain::access::{Resource, Role};
+use domain::booking::Provider;
+use domain::commitment;
+use domain::ids::PatientId;
+use domain::instant::render_utc;
+use domain::merkle::{Hash, Subtree, consistency_subtrees, fold_subtrees, inclusion_subtrees};
 
-/// Entries per page: each carries a proof of up to a few dozen stored subtrees.
-pub const MAX_PAGE: u32 = 50;
-const DEFAULT_PAGE: u32 = 20;
 /// Leaf reads in flight at once while assembling proofs.
 const READS_AT_ONCE: usize = 16;
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct PageQuery {
-    pub cursor: Option<String>,
-    pub limit: Option<u32>,
-}
-
-/// A query of `partition`, newest first, one page from `q`.
-pub fn page_of(partition: String, q: &PageQuery) -> Result<Query, ApiError> {
-    paged(Query::partition(partition), q)
-}
-
-/// `query` newest first, one page from `q`: a cursor continues only a query of the same partition
-/// of the same index.
-pub fn paged(query: Query, q: &PageQuery) -> Result<Query, ApiError> {
-    let limit = q.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(InputError::InvalidLimit.into());
-    }
-    let ours = |c: &Cursor| match query.index {
-        Index::Primary => c.belongs_to(&query.partition),
-        Index::Gsi1 => c.belongs_to_index(&query.partition),
-    };
-    let cursor = q
-        .cursor
-        .as_deref()
-        .map(|c| Cursor::decode(c).ok().filter(ours))
-        .map(|c| c.ok_or(InputError::InvalidCursor))
-        .transpose()?;
-    Ok(query.backward().limit(limit).after(cursor))
-}
-
-/// The latest signed checkpoint: its note, as signed, and what it says.
-pub struct Latest {
-    /// Its sort key (size, then signing time).
-    pub name: String,
-    pub note: String,
-    pub checkpoint: Checkpoint,
-}
-
-pub async fn latest_checkpoint(table: &dyn Table) -> Result<Option<Latest>, ApiError> {
-    let query = Query::partition(AUDIT_LOG_CHECKPOINTS)
-        .backward()
-        .limit(1)
-        .consistent();
-    let Some(item) = table.query(&query).await?.items.into_iter().next() else {
-        return Ok(None);
-    };
-    let note = s(&item, attr::NOTE)?.to_owned();
-    let checkpoint = open_note(&note)
-        .and_then(|(body, _)| Checkpoint::parse(body))
-        .ok_or_else(|| corrupt(attr::NOTE))?;
-    Ok(Some(Latest {
-        name: item.key.sk,
-        note,
-        checkpoint,
-    }))
-}
 
 /// The stored leaves a set of proofs reads, fetched once each.
 #[derive(Default)]
@@ -120,7 +56,7 @@ impl LeafCache {
                 .collect();
             let items = futures_util::future::try_join_all(reads).await?;
             for (index, item) in chunk.iter().zip(items) {
-                let leaf = super::log::leaf_of(&item.ok_or_else(|| corrupt("audit log leaf"))?)?;
+                let leaf = super::stored::leaf_of(&item.ok_or_else(|| corrupt("audit log leaf"))?)?;
                 self.leaves.insert(*index, (leaf.hash, leaf.nodes));
             }
         }
@@ -183,7 +119,7 @@ impl LeafCache {
                 fold_subtrees(&hashes)
             })
             .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| corrupt(attr::NODES))
+            .ok_or_else(|| corrupt(attr::NODES).into())
     }
 }
 

@@ -30,7 +30,7 @@ pub async fn archive_latest(
     table: &dyn Table,
     archive: &dyn CheckpointArchive,
 ) -> Result<Option<String>, ApiError> {
-    let Some(latest) = super::access::latest_checkpoint(table).await? else {
+    let Some(latest) = super::stored::latest_checkpoint(table).await? else {
         return Ok(None);
     };
     archive

@@ -18,12 +18,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use time::Date;
 
+use super::stored::{entry_name, leaf_of};
 use super::verify::{Leaf, LogChecker, Report, Signed};
 use crate::crypto::CryptoError;
 use crate::crypto::signer::{LogSigner, sign_checkpoint};
-use crate::domain::checkpoint::Checkpoint;
-use crate::domain::clock::Clock;
-use crate::domain::merkle::{Frontier, Hash, leaf_hash};
 use crate::error::ApiError;
 use crate::store::codec::audit::{canonical_entry, openings};
 use crate::store::codec::{corrupt, n, s};
@@ -32,6 +30,9 @@ use crate::store::{
     AttrValue, Condition, Consistency, Item, Key, Query, SortKey, Table, TableError, TransactOp,
     attr, query_all,
 };
+use domain::checkpoint::Checkpoint;
+use domain::clock::Clock;
+use domain::merkle::{Frontier, Hash, leaf_hash};
 
 /// Entries per transaction: two items each (the leaf, the entry's mark), plus the checkpoint and the
 /// head, under DynamoDB's 100.
@@ -98,7 +99,7 @@ pub struct Integrated {
 
 fn day_of(text: &str) -> Result<Date, ApiError> {
     let format = time::macros::format_description!("[year]-[month]-[day]");
-    Date::parse(text, format).map_err(|_| corrupt(attr::SCANNED_FROM))
+    Date::parse(text, format).map_err(|_| corrupt(attr::SCANNED_FROM).into())
 }
 
 async fn head(table: &dyn Table, today: Date, config: &LogConfig) -> Result<Head, ApiError> {
@@ -448,41 +449,6 @@ fn head_write(head: &Head) -> TransactOp {
     }
 }
 
-/// The subtree hashes stored with a leaf (none for an even index).
-pub(crate) fn nodes_of(leaf: &Item) -> Result<Vec<Hash>, ApiError> {
-    match leaf.get(attr::NODES) {
-        None => Ok(Vec::new()),
-        Some(value) => value
-            .as_b()
-            .filter(|b| b.len() % 32 == 0)
-            .ok_or_else(|| corrupt(attr::NODES))?
-            .chunks(32)
-            .map(|c| c.try_into().map_err(|_| corrupt(attr::NODES)))
-            .collect(),
-    }
-}
-
-/// A stored leaf item read back: its index, the entry it names, its hash and stored subtrees.
-pub(crate) fn leaf_of(item: &Item) -> Result<Leaf, ApiError> {
-    let index = item
-        .key
-        .sk
-        .parse::<u64>()
-        .map_err(|_| corrupt("leaf index"))?;
-    let hash: Hash = item
-        .get(attr::LEAF_HASH)
-        .and_then(AttrValue::as_b)
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| corrupt(attr::LEAF_HASH))?;
-    let (pk, sk) = (s(item, attr::ENTRY_PK)?, s(item, attr::ENTRY_SK)?);
-    Ok(Leaf {
-        index,
-        entry: entry_name(pk, sk),
-        hash,
-        nodes: nodes_of(item)?,
-    })
-}
-
 async fn all_leaves(table: &dyn Table) -> Result<Vec<Leaf>, ApiError> {
     // A page at a time, each item decoded as it comes: a leaf is far smaller than its item.
     let mut query = Query::partition(AUDIT_LOG_LEAVES).limit(LEAF_PAGE);
@@ -630,15 +596,10 @@ pub async fn export(
             });
         }
     }
-    let checkpoint = super::access::latest_checkpoint(table)
+    let checkpoint = super::stored::latest_checkpoint(table)
         .await?
         .map(|latest| latest.note);
     Ok((exported, checkpoint))
-}
-
-/// How the verifier names an entry: its partition and sort key.
-pub fn entry_name(pk: &str, sk: &str) -> String {
-    format!("{pk}|{sk}")
 }
 
 #[cfg(test)]

@@ -4,12 +4,14 @@
 //! kind and position; [`access`] reads a patient's access log with inclusion proofs, and
 //! [`search`] is an admin's search of the entries; [`refusals`] seals a flood of one caller's
 //! refusals as one aggregate entry per hour; [`tamper`] records a change to an audit entry as an
-//! entry of its own.
+//! entry of its own; [`stored`] reads the log's items back (leaves, the latest checkpoint) for all
+//! of them.
 
 pub mod access;
 pub mod archive;
 pub mod log;
 pub mod refusals;
 pub mod search;
+pub mod stored;
 pub mod tamper;
 pub mod verify;

@@ -1,5 +1,5 @@
 //! Aggregating refusals: beyond [`INDIVIDUAL_REFUSALS_PER_HOUR`] refusals of one caller in one UTC
-//! hour, the request path only counts (`store::commit::refused`); once that hour is over (and
+//! hour, the request path only counts (`unit_of_work::refused`); once that hour is over (and
 //! settled), integration writes one aggregate entry per caller and hour: `refusals.aggregate`,
 //! `denied`, the caller and the roles they acted in, how many refusals it stands for (`count`) and
 //! the patients they named (ids only, each with how many of the refusals named them; at most
@@ -9,14 +9,14 @@
 
 use time::{Date, OffsetDateTime};
 
-use crate::domain::ids::PatientId;
 use crate::error::ApiError;
 use crate::store::codec::n;
-use crate::store::commit::{AGGREGATE_PATIENTS_NAMED, Actor, Audit, INDIVIDUAL_REFUSALS_PER_HOUR};
 use crate::store::keys::refusal_partition;
 use crate::store::{
     AttrValue, Condition, Key, Query, Table, TableError, TransactOp, Update, attr, query_all,
 };
+use crate::unit_of_work::{AGGREGATE_PATIENTS_NAMED, Actor, Audit, INDIVIDUAL_REFUSALS_PER_HOUR};
+use domain::ids::PatientId;
 
 /// The action of an aggregate entry.
 pub const AGGREGATE_ACTION: &str = "refusals.aggregate";

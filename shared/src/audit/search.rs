@@ -7,17 +7,17 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::access::{leaf_index_of, strings};
-use crate::booking::input::query_range;
-use crate::domain::access::Caller;
-use crate::domain::access::{Resource, Role};
-use crate::domain::ids::PatientId;
-use crate::domain::instant::render_utc;
+use crate::common::input::query_range;
 use crate::error::{ApiError, InputError};
 use crate::state::AppState;
 use crate::store::codec::{corrupt, s};
-use crate::store::commit::{Audit, audit_read, refused};
 use crate::store::keys::*;
 use crate::store::{AttrValue, Consistency, Cursor, Item, Key, Query, SortKey, attr};
+use crate::unit_of_work::{Audit, audit_read, refused};
+use domain::access::Caller;
+use domain::access::{Resource, Role};
+use domain::ids::PatientId;
+use domain::instant::render_utc;
 
 const DEFAULT_PAGE: u32 = 50;
 /// Every outcome an entry can have.

@@ -10,9 +10,9 @@
 use time::OffsetDateTime;
 
 use crate::error::ApiError;
-use crate::store::commit::{Actor, Audit};
 use crate::store::keys::audit_tamper_marker;
 use crate::store::{Condition, Item, Key, Table, TableError, TransactOp};
+use crate::unit_of_work::{Actor, Audit};
 
 /// The action of the entries this module writes.
 pub const TAMPER_ACTION: &str = "tamper.detected";

@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::crypto::signer::{CheckpointError, verify_checkpoint};
-use crate::domain::merkle::{Frontier, Hash};
+use domain::merkle::{Frontier, Hash};
 
 /// One stored leaf of the log.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 //! Bearer JWTs are verified against a JWKS (the Cognito user pool in production, the local issuer for
 //! `practica serve`) with the same code: asymmetric algorithms only, the algorithm pinned by the key,
 //! issuer, audience or `client_id`, `token_use`, expiry with a small leeway. Roles come from the
-//! `cognito:groups` claim; who may do what is decided in [`crate::domain::access`].
+//! `cognito:groups` claim; who may do what is decided in [`domain::access`].
 //!
 //! In production there are two issuers: the staff pool (staff, providers, admins; MFA required)
 //! and, optionally, the patient pool (self sign-up). Each issuer's tokens verify only with that
@@ -22,8 +22,8 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use tokio::sync::{Mutex, RwLock};
 
-pub use crate::domain::access::{Principal, Resource, Role, Subject};
-use crate::domain::clock::Clock;
+pub use domain::access::{Principal, Resource, Role, Subject};
+use domain::clock::Clock;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -215,13 +215,13 @@ impl Claims {
             .map(str::to_owned)
     }
 
-    fn verified_email(&self) -> Option<crate::Sensitive<String>> {
+    fn verified_email(&self) -> Option<domain::sensitive::Sensitive<String>> {
         let verified = matches!(&self.email_verified, Some(serde_json::Value::Bool(true)))
             || matches!(&self.email_verified, Some(serde_json::Value::String(s)) if s == "true");
         self.email
             .as_ref()
             .filter(|_| verified)
-            .map(|e| crate::Sensitive::new(e.trim().to_owned()))
+            .map(|e| domain::sensitive::Sensitive::new(e.trim().to_owned()))
     }
 }
 

@@ -7,7 +7,7 @@ use jsonwebtoken::{EncodingKey, Header};
 
 use super::*;
 use crate::adapters::local_issuer::LocalIssuer;
-use crate::domain::clock::ManualClock;
+use domain::clock::ManualClock;
 
 const ISS: &str = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_test";
 const AUD: &str = "client-123";
@@ -377,7 +377,7 @@ async fn an_unreachable_identity_provider_is_503_and_not_hammered() {
         ));
     }
     assert_eq!(source.fetches.load(Ordering::SeqCst), 1);
-    let api: crate::ApiError = AuthError::JwksUnavailable(anyhow::anyhow!("down")).into();
+    let api: crate::error::ApiError = AuthError::JwksUnavailable(anyhow::anyhow!("down")).into();
     assert_eq!(api.status(), 503);
     source.up.store(true, Ordering::SeqCst);
     clock.advance(time::Duration::seconds(2));

@@ -2,22 +2,23 @@
 //! patient data is audited before it is returned.
 
 use super::access::authorize_read;
-use super::input::{query_instant, query_provider_id, query_range};
-use super::lookup::{practice, provider};
+use crate::common::input::{query_instant, query_provider_id, query_range};
+use crate::common::lookup::{practice, provider};
 use crate::store::attr;
+use crate::store::codec::booking::AppointmentCodec;
 
 use serde::Deserialize;
 
-use crate::AppState;
 use crate::auth::{Resource, Role};
-use crate::domain::access::Caller;
-use crate::domain::booking::*;
-use crate::domain::ids::{AppointmentId, PatientId};
 use crate::error::{ApiError, InputError};
-use crate::store::commit::refused;
-use crate::store::commit::{Audit, audit_read};
+use crate::state::AppState;
 use crate::store::keys::*;
 use crate::store::{AttrValue, Consistency, Item, Query, SortKey, query_all};
+use crate::unit_of_work::refused;
+use crate::unit_of_work::{Audit, audit_read};
+use domain::access::Caller;
+use domain::booking::*;
+use domain::ids::{AppointmentId, PatientId};
 
 /// The appointment `id`, and `target` naming its patient once the appointment is found: a
 /// refusal of someone else's appointment then shows in that patient's own trail (a missing one

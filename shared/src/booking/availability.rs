@@ -1,16 +1,16 @@
 //! Availability: the bookable starts of a provider for a service in a range.
 
-use super::input::query_range;
-use super::lookup::{now, offered_service, practice, provider};
 use super::slots::busy_units;
+use crate::common::input::query_range;
+use crate::common::lookup::{now, offered_service, practice, provider};
 
 use serde::Deserialize;
 
-use crate::AppState;
-use crate::domain::ids::{ProviderId, ServiceId};
-use crate::domain::instant::render_in;
-use crate::domain::schedule::Calendar;
 use crate::error::{ApiError, InputError};
+use crate::state::AppState;
+use domain::ids::{ProviderId, ServiceId};
+use domain::instant::render_in;
+use domain::schedule::Calendar;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -2,28 +2,28 @@
 //! the allowance, the confirmation and reminders in the outbox, audit and idempotency record in
 //! one transaction.
 
-use super::access::acting_for;
-use super::input::reason_text;
-use super::slots::{
-    LOCK_GRACE_SECS, allowance, commit_claiming, free_or, requested_slot, take_lock,
-};
+use super::slots::{LOCK_GRACE_SECS, free_or, requested_slot, take_lock};
+use crate::common::access::acting_for;
+use crate::common::input::reason_text;
 use crate::store::attr;
+use crate::store::codec::booking::{AppointmentCodec, HoldCodec};
+use crate::store::codec::notify::MessageCodec;
+use crate::unit_of_work::allowance::{allowance, commit_claiming};
 
 use serde::{Deserialize, Serialize};
 
-use super::quota::{self, Kind};
-use crate::AppState;
-use crate::domain::access::Caller;
-use crate::domain::booking::*;
-use crate::domain::ids::{AppointmentId, HoldId, PatientId, ProviderId, ServiceId};
-use crate::domain::notify::Kind as MessageKind;
-use crate::domain::refusals::BookingError;
-use crate::domain::schedule::units;
 use crate::error::ApiError;
-use crate::notify;
-use crate::store::commit::{Audit, Idempotency, Reply, Write};
+use crate::state::AppState;
 use crate::store::keys::*;
 use crate::store::{Condition, Consistency, TransactOp};
+use crate::unit_of_work::allowance::{self, Kind};
+use crate::unit_of_work::{Audit, Idempotency, Reply, Write};
+use domain::access::Caller;
+use domain::booking::*;
+use domain::ids::{AppointmentId, HoldId, PatientId, ProviderId, ServiceId};
+use domain::notify::{Kind as MessageKind, appointment_messages};
+use domain::refusals::BookingError;
+use domain::schedule::units;
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -139,11 +139,10 @@ pub async fn book(
         }
         // The hold's allowance is given back as the appointment takes its own.
         if let Some((h, slot)) = hold.as_ref().and_then(|h| Some((h, h.quota_slot?))) {
-            let release = quota::release(&h.patient, Kind::Hold, slot, h.id.as_str());
+            let release = allowance::release(&h.patient, Kind::Hold, slot, h.id.as_str());
             writes.push(Write::new(release).or(expired()));
         }
-        for message in notify::appointment_messages(MessageKind::Confirmation, &appt, practice, now)
-        {
+        for message in appointment_messages(MessageKind::Confirmation, &appt, practice, now) {
             writes.push(Write::new(message.put()));
         }
         if staff_for_other {

@@ -3,29 +3,30 @@
 
 use super::access::authorize_change;
 use super::appointments::load_naming_patient;
-use super::input::{body_start, reason_text};
-use super::lookup::{now, offered_service, practice, provider};
 use super::slots::{LOCK_GRACE_SECS, free_or, release_lock, take_lock};
 use super::waitlist::offer_freed_best_effort;
+use crate::common::input::{body_start, reason_text};
+use crate::common::lookup::{now, offered_service, practice, provider};
 use crate::store::attr;
+use crate::store::codec::booking::AppointmentCodec;
+use crate::store::codec::notify::MessageCodec;
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::quota::{self, Kind};
-use crate::AppState;
-use crate::domain::access::Caller;
-use crate::domain::booking::*;
-use crate::domain::ids::AppointmentId;
-use crate::domain::notify::{Kind as MessageKind, Message};
-use crate::domain::refusals::BookingError;
-use crate::domain::schedule::{Calendar, units};
 use crate::error::ApiError;
-use crate::notify;
+use crate::state::AppState;
 use crate::store::Item;
-use crate::store::commit::refused;
-use crate::store::commit::{Audit, Idempotency, Reply, Write, commit};
 use crate::store::{AttrValue, Condition, TransactOp};
+use crate::unit_of_work::allowance::{self, Kind};
+use crate::unit_of_work::refused;
+use crate::unit_of_work::{Audit, Idempotency, Reply, Write, commit};
+use domain::access::Caller;
+use domain::booking::*;
+use domain::ids::AppointmentId;
+use domain::notify::{Kind as MessageKind, Message, appointment_messages};
+use domain::refusals::BookingError;
+use domain::schedule::{Calendar, units};
 
 /// Patients change an appointment only before the provider's cut-off; staff at any time.
 pub(super) fn check_cutoff(
@@ -145,12 +146,12 @@ pub async fn reschedule(
     // The notice and the new time's reminders; the old ones name the old version and are
     // withdrawn when they come due.
     ops.extend(
-        notify::appointment_messages(MessageKind::Rescheduled, &moved, &practice, now)
+        appointment_messages(MessageKind::Rescheduled, &moved, &practice, now)
             .iter()
             .map(Message::put),
     );
     if let Some(slot) = moved.quota_slot {
-        ops.push(quota::extend(
+        ops.push(allowance::extend(
             &moved.patient,
             Kind::Appointment,
             slot,
@@ -225,12 +226,12 @@ pub async fn cancel(
     });
     // The notice; its reminders name a booked version and are withdrawn when they come due.
     ops.extend(
-        notify::appointment_messages(MessageKind::Cancelled, &cancelled, &practice, now)
+        appointment_messages(MessageKind::Cancelled, &cancelled, &practice, now)
             .iter()
             .map(Message::put),
     );
     if let Some(slot) = cancelled.quota_slot {
-        ops.push(quota::release(
+        ops.push(allowance::release(
             &cancelled.patient,
             Kind::Appointment,
             slot,

@@ -1,24 +1,26 @@
 //! Holds: a short claim on a slot while a patient confirms, and the sweep that removes expired
 //! ones and offers their time to the waitlist.
 
-use super::access::acting_for;
-use super::lookup::{now, practice, provider};
-use super::slots::{allowance, commit_claiming, hold_ops, requested_slot};
+use super::slots::{hold_ops, requested_slot};
 use super::waitlist::offer_freed;
+use crate::common::access::acting_for;
+use crate::common::lookup::{now, practice, provider};
+use crate::store::codec::booking::HoldCodec;
+use crate::unit_of_work::allowance::{allowance, commit_claiming};
 
 use serde::{Deserialize, Serialize};
 
-use super::quota::Kind;
-use crate::AppState;
-use crate::domain::access::Caller;
-use crate::domain::booking::*;
-use crate::domain::ids::{HoldId, PatientId, ProviderId, ServiceId};
-use crate::domain::refusals::BookingError;
 use crate::error::ApiError;
+use crate::state::AppState;
 use crate::store::TransactOp;
-use crate::store::commit::{Actor, Audit, Idempotency, Reply, Write};
 use crate::store::keys::*;
 use crate::store::{AttrValue, Condition, Query, SortKey, TTL_ATTR, query_all};
+use crate::unit_of_work::allowance::Kind;
+use crate::unit_of_work::{Actor, Audit, Idempotency, Reply, Write};
+use domain::access::Caller;
+use domain::booking::*;
+use domain::ids::{HoldId, PatientId, ProviderId, ServiceId};
+use domain::refusals::BookingError;
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

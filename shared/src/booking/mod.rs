@@ -1,13 +1,14 @@
 //! Booking use cases: one file per capability, each taking the ports it needs through
-//! [`crate::AppState`] and deciding with the rules in [`crate::domain`].
+//! [`crate::state::AppState`] and deciding with the rules in [`domain`].
 //!
 //! - [`setup`]: the practice, providers, schedules and services (staff).
 //! - [`patients`]: registration, demographics, search by verified email.
 //! - [`availability`], [`holds`], [`book`], [`appointments`], [`changes`], [`waitlist`]: the
 //!   patient's path from a free time to an appointment, and back.
-//! - Shared by them: [`input`] (request fields), [`lookup`] (cached reads), [`access`] (who may
-//!   act), [`slots`] (lock units and allowance claims as table writes), [`quota`] (per-patient
-//!   limits, claimed on the table). The records are `crate::domain::booking`.
+//! - Shared by them: [`access`] (who may read or change an appointment), [`slots`] (lock units
+//!   as table writes). What other use cases need too lives in `crate::common` (input, lookups,
+//!   the patient acted for); the per-patient allowances are claimed by the unit of work
+//!   (`crate::unit_of_work::allowance`). The records are `domain::booking`.
 
 pub mod access;
 pub mod appointments;
@@ -15,10 +16,7 @@ pub mod availability;
 pub mod book;
 pub mod changes;
 pub mod holds;
-pub mod input;
-pub mod lookup;
 pub mod patients;
-pub mod quota;
 pub mod setup;
 pub mod slots;
 pub mod waitlist;

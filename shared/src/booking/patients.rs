@@ -2,26 +2,23 @@
 //! blind index so staff can find a patient by exact address, and an audit record for every read.
 
 use crate::store::attr;
-use crate::store::codec::{corrupt, parsed};
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
-use crate::AppState;
 use crate::auth::{Resource, Role};
-use crate::domain::access::Caller;
-use crate::domain::ids::PatientId;
-use crate::domain::refusals::PatientError;
-use crate::domain::sensitive::Sensitive;
+use crate::common::patients::{PatientView, SEALED_FIELDS, open};
 use crate::error::ApiError;
-use crate::store::commit::refused;
-use crate::store::commit::{Audit, Idempotency, Reply, Write, audit_read, commit};
+use crate::state::AppState;
 use crate::store::keys::*;
 use crate::store::{
     AttrValue, Condition, Consistency, GSI1_PK, GSI1_SK, Item, Query, TransactOp, query_all,
 };
-
-/// The sealed attributes of a patient record.
-pub const SEALED_FIELDS: [&str; 4] = [attr::NAME, attr::DATE_OF_BIRTH, attr::PHONE, attr::EMAIL];
+use crate::unit_of_work::refused;
+use crate::unit_of_work::{Audit, Idempotency, Reply, Write, audit_read, commit};
+use domain::access::Caller;
+use domain::ids::PatientId;
+use domain::refusals::PatientError;
+use domain::sensitive::Sensitive;
 
 /// A patient's details as sent by the client; every field is patient data.
 #[derive(Debug, Deserialize, Serialize)]
@@ -129,59 +126,6 @@ async fn sealed_item(
         item.set(*field, state.sealer.seal_str(&key, field, value).await?);
     }
     Ok(item)
-}
-
-/// A patient record opened for an authorized reader.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PatientView {
-    pub patient_id: PatientId,
-    pub name: Sensitive<String>,
-    pub date_of_birth: Sensitive<String>,
-    pub phone: Sensitive<String>,
-    pub email: Sensitive<String>,
-    /// Whether the identity provider has verified this address for the patient's own login; an
-    /// unverified address may have been typed by anyone and proves nothing about who they are.
-    pub email_verified: bool,
-}
-
-async fn open(state: &AppState, item: &Item) -> Result<PatientView, ApiError> {
-    let id = parsed(item, attr::ID, PatientId::parse)?;
-    let key = patient_key(&id);
-    let mut fields = Vec::with_capacity(4);
-    for field in SEALED_FIELDS {
-        let sealed = item
-            .get(field)
-            .and_then(AttrValue::as_b)
-            .ok_or_else(|| corrupt(field))?;
-        fields.push(state.sealer.open_str(&key, field, sealed).await?);
-    }
-    let mut fields = fields.into_iter();
-    let mut next = || fields.next().ok_or_else(|| corrupt("patient"));
-    Ok(PatientView {
-        patient_id: id,
-        name: next()?,
-        date_of_birth: next()?,
-        phone: next()?,
-        email: next()?,
-        email_verified: matches!(item.get(attr::EMAIL_VERIFIED), Some(AttrValue::Bool(true))),
-    })
-}
-
-/// A patient's record opened to send them a message (the notify job; its audit entry for the
-/// message names the patient). `None` when there is no record.
-pub(crate) async fn contact(
-    state: &AppState,
-    id: &PatientId,
-) -> Result<Option<PatientView>, ApiError> {
-    match state
-        .table
-        .get(&patient_key(id), Consistency::Strong)
-        .await?
-    {
-        Some(item) => Ok(Some(open(state, &item).await?)),
-        None => Ok(None),
-    }
 }
 
 fn view_of(id: &PatientId, details: &PatientDetails, email_verified: bool) -> PatientView {

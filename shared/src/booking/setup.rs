@@ -2,22 +2,23 @@
 //! scheduling rules, services. Changes invalidate this environment's read cache at once; other
 //! environments see them within the cache's TTL.
 
+use crate::store::codec::booking::{PracticeCodec, ProviderCodec, ServiceCodec};
 use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
-use crate::AppState;
 use crate::auth::{Resource, Role, Subject};
-use crate::domain::access::Caller;
-use crate::domain::booking::Limits;
-use crate::domain::booking::*;
-use crate::domain::ids::{ProviderId, ServiceId};
-use crate::domain::money::Money;
-use crate::domain::refusals::SetupError;
-use crate::domain::schedule::{MAX_SERVICE_MINUTES, Rules};
 use crate::error::ApiError;
-use crate::store::commit::{Audit, Idempotency, Reply, Write, commit};
+use crate::state::AppState;
 use crate::store::keys::*;
 use crate::store::{Condition, Query, TransactOp, query_all};
+use crate::unit_of_work::{Audit, Idempotency, Reply, Write, commit};
+use domain::access::Caller;
+use domain::booking::Limits;
+use domain::booking::*;
+use domain::ids::{ProviderId, ServiceId};
+use domain::money::Money;
+use domain::refusals::SetupError;
+use domain::schedule::{MAX_SERVICE_MINUTES, Rules};
 
 fn name_text(name: &str) -> Result<String, ApiError> {
     let name = name.trim();
@@ -49,7 +50,7 @@ pub struct PracticeRequest {
     /// Reminders, quiet hours, the portal's address, the daily message limit; any left out
     /// take their default.
     #[serde(default)]
-    pub notifications: crate::domain::notify::Settings,
+    pub notifications: domain::notify::Settings,
 }
 
 fn default_hold_minutes() -> u16 {
@@ -61,7 +62,7 @@ fn default_offer_minutes() -> u16 {
 
 #[tracing::instrument(skip_all)]
 pub async fn get_practice(state: &AppState) -> Result<serde_json::Value, ApiError> {
-    Ok(super::lookup::practice(state).await?.view())
+    Ok(crate::common::lookup::practice(state).await?.view())
 }
 
 /// Sets the practice's zone and policies (admin).
@@ -157,7 +158,7 @@ pub async fn put_schedule(
 ) -> Result<Reply, ApiError> {
     caller.authorize_staff()?;
     let rules = rules_checked(rules)?;
-    let mut provider = super::lookup::provider(state, id).await?;
+    let mut provider = crate::common::lookup::provider(state, id).await?;
     provider.rules = rules;
     let writes = vec![
         Write::new(TransactOp::Put {
@@ -189,7 +190,7 @@ pub async fn get_provider(
     caller: &Caller,
     id: &ProviderId,
 ) -> Result<serde_json::Value, ApiError> {
-    let provider = seen_by(super::lookup::provider(state, id).await?, caller);
+    let provider = seen_by(crate::common::lookup::provider(state, id).await?, caller);
     Ok(serde_json::to_value(provider).map_err(anyhow::Error::new)?)
 }
 
@@ -233,7 +234,7 @@ pub async fn create_service(
         return Err(ApiError::Setup(SetupError::InvalidProviders));
     }
     for id in &req.provider_ids {
-        super::lookup::provider(state, id)
+        crate::common::lookup::provider(state, id)
             .await
             .map_err(|e| match e {
                 ApiError::NotFound => ApiError::Setup(SetupError::UnknownProvider),

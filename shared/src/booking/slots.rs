@@ -2,21 +2,19 @@
 //! conditional put, so no check-then-write race exists), the requested slot checked against the
 //! rules, and commits that claim a per-patient allowance.
 
-use super::input::body_start;
-use super::lookup::{now, offered_service, practice, provider};
+use crate::common::input::body_start;
+use crate::common::lookup::{now, offered_service, practice, provider};
 use crate::store::attr;
+use crate::store::codec::booking::HoldCodec;
 use std::collections::BTreeSet;
 
-use super::quota::{self, Kind};
-use crate::AppState;
-use crate::domain::access::Caller;
-use crate::domain::booking::*;
-use crate::domain::ids::{HoldId, PatientId, ProviderId, ServiceId};
-use crate::domain::schedule::{Calendar, units};
 use crate::error::ApiError;
-use crate::store::commit::{Audit, CommitError, Idempotency, Reply, Write, commit};
+use crate::state::AppState;
 use crate::store::keys::*;
 use crate::store::{AttrValue, Condition, Item, Query, SortKey, TTL_ATTR, TransactOp, query_all};
+use domain::booking::*;
+use domain::ids::{HoldId, ProviderId, ServiceId};
+use domain::schedule::{Calendar, units};
 
 /// Appointment locks outlive the appointment by a day, then the table's TTL removes them.
 pub(super) const LOCK_GRACE_SECS: i64 = 86_400;
@@ -98,84 +96,6 @@ pub(super) fn release_lock(provider: &ProviderId, unit: i64, owner: &str) -> Tra
         key: lock_key(provider, unit),
         condition: Some(Condition::Equals(attr::OWNER.into(), owner.into())),
     }
-}
-
-/// A per-patient allowance a change must claim (a patient acting for themself; never staff).
-pub(crate) struct Allowance<'a> {
-    pub(crate) patient: &'a PatientId,
-    pub(crate) kind: Kind,
-    pub(crate) limit: u16,
-    pub(crate) owner: &'a str,
-    pub(crate) until: i64,
-    pub(crate) now: i64,
-}
-
-/// Attempts at a claim: a guess, then reads of the allowance (a racing request of the same
-/// patient may take the slot a read found free).
-pub(crate) const CLAIM_ATTEMPTS: usize = 4;
-
-/// The allowance a change by `caller` for `patient` claims: none when staff act.
-pub(crate) fn allowance<'a>(
-    caller: &Caller,
-    practice: &Practice,
-    patient: &'a PatientId,
-    kind: Kind,
-    owner: &'a str,
-    until: i64,
-    now: i64,
-) -> Option<Allowance<'a>> {
-    (!caller.is_staff()).then_some(Allowance {
-        patient,
-        kind,
-        limit: practice.limits.of(kind),
-        owner,
-        until,
-        now,
-    })
-}
-
-/// [`commit`] with a claim on the patient's allowance (when there is one) appended after the
-/// change's own writes. `build` gets the claimed slot to record on the new item. The first attempt guesses a slot without reading (one
-/// round trip when it is free); a taken slot makes it read the allowance and try a free one.
-pub(crate) async fn commit_claiming(
-    state: &AppState,
-    caller: &Caller,
-    idem: &Idempotency,
-    allowance: Option<Allowance<'_>>,
-    build: impl Fn(Option<u16>) -> Vec<Write>,
-    audit: Audit,
-    reply: Reply,
-) -> Result<Reply, ApiError> {
-    let Some(a) = allowance else {
-        return Ok(commit(state, caller, Some(idem), build(None), audit, reply).await?);
-    };
-    for attempt in 0..CLAIM_ATTEMPTS {
-        let pick = if attempt == 0 {
-            quota::Pick::Guess
-        } else {
-            quota::Pick::Read
-        };
-        let claim = quota::claim(
-            state, a.patient, a.kind, a.limit, a.owner, a.until, a.now, pick,
-        )
-        .await?;
-        let mut writes = build(Some(claim.slot));
-        writes.push(Write::claim(claim.op));
-        match commit(
-            state,
-            caller,
-            Some(idem),
-            writes,
-            audit.clone(),
-            reply.clone(),
-        )
-        .await
-        {
-            Err(CommitError::ClaimTaken) => continue,
-            other => return Ok(other?),
-        }
-    }
-    Err(quota::limit_reached(a.kind))
 }
 
 /// A requested start, checked against the provider's rules: what holds and bookings are made of.

@@ -1,27 +1,30 @@
 //! The waitlist: patients ask for a window; freed time is offered to the earliest waiting patient
 //! it suits (a hold, the entry marked offered and an outbox message, in one transaction).
 
-use super::access::acting_for;
-use super::input::{body_instant, query_provider_id};
-use super::lookup::{now, offered_service, practice, provider, service};
-use super::slots::{allowance, busy_units, commit_claiming, hold_ops};
+use super::slots::{busy_units, hold_ops};
+use crate::common::access::acting_for;
+use crate::common::input::{body_instant, query_provider_id};
+use crate::common::lookup::{now, offered_service, practice, provider, service};
 use crate::store::attr;
+use crate::store::codec::booking::{HoldCodec, WaitlistEntryCodec};
+use crate::store::codec::notify::MessageCodec;
+use crate::unit_of_work::allowance::{allowance, commit_claiming};
 
 use serde::{Deserialize, Serialize};
 
-use super::quota::Kind;
-use crate::AppState;
 use crate::auth::Role;
-use crate::domain::access::Caller;
-use crate::domain::booking::*;
-use crate::domain::ids::{HoldId, PatientId, ProviderId, ServiceId, WaitlistId};
-use crate::domain::notify::{Kind as MessageKind, Message};
-use crate::domain::refusals::BookingError;
-use crate::domain::schedule::{Calendar, MAX_RANGE_SECS};
 use crate::error::{ApiError, InputError};
-use crate::store::commit::{Actor, Audit, Idempotency, Reply, Write, audit_read};
+use crate::state::AppState;
 use crate::store::keys::*;
 use crate::store::{Condition, Consistency, Query, TransactOp, Update, query_all};
+use crate::unit_of_work::allowance::Kind;
+use crate::unit_of_work::{Actor, Audit, Idempotency, Reply, Write, audit_read};
+use domain::access::Caller;
+use domain::booking::*;
+use domain::ids::{HoldId, PatientId, ProviderId, ServiceId, WaitlistId};
+use domain::notify::{Kind as MessageKind, Message};
+use domain::refusals::BookingError;
+use domain::schedule::{Calendar, MAX_RANGE_SECS};
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -10,7 +10,7 @@
 
 use super::{ConfigError, Env};
 use crate::audit::log::{IDLE_CHECKPOINT, LogConfig};
-use crate::domain::checkpoint::valid_key_name;
+use domain::checkpoint::valid_key_name;
 
 pub const SIGNING_KEY: &str = "PRACTICA_AUDIT_SIGNING_KEY_ID";
 pub const BUCKET: &str = "PRACTICA_AUDIT_BUCKET";

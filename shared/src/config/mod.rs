@@ -121,7 +121,12 @@ pub(crate) async fn env_secret(
     secrets_manager: &aws_sdk_secretsmanager::Client,
 ) -> Result<secrecy::SecretString, ConfigError> {
     let value = Env(|n: &str| std::env::var(n).ok()).required(name)?;
-    crate::adapters::secrets::resolve(name, value, secrets_manager).await
+    crate::adapters::secrets::resolve(name, value, secrets_manager)
+        .await
+        .map_err(|e| ConfigError::SecretUnreadable {
+            name: e.name,
+            reason: e.reason,
+        })
 }
 
 /// Signing keys are fetched over TLS; plain http only to this machine (local emulators, serve).

@@ -18,8 +18,8 @@ use zeroize::Zeroizing;
 
 use super::CryptoError;
 use super::keys::{EncryptionContext, KeyService, PlainKey};
-use crate::domain::clock::Clock;
 use crate::store::Key;
+use domain::clock::Clock;
 
 const VERSION: u8 = 1;
 const NONCE_LEN: usize = 12;
@@ -245,10 +245,10 @@ impl Sealer {
         key: &Key,
         attribute: &str,
         sealed: &[u8],
-    ) -> Result<crate::Sensitive<String>, CryptoError> {
+    ) -> Result<domain::sensitive::Sensitive<String>, CryptoError> {
         let plain = self.open(key, attribute, sealed).await?;
         let text = std::str::from_utf8(&plain).map_err(|_| CryptoError::Integrity)?;
-        Ok(crate::Sensitive::new(text.to_owned()))
+        Ok(domain::sensitive::Sensitive::new(text.to_owned()))
     }
 }
 
@@ -256,7 +256,7 @@ impl Sealer {
 mod tests {
     use super::*;
     use crate::adapters::local_keys::LocalKeys;
-    use crate::domain::clock::ManualClock;
+    use domain::clock::ManualClock;
     use proptest::prelude::*;
 
     type CountingKeys = crate::crypto::testing::CountingKeys<LocalKeys>;

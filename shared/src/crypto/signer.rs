@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1, UnparsedPublicKey};
 
 use super::KeyError;
-use crate::domain::checkpoint::{Checkpoint, NoteSignature, ecdsa_key_id, open_note, signed_note};
+use domain::checkpoint::{Checkpoint, NoteSignature, ecdsa_key_id, open_note, signed_note};
 
 /// The DER `SubjectPublicKeyInfo` of a P-256 key, up to its 65-byte uncompressed point.
 pub const P256_SPKI_PREFIX: [u8; 26] = [

@@ -12,27 +12,29 @@
 //! envelope carries the message's id and channel as a deduplication key for providers that have
 //! one (the local mailbox does: the same file is written again).
 
+use crate::store::codec::booking::AppointmentCodec;
+use crate::store::codec::notify::{MessageCodec, PreferencesCodec};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::AppState;
-use crate::booking::lookup;
-use crate::booking::patients::contact;
-use crate::domain::booking::{Appointment, Practice, Status};
-use crate::domain::ids::OutboxId;
-use crate::domain::notify::{
-    CLAIM_LEASE_SECS, Channel, Fields, Kind, MAX_ATTEMPTS, Message, Preferences, State, Templates,
-    backoff_secs, first_name,
-};
-use crate::domain::sensitive::Sensitive;
+use crate::common::lookup;
+use crate::common::patients::contact;
 use crate::error::ApiError;
-use crate::store::commit::{Actor, Audit};
+use crate::state::AppState;
 use crate::store::keys::*;
 use crate::store::{
     AttrValue, Condition, Consistency, GSI1_PK, GSI1_SK, Query, SortKey, TTL_ATTR, TableError,
     TransactOp, Update, attr,
 };
+use crate::unit_of_work::{Actor, Audit};
+use domain::booking::{Appointment, Practice, Status};
+use domain::ids::OutboxId;
+use domain::notify::{
+    CLAIM_LEASE_SECS, Channel, Fields, Kind, MAX_ATTEMPTS, Message, Preferences, State, Templates,
+    backoff_secs, first_name,
+};
+use domain::sensitive::Sensitive;
 
 /// One message for one channel, as the provider gets it.
 #[derive(Clone, Debug)]
@@ -639,7 +641,7 @@ async fn preferences_of(state: &AppState, message: &Message) -> Result<Preferenc
         )
         .await?
     {
-        Some(item) => Preferences::from_item(&item),
+        Some(item) => Ok(Preferences::from_item(&item)?),
         None => Ok(Preferences::default()),
     }
 }

@@ -4,17 +4,18 @@
 //! turns it on (that request is the consent, and its time is kept). Turning SMS on again is also
 //! how a patient who answered STOP opts back in; turning email on again clears a bounce.
 
+use crate::store::codec::notify::PreferencesCodec;
 use serde::{Deserialize, Serialize};
 
-use crate::AppState;
 use crate::auth::{Resource, Role};
-use crate::domain::access::Caller;
-use crate::domain::ids::PatientId;
-use crate::domain::notify::{Channel, Preferences};
 use crate::error::ApiError;
-use crate::store::commit::{Audit, Idempotency, Reply, Write, commit};
+use crate::state::AppState;
 use crate::store::keys::*;
 use crate::store::{AttrValue, Consistency, TransactOp, attr};
+use crate::unit_of_work::{Audit, Idempotency, Reply, Write, commit};
+use domain::access::Caller;
+use domain::ids::PatientId;
+use domain::notify::{Channel, Preferences};
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

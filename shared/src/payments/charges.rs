@@ -1,21 +1,23 @@
 //! Charges by staff, and balances for patients and staff.
 
-use super::ledger::{Charge, Ledger, LineItem, MAX_DESCRIPTION_CHARS, MAX_LINE_ITEMS, Payment};
+use super::ledger::{self, Charge, LineItem, MAX_DESCRIPTION_CHARS, MAX_LINE_ITEMS, Payment};
 use crate::store::attr;
+use crate::store::codec::booking::AppointmentCodec;
+use crate::store::codec::payments::ChargeCodec;
 use serde::{Deserialize, Serialize};
 
-use crate::AppState;
-use crate::booking::access::acting_for;
-use crate::domain::access::Caller;
-use crate::domain::booking::Appointment;
-use crate::domain::ids::{AppointmentId, ChargeId, PatientId};
-use crate::domain::money::{Currency, MAX_MINOR_UNITS};
-use crate::domain::refusals::PaymentError;
+use crate::common::access::acting_for;
 use crate::error::ApiError;
-use crate::store::commit::refused;
-use crate::store::commit::{Audit, Idempotency, Reply, Write, audit_read, commit};
+use crate::state::AppState;
 use crate::store::keys::*;
 use crate::store::{Condition, Consistency, TransactOp};
+use crate::unit_of_work::refused;
+use crate::unit_of_work::{Audit, Idempotency, Reply, Write, audit_read, commit};
+use domain::access::Caller;
+use domain::booking::Appointment;
+use domain::ids::{AppointmentId, ChargeId, PatientId};
+use domain::money::{Currency, MAX_MINOR_UNITS};
+use domain::refusals::PaymentError;
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -67,8 +69,8 @@ pub async fn create_charge(
         }
         None => {}
         Some(original) => {
-            let ledger = Ledger::load(state, &patient).await?;
-            claim = Some(ledger.claim());
+            let ledger = ledger::load(state, &patient).await?;
+            claim = Some(ledger::claim(&ledger));
             let base = ledger
                 .charges
                 .iter()
@@ -143,10 +145,10 @@ pub async fn balance(
         None => Audit::new("balance.read", "patient", caller.principal.subject.as_str()),
     };
     let patient = refused(state, caller, target, acting_for(caller, requested)).await?;
-    let ledger = Ledger::load(state, &patient).await?;
+    let ledger = ledger::load(state, &patient).await?;
     let mut charges = Vec::with_capacity(ledger.charges.len());
     for c in &ledger.charges {
-        charges.push(c.view(state).await?);
+        charges.push(ledger::charge_view(c, state).await?);
     }
     let view = serde_json::json!({
         "patientId": patient,

@@ -1,23 +1,24 @@
 //! Payment intents: one checkout at a time per patient and currency, through the processor port,
 //! with ids derived from the client's key so a retry reaches the same intent.
 
-use super::ledger::{Ledger, Payment};
+use super::ledger::{self, Payment};
 use crate::store::attr;
+use crate::store::codec::payments::PaymentCodec;
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
 use super::processor::{Cancel, IntentRequest, PaymentProcessor, ProcessorKey};
-use crate::AppState;
-use crate::booking::access::acting_for;
-use crate::domain::access::Caller;
-use crate::domain::ids::{ChargeId, IdempotencyKey, PatientId, PaymentId};
-use crate::domain::money::{Currency, MAX_MINOR_UNITS, Money};
-use crate::domain::progress::{PaymentStatus, Progress};
-use crate::domain::refusals::PaymentError;
+use crate::common::access::acting_for;
 use crate::error::ApiError;
-use crate::store::commit::{Audit, Idempotency, Reply, Write, commit};
+use crate::state::AppState;
 use crate::store::keys::*;
 use crate::store::{Condition, Item, TransactOp};
+use crate::unit_of_work::{Audit, Idempotency, Reply, Write, commit};
+use domain::access::Caller;
+use domain::ids::{ChargeId, IdempotencyKey, PatientId, PaymentId};
+use domain::money::{Currency, MAX_MINOR_UNITS, Money};
+use domain::progress::{PaymentStatus, Progress};
+use domain::refusals::PaymentError;
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -77,7 +78,7 @@ pub async fn create_intent(
     {
         return Err(ApiError::Payment(PaymentError::InvalidAmount));
     }
-    let ledger = Ledger::load(state, &patient).await?;
+    let ledger = ledger::load(state, &patient).await?;
     if !ledger.currencies().contains(&req.currency) {
         return Err(ApiError::Payment(PaymentError::NoChargesInCurrency));
     }
@@ -148,7 +149,7 @@ pub async fn create_intent(
     // A changed ledger takes precedence: it is why a retry of this very request would differ.
     let changed = || ApiError::Payment(PaymentError::BalanceChanged);
     let exists = || ApiError::Payment(PaymentError::PaymentExists);
-    let mut writes = vec![Write::new(ledger.claim()).or(changed())];
+    let mut writes = vec![Write::new(ledger::claim(&ledger)).or(changed())];
     writes.extend(superseded.iter().map(|p| {
         Write::new(TransactOp::Put {
             item: p.to_item(),

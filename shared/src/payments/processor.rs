@@ -6,8 +6,8 @@
 
 use async_trait::async_trait;
 
-use crate::domain::ids::{ChargeId, PaymentId};
-use crate::domain::money::Money;
+use domain::ids::{ChargeId, PaymentId};
+use domain::money::Money;
 
 /// The metadata key every intent Practica creates carries: the payment it pays. Webhook events
 /// about intents whose metadata lacks it were made by another integration and are ignored.
@@ -20,8 +20,8 @@ pub trait OpaqueId: sealed::Sealed {
 
 mod sealed {
     pub trait Sealed {}
-    impl Sealed for crate::domain::ids::PaymentId {}
-    impl Sealed for crate::domain::ids::ChargeId {}
+    impl Sealed for domain::ids::PaymentId {}
+    impl Sealed for domain::ids::ChargeId {}
 }
 
 impl OpaqueId for PaymentId {
@@ -106,7 +106,7 @@ pub struct Intent {
     /// The processor's id (`pi_...`).
     pub id: String,
     /// Handed to the patient's browser to confirm the payment; never stored in plaintext.
-    pub client_secret: crate::Sensitive<String>,
+    pub client_secret: domain::sensitive::Sensitive<String>,
 }
 
 /// Why the processor did not create an intent.
@@ -135,10 +135,10 @@ pub enum ProcessorError {
     Unavailable(#[source] anyhow::Error),
 }
 
-impl From<ProcessorError> for crate::ApiError {
+impl From<ProcessorError> for crate::error::ApiError {
     fn from(e: ProcessorError) -> Self {
-        use crate::ApiError;
-        use crate::domain::refusals::PaymentError;
+        use crate::error::ApiError;
+        use domain::refusals::PaymentError;
         match e {
             ProcessorError::Declined { .. } => ApiError::Payment(PaymentError::Declined),
             ProcessorError::IdempotencyConflict => {
@@ -180,7 +180,7 @@ pub trait PaymentProcessor: Send + Sync {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::money::Currency;
+    use domain::money::Currency;
 
     #[test]
     fn a_request_names_only_ids() {

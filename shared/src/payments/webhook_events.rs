@@ -3,18 +3,20 @@
 
 use super::ledger::Payment;
 use crate::store::attr;
+use crate::store::codec::notify::MessageCodec;
+use crate::store::codec::payments::PaymentCodec;
 use serde::Serialize;
 
-use crate::AppState;
-use crate::domain::ids::{PatientId, PaymentId};
-use crate::domain::notify::{Kind as MessageKind, Message};
-use crate::domain::progress::{Event, PaymentStatus};
-use crate::domain::refusals::PaymentError;
 use crate::error::{ApiError, InputError};
+use crate::state::AppState;
 use crate::store::codec::{corrupt, parsed};
-use crate::store::commit::{Actor, Audit};
 use crate::store::keys::*;
 use crate::store::{Condition, Consistency, Item, TTL_ATTR, TableError, TransactOp};
+use crate::unit_of_work::{Actor, Audit};
+use domain::ids::{PatientId, PaymentId};
+use domain::notify::{Kind as MessageKind, Message};
+use domain::progress::{Event, PaymentStatus};
+use domain::refusals::PaymentError;
 
 /// How long a webhook receipt is kept (the processor retries for three days).
 pub const RECEIPT_TTL_SECS: i64 = 30 * 86_400;

@@ -4,25 +4,29 @@
 //! checkpoints. Reads run [`IN_FLIGHT`] at a time. Only
 //! PHI-free attributes are read: no sealed field is ever opened here.
 
+use crate::store::codec::booking::{AppointmentCodec, PracticeCodec, ProviderCodec};
+use crate::store::codec::feedback::FeedbackCodec;
+use crate::store::codec::payments::{ChargeCodec, PaymentCodec};
+use domain::feedback::Feedback;
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::domain::booking::{Appointment, Practice, Provider, Status};
-use crate::domain::checkpoint::Checkpoint;
-use crate::domain::ids::{AppointmentId, PatientId};
-use crate::domain::ledger::{Charge, Payment};
-use crate::domain::progress::PaymentStatus;
-use crate::domain::refusals::BookingError;
-use crate::domain::report::*;
-use crate::domain::schedule::Calendar;
 use crate::error::ApiError;
 use crate::store::codec::{corrupt, n, s};
 use crate::store::keys::*;
 use crate::store::{AttrValue, Consistency, Item, Query, SortKey, Table, attr, query_all};
+use domain::booking::{Appointment, Practice, Provider, Status};
+use domain::checkpoint::Checkpoint;
+use domain::ids::{AppointmentId, PatientId};
+use domain::ledger::{Charge, Payment};
+use domain::progress::PaymentStatus;
+use domain::refusals::BookingError;
+use domain::report::*;
+use domain::schedule::Calendar;
 
 /// The practice's settings; a report of a practice not set up yet is refused.
 pub async fn practice(table: &dyn Table) -> Result<Practice, ApiError> {
     match table.get(&practice_key(), Consistency::Strong).await? {
-        Some(item) => Practice::from_item(&item),
+        Some(item) => Ok(Practice::from_item(&item)?),
         None => Err(BookingError::PracticeNotConfigured.into()),
     }
 }
@@ -217,7 +221,7 @@ async fn log_status(
     let mut signed = Vec::new();
     for item in query_all(table, &query).await? {
         let note = s(&item, attr::NOTE)?;
-        let body = crate::domain::checkpoint::open_note(note)
+        let body = domain::checkpoint::open_note(note)
             .map(|(body, _)| body)
             .ok_or_else(|| corrupt(attr::NOTE))?;
         let c = Checkpoint::parse(body).ok_or_else(|| corrupt(attr::NOTE))?;
@@ -337,7 +341,7 @@ pub async fn facts(
         .flatten()
         .collect();
 
-    let feedback = crate::feedback::created_between(table, 0, period.end)
+    let feedback = feedback_created_between(table, 0, period.end)
         .await?
         .iter()
         .map(|f| FeedbackFact {
@@ -369,4 +373,20 @@ pub async fn facts(
         counters,
         log: log_status(table, period.end, verification).await?,
     })
+}
+
+/// Every feedback item created in `[from, to)` (Unix seconds), oldest first: what the report counts.
+async fn feedback_created_between(
+    table: &dyn crate::store::Table,
+    from: i64,
+    to: i64,
+) -> Result<Vec<Feedback>, ApiError> {
+    // Sort keys are `<created>#<id>`: bare `<to>` sorts before every item created at `to`.
+    let query =
+        Query::gsi1(FEEDBACK_INDEX).sort(SortKey::Between(instant_key(from), instant_key(to)));
+    crate::store::query_all(table, &query)
+        .await?
+        .iter()
+        .map(|item| Ok(Feedback::from_item(item)?))
+        .collect()
 }

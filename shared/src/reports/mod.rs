@@ -1,5 +1,5 @@
 //! Compliance and performance reports: [`collect`] reads the PHI-free facts of a period and the one
-//! before it, `crate::domain::report` computes the figures, [`render`] draws them (HTML with inline
+//! before it, `domain::report` computes the figures, [`render`] draws them (HTML with inline
 //! SVG charts, CSV, JSON), and [`publish`] stores them through the [`ReportStore`] port (S3 with
 //! SSE-KMS in production, the data dir locally): every file first, the manifest last, so a run that
 //! fails half-way publishes nothing and its retry writes the same bytes.
@@ -11,9 +11,9 @@ pub mod store;
 
 pub use store::{Manifest, ReportStore};
 
-use crate::domain::report::{Period, Report, compute};
 use crate::error::ApiError;
 use crate::store::Table;
+use domain::report::{Period, Report, compute};
 
 /// Computes the report of `period` (against the one before it). `verification` is what the job's
 /// check of the audit log found (run first, not alongside: both read a month of entries, and one

@@ -2,12 +2,12 @@
 //! list too (`report.list`). A report holds no patient data, but who looked at the practice's access
 //! figures, and when, is itself worth a record.
 
-use crate::AppState;
 use crate::auth::{Resource, Role};
-use crate::domain::access::Caller;
 use crate::error::ApiError;
 use crate::reports::store::{Manifest, ReportStore, valid_file, valid_id};
-use crate::store::commit::{Audit, audit_read, refused};
+use crate::state::AppState;
+use crate::unit_of_work::{Audit, audit_read, refused};
+use domain::access::Caller;
 
 fn admin(caller: &Caller) -> Result<(), ApiError> {
     Ok(caller

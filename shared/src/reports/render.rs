@@ -5,10 +5,10 @@
 
 use std::fmt::Write as _;
 
-use crate::domain::instant::render_utc;
-use crate::domain::report::{Cell, Report, Table};
+use domain::instant::render_utc;
+use domain::report::{Cell, Report, Table};
 
-pub use crate::domain::html::escape;
+pub use domain::html::escape;
 
 /// A CSV field: quoted when it must be; a leading `= + - @` is prefixed with `'` so a spreadsheet
 /// never runs it as a formula.

@@ -43,11 +43,11 @@
 //! this module's tests.
 //! - counters of refusals not stored one by one `COUNTER#<UTC day>` / `<name>#<hour, 2 digits>`
 
-use crate::domain::ids::{
+use crate::store::Key;
+use domain::ids::{
     AppointmentId, ChargeId, FeedbackId, HoldId, OutboxId, PatientId, PaymentId, ProviderId,
     ServiceId,
 };
-use crate::store::Key;
 
 pub const PROVIDERS_INDEX: &str = "PROVIDERS";
 pub const SERVICES_INDEX: &str = "SERVICES";

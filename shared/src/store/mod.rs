@@ -4,8 +4,10 @@
 //! Adapters: `crate::adapters::dynamodb::DynamoTable` for production,
 //! `crate::adapters::embedded::EmbeddedTable` (redb) for `practica serve` and fast tests. Both are
 //! held to the same contract (`contract` module). Around the port: [`keys`] (every key built in one
-//! place), [`attr`] (every attribute name), [`codec`] (reading items back), [`commit`] (a change with
-//! its audit and idempotency records in one transaction), [`cache`] (rarely changing records).
+//! place), [`attr`] (every attribute name), [`codec`] (each record's one spelling as an item),
+//! [`cache`] (rarely changing records). It names no application state, error type or crypto: the
+//! unit of work that commits a change with its audit and idempotency records is one layer up
+//! (`crate::unit_of_work`).
 
 use std::collections::BTreeMap;
 
@@ -17,7 +19,6 @@ use serde::{Deserialize, Serialize};
 pub mod attr;
 pub mod cache;
 pub mod codec;
-pub mod commit;
 pub mod keys;
 
 #[cfg(any(test, feature = "testing"))]

@@ -14,11 +14,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{ApiJson, IdempotencyHeader};
-use crate::AppState;
-use crate::domain::access::Caller;
-use crate::domain::ids::{AppointmentId, FeedbackId, IdempotencyKey, ProviderId};
 use crate::error::{ApiError, InputError};
-use crate::store::commit::{Idempotency, Reply};
+use crate::state::AppState;
+use crate::unit_of_work::{Idempotency, Reply};
+use domain::access::Caller;
+use domain::ids::{AppointmentId, FeedbackId, IdempotencyKey, ProviderId};
 
 /// What a key is bound to: the route and its path ids. These names are inside every stored
 /// fingerprint, so renaming one would make that route's stored replies unreachable.
@@ -124,7 +124,8 @@ where
     S: Send + Sync,
 {
     let (mut parts, body) = req.into_parts();
-    let caller = Caller::from_request_parts(&mut parts, state).await?;
+    let app = AppState::from_ref(state);
+    let caller = super::caller_of(&mut parts, &app).await?;
     let key = if key_required {
         Some(IdempotencyHeader::from_request_parts(&mut parts, state).await?)
     } else {
@@ -132,7 +133,7 @@ where
     };
     let ApiJson(body) = ApiJson::<B>::from_request(Request::from_parts(parts, body), state).await?;
     let key = key.map(|IdempotencyHeader(k)| k);
-    Ok((AppState::from_ref(state), caller, key, body))
+    Ok((app, caller, key, body))
 }
 
 impl<S, B> FromRequest<S> for Change<B>

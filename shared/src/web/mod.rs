@@ -3,7 +3,7 @@
 //! [`problem`] (every error's status and code), [`reply`], [`idempotent`] (the one way a route runs
 //! a change under an `Idempotency-Key`) and the processors' [`webhooks`] wire formats.
 
-use crate::AppState;
+use crate::state::AppState;
 use std::sync::Arc;
 
 use axum::Router;
@@ -17,8 +17,8 @@ use serde::de::DeserializeOwned;
 use tracing::Instrument as _;
 
 use crate::auth::{AuthError, Principal, Verifier, bearer};
-use crate::domain::ids::IdempotencyKey;
 use crate::error::{ApiError, InputError};
+use domain::ids::IdempotencyKey;
 
 /// Longest client-supplied `x-request-id` kept (else the request gets a fresh id).
 pub const MAX_CLIENT_REQUEST_ID: usize = 64;
@@ -30,64 +30,67 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 #[derive(Clone, Debug)]
 pub struct RequestId(pub String);
 
-pub use crate::domain::access::Caller;
+pub use domain::access::Caller;
 
-impl<S> FromRequestParts<S> for Caller
-where
-    AppState: FromRef<S>,
-    S: Send + Sync,
-{
+/// Who calls, from the request's token (a 401 is counted on the table, `crate::counters`), with
+/// the request's id and source. Every route that takes a Caller needs a role; only `/v1/me` (which
+/// takes the bare [`Principal`]) answers a signed-in user whom no group has been given yet.
+///
+/// `Caller` and `Principal` are the domain's types, so their extractors are implemented per state
+/// type (here for [`AppState`], in the payments crate for its state), all through these two.
+pub async fn caller_of(parts: &mut Parts, app: &AppState) -> Result<Caller, ApiError> {
+    let principal = principal_of(parts, app).await?;
+    if principal.roles.is_empty() {
+        return Err(ApiError::Forbidden);
+    }
+    let request_id = parts
+        .extensions
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_else(|| ulid::Ulid::new().to_string());
+    Ok(Caller {
+        principal,
+        request_id,
+        source: source_of(parts),
+    })
+}
+
+/// The verified token's principal; see [`caller_of`].
+pub async fn principal_of(parts: &mut Parts, app: &AppState) -> Result<Principal, ApiError> {
+    let verified = async {
+        let header = match parts.headers.get(header::AUTHORIZATION) {
+            None => None,
+            Some(v) => Some(v.to_str().map_err(|_| AuthError::Malformed)?),
+        };
+        let token = bearer(header)?;
+        Ok::<_, ApiError>(app.verifier.verify(token).await?)
+    };
+    let principal = match verified.await {
+        Ok(p) => p,
+        Err(e @ ApiError::Unauthorized(_)) => {
+            let counter = crate::counters::TOKEN_FAILURES;
+            crate::counters::count(&*app.table, &*app.clock, counter).await;
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
+    tracing::Span::current().record("sub", principal.subject.as_str());
+    Ok(principal)
+}
+
+impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let principal = Principal::from_request_parts(parts, state).await?;
-        // Every route that takes a Caller needs a role; only `/v1/me` (which takes the bare
-        // Principal) answers a signed-in user whom no group has been given yet.
-        if principal.roles.is_empty() {
-            return Err(ApiError::Forbidden);
-        }
-        let request_id = parts
-            .extensions
-            .get::<RequestId>()
-            .map(|r| r.0.clone())
-            .unwrap_or_else(|| ulid::Ulid::new().to_string());
-        Ok(Caller {
-            principal,
-            request_id,
-            source: source_of(parts),
-        })
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        caller_of(parts, app).await
     }
 }
 
-/// A request refused for its token (401) is counted on the table (`crate::counters`).
-impl<S> FromRequestParts<S> for Principal
-where
-    AppState: FromRef<S>,
-    S: Send + Sync,
-{
+impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let app = AppState::from_ref(state);
-        let verified = async {
-            let header = match parts.headers.get(header::AUTHORIZATION) {
-                None => None,
-                Some(v) => Some(v.to_str().map_err(|_| AuthError::Malformed)?),
-            };
-            let token = bearer(header)?;
-            Ok::<_, ApiError>(app.verifier.verify(token).await?)
-        };
-        let principal = match verified.await {
-            Ok(p) => p,
-            Err(e @ ApiError::Unauthorized(_)) => {
-                let counter = crate::counters::TOKEN_FAILURES;
-                crate::counters::count(&*app.table, &*app.clock, counter).await;
-                return Err(e);
-            }
-            Err(e) => return Err(e),
-        };
-        tracing::Span::current().record("sub", principal.subject.as_str());
-        Ok(principal)
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        principal_of(parts, app).await
     }
 }
 
@@ -250,7 +253,7 @@ pub struct FunctionName(pub &'static str);
 /// address CloudFront reports (trusted only on a request that proved it came through CloudFront,
 /// [`edge`]), else API Gateway's peer; under `practica serve` the TCP peer. Never a header a
 /// client could set itself.
-fn source_of(parts: &Parts) -> crate::domain::access::Source {
+fn source_of(parts: &Parts) -> domain::access::Source {
     let function = parts
         .extensions
         .get::<FunctionName>()
@@ -258,7 +261,7 @@ fn source_of(parts: &Parts) -> crate::domain::access::Source {
     let through_edge = parts.extensions.get::<edge::ThroughEdge>().is_some();
     if let Some(address) = edge::viewer_address(&parts.headers, through_edge) {
         let address = Some(address);
-        return crate::domain::access::Source { function, address };
+        return domain::access::Source { function, address };
     }
     let from_gateway = parts
         .extensions
@@ -273,7 +276,7 @@ fn source_of(parts: &Parts) -> crate::domain::access::Source {
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|c| c.0.ip().to_string())
     });
-    crate::domain::access::Source { function, address }
+    domain::access::Source { function, address }
 }
 
 fn request_id(req: &Request) -> String {
@@ -289,7 +292,7 @@ fn request_id(req: &Request) -> String {
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             // Stored in audit records: a bounded token or nothing (then one is minted).
-            .filter(|v| v.len() <= MAX_CLIENT_REQUEST_ID && crate::domain::ids::is_key_token(v))
+            .filter(|v| v.len() <= MAX_CLIENT_REQUEST_ID && domain::ids::is_key_token(v))
             .map(str::to_owned)
     };
     from_gateway
@@ -353,8 +356,8 @@ pub mod problem;
 pub mod reply;
 pub mod webhooks;
 
-impl FromRef<crate::AppState> for Arc<Verifier> {
-    fn from_ref(state: &crate::AppState) -> Self {
+impl FromRef<crate::state::AppState> for Arc<Verifier> {
+    fn from_ref(state: &crate::state::AppState) -> Self {
         state.verifier.clone()
     }
 }

@@ -22,12 +22,12 @@ pub struct Problem {
     pub code: &'static str,
 }
 
-use crate::domain::refusals::SetupError as S;
-use crate::domain::refusals::{
+use crate::error::InputError as I;
+use domain::refusals::SetupError as S;
+use domain::refusals::{
     BookingError as B, FeedbackError as F, PatientError as Pa, PaymentError as P,
 };
-use crate::domain::schedule::SlotError;
-use crate::error::InputError as I;
+use domain::schedule::SlotError;
 
 const BAD: StatusCode = StatusCode::BAD_REQUEST;
 const INVALID: StatusCode = StatusCode::UNPROCESSABLE_ENTITY;

@@ -3,7 +3,7 @@
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use crate::store::commit::Reply;
+use crate::unit_of_work::Reply;
 
 impl IntoResponse for Reply {
     fn into_response(self) -> Response {

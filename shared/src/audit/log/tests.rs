@@ -7,7 +7,7 @@ use crate::adapters::embedded::EmbeddedTable;
 use crate::adapters::local_signer::LocalSigner;
 use crate::audit::verify::Problem;
 use crate::crypto::KeyError;
-use crate::domain::clock::ManualClock;
+use domain::clock::ManualClock;
 
 fn config() -> LogConfig {
     LogConfig {

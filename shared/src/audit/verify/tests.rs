@@ -1,8 +1,8 @@
 use super::*;
 use crate::adapters::local_signer::LocalSigner;
 use crate::crypto::signer::{LogSigner, sign_checkpoint};
-use crate::domain::checkpoint::Checkpoint;
-use crate::domain::merkle::leaf_hash;
+use domain::checkpoint::Checkpoint;
+use domain::merkle::leaf_hash;
 
 const NAME: &str = "practica.example/audit";
 

@@ -5,7 +5,7 @@
 //! Entries written since the access log proves what it shows carry a salt (`canon` 2): in their
 //! bytes every identifier (the actor, the patients named, the entity's id and index key, the
 //! request id, the client's address, a patient actor's name, the keys of per-patient counts) is a
-//! salted commitment ([`crate::domain::commitment`]), so the bytes can be shown to a patient as
+//! salted commitment ([`domain::commitment`]), so the bytes can be shown to a patient as
 //! proof without naming anyone else; the salt itself is not in the bytes. Earlier entries keep the
 //! bytes they were sealed with.
 
@@ -15,8 +15,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
-use crate::domain::commitment;
 use crate::store::{AttrValue, Item, attr};
+use domain::commitment;
 
 fn value(v: &AttrValue) -> Value {
     match v {

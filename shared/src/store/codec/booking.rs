@@ -1,18 +1,17 @@
 //! The item codecs of the booking records: every attribute spelled through [`crate::store::attr`],
 //! every key built by [`crate::store::keys`], patient-identifying fields sealed by the caller.
 
-use crate::domain::access::Subject;
-use crate::domain::booking::*;
-use crate::domain::ids::{AppointmentId, HoldId, PatientId, ProviderId, ServiceId, WaitlistId};
-use crate::domain::money::{Currency, Money};
-use crate::error::ApiError;
-use crate::store::codec::{corrupt, n, parsed, s};
+use crate::store::codec::{Corrupt, corrupt, n, parsed, s};
 use crate::store::keys::*;
 use crate::store::{AttrValue, GSI1_PK, GSI1_SK, Item, Key, TTL_ATTR, attr};
+use domain::access::Subject;
+use domain::booking::*;
+use domain::ids::{AppointmentId, HoldId, PatientId, ProviderId, ServiceId, WaitlistId};
+use domain::money::{Currency, Money};
 use jiff::tz::TimeZone;
 
 /// The allowance slot a record holds, if any.
-fn quota_slot(item: &Item) -> Result<Option<u16>, ApiError> {
+fn quota_slot(item: &Item) -> Result<Option<u16>, Corrupt> {
     match item.get(attr::QUOTA_SLOT) {
         None => Ok(None),
         Some(v) => v
@@ -23,8 +22,14 @@ fn quota_slot(item: &Item) -> Result<Option<u16>, ApiError> {
     }
 }
 
-impl Practice {
-    pub fn to_item(&self) -> Item {
+/// How a [`Practice`] is spelled as a table item (the one codec of the record).
+pub trait PracticeCodec: Sized {
+    fn to_item(&self) -> Item;
+    fn from_item(item: &Item) -> Result<Self, Corrupt>;
+}
+
+impl PracticeCodec for Practice {
+    fn to_item(&self) -> Item {
         Item::new(practice_key())
             .with(attr::NAME, self.name.clone())
             .with(attr::TIME_ZONE, self.zone_name().to_owned())
@@ -54,7 +59,7 @@ impl Practice {
                 serde_json::to_string(&self.notifications).unwrap_or_default(),
             )
     }
-    pub fn from_item(item: &Item) -> Result<Self, ApiError> {
+    fn from_item(item: &Item) -> Result<Self, Corrupt> {
         Ok(Practice {
             name: s(item, attr::NAME)?.to_owned(),
             zone: parsed(item, attr::TIME_ZONE, |z| TimeZone::get(z).ok())?,
@@ -103,9 +108,15 @@ impl Practice {
     }
 }
 
-impl Provider {
-    pub fn to_item(&self) -> Result<Item, ApiError> {
-        let rules = serde_json::to_string(&self.rules).map_err(anyhow::Error::new)?;
+/// How a [`Provider`] is spelled as a table item (the one codec of the record).
+pub trait ProviderCodec: Sized {
+    fn to_item(&self) -> Result<Item, Corrupt>;
+    fn from_item(item: &Item) -> Result<Self, Corrupt>;
+}
+
+impl ProviderCodec for Provider {
+    fn to_item(&self) -> Result<Item, Corrupt> {
+        let rules = serde_json::to_string(&self.rules).map_err(|_| corrupt("rules"))?;
         let mut item = Item::new(provider_key(&self.id))
             .with(GSI1_PK, PROVIDERS_INDEX)
             .with(GSI1_SK, self.id.as_str())
@@ -117,7 +128,7 @@ impl Provider {
         }
         Ok(item)
     }
-    pub fn from_item(item: &Item) -> Result<Self, ApiError> {
+    fn from_item(item: &Item) -> Result<Self, Corrupt> {
         Ok(Provider {
             id: parsed(item, attr::ID, ProviderId::parse)?,
             name: s(item, attr::NAME)?.to_owned(),
@@ -130,8 +141,14 @@ impl Provider {
     }
 }
 
-impl Service {
-    pub fn to_item(&self) -> Item {
+/// How a [`Service`] is spelled as a table item (the one codec of the record).
+pub trait ServiceCodec: Sized {
+    fn to_item(&self) -> Item;
+    fn from_item(item: &Item) -> Result<Self, Corrupt>;
+}
+
+impl ServiceCodec for Service {
+    fn to_item(&self) -> Item {
         let mut item = Item::new(service_key(&self.id))
             .with(GSI1_PK, SERVICES_INDEX)
             .with(GSI1_SK, self.id.as_str())
@@ -153,7 +170,7 @@ impl Service {
         }
         item
     }
-    pub fn from_item(item: &Item) -> Result<Self, ApiError> {
+    fn from_item(item: &Item) -> Result<Self, Corrupt> {
         let price = match item.get(attr::PRICE_AMOUNT).and_then(AttrValue::as_n) {
             Some(amount) => Some(
                 Money::new(amount, parsed(item, attr::PRICE_CURRENCY, Currency::parse)?)
@@ -180,36 +197,16 @@ impl Service {
     }
 }
 
-impl Appointment {
-    /// The attributes both the appointment and the patient's copy carry.
-    fn plain(&self, mut item: Item) -> Item {
-        for (name, value) in [
-            (attr::ID, self.id.as_str()),
-            (attr::PATIENT_ID, self.patient.as_str()),
-            (attr::PROVIDER_ID, self.provider.as_str()),
-            (attr::SERVICE_ID, self.service.as_str()),
-            (attr::STATUS, self.status.as_str()),
-        ] {
-            item.set(name, value);
-        }
-        let mut item = item
-            .with(attr::START, self.start)
-            .with(attr::END, self.end)
-            .with(attr::OCCUPIED_FROM, self.occupied.0)
-            .with(attr::OCCUPIED_TO, self.occupied.1)
-            .with(attr::VERSION, self.version)
-            .with(attr::CREATED_AT, self.created_at);
-        if let Some(slot) = self.quota_slot {
-            item.set(attr::QUOTA_SLOT, i64::from(slot));
-        }
-        if let Some(hold) = &self.from_hold {
-            item.set(attr::HOLD_ID, hold.as_str());
-        }
-        item
-    }
-    pub fn to_item(&self, sealed_reason: Option<Vec<u8>>) -> Item {
-        let mut item = self
-            .plain(Item::new(appointment_key(&self.id)))
+/// How a [`Appointment`] is spelled as a table item (the one codec of the record).
+pub trait AppointmentCodec: Sized {
+    fn to_item(&self, sealed_reason: Option<Vec<u8>>) -> Item;
+    fn patient_copy(&self) -> Item;
+    fn from_item(item: &Item) -> Result<Self, Corrupt>;
+}
+
+impl AppointmentCodec for Appointment {
+    fn to_item(&self, sealed_reason: Option<Vec<u8>>) -> Item {
+        let mut item = plain(self, Item::new(appointment_key(&self.id)))
             .with(GSI1_PK, calendar_partition(&self.provider))
             .with(GSI1_SK, format!("{}#{}", instant_key(self.start), self.id));
         if let Some(reason) = sealed_reason {
@@ -217,10 +214,13 @@ impl Appointment {
         }
         item
     }
-    pub fn patient_copy(&self) -> Item {
-        self.plain(Item::new(patient_appointment_key(&self.patient, &self.id)))
+    fn patient_copy(&self) -> Item {
+        plain(
+            self,
+            Item::new(patient_appointment_key(&self.patient, &self.id)),
+        )
     }
-    pub fn from_item(item: &Item) -> Result<Self, ApiError> {
+    fn from_item(item: &Item) -> Result<Self, Corrupt> {
         Ok(Appointment {
             id: parsed(item, attr::ID, AppointmentId::parse)?,
             patient: parsed(item, attr::PATIENT_ID, PatientId::parse)?,
@@ -241,8 +241,41 @@ impl Appointment {
     }
 }
 
-impl Hold {
-    pub fn to_item(&self) -> Item {
+/// The attributes both the appointment and the patient's copy carry.
+fn plain(record: &Appointment, mut item: Item) -> Item {
+    for (name, value) in [
+        (attr::ID, record.id.as_str()),
+        (attr::PATIENT_ID, record.patient.as_str()),
+        (attr::PROVIDER_ID, record.provider.as_str()),
+        (attr::SERVICE_ID, record.service.as_str()),
+        (attr::STATUS, record.status.as_str()),
+    ] {
+        item.set(name, value);
+    }
+    let mut item = item
+        .with(attr::START, record.start)
+        .with(attr::END, record.end)
+        .with(attr::OCCUPIED_FROM, record.occupied.0)
+        .with(attr::OCCUPIED_TO, record.occupied.1)
+        .with(attr::VERSION, record.version)
+        .with(attr::CREATED_AT, record.created_at);
+    if let Some(slot) = record.quota_slot {
+        item.set(attr::QUOTA_SLOT, i64::from(slot));
+    }
+    if let Some(hold) = &record.from_hold {
+        item.set(attr::HOLD_ID, hold.as_str());
+    }
+    item
+}
+
+/// How a [`Hold`] is spelled as a table item (the one codec of the record).
+pub trait HoldCodec: Sized {
+    fn to_item(&self) -> Item;
+    fn from_item(item: &Item) -> Result<Self, Corrupt>;
+}
+
+impl HoldCodec for Hold {
+    fn to_item(&self) -> Item {
         let mut item = Item::new(hold_key(&self.id))
             .with(GSI1_PK, HOLDS_PARTITION)
             .with(
@@ -266,7 +299,7 @@ impl Hold {
         }
         item
     }
-    pub fn from_item(item: &Item) -> Result<Self, ApiError> {
+    fn from_item(item: &Item) -> Result<Self, Corrupt> {
         Ok(Hold {
             id: parsed(item, attr::ID, HoldId::parse)?,
             patient: parsed(item, attr::PATIENT_ID, PatientId::parse)?,
@@ -285,11 +318,18 @@ impl Hold {
     }
 }
 
-impl WaitlistEntry {
-    pub fn key(&self) -> Key {
+/// How a [`WaitlistEntry`] is spelled as a table item (the one codec of the record).
+pub trait WaitlistEntryCodec: Sized {
+    fn key(&self) -> Key;
+    fn to_item(&self) -> Item;
+    fn from_item(item: &Item) -> Result<Self, Corrupt>;
+}
+
+impl WaitlistEntryCodec for WaitlistEntry {
+    fn key(&self) -> Key {
         Key::new(waitlist_partition(&self.provider), self.id.as_str())
     }
-    pub fn to_item(&self) -> Item {
+    fn to_item(&self) -> Item {
         let item = Item::new(self.key())
             .with(GSI1_PK, patient_waitlist_partition(&self.patient))
             .with(GSI1_SK, self.id.as_str())
@@ -307,7 +347,7 @@ impl WaitlistEntry {
             None => item,
         }
     }
-    pub fn from_item(item: &Item) -> Result<Self, ApiError> {
+    fn from_item(item: &Item) -> Result<Self, Corrupt> {
         Ok(WaitlistEntry {
             id: parsed(item, attr::ID, WaitlistId::parse)?,
             patient: parsed(item, attr::PATIENT_ID, PatientId::parse)?,

@@ -1,34 +1,39 @@
 //! Feedback items: one record at `FEEDBACK#<id>` (found by the staff list and the report through
 //! the GSI) and the patient's copy under their partition, with the same attributes.
 
-use crate::domain::access::Subject;
-use crate::domain::feedback::{Category, Feedback, Rating, Resolution};
-use crate::domain::ids::{AppointmentId, FeedbackId, PatientId};
-use crate::error::ApiError;
-use crate::store::codec::{corrupt, n, parsed};
+use crate::store::codec::{Corrupt, corrupt, n, parsed};
 use crate::store::keys::*;
 use crate::store::{AttrValue, GSI1_PK, GSI1_SK, Item, Key, attr};
+use domain::access::Subject;
+use domain::feedback::{Category, Feedback, Rating, Resolution};
+use domain::ids::{AppointmentId, FeedbackId, PatientId};
 
-fn bytes(item: &Item, name: &str) -> Result<Vec<u8>, ApiError> {
+fn bytes(item: &Item, name: &str) -> Result<Vec<u8>, Corrupt> {
     item.get(name)
         .and_then(AttrValue::as_b)
         .map(<[u8]>::to_vec)
         .ok_or_else(|| corrupt(name))
 }
 
-impl Feedback {
+/// How a [`Feedback`] is spelled as a table item (the one codec of the record).
+pub trait FeedbackCodec: Sized {
     /// The record staff and the report find.
-    pub fn key(&self) -> Key {
+    fn key(&self) -> Key;
+    /// The patient's copy.
+    fn copy_key(&self) -> Key;
+    /// The record (`copy` false: with its index entry) or the patient's copy.
+    fn to_item(&self, copy: bool) -> Item;
+    fn from_item(item: &Item) -> Result<Self, Corrupt>;
+}
+
+impl FeedbackCodec for Feedback {
+    fn key(&self) -> Key {
         feedback_key(&self.id)
     }
-
-    /// The patient's copy.
-    pub fn copy_key(&self) -> Key {
+    fn copy_key(&self) -> Key {
         patient_feedback_key(&self.patient, &self.id)
     }
-
-    /// The record (`copy` false: with its index entry) or the patient's copy.
-    pub fn to_item(&self, copy: bool) -> Item {
+    fn to_item(&self, copy: bool) -> Item {
         let key = if copy { self.copy_key() } else { self.key() };
         let mut item = Item::new(key)
             .with(attr::ID, self.id.as_str())
@@ -56,8 +61,7 @@ impl Feedback {
         }
         item
     }
-
-    pub fn from_item(item: &Item) -> Result<Self, ApiError> {
+    fn from_item(item: &Item) -> Result<Self, Corrupt> {
         let resolution = match item.get(attr::RESOLVED_AT) {
             None => None,
             Some(_) => Some(Resolution {

@@ -4,22 +4,30 @@
 //! once it is sent, withdrawn, skipped or failed its index attributes are removed, so the index
 //! only ever holds work.
 
-use crate::domain::ids::{AppointmentId, HoldId, OutboxId, PatientId};
-use crate::domain::notify::{Kind, Message, Preferences, State};
-use crate::error::ApiError;
-use crate::store::codec::{corrupt, n, parsed, s};
+use crate::store::codec::{Corrupt, corrupt, n, parsed, s};
 use crate::store::keys::*;
 use crate::store::{AttrValue, Condition, GSI1_PK, GSI1_SK, Item, TransactOp, attr};
+use domain::ids::{AppointmentId, HoldId, OutboxId, PatientId};
+use domain::notify::{Kind, Message, Preferences, State};
 
-fn opt_n(item: &Item, name: &str) -> Result<Option<i64>, ApiError> {
+fn opt_n(item: &Item, name: &str) -> Result<Option<i64>, Corrupt> {
     match item.get(name) {
         None => Ok(None),
         Some(v) => v.as_n().map(Some).ok_or_else(|| corrupt(name)),
     }
 }
 
-impl Message {
-    pub fn to_item(&self) -> Item {
+/// How a [`Message`] is spelled as a table item (the one codec of the record).
+pub trait MessageCodec: Sized {
+    fn to_item(&self) -> Item;
+    fn from_item(item: &Item) -> Result<Message, Corrupt>;
+    /// The write that puts a new message in the outbox, in the transaction of the change that
+    /// causes it.
+    fn put(&self) -> TransactOp;
+}
+
+impl MessageCodec for Message {
+    fn to_item(&self) -> Item {
         let mut item = Item::new(outbox_key(&self.id))
             .with(attr::ID, self.id.as_str())
             .with(attr::KIND, self.kind.code())
@@ -53,8 +61,7 @@ impl Message {
         }
         item
     }
-
-    pub fn from_item(item: &Item) -> Result<Message, ApiError> {
+    fn from_item(item: &Item) -> Result<Message, Corrupt> {
         let appointment = match item.get(attr::APPOINTMENT_ID) {
             None => None,
             Some(_) => Some((
@@ -85,10 +92,7 @@ impl Message {
             claimed_at: opt_n(item, attr::CLAIMED_AT)?,
         })
     }
-
-    /// The write that puts a new message in the outbox, in the transaction of the change that
-    /// causes it.
-    pub fn put(&self) -> TransactOp {
+    fn put(&self) -> TransactOp {
         TransactOp::Put {
             item: self.to_item(),
             condition: Some(Condition::ItemAbsent),
@@ -96,8 +100,14 @@ impl Message {
     }
 }
 
-impl Preferences {
-    pub fn to_item(&self, patient: &PatientId) -> Item {
+/// How a [`Preferences`] is spelled as a table item (the one codec of the record).
+pub trait PreferencesCodec: Sized {
+    fn to_item(&self, patient: &PatientId) -> Item;
+    fn from_item(item: &Item) -> Result<Preferences, Corrupt>;
+}
+
+impl PreferencesCodec for Preferences {
+    fn to_item(&self, patient: &PatientId) -> Item {
         let mut item = Item::new(notify_preferences_key(patient))
             .with(attr::PATIENT_ID, patient.as_str())
             .with(attr::SMS_ON, AttrValue::Bool(self.sms));
@@ -115,8 +125,7 @@ impl Preferences {
         }
         item
     }
-
-    pub fn from_item(item: &Item) -> Result<Preferences, ApiError> {
+    fn from_item(item: &Item) -> Result<Preferences, Corrupt> {
         let flag = |name: &str| match item.get(name) {
             None => Ok(None),
             Some(AttrValue::Bool(b)) => Ok(Some(*b)),

@@ -1,21 +1,26 @@
 //! The item codecs of the ledger's records: every attribute spelled through [`crate::store::attr`],
 //! every key built by [`crate::store::keys`]; a charge's line items are sealed by the use case.
 
-use crate::domain::ids::{AppointmentId, ChargeId, PatientId, PaymentId};
-use crate::domain::ledger::*;
-use crate::domain::money::{Currency, Money};
-use crate::domain::progress::{CardChecks, CheckResult, Failure, PaymentStatus, Progress, Stamp};
-use crate::error::ApiError;
-use crate::store::codec::{corrupt, n, parsed, s};
+use crate::store::codec::{Corrupt, corrupt, n, parsed, s};
 use crate::store::keys::*;
 use crate::store::{AttrValue, Item, Key, attr};
+use domain::ids::{AppointmentId, ChargeId, PatientId, PaymentId};
+use domain::ledger::*;
+use domain::money::{Currency, Money};
+use domain::progress::{CardChecks, CheckResult, Failure, PaymentStatus, Progress, Stamp};
 
-impl Charge {
-    pub fn key(&self) -> Key {
+/// How a [`Charge`] is spelled as a table item (the one codec of the record).
+pub trait ChargeCodec: Sized {
+    fn key(&self) -> Key;
+    fn to_item(&self) -> Item;
+    fn from_item(item: &Item) -> Result<Self, Corrupt>;
+}
+
+impl ChargeCodec for Charge {
+    fn key(&self) -> Key {
         charge_key(&self.patient, &self.id)
     }
-
-    pub fn to_item(&self) -> Item {
+    fn to_item(&self) -> Item {
         let mut item = Item::new(self.key())
             .with(attr::KIND, "charge")
             .with(attr::CHARGE_ID, self.id.as_str())
@@ -37,8 +42,7 @@ impl Charge {
         }
         item
     }
-
-    pub fn from_item(item: &Item) -> Result<Self, ApiError> {
+    fn from_item(item: &Item) -> Result<Self, Corrupt> {
         let optional = |name: &str| item.get(name).and_then(AttrValue::as_s);
         Ok(Charge {
             id: parsed(item, attr::CHARGE_ID, ChargeId::parse)?,
@@ -67,7 +71,7 @@ impl Charge {
 fn json_map<T: serde::de::DeserializeOwned>(
     item: &Item,
     name: &str,
-) -> Result<std::collections::BTreeMap<String, T>, ApiError> {
+) -> Result<std::collections::BTreeMap<String, T>, Corrupt> {
     match item.get(name) {
         None => Ok(Default::default()),
         Some(v) => v
@@ -77,12 +81,18 @@ fn json_map<T: serde::de::DeserializeOwned>(
     }
 }
 
-impl Payment {
-    pub fn key(&self) -> Key {
+/// How a [`Payment`] is spelled as a table item (the one codec of the record).
+pub trait PaymentCodec: Sized {
+    fn key(&self) -> Key;
+    fn to_item(&self) -> Item;
+    fn from_item(item: &Item) -> Result<Self, Corrupt>;
+}
+
+impl PaymentCodec for Payment {
+    fn key(&self) -> Key {
         payment_key(&self.patient, &self.id)
     }
-
-    pub fn to_item(&self) -> Item {
+    fn to_item(&self) -> Item {
         let p = &self.progress;
         let mut item = Item::new(self.key())
             .with(attr::KIND, "payment")
@@ -135,9 +145,8 @@ impl Payment {
         }
         item
     }
-
-    pub fn from_item(item: &Item) -> Result<Self, ApiError> {
-        let stamp = |name: &str| -> Result<Option<Stamp>, ApiError> {
+    fn from_item(item: &Item) -> Result<Self, Corrupt> {
+        let stamp = |name: &str| -> Result<Option<Stamp>, Corrupt> {
             match item.get(name).and_then(AttrValue::as_s) {
                 Some(t) => Stamp::decode(t).map(Some).ok_or_else(|| corrupt(name)),
                 None => Ok(None),

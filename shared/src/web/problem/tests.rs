@@ -60,9 +60,9 @@ async fn throttled_table_is_503() {
 /// (the table was taken from the call sites they replaced).
 #[test]
 fn every_refusal_keeps_its_status_code_and_text() {
-    use crate::domain::refusals::*;
-    use crate::domain::schedule::SlotError;
     use crate::error::InputError;
+    use domain::refusals::*;
+    use domain::schedule::SlotError;
     let cases = [
         (
             ApiError::Patient(PatientError::InvalidName),

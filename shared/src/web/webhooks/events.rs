@@ -8,12 +8,12 @@
 
 use serde::Deserialize;
 
-pub use crate::domain::progress::Event;
-use crate::domain::progress::{
+use crate::error::{ApiError, InputError};
+pub use domain::progress::Event;
+use domain::progress::{
     CardChecks, CheckResult, DisputeObservation, DisputeOutcome, Failure, Observation,
     PaymentStatus, RefundObservation,
 };
-use crate::error::{ApiError, InputError};
 
 #[derive(Deserialize)]
 struct StripeEnvelope {
@@ -103,7 +103,7 @@ fn invalid() -> ApiError {
 /// A Stripe event from its verified bytes.
 pub fn stripe(body: &[u8]) -> Result<(String, Event), ApiError> {
     let envelope: StripeEnvelope = serde_json::from_slice(body).map_err(|_| invalid())?;
-    if !crate::domain::ids::is_key_token(&envelope.id) {
+    if !domain::ids::is_key_token(&envelope.id) {
         return Err(invalid());
     }
     let event = interpret(
@@ -239,7 +239,7 @@ fn interpret(
 /// checked against the payment; the amount is checked to be within it.
 fn claim(kind: &str, object: serde_json::Value, base: Observation) -> Result<Event, ApiError> {
     let o: ClaimObject = serde_json::from_value(object).map_err(|_| invalid())?;
-    if !crate::domain::ids::is_key_token(&o.id) || o.amount < 0 {
+    if !domain::ids::is_key_token(&o.id) || o.amount < 0 {
         return Err(invalid());
     }
     let Some(intent) = o.payment_intent else {

@@ -254,7 +254,7 @@ pub fn verify_standard<'a>(
     else {
         return Err(SignatureError::Missing);
     };
-    if !crate::domain::ids::is_key_token(id) {
+    if !domain::ids::is_key_token(id) {
         return Err(SignatureError::Malformed);
     }
     let t = timestamp(ts)?;

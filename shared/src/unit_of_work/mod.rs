@@ -1,4 +1,4 @@
-//! Committing a change: the domain's items, the audit record and the idempotency record go to the
+//! The unit of work, above the table port (`crate::store`): committing a change, the domain's items, the audit record and the idempotency record go to the
 //! table in ONE transactional write, so a change is never stored without its audit record or
 //! without the reply a retry must see. Reads of patient data write their audit record first.
 //!
@@ -6,18 +6,20 @@
 //! (HMAC under the blind-index key, so a request body with patient data is not guessable from it)
 //! and the reply sealed like any other patient field; they expire after a day.
 
-use crate::domain::audit::{ActionKind, AgentKind};
-use crate::domain::ids::PatientId;
+pub mod allowance;
+
 use crate::store::{attr, keys};
+use domain::audit::{ActionKind, AgentKind};
+use domain::ids::PatientId;
 use serde::Serialize;
 
-use crate::AppState;
-use crate::domain::access::{Caller, Role, Source};
-use crate::domain::ids::IdempotencyKey;
 use crate::error::{ApiError, InputError};
+use crate::state::AppState;
 use crate::store::{
     AttrValue, Condition, Consistency, Item, Key, TTL_ATTR, TableError, TransactOp,
 };
+use domain::access::{Caller, Role, Source};
+use domain::ids::IdempotencyKey;
 
 /// How long a stored reply can be replayed.
 pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
@@ -199,7 +201,7 @@ impl Audit {
         .with(attr::CANON, 2)
         .with(
             attr::SALT,
-            AttrValue::B(rand::random::<[u8; crate::domain::commitment::SALT_LEN]>().to_vec()),
+            AttrValue::B(rand::random::<[u8; domain::commitment::SALT_LEN]>().to_vec()),
         );
         if let Some(address) = source.address {
             item.set(attr::SOURCE_ADDRESS, address);
@@ -627,8 +629,8 @@ mod tests {
 
     use super::*;
     use crate::auth::{AuthConfig, StaticJwks};
-    use crate::domain::access::{Principal, Role, Subject};
-    use crate::domain::refusals::BookingError;
+    use domain::access::{Principal, Role, Subject};
+    use domain::refusals::BookingError;
 
     fn state(dir: &std::path::Path) -> AppState {
         let jwks = Arc::new(StaticJwks(jsonwebtoken::jwk::JwkSet { keys: vec![] }));
@@ -644,7 +646,7 @@ mod tests {
                 display_name: None,
             },
             request_id: "req-1".into(),
-            source: crate::domain::access::Source::local("test"),
+            source: domain::access::Source::local("test"),
         }
     }
 

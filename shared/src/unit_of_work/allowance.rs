@@ -11,16 +11,19 @@
 
 use rand::seq::IndexedRandom as _;
 
-use crate::AppState;
-pub use crate::domain::booking::{Kind, Limits};
-use crate::domain::ids::PatientId;
-use crate::domain::refusals::{BookingError, Limited};
+use super::{Audit, CommitError, Idempotency, Reply, Write, commit};
 use crate::error::ApiError;
+use crate::state::AppState;
 use crate::store::attr;
 use crate::store::keys::{self, patient_partition};
 use crate::store::{
     AttrValue, Condition, Item, Key, Query, SortKey, TTL_ATTR, TransactOp, query_all,
 };
+use domain::access::Caller;
+use domain::booking::Practice;
+pub use domain::booking::{Kind, Limits};
+use domain::ids::PatientId;
+use domain::refusals::{BookingError, Limited};
 
 /// The sort-key prefix of an allowance's slots.
 fn prefix(kind: Kind) -> &'static str {
@@ -139,4 +142,82 @@ pub fn release(patient: &PatientId, kind: Kind, slot: u16, owner: &str) -> Trans
         key: slot_key(patient, kind, slot),
         condition: Some(Condition::Equals(attr::OWNER.into(), owner.into())),
     }
+}
+
+/// A per-patient allowance a change must claim (a patient acting for themself; never staff).
+pub struct Allowance<'a> {
+    pub patient: &'a PatientId,
+    pub kind: Kind,
+    pub limit: u16,
+    pub owner: &'a str,
+    pub until: i64,
+    pub now: i64,
+}
+
+/// Attempts at a claim: a guess, then reads of the allowance (a racing request of the same
+/// patient may take the slot a read found free).
+pub const CLAIM_ATTEMPTS: usize = 4;
+
+/// The allowance a change by `caller` for `patient` claims: none when staff act.
+pub fn allowance<'a>(
+    caller: &Caller,
+    practice: &Practice,
+    patient: &'a PatientId,
+    kind: Kind,
+    owner: &'a str,
+    until: i64,
+    now: i64,
+) -> Option<Allowance<'a>> {
+    (!caller.is_staff()).then_some(Allowance {
+        patient,
+        kind,
+        limit: practice.limits.of(kind),
+        owner,
+        until,
+        now,
+    })
+}
+
+/// [`super::commit`] with a claim on the patient's allowance (when there is one) appended after the
+/// change's own writes. `build` gets the claimed slot to record on the new item. The first
+/// attempt guesses a slot without reading (one round trip when it is free); a taken slot makes it read the allowance and try a free one.
+pub async fn commit_claiming(
+    state: &AppState,
+    caller: &Caller,
+    idem: &Idempotency,
+    allowance: Option<Allowance<'_>>,
+    build: impl Fn(Option<u16>) -> Vec<Write>,
+    audit: Audit,
+    reply: Reply,
+) -> Result<Reply, ApiError> {
+    let Some(a) = allowance else {
+        return Ok(commit(state, caller, Some(idem), build(None), audit, reply).await?);
+    };
+    for attempt in 0..CLAIM_ATTEMPTS {
+        let pick = if attempt == 0 {
+            Pick::Guess
+        } else {
+            Pick::Read
+        };
+        let claim = claim(
+            state, a.patient, a.kind, a.limit, a.owner, a.until, a.now, pick,
+        )
+        .await?;
+        let mut writes = build(Some(claim.slot));
+        writes.push(Write::claim(claim.op));
+        match commit(
+            state,
+            caller,
+            Some(idem),
+            writes,
+            audit.clone(),
+            reply.clone(),
+        )
+        .await
+        {
+            Err(CommitError::ClaimTaken) => continue,
+            other => return Ok(other?),
+        }
+    }
+    Err(limit_reached(a.kind))
 }

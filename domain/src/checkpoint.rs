@@ -6,13 +6,13 @@
 //! AWS KMS `ECC_NIST_P256` key makes.
 //!
 //! Pure text handling; signing and verifying the bytes are the signer port's
-//! (`crate::crypto::signer`).
+//! (`shared::crypto::signer`).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest as _, Sha256};
 
-use crate::domain::merkle::Hash;
+use crate::merkle::Hash;
 
 /// The em dash and space that open a signature line.
 const SIGNATURE_PREFIX: &str = "\u{2014} ";
@@ -173,7 +173,7 @@ mod tests {
         Checkpoint {
             origin: "practica.example/audit/practica-prod".into(),
             size: 12_345,
-            root: crate::domain::merkle::leaf_hash(b"x"),
+            root: crate::merkle::leaf_hash(b"x"),
             time: None,
         }
     }

@@ -2,19 +2,19 @@
 //! them), provider ids in queries, free-text reasons. Each refusal is a typed [`InputError`] or
 //! [`BookingError`].
 
-use crate::domain::ids::ProviderId;
-use crate::domain::refusals::BookingError;
-use crate::domain::schedule::{MAX_RANGE_SECS, SlotError};
 use crate::error::{ApiError, InputError};
+use domain::ids::ProviderId;
+use domain::refusals::BookingError;
+use domain::schedule::{MAX_RANGE_SECS, SlotError};
 
 /// A range bound (`from`, `to`): an RFC 3339 timestamp with an explicit offset; a fraction of a
 /// second is accepted and truncated to the second.
 pub fn parse_bound(text: &str) -> Option<i64> {
-    crate::domain::instant::parse(text).map(|i| i.second)
+    domain::instant::parse(text).map(|i| i.second)
 }
 
 /// Longest text a patient may give as a reason for visit or for cancelling.
-pub(super) const MAX_REASON_CHARS: usize = 1000;
+pub(crate) const MAX_REASON_CHARS: usize = 1000;
 
 /// A range bound in a JSON body (422 when malformed); fractions of a second are truncated.
 pub fn body_instant(text: &str, field: &'static str) -> Result<i64, ApiError> {
@@ -29,7 +29,7 @@ pub fn query_instant(text: &str, field: &'static str) -> Result<i64, ApiError> {
 /// A slot start in a JSON body: a zero fraction (`.000Z`) is the same start; any other fraction
 /// is not on the schedule's grid.
 pub fn body_start(text: &str) -> Result<i64, ApiError> {
-    match crate::domain::instant::parse(text) {
+    match domain::instant::parse(text) {
         None => Err(ApiError::Input(InputError::InvalidBodyTimestamp("start"))),
         Some(i) if i.nanos != 0 => Err(SlotError::OffGrid.into()),
         Some(i) => Ok(i.second),
@@ -37,7 +37,7 @@ pub fn body_start(text: &str) -> Result<i64, ApiError> {
 }
 
 /// A `providerId` query parameter.
-pub(super) fn query_provider_id(text: &str) -> Result<ProviderId, ApiError> {
+pub(crate) fn query_provider_id(text: &str) -> Result<ProviderId, ApiError> {
     ProviderId::parse(text).ok_or_else(|| ApiError::Input(InputError::InvalidProviderId))
 }
 
@@ -53,7 +53,7 @@ pub fn query_range(from: &str, to: &str) -> Result<(i64, i64), ApiError> {
     Ok((from, to))
 }
 
-pub(super) fn reason_text(reason: Option<String>) -> Result<Option<String>, ApiError> {
+pub(crate) fn reason_text(reason: Option<String>) -> Result<Option<String>, ApiError> {
     match reason {
         Some(r) if r.chars().count() > MAX_REASON_CHARS || r.chars().any(char::is_control) => {
             Err(ApiError::Booking(BookingError::InvalidReason))

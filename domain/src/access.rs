@@ -77,7 +77,7 @@ pub struct Principal {
     /// The email address the identity provider has verified for this login (`email` with
     /// `email_verified: true`; Cognito puts them in ID tokens), if the token carries one.
     #[serde(skip)]
-    pub verified_email: Option<crate::domain::sensitive::Sensitive<String>>,
+    pub verified_email: Option<crate::sensitive::Sensitive<String>>,
     /// The token's display name, if it carries one. Audit entries keep it for staff, providers and
     /// admins only (a patient's name is patient data), so access logs can name who looked.
     #[serde(skip)]

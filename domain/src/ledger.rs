@@ -1,14 +1,14 @@
 //! The patient's ledger: charges (immutable; corrections are adjusting entries) and payments (their
 //! progress merged from processor events), and the arithmetic of what is outstanding per currency.
-//! How they are stored is `crate::store::codec::payments`; where, `crate::store::keys`.
+//! How they are stored is `shared::store::codec::payments`; where, `shared::store::keys`.
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::ids::{AppointmentId, ChargeId, PatientId, PaymentId};
-use crate::domain::instant::render_utc;
-use crate::domain::money::{Currency, Money};
-use crate::domain::progress::{PaymentStatus, Progress};
-use crate::domain::sensitive::Sensitive;
+use crate::ids::{AppointmentId, ChargeId, PatientId, PaymentId};
+use crate::instant::render_utc;
+use crate::money::{Currency, Money};
+use crate::progress::{PaymentStatus, Progress};
+use crate::sensitive::Sensitive;
 
 /// Most line items on one charge.
 pub const MAX_LINE_ITEMS: usize = 50;

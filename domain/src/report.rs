@@ -2,7 +2,7 @@
 //! times, amounts, codes, audit entries; never a sealed field), and the figures, each for the
 //! period and the one before it. Pure: the same facts give the same report, value for value, so a
 //! report can be regenerated and compared byte for byte (every collection here is ordered).
-//! Collecting the facts is `crate::reports::collect`; drawing them, `crate::reports::render`.
+//! Collecting the facts is `shared::reports::collect`; drawing them, `shared::reports::render`.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
@@ -11,8 +11,8 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use serde::Serialize;
 
-use crate::domain::feedback::Category;
-use crate::domain::progress::{CardChecks, CheckResult, Dispute, DisputeOutcome, PaymentStatus};
+use crate::feedback::Category;
+use crate::progress::{CardChecks, CheckResult, Dispute, DisputeOutcome, PaymentStatus};
 
 /// The longest period a report covers.
 pub const MAX_DAYS: i32 = 366;
@@ -260,7 +260,7 @@ pub struct Facts {
     pub working: BTreeMap<String, Vec<(i64, i64)>>,
     pub ledgers: Vec<LedgerFact>,
     pub feedback: Vec<FeedbackFact>,
-    /// Refusals counted, not stored: per name (`crate::counters`), this period and the one before.
+    /// Refusals counted, not stored: per name (`shared::counters`), this period and the one before.
     pub counters: BTreeMap<String, [i64; 2]>,
     /// Patients with at least one appointment: (patient, provider) pairs.
     pub patient_providers: BTreeSet<(String, String)>,
@@ -680,8 +680,7 @@ pub fn compute(facts: &Facts, period: &Period, previous: &Period) -> Report {
             }
             continue;
         }
-        let is_read = crate::domain::audit::ActionKind::of(&e.action)
-            == crate::domain::audit::ActionKind::Read;
+        let is_read = crate::audit::ActionKind::of(&e.action) == crate::audit::ActionKind::Read;
         if !(e.is_workforce() && is_read && !e.patients.is_empty()) {
             continue;
         }

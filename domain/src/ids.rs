@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::domain::access::Subject;
+use crate::access::Subject;
 
 macro_rules! ulid_id {
     ($(#[$doc:meta])* $name:ident, $prefix:literal) => {

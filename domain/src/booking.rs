@@ -1,15 +1,15 @@
 //! Booking records and their rules: the practice and its per-patient limits, providers, services,
 //! appointments, holds and waitlist entries, and the JSON views people see (times in the practice's
-//! zone). How they are stored is `crate::store::codec::booking`; where, `crate::store::keys`.
+//! zone). How they are stored is `shared::store::codec::booking`; where, `shared::store::keys`.
 
 use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::access::Subject;
-use crate::domain::ids::{AppointmentId, HoldId, PatientId, ProviderId, ServiceId, WaitlistId};
-use crate::domain::instant::render_in;
-use crate::domain::money::Money;
-use crate::domain::schedule::Rules;
+use crate::access::Subject;
+use crate::ids::{AppointmentId, HoldId, PatientId, ProviderId, ServiceId, WaitlistId};
+use crate::instant::render_in;
+use crate::money::Money;
+use crate::schedule::Rules;
 
 /// The practice: its time zone and booking policies.
 #[derive(Clone, Debug)]
@@ -19,7 +19,7 @@ pub struct Practice {
     pub hold_minutes: u16,
     pub waitlist_offer_minutes: u16,
     pub limits: Limits,
-    pub notifications: crate::domain::notify::Settings,
+    pub notifications: crate::notify::Settings,
 }
 
 impl Practice {

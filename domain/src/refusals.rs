@@ -1,9 +1,9 @@
 //! Why the rules refuse a request: one enum per area, each variant a reason a person can act on,
 //! its text (the `Display`) the explanation the client gets. No status codes here:
-//! `crate::web::problem` maps every variant to its HTTP status and stable `code` in one table.
+//! `shared::web::problem` maps every variant to its HTTP status and stable `code` in one table.
 //! Texts never quote the request's values (they may be patient data).
 
-use crate::domain::schedule::SlotError;
+use crate::schedule::SlotError;
 
 /// Booking: holds, appointments, the waitlist and per-patient limits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]

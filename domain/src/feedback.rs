@@ -1,13 +1,13 @@
 //! Feedback and complaints: what a patient tells the practice, and its resolution. The text and the
 //! resolution note are patient data (sealed at rest, never in the report); the category, rating,
-//! times and ids are what the compliance report counts. Stored by `crate::store::codec::feedback`.
+//! times and ids are what the compliance report counts. Stored by `shared::store::codec::feedback`.
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::access::Subject;
-use crate::domain::ids::{AppointmentId, FeedbackId, PatientId};
-use crate::domain::instant::render_utc;
-use crate::domain::sensitive::Sensitive;
+use crate::access::Subject;
+use crate::ids::{AppointmentId, FeedbackId, PatientId};
+use crate::instant::render_utc;
+use crate::sensitive::Sensitive;
 
 /// Longest text or resolution note, in characters.
 pub const MAX_TEXT_CHARS: usize = 4000;

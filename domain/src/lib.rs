@@ -1,6 +1,7 @@
 //! The domain: pure types and rules, with no I/O and no HTTP. Everything here is synchronous and
-//! testable on its own; the dependency rule (`crate::layers` tests) keeps framework, SDK and
-//! storage crates out.
+//! testable on its own. It is its own crate so that its Cargo.toml is the dependency rule: the
+//! compiler, not a text search, keeps framework, SDK, storage and runtime crates out, and nothing
+//! here can name the layers above (`shared`'s use cases, store, web, adapters).
 
 pub mod access;
 pub mod audit;

@@ -1,0 +1,10 @@
+//! What several use cases need alike, in one neutral place so that no use-case folder imports
+//! another: [`access`] (the patient a request acts for), [`input`] (instants and ranges from
+//! request fields), [`lookup`] (the practice's cached records and the clock's now), [`patients`]
+//! (a patient's record opened), [`paging`] (one page of a newest-first query).
+
+pub mod access;
+pub mod input;
+pub mod lookup;
+pub mod paging;
+pub mod patients;

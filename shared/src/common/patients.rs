@@ -1,0 +1,65 @@
+//! A patient's record opened: what registration, the patient's own reads and the notify job's
+//! contact lookup all read the same way. Writing the record is `crate::booking::patients`.
+
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::codec::{corrupt, parsed};
+use crate::store::keys::patient_key;
+use crate::store::{AttrValue, Consistency, Item, attr};
+use domain::ids::PatientId;
+use domain::sensitive::Sensitive;
+
+/// The record's fields sealed under the patient's key, in the order [`PatientView`] holds them.
+pub const SEALED_FIELDS: [&str; 4] = [attr::NAME, attr::DATE_OF_BIRTH, attr::PHONE, attr::EMAIL];
+
+/// A patient record opened for an authorized reader.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PatientView {
+    pub patient_id: PatientId,
+    pub name: Sensitive<String>,
+    pub date_of_birth: Sensitive<String>,
+    pub phone: Sensitive<String>,
+    pub email: Sensitive<String>,
+    /// Whether the identity provider has verified this address for the patient's own login; an
+    /// unverified address may have been typed by anyone and proves nothing about who they are.
+    pub email_verified: bool,
+}
+
+pub(crate) async fn open(state: &AppState, item: &Item) -> Result<PatientView, ApiError> {
+    let id = parsed(item, attr::ID, PatientId::parse)?;
+    let key = patient_key(&id);
+    let mut fields = Vec::with_capacity(4);
+    for field in SEALED_FIELDS {
+        let sealed = item
+            .get(field)
+            .and_then(AttrValue::as_b)
+            .ok_or_else(|| corrupt(field))?;
+        fields.push(state.sealer.open_str(&key, field, sealed).await?);
+    }
+    let mut fields = fields.into_iter();
+    let mut next = || fields.next().ok_or_else(|| corrupt("patient"));
+    Ok(PatientView {
+        patient_id: id,
+        name: next()?,
+        date_of_birth: next()?,
+        phone: next()?,
+        email: next()?,
+        email_verified: matches!(item.get(attr::EMAIL_VERIFIED), Some(AttrValue::Bool(true))),
+    })
+}
+
+/// A patient's record opened to send them a message (the notify job; its audit entry for the
+/// message names the patient). `None` when there is no record.
+pub async fn contact(state: &AppState, id: &PatientId) -> Result<Option<PatientView>, ApiError> {
+    match state
+        .table
+        .get(&patient_key(id), Consistency::Strong)
+        .await?
+    {
+        Some(item) => Ok(Some(open(state, &item).await?)),
+        None => Ok(None),
+    }
+}
