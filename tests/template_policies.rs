@@ -591,7 +591,7 @@ fn the_portal_is_one_origin_behind_waf_with_the_served_headers() {
     let security = &headers["SecurityHeadersConfig"];
     // What `practica serve` sends, with the managed login's token endpoint and Stripe's card
     // form (its script, frames and API) added.
-    let deployed = practica_cli::portal::CONTENT_SECURITY_POLICY
+    let deployed = practica_cli::pages::CONTENT_SECURITY_POLICY
         .replace(
             "script-src 'self';",
             "script-src 'self' https://js.stripe.com;",
@@ -611,11 +611,11 @@ fn the_portal_is_one_origin_behind_waf_with_the_served_headers() {
     assert_eq!(security["ReferrerPolicy"]["ReferrerPolicy"], "no-referrer");
     assert_eq!(
         security["StrictTransportSecurity"]["AccessControlMaxAgeSec"],
-        practica_cli::portal::HSTS_MAX_AGE_SECS
+        practica_cli::pages::HSTS_MAX_AGE_SECS
     );
     assert_eq!(
         headers["CustomHeadersConfig"]["Items"][0]["Value"],
-        practica_cli::portal::PERMISSIONS_POLICY
+        practica_cli::pages::PERMISSIONS_POLICY
     );
 
     // A private bucket that only this distribution reads.

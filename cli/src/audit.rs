@@ -6,70 +6,28 @@
 use std::path::Path;
 
 use base64::Engine as _;
-use std::sync::Arc;
 
-use audit::AuditJob;
 use domain::merkle::{Hash, verify_inclusion};
-use shared::adapters::dir_archive::DirArchive;
-use shared::adapters::local_signer::LocalSigner;
 use shared::audit::archive::archived;
 use shared::audit::log::{IDLE_CHECKPOINT, Integrated, LogConfig, verify_table};
 use shared::audit::verify::Report;
 use shared::crypto::signer::{LogSigner, verify_checkpoint};
-use shared::state::AppState;
 use shared::unit_of_work::{Actor, Audit};
 
-use crate::serve::offline_state;
-
-/// The audit-log signing key in the data directory (P-256, PKCS#8, 0600).
-pub const AUDIT_KEY_FILE: &str = "audit-signing.p8";
-/// The key name in the local log's signed checkpoints.
-pub const LOCAL_KEY_NAME: &str = "practica.local/audit";
-
-/// The local log's identity; a first integration looks back a month.
-pub fn local_config(table_name: &str) -> LogConfig {
-    LogConfig {
-        origin: format!("practica.local/audit/{table_name}"),
-        key_name: LOCAL_KEY_NAME.into(),
-        first_scan_days: 31,
-        idle_checkpoint: IDLE_CHECKPOINT,
-    }
-}
-
-pub fn signer(data: &Path) -> anyhow::Result<LocalSigner> {
-    LocalSigner::open_or_create(&data.join(AUDIT_KEY_FILE))
-}
-
-/// The folder of the data dir that archives every sealed checkpoint.
-pub const ARCHIVE_DIR: &str = "checkpoints";
-
-pub fn archive(data: &Path) -> DirArchive {
-    DirArchive::new(data.join(ARCHIVE_DIR))
-}
-
-/// The audit function's job over a data directory's state, signer and archive.
-pub fn job(data: &Path, state: &AppState) -> anyhow::Result<AuditJob> {
-    Ok(AuditJob {
-        table: state.table.clone(),
-        signer: Arc::new(signer(data)?),
-        clock: state.clock.clone(),
-        archive: Arc::new(archive(data)),
-        config: local_config(&state.table_name),
-    })
-}
+use crate::local::{self, offline_state};
 
 /// `practica audit seal`.
 pub async fn seal(data: &Path) -> anyhow::Result<Integrated> {
     let state = offline_state(data)?;
-    Ok(job(data, &state)?.integrate().await?.0)
+    Ok(local::audit_job(data, &state)?.integrate().await?.0)
 }
 
 /// `practica audit verify`: the table's log and checkpoints, and the archived checkpoints.
 pub async fn verify(data: &Path) -> anyhow::Result<Report> {
     let state = offline_state(data)?;
-    let signer = signer(data)?;
-    let config = local_config(&state.table_name);
-    let archived = archived(&archive(data))
+    let signer = local::signer(data)?;
+    let config = local::local_config(&state.table_name);
+    let archived = archived(&local::archive(data))
         .await
         .map_err(|e| anyhow::anyhow!("reading the archived checkpoints failed: {e}"))?;
     verify_table(
@@ -167,7 +125,7 @@ pub async fn export(data: &Path, from: &str, to: &str) -> anyhow::Result<Vec<Str
 
 /// `practica audit public-key`: the key's SubjectPublicKeyInfo as PEM.
 pub fn public_key_pem(data: &Path) -> anyhow::Result<String> {
-    Ok(pem_of(signer(data)?.public_key()))
+    Ok(pem_of(local::signer(data)?.public_key()))
 }
 
 /// A DER SubjectPublicKeyInfo as a PEM `PUBLIC KEY`.

@@ -3,8 +3,10 @@
 pub mod audit;
 pub mod checkout;
 pub mod demo;
+pub mod local;
 pub mod local_only;
 pub mod login;
+pub mod pages;
 pub mod portal;
 pub mod publish;
 pub mod report;

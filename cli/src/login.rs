@@ -28,10 +28,43 @@ use shared::adapters::local_issuer::LocalIssuer;
 use shared::auth::{Role, Subject};
 use shared::error::{ApiError, InputError};
 
-use crate::portal::{DEMO_TOKEN_TTL, DEMO_USERS, DemoUser};
-
 pub const AUTHORIZE_PATH: &str = "/local/oauth2/authorize";
 pub const TOKEN_PATH: &str = "/local/oauth2/token";
+/// How long a demo token lasts (a deployed staff pool's access tokens last as long).
+pub const DEMO_TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
+
+/// A person of the demo practice one may sign in as.
+pub struct DemoUser {
+    pub user: &'static str,
+    pub name: &'static str,
+    pub role: Role,
+}
+
+/// The seeded demo people (`crate::demo`): the patient and a provider, and front-desk staff and an
+/// administrator, who exist only as token subjects.
+pub const DEMO_USERS: [DemoUser; 4] = [
+    DemoUser {
+        user: crate::demo::DEMO_PATIENT,
+        name: "Jane Demo-Patient",
+        role: Role::Patient,
+    },
+    DemoUser {
+        user: crate::demo::DEMO_PROVIDER_LOGINS[0],
+        name: "Dr. Ana Rivera",
+        role: Role::Provider,
+    },
+    DemoUser {
+        user: "staff-1",
+        name: "Front desk (demo staff)",
+        role: Role::Staff,
+    },
+    DemoUser {
+        user: "admin-1",
+        name: "Practice administrator (demo)",
+        role: Role::Admin,
+    },
+];
+
 /// The patients' client (the patient pool's app client in production).
 pub const PATIENT_CLIENT: &str = "local-patients";
 /// The staff's client (the staff pool's app client in production).
@@ -238,7 +271,7 @@ async fn sign_in_page(headers: HeaderMap, RawQuery(raw): RawQuery) -> Result<Res
 </html>
 "#
     );
-    Ok(crate::portal::page_response(
+    Ok(crate::pages::page_response(
         html,
         "text/html; charset=utf-8",
     ))

@@ -168,7 +168,7 @@ enum AuditAction {
         #[arg(long)]
         key: PathBuf,
         /// The key name in the checkpoint's signature line.
-        #[arg(long, default_value = practica_cli::audit::LOCAL_KEY_NAME)]
+        #[arg(long, default_value = practica_cli::local::LOCAL_KEY_NAME)]
         key_name: String,
         /// An earlier checkpoint (the `checkpoint` of an access log checked before): the log must
         /// extend it, as shown by `--consistency`.

@@ -5,64 +5,18 @@
 //! from the local issuer for the seeded demo people only (what `practica token` does for anyone),
 //! for scripts. None of this is in a Lambda binary.
 
-use std::time::Duration;
-
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
-use shared::auth::Role;
 use shared::error::{ApiError, InputError};
 use shared::web::ApiJson;
 
+use crate::login::{DEMO_TOKEN_TTL, DEMO_USERS};
+use crate::pages::page_response;
+
 pub const DEMO_SIGN_IN_PATH: &str = "/local/demo-sign-in";
-/// How long a demo token lasts (a deployed staff pool's access tokens last as long).
-pub const DEMO_TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
-
-/// `Strict-Transport-Security: max-age=` (two years), as the distribution's headers policy says.
-pub const HSTS_MAX_AGE_SECS: u64 = 63_072_000;
-/// No camera, microphone, location or browser payment API for any page.
-pub const PERMISSIONS_POLICY: &str = "camera=(), microphone=(), geolocation=(), payment=()";
-
-/// Scripts and styles from this origin only, no inline code, no framing, nothing sent elsewhere.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
-    style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; \
-    frame-ancestors 'none'";
-
-/// A person of the demo practice one may sign in as.
-pub struct DemoUser {
-    pub user: &'static str,
-    pub name: &'static str,
-    pub role: Role,
-}
-
-/// The seeded demo people (`crate::demo`): the patient and a provider, and front-desk staff and an
-/// administrator, who exist only as token subjects.
-pub const DEMO_USERS: [DemoUser; 4] = [
-    DemoUser {
-        user: crate::demo::DEMO_PATIENT,
-        name: "Jane Demo-Patient",
-        role: Role::Patient,
-    },
-    DemoUser {
-        user: crate::demo::DEMO_PROVIDER_LOGINS[0],
-        name: "Dr. Ana Rivera",
-        role: Role::Provider,
-    },
-    DemoUser {
-        user: "staff-1",
-        name: "Front desk (demo staff)",
-        role: Role::Staff,
-    },
-    DemoUser {
-        user: "admin-1",
-        name: "Practice administrator (demo)",
-        role: Role::Admin,
-    },
-];
-
 /// The site's files (`web/portal/`), compiled in: path, body, content type.
 pub const FILES: [(&str, &str, &str); 11] = [
     ("/", include_str!("../../web/portal/index.html"), HTML),
@@ -174,7 +128,7 @@ pub fn routes(minter: crate::login::Minter, audit_spki: &[u8]) -> Router {
         serde_json::json!({ "processor": "sandbox" }),
         DEFAULT_IDLE_MINUTES,
         AuditLogConfig {
-            key_name: crate::audit::LOCAL_KEY_NAME,
+            key_name: crate::local::LOCAL_KEY_NAME,
             spki: audit_spki,
             // A local data directory may hold entries written before salted commitments.
             bytes_from: None,
@@ -199,33 +153,10 @@ pub const DEFAULT_IDLE_MINUTES: u16 = 15;
 pub const CONFIG_PATH: &str = "/portal/config.json";
 const JSON: &str = "application/json";
 
-const HSTS: &str = "max-age=63072000; includeSubDomains";
-
 /// One of the site's files with the headers every page gets (CloudFront's response-headers policy
 /// sets the same in production).
 async fn page(body: &'static str, content_type: &'static str) -> Response {
     page_response(body, content_type)
-}
-
-/// `body` with the headers every page gets.
-pub fn page_response(body: impl IntoResponse, content_type: &'static str) -> Response {
-    let mut response = body.into_response();
-    let headers = response.headers_mut();
-    for (name, value) in [
-        (header::CONTENT_TYPE, content_type),
-        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
-        (header::STRICT_TRANSPORT_SECURITY, HSTS),
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::REFERRER_POLICY, "no-referrer"),
-        (header::CACHE_CONTROL, "no-cache"),
-        (
-            header::HeaderName::from_static("permissions-policy"),
-            PERMISSIONS_POLICY,
-        ),
-    ] {
-        headers.insert(name, HeaderValue::from_static(value));
-    }
-    response
 }
 
 async fn demo_users() -> Json<serde_json::Value> {

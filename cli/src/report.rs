@@ -3,33 +3,12 @@
 //! dir (where `GET /v1/reports` finds it) and, with `--out`, also written to that folder.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::Context as _;
 use domain::report::Period;
-use reports::ReportJob;
-use shared::adapters::dir_reports::DirReports;
-use shared::crypto::signer::LogSigner as _;
 use shared::reports::{Manifest, ReportStore as _};
-use shared::state::AppState;
 
-use crate::serve::offline_state;
-
-/// Where a data directory keeps its published reports.
-pub fn store(data: &Path) -> DirReports {
-    DirReports::new(data.join("reports"))
-}
-
-pub fn job(data: &Path, state: &AppState) -> anyhow::Result<ReportJob> {
-    Ok(ReportJob {
-        table: state.table.clone(),
-        clock: state.clock.clone(),
-        store: Arc::new(store(data)),
-        archive: Arc::new(crate::audit::archive(data)),
-        log: crate::audit::local_config(&state.table_name),
-        spki: crate::audit::signer(data)?.public_key().to_vec(),
-    })
-}
+use crate::local::{self, offline_state};
 
 fn date(text: &str, flag: &str) -> anyhow::Result<jiff::civil::Date> {
     text.parse()
@@ -53,13 +32,13 @@ pub async fn report(
     let period = Period::new(from, to, &zone)?;
     // Entries written since the server last sealed are integrated first, as the audit function
     // would have done on Lambda, so the verification sees the whole log.
-    crate::audit::job(data, &state)?.integrate().await?;
-    let job = job(data, &state)?;
+    local::audit_job(data, &state)?.integrate().await?;
+    let job = local::report_job(data, &state)?;
     let manifest = job.report(&period).await?;
     let mut written = Vec::new();
     if let Some(out) = out {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-        let store = store(data);
+        let store = local::report_store(data);
         for file in &manifest.files {
             let bytes = store
                 .get(&manifest.id, file)

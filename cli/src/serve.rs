@@ -47,8 +47,8 @@ pub async fn bind(port: u16, data: &Path) -> anyhow::Result<(tokio::net::TcpList
     if let Some(path) = secrets_file {
         println!("webhook signing secrets: {}", path.display());
     }
-    spawn_audit_sealing(crate::audit::job(data, &state)?);
-    spawn_scheduled_jobs(state.clone(), crate::report::job(data, &state)?);
+    spawn_audit_sealing(crate::local::audit_job(data, &state)?);
+    spawn_scheduled_jobs(state.clone(), crate::local::report_job(data, &state)?);
     spawn_notify(state.clone(), notify_delivery(data)?);
     // One sandbox for the payments routes and the local card form (they share its lock).
     let sandbox = Arc::new(SandboxProcessor::new(data.join(SANDBOX_FILE)));
@@ -66,12 +66,15 @@ pub async fn bind(port: u16, data: &Path) -> anyhow::Result<(tokio::net::TcpList
         .merge(payments::routes(state.clone(), sandbox))
         .merge(webhook_routes)
         .merge(checkout)
-        .merge(reports::routes(state, Arc::new(crate::report::store(data))))
+        .merge(reports::routes(
+            state,
+            Arc::new(crate::local::report_store(data)),
+        ))
         .route(JWKS_PATH, get(move || async move { Json(key_set) }))
         .route(OPENAPI_PATH, get(openapi))
         .merge(crate::portal::routes(
             crate::login::Minter { issuer, clock },
-            shared::crypto::signer::LogSigner::public_key(&crate::audit::signer(data)?),
+            shared::crypto::signer::LogSigner::public_key(&crate::local::signer(data)?),
         ));
     // Every /local route answers this machine's own names and pages only.
     let port = addr.port();
@@ -210,23 +213,9 @@ pub async fn run(port: u16, data: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The local state over `data` for one-shot commands (the server must not be running: the embedded
-/// database is opened exclusively).
-pub fn offline_state(data: &Path) -> anyhow::Result<AppState> {
-    std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
-    let issuer = LocalIssuer::open_or_create(data)?;
-    let jwks = shared::auth::StaticJwks(issuer.jwks().clone());
-    AppState::local(
-        data,
-        Arc::new(jwks),
-        AuthConfig::new(LOCAL_ISSUER, LOCAL_AUDIENCE),
-    )
-    .context("opening the data directory (is `practica serve` running on it? stop it first)")
-}
-
 /// `practica seed`: loads the demo practice and returns its ids.
 pub async fn seed(data: &Path) -> anyhow::Result<crate::demo::Demo> {
-    let state = offline_state(data)?;
+    let state = crate::local::offline_state(data)?;
     crate::demo::seed(&state)
         .await
         .map_err(|e| anyhow::anyhow!("seeding failed: {e}"))
@@ -234,7 +223,7 @@ pub async fn seed(data: &Path) -> anyhow::Result<crate::demo::Demo> {
 
 /// `practica sweep`: removes expired holds and offers their time to the waitlist.
 pub async fn sweep(data: &Path) -> anyhow::Result<(usize, usize)> {
-    let state = offline_state(data)?;
+    let state = crate::local::offline_state(data)?;
     let run = format!("sweep-{}", run_id());
     shared::booking::holds::sweep_expired_holds(&state, &run)
         .await
@@ -244,7 +233,7 @@ pub async fn sweep(data: &Path) -> anyhow::Result<(usize, usize)> {
 /// `practica outbox --deliver`: delivers the messages due now to the mailbox (with no server
 /// running; `practica serve` does it every few seconds itself). Returns each message's outcome.
 pub async fn deliver(data: &Path) -> anyhow::Result<Vec<String>> {
-    let state = offline_state(data)?;
+    let state = crate::local::offline_state(data)?;
     let delivery = notify_delivery(data)?;
     let done = shared::notify::deliver_due(&state, &delivery, 10_000)
         .await

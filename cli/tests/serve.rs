@@ -357,12 +357,12 @@ async fn pages_carry_the_security_headers_and_no_inline_code() {
             header("strict-transport-security"),
             format!(
                 "max-age={}; includeSubDomains",
-                practica_cli::portal::HSTS_MAX_AGE_SECS
+                practica_cli::pages::HSTS_MAX_AGE_SECS
             )
         );
         assert_eq!(
             header("permissions-policy"),
-            practica_cli::portal::PERMISSIONS_POLICY
+            practica_cli::pages::PERMISSIONS_POLICY
         );
         assert_eq!(header("x-content-type-options"), "nosniff");
         assert_eq!(header("referrer-policy"), "no-referrer");
@@ -482,7 +482,7 @@ async fn the_local_login_is_the_code_flow_with_pkce() {
     );
     assert_eq!(
         config["auditLog"]["keyName"],
-        practica_cli::audit::LOCAL_KEY_NAME
+        practica_cli::local::LOCAL_KEY_NAME
     );
     let redirect = format!("{base}/");
     let verifier = "a-verifier-of-forty-three-characters-or-more-0123";

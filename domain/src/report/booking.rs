@@ -89,7 +89,7 @@ pub(super) fn section(facts: &Facts, split: &Split<'_>, out: &mut Sections) {
             .collect(),
         chart: Some((0, 1, 2)),
     });
-    out.tables.push(utilisation(facts, &split));
+    out.tables.push(utilisation(facts, split));
 }
 
 /// Booked time against working time, per provider.
