@@ -14,10 +14,9 @@
 
 use crate::store::codec::booking::AppointmentCodec;
 use crate::store::codec::notify::{MessageCodec, PreferencesCodec};
-use std::sync::Arc;
 
-use async_trait::async_trait;
-
+use super::port::{Delivery, Envelope, NotifyError};
+use super::record::{audit_op, record_refusal};
 use crate::common::lookup;
 use crate::common::patients::contact;
 use crate::error::ApiError;
@@ -27,64 +26,13 @@ use crate::store::{
     AttrValue, Condition, Consistency, GSI1_PK, GSI1_SK, Query, SortKey, TTL_ATTR, TableError,
     TransactOp, Update, attr,
 };
-use crate::unit_of_work::{Actor, Audit};
 use domain::booking::{Appointment, Practice, Status};
 use domain::ids::OutboxId;
 use domain::notify::{
-    CLAIM_LEASE_SECS, Channel, Fields, Kind, MAX_ATTEMPTS, Message, Preferences, State, Templates,
+    CLAIM_LEASE_SECS, Channel, Fields, Kind, MAX_ATTEMPTS, Message, Preferences, State,
     backoff_secs, first_name,
 };
 use domain::sensitive::Sensitive;
-
-/// One message for one channel, as the provider gets it.
-#[derive(Clone, Debug)]
-pub struct Envelope {
-    /// `<message id>.<channel>`: the same on every attempt, for providers that deduplicate.
-    pub dedupe_key: String,
-    pub kind: Kind,
-    pub channel: Channel,
-    /// An email address or a phone number.
-    pub to: Sensitive<String>,
-    pub subject: Option<String>,
-    pub text: String,
-    pub html: Option<String>,
-}
-
-/// The provider's id for a message it accepted.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Sent {
-    pub provider_id: String,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum NotifyError {
-    /// The address does not take mail (a hard bounce, a suppressed address): recorded, not retried.
-    #[error("the address bounced")]
-    Bounced,
-    /// The number opted out (STOP): recorded, not retried.
-    #[error("the number opted out")]
-    OptedOut,
-    /// The provider refused the message itself (a sender not verified, content it does not take):
-    /// no retry can help; the message fails and the failure is audited.
-    #[error("the provider refused the message: {0}")]
-    Rejected(String),
-    /// The provider could not be reached or refused for now: retried with backoff.
-    #[error("the provider is unavailable: {0}")]
-    Unavailable(anyhow::Error),
-}
-
-/// The port every channel's provider implements (SES, End User Messaging SMS, a local mailbox).
-#[async_trait]
-pub trait Notifier: Send + Sync {
-    async fn send(&self, envelope: &Envelope) -> Result<Sent, NotifyError>;
-}
-
-/// What delivery needs besides the application state.
-#[derive(Clone)]
-pub struct Delivery {
-    pub notifier: Arc<dyn Notifier>,
-    pub templates: Arc<Templates>,
-}
 
 /// What became of one message in one run.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -537,99 +485,6 @@ async fn mark_sent(
         Err(TableError::TransactionConditionFailed { .. }) => Ok(()),
         Err(e) => Err(e.into()),
     }
-}
-
-/// The audit entry of a message: which message, of which kind, to whom; never its content.
-///
-/// The entity is `message.<kind>`, so the report counts messages by kind from the audit trail.
-fn audit_op(state: &AppState, message: &Message, action: &'static str) -> TransactOp {
-    let request_id = message.id.to_string();
-    let entity = format!("message.{}", message.kind.code());
-    TransactOp::Put {
-        item: Audit::new(action, entity, message.id.as_str())
-            .about(&message.patient)
-            .item(
-                state,
-                Actor::System {
-                    name: "notify",
-                    request_id: &request_id,
-                },
-            ),
-        condition: Some(Condition::ItemAbsent),
-    }
-}
-
-/// What a provider reported later about an email it had accepted (SES's bounce and complaint
-/// events, traced back by the message's tag).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EmailEvent {
-    /// A permanent bounce: no more email to the address until the patient confirms it.
-    Bounced,
-    /// The patient marked it as spam: email is turned off for them, as if they had.
-    Complained,
-}
-
-/// Records a provider's later report on the patient of message `id`. Unknown messages are
-/// ignored (another sender on the same account); returns whether one was recorded.
-pub async fn record_email_event(
-    state: &AppState,
-    id: &OutboxId,
-    event: EmailEvent,
-) -> Result<bool, ApiError> {
-    let Some(item) = state
-        .table
-        .get(&outbox_key(id), Consistency::Strong)
-        .await?
-    else {
-        return Ok(false);
-    };
-    let message = Message::from_item(&item)?;
-    let now = lookup::now(state);
-    match event {
-        EmailEvent::Bounced => record_refusal(state, &message, true, false, now).await?,
-        EmailEvent::Complained => {
-            let update = Update::default()
-                .set(attr::PATIENT_ID, message.patient.as_str())
-                .set(attr::EMAIL_ON, AttrValue::Bool(false));
-            let ops = vec![
-                TransactOp::Update {
-                    key: notify_preferences_key(&message.patient),
-                    update,
-                    condition: None,
-                },
-                audit_op(state, &message, "notification.complaint"),
-            ];
-            state.table.transact_write(ops).await?;
-        }
-    }
-    Ok(true)
-}
-
-/// Records a bounced address or an opted-out number on the patient's preferences.
-async fn record_refusal(
-    state: &AppState,
-    message: &Message,
-    bounced: bool,
-    opted_out: bool,
-    now: i64,
-) -> Result<(), ApiError> {
-    let mut update = Update::default().set(attr::PATIENT_ID, message.patient.as_str());
-    let mut ops = Vec::new();
-    if bounced {
-        update = update.set(attr::EMAIL_BOUNCED_AT, now);
-        ops.push(audit_op(state, message, "notification.bounce"));
-    }
-    if opted_out {
-        update = update.set(attr::SMS_STOPPED_AT, now);
-        ops.push(audit_op(state, message, "notification.optout"));
-    }
-    ops.push(TransactOp::Update {
-        key: notify_preferences_key(&message.patient),
-        update,
-        condition: None,
-    });
-    state.table.transact_write(ops).await?;
-    Ok(())
 }
 
 async fn preferences_of(state: &AppState, message: &Message) -> Result<Preferences, ApiError> {
