@@ -16,7 +16,7 @@ pub fn entry_name(pk: &str, sk: &str) -> String {
 }
 
 /// The subtree hashes stored with a leaf (none for an even index).
-pub fn nodes_of(leaf: &Item) -> Result<Vec<Hash>, Corrupt> {
+pub(crate) fn nodes_of(leaf: &Item) -> Result<Vec<Hash>, Corrupt> {
     match leaf.get(attr::NODES) {
         None => Ok(Vec::new()),
         Some(value) => value
@@ -30,7 +30,7 @@ pub fn nodes_of(leaf: &Item) -> Result<Vec<Hash>, Corrupt> {
 }
 
 /// A stored leaf item read back: its index, the entry it names, its hash and stored subtrees.
-pub fn leaf_of(item: &Item) -> Result<Leaf, ApiError> {
+pub(crate) fn leaf_of(item: &Item) -> Result<Leaf, ApiError> {
     let index = item
         .key
         .sk

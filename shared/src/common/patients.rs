@@ -53,7 +53,10 @@ pub(crate) async fn open(state: &AppState, item: &Item) -> Result<PatientView, A
 
 /// A patient's record opened to send them a message (the notify job; its audit entry for the
 /// message names the patient). `None` when there is no record.
-pub async fn contact(state: &AppState, id: &PatientId) -> Result<Option<PatientView>, ApiError> {
+pub(crate) async fn contact(
+    state: &AppState,
+    id: &PatientId,
+) -> Result<Option<PatientView>, ApiError> {
     match state
         .table
         .get(&patient_key(id), Consistency::Strong)

@@ -145,21 +145,21 @@ pub fn release(patient: &PatientId, kind: Kind, slot: u16, owner: &str) -> Trans
 }
 
 /// A per-patient allowance a change must claim (a patient acting for themself; never staff).
-pub struct Allowance<'a> {
-    pub patient: &'a PatientId,
-    pub kind: Kind,
-    pub limit: u16,
-    pub owner: &'a str,
-    pub until: i64,
-    pub now: i64,
+pub(crate) struct Allowance<'a> {
+    pub(crate) patient: &'a PatientId,
+    pub(crate) kind: Kind,
+    pub(crate) limit: u16,
+    pub(crate) owner: &'a str,
+    pub(crate) until: i64,
+    pub(crate) now: i64,
 }
 
 /// Attempts at a claim: a guess, then reads of the allowance (a racing request of the same
 /// patient may take the slot a read found free).
-pub const CLAIM_ATTEMPTS: usize = 4;
+pub(crate) const CLAIM_ATTEMPTS: usize = 4;
 
 /// The allowance a change by `caller` for `patient` claims: none when staff act.
-pub fn allowance<'a>(
+pub(crate) fn allowance<'a>(
     caller: &Caller,
     practice: &Practice,
     patient: &'a PatientId,
@@ -181,7 +181,7 @@ pub fn allowance<'a>(
 /// [`super::commit`] with a claim on the patient's allowance (when there is one) appended after the
 /// change's own writes. `build` gets the claimed slot to record on the new item. The first
 /// attempt guesses a slot without reading (one round trip when it is free); a taken slot makes it read the allowance and try a free one.
-pub async fn commit_claiming(
+pub(crate) async fn commit_claiming(
     state: &AppState,
     caller: &Caller,
     idem: &Idempotency,
