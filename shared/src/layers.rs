@@ -47,14 +47,65 @@ fn code_of(relative: &str) -> Vec<(String, String)> {
         .filter(|p| !p.ends_with("tests.rs") && !p.ends_with("table_tests.rs"))
         .map(|p| {
             let text = std::fs::read_to_string(&p).unwrap();
-            let code = text
-                .split("#[cfg(test)]")
-                .next()
-                .unwrap_or_default()
-                .to_owned();
-            (p.strip_prefix(&root).unwrap().display().to_string(), code)
+            (
+                p.strip_prefix(&root).unwrap().display().to_string(),
+                product_code(&text),
+            )
         })
         .collect()
+}
+
+/// A file's product code: all of it but its test module (`#[cfg(test)] mod tests`, at the end),
+/// with grouped imports spelled out (`use crate::{a, b::c}` as `crate::a crate::b::c`, on the
+/// lines they stood on) so that a group is checked like a single path.
+fn product_code(text: &str) -> String {
+    let code = match text.find("#[cfg(test)]\nmod tests") {
+        Some(at) => &text[..at],
+        None => text,
+    };
+    let mut out = String::with_capacity(code.len());
+    let mut rest = code;
+    while let Some(at) = rest.find("crate::{") {
+        out.push_str(&rest[..at]);
+        let inner = &rest[at + "crate::{".len()..];
+        let mut depth = 1;
+        let end = inner
+            .char_indices()
+            .find(|(_, c)| {
+                depth += match c {
+                    '{' => 1,
+                    '}' => -1,
+                    _ => 0,
+                };
+                depth == 0
+            })
+            .map_or(inner.len(), |(i, _)| i);
+        let group = &inner[..end];
+        let mut names = Vec::new();
+        let mut nesting = 0;
+        let mut start = 0;
+        for (i, c) in group.char_indices() {
+            match c {
+                '{' => nesting += 1,
+                '}' => nesting -= 1,
+                ',' if nesting == 0 => {
+                    names.push(&group[start..i]);
+                    start = i + 1;
+                }
+                _ => {}
+            }
+        }
+        names.push(&group[start..]);
+        for name in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+            out.push_str("crate::");
+            out.push_str(&name.replace(char::is_whitespace, ""));
+            out.push(' ');
+        }
+        out.push_str(&"\n".repeat(group.matches('\n').count()));
+        rest = inner.get(end + 1..).unwrap_or_default();
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Lines of the files under `layer` that name one of `forbidden` (comments aside).
@@ -246,6 +297,10 @@ fn the_domain_crate_depends_on_pure_crates_only() {
         }
         let name = line.split(['.', '=', ' ']).next().unwrap_or_default();
         assert!(
+            !line.contains("package") && !line.contains("path") && !line.contains("git"),
+            "the domain's dependencies are named as they are, from the registry: {line}"
+        );
+        assert!(
             pure.contains(&name),
             "the domain may not depend on {name}: no I/O, HTTP, SDK, storage or runtime crate"
         );
@@ -267,4 +322,19 @@ fn the_rule_catches_what_it_forbids() {
     assert_eq!(found.len(), 2, "{found:#?}");
     assert!(found[0].contains("probe.rs:1: names axum"));
     assert!(found[1].contains("probe.rs:5: names aws_"));
+}
+
+#[test]
+fn a_grouped_import_is_checked_like_a_path_and_only_the_test_module_is_skipped() {
+    let text = "use crate::{\n    error::ApiError,\n    booking::{lookup, slots},\n};\n\
+                #[cfg(test)]\nfn helper() { crate::payments::x(); }\n\
+                #[cfg(test)]\nmod tests { use crate::audit::y; }\n";
+    let code = product_code(text);
+    let found = violations_in(
+        vec![("probe.rs".into(), code)],
+        &["crate::booking", "crate::payments", "crate::audit"],
+    );
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert!(found[0].starts_with("probe.rs:1: names crate::booking"));
+    assert!(found[1].starts_with("probe.rs:6: names crate::payments"));
 }
