@@ -163,6 +163,22 @@ pub struct Observation {
     pub dispute: Option<DisputeObservation>,
 }
 
+impl Observation {
+    /// An event that says nothing yet but its id and time.
+    pub fn new(event_id: impl Into<String>, created: i64) -> Observation {
+        Observation {
+            event_id: event_id.into(),
+            created,
+            status: None,
+            checks: None,
+            failure: None,
+            refunded: None,
+            refund: None,
+            dispute: None,
+        }
+    }
+}
+
 /// What a refund event says.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RefundObservation {
@@ -364,16 +380,7 @@ mod tests {
     use super::*;
 
     fn obs(id: &str, created: i64) -> Observation {
-        Observation {
-            event_id: id.into(),
-            created,
-            status: None,
-            checks: None,
-            failure: None,
-            refunded: None,
-            refund: None,
-            dispute: None,
-        }
+        Observation::new(id, created)
     }
 
     fn events() -> Vec<Observation> {

@@ -127,16 +127,7 @@ fn interpret(
     created: i64,
     object: serde_json::Value,
 ) -> Result<Event, ApiError> {
-    let base = Observation {
-        event_id: id.to_owned(),
-        created,
-        status: None,
-        checks: None,
-        failure: None,
-        refunded: None,
-        refund: None,
-        dispute: None,
-    };
+    let base = Observation::new(id, created);
     if kind.starts_with("charge.dispute.")
         || matches!(
             kind,
