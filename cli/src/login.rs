@@ -23,7 +23,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use domain::clock::Clock;
 use domain::html::escape;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use shared::adapters::local_issuer::LocalIssuer;
 use shared::auth::{Role, Subject};
 use shared::error::{ApiError, InputError};
@@ -380,7 +379,7 @@ async fn token(State(login): State<Login>, body: Bytes) -> Response {
             let Some(grant) = lock(&login.codes).remove(code) else {
                 return oauth_error("invalid_grant");
             };
-            let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+            let challenge = URL_SAFE_NO_PAD.encode(domain::hash::sha256(&[verifier.as_bytes()]));
             if grant.expires <= Instant::now()
                 || grant.client != exchange.client_id
                 || grant.redirect_uri != *redirect_uri

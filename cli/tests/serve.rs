@@ -460,7 +460,6 @@ async fn the_demo_sign_in_mints_tokens_for_the_demo_people_only() {
 async fn the_local_login_is_the_code_flow_with_pkce() {
     use base64::Engine as _;
     use practica_cli::login::{AUTHORIZE_PATH, PATIENT_CLIENT, STAFF_CLIENT, TOKEN_PATH};
-    use sha2::Digest as _;
     let (data, base) = start_seeded().await;
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -487,7 +486,7 @@ async fn the_local_login_is_the_code_flow_with_pkce() {
     let redirect = format!("{base}/");
     let verifier = "a-verifier-of-forty-three-characters-or-more-0123";
     let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+        .encode(domain::hash::sha256(&[verifier.as_bytes()]));
     let request = |client_id: &str, redirect: &str, challenge: &str| {
         vec![
             ("response_type", "code".to_owned()),

@@ -8,9 +8,9 @@
 //! Pure text handling; signing and verifying the bytes are the signer port's
 //! (`shared::crypto::signer`).
 
+use crate::hash::sha256;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use sha2::{Digest as _, Sha256};
 
 use crate::merkle::Hash;
 
@@ -90,7 +90,7 @@ fn valid_text(line: &str) -> bool {
 
 /// The key ID of an ECDSA key (signature type `0x02`): SHA-256 of its DER SubjectPublicKeyInfo.
 pub fn ecdsa_key_id(spki_der: &[u8]) -> [u8; 4] {
-    let digest = Sha256::digest(spki_der);
+    let digest = sha256(&[spki_der]);
     [digest[0], digest[1], digest[2], digest[3]]
 }
 
@@ -244,7 +244,7 @@ mod tests {
 
     #[test]
     fn the_key_id_is_the_start_of_the_spki_digest() {
-        let digest = Sha256::digest(b"spki");
+        let digest = sha256(&[b"spki"]);
         assert_eq!(
             ecdsa_key_id(b"spki"),
             [digest[0], digest[1], digest[2], digest[3]]

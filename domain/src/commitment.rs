@@ -6,18 +6,14 @@
 //! nothing else (every value has its own opening, and a commitment cannot be tested against a guess
 //! without it). An auditor, given the entry's salt and its stored ids, recomputes every commitment.
 
-use hmac::{Hmac, Mac as _};
-use sha2::{Digest as _, Sha256};
+use crate::hash::{hmac_sha256, sha256};
 
 /// Bytes of an entry's salt.
 pub const SALT_LEN: usize = 16;
 
 /// The opening of `value` in the entry salted with `salt`.
 pub fn opening(salt: &[u8], value: &str) -> [u8; 16] {
-    // HMAC accepts keys of any length; this cannot fail.
-    let mut mac = Hmac::<Sha256>::new_from_slice(salt).unwrap_or_else(|_| unreachable!());
-    mac.update(value.as_bytes());
-    let full = mac.finalize().into_bytes();
+    let full = hmac_sha256(salt, &[value.as_bytes()]);
     let mut out = [0u8; 16];
     out.copy_from_slice(&full[..16]);
     out
@@ -25,10 +21,7 @@ pub fn opening(salt: &[u8], value: &str) -> [u8; 16] {
 
 /// The commitment to `value` under `opening`: `c:` and 64 lowercase hex digits.
 pub fn commit_with(opening: &[u8], value: &str) -> String {
-    let digest = Sha256::new()
-        .chain_update(opening)
-        .chain_update(value.as_bytes())
-        .finalize();
+    let digest = sha256(&[opening, value.as_bytes()]);
     let mut out = String::with_capacity(66);
     out.push_str("c:");
     for b in digest {

@@ -10,6 +10,7 @@ pub mod checkpoint;
 pub mod clock;
 pub mod commitment;
 pub mod feedback;
+pub mod hash;
 pub mod html;
 pub mod ids;
 pub mod instant;

@@ -15,31 +15,24 @@
 //!
 //! Pure functions over hashes: where the hashes are stored is the integrator's business.
 
-use sha2::{Digest as _, Sha256};
+use crate::hash::sha256;
 
 /// A SHA-256 digest: a leaf hash, a node hash or a tree root.
 pub type Hash = [u8; 32];
 
 /// The hash of the empty tree.
 pub fn empty_root() -> Hash {
-    Sha256::digest([]).into()
+    sha256(&[])
 }
 
 /// The leaf hash of one entry's canonical bytes.
 pub fn leaf_hash(entry: &[u8]) -> Hash {
-    let mut h = Sha256::new();
-    h.update([0x00]);
-    h.update(entry);
-    h.finalize().into()
+    sha256(&[&[0x00], entry])
 }
 
 /// The hash of an interior node.
 pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
-    let mut h = Sha256::new();
-    h.update([0x01]);
-    h.update(left);
-    h.update(right);
-    h.finalize().into()
+    sha256(&[&[0x01], left, right])
 }
 
 /// The largest power of two smaller than `n` (for `n >= 2`): where a tree of `n` leaves splits.

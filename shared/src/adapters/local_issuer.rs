@@ -12,7 +12,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde::Serialize;
-use sha2::{Digest as _, Sha256};
 
 use crate::adapters::files::read_or_create_p256_key;
 use crate::auth::{Role, Subject};
@@ -61,7 +60,8 @@ impl LocalIssuer {
         let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8)
             .map_err(|_| anyhow::anyhow!("the local signing key is not a P-256 PKCS#8 key"))?;
         let kid = URL_SAFE_NO_PAD.encode(
-            &Sha256::digest(aws_lc_rs::signature::KeyPair::public_key(&pair).as_ref())[..12],
+            &domain::hash::sha256(&[aws_lc_rs::signature::KeyPair::public_key(&pair).as_ref()])
+                [..12],
         );
         let key = EncodingKey::from_ec_der(pkcs8);
         let mut jwk = Jwk::from_encoding_key(&key, Algorithm::ES256)?;

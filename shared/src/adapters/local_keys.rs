@@ -3,20 +3,17 @@
 
 use std::path::Path;
 
-use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
-use aes_gcm::{Aes256Gcm, Nonce};
 use async_trait::async_trait;
-use rand::RngCore as _;
 use zeroize::Zeroizing;
 
 use crate::adapters::files::read_or_create_secret;
+use crate::crypto::aead::{self, NONCE_LEN};
 use crate::crypto::keys::{DataKey, EncryptionContext, KeyError, KeyService, PlainKey};
 
 const WRAP_VERSION: u8 = 1;
-const NONCE_LEN: usize = 12;
 
 pub struct LocalKeys {
-    master: Aes256Gcm,
+    master: Zeroizing<[u8; 32]>,
 }
 
 impl LocalKeys {
@@ -28,7 +25,7 @@ impl LocalKeys {
 
     pub fn from_key(key: &[u8; 32]) -> Self {
         LocalKeys {
-            master: Aes256Gcm::new(key.into()),
+            master: Zeroizing::new(*key),
         }
     }
 }
@@ -43,22 +40,16 @@ fn aad(context: &EncryptionContext) -> Vec<u8> {
 impl KeyService for LocalKeys {
     async fn generate_data_key(&self, context: &EncryptionContext) -> Result<DataKey, KeyError> {
         let mut plaintext = Zeroizing::new([0u8; 32]);
-        rand::rng().fill_bytes(plaintext.as_mut());
-        let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
-        let sealed = self
-            .master
-            .encrypt(
-                &nonce,
-                Payload {
-                    msg: plaintext.as_ref(),
-                    aad: &aad(context),
-                },
-            )
-            .map_err(|_| KeyError::Unavailable(anyhow::anyhow!("local key wrap failed")))?;
-        let mut wrapped = Vec::with_capacity(1 + NONCE_LEN + sealed.len());
-        wrapped.push(WRAP_VERSION);
-        wrapped.extend_from_slice(&nonce);
-        wrapped.extend_from_slice(&sealed);
+        let failed = |what| KeyError::Unavailable(anyhow::anyhow!("local key {what} failed"));
+        aws_lc_rs::rand::fill(plaintext.as_mut()).map_err(|_| failed("generation"))?;
+        let mut wrapped = vec![WRAP_VERSION];
+        aead::seal_into(
+            &self.master,
+            &aad(context),
+            plaintext.as_ref(),
+            &mut wrapped,
+        )
+        .map_err(|_| failed("wrap"))?;
         Ok(DataKey { plaintext, wrapped })
     }
 
@@ -71,18 +62,8 @@ impl KeyService for LocalKeys {
         if *version != WRAP_VERSION || rest.len() < NONCE_LEN {
             return Err(KeyError::InvalidCiphertext);
         }
-        let (nonce, sealed) = rest.split_at(NONCE_LEN);
-        let plain = Zeroizing::new(
-            self.master
-                .decrypt(
-                    Nonce::from_slice(nonce),
-                    Payload {
-                        msg: sealed,
-                        aad: &aad(context),
-                    },
-                )
-                .map_err(|_| KeyError::InvalidCiphertext)?,
-        );
+        let plain = aead::open(&self.master, &aad(context), rest)
+            .map_err(|_| KeyError::InvalidCiphertext)?;
         let key: [u8; 32] = plain
             .as_slice()
             .try_into()

@@ -387,8 +387,7 @@ impl Verifier {
     /// memory until it expires or the key set that verified it is due for a refresh (with the same
     /// leeway and the same clock as a full check). Every time is the injected clock's.
     pub async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
-        use sha2::Digest as _;
-        let digest: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        let digest = domain::hash::sha256(&[token.as_bytes()]);
         let now = self.clock.now().unix_timestamp();
         let leeway = self.config.leeway.as_secs() as i64;
         let max_age = self.config.key_max_age.as_secs() as i64;

@@ -7,8 +7,6 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 
 use super::CryptoError;
 use super::keys::{EncryptionContext, KeyService, PlainKey};
@@ -83,12 +81,10 @@ impl BlindIndex {
 
     /// The index value of `value` for a named purpose (e.g. `email`); purposes never collide.
     pub fn compute(&self, purpose: &str, value: &str) -> String {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.key.as_ref())
-            .expect("HMAC accepts keys of any length");
-        mac.update(purpose.as_bytes());
-        mac.update(&[0]);
-        mac.update(value.as_bytes());
-        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        URL_SAFE_NO_PAD.encode(domain::hash::hmac_sha256(
+            self.key.as_ref(),
+            &[purpose.as_bytes(), &[0], value.as_bytes()],
+        ))
     }
 
     /// The index value of an email address: trimmed and lower-cased before hashing.

@@ -10,19 +10,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
-use aes_gcm::{Aes256Gcm, Nonce};
 use time::OffsetDateTime;
 use tokio::sync::Mutex;
 use zeroize::Zeroizing;
 
 use super::CryptoError;
+use super::aead::{self, NONCE_LEN, TAG_LEN};
 use super::keys::{EncryptionContext, KeyService, PlainKey};
 use crate::store::Key;
 use domain::clock::Clock;
 
 const VERSION: u8 = 1;
-const NONCE_LEN: usize = 12;
 
 /// How long and how often one data key is used, and how many unwrapped keys are kept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -177,23 +175,13 @@ impl Sealer {
         let (data_key, wrapped) = self.encryption_key().await?;
         let wrapped_len =
             u16::try_from(wrapped.len()).map_err(|_| anyhow::anyhow!("wrapped key too long"))?;
-        let mut out = Vec::with_capacity(3 + wrapped.len() + NONCE_LEN + plaintext.len() + 16);
+        let mut out = Vec::with_capacity(3 + wrapped.len() + NONCE_LEN + plaintext.len() + TAG_LEN);
         out.push(VERSION);
         out.extend_from_slice(&wrapped_len.to_be_bytes());
         out.extend_from_slice(&wrapped);
-        let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
-        let cipher = Aes256Gcm::new(data_key.as_ref().into());
-        let sealed = cipher
-            .encrypt(
-                &nonce,
-                Payload {
-                    msg: plaintext,
-                    aad: &self.aad(&out, key, attribute),
-                },
-            )
+        let aad = self.aad(&out, key, attribute);
+        aead::seal_into(&data_key, &aad, plaintext, &mut out)
             .map_err(|_| anyhow::anyhow!("AES-GCM encryption failed"))?;
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&sealed);
         Ok(out)
     }
 
@@ -210,23 +198,13 @@ impl Sealer {
         }
         let wrapped_len = u16::from_be_bytes([rest[0], rest[1]]) as usize;
         let header_len = 3 + wrapped_len;
-        if sealed.len() < header_len + NONCE_LEN + 16 {
+        if sealed.len() < header_len + NONCE_LEN + TAG_LEN {
             return Err(CryptoError::Integrity);
         }
         let (header, body) = sealed.split_at(header_len);
-        let (nonce, ciphertext) = body.split_at(NONCE_LEN);
         let data_key = self.decryption_key(&header[3..]).await?;
-        let cipher = Aes256Gcm::new(data_key.as_ref().into());
-        let plain = cipher
-            .decrypt(
-                Nonce::from_slice(nonce),
-                Payload {
-                    msg: ciphertext,
-                    aad: &self.aad(header, key, attribute),
-                },
-            )
-            .map_err(|_| CryptoError::Integrity)?;
-        Ok(Zeroizing::new(plain))
+        aead::open(&data_key, &self.aad(header, key, attribute), body)
+            .map_err(|_| CryptoError::Integrity)
     }
 
     /// Seals a UTF-8 string.

@@ -3,6 +3,7 @@
 //! - [`keys`]: the key port (data keys) and its errors; its adapters are `crate::adapters::local_keys`
 //!   (a key file) and `crate::adapters::kms`.
 //! - [`envelope`]: the sealer: AES-256-GCM under a cached data key, AAD bound to table, item and attribute.
+//! - [`aead`]: AES-256-GCM with random nonces (aws-lc-rs), for the sealer and the local key file.
 //! - [`blind`]: a blind index (HMAC-SHA256) for equality lookups on an encrypted field.
 //!
 //! Binding levels: the AAD of every sealed value binds the table name, `pk`, `sk` and the attribute
@@ -11,6 +12,7 @@
 //! each item would need one data key per item and one key-service call per write, which the data-key
 //! cache exists to avoid.
 
+pub mod aead;
 pub mod blind;
 pub mod envelope;
 pub mod keys;

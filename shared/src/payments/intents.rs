@@ -5,7 +5,6 @@ use super::ledger::{self, Payment};
 use crate::store::attr;
 use crate::store::codec::payments::PaymentCodec;
 use serde::{Deserialize, Serialize};
-use sha2::Digest as _;
 
 use super::processor::{Cancel, IntentRequest, PaymentProcessor, ProcessorKey};
 use crate::common::access::acting_for;
@@ -47,7 +46,7 @@ async fn derived_ids(
         "processor-idempotency",
         &format!("{}\n{}", caller.principal.subject, key.as_str()),
     );
-    let hash = sha2::Sha256::digest(digest.as_bytes());
+    let hash = domain::hash::sha256(&[digest.as_bytes()]);
     let mut id = [0u8; 16];
     id.copy_from_slice(&hash[..16]);
     Ok((

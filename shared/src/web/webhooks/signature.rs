@@ -12,13 +12,9 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use crate::error::{ApiError, InputError};
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// Default distance, either side of now, that a signed timestamp may be from the clock.
 pub const DEFAULT_TOLERANCE_SECS: i64 = 300;
@@ -122,12 +118,7 @@ impl WebhookSecrets {
     }
 
     fn mac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-        // HMAC accepts keys of any length; this cannot fail.
-        let mut mac = HmacSha256::new_from_slice(key).unwrap_or_else(|_| unreachable!());
-        for p in parts {
-            mac.update(p);
-        }
-        mac.finalize().into_bytes().into()
+        domain::hash::hmac_sha256(key, parts)
     }
 
     /// True when any candidate equals the HMAC of `parts` under any secret. Every comparison runs
