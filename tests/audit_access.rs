@@ -822,7 +822,7 @@ async fn a_flood_of_refusals_is_aggregated_and_cannot_stall_sealing(
     );
 
     // The hour is over: the next run seals its aggregate, once.
-    stack.clock.advance(time::Duration::minutes(70));
+    stack.clock.advance(jiff::SignedDuration::from_mins(70));
     for _ in 0..2 {
         integrate(&*stack.state.table, &signer, &*stack.state.clock, &config())
             .await
@@ -891,7 +891,7 @@ async fn an_aggregate_names_a_bounded_number_of_patients(stack: Option<Stack>, m
         .await;
         assert!(answers.iter().all(|s| *s == StatusCode::FORBIDDEN));
     }
-    stack.clock.advance(time::Duration::minutes(70));
+    stack.clock.advance(jiff::SignedDuration::from_mins(70));
     let done = integrate(&*stack.state.table, &signer, &*stack.state.clock, &config())
         .await
         .expect("integrate");

@@ -253,7 +253,7 @@ async fn on_dynamodb_local_tampering_is_reported_by_kind_and_position() {
         config: config(),
     };
     job.integrate().await.unwrap();
-    let day = shared::store::keys::audit_partition(time::OffsetDateTime::now_utc().date());
+    let day = shared::store::keys::audit_partition(domain::clock::utc_day(jiff::Timestamp::now()));
     let mut entries = query_all(&*table, &Query::partition(day.clone()).consistent())
         .await
         .unwrap();
@@ -262,10 +262,10 @@ async fn on_dynamodb_local_tampering_is_reported_by_kind_and_position() {
     let deleted = entries.remove(0);
     table.delete(&deleted.key, None).await.unwrap();
     // Inserted an hour ago, as if back-dated: not in the log and past the allowed lag.
-    let back = time::OffsetDateTime::now_utc() - time::Duration::hours(1);
+    let back = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1);
     let inserted = Key::new(
         day,
-        shared::store::keys::audit_sort(back.unix_timestamp_nanos(), &ulid::Ulid::new()),
+        shared::store::keys::audit_sort(back.as_nanosecond(), &ulid::Ulid::new()),
     );
     table
         .put(

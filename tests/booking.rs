@@ -435,7 +435,7 @@ async fn holds_reserve_until_they_expire() {
     assert_eq!(status, StatusCode::CREATED);
     stack
         .clock
-        .advance(time::Duration::minutes(5) + time::Duration::seconds(1));
+        .advance(jiff::SignedDuration::from_mins(5) + jiff::SignedDuration::from_secs(1));
     assert!(
         slots(&stack, &john, &demo, 30, &tue("09:00"), &tue("12:00"))
             .await
@@ -573,7 +573,7 @@ async fn an_expired_hold_is_swept_and_offered_to_the_waitlist() {
             .unwrap(),
         (0, 0)
     );
-    stack.clock.advance(time::Duration::minutes(6));
+    stack.clock.advance(jiff::SignedDuration::from_mins(6));
     assert_eq!(
         shared::booking::holds::sweep_expired_holds(&stack.state, "t")
             .await

@@ -281,7 +281,7 @@ async fn a_patient_sends_at_most_the_daily_limit() {
         (StatusCode::CONFLICT, Some("limit_reached"))
     );
     // A day later the allowance is back.
-    stack.clock.advance(time::Duration::hours(24));
+    stack.clock.advance(jiff::SignedDuration::from_hours(24));
     let (status, _, _) = send("k6".into()).await;
     assert_eq!(status, StatusCode::CREATED);
 }

@@ -259,7 +259,9 @@ async fn a_patient_cannot_book_out_a_provider(stack: Option<Stack>) {
         "limit_reached"
     );
     // Once an appointment has started it no longer counts: Tuesday 10:01.
-    stack.clock.advance(time::Duration::seconds(86_400 + 7_260));
+    stack
+        .clock
+        .advance(jiff::SignedDuration::from_secs(86_400 + 7_260));
     let wednesday = "2026-11-25T10:00:00-05:00";
     assert_eq!(
         book(&stack, &jane, "b8", follow_up(&demo, wednesday))

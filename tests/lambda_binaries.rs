@@ -187,15 +187,12 @@ async fn every_fixture_runs_on_the_release_binaries() {
     // Behind the edge the client's address is the viewer's, as CloudFront reports it, not the
     // edge server's that API Gateway saw.
     let mut search = fixture("apigw-v2-searchAudit.json", &[("{{TOKEN}}", &admin)]);
-    let now = time::OffsetDateTime::now_utc();
+    let now = jiff::Timestamp::now();
     let (from, to) = (
-        now - time::Duration::hours(1),
-        now + time::Duration::hours(1),
+        now - jiff::SignedDuration::from_hours(1),
+        now + jiff::SignedDuration::from_hours(1),
     );
-    let rfc = |t: time::OffsetDateTime| {
-        t.format(&time::format_description::well_known::Rfc3339)
-            .unwrap()
-    };
+    let rfc = |t: jiff::Timestamp| t.to_string();
     search["rawQueryString"] =
         format!("from={}&to={}&action=patient.read", rfc(from), rfc(to)).into();
     search["queryStringParameters"] =

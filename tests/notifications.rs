@@ -69,8 +69,10 @@ async fn choose(stack: &Stack, token: &str, email: bool, sms: bool) -> Value {
 
 fn set_clock(stack: &Stack, t: i64) {
     use domain::clock::Clock;
-    let now = stack.clock.now().unix_timestamp();
-    stack.clock.advance(time::Duration::seconds(t - now));
+    let now = stack.clock.now().as_second();
+    stack
+        .clock
+        .advance(jiff::SignedDuration::from_secs(t - now));
 }
 
 async fn message(stack: &Stack, id: &domain::ids::OutboxId) -> Message {

@@ -67,7 +67,7 @@ async fn the_handler_sends_on_the_stream_once_reminds_on_schedule_and_records_bo
         job.run(schedule.clone()).await.unwrap()["outcomes"],
         json!([])
     );
-    stack.clock.advance(time::Duration::hours(2));
+    stack.clock.advance(jiff::SignedDuration::from_hours(2));
     let done = job.run(schedule).await.unwrap();
     assert_eq!(done["outcomes"], json!(["Sent([Email])"]));
     assert_eq!(recorder.sent()[1].kind, Kind::Reminder);

@@ -93,7 +93,7 @@ async fn complete(stack: &Stack, intent: &str, completion: Completion) {
         .into_iter()
         .find(|i| i.id == intent)
         .unwrap();
-    let now = domain::clock::Clock::now(&*stack.clock).unix_timestamp();
+    let now = domain::clock::Clock::now(&*stack.clock).as_second();
     for body in sandbox::events(&pi, &completion, now) {
         deliver(stack, body).await;
     }
@@ -101,7 +101,7 @@ async fn complete(stack: &Stack, intent: &str, completion: Completion) {
 
 /// Delivers one Stripe event, signed at the stack's time.
 async fn deliver(stack: &Stack, body: Vec<u8>) {
-    let now = domain::clock::Clock::now(&*stack.clock).unix_timestamp();
+    let now = domain::clock::Clock::now(&*stack.clock).as_second();
     let sig = WebhookSecrets::stripe(TEST_STRIPE_SECRETS)
         .unwrap()
         .sign_stripe(now, &body);
@@ -115,7 +115,7 @@ async fn deliver(stack: &Stack, body: Vec<u8>) {
 
 /// A dispute event about `intent`, created at the stack's time.
 fn dispute_event(stack: &Stack, kind: &str, intent: &str, status: &str) -> Vec<u8> {
-    let now = domain::clock::Clock::now(&*stack.clock).unix_timestamp();
+    let now = domain::clock::Clock::now(&*stack.clock).as_second();
     json!({
         "id": format!("evt_{}", ulid::Ulid::new()), "type": kind, "created": now,
         "data": {"object": {"id": "dp_week", "object": "dispute", "amount": 5000, "currency": "usd",
@@ -126,7 +126,7 @@ fn dispute_event(stack: &Stack, kind: &str, intent: &str, status: &str) -> Vec<u
 }
 
 fn minutes(stack: &Stack, n: i64) {
-    stack.clock.advance(time::Duration::minutes(n));
+    stack.clock.advance(jiff::SignedDuration::from_mins(n));
 }
 
 /// The week's script (see the module docs); the clock starts on Monday 23 November, 08:00 EST,
@@ -368,7 +368,9 @@ async fn a_hand_computed_week() {
     let s = setup(Stack::embedded(), None);
     the_week(&s.stack).await;
     // After the week: the log is sealed and signed past its end.
-    s.stack.clock.advance(time::Duration::days(7));
+    s.stack
+        .clock
+        .advance(jiff::SignedDuration::from_hours(24 * 7));
     s.audit.integrate().await.unwrap();
     let week = period("2026-11-23", "2026-11-30");
     let manifest = s.job.report(&week).await.unwrap();
@@ -513,7 +515,7 @@ async fn a_hand_computed_week() {
         Some(json!({"category": "website", "text": "Later."})),
     )
     .await;
-    s.stack.clock.advance(time::Duration::hours(2));
+    s.stack.clock.advance(jiff::SignedDuration::from_hours(2));
     s.audit.integrate().await.unwrap();
     s.job.report(&week).await.unwrap();
     assert_eq!(published(&s.job, &manifest.id, "report.html").await, before);

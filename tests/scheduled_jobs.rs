@@ -55,7 +55,7 @@ async fn the_sweep_removes_an_expired_hold_once() {
         .await
         .unwrap();
     assert_eq!(done, json!({"removed": 0, "offered": 0}));
-    stack.clock.advance(time::Duration::minutes(6));
+    stack.clock.advance(jiff::SignedDuration::from_mins(6));
     let done = sweep::run(&stack.state, event.clone(), "req-1")
         .await
         .unwrap();

@@ -340,7 +340,7 @@ async fn each_function_writes_only_the_partitions_it_is_granted() {
     );
     let issuer = LocalIssuer::generate(LOCAL_ISSUER, LOCAL_AUDIENCE).unwrap();
     let clock = Arc::new(domain::clock::ManualClock::new(
-        time::OffsetDateTime::from_unix_timestamp(practica_tests::TEST_NOW).unwrap(),
+        jiff::Timestamp::from_second(practica_tests::TEST_NOW).unwrap(),
     ));
     let key: [u8; 32] = rand::random();
     let function = || {
@@ -482,7 +482,7 @@ async fn each_function_writes_only_the_partitions_it_is_granted() {
         }
     }
     // The scheduled and event-driven functions.
-    clock.advance(time::Duration::minutes(20));
+    clock.advance(jiff::SignedDuration::from_mins(20));
     sweep::run(
         &functions["SweepFunction"].state,
         event("schedule-sweep.json", &[]),

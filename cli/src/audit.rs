@@ -82,14 +82,13 @@ pub const MAX_EXPORT_DAYS: i64 = 366;
 /// salted commitments there, the salt and ids that open them; then the latest signed checkpoint.
 pub async fn export(data: &Path, from: &str, to: &str) -> anyhow::Result<Vec<String>> {
     let day = |text: &str| {
-        let format = time::macros::format_description!("[year]-[month]-[day]");
-        time::Date::parse(text, format)
-            .map_err(|_| anyhow::anyhow!("{text:?} is not a date (YYYY-MM-DD)"))
+        domain::clock::parse_day(text)
+            .ok_or_else(|| anyhow::anyhow!("{text:?} is not a date (YYYY-MM-DD)"))
     };
     let (from, to) = (day(from)?, day(to)?);
     anyhow::ensure!(from <= to, "--from is after --to");
     anyhow::ensure!(
-        (to - from).whole_days() < MAX_EXPORT_DAYS,
+        i64::from((to - from).get_days()) < MAX_EXPORT_DAYS,
         "an export covers at most {MAX_EXPORT_DAYS} days; split the period"
     );
     let state = offline_state(data)?;
@@ -422,7 +421,7 @@ mod tests {
         );
         assert_eq!(seal(dir.path()).await.unwrap().added, 0);
         // The export carries every entry with its leaf index and exact bytes, then the checkpoint.
-        let today = time::OffsetDateTime::now_utc().date().to_string();
+        let today = domain::clock::utc_day(jiff::Timestamp::now()).to_string();
         let lines = export(dir.path(), &today, &today).await.unwrap();
         // Every sealed entry, the export's own record (not sealed yet), the checkpoint.
         assert_eq!(lines.len() as u64, sealed.size + 2, "{lines:?}");

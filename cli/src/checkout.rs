@@ -108,7 +108,7 @@ async fn pay(
             Which::ClientSecret(&body.client_secret),
             body.outcome.completion(),
             &checkout.config.stripe,
-            checkout.clock.now().unix_timestamp(),
+            checkout.clock.now().as_second(),
             deliver,
         )
         .await

@@ -125,7 +125,7 @@ impl Minter {
     /// A token for one demo person, as `practica token` mints it.
     pub fn mint(&self, user: &DemoUser) -> Result<String, ApiError> {
         let subject = Subject::parse(user.user).ok_or(ApiError::Input(InputError::InvalidBody))?;
-        let now = self.clock.now().unix_timestamp().max(0) as u64;
+        let now = self.clock.now().as_second().max(0) as u64;
         Ok(self.issuer.mint_named(
             &subject,
             &[user.role],

@@ -286,7 +286,7 @@ async fn main() -> anyhow::Result<()> {
         } => {
             let issuer = LocalIssuer::open_or_create(&data)?;
             use domain::clock::{Clock as _, SystemClock};
-            let now = SystemClock.now().unix_timestamp().max(0) as u64;
+            let now = SystemClock.now().as_second().max(0) as u64;
             let token = issuer.mint_named(
                 &sub,
                 &roles,

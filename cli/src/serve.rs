@@ -321,7 +321,7 @@ pub async fn pay(
             Which::Id(intent_id),
             completion,
             &config.stripe,
-            SystemClock.now().unix_timestamp(),
+            SystemClock.now().as_second(),
             deliver,
         )
         .await

@@ -21,9 +21,17 @@ pub async fn count(table: &dyn Table, clock: &dyn Clock, name: &str) {
     let now = clock.now();
     let update = Update::default()
         .add(attr::COUNT, 1)
-        .set(TTL_ATTR, now.unix_timestamp() + KEEP_SECS);
+        .set(TTL_ATTR, now.as_second() + KEEP_SECS);
     if let Err(e) = table
-        .update(&counter_key(now.date(), name, now.hour()), update, None)
+        .update(
+            &counter_key(
+                domain::clock::utc_day(now),
+                name,
+                domain::clock::utc_hour(now),
+            ),
+            update,
+            None,
+        )
         .await
     {
         tracing::warn!(error = %e, name, "a refusal could not be counted");
@@ -37,14 +45,14 @@ pub async fn totals(
     end: i64,
 ) -> Result<BTreeMap<String, i64>, ApiError> {
     let day = |t: i64| {
-        time::OffsetDateTime::from_unix_timestamp(t)
-            .map(|t| t.date())
+        jiff::Timestamp::from_second(t)
+            .map(domain::clock::utc_day)
             .map_err(|_| ApiError::Unexpected(anyhow::anyhow!("instant out of range")))
     };
     let (mut d, last) = (day(start)?, day(end)?);
     let mut out = BTreeMap::new();
     loop {
-        let midnight = d.midnight().assume_utc().unix_timestamp();
+        let midnight = domain::clock::utc_start(d).as_second();
         for item in query_all(table, &Query::partition(counter_partition(d))).await? {
             let Some((name, hour)) = item.key.sk.rsplit_once('#') else {
                 continue;
@@ -58,7 +66,7 @@ pub async fn totals(
                 *out.entry(name.to_owned()).or_insert(0) += n;
             }
         }
-        match d.next_day() {
+        match d.tomorrow().ok() {
             Some(next) if next <= last => d = next,
             _ => return Ok(out),
         }

@@ -278,7 +278,6 @@ fn the_domain_crate_depends_on_pure_crates_only() {
         "serde_json",
         "thiserror",
         "jiff",
-        "time",
         "aws-lc-rs",
         "base64",
         "ulid",

@@ -59,7 +59,7 @@ async fn main() {
     };
     // Entries shaped like today's records, written 100 to a transaction.
     let now = clock.now();
-    let base = now.unix_timestamp_nanos();
+    let base = now.as_nanosecond();
     for chunk in 0..ENTRIES / 100 {
         let ops = (0..100)
             .map(|i| {
@@ -67,12 +67,12 @@ async fn main() {
                 let id = ulid::Ulid::new();
                 TransactOp::Put {
                     item: Item::new(Key::new(
-                        audit_partition(now.date()),
+                        audit_partition(domain::clock::utc_day(now)),
                         audit_sort(base + n, &id),
                     ))
                     .with("gsi1pk", format!("AUDIT#appointment#apt_{id}"))
                     .with("gsi1sk", audit_sort(base + n, &id))
-                    .with("at", now.unix_timestamp())
+                    .with("at", now.as_second())
                     .with("actor", "8f14e45f-ceea-467a-9af0-123456789abc")
                     .with("roles", AttrValue::L(vec![AttrValue::S("staff".into())]))
                     .with("action", "appointment.read")
@@ -140,7 +140,7 @@ async fn main() {
     let checkpoints = query_all(&table, &Query::partition(AUDIT_LOG_CHECKPOINTS))
         .await
         .expect("checkpoints");
-    let day = audit_partition(now.date());
+    let day = audit_partition(domain::clock::utc_day(now));
     let marks = query_all(
         &table,
         &Query::partition(format!("AUDITLOG#IN#{}", &day[6..])),
@@ -303,7 +303,7 @@ async fn compare(backend: &str, table: Arc<dyn Table>, dir: &tempfile::TempDir) 
         booking::router(today.clone()),
         booking::router(before.clone()),
     ];
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let now = jiff::Timestamp::now().as_second();
     let first = (now / 3600 + 26) * 3600;
     let mut times = [Vec::with_capacity(ROUNDS), Vec::with_capacity(ROUNDS)];
     for i in 0..2 * (WARMUP + ROUNDS) {
@@ -318,10 +318,9 @@ async fn compare(backend: &str, table: Arc<dyn Table>, dir: &tempfile::TempDir) 
             .unwrap();
         today.verifier.verify(&token).await.expect("token");
         before.verifier.verify(&token).await.expect("token");
-        let start = time::OffsetDateTime::from_unix_timestamp(first + i as i64 * 3600)
+        let start = jiff::Timestamp::from_second(first + i as i64 * 3600)
             .unwrap()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap();
+            .to_string();
         let body = serde_json::json!({
             "providerId": demo.providers[0],
             "serviceId": demo.services[1],

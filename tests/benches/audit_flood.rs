@@ -55,10 +55,8 @@ async fn one_run(db: &Path) {
 
 async fn fill(db: &Path, entries: usize) {
     let table = EmbeddedTable::open(db).expect("table");
-    let yesterday = SystemClock.now() - time::Duration::days(1);
-    let base = yesterday
-        .replace_time(time::Time::MIDNIGHT)
-        .unix_timestamp_nanos();
+    let yesterday = SystemClock.now() - jiff::SignedDuration::from_hours(24);
+    let base = domain::clock::utc_start(domain::clock::utc_day(yesterday)).as_nanosecond();
     // Spread over the day, 100 to a transaction: refusals as a flood of them would leave.
     let step = 86_399_000_000_000 / entries as i128;
     for chunk in 0..entries.div_ceil(100) {
@@ -67,7 +65,7 @@ async fn fill(db: &Path, entries: usize) {
                 let at = base + i as i128 * step;
                 TransactOp::Put {
                     item: Item::new(Key::new(
-                        audit_partition(yesterday.date()),
+                        audit_partition(domain::clock::utc_day(yesterday)),
                         audit_sort(at, &ulid::Ulid::new()),
                     ))
                     .with("at", (at / 1_000_000_000) as i64)

@@ -157,13 +157,12 @@ async fn run(
         state.verifier.verify(&token).await.expect("token");
         tokens.push(token);
     }
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let now = jiff::Timestamp::now().as_second();
     let first = (now / 3600 + 26) * 3600;
     let book = |i: usize| {
-        let start = time::OffsetDateTime::from_unix_timestamp(first + i as i64 * 3600)
+        let start = jiff::Timestamp::from_second(first + i as i64 * 3600)
             .unwrap()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap();
+            .to_string();
         let body = json!({
             "providerId": demo.providers[0],
             "serviceId": demo.services[1],

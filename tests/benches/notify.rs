@@ -68,7 +68,7 @@ async fn main() {
     let table = Arc::new(EmbeddedTable::open(&dir.path().join("table.redb")).expect("embedded"));
     let issuer = LocalIssuer::generate(LOCAL_ISSUER, LOCAL_AUDIENCE).expect("issuer");
     let clock = Arc::new(domain::clock::ManualClock::new(
-        time::OffsetDateTime::from_unix_timestamp(NOW).expect("time"),
+        jiff::Timestamp::from_second(NOW).expect("time"),
     ));
     let state = shared::state::AppState::assemble(shared::app::Parts {
         table: table.clone(),

@@ -50,7 +50,7 @@ fn log_config() -> LogConfig {
 
 fn clock_at(t: i64) -> Arc<ManualClock> {
     Arc::new(ManualClock::new(
-        time::OffsetDateTime::from_unix_timestamp(t).expect("time"),
+        jiff::Timestamp::from_second(t).expect("time"),
     ))
 }
 
@@ -63,12 +63,12 @@ fn entry(
     (entity, id): (&str, &str),
     patient: &str,
 ) -> Item {
-    let when = time::OffsetDateTime::from_unix_timestamp(at).expect("time");
+    let when = jiff::Timestamp::from_second(at).expect("time");
     let sort = audit_sort(
         i128::from(at) * 1_000_000_000 + n as i128,
         &ulid::Ulid::new(),
     );
-    Item::new(Key::new(audit_partition(when.date()), sort.clone()))
+    Item::new(Key::new(audit_partition(domain::clock::utc_day(when)), sort.clone()))
         .with("gsi1pk", audit_entity_index(entity, id))
         .with("gsi1sk", sort)
         .with("at", at)

@@ -186,7 +186,7 @@ fn main() {
     let secret = TEST_STRIPE_SECRETS.split(',').next().expect("a secret");
     let secrets = WebhookSecrets::stripe(TEST_STRIPE_SECRETS).expect("secrets");
     // Signed now: the Python library checks the tolerance against the system clock.
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let now = jiff::Timestamp::now().as_second();
     let signer = WebhookSecrets::stripe(secret).expect("secret");
     let signed: Vec<(Vec<u8>, String)> = (0..PAYLOADS)
         .map(|i| {

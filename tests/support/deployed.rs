@@ -303,7 +303,7 @@ pub fn owner(route_key: &str) -> String {
 }
 
 /// The functions' binaries run on the system clock, so tokens for them are dated by it.
-fn system_now() -> time::OffsetDateTime {
+fn system_now() -> jiff::Timestamp {
     use domain::clock::Clock as _;
     domain::clock::SystemClock.now()
 }

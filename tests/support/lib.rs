@@ -230,11 +230,11 @@ pub fn local_admin(sub: &str) -> shared::web::Caller {
 pub async fn write_audit_entries(table: &dyn shared::store::Table, n: i128) {
     use shared::store::keys::{audit_partition, audit_sort};
     use shared::store::{Condition, Item, Key};
-    let now = time::OffsetDateTime::now_utc();
+    let now = jiff::Timestamp::now();
     for i in 0..n {
         let key = Key::new(
-            audit_partition(now.date()),
-            audit_sort(now.unix_timestamp_nanos() + i, &ulid::Ulid::new()),
+            audit_partition(domain::clock::utc_day(now)),
+            audit_sort(now.as_nanosecond() + i, &ulid::Ulid::new()),
         );
         let item = Item::new(key).with("action", "appointment.read");
         table
@@ -399,7 +399,7 @@ impl Stack {
         use shared::adapters::local_issuer::{LOCAL_AUDIENCE, LOCAL_ISSUER, LocalIssuer};
         let issuer = LocalIssuer::generate(LOCAL_ISSUER, LOCAL_AUDIENCE).expect("issuer");
         let clock = Arc::new(domain::clock::ManualClock::new(
-            time::OffsetDateTime::from_unix_timestamp(TEST_NOW).expect("time"),
+            jiff::Timestamp::from_second(TEST_NOW).expect("time"),
         ));
         let key: [u8; 32] = rand::random();
         let state = test_state(table, &key, &issuer, clock.clone());
@@ -460,7 +460,7 @@ impl Stack {
     pub fn token(&self, sub: &str, roles: &[shared::auth::Role]) -> String {
         use domain::clock::Clock as _;
         let subject = shared::auth::Subject::parse(sub).expect("subject");
-        let now = self.clock.now().unix_timestamp().max(0) as u64;
+        let now = self.clock.now().as_second().max(0) as u64;
         self.issuer
             .mint_at(&subject, roles, now, now + 60 * 86_400)
             .expect("mint")

@@ -109,7 +109,7 @@ impl ReportJob {
     pub async fn run(&self, event: Value) -> Result<Value, JobError> {
         let cadence = cadence_of(&event)?;
         let zone = shared::reports::collect::practice(&*self.table).await?.zone;
-        let now = self.clock.now().unix_timestamp();
+        let now = self.clock.now().as_second();
         let period = match cadence {
             Cadence::Weekly => Period::last_week(now, &zone)?,
             Cadence::Monthly => Period::last_month(now, &zone)?,

@@ -50,7 +50,7 @@ async fn stripe(
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<Json<Received>, ApiError> {
-    let now = s.app.clock.now().unix_timestamp();
+    let now = s.app.clock.now().as_second();
     let verified = signature::verify_stripe(
         header(&headers, "stripe-signature"),
         &body,
@@ -100,7 +100,7 @@ async fn standard(
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<Json<Received>, ApiError> {
-    let now = s.app.clock.now().unix_timestamp();
+    let now = s.app.clock.now().as_second();
     let signed = StandardHeaders {
         id: header(&headers, "webhook-id"),
         timestamp: header(&headers, "webhook-timestamp"),

@@ -97,10 +97,10 @@ impl LocalIssuer {
         &self,
         subject: &Subject,
         roles: &[Role],
-        now: time::OffsetDateTime,
+        now: jiff::Timestamp,
         ttl: Duration,
     ) -> anyhow::Result<String> {
-        let now = now.unix_timestamp().max(0) as u64;
+        let now = now.as_second().max(0) as u64;
         self.mint_at(subject, roles, now, now + ttl.as_secs())
     }
 

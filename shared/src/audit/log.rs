@@ -16,7 +16,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use time::Date;
+use jiff::civil::Date;
 
 use super::stored::{entry_name, leaf_of};
 use super::verify::{Leaf, LogChecker, Report, Signed};
@@ -55,7 +55,7 @@ pub const DAYS_PER_RUN: usize = 400;
 /// function's timeout; the API's are 29 s). The cursor stays this
 /// far behind the clock; the verifier reports an entry still outside the log after
 /// [`ALLOWED_LAG`].
-pub const SETTLE: time::Duration = time::Duration::minutes(5);
+pub const SETTLE: jiff::SignedDuration = jiff::SignedDuration::from_mins(5);
 
 /// The log's identity and how far back a first integration looks.
 #[derive(Clone, Debug)]
@@ -67,11 +67,11 @@ pub struct LogConfig {
     /// Days before today a log with no head starts scanning from.
     pub first_scan_days: i64,
     /// How long an idle log goes before it signs its unchanged size again.
-    pub idle_checkpoint: time::Duration,
+    pub idle_checkpoint: jiff::SignedDuration,
 }
 
 /// Checkpoints of an idle log: hourly, as CloudTrail's digests.
-pub const IDLE_CHECKPOINT: time::Duration = time::Duration::hours(1);
+pub const IDLE_CHECKPOINT: jiff::SignedDuration = jiff::SignedDuration::from_hours(1);
 
 struct Head {
     frontier: Frontier,
@@ -85,7 +85,11 @@ struct Head {
 impl Head {
     /// Moves the cursor to the start of the next day (its day is over and in the log).
     fn move_to_next_day(&mut self) {
-        self.scanned_from = self.scanned_from.next_day().unwrap_or(self.scanned_from);
+        self.scanned_from = self
+            .scanned_from
+            .tomorrow()
+            .ok()
+            .unwrap_or(self.scanned_from);
         self.cursor.clear();
     }
 }
@@ -98,8 +102,7 @@ pub struct Integrated {
 }
 
 fn day_of(text: &str) -> Result<Date, ApiError> {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    Date::parse(text, format).map_err(|_| corrupt(attr::SCANNED_FROM).into())
+    domain::clock::parse_day(text).ok_or_else(|| corrupt(attr::SCANNED_FROM).into())
 }
 
 async fn head(table: &dyn Table, today: Date, config: &LogConfig) -> Result<Head, ApiError> {
@@ -107,7 +110,7 @@ async fn head(table: &dyn Table, today: Date, config: &LogConfig) -> Result<Head
         return Ok(Head {
             frontier: Frontier::default(),
             version: 0,
-            scanned_from: today - time::Duration::days(config.first_scan_days),
+            scanned_from: today - jiff::SignedDuration::from_hours(24 * config.first_scan_days),
             cursor: String::new(),
         });
     };
@@ -135,7 +138,7 @@ async fn head(table: &dyn Table, today: Date, config: &LogConfig) -> Result<Head
 
 /// Every day from `from` to `to`, both included.
 fn days(from: Date, to: Date) -> impl Iterator<Item = Date> {
-    std::iter::successors(Some(from), move |d| d.next_day().filter(|n| *n <= to))
+    std::iter::successors(Some(from), move |d| d.tomorrow().ok().filter(|n| *n <= to))
         .take_while(move |d| *d <= to)
 }
 
@@ -158,22 +161,22 @@ pub async fn integrate(
     config: &LogConfig,
 ) -> Result<Integrated, ApiError> {
     let now = clock.now();
-    let today = now.date();
+    let today = domain::clock::utc_day(now);
     let mut head = head(table, today, config).await?;
     let start = head.frontier.size();
     // The hours of counted refusals that are over get their aggregate entry, integrated below.
     // A failure there must not stop the log: it is logged, and the next run tries again.
-    let yesterday = today.previous_day().unwrap_or(today);
+    let yesterday = today.yesterday().ok().unwrap_or(today);
     let from = head
         .scanned_from
         .min(yesterday)
-        .max(yesterday - time::Duration::days(2));
+        .max(yesterday - jiff::SignedDuration::from_hours(48));
     if let Err(e) = super::refusals::aggregate(table, now, from, SETTLE).await {
         tracing::error!(error = %e, "refusals could not be aggregated; integrating the rest");
     }
     // Sort keys from here on are of entries too young to pass (`{nanos:020}#{id}`).
     let horizon = now - SETTLE;
-    let unsettled = format!("{:020}", horizon.unix_timestamp_nanos());
+    let unsettled = format!("{:020}", horizon.as_nanosecond());
     let run = Run {
         table,
         signer,
@@ -187,8 +190,9 @@ pub async fn integrate(
         let day = head.scanned_from;
         let day_over = day < today
             && day
-                .next_day()
-                .is_some_and(|d| d.midnight().assume_utc() <= horizon);
+                .tomorrow()
+                .ok()
+                .is_some_and(|d| domain::clock::utc_start(d) <= horizon);
         let mut query = Query::partition(audit_partition(day))
             .limit(PAGE)
             .consistent();
@@ -278,7 +282,7 @@ struct Run<'a> {
     table: &'a dyn Table,
     signer: &'a dyn LogSigner,
     config: &'a LogConfig,
-    now: time::OffsetDateTime,
+    now: jiff::Timestamp,
 }
 
 impl Run<'_> {
@@ -334,21 +338,21 @@ async fn checkpoint_write(
     signer: &dyn LogSigner,
     config: &LogConfig,
     frontier: &Frontier,
-    now: time::OffsetDateTime,
+    now: jiff::Timestamp,
 ) -> Result<TransactOp, ApiError> {
     let checkpoint = Checkpoint {
         origin: config.origin.clone(),
         size: frontier.size(),
         root: frontier.root(),
-        time: Some(now.unix_timestamp()),
+        time: Some(now.as_second()),
     };
     let note = sign_checkpoint(signer, &config.key_name, &checkpoint)
         .await
         .map_err(CryptoError::from)?;
     Ok(TransactOp::Put {
-        item: Item::new(audit_log_checkpoint(checkpoint.size, now.unix_timestamp()))
+        item: Item::new(audit_log_checkpoint(checkpoint.size, now.as_second()))
             .with(attr::NOTE, note)
-            .with(attr::AT, now.unix_timestamp()),
+            .with(attr::AT, now.as_second()),
         condition: Some(Condition::ItemAbsent),
     })
 }
@@ -357,7 +361,7 @@ async fn checkpoint_write(
 async fn checkpoint_due(
     table: &dyn Table,
     config: &LogConfig,
-    now: time::OffsetDateTime,
+    now: jiff::Timestamp,
 ) -> Result<bool, ApiError> {
     let latest = Query::partition(AUDIT_LOG_CHECKPOINTS)
         .backward()
@@ -365,9 +369,7 @@ async fn checkpoint_due(
         .consistent();
     Ok(match table.query(&latest).await?.items.first() {
         None => true,
-        Some(item) => {
-            now.unix_timestamp() - n(item, attr::AT)? >= config.idle_checkpoint.whole_seconds()
-        }
+        Some(item) => now.as_second() - n(item, attr::AT)? >= config.idle_checkpoint.as_secs(),
     })
 }
 
@@ -470,7 +472,7 @@ const LEAF_PAGE: u32 = 1000;
 
 /// How long an entry may wait for integration before the verifier reports it: the stream
 /// delivers in seconds, and the reconciling schedule runs every few minutes.
-pub const ALLOWED_LAG: time::Duration = time::Duration::minutes(15);
+pub const ALLOWED_LAG: jiff::SignedDuration = jiff::SignedDuration::from_mins(15);
 
 /// Reads the whole log back (leaves, the entries of every day from the first leaf's day, or
 /// `first_scan_days` ago, to today, and the checkpoints) and verifies it, with the `archived`
@@ -482,14 +484,14 @@ pub async fn verify_table(
     spki: &[u8],
     archived: &[String],
 ) -> Result<Report, ApiError> {
-    let today = clock.now().date();
+    let today = domain::clock::utc_day(clock.now());
     let head_size = match table.get(&audit_log_head(), Consistency::Strong).await? {
         Some(head) => {
             Some(u64::try_from(n(&head, attr::TREE_SIZE)?).map_err(|_| corrupt(attr::TREE_SIZE))?)
         }
         None => None,
     };
-    let pending_after = (clock.now() - ALLOWED_LAG).unix_timestamp_nanos();
+    let pending_after = (clock.now() - ALLOWED_LAG).as_nanosecond();
     let mut checker = LogChecker::new(pending_after, head_size.unwrap_or(0));
     // The leaves a page at a time, in index order, each checked as it comes.
     let mut first_leaf_day: Option<Date> = None;
@@ -514,7 +516,7 @@ pub async fn verify_table(
         }
     }
     // Then the entries a day at a time; the next day is read while this one is hashed.
-    let lookback = today - time::Duration::days(config.first_scan_days);
+    let lookback = today - jiff::SignedDuration::from_hours(24 * config.first_scan_days);
     let from = first_leaf_day.map_or(lookback, |d| d.min(lookback));
     let mut days = days(from, today);
     let mut items = match days.next() {

@@ -7,7 +7,8 @@
 //! without flooding the log. The entry and the counter's mark are one transaction: an aggregate is
 //! written once, whatever runs race.
 
-use time::{Date, OffsetDateTime};
+use jiff::Timestamp;
+use jiff::civil::Date;
 
 use crate::error::ApiError;
 use crate::store::codec::n;
@@ -56,13 +57,13 @@ fn counter_of(item: &crate::store::Item) -> Result<Option<Counter>, ApiError> {
 /// `settle`), went beyond the individual limit and has none yet. Returns how many it wrote.
 pub async fn aggregate(
     table: &dyn Table,
-    now: OffsetDateTime,
+    now: Timestamp,
     from: Date,
-    settle: time::Duration,
+    settle: jiff::SignedDuration,
 ) -> Result<u64, ApiError> {
     let mut written = 0;
     let mut day = from;
-    while day <= now.date() {
+    while day <= domain::clock::utc_day(now) {
         let items = query_all(
             table,
             &Query::partition(refusal_partition(day)).consistent(),
@@ -72,8 +73,8 @@ pub async fn aggregate(
             let Some(counter) = counter_of(item)? else {
                 continue;
             };
-            let hour_over = day.midnight().assume_utc()
-                + time::Duration::hours(i64::from(counter.hour) + 1)
+            let hour_over = domain::clock::utc_start(day)
+                + jiff::SignedDuration::from_hours(i64::from(counter.hour) + 1)
                 + settle;
             if counter.aggregated
                 || counter.count <= INDIVIDUAL_REFUSALS_PER_HOUR
@@ -134,7 +135,9 @@ pub async fn aggregate(
                 Err(e) => return Err(e.into()),
             }
         }
-        let Some(next) = day.next_day() else { break };
+        let Some(next) = day.tomorrow().ok() else {
+            break;
+        };
         day = next;
     }
     Ok(written)

@@ -3,8 +3,8 @@
 //! access index, not every day of the period. Each search is itself audited, naming the patients
 //! whose entries it showed.
 
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 
 use super::access::{leaf_index_of, strings};
 use crate::common::input::query_range;
@@ -77,7 +77,7 @@ pub struct SearchPage {
 /// Where a search continues: the day (or, by patient, the index) and the table's cursor in it.
 #[derive(Debug, Serialize, Deserialize)]
 struct Resume {
-    day: Option<time::Date>,
+    day: Option<jiff::civil::Date>,
     inner: Option<Cursor>,
 }
 
@@ -161,8 +161,8 @@ pub async fn search(
         return Err(InputError::InvalidQuery.into());
     }
     let day_of = |t: i64| {
-        OffsetDateTime::from_unix_timestamp(t)
-            .map(|t| t.date())
+        Timestamp::from_second(t)
+            .map(domain::clock::utc_day)
             .map_err(|_| ApiError::Input(InputError::InvalidRange))
     };
     let (first_day, last_day) = (day_of(from)?, day_of(to - 1)?);
@@ -220,7 +220,7 @@ pub async fn search(
                 inner: Some(more),
             },
             (None, Some(day)) if day < last_day => Resume {
-                day: day.next_day(),
+                day: day.tomorrow().ok(),
                 inner: None,
             },
             (None, _) => break,
@@ -265,7 +265,7 @@ mod tests {
     #[test]
     fn a_resume_token_reads_back_and_junk_does_not() {
         let r = Resume {
-            day: Some(time::macros::date!(2026 - 11 - 22)),
+            day: Some(jiff::civil::date(2026, 11, 22)),
             inner: None,
         };
         let back = Resume::decode(&r.encode()).unwrap();

@@ -7,7 +7,7 @@
 //! watched the same way: it is created once and never changed, and replacing it would orphan every
 //! blind index.
 
-use time::OffsetDateTime;
+use jiff::Timestamp;
 
 use crate::error::ApiError;
 use crate::store::keys::audit_tamper_marker;
@@ -47,7 +47,7 @@ pub struct Change {
 /// how many were recorded now (a redelivered record is not recorded again).
 pub async fn record(
     table: &dyn Table,
-    now: OffsetDateTime,
+    now: Timestamp,
     changes: &[Change],
 ) -> Result<u64, ApiError> {
     let mut recorded = 0;

@@ -16,10 +16,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use jiff::Timestamp;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde::Deserialize;
-use time::OffsetDateTime;
 use tokio::sync::{Mutex, RwLock};
 
 pub use domain::access::{Principal, Resource, Role, Subject};
@@ -149,8 +149,8 @@ struct VerifyingKey {
 #[derive(Default)]
 struct KeyCache {
     keys: HashMap<String, VerifyingKey>,
-    fetched_at: Option<OffsetDateTime>,
-    failed_at: Option<OffsetDateTime>,
+    fetched_at: Option<Timestamp>,
+    failed_at: Option<Timestamp>,
 }
 
 /// Least time between two JWKS fetches after a failed one.
@@ -308,20 +308,20 @@ impl Verifier {
     /// everyone out) and is retried after a short back-off.
     async fn key(&self, pool: &PoolKeys, kid: &str) -> Result<FetchedKey, AuthError> {
         let now = self.clock.now();
-        let within = |at: Option<OffsetDateTime>, interval: Duration| {
+        let within = |at: Option<Timestamp>, interval: Duration| {
             at.is_some_and(|at| {
-                let since = now - at;
-                !since.is_negative() && since < interval
+                let since = now.duration_since(at);
+                !since.is_negative() && since.unsigned_abs() < interval
             })
         };
         let cached = |cache: &KeyCache| {
             let key = cache.keys.get(kid)?.clone();
-            let fetched_at = cache.fetched_at?.unix_timestamp();
+            let fetched_at = cache.fetched_at?.as_second();
             Some(FetchedKey { key, fetched_at })
         };
         let stale_ok = |k: Option<FetchedKey>| {
             k.filter(|k| {
-                let at = OffsetDateTime::from_unix_timestamp(k.fetched_at).ok();
+                let at = Timestamp::from_second(k.fetched_at).ok();
                 within(at, STALE_KEYS_MAX)
             })
         };
@@ -372,7 +372,7 @@ impl Verifier {
                 let key = cache.keys.get(kid).cloned().ok_or(AuthError::UnknownKey)?;
                 Ok(FetchedKey {
                     key,
-                    fetched_at: now.unix_timestamp(),
+                    fetched_at: now.as_second(),
                 })
             }
             Err(e) => {
@@ -388,7 +388,7 @@ impl Verifier {
     /// leeway and the same clock as a full check). Every time is the injected clock's.
     pub async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
         let digest = domain::hash::sha256(&[token.as_bytes()]);
-        let now = self.clock.now().unix_timestamp();
+        let now = self.clock.now().as_second();
         let leeway = self.config.leeway.as_secs() as i64;
         let max_age = self.config.key_max_age.as_secs() as i64;
         {

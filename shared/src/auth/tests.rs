@@ -43,8 +43,8 @@ fn sub(s: &str) -> Subject {
 /// it), and every token is minted from it, so no test depends on the day it runs.
 const NOW: i64 = 1_795_438_800;
 
-fn at() -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp(NOW).unwrap()
+fn at() -> jiff::Timestamp {
+    jiff::Timestamp::from_second(NOW).unwrap()
 }
 
 fn now() -> u64 {
@@ -179,7 +179,7 @@ async fn unknown_kid_is_refused_and_refetch_is_rate_limited() {
         1,
         "unknown kids must not hammer the JWKS endpoint"
     );
-    clock.advance(time::Duration::seconds(61));
+    clock.advance(jiff::SignedDuration::from_secs(61));
     assert!(matches!(
         verifier.verify(&token).await,
         Err(AuthError::UnknownKey)
@@ -380,7 +380,7 @@ async fn an_unreachable_identity_provider_is_503_and_not_hammered() {
     let api: crate::error::ApiError = AuthError::JwksUnavailable(anyhow::anyhow!("down")).into();
     assert_eq!(api.status(), 503);
     source.up.store(true, Ordering::SeqCst);
-    clock.advance(time::Duration::seconds(2));
+    clock.advance(jiff::SignedDuration::from_secs(2));
     assert!(verifier.verify(&token).await.is_ok());
     assert_eq!(source.fetches.load(Ordering::SeqCst), 2);
 }
@@ -493,9 +493,10 @@ async fn the_patient_pool_grants_the_patient_role_and_nothing_else() {
 async fn expiry_and_not_before_follow_the_clock_not_the_machine() {
     let issuer = LocalIssuer::generate(ISS, AUD).unwrap();
     for year in [2003, 2031, 2060] {
-        let start = time::macros::datetime!(2003-01-01 0:00 UTC)
-            .replace_year(year)
-            .unwrap();
+        let start = jiff::civil::date(year, 1, 1)
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .unwrap()
+            .timestamp();
         let clock = Arc::new(ManualClock::new(start));
         let verifier = Verifier::new(
             AuthConfig::new(ISS, AUD),
@@ -511,15 +512,15 @@ async fn expiry_and_not_before_follow_the_clock_not_the_machine() {
             )
             .unwrap();
         verifier.verify(&token).await.unwrap();
-        clock.advance(time::Duration::seconds(600 + 30));
+        clock.advance(jiff::SignedDuration::from_secs(600 + 30));
         verifier.verify(&token).await.expect("within the leeway");
-        clock.advance(time::Duration::seconds(1));
+        clock.advance(jiff::SignedDuration::from_secs(1));
         assert!(
             matches!(verifier.verify(&token).await, Err(AuthError::Expired)),
             "{year}: a remembered token past its expiry"
         );
         // Not valid before `nbf` (beyond the leeway), on the same clock.
-        let t = clock.now().unix_timestamp();
+        let t = clock.now().as_second();
         let mut early = claims(ISS, AUD, "access");
         early["iat"] = t.into();
         early["exp"] = (t + 600).into();
@@ -562,12 +563,12 @@ async fn a_key_the_pool_removed_stops_verifying_within_the_hour() {
 
     // The pool retires the old key. Within the hour the cached set still holds it.
     *source.set.lock().unwrap() = new.jwks().clone();
-    clock.advance(time::Duration::minutes(59));
+    clock.advance(jiff::SignedDuration::from_mins(59));
     verifier.verify(&by_old).await.unwrap();
     assert_eq!(source.fetches.load(Ordering::SeqCst), 1);
     // After it, the set is fetched again: neither the remembered token nor a new one of the old
     // key verifies; the new key's does.
-    clock.advance(time::Duration::minutes(1));
+    clock.advance(jiff::SignedDuration::from_mins(1));
     assert!(matches!(
         verifier.verify(&by_old).await,
         Err(AuthError::UnknownKey)
@@ -582,15 +583,15 @@ async fn a_key_the_pool_removed_stops_verifying_within_the_hour() {
     // A pool that cannot be reached when the hour is up: the cached keys keep verifying (an
     // outage of the provider does not sign everyone out), and it is asked again after a second.
     source.up.store(false, Ordering::SeqCst);
-    clock.advance(time::Duration::hours(1));
+    clock.advance(jiff::SignedDuration::from_hours(1));
     verifier.verify(&by_new).await.unwrap();
     verifier.verify(&by_new).await.unwrap();
     assert_eq!(source.fetches.load(Ordering::SeqCst), 3);
-    clock.advance(time::Duration::seconds(2));
+    clock.advance(jiff::SignedDuration::from_secs(2));
     verifier.verify(&by_new).await.unwrap();
     assert_eq!(source.fetches.load(Ordering::SeqCst), 4);
     // Not for ever: a day after the last successful fetch, the cached keys stop verifying.
-    clock.advance(time::Duration::hours(23));
+    clock.advance(jiff::SignedDuration::from_hours(23));
     assert!(matches!(
         verifier.verify(&by_new).await,
         Err(AuthError::JwksUnavailable(_))

@@ -98,7 +98,7 @@ impl PatientDetails {
 }
 
 fn today(state: &AppState) -> Date {
-    let d = state.clock.now().date();
+    let d = domain::clock::utc_day(state.clock.now());
     jiff::civil::date(d.year() as i16, d.month() as i8, d.day() as i8)
 }
 

@@ -10,7 +10,7 @@ use domain::ids::{ProviderId, ServiceId};
 use domain::refusals::BookingError;
 
 pub fn now(state: &AppState) -> i64 {
-    state.clock.now().unix_timestamp()
+    state.clock.now().as_second()
 }
 
 pub async fn practice(state: &AppState) -> Result<Practice, ApiError> {

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use time::OffsetDateTime;
+use jiff::Timestamp;
 use tokio::sync::Mutex;
 use zeroize::Zeroizing;
 
@@ -43,13 +43,13 @@ impl Default for CachePolicy {
 struct CurrentKey {
     plaintext: PlainKey,
     wrapped: Arc<[u8]>,
-    created: OffsetDateTime,
+    created: Timestamp,
     uses: u64,
 }
 
 struct Unwrapped {
     plaintext: PlainKey,
-    cached: OffsetDateTime,
+    cached: Timestamp,
 }
 
 /// Seals and opens attribute values. One per execution environment, shared by all requests.
@@ -94,9 +94,9 @@ impl Sealer {
         }
     }
 
-    fn expired(&self, since: OffsetDateTime) -> bool {
-        let age = self.clock.now() - since;
-        age >= self.policy.max_age || age.is_negative()
+    fn expired(&self, since: Timestamp) -> bool {
+        let age = self.clock.now().duration_since(since);
+        age.is_negative() || age.unsigned_abs() >= self.policy.max_age
     }
 
     /// A data key for one more encryption, from the cache when it is young and not worn out.
@@ -249,7 +249,7 @@ mod tests {
 
     fn clock() -> Arc<ManualClock> {
         Arc::new(ManualClock::new(
-            OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000),
+            Timestamp::UNIX_EPOCH + jiff::SignedDuration::from_hours(24 * 20_000),
         ))
     }
 
@@ -332,7 +332,7 @@ mod tests {
         }
         assert_eq!(keys.decrypted(), 1);
         // Age bound.
-        clock.advance(time::Duration::seconds(301));
+        clock.advance(jiff::SignedDuration::from_secs(301));
         s.seal(&key, "name", b"x").await.unwrap();
         assert_eq!(keys.generated(), 2);
     }

@@ -98,7 +98,7 @@ pub async fn put(
     req: PreferencesRequest,
 ) -> Result<Reply, ApiError> {
     let id = own(caller)?;
-    let now = state.clock.now().unix_timestamp();
+    let now = state.clock.now().as_second();
     let (before, verified) = load(state, &id).await?;
     let mut after = before.clone();
     after.email = Some(req.email);

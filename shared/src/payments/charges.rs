@@ -108,7 +108,7 @@ pub async fn create_charge(
         total,
         appointment: req.appointment_id.clone(),
         adjusts: req.adjusts.clone(),
-        created_at: state.clock.now().unix_timestamp(),
+        created_at: state.clock.now().as_second(),
         sealed_lines: Vec::new(),
     };
     let plain = serde_json::to_vec(&req.line_items).map_err(anyhow::Error::new)?;

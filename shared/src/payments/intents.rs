@@ -143,7 +143,7 @@ pub async fn create_intent(
         charges,
         progress: Progress::default(),
         version: 1,
-        created_at: state.clock.now().unix_timestamp(),
+        created_at: state.clock.now().as_second(),
     };
     // A changed ledger takes precedence: it is why a retry of this very request would differ.
     let changed = || ApiError::Payment(PaymentError::BalanceChanged);

@@ -76,12 +76,9 @@ pub async fn apply_event(
     let patient = parsed(&pointer, attr::PATIENT_ID, PatientId::parse)?;
     let payment_id = parsed(&pointer, attr::PAYMENT_ID, PaymentId::parse)?;
     let receipt = Item::new(receipt_key(source, event_id))
-        .with(attr::RECEIVED_AT, state.clock.now().unix_timestamp())
+        .with(attr::RECEIVED_AT, state.clock.now().as_second())
         .with(attr::PAYMENT_ID, payment_id.as_str())
-        .with(
-            TTL_ATTR,
-            state.clock.now().unix_timestamp() + RECEIPT_TTL_SECS,
-        );
+        .with(TTL_ATTR, state.clock.now().as_second() + RECEIPT_TTL_SECS);
     for _ in 0..APPLY_ATTEMPTS {
         let item = state
             .table
@@ -135,7 +132,7 @@ pub async fn apply_event(
             );
         // The patient hears of a payment that succeeded and of money refunded, once each: the
         // change that causes the message happens once (the version condition).
-        let now = state.clock.now().unix_timestamp();
+        let now = state.clock.now().as_second();
         let amount = updated.amount.amount();
         let paid = payment.progress.status != PaymentStatus::Succeeded
             && updated.progress.status == PaymentStatus::Succeeded;

@@ -60,8 +60,8 @@ fn entry_of(item: &Item, interner: &mut Interner) -> Result<EntryFact, ApiError>
 /// The audit entries of `[start, end)`, in time order.
 async fn entries(table: &dyn Table, start: i64, end: i64) -> Result<Vec<EntryFact>, ApiError> {
     let day = |t: i64| {
-        time::OffsetDateTime::from_unix_timestamp(t)
-            .map(|t| t.date())
+        jiff::Timestamp::from_second(t)
+            .map(domain::clock::utc_day)
             .map_err(|_| corrupt("period"))
     };
     let (mut d, last) = (day(start)?, day(end)?);
@@ -73,7 +73,7 @@ async fn entries(table: &dyn Table, start: i64, end: i64) -> Result<Vec<EntryFac
                 out.push(e);
             }
         }
-        match d.next_day() {
+        match d.tomorrow().ok() {
             Some(next) if next <= last => d = next,
             _ => break,
         }

@@ -192,7 +192,7 @@ pub fn receipt_key(source: &str, event_id: &str) -> Key {
 }
 
 /// The day partition of audit records (reports read a day at a time).
-pub fn audit_partition(day: time::Date) -> String {
+pub fn audit_partition(day: jiff::civil::Date) -> String {
     format!("AUDIT#{day}")
 }
 
@@ -296,17 +296,17 @@ pub fn audit_access_partition(patient: &str) -> String {
 
 /// One UTC day's refusal counters: per caller and hour (`<hh>#<caller>`), and beyond the
 /// individual limit per caller, hour and patient named (`<hh>#<caller>#<patient>`).
-pub fn refusal_partition(day: time::Date) -> String {
+pub fn refusal_partition(day: jiff::civil::Date) -> String {
     format!("COUNTER#REFUSED#{day}")
 }
 
 /// The count of `caller`'s refusals in one UTC hour.
-pub fn refusal_key(day: time::Date, hour: u8, caller: &str) -> Key {
+pub fn refusal_key(day: jiff::civil::Date, hour: u8, caller: &str) -> Key {
     Key::new(refusal_partition(day), format!("{hour:02}#{caller}"))
 }
 
 /// The count of `caller`'s aggregated refusals naming `patient` in one UTC hour.
-pub fn refusal_patient_key(day: time::Date, hour: u8, caller: &str, patient: &str) -> Key {
+pub fn refusal_patient_key(day: jiff::civil::Date, hour: u8, caller: &str, patient: &str) -> Key {
     Key::new(
         refusal_partition(day),
         format!("{hour:02}#{caller}#{patient}"),
@@ -314,12 +314,12 @@ pub fn refusal_patient_key(day: time::Date, hour: u8, caller: &str, patient: &st
 }
 
 /// One UTC day's counters.
-pub fn counter_partition(day: time::Date) -> String {
+pub fn counter_partition(day: jiff::civil::Date) -> String {
     format!("COUNTER#{day}")
 }
 
 /// A counter of `name` for one UTC hour.
-pub fn counter_key(day: time::Date, name: &str, hour: u8) -> Key {
+pub fn counter_key(day: jiff::civil::Date, name: &str, hour: u8) -> Key {
     Key::new(counter_partition(day), format!("{name}#{hour:02}"))
 }
 
@@ -332,7 +332,7 @@ mod tests {
     fn samples() -> Vec<(&'static str, String)> {
         let provider = ProviderId::new();
         let patient = PatientId::parse("patient-1").unwrap();
-        let day = time::macros::date!(2026 - 11 - 22);
+        let day = jiff::civil::date(2026, 11, 22);
         vec![
             ("practice_key", practice_key().pk),
             ("provider_key", provider_key(&provider).pk),

@@ -126,9 +126,9 @@ impl Audit {
     }
 
     /// The stored record, timed `now`.
-    pub fn item_at(&self, now: time::OffsetDateTime, actor: Actor<'_>) -> Item {
-        let nanos = now.unix_timestamp_nanos();
-        let day = now.date();
+    pub fn item_at(&self, now: jiff::Timestamp, actor: Actor<'_>) -> Item {
+        let nanos = now.as_nanosecond();
+        let day = domain::clock::utc_day(now);
         let id = ulid::Ulid::new();
         // A patient's own name is patient data: only staff, providers and admins are named.
         let actor_name = match actor {
@@ -186,7 +186,7 @@ impl Audit {
             keys::audit_entity_index(&self.entity, &self.entity_id),
         )
         .with(crate::store::GSI1_SK, keys::audit_sort(nanos, &id))
-        .with(attr::AT, now.unix_timestamp())
+        .with(attr::AT, now.as_second())
         .with(attr::ACTOR, who)
         .with(attr::ROLES, AttrValue::L(roles))
         .with(attr::ACTION, self.action)
@@ -294,9 +294,9 @@ async fn beyond_individual_limit(
     patients: &[PatientId],
 ) -> bool {
     let now = state.clock.now();
-    let (day, hour) = (now.date(), now.hour());
+    let (day, hour) = (domain::clock::utc_day(now), domain::clock::utc_hour(now));
     let subject = caller.principal.subject.as_str();
-    let kept = now.unix_timestamp() + REFUSAL_COUNTERS_KEPT_SECS;
+    let kept = now.as_second() + REFUSAL_COUNTERS_KEPT_SECS;
     let roles: Vec<AttrValue> = caller
         .principal
         .roles
@@ -418,7 +418,7 @@ impl Idempotency {
     async fn item(&self, state: &AppState, reply: &Reply) -> Result<Item, ApiError> {
         let bytes = serde_json::to_vec(reply).map_err(anyhow::Error::new)?;
         let sealed = state.sealer.seal(&self.key, attr::REPLY, &bytes).await?;
-        let now = state.clock.now().unix_timestamp();
+        let now = state.clock.now().as_second();
         Ok(Item::new(self.key.clone())
             .with(attr::FINGERPRINT, self.fingerprint.clone())
             .with(attr::REPLY, sealed)
@@ -433,7 +433,7 @@ impl Idempotency {
         let Some(item) = state.table.get(&self.key, Consistency::Strong).await? else {
             return Ok(None);
         };
-        let now = state.clock.now().unix_timestamp();
+        let now = state.clock.now().as_second();
         if item.get(TTL_ATTR).and_then(AttrValue::as_n).unwrap_or(0) <= now {
             return Ok(None);
         }
@@ -580,10 +580,8 @@ pub async fn commit(
             });
         }
         // A record past its expiry that the TTL sweeper has not removed yet counts as absent.
-        let expired = Condition::LessThan(
-            TTL_ATTR.into(),
-            AttrValue::N(state.clock.now().unix_timestamp()),
-        );
+        let expired =
+            Condition::LessThan(TTL_ATTR.into(), AttrValue::N(state.clock.now().as_second()));
         ops.push(TransactOp::Put {
             item: idem.item(state, &stored).await?,
             condition: Some(Condition::Or(vec![Condition::ItemAbsent, expired])),
@@ -692,7 +690,7 @@ mod tests {
         let e = refusal(&state, vec![Write::new(absent("A"))]).await;
         assert!(matches!(e, CommitError::Refused(ApiError::Unexpected(_))));
         // Nothing was written by the refused commits, not even their audit records.
-        let day = state.clock.now().date();
+        let day = domain::clock::utc_day(state.clock.now());
         let query = crate::store::Query::partition(keys::audit_partition(day));
         let audits = crate::store::query_all(&*state.table, &query)
             .await

@@ -23,13 +23,13 @@ fn config() -> LogConfig {
 /// Writes an entry about `patients` as the request path does.
 async fn entry(table: &dyn Table, clock: &ManualClock, n: i64, patients: &[&str]) {
     let now = clock.now();
-    let nanos = now.unix_timestamp_nanos() + i128::from(n);
+    let nanos = now.as_nanosecond() + i128::from(n);
     let list = patients.iter().map(|p| AttrValue::S((*p).into())).collect();
     let item = Item::new(Key::new(
-        audit_partition(now.date()),
+        audit_partition(domain::clock::utc_day(now)),
         audit_sort(nanos, &ulid::Ulid::new()),
     ))
-    .with(attr::AT, now.unix_timestamp())
+    .with(attr::AT, now.as_second())
     .with(attr::ACTOR, format!("staff-{n}"))
     .with(
         attr::ROLES,
@@ -47,7 +47,7 @@ async fn entry(table: &dyn Table, clock: &ManualClock, n: i64, patients: &[&str]
 async fn every_leaf_has_a_proof_from_stored_subtrees_that_verifies_against_the_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let table = Arc::new(EmbeddedTable::open(&dir.path().join("t.redb")).unwrap());
-    let clock = ManualClock::new(time::macros::datetime!(2026-11-22 10:00 UTC));
+    let clock = ManualClock::new("2026-11-22T10:00:00Z".parse::<jiff::Timestamp>().unwrap());
     let signer = LocalSigner::generate().unwrap();
     for n in 0..70 {
         // Patient p1 is in every third entry, p2 in a list read of 60 entries' worth.
@@ -98,7 +98,7 @@ async fn every_leaf_has_a_proof_from_stored_subtrees_that_verifies_against_the_c
 async fn an_idle_log_signs_its_unchanged_size_again_hourly() {
     let dir = tempfile::tempdir().unwrap();
     let table = Arc::new(EmbeddedTable::open(&dir.path().join("t.redb")).unwrap());
-    let clock = ManualClock::new(time::macros::datetime!(2026-11-22 10:00 UTC));
+    let clock = ManualClock::new("2026-11-22T10:00:00Z".parse::<jiff::Timestamp>().unwrap());
     let signer = LocalSigner::generate().unwrap();
     let checkpoints = async || {
         query_all(&*table, &Query::partition(AUDIT_LOG_CHECKPOINTS))
@@ -116,17 +116,17 @@ async fn an_idle_log_signs_its_unchanged_size_again_hourly() {
         .await
         .unwrap();
     assert_eq!(checkpoints().await, 2);
-    clock.advance(time::Duration::minutes(59));
+    clock.advance(jiff::SignedDuration::from_mins(59));
     integrate(&*table, &signer, &clock, &config())
         .await
         .unwrap();
     assert_eq!(checkpoints().await, 2);
-    clock.advance(time::Duration::minutes(1));
+    clock.advance(jiff::SignedDuration::from_mins(1));
     integrate(&*table, &signer, &clock, &config())
         .await
         .unwrap();
     assert_eq!(checkpoints().await, 3);
     let latest = latest_checkpoint(&*table).await.unwrap().unwrap();
     assert_eq!(latest.checkpoint.size, 1);
-    assert_eq!(latest.checkpoint.time, Some(clock.now().unix_timestamp()));
+    assert_eq!(latest.checkpoint.time, Some(clock.now().as_second()));
 }

@@ -29,7 +29,7 @@ struct Fixture {
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let table = Arc::new(EmbeddedTable::open(&dir.path().join("t.redb")).unwrap());
-    let start = time::macros::datetime!(2026-11-20 10:00 UTC);
+    let start = "2026-11-20T10:00:00Z".parse::<jiff::Timestamp>().unwrap();
     Fixture {
         _dir: dir,
         table,
@@ -45,9 +45,9 @@ impl Fixture {
         for _ in 0..n {
             let now = self.clock.now();
             let id = ulid::Ulid::new();
-            let nanos = now.unix_timestamp_nanos() + i128::from(self.written);
+            let nanos = now.as_nanosecond() + i128::from(self.written);
             let item = Item::new(Key::new(
-                audit_partition(now.date()),
+                audit_partition(domain::clock::utc_day(now)),
                 audit_sort(nanos, &id),
             ))
             .with("action", "appointment.read")
@@ -77,7 +77,7 @@ impl Fixture {
 async fn entries_are_integrated_once_across_days_and_the_log_verifies() {
     let mut f = fixture();
     f.entries(7).await;
-    f.clock.advance(time::Duration::days(1));
+    f.clock.advance(jiff::SignedDuration::from_hours(24));
     f.entries(100).await; // more than one batch
     let done = f.integrate().await.unwrap();
     assert_eq!(
@@ -98,7 +98,7 @@ async fn entries_are_integrated_once_across_days_and_the_log_verifies() {
             size: 107
         }
     );
-    f.clock.advance(time::Duration::days(1));
+    f.clock.advance(jiff::SignedDuration::from_hours(24));
     f.entries(3).await;
     assert_eq!(
         f.integrate().await.unwrap(),
@@ -138,7 +138,7 @@ async fn tampering_on_the_table_is_reported() {
     let mut f = fixture();
     f.entries(10).await;
     f.integrate().await.unwrap();
-    let day = audit_partition(f.clock.now().date());
+    let day = audit_partition(domain::clock::utc_day(f.clock.now()));
     let mut entries = query_all(&*f.table, &Query::partition(day)).await.unwrap();
     // One entry edited in place, one deleted, one inserted after the fact.
     let edited = entries.remove(4).with("actor", "someone-else");
@@ -148,7 +148,8 @@ async fn tampering_on_the_table_is_reported() {
     f.entries(1).await;
     // Within the allowed lag the late entry may still be integrated; past it, it is reported.
     assert_eq!(f.verify().await.pending, 1);
-    f.clock.advance(ALLOWED_LAG + time::Duration::seconds(1));
+    f.clock
+        .advance(ALLOWED_LAG + jiff::SignedDuration::from_secs(1));
     let problems = f.verify().await.problems;
     let name = |i: &Item| entry_name(&i.key.pk, &i.key.sk);
     assert!(
@@ -246,7 +247,7 @@ async fn a_crash_before_the_batch_lands_leaves_no_gap_and_no_duplicate_on_retry(
     let mut f = fixture();
     f.entries(5).await;
     // Name a patient in each entry, so the access index is written before the transaction.
-    let day = audit_partition(f.clock.now().date());
+    let day = audit_partition(domain::clock::utc_day(f.clock.now()));
     for item in query_all(&*f.table, &Query::partition(day)).await.unwrap() {
         let named = item.with(
             attr::PATIENT_IDS,
@@ -306,7 +307,8 @@ async fn with_the_key_service_down_nothing_is_integrated_and_entries_wait() {
     assert_eq!(report.tree_size, 0);
     assert_eq!((report.pending, report.problems.len()), (5, 0));
     // Down for longer than the allowed lag: the verifier reports every waiting entry.
-    f.clock.advance(ALLOWED_LAG + time::Duration::seconds(1));
+    f.clock
+        .advance(ALLOWED_LAG + jiff::SignedDuration::from_secs(1));
     let report = f.verify().await;
     assert_eq!(
         report.problems.len(),
@@ -329,10 +331,10 @@ async fn flood(f: &mut Fixture, n: u64) {
         let chunk = left.min(crate::store::MAX_TRANSACT_ITEMS as u64);
         let ops = (0..chunk)
             .map(|i| {
-                let nanos = now.unix_timestamp_nanos() + i128::from(f.written + i);
+                let nanos = now.as_nanosecond() + i128::from(f.written + i);
                 TransactOp::Put {
                     item: Item::new(Key::new(
-                        audit_partition(now.date()),
+                        audit_partition(domain::clock::utc_day(now)),
                         audit_sort(nanos, &ulid::Ulid::new()),
                     ))
                     .with("action", "patient.read")
@@ -354,7 +356,7 @@ async fn a_flooded_day_is_integrated_in_bounded_runs_that_resume() {
     let mut f = fixture();
     let per_run = PAGES_PER_RUN as u64 * u64::from(PAGE);
     flood(&mut f, per_run + 300).await;
-    f.clock.advance(SETTLE + time::Duration::minutes(1));
+    f.clock.advance(SETTLE + jiff::SignedDuration::from_mins(1));
     let first = f.integrate().await.unwrap();
     // The empty days of its look-back cost no page.
     assert_eq!(first.added, per_run, "one run reads at most its pages");
@@ -385,15 +387,15 @@ async fn a_flooded_day_is_integrated_in_bounded_runs_that_resume() {
 async fn late_entries_within_the_settle_window_are_integrated_and_later_ones_reported() {
     let mut f = fixture();
     f.entries(5).await;
-    f.clock.advance(time::Duration::minutes(1));
+    f.clock.advance(jiff::SignedDuration::from_mins(1));
     f.entries(1).await;
     assert_eq!(f.integrate().await.unwrap().added, 6);
     // An entry timed 30 s before the newest one, landing only now.
-    let late_at = f.clock.now() - time::Duration::seconds(30);
-    let late = |at: time::OffsetDateTime, n: i64| {
+    let late_at = f.clock.now() - jiff::SignedDuration::from_secs(30);
+    let late = |at: jiff::Timestamp, n: i64| {
         Item::new(Key::new(
-            audit_partition(at.date()),
-            audit_sort(at.unix_timestamp_nanos(), &ulid::Ulid::new()),
+            audit_partition(domain::clock::utc_day(at)),
+            audit_sort(at.as_nanosecond(), &ulid::Ulid::new()),
         ))
         .with("action", "appointment.read")
         .with("n", n)
@@ -405,7 +407,7 @@ async fn late_entries_within_the_settle_window_are_integrated_and_later_ones_rep
     assert_eq!(f.integrate().await.unwrap().added, 1);
     // Much later, the cursor has passed these times; an entry timed then, landing now, stays out
     // of the log and is reported.
-    f.clock.advance(SETTLE + time::Duration::minutes(1));
+    f.clock.advance(SETTLE + jiff::SignedDuration::from_mins(1));
     f.entries(1).await;
     assert_eq!(f.integrate().await.unwrap().added, 1);
     f.table
