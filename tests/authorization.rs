@@ -214,6 +214,13 @@ async fn every_route_role_and_ownership() {
             Some(json!({"email": true, "sms": false})),
             [200, 200, 403, 403, 403, 403, 401, 403],
         ),
+        // No ID token sent: nothing vouches for an address (email_verification.rs has the rest).
+        case(
+            "POST",
+            "/v1/patients/me/email-verification",
+            Some(json!({})),
+            [422, 422, 403, 403, 403, 403, 401, 403],
+        ),
         case(
             "POST",
             "/v1/waitlist",

@@ -3,22 +3,12 @@
 //! every step is audited; bad input and the daily limit write nothing.
 
 use http::StatusCode;
-use practica_tests::{Stack, without_denials};
+use practica_tests::{Stack, audits, without_denials};
 use serde_json::{Value, json};
 use shared::auth::Role;
-use shared::store::{AttrValue, Item};
+use shared::store::Item;
 
 const TEXT: &str = "The bill charged me twice for the counselling session about my divorce.";
-
-fn audits<'a>(items: &'a [Item], action: &str) -> Vec<&'a Item> {
-    items
-        .iter()
-        .filter(|i| {
-            i.key.pk.starts_with("AUDIT#")
-                && i.get("action").and_then(AttrValue::as_s) == Some(action)
-        })
-        .collect()
-}
 
 async fn book_for_jane(stack: &Stack, demo: &practica_cli::demo::Demo, jane: &str) -> String {
     let body = json!({

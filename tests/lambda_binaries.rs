@@ -22,6 +22,9 @@ async fn every_fixture_runs_on_the_release_binaries() {
     let admin = world.token("admin-1", Role::Admin);
     let staff = world.token("staff-1", Role::Staff);
     let jane = world.patient_token("patient-jane", &[]);
+    // Her login's ID token, shaped as the patient pool issues it (`aud`, `token_use: id`,
+    // `email_verified`): Cognito's access tokens carry no address, so the portal sends this one.
+    let jane_id = world.patient_id_token("patient-jane", "jane.demo@example.org");
     // Signed by the patient pool's own key, but claiming staff: the patient pool grants nothing
     // but the patient role, so the token is refused whatever it claims.
     let forged = world.patient_token("patient-jane", &[Role::Staff]);
@@ -70,6 +73,7 @@ async fn every_fixture_runs_on_the_release_binaries() {
         ("getPatient", &staff, 200),
         ("getMyPatientRecord", &jane, 200),
         ("putMyPatientRecord", &jane, 200),
+        ("verifyMyEmail", &jane, 200),
         ("joinWaitlist", &jane, 201),
         ("listWaitlist", &jane, 200),
         ("getMyAccessLog", &jane, 200),
@@ -99,6 +103,7 @@ async fn every_fixture_runs_on_the_release_binaries() {
                 ("{{SERVICE_ID}}", &service),
                 ("{{APPOINTMENT_ID}}", &appointment),
                 ("{{FEEDBACK_ID}}", &feedback),
+                ("{{ID_TOKEN}}", &jane_id),
             ],
         );
         if op.contains("Webhook") {
@@ -115,6 +120,7 @@ async fn every_fixture_runs_on_the_release_binaries() {
             }
             "getAppointment" => assert_eq!(body["reason"], "Follow-up on sleep"),
             "cancel" => assert_eq!(body["status"], "cancelled"),
+            "verifyMyEmail" => assert_eq!(body["emailVerified"], true, "{body}"),
             "submitFeedback" => feedback = body["id"].as_str().unwrap().to_owned(),
             "resolveFeedback" => assert_eq!(body["status"], "resolved"),
             "createPaymentIntent" => assert_eq!(body["clientSecret"], "pi_fixture_1_secret_x"),

@@ -62,6 +62,14 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
     let admin = stack.token("admin-1", &[Role::Admin]);
     let staff = stack.token("staff-1", &[Role::Staff]);
     let jane = stack.token("patient-jane", &[Role::Patient]);
+    // Her login's ID token, vouching for the address her record has (the portal sends it).
+    let jane_id = {
+        let now = practica_tests::TEST_NOW as u64;
+        let subject = shared::auth::Subject::parse("patient-jane").unwrap();
+        (stack.issuer)
+            .mint_id_token(&subject, "jane.demo@example.org", true, now, now + 3600)
+            .unwrap()
+    };
     let provider = demo.providers[0].to_string();
     let service = demo.services[1].to_string();
     let mut appointment = String::new();
@@ -106,6 +114,7 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
         ("getPatient", &staff, StatusCode::OK),
         ("getMyPatientRecord", &jane, StatusCode::OK),
         ("putMyPatientRecord", &jane, StatusCode::OK),
+        ("verifyMyEmail", &jane, StatusCode::OK),
         ("joinWaitlist", &jane, StatusCode::CREATED),
         ("listWaitlist", &jane, StatusCode::OK),
         ("getMyAccessLog", &jane, StatusCode::OK),
@@ -128,6 +137,7 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
             ("{{APPOINTMENT_ID}}", appointment.as_str()),
             ("{{FEEDBACK_ID}}", feedback.as_str()),
             ("{{REPORT_ID}}", week),
+            ("{{ID_TOKEN}}", jane_id.as_str()),
         ];
         let request = filled_event(&format!("apigw-v2-{op}.json"), &values);
         let (status, headers, body) = call(stack.router.clone(), request).await;
@@ -146,6 +156,7 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
             }
             "listFeedback" => assert_eq!(body["feedback"][0]["id"], feedback.as_str()),
             "resolveFeedback" => assert_eq!(body["status"], "resolved"),
+            "verifyMyEmail" => assert_eq!(body["emailVerified"], true),
             "listReports" => assert_eq!(body["reports"][0]["id"], week),
             "getReport" => assert_eq!(body["id"], week),
             "cancel" => assert_eq!(body["status"], "cancelled"),

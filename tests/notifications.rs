@@ -8,14 +8,14 @@ use std::sync::Arc;
 
 use domain::notify::{Channel, Kind, MAX_ATTEMPTS, Message, SMS_FOOTER, SMS_MAX, State};
 use http::StatusCode;
-use practica_tests::{Mode, Recorder, Stack, TEST_NOW, delivery, waiting_messages};
+use practica_tests::{Mode, Recorder, Stack, TEST_NOW, audits, delivery, waiting_messages};
 use serde_json::{Value, json};
 use shared::auth::Role;
 use shared::notify::deliver::Outcome;
 use shared::notify::{Envelope, deliver_due, deliver_one};
 use shared::store::codec::notify::MessageCodec;
 use shared::store::keys::outbox_key;
-use shared::store::{AttrValue, Consistency, Item, Update, attr};
+use shared::store::{AttrValue, Consistency, Update, attr};
 
 /// Tue 24 Nov 2026 10:00 in New York; the stack's clock starts Mon 23 Nov 08:00 there.
 const VISIT: &str = "2026-11-24T10:00:00-05:00";
@@ -84,16 +84,6 @@ async fn message(stack: &Stack, id: &domain::ids::OutboxId) -> Message {
         .unwrap()
         .expect("the message");
     Message::from_item(&item).unwrap()
-}
-
-fn audits<'a>(items: &'a [Item], action: &str) -> Vec<&'a Item> {
-    items
-        .iter()
-        .filter(|i| {
-            i.key.pk.starts_with("AUDIT#")
-                && i.get(attr::ACTION).and_then(AttrValue::as_s) == Some(action)
-        })
-        .collect()
 }
 
 fn outcomes(done: &[(domain::ids::OutboxId, Outcome)]) -> Vec<Outcome> {

@@ -17,6 +17,8 @@ use shared::error::ApiError;
 use shared::state::AppState;
 
 pub const DEMO_PATIENT: &str = "patient-jane";
+/// Her address: on her record (typed by staff) and vouched for by her local sign-in's ID token.
+pub const DEMO_PATIENT_EMAIL: &str = "jane.demo@example.org";
 pub const DEMO_PROVIDER_LOGINS: [&str; 2] = ["provider-rivera", "provider-okafor"];
 
 #[derive(Debug, Serialize)]
@@ -170,7 +172,7 @@ pub async fn seed(state: &AppState) -> Result<Demo, ApiError> {
             name: Sensitive::new("Jane Demo-Patient".into()),
             date_of_birth: Sensitive::new(jiff::civil::date(1988, 4, 12)),
             phone: Sensitive::new("+1 555 0100 123".into()),
-            email: Sensitive::new("jane.demo@example.org".into()),
+            email: Sensitive::new(DEMO_PATIENT_EMAIL.into()),
         },
     )
     .await?;

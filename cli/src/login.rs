@@ -37,6 +37,9 @@ pub struct DemoUser {
     pub user: &'static str,
     pub name: &'static str,
     pub role: Role,
+    /// The address the sign-in vouches for in the ID token it returns (as Cognito does once the
+    /// person confirmed it at sign-up).
+    pub email: Option<&'static str>,
 }
 
 /// The seeded demo people (`crate::demo`): the patient and a provider, and front-desk staff and an
@@ -46,21 +49,25 @@ pub const DEMO_USERS: [DemoUser; 4] = [
         user: crate::demo::DEMO_PATIENT,
         name: "Jane Demo-Patient",
         role: Role::Patient,
+        email: Some(crate::demo::DEMO_PATIENT_EMAIL),
     },
     DemoUser {
         user: crate::demo::DEMO_PROVIDER_LOGINS[0],
         name: "Dr. Ana Rivera",
         role: Role::Provider,
+        email: None,
     },
     DemoUser {
         user: "staff-1",
         name: "Front desk (demo staff)",
         role: Role::Staff,
+        email: None,
     },
     DemoUser {
         user: "admin-1",
         name: "Practice administrator (demo)",
         role: Role::Admin,
+        email: None,
     },
 ];
 
@@ -134,6 +141,19 @@ impl Minter {
             now,
             now + DEMO_TOKEN_TTL.as_secs(),
         )?)
+    }
+
+    /// The ID token the sign-in returns beside the access token, for a person with an address.
+    pub fn mint_id_token(&self, user: &DemoUser) -> Result<Option<String>, ApiError> {
+        let Some(email) = user.email else {
+            return Ok(None);
+        };
+        let subject = Subject::parse(user.user).ok_or(ApiError::Input(InputError::InvalidBody))?;
+        let now = self.clock.now().as_second().max(0) as u64;
+        let exp = now + DEMO_TOKEN_TTL.as_secs();
+        Ok(Some(
+            self.issuer.mint_id_token(&subject, email, true, now, exp)?,
+        ))
     }
 }
 
@@ -403,9 +423,9 @@ async fn token(State(login): State<Login>, body: Bytes) -> Response {
         }
         _ => return oauth_error("unsupported_grant_type"),
     };
-    let access = match login.minter.mint(user) {
-        Ok(token) => token,
-        Err(e) => return e.into_response(),
+    let (access, id_token) = match (login.minter.mint(user), login.minter.mint_id_token(user)) {
+        (Ok(access), Ok(id_token)) => (access, id_token),
+        (Err(e), _) | (_, Err(e)) => return e.into_response(),
     };
     let refresh_token = store(
         &login.refreshes,
@@ -415,13 +435,16 @@ async fn token(State(login): State<Login>, body: Bytes) -> Response {
             expires: Instant::now() + REFRESH_TTL,
         },
     );
-    let mut response = Json(serde_json::json!({
+    let mut body = serde_json::json!({
         "access_token": access,
         "refresh_token": refresh_token,
         "token_type": "Bearer",
         "expires_in": DEMO_TOKEN_TTL.as_secs(),
-    }))
-    .into_response();
+    });
+    if let Some(id_token) = id_token {
+        body["id_token"] = id_token.into();
+    }
+    let mut response = Json(body).into_response();
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -103,6 +103,16 @@ pub enum PatientError {
     InvalidEmail,
     #[error("A patient is already registered under this patientId.")]
     PatientExists,
+    #[error(
+        "Your sign-in does not vouch for an email address: send the ID token of this login in X-Id-Token."
+    )]
+    EmailNotVouched,
+    #[error(
+        "The address you sign in with is not the one on your record; send replace: true to use it for messages, or ask the practice to correct the record."
+    )]
+    EmailDiffers,
+    #[error("Your record changed meanwhile; try again.")]
+    ChangedMeanwhile,
 }
 
 /// Feedback and complaints.

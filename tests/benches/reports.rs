@@ -68,24 +68,27 @@ fn entry(
         i128::from(at) * 1_000_000_000 + n as i128,
         &ulid::Ulid::new(),
     );
-    Item::new(Key::new(audit_partition(domain::clock::utc_day(when)), sort.clone()))
-        .with("gsi1pk", audit_entity_index(entity, id))
-        .with("gsi1sk", sort)
-        .with("at", at)
-        .with("actor", actor)
-        .with("roles", AttrValue::L(vec![AttrValue::S(role.into())]))
-        .with("action", action)
-        .with("entity", entity)
-        .with("entity_id", id)
-        .with("action_kind", domain::audit::ActionKind::of(action).code())
-        .with("agent_kind", "user")
-        .with(
-            "patient_ids",
-            AttrValue::L(vec![AttrValue::S(patient.into())]),
-        )
-        .with("outcome", "success")
-        .with("request_id", ulid::Ulid::new().to_string())
-        .with("source_function", "booking")
+    Item::new(Key::new(
+        audit_partition(domain::clock::utc_day(when)),
+        sort.clone(),
+    ))
+    .with("gsi1pk", audit_entity_index(entity, id))
+    .with("gsi1sk", sort)
+    .with("at", at)
+    .with("actor", actor)
+    .with("roles", AttrValue::L(vec![AttrValue::S(role.into())]))
+    .with("action", action)
+    .with("entity", entity)
+    .with("entity_id", id)
+    .with("action_kind", domain::audit::ActionKind::of(action).code())
+    .with("agent_kind", "user")
+    .with(
+        "patient_ids",
+        AttrValue::L(vec![AttrValue::S(patient.into())]),
+    )
+    .with("outcome", "success")
+    .with("request_id", ulid::Ulid::new().to_string())
+    .with("source_function", "booking")
 }
 
 async fn write(table: &dyn Table, items: Vec<Item>) {

@@ -311,6 +311,10 @@ async function patient(label, width, height, { provider, service }) {
     // Messages: feedback sent, notification choices saved.
     await nav(page, 'Messages');
     await page.locator('#notify-channels', { hasText: 'Messages go to' }).waitFor();
+    // Her sign-in's ID token confirmed the address staff typed on her record (the seed leaves it
+    // unconfirmed): nothing says otherwise, and nothing offers another address.
+    assert.equal(await page.locator('#notify-notes').innerText(), '');
+    assert.equal(await page.getByRole('button', { name: /address I sign in with/ }).isVisible(), false);
     await page.getByLabel('About').selectOption('care');
     await page.getByLabel('Rating (optional)').selectOption('4');
     await page.getByLabel('Your message').fill('The reminder came in good time, thank you.');

@@ -204,6 +204,16 @@ impl World {
             .unwrap()
     }
 
+    /// An ID token of the patient pool for `sub`, vouching for `email` (as Cognito issues one
+    /// once the patient confirmed the address).
+    pub fn patient_id_token(&self, sub: &str, email: &str) -> String {
+        let subject = shared::auth::Subject::parse(sub).unwrap();
+        let now = system_now().as_second().max(0) as u64;
+        self.patient_issuer
+            .mint_id_token(&subject, email, true, now, now + 900)
+            .unwrap()
+    }
+
     /// Starts `function`'s binary under its own Runtime API.
     pub fn start(&self, function: &str, api: &RuntimeApi) -> crate::runtime_api::Process {
         self.start_with(function, api, &[])

@@ -361,7 +361,7 @@ pub fn test_state(
 /// token issuer; requests go through the routers exactly as on Lambda.
 pub struct Stack {
     pub state: shared::state::AppState,
-    pub issuer: shared::adapters::local_issuer::LocalIssuer,
+    pub issuer: Arc<shared::adapters::local_issuer::LocalIssuer>,
     pub clock: Arc<domain::clock::ManualClock>,
     pub router: axum::Router,
     /// The sandbox processor's file (the default processor).
@@ -397,7 +397,7 @@ impl Stack {
         guards: Vec<Box<dyn std::any::Any + Send + Sync>>,
     ) -> Stack {
         use shared::adapters::local_issuer::{LOCAL_AUDIENCE, LOCAL_ISSUER, LocalIssuer};
-        let issuer = LocalIssuer::generate(LOCAL_ISSUER, LOCAL_AUDIENCE).expect("issuer");
+        let issuer = Arc::new(LocalIssuer::generate(LOCAL_ISSUER, LOCAL_AUDIENCE).expect("issuer"));
         let clock = Arc::new(domain::clock::ManualClock::new(
             jiff::Timestamp::from_second(TEST_NOW).expect("time"),
         ));
@@ -482,7 +482,24 @@ impl Stack {
         idempotency_key: Option<&str>,
         body: Option<Value>,
     ) -> (http::StatusCode, http::HeaderMap, Value) {
+        self.send_with(method, path, token, idempotency_key, body, &[])
+            .await
+    }
+
+    /// As [`Stack::send`], with more request headers.
+    pub async fn send_with(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        idempotency_key: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (http::StatusCode, http::HeaderMap, Value) {
         let mut request = http::Request::builder().method(method).uri(path);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         if let Some(t) = token {
             request = request.header("authorization", format!("Bearer {t}"));
         }
@@ -552,6 +569,19 @@ pub fn counted(items: &[shared::store::Item], name: &str) -> i64 {
 }
 
 /// An audit record of a refused request.
+/// The audit entries among `items` with this action.
+pub fn audits<'a>(items: &'a [shared::store::Item], action: &str) -> Vec<&'a shared::store::Item> {
+    items
+        .iter()
+        .filter(|i| {
+            i.key.pk.starts_with("AUDIT#")
+                && i.get(shared::store::attr::ACTION)
+                    .and_then(shared::store::AttrValue::as_s)
+                    == Some(action)
+        })
+        .collect()
+}
+
 pub fn is_denial(item: &shared::store::Item) -> bool {
     item.key.pk.starts_with("AUDIT#")
         && item.get("outcome").and_then(shared::store::AttrValue::as_s) == Some("denied")

@@ -2,7 +2,7 @@
 // Patients get their own pages (patient.js); staff, providers and administrators the console
 // (staff.js). The access token lives in memory only (common.js): a reload signs out.
 import { $, api, fail, loadCatalog, session, show } from './common.js';
-import { loadAppointmentsPage, loadBalance, loadMessages, loadPatient, resetPatient, wirePatient } from './patient.js';
+import { confirmAddress, loadAppointmentsPage, loadBalance, loadMessages, loadPatient, resetPatient, wirePatient } from './patient.js';
 import { loadFeedback, loadReports, loadStaff, resetStaff, wireStaff } from './staff.js';
 import { showAccessLog } from './proof.js';
 import { finishSignIn, refreshTokens, signOutUrl, startSignIn } from './signin.js';
@@ -32,6 +32,7 @@ function scheduleRefresh(expiresIn) {
       const renewed = await refreshTokens(session.config, session.pool, session.refresh);
       session.token = renewed.token;
       session.refresh = renewed.refresh || session.refresh;
+      session.idToken = renewed.idToken || session.idToken;
       scheduleRefresh(renewed.expiresIn);
     } catch {
       if (session.token) signOut('Your session ended. Please sign in again.');
@@ -64,6 +65,7 @@ function signOut(message, { everywhere = false } = {}) {
   const leave = everywhere ? signOutUrl(session.config, session.pool) : null;
   session.token = null;
   session.refresh = null;
+  session.idToken = null;
   session.roles = [];
   clearTimeout(idleTimer);
   clearTimeout(refreshTimer);
@@ -81,9 +83,10 @@ function signOut(message, { everywhere = false } = {}) {
 session.onEnded = signOut;
 
 // Signed in with tokens from `pool`: the pages of the caller's roles.
-async function enter({ token, refresh, expiresIn }, pool) {
+async function enter({ token, refresh, idToken, expiresIn }, pool) {
   session.token = token;
   session.refresh = refresh;
+  session.idToken = idToken;
   session.pool = pool;
   scheduleRefresh(expiresIn);
   try {
@@ -96,7 +99,11 @@ async function enter({ token, refresh, expiresIn }, pool) {
     const practice = await loadCatalog();
     const patient = session.roles.includes('patient');
     document.title = `${patient ? 'Patient portal' : 'Staff console'} · ${practice.name}`;
-    if (patient) await loadPatient();
+    if (patient) {
+      loadPatient();
+      // The address on her record confirmed by her sign-in, so that email reaches her.
+      await confirmAddress();
+    }
     else await loadStaff();
     show('sign-in', false);
     await open(patient ? 'appointments' : 'calendar-page');

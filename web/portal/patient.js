@@ -15,9 +15,36 @@ export function resetPatient() {
   Object.assign(booking, { chosen: null, days: [], shown: 0, moving: null });
   for (const id of ['slots', 'upcoming', 'past', 'waitlist', 'access-log', 'receipts', 'feedback-list']) $(id).replaceChildren();
   for (const id of ['book-status', 'appointments-status', 'access-status', 'balance', 'pay-status', 'waitlist-status', 'feedback-status', 'notify-status']) $(id).textContent = '';
-  for (const id of ['confirm', 'more-days', 'pay-form', 'pay-now']) show(id, false);
+  for (const id of ['confirm', 'more-days', 'pay-form', 'pay-now', 'use-sign-in-address']) show(id, false);
+  addressDiffers = false;
   $('show-access').textContent = 'Show the access log';
   setMoving(null);
+}
+
+// Whether the sign-in's address differs from the record's (the Messages page then offers to use it).
+let addressDiffers = false;
+
+// Confirms the address on the patient's record with the one her sign-in vouches for (the ID token
+// goes to this one request only). Quiet: it changes nothing she would be asked about, and a
+// failure leaves the address as it was (the Messages page says so).
+export async function confirmAddress({ replace = false } = {}) {
+  addressDiffers = false;
+  if (!session.idToken) return false;
+  try {
+    await api('/v1/patients/me/email-verification', { method: 'POST', key: newKey(), headers: { 'X-Id-Token': session.idToken }, json: { replace } });
+    return true;
+  } catch (error) {
+    if (error.signedOut) throw error;
+    addressDiffers = error.code === 'email_differs';
+    return false;
+  }
+}
+
+async function useSignInAddress() {
+  $('notify-status').textContent = '';
+  const done = await confirmAddress({ replace: true });
+  await loadMessages();
+  $('notify-status').textContent = done ? 'Messages now go to the address you sign in with.' : 'Your address could not be changed; the practice can correct it.';
 }
 
 export function loadPatient() {
@@ -364,7 +391,14 @@ export async function loadMessages() {
     ? `Messages go to: ${prefs.channels.map((c) => (c === 'sms' ? 'text message' : 'email')).join(' and ')}.`
     : 'No messages are sent to you now.';
   const notes = [];
-  if (prefs.email && !prefs.emailVerified) notes.push('Your email address is not verified yet, so no email is sent until it is.');
+  const emailed = prefs.channels.includes('email');
+  if (prefs.email && !prefs.emailVerified) {
+    notes.push(addressDiffers
+      ? 'The address the practice has for you is not the one you sign in with.'
+      : 'Your sign-in has not confirmed the address the practice has for you.');
+    notes.push(emailed ? 'Email goes to it because you turned email on.' : 'No email is sent until it is confirmed.');
+  }
+  show('use-sign-in-address', !prefs.emailVerified && addressDiffers);
   if (prefs.emailBounced) notes.push('Email to you bounced; saving with email on tries again.');
   if (prefs.smsStopped) notes.push('You answered STOP to a text; turning texts on here starts them again.');
   $('notify-notes').textContent = notes.join(' ');
@@ -418,5 +452,6 @@ export function wirePatient() {
   $('pay-form').addEventListener('submit', pay);
   $('pay-cancel').addEventListener('click', () => { show('pay-form', false); show('pay-now', true); $('pay-status').textContent = ''; });
   $('feedback-form').addEventListener('submit', sendFeedback);
+  $('use-sign-in-address').addEventListener('click', () => useSignInAddress().catch((error) => fail('', error)));
   $('notify-form').addEventListener('submit', saveNotifications);
 }

@@ -2,7 +2,8 @@
 // with PKCE (RFC 7636, S256). Deployed, the endpoints are the Cognito pools' managed login;
 // under `practica serve`, its labelled local demo of the same flow. Only the verifier and state
 // wait in sessionStorage during the round trip (removed on return); the access token stays in
-// memory (common.js), never in storage or a URL, and so does the refresh token that renews it.
+// memory (common.js), never in storage or a URL, and so do the refresh token that renews it and the
+// ID token (sent only to confirm the patient's address: Cognito's access tokens carry none).
 const PENDING = 'practica.sign-in';
 
 const base64url = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
@@ -61,7 +62,7 @@ async function tokenRequest(config, pool, grant) {
   });
   const body = await response.json().catch(() => ({}));
   if (!response.ok || !body.access_token) throw new Error('Sign-in could not be completed; please sign in again.');
-  return { token: body.access_token, refresh: body.refresh_token || null, expiresIn: Number(body.expires_in) || 0 };
+  return { token: body.access_token, refresh: body.refresh_token || null, idToken: body.id_token || null, expiresIn: Number(body.expires_in) || 0 };
 }
 
 // Where signing out ends the identity provider's session too (none locally).

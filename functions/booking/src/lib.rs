@@ -228,6 +228,13 @@ async fn put_me(put: Put<patients::PatientDetails>) -> Result<Reply, ApiError> {
     put.run(Operation::PutMe, patients::put_me).await
 }
 
+async fn verify_my_email(change: Change<patients::VerifyEmail>) -> Result<Reply, ApiError> {
+    let work = async |s: &AppState, c: &Caller, i: &Idempotency, req| {
+        patients::verify_email(s, c, Some(i), req).await
+    };
+    change.run(Operation::VerifyEmail, work).await
+}
+
 async fn get_notifications(
     State(s): State<AppState>,
     caller: Caller,
@@ -310,6 +317,7 @@ pub fn routes(state: AppState) -> Router {
         .route("/v1/patients/me", get(get_me).put(put_me))
         .route("/v1/patients/{patientId}", get(get_patient))
         .route("/v1/patients/me/access-log", get(my_access_log))
+        .route("/v1/patients/me/email-verification", post(verify_my_email))
         .route(
             "/v1/patients/me/notifications",
             get(get_notifications).put(put_notifications),

@@ -48,7 +48,50 @@ struct MintedClaims<'a> {
     name: Option<&'a str>,
 }
 
+/// An ID token's claims, shaped as Cognito issues them: `aud` (not `client_id`), `token_use: id`,
+/// the address and whether the pool verified it.
+#[derive(Serialize)]
+struct IdTokenClaims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    token_use: &'static str,
+    #[serde(rename = "cognito:username")]
+    username: &'a str,
+    auth_time: u64,
+    iat: u64,
+    exp: u64,
+    jti: String,
+    email: &'a str,
+    email_verified: bool,
+}
+
 impl LocalIssuer {
+    /// Mints an ID token for `subject` naming `email`, verified or not (the local sign-in returns
+    /// one beside the access token, as Cognito does; the portal proves the address with it).
+    pub fn mint_id_token(
+        &self,
+        subject: &Subject,
+        email: &str,
+        email_verified: bool,
+        iat: u64,
+        exp: u64,
+    ) -> anyhow::Result<String> {
+        self.sign(&IdTokenClaims {
+            iss: &self.issuer,
+            sub: subject.as_str(),
+            aud: &self.audience,
+            token_use: "id",
+            username: subject.as_str(),
+            auth_time: iat,
+            iat,
+            exp,
+            jti: ulid::Ulid::new().to_string(),
+            email,
+            email_verified,
+        })
+    }
+
     /// Loads the signing key from `dir`, generating it on first use.
     pub fn open_or_create(dir: &Path) -> anyhow::Result<Self> {
         let pkcs8 = read_or_create_p256_key(&dir.join(KEY_FILE))?;

@@ -11,7 +11,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::keys::*;
 use crate::store::{
-    AttrValue, Condition, Consistency, GSI1_PK, GSI1_SK, Item, Query, TransactOp, query_all,
+    AttrValue, Condition, Consistency, GSI1_PK, GSI1_SK, Item, Query, TransactOp, Update, query_all,
 };
 use crate::unit_of_work::refused;
 use crate::unit_of_work::{Audit, Idempotency, Reply, Write, audit_read, commit};
@@ -98,8 +98,7 @@ impl PatientDetails {
 }
 
 fn today(state: &AppState) -> Date {
-    let d = domain::clock::utc_day(state.clock.now());
-    jiff::civil::date(d.year() as i16, d.month() as i8, d.day() as i8)
+    domain::clock::utc_day(state.clock.now())
 }
 
 async fn sealed_item(
@@ -171,10 +170,7 @@ pub async fn put_me(
     idem: Option<&Idempotency>,
     details: PatientDetails,
 ) -> Result<Reply, ApiError> {
-    caller
-        .principal
-        .authorize(&[Role::Patient], Resource::Shared)?;
-    let id = PatientId::of(&caller.principal.subject);
+    let id = crate::common::access::own_record(caller)?;
     details.validate(today(state))?;
     let verified = caller.principal.verified_email.as_ref().is_some_and(|v| {
         v.expose()
@@ -186,6 +182,80 @@ pub async fn put_me(
     })];
     let reply = Reply::ok(&view_of(&id, &details, verified))?.with_patient_data();
     let audit = Audit::new("patient.update", "patient", id.as_str()).about(&id);
+    Ok(commit(state, caller, idem, writes, audit, reply).await?)
+}
+
+/// A patient confirming the address on their record with their own login's (which the identity
+/// provider verified, [`crate::auth::Verifier::verified_email_of`]).
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VerifyEmail {
+    /// When the addresses differ: put the login's address on the record (else 409 `email_differs`).
+    #[serde(default)]
+    pub replace: bool,
+}
+
+/// The patient's own login vouches for their address: the record's address is marked verified
+/// (or, with `replace`, replaced by the login's and marked verified), so messages may go to it.
+/// The write is conditional on the sealed address read, so a concurrent change (staff correcting
+/// the record) is never overwritten: it answers 409 and the patient tries again.
+#[tracing::instrument(skip_all)]
+pub async fn verify_email(
+    state: &AppState,
+    caller: &Caller,
+    idem: Option<&Idempotency>,
+    req: VerifyEmail,
+) -> Result<Reply, ApiError> {
+    let id = crate::common::access::own_record(caller)?;
+    let vouched = caller
+        .principal
+        .verified_email
+        .as_ref()
+        .map(|e| e.expose().trim().to_owned())
+        .filter(|e| valid_email(e))
+        .ok_or(ApiError::Patient(PatientError::EmailNotVouched))?;
+    let key = patient_key(&id);
+    let item = state
+        .table
+        .get(&key, Consistency::Strong)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let mut view = open(state, &item).await?;
+    let sealed_before = item
+        .get(attr::EMAIL)
+        .cloned()
+        .ok_or_else(|| crate::store::codec::corrupt(attr::EMAIL))?;
+    let same = view.email.expose().eq_ignore_ascii_case(&vouched);
+    if !same && !req.replace {
+        return Err(ApiError::Patient(PatientError::EmailDiffers));
+    }
+    let mut update = Update::default().set(attr::EMAIL_VERIFIED, AttrValue::Bool(true));
+    if !same {
+        let blind = state.blind_index().await?;
+        update = update
+            .set(
+                attr::EMAIL,
+                AttrValue::B(state.sealer.seal_str(&key, attr::EMAIL, &vouched).await?),
+            )
+            .set(GSI1_PK, email_index(&blind.email(&vouched)));
+        view.email = Sensitive::new(vouched);
+    }
+    view.email_verified = true;
+    let writes = vec![
+        Write::new(TransactOp::Update {
+            key,
+            update,
+            condition: Some(Condition::Equals(attr::EMAIL.into(), sealed_before)),
+        })
+        .or(PatientError::ChangedMeanwhile),
+    ];
+    let reply = Reply::ok(&view)?.with_patient_data();
+    let action = if same {
+        "patient.email.verify"
+    } else {
+        "patient.email.replace"
+    };
+    let audit = Audit::new(action, "patient", id.as_str()).about(&id);
     Ok(commit(state, caller, idem, writes, audit, reply).await?)
 }
 

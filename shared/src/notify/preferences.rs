@@ -7,7 +7,6 @@
 use crate::store::codec::notify::PreferencesCodec;
 use serde::{Deserialize, Serialize};
 
-use crate::auth::{Resource, Role};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::keys::*;
@@ -36,13 +35,6 @@ pub struct PreferencesView {
     pub sms_stopped: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sms_consent_at: Option<String>,
-}
-
-fn own(caller: &Caller) -> Result<PatientId, ApiError> {
-    caller
-        .principal
-        .authorize(&[Role::Patient], Resource::Shared)?;
-    Ok(PatientId::of(&caller.principal.subject))
 }
 
 async fn load(state: &AppState, id: &PatientId) -> Result<(Preferences, bool), ApiError> {
@@ -84,7 +76,7 @@ fn view(p: &Preferences, verified: bool) -> PreferencesView {
 /// The caller's own preferences.
 #[tracing::instrument(skip_all)]
 pub async fn get(state: &AppState, caller: &Caller) -> Result<PreferencesView, ApiError> {
-    let id = own(caller)?;
+    let id = crate::common::access::own_record(caller)?;
     let (preferences, verified) = load(state, &id).await?;
     Ok(view(&preferences, verified))
 }
@@ -97,7 +89,7 @@ pub async fn put(
     idem: Option<&Idempotency>,
     req: PreferencesRequest,
 ) -> Result<Reply, ApiError> {
-    let id = own(caller)?;
+    let id = crate::common::access::own_record(caller)?;
     let now = state.clock.now().as_second();
     let (before, verified) = load(state, &id).await?;
     let mut after = before.clone();

@@ -23,6 +23,11 @@ use domain::ids::IdempotencyKey;
 /// Longest client-supplied `x-request-id` kept (else the request gets a fresh id).
 pub const MAX_CLIENT_REQUEST_ID: usize = 64;
 
+/// The header a portal sends, with the change that records a patient's address, the ID token of
+/// the same login: Cognito's access tokens carry no address, its ID tokens do (see
+/// [`Verifier::verified_email_of`]). A present but invalid one is refused like a bad bearer token.
+pub const ID_TOKEN_HEADER: &str = "x-id-token";
+
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
@@ -39,9 +44,17 @@ pub use domain::access::Caller;
 /// `Caller` and `Principal` are the domain's types, so their extractors are implemented per state
 /// type (here for [`AppState`], in the payments crate for its state), all through these two.
 pub async fn caller_of(parts: &mut Parts, app: &AppState) -> Result<Caller, ApiError> {
-    let principal = principal_of(parts, app).await?;
+    let mut principal = principal_of(parts, app).await?;
     if principal.roles.is_empty() {
         return Err(ApiError::Forbidden);
+    }
+    if let Some(value) = parts.headers.get(ID_TOKEN_HEADER) {
+        let id_token = value.to_str().map_err(|_| AuthError::Malformed)?.trim();
+        let vouched = app
+            .verifier
+            .verified_email_of(id_token, &principal.subject)
+            .await?;
+        principal.verified_email = principal.verified_email.or(vouched);
     }
     let request_id = parts
         .extensions

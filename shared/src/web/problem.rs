@@ -100,6 +100,9 @@ fn refusal(e: &ApiError) -> Option<(StatusCode, &'static str)> {
             Pa::InvalidPhone => (INVALID, "invalid_phone"),
             Pa::InvalidEmail => (INVALID, "invalid_email"),
             Pa::PatientExists => (CONFLICT, "patient_exists"),
+            Pa::EmailNotVouched => (INVALID, "email_not_vouched"),
+            Pa::EmailDiffers => (CONFLICT, "email_differs"),
+            Pa::ChangedMeanwhile => (CONFLICT, "conflict"),
         },
         ApiError::Payment(p) => match p {
             P::InvalidLineItems => (INVALID, "invalid_line_items"),

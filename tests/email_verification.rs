@@ -1,0 +1,287 @@
+//! A patient's address confirmed by her own login: Cognito's access tokens carry no address, its
+//! ID tokens do, so the portal sends the ID token (`X-Id-Token`) with the one request that
+//! confirms it (`POST /v1/patients/me/email-verification`). The record typed by staff is
+//! unverified and no email goes out; her login's ID token marks it verified (or, asked to, puts
+//! the login's address on the record); a token of another login, of another kind, expired, or not
+//! vouching for the address changes nothing.
+
+use http::StatusCode;
+use practica_tests::{Stack, TEST_NOW, audits};
+use serde_json::{Value, json};
+use shared::auth::{Role, Subject};
+
+const JANE: &str = "patient-jane";
+const PATH: &str = "/v1/patients/me/email-verification";
+
+fn id_token(stack: &Stack, sub: &str, email: &str, verified: bool) -> String {
+    let subject = Subject::parse(sub).unwrap();
+    let now = TEST_NOW as u64;
+    stack
+        .issuer
+        .mint_id_token(&subject, email, verified, now, now + 3600)
+        .unwrap()
+}
+
+async fn verify(
+    stack: &Stack,
+    token: &str,
+    key: &str,
+    id: Option<&str>,
+    body: Value,
+) -> (StatusCode, Value) {
+    let headers: Vec<(&str, &str)> = id.map(|t| ("x-id-token", t)).into_iter().collect();
+    let (status, _, body) = stack
+        .send_with("POST", PATH, Some(token), Some(key), Some(body), &headers)
+        .await;
+    (status, body)
+}
+
+async fn record(stack: &Stack, token: &str) -> Value {
+    let (status, _, me) = stack
+        .send("GET", "/v1/patients/me", Some(token), None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    me
+}
+
+#[tokio::test]
+async fn her_own_id_token_verifies_the_address_on_her_record_and_email_goes_to_it() {
+    let stack = Stack::embedded();
+    stack.seed().await;
+    // Staff register her and type her address: unverified, so by default no email goes out.
+    let staff = stack.token("staff-1", &[Role::Staff]);
+    let new = json!({"patientId": "patient-ada", "name": "Ada Newcomer", "dateOfBirth": "1990-02-03",
+        "phone": "+1 555 0100 999", "email": "ada@example.org"});
+    let (status, _, created) = stack
+        .send("POST", "/v1/patients", Some(&staff), Some("c-1"), Some(new))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let ada = stack.token("patient-ada", &[Role::Patient]);
+    assert_eq!(record(&stack, &ada).await["emailVerified"], false);
+    let before = stack.preferences(&ada).await;
+    assert_eq!(
+        (&before["emailVerified"], &before["channels"]),
+        (&json!(false), &json!([]))
+    );
+
+    // Her login vouches for the same address, in other letter case.
+    let id = id_token(&stack, "patient-ada", "Ada@Example.org", true);
+    let (status, reply) = verify(&stack, &ada, "v-1", Some(&id), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert_eq!(reply["emailVerified"], true);
+    assert_eq!(
+        reply["email"], "ada@example.org",
+        "the record's address is kept"
+    );
+    assert_eq!(record(&stack, &ada).await["emailVerified"], true);
+    let after = stack.preferences(&ada).await;
+    assert_eq!(
+        (&after["emailVerified"], &after["channels"]),
+        (&json!(true), &json!(["email"]))
+    );
+    assert_eq!(audits(&stack.scan().await, "patient.email.verify").len(), 1);
+
+    // The same request again is a replay: the same answer, no second entry.
+    let (status, again) = verify(&stack, &ada, "v-1", Some(&id), json!({})).await;
+    assert_eq!((status, &again), (StatusCode::OK, &reply));
+    assert_eq!(audits(&stack.scan().await, "patient.email.verify").len(), 1);
+}
+
+#[tokio::test]
+async fn another_address_is_put_on_the_record_only_when_she_asks() {
+    let stack = Stack::embedded();
+    stack.seed().await;
+    let jane = stack.token(JANE, &[Role::Patient]);
+    let id = id_token(&stack, JANE, "jane.new@example.net", true);
+    let before = stack.scan().await;
+
+    let (status, problem) = verify(&stack, &jane, "d-1", Some(&id), json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    assert_eq!(problem["code"], "email_differs");
+    let text = problem.to_string();
+    assert!(
+        !text.contains("jane.new") && !text.contains("jane.demo"),
+        "no address in the answer: {text}"
+    );
+    assert_eq!(record(&stack, &jane).await["emailVerified"], false);
+
+    let (status, reply) = verify(&stack, &jane, "d-2", Some(&id), json!({"replace": true})).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert_eq!(reply["email"], "jane.new@example.net");
+    assert_eq!(reply["emailVerified"], true);
+    let me = record(&stack, &jane).await;
+    assert_eq!(
+        (&me["email"], &me["emailVerified"]),
+        (&json!("jane.new@example.net"), &json!(true))
+    );
+    assert_eq!(
+        audits(&stack.scan().await, "patient.email.replace").len(),
+        1
+    );
+    assert_eq!(audits(&before, "patient.email.replace").len(), 0);
+
+    // Staff find her by the new address (the blind index moved with it), no longer by the old.
+    let staff = stack.token("staff-1", &[Role::Staff]);
+    for (email, found) in [("jane.new@example.net", 1), ("jane.demo@example.org", 0)] {
+        let (status, _, list) = stack
+            .send(
+                "POST",
+                "/v1/patients/search",
+                Some(&staff),
+                None,
+                Some(json!({"email": email})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        let patients = list["patients"]
+            .as_array()
+            .or(list.as_array())
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(patients.len(), found, "{email}: {list}");
+    }
+}
+
+#[tokio::test]
+async fn a_token_that_does_not_vouch_for_her_changes_nothing() {
+    let stack = Stack::embedded();
+    stack.seed().await;
+    let jane = stack.token(JANE, &[Role::Patient]);
+    let before = practica_tests::without_denials(stack.scan().await);
+    let forged = {
+        // Signed by another key than the pool's.
+        let other = shared::adapters::local_issuer::LocalIssuer::generate(
+            shared::adapters::local_issuer::LOCAL_ISSUER,
+            shared::adapters::local_issuer::LOCAL_AUDIENCE,
+        )
+        .unwrap();
+        let now = TEST_NOW as u64;
+        other
+            .mint_id_token(
+                &Subject::parse(JANE).unwrap(),
+                "jane.demo@example.org",
+                true,
+                now,
+                now + 3600,
+            )
+            .unwrap()
+    };
+    let expired = {
+        let now = TEST_NOW as u64;
+        stack
+            .issuer
+            .mint_id_token(
+                &Subject::parse(JANE).unwrap(),
+                "jane.demo@example.org",
+                true,
+                now - 7200,
+                now - 3600,
+            )
+            .unwrap()
+    };
+    let cases: Vec<(&str, Option<String>, StatusCode, &str)> = vec![
+        (
+            "none",
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "email_not_vouched",
+        ),
+        (
+            "unverified",
+            Some(id_token(&stack, JANE, "jane.demo@example.org", false)),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "email_not_vouched",
+        ),
+        (
+            "another login's",
+            Some(id_token(
+                &stack,
+                "patient-john",
+                "jane.demo@example.org",
+                true,
+            )),
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        ),
+        // An access token is not an ID token (it has no `aud`, and `token_use` is `access`).
+        (
+            "an access token",
+            Some(jane.clone()),
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        ),
+        (
+            "forged",
+            Some(forged),
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        ),
+        (
+            "expired",
+            Some(expired),
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        ),
+        (
+            "garbage",
+            Some("not.a.token".into()),
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        ),
+    ];
+    for (i, (what, id, status, code)) in cases.into_iter().enumerate() {
+        let key = format!("bad-{i}");
+        let (got, problem) = verify(&stack, &jane, &key, id.as_deref(), json!({})).await;
+        assert_eq!(got, status, "{what}: {problem}");
+        assert_eq!(problem["code"], code, "{what}");
+    }
+    assert_eq!(
+        practica_tests::without_denials(stack.scan().await),
+        before,
+        "nothing written"
+    );
+    assert_eq!(record(&stack, &jane).await["emailVerified"], false);
+
+    // An ID token used as the bearer token is refused: the API takes access tokens.
+    let id = id_token(&stack, JANE, "jane.demo@example.org", true);
+    let (status, _, _) = stack
+        .send("GET", "/v1/patients/me", Some(&id), None, None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // Staff have no own address to confirm here; a patient without a record has nothing to mark.
+    let staff = stack.token("staff-1", &[Role::Staff]);
+    let staff_id = id_token(&stack, "staff-1", "desk@example.org", true);
+    let (status, _) = verify(&stack, &staff, "s-1", Some(&staff_id), json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let newcomer = stack.token("patient-new", &[Role::Patient]);
+    let new_id = id_token(&stack, "patient-new", "new@example.org", true);
+    let (status, _) = verify(&stack, &newcomer, "n-1", Some(&new_id), json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_local_sign_in_returns_an_id_token_that_vouches_for_the_demo_patient() {
+    let stack = Stack::embedded();
+    stack.seed().await;
+    let minter = practica_cli::login::Minter {
+        issuer: stack.issuer.clone(),
+        clock: stack.clock.clone(),
+    };
+    let jane_user = &practica_cli::login::DEMO_USERS[0];
+    let access = minter.mint(jane_user).unwrap();
+    let id = minter
+        .mint_id_token(jane_user)
+        .unwrap()
+        .expect("an ID token for Jane");
+    let (status, reply) = verify(&stack, &access, "l-1", Some(&id), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert_eq!(reply["emailVerified"], true);
+    // Staff get no ID token from the local sign-in: they have no address there.
+    assert!(
+        minter
+            .mint_id_token(&practica_cli::login::DEMO_USERS[2])
+            .unwrap()
+            .is_none()
+    );
+}
