@@ -547,6 +547,84 @@ async fn freed_time_is_offered_to_the_earliest_waiting_patient() {
     );
 }
 
+/// Jane waits for a time on Tuesday morning (first in line) and holds an appointment there; when
+/// she cancels it, the freed time goes to John, next in line, not back to her; so does the time
+/// she leaves when she moves another appointment.
+#[tokio::test]
+async fn a_patients_own_cancellation_or_move_is_never_offered_back_to_her() {
+    let stack = Stack::embedded();
+    let demo = stack.seed().await;
+    let jane = stack.token("patient-jane", &[Role::Patient]);
+    let john = stack.token("patient-john", &[Role::Patient]);
+    let window = |from: &str, to: &str| json!({"providerId": demo.providers[0], "serviceId": service_of(&demo, 30), "from": tue(from), "to": tue(to)});
+    for (token, key) in [(&jane, "wj"), (&john, "wo")] {
+        let (status, _, entry) = stack
+            .send(
+                "POST",
+                "/v1/waitlist",
+                Some(token),
+                Some(key),
+                Some(window("10:00", "12:00")),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{entry}");
+    }
+    let mut ids = Vec::new();
+    for (time, key) in [("10:00", "a1"), ("11:00", "a2")] {
+        let (status, _, a) = stack
+            .send(
+                "POST",
+                "/v1/appointments",
+                Some(&jane),
+                Some(key),
+                Some(booking(&demo, 30, &tue(time))),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{a}");
+        ids.push(a["id"].as_str().unwrap().to_owned());
+    }
+    let offers = |stack: &Stack| {
+        let state = stack.state.clone();
+        async move {
+            practica_tests::waiting_messages(&state)
+                .await
+                .into_iter()
+                .filter(|m| m.kind == domain::notify::Kind::WaitlistOffer)
+                .map(|m| m.patient.to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    let path = format!("/v1/appointments/{}/cancel", ids[0]);
+    let (status, _, _) = stack
+        .send("POST", &path, Some(&jane), Some("c"), Some(json!({})))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(offers(&stack).await, ["patient-john"]);
+    let (_, _, mine) = stack
+        .send("GET", "/v1/waitlist", Some(&jane), None, None)
+        .await;
+    assert_eq!(mine["entries"][0]["status"], "waiting", "{mine}");
+
+    // John holds the offer; Jane moves her 11:00 to the afternoon: no one else waits, and the
+    // time she left is not offered back to her either.
+    let path = format!("/v1/appointments/{}/reschedule", ids[1]);
+    let (status, _, moved) = stack
+        .send(
+            "POST",
+            &path,
+            Some(&jane),
+            Some("m"),
+            Some(json!({"start": tue("15:00")})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{moved}");
+    assert_eq!(offers(&stack).await, ["patient-john"]);
+    let (_, _, mine) = stack
+        .send("GET", "/v1/waitlist", Some(&jane), None, None)
+        .await;
+    assert_eq!(mine["entries"][0]["status"], "waiting", "{mine}");
+}
+
 #[tokio::test]
 async fn an_expired_hold_is_swept_and_offered_to_the_waitlist() {
     let stack = Stack::embedded();

@@ -238,8 +238,10 @@ async function patient(label, width, height, { provider, service }) {
     const movedAt = added[0].split('\n')[1];
     assert.equal(await page.getByRole('heading', { name: 'Book an appointment' }).count(), 1);
 
-    // The waitlist: days that include the moved appointment; cancelling it frees its time, which
-    // is offered to the earliest waiting patient it suits (Jane), held for her; she books it.
+    // The waitlist: days that include the moved appointment. Cancelling it frees its time, which is
+    // never offered back to Jane, who gave it up; when the front desk cancels another patient's
+    // appointment in those days, its time is offered to the earliest waiting patient it suits
+    // (Jane), held for her; she books it.
     const moved = upcoming.filter({ hasText: movedAt });
     assert.equal(await moved.count(), 1, `the moved appointment (${movedAt})`);
     const day = new Date(Date.now() + 2 * 86400e3).toISOString().slice(0, 10);
@@ -251,6 +253,9 @@ async function patient(label, width, height, { provider, service }) {
     await page.getByRole('button', { name: 'Join the waitlist' }).click();
     await page.getByText(/You are on the waitlist\./).waitFor();
     assert.match(await page.locator('#waitlist').innerText(), /Status: waiting\./);
+    // The days shown are the days chosen, the last one included.
+    const label = (date) => new Intl.DateTimeFormat('en-US', { weekday: 'long', month: 'long', day: 'numeric', timeZone: 'UTC' }).format(new Date(`${date}T12:00:00Z`));
+    assert.match(await page.locator('#waitlist').innerText(), new RegExp(`any time from ${label(day)} to ${label(last)}\\n`));
     // The billing page's pay form and the staff pages are not shown on this page.
     assert.equal(await page.getByRole('button', { name: 'Pay now' }).count(), 0);
 
@@ -272,6 +277,24 @@ async function patient(label, width, height, { provider, service }) {
     assert.equal(await cancelledRows.count(), cancelledBefore + 1);
     const cancelledTexts = await cancelledRows.allInnerTexts();
     assert.ok(cancelledTexts.some((t) => t.startsWith(what[0]) && t.includes(what[1].split(' (your time')[0])), `${what} in ${cancelledTexts}`);
+    await nav(page, 'Appointments');
+    assert.match(await page.locator('#waitlist').innerText(), /Status: waiting\./, 'her own cancellation is not offered back to her');
+    assert.equal(await page.locator('#waitlist li').filter({ hasText: /^Offered: / }).count(), 0);
+
+    // Another patient's appointment in her days, booked and then cancelled by the front desk.
+    const desk = await signIn('staff-1');
+    const other = `patient-other-${Date.now()}`;
+    await api('/v1/patients', {
+      token: desk, method: 'POST', key: key('other'),
+      body: { patientId: other, name: 'Other Patient', dateOfBirth: '1980-01-01', phone: '+1 555 0100 777', email: 'other@example.org' },
+    });
+    const span = `serviceId=${service.id}&from=${new Date(Date.now() + 3 * 86400e3).toISOString()}&to=${new Date(Date.now() + 17 * 86400e3).toISOString()}`;
+    const { slots: free } = await api(`/v1/providers/${provider.id}/availability?${span}`, { token: desk });
+    const theirs = await api('/v1/appointments', {
+      token: desk, method: 'POST', key: key('other-book'),
+      body: { providerId: provider.id, serviceId: service.id, start: free[free.length - 1], patientId: other },
+    });
+    await api(`/v1/appointments/${theirs.id}/cancel`, { token: desk, method: 'POST', key: key('other-cancel'), body: {} });
 
     await nav(page, 'Appointments'); // opening the page again shows the offer
     const offer = page.locator('#waitlist li').filter({ hasText: /^Offered: / });

@@ -251,7 +251,9 @@ async function loadWaitlist() {
     }
     // An entry is offered one time at most: booked or lapsed, the request is closed.
     const status = entry.status === 'offered' ? 'a time was offered to you; this request is closed' : 'waiting';
-    return item(`${what}: any time from ${dayLabel(entry.from, session.zone)} to ${dayLabel(entry.to, session.zone)}`, `Status: ${status}.`);
+    // The window ends at the midnight after the last day chosen: that day is the one shown.
+    const lastDay = dayLabel(Date.parse(entry.to) - 1, session.zone);
+    return item(`${what}: any time from ${dayLabel(entry.from, session.zone)} to ${lastDay}`, `Status: ${status}.`);
   });
   list('waitlist', rows, 'You are not on the waitlist.');
 }

@@ -4,7 +4,7 @@
 use super::access::authorize_change;
 use super::appointments::load_naming_patient;
 use super::slots::{LOCK_GRACE_SECS, free_or, release_lock, take_lock};
-use super::waitlist::offer_freed_best_effort;
+use super::waitlist::{Freed, offer_freed_best_effort};
 use crate::common::input::{body_start, reason_text};
 use crate::common::lookup::{now, offered_service, practice, provider};
 use crate::store::attr;
@@ -166,7 +166,10 @@ pub async fn reschedule(
     let writes = claimed.into_iter().chain(rest).collect();
     let reply = commit(state, caller, Some(idem), writes, audit, reply).await?;
     if !reply.replayed {
-        let freed = (appt.occupied.0, appt.occupied.1);
+        let freed = Freed {
+            span: appt.occupied,
+            by: &appt.patient,
+        };
         offer_freed_best_effort(state, &provider, &practice, freed, &caller.request_id).await;
     }
     Ok(reply)
@@ -247,7 +250,10 @@ pub async fn cancel(
         .collect();
     let reply = commit(state, caller, Some(idem), writes, audit, reply).await?;
     if !reply.replayed {
-        let freed = appt.occupied;
+        let freed = Freed {
+            span: appt.occupied,
+            by: &appt.patient,
+        };
         offer_freed_best_effort(state, &provider, &practice, freed, &caller.request_id).await;
     }
     Ok(reply)

@@ -2,7 +2,7 @@
 //! ones and offers their time to the waitlist.
 
 use super::slots::{hold_ops, requested_slot};
-use super::waitlist::offer_freed;
+use super::waitlist::{Freed, offer_freed};
 use crate::common::access::acting_for;
 use crate::common::lookup::{now, practice, provider};
 use crate::store::codec::booking::HoldCodec;
@@ -120,7 +120,11 @@ pub async fn sweep_expired_holds(
         }
         let practice = practice(state).await?;
         let provider = provider(state, &hold.provider).await?;
-        if offer_freed(state, &provider, &practice, hold.occupied, request_id)
+        let freed = Freed {
+            span: hold.occupied,
+            by: &hold.patient,
+        };
+        if offer_freed(state, &provider, &practice, freed, request_id)
             .await?
             .is_some()
         {

@@ -177,7 +177,7 @@ pub(super) async fn offer_freed_best_effort(
     state: &AppState,
     provider: &Provider,
     practice: &Practice,
-    freed: (i64, i64),
+    freed: Freed<'_>,
     request_id: &str,
 ) {
     // The change has committed; the freed time stays bookable by anyone if no offer can be made.
@@ -186,17 +186,27 @@ pub(super) async fn offer_freed_best_effort(
     }
 }
 
-/// Offers time that just became free to the earliest waiting patient it suits: a hold for them
-/// for the practice's offer window, their entry marked offered and a message in the outbox, in one
-/// transaction. Returns the hold made, if any.
+/// Time that just became free, and whose it was: a patient's own cancellation, move or lapsed
+/// hold is never offered back to her (she gave it up; holding it for her would only keep it from
+/// everyone else for the offer window).
+#[derive(Clone, Copy, Debug)]
+pub struct Freed<'a> {
+    pub span: (i64, i64),
+    pub by: &'a PatientId,
+}
+
+/// Offers time that just became free to the earliest waiting patient it suits (other than the one
+/// who gave it up): a hold for them for the practice's offer window, their entry marked offered and
+/// a message in the outbox, in one transaction. Returns the hold made, if any.
 #[tracing::instrument(skip_all)]
 pub async fn offer_freed(
     state: &AppState,
     provider: &Provider,
     practice: &Practice,
-    freed: (i64, i64),
+    freed: Freed<'_>,
     request_id: &str,
 ) -> Result<Option<HoldId>, ApiError> {
+    let (by, freed) = (freed.by, freed.span);
     let now = now(state);
     let query = Query::partition(waitlist_partition(&provider.id)).consistent();
     let waiting: Vec<WaitlistEntry> = query_all(&*state.table, &query)
@@ -204,8 +214,9 @@ pub async fn offer_freed(
         .iter()
         .map(WaitlistEntry::from_item)
         .filter(|e| {
-            e.as_ref()
-                .map_or(true, |e| e.status == WaitStatus::Waiting && e.to > now)
+            e.as_ref().map_or(true, |e| {
+                e.status == WaitStatus::Waiting && e.to > now && e.patient != *by
+            })
         })
         .collect::<Result<_, _>>()?;
     if waiting.is_empty() {
