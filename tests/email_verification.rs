@@ -73,6 +73,12 @@ async fn her_own_id_token_verifies_the_address_on_her_record_and_email_goes_to_i
         reply["email"], "ada@example.org",
         "the record's address is kept"
     );
+    let fields: Vec<&String> = reply.as_object().unwrap().keys().collect();
+    assert_eq!(
+        fields,
+        ["email", "emailVerified"],
+        "no more of the record than that"
+    );
     assert_eq!(record(&stack, &ada).await["emailVerified"], true);
     let after = stack.preferences(&ada).await;
     assert_eq!(
@@ -166,6 +172,23 @@ async fn a_token_that_does_not_vouch_for_her_changes_nothing() {
             )
             .unwrap()
     };
+    let other_pool = {
+        let other = shared::adapters::local_issuer::LocalIssuer::generate(
+            "https://staff-pool.example",
+            shared::adapters::local_issuer::LOCAL_AUDIENCE,
+        )
+        .unwrap();
+        let now = TEST_NOW as u64;
+        other
+            .mint_id_token(
+                &Subject::parse(JANE).unwrap(),
+                "jane.demo@example.org",
+                true,
+                now,
+                now + 3600,
+            )
+            .unwrap()
+    };
     let expired = {
         let now = TEST_NOW as u64;
         stack
@@ -200,33 +223,40 @@ async fn a_token_that_does_not_vouch_for_her_changes_nothing() {
                 "jane.demo@example.org",
                 true,
             )),
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_id_token",
         ),
         // An access token is not an ID token (it has no `aud`, and `token_use` is `access`).
         (
             "an access token",
             Some(jane.clone()),
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_id_token",
         ),
         (
             "forged",
             Some(forged),
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_id_token",
         ),
         (
             "expired",
             Some(expired),
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_id_token",
+        ),
+        // The same subject and address from another pool: not this login's.
+        (
+            "another pool's",
+            Some(other_pool),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_id_token",
         ),
         (
             "garbage",
             Some("not.a.token".into()),
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_id_token",
         ),
     ];
     for (i, (what, id, status, code)) in cases.into_iter().enumerate() {

@@ -113,6 +113,8 @@ pub enum PatientError {
     EmailDiffers,
     #[error("Your record changed meanwhile; try again.")]
     ChangedMeanwhile,
+    #[error("X-Id-Token is not a valid ID token of this login.")]
+    InvalidIdToken,
 }
 
 /// Feedback and complaints.

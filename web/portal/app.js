@@ -101,8 +101,8 @@ async function enter({ token, refresh, idToken, expiresIn }, pool) {
     document.title = `${patient ? 'Patient portal' : 'Staff console'} · ${practice.name}`;
     if (patient) {
       loadPatient();
-      // The address on her record confirmed by her sign-in, so that email reaches her.
-      await confirmAddress();
+      // The address on her record confirmed by her sign-in (once), so that email reaches her.
+      await confirmAddress({ onlyIfUnverified: true });
     }
     else await loadStaff();
     show('sign-in', false);

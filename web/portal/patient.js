@@ -27,10 +27,11 @@ let addressDiffers = false;
 // Confirms the address on the patient's record with the one her sign-in vouches for (the ID token
 // goes to this one request only). Quiet: it changes nothing she would be asked about, and a
 // failure leaves the address as it was (the Messages page says so).
-export async function confirmAddress({ replace = false } = {}) {
+export async function confirmAddress({ replace = false, onlyIfUnverified = false } = {}) {
   addressDiffers = false;
   if (!session.idToken) return false;
   try {
+    if (onlyIfUnverified && (await api('/v1/patients/me/notifications')).emailVerified) return true;
     await api('/v1/patients/me/email-verification', { method: 'POST', key: newKey(), headers: { 'X-Id-Token': session.idToken }, json: { replace } });
     return true;
   } catch (error) {

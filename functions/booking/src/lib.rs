@@ -228,9 +228,17 @@ async fn put_me(put: Put<patients::PatientDetails>) -> Result<Reply, ApiError> {
     put.run(Operation::PutMe, patients::put_me).await
 }
 
-async fn verify_my_email(change: Change<patients::VerifyEmail>) -> Result<Reply, ApiError> {
+async fn verify_my_email(
+    headers: axum::http::HeaderMap,
+    change: Change<patients::VerifyEmail>,
+) -> Result<Reply, ApiError> {
+    // The bearer token was verified by `Change`; the ID token is checked by the use case.
+    let text = |name| headers.get(name).map(|v| v.to_str().unwrap_or_default());
+    let bearer = shared::auth::bearer(text(axum::http::header::AUTHORIZATION.as_str()))?;
+    let id_token = text(shared::web::ID_TOKEN_HEADER).map(str::trim);
+    let tokens = patients::LoginTokens { bearer, id_token };
     let work = async |s: &AppState, c: &Caller, i: &Idempotency, req| {
-        patients::verify_email(s, c, Some(i), req).await
+        patients::verify_email(s, c, Some(i), req, tokens).await
     };
     change.run(Operation::VerifyEmail, work).await
 }

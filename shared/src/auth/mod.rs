@@ -48,7 +48,7 @@ pub enum AuthError {
     #[error("a role this issuer may not grant")]
     RoleNotFromIssuer,
     #[error("the ID token is another login's")]
-    OtherSubject,
+    NotThisLogin,
     #[error("identity provider keys unavailable")]
     JwksUnavailable(#[source] anyhow::Error),
 }
@@ -533,15 +533,24 @@ impl Verifier {
     ///
     /// Why: Cognito's access tokens carry no address, its ID tokens do; a portal proves the
     /// patient's address by sending the ID token along with the change that records it.
+    ///
+    /// `bearer` is the request's bearer token, already verified for `subject`: the ID token must
+    /// come from the same pool (each token is verified against its own issuer's keys, so equal
+    /// issuers mean the same pool) and name the same subject.
     pub async fn verified_email_of(
         &self,
         id_token: &str,
+        bearer: &str,
         subject: &Subject,
     ) -> Result<Option<domain::sensitive::Sensitive<String>>, AuthError> {
+        let issuer = claimed_issuer(id_token).ok_or(AuthError::Malformed)?;
+        if claimed_issuer(bearer).as_deref() != Some(issuer.as_str()) {
+            return Err(AuthError::NotThisLogin);
+        }
         let now = self.clock.now().as_second();
         let (principal, _, _) = self.verify_signed(id_token, now, TokenUse::Id).await?;
         if principal.subject != *subject {
-            return Err(AuthError::OtherSubject);
+            return Err(AuthError::NotThisLogin);
         }
         Ok(principal.verified_email)
     }

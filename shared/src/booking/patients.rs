@@ -195,8 +195,24 @@ pub struct VerifyEmail {
     pub replace: bool,
 }
 
+/// The tokens of the request's login: the bearer token (verified already) and the ID token sent
+/// with it, if any.
+pub struct LoginTokens<'a> {
+    pub bearer: &'a str,
+    pub id_token: Option<&'a str>,
+}
+
+/// What confirming an address answers: no more of the record than that.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct VerifiedEmail {
+    email: Sensitive<String>,
+    email_verified: bool,
+}
+
 /// The patient's own login vouches for their address: the record's address is marked verified
 /// (or, with `replace`, replaced by the login's and marked verified), so messages may go to it.
+/// The address is the ID token's when one is sent (else the bearer token's, when it carries one).
 /// The write is conditional on the sealed address read, so a concurrent change (staff correcting
 /// the record) is never overwritten: it answers 409 and the patient tries again.
 #[tracing::instrument(skip_all)]
@@ -205,12 +221,24 @@ pub async fn verify_email(
     caller: &Caller,
     idem: Option<&Idempotency>,
     req: VerifyEmail,
+    tokens: LoginTokens<'_>,
 ) -> Result<Reply, ApiError> {
     let id = crate::common::access::own_record(caller)?;
-    let vouched = caller
-        .principal
-        .verified_email
-        .as_ref()
+    let vouched = match tokens.id_token {
+        Some(id_token) => state
+            .verifier
+            .verified_email_of(id_token, tokens.bearer, &caller.principal.subject)
+            .await
+            .map_err(|e| match e {
+                crate::auth::AuthError::JwksUnavailable(_) => ApiError::from(e),
+                other => {
+                    tracing::info!(reason = %other, "ID token refused");
+                    ApiError::Patient(PatientError::InvalidIdToken)
+                }
+            })?,
+        None => caller.principal.verified_email.clone(),
+    };
+    let vouched = vouched
         .map(|e| e.expose().trim().to_owned())
         .filter(|e| valid_email(e))
         .ok_or(ApiError::Patient(PatientError::EmailNotVouched))?;
@@ -220,7 +248,7 @@ pub async fn verify_email(
         .get(&key, Consistency::Strong)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let mut view = open(state, &item).await?;
+    let view = open(state, &item).await?;
     let sealed_before = item
         .get(attr::EMAIL)
         .cloned()
@@ -230,6 +258,10 @@ pub async fn verify_email(
         return Err(ApiError::Patient(PatientError::EmailDiffers));
     }
     let mut update = Update::default().set(attr::EMAIL_VERIFIED, AttrValue::Bool(true));
+    let mut answer = VerifiedEmail {
+        email: view.email,
+        email_verified: true,
+    };
     if !same {
         let blind = state.blind_index().await?;
         update = update
@@ -238,9 +270,8 @@ pub async fn verify_email(
                 AttrValue::B(state.sealer.seal_str(&key, attr::EMAIL, &vouched).await?),
             )
             .set(GSI1_PK, email_index(&blind.email(&vouched)));
-        view.email = Sensitive::new(vouched);
+        answer.email = Sensitive::new(vouched);
     }
-    view.email_verified = true;
     let writes = vec![
         Write::new(TransactOp::Update {
             key,
@@ -249,7 +280,7 @@ pub async fn verify_email(
         })
         .or(PatientError::ChangedMeanwhile),
     ];
-    let reply = Reply::ok(&view)?.with_patient_data();
+    let reply = Reply::ok(&answer)?.with_patient_data();
     let action = if same {
         "patient.email.verify"
     } else {

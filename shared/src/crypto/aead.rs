@@ -41,7 +41,8 @@ pub fn seal_into(
             Ok(())
         }
         Err(_) => {
-            // Never leave the plaintext behind in the caller's buffer.
+            // Never leave the plaintext behind in the caller's buffer, nor in its spare capacity.
+            zeroize::Zeroize::zeroize(&mut out[start..]);
             out.truncate(start);
             Err(Refused)
         }

@@ -23,9 +23,10 @@ use domain::ids::IdempotencyKey;
 /// Longest client-supplied `x-request-id` kept (else the request gets a fresh id).
 pub const MAX_CLIENT_REQUEST_ID: usize = 64;
 
-/// The header a portal sends, with the change that records a patient's address, the ID token of
-/// the same login: Cognito's access tokens carry no address, its ID tokens do (see
-/// [`Verifier::verified_email_of`]). A present but invalid one is refused like a bad bearer token.
+/// The header a portal sends with `POST /v1/patients/me/email-verification` (and no other request):
+/// the ID token of the same login, because Cognito's access tokens carry no address and its ID
+/// tokens do (see [`Verifier::verified_email_of`]). One that does not verify is a 422
+/// `invalid_id_token`, not a 401: the session itself is fine.
 pub const ID_TOKEN_HEADER: &str = "x-id-token";
 
 /// Largest accepted request body.
@@ -44,17 +45,9 @@ pub use domain::access::Caller;
 /// `Caller` and `Principal` are the domain's types, so their extractors are implemented per state
 /// type (here for [`AppState`], in the payments crate for its state), all through these two.
 pub async fn caller_of(parts: &mut Parts, app: &AppState) -> Result<Caller, ApiError> {
-    let mut principal = principal_of(parts, app).await?;
+    let principal = principal_of(parts, app).await?;
     if principal.roles.is_empty() {
         return Err(ApiError::Forbidden);
-    }
-    if let Some(value) = parts.headers.get(ID_TOKEN_HEADER) {
-        let id_token = value.to_str().map_err(|_| AuthError::Malformed)?.trim();
-        let vouched = app
-            .verifier
-            .verified_email_of(id_token, &principal.subject)
-            .await?;
-        principal.verified_email = principal.verified_email.or(vouched);
     }
     let request_id = parts
         .extensions

@@ -103,6 +103,7 @@ fn refusal(e: &ApiError) -> Option<(StatusCode, &'static str)> {
             Pa::EmailNotVouched => (INVALID, "email_not_vouched"),
             Pa::EmailDiffers => (CONFLICT, "email_differs"),
             Pa::ChangedMeanwhile => (CONFLICT, "conflict"),
+            Pa::InvalidIdToken => (INVALID, "invalid_id_token"),
         },
         ApiError::Payment(p) => match p {
             P::InvalidLineItems => (INVALID, "invalid_line_items"),
