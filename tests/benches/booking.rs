@@ -1,6 +1,6 @@
 //! Booking benchmark: against the same backend in one run, p50/p99 of one raw transactional write
 //! of a booking's shape (8 slot locks, appointment, patient copy, audit, idempotency record, the
-//! patient's allowance slot) and of a full booking request through the router (token
+//! patient's allowance slot, the confirmation and two reminders in the outbox) and of a full booking request through the router (token
 //! verification, validation, encryption, the same transaction), and their ratio; on the embedded store,
 //! on DynamoDB Local with KMS on moto (`PRACTICA_DDB_LOCAL_ENDPOINT` and `PRACTICA_MOTO_ENDPOINT`:
 //! the figure that predicts DynamoDB, because DynamoDB Local runs transactions the way DynamoDB
@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use domain::clock::SystemClock;
+use domain::notify::{Kind, Message};
 use domain::schedule::{Calendar, EVERY_DAY, Rules, WallInterval, WallTime, Week};
 use practica_cli::demo::weekday_rules;
 use practica_tests::{call, create_table, percentile, sdk_config, unique_table_name};
@@ -23,6 +24,7 @@ use shared::adapters::local_issuer::{LOCAL_AUDIENCE, LOCAL_ISSUER, LocalIssuer};
 use shared::adapters::local_keys::LocalKeys;
 use shared::auth::{AuthConfig, Role, StaticJwks, Subject};
 use shared::crypto::{CachePolicy, KeyService};
+use shared::store::codec::notify::MessageCodec as _;
 use shared::store::{AttrValue, Condition, Item, Key, TTL_ATTR, Table, TransactOp};
 use shared::{app::Parts, state::AppState};
 
@@ -109,6 +111,17 @@ fn raw_booking(i: usize, now: i64) -> Vec<TransactOp> {
             Condition::LessThan(TTL_ATTR.into(), AttrValue::N(now)),
         ])),
     });
+    // The booking's messages, in its transaction: the confirmation and the two reminders ahead.
+    let patient = domain::ids::PatientId::parse("patient-bench").expect("patient");
+    for (kind, due) in [
+        (Kind::Confirmation, now),
+        (Kind::Reminder, start - 86_400),
+        (Kind::Reminder, start - 7_200),
+    ] {
+        let mut message = Message::new(kind, &patient, due, now);
+        message.start = Some(start);
+        ops.push(message.put());
+    }
     // The patient's allowance slot (issue 9's per-patient limit), claimed with the booking.
     ops.push(TransactOp::Put {
         item: Item::new(Key::new(format!("PATIENT#raw{i}"), "QUOTA#appointment#00"))
