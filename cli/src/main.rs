@@ -110,10 +110,16 @@ enum Command {
         sub: Subject,
         #[arg(long, default_value_t = 3600)]
         ttl_secs: u64,
-        /// An email address the token vouches for (`email` with `email_verified: true`, as an
-        /// identity provider's ID token does once the user confirmed it).
+        /// An email address the token vouches for (`email` with `email_verified: true`): an
+        /// access token carrying it (as a pre-token-generation trigger would add it), which `PUT
+        /// /v1/patients/me` takes; with --id-token, the ID token that `POST
+        /// /v1/patients/me/email-verification` takes in `X-Id-Token`.
         #[arg(long)]
         verified_email: Option<String>,
+        /// Print an ID token (`aud`, `token_use: id`), as Cognito's sign-in returns beside the
+        /// access token, instead of an access token; needs --verified-email.
+        #[arg(long, requires = "verified_email")]
+        id_token: bool,
         /// A display name (the `name` claim): audit entries name staff, providers and admins by it.
         #[arg(long)]
         name: Option<String>,
@@ -282,11 +288,19 @@ async fn main() -> anyhow::Result<()> {
             sub,
             ttl_secs,
             verified_email,
+            id_token,
             name,
         } => {
             let issuer = LocalIssuer::open_or_create(&data)?;
             use domain::clock::{Clock as _, SystemClock};
             let now = SystemClock.now().as_second().max(0) as u64;
+            if let (true, Some(email)) = (id_token, verified_email.as_deref()) {
+                println!(
+                    "{}",
+                    issuer.mint_id_token(&sub, email, true, now, now + ttl_secs)?
+                );
+                return Ok(());
+            }
             let token = issuer.mint_named(
                 &sub,
                 &roles,
