@@ -187,6 +187,9 @@ async function patient(label, width, height, { provider, service }) {
     assert.equal(await page.locator(`#slots button[data-start="${start}"]`).count(), 0);
   }
   await time.click();
+  // The cut-off is said before the click that books: until when it can be changed online, or
+  // that only the practice can once it is booked.
+  assert.match(await page.locator('#confirm-text').innerText(), /You can move or cancel it online until |less than \d+ hours away: once booked, only the practice can move or cancel it/);
   await page.getByLabel(/Reason for the visit/).fill('Follow-up on sleep');
   await page.getByRole('button', { name: 'Book this time' }).click();
   await page.getByText('Booked. It is now in your upcoming appointments.').waitFor();

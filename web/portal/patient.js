@@ -67,16 +67,26 @@ async function loadAppointments() {
   const upcoming = appointments.filter((a) => a.status === 'booked' && Date.parse(a.end) >= now)
     .sort((a, b) => Date.parse(a.start) - Date.parse(b.start));
   const past = appointments.filter((a) => !upcoming.includes(a)).sort((a, b) => Date.parse(b.start) - Date.parse(a.start));
-  const rules = new Map(catalog.providers.map((p) => [p.id, p.rules]));
   list('upcoming', upcoming.map((a) => {
     const row = item(describe(a), when(a.start, a.timeZone));
-    row.append(changeControls(a, rules.get(a.providerId)?.cancelCutoffHours ?? 24));
+    row.append(changeControls(a, cutoffOf(a.providerId)));
     return row;
   }), 'No upcoming appointments.');
   list('past', past.map((a) => item(describe(a), `${when(a.start, a.timeZone)}${a.status === 'cancelled' ? ' · cancelled' : ''}`)),
     'No past or cancelled appointments.');
   $('feedback-appointment').replaceChildren(new Option('None in particular', ''),
     ...appointments.map((a) => new Option(`${describe(a)}, ${dayLabel(a.start, a.timeZone)}`, a.id)));
+}
+
+// The provider's cut-off for changes by the patient (hours before the start).
+const cutoffOf = (providerId) => catalog.providers.find((p) => p.id === providerId)?.rules?.cancelCutoffHours ?? 24;
+
+// What the cut-off means for a time about to be booked, said before the click that books it.
+function cutoffRule(start, cutoffHours, zone) {
+  const deadline = Date.parse(start) - cutoffHours * 3600e3;
+  return Date.now() >= deadline
+    ? `It is less than ${cutoffHours} hours away: once booked, only the practice can move or cancel it (call them).`
+    : `You can move or cancel it online until ${when(new Date(deadline).toISOString(), zone)}.`;
 }
 
 // The cut-off is said before any click: until when the patient may change or cancel online, or
@@ -174,9 +184,10 @@ function showMoreDays() {
 function choose(chosen) {
   booking.chosen = { ...chosen, key: newKey() };
   const what = `${catalog.serviceName.get(chosen.service)} with ${catalog.providerName.get(chosen.provider)}`;
+  const rule = cutoffRule(chosen.start, cutoffOf(chosen.provider), chosen.timeZone);
   $('confirm-text').textContent = booking.moving
-    ? `Move it to ${when(chosen.start, chosen.timeZone)}.`
-    : `${what}, ${when(chosen.start, chosen.timeZone)}.`;
+    ? `Move it to ${when(chosen.start, chosen.timeZone)}. ${rule}`
+    : `${what}, ${when(chosen.start, chosen.timeZone)}. ${rule}`;
   $('confirm-submit').textContent = booking.moving ? 'Move to this time' : 'Book this time';
   show('reason-box', !booking.moving);
   show('confirm', true);
