@@ -154,15 +154,13 @@ async fn a_token_that_does_not_vouch_for_her_changes_nothing() {
     stack.seed().await;
     let jane = stack.token(JANE, &[Role::Patient]);
     let before = practica_tests::without_denials(stack.scan().await);
-    let forged = {
-        // Signed by another key than the pool's.
-        let other = shared::adapters::local_issuer::LocalIssuer::generate(
-            shared::adapters::local_issuer::LOCAL_ISSUER,
-            shared::adapters::local_issuer::LOCAL_AUDIENCE,
-        )
-        .unwrap();
+    // Jane's ID token from a key that is not the pool's: under the pool's own issuer name
+    // (forged), and under another pool's.
+    let signed_elsewhere = |issuer: &str| {
+        use shared::adapters::local_issuer::{LOCAL_AUDIENCE, LocalIssuer};
         let now = TEST_NOW as u64;
-        other
+        LocalIssuer::generate(issuer, LOCAL_AUDIENCE)
+            .unwrap()
             .mint_id_token(
                 &Subject::parse(JANE).unwrap(),
                 "jane.demo@example.org",
@@ -172,23 +170,8 @@ async fn a_token_that_does_not_vouch_for_her_changes_nothing() {
             )
             .unwrap()
     };
-    let other_pool = {
-        let other = shared::adapters::local_issuer::LocalIssuer::generate(
-            "https://staff-pool.example",
-            shared::adapters::local_issuer::LOCAL_AUDIENCE,
-        )
-        .unwrap();
-        let now = TEST_NOW as u64;
-        other
-            .mint_id_token(
-                &Subject::parse(JANE).unwrap(),
-                "jane.demo@example.org",
-                true,
-                now,
-                now + 3600,
-            )
-            .unwrap()
-    };
+    let forged = signed_elsewhere(shared::adapters::local_issuer::LOCAL_ISSUER);
+    let other_pool = signed_elsewhere("https://staff-pool.example");
     let expired = {
         let now = TEST_NOW as u64;
         stack
