@@ -625,6 +625,91 @@ async fn a_patients_own_cancellation_or_move_is_never_offered_back_to_her() {
     assert_eq!(mine["entries"][0]["status"], "waiting", "{mine}");
 }
 
+/// John may have one open waitlist request; the offer he books closes it, and its allowance is
+/// given back with the booking, so he may ask again at once.
+#[tokio::test]
+async fn booking_a_waitlist_offer_gives_back_the_requests_allowance() {
+    let stack = Stack::embedded();
+    let demo = stack.seed().await;
+    let admin = stack.token("admin-1", &[Role::Admin]);
+    let jane = stack.token("patient-jane", &[Role::Patient]);
+    let john = stack.token("patient-john", &[Role::Patient]);
+    let practice = json!({"name": "Riverside Family Therapy", "timeZone": "America/New_York",
+        "limits": {"openWaitlistEntriesPerPatient": 1}});
+    let (status, _, body) = stack
+        .send("PUT", "/v1/practice", Some(&admin), None, Some(practice))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let window = |from: &str, to: &str| json!({"providerId": demo.providers[0], "serviceId": service_of(&demo, 30), "from": tue(from), "to": tue(to)});
+    let (status, _, _) = stack
+        .send(
+            "POST",
+            "/v1/waitlist",
+            Some(&john),
+            Some("w1"),
+            Some(window("10:00", "11:00")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _, refused) = stack
+        .send(
+            "POST",
+            "/v1/waitlist",
+            Some(&john),
+            Some("w2"),
+            Some(window("14:00", "15:00")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "one open request: {refused}");
+
+    let (_, _, a) = stack
+        .send(
+            "POST",
+            "/v1/appointments",
+            Some(&jane),
+            Some("a"),
+            Some(booking(&demo, 30, &tue("10:00"))),
+        )
+        .await;
+    let path = format!("/v1/appointments/{}/cancel", a["id"].as_str().unwrap());
+    let (status, _, _) = stack
+        .send("POST", &path, Some(&jane), Some("c"), Some(json!({})))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, _, list) = stack
+        .send("GET", "/v1/waitlist", Some(&john), None, None)
+        .await;
+    let entry = &list["entries"][0];
+    assert_eq!(entry["status"], "offered", "{list}");
+    let mut body = booking(&demo, 30, &tue("10:00"));
+    body["holdId"] = entry["holdId"].clone();
+    let (status, _, booked) = stack
+        .send(
+            "POST",
+            "/v1/appointments",
+            Some(&john),
+            Some("b"),
+            Some(body),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{booked}");
+
+    let (status, _, again) = stack
+        .send(
+            "POST",
+            "/v1/waitlist",
+            Some(&john),
+            Some("w3"),
+            Some(window("14:00", "15:00")),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "the booked offer gave its allowance back: {again}"
+    );
+}
+
 #[tokio::test]
 async fn an_expired_hold_is_swept_and_offered_to_the_waitlist() {
     let stack = Stack::embedded();

@@ -6,7 +6,7 @@ use super::slots::{LOCK_GRACE_SECS, free_or, requested_slot, take_lock};
 use crate::common::access::acting_for;
 use crate::common::input::reason_text;
 use crate::store::attr;
-use crate::store::codec::booking::{AppointmentCodec, HoldCodec};
+use crate::store::codec::booking::{AppointmentCodec, HoldCodec, WaitlistEntryCodec};
 use crate::store::codec::notify::MessageCodec;
 use crate::unit_of_work::allowance::{allowance, commit_claiming};
 
@@ -15,12 +15,12 @@ use serde::{Deserialize, Serialize};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::keys::*;
-use crate::store::{Condition, Consistency, TransactOp};
+use crate::store::{AttrValue, Condition, Consistency, Key, TTL_ATTR, TransactOp};
 use crate::unit_of_work::allowance::{self, Kind};
 use crate::unit_of_work::{Audit, Idempotency, Reply, Write};
 use domain::access::Caller;
 use domain::booking::*;
-use domain::ids::{AppointmentId, HoldId, PatientId, ProviderId, ServiceId};
+use domain::ids::{AppointmentId, HoldId, PatientId, ProviderId, ServiceId, WaitlistId};
 use domain::notify::{Kind as MessageKind, appointment_messages};
 use domain::refusals::BookingError;
 use domain::schedule::units;
@@ -64,6 +64,39 @@ pub(super) async fn usable_hold(
     Ok(hold)
 }
 
+/// The allowance slot of the waitlist entry a hold was offered from, while that entry still holds
+/// it: booking the offer closes the request, so the slot is given back in the booking's
+/// transaction (conditional on its owner, so a slot that lapsed and went to another request is
+/// never freed). Read only for an offer's hold, not on a plain booking's round trip.
+async fn waitlist_slot_of(
+    state: &AppState,
+    hold: &Hold,
+    now: i64,
+) -> Result<Option<(WaitlistId, u16)>, ApiError> {
+    let Some(entry_id) = &hold.waitlist else {
+        return Ok(None);
+    };
+    let entry_key = Key::new(waitlist_partition(&hold.provider), entry_id.as_str());
+    let Some(item) = state.table.get(&entry_key, Consistency::Strong).await? else {
+        return Ok(None);
+    };
+    let Some(slot) = WaitlistEntry::from_item(&item)?.quota_slot else {
+        return Ok(None);
+    };
+    let slot_key = allowance::slot_key(&hold.patient, Kind::Waitlist, slot);
+    let held = state
+        .table
+        .get(&slot_key, Consistency::Strong)
+        .await?
+        .is_some_and(|s| {
+            s.get(attr::OWNER).and_then(AttrValue::as_s) == Some(entry_id.as_str())
+                && s.get(TTL_ATTR)
+                    .and_then(AttrValue::as_n)
+                    .is_some_and(|t| t > now)
+        });
+    Ok(held.then(|| (entry_id.clone(), slot)))
+}
+
 #[tracing::instrument(skip_all)]
 pub async fn book(
     state: &AppState,
@@ -93,6 +126,11 @@ pub async fn book(
     };
     let hold = match &req.hold_id {
         Some(id) => Some(usable_hold(state, id, &appt.patient, &appt, now).await?),
+        None => None,
+    };
+    // A waitlist offer booked: the entry's allowance slot is given back with the booking.
+    let offered_slot = match &hold {
+        Some(h) => waitlist_slot_of(state, h, now).await?,
         None => None,
     };
     let key = appointment_key(&appt.id);
@@ -140,6 +178,10 @@ pub async fn book(
         // The hold's allowance is given back as the appointment takes its own.
         if let Some((h, slot)) = hold.as_ref().and_then(|h| Some((h, h.quota_slot?))) {
             let release = allowance::release(&h.patient, Kind::Hold, slot, h.id.as_str());
+            writes.push(Write::new(release).or(expired()));
+        }
+        if let Some((entry, slot)) = &offered_slot {
+            let release = allowance::release(&appt.patient, Kind::Waitlist, *slot, entry.as_str());
             writes.push(Write::new(release).or(expired()));
         }
         for message in appointment_messages(MessageKind::Confirmation, &appt, practice, now) {
