@@ -547,6 +547,26 @@ async fn freed_time_is_offered_to_the_earliest_waiting_patient() {
     );
 }
 
+/// A POST with an Idempotency-Key through the router: its status and body.
+async fn post(
+    stack: &Stack,
+    token: &str,
+    key: &str,
+    path: &str,
+    body: Value,
+) -> (StatusCode, Value) {
+    let (status, _, body) = stack
+        .send("POST", path, Some(token), Some(key), Some(body))
+        .await;
+    (status, body)
+}
+
+/// A GET through the router: its status and body.
+async fn get(stack: &Stack, token: &str, path: &str) -> (StatusCode, Value) {
+    let (status, _, body) = stack.send("GET", path, Some(token), None, None).await;
+    (status, body)
+}
+
 /// Jane waits for a time on Tuesday morning (first in line) and holds an appointment there; when
 /// she cancels it, the freed time goes to John, next in line, not back to her; so does the time
 /// she leaves when she moves another appointment.
@@ -595,33 +615,19 @@ async fn a_patients_own_cancellation_or_move_is_never_offered_back_to_her() {
         }
     };
     let path = format!("/v1/appointments/{}/cancel", ids[0]);
-    let (status, _, _) = stack
-        .send("POST", &path, Some(&jane), Some("c"), Some(json!({})))
-        .await;
+    let (status, _) = post(&stack, &jane, "c", &path, json!({})).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(offers(&stack).await, ["patient-john"]);
-    let (_, _, mine) = stack
-        .send("GET", "/v1/waitlist", Some(&jane), None, None)
-        .await;
+    let (_, mine) = get(&stack, &jane, "/v1/waitlist").await;
     assert_eq!(mine["entries"][0]["status"], "waiting", "{mine}");
 
     // John holds the offer; Jane moves her 11:00 to the afternoon: no one else waits, and the
     // time she left is not offered back to her either.
     let path = format!("/v1/appointments/{}/reschedule", ids[1]);
-    let (status, _, moved) = stack
-        .send(
-            "POST",
-            &path,
-            Some(&jane),
-            Some("m"),
-            Some(json!({"start": tue("15:00")})),
-        )
-        .await;
+    let (status, moved) = post(&stack, &jane, "m", &path, json!({"start": tue("15:00")})).await;
     assert_eq!(status, StatusCode::OK, "{moved}");
     assert_eq!(offers(&stack).await, ["patient-john"]);
-    let (_, _, mine) = stack
-        .send("GET", "/v1/waitlist", Some(&jane), None, None)
-        .await;
+    let (_, mine) = get(&stack, &jane, "/v1/waitlist").await;
     assert_eq!(mine["entries"][0]["status"], "waiting", "{mine}");
 }
 
@@ -641,68 +647,52 @@ async fn booking_a_waitlist_offer_gives_back_the_requests_allowance() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let window = |from: &str, to: &str| json!({"providerId": demo.providers[0], "serviceId": service_of(&demo, 30), "from": tue(from), "to": tue(to)});
-    let (status, _, _) = stack
-        .send(
-            "POST",
-            "/v1/waitlist",
-            Some(&john),
-            Some("w1"),
-            Some(window("10:00", "11:00")),
-        )
-        .await;
+    let (status, _) = post(
+        &stack,
+        &john,
+        "w1",
+        "/v1/waitlist",
+        window("10:00", "11:00"),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED);
-    let (status, _, refused) = stack
-        .send(
-            "POST",
-            "/v1/waitlist",
-            Some(&john),
-            Some("w2"),
-            Some(window("14:00", "15:00")),
-        )
-        .await;
+    let (status, refused) = post(
+        &stack,
+        &john,
+        "w2",
+        "/v1/waitlist",
+        window("14:00", "15:00"),
+    )
+    .await;
     assert_eq!(status, StatusCode::CONFLICT, "one open request: {refused}");
 
-    let (_, _, a) = stack
-        .send(
-            "POST",
-            "/v1/appointments",
-            Some(&jane),
-            Some("a"),
-            Some(booking(&demo, 30, &tue("10:00"))),
-        )
-        .await;
+    let (_, a) = post(
+        &stack,
+        &jane,
+        "a",
+        "/v1/appointments",
+        booking(&demo, 30, &tue("10:00")),
+    )
+    .await;
     let path = format!("/v1/appointments/{}/cancel", a["id"].as_str().unwrap());
-    let (status, _, _) = stack
-        .send("POST", &path, Some(&jane), Some("c"), Some(json!({})))
-        .await;
+    let (status, _) = post(&stack, &jane, "c", &path, json!({})).await;
     assert_eq!(status, StatusCode::OK);
-    let (_, _, list) = stack
-        .send("GET", "/v1/waitlist", Some(&john), None, None)
-        .await;
+    let (_, list) = get(&stack, &john, "/v1/waitlist").await;
     let entry = &list["entries"][0];
     assert_eq!(entry["status"], "offered", "{list}");
     let mut body = booking(&demo, 30, &tue("10:00"));
     body["holdId"] = entry["holdId"].clone();
-    let (status, _, booked) = stack
-        .send(
-            "POST",
-            "/v1/appointments",
-            Some(&john),
-            Some("b"),
-            Some(body),
-        )
-        .await;
+    let (status, booked) = post(&stack, &john, "b", "/v1/appointments", body).await;
     assert_eq!(status, StatusCode::CREATED, "{booked}");
 
-    let (status, _, again) = stack
-        .send(
-            "POST",
-            "/v1/waitlist",
-            Some(&john),
-            Some("w3"),
-            Some(window("14:00", "15:00")),
-        )
-        .await;
+    let (status, again) = post(
+        &stack,
+        &john,
+        "w3",
+        "/v1/waitlist",
+        window("14:00", "15:00"),
+    )
+    .await;
     assert_eq!(
         status,
         StatusCode::CREATED,
