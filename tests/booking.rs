@@ -536,7 +536,7 @@ async fn freed_time_is_offered_to_the_earliest_waiting_patient() {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{booked}");
-    // Booked: the hold is gone and the list no longer shows an offer.
+    // Booked: the hold is gone and the request served, so the list no longer shows it.
     let (_, _, list) = stack
         .send("GET", "/v1/waitlist", Some(&john), None, None)
         .await;
@@ -545,6 +545,7 @@ async fn freed_time_is_offered_to_the_earliest_waiting_patient() {
         serde_json::Value::Null,
         "{list}"
     );
+    assert_eq!(list["entries"], json!([]), "{list}");
 }
 
 /// A POST with an Idempotency-Key through the router: its status and body.
@@ -637,67 +638,353 @@ async fn a_patients_own_cancellation_or_move_is_never_offered_back_to_her() {
 async fn booking_a_waitlist_offer_gives_back_the_requests_allowance() {
     let stack = Stack::embedded();
     let demo = stack.seed().await;
-    let admin = stack.token("admin-1", &[Role::Admin]);
-    let jane = stack.token("patient-jane", &[Role::Patient]);
+    one_request_each(&stack).await;
     let john = stack.token("patient-john", &[Role::Patient]);
+    let window = |from: &str, to: &str| tuesday_window(&demo, from, to);
+    let list = offered_after_janes_cancellation(&stack, &demo, &["patient-john"]).await;
+    let entry = &list["entries"][0];
+    let (status, refused) = wait_for(&stack, &john, "w2", window("14:00", "15:00")).await;
+    assert_eq!(status, StatusCode::CONFLICT, "one open request: {refused}");
+
+    let mut body = booking(&demo, 30, &tue("10:00"));
+    body["holdId"] = entry["holdId"].clone();
+    let (status, booked) = post(&stack, &john, "b", "/v1/appointments", body).await;
+    assert_eq!(status, StatusCode::CREATED, "{booked}");
+
+    let (status, again) = wait_for(&stack, &john, "w3", window("14:00", "15:00")).await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "the booked offer gave its allowance back: {again}"
+    );
+}
+
+/// A waitlist request through the router: its status and body.
+async fn wait_for(stack: &Stack, token: &str, key: &str, window: Value) -> (StatusCode, Value) {
+    post(stack, token, key, "/v1/waitlist", window).await
+}
+
+/// A practice whose patients may have one open waitlist request each.
+async fn one_request_each(stack: &Stack) {
+    let admin = stack.token("admin-1", &[Role::Admin]);
     let practice = json!({"name": "Riverside Family Therapy", "timeZone": "America/New_York",
         "limits": {"openWaitlistEntriesPerPatient": 1}});
     let (status, _, body) = stack
         .send("PUT", "/v1/practice", Some(&admin), None, Some(practice))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let window = |from: &str, to: &str| json!({"providerId": demo.providers[0], "serviceId": service_of(&demo, 30), "from": tue(from), "to": tue(to)});
+}
+
+/// A waitlist request for Tuesday, `from`-`to`, for the 30-minute service.
+fn tuesday_window(demo: &Demo, from: &str, to: &str) -> Value {
+    json!({"providerId": demo.providers[0], "serviceId": service_of(demo, 30), "from": tue(from), "to": tue(to)})
+}
+
+/// The same request again is the same entry (200 with it, not a second one); John leaves it and
+/// may ask for something else; Jane may not remove his entry, the front desk may.
+#[tokio::test]
+async fn a_waitlist_request_is_one_entry_that_its_patient_or_staff_may_remove() {
+    let stack = Stack::embedded();
+    let demo = stack.seed().await;
+    one_request_each(&stack).await;
+    let (jane, john) = (
+        stack.token("patient-jane", &[Role::Patient]),
+        stack.token("patient-john", &[Role::Patient]),
+    );
+    let desk = stack.token("staff-1", &[Role::Staff]);
+    let morning = tuesday_window(&demo, "10:00", "11:00");
+    let (status, first) = wait_for(&stack, &john, "w1", morning.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let (status, again) = wait_for(&stack, &john, "w2", morning.clone()).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the first entry is the answer: {again}"
+    );
+    assert_eq!(again["id"], first["id"]);
+    // Staff asking for him with the same request get the same entry.
+    let mut for_john = morning.clone();
+    for_john["patientId"] = json!("patient-john");
+    let (status, same) = post(&stack, &desk, "w3", "/v1/waitlist", for_john).await;
+    assert_eq!((status, &same["id"]), (StatusCode::OK, &first["id"]));
+    let (_, list) = get(&stack, &john, "/v1/waitlist").await;
+    assert_eq!(list["entries"].as_array().map(Vec::len), Some(1), "{list}");
+    let (status, full) =
+        wait_for(&stack, &john, "w4", tuesday_window(&demo, "14:00", "15:00")).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{full}");
+    assert!(
+        full["detail"].as_str().unwrap().contains("leave one"),
+        "{full}"
+    );
+
+    let id = first["id"].as_str().unwrap();
+    let leave = format!("/v1/waitlist/{id}/leave");
+    let provider = json!({"providerId": demo.providers[0]});
+    let (status, _) = post(&stack, &jane, "l1", &leave, provider.clone()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "not Jane's entry");
     let (status, _) = post(
         &stack,
         &john,
-        "w1",
-        "/v1/waitlist",
-        window("10:00", "11:00"),
+        "l2",
+        "/v1/waitlist/wl_01KBNCTZ8Y4X9V6T2JQ0W7E3HR/leave",
+        provider.clone(),
     )
     .await;
-    assert_eq!(status, StatusCode::CREATED);
-    let (status, refused) = post(
-        &stack,
-        &john,
-        "w2",
-        "/v1/waitlist",
-        window("14:00", "15:00"),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CONFLICT, "one open request: {refused}");
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, left) = post(&stack, &john, "l3", &leave, provider.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{left}");
+    assert_eq!(left, json!({"id": id, "removed": true}));
+    let (status, replayed) = post(&stack, &john, "l3", &leave, provider.clone()).await;
+    assert_eq!((status, &replayed), (StatusCode::OK, &left), "a retry");
+    let (_, list) = get(&stack, &john, "/v1/waitlist").await;
+    assert_eq!(list["entries"], json!([]), "{list}");
 
+    // His allowance is free again, and so is the request.
+    let (status, afternoon) =
+        wait_for(&stack, &john, "w5", tuesday_window(&demo, "14:00", "15:00")).await;
+    assert_eq!(status, StatusCode::CREATED, "{afternoon}");
+    let leave = format!("/v1/waitlist/{}/leave", afternoon["id"].as_str().unwrap());
+    let (status, removed) = post(&stack, &desk, "l4", &leave, provider).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the front desk removes it: {removed}"
+    );
+    let (status, again) = wait_for(&stack, &john, "w6", morning).await;
+    assert_eq!(status, StatusCode::CREATED, "{again}");
+    assert_ne!(again["id"], first["id"]);
+
+    let items = stack.scan().await;
+    let (denied, removals): (Vec<_>, Vec<_>) = practica_tests::audits(&items, "waitlist.delete")
+        .into_iter()
+        .partition(|a| practica_tests::is_denial(a));
+    // Jane's attempt names John (his entry); the unknown id names no one.
+    assert_eq!(denied.len(), 2, "{denied:?}");
+    assert_eq!(removals.len(), 2, "{removals:?}");
+    let names_john =
+        |a: &shared::store::Item| format!("{:?}", a.get("patient_ids")).contains("patient-john");
+    assert_eq!(
+        denied.iter().filter(|a| names_john(a)).count(),
+        1,
+        "{denied:?}"
+    );
+    assert!(removals.iter().all(|a| names_john(a)), "{removals:?}");
+}
+
+/// A table whose first `n` reads of a waitlist request's claim wait for one another: every racer
+/// has read "no open entry" before any of them writes, so only the claim's condition can keep them
+/// one entry.
+struct Lockstep {
+    inner: Arc<dyn shared::store::Table>,
+    reads: std::sync::atomic::AtomicUsize,
+    n: usize,
+    barrier: tokio::sync::Barrier,
+}
+
+#[async_trait::async_trait]
+impl shared::store::Table for Lockstep {
+    async fn get(
+        &self,
+        key: &shared::store::Key,
+        c: shared::store::Consistency,
+    ) -> Result<Option<shared::store::Item>, shared::store::TableError> {
+        let read = self.inner.get(key, c).await;
+        if key.sk.starts_with("WAITREQ#")
+            && self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < self.n
+        {
+            self.barrier.wait().await;
+        }
+        read
+    }
+    async fn put(
+        &self,
+        item: shared::store::Item,
+        c: Option<shared::store::Condition>,
+    ) -> Result<(), shared::store::TableError> {
+        self.inner.put(item, c).await
+    }
+    async fn delete(
+        &self,
+        key: &shared::store::Key,
+        c: Option<shared::store::Condition>,
+    ) -> Result<(), shared::store::TableError> {
+        self.inner.delete(key, c).await
+    }
+    async fn update(
+        &self,
+        key: &shared::store::Key,
+        u: shared::store::Update,
+        c: Option<shared::store::Condition>,
+    ) -> Result<shared::store::Item, shared::store::TableError> {
+        self.inner.update(key, u, c).await
+    }
+    async fn query(
+        &self,
+        q: &shared::store::Query,
+    ) -> Result<shared::store::Page, shared::store::TableError> {
+        self.inner.query(q).await
+    }
+    async fn transact_write(
+        &self,
+        ops: Vec<shared::store::TransactOp>,
+    ) -> Result<(), shared::store::TableError> {
+        self.inner.transact_write(ops).await
+    }
+}
+
+/// Identical requests at once (each has read that none is open) make one entry: every answer
+/// names it.
+async fn twin_requests(fixture: Option<shared::store::contract::Fixture>) {
+    let Some(fixture) = fixture else { return };
+    const RACERS: usize = 4;
+    let table = Arc::new(Lockstep {
+        inner: fixture.table.clone(),
+        reads: Default::default(),
+        n: RACERS,
+        barrier: tokio::sync::Barrier::new(RACERS),
+    });
+    let stack = Arc::new(Stack::over(table));
+    let demo = stack.seed().await;
+    let john = stack.token("patient-john", &[Role::Patient]);
+    let body = tuesday_window(&demo, "10:00", "11:00");
+    let racers: Vec<_> = (0..RACERS)
+        .map(|i| {
+            let (stack, john, body) = (stack.clone(), john.clone(), body.clone());
+            tokio::spawn(async move {
+                post(&stack, &john, &format!("twin-{i}"), "/v1/waitlist", body).await
+            })
+        })
+        .collect();
+    let mut ids = std::collections::BTreeSet::new();
+    let mut created = 0;
+    for racer in racers {
+        let (status, body) = racer.await.unwrap();
+        assert!(
+            status == StatusCode::CREATED || status == StatusCode::OK,
+            "{status}: {body}"
+        );
+        created += usize::from(status == StatusCode::CREATED);
+        ids.insert(body["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!((created, ids.len()), (1, 1), "{ids:?}");
+    let (_, list) = get(&stack, &john, "/v1/waitlist").await;
+    assert_eq!(list["entries"].as_array().map(Vec::len), Some(1), "{list}");
+    drop(fixture.guard);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn embedded_twin_waitlist_requests_make_one_entry() {
+    twin_requests(embedded_fixture().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dynamodb_local_twin_waitlist_requests_make_one_entry() {
+    twin_requests(dynamodb_local_fixture().await).await;
+}
+
+/// Jane books Tuesday 10:00; the patients named wait for 10:00-11:00, in that order; Jane cancels,
+/// so the first of them is offered the time. Returns that patient's waitlist as listed then.
+async fn offered_after_janes_cancellation(stack: &Stack, demo: &Demo, waiting: &[&str]) -> Value {
+    let jane = stack.token("patient-jane", &[Role::Patient]);
     let (_, a) = post(
-        &stack,
+        stack,
         &jane,
         "a",
         "/v1/appointments",
-        booking(&demo, 30, &tue("10:00")),
+        booking(demo, 30, &tue("10:00")),
     )
     .await;
-    let path = format!("/v1/appointments/{}/cancel", a["id"].as_str().unwrap());
-    let (status, _) = post(&stack, &jane, "c", &path, json!({})).await;
+    for (i, patient) in waiting.iter().enumerate() {
+        let token = stack.token(patient, &[Role::Patient]);
+        let window = tuesday_window(demo, "10:00", "11:00");
+        let (status, entry) = wait_for(stack, &token, &format!("w-{i}"), window).await;
+        assert_eq!(status, StatusCode::CREATED, "{entry}");
+    }
+    let cancel = format!("/v1/appointments/{}/cancel", a["id"].as_str().unwrap());
+    let (status, _) = post(stack, &jane, "c", &cancel, json!({})).await;
     assert_eq!(status, StatusCode::OK);
-    let (_, list) = get(&stack, &john, "/v1/waitlist").await;
-    let entry = &list["entries"][0];
-    assert_eq!(entry["status"], "offered", "{list}");
-    let mut body = booking(&demo, 30, &tue("10:00"));
-    body["holdId"] = entry["holdId"].clone();
-    let (status, booked) = post(&stack, &john, "b", "/v1/appointments", body).await;
-    assert_eq!(status, StatusCode::CREATED, "{booked}");
+    let first = stack.token(waiting[0], &[Role::Patient]);
+    let (_, list) = get(stack, &first, "/v1/waitlist").await;
+    assert_eq!(list["entries"][0]["status"], "offered", "{list}");
+    list
+}
 
-    let (status, again) = post(
+/// John leaves while he holds an offer: its time is released at once and offered to Mary, next in
+/// line.
+#[tokio::test]
+async fn leaving_with_an_offer_passes_the_time_to_the_next_patient() {
+    let stack = Stack::embedded();
+    let demo = stack.seed().await;
+    let list =
+        offered_after_janes_cancellation(&stack, &demo, &["patient-john", "patient-mary"]).await;
+    let entry = &list["entries"][0];
+    let (john, mary) = (
+        stack.token("patient-john", &[Role::Patient]),
+        stack.token("patient-mary", &[Role::Patient]),
+    );
+
+    let leave = format!("/v1/waitlist/{}/leave", entry["id"].as_str().unwrap());
+    let (status, left) = post(
         &stack,
         &john,
-        "w3",
-        "/v1/waitlist",
-        window("14:00", "15:00"),
+        "l",
+        &leave,
+        json!({"providerId": demo.providers[0]}),
     )
     .await;
+    assert_eq!(status, StatusCode::OK, "{left}");
+    let (_, list) = get(&stack, &mary, "/v1/waitlist").await;
+    assert_eq!(list["entries"][0]["status"], "offered", "{list}");
+    assert_eq!(
+        list["entries"][0]["offer"]["start"],
+        json!(tue("10:00")),
+        "{list}"
+    );
+    // John's hold is gone: the time is Mary's to book.
+    let mut body = booking(&demo, 30, &tue("10:00"));
+    body["holdId"] = list["entries"][0]["holdId"].clone();
+    let (status, booked) = post(&stack, &mary, "b", "/v1/appointments", body).await;
+    assert_eq!(status, StatusCode::CREATED, "{booked}");
+}
+
+/// An offer that lapses unbooked closes its request (the sweep removes the entry and gives its
+/// allowance back in the hold's deletion), so John may ask again.
+#[tokio::test]
+async fn a_lapsed_offer_closes_its_request_and_frees_the_allowance() {
+    let stack = Stack::embedded();
+    let demo = stack.seed().await;
+    one_request_each(&stack).await;
+    offered_after_janes_cancellation(&stack, &demo, &["patient-john"]).await;
+    let john = stack.token("patient-john", &[Role::Patient]);
+    let (status, _) = wait_for(&stack, &john, "w2", tuesday_window(&demo, "14:00", "15:00")).await;
     assert_eq!(
         status,
-        StatusCode::CREATED,
-        "the booked offer gave its allowance back: {again}"
+        StatusCode::CONFLICT,
+        "the offered request still counts"
     );
+
+    // The offer window is an hour.
+    stack.clock.advance(jiff::SignedDuration::from_mins(61));
+    let swept = shared::booking::holds::sweep_expired_holds(&stack.state, "t")
+        .await
+        .unwrap();
+    assert_eq!(
+        swept,
+        (1, 0),
+        "John's lapsed offer; not offered back to him"
+    );
+    let (_, list) = get(&stack, &john, "/v1/waitlist").await;
+    assert_eq!(list["entries"], json!([]), "{list}");
+    let (status, again) =
+        wait_for(&stack, &john, "w3", tuesday_window(&demo, "14:00", "15:00")).await;
+    assert_eq!(status, StatusCode::CREATED, "{again}");
+    let items = stack.scan().await;
+    let closed = practica_tests::audits(&items, "waitlist.delete");
+    assert_eq!(closed.len(), 1, "{closed:?}");
+    let actor = closed[0]
+        .get("actor")
+        .and_then(shared::store::AttrValue::as_s);
+    assert_eq!(actor, Some("system:sweep"));
 }
 
 #[tokio::test]

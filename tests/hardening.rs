@@ -326,17 +326,17 @@ async fn limits_on_holds_and_the_waitlist_and_their_settings() {
         StatusCode::CREATED
     );
     assert_eq!(hold("h3", "10:00").await.0, StatusCode::CREATED);
-    // Waitlist: three open entries.
-    for i in 0..3 {
+    // Waitlist: three open entries (three windows: the same one again would be the same entry).
+    for (i, to) in ["17:00", "16:00", "15:00"].into_iter().enumerate() {
         let (status, _, body) = stack
             .send("POST", "/v1/waitlist", Some(&jane), Some(&format!("w{i}")),
-                Some(json!({"providerId": demo.providers[0], "serviceId": demo.services[1], "from": tue("09:00"), "to": tue("17:00")})))
+                Some(json!({"providerId": demo.providers[0], "serviceId": demo.services[1], "from": tue("09:00"), "to": tue(to)})))
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
     let (status, _, body) = stack
         .send("POST", "/v1/waitlist", Some(&jane), Some("w3"),
-            Some(json!({"providerId": demo.providers[0], "serviceId": demo.services[1], "from": tue("09:00"), "to": tue("17:00")})))
+            Some(json!({"providerId": demo.providers[0], "serviceId": demo.services[1], "from": tue("09:00"), "to": tue("14:00")})))
         .await;
     assert_eq!(
         (status, body["code"].as_str()),
@@ -360,7 +360,7 @@ async fn limits_on_holds_and_the_waitlist_and_their_settings() {
     assert_eq!(body["limits"]["activeAppointmentsPerPatient"], 4);
     let (status, _, _) = stack
         .send("POST", "/v1/waitlist", Some(&jane), Some("w4"),
-            Some(json!({"providerId": demo.providers[0], "serviceId": demo.services[1], "from": tue("09:00"), "to": tue("17:00")})))
+            Some(json!({"providerId": demo.providers[0], "serviceId": demo.services[1], "from": tue("09:00"), "to": tue("14:00")})))
         .await;
     assert_eq!(status, StatusCode::CREATED);
 }

@@ -74,6 +74,7 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
     let service = demo.services[1].to_string();
     let mut appointment = String::new();
     let mut feedback = String::new();
+    let mut entry = String::new();
     // A published report for the report routes.
     let week = "2026-11-16_2026-11-23";
     let manifest = shared::reports::Manifest {
@@ -117,6 +118,7 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
         ("verifyMyEmail", &jane, StatusCode::OK),
         ("joinWaitlist", &jane, StatusCode::CREATED),
         ("listWaitlist", &jane, StatusCode::OK),
+        ("leaveWaitlist", &jane, StatusCode::OK),
         ("getMyAccessLog", &jane, StatusCode::OK),
         ("putMyNotifications", &jane, StatusCode::OK),
         ("getMyNotifications", &jane, StatusCode::OK),
@@ -136,6 +138,7 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
             ("{{SERVICE_ID}}", service.as_str()),
             ("{{APPOINTMENT_ID}}", appointment.as_str()),
             ("{{FEEDBACK_ID}}", feedback.as_str()),
+            ("{{WAITLIST_ID}}", entry.as_str()),
             ("{{REPORT_ID}}", week),
             ("{{ID_TOKEN}}", jane_id.as_str()),
         ];
@@ -156,6 +159,8 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
             }
             "listFeedback" => assert_eq!(body["feedback"][0]["id"], feedback.as_str()),
             "resolveFeedback" => assert_eq!(body["status"], "resolved"),
+            "joinWaitlist" => entry = body["id"].as_str().unwrap().to_owned(),
+            "leaveWaitlist" => assert_eq!(body["removed"], true),
             "verifyMyEmail" => assert_eq!(body["emailVerified"], true),
             "listReports" => assert_eq!(body["reports"][0]["id"], week),
             "getReport" => assert_eq!(body["id"], week),

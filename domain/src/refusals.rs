@@ -40,8 +40,14 @@ pub enum BookingError {
     InvalidWindow,
     #[error("The window has already passed.")]
     WindowPassed,
-    #[error("You already have as many {} as the practice allows; cancel one or call the practice.", .0.noun())]
+    #[error("You already have as many {} as the practice allows; {}.", .0.noun(), .0.remedy())]
     LimitReached(Limited),
+    #[error(
+        "The waitlist entry changed meanwhile (an offer was made, booked or lapsed); read it and try again."
+    )]
+    WaitlistEntryChanged,
+    #[error("This request is already on the waitlist.")]
+    AlreadyWaiting,
 }
 
 /// What a per-patient limit counts.
@@ -60,6 +66,13 @@ impl Limited {
             Limited::Holds => "held times",
             Limited::WaitlistEntries => "open waitlist entries",
             Limited::Feedback => "messages sent today",
+        }
+    }
+    fn remedy(self) -> &'static str {
+        match self {
+            Limited::Appointments | Limited::Holds => "cancel one or call the practice",
+            Limited::WaitlistEntries => "leave one or call the practice",
+            Limited::Feedback => "try again tomorrow or call the practice",
         }
     }
 }

@@ -259,6 +259,10 @@ async function patient(label, width, height, { provider, service }) {
     // The days shown are the days chosen, the last one included.
     const label = (date) => new Intl.DateTimeFormat('en-US', { weekday: 'long', month: 'long', day: 'numeric', timeZone: 'UTC' }).format(new Date(`${date}T12:00:00Z`));
     assert.match(await page.locator('#waitlist').innerText(), new RegExp(`any time from ${label(day)} to ${label(last)}\\n`));
+    // The same request again is the same entry, and the page says so.
+    await page.getByRole('button', { name: 'Join the waitlist' }).click();
+    await page.getByText('You are already on the waitlist for these days; nothing changed.').waitFor();
+    assert.equal(await page.locator('#waitlist li').count(), 1);
     // The billing page's pay form and the staff pages are not shown on this page.
     assert.equal(await page.getByRole('button', { name: 'Pay now' }).count(), 0);
 
@@ -307,7 +311,23 @@ async function patient(label, width, height, { provider, service }) {
     await offer.getByRole('button', { name: 'Book this offered time' }).click();
     await page.locator('#waitlist-status', { hasText: 'Booked. It is now in your upcoming appointments.' }).waitFor();
     assert.equal(await upcoming.count(), upcomingBefore);
-    assert.match(await page.locator('#waitlist').innerText(), /a time was offered to you; this request is closed\./);
+    // Booking the offer served the request: it is off the list.
+    assert.match(await page.locator('#waitlist').innerText(), /You are not on the waitlist\./);
+
+    // Jane asks for other days, then thinks better of it and leaves (asked once more first).
+    await page.getByLabel('First day').fill(new Date(Date.now() + 21 * 86400e3).toISOString().slice(0, 10));
+    await page.getByLabel('Last day').fill(new Date(Date.now() + 24 * 86400e3).toISOString().slice(0, 10));
+    await page.getByRole('button', { name: 'Join the waitlist' }).click();
+    await page.getByText(/You are on the waitlist\./).waitFor();
+    const entry = page.locator('#waitlist li').filter({ hasText: 'Status: waiting.' });
+    await entry.getByRole('button', { name: 'Leave the waitlist' }).click();
+    await entry.getByRole('button', { name: 'No, stay on it' }).click();
+    assert.equal(await entry.count(), 1);
+    await entry.getByRole('button', { name: 'Leave the waitlist' }).click();
+    await entry.getByRole('button', { name: 'Yes, leave it' }).click();
+    await page.locator('#waitlist-status', { hasText: /^You left the waitlist for / }).waitFor();
+    assert.match(await page.locator('#waitlist').innerText(), /You are not on the waitlist\./);
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'waitlist-status', 'focus stays on the waitlist');
   }
 
   // Billing: the balance, paying it through the local test form, receipts.
@@ -560,9 +580,25 @@ async function frontDesk() {
   await page.getByRole('button', { name: 'The next seven days' }).click();
   await page.getByText(/booked in the next seven days with/).waitFor();
   assert.match(await page.locator('#calendar').innerText(), /Patient patient-jane/);
+  // A patient on the first provider's waitlist (put there by phone, say); the front desk removes it.
+  const deskToken = await signIn('staff-1');
+  const { providers } = await api('/v1/providers', { token: deskToken });
+  const { services } = await api('/v1/services', { token: deskToken });
+  const service = services.find((s) => s.providerIds.includes(providers[0].id));
+  await api('/v1/waitlist', {
+    token: deskToken, method: 'POST', key: key('desk-wait'),
+    body: { providerId: providers[0].id, serviceId: service.id, patientId: 'patient-jane', from: new Date(Date.now() + 30 * 86400e3).toISOString(), to: new Date(Date.now() + 31 * 86400e3).toISOString() },
+  });
+  await page.locator('#calendar-provider').selectOption(providers[0].id);
   await page.getByRole('button', { name: "Show this provider's waitlist" }).click();
   await page.getByText(/on the waitlist of/).waitFor();
   await axe(page, 'the calendar (staff)');
+  const waiting = page.locator('#staff-waitlist li').filter({ hasText: 'Patient patient-jane' });
+  assert.equal(await waiting.count(), 1, await page.locator('#staff-waitlist').innerText());
+  await waiting.getByRole('button', { name: 'Remove from the waitlist' }).click();
+  await waiting.getByRole('button', { name: 'Yes, remove' }).click();
+  await page.locator('#staff-waitlist-status', { hasText: /^Removed: / }).waitFor();
+  assert.equal(await page.locator('#staff-waitlist li').filter({ hasText: 'Patient patient-jane' }).count(), 0);
 
   await nav(page, 'Patients');
   await page.getByLabel("Patient's email address").fill('jane.demo@example.org');

@@ -236,8 +236,28 @@ async function book(event) {
 
 // --- the waitlist ---
 
+// The entries shown, by id (joining the same request again answers with the open one).
+const waiting = new Set();
+
+// Leaving the waitlist (asked once more first); an offer held for the entry goes with it.
+function leaveButton(entry, what) {
+  const key = newKey();
+  return confirmButton('Leave the waitlist', 'Yes, leave it', 'No, stay on it', async () => {
+    try {
+      await api(`/v1/waitlist/${encodeURIComponent(entry.id)}/leave`, { method: 'POST', key, json: { providerId: entry.providerId } });
+      await loadWaitlist();
+      $('waitlist-status').textContent = `You left the waitlist for ${what}.`;
+      $('waitlist-status').focus();
+    } catch (error) {
+      if (!error.signedOut) $('waitlist-status').textContent = `Still on the waitlist: ${error.message}`;
+    }
+  });
+}
+
 async function loadWaitlist() {
   const { entries } = await api('/v1/waitlist');
+  waiting.clear();
+  for (const entry of entries) waiting.add(entry.id);
   const rows = entries.map((entry) => {
     const what = describe(entry);
     if (entry.status === 'offered' && entry.offer && Date.parse(entry.offer.expiresAt) > Date.now()) {
@@ -258,14 +278,16 @@ async function loadWaitlist() {
           if (!error.signedOut) $('waitlist-status').textContent = `Not booked: ${error.message}`;
         }
       });
-      row.append(accept);
+      row.append(accept, leaveButton(entry, what));
       return row;
     }
     // An entry is offered one time at most: booked or lapsed, the request is closed.
     const status = entry.status === 'offered' ? 'a time was offered to you; this request is closed' : 'waiting';
     // The window ends at the midnight after the last day chosen: that day is the one shown.
     const lastDay = dayLabel(Date.parse(entry.to) - 1, session.zone);
-    return item(`${what}: any time from ${dayLabel(entry.from, session.zone)} to ${lastDay}`, `Status: ${status}.`);
+    const row = item(`${what}: any time from ${dayLabel(entry.from, session.zone)} to ${lastDay}`, `Status: ${status}.`);
+    row.append(leaveButton(entry, what));
+    return row;
   });
   list('waitlist', rows, 'You are not on the waitlist.');
 }
@@ -281,9 +303,12 @@ async function joinWaitlist(event) {
   // Whole days in the practice's time zone, the last one included.
   const window = { from: startOfDayIn(from, session.zone).toISOString(), to: startOfDayIn(to, session.zone, 1).toISOString() };
   try {
-    await api('/v1/waitlist', { method: 'POST', key: newKey(), json: { providerId: $('wait-provider').value, serviceId: $('wait-service').value, ...window } });
+    const entry = await api('/v1/waitlist', { method: 'POST', key: newKey(), json: { providerId: $('wait-provider').value, serviceId: $('wait-service').value, ...window } });
+    const already = waiting.has(entry.id);
     await loadWaitlist();
-    $('waitlist-status').textContent = 'You are on the waitlist. If a time frees up, it is held for you and you get a message.';
+    $('waitlist-status').textContent = already
+      ? 'You are already on the waitlist for these days; nothing changed.'
+      : 'You are on the waitlist. If a time frees up, it is held for you and you get a message.';
   } catch (error) {
     if (!error.signedOut) $('waitlist-status').textContent = `Not added: ${error.message}`;
   }

@@ -39,6 +39,8 @@ const ACTIONS = {
   'payment.update': 'recorded a payment update',
   'waitlist.create': 'put you on a waitlist',
   'waitlist.list': 'looked at your waitlist entries',
+  'waitlist.read': 'looked at a waitlist entry of yours',
+  'waitlist.delete': 'took you off a waitlist',
 };
 
 // The subject of the session's token (the identity provider signed it; the page only reads it).

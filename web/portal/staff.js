@@ -1,7 +1,8 @@
 // The staff console: a provider's calendar for today and the week, patient lookup with the
 // balance and posting a charge, feedback triage, and (administrators) the reports.
 import {
-  $, api, catalog, dayLabel, el, fillProviders, fillServices, freeTimes, item, list, money, newKey, session, show, startOfDayIn,
+  $, api, catalog, confirmButton, dayLabel, el, fillProviders, fillServices, freeTimes, item, list, money, newKey, session, show,
+  startOfDayIn,
   timeLabel, when,
 } from './common.js';
 
@@ -102,10 +103,23 @@ async function postCharge(event) {
 async function showWaitlist() {
   const provider = $('calendar-provider').value;
   const { entries } = await api(`/v1/waitlist?providerId=${encodeURIComponent(provider)}`);
-  list('staff-waitlist', entries.map((e) => item(
-    `${catalog.serviceName.get(e.serviceId) || 'Appointment'}: ${dayLabel(e.from, session.zone)} to ${dayLabel(e.to, session.zone)}`,
-    `Patient ${e.patientId} · ${e.offer ? `offered ${when(e.offer.start)}, held until ${timeLabel(e.offer.expiresAt, session.zone)}` : e.status}`,
-  )), 'Nobody is waiting.');
+  list('staff-waitlist', entries.map((e) => {
+    // The window ends at the midnight after the last day chosen: that day is the one shown.
+    const what = `${catalog.serviceName.get(e.serviceId) || 'Appointment'}: ${dayLabel(e.from, session.zone)} to ${dayLabel(Date.parse(e.to) - 1, session.zone)}`;
+    const row = item(what,
+      `Patient ${e.patientId} · ${e.offer ? `offered ${when(e.offer.start)}, held until ${timeLabel(e.offer.expiresAt, session.zone)}` : e.status}`);
+    const key = newKey();
+    row.append(confirmButton('Remove from the waitlist', 'Yes, remove', 'No, keep', async () => {
+      try {
+        await api(`/v1/waitlist/${encodeURIComponent(e.id)}/leave`, { method: 'POST', key, json: { providerId: e.providerId } });
+        await showWaitlist();
+        $('staff-waitlist-status').textContent = `Removed: ${what}.`;
+      } catch (error) {
+        if (!error.signedOut) $('staff-waitlist-status').textContent = `Not removed: ${error.message}`;
+      }
+    }));
+    return row;
+  }), 'Nobody is waiting.');
   $('staff-waitlist-status').textContent = `${entries.length} on the waitlist of ${catalog.providerName.get(provider)}.`;
 }
 

@@ -6,7 +6,7 @@
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use domain::ids::{AppointmentId, FeedbackId, PatientId, ProviderId};
+use domain::ids::{AppointmentId, FeedbackId, PatientId, ProviderId, WaitlistId};
 use domain::schedule::Rules;
 use serde::Serialize;
 use shared::audit::{access, search};
@@ -266,6 +266,17 @@ async fn join_waitlist(change: Change<waitlist::WaitlistRequest>) -> Result<Repl
         .await
 }
 
+async fn leave_waitlist(
+    ApiPath(id): ApiPath<String>,
+    change: Change<waitlist::LeaveRequest>,
+) -> Result<Reply, ApiError> {
+    let id = path_id(&id, WaitlistId::parse)?;
+    let work = async |s: &AppState, c: &Caller, i: &Idempotency, req| {
+        waitlist::leave(s, c, i, &id, req).await
+    };
+    change.run(Operation::LeaveWaitlist(&id), work).await
+}
+
 async fn list_waitlist(
     State(s): State<AppState>,
     caller: Caller,
@@ -337,6 +348,7 @@ pub fn routes(state: AppState) -> Router {
         .route("/v1/audit", get(search_audit))
         .route("/v1/audit/consistency", get(audit_consistency))
         .route("/v1/waitlist", get(list_waitlist).post(join_waitlist))
+        .route("/v1/waitlist/{waitlistId}/leave", post(leave_waitlist))
         .route("/v1/feedback", get(list_feedback).post(submit_feedback))
         .route("/v1/feedback/{feedbackId}/resolve", post(resolve_feedback))
         .route("/health/booking", get(health))

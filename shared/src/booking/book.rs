@@ -3,6 +3,7 @@
 //! one transaction.
 
 use super::slots::{LOCK_GRACE_SECS, free_or, requested_slot, take_lock};
+use super::waitlist::close_ops;
 use crate::common::access::acting_for;
 use crate::common::input::reason_text;
 use crate::store::attr;
@@ -15,12 +16,12 @@ use serde::{Deserialize, Serialize};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::keys::*;
-use crate::store::{AttrValue, Condition, Consistency, Key, TTL_ATTR, TransactOp};
+use crate::store::{Condition, Consistency, Key, TransactOp};
 use crate::unit_of_work::allowance::{self, Kind};
 use crate::unit_of_work::{Audit, Idempotency, Reply, Write};
 use domain::access::Caller;
 use domain::booking::*;
-use domain::ids::{AppointmentId, HoldId, PatientId, ProviderId, ServiceId, WaitlistId};
+use domain::ids::{AppointmentId, HoldId, PatientId, ProviderId, ServiceId};
 use domain::notify::{Kind as MessageKind, appointment_messages};
 use domain::refusals::BookingError;
 use domain::schedule::units;
@@ -64,37 +65,27 @@ pub(super) async fn usable_hold(
     Ok(hold)
 }
 
-/// The allowance slot of the waitlist entry a hold was offered from, while that entry still holds
-/// it: booking the offer closes the request, so the slot is given back in the booking's
-/// transaction (conditional on its owner, so a slot that lapsed and went to another request is
-/// never freed). Read only for an offer's hold, not on a plain booking's round trip.
-async fn waitlist_slot_of(
+/// The writes that close the waitlist entry a hold was offered from, while the entry still holds
+/// that offer: booking the offer serves the request, so the entry goes and its allowance slot and
+/// request claim are given back in the booking's transaction. Read only for an offer's hold, not
+/// on a plain booking's round trip.
+async fn served_entry_ops(
     state: &AppState,
     hold: &Hold,
     now: i64,
-) -> Result<Option<(WaitlistId, u16)>, ApiError> {
+) -> Result<Vec<TransactOp>, ApiError> {
     let Some(entry_id) = &hold.waitlist else {
-        return Ok(None);
+        return Ok(Vec::new());
     };
     let entry_key = Key::new(waitlist_partition(&hold.provider), entry_id.as_str());
     let Some(item) = state.table.get(&entry_key, Consistency::Strong).await? else {
-        return Ok(None);
+        return Ok(Vec::new());
     };
-    let Some(slot) = WaitlistEntry::from_item(&item)?.quota_slot else {
-        return Ok(None);
-    };
-    let slot_key = allowance::slot_key(&hold.patient, Kind::Waitlist, slot);
-    let held = state
-        .table
-        .get(&slot_key, Consistency::Strong)
-        .await?
-        .is_some_and(|s| {
-            s.get(attr::OWNER).and_then(AttrValue::as_s) == Some(entry_id.as_str())
-                && s.get(TTL_ATTR)
-                    .and_then(AttrValue::as_n)
-                    .is_some_and(|t| t > now)
-        });
-    Ok(held.then(|| (entry_id.clone(), slot)))
+    let entry = WaitlistEntry::from_item(&item)?;
+    if entry.hold.as_ref() != Some(&hold.id) {
+        return Ok(Vec::new());
+    }
+    close_ops(state, &entry, now).await
 }
 
 #[tracing::instrument(skip_all)]
@@ -128,10 +119,10 @@ pub async fn book(
         Some(id) => Some(usable_hold(state, id, &appt.patient, &appt, now).await?),
         None => None,
     };
-    // A waitlist offer booked: the entry's allowance slot is given back with the booking.
-    let offered_slot = match &hold {
-        Some(h) => waitlist_slot_of(state, h, now).await?,
-        None => None,
+    // A waitlist offer booked: its entry closes with the booking.
+    let served = match &hold {
+        Some(h) => served_entry_ops(state, h, now).await?,
+        None => Vec::new(),
     };
     let key = appointment_key(&appt.id);
     let sealed = match &reason {
@@ -180,9 +171,8 @@ pub async fn book(
             let release = allowance::release(&h.patient, Kind::Hold, slot, h.id.as_str());
             writes.push(Write::new(release).or(expired()));
         }
-        if let Some((entry, slot)) = &offered_slot {
-            let release = allowance::release(&appt.patient, Kind::Waitlist, *slot, entry.as_str());
-            writes.push(Write::new(release).or(expired()));
+        for op in &served {
+            writes.push(Write::new(op.clone()).or(expired()));
         }
         for message in appointment_messages(MessageKind::Confirmation, &appt, practice, now) {
             writes.push(Write::new(message.put()));

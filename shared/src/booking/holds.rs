@@ -2,10 +2,10 @@
 //! ones and offers their time to the waitlist.
 
 use super::slots::{hold_ops, requested_slot};
-use super::waitlist::{Freed, offer_freed};
+use super::waitlist::{Freed, close_ops, offer_freed};
 use crate::common::access::acting_for;
 use crate::common::lookup::{now, practice, provider};
-use crate::store::codec::booking::HoldCodec;
+use crate::store::codec::booking::{HoldCodec, WaitlistEntryCodec};
 use crate::unit_of_work::allowance::{allowance, commit_claiming};
 
 use serde::{Deserialize, Serialize};
@@ -14,7 +14,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::TransactOp;
 use crate::store::keys::*;
-use crate::store::{AttrValue, Condition, Query, SortKey, TTL_ATTR, query_all};
+use crate::store::{AttrValue, Condition, Consistency, Key, Query, SortKey, TTL_ATTR, query_all};
 use crate::unit_of_work::allowance::Kind;
 use crate::unit_of_work::{Actor, Audit, Idempotency, Reply, Write};
 use domain::access::Caller;
@@ -100,19 +100,28 @@ pub async fn sweep_expired_holds(
         let record = Audit::new("hold.sweep", "hold", hold.id.as_str())
             .about(&hold.patient)
             .item(state, actor);
-        let deleted = state
-            .table
-            .transact_write(vec![
-                TransactOp::Delete {
-                    key: hold_key(&hold.id),
-                    condition: Some(Condition::LessThan(TTL_ATTR.into(), AttrValue::N(now + 1))),
-                },
-                TransactOp::Put {
-                    item: record,
-                    condition: Some(Condition::ItemAbsent),
-                },
-            ])
-            .await;
+        let mut ops = vec![
+            TransactOp::Delete {
+                key: hold_key(&hold.id),
+                condition: Some(Condition::LessThan(TTL_ATTR.into(), AttrValue::N(now + 1))),
+            },
+            TransactOp::Put {
+                item: record,
+                condition: Some(Condition::ItemAbsent),
+            },
+        ];
+        // A waitlist offer that lapsed closes its entry: the request had its offer, and its
+        // allowance slot is free for another.
+        if let Some(entry) = offered_entry(state, &hold).await? {
+            ops.extend(close_ops(state, &entry, now).await?);
+            ops.push(TransactOp::Put {
+                item: Audit::new("waitlist.delete", "waitlist", entry.id.as_str())
+                    .about(&entry.patient)
+                    .item(state, actor),
+                condition: Some(Condition::ItemAbsent),
+            });
+        }
+        let deleted = state.table.transact_write(ops).await;
         match deleted {
             Ok(()) => removed += 1,
             Err(crate::store::TableError::TransactionConditionFailed { .. }) => continue,
@@ -132,4 +141,17 @@ pub async fn sweep_expired_holds(
         }
     }
     Ok((removed, offered))
+}
+
+/// The waitlist entry a hold was offered from, while it still holds that offer.
+async fn offered_entry(state: &AppState, hold: &Hold) -> Result<Option<WaitlistEntry>, ApiError> {
+    let Some(id) = &hold.waitlist else {
+        return Ok(None);
+    };
+    let key = Key::new(waitlist_partition(&hold.provider), id.as_str());
+    let Some(item) = state.table.get(&key, Consistency::Strong).await? else {
+        return Ok(None);
+    };
+    let entry = WaitlistEntry::from_item(&item)?;
+    Ok((entry.hold.as_ref() == Some(&hold.id)).then_some(entry))
 }

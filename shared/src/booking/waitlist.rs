@@ -1,7 +1,7 @@
 //! The waitlist: patients ask for a window; freed time is offered to the earliest waiting patient
 //! it suits (a hold, the entry marked offered and an outbox message, in one transaction).
 
-use super::slots::{busy_units, hold_ops};
+use super::slots::{busy_units, hold_ops, release_lock};
 use crate::common::access::acting_for;
 use crate::common::input::{body_instant, query_provider_id};
 use crate::common::lookup::{now, offered_service, practice, provider, service};
@@ -16,15 +16,17 @@ use crate::auth::Role;
 use crate::error::{ApiError, InputError};
 use crate::state::AppState;
 use crate::store::keys::*;
-use crate::store::{Condition, Consistency, Query, TransactOp, Update, query_all};
-use crate::unit_of_work::allowance::Kind;
-use crate::unit_of_work::{Actor, Audit, Idempotency, Reply, Write, audit_read};
-use domain::access::Caller;
+use crate::store::{
+    AttrValue, Condition, Consistency, Item, Key, Query, TTL_ATTR, TransactOp, Update, query_all,
+};
+use crate::unit_of_work::allowance::{self, Kind};
+use crate::unit_of_work::{Actor, Audit, Idempotency, Reply, Write, audit_read, commit, refused};
+use domain::access::{Caller, Resource};
 use domain::booking::*;
 use domain::ids::{HoldId, PatientId, ProviderId, ServiceId, WaitlistId};
 use domain::notify::{Kind as MessageKind, Message};
 use domain::refusals::BookingError;
-use domain::schedule::{Calendar, MAX_RANGE_SECS};
+use domain::schedule::{Calendar, MAX_RANGE_SECS, units};
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -58,6 +60,16 @@ pub async fn join_waitlist(
     let practice = practice(state).await?;
     let provider = provider(state, &req.provider_id).await?;
     let service = offered_service(state, &req.service_id, &provider.id).await?;
+    let now = now(state);
+    let claim_key = waitlist_request_key(&patient, &provider.id, &service.id, from, to);
+    // The same request again answers with the open entry it made (a read here; the claim below
+    // keeps it one entry when two such requests race).
+    let claimed_by = claim_owner(state, &claim_key, now).await?;
+    if let Some(owner) = &claimed_by
+        && let Some(open) = entry_of(state, &provider.id, owner).await?
+    {
+        return already_waiting(state, caller, idem, &open, &practice).await;
+    }
     let entry = WaitlistEntry {
         id: WaitlistId::new(),
         patient,
@@ -69,19 +81,35 @@ pub async fn join_waitlist(
         hold: None,
         quota_slot: None,
     };
+    // Absent, lapsed, or the claim of an entry that is gone.
+    let mut claimable = vec![
+        Condition::ItemAbsent,
+        Condition::LessThan(TTL_ATTR.into(), AttrValue::N(now + 1)),
+    ];
+    if let Some(owner) = &claimed_by {
+        claimable.push(Condition::Equals(attr::OWNER.into(), owner.as_str().into()));
+    }
+    let claim = TransactOp::Put {
+        item: Item::new(claim_key.clone())
+            .with(attr::OWNER, entry.id.as_str())
+            .with(TTL_ATTR, entry.to),
+        condition: Some(Condition::Or(claimable)),
+    };
     let build = |quota_slot| {
         let entry = WaitlistEntry {
             quota_slot,
             ..entry.clone()
         };
-        vec![Write::new(TransactOp::Put {
-            item: entry.to_item(),
-            condition: Some(Condition::ItemAbsent),
-        })]
+        vec![
+            Write::new(TransactOp::Put {
+                item: entry.to_item(),
+                condition: Some(Condition::ItemAbsent),
+            }),
+            Write::new(claim.clone()).or(BookingError::AlreadyWaiting),
+        ]
     };
     let reply = Reply::created(&entry.view(&practice.zone))?.with_patient_data();
     let audit = Audit::new("waitlist.create", "waitlist", entry.id.as_str()).about(&entry.patient);
-    let now = now(state);
     let allowance = allowance(
         caller,
         &practice,
@@ -91,7 +119,208 @@ pub async fn join_waitlist(
         entry.to,
         now,
     );
-    commit_claiming(state, caller, idem, allowance, build, audit, reply).await
+    match commit_claiming(state, caller, idem, allowance, build, audit, reply).await {
+        // A twin request landed first: its entry is the answer.
+        Err(ApiError::Booking(BookingError::AlreadyWaiting)) => {
+            let owner = claim_owner(state, &claim_key, now).await?;
+            match owner {
+                Some(owner) => match entry_of(state, &entry.provider, &owner).await? {
+                    Some(open) => already_waiting(state, caller, idem, &open, &practice).await,
+                    None => Err(ApiError::Booking(BookingError::AlreadyWaiting)),
+                },
+                None => Err(ApiError::Booking(BookingError::AlreadyWaiting)),
+            }
+        }
+        other => other,
+    }
+}
+
+/// The entry that holds a request's claim, while the claim has not lapsed.
+async fn claim_owner(state: &AppState, key: &Key, now: i64) -> Result<Option<String>, ApiError> {
+    let Some(item) = state.table.get(key, Consistency::Strong).await? else {
+        return Ok(None);
+    };
+    let active = item
+        .get(TTL_ATTR)
+        .and_then(AttrValue::as_n)
+        .is_some_and(|until| until > now);
+    Ok(active
+        .then(|| {
+            item.get(attr::OWNER)
+                .and_then(AttrValue::as_s)
+                .map(str::to_owned)
+        })
+        .flatten())
+}
+
+async fn entry_of(
+    state: &AppState,
+    provider: &ProviderId,
+    id: &str,
+) -> Result<Option<WaitlistEntry>, ApiError> {
+    let key = Key::new(waitlist_partition(provider), id);
+    match state.table.get(&key, Consistency::Strong).await? {
+        Some(item) => Ok(Some(WaitlistEntry::from_item(&item)?)),
+        None => Ok(None),
+    }
+}
+
+/// 200 with the open entry a repeated request made before (a read of it, audited); a retry of the
+/// request that made it gets that request's reply.
+async fn already_waiting(
+    state: &AppState,
+    caller: &Caller,
+    idem: &Idempotency,
+    open: &WaitlistEntry,
+    practice: &Practice,
+) -> Result<Reply, ApiError> {
+    if let Some(reply) = idem.replay(state).await? {
+        return Ok(reply);
+    }
+    let audit = Audit::new("waitlist.read", "waitlist", open.id.as_str()).about(&open.patient);
+    audit_read(state, caller, audit).await?;
+    Ok(Reply::ok(&open.view(&practice.zone))?.with_patient_data())
+}
+
+/// The writes that close a waitlist entry (left, its offer booked, its offer lapsed): the entry
+/// deleted while it is as read, and the patient's allowance slot and the request's claim given
+/// back while they are still the entry's (read first: see [`allowance::still_held`]).
+pub(super) async fn close_ops(
+    state: &AppState,
+    entry: &WaitlistEntry,
+    now: i64,
+) -> Result<Vec<TransactOp>, ApiError> {
+    let mut as_read = vec![Condition::Equals(
+        attr::STATUS.into(),
+        entry.status.as_str().into(),
+    )];
+    if let Some(hold) = &entry.hold {
+        as_read.push(Condition::Equals(
+            attr::HOLD_ID.into(),
+            hold.as_str().into(),
+        ));
+    }
+    let mut ops = vec![TransactOp::Delete {
+        key: entry.key(),
+        condition: Some(Condition::And(as_read)),
+    }];
+    let owner = entry.id.as_str();
+    let slot = entry
+        .quota_slot
+        .map(|slot| allowance::slot_key(&entry.patient, Kind::Waitlist, slot));
+    let claim = waitlist_request_key(
+        &entry.patient,
+        &entry.provider,
+        &entry.service,
+        entry.from,
+        entry.to,
+    );
+    let slot_held = async {
+        match &slot {
+            Some(key) => allowance::still_held(state, key, owner, now).await,
+            None => Ok(false),
+        }
+    };
+    let (slot_held, claim_held) =
+        futures_util::future::try_join(slot_held, allowance::still_held(state, &claim, owner, now))
+            .await?;
+    if let (Some(key), true) = (slot, slot_held) {
+        ops.push(allowance::release_key(key, owner));
+    }
+    if claim_held {
+        ops.push(allowance::release_key(claim, owner));
+    }
+    Ok(ops)
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LeaveRequest {
+    /// The entry's provider (entries are kept per provider).
+    pub provider_id: ProviderId,
+}
+
+/// A patient leaves the waitlist, or staff remove an entry: the entry goes with its allowance slot
+/// and request claim; an offer it holds is released and its time offered to the next patient.
+#[tracing::instrument(skip_all, fields(entry = %id))]
+pub async fn leave(
+    state: &AppState,
+    caller: &Caller,
+    idem: &Idempotency,
+    id: &WaitlistId,
+    req: LeaveRequest,
+) -> Result<Reply, ApiError> {
+    let target = Audit::new("waitlist.delete", "waitlist", id.as_str());
+    let loaded = match entry_of(state, &req.provider_id, id.as_str()).await {
+        Ok(Some(entry)) => Ok(entry),
+        // Gone: a retry of the request that removed it gets that answer again.
+        Ok(None) => match idem.replay(state).await? {
+            Some(reply) => return Ok(reply),
+            None => Err(ApiError::NotFound),
+        },
+        Err(e) => Err(e),
+    };
+    let target = match &loaded {
+        Ok(entry) => target.about(&entry.patient),
+        Err(_) => target,
+    };
+    let checked = loaded.and_then(|entry| {
+        caller.principal.authorize(
+            &[Role::Patient, Role::Staff, Role::Admin],
+            Resource::Patient(entry.patient.subject()),
+        )?;
+        Ok(entry)
+    });
+    let entry = refused(state, caller, target.clone(), checked).await?;
+    let practice = practice(state).await?;
+    let now = now(state);
+    // An offer still held goes with the entry (its time is free again at once).
+    let offer = match (entry.status, &entry.hold) {
+        (WaitStatus::Offered, Some(hold)) => live_hold(state, hold, now).await?,
+        _ => None,
+    };
+    let mut ops = close_ops(state, &entry, now).await?;
+    if let Some(hold) = &offer {
+        ops.push(TransactOp::Delete {
+            key: hold_key(&hold.id),
+            condition: Some(Condition::ItemExists),
+        });
+        ops.extend(
+            units(hold.occupied.0, hold.occupied.1)
+                .map(|u| release_lock(&hold.provider, u, hold.id.as_str())),
+        );
+    }
+    let writes = ops
+        .into_iter()
+        .map(|op| Write::new(op).or(BookingError::WaitlistEntryChanged))
+        .collect();
+    let reply = Reply::ok(&serde_json::json!({ "id": entry.id, "removed": true }))?;
+    let reply = commit(state, caller, Some(idem), writes, target, reply).await?;
+    if !reply.replayed
+        && let Some(hold) = offer
+    {
+        match provider(state, &hold.provider).await {
+            Ok(provider) => {
+                let freed = Freed {
+                    span: hold.occupied,
+                    by: &entry.patient,
+                };
+                offer_freed_best_effort(state, &provider, &practice, freed, &caller.request_id)
+                    .await;
+            }
+            Err(e) => tracing::warn!(error = ?e, "waitlist offer failed; the time stays open"),
+        }
+    }
+    Ok(reply)
+}
+
+/// The hold, while it has not expired.
+async fn live_hold(state: &AppState, id: &HoldId, now: i64) -> Result<Option<Hold>, ApiError> {
+    let Some(item) = state.table.get(&hold_key(id), Consistency::Strong).await? else {
+        return Ok(None);
+    };
+    let hold = Hold::from_item(&item)?;
+    Ok((hold.expires_at > now).then_some(hold))
 }
 
 #[derive(Debug, Default, Deserialize)]

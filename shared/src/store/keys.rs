@@ -11,6 +11,8 @@
 //! - waitlist entry `WAITLIST#<provider>` / `<id>` (GSI `PATIENT#<patient>#WAITLIST`)
 //! - patient `PATIENT#<id>` / `PROFILE` (GSI `EMAIL#<blind index>` / `PATIENT#<id>`)
 //! - a patient's allowance slots `PATIENT#<id>` / `QUOTA#<kind>#<nn>`
+//! - a patient's open waitlist request `PATIENT#<id>` / `WAITREQ#<provider>#<service>#<from>#<to>`
+//!   (`owner` = the entry, `expires_at` = the window's end): one open entry per request
 //! - outbox message `MSG#<id>` / `MSG` (GSI `OUTBOX#DUE` / `<due, 12 digits>#<id>` while it waits to
 //!   be sent: taken out of the index once sent, withdrawn, skipped or failed)
 //! - a patient's notification preferences `PATIENT#<id>` / `NOTIFY`, and the day's message
@@ -118,6 +120,21 @@ pub fn patient_index_sort(patient: &PatientId) -> String {
 /// One numbered slot of a patient's allowance (`prefix` is one of the `QUOTA_*_PREFIX`es).
 pub fn allowance_slot_key(patient: &PatientId, prefix: &str, slot: u16) -> Key {
     Key::new(patient_partition(patient), format!("{prefix}{slot:02}"))
+}
+
+/// The claim that makes a waitlist request one open entry: the same patient, provider, service
+/// and window (Unix seconds) name the same item.
+pub fn waitlist_request_key(
+    patient: &PatientId,
+    provider: &ProviderId,
+    service: &ServiceId,
+    from: i64,
+    to: i64,
+) -> Key {
+    Key::new(
+        patient_partition(patient),
+        format!("WAITREQ#{provider}#{service}#{from}#{to}"),
+    )
 }
 
 pub const FEEDBACK_INDEX: &str = "FEEDBACK";
@@ -351,6 +368,10 @@ mod tests {
             (
                 "allowance_slot_key",
                 allowance_slot_key(&patient, QUOTA_HOLD_PREFIX, 1).pk,
+            ),
+            (
+                "waitlist_request_key",
+                waitlist_request_key(&patient, &provider, &ServiceId::new(), 0, 1).pk,
             ),
             ("feedback_key", feedback_key(&FeedbackId::new()).pk),
             (

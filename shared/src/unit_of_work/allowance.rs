@@ -138,8 +138,35 @@ pub fn extend(patient: &PatientId, kind: Kind, slot: u16, owner: &str, until: i6
 /// claimed it has started or expired, which these changes check first, so it is still `owner`'s;
 /// the condition makes sure no one else's claim is ever freed.
 pub fn release(patient: &PatientId, kind: Kind, slot: u16, owner: &str) -> TransactOp {
+    release_key(slot_key(patient, kind, slot), owner)
+}
+
+/// Whether the slot (or claim) at `key` is still `owner`'s and has not lapsed: read before a change
+/// gives it back, because a lapsed one may be another's by now, and a release conditional on its
+/// owner would then fail the whole change.
+pub async fn still_held(
+    state: &AppState,
+    key: &Key,
+    owner: &str,
+    now: i64,
+) -> Result<bool, ApiError> {
+    Ok(state
+        .table
+        .get(key, crate::store::Consistency::Strong)
+        .await?
+        .is_some_and(|item| {
+            item.get(attr::OWNER).and_then(AttrValue::as_s) == Some(owner)
+                && item
+                    .get(TTL_ATTR)
+                    .and_then(AttrValue::as_n)
+                    .is_some_and(|until| until > now)
+        }))
+}
+
+/// Gives back the slot or claim at `key`, which must still be `owner`'s.
+pub fn release_key(key: Key, owner: &str) -> TransactOp {
     TransactOp::Delete {
-        key: slot_key(patient, kind, slot),
+        key,
         condition: Some(Condition::Equals(attr::OWNER.into(), owner.into())),
     }
 }

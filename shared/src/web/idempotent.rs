@@ -18,7 +18,7 @@ use crate::error::{ApiError, InputError};
 use crate::state::AppState;
 use crate::unit_of_work::{Idempotency, Reply};
 use domain::access::Caller;
-use domain::ids::{AppointmentId, FeedbackId, IdempotencyKey, ProviderId};
+use domain::ids::{AppointmentId, FeedbackId, IdempotencyKey, ProviderId, WaitlistId};
 
 /// What a key is bound to: the route and its path ids. These names are inside every stored
 /// fingerprint, so renaming one would make that route's stored replies unreachable.
@@ -37,6 +37,7 @@ pub enum Operation<'a> {
     VerifyEmail,
     PutNotifications,
     JoinWaitlist,
+    LeaveWaitlist(&'a WaitlistId),
     CreateCharge,
     CreatePaymentIntent,
     SubmitFeedback,
@@ -59,6 +60,7 @@ impl fmt::Display for Operation<'_> {
             Operation::VerifyEmail => f.write_str("verify_email"),
             Operation::PutNotifications => f.write_str("put_notifications"),
             Operation::JoinWaitlist => f.write_str("join_waitlist"),
+            Operation::LeaveWaitlist(id) => write!(f, "leave_waitlist:{id}"),
             Operation::CreateCharge => f.write_str("create_charge"),
             Operation::CreatePaymentIntent => f.write_str("create_payment_intent"),
             Operation::SubmitFeedback => f.write_str("submit_feedback"),
@@ -221,6 +223,7 @@ mod tests {
     fn operation_names_are_the_stored_ones() {
         let p = ProviderId::new();
         let a = AppointmentId::new();
+        let w = WaitlistId::new();
         let names = [
             (Operation::PutPractice, "put_practice".to_owned()),
             (Operation::CreateProvider, "create_provider".into()),
@@ -235,6 +238,7 @@ mod tests {
             (Operation::VerifyEmail, "verify_email".into()),
             (Operation::PutNotifications, "put_notifications".into()),
             (Operation::JoinWaitlist, "join_waitlist".into()),
+            (Operation::LeaveWaitlist(&w), format!("leave_waitlist:{w}")),
             (Operation::CreateCharge, "create_charge".into()),
             (
                 Operation::CreatePaymentIntent,

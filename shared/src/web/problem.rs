@@ -82,6 +82,8 @@ fn refusal(e: &ApiError) -> Option<(StatusCode, &'static str)> {
             B::InvalidWindow => (INVALID, "invalid_range"),
             B::WindowPassed => (INVALID, "in_past"),
             B::LimitReached(_) => (CONFLICT, "limit_reached"),
+            B::WaitlistEntryChanged => (CONFLICT, "waitlist_entry_changed"),
+            B::AlreadyWaiting => (CONFLICT, "already_waiting"),
         },
         ApiError::Setup(s) => match s {
             S::InvalidName => (INVALID, "invalid_name"),

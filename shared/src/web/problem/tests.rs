@@ -473,6 +473,24 @@ fn every_refusal_keeps_its_status_code_and_text() {
             "You already have as many held times as the practice allows; cancel one or call the practice.",
         ),
         (
+            ApiError::Booking(BookingError::LimitReached(Limited::WaitlistEntries)),
+            409,
+            "limit_reached",
+            "You already have as many open waitlist entries as the practice allows; leave one or call the practice.",
+        ),
+        (
+            ApiError::Booking(BookingError::WaitlistEntryChanged),
+            409,
+            "waitlist_entry_changed",
+            "The waitlist entry changed meanwhile (an offer was made, booked or lapsed); read it and try again.",
+        ),
+        (
+            ApiError::Booking(BookingError::AlreadyWaiting),
+            409,
+            "already_waiting",
+            "This request is already on the waitlist.",
+        ),
+        (
             ApiError::Setup(SetupError::InvalidRules(
                 "slotMinutes is a multiple of 5 from 5 to 240",
             )),
