@@ -548,26 +548,6 @@ async fn freed_time_is_offered_to_the_earliest_waiting_patient() {
     assert_eq!(list["entries"], json!([]), "{list}");
 }
 
-/// A POST with an Idempotency-Key through the router: its status and body.
-async fn post(
-    stack: &Stack,
-    token: &str,
-    key: &str,
-    path: &str,
-    body: Value,
-) -> (StatusCode, Value) {
-    let (status, _, body) = stack
-        .send("POST", path, Some(token), Some(key), Some(body))
-        .await;
-    (status, body)
-}
-
-/// A GET through the router: its status and body.
-async fn get(stack: &Stack, token: &str, path: &str) -> (StatusCode, Value) {
-    let (status, _, body) = stack.send("GET", path, Some(token), None, None).await;
-    (status, body)
-}
-
 /// Jane waits for a time on Tuesday morning (first in line) and holds an appointment there; when
 /// she cancels it, the freed time goes to John, next in line, not back to her; so does the time
 /// she leaves when she moves another appointment.
@@ -616,19 +596,21 @@ async fn a_patients_own_cancellation_or_move_is_never_offered_back_to_her() {
         }
     };
     let path = format!("/v1/appointments/{}/cancel", ids[0]);
-    let (status, _) = post(&stack, &jane, "c", &path, json!({})).await;
+    let (status, _) = stack.post(&jane, "c", &path, json!({})).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(offers(&stack).await, ["patient-john"]);
-    let (_, mine) = get(&stack, &jane, "/v1/waitlist").await;
+    let (_, mine) = stack.get(&jane, "/v1/waitlist").await;
     assert_eq!(mine["entries"][0]["status"], "waiting", "{mine}");
 
     // John holds the offer; Jane moves her 11:00 to the afternoon: no one else waits, and the
     // time she left is not offered back to her either.
     let path = format!("/v1/appointments/{}/reschedule", ids[1]);
-    let (status, moved) = post(&stack, &jane, "m", &path, json!({"start": tue("15:00")})).await;
+    let (status, moved) = stack
+        .post(&jane, "m", &path, json!({"start": tue("15:00")}))
+        .await;
     assert_eq!(status, StatusCode::OK, "{moved}");
     assert_eq!(offers(&stack).await, ["patient-john"]);
-    let (_, mine) = get(&stack, &jane, "/v1/waitlist").await;
+    let (_, mine) = stack.get(&jane, "/v1/waitlist").await;
     assert_eq!(mine["entries"][0]["status"], "waiting", "{mine}");
 }
 
@@ -648,7 +630,7 @@ async fn booking_a_waitlist_offer_gives_back_the_requests_allowance() {
 
     let mut body = booking(&demo, 30, &tue("10:00"));
     body["holdId"] = entry["holdId"].clone();
-    let (status, booked) = post(&stack, &john, "b", "/v1/appointments", body).await;
+    let (status, booked) = stack.post(&john, "b", "/v1/appointments", body).await;
     assert_eq!(status, StatusCode::CREATED, "{booked}");
 
     let (status, again) = wait_for(&stack, &john, "w3", window("14:00", "15:00")).await;
@@ -661,7 +643,7 @@ async fn booking_a_waitlist_offer_gives_back_the_requests_allowance() {
 
 /// A waitlist request through the router: its status and body.
 async fn wait_for(stack: &Stack, token: &str, key: &str, window: Value) -> (StatusCode, Value) {
-    post(stack, token, key, "/v1/waitlist", window).await
+    stack.post(token, key, "/v1/waitlist", window).await
 }
 
 /// A practice whose patients may have one open waitlist request each.
@@ -705,9 +687,9 @@ async fn a_waitlist_request_is_one_entry_that_its_patient_or_staff_may_remove() 
     // Staff asking for him with the same request get the same entry.
     let mut for_john = morning.clone();
     for_john["patientId"] = json!("patient-john");
-    let (status, same) = post(&stack, &desk, "w3", "/v1/waitlist", for_john).await;
+    let (status, same) = stack.post(&desk, "w3", "/v1/waitlist", for_john).await;
     assert_eq!((status, &same["id"]), (StatusCode::OK, &first["id"]));
-    let (_, list) = get(&stack, &john, "/v1/waitlist").await;
+    let (_, list) = stack.get(&john, "/v1/waitlist").await;
     assert_eq!(list["entries"].as_array().map(Vec::len), Some(1), "{list}");
     let (status, full) =
         wait_for(&stack, &john, "w4", tuesday_window(&demo, "14:00", "15:00")).await;
@@ -720,23 +702,23 @@ async fn a_waitlist_request_is_one_entry_that_its_patient_or_staff_may_remove() 
     let id = first["id"].as_str().unwrap();
     let leave = format!("/v1/waitlist/{id}/leave");
     let provider = json!({"providerId": demo.providers[0]});
-    let (status, _) = post(&stack, &jane, "l1", &leave, provider.clone()).await;
+    let (status, _) = stack.post(&jane, "l1", &leave, provider.clone()).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "not Jane's entry");
-    let (status, _) = post(
-        &stack,
-        &john,
-        "l2",
-        "/v1/waitlist/wl_01KBNCTZ8Y4X9V6T2JQ0W7E3HR/leave",
-        provider.clone(),
-    )
-    .await;
+    let (status, _) = stack
+        .post(
+            &john,
+            "l2",
+            "/v1/waitlist/wl_01KBNCTZ8Y4X9V6T2JQ0W7E3HR/leave",
+            provider.clone(),
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, left) = post(&stack, &john, "l3", &leave, provider.clone()).await;
+    let (status, left) = stack.post(&john, "l3", &leave, provider.clone()).await;
     assert_eq!(status, StatusCode::OK, "{left}");
     assert_eq!(left, json!({"id": id, "removed": true}));
-    let (status, replayed) = post(&stack, &john, "l3", &leave, provider.clone()).await;
+    let (status, replayed) = stack.post(&john, "l3", &leave, provider.clone()).await;
     assert_eq!((status, &replayed), (StatusCode::OK, &left), "a retry");
-    let (_, list) = get(&stack, &john, "/v1/waitlist").await;
+    let (_, list) = stack.get(&john, "/v1/waitlist").await;
     assert_eq!(list["entries"], json!([]), "{list}");
 
     // His allowance is free again, and so is the request.
@@ -744,7 +726,7 @@ async fn a_waitlist_request_is_one_entry_that_its_patient_or_staff_may_remove() 
         wait_for(&stack, &john, "w5", tuesday_window(&demo, "14:00", "15:00")).await;
     assert_eq!(status, StatusCode::CREATED, "{afternoon}");
     let leave = format!("/v1/waitlist/{}/leave", afternoon["id"].as_str().unwrap());
-    let (status, removed) = post(&stack, &desk, "l4", &leave, provider).await;
+    let (status, removed) = stack.post(&desk, "l4", &leave, provider).await;
     assert_eq!(
         status,
         StatusCode::OK,
@@ -851,7 +833,9 @@ async fn twin_requests(fixture: Option<shared::store::contract::Fixture>) {
         .map(|i| {
             let (stack, john, body) = (stack.clone(), john.clone(), body.clone());
             tokio::spawn(async move {
-                post(&stack, &john, &format!("twin-{i}"), "/v1/waitlist", body).await
+                stack
+                    .post(&john, &format!("twin-{i}"), "/v1/waitlist", body)
+                    .await
             })
         })
         .collect();
@@ -867,7 +851,7 @@ async fn twin_requests(fixture: Option<shared::store::contract::Fixture>) {
         ids.insert(body["id"].as_str().unwrap().to_owned());
     }
     assert_eq!((created, ids.len()), (1, 1), "{ids:?}");
-    let (_, list) = get(&stack, &john, "/v1/waitlist").await;
+    let (_, list) = stack.get(&john, "/v1/waitlist").await;
     assert_eq!(list["entries"].as_array().map(Vec::len), Some(1), "{list}");
     drop(fixture.guard);
 }
@@ -886,14 +870,14 @@ async fn dynamodb_local_twin_waitlist_requests_make_one_entry() {
 /// so the first of them is offered the time. Returns that patient's waitlist as listed then.
 async fn offered_after_janes_cancellation(stack: &Stack, demo: &Demo, waiting: &[&str]) -> Value {
     let jane = stack.token("patient-jane", &[Role::Patient]);
-    let (_, a) = post(
-        stack,
-        &jane,
-        "a",
-        "/v1/appointments",
-        booking(demo, 30, &tue("10:00")),
-    )
-    .await;
+    let (_, a) = stack
+        .post(
+            &jane,
+            "a",
+            "/v1/appointments",
+            booking(demo, 30, &tue("10:00")),
+        )
+        .await;
     for (i, patient) in waiting.iter().enumerate() {
         let token = stack.token(patient, &[Role::Patient]);
         let window = tuesday_window(demo, "10:00", "11:00");
@@ -901,10 +885,10 @@ async fn offered_after_janes_cancellation(stack: &Stack, demo: &Demo, waiting: &
         assert_eq!(status, StatusCode::CREATED, "{entry}");
     }
     let cancel = format!("/v1/appointments/{}/cancel", a["id"].as_str().unwrap());
-    let (status, _) = post(stack, &jane, "c", &cancel, json!({})).await;
+    let (status, _) = stack.post(&jane, "c", &cancel, json!({})).await;
     assert_eq!(status, StatusCode::OK);
     let first = stack.token(waiting[0], &[Role::Patient]);
-    let (_, list) = get(stack, &first, "/v1/waitlist").await;
+    let (_, list) = stack.get(&first, "/v1/waitlist").await;
     assert_eq!(list["entries"][0]["status"], "offered", "{list}");
     list
 }
@@ -924,16 +908,11 @@ async fn leaving_with_an_offer_passes_the_time_to_the_next_patient() {
     );
 
     let leave = format!("/v1/waitlist/{}/leave", entry["id"].as_str().unwrap());
-    let (status, left) = post(
-        &stack,
-        &john,
-        "l",
-        &leave,
-        json!({"providerId": demo.providers[0]}),
-    )
-    .await;
+    let (status, left) = stack
+        .post(&john, "l", &leave, json!({"providerId": demo.providers[0]}))
+        .await;
     assert_eq!(status, StatusCode::OK, "{left}");
-    let (_, list) = get(&stack, &mary, "/v1/waitlist").await;
+    let (_, list) = stack.get(&mary, "/v1/waitlist").await;
     assert_eq!(list["entries"][0]["status"], "offered", "{list}");
     assert_eq!(
         list["entries"][0]["offer"]["start"],
@@ -943,7 +922,7 @@ async fn leaving_with_an_offer_passes_the_time_to_the_next_patient() {
     // John's hold is gone: the time is Mary's to book.
     let mut body = booking(&demo, 30, &tue("10:00"));
     body["holdId"] = list["entries"][0]["holdId"].clone();
-    let (status, booked) = post(&stack, &mary, "b", "/v1/appointments", body).await;
+    let (status, booked) = stack.post(&mary, "b", "/v1/appointments", body).await;
     assert_eq!(status, StatusCode::CREATED, "{booked}");
 }
 
@@ -973,7 +952,7 @@ async fn a_lapsed_offer_closes_its_request_and_frees_the_allowance() {
         (1, 0),
         "John's lapsed offer; not offered back to him"
     );
-    let (_, list) = get(&stack, &john, "/v1/waitlist").await;
+    let (_, list) = stack.get(&john, "/v1/waitlist").await;
     assert_eq!(list["entries"], json!([]), "{list}");
     let (status, again) =
         wait_for(&stack, &john, "w3", tuesday_window(&demo, "14:00", "15:00")).await;

@@ -20,6 +20,7 @@ mod notify_function;
 mod openapi_routes;
 mod payments;
 mod reports;
+mod schedule;
 mod scheduled_jobs;
 mod secrets_on_moto;
 mod serve_outbox;

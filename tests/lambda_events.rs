@@ -110,6 +110,8 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
         ("getAppointment", &jane, StatusCode::OK),
         ("reschedule", &jane, StatusCode::OK),
         ("cancel", &jane, StatusCode::OK),
+        // Cancelled: no attendance to record (the route and its body through the conversion).
+        ("recordAttendance", &staff, StatusCode::CONFLICT),
         ("createPatient", &staff, StatusCode::CREATED),
         ("searchPatients", &staff, StatusCode::OK),
         ("getPatient", &staff, StatusCode::OK),
@@ -159,6 +161,7 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
             }
             "listFeedback" => assert_eq!(body["feedback"][0]["id"], feedback.as_str()),
             "resolveFeedback" => assert_eq!(body["status"], "resolved"),
+            "recordAttendance" => assert_eq!(body["code"], "attendance_not_allowed"),
             "joinWaitlist" => entry = body["id"].as_str().unwrap().to_owned(),
             "leaveWaitlist" => assert_eq!(body["removed"], true),
             "verifyMyEmail" => assert_eq!(body["emailVerified"], true),

@@ -20,13 +20,22 @@ use shared::state::AppState;
 /// The local state over `data` for one-shot commands (the server must not be running: the embedded
 /// database is opened exclusively).
 pub fn offline_state(data: &Path) -> anyhow::Result<AppState> {
+    offline_state_on(data, Arc::new(domain::clock::SystemClock))
+}
+
+/// [`offline_state`] on another clock.
+pub fn offline_state_on(
+    data: &Path,
+    clock: Arc<dyn domain::clock::Clock>,
+) -> anyhow::Result<AppState> {
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
     let issuer = LocalIssuer::open_or_create(data)?;
     let jwks = shared::auth::StaticJwks(issuer.jwks().clone());
-    AppState::local(
+    AppState::local_with_clock(
         data,
         Arc::new(jwks),
         AuthConfig::new(LOCAL_ISSUER, LOCAL_AUDIENCE),
+        clock,
     )
     .context("opening the data directory (is `practica serve` running on it? stop it first)")
 }

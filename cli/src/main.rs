@@ -29,6 +29,11 @@ enum Command {
         /// Data directory: embedded database, master key, token signing key.
         #[arg(long, default_value = ".practica")]
         data: PathBuf,
+        /// Run the practice's clock from this instant (RFC 3339) instead of now, e.g. to try the
+        /// front desk's day at 11:00 on a weekday: bookings, tokens, jobs and the audit log all
+        /// follow it.
+        #[arg(long)]
+        clock_start: Option<String>,
     },
     /// Load the demo practice (two providers, two services, a patient) and print its ids as JSON.
     Seed {
@@ -212,9 +217,23 @@ fn parse_subject(s: &str) -> Result<Subject, String> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Serve { port, data } => {
+        Command::Serve {
+            port,
+            data,
+            clock_start,
+        } => {
             shared::telemetry::init();
-            serve::run(port, &data).await
+            let clock: std::sync::Arc<dyn domain::clock::Clock> = match clock_start {
+                Some(start) => {
+                    let start = domain::instant::parse(&start).ok_or_else(|| {
+                        anyhow::anyhow!("--clock-start is an RFC 3339 instant with an offset")
+                    })?;
+                    let start = jiff::Timestamp::from_second(start.second)?;
+                    std::sync::Arc::new(domain::clock::ShiftedClock::starting_at(start))
+                }
+                None => std::sync::Arc::new(domain::clock::SystemClock),
+            };
+            serve::run(port, &data, clock).await
         }
         Command::Seed { data } => {
             let demo = serve::seed(&data).await?;

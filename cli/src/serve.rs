@@ -26,6 +26,15 @@ pub const OPENAPI: &str = include_str!("../../openapi.json");
 
 /// Binds 127.0.0.1:`port` (0 picks a free port) and assembles the local stack over `data`.
 pub async fn bind(port: u16, data: &Path) -> anyhow::Result<(tokio::net::TcpListener, Router)> {
+    bind_on(port, data, Arc::new(SystemClock)).await
+}
+
+/// [`bind`] on another clock (`--clock-start`).
+pub async fn bind_on(
+    port: u16,
+    data: &Path,
+    clock: Arc<dyn domain::clock::Clock>,
+) -> anyhow::Result<(tokio::net::TcpListener, Router)> {
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
     let issuer = Arc::new(LocalIssuer::open_or_create(data)?);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
@@ -36,10 +45,11 @@ pub async fn bind(port: u16, data: &Path) -> anyhow::Result<(tokio::net::TcpList
         HttpsClient::new(shared::app::CONNECT_TIMEOUT),
         format!("http://{addr}{JWKS_PATH}"),
     );
-    let state = AppState::local(
+    let state = AppState::local_with_clock(
         data,
         Arc::new(jwks),
         AuthConfig::new(LOCAL_ISSUER, LOCAL_AUDIENCE),
+        clock,
     )?;
     let key_set = issuer.jwks().clone();
     let (webhook_config, secrets_file) =
@@ -191,12 +201,22 @@ async fn openapi() -> impl axum::response::IntoResponse {
 }
 
 /// Serves until Ctrl-C.
-pub async fn run(port: u16, data: &Path) -> anyhow::Result<()> {
+pub async fn run(
+    port: u16,
+    data: &Path,
+    clock: Arc<dyn domain::clock::Clock>,
+) -> anyhow::Result<()> {
     // An empty data directory gets the demo practice, so the portal has something to show.
-    if seed(data).await?.created {
+    let seeded = {
+        let state = crate::local::offline_state_on(data, clock.clone())?;
+        crate::demo::seed(&state)
+            .await
+            .map_err(|e| anyhow::anyhow!("seeding failed: {e}"))?
+    };
+    if seeded.created {
         println!("loaded the demo practice into {}", data.display());
     }
-    let (listener, app) = bind(port, data).await?;
+    let (listener, app) = bind_on(port, data, clock).await?;
     println!(
         "practica serving on http://{} (data: {}); the patient portal is at /",
         listener.local_addr()?,

@@ -17,7 +17,7 @@ impl ActionKind {
         match action.rsplit('.').next().unwrap_or(action) {
             "create" | "offer" => ActionKind::Create,
             "read" | "list" | "search" | "replay" | "export" => ActionKind::Read,
-            "update" | "reschedule" | "cancel" | "schedule" => ActionKind::Update,
+            "update" | "reschedule" | "cancel" | "schedule" | "attendance" => ActionKind::Update,
             "delete" | "sweep" => ActionKind::Delete,
             _ => ActionKind::Execute,
         }

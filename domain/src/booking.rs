@@ -9,6 +9,7 @@ use crate::access::Subject;
 use crate::ids::{AppointmentId, HoldId, PatientId, ProviderId, ServiceId, WaitlistId};
 use crate::instant::render_in;
 use crate::money::Money;
+use crate::refusals::BookingError;
 use crate::schedule::Rules;
 
 /// The practice: its time zone and booking policies.
@@ -69,10 +70,15 @@ impl Service {
     }
 }
 
+/// An appointment's state: booked (or cancelled) until the day, then what the front desk records:
+/// the patient arrived (checked in), the visit completed, or the patient did not come.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
     Booked,
     Cancelled,
+    Arrived,
+    Completed,
+    NoShow,
 }
 
 impl Status {
@@ -80,13 +86,41 @@ impl Status {
         match self {
             Status::Booked => "booked",
             Status::Cancelled => "cancelled",
+            Status::Arrived => "arrived",
+            Status::Completed => "completed",
+            Status::NoShow => "no_show",
         }
     }
     pub fn parse(s: &str) -> Option<Status> {
         match s {
             "booked" => Some(Status::Booked),
             "cancelled" => Some(Status::Cancelled),
+            "arrived" => Some(Status::Arrived),
+            "completed" => Some(Status::Completed),
+            "no_show" => Some(Status::NoShow),
             _ => None,
+        }
+    }
+}
+
+/// How long before its start a patient may be checked in.
+pub const CHECK_IN_EARLY_SECS: i64 = 2 * 3600;
+
+/// Attendance the front desk records: check in, a completed visit, a no-show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Attendance {
+    Arrived,
+    Completed,
+    NoShow,
+}
+
+impl Attendance {
+    pub fn status(self) -> Status {
+        match self {
+            Attendance::Arrived => Status::Arrived,
+            Attendance::Completed => Status::Completed,
+            Attendance::NoShow => Status::NoShow,
         }
     }
 }
@@ -113,6 +147,28 @@ pub struct Appointment {
 
 impl Appointment {
     /// The JSON view; `reason` only where the caller may read it (and the read is audited).
+    /// Whether `to` may be recorded at `now`: a booked appointment is checked in (from
+    /// [`CHECK_IN_EARLY_SECS`] before its start) or, once it started, marked a no-show; a no-show
+    /// who turns up late is checked in; an arrived patient's visit is completed once it started.
+    pub fn attendance(&self, to: Attendance, now: i64) -> Result<(), BookingError> {
+        use Status::*;
+        let allowed = matches!(
+            (self.status, to.status()),
+            (Booked, Arrived) | (NoShow, Arrived) | (Booked, NoShow) | (Arrived, Completed)
+        );
+        if !allowed {
+            return Err(BookingError::AttendanceNotAllowed);
+        }
+        let opens = match to {
+            Attendance::Arrived => self.start - CHECK_IN_EARLY_SECS,
+            Attendance::Completed | Attendance::NoShow => self.start,
+        };
+        if now < opens {
+            return Err(BookingError::AttendanceTooEarly);
+        }
+        Ok(())
+    }
+
     pub fn view(&self, zone: &TimeZone, reason: Option<&str>) -> serde_json::Value {
         let mut v = serde_json::json!({
             "id": self.id,

@@ -21,6 +21,26 @@ impl Clock for SystemClock {
     }
 }
 
+/// The system clock moved by a fixed offset: it runs from the instant it was started at (a local
+/// server showing a practice at another time: `practica serve --clock-start`).
+#[derive(Clone, Copy, Debug)]
+pub struct ShiftedClock(SignedDuration);
+
+impl ShiftedClock {
+    /// A clock that reads `start` now and runs on from there.
+    pub fn starting_at(start: Timestamp) -> Self {
+        ShiftedClock(start.duration_since(Timestamp::now()))
+    }
+}
+
+impl Clock for ShiftedClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+            .checked_add(self.0)
+            .unwrap_or(Timestamp::MAX)
+    }
+}
+
 /// A clock that moves only when told to.
 #[derive(Debug)]
 pub struct ManualClock(Mutex<Timestamp>);

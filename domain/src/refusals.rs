@@ -48,6 +48,16 @@ pub enum BookingError {
     WaitlistEntryChanged,
     #[error("This request is already on the waitlist.")]
     AlreadyWaiting,
+    #[error(
+        "Not from this state: a booked appointment is checked in or marked a no-show, a no-show checked in, an arrived patient's visit completed."
+    )]
+    AttendanceNotAllowed,
+    #[error(
+        "Too early: check in from two hours before the start; record a no-show or a completed visit once it has started."
+    )]
+    AttendanceTooEarly,
+    #[error("The patient's attendance is already recorded for this appointment.")]
+    AttendanceRecorded,
 }
 
 /// What a per-patient limit counts.

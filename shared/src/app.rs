@@ -223,6 +223,16 @@ impl AppState {
         jwks: Arc<dyn JwksSource>,
         auth: AuthConfig,
     ) -> anyhow::Result<Self> {
+        Self::local_with_clock(data_dir, jwks, auth, Arc::new(SystemClock))
+    }
+
+    /// [`AppState::local`] on another clock (`practica serve --clock-start`).
+    pub fn local_with_clock(
+        data_dir: &Path,
+        jwks: Arc<dyn JwksSource>,
+        auth: AuthConfig,
+        clock: Arc<dyn domain::clock::Clock>,
+    ) -> anyhow::Result<Self> {
         let table = EmbeddedTable::open(&data_dir.join("practica.redb"))?;
         let keys = LocalKeys::open_or_create(&data_dir.join("master.key"))?;
         Ok(Self::assemble(Parts {
@@ -232,7 +242,7 @@ impl AppState {
             jwks,
             auth,
             cache: CachePolicy::default(),
-            clock: Arc::new(SystemClock),
+            clock,
         }))
     }
 }

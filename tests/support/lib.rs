@@ -486,6 +486,26 @@ impl Stack {
             .await
     }
 
+    /// A POST with an Idempotency-Key: its status and body.
+    pub async fn post(
+        &self,
+        token: &str,
+        key: &str,
+        path: &str,
+        body: Value,
+    ) -> (http::StatusCode, Value) {
+        let (status, _, body) = self
+            .send("POST", path, Some(token), Some(key), Some(body))
+            .await;
+        (status, body)
+    }
+
+    /// A GET: its status and body.
+    pub async fn get(&self, token: &str, path: &str) -> (http::StatusCode, Value) {
+        let (status, _, body) = self.send("GET", path, Some(token), None, None).await;
+        (status, body)
+    }
+
     /// As [`Stack::send`], with more request headers.
     pub async fn send_with(
         &self,

@@ -1,4 +1,4 @@
-// The staff console: a provider's calendar for today and the week, patient lookup with the
+// The staff console: the schedule (a day or a week of one provider or all, with attendance), patient lookup with the
 // balance and posting a charge, feedback triage, and (administrators) the reports.
 import {
   $, api, catalog, confirmButton, dayLabel, el, fillProviders, fillServices, freeTimes, item, list, money, newKey, session, show,
@@ -17,6 +17,9 @@ const staff = { patient: null };
 
 export async function loadStaff() {
   fillProviders($('calendar-provider'));
+  $('calendar-provider').prepend(new Option('All providers', ''));
+  $('calendar-provider').value = '';
+  $('calendar-day').value = today();
   fillProviders($('staff-provider'));
   fillServices($('staff-service'), $('staff-provider').value);
   $('audit-from').value = today();
@@ -27,19 +30,103 @@ function today() {
   return new Intl.DateTimeFormat('en-CA', { timeZone: session.zone }).format(new Date());
 }
 
-async function showCalendar(days) {
+// The schedule: one provider's or every provider's appointments of a day or a week, by day, with
+// each patient's name and state, and what the front desk does with them.
+const schedule = { days: 1 };
+
+const STATE_LABEL = { booked: 'Booked', arrived: 'Checked in', completed: 'Completed', no_show: 'No-show', cancelled: 'Cancelled' };
+
+async function showCalendar(days = schedule.days) {
+  schedule.days = days;
   const provider = $('calendar-provider').value;
-  const from = startOfDayIn(today(), session.zone);
-  const to = startOfDayIn(today(), session.zone, days);
+  const day = $('calendar-day').value || today();
+  $('calendar-day').value = day;
+  const from = startOfDayIn(day, session.zone);
+  const to = startOfDayIn(day, session.zone, days);
   $('calendar-status').textContent = 'Loading…';
-  const query = new URLSearchParams({ providerId: provider, from: from.toISOString(), to: to.toISOString() });
+  const query = new URLSearchParams({ from: from.toISOString(), to: to.toISOString() });
+  if (provider) query.set('providerId', provider);
   const { appointments } = await api(`/v1/appointments?${query}`);
-  const booked = appointments.filter((a) => a.status === 'booked').sort((a, b) => Date.parse(a.start) - Date.parse(b.start));
-  list('calendar', booked.map((a) => item(
-    `${dayLabel(a.start, a.timeZone)}, ${timeLabel(a.start, a.timeZone)}–${timeLabel(a.end, a.timeZone)}: ${catalog.serviceName.get(a.serviceId) || 'appointment'}`,
-    `Patient ${a.patientId}`,
-  )), 'Nothing booked.');
-  $('calendar-status').textContent = `${booked.length} booked ${days === 1 ? 'today' : 'in the next seven days'} with ${catalog.providerName.get(provider)} (${session.zone}).`;
+  appointments.sort((a, b) => Date.parse(a.start) - Date.parse(b.start));
+  const byDay = new Map();
+  for (const a of appointments) {
+    const label = dayLabel(a.start, session.zone);
+    if (!byDay.has(label)) byDay.set(label, []);
+    byDay.get(label).push(a);
+  }
+  const sections = [...byDay].map(([label, rows]) => el('section', { className: 'day' },
+    el('h2', { textContent: label }),
+    el('ul', { className: 'list' }, ...rows.map(appointmentRow))));
+  $('calendar').replaceChildren(...(sections.length ? sections : [el('p', { textContent: 'Nothing booked.' })]));
+  const who = provider ? catalog.providerName.get(provider) : 'all providers';
+  const span = days === 1 ? dayLabel(from, session.zone) : `the week from ${dayLabel(from, session.zone)}`;
+  const active = appointments.filter((a) => a.status !== 'cancelled').length;
+  $('calendar-status').textContent = `${active} appointment${active === 1 ? '' : 's'} on ${span} with ${who} (times in ${session.zone}).`;
+}
+
+function appointmentRow(a) {
+  const who = a.patientName || `Patient ${a.patientId}`;
+  const time = `${timeLabel(a.start, session.zone)}–${timeLabel(a.end, session.zone)}`;
+  const what = [catalog.serviceName.get(a.serviceId) || 'Appointment'];
+  if (!$('calendar-provider').value) what.push(catalog.providerName.get(a.providerId));
+  const row = item(`${time} · ${who}`, `${what.join(' with ')} · ${STATE_LABEL[a.status] || a.status}`);
+  row.classList.add(`state-${a.status}`);
+  const now = Date.now();
+  const start = Date.parse(a.start);
+  const actions = el('div', { className: 'actions' });
+  const record = (label, status) => {
+    const key = newKey();
+    const button = el('button', { type: 'button', className: 'secondary', textContent: label });
+    button.setAttribute('aria-label', `${label}: ${who}, ${time}`);
+    button.addEventListener('click', async () => {
+      try {
+        await api(`/v1/appointments/${encodeURIComponent(a.id)}/attendance`, { method: 'POST', key, json: { status } });
+        await showCalendar();
+        $('calendar-status').textContent = `${who}, ${time}: ${STATE_LABEL[status].toLowerCase()}.`;
+        $('calendar-status').focus();
+      } catch (error) {
+        if (!error.signedOut) $('calendar-status').textContent = `Not recorded: ${error.message}`;
+      }
+    });
+    actions.append(button);
+  };
+  // What can be true now (the API checks it again).
+  if ((a.status === 'booked' && now >= start - 2 * 3600e3) || a.status === 'no_show') record('Check in', 'arrived');
+  if (a.status === 'booked' && now >= start) record('No-show', 'no_show');
+  if (a.status === 'arrived' && now >= start) record('Completed', 'completed');
+  if (a.status === 'booked' && now < start) actions.append(cancelForm(a, who, time));
+  if (actions.childElementCount) row.append(actions);
+  return row;
+}
+
+// Cancelling with a reason the patient is told, asked once more.
+function cancelForm(a, who, time) {
+  const key = newKey();
+  const box = el('div');
+  const ask = el('button', { type: 'button', className: 'secondary', textContent: 'Cancel…' });
+  ask.setAttribute('aria-label', `Cancel: ${who}, ${time}`);
+  const reasonId = `cancel-reason-${a.id}`;
+  const reason = el('input', { type: 'text', id: reasonId, maxLength: 1000, autocomplete: 'off' });
+  const yes = el('button', { type: 'button', textContent: 'Yes, cancel it' });
+  const no = el('button', { type: 'button', className: 'secondary', textContent: 'Keep it' });
+  const confirm = el('div', { hidden: true },
+    el('label', { htmlFor: reasonId, textContent: 'Reason (optional; the patient is told)' }), reason,
+    el('div', { className: 'actions' }, yes, no));
+  ask.addEventListener('click', () => { ask.hidden = true; confirm.hidden = false; reason.focus(); });
+  no.addEventListener('click', () => { confirm.hidden = true; ask.hidden = false; ask.focus(); });
+  yes.addEventListener('click', async () => {
+    try {
+      const body = reason.value.trim() ? { reason: reason.value.trim() } : {};
+      await api(`/v1/appointments/${encodeURIComponent(a.id)}/cancel`, { method: 'POST', key, json: body });
+      await showCalendar();
+      $('calendar-status').textContent = `Cancelled: ${who}, ${time}.`;
+      $('calendar-status').focus();
+    } catch (error) {
+      if (!error.signedOut) $('calendar-status').textContent = `Not cancelled: ${error.message}`;
+    }
+  });
+  box.append(ask, confirm);
+  return box;
 }
 
 async function searchPatients(event) {
@@ -102,6 +189,11 @@ async function postCharge(event) {
 // The provider's waitlist: who waits for which days, and the offers out.
 async function showWaitlist() {
   const provider = $('calendar-provider').value;
+  if (!provider) {
+    $('staff-waitlist').replaceChildren();
+    $('staff-waitlist-status').textContent = 'Choose a provider above to see their waitlist.';
+    return;
+  }
   const { entries } = await api(`/v1/waitlist?providerId=${encodeURIComponent(provider)}`);
   list('staff-waitlist', entries.map((e) => {
     // The window ends at the midnight after the last day chosen: that day is the one shown.
@@ -251,8 +343,10 @@ async function openReport(id) {
 }
 
 export function wireStaff() {
-  $('calendar-today').addEventListener('click', () => showCalendar(1).catch((e) => { $('calendar-status').textContent = e.message; }));
-  $('calendar-week').addEventListener('click', () => showCalendar(7).catch((e) => { $('calendar-status').textContent = e.message; }));
+  const calendarFailed = (e) => { $('calendar-status').textContent = e.message; };
+  $('calendar-form').addEventListener('submit', (event) => { event.preventDefault(); showCalendar(1).catch(calendarFailed); });
+  $('calendar-week').addEventListener('click', () => showCalendar(7).catch(calendarFailed));
+  $('calendar-today').addEventListener('click', () => { $('calendar-day').value = today(); showCalendar(schedule.days).catch(calendarFailed); });
   $('search-form').addEventListener('submit', searchPatients);
   $('charge-form').addEventListener('submit', postCharge);
   $('show-waitlist').addEventListener('click', () => showWaitlist().catch((e) => { $('staff-waitlist-status').textContent = e.message; }));

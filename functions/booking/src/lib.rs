@@ -151,6 +151,17 @@ async fn cancel(
     change.run(Operation::Cancel(&id), work).await
 }
 
+async fn record_attendance(
+    ApiPath(id): ApiPath<String>,
+    change: Change<changes::AttendanceRequest>,
+) -> Result<Reply, ApiError> {
+    let id = path_id(&id, AppointmentId::parse)?;
+    let work = async |s: &AppState, c: &Caller, i: &Idempotency, req| {
+        changes::record_attendance(s, c, i, &id, req).await
+    };
+    change.run(Operation::Attendance(&id), work).await
+}
+
 async fn create_patient(change: Change<patients::NewPatient>) -> Result<Reply, ApiError> {
     let work = async |s: &AppState, c: &Caller, i: &Idempotency, req| {
         patients::create(s, c, Some(i), req).await
@@ -331,6 +342,10 @@ pub fn routes(state: AppState) -> Router {
             post(reschedule),
         )
         .route("/v1/appointments/{appointmentId}/cancel", post(cancel))
+        .route(
+            "/v1/appointments/{appointmentId}/attendance",
+            post(record_attendance),
+        )
         .route("/v1/patients", post(create_patient))
         .route("/v1/patients/search", post(search_patients))
         .route("/v1/patients/me", get(get_me).put(put_me))

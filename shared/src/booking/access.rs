@@ -33,3 +33,17 @@ pub(super) fn authorize_change(caller: &Caller, appt: &Appointment) -> Result<()
     )?;
     Ok(())
 }
+
+/// Who may record attendance (check in, no-show, completed): staff, admins, and the appointment's
+/// own provider.
+pub(super) fn authorize_attendance(caller: &Caller, provider: &Provider) -> Result<(), ApiError> {
+    if caller.is_staff() {
+        return Ok(());
+    }
+    match &provider.subject {
+        Some(sub) => Ok(caller
+            .principal
+            .authorize(&[Role::Provider], Resource::Provider(sub))?),
+        None => Err(ApiError::Forbidden),
+    }
+}

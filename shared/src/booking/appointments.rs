@@ -5,11 +5,12 @@ use super::access::authorize_read;
 use crate::common::input::{query_instant, query_provider_id, query_range};
 use crate::common::lookup::{practice, provider};
 use crate::store::attr;
-use crate::store::codec::booking::AppointmentCodec;
+use crate::store::codec::booking::{AppointmentCodec, ProviderCodec};
 
 use serde::Deserialize;
 
 use crate::auth::{Resource, Role};
+use crate::common::patients::name_of;
 use crate::error::{ApiError, InputError};
 use crate::state::AppState;
 use crate::store::keys::*;
@@ -18,7 +19,9 @@ use crate::unit_of_work::refused;
 use crate::unit_of_work::{Audit, audit_read};
 use domain::access::Caller;
 use domain::booking::*;
-use domain::ids::{AppointmentId, PatientId};
+use domain::ids::{AppointmentId, PatientId, ProviderId};
+use domain::sensitive::Sensitive;
+use std::collections::{BTreeSet, HashMap};
 
 /// The appointment `id`, and `target` naming its patient once the appointment is found: a
 /// refusal of someone else's appointment then shows in that patient's own trail (a missing one
@@ -109,6 +112,8 @@ pub async fn list_appointments(
             .map(|t| query_instant(t, "to"))
             .transpose()?;
     let practice = practice(state).await?;
+    // A calendar (not a patient's own list) shows each patient's name.
+    let mut named = true;
     let (items, audit) = match &q.provider_id {
         Some(id) => {
             let id = query_provider_id(id)?;
@@ -120,18 +125,14 @@ pub async fn list_appointments(
                 )?,
                 None => caller.authorize_staff()?,
             }
-            let (Some(from), Some(to)) = (&q.from, &q.to) else {
-                return Err(ApiError::Input(InputError::RangeRequired));
-            };
-            let (from, to) = query_range(from, to)?;
-            let query = Query::gsi1(calendar_partition(&id))
-                .sort(SortKey::Between(instant_key(from), instant_key(to)));
+            let (from, to) = required_range(q)?;
             (
-                query_all(&*state.table, &query).await?,
+                calendar(state, &id, from, to).await?,
                 Audit::new("appointment.list", "provider", id.as_str()),
             )
         }
         None if caller.principal.has(Role::Patient) => {
+            named = false;
             let patient = PatientId::of(&caller.principal.subject);
             let query = Query::partition(patient_partition(&patient))
                 .sort(SortKey::BeginsWith(PATIENT_APPOINTMENT_PREFIX.into()))
@@ -141,7 +142,24 @@ pub async fn list_appointments(
                 Audit::new("appointment.list", "patient", patient.as_str()),
             )
         }
-        None if caller.is_staff() || caller.principal.has(Role::Provider) => {
+        // The front desk's schedule: every provider's calendar at once.
+        None if caller.is_staff() => {
+            let (from, to) = required_range(q)?;
+            let providers = query_all(&*state.table, &Query::gsi1(PROVIDERS_INDEX)).await?;
+            let ids = providers
+                .iter()
+                .map(|item| Provider::from_item(item).map(|p| p.id))
+                .collect::<Result<Vec<_>, _>>()?;
+            let calendars = futures_util::future::try_join_all(
+                ids.iter().map(|id| calendar(state, id, from, to)),
+            )
+            .await?;
+            (
+                calendars.into_iter().flatten().collect(),
+                Audit::new("appointment.list", "practice", "all-providers"),
+            )
+        }
+        None if caller.principal.has(Role::Provider) => {
             return Err(ApiError::Input(InputError::CalendarProviderRequired));
         }
         None => return Err(ApiError::Forbidden),
@@ -154,9 +172,59 @@ pub async fn list_appointments(
     appointments.sort_by_key(|a| (a.start, a.id.clone()));
     let audit = audit.about_all(appointments.iter().map(|a| &a.patient));
     audit_read(state, caller, audit).await?;
+    let names = if named {
+        names(state, appointments.iter().map(|a| &a.patient)).await?
+    } else {
+        HashMap::new()
+    };
     let views: Vec<_> = appointments
         .iter()
-        .map(|a| a.view(&practice.zone, None))
+        .map(|a| {
+            let mut view = a.view(&practice.zone, None);
+            if let Some(name) = names.get(&a.patient) {
+                view["patientName"] = name.expose().as_str().into();
+            }
+            view
+        })
         .collect();
     Ok(serde_json::json!({ "appointments": views }))
+}
+
+/// A calendar's range: both bounds, at most [`domain::schedule::MAX_RANGE_SECS`] apart.
+fn required_range(q: &ListQuery) -> Result<(i64, i64), ApiError> {
+    let (Some(from), Some(to)) = (&q.from, &q.to) else {
+        return Err(ApiError::Input(InputError::RangeRequired));
+    };
+    query_range(from, to)
+}
+
+/// A provider's appointments starting in `[from, to]`, by start.
+async fn calendar(
+    state: &AppState,
+    provider: &ProviderId,
+    from: i64,
+    to: i64,
+) -> Result<Vec<Item>, ApiError> {
+    let query = Query::gsi1(calendar_partition(provider))
+        .sort(SortKey::Between(instant_key(from), instant_key(to)));
+    Ok(query_all(&*state.table, &query).await?)
+}
+
+/// The names of the patients a calendar shows (each record read once, concurrently; the list's
+/// audit record names every one of them).
+async fn names<'a>(
+    state: &AppState,
+    patients: impl Iterator<Item = &'a PatientId>,
+) -> Result<HashMap<PatientId, Sensitive<String>>, ApiError> {
+    let distinct: BTreeSet<&PatientId> = patients.collect();
+    let opened = futures_util::future::try_join_all(
+        distinct
+            .into_iter()
+            .map(|id| async move { Ok::<_, ApiError>((id.clone(), name_of(state, id).await?)) }),
+    )
+    .await?;
+    Ok(opened
+        .into_iter()
+        .filter_map(|(id, name)| Some((id, name?)))
+        .collect())
 }

@@ -1,7 +1,7 @@
 //! Changing an appointment: rescheduling and cancelling, within the provider's cut-off for
 //! patients; freed time is offered to the waitlist.
 
-use super::access::authorize_change;
+use super::access::{authorize_attendance, authorize_change};
 use super::appointments::load_naming_patient;
 use super::slots::{LOCK_GRACE_SECS, free_or, release_lock, take_lock};
 use super::waitlist::{Freed, offer_freed_best_effort};
@@ -35,8 +35,12 @@ pub(super) fn check_cutoff(
     provider: &Provider,
     now: i64,
 ) -> Result<(), ApiError> {
-    if appt.status != Status::Booked {
-        return Err(ApiError::Booking(BookingError::AppointmentCancelled));
+    match appt.status {
+        Status::Booked => {}
+        Status::Cancelled => return Err(ApiError::Booking(BookingError::AppointmentCancelled)),
+        Status::Arrived | Status::Completed | Status::NoShow => {
+            return Err(ApiError::Booking(BookingError::AttendanceRecorded));
+        }
     }
     if appt.start <= now {
         return Err(ApiError::Booking(BookingError::AppointmentStarted));
@@ -257,4 +261,57 @@ pub async fn cancel(
         offer_freed_best_effort(state, &provider, &practice, freed, &caller.request_id).await;
     }
     Ok(reply)
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AttendanceRequest {
+    pub status: Attendance,
+}
+
+/// The front desk records attendance: the patient checked in, the visit completed, a no-show
+/// (the fees issue charges on it). Staff, admins and the appointment's own provider; the time
+/// stays taken whatever is recorded.
+#[tracing::instrument(skip_all, fields(appointment = %id))]
+pub async fn record_attendance(
+    state: &AppState,
+    caller: &Caller,
+    idem: &Idempotency,
+    id: &AppointmentId,
+    req: AttendanceRequest,
+) -> Result<Reply, ApiError> {
+    let target = Audit::new("appointment.attendance", "appointment", id.as_str());
+    let (target, loaded) = load_naming_patient(state, id, target).await;
+    let checked = async {
+        let (appt, item) = loaded?;
+        let provider = provider(state, &appt.provider).await?;
+        authorize_attendance(caller, &provider)?;
+        Ok((appt, item))
+    };
+    let (appt, item) = refused(state, caller, target.clone(), checked.await).await?;
+    appt.attendance(req.status, now(state))
+        .map_err(ApiError::Booking)?;
+    let practice = practice(state).await?;
+    let recorded = Appointment {
+        status: req.status.status(),
+        version: appt.version + 1,
+        ..appt.clone()
+    };
+    let reason = item.get(attr::REASON).and_then(AttrValue::as_b);
+    let ops = [
+        TransactOp::Put {
+            item: recorded.to_item(reason.map(<[u8]>::to_vec)),
+            condition: Some(Condition::version_is(appt.version)),
+        },
+        TransactOp::Put {
+            item: recorded.patient_copy(),
+            condition: None,
+        },
+    ];
+    let writes = ops
+        .into_iter()
+        .map(|op| Write::new(op).or(BookingError::AppointmentChanged))
+        .collect();
+    let reply = Reply::ok(&recorded.view(&practice.zone, None))?.with_patient_data();
+    Ok(commit(state, caller, Some(idem), writes, target, reply).await?)
 }

@@ -66,3 +66,20 @@ pub(crate) async fn contact(
         None => Ok(None),
     }
 }
+
+/// Only the name of a patient's record, opened for a list an authorized reader sees (a calendar);
+/// `None` when there is no record.
+pub(crate) async fn name_of(
+    state: &AppState,
+    id: &PatientId,
+) -> Result<Option<Sensitive<String>>, ApiError> {
+    let key = patient_key(id);
+    let Some(item) = state.table.get(&key, Consistency::Eventual).await? else {
+        return Ok(None);
+    };
+    let sealed = item
+        .get(attr::NAME)
+        .and_then(AttrValue::as_b)
+        .ok_or_else(|| corrupt(attr::NAME))?;
+    Ok(Some(state.sealer.open_str(&key, attr::NAME, sealed).await?))
+}

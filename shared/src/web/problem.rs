@@ -84,6 +84,9 @@ fn refusal(e: &ApiError) -> Option<(StatusCode, &'static str)> {
             B::LimitReached(_) => (CONFLICT, "limit_reached"),
             B::WaitlistEntryChanged => (CONFLICT, "waitlist_entry_changed"),
             B::AlreadyWaiting => (CONFLICT, "already_waiting"),
+            B::AttendanceNotAllowed => (CONFLICT, "attendance_not_allowed"),
+            B::AttendanceTooEarly => (CONFLICT, "attendance_too_early"),
+            B::AttendanceRecorded => (CONFLICT, "attendance_recorded"),
         },
         ApiError::Setup(s) => match s {
             S::InvalidName => (INVALID, "invalid_name"),

@@ -1,0 +1,119 @@
+// The front desk's day in headless chromium, on a server whose clock scripts/browser-tests starts
+// at fixed instants (`practica serve --clock-start`), so the test means the same on any date:
+//   node schedule.test.mjs book URL        (Monday 23 Nov 2026, 10:00 New York) books Tuesday;
+//   node schedule.test.mjs day URL SHOTS   (Tuesday 24 Nov, 11:10) runs the day in the browser,
+// the page's own clock fixed at the same instant.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+import { client } from './lib.mjs';
+
+const [step, base, shots] = process.argv.slice(2);
+const DAY_NOW = '2026-11-24T11:10:00-05:00';
+
+const api = client(base);
+
+const signIn = async (user) => (await api('/local/demo-sign-in', { method: 'POST', body: { user } })).token;
+
+// Monday: Jane with Dr. Rivera at 10:00 and 15:00, Omar with Sam Okafor at 11:00, all Tuesday.
+async function book() {
+  const desk = await signIn('staff-1');
+  await api('/v1/patients', {
+    token: desk, method: 'POST', key: 'schedule-omar',
+    body: { patientId: 'patient-omar', name: 'Omar Haddad', dateOfBirth: '1975-06-01', phone: '+1 555 0100 321', email: 'omar@example.org' },
+  });
+  const { providers } = await api('/v1/providers', { token: desk });
+  const { services } = await api('/v1/services', { token: desk });
+  const followUp = services.find((s) => s.durationMinutes === 30);
+  for (const [provider, patientId, start] of [[0, 'patient-jane', '10:00'], [1, 'patient-omar', '11:00'], [0, 'patient-jane', '15:00']]) {
+    await api('/v1/appointments', {
+      token: desk, method: 'POST', key: `schedule-${patientId}-${start}`,
+      body: { providerId: providers[provider].id, serviceId: followUp.id, start: `2026-11-24T${start}:00-05:00`, patientId },
+    });
+  }
+  console.log('schedule (booking on Monday): three appointments for Tuesday: ok');
+}
+
+async function axe(page, what) {
+  await page.evaluate(readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8'));
+  const result = await page.evaluate(async () => window.axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] }));
+  assert.deepEqual(result.violations.map((v) => `${v.id}: ${v.help}`), [], `axe-core on ${what}`);
+}
+
+// Tuesday 11:10: the front desk's whole day across both providers, with names; Jane (10:00) is
+// checked in and her visit completed, Omar (11:00) marked a no-show, Jane's 15:00 cancelled with a
+// reason. Desktop and phone.
+async function day() {
+  const browser = await chromium.launch({
+    executablePath: process.env.PRACTICA_CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    for (const [label, width, height] of [['desktop', 1280, 900], ['phone', 390, 844]]) {
+      const context = await browser.newContext({ viewport: { width, height }, timezoneId: 'Europe/London', locale: 'en-US' });
+      await context.clock.setFixedTime(new Date(DAY_NOW));
+      const page = await context.newPage();
+      const problems = [];
+      page.on('pageerror', (e) => problems.push(e.message));
+      page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
+      await page.goto(base);
+      await page.getByRole('button', { name: 'Staff sign-in' }).click();
+      await page.getByRole('button', { name: 'Front desk (demo staff)' }).click();
+      await page.locator('#calendar-page:not([hidden])').waitFor();
+      await page.getByRole('button', { name: 'Show the day' }).click();
+      const status = page.locator('#calendar-status');
+      await status.filter({ hasText: /^\d+ appointments? on Tuesday, November 24 with all providers/ }).waitFor();
+      const rows = page.locator('#calendar li');
+      const jane = rows.filter({ hasText: /10:00\sAM–10:30\sAM · Jane Demo-Patient/ });
+      const omar = rows.filter({ hasText: /11:00\sAM–11:30\sAM · Omar Haddad/ });
+      const later = rows.filter({ hasText: /3:00\sPM–3:30\sPM · Jane Demo-Patient/ });
+      if (label === 'desktop') {
+        assert.equal(await rows.count(), 3, await page.locator('#calendar').innerText());
+        assert.match(await omar.innerText(), /with Sam Okafor, LCSW · Booked/);
+        await axe(page, `the day's schedule (${label})`);
+        // Jane came: checked in, then her visit completed.
+        await jane.getByRole('button', { name: /^Check in/ }).click();
+        await status.filter({ hasText: 'Jane Demo-Patient, ' }).filter({ hasText: 'checked in.' }).waitFor();
+        assert.match(await jane.innerText(), /· Checked in/);
+        assert.equal(await jane.getByRole('button', { name: /^No-show/ }).count(), 0);
+        await jane.getByRole('button', { name: /^Completed/ }).click();
+        await status.filter({ hasText: 'completed.' }).waitFor();
+        assert.match(await jane.innerText(), /· Completed/);
+        // Omar did not.
+        await omar.getByRole('button', { name: /^No-show/ }).click();
+        await status.filter({ hasText: 'no-show.' }).waitFor();
+        assert.match(await omar.innerText(), /· No-show/);
+        // Jane's afternoon visit: cancelled with a reason, after a second thought.
+        await later.getByRole('button', { name: /^Cancel/ }).click();
+        await later.getByRole('button', { name: 'Keep it' }).click();
+        await later.getByRole('button', { name: /^Cancel/ }).click();
+        await later.getByLabel('Reason (optional; the patient is told)').fill('Dr. Rivera is unwell this afternoon');
+        await later.getByRole('button', { name: 'Yes, cancel it' }).click();
+        await status.filter({ hasText: /^Cancelled: Jane Demo-Patient/ }).waitFor();
+        assert.match(await later.innerText(), /· Cancelled/);
+        await axe(page, `the day's schedule after the changes (${label})`);
+        await page.screenshot({ path: `${shots}/console-schedule-desktop.png`, fullPage: true });
+        // The week of one provider: Dr. Rivera's two.
+        await page.locator('#calendar-provider').selectOption({ label: 'Dr. Ana Rivera' });
+        await page.getByRole('button', { name: 'Show the week from this day' }).click();
+        await status.filter({ hasText: /on the week from Tuesday, November 24 with Dr\. Ana Rivera/ }).waitFor();
+        assert.equal(await rows.count(), 2);
+      } else {
+        // On a phone: what the desk recorded, readable, no action left on the finished ones.
+        assert.match(await jane.innerText(), /· Completed/);
+        assert.match(await omar.innerText(), /· No-show/);
+        assert.equal(await omar.getByRole('button', { name: /^Check in/ }).count(), 1, 'a late arrival can still be checked in');
+        await axe(page, `the day's schedule (${label})`);
+        await page.screenshot({ path: `${shots}/console-schedule-phone.png`, fullPage: true });
+      }
+      assert.deepEqual(problems, [], `${label}: console errors`);
+      await context.close();
+    }
+  } finally {
+    await browser.close();
+  }
+  console.log('schedule (the front desk on Tuesday): every provider with names, check-in, completed, no-show, a cancellation with a reason, one provider\'s week; desktop and phone: ok');
+}
+
+await (step === 'book' ? book() : day());
