@@ -603,11 +603,26 @@ async function frontDesk() {
   await page.getByRole('button', { name: 'Post the charge' }).click();
   await page.getByText('Charged $45.00.').waitFor();
   assert.match(await page.locator('#chosen-patient').innerText(), /USD: \$45\.00 owed/);
-  // Booking for her: the first free time of the week, one click.
+  // Booking for her next Wednesday: that day's free times, then a confirmation with the service,
+  // its length and price, and a reason; nothing is booked before "Book it".
+  const weekday = (d) => new Intl.DateTimeFormat('en-US', { weekday: 'long', timeZone: 'America/New_York' }).format(d);
+  let wednesday = new Date(Date.now() + 86400e3);
+  while (weekday(wednesday) !== 'Wednesday') wednesday = new Date(wednesday.getTime() + 86400e3);
+  await page.getByLabel('Day', { exact: true }).last().fill(new Intl.DateTimeFormat('en-CA', { timeZone: 'America/New_York' }).format(wednesday));
   await page.locator('#staff-book').getByRole('button', { name: 'Show free times' }).click();
-  await page.getByText(/^The first \d+ free times in the next seven days/).waitFor();
+  await page.locator('#staff-book-status', { hasText: /^\d+ free times? on Wednesday, / }).waitFor();
   await page.locator('#staff-slots button').first().click();
-  await page.getByText(/^Booked Jane Demo-Patient: /).waitFor();
+  const confirmation = page.locator('#staff-confirm');
+  await confirmation.waitFor();
+  assert.match(await confirmation.innerText(), /Jane Demo-Patient: .* \(\d+ minutes, \$\d+\.\d\d\) with .*, Wednesday, /);
+  await axe(page, 'the booking confirmation (staff)');
+  await page.getByRole('button', { name: 'Choose another time' }).click();
+  assert.equal(await confirmation.isHidden(), true);
+  await page.locator('#staff-slots button').first().click();
+  await page.getByLabel('Visit reason (optional; kept sealed)').fill('Sleep follow-up, asked for by phone');
+  await page.getByRole('button', { name: 'Book it' }).click();
+  await page.getByText(/^Booked Jane Demo-Patient: Wednesday, /).waitFor();
+  assert.equal(await confirmation.isHidden(), true);
   await axe(page, 'the patients page (staff)');
   await page.screenshot({ path: `${shots}/console-patients-desktop.png`, fullPage: true });
 

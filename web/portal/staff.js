@@ -1,7 +1,7 @@
 // The staff console: the schedule (a day or a week of one provider or all, with attendance), patient lookup with the
 // balance and posting a charge, feedback triage, and (administrators) the reports.
 import {
-  $, api, catalog, confirmButton, dayLabel, el, fillProviders, fillServices, freeTimes, item, list, money, newKey, session, show,
+  $, api, catalog, confirmButton, dayLabel, el, fillProviders, fillServices, item, list, money, newKey, session, show,
   startOfDayIn,
   timeLabel, when,
 } from './common.js';
@@ -9,7 +9,7 @@ import {
 export function resetStaff() {
   for (const id of ['calendar', 'patient-results', 'staff-feedback', 'reports', 'report-view', 'staff-waitlist', 'staff-slots', 'audit-results']) $(id).replaceChildren();
   for (const id of ['calendar-status', 'search-status', 'charge-status', 'staff-feedback-status', 'reports-status', 'chosen-patient', 'staff-waitlist-status', 'staff-book-status', 'audit-status']) $(id).textContent = '';
-  for (const id of ['charge-form', 'staff-book', 'audit-more']) show(id, false);
+  for (const id of ['charge-form', 'staff-book', 'staff-confirm', 'audit-more']) show(id, false);
   staff.patient = null;
 }
 
@@ -20,6 +20,7 @@ export async function loadStaff() {
   $('calendar-provider').prepend(new Option('All providers', ''));
   $('calendar-provider').value = '';
   $('calendar-day').value = today();
+  $('staff-day').value = today();
   fillProviders($('staff-provider'));
   fillServices($('staff-service'), $('staff-provider').value);
   $('audit-from').value = today();
@@ -215,29 +216,59 @@ async function showWaitlist() {
   $('staff-waitlist-status').textContent = `${entries.length} on the waitlist of ${catalog.providerName.get(provider)}.`;
 }
 
-// Booking for the opened patient: the provider's free times of the next week; staff are not held
-// to the patient's limits or the cut-off, the time is still checked like any booking.
+// Booking for the opened patient on any day of the booking window: that day's free times, then a
+// confirmation (service, length, price, provider, time, a reason) before anything is booked. Staff
+// are not held to the patient's limits or the cut-off; the time is still checked like any booking.
 async function staffFindTimes(event) {
   event.preventDefault();
   const provider = $('staff-provider').value;
   const service = $('staff-service').value;
-  const { slots, timeZone } = await freeTimes(provider, service, 7);
-  $('staff-slots').replaceChildren(...slots.slice(0, 24).map((start) => {
-    const label = `${dayLabel(start, timeZone)} ${timeLabel(start, timeZone)}`;
-    const button = el('button', { type: 'button', className: 'secondary', textContent: label });
-    const key = newKey();
-    button.addEventListener('click', async () => {
-      try {
-        await api('/v1/appointments', { method: 'POST', key, json: { providerId: provider, serviceId: service, start, patientId: staff.patient.patientId } });
-        $('staff-slots').replaceChildren();
-        $('staff-book-status').textContent = `Booked ${staff.patient.name}: ${label} (${timeZone}).`;
-      } catch (error) {
-        if (!error.signedOut) $('staff-book-status').textContent = `Not booked: ${error.message}`;
-      }
-    });
+  const day = $('staff-day').value || today();
+  $('staff-day').value = day;
+  show('staff-confirm', false);
+  const query = new URLSearchParams({
+    serviceId: service, from: startOfDayIn(day, session.zone).toISOString(), to: startOfDayIn(day, session.zone, 1).toISOString(),
+  });
+  const { slots, timeZone } = await api(`/v1/providers/${encodeURIComponent(provider)}/availability?${query}`);
+  $('staff-slots').replaceChildren(...slots.map((start) => {
+    const button = el('button', { type: 'button', className: 'secondary', textContent: timeLabel(start, timeZone) });
+    button.addEventListener('click', () => confirmBooking({ provider, service, start, timeZone }));
     return el('li', {}, button);
   }));
-  $('staff-book-status').textContent = slots.length ? `The first ${Math.min(slots.length, 24)} free times in the next seven days (${timeZone}).` : 'No free times in the next seven days.';
+  const when = dayLabel(startOfDayIn(day, session.zone), session.zone);
+  $('staff-book-status').textContent = slots.length
+    ? `${slots.length} free time${slots.length === 1 ? '' : 's'} on ${when} with ${catalog.providerName.get(provider)} (${timeZone}); choose one to confirm.`
+    : `No free times on ${when} with ${catalog.providerName.get(provider)}; try another day.`;
+}
+
+function confirmBooking({ provider, service, start, timeZone }) {
+  const chosen = catalog.services.find((s) => s.id === service);
+  const price = chosen?.price ? `, ${money(chosen.price.amount, chosen.price.currency)}` : '';
+  const label = `${dayLabel(start, timeZone)} at ${timeLabel(start, timeZone)} (${timeZone})`;
+  $('staff-confirm-what').textContent = `${staff.patient.name}: ${chosen?.name || 'appointment'} (${chosen?.durationMinutes} minutes${price}) with ${catalog.providerName.get(provider)}, ${label}.`;
+  $('staff-reason').value = '';
+  show('staff-confirm', true);
+  $('staff-reason').focus();
+  staff.booking = { provider, service, start, label, key: newKey() };
+}
+
+async function bookConfirmed() {
+  const b = staff.booking;
+  if (!b) return;
+  const reason = $('staff-reason').value.trim();
+  try {
+    await api('/v1/appointments', {
+      method: 'POST', key: b.key,
+      json: { providerId: b.provider, serviceId: b.service, start: b.start, patientId: staff.patient.patientId, ...(reason ? { reason } : {}) },
+    });
+    staff.booking = null;
+    show('staff-confirm', false);
+    $('staff-slots').replaceChildren();
+    $('staff-book-status').textContent = `Booked ${staff.patient.name}: ${b.label}.`;
+    $('staff-book-status').focus();
+  } catch (error) {
+    if (!error.signedOut) $('staff-book-status').textContent = `Not booked: ${error.message}`;
+  }
 }
 
 // The admin's audit search: a period of whole days in the practice's zone, optional filters, a
@@ -352,6 +383,8 @@ export function wireStaff() {
   $('show-waitlist').addEventListener('click', () => showWaitlist().catch((e) => { $('staff-waitlist-status').textContent = e.message; }));
   $('staff-provider').addEventListener('change', () => fillServices($('staff-service'), $('staff-provider').value));
   $('staff-book').addEventListener('submit', (event) => staffFindTimes(event).catch((e) => { $('staff-book-status').textContent = e.message; }));
+  $('staff-confirm-book').addEventListener('click', bookConfirmed);
+  $('staff-confirm-back').addEventListener('click', () => { show('staff-confirm', false); staff.booking = null; $('staff-slots').querySelector('button')?.focus(); });
   $('audit-form').addEventListener('submit', (event) => searchAudit(event));
   $('audit-more').addEventListener('click', () => searchAudit(null, true));
 }
