@@ -926,8 +926,9 @@ async fn leaving_with_an_offer_passes_the_time_to_the_next_patient() {
     assert_eq!(status, StatusCode::CREATED, "{booked}");
 }
 
-/// An offer that lapses unbooked closes its request (the sweep removes the entry and gives its
-/// allowance back in the hold's deletion), so John may ask again.
+/// An offer that lapses unbooked closes its request: the sweep marks the entry lapsed (it writes
+/// no patient keys), and John's next request removes it with its allowance slot and claim, so he
+/// may ask again, even for the same days.
 #[tokio::test]
 async fn a_lapsed_offer_closes_its_request_and_frees_the_allowance() {
     let stack = Stack::embedded();
@@ -953,17 +954,44 @@ async fn a_lapsed_offer_closes_its_request_and_frees_the_allowance() {
         "John's lapsed offer; not offered back to him"
     );
     let (_, list) = stack.get(&john, "/v1/waitlist").await;
-    assert_eq!(list["entries"], json!([]), "{list}");
+    assert_eq!(list["entries"][0]["status"], "lapsed", "{list}");
+    let lapsed_id = list["entries"][0]["id"].clone();
     let (status, again) =
-        wait_for(&stack, &john, "w3", tuesday_window(&demo, "14:00", "15:00")).await;
-    assert_eq!(status, StatusCode::CREATED, "{again}");
+        wait_for(&stack, &john, "w3", tuesday_window(&demo, "10:00", "11:00")).await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "the same days, asked again: {again}"
+    );
+    assert_ne!(again["id"], lapsed_id);
+    let (_, list) = stack.get(&john, "/v1/waitlist").await;
+    assert_eq!(list["entries"].as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(list["entries"][0]["id"], again["id"]);
     let items = stack.scan().await;
-    let closed = practica_tests::audits(&items, "waitlist.delete");
-    assert_eq!(closed.len(), 1, "{closed:?}");
-    let actor = closed[0]
-        .get("actor")
-        .and_then(shared::store::AttrValue::as_s);
-    assert_eq!(actor, Some("system:sweep"));
+    let actor = |action: &str| {
+        let records = practica_tests::audits(&items, action);
+        assert_eq!(records.len(), 1, "{action}: {records:?}");
+        let actor = records[0]
+            .get("actor")
+            .and_then(shared::store::AttrValue::as_s);
+        actor.map(str::to_owned)
+    };
+    assert_eq!(actor("waitlist.lapse").as_deref(), Some("system:sweep"));
+    assert_eq!(actor("waitlist.delete").as_deref(), Some("system:waitlist"));
+    // One claim for John's one open request (the lapsed one's was given back).
+    let swept_keys: Vec<_> = items
+        .iter()
+        .filter(|i| i.key.pk.starts_with("PATIENT#patient-john"))
+        .map(|i| i.key.sk.clone())
+        .collect();
+    assert!(
+        swept_keys
+            .iter()
+            .filter(|k| k.starts_with("WAITREQ#"))
+            .count()
+            == 1,
+        "one open request's claim: {swept_keys:?}"
+    );
 }
 
 #[tokio::test]

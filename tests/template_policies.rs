@@ -481,8 +481,33 @@ async fn each_function_writes_only_the_partitions_it_is_granted() {
             _ => {}
         }
     }
-    // The scheduled and event-driven functions.
-    clock.advance(jiff::SignedDuration::from_mins(20));
+    // Time freed in Jane's waitlist window (Wednesday 11:00) is offered to her, and she lets the
+    // offer lapse: the sweep closes her request without writing her own partition.
+    let booking_state = &functions["BookingFunction"].state;
+    let practice = shared::common::lookup::practice(booking_state)
+        .await
+        .unwrap();
+    let offering = shared::common::lookup::provider(booking_state, &demo.providers[0])
+        .await
+        .unwrap();
+    let at = |t: &str| t.parse::<jiff::Timestamp>().unwrap().as_second();
+    let someone_else = domain::ids::PatientId::parse("patient-omar").unwrap();
+    let freed = shared::booking::waitlist::Freed {
+        span: (at("2026-11-25T16:00:00Z"), at("2026-11-25T16:30:00Z")),
+        by: &someone_else,
+    };
+    let offer = shared::booking::waitlist::offer_freed(
+        booking_state,
+        &offering,
+        &practice,
+        freed,
+        "req-offer",
+    )
+    .await
+    .unwrap();
+    assert!(offer.is_some(), "Jane is offered the freed time");
+    // The scheduled and event-driven functions; by now the offer (an hour) has lapsed.
+    clock.advance(jiff::SignedDuration::from_mins(61));
     sweep::run(
         &functions["SweepFunction"].state,
         event("schedule-sweep.json", &[]),
@@ -490,6 +515,17 @@ async fn each_function_writes_only_the_partitions_it_is_granted() {
     )
     .await
     .unwrap();
+    let waiting = shared::store::Query::partition(shared::store::keys::waitlist_partition(
+        &demo.providers[0],
+    ));
+    let entries = shared::store::query_all(&*setup.state.table, &waiting)
+        .await
+        .unwrap();
+    let statuses: Vec<_> = entries
+        .iter()
+        .filter_map(|e| e.get("status").and_then(shared::store::AttrValue::as_s))
+        .collect();
+    assert_eq!(statuses, ["lapsed"], "the sweep closed Jane's lapsed offer");
     let recorder = practica_tests::Recorder::new();
     let notify = notify::NotifyJob {
         state: functions["NotifyFunction"].state.clone(),

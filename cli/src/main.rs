@@ -30,8 +30,8 @@ enum Command {
         #[arg(long, default_value = ".practica")]
         data: PathBuf,
         /// Run the practice's clock from this instant (RFC 3339) instead of now, e.g. to try the
-        /// front desk's day at 11:00 on a weekday: bookings, tokens, jobs and the audit log all
-        /// follow it.
+        /// front desk's day at 11:00 on a weekday: bookings, portal sign-ins, jobs and the audit
+        /// log follow it (`practica token` does not). Only on a fresh data directory, moving forward.
         #[arg(long)]
         clock_start: Option<String>,
     },

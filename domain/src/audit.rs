@@ -17,7 +17,8 @@ impl ActionKind {
         match action.rsplit('.').next().unwrap_or(action) {
             "create" | "offer" => ActionKind::Create,
             "read" | "list" | "search" | "replay" | "export" => ActionKind::Read,
-            "update" | "reschedule" | "cancel" | "schedule" | "attendance" => ActionKind::Update,
+            "update" | "reschedule" | "cancel" | "schedule" | "lapse" | "check_in" | "complete"
+            | "no_show" => ActionKind::Update,
             "delete" | "sweep" => ActionKind::Delete,
             _ => ActionKind::Execute,
         }

@@ -223,6 +223,9 @@ impl Hold {
 pub enum WaitStatus {
     Waiting,
     Offered,
+    /// Its offer lapsed unbooked: the request is closed (the booking function removes it, with its
+    /// allowance slot, when the patient next asks; the sweep that lapses it writes no patient keys).
+    Lapsed,
 }
 
 impl WaitStatus {
@@ -230,12 +233,14 @@ impl WaitStatus {
         match self {
             WaitStatus::Waiting => "waiting",
             WaitStatus::Offered => "offered",
+            WaitStatus::Lapsed => "lapsed",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "waiting" => Some(WaitStatus::Waiting),
             "offered" => Some(WaitStatus::Offered),
+            "lapsed" => Some(WaitStatus::Lapsed),
             _ => None,
         }
     }

@@ -40,6 +40,10 @@ const ACTIONS = {
   'waitlist.create': 'put you on a waitlist',
   'waitlist.list': 'looked at your waitlist entries',
   'waitlist.read': 'looked at a waitlist entry of yours',
+  'waitlist.lapse': 'closed your waitlist request when its offer lapsed',
+  'appointment.check_in': 'checked you in',
+  'appointment.complete': 'recorded your visit as completed',
+  'appointment.no_show': 'recorded that you did not come',
   'waitlist.delete': 'took you off a waitlist',
 };
 

@@ -8,7 +8,9 @@ import {
 
 export function resetStaff() {
   for (const id of ['calendar', 'patient-results', 'staff-feedback', 'reports', 'report-view', 'staff-waitlist', 'staff-slots', 'audit-results']) $(id).replaceChildren();
-  for (const id of ['calendar-status', 'search-status', 'charge-status', 'staff-feedback-status', 'reports-status', 'chosen-patient', 'staff-waitlist-status', 'staff-book-status', 'audit-status']) $(id).textContent = '';
+  for (const id of ['calendar-status', 'search-status', 'charge-status', 'staff-feedback-status', 'reports-status', 'chosen-patient', 'staff-waitlist-status', 'staff-book-status', 'audit-status', 'staff-confirm-what']) $(id).textContent = '';
+  $('staff-reason').value = '';
+  staff.booking = null;
   for (const id of ['charge-form', 'staff-book', 'staff-confirm', 'audit-more']) show(id, false);
   staff.patient = null;
 }

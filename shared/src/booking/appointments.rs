@@ -118,13 +118,15 @@ pub async fn list_appointments(
         Some(id) => {
             let id = query_provider_id(id)?;
             let provider = provider(state, &id).await?;
-            match &provider.subject {
+            let authorized = match &provider.subject {
                 Some(sub) => caller.principal.authorize(
                     &[Role::Provider, Role::Staff, Role::Admin],
                     Resource::Provider(sub),
-                )?,
-                None => caller.authorize_staff()?,
-            }
+                ),
+                None => caller.authorize_staff(),
+            };
+            let target = Audit::new("appointment.list", "provider", id.as_str());
+            refused(state, caller, target, authorized.map_err(ApiError::from)).await?;
             let (from, to) = required_range(q)?;
             (
                 calendar(state, &id, from, to).await?,
@@ -162,7 +164,10 @@ pub async fn list_appointments(
         None if caller.principal.has(Role::Provider) => {
             return Err(ApiError::Input(InputError::CalendarProviderRequired));
         }
-        None => return Err(ApiError::Forbidden),
+        None => {
+            let target = Audit::new("appointment.list", "practice", "all-providers");
+            return refused(state, caller, target, Err(ApiError::Forbidden)).await;
+        }
     };
     let mut appointments = items
         .iter()

@@ -18,7 +18,7 @@ use crate::state::AppState;
 use crate::store::keys::*;
 use crate::store::{Condition, Consistency, Key, TransactOp};
 use crate::unit_of_work::allowance::{self, Kind};
-use crate::unit_of_work::{Audit, Idempotency, Reply, Write};
+use crate::unit_of_work::{Actor, Audit, Idempotency, Reply, Write};
 use domain::access::Caller;
 use domain::booking::*;
 use domain::ids::{AppointmentId, HoldId, PatientId, ProviderId, ServiceId};
@@ -71,6 +71,7 @@ pub(super) async fn usable_hold(
 /// on a plain booking's round trip.
 async fn served_entry_ops(
     state: &AppState,
+    caller: &Caller,
     hold: &Hold,
     now: i64,
 ) -> Result<Vec<TransactOp>, ApiError> {
@@ -85,7 +86,14 @@ async fn served_entry_ops(
     if entry.hold.as_ref() != Some(&hold.id) {
         return Ok(Vec::new());
     }
-    close_ops(state, &entry, now).await
+    let mut ops = close_ops(state, &entry, now).await?;
+    ops.push(TransactOp::Put {
+        item: Audit::new("waitlist.delete", "waitlist", entry.id.as_str())
+            .about(&entry.patient)
+            .item(state, Actor::Caller(caller)),
+        condition: Some(Condition::ItemAbsent),
+    });
+    Ok(ops)
 }
 
 #[tracing::instrument(skip_all)]
@@ -121,7 +129,7 @@ pub async fn book(
     };
     // A waitlist offer booked: its entry closes with the booking.
     let served = match &hold {
-        Some(h) => served_entry_ops(state, h, now).await?,
+        Some(h) => served_entry_ops(state, caller, h, now).await?,
         None => Vec::new(),
     };
     let key = appointment_key(&appt.id);

@@ -280,7 +280,13 @@ pub async fn record_attendance(
     id: &AppointmentId,
     req: AttendanceRequest,
 ) -> Result<Reply, ApiError> {
-    let target = Audit::new("appointment.attendance", "appointment", id.as_str());
+    // The action says what was recorded (a later fee or dispute reads it from the log).
+    let action = match req.status {
+        Attendance::Arrived => "appointment.check_in",
+        Attendance::Completed => "appointment.complete",
+        Attendance::NoShow => "appointment.no_show",
+    };
+    let target = Audit::new(action, "appointment", id.as_str());
     let (target, loaded) = load_naming_patient(state, id, target).await;
     let checked = async {
         let (appt, item) = loaded?;

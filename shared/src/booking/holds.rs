@@ -2,7 +2,7 @@
 //! ones and offers their time to the waitlist.
 
 use super::slots::{hold_ops, requested_slot};
-use super::waitlist::{Freed, close_ops, offer_freed};
+use super::waitlist::{Freed, offer_freed};
 use crate::common::access::acting_for;
 use crate::common::lookup::{now, practice, provider};
 use crate::store::codec::booking::{HoldCodec, WaitlistEntryCodec};
@@ -12,9 +12,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::TransactOp;
+use crate::store::attr;
 use crate::store::keys::*;
 use crate::store::{AttrValue, Condition, Consistency, Key, Query, SortKey, TTL_ATTR, query_all};
+use crate::store::{TransactOp, Update};
 use crate::unit_of_work::allowance::Kind;
 use crate::unit_of_work::{Actor, Audit, Idempotency, Reply, Write};
 use domain::access::Caller;
@@ -88,7 +89,7 @@ pub async fn sweep_expired_holds(
 ) -> Result<(usize, usize), ApiError> {
     let now = now(state);
     let query = Query::gsi1(HOLDS_PARTITION).sort(SortKey::Lt(instant_key(now)));
-    let (mut removed, mut offered) = (0, 0);
+    let (mut removed, mut offered, mut failed) = (0, 0, 0);
     for item in query_all(&*state.table, &query).await? {
         let hold = Hold::from_item(&item)?;
         // The deletion and its audit record land together, or neither (the hold was used or
@@ -110,22 +111,36 @@ pub async fn sweep_expired_holds(
                 condition: Some(Condition::ItemAbsent),
             },
         ];
-        // A waitlist offer that lapsed closes its entry: the request had its offer, and its
-        // allowance slot is free for another.
-        if let Some(entry) = offered_entry(state, &hold).await? {
-            ops.extend(close_ops(state, &entry, now).await?);
-            ops.push(TransactOp::Put {
-                item: Audit::new("waitlist.delete", "waitlist", entry.id.as_str())
-                    .about(&entry.patient)
-                    .item(state, actor),
-                condition: Some(Condition::ItemAbsent),
-            });
+        // A waitlist offer that lapsed closes its request: the entry is marked lapsed (the
+        // booking function removes it and gives its allowance back when the patient next asks;
+        // this job writes no patient keys).
+        match offered_entry(state, &hold).await {
+            Ok(Some(entry)) => {
+                ops.push(lapse_op(&entry, &hold.id));
+                ops.push(TransactOp::Put {
+                    item: Audit::new("waitlist.lapse", "waitlist", entry.id.as_str())
+                        .about(&entry.patient)
+                        .item(state, actor),
+                    condition: Some(Condition::ItemAbsent),
+                });
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(error = ?e, "an expired hold's waitlist entry could not be read");
+                failed += 1;
+                continue;
+            }
         }
         let deleted = state.table.transact_write(ops).await;
         match deleted {
             Ok(()) => removed += 1,
             Err(crate::store::TableError::TransactionConditionFailed { .. }) => continue,
-            Err(e) => return Err(e.into()),
+            // One hold that cannot be removed does not stop the others; the run still fails.
+            Err(e) => {
+                tracing::error!(error = %e, "an expired hold could not be removed");
+                failed += 1;
+                continue;
+            }
         }
         let practice = practice(state).await?;
         let provider = provider(state, &hold.provider).await?;
@@ -140,7 +155,24 @@ pub async fn sweep_expired_holds(
             offered += 1;
         }
     }
+    if failed > 0 {
+        return Err(ApiError::Unexpected(anyhow::anyhow!(
+            "{failed} expired holds could not be removed ({removed} were)"
+        )));
+    }
     Ok((removed, offered))
+}
+
+/// Marks an offered waitlist entry lapsed, while it still holds the offer `hold`.
+fn lapse_op(entry: &WaitlistEntry, hold: &HoldId) -> TransactOp {
+    TransactOp::Update {
+        key: entry.key(),
+        update: Update::default().set(attr::STATUS, WaitStatus::Lapsed.as_str()),
+        condition: Some(Condition::And(vec![
+            Condition::Equals(attr::STATUS.into(), WaitStatus::Offered.as_str().into()),
+            Condition::Equals(attr::HOLD_ID.into(), hold.as_str().into()),
+        ])),
+    }
 }
 
 /// The waitlist entry a hold was offered from, while it still holds that offer.

@@ -61,12 +61,14 @@ pub async fn join_waitlist(
     let provider = provider(state, &req.provider_id).await?;
     let service = offered_service(state, &req.service_id, &provider.id).await?;
     let now = now(state);
+    close_lapsed(state, &patient, now, &caller.request_id).await?;
     let claim_key = waitlist_request_key(&patient, &provider.id, &service.id, from, to);
     // The same request again answers with the open entry it made (a read here; the claim below
     // keeps it one entry when two such requests race).
     let claimed_by = claim_owner(state, &claim_key, now).await?;
     if let Some(owner) = &claimed_by
         && let Some(open) = entry_of(state, &provider.id, owner).await?
+        && open.status != WaitStatus::Lapsed
     {
         return already_waiting(state, caller, idem, &open, &practice).await;
     }
@@ -133,6 +135,33 @@ pub async fn join_waitlist(
         }
         other => other,
     }
+}
+
+/// Removes the patient's entries whose offer lapsed (the sweep marks them; it writes no patient
+/// keys), each with its allowance slot and request claim, so that they count no more. Read through
+/// the patient's index: an entry lapsed a moment ago may wait for the next request.
+async fn close_lapsed(
+    state: &AppState,
+    patient: &PatientId,
+    now: i64,
+    request_id: &str,
+) -> Result<(), ApiError> {
+    let query = Query::gsi1(patient_waitlist_partition(patient));
+    for item in query_all(&*state.table, &query).await? {
+        let entry = WaitlistEntry::from_item(&item)?;
+        if entry.status != WaitStatus::Lapsed {
+            continue;
+        }
+        let mut ops = close_ops(state, &entry, now).await?;
+        let record = Audit::new("waitlist.delete", "waitlist", entry.id.as_str());
+        ops.push(job_record(state, record.about(&entry.patient), request_id));
+        match state.table.transact_write(ops).await {
+            // Closed by a request racing this one: nothing was written.
+            Ok(()) | Err(crate::store::TableError::TransactionConditionFailed { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// The entry that holds a request's claim, while the claim has not lapsed.
@@ -509,16 +538,8 @@ pub async fn offer_freed(
         message.hold = Some(hold.id.clone());
         message.offer_expires_at = Some(hold.expires_at);
         ops.push(message.put());
-        let actor = Actor::System {
-            name: "waitlist",
-            request_id,
-        };
-        ops.push(TransactOp::Put {
-            item: Audit::new("hold.offer", "hold", hold.id.as_str())
-                .about(&hold.patient)
-                .item(state, actor),
-            condition: Some(Condition::ItemAbsent),
-        });
+        let record = Audit::new("hold.offer", "hold", hold.id.as_str());
+        ops.push(job_record(state, record.about(&hold.patient), request_id));
         match state.table.transact_write(ops).await {
             Ok(()) => return Ok(Some(hold.id)),
             // Taken meanwhile (by a booking or another offer): nothing was written.
@@ -527,4 +548,16 @@ pub async fn offer_freed(
         }
     }
     Ok(None)
+}
+
+/// The audit record of what the waitlist does on its own (offers, closing lapsed requests).
+fn job_record(state: &AppState, record: Audit, request_id: &str) -> TransactOp {
+    let actor = Actor::System {
+        name: "waitlist",
+        request_id,
+    };
+    TransactOp::Put {
+        item: record.item(state, actor),
+        condition: Some(Condition::ItemAbsent),
+    }
 }
