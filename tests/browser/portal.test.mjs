@@ -535,9 +535,35 @@ async function patient(label, width, height, { provider, service }) {
     assert.equal(await page.locator('#access').isHidden(), true);
     assert.equal(await page.locator('#error').isHidden(), true);
     await page.unroute('**/v1/patients/me/access-log*');
+    // Signing in again returns to the page the session ended on.
+    assert.equal(new URL(page.url()).hash, '#/access-log');
     await signInFrom(page, 'patient', 'Jane Demo-Patient');
-    await page.locator('#appointments:not([hidden])').waitFor();
+    await page.locator('#access:not([hidden])').waitFor();
+    assert.equal(new URL(page.url()).hash, '#/access-log');
 
+    // Every page has its address; Back and Forward move between pages inside the portal.
+    await nav(page, 'Billing');
+    await page.locator('#billing:not([hidden])').waitFor();
+    await nav(page, 'Messages');
+    await page.locator('#messages:not([hidden])').waitFor();
+    assert.equal(new URL(page.url()).hash, '#/messages');
+    await page.goBack();
+    await page.locator('#billing:not([hidden])').waitFor();
+    assert.equal(new URL(page.url()).hash, '#/billing');
+    assert.equal(await page.locator('#nav [aria-current="page"]').innerText(), 'Billing');
+    await page.goForward();
+    await page.locator('#messages:not([hidden])').waitFor();
+    await page.goBack();
+    await page.locator('#billing:not([hidden])').waitFor();
+    // A reload asks her to sign in again, says why, and returns to the same page.
+    await page.reload();
+    await page.getByText(/^Please sign in again to return to Billing: for your privacy/).waitFor();
+    await axe(page, 'the sign-in page after a reload');
+    await signInFrom(page, 'patient', 'Jane Demo-Patient');
+    await page.locator('#billing:not([hidden])').waitFor();
+    assert.equal(new URL(page.url()).hash, '#/billing');
+    await nav(page, 'Appointments');
+    await page.locator('#appointments:not([hidden])').waitFor();
   }
 
   // The token is in the page's memory only: nothing in storage (but the public size and root of the
@@ -555,10 +581,13 @@ async function patient(label, width, height, { provider, service }) {
   assert.equal(await page.locator('#nav').isHidden(), true);
   assert.match(await page.locator('#sign-in-status').innerText(), /signed out/);
   // A reload after signing in starts signed out (no token survives).
+  // A reload after signing in starts signed out (no token survives); the address names the page.
   await signInFrom(page, 'patient', 'Jane Demo-Patient');
+  assert.equal(new URL(page.url()).hash, '#/appointments');
   await page.reload();
   await button.waitFor();
   assert.equal(await page.locator('#appointments').isHidden(), true);
+  assert.match(await page.locator('#sign-in-status').innerText(), /return to Appointments/);
   const script = await done(label);
   console.log(`portal (${label}): sign-in, booking${desktop ? ' (and a lost race), moving, the waitlist offer, cancelling, paying (declined, then paid), feedback, notification choices' : ''}, receipts, the access log verified, sign-out, reload: ok (${script} bytes of script)`);
 }

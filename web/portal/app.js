@@ -1,6 +1,8 @@
 // The portal's shell: sign-in, the pages each role may open, sign-out and automatic logoff.
 // Patients get their own pages (patient.js); staff, providers and administrators the console
-// (staff.js). The access token lives in memory only (common.js): a reload signs out.
+// (staff.js). The access token lives in memory only (common.js): a reload signs out. Each page has
+// its own address (`#/billing`), so Back and Forward move between pages and a reload or a saved
+// address returns to the page after signing in again.
 import { $, api, fail, loadCatalog, session, show } from './common.js';
 import { confirmAddress, loadAppointmentsPage, loadBalance, loadMessages, loadPatient, resetPatient, wirePatient } from './patient.js';
 import { loadFeedback, loadReports, loadStaff, resetStaff, wireStaff } from './staff.js';
@@ -16,7 +18,7 @@ function resetIdle() {
   clearTimeout(idleTimer);
   if (session.token) {
     const minutes = idleMinutes();
-    idleTimer = setTimeout(() => signOut(`You were signed out after ${minutes} minutes without activity.`), minutes * 60e3);
+    idleTimer = setTimeout(() => signOut(`You were signed out after ${minutes} minutes without activity.`, { keepAddress: true }), minutes * 60e3);
   }
 }
 
@@ -35,12 +37,37 @@ function scheduleRefresh(expiresIn) {
       session.idToken = renewed.idToken || session.idToken;
       scheduleRefresh(renewed.expiresIn);
     } catch {
-      if (session.token) signOut('Your session ended. Please sign in again.');
+      if (session.token) signOut('Your session ended. Please sign in again.', { keepAddress: true });
     }
   }, Math.max(expiresIn - 60, 30) * 1000);
 }
 
 const navButtons = () => [...document.querySelectorAll('#nav button[data-page]')];
+
+// Each page's address: `#/<route>`.
+const ROUTES = {
+  appointments: 'appointments', billing: 'billing', messages: 'messages', access: 'access-log',
+  'calendar-page': 'calendar', patients: 'patients', triage: 'feedback', 'reports-page': 'reports', 'audit-page': 'audit', security: 'security',
+};
+const PAGES = Object.fromEntries(Object.entries(ROUTES).map(([page, route]) => [route, page]));
+
+// The page the address names, if any.
+const pageOfAddress = () => PAGES[location.hash.replace(/^#\//, '')] || null;
+
+// Whether the signed-in person's roles may open `page` (the navigation's rule).
+function mayOpen(page) {
+  const button = navButtons().find((b) => b.dataset.page === page);
+  return Boolean(button) && button.closest('li').dataset.for.split(' ').some((role) => session.roles.includes(role));
+}
+
+const pageName = (page) => navButtons().find((b) => b.dataset.page === page)?.textContent || 'the page';
+
+// Opens `page` and gives it its address: a new history entry for a click, the same one otherwise.
+async function go(page, { replace = false } = {}) {
+  const address = `#/${ROUTES[page]}`;
+  if (location.hash !== address) history[replace ? 'replaceState' : 'pushState'](null, '', address);
+  await open(page);
+}
 
 // What opening a page loads, so that it shows the record as it is now.
 const ON_OPEN = {
@@ -61,7 +88,9 @@ async function open(page) {
   await ON_OPEN[page]?.();
 }
 
-function signOut(message, { everywhere = false } = {}) {
+// Signing out leaves the portal's address; a session that ended (expired, idle) keeps it, so that
+// signing in again returns to the same page.
+function signOut(message, { everywhere = false, keepAddress = false } = {}) {
   const leave = everywhere ? signOutUrl(session.config, session.pool) : null;
   session.token = null;
   session.refresh = null;
@@ -76,14 +105,15 @@ function signOut(message, { everywhere = false } = {}) {
   show('nav', false);
   show('sign-out', false);
   show('sign-in', true);
+  if (!keepAddress) history.replaceState(null, '', '/');
   $('sign-in-status').textContent = message || 'You are signed out.';
   // Deployed: the identity provider's session ends too, so the next sign-in asks again.
   if (leave) location.assign(leave);
 }
-session.onEnded = signOut;
+session.onEnded = (message) => signOut(message, { keepAddress: true });
 
 // Signed in with tokens from `pool`: the pages of the caller's roles.
-async function enter({ token, refresh, idToken, expiresIn }, pool) {
+async function enter({ token, refresh, idToken, expiresIn, returnTo }, pool) {
   session.token = token;
   session.refresh = refresh;
   session.idToken = idToken;
@@ -106,7 +136,8 @@ async function enter({ token, refresh, idToken, expiresIn }, pool) {
     }
     else await loadStaff();
     show('sign-in', false);
-    await open(patient ? 'appointments' : 'calendar-page');
+    const first = returnTo && mayOpen(returnTo) ? returnTo : (patient ? 'appointments' : 'calendar-page');
+    await go(first, { replace: true });
     // The navigation appears once the first page is open, so that no click is overtaken by it.
     show('nav', true);
     show('sign-out', true);
@@ -133,8 +164,15 @@ async function start() {
   cleanPaymentReturn();
   $('sign-out').addEventListener('click', () => signOut(null, { everywhere: true }));
   for (const button of navButtons()) {
-    button.addEventListener('click', () => open(button.dataset.page).catch((error) => fail('', error)));
+    button.addEventListener('click', () => go(button.dataset.page).catch((error) => fail('', error)));
   }
+  // Back and Forward between pages; signed out, an address waits for the next sign-in.
+  window.addEventListener('popstate', () => {
+    const page = pageOfAddress();
+    if (!session.token) return;
+    const target = page && mayOpen(page) ? page : (session.roles.includes('patient') ? 'appointments' : 'calendar-page');
+    open(target).then(() => $('main').focus()).catch((error) => fail('', error));
+  });
   $('show-access').addEventListener('click', () => showAccessLog().catch((error) => fail('', error)));
   wirePatient();
   wireStaff();
@@ -149,10 +187,15 @@ async function start() {
   $('idle-minutes').textContent = String(idleMinutes());
   // Enabled only now, so that a click never goes unanswered.
   for (const [id, pool] of [['sign-in-patient', 'patient'], ['sign-in-staff', 'staff']]) {
-    $(id).addEventListener('click', () => startSignIn(session.config, pool));
+    $(id).addEventListener('click', () => startSignIn(session.config, pool, pageOfAddress()));
     $(id).disabled = false;
   }
   const params = new URLSearchParams(location.search);
+  const asked = pageOfAddress();
+  if (asked && !params.has('code') && !params.has('error')) {
+    // A reload, or a saved address: the session lived only in the closed page's memory.
+    $('sign-in-status').textContent = `Please sign in again to return to ${pageName(asked)}: for your privacy, your session is kept only while this page is open, so a reload or a saved link asks for it again.`;
+  }
   if (params.has('code') || params.has('error')) {
     $('sign-in-status').textContent = 'Signing in…';
     try {

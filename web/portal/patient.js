@@ -282,7 +282,7 @@ async function loadWaitlist() {
       return row;
     }
     // An entry is offered one time at most: booked or lapsed, the request is closed.
-    const status = entry.status === 'offered' ? 'a time was offered to you; this request is closed' : 'waiting';
+    const status = entry.status === 'waiting' ? 'waiting' : 'a time was offered to you; this request is closed';
     // The window ends at the midnight after the last day chosen: that day is the one shown.
     const lastDay = dayLabel(Date.parse(entry.to) - 1, session.zone);
     const row = item(`${what}: any time from ${dayLabel(entry.from, session.zone)} to ${lastDay}`, `Status: ${status}.`);

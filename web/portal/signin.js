@@ -10,12 +10,13 @@ const base64url = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, 
 const random = (n) => base64url(crypto.getRandomValues(new Uint8Array(n)));
 export const redirectUri = () => `${location.origin}/`;
 
-// Leaves for the sign-in page of `pool` ('patient' or 'staff').
-export async function startSignIn(config, pool) {
+// Leaves for the sign-in page of `pool` ('patient' or 'staff'); back, the portal opens the page
+// named `returnTo` (a page's name, nothing about the person), if the person may see it.
+export async function startSignIn(config, pool, returnTo = null) {
   const verifier = random(32);
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier));
   const state = random(16);
-  sessionStorage.setItem(PENDING, JSON.stringify({ verifier, state, pool }));
+  sessionStorage.setItem(PENDING, JSON.stringify({ verifier, state, pool, returnTo }));
   const endpoints = config.signIn[pool];
   const query = new URLSearchParams({
     response_type: 'code',
@@ -43,7 +44,7 @@ export async function finishSignIn(config, params) {
     redirect_uri: redirectUri(),
     code_verifier: pending.verifier,
   });
-  return { ...tokens, pool: pending.pool };
+  return { ...tokens, pool: pending.pool, returnTo: pending.returnTo || null };
 }
 
 // A new access token (and, with rotation, a new refresh token) before the current one expires.
