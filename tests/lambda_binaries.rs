@@ -48,6 +48,7 @@ async fn every_fixture_runs_on_the_release_binaries() {
     // The API: every route's fixture, in the order a practice uses them, on its function.
     let mut appointment = String::new();
     let mut feedback = String::new();
+    let mut entry = String::new();
     let mut report = String::new();
     let steps: &[(&str, &str, u64)] = &[
         ("get-me", &staff, 200),
@@ -68,6 +69,8 @@ async fn every_fixture_runs_on_the_release_binaries() {
         ("getAppointment", &jane, 200),
         ("reschedule", &jane, 200),
         ("cancel", &jane, 200),
+        // Cancelled: no attendance to record (the route and its body on the release binary).
+        ("recordAttendance", &staff, 409),
         ("createPatient", &staff, 201),
         ("searchPatients", &staff, 200),
         ("getPatient", &staff, 200),
@@ -76,6 +79,7 @@ async fn every_fixture_runs_on_the_release_binaries() {
         ("verifyMyEmail", &jane, 200),
         ("joinWaitlist", &jane, 201),
         ("listWaitlist", &jane, 200),
+        ("leaveWaitlist", &jane, 200),
         ("getMyAccessLog", &jane, 200),
         ("putMyNotifications", &jane, 200),
         ("getMyNotifications", &jane, 200),
@@ -103,6 +107,7 @@ async fn every_fixture_runs_on_the_release_binaries() {
                 ("{{SERVICE_ID}}", &service),
                 ("{{APPOINTMENT_ID}}", &appointment),
                 ("{{FEEDBACK_ID}}", &feedback),
+                ("{{WAITLIST_ID}}", &entry),
                 ("{{ID_TOKEN}}", &jane_id),
             ],
         );
@@ -123,6 +128,9 @@ async fn every_fixture_runs_on_the_release_binaries() {
             "verifyMyEmail" => assert_eq!(body["emailVerified"], true, "{body}"),
             "submitFeedback" => feedback = body["id"].as_str().unwrap().to_owned(),
             "resolveFeedback" => assert_eq!(body["status"], "resolved"),
+            "recordAttendance" => assert_eq!(body["code"], "attendance_not_allowed"),
+            "joinWaitlist" => entry = body["id"].as_str().unwrap().to_owned(),
+            "leaveWaitlist" => assert_eq!(body["removed"], true, "{body}"),
             "createPaymentIntent" => assert_eq!(body["clientSecret"], "pi_fixture_1_secret_x"),
             "getBalance" => {
                 assert_eq!(body["balances"][0]["balance"], 5000, "{body}");
