@@ -98,6 +98,19 @@ async fn the_front_desk_sees_every_providers_day_with_names() {
         Value::Null,
         "{mine}"
     );
+    // A provider's waitlist names its patients for the front desk; Jane's own list does not.
+    let window = json!({"providerId": demo.providers[0], "serviceId": demo.services[1],
+        "from": tue("12:00"), "to": tue("17:00")});
+    let (status, entry) = stack.post(&jane, "w", "/v1/waitlist", window).await;
+    assert_eq!(status, StatusCode::CREATED, "{entry}");
+    let waiting = format!("/v1/waitlist?providerId={}", demo.providers[0]);
+    let (_, list) = stack.get(&desk, &waiting).await;
+    assert_eq!(
+        list["entries"][0]["patientName"], "Jane Demo-Patient",
+        "{list}"
+    );
+    let (_, own) = stack.get(&jane, "/v1/waitlist").await;
+    assert_eq!(own["entries"][0]["patientName"], Value::Null, "{own}");
     let rivera = stack.token(DEMO_PROVIDER_LOGINS[0], &[Role::Provider]);
     let (status, _, body) = stack.send("GET", &day, Some(&rivera), None, None).await;
     assert_eq!(

@@ -615,12 +615,12 @@ async function frontDesk() {
   await page.getByRole('button', { name: "Show this provider's waitlist" }).click();
   await page.getByText(/on the waitlist of/).waitFor();
   await axe(page, 'the calendar (staff)');
-  const waiting = page.locator('#staff-waitlist li').filter({ hasText: 'Patient patient-jane' });
+  const waiting = page.locator('#staff-waitlist li').filter({ hasText: 'Jane Demo-Patient · ' });
   assert.equal(await waiting.count(), 1, await page.locator('#staff-waitlist').innerText());
   await waiting.getByRole('button', { name: 'Remove from the waitlist' }).click();
   await waiting.getByRole('button', { name: 'Yes, remove' }).click();
   await page.locator('#staff-waitlist-status', { hasText: /^Removed: / }).waitFor();
-  assert.equal(await page.locator('#staff-waitlist li').filter({ hasText: 'Patient patient-jane' }).count(), 0);
+  assert.equal(await page.locator('#staff-waitlist li').filter({ hasText: 'Jane Demo-Patient · ' }).count(), 0);
 
   await nav(page, 'Patients');
   await page.getByLabel("Patient's email address").fill('jane.demo@example.org');

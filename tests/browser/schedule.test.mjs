@@ -63,7 +63,7 @@ async function day() {
       await page.locator('#calendar-page:not([hidden])').waitFor();
       await page.getByRole('button', { name: 'Show the day' }).click();
       const status = page.locator('#calendar-status');
-      await status.filter({ hasText: /^\d+ appointments? on Tuesday, November 24 with all providers/ }).waitFor();
+      await status.filter({ hasText: /^\d+ appointments?( and \d+ cancelled)? on Tuesday, November 24 with all providers/ }).waitFor();
       const rows = page.locator('#calendar li');
       const jane = rows.filter({ hasText: /10:00\sAM–10:30\sAM · Jane Demo-Patient/ });
       const omar = rows.filter({ hasText: /11:00\sAM–11:30\sAM · Omar Haddad/ });
@@ -88,7 +88,7 @@ async function day() {
         await later.getByRole('button', { name: /^Cancel/ }).click();
         await later.getByRole('button', { name: 'Keep it' }).click();
         await later.getByRole('button', { name: /^Cancel/ }).click();
-        await later.getByLabel('Reason (optional; the patient is told)').fill('Dr. Rivera is unwell this afternoon');
+        await later.getByLabel('Reason (optional; kept with the appointment)').fill('Dr. Rivera is unwell this afternoon');
         await later.getByRole('button', { name: 'Yes, cancel it' }).click();
         await status.filter({ hasText: /^Cancelled: Jane Demo-Patient/ }).waitFor();
         assert.match(await later.innerText(), /· Cancelled/);

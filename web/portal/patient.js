@@ -302,6 +302,14 @@ async function joinWaitlist(event) {
   }
   // Whole days in the practice's time zone, the last one included.
   const window = { from: startOfDayIn(from, session.zone).toISOString(), to: startOfDayIn(to, session.zone, 1).toISOString() };
+  if (Date.parse(window.to) <= Date.now()) {
+    $('waitlist-status').textContent = 'These days have already passed; choose days from today on.';
+    return;
+  }
+  if (Date.parse(window.to) - Date.parse(window.from) > 31 * 86400e3) {
+    $('waitlist-status').textContent = 'Choose at most 31 days; you can join again for the days after.';
+    return;
+  }
   try {
     const entry = await api('/v1/waitlist', { method: 'POST', key: newKey(), json: { providerId: $('wait-provider').value, serviceId: $('wait-service').value, ...window } });
     const already = waiting.has(entry.id);

@@ -19,8 +19,14 @@ const staff = { patient: null };
 
 export async function loadStaff() {
   fillProviders($('calendar-provider'));
-  $('calendar-provider').prepend(new Option('All providers', ''));
-  $('calendar-provider').value = '';
+  if (session.roles.includes('staff') || session.roles.includes('admin')) {
+    $('calendar-provider').prepend(new Option('All providers', ''));
+    $('calendar-provider').value = '';
+  } else {
+    // A provider reads their own calendar (the one whose login the API shows them).
+    const own = catalog.providers.find((p) => p.subject);
+    if (own) $('calendar-provider').value = own.id;
+  }
   $('calendar-day').value = today();
   $('staff-day').value = today();
   fillProviders($('staff-provider'));
@@ -63,8 +69,10 @@ async function showCalendar(days = schedule.days) {
   $('calendar').replaceChildren(...(sections.length ? sections : [el('p', { textContent: 'Nothing booked.' })]));
   const who = provider ? catalog.providerName.get(provider) : 'all providers';
   const span = days === 1 ? dayLabel(from, session.zone) : `the week from ${dayLabel(from, session.zone)}`;
-  const active = appointments.filter((a) => a.status !== 'cancelled').length;
-  $('calendar-status').textContent = `${active} appointment${active === 1 ? '' : 's'} on ${span} with ${who} (times in ${session.zone}).`;
+  const cancelled = appointments.filter((a) => a.status === 'cancelled').length;
+  const active = appointments.length - cancelled;
+  const also = cancelled ? ` and ${cancelled} cancelled` : '';
+  $('calendar-status').textContent = `${active} appointment${active === 1 ? '' : 's'}${also} on ${span} with ${who} (times in ${session.zone}).`;
 }
 
 function appointmentRow(a) {
@@ -102,7 +110,7 @@ function appointmentRow(a) {
   return row;
 }
 
-// Cancelling with a reason the patient is told, asked once more.
+// Cancelling with a reason (sealed with the appointment, like the patient's own), asked once more.
 function cancelForm(a, who, time) {
   const key = newKey();
   const box = el('div');
@@ -113,7 +121,7 @@ function cancelForm(a, who, time) {
   const yes = el('button', { type: 'button', textContent: 'Yes, cancel it' });
   const no = el('button', { type: 'button', className: 'secondary', textContent: 'Keep it' });
   const confirm = el('div', { hidden: true },
-    el('label', { htmlFor: reasonId, textContent: 'Reason (optional; the patient is told)' }), reason,
+    el('label', { htmlFor: reasonId, textContent: 'Reason (optional; kept with the appointment)' }), reason,
     el('div', { className: 'actions' }, yes, no));
   ask.addEventListener('click', () => { ask.hidden = true; confirm.hidden = false; reason.focus(); });
   no.addEventListener('click', () => { confirm.hidden = true; ask.hidden = false; ask.focus(); });
@@ -201,8 +209,9 @@ async function showWaitlist() {
   list('staff-waitlist', entries.map((e) => {
     // The window ends at the midnight after the last day chosen: that day is the one shown.
     const what = `${catalog.serviceName.get(e.serviceId) || 'Appointment'}: ${dayLabel(e.from, session.zone)} to ${dayLabel(Date.parse(e.to) - 1, session.zone)}`;
+    const who = e.patientName || `Patient ${e.patientId}`;
     const row = item(what,
-      `Patient ${e.patientId} · ${e.offer ? `offered ${when(e.offer.start)}, held until ${timeLabel(e.offer.expiresAt, session.zone)}` : e.status}`);
+      `${who} · ${e.offer ? `offered ${when(e.offer.start)}, held until ${timeLabel(e.offer.expiresAt, session.zone)}` : e.status}`);
     const key = newKey();
     row.append(confirmButton('Remove from the waitlist', 'Yes, remove', 'No, keep', async () => {
       try {

@@ -10,7 +10,7 @@ use crate::store::codec::booking::{AppointmentCodec, ProviderCodec};
 use serde::Deserialize;
 
 use crate::auth::{Resource, Role};
-use crate::common::patients::name_of;
+use crate::common::patients::names_of;
 use crate::error::{ApiError, InputError};
 use crate::state::AppState;
 use crate::store::keys::*;
@@ -20,8 +20,7 @@ use crate::unit_of_work::{Audit, audit_read};
 use domain::access::Caller;
 use domain::booking::*;
 use domain::ids::{AppointmentId, PatientId, ProviderId};
-use domain::sensitive::Sensitive;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 /// The appointment `id`, and `target` naming its patient once the appointment is found: a
 /// refusal of someone else's appointment then shows in that patient's own trail (a missing one
@@ -178,7 +177,7 @@ pub async fn list_appointments(
     let audit = audit.about_all(appointments.iter().map(|a| &a.patient));
     audit_read(state, caller, audit).await?;
     let names = if named {
-        names(state, appointments.iter().map(|a| &a.patient)).await?
+        names_of(state, appointments.iter().map(|a| &a.patient)).await?
     } else {
         HashMap::new()
     };
@@ -213,23 +212,4 @@ async fn calendar(
     let query = Query::gsi1(calendar_partition(provider))
         .sort(SortKey::Between(instant_key(from), instant_key(to)));
     Ok(query_all(&*state.table, &query).await?)
-}
-
-/// The names of the patients a calendar shows (each record read once, concurrently; the list's
-/// audit record names every one of them).
-async fn names<'a>(
-    state: &AppState,
-    patients: impl Iterator<Item = &'a PatientId>,
-) -> Result<HashMap<PatientId, Sensitive<String>>, ApiError> {
-    let distinct: BTreeSet<&PatientId> = patients.collect();
-    let opened = futures_util::future::try_join_all(
-        distinct
-            .into_iter()
-            .map(|id| async move { Ok::<_, ApiError>((id.clone(), name_of(state, id).await?)) }),
-    )
-    .await?;
-    Ok(opened
-        .into_iter()
-        .filter_map(|(id, name)| Some((id, name?)))
-        .collect())
 }

@@ -5,6 +5,7 @@ use super::slots::{busy_units, hold_ops, release_lock};
 use crate::common::access::acting_for;
 use crate::common::input::{body_instant, query_provider_id};
 use crate::common::lookup::{now, offered_service, practice, provider, service};
+use crate::common::patients::names_of;
 use crate::store::attr;
 use crate::store::codec::booking::{HoldCodec, WaitlistEntryCodec};
 use crate::store::codec::notify::MessageCodec;
@@ -394,10 +395,18 @@ pub async fn list_waitlist(
         .collect::<Result<Vec<_>, _>>()?;
     let audit = audit.about_all(entries.iter().map(|e| &e.patient));
     audit_read(state, caller, audit).await?;
+    // A provider's waitlist names its patients (the front desk calls them); a patient's own not.
+    let names = match &q.provider_id {
+        Some(_) => names_of(state, entries.iter().map(|e| &e.patient)).await?,
+        None => Default::default(),
+    };
     let now = now(state);
     // The offers' holds read at once, not one round trip after another.
     let views = futures_util::future::try_join_all(entries.iter().map(|entry| async {
         let mut view = entry.view(&practice.zone);
+        if let Some(name) = names.get(&entry.patient) {
+            view["patientName"] = name.expose().as_str().into();
+        }
         view["offer"] = match (entry.status, &entry.hold) {
             (WaitStatus::Offered, Some(id)) => offer(state, id, now, &practice.zone).await?,
             _ => serde_json::Value::Null,

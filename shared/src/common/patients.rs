@@ -1,6 +1,8 @@
 //! A patient's record opened: what registration, the patient's own reads and the notify job's
 //! contact lookup all read the same way. Writing the record is `crate::booking::patients`.
 
+use std::collections::{BTreeSet, HashMap};
+
 use serde::Serialize;
 
 use crate::error::ApiError;
@@ -82,4 +84,23 @@ pub(crate) async fn name_of(
         .and_then(AttrValue::as_b)
         .ok_or_else(|| corrupt(attr::NAME))?;
     Ok(Some(state.sealer.open_str(&key, attr::NAME, sealed).await?))
+}
+
+/// The names of the patients a list shows (each record read once, concurrently; the list's audit
+/// record must name every one of them).
+pub(crate) async fn names_of<'a>(
+    state: &AppState,
+    patients: impl Iterator<Item = &'a PatientId>,
+) -> Result<HashMap<PatientId, Sensitive<String>>, ApiError> {
+    let distinct: BTreeSet<&PatientId> = patients.collect();
+    let opened = futures_util::future::try_join_all(
+        distinct
+            .into_iter()
+            .map(|id| async move { Ok::<_, ApiError>((id.clone(), name_of(state, id).await?)) }),
+    )
+    .await?;
+    Ok(opened
+        .into_iter()
+        .filter_map(|(id, name)| Some((id, name?)))
+        .collect())
 }
