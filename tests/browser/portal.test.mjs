@@ -598,6 +598,11 @@ async function frontDesk() {
   await signInAs(page, 'staff', 'Front desk (demo staff)');
   await page.locator('#calendar-page:not([hidden])').waitFor();
   assert.equal(await page.title(), 'Staff console · Riverside Family Therapy');
+  // An address staff have no page for (a patient's billing) shows their calendar, and says so in
+  // the address bar.
+  await page.evaluate(() => { location.hash = '#/billing'; });
+  await page.waitForURL(/#\/calendar$/);
+  assert.equal(await page.locator('#billing').isHidden(), true);
   // The week from today of every provider: Jane's appointments by her name.
   await page.getByRole('button', { name: 'Show the week from this day' }).click();
   await page.getByText(/ on the week from .* with all providers/).waitFor();

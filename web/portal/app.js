@@ -171,7 +171,8 @@ async function start() {
     const page = pageOfAddress();
     if (!session.token) return;
     const target = page && mayOpen(page) ? page : (session.roles.includes('patient') ? 'appointments' : 'calendar-page');
-    open(target).then(() => $('main').focus()).catch((error) => fail('', error));
+    // An address this person has no page for shows the page they land on instead, and says so.
+    go(target, { replace: true }).then(() => $('main').focus()).catch((error) => fail('', error));
   });
   $('show-access').addEventListener('click', () => showAccessLog().catch((error) => fail('', error)));
   wirePatient();

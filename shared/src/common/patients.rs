@@ -86,19 +86,30 @@ pub(crate) async fn name_of(
     Ok(Some(state.sealer.open_str(&key, attr::NAME, sealed).await?))
 }
 
-/// The names of the patients a list shows (each record read once, concurrently; the list's audit
-/// record must name every one of them).
+/// How many patient records a list opens at once (a month of every provider's calendar can name
+/// hundreds: the table and the key service see a bounded stream, not a burst).
+const NAMES_IN_FLIGHT: usize = 16;
+
+/// The names of the patients a list shows (each record read once, [`NAMES_IN_FLIGHT`] at a time;
+/// the list's audit record must name every one of them).
 pub(crate) async fn names_of<'a>(
     state: &AppState,
     patients: impl Iterator<Item = &'a PatientId>,
 ) -> Result<HashMap<PatientId, Sensitive<String>>, ApiError> {
-    let distinct: BTreeSet<&PatientId> = patients.collect();
-    let opened = futures_util::future::try_join_all(
-        distinct
-            .into_iter()
-            .map(|id| async move { Ok::<_, ApiError>((id.clone(), name_of(state, id).await?)) }),
-    )
-    .await?;
+    use futures_util::{StreamExt as _, TryStreamExt as _};
+    // Owned ids and state: the stream's futures borrow nothing (a handler's future stays Send).
+    let distinct: BTreeSet<PatientId> = patients.cloned().collect();
+    let opened: Vec<_> = futures_util::stream::iter(distinct)
+        .map(|id| {
+            let state = state.clone();
+            async move {
+                let name = name_of(&state, &id).await?;
+                Ok::<_, ApiError>((id, name))
+            }
+        })
+        .buffer_unordered(NAMES_IN_FLIGHT)
+        .try_collect()
+        .await?;
     Ok(opened
         .into_iter()
         .filter_map(|(id, name)| Some((id, name?)))
