@@ -538,6 +538,14 @@ where
         ),
         (
             "POST",
+            "/v1/waitlist/{W}/leave",
+            json!({"providerId": "{P}"}),
+            "patient-jane",
+            patient,
+            provider,
+        ),
+        (
+            "POST",
             "/v1/patients",
             new_patient,
             "staff-1",
@@ -598,10 +606,15 @@ where
             .send("POST", "/v1/charges", Some(&staff_token), Some("setup-charge"),
                 Some(json!({"patientId": "patient-jane", "currency": "USD", "lineItems": [{"description": "Visit", "amount": 15000}]})))
             .await;
+        let (_, _, entry) = stack
+            .send("POST", "/v1/waitlist", Some(&jane), Some("setup-wait"),
+                Some(json!({"providerId": demo.providers[0], "serviceId": demo.services[1], "from": tue("12:00"), "to": tue("13:00")})))
+            .await;
         let fill = |t: &str| {
             t.replace("{P}", demo.providers[0].as_str())
                 .replace("{S}", demo.services[1].as_str())
                 .replace("{A}", appointment["id"].as_str().unwrap())
+                .replace("{W}", entry["id"].as_str().unwrap())
         };
         let (path, body): (String, Value) = (
             fill(path),
