@@ -26,13 +26,13 @@ async function book() {
   const { providers } = await api('/v1/providers', { token: desk });
   const { services } = await api('/v1/services', { token: desk });
   const followUp = services.find((s) => s.durationMinutes === 30);
-  for (const [provider, patientId, start] of [[0, 'patient-jane', '10:00'], [1, 'patient-omar', '11:00'], [0, 'patient-jane', '15:00']]) {
+  for (const [provider, patientId, start] of [[0, 'patient-jane', '10:00'], [1, 'patient-omar', '11:00'], [0, 'patient-jane', '15:00'], [1, 'patient-omar', '16:00']]) {
     await api('/v1/appointments', {
       token: desk, method: 'POST', key: `schedule-${patientId}-${start}`,
       body: { providerId: providers[provider].id, serviceId: followUp.id, start: `2026-11-24T${start}:00-05:00`, patientId },
     });
   }
-  console.log('schedule (booking on Monday): three appointments for Tuesday: ok');
+  console.log('schedule (booking on Monday): four appointments for Tuesday: ok');
 }
 
 async function axe(page, what) {
@@ -69,7 +69,7 @@ async function day() {
       const omar = rows.filter({ hasText: /11:00\sAM–11:30\sAM · Omar Haddad/ });
       const later = rows.filter({ hasText: /3:00\sPM–3:30\sPM · Jane Demo-Patient/ });
       if (label === 'desktop') {
-        assert.equal(await rows.count(), 3, await page.locator('#calendar').innerText());
+        assert.equal(await rows.count(), 4, await page.locator('#calendar').innerText());
         assert.match(await omar.innerText(), /with Sam Okafor, LCSW · Booked/);
         await axe(page, `the day's schedule (${label})`);
         // Jane came: checked in, then her visit completed.
@@ -92,6 +92,17 @@ async function day() {
         await later.getByRole('button', { name: 'Yes, cancel it' }).click();
         await status.filter({ hasText: /^Cancelled: Jane Demo-Patient/ }).waitFor();
         assert.match(await later.innerText(), /· Cancelled/);
+        // Omar's 4:00 PM moves to Wednesday's first free time with the same provider.
+        const omarLater = rows.filter({ hasText: /4:00\sPM–4:30\sPM · Omar Haddad/ });
+        await omarLater.getByRole('button', { name: /^Move/ }).click();
+        await omarLater.getByLabel('Move to a day').fill('2026-11-25');
+        await omarLater.getByRole('button', { name: 'Show free times' }).click();
+        const first = omarLater.locator('.times button').first();
+        await first.waitFor();
+        await axe(page, `moving an appointment (${label})`);
+        await first.click();
+        await status.filter({ hasText: /^Moved: Omar Haddad, from 4:00\sPM–4:30\sPM to Wednesday, November 25 at / }).waitFor();
+        assert.equal(await rows.filter({ hasText: /Omar Haddad/ }).count(), 1, 'the moved visit left Tuesday');
         await axe(page, `the day's schedule after the changes (${label})`);
         await page.screenshot({ path: `${shots}/console-schedule-desktop.png`, fullPage: true });
         // The week of one provider: Dr. Rivera's two.
@@ -99,6 +110,11 @@ async function day() {
         await page.getByRole('button', { name: 'Show the week from this day' }).click();
         await status.filter({ hasText: /on the week from Tuesday, November 24 with Dr\. Ana Rivera/ }).waitFor();
         assert.equal(await rows.count(), 2);
+        // The week of Sam Okafor: Omar's visit now on Wednesday.
+        await page.locator('#calendar-provider').selectOption({ label: 'Sam Okafor, LCSW' });
+        await page.getByRole('button', { name: 'Show the week from this day' }).click();
+        await status.filter({ hasText: /with Sam Okafor, LCSW/ }).waitFor();
+        assert.match(await page.locator('#calendar').innerText(), /Wednesday, November 25\n[^]*Omar Haddad/);
       } else {
         // On a phone: what the desk recorded, readable, no action left on the finished ones.
         assert.match(await jane.innerText(), /· Completed/);
@@ -113,7 +129,7 @@ async function day() {
   } finally {
     await browser.close();
   }
-  console.log('schedule (the front desk on Tuesday): every provider with names, check-in, completed, no-show, a cancellation with a reason, one provider\'s week; desktop and phone: ok');
+  console.log('schedule (the front desk on Tuesday): every provider with names, check-in, completed, no-show, a move to Wednesday, a cancellation with a reason, one provider\'s week; desktop and phone: ok');
 }
 
 await (step === 'book' ? book() : day());

@@ -105,9 +105,63 @@ function appointmentRow(a) {
   if ((a.status === 'booked' && now >= start - 2 * 3600e3) || a.status === 'no_show') record('Check in', 'arrived');
   if (a.status === 'booked' && now >= start) record('No-show', 'no_show');
   if (a.status === 'arrived' && now >= start) record('Completed', 'completed');
-  if (a.status === 'booked' && now < start) actions.append(cancelForm(a, who, time));
+  if (a.status === 'booked' && now < start) actions.append(moveForm(a, who, time), cancelForm(a, who, time));
   if (actions.childElementCount) row.append(actions);
   return row;
+}
+
+// Moving to another free time of the same provider and service: a day, its free times, then a
+// confirmation; the appointment keeps its time until the new one is booked (one atomic reschedule).
+function moveForm(a, who, time) {
+  const key = newKey();
+  const box = el('div');
+  const ask = el('button', { type: 'button', className: 'secondary', textContent: 'Move…' });
+  ask.setAttribute('aria-label', `Move: ${who}, ${time}`);
+  const dayId = `move-day-${a.id}`;
+  const day = el('input', { type: 'date', id: dayId, required: true });
+  const find = el('button', { type: 'button', textContent: 'Show free times' });
+  const close = el('button', { type: 'button', className: 'secondary', textContent: 'Keep the time' });
+  const status = el('p', { role: 'status' });
+  const times = el('ul', { className: 'times' });
+  const panel = el('div', { hidden: true },
+    el('label', { htmlFor: dayId, textContent: 'Move to a day' }), day,
+    el('div', { className: 'actions' }, find, close), status, times);
+  ask.addEventListener('click', () => {
+    ask.hidden = true; panel.hidden = false;
+    day.value = new Intl.DateTimeFormat('en-CA', { timeZone: session.zone }).format(new Date(a.start));
+    day.focus();
+  });
+  close.addEventListener('click', () => { panel.hidden = true; ask.hidden = false; ask.focus(); });
+  find.addEventListener('click', async () => {
+    if (!day.value) { status.textContent = 'Choose a day.'; return; }
+    const query = new URLSearchParams({
+      serviceId: a.serviceId, from: startOfDayIn(day.value, session.zone).toISOString(), to: startOfDayIn(day.value, session.zone, 1).toISOString(),
+    });
+    try {
+      const { slots } = await api(`/v1/providers/${encodeURIComponent(a.providerId)}/availability?${query}`);
+      times.replaceChildren(...slots.map((start) => {
+        const label = `${dayLabel(start, session.zone)} at ${timeLabel(start, session.zone)}`;
+        const choose = el('button', { type: 'button', className: 'secondary', textContent: timeLabel(start, session.zone) });
+        choose.setAttribute('aria-label', `Move ${who} to ${label}`);
+        choose.addEventListener('click', async () => {
+          try {
+            await api(`/v1/appointments/${encodeURIComponent(a.id)}/reschedule`, { method: 'POST', key, json: { start } });
+            await showCalendar();
+            $('calendar-status').textContent = `Moved: ${who}, from ${time} to ${label}.`;
+            $('calendar-status').focus();
+          } catch (error) {
+            if (!error.signedOut) status.textContent = `Not moved: ${error.message}`;
+          }
+        });
+        return el('li', {}, choose);
+      }));
+      status.textContent = slots.length ? `${slots.length} free time${slots.length === 1 ? '' : 's'}; choosing one moves the appointment.` : 'No free times that day; try another.';
+    } catch (error) {
+      if (!error.signedOut) status.textContent = error.message;
+    }
+  });
+  box.append(ask, panel);
+  return box;
 }
 
 // Cancelling with a reason (sealed with the appointment, like the patient's own), asked once more.
