@@ -691,6 +691,17 @@ async fn a_waitlist_request_is_one_entry_that_its_patient_or_staff_may_remove() 
     assert_eq!((status, &same["id"]), (StatusCode::OK, &first["id"]));
     let (_, list) = stack.get(&john, "/v1/waitlist").await;
     assert_eq!(list["entries"].as_array().map(Vec::len), Some(1), "{list}");
+    // Days the provider does not book yet could never be offered: refused in words.
+    let far = json!({"providerId": demo.providers[0], "serviceId": service_of(&demo, 30),
+        "from": "2027-06-01T00:00:00-04:00", "to": "2027-06-05T00:00:00-04:00"});
+    let (status, refused) = wait_for(&stack, &john, "w-far", far).await;
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("beyond_booking_window")
+        )
+    );
     let (status, full) =
         wait_for(&stack, &john, "w4", tuesday_window(&demo, "14:00", "15:00")).await;
     assert_eq!(status, StatusCode::CONFLICT, "{full}");

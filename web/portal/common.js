@@ -97,9 +97,11 @@ export function list(id, rows, empty) {
 }
 
 // A button that asks once more before it acts ("Cancel this appointment" → "Yes, cancel it").
-export function confirmButton(label, yesLabel, noLabel, action) {
+export function confirmButton(label, yesLabel, noLabel, action, name = null) {
   const box = el('div');
   const ask = el('button', { type: 'button', className: 'secondary', textContent: label });
+  // Among repeated buttons, the accessible name says which item it acts on.
+  if (name) ask.setAttribute('aria-label', name);
   const yes = el('button', { type: 'button', textContent: yesLabel });
   const no = el('button', { type: 'button', className: 'secondary', textContent: noLabel });
   const confirm = el('div', { className: 'actions', hidden: true }, yes, no);

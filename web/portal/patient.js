@@ -242,6 +242,7 @@ const waiting = new Set();
 // Leaving the waitlist (asked once more first); an offer held for the entry goes with it.
 function leaveButton(entry, what) {
   const key = newKey();
+  const name = `Leave the waitlist: ${what}, from ${dayLabel(entry.from, session.zone)}`;
   return confirmButton('Leave the waitlist', 'Yes, leave it', 'No, stay on it', async () => {
     try {
       await api(`/v1/waitlist/${encodeURIComponent(entry.id)}/leave`, { method: 'POST', key, json: { providerId: entry.providerId } });
@@ -251,7 +252,7 @@ function leaveButton(entry, what) {
     } catch (error) {
       if (!error.signedOut) $('waitlist-status').textContent = `Still on the waitlist: ${error.message}`;
     }
-  });
+  }, name);
 }
 
 async function loadWaitlist() {

@@ -275,7 +275,7 @@ async function showWaitlist() {
       } catch (error) {
         if (!error.signedOut) $('staff-waitlist-status').textContent = `Not removed: ${error.message}`;
       }
-    }));
+    }, `Remove from the waitlist: ${who}, ${what}`));
     return row;
   }), 'Nobody is waiting.');
   $('staff-waitlist-status').textContent = `${entries.length} on the waitlist of ${catalog.providerName.get(provider)}.`;

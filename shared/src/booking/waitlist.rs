@@ -62,6 +62,12 @@ pub async fn join_waitlist(
     let provider = provider(state, &req.provider_id).await?;
     let service = offered_service(state, &req.service_id, &provider.id).await?;
     let now = now(state);
+    // Days the provider does not book yet could never be offered as a bookable time.
+    if from > now + provider.rules.max_advance() {
+        return Err(ApiError::Booking(BookingError::Slot(
+            domain::schedule::SlotError::BeyondAdvance,
+        )));
+    }
     close_lapsed(state, &patient, now, &caller.request_id).await?;
     let claim_key = waitlist_request_key(&patient, &provider.id, &service.id, from, to);
     // The same request again answers with the open entry it made (a read here; the claim below
