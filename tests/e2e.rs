@@ -18,6 +18,7 @@ mod lambda_events;
 mod notifications;
 mod notify_function;
 mod openapi_routes;
+mod patient_search;
 mod payments;
 mod reports;
 mod schedule;

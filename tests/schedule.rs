@@ -262,3 +262,57 @@ async fn attendance_is_recorded_by_the_desk_and_the_provider_when_it_can_be_true
         );
     }
 }
+
+#[tokio::test]
+async fn the_front_desk_reads_one_patients_appointments_and_no_one_else_does() {
+    let stack = Stack::embedded();
+    let demo = stack.seed().await;
+    register(&stack, "patient-omar", "Omar Haddad").await;
+    booked(&stack, &demo, 1, "patient-jane", "14:00").await;
+    booked(&stack, &demo, 0, "patient-jane", "10:00").await;
+    booked(&stack, &demo, 0, "patient-omar", "11:00").await;
+    let desk = stack.token("staff-1", &[Role::Staff]);
+    let (status, list) = stack
+        .get(&desk, "/v1/appointments?patientId=patient-jane")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let starts: Vec<&str> = list["appointments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            assert_eq!(a["patientId"], "patient-jane");
+            a["start"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(starts, [tue("10:00"), tue("14:00")], "hers, by start");
+
+    // A provider, another patient, or a list mixed with a calendar: refused.
+    let rivera = stack.token(DEMO_PROVIDER_LOGINS[0], &[Role::Provider]);
+    let omar = stack.token("patient-omar", &[Role::Patient]);
+    for token in [&rivera, &omar] {
+        let (status, _) = stack
+            .get(token, "/v1/appointments?patientId=patient-jane")
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+    let mixed = format!(
+        "/v1/appointments?patientId=patient-jane&providerId={}",
+        demo.providers[0]
+    );
+    assert_eq!(stack.get(&desk, &mixed).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        stack.get(&desk, "/v1/appointments?patientId=").await.0,
+        StatusCode::BAD_REQUEST
+    );
+    // The refused reads are in the audit log, naming Jane.
+    let denied = stack
+        .scan()
+        .await
+        .into_iter()
+        .filter(|i| i.key.pk.starts_with("AUDIT#"))
+        .filter(|i| i.get("action").and_then(|v| v.as_s()) == Some("appointment.list"))
+        .filter(|i| i.get("outcome").and_then(|v| v.as_s()) == Some("denied"))
+        .count();
+    assert_eq!(denied, 2);
+}

@@ -22,4 +22,5 @@ pub mod progress;
 pub mod refusals;
 pub mod report;
 pub mod schedule;
+pub mod search;
 pub mod sensitive;

@@ -138,6 +138,14 @@ pub enum PatientError {
     ChangedMeanwhile,
     #[error("X-Id-Token is not a valid ID token of this login.")]
     InvalidIdToken,
+    #[error(
+        "Search for a name word of at least 3 letters, a phone number of at least 7 digits, a date of birth (YYYY-MM-DD) or an email address."
+    )]
+    SearchTooShort,
+    #[error("A search is at most 100 characters and 4 words.")]
+    SearchTooLong,
+    #[error("Send either email or query.")]
+    SearchEitherEmailOrQuery,
 }
 
 /// Feedback and complaints.

@@ -628,10 +628,14 @@ async function frontDesk() {
   assert.equal(await page.locator('#staff-waitlist li').filter({ hasText: 'Jane Demo-Patient · ' }).count(), 0);
 
   await nav(page, 'Patients');
-  await page.getByLabel("Patient's email address").fill('jane.demo@example.org');
+  // Found by the start of her name, as the front desk hears it on the phone.
+  await page.getByLabel('Find a patient').fill('jan demo');
   await page.getByRole('button', { name: 'Find' }).click();
+  await page.locator('#search-status', { hasText: /^1 patient found\.$/ }).waitFor();
   await page.getByRole('button', { name: /^Open Jane/ }).click();
   await page.getByText(/USD: \$0\.00 owed/).waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'chosen-title');
+  assert.match(await page.locator('#chosen-appointments').innerText(), /Initial consultation with Dr\. Ana Rivera\nBooked/);
   await page.getByLabel('Description').fill('Follow-up session');
   await page.getByLabel('Amount').fill('45');
   await page.getByRole('button', { name: 'Post the charge' }).click();
@@ -653,10 +657,13 @@ async function frontDesk() {
   await page.getByRole('button', { name: 'Choose another time' }).click();
   assert.equal(await confirmation.isHidden(), true);
   await page.locator('#staff-slots button').first().click();
+  const listed = await page.locator('#chosen-appointments li').count();
   await page.getByLabel('Visit reason (optional; kept sealed)').fill('Sleep follow-up, asked for by phone');
   await page.getByRole('button', { name: 'Book it' }).click();
   await page.getByText(/^Booked Jane Demo-Patient: Wednesday, /).waitFor();
   assert.equal(await confirmation.isHidden(), true);
+  // Her page lists it at once.
+  await page.waitForFunction((before) => document.querySelectorAll('#chosen-appointments li').length === before + 1, listed);
   await axe(page, 'the patients page (staff)');
   await page.screenshot({ path: `${shots}/console-patients-desktop.png`, fullPage: true });
 

@@ -1,17 +1,17 @@
-// The staff console: the schedule (a day or a week of one provider or all, with attendance), patient lookup with the
-// balance and posting a charge, feedback triage, and (administrators) the reports.
+// The staff console: the schedule (a day or a week of one provider or all, with attendance), patients found by
+// name, phone or date of birth, a patient's page (appointments, balance, a charge, a booking), feedback triage, and (administrators) the reports.
 import {
-  $, api, catalog, confirmButton, dayLabel, el, fillProviders, fillServices, item, list, money, newKey, session, show,
+  $, api, catalog, confirmButton, dayLabel, describe, el, fillProviders, fillServices, item, list, money, newKey, session, show,
   startOfDayIn,
   timeLabel, when,
 } from './common.js';
 
 export function resetStaff() {
-  for (const id of ['calendar', 'patient-results', 'staff-feedback', 'reports', 'report-view', 'staff-waitlist', 'staff-slots', 'audit-results']) $(id).replaceChildren();
-  for (const id of ['calendar-status', 'search-status', 'charge-status', 'staff-feedback-status', 'reports-status', 'chosen-patient', 'staff-waitlist-status', 'staff-book-status', 'audit-status', 'staff-confirm-what']) $(id).textContent = '';
+  for (const id of ['calendar', 'patient-results', 'staff-feedback', 'reports', 'report-view', 'staff-waitlist', 'staff-slots', 'audit-results', 'chosen-appointments']) $(id).replaceChildren();
+  for (const id of ['calendar-status', 'search-status', 'charge-status', 'staff-feedback-status', 'reports-status', 'chosen-patient', 'staff-waitlist-status', 'staff-book-status', 'audit-status', 'staff-confirm-what', 'chosen-title', 'chosen-details']) $(id).textContent = '';
   $('staff-reason').value = '';
   staff.booking = null;
-  for (const id of ['charge-form', 'staff-book', 'staff-confirm', 'audit-more']) show(id, false);
+  for (const id of ['charge-form', 'staff-book', 'staff-confirm', 'audit-more', 'patient-page']) show(id, false);
   staff.patient = null;
 }
 
@@ -196,26 +196,33 @@ function cancelForm(a, who, time) {
 
 async function searchPatients(event) {
   event.preventDefault();
-  const email = $('search-email').value.trim();
+  const query = $('search-query').value.trim();
   show('charge-form', false);
+  show('patient-page', false);
   try {
-    const { patients } = await api('/v1/patients/search', { method: 'POST', json: { email } });
+    const { patients, more } = await api('/v1/patients/search', { method: 'POST', json: { query } });
     list('patient-results', patients.map((p) => {
-      const row = item(p.name, `Born ${p.dateOfBirth} · ${p.email}`);
+      const row = item(p.name, `Born ${p.dateOfBirth} · ${p.phone} · ${p.email}`);
       const choose = el('button', { type: 'button', className: 'secondary', textContent: `Open ${p.name}` });
       choose.addEventListener('click', () => openPatient(p).catch((e) => { $('search-status').textContent = e.message; }));
       row.append(choose);
       return row;
-    }), 'No patient with this email address.');
-    $('search-status').textContent = '';
+    }), 'No patient matches all of these words.');
+    const count = `${patients.length} patient${patients.length === 1 ? '' : 's'} found`;
+    $('search-status').textContent = more ? `${count}; more match: add a word or the date of birth.` : `${count}.`;
   } catch (error) {
     if (!error.signedOut) $('search-status').textContent = `Not searched: ${error.message}`;
   }
 }
 
+// A patient's page: who she is, her appointments and her account, with booking and charging.
 async function openPatient(patient) {
   staff.patient = patient;
-  const balance = await api(`/v1/balance?patientId=${encodeURIComponent(patient.patientId)}`);
+  const id = encodeURIComponent(patient.patientId);
+  const [balance] = await Promise.all([api(`/v1/balance?patientId=${id}`), showPatientAppointments(patient)]);
+  $('chosen-title').textContent = patient.name;
+  $('chosen-details').textContent = `Born ${patient.dateOfBirth} · ${patient.phone} · ${patient.email}${patient.emailVerified ? ' (verified)' : ' (not verified)'}`;
+  show('patient-page', true);
   const totals = balance.balances.map((b) => `${b.currency}: ${money(b.balance, b.currency)} owed (${money(b.charged, b.currency)} charged, ${money(b.paid, b.currency)} paid)`);
   $('chosen-patient').textContent = `${patient.name}. ${totals.length ? totals.join('; ') : 'No charges yet.'}`;
   $('charge-currency').value = balance.balances[0]?.currency || $('charge-currency').value;
@@ -224,7 +231,18 @@ async function openPatient(patient) {
   show('staff-book', true);
   $('staff-slots').replaceChildren();
   $('staff-book-status').textContent = '';
-  $('charge-description').focus();
+  $('chosen-title').focus();
+}
+
+// Her appointments: the coming ones first, soonest first; then the past, latest first.
+async function showPatientAppointments(patient) {
+  const { appointments } = await api(`/v1/appointments?patientId=${encodeURIComponent(patient.patientId)}`);
+  const now = Date.now();
+  const upcoming = appointments.filter((a) => Date.parse(a.end) > now);
+  const past = appointments.filter((a) => Date.parse(a.end) <= now).reverse();
+  const state = (a) => (a.status === 'booked' && Date.parse(a.end) <= now ? 'Past' : STATE_LABEL[a.status] || a.status);
+  list('chosen-appointments', [...upcoming, ...past].map((a) => item(`${when(a.start)}: ${describe(a)}`, state(a))),
+    'No appointments yet.');
 }
 
 async function postCharge(event) {
@@ -331,6 +349,7 @@ async function bookConfirmed() {
     $('staff-slots').replaceChildren();
     $('staff-book-status').textContent = `Booked ${staff.patient.name}: ${b.label}.`;
     $('staff-book-status').focus();
+    await showPatientAppointments(staff.patient);
   } catch (error) {
     if (!error.signedOut) $('staff-book-status').textContent = `Not booked: ${error.message}`;
   }

@@ -12,7 +12,7 @@ use serde::Serialize;
 use shared::audit::{access, search};
 use shared::auth::{Principal, Role, Subject};
 use shared::booking::{
-    appointments, availability, book, changes, holds, patients, setup, waitlist,
+    appointments, availability, book, changes, holds, patient_search, patients, setup, waitlist,
 };
 use shared::common::paging::PageQuery;
 use shared::feedback;
@@ -172,10 +172,9 @@ async fn create_patient(change: Change<patients::NewPatient>) -> Result<Reply, A
 async fn search_patients(
     State(s): State<AppState>,
     caller: Caller,
-    ApiJson(search): ApiJson<patients::PatientSearch>,
-) -> Json200 {
-    let found = patients::find_by_email(&s, &caller, search).await?;
-    Ok(Json(serde_json::json!({ "patients": found })))
+    ApiJson(search): ApiJson<patient_search::PatientSearch>,
+) -> Result<Json<patient_search::Found>, ApiError> {
+    Ok(Json(patient_search::search(&s, &caller, search).await?))
 }
 
 type PatientJson = Result<Json<shared::common::patients::PatientView>, ApiError>;

@@ -88,11 +88,14 @@ pub async fn get_appointment(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ListQuery {
     pub provider_id: Option<String>,
+    /// Staff reading one patient's appointments (the patient's page in the console).
+    pub patient_id: Option<PatientId>,
     pub from: Option<String>,
     pub to: Option<String>,
 }
 
-/// A patient's own appointments; or, for staff and the provider, a provider's calendar in a range.
+/// A patient's own appointments (or, for staff, one patient's); or, for staff and the provider, a
+/// provider's calendar in a range.
 #[tracing::instrument(skip_all)]
 pub async fn list_appointments(
     state: &AppState,
@@ -113,7 +116,26 @@ pub async fn list_appointments(
     let practice = practice(state).await?;
     // A calendar (not a patient's own list) shows each patient's name.
     let mut named = true;
+    let own_list = |patient: &PatientId| {
+        Query::partition(patient_partition(patient))
+            .sort(SortKey::BeginsWith(PATIENT_APPOINTMENT_PREFIX.into()))
+            .consistent()
+    };
     let (items, audit) = match &q.provider_id {
+        _ if q.patient_id.is_some() && q.provider_id.is_some() => {
+            return Err(ApiError::Input(InputError::InvalidQuery));
+        }
+        // The front desk on a patient's page: every appointment of hers, by start.
+        None if let Some(patient) = &q.patient_id => {
+            let target = Audit::new("appointment.list", "patient", patient.as_str()).about(patient);
+            let authorized = caller.authorize_staff().map_err(ApiError::from);
+            refused(state, caller, target, authorized).await?;
+            named = false;
+            (
+                query_all(&*state.table, &own_list(patient)).await?,
+                Audit::new("appointment.list", "patient", patient.as_str()),
+            )
+        }
         Some(id) => {
             let id = query_provider_id(id)?;
             let provider = provider(state, &id).await?;
@@ -135,11 +157,8 @@ pub async fn list_appointments(
         None if caller.principal.has(Role::Patient) => {
             named = false;
             let patient = PatientId::of(&caller.principal.subject);
-            let query = Query::partition(patient_partition(&patient))
-                .sort(SortKey::BeginsWith(PATIENT_APPOINTMENT_PREFIX.into()))
-                .consistent();
             (
-                query_all(&*state.table, &query).await?,
+                query_all(&*state.table, &own_list(&patient)).await?,
                 Audit::new("appointment.list", "patient", patient.as_str()),
             )
         }

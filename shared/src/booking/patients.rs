@@ -1,10 +1,12 @@
 //! Patients: demographics sealed field by field (name, date of birth, phone, email), an email
-//! blind index so staff can find a patient by exact address, and an audit record for every read.
+//! blind index so staff can find a patient by exact address (and the search terms of
+//! [`super::patient_search`] by name, phone and date of birth), and an audit record for every read.
 
 use crate::store::attr;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
+use super::patient_search as search;
 use crate::auth::{Resource, Role};
 use crate::common::patients::{PatientView, SEALED_FIELDS, open};
 use crate::error::ApiError;
@@ -106,6 +108,7 @@ async fn sealed_item(
     id: &PatientId,
     details: &PatientDetails,
     email_verified: bool,
+    terms: &std::collections::BTreeSet<String>,
 ) -> Result<Item, ApiError> {
     let key = patient_key(id);
     let blind = state.blind_index().await?;
@@ -120,7 +123,8 @@ async fn sealed_item(
         .with(attr::ID, id.as_str())
         .with(GSI1_PK, email_index(&blind.email(details.email.expose())))
         .with(GSI1_SK, patient_index_sort(id))
-        .with(attr::EMAIL_VERIFIED, AttrValue::Bool(email_verified));
+        .with(attr::EMAIL_VERIFIED, AttrValue::Bool(email_verified))
+        .with(attr::SEARCH_TERMS, search::listed(terms));
     for (field, value) in SEALED_FIELDS.iter().zip(values) {
         item.set(*field, state.sealer.seal_str(&key, field, value).await?);
     }
@@ -150,13 +154,16 @@ pub async fn create(
     let (id, details) = req.split();
     details.validate(today(state))?;
     // Staff typed the address: it stays unverified until the patient's own login proves it.
-    let writes = vec![
+    let terms = search::terms_of(state, &details).await?;
+    let (term_writes, _) = search::term_writes(&id, None, &terms);
+    let mut writes = vec![
         Write::new(TransactOp::Put {
-            item: sealed_item(state, &id, &details, false).await?,
+            item: sealed_item(state, &id, &details, false, &terms).await?,
             condition: Some(Condition::ItemAbsent),
         })
         .or(PatientError::PatientExists),
     ];
+    writes.extend(term_writes);
     let reply = Reply::created(&view_of(&id, &details, false))?.with_patient_data();
     let audit = Audit::new("patient.create", "patient", id.as_str()).about(&id);
     Ok(commit(state, caller, idem, writes, audit, reply).await?)
@@ -176,10 +183,22 @@ pub async fn put_me(
         v.expose()
             .eq_ignore_ascii_case(details.email.expose().trim())
     });
-    let writes = vec![Write::new(TransactOp::Put {
-        item: sealed_item(state, &id, &details, verified).await?,
-        condition: None,
-    })];
+    // The record's search terms follow its name, phone and date of birth: the stale ones go in
+    // the same transaction, on the condition that the record still lists what was read.
+    let before = state
+        .table
+        .get(&patient_key(&id), Consistency::Strong)
+        .await?;
+    let terms = search::terms_of(state, &details).await?;
+    let (term_writes, unchanged) = search::term_writes(&id, before.as_ref(), &terms);
+    let mut writes = vec![
+        Write::new(TransactOp::Put {
+            item: sealed_item(state, &id, &details, verified, &terms).await?,
+            condition: Some(unchanged),
+        })
+        .or(PatientError::ChangedMeanwhile),
+    ];
+    writes.extend(term_writes);
     let reply = Reply::ok(&view_of(&id, &details, verified))?.with_patient_data();
     let audit = Audit::new("patient.update", "patient", id.as_str()).about(&id);
     Ok(commit(state, caller, idem, writes, audit, reply).await?)
@@ -321,22 +340,15 @@ pub async fn get(
     Ok(view)
 }
 
-/// A search for patients, sent in a body so the address never appears in a URL.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct PatientSearch {
-    pub email: Sensitive<String>,
-}
-
 /// Staff find patients by exact email address (through the blind index). Every match is shown
 /// with whether its address is verified; an empty search is audited too.
 #[tracing::instrument(skip_all)]
-pub async fn find_by_email(
+pub(crate) async fn find_by_email(
     state: &AppState,
     caller: &Caller,
-    search: PatientSearch,
-) -> Result<Vec<PatientView>, ApiError> {
-    let email = search.email.expose();
+    email: Sensitive<String>,
+) -> Result<search::Found, ApiError> {
+    let email = email.expose();
     caller.authorize_staff()?;
     if !valid_email(email.trim()) {
         return Err(ApiError::Patient(PatientError::InvalidEmail));
@@ -362,5 +374,8 @@ pub async fn find_by_email(
         .await?;
         found.push(view);
     }
-    Ok(found)
+    Ok(search::Found {
+        patients: found,
+        more: false,
+    })
 }

@@ -96,22 +96,53 @@ pub(crate) async fn names_of<'a>(
     state: &AppState,
     patients: impl Iterator<Item = &'a PatientId>,
 ) -> Result<HashMap<PatientId, Sensitive<String>>, ApiError> {
-    use futures_util::{StreamExt as _, TryStreamExt as _};
-    // Owned ids and state: the stream's futures borrow nothing (a handler's future stays Send).
-    let distinct: BTreeSet<PatientId> = patients.cloned().collect();
-    let opened: Vec<_> = futures_util::stream::iter(distinct)
-        .map(|id| {
-            let state = state.clone();
-            async move {
-                let name = name_of(&state, &id).await?;
-                Ok::<_, ApiError>((id, name))
-            }
-        })
-        .buffer_unordered(NAMES_IN_FLIGHT)
-        .try_collect()
-        .await?;
+    let opened = each_record(state, patients.cloned().collect(), |state, id| async move {
+        name_of(&state, &id).await
+    })
+    .await?;
     Ok(opened
         .into_iter()
         .filter_map(|(id, name)| Some((id, name?)))
         .collect())
+}
+
+/// The records of the patients a search found, opened whole (`None`s dropped).
+pub(crate) async fn records_of(
+    state: &AppState,
+    patients: BTreeSet<PatientId>,
+) -> Result<Vec<PatientView>, ApiError> {
+    let opened = each_record(state, patients, |state, id| async move {
+        match state
+            .table
+            .get(&patient_key(&id), Consistency::Eventual)
+            .await?
+        {
+            Some(item) => Ok(Some(open(&state, &item).await?)),
+            None => Ok(None),
+        }
+    })
+    .await?;
+    Ok(opened.into_iter().filter_map(|(_, view)| view).collect())
+}
+
+/// `read` of each distinct patient, [`NAMES_IN_FLIGHT`] at a time.
+async fn each_record<T, F, Fut>(
+    state: &AppState,
+    patients: BTreeSet<PatientId>,
+    read: F,
+) -> Result<Vec<(PatientId, T)>, ApiError>
+where
+    F: Fn(AppState, PatientId) -> Fut,
+    Fut: std::future::Future<Output = Result<T, ApiError>>,
+{
+    use futures_util::{StreamExt as _, TryStreamExt as _};
+    // Owned ids and state: the stream's futures borrow nothing (a handler's future stays Send).
+    futures_util::stream::iter(patients)
+        .map(|id| {
+            let opened = read(state.clone(), id.clone());
+            async move { Ok::<_, ApiError>((id, opened.await?)) }
+        })
+        .buffer_unordered(NAMES_IN_FLIGHT)
+        .try_collect()
+        .await
 }

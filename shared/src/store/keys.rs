@@ -10,6 +10,9 @@
 //! - hold `HOLD#<id>` / `HOLD` (GSI `HOLDS` / `<expiry>#<id>` for the expiry sweep)
 //! - waitlist entry `WAITLIST#<provider>` / `<id>` (GSI `PATIENT#<patient>#WAITLIST`)
 //! - patient `PATIENT#<id>` / `PROFILE` (GSI `EMAIL#<blind index>` / `PATIENT#<id>`)
+//! - a patient's search terms `PATIENT#<id>` / `FIND#<blind index>` (GSI `FIND#<blind index>` /
+//!   `PATIENT#<id>`): one per term of `domain::search` (name prefixes, phone tail, date of birth),
+//!   so staff find a patient by name without the table holding one in plaintext
 //! - a patient's allowance slots `PATIENT#<id>` / `QUOTA#<kind>#<nn>`
 //! - a patient's open waitlist request `PATIENT#<id>` / `WAITREQ#<provider>#<service>#<from>#<to>`
 //!   (`owner` = the entry, `expires_at` = the window's end): one open entry per request
@@ -112,7 +115,23 @@ pub fn email_index(blind: &str) -> String {
     format!("EMAIL#{blind}")
 }
 
-/// The GSI sort key of a patient's record under their email index.
+/// Sort-key prefix of a patient's search terms.
+pub const SEARCH_TERM_PREFIX: &str = "FIND#";
+
+/// One search term of a patient (`blind` is the term's blind index).
+pub fn search_term_key(patient: &PatientId, blind: &str) -> Key {
+    Key::new(
+        patient_partition(patient),
+        format!("{SEARCH_TERM_PREFIX}{blind}"),
+    )
+}
+
+/// The GSI partition that finds the patients under one search term.
+pub fn search_index(blind: &str) -> String {
+    format!("{SEARCH_TERM_PREFIX}{blind}")
+}
+
+/// The GSI sort key of a patient's record under their email index (and a term under its index).
 pub fn patient_index_sort(patient: &PatientId) -> String {
     patient_partition(patient)
 }
@@ -416,12 +435,14 @@ mod tests {
                 refusal_patient_key(day, 1, "patient-1", "patient-2").pk,
             ),
             ("blind_index_key", blind_index_key().pk),
+            ("search_term_key", search_term_key(&patient, "x").pk),
         ]
     }
 
     /// Index (GSI) partitions and sort keys: not partitions of the table.
-    const NOT_TABLE_PARTITIONS: [&str; 11] = [
+    const NOT_TABLE_PARTITIONS: [&str; 12] = [
         "calendar_partition",
+        "search_index",
         "patient_waitlist_partition",
         "instant_key",
         "email_index",

@@ -109,6 +109,9 @@ fn refusal(e: &ApiError) -> Option<(StatusCode, &'static str)> {
             Pa::EmailDiffers => (CONFLICT, "email_differs"),
             Pa::ChangedMeanwhile => (CONFLICT, "conflict"),
             Pa::InvalidIdToken => (INVALID, "invalid_id_token"),
+            Pa::SearchTooShort => (INVALID, "search_too_short"),
+            Pa::SearchTooLong => (INVALID, "search_too_long"),
+            Pa::SearchEitherEmailOrQuery => (INVALID, "invalid_body"),
         },
         ApiError::Payment(p) => match p {
             P::InvalidLineItems => (INVALID, "invalid_line_items"),
