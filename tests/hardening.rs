@@ -357,6 +357,7 @@ async fn limits_on_holds_and_the_waitlist_and_their_settings() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["limits"]["openWaitlistEntriesPerPatient"], 4);
+    assert_eq!(body["contact"], json!({}), "a contact left out is none");
     assert_eq!(body["limits"]["activeAppointmentsPerPatient"], 4);
     let (status, _, _) = stack
         .send("POST", "/v1/waitlist", Some(&jane), Some("w4"),
@@ -1174,4 +1175,56 @@ async fn undecodable_path_segments_are_404_problems() {
         );
         assert_eq!(headers["content-type"], "application/problem+json");
     }
+}
+
+#[tokio::test]
+async fn the_practice_says_where_it_is_and_how_to_call_it() {
+    let stack = Stack::embedded();
+    stack.seed().await;
+    let jane = stack.token("patient-jane", &[Role::Patient]);
+    let admin = stack.token("admin-1", &[Role::Admin]);
+    // The demo's, as every signed-in caller reads it.
+    let (status, practice) = stack.get(&jane, "/v1/practice").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        practice["contact"],
+        json!({"address": "12 River Street, Springfield", "phone": "+1 555 010 0199"})
+    );
+    let put = |contact: Value| json!({"name": "Riverside Family Therapy", "timeZone": "America/New_York", "contact": contact});
+    for (n, bad) in [
+        json!({"address": ""}),
+        json!({"address": "12 River Street\nSpringfield"}),
+        json!({"address": "x".repeat(201)}),
+        json!({"phone": "555-01"}),
+        json!({"phone": "call us"}),
+        json!({"fax": "+1 555 010 0199"}),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (status, _, body) = stack
+            .send(
+                "PUT",
+                "/v1/practice",
+                Some(&admin),
+                Some(&format!("bad-{n}")),
+                Some(put(bad.clone())),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {body}");
+    }
+    let (_, still) = stack.get(&jane, "/v1/practice").await;
+    assert_eq!(still["contact"], practice["contact"], "nothing changed");
+    let moved = json!({"address": "40 Mill Road, Springfield", "phone": "(555) 010-0142"});
+    let (status, _, body) = stack
+        .send(
+            "PUT",
+            "/v1/practice",
+            Some(&admin),
+            Some("moved"),
+            Some(put(moved.clone())),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(stack.get(&jane, "/v1/practice").await.1["contact"], moved);
 }

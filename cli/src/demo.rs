@@ -110,6 +110,10 @@ pub async fn seed(state: &AppState) -> Result<Demo, ApiError> {
             waitlist_offer_minutes: 60,
             limits: Default::default(),
             notifications: Default::default(),
+            contact: domain::booking::Contact {
+                address: Some("12 River Street, Springfield".into()),
+                phone: Some("+1 555 010 0199".into()),
+            },
         },
     )
     .await?;

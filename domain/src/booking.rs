@@ -21,6 +21,41 @@ pub struct Practice {
     pub waitlist_offer_minutes: u16,
     pub limits: Limits,
     pub notifications: crate::notify::Settings,
+    pub contact: Contact,
+}
+
+/// Where the practice is and how patients reach it: said in confirmations, reminders and wherever
+/// the portal asks a patient to call.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Contact {
+    /// The street address visits take place at, on one line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// The phone number patients call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+}
+
+impl Contact {
+    pub fn validate(&self) -> Result<(), &'static str> {
+        let text_ok = |t: &str| {
+            !t.trim().is_empty() && t.chars().count() <= 200 && !t.chars().any(char::is_control)
+        };
+        if self.address.as_deref().is_some_and(|a| !text_ok(a)) {
+            return Err("contact.address is 1 to 200 characters on one line.");
+        }
+        let phone_ok = |p: &str| {
+            let digits = p.chars().filter(char::is_ascii_digit).count();
+            (7..=15).contains(&digits)
+                && p.chars()
+                    .all(|c| c.is_ascii_digit() || " +-().".contains(c))
+        };
+        if self.phone.as_deref().is_some_and(|p| !phone_ok(p)) {
+            return Err("contact.phone has 7 to 15 digits.");
+        }
+        Ok(())
+    }
 }
 
 impl Practice {
@@ -35,6 +70,7 @@ impl Practice {
             "waitlistOfferMinutes": self.waitlist_offer_minutes,
             "limits": self.limits,
             "notifications": self.notifications,
+            "contact": self.contact,
         })
     }
 }

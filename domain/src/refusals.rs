@@ -102,6 +102,8 @@ pub enum SetupError {
     /// The limits' own explanation of what is wrong.
     #[error("{0}")]
     InvalidLimits(&'static str),
+    #[error("{0}")]
+    InvalidContact(&'static str),
     #[error("durationMinutes is a multiple of 5 from 5 to 180.")]
     InvalidDuration,
     #[error("providerIds lists 1 to 50 providers.")]

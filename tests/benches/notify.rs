@@ -89,6 +89,7 @@ async fn main() {
             messages_per_patient_per_day: 50,
             ..Settings::default()
         },
+        contact: Default::default(),
     };
     let t = Instant::now();
     let mut items = vec![practice.to_item()];

@@ -116,6 +116,7 @@ async fn load(dir: &std::path::Path) {
         waitlist_offer_minutes: 60,
         limits: Limits::default(),
         notifications: Default::default(),
+        contact: Default::default(),
     };
     let providers: Vec<Provider> = (0..4)
         .map(|i| Provider {

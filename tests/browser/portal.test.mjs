@@ -146,21 +146,36 @@ async function patient(label, width, height, { provider, service }) {
   await axe(page, `the appointments page (${label})`);
   await page.screenshot({ path: `${shots}/portal-appointments-${label}.png`, fullPage: true });
 
-  // Booking: a provider and service, the free times of the next two weeks, one chosen, booked.
+  // Booking by date: a provider and service, a month of the booking window with the days that
+  // have free times, one day's times grouped, one chosen, booked.
   const before = await upcoming.count();
   await page.locator('#provider').selectOption({ label: provider.name });
   await page.locator('#service').selectOption(service.id);
   await page.getByRole('button', { name: 'Show free times' }).click();
+  const freeDay = page.locator('#month-grid button').first();
+  await freeDay.waitFor();
+  // The zone as people say it: the practice's, and (the browser being in London) hers.
+  assert.match(await page.locator('#book-status').innerText(), /^\d+ days? with free times in \w+ \d{4}: choose a day\. Times are in Eastern Time, the practice's, and in yours \(.+\)\.$/);
+  assert.equal(await page.getByRole('button', { name: 'Previous month' }).isDisabled(), true);
+  assert.match(await freeDay.getAttribute('aria-label'), /^\w+day, \w+ \d{1,2}: \d+ free times?$/);
+  await freeDay.click();
   const time = page.locator('#slots .times button').first();
   await time.waitFor();
-  assert.match(await page.locator('#book-status').innerText(), /free times in the next two weeks, shown in the practice's time zone \(America\/New_York\) and in yours\./);
+  assert.equal(await freeDay.getAttribute('aria-pressed'), 'true');
+  // Focus moves to the day chosen; its times grouped by part of the day.
+  assert.match(await page.evaluate(() => document.activeElement.textContent), /^\w+day, \w+ \d{1,2}$/);
+  assert.match(await page.locator('#slots h4').first().innerText(), /^(Morning|Afternoon|Evening)$/);
+  assert.match(await page.locator('#book-status').innerText(), /^\d+ free times? on \w+day, \w+ \d{1,2}, in Eastern Time\.$/);
   // Each time in the practice's zone and, the browser being in London, in hers.
   assert.match(await time.innerText(), /^\d{1,2}:\d{2} [AP]M \(\d{1,2}:\d{2} [AP]M yours\)$/);
-  // Three days at a time, more on request.
-  assert.equal(await page.locator('#slots h3').count(), 3);
-  await page.getByRole('button', { name: 'Show more days' }).click();
-  assert.equal(await page.locator('#slots h3').count(), 6);
-  await axe(page, `the free times (${label})`);
+  // The next month of the window, and back.
+  await page.getByRole('button', { name: 'Next month' }).click();
+  await page.waitForFunction(() => !document.getElementById('prev-month').disabled);
+  await page.getByRole('button', { name: 'Previous month' }).click();
+  await page.waitForFunction(() => document.getElementById('prev-month').disabled);
+  await freeDay.click();
+  await time.waitFor();
+  await axe(page, `the booking calendar (${label})`);
   if (desktop) {
     await page.screenshot({ path: `${shots}/portal-book-${label}.png`, fullPage: true });
     // Someone else takes the chosen time between the choice and the click: the page says so and
@@ -175,22 +190,50 @@ async function patient(label, width, height, { provider, service }) {
     });
     watch.expected.push(/status of 409/); // the browser reports the refused booking's 409
     await page.getByRole('button', { name: 'Book this time' }).click();
-    await page.getByText(/^Not booked: .*The times still free are below\.$/).waitFor();
+    await page.getByText(/^Not booked: .*The times still free are shown\.$/).waitFor();
     assert.equal(await page.locator(`#slots button[data-start="${start}"]`).count(), 0);
+    if (!(await time.count())) {
+      await page.locator('#month-grid button').first().click();
+      await time.waitFor();
+    }
   }
   await time.click();
-  // The cut-off is said before the click that books: until when it can be changed online, or
-  // that only the practice can once it is booked.
-  assert.match(await page.locator('#confirm-text').innerText(), /You can move or cancel it online until |less than \d+ hours away: once booked, only the practice can move or cancel it/);
+  // What, when, where and the price, and the cut-off, before the click that books: until when it
+  // can be changed online, or that only the practice can once it is booked.
+  const confirmText = await page.locator('#confirm-text').innerText();
+  assert.match(confirmText, new RegExp(`^${service.name} with ${provider.name}, .*, at 12 River Street, Springfield\\. Price: \\$\\d+\\.\\d\\d\\. `));
+  assert.match(confirmText, /You can move or cancel it online until |less than \d+ hours away: once booked, only the practice can move or cancel it \(call them at \+1 555 010 0199\)/);
   await page.getByLabel(/Reason for the visit/).fill('Follow-up on sleep');
   await page.getByRole('button', { name: 'Book this time' }).click();
-  await page.getByText('Booked. It is now in your upcoming appointments.').waitFor();
+  // The confirmation, where she is looking (on a phone too), focused, with a calendar file.
+  const confirmation = page.locator('#booked');
+  await confirmation.waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'booked-title');
+  assert.ok(await confirmation.isVisible() && (await confirmation.boundingBox()).y < (page.viewportSize().height), 'the confirmation is in view');
+  const summary = await page.locator('#booked-details').innerText();
+  assert.match(summary, new RegExp(`What\\n${service.name} with ${provider.name}\\nWhen\\n.*\\nWhere\\n12 River Street, Springfield\\nPrice\\n\\$\\d+\\.\\d\\d\\nChanges\\n(You can move or cancel it online until |Only the practice can move or cancel it now \\(call them at \\+1 555 010 0199\\)\\.)`));
+  assert.doesNotMatch(summary, /sleep/i, 'the reason stays off the confirmation');
+  await axe(page, `the booking confirmation (${label})`);
+  await page.screenshot({ path: `${shots}/portal-booked-${label}.png`, fullPage: false });
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Add to your calendar' }).click()]);
+  assert.equal(download.suggestedFilename(), 'appointment.ics');
+  const ics = readFileSync(await download.path(), 'utf8');
+  assert.match(ics, /^BEGIN:VCALENDAR\r\nVERSION:2\.0\r\n/);
+  assert.ok(ics.split('\r\n').every((line) => Buffer.byteLength(line) <= 75), 'lines folded at 75 octets');
+  const unfolded = ics.replace(/\r\n /g, '');
+  const escaped = (text) => text.replace(/[\\;,]/g, (c) => `\\${c}`);
+  assert.ok(unfolded.includes(`\r\nSUMMARY:${escaped(`${service.name} with ${provider.name} (Riverside Family Therapy)`)}\r\n`), unfolded);
+  assert.match(unfolded, /\r\nLOCATION:12 River Street\\, Springfield\r\n/);
+  assert.match(unfolded, /\r\nDTSTART:\d{8}T\d{6}Z\r\nDTEND:\d{8}T\d{6}Z\r\n/);
+  assert.doesNotMatch(unfolded, /sleep|Jane/i, 'no reason and no name in the file');
+  await page.getByRole('button', { name: 'Done' }).click();
+  assert.equal(await confirmation.isHidden(), true);
   // Hers, and on desktop also the one the front desk booked for her in the race.
   assert.equal(await upcoming.count(), before + (desktop ? 2 : 1));
 
   // The cut-off is said on every upcoming appointment before any click.
   for (const text of await upcoming.allInnerTexts()) {
-    assert.match(text, /You can move or cancel it online until |less than \d+ hours before the start: to cancel or change it, call the practice\./, text);
+    assert.match(text, /You can move or cancel it online until |less than \d+ hours before the start: to cancel or change it, call the practice at \+1 555 010 0199\./, text);
   }
   const changeable = async () => {
     const rows = await upcoming.count();
@@ -208,13 +251,20 @@ async function patient(label, width, height, { provider, service }) {
     await row.getByRole('button', { name: 'Move to another time' }).click();
     await page.getByRole('heading', { name: 'Move your appointment' }).waitFor();
     assert.match(await page.locator('#move-note').innerText(), /It keeps its place until the new time is confirmed/);
-    // A time three days or more ahead (outside the cut-off and inside the waitlist's days below).
+    // A time three days or more ahead (outside the cut-off and inside the waitlist's days below):
+    // the first such day of the calendar, in this month or the next.
     const later = async () => {
+      const threeDays = new Intl.DateTimeFormat('en-CA', { timeZone: 'America/New_York' }).format(new Date(Date.now() + 4 * 86400e3));
       for (;;) {
-        const starts = await page.locator('#slots .times button').evaluateAll((all) => all.map((b) => b.dataset.start));
-        const found = starts.find((s) => Date.parse(s) > Date.now() + 3 * 86400e3);
-        if (found) return page.locator(`#slots button[data-start="${found}"]`);
-        await page.getByRole('button', { name: 'Show more days' }).click();
+        await page.locator('#month-grid button').first().waitFor();
+        const dates = await page.locator('#month-grid button').evaluateAll((all) => all.map((b) => b.dataset.date));
+        const found = dates.find((d) => d >= threeDays);
+        if (found) {
+          await page.locator(`#month-grid button[data-date="${found}"]`).click();
+          return page.locator('#slots .times button').first();
+        }
+        await page.getByRole('button', { name: 'Next month' }).click();
+        await page.waitForFunction((shown) => document.getElementById('month-title').textContent !== shown, await page.locator('#month-title').innerText());
       }
     };
     await (await later()).click();
@@ -635,7 +685,7 @@ async function frontDesk() {
   await page.getByRole('button', { name: /^Open Jane/ }).click();
   await page.getByText(/USD: \$0\.00 owed/).waitFor();
   assert.equal(await page.evaluate(() => document.activeElement.id), 'chosen-title');
-  assert.match(await page.locator('#chosen-appointments').innerText(), /Initial consultation with Dr\. Ana Rivera\nBooked/);
+  assert.match(await page.locator('#chosen-appointments').innerText(), /: .+ with .+\nBooked/);
   await page.getByLabel('Description').fill('Follow-up session');
   await page.getByLabel('Amount').fill('45');
   await page.getByRole('button', { name: 'Post the charge' }).click();

@@ -60,6 +60,21 @@ export function dayLabel(instant, zone) {
   return new Intl.DateTimeFormat(undefined, { weekday: 'long', month: 'long', day: 'numeric', timeZone: zone }).format(new Date(instant));
 }
 
+// A zone as people say it ("Eastern Time"), falling back to its IANA name.
+export function zoneName(zone) {
+  try {
+    const parts = new Intl.DateTimeFormat(undefined, { timeZone: zone, timeZoneName: 'longGeneric' }).formatToParts(new Date());
+    return parts.find((p) => p.type === 'timeZoneName')?.value || zone;
+  } catch {
+    return zone;
+  }
+}
+
+// The calendar day (YYYY-MM-DD) an instant falls on in `zone`.
+export function dateIn(instant, zone) {
+  return new Intl.DateTimeFormat('en-CA', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date(instant));
+}
+
 export function timeLabel(instant, zone) {
   return new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit', timeZone: zone }).format(new Date(instant));
 }
@@ -135,15 +150,6 @@ export function fillServices(select, provider) {
   select.replaceChildren(...catalog.services
     .filter((s) => s.providerIds.includes(provider))
     .map((s) => new Option(`${s.name} (${s.durationMinutes} minutes)`, s.id)));
-}
-
-// A provider's free starts for a service from an hour from now over `days` days, in the
-// practice's zone.
-export async function freeTimes(provider, service, days) {
-  const from = new Date(Date.now() + 60 * 60 * 1000);
-  const to = new Date(from.getTime() + days * 86400e3);
-  const query = new URLSearchParams({ serviceId: service, from: from.toISOString(), to: to.toISOString() });
-  return api(`/v1/providers/${encodeURIComponent(provider)}/availability?${query}`);
 }
 
 export function describe(a) {

@@ -1,21 +1,19 @@
 // The patient's pages: appointments (book, move, cancel, the waitlist and its offers), billing
 // (balance, paying, receipts), messages (feedback, notification choices) and the access log.
 import {
-  $, api, catalog, confirmButton, dayLabel, describe, el, fail, fillProviders, fillServices, freeTimes, item, list,
-  money, newKey, session, show, startOfDayIn, timeLabel, when,
+  $, api, catalog, confirmButton, dateIn, dayLabel, describe, el, fail, fillProviders, fillServices, item, list,
+  money, newKey, session, show, startOfDayIn, timeLabel, when, zoneName,
 } from './common.js';
 import { mountCardForm } from './stripe.js';
 
-// Days of free times shown at once (and added by "Show more days"): a phone stays scrollable.
-const DAYS_AT_ONCE = 3;
-// What the booking form is doing: a new appointment, or moving `moving` to another time.
-const booking = { chosen: null, days: [], shown: 0, moving: null };
-
+// What the booking form is doing: a new appointment, or moving `moving` to another time; the
+// month shown (`YYYY-MM`, in the practice's zone), its days' free times, and the day chosen.
+const booking = { chosen: null, moving: null, provider: null, service: null, month: null, days: new Map(), day: null, timeZone: 'UTC' };
 export function resetPatient() {
-  Object.assign(booking, { chosen: null, days: [], shown: 0, moving: null });
+  Object.assign(booking, { chosen: null, moving: null, provider: null, service: null, month: null, days: new Map(), day: null });
   for (const id of ['slots', 'upcoming', 'past', 'waitlist', 'access-log', 'receipts', 'feedback-list']) $(id).replaceChildren();
   for (const id of ['book-status', 'appointments-status', 'access-status', 'balance', 'pay-status', 'waitlist-status', 'feedback-status', 'notify-status']) $(id).textContent = '';
-  for (const id of ['confirm', 'more-days', 'pay-form', 'pay-now', 'use-sign-in-address']) show(id, false);
+  for (const id of ['confirm', 'month', 'booked', 'pay-form', 'pay-now', 'use-sign-in-address']) show(id, false);
   addressDiffers = false;
   $('show-access').textContent = 'Show the access log';
   setMoving(null);
@@ -81,11 +79,14 @@ async function loadAppointments() {
 // The provider's cut-off for changes by the patient (hours before the start).
 const cutoffOf = (providerId) => catalog.providers.find((p) => p.id === providerId)?.rules?.cancelCutoffHours ?? 24;
 
+// The practice's number, when it gave one, for "call the practice".
+const practicePhone = () => (catalog.practice?.contact?.phone ? ` at ${catalog.practice.contact.phone}` : '');
+
 // What the cut-off means for a time about to be booked, said before the click that books it.
 function cutoffRule(start, cutoffHours, zone) {
   const deadline = Date.parse(start) - cutoffHours * 3600e3;
   return Date.now() >= deadline
-    ? `It is less than ${cutoffHours} hours away: once booked, only the practice can move or cancel it (call them).`
+    ? `It is less than ${cutoffHours} hours away: once booked, only the practice can move or cancel it (call them${practicePhone()}).`
     : `You can move or cancel it online until ${when(new Date(deadline).toISOString(), zone)}.`;
 }
 
@@ -96,7 +97,7 @@ function changeControls(appointment, cutoffHours) {
   const deadline = Date.parse(appointment.start) - cutoffHours * 3600e3;
   const rule = el('p', { className: 'muted' });
   if (Date.now() >= deadline) {
-    rule.textContent = `It is less than ${cutoffHours} hours before the start: to cancel or change it, call the practice.`;
+    rule.textContent = `It is less than ${cutoffHours} hours before the start: to cancel or change it, call the practice${practicePhone()}.`;
     box.append(rule);
     return box;
   }
@@ -138,59 +139,163 @@ function startMoving(appointment) {
   findTimes().catch((e) => fail('', e));
 }
 
+// The provider's booking window (days ahead a patient may book).
+const windowOf = (providerId) => catalog.providers.find((p) => p.id === providerId)?.rules?.maxAdvanceDays ?? 60;
+
+const monthKey = (date) => date.slice(0, 7);
+function shiftMonth(month, by) {
+  const [y, m] = month.split('-').map(Number);
+  const d = new Date(Date.UTC(y, m - 1 + by, 1));
+  return `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
+}
+
+// The free starts of one month (as far as the booking window reaches), by day.
+async function loadMonth(month) {
+  const { provider, service, timeZone } = booking;
+  const now = Date.now();
+  const windowEnd = now + windowOf(provider) * 86400e3;
+  const from = Math.max(startOfDayIn(`${month}-01`, timeZone).getTime(), now);
+  const to = Math.min(startOfDayIn(`${shiftMonth(month, 1)}-01`, timeZone).getTime(), windowEnd);
+  const days = new Map();
+  if (to > from) {
+    const query = new URLSearchParams({ serviceId: service, from: new Date(from).toISOString(), to: new Date(to).toISOString() });
+    const { slots } = await api(`/v1/providers/${encodeURIComponent(provider)}/availability?${query}`);
+    for (const slot of slots) {
+      const day = dateIn(slot, timeZone);
+      if (!days.has(day)) days.set(day, []);
+      days.get(day).push(slot);
+    }
+  }
+  return { days, lastMonth: monthKey(dateIn(windowEnd, timeZone)) };
+}
+
+// "Show free times": the first month of the booking window with a free day.
 async function findTimes(event) {
   event?.preventDefault();
   show('confirm', false);
+  show('booked', false);
   $('book-status').textContent = 'Looking for free times…';
-  const provider = $('provider').value;
-  const service = $('service').value;
-  const { slots, timeZone } = await freeTimes(provider, service, 14);
-  const days = new Map();
-  for (const slot of slots) {
-    const day = dayLabel(slot, timeZone);
-    if (!days.has(day)) days.set(day, []);
-    days.get(day).push(slot);
+  booking.provider = $('provider').value;
+  booking.service = $('service').value;
+  booking.timeZone = session.zone;
+  let month = monthKey(dateIn(Date.now(), booking.timeZone));
+  let loaded = await loadMonth(month);
+  while (!loaded.days.size && month < loaded.lastMonth) {
+    month = shiftMonth(month, 1);
+    loaded = await loadMonth(month);
   }
-  booking.days = [...days].map(([day, starts]) => ({ day, starts, provider, service, timeZone }));
-  booking.shown = 0;
-  $('slots').replaceChildren();
-  showMoreDays();
-  $('book-status').textContent = slots.length
-    ? `${slots.length} free times in the next two weeks, shown in the practice's time zone (${timeZone})${Intl.DateTimeFormat().resolvedOptions().timeZone === timeZone ? '' : ' and in yours'}.`
-    : 'No free times in the next two weeks with this provider; try another, or join the waitlist below.';
+  showMonth(month, loaded);
 }
 
-function showMoreDays() {
-  const blocks = [];
-  for (const { day, starts, provider, service, timeZone } of booking.days.slice(booking.shown, booking.shown + DAYS_AT_ONCE)) {
+// Another month of the calendar, loaded.
+async function turnMonth(by) {
+  const month = shiftMonth(booking.month, by);
+  showMonth(month, await loadMonth(month));
+}
+
+// One month of the calendar: days with free times are buttons, the others plain.
+function showMonth(month, { days, lastMonth }) {
+  Object.assign(booking, { month, days, day: null });
+  const { timeZone } = booking;
+  const first = `${month}-01`;
+  const title = new Intl.DateTimeFormat(undefined, { month: 'long', year: 'numeric', timeZone: 'UTC' }).format(new Date(`${first}T12:00:00Z`));
+  $('month-title').textContent = title;
+  const thisMonth = monthKey(dateIn(Date.now(), timeZone));
+  $('prev-month').disabled = month <= thisMonth;
+  $('next-month').disabled = month >= lastMonth;
+  // Weeks from Monday; a day's weekday from noon UTC of that date (the same everywhere).
+  const weekday = (date) => (new Date(`${date}T12:00:00Z`).getUTCDay() + 6) % 7;
+  const long = (date) => new Intl.DateTimeFormat(undefined, { weekday: 'long', month: 'long', day: 'numeric', timeZone: 'UTC' }).format(new Date(`${date}T12:00:00Z`));
+  const head = el('tr', {}, ...[0, 1, 2, 3, 4, 5, 6].map((n) => {
+    const day = new Date(Date.UTC(2024, 0, 1 + n, 12)); // 1 January 2024 was a Monday
+    const th = el('th', { scope: 'col', textContent: new Intl.DateTimeFormat(undefined, { weekday: 'short', timeZone: 'UTC' }).format(day) });
+    th.abbr = new Intl.DateTimeFormat(undefined, { weekday: 'long', timeZone: 'UTC' }).format(day);
+    return th;
+  }));
+  const rows = [];
+  let row = el('tr', {}, ...Array.from({ length: weekday(first) }, () => el('td')));
+  const [year, monthNumber] = month.split('-').map(Number);
+  const length = new Date(Date.UTC(year, monthNumber, 0)).getUTCDate();
+  for (let n = 1; n <= length; n += 1) {
+    const date = `${month}-${String(n).padStart(2, '0')}`;
+    const starts = days.get(date) || [];
+    const cell = el('td');
+    if (starts.length) {
+      const button = el('button', { type: 'button', textContent: String(n) });
+      button.setAttribute('aria-label', `${long(date)}: ${starts.length} free time${starts.length === 1 ? '' : 's'}`);
+      button.setAttribute('aria-pressed', 'false');
+      button.dataset.date = date;
+      button.addEventListener('click', () => showDay(date));
+      cell.append(button);
+    } else {
+      cell.append(el('span', { textContent: String(n), title: `${long(date)}: no free times` }));
+    }
+    row.append(cell);
+    if (weekday(date) === 6) { rows.push(row); row = el('tr'); }
+  }
+  if (row.children.length) rows.push(row);
+  $('month-grid').replaceChildren(el('thead', {}, head), el('tbody', {}, ...rows));
+  $('slots').replaceChildren();
+  show('month', true);
+  const own = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  const zones = own && own !== timeZone ? ` Times are in ${zoneName(timeZone)}, the practice's, and in yours (${zoneName(own)}).` : ` Times are in ${zoneName(timeZone)}.`;
+  $('book-status').textContent = days.size
+    ? `${days.size} day${days.size === 1 ? '' : 's'} with free times in ${title}: choose a day.${zones}`
+    : `No free times in ${title} with this provider; try another month or provider, or join the waitlist below.`;
+}
+
+// One day's free times, grouped as people plan a day.
+function showDay(date) {
+  booking.day = date;
+  show('confirm', false);
+  const { timeZone } = booking;
+  const starts = booking.days.get(date) || [];
+  for (const b of $('month-grid').querySelectorAll('button')) b.setAttribute('aria-pressed', String(b.dataset.date === date));
+  const own = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  const hour = (start) => Number(new Intl.DateTimeFormat('en-US', { hour: 'numeric', hourCycle: 'h23', timeZone }).format(new Date(start)));
+  const parts = [['Morning', (h) => h < 12], ['Afternoon', (h) => h >= 12 && h < 17], ['Evening', (h) => h >= 17]];
+  const label = dayLabel(starts[0], timeZone);
+  const heading = el('h3', { className: 'day', textContent: label, tabIndex: -1 });
+  const blocks = [heading];
+  for (const [part, within] of parts) {
+    const these = starts.filter((s) => within(hour(s)));
+    if (!these.length) continue;
     const times = el('ul', { className: 'times' });
-    // The patient's own time beside the practice's when their zones differ.
-    const own = Intl.DateTimeFormat().resolvedOptions().timeZone;
-    for (const start of starts) {
+    for (const start of these) {
+      // The patient's own time beside the practice's when their zones differ.
       const yours = own && own !== timeZone ? ` (${timeLabel(start, own)} yours)` : '';
       const button = el('button', { type: 'button', textContent: `${timeLabel(start, timeZone)}${yours}` });
-      button.setAttribute('aria-label', `${day} at ${timeLabel(start, timeZone)}${yours}`);
+      button.setAttribute('aria-label', `${label} at ${timeLabel(start, timeZone)}${yours}`);
       button.dataset.start = start;
-      button.addEventListener('click', () => choose({ provider, service, start, timeZone }));
+      button.addEventListener('click', () => choose({ provider: booking.provider, service: booking.service, start, timeZone }));
       times.append(el('li', {}, button));
     }
-    blocks.push(el('h3', { className: 'day', textContent: day }), times);
+    blocks.push(el('h4', { className: 'part', textContent: part }), times);
   }
-  $('slots').append(...blocks);
-  booking.shown += DAYS_AT_ONCE;
-  show('more-days', booking.shown < booking.days.length);
+  $('slots').replaceChildren(...blocks);
+  $('book-status').textContent = `${starts.length} free time${starts.length === 1 ? '' : 's'} on ${label}, in ${zoneName(timeZone)}.`;
+  heading.focus();
+}
+
+// What the practice charges for a service, in words ("$120.00"), or nothing when unpriced.
+function priceOf(serviceId) {
+  const price = catalog.services.find((s) => s.id === serviceId)?.price;
+  return price ? money(price.amount, price.currency) : null;
 }
 
 function choose(chosen) {
   booking.chosen = { ...chosen, key: newKey() };
   const what = `${catalog.serviceName.get(chosen.service)} with ${catalog.providerName.get(chosen.provider)}`;
   const rule = cutoffRule(chosen.start, cutoffOf(chosen.provider), chosen.timeZone);
+  const price = priceOf(chosen.service);
+  const where = catalog.practice?.contact?.address;
   $('confirm-text').textContent = booking.moving
     ? `Move it to ${when(chosen.start, chosen.timeZone)}. ${rule}`
-    : `${what}, ${when(chosen.start, chosen.timeZone)}. ${rule}`;
+    : `${what}, ${when(chosen.start, chosen.timeZone)}${where ? `, at ${where}` : ''}${price ? `. Price: ${price}` : ''}. ${rule}`;
   $('confirm-submit').textContent = booking.moving ? 'Move to this time' : 'Book this time';
   show('reason-box', !booking.moving);
   show('confirm', true);
+  $('confirm').scrollIntoView({ block: 'nearest' });
   (booking.moving ? $('confirm-submit') : $('reason')).focus();
 }
 
@@ -198,11 +303,12 @@ async function book(event) {
   event.preventDefault();
   const { chosen, moving } = booking;
   const reason = $('reason').value.trim();
+  let appointment;
   try {
     if (moving) {
-      await api(`/v1/appointments/${encodeURIComponent(moving.id)}/reschedule`, { method: 'POST', key: chosen.key, json: { start: chosen.start } });
+      appointment = await api(`/v1/appointments/${encodeURIComponent(moving.id)}/reschedule`, { method: 'POST', key: chosen.key, json: { start: chosen.start } });
     } else {
-      await api('/v1/appointments', {
+      appointment = await api('/v1/appointments', {
         method: 'POST',
         key: chosen.key,
         json: { providerId: chosen.provider, serviceId: chosen.service, start: chosen.start, ...(reason ? { reason } : {}) },
@@ -212,26 +318,93 @@ async function book(event) {
     if (error.signedOut) return;
     const verb = moving ? 'Not moved' : 'Not booked';
     if (error.code === 'slot_taken') {
-      await findTimes().catch((e) => fail('', e));
-      $('book-status').textContent = `${verb}: ${error.message} The times still free are below.`;
+      const day = booking.day;
+      await loadMonth(booking.month).then((loaded) => showMonth(booking.month, loaded)).catch((e) => fail('', e));
+      if (day && booking.days.has(day)) showDay(day);
+      $('book-status').textContent = `${verb}: ${error.message} The times still free are shown.`;
     } else {
       $('book-status').textContent = `${verb}: ${error.message}`;
     }
     return;
   }
   show('confirm', false);
-  show('more-days', false);
+  show('month', false);
   $('reason').value = '';
   $('slots').replaceChildren();
   setMoving(null);
+  showBooked(appointment, moving);
   try {
     await loadAppointments();
     $('appointments-status').textContent = '';
-    $('book-status').textContent = moving ? 'Moved. The new time is in your upcoming appointments.' : 'Booked. It is now in your upcoming appointments.';
   } catch (error) {
-    $('book-status').textContent = moving ? 'Moved.' : 'Booked.';
     fail('Your appointments could not be refreshed: ', error);
   }
+}
+
+// RFC 5545 text: escaped, and folded at 75 octets.
+function icsText(value) {
+  return String(value).replace(/[\\;,]/g, (c) => `\\${c}`).replace(/\r?\n/g, '\\n');
+}
+function icsFold(line) {
+  const bytes = new TextEncoder().encode(line);
+  if (bytes.length <= 75) return line;
+  const out = [];
+  let current = '';
+  for (const ch of line) {
+    if (new TextEncoder().encode(current + ch).length > (out.length ? 74 : 75)) { out.push(current); current = ''; }
+    current += ch;
+  }
+  out.push(current);
+  return out.join('\r\n ');
+}
+const icsTime = (instant) => new Date(instant).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+
+// The appointment as a calendar file: what, when, where, nothing about why.
+export function appointmentIcs(appointment, now = Date.now()) {
+  const practice = catalog.practice || {};
+  const contact = practice.contact || {};
+  const call = contact.phone ? ` or call ${contact.phone}` : '';
+  const lines = [
+    'BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//Practica//Patient portal//EN', 'CALSCALE:GREGORIAN', 'METHOD:PUBLISH',
+    'BEGIN:VEVENT',
+    `UID:${appointment.id}@practica`,
+    `DTSTAMP:${icsTime(now)}`,
+    `DTSTART:${icsTime(appointment.start)}`,
+    `DTEND:${icsTime(appointment.end)}`,
+    `SUMMARY:${icsText(`${describe(appointment)}${practice.name ? ` (${practice.name})` : ''}`)}`,
+    ...(contact.address ? [`LOCATION:${icsText(contact.address)}`] : []),
+    `DESCRIPTION:${icsText(`To move or cancel, sign in to the patient portal${call}.`)}`,
+    'END:VEVENT', 'END:VCALENDAR',
+  ];
+  return `${lines.map(icsFold).join('\r\n')}\r\n`;
+}
+
+// What was booked, said in full where the patient is looking (on a phone too), with a calendar file.
+function showBooked(appointment, moved) {
+  const zone = appointment.timeZone || session.zone;
+  const contact = catalog.practice?.contact || {};
+  const price = priceOf(appointment.serviceId);
+  const deadline = Date.parse(appointment.start) - cutoffOf(appointment.providerId) * 3600e3;
+  const rule = Date.now() >= deadline
+    ? `Only the practice can move or cancel it now (call them${practicePhone()}).`
+    : `You can move or cancel it online until ${when(new Date(deadline).toISOString(), zone)}.`;
+  $('booked-title').textContent = moved ? 'Moved: your new time' : 'Booked';
+  const details = [
+    ['What', describe(appointment)],
+    ['When', when(appointment.start, zone)],
+    ['Where', contact.address || catalog.practice?.name || 'At the practice'],
+    ...(price ? [['Price', price]] : []),
+    ['Changes', contact.phone && !rule.includes(contact.phone) ? `${rule} The practice's phone: ${contact.phone}.` : rule],
+  ];
+  $('booked-details').replaceChildren(...details.flatMap(([term, text]) => [el('dt', { textContent: term }), el('dd', { textContent: text })]));
+  const link = $('add-to-calendar');
+  if (link.href.startsWith('blob:')) URL.revokeObjectURL(link.href);
+  link.href = URL.createObjectURL(new Blob([appointmentIcs(appointment)], { type: 'text/calendar' }));
+  link.download = 'appointment.ics';
+  show('booked', true);
+  $('booked').scrollIntoView({ block: 'start' });
+  $('booked-title').focus();
+  $('book-status').textContent = moved ? 'Moved. The new time is in your upcoming appointments.' : 'Booked. It is now in your upcoming appointments.';
 }
 
 // --- the waitlist ---
@@ -492,9 +665,11 @@ export function wirePatient() {
   $('wait-provider').addEventListener('change', () => fillServices($('wait-service'), $('wait-provider').value));
   $('find').addEventListener('submit', (event) => findTimes(event).catch((error) => fail('', error)));
   $('confirm').addEventListener('submit', book);
-  $('more-days').addEventListener('click', showMoreDays);
+  $('prev-month').addEventListener('click', () => turnMonth(-1).catch((e) => fail('', e)));
+  $('next-month').addEventListener('click', () => turnMonth(1).catch((e) => fail('', e)));
+  $('booked-done').addEventListener('click', () => { show('booked', false); $('upcoming-title').scrollIntoView(); });
   $('confirm-cancel').addEventListener('click', () => { show('confirm', false); booking.chosen = null; });
-  $('stop-moving').addEventListener('click', () => { setMoving(null); show('confirm', false); $('slots').replaceChildren(); $('book-status').textContent = ''; show('more-days', false); });
+  $('stop-moving').addEventListener('click', () => { setMoving(null); show('confirm', false); $('slots').replaceChildren(); $('book-status').textContent = ''; show('month', false); });
   $('join-waitlist').addEventListener('submit', joinWaitlist);
   $('pay-now').addEventListener('click', startPayment);
   $('pay-form').addEventListener('submit', pay);

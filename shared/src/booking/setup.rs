@@ -51,6 +51,9 @@ pub struct PracticeRequest {
     /// take their default.
     #[serde(default)]
     pub notifications: domain::notify::Settings,
+    /// The address and phone number patients are told; both optional.
+    #[serde(default)]
+    pub contact: domain::booking::Contact,
 }
 
 fn default_hold_minutes() -> u16 {
@@ -89,6 +92,9 @@ pub async fn put_practice(
     req.notifications
         .validate()
         .map_err(|detail| ApiError::Setup(SetupError::InvalidLimits(detail)))?;
+    req.contact
+        .validate()
+        .map_err(|detail| ApiError::Setup(SetupError::InvalidContact(detail)))?;
     let practice = Practice {
         name: name_text(&req.name)?,
         zone,
@@ -96,6 +102,7 @@ pub async fn put_practice(
         waitlist_offer_minutes: req.waitlist_offer_minutes,
         limits: req.limits,
         notifications: req.notifications,
+        contact: req.contact,
     };
     let writes = vec![
         Write::new(TransactOp::Put {

@@ -122,6 +122,8 @@ pub const DUE_AT: &str = "due_at";
 pub const EMAIL_BOUNCED_AT: &str = "email_bounced_at";
 pub const EMAIL_ON: &str = "email_on";
 pub const NOTIFY_SETTINGS: &str = "notify_settings";
+/// The practice's address and phone (JSON).
+pub const CONTACT: &str = "contact";
 /// A patient record's search terms (their blind indexes, space-separated).
 pub const SEARCH_TERMS: &str = "search_terms";
 pub const SENT_AT: &str = "sent_at";

@@ -94,6 +94,7 @@ fn refusal(e: &ApiError) -> Option<(StatusCode, &'static str)> {
             S::InvalidTimeZone => (INVALID, "invalid_time_zone"),
             S::InvalidPolicy => (INVALID, "invalid_policy"),
             S::InvalidLimits(_) => (INVALID, "invalid_limits"),
+            S::InvalidContact(_) => (INVALID, "invalid_contact"),
             S::InvalidDuration => (INVALID, "invalid_duration"),
             S::InvalidProviders => (INVALID, "invalid_providers"),
             S::UnknownProvider => (INVALID, "unknown_provider"),

@@ -58,6 +58,10 @@ impl PracticeCodec for Practice {
                 attr::NOTIFY_SETTINGS,
                 serde_json::to_string(&self.notifications).unwrap_or_default(),
             )
+            .with(
+                attr::CONTACT,
+                serde_json::to_string(&self.contact).unwrap_or_default(),
+            )
     }
     fn from_item(item: &Item) -> Result<Self, Corrupt> {
         Ok(Practice {
@@ -96,15 +100,24 @@ impl PracticeCodec for Practice {
                     )?,
                 }
             },
-            // Practices set up before notifications existed get the defaults.
-            notifications: match item.get(attr::NOTIFY_SETTINGS) {
-                None => Default::default(),
-                Some(v) => v
-                    .as_s()
-                    .and_then(|json| serde_json::from_str(json).ok())
-                    .ok_or_else(|| corrupt(attr::NOTIFY_SETTINGS))?,
-            },
+            // Practices set up before notifications (or the contact) existed get the defaults.
+            notifications: json_or_default(item, attr::NOTIFY_SETTINGS)?,
+            contact: json_or_default(item, attr::CONTACT)?,
         })
+    }
+}
+
+/// A setting stored as JSON text; its default when the item predates it.
+fn json_or_default<T: Default + serde::de::DeserializeOwned>(
+    item: &Item,
+    name: &str,
+) -> Result<T, Corrupt> {
+    match item.get(name) {
+        None => Ok(T::default()),
+        Some(v) => v
+            .as_s()
+            .and_then(|json| serde_json::from_str(json).ok())
+            .ok_or_else(|| corrupt(name)),
     }
 }
 
