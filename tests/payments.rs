@@ -301,7 +301,8 @@ async fn every_delivery_order_ends_in_the_same_payment() {
         let charge = |refunded: i64, checks: &str| {
             json!({"id": "ch_1", "payment_intent": pi.id, "amount": 15000,
             "amount_refunded": refunded, "currency": "usd",
-            "payment_method_details": {"card": {"checks": {"address_line1_check": checks, "address_postal_code_check": "pass", "cvc_check": "pass"}}}})
+            "payment_method_details": {"card": {"brand": "mastercard", "last4": "4444", "exp_month": 12,
+                "checks": {"address_line1_check": checks, "address_postal_code_check": "pass", "cvc_check": "pass"}}}})
         };
         let set = [
             event(
@@ -345,6 +346,12 @@ async fn every_delivery_order_ends_in_the_same_payment() {
     assert_eq!(payment["status"], "succeeded");
     assert_eq!(payment["refunded"], 5000);
     assert_eq!(totals["balance"], 5000);
+    // The receipt names the card by brand and last four, and no more of it.
+    assert_eq!(
+        payment["card"],
+        json!({"brand": "mastercard", "last4": "4444"})
+    );
+    assert!(!payment.to_string().contains("exp_month") && !payment.to_string().contains("\"12\""));
     assert!(finals.iter().all(|f| f == &finals[0]));
 }
 

@@ -262,11 +262,16 @@ pub fn events(intent: &SandboxIntent, completion: &Completion, now: i64) -> Vec<
             "failure_code": failure.map(|_| "card_declined"),
             "outcome": { "reason": failure },
             "metadata": intent.metadata,
-            "payment_method_details": { "type": "card", "card": { "checks": {
-                "address_line1_check": checks.0,
-                "address_postal_code_check": checks.1,
-                "cvc_check": "pass",
-            }}},
+            // The sandbox's test card, named as Stripe names one (brand and last four only).
+            "payment_method_details": { "type": "card", "card": {
+                "brand": "visa",
+                "last4": "4242",
+                "checks": {
+                    "address_line1_check": checks.0,
+                    "address_postal_code_check": checks.1,
+                    "cvc_check": "pass",
+                },
+            }},
         })
     };
     let payment_intent = |status: &str, error: Option<&str>| {

@@ -78,6 +78,7 @@ impl Payment {
             "refunded": p.refunded_net(self.amount.amount()),
             "disputed": p.settled(self.amount.amount()).2,
             "cardChecks": p.checks.as_ref().map(|c| c.0),
+            "card": p.checks.as_ref().and_then(|c| c.0.card),
             "failure": p.failure.as_ref().map(|f| &f.0),
             "chargeIds": self.charges,
             "createdAt": render_utc(self.created_at),

@@ -82,13 +82,92 @@ impl CheckResult {
     }
 }
 
-/// Address line 1, postal code and CVC checks of the card used.
+/// Address line 1, postal code and CVC checks of the card used, and (when the processor says)
+/// which card it was.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CardChecks {
     pub address_line1: CheckResult,
     pub postal_code: CheckResult,
     pub cvc: CheckResult,
+    /// Shown apart from the checks (a receipt names the card; the checks are for staff).
+    #[serde(skip)]
+    pub card: Option<CardUsed>,
+}
+
+/// The card a payment was made with, as a receipt names it: its brand and last four digits, never
+/// more of the number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CardUsed {
+    pub brand: CardBrand,
+    pub last4: Last4,
+}
+
+/// Card brands as the processor names them; any other is `other`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CardBrand {
+    Visa,
+    Mastercard,
+    Amex,
+    Discover,
+    Diners,
+    Jcb,
+    Unionpay,
+    Other,
+}
+
+impl CardBrand {
+    const ALL: [CardBrand; 8] = [
+        CardBrand::Visa,
+        CardBrand::Mastercard,
+        CardBrand::Amex,
+        CardBrand::Discover,
+        CardBrand::Diners,
+        CardBrand::Jcb,
+        CardBrand::Unionpay,
+        CardBrand::Other,
+    ];
+    pub fn parse(raw: &str) -> CardBrand {
+        Self::ALL
+            .into_iter()
+            .find(|b| b.as_str() == raw)
+            .unwrap_or(CardBrand::Other)
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CardBrand::Visa => "visa",
+            CardBrand::Mastercard => "mastercard",
+            CardBrand::Amex => "amex",
+            CardBrand::Discover => "discover",
+            CardBrand::Diners => "diners",
+            CardBrand::Jcb => "jcb",
+            CardBrand::Unionpay => "unionpay",
+            CardBrand::Other => "other",
+        }
+    }
+}
+
+/// Exactly four digits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Last4([u8; 4]);
+
+impl Last4 {
+    pub fn parse(raw: &str) -> Option<Last4> {
+        let bytes: [u8; 4] = raw.as_bytes().try_into().ok()?;
+        bytes.iter().all(u8::is_ascii_digit).then_some(Last4(bytes))
+    }
+    pub fn as_str(&self) -> &str {
+        // Four ASCII digits, checked when parsed.
+        std::str::from_utf8(&self.0).unwrap_or("????")
+    }
+}
+
+impl Serialize for Last4 {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 /// Why an attempt failed: the processor's codes, never its free-text message.
@@ -377,6 +456,27 @@ pub enum Event {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_card_is_named_by_brand_and_exactly_four_digits() {
+        assert_eq!(
+            Last4::parse("4242").map(|l| l.as_str().to_owned()),
+            Some("4242".into())
+        );
+        for bad in ["424", "42424", "42a2", "", "４２４２"] {
+            assert_eq!(Last4::parse(bad), None, "{bad}");
+        }
+        assert_eq!(CardBrand::parse("amex"), CardBrand::Amex);
+        assert_eq!(CardBrand::parse("<script>"), CardBrand::Other);
+        let used = CardUsed {
+            brand: CardBrand::Visa,
+            last4: Last4::parse("0005").unwrap(),
+        };
+        assert_eq!(
+            serde_json::to_value(used).unwrap(),
+            serde_json::json!({"brand": "visa", "last4": "0005"})
+        );
+    }
+
     use super::*;
 
     fn obs(id: &str, created: i64) -> Observation {
@@ -385,6 +485,7 @@ mod tests {
 
     fn events() -> Vec<Observation> {
         let checks = |line1| CardChecks {
+            card: None,
             address_line1: line1,
             postal_code: CheckResult::Pass,
             cvc: CheckResult::Pass,

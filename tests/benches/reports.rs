@@ -194,6 +194,7 @@ async fn load(dir: &std::path::Path) {
             },
             checks: Some((
                 CardChecks {
+                    card: None,
                     address_line1: CheckResult::Pass,
                     postal_code: if i % 7 == 0 {
                         CheckResult::Fail

@@ -48,7 +48,7 @@ async function prepare() {
     token: staff,
     method: 'POST',
     key: key('charge'),
-    body: { patientId: 'patient-jane', currency: 'USD', lineItems: [{ description: 'Initial consultation', amount: 12000 }] },
+    body: { patientId: 'patient-jane', currency: 'USD', appointmentId: booked.id, lineItems: [{ description: 'Initial consultation', amount: 12000 }] },
   });
   return { provider, service, booked };
 }
@@ -385,13 +385,49 @@ async function patient(label, width, height, { provider, service }) {
     await page.getByRole('button', { name: 'Pay now' }).click();
     await page.getByText('Not paid: the card has insufficient funds. Nothing was taken; you can try again with another card.').waitFor();
     assert.match(await balance.innerText(), /You owe \$120\.00\./);
-    await page.getByRole('button', { name: 'Pay $120.00' }).click();
+    // Part of it now: $50.00 of the $120.00, then the rest.
+    await page.getByLabel('Amount to pay now (all of it, or part)').fill('50');
+    await page.getByRole('button', { name: 'Pay $50.00' }).click();
     await page.getByLabel('Approved', { exact: true }).check();
     await page.getByRole('button', { name: 'Pay now' }).click();
-    await page.getByText('Paid $120.00. Your receipt is below.').waitFor();
+    await page.getByText('Paid $50.00. Your receipt is below.').waitFor();
+    assert.match(await balance.innerText(), /^You owe \$70\.00\. The statement below shows what for\.$/);
+    await page.getByLabel('Amount to pay now (all of it, or part)').fill('70.01');
+    assert.equal(await page.locator('#pay-now').innerText(), 'Pay');
+    await page.locator('#pay-now').click();
+    await page.getByText('Choose an amount from $0.01 to $70.00.').waitFor();
+    await page.getByLabel('Amount to pay now (all of it, or part)').fill('70');
+    await page.getByRole('button', { name: 'Pay $70.00' }).click();
+    await page.getByLabel('Approved', { exact: true }).check();
+    await page.getByRole('button', { name: 'Pay now' }).click();
+    await page.getByText('Paid $70.00. Your receipt is below.').waitFor();
     assert.equal(await balance.innerText(), 'Nothing to pay.');
+    // The statement: the charge with its items and visit, both payments with the card, and the
+    // balance after each, ending at nothing owed.
+    const statement = await page.locator('#statement-tables table').innerText();
+    assert.match(statement, /Initial consultation \(\$120\.00\) · visit on \w+day, \w+ \d+\t\$120\.00\t\t\$120\.00/);
+    // (Both payments were made within a second: either may come first.)
+    assert.match(statement, /Payment with Visa ending 4242\t\t\$(50|70)\.00\t\$(70|50)\.00\n.*Payment with Visa ending 4242\t\t\$(70|50)\.00\t\$0\.00\n/);
+    assert.match(statement, /Balance\t\$0\.00$/);
+    // Printed alone: the practice and the date on top, no navigation.
+    await page.evaluate(() => { window.print = () => { window.printedAlone = document.body.classList.contains('printing-statement'); }; });
+    await page.getByRole('button', { name: 'Print the statement' }).click();
+    assert.equal(await page.evaluate(() => window.printedAlone), true);
+    await page.emulateMedia({ media: 'print' });
+    assert.equal(await page.locator('nav').isVisible(), false);
+    assert.equal(await page.locator('#receipts').isVisible(), false);
+    assert.match(await page.locator('#statement-for').innerText(), /^Riverside Family Therapy, 12 River Street, Springfield\. Statement of /);
+    await page.screenshot({ path: `${shots}/portal-statement-print.png`, fullPage: true });
+    await page.emulateMedia({ media: 'screen' });
+    await page.evaluate(() => { document.body.classList.remove('printing-statement'); });
   }
-  await page.locator('#receipts', { hasText: '$120.00 paid by card' }).waitFor();
+  // Each receipt names the card and what it paid toward.
+  await page.locator('#receipts', { hasText: 'paid with Visa ending 4242' }).first().waitFor();
+  if (desktop) {
+    const receipts = await page.locator('#receipts').innerText();
+    assert.match(receipts, /\$50\.00 paid with Visa ending 4242\n.*receipt pay_\w+\nToward: Initial consultation · visit on \w+day, \w+ \d+: \$50\.00/);
+    assert.match(receipts, /\$70\.00 paid with Visa ending 4242\n.*receipt pay_\w+\nToward: Initial consultation · visit on \w+day, \w+ \d+: \$70\.00/);
+  }
   await axe(page, `the billing page (${label})`);
   await page.screenshot({ path: `${shots}/portal-billing-${label}.png`, fullPage: true });
 
@@ -687,7 +723,7 @@ async function frontDesk() {
   assert.equal(await page.evaluate(() => document.activeElement.id), 'chosen-title');
   assert.match(await page.locator('#chosen-appointments').innerText(), /: .+ with .+\nBooked/);
   await page.getByLabel('Description').fill('Follow-up session');
-  await page.getByLabel('Amount').fill('45');
+  await page.getByLabel('Amount', { exact: true }).fill('45');
   await page.getByRole('button', { name: 'Post the charge' }).click();
   await page.getByText('Charged $45.00.').waitFor();
   assert.match(await page.locator('#chosen-patient').innerText(), /USD: \$45\.00 owed/);

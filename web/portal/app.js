@@ -2,12 +2,24 @@
 // Patients get their own pages (patient.js); staff, providers and administrators the console
 // (staff.js). The access token lives in memory only (common.js): a reload signs out. Each page has
 // its own address (`#/billing`), so Back and Forward move between pages and a reload or a saved
-// address returns to the page after signing in again.
+// address returns to the page after signing in again. Each role's pages load when someone of that
+// role signs in: a patient's browser never fetches the console's script, nor staff's the patient's.
 import { $, api, fail, loadCatalog, session, show } from './common.js';
-import { confirmAddress, loadAppointmentsPage, loadBalance, loadMessages, loadPatient, resetPatient, wirePatient } from './patient.js';
-import { loadFeedback, loadReports, loadStaff, resetStaff, wireStaff } from './staff.js';
-import { showAccessLog } from './proof.js';
 import { finishSignIn, refreshTokens, signOutUrl, startSignIn } from './signin.js';
+
+const loaded = { patient: null, staff: null };
+
+// A role's pages, loaded (and their controls wired) on first use.
+async function pagesOf(role) {
+  if (!loaded[role]) {
+    const pages = role === 'patient' ? await import('./patient.js') : await import('./staff.js');
+    (role === 'patient' ? pages.wirePatient : pages.wireStaff)();
+    loaded[role] = pages;
+  }
+  return loaded[role];
+}
+const patientPages = () => pagesOf('patient');
+const staffPages = () => pagesOf('staff');
 
 // Automatic logoff after this many minutes without a click, key or pointer movement
 // (config.json's idleMinutes; 15 unless the practice set another).
@@ -71,11 +83,11 @@ async function go(page, { replace = false } = {}) {
 
 // What opening a page loads, so that it shows the record as it is now.
 const ON_OPEN = {
-  appointments: loadAppointmentsPage,
-  billing: loadBalance,
-  messages: loadMessages,
-  triage: loadFeedback,
-  'reports-page': loadReports,
+  appointments: async () => (await patientPages()).loadAppointmentsPage(),
+  billing: async () => (await patientPages()).loadBalance(),
+  messages: async () => (await patientPages()).loadMessages(),
+  triage: async () => (await staffPages()).loadFeedback(),
+  'reports-page': async () => (await staffPages()).loadReports(),
 };
 
 async function open(page) {
@@ -99,8 +111,8 @@ function signOut(message, { everywhere = false, keepAddress = false } = {}) {
   clearTimeout(idleTimer);
   clearTimeout(refreshTimer);
   show('error', false);
-  resetPatient();
-  resetStaff();
+  loaded.patient?.resetPatient();
+  loaded.staff?.resetStaff();
   for (const section of document.querySelectorAll('.page')) section.hidden = true;
   show('nav', false);
   show('sign-out', false);
@@ -130,11 +142,12 @@ async function enter({ token, refresh, idToken, expiresIn, returnTo }, pool) {
     const patient = session.roles.includes('patient');
     document.title = `${patient ? 'Patient portal' : 'Staff console'} · ${practice.name}`;
     if (patient) {
-      loadPatient();
+      const pages = await patientPages();
+      pages.loadPatient();
       // The address on her record confirmed by her sign-in (once), so that email reaches her.
-      await confirmAddress({ onlyIfUnverified: true });
+      await pages.confirmAddress({ onlyIfUnverified: true });
     }
-    else await loadStaff();
+    else await (await staffPages()).loadStaff();
     show('sign-in', false);
     const first = returnTo && mayOpen(returnTo) ? returnTo : (patient ? 'appointments' : 'calendar-page');
     await go(first, { replace: true });
@@ -174,9 +187,6 @@ async function start() {
     // An address this person has no page for shows the page they land on instead, and says so.
     go(target, { replace: true }).then(() => $('main').focus()).catch((error) => fail('', error));
   });
-  $('show-access').addEventListener('click', () => showAccessLog().catch((error) => fail('', error)));
-  wirePatient();
-  wireStaff();
   for (const event of ['click', 'keydown', 'pointermove']) document.addEventListener(event, resetIdle, { passive: true });
   try {
     session.config = await api('/portal/config.json');

@@ -4,6 +4,7 @@ import {
   $, api, catalog, confirmButton, dateIn, dayLabel, describe, el, fail, fillProviders, fillServices, item, list,
   money, newKey, session, show, startOfDayIn, timeLabel, when, zoneName,
 } from './common.js';
+import { showAccessLog } from './proof.js';
 import { mountCardForm } from './stripe.js';
 
 // What the booking form is doing: a new appointment, or moving `moving` to another time; the
@@ -11,9 +12,9 @@ import { mountCardForm } from './stripe.js';
 const booking = { chosen: null, moving: null, provider: null, service: null, month: null, days: new Map(), day: null, timeZone: 'UTC' };
 export function resetPatient() {
   Object.assign(booking, { chosen: null, moving: null, provider: null, service: null, month: null, days: new Map(), day: null });
-  for (const id of ['slots', 'upcoming', 'past', 'waitlist', 'access-log', 'receipts', 'feedback-list']) $(id).replaceChildren();
+  for (const id of ['slots', 'upcoming', 'past', 'waitlist', 'access-log', 'receipts', 'feedback-list', 'statement-tables']) $(id).replaceChildren();
   for (const id of ['book-status', 'appointments-status', 'access-status', 'balance', 'pay-status', 'waitlist-status', 'feedback-status', 'notify-status']) $(id).textContent = '';
-  for (const id of ['confirm', 'month', 'booked', 'pay-form', 'pay-now', 'use-sign-in-address']) show(id, false);
+  for (const id of ['confirm', 'month', 'booked', 'pay-form', 'pay-choose', 'use-sign-in-address']) show(id, false);
   addressDiffers = false;
   $('show-access').textContent = 'Show the access log';
   setMoving(null);
@@ -502,7 +503,7 @@ async function joinWaitlist(event) {
 const checkout = { payment: null, confirm: null, balance: null };
 
 export async function loadBalance() {
-  const balance = await api('/v1/balance');
+  const [balance, { appointments }] = await Promise.all([api('/v1/balance'), api('/v1/appointments')]);
   checkout.balance = balance;
   const owed = balance.balances.filter((b) => b.balance - b.processing > 0);
   const credit = balance.balances.filter((b) => b.balance < 0);
@@ -511,23 +512,136 @@ export async function loadBalance() {
     ...balance.balances.filter((b) => b.processing > 0).map((b) => `${money(b.processing, b.currency)} is being paid.`),
     ...credit.map((b) => `You have a credit of ${money(-b.balance, b.currency)}.`),
   ];
-  $('balance').textContent = lines.length ? lines.join(' ') : 'Nothing to pay.';
+  $('balance').textContent = lines.length ? `${lines.join(' ')}${owed.length ? ' The statement below shows what for.' : ''}` : 'Nothing to pay.';
   const due = owed[0];
-  show('pay-now', Boolean(due));
-  if (due) $('pay-now').textContent = `Pay ${money(due.balance - due.processing, due.currency)}`;
   checkout.due = due;
+  show('pay-choose', Boolean(due));
+  if (due) {
+    const outstanding = due.balance - due.processing;
+    $('pay-part').value = (outstanding / 100).toFixed(2);
+    $('pay-part').max = (outstanding / 100).toFixed(2);
+    $('pay-part-hint').textContent = `Up to ${money(outstanding, due.currency)}.`;
+    payLabel();
+  }
+  const visits = new Map(appointments.map((a) => [a.id, a]));
+  showStatement(balance, visits);
+  const toward = allocate(balance);
   const receipts = balance.payments.filter((p) => p.status === 'succeeded').sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt));
   list('receipts', receipts.map((p) => {
     const refunded = p.refunded ? ` · ${money(p.refunded, p.amount.currency)} refunded` : '';
-    return item(`${money(p.amount.amount, p.amount.currency)} paid by card`, `${when(p.createdAt)} · receipt ${p.id}${refunded}`);
+    const row = item(`${money(p.amount.amount, p.amount.currency)} paid with ${cardWords(p.card)}`,
+      `${when(p.createdAt)} · receipt ${p.id}${refunded}`);
+    const paidFor = (toward.get(p.id) || []).map(({ charge, amount }) => `${chargeWords(charge, visits)}: ${money(amount, charge.currency)}`);
+    if (paidFor.length) row.append(el('div', { className: 'muted', textContent: `Toward: ${paidFor.join('; ')}` }));
+    return row;
   }), 'No payments yet.');
+}
+
+// A charge in words: its items, and the visit it is for.
+function chargeWords(charge, visits) {
+  const visit = charge.appointmentId && visits.get(charge.appointmentId);
+  const items = charge.lineItems.map((l) => l.description).join(', ');
+  return `${charge.adjusts ? 'Correction: ' : ''}${items}${visit ? ` · visit on ${dayLabel(visit.start, visit.timeZone || session.zone)}` : ''}`;
+}
+
+// What each payment paid toward: the charges it named, or else the oldest charges still open
+// (with their corrections), in the order payments were made.
+function allocate(balance) {
+  const toward = new Map();
+  const open = balance.charges.filter((c) => !c.adjusts)
+    .sort((a, b) => Date.parse(a.createdAt) - Date.parse(b.createdAt))
+    .map((charge) => ({
+      charge,
+      left: charge.total + balance.charges.filter((c) => c.adjusts === charge.id).reduce((sum, c) => sum + c.total, 0),
+    }));
+  const paid = balance.payments.filter((p) => p.status === 'succeeded').sort((a, b) => Date.parse(a.createdAt) - Date.parse(b.createdAt));
+  for (const p of paid) {
+    let left = p.amount.amount;
+    const targets = open.filter((o) => o.charge.currency === p.amount.currency && (!p.chargeIds.length || p.chargeIds.includes(o.charge.id)));
+    const parts = [];
+    for (const target of targets) {
+      const take = Math.min(left, target.left);
+      if (take <= 0) continue;
+      parts.push({ charge: target.charge, amount: take });
+      target.left -= take;
+      left -= take;
+    }
+    toward.set(p.id, parts);
+  }
+  return toward;
+}
+
+// The pay button says what it pays.
+function payLabel() {
+  const due = checkout.due;
+  const amount = Math.round(Number($('pay-part').value) * 100);
+  const valid = due && Number.isSafeInteger(amount) && amount >= 1 && amount <= due.balance - due.processing;
+  $('pay-now').textContent = valid ? `Pay ${money(amount, due.currency)}` : 'Pay';
+}
+
+const BRANDS = { visa: 'Visa', mastercard: 'Mastercard', amex: 'American Express', discover: 'Discover', diners: 'Diners Club', jcb: 'JCB', unionpay: 'UnionPay' };
+function cardWords(card) {
+  return card ? `${BRANDS[card.brand] || 'a card'} ending ${card.last4}` : 'a card';
+}
+
+// The statement: per currency, every charge (its items and visit), payment, refund and amount a
+// dispute took back, oldest first, with the balance after each.
+function showStatement(balance, visits) {
+  const tables = balance.balances.map(({ currency, balance: total }) => {
+    const rows = [];
+    for (const c of balance.charges.filter((c) => c.currency === currency)) {
+      const visit = c.appointmentId && visits.get(c.appointmentId);
+      const items = c.lineItems.map((l) => `${l.description} (${money(l.amount, currency)})`).join('; ');
+      const what = `${c.adjusts ? 'Correction: ' : ''}${items}${visit ? ` · visit on ${dayLabel(visit.start, visit.timeZone || session.zone)}` : ''}`;
+      rows.push({ at: Date.parse(c.createdAt), what, charged: c.total, paid: 0 });
+    }
+    for (const p of balance.payments.filter((p) => p.amount.currency === currency && p.status === 'succeeded')) {
+      const at = Date.parse(p.createdAt);
+      rows.push({ at, what: `Payment with ${cardWords(p.card)}`, charged: 0, paid: p.amount.amount });
+      if (p.refunded) rows.push({ at: at + 1, what: `Refunded to ${cardWords(p.card)}`, charged: 0, paid: -p.refunded });
+      if (p.disputed) rows.push({ at: at + 2, what: 'Taken back by a card dispute', charged: 0, paid: -p.disputed });
+    }
+    rows.sort((a, b) => a.at - b.at);
+    let running = 0;
+    const body = rows.map((r) => {
+      running += r.charged - r.paid;
+      const cell = (text) => el('td', { textContent: text });
+      return el('tr', {}, cell(new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeZone: session.zone }).format(r.at)), cell(r.what),
+        cell(r.charged ? money(r.charged, currency) : ''), cell(r.paid ? money(r.paid, currency) : ''), cell(money(running, currency)));
+    });
+    const th = (text) => el('th', { scope: 'col', textContent: text });
+    const foot = el('tr', {}, el('th', { scope: 'row', colSpan: 4, textContent: running > 0 ? 'Owed' : running < 0 ? 'Credit' : 'Balance' }),
+      el('td', { textContent: money(Math.abs(total), currency) }));
+    return el('table', {},
+      el('caption', { textContent: `${currency}: charges, payments and the balance after each` }),
+      el('thead', {}, el('tr', {}, th('Date'), th('What'), th('Charged'), th('Paid'), th('Balance'))),
+      el('tbody', {}, ...body), el('tfoot', {}, foot));
+  });
+  $('statement-tables').replaceChildren(...(tables.length ? tables : [el('p', { textContent: 'No charges or payments yet.' })]));
+  show('print-statement', tables.length > 0);
+  $('statement-for').textContent = `${catalog.practice?.name || ''}${catalog.practice?.contact?.address ? `, ${catalog.practice.contact.address}` : ''}. Statement of ${new Intl.DateTimeFormat(undefined, { dateStyle: 'long', timeZone: session.zone }).format(new Date())}.`;
+}
+
+// Prints the statement alone (the page's other parts are left off the paper).
+function printStatement() {
+  document.body.classList.add('printing-statement');
+  window.addEventListener('afterprint', () => document.body.classList.remove('printing-statement'), { once: true });
+  window.print();
 }
 
 // The configured processor's card form: Stripe's own element when deployed, the labelled local
 // test form under `practica serve`.
-async function startPayment() {
+async function startPayment(event) {
+  event?.preventDefault();
   const due = checkout.due;
   if (!due) return;
+  const outstanding = due.balance - due.processing;
+  const amount = Math.round(Number($('pay-part').value) * 100);
+  if (!Number.isSafeInteger(amount) || amount < 1 || amount > outstanding) {
+    $('pay-status').textContent = `Choose an amount from ${money(1, due.currency)} to ${money(outstanding, due.currency)}.`;
+    $('pay-part').focus();
+    return;
+  }
   const processor = session.config?.payments?.processor;
   if (!['stripe', 'sandbox'].includes(processor)) {
     $('pay-status').textContent = 'Online card payment is not set up here; please pay at the practice.';
@@ -535,7 +649,7 @@ async function startPayment() {
   }
   $('pay-status').textContent = 'Preparing a secure payment…';
   try {
-    checkout.payment = await api('/v1/payment-intents', { method: 'POST', key: newKey(), json: { currency: due.currency } });
+    checkout.payment = await api('/v1/payment-intents', { method: 'POST', key: newKey(), json: { currency: due.currency, ...(amount < outstanding ? { amount } : {}) } });
     const { clientSecret } = checkout.payment;
     checkout.confirm = processor === 'stripe'
       ? await mountCardForm(session.config.payments.publishableKey, clientSecret, $('card-element'))
@@ -551,7 +665,7 @@ async function startPayment() {
   $('pay-status').textContent = '';
   show('sandbox-form', processor === 'sandbox');
   show('card-element', processor === 'stripe');
-  show('pay-now', false);
+  show('pay-choose', false);
   show('pay-form', true);
   $('pay-submit').focus();
 }
@@ -671,9 +785,12 @@ export function wirePatient() {
   $('confirm-cancel').addEventListener('click', () => { show('confirm', false); booking.chosen = null; });
   $('stop-moving').addEventListener('click', () => { setMoving(null); show('confirm', false); $('slots').replaceChildren(); $('book-status').textContent = ''; show('month', false); });
   $('join-waitlist').addEventListener('submit', joinWaitlist);
-  $('pay-now').addEventListener('click', startPayment);
+  $('show-access').addEventListener('click', () => showAccessLog().catch((error) => fail('', error)));
+  $('pay-choose').addEventListener('submit', startPayment);
+  $('pay-part').addEventListener('input', payLabel);
+  $('print-statement').addEventListener('click', printStatement);
   $('pay-form').addEventListener('submit', pay);
-  $('pay-cancel').addEventListener('click', () => { show('pay-form', false); show('pay-now', true); $('pay-status').textContent = ''; });
+  $('pay-cancel').addEventListener('click', () => { show('pay-form', false); show('pay-choose', true); $('pay-status').textContent = ''; });
   $('feedback-form').addEventListener('submit', sendFeedback);
   $('use-sign-in-address').addEventListener('click', () => useSignInAddress().catch((error) => fail('', error)));
   $('notify-form').addEventListener('submit', saveNotifications);

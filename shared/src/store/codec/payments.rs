@@ -7,7 +7,9 @@ use crate::store::{AttrValue, Item, Key, attr};
 use domain::ids::{AppointmentId, ChargeId, PatientId, PaymentId};
 use domain::ledger::*;
 use domain::money::{Currency, Money};
-use domain::progress::{CardChecks, CheckResult, Failure, PaymentStatus, Progress, Stamp};
+use domain::progress::{
+    CardBrand, CardChecks, CardUsed, CheckResult, Failure, Last4, PaymentStatus, Progress, Stamp,
+};
 
 /// How a [`Charge`] is spelled as a table item (the one codec of the record).
 pub trait ChargeCodec: Sized {
@@ -119,6 +121,10 @@ impl PaymentCodec for Payment {
             item.set(attr::CHECK_POSTAL_CODE, c.postal_code.as_str());
             item.set(attr::CHECK_CVC, c.cvc.as_str());
             item.set(attr::CHECKS_STAMP, stamp.encode());
+            if let Some(card) = &c.card {
+                item.set(attr::CARD_BRAND, card.brand.as_str());
+                item.set(attr::CARD_LAST4, card.last4.as_str());
+            }
         }
         if let Some(at) = p.succeeded_at {
             item.set(attr::SUCCEEDED_AT, at);
@@ -159,6 +165,18 @@ impl PaymentCodec for Payment {
                     address_line1: check(attr::CHECK_ADDRESS_LINE1),
                     postal_code: check(attr::CHECK_POSTAL_CODE),
                     cvc: check(attr::CHECK_CVC),
+                    card: item
+                        .get(attr::CARD_LAST4)
+                        .and_then(AttrValue::as_s)
+                        .and_then(Last4::parse)
+                        .map(|last4| CardUsed {
+                            brand: CardBrand::parse(
+                                item.get(attr::CARD_BRAND)
+                                    .and_then(AttrValue::as_s)
+                                    .unwrap_or("other"),
+                            ),
+                            last4,
+                        }),
                 },
                 st,
             )

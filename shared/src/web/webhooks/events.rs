@@ -11,8 +11,8 @@ use serde::Deserialize;
 use crate::error::{ApiError, InputError};
 pub use domain::progress::Event;
 use domain::progress::{
-    CardChecks, CheckResult, DisputeObservation, DisputeOutcome, Failure, Observation,
-    PaymentStatus, RefundObservation,
+    CardBrand, CardChecks, CardUsed, CheckResult, DisputeObservation, DisputeOutcome, Failure,
+    Last4, Observation, PaymentStatus, RefundObservation,
 };
 
 #[derive(Deserialize)]
@@ -87,6 +87,8 @@ struct MethodDetails {
 #[derive(Deserialize)]
 struct Card {
     checks: Option<Checks>,
+    brand: Option<String>,
+    last4: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -197,11 +199,28 @@ fn interpret(
     let checks = charge
         .payment_method_details
         .and_then(|d| d.card)
-        .and_then(|c| c.checks)
-        .map(|c| CardChecks {
-            address_line1: CheckResult::parse(c.address_line1_check.as_deref()),
-            postal_code: CheckResult::parse(c.address_postal_code_check.as_deref()),
-            cvc: CheckResult::parse(c.cvc_check.as_deref()),
+        .and_then(|card| {
+            let used = card
+                .last4
+                .as_deref()
+                .and_then(Last4::parse)
+                .map(|last4| CardUsed {
+                    brand: CardBrand::parse(card.brand.as_deref().unwrap_or("other")),
+                    last4,
+                });
+            if card.checks.is_none() && used.is_none() {
+                return None;
+            }
+            let c = card.checks;
+            let check = |f: fn(&Checks) -> &Option<String>| {
+                CheckResult::parse(c.as_ref().and_then(|c| f(c).as_deref()))
+            };
+            Some(CardChecks {
+                address_line1: check(|c| &c.address_line1_check),
+                postal_code: check(|c| &c.address_postal_code_check),
+                cvc: check(|c| &c.cvc_check),
+                card: used,
+            })
         });
     let failure = (status == Some(PaymentStatus::Failed)).then(|| Failure {
         code: Failure::code(charge.failure_code.as_deref()).unwrap_or_else(|| "unknown".into()),
