@@ -298,3 +298,94 @@ async fn the_local_sign_in_returns_an_id_token_that_vouches_for_the_demo_patient
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn a_verified_address_replaced_hears_of_it_once_and_nothing_else() {
+    use domain::notify::{Channel, Kind};
+    use shared::notify::deliver::Outcome;
+    let stack = Stack::embedded();
+    stack.seed().await;
+    let jane = stack.token(JANE, &[Role::Patient]);
+    // Replacing an address nobody verified (the one staff typed) tells it nothing.
+    let typed = id_token(&stack, JANE, "jane.first@example.net", true);
+    let (status, _) = verify(&stack, &jane, "r-1", Some(&typed), json!({"replace": true})).await;
+    assert_eq!(status, StatusCode::OK);
+    let notices = |stack: &Stack| {
+        let state = stack.state.clone();
+        async move {
+            practica_tests::waiting_messages(&state)
+                .await
+                .into_iter()
+                .filter(|m| m.kind == Kind::AddressChanged)
+                .count()
+        }
+    };
+    assert_eq!(
+        notices(&stack).await,
+        0,
+        "an unverified address hears nothing"
+    );
+
+    // That one is verified now (her login vouched for it); replacing it tells it, once.
+    let new = id_token(&stack, JANE, "jane.new@example.net", true);
+    let (status, reply) = verify(&stack, &jane, "r-2", Some(&new), json!({"replace": true})).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let (status, again) = verify(&stack, &jane, "r-2", Some(&new), json!({"replace": true})).await;
+    assert_eq!((status, &again), (StatusCode::OK, &reply), "a replay");
+    assert_eq!(notices(&stack).await, 1);
+    // The old address is sealed on the message, never in plaintext.
+    let dump = format!("{:?}", stack.scan().await);
+    assert!(
+        !dump.contains("jane.first@"),
+        "the replaced address in the table"
+    );
+
+    // Sent to the replaced address only, by email, even with email turned off for messages, and
+    // without the new address in it.
+    let (status, _, _) = stack
+        .send(
+            "PUT",
+            "/v1/patients/me/notifications",
+            Some(&jane),
+            Some("off"),
+            Some(json!({"email": false, "sms": false})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let recorder = practica_tests::Recorder::new();
+    let delivery = practica_tests::delivery(&recorder);
+    let done = shared::notify::deliver_due(&stack.state, &delivery, 100)
+        .await
+        .unwrap();
+    assert!(
+        done.iter()
+            .any(|(_, o)| *o == Outcome::Sent(vec![Channel::Email])),
+        "{done:?}"
+    );
+    let sent = recorder.sent();
+    let notice: Vec<_> = sent
+        .iter()
+        .filter(|e| e.kind == Kind::AddressChanged)
+        .collect();
+    assert_eq!(notice.len(), 1);
+    assert_eq!(notice[0].to.expose(), "jane.first@example.net");
+    let text = format!(
+        "{:?} {} {:?}",
+        notice[0].subject, notice[0].text, notice[0].html
+    );
+    assert!(text.contains("was changed"), "{text}");
+    assert!(
+        !text.contains("jane.new"),
+        "the new address is not told to the old one: {text}"
+    );
+    assert!(
+        sent.iter()
+            .all(|e| e.to.expose() != "jane.new@example.net" || e.kind != Kind::AddressChanged)
+    );
+    // Delivered once: a second run sends nothing more.
+    let count = recorder.sent().len();
+    shared::notify::deliver_due(&stack.state, &delivery, 100)
+        .await
+        .unwrap();
+    assert_eq!(recorder.sent().len(), count);
+}

@@ -301,6 +301,44 @@ async fn every_fixture_runs_on_the_release_binaries() {
     assert_eq!(answer["outcomes"], json!(["Sent([Email])"]), "{answer}");
     let again = apis["notify"].invoke(record).await.response();
     assert_eq!(again["outcomes"], json!(["AlreadyDone"]), "{again}");
+
+    // Jane books again (her address is verified now, through her login's ID token): the booking's
+    // confirmation is emailed to her by the notify function, through SES on moto.
+    let mut event = fixture(
+        "apigw-v2-book.json",
+        &[
+            ("{{TOKEN}}", &jane),
+            ("{{PROVIDER_ID}}", &provider),
+            ("{{SERVICE_ID}}", &service),
+        ],
+    );
+    event["headers"]["idempotency-key"] = json!("event-book-again");
+    let body = {
+        use base64::Engine as _;
+        let engine = base64::engine::general_purpose::STANDARD;
+        let text =
+            String::from_utf8(engine.decode(event["body"].as_str().unwrap()).unwrap()).unwrap();
+        engine.encode(text.replace("T10:00:00", "T11:30:00"))
+    };
+    event["body"] = json!(body);
+    let (status, booked) = http_answer(apis["booking"].invoke(event).await);
+    assert_eq!(status, 201, "{booked}");
+    let confirmation = practica_tests::waiting_messages(&world.state)
+        .await
+        .into_iter()
+        .find(|m| {
+            m.kind == domain::notify::Kind::Confirmation
+                && m.appointment.as_ref().map(|(id, _)| id.to_string())
+                    == booked["id"].as_str().map(str::to_owned)
+        })
+        .map(|m| m.id.to_string())
+        .expect("the booking's confirmation waits in the outbox");
+    let record = fixture(
+        "dynamodb-stream-outbox.json",
+        &[("{{MESSAGE_ID}}", &confirmation)],
+    );
+    let answer = apis["notify"].invoke(record).await.response();
+    assert_eq!(answer["outcomes"], json!(["Sent([Email])"]), "{answer}");
     let answer = apis["notify"]
         .invoke(fixture("schedule-notify.json", &[]))
         .await

@@ -340,6 +340,8 @@ async function book(event) {
   } catch (error) {
     fail('Your appointments could not be refreshed: ', error);
   }
+  // Said once the list shows it.
+  $('book-status').textContent = moving ? 'Moved. The new time is in your upcoming appointments.' : 'Booked. It is now in your upcoming appointments.';
 }
 
 // RFC 5545 text: escaped, and folded at 75 octets.
@@ -405,7 +407,7 @@ function showBooked(appointment, moved) {
   show('booked', true);
   $('booked').scrollIntoView({ block: 'start' });
   $('booked-title').focus();
-  $('book-status').textContent = moved ? 'Moved. The new time is in your upcoming appointments.' : 'Booked. It is now in your upcoming appointments.';
+  $('book-status').textContent = '';
 }
 
 // --- the waitlist ---

@@ -26,10 +26,12 @@ pub enum Kind {
     WaitlistOffer,
     Receipt,
     Refund,
+    /// To the address a patient replaced: that it was changed (sent to the old address only).
+    AddressChanged,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Confirmation,
         Kind::Rescheduled,
         Kind::Cancelled,
@@ -37,6 +39,7 @@ impl Kind {
         Kind::WaitlistOffer,
         Kind::Receipt,
         Kind::Refund,
+        Kind::AddressChanged,
     ];
 
     pub fn code(self) -> &'static str {
@@ -48,6 +51,7 @@ impl Kind {
             Kind::WaitlistOffer => "waitlist_offer",
             Kind::Receipt => "receipt",
             Kind::Refund => "refund",
+            Kind::AddressChanged => "address_changed",
         }
     }
 

@@ -65,7 +65,8 @@ const BUILTIN: &[(Kind, Channel, &str)] = builtin!(
     Reminder "reminder",
     WaitlistOffer "waitlist_offer",
     Receipt "receipt",
-    Refund "refund"
+    Refund "refund",
+    AddressChanged "address_changed"
 );
 
 /// A template that cannot be used, and why.

@@ -276,6 +276,8 @@ pub async fn verify_email(
     if !same && !req.replace {
         return Err(ApiError::Patient(PatientError::EmailDiffers));
     }
+    let was_verified = view.email_verified;
+    let replaced = view.email.expose().clone();
     let mut update = Update::default().set(attr::EMAIL_VERIFIED, AttrValue::Bool(true));
     let mut answer = VerifiedEmail {
         email: view.email,
@@ -291,7 +293,7 @@ pub async fn verify_email(
             .set(GSI1_PK, email_index(&blind.email(&vouched)));
         answer.email = Sensitive::new(vouched);
     }
-    let writes = vec![
+    let mut writes = vec![
         Write::new(TransactOp::Update {
             key,
             update,
@@ -299,6 +301,14 @@ pub async fn verify_email(
         })
         .or(PatientError::ChangedMeanwhile),
     ];
+    // A verified address replaced hears of it (once, in the same transaction): if it was not the
+    // patient who changed it, its owner can call the practice. An unverified one proves nothing
+    // about whose it is, so nothing goes to it.
+    if !same && was_verified {
+        writes.push(Write::new(
+            address_changed_notice(state, &id, &replaced).await?,
+        ));
+    }
     let reply = Reply::ok(&answer)?.with_patient_data();
     let action = if same {
         "patient.email.verify"
@@ -307,6 +317,33 @@ pub async fn verify_email(
     };
     let audit = Audit::new(action, "patient", id.as_str()).about(&id);
     Ok(commit(state, caller, idem, writes, audit, reply).await?)
+}
+
+/// The outbox message telling `replaced` that the patient's address was changed; the address is
+/// sealed on the message (the notify job opens it to send).
+async fn address_changed_notice(
+    state: &AppState,
+    id: &PatientId,
+    replaced: &str,
+) -> Result<TransactOp, ApiError> {
+    use crate::store::codec::notify::MessageCodec as _;
+    let now = state.clock.now().as_second();
+    let notice = domain::notify::Message::new(domain::notify::Kind::AddressChanged, id, now, now);
+    let key = outbox_key(&notice.id);
+    let mut item = notice.to_item();
+    item.set(
+        attr::TO_EMAIL,
+        AttrValue::B(
+            state
+                .sealer
+                .seal_str(&key, attr::TO_EMAIL, replaced)
+                .await?,
+        ),
+    );
+    Ok(TransactOp::Put {
+        item,
+        condition: Some(Condition::ItemAbsent),
+    })
 }
 
 /// One patient's record: the patient themself, or staff.

@@ -133,7 +133,16 @@ pub async fn deliver_one(
     let Some(patient) = contact(state, &message.patient).await? else {
         return close(state, &message, None, State::Skipped, "no_patient", now).await;
     };
-    let mut channels = preferences.channels(patient.email_verified);
+    // The notice that an address was replaced goes to the replaced address, by email only, whatever
+    // the patient chose for other messages: its owner is the one who must hear of it.
+    let notice_to = match message.kind {
+        Kind::AddressChanged => Some(replaced_address(state, &item).await?),
+        _ => None,
+    };
+    let mut channels = match notice_to {
+        Some(_) => vec![Channel::Email],
+        None => preferences.channels(patient.email_verified),
+    };
     if channels.is_empty() {
         return close(state, &message, None, State::Skipped, "no_consent", now).await;
     }
@@ -223,9 +232,10 @@ pub async fn deliver_one(
     let mut rejected = false;
     for channel in channels {
         let rendered = delivery.templates.render(message.kind, channel, &fields);
-        let to = match channel {
-            Channel::Email => patient.email.expose().clone(),
-            Channel::Sms => patient.phone.expose().clone(),
+        let to = match (channel, &notice_to) {
+            (Channel::Email, Some(replaced)) => replaced.expose().clone(),
+            (Channel::Email, None) => patient.email.expose().clone(),
+            (Channel::Sms, _) => patient.phone.expose().clone(),
         };
         let envelope = Envelope {
             dedupe_key: format!("{}.{}", message.id, channel.code()),
@@ -286,6 +296,21 @@ pub async fn deliver_one(
         "opted_out"
     };
     close(state, &message, claimed, State::Failed, reason, now).await
+}
+
+/// The address an address-change notice goes to, sealed on the message when it was written.
+async fn replaced_address(
+    state: &AppState,
+    item: &crate::store::Item,
+) -> Result<Sensitive<String>, ApiError> {
+    let sealed = item
+        .get(attr::TO_EMAIL)
+        .and_then(AttrValue::as_b)
+        .ok_or_else(|| crate::store::codec::corrupt(attr::TO_EMAIL))?;
+    Ok(state
+        .sealer
+        .open_str(&item.key, attr::TO_EMAIL, sealed)
+        .await?)
 }
 
 /// Pending, or claimed by a sender whose claim lapsed.

@@ -122,6 +122,8 @@ pub const DUE_AT: &str = "due_at";
 pub const EMAIL_BOUNCED_AT: &str = "email_bounced_at";
 pub const EMAIL_ON: &str = "email_on";
 pub const NOTIFY_SETTINGS: &str = "notify_settings";
+/// The address an address-change notice goes to (sealed, on the outbox message).
+pub const TO_EMAIL: &str = "to_email";
 /// The card a payment was made with: brand and last four digits.
 pub const CARD_BRAND: &str = "card_brand";
 pub const CARD_LAST4: &str = "card_last4";
