@@ -480,6 +480,32 @@ async fn access_logs_with_proofs(stack: Option<Stack>) {
     );
     assert!(by_staff["entries"][0]["leafIndex"].is_u64());
     assert_eq!(by_staff["entries"][0]["sourceFunction"], "booking");
+    // A family of actions, the callers of one role, newest first.
+    let family = search("role=staff&action=patient&limit=200".into()).await;
+    let entries = family["entries"].as_array().unwrap();
+    assert!(!entries.is_empty(), "{family}");
+    assert!(entries.iter().all(|e| {
+        e["action"].as_str().unwrap().starts_with("patient.")
+            && e["roles"].as_array().unwrap().contains(&json!("staff"))
+    }));
+    let all_entries = search("limit=200".into()).await;
+    let times: Vec<&str> = all_entries["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["at"].as_str().unwrap())
+        .collect();
+    assert!(
+        times.len() > 2 && times.windows(2).all(|w| w[0] >= w[1]),
+        "newest first: {times:?}"
+    );
+    // `patient` is a family; `patients` is no action's family.
+    assert!(
+        search("action=patients".into()).await["entries"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
     // Page by page, the whole period's entries come back once each.
     let mut seen = 0;
     let mut cursor = String::new();
@@ -508,6 +534,7 @@ async fn access_logs_with_proofs(stack: Option<Stack>) {
         ("outcome=".to_owned(), "invalid_query"),
         ("outcome=maybe".to_owned(), "invalid_query"),
         (format!("action={}", "a".repeat(65)), "invalid_query"),
+        ("role=owner".to_owned(), "invalid_query"),
     ] {
         let (status, _, problem) = stack
             .send(

@@ -303,6 +303,7 @@ async fn the_local_sign_in_returns_an_id_token_that_vouches_for_the_demo_patient
 async fn a_verified_address_replaced_hears_of_it_once_and_nothing_else() {
     use domain::notify::{Channel, Kind};
     use shared::notify::deliver::Outcome;
+    use shared::notify::{EmailEvent, record_email_event};
     let stack = Stack::embedded();
     stack.seed().await;
     let jane = stack.token(JANE, &[Role::Patient]);
@@ -382,10 +383,58 @@ async fn a_verified_address_replaced_hears_of_it_once_and_nothing_else() {
         sent.iter()
             .all(|e| e.to.expose() != "jane.new@example.net" || e.kind != Kind::AddressChanged)
     );
-    // Delivered once: a second run sends nothing more.
+    // Delivered once: a second run sends nothing more; the replaced address is no longer kept.
     let count = recorder.sent().len();
     shared::notify::deliver_due(&stack.state, &delivery, 100)
         .await
         .unwrap();
     assert_eq!(recorder.sent().len(), count);
+    assert!(
+        stack
+            .scan()
+            .await
+            .iter()
+            .all(|i| i.get("to_email").is_none()),
+        "the sealed replaced address is removed once sent"
+    );
+    // Its owner marking it as spam (or it bouncing) does not touch her messages.
+    let id = done
+        .iter()
+        .map(|(id, _)| id.clone())
+        .find(|id| notice[0].dedupe_key.starts_with(&id.to_string()))
+        .expect("the notice's id");
+    for event in [EmailEvent::Complained, EmailEvent::Bounced] {
+        let recorded = record_email_event(&stack.state, &id, event).await.unwrap();
+        assert!(!recorded);
+    }
+    let prefs = stack.preferences(&jane).await;
+    assert_eq!(prefs["emailBounced"], json!(false), "{prefs}");
+}
+
+#[tokio::test]
+async fn a_verified_address_changed_on_her_record_hears_of_it_too() {
+    use domain::notify::Kind;
+    let stack = Stack::embedded();
+    stack.seed().await;
+    let jane = stack.token(JANE, &[Role::Patient]);
+    let same = id_token(&stack, JANE, "jane.demo@example.org", true);
+    assert_eq!(
+        verify(&stack, &jane, "v", Some(&same), json!({})).await.0,
+        StatusCode::OK
+    );
+    let mut me = record(&stack, &jane).await;
+    for field in ["patientId", "emailVerified"] {
+        me.as_object_mut().unwrap().remove(field);
+    }
+    me["email"] = json!("someone.else@example.com");
+    let (status, _, body) = stack
+        .send("PUT", "/v1/patients/me", Some(&jane), Some("put"), Some(me))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let notices = practica_tests::waiting_messages(&stack.state)
+        .await
+        .into_iter()
+        .filter(|m| m.kind == Kind::AddressChanged)
+        .count();
+    assert_eq!(notices, 1, "the verified address is told");
 }

@@ -387,10 +387,10 @@ async fn a_hand_computed_week() {
         ("median time to success", json!("2 min"), json!("n/a")),
         ("p90 time to success", json!("2 min"), json!("n/a")),
         ("refunds", json!(1), json!(0)),
-        ("refunded (minor units)", json!("4000 USD"), json!("0 USD")),
+        ("refunded", json!("40.00 USD"), json!("0.00 USD")),
         ("refunds that failed", json!(0), json!(0)),
         ("disputes opened", json!(1), json!(0)),
-        ("disputed (minor units)", json!("5000 USD"), json!("0 USD")),
+        ("disputed", json!("50.00 USD"), json!("0.00 USD")),
         ("disputes won", json!(0), json!(0)),
         ("disputes lost", json!(1), json!(0)),
         ("bookings", json!(5), json!(0)),
@@ -448,7 +448,7 @@ async fn a_hand_computed_week() {
     // 50.00 the lost dispute took back: 170.00 on 2 charges.
     assert_eq!(
         table(&report, "ageing"),
-        &vec![json!(["USD", "0-30 days", 17000, 2])]
+        &vec![json!(["USD", "0-30 days", "170.00 USD", 2])]
     );
     assert_eq!(
         table(&report, "lead_time"),
@@ -458,12 +458,28 @@ async fn a_hand_computed_week() {
             json!(["8-30 days", 1, 0])
         ]
     );
-    // Rivera: Jane's Tuesday and Omar's Wednesday, 30 minutes each, of five 7-hour days.
+    // Rivera: Jane's Tuesday and Omar's Wednesday, 30 minutes each, of five 7-hour days: hours.
     assert_eq!(
         table(&report, "utilisation"),
         &vec![
-            json!(["Dr. Ana Rivera", 60, 2100, "2.9%", 0, 2100, "0.0%"]),
-            json!(["Sam Okafor, LCSW", 0, 2100, "0.0%", 0, 2100, "0.0%"]),
+            json!([
+                "Dr. Ana Rivera",
+                "1.0 h",
+                "35.0 h",
+                "2.9%",
+                "0.0 h",
+                "35.0 h",
+                "0.0%"
+            ]),
+            json!([
+                "Sam Okafor, LCSW",
+                "0.0 h",
+                "35.0 h",
+                "0.0%",
+                "0.0 h",
+                "35.0 h",
+                "0.0%"
+            ]),
         ]
     );
     assert_eq!(
@@ -488,6 +504,16 @@ async fn a_hand_computed_week() {
     // The HTML and CSV say the same, and nothing of the patients' own data.
     let html = String::from_utf8(published(&s.job, &manifest.id, "report.html").await).unwrap();
     assert!(html.contains("<svg") && html.contains("Lead time"));
+    // Its days said with both ends included; money as money.
+    let last = jiff::civil::Date::strptime("%Y-%m-%d", report["period"]["to"].as_str().unwrap())
+        .unwrap()
+        .yesterday()
+        .unwrap();
+    assert!(
+        html.contains(&format!("to {last} (both days included)")),
+        "inclusive days"
+    );
+    assert!(html.contains("40.00 USD") && !html.contains("minor units"));
     assert!(!html.contains("<script"));
     for secret in [
         "Jane Demo-Patient",

@@ -35,6 +35,25 @@ const CURRENCIES: &[(&str, u8)] = &[
 ];
 
 impl Currency {
+    /// An amount of this currency's minor units as people read it: `1234.50 USD`, `1200 JPY`.
+    pub fn text(self, minor: i64) -> String {
+        let exponent = u32::from(self.exponent);
+        if exponent == 0 {
+            return format!("{minor} {}", self.code);
+        }
+        let unit = 10i64.pow(exponent);
+        let sign = if minor < 0 { "-" } else { "" };
+        let (whole, part) = (
+            minor.unsigned_abs() / unit as u64,
+            minor.unsigned_abs() % unit as u64,
+        );
+        format!(
+            "{sign}{whole}.{part:0width$} {}",
+            self.code,
+            width = exponent as usize
+        )
+    }
+
     pub fn parse(code: &str) -> Option<Currency> {
         CURRENCIES
             .iter()
@@ -120,6 +139,9 @@ mod tests {
         let m: Money = serde_json::from_str(r#"{"amount": 12000, "currency": "USD"}"#).unwrap();
         assert_eq!((m.amount(), m.currency().code()), (12000, "USD"));
         assert_eq!(Currency::parse("JPY").unwrap().exponent(), 0);
+        assert_eq!(Currency::parse("USD").unwrap().text(123450), "1234.50 USD");
+        assert_eq!(Currency::parse("USD").unwrap().text(-5), "-0.05 USD");
+        assert_eq!(Currency::parse("JPY").unwrap().text(1200), "1200 JPY");
         for bad in [
             r#"{"amount": 12.5, "currency": "USD"}"#,
             r#"{"amount": -1, "currency": "USD"}"#,

@@ -693,6 +693,17 @@ async function frontDesk() {
   await page.getByRole('button', { name: 'Show the week from this day' }).click();
   await page.getByText(/ on the week from .* with all providers/).waitFor();
   assert.match(await page.locator('#calendar').innerText(), /Jane Demo-Patient/);
+  // An appointment opened from the calendar: its reason (read, and audited, only now), and her page.
+  const janeRow = page.locator('#calendar li').filter({ hasText: 'Jane Demo-Patient' }).first();
+  await janeRow.getByRole('button', { name: /^Details: Jane Demo-Patient, / }).click();
+  await janeRow.getByText(/^(Reason for the visit: .+|No reason for the visit was given\.)$/).waitFor();
+  assert.equal(await janeRow.getByRole('button', { name: /^Details: / }).getAttribute('aria-expanded'), 'true');
+  await axe(page, 'an appointment opened (staff)');
+  await janeRow.getByRole('button', { name: "Open Jane Demo-Patient's page" }).click();
+  await page.waitForURL(/#\/patients$/);
+  await page.locator('#chosen-title', { hasText: 'Jane Demo-Patient' }).waitFor();
+  await page.locator('#chosen-appointments li').first().waitFor();
+  await nav(page, 'Calendar');
   // A patient on the first provider's waitlist (put there by phone, say); the front desk removes it.
   const deskToken = await signIn('staff-1');
   const { providers } = await api('/v1/providers', { token: deskToken });
@@ -779,10 +790,14 @@ async function administrator() {
   await page.screenshot({ path: `${shots}/console-report-desktop.png`, fullPage: true });
   // The audit search: today's entries, among them the front desk's search for Jane.
   await nav(page, 'Audit log');
-  await page.getByLabel('Action code (optional, e.g. patient.search)').fill('patient.search');
+  await page.getByLabel('Role').selectOption('staff');
+  await page.getByLabel('Action, or a family of them (optional, e.g. appointment or patient.search)').fill('patient');
   await page.getByRole('button', { name: 'Search', exact: true }).click();
   await page.getByText(/entries(?: so far)?\. Searching the audit log is itself written to it\./).waitFor();
   assert.match(await page.locator('#audit-results').innerText(), /Front desk \(demo staff\) \(staff\): patient\.search/);
+  // Only the front desk's, only patient.* (the family), newest first.
+  const rows = await page.locator('#audit-results li').allInnerTexts();
+  assert.ok(rows.length > 1 && rows.every((r) => /\(staff\): patient\.[a-z_.]+/.test(r)), rows.join('\n'));
   await axe(page, 'the audit search (admin)');
   await done('administrator');
   console.log('console (admin): a report opened, the audit log searched: ok');

@@ -106,8 +106,50 @@ function appointmentRow(a) {
   if (a.status === 'booked' && now >= start) record('No-show', 'no_show');
   if (a.status === 'arrived' && now >= start) record('Completed', 'completed');
   if (a.status === 'booked' && now < start) actions.append(moveForm(a, who, time), cancelForm(a, who, time));
-  if (actions.childElementCount) row.append(actions);
+  actions.append(detailsButton(a, who, time));
+  row.append(actions);
   return row;
+}
+
+// An appointment opened: its reason for the visit (sealed; reading it is audited) and a way to
+// the patient's page.
+function detailsButton(a, who, time) {
+  const box = el('div');
+  const open = el('button', { type: 'button', className: 'secondary', textContent: 'Details' });
+  open.setAttribute('aria-label', `Details: ${who}, ${time}`);
+  open.setAttribute('aria-expanded', 'false');
+  const details = el('div', { className: 'details', hidden: true });
+  open.addEventListener('click', async () => {
+    if (!details.hidden) {
+      details.hidden = true;
+      open.setAttribute('aria-expanded', 'false');
+      return;
+    }
+    try {
+      const appointment = await api(`/v1/appointments/${encodeURIComponent(a.id)}`);
+      const toPatient = el('button', { type: 'button', className: 'secondary', textContent: `Open ${who}'s page` });
+      toPatient.addEventListener('click', async () => {
+        try {
+          const patient = await api(`/v1/patients/${encodeURIComponent(a.patientId)}`);
+          document.querySelector('#nav button[data-page="patients"]').click();
+          await openPatient(patient);
+        } catch (error) {
+          if (!error.signedOut) $('calendar-status').textContent = `Not opened: ${error.message}`;
+        }
+      });
+      details.replaceChildren(
+        el('p', { textContent: `${catalog.serviceName.get(a.serviceId) || 'Appointment'} with ${catalog.providerName.get(a.providerId)}, ${when(appointment.start)}. ${STATE_LABEL[appointment.status] || appointment.status}.` }),
+        el('p', { textContent: appointment.reason ? `Reason for the visit: ${appointment.reason}` : 'No reason for the visit was given.' }),
+        toPatient,
+      );
+      details.hidden = false;
+      open.setAttribute('aria-expanded', 'true');
+    } catch (error) {
+      if (!error.signedOut) $('calendar-status').textContent = `Not opened: ${error.message}`;
+    }
+  });
+  box.append(open, details);
+  return box;
 }
 
 // Moving to another free time of the same provider and service: a day, its free times, then a
@@ -369,7 +411,7 @@ async function searchAudit(event, more = false) {
       return;
     }
     audit.query = new URLSearchParams({ from: startOfDayIn(from, session.zone).toISOString(), to: startOfDayIn(to, session.zone, 1).toISOString(), limit: '50' });
-    for (const [name, id] of [['actor', 'audit-actor'], ['action', 'audit-action'], ['outcome', 'audit-outcome']]) {
+    for (const [name, id] of [['actor', 'audit-actor'], ['role', 'audit-role'], ['action', 'audit-action'], ['outcome', 'audit-outcome']]) {
       if ($(id).value.trim()) audit.query.set(name, $(id).value.trim());
     }
     audit.query.delete('cursor');
@@ -426,11 +468,18 @@ function resolveForm(feedback) {
   return form;
 }
 
+// A report's days as people say them, both ends included (`to` is the day after the last).
+function reportDays(from, to) {
+  const day = (date) => new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' }).format(date);
+  const last = new Date(Date.parse(`${to}T12:00:00Z`) - 86400e3);
+  return `${day(new Date(`${from}T12:00:00Z`))} to ${day(last)}`;
+}
+
 export async function loadReports() {
   const { reports } = await api('/v1/reports');
   list('reports', reports.map((r) => {
-    const row = item(`${r.from} to ${r.to}`);
-    const open = el('button', { type: 'button', className: 'secondary', textContent: `Open the report of ${r.from} to ${r.to}` });
+    const row = item(reportDays(r.from, r.to));
+    const open = el('button', { type: 'button', className: 'secondary', textContent: `Open the report of ${reportDays(r.from, r.to)}` });
     open.addEventListener('click', () => openReport(r.id).catch((e) => { $('reports-status').textContent = e.message; }));
     row.append(open);
     return row;
@@ -440,7 +489,7 @@ export async function loadReports() {
 async function openReport(id) {
   const report = await api(`/v1/reports/${encodeURIComponent(id)}`);
   const parts = [
-    el('h2', { textContent: `${report.practice}: ${report.period.from} to ${report.period.to}` }),
+    el('h2', { textContent: `${report.practice}: ${reportDays(report.period.from, report.period.to)}` }),
     el('p', { textContent: `Audit log: ${report.auditLog.verification}${report.auditLog.coversPeriod ? ', sealed for the whole period' : ''}.` }),
   ];
   for (const flag of report.flags) parts.push(el('p', { className: 'notice', textContent: flag }));

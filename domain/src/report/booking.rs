@@ -108,18 +108,18 @@ fn utilisation(facts: &Facts, split: &Split<'_>) -> Table {
             let (w0, w1) = p.working;
             vec![
                 text(p.name.clone()),
-                Cell::Int(b[0] / 60),
-                Cell::Int(w0 / 60),
+                Cell::Hours(b[0] / 60),
+                Cell::Hours(w0 / 60),
                 text(percent(b[0] as usize, w0.max(0) as usize)),
-                Cell::Int(b[1] / 60),
-                Cell::Int(w1 / 60),
+                Cell::Hours(b[1] / 60),
+                Cell::Hours(w1 / 60),
                 text(percent(b[1] as usize, w1.max(0) as usize)),
             ]
         })
         .collect();
     Table {
         name: "utilisation",
-        title: "Utilisation per provider (booked minutes of working minutes)",
+        title: "Utilisation per provider (booked hours of working hours)",
         columns: vec![
             "provider",
             "booked",

@@ -95,6 +95,11 @@ impl Period {
         format!("{}_{}", self.from, self.to)
     }
 
+    /// The period's last day (`to` is the first day after it).
+    pub fn last_day(&self) -> Date {
+        self.to.yesterday().unwrap_or(self.to)
+    }
+
     pub fn contains(&self, t: i64) -> bool {
         self.start <= t && t < self.end
     }
@@ -127,11 +132,14 @@ fn local_date(t: i64, zone: &TimeZone) -> Result<Date, PeriodError> {
 }
 
 /// A value of a table cell.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(untagged)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Cell {
     Text(String),
     Int(i64),
+    /// A duration in minutes, shown as hours (`7.5 h`).
+    Hours(i64),
+    /// An amount in minor units of a currency, shown as money (`120.00 USD`).
+    Money(i64, crate::money::Currency),
 }
 
 impl Cell {
@@ -139,6 +147,31 @@ impl Cell {
         match self {
             Cell::Text(t) => t.clone(),
             Cell::Int(n) => n.to_string(),
+            Cell::Hours(minutes) => {
+                let tenths = (minutes * 10 + 30) / 60;
+                format!("{}.{} h", tenths / 10, tenths % 10)
+            }
+            Cell::Money(minor, currency) => currency.text(*minor),
+        }
+    }
+    /// The number a chart draws (minutes, minor units).
+    pub fn value(&self) -> i64 {
+        match self {
+            Cell::Int(n) | Cell::Hours(n) | Cell::Money(n, _) => *n,
+            Cell::Text(_) => 0,
+        }
+    }
+    pub fn is_number(&self) -> bool {
+        !matches!(self, Cell::Text(_))
+    }
+}
+
+/// Numbers stay numbers in JSON; hours and money are sent as people read them.
+impl Serialize for Cell {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Cell::Int(n) => s.serialize_i64(*n),
+            other => s.serialize_str(&other.render()),
         }
     }
 }

@@ -99,20 +99,12 @@ pub(super) fn section(facts: &Facts, split: &Split<'_>, out: &mut Sections) {
     for (currency, counts) in &refunds.0 {
         let amounts = refunded.get(currency).copied().unwrap_or_default();
         out.row("payments", "refunds", counts.map(int));
-        out.row(
-            "payments",
-            "refunded (minor units)",
-            amounts.map(|a| text(format!("{a} {currency}"))),
-        );
+        out.row("payments", "refunded", amounts.map(|a| money(a, currency)));
     }
     out.row("payments", "refunds that failed", refunds_failed.map(int));
     out.row("payments", "disputes opened", opened.map(int));
     for (currency, amounts) in &disputed {
-        out.row(
-            "payments",
-            "disputed (minor units)",
-            amounts.map(|a| text(format!("{a} {currency}"))),
-        );
+        out.row("payments", "disputed", amounts.map(|a| money(a, currency)));
     }
     out.row("payments", "disputes won", won.map(int));
     out.row("payments", "disputes lost", lost.map(int));
@@ -205,18 +197,26 @@ fn ageing(facts: &Facts, period: &Period) -> Table {
     Table {
         name: "ageing",
         title: "Outstanding balances by age at the period's end",
-        columns: vec!["currency", "age", "amount (minor units)", "charges"],
+        columns: vec!["currency", "age", "amount", "charges"],
         rows: owed
             .iter()
             .map(|((currency, bucket), (amount, n))| {
                 vec![
                     text(*currency),
                     text(BUCKETS[*bucket]),
-                    Cell::Int(*amount),
+                    money(*amount, currency),
                     int(*n),
                 ]
             })
             .collect(),
         chart: None,
+    }
+}
+
+/// An amount as money, in its currency (as stored, should it not be one we know).
+fn money(minor: i64, currency: &str) -> Cell {
+    match crate::money::Currency::parse(&currency.to_ascii_uppercase()) {
+        Some(c) => Cell::Money(minor, c),
+        None => text(format!("{minor} {currency}")),
     }
 }

@@ -1,5 +1,6 @@
 //! `GET /v1/audit`: an admin's search of the audit entries of a period (at most 31 days), by actor,
-//! patient, action and outcome, oldest first, paginated. A search by patient reads that patient's
+//! role, patient, action (or a family of actions: `appointment` is every `appointment.*`) and
+//! outcome, newest first, paginated. A search by patient reads that patient's
 //! access index, not every day of the period. Each search is itself audited, naming the patients
 //! whose entries it showed.
 
@@ -32,6 +33,8 @@ pub struct SearchQuery {
     pub from: Option<String>,
     pub to: Option<String>,
     pub actor: Option<String>,
+    /// Entries of callers with this role (`staff`, `provider`, `admin`, `patient`).
+    pub role: Option<String>,
     pub patient_id: Option<String>,
     pub action: Option<String>,
     pub outcome: Option<String>,
@@ -112,8 +115,26 @@ impl Filter<'_> {
                 .as_deref()
                 .is_none_or(|w| item.get(field).and_then(AttrValue::as_s) == Some(w))
         };
+        // An action without a dot is a family: `appointment` keeps every `appointment.*`.
+        let action = self.q.action.as_deref().is_none_or(|wanted| {
+            let stored = item
+                .get(attr::ACTION)
+                .and_then(AttrValue::as_s)
+                .unwrap_or("");
+            stored == wanted
+                || (!wanted.contains('.')
+                    && stored
+                        .strip_prefix(wanted)
+                        .is_some_and(|rest| rest.starts_with('.')))
+        });
+        let role = self
+            .q
+            .role
+            .as_deref()
+            .is_none_or(|r| strings(item, attr::ROLES).iter().any(|x| x == r));
         is(attr::ACTOR, &self.q.actor)
-            && is(attr::ACTION, &self.q.action)
+            && action
+            && role
             && is(attr::OUTCOME, &self.q.outcome)
             && self
                 .q
@@ -157,7 +178,11 @@ pub async fn search(
     // The document's bounds on the other filters (an outcome from the list, bounded texts).
     let outcome_known = q.outcome.as_deref().is_none_or(|o| OUTCOMES.contains(&o));
     let bounded = |text: &Option<String>, max: usize| text.as_ref().is_none_or(|t| t.len() <= max);
-    if !outcome_known || !bounded(&q.actor, 256) || !bounded(&q.action, 64) {
+    let role_known = q
+        .role
+        .as_deref()
+        .is_none_or(|r| ["patient", "staff", "provider", "admin"].contains(&r));
+    if !outcome_known || !role_known || !bounded(&q.actor, 256) || !bounded(&q.action, 64) {
         return Err(InputError::InvalidQuery.into());
     }
     let day_of = |t: i64| {
@@ -167,8 +192,9 @@ pub async fn search(
     };
     let (first_day, last_day) = (day_of(from)?, day_of(to - 1)?);
     let mut resume = match q.cursor.as_deref() {
+        // Newest first: from the last day back to the first.
         None => Resume {
-            day: q.patient_id.is_none().then_some(first_day),
+            day: q.patient_id.is_none().then_some(last_day),
             inner: None,
         },
         Some(token) => Resume::decode(token)
@@ -192,10 +218,11 @@ pub async fn search(
         {
             return Err(InputError::InvalidCursor.into());
         }
-        let query = Query::partition(partition)
+        let mut query = Query::partition(partition)
             .sort(sort_range(from, to))
             .limit(want)
             .after(resume.inner.take());
+        query.forward = false;
         let page = state.table.query(&query).await?;
         for item in page.items {
             let entry = match &q.patient_id {
@@ -219,8 +246,8 @@ pub async fn search(
                 day,
                 inner: Some(more),
             },
-            (None, Some(day)) if day < last_day => Resume {
-                day: day.tomorrow().ok(),
+            (None, Some(day)) if day > first_day => Resume {
+                day: day.yesterday().ok(),
                 inner: None,
             },
             (None, _) => break,

@@ -133,7 +133,8 @@ pub async fn list_appointments(
             named = false;
             (
                 query_all(&*state.table, &own_list(patient)).await?,
-                Audit::new("appointment.list", "patient", patient.as_str()),
+                // Named even when the list is empty: her access log shows the look.
+                Audit::new("appointment.list", "patient", patient.as_str()).about(patient),
             )
         }
         Some(id) => {

@@ -30,6 +30,8 @@ pub const MAX_RESULTS: usize = 20;
 const MAX_PER_TERM: u32 = 200;
 /// The blind index's purpose for search terms (apart from email addresses and request bodies).
 const SEARCH_PURPOSE: &str = "patient-search";
+/// Characters kept of a term's blind index (base64url: 6 bits each, so 36 bits).
+const TERM_HASH_CHARS: usize = 6;
 
 /// The blind indexes of a record's search terms.
 pub(crate) async fn terms_of(
@@ -43,8 +45,19 @@ pub(crate) async fn terms_of(
         *details.date_of_birth.expose(),
     )
     .iter()
-    .map(|term| blind.compute(SEARCH_PURPOSE, term))
+    .map(|term| term_hash(blind, term))
     .collect())
+}
+
+/// A term's blind index, cut to [`TERM_HASH_CHARS`]: enough to narrow a search (the opened record
+/// decides), short enough that a term shared by chance is common, so the items say less about
+/// which records share a name, a birthday or a phone number.
+fn term_hash(blind: &crate::crypto::BlindIndex, term: &str) -> String {
+    blind
+        .compute(SEARCH_PURPOSE, term)
+        .chars()
+        .take(TERM_HASH_CHARS)
+        .collect()
 }
 
 /// The terms as the record lists them (one attribute, so a write can be conditional on it).
@@ -150,28 +163,45 @@ pub async fn search(
     audit_read(state, caller, search).await?;
 
     let blind = state.blind_index().await?;
-    let mut candidates: Option<BTreeSet<PatientId>> = None;
-    let mut common = false;
+    // Each term's patients; one shared by more than a page is too common to narrow with: the
+    // others narrow, and the opened records decide.
+    let mut lists = Vec::new();
     for term in parsed.lookups() {
-        let query =
-            Query::gsi1(search_index(&blind.compute(SEARCH_PURPOSE, &term))).limit(MAX_PER_TERM);
+        let query = Query::gsi1(search_index(&term_hash(blind, &term))).limit(MAX_PER_TERM);
         let page = state.table.query(&query).await?;
-        common |= page.next.is_some();
         let under: BTreeSet<PatientId> = page
             .items
             .iter()
             .filter_map(|item| item.get(attr::ID).and_then(AttrValue::as_s))
             .filter_map(PatientId::parse)
             .collect();
-        candidates = Some(match candidates {
-            None => under,
-            Some(so_far) => so_far.intersection(&under).cloned().collect(),
-        });
+        lists.push((page.next.is_some(), under));
     }
+    let complete: Vec<&BTreeSet<PatientId>> = lists
+        .iter()
+        .filter(|(cut, _)| !cut)
+        .map(|(_, l)| l)
+        .collect();
+    let common = complete.is_empty();
+    let candidates: BTreeSet<PatientId> = if common {
+        // Every term too common: the smallest page of them, and "add a word".
+        lists
+            .into_iter()
+            .map(|(_, l)| l)
+            .min_by_key(BTreeSet::len)
+            .unwrap_or_default()
+    } else {
+        complete
+            .iter()
+            .skip(1)
+            .fold(complete[0].clone(), |so_far, l| {
+                so_far.intersection(l).cloned().collect()
+            })
+    };
 
     // Open the candidates' records; only real matches are shown (and audited as read).
     let mut matches = BTreeMap::new();
-    for view in records_of(state, candidates.unwrap_or_default()).await? {
+    for view in records_of(state, candidates).await? {
         let Ok(born) = view.date_of_birth.expose().parse() else {
             continue;
         };

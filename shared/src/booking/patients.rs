@@ -191,6 +191,14 @@ pub async fn put_me(
         .await?;
     let terms = search::terms_of(state, &details).await?;
     let (term_writes, unchanged) = search::term_writes(&id, before.as_ref(), &terms);
+    // Nor may the address have changed meanwhile (a confirmation replacing it).
+    let unchanged = match before.as_ref().and_then(|b| b.get(attr::EMAIL)) {
+        Some(sealed) => Condition::And(vec![
+            unchanged,
+            Condition::Equals(attr::EMAIL.into(), sealed.clone()),
+        ]),
+        None => unchanged,
+    };
     let mut writes = vec![
         Write::new(TransactOp::Put {
             item: sealed_item(state, &id, &details, verified, &terms).await?,
@@ -199,6 +207,16 @@ pub async fn put_me(
         .or(PatientError::ChangedMeanwhile),
     ];
     writes.extend(term_writes);
+    // A verified address replaced here is told too, as when her login replaces it.
+    if let Some(before) = &before {
+        let old = open(state, before).await?;
+        let new_address = details.email.expose().trim();
+        if old.email_verified && !old.email.expose().eq_ignore_ascii_case(new_address) {
+            writes.push(Write::new(
+                address_changed_notice(state, &id, old.email.expose()).await?,
+            ));
+        }
+    }
     let reply = Reply::ok(&view_of(&id, &details, verified))?.with_patient_data();
     let audit = Audit::new("patient.update", "patient", id.as_str()).about(&id);
     Ok(commit(state, caller, idem, writes, audit, reply).await?)

@@ -176,15 +176,19 @@ pub async fn deliver_one(
             .add(attr::COUNT, 1)
             .set(attr::PATIENT_ID, message.patient.as_str())
             .set(TTL_ATTR, now + 3 * 86_400),
-        condition: Some(Condition::Or(vec![
-            Condition::AttrAbsent(attr::COUNT.into()),
-            Condition::LessThan(
-                attr::COUNT.into(),
-                AttrValue::N(i64::from(
-                    practice.notifications.messages_per_patient_per_day,
-                )),
-            ),
-        ])),
+        // Counted, but never held back by the day's limit: a flood of other messages must not
+        // crowd out the one that says the address was changed.
+        condition: (message.kind != Kind::AddressChanged).then(|| {
+            Condition::Or(vec![
+                Condition::AttrAbsent(attr::COUNT.into()),
+                Condition::LessThan(
+                    attr::COUNT.into(),
+                    AttrValue::N(i64::from(
+                        practice.notifications.messages_per_patient_per_day,
+                    )),
+                ),
+            ])
+        }),
     };
     match state.table.transact_write(vec![claim, allowance]).await {
         Ok(()) => {}
@@ -260,7 +264,8 @@ pub async fn deliver_one(
             }
         }
     }
-    if bounced || opted_out {
+    // A replaced address that bounces says nothing about the patient's address now.
+    if (bounced || opted_out) && message.kind != Kind::AddressChanged {
         record_refusal(state, &message, bounced, opted_out, now).await?;
     }
     if !sent.is_empty() {
@@ -404,6 +409,7 @@ async fn close(
         .set(attr::STATUS, end.code())
         .set(attr::OUTCOME, reason)
         .set(attr::SENT_AT, now)
+        .remove(attr::TO_EMAIL)
         .remove(GSI1_PK)
         .remove(GSI1_SK);
     let mut ops = release(message, claimed, update);
@@ -494,6 +500,8 @@ async fn mark_sent(
             ),
         )
         .set(attr::TEMPLATE_VERSION, template_version)
+        // A replaced address is kept only until its notice is sent.
+        .remove(attr::TO_EMAIL)
         .remove(GSI1_PK)
         .remove(GSI1_SK);
     let ops = vec![

@@ -57,6 +57,11 @@ pub async fn record_email_event(
         return Ok(false);
     };
     let message = Message::from_item(&item)?;
+    // The notice to a replaced address: what becomes of it says nothing about the patient's
+    // address now (and its owner must not be able to turn her messages off).
+    if message.kind == domain::notify::Kind::AddressChanged {
+        return Ok(false);
+    }
     let now = lookup::now(state);
     match event {
         EmailEvent::Bounced => record_refusal(state, &message, true, false, now).await?,

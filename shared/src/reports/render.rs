@@ -36,10 +36,7 @@ pub fn csv(table: &Table) -> String {
 }
 
 fn value(cell: &Cell) -> i64 {
-    match cell {
-        Cell::Int(n) => *n,
-        Cell::Text(_) => 0,
-    }
+    cell.value()
 }
 
 /// Horizontal bars, this period over the previous one, per row of `table`.
@@ -119,11 +116,7 @@ fn html_table(table: &Table) -> String {
     for row in &table.rows {
         out.push_str("<tr>");
         for (i, cell) in row.iter().enumerate() {
-            let class = if matches!(cell, Cell::Int(_)) {
-                " class=\"n\""
-            } else {
-                ""
-            };
+            let class = if cell.is_number() { " class=\"n\"" } else { "" };
             let tag = if i == 0 { "th scope=\"row\"" } else { "td" };
             let close = if i == 0 { "th" } else { "td" };
             let _ = write!(out, "<{tag}{class}>{}</{close}>", escape(&cell.render()));
@@ -148,7 +141,9 @@ pub fn html(report: &Report) -> String {
     let mut out = String::from("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
     let title = format!(
         "{} compliance and performance report, {} to {}",
-        report.practice, report.period.from, report.period.to
+        report.practice,
+        report.period.from,
+        report.period.last_day()
     );
     let _ = write!(
         out,
@@ -157,13 +152,13 @@ pub fn html(report: &Report) -> String {
     );
     let _ = write!(
         out,
-        "<h1>{}</h1><p class=\"meta\">Compliance and performance report for {} up to {} (exclusive), times in {}; compared with {} up to {}. Computed from ids, times, amounts, codes and audit entries only: no patient names, contact details or notes.</p>",
+        "<h1>{}</h1><p class=\"meta\">Compliance and performance report for {} to {} (both days included), times in {}; compared with {} to {}. Computed from ids, times, amounts, codes and audit entries only: no patient names, contact details or notes.</p>",
         escape(&report.practice),
         report.period.from,
-        report.period.to,
+        report.period.last_day(),
         escape(&report.time_zone),
         report.previous.from,
-        report.previous.to
+        report.previous.last_day()
     );
     for flag in &report.flags {
         let _ = write!(
