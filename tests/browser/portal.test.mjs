@@ -439,7 +439,7 @@ async function patient(label, width, height, { provider, service }) {
     // unconfirmed): nothing says otherwise, and nothing offers another address.
     assert.equal(await page.locator('#notify-notes').innerText(), '');
     assert.equal(await page.getByRole('button', { name: /address I sign in with/ }).isVisible(), false);
-    await page.getByLabel('About').selectOption('care');
+    await page.getByLabel('About', { exact: true }).selectOption('care');
     await page.getByLabel('Rating (optional)').selectOption('4');
     await page.getByLabel('Your message').fill('The reminder came in good time, thank you.');
     await page.getByRole('button', { name: 'Send' }).click();
@@ -798,6 +798,14 @@ async function administrator() {
   // Only the front desk's, only patient.* (the family), newest first.
   const rows = await page.locator('#audit-results li').allInnerTexts();
   assert.ok(rows.length > 1 && rows.every((r) => /\(staff\): patient\.[a-z_.]+/.test(r)), rows.join('\n'));
+  // About a patient named as the practice knows her, whoever acted.
+  await page.getByLabel('Role').selectOption('');
+  await page.getByLabel('Action, or a family of them (optional, e.g. appointment or patient.search)').fill('');
+  await page.getByLabel('About a patient (her name, phone or date of birth; optional)').fill('jane demo');
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
+  await page.locator('#audit-status', { hasText: /^\d+ entries about Jane Demo-Patient/ }).waitFor();
+  const about = await page.locator('#audit-results li').allInnerTexts();
+  assert.ok(about.length > 0 && about.every((r) => r.includes('patient-jane')), about.join('\n'));
   await axe(page, 'the audit search (admin)');
   await done('administrator');
   console.log('console (admin): a report opened, the audit log searched: ok');

@@ -399,7 +399,7 @@ async function bookConfirmed() {
 
 // The admin's audit search: a period of whole days in the practice's zone, optional filters, a
 // page at a time.
-const audit = { query: null };
+const audit = { query: null, patient: null, about: null };
 
 async function searchAudit(event, more = false) {
   event?.preventDefault();
@@ -416,6 +416,38 @@ async function searchAudit(event, more = false) {
     }
     audit.query.delete('cursor');
     $('audit-results').replaceChildren();
+    // A patient named as people know her: found first (that search is audited too), then her
+    // entries; several matches are offered to choose from.
+    const name = $('audit-patient').value.trim();
+    if (name) {
+      try {
+        const { patients } = await api('/v1/patients/search', { method: 'POST', json: { query: name } });
+        if (!patients.length) {
+          $('audit-status').textContent = 'No patient matches that name; nothing searched.';
+          return;
+        }
+        if (patients.length > 1 && !audit.patient) {
+          list('audit-results', patients.map((p) => {
+            const row = item(p.name, `Born ${p.dateOfBirth}`);
+            const choose = el('button', { type: 'button', className: 'secondary', textContent: `Entries about ${p.name}` });
+            choose.setAttribute('aria-label', `Entries about ${p.name}, born ${p.dateOfBirth}`);
+            choose.addEventListener('click', () => { audit.patient = p; searchAudit(null).finally(() => { audit.patient = null; }); });
+            row.append(choose);
+            return row;
+          }), '');
+          $('audit-status').textContent = `${patients.length} patients match: choose one.`;
+          return;
+        }
+        const chosen = audit.patient || patients[0];
+        audit.query.set('patientId', chosen.patientId);
+        audit.about = chosen.name;
+      } catch (error) {
+        if (!error.signedOut) $('audit-status').textContent = `Not searched: ${error.message}`;
+        return;
+      }
+    } else {
+      audit.about = null;
+    }
   }
   try {
     const page = await api(`/v1/audit?${audit.query}`);
@@ -427,7 +459,7 @@ async function searchAudit(event, more = false) {
     if (page.next) audit.query.set('cursor', page.next);
     show('audit-more', Boolean(page.next));
     const shown = $('audit-results').children.length;
-    $('audit-status').textContent = `${shown} entries${page.next ? ' so far' : ''}. Searching the audit log is itself written to it.`;
+    $('audit-status').textContent = `${shown} entries${audit.about ? ` about ${audit.about}` : ''}${page.next ? ' so far' : ''}. Searching the audit log is itself written to it.`;
   } catch (error) {
     if (!error.signedOut) $('audit-status').textContent = `Not searched: ${error.message}`;
   }
