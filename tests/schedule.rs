@@ -316,3 +316,39 @@ async fn the_front_desk_reads_one_patients_appointments_and_no_one_else_does() {
         .count();
     assert_eq!(denied, 2);
 }
+
+#[tokio::test]
+async fn the_front_desk_reads_one_patients_waitlist_and_no_one_else_does() {
+    let stack = Stack::embedded();
+    let demo = stack.seed().await;
+    register(&stack, "patient-omar", "Omar Haddad").await;
+    let jane = stack.token("patient-jane", &[Role::Patient]);
+    let body = json!({"providerId": demo.providers[0], "serviceId": demo.services[1],
+        "from": tue("09:00"), "to": tue("12:00")});
+    let (status, entry) = stack.post(&jane, "wait", "/v1/waitlist", body).await;
+    assert_eq!(status, StatusCode::CREATED, "{entry}");
+    let desk = stack.token("staff-1", &[Role::Staff]);
+    let (status, list) = stack
+        .get(&desk, "/v1/waitlist?patientId=patient-jane")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(list["entries"].as_array().unwrap().len(), 1);
+    assert_eq!(list["entries"][0]["id"], entry["id"]);
+    let (_, none) = stack
+        .get(&desk, "/v1/waitlist?patientId=patient-omar")
+        .await;
+    assert!(none["entries"].as_array().unwrap().is_empty());
+    let omar = stack.token("patient-omar", &[Role::Patient]);
+    let rivera = stack.token(DEMO_PROVIDER_LOGINS[0], &[Role::Provider]);
+    for token in [&omar, &rivera] {
+        let (status, _) = stack
+            .get(token, "/v1/waitlist?patientId=patient-jane")
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+    let mixed = format!(
+        "/v1/waitlist?patientId=patient-jane&providerId={}",
+        demo.providers[0]
+    );
+    assert_eq!(stack.get(&desk, &mixed).await.0, StatusCode::BAD_REQUEST);
+}

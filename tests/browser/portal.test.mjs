@@ -737,6 +737,10 @@ async function frontDesk() {
   await page.getByLabel('Amount', { exact: true }).fill('45');
   await page.getByRole('button', { name: 'Post the charge' }).click();
   await page.getByText('Charged $45.00.').waitFor();
+  // Her page: the charge on her account, newest first; her waitlist.
+  assert.match(await page.locator('#chosen-account li').first().innerText(), /^Charged \$45\.00: Follow-up session\n/);
+  assert.match(await page.locator('#chosen-account').innerText(), /Payment of \$\d+\.\d\d · succeeded · visa ending 4242/);
+  assert.ok(await page.locator('#chosen-waitlist li').count() > 0);
   assert.match(await page.locator('#chosen-patient').innerText(), /USD: \$45\.00 owed/);
   // Booking for her next Wednesday: that day's free times, then a confirmation with the service,
   // its length and price, and a reason; nothing is booked before "Book it".

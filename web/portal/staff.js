@@ -7,7 +7,7 @@ import {
 } from './common.js';
 
 export function resetStaff() {
-  for (const id of ['calendar', 'patient-results', 'staff-feedback', 'reports', 'report-view', 'staff-waitlist', 'staff-slots', 'audit-results', 'chosen-appointments']) $(id).replaceChildren();
+  for (const id of ['calendar', 'patient-results', 'staff-feedback', 'reports', 'report-view', 'staff-waitlist', 'staff-slots', 'audit-results', 'chosen-appointments', 'chosen-waitlist', 'chosen-account']) $(id).replaceChildren();
   for (const id of ['calendar-status', 'search-status', 'charge-status', 'staff-feedback-status', 'reports-status', 'chosen-patient', 'staff-waitlist-status', 'staff-book-status', 'audit-status', 'staff-confirm-what', 'chosen-title', 'chosen-details']) $(id).textContent = '';
   $('staff-reason').value = '';
   staff.booking = null;
@@ -261,7 +261,24 @@ async function searchPatients(event) {
 async function openPatient(patient) {
   staff.patient = patient;
   const id = encodeURIComponent(patient.patientId);
-  const [balance] = await Promise.all([api(`/v1/balance?patientId=${id}`), showPatientAppointments(patient)]);
+  const [balance, { entries }] = await Promise.all([
+    api(`/v1/balance?patientId=${id}`),
+    api(`/v1/waitlist?patientId=${id}`),
+    showPatientAppointments(patient),
+  ]);
+  list('chosen-waitlist', entries.map((e) => item(
+    `${catalog.serviceName.get(e.serviceId) || 'Appointment'} with ${catalog.providerName.get(e.providerId) || 'a provider'}`,
+    `Any time from ${dayLabel(e.from, session.zone)} to ${dayLabel(new Date(Date.parse(e.to) - 1).toISOString(), session.zone)} · ${e.status}`,
+  )), 'Not on the waitlist.');
+  // Her account, newest first: charges with their items, payments with the card.
+  const lines = [
+    ...balance.charges.map((c) => ({ at: c.createdAt, text: `Charged ${money(c.total, c.currency)}: ${c.lineItems.map((l) => l.description).join(', ')}` })),
+    ...balance.payments.map((p) => ({
+      at: p.createdAt,
+      text: `Payment of ${money(p.amount.amount, p.amount.currency)} · ${p.status}${p.card ? ` · ${p.card.brand} ending ${p.card.last4}` : ''}${p.refunded ? ` · ${money(p.refunded, p.amount.currency)} refunded` : ''}`,
+    })),
+  ].sort((a, b) => Date.parse(b.at) - Date.parse(a.at));
+  list('chosen-account', lines.map((l) => item(l.text, when(l.at))), 'No charges or payments yet.');
   $('chosen-title').textContent = patient.name;
   $('chosen-details').textContent = `Born ${patient.dateOfBirth} · ${patient.phone} · ${patient.email}${patient.emailVerified ? ' (verified)' : ' (not verified)'}`;
   show('patient-page', true);

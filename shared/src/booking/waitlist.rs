@@ -370,6 +370,8 @@ async fn live_hold(state: &AppState, id: &HoldId, now: i64) -> Result<Option<Hol
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WaitlistQuery {
     pub provider_id: Option<String>,
+    /// Staff reading one patient's entries (her page in the console).
+    pub patient_id: Option<PatientId>,
 }
 
 #[tracing::instrument(skip_all)]
@@ -380,6 +382,18 @@ pub async fn list_waitlist(
 ) -> Result<serde_json::Value, ApiError> {
     let practice = practice(state).await?;
     let (query, audit) = match &q.provider_id {
+        _ if q.provider_id.is_some() && q.patient_id.is_some() => {
+            return Err(ApiError::Input(InputError::InvalidQuery));
+        }
+        None if let Some(patient) = &q.patient_id => {
+            let target = Audit::new("waitlist.list", "patient", patient.as_str()).about(patient);
+            let authorized = caller.authorize_staff().map_err(ApiError::from);
+            crate::unit_of_work::refused(state, caller, target, authorized).await?;
+            (
+                Query::gsi1(patient_waitlist_partition(patient)),
+                Audit::new("waitlist.list", "patient", patient.as_str()).about(patient),
+            )
+        }
         Some(id) => {
             caller.authorize_staff()?;
             let id = query_provider_id(id)?;
