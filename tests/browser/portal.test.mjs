@@ -475,6 +475,16 @@ async function patient(label, width, height, { provider, service }) {
   assert.ok(entries.every((t) => !/does not match/.test(t)), entries.join('\n'));
   assert.ok(entries.some((t) => t.startsWith('You booked an appointment')), entries.join('\n'));
   assert.ok(entries.some((t) => t.startsWith('Front desk (demo staff) (staff) added a charge')), entries.join('\n'));
+  // Her own looks in a row are one row; older entries a click away.
+  if (desktop) {
+    assert.ok(entries.some((t) => /^You looked at your own records \d+ times: /.test(t)), entries.join('\n'));
+    assert.match(await page.locator('#access-status').innerText(), /Your own looks at your records in a row are shown together\./);
+    if (await page.locator('#access-older').isVisible()) {
+      const before = await access.count();
+      await page.getByRole('button', { name: 'Show older entries' }).click();
+      await page.waitForFunction((n) => document.querySelectorAll('#access-log li').length > n, before);
+    }
+  }
   await axe(page, `the access log (${label})`);
   if (desktop) {
     await page.screenshot({ path: `${shots}/portal-access-log-${label}.png`, fullPage: true });

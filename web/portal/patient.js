@@ -14,7 +14,7 @@ export function resetPatient() {
   Object.assign(booking, { chosen: null, moving: null, provider: null, service: null, month: null, days: new Map(), day: null });
   for (const id of ['slots', 'upcoming', 'past', 'waitlist', 'access-log', 'receipts', 'feedback-list', 'statement-tables']) $(id).replaceChildren();
   for (const id of ['book-status', 'appointments-status', 'access-status', 'balance', 'pay-status', 'waitlist-status', 'feedback-status', 'notify-status']) $(id).textContent = '';
-  for (const id of ['confirm', 'month', 'booked', 'pay-form', 'pay-choose', 'use-sign-in-address']) show(id, false);
+  for (const id of ['confirm', 'month', 'booked', 'pay-form', 'pay-choose', 'use-sign-in-address', 'access-older']) show(id, false);
   addressDiffers = false;
   $('show-access').textContent = 'Show the access log';
   setMoving(null);
@@ -788,6 +788,7 @@ export function wirePatient() {
   $('stop-moving').addEventListener('click', () => { setMoving(null); show('confirm', false); $('slots').replaceChildren(); $('book-status').textContent = ''; show('month', false); });
   $('join-waitlist').addEventListener('submit', joinWaitlist);
   $('show-access').addEventListener('click', () => showAccessLog().catch((error) => fail('', error)));
+  $('access-older').addEventListener('click', () => showAccessLog(true).catch((error) => fail('', error)));
   $('pay-choose').addEventListener('submit', startPayment);
   $('pay-part').addEventListener('input', payLabel);
   $('print-statement').addEventListener('click', printStatement);

@@ -4,7 +4,7 @@
 // commitment), and from which what the page shows is read; the inclusion proof (RFC 9162) from
 // that leaf to the checkpoint's root; and, against the checkpoint this browser checked last time,
 // a consistency proof (RFC 9162) that the log only grew since.
-import { $, api, item, session, when } from './common.js';
+import { $, api, item, session, show, when } from './common.js';
 
 // What each logged action means, in the patient's words.
 const ACTIONS = {
@@ -45,7 +45,18 @@ const ACTIONS = {
   'appointment.complete': 'recorded your visit as completed',
   'appointment.no_show': 'recorded that you did not come',
   'waitlist.delete': 'took you off a waitlist',
+  'patient.email.verify': 'confirmed your email address',
+  'patient.email.replace': 'changed your email address',
 };
+
+// The same actions when she did them herself.
+const OWN_ACTIONS = {
+  'hold.create': 'held a time',
+  'waitlist.create': 'joined a waitlist',
+  'waitlist.delete': 'left a waitlist',
+};
+
+const actionWords = (action, you) => (you && OWN_ACTIONS[action]) || ACTIONS[action] || action;
 
 // The subject of the session's token (the identity provider signed it; the page only reads it).
 function tokenSubject() {
@@ -289,9 +300,33 @@ async function sealStatus(entry, sealed, tree, checkpoint, bytesFrom) {
     : `Entry ${index + 1} of ${tree.size} is in the signed log, checked in this browser; it was recorded before entries carried their own record, so what it says is the practice's description.`;
 }
 
-export async function showAccessLog() {
+// The access log shown so far: the cursor to older entries, and how many entries are shown.
+const shownLog = { next: null, count: 0, folded: 0 };
+
+// A row of the access log: one entry, or the patient's own looks of one kind in a row, folded into
+// one (only entries whose sealed record was checked; anything else stands alone).
+function accessRow(group) {
+  const [first] = group;
+  const last = group[group.length - 1];
+  const what = [...new Set(group.map((e) => e.what))];
+  const row = group.length === 1
+    ? item(first.text, `${when(first.at)} · ${first.status}`)
+    : item(`You looked at your own records ${group.length} times: ${what.join('; ')}`,
+      `${when(last.at)} to ${when(first.at)} · ${group.length} entries, each sealed, its record checked in this browser.`);
+  row.dataset.sealed = group.every((e) => e.sealed) ? 'yes' : 'no';
+  return row;
+}
+
+// Her own reads in a row, each sealed and checked, fold together; anything else stands alone.
+function foldable(a, b) {
+  return a.ownRead && b.ownRead && a.ok && b.ok;
+}
+
+export async function showAccessLog(older = false) {
   $('access-status').textContent = 'Loading…';
-  const log = await api('/v1/patients/me/access-log?limit=50');
+  const query = new URLSearchParams({ limit: '50' });
+  if (older && shownLog.next) query.set('cursor', shownLog.next);
+  const log = await api(`/v1/patients/me/access-log?${query}`);
   const tree = await checkpointTree(log.checkpoint, session.config?.auditLog);
   // Her id as her sign-in says it (the identity provider's token, not the API's answer).
   const me = tokenSubject();
@@ -301,23 +336,41 @@ export async function showAccessLog() {
     return;
   }
   const bytesFrom = session.config?.auditLog?.bytesFrom;
-  const rows = [];
+  const described = [];
   for (const entry of log.entries) {
     const sealed = await sealedEntry(entry, me);
     // What a sealed entry's bytes say, once they are shown to be hers; else the server's words.
     const shown = sealed && sealed.view && sealed.namesYou ? sealed.view : entry;
     const refused = shown.count ? `refused ${shown.count} times in that hour` : 'refused';
     const outcome = shown.outcome === 'success' ? '' : ` (${shown.outcome === 'denied' ? refused : 'failed'})`;
-    const row = item(
-      `${who(shown.by)} ${ACTIONS[shown.action] || shown.action}${outcome}`,
-      `${when(shown.at)} · ${await sealStatus(entry, sealed, tree, log.checkpoint, bytesFrom)}`,
-    );
-    row.dataset.sealed = entry.inclusion ? 'yes' : 'no';
-    rows.push(row);
+    const status = await sealStatus(entry, sealed, tree, log.checkpoint, bytesFrom);
+    described.push({
+      text: `${who(shown.by)} ${actionWords(shown.action, shown.by?.you)}${outcome}`,
+      at: shown.at,
+      status,
+      sealed: Boolean(entry.inclusion),
+      what: actionWords(shown.action, shown.by?.you),
+      ownRead: Boolean(shown.by?.you) && shown.outcome === 'success' && /\.(list|read)$/.test(shown.action),
+      ok: status.startsWith('Sealed: '),
+    });
   }
-  $('access-log').replaceChildren(...(rows.length ? rows : [item('Nothing yet.')]));
+  const groups = [];
+  for (const entry of described) {
+    const current = groups[groups.length - 1];
+    if (current && foldable(current[current.length - 1], entry)) current.push(entry);
+    else groups.push([entry]);
+  }
+  const rows = groups.map(accessRow);
+  if (!older) Object.assign(shownLog, { count: 0, folded: 0 });
+  shownLog.next = log.next || null;
+  shownLog.count += described.length;
+  shownLog.folded += described.length - groups.length;
+  if (older) $('access-log').append(...rows);
+  else $('access-log').replaceChildren(...(rows.length ? rows : [item('Nothing yet.')]));
+  show('access-older', Boolean(log.next));
   const seal = tree ? ` The log's signed record of ${tree.size} entries carries the practice's signature, checked in this browser.` : '';
   const { warning = '', note = '' } = tree ? await continuity(tree) : {};
-  $('access-status').textContent = `${warning ? `${warning} ` : ''}${log.entries.length} most recent entries${log.next ? ' (older ones exist)' : ''}.${seal}${note}`;
+  const folded = shownLog.folded ? ' Your own looks at your records in a row are shown together.' : '';
+  $('access-status').textContent = `${warning ? `${warning} ` : ''}${shownLog.count} most recent entries${log.next ? ' (older ones exist)' : ''}.${folded}${seal}${note}`;
   $('show-access').textContent = 'Refresh the access log';
 }
