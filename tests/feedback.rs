@@ -80,6 +80,23 @@ async fn feedback_is_sealed_private_to_its_patient_resolved_once_and_audited() {
     let all = list(staff.clone()).await;
     assert_eq!(all.len(), 1);
     assert_eq!(all[0]["id"], id.as_str());
+    // One patient's, for her page: staff only.
+    for (token, patient, expected) in [
+        (&staff, "patient-jane", Ok(1)),
+        (&staff, "patient-omar", Ok(0)),
+        (&jane, "patient-omar", Err(StatusCode::FORBIDDEN)),
+        (&omar, "patient-jane", Err(StatusCode::FORBIDDEN)),
+    ] {
+        let path = format!("/v1/feedback?patientId={patient}");
+        let (status, _, body) = stack.send("GET", &path, Some(token), None, None).await;
+        match expected {
+            Ok(n) => {
+                assert_eq!(status, StatusCode::OK, "{body}");
+                assert_eq!(body["feedback"].as_array().unwrap().len(), n, "{patient}");
+            }
+            Err(code) => assert_eq!(status, code, "{patient}: {body}"),
+        }
+    }
 
     // Resolving: staff only, once; the note is sealed too.
     let path = format!("/v1/feedback/{id}/resolve");

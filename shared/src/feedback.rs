@@ -150,6 +150,8 @@ pub async fn submit(
 pub struct ListQuery {
     pub cursor: Option<String>,
     pub limit: Option<u32>,
+    /// Staff reading one patient's feedback (her page in the console).
+    pub patient_id: Option<PatientId>,
 }
 
 /// Feedback, newest first: staff see everyone's, a patient their own. The texts are patient data:
@@ -164,17 +166,25 @@ pub async fn list(
         cursor: q.cursor.clone(),
         limit: q.limit,
     };
-    let (query, entity_id) = if caller.is_staff() {
+    let own = |patient: &PatientId| -> Result<Query, ApiError> {
+        let mut query = page_of(patient_partition(patient), &page_query)?;
+        query.sort = SortKey::BeginsWith(PATIENT_FEEDBACK_PREFIX.into());
+        query.consistent = true;
+        Ok(query)
+    };
+    let (query, entity_id) = if let Some(patient) = &q.patient_id {
+        let target = Audit::new("feedback.list", "feedback", patient.as_str()).about(patient);
+        let authorized = caller.authorize_staff().map_err(ApiError::from);
+        crate::unit_of_work::refused(state, caller, target, authorized).await?;
+        (own(patient)?, patient.as_str().to_owned())
+    } else if caller.is_staff() {
         (
             paged(Query::gsi1(FEEDBACK_INDEX), &page_query)?,
             "all".to_owned(),
         )
     } else if caller.principal.has(Role::Patient) {
         let patient = PatientId::of(&caller.principal.subject);
-        let mut query = page_of(patient_partition(&patient), &page_query)?;
-        query.sort = SortKey::BeginsWith(PATIENT_FEEDBACK_PREFIX.into());
-        query.consistent = true;
-        (query, patient.as_str().to_owned())
+        (own(&patient)?, patient.as_str().to_owned())
     } else {
         return Err(ApiError::Forbidden);
     };
@@ -190,7 +200,7 @@ pub async fn list(
         views.push(f.view(&text, note.as_ref()));
     }
     let audit = Audit::new("feedback.list", "feedback", entity_id)
-        .about_all(items.iter().map(|f| &f.patient));
+        .about_all(q.patient_id.iter().chain(items.iter().map(|f| &f.patient)));
     audit_read(state, caller, audit).await?;
     Ok(serde_json::json!({
         "feedback": views,

@@ -751,6 +751,7 @@ async function frontDesk() {
   assert.match(await page.locator('#chosen-account li').first().innerText(), /^Charged \$45\.00: Follow-up session\n/);
   assert.match(await page.locator('#chosen-account').innerText(), /Payment of \$\d+\.\d\d · succeeded · visa ending 4242/);
   assert.ok(await page.locator('#chosen-waitlist li').count() > 0);
+  assert.match(await page.locator('#chosen-feedback').innerText(), /care \(4 of 5\): The reminder came in good time, thank you\.\n.* · open/);
   assert.match(await page.locator('#chosen-patient').innerText(), /USD: \$45\.00 owed/);
   // Booking for her next Wednesday: that day's free times, then a confirmation with the service,
   // its length and price, and a reason; nothing is booked before "Book it".

@@ -7,7 +7,7 @@ import {
 } from './common.js';
 
 export function resetStaff() {
-  for (const id of ['calendar', 'patient-results', 'staff-feedback', 'reports', 'report-view', 'staff-waitlist', 'staff-slots', 'audit-results', 'chosen-appointments', 'chosen-waitlist', 'chosen-account']) $(id).replaceChildren();
+  for (const id of ['calendar', 'patient-results', 'staff-feedback', 'reports', 'report-view', 'staff-waitlist', 'staff-slots', 'audit-results', 'chosen-appointments', 'chosen-waitlist', 'chosen-account', 'chosen-feedback']) $(id).replaceChildren();
   for (const id of ['calendar-status', 'search-status', 'charge-status', 'staff-feedback-status', 'reports-status', 'chosen-patient', 'staff-waitlist-status', 'staff-book-status', 'audit-status', 'staff-confirm-what', 'chosen-title', 'chosen-details']) $(id).textContent = '';
   $('staff-reason').value = '';
   staff.booking = null;
@@ -261,11 +261,16 @@ async function searchPatients(event) {
 async function openPatient(patient) {
   staff.patient = patient;
   const id = encodeURIComponent(patient.patientId);
-  const [balance, { entries }] = await Promise.all([
+  const [balance, { entries }, { feedback }] = await Promise.all([
     api(`/v1/balance?patientId=${id}`),
     api(`/v1/waitlist?patientId=${id}`),
+    api(`/v1/feedback?patientId=${id}&limit=20`),
     showPatientAppointments(patient),
   ]);
+  list('chosen-feedback', feedback.map((f) => item(
+    `${f.category}${f.rating ? ` (${f.rating} of 5)` : ''}: ${f.text}`,
+    f.status === 'resolved' ? `${when(f.createdAt)} · resolved: ${f.resolutionNote}` : `${when(f.createdAt)} · open`,
+  )), 'No feedback from her.');
   list('chosen-waitlist', entries.map((e) => item(
     `${catalog.serviceName.get(e.serviceId) || 'Appointment'} with ${catalog.providerName.get(e.providerId) || 'a provider'}`,
     `Any time from ${dayLabel(e.from, session.zone)} to ${dayLabel(new Date(Date.parse(e.to) - 1).toISOString(), session.zone)} · ${e.status}`,
