@@ -99,6 +99,7 @@ async fn the_front_desk_finds_patients_by_name_phone_and_date_of_birth() {
         ("jo", "search_too_short"),
         ("0199", "search_too_short"),
         ("anne beth carl dora emil", "search_too_long"),
+        ("jane 04/12/1988", "search_date_format"),
     ] {
         let (status, body) = search(&stack, &staff, query).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {body}");
@@ -292,4 +293,48 @@ async fn racing_changes_keep_the_terms_on_dynamodb_local() {
         return;
     };
     racing_changes_leave_one_name_to_find(&stack).await;
+}
+
+#[tokio::test]
+async fn an_older_record_is_found_by_name_once_it_has_been_opened() {
+    use shared::store::{Key, Update};
+    let stack = Stack::embedded();
+    let staff = stack.token("staff-1", &[Role::Staff]);
+    register(
+        &stack,
+        &staff,
+        "patient-p3",
+        "Ruth Older",
+        "617 555 0123",
+        "1950-03-04",
+    )
+    .await;
+    // As written before search terms existed: no terms, no list of them.
+    for item in stack.scan().await {
+        if item.key.pk == "PATIENT#patient-p3" && item.key.sk.starts_with("FIND#") {
+            stack.state.table.delete(&item.key, None).await.unwrap();
+        }
+    }
+    let profile = Key::new("PATIENT#patient-p3", "PROFILE");
+    stack
+        .state
+        .table
+        .update(&profile, Update::default().remove("search_terms"), None)
+        .await
+        .unwrap();
+    assert!(names(&search(&stack, &staff, "ruth").await.1).is_empty());
+    // Opened (by staff here; her own sign-in does the same), it gets its terms.
+    let (status, _) = stack.get(&staff, "/v1/patients/patient-p3").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        names(&search(&stack, &staff, "ruth").await.1),
+        ["Ruth Older"]
+    );
+    terms_agree(&stack, "patient-p3").await;
+    // Opening it again writes nothing more.
+    let before = stack.scan().await.len();
+    stack.get(&staff, "/v1/patients/patient-p3").await;
+    let after = stack.scan().await;
+    let writes = after.len() - before;
+    assert!(writes <= 1, "only the read's audit entry: {writes}");
 }

@@ -146,6 +146,8 @@ pub enum PatientError {
     SearchTooShort,
     #[error("A search is at most 100 characters and 4 words.")]
     SearchTooLong,
+    #[error("Write a date of birth as YYYY-MM-DD, e.g. 1988-04-12.")]
+    SearchDateFormat,
     #[error("Send either email or query.")]
     SearchEitherEmailOrQuery,
 }

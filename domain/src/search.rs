@@ -41,6 +41,24 @@ pub enum QueryError {
     /// More terms, or more characters, than a search takes.
     #[error("the search is too long")]
     TooLong,
+    /// A date written another way than `YYYY-MM-DD` (`04/12/1988`, `1988-4-12`).
+    #[error("a date of birth is written YYYY-MM-DD")]
+    DateFormat,
+}
+
+/// Whether `part` reads as a date in another form than `YYYY-MM-DD`: three groups of digits
+/// (day or month, day or month, year; or year, month, day) with `/`, `.` or `-` between them.
+fn other_date_form(part: &str) -> bool {
+    let groups: Vec<&str> = part.split(['/', '.', '-']).collect();
+    if groups.len() != 3
+        || groups
+            .iter()
+            .any(|g| g.is_empty() || !g.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return false;
+    }
+    let len: Vec<usize> = groups.iter().map(|g| g.len()).collect();
+    matches!(len[..], [1..=2, 1..=2, 2 | 4] | [4, 1..=2, 1..=2])
 }
 
 fn fold(c: char) -> char {
@@ -155,6 +173,9 @@ impl PatientQuery {
                 query.births.push(date);
                 continue;
             }
+            if other_date_form(part) {
+                return Err(QueryError::DateFormat);
+            }
             let typed_digits = digits(part);
             let phone_like = part
                 .chars()
@@ -266,6 +287,17 @@ mod tests {
         assert_eq!(PatientQuery::parse("  jo  "), Err(QueryError::TooShort));
         assert_eq!(PatientQuery::parse("0100"), Err(QueryError::TooShort));
         assert_eq!(PatientQuery::parse("#!?"), Err(QueryError::TooShort));
+        for date in ["04/12/1988", "4/12/88", "1988-4-12", "12.04.1988"] {
+            assert_eq!(
+                PatientQuery::parse(date),
+                Err(QueryError::DateFormat),
+                "{date}"
+            );
+        }
+        assert!(
+            PatientQuery::parse("617-555-0100").is_ok(),
+            "a phone is not a date"
+        );
         assert_eq!(
             PatientQuery::parse("anne beth carl dora emil"),
             Err(QueryError::TooLong)

@@ -412,11 +412,12 @@ async function patient(label, width, height, { provider, service }) {
     // Printed alone: the practice and the date on top, no navigation.
     await page.evaluate(() => { window.print = () => { window.printedAlone = document.body.classList.contains('printing-statement'); }; });
     await page.getByRole('button', { name: 'Print the statement' }).click();
+    await page.waitForFunction(() => window.printedAlone !== undefined);
     assert.equal(await page.evaluate(() => window.printedAlone), true);
     await page.emulateMedia({ media: 'print' });
     assert.equal(await page.locator('nav').isVisible(), false);
     assert.equal(await page.locator('#receipts').isVisible(), false);
-    assert.match(await page.locator('#statement-for').innerText(), /^Riverside Family Therapy, 12 River Street, Springfield\. Statement of /);
+    assert.match(await page.locator('#statement-for').innerText(), /^Jane Demo-Patient \(born 1988-04-12\): statement of \w+ \d+, \d{4} from Riverside Family Therapy, 12 River Street, Springfield\.$/);
     await page.screenshot({ path: `${shots}/portal-statement-print.png`, fullPage: true });
     await page.emulateMedia({ media: 'screen' });
     await page.evaluate(() => { document.body.classList.remove('printing-statement'); });

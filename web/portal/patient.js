@@ -621,11 +621,20 @@ function showStatement(balance, visits) {
   });
   $('statement-tables').replaceChildren(...(tables.length ? tables : [el('p', { textContent: 'No charges or payments yet.' })]));
   show('print-statement', tables.length > 0);
-  $('statement-for').textContent = `${catalog.practice?.name || ''}${catalog.practice?.contact?.address ? `, ${catalog.practice.contact.address}` : ''}. Statement of ${new Intl.DateTimeFormat(undefined, { dateStyle: 'long', timeZone: session.zone }).format(new Date())}.`;
+  const practice = `${catalog.practice?.name || 'the practice'}${catalog.practice?.contact?.address ? `, ${catalog.practice.contact.address}` : ''}`;
+  const from = `Statement of ${new Intl.DateTimeFormat(undefined, { dateStyle: 'long', timeZone: session.zone }).format(new Date())} from ${practice}.`;
+  $('statement-for').dataset.practice = from;
+  $('statement-for').textContent = from;
 }
 
-// Prints the statement alone (the page's other parts are left off the paper).
-function printStatement() {
+// Prints the statement alone (the page's other parts are left off the paper), with whose it is.
+async function printStatement() {
+  try {
+    const me = await api('/v1/patients/me');
+    $('statement-for').textContent = `${me.name} (born ${me.dateOfBirth}): s${$('statement-for').dataset.practice.slice(1)}`;
+  } catch (error) {
+    if (error.signedOut) return;
+  }
   document.body.classList.add('printing-statement');
   window.addEventListener('afterprint', () => document.body.classList.remove('printing-statement'), { once: true });
   window.print();
@@ -791,7 +800,7 @@ export function wirePatient() {
   $('access-older').addEventListener('click', () => showAccessLog(true).catch((error) => fail('', error)));
   $('pay-choose').addEventListener('submit', startPayment);
   $('pay-part').addEventListener('input', payLabel);
-  $('print-statement').addEventListener('click', printStatement);
+  $('print-statement').addEventListener('click', () => printStatement().catch((error) => fail('', error)));
   $('pay-form').addEventListener('submit', pay);
   $('pay-cancel').addEventListener('click', () => { show('pay-form', false); show('pay-choose', true); $('pay-status').textContent = ''; });
   $('feedback-form').addEventListener('submit', sendFeedback);

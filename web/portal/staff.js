@@ -241,6 +241,8 @@ async function searchPatients(event) {
   const query = $('search-query').value.trim();
   show('charge-form', false);
   show('patient-page', false);
+  // What an earlier search found never stands under a new one's answer.
+  $('patient-results').replaceChildren();
   try {
     const { patients, more } = await api('/v1/patients/search', { method: 'POST', json: { query } });
     list('patient-results', patients.map((p) => {
@@ -436,6 +438,9 @@ async function searchAudit(event, more = false) {
     for (const [name, id] of [['actor', 'audit-actor'], ['role', 'audit-role'], ['action', 'audit-action'], ['outcome', 'audit-outcome']]) {
       if ($(id).value.trim()) audit.query.set(name, $(id).value.trim());
     }
+    // Action codes are lower case; "Patient." means the patient family.
+    const action = $('audit-action').value.trim().toLowerCase().replace(/\.+$/, '');
+    if (action) audit.query.set('action', action);
     audit.query.delete('cursor');
     $('audit-results').replaceChildren();
     // A patient named as people know her: found first (that search is audited too), then her
@@ -566,6 +571,11 @@ export function wireStaff() {
   $('calendar-week').addEventListener('click', () => showCalendar(7).catch(calendarFailed));
   $('calendar-today').addEventListener('click', () => { $('calendar-day').value = today(); showCalendar(schedule.days).catch(calendarFailed); });
   $('search-form').addEventListener('submit', searchPatients);
+  // Typing a new search clears the last one's answer (a search too short to send says nothing).
+  $('search-query').addEventListener('input', () => {
+    $('search-status').textContent = '';
+    $('patient-results').replaceChildren();
+  });
   $('charge-form').addEventListener('submit', postCharge);
   $('show-waitlist').addEventListener('click', () => showWaitlist().catch((e) => { $('staff-waitlist-status').textContent = e.message; }));
   $('staff-provider').addEventListener('change', () => fillServices($('staff-service'), $('staff-provider').value));

@@ -14,7 +14,7 @@ use crate::state::AppState;
 use crate::store::keys::{search_index, search_term_key};
 use crate::store::{AttrValue, Condition, GSI1_PK, GSI1_SK, Item, Query, TransactOp};
 use crate::store::{attr, keys::patient_index_sort};
-use crate::unit_of_work::{Audit, Write, audit_read};
+use crate::unit_of_work::{Audit, audit_read};
 use domain::access::Caller;
 use domain::ids::PatientId;
 use domain::refusals::PatientError;
@@ -83,7 +83,7 @@ pub(crate) fn term_writes(
     id: &PatientId,
     before: Option<&Item>,
     after: &BTreeSet<String>,
-) -> (Vec<Write>, Condition) {
+) -> (Vec<TransactOp>, Condition) {
     let old = before.map(listed_in).unwrap_or_default();
     let condition = match before {
         None => Condition::ItemAbsent,
@@ -95,23 +95,58 @@ pub(crate) fn term_writes(
             ]),
         },
     };
-    let removed = old.difference(after).map(|blind| {
-        Write::new(TransactOp::Delete {
-            key: search_term_key(id, blind),
-            condition: None,
-        })
+    let removed = old.difference(after).map(|blind| TransactOp::Delete {
+        key: search_term_key(id, blind),
+        condition: None,
     });
     let added = after.difference(&old).map(|blind| {
         let item = Item::new(search_term_key(id, blind))
             .with(attr::ID, id.as_str())
             .with(GSI1_PK, search_index(blind))
             .with(GSI1_SK, patient_index_sort(id));
-        Write::new(TransactOp::Put {
+        TransactOp::Put {
             item,
             condition: None,
-        })
+        }
     });
     (removed.chain(added).collect(), condition)
+}
+
+/// A record written before search terms existed gets them the first time it is opened (by the
+/// patient, by staff, by a search by address): written on the condition that it still has none
+/// and its address is what was read, so a change racing it wins. Best effort: a read never fails
+/// for it (the next one tries again).
+pub(crate) async fn backfill(state: &AppState, item: &Item, view: &PatientView) {
+    if item.get(attr::SEARCH_TERMS).is_some() {
+        return;
+    }
+    let result = async {
+        let Ok(born) = view.date_of_birth.expose().parse() else {
+            return Ok(());
+        };
+        let blind = state.blind_index().await?;
+        let terms: BTreeSet<String> =
+            domain::search::record_terms(view.name.expose(), view.phone.expose(), born)
+                .iter()
+                .map(|term| term_hash(blind, term))
+                .collect();
+        let (writes, _) = term_writes(&view.patient_id, Some(item), &terms);
+        let mut condition = vec![Condition::AttrAbsent(attr::SEARCH_TERMS.into())];
+        if let Some(sealed) = item.get(attr::EMAIL) {
+            condition.push(Condition::Equals(attr::EMAIL.into(), sealed.clone()));
+        }
+        let mut ops = vec![TransactOp::Update {
+            key: item.key.clone(),
+            update: crate::store::Update::default().set(attr::SEARCH_TERMS, listed(&terms)),
+            condition: Some(Condition::And(condition)),
+        }];
+        ops.extend(writes);
+        state.table.transact_write(ops).await?;
+        Ok::<_, ApiError>(())
+    };
+    if let Err(e) = result.await {
+        tracing::info!(error = %e, "search terms not added to an older record; the next read tries again");
+    }
 }
 
 /// A search for patients, sent in a body so nothing typed appears in a URL: an exact email
@@ -154,6 +189,7 @@ pub async fn search(
     let parsed = PatientQuery::parse(text).map_err(|e| match e {
         QueryError::TooShort => PatientError::SearchTooShort,
         QueryError::TooLong => PatientError::SearchTooLong,
+        QueryError::DateFormat => PatientError::SearchDateFormat,
     })?;
     let search = Audit::new(
         "patient.search",

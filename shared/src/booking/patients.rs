@@ -163,7 +163,7 @@ pub async fn create(
         })
         .or(PatientError::PatientExists),
     ];
-    writes.extend(term_writes);
+    writes.extend(term_writes.into_iter().map(Write::new));
     let reply = Reply::created(&view_of(&id, &details, false))?.with_patient_data();
     let audit = Audit::new("patient.create", "patient", id.as_str()).about(&id);
     Ok(commit(state, caller, idem, writes, audit, reply).await?)
@@ -206,7 +206,7 @@ pub async fn put_me(
         })
         .or(PatientError::ChangedMeanwhile),
     ];
-    writes.extend(term_writes);
+    writes.extend(term_writes.into_iter().map(Write::new));
     // A verified address replaced here is told too, as when her login replaces it.
     if let Some(before) = &before {
         let old = open(state, before).await?;
@@ -286,6 +286,9 @@ pub async fn verify_email(
         .await?
         .ok_or(ApiError::NotFound)?;
     let view = open(state, &item).await?;
+    // The patient signing in: an older record gets its search terms (before this change, whose
+    // write is conditional on the address only, not on them).
+    search::backfill(state, &item, &view).await;
     let sealed_before = item
         .get(attr::EMAIL)
         .cloned()
@@ -392,6 +395,7 @@ pub async fn get(
         Audit::new("patient.read", "patient", id.as_str()).about(id),
     )
     .await?;
+    search::backfill(state, &item, &view).await;
     Ok(view)
 }
 
@@ -421,6 +425,7 @@ pub(crate) async fn find_by_email(
     let mut found = Vec::new();
     for item in query_all(&*state.table, &query).await? {
         let view = open(state, &item).await?;
+        search::backfill(state, &item, &view).await;
         audit_read(
             state,
             caller,

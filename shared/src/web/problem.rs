@@ -112,6 +112,7 @@ fn refusal(e: &ApiError) -> Option<(StatusCode, &'static str)> {
             Pa::InvalidIdToken => (INVALID, "invalid_id_token"),
             Pa::SearchTooShort => (INVALID, "search_too_short"),
             Pa::SearchTooLong => (INVALID, "search_too_long"),
+            Pa::SearchDateFormat => (INVALID, "search_date_format"),
             Pa::SearchEitherEmailOrQuery => (INVALID, "invalid_body"),
         },
         ApiError::Payment(p) => match p {

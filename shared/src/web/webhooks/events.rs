@@ -208,17 +208,13 @@ fn interpret(
                     brand: CardBrand::parse(card.brand.as_deref().unwrap_or("other")),
                     last4,
                 });
-            if card.checks.is_none() && used.is_none() {
-                return None;
-            }
-            let c = card.checks;
-            let check = |f: fn(&Checks) -> &Option<String>| {
-                CheckResult::parse(c.as_ref().and_then(|c| f(c).as_deref()))
-            };
+            // The card is named with its checks (Stripe sends both on a card charge): an event
+            // without checks says nothing of either, so it cannot turn a failed check unchecked.
+            let c = card.checks?;
             Some(CardChecks {
-                address_line1: check(|c| &c.address_line1_check),
-                postal_code: check(|c| &c.address_postal_code_check),
-                cvc: check(|c| &c.cvc_check),
+                address_line1: CheckResult::parse(c.address_line1_check.as_deref()),
+                postal_code: CheckResult::parse(c.address_postal_code_check.as_deref()),
+                cvc: CheckResult::parse(c.cvc_check.as_deref()),
                 card: used,
             })
         });
@@ -330,6 +326,34 @@ mod tests {
             (checks.address_line1, checks.postal_code, checks.cvc),
             (CheckResult::Fail, CheckResult::Unchecked, CheckResult::Pass)
         );
+    }
+
+    #[test]
+    fn the_card_is_named_with_its_checks_and_nothing_more() {
+        let charge = |card: &str| {
+            format!(
+                r#"{{"id":"evt_5","type":"charge.succeeded","created":7,"data":{{"object":{{"id":"ch_1",
+                "payment_intent":"pi_1","amount":100,"currency":"usd","payment_method_details":{{"card":{card}}}}}}}}}"#
+            )
+        };
+        let named = charge(
+            r#"{"brand":"amex","last4":"0005","exp_year":2030,"fingerprint":"x","checks":{"cvc_check":"pass"}}"#,
+        );
+        let checks = payment(stripe(named.as_bytes()).unwrap().1)
+            .1
+            .checks
+            .unwrap();
+        assert_eq!(
+            checks.card.map(|c| (c.brand, c.last4.as_str().to_owned())),
+            Some((domain::progress::CardBrand::Amex, "0005".to_owned()))
+        );
+        // No checks: nothing about the card (a failed check is never turned unchecked by it).
+        let bare = charge(r#"{"brand":"visa","last4":"4242"}"#);
+        assert_eq!(payment(stripe(bare.as_bytes()).unwrap().1).1.checks, None);
+        // A last four that is not four digits names no card.
+        let odd = charge(r#"{"brand":"visa","last4":"42424","checks":{}}"#);
+        let checks = payment(stripe(odd.as_bytes()).unwrap().1).1.checks.unwrap();
+        assert_eq!(checks.card, None);
     }
 
     #[test]
