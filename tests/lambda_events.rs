@@ -132,7 +132,14 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
         ("listReports", &admin, StatusCode::OK),
         ("getReport", &admin, StatusCode::OK),
         ("getReportFile", &admin, StatusCode::OK),
+        ("getLiveReport", &admin, StatusCode::OK),
     ];
+    // Today in the practice's zone, on the stack's clock: a live report's days.
+    let today = jiff::Timestamp::from_second(practica_tests::TEST_NOW)
+        .unwrap()
+        .to_zoned(jiff::tz::TimeZone::get("America/New_York").unwrap())
+        .date()
+        .to_string();
     for (op, token, expected) in steps {
         let values = [
             ("{{TOKEN}}", token.as_str()),
@@ -143,6 +150,7 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
             ("{{WAITLIST_ID}}", entry.as_str()),
             ("{{REPORT_ID}}", week),
             ("{{ID_TOKEN}}", jane_id.as_str()),
+            ("{{TODAY}}", today.as_str()),
         ];
         let request = filled_event(&format!("apigw-v2-{op}.json"), &values);
         let (status, headers, body) = call(stack.router.clone(), request).await;
@@ -167,6 +175,16 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
             "verifyMyEmail" => assert_eq!(body["emailVerified"], true),
             "listReports" => assert_eq!(body["reports"][0]["id"], week),
             "getReport" => assert_eq!(body["id"], week),
+            // Today's bookings are in it, as they are now.
+            "getLiveReport" => {
+                assert_eq!(body["period"]["from"], today.as_str(), "{body}");
+                assert!(
+                    body["auditLog"]["verification"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("not verified")
+                );
+            }
             "cancel" => assert_eq!(body["status"], "cancelled"),
             "getMyNotifications" => {
                 assert_eq!(body["channels"], serde_json::json!(["email", "sms"]))

@@ -923,3 +923,68 @@ async fn on_moto_reports_are_published_to_s3_under_sse_kms() {
         assert_eq!(head.ssekms_key_id(), Some(key_arn.as_str()), "{file}");
     }
 }
+
+#[tokio::test]
+async fn a_live_report_of_any_days_up_to_today_is_computed_now_and_published_nowhere() {
+    let stack = Stack::embedded();
+    let demo = stack.seed().await;
+    let jane = stack.token("patient-jane", &[Role::Patient]);
+    let admin = stack.token("admin-1", &[Role::Admin]);
+    let staff = stack.token("staff-1", &[Role::Staff]);
+    // Today (Monday 2026-11-23 on the stack's clock), Jane books Tuesday.
+    let body = json!({"providerId": demo.providers[0], "serviceId": demo.services[1],
+        "start": "2026-11-24T10:00:00-05:00"});
+    let (status, booked) = stack.post(&jane, "b", "/v1/appointments", body).await;
+    assert_eq!(status, StatusCode::CREATED, "{booked}");
+
+    let live = |token: String, q: &'static str| {
+        let stack = &stack;
+        async move { stack.get(&token, &format!("/v1/live-report?{q}")).await }
+    };
+    let (status, report) = live(admin.clone(), "from=2026-11-23&to=2026-11-23").await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(
+        (&report["period"]["from"], &report["period"]["to"]),
+        (&json!("2026-11-23"), &json!("2026-11-24")),
+        "today, its end the next midnight"
+    );
+    let bookings = summary(&report)
+        .into_iter()
+        .find(|(f, _, _)| f == "bookings")
+        .map(|(_, now, _)| now);
+    assert_eq!(bookings, Some(json!(1)), "today's booking, as it is now");
+    assert!(
+        report["auditLog"]["verification"]
+            .as_str()
+            .unwrap()
+            .starts_with("not verified in a live report")
+    );
+    // Admins only; days up to today, at most 31, written as dates.
+    for token in [&staff, &jane] {
+        assert_eq!(
+            live(token.clone(), "from=2026-11-23&to=2026-11-23").await.0,
+            StatusCode::FORBIDDEN
+        );
+    }
+    for (q, code) in [
+        ("from=2026-11-23&to=2026-11-24", "invalid_range"),
+        ("from=2026-11-23&to=2026-11-22", "invalid_range"),
+        ("from=2026-10-01&to=2026-11-23", "range_too_long"),
+        ("from=2026-11-31&to=2026-11-23", "invalid_query"),
+        ("from=23/11/2026&to=2026-11-23", "invalid_query"),
+    ] {
+        let (status, problem) = live(admin.clone(), q).await;
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(code)),
+            "{q}"
+        );
+    }
+    // A read: nothing was published.
+    let (status, list) = stack.get(&admin, "/v1/reports").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["reports"], json!([]));
+    let items = stack.scan().await;
+    let reads = practica_tests::audits(&items, "report.read");
+    assert!(reads.len() >= 2, "the reads and the refusals are audited");
+}

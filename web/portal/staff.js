@@ -1,7 +1,7 @@
 // The staff console: the schedule (a day or a week of one provider or all, with attendance), patients found by
 // name, phone or date of birth, a patient's page (appointments, balance, a charge, a booking), feedback triage, and (administrators) the reports.
 import {
-  $, api, catalog, confirmButton, dayLabel, describe, el, fillProviders, fillServices, item, list, money, newKey, session, show,
+  $, api, catalog, confirmButton, dateIn, dayLabel, describe, el, fillProviders, fillServices, item, list, money, newKey, session, show,
   startOfDayIn,
   timeLabel, when,
 } from './common.js';
@@ -535,6 +535,9 @@ function reportDays(from, to) {
 }
 
 export async function loadReports() {
+  // A live report of today unless another day was chosen.
+  const today = dateIn(Date.now(), session.zone);
+  for (const id of ['live-from', 'live-to']) if (!$(id).value) $(id).value = today;
   const { reports } = await api('/v1/reports');
   list('reports', reports.map((r) => {
     const row = item(reportDays(r.from, r.to));
@@ -546,7 +549,29 @@ export async function loadReports() {
 }
 
 async function openReport(id) {
-  const report = await api(`/v1/reports/${encodeURIComponent(id)}`);
+  showReport(await api(`/v1/reports/${encodeURIComponent(id)}`));
+  $('reports-status').textContent = 'Opening a report is written to the audit log.';
+}
+
+// A live report: any days up to today, computed now.
+async function liveReport(event) {
+  event.preventDefault();
+  const from = $('live-from').value;
+  const to = $('live-to').value;
+  if (!from || !to || to < from) {
+    $('reports-status').textContent = 'Choose a first and a last day, the last on or after the first.';
+    return;
+  }
+  try {
+    showReport(await api(`/v1/live-report?${new URLSearchParams({ from, to })}`));
+    $('reports-status').textContent = 'A live report, computed now; reading it is written to the audit log.';
+    $('report-view').scrollIntoView({ block: 'start' });
+  } catch (error) {
+    if (!error.signedOut) $('reports-status').textContent = `No report: ${error.message}`;
+  }
+}
+
+function showReport(report) {
   const parts = [
     el('h2', { textContent: `${report.practice}: ${reportDays(report.period.from, report.period.to)}` }),
     el('p', { textContent: `Audit log: ${report.auditLog.verification}${report.auditLog.coversPeriod ? ', sealed for the whole period' : ''}.` }),
@@ -562,7 +587,6 @@ async function openReport(id) {
     region.append(el('table', {}, el('caption', { textContent: table.title }), el('thead', {}, head), el('tbody', {}, ...rows)));
   }
   $('report-view').replaceChildren(...parts);
-  $('reports-status').textContent = 'Opening a report is written to the audit log.';
 }
 
 export function wireStaff() {
@@ -571,6 +595,7 @@ export function wireStaff() {
   $('calendar-week').addEventListener('click', () => showCalendar(7).catch(calendarFailed));
   $('calendar-today').addEventListener('click', () => { $('calendar-day').value = today(); showCalendar(schedule.days).catch(calendarFailed); });
   $('search-form').addEventListener('submit', searchPatients);
+  $('live-form').addEventListener('submit', liveReport);
   // Typing a new search clears the last one's answer (a search too short to send says nothing).
   $('search-query').addEventListener('input', () => {
     $('search-status').textContent = '';

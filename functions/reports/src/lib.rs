@@ -2,7 +2,8 @@
 //! zone), computes the report of the week or month just ended against the one before it, with a
 //! verification of the audit log, and publishes it (HTML, CSV, JSON) to the reports bucket. It
 //! also answers the admin's reads of published reports through the HTTP API ([`routes`]), so the
-//! bucket is this function's alone. It writes nothing to the table but audit entries.
+//! bucket is this function's alone, and computes live reports of any days up to today (read from
+//! the table, published nowhere). It writes nothing to the table but audit entries.
 //! `practica report` runs the same job over the embedded store; `practica serve` mounts the routes.
 //!
 //! A run that fails publishes nothing (the manifest is written last) and says in its error whether
@@ -187,6 +188,14 @@ async fn list_reports(
     Ok(Json(json!({ "reports": reports })))
 }
 
+async fn live_report(
+    State(s): State<AppState>,
+    caller: Caller,
+    shared::web::ApiQuery(q): shared::web::ApiQuery<shared::reports::read::LiveQuery>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(shared::reports::read::live(&s, &caller, &q).await?))
+}
+
 async fn get_report(
     State(s): State<AppState>,
     Extension(store): Store,
@@ -224,6 +233,7 @@ async fn get_report_file(
 pub fn routes(state: AppState, store: Arc<dyn ReportStore>) -> Router {
     Router::new()
         .route("/v1/reports", get(list_reports))
+        .route("/v1/live-report", get(live_report))
         .route("/v1/reports/{reportId}", get(get_report))
         .route("/v1/reports/{reportId}/{file}", get(get_report_file))
         .layer(Extension(store))
