@@ -480,6 +480,13 @@ async fn access_logs_with_proofs(stack: Option<Stack>) {
     );
     assert!(by_staff["entries"][0]["leafIndex"].is_u64());
     assert_eq!(by_staff["entries"][0]["sourceFunction"], "booking");
+    // Who, by part of the name their token carried.
+    let by_name = search("actor=OKORO&limit=200".into()).await;
+    let named = by_name["entries"].as_array().unwrap();
+    assert!(
+        !named.is_empty() && named.iter().all(|e| e["actor"] == "staff-2"),
+        "{by_name}"
+    );
     // A family of actions, the callers of one role, newest first.
     let family = search("role=staff&action=patient&limit=200".into()).await;
     let entries = family["entries"].as_array().unwrap();

@@ -764,8 +764,10 @@ async function frontDesk() {
   await page.getByRole('button', { name: 'Post the charge' }).click();
   await page.getByText('Charged $45.00.').waitFor();
   // Her page: the charge on her account, newest first; her waitlist.
-  assert.match(await page.locator('#chosen-account li').first().innerText(), /^Charged \$45\.00: Follow-up session\n/);
-  assert.match(await page.locator('#chosen-account').innerText(), /Payment of \$\d+\.\d\d · succeeded · visa ending 4242/);
+  const statement = await page.locator('#chosen-statement').innerText();
+  assert.match(statement, /Follow-up session \(\$45\.00\)\t\$45\.00\t\t\$45\.00\nBalance|Follow-up session \(\$45\.00\)\t\$45\.00\t/);
+  assert.match(statement, /Payment with Visa ending 4242\t\t\$\d+\.\d\d\t/);
+  assert.match(statement, /Owed\t\$45\.00$/);
   assert.ok(await page.locator('#chosen-waitlist li').count() > 0);
   assert.match(await page.locator('#chosen-feedback').innerText(), /care \(4 of 5\): The reminder came in good time, thank you\.\n.* · open/);
   assert.match(await page.locator('#chosen-patient').innerText(), /USD: \$45\.00 owed/);

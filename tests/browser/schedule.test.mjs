@@ -23,7 +23,9 @@ async function book() {
     token: desk, method: 'POST', key: 'schedule-omar',
     body: { patientId: 'patient-omar', name: 'Omar Haddad', dateOfBirth: '1975-06-01', phone: '+1 555 0100 321', email: 'omar@example.org' },
   });
-  const { providers } = await api('/v1/providers', { token: desk });
+  // By name: the list's order is the ids', not the order the demo added them in.
+  const { providers: listed } = await api('/v1/providers', { token: desk });
+  const providers = ['Dr. Ana Rivera', 'Sam Okafor, LCSW'].map((name) => listed.find((p) => p.name === name));
   const { services } = await api('/v1/services', { token: desk });
   const followUp = services.find((s) => s.durationMinutes === 30);
   for (const [provider, patientId, start] of [[0, 'patient-jane', '10:00'], [1, 'patient-omar', '11:00'], [0, 'patient-jane', '15:00'], [1, 'patient-omar', '16:00']]) {

@@ -155,3 +155,44 @@ export function fillServices(select, provider) {
 export function describe(a) {
   return `${catalog.serviceName.get(a.serviceId) || 'Appointment'} with ${catalog.providerName.get(a.providerId) || 'your provider'}`;
 }
+
+const BRANDS = { visa: 'Visa', mastercard: 'Mastercard', amex: 'American Express', discover: 'Discover', diners: 'Diners Club', jcb: 'JCB', unionpay: 'UnionPay' };
+export function cardWords(card) {
+  return card ? `${BRANDS[card.brand] || 'a card'} ending ${card.last4}` : 'a card';
+}
+
+// The statement: per currency, every charge (its items and visit), payment, refund and amount a
+// dispute took back, oldest first, with the balance after each (the patient's page and the
+// front desk's view of it).
+export function statementTables(balance, visits) {
+  return balance.balances.map(({ currency, balance: total }) => {
+    const rows = [];
+    for (const c of balance.charges.filter((c) => c.currency === currency)) {
+      const visit = c.appointmentId && visits.get(c.appointmentId);
+      const items = c.lineItems.map((l) => `${l.description} (${money(l.amount, currency)})`).join('; ');
+      const what = `${c.adjusts ? 'Correction: ' : ''}${items}${visit ? ` · visit on ${dayLabel(visit.start, visit.timeZone || session.zone)}` : ''}`;
+      rows.push({ at: Date.parse(c.createdAt), what, charged: c.total, paid: 0 });
+    }
+    for (const p of balance.payments.filter((p) => p.amount.currency === currency && p.status === 'succeeded')) {
+      const at = Date.parse(p.createdAt);
+      rows.push({ at, what: `Payment with ${cardWords(p.card)}`, charged: 0, paid: p.amount.amount });
+      if (p.refunded) rows.push({ at: at + 1, what: `Refunded to ${cardWords(p.card)}`, charged: 0, paid: -p.refunded });
+      if (p.disputed) rows.push({ at: at + 2, what: 'Taken back by a card dispute', charged: 0, paid: -p.disputed });
+    }
+    rows.sort((a, b) => a.at - b.at);
+    let running = 0;
+    const body = rows.map((r) => {
+      running += r.charged - r.paid;
+      const cell = (text) => el('td', { textContent: text });
+      return el('tr', {}, cell(new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeZone: session.zone }).format(r.at)), cell(r.what),
+        cell(r.charged ? money(r.charged, currency) : ''), cell(r.paid ? money(r.paid, currency) : ''), cell(money(running, currency)));
+    });
+    const th = (text) => el('th', { scope: 'col', textContent: text });
+    const foot = el('tr', {}, el('th', { scope: 'row', colSpan: 4, textContent: running > 0 ? 'Owed' : running < 0 ? 'Credit' : 'Balance' }),
+      el('td', { textContent: money(Math.abs(total), currency) }));
+    return el('table', {},
+      el('caption', { textContent: `${currency}: charges, payments and the balance after each` }),
+      el('thead', {}, el('tr', {}, th('Date'), th('What'), th('Charged'), th('Paid'), th('Balance'))),
+      el('tbody', {}, ...body), el('tfoot', {}, foot));
+  });
+}

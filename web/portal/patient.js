@@ -1,8 +1,8 @@
 // The patient's pages: appointments (book, move, cancel, the waitlist and its offers), billing
 // (balance, paying, receipts), messages (feedback, notification choices) and the access log.
 import {
-  $, api, catalog, confirmButton, dateIn, dayLabel, describe, el, fail, fillProviders, fillServices, item, list,
-  money, newKey, session, show, startOfDayIn, timeLabel, when, zoneName,
+  $, api, cardWords, catalog, confirmButton, dateIn, dayLabel, describe, el, fail, fillProviders, fillServices, item,
+  list, money, newKey, session, show, startOfDayIn, statementTables, timeLabel, when, zoneName,
 } from './common.js';
 import { showAccessLog } from './proof.js';
 import { mountCardForm } from './stripe.js';
@@ -581,44 +581,9 @@ function payLabel() {
   $('pay-now').textContent = valid ? `Pay ${money(amount, due.currency)}` : 'Pay';
 }
 
-const BRANDS = { visa: 'Visa', mastercard: 'Mastercard', amex: 'American Express', discover: 'Discover', diners: 'Diners Club', jcb: 'JCB', unionpay: 'UnionPay' };
-function cardWords(card) {
-  return card ? `${BRANDS[card.brand] || 'a card'} ending ${card.last4}` : 'a card';
-}
-
-// The statement: per currency, every charge (its items and visit), payment, refund and amount a
-// dispute took back, oldest first, with the balance after each.
+// The statement: see statementTables (common.js).
 function showStatement(balance, visits) {
-  const tables = balance.balances.map(({ currency, balance: total }) => {
-    const rows = [];
-    for (const c of balance.charges.filter((c) => c.currency === currency)) {
-      const visit = c.appointmentId && visits.get(c.appointmentId);
-      const items = c.lineItems.map((l) => `${l.description} (${money(l.amount, currency)})`).join('; ');
-      const what = `${c.adjusts ? 'Correction: ' : ''}${items}${visit ? ` · visit on ${dayLabel(visit.start, visit.timeZone || session.zone)}` : ''}`;
-      rows.push({ at: Date.parse(c.createdAt), what, charged: c.total, paid: 0 });
-    }
-    for (const p of balance.payments.filter((p) => p.amount.currency === currency && p.status === 'succeeded')) {
-      const at = Date.parse(p.createdAt);
-      rows.push({ at, what: `Payment with ${cardWords(p.card)}`, charged: 0, paid: p.amount.amount });
-      if (p.refunded) rows.push({ at: at + 1, what: `Refunded to ${cardWords(p.card)}`, charged: 0, paid: -p.refunded });
-      if (p.disputed) rows.push({ at: at + 2, what: 'Taken back by a card dispute', charged: 0, paid: -p.disputed });
-    }
-    rows.sort((a, b) => a.at - b.at);
-    let running = 0;
-    const body = rows.map((r) => {
-      running += r.charged - r.paid;
-      const cell = (text) => el('td', { textContent: text });
-      return el('tr', {}, cell(new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeZone: session.zone }).format(r.at)), cell(r.what),
-        cell(r.charged ? money(r.charged, currency) : ''), cell(r.paid ? money(r.paid, currency) : ''), cell(money(running, currency)));
-    });
-    const th = (text) => el('th', { scope: 'col', textContent: text });
-    const foot = el('tr', {}, el('th', { scope: 'row', colSpan: 4, textContent: running > 0 ? 'Owed' : running < 0 ? 'Credit' : 'Balance' }),
-      el('td', { textContent: money(Math.abs(total), currency) }));
-    return el('table', {},
-      el('caption', { textContent: `${currency}: charges, payments and the balance after each` }),
-      el('thead', {}, el('tr', {}, th('Date'), th('What'), th('Charged'), th('Paid'), th('Balance'))),
-      el('tbody', {}, ...body), el('tfoot', {}, foot));
-  });
+  const tables = statementTables(balance, visits);
   $('statement-tables').replaceChildren(...(tables.length ? tables : [el('p', { textContent: 'No charges or payments yet.' })]));
   show('print-statement', tables.length > 0);
   const practice = `${catalog.practice?.name || 'the practice'}${catalog.practice?.contact?.address ? `, ${catalog.practice.contact.address}` : ''}`;

@@ -1,13 +1,13 @@
 // The staff console: the schedule (a day or a week of one provider or all, with attendance), patients found by
 // name, phone or date of birth, a patient's page (appointments, balance, a charge, a booking), feedback triage, and (administrators) the reports.
 import {
-  $, api, catalog, confirmButton, dateIn, dayLabel, describe, el, fillProviders, fillServices, item, list, money, newKey, session, show,
+  $, api, catalog, confirmButton, dateIn, dayLabel, describe, el, statementTables, fillProviders, fillServices, item, list, money, newKey, session, show,
   startOfDayIn,
   timeLabel, when,
 } from './common.js';
 
 export function resetStaff() {
-  for (const id of ['calendar', 'patient-results', 'staff-feedback', 'reports', 'report-view', 'staff-waitlist', 'staff-slots', 'audit-results', 'chosen-appointments', 'chosen-waitlist', 'chosen-account', 'chosen-feedback']) $(id).replaceChildren();
+  for (const id of ['calendar', 'patient-results', 'staff-feedback', 'reports', 'report-view', 'staff-waitlist', 'staff-slots', 'audit-results', 'chosen-appointments', 'chosen-waitlist', 'chosen-statement', 'chosen-feedback']) $(id).replaceChildren();
   for (const id of ['calendar-status', 'search-status', 'charge-status', 'staff-feedback-status', 'reports-status', 'chosen-patient', 'staff-waitlist-status', 'staff-book-status', 'audit-status', 'staff-confirm-what', 'chosen-title', 'chosen-details']) $(id).textContent = '';
   $('staff-reason').value = '';
   staff.booking = null;
@@ -263,7 +263,7 @@ async function searchPatients(event) {
 async function openPatient(patient) {
   staff.patient = patient;
   const id = encodeURIComponent(patient.patientId);
-  const [balance, { entries }, { feedback }] = await Promise.all([
+  const [balance, { entries }, { feedback }, appointments] = await Promise.all([
     api(`/v1/balance?patientId=${id}`),
     api(`/v1/waitlist?patientId=${id}`),
     api(`/v1/feedback?patientId=${id}&limit=20`),
@@ -277,15 +277,10 @@ async function openPatient(patient) {
     `${catalog.serviceName.get(e.serviceId) || 'Appointment'} with ${catalog.providerName.get(e.providerId) || 'a provider'}`,
     `Any time from ${dayLabel(e.from, session.zone)} to ${dayLabel(new Date(Date.parse(e.to) - 1).toISOString(), session.zone)} · ${e.status}`,
   )), 'Not on the waitlist.');
-  // Her account, newest first: charges with their items, payments with the card.
-  const lines = [
-    ...balance.charges.map((c) => ({ at: c.createdAt, text: `Charged ${money(c.total, c.currency)}: ${c.lineItems.map((l) => l.description).join(', ')}` })),
-    ...balance.payments.map((p) => ({
-      at: p.createdAt,
-      text: `Payment of ${money(p.amount.amount, p.amount.currency)} · ${p.status}${p.card ? ` · ${p.card.brand} ending ${p.card.last4}` : ''}${p.refunded ? ` · ${money(p.refunded, p.amount.currency)} refunded` : ''}`,
-    })),
-  ].sort((a, b) => Date.parse(b.at) - Date.parse(a.at));
-  list('chosen-account', lines.map((l) => item(l.text, when(l.at))), 'No charges or payments yet.');
+  // Her statement, as she sees it: charges with their items and visits, payments with the card,
+  // and the balance after each.
+  const tables = statementTables(balance, new Map(appointments.map((a) => [a.id, a])));
+  $('chosen-statement').replaceChildren(...(tables.length ? tables : [el('p', { textContent: 'No charges or payments yet.' })]));
   $('chosen-title').textContent = patient.name;
   $('chosen-details').textContent = `Born ${patient.dateOfBirth} · ${patient.phone} · ${patient.email}${patient.emailVerified ? ' (verified)' : ' (not verified)'}`;
   show('patient-page', true);
@@ -309,6 +304,7 @@ async function showPatientAppointments(patient) {
   const state = (a) => (a.status === 'booked' && Date.parse(a.end) <= now ? 'Past' : STATE_LABEL[a.status] || a.status);
   list('chosen-appointments', [...upcoming, ...past].map((a) => item(`${when(a.start)}: ${describe(a)}`, state(a))),
     'No appointments yet.');
+  return appointments;
 }
 
 async function postCharge(event) {

@@ -1,5 +1,5 @@
-//! `GET /v1/audit`: an admin's search of the audit entries of a period (at most 31 days), by actor,
-//! role, patient, action (or a family of actions: `appointment` is every `appointment.*`) and
+//! `GET /v1/audit`: an admin's search of the audit entries of a period (at most 31 days), by actor
+//! (id, or part of a staff member's name), role, patient, action (or a family of actions: `appointment` is every `appointment.*`) and
 //! outcome, newest first, paginated. A search by patient reads that patient's
 //! access index, not every day of the period. Each search is itself audited, naming the patients
 //! whose entries it showed.
@@ -132,7 +132,15 @@ impl Filter<'_> {
             .role
             .as_deref()
             .is_none_or(|r| strings(item, attr::ROLES).iter().any(|x| x == r));
-        is(attr::ACTOR, &self.q.actor)
+        // Who: their id exactly, or (staff, providers, admins) their name as it was shown.
+        let actor = self.q.actor.as_deref().is_none_or(|wanted| {
+            item.get(attr::ACTOR).and_then(AttrValue::as_s) == Some(wanted)
+                || item
+                    .get(attr::ACTOR_NAME)
+                    .and_then(AttrValue::as_s)
+                    .is_some_and(|name| name.to_lowercase().contains(&wanted.to_lowercase()))
+        });
+        actor
             && action
             && role
             && is(attr::OUTCOME, &self.q.outcome)
