@@ -959,3 +959,75 @@ async fn an_aggregate_names_a_bounded_number_of_patients_on_dynamodb_local() {
     let stack = Stack::on(dynamodb_local_fixture().await).await;
     an_aggregate_names_a_bounded_number_of_patients(stack, 200).await;
 }
+
+#[tokio::test]
+async fn the_front_desk_sees_which_messages_went_to_a_patient_and_nothing_of_their_text() {
+    let stack = Stack::embedded();
+    let demo = stack.seed().await;
+    let signer = LocalSigner::generate().unwrap();
+    let jane = stack.token("patient-jane", &[Role::Patient]);
+    // Her address confirmed (so email goes out), then a booking: its confirmation is sent.
+    let id_token = {
+        let subject = shared::auth::Subject::parse("patient-jane").unwrap();
+        let now = practica_tests::TEST_NOW as u64;
+        stack
+            .issuer
+            .mint_id_token(&subject, "jane.demo@example.org", true, now, now + 3600)
+            .unwrap()
+    };
+    let (status, _, _) = stack
+        .send_with(
+            "POST",
+            "/v1/patients/me/email-verification",
+            Some(&jane),
+            Some("v"),
+            Some(json!({})),
+            &[("x-id-token", id_token.as_str())],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let body = json!({"providerId": demo.providers[0], "serviceId": demo.services[1],
+        "start": "2026-11-24T10:00:00-05:00"});
+    assert_eq!(
+        stack.post(&jane, "b", "/v1/appointments", body).await.0,
+        StatusCode::CREATED
+    );
+    let recorder = practica_tests::Recorder::new();
+    shared::notify::deliver_due(&stack.state, &practica_tests::delivery(&recorder), 100)
+        .await
+        .unwrap();
+    assert_eq!(recorder.sent().len(), 1);
+    seal(&stack, &signer).await;
+
+    let staff = stack.token("staff-1", &[Role::Staff]);
+    let (status, list) = stack
+        .get(&staff, "/v1/patients/patient-jane/messages")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let messages = list["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 1, "{list}");
+    assert_eq!(messages[0]["kind"], "confirmation");
+    assert_eq!(messages[0]["action"], "notification.send");
+    assert_eq!(messages[0]["channels"], json!(["email"]));
+    assert!(
+        !list.to_string().contains("jane.demo"),
+        "no address: {list}"
+    );
+    // Staff only; the read names her.
+    for token in [&jane, &stack.token("provider-rivera", &[Role::Provider])] {
+        assert_eq!(
+            stack
+                .get(token, "/v1/patients/patient-jane/messages")
+                .await
+                .0,
+            StatusCode::FORBIDDEN
+        );
+    }
+    let items = stack.scan().await;
+    let reads = practica_tests::audits(&items, "message.list");
+    assert!(
+        reads
+            .iter()
+            .any(|i| format!("{:?}", i.get("patient_ids")).contains("patient-jane"))
+    );
+}

@@ -84,6 +84,7 @@ async fn every_fixture_runs_on_the_release_binaries() {
         ("putMyNotifications", &jane, 200),
         ("getMyNotifications", &jane, 200),
         ("getPatientAccessLog", &admin, 200),
+        ("listPatientMessages", &staff, 200),
         ("searchAudit", &admin, 200),
         ("submitFeedback", &jane, 201),
         ("listFeedback", &staff, 200),

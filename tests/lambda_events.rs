@@ -125,6 +125,7 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
         ("putMyNotifications", &jane, StatusCode::OK),
         ("getMyNotifications", &jane, StatusCode::OK),
         ("getPatientAccessLog", &admin, StatusCode::OK),
+        ("listPatientMessages", &staff, StatusCode::OK),
         ("searchAudit", &admin, StatusCode::OK),
         ("submitFeedback", &jane, StatusCode::CREATED),
         ("listFeedback", &staff, StatusCode::OK),

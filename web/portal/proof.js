@@ -46,6 +46,7 @@ const ACTIONS = {
   'appointment.no_show': 'recorded that you did not come',
   'waitlist.delete': 'took you off a waitlist',
   'patient.email.verify': 'confirmed your email address',
+  'message.list': 'looked at which messages were sent to you',
   'patient.email.replace': 'changed your email address',
 };
 

@@ -7,7 +7,7 @@ import {
 } from './common.js';
 
 export function resetStaff() {
-  for (const id of ['calendar', 'patient-results', 'staff-feedback', 'reports', 'report-view', 'staff-waitlist', 'staff-slots', 'audit-results', 'chosen-appointments', 'chosen-waitlist', 'chosen-statement', 'chosen-feedback']) $(id).replaceChildren();
+  for (const id of ['calendar', 'patient-results', 'staff-feedback', 'reports', 'report-view', 'staff-waitlist', 'staff-slots', 'audit-results', 'chosen-appointments', 'chosen-waitlist', 'chosen-statement', 'chosen-feedback', 'chosen-messages']) $(id).replaceChildren();
   for (const id of ['calendar-status', 'search-status', 'charge-status', 'staff-feedback-status', 'reports-status', 'chosen-patient', 'staff-waitlist-status', 'staff-book-status', 'audit-status', 'staff-confirm-what', 'chosen-title', 'chosen-details']) $(id).textContent = '';
   $('staff-reason').value = '';
   staff.booking = null;
@@ -263,12 +263,21 @@ async function searchPatients(event) {
 async function openPatient(patient) {
   staff.patient = patient;
   const id = encodeURIComponent(patient.patientId);
-  const [balance, { entries }, { feedback }, appointments] = await Promise.all([
+  const [balance, { entries }, { feedback }, { messages }, appointments] = await Promise.all([
     api(`/v1/balance?patientId=${id}`),
     api(`/v1/waitlist?patientId=${id}`),
     api(`/v1/feedback?patientId=${id}&limit=20`),
+    api(`/v1/patients/${id}/messages`),
     showPatientAppointments(patient),
   ]);
+  const OUTCOME = {
+    'notification.send': 'sent', 'notification.fail': 'could not be delivered', 'notification.bounce': 'bounced',
+    'notification.complaint': 'reported as spam', 'notification.optout': 'texts stopped',
+  };
+  list('chosen-messages', messages.map((m) => item(
+    `${m.kind.replace(/_/g, ' ')}: ${OUTCOME[m.action] || m.action}${m.channels.length ? ` by ${m.channels.join(' and ')}` : ''}`,
+    when(m.at),
+  )), 'No messages sent to her yet.');
   list('chosen-feedback', feedback.map((f) => item(
     `${f.category}${f.rating ? ` (${f.rating} of 5)` : ''}: ${f.text}`,
     f.status === 'resolved' ? `${when(f.createdAt)} · resolved: ${f.resolutionNote}` : `${when(f.createdAt)} · open`,

@@ -188,6 +188,16 @@ async fn get_patient(
     Ok(Json(patients::get(&s, &caller, &id).await?))
 }
 
+async fn patient_messages(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Json200 {
+    let id = path_id(&id, PatientId::parse)?;
+    let messages = shared::booking::patient_messages::list(&s, &caller, &id).await?;
+    Ok(Json(serde_json::json!({ "messages": messages })))
+}
+
 async fn patient_access_log(
     State(s): State<AppState>,
     caller: Caller,
@@ -349,6 +359,7 @@ pub fn routes(state: AppState) -> Router {
         .route("/v1/patients/search", post(search_patients))
         .route("/v1/patients/me", get(get_me).put(put_me))
         .route("/v1/patients/{patientId}", get(get_patient))
+        .route("/v1/patients/{patientId}/messages", get(patient_messages))
         .route("/v1/patients/me/access-log", get(my_access_log))
         .route("/v1/patients/me/email-verification", post(verify_my_email))
         .route(
