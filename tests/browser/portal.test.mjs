@@ -415,12 +415,13 @@ async function patient(label, width, height, { provider, service }) {
     assert.match(statement, /Balance\t\$0\.00$/);
     // Printed alone: the practice and the date on top, no navigation.
     await page.evaluate(() => { window.print = () => { window.printedAlone = document.body.classList.contains('printing-statement'); }; });
-    await page.getByRole('button', { name: 'Print the statement' }).click();
+    await page.getByRole('button', { name: 'Print the statement and receipts' }).click();
     await page.waitForFunction(() => window.printedAlone !== undefined);
     assert.equal(await page.evaluate(() => window.printedAlone), true);
     await page.emulateMedia({ media: 'print' });
     assert.equal(await page.locator('nav').isVisible(), false);
-    assert.equal(await page.locator('#receipts').isVisible(), false);
+    assert.equal(await page.locator('#pay-choose').isVisible(), false);
+    assert.equal(await page.locator('#receipts').isVisible(), true, 'the receipts print with it');
     assert.match(await page.locator('#statement-for').innerText(), /^Jane Demo-Patient \(born 1988-04-12\): statement of \w+ \d+, \d{4} from Riverside Family Therapy, 12 River Street, Springfield\.$/);
     await page.screenshot({ path: `${shots}/portal-statement-print.png`, fullPage: true });
     await page.emulateMedia({ media: 'screen' });
@@ -675,6 +676,16 @@ async function patient(label, width, height, { provider, service }) {
     assert.equal(new URL(page.url()).hash, '#/billing');
     await nav(page, 'Appointments');
     await page.locator('#appointments:not([hidden])').waitFor();
+  } else {
+    // The pages the desktop journey exercises, on the phone too.
+    await nav(page, 'Messages');
+    await page.locator('#notify-channels', { hasText: 'Messages go to' }).waitFor();
+    await axe(page, 'the messages page (phone)');
+    await nav(page, 'Security');
+    await page.getByRole('heading', { name: 'What the practice never asks for' }).waitFor();
+    await axe(page, 'the security page (phone)');
+    await nav(page, 'Appointments');
+    await page.locator('#appointments:not([hidden])').waitFor();
   }
 
   // The token is in the page's memory only: nothing in storage (but the public size and root of the
@@ -704,6 +715,35 @@ async function patient(label, width, height, { provider, service }) {
 }
 
 // The front desk: finds Jane, posts a charge, answers her feedback, looks at the calendar.
+
+// The console on a phone: the front desk's patient page and feedback, the administrator's reports
+// and audit search, each checked with axe.
+async function consoleOnPhone() {
+  const desk = await window(390, 844);
+  await signInAs(desk.page, 'staff', 'Front desk (demo staff)');
+  await nav(desk.page, 'Patients');
+  await desk.page.getByLabel('Find a patient').fill('jane');
+  await desk.page.getByRole('button', { name: 'Find' }).click();
+  await desk.page.getByRole('button', { name: /^Open Jane/ }).click();
+  await desk.page.locator('#chosen-statement table').first().waitFor();
+  await axe(desk.page, 'the patient page (phone)');
+  await nav(desk.page, 'Feedback');
+  await desk.page.locator('#staff-feedback li').first().waitFor();
+  await axe(desk.page, 'the feedback page (phone)');
+  await desk.done('front desk (phone)');
+  const admin = await window(390, 844);
+  await signInAs(admin.page, 'staff', 'Practice administrator (demo)');
+  await nav(admin.page, 'Reports');
+  await admin.page.getByRole('button', { name: 'Show the report' }).click();
+  await admin.page.locator('#report-view table').first().waitFor();
+  await axe(admin.page, 'a live report (phone)');
+  await nav(admin.page, 'Audit log');
+  await admin.page.getByRole('button', { name: 'Search', exact: true }).click();
+  await admin.page.getByText(/entries(?: so far)?\. Searching the audit log is itself written to it\./).waitFor();
+  await axe(admin.page, 'the audit search (phone)');
+  await admin.done('administrator (phone)');
+  console.log('console (phone): a patient page, feedback, a live report, the audit search: ok');
+}
 async function frontDesk() {
   const { page, done } = await window(1280, 900);
   await signInAs(page, 'staff', 'Front desk (demo staff)');
@@ -962,6 +1002,7 @@ try {
   await patientAgain();
   await patientWithStripe();
   await patient('phone', 390, 844, prepared);
+  await consoleOnPhone();
 } catch (error) {
   failed = true;
   console.error(error);
