@@ -38,15 +38,27 @@ pub(crate) async fn terms_of(
     state: &AppState,
     details: &PatientDetails,
 ) -> Result<BTreeSet<String>, ApiError> {
-    let blind = state.blind_index().await?;
-    Ok(domain::search::record_terms(
+    hashed_terms(
+        state,
         details.name.expose(),
         details.phone.expose(),
         *details.date_of_birth.expose(),
     )
-    .iter()
-    .map(|term| term_hash(blind, term))
-    .collect())
+    .await
+}
+
+/// The blind indexes of the terms of a name, a phone and a date of birth.
+async fn hashed_terms(
+    state: &AppState,
+    name: &str,
+    phone: &str,
+    born: jiff::civil::Date,
+) -> Result<BTreeSet<String>, ApiError> {
+    let blind = state.blind_index().await?;
+    Ok(domain::search::record_terms(name, phone, born)
+        .iter()
+        .map(|term| term_hash(blind, term))
+        .collect())
 }
 
 /// A term's blind index, cut to [`TERM_HASH_CHARS`]: enough to narrow a search (the opened record
@@ -124,12 +136,7 @@ pub(crate) async fn backfill(state: &AppState, item: &Item, view: &PatientView) 
         let Ok(born) = view.date_of_birth.expose().parse() else {
             return Ok(());
         };
-        let blind = state.blind_index().await?;
-        let terms: BTreeSet<String> =
-            domain::search::record_terms(view.name.expose(), view.phone.expose(), born)
-                .iter()
-                .map(|term| term_hash(blind, term))
-                .collect();
+        let terms = hashed_terms(state, view.name.expose(), view.phone.expose(), born).await?;
         let (writes, _) = term_writes(&view.patient_id, Some(item), &terms);
         let mut condition = vec![Condition::AttrAbsent(attr::SEARCH_TERMS.into())];
         if let Some(sealed) = item.get(attr::EMAIL) {
