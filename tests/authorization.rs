@@ -156,6 +156,38 @@ async fn every_route_role_and_ownership() {
         ),
         case(
             "POST",
+            "/v1/series",
+            Some(
+                json!({"providerId": "{P}", "serviceId": "{S}", "start": tue("16:30"), "everyWeeks": 1, "count": 2, "patientId": "patient-jane"}),
+            ),
+            [201, 403, 403, 403, 201, 201, 401, 403],
+        ),
+        case(
+            "GET",
+            "/v1/series?patientId=patient-jane",
+            None,
+            [200, 403, 403, 403, 200, 200, 401, 403],
+        ),
+        case(
+            "GET",
+            "/v1/series/{SER}",
+            None,
+            [200, 403, 403, 403, 200, 200, 401, 403],
+        ),
+        case(
+            "POST",
+            "/v1/series/{SER}/move",
+            Some(json!({"fromAppointmentId": "{O}", "start": "2026-11-25T15:00:00-05:00"})),
+            [200, 403, 403, 403, 200, 200, 401, 403],
+        ),
+        case(
+            "POST",
+            "/v1/series/{SER}/cancel",
+            Some(json!({"fromAppointmentId": "{O}"})),
+            [200, 403, 403, 403, 200, 200, 401, 403],
+        ),
+        case(
+            "POST",
             "/v1/patients",
             Some(new_patient),
             [403, 403, 403, 403, 201, 201, 401, 403],
@@ -348,7 +380,24 @@ async fn every_route_role_and_ownership() {
                     Some(json!({"category": "billing", "text": "Two bills for one visit."})),
                 )
                 .await;
+            let (_, _, series) = stack
+                .send(
+                    "POST",
+                    "/v1/series",
+                    Some(&staff),
+                    Some("setup-series"),
+                    Some(json!({"providerId": demo.providers[0], "serviceId": demo.services[1], "start": tue("15:00"), "everyWeeks": 1, "count": 3, "patientId": "patient-jane"})),
+                )
+                .await;
             let ids = [
+                ("{SER}", series["id"].as_str().unwrap().to_owned()),
+                (
+                    "{O}",
+                    series["occurrences"][1]["appointmentId"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned(),
+                ),
                 ("{F}", feedback["id"].as_str().unwrap().to_owned()),
                 ("{P}", demo.providers[0].to_string()),
                 ("{S}", demo.services[1].to_string()),

@@ -24,6 +24,7 @@ mod reports;
 mod schedule;
 mod scheduled_jobs;
 mod secrets_on_moto;
+mod series;
 mod serve_outbox;
 mod table_contract;
 mod template_policies;

@@ -299,7 +299,7 @@ async fn limits_on_holds_and_the_waitlist_and_their_settings() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         practice["limits"],
-        json!({"activeAppointmentsPerPatient": 4, "activeHoldsPerPatient": 1, "openWaitlistEntriesPerPatient": 3, "feedbackPerPatientPerDay": 5})
+        json!({"activeAppointmentsPerPatient": 4, "activeHoldsPerPatient": 1, "openWaitlistEntriesPerPatient": 3, "feedbackPerPatientPerDay": 5, "seriesOccurrencesPerPatient": 16})
     );
     let hold = |key: &'static str, t: &'static str| {
         let body = follow_up(&demo, &tue(t));

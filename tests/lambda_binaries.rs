@@ -50,6 +50,7 @@ async fn every_fixture_runs_on_the_release_binaries() {
     let mut feedback = String::new();
     let mut entry = String::new();
     let mut report = String::new();
+    let (mut series, mut occurrence) = (String::new(), String::new());
     let steps: &[(&str, &str, u64)] = &[
         ("get-me", &staff, 200),
         ("get-me-no-token", "", 401),
@@ -71,6 +72,11 @@ async fn every_fixture_runs_on_the_release_binaries() {
         ("cancel", &jane, 200),
         // Cancelled: no attendance to record (the route and its body on the release binary).
         ("recordAttendance", &staff, 409),
+        ("createSeries", &staff, 201),
+        ("listSeries", &staff, 200),
+        ("getSeries", &jane, 200),
+        ("moveSeries", &staff, 200),
+        ("cancelSeries", &staff, 200),
         ("createPatient", &staff, 201),
         ("searchPatients", &staff, 200),
         ("getPatient", &staff, 200),
@@ -110,6 +116,8 @@ async fn every_fixture_runs_on_the_release_binaries() {
                 ("{{FEEDBACK_ID}}", &feedback),
                 ("{{WAITLIST_ID}}", &entry),
                 ("{{ID_TOKEN}}", &jane_id),
+                ("{{SERIES_ID}}", &series),
+                ("{{OCCURRENCE_ID}}", &occurrence),
             ],
         );
         if op.contains("Webhook") {
@@ -126,6 +134,14 @@ async fn every_fixture_runs_on_the_release_binaries() {
             }
             "getAppointment" => assert_eq!(body["reason"], "Follow-up on sleep"),
             "cancel" => assert_eq!(body["status"], "cancelled"),
+            "createSeries" => {
+                series = body["id"].as_str().unwrap().to_owned();
+                occurrence = body["occurrences"][1]["appointmentId"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned();
+            }
+            "cancelSeries" => assert_eq!(body["occurrences"][3]["status"], "cancelled"),
             "verifyMyEmail" => assert_eq!(body["emailVerified"], true, "{body}"),
             "submitFeedback" => feedback = body["id"].as_str().unwrap().to_owned(),
             "resolveFeedback" => assert_eq!(body["status"], "resolved"),

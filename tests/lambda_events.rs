@@ -75,6 +75,7 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
     let mut appointment = String::new();
     let mut feedback = String::new();
     let mut entry = String::new();
+    let (mut series, mut occurrence) = (String::new(), String::new());
     // A published report for the report routes.
     let week = "2026-11-16_2026-11-23";
     let manifest = shared::reports::Manifest {
@@ -112,6 +113,11 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
         ("cancel", &jane, StatusCode::OK),
         // Cancelled: no attendance to record (the route and its body through the conversion).
         ("recordAttendance", &staff, StatusCode::CONFLICT),
+        ("createSeries", &staff, StatusCode::CREATED),
+        ("listSeries", &staff, StatusCode::OK),
+        ("getSeries", &jane, StatusCode::OK),
+        ("moveSeries", &staff, StatusCode::OK),
+        ("cancelSeries", &staff, StatusCode::OK),
         ("createPatient", &staff, StatusCode::CREATED),
         ("searchPatients", &staff, StatusCode::OK),
         ("getPatient", &staff, StatusCode::OK),
@@ -152,6 +158,8 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
             ("{{REPORT_ID}}", week),
             ("{{ID_TOKEN}}", jane_id.as_str()),
             ("{{TODAY}}", today.as_str()),
+            ("{{SERIES_ID}}", series.as_str()),
+            ("{{OCCURRENCE_ID}}", occurrence.as_str()),
         ];
         let request = filled_event(&format!("apigw-v2-{op}.json"), &values);
         let (status, headers, body) = call(stack.router.clone(), request).await;
@@ -164,6 +172,18 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
                 appointment = body["id"].as_str().unwrap().to_owned();
             }
             "getAppointment" => assert_eq!(body["reason"], "Follow-up on sleep"),
+            "createSeries" => {
+                assert_eq!(body["occurrences"].as_array().map(Vec::len), Some(4));
+                series = body["id"].as_str().unwrap().to_owned();
+                occurrence = body["occurrences"][1]["appointmentId"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned();
+            }
+            "moveSeries" => {
+                assert_eq!(body["occurrences"][1]["start"], "2026-11-25T16:00:00-05:00")
+            }
+            "cancelSeries" => assert_eq!(body["occurrences"][3]["status"], "cancelled"),
             "submitFeedback" => {
                 assert_eq!(body["appointmentId"], appointment.as_str());
                 feedback = body["id"].as_str().unwrap().to_owned();

@@ -54,14 +54,23 @@ async fn the_sweep_removes_an_expired_hold_once() {
     let done = sweep::run(&stack.state, event.clone(), "req-0")
         .await
         .unwrap();
-    assert_eq!(done, json!({"removed": 0, "offered": 0}));
+    assert_eq!(
+        done,
+        json!({"removed": 0, "offered": 0, "seriesReleased": 0})
+    );
     stack.clock.advance(jiff::SignedDuration::from_mins(6));
     let done = sweep::run(&stack.state, event.clone(), "req-1")
         .await
         .unwrap();
-    assert_eq!(done, json!({"removed": 1, "offered": 0}));
+    assert_eq!(
+        done,
+        json!({"removed": 1, "offered": 0, "seriesReleased": 0})
+    );
     let again = sweep::run(&stack.state, event, "req-2").await.unwrap();
-    assert_eq!(again, json!({"removed": 0, "offered": 0}));
+    assert_eq!(
+        again,
+        json!({"removed": 0, "offered": 0, "seriesReleased": 0})
+    );
     let swept = stack
         .scan()
         .await

@@ -38,6 +38,7 @@ const WRITERS: &[(&str, &[&str])] = &[
             "APPT#*",
             "PATIENT#*",
             "HOLD#*",
+            "SERIES#*",
             "WAITLIST#*",
             "FEEDBACK#*",
             "MSG#*",
@@ -57,7 +58,14 @@ const WRITERS: &[(&str, &[&str])] = &[
     ),
     (
         "SweepFunction",
-        &["LOCK#*", "HOLD#*", "WAITLIST#*", "MSG#*", "AUDIT#*"],
+        &[
+            "LOCK#*",
+            "HOLD#*",
+            "SERIES#*",
+            "WAITLIST#*",
+            "MSG#*",
+            "AUDIT#*",
+        ],
     ),
     ("NotifyFunction", &["MSG#*", "PATIENT#*", "AUDIT#*"]),
     ("ReportsFunction", &["AUDIT#*", "COUNTER#*"]),
@@ -431,6 +439,7 @@ async fn each_function_writes_only_the_partitions_it_is_granted() {
     let provider = demo.providers[0].to_string();
     let service = demo.services[1].to_string();
     let (mut appointment, mut feedback) = (String::new(), String::new());
+    let (mut series, mut occurrence) = (String::new(), String::new());
     let steps: &[(&str, &str)] = &[
         ("get-me-no-token", ""),
         ("putPractice", &admin),
@@ -442,6 +451,9 @@ async fn each_function_writes_only_the_partitions_it_is_granted() {
         ("getAppointment", &jane),
         ("reschedule", &jane),
         ("cancel", &jane),
+        ("createSeries", &staff),
+        ("moveSeries", &staff),
+        ("cancelSeries", &staff),
         ("createPatient", &staff),
         ("searchPatients", &staff),
         ("getPatient", &staff),
@@ -467,6 +479,8 @@ async fn each_function_writes_only_the_partitions_it_is_granted() {
                 ("{{SERVICE_ID}}", &service),
                 ("{{APPOINTMENT_ID}}", &appointment),
                 ("{{FEEDBACK_ID}}", &feedback),
+                ("{{SERIES_ID}}", &series),
+                ("{{OCCURRENCE_ID}}", &occurrence),
             ],
         );
         let function = owner(e["routeKey"].as_str().unwrap());
@@ -478,6 +492,13 @@ async fn each_function_writes_only_the_partitions_it_is_granted() {
         match *op {
             "book" => appointment = body["id"].as_str().unwrap().to_owned(),
             "submitFeedback" => feedback = body["id"].as_str().unwrap().to_owned(),
+            "createSeries" => {
+                series = body["id"].as_str().unwrap().to_owned();
+                occurrence = body["occurrences"][1]["appointmentId"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned();
+            }
             _ => {}
         }
     }

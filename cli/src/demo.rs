@@ -49,7 +49,7 @@ pub fn weekday_rules(start: u16, end: u16) -> Rules {
         buffer_before_minutes: 0,
         buffer_after_minutes: 10,
         min_notice_minutes: 120,
-        max_advance_days: 90,
+        max_advance_days: 180,
         cancel_cutoff_hours: 24,
     }
 }
@@ -143,9 +143,10 @@ pub async fn seed(state: &AppState) -> Result<Demo, ApiError> {
     }
     let usd = Currency::parse("USD").expect("known currency");
     let mut services = Vec::new();
-    for (name, minutes, cents) in [
-        ("Initial consultation", 60, 15_000),
-        ("Follow-up session", 30, 8_000),
+    // Follow-up sessions are what weekly clients come for: patients may book them as a series.
+    for (name, minutes, cents, series) in [
+        ("Initial consultation", 60, 15_000, false),
+        ("Follow-up session", 30, 8_000, true),
     ] {
         let body = reply(
             setup::create_service(
@@ -157,6 +158,7 @@ pub async fn seed(state: &AppState) -> Result<Demo, ApiError> {
                     duration_minutes: minutes,
                     price: Money::new(cents, usd),
                     provider_ids: providers.clone(),
+                    self_book_series: series,
                 },
             )
             .await?,

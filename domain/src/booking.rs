@@ -6,7 +6,7 @@ use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
 use crate::access::Subject;
-use crate::ids::{AppointmentId, HoldId, PatientId, ProviderId, ServiceId, WaitlistId};
+use crate::ids::{AppointmentId, HoldId, PatientId, ProviderId, SeriesId, ServiceId, WaitlistId};
 use crate::instant::render_in;
 use crate::money::Money;
 use crate::refusals::BookingError;
@@ -95,6 +95,9 @@ pub struct Service {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub price: Option<Money>,
     pub provider_ids: Vec<ProviderId>,
+    /// Whether patients may book this service as a weekly (or fortnightly...) series themselves;
+    /// staff book series of any service.
+    pub self_book_series: bool,
 }
 
 impl Service {
@@ -179,6 +182,8 @@ pub struct Appointment {
     pub quota_slot: Option<u16>,
     /// The hold it was booked from (a waitlist offer is a hold): what the report counts as taken.
     pub from_hold: Option<HoldId>,
+    /// The series it is an occurrence of.
+    pub series: Option<SeriesId>,
 }
 
 impl Appointment {
@@ -217,6 +222,9 @@ impl Appointment {
             "status": self.status.as_str(),
             "version": self.version,
         });
+        if let Some(series) = &self.series {
+            v["seriesId"] = series.as_str().into();
+        }
         if let Some(reason) = reason {
             v["reason"] = reason.into();
         }
@@ -327,6 +335,10 @@ pub struct Limits {
     /// Feedback and complaints a patient may send in 24 hours.
     #[serde(default = "default_feedback")]
     pub feedback_per_patient_per_day: u16,
+    /// Occurrences a series a patient books herself may have (it counts once against her
+    /// appointments); staff book series of up to 52.
+    #[serde(default = "default_series_occurrences")]
+    pub series_occurrences_per_patient: u16,
 }
 
 fn default_appointments() -> u16 {
@@ -341,6 +353,9 @@ fn default_waitlist() -> u16 {
 fn default_feedback() -> u16 {
     5
 }
+fn default_series_occurrences() -> u16 {
+    16
+}
 
 impl Default for Limits {
     fn default() -> Self {
@@ -349,6 +364,7 @@ impl Default for Limits {
             active_holds_per_patient: default_holds(),
             open_waitlist_entries_per_patient: default_waitlist(),
             feedback_per_patient_per_day: default_feedback(),
+            series_occurrences_per_patient: default_series_occurrences(),
         }
     }
 }
@@ -361,10 +377,13 @@ impl Limits {
             self.open_waitlist_entries_per_patient,
             self.feedback_per_patient_per_day,
         ];
-        if all.iter().all(|n| (1..=MAX_LIMIT).contains(n)) {
+        let series = self.series_occurrences_per_patient;
+        if all.iter().all(|n| (1..=MAX_LIMIT).contains(n))
+            && (2..=crate::series::MAX_OCCURRENCES).contains(&series)
+        {
             Ok(())
         } else {
-            Err("Each limit is 1 to 50.")
+            Err("Each limit is 1 to 50; seriesOccurrencesPerPatient is 2 to 52.")
         }
     }
 

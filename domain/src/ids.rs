@@ -60,6 +60,11 @@ ulid_id!(
     "svc"
 );
 ulid_id!(AppointmentId, "apt");
+ulid_id!(
+    /// A recurring series of appointments.
+    SeriesId,
+    "ser"
+);
 ulid_id!(HoldId, "hld");
 ulid_id!(WaitlistId, "wl");
 ulid_id!(OutboxId, "msg");
@@ -79,13 +84,37 @@ ulid_id!(
     "pay"
 );
 
+/// The ULID text of a digest: the top bits are cleared so the value is inside ULID's 128-bit
+/// text range.
+fn derived_ulid(digest: [u8; 16]) -> ulid::Ulid {
+    ulid::Ulid::from(u128::from_be_bytes(digest) >> 2)
+}
+
 impl PaymentId {
     /// The id a request with a given idempotency digest gets, so a retried request that reaches
     /// the processor again names the same payment (the processor compares parameters).
     pub fn derived(digest: [u8; 16]) -> Self {
-        // The top bits are cleared so the value is inside ULID's 128-bit text range.
-        let n = u128::from_be_bytes(digest) >> 2;
-        Self(format!("{}_{}", Self::PREFIX, ulid::Ulid::from(n)))
+        Self(format!("{}_{}", Self::PREFIX, derived_ulid(digest)))
+    }
+}
+
+impl SeriesId {
+    /// The id a series request with a given idempotency digest gets: a retry after an
+    /// interruption finds (and finishes or reuses) what the first attempt wrote.
+    pub fn derived(digest: [u8; 16]) -> Self {
+        Self(format!("{}_{}", Self::PREFIX, derived_ulid(digest)))
+    }
+
+    /// The id of the series' `index`th occurrence, the same for every attempt of the request.
+    pub fn occurrence(&self, index: u16) -> AppointmentId {
+        let digest = crate::hash::sha256(&[
+            b"series-occurrence",
+            self.0.as_bytes(),
+            &index.to_be_bytes(),
+        ]);
+        let mut first = [0u8; 16];
+        first.copy_from_slice(&digest[..16]);
+        AppointmentId(format!("{}_{}", AppointmentId::PREFIX, derived_ulid(first)))
     }
 }
 

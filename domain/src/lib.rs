@@ -24,3 +24,4 @@ pub mod report;
 pub mod schedule;
 pub mod search;
 pub mod sensitive;
+pub mod series;

@@ -58,6 +58,24 @@ pub enum BookingError {
     AttendanceTooEarly,
     #[error("The patient's attendance is already recorded for this appointment.")]
     AttendanceRecorded,
+    #[error("everyWeeks is 1, 2, 3 or 4.")]
+    SeriesEvery,
+    #[error(
+        "A series ends after 2 to 52 occurrences (count) or on a date (until, YYYY-MM-DD) after its first occurrence and at most 12 months from today: give one of them."
+    )]
+    SeriesEnd,
+    #[error("A series has at most 52 occurrences; end it sooner.")]
+    SeriesTooLong,
+    #[error("This service is not booked as a series online; the practice books series for it.")]
+    SeriesNotSelfBookable,
+    #[error(
+        "A series booked online has at most as many occurrences as the practice allows; the practice can book a longer one."
+    )]
+    SeriesOccurrenceLimit,
+    #[error("The series changed meanwhile; read it and try again.")]
+    SeriesChanged,
+    #[error("fromAppointmentId is not an upcoming booked occurrence of this series.")]
+    NotInSeries,
 }
 
 /// What a per-patient limit counts.

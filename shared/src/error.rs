@@ -83,6 +83,9 @@ pub enum ApiError {
     Payment(#[from] PaymentError),
     #[error("feedback refused: {0:?}")]
     Feedback(#[from] FeedbackError),
+    /// Occurrences of a series that cannot be booked as asked, each listed.
+    #[error("series refused: {} conflicts", .0.len())]
+    SeriesConflicts(Vec<domain::series::Conflict>),
     #[error("unauthorized")]
     Unauthorized(#[source] AuthError),
     #[error("forbidden")]
@@ -173,6 +176,7 @@ impl ApiError {
                 | ApiError::Patient(_)
                 | ApiError::Payment(_)
                 | ApiError::Feedback(_)
+                | ApiError::SeriesConflicts(_)
                 | ApiError::Input(InputError::InvalidBodyTimestamp(_))
                 | ApiError::Input(InputError::IdempotencyKeyReused)
         )

@@ -139,6 +139,7 @@ async fn main() {
             created_at: NOW - 86_400,
             quota_slot: None,
             from_hold: None,
+            series: None,
         };
         let reminder = Message::new(Kind::Reminder, &appt.patient, NOW - 60, NOW - 86_400).about(
             &appt.id,

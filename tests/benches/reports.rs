@@ -153,6 +153,7 @@ async fn load(dir: &std::path::Path) {
             created_at: created,
             quota_slot: None,
             from_hold: None,
+            series: None,
         };
         let p = a.patient.to_string();
         items.push(entry(

@@ -6,13 +6,14 @@
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use domain::ids::{AppointmentId, FeedbackId, PatientId, ProviderId, WaitlistId};
+use domain::ids::{AppointmentId, FeedbackId, PatientId, ProviderId, SeriesId, WaitlistId};
 use domain::schedule::Rules;
 use serde::Serialize;
 use shared::audit::{access, search};
 use shared::auth::{Principal, Role, Subject};
 use shared::booking::{
-    appointments, availability, book, changes, holds, patient_search, patients, setup, waitlist,
+    appointments, availability, book, changes, holds, patient_search, patients, series, setup,
+    waitlist,
 };
 use shared::common::paging::PageQuery;
 use shared::feedback;
@@ -160,6 +161,51 @@ async fn record_attendance(
         changes::record_attendance(s, c, i, &id, req).await
     };
     change.run(Operation::Attendance(&id), work).await
+}
+
+async fn create_series(change: Change<series::create::SeriesRequest>) -> Result<Reply, ApiError> {
+    change
+        .run(Operation::CreateSeries, series::create::create_series)
+        .await
+}
+
+async fn list_series(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<series::read::SeriesListQuery>,
+) -> Json200 {
+    Ok(Json(series::read::list_series(&s, &caller, &q).await?))
+}
+
+async fn get_series(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Json200 {
+    let id = path_id(&id, SeriesId::parse)?;
+    Ok(Json(series::read::get_series(&s, &caller, &id).await?))
+}
+
+async fn cancel_series(
+    ApiPath(id): ApiPath<String>,
+    change: Change<series::change::CancelFollowingRequest>,
+) -> Result<Reply, ApiError> {
+    let id = path_id(&id, SeriesId::parse)?;
+    let work = async |s: &AppState, c: &Caller, i: &Idempotency, req| {
+        series::change::cancel_following(s, c, i, &id, req).await
+    };
+    change.run(Operation::CancelSeries(&id), work).await
+}
+
+async fn move_series(
+    ApiPath(id): ApiPath<String>,
+    change: Change<series::change::MoveFollowingRequest>,
+) -> Result<Reply, ApiError> {
+    let id = path_id(&id, SeriesId::parse)?;
+    let work = async |s: &AppState, c: &Caller, i: &Idempotency, req| {
+        series::change::move_following(s, c, i, &id, req).await
+    };
+    change.run(Operation::MoveSeries(&id), work).await
 }
 
 async fn create_patient(change: Change<patients::NewPatient>) -> Result<Reply, ApiError> {
@@ -355,6 +401,10 @@ pub fn routes(state: AppState) -> Router {
             "/v1/appointments/{appointmentId}/attendance",
             post(record_attendance),
         )
+        .route("/v1/series", get(list_series).post(create_series))
+        .route("/v1/series/{seriesId}", get(get_series))
+        .route("/v1/series/{seriesId}/cancel", post(cancel_series))
+        .route("/v1/series/{seriesId}/move", post(move_series))
         .route("/v1/patients", post(create_patient))
         .route("/v1/patients/search", post(search_patients))
         .route("/v1/patients/me", get(get_me).put(put_me))

@@ -55,8 +55,11 @@ pub fn check_event(event: &Value) -> Result<(), SweepError> {
 /// One invocation; `request_id` (the Lambda request id) names the run in its audit entries.
 pub async fn run(state: &AppState, event: Value, request_id: &str) -> Result<Value, SweepError> {
     check_event(&event)?;
-    let (removed, offered) =
-        shared::booking::holds::sweep_expired_holds(state, &format!("sweep-{request_id}")).await?;
+    let run_id = format!("sweep-{request_id}");
+    let (removed, offered) = shared::booking::holds::sweep_expired_holds(state, &run_id).await?;
     tracing::info!(removed, offered, "holds swept");
-    Ok(json!({ "removed": removed, "offered": offered }))
+    // Series changes a request reserved and never committed (it stopped half-way).
+    let released = shared::booking::series::give_back_stale(state, &run_id).await?;
+    tracing::info!(released, "stale series reservations given back");
+    Ok(json!({ "removed": removed, "offered": offered, "seriesReleased": released }))
 }

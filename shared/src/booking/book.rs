@@ -122,6 +122,7 @@ pub async fn book(
         created_at: now,
         quota_slot: None,
         from_hold: req.hold_id.clone(),
+        series: None,
     };
     let hold = match &req.hold_id {
         Some(id) => Some(usable_hold(state, id, &appt.patient, &appt, now).await?),

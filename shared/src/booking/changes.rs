@@ -29,7 +29,7 @@ use domain::refusals::BookingError;
 use domain::schedule::{Calendar, units};
 
 /// Patients change an appointment only before the provider's cut-off; staff at any time.
-pub(super) fn check_cutoff(
+pub(crate) fn check_cutoff(
     caller: &Caller,
     appt: &Appointment,
     provider: &Provider,
@@ -128,32 +128,7 @@ pub async fn reschedule(
             Condition::Equals(attr::OWNER.into(), id.as_str().into()),
         )
     }));
-    ops.extend(
-        old.difference(&new)
-            .map(|&u| release_lock(&provider.id, u, id.as_str())),
-    );
-    let sealed_reason = item
-        .get(attr::REASON)
-        .and_then(AttrValue::as_b)
-        .map(<[u8]>::to_vec);
-    ops.push(TransactOp::Put {
-        item: moved.to_item(sealed_reason),
-        condition: Some(Condition::And(vec![
-            Condition::version_is(appt.version),
-            Condition::Equals(attr::STATUS.into(), Status::Booked.as_str().into()),
-        ])),
-    });
-    ops.push(TransactOp::Put {
-        item: moved.patient_copy(),
-        condition: None,
-    });
-    // The notice and the new time's reminders; the old ones name the old version and are
-    // withdrawn when they come due.
-    ops.extend(
-        appointment_messages(MessageKind::Rescheduled, &moved, &practice, now)
-            .iter()
-            .map(Message::put),
-    );
+    ops.extend(moved_ops(&appt, &item, &moved, &practice, now));
     if let Some(slot) = moved.quota_slot {
         ops.push(allowance::extend(
             &moved.patient,
@@ -179,6 +154,45 @@ pub async fn reschedule(
     Ok(reply)
 }
 
+/// The writes that move a booked appointment once the units of its new time are its own: the old
+/// units it no longer covers given back, the appointment (still at the version read, still booked)
+/// and the patient's copy at the new time, the notice and the new time's reminders (the old ones
+/// name the old version and are withdrawn when they come due).
+pub(crate) fn moved_ops(
+    appt: &Appointment,
+    item: &Item,
+    moved: &Appointment,
+    practice: &Practice,
+    now: i64,
+) -> Vec<TransactOp> {
+    let new: BTreeSet<i64> = units(moved.occupied.0, moved.occupied.1).collect();
+    let mut ops: Vec<TransactOp> = units(appt.occupied.0, appt.occupied.1)
+        .filter(|u| !new.contains(u))
+        .map(|u| release_lock(&appt.provider, u, appt.id.as_str()))
+        .collect();
+    let sealed_reason = item
+        .get(attr::REASON)
+        .and_then(AttrValue::as_b)
+        .map(<[u8]>::to_vec);
+    ops.push(TransactOp::Put {
+        item: moved.to_item(sealed_reason),
+        condition: Some(Condition::And(vec![
+            Condition::version_is(appt.version),
+            Condition::Equals(attr::STATUS.into(), Status::Booked.as_str().into()),
+        ])),
+    });
+    ops.push(TransactOp::Put {
+        item: moved.patient_copy(),
+        condition: None,
+    });
+    ops.extend(
+        appointment_messages(MessageKind::Rescheduled, moved, practice, now)
+            .iter()
+            .map(Message::put),
+    );
+    ops
+}
+
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CancelRequest {
@@ -201,20 +215,52 @@ pub async fn cancel(
     let provider = provider(state, &appt.provider).await?;
     let now = now(state);
     check_cutoff(caller, &appt, &provider, now)?;
+    let (ops, cancelled) =
+        cancel_ops(state, &appt, &item, &practice, now, reason.as_deref()).await?;
+    let reply = Reply::ok(&cancelled.view(&practice.zone, None))?.with_patient_data();
+    let audit = Audit::new("appointment.cancel", "appointment", id.as_str()).about(&appt.patient);
+    let changed = || ApiError::Booking(BookingError::AppointmentChanged);
+    let writes = ops
+        .into_iter()
+        .map(|op| Write::new(op).or(changed()))
+        .collect();
+    let reply = commit(state, caller, Some(idem), writes, audit, reply).await?;
+    if !reply.replayed {
+        let freed = Freed {
+            span: appt.occupied,
+            by: &appt.patient,
+        };
+        offer_freed_best_effort(state, &provider, &practice, freed, &caller.request_id).await;
+    }
+    Ok(reply)
+}
+
+/// The writes that cancel a booked appointment: its lock units given back, the appointment and
+/// the patient's copy marked cancelled (with the sealed reason, if given), the notice, and its
+/// allowance slot released. Returns them with the cancelled appointment.
+pub(crate) async fn cancel_ops(
+    state: &AppState,
+    appt: &Appointment,
+    item: &Item,
+    practice: &Practice,
+    now: i64,
+    reason: Option<&str>,
+) -> Result<(Vec<TransactOp>, Appointment), ApiError> {
+    let id = &appt.id;
     let cancelled = Appointment {
         status: Status::Cancelled,
         version: appt.version + 1,
         ..appt.clone()
     };
     let mut ops: Vec<TransactOp> = units(appt.occupied.0, appt.occupied.1)
-        .map(|u| release_lock(&provider.id, u, id.as_str()))
+        .map(|u| release_lock(&appt.provider, u, id.as_str()))
         .collect();
     let mut stored = cancelled.to_item(
         item.get(attr::REASON)
             .and_then(AttrValue::as_b)
             .map(<[u8]>::to_vec),
     );
-    if let Some(r) = &reason {
+    if let Some(r) = reason {
         stored.set(
             attr::CANCEL_REASON,
             state
@@ -233,7 +279,7 @@ pub async fn cancel(
     });
     // The notice; its reminders name a booked version and are withdrawn when they come due.
     ops.extend(
-        appointment_messages(MessageKind::Cancelled, &cancelled, &practice, now)
+        appointment_messages(MessageKind::Cancelled, &cancelled, practice, now)
             .iter()
             .map(Message::put),
     );
@@ -245,22 +291,7 @@ pub async fn cancel(
             id.as_str(),
         ));
     }
-    let reply = Reply::ok(&cancelled.view(&practice.zone, None))?.with_patient_data();
-    let audit = Audit::new("appointment.cancel", "appointment", id.as_str()).about(&appt.patient);
-    let changed = || ApiError::Booking(BookingError::AppointmentChanged);
-    let writes = ops
-        .into_iter()
-        .map(|op| Write::new(op).or(changed()))
-        .collect();
-    let reply = commit(state, caller, Some(idem), writes, audit, reply).await?;
-    if !reply.replayed {
-        let freed = Freed {
-            span: appt.occupied,
-            by: &appt.patient,
-        };
-        offer_freed_best_effort(state, &provider, &practice, freed, &caller.request_id).await;
-    }
-    Ok(reply)
+    Ok((ops, cancelled))
 }
 
 #[derive(Debug, Deserialize, Serialize)]

@@ -5,12 +5,13 @@
 //! - [`patients`]: registration, demographics, search by verified email.
 //! - [`availability`], [`holds`], [`book`], [`appointments`], [`changes`], [`waitlist`]: the
 //!   patient's path from a free time to an appointment, and back.
+//! - [`series`]: recurring series, booked, moved and cancelled from one occurrence on.
 //! - Shared by them: [`access`] (who may read or change an appointment), [`slots`] (lock units
 //!   as table writes). What other use cases need too lives in `crate::common` (input, lookups,
 //!   the patient acted for); the per-patient allowances are claimed by the unit of work
 //!   (`crate::unit_of_work::allowance`). The records are `domain::booking`.
 
-pub mod access;
+pub(crate) mod access;
 pub mod appointments;
 pub mod availability;
 pub mod book;
@@ -19,6 +20,7 @@ pub mod holds;
 pub mod patient_messages;
 pub mod patient_search;
 pub mod patients;
+pub mod series;
 pub mod setup;
 pub mod slots;
 pub mod waitlist;

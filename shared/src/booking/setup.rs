@@ -222,6 +222,8 @@ pub struct ServiceRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price: Option<Money>,
     pub provider_ids: Vec<ProviderId>,
+    #[serde(default)]
+    pub self_book_series: bool,
 }
 
 #[tracing::instrument(skip_all)]
@@ -257,6 +259,7 @@ pub async fn create_service(
         duration_minutes: req.duration_minutes,
         price: req.price,
         provider_ids,
+        self_book_series: req.self_book_series,
     };
     let writes = vec![
         Write::new(TransactOp::Put {

@@ -467,7 +467,7 @@ async fn offer(
     }))
 }
 
-pub(super) async fn offer_freed_best_effort(
+pub(crate) async fn offer_freed_best_effort(
     state: &AppState,
     provider: &Provider,
     practice: &Practice,

@@ -48,6 +48,10 @@ pub const KIND: &str = "kind";
 pub const LIMIT_APPOINTMENTS: &str = "limit_appointments";
 pub const LIMIT_HOLDS: &str = "limit_holds";
 pub const LIMIT_FEEDBACK: &str = "limit_feedback";
+pub const LIMIT_SERIES_OCCURRENCES: &str = "limit_series_occurrences";
+/// The attempt that reserved a series change (a retry after a stall must not commit or give back
+/// another attempt's reservation).
+pub const ATTEMPT: &str = "attempt";
 pub const LIMIT_WAITLIST: &str = "limit_waitlist";
 pub const LINE_ITEMS: &str = "line_items";
 pub const NAME: &str = "name";
@@ -136,6 +140,18 @@ pub const SMS_CONSENT_AT: &str = "sms_consent_at";
 pub const SMS_ON: &str = "sms_on";
 pub const SMS_STOPPED_AT: &str = "sms_stopped_at";
 pub const TEMPLATE_VERSION: &str = "template_version";
+
+/// A service patients may book as a series themselves.
+pub const SELF_BOOK_SERIES: &str = "self_book_series";
+/// The series an appointment is an occurrence of.
+pub const SERIES_ID: &str = "series_id";
+pub const EVERY_WEEKS: &str = "every_weeks";
+/// A series' occurrences (JSON: appointment id and start of each).
+pub const OCCURRENCES: &str = "occurrences";
+/// Starts a series skipped because they were not free (JSON list).
+pub const SKIPPED: &str = "skipped";
+/// A series change reserved on the table and not committed yet (JSON).
+pub const PENDING: &str = "pending";
 
 #[cfg(test)]
 mod tests {

@@ -7,6 +7,9 @@
 //!   time, `owner` = appointment or hold id, `expires_at` for holds
 //! - appointment `APPT#<id>` / `APPT` (GSI `CAL#<provider>` / `<start>#<id>`), and a copy of its
 //!   plaintext fields at `PATIENT#<patient>` / `APPT#<id>` for the patient's list
+//! - series `SERIES#<id>` / `SERIES` (GSI `SERIES#PENDING` / `<deadline>#<id>` while a change is
+//!   reserved but not committed, for the sweep that gives such reservations back), and a copy at
+//!   `PATIENT#<patient>` / `SERIES#<id>` for the patient's list; its occurrences are appointments
 //! - hold `HOLD#<id>` / `HOLD` (GSI `HOLDS` / `<expiry>#<id>` for the expiry sweep)
 //! - waitlist entry `WAITLIST#<provider>` / `<id>` (GSI `PATIENT#<patient>#WAITLIST`)
 //! - patient `PATIENT#<id>` / `PROFILE` (GSI `EMAIL#<blind index>` / `PATIENT#<id>`)
@@ -51,7 +54,7 @@
 use crate::store::Key;
 use domain::ids::{
     AppointmentId, ChargeId, FeedbackId, HoldId, OutboxId, PatientId, PaymentId, ProviderId,
-    ServiceId,
+    SeriesId, ServiceId,
 };
 
 pub const PROVIDERS_INDEX: &str = "PROVIDERS";
@@ -94,6 +97,17 @@ pub fn patient_appointment_key(patient: &PatientId, id: &AppointmentId) -> Key {
 pub fn patient_key(patient: &PatientId) -> Key {
     Key::new(patient_partition(patient), "PROFILE")
 }
+pub fn series_key(id: &SeriesId) -> Key {
+    Key::new(format!("SERIES#{id}"), "SERIES")
+}
+pub const PATIENT_SERIES_PREFIX: &str = "SERIES#";
+pub fn patient_series_key(patient: &PatientId, id: &SeriesId) -> Key {
+    Key::new(
+        patient_partition(patient),
+        format!("{PATIENT_SERIES_PREFIX}{id}"),
+    )
+}
+pub const SERIES_PENDING_INDEX: &str = "SERIES#PENDING";
 pub fn hold_key(id: &HoldId) -> Key {
     Key::new(format!("HOLD#{id}"), "HOLD")
 }
@@ -252,6 +266,7 @@ pub const PARTITIONS: &[&str] = &[
     "APPT#*",
     "PATIENT#*",
     "HOLD#*",
+    "SERIES#*",
     "WAITLIST#*",
     "FEEDBACK#*",
     "MSG#*",
@@ -436,6 +451,11 @@ mod tests {
             ),
             ("blind_index_key", blind_index_key().pk),
             ("search_term_key", search_term_key(&patient, "x").pk),
+            ("series_key", series_key(&SeriesId::new()).pk),
+            (
+                "patient_series_key",
+                patient_series_key(&patient, &SeriesId::new()).pk,
+            ),
         ]
     }
 

@@ -18,7 +18,7 @@ use crate::error::{ApiError, InputError};
 use crate::state::AppState;
 use crate::unit_of_work::{Idempotency, Reply};
 use domain::access::Caller;
-use domain::ids::{AppointmentId, FeedbackId, IdempotencyKey, ProviderId, WaitlistId};
+use domain::ids::{AppointmentId, FeedbackId, IdempotencyKey, ProviderId, SeriesId, WaitlistId};
 
 /// What a key is bound to: the route and its path ids. These names are inside every stored
 /// fingerprint, so renaming one would make that route's stored replies unreachable.
@@ -43,6 +43,9 @@ pub enum Operation<'a> {
     CreatePaymentIntent,
     SubmitFeedback,
     ResolveFeedback(&'a FeedbackId),
+    CreateSeries,
+    CancelSeries(&'a SeriesId),
+    MoveSeries(&'a SeriesId),
 }
 
 impl fmt::Display for Operation<'_> {
@@ -67,6 +70,9 @@ impl fmt::Display for Operation<'_> {
             Operation::CreatePaymentIntent => f.write_str("create_payment_intent"),
             Operation::SubmitFeedback => f.write_str("submit_feedback"),
             Operation::ResolveFeedback(id) => write!(f, "resolve_feedback:{id}"),
+            Operation::CreateSeries => f.write_str("create_series"),
+            Operation::CancelSeries(id) => write!(f, "cancel_series:{id}"),
+            Operation::MoveSeries(id) => write!(f, "move_series:{id}"),
         }
     }
 }

@@ -20,6 +20,9 @@ pub struct Problem {
     pub status: u16,
     pub detail: String,
     pub code: &'static str,
+    /// A refused series: each occurrence that cannot be booked, with the nearest free starts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conflicts: Option<Vec<domain::series::Conflict>>,
 }
 
 use crate::error::InputError as I;
@@ -87,6 +90,13 @@ fn refusal(e: &ApiError) -> Option<(StatusCode, &'static str)> {
             B::AttendanceNotAllowed => (CONFLICT, "attendance_not_allowed"),
             B::AttendanceTooEarly => (CONFLICT, "attendance_too_early"),
             B::AttendanceRecorded => (CONFLICT, "attendance_recorded"),
+            B::SeriesEvery => (INVALID, "invalid_recurrence"),
+            B::SeriesEnd => (INVALID, "invalid_recurrence"),
+            B::SeriesTooLong => (INVALID, "series_too_long"),
+            B::SeriesNotSelfBookable => (INVALID, "series_not_self_bookable"),
+            B::SeriesOccurrenceLimit => (INVALID, "series_limit"),
+            B::SeriesChanged => (CONFLICT, "series_changed"),
+            B::NotInSeries => (INVALID, "not_in_series"),
         },
         ApiError::Setup(s) => match s {
             S::InvalidName => (INVALID, "invalid_name"),
@@ -143,6 +153,7 @@ fn refusal(e: &ApiError) -> Option<(StatusCode, &'static str)> {
             F::InvalidNote => (INVALID, "invalid_note"),
             F::AlreadyResolved => (CONFLICT, "already_resolved"),
         },
+        ApiError::SeriesConflicts(_) => (CONFLICT, "series_conflicts"),
         _ => return None,
     })
 }
@@ -189,6 +200,7 @@ impl ApiError {
             ApiError::Patient(e) => e.to_string(),
             ApiError::Payment(e) => e.to_string(),
             ApiError::Feedback(e) => e.to_string(),
+            ApiError::SeriesConflicts(_) => "Some occurrences of the series cannot be booked: each is listed in conflicts with the nearest free starts that day. Nothing was booked; change the time, or send conflicts: skip to book the free ones.".into(),
             ApiError::Unauthorized(_) => "A valid bearer token is required.".into(),
             ApiError::Forbidden => "You may not do this.".into(),
             ApiError::NotFound => "No such resource.".into(),
@@ -207,6 +219,10 @@ impl ApiError {
             status: status.as_u16(),
             detail,
             code,
+            conflicts: match self {
+                ApiError::SeriesConflicts(c) => Some(c.clone()),
+                _ => None,
+            },
         }
     }
 }

@@ -6,8 +6,9 @@ use crate::store::keys::*;
 use crate::store::{AttrValue, GSI1_PK, GSI1_SK, Item, Key, TTL_ATTR, attr};
 use domain::access::Subject;
 use domain::booking::*;
-use domain::ids::{AppointmentId, HoldId, PatientId, ProviderId, ServiceId, WaitlistId};
+use domain::ids::{AppointmentId, HoldId, PatientId, ProviderId, SeriesId, ServiceId, WaitlistId};
 use domain::money::{Currency, Money};
+use domain::series::Series;
 use jiff::tz::TimeZone;
 
 /// The allowance slot a record holds, if any.
@@ -55,6 +56,10 @@ impl PracticeCodec for Practice {
                 i64::from(self.limits.feedback_per_patient_per_day),
             )
             .with(
+                attr::LIMIT_SERIES_OCCURRENCES,
+                i64::from(self.limits.series_occurrences_per_patient),
+            )
+            .with(
                 attr::NOTIFY_SETTINGS,
                 serde_json::to_string(&self.notifications).unwrap_or_default(),
             )
@@ -97,6 +102,10 @@ impl PracticeCodec for Practice {
                     feedback_per_patient_per_day: limit(
                         attr::LIMIT_FEEDBACK,
                         defaults.feedback_per_patient_per_day,
+                    )?,
+                    series_occurrences_per_patient: limit(
+                        attr::LIMIT_SERIES_OCCURRENCES,
+                        defaults.series_occurrences_per_patient,
                     )?,
                 }
             },
@@ -177,6 +186,9 @@ impl ServiceCodec for Service {
                         .collect(),
                 ),
             );
+        if self.self_book_series {
+            item.set(attr::SELF_BOOK_SERIES, true);
+        }
         if let Some(price) = self.price {
             item.set(attr::PRICE_AMOUNT, price.amount());
             item.set(attr::PRICE_CURRENCY, price.currency().code());
@@ -206,6 +218,9 @@ impl ServiceCodec for Service {
                 .map_err(|_| corrupt("duration"))?,
             price,
             provider_ids,
+            self_book_series: item
+                .get(attr::SELF_BOOK_SERIES)
+                .is_some_and(|v| matches!(v, AttrValue::Bool(true))),
         })
     }
 }
@@ -250,6 +265,10 @@ impl AppointmentCodec for Appointment {
                 None => None,
                 Some(_) => Some(parsed(item, attr::HOLD_ID, HoldId::parse)?),
             },
+            series: match item.get(attr::SERIES_ID) {
+                None => None,
+                Some(_) => Some(parsed(item, attr::SERIES_ID, SeriesId::parse)?),
+            },
         })
     }
 }
@@ -277,6 +296,9 @@ fn plain(record: &Appointment, mut item: Item) -> Item {
     }
     if let Some(hold) = &record.from_hold {
         item.set(attr::HOLD_ID, hold.as_str());
+    }
+    if let Some(series) = &record.series {
+        item.set(attr::SERIES_ID, series.as_str());
     }
     item
 }
@@ -376,4 +398,73 @@ impl WaitlistEntryCodec for WaitlistEntry {
             quota_slot: quota_slot(item)?,
         })
     }
+}
+
+/// How a [`Series`] is spelled as a table item (the one codec of the record).
+pub trait SeriesCodec: Sized {
+    fn to_item(&self) -> Item;
+    /// The patient's pointer to the series, for her list.
+    fn patient_copy(&self) -> Item;
+    fn from_item(item: &Item) -> Result<Self, Corrupt>;
+}
+
+fn json_attr<T: serde::de::DeserializeOwned>(item: &Item, name: &str) -> Result<T, Corrupt> {
+    serde_json::from_str(s(item, name)?).map_err(|_| corrupt(name))
+}
+
+impl SeriesCodec for Series {
+    fn to_item(&self) -> Item {
+        let mut item = Item::new(series_key(&self.id))
+            .with(attr::ID, self.id.as_str())
+            .with(attr::PATIENT_ID, self.patient.as_str())
+            .with(attr::PROVIDER_ID, self.provider.as_str())
+            .with(attr::SERVICE_ID, self.service.as_str())
+            .with(attr::EVERY_WEEKS, i64::from(self.every_weeks))
+            .with(attr::OCCURRENCES, json_text(&self.occurrences))
+            .with(attr::SKIPPED, json_text(&self.skipped))
+            .with(attr::CREATED_AT, self.created_at)
+            .with(attr::VERSION, self.version);
+        if let Some(pending) = &self.pending {
+            item.set(attr::PENDING, json_text(pending));
+            item.set(attr::ATTEMPT, pending.attempt.as_str());
+            item.set(GSI1_PK, SERIES_PENDING_INDEX);
+            item.set(
+                GSI1_SK,
+                format!("{}#{}", instant_key(pending.deadline), self.id),
+            );
+        }
+        if let Some(slot) = self.quota_slot {
+            item.set(attr::QUOTA_SLOT, i64::from(slot));
+        }
+        item
+    }
+    fn patient_copy(&self) -> Item {
+        Item::new(patient_series_key(&self.patient, &self.id))
+            .with(attr::ID, self.id.as_str())
+            .with(attr::CREATED_AT, self.created_at)
+    }
+    fn from_item(item: &Item) -> Result<Self, Corrupt> {
+        Ok(Series {
+            id: parsed(item, attr::ID, SeriesId::parse)?,
+            patient: parsed(item, attr::PATIENT_ID, PatientId::parse)?,
+            provider: parsed(item, attr::PROVIDER_ID, ProviderId::parse)?,
+            service: parsed(item, attr::SERVICE_ID, ServiceId::parse)?,
+            every_weeks: u8::try_from(n(item, attr::EVERY_WEEKS)?)
+                .map_err(|_| corrupt(attr::EVERY_WEEKS))?,
+            occurrences: json_attr(item, attr::OCCURRENCES)?,
+            skipped: json_attr(item, attr::SKIPPED)?,
+            pending: match item.get(attr::PENDING) {
+                None => None,
+                Some(_) => Some(json_attr(item, attr::PENDING)?),
+            },
+            created_at: n(item, attr::CREATED_AT)?,
+            quota_slot: quota_slot(item)?,
+            version: n(item, attr::VERSION)?,
+        })
+    }
+}
+
+/// JSON text of a record's list attribute (its types serialize infallibly).
+fn json_text<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
 }
