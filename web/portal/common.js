@@ -32,6 +32,7 @@ export async function api(path, options = {}) {
   if (!response.ok) {
     const error = new Error(body?.detail || `The server answered ${response.status}.`);
     error.code = body?.code;
+    error.conflicts = body?.conflicts;
     error.status = response.status;
     throw error;
   }
@@ -89,9 +90,27 @@ function zoneOffsetMs(instant, zone) {
 
 // The instant a day (YYYY-MM-DD, plus `later` days) begins in `zone`.
 export function startOfDayIn(date, zone, later = 0) {
+  return wallIn(date, '00:00', zone, later);
+}
+
+// The instant of a wall time (HH:MM) on a day (YYYY-MM-DD, plus `later` days) in `zone`.
+export function wallIn(date, time, zone, later = 0) {
   const [y, m, d] = date.split('-').map(Number);
-  const guess = Date.UTC(y, m - 1, d + later);
+  const [hh, mm] = time.split(':').map(Number);
+  const guess = Date.UTC(y, m - 1, d + later, hh, mm);
   return new Date(guess - zoneOffsetMs(guess - zoneOffsetMs(guess, zone), zone));
+}
+
+// A refused series' dates in words: each taken or closed date with the free times that day.
+export function conflictRows(conflicts, zone) {
+  const WHY = {
+    slot_taken: 'taken', off_grid: 'not a bookable time that day', in_past: 'in the past',
+    inside_minimum_notice: 'too soon to book', beyond_booking_window: 'beyond the booking window',
+  };
+  return conflicts.map((c) => item(
+    `${dayLabel(c.start, zone)} at ${timeLabel(c.start, zone)}: ${WHY[c.reason] || c.reason}`,
+    c.alternatives.length ? `Free that day: ${c.alternatives.map((a) => timeLabel(a, zone)).join(', ')}` : 'Nothing free that day.',
+  ));
 }
 
 // An element with properties and children: el('button', { type: 'button', textContent: 'Go' }).

@@ -116,7 +116,23 @@ function changeControls(appointment, cutoffHours) {
       if (!error.signedOut) rule.textContent = `Not cancelled: ${error.message}`;
     }
   });
-  box.append(rule, el('div', { className: 'actions' }, move, cancel));
+  const actions = el('div', { className: 'actions' }, move, cancel);
+  // A visit of a repeating series: this one alone moves or cancels as above; this and every later
+  // one can be cancelled at once.
+  if (appointment.seriesId) {
+    rule.textContent += ' It is one of your repeating visits.';
+    const restKey = newKey();
+    actions.append(confirmButton('Cancel this and all later visits', 'Yes, cancel them', 'Keep them', async () => {
+      try {
+        await api(`/v1/series/${encodeURIComponent(appointment.seriesId)}/cancel`, { method: 'POST', key: restKey, json: { fromAppointmentId: appointment.id } });
+        await loadAppointments();
+        $('appointments-status').textContent = 'Cancelled this and all later visits of the series. They are now under past and cancelled appointments.';
+      } catch (error) {
+        if (!error.signedOut) rule.textContent = `Not cancelled: ${error.message}`;
+      }
+    }, `Cancel this and all later visits: ${describe(appointment)}, ${when(appointment.start, appointment.timeZone)}`));
+  }
+  box.append(rule, actions);
   return box;
 }
 

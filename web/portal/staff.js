@@ -1,17 +1,17 @@
 // The staff console: the schedule (a day or a week of one provider or all, with attendance), patients found by
 // name, phone or date of birth, a patient's page (appointments, balance, a charge, a booking), feedback triage, and (administrators) the reports.
 import {
-  $, api, catalog, confirmButton, dateIn, dayLabel, describe, el, statementTables, fillProviders, fillServices, item, list, money, newKey, session, show,
-  startOfDayIn,
-  timeLabel, when,
+  $, api, catalog, confirmButton, conflictRows, dateIn, dayLabel, describe, el, statementTables, fillProviders, fillServices, item, list, money, newKey,
+  session, show, startOfDayIn, timeLabel, wallIn, when,
 } from './common.js';
 
 export function resetStaff() {
-  for (const id of ['calendar', 'patient-results', 'staff-feedback', 'reports', 'report-view', 'staff-waitlist', 'staff-slots', 'audit-results', 'chosen-appointments', 'chosen-waitlist', 'chosen-statement', 'chosen-feedback', 'chosen-messages']) $(id).replaceChildren();
-  for (const id of ['calendar-status', 'search-status', 'charge-status', 'staff-feedback-status', 'reports-status', 'chosen-patient', 'staff-waitlist-status', 'staff-book-status', 'audit-status', 'staff-confirm-what', 'chosen-title', 'chosen-details']) $(id).textContent = '';
+  for (const id of ['calendar', 'patient-results', 'staff-feedback', 'reports', 'report-view', 'staff-waitlist', 'staff-slots', 'audit-results', 'chosen-appointments', 'chosen-waitlist', 'chosen-statement', 'chosen-feedback', 'chosen-messages', 'chosen-series', 'staff-series-conflict-list']) $(id).replaceChildren();
+  for (const id of ['calendar-status', 'search-status', 'charge-status', 'staff-feedback-status', 'reports-status', 'chosen-patient', 'staff-waitlist-status', 'staff-book-status', 'audit-status', 'staff-confirm-what', 'chosen-title', 'chosen-details', 'chosen-series-status']) $(id).textContent = '';
   $('staff-reason').value = '';
+  $('staff-repeat').value = '0';
   staff.booking = null;
-  for (const id of ['charge-form', 'staff-book', 'staff-confirm', 'audit-more', 'patient-page']) show(id, false);
+  for (const id of ['charge-form', 'staff-book', 'staff-confirm', 'audit-more', 'patient-page', 'staff-repeat-more', 'staff-series-conflicts']) show(id, false);
   staff.patient = null;
 }
 
@@ -269,7 +269,9 @@ async function openPatient(patient) {
     api(`/v1/feedback?patientId=${id}&limit=20`),
     api(`/v1/patients/${id}/messages`),
     showPatientAppointments(patient),
+    showPatientSeries(patient),
   ]);
+  $('chosen-series-status').textContent = '';
   const OUTCOME = {
     'notification.send': 'sent', 'notification.fail': 'could not be delivered', 'notification.bounce': 'bounced',
     'notification.complaint': 'reported as spam', 'notification.optout': 'texts stopped',
@@ -314,6 +316,84 @@ async function showPatientAppointments(patient) {
   list('chosen-appointments', [...upcoming, ...past].map((a) => item(`${when(a.start)}: ${describe(a)}`, state(a))),
     'No appointments yet.');
   return appointments;
+}
+
+const EVERY = { 1: 'every week', 2: 'every 2 weeks', 3: 'every 3 weeks', 4: 'every 4 weeks' };
+
+// Her repeating visits: each series with its counts, and what the front desk changes from one
+// visit on: cancel that visit, cancel it and every later one, or move it and every later one to a
+// new weekday and time (all or nothing: the dates that are not free are listed, nothing changes).
+async function showPatientSeries(patient) {
+  const { series } = await api(`/v1/series?patientId=${encodeURIComponent(patient.patientId)}`);
+  const blocks = series.map((s, index) => seriesBlock(s, index, patient));
+  $('chosen-series').replaceChildren(...(blocks.length ? blocks : [el('p', { textContent: 'No repeating visits.' })]));
+}
+
+function seriesBlock(s, index, patient) {
+  const zone = s.timeZone;
+  const name = `${catalog.serviceName.get(s.serviceId) || 'Appointment'} with ${catalog.providerName.get(s.providerId) || 'a provider'}, ${EVERY[s.everyWeeks]}`;
+  const count = (status) => s.occurrences.filter((o) => o.status === status).length;
+  const upcoming = s.occurrences.filter((o) => o.status === 'booked' && Date.parse(o.start) > Date.now());
+  const summary = `${s.occurrences.length} visits: ${count('booked')} booked${count('cancelled') ? `, ${count('cancelled')} cancelled` : ''}${s.skipped.length ? `; ${s.skipped.length} skipped when booked` : ''}.`
+    + (upcoming.length ? ` Next: ${dayLabel(upcoming[0].start, zone)} at ${timeLabel(upcoming[0].start, zone)}.` : ' None to come.');
+  const box = el('div', { className: 'series' }, el('h4', { textContent: name }), el('p', { textContent: summary }));
+  if (!upcoming.length) return box;
+  const prefix = `series-${index}`;
+  const select = el('select', { id: `${prefix}-from` });
+  for (const o of upcoming) select.append(new Option(`${dayLabel(o.start, zone)} at ${timeLabel(o.start, zone)}`, o.appointmentId));
+  const chosen = () => upcoming.find((o) => o.appointmentId === select.value);
+  const status = $('chosen-series-status');
+  const conflicts = el('ul', { className: 'list', id: `${prefix}-conflicts` });
+  conflicts.setAttribute('aria-label', `Dates not free for ${name}`);
+  const done = async (text) => {
+    await Promise.all([showPatientSeries(patient), showPatientAppointments(patient)]);
+    status.textContent = text;
+    status.focus();
+  };
+  const failed = (verb) => (error) => {
+    if (error.signedOut) return;
+    if (error.code === 'series_conflicts') {
+      conflicts.replaceChildren(...conflictRows(error.conflicts, zone));
+      status.textContent = `Nothing ${verb}: ${error.conflicts.length} date${error.conflicts.length === 1 ? ' is' : 's are'} not free (listed under the series).`;
+    } else {
+      status.textContent = `Nothing ${verb}: ${error.message}`;
+    }
+  };
+  const keys = { one: newKey(), rest: newKey(), move: newKey() };
+  const cancelOne = confirmButton('Cancel this visit', 'Yes, cancel it', 'No, keep it', async () => {
+    const o = chosen();
+    await api(`/v1/appointments/${encodeURIComponent(o.appointmentId)}/cancel`, { method: 'POST', key: keys.one, json: {} })
+      .then(() => done(`Cancelled ${dayLabel(o.start, zone)} at ${timeLabel(o.start, zone)}; the other visits stay.`), failed('cancelled'));
+  }, `Cancel this visit of ${name}`);
+  const cancelRest = confirmButton('Cancel this and all later visits', 'Yes, cancel them', 'No, keep them', async () => {
+    const o = chosen();
+    await api(`/v1/series/${encodeURIComponent(s.id)}/cancel`, { method: 'POST', key: keys.rest, json: { fromAppointmentId: o.appointmentId } })
+      .then(() => done(`Cancelled every visit from ${dayLabel(o.start, zone)} on.`), failed('cancelled'));
+  }, `Cancel this and all later visits of ${name}`);
+  const date = el('input', { type: 'date', id: `${prefix}-date`, required: true });
+  const time = el('input', { type: 'time', id: `${prefix}-time`, required: true, step: 300 });
+  const first = upcoming[0];
+  date.value = dateIn(first.start, zone);
+  time.value = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZone: zone }).format(new Date(first.start));
+  select.addEventListener('change', () => { date.value = dateIn(chosen().start, zone); });
+  const move = el('button', { type: 'button', textContent: 'Move this and all later visits' });
+  move.setAttribute('aria-label', `Move this and all later visits of ${name}`);
+  move.addEventListener('click', () => {
+    if (!date.value || !time.value) { status.textContent = 'Choose the new date and time of this visit.'; return; }
+    const start = wallIn(date.value, time.value, zone).toISOString();
+    conflicts.replaceChildren();
+    api(`/v1/series/${encodeURIComponent(s.id)}/move`, { method: 'POST', key: keys.move, json: { fromAppointmentId: chosen().appointmentId, start } })
+      .then(() => done(`Moved: from ${dayLabel(start, zone)} at ${timeLabel(start, zone)}, ${EVERY[s.everyWeeks]}.`), (error) => { keys.move = newKey(); failed('moved')(error); });
+  });
+  box.append(
+    el('label', { htmlFor: select.id, textContent: 'From the visit on' }), select,
+    el('div', { className: 'actions' }, cancelOne, cancelRest),
+    el('div', { className: 'row' },
+      el('div', {}, el('label', { htmlFor: date.id, textContent: 'New date of that visit' }), date),
+      el('div', {}, el('label', { htmlFor: time.id, textContent: 'New time' }), time)),
+    move, conflicts,
+  );
+  return box;
 }
 
 async function postCharge(event) {
@@ -401,14 +481,53 @@ function confirmBooking({ provider, service, start, timeZone }) {
   const label = `${dayLabel(start, timeZone)} at ${timeLabel(start, timeZone)} (${timeZone})`;
   $('staff-confirm-what').textContent = `${staff.patient.name}: ${chosen?.name || 'appointment'} (${chosen?.durationMinutes} minutes${price}) with ${catalog.providerName.get(provider)}, ${label}.`;
   $('staff-reason').value = '';
+  $('staff-repeat').value = '0';
+  show('staff-repeat-more', false);
+  show('staff-reason-box', true);
+  show('staff-series-conflicts', false);
   show('staff-confirm', true);
   $('staff-reason').focus();
-  staff.booking = { provider, service, start, label, key: newKey() };
+  staff.booking = { provider, service, start, label, timeZone, key: newKey() };
+}
+
+// A repeating booking: every occurrence is checked first; when some are not free nothing is
+// booked and they are listed with the free times of their days, to book the rest or choose again.
+async function bookSeries(b, conflicts) {
+  const everyWeeks = Number($('staff-repeat').value);
+  const count = Number($('staff-repeat-count').value);
+  try {
+    const series = await api('/v1/series', {
+      method: 'POST', key: conflicts === 'skip' ? b.skipKey : b.key,
+      json: { providerId: b.provider, serviceId: b.service, start: b.start, everyWeeks, count, conflicts, patientId: staff.patient.patientId },
+    });
+    staff.booking = null;
+    show('staff-confirm', false);
+    $('staff-slots').replaceChildren();
+    const skipped = series.skipped.length ? `; ${series.skipped.length} date${series.skipped.length === 1 ? '' : 's'} skipped` : '';
+    $('staff-book-status').textContent = `Booked ${staff.patient.name}: ${series.occurrences.length} visits ${EVERY[everyWeeks]} from ${b.label}${skipped}.`;
+    $('staff-book-status').focus();
+    await Promise.all([showPatientAppointments(staff.patient), showPatientSeries(staff.patient)]);
+  } catch (error) {
+    if (error.signedOut) return;
+    if (error.code === 'series_conflicts') {
+      $('staff-series-conflict-list').replaceChildren(...conflictRows(error.conflicts, b.timeZone));
+      show('staff-series-conflicts', true);
+      b.skipKey = newKey();
+      $('staff-book-status').textContent = `Not booked: ${error.conflicts.length} of the dates ${error.conflicts.length === 1 ? 'is' : 'are'} not free.`;
+      $('staff-series-skip').focus();
+    } else {
+      $('staff-book-status').textContent = `Not booked: ${error.message}`;
+    }
+  }
 }
 
 async function bookConfirmed() {
   const b = staff.booking;
   if (!b) return;
+  if ($('staff-repeat').value !== '0') {
+    await bookSeries(b, 'fail');
+    return;
+  }
   const reason = $('staff-reason').value.trim();
   try {
     await api('/v1/appointments', {
@@ -611,6 +730,15 @@ export function wireStaff() {
   $('staff-provider').addEventListener('change', () => fillServices($('staff-service'), $('staff-provider').value));
   $('staff-book').addEventListener('submit', (event) => staffFindTimes(event).catch((e) => { $('staff-book-status').textContent = e.message; }));
   $('staff-confirm-book').addEventListener('click', bookConfirmed);
+  $('staff-repeat').addEventListener('change', () => {
+    show('staff-repeat-more', $('staff-repeat').value !== '0');
+    // A series carries no visit reason: each visit's is asked for on the day.
+    show('staff-reason-box', $('staff-repeat').value === '0');
+    show('staff-series-conflicts', false);
+    if (staff.booking) staff.booking.key = newKey();
+  });
+  $('staff-repeat-count').addEventListener('change', () => { if (staff.booking) staff.booking.key = newKey(); });
+  $('staff-series-skip').addEventListener('click', () => { if (staff.booking) bookSeries(staff.booking, 'skip'); });
   $('staff-confirm-back').addEventListener('click', () => { show('staff-confirm', false); staff.booking = null; $('staff-slots').querySelector('button')?.focus(); });
   $('audit-form').addEventListener('submit', (event) => searchAudit(event));
   $('audit-more').addEventListener('click', () => searchAudit(null, true));
