@@ -177,6 +177,31 @@ impl<'a> Checker<'a> {
         start: i64,
     ) -> Result<Result<(i64, i64), Conflict>, ApiError> {
         let zone = self.cal.zone;
+        let occupied = self.cal.occupied(start, self.duration);
+        let busy_in = async |from: i64, to: i64| -> Result<BTreeSet<i64>, ApiError> {
+            let owners = lock_owners(state, self.provider, from, to, self.now).await?;
+            Ok(owners
+                .into_iter()
+                .filter(|(_, owner)| owner != own.as_str())
+                .map(|(unit, _)| unit)
+                .collect())
+        };
+        // The occurrence's own units first (the common case reads a dozen items); its whole day
+        // only when it is refused, for the alternatives.
+        let reason = match self.cal.check(start, self.duration, self.now) {
+            Err(e) => Some(slot_code(e)),
+            Ok(()) => {
+                let mine: Vec<i64> = units(occupied.0, occupied.1).collect();
+                let (first, last) = (mine.first().copied(), mine.last().copied());
+                match (first, last) {
+                    (Some(a), Some(b)) if !busy_in(a, b).await?.is_empty() => Some("slot_taken"),
+                    _ => None,
+                }
+            }
+        };
+        let Some(reason) = reason else {
+            return Ok(Ok(occupied));
+        };
         let date = self.cal.date_of(start);
         let day_start = date
             .and_then(|d| {
@@ -186,30 +211,7 @@ impl<'a> Checker<'a> {
             .map_or(start - 86_400, |z| z.timestamp().as_second());
         let day_end = day_start + 86_400 + 3_600;
         let span = self.duration + self.cal.rules.buffer_before() + self.cal.rules.buffer_after();
-        let owners = lock_owners(
-            state,
-            self.provider,
-            day_start - span,
-            day_end + span,
-            self.now,
-        )
-        .await?;
-        let busy: BTreeSet<i64> = owners
-            .into_iter()
-            .filter(|(_, owner)| owner != own.as_str())
-            .map(|(unit, _)| unit)
-            .collect();
-        let occupied = self.cal.occupied(start, self.duration);
-        let reason = match self.cal.check(start, self.duration, self.now) {
-            Err(e) => Some(slot_code(e)),
-            Ok(()) if units(occupied.0, occupied.1).any(|u| busy.contains(&u)) => {
-                Some("slot_taken")
-            }
-            Ok(()) => None,
-        };
-        let Some(reason) = reason else {
-            return Ok(Ok(occupied));
-        };
+        let busy = busy_in(day_start - span, day_end + span).await?;
         let mut free = self
             .cal
             .available(self.duration, day_start, day_end, self.now, &busy);
@@ -255,37 +257,43 @@ pub(crate) async fn reserve(
         .flat_map(|p| units(p.occupied.0, p.occupied.1).map(move |u| (u, p)))
         .map(|(u, p)| take_for(&reserved.provider, u, p, now))
         .collect();
-    let mut first = vec![TransactOp::Put {
-        item: reserved.to_item(),
-        condition: Some(condition),
-    }];
-    let take = (MAX_TRANSACT_ITEMS - 1).min(locks.len());
-    first.extend(locks.drain(..take));
-    match state.table.transact_write(first).await {
+    // The plan first, on its own: every unit taken after it can be found (and given back) from it.
+    match state.table.put(reserved.to_item(), Some(condition)).await {
         Ok(()) => {}
-        Err(TableError::TransactionConditionFailed { failed }) if failed.contains(&0) => {
+        Err(TableError::ConditionFailed) => {
             return Err(ApiError::Booking(BookingError::SeriesChanged));
-        }
-        Err(TableError::TransactionConditionFailed { .. }) => {
-            give_back(state, reserved).await?;
-            return Err(ApiError::Booking(BookingError::SlotTaken));
         }
         Err(e) => return Err(e.into()),
     }
+    // Then the units, in transactions of even size written at once (they touch disjoint items).
+    let chunks = locks.len().div_ceil(MAX_TRANSACT_ITEMS).max(1);
+    let size = locks.len().div_ceil(chunks).max(1);
+    let mut batches = Vec::with_capacity(chunks);
     while !locks.is_empty() {
-        let take = MAX_TRANSACT_ITEMS.min(locks.len());
-        let chunk: Vec<TransactOp> = locks.drain(..take).collect();
-        match state.table.transact_write(chunk).await {
+        let take = size.min(locks.len());
+        batches.push(locks.drain(..take).collect::<Vec<TransactOp>>());
+    }
+    let written = futures_util::future::join_all(
+        batches
+            .into_iter()
+            .map(|batch| state.table.transact_write(batch)),
+    )
+    .await;
+    let mut refused = false;
+    let mut failed = None;
+    for result in written {
+        match result {
             Ok(()) => {}
-            Err(TableError::TransactionConditionFailed { .. }) => {
-                give_back(state, reserved).await?;
-                return Err(ApiError::Booking(BookingError::SlotTaken));
-            }
-            Err(e) => {
-                give_back(state, reserved).await?;
-                return Err(e.into());
-            }
+            Err(TableError::TransactionConditionFailed { .. }) => refused = true,
+            Err(e) => failed = Some(e),
         }
+    }
+    if refused || failed.is_some() {
+        give_back(state, reserved).await?;
+        return Err(match failed {
+            Some(e) if !refused => e.into(),
+            _ => ApiError::Booking(BookingError::SlotTaken),
+        });
     }
     Ok(())
 }
