@@ -30,6 +30,11 @@ STRIPE_PY_VERSION=16.1.0
 stripe_venv="$cache/stripe-python-$STRIPE_PY_VERSION"
 ensure_stripe_python() { ensure_venv "$stripe_venv" "stripe==$STRIPE_PY_VERSION"; }
 
+# PyPI icalendar, a real RFC 5545 parser that the calendar-feed tests read the feeds with.
+ICALENDAR_VERSION=6.3.1
+icalendar_venv="$cache/icalendar-$ICALENDAR_VERSION"
+ensure_icalendar() { ensure_venv "$icalendar_venv" "icalendar==$ICALENDAR_VERSION"; }
+
 # schemathesis, run by scripts/api-fuzz against `practica serve` (its own venv: its pins are not moto's).
 SCHEMATHESIS_VERSION=4.32.5
 schemathesis_venv="$cache/schemathesis-$SCHEMATHESIS_VERSION"

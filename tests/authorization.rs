@@ -156,6 +156,24 @@ async fn every_route_role_and_ownership() {
         ),
         case(
             "POST",
+            "/v1/calendar-feeds",
+            Some(json!({"providerId": "{P}"})),
+            [403, 403, 201, 403, 201, 201, 401, 403],
+        ),
+        case(
+            "GET",
+            "/v1/calendar-feeds",
+            None,
+            [403, 403, 200, 200, 200, 200, 401, 403],
+        ),
+        case(
+            "POST",
+            "/v1/calendar-feeds/revoke",
+            Some(json!({"providerId": "{P}"})),
+            [403, 403, 404, 403, 404, 404, 401, 403],
+        ),
+        case(
+            "POST",
             "/v1/series",
             Some(
                 json!({"providerId": "{P}", "serviceId": "{S}", "start": tue("16:30"), "everyWeeks": 1, "count": 2, "patientId": "patient-jane"}),

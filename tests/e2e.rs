@@ -11,6 +11,7 @@ mod data_template;
 mod email_verification;
 mod envelope_on_emulators;
 mod feedback;
+mod feeds;
 mod hardening;
 mod http_auth;
 mod lambda_binaries;

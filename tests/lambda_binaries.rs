@@ -51,6 +51,7 @@ async fn every_fixture_runs_on_the_release_binaries() {
     let mut entry = String::new();
     let mut report = String::new();
     let (mut series, mut occurrence) = (String::new(), String::new());
+    let mut feed = String::new();
     let steps: &[(&str, &str, u64)] = &[
         ("get-me", &staff, 200),
         ("get-me-no-token", "", 401),
@@ -77,6 +78,10 @@ async fn every_fixture_runs_on_the_release_binaries() {
         ("getSeries", &jane, 200),
         ("moveSeries", &staff, 200),
         ("cancelSeries", &staff, 200),
+        ("createCalendarFeed", &staff, 201),
+        ("listCalendarFeeds", &staff, 200),
+        ("getCalendarFeed", "", 200),
+        ("revokeCalendarFeed", &staff, 200),
         ("createPatient", &staff, 201),
         ("searchPatients", &staff, 200),
         ("getPatient", &staff, 200),
@@ -118,6 +123,7 @@ async fn every_fixture_runs_on_the_release_binaries() {
                 ("{{ID_TOKEN}}", &jane_id),
                 ("{{SERIES_ID}}", &series),
                 ("{{OCCURRENCE_ID}}", &occurrence),
+                ("{{FEED_FILE}}", &feed),
             ],
         );
         if op.contains("Webhook") {
@@ -142,6 +148,10 @@ async fn every_fixture_runs_on_the_release_binaries() {
                     .to_owned();
             }
             "cancelSeries" => assert_eq!(body["occurrences"][3]["status"], "cancelled"),
+            "createCalendarFeed" => {
+                let url = body["url"].as_str().unwrap();
+                feed = url.rsplit('/').next().unwrap().to_owned();
+            }
             "verifyMyEmail" => assert_eq!(body["emailVerified"], true, "{body}"),
             "submitFeedback" => feedback = body["id"].as_str().unwrap().to_owned(),
             "resolveFeedback" => assert_eq!(body["status"], "resolved"),

@@ -76,6 +76,7 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
     let mut feedback = String::new();
     let mut entry = String::new();
     let (mut series, mut occurrence) = (String::new(), String::new());
+    let mut feed = String::new();
     // A published report for the report routes.
     let week = "2026-11-16_2026-11-23";
     let manifest = shared::reports::Manifest {
@@ -118,6 +119,10 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
         ("getSeries", &jane, StatusCode::OK),
         ("moveSeries", &staff, StatusCode::OK),
         ("cancelSeries", &staff, StatusCode::OK),
+        ("createCalendarFeed", &staff, StatusCode::CREATED),
+        ("listCalendarFeeds", &staff, StatusCode::OK),
+        ("getCalendarFeed", &jane, StatusCode::OK),
+        ("revokeCalendarFeed", &staff, StatusCode::OK),
         ("createPatient", &staff, StatusCode::CREATED),
         ("searchPatients", &staff, StatusCode::OK),
         ("getPatient", &staff, StatusCode::OK),
@@ -160,6 +165,7 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
             ("{{TODAY}}", today.as_str()),
             ("{{SERIES_ID}}", series.as_str()),
             ("{{OCCURRENCE_ID}}", occurrence.as_str()),
+            ("{{FEED_FILE}}", feed.as_str()),
         ];
         let request = filled_event(&format!("apigw-v2-{op}.json"), &values);
         let (status, headers, body) = call(stack.router.clone(), request).await;
@@ -184,6 +190,10 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
                 assert_eq!(body["occurrences"][1]["start"], "2026-11-25T16:00:00-05:00")
             }
             "cancelSeries" => assert_eq!(body["occurrences"][3]["status"], "cancelled"),
+            "createCalendarFeed" => {
+                let url = body["url"].as_str().unwrap();
+                feed = url.rsplit('/').next().unwrap().to_owned();
+            }
             "submitFeedback" => {
                 assert_eq!(body["appointmentId"], appointment.as_str());
                 feedback = body["id"].as_str().unwrap().to_owned();

@@ -39,6 +39,8 @@ const WRITERS: &[(&str, &[&str])] = &[
             "PATIENT#*",
             "HOLD#*",
             "SERIES#*",
+            "FEED#*",
+            "FEEDTOKEN#*",
             "WAITLIST#*",
             "FEEDBACK#*",
             "MSG#*",
@@ -440,6 +442,7 @@ async fn each_function_writes_only_the_partitions_it_is_granted() {
     let service = demo.services[1].to_string();
     let (mut appointment, mut feedback) = (String::new(), String::new());
     let (mut series, mut occurrence) = (String::new(), String::new());
+    let mut feed = String::new();
     let steps: &[(&str, &str)] = &[
         ("get-me-no-token", ""),
         ("putPractice", &admin),
@@ -454,6 +457,9 @@ async fn each_function_writes_only_the_partitions_it_is_granted() {
         ("createSeries", &staff),
         ("moveSeries", &staff),
         ("cancelSeries", &staff),
+        ("createCalendarFeed", &staff),
+        ("getCalendarFeed", ""),
+        ("revokeCalendarFeed", &staff),
         ("createPatient", &staff),
         ("searchPatients", &staff),
         ("getPatient", &staff),
@@ -481,6 +487,7 @@ async fn each_function_writes_only_the_partitions_it_is_granted() {
                 ("{{FEEDBACK_ID}}", &feedback),
                 ("{{SERIES_ID}}", &series),
                 ("{{OCCURRENCE_ID}}", &occurrence),
+                ("{{FEED_FILE}}", &feed),
             ],
         );
         let function = owner(e["routeKey"].as_str().unwrap());
@@ -492,6 +499,10 @@ async fn each_function_writes_only_the_partitions_it_is_granted() {
         match *op {
             "book" => appointment = body["id"].as_str().unwrap().to_owned(),
             "submitFeedback" => feedback = body["id"].as_str().unwrap().to_owned(),
+            "createCalendarFeed" => {
+                let url = body["url"].as_str().unwrap();
+                feed = url.rsplit('/').next().unwrap().to_owned();
+            }
             "createSeries" => {
                 series = body["id"].as_str().unwrap().to_owned();
                 occurrence = body["occurrences"][1]["appointmentId"]

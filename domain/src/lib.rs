@@ -12,6 +12,7 @@ pub mod commitment;
 pub mod feedback;
 pub mod hash;
 pub mod html;
+pub mod ics;
 pub mod ids;
 pub mod instant;
 pub mod ledger;

@@ -131,6 +131,8 @@ pub enum SetupError {
     /// Another change of the same record won the race.
     #[error("Try again.")]
     ChangedMeanwhile,
+    #[error("Patients' initials are shown only in a provider's own calendar feed.")]
+    FeedInitials,
 }
 
 /// Patient registration and demographics.

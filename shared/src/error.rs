@@ -94,6 +94,9 @@ pub enum ApiError {
     NotFound,
     #[error("payload too large")]
     PayloadTooLarge,
+    /// A caller (a calendar feed's link) asked more often than its limit allows.
+    #[error("too many requests")]
+    TooManyRequests,
     #[error("unsupported media type")]
     UnsupportedMediaType,
     #[error("method not allowed")]

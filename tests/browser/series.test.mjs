@@ -129,6 +129,24 @@ async function journey(browser, label, width, height, { rivera, followUp }) {
     assert.match(week, /11:00\sAM–11:30\sAM · Jane Demo-Patient/);
     assert.ok(!/10:00\sAM–10:30\sAM · Jane Demo-Patient/.test(week), week);
 
+    // Dr. Rivera's calendar feed: a private link made in the console, read by a calendar app
+    // (here a plain fetch): her appointments, no patient's name.
+    await page.getByRole('button', { name: 'Show calendar feeds' }).click();
+    await page.getByRole('button', { name: 'Make a link for Dr. Ana Rivera' }).click();
+    const address = page.getByLabel('Subscription address for Dr. Ana Rivera (shown once)');
+    await address.waitFor();
+    await page.locator('#feeds-status', { hasText: /^Made the link of Dr\. Ana Rivera\. Copy it now/ }).waitFor();
+    await axe(page, 'the calendar feeds (staff)');
+    const url = new URL(await address.inputValue());
+    const feed = await fetch(`${base}${url.pathname}`);
+    assert.equal(feed.status, 200);
+    assert.equal(feed.headers.get('content-type'), 'text/calendar; charset=utf-8');
+    const ics = await feed.text();
+    assert.equal((ics.match(/BEGIN:VEVENT/g) || []).length, 17, ics.slice(0, 400));
+    assert.match(ics, /SUMMARY:Appointment: Follow-up session\r\n/);
+    assert.match(ics, /DTSTART:20270318T150000Z\r\n/);
+    assert.ok(!/Jane|Demo|Omar|Haddad/.test(ics), 'no patient names in the feed');
+
     // Jane, on her own page: each visit says it repeats; she cancels from 15 April on.
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('button', { name: 'Sign in as a patient' }).click();

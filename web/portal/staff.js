@@ -6,8 +6,8 @@ import {
 } from './common.js';
 
 export function resetStaff() {
-  for (const id of ['calendar', 'patient-results', 'staff-feedback', 'reports', 'report-view', 'staff-waitlist', 'staff-slots', 'audit-results', 'chosen-appointments', 'chosen-waitlist', 'chosen-statement', 'chosen-feedback', 'chosen-messages', 'chosen-series', 'staff-series-conflict-list']) $(id).replaceChildren();
-  for (const id of ['calendar-status', 'search-status', 'charge-status', 'staff-feedback-status', 'reports-status', 'chosen-patient', 'staff-waitlist-status', 'staff-book-status', 'audit-status', 'staff-confirm-what', 'chosen-title', 'chosen-details', 'chosen-series-status']) $(id).textContent = '';
+  for (const id of ['calendar', 'patient-results', 'staff-feedback', 'reports', 'report-view', 'staff-waitlist', 'staff-slots', 'audit-results', 'chosen-appointments', 'chosen-waitlist', 'chosen-statement', 'chosen-feedback', 'chosen-messages', 'chosen-series', 'staff-series-conflict-list', 'feeds']) $(id).replaceChildren();
+  for (const id of ['calendar-status', 'search-status', 'charge-status', 'staff-feedback-status', 'reports-status', 'chosen-patient', 'staff-waitlist-status', 'staff-book-status', 'audit-status', 'staff-confirm-what', 'chosen-title', 'chosen-details', 'chosen-series-status', 'feeds-status']) $(id).textContent = '';
   $('staff-reason').value = '';
   $('staff-repeat').value = '0';
   staff.booking = null;
@@ -450,6 +450,73 @@ async function showWaitlist() {
   $('staff-waitlist-status').textContent = `${entries.length} on the waitlist of ${catalog.providerName.get(provider)}.`;
 }
 
+// Calendar feeds: each provider's (and, for staff, the practice's) private subscription address:
+// made, replaced (the old one stops working) or turned off; a provider's may show initials, and
+// the console says what that means before it is turned on.
+async function showFeeds() {
+  const { feeds } = await api('/v1/calendar-feeds');
+  const status = $('feeds-status');
+  const blocks = feeds.map((f, index) => {
+    const box = el('div', { className: 'series' }, el('h3', { textContent: f.name }));
+    box.append(el('p', {
+      textContent: f.active
+        ? `On since ${when(f.createdAt)}${f.patientInitials ? '; shows patients\' initials' : ''}.`
+        : 'Off: no link.',
+    }));
+    const key = { make: newKey(), off: newKey() };
+    let initials = null;
+    if (f.providerId) {
+      initials = el('input', { type: 'checkbox', id: `feed-${index}-initials`, checked: f.patientInitials });
+      const warning = el('p', {
+        id: `feed-${index}-initials-note`, className: 'muted',
+        textContent: 'With initials, the company that runs your calendar receives patient data: the practice needs a business associate agreement (BAA) with it first.',
+      });
+      initials.setAttribute('aria-describedby', warning.id);
+      initials.addEventListener('change', () => { key.make = newKey(); });
+      box.append(el('label', { className: 'choice' }, initials, ' Show patients\' initials'), warning);
+    }
+    const link = el('div');
+    const make = async () => {
+      try {
+        const made = await api('/v1/calendar-feeds', {
+          method: 'POST', key: key.make,
+          json: { ...(f.providerId ? { providerId: f.providerId } : {}), patientInitials: Boolean(initials?.checked) },
+        });
+        key.make = newKey();
+        await showFeeds();
+        status.textContent = `${made.replaced ? 'Replaced' : 'Made'} the link of ${f.name}${made.replaced ? ': the old one no longer works' : ''}. Copy it now; it is shown only once.`;
+        const input = el('input', { type: 'text', readOnly: true, value: made.url, id: 'feed-new-url' });
+        $('feeds').prepend(el('div', { className: 'series' }, el('label', { htmlFor: input.id, textContent: `Subscription address for ${f.name} (shown once)` }), input));
+        input.focus();
+        input.select();
+      } catch (error) {
+        if (!error.signedOut) status.textContent = `Not done: ${error.message}`;
+      }
+    };
+    if (f.active) {
+      link.append(confirmButton('Replace the link', 'Yes, replace it', 'No, keep it', make, `Replace the link of ${f.name}`));
+      link.append(confirmButton('Turn the feed off', 'Yes, turn it off', 'No, keep it', async () => {
+        try {
+          await api('/v1/calendar-feeds/revoke', { method: 'POST', key: key.off, json: f.providerId ? { providerId: f.providerId } : {} });
+          await showFeeds();
+          status.textContent = `Turned off the feed of ${f.name}: its link no longer works.`;
+        } catch (error) {
+          if (!error.signedOut) status.textContent = `Not done: ${error.message}`;
+        }
+      }, `Turn the feed off: ${f.name}`));
+    } else {
+      const button = el('button', { type: 'button', textContent: 'Make a link' });
+      button.setAttribute('aria-label', `Make a link for ${f.name}`);
+      button.addEventListener('click', make);
+      link.append(button);
+    }
+    box.append(link);
+    return box;
+  });
+  $('feeds').replaceChildren(...blocks);
+  if (!feeds.length) status.textContent = 'No calendar of yours to share.';
+}
+
 // Booking for the opened patient on any day of the booking window: that day's free times, then a
 // confirmation (service, length, price, provider, time, a reason) before anything is booked. Staff
 // are not held to the patient's limits or the cut-off; the time is still checked like any booking.
@@ -727,6 +794,7 @@ export function wireStaff() {
   });
   $('charge-form').addEventListener('submit', postCharge);
   $('show-waitlist').addEventListener('click', () => showWaitlist().catch((e) => { $('staff-waitlist-status').textContent = e.message; }));
+  $('show-feeds').addEventListener('click', () => showFeeds().catch((e) => { $('feeds-status').textContent = e.message; }));
   $('staff-provider').addEventListener('change', () => fillServices($('staff-service'), $('staff-provider').value));
   $('staff-book').addEventListener('submit', (event) => staffFindTimes(event).catch((e) => { $('staff-book-status').textContent = e.message; }));
   $('staff-confirm-book').addEventListener('click', bookConfirmed);

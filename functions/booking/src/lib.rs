@@ -12,14 +12,14 @@ use serde::Serialize;
 use shared::audit::{access, search};
 use shared::auth::{Principal, Role, Subject};
 use shared::booking::{
-    appointments, availability, book, changes, holds, patient_search, patients, series, setup,
-    waitlist,
+    appointments, availability, book, changes, feeds, holds, patient_search, patients, series,
+    setup, waitlist,
 };
 use shared::common::paging::PageQuery;
 use shared::feedback;
 use shared::unit_of_work::{Idempotency, Reply};
 use shared::web::idempotent::{Change, Operation, Put};
-use shared::web::{ApiJson, ApiPath, ApiQuery, Caller};
+use shared::web::{ApiJson, ApiPath, ApiQuery, Caller, RequestId};
 use shared::{error::ApiError, state::AppState};
 
 type Json200 = Result<Json<serde_json::Value>, ApiError>;
@@ -206,6 +206,47 @@ async fn move_series(
         series::change::move_following(s, c, i, &id, req).await
     };
     change.run(Operation::MoveSeries(&id), work).await
+}
+
+async fn create_feed(change: Change<feeds::FeedRequest>) -> Result<Reply, ApiError> {
+    change.run(Operation::CreateFeed, feeds::create_feed).await
+}
+
+async fn revoke_feed(change: Change<feeds::RevokeRequest>) -> Result<Reply, ApiError> {
+    change.run(Operation::RevokeFeed, feeds::revoke_feed).await
+}
+
+async fn list_feeds(State(s): State<AppState>, caller: Caller) -> Json200 {
+    Ok(Json(feeds::list_feeds(&s, &caller).await?))
+}
+
+/// A calendar app's fetch of a feed link: no token (the link is the credential), text/calendar.
+async fn calendar_feed(
+    State(s): State<AppState>,
+    ApiPath(file): ApiPath<String>,
+    axum::Extension(RequestId(request_id)): axum::Extension<RequestId>,
+    headers: axum::http::HeaderMap,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse as _;
+    let if_none_match = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok());
+    let served = feeds::serve_feed(&s, &file, if_none_match, &request_id).await?;
+    let common = [
+        (header::ETAG, served.etag),
+        (header::CACHE_CONTROL, "private, max-age=300".to_owned()),
+    ];
+    Ok(match served.body {
+        Some(body) => (
+            StatusCode::OK,
+            common,
+            [(header::CONTENT_TYPE, "text/calendar; charset=utf-8")],
+            body,
+        )
+            .into_response(),
+        None => (StatusCode::NOT_MODIFIED, common).into_response(),
+    })
 }
 
 async fn create_patient(change: Change<patients::NewPatient>) -> Result<Reply, ApiError> {
@@ -401,6 +442,9 @@ pub fn routes(state: AppState) -> Router {
             "/v1/appointments/{appointmentId}/attendance",
             post(record_attendance),
         )
+        .route("/v1/calendar-feeds", get(list_feeds).post(create_feed))
+        .route("/v1/calendar-feeds/revoke", post(revoke_feed))
+        .route("/v1/feeds/{file}", get(calendar_feed))
         .route("/v1/series", get(list_series).post(create_series))
         .route("/v1/series/{seriesId}", get(get_series))
         .route("/v1/series/{seriesId}/cancel", post(cancel_series))

@@ -16,6 +16,7 @@ pub mod appointments;
 pub mod availability;
 pub mod book;
 pub mod changes;
+pub mod feeds;
 pub mod holds;
 pub mod patient_messages;
 pub mod patient_search;

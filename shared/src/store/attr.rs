@@ -141,6 +141,10 @@ pub const SMS_ON: &str = "sms_on";
 pub const SMS_STOPPED_AT: &str = "sms_stopped_at";
 pub const TEMPLATE_VERSION: &str = "template_version";
 
+/// A calendar feed's scope (`practice` or a provider id), its link's hash, whether it shows initials.
+pub const SCOPE: &str = "scope";
+pub const TOKEN_HASH: &str = "token_hash";
+pub const PATIENT_INITIALS: &str = "patient_initials";
 /// A service patients may book as a series themselves.
 pub const SELF_BOOK_SERIES: &str = "self_book_series";
 /// The series an appointment is an occurrence of.

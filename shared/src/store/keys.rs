@@ -10,6 +10,9 @@
 //! - series `SERIES#<id>` / `SERIES` (GSI `SERIES#PENDING` / `<deadline>#<id>` while a change is
 //!   reserved but not committed, for the sweep that gives such reservations back), and a copy at
 //!   `PATIENT#<patient>` / `SERIES#<id>` for the patient's list; its occurrences are appointments
+//! - calendar feed `FEED#<practice or provider id>` / `CURRENT` (its link's hash and settings), and
+//!   `FEEDTOKEN#<sha256 of the link's token>` / `FEED` (what a fetch finds), with the link's
+//!   fetches of an hour at `RATE#<hour>` beside it
 //! - hold `HOLD#<id>` / `HOLD` (GSI `HOLDS` / `<expiry>#<id>` for the expiry sweep)
 //! - waitlist entry `WAITLIST#<provider>` / `<id>` (GSI `PATIENT#<patient>#WAITLIST`)
 //! - patient `PATIENT#<id>` / `PROFILE` (GSI `EMAIL#<blind index>` / `PATIENT#<id>`)
@@ -108,6 +111,17 @@ pub fn patient_series_key(patient: &PatientId, id: &SeriesId) -> Key {
     )
 }
 pub const SERIES_PENDING_INDEX: &str = "SERIES#PENDING";
+/// A calendar feed's current link and settings: `FEED#<practice or provider id>` / `CURRENT`.
+pub fn feed_key(scope: &str) -> Key {
+    Key::new(format!("FEED#{scope}"), "CURRENT")
+}
+/// What a fetch finds by a link's hash; the link's fetches of one hour count beside it.
+pub fn feed_token_key(hash: &str) -> Key {
+    Key::new(format!("FEEDTOKEN#{hash}"), "FEED")
+}
+pub fn feed_rate_key(hash: &str, hour: i64) -> Key {
+    Key::new(format!("FEEDTOKEN#{hash}"), format!("RATE#{hour}"))
+}
 pub fn hold_key(id: &HoldId) -> Key {
     Key::new(format!("HOLD#{id}"), "HOLD")
 }
@@ -267,6 +281,8 @@ pub const PARTITIONS: &[&str] = &[
     "PATIENT#*",
     "HOLD#*",
     "SERIES#*",
+    "FEED#*",
+    "FEEDTOKEN#*",
     "WAITLIST#*",
     "FEEDBACK#*",
     "MSG#*",
@@ -452,6 +468,9 @@ mod tests {
             ("blind_index_key", blind_index_key().pk),
             ("search_term_key", search_term_key(&patient, "x").pk),
             ("series_key", series_key(&SeriesId::new()).pk),
+            ("feed_key", feed_key("practice").pk),
+            ("feed_token_key", feed_token_key("ab").pk),
+            ("feed_rate_key", feed_rate_key("ab", 1).pk),
             (
                 "patient_series_key",
                 patient_series_key(&patient, &SeriesId::new()).pk,

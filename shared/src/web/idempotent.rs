@@ -46,6 +46,8 @@ pub enum Operation<'a> {
     CreateSeries,
     CancelSeries(&'a SeriesId),
     MoveSeries(&'a SeriesId),
+    CreateFeed,
+    RevokeFeed,
 }
 
 impl fmt::Display for Operation<'_> {
@@ -73,6 +75,8 @@ impl fmt::Display for Operation<'_> {
             Operation::CreateSeries => f.write_str("create_series"),
             Operation::CancelSeries(id) => write!(f, "cancel_series:{id}"),
             Operation::MoveSeries(id) => write!(f, "move_series:{id}"),
+            Operation::CreateFeed => f.write_str("create_feed"),
+            Operation::RevokeFeed => f.write_str("revoke_feed"),
         }
     }
 }

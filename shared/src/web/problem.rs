@@ -108,6 +108,7 @@ fn refusal(e: &ApiError) -> Option<(StatusCode, &'static str)> {
             S::InvalidDuration => (INVALID, "invalid_duration"),
             S::InvalidProviders => (INVALID, "invalid_providers"),
             S::UnknownProvider => (INVALID, "unknown_provider"),
+            S::FeedInitials => (INVALID, "feed_initials"),
             S::ChangedMeanwhile => (CONFLICT, "conflict"),
         },
         ApiError::Patient(p) => match p {
@@ -168,6 +169,7 @@ impl ApiError {
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -185,6 +187,7 @@ impl ApiError {
             ApiError::Forbidden => "forbidden",
             ApiError::NotFound => "not_found",
             ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::TooManyRequests => "rate_limited",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::MethodNotAllowed => "method_not_allowed",
             _ => "internal",
@@ -205,6 +208,7 @@ impl ApiError {
             ApiError::Forbidden => "You may not do this.".into(),
             ApiError::NotFound => "No such resource.".into(),
             ApiError::PayloadTooLarge => "The request body is too large.".into(),
+            ApiError::TooManyRequests => "Too many requests; try again later.".into(),
             ApiError::UnsupportedMediaType => "The request body must be application/json.".into(),
             ApiError::MethodNotAllowed => "This method is not allowed here.".into(),
             ApiError::Unavailable { .. } => {
@@ -254,6 +258,9 @@ impl IntoResponse for ApiError {
             }
             ApiError::Unavailable { .. } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            ApiError::TooManyRequests => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("600"));
             }
             _ => {}
         }
