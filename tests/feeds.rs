@@ -175,6 +175,17 @@ async fn provider_feed(stack: Option<Stack>) {
     assert_eq!(headers["etag"].to_str().unwrap(), etag);
     assert!(body.is_empty());
 
+    // Initials are the provider's own decision: staff cannot turn them on for her.
+    let (status, refused) = stack
+        .post(
+            &staff,
+            "feed-si",
+            "/v1/calendar-feeds",
+            json!({"providerId": demo.providers[0], "patientInitials": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(refused["code"], "feed_initials");
     // Initials on: a new link (the old one is gone), the initials shown, the read audited naming her.
     let (status, rotated) = stack
         .post(

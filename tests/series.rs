@@ -174,6 +174,32 @@ async fn weekly_journey(stack: Option<Stack>) {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(booked(&stack, &demo).await.len(), 15);
+    // Move the fourth alone to the Wednesday: the series' record follows it, and reading the
+    // series leaves it there (its old Tuesday is free for anyone).
+    let fourth = occurrence(&series, 3);
+    let (status, body) = stack
+        .post(
+            &staff,
+            "move-4",
+            &format!("/v1/appointments/{fourth}/reschedule"),
+            json!({"start": "2027-01-27T10:00:00-05:00"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, read) = stack.get(&jane, &format!("/v1/series/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{read}");
+    assert_eq!(read["occurrences"][3]["start"], "2027-01-27T10:00:00-05:00");
+    let old_tuesday = json!({"providerId": demo.providers[0], "serviceId": demo.services[1], "start": "2027-01-26T10:00:00-05:00"});
+    let (status, body) = stack
+        .post(&john, "john-26", "/v1/appointments", old_tuesday)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (_, again) = stack.get(&staff, &format!("/v1/series/{id}")).await;
+    assert_eq!(
+        again["occurrences"][3]["start"],
+        "2027-01-27T10:00:00-05:00"
+    );
+    assert_eq!(booked(&stack, &demo).await.len(), 16);
     // Move the fifth and all following to Thursdays at 10:00, all or nothing: John's Thursday
     // 11 February at 10:00 blocks it, then, once he cancels, it goes through.
     let thursday = json!({"providerId": demo.providers[0], "serviceId": demo.services[1], "start": "2027-02-11T10:00:00-05:00"});
@@ -193,7 +219,7 @@ async fn weekly_journey(stack: Option<Stack>) {
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{refused}");
     assert_eq!(refused["conflicts"][0]["date"], "2027-02-11");
-    assert_eq!(booked(&stack, &demo).await.len(), 16);
+    assert_eq!(booked(&stack, &demo).await.len(), 17);
     let johns_id = johns["id"].as_str().expect("id");
     let (status, _) = stack
         .post(
@@ -214,14 +240,15 @@ async fn weekly_journey(stack: Option<Stack>) {
         .await;
     assert_eq!(status, StatusCode::OK, "{moved}");
     let times = starts(&moved);
-    assert_eq!(&times[..4], &starts(&series)[..4]);
+    assert_eq!(&times[..3], &starts(&series)[..3]);
+    assert_eq!(times[3], "2027-01-27T10:00:00-05:00", "moved alone before");
     assert_eq!(times[4], "2027-02-04T10:00:00-05:00");
     assert_eq!(times[9], "2027-03-11T10:00:00-05:00");
     assert_eq!(times[10], "2027-03-18T10:00:00-04:00");
     assert_eq!(times[15], "2027-04-22T10:00:00-04:00");
     assert_eq!(moved["occurrences"][2]["status"], "cancelled");
     let calendar = booked(&stack, &demo).await;
-    assert_eq!(calendar.len(), 15, "{calendar:?}");
+    assert_eq!(calendar.len(), 16, "{calendar:?}");
     assert!(calendar.contains(&"2027-04-22T10:00:00-04:00".to_owned()));
     assert!(!calendar.contains(&"2027-04-20T10:00:00-04:00".to_owned()));
     // The old Tuesday times are free again: a single booking takes one.
@@ -253,7 +280,19 @@ async fn weekly_journey(stack: Option<Stack>) {
         statuses[10..].iter().all(|s| *s == "cancelled"),
         "{statuses:?}"
     );
-    assert_eq!(booked(&stack, &demo).await.len(), 10);
+    assert_eq!(booked(&stack, &demo).await.len(), 11);
+    // The same cancellation again (another key, as after an interrupted request): nothing left
+    // to cancel, and not a refusal.
+    let (status, again) = stack
+        .post(
+            &staff,
+            "cancel-rest-2",
+            &format!("/v1/series/{id}/cancel"),
+            json!({"fromAppointmentId": eleventh}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(booked(&stack, &demo).await.len(), 11);
 }
 
 #[tokio::test]
@@ -323,12 +362,23 @@ async fn skip_and_rules(stack: Option<Stack>) {
     until["until"] = "2027-01-26".into();
     until["everyWeeks"] = 2.into();
     until["start"] = "2027-01-07T14:00:00-05:00".into();
+    until["reason"] = "Weekly therapy".into();
     let (status, fortnightly) = stack.post(&staff, "until-1", "/v1/series", until).await;
     assert_eq!(status, StatusCode::CREATED, "{fortnightly}");
     assert_eq!(
         starts(&fortnightly),
         vec!["2027-01-07T14:00:00-05:00", "2027-01-21T14:00:00-05:00"]
     );
+    // The reason is sealed with each occurrence, as a single booking's is.
+    let second = occurrence(&fortnightly, 1);
+    let (status, read) = stack
+        .get(&staff, &format!("/v1/appointments/{second}"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(read["reason"], "Weekly therapy");
+    if let Some(items) = stack.scan_if_embedded().await {
+        assert!(!format!("{items:?}").contains("Weekly therapy"));
+    }
 }
 
 #[tokio::test]

@@ -153,8 +153,8 @@ mod tests {
             "Dr. Rivera",
             &[event("Appointment: Follow-up; session, 30")],
         );
-        assert!(text.contains("DTSTART:20261124T150000Z\r\n"), "{text}");
-        assert!(text.contains("DTEND:20261124T153000Z\r\n"), "{text}");
+        assert!(text.contains("DTSTART:20261124T130000Z\r\n"), "{text}");
+        assert!(text.contains("DTEND:20261124T133000Z\r\n"), "{text}");
         assert!(text.contains("SUMMARY:Appointment: Follow-up\\; session\\, 30\r\n"));
         assert!(text.contains("LOCATION:12 River Street\\, Springfield\r\n"));
         assert!(text.contains("STATUS:CONFIRMED\r\n"));

@@ -131,7 +131,9 @@ pub enum SetupError {
     /// Another change of the same record won the race.
     #[error("Try again.")]
     ChangedMeanwhile,
-    #[error("Patients' initials are shown only in a provider's own calendar feed.")]
+    #[error(
+        "Patients' initials are shown only in a provider's own calendar feed, turned on by that provider."
+    )]
     FeedInitials,
 }
 

@@ -94,6 +94,9 @@ pub enum ApiError {
     NotFound,
     #[error("payload too large")]
     PayloadTooLarge,
+    /// No calendar feed has this link (never made, replaced or turned off).
+    #[error("unknown feed")]
+    UnknownFeed,
     /// A caller (a calendar feed's link) asked more often than its limit allows.
     #[error("too many requests")]
     TooManyRequests,

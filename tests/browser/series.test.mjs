@@ -76,7 +76,11 @@ async function journey(browser, label, width, height, { rivera, followUp }) {
     await page.locator('#staff-book-status', { hasText: /^\d+ free times? on Tuesday, January 5/ }).waitFor();
     await page.locator('#staff-slots').getByRole('button', { name: '10:00 AM', exact: true }).click();
     await page.getByLabel('Repeats').selectOption('1');
-    assert.equal(await page.getByLabel('Visit reason (optional; kept sealed)').isHidden(), true);
+    await page.getByLabel('Visit reason (optional; kept sealed)').fill('Weekly therapy');
+    // A number of visits outside 2 to 52 is said next to the field, and nothing is sent.
+    await page.getByLabel(/^Number of visits/).fill('53');
+    await page.getByRole('button', { name: 'Book it' }).click();
+    await page.locator('#staff-repeat-note', { hasText: 'Enter a number of visits from 2 to 52.' }).waitFor();
     await page.getByLabel(/^Number of visits/).fill('16');
     await axe(page, 'a repeating booking being confirmed (staff)');
     await page.getByRole('button', { name: 'Book it' }).click();
@@ -89,7 +93,7 @@ async function journey(browser, label, width, height, { rivera, followUp }) {
     }
 
     // Cancel one visit (19 January): the others stay.
-    await page.getByLabel('From the visit on').selectOption({ label: 'Tuesday, January 19 at 10:00 AM' });
+    await page.getByLabel('From the visit on').selectOption({ label: 'Tuesday, January 19, 2027 at 10:00 AM' });
     await series.getByRole('button', { name: /^Cancel this visit of / }).click();
     await series.getByRole('button', { name: 'Yes, cancel it' }).click();
     await status.filter({ hasText: 'Cancelled Tuesday, January 19 at 10:00 AM; the other visits stay.' }).waitFor();
@@ -97,13 +101,13 @@ async function journey(browser, label, width, height, { rivera, followUp }) {
 
     // Move the rest from 2 February to Thursdays at 10:00: Omar's 11 February blocks it, so
     // nothing moves and the date is listed with that day's free times.
-    await page.getByLabel('From the visit on').selectOption({ label: 'Tuesday, February 2 at 10:00 AM' });
+    await page.getByLabel('From the visit on').selectOption({ label: 'Tuesday, February 2, 2027 at 10:00 AM' });
     await page.getByLabel('New date of that visit').fill('2027-02-04');
     await page.getByLabel('New time').fill('10:00');
     await series.getByRole('button', { name: /^Move this and all later visits/ }).click();
     await status.filter({ hasText: 'Nothing moved: 1 date is not free (listed under the series).' }).waitFor();
     const refused = await series.locator('ul').innerText();
-    assert.match(refused, /Thursday, February 11 at 10:00 AM: taken\nFree that day: .*AM/);
+    assert.match(refused, /Thursday, February 11, 2027 at 10:00 AM: taken\nFree that day: .*AM/);
     assert.ok(!/10:00 AM,|10:00 AM$/.test(refused.split('\n')[1]), refused);
     assert.match(await page.locator('#chosen-appointments').innerText(), /Tuesday, February 2, 2027 at 10:00 AM EST/);
     await axe(page, 'a refused move of the repeating visits (staff)');

@@ -107,8 +107,18 @@ export function conflictRows(conflicts, zone) {
     slot_taken: 'taken', off_grid: 'not a bookable time that day', in_past: 'in the past',
     inside_minimum_notice: 'too soon to book', beyond_booking_window: 'beyond the booking window',
   };
+  const dated = (t) => new Intl.DateTimeFormat(undefined, { weekday: 'long', year: 'numeric', month: 'long', day: 'numeric', timeZone: zone }).format(new Date(t));
+  // The same reason for every date (a time outside the hours, past the booking window): one line.
+  const reasons = new Set(conflicts.map((c) => c.reason));
+  if (conflicts.length > 1 && reasons.size === 1 && !reasons.has('slot_taken')) {
+    const [first, last] = [conflicts[0], conflicts[conflicts.length - 1]];
+    return [item(
+      `${conflicts.length} dates, ${dated(first.start)} to ${dated(last.start)} at ${timeLabel(first.start, zone)}: ${WHY[first.reason] || first.reason}`,
+      first.alternatives.length ? `Free on the first of them: ${first.alternatives.map((a) => timeLabel(a, zone)).join(', ')}` : 'Choose another time.',
+    )];
+  }
   return conflicts.map((c) => item(
-    `${dayLabel(c.start, zone)} at ${timeLabel(c.start, zone)}: ${WHY[c.reason] || c.reason}`,
+    `${dated(c.start)} at ${timeLabel(c.start, zone)}: ${WHY[c.reason] || c.reason}`,
     c.alternatives.length ? `Free that day: ${c.alternatives.map((a) => timeLabel(a, zone)).join(', ')}` : 'Nothing free that day.',
   ));
 }

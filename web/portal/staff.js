@@ -340,7 +340,8 @@ function seriesBlock(s, index, patient) {
   if (!upcoming.length) return box;
   const prefix = `series-${index}`;
   const select = el('select', { id: `${prefix}-from` });
-  for (const o of upcoming) select.append(new Option(`${dayLabel(o.start, zone)} at ${timeLabel(o.start, zone)}`, o.appointmentId));
+  const withYear = (t) => new Intl.DateTimeFormat(undefined, { weekday: 'long', year: 'numeric', month: 'long', day: 'numeric', timeZone: zone }).format(new Date(t));
+  for (const o of upcoming) select.append(new Option(`${withYear(o.start)} at ${timeLabel(o.start, zone)}`, o.appointmentId));
   const chosen = () => upcoming.find((o) => o.appointmentId === select.value);
   const status = $('chosen-series-status');
   const conflicts = el('ul', { className: 'list', id: `${prefix}-conflicts` });
@@ -472,8 +473,11 @@ async function showFeeds() {
         textContent: 'With initials, the company that runs your calendar receives patient data: the practice needs a business associate agreement (BAA) with it first.',
       });
       initials.setAttribute('aria-describedby', warning.id);
-      initials.addEventListener('change', () => { key.make = newKey(); });
-      box.append(el('label', { className: 'choice' }, initials, ' Show patients\' initials'), warning);
+      initials.addEventListener('change', () => {
+        key.make = newKey();
+        if (f.active) status.textContent = 'The initials setting takes effect when you replace the link.';
+      });
+      box.append(el('label', { className: 'choice' }, initials, f.active ? ' Show patients\' initials (with the next link)' : ' Show patients\' initials'), warning);
     }
     const link = el('div');
     const make = async () => {
@@ -550,7 +554,6 @@ function confirmBooking({ provider, service, start, timeZone }) {
   $('staff-reason').value = '';
   $('staff-repeat').value = '0';
   show('staff-repeat-more', false);
-  show('staff-reason-box', true);
   show('staff-series-conflicts', false);
   show('staff-confirm', true);
   $('staff-reason').focus();
@@ -562,10 +565,23 @@ function confirmBooking({ provider, service, start, timeZone }) {
 async function bookSeries(b, conflicts) {
   const everyWeeks = Number($('staff-repeat').value);
   const count = Number($('staff-repeat-count').value);
+  const field = $('staff-repeat-count');
+  if (!Number.isInteger(count) || count < 2 || count > 52) {
+    field.setAttribute('aria-invalid', 'true');
+    $('staff-repeat-note').textContent = 'Enter a number of visits from 2 to 52.';
+    field.focus();
+    return;
+  }
+  field.removeAttribute('aria-invalid');
+  $('staff-repeat-note').textContent = '';
+  const reason = $('staff-reason').value.trim();
   try {
     const series = await api('/v1/series', {
       method: 'POST', key: conflicts === 'skip' ? b.skipKey : b.key,
-      json: { providerId: b.provider, serviceId: b.service, start: b.start, everyWeeks, count, conflicts, patientId: staff.patient.patientId },
+      json: {
+        providerId: b.provider, serviceId: b.service, start: b.start, everyWeeks, count, conflicts, patientId: staff.patient.patientId,
+        ...(reason ? { reason } : {}),
+      },
     });
     staff.booking = null;
     show('staff-confirm', false);
@@ -800,8 +816,6 @@ export function wireStaff() {
   $('staff-confirm-book').addEventListener('click', bookConfirmed);
   $('staff-repeat').addEventListener('change', () => {
     show('staff-repeat-more', $('staff-repeat').value !== '0');
-    // A series carries no visit reason: each visit's is asked for on the day.
-    show('staff-reason-box', $('staff-repeat').value === '0');
     show('staff-series-conflicts', false);
     if (staff.booking) staff.booking.key = newKey();
   });

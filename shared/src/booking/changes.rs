@@ -138,6 +138,11 @@ pub async fn reschedule(
             moved.start,
         ));
     }
+    // An occurrence of a series moved alone: the series' record says where it now is, in the
+    // same write (and no series change may be under way).
+    if let Some(series_id) = &appt.series {
+        ops.push(crate::booking::series::occurrence_moved(state, series_id, id, start).await?);
+    }
     let reply = Reply::ok(&moved.view(&practice.zone, None))?.with_patient_data();
     let audit =
         Audit::new("appointment.reschedule", "appointment", id.as_str()).about(&appt.patient);

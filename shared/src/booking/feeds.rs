@@ -118,7 +118,13 @@ pub async fn create_feed(
         authorize(state, caller, req.provider_id.as_ref()).await,
     )
     .await?;
-    if provider.is_none() && req.patient_initials {
+    // Initials are the provider's own decision (the BAA with their calendar's company is theirs
+    // to stand behind): only that provider turns them on, never for the practice-wide feed.
+    let own = provider.as_ref().is_some_and(|p| {
+        p.subject.as_ref() == Some(&caller.principal.subject)
+            && caller.principal.has(Role::Provider)
+    });
+    if req.patient_initials && !own {
         return Err(domain::refusals::SetupError::FeedInitials.into());
     }
     let scope = scope_of(req.provider_id.as_ref());
@@ -283,7 +289,7 @@ pub async fn serve_feed(
                 && t.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(ApiError::UnknownFeed)?;
     let hash = hash_of(token);
     let feed = state
         .table
@@ -291,7 +297,7 @@ pub async fn serve_feed(
         .await?
         .map(|item| Feed::from_item(&item))
         .transpose()?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(ApiError::UnknownFeed)?;
     let now = now(state);
     // The hour's fetches of this link, counted on the table (racing fetches cannot pass the limit).
     let hour = now.div_euclid(3600);

@@ -170,6 +170,7 @@ impl ApiError {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::UnknownFeed => StatusCode::NOT_FOUND,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -188,6 +189,7 @@ impl ApiError {
             ApiError::NotFound => "not_found",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::TooManyRequests => "rate_limited",
+            ApiError::UnknownFeed => "unknown_feed",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::MethodNotAllowed => "method_not_allowed",
             _ => "internal",
@@ -209,6 +211,7 @@ impl ApiError {
             ApiError::NotFound => "No such resource.".into(),
             ApiError::PayloadTooLarge => "The request body is too large.".into(),
             ApiError::TooManyRequests => "Too many requests; try again later.".into(),
+            ApiError::UnknownFeed => "No calendar feed has this link: it may have been replaced or turned off.".into(),
             ApiError::UnsupportedMediaType => "The request body must be application/json.".into(),
             ApiError::MethodNotAllowed => "This method is not allowed here.".into(),
             ApiError::Unavailable { .. } => {

@@ -78,11 +78,13 @@ async fn changeable(
 }
 
 /// The booked, upcoming occurrences from `from` on (in order), refusing a `from` that is not one.
+/// `from_done`: the change may already have reached `from` (an interrupted cancellation retried).
 fn following<'a>(
     series: &'a Series,
     appts: &'a [Option<Appointment>],
     from: &AppointmentId,
     now: i64,
+    from_done: bool,
 ) -> Result<Vec<(usize, &'a Occurrence, &'a Appointment)>, ApiError> {
     let at = series
         .occurrences
@@ -95,7 +97,14 @@ fn following<'a>(
             .and_then(Option::as_ref)
             .filter(|a| a.status == Status::Booked && a.start > now)
     };
-    if booked(at).is_none() {
+    let done = |i: usize| {
+        from_done
+            && appts
+                .get(i)
+                .and_then(Option::as_ref)
+                .is_some_and(|a| a.status == Status::Cancelled && a.start > now)
+    };
+    if booked(at).is_none() && !done(at) {
         return Err(BookingError::NotInSeries.into());
     }
     Ok(series
@@ -117,10 +126,14 @@ pub async fn cancel_following(
 ) -> Result<Reply, ApiError> {
     let reason = reason_text(req.reason)?;
     let (series, appts) = changeable(state, caller, id, "series.cancel").await?;
+    // Done before (and answered): the same answer, nothing again.
+    if let Some(reply) = idem.replay(state).await? {
+        return Ok(reply);
+    }
     let practice = practice(state).await?;
     let provider = provider(state, &series.provider).await?;
     let now = now(state);
-    let cancelling = following(&series, &appts, &req.from_appointment_id, now)?;
+    let cancelling = following(&series, &appts, &req.from_appointment_id, now, true)?;
     if let Some((_, _, first)) = cancelling.first() {
         check_cutoff(caller, first, &provider, now)?;
     }
@@ -203,11 +216,15 @@ pub async fn move_following(
 ) -> Result<Reply, ApiError> {
     let first = body_start(&req.start)?;
     let (series, appts) = changeable(state, caller, id, "series.move").await?;
+    // Done before (and answered): the same answer, nothing reserved or moved again.
+    if let Some(reply) = idem.replay(state).await? {
+        return Ok(reply);
+    }
     let practice = practice(state).await?;
     let provider = provider(state, &series.provider).await?;
     let service = offered_service(state, &series.service, &provider.id).await?;
     let now = now(state);
-    let moving = following(&series, &appts, &req.from_appointment_id, now)?;
+    let moving = following(&series, &appts, &req.from_appointment_id, now, false)?;
     for (_, _, appt) in &moving {
         check_cutoff(caller, appt, &provider, now)?;
     }
@@ -278,6 +295,26 @@ pub async fn move_following(
             .into_iter()
             .map(|op| Write::new(op).or(BookingError::SeriesChanged)),
     );
+    // The patient's allowance slot the series holds lasts until its (new) last visit.
+    if let Some(slot) = series.quota_slot {
+        let key = allowance::slot_key(&series.patient, Kind::Appointment, slot);
+        let last = committed
+            .occurrences
+            .iter()
+            .map(|o| o.start)
+            .max()
+            .unwrap_or(now);
+        if still_held(state, &key, series.id.as_str(), now).await? {
+            let extend = allowance::extend(
+                &series.patient,
+                Kind::Appointment,
+                slot,
+                series.id.as_str(),
+                last,
+            );
+            writes.push(Write::new(extend).or(BookingError::SeriesChanged));
+        }
+    }
     let view = super::read::view_planned(&committed, &appts, &practice);
     let reply = Reply::ok(&view)?.with_patient_data();
     let audit = Audit::new("series.move", "series", id.as_str()).about(&series.patient);

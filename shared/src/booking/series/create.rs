@@ -12,7 +12,7 @@ use crate::state::AppState;
 use crate::store::codec::booking::SeriesCodec;
 use crate::store::keys::*;
 use crate::store::{Condition, TransactOp};
-use crate::unit_of_work::allowance::{Kind, allowance, commit_claiming};
+use crate::unit_of_work::allowance::{Kind, Pick, allowance, claim, commit_claiming};
 use crate::unit_of_work::{Actor, Audit, Idempotency, Reply, Write};
 use domain::access::Caller;
 use domain::booking::Status;
@@ -46,6 +46,9 @@ pub struct SeriesRequest {
     pub until: Option<String>,
     #[serde(default)]
     pub conflicts: OnConflict,
+    /// The visit reason, sealed with each occurrence as a single booking's is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patient_id: Option<PatientId>,
 }
@@ -94,8 +97,23 @@ pub async fn create_series(
     req: SeriesRequest,
 ) -> Result<Reply, ApiError> {
     let staff_for_other = req.patient_id.is_some();
-    let patient = acting_for(caller, req.patient_id.clone())?;
+    let asked = match &req.patient_id {
+        Some(p) => Audit::new("series.create", "patient", p.as_str()).about(p),
+        None => Audit::new(
+            "series.create",
+            "patient",
+            caller.principal.subject.as_str(),
+        ),
+    };
+    let patient = crate::unit_of_work::refused(
+        state,
+        caller,
+        asked,
+        acting_for(caller, req.patient_id.clone()),
+    )
+    .await?;
     let rec = recurrence(&req)?;
+    let reason = crate::common::input::reason_text(req.reason.clone())?;
     let first = body_start(&req.start)?;
     let practice = practice(state).await?;
     let provider = provider(state, &req.provider_id).await?;
@@ -126,6 +144,23 @@ pub async fn create_series(
             return Err(BookingError::SeriesChanged.into());
         }
         super::give_back(state, &existing).await?;
+    }
+    // A patient at her limit is refused before any unit is taken (the claim itself comes with the
+    // commit, where a racing request of hers may still take the last slot).
+    if !caller.is_staff() {
+        let limit = practice.limits.of(Kind::Appointment);
+        let last = starts.last().copied().unwrap_or(first);
+        claim(
+            state,
+            &patient,
+            Kind::Appointment,
+            limit,
+            id.as_str(),
+            last,
+            now,
+            Pick::Read,
+        )
+        .await?;
     }
     let checker = Checker::of(&provider, &practice, service.duration(), now);
     let wanted = starts
@@ -169,15 +204,28 @@ pub async fn create_series(
         ..reserved.clone()
     };
     let actor = Actor::Caller(caller);
-    let groups: Vec<Vec<TransactOp>> = committed
-        .occurrences
-        .iter()
-        .enumerate()
-        .map(|(i, o)| {
-            let appt = occurrence_appointment(&committed, o, &checker.cal, service.duration(), now);
-            materialize_ops(state, actor, &appt, &practice, i == 0, now)
-        })
-        .collect();
+    let mut groups: Vec<Vec<TransactOp>> = Vec::with_capacity(committed.occurrences.len());
+    for (i, o) in committed.occurrences.iter().enumerate() {
+        let appt = occurrence_appointment(&committed, o, &checker.cal, service.duration(), now);
+        let sealed = match &reason {
+            Some(r) => Some(
+                state
+                    .sealer
+                    .seal_str(&appointment_key(&o.id), crate::store::attr::REASON, r)
+                    .await?,
+            ),
+            None => None,
+        };
+        groups.push(materialize_ops(
+            state,
+            actor,
+            &appt,
+            sealed,
+            &practice,
+            i == 0,
+            now,
+        ));
+    }
     let (in_commit, rest) = pack(groups, commit_room());
     let statuses = vec![Some(Status::Booked.as_str()); committed.occurrences.len()];
     let reply = Reply::created(&committed.view(&practice.zone, &statuses))?.with_patient_data();

@@ -37,7 +37,7 @@ use crate::store::codec::notify::MessageCodec;
 use crate::store::keys::*;
 use crate::store::{
     AttrValue, Condition, Consistency, Item, MAX_TRANSACT_ITEMS, Query, SortKey, TTL_ATTR,
-    TableError, TransactOp, query_all,
+    TableError, TransactOp, Update, query_all,
 };
 use crate::unit_of_work::{Actor, Audit};
 use domain::booking::*;
@@ -63,6 +63,34 @@ pub(crate) async fn load(state: &AppState, id: &SeriesId) -> Result<Series, ApiE
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok(Series::from_item(&item)?)
+}
+
+/// The write that records, in the series' record, that its occurrence `id` now starts at `start`
+/// (moved alone, as any appointment): conditional on the record read, and refused while a change
+/// of the series is reserved.
+pub(crate) async fn occurrence_moved(
+    state: &AppState,
+    series_id: &SeriesId,
+    id: &AppointmentId,
+    start: i64,
+) -> Result<TransactOp, ApiError> {
+    let series = load(state, series_id).await?;
+    if series.pending.is_some() {
+        return Err(BookingError::SeriesChanged.into());
+    }
+    let mut occurrences = series.occurrences.clone();
+    for o in occurrences.iter_mut().filter(|o| &o.id == id) {
+        o.start = start;
+    }
+    let updated = Series {
+        occurrences,
+        version: series.version + 1,
+        ..series.clone()
+    };
+    Ok(TransactOp::Put {
+        item: updated.to_item(),
+        condition: Some(Condition::version_is(series.version)),
+    })
 }
 
 /// The holder of each held lock unit of `provider` in `[from, to)` at `now`.
@@ -265,35 +293,23 @@ pub(crate) async fn reserve(
         }
         Err(e) => return Err(e.into()),
     }
-    // Then the units, in transactions of even size written at once (they touch disjoint items).
-    let chunks = locks.len().div_ceil(MAX_TRANSACT_ITEMS).max(1);
-    let size = locks.len().div_ceil(chunks).max(1);
-    let mut batches = Vec::with_capacity(chunks);
+    // Then the units, earliest first, in transactions of up to 100: two series racing for the same
+    // weeks meet at their earliest shared unit, so one of them wins (written at once, each could
+    // take part of the other's and both would lose).
     while !locks.is_empty() {
-        let take = size.min(locks.len());
-        batches.push(locks.drain(..take).collect::<Vec<TransactOp>>());
-    }
-    let written = futures_util::future::join_all(
-        batches
-            .into_iter()
-            .map(|batch| state.table.transact_write(batch)),
-    )
-    .await;
-    let mut refused = false;
-    let mut failed = None;
-    for result in written {
-        match result {
+        let take = MAX_TRANSACT_ITEMS.min(locks.len());
+        let chunk: Vec<TransactOp> = locks.drain(..take).collect();
+        match state.table.transact_write(chunk).await {
             Ok(()) => {}
-            Err(TableError::TransactionConditionFailed { .. }) => refused = true,
-            Err(e) => failed = Some(e),
+            Err(TableError::TransactionConditionFailed { .. }) => {
+                give_back(state, reserved).await?;
+                return Err(ApiError::Booking(BookingError::SlotTaken));
+            }
+            Err(e) => {
+                give_back(state, reserved).await?;
+                return Err(e.into());
+            }
         }
-    }
-    if refused || failed.is_some() {
-        give_back(state, reserved).await?;
-        return Err(match failed {
-            Some(e) if !refused => e.into(),
-            _ => ApiError::Booking(BookingError::SlotTaken),
-        });
     }
     Ok(())
 }
@@ -306,19 +322,28 @@ pub(crate) async fn give_back(state: &AppState, reserved: &Series) -> Result<(),
     let Some(pending) = &reserved.pending else {
         return Ok(());
     };
-    // Another attempt's reservation (this one's was given back after a stall) is not ours.
-    let stored = state
+    // First the fence: the record is marked given back (while it still holds this very plan), so
+    // a commit racing this give-back fails its condition instead of landing on units about to go.
+    // Another attempt's reservation (this one's was given back after a stall) is not ours to touch.
+    let released = format!("released:{}", pending.attempt);
+    let fence = state
         .table
-        .get(&series_key(&reserved.id), Consistency::Strong)
-        .await?
-        .map(|item| Series::from_item(&item))
-        .transpose()?;
-    let ours = stored
-        .as_ref()
-        .and_then(|s| s.pending.as_ref())
-        .is_some_and(|p| p.attempt == pending.attempt);
-    if !ours {
-        return Ok(());
+        .update(
+            &series_key(&reserved.id),
+            Update::default().set(attr::ATTEMPT, released.as_str()),
+            Some(Condition::And(vec![
+                Condition::version_is(reserved.version),
+                Condition::Or(vec![
+                    Condition::Equals(attr::ATTEMPT.into(), pending.attempt.as_str().into()),
+                    Condition::Equals(attr::ATTEMPT.into(), released.as_str().into()),
+                ]),
+            ])),
+        )
+        .await;
+    match fence {
+        Ok(_) => {}
+        Err(TableError::ConditionFailed) => return Ok(()),
+        Err(e) => return Err(e.into()),
     }
     let mut ops = Vec::new();
     for p in &pending.plan {
@@ -349,7 +374,10 @@ pub(crate) async fn give_back(state: &AppState, reserved: &Series) -> Result<(),
             Err(e) => return Err(e.into()),
         }
     }
-    let same_plan = still_reserved(reserved);
+    let same_plan = Condition::And(vec![
+        Condition::version_is(reserved.version),
+        Condition::Equals(attr::ATTEMPT.into(), released.as_str().into()),
+    ]);
     let record = if reserved.committed() {
         let restored = Series {
             pending: None,
@@ -424,13 +452,14 @@ pub(crate) fn materialize_ops(
     state: &AppState,
     actor: Actor<'_>,
     appt: &Appointment,
+    sealed_reason: Option<Vec<u8>>,
     practice: &Practice,
     first: bool,
     now: i64,
 ) -> Vec<TransactOp> {
     let mut ops = vec![
         TransactOp::Put {
-            item: appt.to_item(None),
+            item: appt.to_item(sealed_reason),
             condition: Some(Condition::ItemAbsent),
         },
         TransactOp::Put {
@@ -546,7 +575,17 @@ pub(crate) async fn reconcile(
             match c {
                 None => {
                     let appt = occurrence_appointment(series, o, &cal, service.duration(), now);
-                    groups.push(materialize_ops(state, actor, &appt, &practice, i == 0, now));
+                    // Finished after an interruption: without the visit reason, which only the
+                    // interrupted request had.
+                    groups.push(materialize_ops(
+                        state,
+                        actor,
+                        &appt,
+                        None,
+                        &practice,
+                        i == 0,
+                        now,
+                    ));
                 }
                 Some((appt, item)) if appt.status == Status::Booked && appt.start != o.start => {
                     let moved = Appointment {
@@ -556,7 +595,19 @@ pub(crate) async fn reconcile(
                         version: appt.version + 1,
                         ..appt.clone()
                     };
-                    groups.push(move_ops(state, actor, appt, item, &moved, &practice, now));
+                    // Only onto units the series' move reserved for it: still its own, or
+                    // nothing moves.
+                    let mut ops = move_ops(state, actor, appt, item, &moved, &practice, now);
+                    ops.extend(units(moved.occupied.0, moved.occupied.1).map(|u| {
+                        TransactOp::Check {
+                            key: lock_key(&appt.provider, u),
+                            condition: Condition::Equals(
+                                attr::OWNER.into(),
+                                appt.id.as_str().into(),
+                            ),
+                        }
+                    }));
+                    groups.push(ops);
                 }
                 Some(_) => {}
             }

@@ -92,9 +92,14 @@ pub async fn list_series(
     caller: &Caller,
     q: &SeriesListQuery,
 ) -> Result<serde_json::Value, ApiError> {
-    let patient = crate::common::access::acting_for(caller, q.patient_id.clone())?;
+    // A refusal names the patient asked about, so her trail shows the attempt.
+    let asked = match &q.patient_id {
+        Some(p) => Audit::new("series.list", "patient", p.as_str()).about(p),
+        None => Audit::new("series.list", "patient", caller.principal.subject.as_str()),
+    };
+    let acting = crate::common::access::acting_for(caller, q.patient_id.clone());
+    let patient = refused(state, caller, asked, acting).await?;
     let target = Audit::new("series.list", "patient", patient.as_str()).about(&patient);
-    refused(state, caller, target.clone(), authorize(caller, &patient)).await?;
     let query = Query::partition(patient_partition(&patient))
         .sort(SortKey::BeginsWith(PATIENT_SERIES_PREFIX.into()))
         .consistent();
