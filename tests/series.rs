@@ -148,6 +148,19 @@ async fn weekly_journey(stack: Option<Stack>) {
     );
     let messages = waiting_messages(&stack.state).await.len() - messages_before;
     assert!(messages >= 16, "{messages} messages for 16 occurrences");
+    // One message says the series is booked; each visit has its reminders, no confirmation each.
+    let kinds = |kind: domain::notify::Kind| {
+        let state = stack.state.clone();
+        async move {
+            waiting_messages(&state)
+                .await
+                .iter()
+                .filter(|m| m.kind == kind && m.patient.as_str() == DEMO_PATIENT)
+                .count()
+        }
+    };
+    assert_eq!(kinds(domain::notify::Kind::SeriesBooked).await, 1);
+    assert_eq!(kinds(domain::notify::Kind::Confirmation).await, 0);
     // She reads her series; the audit trail names her in the series and in each occurrence.
     let (status, listed) = stack.get(&jane, "/v1/series").await;
     assert_eq!(status, StatusCode::OK, "{listed}");
@@ -247,6 +260,13 @@ async fn weekly_journey(stack: Option<Stack>) {
     assert_eq!(times[10], "2027-03-18T10:00:00-04:00");
     assert_eq!(times[15], "2027-04-22T10:00:00-04:00");
     assert_eq!(moved["occurrences"][2]["status"], "cancelled");
+    // One message for the twelve visits moved, not twelve "moved" messages.
+    assert_eq!(kinds(domain::notify::Kind::SeriesMoved).await, 1);
+    assert_eq!(
+        kinds(domain::notify::Kind::Rescheduled).await,
+        1,
+        "the fourth, moved alone"
+    );
     let calendar = booked(&stack, &demo).await;
     assert_eq!(calendar.len(), 16, "{calendar:?}");
     assert!(calendar.contains(&"2027-04-22T10:00:00-04:00".to_owned()));
@@ -281,6 +301,7 @@ async fn weekly_journey(stack: Option<Stack>) {
         "{statuses:?}"
     );
     assert_eq!(booked(&stack, &demo).await.len(), 11);
+    assert_eq!(kinds(domain::notify::Kind::SeriesCancelled).await, 1);
     // The same cancellation again (another key, as after an interrupted request): nothing left
     // to cancel, and not a refusal.
     let (status, again) = stack

@@ -28,10 +28,16 @@ pub enum Kind {
     Refund,
     /// To the address a patient replaced: that it was changed (sent to the old address only).
     AddressChanged,
+    /// A repeating series booked (one message for all its visits; each still gets its reminders).
+    SeriesBooked,
+    /// A series moved from one visit on.
+    SeriesMoved,
+    /// A series cancelled from one visit on.
+    SeriesCancelled,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 11] = [
         Kind::Confirmation,
         Kind::Rescheduled,
         Kind::Cancelled,
@@ -40,6 +46,9 @@ impl Kind {
         Kind::Receipt,
         Kind::Refund,
         Kind::AddressChanged,
+        Kind::SeriesBooked,
+        Kind::SeriesMoved,
+        Kind::SeriesCancelled,
     ];
 
     pub fn code(self) -> &'static str {
@@ -52,6 +61,9 @@ impl Kind {
             Kind::Receipt => "receipt",
             Kind::Refund => "refund",
             Kind::AddressChanged => "address_changed",
+            Kind::SeriesBooked => "series_booked",
+            Kind::SeriesMoved => "series_moved",
+            Kind::SeriesCancelled => "series_cancelled",
         }
     }
 

@@ -66,7 +66,10 @@ const BUILTIN: &[(Kind, Channel, &str)] = builtin!(
     WaitlistOffer "waitlist_offer",
     Receipt "receipt",
     Refund "refund",
-    AddressChanged "address_changed"
+    AddressChanged "address_changed",
+    SeriesBooked "series_booked",
+    SeriesMoved "series_moved",
+    SeriesCancelled "series_cancelled"
 );
 
 /// A template that cannot be used, and why.

@@ -128,7 +128,7 @@ pub async fn reschedule(
             Condition::Equals(attr::OWNER.into(), id.as_str().into()),
         )
     }));
-    ops.extend(moved_ops(&appt, &item, &moved, &practice, now));
+    ops.extend(moved_ops(&appt, &item, &moved, &practice, now, true));
     if let Some(slot) = moved.quota_slot {
         ops.push(allowance::extend(
             &moved.patient,
@@ -163,12 +163,14 @@ pub async fn reschedule(
 /// units it no longer covers given back, the appointment (still at the version read, still booked)
 /// and the patient's copy at the new time, the notice and the new time's reminders (the old ones
 /// name the old version and are withdrawn when they come due).
+/// `notice`: the "moved" message too (a series move sends one message for all its visits).
 pub(crate) fn moved_ops(
     appt: &Appointment,
     item: &Item,
     moved: &Appointment,
     practice: &Practice,
     now: i64,
+    notice: bool,
 ) -> Vec<TransactOp> {
     let new: BTreeSet<i64> = units(moved.occupied.0, moved.occupied.1).collect();
     let mut ops: Vec<TransactOp> = units(appt.occupied.0, appt.occupied.1)
@@ -193,6 +195,7 @@ pub(crate) fn moved_ops(
     ops.extend(
         appointment_messages(MessageKind::Rescheduled, moved, practice, now)
             .iter()
+            .skip(usize::from(!notice))
             .map(Message::put),
     );
     ops
@@ -221,7 +224,7 @@ pub async fn cancel(
     let now = now(state);
     check_cutoff(caller, &appt, &provider, now)?;
     let (ops, cancelled) =
-        cancel_ops(state, &appt, &item, &practice, now, reason.as_deref()).await?;
+        cancel_ops(state, &appt, &item, &practice, now, reason.as_deref(), true).await?;
     let reply = Reply::ok(&cancelled.view(&practice.zone, None))?.with_patient_data();
     let audit = Audit::new("appointment.cancel", "appointment", id.as_str()).about(&appt.patient);
     let changed = || ApiError::Booking(BookingError::AppointmentChanged);
@@ -250,6 +253,7 @@ pub(crate) async fn cancel_ops(
     practice: &Practice,
     now: i64,
     reason: Option<&str>,
+    notice: bool,
 ) -> Result<(Vec<TransactOp>, Appointment), ApiError> {
     let id = &appt.id;
     let cancelled = Appointment {
@@ -283,11 +287,13 @@ pub(crate) async fn cancel_ops(
         condition: None,
     });
     // The notice; its reminders name a booked version and are withdrawn when they come due.
-    ops.extend(
-        appointment_messages(MessageKind::Cancelled, &cancelled, practice, now)
-            .iter()
-            .map(Message::put),
-    );
+    if notice {
+        ops.extend(
+            appointment_messages(MessageKind::Cancelled, &cancelled, practice, now)
+                .iter()
+                .map(Message::put),
+        );
+    }
     if let Some(slot) = cancelled.quota_slot {
         ops.push(allowance::release(
             &cancelled.patient,

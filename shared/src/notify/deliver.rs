@@ -375,7 +375,7 @@ async fn stale(
         {
             return Ok(Some("appointment_changed"));
         }
-        if message.kind != Kind::Cancelled && appt.start <= now {
+        if !matches!(message.kind, Kind::Cancelled | Kind::SeriesCancelled) && appt.start <= now {
             return Ok(Some("too_late"));
         }
     }

@@ -12,6 +12,7 @@ use crate::common::lookup::{now, offered_service, practice, provider};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::codec::booking::SeriesCodec;
+use crate::store::codec::notify::MessageCodec;
 use crate::store::keys::appointment_key;
 use crate::store::{Condition, Consistency, TransactOp};
 use crate::unit_of_work::allowance::{self, Kind, still_held};
@@ -20,6 +21,7 @@ use crate::unit_of_work::{Actor, Audit, Idempotency, Reply, Write, commit};
 use domain::access::Caller;
 use domain::booking::{Appointment, Status};
 use domain::ids::{AppointmentId, SeriesId};
+use domain::notify::{Kind as MessageKind, Message};
 use domain::refusals::BookingError;
 use domain::series::{Occurrence, Series, every_weeks_from};
 
@@ -146,7 +148,8 @@ pub async fn cancel_following(
             .get(&appointment_key(&appt.id), Consistency::Strong)
             .await?
             .ok_or(BookingError::SeriesChanged)?;
-        let (ops, _) = cancel_ops(state, appt, &item, &practice, now, reason.as_deref()).await?;
+        let (ops, _) =
+            cancel_ops(state, appt, &item, &practice, now, reason.as_deref(), false).await?;
         let writes = ops
             .into_iter()
             .map(|op| Write::new(op).or(BookingError::SeriesChanged))
@@ -190,6 +193,15 @@ pub async fn cancel_following(
         })
         .or(BookingError::SeriesChanged),
     );
+    // One message for all the visits cancelled (about the first of them), not one per visit.
+    if let Some((_, _, first)) = cancelling.first() {
+        let notice = Message::new(MessageKind::SeriesCancelled, &first.patient, now, now).about(
+            &first.id,
+            first.version + 1,
+            first.start,
+        );
+        writes.push(Write::new(notice.put()));
+    }
     let view = super::read::view_now(state, &updated, &practice).await?;
     let reply = Reply::ok(&view)?.with_patient_data();
     let audit = Audit::new("series.cancel", "series", id.as_str()).about(&series.patient);
@@ -295,6 +307,15 @@ pub async fn move_following(
             .into_iter()
             .map(|op| Write::new(op).or(BookingError::SeriesChanged)),
     );
+    // One message for all the visits moved (about the first of them, at its new time).
+    if let (Some((_, _, first)), Some(p)) = (moving.first(), plan.first()) {
+        let notice = Message::new(MessageKind::SeriesMoved, &first.patient, now, now).about(
+            &first.id,
+            first.version + 1,
+            p.start,
+        );
+        writes.push(Write::new(notice.put()));
+    }
     // The patient's allowance slot the series holds lasts until its (new) last visit.
     if let Some(slot) = series.quota_slot {
         let key = allowance::slot_key(&series.patient, Kind::Appointment, slot);

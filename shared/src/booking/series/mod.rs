@@ -467,9 +467,17 @@ pub(crate) fn materialize_ops(
             condition: Some(Condition::ItemAbsent),
         },
     ];
+    // Its reminders; the first visit also carries the one message that says the series is booked.
     let messages = appointment_messages(MessageKind::Confirmation, appt, practice, now);
-    let skip = usize::from(!first);
-    ops.extend(messages.iter().skip(skip).map(Message::put));
+    ops.extend(messages.iter().skip(1).map(Message::put));
+    if first {
+        let booked = Message::new(MessageKind::SeriesBooked, &appt.patient, now, now).about(
+            &appt.id,
+            appt.version,
+            appt.start,
+        );
+        ops.push(booked.put());
+    }
     ops.push(TransactOp::Put {
         item: Audit::new("appointment.create", "appointment", appt.id.as_str())
             .about(&appt.patient)
@@ -490,7 +498,7 @@ pub(crate) fn move_ops(
     practice: &Practice,
     now: i64,
 ) -> Vec<TransactOp> {
-    let mut ops = crate::booking::changes::moved_ops(appt, item, moved, practice, now);
+    let mut ops = crate::booking::changes::moved_ops(appt, item, moved, practice, now, false);
     ops.push(TransactOp::Put {
         item: Audit::new("appointment.reschedule", "appointment", appt.id.as_str())
             .about(&appt.patient)
