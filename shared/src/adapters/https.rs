@@ -49,6 +49,24 @@ impl HttpsClient {
         }
     }
 
+    /// A client that resolves names with `resolver` (which may refuse some answers: an outbound
+    /// fetch of an address a user gave checks where it really goes).
+    pub fn with_resolver(
+        connect_timeout: Duration,
+        resolver: impl aws_smithy_runtime_api::client::dns::ResolveDns + Clone + 'static,
+    ) -> Self {
+        let settings = HttpConnectorSettings::builder()
+            .connect_timeout(connect_timeout)
+            .build();
+        let connector = Connector::builder()
+            .connector_settings(settings)
+            .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+            .build_with_resolver(resolver);
+        HttpsClient {
+            connector: Arc::new(connector),
+        }
+    }
+
     /// Sends `request` and reads the whole response within `timeout`. Errors name the method and
     /// URL, never a header (an `Authorization` header stays out of logs).
     pub async fn send(
@@ -57,6 +75,19 @@ impl HttpsClient {
         timeout: Duration,
     ) -> anyhow::Result<Response> {
         let what = format!("{} {}", request.method(), request.uri());
+        self.send_quiet(request, timeout, MAX_RESPONSE_BYTES)
+            .await
+            .with_context(|| what)
+    }
+
+    /// As [`HttpsClient::send`] with an answer of at most `max_bytes`, and errors that name neither
+    /// the URL nor a header (an address that is itself a secret, such as a private calendar's).
+    pub async fn send_quiet(
+        &self,
+        request: http::Request<Bytes>,
+        timeout: Duration,
+        max_bytes: usize,
+    ) -> anyhow::Result<Response> {
         let exchange = async {
             let request =
                 aws_smithy_runtime_api::http::Request::try_from(request.map(SdkBody::from))?;
@@ -67,8 +98,8 @@ impl HttpsClient {
             while let Some(chunk) = stream.next().await {
                 let chunk = chunk?;
                 anyhow::ensure!(
-                    body.len() + chunk.len() <= MAX_RESPONSE_BYTES,
-                    "the answer is larger than {MAX_RESPONSE_BYTES} bytes"
+                    body.len() + chunk.len() <= max_bytes,
+                    "the answer is larger than {max_bytes} bytes"
                 );
                 body.extend_from_slice(&chunk);
             }
@@ -78,7 +109,6 @@ impl HttpsClient {
             .await
             .map_err(|_| anyhow::anyhow!("timed out after {timeout:?}"))
             .and_then(|r| r)
-            .with_context(|| what)
     }
 }
 

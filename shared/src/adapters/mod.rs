@@ -11,6 +11,7 @@
 //! | checkpoint archive (`crate::audit::archive`) | [`s3_archive`] | [`dir_archive`] |
 
 pub mod backoff;
+pub mod calendar_fetch;
 pub mod dir_archive;
 pub mod dir_reports;
 pub mod dynamodb;
