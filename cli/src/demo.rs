@@ -69,6 +69,12 @@ fn seeder() -> Caller {
 
 /// Loads the demo practice unless a practice is already configured.
 pub async fn seed(state: &AppState) -> Result<Demo, ApiError> {
+    seed_for(state, None).await
+}
+
+/// As [`seed`], with the address the portal is served at (`practica serve` on its port), which
+/// messages and calendar feeds link to; the default otherwise.
+pub async fn seed_for(state: &AppState, portal_url: Option<String>) -> Result<Demo, ApiError> {
     let patient_id = PatientId::parse(DEMO_PATIENT).expect("valid subject");
     if shared::common::lookup::practice(state).await.is_ok() {
         let ids = |v: serde_json::Value, list: &str| -> Vec<String> {
@@ -109,7 +115,11 @@ pub async fn seed(state: &AppState) -> Result<Demo, ApiError> {
             hold_minutes: 5,
             waitlist_offer_minutes: 60,
             limits: Default::default(),
-            notifications: Default::default(),
+            notifications: domain::notify::Settings {
+                portal_url: portal_url
+                    .unwrap_or_else(|| domain::notify::Settings::default().portal_url),
+                ..Default::default()
+            },
             contact: domain::booking::Contact {
                 address: Some("12 River Street, Springfield".into()),
                 phone: Some("+1 555 010 0199".into()),

@@ -209,7 +209,9 @@ pub async fn run(
     // An empty data directory gets the demo practice, so the portal has something to show.
     let seeded = {
         let state = crate::local::offline_state_on(data, clock.clone())?;
-        crate::demo::seed(&state)
+        // Its messages and feeds link to the port it is served on.
+        let portal = (port != 0).then(|| format!("http://127.0.0.1:{port}/"));
+        crate::demo::seed_for(&state, portal)
             .await
             .map_err(|e| anyhow::anyhow!("seeding failed: {e}"))?
     };

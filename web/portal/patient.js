@@ -104,6 +104,9 @@ function changeControls(appointment, cutoffHours) {
   }
   rule.textContent = `You can move or cancel it online until ${when(new Date(deadline).toISOString(), appointment.timeZone)}.`;
   const move = el('button', { type: 'button', className: 'secondary', textContent: 'Move to another time' });
+  // Among the repeated buttons of a list, each names its visit.
+  const visit = `${describe(appointment)}, ${when(appointment.start, appointment.timeZone)}`;
+  move.setAttribute('aria-label', `Move to another time: ${visit}`);
   move.addEventListener('click', () => startMoving(appointment));
   const key = newKey();
   const cancel = confirmButton('Cancel this appointment', 'Yes, cancel it', 'Keep it', async () => {
@@ -115,7 +118,7 @@ function changeControls(appointment, cutoffHours) {
     } catch (error) {
       if (!error.signedOut) rule.textContent = `Not cancelled: ${error.message}`;
     }
-  });
+  }, `Cancel this appointment: ${visit}`);
   const actions = el('div', { className: 'actions' }, move, cancel);
   // A visit of a repeating series: this one alone moves or cancels as above; this and every later
   // one can be cancelled at once.
