@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use domain::clock::SystemClock;
 use domain::notify::{Kind, Message};
-use domain::schedule::{Calendar, EVERY_DAY, Rules, WallInterval, WallTime, Week};
+use domain::schedule::Calendar;
 use practica_cli::demo::weekday_rules;
 use practica_tests::{call, create_table, percentile, sdk_config, unique_table_name};
 use serde_json::json;
@@ -32,25 +32,6 @@ const WARMUP: usize = 30;
 /// Rounds per backend: moto copies its whole table inside every transaction, so it gets fewer.
 const ROUNDS: usize = 400;
 const MOTO_ROUNDS: usize = 120;
-
-/// Open around the clock, so every round books its own free half hour.
-fn always_open() -> Rules {
-    let day = WallInterval {
-        start: WallTime::parse("00:00").unwrap(),
-        end: WallTime::parse("24:00").unwrap(),
-    };
-    Rules {
-        hours: Week::on(&EVERY_DAY, &[day]),
-        breaks: Week::default(),
-        exceptions: vec![],
-        slot_minutes: 15,
-        buffer_before_minutes: 0,
-        buffer_after_minutes: 10,
-        min_notice_minutes: 0,
-        max_advance_days: 365,
-        cancel_cutoff_hours: 24,
-    }
-}
 
 /// A transaction of the same shape and sizes as a 30-minute booking with a 10-minute buffer.
 fn raw_booking(i: usize, now: i64) -> Vec<TransactOp> {
@@ -151,9 +132,15 @@ async fn run(
     });
     let demo = practica_cli::demo::seed(&state).await.expect("seed");
     let admin = practica_tests::local_admin("bench");
-    shared::booking::setup::put_schedule(&state, &admin, None, &demo.providers[0], always_open())
-        .await
-        .expect("open provider");
+    shared::booking::setup::put_schedule(
+        &state,
+        &admin,
+        None,
+        &demo.providers[0],
+        practica_tests::always_open(),
+    )
+    .await
+    .expect("open provider");
     let router = booking::router(state.clone());
     // One patient per round (a patient may hold only a few future appointments), each token
     // verified once beforehand as a returning client's would have been.

@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use domain::clock::SystemClock;
-use domain::schedule::{EVERY_DAY, Rules, WallInterval, WallTime, Week};
 use practica_tests::{call, create_table, percentile, sdk_config, unique_table_name};
 use serde_json::json;
 use shared::adapters::dynamodb::DynamoTable;
@@ -62,24 +61,6 @@ const WARMUP: usize = 3;
 const ROUNDS: usize = 25;
 const OCCURRENCES: usize = 16;
 
-fn always_open() -> Rules {
-    let day = WallInterval {
-        start: WallTime::parse("00:00").unwrap(),
-        end: WallTime::parse("24:00").unwrap(),
-    };
-    Rules {
-        hours: Week::on(&EVERY_DAY, &[day]),
-        breaks: Week::default(),
-        exceptions: vec![],
-        slot_minutes: 15,
-        buffer_before_minutes: 0,
-        buffer_after_minutes: 10,
-        min_notice_minutes: 0,
-        max_advance_days: 365,
-        cancel_cutoff_hours: 24,
-    }
-}
-
 async fn run(backend: &str, table: Arc<dyn Table>, dir: &std::path::Path) {
     let issuer = LocalIssuer::generate(LOCAL_ISSUER, LOCAL_AUDIENCE).unwrap();
     let keys = LocalKeys::open_or_create(&dir.join(format!("{backend}.key"))).expect("keys");
@@ -94,9 +75,15 @@ async fn run(backend: &str, table: Arc<dyn Table>, dir: &std::path::Path) {
     });
     let demo = practica_cli::demo::seed(&state).await.expect("seed");
     let admin = practica_tests::local_admin("bench");
-    shared::booking::setup::put_schedule(&state, &admin, None, &demo.providers[0], always_open())
-        .await
-        .expect("open provider");
+    shared::booking::setup::put_schedule(
+        &state,
+        &admin,
+        None,
+        &demo.providers[0],
+        practica_tests::always_open(),
+    )
+    .await
+    .expect("open provider");
     let router = booking::router(state.clone());
     let staff = issuer
         .mint(

@@ -861,3 +861,24 @@ pub fn event_with(name: &str, values: &[(&str, &str)]) -> Value {
 
 pub mod deployed;
 pub mod runtime_api;
+
+/// A provider's rules open around the clock (15-minute slots, a 10-minute buffer after, no notice,
+/// a year ahead): every benchmark round books its own free time.
+pub fn always_open() -> domain::schedule::Rules {
+    use domain::schedule::{EVERY_DAY, Rules, WallInterval, WallTime, Week};
+    let day = WallInterval {
+        start: WallTime::parse("00:00").expect("a wall time"),
+        end: WallTime::parse("24:00").expect("a wall time"),
+    };
+    Rules {
+        hours: Week::on(&EVERY_DAY, &[day]),
+        breaks: Week::default(),
+        exceptions: vec![],
+        slot_minutes: 15,
+        buffer_before_minutes: 0,
+        buffer_after_minutes: 10,
+        min_notice_minutes: 0,
+        max_advance_days: 365,
+        cancel_cutoff_hours: 24,
+    }
+}

@@ -27,6 +27,13 @@ impl std::fmt::Debug for HttpsClient {
     }
 }
 
+/// Connections opened within `connect_timeout`.
+fn settings(connect_timeout: Duration) -> HttpConnectorSettings {
+    HttpConnectorSettings::builder()
+        .connect_timeout(connect_timeout)
+        .build()
+}
+
 /// A whole response: status, headers and the collected body.
 pub type Response = http::Response<Bytes>;
 
@@ -37,11 +44,8 @@ pub const MAX_RESPONSE_BYTES: usize = 1 << 20;
 impl HttpsClient {
     /// A client whose connections must open within `connect_timeout`.
     pub fn new(connect_timeout: Duration) -> Self {
-        let settings = HttpConnectorSettings::builder()
-            .connect_timeout(connect_timeout)
-            .build();
         let connector = Connector::builder()
-            .connector_settings(settings)
+            .connector_settings(settings(connect_timeout))
             .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
             .build();
         HttpsClient {
@@ -55,11 +59,8 @@ impl HttpsClient {
         connect_timeout: Duration,
         resolver: impl aws_smithy_runtime_api::client::dns::ResolveDns + Clone + 'static,
     ) -> Self {
-        let settings = HttpConnectorSettings::builder()
-            .connect_timeout(connect_timeout)
-            .build();
         let connector = Connector::builder()
-            .connector_settings(settings)
+            .connector_settings(settings(connect_timeout))
             .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
             .build_with_resolver(resolver);
         HttpsClient {
