@@ -28,6 +28,13 @@ use domain::notify::{Kind as MessageKind, Message, appointment_messages};
 use domain::refusals::BookingError;
 use domain::schedule::{Calendar, units};
 
+/// The visit reason an appointment's stored item holds, still sealed (a change keeps it as is).
+fn sealed_reason(item: &Item) -> Option<Vec<u8>> {
+    item.get(attr::REASON)
+        .and_then(AttrValue::as_b)
+        .map(<[u8]>::to_vec)
+}
+
 /// Patients change an appointment only before the provider's cut-off; staff at any time.
 pub(crate) fn check_cutoff(
     caller: &Caller,
@@ -177,12 +184,8 @@ pub(crate) fn moved_ops(
         .filter(|u| !new.contains(u))
         .map(|u| release_lock(&appt.provider, u, appt.id.as_str()))
         .collect();
-    let sealed_reason = item
-        .get(attr::REASON)
-        .and_then(AttrValue::as_b)
-        .map(<[u8]>::to_vec);
     ops.push(TransactOp::Put {
-        item: moved.to_item(sealed_reason),
+        item: moved.to_item(sealed_reason(item)),
         condition: Some(Condition::And(vec![
             Condition::version_is(appt.version),
             Condition::Equals(attr::STATUS.into(), Status::Booked.as_str().into()),
@@ -264,11 +267,7 @@ pub(crate) async fn cancel_ops(
     let mut ops: Vec<TransactOp> = units(appt.occupied.0, appt.occupied.1)
         .map(|u| release_lock(&appt.provider, u, id.as_str()))
         .collect();
-    let mut stored = cancelled.to_item(
-        item.get(attr::REASON)
-            .and_then(AttrValue::as_b)
-            .map(<[u8]>::to_vec),
-    );
+    let mut stored = cancelled.to_item(sealed_reason(item));
     if let Some(r) = reason {
         stored.set(
             attr::CANCEL_REASON,
@@ -345,10 +344,9 @@ pub async fn record_attendance(
         version: appt.version + 1,
         ..appt.clone()
     };
-    let reason = item.get(attr::REASON).and_then(AttrValue::as_b);
     let ops = [
         TransactOp::Put {
-            item: recorded.to_item(reason.map(<[u8]>::to_vec)),
+            item: recorded.to_item(sealed_reason(&item)),
             condition: Some(Condition::version_is(appt.version)),
         },
         TransactOp::Put {
