@@ -174,6 +174,24 @@ async fn every_route_role_and_ownership() {
         ),
         case(
             "POST",
+            "/v1/providers/{P}/calendars",
+            Some(json!({"label": "Personal", "address": "https://calendar.example/p.ics"})),
+            [403, 403, 201, 403, 201, 201, 401, 403],
+        ),
+        case(
+            "GET",
+            "/v1/providers/{P}/calendars",
+            None,
+            [403, 403, 200, 403, 200, 200, 401, 403],
+        ),
+        case(
+            "POST",
+            "/v1/providers/{P}/calendars/cal_01ARZ3NDEKTSV4RRFFQ69G5FAV/remove",
+            Some(json!({})),
+            [403, 403, 404, 403, 404, 404, 401, 403],
+        ),
+        case(
+            "POST",
             "/v1/series",
             Some(
                 json!({"providerId": "{P}", "serviceId": "{S}", "start": tue("16:30"), "everyWeeks": 1, "count": 2, "patientId": "patient-jane"}),

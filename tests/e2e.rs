@@ -7,6 +7,7 @@ mod audit_function;
 mod audit_on_moto;
 mod authorization;
 mod booking;
+mod busy_calendars;
 mod data_template;
 mod email_verification;
 mod envelope_on_emulators;

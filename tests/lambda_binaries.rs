@@ -52,6 +52,7 @@ async fn every_fixture_runs_on_the_release_binaries() {
     let mut report = String::new();
     let (mut series, mut occurrence) = (String::new(), String::new());
     let mut feed = String::new();
+    let mut calendar = String::new();
     let steps: &[(&str, &str, u64)] = &[
         ("get-me", &staff, 200),
         ("get-me-no-token", "", 401),
@@ -82,6 +83,9 @@ async fn every_fixture_runs_on_the_release_binaries() {
         ("listCalendarFeeds", &staff, 200),
         ("getCalendarFeed", "", 200),
         ("revokeCalendarFeed", &staff, 200),
+        ("addBusyCalendar", &staff, 201),
+        ("listBusyCalendars", &staff, 200),
+        ("removeBusyCalendar", &staff, 200),
         ("createPatient", &staff, 201),
         ("searchPatients", &staff, 200),
         ("getPatient", &staff, 200),
@@ -124,6 +128,7 @@ async fn every_fixture_runs_on_the_release_binaries() {
                 ("{{SERIES_ID}}", &series),
                 ("{{OCCURRENCE_ID}}", &occurrence),
                 ("{{FEED_FILE}}", &feed),
+                ("{{CALENDAR_ID}}", &calendar),
             ],
         );
         if op.contains("Webhook") {
@@ -148,6 +153,7 @@ async fn every_fixture_runs_on_the_release_binaries() {
                     .to_owned();
             }
             "cancelSeries" => assert_eq!(body["occurrences"][3]["status"], "cancelled"),
+            "addBusyCalendar" => calendar = body["id"].as_str().unwrap().to_owned(),
             "createCalendarFeed" => {
                 let url = body["url"].as_str().unwrap();
                 feed = url.rsplit('/').next().unwrap().to_owned();

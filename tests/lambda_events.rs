@@ -77,6 +77,7 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
     let mut entry = String::new();
     let (mut series, mut occurrence) = (String::new(), String::new());
     let mut feed = String::new();
+    let mut calendar = String::new();
     // A published report for the report routes.
     let week = "2026-11-16_2026-11-23";
     let manifest = shared::reports::Manifest {
@@ -123,6 +124,9 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
         ("listCalendarFeeds", &staff, StatusCode::OK),
         ("getCalendarFeed", &jane, StatusCode::OK),
         ("revokeCalendarFeed", &staff, StatusCode::OK),
+        ("addBusyCalendar", &staff, StatusCode::CREATED),
+        ("listBusyCalendars", &staff, StatusCode::OK),
+        ("removeBusyCalendar", &staff, StatusCode::OK),
         ("createPatient", &staff, StatusCode::CREATED),
         ("searchPatients", &staff, StatusCode::OK),
         ("getPatient", &staff, StatusCode::OK),
@@ -166,6 +170,7 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
             ("{{SERIES_ID}}", series.as_str()),
             ("{{OCCURRENCE_ID}}", occurrence.as_str()),
             ("{{FEED_FILE}}", feed.as_str()),
+            ("{{CALENDAR_ID}}", calendar.as_str()),
         ];
         let request = filled_event(&format!("apigw-v2-{op}.json"), &values);
         let (status, headers, body) = call(stack.router.clone(), request).await;
@@ -190,6 +195,7 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
                 assert_eq!(body["occurrences"][1]["start"], "2026-11-25T16:00:00-05:00")
             }
             "cancelSeries" => assert_eq!(body["occurrences"][3]["status"], "cancelled"),
+            "addBusyCalendar" => calendar = body["id"].as_str().unwrap().to_owned(),
             "createCalendarFeed" => {
                 let url = body["url"].as_str().unwrap();
                 feed = url.rsplit('/').next().unwrap().to_owned();

@@ -50,27 +50,20 @@ async fn the_sweep_removes_an_expired_hold_once() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{hold}");
     let event = fixture("schedule-sweep.json");
+    let calendars = practica_tests::public_calendars();
+    // (holds removed, offers made, series reservations given back) by one run.
+    let run = async |request_id: &str| {
+        let done = sweep::run(&stack.state, &calendars, event.clone(), request_id)
+            .await
+            .unwrap();
+        let n = |name: &str| done[name].as_u64().unwrap_or(u64::MAX);
+        (n("removed"), n("offered"), n("seriesReleased"))
+    };
     // Not expired yet: nothing to do.
-    let done = sweep::run(&stack.state, event.clone(), "req-0")
-        .await
-        .unwrap();
-    assert_eq!(
-        done,
-        json!({"removed": 0, "offered": 0, "seriesReleased": 0})
-    );
+    assert_eq!(run("req-0").await, (0, 0, 0));
     stack.clock.advance(jiff::SignedDuration::from_mins(6));
-    let done = sweep::run(&stack.state, event.clone(), "req-1")
-        .await
-        .unwrap();
-    assert_eq!(
-        done,
-        json!({"removed": 1, "offered": 0, "seriesReleased": 0})
-    );
-    let again = sweep::run(&stack.state, event, "req-2").await.unwrap();
-    assert_eq!(
-        again,
-        json!({"removed": 0, "offered": 0, "seriesReleased": 0})
-    );
+    assert_eq!(run("req-1").await, (1, 0, 0));
+    assert_eq!(run("req-2").await, (0, 0, 0));
     let swept = stack
         .scan()
         .await
@@ -83,7 +76,9 @@ async fn the_sweep_removes_an_expired_hold_once() {
         fixture("schedule-report-weekly.json"),
         json!({"detail": {"job": "holds-sweep"}}),
     ] {
-        let e = sweep::run(&stack.state, wrong, "req-3").await.unwrap_err();
+        let e = sweep::run(&stack.state, &calendars, wrong, "req-3")
+            .await
+            .unwrap_err();
         let diagnostic: lambda_runtime::Diagnostic = e.into();
         assert_eq!(diagnostic.error_type, "Permanent.InvalidEvent");
     }

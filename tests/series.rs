@@ -594,14 +594,24 @@ async fn a_series_that_stops_half_way_leaves_nothing_visible_and_is_given_back()
     let (_, free) = stack.get(&jane, &path).await;
     assert_eq!(free["slots"], json!([]), "{free}");
     let event = practica_tests::deployed::fixture("schedule-sweep.json", &[]);
-    let done = sweep::run(&stack.state, event.clone(), "req-early")
-        .await
-        .expect("sweep");
+    let done = sweep::run(
+        &stack.state,
+        &practica_tests::public_calendars(),
+        event.clone(),
+        "req-early",
+    )
+    .await
+    .expect("sweep");
     assert_eq!(done["seriesReleased"], 0);
     stack.clock.advance(jiff::SignedDuration::from_mins(3));
-    let done = sweep::run(&stack.state, event, "req-late")
-        .await
-        .expect("sweep");
+    let done = sweep::run(
+        &stack.state,
+        &practica_tests::public_calendars(),
+        event,
+        "req-late",
+    )
+    .await
+    .expect("sweep");
     assert_eq!(done["seriesReleased"], 1);
     let (_, free) = stack.get(&jane, &path).await;
     assert!(

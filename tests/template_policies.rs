@@ -41,6 +41,7 @@ const WRITERS: &[(&str, &[&str])] = &[
             "SERIES#*",
             "FEED#*",
             "FEEDTOKEN#*",
+            "BUSYCAL#*",
             "WAITLIST#*",
             "FEEDBACK#*",
             "MSG#*",
@@ -64,6 +65,7 @@ const WRITERS: &[(&str, &[&str])] = &[
             "LOCK#*",
             "HOLD#*",
             "SERIES#*",
+            "BUSYCAL#*",
             "WAITLIST#*",
             "MSG#*",
             "AUDIT#*",
@@ -443,6 +445,7 @@ async fn each_function_writes_only_the_partitions_it_is_granted() {
     let (mut appointment, mut feedback) = (String::new(), String::new());
     let (mut series, mut occurrence) = (String::new(), String::new());
     let mut feed = String::new();
+    let mut calendar = String::new();
     let steps: &[(&str, &str)] = &[
         ("get-me-no-token", ""),
         ("putPractice", &admin),
@@ -460,6 +463,9 @@ async fn each_function_writes_only_the_partitions_it_is_granted() {
         ("createCalendarFeed", &staff),
         ("getCalendarFeed", ""),
         ("revokeCalendarFeed", &staff),
+        ("addBusyCalendar", &staff),
+        ("listBusyCalendars", &staff),
+        ("removeBusyCalendar", &staff),
         ("createPatient", &staff),
         ("searchPatients", &staff),
         ("getPatient", &staff),
@@ -488,6 +494,7 @@ async fn each_function_writes_only_the_partitions_it_is_granted() {
                 ("{{SERIES_ID}}", &series),
                 ("{{OCCURRENCE_ID}}", &occurrence),
                 ("{{FEED_FILE}}", &feed),
+                ("{{CALENDAR_ID}}", &calendar),
             ],
         );
         let function = owner(e["routeKey"].as_str().unwrap());
@@ -499,6 +506,7 @@ async fn each_function_writes_only_the_partitions_it_is_granted() {
         match *op {
             "book" => appointment = body["id"].as_str().unwrap().to_owned(),
             "submitFeedback" => feedback = body["id"].as_str().unwrap().to_owned(),
+            "addBusyCalendar" => calendar = body["id"].as_str().unwrap().to_owned(),
             "createCalendarFeed" => {
                 let url = body["url"].as_str().unwrap();
                 feed = url.rsplit('/').next().unwrap().to_owned();
@@ -542,6 +550,7 @@ async fn each_function_writes_only_the_partitions_it_is_granted() {
     clock.advance(jiff::SignedDuration::from_mins(61));
     sweep::run(
         &functions["SweepFunction"].state,
+        &practica_tests::public_calendars(),
         event("schedule-sweep.json", &[]),
         "req-sweep",
     )

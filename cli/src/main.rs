@@ -40,7 +40,8 @@ enum Command {
         #[arg(long, default_value = ".practica")]
         data: PathBuf,
     },
-    /// Remove expired holds and offer their time to waiting patients (run on a schedule).
+    /// Remove expired holds and offer their time to waiting patients, give back stale series
+    /// reservations, read providers' other calendars that are due (`serve` does this every minute).
     Sweep {
         #[arg(long, default_value = ".practica")]
         data: PathBuf,
@@ -241,8 +242,16 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Sweep { data } => {
-            let (removed, offered) = serve::sweep(&data).await?;
-            println!("expired holds removed: {removed}; waitlist offers made: {offered}");
+            let swept = serve::sweep(&data).await?;
+            println!(
+                "expired holds removed: {}; waitlist offers made: {}; series reservations given back: {}; \
+                 other calendars read: {} (failed: {})",
+                swept.removed,
+                swept.offered,
+                swept.series_released,
+                swept.calendars_fetched,
+                swept.calendars_failed
+            );
             Ok(())
         }
         Command::Outbox { data, deliver } => {

@@ -156,18 +156,27 @@ fn spawn_notify(state: AppState, delivery: shared::notify::Delivery) {
     });
 }
 
-/// The scheduled functions' jobs, in process: the hold sweep, and the weekly and monthly reports.
+/// The providers' other calendars are read as the sweep function reads them: public https
+/// addresses only.
+fn calendar_source() -> shared::adapters::calendar_fetch::CalendarFetcher {
+    shared::adapters::calendar_fetch::CalendarFetcher::new(
+        shared::adapters::calendar_fetch::FetchPolicy::public(),
+    )
+}
+
+/// The scheduled functions' jobs, in process: the sweep (holds, stale series reservations, other
+/// calendars), and the weekly and monthly reports.
 fn spawn_scheduled_jobs(state: AppState, reports: reports::ReportJob) {
     let sweeping = state.clone();
     tokio::spawn(async move {
+        let calendars = calendar_source();
         let mut every = tokio::time::interval(SWEEP_EVERY);
         loop {
             every.tick().await;
             let run = format!("sweep-{}", run_id());
-            match shared::booking::holds::sweep_expired_holds(&sweeping, &run).await {
-                Ok((0, _)) => {}
-                Ok((removed, offered)) => tracing::info!(removed, offered, "holds swept"),
-                Err(e) => tracing::warn!(error = %e, "hold sweep failed; retrying"),
+            // The job logs what it did.
+            if let Err(e) = shared::booking::sweep::sweep(&sweeping, &calendars, &run).await {
+                tracing::warn!(error = %e, "sweep failed; retrying");
             }
         }
     });
@@ -243,11 +252,12 @@ pub async fn seed(data: &Path) -> anyhow::Result<crate::demo::Demo> {
         .map_err(|e| anyhow::anyhow!("seeding failed: {e}"))
 }
 
-/// `practica sweep`: removes expired holds and offers their time to the waitlist.
-pub async fn sweep(data: &Path) -> anyhow::Result<(usize, usize)> {
+/// `practica sweep`: removes expired holds and offers their time to the waitlist, gives back
+/// stale series reservations, and reads the providers' other calendars that are due.
+pub async fn sweep(data: &Path) -> anyhow::Result<shared::booking::sweep::Swept> {
     let state = crate::local::offline_state(data)?;
     let run = format!("sweep-{}", run_id());
-    shared::booking::holds::sweep_expired_holds(&state, &run)
+    shared::booking::sweep::sweep(&state, &calendar_source(), &run)
         .await
         .map_err(|e| anyhow::anyhow!("sweep failed: {e}"))
 }

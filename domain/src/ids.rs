@@ -66,6 +66,11 @@ ulid_id!(
     "ser"
 );
 ulid_id!(HoldId, "hld");
+ulid_id!(
+    /// One of a provider's other calendars (an ICS address whose busy time blocks theirs).
+    CalendarId,
+    "cal"
+);
 ulid_id!(WaitlistId, "wl");
 ulid_id!(OutboxId, "msg");
 ulid_id!(

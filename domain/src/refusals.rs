@@ -135,6 +135,14 @@ pub enum SetupError {
         "Patients' initials are shown only in a provider's own calendar feed, turned on by that provider."
     )]
     FeedInitials,
+    #[error(
+        "address is the https:// address of a calendar on the public internet (its app's secret or public iCal link), at most 2000 characters."
+    )]
+    CalendarAddress,
+    #[error("label is 1 to 60 characters without control characters.")]
+    CalendarLabel,
+    #[error("A provider may add 5 other calendars; remove one first.")]
+    TooManyCalendars,
 }
 
 /// Patient registration and demographics.

@@ -5,8 +5,9 @@
 // The front desk books Jane every week for 16 weeks from Tuesday 5 January 2027 at 10:00, cancels
 // one visit, tries to move the rest to Thursdays at 10:00 (one Thursday is taken: nothing changes
 // and the date is listed with that day's free times), moves them to Thursdays at 11:00; her
-// appointments, the provider's week across the change and the messages show them. Desktop and phone,
-// axe on each state.
+// appointments, the provider's week across the change and the messages show them; her provider's
+// calendar feed and another calendar of hers (refused over http, added, its failed read shown,
+// removed). Desktop and phone, axe on each state.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -58,7 +59,8 @@ async function journey(browser, label, width, height, { rivera, followUp }) {
   const page = await context.newPage();
   const problems = [];
   page.on('pageerror', (e) => problems.push(e.message));
-  page.on('console', (m) => { if (m.type() === 'error' && !/status of 409/.test(m.text())) problems.push(m.text()); });
+  // The refusals the journey provokes (a taken Thursday: 409; a plain-http calendar: 422).
+  page.on('console', (m) => { if (m.type() === 'error' && !/status of (409|422)/.test(m.text())) problems.push(m.text()); });
   await page.goto(base);
   await page.getByRole('button', { name: 'Staff sign-in' }).click();
   await page.getByRole('button', { name: 'Front desk (demo staff)' }).click();
@@ -150,6 +152,38 @@ async function journey(browser, label, width, height, { rivera, followUp }) {
     assert.match(ics, /SUMMARY:Appointment: Follow-up session\r\n/);
     assert.match(ics, /DTSTART:20270318T150000Z\r\n/);
     assert.ok(!/Jane|Demo|Omar|Haddad/.test(ics), 'no patient names in the feed');
+
+    // Dr. Rivera's other calendar: a plain-http address is refused with the reason; an https one
+    // is added and listed by its name and host only; the server's sweep (every minute) tries to
+    // read it (the name does not resolve here) and the console shows why it failed; removed.
+    const other = page.locator('.other-calendars').filter({ has: page.getByRole('heading', { name: 'Busy time from other calendars: Dr. Ana Rivera' }) });
+    await other.getByText('No other calendars.').waitFor();
+    await other.getByLabel('Name (e.g. Personal)').fill('Personal');
+    await other.getByLabel('Calendar address').fill('http://calendar.example/rivera.ics');
+    await other.getByRole('button', { name: 'Add calendar' }).click();
+    await other.getByRole('status').filter({ hasText: /^Not added: address is the https:\/\/ address/ }).waitFor();
+    await other.getByLabel('Calendar address').fill('https://calendar.invalid/private-5d2e/rivera.ics');
+    await other.getByRole('button', { name: 'Add calendar' }).click();
+    await other.getByRole('status').filter({ hasText: 'Added Personal (calendar.invalid)' }).waitFor();
+    assert.equal(await other.getByLabel('Calendar address').inputValue(), '', 'the address is not kept in the page');
+    const row = other.locator('li', { hasText: 'Personal (calendar.invalid)' });
+    await row.waitFor();
+    assert.ok(!(await other.innerText()).includes('private-5d2e'), 'the address is never shown');
+    await axe(page, 'another calendar added (staff)');
+    // The list shows what the table holds when shown: show it again until the sweep has run.
+    const failedRow = page.locator('.other-calendars li', { hasText: /Last read failed: The (calendar's server could not be reached|calendar's server did not answer|address points into a private network)/ });
+    for (let tries = 0; !(await failedRow.count()); tries += 1) {
+      assert.ok(tries < 45, 'the sweep read the calendar within 90 seconds');
+      await page.waitForTimeout(2000);
+      await page.getByRole('button', { name: 'Show calendar feeds' }).click();
+      await page.locator('.other-calendars li').first().waitFor();
+    }
+    const failed = page.locator('.other-calendars').filter({ has: page.getByRole('heading', { name: 'Busy time from other calendars: Dr. Ana Rivera' }) });
+    await axe(page, 'another calendar that could not be read (staff)');
+    await failed.getByRole('button', { name: 'Remove the calendar Personal' }).click();
+    await failed.getByRole('button', { name: 'Yes, remove it' }).click();
+    await failed.getByRole('status').filter({ hasText: /^Removed Personal/ }).waitFor();
+    await failed.getByText('No other calendars.').waitFor();
 
     // Jane, on her own page: each visit says it repeats; she cancels from 15 April on.
     await page.getByRole('button', { name: 'Sign out' }).click();

@@ -882,3 +882,54 @@ pub fn always_open() -> domain::schedule::Rules {
         cancel_cutoff_hours: 24,
     }
 }
+
+/// Other calendars as a test serves them (the sweep's `CalendarSource` port): each address
+/// answers the text or the fetch error it was given; any other address is unreachable. The real
+/// adapter (`shared::adapters::calendar_fetch`) has its own tests against a local server.
+#[derive(Default)]
+pub struct Calendars {
+    answers: std::sync::Mutex<
+        std::collections::HashMap<String, Result<String, shared::booking::busy::port::FetchError>>,
+    >,
+    fetched: std::sync::Mutex<Vec<String>>,
+}
+
+impl Calendars {
+    pub fn answer(
+        &self,
+        address: &str,
+        answer: Result<&str, shared::booking::busy::port::FetchError>,
+    ) {
+        self.answers
+            .lock()
+            .unwrap()
+            .insert(address.to_owned(), answer.map(str::to_owned));
+    }
+    /// The addresses fetched so far, in order.
+    pub fn fetched(&self) -> Vec<String> {
+        self.fetched.lock().unwrap().clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl shared::booking::busy::port::CalendarSource for Calendars {
+    async fn fetch(
+        &self,
+        address: &str,
+    ) -> Result<String, shared::booking::busy::port::FetchError> {
+        self.fetched.lock().unwrap().push(address.to_owned());
+        self.answers
+            .lock()
+            .unwrap()
+            .get(address)
+            .cloned()
+            .unwrap_or(Err(shared::booking::busy::port::FetchError::Unreachable))
+    }
+}
+
+/// The production calendar reader (public https addresses only), for sweeps with no calendars.
+pub fn public_calendars() -> shared::adapters::calendar_fetch::CalendarFetcher {
+    shared::adapters::calendar_fetch::CalendarFetcher::new(
+        shared::adapters::calendar_fetch::FetchPolicy::public(),
+    )
+}

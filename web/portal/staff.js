@@ -515,10 +515,77 @@ async function showFeeds() {
       link.append(button);
     }
     box.append(link);
+    if (f.providerId) box.append(otherCalendars(f, index));
     return box;
   });
   $('feeds').replaceChildren(...blocks);
   if (!feeds.length) status.textContent = 'No calendar of yours to share.';
+}
+
+// A provider's other calendars (Google, Outlook, Apple iCal addresses) whose busy time blocks
+// their availability: listed by label and host (an address is never shown again), with the last
+// read's outcome; added by label and address; removed after a confirmation.
+function otherCalendars(f, index) {
+  const section = el('div', { className: 'other-calendars' });
+  const heading = el('h4', { id: `busy-${index}-title`, textContent: `Busy time from other calendars: ${f.name}` });
+  const rows = el('ul', { className: 'list', id: `busy-${index}-list` });
+  rows.setAttribute('aria-labelledby', heading.id);
+  const status = el('p', { id: `busy-${index}-status`, role: 'status' });
+  const path = `/v1/providers/${encodeURIComponent(f.providerId)}/calendars`;
+  const key = { add: newKey() };
+  const refresh = async () => {
+    const { calendars } = await api(path);
+    list(rows.id, calendars.map((c) => {
+      let state = 'Not read yet: the first read comes within a few minutes.';
+      if (c.error) {
+        state = `Last read failed: ${c.error}${c.lastFetchedAt ? ` The busy time read ${when(c.lastFetchedAt)} still counts.` : ''}`;
+      } else if (c.lastFetchedAt) {
+        state = `Read ${when(c.lastFetchedAt)}: ${c.busyBlocks} busy ${c.busyBlocks === 1 ? 'time' : 'times'}${c.skippedEvents ? ` (${c.skippedEvents} events could not be read)` : ''}.`;
+      }
+      const row = item(`${c.label} (${c.host})`, state);
+      row.append(confirmButton('Remove', 'Yes, remove it', 'No, keep it', async () => {
+        try {
+          await api(`${path}/${encodeURIComponent(c.id)}/remove`, { method: 'POST', key: newKey(), json: {} });
+          await refresh();
+          status.textContent = `Removed ${c.label}: its busy time no longer blocks ${f.name}'s availability.`;
+        } catch (error) {
+          if (!error.signedOut) status.textContent = `Not removed: ${error.message}`;
+        }
+      }, `Remove the calendar ${c.label}`));
+      return row;
+    }), 'No other calendars.');
+  };
+  const label = el('input', { type: 'text', id: `busy-${index}-label`, maxLength: 60, autocomplete: 'off' });
+  const address = el('input', { type: 'url', id: `busy-${index}-address`, maxLength: 2000, autocomplete: 'off', spellcheck: false });
+  const hint = el('p', {
+    id: `busy-${index}-hint`, className: 'muted',
+    textContent: 'The calendar app\'s secret iCal address (https://). It is stored encrypted and never shown again; times it marks busy, including repeating events, stop being bookable.',
+  });
+  address.setAttribute('aria-describedby', hint.id);
+  const form = el('form', { noValidate: true },
+    el('label', { htmlFor: label.id, textContent: 'Name (e.g. Personal)' }), label,
+    el('label', { htmlFor: address.id, textContent: 'Calendar address' }), address, hint,
+    el('button', { type: 'submit', textContent: 'Add calendar' }));
+  form.addEventListener('input', () => { key.add = newKey(); });
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    if (!label.value.trim() || !address.value.trim()) {
+      status.textContent = 'Give the calendar a name and its address.';
+      return;
+    }
+    try {
+      const added = await api(path, { method: 'POST', key: key.add, json: { label: label.value.trim(), address: address.value.trim() } });
+      key.add = newKey();
+      form.reset();
+      await refresh();
+      status.textContent = `Added ${added.label} (${added.host}); its busy time counts from its first read.`;
+    } catch (error) {
+      if (!error.signedOut) status.textContent = `Not added: ${error.message}`;
+    }
+  });
+  section.append(heading, rows, form, status);
+  refresh().catch((error) => { if (!error.signedOut) status.textContent = error.message; });
+  return section;
 }
 
 // Booking for the opened patient on any day of the booking window: that day's free times, then a

@@ -6,14 +6,16 @@
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use domain::ids::{AppointmentId, FeedbackId, PatientId, ProviderId, SeriesId, WaitlistId};
+use domain::ids::{
+    AppointmentId, CalendarId, FeedbackId, PatientId, ProviderId, SeriesId, WaitlistId,
+};
 use domain::schedule::Rules;
 use serde::Serialize;
 use shared::audit::{access, search};
 use shared::auth::{Principal, Role, Subject};
 use shared::booking::{
-    appointments, availability, book, changes, feeds, holds, patient_search, patients, series,
-    setup, waitlist,
+    appointments, availability, book, busy, changes, feeds, holds, patient_search, patients,
+    series, setup, waitlist,
 };
 use shared::common::paging::PageQuery;
 use shared::feedback;
@@ -214,6 +216,40 @@ async fn create_feed(change: Change<feeds::FeedRequest>) -> Result<Reply, ApiErr
 
 async fn revoke_feed(change: Change<feeds::RevokeRequest>) -> Result<Reply, ApiError> {
     change.run(Operation::RevokeFeed, feeds::revoke_feed).await
+}
+
+async fn add_busy_calendar(
+    ApiPath(id): ApiPath<String>,
+    change: Change<busy::manage::AddCalendarRequest>,
+) -> Result<Reply, ApiError> {
+    let id = path_id(&id, ProviderId::parse)?;
+    let work = async |s: &AppState, c: &Caller, i: &Idempotency, req| {
+        busy::manage::add_calendar(s, c, i, &id, req).await
+    };
+    change.run(Operation::AddBusyCalendar(&id), work).await
+}
+
+async fn list_busy_calendars(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Json200 {
+    let id = path_id(&id, ProviderId::parse)?;
+    Ok(Json(busy::manage::list_calendars(&s, &caller, &id).await?))
+}
+
+async fn remove_busy_calendar(
+    ApiPath((provider, calendar)): ApiPath<(String, String)>,
+    change: Change<busy::manage::RemoveCalendarRequest>,
+) -> Result<Reply, ApiError> {
+    let provider = path_id(&provider, ProviderId::parse)?;
+    let calendar = path_id(&calendar, CalendarId::parse)?;
+    let work = async |s: &AppState, c: &Caller, i: &Idempotency, _| {
+        busy::manage::remove_calendar(s, c, i, &provider, &calendar).await
+    };
+    change
+        .run(Operation::RemoveBusyCalendar(&provider, &calendar), work)
+        .await
 }
 
 async fn list_feeds(State(s): State<AppState>, caller: Caller) -> Json200 {
@@ -429,6 +465,14 @@ pub fn routes(state: AppState) -> Router {
             axum::routing::put(put_schedule),
         )
         .route("/v1/providers/{providerId}/availability", get(availability))
+        .route(
+            "/v1/providers/{providerId}/calendars",
+            get(list_busy_calendars).post(add_busy_calendar),
+        )
+        .route(
+            "/v1/providers/{providerId}/calendars/{calendarId}/remove",
+            post(remove_busy_calendar),
+        )
         .route("/v1/services", get(list_services).post(create_service))
         .route("/v1/holds", post(create_hold))
         .route("/v1/appointments", get(list_appointments).post(book))

@@ -1,11 +1,13 @@
-//! The sweep function: every 5 minutes on EventBridge Scheduler, removes the holds that have
-//! expired and offers their time to the earliest waiting patient it suits
-//! (`shared::booking::holds::sweep_expired_holds`, the same code `practica sweep` and `practica serve`
-//! run). Expired holds never block a booking meanwhile; this only makes freed time reach the
-//! waitlist. Idempotent: a hold already removed or booked is skipped, so a retried or overlapping
-//! run changes nothing twice.
+//! The sweep function: every 5 minutes on EventBridge Scheduler, runs `shared::booking::sweep`
+//! (the same code `practica sweep` and `practica serve` run): removes the holds that have expired
+//! and offers their time to the earliest waiting patient it suits, gives back series reservations
+//! that never committed, and fetches the providers' other calendars that are due (every 15
+//! minutes) into busy time. Expired holds never block a booking meanwhile; this only makes freed
+//! time reach the waitlist. Idempotent: a hold already removed or booked is skipped, a calendar is
+//! claimed before it is fetched, so a retried or overlapping run changes nothing twice.
 
-use serde_json::{Value, json};
+use serde_json::Value;
+use shared::booking::busy::port::CalendarSource;
 use shared::{error::ApiError, state::AppState};
 
 /// Why a run failed, and whether trying again can help.
@@ -52,14 +54,16 @@ pub fn check_event(event: &Value) -> Result<(), SweepError> {
     }
 }
 
-/// One invocation; `request_id` (the Lambda request id) names the run in its audit entries.
-pub async fn run(state: &AppState, event: Value, request_id: &str) -> Result<Value, SweepError> {
+/// One invocation; `request_id` (the Lambda request id) names the run in its audit entries;
+/// `calendars` reads the providers' other calendars (the internet, from the function).
+pub async fn run(
+    state: &AppState,
+    calendars: &dyn CalendarSource,
+    event: Value,
+    request_id: &str,
+) -> Result<Value, SweepError> {
     check_event(&event)?;
     let run_id = format!("sweep-{request_id}");
-    let (removed, offered) = shared::booking::holds::sweep_expired_holds(state, &run_id).await?;
-    tracing::info!(removed, offered, "holds swept");
-    // Series changes a request reserved and never committed (it stopped half-way).
-    let released = shared::booking::series::give_back_stale(state, &run_id).await?;
-    tracing::info!(released, "stale series reservations given back");
-    Ok(json!({ "removed": removed, "offered": offered, "seriesReleased": released }))
+    let swept = shared::booking::sweep::sweep(state, calendars, &run_id).await?;
+    serde_json::to_value(swept).map_err(|e| SweepError::Failed(e.to_string()))
 }

@@ -12,6 +12,7 @@ use aws_smithy_runtime_api::client::dns::{DnsFuture, ResolveDns, ResolveDnsError
 use axum::body::Bytes;
 
 use super::https::HttpsClient;
+use crate::booking::busy::port::{CalendarSource, FetchError, check_address, is_public};
 
 /// The largest calendar read.
 pub const MAX_CALENDAR_BYTES: usize = 2 * 1024 * 1024;
@@ -19,27 +20,6 @@ pub const MAX_CALENDAR_BYTES: usize = 2 * 1024 * 1024;
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 /// Redirects followed (to the same host only).
 const MAX_REDIRECTS: usize = 3;
-
-/// Why a calendar could not be fetched, in words for the console (never the address).
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum FetchError {
-    #[error("The address is not an https:// address.")]
-    NotHttps,
-    #[error("The address points into a private network, this machine or a link-local range.")]
-    PrivateAddress,
-    #[error("The calendar's server redirected to another host.")]
-    RedirectElsewhere,
-    #[error("The calendar's server redirected too many times.")]
-    TooManyRedirects,
-    #[error("The calendar is larger than 2 MB.")]
-    TooLarge,
-    #[error("The calendar's server did not answer within 10 seconds.")]
-    TimedOut,
-    #[error("The calendar's server answered {0}.")]
-    Status(u16),
-    #[error("The calendar's server could not be reached.")]
-    Unreachable,
-}
 
 /// Where a fetch may go. Production: [`FetchPolicy::public`]. Tests also allow their own local
 /// server (by its exact socket address) and plain http to it; nothing in configuration does.
@@ -59,41 +39,6 @@ impl FetchPolicy {
             allowed: Vec::new(),
             max_bytes: MAX_CALENDAR_BYTES,
             timeout: FETCH_TIMEOUT,
-        }
-    }
-}
-
-/// Whether an address is on the public internet: not loopback, private, shared (CGNAT),
-/// link-local, unique-local, multicast, unspecified, broadcast or documentation; IPv4-mapped IPv6
-/// addresses are judged by their IPv4 address.
-pub fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            !(v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_multicast()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_documentation()
-                || a == 0
-                || (a == 100 && (64..128).contains(&b))
-                || (a == 192 && b == 0 && v4.octets()[2] == 0)
-                || a >= 240)
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
-            }
-            let first = v6.segments()[0];
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-                || first == 0x2001 && v6.segments()[1] == 0x0db8
-                || first == 0x0064 && v6.segments()[1] == 0xff9b)
         }
     }
 }
@@ -142,35 +87,34 @@ impl CalendarFetcher {
         }
     }
 
-    /// Whether `url` may be fetched at all: its scheme, no user info, and a host that, when it is
-    /// an address, is public (names are checked when they resolve).
+    /// Whether `url` may be fetched at all: what [`check_address`] allows, or (tests only) plain
+    /// http to a socket address the policy names.
     pub fn check(&self, url: &str) -> Result<http::Uri, FetchError> {
         let uri: http::Uri = url.parse().map_err(|_| FetchError::NotHttps)?;
-        match uri.scheme_str() {
-            Some("https") => {}
-            Some("http") if !self.policy.https_only => {}
-            _ => return Err(FetchError::NotHttps),
+        let allowed = uri
+            .scheme_str()
+            .is_some_and(|s| s == "http" || s == "https")
+            && uri.authority().is_some_and(|a| {
+                let port = a.port_u16().unwrap_or(if uri.scheme_str() == Some("http") {
+                    80
+                } else {
+                    443
+                });
+                a.host()
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<IpAddr>()
+                    .is_ok_and(|ip| self.policy.allowed.contains(&SocketAddr::new(ip, port)))
+            });
+        if allowed && (uri.scheme_str() == Some("https") || !self.policy.https_only) {
+            return Ok(uri);
         }
-        let authority = uri.authority().ok_or(FetchError::NotHttps)?;
-        if authority.as_str().contains('@') {
-            return Err(FetchError::NotHttps);
-        }
-        let host = authority
-            .host()
-            .trim_start_matches('[')
-            .trim_end_matches(']');
-        if let Ok(ip) = host.parse::<IpAddr>() {
-            let port = authority.port_u16().unwrap_or(443);
-            let allowed = self.policy.allowed.contains(&SocketAddr::new(ip, port));
-            if !is_public(ip) && !allowed {
-                return Err(FetchError::PrivateAddress);
-            }
-        }
+        check_address(url)?;
         Ok(uri)
     }
 
     /// The calendar at `url`, as text.
-    pub async fn fetch(&self, url: &str) -> Result<String, FetchError> {
+    pub async fn fetch_text(&self, url: &str) -> Result<String, FetchError> {
         let started = tokio::time::Instant::now();
         let first = self.check(url)?;
         let mut uri = first.clone();
@@ -210,6 +154,13 @@ impl CalendarFetcher {
             return Ok(String::from_utf8_lossy(response.body()).into_owned());
         }
         Err(FetchError::TooManyRedirects)
+    }
+}
+
+#[async_trait::async_trait]
+impl CalendarSource for CalendarFetcher {
+    async fn fetch(&self, address: &str) -> Result<String, FetchError> {
+        self.fetch_text(address).await
     }
 }
 
@@ -273,7 +224,7 @@ mod tests {
             .await;
         let fetcher = fetcher_for(&server, FETCH_TIMEOUT);
         let url = format!("{}/old.ics", server.uri());
-        assert_eq!(fetcher.fetch(&url).await.unwrap(), ICS);
+        assert_eq!(fetcher.fetch_text(&url).await.unwrap(), ICS);
     }
 
     #[tokio::test]
@@ -299,7 +250,7 @@ mod tests {
                 .await;
             let fetcher = fetcher_for(&server_redirect, FETCH_TIMEOUT);
             let got = fetcher
-                .fetch(&format!("{}/a.ics", server_redirect.uri()))
+                .fetch_text(&format!("{}/a.ics", server_redirect.uri()))
                 .await;
             assert_eq!(got, Err(FetchError::RedirectElsewhere), "{location}");
         }
@@ -315,7 +266,7 @@ mod tests {
             .await;
         let fetcher = fetcher_for(&server, FETCH_TIMEOUT);
         assert_eq!(
-            fetcher.fetch(&server.uri()).await,
+            fetcher.fetch_text(&server.uri()).await,
             Err(FetchError::TooLarge)
         );
     }
@@ -329,7 +280,7 @@ mod tests {
             .await;
         let fetcher = fetcher_for(&server, Duration::from_millis(300));
         assert_eq!(
-            fetcher.fetch(&server.uri()).await,
+            fetcher.fetch_text(&server.uri()).await,
             Err(FetchError::TimedOut)
         );
     }
@@ -368,32 +319,8 @@ mod tests {
         assert!(fetcher.check("https://calendar.example/x.ics").is_ok());
         // A name that resolves to this machine is refused when it resolves, before any connection.
         assert_eq!(
-            fetcher.fetch("https://localhost:9/x.ics").await,
+            fetcher.fetch_text("https://localhost:9/x.ics").await,
             Err(FetchError::PrivateAddress)
         );
-    }
-
-    #[test]
-    fn public_addresses() {
-        for ip in ["8.8.8.8", "1.1.1.1", "2606:4700::1111"] {
-            assert!(is_public(ip.parse().unwrap()), "{ip}");
-        }
-        for ip in [
-            "127.0.0.1",
-            "10.0.0.1",
-            "172.16.0.1",
-            "192.168.0.1",
-            "169.254.169.254",
-            "0.0.0.0",
-            "100.64.0.1",
-            "224.0.0.1",
-            "::1",
-            "fe80::1",
-            "fd00::1",
-            "::ffff:127.0.0.1",
-            "192.0.2.1",
-        ] {
-            assert!(!is_public(ip.parse().unwrap()), "{ip}");
-        }
     }
 }

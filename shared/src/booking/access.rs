@@ -47,3 +47,21 @@ pub(super) fn authorize_attendance(caller: &Caller, provider: &Provider) -> Resu
         None => Err(ApiError::Forbidden),
     }
 }
+
+/// Who may manage a provider's calendar links (feeds, other calendars): the provider themself,
+/// staff and admins; a provider without a login, staff and admins only.
+pub(super) async fn authorize_calendar(
+    state: &crate::state::AppState,
+    caller: &Caller,
+    id: &domain::ids::ProviderId,
+) -> Result<Provider, ApiError> {
+    let provider = crate::common::lookup::provider(state, id).await?;
+    match &provider.subject {
+        Some(sub) => caller.principal.authorize(
+            &[Role::Provider, Role::Staff, Role::Admin],
+            Resource::Provider(sub),
+        )?,
+        None => caller.authorize_staff()?,
+    }
+    Ok(provider)
+}

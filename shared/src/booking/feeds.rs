@@ -27,7 +27,7 @@ use crate::store::{
     attr, query_all,
 };
 use crate::unit_of_work::{Actor, Audit, Idempotency, Reply, Write, commit, refused};
-use domain::access::{Caller, Resource, Role};
+use domain::access::{Caller, Role};
 use domain::booking::{Appointment, Provider, Service, Status};
 use domain::ics::{Event, calendar, initials};
 use domain::ids::ProviderId;
@@ -72,15 +72,9 @@ async fn authorize(
         caller.authorize_staff()?;
         return Ok(None);
     };
-    let provider = provider(state, id).await?;
-    match &provider.subject {
-        Some(sub) => caller.principal.authorize(
-            &[Role::Provider, Role::Staff, Role::Admin],
-            Resource::Provider(sub),
-        )?,
-        None => caller.authorize_staff()?,
-    }
-    Ok(Some(provider))
+    Ok(Some(
+        super::access::authorize_calendar(state, caller, id).await?,
+    ))
 }
 
 async fn all_providers(state: &AppState) -> Result<Vec<Provider>, ApiError> {

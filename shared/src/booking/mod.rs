@@ -6,6 +6,9 @@
 //! - [`availability`], [`holds`], [`book`], [`appointments`], [`changes`], [`waitlist`]: the
 //!   patient's path from a free time to an appointment, and back.
 //! - [`series`]: recurring series, booked, moved and cancelled from one occurrence on.
+//! - [`feeds`]: providers' calendars as subscription links; [`busy`]: busy time from their other
+//!   calendars, as lock units.
+//! - [`sweep`]: the five-minute job (holds, stale series reservations, other calendars).
 //! - Shared by them: [`access`] (who may read or change an appointment), [`slots`] (lock units
 //!   as table writes). What other use cases need too lives in `crate::common` (input, lookups,
 //!   the patient acted for); the per-patient allowances are claimed by the unit of work
@@ -15,6 +18,7 @@ pub(crate) mod access;
 pub mod appointments;
 pub mod availability;
 pub mod book;
+pub mod busy;
 pub mod changes;
 pub mod feeds;
 pub mod holds;
@@ -24,4 +28,5 @@ pub mod patients;
 pub mod series;
 pub mod setup;
 pub mod slots;
+pub mod sweep;
 pub mod waitlist;

@@ -157,6 +157,18 @@ pub const SKIPPED: &str = "skipped";
 /// A series change reserved on the table and not committed yet (JSON).
 pub const PENDING: &str = "pending";
 
+/// A busy calendar's sealed ICS address, and its host (shown; the address is a secret).
+pub const ADDRESS: &str = "address";
+pub const HOST: &str = "host";
+pub const LABEL: &str = "label";
+/// A busy calendar's last fetch: when tried, when it last worked, what failed, the blocks it gave.
+pub const ATTEMPTED_AT: &str = "attempted_at";
+pub const FETCHED_AT: &str = "fetched_at";
+pub const ERROR: &str = "error";
+pub const BLOCKS: &str = "blocks";
+/// When a provider's busy calendars last changed in a way the lock units have not caught up with.
+pub const CHANGED_AT: &str = "changed_at";
+
 #[cfg(test)]
 mod tests {
     //! The spelling rule, checked on the crate's own sources: outside the table adapters, no

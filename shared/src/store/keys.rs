@@ -13,6 +13,10 @@
 //! - calendar feed `FEED#<practice or provider id>` / `CURRENT` (its link's hash and settings), and
 //!   `FEEDTOKEN#<sha256 of the link's token>` / `FEED` (what a fetch finds), with the link's
 //!   fetches of an hour at `RATE#<hour>` beside it
+//! - a provider's other calendars (busy time) `BUSYCAL#<provider>` / `CAL#<id>` (the sealed ICS
+//!   address, its label and host, the last fetch's outcome and blocks), and `BUSYCAL#<provider>` /
+//!   `SUMMARY` (GSI `BUSYCALS` / `<provider>`: how many, and when they last changed), which the
+//!   sweep lists; their busy time is lock units owned by [`BUSY_OWNER`]
 //! - hold `HOLD#<id>` / `HOLD` (GSI `HOLDS` / `<expiry>#<id>` for the expiry sweep)
 //! - waitlist entry `WAITLIST#<provider>` / `<id>` (GSI `PATIENT#<patient>#WAITLIST`)
 //! - patient `PATIENT#<id>` / `PROFILE` (GSI `EMAIL#<blind index>` / `PATIENT#<id>`)
@@ -56,8 +60,8 @@
 
 use crate::store::Key;
 use domain::ids::{
-    AppointmentId, ChargeId, FeedbackId, HoldId, OutboxId, PatientId, PaymentId, ProviderId,
-    SeriesId, ServiceId,
+    AppointmentId, CalendarId, ChargeId, FeedbackId, HoldId, OutboxId, PatientId, PaymentId,
+    ProviderId, SeriesId, ServiceId,
 };
 
 pub const PROVIDERS_INDEX: &str = "PROVIDERS";
@@ -122,6 +126,22 @@ pub fn feed_token_key(hash: &str) -> Key {
 pub fn feed_rate_key(hash: &str, hour: i64) -> Key {
     Key::new(format!("FEEDTOKEN#{hash}"), format!("RATE#{hour}"))
 }
+pub fn busy_calendar_partition(provider: &ProviderId) -> String {
+    format!("BUSYCAL#{provider}")
+}
+pub const BUSY_CALENDAR_PREFIX: &str = "CAL#";
+pub fn busy_calendar_key(provider: &ProviderId, id: &CalendarId) -> Key {
+    Key::new(
+        busy_calendar_partition(provider),
+        format!("{BUSY_CALENDAR_PREFIX}{id}"),
+    )
+}
+pub fn busy_summary_key(provider: &ProviderId) -> Key {
+    Key::new(busy_calendar_partition(provider), "SUMMARY")
+}
+pub const BUSY_CALENDARS_INDEX: &str = "BUSYCALS";
+/// The owner of the lock units a provider's other calendars fill (not an appointment or hold id).
+pub const BUSY_OWNER: &str = "busy-calendars";
 pub fn hold_key(id: &HoldId) -> Key {
     Key::new(format!("HOLD#{id}"), "HOLD")
 }
@@ -283,6 +303,7 @@ pub const PARTITIONS: &[&str] = &[
     "SERIES#*",
     "FEED#*",
     "FEEDTOKEN#*",
+    "BUSYCAL#*",
     "WAITLIST#*",
     "FEEDBACK#*",
     "MSG#*",
@@ -471,6 +492,15 @@ mod tests {
             ("feed_key", feed_key("practice").pk),
             ("feed_token_key", feed_token_key("ab").pk),
             ("feed_rate_key", feed_rate_key("ab", 1).pk),
+            (
+                "busy_calendar_partition",
+                busy_calendar_partition(&provider),
+            ),
+            (
+                "busy_calendar_key",
+                busy_calendar_key(&provider, &CalendarId::new()).pk,
+            ),
+            ("busy_summary_key", busy_summary_key(&provider).pk),
             (
                 "patient_series_key",
                 patient_series_key(&patient, &SeriesId::new()).pk,

@@ -18,7 +18,9 @@ use crate::error::{ApiError, InputError};
 use crate::state::AppState;
 use crate::unit_of_work::{Idempotency, Reply};
 use domain::access::Caller;
-use domain::ids::{AppointmentId, FeedbackId, IdempotencyKey, ProviderId, SeriesId, WaitlistId};
+use domain::ids::{
+    AppointmentId, CalendarId, FeedbackId, IdempotencyKey, ProviderId, SeriesId, WaitlistId,
+};
 
 /// What a key is bound to: the route and its path ids. These names are inside every stored
 /// fingerprint, so renaming one would make that route's stored replies unreachable.
@@ -48,6 +50,8 @@ pub enum Operation<'a> {
     MoveSeries(&'a SeriesId),
     CreateFeed,
     RevokeFeed,
+    AddBusyCalendar(&'a ProviderId),
+    RemoveBusyCalendar(&'a ProviderId, &'a CalendarId),
 }
 
 impl fmt::Display for Operation<'_> {
@@ -77,6 +81,8 @@ impl fmt::Display for Operation<'_> {
             Operation::MoveSeries(id) => write!(f, "move_series:{id}"),
             Operation::CreateFeed => f.write_str("create_feed"),
             Operation::RevokeFeed => f.write_str("revoke_feed"),
+            Operation::AddBusyCalendar(p) => write!(f, "add_busy_calendar:{p}"),
+            Operation::RemoveBusyCalendar(p, c) => write!(f, "remove_busy_calendar:{p}:{c}"),
         }
     }
 }

@@ -109,6 +109,9 @@ fn refusal(e: &ApiError) -> Option<(StatusCode, &'static str)> {
             S::InvalidProviders => (INVALID, "invalid_providers"),
             S::UnknownProvider => (INVALID, "unknown_provider"),
             S::FeedInitials => (INVALID, "feed_initials"),
+            S::CalendarAddress => (INVALID, "calendar_address"),
+            S::CalendarLabel => (INVALID, "invalid_label"),
+            S::TooManyCalendars => (CONFLICT, "too_many_calendars"),
             S::ChangedMeanwhile => (CONFLICT, "conflict"),
         },
         ApiError::Patient(p) => match p {

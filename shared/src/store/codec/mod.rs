@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod booking;
+pub mod busy;
 pub mod feedback;
 pub mod feeds;
 pub mod notify;
