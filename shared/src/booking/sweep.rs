@@ -45,6 +45,10 @@ pub async fn sweep(
         busy_units_taken: taken,
         busy_units_released: released,
     };
-    tracing::info!(?swept, "swept");
+    if swept == Swept::default() {
+        tracing::debug!("swept: nothing to do");
+    } else {
+        tracing::info!(?swept, "swept");
+    }
     Ok(swept)
 }
