@@ -337,6 +337,31 @@ async fn journey(stack: Option<Stack>) {
     );
     assert!(thursday(&free_on(&stack, &demo, "2027-02-11").await));
     assert_eq!(listed(&stack, &rivera, &demo).await.len(), 1);
+    // A sweep that read the calendars before the removal may take its time again meanwhile: the
+    // removal leaves the provider marked until a later sweep has reconciled, which gives it back.
+    let tuesday = jiff::civil::date(2027, 2, 2)
+        .at(10, 0, 0, 0)
+        .to_zoned(jiff::tz::TimeZone::get("America/New_York").unwrap())
+        .unwrap()
+        .timestamp()
+        .as_second();
+    let stale =
+        shared::store::Item::new(shared::store::keys::lock_key(&demo.providers[0], tuesday))
+            .with("owner", shared::store::keys::BUSY_OWNER)
+            .with(shared::store::TTL_ATTR, tuesday + 300);
+    stack.state.table.put(stale, None).await.unwrap();
+    assert!(
+        !free_on(&stack, &demo, "2027-02-02")
+            .await
+            .contains(&"10:00".to_owned())
+    );
+    let swept = sweep(&stack, &calendars).await;
+    assert_eq!(swept.busy_units_released, 1, "{swept:?}");
+    assert!(
+        free_on(&stack, &demo, "2027-02-02")
+            .await
+            .contains(&"10:00".to_owned())
+    );
     let (status, _) = stack
         .post(
             &rivera,
@@ -382,26 +407,30 @@ async fn addresses_are_checked_sealed_and_only_their_provider_or_staff_manage_th
     let okafor = stack.token("provider-okafor", &[Role::Provider]);
     let jane = stack.token(DEMO_PATIENT, &[Role::Patient]);
     let path = calendars_path(&demo);
+    let address = |a: &str| json!({"label": "x", "address": a});
     for (n, (body, code)) in [
+        (address("http://calendar.example/a.ics"), "calendar_address"),
+        (address("ftp://calendar.example/a.ics"), "calendar_address"),
         (
-            json!({"label": "x", "address": "http://calendar.example/a.ics"}),
+            address("https://calendar.example:8443/a.ics"),
             "calendar_address",
         ),
         (
-            json!({"label": "x", "address": "webcal://calendar.example/a.ics"}),
-            "calendar_address",
+            address("https://127.0.0.1/a.ics"),
+            "calendar_address_private",
         ),
         (
-            json!({"label": "x", "address": "https://127.0.0.1/a.ics"}),
-            "calendar_address",
+            address("https://169.254.169.254/latest/"),
+            "calendar_address_private",
+        ),
+        (address("https://[::1]/a.ics"), "calendar_address_private"),
+        (
+            address("https://localhost/a.ics"),
+            "calendar_address_private",
         ),
         (
-            json!({"label": "x", "address": "https://169.254.169.254/latest/"}),
-            "calendar_address",
-        ),
-        (
-            json!({"label": "x", "address": "https://[::1]/a.ics"}),
-            "calendar_address",
+            address("webcal://nas.local/a.ics"),
+            "calendar_address_private",
         ),
         (json!({"label": "", "address": WEEKLY}), "invalid_label"),
         (
@@ -428,15 +457,18 @@ async fn addresses_are_checked_sealed_and_only_their_provider_or_staff_manage_th
         let (status, _) = stack.get(token, &path).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
     }
+    // Apple's webcal:// links are the same address over https.
+    let webcal = WEEKLY.replace("https://", "webcal://");
     let (status, added) = stack
         .post(
             &rivera,
             "ok",
             &path,
-            json!({"label": "Personal", "address": WEEKLY}),
+            json!({"label": "Personal", "address": webcal}),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{added}");
+    assert_eq!(added["host"], "calendar.example");
     let id = added["id"].as_str().expect("id");
     let (status, _) = stack
         .post(&okafor, "rm", &format!("{path}/{id}/remove"), json!({}))

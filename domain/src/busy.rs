@@ -11,13 +11,20 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// The most instances a file may expand to in a window (a provider's calendar, not a firehose).
 pub const MAX_INSTANCES: usize = 5_000;
+/// The most instances one recurring event may be walked through, from its first to the window's
+/// end (fifty years of a daily event), and the most recurring events a file may hold: together they
+/// bound what a hostile file can make the sweep compute.
+pub const MAX_STEPS: usize = 20_000;
+pub const MAX_RECURRING: usize = 500;
 
 /// Why a file gives no blocks at all (its events' own faults are counted, not fatal).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum IcsError {
     #[error("The answer is not an iCalendar file (no BEGIN:VCALENDAR).")]
     NotCalendar,
-    #[error("The calendar expands to more than 5,000 events in the coming weeks.")]
+    #[error(
+        "The calendar has too many events (more than 5,000 in the coming months, or 500 repeating ones)."
+    )]
     TooManyEvents,
 }
 
@@ -222,6 +229,9 @@ pub fn busy(text: &str, zone: &TimeZone, from: i64, to: i64) -> Result<Busy, Ics
         return Err(IcsError::NotCalendar);
     }
     let all = events(&lines);
+    if all.iter().filter(|e| !e.rrules.is_empty()).count() > MAX_RECURRING {
+        return Err(IcsError::TooManyEvents);
+    }
     let mut skipped = 0;
     // Instances an override replaces: uid → the instants named by RECURRENCE-ID.
     let mut replaced: BTreeMap<String, BTreeSet<i64>> = BTreeMap::new();
@@ -298,8 +308,17 @@ pub fn busy(text: &str, zone: &TimeZone, from: i64, to: i64) -> Result<Busy, Ics
     })
 }
 
-/// The starts of a recurring event's instances in `[from, to)`, by the `rrule` crate.
+/// The starts of a recurring event's instances in `[from, to)`, by the `rrule` crate; None when
+/// the event cannot be read or would cost too much to expand: a rule by the second or minute, or
+/// more than [`MAX_STEPS`] instances from its first one to the window's end (the crate iterates
+/// from DTSTART, so a daily rule from the year 1 is refused rather than walked).
 fn expand(e: &Event, start: &Line, zone: &TimeZone, from: i64, to: i64) -> Option<Vec<i64>> {
+    if e.rrules.iter().any(|r| {
+        let rule = r.value.to_ascii_uppercase();
+        rule.contains("FREQ=SECONDLY") || rule.contains("FREQ=MINUTELY")
+    }) {
+        return None;
+    }
     let mut text = vec![zoned_text(start, zone)?];
     for r in &e.rrules {
         text.push(r.text());
@@ -308,15 +327,20 @@ fn expand(e: &Event, start: &Line, zone: &TimeZone, from: i64, to: i64) -> Optio
         text.push(zoned_text(d, zone)?);
     }
     let set: rrule::RRuleSet = text.join("\n").parse().ok()?;
-    let at = |t: i64| {
-        use chrono::TimeZone as _;
-        rrule::Tz::UTC.timestamp_opt(t, 0).single()
-    };
-    let result = set
-        .after(at(from)?)
-        .before(at(to)?)
-        .all(MAX_INSTANCES as u16 + 1);
-    Some(result.dates.iter().map(|d| d.timestamp()).collect())
+    let mut starts = Vec::new();
+    for (step, instance) in set.into_iter().enumerate() {
+        let t = instance.timestamp();
+        if t >= to {
+            break;
+        }
+        if step >= MAX_STEPS || starts.len() > MAX_INSTANCES {
+            return None;
+        }
+        if t >= from {
+            starts.push(t);
+        }
+    }
+    Some(starts)
 }
 
 #[cfg(test)]
@@ -425,14 +449,52 @@ BEGIN:VEVENT\r\nUID:h@x\r\nDTSTART;TZID=Mars/Olympus:20270310T090000\r\nRRULE:FR
             busy("<html>hello</html>", &ny(), 0, 1),
             Err(IcsError::NotCalendar)
         );
+        let (from, to) = (t("2027-03-01T00:00:00Z"), t("2027-04-01T00:00:00Z"));
+        // Rules that would make the expansion walk for hours are not walked: counted unreadable.
         let every_minute = "BEGIN:VEVENT\r\nUID:m@x\r\nDTSTART:20270301T000000Z\r\nDURATION:PT1M\r\nRRULE:FREQ=MINUTELY\r\nEND:VEVENT\r\n";
-        let got = busy(
-            &calendar(every_minute),
-            &ny(),
-            t("2027-03-01T00:00:00Z"),
-            t("2027-04-01T00:00:00Z"),
+        let every_second_since_year_one = "BEGIN:VEVENT\r\nUID:s@x\r\nDTSTART:00010101T000000Z\r\nDURATION:PT1S\r\nRRULE:FREQ=SECONDLY\r\nEND:VEVENT\r\n";
+        let daily_since_1800 = "BEGIN:VEVENT\r\nUID:d@x\r\nDTSTART:18000101T090000Z\r\nDURATION:PT1H\r\nRRULE:FREQ=DAILY\r\nEND:VEVENT\r\n";
+        let hourly_this_month = "BEGIN:VEVENT\r\nUID:h@x\r\nDTSTART:20270301T000000Z\r\nDURATION:PT5M\r\nRRULE:FREQ=HOURLY;COUNT=3\r\nEND:VEVENT\r\n";
+        let text = calendar(
+            &[
+                every_minute,
+                every_second_since_year_one,
+                daily_since_1800,
+                hourly_this_month,
+            ]
+            .concat(),
         );
-        assert_eq!(got, Err(IcsError::TooManyEvents));
+        let started = std::time::Instant::now();
+        let got = busy(&text, &ny(), from, to).unwrap();
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(got.skipped, 3);
+        assert_eq!(got.blocks.len(), 3);
+        // Too many repeating events, or too many instances in the window: the file gives nothing.
+        let many: String = (0..=MAX_RECURRING)
+            .map(|i| format!("BEGIN:VEVENT\r\nUID:{i}@x\r\nDTSTART:20270301T090000Z\r\nDURATION:PT1H\r\nRRULE:FREQ=WEEKLY;COUNT=2\r\nEND:VEVENT\r\n"))
+            .collect();
+        assert_eq!(
+            busy(&calendar(&many), &ny(), from, to),
+            Err(IcsError::TooManyEvents)
+        );
+        let single: String = (0..=MAX_INSTANCES as i64)
+            .map(|i| {
+                format!(
+                    "BEGIN:VEVENT\r\nUID:{i}@x\r\nDTSTART:{}\r\nDURATION:PT1M\r\nEND:VEVENT\r\n",
+                    jiff::Timestamp::from_second(from + i * 120)
+                        .unwrap()
+                        .strftime("%Y%m%dT%H%M%SZ")
+                )
+            })
+            .collect();
+        assert_eq!(
+            busy(&calendar(&single), &ny(), from, to),
+            Err(IcsError::TooManyEvents)
+        );
     }
 
     use proptest::prelude::*;

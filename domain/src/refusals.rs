@@ -136,10 +136,14 @@ pub enum SetupError {
     )]
     FeedInitials,
     #[error(
-        "address is the https:// address of a calendar on the public internet (its app's secret or public iCal link), at most 2000 characters."
+        "The address must start with https:// (or webcal://) and be a calendar's iCal link, at most 2000 characters, on the standard port."
     )]
     CalendarAddress,
-    #[error("label is 1 to 60 characters without control characters.")]
+    #[error(
+        "The address points at this machine or a private network; use the calendar's iCal link on the internet."
+    )]
+    CalendarPrivate,
+    #[error("Give the calendar a name of 1 to 60 characters (label).")]
     CalendarLabel,
     #[error("A provider may add 5 other calendars; remove one first.")]
     TooManyCalendars,

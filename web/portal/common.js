@@ -152,6 +152,8 @@ export function confirmButton(label, yesLabel, noLabel, action, name = null) {
   ask.addEventListener('click', () => { ask.hidden = true; confirm.hidden = false; yes.focus(); });
   no.addEventListener('click', () => { confirm.hidden = true; ask.hidden = false; ask.focus(); });
   yes.addEventListener('click', () => action());
+  // Escape means "no", as on a dialog.
+  confirm.addEventListener('keydown', (event) => { if (event.key === 'Escape') no.click(); });
   box.append(ask, confirm);
   return box;
 }

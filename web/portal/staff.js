@@ -528,49 +528,63 @@ async function showFeeds() {
 function otherCalendars(f, index) {
   const section = el('div', { className: 'other-calendars' });
   const heading = el('h4', { id: `busy-${index}-title`, textContent: `Busy time from other calendars: ${f.name}` });
+  const intro = el('p', {
+    className: 'muted',
+    textContent: `Times marked busy in another calendar of ${f.name} (a personal calendar, a hospital rota) stop being bookable here. Each is read every 15 minutes.`,
+  });
   const rows = el('ul', { className: 'list', id: `busy-${index}-list` });
   rows.setAttribute('aria-labelledby', heading.id);
-  const status = el('p', { id: `busy-${index}-status`, role: 'status' });
+  const status = el('p', { id: `busy-${index}-status`, role: 'status', tabIndex: -1 });
   const path = `/v1/providers/${encodeURIComponent(f.providerId)}/calendars`;
   const key = { add: newKey() };
-  const refresh = async () => {
-    const { calendars } = await api(path);
-    list(rows.id, calendars.map((c) => {
-      let state = 'Not read yet: the first read comes within a few minutes.';
-      if (c.error) {
-        state = `Last read failed: ${c.error}${c.lastFetchedAt ? ` The busy time read ${when(c.lastFetchedAt)} still counts.` : ''}`;
-      } else if (c.lastFetchedAt) {
-        state = `Read ${when(c.lastFetchedAt)}: ${c.busyBlocks} busy ${c.busyBlocks === 1 ? 'time' : 'times'}${c.skippedEvents ? ` (${c.skippedEvents} events could not be read)` : ''}.`;
-      }
-      const row = item(`${c.label} (${c.host})`, state);
-      row.append(confirmButton('Remove', 'Yes, remove it', 'No, keep it', async () => {
-        try {
-          await api(`${path}/${encodeURIComponent(c.id)}/remove`, { method: 'POST', key: newKey(), json: {} });
-          await refresh();
-          status.textContent = `Removed ${c.label}: its busy time no longer blocks ${f.name}'s availability.`;
-        } catch (error) {
-          if (!error.signedOut) status.textContent = `Not removed: ${error.message}`;
-        }
-      }, `Remove the calendar ${c.label}`));
-      return row;
-    }), 'No other calendars.');
-  };
   const label = el('input', { type: 'text', id: `busy-${index}-label`, maxLength: 60, autocomplete: 'off' });
   const address = el('input', { type: 'url', id: `busy-${index}-address`, maxLength: 2000, autocomplete: 'off', spellcheck: false });
   const hint = el('p', {
     id: `busy-${index}-hint`, className: 'muted',
-    textContent: 'The calendar app\'s secret iCal address (https://). It is stored encrypted and never shown again; times it marks busy, including repeating events, stop being bookable.',
+    textContent: 'The calendar app\'s secret iCal address (https:// or webcal://). It is stored encrypted and never shown again.',
   });
   address.setAttribute('aria-describedby', hint.id);
+  const count = el('p', { id: `busy-${index}-count` });
   const form = el('form', { noValidate: true },
     el('label', { htmlFor: label.id, textContent: 'Name (e.g. Personal)' }), label,
     el('label', { htmlFor: address.id, textContent: 'Calendar address' }), address, hint,
     el('button', { type: 'submit', textContent: 'Add calendar' }));
-  form.addEventListener('input', () => { key.add = newKey(); });
+  const refresh = async () => {
+    const { calendars, limit } = await api(path);
+    list(rows.id, calendars.map((c) => {
+      const name = `${c.label} (${c.host})`;
+      let state = 'Not read yet: the first read comes within a few minutes.';
+      if (c.error) {
+        state = `Last read failed ${when(c.lastTriedAt)}: ${c.error} The next try is within 15 minutes. `
+          + (c.lastFetchedAt ? `The busy times read ${when(c.lastFetchedAt)} still count.` : 'Nothing from it blocks bookings yet.');
+      } else if (c.lastFetchedAt) {
+        state = `Read ${when(c.lastFetchedAt)}: ${c.busyBlocks} busy ${c.busyBlocks === 1 ? 'time' : 'times'} in the booking window${c.skippedEvents ? ` (${c.skippedEvents} events could not be read)` : ''}.`;
+      }
+      const row = item(name, state);
+      if (c.error) row.lastChild.classList.add('failed');
+      row.append(confirmButton('Remove', 'Yes, remove it', 'No, keep it', async () => {
+        try {
+          await api(`${path}/${encodeURIComponent(c.id)}/remove`, { method: 'POST', key: newKey(), json: {} });
+          await refresh();
+          status.textContent = `Removed ${name}: its busy times no longer block bookings with ${f.name}.`;
+          status.focus();
+        } catch (error) {
+          if (!error.signedOut) status.textContent = `Not removed: ${error.message}`;
+        }
+      }, `Remove the calendar ${name}`));
+      return row;
+    }), 'No other calendars.');
+    count.textContent = `${calendars.length} of ${limit} calendars.${calendars.length >= limit ? ' Remove one to add another.' : ''}`;
+    form.hidden = calendars.length >= limit;
+  };
+  form.addEventListener('input', () => { key.add = newKey(); address.removeAttribute('aria-invalid'); label.removeAttribute('aria-invalid'); });
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
-    if (!label.value.trim() || !address.value.trim()) {
+    const missing = !label.value.trim() ? label : (!address.value.trim() ? address : null);
+    if (missing) {
+      missing.setAttribute('aria-invalid', 'true');
       status.textContent = 'Give the calendar a name and its address.';
+      missing.focus();
       return;
     }
     try {
@@ -578,12 +592,16 @@ function otherCalendars(f, index) {
       key.add = newKey();
       form.reset();
       await refresh();
-      status.textContent = `Added ${added.label} (${added.host}); its busy time counts from its first read.`;
+      status.textContent = `Added ${added.label} (${added.host}); its busy times count from its first read.`;
     } catch (error) {
-      if (!error.signedOut) status.textContent = `Not added: ${error.message}`;
+      if (error.signedOut) return;
+      status.textContent = `Not added: ${error.message}`;
+      const field = /^Give the calendar a name/.test(error.message) ? label : address;
+      field.setAttribute('aria-invalid', 'true');
+      field.focus();
     }
   });
-  section.append(heading, rows, form, status);
+  section.append(heading, intro, rows, count, form, status);
   refresh().catch((error) => { if (!error.signedOut) status.textContent = error.message; });
   return section;
 }

@@ -317,10 +317,15 @@ mod tests {
             );
         }
         assert!(fetcher.check("https://calendar.example/x.ics").is_ok());
-        // A name that resolves to this machine is refused when it resolves, before any connection.
         assert_eq!(
-            fetcher.fetch_text("https://localhost:9/x.ics").await,
+            fetcher.fetch_text("https://localhost/x.ics").await,
             Err(FetchError::PrivateAddress)
         );
+        // A name that resolves to this machine is refused when it resolves, before any
+        // connection (here the hosts file's name, which the address check alone would pass).
+        let resolver = PublicOnly {
+            allowed: Arc::new(Vec::new()),
+        };
+        assert!(resolver.resolve_dns("localhost").await.is_err());
     }
 }

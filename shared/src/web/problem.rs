@@ -110,6 +110,7 @@ fn refusal(e: &ApiError) -> Option<(StatusCode, &'static str)> {
             S::UnknownProvider => (INVALID, "unknown_provider"),
             S::FeedInitials => (INVALID, "feed_initials"),
             S::CalendarAddress => (INVALID, "calendar_address"),
+            S::CalendarPrivate => (INVALID, "calendar_address_private"),
             S::CalendarLabel => (INVALID, "invalid_label"),
             S::TooManyCalendars => (CONFLICT, "too_many_calendars"),
             S::ChangedMeanwhile => (CONFLICT, "conflict"),

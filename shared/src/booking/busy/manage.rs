@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::port::check_address;
+use super::port::{FetchError, check_address};
 use super::{MAX_CALENDARS, horizon, reconcile};
 use crate::booking::access::authorize_calendar;
 use crate::common::lookup::{now, practice};
@@ -21,14 +21,16 @@ use crate::unit_of_work::{Audit, Idempotency, Reply, Write, commit, refused};
 use domain::access::Caller;
 use domain::ids::{CalendarId, ProviderId};
 use domain::refusals::SetupError;
+use domain::sensitive::Sensitive;
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AddCalendarRequest {
     /// What the provider calls it ("Personal", "Hospital rota"): 1 to 60 characters.
     pub label: String,
-    /// The calendar's ICS address (its app's secret or public iCal link).
-    pub address: String,
+    /// The calendar's ICS address (its app's secret or public iCal link; `webcal://` is read as
+    /// `https://`). A secret: never in a log line.
+    pub address: Sensitive<String>,
 }
 
 /// A removal's body: `{}` (the calendar is named by the path).
@@ -69,7 +71,18 @@ pub async fn add_calendar(
     {
         return Err(SetupError::CalendarLabel.into());
     }
-    let host = check_address(&req.address).map_err(|_| SetupError::CalendarAddress)?;
+    // Apple's shared calendars are given as webcal:// links to the same https address.
+    let given = req.address.expose().trim();
+    let address = match given.get(..9) {
+        Some(scheme) if scheme.eq_ignore_ascii_case("webcal://") => {
+            format!("https://{}", &given[9..])
+        }
+        _ => given.to_owned(),
+    };
+    let host = check_address(&address).map_err(|e| match e {
+        FetchError::PrivateAddress => SetupError::CalendarPrivate,
+        _ => SetupError::CalendarAddress,
+    })?;
     let id = CalendarId::new();
     let key = busy_calendar_key(provider_id, &id);
     let now = now(state);
@@ -78,10 +91,7 @@ pub async fn add_calendar(
         id: id.clone(),
         label: label.to_owned(),
         host,
-        address: state
-            .sealer
-            .seal_str(&key, attr::ADDRESS, &req.address)
-            .await?,
+        address: state.sealer.seal_str(&key, attr::ADDRESS, &address).await?,
         created_at: now,
         attempted_at: None,
         fetched_at: None,
@@ -204,16 +214,17 @@ pub async fn remove_calendar(
     let reply = Reply::ok(&serde_json::json!({ "id": id, "removed": true }))?;
     let audit = audit("busy_calendar.remove", provider_id, Some(id));
     let reply = commit(state, caller, Some(idem), writes, audit, reply).await?;
-    // Give the removed calendar's time back now (the rest stays busy).
+    // Give the removed calendar's time back now (the rest stays busy). The summary's mark stays
+    // until a sweep has reconciled with what it reads then (a sweep that read the calendars
+    // before this removal may take the time again meanwhile; the next one gives it back).
     let blocks: Vec<(i64, i64)> = calendars_of(state, provider_id)
         .await?
         .into_iter()
         .flat_map(|c| c.blocks)
         .collect();
     let window = horizon(now, provider.rules.max_advance_days);
-    match reconcile(state, provider_id, &blocks, window, now).await {
-        Ok(_) => super::sync::caught_up(state, provider_id, now).await?,
-        Err(e) => tracing::warn!(error = %e, "busy time not yet given back; the sweep will"),
+    if let Err(e) = reconcile(state, provider_id, &blocks, window, now).await {
+        tracing::warn!(error = %e, "busy time not yet given back; the sweep will");
     }
     Ok(reply)
 }

@@ -35,6 +35,9 @@ use domain::schedule::{UNIT_SECS, units};
 pub const MAX_CALENDARS: i64 = 5;
 /// A calendar is fetched again when its last try is this old.
 pub const FETCH_EVERY_SECS: i64 = 15 * 60;
+/// The most lock units a provider's other calendars fill (the earliest ones): about 70 days
+/// fully busy, so a calendar that is busy all year cannot make a run write a year of units.
+pub const MAX_BUSY_UNITS: usize = 20_000;
 
 /// How far ahead busy time is kept: as far as the provider can be booked, and a day.
 pub fn horizon(now: i64, max_advance_days: u16) -> (i64, i64) {
@@ -61,11 +64,19 @@ pub async fn reconcile(
     (from, to): (i64, i64),
     now: i64,
 ) -> Result<Reconciled, ApiError> {
-    let wanted: BTreeSet<i64> = blocks
+    let mut wanted: BTreeSet<i64> = BTreeSet::new();
+    let mut sorted: Vec<(i64, i64)> = blocks
         .iter()
         .filter(|(a, b)| *b > from && *a < to)
-        .flat_map(|(a, b)| units((*a).max(from), (*b).min(to)))
+        .copied()
         .collect();
+    sorted.sort_unstable();
+    for (a, b) in sorted {
+        wanted.extend(units(a.max(from), b.min(to)).take(MAX_BUSY_UNITS - wanted.len()));
+        if wanted.len() >= MAX_BUSY_UNITS {
+            break;
+        }
+    }
     let query = Query::partition(lock_partition(provider))
         .sort(SortKey::Between(instant_key(from), instant_key(to)))
         .consistent();

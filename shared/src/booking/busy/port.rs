@@ -54,6 +54,7 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || a == 0
                 || (a == 100 && (64..128).contains(&b))
                 || (a == 192 && b == 0 && c == 0)
+                || (a == 198 && (b == 18 || b == 19))
                 || a >= 240)
         }
         IpAddr::V6(v6) => {
@@ -61,19 +62,28 @@ pub fn is_public(ip: IpAddr) -> bool {
                 return is_public(IpAddr::V4(v4));
             }
             let [first, second, ..] = v6.segments();
+            // The deprecated IPv4-compatible form (`::a.b.c.d`) names an IPv4 address too.
+            let compatible = v6.segments()[..6].iter().all(|s| *s == 0);
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
+                || compatible
                 || (first & 0xfe00) == 0xfc00
                 || (first & 0xffc0) == 0xfe80
+                || (first & 0xffc0) == 0xfec0
                 || first == 0x2001 && second == 0x0db8
                 || first == 0x0064 && second == 0xff9b)
         }
     }
 }
 
+/// Names that never lead to the public internet (this machine, the local network, a cloud's
+/// metadata service): refused before they are resolved.
+const LOCAL_NAMES: [&str; 5] = [".localhost", ".local", ".internal", ".home.arpa", ".lan"];
+
 /// The host of an address that may be stored and fetched (lower case, without the port), or why
-/// not. A host given as an address must be public; a name is checked when it resolves.
+/// not: `https` on its own port (443) only; a host given as an address must be public, a local
+/// name is refused, any other name is checked when it resolves.
 pub fn check_address(address: &str) -> Result<String, FetchError> {
     if address.chars().count() > MAX_ADDRESS_CHARS
         || address.chars().any(|c| c.is_whitespace() || c.is_control())
@@ -92,13 +102,13 @@ pub fn check_address(address: &str) -> Result<String, FetchError> {
     let host = match authority.strip_prefix('[') {
         Some(v6) => {
             let (inside, after) = v6.split_once(']').ok_or(FetchError::NotHttps)?;
-            if !(after.is_empty() || port_ok(after)) {
+            if !(after.is_empty() || (port_ok(after) && after == ":443")) {
                 return Err(FetchError::NotHttps);
             }
             inside
         }
         None => match authority.split_once(':') {
-            Some((host, port)) if port_ok(&format!(":{port}")) => host,
+            Some((host, port)) if port_ok(&format!(":{port}")) && port == "443" => host,
             Some(_) => return Err(FetchError::NotHttps),
             None => authority,
         },
@@ -110,6 +120,8 @@ pub fn check_address(address: &str) -> Result<String, FetchError> {
             Err(FetchError::PrivateAddress)
         };
     }
+    // A fully qualified name may end in a dot.
+    let host = host.strip_suffix('.').unwrap_or(host);
     let name_ok = !host.is_empty()
         && host.len() <= 253
         && host.split('.').all(|label| {
@@ -131,7 +143,12 @@ pub fn check_address(address: &str) -> Result<String, FetchError> {
     {
         return Err(FetchError::PrivateAddress);
     }
-    Ok(host.to_ascii_lowercase())
+    let host = host.to_ascii_lowercase();
+    let dotted = format!(".{host}");
+    if LOCAL_NAMES.iter().any(|suffix| dotted.ends_with(suffix)) {
+        return Err(FetchError::PrivateAddress);
+    }
+    Ok(host)
 }
 
 fn port_ok(colon_port: &str) -> bool {
@@ -160,7 +177,7 @@ mod tests {
                 "p12-caldav.icloud.com",
             ),
             ("https://8.8.8.8/x.ics", "8.8.8.8"),
-            ("https://[2606:4700::1111]:8443/x.ics", "2606:4700::1111"),
+            ("https://[2606:4700::1111]:443/x.ics", "2606:4700::1111"),
         ] {
             assert_eq!(check_address(address).as_deref(), Ok(host), "{address}");
         }
@@ -174,6 +191,8 @@ mod tests {
             "https://user:pw@calendar.example/x.ics",
             "https://calendar.example:0/x",
             "https://calendar.example:99999/x",
+            "https://calendar.example:8443/x",
+            "https://[2606:4700::1111]:22/x",
             "https://calendar..example/x",
             "https:///x",
             "https://calendar.example/ x",
@@ -196,6 +215,14 @@ mod tests {
             "https://100.64.0.1/x",
             "https://2130706433/x",
             "https://0x7f.1/x",
+            "https://localhost/x",
+            "https://LOCALHOST./x",
+            "https://foo.localhost/x",
+            "https://printer.local/x",
+            "https://metadata.google.internal/x",
+            "https://[::7f00:1]/x",
+            "https://198.18.0.1/x",
+            "https://[fec0::1]/x",
         ] {
             assert_eq!(
                 check_address(address),

@@ -2,7 +2,11 @@
 //! blocks (or, when it fails, the reason, keeping the last good blocks), and bring the provider's
 //! lock units in line. A run claims a calendar by a conditional write of its try time, so two
 //! overlapping runs never fetch the same calendar; the lock units' writes are conditional on their
-//! owner, so a run that overlaps another, or is retried, changes nothing twice.
+//! owner, so a run that overlaps another, or is retried, changes nothing twice. Providers are
+//! handled a few at a time, each one's calendars at once; a run stops claiming calendars once it
+//! has used [`CLAIM_BUDGET`] (the rest are due for the next run).
+
+use std::time::Duration;
 
 use super::manage::calendars_of;
 use super::port::CalendarSource;
@@ -12,8 +16,14 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::codec::busy::{BusyCalendar, BusySummary, blocks_value};
 use crate::store::keys::{BUSY_CALENDARS_INDEX, busy_calendar_key, busy_summary_key};
-use crate::store::{AttrValue, Condition, Query, TableError, Update, attr, query_all};
+use crate::store::{AttrValue, Condition, Consistency, Query, TableError, Update, attr, query_all};
 use domain::ids::ProviderId;
+
+/// How long into a run new calendars are still claimed (the sweep function may run 240 s; a
+/// fetch takes 10 s at most).
+pub const CLAIM_BUDGET: Duration = Duration::from_secs(150);
+/// Providers handled at once.
+const PROVIDERS_AT_ONCE: usize = 4;
 
 /// What a run did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -24,56 +34,98 @@ pub struct Synced {
     pub released: usize,
 }
 
-/// Fetches the calendars that are due and reconciles each provider that has any (or whose lock
-/// units are behind after a removal).
+/// Fetches the calendars that are due and reconciles each provider that fetched any, or whose
+/// lock units are behind after a removal.
 #[tracing::instrument(skip_all)]
 pub async fn sync_due(state: &AppState, source: &dyn CalendarSource) -> Result<Synced, ApiError> {
-    let mut synced = Synced::default();
+    let started = tokio::time::Instant::now();
     let summaries = query_all(&*state.table, &Query::gsi1(BUSY_CALENDARS_INDEX)).await?;
     if summaries.is_empty() {
-        return Ok(synced);
+        return Ok(Synced::default());
     }
     let zone = practice(state).await?.zone;
-    for item in &summaries {
-        let summary = BusySummary::from_item(item)?;
-        let id = &summary.provider;
-        let now = now(state);
-        let rules = match provider(state, id).await {
-            Ok(p) => p.rules,
-            // A provider removed since: nothing of theirs can be booked any more.
-            Err(ApiError::NotFound) => continue,
-            Err(e) => return Err(e),
-        };
-        let window = horizon(now, rules.max_advance_days);
-        let mut calendars = calendars_of(state, id).await?;
-        // A provider's due calendars at once (each fetch takes 10 s at most).
-        let due = calendars
-            .iter_mut()
-            .filter(|c| c.attempted_at.is_none_or(|t| now - t >= FETCH_EVERY_SECS))
-            .map(|c| fetch_one(state, source, c, &zone, window, now));
-        let mut fetched_any = false;
-        for outcome in futures_util::future::join_all(due).await {
-            match outcome? {
-                Some(true) => {
-                    synced.fetched += 1;
-                    fetched_any = true;
-                }
-                Some(false) => synced.failed += 1,
-                None => {}
+    let providers = summaries
+        .iter()
+        .map(BusySummary::from_item)
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut runs = Vec::with_capacity(providers.len());
+    for group in providers.chunks(PROVIDERS_AT_ONCE) {
+        let group: Vec<_> = group
+            .iter()
+            .map(|s| sync_provider(state, source, &s.provider, &zone, started))
+            .collect();
+        runs.extend(futures_util::future::join_all(group).await);
+    }
+    let mut synced = Synced::default();
+    for run in runs {
+        let one = run?;
+        synced.fetched += one.fetched;
+        synced.failed += one.failed;
+        synced.taken += one.taken;
+        synced.released += one.released;
+    }
+    Ok(synced)
+}
+
+async fn sync_provider(
+    state: &AppState,
+    source: &dyn CalendarSource,
+    id: &ProviderId,
+    zone: &jiff::tz::TimeZone,
+    started: tokio::time::Instant,
+) -> Result<Synced, ApiError> {
+    let mut synced = Synced::default();
+    // The index is eventually consistent: the summary itself is read strongly.
+    let Some(item) = state
+        .table
+        .get(&busy_summary_key(id), Consistency::Strong)
+        .await?
+    else {
+        return Ok(synced);
+    };
+    let summary = BusySummary::from_item(&item)?;
+    let now = now(state);
+    let rules = match provider(state, id).await {
+        Ok(p) => p.rules,
+        // A provider removed since: nothing of theirs can be booked any more.
+        Err(ApiError::NotFound) => return Ok(synced),
+        Err(e) => return Err(e),
+    };
+    let window = horizon(now, rules.max_advance_days);
+    let mut calendars = calendars_of(state, id).await?;
+    let claiming = started.elapsed() < CLAIM_BUDGET;
+    // The provider's due calendars at once (each fetch takes 10 s at most).
+    let due = calendars
+        .iter_mut()
+        .filter(|c| claiming && c.attempted_at.is_none_or(|t| now - t >= FETCH_EVERY_SECS))
+        .map(|c| fetch_one(state, source, c, zone, window, now));
+    let mut fetched_any = false;
+    for outcome in futures_util::future::join_all(due).await {
+        match outcome? {
+            Some(true) => {
+                synced.fetched += 1;
+                fetched_any = true;
             }
+            Some(false) => synced.failed += 1,
+            None => {}
         }
-        if !fetched_any && summary.changed_at.is_none() {
-            continue;
-        }
-        let blocks: Vec<(i64, i64)> = calendars.iter().flat_map(|c| c.blocks.clone()).collect();
-        let Reconciled {
-            taken, released, ..
-        } = reconcile(state, id, &blocks, window, now).await?;
-        synced.taken += taken;
-        synced.released += released;
-        if let Some(changed) = summary.changed_at {
-            caught_up(state, id, changed).await?;
-        }
+    }
+    if !fetched_any && summary.changed_at.is_none() {
+        return Ok(synced);
+    }
+    // What the calendars hold now: a calendar removed while this run fetched is left out.
+    let blocks: Vec<(i64, i64)> = calendars_of(state, id)
+        .await?
+        .into_iter()
+        .flat_map(|c| c.blocks)
+        .collect();
+    let Reconciled {
+        taken, released, ..
+    } = reconcile(state, id, &blocks, window, now).await?;
+    synced.taken += taken;
+    synced.released += released;
+    if let Some(changed) = summary.changed_at {
+        caught_up(state, id, changed).await?;
     }
     Ok(synced)
 }
@@ -115,7 +167,14 @@ async fn fetch_one(
         .open_str(&key, attr::ADDRESS, &calendar.address)
         .await?;
     let outcome = match source.fetch(address.expose()).await {
-        Ok(text) => domain::busy::busy(&text, zone, from, to).map_err(|e| e.to_string()),
+        // Reading a file is CPU work (bounded by `domain::busy`'s limits): off the async threads.
+        Ok(text) => {
+            let zone = zone.clone();
+            tokio::task::spawn_blocking(move || domain::busy::busy(&text, &zone, from, to))
+                .await
+                .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("reading a calendar: {e}")))?
+                .map_err(|e| e.to_string())
+        }
         Err(e) => Err(e.to_string()),
     };
     let ours = Condition::Equals(attr::ATTEMPTED_AT.into(), AttrValue::N(now));
@@ -146,7 +205,7 @@ async fn fetch_one(
 }
 
 /// Clears the summary's mark that the lock units are behind, unless it changed again meanwhile.
-pub(super) async fn caught_up(
+async fn caught_up(
     state: &AppState,
     provider: &ProviderId,
     changed_at: i64,
