@@ -51,6 +51,8 @@ async fn every_route_role_and_ownership() {
     let mut new_patient = patient.clone();
     new_patient["patientId"] = json!("patient-new");
     let rules = json!({"hours": {"mon": [{"start": "09:00", "end": "17:00"}]}});
+    // The starter treatment consent's version, as the demo practice publishes it.
+    let treatment = domain::consent::version_hash(domain::consent::starter_documents()[1].2);
     let cases = [
         case(
             "GET",
@@ -171,6 +173,44 @@ async fn every_route_role_and_ownership() {
             "/v1/calendar-feeds/revoke",
             Some(json!({"providerId": "{P}"})),
             [403, 403, 404, 403, 404, 404, 401, 403],
+        ),
+        case(
+            "GET",
+            "/v1/consents",
+            None,
+            [200, 200, 200, 200, 200, 200, 401, 403],
+        ),
+        case(
+            "PUT",
+            "/v1/consents/treatment",
+            Some(json!({"title": "Consent to treatment", "text": "New words."})),
+            [403, 403, 403, 403, 403, 201, 401, 403],
+        ),
+        case(
+            "POST",
+            "/v1/consents/treatment/sign",
+            Some(
+                json!({"versionHash": treatment, "typedName": "Jane Demo-Patient", "agree": true}),
+            ),
+            [201, 403, 403, 403, 403, 403, 401, 403],
+        ),
+        case(
+            "POST",
+            "/v1/consents/treatment/withdraw",
+            Some(json!({"typedName": "Jane Demo-Patient", "agree": true})),
+            [409, 409, 403, 403, 403, 403, 401, 403],
+        ),
+        case(
+            "GET",
+            "/v1/patients/patient-jane/consents",
+            None,
+            [200, 403, 403, 403, 200, 200, 401, 403],
+        ),
+        case(
+            "GET",
+            "/v1/patients/patient-jane/consents/sig_01ARZ3NDEKTSV4RRFFQ69G5FAV",
+            None,
+            [404, 403, 403, 403, 404, 404, 401, 403],
         ),
         case(
             "POST",

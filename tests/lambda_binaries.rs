@@ -53,6 +53,7 @@ async fn every_fixture_runs_on_the_release_binaries() {
     let (mut series, mut occurrence) = (String::new(), String::new());
     let mut feed = String::new();
     let mut calendar = String::new();
+    let (mut version, mut signature) = (String::new(), String::new());
     let steps: &[(&str, &str, u64)] = &[
         ("get-me", &staff, 200),
         ("get-me-no-token", "", 401),
@@ -86,6 +87,12 @@ async fn every_fixture_runs_on_the_release_binaries() {
         ("addBusyCalendar", &staff, 201),
         ("listBusyCalendars", &staff, 200),
         ("removeBusyCalendar", &staff, 200),
+        ("listConsents", &jane, 200),
+        ("putConsentDocument", &admin, 201),
+        ("signConsent", &jane, 201),
+        ("getConsentCopy", &jane, 200),
+        ("listPatientConsents", &staff, 200),
+        ("withdrawConsent", &jane, 201),
         ("createPatient", &staff, 201),
         ("searchPatients", &staff, 200),
         ("getPatient", &staff, 200),
@@ -129,6 +136,8 @@ async fn every_fixture_runs_on_the_release_binaries() {
                 ("{{OCCURRENCE_ID}}", &occurrence),
                 ("{{FEED_FILE}}", &feed),
                 ("{{CALENDAR_ID}}", &calendar),
+                ("{{VERSION_HASH}}", &version),
+                ("{{SIGNATURE_ID}}", &signature),
             ],
         );
         if op.contains("Webhook") {
@@ -154,6 +163,8 @@ async fn every_fixture_runs_on_the_release_binaries() {
             }
             "cancelSeries" => assert_eq!(body["occurrences"][3]["status"], "cancelled"),
             "addBusyCalendar" => calendar = body["id"].as_str().unwrap().to_owned(),
+            "listConsents" => version = practica_tests::version_of(&body, "telehealth"),
+            "signConsent" => signature = body["signatureId"].as_str().unwrap().to_owned(),
             "createCalendarFeed" => {
                 let url = body["url"].as_str().unwrap();
                 feed = url.rsplit('/').next().unwrap().to_owned();

@@ -78,6 +78,7 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
     let (mut series, mut occurrence) = (String::new(), String::new());
     let mut feed = String::new();
     let mut calendar = String::new();
+    let (mut version, mut signature) = (String::new(), String::new());
     // A published report for the report routes.
     let week = "2026-11-16_2026-11-23";
     let manifest = shared::reports::Manifest {
@@ -127,6 +128,12 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
         ("addBusyCalendar", &staff, StatusCode::CREATED),
         ("listBusyCalendars", &staff, StatusCode::OK),
         ("removeBusyCalendar", &staff, StatusCode::OK),
+        ("listConsents", &jane, StatusCode::OK),
+        ("putConsentDocument", &admin, StatusCode::CREATED),
+        ("signConsent", &jane, StatusCode::CREATED),
+        ("getConsentCopy", &jane, StatusCode::OK),
+        ("listPatientConsents", &staff, StatusCode::OK),
+        ("withdrawConsent", &jane, StatusCode::CREATED),
         ("createPatient", &staff, StatusCode::CREATED),
         ("searchPatients", &staff, StatusCode::OK),
         ("getPatient", &staff, StatusCode::OK),
@@ -171,6 +178,8 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
             ("{{OCCURRENCE_ID}}", occurrence.as_str()),
             ("{{FEED_FILE}}", feed.as_str()),
             ("{{CALENDAR_ID}}", calendar.as_str()),
+            ("{{VERSION_HASH}}", version.as_str()),
+            ("{{SIGNATURE_ID}}", signature.as_str()),
         ];
         let request = filled_event(&format!("apigw-v2-{op}.json"), &values);
         let (status, headers, body) = call(stack.router.clone(), request).await;
@@ -196,6 +205,8 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
             }
             "cancelSeries" => assert_eq!(body["occurrences"][3]["status"], "cancelled"),
             "addBusyCalendar" => calendar = body["id"].as_str().unwrap().to_owned(),
+            "listConsents" => version = practica_tests::version_of(&body, "telehealth"),
+            "signConsent" => signature = body["signatureId"].as_str().unwrap().to_owned(),
             "createCalendarFeed" => {
                 let url = body["url"].as_str().unwrap();
                 feed = url.rsplit('/').next().unwrap().to_owned();

@@ -422,6 +422,8 @@ async fn a_hand_computed_week() {
         ("resolved", json!(1), json!(0)),
         ("median time to resolve", json!("2 h"), json!("n/a")),
         ("open for more than 30 days", json!(0), json!("")),
+        ("consents signed", json!(0), json!(0)),
+        ("consents withdrawn", json!(0), json!(0)),
     ];
     let got = summary(&report);
     for (figure, now, before) in &expected {

@@ -42,6 +42,7 @@ const WRITERS: &[(&str, &[&str])] = &[
             "FEED#*",
             "FEEDTOKEN#*",
             "BUSYCAL#*",
+            "CONSENTDOC#*",
             "WAITLIST#*",
             "FEEDBACK#*",
             "MSG#*",
@@ -446,6 +447,7 @@ async fn each_function_writes_only_the_partitions_it_is_granted() {
     let (mut series, mut occurrence) = (String::new(), String::new());
     let mut feed = String::new();
     let mut calendar = String::new();
+    let (mut version, mut signature) = (String::new(), String::new());
     let steps: &[(&str, &str)] = &[
         ("get-me-no-token", ""),
         ("putPractice", &admin),
@@ -466,6 +468,12 @@ async fn each_function_writes_only_the_partitions_it_is_granted() {
         ("addBusyCalendar", &staff),
         ("listBusyCalendars", &staff),
         ("removeBusyCalendar", &staff),
+        ("listConsents", &jane),
+        ("putConsentDocument", &admin),
+        ("signConsent", &jane),
+        ("getConsentCopy", &jane),
+        ("listPatientConsents", &staff),
+        ("withdrawConsent", &jane),
         ("createPatient", &staff),
         ("searchPatients", &staff),
         ("getPatient", &staff),
@@ -495,6 +503,8 @@ async fn each_function_writes_only_the_partitions_it_is_granted() {
                 ("{{OCCURRENCE_ID}}", &occurrence),
                 ("{{FEED_FILE}}", &feed),
                 ("{{CALENDAR_ID}}", &calendar),
+                ("{{VERSION_HASH}}", &version),
+                ("{{SIGNATURE_ID}}", &signature),
             ],
         );
         let function = owner(e["routeKey"].as_str().unwrap());
@@ -507,6 +517,8 @@ async fn each_function_writes_only_the_partitions_it_is_granted() {
             "book" => appointment = body["id"].as_str().unwrap().to_owned(),
             "submitFeedback" => feedback = body["id"].as_str().unwrap().to_owned(),
             "addBusyCalendar" => calendar = body["id"].as_str().unwrap().to_owned(),
+            "listConsents" => version = practica_tests::version_of(&body, "telehealth"),
+            "signConsent" => signature = body["signatureId"].as_str().unwrap().to_owned(),
             "createCalendarFeed" => {
                 let url = body["url"].as_str().unwrap();
                 feed = url.rsplit('/').next().unwrap().to_owned();

@@ -169,6 +169,9 @@ pub struct ProofCheck {
     pub pending: usize,
     /// The size of the earlier checkpoint the log was shown to extend (`--since`).
     pub extends: Option<u64>,
+    /// For a consent's signed copy: the version (SHA-256) its text hashes to and its sealed
+    /// audit entry names.
+    pub document: Option<String>,
 }
 
 /// An earlier checkpoint (`--since`) and the consistency proof from it (`--consistency`, the JSON
@@ -389,13 +392,62 @@ pub fn check_proof(
             Some(before.size)
         }
     };
+    let document = match log.get("versionHash").and_then(|v| v.as_str()) {
+        None => None,
+        Some(hash) => Some(check_signed_copy(&log, entries, hash)?),
+    };
     Ok(ProofCheck {
         size: checkpoint.size,
         proven,
         with_bytes,
         pending,
         extends,
+        document,
     })
+}
+
+/// A consent's signed copy (`GET /v1/patients/{id}/consents/{signatureId}`): its text hashes to
+/// the version it names, and the signature's audit entry (proven above, its bytes checked) names
+/// that version and this act. So the signed log shows when which text was signed.
+fn check_signed_copy(
+    copy: &serde_json::Value,
+    entries: &[serde_json::Value],
+    hash: &str,
+) -> anyhow::Result<String> {
+    let text = copy["text"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("the signed copy carries no text"))?;
+    anyhow::ensure!(
+        domain::consent::version_hash(text) == hash,
+        "the text of the copy is not the version it names (its SHA-256 differs)"
+    );
+    let action = format!("consent.{}", copy["kind"].as_str().unwrap_or_default());
+    let entry = entries
+        .iter()
+        .find(|e| e["action"] == action.as_str())
+        .ok_or_else(|| anyhow::anyhow!("the copy carries no {action} entry of the audit log"))?;
+    let inclusion = entry.get("inclusion").ok_or_else(|| {
+        anyhow::anyhow!(
+            "the signature is not in the signed log yet: fetch the copy again in a few minutes"
+        )
+    })?;
+    let bytes = inclusion["entry"]
+        .as_str()
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .ok_or_else(|| anyhow::anyhow!("the signature's entry comes without its own bytes"))?;
+    let sealed: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|_| anyhow::anyhow!("the signature's entry bytes are not JSON"))?;
+    anyhow::ensure!(
+        sealed["attrs"]["action"] == action.as_str(),
+        "the signed log's entry records {}, not {action}",
+        sealed["attrs"]["action"]
+    );
+    anyhow::ensure!(
+        sealed["attrs"]["document_hash"] == hash,
+        "the signed log's entry names version {}, not the copy's {hash}",
+        sealed["attrs"]["document_hash"]
+    );
+    Ok(hash.to_owned())
 }
 
 #[cfg(test)]

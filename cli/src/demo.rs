@@ -169,6 +169,7 @@ pub async fn seed_for(state: &AppState, portal_url: Option<String>) -> Result<De
                     price: Money::new(cents, usd),
                     provider_ids: providers.clone(),
                     self_book_series: series,
+                    required_consents: Vec::new(),
                 },
             )
             .await?,
@@ -179,6 +180,8 @@ pub async fn seed_for(state: &AppState, portal_url: Option<String>) -> Result<De
             })?,
         );
     }
+    // The starter consent documents (the practice replaces their words with its own).
+    shared::booking::consents::publish_starters(state, &admin).await?;
     patients::create(
         state,
         &admin,

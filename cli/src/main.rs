@@ -171,8 +171,10 @@ enum AuditAction {
         #[arg(long)]
         to: String,
     },
-    /// Check an access log (the JSON of GET /v1/patients/me/access-log) offline: its checkpoint
-    /// is signed by the pinned key and every entry's inclusion proof leads to the signed root.
+    /// Check an access log (the JSON of GET /v1/patients/me/access-log), or a consent's signed
+    /// copy (GET /v1/patients/{id}/consents/{signatureId}), offline: its checkpoint is signed by
+    /// the pinned key and every entry's inclusion proof leads to the signed root; a copy's text
+    /// hashes to the version its signature's entry names.
     CheckProof {
         /// The access log's JSON ("-" for standard input).
         log: PathBuf,
@@ -431,6 +433,11 @@ async fn audit(action: AuditAction) -> anyhow::Result<()> {
                         .extends
                         .map(|m| format!(", extending the log of {m} checked before"))
                         .unwrap_or_default();
+                    if let Some(version) = &c.document {
+                        println!(
+                            "signed copy: its text is version {version}, which its audit log entry names: OK"
+                        );
+                    }
                     println!(
                         "access log: {} entries proven in the log signed at size {} ({} with their own bytes checked), {} not yet integrated{extends}: OK",
                         c.proven, c.size, c.with_bytes, c.pending

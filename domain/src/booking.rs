@@ -98,6 +98,10 @@ pub struct Service {
     /// Whether patients may book this service as a weekly (or fortnightly...) series themselves;
     /// staff book series of any service.
     pub self_book_series: bool,
+    /// The consent documents a patient signs (their current versions) before this service is
+    /// booked, held or booked as a series for them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub required_consents: Vec<crate::consent::DocumentId>,
 }
 
 impl Service {

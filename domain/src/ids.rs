@@ -67,6 +67,11 @@ ulid_id!(
 );
 ulid_id!(HoldId, "hld");
 ulid_id!(
+    /// A patient's signature (or withdrawal) of a consent document.
+    SignatureId,
+    "sig"
+);
+ulid_id!(
     /// One of a provider's other calendars (an ICS address whose busy time blocks theirs).
     CalendarId,
     "cal"

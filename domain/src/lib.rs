@@ -10,6 +10,7 @@ pub mod busy;
 pub mod checkpoint;
 pub mod clock;
 pub mod commitment;
+pub mod consent;
 pub mod feedback;
 pub mod hash;
 pub mod html;

@@ -145,6 +145,10 @@ pub enum SetupError {
     CalendarPrivate,
     #[error("Give the calendar a name of 1 to 60 characters (label).")]
     CalendarLabel,
+    #[error(
+        "requiredConsents names at most 5 published consent documents (GET /v1/consents lists them)."
+    )]
+    UnknownConsent,
     #[error("A provider may add 5 other calendars; remove one first.")]
     TooManyCalendars,
 }

@@ -68,6 +68,15 @@ pub enum InputError {
 
 const TIMESTAMP_FORM: &str = "must be an RFC 3339 timestamp with an offset (Z or ±hh:mm).";
 
+/// A consent document a patient must sign before the service is booked: its current version.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequiredConsent {
+    pub document_id: domain::consent::DocumentId,
+    pub title: String,
+    pub version_hash: String,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// A request that cannot be read; its text says why.
@@ -83,6 +92,11 @@ pub enum ApiError {
     Payment(#[from] PaymentError),
     #[error("feedback refused: {0:?}")]
     Feedback(#[from] FeedbackError),
+    #[error("consent refused: {0:?}")]
+    Consent(#[from] domain::consent::ConsentError),
+    /// The service requires consents the patient has not signed (their current versions).
+    #[error("consents required: {}", .0.len())]
+    ConsentRequired(Vec<RequiredConsent>),
     /// Occurrences of a series that cannot be booked as asked, each listed.
     #[error("series refused: {} conflicts", .0.len())]
     SeriesConflicts(Vec<domain::series::Conflict>),
@@ -183,6 +197,8 @@ impl ApiError {
                 | ApiError::Payment(_)
                 | ApiError::Feedback(_)
                 | ApiError::SeriesConflicts(_)
+                | ApiError::Consent(_)
+                | ApiError::ConsentRequired(_)
                 | ApiError::Input(InputError::InvalidBodyTimestamp(_))
                 | ApiError::Input(InputError::IdempotencyKeyReused)
         )

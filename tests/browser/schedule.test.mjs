@@ -4,10 +4,8 @@
 //   node schedule.test.mjs day URL SHOTS   (Tuesday 24 Nov, 11:10) runs the day in the browser,
 // the page's own clock fixed at the same instant.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
-import { client } from './lib.mjs';
+import { axe, client, launch } from './lib.mjs';
 
 const [step, base, shots] = process.argv.slice(2);
 const DAY_NOW = '2026-11-24T11:10:00-05:00';
@@ -37,20 +35,11 @@ async function book() {
   console.log('schedule (booking on Monday): four appointments for Tuesday: ok');
 }
 
-async function axe(page, what) {
-  await page.evaluate(readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8'));
-  const result = await page.evaluate(async () => window.axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] }));
-  assert.deepEqual(result.violations.map((v) => `${v.id}: ${v.help}`), [], `axe-core on ${what}`);
-}
-
 // Tuesday 11:10: the front desk's whole day across both providers, with names; Jane (10:00) is
 // checked in and her visit completed, Omar (11:00) marked a no-show, Jane's 15:00 cancelled with a
 // reason. Desktop and phone.
 async function day() {
-  const browser = await chromium.launch({
-    executablePath: process.env.PRACTICA_CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const browser = await launch(chromium);
   try {
     for (const [label, width, height] of [['desktop', 1280, 900], ['phone', 390, 844]]) {
       const context = await browser.newContext({ viewport: { width, height }, timezoneId: 'Europe/London', locale: 'en-US' });

@@ -9,21 +9,13 @@
 // calendar feed and another calendar of hers (refused over http, added, its failed read shown,
 // removed). Desktop and phone, axe on each state.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
-import { client } from './lib.mjs';
+import { axe, client, launch } from './lib.mjs';
 
 const [base, shots] = process.argv.slice(2);
 const NOW = '2026-12-01T10:00:00-05:00';
 const api = client(base);
 const signIn = async (user) => (await api('/local/demo-sign-in', { method: 'POST', body: { user } })).token;
-
-async function axe(page, what) {
-  await page.evaluate(readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8'));
-  const result = await page.evaluate(async () => window.axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] }));
-  assert.deepEqual(result.violations.map((v) => `${v.id}: ${v.help}`), [], `axe-core on ${what}`);
-}
 
 // Omar has Thursday 11 February 2027 at 10:00 with Dr. Rivera.
 async function setup() {
@@ -214,10 +206,7 @@ async function journey(browser, label, width, height, { rivera, followUp }) {
   console.log(`series (${label}): booked weekly across DST, one cancelled, the rest moved to Thursdays: ok`);
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.PRACTICA_CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launch(chromium);
 try {
   const fixtures = await setup();
   await journey(browser, 'desktop', 1280, 900, fixtures);

@@ -933,3 +933,13 @@ pub fn public_calendars() -> shared::adapters::calendar_fetch::CalendarFetcher {
         shared::adapters::calendar_fetch::FetchPolicy::public(),
     )
 }
+
+/// The current version (SHA-256) of `document` in the answer of `GET /v1/consents`.
+pub fn version_of(consents: &Value, document: &str) -> String {
+    consents["documents"]
+        .as_array()
+        .and_then(|all| all.iter().find(|d| d["documentId"] == document))
+        .and_then(|d| d["versionHash"].as_str())
+        .unwrap_or_else(|| panic!("no {document} in {consents}"))
+        .to_owned()
+}

@@ -58,7 +58,7 @@ const navButtons = () => [...document.querySelectorAll('#nav button[data-page]')
 
 // Each page's address: `#/<route>`.
 const ROUTES = {
-  appointments: 'appointments', billing: 'billing', messages: 'messages', access: 'access-log',
+  appointments: 'appointments', billing: 'billing', messages: 'messages', access: 'access-log', 'consents-page': 'consents',
   'calendar-page': 'calendar', patients: 'patients', triage: 'feedback', 'reports-page': 'reports', 'audit-page': 'audit', security: 'security',
 };
 const PAGES = Object.fromEntries(Object.entries(ROUTES).map(([page, route]) => [route, page]));
@@ -86,6 +86,7 @@ const ON_OPEN = {
   appointments: async () => (await patientPages()).loadAppointmentsPage(),
   billing: async () => (await patientPages()).loadBalance(),
   messages: async () => (await patientPages()).loadMessages(),
+  'consents-page': async () => (await import('./consents.js')).loadConsentsPage(),
   triage: async () => (await staffPages()).loadFeedback(),
   'reports-page': async () => (await staffPages()).loadReports(),
 };
@@ -134,6 +135,7 @@ async function enter({ token, refresh, idToken, expiresIn, returnTo }, pool) {
   try {
     const me = await api('/v1/me');
     session.roles = me.roles;
+    session.subject = me.sub;
     for (const li of document.querySelectorAll('#nav li')) {
       li.hidden = !li.dataset.for.split(' ').some((role) => session.roles.includes(role));
     }

@@ -33,6 +33,7 @@ export async function api(path, options = {}) {
     const error = new Error(body?.detail || `The server answered ${response.status}.`);
     error.code = body?.code;
     error.conflicts = body?.conflicts;
+    error.documents = body?.documents;
     error.status = response.status;
     throw error;
   }

@@ -337,6 +337,17 @@ async function book(event) {
   } catch (error) {
     if (error.signedOut) return;
     const verb = moving ? 'Not moved' : 'Not booked';
+    if (error.code === 'consent_required' && !moving) {
+      $('book-status').textContent = 'Before this visit, your practice asks you to sign some documents: they are below.';
+      const { signBeforeBooking } = await import('./consents.js');
+      // A fresh key: the refused attempt stored nothing.
+      signBeforeBooking($('consents-needed'), error.documents || [], async () => {
+        booking.chosen.key = newKey();
+        show('consents-needed', false);
+        $('confirm').requestSubmit();
+      });
+      return;
+    }
     if (error.code === 'slot_taken') {
       const day = booking.day;
       await loadMonth(booking.month).then((loaded) => showMonth(booking.month, loaded)).catch((e) => fail('', e));

@@ -6,7 +6,7 @@ import {
 } from './common.js';
 
 export function resetStaff() {
-  for (const id of ['calendar', 'patient-results', 'staff-feedback', 'reports', 'report-view', 'staff-waitlist', 'staff-slots', 'audit-results', 'chosen-appointments', 'chosen-waitlist', 'chosen-statement', 'chosen-feedback', 'chosen-messages', 'chosen-series', 'staff-series-conflict-list', 'feeds']) $(id).replaceChildren();
+  for (const id of ['calendar', 'patient-results', 'staff-feedback', 'reports', 'report-view', 'staff-waitlist', 'staff-slots', 'audit-results', 'chosen-appointments', 'chosen-waitlist', 'chosen-statement', 'chosen-feedback', 'chosen-messages', 'chosen-consents', 'chosen-series', 'staff-series-conflict-list', 'feeds']) $(id).replaceChildren();
   for (const id of ['calendar-status', 'search-status', 'charge-status', 'staff-feedback-status', 'reports-status', 'chosen-patient', 'staff-waitlist-status', 'staff-book-status', 'audit-status', 'staff-confirm-what', 'chosen-title', 'chosen-details', 'chosen-series-status', 'feeds-status']) $(id).textContent = '';
   $('staff-reason').value = '';
   $('staff-repeat').value = '0';
@@ -263,14 +263,23 @@ async function searchPatients(event) {
 async function openPatient(patient) {
   staff.patient = patient;
   const id = encodeURIComponent(patient.patientId);
-  const [balance, { entries }, { feedback }, { messages }, appointments] = await Promise.all([
+  const [balance, { entries }, { feedback }, { messages }, appointments, , consents] = await Promise.all([
     api(`/v1/balance?patientId=${id}`),
     api(`/v1/waitlist?patientId=${id}`),
     api(`/v1/feedback?patientId=${id}&limit=20`),
     api(`/v1/patients/${id}/messages`),
     showPatientAppointments(patient),
     showPatientSeries(patient),
+    api(`/v1/patients/${id}/consents`),
   ]);
+  // Her consents: where she stands with each document, and each signature's copy.
+  const { copyLinks } = await import('./consents.js');
+  const STANDING = { not_signed: 'not signed', signed: 'signed', signed_earlier_version: 'signed an earlier version', withdrawn: 'withdrawn' };
+  list('chosen-consents', consents.documents.map((d) => {
+    const row = item(`${d.title}: ${STANDING[d.standing.status]}`, d.standing.at ? when(d.standing.at) : '');
+    if (d.standing.signatureId) row.append(copyLinks(d.standing.signatureId, patient.patientId));
+    return row;
+  }), 'The practice has no consent documents.');
   $('chosen-series-status').textContent = '';
   const OUTCOME = {
     'notification.send': 'sent', 'notification.fail': 'could not be delivered', 'notification.bounce': 'bounced',

@@ -16,6 +16,7 @@ use crate::progress::{CardChecks, CheckResult, Dispute, DisputeOutcome, PaymentS
 
 mod access;
 mod booking;
+mod consents;
 mod facts;
 mod feedback;
 mod messages;
@@ -310,6 +311,7 @@ pub fn compute(facts: &Facts, period: &Period, previous: &Period) -> Report {
     access::section(facts, &split, &mut out);
     messages::section(facts, &split, &mut out);
     feedback::section(facts, &split, &mut out);
+    consents::section(facts, &split, &mut out);
     let Sections {
         flags,
         mut tables,

@@ -7,15 +7,15 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use domain::ids::{
-    AppointmentId, CalendarId, FeedbackId, PatientId, ProviderId, SeriesId, WaitlistId,
+    AppointmentId, CalendarId, FeedbackId, PatientId, ProviderId, SeriesId, SignatureId, WaitlistId,
 };
 use domain::schedule::Rules;
 use serde::Serialize;
 use shared::audit::{access, search};
 use shared::auth::{Principal, Role, Subject};
 use shared::booking::{
-    appointments, availability, book, busy, changes, feeds, holds, patient_search, patients,
-    series, setup, waitlist,
+    appointments, availability, book, busy, changes, consents, feeds, holds, patient_search,
+    patients, series, setup, waitlist,
 };
 use shared::common::paging::PageQuery;
 use shared::feedback;
@@ -252,6 +252,135 @@ async fn remove_busy_calendar(
         .await
 }
 
+async fn list_consents(State(s): State<AppState>, caller: Caller) -> Json200 {
+    Ok(Json(consents::read::list(&s, &caller).await?))
+}
+
+async fn put_consent_document(
+    ApiPath(id): ApiPath<String>,
+    put: Put<consents::DocumentRequest>,
+) -> Result<Reply, ApiError> {
+    let id = consents::document_id(&id)?;
+    let work = async |s: &AppState, c: &Caller, i: Option<&Idempotency>, req| {
+        consents::put_document(s, c, i, &id, req).await
+    };
+    put.run(Operation::PutConsentDocument(&id), work).await
+}
+
+async fn sign_consent(
+    ApiPath(id): ApiPath<String>,
+    change: Change<consents::sign::SignRequest>,
+) -> Result<Reply, ApiError> {
+    let id = consents::document_id(&id)?;
+    let work = async |s: &AppState, c: &Caller, i: &Idempotency, req| {
+        consents::sign::sign(s, c, i, &id, req).await
+    };
+    change.run(Operation::SignConsent(&id), work).await
+}
+
+async fn withdraw_consent(
+    ApiPath(id): ApiPath<String>,
+    change: Change<consents::sign::WithdrawRequest>,
+) -> Result<Reply, ApiError> {
+    let id = consents::document_id(&id)?;
+    let work = async |s: &AppState, c: &Caller, i: &Idempotency, req| {
+        consents::sign::withdraw(s, c, i, &id, req).await
+    };
+    change.run(Operation::WithdrawConsent(&id), work).await
+}
+
+async fn patient_consents(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Json200 {
+    let id = path_id(&id, PatientId::parse)?;
+    Ok(Json(consents::read::of_patient(&s, &caller, &id).await?))
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CopyQuery {
+    #[serde(default)]
+    format: CopyFormat,
+}
+
+#[derive(Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum CopyFormat {
+    #[default]
+    Json,
+    Html,
+}
+
+/// A signature's copy: JSON with the signed log's proof (what `practica audit check-proof`
+/// verifies), or `?format=html`, the printable page.
+async fn consent_copy(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath((patient, signature)): ApiPath<(String, String)>,
+    ApiQuery(q): ApiQuery<CopyQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::http::{HeaderValue, header};
+    use axum::response::IntoResponse as _;
+    let html = q.format == CopyFormat::Html;
+    let patient = path_id(&patient, PatientId::parse)?;
+    let id = path_id(&signature, SignatureId::parse)?;
+    let copy = consents::read::copy(&s, &caller, &patient, &id).await?;
+    let (checkpoint, entries) = shared::audit::access::entity_proof(
+        &s,
+        "consent",
+        id.as_str(),
+        &["consent.sign", "consent.withdraw"],
+        &patient,
+    )
+    .await?;
+    let sig = &copy.signature;
+    let at = domain::instant::render_in(sig.at, &copy.zone);
+    if html {
+        let leaf_index = entries
+            .first()
+            .and_then(|e| e.inclusion.as_ref())
+            .map(|i| i.leaf_index);
+        let page = domain::consent::printable(&domain::consent::Printable {
+            practice: &copy.practice,
+            title: &sig.title,
+            text: &copy.text,
+            version_hash: &sig.version_hash,
+            kind: sig.kind,
+            typed_name: &copy.typed_name,
+            at: &at,
+            signature_id: sig.id.as_str(),
+            leaf_index,
+        });
+        let mut response =
+            ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response();
+        // The page has no scripts and no external assets.
+        response.headers_mut().insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+            ),
+        );
+        return Ok(response);
+    }
+    Ok(Json(serde_json::json!({
+        "patientId": patient,
+        "signatureId": sig.id,
+        "documentId": sig.document,
+        "title": sig.title,
+        "kind": sig.kind.as_str(),
+        "at": at,
+        "typedName": copy.typed_name,
+        "practice": copy.practice,
+        "versionHash": sig.version_hash,
+        "text": copy.text,
+        "checkpoint": checkpoint,
+        "entries": entries,
+    }))
+    .into_response())
+}
+
 async fn list_feeds(State(s): State<AppState>, caller: Caller) -> Json200 {
     Ok(Json(feeds::list_feeds(&s, &caller).await?))
 }
@@ -485,6 +614,18 @@ pub fn routes(state: AppState) -> Router {
         .route(
             "/v1/appointments/{appointmentId}/attendance",
             post(record_attendance),
+        )
+        .route("/v1/consents", get(list_consents))
+        .route(
+            "/v1/consents/{documentId}",
+            axum::routing::put(put_consent_document),
+        )
+        .route("/v1/consents/{documentId}/sign", post(sign_consent))
+        .route("/v1/consents/{documentId}/withdraw", post(withdraw_consent))
+        .route("/v1/patients/{patientId}/consents", get(patient_consents))
+        .route(
+            "/v1/patients/{patientId}/consents/{signatureId}",
+            get(consent_copy),
         )
         .route("/v1/calendar-feeds", get(list_feeds).post(create_feed))
         .route("/v1/calendar-feeds/revoke", post(revoke_feed))

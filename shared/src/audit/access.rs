@@ -326,6 +326,103 @@ fn acting_role(roles: &[String]) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// What an entry is proven against: the latest checkpoint, for whom, with the providers' names.
+struct Proving<'a> {
+    latest: Option<&'a super::stored::Latest>,
+    names: &'a BTreeMap<String, String>,
+    patient: &'a PatientId,
+}
+
+impl Proving<'_> {
+    /// An entry as a patient is shown it (`item` holds its fields: the sealed entry or its access
+    /// index copy; `entry_pk` the sealed entry's partition), with its inclusion proof once a
+    /// checkpoint covers it.
+    async fn entry(
+        &self,
+        state: &AppState,
+        cache: &mut LeafCache,
+        item: &Item,
+        entry_pk: &str,
+        original: Option<&Item>,
+    ) -> Result<AccessEntry, ApiError> {
+        let actor = s(item, attr::ACTOR)?;
+        let kind = s(item, attr::AGENT_KIND)?.to_owned();
+        let by = Accessor {
+            role: (kind == "user")
+                .then(|| acting_role(&strings(item, attr::ROLES)))
+                .flatten(),
+            name: item
+                .get(attr::ACTOR_NAME)
+                .and_then(AttrValue::as_s)
+                .map(str::to_owned)
+                .or_else(|| self.names.get(actor).cloned()),
+            you: actor == self.patient.subject().as_str(),
+            kind,
+        };
+        let index = leaf_index_of(&*state.table, entry_pk, &item.key.sk).await?;
+        let inclusion = match (index, self.latest) {
+            (Some(index), Some(latest)) if index < latest.checkpoint.size => {
+                let (leaf, proof) = cache
+                    .proof(&*state.table, index, latest.checkpoint.size)
+                    .await?;
+                let (entry, opening) = committed_bytes(original, self.patient).unzip();
+                Some(Inclusion {
+                    leaf_index: index,
+                    leaf_hash: STANDARD.encode(leaf),
+                    proof: proof.iter().map(|h| STANDARD.encode(h)).collect(),
+                    entry,
+                    opening,
+                })
+            }
+            _ => None,
+        };
+        Ok(AccessEntry {
+            at: render_utc(n(item, attr::AT)?),
+            action: s(item, attr::ACTION)?.to_owned(),
+            kind: s(item, attr::ACTION_KIND)?.to_owned(),
+            outcome: s(item, attr::OUTCOME)?.to_owned(),
+            by,
+            count: item.get(attr::COUNT).and_then(AttrValue::as_n),
+            inclusion,
+        })
+    }
+}
+
+/// The entries of `actions` recorded about one entity (e.g. a consent's signature), each with its
+/// inclusion proof against the latest checkpoint, as `patient` is shown them: what a signed copy
+/// carries so that `practica audit check-proof` verifies it offline. The caller has authorized
+/// and audited the read.
+pub async fn entity_proof(
+    state: &AppState,
+    entity: &str,
+    entity_id: &str,
+    actions: &[&str],
+    patient: &PatientId,
+) -> Result<(Option<String>, Vec<AccessEntry>), ApiError> {
+    let query = Query::gsi1(audit_entity_index(entity, entity_id));
+    let items = query_all(&*state.table, &query).await?;
+    let latest = latest_checkpoint(&*state.table).await?;
+    let names = provider_names(&*state.table).await?;
+    let mut cache = LeafCache::default();
+    let at = Proving {
+        latest: latest.as_ref(),
+        names: &names,
+        patient,
+    };
+    let mut entries = Vec::new();
+    for item in items.iter().filter(|i| {
+        i.get(attr::ACTION)
+            .and_then(AttrValue::as_s)
+            .is_some_and(|a| actions.contains(&a))
+    }) {
+        entries.push(
+            at.entry(state, &mut cache, item, &item.key.pk, Some(item))
+                .await?,
+        );
+    }
+    Ok((latest.map(|l| l.note), entries))
+}
+
 /// `GET /v1/patients/{id}/access-log` (an admin) and `GET /v1/patients/me/access-log` (the
 /// patient): the page of accesses to `patient`'s data, newest first, with proofs.
 pub async fn access_log(
@@ -351,46 +448,16 @@ pub async fn access_log(
     let sealed = originals(&*state.table, &page.items).await?;
     let mut entries = Vec::with_capacity(page.items.len());
     for (item, original) in page.items.iter().zip(&sealed) {
-        let actor = s(item, attr::ACTOR)?;
-        let kind = s(item, attr::AGENT_KIND)?.to_owned();
-        let by = Accessor {
-            role: (kind == "user")
-                .then(|| acting_role(&strings(item, attr::ROLES)))
-                .flatten(),
-            name: item
-                .get(attr::ACTOR_NAME)
-                .and_then(AttrValue::as_s)
-                .map(str::to_owned)
-                .or_else(|| names.get(actor).cloned()),
-            you: actor == patient.subject().as_str(),
-            kind,
+        let entry_pk = s(item, attr::ENTRY_PK)?;
+        let at = Proving {
+            latest: latest.as_ref(),
+            names: &names,
+            patient,
         };
-        let index = leaf_index_of(&*state.table, s(item, attr::ENTRY_PK)?, &item.key.sk).await?;
-        let inclusion = match (index, &latest) {
-            (Some(index), Some(latest)) if index < latest.checkpoint.size => {
-                let (leaf, proof) = cache
-                    .proof(&*state.table, index, latest.checkpoint.size)
-                    .await?;
-                let (entry, opening) = committed_bytes(original.as_ref(), patient).unzip();
-                Some(Inclusion {
-                    leaf_index: index,
-                    leaf_hash: STANDARD.encode(leaf),
-                    proof: proof.iter().map(|h| STANDARD.encode(h)).collect(),
-                    entry,
-                    opening,
-                })
-            }
-            _ => None,
-        };
-        entries.push(AccessEntry {
-            at: render_utc(n(item, attr::AT)?),
-            action: s(item, attr::ACTION)?.to_owned(),
-            kind: s(item, attr::ACTION_KIND)?.to_owned(),
-            outcome: s(item, attr::OUTCOME)?.to_owned(),
-            by,
-            count: item.get(attr::COUNT).and_then(AttrValue::as_n),
-            inclusion,
-        });
+        entries.push(
+            at.entry(state, &mut cache, item, entry_pk, original.as_ref())
+                .await?,
+        );
     }
     audit_read(state, caller, target).await?;
     Ok(AccessLog {

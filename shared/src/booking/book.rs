@@ -138,6 +138,7 @@ pub async fn book(
         Some(r) => Some(state.sealer.seal_str(&key, attr::REASON, r).await?),
         None => None,
     };
+    let consents = super::consents::required_checks(state, &slot.service, &appt.patient).await?;
     let expires = appt.occupied.1 + LOCK_GRACE_SECS;
     let condition = free_or(now, hold.as_ref().map(|h| &h.id));
     let taken = || ApiError::Booking(BookingError::SlotTaken);
@@ -193,6 +194,7 @@ pub async fn book(
             };
             writes.push(Write::new(registered).or(BookingError::UnknownPatient));
         }
+        writes.extend(consents.writes());
         writes
     };
     let reply = Reply::created(&appt.view(&practice.zone, reason.as_deref()))?.with_patient_data();
@@ -207,5 +209,6 @@ pub async fn book(
         appt.start,
         now,
     );
-    commit_claiming(state, caller, idem, allowance, build, audit, reply).await
+    let result = commit_claiming(state, caller, idem, allowance, build, audit, reply).await;
+    super::consents::listed_in_full(state, &slot.service, &appt.patient, result).await
 }

@@ -67,6 +67,7 @@ pub async fn create_hold(
         hold.expires_at,
         now,
     );
+    let consents = super::consents::required_checks(state, &slot.service, &hold.patient).await?;
     let build = |quota_slot| {
         let hold = Hold {
             quota_slot,
@@ -74,9 +75,12 @@ pub async fn create_hold(
         };
         let taken = || ApiError::Booking(BookingError::SlotTaken);
         let writes = hold_ops(&hold, now).into_iter();
-        writes.map(|op| Write::new(op).or(taken())).collect()
+        let mut writes: Vec<Write> = writes.map(|op| Write::new(op).or(taken())).collect();
+        writes.extend(consents.writes());
+        writes
     };
-    commit_claiming(state, caller, idem, allowance, build, audit, reply).await
+    let result = commit_claiming(state, caller, idem, allowance, build, audit, reply).await;
+    super::consents::listed_in_full(state, &slot.service, &hold.patient, result).await
 }
 
 /// Removes holds that have expired and offers their time to the waitlist. Run on a schedule;

@@ -20,6 +20,7 @@ pub mod availability;
 pub mod book;
 pub mod busy;
 pub mod changes;
+pub mod consents;
 pub mod feeds;
 pub mod holds;
 pub mod patient_messages;

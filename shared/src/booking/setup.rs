@@ -224,6 +224,9 @@ pub struct ServiceRequest {
     pub provider_ids: Vec<ProviderId>,
     #[serde(default)]
     pub self_book_series: bool,
+    /// Consent documents (ids) a patient signs before booking it: at most 5, each published.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub required_consents: Vec<domain::consent::DocumentId>,
 }
 
 #[tracing::instrument(skip_all)]
@@ -253,6 +256,18 @@ pub async fn create_service(
     let mut provider_ids = req.provider_ids;
     provider_ids.sort();
     provider_ids.dedup();
+    let mut required_consents = req.required_consents;
+    required_consents.sort();
+    required_consents.dedup();
+    if required_consents.len() > 5 {
+        return Err(ApiError::Setup(SetupError::UnknownConsent));
+    }
+    for document in &required_consents {
+        let key = crate::store::keys::consent_document_key(document);
+        if state.cache.get(&*state.table, &key).await?.is_none() {
+            return Err(ApiError::Setup(SetupError::UnknownConsent));
+        }
+    }
     let service = Service {
         id: ServiceId::new(),
         name: name_text(&req.name)?,
@@ -260,6 +275,7 @@ pub async fn create_service(
         price: req.price,
         provider_ids,
         self_book_series: req.self_book_series,
+        required_consents,
     };
     let writes = vec![
         Write::new(TransactOp::Put {

@@ -169,6 +169,18 @@ pub const BLOCKS: &str = "blocks";
 /// When a provider's busy calendars last changed in a way the lock units have not caught up with.
 pub const CHANGED_AT: &str = "changed_at";
 
+/// A consent document's version (hex SHA-256 of its canonical text), title and text; a
+/// signature's document, kind (sign or withdraw) and the name the patient typed (sealed). Also on
+/// the audit entry of a signature, readable in its leaf's bytes.
+pub const DOCUMENT_ID: &str = "document_id";
+pub const DOCUMENT_HASH: &str = "document_hash";
+pub const TITLE: &str = "title";
+pub const SIGNATURE_ID: &str = "signature_id";
+pub const TYPED_NAME: &str = "typed_name";
+pub const PUBLISHED_AT: &str = "published_at";
+/// The consent documents a service requires before it is booked (a list of document ids).
+pub const REQUIRED_CONSENTS: &str = "required_consents";
+
 #[cfg(test)]
 mod tests {
     //! The spelling rule, checked on the crate's own sources: outside the table adapters, no

@@ -17,6 +17,11 @@
 //!   address, its label and host, the last fetch's outcome and blocks), and `BUSYCAL#<provider>` /
 //!   `SUMMARY` (GSI `BUSYCALS` / `<provider>`: how many, and when they last changed), which the
 //!   sweep lists; their busy time is lock units owned by [`BUSY_OWNER`]
+//! - consent document `CONSENTDOC#<document>` / `CURRENT` (GSI `CONSENTDOCS` / `<document>`: its
+//!   current version), and each version ever published `CONSENTDOC#<document>` / `V#<sha256>`
+//! - a patient's consent to a document `PATIENT#<id>` / `CONSENT#<document>` (signed or withdrawn,
+//!   which version, which signature), and every signature or withdrawal `PATIENT#<id>` /
+//!   `CONSENTSIG#<signature id>` (the document's version, the typed name sealed)
 //! - hold `HOLD#<id>` / `HOLD` (GSI `HOLDS` / `<expiry>#<id>` for the expiry sweep)
 //! - waitlist entry `WAITLIST#<provider>` / `<id>` (GSI `PATIENT#<patient>#WAITLIST`)
 //! - patient `PATIENT#<id>` / `PROFILE` (GSI `EMAIL#<blind index>` / `PATIENT#<id>`)
@@ -59,9 +64,10 @@
 //! - counters of refusals not stored one by one `COUNTER#<UTC day>` / `<name>#<hour, 2 digits>`
 
 use crate::store::Key;
+use domain::consent::DocumentId;
 use domain::ids::{
     AppointmentId, CalendarId, ChargeId, FeedbackId, HoldId, OutboxId, PatientId, PaymentId,
-    ProviderId, SeriesId, ServiceId,
+    ProviderId, SeriesId, ServiceId, SignatureId,
 };
 
 pub const PROVIDERS_INDEX: &str = "PROVIDERS";
@@ -142,6 +148,30 @@ pub fn busy_summary_key(provider: &ProviderId) -> Key {
 pub const BUSY_CALENDARS_INDEX: &str = "BUSYCALS";
 /// The owner of the lock units a provider's other calendars fill (not an appointment or hold id).
 pub const BUSY_OWNER: &str = "busy-calendars";
+pub fn consent_document_partition(document: &DocumentId) -> String {
+    format!("CONSENTDOC#{document}")
+}
+pub fn consent_document_key(document: &DocumentId) -> Key {
+    Key::new(consent_document_partition(document), "CURRENT")
+}
+pub fn consent_version_key(document: &DocumentId, hash: &str) -> Key {
+    Key::new(consent_document_partition(document), format!("V#{hash}"))
+}
+pub const CONSENT_DOCUMENTS_INDEX: &str = "CONSENTDOCS";
+pub const PATIENT_CONSENT_PREFIX: &str = "CONSENT#";
+pub fn patient_consent_key(patient: &PatientId, document: &DocumentId) -> Key {
+    Key::new(
+        patient_partition(patient),
+        format!("{PATIENT_CONSENT_PREFIX}{document}"),
+    )
+}
+pub const PATIENT_SIGNATURE_PREFIX: &str = "CONSENTSIG#";
+pub fn consent_signature_key(patient: &PatientId, id: &SignatureId) -> Key {
+    Key::new(
+        patient_partition(patient),
+        format!("{PATIENT_SIGNATURE_PREFIX}{id}"),
+    )
+}
 pub fn hold_key(id: &HoldId) -> Key {
     Key::new(format!("HOLD#{id}"), "HOLD")
 }
@@ -304,6 +334,7 @@ pub const PARTITIONS: &[&str] = &[
     "FEED#*",
     "FEEDTOKEN#*",
     "BUSYCAL#*",
+    "CONSENTDOC#*",
     "WAITLIST#*",
     "FEEDBACK#*",
     "MSG#*",
@@ -501,6 +532,26 @@ mod tests {
                 busy_calendar_key(&provider, &CalendarId::new()).pk,
             ),
             ("busy_summary_key", busy_summary_key(&provider).pk),
+            (
+                "consent_document_partition",
+                consent_document_partition(&DocumentId::parse("treatment").unwrap()),
+            ),
+            (
+                "consent_document_key",
+                consent_document_key(&DocumentId::parse("treatment").unwrap()).pk,
+            ),
+            (
+                "consent_version_key",
+                consent_version_key(&DocumentId::parse("treatment").unwrap(), "ab").pk,
+            ),
+            (
+                "patient_consent_key",
+                patient_consent_key(&patient, &DocumentId::parse("treatment").unwrap()).pk,
+            ),
+            (
+                "consent_signature_key",
+                consent_signature_key(&patient, &SignatureId::new()).pk,
+            ),
             (
                 "patient_series_key",
                 patient_series_key(&patient, &SeriesId::new()).pk,

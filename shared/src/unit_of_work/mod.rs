@@ -88,6 +88,9 @@ pub struct Audit {
     /// How many requests one entry stands for: set on the aggregate of a caller's refusals beyond
     /// [`INDIVIDUAL_REFUSALS_PER_HOUR`].
     pub count: Option<i64>,
+    /// The version (SHA-256 of the canonical text) of the consent document a signature or
+    /// withdrawal names: readable in the entry's leaf bytes, so the signed log proves which text.
+    pub document: Option<String>,
 }
 
 impl Audit {
@@ -103,7 +106,14 @@ impl Audit {
             patients: Vec::new(),
             outcome: "success",
             count: None,
+            document: None,
         }
+    }
+
+    /// Names the consent document version the action signed or withdrew.
+    pub fn document(mut self, version_hash: &str) -> Self {
+        self.document = Some(version_hash.to_owned());
+        self
     }
 
     /// Names a patient whose data the action touched.
@@ -211,6 +221,9 @@ impl Audit {
         }
         if let Some(count) = self.count {
             item.set(attr::COUNT, count);
+        }
+        if let Some(document) = &self.document {
+            item.set(attr::DOCUMENT_HASH, document.clone());
         }
         item
     }

@@ -18,6 +18,7 @@ use crate::error::{ApiError, InputError};
 use crate::state::AppState;
 use crate::unit_of_work::{Idempotency, Reply};
 use domain::access::Caller;
+use domain::consent::DocumentId;
 use domain::ids::{
     AppointmentId, CalendarId, FeedbackId, IdempotencyKey, ProviderId, SeriesId, WaitlistId,
 };
@@ -52,6 +53,9 @@ pub enum Operation<'a> {
     RevokeFeed,
     AddBusyCalendar(&'a ProviderId),
     RemoveBusyCalendar(&'a ProviderId, &'a CalendarId),
+    PutConsentDocument(&'a DocumentId),
+    SignConsent(&'a DocumentId),
+    WithdrawConsent(&'a DocumentId),
 }
 
 impl fmt::Display for Operation<'_> {
@@ -83,6 +87,9 @@ impl fmt::Display for Operation<'_> {
             Operation::RevokeFeed => f.write_str("revoke_feed"),
             Operation::AddBusyCalendar(p) => write!(f, "add_busy_calendar:{p}"),
             Operation::RemoveBusyCalendar(p, c) => write!(f, "remove_busy_calendar:{p}:{c}"),
+            Operation::PutConsentDocument(d) => write!(f, "put_consent_document:{d}"),
+            Operation::SignConsent(d) => write!(f, "sign_consent:{d}"),
+            Operation::WithdrawConsent(d) => write!(f, "withdraw_consent:{d}"),
         }
     }
 }

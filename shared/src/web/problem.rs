@@ -23,6 +23,8 @@ pub struct Problem {
     /// A refused series: each occurrence that cannot be booked, with the nearest free starts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub conflicts: Option<Vec<domain::series::Conflict>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub documents: Option<Vec<crate::error::RequiredConsent>>,
 }
 
 use crate::error::InputError as I;
@@ -112,6 +114,7 @@ fn refusal(e: &ApiError) -> Option<(StatusCode, &'static str)> {
             S::CalendarAddress => (INVALID, "calendar_address"),
             S::CalendarPrivate => (INVALID, "calendar_address_private"),
             S::CalendarLabel => (INVALID, "invalid_label"),
+            S::UnknownConsent => (INVALID, "unknown_document"),
             S::TooManyCalendars => (CONFLICT, "too_many_calendars"),
             S::ChangedMeanwhile => (CONFLICT, "conflict"),
         },
@@ -159,6 +162,20 @@ fn refusal(e: &ApiError) -> Option<(StatusCode, &'static str)> {
             F::AlreadyResolved => (CONFLICT, "already_resolved"),
         },
         ApiError::SeriesConflicts(_) => (CONFLICT, "series_conflicts"),
+        ApiError::ConsentRequired(_) => (CONFLICT, "consent_required"),
+        ApiError::Consent(c) => {
+            use domain::consent::ConsentError as C;
+            match c {
+                C::InvalidTitle => (INVALID, "invalid_title"),
+                C::InvalidText => (INVALID, "invalid_text"),
+                C::InvalidTypedName => (INVALID, "invalid_typed_name"),
+                C::NotAgreed => (INVALID, "not_agreed"),
+                C::VersionChanged => (CONFLICT, "consent_version_changed"),
+                C::AlreadySigned => (CONFLICT, "consent_already_signed"),
+                C::NotSigned => (CONFLICT, "consent_not_signed"),
+                C::UnknownDocument => (StatusCode::NOT_FOUND, "unknown_document"),
+            }
+        }
         _ => return None,
     })
 }
@@ -209,6 +226,8 @@ impl ApiError {
             ApiError::Patient(e) => e.to_string(),
             ApiError::Payment(e) => e.to_string(),
             ApiError::Feedback(e) => e.to_string(),
+            ApiError::Consent(e) => e.to_string(),
+            ApiError::ConsentRequired(_) => "This service asks you to sign the documents listed in documents first (their current versions). Nothing was booked.".into(),
             ApiError::SeriesConflicts(_) => "Some occurrences of the series cannot be booked: each is listed in conflicts with the nearest free starts that day. Nothing was booked; change the time, or send conflicts: skip to book the free ones.".into(),
             ApiError::Unauthorized(_) => "A valid bearer token is required.".into(),
             ApiError::Forbidden => "You may not do this.".into(),
@@ -232,6 +251,10 @@ impl ApiError {
             code,
             conflicts: match self {
                 ApiError::SeriesConflicts(c) => Some(c.clone()),
+                _ => None,
+            },
+            documents: match self {
+                ApiError::ConsentRequired(d) => Some(d.clone()),
                 _ => None,
             },
         }

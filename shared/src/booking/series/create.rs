@@ -121,6 +121,14 @@ pub async fn create_series(
     if !caller.is_staff() && !service.self_book_series {
         return Err(BookingError::SeriesNotSelfBookable.into());
     }
+    // Consents the service requires, before anything is reserved (the commit checks them again).
+    let consents = crate::booking::consents::required_checks(state, &service, &patient).await?;
+    if !service.required_consents.is_empty() {
+        let missing = crate::booking::consents::missing(state, &service, &patient).await?;
+        if !missing.is_empty() {
+            return Err(ApiError::ConsentRequired(missing));
+        }
+    }
     let now = now(state);
     let starts = rec.starts(first, &practice.zone, now)?;
     if !caller.is_staff()
@@ -265,6 +273,7 @@ pub async fn create_series(
             };
             writes.push(Write::new(registered).or(BookingError::UnknownPatient));
         }
+        writes.extend(consents.writes());
         writes
     };
     let reply = match commit_claiming(state, caller, idem, allowance, build, audit, reply).await {

@@ -189,6 +189,17 @@ impl ServiceCodec for Service {
         if self.self_book_series {
             item.set(attr::SELF_BOOK_SERIES, true);
         }
+        if !self.required_consents.is_empty() {
+            item.set(
+                attr::REQUIRED_CONSENTS,
+                AttrValue::L(
+                    self.required_consents
+                        .iter()
+                        .map(|d| AttrValue::S(d.as_str().into()))
+                        .collect(),
+                ),
+            );
+        }
         if let Some(price) = self.price {
             item.set(attr::PRICE_AMOUNT, price.amount());
             item.set(attr::PRICE_CURRENCY, price.currency().code());
@@ -221,6 +232,15 @@ impl ServiceCodec for Service {
             self_book_series: item
                 .get(attr::SELF_BOOK_SERIES)
                 .is_some_and(|v| matches!(v, AttrValue::Bool(true))),
+            required_consents: match item.get(attr::REQUIRED_CONSENTS) {
+                None => Vec::new(),
+                Some(AttrValue::L(ids)) => ids
+                    .iter()
+                    .map(|v| v.as_s().and_then(domain::consent::DocumentId::parse))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| corrupt("required_consents"))?,
+                Some(_) => return Err(corrupt("required_consents")),
+            },
         })
     }
 }

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod booking;
 pub mod busy;
+pub mod consents;
 pub mod feedback;
 pub mod feeds;
 pub mod notify;
