@@ -53,6 +53,7 @@ async fn every_route_role_and_ownership() {
     let rules = json!({"hours": {"mon": [{"start": "09:00", "end": "17:00"}]}});
     // The starter treatment consent's version, as the demo practice publishes it.
     let treatment = domain::consent::version_hash(domain::consent::starter_documents()[1].2);
+    let gad = domain::forms::gad7().version_hash();
     let cases = [
         case(
             "GET",
@@ -173,6 +174,46 @@ async fn every_route_role_and_ownership() {
             "/v1/calendar-feeds/revoke",
             Some(json!({"providerId": "{P}"})),
             [403, 403, 404, 403, 404, 404, 401, 403],
+        ),
+        case(
+            "GET",
+            "/v1/forms",
+            None,
+            [200, 200, 200, 200, 200, 200, 401, 403],
+        ),
+        case(
+            "PUT",
+            "/v1/forms/check-in",
+            Some(
+                json!({"title": "Check-in", "sections": [{"title": "Today", "questions": [{"id": "mood", "text": "Mood", "kind": "yes_no"}]}]}),
+            ),
+            [403, 403, 403, 403, 403, 201, 401, 403],
+        ),
+        case(
+            "POST",
+            "/v1/forms/gad-7/submissions",
+            Some(
+                json!({"versionHash": gad, "answers": {"gad-1": 0, "gad-2": 0, "gad-3": 0, "gad-4": 0, "gad-5": 0, "gad-6": 0, "gad-7": 0}}),
+            ),
+            [201, 403, 403, 403, 403, 403, 401, 403],
+        ),
+        case(
+            "GET",
+            "/v1/forms/gad-7/draft",
+            None,
+            [200, 200, 403, 403, 403, 403, 401, 403],
+        ),
+        case(
+            "GET",
+            "/v1/patients/patient-jane/forms",
+            None,
+            [200, 403, 200, 403, 200, 200, 401, 403],
+        ),
+        case(
+            "GET",
+            "/v1/patients/patient-jane/forms/fsub_01ARZ3NDEKTSV4RRFFQ69G5FAV",
+            None,
+            [404, 403, 404, 403, 404, 404, 401, 403],
         ),
         case(
             "GET",

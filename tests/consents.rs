@@ -11,22 +11,13 @@ use practica_cli::demo::{DEMO_PATIENT, Demo};
 use practica_tests::{Stack, dynamodb_local_fixture, embedded_fixture};
 use serde_json::{Value, json};
 use shared::adapters::local_signer::LocalSigner;
-use shared::audit::log::{IDLE_CHECKPOINT, LogConfig, integrate};
 use shared::auth::Role;
 use shared::crypto::signer::LogSigner as _;
 
-const KEY: &str = "practica.test/audit";
+const KEY: &str = practica_tests::TEST_LOG_KEY;
 
 async fn seal(stack: &Stack, signer: &LocalSigner) {
-    let config = LogConfig {
-        origin: "practica.test/audit/practica-test".into(),
-        key_name: KEY.into(),
-        first_scan_days: 2,
-        idle_checkpoint: IDLE_CHECKPOINT,
-    };
-    integrate(&*stack.state.table, signer, &*stack.state.clock, &config)
-        .await
-        .expect("integrate");
+    practica_tests::seal_log(stack, signer).await;
 }
 
 /// A 30-minute video visit with Dr. Rivera that needs the treatment and telehealth consents.

@@ -54,6 +54,7 @@ async fn every_fixture_runs_on_the_release_binaries() {
     let mut feed = String::new();
     let mut calendar = String::new();
     let (mut version, mut signature) = (String::new(), String::new());
+    let (mut form_version, mut submission) = (String::new(), String::new());
     let steps: &[(&str, &str, u64)] = &[
         ("get-me", &staff, 200),
         ("get-me-no-token", "", 401),
@@ -93,6 +94,13 @@ async fn every_fixture_runs_on_the_release_binaries() {
         ("getConsentCopy", &jane, 200),
         ("listPatientConsents", &staff, 200),
         ("withdrawConsent", &jane, 201),
+        ("listForms", &jane, 200),
+        ("putForm", &admin, 201),
+        ("putFormDraft", &jane, 200),
+        ("getFormDraft", &jane, 200),
+        ("submitForm", &jane, 201),
+        ("listPatientForms", &staff, 200),
+        ("getFormSubmission", &staff, 200),
         ("createPatient", &staff, 201),
         ("searchPatients", &staff, 200),
         ("getPatient", &staff, 200),
@@ -138,6 +146,8 @@ async fn every_fixture_runs_on_the_release_binaries() {
                 ("{{CALENDAR_ID}}", &calendar),
                 ("{{VERSION_HASH}}", &version),
                 ("{{SIGNATURE_ID}}", &signature),
+                ("{{FORM_VERSION}}", &form_version),
+                ("{{SUBMISSION_ID}}", &submission),
             ],
         );
         if op.contains("Webhook") {
@@ -165,6 +175,8 @@ async fn every_fixture_runs_on_the_release_binaries() {
             "addBusyCalendar" => calendar = body["id"].as_str().unwrap().to_owned(),
             "listConsents" => version = practica_tests::version_of(&body, "telehealth"),
             "signConsent" => signature = body["signatureId"].as_str().unwrap().to_owned(),
+            "listForms" => form_version = practica_tests::form_version_of(&body, "phq-9"),
+            "submitForm" => submission = body["submissionId"].as_str().unwrap().to_owned(),
             "createCalendarFeed" => {
                 let url = body["url"].as_str().unwrap();
                 feed = url.rsplit('/').next().unwrap().to_owned();

@@ -79,6 +79,7 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
     let mut feed = String::new();
     let mut calendar = String::new();
     let (mut version, mut signature) = (String::new(), String::new());
+    let (mut form_version, mut submission) = (String::new(), String::new());
     // A published report for the report routes.
     let week = "2026-11-16_2026-11-23";
     let manifest = shared::reports::Manifest {
@@ -134,6 +135,13 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
         ("getConsentCopy", &jane, StatusCode::OK),
         ("listPatientConsents", &staff, StatusCode::OK),
         ("withdrawConsent", &jane, StatusCode::CREATED),
+        ("listForms", &jane, StatusCode::OK),
+        ("putForm", &admin, StatusCode::CREATED),
+        ("putFormDraft", &jane, StatusCode::OK),
+        ("getFormDraft", &jane, StatusCode::OK),
+        ("submitForm", &jane, StatusCode::CREATED),
+        ("listPatientForms", &staff, StatusCode::OK),
+        ("getFormSubmission", &staff, StatusCode::OK),
         ("createPatient", &staff, StatusCode::CREATED),
         ("searchPatients", &staff, StatusCode::OK),
         ("getPatient", &staff, StatusCode::OK),
@@ -180,6 +188,8 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
             ("{{CALENDAR_ID}}", calendar.as_str()),
             ("{{VERSION_HASH}}", version.as_str()),
             ("{{SIGNATURE_ID}}", signature.as_str()),
+            ("{{FORM_VERSION}}", form_version.as_str()),
+            ("{{SUBMISSION_ID}}", submission.as_str()),
         ];
         let request = filled_event(&format!("apigw-v2-{op}.json"), &values);
         let (status, headers, body) = call(stack.router.clone(), request).await;
@@ -207,6 +217,8 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
             "addBusyCalendar" => calendar = body["id"].as_str().unwrap().to_owned(),
             "listConsents" => version = practica_tests::version_of(&body, "telehealth"),
             "signConsent" => signature = body["signatureId"].as_str().unwrap().to_owned(),
+            "listForms" => form_version = practica_tests::form_version_of(&body, "phq-9"),
+            "submitForm" => submission = body["submissionId"].as_str().unwrap().to_owned(),
             "createCalendarFeed" => {
                 let url = body["url"].as_str().unwrap();
                 feed = url.rsplit('/').next().unwrap().to_owned();

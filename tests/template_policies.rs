@@ -43,6 +43,7 @@ const WRITERS: &[(&str, &[&str])] = &[
             "FEEDTOKEN#*",
             "BUSYCAL#*",
             "CONSENTDOC#*",
+            "FORM#*",
             "WAITLIST#*",
             "FEEDBACK#*",
             "MSG#*",
@@ -448,6 +449,7 @@ async fn each_function_writes_only_the_partitions_it_is_granted() {
     let mut feed = String::new();
     let mut calendar = String::new();
     let (mut version, mut signature) = (String::new(), String::new());
+    let (mut form_version, mut submission) = (String::new(), String::new());
     let steps: &[(&str, &str)] = &[
         ("get-me-no-token", ""),
         ("putPractice", &admin),
@@ -474,6 +476,13 @@ async fn each_function_writes_only_the_partitions_it_is_granted() {
         ("getConsentCopy", &jane),
         ("listPatientConsents", &staff),
         ("withdrawConsent", &jane),
+        ("listForms", &jane),
+        ("putForm", &admin),
+        ("putFormDraft", &jane),
+        ("getFormDraft", &jane),
+        ("submitForm", &jane),
+        ("listPatientForms", &staff),
+        ("getFormSubmission", &staff),
         ("createPatient", &staff),
         ("searchPatients", &staff),
         ("getPatient", &staff),
@@ -505,6 +514,8 @@ async fn each_function_writes_only_the_partitions_it_is_granted() {
                 ("{{CALENDAR_ID}}", &calendar),
                 ("{{VERSION_HASH}}", &version),
                 ("{{SIGNATURE_ID}}", &signature),
+                ("{{FORM_VERSION}}", &form_version),
+                ("{{SUBMISSION_ID}}", &submission),
             ],
         );
         let function = owner(e["routeKey"].as_str().unwrap());
@@ -519,6 +530,8 @@ async fn each_function_writes_only_the_partitions_it_is_granted() {
             "addBusyCalendar" => calendar = body["id"].as_str().unwrap().to_owned(),
             "listConsents" => version = practica_tests::version_of(&body, "telehealth"),
             "signConsent" => signature = body["signatureId"].as_str().unwrap().to_owned(),
+            "listForms" => form_version = practica_tests::form_version_of(&body, "phq-9"),
+            "submitForm" => submission = body["submissionId"].as_str().unwrap().to_owned(),
             "createCalendarFeed" => {
                 let url = body["url"].as_str().unwrap();
                 feed = url.rsplit('/').next().unwrap().to_owned();

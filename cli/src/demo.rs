@@ -151,12 +151,23 @@ pub async fn seed_for(state: &AppState, portal_url: Option<String>) -> Result<De
             })?,
         );
     }
+    // The starter consent documents and forms (the practice replaces their words with its own).
+    shared::booking::consents::publish_starters(state, &admin).await?;
+    shared::booking::forms::publish_starters(state, &admin).await?;
+    let form = |id: &str| domain::forms::FormId::parse(id).expect("a starter form");
     let usd = Currency::parse("USD").expect("known currency");
     let mut services = Vec::new();
     // Follow-up sessions are what weekly clients come for: patients may book them as a series.
-    for (name, minutes, cents, series) in [
-        ("Initial consultation", 60, 15_000, false),
-        ("Follow-up session", 30, 8_000, true),
+    // A first consultation asks for the intake questionnaire and the PHQ-9 beforehand.
+    for (name, minutes, cents, series, first_forms) in [
+        (
+            "Initial consultation",
+            60,
+            15_000,
+            false,
+            vec![form("intake"), form("phq-9")],
+        ),
+        ("Follow-up session", 30, 8_000, true, Vec::new()),
     ] {
         let body = reply(
             setup::create_service(
@@ -170,6 +181,8 @@ pub async fn seed_for(state: &AppState, portal_url: Option<String>) -> Result<De
                     provider_ids: providers.clone(),
                     self_book_series: series,
                     required_consents: Vec::new(),
+                    forms_before_first_visit: first_forms,
+                    forms_before_every_visit: Vec::new(),
                 },
             )
             .await?,
@@ -180,8 +193,6 @@ pub async fn seed_for(state: &AppState, portal_url: Option<String>) -> Result<De
             })?,
         );
     }
-    // The starter consent documents (the practice replaces their words with its own).
-    shared::booking::consents::publish_starters(state, &admin).await?;
     patients::create(
         state,
         &admin,

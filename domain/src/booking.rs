@@ -102,6 +102,11 @@ pub struct Service {
     /// booked, held or booked as a series for them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub required_consents: Vec<crate::consent::DocumentId>,
+    /// Forms a patient fills in before her first visit (once), and before every visit.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub forms_before_first_visit: Vec<crate::forms::FormId>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub forms_before_every_visit: Vec<crate::forms::FormId>,
 }
 
 impl Service {

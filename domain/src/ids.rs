@@ -67,6 +67,11 @@ ulid_id!(
 );
 ulid_id!(HoldId, "hld");
 ulid_id!(
+    /// A patient's submission of a form.
+    SubmissionId,
+    "fsub"
+);
+ulid_id!(
     /// A patient's signature (or withdrawal) of a consent document.
     SignatureId,
     "sig"

@@ -149,6 +149,10 @@ pub enum SetupError {
         "requiredConsents names at most 5 published consent documents (GET /v1/consents lists them)."
     )]
     UnknownConsent,
+    #[error(
+        "formsBeforeFirstVisit and formsBeforeEveryVisit each name at most 5 published forms (GET /v1/forms lists them)."
+    )]
+    UnknownForm,
     #[error("A provider may add 5 other calendars; remove one first.")]
     TooManyCalendars,
 }

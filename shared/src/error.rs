@@ -92,6 +92,8 @@ pub enum ApiError {
     Payment(#[from] PaymentError),
     #[error("feedback refused: {0:?}")]
     Feedback(#[from] FeedbackError),
+    #[error("form refused: {0:?}")]
+    Form(#[from] domain::forms::FormError),
     #[error("consent refused: {0:?}")]
     Consent(#[from] domain::consent::ConsentError),
     /// The service requires consents the patient has not signed (their current versions).
@@ -198,6 +200,7 @@ impl ApiError {
                 | ApiError::Feedback(_)
                 | ApiError::SeriesConflicts(_)
                 | ApiError::Consent(_)
+                | ApiError::Form(_)
                 | ApiError::ConsentRequired(_)
                 | ApiError::Input(InputError::InvalidBodyTimestamp(_))
                 | ApiError::Input(InputError::IdempotencyKeyReused)

@@ -1,11 +1,13 @@
-// Consents in headless chromium: the practice has a video service that asks for the telehealth
+// Consents and forms in headless chromium: the practice has a video service that asks for the telehealth
 // and treatment consents (made through the API first):
 //   node consents.test.mjs URL SHOTS
 // Jane reads and signs the treatment consent on her Consents page (an empty name and a missing
 // tick are refused with the reason); she books the video service: the booking asks for the
 // telehealth consent, she signs it there and the time she chose is booked; she downloads the
 // signed copy (its text's SHA-256 is the version it names) and withdraws one consent. The front
-// desk sees her consents on her page. Desktop and phone, axe on each state.
+// desk sees her consents on her page. Then forms: her first consultation asks for the intake
+// questionnaire and the PHQ-9; she fills them in (a draft saved, a missing answer named); Dr.
+// Rivera sees her answers and her score in the visit's details. Desktop and phone, axe on each state.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -34,8 +36,9 @@ async function journey(browser, label, width, height, { rivera, video }) {
   const page = await context.newPage();
   const problems = [];
   page.on('pageerror', (e) => problems.push(e.message));
-  // The refusal the journey provokes: the booking asks for a consent first (409).
-  page.on('console', (m) => { if (m.type() === 'error' && !/status of 409/.test(m.text())) problems.push(m.text()); });
+  // The refusals the journey provokes: the booking asks for a consent first (409), a required
+  // answer is missing (422).
+  page.on('console', (m) => { if (m.type() === 'error' && !/status of (409|422)/.test(m.text())) problems.push(m.text()); });
   await page.goto(base);
   await page.getByRole('button', { name: 'Sign in as a patient' }).click();
   await page.getByRole('button', { name: label === 'desktop' ? 'Jane Demo-Patient' : 'Jane Demo-Patient' }).click();
@@ -125,8 +128,57 @@ async function journey(browser, label, width, height, { rivera, video }) {
   await page.locator('#consents-status', { hasText: 'You withdrew your consent to "Consent to telehealth".' }).waitFor();
   await telehealth.getByText(/^You withdrew your consent/).waitFor();
 
-  // The front desk sees her consents on her page, with the copies.
+  // Forms: her first consultation asks for the intake questionnaire and the PHQ-9. She answers the
+  // PHQ-9, saves a partial intake, is told which required question is missing, and submits it.
+  const consult = (await api('/v1/services', { token: jane })).services.find((s) => s.name === 'Initial consultation');
+  const day = new Date(Date.parse(chosen) + 7 * 86400e3).toISOString().slice(0, 10);
+  const { slots } = await api(`/v1/providers/${rivera.id}/availability?serviceId=${consult.id}&from=${day}T00:00:00Z&to=${day}T23:59:00Z`, { token: jane });
+  const first = await api('/v1/appointments', { token: jane, method: 'POST', key: `consult-${day}`, body: { providerId: rivera.id, serviceId: consult.id, start: slots[0] } });
+  await nav(page, 'Forms');
+  await page.locator('#forms-due', { hasText: 'Your practice asks you to complete 2 forms before your next visit.' }).waitFor();
+  assert.ok(!(await page.locator('#forms-due').innerText()).includes('PHQ'), 'the notice names no form');
+  const phq = page.locator('#form-list > li').filter({ has: page.getByRole('heading', { name: 'PHQ-9' }) });
+  await phq.getByRole('button', { name: 'Fill in: PHQ-9' }).click();
+  const scores = [2, 2, 1, 1, 1, 1, 1, 1, 0];
+  const groups = phq.locator('fieldset');
+  await groups.first().waitFor();
+  assert.equal(await groups.count(), 9);
+  for (let i = 0; i < 9; i += 1) await groups.nth(i).getByRole('radio').nth(scores[i]).check();
+  await axe(page, 'the PHQ-9 filled in');
+  await phq.getByRole('button', { name: 'Submit: PHQ-9' }).click();
+  await page.locator('#forms-status', { hasText: 'Submitted "PHQ-9".' }).waitFor();
+  const intake = page.locator('#form-list > li').filter({ has: page.getByRole('heading', { name: 'Intake questionnaire' }) });
+  await intake.getByRole('button', { name: 'Fill in: Intake questionnaire' }).click();
+  await intake.getByLabel('What brings you to the practice? (required)').fill('Trouble sleeping');
+  await intake.getByRole('button', { name: 'Save draft' }).click();
+  await page.locator('#forms-status', { hasText: 'Draft of "Intake questionnaire" saved' }).waitFor();
+  await intake.getByRole('button', { name: 'Submit: Intake questionnaire' }).click();
+  await page.locator('#forms-status', { hasText: 'Not submitted: Question seen-before needs an answer.' }).waitFor();
+  assert.ok(await intake.locator('fieldset').first().evaluate((f) => f.contains(document.activeElement)), 'the question missing has the focus');
+  await intake.getByRole('radio', { name: 'No' }).check();
+  await intake.getByRole('button', { name: 'Submit: Intake questionnaire' }).click();
+  await page.locator('#forms-status', { hasText: 'Submitted "Intake questionnaire".' }).waitFor();
+  await page.locator('#forms-due', { hasText: 'No forms are due before your visits.' }).waitFor();
+  await axe(page, 'her forms, submitted');
+  if (shots) await page.screenshot({ path: `${shots}/portal-forms-${label}.png`, fullPage: true });
+
+  // Dr. Rivera sees her answers and her score in the consultation's details.
   await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('button', { name: 'Staff sign-in' }).click();
+  await page.getByRole('button', { name: 'Dr. Ana Rivera' }).click();
+  await page.locator('#calendar-page:not([hidden])').waitFor();
+  await page.getByLabel('Day', { exact: true }).first().fill(new Date(Date.parse(first.start)).toLocaleDateString('en-CA', { timeZone: 'America/New_York' }));
+  await page.getByRole('button', { name: 'Show the day' }).click();
+  const row = page.locator('#calendar li').filter({ hasText: 'Jane Demo-Patient' }).filter({ hasText: 'Initial consultation' });
+  await row.getByRole('button', { name: /^Details: / }).click();
+  await row.getByText('PHQ-9 over time: 10 (moderate)').waitFor();
+  await row.getByText(/^PHQ-9, submitted .*: score 10 \(moderate\)/).waitFor();
+  await row.getByRole('button', { name: /^Show answers: PHQ-9/ }).click();
+  await row.getByText('Little interest or pleasure in doing things').waitFor();
+  await axe(page, 'her forms in the visit details (provider)');
+  await page.getByRole('button', { name: 'Sign out' }).click();
+
+  // The front desk sees her consents and forms on her page.
   await page.getByRole('button', { name: 'Staff sign-in' }).click();
   await page.getByRole('button', { name: 'Front desk (demo staff)' }).click();
   await page.locator('#calendar-page:not([hidden])').waitFor();
@@ -137,6 +189,7 @@ async function journey(browser, label, width, height, { rivera, video }) {
   const consents = page.locator('#chosen-consents');
   await consents.getByText('Consent to treatment: signed').waitFor();
   await consents.getByText('Consent to telehealth: withdrawn').waitFor();
+  await page.locator('#chosen-forms').getByText('PHQ-9 over time: 10 (moderate)').waitFor();
   await axe(page, 'her consents on her page (staff)');
   assert.deepEqual(problems, [], `console errors on ${label}`);
   await context.close();

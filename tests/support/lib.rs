@@ -943,3 +943,30 @@ pub fn version_of(consents: &Value, document: &str) -> String {
         .unwrap_or_else(|| panic!("no {document} in {consents}"))
         .to_owned()
 }
+
+/// The key name the tests' audit log is signed under.
+pub const TEST_LOG_KEY: &str = "practica.test/audit";
+
+/// Seals the stack's audit entries into its log (the audit function's job), signed by `signer`.
+pub async fn seal_log(stack: &Stack, signer: &shared::adapters::local_signer::LocalSigner) {
+    use shared::audit::log::{IDLE_CHECKPOINT, LogConfig, integrate};
+    let config = LogConfig {
+        origin: "practica.test/audit/practica-test".into(),
+        key_name: TEST_LOG_KEY.into(),
+        first_scan_days: 2,
+        idle_checkpoint: IDLE_CHECKPOINT,
+    };
+    integrate(&*stack.state.table, signer, &*stack.state.clock, &config)
+        .await
+        .expect("integrate");
+}
+
+/// The current version (SHA-256) of `form` in the answer of `GET /v1/forms`.
+pub fn form_version_of(forms: &Value, form: &str) -> String {
+    forms["forms"]
+        .as_array()
+        .and_then(|all| all.iter().find(|f| f["formId"] == form))
+        .and_then(|f| f["versionHash"].as_str())
+        .unwrap_or_else(|| panic!("no {form} in {forms}"))
+        .to_owned()
+}

@@ -58,7 +58,7 @@ const navButtons = () => [...document.querySelectorAll('#nav button[data-page]')
 
 // Each page's address: `#/<route>`.
 const ROUTES = {
-  appointments: 'appointments', billing: 'billing', messages: 'messages', access: 'access-log', 'consents-page': 'consents',
+  appointments: 'appointments', billing: 'billing', messages: 'messages', access: 'access-log', 'consents-page': 'consents', 'forms-page': 'forms',
   'calendar-page': 'calendar', patients: 'patients', triage: 'feedback', 'reports-page': 'reports', 'audit-page': 'audit', security: 'security',
 };
 const PAGES = Object.fromEntries(Object.entries(ROUTES).map(([page, route]) => [route, page]));
@@ -87,6 +87,7 @@ const ON_OPEN = {
   billing: async () => (await patientPages()).loadBalance(),
   messages: async () => (await patientPages()).loadMessages(),
   'consents-page': async () => (await import('./consents.js')).loadConsentsPage(),
+  'forms-page': async () => (await import('./forms.js')).loadFormsPage(),
   triage: async () => (await staffPages()).loadFeedback(),
   'reports-page': async () => (await staffPages()).loadReports(),
 };

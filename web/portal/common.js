@@ -34,6 +34,7 @@ export async function api(path, options = {}) {
     error.code = body?.code;
     error.conflicts = body?.conflicts;
     error.documents = body?.documents;
+    error.question = body?.question;
     error.status = response.status;
     throw error;
   }

@@ -435,6 +435,12 @@ function showBooked(appointment, moved) {
   link.href = URL.createObjectURL(new Blob([appointmentIcs(appointment)], { type: 'text/calendar' }));
   link.download = 'appointment.ics';
   show('booked', true);
+  // Forms the practice asks for before the visit (minimum necessary: no form's name here).
+  api('/v1/forms').then(({ due = [] }) => {
+    if (due.some((d) => d.appointmentId === appointment.id)) {
+      $('booked-details').append(el('dt', { textContent: 'Forms' }), el('dd', { textContent: 'Your practice asks you to complete forms before this visit: open Forms.' }));
+    }
+  }).catch(() => {});
   $('booked').scrollIntoView({ block: 'start' });
   $('booked-title').focus();
   $('book-status').textContent = '';

@@ -6,7 +6,7 @@ import {
 } from './common.js';
 
 export function resetStaff() {
-  for (const id of ['calendar', 'patient-results', 'staff-feedback', 'reports', 'report-view', 'staff-waitlist', 'staff-slots', 'audit-results', 'chosen-appointments', 'chosen-waitlist', 'chosen-statement', 'chosen-feedback', 'chosen-messages', 'chosen-consents', 'chosen-series', 'staff-series-conflict-list', 'feeds']) $(id).replaceChildren();
+  for (const id of ['calendar', 'patient-results', 'staff-feedback', 'reports', 'report-view', 'staff-waitlist', 'staff-slots', 'audit-results', 'chosen-appointments', 'chosen-waitlist', 'chosen-statement', 'chosen-feedback', 'chosen-messages', 'chosen-consents', 'chosen-forms', 'chosen-series', 'staff-series-conflict-list', 'feeds']) $(id).replaceChildren();
   for (const id of ['calendar-status', 'search-status', 'charge-status', 'staff-feedback-status', 'reports-status', 'chosen-patient', 'staff-waitlist-status', 'staff-book-status', 'audit-status', 'staff-confirm-what', 'chosen-title', 'chosen-details', 'chosen-series-status', 'feeds-status']) $(id).textContent = '';
   $('staff-reason').value = '';
   $('staff-repeat').value = '0';
@@ -137,9 +137,17 @@ function detailsButton(a, who, time) {
           if (!error.signedOut) $('calendar-status').textContent = `Not opened: ${error.message}`;
         }
       });
+      // Her forms, with scores and their trend (the provider's own patients; read and audited now).
+      const { formsSummary } = await import('./forms.js');
+      const forms = await formsSummary(a.patientId).catch((error) => {
+        if (error.signedOut) throw error;
+        return el('p', { textContent: `Forms: ${error.message}` });
+      });
       details.replaceChildren(
         el('p', { textContent: `${catalog.serviceName.get(a.serviceId) || 'Appointment'} with ${catalog.providerName.get(a.providerId)}, ${when(appointment.start)}. ${STATE_LABEL[appointment.status] || appointment.status}.` }),
         el('p', { textContent: appointment.reason ? `Reason for the visit: ${appointment.reason}` : 'No reason for the visit was given.' }),
+        el('p', {}, el('strong', { textContent: 'Forms' })),
+        forms,
         toPatient,
       );
       details.hidden = false;
@@ -272,6 +280,9 @@ async function openPatient(patient) {
     showPatientSeries(patient),
     api(`/v1/patients/${id}/consents`),
   ]);
+  // Her forms: submissions with scores and their trend.
+  const { formsSummary } = await import('./forms.js');
+  $('chosen-forms').replaceChildren(await formsSummary(patient.patientId));
   // Her consents: where she stands with each document, and each signature's copy.
   const { copyLinks } = await import('./consents.js');
   const STANDING = { not_signed: 'not signed', signed: 'signed', signed_earlier_version: 'signed an earlier version', withdrawn: 'withdrawn' };

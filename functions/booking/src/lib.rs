@@ -7,14 +7,15 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use domain::ids::{
-    AppointmentId, CalendarId, FeedbackId, PatientId, ProviderId, SeriesId, SignatureId, WaitlistId,
+    AppointmentId, CalendarId, FeedbackId, PatientId, ProviderId, SeriesId, SignatureId,
+    SubmissionId, WaitlistId,
 };
 use domain::schedule::Rules;
 use serde::Serialize;
 use shared::audit::{access, search};
 use shared::auth::{Principal, Role, Subject};
 use shared::booking::{
-    appointments, availability, book, busy, changes, consents, feeds, holds, patient_search,
+    appointments, availability, book, busy, changes, consents, feeds, forms, holds, patient_search,
     patients, series, setup, waitlist,
 };
 use shared::common::paging::PageQuery;
@@ -250,6 +251,73 @@ async fn remove_busy_calendar(
     change
         .run(Operation::RemoveBusyCalendar(&provider, &calendar), work)
         .await
+}
+
+async fn list_forms(State(s): State<AppState>, caller: Caller) -> Json200 {
+    Ok(Json(forms::list(&s, &caller).await?))
+}
+
+async fn put_form(
+    ApiPath(id): ApiPath<String>,
+    put: Put<domain::forms::Form>,
+) -> Result<Reply, ApiError> {
+    let id = forms::form_id(&id)?;
+    let work = async |s: &AppState, c: &Caller, i: Option<&Idempotency>, form| {
+        forms::put_form(s, c, i, &id, form).await
+    };
+    put.run(Operation::PutForm(&id), work).await
+}
+
+async fn get_form_draft(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Json200 {
+    let id = forms::form_id(&id)?;
+    Ok(Json(forms::fill::draft(&s, &caller, &id).await?))
+}
+
+async fn put_form_draft(
+    ApiPath(id): ApiPath<String>,
+    put: Put<forms::fill::AnswersRequest>,
+) -> Result<Reply, ApiError> {
+    let id = forms::form_id(&id)?;
+    let work = async |s: &AppState, c: &Caller, i: Option<&Idempotency>, req| {
+        forms::fill::save_draft(s, c, i, &id, req).await
+    };
+    put.run(Operation::SaveFormDraft(&id), work).await
+}
+
+async fn submit_form(
+    ApiPath(id): ApiPath<String>,
+    change: Change<forms::fill::AnswersRequest>,
+) -> Result<Reply, ApiError> {
+    let id = forms::form_id(&id)?;
+    let work = async |s: &AppState, c: &Caller, i: &Idempotency, req| {
+        forms::fill::submit(s, c, i, &id, req).await
+    };
+    change.run(Operation::SubmitForm(&id), work).await
+}
+
+async fn patient_forms(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Json200 {
+    let id = path_id(&id, PatientId::parse)?;
+    Ok(Json(forms::read::of_patient(&s, &caller, &id).await?))
+}
+
+async fn form_submission(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath((patient, submission)): ApiPath<(String, String)>,
+) -> Json200 {
+    let patient = path_id(&patient, PatientId::parse)?;
+    let id = path_id(&submission, SubmissionId::parse)?;
+    Ok(Json(
+        forms::read::submission(&s, &caller, &patient, &id).await?,
+    ))
 }
 
 async fn list_consents(State(s): State<AppState>, caller: Caller) -> Json200 {
@@ -614,6 +682,18 @@ pub fn routes(state: AppState) -> Router {
         .route(
             "/v1/appointments/{appointmentId}/attendance",
             post(record_attendance),
+        )
+        .route("/v1/forms", get(list_forms))
+        .route("/v1/forms/{formId}", axum::routing::put(put_form))
+        .route(
+            "/v1/forms/{formId}/draft",
+            get(get_form_draft).put(put_form_draft),
+        )
+        .route("/v1/forms/{formId}/submissions", post(submit_form))
+        .route("/v1/patients/{patientId}/forms", get(patient_forms))
+        .route(
+            "/v1/patients/{patientId}/forms/{submissionId}",
+            get(form_submission),
         )
         .route("/v1/consents", get(list_consents))
         .route(

@@ -22,6 +22,7 @@ pub mod busy;
 pub mod changes;
 pub mod consents;
 pub mod feeds;
+pub mod forms;
 pub mod holds;
 pub mod patient_messages;
 pub mod patient_search;

@@ -227,6 +227,11 @@ pub struct ServiceRequest {
     /// Consent documents (ids) a patient signs before booking it: at most 5, each published.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub required_consents: Vec<domain::consent::DocumentId>,
+    /// Published forms (ids) a patient fills in before her first visit, and before every visit.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forms_before_first_visit: Vec<domain::forms::FormId>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forms_before_every_visit: Vec<domain::forms::FormId>,
 }
 
 #[tracing::instrument(skip_all)]
@@ -268,6 +273,21 @@ pub async fn create_service(
             return Err(ApiError::Setup(SetupError::UnknownConsent));
         }
     }
+    let mut forms = [req.forms_before_first_visit, req.forms_before_every_visit];
+    for list in forms.iter_mut() {
+        list.sort();
+        list.dedup();
+        if list.len() > 5 {
+            return Err(ApiError::Setup(SetupError::UnknownForm));
+        }
+        for form in list.iter() {
+            let key = crate::store::keys::form_key(form);
+            if state.cache.get(&*state.table, &key).await?.is_none() {
+                return Err(ApiError::Setup(SetupError::UnknownForm));
+            }
+        }
+    }
+    let [forms_before_first_visit, forms_before_every_visit] = forms;
     let service = Service {
         id: ServiceId::new(),
         name: name_text(&req.name)?,
@@ -276,6 +296,8 @@ pub async fn create_service(
         provider_ids,
         self_book_series: req.self_book_series,
         required_consents,
+        forms_before_first_visit,
+        forms_before_every_visit,
     };
     let writes = vec![
         Write::new(TransactOp::Put {

@@ -181,6 +181,14 @@ pub const PUBLISHED_AT: &str = "published_at";
 /// The consent documents a service requires before it is booked (a list of document ids).
 pub const REQUIRED_CONSENTS: &str = "required_consents";
 
+/// A form's id and definition (JSON); a submission's or draft's answers (sealed JSON).
+pub const FORM_ID: &str = "form_id";
+pub const DEFINITION: &str = "definition";
+pub const ANSWERS: &str = "answers";
+/// The forms a service asks for before a patient's first visit, and before every visit.
+pub const FORMS_FIRST: &str = "forms_first";
+pub const FORMS_EVERY: &str = "forms_every";
+
 #[cfg(test)]
 mod tests {
     //! The spelling rule, checked on the crate's own sources: outside the table adapters, no

@@ -22,6 +22,9 @@
 //! - a patient's consent to a document `PATIENT#<id>` / `CONSENT#<document>` (signed or withdrawn,
 //!   which version, which signature), and every signature or withdrawal `PATIENT#<id>` /
 //!   `CONSENTSIG#<signature id>` (the document's version, the typed name sealed)
+//! - form `FORM#<form>` / `CURRENT` (GSI `FORMS` / `<form>`: its current version) and each version
+//!   `FORM#<form>` / `V#<sha256>`; a patient's draft `PATIENT#<id>` / `FORMDRAFT#<form>` and each
+//!   submission `PATIENT#<id>` / `FORMSUB#<form>#<at, 12 digits>#<id>` (answers sealed)
 //! - hold `HOLD#<id>` / `HOLD` (GSI `HOLDS` / `<expiry>#<id>` for the expiry sweep)
 //! - waitlist entry `WAITLIST#<provider>` / `<id>` (GSI `PATIENT#<patient>#WAITLIST`)
 //! - patient `PATIENT#<id>` / `PROFILE` (GSI `EMAIL#<blind index>` / `PATIENT#<id>`)
@@ -65,9 +68,10 @@
 
 use crate::store::Key;
 use domain::consent::DocumentId;
+use domain::forms::FormId;
 use domain::ids::{
     AppointmentId, CalendarId, ChargeId, FeedbackId, HoldId, OutboxId, PatientId, PaymentId,
-    ProviderId, SeriesId, ServiceId, SignatureId,
+    ProviderId, SeriesId, ServiceId, SignatureId, SubmissionId,
 };
 
 pub const PROVIDERS_INDEX: &str = "PROVIDERS";
@@ -170,6 +174,26 @@ pub fn consent_signature_key(patient: &PatientId, id: &SignatureId) -> Key {
     Key::new(
         patient_partition(patient),
         format!("{PATIENT_SIGNATURE_PREFIX}{id}"),
+    )
+}
+pub fn form_partition(form: &FormId) -> String {
+    format!("FORM#{form}")
+}
+pub fn form_key(form: &FormId) -> Key {
+    Key::new(form_partition(form), "CURRENT")
+}
+pub fn form_version_key(form: &FormId, hash: &str) -> Key {
+    Key::new(form_partition(form), format!("V#{hash}"))
+}
+pub const FORMS_INDEX: &str = "FORMS";
+pub fn form_draft_key(patient: &PatientId, form: &FormId) -> Key {
+    Key::new(patient_partition(patient), format!("FORMDRAFT#{form}"))
+}
+pub const PATIENT_SUBMISSION_PREFIX: &str = "FORMSUB#";
+pub fn form_submission_key(patient: &PatientId, form: &FormId, at: i64, id: &SubmissionId) -> Key {
+    Key::new(
+        patient_partition(patient),
+        format!("{PATIENT_SUBMISSION_PREFIX}{form}#{}#{id}", instant_key(at)),
     )
 }
 pub fn hold_key(id: &HoldId) -> Key {
@@ -335,6 +359,7 @@ pub const PARTITIONS: &[&str] = &[
     "FEEDTOKEN#*",
     "BUSYCAL#*",
     "CONSENTDOC#*",
+    "FORM#*",
     "WAITLIST#*",
     "FEEDBACK#*",
     "MSG#*",
@@ -547,6 +572,29 @@ mod tests {
             (
                 "patient_consent_key",
                 patient_consent_key(&patient, &DocumentId::parse("treatment").unwrap()).pk,
+            ),
+            (
+                "form_partition",
+                form_partition(&FormId::parse("phq-9").unwrap()),
+            ),
+            ("form_key", form_key(&FormId::parse("phq-9").unwrap()).pk),
+            (
+                "form_version_key",
+                form_version_key(&FormId::parse("phq-9").unwrap(), "ab").pk,
+            ),
+            (
+                "form_draft_key",
+                form_draft_key(&patient, &FormId::parse("phq-9").unwrap()).pk,
+            ),
+            (
+                "form_submission_key",
+                form_submission_key(
+                    &patient,
+                    &FormId::parse("phq-9").unwrap(),
+                    1,
+                    &SubmissionId::new(),
+                )
+                .pk,
             ),
             (
                 "consent_signature_key",

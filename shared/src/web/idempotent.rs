@@ -56,6 +56,9 @@ pub enum Operation<'a> {
     PutConsentDocument(&'a DocumentId),
     SignConsent(&'a DocumentId),
     WithdrawConsent(&'a DocumentId),
+    PutForm(&'a DocumentId),
+    SaveFormDraft(&'a DocumentId),
+    SubmitForm(&'a DocumentId),
 }
 
 impl fmt::Display for Operation<'_> {
@@ -90,6 +93,9 @@ impl fmt::Display for Operation<'_> {
             Operation::PutConsentDocument(d) => write!(f, "put_consent_document:{d}"),
             Operation::SignConsent(d) => write!(f, "sign_consent:{d}"),
             Operation::WithdrawConsent(d) => write!(f, "withdraw_consent:{d}"),
+            Operation::PutForm(d) => write!(f, "put_form:{d}"),
+            Operation::SaveFormDraft(d) => write!(f, "save_form_draft:{d}"),
+            Operation::SubmitForm(d) => write!(f, "submit_form:{d}"),
         }
     }
 }

@@ -25,6 +25,9 @@ pub struct Problem {
     pub conflicts: Option<Vec<domain::series::Conflict>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub documents: Option<Vec<crate::error::RequiredConsent>>,
+    /// A refused answer: the question it is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub question: Option<String>,
 }
 
 use crate::error::InputError as I;
@@ -115,6 +118,7 @@ fn refusal(e: &ApiError) -> Option<(StatusCode, &'static str)> {
             S::CalendarPrivate => (INVALID, "calendar_address_private"),
             S::CalendarLabel => (INVALID, "invalid_label"),
             S::UnknownConsent => (INVALID, "unknown_document"),
+            S::UnknownForm => (INVALID, "unknown_form"),
             S::TooManyCalendars => (CONFLICT, "too_many_calendars"),
             S::ChangedMeanwhile => (CONFLICT, "conflict"),
         },
@@ -163,6 +167,17 @@ fn refusal(e: &ApiError) -> Option<(StatusCode, &'static str)> {
         },
         ApiError::SeriesConflicts(_) => (CONFLICT, "series_conflicts"),
         ApiError::ConsentRequired(_) => (CONFLICT, "consent_required"),
+        ApiError::Form(f) => {
+            use domain::forms::FormError as F;
+            match f {
+                F::InvalidDefinition(_) => (INVALID, "invalid_form"),
+                F::UnknownQuestion(_) => (INVALID, "unknown_question"),
+                F::InvalidAnswer(..) => (INVALID, "invalid_answer"),
+                F::Missing(_) => (INVALID, "answer_required"),
+                F::TooLarge => (INVALID, "answers_too_large"),
+                F::VersionChanged => (CONFLICT, "form_version_changed"),
+            }
+        }
         ApiError::Consent(c) => {
             use domain::consent::ConsentError as C;
             match c {
@@ -227,6 +242,7 @@ impl ApiError {
             ApiError::Payment(e) => e.to_string(),
             ApiError::Feedback(e) => e.to_string(),
             ApiError::Consent(e) => e.to_string(),
+            ApiError::Form(e) => e.to_string(),
             ApiError::ConsentRequired(_) => "This service asks you to sign the documents listed in documents first (their current versions). Nothing was booked.".into(),
             ApiError::SeriesConflicts(_) => "Some occurrences of the series cannot be booked: each is listed in conflicts with the nearest free starts that day. Nothing was booked; change the time, or send conflicts: skip to book the free ones.".into(),
             ApiError::Unauthorized(_) => "A valid bearer token is required.".into(),
@@ -255,6 +271,10 @@ impl ApiError {
             },
             documents: match self {
                 ApiError::ConsentRequired(d) => Some(d.clone()),
+                _ => None,
+            },
+            question: match self {
+                ApiError::Form(f) => f.question().map(str::to_owned),
                 _ => None,
             },
         }

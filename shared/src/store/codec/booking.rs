@@ -189,16 +189,21 @@ impl ServiceCodec for Service {
         if self.self_book_series {
             item.set(attr::SELF_BOOK_SERIES, true);
         }
-        if !self.required_consents.is_empty() {
-            item.set(
-                attr::REQUIRED_CONSENTS,
-                AttrValue::L(
-                    self.required_consents
-                        .iter()
-                        .map(|d| AttrValue::S(d.as_str().into()))
-                        .collect(),
-                ),
-            );
+        for (name, ids) in [
+            (attr::REQUIRED_CONSENTS, &self.required_consents),
+            (attr::FORMS_FIRST, &self.forms_before_first_visit),
+            (attr::FORMS_EVERY, &self.forms_before_every_visit),
+        ] {
+            if !ids.is_empty() {
+                item.set(
+                    name,
+                    AttrValue::L(
+                        ids.iter()
+                            .map(|d| AttrValue::S(d.as_str().into()))
+                            .collect(),
+                    ),
+                );
+            }
         }
         if let Some(price) = self.price {
             item.set(attr::PRICE_AMOUNT, price.amount());
@@ -232,16 +237,23 @@ impl ServiceCodec for Service {
             self_book_series: item
                 .get(attr::SELF_BOOK_SERIES)
                 .is_some_and(|v| matches!(v, AttrValue::Bool(true))),
-            required_consents: match item.get(attr::REQUIRED_CONSENTS) {
-                None => Vec::new(),
-                Some(AttrValue::L(ids)) => ids
-                    .iter()
-                    .map(|v| v.as_s().and_then(domain::consent::DocumentId::parse))
-                    .collect::<Option<Vec<_>>>()
-                    .ok_or_else(|| corrupt("required_consents"))?,
-                Some(_) => return Err(corrupt("required_consents")),
-            },
+            required_consents: slugs(item, attr::REQUIRED_CONSENTS)?,
+            forms_before_first_visit: slugs(item, attr::FORMS_FIRST)?,
+            forms_before_every_visit: slugs(item, attr::FORMS_EVERY)?,
         })
+    }
+}
+
+/// A list of document or form ids (absent: none).
+fn slugs(item: &Item, name: &str) -> Result<Vec<domain::consent::DocumentId>, Corrupt> {
+    match item.get(name) {
+        None => Ok(Vec::new()),
+        Some(AttrValue::L(ids)) => ids
+            .iter()
+            .map(|v| v.as_s().and_then(domain::consent::DocumentId::parse))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| corrupt(name)),
+        Some(_) => Err(corrupt(name)),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod busy;
 pub mod consents;
 pub mod feedback;
 pub mod feeds;
+pub mod forms;
 pub mod notify;
 pub mod payments;
 

@@ -1,0 +1,177 @@
+//! Reading a patient's forms: her submissions with their scores and the trend of each scored form
+//! (the patient, staff, admins, and a provider she has an appointment with; audited reads of her),
+//! and one submission's answers.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::version;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::codec::booking::ProviderCodec;
+use crate::store::codec::forms::StoredAnswers;
+use crate::store::keys::*;
+use crate::store::{AttrValue, Query, SortKey, attr, query_all};
+use crate::unit_of_work::{Audit, audit_read, refused};
+use domain::access::{Caller, Resource, Role};
+use domain::booking::Provider;
+use domain::ids::{PatientId, SubmissionId};
+
+/// The patient herself, staff and admins; a provider only for a patient who has (or had) an
+/// appointment with them.
+async fn authorize(state: &AppState, caller: &Caller, patient: &PatientId) -> Result<(), ApiError> {
+    let as_patient_or_staff = caller.principal.authorize(
+        &[Role::Patient, Role::Staff, Role::Admin],
+        Resource::Patient(patient.subject()),
+    );
+    if as_patient_or_staff.is_ok() {
+        return Ok(());
+    }
+    if !caller.principal.has(Role::Provider) {
+        return Err(ApiError::Forbidden);
+    }
+    let providers = query_all(&*state.table, &Query::gsi1(PROVIDERS_INDEX)).await?;
+    let mine: Vec<String> = providers
+        .iter()
+        .map(Provider::from_item)
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .filter(|p| p.subject.as_ref() == Some(&caller.principal.subject))
+        .map(|p| p.id.as_str().to_owned())
+        .collect();
+    let appointments = Query::partition(patient_partition(patient))
+        .sort(SortKey::BeginsWith("APPT#".into()))
+        .consistent();
+    let hers = query_all(&*state.table, &appointments).await?;
+    let treated = hers.iter().any(|a| {
+        a.get(attr::PROVIDER_ID)
+            .and_then(AttrValue::as_s)
+            .is_some_and(|p| mine.iter().any(|m| m == p))
+    });
+    if treated {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden)
+    }
+}
+
+async fn opened(
+    state: &AppState,
+    item: &crate::store::Item,
+) -> Result<(StoredAnswers, BTreeMap<String, Value>), ApiError> {
+    let stored = StoredAnswers::from_item(item)?;
+    let plain = state
+        .sealer
+        .open(&item.key, attr::ANSWERS, &stored.answers)
+        .await?;
+    let answers = serde_json::from_slice(&plain).map_err(anyhow::Error::new)?;
+    Ok((stored, answers))
+}
+
+/// `GET /v1/patients/{id}/forms`: every submission, newest first, each with its form's title and
+/// score; and for each scored form, the scores oldest first (the trend).
+#[tracing::instrument(skip_all)]
+pub async fn of_patient(
+    state: &AppState,
+    caller: &Caller,
+    patient: &PatientId,
+) -> Result<Value, ApiError> {
+    let target = Audit::new("form.list", "patient", patient.as_str()).about(patient);
+    refused(
+        state,
+        caller,
+        target.clone(),
+        authorize(state, caller, patient).await,
+    )
+    .await?;
+    let query = Query::partition(patient_partition(patient))
+        .sort(SortKey::BeginsWith(PATIENT_SUBMISSION_PREFIX.into()))
+        .consistent();
+    let items = query_all(&*state.table, &query).await?;
+    let mut submissions = Vec::new();
+    let mut trends: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    let mut definitions = BTreeMap::new();
+    for item in &items {
+        let (stored, answers) = opened(state, item).await?;
+        let key = (stored.form.clone(), stored.version_hash.clone());
+        if !definitions.contains_key(&key) {
+            let form = version(state, &stored.form, &stored.version_hash)
+                .await?
+                .ok_or_else(|| crate::store::codec::corrupt("form version"))?;
+            definitions.insert(key.clone(), form);
+        }
+        let form = &definitions[&key];
+        let score = form.definition.score(&answers);
+        let at = domain::instant::render_utc(stored.at);
+        if let Some((total, band)) = &score {
+            trends
+                .entry(stored.form.as_str().to_owned())
+                .or_default()
+                .push(serde_json::json!({"submittedAt": at, "total": total, "band": band}));
+        }
+        submissions.push(serde_json::json!({
+            "submissionId": stored.id,
+            "formId": stored.form,
+            "title": form.definition.title,
+            "versionHash": stored.version_hash,
+            "submittedAt": at,
+            "score": score.map(|(total, band)| serde_json::json!({"total": total, "band": band})),
+        }));
+    }
+    submissions.reverse();
+    audit_read(state, caller, target).await?;
+    Ok(serde_json::json!({
+        "patientId": patient,
+        "submissions": submissions,
+        "trends": trends,
+    }))
+}
+
+/// `GET /v1/patients/{id}/forms/{submissionId}`: one submission's answers, with the questions of
+/// the version they were given on.
+#[tracing::instrument(skip_all)]
+pub async fn submission(
+    state: &AppState,
+    caller: &Caller,
+    patient: &PatientId,
+    id: &SubmissionId,
+) -> Result<Value, ApiError> {
+    let target = Audit::new("form.read", "form_submission", id.as_str()).about(patient);
+    refused(
+        state,
+        caller,
+        target.clone(),
+        authorize(state, caller, patient).await,
+    )
+    .await?;
+    let query = Query::partition(patient_partition(patient))
+        .sort(SortKey::BeginsWith(PATIENT_SUBMISSION_PREFIX.into()))
+        .consistent();
+    let items = query_all(&*state.table, &query).await?;
+    let found = items
+        .iter()
+        .find(|i| i.get(attr::ID).and_then(AttrValue::as_s) == Some(id.as_str()));
+    let item = refused(
+        state,
+        caller,
+        target.clone(),
+        found.ok_or(ApiError::NotFound),
+    )
+    .await?;
+    let (stored, answers) = opened(state, item).await?;
+    let form = version(state, &stored.form, &stored.version_hash)
+        .await?
+        .ok_or_else(|| crate::store::codec::corrupt("form version"))?;
+    let score = form.definition.score(&answers);
+    audit_read(state, caller, target).await?;
+    Ok(serde_json::json!({
+        "submissionId": id,
+        "formId": stored.form,
+        "versionHash": stored.version_hash,
+        "submittedAt": domain::instant::render_utc(stored.at),
+        "definition": form.definition,
+        "answers": answers,
+        "score": score.map(|(total, band)| serde_json::json!({"total": total, "band": band})),
+    }))
+}

@@ -1,0 +1,282 @@
+//! Forms through the router: the starter intake questionnaire and PHQ-9 due before Jane's first
+//! consultation; answers refused with the question named (unknown, wrong kind, out of range,
+//! missing, too large, a version that changed) and nothing stored; a draft saved and read back;
+//! submissions scored by PHQ-9's published bands, amended by a new one that keeps the old (the
+//! trend); read by her provider (audited, in her access log), refused to another provider and to
+//! another patient. On the embedded store and DynamoDB Local.
+
+use http::StatusCode;
+use practica_cli::demo::DEMO_PATIENT;
+use practica_tests::{Stack, dynamodb_local_fixture, embedded_fixture};
+use serde_json::{Value, json};
+use shared::auth::Role;
+
+fn version(list: &Value, form: &str) -> String {
+    list["forms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["formId"] == form)
+        .unwrap_or_else(|| panic!("{form} in {list}"))["versionHash"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn phq(answers: [i64; 9]) -> Value {
+    Value::Object(
+        answers
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (format!("phq-{}", i + 1), json!(n)))
+            .collect(),
+    )
+}
+
+async fn journey(stack: Option<Stack>) {
+    let Some(stack) = stack else { return };
+    let demo = stack.seed().await;
+    let jane = stack.token(DEMO_PATIENT, &[Role::Patient]);
+    let rivera = stack.token("provider-rivera", &[Role::Provider]);
+    let okafor = stack.token("provider-okafor", &[Role::Provider]);
+    let staff = stack.token("staff-1", &[Role::Staff]);
+    let john = stack.token("patient-john", &[Role::Patient]);
+
+    // Her first consultation asks for the intake questionnaire and the PHQ-9.
+    let booking = json!({"providerId": demo.providers[0], "serviceId": demo.services[0], "start": "2026-11-24T10:00:00-05:00"});
+    let (status, appt) = stack.post(&jane, "b1", "/v1/appointments", booking).await;
+    assert_eq!(status, StatusCode::CREATED, "{appt}");
+    let (status, list) = stack.get(&jane, "/v1/forms").await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let due: Vec<_> = list["due"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["formId"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(due, ["intake", "phq-9"], "{list}");
+    assert_eq!(list["due"][0]["appointmentId"], appt["id"]);
+    let phq_version = version(&list, "phq-9");
+    let intake_version = version(&list, "intake");
+
+    // Refused answers: the question named, nothing stored.
+    let submit = |v: &str, answers: Value| json!({"versionHash": v, "answers": answers});
+    let big = "x".repeat(70_000);
+    for (n, (body, code, question)) in [
+        (
+            submit(
+                &intake_version,
+                json!({"concern": "Sleep", "seen-before": true, "nope": 1}),
+            ),
+            "unknown_question",
+            Some("nope"),
+        ),
+        (
+            submit(
+                &intake_version,
+                json!({"concern": "Sleep", "seen-before": "yes"}),
+            ),
+            "invalid_answer",
+            Some("seen-before"),
+        ),
+        (
+            submit(
+                &intake_version,
+                json!({"concern": "Sleep", "seen-before": true, "sleep": 30}),
+            ),
+            "invalid_answer",
+            Some("sleep"),
+        ),
+        (
+            submit(&intake_version, json!({"concern": "Sleep"})),
+            "answer_required",
+            Some("seen-before"),
+        ),
+        (
+            submit(
+                &intake_version,
+                json!({"concern": big, "seen-before": true}),
+            ),
+            "answers_too_large",
+            None,
+        ),
+        (
+            submit(
+                &phq_version,
+                json!({"concern": "Sleep", "seen-before": true}),
+            ),
+            "form_version_changed",
+            None,
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (status, refused) = stack
+            .post(
+                &jane,
+                &format!("bad-{n}"),
+                "/v1/forms/intake/submissions",
+                body,
+            )
+            .await;
+        assert!(
+            status == StatusCode::UNPROCESSABLE_ENTITY
+                || status == StatusCode::CONFLICT
+                || status == StatusCode::PAYLOAD_TOO_LARGE,
+            "{refused}"
+        );
+        if status != StatusCode::PAYLOAD_TOO_LARGE {
+            assert_eq!(refused["code"], code, "{refused}");
+            assert_eq!(refused["question"].as_str(), question, "{refused}");
+        }
+    }
+    let (_, hers) = stack
+        .get(&jane, &format!("/v1/patients/{DEMO_PATIENT}/forms"))
+        .await;
+    assert_eq!(hers["submissions"], json!([]), "nothing stored");
+    // Staff do not fill in her forms.
+    let (status, _) = stack
+        .post(
+            &staff,
+            "s1",
+            "/v1/forms/phq-9/submissions",
+            submit(&phq_version, phq([0; 9])),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // A draft, saved and read back, then the submissions.
+    let draft = json!({"versionHash": intake_version, "answers": {"concern": "Trouble sleeping"}});
+    let (status, _, saved) = stack
+        .send(
+            "PUT",
+            "/v1/forms/intake/draft",
+            Some(&jane),
+            Some("d1"),
+            Some(draft),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    let (_, back) = stack.get(&jane, "/v1/forms/intake/draft").await;
+    assert_eq!(back["draft"]["answers"]["concern"], "Trouble sleeping");
+    let intake = json!({"concern": "Trouble sleeping", "seen-before": false, "sleep": 5, "last-visit": "2026-03-01", "support": ["Family"]});
+    let (status, done) = stack
+        .post(
+            &jane,
+            "i1",
+            "/v1/forms/intake/submissions",
+            submit(&intake_version, intake),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{done}");
+    assert!(done["score"].is_null());
+    let (_, back) = stack.get(&jane, "/v1/forms/intake/draft").await;
+    assert!(
+        back["draft"].is_null(),
+        "the draft went with the submission"
+    );
+    let (status, first) = stack
+        .post(
+            &jane,
+            "p1",
+            "/v1/forms/phq-9/submissions",
+            submit(&phq_version, phq([2, 2, 1, 1, 1, 1, 1, 1, 0])),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    assert_eq!(first["score"], json!({"total": 10, "band": "moderate"}));
+    stack.clock.advance(jiff::SignedDuration::from_mins(10));
+    let (status, amended) = stack
+        .post(
+            &jane,
+            "p2",
+            "/v1/forms/phq-9/submissions",
+            submit(&phq_version, phq([1, 1, 1, 1, 1, 0, 0, 0, 0])),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{amended}");
+    assert_eq!(amended["score"], json!({"total": 5, "band": "mild"}));
+    let (_, list) = stack.get(&jane, "/v1/forms").await;
+    assert_eq!(list["due"], json!([]), "{list}");
+
+    // Her provider reads them with the scores and their trend; another provider and another
+    // patient may not.
+    let path = format!("/v1/patients/{DEMO_PATIENT}/forms");
+    let (status, read) = stack.get(&rivera, &path).await;
+    assert_eq!(status, StatusCode::OK, "{read}");
+    assert_eq!(read["submissions"].as_array().unwrap().len(), 3);
+    let trend: Vec<i64> = read["trends"]["phq-9"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["total"].as_i64().unwrap())
+        .collect();
+    assert_eq!(trend, [10, 5]);
+    for token in [&okafor, &john] {
+        let (status, _) = stack.get(token, &path).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+    let (status, _) = stack.get(&staff, &path).await;
+    assert_eq!(status, StatusCode::OK);
+    let id = first["submissionId"].as_str().unwrap();
+    let (status, one) = stack.get(&rivera, &format!("{path}/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{one}");
+    assert_eq!(one["answers"]["phq-1"], 2);
+    assert_eq!(one["definition"]["title"], "PHQ-9");
+
+    // A new version of the PHQ-9: the old one's answers are still read on their version; the old
+    // version is refused for new answers.
+    let admin = stack.token("admin-1", &[Role::Admin]);
+    let mut changed = domain::forms::phq9();
+    changed.intro =
+        "Over the last 2 weeks, how often have you been bothered by the following?".into();
+    let (status, _, published) = stack
+        .send(
+            "PUT",
+            "/v1/forms/phq-9",
+            Some(&admin),
+            Some("f1"),
+            Some(serde_json::to_value(&changed).unwrap()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{published}");
+    let (status, refused) = stack
+        .post(
+            &jane,
+            "p3",
+            "/v1/forms/phq-9/submissions",
+            submit(&phq_version, phq([0; 9])),
+        )
+        .await;
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (StatusCode::CONFLICT, Some("form_version_changed"))
+    );
+    let (_, one) = stack.get(&rivera, &format!("{path}/{id}")).await;
+    assert_eq!(one["versionHash"], phq_version.as_str());
+
+    // Her access log shows Dr. Rivera's reads (once the log has sealed them).
+    let signer = shared::adapters::local_signer::LocalSigner::generate().unwrap();
+    practica_tests::seal_log(&stack, &signer).await;
+    let (_, log) = stack.get(&jane, "/v1/patients/me/access-log").await;
+    let provider_reads = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["action"].as_str().unwrap().starts_with("form.") && e["by"]["role"] == "provider"
+        })
+        .count();
+    assert!(provider_reads >= 2, "{log}");
+}
+
+#[tokio::test]
+async fn embedded_forms_are_filled_scored_and_read_by_her_provider() {
+    journey(Stack::on(embedded_fixture().await).await).await;
+}
+
+#[tokio::test]
+async fn dynamodb_local_forms_are_filled_scored_and_read_by_her_provider() {
+    journey(Stack::on(dynamodb_local_fixture().await).await).await;
+}
