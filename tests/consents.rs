@@ -285,6 +285,23 @@ async fn journey(stack: Option<Stack>) {
         practica_cli::audit::check_proof(&other_version.to_string(), &pem, KEY, Default::default())
             .unwrap_err();
     assert!(e.to_string().contains("names version"), "{e}");
+    // Nor does a copy whose name, time or signature was changed.
+    for (field, value, expected) in [
+        ("typedName", json!("Jane Doe"), "another name"),
+        ("signedAtUtc", json!("2026-11-20T10:00:00Z"), "signed at"),
+        (
+            "signatureId",
+            json!("sig_01ARZ3NDEKTSV4RRFFQ69G5FAV"),
+            "another signature",
+        ),
+    ] {
+        let mut changed = copy.clone();
+        changed[field] = value;
+        let e =
+            practica_cli::audit::check_proof(&changed.to_string(), &pem, KEY, Default::default())
+                .unwrap_err();
+        assert!(e.to_string().contains(expected), "{field}: {e}");
+    }
     // The printable copy.
     let response = tower::ServiceExt::oneshot(
         stack.router.clone(),

@@ -280,3 +280,102 @@ async fn embedded_forms_are_filled_scored_and_read_by_her_provider() {
 async fn dynamodb_local_forms_are_filled_scored_and_read_by_her_provider() {
     journey(Stack::on(dynamodb_local_fixture().await).await).await;
 }
+
+/// The messages of a visit that asks for forms: the confirmation says the practice asks for forms
+/// (never which), a reminder 48 hours before goes out while they are missing, and is withdrawn
+/// once they are filled in.
+#[tokio::test]
+async fn the_confirmation_and_the_48_hour_reminder_ask_for_forms_without_naming_them() {
+    use practica_tests::{Recorder, delivery};
+    use shared::notify::deliver_due;
+    let stack = Stack::embedded();
+    let demo = stack.seed().await;
+    let jane = stack.token(DEMO_PATIENT, &[Role::Patient]);
+    let recorder = Recorder::new();
+    let delivery = delivery(&recorder);
+    let consult = |start: &str| json!({"providerId": demo.providers[0], "serviceId": demo.services[0], "start": start});
+    for (key, start) in [
+        ("a", "2026-11-27T10:00:00-05:00"),
+        ("b", "2026-12-04T10:00:00-05:00"),
+    ] {
+        let (status, body) = stack
+            .post(&jane, key, "/v1/appointments", consult(start))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    deliver_due(&stack.state, &delivery, 100).await.unwrap();
+    let sent = recorder.sent();
+    let confirmations: Vec<_> = sent
+        .iter()
+        .filter(|e| e.kind == domain::notify::Kind::ConfirmationForms)
+        .collect();
+    assert_eq!(
+        confirmations.len(),
+        2,
+        "{:?}",
+        sent.iter().map(|e| e.kind).collect::<Vec<_>>()
+    );
+    for e in &confirmations {
+        assert!(
+            e.text.contains("Your practice asks you to complete forms"),
+            "{}",
+            e.text
+        );
+        assert!(
+            !e.text.contains("PHQ") && !e.text.contains("ntake"),
+            "{}",
+            e.text
+        );
+    }
+    // 48 hours before the first visit, nothing filled in: the reminder goes out.
+    let at = |t: &str| t.parse::<jiff::Timestamp>().unwrap().as_second();
+    let now = domain::clock::Clock::now(&*stack.clock).as_second();
+    stack.clock.advance(jiff::SignedDuration::from_secs(
+        at("2026-11-25T15:01:00Z") - now,
+    ));
+    deliver_due(&stack.state, &delivery, 100).await.unwrap();
+    let due: Vec<_> = recorder
+        .sent()
+        .into_iter()
+        .filter(|e| e.kind == domain::notify::Kind::FormsDue)
+        .collect();
+    assert_eq!(due.len(), 1);
+    assert!(
+        due[0].text.contains("complete forms before your visit"),
+        "{}",
+        due[0].text
+    );
+    assert!(!due[0].text.contains("PHQ"), "{}", due[0].text);
+    // She fills them in; the second visit's reminder is withdrawn when it comes due.
+    let (_, list) = stack.get(&jane, "/v1/forms").await;
+    for (form, answers) in [
+        ("intake", json!({"concern": "Sleep", "seen-before": false})),
+        ("phq-9", phq([0; 9])),
+    ] {
+        let body = json!({"versionHash": practica_tests::form_version_of(&list, form), "answers": answers});
+        let (status, done) = stack
+            .post(
+                &jane,
+                &format!("f-{form}"),
+                &format!("/v1/forms/{form}/submissions"),
+                body,
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{done}");
+    }
+    let now = domain::clock::Clock::now(&*stack.clock).as_second();
+    stack.clock.advance(jiff::SignedDuration::from_secs(
+        at("2026-12-02T15:01:00Z") - now,
+    ));
+    let outcomes = deliver_due(&stack.state, &delivery, 100).await.unwrap();
+    let due: Vec<_> = recorder
+        .sent()
+        .into_iter()
+        .filter(|e| e.kind == domain::notify::Kind::FormsDue)
+        .collect();
+    assert_eq!(due.len(), 1, "no second reminder: {outcomes:?}");
+    assert!(
+        format!("{outcomes:?}").contains("forms_complete"),
+        "{outcomes:?}"
+    );
+}

@@ -407,13 +407,17 @@ pub fn check_proof(
 }
 
 /// A consent's signed copy (`GET /v1/patients/{id}/consents/{signatureId}`): its text hashes to
-/// the version it names, and the signature's audit entry (proven above, its bytes checked) names
-/// that version and this act. So the signed log shows when which text was signed.
+/// the version it names; exactly one audit entry of that act comes with it, proven above with its
+/// own bytes, acted by the patient, successful; and those bytes name that version, commit to the
+/// copy's signature id (by the opening the copy carries), to the typed name (by the name's
+/// opening) and to the time the copy states. So the signed log shows who signed which text, under
+/// which name, when.
 fn check_signed_copy(
     copy: &serde_json::Value,
     entries: &[serde_json::Value],
     hash: &str,
 ) -> anyhow::Result<String> {
+    use domain::commitment::commit_with;
     let text = copy["text"]
         .as_str()
         .ok_or_else(|| anyhow::anyhow!("the signed copy carries no text"))?;
@@ -422,10 +426,20 @@ fn check_signed_copy(
         "the text of the copy is not the version it names (its SHA-256 differs)"
     );
     let action = format!("consent.{}", copy["kind"].as_str().unwrap_or_default());
-    let entry = entries
+    let acts: Vec<&serde_json::Value> = entries
         .iter()
-        .find(|e| e["action"] == action.as_str())
-        .ok_or_else(|| anyhow::anyhow!("the copy carries no {action} entry of the audit log"))?;
+        .filter(|e| e["action"] == action.as_str())
+        .collect();
+    let [entry] = acts.as_slice() else {
+        anyhow::bail!(
+            "the copy carries {} {action} entries of the audit log, not one",
+            acts.len()
+        );
+    };
+    anyhow::ensure!(
+        entry["outcome"] == "success" && entry["by"]["you"] == true,
+        "the signature's entry is not a successful act of the patient's own"
+    );
     let inclusion = entry.get("inclusion").ok_or_else(|| {
         anyhow::anyhow!(
             "the signature is not in the signed log yet: fetch the copy again in a few minutes"
@@ -437,15 +451,47 @@ fn check_signed_copy(
         .ok_or_else(|| anyhow::anyhow!("the signature's entry comes without its own bytes"))?;
     let sealed: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|_| anyhow::anyhow!("the signature's entry bytes are not JSON"))?;
+    let attrs = &sealed["attrs"];
     anyhow::ensure!(
-        sealed["attrs"]["action"] == action.as_str(),
+        attrs["action"] == action.as_str(),
         "the signed log's entry records {}, not {action}",
-        sealed["attrs"]["action"]
+        attrs["action"]
     );
     anyhow::ensure!(
-        sealed["attrs"]["document_hash"] == hash,
+        attrs["document_hash"] == hash,
         "the signed log's entry names version {}, not the copy's {hash}",
-        sealed["attrs"]["document_hash"]
+        attrs["document_hash"]
+    );
+    let hex = |v: &serde_json::Value, what: &str| -> anyhow::Result<Vec<u8>> {
+        let h = v.as_str().unwrap_or_default();
+        (0..h.len())
+            .step_by(2)
+            .map(|i| h.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
+            .collect::<Option<Vec<u8>>>()
+            .filter(|b| b.len() == 16)
+            .ok_or_else(|| anyhow::anyhow!("the copy carries no opening of {what}"))
+    };
+    let signature = copy["signatureId"].as_str().unwrap_or_default();
+    anyhow::ensure!(
+        attrs["entity_id"]
+            == commit_with(
+                &hex(&inclusion["entityOpening"], "its signature id")?,
+                signature
+            )
+            .as_str(),
+        "the signed log's entry is of another signature than {signature}"
+    );
+    let name = copy["typedName"].as_str().unwrap_or_default();
+    anyhow::ensure!(
+        attrs["name_commitment"]
+            == commit_with(&hex(&copy["nameOpening"], "the typed name")?, name).as_str(),
+        "the signed log's entry was signed under another name than the copy's"
+    );
+    anyhow::ensure!(
+        copy["signedAtUtc"] == entry["at"],
+        "the copy says it was signed at {}, the signed log at {}",
+        copy["signedAtUtc"],
+        entry["at"]
     );
     Ok(hash.to_owned())
 }

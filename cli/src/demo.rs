@@ -67,6 +67,25 @@ fn seeder() -> Caller {
     }
 }
 
+/// The demo's providers: name, login, working hours.
+const DEMO_PROVIDERS: [(&str, &str, (u16, u16)); 2] = [
+    ("Dr. Ana Rivera", DEMO_PROVIDER_LOGINS[0], (9, 17)),
+    ("Sam Okafor, LCSW", DEMO_PROVIDER_LOGINS[1], (10, 18)),
+];
+
+/// The demo's services: name, minutes, price in cents, patients may book a series, forms before
+/// a first visit.
+const DEMO_SERVICES: [(&str, u16, i64, bool, &[&str]); 2] = [
+    (
+        "Initial consultation",
+        60,
+        15_000,
+        false,
+        &["intake", "phq-9"],
+    ),
+    ("Follow-up session", 30, 8_000, true, &[]),
+];
+
 /// Loads the demo practice unless a practice is already configured.
 pub async fn seed(state: &AppState) -> Result<Demo, ApiError> {
     seed_for(state, None).await
@@ -77,18 +96,33 @@ pub async fn seed(state: &AppState) -> Result<Demo, ApiError> {
 pub async fn seed_for(state: &AppState, portal_url: Option<String>) -> Result<Demo, ApiError> {
     let patient_id = PatientId::parse(DEMO_PATIENT).expect("valid subject");
     if shared::common::lookup::practice(state).await.is_ok() {
-        let ids = |v: serde_json::Value, list: &str| -> Vec<String> {
-            v[list]
+        // In the order the demo made them (ids made in the same millisecond do not sort so).
+        let ids = |v: serde_json::Value, list: &str, order: &[&str]| -> Vec<String> {
+            let mut found: Vec<(usize, String)> = v[list]
                 .as_array()
                 .map(|a| {
                     a.iter()
-                        .filter_map(|p| p["id"].as_str().map(str::to_owned))
+                        .filter_map(|p| {
+                            let name = p["name"].as_str().unwrap_or_default();
+                            let rank = order.iter().position(|n| *n == name).unwrap_or(order.len());
+                            Some((rank, p["id"].as_str()?.to_owned()))
+                        })
                         .collect()
                 })
-                .unwrap_or_default()
+                .unwrap_or_default();
+            found.sort();
+            found.into_iter().map(|(_, id)| id).collect()
         };
-        let providers = ids(setup::list_providers(state, &seeder()).await?, "providers");
-        let services = ids(setup::list_services(state).await?, "services");
+        let providers = ids(
+            setup::list_providers(state, &seeder()).await?,
+            "providers",
+            &DEMO_PROVIDERS.map(|(name, _, _)| name),
+        );
+        let services = ids(
+            setup::list_services(state).await?,
+            "services",
+            &DEMO_SERVICES.map(|(name, ..)| name),
+        );
         return Ok(Demo {
             time_zone: "America/New_York",
             providers: providers
@@ -128,10 +162,7 @@ pub async fn seed_for(state: &AppState, portal_url: Option<String>) -> Result<De
     )
     .await?;
     let mut providers = Vec::new();
-    for (name, login, (start, end)) in [
-        ("Dr. Ana Rivera", DEMO_PROVIDER_LOGINS[0], (9, 17)),
-        ("Sam Okafor, LCSW", DEMO_PROVIDER_LOGINS[1], (10, 18)),
-    ] {
+    for (name, login, (start, end)) in DEMO_PROVIDERS {
         let body = reply(
             setup::create_provider(
                 state,
@@ -159,16 +190,8 @@ pub async fn seed_for(state: &AppState, portal_url: Option<String>) -> Result<De
     let mut services = Vec::new();
     // Follow-up sessions are what weekly clients come for: patients may book them as a series.
     // A first consultation asks for the intake questionnaire and the PHQ-9 beforehand.
-    for (name, minutes, cents, series, first_forms) in [
-        (
-            "Initial consultation",
-            60,
-            15_000,
-            false,
-            vec![form("intake"), form("phq-9")],
-        ),
-        ("Follow-up session", 30, 8_000, true, Vec::new()),
-    ] {
+    for (name, minutes, cents, series, first_forms) in DEMO_SERVICES {
+        let first_forms: Vec<_> = first_forms.iter().map(|f| form(f)).collect();
         let body = reply(
             setup::create_service(
                 state,

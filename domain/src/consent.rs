@@ -101,12 +101,21 @@ pub fn is_version_hash(s: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// Characters that change how text around them is shown without being seen themselves (bidi
+/// overrides and isolates, zero-width characters, the byte-order mark): refused in names and
+/// titles, where they could make a copy read differently from what was signed.
+pub fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
+}
+
 /// A document's title and text, checked; the text is kept canonical.
 pub fn checked(title: &str, text: &str) -> Result<(String, String), ConsentError> {
     let title = title.trim();
     if title.is_empty()
         || title.chars().count() > MAX_TITLE_CHARS
-        || title.chars().any(char::is_control)
+        || title.chars().any(|c| c.is_control() || is_invisible(c))
     {
         return Err(ConsentError::InvalidTitle);
     }
@@ -127,7 +136,7 @@ pub fn typed_name(name: &str) -> Result<String, ConsentError> {
     let name = name.trim();
     if name.is_empty()
         || name.chars().count() > MAX_NAME_CHARS
-        || name.chars().any(char::is_control)
+        || name.chars().any(|c| c.is_control() || is_invisible(c))
         || !name.chars().any(char::is_alphabetic)
     {
         return Err(ConsentError::InvalidTypedName);

@@ -162,8 +162,15 @@ fn slug_ok(s: &str) -> bool {
 }
 
 fn text_ok(s: &str) -> bool {
-    !s.trim().is_empty() && s.chars().count() <= MAX_LABEL && !s.chars().any(char::is_control)
+    !s.trim().is_empty()
+        && s.chars().count() <= MAX_LABEL
+        && !s
+            .chars()
+            .any(|c| c.is_control() || crate::consent::is_invisible(c))
 }
+
+/// The largest magnitude of a number's or scale's bounds.
+pub const MAX_BOUND: i64 = 1_000_000;
 
 impl Form {
     /// Every question, in order.
@@ -175,7 +182,13 @@ impl Form {
     /// scoring over scale questions with bands that cover its range without gaps.
     pub fn check(&self) -> Result<(), FormError> {
         let bad = |why: &str| Err(FormError::InvalidDefinition(why.into()));
-        if !text_ok(&self.title) || self.intro.chars().count() > 2_000 {
+        if !text_ok(&self.title)
+            || self.intro.chars().count() > 2_000
+            || self
+                .intro
+                .chars()
+                .any(|c| (c.is_control() && c != '\n') || crate::consent::is_invisible(c))
+        {
             return bad("a title is 1 to 500 characters, an intro at most 2000");
         }
         let count = self.questions().count();
@@ -205,11 +218,28 @@ impl Form {
                             return bad("a choice has 2 to 20 distinct options");
                         }
                     }
-                    Kind::Number { min, max } | Kind::Scale { min, max, .. } if min >= max => {
-                        return bad("a number's or scale's min is below its max");
+                    Kind::Number { min, max } | Kind::Scale { min, max, .. }
+                        if min >= max
+                            || !(-MAX_BOUND..=MAX_BOUND).contains(min)
+                            || !(-MAX_BOUND..=MAX_BOUND).contains(max) =>
+                    {
+                        return bad(
+                            "a number's or scale's min is below its max, both within ±1000000",
+                        );
                     }
                     Kind::Scale { min, max, .. } if max - min > 100 => {
                         return bad("a scale has at most 101 points");
+                    }
+                    Kind::Scale { min, max, labels } => {
+                        let ok = labels.iter().all(|(point, words)| {
+                            point
+                                .parse::<i64>()
+                                .is_ok_and(|p| (*min..=*max).contains(&p))
+                                && text_ok(words)
+                        });
+                        if !ok {
+                            return bad("a scale's labels name its points");
+                        }
                     }
                     _ => {}
                 }
@@ -673,6 +703,23 @@ mod tests {
         assert!(form.check().is_err());
         let mut form = intake();
         form.sections.clear();
+        assert!(form.check().is_err());
+        let mut form = intake();
+        form.sections[0].questions[0].kind = Kind::Scale {
+            min: i64::MIN,
+            max: i64::MAX,
+            labels: BTreeMap::new(),
+        };
+        assert!(form.check().is_err());
+        let mut form = intake();
+        form.sections[0].questions[0].kind = Kind::Scale {
+            min: 0,
+            max: 3,
+            labels: BTreeMap::from([("9".into(), "x".into())]),
+        };
+        assert!(form.check().is_err());
+        let mut form = intake();
+        form.title = "Intake\u{202E}".into();
         assert!(form.check().is_err());
         // JSON a practice sends: unknown fields and kinds are refused when parsed.
         assert!(

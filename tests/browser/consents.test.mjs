@@ -171,6 +171,7 @@ async function journey(browser, label, width, height, { rivera, video }) {
   await page.getByRole('button', { name: 'Show the day' }).click();
   const row = page.locator('#calendar li').filter({ hasText: 'Jane Demo-Patient' }).filter({ hasText: 'Initial consultation' });
   await row.getByRole('button', { name: /^Details: / }).click();
+  await row.getByRole('button', { name: /^Show forms: / }).click();
   await row.getByText('PHQ-9 over time: 10 (moderate)').waitFor();
   await row.getByText(/^PHQ-9, submitted .*: score 10 \(moderate\)/).waitFor();
   await row.getByRole('button', { name: /^Show answers: PHQ-9/ }).click();

@@ -137,16 +137,20 @@ function detailsButton(a, who, time) {
           if (!error.signedOut) $('calendar-status').textContent = `Not opened: ${error.message}`;
         }
       });
-      // Her forms, with scores and their trend (the provider's own patients; read and audited now).
-      const { formsSummary } = await import('./forms.js');
-      const forms = await formsSummary(a.patientId).catch((error) => {
-        if (error.signedOut) throw error;
-        return el('p', { textContent: `Forms: ${error.message}` });
+      // Her forms, with scores and their trend: read (and audited) only when asked for.
+      const forms = el('button', { type: 'button', className: 'secondary', textContent: 'Show forms' });
+      forms.setAttribute('aria-label', `Show forms: ${who}`);
+      forms.addEventListener('click', async () => {
+        try {
+          const { formsSummary } = await import('./forms.js');
+          forms.replaceWith(await formsSummary(a.patientId));
+        } catch (error) {
+          if (!error.signedOut) forms.replaceWith(el('p', { textContent: `Forms: ${error.message}` }));
+        }
       });
       details.replaceChildren(
         el('p', { textContent: `${catalog.serviceName.get(a.serviceId) || 'Appointment'} with ${catalog.providerName.get(a.providerId)}, ${when(appointment.start)}. ${STATE_LABEL[appointment.status] || appointment.status}.` }),
         el('p', { textContent: appointment.reason ? `Reason for the visit: ${appointment.reason}` : 'No reason for the visit was given.' }),
-        el('p', {}, el('strong', { textContent: 'Forms' })),
         forms,
         toPatient,
       );

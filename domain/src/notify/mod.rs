@@ -34,10 +34,15 @@ pub enum Kind {
     SeriesMoved,
     /// A series cancelled from one visit on.
     SeriesCancelled,
+    /// A booking's confirmation that also says the practice asks for forms before the visit
+    /// (never which: a form's name can reveal a condition).
+    ConfirmationForms,
+    /// Forms still missing 48 hours before a visit that asks for them (withdrawn if filled in).
+    FormsDue,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 13] = [
         Kind::Confirmation,
         Kind::Rescheduled,
         Kind::Cancelled,
@@ -49,6 +54,8 @@ impl Kind {
         Kind::SeriesBooked,
         Kind::SeriesMoved,
         Kind::SeriesCancelled,
+        Kind::ConfirmationForms,
+        Kind::FormsDue,
     ];
 
     pub fn code(self) -> &'static str {
@@ -64,6 +71,8 @@ impl Kind {
             Kind::SeriesBooked => "series_booked",
             Kind::SeriesMoved => "series_moved",
             Kind::SeriesCancelled => "series_cancelled",
+            Kind::ConfirmationForms => "confirmation_forms",
+            Kind::FormsDue => "forms_due",
         }
     }
 
@@ -76,7 +85,11 @@ impl Kind {
     pub fn follows_appointment(self) -> bool {
         matches!(
             self,
-            Kind::Confirmation | Kind::Rescheduled | Kind::Reminder
+            Kind::Confirmation
+                | Kind::Rescheduled
+                | Kind::Reminder
+                | Kind::ConfirmationForms
+                | Kind::FormsDue
         )
     }
 }
@@ -252,7 +265,10 @@ pub fn appointment_messages(
     let notice =
         Message::new(kind, &appt.patient, now, now).about(&appt.id, appt.version, appt.start);
     let mut out = vec![notice];
-    if matches!(kind, Kind::Confirmation | Kind::Rescheduled) {
+    if matches!(
+        kind,
+        Kind::Confirmation | Kind::Rescheduled | Kind::ConfirmationForms
+    ) {
         for due in reminder_times(&practice.notifications, appt.start, now) {
             out.push(Message::new(Kind::Reminder, &appt.patient, due, now).about(
                 &appt.id,
@@ -262,6 +278,22 @@ pub fn appointment_messages(
         }
     }
     out
+}
+
+/// How long before a visit the reminder of missing forms is due.
+pub const FORMS_DUE_BEFORE_SECS: i64 = 48 * 3600;
+
+/// The reminder of missing forms for a visit that asks for them, when 48 hours before it is
+/// still ahead.
+pub fn forms_reminder(appt: &Appointment, now: i64) -> Option<Message> {
+    let due = appt.start - FORMS_DUE_BEFORE_SECS;
+    (due > now).then(|| {
+        Message::new(Kind::FormsDue, &appt.patient, due, now).about(
+            &appt.id,
+            appt.version,
+            appt.start,
+        )
+    })
 }
 
 #[cfg(test)]

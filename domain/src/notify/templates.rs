@@ -69,7 +69,9 @@ const BUILTIN: &[(Kind, Channel, &str)] = builtin!(
     AddressChanged "address_changed",
     SeriesBooked "series_booked",
     SeriesMoved "series_moved",
-    SeriesCancelled "series_cancelled"
+    SeriesCancelled "series_cancelled",
+    ConfirmationForms "confirmation_forms",
+    FormsDue "forms_due"
 );
 
 /// A template that cannot be used, and why.

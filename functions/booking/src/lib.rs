@@ -440,6 +440,8 @@ async fn consent_copy(
         "kind": sig.kind.as_str(),
         "at": at,
         "typedName": copy.typed_name,
+        "nameOpening": copy.name_opening,
+        "signedAtUtc": domain::instant::render_utc(sig.at),
         "practice": copy.practice,
         "versionHash": sig.version_hash,
         "text": copy.text,

@@ -173,6 +173,10 @@ pub struct Inclusion {
     /// her commitment there, and opens nothing else.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub opening: Option<String>,
+    /// Hex of the opening of the entry's entity id (a signed copy's signature id), on the entries
+    /// of an entity's proof only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entity_opening: Option<String>,
 }
 
 /// One access to the patient's data.
@@ -372,6 +376,7 @@ impl Proving<'_> {
                     proof: proof.iter().map(|h| STANDARD.encode(h)).collect(),
                     entry,
                     opening,
+                    entity_opening: None,
                 })
             }
             _ => None,
@@ -415,10 +420,16 @@ pub async fn entity_proof(
             .and_then(AttrValue::as_s)
             .is_some_and(|a| actions.contains(&a))
     }) {
-        entries.push(
-            at.entry(state, &mut cache, item, &item.key.pk, Some(item))
-                .await?,
-        );
+        let mut entry = at
+            .entry(state, &mut cache, item, &item.key.pk, Some(item))
+            .await?;
+        if let (Some(inclusion), Some(AttrValue::B(salt))) =
+            (entry.inclusion.as_mut(), item.get(attr::SALT))
+        {
+            let opening = commitment::opening(salt, entity_id);
+            inclusion.entity_opening = Some(opening.iter().map(|b| format!("{b:02x}")).collect());
+        }
+        entries.push(entry);
     }
     Ok((latest.map(|l| l.note), entries))
 }

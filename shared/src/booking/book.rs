@@ -184,8 +184,20 @@ pub async fn book(
         for op in &served {
             writes.push(Write::new(op.clone()).or(expired()));
         }
-        for message in appointment_messages(MessageKind::Confirmation, &appt, practice, now) {
+        // A visit that asks for forms: the confirmation says so, and a reminder 48 hours before
+        // goes out if they are still missing (withdrawn when they are not).
+        let asks_forms = !slot.service.forms_before_first_visit.is_empty()
+            || !slot.service.forms_before_every_visit.is_empty();
+        let confirmation = if asks_forms {
+            MessageKind::ConfirmationForms
+        } else {
+            MessageKind::Confirmation
+        };
+        for message in appointment_messages(confirmation, &appt, practice, now) {
             writes.push(Write::new(message.put()));
+        }
+        if asks_forms && let Some(reminder) = domain::notify::forms_reminder(&appt, now) {
+            writes.push(Write::new(reminder.put()));
         }
         if staff_for_other {
             let registered = TransactOp::Check {

@@ -136,6 +136,12 @@ pub async fn reschedule(
         )
     }));
     ops.extend(moved_ops(&appt, &item, &moved, &practice, now, true));
+    // The reminder of missing forms follows the visit to its new time.
+    if !(service.forms_before_first_visit.is_empty() && service.forms_before_every_visit.is_empty())
+        && let Some(reminder) = domain::notify::forms_reminder(&moved, now)
+    {
+        ops.push(reminder.put());
+    }
     if let Some(slot) = moved.quota_slot {
         ops.push(allowance::extend(
             &moved.patient,

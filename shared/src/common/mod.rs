@@ -4,6 +4,7 @@
 //! (a patient's record opened), [`paging`] (one page of a newest-first query).
 
 pub mod access;
+pub mod forms;
 pub mod input;
 pub mod lookup;
 pub mod paging;

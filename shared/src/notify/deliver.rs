@@ -378,6 +378,20 @@ async fn stale(
         if !matches!(message.kind, Kind::Cancelled | Kind::SeriesCancelled) && appt.start <= now {
             return Ok(Some("too_late"));
         }
+        // The reminder of missing forms, once nothing this visit asks for is missing.
+        if message.kind == Kind::FormsDue {
+            let asks = lookup::service(state, &appt.service)
+                .await?
+                .map(|s| [s.forms_before_first_visit, s.forms_before_every_visit].concat())
+                .unwrap_or_default();
+            let missing = crate::common::forms::forms_due(state, &message.patient)
+                .await?
+                .into_iter()
+                .any(|d| d.appointment == appt.id || asks.contains(&d.form));
+            if !missing {
+                return Ok(Some("forms_complete"));
+            }
+        }
     }
     if message.kind == Kind::WaitlistOffer {
         let held = match &message.hold {

@@ -177,6 +177,8 @@ pub const DOCUMENT_HASH: &str = "document_hash";
 pub const TITLE: &str = "title";
 pub const SIGNATURE_ID: &str = "signature_id";
 pub const TYPED_NAME: &str = "typed_name";
+/// On a signature's audit entry: the commitment to the typed name.
+pub const NAME_COMMITMENT: &str = "name_commitment";
 pub const PUBLISHED_AT: &str = "published_at";
 /// The consent documents a service requires before it is booked (a list of document ids).
 pub const REQUIRED_CONSENTS: &str = "required_consents";

@@ -91,6 +91,9 @@ pub struct Audit {
     /// The version (SHA-256 of the canonical text) of the consent document a signature or
     /// withdrawal names: readable in the entry's leaf bytes, so the signed log proves which text.
     pub document: Option<String>,
+    /// A signature's commitment to the name the patient typed (`c:<hex>`; its opening is sealed
+    /// with the signature): readable in the leaf's bytes, opening nothing without it.
+    pub name_commitment: Option<String>,
 }
 
 impl Audit {
@@ -107,7 +110,14 @@ impl Audit {
             outcome: "success",
             count: None,
             document: None,
+            name_commitment: None,
         }
+    }
+
+    /// Commits the entry to the name a signature was typed with.
+    pub fn name_commitment(mut self, commitment: String) -> Self {
+        self.name_commitment = Some(commitment);
+        self
     }
 
     /// Names the consent document version the action signed or withdrew.
@@ -224,6 +234,9 @@ impl Audit {
         }
         if let Some(document) = &self.document {
             item.set(attr::DOCUMENT_HASH, document.clone());
+        }
+        if let Some(commitment) = &self.name_commitment {
+            item.set(attr::NAME_COMMITMENT, commitment.clone());
         }
         item
     }

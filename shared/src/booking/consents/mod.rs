@@ -179,8 +179,18 @@ pub async fn required_checks(
 ) -> Result<Required, ApiError> {
     let mut checks = Vec::new();
     for id in &service.required_consents {
-        let Some(document) = current(state, id).await? else {
-            continue;
+        // A required document is published when the service is made and never removed; if it is
+        // missing anyway, nothing can be signed, so nothing is booked.
+        let document = current(state, id)
+            .await?
+            .ok_or(ApiError::Consent(ConsentError::UnknownDocument))?;
+        // The version read (perhaps from another instance's cache) is still the current one.
+        let still_current = TransactOp::Check {
+            key: consent_document_key(id),
+            condition: Condition::Equals(
+                attr::DOCUMENT_HASH.into(),
+                AttrValue::S(document.version_hash.clone()),
+            ),
         };
         let check = TransactOp::Check {
             key: patient_consent_key(patient, id),
@@ -197,6 +207,7 @@ pub async fn required_checks(
             title: document.title.clone(),
             version_hash: document.version_hash.clone(),
         };
+        checks.push((still_current, missing.clone()));
         checks.push((check, missing));
     }
     Ok(Required(checks))
@@ -239,6 +250,10 @@ pub async fn listed_in_full(
 ) -> Result<Reply, ApiError> {
     match result {
         Err(ApiError::ConsentRequired(first)) => {
+            // A version published meanwhile: read the documents afresh.
+            for id in &service.required_consents {
+                state.cache.invalidate(&consent_document_key(id));
+            }
             let all = missing(state, service, patient).await?;
             Err(ApiError::ConsentRequired(if all.is_empty() {
                 first

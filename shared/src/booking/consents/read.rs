@@ -112,6 +112,8 @@ pub struct SignedCopy {
     pub signature: Signature,
     pub text: String,
     pub typed_name: String,
+    /// Hex of the opening of the audit entry's commitment to the typed name.
+    pub name_opening: String,
     pub zone: jiff::tz::TimeZone,
     pub practice: String,
 }
@@ -145,16 +147,19 @@ pub async fn copy(
         .await?
         .ok_or_else(|| crate::store::codec::corrupt("consent version"))?;
     let document = ConsentDocument::from_item(&version)?;
-    let typed = state
+    let sealed = state
         .sealer
-        .open_str(&item.key, attr::TYPED_NAME, &signature.typed_name)
+        .open(&item.key, attr::TYPED_NAME, &signature.typed_name)
         .await?;
+    let typed: serde_json::Value = serde_json::from_slice(&sealed)
+        .map_err(|_| crate::store::codec::corrupt(attr::TYPED_NAME))?;
     let practice = crate::common::lookup::practice(state).await?;
     audit_read(state, caller, target).await?;
     Ok(SignedCopy {
         signature,
         text: document.text,
-        typed_name: typed.expose().clone(),
+        typed_name: typed["name"].as_str().unwrap_or_default().to_owned(),
+        name_opening: typed["opening"].as_str().unwrap_or_default().to_owned(),
         zone: practice.zone.clone(),
         practice: practice.name.clone(),
     })

@@ -35,6 +35,17 @@ pub struct WithdrawRequest {
     pub agree: bool,
 }
 
+/// What a signature keeps sealed: the typed name and the opening of the audit entry's commitment
+/// to it.
+fn sealed_name(name: &str, opening: &[u8; 16]) -> Vec<u8> {
+    serde_json::json!({
+        "name": name,
+        "opening": opening.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+    })
+    .to_string()
+    .into_bytes()
+}
+
 /// Only a patient signs, for themself, agreeing, with a name: who, and the name checked.
 fn signer(
     caller: &Caller,
@@ -66,6 +77,8 @@ async fn record(
 ) -> Result<Reply, ApiError> {
     let now = crate::common::lookup::now(state);
     let id = SignatureId::new();
+    // The audit entry commits to the typed name; the copy carries the opening.
+    let opening: [u8; 16] = rand::random();
     let key = consent_signature_key(&patient, &id);
     let signature = Signature {
         id: id.clone(),
@@ -75,7 +88,10 @@ async fn record(
         version_hash: version_hash.to_owned(),
         kind,
         at: now,
-        typed_name: state.sealer.seal_str(&key, attr::TYPED_NAME, name).await?,
+        typed_name: state
+            .sealer
+            .seal(&key, attr::TYPED_NAME, &sealed_name(name, &opening))
+            .await?,
     };
     let standing = PatientConsent {
         patient: patient.clone(),
@@ -128,7 +144,8 @@ async fn record(
     };
     let audit = Audit::new(action, "consent", id.as_str())
         .about(&patient)
-        .document(version_hash);
+        .document(version_hash)
+        .name_commitment(domain::commitment::commit_with(&opening, name));
     Ok(commit(state, caller, Some(idem), writes, audit, reply).await?)
 }
 

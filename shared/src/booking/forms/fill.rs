@@ -86,10 +86,18 @@ pub async fn save_draft(
         answers: Vec::new(),
     };
     sealed(state, &mut draft, req.answers.expose()).await?;
-    let writes = vec![Write::new(TransactOp::Put {
-        item: draft.to_item(),
-        condition: None,
-    })];
+    let writes = vec![
+        Write::new(TransactOp::Put {
+            item: draft.to_item(),
+            condition: None,
+        }),
+        // The patient is registered (a token alone is not a record).
+        Write::new(TransactOp::Check {
+            key: patient_key(&patient),
+            condition: Condition::ItemExists,
+        })
+        .or(ApiError::Forbidden),
+    ];
     let reply = Reply::ok(&serde_json::json!({
         "formId": id,
         "versionHash": form.version_hash,

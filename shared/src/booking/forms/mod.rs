@@ -15,7 +15,6 @@ use crate::store::keys::*;
 use crate::store::{Condition, Consistency, Query, TransactOp, query_all};
 use crate::unit_of_work::{Audit, Idempotency, Reply, Write, commit};
 use domain::access::{Caller, Role};
-use domain::booking::{Appointment, Status};
 use domain::forms::{Form, FormId};
 use domain::ids::PatientId;
 
@@ -137,77 +136,24 @@ pub fn form_id(s: &str) -> Result<FormId, ApiError> {
     FormId::parse(s).ok_or(ApiError::NotFound)
 }
 
-/// The forms the patient's upcoming visits ask for that she has not filled in: a first-visit form
-/// she never submitted, an every-visit form not submitted since her last visit. Each form once,
-/// for the earliest visit that asks for it.
+/// The forms her upcoming visits ask for that she has not filled in, as the API shows them.
 pub async fn due(
     state: &AppState,
     patient: &PatientId,
 ) -> Result<Vec<serde_json::Value>, ApiError> {
-    use crate::store::SortKey;
-    use crate::store::codec::booking::AppointmentCodec;
-    use crate::store::codec::forms::StoredAnswers;
-    let now = crate::common::lookup::now(state);
-    let appointments = Query::partition(patient_partition(patient))
-        .sort(SortKey::BeginsWith("APPT#".into()))
-        .consistent();
-    let mut visits: Vec<Appointment> = query_all(&*state.table, &appointments)
-        .await?
-        .iter()
-        .map(Appointment::from_item)
-        .collect::<Result<Vec<_>, _>>()?
-        .into_iter()
-        .filter(|a| a.status != Status::Cancelled)
-        .collect();
-    visits.sort_by_key(|a| a.start);
-    let submissions = Query::partition(patient_partition(patient))
-        .sort(SortKey::BeginsWith(PATIENT_SUBMISSION_PREFIX.into()))
-        .consistent();
-    let submitted: Vec<(FormId, i64)> = query_all(&*state.table, &submissions)
-        .await?
-        .iter()
-        .map(|i| StoredAnswers::from_item(i).map(|s| (s.form, s.at)))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut out: Vec<serde_json::Value> = Vec::new();
-    let mut listed = std::collections::BTreeSet::new();
     let zone = crate::common::lookup::practice(state).await?.zone;
-    for visit in visits
-        .iter()
-        .filter(|a| a.start > now && a.status == Status::Booked)
-    {
-        let Some(service) = crate::common::lookup::service(state, &visit.service).await? else {
-            continue;
-        };
-        // Her last visit before this one that has begun.
-        let last = visits
-            .iter()
-            .filter(|a| a.start <= now && a.start < visit.start)
-            .map(|a| a.start)
-            .max();
-        let wanted = service
-            .forms_before_first_visit
-            .iter()
-            .map(|f| (f, None))
-            .chain(service.forms_before_every_visit.iter().map(|f| (f, last)));
-        for (form, since) in wanted {
-            let done = submitted
-                .iter()
-                .any(|(f, at)| f == form && since.is_none_or(|s| *at > s));
-            if done || !listed.insert(form.clone()) {
-                continue;
-            }
-            let Some(current) = current(state, form).await? else {
-                continue;
-            };
-            out.push(serde_json::json!({
-                "formId": form,
-                "title": current.definition.title,
-                "appointmentId": visit.id,
-                "start": domain::instant::render_in(visit.start, &zone),
-            }));
-        }
-    }
-    Ok(out)
+    Ok(crate::common::forms::forms_due(state, patient)
+        .await?
+        .into_iter()
+        .map(|d| {
+            serde_json::json!({
+                "formId": d.form,
+                "title": d.title,
+                "appointmentId": d.appointment,
+                "start": domain::instant::render_in(d.start, &zone),
+            })
+        })
+        .collect())
 }
 
 /// `GET /v1/forms`: every form's current version; for a patient also the forms due before her

@@ -18,8 +18,11 @@ use domain::access::{Caller, Resource, Role};
 use domain::booking::Provider;
 use domain::ids::{PatientId, SubmissionId};
 
-/// The patient herself, staff and admins; a provider only for a patient who has (or had) an
-/// appointment with them.
+/// How far back a provider's visit with a patient lets them read her forms.
+const TREATING_WINDOW_SECS: i64 = 365 * 86_400;
+
+/// The patient herself, staff and admins; a provider only for a patient who has an appointment
+/// with them that was not cancelled, upcoming or within the last year.
 async fn authorize(state: &AppState, caller: &Caller, patient: &PatientId) -> Result<(), ApiError> {
     let as_patient_or_staff = caller.principal.authorize(
         &[Role::Patient, Role::Staff, Role::Admin],
@@ -44,10 +47,19 @@ async fn authorize(state: &AppState, caller: &Caller, patient: &PatientId) -> Re
         .sort(SortKey::BeginsWith("APPT#".into()))
         .consistent();
     let hers = query_all(&*state.table, &appointments).await?;
+    // A visit with this provider that was not cancelled, upcoming or within the last year.
+    let since = crate::common::lookup::now(state) - TREATING_WINDOW_SECS;
     let treated = hers.iter().any(|a| {
-        a.get(attr::PROVIDER_ID)
+        let with_me = a
+            .get(attr::PROVIDER_ID)
             .and_then(AttrValue::as_s)
-            .is_some_and(|p| mine.iter().any(|m| m == p))
+            .is_some_and(|p| mine.iter().any(|m| m == p));
+        let kept = a.get(attr::STATUS).and_then(AttrValue::as_s) != Some("cancelled");
+        let recent = a
+            .get(attr::START)
+            .and_then(AttrValue::as_n)
+            .is_some_and(|t| t >= since);
+        with_me && kept && recent
     });
     if treated {
         Ok(())
