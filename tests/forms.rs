@@ -256,6 +256,31 @@ async fn journey(stack: Option<Stack>) {
     let (_, one) = stack.get(&rivera, &format!("{path}/{id}")).await;
     assert_eq!(one["versionHash"], phq_version.as_str());
 
+    // The practice's report counts the submissions, naming no one, no form and no score.
+    let (status, report) = stack
+        .get(&admin, "/v1/live-report?from=2026-11-23&to=2026-11-23")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let text = report.to_string();
+    let summary = report["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "summary")
+        .unwrap()["rows"]
+        .clone();
+    let submitted = summary
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r[1] == "forms submitted")
+        .map(|r| r[2].clone());
+    assert_eq!(submitted, Some(json!(3)), "{summary}");
+    assert!(
+        !text.contains("PHQ") && !text.contains("moderate"),
+        "no form or score in the report"
+    );
+
     // Her access log shows Dr. Rivera's reads (once the log has sealed them).
     let signer = shared::adapters::local_signer::LocalSigner::generate().unwrap();
     practica_tests::seal_log(&stack, &signer).await;

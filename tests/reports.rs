@@ -424,6 +424,7 @@ async fn a_hand_computed_week() {
         ("open for more than 30 days", json!(0), json!("")),
         ("consents signed", json!(0), json!(0)),
         ("consents withdrawn", json!(0), json!(0)),
+        ("forms submitted", json!(0), json!(0)),
     ];
     let got = summary(&report);
     for (figure, now, before) in &expected {

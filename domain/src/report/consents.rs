@@ -1,5 +1,5 @@
-//! Consents: signatures and withdrawals recorded in the period (counts only: never which
-//! document's words, never who).
+//! Consents and forms: signatures, withdrawals and form submissions recorded in the period
+//! (counts only: never which document or form, never who, never an answer or a score).
 
 use super::*;
 
@@ -7,6 +7,7 @@ use super::*;
 pub(super) fn section(facts: &Facts, split: &Split<'_>, out: &mut Sections) {
     let mut signed = [0usize; 2];
     let mut withdrawn = [0usize; 2];
+    let mut forms = [0usize; 2];
     for e in &facts.entries {
         let Some(i) = split.of(e.at) else {
             continue;
@@ -17,9 +18,11 @@ pub(super) fn section(facts: &Facts, split: &Split<'_>, out: &mut Sections) {
         match &*e.action {
             "consent.sign" => signed[i] += 1,
             "consent.withdraw" => withdrawn[i] += 1,
+            "form.submit" => forms[i] += 1,
             _ => {}
         }
     }
     out.row("consents", "consents signed", signed.map(int));
     out.row("consents", "consents withdrawn", withdrawn.map(int));
+    out.row("forms", "forms submitted", forms.map(int));
 }
