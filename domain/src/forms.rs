@@ -122,6 +122,18 @@ pub struct Form {
     pub sections: Vec<Section>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scoring: Option<Scoring>,
+    /// Answers a clinician must see at once, whatever the score (PHQ-9's item 9).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<Alert>,
+}
+
+/// An answer of `question` of at least `at_least` raises `label` to the care team.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Alert {
+    pub question: String,
+    pub at_least: i64,
+    pub label: String,
 }
 
 /// Why a definition or answers are refused; answers' faults name the question.
@@ -245,6 +257,14 @@ impl Form {
                 }
             }
         }
+        for alert in &self.alerts {
+            let numeric = self.questions().any(|q| {
+                q.id == alert.question && matches!(q.kind, Kind::Scale { .. } | Kind::Number { .. })
+            });
+            if !numeric || !text_ok(&alert.label) {
+                return bad("an alert names a scale or number question of the form, with a label");
+            }
+        }
         if let Some(scoring) = &self.scoring {
             let (mut low, mut high) = (0i64, 0i64);
             for id in &scoring.questions {
@@ -307,6 +327,20 @@ impl Form {
             return Err(FormError::Missing(q.id.clone()));
         }
         Ok(())
+    }
+
+    /// The alerts the answers raise (their labels).
+    pub fn alerts_of(&self, answers: &BTreeMap<String, Value>) -> Vec<String> {
+        self.alerts
+            .iter()
+            .filter(|a| {
+                answers
+                    .get(&a.question)
+                    .and_then(Value::as_i64)
+                    .is_some_and(|n| n >= a.at_least)
+            })
+            .map(|a| a.label.clone())
+            .collect()
     }
 
     /// The score of complete answers, and the band it falls in; None without scoring or when a
@@ -411,7 +445,13 @@ fn frequency_scale() -> Kind {
     }
 }
 
-fn instrument(title: &str, prefix: &str, items: &[&str], bands: &[(i64, i64, &str)]) -> Form {
+fn instrument(
+    title: &str,
+    prefix: &str,
+    items: &[&str],
+    bands: &[(i64, i64, &str)],
+    alerts: Vec<Alert>,
+) -> Form {
     let questions: Vec<Question> = items
         .iter()
         .enumerate()
@@ -440,6 +480,7 @@ fn instrument(title: &str, prefix: &str, items: &[&str], bands: &[(i64, i64, &st
             title: title.into(),
             questions,
         }],
+        alerts,
     }
 }
 
@@ -456,6 +497,13 @@ pub fn phq9() -> Form {
             (15, 19, "moderately severe"),
             (20, 27, "severe"),
         ],
+        // Item 9 asks about thoughts of death or self-harm: any answer but "not at all" is for
+        // the clinician to see at once.
+        vec![Alert {
+            question: "phq-9".into(),
+            at_least: 1,
+            label: "Item 9 (thoughts of being better off dead or of self-harm) answered above \"not at all\"".into(),
+        }],
     )
 }
 
@@ -471,6 +519,7 @@ pub fn gad7() -> Form {
             (10, 14, "moderate"),
             (15, 21, "severe"),
         ],
+        Vec::new(),
     )
 }
 
@@ -486,6 +535,7 @@ pub fn intake() -> Form {
         title: "Intake questionnaire".into(),
         intro: String::new(),
         scoring: None,
+        alerts: Vec::new(),
         sections: vec![
             Section {
                 title: "About your visit".into(),
@@ -624,6 +674,12 @@ mod tests {
         let mut partial = all(1, 9, "phq");
         partial.remove("phq-9");
         assert_eq!(phq.score(&partial), None);
+        // Item 9 above "not at all" raises the alert, whatever the total.
+        assert_eq!(phq.alerts_of(&all(0, 9, "phq")), Vec::<String>::new());
+        let mut item9 = all(0, 9, "phq");
+        item9.insert("phq-9".into(), json!(1));
+        assert_eq!(phq.alerts_of(&item9).len(), 1);
+        assert_eq!(phq.score(&item9), Some((1, "minimal".into())));
     }
 
     #[test]

@@ -114,6 +114,17 @@ fn render(t: i64, zone: Option<&jiff::tz::TimeZone>) -> String {
     }
 }
 
+/// `t` in words in `zone`, as a printed page says it: "Monday, December 7, 2026 at 10:05 AM EST".
+pub fn render_words(t: i64, zone: &jiff::tz::TimeZone) -> String {
+    match jiff::Timestamp::from_second(t) {
+        Ok(ts) => ts
+            .to_zoned(zone.clone())
+            .strftime("%A, %B %-d, %Y at %-I:%M %p %Z")
+            .to_string(),
+        Err(_) => render_utc(t),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -123,8 +123,10 @@ async function journey(browser, label, width, height, { rivera, video }) {
 
   // She withdraws the telehealth consent (her name, asked once more).
   await telehealth.getByRole('button', { name: 'Withdraw consent: Consent to telehealth' }).click();
-  await telehealth.getByLabel('Your full name, to withdraw your consent').fill('Jane Demo-Patient');
-  await telehealth.getByRole('button', { name: 'Yes, withdraw it' }).click();
+  const withdrawName = telehealth.getByLabel('Your full name, to withdraw your consent');
+  assert.ok(await withdrawName.evaluate((e) => e === document.activeElement), 'the name field has the focus');
+  await withdrawName.fill('Jane Demo-Patient');
+  await withdrawName.press('Enter');
   await page.locator('#consents-status', { hasText: 'You withdrew your consent to "Consent to telehealth".' }).waitFor();
   await telehealth.getByText(/^You withdrew your consent/).waitFor();
 
@@ -151,10 +153,14 @@ async function journey(browser, label, width, height, { rivera, video }) {
   await intake.getByRole('button', { name: 'Fill in: Intake questionnaire' }).click();
   await intake.getByLabel('What brings you to the practice? (required)').fill('Trouble sleeping');
   await intake.getByRole('button', { name: 'Save draft' }).click();
-  await page.locator('#forms-status', { hasText: 'Draft of "Intake questionnaire" saved' }).waitFor();
+  await intake.getByRole('status').filter({ hasText: 'Draft saved: you can finish "Intake questionnaire" later.' }).waitFor();
   await intake.getByRole('button', { name: 'Submit: Intake questionnaire' }).click();
-  await page.locator('#forms-status', { hasText: 'Not submitted: Question seen-before needs an answer.' }).waitFor();
-  assert.ok(await intake.locator('fieldset').first().evaluate((f) => f.contains(document.activeElement)), 'the question missing has the focus');
+  await intake.getByRole('status').filter({ hasText: 'Not submitted: one question needs an answer or a change (shown under it).' }).waitFor();
+  const missing = intake.locator('fieldset').first();
+  assert.equal(await missing.getAttribute('aria-invalid'), 'true');
+  await missing.getByText('This question needs an answer.').waitFor();
+  assert.ok(await missing.evaluate((f) => f.contains(document.activeElement)), 'the question missing has the focus');
+  await axe(page, 'a form with a missing answer');
   await intake.getByRole('radio', { name: 'No' }).check();
   await intake.getByRole('button', { name: 'Submit: Intake questionnaire' }).click();
   await page.locator('#forms-status', { hasText: 'Submitted "Intake questionnaire".' }).waitFor();

@@ -101,11 +101,16 @@ function withdrawForm(doc, index, status, onDone) {
       });
       await onDone();
       status.textContent = `You withdrew your consent to "${doc.title}".`;
+      status.focus();
     } catch (error) {
       if (!error.signedOut) status.textContent = `Not withdrawn: ${error.message}`;
     }
   }, `Withdraw consent: ${doc.title}`);
-  ask.querySelector('button').addEventListener('click', () => { box.hidden = false; });
+  // The name comes first: it opens with the question, takes the focus, and Enter confirms.
+  ask.querySelector('button').addEventListener('click', () => { box.hidden = false; name.focus(); });
+  name.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter') { event.preventDefault(); ask.querySelectorAll('button')[1].click(); }
+  });
   return el('div', {}, box, ask);
 }
 

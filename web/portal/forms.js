@@ -3,7 +3,7 @@
 // her providers see her submissions with their scores, the trend of each scored form, and the
 // answers. Answers are her health information: only what she typed is shown back, to her and to
 // her care team.
-import { $, api, el, fail, newKey, when } from './common.js';
+import { $, api, el, fail, newKey, session, when } from './common.js';
 
 const describe = (d) => d.title;
 
@@ -26,7 +26,12 @@ function field(q, index, value) {
     }
     case 'number': {
       const input = el('input', { type: 'number', id, min: q.min, max: q.max, step: 1, value: value ?? '' });
-      return { node: wrap(label, input), read: () => (input.value === '' ? undefined : Number(input.value)), focus: input };
+      return {
+        node: wrap(label, input),
+        read: () => (input.value === '' ? undefined : Number(input.value)),
+        invalid: () => (input.validity.badInput || (input.value !== '' && !Number.isInteger(Number(input.value))) ? `Enter a whole number from ${q.min} to ${q.max}.` : null),
+        focus: input,
+      };
     }
     case 'yes_no':
     case 'single_choice':
@@ -81,32 +86,68 @@ async function fillIn(form, index, status, done) {
     body.append(box);
   }
   const answers = () => Object.fromEntries([...fields].map(([id, f]) => [id, f.read()]).filter(([, v]) => v !== undefined));
+  const questions = new Map(definition.sections.flatMap((sec) => sec.questions).map((q) => [q.id, q]));
   const save = el('button', { type: 'button', className: 'secondary', textContent: 'Save draft' });
   const submit = el('button', { type: 'submit', textContent: `Submit: ${describe(definition)}` });
-  body.append(el('div', { className: 'actions' }, submit, save));
+  // Said beside the buttons, where the patient is (the page's status line may be far above).
+  const here = el('p', { role: 'status', className: 'form-status', id: `form-${index}-status`, tabIndex: -1 });
+  body.append(el('div', { className: 'actions' }, submit, save), here);
+  const say = (text) => { here.textContent = text; status.textContent = ''; };
+  // Each question's fault shown under it; the first one takes the focus.
+  const flag = (faults) => {
+    for (const f of fields.values()) {
+      f.node.removeAttribute('aria-invalid');
+      f.node.querySelector('.field-error')?.remove();
+    }
+    for (const [id, text] of faults) {
+      const f = fields.get(id);
+      if (!f) continue;
+      const note = el('p', { className: 'field-error', id: `form-${index}-${id}-error`, textContent: text });
+      f.node.setAttribute('aria-invalid', 'true');
+      f.node.append(note);
+      (f.focus || f.node).setAttribute('aria-describedby', note.id);
+    }
+    const first = faults.length && fields.get(faults[0][0]);
+    if (first?.focus) first.focus.focus();
+  };
   let key = newKey();
   body.addEventListener('input', () => { key = newKey(); });
   body.addEventListener('change', () => { key = newKey(); });
   save.addEventListener('click', async () => {
+    const bad = [...fields].map(([id, f]) => [id, f.invalid?.()]).filter(([, t]) => t);
+    if (bad.length) { flag(bad); say('Not saved: some answers need a change (shown under them).'); return; }
     try {
       await api(`/v1/forms/${encodeURIComponent(form.formId)}/draft`, { method: 'PUT', key, json: { versionHash: form.versionHash, answers: answers() } });
       // The submission is another request: its own key.
       key = newKey();
-      status.textContent = `Draft of "${definition.title}" saved: you can finish it later.`;
+      flag([]);
+      say(`Draft saved: you can finish "${definition.title}" later.`);
     } catch (error) {
-      if (!error.signedOut) status.textContent = `Not saved: ${error.message}`;
+      if (!error.signedOut) say(`Not saved: ${error.message}`);
     }
   });
   body.addEventListener('submit', async (event) => {
     event.preventDefault();
+    // Every missing or malformed answer at once, in the question's own words.
+    const given = answers();
+    const faults = [...fields].flatMap(([id, f]) => {
+      const bad = f.invalid?.();
+      if (bad) return [[id, bad]];
+      return questions.get(id)?.required && given[id] === undefined ? [[id, 'This question needs an answer.']] : [];
+    });
+    if (faults.length) {
+      flag(faults);
+      say(`Not submitted: ${faults.length === 1 ? 'one question needs' : `${faults.length} questions need`} an answer or a change (shown under ${faults.length === 1 ? 'it' : 'them'}).`);
+      return;
+    }
     try {
-      await api(`/v1/forms/${encodeURIComponent(form.formId)}/submissions`, { method: 'POST', key, json: { versionHash: form.versionHash, answers: answers() } });
-      await done(definition.title);
+      const sent = await api(`/v1/forms/${encodeURIComponent(form.formId)}/submissions`, { method: 'POST', key, json: { versionHash: form.versionHash, answers: given } });
+      await done(definition.title, sent);
     } catch (error) {
       if (error.signedOut) return;
-      status.textContent = `Not submitted: ${error.message}`;
-      const f = error.question && fields.get(error.question);
-      if (f?.focus) f.focus.focus();
+      const q = error.question && questions.get(error.question);
+      if (q) flag([[q.id, error.message.replace(/^Question [^:]+: /, '').replace(/^Question \S+ /, 'This question ')]]);
+      say(`Not submitted: ${q ? `"${q.text}": ` : ''}${error.message.replace(/^Question \S+:? ?/, '')}`);
     }
   });
   return body;
@@ -115,7 +156,13 @@ async function fillIn(form, index, status, done) {
 // The patient's page: the forms due before her visits first, then every form to fill in.
 export async function loadFormsPage() {
   const status = $('forms-status');
-  const { forms, due = [] } = await api('/v1/forms');
+  const [{ forms, due = [] }, mine] = await Promise.all([
+    api('/v1/forms'),
+    api(`/v1/patients/${encodeURIComponent(session.subject)}/forms`),
+  ]);
+  // Her latest submission of each form (newest first in the answer).
+  const latest = new Map();
+  for (const s of mine.submissions) if (!latest.has(s.formId)) latest.set(s.formId, s);
   const dueIds = new Set(due.map((d) => d.formId));
   $('forms-due').textContent = due.length
     ? `Your practice asks you to complete ${due.length === 1 ? 'a form' : `${due.length} forms`} before your next visit.`
@@ -124,12 +171,21 @@ export async function loadFormsPage() {
   $('form-list').replaceChildren(...ordered.map((form, index) => {
     const row = el('li', {}, el('h2', { textContent: form.definition.title }));
     const visit = due.find((d) => d.formId === form.formId);
-    row.append(el('p', { textContent: visit ? `Due before your visit on ${when(visit.start)}.` : 'You may fill it in at any time.' }));
+    const last = latest.get(form.formId);
+    row.append(el('p', {
+      textContent: visit
+        ? `Due before your visit on ${when(visit.start)}.`
+        : last ? `Submitted ${when(last.submittedAt)}. You may fill it in again to update your answers.` : 'You may fill it in at any time.',
+    }));
     const open = el('button', { type: 'button', className: 'secondary', textContent: `Fill in: ${form.definition.title}` });
     open.addEventListener('click', async () => {
-      const body = await fillIn(form, index, status, async (title) => {
+      const body = await fillIn(form, index, status, async (title, sent) => {
         await loadFormsPage();
         status.textContent = `Submitted "${title}". Your care team will see it before your visit.`;
+        // An answer the care team must see at once: what to do now, before anyone reads it.
+        if (sent?.alerts?.length) {
+          status.textContent += ' If you are thinking about harming yourself or feel unsafe, please call your local emergency number now, or in the US call or text 988 (Suicide and Crisis Lifeline). You can also call the practice.';
+        }
         status.focus();
       });
       if (!body) return;
@@ -156,6 +212,7 @@ export async function formsSummary(patientId) {
   }
   const items = submissions.map((s) => {
     const li = el('li', { textContent: `${s.title}, submitted ${when(s.submittedAt)}${s.score ? `: score ${s.score.total} (${s.score.band})` : ''}` });
+    for (const alert of s.alerts || []) li.append(el('p', { className: 'alert', textContent: `Alert: ${alert}` }));
     const show = el('button', { type: 'button', className: 'secondary', textContent: 'Show answers' });
     show.setAttribute('aria-label', `Show answers: ${s.title}, ${when(s.submittedAt)}`);
     show.addEventListener('click', async () => {
@@ -163,7 +220,8 @@ export async function formsSummary(patientId) {
         const one = await api(`/v1/patients/${encodeURIComponent(patientId)}/forms/${encodeURIComponent(s.submissionId)}`);
         const rows = one.definition.sections.flatMap((sec) => sec.questions).map((q) => {
           const a = one.answers[q.id];
-          const text = a === undefined || a === null ? 'not answered' : Array.isArray(a) ? a.join(', ') : a === true ? 'Yes' : a === false ? 'No' : String(a);
+          const words = q.labels?.[String(a)];
+          const text = a === undefined || a === null ? 'not answered' : Array.isArray(a) ? a.join(', ') : a === true ? 'Yes' : a === false ? 'No' : words ? `${a} (${words})` : String(a);
           return [el('dt', { textContent: q.text }), el('dd', { textContent: text })];
         });
         show.replaceWith(el('dl', {}, ...rows.flat()));

@@ -48,6 +48,20 @@ const ACTIONS = {
   'patient.email.verify': 'confirmed your email address',
   'message.list': 'looked at which messages were sent to you',
   'patient.email.replace': 'changed your email address',
+  'series.create': 'booked repeating visits',
+  'series.list': 'looked at your repeating visits',
+  'series.read': 'looked at your repeating visits',
+  'series.cancel': 'cancelled repeating visits',
+  'series.move': 'moved repeating visits',
+  'feed.read': 'showed your visit in a calendar feed',
+  'consent.list': 'looked at your consents',
+  'consent.read': 'looked at a consent you signed',
+  'consent.sign': 'recorded your signature of a consent',
+  'consent.withdraw': 'recorded that you withdrew a consent',
+  'form.list': 'looked at your forms',
+  'form.read': 'read your answers to a form',
+  'form.draft': 'saved a draft of your answers to a form',
+  'form.submit': 'recorded your answers to a form',
 };
 
 // The same actions when she did them herself.
@@ -55,6 +69,10 @@ const OWN_ACTIONS = {
   'hold.create': 'held a time',
   'waitlist.create': 'joined a waitlist',
   'waitlist.delete': 'left a waitlist',
+  'consent.sign': 'signed a consent',
+  'consent.withdraw': 'withdrew a consent',
+  'form.submit': 'sent your answers to a form',
+  'form.draft': 'saved a draft of a form',
 };
 
 const actionWords = (action, you) => (you && OWN_ACTIONS[action]) || ACTIONS[action] || action;

@@ -152,7 +152,8 @@ function detailsButton(a, who, time) {
         el('p', { textContent: `${catalog.serviceName.get(a.serviceId) || 'Appointment'} with ${catalog.providerName.get(a.providerId)}, ${when(appointment.start)}. ${STATE_LABEL[appointment.status] || appointment.status}.` }),
         el('p', { textContent: appointment.reason ? `Reason for the visit: ${appointment.reason}` : 'No reason for the visit was given.' }),
         forms,
-        toPatient,
+        // Only the front desk and administrators open patients' pages.
+        ...(session.roles.some((r) => r === 'staff' || r === 'admin') ? [toPatient] : []),
       );
       details.hidden = false;
       open.setAttribute('aria-expanded', 'true');

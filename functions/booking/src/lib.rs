@@ -406,6 +406,7 @@ async fn consent_copy(
     let sig = &copy.signature;
     let at = domain::instant::render_in(sig.at, &copy.zone);
     if html {
+        let at = domain::instant::render_words(sig.at, &copy.zone);
         let leaf_index = entries
             .first()
             .and_then(|e| e.inclusion.as_ref())

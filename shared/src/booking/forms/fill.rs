@@ -154,6 +154,7 @@ pub async fn submit(
         "versionHash": form.version_hash,
         "submittedAt": domain::instant::render_utc(now),
         "score": score.map(|(total, band)| serde_json::json!({"total": total, "band": band})),
+        "alerts": form.definition.alerts_of(req.answers.expose()),
     }))?
     .with_patient_data();
     let audit = Audit::new("form.submit", "form_submission", submission.as_str())

@@ -129,6 +129,7 @@ pub async fn of_patient(
             "versionHash": stored.version_hash,
             "submittedAt": at,
             "score": score.map(|(total, band)| serde_json::json!({"total": total, "band": band})),
+            "alerts": form.definition.alerts_of(&answers),
         }));
     }
     submissions.reverse();
@@ -185,5 +186,6 @@ pub async fn submission(
         "definition": form.definition,
         "answers": answers,
         "score": score.map(|(total, band)| serde_json::json!({"total": total, "band": band})),
+        "alerts": form.definition.alerts_of(&answers),
     }))
 }
