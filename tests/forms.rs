@@ -281,6 +281,41 @@ async fn journey(stack: Option<Stack>) {
         "no form or score in the report"
     );
 
+    // The week's report: her consultation asked for forms and had them before it began.
+    {
+        use domain::report::{Cell, Period, compute};
+        let zone = jiff::tz::TimeZone::get("America/New_York").unwrap();
+        let week = Period::new(
+            "2026-11-23".parse().unwrap(),
+            "2026-11-30".parse().unwrap(),
+            &zone,
+        )
+        .unwrap();
+        let previous = week.previous(&zone).unwrap();
+        let facts =
+            shared::reports::collect::facts(&*stack.state.table, &week, &previous, "n/a".into())
+                .await
+                .unwrap();
+        let report = compute(&facts, &week, &previous);
+        let summary = &report
+            .tables
+            .iter()
+            .find(|t| t.name == "summary")
+            .unwrap()
+            .rows;
+        let figure = |name: &str| {
+            summary
+                .iter()
+                .find(|r| r[1] == Cell::Text(name.into()))
+                .map(|r| r[2].clone())
+        };
+        assert_eq!(figure("visits that asked for forms"), Some(Cell::Int(1)));
+        assert_eq!(
+            figure("with their forms completed before the visit"),
+            Some(Cell::Int(1))
+        );
+    }
+
     // Her access log shows Dr. Rivera's reads (once the log has sealed them).
     let signer = shared::adapters::local_signer::LocalSigner::generate().unwrap();
     practica_tests::seal_log(&stack, &signer).await;

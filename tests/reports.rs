@@ -425,6 +425,12 @@ async fn a_hand_computed_week() {
         ("consents signed", json!(0), json!(0)),
         ("consents withdrawn", json!(0), json!(0)),
         ("forms submitted", json!(0), json!(0)),
+        ("visits that asked for forms", json!(0), json!(0)),
+        (
+            "with their forms completed before the visit",
+            json!(0),
+            json!(0),
+        ),
     ];
     let got = summary(&report);
     for (figure, now, before) in &expected {

@@ -25,4 +25,23 @@ pub(super) fn section(facts: &Facts, split: &Split<'_>, out: &mut Sections) {
     out.row("consents", "consents signed", signed.map(int));
     out.row("consents", "consents withdrawn", withdrawn.map(int));
     out.row("forms", "forms submitted", forms.map(int));
+    // Visits of the period (not cancelled) whose service asks for forms, and those that had every
+    // one of them submitted before they began.
+    let mut asked = [0usize; 2];
+    let mut ready = [0usize; 2];
+    for a in facts.appointments.values().filter(|a| !a.cancelled) {
+        let (Some(done), Some(i)) = (a.forms_ready, split.of(a.start)) else {
+            continue;
+        };
+        asked[i] += 1;
+        if done {
+            ready[i] += 1;
+        }
+    }
+    out.row("forms", "visits that asked for forms", asked.map(int));
+    out.row(
+        "forms",
+        "with their forms completed before the visit",
+        ready.map(int),
+    );
 }

@@ -91,6 +91,10 @@ pub struct AppointmentFact {
     pub end: i64,
     pub cancelled: bool,
     pub from_hold: Option<String>,
+    pub patient: String,
+    pub service: String,
+    /// For a visit whose service asks for forms: whether every one was submitted before it began.
+    pub forms_ready: Option<bool>,
 }
 
 #[derive(Clone, Debug)]

@@ -114,7 +114,67 @@ fn appointment_fact(a: &Appointment) -> AppointmentFact {
         end: a.end,
         cancelled: a.status == Status::Cancelled,
         from_hold: a.from_hold.as_ref().map(ToString::to_string),
+        patient: a.patient.to_string(),
+        service: a.service.to_string(),
+        forms_ready: None,
     }
+}
+
+/// For each visit of the periods whose service asks for forms, whether every one was submitted
+/// before it began (the submissions' times are in their keys: nothing is opened).
+async fn forms_readiness(
+    table: &dyn Table,
+    appointments: &mut BTreeMap<String, AppointmentFact>,
+) -> Result<(), ApiError> {
+    use crate::store::codec::booking::ServiceCodec;
+    let mut asks: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for item in query_all(table, &Query::gsi1(SERVICES_INDEX)).await? {
+        let s = domain::booking::Service::from_item(&item)?;
+        let forms: Vec<String> = s
+            .forms_before_first_visit
+            .iter()
+            .chain(&s.forms_before_every_visit)
+            .map(|f| f.as_str().to_owned())
+            .collect();
+        if !forms.is_empty() {
+            asks.insert(s.id.to_string(), forms);
+        }
+    }
+    if asks.is_empty() {
+        return Ok(());
+    }
+    let mut submitted: BTreeMap<String, Vec<(String, i64)>> = BTreeMap::new();
+    for a in appointments.values_mut() {
+        let Some(forms) = asks.get(&a.service) else {
+            continue;
+        };
+        if !submitted.contains_key(&a.patient) {
+            let Some(patient) = PatientId::parse(&a.patient) else {
+                continue;
+            };
+            let query = Query::partition(patient_partition(&patient))
+                .sort(SortKey::BeginsWith(PATIENT_SUBMISSION_PREFIX.into()));
+            let found = query_all(table, &query)
+                .await?
+                .iter()
+                .filter_map(|i| {
+                    // `FORMSUB#<form>#<at, 12 digits>#<id>`
+                    let mut parts = i.key.sk.strip_prefix(PATIENT_SUBMISSION_PREFIX)?.split('#');
+                    let form = parts.next()?.to_owned();
+                    let at = parts.next()?.parse().ok()?;
+                    Some((form, at))
+                })
+                .collect();
+            submitted.insert(a.patient.clone(), found);
+        }
+        let hers = &submitted[&a.patient];
+        a.forms_ready = Some(
+            forms
+                .iter()
+                .all(|f| hers.iter().any(|(g, at)| g == f && *at < a.start)),
+        );
+    }
+    Ok(())
 }
 
 /// How many reads the collector keeps in flight (DynamoDB answers each in milliseconds; one at a
@@ -321,6 +381,7 @@ pub async fn facts(
     for a in each(missing, read).await?.into_iter().flatten() {
         appointments.insert(a.id.clone(), a);
     }
+    forms_readiness(table, &mut appointments).await?;
 
     // Which of the patients staff read have appointments, and with whom.
     let read = |patient: String| async move {
