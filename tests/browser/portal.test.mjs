@@ -809,7 +809,8 @@ async function frontDesk() {
   assert.match(statement, /Owed\t\$45\.00$/);
   assert.ok(await page.locator('#chosen-waitlist li').count() > 0);
   // The messages sent to her (kinds and channels, no text); `practica serve` delivers by email.
-  assert.match(await page.locator('#chosen-messages').innerText(), /confirmation: sent by email/);
+  // (Her first consultation's confirmation also asks for the forms it needs.)
+  assert.match(await page.locator('#chosen-messages').innerText(), /confirmation( \(asking for forms\))?: sent by email/);
   assert.match(await page.locator('#chosen-feedback').innerText(), /care \(4 of 5\): The reminder came in good time, thank you\.\n.* · open/);
   assert.match(await page.locator('#chosen-patient').innerText(), /USD: \$45\.00 owed/);
   // Booking for her next Wednesday: that day's free times, then a confirmation with the service,

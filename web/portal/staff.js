@@ -301,8 +301,10 @@ async function openPatient(patient) {
     'notification.send': 'sent', 'notification.fail': 'could not be delivered', 'notification.bounce': 'bounced',
     'notification.complaint': 'reported as spam', 'notification.optout': 'texts stopped',
   };
+  // The kinds whose code does not read as words.
+  const KIND_WORDS = { confirmation_forms: 'confirmation (asking for forms)', forms_due: 'forms reminder' };
   list('chosen-messages', messages.map((m) => item(
-    `${m.kind.replace(/_/g, ' ')}: ${OUTCOME[m.action] || m.action}${m.channels.length ? ` by ${m.channels.join(' and ')}` : ''}`,
+    `${KIND_WORDS[m.kind] || m.kind.replace(/_/g, ' ')}: ${OUTCOME[m.action] || m.action}${m.channels.length ? ` by ${m.channels.join(' and ')}` : ''}`,
     when(m.at),
   )), 'No messages sent to her yet.');
   list('chosen-feedback', feedback.map((f) => item(
