@@ -153,7 +153,7 @@ pub async fn submit(
         "title": form.definition.title,
         "versionHash": form.version_hash,
         "submittedAt": domain::instant::render_utc(now),
-        "score": score.map(|(total, band)| serde_json::json!({"total": total, "band": band})),
+        "score": super::read::score_view(score),
         "alerts": form.definition.alerts_of(req.answers.expose()),
     }))?
     .with_patient_data();

@@ -81,15 +81,14 @@ async fn opened(
     Ok((stored, answers))
 }
 
-/// `GET /v1/patients/{id}/forms`: every submission, newest first, each with its form's title and
-/// score; and for each scored form, the scores oldest first (the trend).
-#[tracing::instrument(skip_all)]
-pub async fn of_patient(
+/// The patient's submissions (as stored, oldest first), once the caller may read them; a refusal
+/// is audited as `target`'s.
+async fn submissions_of(
     state: &AppState,
     caller: &Caller,
     patient: &PatientId,
-) -> Result<Value, ApiError> {
-    let target = Audit::new("form.list", "patient", patient.as_str()).about(patient);
+    target: &Audit,
+) -> Result<Vec<crate::store::Item>, ApiError> {
     refused(
         state,
         caller,
@@ -100,7 +99,27 @@ pub async fn of_patient(
     let query = Query::partition(patient_partition(patient))
         .sort(SortKey::BeginsWith(PATIENT_SUBMISSION_PREFIX.into()))
         .consistent();
-    let items = query_all(&*state.table, &query).await?;
+    Ok(query_all(&*state.table, &query).await?)
+}
+
+/// A score as the API shows it.
+pub(super) fn score_view(score: Option<(i64, String)>) -> Value {
+    score.map_or(
+        Value::Null,
+        |(total, band)| serde_json::json!({"total": total, "band": band}),
+    )
+}
+
+/// `GET /v1/patients/{id}/forms`: every submission, newest first, each with its form's title and
+/// score; and for each scored form, the scores oldest first (the trend).
+#[tracing::instrument(skip_all)]
+pub async fn of_patient(
+    state: &AppState,
+    caller: &Caller,
+    patient: &PatientId,
+) -> Result<Value, ApiError> {
+    let target = Audit::new("form.list", "patient", patient.as_str()).about(patient);
+    let items = submissions_of(state, caller, patient, &target).await?;
     let mut submissions = Vec::new();
     let mut trends: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     let mut definitions = BTreeMap::new();
@@ -128,7 +147,7 @@ pub async fn of_patient(
             "title": form.definition.title,
             "versionHash": stored.version_hash,
             "submittedAt": at,
-            "score": score.map(|(total, band)| serde_json::json!({"total": total, "band": band})),
+            "score": score_view(score),
             "alerts": form.definition.alerts_of(&answers),
         }));
     }
@@ -151,17 +170,7 @@ pub async fn submission(
     id: &SubmissionId,
 ) -> Result<Value, ApiError> {
     let target = Audit::new("form.read", "form_submission", id.as_str()).about(patient);
-    refused(
-        state,
-        caller,
-        target.clone(),
-        authorize(state, caller, patient).await,
-    )
-    .await?;
-    let query = Query::partition(patient_partition(patient))
-        .sort(SortKey::BeginsWith(PATIENT_SUBMISSION_PREFIX.into()))
-        .consistent();
-    let items = query_all(&*state.table, &query).await?;
+    let items = submissions_of(state, caller, patient, &target).await?;
     let found = items
         .iter()
         .find(|i| i.get(attr::ID).and_then(AttrValue::as_s) == Some(id.as_str()));
@@ -185,7 +194,7 @@ pub async fn submission(
         "submittedAt": domain::instant::render_utc(stored.at),
         "definition": form.definition,
         "answers": answers,
-        "score": score.map(|(total, band)| serde_json::json!({"total": total, "band": band})),
+        "score": score_view(score),
         "alerts": form.definition.alerts_of(&answers),
     }))
 }
