@@ -226,6 +226,32 @@ async fn journey(stack: Option<Stack>) {
         )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "only an admin publishes");
+    // A long text in a script of three-byte characters (75 kB, over the 64 KiB general limit,
+    // within the document's 50,000 characters) publishes; a body over 384 KiB is a 413.
+    let euros = format!("Frais\n{}\n", "€".repeat(25_000));
+    let long = json!({"title": "Long", "text": euros});
+    let (status, _, long) = stack
+        .send(
+            "PUT",
+            "/v1/consents/long-text",
+            Some(&admin),
+            Some("pub-long"),
+            Some(long),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{long}");
+    let huge = json!({"title": "Huge", "text": "€".repeat(140_000)});
+    let (status, _, huge) = stack
+        .send(
+            "PUT",
+            "/v1/consents/huge-text",
+            Some(&admin),
+            Some("pub-huge"),
+            Some(huge),
+        )
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{huge}");
+    assert_eq!(huge["code"], "payload_too_large");
     let later = json!({"providerId": demo.providers[0], "serviceId": service, "start": "2026-11-25T14:00:00-05:00"});
     let (status, refused) = stack
         .post(&jane, "b3", "/v1/appointments", later.clone())

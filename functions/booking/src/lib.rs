@@ -701,7 +701,9 @@ pub fn routes(state: AppState) -> Router {
         .route("/v1/consents", get(list_consents))
         .route(
             "/v1/consents/{documentId}",
-            axum::routing::put(put_consent_document),
+            axum::routing::put(put_consent_document).layer(axum::extract::DefaultBodyLimit::max(
+                shared::web::DOCUMENT_BODY_BYTES,
+            )),
         )
         .route("/v1/consents/{documentId}/sign", post(sign_consent))
         .route("/v1/consents/{documentId}/withdraw", post(withdraw_consent))

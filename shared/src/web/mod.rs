@@ -32,6 +32,11 @@ pub const ID_TOKEN_HEADER: &str = "x-id-token";
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// Largest accepted body of a consent document's text (`PUT /v1/consents/{documentId}`): its
+/// 50,000 characters may each take six bytes in JSON (`\u` escapes), so the general limit would
+/// refuse some texts the document calls valid.
+pub const DOCUMENT_BODY_BYTES: usize = 384 * 1024;
+
 /// The id of one request: API Gateway's when it set one, else the caller's `x-request-id`, else new.
 #[derive(Clone, Debug)]
 pub struct RequestId(pub String);
