@@ -399,6 +399,12 @@ async fn every_route_role_and_ownership() {
             [403, 403, 403, 403, 201, 201, 401, 403],
         ),
         case(
+            "POST",
+            "/v1/charges/chg_01KQ0000000000000000000000/waive",
+            Some(json!({"patientId": "patient-jane", "reason": "goodwill"})),
+            [403, 403, 403, 403, 422, 422, 401, 403],
+        ),
+        case(
             "GET",
             "/v1/balance",
             None,

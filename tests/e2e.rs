@@ -14,6 +14,7 @@ mod email_verification;
 mod envelope_on_emulators;
 mod feedback;
 mod feeds;
+mod fees;
 mod forms;
 mod hardening;
 mod http_auth;

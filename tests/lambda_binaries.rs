@@ -55,6 +55,7 @@ async fn every_fixture_runs_on_the_release_binaries() {
     let mut calendar = String::new();
     let (mut version, mut signature) = (String::new(), String::new());
     let (mut form_version, mut submission) = (String::new(), String::new());
+    let mut charge = String::new();
     let steps: &[(&str, &str, u64)] = &[
         ("get-me", &staff, 200),
         ("get-me-no-token", "", 401),
@@ -120,6 +121,7 @@ async fn every_fixture_runs_on_the_release_binaries() {
         ("listFeedback", &staff, 200),
         ("resolveFeedback", &staff, 200),
         ("createCharge", &staff, 201),
+        ("waiveFee", &staff, 422),
         ("createPaymentIntent", &jane, 201),
         ("stripeWebhook", "", 200),
         ("stripeWebhook-charge", "", 200),
@@ -148,6 +150,7 @@ async fn every_fixture_runs_on_the_release_binaries() {
                 ("{{SIGNATURE_ID}}", &signature),
                 ("{{FORM_VERSION}}", &form_version),
                 ("{{SUBMISSION_ID}}", &submission),
+                ("{{CHARGE_ID}}", &charge),
             ],
         );
         if op.contains("Webhook") {
@@ -187,6 +190,8 @@ async fn every_fixture_runs_on_the_release_binaries() {
             "recordAttendance" => assert_eq!(body["code"], "attendance_not_allowed"),
             "joinWaitlist" => entry = body["id"].as_str().unwrap().to_owned(),
             "leaveWaitlist" => assert_eq!(body["removed"], true, "{body}"),
+            "createCharge" => charge = body["id"].as_str().unwrap().to_owned(),
+            "waiveFee" => assert_eq!(body["code"], "not_a_fee"),
             "createPaymentIntent" => assert_eq!(body["clientSecret"], "pi_fixture_1_secret_x"),
             "getBalance" => {
                 assert_eq!(body["balances"][0]["balance"], 5000, "{body}");

@@ -297,6 +297,8 @@ async fn every_payment_and_webhook_event_runs_through_the_lambda_conversion() {
     let jane = stack.token("patient-jane", &[Role::Patient]);
     let steps: &[(&str, &str, StatusCode)] = &[
         ("createCharge", &staff, StatusCode::CREATED),
+        // A charge staff posted is not a fee: the route answers, nothing is waived.
+        ("waiveFee", &staff, StatusCode::UNPROCESSABLE_ENTITY),
         ("createPaymentIntent", &jane, StatusCode::CREATED),
         ("stripeWebhook", "", StatusCode::OK),
         ("stripeWebhook-charge", "", StatusCode::OK),
@@ -305,10 +307,17 @@ async fn every_payment_and_webhook_event_runs_through_the_lambda_conversion() {
         ("getBalance", &jane, StatusCode::OK),
     ];
     let mut outcomes = Vec::new();
+    let mut charge = String::new();
     for (op, token, expected) in steps {
-        let request = filled_event(&format!("apigw-v2-{op}.json"), &[("{{TOKEN}}", token)]);
+        let values = [("{{TOKEN}}", *token), ("{{CHARGE_ID}}", charge.as_str())];
+        let request = filled_event(&format!("apigw-v2-{op}.json"), &values);
         let (status, headers, body) = call(stack.router.clone(), request).await;
         assert_eq!(status, *expected, "{op}: {body}");
+        match *op {
+            "createCharge" => charge = body["id"].as_str().unwrap().to_owned(),
+            "waiveFee" => assert_eq!(body["code"], "not_a_fee"),
+            _ => {}
+        }
         assert_eq!(headers["x-request-id"], format!("evt-{op}"));
         if op.contains("Webhook") {
             outcomes.push(body["outcome"].as_str().unwrap_or_default().to_owned());

@@ -86,6 +86,14 @@ const DEMO_SERVICES: [(&str, u16, i64, bool, &[&str]); 2] = [
     ("Follow-up session", 30, 8_000, true, &[]),
 ];
 
+/// The initial consultation's cancellation policy: cancelling less than 24 hours before costs
+/// 50.00 USD, missing the visit its full price.
+const DEMO_POLICY: domain::fees::Policy = domain::fees::Policy {
+    late_window_hours: 24,
+    late_cancellation_fee: Some(domain::fees::Amount::Fixed(5_000)),
+    no_show_fee: Some(domain::fees::Amount::Percent(100)),
+};
+
 /// Loads the demo practice unless a practice is already configured.
 pub async fn seed(state: &AppState) -> Result<Demo, ApiError> {
     seed_for(state, None).await
@@ -206,6 +214,7 @@ pub async fn seed_for(state: &AppState, portal_url: Option<String>) -> Result<De
                     required_consents: Vec::new(),
                     forms_before_first_visit: first_forms,
                     forms_before_every_visit: Vec::new(),
+                    cancellation_policy: (name == DEMO_SERVICES[0].0).then_some(DEMO_POLICY),
                 },
             )
             .await?,

@@ -18,7 +18,7 @@ impl ActionKind {
             "create" | "offer" => ActionKind::Create,
             "read" | "list" | "search" | "replay" | "export" => ActionKind::Read,
             "update" | "reschedule" | "cancel" | "schedule" | "lapse" | "check_in" | "complete"
-            | "no_show" => ActionKind::Update,
+            | "no_show" | "waive" => ActionKind::Update,
             "delete" | "sweep" => ActionKind::Delete,
             _ => ActionKind::Execute,
         }

@@ -107,6 +107,9 @@ pub struct Service {
     pub forms_before_first_visit: Vec<crate::forms::FormId>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub forms_before_every_visit: Vec<crate::forms::FormId>,
+    /// Late-cancellation and no-show fees (the service has a price when it has a policy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancellation_policy: Option<crate::fees::Policy>,
 }
 
 impl Service {
@@ -115,6 +118,18 @@ impl Service {
     }
     pub fn offered_by(&self, provider: &ProviderId) -> bool {
         self.provider_ids.contains(provider)
+    }
+    /// The terms a booking of this service is made under now (none without a policy).
+    pub fn terms(&self) -> Option<crate::fees::Terms> {
+        Some(self.cancellation_policy?.terms(self.price?))
+    }
+    /// The service as the API shows it: with its policy's terms in money and words.
+    pub fn view(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        if let Some(terms) = self.terms() {
+            v["cancellationTerms"] = terms.view();
+        }
+        v
     }
 }
 
@@ -193,6 +208,8 @@ pub struct Appointment {
     pub from_hold: Option<HoldId>,
     /// The series it is an occurrence of.
     pub series: Option<SeriesId>,
+    /// The cancellation policy it was booked under (fees come from these, not today's policy).
+    pub terms: Option<crate::fees::Terms>,
 }
 
 impl Appointment {
@@ -233,6 +250,9 @@ impl Appointment {
         });
         if let Some(series) = &self.series {
             v["seriesId"] = series.as_str().into();
+        }
+        if let Some(terms) = &self.terms {
+            v["cancellationTerms"] = terms.view();
         }
         if let Some(reason) = reason {
             v["reason"] = reason.into();

@@ -113,6 +113,17 @@ impl PaymentId {
     }
 }
 
+impl ChargeId {
+    /// The id named by `parts` (hashed): a charge that must exist at most once (a fee for one
+    /// appointment, the waiver of one fee) is written under it with a condition that it is new.
+    pub fn derived(parts: &[&[u8]]) -> Self {
+        let hash = crate::hash::sha256(parts);
+        let mut digest = [0u8; 16];
+        digest.copy_from_slice(&hash[..16]);
+        Self(format!("{}_{}", Self::PREFIX, derived_ulid(digest)))
+    }
+}
+
 impl SeriesId {
     /// The id a series request with a given idempotency digest gets: a retry after an
     /// interruption finds (and finishes or reuses) what the first attempt wrote.

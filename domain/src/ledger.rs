@@ -36,6 +36,10 @@ pub struct Charge {
     pub adjusts: Option<ChargeId>,
     pub created_at: i64,
     pub sealed_lines: Vec<u8>,
+    /// Set on a fee the cancellation policy charged (and on the entry that waives one).
+    pub fee: Option<crate::fees::FeeKind>,
+    /// Set on the entry that waives a fee: why.
+    pub waiver: Option<crate::fees::WaiverReason>,
 }
 
 impl Charge {
@@ -49,6 +53,8 @@ impl Charge {
             "appointmentId": self.appointment,
             "adjusts": self.adjusts,
             "createdAt": render_utc(self.created_at),
+            "fee": self.fee,
+            "waiver": self.waiver,
         })
     }
 }

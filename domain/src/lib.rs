@@ -12,6 +12,7 @@ pub mod clock;
 pub mod commitment;
 pub mod consent;
 pub mod feedback;
+pub mod fees;
 pub mod forms;
 pub mod hash;
 pub mod html;

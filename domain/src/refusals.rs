@@ -153,6 +153,14 @@ pub enum SetupError {
         "formsBeforeFirstVisit and formsBeforeEveryVisit each name at most 5 published forms (GET /v1/forms lists them)."
     )]
     UnknownForm,
+    #[error(
+        "A cancellation policy needs the service's price (its fees are in the price's currency)."
+    )]
+    PolicyNeedsPrice,
+    #[error(
+        "cancellationPolicy: lateWindowHours is 1 to 168; it names at least one fee, each {{\"fixed\": minor units}} from 1 to the service's price or {{\"percent\": 1 to 100}}."
+    )]
+    InvalidCancellationPolicy,
     #[error("A provider may add 5 other calendars; remove one first.")]
     TooManyCalendars,
 }
@@ -258,4 +266,14 @@ pub enum PaymentError {
     ProcessorKeyReused,
     #[error("The event's amount or currency does not match the payment.")]
     EventInconsistent,
+    #[error(
+        "Only a fee the cancellation policy charged can be waived; correct other charges with an adjusting entry."
+    )]
+    NotAFee,
+    #[error("This fee was already waived.")]
+    FeeAlreadyWaived,
+    #[error(
+        "arrived_late is recorded by checking in a patient marked a no-show; choose another reason."
+    )]
+    WaiverReasonReserved,
 }

@@ -140,6 +140,7 @@ async fn main() {
             quota_slot: None,
             from_hold: None,
             series: None,
+            terms: None,
         };
         let reminder = Message::new(Kind::Reminder, &appt.patient, NOW - 60, NOW - 86_400).about(
             &appt.id,
@@ -165,6 +166,7 @@ async fn main() {
             when: "Tue 24 Nov 2026, 10:00 EST",
             expires: "",
             link: &practice.notifications.portal_url,
+            policy: "",
         };
         let channel = if i % 2 == 0 {
             Channel::Email

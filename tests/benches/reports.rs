@@ -154,6 +154,7 @@ async fn load(dir: &std::path::Path) {
             quota_slot: None,
             from_hold: None,
             series: None,
+            terms: None,
         };
         let p = a.patient.to_string();
         items.push(entry(
@@ -180,6 +181,8 @@ async fn load(dir: &std::path::Path) {
             adjusts: None,
             created_at: created - 3600,
             sealed_lines: vec![0; 64],
+            fee: None,
+            waiver: None,
         };
         let stamp = |rank| Stamp {
             rank,

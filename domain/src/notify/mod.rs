@@ -39,10 +39,12 @@ pub enum Kind {
     ConfirmationForms,
     /// Forms still missing 48 hours before a visit that asks for them (withdrawn if filled in).
     FormsDue,
+    /// A fee the cancellation policy charged is on the patient's account (never which visit).
+    FeeCharged,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 13] = [
+    pub const ALL: [Kind; 14] = [
         Kind::Confirmation,
         Kind::Rescheduled,
         Kind::Cancelled,
@@ -56,6 +58,7 @@ impl Kind {
         Kind::SeriesCancelled,
         Kind::ConfirmationForms,
         Kind::FormsDue,
+        Kind::FeeCharged,
     ];
 
     pub fn code(self) -> &'static str {
@@ -73,6 +76,7 @@ impl Kind {
             Kind::SeriesCancelled => "series_cancelled",
             Kind::ConfirmationForms => "confirmation_forms",
             Kind::FormsDue => "forms_due",
+            Kind::FeeCharged => "fee_charged",
         }
     }
 

@@ -15,6 +15,8 @@ pub struct Fields<'a> {
     /// A waitlist offer's expiry, in the practice's zone.
     pub expires: &'a str,
     pub link: &'a str,
+    /// The cancellation policy a booking was made under, in words (email only; empty without one).
+    pub policy: &'a str,
 }
 
 /// A message ready for a channel.
@@ -40,7 +42,14 @@ const SMS_PRACTICE_MIN: usize = 12;
 /// The longest portal address (it must fit an SMS; the refusal names it).
 pub const PORTAL_URL_MAX: usize = 36;
 
-const PLACEHOLDERS: [&str; 5] = ["first_name", "practice", "when", "expires", "link"];
+const PLACEHOLDERS: [&str; 6] = [
+    "first_name",
+    "practice",
+    "when",
+    "expires",
+    "link",
+    "policy",
+];
 
 /// The message templates: one per kind and channel, from versioned files.
 #[derive(Clone, Debug)]
@@ -71,7 +80,8 @@ const BUILTIN: &[(Kind, Channel, &str)] = builtin!(
     SeriesMoved "series_moved",
     SeriesCancelled "series_cancelled",
     ConfirmationForms "confirmation_forms",
-    FormsDue "forms_due"
+    FormsDue "forms_due",
+    FeeCharged "fee_charged"
 );
 
 /// A template that cannot be used, and why.
@@ -122,6 +132,11 @@ impl Templates {
                 Channel::Email if split_subject(text).is_none() => {
                     return Err(problem("the first line must be `Subject: …`".into()));
                 }
+                Channel::Sms if text.contains("{policy}") => {
+                    return Err(problem(
+                        "{policy} is for email only (a policy does not fit a text message)".into(),
+                    ));
+                }
                 Channel::Sms => {
                     // Names are cut to fit: what is left must fit with the longest times and
                     // link, no first name and the practice's name at its shortest.
@@ -133,6 +148,7 @@ impl Templates {
                         when: "Wed 30 Sep 2026, 12:30 AKDT",
                         expires: "Wed 12:30",
                         link: &link,
+                        policy: "",
                     };
                     let length = fill(text, &bare, false).trim().chars().count()
                         + SMS_FOOTER.chars().count();
@@ -165,7 +181,13 @@ impl Templates {
                 html: None,
             },
             Channel::Email => {
-                let (subject, body) = split_subject(text).unwrap_or(("", text));
+                // A line that is only the policy goes when there is none.
+                let text = if fields.policy.is_empty() {
+                    text.replace("\n{policy}\n", "\n")
+                } else {
+                    text.clone()
+                };
+                let (subject, body) = split_subject(&text).unwrap_or(("", &text));
                 let footer = EMAIL_FOOTER;
                 let plain = format!(
                     "{}\n-- \n{}\n",
@@ -267,6 +289,7 @@ fn fill(template: &str, fields: &Fields<'_>, html: bool) -> String {
             "when" => plain(fields.when),
             "expires" => plain(fields.expires),
             "link" => plain(fields.link),
+            "policy" => plain(fields.policy),
             _ => String::new(),
         };
         out.push_str(&value);

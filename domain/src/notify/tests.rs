@@ -7,6 +7,7 @@ fn fields<'a>(first_name: &'a str, practice: &'a str) -> Fields<'a> {
         when: "Tue 3 Nov 2026, 14:30 EST",
         expires: "Tue 3 Nov 2026, 10:30 EST",
         link: "https://portal.example/",
+        policy: "",
     }
 }
 
@@ -172,4 +173,39 @@ fn quiet_hours_wrap_midnight() {
         ..Settings::default()
     };
     assert!(javascript.validate().is_err());
+}
+
+#[test]
+fn the_confirmation_email_carries_the_policy_and_no_empty_line_without_one() {
+    let t = Templates::builtin();
+    let policy = "Cancelling less than 24 hours before the visit costs a fee of 50.00 USD.";
+    for kind in [Kind::Confirmation, Kind::ConfirmationForms] {
+        let with = t.render(
+            kind,
+            Channel::Email,
+            &Fields {
+                policy,
+                ..fields("Ann", "Harbor Clinic")
+            },
+        );
+        assert!(
+            with.text.contains(&format!("\n{policy}\n")),
+            "{}",
+            with.text
+        );
+        assert!(with.html.unwrap().contains(policy));
+        let without = t.render(kind, Channel::Email, &fields("Ann", "Harbor Clinic"));
+        assert!(
+            !without.text.contains("\n\nSee or change"),
+            "{}",
+            without.text
+        );
+    }
+    let sms = [(
+        Kind::Confirmation,
+        Channel::Sms,
+        "{policy} {link}".to_string(),
+    )];
+    let refused = Templates::from_texts("v2", sms).unwrap_err();
+    assert!(refused.problem.contains("email only"), "{refused}");
 }

@@ -8,15 +8,16 @@ use axum::extract::{FromRef, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use domain::ids::PatientId;
+use domain::ids::{ChargeId, PatientId};
 use serde::Deserialize;
 use shared::auth::Verifier;
 use shared::payments::charges::{self, ChargeRequest};
+use shared::payments::fees;
 use shared::payments::intents::{self, IntentRequestBody};
 use shared::payments::processor::PaymentProcessor;
 use shared::unit_of_work::{Idempotency, Reply};
 use shared::web::idempotent::{Change, Operation};
-use shared::web::{ApiQuery, Caller};
+use shared::web::{ApiPath, ApiQuery, Caller};
 use shared::{error::ApiError, state::AppState};
 
 /// What the payments routes run on: the common state and the processor adapter.
@@ -73,6 +74,16 @@ async fn balance(
     Ok(Json(charges::balance(&s.app, &caller, q.patient_id).await?))
 }
 
+async fn waive_fee(
+    ApiPath(id): ApiPath<String>,
+    change: Change<fees::WaiveRequest>,
+) -> Result<Reply, ApiError> {
+    let id = ChargeId::parse(&id).ok_or(ApiError::NotFound)?;
+    let work =
+        async |s: &AppState, c: &Caller, i: &Idempotency, req| fees::waive(s, c, i, &id, req).await;
+    change.run(Operation::WaiveFee(&id), work).await
+}
+
 async fn create_payment_intent(
     State(s): State<PaymentsState>,
     change: Change<IntentRequestBody>,
@@ -89,6 +100,7 @@ pub fn routes(app: AppState, processor: Arc<dyn PaymentProcessor>) -> Router {
     Router::new()
         .route("/health/payments", get(health))
         .route("/v1/charges", post(create_charge))
+        .route("/v1/charges/{chargeId}/waive", post(waive_fee))
         .route("/v1/balance", get(balance))
         .route("/v1/payment-intents", post(create_payment_intent))
         .layer(axum::Extension(shared::web::FunctionName("payments")))

@@ -123,6 +123,7 @@ pub async fn book(
         quota_slot: None,
         from_hold: req.hold_id.clone(),
         series: None,
+        terms: slot.service.terms(),
     };
     let hold = match &req.hold_id {
         Some(id) => Some(usable_hold(state, id, &appt.patient, &appt, now).await?),

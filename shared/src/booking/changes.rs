@@ -14,15 +14,17 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+use crate::common::fees;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::Item;
 use crate::store::{AttrValue, Condition, TransactOp};
 use crate::unit_of_work::allowance::{self, Kind};
 use crate::unit_of_work::refused;
-use crate::unit_of_work::{Audit, Idempotency, Reply, Write, commit};
+use crate::unit_of_work::{Actor, Audit, Idempotency, Reply, Write, commit};
 use domain::access::Caller;
 use domain::booking::*;
+use domain::fees::FeeKind;
 use domain::ids::AppointmentId;
 use domain::notify::{Kind as MessageKind, Message, appointment_messages};
 use domain::refusals::BookingError;
@@ -42,6 +44,18 @@ pub(crate) fn check_cutoff(
     provider: &Provider,
     now: i64,
 ) -> Result<(), ApiError> {
+    check_changeable(caller, appt, provider, now, true)
+}
+
+/// As [`check_cutoff`]; `cutoff` false lets a patient past the cut-off (a cancellation whose
+/// lateness the policy's fee answers).
+fn check_changeable(
+    caller: &Caller,
+    appt: &Appointment,
+    provider: &Provider,
+    now: i64,
+    cutoff: bool,
+) -> Result<(), ApiError> {
     match appt.status {
         Status::Booked => {}
         Status::Cancelled => return Err(ApiError::Booking(BookingError::AppointmentCancelled)),
@@ -52,7 +66,7 @@ pub(crate) fn check_cutoff(
     if appt.start <= now {
         return Err(ApiError::Booking(BookingError::AppointmentStarted));
     }
-    if !caller.is_staff() && now > appt.start - provider.rules.cancel_cutoff() {
+    if cutoff && !caller.is_staff() && now > appt.start - provider.rules.cancel_cutoff() {
         return Err(ApiError::Booking(BookingError::CutoffPassed));
     }
     Ok(())
@@ -215,6 +229,10 @@ pub(crate) fn moved_ops(
 pub struct CancelRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Staff only: the practice cancelled (the provider cannot see the patient), so the
+    /// cancellation policy charges no fee.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub by_practice: bool,
 }
 
 #[tracing::instrument(skip_all, fields(appointment = %id))]
@@ -226,15 +244,31 @@ pub async fn cancel(
     req: CancelRequest,
 ) -> Result<Reply, ApiError> {
     let reason = reason_text(req.reason)?;
+    if req.by_practice {
+        caller.authorize_staff()?;
+    }
     let target = Audit::new("appointment.cancel", "appointment", id.as_str());
     let (appt, item) = loadable(state, caller, id, target).await?;
     let practice = practice(state).await?;
     let provider = provider(state, &appt.provider).await?;
     let now = now(state);
-    check_cutoff(caller, &appt, &provider, now)?;
-    let (ops, cancelled) =
+    // Booked under a late-cancellation fee, a patient may cancel up to the start: inside the
+    // window the fee answers the lateness (the practice's own cancellations charge none).
+    let fee_terms = fees::fee_of(&appt, FeeKind::LateCancellation).is_some();
+    check_changeable(caller, &appt, &provider, now, !fee_terms)?;
+    let fee = match &appt.terms {
+        Some(terms) if !req.by_practice => terms.late_fee_at(appt.start, now),
+        _ => None,
+    };
+    let (mut ops, cancelled) =
         cancel_ops(state, &appt, &item, &practice, now, reason.as_deref(), true).await?;
-    let reply = Reply::ok(&cancelled.view(&practice.zone, None))?.with_patient_data();
+    let mut view = cancelled.view(&practice.zone, None);
+    if let Some(amount) = fee {
+        let kind = FeeKind::LateCancellation;
+        ops.extend(fees::charge_ops(state, Actor::Caller(caller), &appt, kind, amount, now).await?);
+        view["fee"] = fees::fee_view(&appt, kind, amount);
+    }
+    let reply = Reply::ok(&view)?.with_patient_data();
     let audit = Audit::new("appointment.cancel", "appointment", id.as_str()).about(&appt.patient);
     let changed = || ApiError::Booking(BookingError::AppointmentChanged);
     let writes = ops
@@ -342,7 +376,8 @@ pub async fn record_attendance(
         Ok((appt, item))
     };
     let (appt, item) = refused(state, caller, target.clone(), checked.await).await?;
-    appt.attendance(req.status, now(state))
+    let now = now(state);
+    appt.attendance(req.status, now)
         .map_err(ApiError::Booking)?;
     let practice = practice(state).await?;
     let recorded = Appointment {
@@ -350,7 +385,7 @@ pub async fn record_attendance(
         version: appt.version + 1,
         ..appt.clone()
     };
-    let ops = [
+    let mut ops = vec![
         TransactOp::Put {
             item: recorded.to_item(sealed_reason(&item)),
             condition: Some(Condition::version_is(appt.version)),
@@ -360,10 +395,23 @@ pub async fn record_attendance(
             condition: None,
         },
     ];
+    let mut view = recorded.view(&practice.zone, None);
+    let kind = FeeKind::NoShow;
+    if let Some(amount) = fees::fee_of(&appt, kind) {
+        if req.status == Attendance::NoShow {
+            ops.extend(
+                fees::charge_ops(state, Actor::Caller(caller), &appt, kind, amount, now).await?,
+            );
+            view["fee"] = fees::fee_view(&appt, kind, amount);
+        } else if appt.status == Status::NoShow {
+            // Marked a no-show, then arrived late: the fee that mark charged is waived.
+            ops.extend(fees::arrived_late_ops(state, Actor::Caller(caller), &appt, now).await?);
+        }
+    }
     let writes = ops
         .into_iter()
         .map(|op| Write::new(op).or(BookingError::AppointmentChanged))
         .collect();
-    let reply = Reply::ok(&recorded.view(&practice.zone, None))?.with_patient_data();
+    let reply = Reply::ok(&view)?.with_patient_data();
     Ok(commit(state, caller, Some(idem), writes, target, reply).await?)
 }

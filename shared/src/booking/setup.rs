@@ -232,6 +232,9 @@ pub struct ServiceRequest {
     pub forms_before_first_visit: Vec<domain::forms::FormId>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub forms_before_every_visit: Vec<domain::forms::FormId>,
+    /// Late-cancellation and no-show fees; the service needs a price to have one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancellation_policy: Option<domain::fees::Policy>,
 }
 
 #[tracing::instrument(skip_all)]
@@ -288,6 +291,9 @@ pub async fn create_service(
         }
     }
     let [forms_before_first_visit, forms_before_every_visit] = forms;
+    if let Some(policy) = &req.cancellation_policy {
+        policy.check(req.price).map_err(ApiError::Setup)?;
+    }
     let service = Service {
         id: ServiceId::new(),
         name: name_text(&req.name)?,
@@ -298,6 +304,7 @@ pub async fn create_service(
         required_consents,
         forms_before_first_visit,
         forms_before_every_visit,
+        cancellation_policy: req.cancellation_policy,
     };
     let writes = vec![
         Write::new(TransactOp::Put {
@@ -306,7 +313,7 @@ pub async fn create_service(
         })
         .or(ApiError::Setup(SetupError::ChangedMeanwhile)),
     ];
-    let reply = Reply::created(&service)?;
+    let reply = Reply::created(&service.view())?;
     let audit = Audit::new("service.create", "service", service.id.as_str());
     let result = commit(state, caller, idem, writes, audit, reply).await;
     Ok(result?)
@@ -317,7 +324,7 @@ pub async fn list_services(state: &AppState) -> Result<serde_json::Value, ApiErr
     let items = query_all(&*state.table, &Query::gsi1(SERVICES_INDEX)).await?;
     let services = items
         .iter()
-        .map(Service::from_item)
+        .map(|item| Service::from_item(item).map(|s| s.view()))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(serde_json::json!({ "services": services }))
 }

@@ -1,11 +1,14 @@
 //! What several use cases need alike, in one neutral place so that no use-case folder imports
 //! another: [`access`] (the patient a request acts for), [`input`] (instants and ranges from
 //! request fields), [`lookup`] (the practice's cached records and the clock's now), [`patients`]
-//! (a patient's record opened), [`paging`] (one page of a newest-first query).
+//! (a patient's record opened), [`paging`] (one page of a newest-first query), [`ledger`] (a
+//! patient's ledger read and claimed) and [`fees`] (the fees a booking change charges).
 
 pub mod access;
+pub mod fees;
 pub mod forms;
 pub mod input;
+pub mod ledger;
 pub mod lookup;
 pub mod paging;
 pub mod patients;

@@ -204,7 +204,8 @@ pub async fn deliver_one(
     let claimed = Some((token.as_str(), day.as_str()));
 
     // What is true now, after the claim: a cancellation that landed meanwhile withdraws it.
-    if let Some(reason) = stale(state, &message, now).await? {
+    let (stale, appointment) = stale(state, &message, now).await?;
+    if let Some(reason) = stale {
         let state_after = if reason == "too_late" {
             State::Skipped
         } else {
@@ -222,12 +223,18 @@ pub async fn deliver_one(
         .offer_expires_at
         .map(|t| local_time(&practice, t, "%a %H:%M"))
         .unwrap_or_default();
+    // A confirmation states the cancellation policy the visit was booked under.
+    let policy = match (&message.kind, appointment.and_then(|a| a.terms)) {
+        (Kind::Confirmation | Kind::ConfirmationForms, Some(terms)) => terms.words().join(" "),
+        _ => String::new(),
+    };
     let fields = Fields {
         first_name: first_name(name),
         practice: &practice.name,
         when: &when,
         expires: &expires,
         link: &practice.notifications.portal_url,
+        policy: &policy,
     };
     let mut sent = Vec::new();
     let mut bounced = false;
@@ -360,23 +367,24 @@ async fn stale(
     state: &AppState,
     message: &Message,
     now: i64,
-) -> Result<Option<&'static str>, ApiError> {
+) -> Result<(Option<&'static str>, Option<Appointment>), ApiError> {
+    let mut read = None;
     if let Some((id, version)) = &message.appointment {
         let Some(item) = state
             .table
             .get(&appointment_key(id), Consistency::Strong)
             .await?
         else {
-            return Ok(Some("appointment_gone"));
+            return Ok((Some("appointment_gone"), None));
         };
         let appt = Appointment::from_item(&item)?;
         if message.kind.follows_appointment()
             && (appt.status != Status::Booked || appt.version != *version)
         {
-            return Ok(Some("appointment_changed"));
+            return Ok((Some("appointment_changed"), Some(appt)));
         }
         if !matches!(message.kind, Kind::Cancelled | Kind::SeriesCancelled) && appt.start <= now {
-            return Ok(Some("too_late"));
+            return Ok((Some("too_late"), Some(appt)));
         }
         // The reminder of missing forms, once nothing this visit asks for is missing.
         if message.kind == Kind::FormsDue {
@@ -389,9 +397,10 @@ async fn stale(
                 .into_iter()
                 .any(|d| d.appointment == appt.id || asks.contains(&d.form));
             if !missing {
-                return Ok(Some("forms_complete"));
+                return Ok((Some("forms_complete"), Some(appt)));
             }
         }
+        read = Some(appt);
     }
     if message.kind == Kind::WaitlistOffer {
         let held = match &message.hold {
@@ -403,10 +412,10 @@ async fn stale(
             None => false,
         };
         if !held || message.offer_expires_at.is_none_or(|at| at <= now) {
-            return Ok(Some("offer_lapsed"));
+            return Ok((Some("offer_lapsed"), None));
         }
     }
-    Ok(None)
+    Ok((None, read))
 }
 
 /// Ends a message without sending it (or after every channel failed): out of the due index, the

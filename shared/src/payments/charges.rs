@@ -110,6 +110,8 @@ pub async fn create_charge(
         adjusts: req.adjusts.clone(),
         created_at: state.clock.now().as_second(),
         sealed_lines: Vec::new(),
+        fee: None,
+        waiver: None,
     };
     let plain = serde_json::to_vec(&req.line_items).map_err(anyhow::Error::new)?;
     charge.sealed_lines = state

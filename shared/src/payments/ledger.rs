@@ -1,15 +1,12 @@
-//! Reading a patient's ledger (one query of `LEDGER#<patient>`), claiming its version (every write
-//! that can lower what is outstanding claims the next one, so two racing on one read cannot both
-//! land), and showing a charge with its sealed line items opened. The records and their arithmetic
-//! are `domain::ledger`.
+//! A patient's ledger: read and claimed as `crate::common::ledger` does it, and a charge shown with
+//! its sealed line items opened. The records and their arithmetic are `domain::ledger`.
 
+pub use crate::common::ledger::{claim, load};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::codec::payments::{ChargeCodec, PaymentCodec};
-use crate::store::codec::{corrupt, n};
-use crate::store::keys::*;
-use crate::store::{AttrValue, Condition, Item, Query, TransactOp, attr, query_all};
-use domain::ids::PatientId;
+use crate::store::attr;
+use crate::store::codec::corrupt;
+use crate::store::codec::payments::ChargeCodec;
 pub use domain::ledger::*;
 
 /// A charge as the API shows it, its sealed line items opened.
@@ -20,42 +17,4 @@ pub async fn charge_view(charge: &Charge, state: &AppState) -> Result<serde_json
         .await?;
     let lines: Vec<LineItem> = serde_json::from_slice(&lines).map_err(|_| corrupt("line_items"))?;
     Ok(charge.view_with(&lines))
-}
-
-/// A patient's ledger, read consistently (one query).
-pub async fn load(state: &AppState, patient: &PatientId) -> Result<Ledger, ApiError> {
-    let items = query_all(
-        &*state.table,
-        &Query::partition(ledger_partition(patient)).consistent(),
-    )
-    .await?;
-    let mut ledger = Ledger {
-        patient: patient.clone(),
-        charges: Vec::new(),
-        payments: Vec::new(),
-        version: 0,
-    };
-    for item in &items {
-        match item.get(attr::KIND).and_then(AttrValue::as_s) {
-            Some("charge") => ledger.charges.push(Charge::from_item(item)?),
-            Some("payment") => ledger.payments.push(Payment::from_item(item)?),
-            Some("lock") => ledger.version = n(item, attr::VERSION)?,
-            _ => return Err(corrupt("ledger entry").into()),
-        }
-    }
-    Ok(ledger)
-}
-
-/// The write that claims the next version of the ledger read here.
-pub fn claim(ledger: &Ledger) -> TransactOp {
-    TransactOp::Put {
-        item: Item::new(ledger_lock_key(&ledger.patient))
-            .with(attr::KIND, "lock")
-            .with(attr::VERSION, ledger.version + 1),
-        condition: Some(if ledger.version == 0 {
-            Condition::ItemAbsent
-        } else {
-            Condition::version_is(ledger.version)
-        }),
-    }
 }

@@ -4,6 +4,7 @@
 //! merged forward-only into the payment.
 
 pub mod charges;
+pub mod fees;
 pub mod intents;
 pub mod ledger;
 pub mod processor;

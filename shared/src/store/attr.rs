@@ -190,6 +190,12 @@ pub const ANSWERS: &str = "answers";
 /// The forms a service asks for before a patient's first visit, and before every visit.
 pub const FORMS_FIRST: &str = "forms_first";
 pub const FORMS_EVERY: &str = "forms_every";
+/// A service's cancellation policy (JSON); the terms an appointment was booked under (JSON).
+pub const CANCELLATION_POLICY: &str = "cancellation_policy";
+pub const TERMS: &str = "terms";
+/// What a fee charge is for; the reason code of the entry that waives one.
+pub const FEE_KIND: &str = "fee_kind";
+pub const WAIVER_REASON: &str = "waiver_reason";
 
 #[cfg(test)]
 mod tests {

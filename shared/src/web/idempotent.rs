@@ -20,7 +20,8 @@ use crate::unit_of_work::{Idempotency, Reply};
 use domain::access::Caller;
 use domain::consent::DocumentId;
 use domain::ids::{
-    AppointmentId, CalendarId, FeedbackId, IdempotencyKey, ProviderId, SeriesId, WaitlistId,
+    AppointmentId, CalendarId, ChargeId, FeedbackId, IdempotencyKey, ProviderId, SeriesId,
+    WaitlistId,
 };
 
 /// What a key is bound to: the route and its path ids. These names are inside every stored
@@ -59,6 +60,7 @@ pub enum Operation<'a> {
     PutForm(&'a DocumentId),
     SaveFormDraft(&'a DocumentId),
     SubmitForm(&'a DocumentId),
+    WaiveFee(&'a ChargeId),
 }
 
 impl fmt::Display for Operation<'_> {
@@ -96,6 +98,7 @@ impl fmt::Display for Operation<'_> {
             Operation::PutForm(d) => write!(f, "put_form:{d}"),
             Operation::SaveFormDraft(d) => write!(f, "save_form_draft:{d}"),
             Operation::SubmitForm(d) => write!(f, "submit_form:{d}"),
+            Operation::WaiveFee(c) => write!(f, "waive_fee:{c}"),
         }
     }
 }

@@ -214,7 +214,7 @@ pub async fn create_series(
     let actor = Actor::Caller(caller);
     let mut groups: Vec<Vec<TransactOp>> = Vec::with_capacity(committed.occurrences.len());
     for (i, o) in committed.occurrences.iter().enumerate() {
-        let appt = occurrence_appointment(&committed, o, &checker.cal, service.duration(), now);
+        let appt = occurrence_appointment(&committed, o, &checker.cal, &service, now);
         let sealed = match &reason {
             Some(r) => Some(
                 state

@@ -426,9 +426,10 @@ pub(crate) fn occurrence_appointment(
     series: &Series,
     o: &Occurrence,
     cal: &Calendar<'_>,
-    duration: i64,
+    service: &Service,
     now: i64,
 ) -> Appointment {
+    let duration = service.duration();
     Appointment {
         id: o.id.clone(),
         patient: series.patient.clone(),
@@ -443,6 +444,7 @@ pub(crate) fn occurrence_appointment(
         quota_slot: None,
         from_hold: None,
         series: Some(series.id.clone()),
+        terms: service.terms(),
     }
 }
 
@@ -582,7 +584,7 @@ pub(crate) async fn reconcile(
         for (i, (o, c)) in series.occurrences.iter().zip(&current).enumerate() {
             match c {
                 None => {
-                    let appt = occurrence_appointment(series, o, &cal, service.duration(), now);
+                    let appt = occurrence_appointment(series, o, &cal, &service, now);
                     // Finished after an interruption: without the visit reason, which only the
                     // interrupted request had.
                     groups.push(materialize_ops(

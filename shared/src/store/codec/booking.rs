@@ -209,6 +209,9 @@ impl ServiceCodec for Service {
             item.set(attr::PRICE_AMOUNT, price.amount());
             item.set(attr::PRICE_CURRENCY, price.currency().code());
         }
+        if let Some(policy) = &self.cancellation_policy {
+            item.set(attr::CANCELLATION_POLICY, json_text(policy));
+        }
         item
     }
     fn from_item(item: &Item) -> Result<Self, Corrupt> {
@@ -240,6 +243,7 @@ impl ServiceCodec for Service {
             required_consents: slugs(item, attr::REQUIRED_CONSENTS)?,
             forms_before_first_visit: slugs(item, attr::FORMS_FIRST)?,
             forms_before_every_visit: slugs(item, attr::FORMS_EVERY)?,
+            cancellation_policy: optional_json(item, attr::CANCELLATION_POLICY)?,
         })
     }
 }
@@ -301,6 +305,7 @@ impl AppointmentCodec for Appointment {
                 None => None,
                 Some(_) => Some(parsed(item, attr::SERIES_ID, SeriesId::parse)?),
             },
+            terms: optional_json(item, attr::TERMS)?,
         })
     }
 }
@@ -332,7 +337,21 @@ fn plain(record: &Appointment, mut item: Item) -> Item {
     if let Some(series) = &record.series {
         item.set(attr::SERIES_ID, series.as_str());
     }
+    if let Some(terms) = &record.terms {
+        item.set(attr::TERMS, json_text(terms));
+    }
     item
+}
+
+/// An optional attribute kept as JSON text (absent: none).
+fn optional_json<T: serde::de::DeserializeOwned>(
+    item: &Item,
+    name: &str,
+) -> Result<Option<T>, Corrupt> {
+    match item.get(name) {
+        None => Ok(None),
+        Some(_) => json_attr(item, name).map(Some),
+    }
 }
 
 /// How a [`Hold`] is spelled as a table item (the one codec of the record).
@@ -485,10 +504,7 @@ impl SeriesCodec for Series {
                 .map_err(|_| corrupt(attr::EVERY_WEEKS))?,
             occurrences: json_attr(item, attr::OCCURRENCES)?,
             skipped: json_attr(item, attr::SKIPPED)?,
-            pending: match item.get(attr::PENDING) {
-                None => None,
-                Some(_) => Some(json_attr(item, attr::PENDING)?),
-            },
+            pending: optional_json(item, attr::PENDING)?,
             created_at: n(item, attr::CREATED_AT)?,
             quota_slot: quota_slot(item)?,
             version: n(item, attr::VERSION)?,

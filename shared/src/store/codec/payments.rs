@@ -4,6 +4,7 @@
 use crate::store::codec::{Corrupt, corrupt, n, parsed, s};
 use crate::store::keys::*;
 use crate::store::{AttrValue, Item, Key, attr};
+use domain::fees::{FeeKind, WaiverReason};
 use domain::ids::{AppointmentId, ChargeId, PatientId, PaymentId};
 use domain::ledger::*;
 use domain::money::{Currency, Money};
@@ -42,6 +43,12 @@ impl ChargeCodec for Charge {
         if let Some(a) = &self.adjusts {
             item.set(attr::ADJUSTS, a.as_str());
         }
+        if let Some(fee) = self.fee {
+            item.set(attr::FEE_KIND, fee.as_str());
+        }
+        if let Some(reason) = self.waiver {
+            item.set(attr::WAIVER_REASON, reason.as_str());
+        }
         item
     }
     fn from_item(item: &Item) -> Result<Self, Corrupt> {
@@ -65,6 +72,14 @@ impl ChargeCodec for Charge {
                 .and_then(AttrValue::as_b)
                 .ok_or_else(|| corrupt("line_items"))?
                 .to_vec(),
+            fee: match optional(attr::FEE_KIND) {
+                Some(f) => Some(FeeKind::parse(f).ok_or_else(|| corrupt("fee_kind"))?),
+                None => None,
+            },
+            waiver: match optional(attr::WAIVER_REASON) {
+                Some(r) => Some(WaiverReason::parse(r).ok_or_else(|| corrupt("waiver_reason"))?),
+                None => None,
+            },
         })
     }
 }
