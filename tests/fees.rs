@@ -334,6 +334,57 @@ async fn journey(stack: Option<Stack>) {
         "both fees waived: only the posted charge is owed"
     );
 
+    // The practice's report: the fees charged in the period, what became of them, the waivers'
+    // reasons, and the provider's no-show and late-cancellation rates.
+    let admin = stack.token("admin-1", &[Role::Admin]);
+    let (status, report) = stack
+        .get(&admin, "/v1/live-report?from=2026-11-23&to=2026-11-25")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let table = |name: &str| {
+        report["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap()["rows"]
+            .clone()
+    };
+    let summary = table("summary");
+    let figure = |name: &str| {
+        summary
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r[0] == "fees" && r[1] == name)
+            .map(|r| r[2].clone())
+    };
+    assert_eq!(
+        figure("late cancellation fees charged"),
+        Some(json!(1)),
+        "{summary}"
+    );
+    assert_eq!(figure("no-show fees charged"), Some(json!(1)));
+    assert_eq!(figure("fees charged"), Some(json!("115.00 USD")));
+    assert_eq!(figure("of them waived"), Some(json!("115.00 USD")));
+    assert_eq!(figure("of them outstanding"), Some(json!("0.00 USD")));
+    assert_eq!(
+        table("fee_waivers"),
+        json!([["arrived late", 1, 0], ["goodwill", 1, 0]])
+    );
+    let rivera = table("no_shows")
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r[0] == "Dr. Ana Rivera")
+        .unwrap()
+        .clone();
+    // Due in the period: the two visits cancelled inside the window, and the one she came to late.
+    assert_eq!(
+        rivera,
+        json!(["Dr. Ana Rivera", 1, 0, "0.0%", 2, "66.7%", "n/a", "n/a"])
+    );
+
     // The log: each fee and each waiver, the fee's entry naming the policy version.
     if let Some(items) = stack.scan_if_embedded().await {
         let created = practica_tests::audits(&items, "fee.create");

@@ -431,6 +431,9 @@ async fn a_hand_computed_week() {
             json!(0),
             json!(0),
         ),
+        // The week's visits are follow-up sessions, booked under no cancellation policy.
+        ("late cancellation fees charged", json!(0), json!(0)),
+        ("no-show fees charged", json!(0), json!(0)),
     ];
     let got = summary(&report);
     for (figure, now, before) in &expected {

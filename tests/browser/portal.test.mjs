@@ -36,7 +36,9 @@ async function prepare() {
   const { providers } = await api('/v1/providers', { token: jane });
   const { services } = await api('/v1/services', { token: jane });
   const provider = providers[0];
-  const service = services.find((s) => s.providerIds.includes(provider.id));
+  // A service under no cancellation policy: this journey runs on the real clock, and a fee's
+  // window would make it depend on the hour (tests/browser/fees.test.mjs runs on a fixed one).
+  const service = services.find((s) => s.providerIds.includes(provider.id) && !s.cancellationTerms);
   const from = new Date(Date.now() + 3 * 86400e3).toISOString();
   const to = new Date(Date.now() + 17 * 86400e3).toISOString();
   const query = `serviceId=${service.id}&from=${from}&to=${to}`;
@@ -773,7 +775,7 @@ async function frontDesk() {
   const deskToken = await signIn('staff-1');
   const { providers } = await api('/v1/providers', { token: deskToken });
   const { services } = await api('/v1/services', { token: deskToken });
-  const service = services.find((s) => s.providerIds.includes(providers[0].id));
+  const service = services.find((s) => s.providerIds.includes(providers[0].id) && !s.cancellationTerms);
   await api('/v1/waitlist', {
     token: deskToken, method: 'POST', key: key('desk-wait'),
     body: { providerId: providers[0].id, serviceId: service.id, patientId: 'patient-jane', from: new Date(Date.now() + 30 * 86400e3).toISOString(), to: new Date(Date.now() + 31 * 86400e3).toISOString() },

@@ -84,11 +84,13 @@ const cutoffOf = (providerId) => catalog.providers.find((p) => p.id === provider
 const practicePhone = () => (catalog.practice?.contact?.phone ? ` at ${catalog.practice.contact.phone}` : '');
 
 // What the cut-off means for a time about to be booked, said before the click that books it.
-function cutoffRule(start, cutoffHours, zone) {
+// `lateCancel`: the service's policy lets her cancel up to the start (for its fee).
+function cutoffRule(start, cutoffHours, zone, lateCancel = false) {
   const deadline = Date.parse(start) - cutoffHours * 3600e3;
-  return Date.now() >= deadline
-    ? `It is less than ${cutoffHours} hours away: once booked, only the practice can move or cancel it (call them${practicePhone()}).`
-    : `You can move or cancel it online until ${when(new Date(deadline).toISOString(), zone)}.`;
+  if (Date.now() < deadline) return `You can move or cancel it online until ${when(new Date(deadline).toISOString(), zone)}.`;
+  return lateCancel
+    ? `It is less than ${cutoffHours} hours away: once booked, only the practice can move it (call them${practicePhone()}); you can cancel it online.`
+    : `It is less than ${cutoffHours} hours away: once booked, only the practice can move or cancel it (call them${practicePhone()}).`;
 }
 
 // The cut-off is said before any click: until when the patient may change or cancel online, or
@@ -97,28 +99,38 @@ function changeControls(appointment, cutoffHours) {
   const box = el('div');
   const deadline = Date.parse(appointment.start) - cutoffHours * 3600e3;
   const rule = el('p', { className: 'muted' });
-  if (Date.now() >= deadline) {
-    rule.textContent = `It is less than ${cutoffHours} hours before the start: to cancel or change it, call the practice${practicePhone()}.`;
-    box.append(rule);
-    return box;
-  }
-  rule.textContent = `You can move or cancel it online until ${when(new Date(deadline).toISOString(), appointment.timeZone)}.`;
-  const move = el('button', { type: 'button', className: 'secondary', textContent: 'Move to another time' });
-  // Among the repeated buttons of a list, each names its visit.
+  // Booked under a late-cancellation fee, she may cancel up to the start; the fee is said first.
+  const lateCancel = Boolean(appointment.cancellationTerms?.lateCancellationFee);
+  const fee = feeNow(appointment);
+  const feeWords = fee ? ` Cancelling now costs a fee of ${fee} under the practice's cancellation policy.` : '';
   const visit = `${describe(appointment)}, ${when(appointment.start, appointment.timeZone)}`;
-  move.setAttribute('aria-label', `Move to another time: ${visit}`);
-  move.addEventListener('click', () => startMoving(appointment));
   const key = newKey();
-  const cancel = confirmButton('Cancel this appointment', 'Yes, cancel it', 'Keep it', async () => {
+  const cancel = confirmButton('Cancel this appointment', fee ? `Yes, cancel it and owe ${fee}` : 'Yes, cancel it', 'Keep it', async () => {
     try {
-      await api(`/v1/appointments/${encodeURIComponent(appointment.id)}/cancel`, { method: 'POST', key, json: {} });
+      const cancelled = await api(`/v1/appointments/${encodeURIComponent(appointment.id)}/cancel`, { method: 'POST', key, json: {} });
       await loadAppointments();
       $('book-status').textContent = '';
-      $('appointments-status').textContent = 'Cancelled. It is now under past and cancelled appointments.';
+      const charged = cancelled.fee ? ` A late cancellation fee of ${money(cancelled.fee.amount.amount, cancelled.fee.amount.currency)} is on your account (see Billing).` : '';
+      $('appointments-status').textContent = `Cancelled. It is now under past and cancelled appointments.${charged}`;
     } catch (error) {
       if (!error.signedOut) rule.textContent = `Not cancelled: ${error.message}`;
     }
   }, `Cancel this appointment: ${visit}`);
+  if (Date.now() >= deadline) {
+    if (!lateCancel) {
+      rule.textContent = `It is less than ${cutoffHours} hours before the start: to cancel or change it, call the practice${practicePhone()}.`;
+      box.append(rule);
+      return box;
+    }
+    rule.textContent = `It is less than ${cutoffHours} hours before the start: to move it, call the practice${practicePhone()}. You can still cancel online.${feeWords}`;
+    box.append(rule, el('div', { className: 'actions' }, cancel));
+    return box;
+  }
+  rule.textContent = `You can move or cancel it online until ${when(new Date(deadline).toISOString(), appointment.timeZone)}.${feeWords}`;
+  const move = el('button', { type: 'button', className: 'secondary', textContent: 'Move to another time' });
+  // Among the repeated buttons of a list, each names its visit.
+  move.setAttribute('aria-label', `Move to another time: ${visit}`);
+  move.addEventListener('click', () => startMoving(appointment));
   const actions = el('div', { className: 'actions' }, move, cancel);
   // A visit of a repeating series: this one alone moves or cancels as above; this and every later
   // one can be cancelled at once.
@@ -303,10 +315,25 @@ function priceOf(serviceId) {
   return price ? money(price.amount, price.currency) : null;
 }
 
+// The service's cancellation policy in words, said before the click that books it.
+function policyOf(serviceId) {
+  const terms = catalog.services.find((s) => s.id === serviceId)?.cancellationTerms;
+  return terms ? ` Cancellation policy: ${terms.words.join(' ')}` : '';
+}
+
+// The fee cancelling now costs, in words, when the visit's terms charge one now.
+function feeNow(appointment) {
+  const terms = appointment.cancellationTerms;
+  const fee = terms?.lateCancellationFee;
+  if (!fee || Date.now() <= Date.parse(appointment.start) - terms.lateWindowHours * 3600e3) return null;
+  return money(fee.amount, fee.currency);
+}
+
 function choose(chosen) {
   booking.chosen = { ...chosen, key: newKey() };
   const what = `${catalog.serviceName.get(chosen.service)} with ${catalog.providerName.get(chosen.provider)}`;
-  const rule = cutoffRule(chosen.start, cutoffOf(chosen.provider), chosen.timeZone);
+  const lateCancel = Boolean(catalog.services.find((s) => s.id === chosen.service)?.cancellationTerms?.lateCancellationFee);
+  const rule = cutoffRule(chosen.start, cutoffOf(chosen.provider), chosen.timeZone, lateCancel) + (booking.moving ? '' : policyOf(chosen.service));
   const price = priceOf(chosen.service);
   const where = catalog.practice?.contact?.address;
   $('confirm-text').textContent = booking.moving

@@ -6,8 +6,8 @@ import {
 } from './common.js';
 
 export function resetStaff() {
-  for (const id of ['calendar', 'patient-results', 'staff-feedback', 'reports', 'report-view', 'staff-waitlist', 'staff-slots', 'audit-results', 'chosen-appointments', 'chosen-waitlist', 'chosen-statement', 'chosen-feedback', 'chosen-messages', 'chosen-consents', 'chosen-forms', 'chosen-series', 'staff-series-conflict-list', 'feeds']) $(id).replaceChildren();
-  for (const id of ['calendar-status', 'search-status', 'charge-status', 'staff-feedback-status', 'reports-status', 'chosen-patient', 'staff-waitlist-status', 'staff-book-status', 'audit-status', 'staff-confirm-what', 'chosen-title', 'chosen-details', 'chosen-series-status', 'feeds-status']) $(id).textContent = '';
+  for (const id of ['calendar', 'patient-results', 'staff-feedback', 'reports', 'report-view', 'staff-waitlist', 'staff-slots', 'audit-results', 'chosen-appointments', 'chosen-waitlist', 'chosen-statement', 'chosen-feedback', 'chosen-messages', 'chosen-consents', 'chosen-fees', 'chosen-forms', 'chosen-series', 'staff-series-conflict-list', 'feeds']) $(id).replaceChildren();
+  for (const id of ['calendar-status', 'search-status', 'charge-status', 'staff-feedback-status', 'reports-status', 'chosen-patient', 'staff-waitlist-status', 'staff-book-status', 'audit-status', 'staff-confirm-what', 'chosen-title', 'chosen-details', 'chosen-series-status', 'chosen-fees-status', 'feeds-status']) $(id).textContent = '';
   $('staff-reason').value = '';
   $('staff-repeat').value = '0';
   staff.booking = null;
@@ -91,9 +91,10 @@ function appointmentRow(a) {
     button.setAttribute('aria-label', `${label}: ${who}, ${time}`);
     button.addEventListener('click', async () => {
       try {
-        await api(`/v1/appointments/${encodeURIComponent(a.id)}/attendance`, { method: 'POST', key, json: { status } });
+        const recorded = await api(`/v1/appointments/${encodeURIComponent(a.id)}/attendance`, { method: 'POST', key, json: { status } });
         await showCalendar();
-        $('calendar-status').textContent = `${who}, ${time}: ${STATE_LABEL[status].toLowerCase()}.`;
+        const fee = recorded.fee ? ` ${FEE_WORDS[recorded.fee.kind]} of ${money(recorded.fee.amount.amount, recorded.fee.amount.currency)} charged under the cancellation policy.` : '';
+        $('calendar-status').textContent = `${who}, ${time}: ${STATE_LABEL[status].toLowerCase()}.${fee}`;
         $('calendar-status').focus();
       } catch (error) {
         if (!error.signedOut) $('calendar-status').textContent = `Not recorded: ${error.message}`;
@@ -230,16 +231,23 @@ function cancelForm(a, who, time) {
   const yes = el('button', { type: 'button', textContent: 'Yes, cancel it' });
   const no = el('button', { type: 'button', className: 'secondary', textContent: 'Keep it' });
   const confirm = el('div', { hidden: true },
-    el('label', { htmlFor: reasonId, textContent: 'Reason (optional; kept with the appointment)' }), reason,
-    el('div', { className: 'actions' }, yes, no));
+    el('label', { htmlFor: reasonId, textContent: 'Reason (optional; kept with the appointment)' }), reason);
+  // Booked under a late-cancellation fee: the practice's own cancellation charges none.
+  const byPractice = el('input', { type: 'checkbox' });
+  if (a.cancellationTerms?.lateCancellationFee) {
+    confirm.append(el('label', { className: 'choice' }, byPractice, ' The practice cancels (no late-cancellation fee)'));
+  }
+  confirm.append(el('div', { className: 'actions' }, yes, no));
   ask.addEventListener('click', () => { ask.hidden = true; confirm.hidden = false; reason.focus(); });
   no.addEventListener('click', () => { confirm.hidden = true; ask.hidden = false; ask.focus(); });
   yes.addEventListener('click', async () => {
     try {
       const body = reason.value.trim() ? { reason: reason.value.trim() } : {};
-      await api(`/v1/appointments/${encodeURIComponent(a.id)}/cancel`, { method: 'POST', key, json: body });
+      if (byPractice.checked) body.byPractice = true;
+      const cancelled = await api(`/v1/appointments/${encodeURIComponent(a.id)}/cancel`, { method: 'POST', key, json: body });
       await showCalendar();
-      $('calendar-status').textContent = `Cancelled: ${who}, ${time}.`;
+      const fee = cancelled.fee ? ` ${FEE_WORDS[cancelled.fee.kind]} of ${money(cancelled.fee.amount.amount, cancelled.fee.amount.currency)} charged under the cancellation policy.` : '';
+      $('calendar-status').textContent = `Cancelled: ${who}, ${time}.${fee}`;
       $('calendar-status').focus();
     } catch (error) {
       if (!error.signedOut) $('calendar-status').textContent = `Not cancelled: ${error.message}`;
@@ -302,7 +310,7 @@ async function openPatient(patient) {
     'notification.complaint': 'reported as spam', 'notification.optout': 'texts stopped',
   };
   // The kinds whose code does not read as words.
-  const KIND_WORDS = { confirmation_forms: 'confirmation (asking for forms)', forms_due: 'forms reminder' };
+  const KIND_WORDS = { confirmation_forms: 'confirmation (asking for forms)', forms_due: 'forms reminder', fee_charged: 'fee notice' };
   list('chosen-messages', messages.map((m) => item(
     `${KIND_WORDS[m.kind] || m.kind.replace(/_/g, ' ')}: ${OUTCOME[m.action] || m.action}${m.channels.length ? ` by ${m.channels.join(' and ')}` : ''}`,
     when(m.at),
@@ -319,6 +327,13 @@ async function openPatient(patient) {
   // and the balance after each.
   const tables = statementTables(balance, new Map(appointments.map((a) => [a.id, a])));
   $('chosen-statement').replaceChildren(...(tables.length ? tables : [el('p', { textContent: 'No charges or payments yet.' })]));
+  // Her fees under the cancellation policy, with a way to waive each (loaded only when she has one).
+  if (balance.charges.some((c) => c.fee)) {
+    const { showFees } = await import('./fees.js');
+    showFees(patient, balance, appointments, openPatient);
+  } else {
+    list('chosen-fees', [], 'No fees.');
+  }
   $('chosen-title').textContent = patient.name;
   $('chosen-details').textContent = `Born ${patient.dateOfBirth} · ${patient.phone} · ${patient.email}${patient.emailVerified ? ' (verified)' : ' (not verified)'}`;
   show('patient-page', true);
@@ -332,6 +347,9 @@ async function openPatient(patient) {
   $('staff-book-status').textContent = '';
   $('chosen-title').focus();
 }
+
+// A fee's kind in words (the fees list itself is fees.js, loaded when she has one).
+const FEE_WORDS = { late_cancellation: 'Late cancellation fee', no_show: 'Missed appointment fee' };
 
 // Her appointments: the coming ones first, soonest first; then the past, latest first.
 async function showPatientAppointments(patient) {

@@ -95,6 +95,24 @@ pub struct AppointmentFact {
     pub service: String,
     /// For a visit whose service asks for forms: whether every one was submitted before it began.
     pub forms_ready: Option<bool>,
+    /// Marked a no-show.
+    pub no_show: bool,
+    /// The late-cancellation window of the policy it was booked under, in seconds.
+    pub late_window: Option<i64>,
+}
+
+/// A fee the cancellation policy charged, and what became of it by the time of the report.
+#[derive(Clone, Debug)]
+pub struct FeeFact {
+    pub kind: crate::fees::FeeKind,
+    pub currency: String,
+    pub created_at: i64,
+    pub amount: i64,
+    pub appointment: Option<String>,
+    /// Waived: when, how much and why.
+    pub waived: Option<(i64, i64, crate::fees::WaiverReason)>,
+    /// Paid (the ledger's payments settle its oldest charges first).
+    pub collected: i64,
 }
 
 #[derive(Clone, Debug)]
@@ -149,6 +167,8 @@ pub struct Facts {
     /// Per provider id, the working intervals of every day of both periods.
     pub working: BTreeMap<String, Vec<(i64, i64)>>,
     pub ledgers: Vec<LedgerFact>,
+    /// Every fee on the ledgers read.
+    pub fees: Vec<FeeFact>,
     pub feedback: Vec<FeedbackFact>,
     /// Refusals counted, not stored: per name (`shared::counters`), this period and the one before.
     pub counters: BTreeMap<String, [i64; 2]>,

@@ -19,6 +19,7 @@ mod booking;
 mod consents;
 mod facts;
 mod feedback;
+mod fees;
 mod messages;
 mod payments;
 
@@ -232,6 +233,14 @@ fn duration(secs: Option<i64>) -> Cell {
     }
 }
 
+/// An amount as money, in its currency (as stored, should it not be one we know).
+fn money(minor: i64, currency: &str) -> Cell {
+    match crate::money::Currency::parse(&currency.to_ascii_uppercase()) {
+        Some(c) => Cell::Money(minor, c),
+        None => text(format!("{minor} {currency}")),
+    }
+}
+
 fn text(s: impl Into<String>) -> Cell {
     Cell::Text(s.into())
 }
@@ -312,6 +321,7 @@ pub fn compute(facts: &Facts, period: &Period, previous: &Period) -> Report {
     messages::section(facts, &split, &mut out);
     feedback::section(facts, &split, &mut out);
     consents::section(facts, &split, &mut out);
+    fees::section(facts, &split, &mut out);
     let Sections {
         flags,
         mut tables,

@@ -212,11 +212,3 @@ fn ageing(facts: &Facts, period: &Period) -> Table {
         chart: None,
     }
 }
-
-/// An amount as money, in its currency (as stored, should it not be one we know).
-fn money(minor: i64, currency: &str) -> Cell {
-    match crate::money::Currency::parse(&currency.to_ascii_uppercase()) {
-        Some(c) => Cell::Money(minor, c),
-        None => text(format!("{minor} {currency}")),
-    }
-}

@@ -117,6 +117,8 @@ fn appointment_fact(a: &Appointment) -> AppointmentFact {
         patient: a.patient.to_string(),
         service: a.service.to_string(),
         forms_ready: None,
+        no_show: a.status == Status::NoShow,
+        late_window: a.terms.as_ref().map(|t| t.window_secs),
     }
 }
 
@@ -198,7 +200,7 @@ where
 
 /// One patient's ledger: its charges (net of adjustments) and what was paid on them, per currency,
 /// and its payments.
-fn ledger_facts(items: &[Item]) -> Result<(Vec<LedgerFact>, Vec<PaymentFact>), ApiError> {
+fn ledger_facts(items: &[Item], end: i64) -> Result<LedgerFacts, ApiError> {
     let mut charges = Vec::new();
     let mut payments = Vec::new();
     for item in items {
@@ -237,18 +239,61 @@ fn ledger_facts(items: &[Item]) -> Result<(Vec<LedgerFact>, Vec<PaymentFact>), A
             l.paid.push((at, paid - back - disputed));
         }
     }
+    let fees = fee_facts(&charges, &by_currency, end);
     Ok((
         by_currency.into_values().collect(),
         payments.iter().map(payment_fact).collect(),
+        fees,
     ))
+}
+
+/// A ledger's facts: per currency, its payments, its fees.
+type LedgerFacts = (Vec<LedgerFact>, Vec<PaymentFact>, Vec<FeeFact>);
+
+/// The fees among one ledger's charges before `end`: each with its waiver and what was paid of it
+/// by then (payments settle the oldest charges first, as the statement and the ageing have it).
+fn fee_facts(charges: &[Charge], ledgers: &BTreeMap<String, LedgerFact>, end: i64) -> Vec<FeeFact> {
+    let mut out = Vec::new();
+    let charges: Vec<&Charge> = charges.iter().filter(|c| c.created_at < end).collect();
+    for (code, ledger) in ledgers {
+        let mut paid: i64 = ledger
+            .paid
+            .iter()
+            .filter(|(at, _)| *at < end)
+            .map(|(_, a)| a)
+            .sum();
+        let mut open: Vec<&Charge> = charges
+            .iter()
+            .filter(|c| c.adjusts.is_none() && c.currency.code() == code)
+            .copied()
+            .collect();
+        open.sort_by_key(|c| (c.created_at, c.id.clone()));
+        for c in open {
+            let adjustments = charges.iter().filter(|a| a.adjusts.as_ref() == Some(&c.id));
+            let net = c.total + adjustments.clone().map(|a| a.total).sum::<i64>();
+            let settled = paid.clamp(0, net.max(0));
+            paid -= settled;
+            let Some(kind) = c.fee else { continue };
+            let waived = adjustments
+                .filter_map(|a| Some((a.created_at, -a.total, a.waiver?)))
+                .next();
+            out.push(FeeFact {
+                kind,
+                currency: code.clone(),
+                created_at: c.created_at,
+                amount: c.total,
+                appointment: c.appointment.as_ref().map(ToString::to_string),
+                waived,
+                collected: settled,
+            });
+        }
+    }
+    out
 }
 
 /// Every ledger with a charge created before `end` (found through the `CHARGES` index), and every
 /// payment on them.
-async fn ledgers(
-    table: &dyn Table,
-    end: i64,
-) -> Result<(Vec<LedgerFact>, Vec<PaymentFact>), ApiError> {
+async fn ledgers(table: &dyn Table, end: i64) -> Result<LedgerFacts, ApiError> {
     let query = Query::gsi1(CHARGES_INDEX).sort(SortKey::Lt(instant_key(end)));
     let patients: BTreeSet<String> = query_all(table, &query)
         .await?
@@ -258,17 +303,18 @@ async fn ledgers(
     let read = |patient: String| async move {
         let id = PatientId::parse(&patient).ok_or_else(|| corrupt("patient_id"))?;
         let items = query_all(table, &Query::partition(ledger_partition(&id))).await?;
-        Ok::<_, ApiError>((patient, ledger_facts(&items)?))
+        Ok::<_, ApiError>((patient, ledger_facts(&items, end)?))
     };
     let mut read = each(patients.into_iter().collect(), read).await?;
     // In patient order, whatever order the reads finished in.
     read.sort_by(|a, b| a.0.cmp(&b.0));
-    let (mut ledgers, mut payments) = (Vec::new(), Vec::new());
-    for (_, (l, p)) in read {
+    let (mut ledgers, mut payments, mut fees) = (Vec::new(), Vec::new(), Vec::new());
+    for (_, (l, p, f)) in read {
         ledgers.extend(l);
         payments.extend(p);
+        fees.extend(f);
     }
-    Ok((ledgers, payments))
+    Ok((ledgers, payments, fees))
 }
 
 /// The checkpoint that covers the period (the first signed at or after its end), else the latest.
@@ -418,7 +464,7 @@ pub async fn facts(
             counters.entry(name).or_default()[i] = n;
         }
     }
-    let (ledgers, mut payments) = ledgers(table, period.end).await?;
+    let (ledgers, mut payments, fees) = ledgers(table, period.end).await?;
     payments.retain(|p| previous.start <= p.created_at && p.created_at < period.end);
     Ok(Facts {
         practice: practice.name.clone(),
@@ -429,6 +475,7 @@ pub async fn facts(
         providers,
         working,
         ledgers,
+        fees,
         feedback,
         patient_providers,
         counters,

@@ -1,0 +1,139 @@
+// The cancellation policy in headless chromium, on a server whose clock scripts/browser-tests starts
+// at fixed instants (`practica serve --clock-start`), so the fees mean the same on any date:
+//   node fees.test.mjs book URL        (Monday 23 Nov 2026, 15:00 New York)
+//   node fees.test.mjs day URL SHOTS   (Tuesday 24 Nov, 11:10)
+// Monday: the front desk books Jane an initial consultation (the demo's policy: cancelling less
+// than 24 hours before costs 50.00 USD, missing it its price) for Tuesday 10:00; Jane books
+// another for Tuesday 14:00 in the portal, is shown the policy before the click that books, sees
+// that cancelling now costs the fee, cancels, and finds the fee on her statement. Tuesday: the
+// desk marks her 10:00 a no-show (the fee is said), opens her page, sees both fees and waives the
+// late one with a reason. Desktop, the phone for the views; axe on each state.
+import assert from 'node:assert/strict';
+import { chromium } from 'playwright-core';
+import { axe, client, launch } from './lib.mjs';
+
+const [step, base, shots] = process.argv.slice(2);
+const MONDAY = '2026-11-23T15:00:00-05:00';
+const TUESDAY = '2026-11-24T11:10:00-05:00';
+const api = client(base);
+const signIn = async (user) => (await api('/local/demo-sign-in', { method: 'POST', body: { user } })).token;
+const nav = (page, name) => page.getByRole('navigation').getByRole('button', { name, exact: true }).click();
+
+async function catalog(token) {
+  const { providers } = await api('/v1/providers', { token });
+  const { services } = await api('/v1/services', { token });
+  return {
+    rivera: providers.find((p) => p.name === 'Dr. Ana Rivera'),
+    initial: services.find((s) => s.name === 'Initial consultation'),
+  };
+}
+
+async function page(browser, width, height, now, expected = []) {
+  const context = await browser.newContext({ viewport: { width, height }, timezoneId: 'America/New_York', locale: 'en-US' });
+  await context.clock.setFixedTime(new Date(now));
+  const page = await context.newPage();
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error' && !expected.some((re) => re.test(m.text()))) problems.push(m.text()); });
+  await page.goto(base);
+  return { context, page, problems };
+}
+
+async function book() {
+  const desk = await signIn('staff-1');
+  const { rivera, initial } = await catalog(desk);
+  assert.deepEqual(initial.cancellationTerms.words, [
+    'Cancelling less than 24 hours before the visit costs a fee of 50.00 USD.',
+    'Missing the visit without cancelling costs a fee of 150.00 USD.',
+  ]);
+  await api('/v1/appointments', {
+    token: desk, method: 'POST', key: 'fees-missed',
+    body: { providerId: rivera.id, serviceId: initial.id, start: '2026-11-24T10:00:00-05:00', patientId: 'patient-jane' },
+  });
+  const browser = await launch(chromium);
+  try {
+    const { context, page: p, problems } = await page(browser, 1280, 900, MONDAY);
+    await p.getByRole('button', { name: 'Sign in as a patient' }).click();
+    await p.getByRole('button', { name: 'Jane Demo-Patient' }).click();
+    await p.locator('#appointments:not([hidden])').waitFor();
+    // The policy before the click that books: a time 23 hours away, inside the window.
+    await p.locator('#provider').selectOption({ label: rivera.name });
+    await p.locator('#service').selectOption(initial.id);
+    await p.getByRole('button', { name: 'Show free times' }).click();
+    await p.getByRole('button', { name: /^Tuesday, November 24: / }).click();
+    await p.locator('#slots button[data-start="2026-11-24T14:00:00-05:00"]').click();
+    const confirm = await p.locator('#confirm-text').innerText();
+    assert.match(confirm, /only the practice can move it \(call them at [^)]+\); you can cancel it online\. Cancellation policy: Cancelling less than 24 hours before the visit costs a fee of 50\.00 USD\. Missing the visit without cancelling costs a fee of 150\.00 USD\.$/, confirm);
+    await axe(p, 'the policy before booking');
+    await p.getByRole('button', { name: 'Book this time' }).click();
+    await p.locator('#booked').waitFor();
+    // In her list: cancelling now costs the fee, said before the click.
+    await nav(p, 'Appointments');
+    const visit = p.locator('#upcoming li').filter({ hasText: /Tuesday, November 24.*2:00\sPM/ });
+    await visit.getByText(/You can still cancel online\. Cancelling now costs a fee of \$50\.00 under the practice's cancellation policy\./).waitFor();
+    await visit.getByRole('button', { name: /^Cancel this appointment/ }).click();
+    await axe(p, 'cancelling inside the window');
+    await visit.getByRole('button', { name: 'Yes, cancel it and owe $50.00' }).click();
+    await p.locator('#appointments-status', { hasText: 'A late cancellation fee of $50.00 is on your account (see Billing).' }).waitFor();
+    await nav(p, 'Billing');
+    await p.locator('#balance', { hasText: 'You owe $50.00.' }).waitFor();
+    assert.match(await p.locator('#statement').innerText(), /Late cancellation fee \(\$50\.00\)/);
+    await axe(p, 'the fee on her statement');
+    if (shots) await p.screenshot({ path: `${shots}/portal-fee-desktop.png`, fullPage: true });
+    assert.deepEqual(problems, [], 'console errors');
+    await context.close();
+  } finally {
+    await browser.close();
+  }
+  console.log('fees (Monday): the policy before booking, a late cancellation charged its fee, on her statement: ok');
+}
+
+async function day() {
+  const browser = await launch(chromium);
+  try {
+    for (const [label, width, height] of [['desktop', 1280, 900], ['phone', 390, 844]]) {
+      const { context, page: p, problems } = await page(browser, width, height, TUESDAY);
+      await p.getByRole('button', { name: 'Staff sign-in' }).click();
+      await p.getByRole('button', { name: 'Front desk (demo staff)' }).click();
+      await p.locator('#calendar-page:not([hidden])').waitFor();
+      await p.getByRole('button', { name: 'Show the day' }).click();
+      const status = p.locator('#calendar-status');
+      const missed = p.locator('#calendar li').filter({ hasText: /10:00\sAM–11:00\sAM · Jane Demo-Patient/ });
+      await missed.waitFor();
+      if (label === 'desktop') {
+        await missed.getByRole('button', { name: /^No-show/ }).click();
+        await status.filter({ hasText: 'no-show. Missed appointment fee of $150.00 charged under the cancellation policy.' }).waitFor();
+        await axe(p, 'a no-show charged');
+      }
+      assert.match(await missed.innerText(), /· No-show/);
+      await missed.getByRole('button', { name: /^Details: / }).click();
+      await missed.getByRole('button', { name: "Open Jane Demo-Patient's page" }).click();
+      await p.locator('#chosen-title', { hasText: 'Jane Demo-Patient' }).waitFor();
+      const fees = p.locator('#chosen-fees li');
+      await fees.first().waitFor();
+      const late = fees.filter({ hasText: /^Late cancellation fee: \$50\.00/ });
+      const noShow = fees.filter({ hasText: /^Missed appointment fee: \$150\.00/ });
+      assert.equal(await noShow.count(), 1);
+      if (label === 'desktop') {
+        // Waived, with a reason; a reason must be chosen first.
+        await late.getByRole('button', { name: /^Waive: / }).click();
+        assert.equal(await late.getByRole('combobox').evaluate((s) => s.validity.valid), false);
+        await late.getByRole('combobox').selectOption('goodwill');
+        await axe(p, 'waiving a fee');
+        await late.getByRole('button', { name: /^Waive: / }).click();
+        await p.locator('#chosen-fees-status', { hasText: /^Waived: Late cancellation fee: \$50\.00/ }).waitFor();
+      }
+      await late.getByText(/^Waived \(goodwill\) on /).waitFor();
+      assert.equal(await noShow.getByRole('button', { name: /^Waive: / }).count(), 1, 'the no-show fee stands');
+      await axe(p, `her fees (${label})`);
+      if (shots) await p.screenshot({ path: `${shots}/console-fees-${label}.png`, fullPage: true });
+      assert.deepEqual(problems, [], `${label}: console errors`);
+      await context.close();
+    }
+  } finally {
+    await browser.close();
+  }
+  console.log('fees (Tuesday): a no-show charged its fee, both fees on her page, the late one waived with a reason; desktop and phone: ok');
+}
+
+await (step === 'book' ? book() : day());
