@@ -410,3 +410,130 @@ async fn embedded_fees_are_charged_once_and_waived_once() {
 async fn dynamodb_local_fees_are_charged_once_and_waived_once() {
     journey(Stack::on(dynamodb_local_fixture().await).await).await;
 }
+
+/// The practice marks no-shows automatically 30 minutes after the start: the sweep marks a visit
+/// no one checked in to (charging its fee once, however often it runs), leaves the one checked in
+/// and the one not yet 30 minutes old, and a sweep racing the front desk's own mark writes one.
+async fn automatic(stack: Option<Stack>) {
+    let Some(stack) = stack else { return };
+    let demo = stack.seed().await;
+    let admin = stack.token("admin-1", &[Role::Admin]);
+    let staff = stack.token("staff-1", &[Role::Staff]);
+    let (service, _) = service_with_policy(&stack, &demo).await;
+    let practice = |minutes: Value| {
+        json!({"name": "Riverside Family Therapy", "timeZone": "America/New_York",
+               "contact": {"address": "12 River Street, Springfield", "phone": "+1 555 010 0199"},
+               "autoNoShowMinutes": minutes})
+    };
+    for bad in [json!(14), json!(241)] {
+        let (status, _, refused) = stack
+            .send(
+                "PUT",
+                "/v1/practice",
+                Some(&admin),
+                None,
+                Some(practice(bad)),
+            )
+            .await;
+        assert_eq!(
+            (status, refused["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_policy")),
+            "{refused}"
+        );
+    }
+    let (status, _, set) = stack
+        .send(
+            "PUT",
+            "/v1/practice",
+            Some(&admin),
+            None,
+            Some(practice(json!(30))),
+        )
+        .await;
+    assert_eq!(
+        (status, &set["autoNoShowMinutes"]),
+        (StatusCode::OK, &json!(30)),
+        "{set}"
+    );
+    let visit = |key: &str, hour: u32| {
+        let body = json!({"providerId": demo.providers[0], "serviceId": service, "start": at(24, hour), "patientId": DEMO_PATIENT});
+        let stack = &stack;
+        let staff = staff.clone();
+        let key = key.to_owned();
+        async move {
+            let (status, a) = stack.post(&staff, &key, "/v1/appointments", body).await;
+            assert_eq!(status, StatusCode::CREATED, "{a}");
+            a
+        }
+    };
+    let missed = visit("v-missed", 9).await;
+    let came = visit("v-came", 11).await;
+    let recent = visit("v-recent", 13).await;
+    let raced = visit("v-raced", 15).await;
+    let calendars = practica_tests::public_calendars();
+    let sweep = |run: &'static str| shared::booking::sweep::sweep(&stack.state, &calendars, run);
+
+    // Tuesday 11:10: 9:00 is past its 30 minutes; 11:00 was checked in; none other is due.
+    advance_to(&stack, "2026-11-24T11:10:00-05:00");
+    let (status, _) = mark(&stack, &staff, "m-came", &came, "arrived").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(sweep("run-1").await.unwrap().no_shows_marked, 1);
+    assert_eq!(
+        sweep("run-2").await.unwrap().no_shows_marked,
+        0,
+        "marked once"
+    );
+    let status_of = |a: &Value| {
+        let path = format!("/v1/appointments/{}", a["id"].as_str().unwrap());
+        let stack = &stack;
+        let staff = staff.clone();
+        async move { stack.get(&staff, &path).await.1["status"].clone() }
+    };
+    assert_eq!(status_of(&missed).await, "no_show");
+    assert_eq!(status_of(&came).await, "arrived");
+    // 13:20: the 13:00 visit is 20 minutes old, not yet due.
+    advance_to(&stack, "2026-11-24T13:20:00-05:00");
+    assert_eq!(sweep("run-3").await.unwrap().no_shows_marked, 0);
+    assert_eq!(status_of(&recent).await, "booked");
+    // 15:45: the sweep and the front desk mark the 15:00 visit at once; one mark, one fee.
+    advance_to(&stack, "2026-11-24T15:45:00-05:00");
+    let (swept, desk) = tokio::join!(
+        sweep("run-4"),
+        mark(&stack, &staff, "m-raced", &raced, "no_show")
+    );
+    let swept = swept.unwrap().no_shows_marked;
+    let by_desk = desk.0 == StatusCode::OK;
+    assert!(by_desk || desk.0 == StatusCode::CONFLICT, "{}", desk.1);
+    // The 13:00 visit, and the 15:00 one unless the front desk's mark landed first.
+    assert_eq!(swept, 1 + usize::from(!by_desk), "{}", desk.1);
+    assert_eq!(status_of(&raced).await, "no_show");
+    // The 13:00 visit was also due by then (the sweep marked it); each no-show charged once.
+    assert_eq!(status_of(&recent).await, "no_show");
+    let no_show_fees: Vec<_> = fees(&stack)
+        .await
+        .into_iter()
+        .filter(|f| f.0 == "no_show")
+        .collect();
+    assert_eq!(no_show_fees.len(), 3, "{no_show_fees:?}");
+    if let Some(items) = stack.scan_if_embedded().await {
+        let marks = practica_tests::audits(&items, "appointment.no_show");
+        assert_eq!(marks.len(), 3);
+        let by_sweep = marks
+            .iter()
+            .filter(|e| {
+                e.get(shared::store::attr::ACTOR).and_then(|v| v.as_s()) == Some("system:sweep")
+            })
+            .count();
+        assert_eq!(by_sweep, if by_desk { 2 } else { 3 });
+    }
+}
+
+#[tokio::test]
+async fn embedded_no_shows_are_marked_automatically_once() {
+    automatic(Stack::on(embedded_fixture().await).await).await;
+}
+
+#[tokio::test]
+async fn dynamodb_local_no_shows_are_marked_automatically_once() {
+    automatic(Stack::on(dynamodb_local_fixture().await).await).await;
+}

@@ -66,10 +66,13 @@ const WRITERS: &[(&str, &[&str])] = &[
         "SweepFunction",
         &[
             "LOCK#*",
+            "APPT#*",
+            "PATIENT#*",
             "HOLD#*",
             "SERIES#*",
             "BUSYCAL#*",
             "WAITLIST#*",
+            "LEDGER#*",
             "MSG#*",
             "AUDIT#*",
         ],

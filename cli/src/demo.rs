@@ -166,6 +166,8 @@ pub async fn seed_for(state: &AppState, portal_url: Option<String>) -> Result<De
                 address: Some("12 River Street, Springfield".into()),
                 phone: Some("+1 555 010 0199".into()),
             },
+            // The front desk marks no-shows (the demo's day is marked by hand).
+            auto_no_show_minutes: None,
         },
     )
     .await?;

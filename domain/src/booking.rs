@@ -22,7 +22,13 @@ pub struct Practice {
     pub limits: Limits,
     pub notifications: crate::notify::Settings,
     pub contact: Contact,
+    /// Visits no one checked in to are marked no-shows this many minutes after their start (by the
+    /// sweep); `None`: only the front desk marks them.
+    pub auto_no_show_minutes: Option<u16>,
 }
+
+/// The range of [`Practice::auto_no_show_minutes`].
+pub const AUTO_NO_SHOW_MINUTES: std::ops::RangeInclusive<u16> = 15..=240;
 
 /// Where the practice is and how patients reach it: said in confirmations, reminders and wherever
 /// the portal asks a patient to call.
@@ -71,6 +77,7 @@ impl Practice {
             "limits": self.limits,
             "notifications": self.notifications,
             "contact": self.contact,
+            "autoNoShowMinutes": self.auto_no_show_minutes,
         })
     }
 }

@@ -115,7 +115,9 @@ pub enum SetupError {
     InvalidRules(&'static str),
     #[error("timeZone must be an IANA zone name.")]
     InvalidTimeZone,
-    #[error("holdMinutes is 1 to 60; waitlistOfferMinutes is 5 to 1440.")]
+    #[error(
+        "holdMinutes is 1 to 60; waitlistOfferMinutes is 5 to 1440; autoNoShowMinutes is 15 to 240."
+    )]
     InvalidPolicy,
     /// The limits' own explanation of what is wrong.
     #[error("{0}")]

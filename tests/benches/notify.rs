@@ -90,6 +90,7 @@ async fn main() {
             ..Settings::default()
         },
         contact: Default::default(),
+        auto_no_show_minutes: None,
     };
     let t = Instant::now();
     let mut items = vec![practice.to_item()];

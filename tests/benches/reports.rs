@@ -117,6 +117,7 @@ async fn load(dir: &std::path::Path) {
         limits: Limits::default(),
         notifications: Default::default(),
         contact: Default::default(),
+        auto_no_show_minutes: None,
     };
     let providers: Vec<Provider> = (0..4)
         .map(|i| Provider {

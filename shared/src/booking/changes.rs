@@ -18,7 +18,11 @@ use crate::common::fees;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::Item;
-use crate::store::{AttrValue, Condition, TransactOp};
+use crate::store::codec::booking::ProviderCodec;
+use crate::store::keys::{PROVIDERS_INDEX, appointment_key, calendar_partition, instant_key};
+use crate::store::{
+    AttrValue, Condition, Consistency, Query, SortKey, TableError, TransactOp, query_all,
+};
 use crate::unit_of_work::allowance::{self, Kind};
 use crate::unit_of_work::refused;
 use crate::unit_of_work::{Actor, Audit, Idempotency, Reply, Write, commit};
@@ -380,33 +384,11 @@ pub async fn record_attendance(
     appt.attendance(req.status, now)
         .map_err(ApiError::Booking)?;
     let practice = practice(state).await?;
-    let recorded = Appointment {
-        status: req.status.status(),
-        version: appt.version + 1,
-        ..appt.clone()
-    };
-    let mut ops = vec![
-        TransactOp::Put {
-            item: recorded.to_item(sealed_reason(&item)),
-            condition: Some(Condition::version_is(appt.version)),
-        },
-        TransactOp::Put {
-            item: recorded.patient_copy(),
-            condition: None,
-        },
-    ];
+    let (ops, recorded, fee) =
+        attendance_ops(state, Actor::Caller(caller), &appt, &item, req.status, now).await?;
     let mut view = recorded.view(&practice.zone, None);
-    let kind = FeeKind::NoShow;
-    if let Some(amount) = fees::fee_of(&appt, kind) {
-        if req.status == Attendance::NoShow {
-            ops.extend(
-                fees::charge_ops(state, Actor::Caller(caller), &appt, kind, amount, now).await?,
-            );
-            view["fee"] = fees::fee_view(&appt, kind, amount);
-        } else if appt.status == Status::NoShow {
-            // Marked a no-show, then arrived late: the fee that mark charged is waived.
-            ops.extend(fees::arrived_late_ops(state, Actor::Caller(caller), &appt, now).await?);
-        }
+    if let Some(amount) = fee {
+        view["fee"] = fees::fee_view(&appt, FeeKind::NoShow, amount);
     }
     let writes = ops
         .into_iter()
@@ -414,4 +396,112 @@ pub async fn record_attendance(
         .collect();
     let reply = Reply::ok(&view)?.with_patient_data();
     Ok(commit(state, caller, Some(idem), writes, target, reply).await?)
+}
+
+/// The writes that record attendance `to` for `appt` (stored as `item`, checked allowed) at `now`:
+/// the appointment (at the version read) and the patient's copy; under a no-show fee, a no-show
+/// charges it and a late arrival after one waives it. Returns them with the recorded appointment
+/// and the fee charged.
+pub(crate) async fn attendance_ops(
+    state: &AppState,
+    actor: Actor<'_>,
+    appt: &Appointment,
+    item: &Item,
+    to: Attendance,
+    now: i64,
+) -> Result<(Vec<TransactOp>, Appointment, Option<domain::money::Money>), ApiError> {
+    let recorded = Appointment {
+        status: to.status(),
+        version: appt.version + 1,
+        ..appt.clone()
+    };
+    let mut ops = vec![
+        TransactOp::Put {
+            item: recorded.to_item(sealed_reason(item)),
+            condition: Some(Condition::version_is(appt.version)),
+        },
+        TransactOp::Put {
+            item: recorded.patient_copy(),
+            condition: None,
+        },
+    ];
+    let kind = FeeKind::NoShow;
+    let mut charged = None;
+    if let Some(amount) = fees::fee_of(appt, kind) {
+        if to == Attendance::NoShow {
+            ops.extend(fees::charge_ops(state, actor, appt, kind, amount, now).await?);
+            charged = Some(amount);
+        } else if appt.status == Status::NoShow {
+            // Marked a no-show, then arrived late: the fee that mark charged is waived.
+            ops.extend(fees::arrived_late_ops(state, actor, appt, now).await?);
+        }
+    }
+    Ok((ops, recorded, charged))
+}
+
+/// How far back the sweep looks for visits to mark: a practice that turns marking on does not
+/// reach back into its history.
+pub const NO_SHOW_LOOKBACK_SECS: i64 = 24 * 3600;
+
+/// Marks no-shows for the sweep, when the practice asked for it: every visit still booked (no one
+/// checked it in) whose start is `autoNoShowMinutes` past and at most a day ago, as the front desk
+/// would (its no-show fee charged once: a mark racing the front desk's lands once, the other finds
+/// the version moved). Each mark has its audit entry by the system actor `sweep`. Returns how many.
+#[tracing::instrument(skip_all)]
+pub async fn mark_no_shows(state: &AppState, run_id: &str) -> Result<usize, ApiError> {
+    // A practice not set up yet marks nothing (the sweep's other parts still run).
+    let minutes = match practice(state).await {
+        Ok(practice) => practice.auto_no_show_minutes,
+        Err(ApiError::Booking(BookingError::PracticeNotConfigured)) => None,
+        Err(e) => return Err(e),
+    };
+    let Some(minutes) = minutes else {
+        return Ok(0);
+    };
+    let now = now(state);
+    let actor = Actor::System {
+        name: "sweep",
+        request_id: run_id,
+    };
+    let providers = query_all(&*state.table, &Query::gsi1(PROVIDERS_INDEX)).await?;
+    let mut marked = 0;
+    for provider in &providers {
+        let provider = Provider::from_item(provider)?;
+        let query = Query::gsi1(calendar_partition(&provider.id)).sort(SortKey::Between(
+            instant_key(now - NO_SHOW_LOOKBACK_SECS),
+            instant_key(now - i64::from(minutes) * 60),
+        ));
+        for listed in query_all(&*state.table, &query).await? {
+            let listed = Appointment::from_item(&listed)?;
+            if listed.status != Status::Booked {
+                continue;
+            }
+            // The appointment as it is now (the index may lag), with its sealed reason.
+            let key = appointment_key(&listed.id);
+            let Some(item) = state.table.get(&key, Consistency::Strong).await? else {
+                continue;
+            };
+            let appt = Appointment::from_item(&item)?;
+            if appt.attendance(Attendance::NoShow, now).is_err() {
+                continue;
+            }
+            let (mut ops, _, _) =
+                attendance_ops(state, actor, &appt, &item, Attendance::NoShow, now).await?;
+            ops.push(TransactOp::Put {
+                item: Audit::new("appointment.no_show", "appointment", appt.id.as_str())
+                    .about(&appt.patient)
+                    .item(state, actor),
+                condition: Some(Condition::ItemAbsent),
+            });
+            match state.table.transact_write(ops).await {
+                Ok(()) => marked += 1,
+                // The front desk recorded something meanwhile: theirs stands.
+                Err(
+                    TableError::TransactionConditionFailed { .. } | TableError::TransactionConflict,
+                ) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(marked)
 }

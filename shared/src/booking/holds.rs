@@ -117,7 +117,7 @@ pub async fn sweep_expired_holds(
         ];
         // A waitlist offer that lapsed closes its request: the entry is marked lapsed (the
         // booking function removes it and gives its allowance back when the patient next asks;
-        // this job writes no patient keys).
+        // lapsing writes no patient keys).
         match offered_entry(state, &hold).await {
             Ok(Some(entry)) => {
                 ops.push(lapse_op(&entry, &hold.id));

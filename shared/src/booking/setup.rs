@@ -54,6 +54,10 @@ pub struct PracticeRequest {
     /// The address and phone number patients are told; both optional.
     #[serde(default)]
     pub contact: domain::booking::Contact,
+    /// Visits no one checked in to are marked no-shows this many minutes (15-240) after their
+    /// start; left out, only the front desk marks them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_no_show_minutes: Option<u16>,
 }
 
 fn default_hold_minutes() -> u16 {
@@ -83,7 +87,12 @@ pub async fn put_practice(
         .ok()
         .filter(|z| z.iana_name().is_some())
         .ok_or_else(|| ApiError::Setup(SetupError::InvalidTimeZone))?;
-    if !(1..=60).contains(&req.hold_minutes) || !(5..=1440).contains(&req.waitlist_offer_minutes) {
+    if !(1..=60).contains(&req.hold_minutes)
+        || !(5..=1440).contains(&req.waitlist_offer_minutes)
+        || req
+            .auto_no_show_minutes
+            .is_some_and(|m| !domain::booking::AUTO_NO_SHOW_MINUTES.contains(&m))
+    {
         return Err(ApiError::Setup(SetupError::InvalidPolicy));
     }
     req.limits
@@ -103,6 +112,7 @@ pub async fn put_practice(
         limits: req.limits,
         notifications: req.notifications,
         contact: req.contact,
+        auto_no_show_minutes: req.auto_no_show_minutes,
     };
     let writes = vec![
         Write::new(TransactOp::Put {

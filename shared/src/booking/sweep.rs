@@ -1,7 +1,8 @@
 //! The sweep, every five minutes (the sweep function in Lambda, in process under `practica serve`,
 //! once by `practica sweep`): expired holds removed and their time offered to the waitlist, series
-//! reservations that never committed given back, and the providers' other calendars fetched when
-//! due and their busy time brought into the lock units. Each part is idempotent on its own.
+//! reservations that never committed given back, the providers' other calendars fetched when
+//! due and their busy time brought into the lock units, and (when the practice asks for it)
+//! visits no one checked in to marked no-shows. Each part is idempotent on its own.
 
 use super::busy::port::CalendarSource;
 use super::busy::sync::{Synced, sync_due};
@@ -19,6 +20,7 @@ pub struct Swept {
     pub calendars_failed: usize,
     pub busy_units_taken: usize,
     pub busy_units_released: usize,
+    pub no_shows_marked: usize,
 }
 
 /// One run; `run_id` names it in the audit entries and offers it writes.
@@ -36,6 +38,7 @@ pub async fn sweep(
         taken,
         released,
     } = sync_due(state, calendars).await?;
+    let no_shows_marked = super::changes::mark_no_shows(state, run_id).await?;
     let swept = Swept {
         removed,
         offered,
@@ -44,6 +47,7 @@ pub async fn sweep(
         calendars_failed: failed,
         busy_units_taken: taken,
         busy_units_released: released,
+        no_shows_marked,
     };
     if swept == Swept::default() {
         tracing::debug!("swept: nothing to do");

@@ -31,7 +31,7 @@ pub trait PracticeCodec: Sized {
 
 impl PracticeCodec for Practice {
     fn to_item(&self) -> Item {
-        Item::new(practice_key())
+        let mut item = Item::new(practice_key())
             .with(attr::NAME, self.name.clone())
             .with(attr::TIME_ZONE, self.zone_name().to_owned())
             .with(attr::HOLD_MINUTES, i64::from(self.hold_minutes))
@@ -66,7 +66,11 @@ impl PracticeCodec for Practice {
             .with(
                 attr::CONTACT,
                 serde_json::to_string(&self.contact).unwrap_or_default(),
-            )
+            );
+        if let Some(minutes) = self.auto_no_show_minutes {
+            item.set(attr::AUTO_NO_SHOW_MINUTES, i64::from(minutes));
+        }
+        item
     }
     fn from_item(item: &Item) -> Result<Self, Corrupt> {
         Ok(Practice {
@@ -112,6 +116,14 @@ impl PracticeCodec for Practice {
             // Practices set up before notifications (or the contact) existed get the defaults.
             notifications: json_or_default(item, attr::NOTIFY_SETTINGS)?,
             contact: json_or_default(item, attr::CONTACT)?,
+            auto_no_show_minutes: match item.get(attr::AUTO_NO_SHOW_MINUTES) {
+                None => None,
+                Some(v) => Some(
+                    v.as_n()
+                        .and_then(|n| u16::try_from(n).ok())
+                        .ok_or_else(|| corrupt(attr::AUTO_NO_SHOW_MINUTES))?,
+                ),
+            },
         })
     }
 }

@@ -248,7 +248,7 @@ fn every_refusal_keeps_its_status_code_and_text() {
             ApiError::Setup(SetupError::InvalidPolicy),
             422,
             "invalid_policy",
-            "holdMinutes is 1 to 60; waitlistOfferMinutes is 5 to 1440.",
+            "holdMinutes is 1 to 60; waitlistOfferMinutes is 5 to 1440; autoNoShowMinutes is 15 to 240.",
         ),
         (
             ApiError::Setup(SetupError::ChangedMeanwhile),
@@ -545,6 +545,36 @@ fn every_refusal_keeps_its_status_code_and_text() {
             400,
             "signature_mismatch",
             "No webhook signature matches a configured secret.",
+        ),
+        (
+            ApiError::Setup(SetupError::PolicyNeedsPrice),
+            422,
+            "policy_needs_price",
+            "A cancellation policy needs the service's price (its fees are in the price's currency).",
+        ),
+        (
+            ApiError::Setup(SetupError::InvalidCancellationPolicy),
+            422,
+            "invalid_cancellation_policy",
+            "cancellationPolicy: lateWindowHours is 1 to 168; it names at least one fee, each {\"fixed\": minor units} from 1 to the service's price or {\"percent\": 1 to 100}.",
+        ),
+        (
+            ApiError::Payment(PaymentError::NotAFee),
+            422,
+            "not_a_fee",
+            "Only a fee the cancellation policy charged can be waived; correct other charges with an adjusting entry.",
+        ),
+        (
+            ApiError::Payment(PaymentError::FeeAlreadyWaived),
+            409,
+            "fee_already_waived",
+            "This fee was already waived.",
+        ),
+        (
+            ApiError::Payment(PaymentError::WaiverReasonReserved),
+            422,
+            "waiver_reason_reserved",
+            "arrived_late is recorded by checking in a patient marked a no-show; choose another reason.",
         ),
     ];
     for (error, status, code, detail) in cases {
