@@ -537,3 +537,42 @@ async fn embedded_no_shows_are_marked_automatically_once() {
 async fn dynamodb_local_no_shows_are_marked_automatically_once() {
     automatic(Stack::on(dynamodb_local_fixture().await).await).await;
 }
+
+/// Cancelling a series from a visit inside its window charges that visit's fee (once), and none
+/// for the later visits outside it.
+async fn series_cancelled_late(stack: Option<Stack>) {
+    let Some(stack) = stack else { return };
+    let demo = stack.seed().await;
+    let staff = stack.token("staff-1", &[Role::Staff]);
+    let (service, _) = service_with_policy(&stack, &demo).await;
+    let body = json!({"providerId": demo.providers[0], "serviceId": service, "start": "2026-11-30T14:00:00-05:00",
+                      "everyWeeks": 1, "count": 3, "patientId": DEMO_PATIENT});
+    let (status, series) = stack.post(&staff, "s-1", "/v1/series", body).await;
+    assert_eq!(status, StatusCode::CREATED, "{series}");
+    let first = series["occurrences"][0]["appointmentId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Sunday 20:00: Monday's 14:00 visit is 18 hours away.
+    advance_to(&stack, "2026-11-29T20:00:00-05:00");
+    let path = format!("/v1/series/{}/cancel", series["id"].as_str().unwrap());
+    let cancel = json!({"fromAppointmentId": first});
+    let (status, cancelled) = stack.post(&staff, "sc-1", &path, cancel.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{cancelled}");
+    let (status, again) = stack.post(&staff, "sc-1", &path, cancel).await;
+    assert_eq!((status, &again), (StatusCode::OK, &cancelled));
+    assert_eq!(
+        fees(&stack).await,
+        [("late_cancellation".into(), 4000, Value::Null)]
+    );
+}
+
+#[tokio::test]
+async fn embedded_a_series_cancelled_late_charges_one_fee() {
+    series_cancelled_late(Stack::on(embedded_fixture().await).await).await;
+}
+
+#[tokio::test]
+async fn dynamodb_local_a_series_cancelled_late_charges_one_fee() {
+    series_cancelled_late(Stack::on(dynamodb_local_fixture().await).await).await;
+}

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{Checker, commit_room, move_ops, pack, pending, reconcile};
 use crate::booking::changes::{cancel_ops, check_cutoff};
 use crate::booking::waitlist::{Freed, offer_freed_best_effort};
+use crate::common::fees;
 use crate::common::input::{body_start, reason_text};
 use crate::common::lookup::{now, offered_service, practice, provider};
 use crate::error::ApiError;
@@ -20,6 +21,7 @@ use crate::unit_of_work::refused;
 use crate::unit_of_work::{Actor, Audit, Idempotency, Reply, Write, commit};
 use domain::access::Caller;
 use domain::booking::{Appointment, Status};
+use domain::fees::FeeKind;
 use domain::ids::{AppointmentId, SeriesId};
 use domain::notify::{Kind as MessageKind, Message};
 use domain::refusals::BookingError;
@@ -148,8 +150,18 @@ pub async fn cancel_following(
             .get(&appointment_key(&appt.id), Consistency::Strong)
             .await?
             .ok_or(BookingError::SeriesChanged)?;
-        let (ops, _) =
+        let (mut ops, _) =
             cancel_ops(state, appt, &item, &practice, now, reason.as_deref(), false).await?;
+        // A visit inside its late-cancellation window costs its fee here too, as when it is
+        // cancelled alone (staff waive it when the practice cancelled).
+        if let Some(fee) = appt
+            .terms
+            .as_ref()
+            .and_then(|t| t.late_fee_at(appt.start, now))
+        {
+            let kind = FeeKind::LateCancellation;
+            ops.extend(fees::charge_ops(state, Actor::Caller(caller), appt, kind, fee, now).await?);
+        }
         let writes = ops
             .into_iter()
             .map(|op| Write::new(op).or(BookingError::SeriesChanged))
