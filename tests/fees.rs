@@ -168,6 +168,44 @@ async fn journey(stack: Option<Stack>) {
     let in_time = book(&stack, &jane, "b-in-time", &demo, &service, &at(26, 14)).await;
     let practice_cancels = book(&stack, &jane, "b-practice", &demo, &service, &at(24, 11)).await;
 
+    // A window longer than the provider's 24-hour cut-off: 32 hours before the visit she may not
+    // move it online (it would leave the window and cancel free); staff may.
+    let admin = stack.token("admin-1", &[Role::Admin]);
+    let long = json!({"name": "Long window", "durationMinutes": 60, "price": {"amount": 10_000, "currency": "USD"},
+                      "providerIds": [demo.providers[0]], "cancellationPolicy": {"lateWindowHours": 48, "lateCancellationFee": {"percent": 10}}});
+    let (status, long) = stack.post(&admin, "svc-long", "/v1/services", long).await;
+    assert_eq!(status, StatusCode::CREATED, "{long}");
+    let inside = book(
+        &stack,
+        &jane,
+        "b-inside",
+        &demo,
+        long["id"].as_str().unwrap(),
+        &at(24, 16),
+    )
+    .await;
+    let path = format!(
+        "/v1/appointments/{}/reschedule",
+        inside["id"].as_str().unwrap()
+    );
+    let (status, refused) = stack
+        .post(&jane, "r-inside", &path, json!({"start": at(30, 16)}))
+        .await;
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (StatusCode::CONFLICT, Some("inside_fee_window")),
+        "{refused}"
+    );
+    let (status, moved) = stack
+        .post(
+            &staff,
+            "r-inside-staff",
+            &path,
+            json!({"start": at(30, 16)}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{moved}");
+
     // The confirmation email states the policy.
     let recorder = Recorder::new();
     shared::notify::deliver_due(&stack.state, &delivery(&recorder), 100)
@@ -188,7 +226,27 @@ async fn journey(stack: Option<Stack>) {
     // Monday 18:00: the 14:00 visit on Tuesday is 20 hours away, inside the window (and past the
     // provider's 24-hour cut-off, which the fee answers for a patient's cancellation).
     advance_to(&stack, "2026-11-23T18:00:00-05:00");
-    let (status, cancelled) = cancel(&stack, &jane, "c-late", &late, json!({})).await;
+    // She is charged only a fee she accepted: without it (or with another amount) nothing is
+    // cancelled and the answer names the fee.
+    let fee = json!({"amount": 4000, "currency": "USD"});
+    for (key, body) in [
+        ("c-unaccepted", json!({})),
+        (
+            "c-other",
+            json!({"acceptFee": {"amount": 3999, "currency": "USD"}}),
+        ),
+    ] {
+        let (status, refused) = cancel(&stack, &jane, key, &late, body).await;
+        assert_eq!(
+            (status, refused["code"].as_str()),
+            (StatusCode::CONFLICT, Some("fee_applies")),
+            "{refused}"
+        );
+        assert_eq!(refused["fee"], fee);
+    }
+    assert!(fees(&stack).await.is_empty());
+    let (status, cancelled) =
+        cancel(&stack, &jane, "c-late", &late, json!({"acceptFee": fee})).await;
     assert_eq!(status, StatusCode::OK, "{cancelled}");
     assert_eq!(cancelled["fee"]["kind"], "late_cancellation");
     assert_eq!(
@@ -196,7 +254,7 @@ async fn journey(stack: Option<Stack>) {
         json!({"amount": 4000, "currency": "USD"})
     );
     // A retry gets the same answer; the fee exists once.
-    let (status, again) = cancel(&stack, &jane, "c-late", &late, json!({})).await;
+    let (status, again) = cancel(&stack, &jane, "c-late", &late, json!({"acceptFee": fee})).await;
     assert_eq!((status, &again), (StatusCode::OK, &cancelled));
     assert_eq!(
         fees(&stack).await,
@@ -491,6 +549,12 @@ async fn automatic(stack: Option<Stack>) {
     };
     assert_eq!(status_of(&missed).await, "no_show");
     assert_eq!(status_of(&came).await, "arrived");
+    // Checking in a no-show after the visit's end is refused: the mark and its fee stand.
+    let (status, late) = mark(&stack, &staff, "m-missed-late", &missed, "arrived").await;
+    assert_eq!(
+        (status, late["code"].as_str()),
+        (StatusCode::CONFLICT, Some("attendance_not_allowed"))
+    );
     // 13:20: the 13:00 visit is 20 minutes old, not yet due.
     advance_to(&stack, "2026-11-24T13:20:00-05:00");
     assert_eq!(sweep("run-3").await.unwrap().no_shows_marked, 0);

@@ -173,6 +173,9 @@ fn as_list(v: &Value) -> Vec<String> {
     }
 }
 
+/// Functions that write ledgers only to add the fees a booking change charges: puts alone.
+const LEDGER_PUT_ONLY: [&str; 2] = ["BookingFunction", "SweepFunction"];
+
 const TABLE_WRITES: [&str; 4] = [
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
@@ -229,6 +232,13 @@ fn the_template_grants_each_function_exactly_its_partitions() {
                         !as_list(keys).contains(&"KEYRING".to_owned())
                             || actions == ["dynamodb:PutItem"],
                         "{function}: KEYRING with {actions:?}"
+                    );
+                    // Functions that add fees to ledgers only put new entries there.
+                    assert!(
+                        !as_list(keys).contains(&"LEDGER#*".to_owned())
+                            || !LEDGER_PUT_ONLY.contains(&function.as_str())
+                            || actions == ["dynamodb:PutItem"],
+                        "{function}: LEDGER#* with {actions:?}"
                     );
                 }
                 _ => {

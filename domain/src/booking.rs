@@ -223,7 +223,8 @@ impl Appointment {
     /// The JSON view; `reason` only where the caller may read it (and the read is audited).
     /// Whether `to` may be recorded at `now`: a booked appointment is checked in (from
     /// [`CHECK_IN_EARLY_SECS`] before its start) or, once it started, marked a no-show; a no-show
-    /// who turns up late is checked in; an arrived patient's visit is completed once it started.
+    /// who turns up late is checked in (until the visit's end); an arrived patient's visit is
+    /// completed once it started.
     pub fn attendance(&self, to: Attendance, now: i64) -> Result<(), BookingError> {
         use Status::*;
         let allowed = matches!(
@@ -239,6 +240,11 @@ impl Appointment {
         };
         if now < opens {
             return Err(BookingError::AttendanceTooEarly);
+        }
+        // A no-show is checked in only while the visit lasts: later, the mark (and any fee it
+        // charged) stands, and only a waiver with a reason undoes the fee.
+        if self.status == NoShow && now >= self.end {
+            return Err(BookingError::AttendanceNotAllowed);
         }
         Ok(())
     }

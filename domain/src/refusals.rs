@@ -32,6 +32,10 @@ pub enum BookingError {
     AppointmentStarted,
     #[error("It is too close to the appointment to change it online; please call the practice.")]
     CutoffPassed,
+    #[error(
+        "The visit is inside its cancellation policy's window: it can no longer be moved online (cancelling costs the policy's fee); please call the practice."
+    )]
+    InsideFeeWindow,
     #[error("The appointment already starts then.")]
     SameStart,
     #[error("The appointment changed meanwhile; read it and try again.")]

@@ -99,6 +99,10 @@ pub enum ApiError {
     /// The service requires consents the patient has not signed (their current versions).
     #[error("consents required: {}", .0.len())]
     ConsentRequired(Vec<RequiredConsent>),
+    /// A patient's cancellation that would charge the policy's fee, which the request did not
+    /// accept (`acceptFee`): the fee, so the page can say it and ask again.
+    #[error("late-cancellation fee not accepted")]
+    FeeApplies(domain::money::Money),
     /// Occurrences of a series that cannot be booked as asked, each listed.
     #[error("series refused: {} conflicts", .0.len())]
     SeriesConflicts(Vec<domain::series::Conflict>),
@@ -202,6 +206,7 @@ impl ApiError {
                 | ApiError::Consent(_)
                 | ApiError::Form(_)
                 | ApiError::ConsentRequired(_)
+                | ApiError::FeeApplies(_)
                 | ApiError::Input(InputError::InvalidBodyTimestamp(_))
                 | ApiError::Input(InputError::IdempotencyKeyReused)
         )

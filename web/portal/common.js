@@ -35,6 +35,7 @@ export async function api(path, options = {}) {
     error.conflicts = body?.conflicts;
     error.documents = body?.documents;
     error.question = body?.question;
+    error.fee = body?.fee;
     error.status = response.status;
     throw error;
   }
@@ -44,9 +45,22 @@ export async function api(path, options = {}) {
 // A fresh key per user action: a retried click cannot do it twice.
 export const newKey = () => crypto.randomUUID();
 
-export function money(minor, currency) {
-  return new Intl.NumberFormat(undefined, { style: 'currency', currency }).format(minor / 100);
+// A currency's minor-unit digits (USD 2, JPY 0), as ISO 4217 has them.
+export function minorDigits(currency) {
+  try {
+    return new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits;
+  } catch {
+    return 2; // not a currency code: the API refuses it with its reason
+  }
 }
+
+// Minor units as money, in the currency's own digits.
+export function money(minor, currency) {
+  return new Intl.NumberFormat(undefined, { style: 'currency', currency }).format(minor / 10 ** minorDigits(currency));
+}
+
+// An amount typed in major units ("12.50") as minor units of `currency` (NaN when it is not one).
+export const toMinor = (text, currency) => Math.round(Number(text) * 10 ** minorDigits(currency));
 
 export function when(instant, zone = session.zone) {
   const format = (timeZone) =>

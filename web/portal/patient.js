@@ -2,7 +2,7 @@
 // (balance, paying, receipts), messages (feedback, notification choices) and the access log.
 import {
   $, api, cardWords, catalog, confirmButton, dateIn, dayLabel, describe, el, fail, fillProviders, fillServices, item,
-  list, money, newKey, session, show, startOfDayIn, statementTables, timeLabel, when, zoneName,
+  list, minorDigits, money, newKey, session, show, startOfDayIn, statementTables, timeLabel, toMinor, when, zoneName,
 } from './common.js';
 import { showAccessLog } from './proof.js';
 import { mountCardForm } from './stripe.js';
@@ -104,18 +104,33 @@ function changeControls(appointment, cutoffHours) {
   const fee = feeNow(appointment);
   const feeWords = fee ? ` Cancelling now costs a fee of ${fee} under the practice's cancellation policy.` : '';
   const visit = `${describe(appointment)}, ${when(appointment.start, appointment.timeZone)}`;
-  const key = newKey();
-  const cancel = confirmButton('Cancel this appointment', fee ? `Yes, cancel it and owe ${fee}` : 'Yes, cancel it', 'Keep it', async () => {
-    try {
-      const cancelled = await api(`/v1/appointments/${encodeURIComponent(appointment.id)}/cancel`, { method: 'POST', key, json: {} });
-      await loadAppointments();
-      $('book-status').textContent = '';
-      const charged = cancelled.fee ? ` A late cancellation fee of ${money(cancelled.fee.amount.amount, cancelled.fee.amount.currency)} is on your account (see Billing).` : '';
-      $('appointments-status').textContent = `Cancelled. It is now under past and cancelled appointments.${charged}`;
-    } catch (error) {
-      if (!error.signedOut) rule.textContent = `Not cancelled: ${error.message}`;
-    }
-  }, `Cancel this appointment: ${visit}`);
+  // The cancel button; `accepted`: the fee she agrees to, as the page showed it (the API charges
+  // no fee she did not accept, and names it when one applies).
+  const cancelButton = (accepted) => {
+    const key = newKey();
+    const shown = accepted ? money(accepted.amount, accepted.currency) : null;
+    return confirmButton('Cancel this appointment', shown ? `Yes, cancel it and owe ${shown}` : 'Yes, cancel it', 'Keep it', async () => {
+      try {
+        const json = accepted ? { acceptFee: accepted } : {};
+        const cancelled = await api(`/v1/appointments/${encodeURIComponent(appointment.id)}/cancel`, { method: 'POST', key, json });
+        await loadAppointments();
+        $('book-status').textContent = '';
+        const charged = cancelled.fee ? ` A late cancellation fee of ${money(cancelled.fee.amount.amount, cancelled.fee.amount.currency)} is on your account (see Billing).` : '';
+        $('appointments-status').textContent = `Cancelled. It is now under past and cancelled appointments.${charged}`;
+      } catch (error) {
+        if (error.signedOut) return;
+        if (error.code === 'fee_applies' && error.fee) {
+          // The window began after the page was drawn: say the fee and ask again.
+          rule.textContent = `Not cancelled yet: cancelling now costs a fee of ${money(error.fee.amount, error.fee.currency)} under the practice's cancellation policy.`;
+          cancel.replaceWith(cancel = cancelButton(error.fee));
+          cancel.querySelector('button')?.focus();
+          return;
+        }
+        rule.textContent = `Not cancelled: ${error.message}`;
+      }
+    }, `Cancel this appointment: ${visit}`);
+  };
+  let cancel = cancelButton(fee ? appointment.cancellationTerms.lateCancellationFee : null);
   if (Date.now() >= deadline) {
     if (!lateCancel) {
       rule.textContent = `It is less than ${cutoffHours} hours before the start: to cancel or change it, call the practice${practicePhone()}.`;
@@ -583,8 +598,10 @@ export async function loadBalance() {
   show('pay-choose', Boolean(due));
   if (due) {
     const outstanding = due.balance - due.processing;
-    $('pay-part').value = (outstanding / 100).toFixed(2);
-    $('pay-part').max = (outstanding / 100).toFixed(2);
+    const digits = minorDigits(due.currency);
+    $('pay-part').value = (outstanding / 10 ** digits).toFixed(digits);
+    $('pay-part').max = (outstanding / 10 ** digits).toFixed(digits);
+    $('pay-part').min = $('pay-part').step = (1 / 10 ** digits).toFixed(digits);
     $('pay-part-hint').textContent = `Up to ${money(outstanding, due.currency)}.`;
     payLabel();
   }
@@ -639,7 +656,7 @@ function allocate(balance) {
 // The pay button says what it pays.
 function payLabel() {
   const due = checkout.due;
-  const amount = Math.round(Number($('pay-part').value) * 100);
+  const amount = due ? toMinor($('pay-part').value, due.currency) : NaN;
   const valid = due && Number.isSafeInteger(amount) && amount >= 1 && amount <= due.balance - due.processing;
   $('pay-now').textContent = valid ? `Pay ${money(amount, due.currency)}` : 'Pay';
 }
@@ -675,7 +692,7 @@ async function startPayment(event) {
   const due = checkout.due;
   if (!due) return;
   const outstanding = due.balance - due.processing;
-  const amount = Math.round(Number($('pay-part').value) * 100);
+  const amount = toMinor($('pay-part').value, due.currency);
   if (!Number.isSafeInteger(amount) || amount < 1 || amount > outstanding) {
     $('pay-status').textContent = `Choose an amount from ${money(1, due.currency)} to ${money(outstanding, due.currency)}.`;
     $('pay-part').focus();

@@ -1,7 +1,7 @@
 // The staff console: the schedule (a day or a week of one provider or all, with attendance), patients found by
 // name, phone or date of birth, a patient's page (appointments, balance, a charge, a booking), feedback triage, and (administrators) the reports.
 import {
-  $, api, catalog, confirmButton, conflictRows, dateIn, dayLabel, describe, el, statementTables, fillProviders, fillServices, item, list, money, newKey,
+  $, api, catalog, confirmButton, conflictRows, dateIn, dayLabel, describe, el, statementTables, fillProviders, fillServices, item, list, money, newKey, toMinor,
   session, show, startOfDayIn, timeLabel, wallIn, when,
 } from './common.js';
 
@@ -103,7 +103,7 @@ function appointmentRow(a) {
     actions.append(button);
   };
   // What can be true now (the API checks it again).
-  if ((a.status === 'booked' && now >= start - 2 * 3600e3) || a.status === 'no_show') record('Check in', 'arrived');
+  if ((a.status === 'booked' && now >= start - 2 * 3600e3) || (a.status === 'no_show' && now < Date.parse(a.end))) record('Check in', 'arrived');
   if (a.status === 'booked' && now >= start) record('No-show', 'no_show');
   if (a.status === 'arrived' && now >= start) record('Completed', 'completed');
   if (a.status === 'booked' && now < start) actions.append(moveForm(a, who, time), cancelForm(a, who, time));
@@ -445,7 +445,7 @@ function seriesBlock(s, index, patient) {
 async function postCharge(event) {
   event.preventDefault();
   const description = $('charge-description').value.trim();
-  const amount = Math.round(Number($('charge-amount').value) * 100);
+  const amount = toMinor($('charge-amount').value, $('charge-currency').value);
   if (!description || !Number.isSafeInteger(amount) || amount <= 0) {
     $('charge-status').textContent = 'A charge needs a description and an amount greater than zero.';
     return;

@@ -108,6 +108,8 @@ pub struct FeeFact {
     pub currency: String,
     pub created_at: i64,
     pub amount: i64,
+    /// What is left of it after every adjustment (its waiver included) by the period's end.
+    pub net: i64,
     pub appointment: Option<String>,
     /// Waived: when, how much and why.
     pub waived: Option<(i64, i64, crate::fees::WaiverReason)>,

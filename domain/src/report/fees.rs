@@ -26,10 +26,7 @@ pub(super) fn section(facts: &Facts, split: &Split<'_>, out: &mut Sections) {
             ("fees charged", f.amount),
             ("of them waived", waived),
             ("of them collected", f.collected),
-            (
-                "of them outstanding",
-                (f.amount - waived - f.collected).max(0),
-            ),
+            ("of them outstanding", (f.net - f.collected).max(0)),
         ] {
             amounts.entry((currency, figure)).or_default()[i] += amount;
         }

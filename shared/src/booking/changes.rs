@@ -51,6 +51,23 @@ pub(crate) fn check_cutoff(
     check_changeable(caller, appt, provider, now, true)
 }
 
+/// A patient moves a visit booked under a late-cancellation fee only before its window: inside
+/// it, a move would take the visit out of the window and its cancellation free of the fee.
+pub(crate) fn check_fee_window(
+    caller: &Caller,
+    appt: &Appointment,
+    now: i64,
+) -> Result<(), ApiError> {
+    let inside = appt
+        .terms
+        .as_ref()
+        .is_some_and(|t| t.late_fee_at(appt.start, now).is_some());
+    if inside && !caller.is_staff() {
+        return Err(ApiError::Booking(BookingError::InsideFeeWindow));
+    }
+    Ok(())
+}
+
 /// As [`check_cutoff`]; `cutoff` false lets a patient past the cut-off (a cancellation whose
 /// lateness the policy's fee answers).
 fn check_changeable(
@@ -114,6 +131,7 @@ pub async fn reschedule(
     let provider = provider(state, &appt.provider).await?;
     let now = now(state);
     check_cutoff(caller, &appt, &provider, now)?;
+    check_fee_window(caller, &appt, now)?;
     let service = offered_service(state, &appt.service, &provider.id).await?;
     let cal = Calendar {
         rules: &provider.rules,
@@ -237,6 +255,10 @@ pub struct CancelRequest {
     /// cancellation policy charges no fee.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub by_practice: bool,
+    /// The late-cancellation fee the patient agreed to pay, as she was shown it: a patient's
+    /// cancellation that costs a fee is refused (`409 fee_applies`, naming it) without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accept_fee: Option<domain::money::Money>,
 }
 
 #[tracing::instrument(skip_all, fields(appointment = %id))]
@@ -264,6 +286,14 @@ pub async fn cancel(
         Some(terms) if !req.by_practice => terms.late_fee_at(appt.start, now),
         _ => None,
     };
+    // A patient is charged only the fee she accepted (the page shows it before the click); staff
+    // cancel on the patient's word, and may waive.
+    if let Some(fee) = fee
+        && !caller.is_staff()
+        && req.accept_fee != Some(fee)
+    {
+        return Err(ApiError::FeeApplies(fee));
+    }
     let (mut ops, cancelled) =
         cancel_ops(state, &appt, &item, &practice, now, reason.as_deref(), true).await?;
     let mut view = cancelled.view(&practice.zone, None);

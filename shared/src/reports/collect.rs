@@ -282,6 +282,7 @@ fn fee_facts(charges: &[Charge], ledgers: &BTreeMap<String, LedgerFact>, end: i6
                 currency: code.clone(),
                 created_at: c.created_at,
                 amount: c.total,
+                net,
                 appointment: c.appointment.as_ref().map(ToString::to_string),
                 waived,
                 collected: settled,

@@ -28,6 +28,9 @@ pub struct Problem {
     /// A refused answer: the question it is about.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub question: Option<String>,
+    /// A cancellation not sent with the fee it costs: the fee.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fee: Option<domain::money::Money>,
 }
 
 use crate::error::InputError as I;
@@ -85,6 +88,7 @@ fn refusal(e: &ApiError) -> Option<(StatusCode, &'static str)> {
             B::AppointmentCancelled => (CONFLICT, "appointment_cancelled"),
             B::AppointmentStarted => (CONFLICT, "appointment_started"),
             B::CutoffPassed => (CONFLICT, "cutoff_passed"),
+            B::InsideFeeWindow => (CONFLICT, "inside_fee_window"),
             B::SameStart => (INVALID, "same_start"),
             B::AppointmentChanged => (CONFLICT, "appointment_changed"),
             B::InvalidWindow => (INVALID, "invalid_range"),
@@ -172,6 +176,7 @@ fn refusal(e: &ApiError) -> Option<(StatusCode, &'static str)> {
         },
         ApiError::SeriesConflicts(_) => (CONFLICT, "series_conflicts"),
         ApiError::ConsentRequired(_) => (CONFLICT, "consent_required"),
+        ApiError::FeeApplies(_) => (CONFLICT, "fee_applies"),
         ApiError::Form(f) => {
             use domain::forms::FormError as F;
             match f {
@@ -249,6 +254,7 @@ impl ApiError {
             ApiError::Consent(e) => e.to_string(),
             ApiError::Form(e) => e.to_string(),
             ApiError::ConsentRequired(_) => "This service asks you to sign the documents listed in documents first (their current versions). Nothing was booked.".into(),
+            ApiError::FeeApplies(_) => "Cancelling now costs the late-cancellation fee named in fee, under the cancellation policy this visit was booked under. Nothing was cancelled; to cancel, send it again with acceptFee set to that fee.".into(),
             ApiError::SeriesConflicts(_) => "Some occurrences of the series cannot be booked: each is listed in conflicts with the nearest free starts that day. Nothing was booked; change the time, or send conflicts: skip to book the free ones.".into(),
             ApiError::Unauthorized(_) => "A valid bearer token is required.".into(),
             ApiError::Forbidden => "You may not do this.".into(),
@@ -280,6 +286,10 @@ impl ApiError {
             },
             question: match self {
                 ApiError::Form(f) => f.question().map(str::to_owned),
+                _ => None,
+            },
+            fee: match self {
+                ApiError::FeeApplies(fee) => Some(*fee),
                 _ => None,
             },
         }

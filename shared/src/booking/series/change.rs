@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Checker, commit_room, move_ops, pack, pending, reconcile};
-use crate::booking::changes::{cancel_ops, check_cutoff};
+use crate::booking::changes::{cancel_ops, check_cutoff, check_fee_window};
 use crate::booking::waitlist::{Freed, offer_freed_best_effort};
 use crate::common::fees;
 use crate::common::input::{body_start, reason_text};
@@ -251,6 +251,7 @@ pub async fn move_following(
     let moving = following(&series, &appts, &req.from_appointment_id, now, false)?;
     for (_, _, appt) in &moving {
         check_cutoff(caller, appt, &provider, now)?;
+        check_fee_window(caller, appt, now)?;
     }
     let starts = every_weeks_from(first, series.every_weeks, moving.len(), &practice.zone)?;
     if starts.first().is_some_and(|&s| s == moving[0].2.start) && moving.len() == 1 {

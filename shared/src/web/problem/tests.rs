@@ -547,6 +547,12 @@ fn every_refusal_keeps_its_status_code_and_text() {
             "No webhook signature matches a configured secret.",
         ),
         (
+            ApiError::Booking(BookingError::InsideFeeWindow),
+            409,
+            "inside_fee_window",
+            "The visit is inside its cancellation policy's window: it can no longer be moved online (cancelling costs the policy's fee); please call the practice.",
+        ),
+        (
             ApiError::Setup(SetupError::PolicyNeedsPrice),
             422,
             "policy_needs_price",
