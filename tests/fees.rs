@@ -629,6 +629,38 @@ async fn series_cancelled_late(stack: Option<Stack>) {
         fees(&stack).await,
         [("late_cancellation".into(), 4000, Value::Null)]
     );
+    // Corrected to nothing by an adjusting entry: nothing is left to waive, and the report owes
+    // nothing of it.
+    let fee_id = domain::fees::FeeKind::LateCancellation
+        .charge_id(&domain::ids::AppointmentId::parse(&first).unwrap());
+    let correction = json!({"patientId": DEMO_PATIENT, "currency": "USD", "adjusts": fee_id,
+                            "lineItems": [{"description": "Fee corrected", "amount": -4000}]});
+    let (status, corrected) = stack.post(&staff, "adj-1", "/v1/charges", correction).await;
+    assert_eq!(status, StatusCode::CREATED, "{corrected}");
+    let waive = json!({"patientId": DEMO_PATIENT, "reason": "goodwill"});
+    let (status, refused) = stack
+        .post(
+            &staff,
+            "w-left",
+            &format!("/v1/charges/{fee_id}/waive"),
+            waive,
+        )
+        .await;
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (StatusCode::CONFLICT, Some("fee_nothing_left")),
+        "{refused}"
+    );
+    let admin = stack.token("admin-1", &[Role::Admin]);
+    let (_, report) = stack
+        .get(&admin, "/v1/live-report?from=2026-11-29&to=2026-11-29")
+        .await;
+    let summary = report["tables"][0]["rows"].as_array().unwrap().clone();
+    let outstanding = summary
+        .iter()
+        .find(|r| r[0] == "fees" && r[1] == "of them outstanding")
+        .unwrap();
+    assert_eq!(outstanding[2], "0.00 USD", "{summary:?}");
 }
 
 #[tokio::test]

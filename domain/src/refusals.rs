@@ -278,6 +278,8 @@ pub enum PaymentError {
     NotAFee,
     #[error("This fee was already waived.")]
     FeeAlreadyWaived,
+    #[error("Corrections brought this fee to nothing: there is nothing left to waive.")]
+    FeeNothingLeft,
     #[error(
         "arrived_late is recorded by checking in a patient marked a no-show; choose another reason."
     )]

@@ -67,6 +67,10 @@ async function book() {
     await axe(p, 'the policy before booking');
     await p.getByRole('button', { name: 'Book this time' }).click();
     await p.locator('#booked').waitFor();
+    // The confirmation says what changes are left and the policy again.
+    const booked = await p.locator('#booked').innerText();
+    assert.match(booked, /Only the practice can move it now \(call them at [^)]+\); you can cancel it online\./, booked);
+    assert.match(booked, /Cancellation policy\nCancelling less than 24 hours before the visit costs a fee of 50\.00 USD\./, booked);
     // In her list: cancelling now costs the fee, said before the click.
     await nav(p, 'Appointments');
     const visit = p.locator('#upcoming li').filter({ hasText: /Tuesday, November 24.*2:00\sPM/ });

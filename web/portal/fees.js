@@ -17,7 +17,10 @@ export function showFees(patient, balance, appointments, reopen) {
     const what = `${FEE_WORDS[fee.fee] || fee.fee}: ${money(fee.total, fee.currency)}${visit ? ` · visit on ${dayLabel(visit.start, visit.timeZone || session.zone)}` : ''}`;
     const waiver = balance.charges.find((c) => c.adjusts === fee.id && c.waiver);
     if (waiver) return item(what, `Waived (${WAIVER_WORDS[waiver.waiver] || waiver.waiver}) on ${when(waiver.createdAt)}`);
-    const row = item(what, `Charged on ${when(fee.createdAt)}`);
+    // Corrections staff posted (adjusting entries) may have brought it down, or to nothing.
+    const left = fee.total + balance.charges.filter((c) => c.adjusts === fee.id).reduce((sum, c) => sum + c.total, 0);
+    if (left <= 0) return item(what, 'Corrected to nothing: nothing left to waive');
+    const row = item(what, `Charged on ${when(fee.createdAt)}${left < fee.total ? `; ${money(left, fee.currency)} left after corrections` : ''}`);
     const form = el('form', { className: 'actions' });
     const reason = el('select', { required: true });
     reason.append(new Option('Choose a reason', ''),
@@ -35,7 +38,10 @@ export function showFees(patient, balance, appointments, reopen) {
         $('chosen-fees-status').textContent = `Waived: ${what}.`;
         $('chosen-fees-status').focus();
       } catch (error) {
-        if (!error.signedOut) $('chosen-fees-status').textContent = `Not waived: ${error.message}`;
+        if (error.signedOut) return;
+        // Waived or corrected meanwhile (another screen): show her fees as they are now.
+        if (error.status === 409) await reopen(patient).catch(() => {});
+        $('chosen-fees-status').textContent = `Not waived: ${error.message}`;
       }
     });
     row.append(form);

@@ -71,7 +71,8 @@ async function loadAppointments() {
     row.append(changeControls(a, cutoffOf(a.providerId)));
     return row;
   }), 'No upcoming appointments.');
-  list('past', past.map((a) => item(describe(a), `${when(a.start, a.timeZone)}${a.status === 'cancelled' ? ' · cancelled' : ''}`)),
+  const PAST = { cancelled: ' · cancelled', no_show: ' · missed (marked a no-show)' };
+  list('past', past.map((a) => item(describe(a), `${when(a.start, a.timeZone)}${PAST[a.status] || ''}`)),
     'No past or cancelled appointments.');
   $('feedback-appointment').replaceChildren(new Option('None in particular', ''),
     ...appointments.map((a) => new Option(`${describe(a)}, ${dayLabel(a.start, a.timeZone)}`, a.id)));
@@ -330,12 +331,6 @@ function priceOf(serviceId) {
   return price ? money(price.amount, price.currency) : null;
 }
 
-// The service's cancellation policy in words, said before the click that books it.
-function policyOf(serviceId) {
-  const terms = catalog.services.find((s) => s.id === serviceId)?.cancellationTerms;
-  return terms ? ` Cancellation policy: ${terms.words.join(' ')}` : '';
-}
-
 // The fee cancelling now costs, in words, when the visit's terms charge one now.
 function feeNow(appointment) {
   const terms = appointment.cancellationTerms;
@@ -347,8 +342,10 @@ function feeNow(appointment) {
 function choose(chosen) {
   booking.chosen = { ...chosen, key: newKey() };
   const what = `${catalog.serviceName.get(chosen.service)} with ${catalog.providerName.get(chosen.provider)}`;
-  const lateCancel = Boolean(catalog.services.find((s) => s.id === chosen.service)?.cancellationTerms?.lateCancellationFee);
-  const rule = cutoffRule(chosen.start, cutoffOf(chosen.provider), chosen.timeZone, lateCancel) + (booking.moving ? '' : policyOf(chosen.service));
+  // The policy the visit is (moving: was) booked under.
+  const terms = booking.moving ? booking.moving.cancellationTerms : catalog.services.find((s) => s.id === chosen.service)?.cancellationTerms;
+  const lateCancel = Boolean(terms?.lateCancellationFee);
+  const rule = cutoffRule(chosen.start, cutoffOf(chosen.provider), chosen.timeZone, lateCancel) + (terms ? ` Cancellation policy: ${terms.words.join(' ')}` : '');
   const price = priceOf(chosen.service);
   const where = catalog.practice?.contact?.address;
   $('confirm-text').textContent = booking.moving
@@ -460,9 +457,16 @@ function showBooked(appointment, moved) {
   const contact = catalog.practice?.contact || {};
   const price = priceOf(appointment.serviceId);
   const deadline = Date.parse(appointment.start) - cutoffOf(appointment.providerId) * 3600e3;
-  const rule = Date.now() >= deadline
-    ? `Only the practice can move or cancel it now (call them${practicePhone()}).`
-    : `You can move or cancel it online until ${when(new Date(deadline).toISOString(), zone)}.`;
+  const terms = appointment.cancellationTerms;
+  const lateCancel = Boolean(terms?.lateCancellationFee);
+  let rule = `You can move or cancel it online until ${when(new Date(deadline).toISOString(), zone)}.`;
+  if (Date.now() >= deadline) {
+    rule = lateCancel
+      ? `Only the practice can move it now (call them${practicePhone()}); you can cancel it online.`
+      : `Only the practice can move or cancel it now (call them${practicePhone()}).`;
+  } else if (lateCancel) {
+    rule = `You can move it online until ${when(new Date(deadline).toISOString(), zone)}, and cancel it online up to its start.`;
+  }
   $('booked-title').textContent = moved ? 'Moved: your new time' : 'Booked';
   const details = [
     ['What', describe(appointment)],
@@ -470,6 +474,7 @@ function showBooked(appointment, moved) {
     ['Where', contact.address || catalog.practice?.name || 'At the practice'],
     ...(price ? [['Price', price]] : []),
     ['Changes', contact.phone && !rule.includes(contact.phone) ? `${rule} The practice's phone: ${contact.phone}.` : rule],
+    ...(terms ? [['Cancellation policy', terms.words.join(' ')]] : []),
   ];
   $('booked-details').replaceChildren(...details.flatMap(([term, text]) => [el('dt', { textContent: term }), el('dd', { textContent: text })]));
   const link = $('add-to-calendar');

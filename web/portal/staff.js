@@ -93,7 +93,8 @@ function appointmentRow(a) {
       try {
         const recorded = await api(`/v1/appointments/${encodeURIComponent(a.id)}/attendance`, { method: 'POST', key, json: { status } });
         await showCalendar();
-        const fee = recorded.fee ? ` ${FEE_WORDS[recorded.fee.kind]} of ${money(recorded.fee.amount.amount, recorded.fee.amount.currency)} charged under the cancellation policy.` : '';
+        let fee = recorded.fee ? ` ${FEE_WORDS[recorded.fee.kind]} of ${money(recorded.fee.amount.amount, recorded.fee.amount.currency)} charged under the cancellation policy.` : '';
+        if (a.status === 'no_show' && status === 'arrived' && a.cancellationTerms?.noShowFee) fee = ' The missed appointment fee her no-show mark charged is waived.';
         $('calendar-status').textContent = `${who}, ${time}: ${STATE_LABEL[status].toLowerCase()}.${fee}`;
         $('calendar-status').focus();
       } catch (error) {
@@ -234,7 +235,12 @@ function cancelForm(a, who, time) {
     el('label', { htmlFor: reasonId, textContent: 'Reason (optional; kept with the appointment)' }), reason);
   // Booked under a late-cancellation fee: the practice's own cancellation charges none.
   const byPractice = el('input', { type: 'checkbox' });
-  if (a.cancellationTerms?.lateCancellationFee) {
+  const terms = a.cancellationTerms;
+  if (terms?.lateCancellationFee) {
+    // Inside the window the fee is said before the click.
+    const inside = Date.now() > Date.parse(a.start) - terms.lateWindowHours * 3600e3;
+    const fee = money(terms.lateCancellationFee.amount, terms.lateCancellationFee.currency);
+    if (inside) confirm.append(el('p', { className: 'muted', textContent: `Inside the cancellation policy's window: cancelling charges her the late-cancellation fee of ${fee}, unless the practice cancels.` }));
     confirm.append(el('label', { className: 'choice' }, byPractice, ' The practice cancels (no late-cancellation fee)'));
   }
   confirm.append(el('div', { className: 'actions' }, yes, no));

@@ -49,8 +49,11 @@ pub async fn waive(
     }
     let net = ledger.net_of(fee_id);
     let waiver_id = WaiverReason::waiver_id(fee_id);
-    if net <= 0 || ledger.charges.iter().any(|c| c.id == waiver_id) {
+    if ledger.charges.iter().any(|c| c.id == waiver_id) {
         return Err(ApiError::Payment(PaymentError::FeeAlreadyWaived));
+    }
+    if net <= 0 {
+        return Err(ApiError::Payment(PaymentError::FeeNothingLeft));
     }
     let now = state.clock.now().as_second();
     let waiver = waiver_charge(state, fee, net, req.reason, now).await?;

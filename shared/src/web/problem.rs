@@ -160,6 +160,7 @@ fn refusal(e: &ApiError) -> Option<(StatusCode, &'static str)> {
             P::NothingDue => (INVALID, "nothing_due"),
             P::NotAFee => (INVALID, "not_a_fee"),
             P::FeeAlreadyWaived => (CONFLICT, "fee_already_waived"),
+            P::FeeNothingLeft => (CONFLICT, "fee_nothing_left"),
             P::WaiverReasonReserved => (INVALID, "waiver_reason_reserved"),
             P::PaymentInProgress => (CONFLICT, "payment_in_progress"),
             P::PaymentExists => (CONFLICT, "payment_exists"),

@@ -577,6 +577,12 @@ fn every_refusal_keeps_its_status_code_and_text() {
             "This fee was already waived.",
         ),
         (
+            ApiError::Payment(PaymentError::FeeNothingLeft),
+            409,
+            "fee_nothing_left",
+            "Corrections brought this fee to nothing: there is nothing left to waive.",
+        ),
+        (
             ApiError::Payment(PaymentError::WaiverReasonReserved),
             422,
             "waiver_reason_reserved",
