@@ -456,6 +456,11 @@ async fn a_hand_computed_week() {
             (&json!("pass"), &json!(2), &json!("100.0%"))
         );
     }
+    // The week's one dispute: opened for fraud (the processor's reason), lost.
+    assert_eq!(
+        table(&report, "disputes"),
+        &vec![json!(["fraudulent", "lost", 1, 0])]
+    );
     // Owed at the week's end: 150.00 + 80.00 charged; 150.00 paid, less 40.00 refunded and the
     // 50.00 the lost dispute took back: 170.00 on 2 charges.
     assert_eq!(

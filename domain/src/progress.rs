@@ -282,6 +282,37 @@ pub struct DisputeObservation {
     pub withdrawn: bool,
     pub reinstated: bool,
     pub outcome: Option<DisputeOutcome>,
+    /// The card network's reason, as one of [`DISPUTE_REASONS`].
+    pub reason: Option<&'static str>,
+}
+
+/// The reasons a processor gives for a dispute (Stripe's documented `reason` values); any other
+/// is `other`, so no free text reaches the record.
+pub const DISPUTE_REASONS: [&str; 15] = [
+    "bank_cannot_process",
+    "check_returned",
+    "credit_not_processed",
+    "customer_initiated",
+    "debit_not_authorized",
+    "duplicate",
+    "fraudulent",
+    "general",
+    "incorrect_account_details",
+    "insufficient_funds",
+    "noncompliant",
+    "product_not_received",
+    "product_unacceptable",
+    "subscription_canceled",
+    "unrecognized",
+];
+
+/// A dispute's reason as we keep it: one of [`DISPUTE_REASONS`], or `other`.
+pub fn dispute_reason(code: &str) -> &'static str {
+    DISPUTE_REASONS
+        .iter()
+        .find(|r| **r == code)
+        .copied()
+        .unwrap_or("other")
 }
 
 /// A refund's merged state.
@@ -302,6 +333,9 @@ pub struct Dispute {
     pub reinstated: bool,
     pub outcome: Option<DisputeOutcome>,
     pub closed_at: Option<i64>,
+    /// Absent on disputes recorded before reasons were kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl Dispute {
@@ -399,7 +433,12 @@ impl Progress {
                 reinstated: false,
                 outcome: None,
                 closed_at: None,
+                reason: None,
             });
+            // Every event of a dispute names the same reason; the first one seen stays.
+            if e.reason.is_none() {
+                e.reason = d.reason.map(str::to_owned);
+            }
             e.amount = e.amount.max(d.amount);
             e.opened_at = e.opened_at.min(o.created);
             e.withdrawn |= d.withdrawn;
@@ -579,6 +618,7 @@ mod tests {
             withdrawn,
             reinstated: outcome == Some(DisputeOutcome::Won),
             outcome,
+            reason: Some("fraudulent"),
         };
         vec![
             Observation {
@@ -612,6 +652,23 @@ mod tests {
                 ..obs("evt_d_closed", 160)
             },
         ]
+    }
+
+    #[test]
+    fn a_dispute_reason_is_a_known_code_or_other() {
+        assert_eq!(dispute_reason("fraudulent"), "fraudulent");
+        assert_eq!(
+            dispute_reason("product_not_received"),
+            "product_not_received"
+        );
+        for free_text in [
+            "",
+            "Fraudulent",
+            "patient said the visit never happened",
+            "<b>",
+        ] {
+            assert_eq!(dispute_reason(free_text), "other", "{free_text}");
+        }
     }
 
     #[test]

@@ -106,6 +106,8 @@ async function day() {
       await missed.waitFor();
       if (label === 'desktop') {
         await missed.getByRole('button', { name: /^No-show/ }).click();
+        await axe(p, 'a no-show asked once more, naming the fee');
+        await missed.getByRole('button', { name: 'Yes, mark a no-show and charge $150.00' }).click();
         await status.filter({ hasText: 'no-show. Missed appointment fee of $150.00 charged under the cancellation policy.' }).waitFor();
         await axe(p, 'a no-show charged');
       }

@@ -218,7 +218,8 @@ export function statementTables(balance, visits) {
       const visit = c.appointmentId && visits.get(c.appointmentId);
       const items = c.lineItems.map((l) => `${l.description} (${money(l.amount, currency)})`).join('; ');
       const what = `${c.adjusts ? 'Correction: ' : ''}${items}${visit ? ` · visit on ${dayLabel(visit.start, visit.timeZone || session.zone)}` : ''}`;
-      rows.push({ at: Date.parse(c.createdAt), what, charged: c.total, paid: 0 });
+      // A correction sorts after what it corrects, even within the same second.
+      rows.push({ at: Date.parse(c.createdAt), after: c.adjusts ? 1 : 0, what, charged: c.total, paid: 0 });
     }
     for (const p of balance.payments.filter((p) => p.amount.currency === currency && p.status === 'succeeded')) {
       const at = Date.parse(p.createdAt);
@@ -226,7 +227,7 @@ export function statementTables(balance, visits) {
       if (p.refunded) rows.push({ at: at + 1, what: `Refunded to ${cardWords(p.card)}`, charged: 0, paid: -p.refunded });
       if (p.disputed) rows.push({ at: at + 2, what: 'Taken back by a card dispute', charged: 0, paid: -p.disputed });
     }
-    rows.sort((a, b) => a.at - b.at);
+    rows.sort((a, b) => a.at - b.at || (a.after || 0) - (b.after || 0));
     let running = 0;
     const body = rows.map((r) => {
       running += r.charged - r.paid;

@@ -87,9 +87,7 @@ function appointmentRow(a) {
   const actions = el('div', { className: 'actions' });
   const record = (label, status) => {
     const key = newKey();
-    const button = el('button', { type: 'button', className: 'secondary', textContent: label });
-    button.setAttribute('aria-label', `${label}: ${who}, ${time}`);
-    button.addEventListener('click', async () => {
+    const act = async () => {
       try {
         const recorded = await api(`/v1/appointments/${encodeURIComponent(a.id)}/attendance`, { method: 'POST', key, json: { status } });
         await showCalendar();
@@ -100,7 +98,17 @@ function appointmentRow(a) {
       } catch (error) {
         if (!error.signedOut) $('calendar-status').textContent = `Not recorded: ${error.message}`;
       }
-    });
+    };
+    // A no-show that charges a fee is asked once more, naming the fee.
+    const fee = status === 'no_show' && a.cancellationTerms?.noShowFee;
+    if (fee) {
+      const amount = money(fee.amount, fee.currency);
+      actions.append(confirmButton(label, `Yes, mark a no-show and charge ${amount}`, 'Keep it booked', act, `${label}: ${who}, ${time}`));
+      return;
+    }
+    const button = el('button', { type: 'button', className: 'secondary', textContent: label });
+    button.setAttribute('aria-label', `${label}: ${who}, ${time}`);
+    button.addEventListener('click', act);
     actions.append(button);
   };
   // What can be true now (the API checks it again).

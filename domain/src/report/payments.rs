@@ -17,6 +17,8 @@ pub(super) fn section(facts: &Facts, split: &Split<'_>, out: &mut Sections) {
     let mut refunds_failed = [0usize; 2];
     let (mut opened, mut won, mut lost) = ([0usize; 2], [0usize; 2], [0usize; 2]);
     let mut disputed: BTreeMap<String, [i64; 2]> = BTreeMap::new();
+    // Disputes opened in each period, by reason and where they stand now.
+    let mut by_reason: Counts<(String, &str)> = Counts::default();
     for p in &facts.payments {
         // Disputes and failed refunds count in the period they happened in.
         for (at, _) in &p.failed_refunds {
@@ -28,6 +30,13 @@ pub(super) fn section(facts: &Facts, split: &Split<'_>, out: &mut Sections) {
             if let Some(i) = split.of(d.opened_at) {
                 opened[i] += 1;
                 disputed.entry(p.currency.clone()).or_default()[i] += d.amount;
+                let outcome = match d.outcome {
+                    Some(DisputeOutcome::Won) => "won",
+                    Some(DisputeOutcome::Lost) => "lost",
+                    None => "open",
+                };
+                let reason = d.reason.as_deref().unwrap_or("not given").replace('_', " ");
+                by_reason.add((reason, outcome), i);
             }
             if let Some(i) = d.closed_at.and_then(|t| split.of(t)) {
                 match d.outcome {
@@ -149,6 +158,19 @@ pub(super) fn section(facts: &Facts, split: &Split<'_>, out: &mut Sections) {
                     int(*b),
                     text(percent(*b, created[1])),
                 ]
+            })
+            .collect(),
+        chart: None,
+    });
+    out.tables.push(Table {
+        name: "disputes",
+        title: "Disputes opened, by reason and outcome",
+        columns: vec!["reason", "outcome", "this period", "previous period"],
+        rows: by_reason
+            .0
+            .iter()
+            .map(|((reason, outcome), [a, b])| {
+                vec![text(reason.clone()), text(*outcome), int(*a), int(*b)]
             })
             .collect(),
         chart: None,

@@ -270,11 +270,13 @@ pub async fn cancel(
     req: CancelRequest,
 ) -> Result<Reply, ApiError> {
     let reason = reason_text(req.reason)?;
-    if req.by_practice {
-        caller.authorize_staff()?;
-    }
     let target = Audit::new("appointment.cancel", "appointment", id.as_str());
-    let (appt, item) = loadable(state, caller, id, target).await?;
+    let (appt, item) = loadable(state, caller, id, target.clone()).await?;
+    // Only staff say the practice cancelled (a refusal is in the log, naming the patient).
+    if req.by_practice {
+        let allowed = caller.authorize_staff().map_err(ApiError::from);
+        refused(state, caller, target.about(&appt.patient), allowed).await?;
+    }
     let practice = practice(state).await?;
     let provider = provider(state, &appt.provider).await?;
     let now = now(state);

@@ -9,7 +9,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::codec::payments::ChargeCodec;
 use crate::store::{Condition, TransactOp};
-use crate::unit_of_work::{Audit, Idempotency, Reply, Write, commit};
+use crate::unit_of_work::{Audit, Idempotency, Reply, Write, commit, refused};
 use domain::access::Caller;
 use domain::fees::WaiverReason;
 use domain::ids::{ChargeId, PatientId};
@@ -33,7 +33,10 @@ pub async fn waive(
     fee_id: &ChargeId,
     req: WaiveRequest,
 ) -> Result<Reply, ApiError> {
-    caller.authorize_staff()?;
+    // A refusal is in the log, naming the patient the request named.
+    let target = Audit::new("fee.waive", "charge", fee_id.as_str()).about(&req.patient_id);
+    let allowed = caller.authorize_staff().map_err(ApiError::from);
+    refused(state, caller, target, allowed).await?;
     if req.reason == WaiverReason::ArrivedLate {
         // Recorded by the check-in of a patient marked a no-show, not chosen by hand.
         return Err(ApiError::Payment(PaymentError::WaiverReasonReserved));

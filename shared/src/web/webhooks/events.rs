@@ -72,6 +72,8 @@ struct ClaimObject {
     currency: Option<String>,
     payment_intent: Option<String>,
     status: Option<String>,
+    /// A dispute's reason.
+    reason: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -266,6 +268,7 @@ fn claim(kind: &str, object: serde_json::Value, base: Observation) -> Result<Eve
                 withdrawn: stage == "funds_withdrawn",
                 reinstated: stage == "funds_reinstated",
                 outcome,
+                reason: o.reason.as_deref().map(domain::progress::dispute_reason),
             }),
             ..base
         }
