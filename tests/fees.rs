@@ -163,7 +163,21 @@ async fn journey(stack: Option<Stack>) {
         .find(|s| s["id"] == service.as_str())
         .unwrap();
     assert_eq!(listed["cancellationTerms"], terms);
-    let late = book(&stack, &jane, "b-late", &demo, &service, &at(24, 14)).await;
+    // Booked with the policy version she was shown; one that changed since is refused.
+    let stale = json!({"providerId": demo.providers[0], "serviceId": service, "start": at(24, 14), "acceptedPolicyVersion": "0123456789abcdef"});
+    let (status, refused) = stack
+        .post(&jane, "b-stale", "/v1/appointments", stale)
+        .await;
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (StatusCode::CONFLICT, Some("policy_changed")),
+        "{refused}"
+    );
+    let accepted = json!({"providerId": demo.providers[0], "serviceId": service, "start": at(24, 14), "acceptedPolicyVersion": terms["version"]});
+    let (status, late) = stack
+        .post(&jane, "b-late", "/v1/appointments", accepted)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{late}");
     assert_eq!(late["cancellationTerms"], terms);
     let in_time = book(&stack, &jane, "b-in-time", &demo, &service, &at(26, 14)).await;
     let practice_cancels = book(&stack, &jane, "b-practice", &demo, &service, &at(24, 11)).await;
@@ -456,6 +470,19 @@ async fn journey(stack: Option<Stack>) {
             );
         }
         assert_eq!(practica_tests::audits(&items, "fee.waive").len(), 2);
+        // The booking's own entry names the policy version it was made under.
+        let booked = practica_tests::audits(&items, "appointment.create")
+            .into_iter()
+            .find(|e| {
+                e.get(shared::store::attr::ENTITY_ID).and_then(|v| v.as_s()) == late["id"].as_str()
+            })
+            .expect("the booking's entry");
+        assert_eq!(
+            booked
+                .get(shared::store::attr::DOCUMENT_HASH)
+                .and_then(|v| v.as_s()),
+            terms["version"].as_str()
+        );
     }
 }
 

@@ -36,6 +36,10 @@ pub enum BookingError {
         "The visit is inside its cancellation policy's window: it can no longer be moved online (cancelling costs the policy's fee); please call the practice."
     )]
     InsideFeeWindow,
+    #[error(
+        "The service's cancellation policy changed since it was shown: read it again (GET /v1/services) and book with its new version."
+    )]
+    PolicyChanged,
     #[error("The appointment already starts then.")]
     SameStart,
     #[error("The appointment changed meanwhile; read it and try again.")]

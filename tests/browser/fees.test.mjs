@@ -110,6 +110,10 @@ async function day() {
         await missed.getByRole('button', { name: 'Yes, mark a no-show and charge $150.00' }).click();
         await status.filter({ hasText: 'no-show. Missed appointment fee of $150.00 charged under the cancellation policy.' }).waitFor();
         await axe(p, 'a no-show charged');
+        // The calendar page's feeds, loaded when asked for (feeds.js): each provider's.
+        await p.getByRole('button', { name: 'Show calendar feeds' }).click();
+        await p.locator('#feeds h3', { hasText: 'Dr. Ana Rivera' }).waitFor();
+        await axe(p, 'the calendar feeds');
       }
       assert.match(await missed.innerText(), /· No-show/);
       await missed.getByRole('button', { name: /^Details: / }).click();

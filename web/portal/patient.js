@@ -345,6 +345,7 @@ function choose(chosen) {
   // The policy the visit is (moving: was) booked under.
   const terms = booking.moving ? booking.moving.cancellationTerms : catalog.services.find((s) => s.id === chosen.service)?.cancellationTerms;
   const lateCancel = Boolean(terms?.lateCancellationFee);
+  if (!booking.moving && terms) booking.chosen.policyVersion = terms.version;
   const rule = cutoffRule(chosen.start, cutoffOf(chosen.provider), chosen.timeZone, lateCancel) + (terms ? ` Cancellation policy: ${terms.words.join(' ')}` : '');
   const price = priceOf(chosen.service);
   const where = catalog.practice?.contact?.address;
@@ -370,7 +371,11 @@ async function book(event) {
       appointment = await api('/v1/appointments', {
         method: 'POST',
         key: chosen.key,
-        json: { providerId: chosen.provider, serviceId: chosen.service, start: chosen.start, ...(reason ? { reason } : {}) },
+        json: {
+          providerId: chosen.provider, serviceId: chosen.service, start: chosen.start, ...(reason ? { reason } : {}),
+          // The policy she was just shown: one changed since is refused, not silently agreed to.
+          ...(chosen.policyVersion ? { acceptedPolicyVersion: chosen.policyVersion } : {}),
+        },
       });
     }
   } catch (error) {
@@ -385,6 +390,14 @@ async function book(event) {
         show('consents-needed', false);
         $('confirm').requestSubmit();
       });
+      return;
+    }
+    if (error.code === 'policy_changed') {
+      // Read the policy again and show it before she books.
+      const { loadCatalog } = await import('./common.js');
+      await loadCatalog().catch((e) => fail('', e));
+      choose(booking.chosen);
+      $('book-status').textContent = `${verb}: the practice changed this service's cancellation policy. Read it again below and book if you agree.`;
       return;
     }
     if (error.code === 'slot_taken') {

@@ -38,6 +38,11 @@ pub struct BookRequest {
     pub hold_id: Option<HoldId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patient_id: Option<PatientId>,
+    /// The version of the cancellation policy the patient was shown (`cancellationTerms.version`
+    /// of the service): a policy changed since is refused (`409 policy_changed`), so what she
+    /// accepted is what the appointment keeps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted_policy_version: Option<String>,
 }
 
 /// A hold the caller may book from: theirs, for this slot, not expired.
@@ -107,6 +112,11 @@ pub async fn book(
     let patient = acting_for(caller, req.patient_id)?;
     let reason = reason_text(req.reason)?;
     let slot = requested_slot(state, &req.provider_id, &req.service_id, &req.start).await?;
+    if let Some(accepted) = &req.accepted_policy_version
+        && slot.service.terms().map(|t| t.version).as_ref() != Some(accepted)
+    {
+        return Err(ApiError::Booking(BookingError::PolicyChanged));
+    }
     let (practice, provider) = (&slot.practice, &slot.provider);
     let now = slot.now;
     let appt = Appointment {
@@ -211,8 +221,13 @@ pub async fn book(
         writes
     };
     let reply = Reply::created(&appt.view(&practice.zone, reason.as_deref()))?.with_patient_data();
-    let audit =
+    let mut audit =
         Audit::new("appointment.create", "appointment", appt.id.as_str()).about(&appt.patient);
+    // The log's entry names the policy the visit was booked under (what she was shown and agreed
+    // to: the evidence a disputed fee needs).
+    if let Some(terms) = &appt.terms {
+        audit = audit.document(&terms.version);
+    }
     let allowance = allowance(
         caller,
         practice,

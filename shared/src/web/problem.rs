@@ -89,6 +89,7 @@ fn refusal(e: &ApiError) -> Option<(StatusCode, &'static str)> {
             B::AppointmentStarted => (CONFLICT, "appointment_started"),
             B::CutoffPassed => (CONFLICT, "cutoff_passed"),
             B::InsideFeeWindow => (CONFLICT, "inside_fee_window"),
+            B::PolicyChanged => (CONFLICT, "policy_changed"),
             B::SameStart => (INVALID, "same_start"),
             B::AppointmentChanged => (CONFLICT, "appointment_changed"),
             B::InvalidWindow => (INVALID, "invalid_range"),

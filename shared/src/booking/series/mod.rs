@@ -480,10 +480,13 @@ pub(crate) fn materialize_ops(
         );
         ops.push(booked.put());
     }
+    let mut audit =
+        Audit::new("appointment.create", "appointment", appt.id.as_str()).about(&appt.patient);
+    if let Some(terms) = &appt.terms {
+        audit = audit.document(&terms.version);
+    }
     ops.push(TransactOp::Put {
-        item: Audit::new("appointment.create", "appointment", appt.id.as_str())
-            .about(&appt.patient)
-            .item(state, actor),
+        item: audit.item(state, actor),
         condition: Some(Condition::ItemAbsent),
     });
     ops

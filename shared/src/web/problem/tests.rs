@@ -553,6 +553,12 @@ fn every_refusal_keeps_its_status_code_and_text() {
             "The visit is inside its cancellation policy's window: it can no longer be moved online (cancelling costs the policy's fee); please call the practice.",
         ),
         (
+            ApiError::Booking(BookingError::PolicyChanged),
+            409,
+            "policy_changed",
+            "The service's cancellation policy changed since it was shown: read it again (GET /v1/services) and book with its new version.",
+        ),
+        (
             ApiError::Setup(SetupError::PolicyNeedsPrice),
             422,
             "policy_needs_price",
