@@ -217,6 +217,9 @@ pub struct Appointment {
     pub series: Option<SeriesId>,
     /// The cancellation policy it was booked under (fees come from these, not today's policy).
     pub terms: Option<crate::fees::Terms>,
+    /// Cancelled by the practice (staff said so): no late-cancellation fee, and not counted as
+    /// the patient's late cancellation.
+    pub by_practice: bool,
 }
 
 impl Appointment {
@@ -266,6 +269,9 @@ impl Appointment {
         }
         if let Some(terms) = &self.terms {
             v["cancellationTerms"] = terms.view();
+        }
+        if self.by_practice {
+            v["cancelledByPractice"] = true.into();
         }
         if let Some(reason) = reason {
             v["reason"] = reason.into();

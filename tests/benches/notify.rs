@@ -142,6 +142,7 @@ async fn main() {
             from_hold: None,
             series: None,
             terms: None,
+            by_practice: false,
         };
         let reminder = Message::new(Kind::Reminder, &appt.patient, NOW - 60, NOW - 86_400).about(
             &appt.id,

@@ -156,6 +156,7 @@ async fn load(dir: &std::path::Path) {
             from_hold: None,
             series: None,
             terms: None,
+            by_practice: false,
         };
         let p = a.patient.to_string();
         items.push(entry(

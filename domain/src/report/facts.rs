@@ -99,6 +99,8 @@ pub struct AppointmentFact {
     pub no_show: bool,
     /// The late-cancellation window of the policy it was booked under, in seconds.
     pub late_window: Option<i64>,
+    /// Cancelled by the practice (not the patient's late cancellation).
+    pub by_practice: bool,
 }
 
 /// A fee the cancellation policy charged, and what became of it by the time of the report.

@@ -57,7 +57,7 @@ pub(super) fn section(facts: &Facts, split: &Split<'_>, out: &mut Sections) {
 
 /// Per provider: visits that began in each period, the share marked no-shows, and the share of
 /// appointments due in it cancelled late (inside the policy's window, or the provider's cut-off
-/// for a visit booked under no policy).
+/// for a visit booked under no policy), the practice's own cancellations left out.
 fn rates(facts: &Facts, split: &Split<'_>) -> Table {
     let cutoff: BTreeMap<&str, i64> = facts
         .providers
@@ -69,7 +69,11 @@ fn rates(facts: &Facts, split: &Split<'_>) -> Table {
         if &*e.action != "appointment.cancel" || &*e.outcome != "success" {
             continue;
         }
-        if let Some(a) = facts.appointments.get(&*e.entity_id) {
+        if let Some(a) = facts
+            .appointments
+            .get(&*e.entity_id)
+            .filter(|a| !a.by_practice)
+        {
             let window = a
                 .late_window
                 .unwrap_or_else(|| cutoff.get(a.provider.as_str()).copied().unwrap_or(0));

@@ -134,6 +134,7 @@ pub async fn book(
         from_hold: req.hold_id.clone(),
         series: None,
         terms: slot.service.terms(),
+        by_practice: false,
     };
     let hold = match &req.hold_id {
         Some(id) => Some(usable_hold(state, id, &appt.patient, &appt, now).await?),

@@ -296,8 +296,11 @@ pub async fn cancel(
     {
         return Err(ApiError::FeeApplies(fee));
     }
-    let (mut ops, cancelled) =
-        cancel_ops(state, &appt, &item, &practice, now, reason.as_deref(), true).await?;
+    let why = Cancelling {
+        reason: reason.as_deref(),
+        by_practice: req.by_practice,
+    };
+    let (mut ops, cancelled) = cancel_ops(state, &appt, &item, &practice, now, why, true).await?;
     let mut view = cancelled.view(&practice.zone, None);
     if let Some(amount) = fee {
         let kind = FeeKind::LateCancellation;
@@ -322,6 +325,13 @@ pub async fn cancel(
     Ok(reply)
 }
 
+/// Why an appointment is cancelled: the reason given (sealed), and whether the practice cancelled.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Cancelling<'a> {
+    pub reason: Option<&'a str>,
+    pub by_practice: bool,
+}
+
 /// The writes that cancel a booked appointment: its lock units given back, the appointment and
 /// the patient's copy marked cancelled (with the sealed reason, if given), the notice, and its
 /// allowance slot released. Returns them with the cancelled appointment.
@@ -331,13 +341,15 @@ pub(crate) async fn cancel_ops(
     item: &Item,
     practice: &Practice,
     now: i64,
-    reason: Option<&str>,
+    why: Cancelling<'_>,
     notice: bool,
 ) -> Result<(Vec<TransactOp>, Appointment), ApiError> {
     let id = &appt.id;
+    let reason = why.reason;
     let cancelled = Appointment {
         status: Status::Cancelled,
         version: appt.version + 1,
+        by_practice: why.by_practice,
         ..appt.clone()
     };
     let mut ops: Vec<TransactOp> = units(appt.occupied.0, appt.occupied.1)

@@ -195,6 +195,8 @@ pub const FORMS_EVERY: &str = "forms_every";
 /// A service's cancellation policy (JSON); the terms an appointment was booked under (JSON).
 pub const CANCELLATION_POLICY: &str = "cancellation_policy";
 pub const TERMS: &str = "terms";
+/// Set on an appointment the practice cancelled.
+pub const BY_PRACTICE: &str = "by_practice";
 /// What a fee charge is for; the reason code of the entry that waives one.
 pub const FEE_KIND: &str = "fee_kind";
 pub const WAIVER_REASON: &str = "waiver_reason";

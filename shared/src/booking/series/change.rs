@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Checker, commit_room, move_ops, pack, pending, reconcile};
-use crate::booking::changes::{cancel_ops, check_cutoff, check_fee_window};
+use crate::booking::changes::{Cancelling, cancel_ops, check_cutoff, check_fee_window};
 use crate::booking::waitlist::{Freed, offer_freed_best_effort};
 use crate::common::fees;
 use crate::common::input::{body_start, reason_text};
@@ -150,8 +150,11 @@ pub async fn cancel_following(
             .get(&appointment_key(&appt.id), Consistency::Strong)
             .await?
             .ok_or(BookingError::SeriesChanged)?;
-        let (mut ops, _) =
-            cancel_ops(state, appt, &item, &practice, now, reason.as_deref(), false).await?;
+        let why = Cancelling {
+            reason: reason.as_deref(),
+            by_practice: false,
+        };
+        let (mut ops, _) = cancel_ops(state, appt, &item, &practice, now, why, false).await?;
         // A visit inside its late-cancellation window costs its fee here too, as when it is
         // cancelled alone (staff waive it when the practice cancelled).
         if let Some(fee) = appt

@@ -445,6 +445,7 @@ pub(crate) fn occurrence_appointment(
         from_hold: None,
         series: Some(series.id.clone()),
         terms: service.terms(),
+        by_practice: false,
     }
 }
 

@@ -318,6 +318,7 @@ impl AppointmentCodec for Appointment {
                 Some(_) => Some(parsed(item, attr::SERIES_ID, SeriesId::parse)?),
             },
             terms: optional_json(item, attr::TERMS)?,
+            by_practice: matches!(item.get(attr::BY_PRACTICE), Some(AttrValue::Bool(true))),
         })
     }
 }
@@ -351,6 +352,9 @@ fn plain(record: &Appointment, mut item: Item) -> Item {
     }
     if let Some(terms) = &record.terms {
         item.set(attr::TERMS, json_text(terms));
+    }
+    if record.by_practice {
+        item.set(attr::BY_PRACTICE, true);
     }
     item
 }
