@@ -1228,3 +1228,38 @@ async fn the_practice_says_where_it_is_and_how_to_call_it() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(stack.get(&jane, "/v1/practice").await.1["contact"], moved);
 }
+
+/// A data directory's clock only moves forward: `practica serve` refuses to start earlier than
+/// its audit log was last signed (the entries it wrote then could not enter the log), and starts
+/// at that instant or later.
+#[tokio::test]
+async fn serve_refuses_a_clock_earlier_than_the_data_has_seen() {
+    use domain::clock::Clock as _;
+    let stack = Stack::embedded();
+    stack.seed().await;
+    let signer = shared::adapters::local_signer::LocalSigner::generate().unwrap();
+    practica_tests::seal_log(&stack, &signer).await;
+    let on = |offset: i64| {
+        let mut state = stack.state.clone();
+        let now = stack.clock.now().as_second() + offset;
+        state.clock = Arc::new(domain::clock::ManualClock::new(
+            jiff::Timestamp::from_second(now).unwrap(),
+        ));
+        state
+    };
+    assert!(
+        practica_cli::serve::clock_moves_forward(&on(0))
+            .await
+            .is_ok()
+    );
+    assert!(
+        practica_cli::serve::clock_moves_forward(&on(3600))
+            .await
+            .is_ok()
+    );
+    let refused = practica_cli::serve::clock_moves_forward(&on(-3600))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("a clock only moves forward"), "{refused}");
+}

@@ -31,7 +31,8 @@ enum Command {
         data: PathBuf,
         /// Run the practice's clock from this instant (RFC 3339) instead of now, e.g. to try the
         /// front desk's day at 11:00 on a weekday: bookings, portal sign-ins, jobs and the audit
-        /// log follow it (`practica token` does not). Only on a fresh data directory, moving forward.
+        /// log follow it (`practica token` does not). A used data directory only moves forward: a
+        /// start earlier than its audit log was last signed is refused.
         #[arg(long)]
         clock_start: Option<String>,
     },

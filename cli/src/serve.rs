@@ -210,6 +210,29 @@ async fn openapi() -> impl axum::response::IntoResponse {
 }
 
 /// Serves until Ctrl-C.
+/// A data directory's clock only moves forward: started earlier than its audit log was last
+/// signed, the server would write entries the log can no longer take in (they would sort before
+/// what it already holds, and `practica audit verify` would fail), so it refuses to start.
+pub async fn clock_moves_forward(state: &AppState) -> anyhow::Result<()> {
+    let latest = shared::audit::stored::latest_checkpoint(&*state.table)
+        .await
+        .map_err(|e| anyhow::anyhow!("reading the audit log: {e}"))?;
+    // A checkpoint's sort key is `<size>#<Unix seconds it was signed at>`.
+    let signed = latest.and_then(|l| l.name.rsplit('#').next()?.parse::<i64>().ok());
+    let now = state.clock.now().as_second();
+    if let Some(signed) = signed
+        && now < signed
+    {
+        let at = jiff::Timestamp::from_second(signed)
+            .map_or_else(|_| signed.to_string(), |t| t.to_string());
+        anyhow::bail!(
+            "this data directory's audit log was signed at {at}, after the clock's start: a clock \
+             only moves forward (start it at or after that instant, or use a fresh --data directory)"
+        );
+    }
+    Ok(())
+}
+
 pub async fn run(
     port: u16,
     data: &Path,
@@ -218,6 +241,7 @@ pub async fn run(
     // An empty data directory gets the demo practice, so the portal has something to show.
     let seeded = {
         let state = crate::local::offline_state_on(data, clock.clone())?;
+        clock_moves_forward(&state).await?;
         // Its messages and feeds link to the port it is served on.
         let portal = (port != 0).then(|| format!("http://127.0.0.1:{port}/"));
         crate::demo::seed_for(&state, portal)
