@@ -76,6 +76,8 @@ async function book() {
     const visit = p.locator('#upcoming li').filter({ hasText: /Tuesday, November 24.*2:00\sPM/ });
     await visit.getByText(/You can still cancel online\. Cancelling now costs a fee of \$50\.00 under the practice's cancellation policy\./).waitFor();
     await visit.getByRole('button', { name: /^Cancel this appointment/ }).click();
+    // The answer costs money: the focus is on "Keep it", so a stray Enter charges nothing.
+    assert.equal(await p.evaluate(() => document.activeElement.textContent), 'Keep it');
     await axe(p, 'cancelling inside the window');
     await visit.getByRole('button', { name: 'Yes, cancel it and owe $50.00' }).click();
     await p.locator('#appointments-status', { hasText: 'A late cancellation fee of $50.00 is on your account (see Billing).' }).waitFor();
@@ -106,6 +108,7 @@ async function day() {
       await missed.waitFor();
       if (label === 'desktop') {
         await missed.getByRole('button', { name: /^No-show/ }).click();
+        assert.equal(await p.evaluate(() => document.activeElement.textContent), 'Keep it booked');
         await axe(p, 'a no-show asked once more, naming the fee');
         await missed.getByRole('button', { name: 'Yes, mark a no-show and charge $150.00' }).click();
         await status.filter({ hasText: 'no-show. Missed appointment fee of $150.00 charged under the cancellation policy.' }).waitFor();

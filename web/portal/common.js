@@ -157,7 +157,9 @@ export function list(id, rows, empty) {
 }
 
 // A button that asks once more before it acts ("Cancel this appointment" → "Yes, cancel it").
-export function confirmButton(label, yesLabel, noLabel, action, name = null) {
+// `careful`: the answer costs money, so the focus lands on "no" (a stray Enter keeps things as
+// they are).
+export function confirmButton(label, yesLabel, noLabel, action, name = null, careful = false) {
   const box = el('div');
   const ask = el('button', { type: 'button', className: 'secondary', textContent: label });
   // Among repeated buttons, the accessible name says which item it acts on.
@@ -165,7 +167,7 @@ export function confirmButton(label, yesLabel, noLabel, action, name = null) {
   const yes = el('button', { type: 'button', textContent: yesLabel });
   const no = el('button', { type: 'button', className: 'secondary', textContent: noLabel });
   const confirm = el('div', { className: 'actions', hidden: true }, yes, no);
-  ask.addEventListener('click', () => { ask.hidden = true; confirm.hidden = false; yes.focus(); });
+  ask.addEventListener('click', () => { ask.hidden = true; confirm.hidden = false; (careful ? no : yes).focus(); });
   no.addEventListener('click', () => { confirm.hidden = true; ask.hidden = false; ask.focus(); });
   yes.addEventListener('click', () => action());
   // Escape means "no", as on a dialog.

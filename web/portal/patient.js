@@ -129,7 +129,7 @@ function changeControls(appointment, cutoffHours) {
         }
         rule.textContent = `Not cancelled: ${error.message}`;
       }
-    }, `Cancel this appointment: ${visit}`);
+    }, `Cancel this appointment: ${visit}`, Boolean(accepted));
   };
   let cancel = cancelButton(fee ? appointment.cancellationTerms.lateCancellationFee : null);
   if (Date.now() >= deadline) {

@@ -103,7 +103,7 @@ function appointmentRow(a) {
     const fee = status === 'no_show' && a.cancellationTerms?.noShowFee;
     if (fee) {
       const amount = money(fee.amount, fee.currency);
-      actions.append(confirmButton(label, `Yes, mark a no-show and charge ${amount}`, 'Keep it booked', act, `${label}: ${who}, ${time}`));
+      actions.append(confirmButton(label, `Yes, mark a no-show and charge ${amount}`, 'Keep it booked', act, `${label}: ${who}, ${time}`, true));
       return;
     }
     const button = el('button', { type: 'button', className: 'secondary', textContent: label });
