@@ -88,14 +88,15 @@ async fn seal_lines(
         .await?)
 }
 
-/// The entry that waives `fee` (what is left of it after earlier adjustments) for `reason`.
+/// The entry that waives `fee` (what is left of it after earlier adjustments) for `reason`, with
+/// its line items (sealed in the entry).
 pub async fn waiver_charge(
     state: &AppState,
     fee: &Charge,
     net: i64,
     reason: WaiverReason,
     now: i64,
-) -> Result<Charge, ApiError> {
+) -> Result<(Charge, [LineItem; 1]), ApiError> {
     let lines = [LineItem {
         description: "Fee waived".to_owned().into(),
         amount: -net,
@@ -113,7 +114,7 @@ pub async fn waiver_charge(
         waiver: Some(reason),
     };
     waiver.sealed_lines = seal_lines(state, &waiver, &lines).await?;
-    Ok(waiver)
+    Ok((waiver, lines))
 }
 
 /// How a reply shows the fee a change charged.
@@ -147,7 +148,7 @@ pub async fn arrived_late_ops(
     if waived || net <= 0 {
         return Ok(Vec::new());
     }
-    let waiver = waiver_charge(state, fee, net, WaiverReason::ArrivedLate, now).await?;
+    let (waiver, _) = waiver_charge(state, fee, net, WaiverReason::ArrivedLate, now).await?;
     let audit = Audit::new("fee.waive", "charge", fee_id.as_str()).about(&appt.patient);
     Ok(vec![
         ledger::claim(&ledger),

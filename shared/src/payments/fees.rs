@@ -13,7 +13,6 @@ use crate::unit_of_work::{Audit, Idempotency, Reply, Write, commit, refused};
 use domain::access::Caller;
 use domain::fees::WaiverReason;
 use domain::ids::{ChargeId, PatientId};
-use domain::ledger::LineItem;
 use domain::refusals::PaymentError;
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -59,7 +58,7 @@ pub async fn waive(
         return Err(ApiError::Payment(PaymentError::FeeNothingLeft));
     }
     let now = state.clock.now().as_second();
-    let waiver = waiver_charge(state, fee, net, req.reason, now).await?;
+    let (waiver, lines) = waiver_charge(state, fee, net, req.reason, now).await?;
     let writes = vec![
         Write::new(ledger::claim(&ledger)).or(PaymentError::BalanceChanged),
         Write::new(TransactOp::Put {
@@ -68,10 +67,6 @@ pub async fn waive(
         })
         .or(PaymentError::FeeAlreadyWaived),
     ];
-    let lines = [LineItem {
-        description: "Fee waived".to_owned().into(),
-        amount: -net,
-    }];
     let reply = Reply::created(&waiver.view_with(&lines))?.with_patient_data();
     let audit = Audit::new("fee.waive", "charge", fee_id.as_str()).about(&fee.patient);
     Ok(commit(state, caller, Some(idem), writes, audit, reply).await?)
