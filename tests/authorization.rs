@@ -423,6 +423,31 @@ async fn every_route_role_and_ownership() {
             [201, 403, 403, 403, 201, 201, 401, 403],
         ),
         case(
+            "GET",
+            "/v1/cards",
+            None,
+            [200, 200, 403, 403, 422, 422, 401, 403],
+        ),
+        case(
+            "GET",
+            "/v1/cards?patientId=patient-jane",
+            None,
+            [200, 403, 403, 403, 200, 200, 401, 403],
+        ),
+        // Only a patient saves a card (and only once she signed the card authorisation).
+        case(
+            "POST",
+            "/v1/cards/setup",
+            Some(json!({})),
+            [409, 409, 403, 403, 403, 403, 401, 403],
+        ),
+        case(
+            "POST",
+            "/v1/cards/remove",
+            Some(json!({"patientId": "patient-jane", "paymentMethodId": "pm_none"})),
+            [404, 403, 403, 403, 404, 404, 401, 403],
+        ),
+        case(
             "POST",
             "/v1/feedback",
             Some(json!({"category": "care", "text": "Kind staff."})),

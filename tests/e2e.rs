@@ -8,6 +8,7 @@ mod audit_on_moto;
 mod authorization;
 mod booking;
 mod busy_calendars;
+mod cards;
 mod consents;
 mod data_template;
 mod email_verification;

@@ -123,6 +123,9 @@ async fn every_fixture_runs_on_the_release_binaries() {
         ("createCharge", &staff, 201),
         ("waiveFee", &staff, 422),
         ("createPaymentIntent", &jane, 201),
+        ("getCard", &jane, 200),
+        ("setupCard", &jane, 409),
+        ("removeCard", &jane, 404),
         ("stripeWebhook", "", 200),
         ("stripeWebhook-charge", "", 200),
         ("stripeWebhook", "", 200),
@@ -192,6 +195,8 @@ async fn every_fixture_runs_on_the_release_binaries() {
             "leaveWaitlist" => assert_eq!(body["removed"], true, "{body}"),
             "createCharge" => charge = body["id"].as_str().unwrap().to_owned(),
             "waiveFee" => assert_eq!(body["code"], "not_a_fee"),
+            "setupCard" => assert_eq!(body["code"], "consent_required"),
+            "removeCard" => assert_eq!(body["code"], "no_card_on_file"),
             "createPaymentIntent" => assert_eq!(body["clientSecret"], "pi_fixture_1_secret_x"),
             "getBalance" => {
                 assert_eq!(body["balances"][0]["balance"], 5000, "{body}");

@@ -300,6 +300,10 @@ async fn every_payment_and_webhook_event_runs_through_the_lambda_conversion() {
         // A charge staff posted is not a fee: the route answers, nothing is waived.
         ("waiveFee", &staff, StatusCode::UNPROCESSABLE_ENTITY),
         ("createPaymentIntent", &jane, StatusCode::CREATED),
+        ("getCard", &jane, StatusCode::OK),
+        // She has not signed the card authorisation: nothing is set up.
+        ("setupCard", &jane, StatusCode::CONFLICT),
+        ("removeCard", &jane, StatusCode::NOT_FOUND),
         ("stripeWebhook", "", StatusCode::OK),
         ("stripeWebhook-charge", "", StatusCode::OK),
         ("stripeWebhook", "", StatusCode::OK),
@@ -316,6 +320,8 @@ async fn every_payment_and_webhook_event_runs_through_the_lambda_conversion() {
         match *op {
             "createCharge" => charge = body["id"].as_str().unwrap().to_owned(),
             "waiveFee" => assert_eq!(body["code"], "not_a_fee"),
+            "setupCard" => assert_eq!(body["code"], "consent_required"),
+            "removeCard" => assert_eq!(body["code"], "no_card_on_file"),
             _ => {}
         }
         assert_eq!(headers["x-request-id"], format!("evt-{op}"));

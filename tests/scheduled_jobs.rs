@@ -3,7 +3,7 @@
 //! expired hold once (a second run finds nothing) and refuses events no schedule sends.
 
 use http::StatusCode;
-use practica_tests::Stack;
+use practica_tests::{FixtureProcessor, Stack};
 use serde_json::{Value, json};
 use shared::auth::Role;
 
@@ -53,9 +53,15 @@ async fn the_sweep_removes_an_expired_hold_once() {
     let calendars = practica_tests::public_calendars();
     // (holds removed, offers made, series reservations given back) by one run.
     let run = async |request_id: &str| {
-        let done = sweep::run(&stack.state, &calendars, event.clone(), request_id)
-            .await
-            .unwrap();
+        let done = sweep::run(
+            &stack.state,
+            &calendars,
+            &FixtureProcessor,
+            event.clone(),
+            request_id,
+        )
+        .await
+        .unwrap();
         let n = |name: &str| done[name].as_u64().unwrap_or(u64::MAX);
         (n("removed"), n("offered"), n("seriesReleased"))
     };
@@ -76,7 +82,7 @@ async fn the_sweep_removes_an_expired_hold_once() {
         fixture("schedule-report-weekly.json"),
         json!({"detail": {"job": "holds-sweep"}}),
     ] {
-        let e = sweep::run(&stack.state, &calendars, wrong, "req-3")
+        let e = sweep::run(&stack.state, &calendars, &FixtureProcessor, wrong, "req-3")
             .await
             .unwrap_err();
         let diagnostic: lambda_runtime::Diagnostic = e.into();

@@ -597,6 +597,7 @@ async fn a_series_that_stops_half_way_leaves_nothing_visible_and_is_given_back()
     let done = sweep::run(
         &stack.state,
         &practica_tests::public_calendars(),
+        &practica_tests::FixtureProcessor,
         event.clone(),
         "req-early",
     )
@@ -607,6 +608,7 @@ async fn a_series_that_stops_half_way_leaves_nothing_visible_and_is_given_back()
     let done = sweep::run(
         &stack.state,
         &practica_tests::public_calendars(),
+        &practica_tests::FixtureProcessor,
         event,
         "req-late",
     )

@@ -47,6 +47,7 @@ const WRITERS: &[(&str, &[&str])] = &[
             "WAITLIST#*",
             "FEEDBACK#*",
             "LEDGER#*",
+            "PROCESSOR_TASKS",
             "MSG#*",
             "AUDIT#*",
             "IDEM#*",
@@ -56,11 +57,28 @@ const WRITERS: &[(&str, &[&str])] = &[
     ),
     (
         "PaymentsFunction",
-        &["LEDGER#*", "INTENT#*", "AUDIT#*", "IDEM#*", "COUNTER#*"],
+        &[
+            "LEDGER#*",
+            "INTENT#*",
+            "CUSTOMER#*",
+            "SETUP#*",
+            "PAYMENT_METHOD#*",
+            "AUDIT#*",
+            "IDEM#*",
+            "COUNTER#*",
+        ],
     ),
     (
         "WebhooksFunction",
-        &["WEBHOOK#*", "LEDGER#*", "MSG#*", "AUDIT#*", "COUNTER#*"],
+        &[
+            "WEBHOOK#*",
+            "LEDGER#*",
+            "PAYMENT_METHOD#*",
+            "PROCESSOR_TASKS",
+            "MSG#*",
+            "AUDIT#*",
+            "COUNTER#*",
+        ],
     ),
     (
         "SweepFunction",
@@ -73,6 +91,8 @@ const WRITERS: &[(&str, &[&str])] = &[
             "BUSYCAL#*",
             "WAITLIST#*",
             "LEDGER#*",
+            "INTENT#*",
+            "PROCESSOR_TASKS",
             "MSG#*",
             "AUDIT#*",
         ],
@@ -510,6 +530,9 @@ async fn each_function_writes_only_the_partitions_it_is_granted() {
         ("createCharge", &staff),
         ("waiveFee", &staff),
         ("createPaymentIntent", &jane),
+        ("getCard", &jane),
+        ("setupCard", &jane),
+        ("removeCard", &jane),
         ("stripeWebhook", ""),
         ("stripeWebhook-charge", ""),
         ("standardWebhook", ""),
@@ -538,7 +561,10 @@ async fn each_function_writes_only_the_partitions_it_is_granted() {
         let function = owner(e["routeKey"].as_str().unwrap());
         let (status, body) = http(&routers[function], &e).await;
         // Waiving the charge staff posted is refused (it is no fee) after the ledger was read.
-        let refused = *op == "waiveFee" && body["code"] == "not_a_fee";
+        // Setting up a card before signing the authorisation, and removing none, are refused.
+        let refused = (*op == "waiveFee" && body["code"] == "not_a_fee")
+            || (*op == "setupCard" && body["code"] == "consent_required")
+            || (*op == "removeCard" && body["code"] == "no_card_on_file");
         assert!(
             status.is_success() || *op == "get-me-no-token" || refused,
             "{op}: {status} {body}"
@@ -596,6 +622,7 @@ async fn each_function_writes_only_the_partitions_it_is_granted() {
     sweep::run(
         &functions["SweepFunction"].state,
         &practica_tests::public_calendars(),
+        &practica_tests::FixtureProcessor,
         event("schedule-sweep.json", &[]),
         "req-sweep",
     )

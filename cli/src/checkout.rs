@@ -1,7 +1,7 @@
 //! The local test card form's back end, in `practica serve` only (never in a Lambda binary): the
 //! portal's pay page, where production mounts the processor's own card element, shows a clearly
 //! labelled form whose outcomes complete the sandbox intent through the same signed-webhook path
-//! as `practica pay`. The page then waits for the balance to show what the webhooks recorded; this
+//! as `practica pay`; and the form that saves a test card on file (`/local/sandbox-setup`). The page then waits for the balance to show what the webhooks recorded; this
 //! route's answer only says the processor's events were sent.
 
 use std::sync::Arc;
@@ -19,8 +19,10 @@ use shared::web::ApiJson;
 use tower::ServiceExt as _;
 
 use crate::sandbox::{CompleteError, Completion, SandboxProcessor, Which};
+use crate::sandbox_cards::TestCard;
 
 pub const SANDBOX_PAY_PATH: &str = "/local/sandbox-pay";
+pub const SANDBOX_SETUP_PATH: &str = "/local/sandbox-setup";
 
 /// What the local form may ask the sandbox for: the outcomes a practice tests its pay page with.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -77,6 +79,7 @@ pub fn routes(
 ) -> Router {
     Router::new()
         .route(SANDBOX_PAY_PATH, post(pay))
+        .route(SANDBOX_SETUP_PATH, post(save))
         .with_state(Checkout {
             sandbox,
             config,
@@ -85,23 +88,73 @@ pub fn routes(
         })
 }
 
+/// Posts one signed event body to the webhooks function's router, as a processor's delivery does;
+/// returns the answer's status and body.
+pub async fn deliver_to(
+    webhooks: axum::Router,
+    bytes: Vec<u8>,
+    signature: String,
+) -> anyhow::Result<(u16, String)> {
+    let request = axum::http::Request::post("/v1/webhooks/stripe")
+        .header("stripe-signature", signature)
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(bytes))?;
+    let response = webhooks.oneshot(request).await?;
+    let status = response.status().as_u16();
+    let body = axum::body::to_bytes(response.into_body(), 64 * 1024).await?;
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Save {
+    /// The secret of the setup intent the page was given (`POST /v1/cards/setup`).
+    client_secret: String,
+    card: TestCard,
+}
+
+/// `POST /local/sandbox-setup`: saves a test card with a sandbox setup intent, as the
+/// processor's card form in setup mode does; the card is on file once the webhooks say so.
+async fn save(
+    State(checkout): State<Checkout>,
+    ApiJson(body): ApiJson<Save>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let deliver = |bytes, signature| deliver_to(checkout.webhooks.clone(), bytes, signature);
+    let sent = checkout
+        .sandbox
+        .confirm_setup(
+            &body.client_secret,
+            body.card,
+            &checkout.config.stripe,
+            deliver,
+        )
+        .await
+        .map_err(ApiError::Unexpected)?
+        .ok_or(ApiError::NotFound)?;
+    answered(sent)
+}
+
+/// The route's answer once the events were delivered: the webhook route must have accepted each.
+fn answered(
+    sent: Vec<(String, u16, String)>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    if let Some((kind, status, _)) = sent.iter().find(|(_, status, _)| *status >= 300) {
+        return Err(ApiError::Unexpected(anyhow::anyhow!(
+            "the webhook route answered {kind} with {status}"
+        )));
+    }
+    let events: Vec<_> = sent.iter().map(|(kind, _, _)| kind.as_str()).collect();
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({ "sent": events })),
+    ))
+}
+
 async fn pay(
     State(checkout): State<Checkout>,
     ApiJson(body): ApiJson<Pay>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let deliver = |bytes: Vec<u8>, signature: String| {
-        let webhooks = checkout.webhooks.clone();
-        async move {
-            let request = axum::http::Request::post("/v1/webhooks/stripe")
-                .header("stripe-signature", signature)
-                .header("content-type", "application/json")
-                .body(axum::body::Body::from(bytes))?;
-            let response = webhooks.oneshot(request).await?;
-            let status = response.status().as_u16();
-            let body = axum::body::to_bytes(response.into_body(), 64 * 1024).await?;
-            anyhow::Ok((status, String::from_utf8_lossy(&body).into_owned()))
-        }
-    };
+    let deliver = |bytes, signature| deliver_to(checkout.webhooks.clone(), bytes, signature);
     let sent = checkout
         .sandbox
         .complete(
@@ -118,14 +171,5 @@ async fn pay(
             CompleteError::BadRefund => ApiError::Unexpected(anyhow::anyhow!("not a refund")),
             CompleteError::Unexpected(e) => ApiError::Unexpected(e),
         })?;
-    if let Some((kind, status, _)) = sent.iter().find(|(_, status, _)| *status >= 300) {
-        return Err(ApiError::Unexpected(anyhow::anyhow!(
-            "the webhook route answered {kind} with {status}"
-        )));
-    }
-    let events: Vec<_> = sent.iter().map(|(kind, _, _)| kind.as_str()).collect();
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(serde_json::json!({ "sent": events })),
-    ))
+    answered(sent)
 }

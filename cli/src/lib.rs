@@ -11,6 +11,7 @@ pub mod portal;
 pub mod publish;
 pub mod report;
 pub mod sandbox;
+pub mod sandbox_cards;
 pub mod serve;
 
 /// An S3 client for `sdk`, path-style when the endpoint is overridden (emulators, VPC endpoints).

@@ -245,15 +245,20 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Sweep { data } => {
-            let swept = serve::sweep(&data).await?;
+            let serve::Swept { booking, collected } = serve::sweep(&data).await?;
             println!(
                 "expired holds removed: {}; waitlist offers made: {}; series reservations given back: {}; \
-                 other calendars read: {} (failed: {})",
-                swept.removed,
-                swept.offered,
-                swept.series_released,
-                swept.calendars_fetched,
-                swept.calendars_failed
+                 other calendars read: {} (failed: {}); no-shows marked: {}; \
+                 fees charged to cards on file: {} (declined: {}, left for the next run: {})",
+                booking.removed,
+                booking.offered,
+                booking.series_released,
+                booking.calendars_fetched,
+                booking.calendars_failed,
+                booking.no_shows_marked,
+                collected.fees_charged,
+                collected.fees_declined,
+                collected.deferred,
             );
             Ok(())
         }

@@ -18,11 +18,16 @@ use crate::pages::page_response;
 
 pub const DEMO_SIGN_IN_PATH: &str = "/local/demo-sign-in";
 /// The site's files (`web/portal/`), compiled in: path, body, content type.
-pub const FILES: [(&str, &str, &str); 15] = [
+pub const FILES: [(&str, &str, &str); 16] = [
     ("/", include_str!("../../web/portal/index.html"), HTML),
     (
         "/portal/app.js",
         include_str!("../../web/portal/app.js"),
+        JS,
+    ),
+    (
+        "/portal/cards.js",
+        include_str!("../../web/portal/cards.js"),
         JS,
     ),
     (

@@ -9,9 +9,14 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use std::sync::Arc;
+
 use shared::payments::processor::{
-    Cancel, Intent, IntentRequest, PaymentProcessor, ProcessorError, ProcessorKey,
+    Cancel, Intent, IntentRequest, OffSessionCharge, OffSessionRequest, PaymentProcessor,
+    ProcessorError, ProcessorKey, SetupRequest,
 };
+
+use crate::sandbox_cards::{TestCard, with_cards};
 use shared::web::webhooks::signature::WebhookSecrets;
 
 /// One intent the sandbox created.
@@ -29,6 +34,9 @@ pub struct SandboxIntent {
     /// `requires_payment_method`, `succeeded` or `canceled`, as at Stripe.
     #[serde(default = "requires_payment_method")]
     pub status: String,
+    /// Why an off-session charge of a saved card failed (`authentication_required`, a decline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
 }
 
 fn requires_payment_method() -> String {
@@ -37,10 +45,14 @@ fn requires_payment_method() -> String {
 
 pub struct SandboxProcessor {
     path: PathBuf,
+    /// Customers, setup intents and saved cards ([`crate::sandbox_cards`]).
+    cards: PathBuf,
     lock: tokio::sync::Mutex<()>,
+    /// The time of the events an off-session charge or a detach queues.
+    clock: Arc<dyn domain::clock::Clock>,
 }
 
-fn unavailable(e: impl Into<anyhow::Error>) -> ProcessorError {
+pub(crate) fn unavailable(e: impl Into<anyhow::Error>) -> ProcessorError {
     ProcessorError::Unavailable(e.into())
 }
 
@@ -66,9 +78,16 @@ pub async fn store(path: &Path, intents: &[SandboxIntent]) -> anyhow::Result<()>
 
 impl SandboxProcessor {
     pub fn new(path: PathBuf) -> Self {
+        Self::on_clock(path, Arc::new(domain::clock::SystemClock))
+    }
+
+    /// A sandbox whose events are dated by `clock` (the server's, under `--clock-start`).
+    pub fn on_clock(path: PathBuf, clock: Arc<dyn domain::clock::Clock>) -> Self {
         SandboxProcessor {
+            cards: crate::sandbox_cards::path_beside(&path),
             path,
             lock: tokio::sync::Mutex::new(()),
+            clock,
         }
     }
 }
@@ -106,12 +125,48 @@ impl PaymentProcessor for SandboxProcessor {
                 .collect(),
             refunded: 0,
             status: requires_payment_method(),
+            last_error: None,
         });
         store(&self.path, &intents).await.map_err(unavailable)?;
         Ok(Intent {
             id,
             client_secret: secret.into(),
         })
+    }
+
+    async fn create_customer(&self, key: &ProcessorKey) -> Result<String, ProcessorError> {
+        let _guard = self.lock.lock().await;
+        with_cards(&self.cards, |cards| Ok(cards.create_customer(key.as_str()))).await
+    }
+
+    async fn create_setup_intent(&self, request: &SetupRequest) -> Result<Intent, ProcessorError> {
+        let _guard = self.lock.lock().await;
+        with_cards(&self.cards, |cards| cards.create_setup(request)).await
+    }
+
+    async fn charge_off_session(
+        &self,
+        request: &OffSessionRequest,
+    ) -> Result<OffSessionCharge, ProcessorError> {
+        let _guard = self.lock.lock().await;
+        let mut intents = load(&self.path).await.map_err(unavailable)?;
+        let now = self.clock.now().as_second();
+        let charged = with_cards(&self.cards, |cards| {
+            cards.charge(&mut intents, request, now)
+        })
+        .await?;
+        store(&self.path, &intents).await.map_err(unavailable)?;
+        Ok(charged)
+    }
+
+    async fn detach_payment_method(&self, id: &str) -> Result<(), ProcessorError> {
+        let _guard = self.lock.lock().await;
+        let now = self.clock.now().as_second();
+        with_cards(&self.cards, |cards| {
+            cards.detach(id, now);
+            Ok(())
+        })
+        .await
     }
 
     async fn cancel_intent(&self, id: &str, _: &ProcessorKey) -> Result<Cancel, ProcessorError> {
@@ -207,19 +262,83 @@ impl SandboxProcessor {
         if matches!(completion, Completion::Succeed { .. }) {
             intent.status = "succeeded".into();
         }
-        let mut answers = Vec::new();
-        for body in events(intent, &completion, now) {
-            let kind = serde_json::from_slice::<serde_json::Value>(&body)
-                .map_err(anyhow::Error::from)?["type"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-            let signature = secrets.sign_stripe(now, &body);
-            let (status, answer) = deliver(body, signature).await?;
-            answers.push((kind, status, answer));
-        }
+        let answers = send_signed(events(intent, &completion, now), secrets, now, deliver).await?;
         store(&self.path, &intents).await?;
         Ok(answers)
+    }
+}
+
+/// Signs each event body as the processor does and hands it to `deliver`, in order: each event's
+/// type and the route's answer.
+async fn send_signed<Deliver, Delivered>(
+    bodies: Vec<Vec<u8>>,
+    secrets: &WebhookSecrets,
+    now: i64,
+    deliver: Deliver,
+) -> anyhow::Result<Vec<(String, u16, String)>>
+where
+    Deliver: Fn(Vec<u8>, String) -> Delivered,
+    Delivered: std::future::Future<Output = anyhow::Result<(u16, String)>>,
+{
+    let mut answers = Vec::new();
+    for body in bodies {
+        let kind = serde_json::from_slice::<serde_json::Value>(&body)?["type"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let signature = secrets.sign_stripe(now, &body);
+        let (status, answer) = deliver(body, signature).await?;
+        answers.push((kind, status, answer));
+    }
+    Ok(answers)
+}
+
+impl SandboxProcessor {
+    /// Saves `card` with the setup intent whose client secret the card form holds: its events,
+    /// signed and handed to `deliver` at once (as `complete` does). Returns each event's type and
+    /// answer; `None` for an unknown or already confirmed setup.
+    pub async fn confirm_setup<Deliver, Delivered>(
+        &self,
+        client_secret: &str,
+        card: TestCard,
+        secrets: &WebhookSecrets,
+        deliver: Deliver,
+    ) -> anyhow::Result<Option<Vec<(String, u16, String)>>>
+    where
+        Deliver: Fn(Vec<u8>, String) -> Delivered,
+        Delivered: std::future::Future<Output = anyhow::Result<(u16, String)>>,
+    {
+        let _guard = self.lock.lock().await;
+        let now = self.clock.now().as_second();
+        let mut cards = crate::sandbox_cards::load(&self.cards).await?;
+        let Some(sent) = cards.confirm_setup(client_secret, card, now) else {
+            return Ok(None);
+        };
+        crate::sandbox_cards::store(&self.cards, &cards).await?;
+        Ok(Some(send_signed(sent, secrets, now, deliver).await?))
+    }
+
+    /// Delivers the events off-session charges and detaches queued (see
+    /// [`crate::sandbox_cards::Cards::deliver`]); returns how many the route accepted.
+    pub async fn deliver_pending<Deliver, Delivered>(
+        &self,
+        secrets: &WebhookSecrets,
+        deliver: Deliver,
+    ) -> anyhow::Result<usize>
+    where
+        Deliver: Fn(Vec<u8>, String) -> Delivered,
+        Delivered: std::future::Future<Output = anyhow::Result<(u16, String)>>,
+    {
+        let _guard = self.lock.lock().await;
+        let mut cards = crate::sandbox_cards::load(&self.cards).await?;
+        if !cards.has_pending() {
+            return Ok(0);
+        }
+        let accepted = cards
+            .deliver(secrets, self.clock.now().as_second(), deliver)
+            .await;
+        crate::sandbox_cards::store(&self.cards, &cards).await?;
+        Ok(accepted)
     }
 }
 
@@ -234,7 +353,7 @@ pub enum Completion {
     Refund { refunded: i64 },
 }
 
-fn event(kind: &str, created: i64, object: serde_json::Value) -> Vec<u8> {
+pub(crate) fn event(kind: &str, created: i64, object: serde_json::Value) -> Vec<u8> {
     serde_json::json!({
         "id": format!("evt_sbx_{}", ulid::Ulid::new()),
         "object": "event",

@@ -58,11 +58,23 @@ pub async fn bind_on(
         println!("webhook signing secrets: {}", path.display());
     }
     spawn_audit_sealing(crate::local::audit_job(data, &state)?);
-    spawn_scheduled_jobs(state.clone(), crate::local::report_job(data, &state)?);
     spawn_notify(state.clone(), notify_delivery(data)?);
-    // One sandbox for the payments routes and the local card form (they share its lock).
-    let sandbox = Arc::new(SandboxProcessor::new(data.join(SANDBOX_FILE)));
+    // One sandbox for the payments routes, the sweep and the local card form (they share its lock).
+    let sandbox = Arc::new(SandboxProcessor::on_clock(
+        data.join(SANDBOX_FILE),
+        state.clock.clone(),
+    ));
     let webhook_routes = webhooks::routes(state.clone(), webhook_config.clone());
+    spawn_scheduled_jobs(
+        state.clone(),
+        crate::local::report_job(data, &state)?,
+        sandbox.clone(),
+    );
+    spawn_sandbox_events(
+        sandbox.clone(),
+        webhook_config.clone(),
+        shared::web::finish(webhook_routes.clone()),
+    );
     // The card form's events go through the webhook function's whole router, as a delivery does.
     let checkout = crate::checkout::routes(
         sandbox.clone(),
@@ -164,18 +176,60 @@ fn calendar_source() -> shared::adapters::calendar_fetch::CalendarFetcher {
     )
 }
 
+/// How often the sandbox delivers the events its off-session charges and detaches queued.
+pub const SANDBOX_EVENTS_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The sandbox processor's webhook deliveries, in process, retried as a processor retries.
+fn spawn_sandbox_events(sandbox: Arc<SandboxProcessor>, config: WebhookConfig, webhooks: Router) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(SANDBOX_EVENTS_EVERY);
+        loop {
+            every.tick().await;
+            let deliver =
+                |bytes, signature| crate::checkout::deliver_to(webhooks.clone(), bytes, signature);
+            if let Err(e) = sandbox.deliver_pending(&config.stripe, deliver).await {
+                tracing::warn!(error = %e, "sandbox events not delivered; retrying");
+            }
+        }
+    });
+}
+
+/// One sweep: the booking part and the collection of fees from cards on file.
+async fn sweep_once(
+    state: &AppState,
+    processor: &dyn shared::payments::processor::PaymentProcessor,
+) -> Result<Swept, shared::error::ApiError> {
+    let run = format!("sweep-{}", run_id());
+    let booking = shared::booking::sweep::sweep(state, &calendar_source(), &run).await?;
+    let collected = shared::payments::collect::collect(state, processor, &run).await?;
+    if collected != Default::default() {
+        tracing::info!(?collected, "fees collected");
+    }
+    Ok(Swept { booking, collected })
+}
+
+/// What `practica sweep` did.
+#[derive(Debug, serde::Serialize)]
+pub struct Swept {
+    #[serde(flatten)]
+    pub booking: shared::booking::sweep::Swept,
+    pub collected: shared::payments::collect::Collected,
+}
+
 /// The scheduled functions' jobs, in process: the sweep (holds, stale series reservations, other
-/// calendars), and the weekly and monthly reports.
-fn spawn_scheduled_jobs(state: AppState, reports: reports::ReportJob) {
+/// calendars, fees charged to cards on file), and the weekly and monthly reports.
+fn spawn_scheduled_jobs(
+    state: AppState,
+    reports: reports::ReportJob,
+    sandbox: Arc<SandboxProcessor>,
+) {
     let sweeping = state.clone();
     tokio::spawn(async move {
-        let calendars = calendar_source();
         let mut every = tokio::time::interval(SWEEP_EVERY);
         loop {
             every.tick().await;
-            let run = format!("sweep-{}", run_id());
             // The job logs what it did.
-            if let Err(e) = shared::booking::sweep::sweep(&sweeping, &calendars, &run).await {
+            if let Err(e) = sweep_once(&sweeping, &*sandbox).await {
                 tracing::warn!(error = %e, "sweep failed; retrying");
             }
         }
@@ -277,13 +331,20 @@ pub async fn seed(data: &Path) -> anyhow::Result<crate::demo::Demo> {
 }
 
 /// `practica sweep`: removes expired holds and offers their time to the waitlist, gives back
-/// stale series reservations, and reads the providers' other calendars that are due.
-pub async fn sweep(data: &Path) -> anyhow::Result<shared::booking::sweep::Swept> {
+/// stale series reservations, reads the providers' other calendars that are due, and charges fees
+/// to cards on file (the sandbox's events about them go through the webhook route in process).
+pub async fn sweep(data: &Path) -> anyhow::Result<Swept> {
     let state = crate::local::offline_state(data)?;
-    let run = format!("sweep-{}", run_id());
-    shared::booking::sweep::sweep(&state, &calendar_source(), &run)
+    let sandbox = SandboxProcessor::on_clock(data.join(SANDBOX_FILE), state.clock.clone());
+    let swept = sweep_once(&state, &sandbox)
         .await
-        .map_err(|e| anyhow::anyhow!("sweep failed: {e}"))
+        .map_err(|e| anyhow::anyhow!("sweep failed: {e}"))?;
+    let (config, _) = WebhookConfig::local(data, |name| std::env::var(name).ok())?;
+    let webhooks = shared::web::finish(webhooks::routes(state, config.clone()));
+    let deliver =
+        |bytes, signature| crate::checkout::deliver_to(webhooks.clone(), bytes, signature);
+    sandbox.deliver_pending(&config.stripe, deliver).await?;
+    Ok(swept)
 }
 
 /// `practica outbox --deliver`: delivers the messages due now to the mailbox (with no server

@@ -7,6 +7,7 @@ pub mod access;
 pub mod audit;
 pub mod booking;
 pub mod busy;
+pub mod cards;
 pub mod checkpoint;
 pub mod clock;
 pub mod commitment;

@@ -489,6 +489,22 @@ pub enum Event {
         currency: Option<String>,
         observation: Observation,
     },
+    /// A card saved for later charges (`setup_intent.succeeded`): the processor's setup intent, the
+    /// customer it saved the card for and the card's payment method.
+    CardSaved {
+        setup_intent: String,
+        customer: String,
+        payment_method: String,
+    },
+    /// A payment method attached to a customer (`payment_method.attached`): what the card is.
+    CardAttached {
+        payment_method: String,
+        customer: String,
+        card: Option<CardUsed>,
+    },
+    /// A payment method detached from its customer (`payment_method.detached`), at our request
+    /// or from the processor's dashboard: it can no longer be charged.
+    CardDetached { payment_method: String },
     /// A type we do not act on.
     Ignored,
 }

@@ -288,4 +288,10 @@ pub enum PaymentError {
         "arrived_late is recorded by checking in a patient marked a no-show; choose another reason."
     )]
     WaiverReasonReserved,
+    #[error("The patient keeps no card on file.")]
+    NoCardOnFile,
+    #[error(
+        "The card on file is not the one named (another was saved meanwhile); reload and retry."
+    )]
+    CardChanged,
 }

@@ -173,6 +173,19 @@ pub async fn cold_start_payments() -> anyhow::Result<(
     Ok((start.state, processor, edge?))
 }
 
+/// The sweep's cold start: the state and the processor (the sweep charges fees to cards on file),
+/// its key read while the table's connection opens.
+pub async fn cold_start_sweep()
+-> anyhow::Result<(AppState, crate::adapters::stripe::StripeProcessor)> {
+    let start = Start::from_env()?;
+    let (stripe, ()) = tokio::join!(
+        crate::config::payments::stripe_from_env(&start.sdk),
+        start.preopen()
+    );
+    let processor = crate::adapters::stripe::StripeProcessor::new(stripe?, start.https);
+    Ok((start.state, processor))
+}
+
 /// The webhook function's cold start: the state, the signing secrets (possibly read from Secrets
 /// Manager) and the edge's origin secrets, read while the table's connection opens.
 pub async fn cold_start_webhooks() -> anyhow::Result<(

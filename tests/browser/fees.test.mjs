@@ -149,4 +149,45 @@ async function day() {
   console.log('fees (Tuesday): a no-show charged its fee, both fees on her page, the late one waived with a reason; desktop and phone: ok');
 }
 
-await (step === 'book' ? book() : day());
+// Tuesday, later: Jane, who signed the card authorisation, saves a test card on file in the
+// billing page (the sandbox's card form; the card is on file once the webhooks say so), sees it
+// named by brand and last four, and removes it again (asked once more, "Keep it" focused).
+async function cards() {
+  const jane = await signIn('patient-jane');
+  const { documents } = await api('/v1/consents', { token: jane });
+  const card = documents.find((d) => d.documentId === 'card');
+  await api('/v1/consents/card/sign', {
+    token: jane, method: 'POST', key: 'sign-card',
+    body: { versionHash: card.versionHash, typedName: 'Jane Demo-Patient', agree: true },
+  });
+  const browser = await launch(chromium);
+  try {
+    const { context, page: p, problems } = await page(browser, 1280, 900, TUESDAY);
+    await p.getByRole('button', { name: 'Sign in as a patient' }).click();
+    await p.getByRole('button', { name: 'Jane Demo-Patient' }).click();
+    await p.locator('#appointments:not([hidden])').waitFor();
+    await nav(p, 'Billing');
+    await p.locator('#card-summary', { hasText: /^No card on file\./ }).waitFor();
+    await p.getByRole('button', { name: 'Save a card' }).click();
+    await p.locator('#card-sandbox:not([hidden])').waitFor();
+    assert.equal(await p.evaluate(() => document.activeElement.id), 'card-save');
+    await axe(p, 'saving a card');
+    await p.getByRole('button', { name: 'Save card', exact: true }).click();
+    await p.locator('#card-summary', { hasText: 'Visa ending 4242 is on file.' }).waitFor();
+    await p.locator('#card-status', { hasText: 'Card saved.' }).waitFor();
+    await axe(p, 'a card on file');
+    if (shots) await p.screenshot({ path: `${shots}/portal-card-on-file.png`, fullPage: true });
+    await p.getByRole('button', { name: 'Remove this card' }).click();
+    assert.equal(await p.evaluate(() => document.activeElement.textContent), 'Keep it');
+    await p.getByRole('button', { name: 'Yes, remove it' }).click();
+    await p.locator('#card-status', { hasText: 'Card removed.' }).waitFor();
+    await p.locator('#card-summary', { hasText: /^No card on file\./ }).waitFor();
+    assert.deepEqual(problems, [], 'console errors');
+    await context.close();
+  } finally {
+    await browser.close();
+  }
+  console.log('fees (Tuesday): a card saved on file through the sandbox card form, named by brand and last four, removed: ok');
+}
+
+await ({ book, day, cards }[step] || day)();

@@ -834,6 +834,44 @@ impl shared::payments::processor::PaymentProcessor for FixtureProcessor {
     {
         Ok(shared::payments::processor::Cancel::Canceled)
     }
+
+    async fn create_customer(
+        &self,
+        _: &shared::payments::processor::ProcessorKey,
+    ) -> Result<String, shared::payments::processor::ProcessorError> {
+        Ok("cus_fixture_1".into())
+    }
+
+    async fn create_setup_intent(
+        &self,
+        _: &shared::payments::processor::SetupRequest,
+    ) -> Result<shared::payments::processor::Intent, shared::payments::processor::ProcessorError>
+    {
+        Ok(shared::payments::processor::Intent {
+            id: "seti_fixture_1".into(),
+            client_secret: "seti_fixture_1_secret_x".to_owned().into(),
+        })
+    }
+
+    async fn charge_off_session(
+        &self,
+        _: &shared::payments::processor::OffSessionRequest,
+    ) -> Result<
+        shared::payments::processor::OffSessionCharge,
+        shared::payments::processor::ProcessorError,
+    > {
+        Ok(shared::payments::processor::OffSessionCharge {
+            intent: "pi_fixture_offsession".into(),
+            outcome: shared::payments::processor::OffSession::Accepted,
+        })
+    }
+
+    async fn detach_payment_method(
+        &self,
+        _: &str,
+    ) -> Result<(), shared::payments::processor::ProcessorError> {
+        Ok(())
+    }
 }
 
 /// An event from `events/` with its placeholders filled (`values`: text to replace and its

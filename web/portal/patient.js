@@ -602,6 +602,10 @@ const checkout = { payment: null, confirm: null, balance: null };
 
 export async function loadBalance() {
   const [balance, { appointments }] = await Promise.all([api('/v1/balance'), api('/v1/appointments')]);
+  // The card on file, its own module (loaded with the billing page).
+  import('./cards.js').then(({ loadCard }) => loadCard()).catch((error) => {
+    if (!error.signedOut) $('card-summary').textContent = `The card on file could not be shown: ${error.message}`;
+  });
   checkout.balance = balance;
   const owed = balance.balances.filter((b) => b.balance - b.processing > 0);
   const credit = balance.balances.filter((b) => b.balance < 0);

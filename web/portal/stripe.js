@@ -20,9 +20,10 @@ function loadStripeJs() {
   return loading;
 }
 
-// Mounts the card form for the intent whose client secret the API gave; returns the function
-// that confirms the payment (throws with the processor's message when it declines).
-export async function mountCardForm(publishableKey, clientSecret, container) {
+// Mounts the card form for the intent whose client secret the API gave: a payment, or (`setup`)
+// saving a card for later charges (`usage: off_session`). Returns the function that confirms it
+// (throws with the processor's message when it declines).
+export async function mountCardForm(publishableKey, clientSecret, container, setup = false) {
   const Stripe = await loadStripeJs();
   const stripe = Stripe(publishableKey);
   const elements = stripe.elements({ clientSecret });
@@ -30,12 +31,13 @@ export async function mountCardForm(publishableKey, clientSecret, container) {
   elements.create('payment').mount(container);
   return async () => {
     // No redirect for cards (3-D Secure runs in Stripe's own frame); a payment method that must
-    // leave the page comes back to the portal, where the balance shows what the webhooks recorded.
-    const { error } = await stripe.confirmPayment({
+    // leave the page comes back to the portal, where the page shows what the webhooks recorded.
+    const confirm = setup ? stripe.confirmSetup : stripe.confirmPayment;
+    const { error } = await confirm.call(stripe, {
       elements,
       redirect: 'if_required',
       confirmParams: { return_url: `${location.origin}/` },
     });
-    if (error) throw new Error(error.message || 'the payment was not completed');
+    if (error) throw new Error(error.message || (setup ? 'the card was not saved' : 'the payment was not completed'));
   };
 }

@@ -41,10 +41,13 @@ pub enum Kind {
     FormsDue,
     /// A fee the cancellation policy charged is on the patient's account (never which visit).
     FeeCharged,
+    /// The card on file could not pay a fee (declined, or the bank wants the cardholder): it is
+    /// still owed, payable in the portal (never which visit or fee).
+    CardDeclined,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 14] = [
+    pub const ALL: [Kind; 15] = [
         Kind::Confirmation,
         Kind::Rescheduled,
         Kind::Cancelled,
@@ -59,6 +62,7 @@ impl Kind {
         Kind::ConfirmationForms,
         Kind::FormsDue,
         Kind::FeeCharged,
+        Kind::CardDeclined,
     ];
 
     pub fn code(self) -> &'static str {
@@ -77,6 +81,7 @@ impl Kind {
             Kind::ConfirmationForms => "confirmation_forms",
             Kind::FormsDue => "forms_due",
             Kind::FeeCharged => "fee_charged",
+            Kind::CardDeclined => "card_declined",
         }
     }
 

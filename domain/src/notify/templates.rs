@@ -81,7 +81,8 @@ const BUILTIN: &[(Kind, Channel, &str)] = builtin!(
     SeriesCancelled "series_cancelled",
     ConfirmationForms "confirmation_forms",
     FormsDue "forms_due",
-    FeeCharged "fee_charged"
+    FeeCharged "fee_charged",
+    CardDeclined "card_declined"
 );
 
 /// A template that cannot be used, and why.

@@ -1,5 +1,5 @@
 //! The payments function's HTTP API: staff post charges, patients and staff read balances and
-//! create payment intents. Handlers stay thin: extract and authorize the caller, parse, call
+//! create payment intents, patients save a card on file and she or staff remove it. Handlers stay thin: extract and authorize the caller, parse, call
 //! the use cases in `shared::payments`, return their reply.
 
 use std::sync::Arc;
@@ -11,6 +11,7 @@ use axum::{Json, Router};
 use domain::ids::{ChargeId, PatientId};
 use serde::Deserialize;
 use shared::auth::Verifier;
+use shared::payments::cards;
 use shared::payments::charges::{self, ChargeRequest};
 use shared::payments::fees;
 use shared::payments::intents::{self, IntentRequestBody};
@@ -95,6 +96,36 @@ async fn create_payment_intent(
     change.run(Operation::CreatePaymentIntent, work).await
 }
 
+async fn card(
+    State(s): State<PaymentsState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<BalanceQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(cards::view(&s.app, &caller, q.patient_id).await?))
+}
+
+async fn setup_card(
+    State(s): State<PaymentsState>,
+    change: Change<cards::SetupBody>,
+) -> Result<Reply, ApiError> {
+    let processor = &*s.processor;
+    let work = async |app: &AppState, caller: &Caller, idem: &Idempotency, req| {
+        cards::setup(app, processor, caller, idem, req).await
+    };
+    change.run(Operation::SetupCard, work).await
+}
+
+async fn remove_card(
+    State(s): State<PaymentsState>,
+    change: Change<cards::RemoveBody>,
+) -> Result<Reply, ApiError> {
+    let processor = &*s.processor;
+    let work = async |app: &AppState, caller: &Caller, idem: &Idempotency, req| {
+        cards::remove(app, processor, caller, idem, req).await
+    };
+    change.run(Operation::RemoveCard, work).await
+}
+
 /// The routes, for mounting beside other functions' (`practica serve`).
 pub fn routes(app: AppState, processor: Arc<dyn PaymentProcessor>) -> Router {
     Router::new()
@@ -103,6 +134,9 @@ pub fn routes(app: AppState, processor: Arc<dyn PaymentProcessor>) -> Router {
         .route("/v1/charges/{chargeId}/waive", post(waive_fee))
         .route("/v1/balance", get(balance))
         .route("/v1/payment-intents", post(create_payment_intent))
+        .route("/v1/cards", get(card))
+        .route("/v1/cards/setup", post(setup_card))
+        .route("/v1/cards/remove", post(remove_card))
         .layer(axum::Extension(shared::web::FunctionName("payments")))
         .with_state(PaymentsState { app, processor })
 }

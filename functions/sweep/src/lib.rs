@@ -2,12 +2,14 @@
 //! (the same code `practica sweep` and `practica serve` run): removes the holds that have expired
 //! and offers their time to the earliest waiting patient it suits, gives back series reservations
 //! that never committed, and fetches the providers' other calendars that are due (every 15
-//! minutes) into busy time. Expired holds never block a booking meanwhile; this only makes freed
+//! minutes) into busy time, and charges the fees the cancellation policy set to the patients'
+//! cards on file (`shared::payments::collect`). Expired holds never block a booking meanwhile; this only makes freed
 //! time reach the waitlist. Idempotent: a hold already removed or booked is skipped, a calendar is
 //! claimed before it is fetched, so a retried or overlapping run changes nothing twice.
 
 use serde_json::Value;
 use shared::booking::busy::port::CalendarSource;
+use shared::payments::processor::PaymentProcessor;
 use shared::{error::ApiError, state::AppState};
 
 /// Why a run failed, and whether trying again can help.
@@ -59,11 +61,16 @@ pub fn check_event(event: &Value) -> Result<(), SweepError> {
 pub async fn run(
     state: &AppState,
     calendars: &dyn CalendarSource,
+    processor: &dyn PaymentProcessor,
     event: Value,
     request_id: &str,
 ) -> Result<Value, SweepError> {
     check_event(&event)?;
     let run_id = format!("sweep-{request_id}");
     let swept = shared::booking::sweep::sweep(state, calendars, &run_id).await?;
-    serde_json::to_value(swept).map_err(|e| SweepError::Failed(e.to_string()))
+    let collected = shared::payments::collect::collect(state, processor, &run_id).await?;
+    let mut done = serde_json::to_value(swept).map_err(|e| SweepError::Failed(e.to_string()))?;
+    done["collected"] =
+        serde_json::to_value(collected).map_err(|e| SweepError::Failed(e.to_string()))?;
+    Ok(done)
 }

@@ -1,4 +1,5 @@
-//! The Stripe adapter of the processor port: `POST /v1/payment_intents`, form-encoded, with the
+//! The Stripe adapter of the processor port (payment intents, customers, setup intents, off-session
+//! charges and detaching saved cards), form-encoded, with the
 //! secret key as bearer token, a pinned API version, timeouts, and retries with exponential backoff
 //! and jitter on 429, 5xx and network failures, every attempt under the same `Idempotency-Key`.
 
@@ -10,7 +11,8 @@ use serde::Deserialize;
 
 use super::https::HttpsClient;
 use crate::payments::processor::{
-    Cancel, Intent, IntentRequest, PaymentProcessor, ProcessorError, ProcessorKey,
+    Cancel, Intent, IntentRequest, OffSession, OffSessionCharge, OffSessionRequest,
+    PaymentProcessor, ProcessorError, ProcessorKey, SETUP_METADATA_KEY, SetupRequest,
 };
 
 /// The Stripe API version requests are pinned to.
@@ -102,7 +104,19 @@ struct StripeError {
 
 #[derive(Deserialize)]
 struct IntentState {
+    id: Option<String>,
     status: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Created {
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct Confirmed {
+    id: String,
+    status: String,
 }
 
 enum Attempt {
@@ -175,6 +189,10 @@ impl StripeProcessor {
             (402, _) | (_, Some("card_error")) => Attempt::Done(Err(ProcessorError::Declined {
                 code: code(),
                 decline_code: error.as_ref().and_then(|e| e.decline_code.clone()),
+                intent: error
+                    .as_ref()
+                    .and_then(|e| e.payment_intent.as_ref())
+                    .and_then(|p| p.id.clone()),
             })),
             _ if unexpected_state => Attempt::Done(Err(ProcessorError::UnexpectedState {
                 status: error
@@ -256,6 +274,109 @@ impl PaymentProcessor for StripeProcessor {
             Err(e) => Err(e),
         }
     }
+
+    #[tracing::instrument(skip_all)]
+    async fn create_customer(&self, key: &ProcessorKey) -> Result<String, ProcessorError> {
+        let bytes = self.post("/v1/customers", key.as_str(), &[]).await?;
+        serde_json::from_slice::<Created>(&bytes)
+            .map(|c| c.id)
+            .map_err(|e| unreadable(e, "unreadable customer"))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn create_setup_intent(&self, request: &SetupRequest) -> Result<Intent, ProcessorError> {
+        let form = [
+            ("customer", request.customer.as_str()),
+            ("usage", "off_session"),
+            ("automatic_payment_methods[enabled]", "true"),
+            (&format!("metadata[{SETUP_METADATA_KEY}]"), "card"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        let bytes = self
+            .post("/v1/setup_intents", request.idempotency_key.as_str(), &form)
+            .await?;
+        serde_json::from_slice::<IntentBody>(&bytes)
+            .map(|b| Intent {
+                id: b.id,
+                client_secret: b.client_secret.into(),
+            })
+            .map_err(|e| unreadable(e, "unreadable setup intent"))
+    }
+
+    #[tracing::instrument(skip_all, fields(amount = request.intent.amount.amount()))]
+    async fn charge_off_session(
+        &self,
+        request: &OffSessionRequest,
+    ) -> Result<OffSessionCharge, ProcessorError> {
+        let mut form = Self::form(&request.intent);
+        // Cards only, confirmed now: no redirect can happen with no one present.
+        form.retain(|(k, _)| !k.starts_with("automatic_payment_methods"));
+        for (k, v) in [
+            ("payment_method_types[]", "card"),
+            ("customer", request.customer.as_str()),
+            ("payment_method", request.payment_method.as_str()),
+            ("off_session", "true"),
+            ("confirm", "true"),
+        ] {
+            form.push((k.to_owned(), v.to_owned()));
+        }
+        let key = request.intent.idempotency_key.as_str();
+        match self.post("/v1/payment_intents", key, &form).await {
+            Ok(bytes) => {
+                let pi = serde_json::from_slice::<Confirmed>(&bytes)
+                    .map_err(|e| unreadable(e, "unreadable payment intent"))?;
+                let outcome = match pi.status.as_str() {
+                    "succeeded" | "processing" | "requires_capture" => OffSession::Accepted,
+                    "requires_action" => OffSession::AuthenticationRequired,
+                    other => OffSession::Declined {
+                        code: other.to_owned(),
+                    },
+                };
+                Ok(OffSessionCharge {
+                    intent: pi.id,
+                    outcome,
+                })
+            }
+            Err(ProcessorError::Declined {
+                code,
+                decline_code,
+                intent: Some(intent),
+            }) => Ok(OffSessionCharge {
+                intent,
+                outcome: if code == "authentication_required" {
+                    OffSession::AuthenticationRequired
+                } else {
+                    OffSession::Declined {
+                        code: decline_code.unwrap_or(code),
+                    }
+                },
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn detach_payment_method(&self, id: &str) -> Result<(), ProcessorError> {
+        let path = format!("/v1/payment_methods/{id}/detach");
+        let key = format!("practica-detach-{id}");
+        match self.post(&path, &key, &[]).await {
+            Ok(_) => Ok(()),
+            // Detached before (by us or from the dashboard), or gone: it cannot be charged.
+            Err(ProcessorError::Rejected { code })
+                if matches!(
+                    code.as_str(),
+                    "payment_method_unexpected_state" | "resource_missing"
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn unreadable(e: serde_json::Error, what: &'static str) -> ProcessorError {
+    ProcessorError::Unavailable(anyhow::Error::new(e).context(what))
 }
 
 #[cfg(test)]
@@ -384,7 +505,9 @@ mod tests {
                 .await
                 .unwrap_err();
             let kind = match &error {
-                ProcessorError::Declined { code, decline_code } => {
+                ProcessorError::Declined {
+                    code, decline_code, ..
+                } => {
                     assert_eq!(code, "card_declined");
                     assert_eq!(decline_code.as_deref(), Some("insufficient_funds"));
                     "declined"
@@ -447,6 +570,132 @@ mod tests {
                     .await
                     .unwrap(),
                 expected
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn saves_cards_for_off_session_use_and_charges_them() {
+        use crate::payments::processor::{OffSession, OffSessionRequest, SetupRequest};
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/v1/customers"))
+            .and(header("idempotency-key", "practica-customer-1"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(serde_json::json!({"id": "cus_1", "object": "customer"})),
+            )
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/v1/setup_intents"))
+            .and(body_string_contains("customer=cus_1"))
+            .and(body_string_contains("usage=off_session"))
+            .and(body_string_contains("metadata%5Bpractica_setup%5D=card"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "id": "seti_1", "object": "setup_intent", "client_secret": "seti_1_secret_x",
+                "status": "requires_payment_method", "usage": "off_session"})))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let stripe = processor(&server);
+        let customer = stripe
+            .create_customer(&ProcessorKey("practica-customer-1".into()))
+            .await
+            .unwrap();
+        assert_eq!(customer, "cus_1");
+        let setup = stripe
+            .create_setup_intent(&SetupRequest {
+                customer,
+                idempotency_key: ProcessorKey("practica-setup-1".into()),
+            })
+            .await
+            .unwrap();
+        assert_eq!(setup.id, "seti_1");
+
+        // Off-session: confirmed at once; a decline and a bank asking for the cardholder are
+        // answers on the intent Stripe names, not errors.
+        let charge = || OffSessionRequest {
+            intent: request(),
+            customer: "cus_1".into(),
+            payment_method: "pm_1".into(),
+        };
+        let declined = |code: &str| {
+            serde_json::json!({"error": {"type": "card_error", "code": code, "decline_code": "insufficient_funds",
+                "payment_intent": {"id": "pi_9", "status": "requires_payment_method"}}})
+        };
+        let cases = [
+            (
+                ResponseTemplate::new(200)
+                    .set_body_json(serde_json::json!({"id": "pi_9", "status": "succeeded"})),
+                OffSession::Accepted,
+            ),
+            (
+                ResponseTemplate::new(402).set_body_json(declined("card_declined")),
+                OffSession::Declined {
+                    code: "insufficient_funds".into(),
+                },
+            ),
+            (
+                ResponseTemplate::new(402).set_body_json(declined("authentication_required")),
+                OffSession::AuthenticationRequired,
+            ),
+        ];
+        for (response, expected) in cases {
+            let server = MockServer::start().await;
+            Mock::given(method("POST"))
+                .and(path("/v1/payment_intents"))
+                .and(body_string_contains("off_session=true"))
+                .and(body_string_contains("confirm=true"))
+                .and(body_string_contains("customer=cus_1"))
+                .and(body_string_contains("payment_method=pm_1"))
+                .and(header("idempotency-key", "practica-key-1"))
+                .respond_with(response)
+                .expect(1)
+                .mount(&server)
+                .await;
+            let done = processor(&server)
+                .charge_off_session(&charge())
+                .await
+                .unwrap();
+            assert_eq!(done.intent, "pi_9");
+            assert_eq!(done.outcome, expected);
+        }
+    }
+
+    #[tokio::test]
+    async fn detaching_a_card_detached_before_is_done() {
+        for (response, ok) in [
+            (
+                ResponseTemplate::new(200)
+                    .set_body_json(serde_json::json!({"id": "pm_1", "customer": null})),
+                true,
+            ),
+            (
+                ResponseTemplate::new(400).set_body_json(serde_json::json!({"error": {
+                    "type": "invalid_request_error", "code": "payment_method_unexpected_state"}})),
+                true,
+            ),
+            (
+                ResponseTemplate::new(401).set_body_json(serde_json::json!({"error": {
+                "type": "invalid_request_error", "code": "api_key_expired"}})),
+                false,
+            ),
+        ] {
+            let server = MockServer::start().await;
+            Mock::given(method("POST"))
+                .and(path("/v1/payment_methods/pm_1/detach"))
+                .respond_with(response)
+                .expect(1)
+                .mount(&server)
+                .await;
+            assert_eq!(
+                processor(&server)
+                    .detach_payment_method("pm_1")
+                    .await
+                    .is_ok(),
+                ok
             );
         }
     }

@@ -73,6 +73,8 @@ pub async fn charge_ops(
             condition: Some(Condition::ItemAbsent),
         },
         Message::new(MessageKind::FeeCharged, &appt.patient, now, now).put(),
+        // Charged to her card on file by the sweep, if she keeps one.
+        fee_task(&charge.id, &appt.patient, now),
     ])
 }
 
@@ -161,4 +163,19 @@ pub async fn arrived_late_ops(
             condition: Some(Condition::ItemAbsent),
         },
     ])
+}
+
+/// The task a fee's charge writes beside it: the sweep charges it to the patient's card on file,
+/// if she keeps one (`crate::payments::collect`).
+fn fee_task(
+    charge: &domain::ids::ChargeId,
+    patient: &domain::ids::PatientId,
+    now: i64,
+) -> TransactOp {
+    TransactOp::Put {
+        item: crate::store::Item::new(crate::store::keys::fee_task_key(charge))
+            .with(attr::PATIENT_ID, patient.as_str())
+            .with(attr::CREATED_AT, now),
+        condition: None,
+    }
 }

@@ -29,6 +29,8 @@ pub async fn load(state: &AppState, patient: &PatientId) -> Result<Ledger, ApiEr
             Some("charge") => ledger.charges.push(Charge::from_item(item)?),
             Some("payment") => ledger.payments.push(Payment::from_item(item)?),
             Some("lock") => ledger.version = n(item, attr::VERSION)?,
+            // The card on file and the processor's customer live beside the ledger's entries.
+            Some("card" | "customer") => {}
             _ => return Err(corrupt("ledger entry").into()),
         }
     }

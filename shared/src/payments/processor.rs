@@ -13,6 +13,15 @@ use domain::money::Money;
 /// about intents whose metadata lacks it were made by another integration and are ignored.
 pub const PAYMENT_METADATA_KEY: &str = "practica_payment";
 
+/// The metadata key every setup intent Practica creates carries (its value is a fixed label):
+/// setup events without it were made by another integration and are ignored.
+pub const SETUP_METADATA_KEY: &str = "practica_setup";
+
+/// An id the processor gave (`pi_...`, `cus_...`, `pm_...`): letters, digits and underscores.
+pub fn processor_id_ok(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 255 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
 /// Ids that are opaque outside Practica and may therefore be shown to the processor.
 pub trait OpaqueId: sealed::Sealed {
     fn opaque(&self) -> &str;
@@ -43,6 +52,10 @@ impl ProcessorText {
     /// `label` is a compile-time constant (it cannot carry data); `ids` are opaque ids.
     pub fn new(label: &'static str, ids: &[&dyn OpaqueId]) -> Self {
         ProcessorText(format!("{label} {}", Self::ids(ids).0))
+    }
+    /// A fixed label alone.
+    pub fn label(label: &'static str) -> Self {
+        ProcessorText(label.to_owned())
     }
     /// Opaque ids separated by spaces.
     pub fn ids(ids: &[&dyn OpaqueId]) -> Self {
@@ -100,6 +113,42 @@ impl IntentRequest {
     }
 }
 
+/// A setup intent for saving a card to charge later without the patient (`usage: off_session`).
+#[derive(Clone, Debug)]
+pub struct SetupRequest {
+    /// The processor's customer the card is saved for (`cus_...`).
+    pub customer: String,
+    pub idempotency_key: ProcessorKey,
+}
+
+/// A charge of a saved card with no patient present (`off_session`, confirmed at once).
+#[derive(Clone, Debug)]
+pub struct OffSessionRequest {
+    pub intent: IntentRequest,
+    pub customer: String,
+    pub payment_method: String,
+}
+
+/// How an off-session charge ended at once. Its events follow through the webhooks as for any
+/// intent; this only says whether the patient must now be asked to pay.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OffSession {
+    /// Paid, or being paid (`succeeded`, `processing`).
+    Accepted,
+    /// The bank wants the cardholder present (`authentication_required`).
+    AuthenticationRequired,
+    /// Declined; the processor's code (`card_declined`, `expired_card`...).
+    Declined { code: String },
+}
+
+/// What an off-session charge created: the intent (also on a decline, which the processor records
+/// on an intent), and how it ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OffSessionCharge {
+    pub intent: String,
+    pub outcome: OffSession,
+}
+
 /// What the processor created.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Intent {
@@ -117,6 +166,8 @@ pub enum ProcessorError {
     Declined {
         code: String,
         decline_code: Option<String>,
+        /// The intent the processor recorded the declined attempt on, when it names one.
+        intent: Option<String>,
     },
     /// The same idempotency key was used with different parameters.
     #[error("idempotency key reused with other parameters")]
@@ -175,6 +226,20 @@ pub trait PaymentProcessor: Send + Sync {
     async fn create_intent(&self, request: &IntentRequest) -> Result<Intent, ProcessorError>;
     /// Cancels an intent nobody has paid, so it can no longer be paid.
     async fn cancel_intent(&self, id: &str, key: &ProcessorKey) -> Result<Cancel, ProcessorError>;
+    /// Creates (or, for a key seen before, returns) a customer to save cards for. It carries no
+    /// name, email or metadata: only our table links it to a patient.
+    async fn create_customer(&self, key: &ProcessorKey) -> Result<String, ProcessorError>;
+    /// Creates (or returns) a setup intent saving a card for off-session use.
+    async fn create_setup_intent(&self, request: &SetupRequest) -> Result<Intent, ProcessorError>;
+    /// Charges a saved card with no one present. The same key charges once, however often it is
+    /// retried; a decline is an answer (`Ok`), not an error.
+    async fn charge_off_session(
+        &self,
+        request: &OffSessionRequest,
+    ) -> Result<OffSessionCharge, ProcessorError>;
+    /// Detaches a saved card from its customer so it can never be charged again (one already
+    /// detached, or unknown to the processor, is detached).
+    async fn detach_payment_method(&self, id: &str) -> Result<(), ProcessorError>;
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! receipt (`WEBHOOK#<source>#<event id>`, kept 30 days) and merged forward-only into the payment.
 
 use super::ledger::Payment;
+use super::processor::processor_id_ok;
 use crate::store::attr;
 use crate::store::codec::notify::MessageCodec;
 use crate::store::codec::payments::PaymentCodec;
@@ -39,10 +40,6 @@ pub enum Outcome {
     Ignored,
 }
 
-fn processor_id_ok(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 255 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-}
-
 /// Applies one verified event: deduplicated on its id, merged forward-only into the payment,
 /// with its receipt and audit record in the same transaction.
 #[tracing::instrument(skip_all, fields(source))]
@@ -60,7 +57,7 @@ pub async fn apply_event(
         observation,
     } = event
     else {
-        return Ok(Outcome::Ignored);
+        return super::cards::apply_card_event(state, source, event_id, event, request_id).await;
     };
     if !processor_id_ok(&intent) {
         return Err(ApiError::Input(InputError::InvalidEvent));

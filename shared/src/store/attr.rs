@@ -201,6 +201,15 @@ pub const BY_PRACTICE: &str = "by_practice";
 pub const FEE_KIND: &str = "fee_kind";
 pub const WAIVER_REASON: &str = "waiver_reason";
 
+/// A card on file's processor ids and authorisation.
+pub const CUSTOMER: &str = "customer";
+pub const PAYMENT_METHOD: &str = "payment_method";
+pub const SETUP_INTENT: &str = "setup_intent";
+pub const SAVED_AT: &str = "saved_at";
+/// A saved card the processor detached.
+pub const DETACHED: &str = "detached";
+pub const REMOVED_AT: &str = "removed_at";
+
 #[cfg(test)]
 mod tests {
     //! The spelling rule, checked on the crate's own sources: outside the table adapters, no

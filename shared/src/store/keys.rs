@@ -47,6 +47,10 @@
 //!   `<created, 12 digits>#<id>`: which ledgers the report ages), payments `PAY#<id>`, and `LOCK`,
 //!   the ledger's version
 //! - processor intent → our payment `INTENT#<processor id>` / `INTENT`
+//! - a patient's card on file `LEDGER#<patient>` / `CARD`, her processor customer `.../CUSTOMER`;
+//!   which patient a processor customer, setup intent or saved card is for (`CUSTOMER#<cus>`,
+//!   `SETUP#<seti>`, `PAYMENT_METHOD#<pm>`, the last also what the card is)
+//! - work left for the sweep's processor calls `PROCESSOR_TASKS` / `FEE#<charge>`, `DETACH#<pm>`
 //! - webhook receipts `WEBHOOK#<source>#<event id>` / `EVENT`
 //!
 //! Cross-cutting:
@@ -321,6 +325,50 @@ pub fn ledger_lock_key(patient: &PatientId) -> Key {
     Key::new(ledger_partition(patient), "LOCK")
 }
 
+/// A patient's card on file (one at most).
+pub fn card_key(patient: &PatientId) -> Key {
+    Key::new(ledger_partition(patient), "CARD")
+}
+
+/// The processor's customer that holds a patient's saved cards.
+pub fn customer_key(patient: &PatientId) -> Key {
+    Key::new(ledger_partition(patient), "CUSTOMER")
+}
+
+/// Which patient a processor customer (`cus_...`) belongs to.
+pub fn customer_pointer_key(customer: &str) -> Key {
+    Key::new(format!("CUSTOMER#{customer}"), "CUSTOMER")
+}
+
+/// Which patient a setup intent (`seti_...`) saves a card for, and under which authorisation.
+pub fn setup_key(setup_intent: &str) -> Key {
+    Key::new(format!("SETUP#{setup_intent}"), "SETUP")
+}
+
+/// What the processor said a saved card (`pm_...`) is, and whether it was detached.
+pub fn payment_method_key(payment_method: &str) -> Key {
+    Key::new(format!("PAYMENT_METHOD#{payment_method}"), "PM")
+}
+
+/// The partition of work for the processor that the functions without its key leave to the
+/// sweep: fees to charge to cards on file, replaced cards to detach.
+pub const PROCESSOR_TASKS: &str = "PROCESSOR_TASKS";
+pub const FEE_TASK_PREFIX: &str = "FEE#";
+pub const DETACH_TASK_PREFIX: &str = "DETACH#";
+
+/// A fee to charge to its patient's card on file (if she keeps one).
+pub fn fee_task_key(charge: &ChargeId) -> Key {
+    Key::new(PROCESSOR_TASKS, format!("{FEE_TASK_PREFIX}{charge}"))
+}
+
+/// A replaced card to detach at the processor.
+pub fn detach_task_key(payment_method: &str) -> Key {
+    Key::new(
+        PROCESSOR_TASKS,
+        format!("{DETACH_TASK_PREFIX}{payment_method}"),
+    )
+}
+
 pub fn intent_key(processor_id: &str) -> Key {
     Key::new(format!("INTENT#{processor_id}"), "INTENT")
 }
@@ -365,6 +413,10 @@ pub const PARTITIONS: &[&str] = &[
     "MSG#*",
     "LEDGER#*",
     "INTENT#*",
+    "CUSTOMER#*",
+    "SETUP#*",
+    "PAYMENT_METHOD#*",
+    "PROCESSOR_TASKS",
     "WEBHOOK#*",
     "AUDIT#*",
     "IDEM#*",
@@ -519,6 +571,13 @@ mod tests {
             ("payment_key", payment_key(&patient, &PaymentId::new()).pk),
             ("ledger_lock_key", ledger_lock_key(&patient).pk),
             ("intent_key", intent_key("pi_1").pk),
+            ("card_key", card_key(&patient).pk),
+            ("customer_key", customer_key(&patient).pk),
+            ("customer_pointer_key", customer_pointer_key("cus_1").pk),
+            ("setup_key", setup_key("seti_1").pk),
+            ("payment_method_key", payment_method_key("pm_1").pk),
+            ("fee_task_key", fee_task_key(&ChargeId::new()).pk),
+            ("detach_task_key", detach_task_key("pm_1").pk),
             ("receipt_key", receipt_key("stripe", "evt_1").pk),
             ("audit_partition", audit_partition(day)),
             ("idempotency_key", idempotency_key("patient-1", "k").pk),

@@ -61,6 +61,8 @@ pub enum Operation<'a> {
     SaveFormDraft(&'a DocumentId),
     SubmitForm(&'a DocumentId),
     WaiveFee(&'a ChargeId),
+    SetupCard,
+    RemoveCard,
 }
 
 impl fmt::Display for Operation<'_> {
@@ -99,6 +101,8 @@ impl fmt::Display for Operation<'_> {
             Operation::SaveFormDraft(d) => write!(f, "save_form_draft:{d}"),
             Operation::SubmitForm(d) => write!(f, "submit_form:{d}"),
             Operation::WaiveFee(c) => write!(f, "waive_fee:{c}"),
+            Operation::SetupCard => f.write_str("setup_card"),
+            Operation::RemoveCard => f.write_str("remove_card"),
         }
     }
 }

@@ -4,6 +4,7 @@
 use crate::store::codec::{Corrupt, corrupt, n, parsed, s};
 use crate::store::keys::*;
 use crate::store::{AttrValue, Item, Key, attr};
+use domain::cards::CardOnFile;
 use domain::fees::{FeeKind, WaiverReason};
 use domain::ids::{AppointmentId, ChargeId, PatientId, PaymentId};
 use domain::ledger::*;
@@ -246,4 +247,60 @@ impl PaymentCodec for Payment {
             created_at: n(item, attr::CREATED_AT)?,
         })
     }
+}
+
+/// How a [`CardOnFile`] is spelled as a table item (the one codec of the record).
+pub trait CardCodec: Sized {
+    fn key(&self) -> Key;
+    fn to_item(&self) -> Item;
+    fn from_item(item: &Item) -> Result<Self, Corrupt>;
+}
+
+impl CardCodec for CardOnFile {
+    fn key(&self) -> Key {
+        card_key(&self.patient)
+    }
+    fn to_item(&self) -> Item {
+        let mut item = Item::new(self.key())
+            .with(attr::KIND, "card")
+            .with(attr::PATIENT_ID, self.patient.as_str())
+            .with(attr::CUSTOMER, self.customer.clone())
+            .with(attr::PAYMENT_METHOD, self.payment_method.clone())
+            .with(attr::SETUP_INTENT, self.setup_intent.clone())
+            .with(attr::DOCUMENT_HASH, self.authorisation.clone())
+            .with(attr::SAVED_AT, self.saved_at)
+            .with(attr::VERSION, self.version);
+        if let Some(at) = self.removed_at {
+            item.set(attr::REMOVED_AT, at);
+        }
+        item
+    }
+    fn from_item(item: &Item) -> Result<Self, Corrupt> {
+        Ok(CardOnFile {
+            patient: parsed(item, attr::PATIENT_ID, PatientId::parse)?,
+            customer: s(item, attr::CUSTOMER)?.to_owned(),
+            payment_method: s(item, attr::PAYMENT_METHOD)?.to_owned(),
+            setup_intent: s(item, attr::SETUP_INTENT)?.to_owned(),
+            authorisation: s(item, attr::DOCUMENT_HASH)?.to_owned(),
+            saved_at: n(item, attr::SAVED_AT)?,
+            removed_at: item.get(attr::REMOVED_AT).and_then(AttrValue::as_n),
+            version: n(item, attr::VERSION)?,
+        })
+    }
+}
+
+/// What a saved card's pointer says the card is (brand and last four), from the processor.
+pub fn card_described(item: &Item) -> Option<CardUsed> {
+    let last4 = item
+        .get(attr::CARD_LAST4)
+        .and_then(AttrValue::as_s)
+        .and_then(Last4::parse)?;
+    let brand = item
+        .get(attr::CARD_BRAND)
+        .and_then(AttrValue::as_s)
+        .unwrap_or("other");
+    Some(CardUsed {
+        brand: CardBrand::parse(brand),
+        last4,
+    })
 }

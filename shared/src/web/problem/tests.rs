@@ -594,6 +594,18 @@ fn every_refusal_keeps_its_status_code_and_text() {
             "waiver_reason_reserved",
             "arrived_late is recorded by checking in a patient marked a no-show; choose another reason.",
         ),
+        (
+            ApiError::Payment(PaymentError::NoCardOnFile),
+            404,
+            "no_card_on_file",
+            "The patient keeps no card on file.",
+        ),
+        (
+            ApiError::Payment(PaymentError::CardChanged),
+            409,
+            "card_changed",
+            "The card on file is not the one named (another was saved meanwhile); reload and retry.",
+        ),
     ];
     for (error, status, code, detail) in cases {
         let problem = error.problem();

@@ -140,6 +140,13 @@ fn interpret(
     {
         return claim(kind, object, base);
     }
+    match kind {
+        "setup_intent.succeeded" => return setup(object),
+        "payment_method.attached" | "payment_method.detached" => {
+            return payment_method(kind, object);
+        }
+        _ => {}
+    }
     let intent_status = match kind {
         "payment_intent.processing" => Some(PaymentStatus::Processing),
         "payment_intent.payment_failed" => Some(PaymentStatus::Failed),
@@ -243,6 +250,64 @@ fn interpret(
     })
 }
 
+#[derive(Deserialize)]
+struct SetupObject {
+    id: String,
+    customer: Option<String>,
+    payment_method: Option<String>,
+    #[serde(default)]
+    metadata: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+#[derive(Deserialize)]
+struct PaymentMethodObject {
+    id: String,
+    customer: Option<String>,
+    card: Option<Card>,
+}
+
+/// A setup intent that saved a card. Ours carry `practica_setup` in their metadata; one without
+/// it, or without a customer (a card saved for another integration), is ignored.
+fn setup(object: serde_json::Value) -> Result<Event, ApiError> {
+    let o: SetupObject = serde_json::from_value(object).map_err(|_| invalid())?;
+    let ours = o
+        .metadata
+        .as_ref()
+        .is_some_and(|m| m.contains_key(crate::payments::processor::SETUP_METADATA_KEY));
+    let (Some(customer), Some(payment_method), true) = (o.customer, o.payment_method, ours) else {
+        return Ok(Event::Ignored);
+    };
+    Ok(Event::CardSaved {
+        setup_intent: o.id,
+        customer,
+        payment_method,
+    })
+}
+
+/// A payment method attached to a customer (naming the card) or detached from one.
+fn payment_method(kind: &str, object: serde_json::Value) -> Result<Event, ApiError> {
+    let o: PaymentMethodObject = serde_json::from_value(object).map_err(|_| invalid())?;
+    if kind == "payment_method.detached" {
+        return Ok(Event::CardDetached {
+            payment_method: o.id,
+        });
+    }
+    let Some(customer) = o.customer else {
+        return Ok(Event::Ignored);
+    };
+    let card = o.card.and_then(|card| {
+        Some(CardUsed {
+            brand: CardBrand::parse(card.brand.as_deref().unwrap_or("other")),
+            last4: Last4::parse(card.last4.as_deref()?)?,
+        })
+    });
+    Ok(Event::CardAttached {
+        payment_method: o.id,
+        customer,
+        card,
+    })
+}
+
 /// A dispute or refund event: the amount it concerns is not the payment's, so only the currency is
 /// checked against the payment; the amount is checked to be within it.
 fn claim(kind: &str, object: serde_json::Value, base: Observation) -> Result<Event, ApiError> {
@@ -301,8 +366,50 @@ mod tests {
                 observation,
                 ..
             } => (intent, observation),
-            Event::Ignored => panic!("expected a payment event"),
+            other => panic!("expected a payment event, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn reads_card_events_and_ignores_other_integrations_setups() {
+        let setup = |metadata: &str| {
+            format!(
+                r#"{{"id":"evt_s","type":"setup_intent.succeeded","created":5,"data":{{"object":{{
+                "id":"seti_1","customer":"cus_1","payment_method":"pm_1","metadata":{metadata}}}}}}}"#
+            )
+        };
+        assert_eq!(
+            stripe(setup(r#"{"practica_setup":"card"}"#).as_bytes())
+                .unwrap()
+                .1,
+            Event::CardSaved {
+                setup_intent: "seti_1".into(),
+                customer: "cus_1".into(),
+                payment_method: "pm_1".into(),
+            }
+        );
+        assert_eq!(stripe(setup("{}").as_bytes()).unwrap().1, Event::Ignored);
+        let attached = br#"{"id":"evt_a","type":"payment_method.attached","created":5,"data":{"object":{
+            "id":"pm_1","customer":"cus_1","card":{"brand":"visa","last4":"4242","exp_month":12}}}}"#;
+        let Event::CardAttached { card, customer, .. } = stripe(attached).unwrap().1 else {
+            panic!("attached")
+        };
+        assert_eq!(customer, "cus_1");
+        assert_eq!(
+            card.map(|c| c.last4.as_str().to_owned()),
+            Some("4242".into())
+        );
+        let detached =
+            br#"{"id":"evt_d","type":"payment_method.detached","created":5,"data":{"object":{
+            "id":"pm_1","customer":null},"previous_attributes":{"customer":"cus_1"}}}"#;
+        assert_eq!(
+            stripe(detached).unwrap().1,
+            Event::CardDetached {
+                payment_method: "pm_1".into()
+            }
+        );
+        // Not an object of the type named: refused, not guessed at.
+        assert!(stripe(br#"{"id":"evt_x","type":"payment_method.attached","created":5,"data":{"object":{"customer":"cus_1"}}}"#).is_err());
     }
 
     #[test]

@@ -1,0 +1,294 @@
+//! A card on file through the routers and the sandbox processor's signed webhooks: saving one only
+//! under the signed card authorisation (and only by the patient); the card on file when the
+//! webhooks say so, named by brand and last four; a late-cancellation fee charged to it by the
+//! sweep once (two overlapping runs, a rerun); a newer card replacing it and the old one detached;
+//! a declined card leaving the fee owed with the pay-link notice; removing it (a stale one refused,
+//! detached at the processor, audited), and a late event that cannot bring it back. On the
+//! embedded store and DynamoDB Local.
+
+use std::sync::Arc;
+
+use domain::clock::Clock as _;
+use domain::notify::Kind;
+use http::StatusCode;
+use practica_cli::demo::DEMO_PATIENT;
+use practica_cli::sandbox::SandboxProcessor;
+use practica_cli::sandbox_cards::TestCard;
+use practica_tests::{Stack, audits, dynamodb_local_fixture, waiting_messages};
+use serde_json::{Value, json};
+use shared::auth::Role;
+use shared::payments::collect::{Collected, collect};
+
+fn secrets() -> shared::web::webhooks::signature::WebhookSecrets {
+    practica_tests::test_webhook_config().stripe
+}
+
+/// Posts one signed event to the stack's webhook route, as the sandbox's delivery does.
+async fn post_event(
+    stack: &Stack,
+    body: Vec<u8>,
+    signature: String,
+) -> anyhow::Result<(u16, String)> {
+    let (status, _, reply) = stack
+        .post_raw(
+            "/v1/webhooks/stripe",
+            &[
+                ("stripe-signature", &signature),
+                ("content-type", "application/json"),
+            ],
+            body,
+        )
+        .await;
+    Ok((status.as_u16(), reply.to_string()))
+}
+
+/// Saves `card` as Jane would: a setup intent, then the card form (the sandbox's) confirming it.
+async fn save_card(stack: &Stack, sandbox: &SandboxProcessor, key: &str, card: TestCard) -> Value {
+    let jane = stack.token(DEMO_PATIENT, &[Role::Patient]);
+    let (status, setup) = stack.post(&jane, key, "/v1/cards/setup", json!({})).await;
+    assert_eq!(status, StatusCode::CREATED, "{setup}");
+    let secret = setup["clientSecret"].as_str().unwrap();
+    let sent = sandbox
+        .confirm_setup(secret, card, &secrets(), |b, s| post_event(stack, b, s))
+        .await
+        .unwrap()
+        .expect("a setup to confirm");
+    let kinds: Vec<_> = sent
+        .iter()
+        .map(|(k, status, _)| (k.as_str(), *status))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("payment_method.attached", 200),
+            ("setup_intent.succeeded", 200)
+        ],
+        "{sent:?}"
+    );
+    let (status, shown) = stack.get(&jane, "/v1/cards").await;
+    assert_eq!(status, StatusCode::OK, "{shown}");
+    shown["card"].clone()
+}
+
+fn at(day: u32, hour: u32) -> String {
+    format!("2026-11-{day:02}T{hour:02}:00:00-05:00")
+}
+
+fn advance_to(stack: &Stack, rfc3339: &str) {
+    let to: jiff::Timestamp = rfc3339.parse().unwrap();
+    let by = to.as_second() - stack.clock.now().as_second();
+    stack.clock.advance(jiff::SignedDuration::from_secs(by));
+}
+
+/// Books the 60-minute policy service on November `day` at 14:00 and, 20 hours before it,
+/// cancels it inside the window: its 40.00 USD fee.
+async fn late_cancellation(stack: &Stack, service: &str, provider: &str, day: u32) {
+    let jane = stack.token(DEMO_PATIENT, &[Role::Patient]);
+    let body = json!({"providerId": provider, "serviceId": service, "start": at(day, 14)});
+    let n = day;
+    let (status, appt) = stack
+        .post(&jane, &format!("book-{n}"), "/v1/appointments", body)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{appt}");
+    advance_to(stack, &at(day - 1, 18));
+    let path = format!("/v1/appointments/{}/cancel", appt["id"].as_str().unwrap());
+    let fee = json!({"acceptFee": {"amount": 4000, "currency": "USD"}});
+    let (status, cancelled) = stack.post(&jane, &format!("cancel-{n}"), &path, fee).await;
+    assert_eq!(status, StatusCode::OK, "{cancelled}");
+    assert_eq!(cancelled["fee"]["amount"]["amount"], 4000, "{cancelled}");
+}
+
+/// What Jane owes in USD.
+async fn outstanding(stack: &Stack) -> i64 {
+    let jane = stack.token(DEMO_PATIENT, &[Role::Patient]);
+    let (_, balance) = stack.get(&jane, "/v1/balance").await;
+    balance["balances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["currency"] == "USD")
+        .map_or(0, |t| t["balance"].as_i64().unwrap())
+}
+
+async fn journey(stack: Option<Stack>) {
+    let Some(mut stack) = stack else { return };
+    let demo = stack.seed().await;
+    let sandbox = Arc::new(SandboxProcessor::on_clock(
+        stack.sandbox_file.clone(),
+        stack.clock.clone(),
+    ));
+    stack.use_processor(sandbox.clone());
+    let jane = stack.token(DEMO_PATIENT, &[Role::Patient]);
+    let staff = stack.token("staff-1", &[Role::Staff]);
+    let admin = stack.token("admin-1", &[Role::Admin]);
+
+    // Only the patient saves a card, and only once she signed the card authorisation.
+    let (status, refused) = stack
+        .post(&staff, "s-staff", "/v1/cards/setup", json!({}))
+        .await;
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden")),
+        "{refused}"
+    );
+    let (status, refused) = stack
+        .post(&jane, "s-unsigned", "/v1/cards/setup", json!({}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert_eq!(refused["code"], "consent_required", "{refused}");
+    assert_eq!(refused["documents"][0]["documentId"], "card", "{refused}");
+    let (_, shown) = stack.get(&jane, "/v1/cards").await;
+    assert_eq!(shown["card"], Value::Null);
+    assert_eq!(shown["authorisation"]["signed"], false);
+    let version = shown["authorisation"]["versionHash"].clone();
+    let sign = json!({"versionHash": version, "typedName": "Jane Demo-Patient", "agree": true});
+    let (status, signed) = stack
+        .post(&jane, "sign-card", "/v1/consents/card/sign", sign)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{signed}");
+
+    // Saved: on file once the webhooks said so, as brand and last four only.
+    let card = save_card(&stack, &sandbox, "s-1", TestCard::Succeeds).await;
+    assert_eq!(card["brand"], "visa", "{card}");
+    assert_eq!(card["last4"], "4242", "{card}");
+    assert_eq!(card["authorisationVersion"], version, "{card}");
+    let first = card["paymentMethodId"].as_str().unwrap().to_owned();
+    // Staff see it too; a replayed setup request answers as the first did.
+    let (_, seen) = stack
+        .get(&staff, &format!("/v1/cards?patientId={DEMO_PATIENT}"))
+        .await;
+    assert_eq!(seen["card"], card);
+
+    // A service with a late-cancellation fee (40% of 100.00 USD inside 24 hours).
+    let service = json!({"name": "Assessment", "durationMinutes": 60, "price": {"amount": 10_000, "currency": "USD"},
+        "providerIds": [demo.providers[0]], "cancellationPolicy": {"lateWindowHours": 24, "lateCancellationFee": {"percent": 40}}});
+    let (status, service) = stack.post(&admin, "svc", "/v1/services", service).await;
+    assert_eq!(status, StatusCode::CREATED, "{service}");
+    let service = service["id"].as_str().unwrap().to_owned();
+    let provider = demo.providers[0].to_string();
+
+    // Cancelled inside the window: the fee goes on her ledger, and the sweep charges it to the
+    // card once, however many runs overlap or follow.
+    let before = outstanding(&stack).await;
+    late_cancellation(&stack, &service, &provider, 24).await;
+    assert_eq!(outstanding(&stack).await - before, 4000);
+    let (a, b) = tokio::join!(
+        collect(&stack.state, &*sandbox, "run-a"),
+        collect(&stack.state, &*sandbox, "run-b")
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.fees_charged + b.fees_charged, 1, "{a:?} {b:?}");
+    assert_eq!(
+        collect(&stack.state, &*sandbox, "run-c").await.unwrap(),
+        Collected::default()
+    );
+    let intents = practica_cli::sandbox::load(&stack.sandbox_file)
+        .await
+        .unwrap();
+    assert_eq!(
+        intents.iter().filter(|i| i.status == "succeeded").count(),
+        1
+    );
+    // The processor's events arrive after the charge's record: the fee is paid.
+    let delivered = sandbox
+        .deliver_pending(&secrets(), |b, s| post_event(&stack, b, s))
+        .await
+        .unwrap();
+    assert_eq!(delivered, 2);
+    assert_eq!(outstanding(&stack).await, before);
+
+    // A newer card (one that will be declined) replaces it; the sweep detaches the old one.
+    let second = save_card(&stack, &sandbox, "s-2", TestCard::Declines).await;
+    assert_eq!(second["last4"], "0341", "{second}");
+    let collected = collect(&stack.state, &*sandbox, "run-d").await.unwrap();
+    assert_eq!(collected.cards_detached, 1, "{collected:?}");
+    // The processor's detach event names a card no longer on file: nothing changes.
+    sandbox
+        .deliver_pending(&secrets(), |b, s| post_event(&stack, b, s))
+        .await
+        .unwrap();
+    let (_, shown) = stack.get(&jane, "/v1/cards").await;
+    assert_eq!(shown["card"], second);
+
+    // Declined: the fee stays owed and she is sent the pay link.
+    late_cancellation(&stack, &service, &provider, 25).await;
+    let collected = collect(&stack.state, &*sandbox, "run-e").await.unwrap();
+    assert_eq!(collected.fees_declined, 1, "{collected:?}");
+    sandbox
+        .deliver_pending(&secrets(), |b, s| post_event(&stack, b, s))
+        .await
+        .unwrap();
+    assert_eq!(outstanding(&stack).await - before, 4000);
+    let waiting = waiting_messages(&stack.state).await;
+    assert_eq!(
+        waiting
+            .iter()
+            .filter(|m| m.kind == Kind::CardDeclined)
+            .count(),
+        1
+    );
+
+    // Removing: a card that is no longer the one on file is refused; the current one is detached
+    // at the processor and leaves the file.
+    let remove = |pm: &str| json!({"paymentMethodId": pm});
+    let (status, refused) = stack
+        .post(&jane, "r-stale", "/v1/cards/remove", remove(&first))
+        .await;
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (StatusCode::CONFLICT, Some("card_changed")),
+        "{refused}"
+    );
+    let pm = second["paymentMethodId"].as_str().unwrap();
+    let (status, removed) = stack
+        .post(&jane, "r-1", "/v1/cards/remove", remove(pm))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{removed}");
+    let (status, again) = stack
+        .post(&jane, "r-1", "/v1/cards/remove", remove(pm))
+        .await;
+    assert_eq!((status, &again), (StatusCode::OK, &removed));
+    let (status, refused) = stack
+        .post(&jane, "r-2", "/v1/cards/remove", remove(pm))
+        .await;
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("no_card_on_file")),
+        "{refused}"
+    );
+    let (_, shown) = stack.get(&jane, "/v1/cards").await;
+    assert_eq!(shown["card"], Value::Null);
+    // With no card on file, a fee stays owed for the portal.
+    late_cancellation(&stack, &service, &provider, 26).await;
+    let collected = collect(&stack.state, &*sandbox, "run-f").await.unwrap();
+    assert_eq!(collected, Collected::default());
+    assert_eq!(outstanding(&stack).await - before, 8000);
+
+    // Each step is in the audit log (the save naming the authorisation's version).
+    let Some(items) = stack.scan_if_embedded().await else {
+        return;
+    };
+    let saves = audits(&items, "card.save");
+    assert_eq!(saves.len(), 2);
+    assert_eq!(audits(&items, "card.remove").len(), 1);
+    assert_eq!(audits(&items, "fee.collect").len(), 1);
+    assert_eq!(audits(&items, "fee.collect_declined").len(), 1);
+    // No card data is stored: only the processor's ids, brand and last four.
+    for item in &items {
+        let text = format!("{item:?}");
+        assert!(
+            !text.contains("4242424242424242") && !text.contains("exp_month"),
+            "{text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_card_on_file_pays_fees_on_the_embedded_store() {
+    journey(Some(Stack::embedded())).await;
+}
+
+#[tokio::test]
+async fn a_card_on_file_pays_fees_on_dynamodb_local() {
+    journey(Stack::on(dynamodb_local_fixture().await).await).await;
+}
