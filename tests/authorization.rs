@@ -448,6 +448,24 @@ async fn every_route_role_and_ownership() {
             [404, 403, 403, 403, 404, 404, 401, 403],
         ),
         case(
+            "GET",
+            "/v1/disputes",
+            None,
+            [403, 403, 403, 403, 200, 200, 401, 403],
+        ),
+        case(
+            "POST",
+            "/v1/disputes/dp_none/evidence",
+            Some(json!({})),
+            [403, 403, 403, 403, 404, 404, 401, 403],
+        ),
+        case(
+            "POST",
+            "/v1/disputes/dp_none/submit",
+            Some(json!({})),
+            [403, 403, 403, 403, 404, 404, 401, 403],
+        ),
+        case(
             "POST",
             "/v1/feedback",
             Some(json!({"category": "care", "text": "Kind staff."})),

@@ -23,33 +23,32 @@ fn secrets() -> shared::web::webhooks::signature::WebhookSecrets {
     practica_tests::test_webhook_config().stripe
 }
 
-/// Posts one signed event to the stack's webhook route, as the sandbox's delivery does.
-async fn post_event(
-    stack: &Stack,
-    body: Vec<u8>,
-    signature: String,
-) -> anyhow::Result<(u16, String)> {
-    let (status, _, reply) = stack
-        .post_raw(
-            "/v1/webhooks/stripe",
-            &[
-                ("stripe-signature", &signature),
-                ("content-type", "application/json"),
-            ],
-            body,
-        )
-        .await;
-    Ok((status.as_u16(), reply.to_string()))
+/// A setup intent for Jane's card form: its client secret.
+async fn start_setup(stack: &Stack, key: &str) -> String {
+    let jane = stack.token(DEMO_PATIENT, &[Role::Patient]);
+    let (status, setup) = stack.post(&jane, key, "/v1/cards/setup", json!({})).await;
+    assert_eq!(status, StatusCode::CREATED, "{setup}");
+    setup["clientSecret"].as_str().unwrap().to_owned()
 }
 
 /// Saves `card` as Jane would: a setup intent, then the card form (the sandbox's) confirming it.
 async fn save_card(stack: &Stack, sandbox: &SandboxProcessor, key: &str, card: TestCard) -> Value {
+    let secret = start_setup(stack, key).await;
+    confirm_setup(stack, sandbox, &secret, card).await
+}
+
+/// The card form confirming a setup begun before; what the API then shows on file.
+async fn confirm_setup(
+    stack: &Stack,
+    sandbox: &SandboxProcessor,
+    secret: &str,
+    card: TestCard,
+) -> Value {
     let jane = stack.token(DEMO_PATIENT, &[Role::Patient]);
-    let (status, setup) = stack.post(&jane, key, "/v1/cards/setup", json!({})).await;
-    assert_eq!(status, StatusCode::CREATED, "{setup}");
-    let secret = setup["clientSecret"].as_str().unwrap();
     let sent = sandbox
-        .confirm_setup(secret, card, &secrets(), |b, s| post_event(stack, b, s))
+        .confirm_setup(secret, card, &secrets(), |b, s| {
+            stack.post_stripe_event(b, s)
+        })
         .await
         .unwrap()
         .expect("a setup to confirm");
@@ -74,12 +73,6 @@ fn at(day: u32, hour: u32) -> String {
     format!("2026-11-{day:02}T{hour:02}:00:00-05:00")
 }
 
-fn advance_to(stack: &Stack, rfc3339: &str) {
-    let to: jiff::Timestamp = rfc3339.parse().unwrap();
-    let by = to.as_second() - stack.clock.now().as_second();
-    stack.clock.advance(jiff::SignedDuration::from_secs(by));
-}
-
 /// Books the 60-minute policy service on November `day` at 14:00 and, 20 hours before it,
 /// cancels it inside the window: its 40.00 USD fee.
 async fn late_cancellation(stack: &Stack, service: &str, provider: &str, day: u32) {
@@ -90,7 +83,7 @@ async fn late_cancellation(stack: &Stack, service: &str, provider: &str, day: u3
         .post(&jane, &format!("book-{n}"), "/v1/appointments", body)
         .await;
     assert_eq!(status, StatusCode::CREATED, "{appt}");
-    advance_to(stack, &at(day - 1, 18));
+    stack.advance_to(&at(day - 1, 18));
     let path = format!("/v1/appointments/{}/cancel", appt["id"].as_str().unwrap());
     let fee = json!({"acceptFee": {"amount": 4000, "currency": "USD"}});
     let (status, cancelled) = stack.post(&jane, &format!("cancel-{n}"), &path, fee).await;
@@ -191,7 +184,7 @@ async fn journey(stack: Option<Stack>) {
     );
     // The processor's events arrive after the charge's record: the fee is paid.
     let delivered = sandbox
-        .deliver_pending(&secrets(), |b, s| post_event(&stack, b, s))
+        .deliver_pending(&secrets(), |b, s| stack.post_stripe_event(b, s))
         .await
         .unwrap();
     assert_eq!(delivered, 2);
@@ -204,7 +197,7 @@ async fn journey(stack: Option<Stack>) {
     assert_eq!(collected.cards_detached, 1, "{collected:?}");
     // The processor's detach event names a card no longer on file: nothing changes.
     sandbox
-        .deliver_pending(&secrets(), |b, s| post_event(&stack, b, s))
+        .deliver_pending(&secrets(), |b, s| stack.post_stripe_event(b, s))
         .await
         .unwrap();
     let (_, shown) = stack.get(&jane, "/v1/cards").await;
@@ -215,7 +208,7 @@ async fn journey(stack: Option<Stack>) {
     let collected = collect(&stack.state, &*sandbox, "run-e").await.unwrap();
     assert_eq!(collected.fees_declined, 1, "{collected:?}");
     sandbox
-        .deliver_pending(&secrets(), |b, s| post_event(&stack, b, s))
+        .deliver_pending(&secrets(), |b, s| stack.post_stripe_event(b, s))
         .await
         .unwrap();
     assert_eq!(outstanding(&stack).await - before, 4000);
@@ -264,12 +257,86 @@ async fn journey(stack: Option<Stack>) {
     assert_eq!(collected, Collected::default());
     assert_eq!(outstanding(&stack).await - before, 8000);
 
+    // A setup begun earlier but confirmed after a newer card was saved (its event late, as the
+    // processor may deliver them) never replaces the newer card; the card it saved is detached.
+    let sign = json!({"versionHash": version, "typedName": "Jane Demo-Patient", "agree": true});
+    let (status, _) = stack
+        .post(&jane, "sign-card-2", "/v1/consents/card/sign", sign)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "still signed: no second signature"
+    );
+    let early = start_setup(&stack, "s-early").await;
+    stack.clock.advance(jiff::SignedDuration::from_secs(60));
+    let newer = save_card(&stack, &sandbox, "s-newer", TestCard::Succeeds).await;
+    let shown = confirm_setup(&stack, &sandbox, &early, TestCard::Succeeds).await;
+    assert_eq!(shown, newer, "the newer card stays on file");
+    let collected = collect(&stack.state, &*sandbox, "run-g").await.unwrap();
+    assert_eq!(collected.cards_detached, 1, "{collected:?}");
+
+    // A fee she paid from the portal first is not charged to the card again.
+    late_cancellation(&stack, &service, &provider, 30).await;
+    let fee = {
+        let (_, balance) = stack.get(&jane, "/v1/balance").await;
+        balance["charges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["fee"] == "late_cancellation")
+            .max_by_key(|c| c["createdAt"].as_str().unwrap().to_owned())
+            .unwrap()["id"]
+            .clone()
+    };
+    let pay = json!({"currency": "USD", "chargeIds": [fee]});
+    let (status, payment) = stack
+        .post(&jane, "pay-fee", "/v1/payment-intents", pay)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{payment}");
+    let secrets = secrets();
+    let paid = sandbox
+        .complete(
+            practica_cli::sandbox::Which::Id(payment["processorIntentId"].as_str().unwrap()),
+            practica_cli::sandbox::Completion::Succeed { avs_fail: false },
+            &secrets,
+            stack.clock.now().as_second(),
+            |b, s| stack.post_stripe_event(b, s),
+        )
+        .await
+        .unwrap();
+    assert!(paid.iter().all(|(_, status, _)| *status == 200), "{paid:?}");
+    let collected = collect(&stack.state, &*sandbox, "run-h").await.unwrap();
+    assert_eq!(collected, Collected::default(), "nothing left to charge");
+    assert_eq!(outstanding(&stack).await - before, 8000);
+
+    // Withdrawing the card authorisation takes the card off file (and to the sweep to detach).
+    let withdraw = json!({"typedName": "Jane Demo-Patient", "agree": true});
+    let (status, withdrawn) = stack
+        .post(
+            &jane,
+            "withdraw-card",
+            "/v1/consents/card/withdraw",
+            withdraw,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{withdrawn}");
+    let (_, shown) = stack.get(&jane, "/v1/cards").await;
+    assert_eq!(shown["card"], Value::Null);
+    assert_eq!(shown["authorisation"]["signed"], false);
+    let collected = collect(&stack.state, &*sandbox, "run-i").await.unwrap();
+    assert_eq!(collected.cards_detached, 1, "{collected:?}");
+    let (status, refused) = stack
+        .post(&jane, "s-after", "/v1/cards/setup", json!({}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+
     // Each step is in the audit log (the save naming the authorisation's version).
     let Some(items) = stack.scan_if_embedded().await else {
         return;
     };
     let saves = audits(&items, "card.save");
-    assert_eq!(saves.len(), 2);
+    assert_eq!(saves.len(), 3);
     assert_eq!(audits(&items, "card.remove").len(), 1);
     assert_eq!(audits(&items, "fee.collect").len(), 1);
     assert_eq!(audits(&items, "fee.collect_declined").len(), 1);

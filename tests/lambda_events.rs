@@ -304,6 +304,10 @@ async fn every_payment_and_webhook_event_runs_through_the_lambda_conversion() {
         // She has not signed the card authorisation: nothing is set up.
         ("setupCard", &jane, StatusCode::CONFLICT),
         ("removeCard", &jane, StatusCode::NOT_FOUND),
+        ("listDisputes", &staff, StatusCode::OK),
+        // No dispute of that id: nothing drafted or submitted.
+        ("draftDisputeEvidence", &staff, StatusCode::NOT_FOUND),
+        ("submitDisputeEvidence", &staff, StatusCode::NOT_FOUND),
         ("stripeWebhook", "", StatusCode::OK),
         ("stripeWebhook-charge", "", StatusCode::OK),
         ("stripeWebhook", "", StatusCode::OK),

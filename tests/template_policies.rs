@@ -47,7 +47,8 @@ const WRITERS: &[(&str, &[&str])] = &[
             "WAITLIST#*",
             "FEEDBACK#*",
             "LEDGER#*",
-            "PROCESSOR_TASKS",
+            "FEE_TASKS",
+            "DETACH_TASKS",
             "MSG#*",
             "AUDIT#*",
             "IDEM#*",
@@ -63,6 +64,7 @@ const WRITERS: &[(&str, &[&str])] = &[
             "CUSTOMER#*",
             "SETUP#*",
             "PAYMENT_METHOD#*",
+            "DISPUTE#*",
             "AUDIT#*",
             "IDEM#*",
             "COUNTER#*",
@@ -74,7 +76,8 @@ const WRITERS: &[(&str, &[&str])] = &[
             "WEBHOOK#*",
             "LEDGER#*",
             "PAYMENT_METHOD#*",
-            "PROCESSOR_TASKS",
+            "DETACH_TASKS",
+            "DISPUTE#*",
             "MSG#*",
             "AUDIT#*",
             "COUNTER#*",
@@ -92,7 +95,8 @@ const WRITERS: &[(&str, &[&str])] = &[
             "WAITLIST#*",
             "LEDGER#*",
             "INTENT#*",
-            "PROCESSOR_TASKS",
+            "FEE_TASKS",
+            "DETACH_TASKS",
             "MSG#*",
             "AUDIT#*",
         ],
@@ -533,6 +537,9 @@ async fn each_function_writes_only_the_partitions_it_is_granted() {
         ("getCard", &jane),
         ("setupCard", &jane),
         ("removeCard", &jane),
+        ("listDisputes", &staff),
+        ("draftDisputeEvidence", &staff),
+        ("submitDisputeEvidence", &staff),
         ("stripeWebhook", ""),
         ("stripeWebhook-charge", ""),
         ("standardWebhook", ""),
@@ -564,7 +571,8 @@ async fn each_function_writes_only_the_partitions_it_is_granted() {
         // Setting up a card before signing the authorisation, and removing none, are refused.
         let refused = (*op == "waiveFee" && body["code"] == "not_a_fee")
             || (*op == "setupCard" && body["code"] == "consent_required")
-            || (*op == "removeCard" && body["code"] == "no_card_on_file");
+            || (*op == "removeCard" && body["code"] == "no_card_on_file")
+            || (op.ends_with("DisputeEvidence") && status == http::StatusCode::NOT_FOUND);
         assert!(
             status.is_success() || *op == "get-me-no-token" || refused,
             "{op}: {status} {body}"

@@ -1,7 +1,8 @@
 //! The local test card form's back end, in `practica serve` only (never in a Lambda binary): the
 //! portal's pay page, where production mounts the processor's own card element, shows a clearly
 //! labelled form whose outcomes complete the sandbox intent through the same signed-webhook path
-//! as `practica pay`; and the form that saves a test card on file (`/local/sandbox-setup`). The page then waits for the balance to show what the webhooks recorded; this
+//! as `practica pay`; the form that saves a test card on file (`/local/sandbox-setup`); and a
+//! cardholder's dispute of a paid test payment (`/local/sandbox-dispute`). The page then waits for the balance to show what the webhooks recorded; this
 //! route's answer only says the processor's events were sent.
 
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use crate::sandbox_cards::TestCard;
 
 pub const SANDBOX_PAY_PATH: &str = "/local/sandbox-pay";
 pub const SANDBOX_SETUP_PATH: &str = "/local/sandbox-setup";
+pub const SANDBOX_DISPUTE_PATH: &str = "/local/sandbox-dispute";
 
 /// What the local form may ask the sandbox for: the outcomes a practice tests its pay page with.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -80,6 +82,7 @@ pub fn routes(
     Router::new()
         .route(SANDBOX_PAY_PATH, post(pay))
         .route(SANDBOX_SETUP_PATH, post(save))
+        .route(SANDBOX_DISPUTE_PATH, post(dispute))
         .with_state(Checkout {
             sandbox,
             config,
@@ -103,6 +106,44 @@ pub async fn deliver_to(
     let status = response.status().as_u16();
     let body = axum::body::to_bytes(response.into_body(), 64 * 1024).await?;
     Ok((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct OpenDispute {
+    /// A paid sandbox intent (`pi_sbx_...`).
+    payment_intent_id: String,
+    /// One of Stripe's dispute reasons.
+    reason: String,
+}
+
+/// `POST /local/sandbox-dispute`: the cardholder disputes a paid sandbox payment with her bank,
+/// as `charge.dispute.created` arrives from a processor (for trying the practice's evidence).
+async fn dispute(
+    State(checkout): State<Checkout>,
+    ApiJson(body): ApiJson<OpenDispute>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    if !domain::progress::DISPUTE_REASONS.contains(&body.reason.as_str()) {
+        return Err(ApiError::NotFound);
+    }
+    let deliver = |bytes, signature| deliver_to(checkout.webhooks.clone(), bytes, signature);
+    let sent = checkout
+        .sandbox
+        .complete(
+            Which::Id(&body.payment_intent_id),
+            Completion::Dispute {
+                reason: body.reason,
+            },
+            &checkout.config.stripe,
+            checkout.clock.now().as_second(),
+            deliver,
+        )
+        .await
+        .map_err(|e| match e {
+            CompleteError::Unexpected(e) => ApiError::Unexpected(e),
+            _ => ApiError::NotFound,
+        })?;
+    answered(sent)
 }
 
 #[derive(Deserialize)]
@@ -168,7 +209,9 @@ async fn pay(
         .map_err(|e| match e {
             CompleteError::NotFound | CompleteError::Canceled => ApiError::NotFound,
             CompleteError::AlreadyPaid => ApiError::Payment(PaymentError::PaymentExists),
-            CompleteError::BadRefund => ApiError::Unexpected(anyhow::anyhow!("not a refund")),
+            CompleteError::BadRefund | CompleteError::NotPaid => {
+                ApiError::Unexpected(anyhow::anyhow!("not a payment completion"))
+            }
             CompleteError::Unexpected(e) => ApiError::Unexpected(e),
         })?;
     answered(sent)

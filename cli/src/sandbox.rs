@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 use shared::payments::processor::{
-    Cancel, Intent, IntentRequest, OffSessionCharge, OffSessionRequest, PaymentProcessor,
-    ProcessorError, ProcessorKey, SetupRequest,
+    Cancel, DisputeEvidence, Intent, IntentRequest, OffSessionCharge, OffSessionRequest,
+    PaymentProcessor, ProcessorError, ProcessorKey, SetupRequest,
 };
 
 use crate::sandbox_cards::{TestCard, with_cards};
@@ -169,6 +169,19 @@ impl PaymentProcessor for SandboxProcessor {
         .await
     }
 
+    async fn update_dispute(
+        &self,
+        id: &str,
+        evidence: &DisputeEvidence,
+        submit: bool,
+    ) -> Result<(), ProcessorError> {
+        let _guard = self.lock.lock().await;
+        with_cards(&self.cards, |cards| {
+            cards.update_dispute(id, evidence, submit)
+        })
+        .await
+    }
+
     async fn cancel_intent(&self, id: &str, _: &ProcessorKey) -> Result<Cancel, ProcessorError> {
         let _guard = self.lock.lock().await;
         let mut intents = load(&self.path).await.map_err(unavailable)?;
@@ -207,6 +220,8 @@ pub enum CompleteError {
     Canceled,
     #[error("the intent is already paid")]
     AlreadyPaid,
+    #[error("only a paid intent can be disputed")]
+    NotPaid,
     #[error("a refund is of a paid intent, more than zero and at most the amount not yet refunded")]
     BadRefund,
     #[error(transparent)]
@@ -256,6 +271,10 @@ impl SandboxProcessor {
                     refunded: intent.refunded,
                 }
             }
+            Completion::Dispute { .. } if intent.status != "succeeded" => {
+                return Err(CompleteError::NotPaid);
+            }
+            dispute @ Completion::Dispute { .. } => dispute,
             _ if intent.status == "succeeded" => return Err(CompleteError::AlreadyPaid),
             other => other,
         };
@@ -351,6 +370,9 @@ pub enum Completion {
     Fail { decline_code: String },
     /// Refunded up to this cumulative amount.
     Refund { refunded: i64 },
+    /// The cardholder disputes the whole payment with her bank, for this reason (Stripe's codes,
+    /// e.g. `product_unacceptable`).
+    Dispute { reason: String },
 }
 
 pub(crate) fn event(kind: &str, created: i64, object: serde_json::Value) -> Vec<u8> {
@@ -442,6 +464,19 @@ pub fn events(intent: &SandboxIntent, completion: &Completion, now: i64) -> Vec<
             "charge.refunded",
             now,
             charge("succeeded", ("pass", "pass"), None, *refunded),
+        )],
+        Completion::Dispute { reason } => vec![event(
+            "charge.dispute.created",
+            now,
+            serde_json::json!({
+                "id": format!("dp_sbx_{}", ulid::Ulid::new()),
+                "object": "dispute",
+                "amount": intent.amount,
+                "currency": intent.currency,
+                "payment_intent": intent.id,
+                "reason": reason,
+                "status": "needs_response",
+            }),
         )],
     }
 }

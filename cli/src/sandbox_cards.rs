@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use shared::payments::processor::{
-    Intent, OffSession, OffSessionCharge, OffSessionRequest, ProcessorError, SetupRequest,
+    DisputeEvidence, Intent, OffSession, OffSessionCharge, OffSessionRequest, ProcessorError,
+    SetupRequest,
 };
 use shared::web::webhooks::signature::WebhookSecrets;
 
@@ -51,6 +52,17 @@ pub struct Cards {
     /// Events not yet accepted by the webhook route (bodies, oldest first).
     #[serde(default)]
     outbox: Vec<Pending>,
+    /// The evidence saved on disputes, as the processor keeps it.
+    #[serde(default)]
+    pub disputes: Vec<SandboxDispute>,
+}
+
+/// A dispute's evidence at the sandbox: the last saved, and whether it was submitted.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct SandboxDispute {
+    pub id: String,
+    pub evidence: DisputeEvidence,
+    pub submitted: bool,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -331,6 +343,33 @@ impl Cards {
         }
         self.outbox = kept;
         accepted
+    }
+
+    /// Saves evidence on a dispute; once submitted it cannot change (as at Stripe).
+    pub fn update_dispute(
+        &mut self,
+        id: &str,
+        evidence: &DisputeEvidence,
+        submit: bool,
+    ) -> Result<(), ProcessorError> {
+        let saved = SandboxDispute {
+            id: id.to_owned(),
+            evidence: evidence.clone(),
+            submitted: submit,
+        };
+        match self.disputes.iter_mut().find(|d| d.id == id) {
+            Some(d) if d.submitted => Err(ProcessorError::Rejected {
+                code: "dispute_already_submitted".into(),
+            }),
+            Some(d) => {
+                *d = saved;
+                Ok(())
+            }
+            None => {
+                self.disputes.push(saved);
+                Ok(())
+            }
+        }
     }
 
     pub fn has_pending(&self) -> bool {

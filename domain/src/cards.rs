@@ -17,6 +17,8 @@ pub struct CardOnFile {
     pub setup_intent: String,
     /// The version (hash) of the card authorisation the patient had signed when she saved it.
     pub authorisation: String,
+    /// When the setup that saved it began (a setup begun earlier never replaces it).
+    pub setup_created_at: i64,
     /// When the processor told us it was saved (epoch seconds, our clock).
     pub saved_at: i64,
     /// When it left the file (removed, or detached at the processor): the record stays, so the

@@ -24,6 +24,11 @@ pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Sha256 {
     fixed(context.sign().as_ref())
 }
 
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn fixed(bytes: &[u8]) -> Sha256 {
     let mut out = [0u8; 32];
     out.copy_from_slice(bytes);

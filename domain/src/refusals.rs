@@ -294,4 +294,10 @@ pub enum PaymentError {
         "The card on file is not the one named (another was saved meanwhile); reload and retry."
     )]
     CardChanged,
+    #[error("Draft the dispute's evidence first (POST .../evidence), read it, then submit it.")]
+    EvidenceNotDrafted,
+    #[error("The dispute's evidence was already submitted; it cannot change.")]
+    EvidenceSubmitted,
+    #[error("The card network already decided this dispute.")]
+    DisputeClosed,
 }

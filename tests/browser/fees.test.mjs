@@ -190,4 +190,46 @@ async function cards() {
   console.log('fees (Tuesday): a card saved on file through the sandbox card form, named by brand and last four, removed: ok');
 }
 
-await ({ book, day, cards }[step] || day)();
+// Tuesday, later still: Jane pays her balance (the no-show fee) and disputes the payment with her
+// bank; the front desk drafts the evidence on the Disputes page (from the records and the signed
+// log: the policy she accepted, the no-show mark and who made it), reads it, and submits it.
+async function disputes() {
+  const jane = await signIn('patient-jane');
+  const payment = await api('/v1/payment-intents', { token: jane, method: 'POST', key: 'pay-balance', body: { currency: 'USD' } });
+  await api('/local/sandbox-pay', { method: 'POST', body: { clientSecret: payment.clientSecret, outcome: 'success' } });
+  await api('/local/sandbox-dispute', { method: 'POST', body: { paymentIntentId: payment.processorIntentId, reason: 'product_unacceptable' } });
+  const browser = await launch(chromium);
+  try {
+    const { context, page: p, problems } = await page(browser, 1280, 900, TUESDAY);
+    await p.getByRole('button', { name: 'Staff sign-in' }).click();
+    await p.getByRole('button', { name: 'Front desk (demo staff)' }).click();
+    await p.locator('#calendar-page:not([hidden])').waitFor();
+    await nav(p, 'Disputes');
+    const dispute = p.locator('#disputes li').filter({ hasText: '$150.00 disputed: product unacceptable' });
+    await dispute.getByText(/no evidence drafted yet/).waitFor();
+    await axe(p, 'a dispute without evidence');
+    await dispute.getByRole('button', { name: /^Draft the evidence: / }).click();
+    await p.locator('#disputes-status', { hasText: 'Evidence drafted' }).waitFor();
+    const text = await dispute.innerText();
+    assert.match(text, /Cancellation policy \(version [0-9a-f]+\), stated in the booking confirmation emailed to the cardholder when Front desk \(demo staff\), practice staff booked the appointment for her/);
+    assert.match(text, /Missing the visit without cancelling costs a fee of 150\.00 USD\./);
+    assert.match(text, /did not attend the appointment of Tuesday, November 24, 2026 at 10:00 AM EST/);
+    assert.match(text, /marked as not attended at 2026-11-24T\d\d:\d\d:\d\dZ by Front desk \(demo staff\), practice staff/);
+    assert.doesNotMatch(text, /Initial consultation|Jane/, 'no service name, no patient name in the evidence');
+    await axe(p, 'the drafted evidence');
+    if (shots) await p.screenshot({ path: `${shots}/console-dispute-evidence.png`, fullPage: true });
+    await dispute.getByRole('button', { name: /^Submit this evidence: / }).click();
+    assert.equal(await p.evaluate(() => document.activeElement.textContent), 'Not yet');
+    await dispute.getByRole('button', { name: 'Yes, submit it (final)' }).click();
+    await p.locator('#disputes-status', { hasText: 'Evidence submitted to the card network.' }).waitFor();
+    await p.locator('#disputes li', { hasText: 'evidence submitted' }).waitFor();
+    assert.equal(await p.locator('#disputes li').getByRole('button', { name: /^Draft the evidence/ }).count(), 0);
+    assert.deepEqual(problems, [], 'console errors');
+    await context.close();
+  } finally {
+    await browser.close();
+  }
+  console.log('fees (Tuesday): a disputed fee answered with evidence from the signed log, drafted, read and submitted: ok');
+}
+
+await ({ book, day, cards, disputes }[step] || day)();

@@ -440,6 +440,29 @@ impl Stack {
         );
     }
 
+    /// Posts one Stripe event, signed as `signature`, to the webhook route (the sandbox's
+    /// deliveries in tests): the answer's status and body.
+    pub async fn post_stripe_event(
+        &self,
+        body: Vec<u8>,
+        signature: String,
+    ) -> anyhow::Result<(u16, String)> {
+        let headers = [
+            ("stripe-signature", signature.as_str()),
+            ("content-type", "application/json"),
+        ];
+        let (status, _, reply) = self.post_raw("/v1/webhooks/stripe", &headers, body).await;
+        Ok((status.as_u16(), reply.to_string()))
+    }
+
+    /// Moves the clock forward to `rfc3339`.
+    pub fn advance_to(&self, rfc3339: &str) {
+        use domain::clock::Clock as _;
+        let to: jiff::Timestamp = rfc3339.parse().expect("an RFC 3339 instant");
+        let by = to.as_second() - self.clock.now().as_second();
+        self.clock.advance(jiff::SignedDuration::from_secs(by));
+    }
+
     /// Posts raw bytes with the given headers (webhooks).
     pub async fn post_raw(
         &self,
@@ -869,6 +892,15 @@ impl shared::payments::processor::PaymentProcessor for FixtureProcessor {
     async fn detach_payment_method(
         &self,
         _: &str,
+    ) -> Result<(), shared::payments::processor::ProcessorError> {
+        Ok(())
+    }
+
+    async fn update_dispute(
+        &self,
+        _: &str,
+        _: &shared::payments::processor::DisputeEvidence,
+        _: bool,
     ) -> Result<(), shared::payments::processor::ProcessorError> {
         Ok(())
     }

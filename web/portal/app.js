@@ -59,7 +59,7 @@ const navButtons = () => [...document.querySelectorAll('#nav button[data-page]')
 // Each page's address: `#/<route>`.
 const ROUTES = {
   appointments: 'appointments', billing: 'billing', messages: 'messages', access: 'access-log', 'consents-page': 'consents', 'forms-page': 'forms',
-  'calendar-page': 'calendar', patients: 'patients', triage: 'feedback', 'reports-page': 'reports', 'audit-page': 'audit', security: 'security',
+  'calendar-page': 'calendar', patients: 'patients', triage: 'feedback', 'disputes-page': 'disputes', 'reports-page': 'reports', 'audit-page': 'audit', security: 'security',
 };
 const PAGES = Object.fromEntries(Object.entries(ROUTES).map(([page, route]) => [route, page]));
 
@@ -89,6 +89,7 @@ const ON_OPEN = {
   'consents-page': async () => (await import('./consents.js')).loadConsentsPage(),
   'forms-page': async () => (await import('./forms.js')).loadFormsPage(),
   triage: async () => (await staffPages()).loadFeedback(),
+  'disputes-page': async () => (await import('./disputes.js')).loadDisputes(),
   'reports-page': async () => (await staffPages()).loadReports(),
 };
 

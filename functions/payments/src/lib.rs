@@ -1,5 +1,6 @@
 //! The payments function's HTTP API: staff post charges, patients and staff read balances and
-//! create payment intents, patients save a card on file and she or staff remove it. Handlers stay thin: extract and authorize the caller, parse, call
+//! create payment intents, patients save a card on file and she or staff remove it, staff draft
+//! and submit the evidence answering a dispute. Handlers stay thin: extract and authorize the caller, parse, call
 //! the use cases in `shared::payments`, return their reply.
 
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use serde::Deserialize;
 use shared::auth::Verifier;
 use shared::payments::cards;
 use shared::payments::charges::{self, ChargeRequest};
+use shared::payments::disputes;
 use shared::payments::fees;
 use shared::payments::intents::{self, IntentRequestBody};
 use shared::payments::processor::PaymentProcessor;
@@ -126,6 +128,44 @@ async fn remove_card(
     change.run(Operation::RemoveCard, work).await
 }
 
+async fn list_disputes(
+    State(s): State<PaymentsState>,
+    caller: Caller,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(disputes::list(&s.app, &caller).await?))
+}
+
+/// No body: what is drafted or submitted comes from the records.
+#[derive(Clone, Debug, Default, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+struct Empty {}
+
+async fn draft_evidence(
+    State(s): State<PaymentsState>,
+    ApiPath(id): ApiPath<String>,
+    change: Change<Empty>,
+) -> Result<Reply, ApiError> {
+    let processor = &*s.processor;
+    let work = async |app: &AppState, caller: &Caller, idem: &Idempotency, _: Empty| {
+        disputes::draft(app, processor, caller, idem, &id).await
+    };
+    change.run(Operation::DraftDisputeEvidence(&id), work).await
+}
+
+async fn submit_evidence(
+    State(s): State<PaymentsState>,
+    ApiPath(id): ApiPath<String>,
+    change: Change<Empty>,
+) -> Result<Reply, ApiError> {
+    let processor = &*s.processor;
+    let work = async |app: &AppState, caller: &Caller, idem: &Idempotency, _: Empty| {
+        disputes::submit(app, processor, caller, idem, &id).await
+    };
+    change
+        .run(Operation::SubmitDisputeEvidence(&id), work)
+        .await
+}
+
 /// The routes, for mounting beside other functions' (`practica serve`).
 pub fn routes(app: AppState, processor: Arc<dyn PaymentProcessor>) -> Router {
     Router::new()
@@ -137,6 +177,9 @@ pub fn routes(app: AppState, processor: Arc<dyn PaymentProcessor>) -> Router {
         .route("/v1/cards", get(card))
         .route("/v1/cards/setup", post(setup_card))
         .route("/v1/cards/remove", post(remove_card))
+        .route("/v1/disputes", get(list_disputes))
+        .route("/v1/disputes/{disputeId}/evidence", post(draft_evidence))
+        .route("/v1/disputes/{disputeId}/submit", post(submit_evidence))
         .layer(axum::Extension(shared::web::FunctionName("payments")))
         .with_state(PaymentsState { app, processor })
 }

@@ -11,8 +11,9 @@ use serde::Deserialize;
 
 use super::https::HttpsClient;
 use crate::payments::processor::{
-    Cancel, Intent, IntentRequest, OffSession, OffSessionCharge, OffSessionRequest,
-    PaymentProcessor, ProcessorError, ProcessorKey, SETUP_METADATA_KEY, SetupRequest,
+    Cancel, DisputeEvidence, Intent, IntentRequest, OffSession, OffSessionCharge,
+    OffSessionRequest, PaymentProcessor, ProcessorError, ProcessorKey, SETUP_METADATA_KEY,
+    SetupRequest,
 };
 
 /// The Stripe API version requests are pinned to.
@@ -288,7 +289,8 @@ impl PaymentProcessor for StripeProcessor {
         let form = [
             ("customer", request.customer.as_str()),
             ("usage", "off_session"),
-            ("automatic_payment_methods[enabled]", "true"),
+            // Cards only: what is saved is charged off-session, where no redirect can happen.
+            ("payment_method_types[]", "card"),
             (&format!("metadata[{SETUP_METADATA_KEY}]"), "card"),
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned()));
@@ -372,6 +374,29 @@ impl PaymentProcessor for StripeProcessor {
             }
             Err(e) => Err(e),
         }
+    }
+
+    #[tracing::instrument(skip_all, fields(submit))]
+    async fn update_dispute(
+        &self,
+        id: &str,
+        evidence: &DisputeEvidence,
+        submit: bool,
+    ) -> Result<(), ProcessorError> {
+        let mut form: Vec<(String, String)> = evidence
+            .fields()
+            .into_iter()
+            .map(|(k, v)| (format!("evidence[{k}]"), v.to_owned()))
+            .collect();
+        form.push(("submit".to_owned(), submit.to_string()));
+        // One key per content and step: a retry of the same save is one save.
+        let body = serde_urlencoded::to_string(&form)
+            .map_err(|e| ProcessorError::Unavailable(anyhow::Error::new(e)))?;
+        let digest = domain::hash::sha256(&[body.as_bytes()]);
+        let key = format!("practica-dispute-{id}-{}", domain::hash::hex(&digest[..12]));
+        self.post(&format!("/v1/disputes/{id}"), &key, &form)
+            .await
+            .map(|_| ())
     }
 }
 
@@ -661,6 +686,40 @@ mod tests {
                 .unwrap();
             assert_eq!(done.intent, "pi_9");
             assert_eq!(done.outcome, expected);
+        }
+    }
+
+    #[tokio::test]
+    async fn saves_dispute_evidence_as_a_draft_then_submits_it() {
+        use crate::payments::processor::DisputeEvidence;
+        let evidence = DisputeEvidence {
+            product_description: "A scheduled appointment".into(),
+            service_date: "2026-11-24".into(),
+            cancellation_rebuttal: Some("Cancelled 20 hours before".into()),
+            ..DisputeEvidence::default()
+        };
+        for submit in [false, true] {
+            let server = MockServer::start().await;
+            Mock::given(method("POST"))
+                .and(path("/v1/disputes/dp_1"))
+                .and(body_string_contains("evidence%5Bservice_date%5D=2026-11-24"))
+                .and(body_string_contains(
+                    "evidence%5Bcancellation_rebuttal%5D=Cancelled+20+hours+before",
+                ))
+                .and(body_string_contains(format!("submit={submit}")))
+                .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                    "id": "dp_1", "object": "dispute", "status": if submit { "under_review" } else { "needs_response" }})))
+                .expect(1)
+                .mount(&server)
+                .await;
+            processor(&server)
+                .update_dispute("dp_1", &evidence, submit)
+                .await
+                .unwrap();
+            let sent = server.received_requests().await.unwrap();
+            let body = String::from_utf8_lossy(&sent[0].body);
+            // Fields left empty are not sent (the processor keeps what staff added there).
+            assert!(!body.contains("access_activity_log"), "{body}");
         }
     }
 

@@ -123,20 +123,7 @@ impl LeafCache {
     }
 }
 
-/// The leaf index of an integrated entry, if it is integrated.
-pub async fn leaf_index_of(
-    table: &dyn Table,
-    entry_pk: &str,
-    entry_sk: &str,
-) -> Result<Option<u64>, ApiError> {
-    let mark = Key::new(audit_integrated_partition(entry_pk), entry_sk);
-    match table.get(&mark, Consistency::Eventual).await? {
-        None => Ok(None),
-        Some(item) => Ok(Some(
-            u64::try_from(n(&item, attr::LEAF_INDEX)?).map_err(|_| corrupt(attr::LEAF_INDEX))?,
-        )),
-    }
-}
+pub use crate::common::log::leaf_index_of;
 
 /// Who acted, as a patient may be told.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]

@@ -15,6 +15,9 @@ use serde::{Deserialize, Serialize};
 use super::processor::{PaymentProcessor, ProcessorKey, SetupRequest, processor_id_ok};
 use super::webhook_events::{Outcome, RECEIPT_TTL_SECS};
 use crate::common::access::{acting_for, own_record};
+use crate::common::cards::{
+    self, AUTHORISATION_DOCUMENT, detach_later, on_file, record, take_off_file,
+};
 use crate::error::{ApiError, RequiredConsent};
 use crate::state::AppState;
 use crate::store::codec::parsed;
@@ -26,13 +29,10 @@ use crate::store::{
 use crate::unit_of_work::{Actor, Audit, Idempotency, Reply, Write, commit};
 use domain::access::Caller;
 use domain::cards::CardOnFile;
-use domain::consent::{DocumentId, SignatureKind};
+use domain::consent::SignatureKind;
 use domain::ids::PatientId;
 use domain::progress::{CardUsed, Event};
 use domain::refusals::PaymentError;
-
-/// The consent document a patient signs before saving a card.
-pub const AUTHORISATION_DOCUMENT: &str = "card";
 
 /// Attempts at applying one card event when another changes the card meanwhile.
 const APPLY_ATTEMPTS: usize = 8;
@@ -49,45 +49,6 @@ pub struct RemoveBody {
     pub patient_id: Option<PatientId>,
     /// The card to remove (`pm_...`): a card saved meanwhile is not removed by mistake.
     pub payment_method_id: String,
-}
-
-fn authorisation_id() -> DocumentId {
-    DocumentId::parse(AUTHORISATION_DOCUMENT).unwrap_or_else(|| unreachable!("a valid id"))
-}
-
-/// The patient's card record (on file, or the last one she kept), read strongly.
-async fn record(state: &AppState, patient: &PatientId) -> Result<Option<CardOnFile>, ApiError> {
-    match state
-        .table
-        .get(&card_key(patient), Consistency::Strong)
-        .await?
-    {
-        Some(item) => Ok(Some(CardOnFile::from_item(&item)?)),
-        None => Ok(None),
-    }
-}
-
-/// The patient's card on file, read strongly.
-pub async fn on_file(
-    state: &AppState,
-    patient: &PatientId,
-) -> Result<Option<CardOnFile>, ApiError> {
-    Ok(record(state, patient)
-        .await?
-        .filter(|c| c.removed_at.is_none()))
-}
-
-/// The write that takes `card` off file at `now`.
-fn take_off_file(card: &CardOnFile, now: i64) -> TransactOp {
-    let removed = CardOnFile {
-        removed_at: Some(now),
-        version: card.version + 1,
-        ..card.clone()
-    };
-    TransactOp::Put {
-        item: removed.to_item(),
-        condition: Some(Condition::version_is(card.version)),
-    }
 }
 
 /// What the processor said a saved card is (none until it said).
@@ -113,8 +74,7 @@ pub async fn view(
         Some(c) => Some(c.view(described(state, &c.payment_method).await?)),
         None => None,
     };
-    let authorisation =
-        super::super::booking::consents::current(state, &authorisation_id()).await?;
+    let authorisation = cards::authorisation(state).await?;
     let signed = match &authorisation {
         Some(doc) => state
             .table
@@ -204,11 +164,9 @@ pub async fn setup(
     if let Some(reply) = idem.replay(state).await? {
         return Ok(reply);
     }
-    let document = super::super::booking::consents::current(state, &authorisation_id())
-        .await?
-        .ok_or(ApiError::Consent(
-            domain::consent::ConsentError::UnknownDocument,
-        ))?;
+    let document = cards::authorisation(state).await?.ok_or(ApiError::Consent(
+        domain::consent::ConsentError::UnknownDocument,
+    ))?;
     let required = RequiredConsent {
         document_id: document.id.clone(),
         title: document.title.clone(),
@@ -370,6 +328,11 @@ pub async fn apply_card_event(
     event: Event,
     request_id: &str,
 ) -> Result<Outcome, ApiError> {
+    // Cards are saved and detached only at the processor whose key the practice holds (Stripe):
+    // a Standard Webhooks sender cannot change what is on file.
+    if source != "stripe" {
+        return Ok(Outcome::Ignored);
+    }
     let actor = Actor::System {
         name: source,
         request_id,
@@ -450,6 +413,8 @@ async fn saved(
         .ok_or(ApiError::NotFound)?;
     let patient = parsed(&setup, attr::PATIENT_ID, PatientId::parse)?;
     let authorisation = crate::store::codec::s(&setup, attr::DOCUMENT_HASH)?.to_owned();
+    let setup_created_at = crate::store::codec::n(&setup, attr::CREATED_AT)?;
+    let now = state.clock.now().as_second();
     let pointer = state
         .table
         .get(&payment_method_key(payment_method), Consistency::Strong)
@@ -468,6 +433,16 @@ async fn saved(
         // On file already, or taken off it (never brought back by a late event).
         return land(state, receipt, Vec::new(), Outcome::Unchanged).await;
     }
+    if last
+        .as_ref()
+        .is_some_and(|c| c.setup_created_at > setup_created_at)
+    {
+        // A setup begun before the card on file (or the last removed) was, arriving late (the
+        // processor does not keep its events in order): it never replaces the newer card, and
+        // the card it saved is detached.
+        let ops = vec![detach_later(payment_method, &patient, now)];
+        return land(state, receipt, ops, Outcome::Unchanged).await;
+    }
     let current = last.as_ref().filter(|c| c.removed_at.is_none());
     let card = CardOnFile {
         patient: patient.clone(),
@@ -475,7 +450,8 @@ async fn saved(
         payment_method: payment_method.to_owned(),
         setup_intent: setup_intent.to_owned(),
         authorisation: authorisation.clone(),
-        saved_at: state.clock.now().as_second(),
+        setup_created_at,
+        saved_at: now,
         removed_at: None,
         version: last.as_ref().map_or(1, |c| c.version + 1),
     };
@@ -493,12 +469,7 @@ async fn saved(
         condition: Some(Condition::AttrAbsent(attr::DETACHED.into())),
     });
     if let Some(old) = current {
-        ops.push(TransactOp::Put {
-            item: Item::new(detach_task_key(&old.payment_method))
-                .with(attr::PATIENT_ID, patient.as_str())
-                .with(attr::CREATED_AT, state.clock.now().as_second()),
-            condition: None,
-        });
+        ops.push(detach_later(&old.payment_method, &patient, now));
     }
     let audit = Audit::new("card.save", "card", payment_method)
         .about(&patient)

@@ -3,34 +3,57 @@
 //! each card a newer one replaced is detached.
 //!
 //! A fee's task is written in the fee's own transaction ([`crate::common::fees::charge_ops`]).
-//! Charging it is idempotent per fee: the processor's key and our payment id derive from the fee
-//! (and the amount still owed), so a run that times out, crashes or overlaps another reaches the
-//! same intent, and the payment's record (new, or the write fails) lands once, with the task's
-//! removal and an audit entry, in one transaction. The payment then advances through the
-//! processor's webhooks as any other. A decline or a bank that wants the cardholder present
-//! leaves the fee owed and sends the patient the usual pay link. A fee waived or paid meanwhile,
-//! or a patient without a card, leaves nothing to do.
+//! What is charged is what is left of the fee and no more than the patient owes (a credit, a
+//! waiver or a correction lower it); nothing for a fee a payment of hers names (the portal's pay
+//! link), nor while a checkout of hers in that currency is under way. Before the processor is called, the run claims the ledger's
+//! version, so a portal checkout built on the same reading fails instead of paying the same
+//! balance. Charging is idempotent per fee: the processor's key and our payment id derive from
+//! the fee and the amount, so a run that times out, crashes or overlaps another reaches the same
+//! intent, and the payment's record (new, or the write fails) lands once, with the task's removal
+//! and an audit entry, in one transaction. The payment then advances through the processor's
+//! webhooks as any other. A decline or a bank that wants the cardholder present leaves the fee
+//! owed and sends the patient the usual pay link. No card, a withdrawn card authorisation, or a
+//! fee with nothing left leaves nothing to do. A task that keeps failing (the processor or the
+//! table unreachable, a refusal that is not the card's) is retried by later runs, up to
+//! [`MAX_ATTEMPTS`], then given up with an audit entry (the fee stays owed).
 
 use super::ledger::Payment;
 use super::processor::{
     IntentRequest, OffSession, OffSessionRequest, PaymentProcessor, ProcessorError, ProcessorKey,
 };
-use crate::common::ledger;
+use crate::common::{cards, ledger};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::codec::notify::MessageCodec;
 use crate::store::codec::parsed;
 use crate::store::codec::payments::PaymentCodec;
 use crate::store::keys::*;
-use crate::store::{Condition, Item, Query, TableError, TransactOp, attr};
+use crate::store::{
+    AttrValue, Condition, Consistency, Item, Query, TableError, TransactOp, Update, attr,
+};
 use crate::unit_of_work::{Actor, Audit};
+use domain::consent::SignatureKind;
 use domain::ids::{ChargeId, PatientId, PaymentId};
 use domain::money::Money;
 use domain::notify::{Kind as MessageKind, Message};
-use domain::progress::Progress;
+use domain::progress::{PaymentStatus, Progress};
 
-/// Tasks taken per run (the rest wait for the next, five minutes later).
+/// Tasks of each kind taken per run (the rest wait for the next, five minutes later).
 const TASKS_PER_RUN: u32 = 50;
+
+/// Runs a task is tried in before it is given up.
+pub const MAX_ATTEMPTS: i64 = 12;
+
+/// How long a checkout of the patient's own blocks charging her card (an abandoned one is left
+/// unpaid at the processor for good).
+const OPEN_CHECKOUT_SECS: i64 = 3_600;
+
+/// The processor's codes for a card that cannot be charged any more (detached, gone).
+const CARD_UNUSABLE: [&str; 3] = [
+    "resource_missing",
+    "payment_method_unexpected_state",
+    "payment_method_not_available",
+];
 
 /// What one run did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -49,6 +72,7 @@ pub struct Collected {
 enum Done {
     Charged,
     Declined,
+    Detached,
     Nothing,
 }
 
@@ -59,41 +83,75 @@ pub async fn collect(
     processor: &dyn PaymentProcessor,
     run_id: &str,
 ) -> Result<Collected, ApiError> {
-    let page = state
-        .table
-        .query(
-            &Query::partition(PROCESSOR_TASKS)
-                .consistent()
-                .limit(TASKS_PER_RUN),
-        )
-        .await?;
     let mut collected = Collected::default();
-    for task in &page.items {
-        let sort = task.key.sk.as_str();
-        let result = if let Some(charge) = sort.strip_prefix(FEE_TASK_PREFIX) {
-            match ChargeId::parse(charge) {
-                Some(charge) => fee(state, processor, task, &charge, run_id).await,
-                None => forget(state, task).await.map(|()| Done::Nothing),
-            }
-        } else if let Some(payment_method) = sort.strip_prefix(DETACH_TASK_PREFIX) {
-            detach(state, processor, task, payment_method).await
-        } else {
-            forget(state, task).await.map(|()| Done::Nothing)
-        };
-        match result {
-            Ok(Done::Charged) => collected.fees_charged += 1,
-            Ok(Done::Declined) => collected.fees_declined += 1,
-            Ok(Done::Nothing) if sort.starts_with(DETACH_TASK_PREFIX) => {
-                collected.cards_detached += 1;
-            }
-            Ok(Done::Nothing) => {}
-            Err(e) => {
-                tracing::warn!(error = %e, "a processor task failed; the next run retries it");
-                collected.deferred += 1;
+    for partition in [FEE_TASKS, DETACH_TASKS] {
+        let query = Query::partition(partition)
+            .consistent()
+            .limit(TASKS_PER_RUN);
+        for task in &state.table.query(&query).await?.items {
+            let result = if partition == FEE_TASKS {
+                match ChargeId::parse(&task.key.sk) {
+                    Some(charge) => fee(state, processor, task, &charge, run_id).await,
+                    None => forget(state, task).await.map(|()| Done::Nothing),
+                }
+            } else {
+                detach(state, processor, task).await
+            };
+            match result {
+                Ok(Done::Charged) => collected.fees_charged += 1,
+                Ok(Done::Declined) => collected.fees_declined += 1,
+                Ok(Done::Detached) => collected.cards_detached += 1,
+                Ok(Done::Nothing) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "a processor task failed; a later run retries it");
+                    collected.deferred += 1;
+                    failed(state, task, run_id).await?;
+                }
             }
         }
     }
     Ok(collected)
+}
+
+/// Counts a failed attempt at `task`; the last one gives it up (audited).
+async fn failed(state: &AppState, task: &Item, run_id: &str) -> Result<(), ApiError> {
+    let attempts = task
+        .get(attr::ATTEMPTS)
+        .and_then(AttrValue::as_n)
+        .unwrap_or(0)
+        + 1;
+    if attempts < MAX_ATTEMPTS {
+        let update = Update::default().set(attr::ATTEMPTS, attempts);
+        let op = TransactOp::Update {
+            key: task.key.clone(),
+            update,
+            condition: Some(Condition::ItemExists),
+        };
+        return match state.table.transact_write(vec![op]).await {
+            Ok(()) | Err(TableError::TransactionConditionFailed { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        };
+    }
+    let mut audit = Audit::new("processor_task.give_up", "task", task.key.sk.as_str());
+    if let Some(patient) = task
+        .get(attr::PATIENT_ID)
+        .and_then(AttrValue::as_s)
+        .and_then(PatientId::parse)
+    {
+        audit = audit.about(&patient);
+    }
+    let actor = Actor::System {
+        name: "sweep",
+        request_id: run_id,
+    };
+    let ops = vec![
+        remove_task(task),
+        TransactOp::Put {
+            item: audit.item(state, actor),
+            condition: Some(Condition::ItemAbsent),
+        },
+    ];
+    Ok(state.table.transact_write(ops).await?)
 }
 
 fn remove_task(task: &Item) -> TransactOp {
@@ -111,13 +169,13 @@ async fn detach(
     state: &AppState,
     processor: &dyn PaymentProcessor,
     task: &Item,
-    payment_method: &str,
 ) -> Result<Done, ApiError> {
+    let payment_method = task.key.sk.as_str();
     if super::processor::processor_id_ok(payment_method) {
         processor.detach_payment_method(payment_method).await?;
     }
     forget(state, task).await?;
-    Ok(Done::Nothing)
+    Ok(Done::Detached)
 }
 
 /// The payment a fee's collection of `owed` is recorded as: the same for every attempt.
@@ -143,33 +201,82 @@ async fn fee(
     run_id: &str,
 ) -> Result<Done, ApiError> {
     let patient = parsed(task, attr::PATIENT_ID, PatientId::parse)?;
-    let Some(card) = super::cards::on_file(state, &patient).await? else {
+    let Some(card) = cards::on_file(state, &patient).await? else {
         // No card: the fee stays owed; the patient was sent its notice with the pay link.
         forget(state, task).await?;
         return Ok(Done::Nothing);
     };
+    // The card is charged only under the authorisation it was saved under, still standing.
+    let authorised = state
+        .table
+        .get(
+            &patient_consent_key(&patient, &cards::authorisation_document()),
+            Consistency::Strong,
+        )
+        .await?
+        .is_some_and(|s| {
+            s.get(attr::STATUS).and_then(AttrValue::as_s) == Some(SignatureKind::Sign.as_str())
+        });
     let ledger = ledger::load(state, &patient).await?;
-    let Some(fee) = ledger.charges.iter().find(|c| &c.id == charge) else {
+    // Only a fee the cancellation policy charged is charged to the card.
+    let fee = ledger
+        .charges
+        .iter()
+        .find(|c| &c.id == charge && c.fee.is_some() && c.adjusts.is_none());
+    let (Some(fee), true) = (fee, authorised) else {
         forget(state, task).await?;
         return Ok(Done::Nothing);
     };
-    let owed = ledger.net_of(charge);
-    let (payment_id, key) = payment_for(charge, owed);
-    // Waived, corrected to nothing, or paid from the portal since (a payment naming the fee that
-    // succeeded or is under way), or collected by an earlier run that was cut short.
-    let paid_otherwise = ledger.payments.iter().any(|p| {
+    let now = state.clock.now().as_second();
+    let currency = fee.currency;
+    let checkout_open = ledger.payments.iter().any(|p| {
+        p.amount.currency() == currency
+            && matches!(
+                p.progress.status,
+                PaymentStatus::RequiresPayment | PaymentStatus::Processing
+            )
+            && now - p.created_at < OPEN_CHECKOUT_SECS
+    });
+    if checkout_open {
+        // She may be paying it right now: a later run looks again (this is not a failure).
+        return Ok(Done::Nothing);
+    }
+    // Paid from the portal by name (as the pay link does): hers, whatever the ledger's oldest-first
+    // settling says.
+    let paid_by_name = ledger.payments.iter().any(|p| {
         p.charges.contains(charge)
             && !matches!(
                 p.progress.status,
-                domain::progress::PaymentStatus::Failed | domain::progress::PaymentStatus::Canceled
+                PaymentStatus::Failed | PaymentStatus::Canceled
             )
     });
-    if owed <= 0 || paid_otherwise || ledger.payments.iter().any(|p| p.id == payment_id) {
+    let owed = ledger
+        .net_of(charge)
+        .min(ledger.totals(currency).outstanding());
+    if owed <= 0 || paid_by_name {
         forget(state, task).await?;
         return Ok(Done::Nothing);
     }
-    let amount = Money::new(owed, fee.currency)
-        .ok_or_else(|| anyhow::anyhow!("a fee's amount out of range"))?;
+    let (payment_id, key) = payment_for(charge, owed);
+    if ledger.payments.iter().any(|p| p.id == payment_id) {
+        forget(state, task).await?;
+        return Ok(Done::Nothing);
+    }
+    // Claimed before the processor is called: a portal checkout built on this reading of the
+    // ledger cannot land beside this charge (nor a second run's).
+    match state
+        .table
+        .transact_write(vec![ledger::claim(&ledger)])
+        .await
+    {
+        Ok(()) => {}
+        Err(TableError::TransactionConditionFailed { .. } | TableError::TransactionConflict) => {
+            return Ok(Done::Nothing); // the ledger changed: the next run reads it again
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let amount =
+        Money::new(owed, currency).ok_or_else(|| anyhow::anyhow!("a fee's amount out of range"))?;
     let request = OffSessionRequest {
         intent: IntentRequest::for_payment(&payment_id, std::slice::from_ref(charge), amount, key),
         customer: card.customer.clone(),
@@ -177,16 +284,13 @@ async fn fee(
     };
     let (intent, declined) = match processor.charge_off_session(&request).await {
         Ok(done) => (Some(done.intent), done.outcome != OffSession::Accepted),
-        // The card cannot be used (detached at the processor meanwhile, or refused without an
-        // intent): the fee stays owed, as on a decline.
         Err(ProcessorError::Declined { intent, .. }) => (intent, true),
-        Err(ProcessorError::Rejected { code }) => {
-            tracing::warn!(%code, "the processor refused an off-session charge");
+        // The card cannot be used any more (detached at the processor meanwhile): as a decline.
+        Err(ProcessorError::Rejected { code }) if CARD_UNUSABLE.contains(&code.as_str()) => {
             (None, true)
         }
         Err(e) => return Err(e.into()),
     };
-    let now = state.clock.now().as_second();
     let mut ops = vec![remove_task(task)];
     if let Some(intent) = intent.filter(|i| super::processor::processor_id_ok(i)) {
         let payment = Payment {

@@ -149,6 +149,46 @@ pub struct OffSessionCharge {
     pub outcome: OffSession,
 }
 
+/// The evidence answering a dispute, in the processor's fields (Stripe's `evidence[...]`). Built
+/// only by [`super::disputes`] from our records and the signed audit log: dates, the policy's
+/// words, what happened when and by whom; the service is described generically, never by a name
+/// that could say something about the patient's health.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub struct DisputeEvidence {
+    pub product_description: String,
+    pub service_date: String,
+    pub cancellation_policy_disclosure: Option<String>,
+    pub cancellation_rebuttal: Option<String>,
+    pub access_activity_log: Option<String>,
+}
+
+impl DisputeEvidence {
+    /// The most characters one field sends (the processor caps the evidence's text).
+    pub const FIELD_MAX: usize = 5_000;
+
+    /// The fields that are set, by the processor's names.
+    pub fn fields(&self) -> Vec<(&'static str, &str)> {
+        let mut out = vec![
+            ("product_description", self.product_description.as_str()),
+            ("service_date", self.service_date.as_str()),
+        ];
+        for (name, value) in [
+            (
+                "cancellation_policy_disclosure",
+                &self.cancellation_policy_disclosure,
+            ),
+            ("cancellation_rebuttal", &self.cancellation_rebuttal),
+            ("access_activity_log", &self.access_activity_log),
+        ] {
+            if let Some(v) = value {
+                out.push((name, v.as_str()));
+            }
+        }
+        out
+    }
+}
+
 /// What the processor created.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Intent {
@@ -240,6 +280,14 @@ pub trait PaymentProcessor: Send + Sync {
     /// Detaches a saved card from its customer so it can never be charged again (one already
     /// detached, or unknown to the processor, is detached).
     async fn detach_payment_method(&self, id: &str) -> Result<(), ProcessorError>;
+    /// Saves `evidence` on a dispute (`dp_...`): a draft for the practice to review (`submit`
+    /// false), or submitted to the card network (true; final).
+    async fn update_dispute(
+        &self,
+        id: &str,
+        evidence: &DisputeEvidence,
+        submit: bool,
+    ) -> Result<(), ProcessorError>;
 }
 
 #[cfg(test)]

@@ -157,6 +157,12 @@ pub async fn apply_event(
             },
         ];
         ops.extend(messages);
+        // A dispute is listed for the practice (and its evidence drafted there) from its first event.
+        if let Some(dispute) = &observation.dispute
+            && !payment.progress.disputes.contains_key(&dispute.id)
+        {
+            ops.push(super::disputes::listed(&updated, &dispute.id));
+        }
         match state.table.transact_write(ops).await {
             Ok(()) => return Ok(Outcome::Applied),
             Err(TableError::TransactionConditionFailed { failed }) if failed.contains(&0) => {

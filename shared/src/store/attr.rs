@@ -209,6 +209,12 @@ pub const SAVED_AT: &str = "saved_at";
 /// A saved card the processor detached.
 pub const DETACHED: &str = "detached";
 pub const REMOVED_AT: &str = "removed_at";
+/// A dispute's evidence (sealed JSON), where it stands (`draft`, `submitted`) and when.
+pub const DISPUTE_ID: &str = "dispute_id";
+pub const EVIDENCE: &str = "evidence";
+pub const EVIDENCE_STATUS: &str = "evidence_status";
+pub const DRAFTED_AT: &str = "drafted_at";
+pub const SUBMITTED_AT: &str = "submitted_at";
 
 #[cfg(test)]
 mod tests {

@@ -50,7 +50,9 @@
 //! - a patient's card on file `LEDGER#<patient>` / `CARD`, her processor customer `.../CUSTOMER`;
 //!   which patient a processor customer, setup intent or saved card is for (`CUSTOMER#<cus>`,
 //!   `SETUP#<seti>`, `PAYMENT_METHOD#<pm>`, the last also what the card is)
-//! - work left for the sweep's processor calls `PROCESSOR_TASKS` / `FEE#<charge>`, `DETACH#<pm>`
+//! - a dispute against a payment `DISPUTE#<dp>` / `DISPUTE` (GSI `DISPUTES` / `<dp>`), with its
+//!   evidence draft
+//! - work left for the sweep's processor calls `FEE_TASKS` / `<charge>`, `DETACH_TASKS` / `<pm>`
 //! - webhook receipts `WEBHOOK#<source>#<event id>` / `EVENT`
 //!
 //! Cross-cutting:
@@ -350,24 +352,30 @@ pub fn payment_method_key(payment_method: &str) -> Key {
     Key::new(format!("PAYMENT_METHOD#{payment_method}"), "PM")
 }
 
-/// The partition of work for the processor that the functions without its key leave to the
-/// sweep: fees to charge to cards on file, replaced cards to detach.
-pub const PROCESSOR_TASKS: &str = "PROCESSOR_TASKS";
-pub const FEE_TASK_PREFIX: &str = "FEE#";
-pub const DETACH_TASK_PREFIX: &str = "DETACH#";
+/// The work for the processor that the functions without its key leave to the sweep, in two
+/// partitions so that each writer is granted only its own: fees to charge to cards on file (the
+/// booking function and the sweep write them), cards to detach (the webhooks and booking
+/// functions).
+pub const FEE_TASKS: &str = "FEE_TASKS";
+pub const DETACH_TASKS: &str = "DETACH_TASKS";
 
 /// A fee to charge to its patient's card on file (if she keeps one).
 pub fn fee_task_key(charge: &ChargeId) -> Key {
-    Key::new(PROCESSOR_TASKS, format!("{FEE_TASK_PREFIX}{charge}"))
+    Key::new(FEE_TASKS, charge.as_str())
 }
 
-/// A replaced card to detach at the processor.
+/// A card to detach at the processor.
 pub fn detach_task_key(payment_method: &str) -> Key {
-    Key::new(
-        PROCESSOR_TASKS,
-        format!("{DETACH_TASK_PREFIX}{payment_method}"),
-    )
+    Key::new(DETACH_TASKS, payment_method)
 }
+
+/// A dispute the processor opened against one of our payments, with the evidence drafted for it
+/// (GSI `DISPUTES` / its id: the practice's list).
+pub fn dispute_key(dispute: &str) -> Key {
+    Key::new(format!("DISPUTE#{dispute}"), "DISPUTE")
+}
+
+pub const DISPUTES_INDEX: &str = "DISPUTES";
 
 pub fn intent_key(processor_id: &str) -> Key {
     Key::new(format!("INTENT#{processor_id}"), "INTENT")
@@ -416,7 +424,9 @@ pub const PARTITIONS: &[&str] = &[
     "CUSTOMER#*",
     "SETUP#*",
     "PAYMENT_METHOD#*",
-    "PROCESSOR_TASKS",
+    "FEE_TASKS",
+    "DETACH_TASKS",
+    "DISPUTE#*",
     "WEBHOOK#*",
     "AUDIT#*",
     "IDEM#*",
@@ -578,6 +588,7 @@ mod tests {
             ("payment_method_key", payment_method_key("pm_1").pk),
             ("fee_task_key", fee_task_key(&ChargeId::new()).pk),
             ("detach_task_key", detach_task_key("pm_1").pk),
+            ("dispute_key", dispute_key("dp_1").pk),
             ("receipt_key", receipt_key("stripe", "evt_1").pk),
             ("audit_partition", audit_partition(day)),
             ("idempotency_key", idempotency_key("patient-1", "k").pk),

@@ -63,6 +63,8 @@ pub enum Operation<'a> {
     WaiveFee(&'a ChargeId),
     SetupCard,
     RemoveCard,
+    DraftDisputeEvidence(&'a str),
+    SubmitDisputeEvidence(&'a str),
 }
 
 impl fmt::Display for Operation<'_> {
@@ -103,6 +105,8 @@ impl fmt::Display for Operation<'_> {
             Operation::WaiveFee(c) => write!(f, "waive_fee:{c}"),
             Operation::SetupCard => f.write_str("setup_card"),
             Operation::RemoveCard => f.write_str("remove_card"),
+            Operation::DraftDisputeEvidence(d) => write!(f, "draft_dispute_evidence:{d}"),
+            Operation::SubmitDisputeEvidence(d) => write!(f, "submit_dispute_evidence:{d}"),
         }
     }
 }

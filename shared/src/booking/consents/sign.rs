@@ -74,6 +74,7 @@ async fn record(
     kind: SignatureKind,
     name: &str,
     prior: Option<&PatientConsent>,
+    also: Vec<TransactOp>,
 ) -> Result<Reply, ApiError> {
     let now = crate::common::lookup::now(state);
     let id = SignatureId::new();
@@ -127,6 +128,8 @@ async fn record(
         })
         .or(ApiError::Forbidden),
     ];
+    let mut writes = writes;
+    writes.extend(also.into_iter().map(Write::new));
     let zone = crate::common::lookup::practice(state).await?.zone;
     let reply = Reply::created(&serde_json::json!({
         "signatureId": id,
@@ -189,6 +192,7 @@ pub async fn sign(
         SignatureKind::Sign,
         &name,
         prior.as_ref(),
+        Vec::new(),
     )
     .await
 }
@@ -217,6 +221,14 @@ pub async fn withdraw(
         .map(|i| ConsentDocument::from_item(&i))
         .transpose()?
         .ok_or(ConsentError::UnknownDocument)?;
+    // Withdrawing the card authorisation takes the card off file with it (the sweep detaches it):
+    // no fee is charged to it from then on.
+    let card = if crate::common::cards::is_authorisation(document) {
+        let now = crate::common::lookup::now(state);
+        crate::common::cards::withdrawal_ops(state, &patient, now).await?
+    } else {
+        Vec::new()
+    };
     record(
         state,
         caller,
@@ -228,6 +240,7 @@ pub async fn withdraw(
         SignatureKind::Withdraw,
         &name,
         Some(&prior),
+        card,
     )
     .await
 }

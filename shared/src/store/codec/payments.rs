@@ -269,6 +269,7 @@ impl CardCodec for CardOnFile {
             .with(attr::SETUP_INTENT, self.setup_intent.clone())
             .with(attr::DOCUMENT_HASH, self.authorisation.clone())
             .with(attr::SAVED_AT, self.saved_at)
+            .with(attr::CREATED_AT, self.setup_created_at)
             .with(attr::VERSION, self.version);
         if let Some(at) = self.removed_at {
             item.set(attr::REMOVED_AT, at);
@@ -283,6 +284,7 @@ impl CardCodec for CardOnFile {
             setup_intent: s(item, attr::SETUP_INTENT)?.to_owned(),
             authorisation: s(item, attr::DOCUMENT_HASH)?.to_owned(),
             saved_at: n(item, attr::SAVED_AT)?,
+            setup_created_at: n(item, attr::CREATED_AT)?,
             removed_at: item.get(attr::REMOVED_AT).and_then(AttrValue::as_n),
             version: n(item, attr::VERSION)?,
         })

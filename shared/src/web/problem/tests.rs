@@ -606,6 +606,24 @@ fn every_refusal_keeps_its_status_code_and_text() {
             "card_changed",
             "The card on file is not the one named (another was saved meanwhile); reload and retry.",
         ),
+        (
+            ApiError::Payment(PaymentError::EvidenceNotDrafted),
+            409,
+            "evidence_not_drafted",
+            "Draft the dispute's evidence first (POST .../evidence), read it, then submit it.",
+        ),
+        (
+            ApiError::Payment(PaymentError::EvidenceSubmitted),
+            409,
+            "evidence_submitted",
+            "The dispute's evidence was already submitted; it cannot change.",
+        ),
+        (
+            ApiError::Payment(PaymentError::DisputeClosed),
+            409,
+            "dispute_closed",
+            "The card network already decided this dispute.",
+        ),
     ];
     for (error, status, code, detail) in cases {
         let problem = error.problem();
