@@ -18,6 +18,10 @@ use practica_tests::{Stack, audits, dynamodb_local_fixture, waiting_messages};
 use serde_json::{Value, json};
 use shared::auth::Role;
 use shared::payments::collect::{Collected, collect};
+use shared::payments::processor::{
+    Cancel, DisputeEvidence, Intent, IntentRequest, OffSessionCharge, OffSessionRequest,
+    PaymentProcessor, ProcessorError, ProcessorKey, SetupRequest,
+};
 
 fn secrets() -> shared::web::webhooks::signature::WebhookSecrets {
     practica_tests::test_webhook_config().stripe
@@ -69,8 +73,54 @@ async fn confirm_setup(
     shown["card"].clone()
 }
 
+/// November `day` (from 31 on, December `day - 30`) at `hour` in New York.
 fn at(day: u32, hour: u32) -> String {
-    format!("2026-11-{day:02}T{hour:02}:00:00-05:00")
+    let (month, day) = if day > 30 { (12, day - 30) } else { (11, day) };
+    format!("2026-{month:02}-{day:02}T{hour:02}:00:00-05:00")
+}
+
+/// The sandbox, except that its next off-session charge answers as if the connection timed out
+/// after the processor took it (the charge happened; we never heard).
+struct TimesOutOnce {
+    sandbox: Arc<SandboxProcessor>,
+    armed: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl PaymentProcessor for TimesOutOnce {
+    async fn create_intent(&self, r: &IntentRequest) -> Result<Intent, ProcessorError> {
+        self.sandbox.create_intent(r).await
+    }
+    async fn cancel_intent(&self, id: &str, key: &ProcessorKey) -> Result<Cancel, ProcessorError> {
+        self.sandbox.cancel_intent(id, key).await
+    }
+    async fn create_customer(&self, key: &ProcessorKey) -> Result<String, ProcessorError> {
+        self.sandbox.create_customer(key).await
+    }
+    async fn create_setup_intent(&self, r: &SetupRequest) -> Result<Intent, ProcessorError> {
+        self.sandbox.create_setup_intent(r).await
+    }
+    async fn charge_off_session(
+        &self,
+        r: &OffSessionRequest,
+    ) -> Result<OffSessionCharge, ProcessorError> {
+        let charged = self.sandbox.charge_off_session(r).await;
+        if self.armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            return Err(ProcessorError::Unavailable(anyhow::anyhow!("timed out")));
+        }
+        charged
+    }
+    async fn detach_payment_method(&self, id: &str) -> Result<(), ProcessorError> {
+        self.sandbox.detach_payment_method(id).await
+    }
+    async fn update_dispute(
+        &self,
+        id: &str,
+        e: &DisputeEvidence,
+        submit: bool,
+    ) -> Result<(), ProcessorError> {
+        self.sandbox.update_dispute(id, e, submit).await
+    }
 }
 
 /// Books the 60-minute policy service on November `day` at 14:00 and, 20 hours before it,
@@ -310,6 +360,51 @@ async fn journey(stack: Option<Stack>) {
     assert_eq!(collected, Collected::default(), "nothing left to charge");
     assert_eq!(outstanding(&stack).await - before, 8000);
 
+    // A charge the processor took but whose answer never came (a timeout): the next run charges
+    // the amount the first fixed, under the same key, so the processor answers with the same
+    // intent, even though a waiver changed what is owed meanwhile. One charge, recorded once.
+    late_cancellation(&stack, &service, &provider, 31).await;
+    let flaky = TimesOutOnce {
+        sandbox: sandbox.clone(),
+        armed: true.into(),
+    };
+    let collected = collect(&stack.state, &flaky, "run-timeout").await.unwrap();
+    assert_eq!(collected.deferred, 1, "{collected:?}");
+    let (_, balance) = stack
+        .get(&staff, &format!("/v1/balance?patientId={DEMO_PATIENT}"))
+        .await;
+    let fee = balance["charges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["fee"] == "late_cancellation")
+        .max_by_key(|c| c["createdAt"].as_str().unwrap().to_owned())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let waive = json!({"patientId": DEMO_PATIENT, "reason": "goodwill"});
+    let (status, waived) = stack
+        .post(
+            &staff,
+            "waive-timeout",
+            &format!("/v1/charges/{fee}/waive"),
+            waive,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{waived}");
+    let collected = collect(&stack.state, &flaky, "run-after").await.unwrap();
+    assert_eq!(collected.fees_charged, 1, "{collected:?}");
+    let intents = practica_cli::sandbox::load(&stack.sandbox_file)
+        .await
+        .unwrap();
+    let for_fee: Vec<_> = intents
+        .iter()
+        .filter(|i| i.metadata.get("practica_charges").map(String::as_str) == Some(fee.as_str()))
+        .collect();
+    assert_eq!(for_fee.len(), 1, "one charge at the processor: {for_fee:?}");
+    assert_eq!(for_fee[0].amount, 4000);
+
     // Withdrawing the card authorisation takes the card off file (and to the sweep to detach).
     let withdraw = json!({"typedName": "Jane Demo-Patient", "agree": true});
     let (status, withdrawn) = stack
@@ -338,7 +433,7 @@ async fn journey(stack: Option<Stack>) {
     let saves = audits(&items, "card.save");
     assert_eq!(saves.len(), 3);
     assert_eq!(audits(&items, "card.remove").len(), 1);
-    assert_eq!(audits(&items, "fee.collect").len(), 1);
+    assert_eq!(audits(&items, "fee.collect").len(), 2);
     assert_eq!(audits(&items, "fee.collect_declined").len(), 1);
     // No card data is stored: only the processor's ids, brand and last four.
     for item in &items {

@@ -300,4 +300,8 @@ pub enum PaymentError {
     EvidenceSubmitted,
     #[error("The card network already decided this dispute.")]
     DisputeClosed,
+    #[error(
+        "The dispute's evidence was drafted again meanwhile: read the new draft, then submit it."
+    )]
+    EvidenceChanged,
 }

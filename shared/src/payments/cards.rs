@@ -425,6 +425,22 @@ async fn saved(
     {
         return land(state, receipt, Vec::new(), Outcome::Unchanged).await;
     }
+    // A card saved after she withdrew the authorisation (its setup confirmed meanwhile) is never
+    // filed: it is detached.
+    let authorised = state
+        .table
+        .get(
+            &patient_consent_key(&patient, &cards::authorisation_document()),
+            Consistency::Strong,
+        )
+        .await?
+        .is_some_and(|s| {
+            s.get(attr::STATUS).and_then(AttrValue::as_s) == Some(SignatureKind::Sign.as_str())
+        });
+    if !authorised {
+        let ops = vec![detach_later(payment_method, &patient, now)];
+        return land(state, receipt, ops, Outcome::Unchanged).await;
+    }
     let last = record(state, &patient).await?;
     if last
         .as_ref()

@@ -6,9 +6,10 @@
 //! What is charged is what is left of the fee and no more than the patient owes (a credit, a
 //! waiver or a correction lower it); nothing for a fee a payment of hers names (the portal's pay
 //! link), nor while a checkout of hers in that currency is under way. Before the processor is called, the run claims the ledger's
-//! version, so a portal checkout built on the same reading fails instead of paying the same
-//! balance. Charging is idempotent per fee: the processor's key and our payment id derive from
-//! the fee and the amount, so a run that times out, crashes or overlaps another reaches the same
+//! version, fixes the amount on the task and checks that the card and its authorisation are
+//! still those read, so a portal checkout built on the same reading fails instead of paying the
+//! same balance and a withdrawal stops the charge. Charging is idempotent per fee: the processor's
+//! key and our payment id derive from the fee (and a later attempt charges the amount fixed), so a run that times out, crashes or overlaps another reaches the same
 //! intent, and the payment's record (new, or the write fails) lands once, with the task's removal
 //! and an audit entry, in one transaction. The payment then advances through the processor's
 //! webhooks as any other. A decline or a bank that wants the cardholder present leaves the fee
@@ -171,21 +172,28 @@ async fn detach(
     task: &Item,
 ) -> Result<Done, ApiError> {
     let payment_method = task.key.sk.as_str();
-    if super::processor::processor_id_ok(payment_method) {
+    // Only a card one of our patients saved (its pointer names the task's patient).
+    let owner = state
+        .table
+        .get(&payment_method_key(payment_method), Consistency::Strong)
+        .await?
+        .and_then(|p| {
+            p.get(attr::PATIENT_ID)
+                .and_then(AttrValue::as_s)
+                .map(str::to_owned)
+        });
+    let named = task.get(attr::PATIENT_ID).and_then(AttrValue::as_s);
+    if super::processor::processor_id_ok(payment_method) && owner.as_deref() == named {
         processor.detach_payment_method(payment_method).await?;
     }
     forget(state, task).await?;
     Ok(Done::Detached)
 }
 
-/// The payment a fee's collection of `owed` is recorded as: the same for every attempt.
-fn payment_for(charge: &ChargeId, owed: i64) -> (PaymentId, ProcessorKey) {
-    let hash = domain::hash::sha256(&[
-        b"fee-collection\n",
-        charge.as_str().as_bytes(),
-        b"\n",
-        owed.to_string().as_bytes(),
-    ]);
+/// The payment a fee's collection is recorded as, and the processor's key for it: the same for
+/// every attempt (the amount is fixed on the task at the first).
+fn payment_for(charge: &ChargeId) -> (PaymentId, ProcessorKey) {
+    let hash = domain::hash::sha256(&[b"fee-collection\n", charge.as_str().as_bytes()]);
     let mut id = [0u8; 16];
     id.copy_from_slice(&hash[..16]);
     let payment = PaymentId::derived(id);
@@ -250,25 +258,57 @@ async fn fee(
                 PaymentStatus::Failed | PaymentStatus::Canceled
             )
     });
-    let owed = ledger
-        .net_of(charge)
-        .min(ledger.totals(currency).outstanding());
-    if owed <= 0 || paid_by_name {
-        forget(state, task).await?;
-        return Ok(Done::Nothing);
-    }
-    let (payment_id, key) = payment_for(charge, owed);
+    let (payment_id, key) = payment_for(charge);
     if ledger.payments.iter().any(|p| p.id == payment_id) {
         forget(state, task).await?;
         return Ok(Done::Nothing);
     }
-    // Claimed before the processor is called: a portal checkout built on this reading of the
-    // ledger cannot land beside this charge (nor a second run's).
-    match state
-        .table
-        .transact_write(vec![ledger::claim(&ledger)])
-        .await
-    {
+    // An earlier run that claimed this task fixed its amount: it is charged again under the same
+    // key (the processor answers with the intent that run may have created), never a new one.
+    let fixed = task.get(attr::AMOUNT).and_then(AttrValue::as_n);
+    let owed = match fixed {
+        Some(amount) => amount,
+        None => {
+            let owed = ledger
+                .net_of(charge)
+                .min(ledger.totals(currency).outstanding());
+            if owed <= 0 || paid_by_name {
+                forget(state, task).await?;
+                return Ok(Done::Nothing);
+            }
+            owed
+        }
+    };
+    // Claimed before the processor is called, with the amount fixed on the task: a portal
+    // checkout built on this reading of the ledger cannot land beside this charge (nor a second
+    // run's), and the card and its authorisation are still what was read (a withdrawal or a
+    // removal meanwhile stops it).
+    let claim = vec![
+        ledger::claim(&ledger),
+        TransactOp::Update {
+            key: task.key.clone(),
+            update: Update::default().set(attr::AMOUNT, owed),
+            condition: Some(match fixed {
+                Some(amount) => Condition::Equals(attr::AMOUNT.into(), AttrValue::N(amount)),
+                None => Condition::And(vec![
+                    Condition::ItemExists,
+                    Condition::AttrAbsent(attr::AMOUNT.into()),
+                ]),
+            }),
+        },
+        TransactOp::Check {
+            key: patient_consent_key(&patient, &cards::authorisation_document()),
+            condition: Condition::Equals(attr::STATUS.into(), SignatureKind::Sign.as_str().into()),
+        },
+        TransactOp::Check {
+            key: card_key(&patient),
+            condition: Condition::And(vec![
+                Condition::version_is(card.version),
+                Condition::AttrAbsent(attr::REMOVED_AT.into()),
+            ]),
+        },
+    ];
+    match state.table.transact_write(claim).await {
         Ok(()) => {}
         Err(TableError::TransactionConditionFailed { .. } | TableError::TransactionConflict) => {
             return Ok(Done::Nothing); // the ledger changed: the next run reads it again
@@ -352,13 +392,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_fee_is_collected_under_one_key_per_amount_owed() {
+    fn a_fee_is_collected_under_one_key() {
         let charge = ChargeId::new();
-        assert_eq!(payment_for(&charge, 5000), payment_for(&charge, 5000));
-        assert_ne!(payment_for(&charge, 5000).0, payment_for(&charge, 2500).0);
-        assert_ne!(
-            payment_for(&charge, 5000).0,
-            payment_for(&ChargeId::new(), 5000).0
-        );
+        assert_eq!(payment_for(&charge), payment_for(&charge));
+        assert_ne!(payment_for(&charge).0, payment_for(&ChargeId::new()).0);
     }
 }

@@ -35,8 +35,35 @@ use domain::refusals::PaymentError;
 /// The most disputes the practice's list shows.
 const MAX_LISTED: u32 = 200;
 
-/// The write that lists a dispute (its first event): idempotent, so a redelivery changes nothing.
-pub fn listed(payment: &Payment, dispute: &str) -> TransactOp {
+/// Whether `dispute` may be listed for `payment`: a Stripe dispute id (`dp_`, `du_`) not listed
+/// for another payment.
+pub async fn listable(
+    state: &AppState,
+    dispute: &str,
+    payment: &Payment,
+) -> Result<bool, ApiError> {
+    let shaped = (dispute.starts_with("dp_") || dispute.starts_with("du_"))
+        && super::processor::processor_id_ok(dispute);
+    if !shaped {
+        return Ok(false);
+    }
+    Ok(
+        match state
+            .table
+            .get(&dispute_key(dispute), Consistency::Strong)
+            .await?
+        {
+            Some(item) => {
+                item.get(attr::PAYMENT_ID).and_then(AttrValue::as_s) == Some(payment.id.as_str())
+            }
+            None => true,
+        },
+    )
+}
+
+/// The write that lists a dispute opened at `opened` (its first event): idempotent, so a
+/// redelivery changes nothing; listed newest first.
+pub fn listed(payment: &Payment, dispute: &str, opened: i64) -> TransactOp {
     TransactOp::Update {
         key: dispute_key(dispute),
         update: Update::default()
@@ -44,8 +71,11 @@ pub fn listed(payment: &Payment, dispute: &str) -> TransactOp {
             .set(attr::PATIENT_ID, payment.patient.as_str())
             .set(attr::PAYMENT_ID, payment.id.as_str())
             .set(GSI1_PK, DISPUTES_INDEX)
-            .set(GSI1_SK, dispute),
-        condition: None,
+            .set(GSI1_SK, format!("{:012}#{dispute}", opened.max(0))),
+        condition: Some(Condition::Or(vec![
+            Condition::AttrAbsent(attr::PAYMENT_ID.into()),
+            Condition::Equals(attr::PAYMENT_ID.into(), payment.id.as_str().into()),
+        ])),
     }
 }
 
@@ -259,12 +289,16 @@ pub async fn submit(
         update: Update::default()
             .set(attr::EVIDENCE_STATUS, "submitted")
             .set(attr::SUBMITTED_AT, now),
-        condition: Some(Condition::Equals(
-            attr::EVIDENCE_STATUS.into(),
-            "draft".into(),
-        )),
+        // The draft sent is the draft read: one drafted again meanwhile refuses this submit.
+        condition: Some(Condition::And(vec![
+            Condition::Equals(attr::EVIDENCE_STATUS.into(), "draft".into()),
+            Condition::Equals(
+                attr::DRAFTED_AT.into(),
+                AttrValue::N(listed.drafted_at.unwrap_or_default()),
+            ),
+        ])),
     })
-    .or(ApiError::Payment(PaymentError::EvidenceSubmitted));
+    .or(ApiError::Payment(PaymentError::EvidenceChanged));
     let submitted = Listed {
         status: Some("submitted".into()),
         submitted_at: Some(now),
@@ -340,11 +374,10 @@ fn actor(entry: &Item) -> String {
     if roles.contains(&"patient") {
         return CARDHOLDER.into();
     }
+    // A role, never a name: a display name is the person's own words (a title can say what
+    // kind of care the practice gave).
     if let Some(role) = roles.first() {
-        return match entry.get(attr::ACTOR_NAME).and_then(AttrValue::as_s) {
-            Some(name) => format!("{name}, practice {role}"),
-            None => format!("a practice {role}"),
-        };
+        return format!("a practice {role} member");
     }
     match who {
         "system:sweep" => "the practice's scheduling system, automatically".into(),
@@ -527,7 +560,14 @@ async fn assemble(state: &AppState, payment: &Payment) -> Result<DisputeEvidence
 /// The confirmations and reminders sent to the patient about `appt` (from her access index: the
 /// messages' audit entries, each message read for the appointment it is about), oldest first.
 async fn reminders(state: &AppState, appt: &Appointment) -> Result<Vec<(i64, String)>, ApiError> {
-    let query = Query::partition(audit_access_partition(appt.patient.as_str())).limit(400);
+    // Her index around the appointment only: from a day before it was booked to a day after it.
+    let nanos = |t: i64| format!("{:020}", i128::from(t) * 1_000_000_000);
+    let query = Query::partition(audit_access_partition(appt.patient.as_str())).sort(
+        crate::store::SortKey::Between(
+            nanos(appt.created_at - 86_400),
+            format!("{}~", nanos(appt.end + 86_400)),
+        ),
+    );
     let copies = query_all(&*state.table, &query).await?;
     let mut out = Vec::new();
     for copy in copies

@@ -167,25 +167,22 @@ impl DisputeEvidence {
     /// The most characters one field sends (the processor caps the evidence's text).
     pub const FIELD_MAX: usize = 5_000;
 
-    /// The fields that are set, by the processor's names.
+    /// Every field, by the processor's names; one not set is sent empty, which clears what an
+    /// earlier draft put there.
     pub fn fields(&self) -> Vec<(&'static str, &str)> {
-        let mut out = vec![
+        fn text(v: &Option<String>) -> &str {
+            v.as_deref().unwrap_or_default()
+        }
+        vec![
             ("product_description", self.product_description.as_str()),
             ("service_date", self.service_date.as_str()),
-        ];
-        for (name, value) in [
             (
                 "cancellation_policy_disclosure",
-                &self.cancellation_policy_disclosure,
+                text(&self.cancellation_policy_disclosure),
             ),
-            ("cancellation_rebuttal", &self.cancellation_rebuttal),
-            ("access_activity_log", &self.access_activity_log),
-        ] {
-            if let Some(v) = value {
-                out.push((name, v.as_str()));
-            }
-        }
-        out
+            ("cancellation_rebuttal", text(&self.cancellation_rebuttal)),
+            ("access_activity_log", text(&self.access_activity_log)),
+        ]
     }
 }
 

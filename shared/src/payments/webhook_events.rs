@@ -157,11 +157,19 @@ pub async fn apply_event(
             },
         ];
         ops.extend(messages);
-        // A dispute is listed for the practice (and its evidence drafted there) from its first event.
+        // A dispute is listed for the practice (and its evidence drafted there) from its first
+        // event, only from the processor whose disputes staff answer (Stripe) and only once: a
+        // dispute listed for another payment is never moved.
         if let Some(dispute) = &observation.dispute
+            && source == "stripe"
             && !payment.progress.disputes.contains_key(&dispute.id)
+            && super::disputes::listable(state, &dispute.id, &updated).await?
         {
-            ops.push(super::disputes::listed(&updated, &dispute.id));
+            ops.push(super::disputes::listed(
+                &updated,
+                &dispute.id,
+                observation.created,
+            ));
         }
         match state.table.transact_write(ops).await {
             Ok(()) => return Ok(Outcome::Applied),

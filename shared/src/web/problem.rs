@@ -165,6 +165,7 @@ fn refusal(e: &ApiError) -> Option<(StatusCode, &'static str)> {
             P::EvidenceNotDrafted => (StatusCode::CONFLICT, "evidence_not_drafted"),
             P::EvidenceSubmitted => (StatusCode::CONFLICT, "evidence_submitted"),
             P::DisputeClosed => (StatusCode::CONFLICT, "dispute_closed"),
+            P::EvidenceChanged => (StatusCode::CONFLICT, "evidence_changed"),
             P::FeeAlreadyWaived => (CONFLICT, "fee_already_waived"),
             P::FeeNothingLeft => (CONFLICT, "fee_nothing_left"),
             P::WaiverReasonReserved => (INVALID, "waiver_reason_reserved"),

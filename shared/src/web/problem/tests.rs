@@ -624,6 +624,12 @@ fn every_refusal_keeps_its_status_code_and_text() {
             "dispute_closed",
             "The card network already decided this dispute.",
         ),
+        (
+            ApiError::Payment(PaymentError::EvidenceChanged),
+            409,
+            "evidence_changed",
+            "The dispute's evidence was drafted again meanwhile: read the new draft, then submit it.",
+        ),
     ];
     for (error, status, code, detail) in cases {
         let problem = error.problem();
