@@ -141,6 +141,24 @@ async fn late_cancellation(stack: &Stack, service: &str, provider: &str, day: u3
     assert_eq!(cancelled["fee"]["amount"]["amount"], 4000, "{cancelled}");
 }
 
+/// Jane's latest late-cancellation fee's charge id.
+async fn latest_fee(stack: &Stack) -> String {
+    let staff = stack.token("staff-1", &[Role::Staff]);
+    let (_, balance) = stack
+        .get(&staff, &format!("/v1/balance?patientId={DEMO_PATIENT}"))
+        .await;
+    balance["charges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["fee"] == "late_cancellation")
+        .max_by_key(|c| c["createdAt"].as_str().unwrap().to_owned())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 /// What Jane owes in USD.
 async fn outstanding(stack: &Stack) -> i64 {
     let jane = stack.token(DEMO_PATIENT, &[Role::Patient]);
@@ -270,6 +288,11 @@ async fn journey(stack: Option<Stack>) {
             .count(),
         1
     );
+    let (_, shown) = stack.get(&jane, "/v1/cards").await;
+    assert_eq!(
+        shown["card"]["lastDeclinedAt"], "2026-11-24T23:00:00Z",
+        "{shown}"
+    );
 
     // Removing: a card that is no longer the one on file is refused; the current one is detached
     // at the processor and leaves the file.
@@ -328,17 +351,7 @@ async fn journey(stack: Option<Stack>) {
 
     // A fee she paid from the portal first is not charged to the card again.
     late_cancellation(&stack, &service, &provider, 30).await;
-    let fee = {
-        let (_, balance) = stack.get(&jane, "/v1/balance").await;
-        balance["charges"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|c| c["fee"] == "late_cancellation")
-            .max_by_key(|c| c["createdAt"].as_str().unwrap().to_owned())
-            .unwrap()["id"]
-            .clone()
-    };
+    let fee = latest_fee(&stack).await;
     let pay = json!({"currency": "USD", "chargeIds": [fee]});
     let (status, payment) = stack
         .post(&jane, "pay-fee", "/v1/payment-intents", pay)
@@ -370,19 +383,7 @@ async fn journey(stack: Option<Stack>) {
     };
     let collected = collect(&stack.state, &flaky, "run-timeout").await.unwrap();
     assert_eq!(collected.deferred, 1, "{collected:?}");
-    let (_, balance) = stack
-        .get(&staff, &format!("/v1/balance?patientId={DEMO_PATIENT}"))
-        .await;
-    let fee = balance["charges"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["fee"] == "late_cancellation")
-        .max_by_key(|c| c["createdAt"].as_str().unwrap().to_owned())
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let fee = latest_fee(&stack).await;
     let waive = json!({"patientId": DEMO_PATIENT, "reason": "goodwill"});
     let (status, waived) = stack
         .post(

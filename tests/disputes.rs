@@ -171,11 +171,28 @@ async fn journey(stack: Option<Stack>) {
         Some(rebuttal)
     );
 
-    // Submitted once: a replay answers the same, another submit or draft is refused.
-    let (status, submitted) = stack.post(&staff, "s-1", &submit, json!({})).await;
-    assert_eq!(status, StatusCode::OK, "{submitted}");
+    // Submitted once, however it is clicked: two submits racing (a double click) are one
+    // submission at the processor, one 200 and one 409; a replay answers the same, another submit
+    // or draft is refused.
+    let (a, b) = tokio::join!(
+        stack.post(&staff, "s-1", &submit, json!({})),
+        stack.post(&staff, "s-1b", &submit, json!({}))
+    );
+    let mut statuses = [a.0, b.0];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::OK, StatusCode::CONFLICT],
+        "{a:?} {b:?}"
+    );
+    let (loser, submitted, key) = if a.0 == StatusCode::OK {
+        (b.1, a.1, "s-1")
+    } else {
+        (a.1, b.1, "s-1b")
+    };
+    assert_eq!(loser["code"], "evidence_submitted", "{loser}");
     assert_eq!(submitted["evidenceStatus"], "submitted");
-    let (_, again) = stack.post(&staff, "s-1", &submit, json!({})).await;
+    let (_, again) = stack.post(&staff, key, &submit, json!({})).await;
     assert_eq!(again, submitted);
     for (key, path) in [("s-2", &submit), ("d-2", &draft)] {
         let (status, refused) = stack.post(&staff, key, path, json!({})).await;

@@ -37,6 +37,12 @@ pub struct SandboxIntent {
     /// Why an off-session charge of a saved card failed (`authentication_required`, a decline).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// The saved card an off-session charge used (its last four); the test card 4242 otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card_last4: Option<String>,
+    /// Disputed by the cardholder (a charge is disputed once).
+    #[serde(default)]
+    pub disputed: bool,
 }
 
 fn requires_payment_method() -> String {
@@ -126,6 +132,8 @@ impl PaymentProcessor for SandboxProcessor {
             refunded: 0,
             status: requires_payment_method(),
             last_error: None,
+            card_last4: None,
+            disputed: false,
         });
         store(&self.path, &intents).await.map_err(unavailable)?;
         Ok(Intent {
@@ -220,7 +228,7 @@ pub enum CompleteError {
     Canceled,
     #[error("the intent is already paid")]
     AlreadyPaid,
-    #[error("only a paid intent can be disputed")]
+    #[error("only a paid intent can be disputed, once")]
     NotPaid,
     #[error("a refund is of a paid intent, more than zero and at most the amount not yet refunded")]
     BadRefund,
@@ -271,10 +279,13 @@ impl SandboxProcessor {
                     refunded: intent.refunded,
                 }
             }
-            Completion::Dispute { .. } if intent.status != "succeeded" => {
+            Completion::Dispute { .. } if intent.status != "succeeded" || intent.disputed => {
                 return Err(CompleteError::NotPaid);
             }
-            dispute @ Completion::Dispute { .. } => dispute,
+            dispute @ Completion::Dispute { .. } => {
+                intent.disputed = true;
+                dispute
+            }
             _ if intent.status == "succeeded" => return Err(CompleteError::AlreadyPaid),
             other => other,
         };
@@ -403,10 +414,10 @@ pub fn events(intent: &SandboxIntent, completion: &Completion, now: i64) -> Vec<
             "failure_code": failure.map(|_| "card_declined"),
             "outcome": { "reason": failure },
             "metadata": intent.metadata,
-            // The sandbox's test card, named as Stripe names one (brand and last four only).
+            // The sandbox's card, named as Stripe names one (brand and last four only).
             "payment_method_details": { "type": "card", "card": {
                 "brand": "visa",
-                "last4": "4242",
+                "last4": intent.card_last4.as_deref().unwrap_or("4242"),
                 "checks": {
                     "address_line1_check": checks.0,
                     "address_postal_code_check": checks.1,

@@ -289,6 +289,8 @@ impl Cards {
             refunded: 0,
             status: status.into(),
             last_error: last_error.map(str::to_owned),
+            card_last4: Some(card.last4().to_owned()),
+            disputed: false,
         };
         let completion = match last_error {
             None => Completion::Succeed { avs_fail: false },
@@ -358,6 +360,8 @@ impl Cards {
             submitted: submit,
         };
         match self.disputes.iter_mut().find(|d| d.id == id) {
+            // The same submission again (its idempotency key): answered as the first.
+            Some(d) if d.submitted && submit && d.evidence == *evidence => Ok(()),
             Some(d) if d.submitted => Err(ProcessorError::Rejected {
                 code: "dispute_already_submitted".into(),
             }),

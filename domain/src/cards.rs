@@ -24,6 +24,8 @@ pub struct CardOnFile {
     /// When it left the file (removed, or detached at the processor): the record stays, so the
     /// next card's version follows on and a late event cannot bring it back.
     pub removed_at: Option<i64>,
+    /// When a fee charged to it was last declined (or the bank asked for the cardholder).
+    pub declined_at: Option<i64>,
     pub version: i64,
 }
 
@@ -37,6 +39,7 @@ impl CardOnFile {
             "last4": card.map(|c| c.last4),
             "savedAt": crate::instant::render_utc(self.saved_at),
             "authorisationVersion": self.authorisation,
+            "lastDeclinedAt": self.declined_at.map(crate::instant::render_utc),
         })
     }
 }

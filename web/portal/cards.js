@@ -2,7 +2,7 @@
 // authorisation she signed, in the processor's own card form (the labelled local test form under
 // `practica serve`), and removing it. The card is on file only once the processor's webhook said
 // so: the page waits for the API to show it instead of trusting the form.
-import { $, api, confirmButton, newKey, session, show } from './common.js';
+import { $, api, confirmButton, newKey, session, show, when } from './common.js';
 import { mountCardForm } from './stripe.js';
 
 const state = { card: null, confirm: null, wired: false };
@@ -11,7 +11,11 @@ const BRANDS = { visa: 'Visa', mastercard: 'Mastercard', amex: 'American Express
 
 function words(card) {
   if (!card.last4) return 'A card is on file (its details are on their way from the processor).';
-  return `${BRANDS[card.brand] || 'Card'} ending ${card.last4} is on file. Fees the cancellation policy sets from now on are charged to it.`;
+  const named = `${BRANDS[card.brand] || 'Card'} ending ${card.last4} is on file.`;
+  if (card.lastDeclinedAt) {
+    return `${named} A fee charged to it on ${when(card.lastDeclinedAt)} was declined: pay it above, or replace the card.`;
+  }
+  return `${named} Fees the cancellation policy sets from now on are charged to it.`;
 }
 
 export async function loadCard() {
@@ -39,6 +43,7 @@ function wire() {
   $('card-form').addEventListener('submit', save);
   $('card-cancel').addEventListener('click', () => {
     show('card-form', false);
+    show('card-add', true);
     $('card-status').textContent = '';
     $('card-add').focus();
   });
@@ -60,6 +65,7 @@ async function startSaving() {
     return;
   }
   $('card-status').textContent = '';
+  show('card-add', false);
   show('card-sandbox', processor === 'sandbox');
   show('card-setup-element', processor === 'stripe');
   show('card-form', true);
@@ -93,6 +99,7 @@ async function save(event) {
 }
 
 async function remove(card) {
+  $('card-status').textContent = 'Removing the card…';
   try {
     await api('/v1/cards/remove', { method: 'POST', key: newKey(), json: { paymentMethodId: card.paymentMethodId } });
     await loadCard();

@@ -169,7 +169,12 @@ export function confirmButton(label, yesLabel, noLabel, action, name = null, car
   const confirm = el('div', { className: 'actions', hidden: true }, yes, no);
   ask.addEventListener('click', () => { ask.hidden = true; confirm.hidden = false; (careful ? no : yes).focus(); });
   no.addEventListener('click', () => { confirm.hidden = true; ask.hidden = false; ask.focus(); });
-  yes.addEventListener('click', () => action());
+  // One answer per question: a double click acts once.
+  yes.addEventListener('click', async () => {
+    if (yes.disabled) return;
+    yes.disabled = true;
+    try { await action(); } finally { yes.disabled = false; }
+  });
   // Escape means "no", as on a dialog.
   confirm.addEventListener('keydown', (event) => { if (event.key === 'Escape') no.click(); });
   box.append(ask, confirm);

@@ -23,22 +23,26 @@ function row(d) {
   const item = el('li', {},
     el('strong', { textContent: `${money(d.amount.amount, d.amount.currency)} disputed: ${reason}` }),
     el('div', { className: 'muted', textContent: `Opened ${when(d.openedAt)} · payment ${d.paymentId} · ${STATUS[d.evidenceStatus]}${outcome}` }));
+  // Which dispute a button acts on, in words (among several listed).
+  const which = `the ${money(d.amount.amount, d.amount.currency)} dispute opened ${when(d.openedAt)}`;
   if (d.evidence) {
     const fields = el('dl', { className: 'evidence' });
     for (const [name, label] of FIELDS) {
       if (d.evidence[name]) fields.append(el('dt', { textContent: label }), el('dd', { textContent: d.evidence[name] }));
     }
-    item.append(fields);
+    // A draft is open to be read before it is submitted; submitted evidence folds away.
+    const summary = d.evidenceStatus === 'submitted' ? 'The evidence submitted' : 'The evidence drafted (read it before submitting)';
+    item.append(el('details', { open: d.evidenceStatus !== 'submitted' }, el('summary', { textContent: summary }), fields));
   }
   if (d.evidenceStatus !== 'submitted' && !d.outcome) {
     const actions = el('div', { className: 'actions' });
     const draft = el('button', { type: 'button', className: d.evidence ? 'secondary' : '', textContent: d.evidence ? 'Draft the evidence again' : 'Draft the evidence' });
-    draft.setAttribute('aria-label', `${draft.textContent}: dispute ${d.disputeId}`);
+    draft.setAttribute('aria-label', `${draft.textContent}: ${which}`);
     draft.addEventListener('click', () => act(d, 'evidence', 'Evidence drafted and saved with the processor as a draft: read it, then submit it.'));
     actions.append(draft);
     if (d.evidenceStatus === 'draft') {
       actions.append(confirmButton('Submit this evidence', 'Yes, submit it (final)', 'Not yet',
-        () => act(d, 'submit', 'Evidence submitted to the card network.'), `Submit this evidence: dispute ${d.disputeId}`, true));
+        () => act(d, 'submit', 'Evidence submitted to the card network.'), `Submit this evidence: ${which}`, true));
     }
     item.append(actions);
   }

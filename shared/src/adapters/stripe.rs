@@ -389,9 +389,20 @@ impl PaymentProcessor for StripeProcessor {
             .map(|(k, v)| (format!("evidence[{k}]"), v.to_owned()))
             .collect();
         form.push(("submit".to_owned(), submit.to_string()));
-        // One key per save, kept across its retries: saving the same evidence again later (after
-        // another draft) is a new save, never a replay of the old one.
-        let key = format!("practica-dispute-{id}-{}", ulid::Ulid::new());
+        // A draft: one key per save, kept across its retries (saving the same evidence again after
+        // another draft is a new save, never a replay of the old one). A submission: one key per
+        // evidence, so two submits of the same draft racing are one submission.
+        let key = if submit {
+            let body = serde_urlencoded::to_string(&form)
+                .map_err(|e| ProcessorError::Unavailable(anyhow::Error::new(e)))?;
+            let digest = domain::hash::sha256(&[body.as_bytes()]);
+            format!(
+                "practica-dispute-{id}-submit-{}",
+                domain::hash::hex(&digest[..12])
+            )
+        } else {
+            format!("practica-dispute-{id}-{}", ulid::Ulid::new())
+        };
         self.post(&format!("/v1/disputes/{id}"), &key, &form)
             .await
             .map(|_| ())

@@ -29,6 +29,21 @@ pub async fn authorisation(state: &AppState) -> Result<Option<ConsentDocument>, 
     }
 }
 
+/// Whether the patient's signature of the card authorisation stands (signed, not withdrawn).
+pub async fn authorisation_stands(state: &AppState, patient: &PatientId) -> Result<bool, ApiError> {
+    Ok(state
+        .table
+        .get(
+            &patient_consent_key(patient, &authorisation_document()),
+            Consistency::Strong,
+        )
+        .await?
+        .is_some_and(|s| {
+            s.get(attr::STATUS).and_then(crate::store::AttrValue::as_s)
+                == Some(domain::consent::SignatureKind::Sign.as_str())
+        }))
+}
+
 /// Whether `document` is the card authorisation.
 pub fn is_authorisation(document: &DocumentId) -> bool {
     document.as_str() == AUTHORISATION_DOCUMENT

@@ -427,17 +427,7 @@ async fn saved(
     }
     // A card saved after she withdrew the authorisation (its setup confirmed meanwhile) is never
     // filed: it is detached.
-    let authorised = state
-        .table
-        .get(
-            &patient_consent_key(&patient, &cards::authorisation_document()),
-            Consistency::Strong,
-        )
-        .await?
-        .is_some_and(|s| {
-            s.get(attr::STATUS).and_then(AttrValue::as_s) == Some(SignatureKind::Sign.as_str())
-        });
-    if !authorised {
+    if !cards::authorisation_stands(state, &patient).await? {
         let ops = vec![detach_later(payment_method, &patient, now)];
         return land(state, receipt, ops, Outcome::Unchanged).await;
     }
@@ -469,6 +459,7 @@ async fn saved(
         setup_created_at,
         saved_at: now,
         removed_at: None,
+        declined_at: None,
         version: last.as_ref().map_or(1, |c| c.version + 1),
     };
     let mut ops = vec![TransactOp::Put {

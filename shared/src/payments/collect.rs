@@ -27,12 +27,13 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::codec::notify::MessageCodec;
 use crate::store::codec::parsed;
-use crate::store::codec::payments::PaymentCodec;
+use crate::store::codec::payments::{CardCodec, PaymentCodec};
 use crate::store::keys::*;
 use crate::store::{
     AttrValue, Condition, Consistency, Item, Query, TableError, TransactOp, Update, attr,
 };
 use crate::unit_of_work::{Actor, Audit};
+use domain::cards::CardOnFile;
 use domain::consent::SignatureKind;
 use domain::ids::{ChargeId, PatientId, PaymentId};
 use domain::money::Money;
@@ -215,16 +216,7 @@ async fn fee(
         return Ok(Done::Nothing);
     };
     // The card is charged only under the authorisation it was saved under, still standing.
-    let authorised = state
-        .table
-        .get(
-            &patient_consent_key(&patient, &cards::authorisation_document()),
-            Consistency::Strong,
-        )
-        .await?
-        .is_some_and(|s| {
-            s.get(attr::STATUS).and_then(AttrValue::as_s) == Some(SignatureKind::Sign.as_str())
-        });
+    let authorised = cards::authorisation_stands(state, &patient).await?;
     let ledger = ledger::load(state, &patient).await?;
     // Only a fee the cancellation policy charged is charged to the card.
     let fee = ledger
@@ -376,11 +368,24 @@ async fn fee(
         ops.push(Message::new(MessageKind::CardDeclined, &patient, now, now).put());
     }
     match state.table.transact_write(ops).await {
-        Ok(()) => Ok(if declined {
-            Done::Declined
-        } else {
-            Done::Charged
-        }),
+        Ok(()) if declined => {
+            // Her billing page says so (on this card only: one replaced meanwhile stays as it is;
+            // a failure here changes nothing recorded above).
+            let noted = CardOnFile {
+                declined_at: Some(now),
+                version: card.version + 1,
+                ..card.clone()
+            };
+            let op = TransactOp::Put {
+                item: noted.to_item(),
+                condition: Some(Condition::version_is(card.version)),
+            };
+            if let Err(e) = state.table.transact_write(vec![op]).await {
+                tracing::info!(error = %e, "the card changed before its decline was noted");
+            }
+            Ok(Done::Declined)
+        }
+        Ok(()) => Ok(Done::Charged),
         // Recorded by an overlapping run: it removed the task too.
         Err(TableError::TransactionConditionFailed { .. }) => Ok(Done::Nothing),
         Err(e) => Err(e.into()),

@@ -306,7 +306,20 @@ pub async fn submit(
     };
     let reply = Reply::ok(&view(state, &submitted).await?)?.with_patient_data();
     let audit = Audit::new("dispute.evidence_submit", "dispute", id).about(&submitted.patient);
-    Ok(commit(state, caller, Some(idem), vec![write], audit, reply).await?)
+    let committed: Result<Reply, ApiError> =
+        commit(state, caller, Some(idem), vec![write], audit, reply)
+            .await
+            .map_err(ApiError::from);
+    match committed {
+        // Two submits of one draft racing (a double click): the processor took the same
+        // submission once (one key per draft), and the one that lost here says it was submitted.
+        Err(ApiError::Payment(PaymentError::EvidenceChanged))
+            if listed_dispute(state, id).await?.status.as_deref() == Some("submitted") =>
+        {
+            Err(ApiError::Payment(PaymentError::EvidenceSubmitted))
+        }
+        other => Ok(other?),
+    }
 }
 
 fn refuse_closed(payment: &Payment, id: &str) -> Result<(), ApiError> {
@@ -316,23 +329,58 @@ fn refuse_closed(payment: &Payment, id: &str) -> Result<(), ApiError> {
     }
 }
 
-/// The appointment a payment answers for: the first of the charges it paid that names one (a fee
-/// or a visit); for a payment of the whole balance, the latest charge naming one.
-fn answered(payment: &Payment, charges: &[Charge]) -> Option<(AppointmentId, Option<FeeKind>)> {
-    let named = |c: &&Charge| c.adjusts.is_none() && c.appointment.is_some();
-    let chosen = if payment.charges.is_empty() {
-        charges
-            .iter()
-            .filter(|c| c.created_at <= payment.created_at)
-            .filter(named)
-            .max_by_key(|c| c.created_at)
-    } else {
-        charges
-            .iter()
-            .filter(|c| payment.charges.contains(&c.id))
-            .find(named)
+/// The appointment a payment answers for: the first charge it paid that is for one (a fee or a
+/// visit), as the statement allocates payments: each to the charges it names, else to the oldest
+/// charges still open (earlier succeeded payments first). None when what it paid is for no visit.
+fn answered(
+    payment: &Payment,
+    ledger: &domain::ledger::Ledger,
+) -> Option<(AppointmentId, Option<FeeKind>)> {
+    let currency = payment.amount.currency();
+    let mut open: Vec<(&Charge, i64)> = ledger
+        .charges
+        .iter()
+        .filter(|c| c.adjusts.is_none() && c.currency == currency)
+        .map(|c| (c, ledger.net_of(&c.id)))
+        .collect();
+    open.sort_by_key(|(c, _)| (c.created_at, c.id.clone()));
+    let mut earlier: Vec<&Payment> = ledger
+        .payments
+        .iter()
+        .filter(|p| {
+            p.id != payment.id
+                && p.amount.currency() == currency
+                && p.progress.status == domain::progress::PaymentStatus::Succeeded
+                && (p.created_at, &p.id) < (payment.created_at, &payment.id)
+        })
+        .collect();
+    earlier.sort_by_key(|p| (p.created_at, p.id.clone()));
+    // Pays `amount` of `p`: the charges it names first, then the oldest open; what it touched.
+    let mut allocate = |p: &Payment| {
+        let mut left = p.amount.amount();
+        let mut touched = Vec::new();
+        for named_first in [true, false] {
+            for (charge, due) in open.iter_mut() {
+                if left <= 0 {
+                    break;
+                }
+                if *due <= 0 || (named_first && !p.charges.contains(&charge.id)) {
+                    continue;
+                }
+                let paid = left.min(*due);
+                *due -= paid;
+                left -= paid;
+                touched.push(*charge);
+            }
+        }
+        touched
     };
-    chosen.and_then(|c| Some((c.appointment.clone()?, c.fee)))
+    for p in earlier {
+        allocate(p);
+    }
+    allocate(payment)
+        .into_iter()
+        .find_map(|c| Some((c.appointment.clone()?, c.fee)))
 }
 
 /// One audit entry cited as evidence: when, what, who (in words that never name a patient) and its
@@ -440,7 +488,7 @@ async fn assemble(state: &AppState, payment: &Payment) -> Result<DisputeEvidence
         "A scheduled appointment with {} (the nature of the service is withheld: it is health information).",
         practice.name
     );
-    let Some((appointment_id, fee)) = answered(payment, &ledger.charges) else {
+    let Some((appointment_id, fee)) = answered(payment, &ledger) else {
         return Ok(DisputeEvidence {
             product_description: product,
             service_date: render_utc(payment.created_at)[..10].to_owned(),

@@ -209,6 +209,7 @@ pub const SAVED_AT: &str = "saved_at";
 /// A saved card the processor detached.
 pub const DETACHED: &str = "detached";
 pub const REMOVED_AT: &str = "removed_at";
+pub const DECLINED_AT: &str = "declined_at";
 /// A dispute's evidence (sealed JSON), where it stands (`draft`, `submitted`) and when.
 pub const DISPUTE_ID: &str = "dispute_id";
 pub const EVIDENCE: &str = "evidence";

@@ -274,6 +274,9 @@ impl CardCodec for CardOnFile {
         if let Some(at) = self.removed_at {
             item.set(attr::REMOVED_AT, at);
         }
+        if let Some(at) = self.declined_at {
+            item.set(attr::DECLINED_AT, at);
+        }
         item
     }
     fn from_item(item: &Item) -> Result<Self, Corrupt> {
@@ -286,6 +289,7 @@ impl CardCodec for CardOnFile {
             saved_at: n(item, attr::SAVED_AT)?,
             setup_created_at: n(item, attr::CREATED_AT)?,
             removed_at: item.get(attr::REMOVED_AT).and_then(AttrValue::as_n),
+            declined_at: item.get(attr::DECLINED_AT).and_then(AttrValue::as_n),
             version: n(item, attr::VERSION)?,
         })
     }
