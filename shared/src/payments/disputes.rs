@@ -669,3 +669,77 @@ async fn reminders(state: &AppState, appt: &Appointment) -> Result<Vec<(i64, Str
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::ids::ChargeId;
+    use domain::ledger::Ledger;
+    use domain::money::{Currency, Money};
+    use domain::progress::{PaymentStatus, Progress};
+
+    fn charge(
+        at: i64,
+        total: i64,
+        appointment: Option<&AppointmentId>,
+        fee: Option<FeeKind>,
+    ) -> Charge {
+        Charge {
+            id: ChargeId::new(),
+            patient: PatientId::parse("patient-1").unwrap(),
+            currency: Currency::parse("USD").unwrap(),
+            total,
+            appointment: appointment.cloned(),
+            adjusts: None,
+            created_at: at,
+            sealed_lines: Vec::new(),
+            fee,
+            waiver: None,
+        }
+    }
+
+    fn paid(at: i64, amount: i64, charges: &[&Charge]) -> Payment {
+        Payment {
+            id: PaymentId::new(),
+            patient: PatientId::parse("patient-1").unwrap(),
+            intent: format!("pi_{at}"),
+            amount: Money::new(amount, Currency::parse("USD").unwrap()).unwrap(),
+            charges: charges.iter().map(|c| c.id.clone()).collect(),
+            progress: Progress {
+                status: PaymentStatus::Succeeded,
+                ..Progress::default()
+            },
+            version: 1,
+            created_at: at,
+        }
+    }
+
+    #[test]
+    fn a_payment_answers_for_what_the_statement_says_it_paid() {
+        let (ten, two) = (AppointmentId::new(), AppointmentId::new());
+        let visit_fee = charge(1, 5000, Some(&ten), Some(FeeKind::LateCancellation));
+        let later_fee = charge(2, 5000, Some(&two), Some(FeeKind::LateCancellation));
+        let no_visit = charge(3, 9000, None, None);
+        // The card paid the 10:00 fee by name; a payment of the balance then paid the next open
+        // charge, the 14:00 fee (not the latest charge with a visit, nor the one already paid).
+        let by_card = paid(10, 5000, &[&visit_fee]);
+        let balance = paid(20, 5000, &[]);
+        let rest = paid(30, 9000, &[]);
+        let ledger = Ledger {
+            patient: PatientId::parse("patient-1").unwrap(),
+            charges: vec![visit_fee, later_fee, no_visit],
+            payments: vec![by_card.clone(), balance.clone(), rest.clone()],
+            version: 3,
+        };
+        assert_eq!(
+            answered(&by_card, &ledger),
+            Some((ten, Some(FeeKind::LateCancellation)))
+        );
+        assert_eq!(
+            answered(&balance, &ledger),
+            Some((two, Some(FeeKind::LateCancellation)))
+        );
+        // What paid a charge for no visit answers for none (the evidence stays generic).
+        assert_eq!(answered(&rest, &ledger), None);
+    }
+}
