@@ -933,7 +933,8 @@ async function patientAgain() {
 // tests/template_policies.rs). The double mounts a stand-in for the element and completes the
 // intent as Stripe would, through the sandbox's signed webhooks; what is tested is the portal's
 // side: Stripe.js loaded only when a payment starts, the element mounted with the intent's client
-// secret, a decline's message shown, and the result read from the webhook-confirmed balance.
+// secret, a decline's message shown, and the result read from the webhook-confirmed balance; and
+// a card saved through the same element in setup mode (confirmSetup), read from the webhooks too.
 const STRIPE_DOUBLE = `window.Stripe = (publishableKey) => ({
   elements: ({ clientSecret }) => ({
     clientSecret,
@@ -955,6 +956,15 @@ const STRIPE_DOUBLE = `window.Stripe = (publishableKey) => ({
     });
     if (!answer.ok || redirect !== 'if_required') return { error: { message: 'The double could not pay.' } };
     return outcome.startsWith('declined') ? { error: { type: 'card_error', message: 'Your card has insufficient funds.' } } : {};
+  },
+  confirmSetup: async ({ elements, redirect }) => {
+    window.stripeDoubleSetups = (window.stripeDoubleSetups || 0) + 1;
+    const answer = await fetch('/local/sandbox-setup', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ clientSecret: elements.clientSecret, card: 'succeeds' }),
+    });
+    return answer.ok && redirect === 'if_required' ? {} : { error: { message: 'The double could not save the card.' } };
   },
 });`;
 
@@ -986,6 +996,27 @@ async function patientWithStripe() {
   await page.getByText('Paid $45.00. Your receipt is below.').waitFor();
   assert.equal(await page.locator('#balance').innerText(), 'Nothing to pay.');
   assert.equal(stripeLoads.length, 1);
+  // A card saved on file in the same element, in setup mode (the setup intent's client secret),
+  // once she signed the card authorisation; on file when the webhooks say so.
+  const jane = (await api('/local/demo-sign-in', { method: 'POST', body: { user: 'patient-jane' } })).token;
+  const { documents } = await api('/v1/consents', { token: jane });
+  const authorisation = documents.find((d) => d.documentId === 'card');
+  await api('/v1/consents/card/sign', {
+    token: jane, method: 'POST', key: 'stripe-card-sign',
+    body: { versionHash: authorisation.versionHash, typedName: 'Jane Demo-Patient', agree: true },
+  });
+  await nav(page, 'Appointments');
+  await nav(page, 'Billing');
+  await page.getByRole('button', { name: 'Save a card' }).click();
+  await page.locator('#card-setup-element #stripe-double').waitFor();
+  assert.equal(await page.locator('#card-sandbox').isHidden(), true, 'no test form with Stripe');
+  await page.getByRole('button', { name: 'Save card', exact: true }).click();
+  await page.locator('#card-summary', { hasText: 'Visa ending 4242 is on file.' }).waitFor();
+  assert.equal(await page.evaluate(() => window.stripeDoubleSetups), 1);
+  assert.equal(stripeLoads.length, 1, 'Stripe.js is loaded once');
+  await page.getByRole('button', { name: 'Remove this card' }).click();
+  await page.getByRole('button', { name: 'Yes, remove it' }).click();
+  await page.locator('#card-status', { hasText: 'Card removed.' }).waitFor();
   // A payment method that left the page comes back with the intent's client secret in the
   // address: the portal takes it out of the address bar (and its history entry) at once.
   await page.goto(`${base}/?payment_intent=pi_1&payment_intent_client_secret=pi_1_secret_abc&redirect_status=succeeded`);
@@ -993,7 +1024,7 @@ async function patientWithStripe() {
   assert.equal(new URL(page.url()).search, '');
   assert.equal(await page.evaluate(() => location.href.includes('secret')), false);
   await done('patient, Stripe');
-  console.log('portal (patient, Stripe): the element mounted with the intent, a decline, then paid: ok');
+  console.log('portal (patient, Stripe): the element mounted with the intent, a decline, then paid; a card saved on file in setup mode and removed: ok');
 }
 
 let failed = false;
