@@ -85,6 +85,8 @@ async fn journey(stack: Option<Stack>) {
     assert_eq!(status, StatusCode::OK, "{listed}");
     let dispute = &listed["disputes"][0];
     assert_eq!(dispute["reason"], "product_unacceptable", "{listed}");
+    // Staff see whose it is (the processor never does).
+    assert_eq!(dispute["patientName"], "Jane Demo-Patient", "{listed}");
     assert_eq!(dispute["evidenceStatus"], "none");
     assert_eq!(dispute["amount"]["amount"], 4000);
     let id = dispute["disputeId"].as_str().unwrap().to_owned();

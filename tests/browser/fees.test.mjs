@@ -205,12 +205,12 @@ async function disputes() {
     await p.getByRole('button', { name: 'Front desk (demo staff)' }).click();
     await p.locator('#calendar-page:not([hidden])').waitFor();
     await nav(p, 'Disputes');
-    const dispute = p.locator('#disputes li').filter({ hasText: '$150.00 disputed: product unacceptable' });
+    const dispute = p.locator('#disputes li').filter({ hasText: 'Jane Demo-Patient: $150.00 disputed (product unacceptable)' });
     await dispute.getByText(/no evidence drafted yet/).waitFor();
     await axe(p, 'a dispute without evidence');
     await dispute.getByRole('button', { name: /^Draft the evidence: / }).click();
     await p.locator('#disputes-status', { hasText: 'Evidence drafted' }).waitFor();
-    const text = await dispute.innerText();
+    const text = await dispute.locator('details').innerText();
     assert.match(text, /Cancellation policy \(version [0-9a-f]+\), stated in the booking confirmation emailed to the cardholder when a practice staff member booked the appointment for her/);
     assert.match(text, /Missing the visit without cancelling costs a fee of 150\.00 USD\./);
     assert.match(text, /did not attend the appointment of Tuesday, November 24, 2026 at 10:00 AM EST/);

@@ -21,7 +21,7 @@ function row(d) {
   const reason = (d.reason || 'other').replaceAll('_', ' ');
   const outcome = d.outcome ? ` · ${d.outcome}` : '';
   const item = el('li', {},
-    el('strong', { textContent: `${money(d.amount.amount, d.amount.currency)} disputed: ${reason}` }),
+    el('strong', { textContent: `${d.patientName || d.patientId}: ${money(d.amount.amount, d.amount.currency)} disputed (${reason})` }),
     el('div', { className: 'muted', textContent: `Opened ${when(d.openedAt)} · payment ${d.paymentId} · ${STATUS[d.evidenceStatus]}${outcome}` }));
   // Which dispute a button acts on, in words (among several listed).
   const which = `the ${money(d.amount.amount, d.amount.currency)} dispute opened ${when(d.openedAt)}`;

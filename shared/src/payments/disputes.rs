@@ -153,6 +153,9 @@ async fn opened(state: &AppState, listed: &Listed) -> Result<Option<DisputeEvide
 struct DisputeView {
     dispute_id: String,
     patient_id: PatientId,
+    /// Her name, for the practice (never sent to the processor).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    patient_name: Option<domain::sensitive::Sensitive<String>>,
     payment_id: PaymentId,
     amount: domain::money::Money,
     reason: Option<String>,
@@ -172,6 +175,7 @@ async fn view(state: &AppState, listed: &Listed) -> Result<DisputeView, ApiError
     Ok(DisputeView {
         dispute_id: listed.id.clone(),
         patient_id: listed.patient.clone(),
+        patient_name: None,
         payment_id: listed.payment.clone(),
         amount: domain::money::Money::new(
             dispute.map_or(0, |d| d.amount),
@@ -198,6 +202,10 @@ pub async fn list(state: &AppState, caller: &Caller) -> Result<serde_json::Value
     let mut out = Vec::new();
     for item in &page.items {
         out.push(view(state, &Listed::from_item(item)?).await?);
+    }
+    let names = crate::common::patients::names_of(state, out.iter().map(|d| &d.patient_id)).await?;
+    for d in &mut out {
+        d.patient_name = names.get(&d.patient_id).cloned();
     }
     if !out.is_empty() {
         let audit = Audit::new("dispute.list", "dispute", "all")
