@@ -172,13 +172,9 @@ async fn outstanding(stack: &Stack) -> i64 {
 }
 
 async fn journey(stack: Option<Stack>) {
-    let Some(mut stack) = stack else { return };
+    let Some(stack) = stack else { return };
     let demo = stack.seed().await;
-    let sandbox = Arc::new(SandboxProcessor::on_clock(
-        stack.sandbox_file.clone(),
-        stack.clock.clone(),
-    ));
-    stack.use_processor(sandbox.clone());
+    let sandbox = stack.sandbox.clone();
     let jane = stack.token(DEMO_PATIENT, &[Role::Patient]);
     let staff = stack.token("staff-1", &[Role::Staff]);
     let admin = stack.token("admin-1", &[Role::Admin]);

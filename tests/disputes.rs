@@ -5,8 +5,6 @@
 //! draft, then submitted once; refusals for a submit before the draft, a second submit, a patient.
 //! On the embedded store and DynamoDB Local.
 
-use std::sync::Arc;
-
 use domain::clock::Clock as _;
 use http::StatusCode;
 use practica_cli::demo::DEMO_PATIENT;
@@ -32,13 +30,9 @@ async fn complete(stack: &Stack, sandbox: &SandboxProcessor, intent: &str, how: 
 }
 
 async fn journey(stack: Option<Stack>) {
-    let Some(mut stack) = stack else { return };
+    let Some(stack) = stack else { return };
     let demo = stack.seed().await;
-    let sandbox = Arc::new(SandboxProcessor::on_clock(
-        stack.sandbox_file.clone(),
-        stack.clock.clone(),
-    ));
-    stack.use_processor(sandbox.clone());
+    let sandbox = stack.sandbox.clone();
     let jane = stack.token(DEMO_PATIENT, &[Role::Patient]);
     let staff = stack.token("staff-1", &[Role::Staff]);
     let admin = stack.token("admin-1", &[Role::Admin]);

@@ -366,6 +366,9 @@ pub struct Stack {
     pub router: axum::Router,
     /// The sandbox processor's file (the default processor).
     pub sandbox_file: std::path::PathBuf,
+    /// The default processor: the sandbox, its events dated by the stack's clock (so they verify
+    /// at the stack's instant, whatever the date).
+    pub sandbox: Arc<practica_cli::sandbox::SandboxProcessor>,
     /// Where the reports routes find published reports.
     pub reports: Arc<dyn shared::reports::ReportStore>,
     embedded: Option<EmbeddedTable>,
@@ -410,19 +413,22 @@ impl Stack {
         ));
         let mut guards = guards;
         guards.push(Box::new(dir));
+        let sandbox = Arc::new(practica_cli::sandbox::SandboxProcessor::on_clock(
+            sandbox_file.clone(),
+            clock.clone(),
+        ));
         let mut stack = Stack {
             router: axum::Router::new(),
             state,
             issuer,
             clock,
-            sandbox_file: sandbox_file.clone(),
+            sandbox_file,
+            sandbox: sandbox.clone(),
             reports,
             embedded,
             _guards: guards,
         };
-        stack.use_processor(Arc::new(practica_cli::sandbox::SandboxProcessor::new(
-            sandbox_file,
-        )));
+        stack.use_processor(sandbox);
         stack
     }
 

@@ -171,6 +171,15 @@ struct DisputeView {
 
 async fn view(state: &AppState, listed: &Listed) -> Result<DisputeView, ApiError> {
     let payment = payment_of(state, listed).await?;
+    shown(listed, &payment, opened(state, listed).await?)
+}
+
+/// The view of `listed` from what was already read (its payment, its evidence opened).
+fn shown(
+    listed: &Listed,
+    payment: &Payment,
+    evidence: Option<DisputeEvidence>,
+) -> Result<DisputeView, ApiError> {
     let dispute = payment.progress.disputes.get(&listed.id);
     Ok(DisputeView {
         dispute_id: listed.id.clone(),
@@ -188,7 +197,7 @@ async fn view(state: &AppState, listed: &Listed) -> Result<DisputeView, ApiError
         evidence_status: listed.status.clone().unwrap_or_else(|| "none".into()),
         drafted_at: listed.drafted_at.map(render_utc),
         submitted_at: listed.submitted_at.map(render_utc),
-        evidence: opened(state, listed).await?,
+        evidence,
     })
 }
 
@@ -261,7 +270,7 @@ pub async fn draft(
         drafted_at: Some(now),
         ..listed
     };
-    let reply = Reply::ok(&view(state, &drafted).await?)?.with_patient_data();
+    let reply = Reply::ok(&shown(&drafted, &payment, Some(evidence))?)?.with_patient_data();
     let audit = Audit::new("dispute.evidence_draft", "dispute", id).about(&drafted.patient);
     Ok(commit(state, caller, Some(idem), vec![write], audit, reply).await?)
 }
@@ -312,7 +321,7 @@ pub async fn submit(
         submitted_at: Some(now),
         ..listed
     };
-    let reply = Reply::ok(&view(state, &submitted).await?)?.with_patient_data();
+    let reply = Reply::ok(&shown(&submitted, &payment, Some(evidence))?)?.with_patient_data();
     let audit = Audit::new("dispute.evidence_submit", "dispute", id).about(&submitted.patient);
     let committed: Result<Reply, ApiError> =
         commit(state, caller, Some(idem), vec![write], audit, reply)
