@@ -151,6 +151,13 @@ async fn every_route_role_and_ownership() {
             Some(json!({"start": tue("16:00")})),
             [200, 403, 403, 403, 200, 200, 401, 403],
         ),
+        // A booking waiting for no deposit: nothing to pay, for whoever may see it.
+        case(
+            "POST",
+            "/v1/appointments/{A}/deposit",
+            Some(json!({})),
+            [409, 403, 403, 403, 409, 409, 401, 403],
+        ),
         case(
             "POST",
             "/v1/appointments/{A}/cancel",

@@ -113,6 +113,14 @@ impl PaymentProcessor for TimesOutOnce {
     async fn detach_payment_method(&self, id: &str) -> Result<(), ProcessorError> {
         self.sandbox.detach_payment_method(id).await
     }
+    async fn refund(
+        &self,
+        intent: &str,
+        amount: domain::money::Money,
+        key: &ProcessorKey,
+    ) -> Result<(), ProcessorError> {
+        self.sandbox.refund(intent, amount, key).await
+    }
     async fn update_dispute(
         &self,
         id: &str,

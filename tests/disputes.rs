@@ -14,7 +14,13 @@ use serde_json::json;
 use shared::adapters::local_signer::LocalSigner;
 use shared::auth::Role;
 
-async fn complete(stack: &Stack, sandbox: &SandboxProcessor, intent: &str, how: Completion) {
+/// Completes a sandbox intent as `how`, its signed events delivered to the webhook route.
+pub(crate) async fn complete(
+    stack: &Stack,
+    sandbox: &SandboxProcessor,
+    intent: &str,
+    how: Completion,
+) {
     let secrets = practica_tests::test_webhook_config().stripe;
     let sent = sandbox
         .complete(

@@ -11,6 +11,7 @@ mod busy_calendars;
 mod cards;
 mod consents;
 mod data_template;
+mod deposits;
 mod disputes;
 mod email_verification;
 mod envelope_on_emulators;

@@ -998,6 +998,7 @@ fn any_request_gets_a_defined_answer_and_a_refusal_writes_nothing() {
         ("GET", "/v1/cards"),
         ("POST", "/v1/cards/setup"),
         ("POST", "/v1/cards/remove"),
+        ("POST", "/v1/appointments/{id}/deposit"),
         ("GET", "/v1/disputes"),
         ("POST", "/v1/disputes/{id}/evidence"),
         ("POST", "/v1/disputes/{id}/submit"),

@@ -126,6 +126,7 @@ async fn every_fixture_runs_on_the_release_binaries() {
         ("getCard", &jane, 200),
         ("setupCard", &jane, 409),
         ("removeCard", &jane, 404),
+        ("payDeposit", &jane, 409),
         ("listDisputes", &staff, 200),
         ("draftDisputeEvidence", &staff, 404),
         ("submitDisputeEvidence", &staff, 404),
@@ -200,6 +201,7 @@ async fn every_fixture_runs_on_the_release_binaries() {
             "waiveFee" => assert_eq!(body["code"], "not_a_fee"),
             "setupCard" => assert_eq!(body["code"], "consent_required"),
             "removeCard" => assert_eq!(body["code"], "no_card_on_file"),
+            "payDeposit" => assert_eq!(body["code"], "no_deposit_due"),
             "createPaymentIntent" => assert_eq!(body["clientSecret"], "pi_fixture_1_secret_x"),
             "getBalance" => {
                 assert_eq!(body["balances"][0]["balance"], 5000, "{body}");

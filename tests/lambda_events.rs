@@ -304,6 +304,8 @@ async fn every_payment_and_webhook_event_runs_through_the_lambda_conversion() {
         // She has not signed the card authorisation: nothing is set up.
         ("setupCard", &jane, StatusCode::CONFLICT),
         ("removeCard", &jane, StatusCode::NOT_FOUND),
+        // No such appointment.
+        ("payDeposit", &jane, StatusCode::NOT_FOUND),
         ("listDisputes", &staff, StatusCode::OK),
         // No dispute of that id: nothing drafted or submitted.
         ("draftDisputeEvidence", &staff, StatusCode::NOT_FOUND),
@@ -317,7 +319,11 @@ async fn every_payment_and_webhook_event_runs_through_the_lambda_conversion() {
     let mut outcomes = Vec::new();
     let mut charge = String::new();
     for (op, token, expected) in steps {
-        let values = [("{{TOKEN}}", *token), ("{{CHARGE_ID}}", charge.as_str())];
+        let values = [
+            ("{{TOKEN}}", *token),
+            ("{{CHARGE_ID}}", charge.as_str()),
+            ("{{APPOINTMENT_ID}}", "apt_01KDQ0000000000000000000AA"),
+        ];
         let request = filled_event(&format!("apigw-v2-{op}.json"), &values);
         let (status, headers, body) = call(stack.router.clone(), request).await;
         assert_eq!(status, *expected, "{op}: {body}");

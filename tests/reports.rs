@@ -36,14 +36,14 @@ fn log_config() -> LogConfig {
     }
 }
 
-struct Setup {
-    stack: Stack,
-    job: ReportJob,
-    audit: audit::AuditJob,
+pub(crate) struct Setup {
+    pub(crate) stack: Stack,
+    pub(crate) job: ReportJob,
+    pub(crate) audit: audit::AuditJob,
     _dir: tempfile::TempDir,
 }
 
-fn setup(stack: Stack, store: Option<Arc<dyn ReportStore>>) -> Setup {
+pub(crate) fn setup(stack: Stack, store: Option<Arc<dyn ReportStore>>) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let signer = Arc::new(LocalSigner::generate().unwrap());
     let archive = Arc::new(DirArchive::new(dir.path().join("checkpoints")));
@@ -71,7 +71,7 @@ fn setup(stack: Stack, store: Option<Arc<dyn ReportStore>>) -> Setup {
     }
 }
 
-fn period(from: &str, to: &str) -> Period {
+pub(crate) fn period(from: &str, to: &str) -> Period {
     let zone = jiff::tz::TimeZone::get("America/New_York").unwrap();
     Period::new(from.parse().unwrap(), to.parse().unwrap(), &zone).unwrap()
 }
@@ -346,7 +346,7 @@ fn table<'a>(report: &'a Value, name: &str) -> &'a Vec<Value> {
         .unwrap()
 }
 
-fn summary(report: &Value) -> Vec<(String, Value, Value)> {
+pub(crate) fn summary(report: &Value) -> Vec<(String, Value, Value)> {
     table(report, "summary")
         .iter()
         .map(|r| {
@@ -359,7 +359,7 @@ fn summary(report: &Value) -> Vec<(String, Value, Value)> {
         .collect()
 }
 
-async fn published(job: &ReportJob, id: &str, file: &str) -> Vec<u8> {
+pub(crate) async fn published(job: &ReportJob, id: &str, file: &str) -> Vec<u8> {
     job.store.get(id, file).await.unwrap().expect("published")
 }
 

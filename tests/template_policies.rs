@@ -49,6 +49,8 @@ const WRITERS: &[(&str, &[&str])] = &[
             "LEDGER#*",
             "FEE_TASKS",
             "DETACH_TASKS",
+            "DEPOSIT_TASKS",
+            "REFUND_TASKS",
             "MSG#*",
             "AUDIT#*",
             "IDEM#*",
@@ -81,6 +83,10 @@ const WRITERS: &[(&str, &[&str])] = &[
             "MSG#*",
             "AUDIT#*",
             "COUNTER#*",
+            "APPT#*",
+            "PATIENT#*",
+            "LOCK#*",
+            "REFUND_TASKS",
         ],
     ),
     (
@@ -97,6 +103,8 @@ const WRITERS: &[(&str, &[&str])] = &[
             "INTENT#*",
             "FEE_TASKS",
             "DETACH_TASKS",
+            "DEPOSIT_TASKS",
+            "REFUND_TASKS",
             "MSG#*",
             "AUDIT#*",
         ],
@@ -537,6 +545,7 @@ async fn each_function_writes_only_the_partitions_it_is_granted() {
         ("getCard", &jane),
         ("setupCard", &jane),
         ("removeCard", &jane),
+        ("payDeposit", &jane),
         ("listDisputes", &staff),
         ("draftDisputeEvidence", &staff),
         ("submitDisputeEvidence", &staff),
@@ -572,6 +581,7 @@ async fn each_function_writes_only_the_partitions_it_is_granted() {
         let refused = (*op == "waiveFee" && body["code"] == "not_a_fee")
             || (*op == "setupCard" && body["code"] == "consent_required")
             || (*op == "removeCard" && body["code"] == "no_card_on_file")
+            || (*op == "payDeposit" && body["code"] == "no_deposit_due")
             || (op.ends_with("DisputeEvidence") && status == http::StatusCode::NOT_FOUND);
         assert!(
             status.is_success() || *op == "get-me-no-token" || refused,

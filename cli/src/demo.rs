@@ -75,7 +75,7 @@ const DEMO_PROVIDERS: [(&str, &str, (u16, u16)); 2] = [
 
 /// The demo's services: name, minutes, price in cents, patients may book a series, forms before
 /// a first visit.
-const DEMO_SERVICES: [(&str, u16, i64, bool, &[&str]); 2] = [
+const DEMO_SERVICES: [(&str, u16, i64, bool, &[&str]); 3] = [
     (
         "Initial consultation",
         60,
@@ -84,6 +84,7 @@ const DEMO_SERVICES: [(&str, u16, i64, bool, &[&str]); 2] = [
         &["intake", "phq-9"],
     ),
     ("Follow-up session", 30, 8_000, true, &[]),
+    ("Extended session", 90, 20_000, false, &[]),
 ];
 
 /// The initial consultation's cancellation policy: cancelling less than 24 hours before costs
@@ -92,6 +93,16 @@ const DEMO_POLICY: domain::fees::Policy = domain::fees::Policy {
     late_window_hours: 24,
     late_cancellation_fee: Some(domain::fees::Amount::Fixed(5_000)),
     no_show_fee: Some(domain::fees::Amount::Percent(100)),
+    deposit: None,
+};
+
+/// The extended session's policy: a 50.00 USD deposit when booking, refunded when cancelled 48
+/// hours or more before, kept when cancelled later or missed.
+const DEPOSIT_POLICY: domain::fees::Policy = domain::fees::Policy {
+    late_window_hours: 48,
+    late_cancellation_fee: None,
+    no_show_fee: None,
+    deposit: Some(domain::fees::Amount::Fixed(5_000)),
 };
 
 /// Loads the demo practice unless a practice is already configured.
@@ -216,7 +227,11 @@ pub async fn seed_for(state: &AppState, portal_url: Option<String>) -> Result<De
                     required_consents: Vec::new(),
                     forms_before_first_visit: first_forms,
                     forms_before_every_visit: Vec::new(),
-                    cancellation_policy: (name == DEMO_SERVICES[0].0).then_some(DEMO_POLICY),
+                    cancellation_policy: match name {
+                        _ if name == DEMO_SERVICES[0].0 => Some(DEMO_POLICY),
+                        _ if name == DEMO_SERVICES[2].0 => Some(DEPOSIT_POLICY),
+                        _ => None,
+                    },
                 },
             )
             .await?,

@@ -245,11 +245,16 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Sweep { data } => {
-            let serve::Swept { booking, collected } = serve::sweep(&data).await?;
+            let serve::Swept {
+                booking,
+                collected,
+                deposits,
+            } = serve::sweep(&data).await?;
             println!(
                 "expired holds removed: {}; waitlist offers made: {}; series reservations given back: {}; \
                  other calendars read: {} (failed: {}); no-shows marked: {}; \
-                 fees charged to cards on file: {} (declined: {}, left for the next run: {})",
+                 fees charged to cards on file: {} (declined: {}, left for the next run: {}); \
+                 bookings lapsed unpaid: {}; deposits refunded: {} (left for the next run: {})",
                 booking.removed,
                 booking.offered,
                 booking.series_released,
@@ -259,6 +264,9 @@ async fn main() -> anyhow::Result<()> {
                 collected.fees_charged,
                 collected.fees_declined,
                 collected.deferred,
+                deposits.lapsed,
+                deposits.refunded,
+                deposits.deferred,
             );
             Ok(())
         }

@@ -177,6 +177,22 @@ impl PaymentProcessor for SandboxProcessor {
         .await
     }
 
+    async fn refund(
+        &self,
+        intent: &str,
+        amount: domain::money::Money,
+        key: &ProcessorKey,
+    ) -> Result<(), ProcessorError> {
+        let _guard = self.lock.lock().await;
+        let mut intents = load(&self.path).await.map_err(unavailable)?;
+        let now = self.clock.now().as_second();
+        with_cards(&self.cards, |cards| {
+            cards.refund(&mut intents, intent, amount.amount(), key.as_str(), now)
+        })
+        .await?;
+        store(&self.path, &intents).await.map_err(unavailable)
+    }
+
     async fn update_dispute(
         &self,
         id: &str,

@@ -55,6 +55,9 @@ pub struct Cards {
     /// The evidence saved on disputes, as the processor keeps it.
     #[serde(default)]
     pub disputes: Vec<SandboxDispute>,
+    /// Refunds made through the API (by their idempotency keys).
+    #[serde(default)]
+    refunds: Vec<Keyed>,
 }
 
 /// A dispute's evidence at the sandbox: the last saved, and whether it was submitted.
@@ -305,6 +308,54 @@ impl Cards {
         };
         intents.push(intent);
         Ok(charged)
+    }
+
+    /// Refunds `amount` of a paid intent, once per key (a key seen before answers as the first
+    /// time did); its `charge.refunded` event is queued. As Stripe: only a paid intent, and never
+    /// more than is left of it.
+    pub fn refund(
+        &mut self,
+        intents: &mut [SandboxIntent],
+        intent: &str,
+        amount: i64,
+        key: &str,
+        now: i64,
+    ) -> Result<(), ProcessorError> {
+        if self.refunds.iter().any(|r| r.idempotency_key == key) {
+            return Ok(());
+        }
+        let paid = intents
+            .iter_mut()
+            .find(|i| i.id == intent)
+            .ok_or(ProcessorError::Rejected {
+                code: "resource_missing".into(),
+            })?;
+        if paid.status != "succeeded" {
+            return Err(ProcessorError::UnexpectedState {
+                status: paid.status.clone(),
+            });
+        }
+        if paid.refunded >= paid.amount {
+            return Err(ProcessorError::Rejected {
+                code: "charge_already_refunded".into(),
+            });
+        }
+        if amount <= 0 || paid.refunded + amount > paid.amount {
+            return Err(ProcessorError::Rejected {
+                code: "amount_too_large".into(),
+            });
+        }
+        paid.refunded += amount;
+        let completion = Completion::Refund {
+            refunded: paid.refunded,
+        };
+        let sent = events(paid, &completion, now);
+        self.queue(sent);
+        self.refunds.push(Keyed {
+            id: sandbox_id("re"),
+            idempotency_key: key.to_owned(),
+        });
+        Ok(())
     }
 
     fn queue(&mut self, bodies: Vec<Vec<u8>>) {

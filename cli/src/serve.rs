@@ -205,7 +205,15 @@ async fn sweep_once(
     if collected != Default::default() {
         tracing::info!(?collected, "fees collected");
     }
-    Ok(Swept { booking, collected })
+    let deposits = shared::payments::deposits::settle(state, processor, &run).await?;
+    if deposits != Default::default() {
+        tracing::info!(?deposits, "deposits settled");
+    }
+    Ok(Swept {
+        booking,
+        collected,
+        deposits,
+    })
 }
 
 /// What `practica sweep` did.
@@ -214,6 +222,7 @@ pub struct Swept {
     #[serde(flatten)]
     pub booking: shared::booking::sweep::Swept,
     pub collected: shared::payments::collect::Collected,
+    pub deposits: shared::payments::deposits::Settled,
 }
 
 /// The scheduled functions' jobs, in process: the sweep (holds, stale series reservations, other

@@ -144,6 +144,8 @@ impl Service {
 /// the patient arrived (checked in), the visit completed, or the patient did not come.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
+    /// Booked under a deposit not paid yet: the time is held until the deposit's `due_by`.
+    AwaitingDeposit,
     Booked,
     Cancelled,
     Arrived,
@@ -154,6 +156,7 @@ pub enum Status {
 impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
+            Status::AwaitingDeposit => "awaiting_deposit",
             Status::Booked => "booked",
             Status::Cancelled => "cancelled",
             Status::Arrived => "arrived",
@@ -163,6 +166,7 @@ impl Status {
     }
     pub fn parse(s: &str) -> Option<Status> {
         match s {
+            "awaiting_deposit" => Some(Status::AwaitingDeposit),
             "booked" => Some(Status::Booked),
             "cancelled" => Some(Status::Cancelled),
             "arrived" => Some(Status::Arrived),
@@ -220,6 +224,8 @@ pub struct Appointment {
     /// Cancelled by the practice (staff said so): no late-cancellation fee, and not counted as
     /// the patient's late cancellation.
     pub by_practice: bool,
+    /// The deposit its terms asked when it was booked (patients booking for themselves).
+    pub deposit: Option<crate::fees::Deposit>,
 }
 
 impl Appointment {
@@ -272,6 +278,9 @@ impl Appointment {
         }
         if self.by_practice {
             v["cancelledByPractice"] = true.into();
+        }
+        if let Some(deposit) = &self.deposit {
+            v["deposit"] = deposit.view();
         }
         if let Some(reason) = reason {
             v["reason"] = reason.into();

@@ -44,13 +44,17 @@ pub struct Policy {
     pub late_cancellation_fee: Option<Amount>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_show_fee: Option<Amount>,
+    /// Paid when booking, before the visit is confirmed: a fixed amount or a share of the price
+    /// (`{"percent": 100}` is full prepayment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deposit: Option<Amount>,
 }
 
 impl Policy {
     /// Whether the policy can be set on a service priced `price`.
     pub fn check(&self, price: Option<Money>) -> Result<(), SetupError> {
         let price = price.ok_or(SetupError::PolicyNeedsPrice)?;
-        let fees = [self.late_cancellation_fee, self.no_show_fee];
+        let fees = [self.late_cancellation_fee, self.no_show_fee, self.deposit];
         let amount_ok = |a: &Amount| match *a {
             Amount::Fixed(minor) => (1..=price.amount().min(MAX_MINOR_UNITS)).contains(&minor),
             Amount::Percent(p) => {
@@ -72,11 +76,13 @@ impl Policy {
         let window_secs = i64::from(self.late_window_hours) * 3600;
         let late_fee = self.late_cancellation_fee.and_then(|a| a.of(price));
         let no_show_fee = self.no_show_fee.and_then(|a| a.of(price));
-        let version = version_of(&words(window_secs, late_fee, no_show_fee));
+        let deposit = self.deposit.and_then(|a| a.of(price));
+        let version = version_of(&words(window_secs, late_fee, no_show_fee, deposit));
         Terms {
             window_secs,
             late_fee,
             no_show_fee,
+            deposit,
             version,
         }
     }
@@ -91,6 +97,9 @@ pub struct Terms {
     pub late_fee: Option<Money>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_show_fee: Option<Money>,
+    /// Paid when booking; the visit is confirmed when it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deposit: Option<Money>,
     /// The hash of [`Terms::words`]: what the patient was shown.
     pub version: String,
 }
@@ -102,8 +111,37 @@ fn hours(secs: i64) -> String {
     }
 }
 
-fn words(window_secs: i64, late: Option<Money>, no_show: Option<Money>) -> Vec<String> {
+fn words(
+    window_secs: i64,
+    late: Option<Money>,
+    no_show: Option<Money>,
+    deposit: Option<Money>,
+) -> Vec<String> {
+    let text = |m: Money| m.currency().text(m.amount());
     let mut out = Vec::new();
+    if let Some(deposit) = deposit {
+        out.push(format!(
+            "A deposit of {} is paid when booking: the visit is confirmed once it is paid, and it counts toward the visit's charge.",
+            text(deposit)
+        ));
+        out.push(format!(
+            "Cancelling {} or more before the visit refunds the deposit.",
+            hours(window_secs)
+        ));
+        out.push(match late {
+            None => format!(
+                "Cancelling less than {} before the visit keeps the deposit as a fee.",
+                hours(window_secs)
+            ),
+            Some(_) => format!(
+                "Cancelling less than {} before the visit: the fee below is taken from the deposit, and what is left of the deposit is refunded.",
+                hours(window_secs)
+            ),
+        });
+        if no_show.is_none() {
+            out.push("Missing the visit without cancelling keeps the deposit as a fee.".into());
+        }
+    }
     if let Some(fee) = late {
         out.push(format!(
             "Cancelling less than {} before the visit costs a fee of {}.",
@@ -129,24 +167,97 @@ fn version_of(words: &[String]) -> String {
 impl Terms {
     /// The policy in words, as the patient is shown it before booking and in the confirmation.
     pub fn words(&self) -> Vec<String> {
-        words(self.window_secs, self.late_fee, self.no_show_fee)
+        words(
+            self.window_secs,
+            self.late_fee,
+            self.no_show_fee,
+            self.deposit,
+        )
+    }
+
+    /// The late-cancellation fee: the policy's, or (it sets none) the deposit, kept as the fee.
+    pub fn late_fee(&self) -> Option<Money> {
+        self.late_fee.or(self.deposit)
+    }
+
+    /// The no-show fee: the policy's, or (it sets none) the deposit, kept as the fee.
+    pub fn no_show_fee(&self) -> Option<Money> {
+        self.no_show_fee.or(self.deposit)
     }
 
     /// The fee a cancellation at `now` of a visit starting at `start` costs, if any: one inside
     /// the window and before the start.
     pub fn late_fee_at(&self, start: i64, now: i64) -> Option<Money> {
         (now < start && now > start - self.window_secs)
-            .then_some(self.late_fee)
+            .then(|| self.late_fee())
             .flatten()
     }
 
     pub fn view(&self) -> serde_json::Value {
         serde_json::json!({
             "lateWindowHours": self.window_secs / 3600,
-            "lateCancellationFee": self.late_fee,
-            "noShowFee": self.no_show_fee,
+            "lateCancellationFee": self.late_fee(),
+            "noShowFee": self.no_show_fee(),
+            "deposit": self.deposit,
             "words": self.words(),
             "version": self.version,
+        })
+    }
+}
+
+/// A booking's deposit: what is asked, until when the time is held for it unpaid, and where it
+/// stands. The appointment waits (`awaiting_deposit`) until the processor's webhook says it was
+/// paid; its time is held until `due_by`, then the sweep lets it lapse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Deposit {
+    pub amount: Money,
+    pub due_by: i64,
+    pub state: DepositState,
+    /// What is refunded of it (a cancellation, a no-show, a payment that came too late); the
+    /// sweep refunds it at the processor.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub refund: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DepositState {
+    /// Asked, not paid yet: the visit is not confirmed.
+    Awaiting,
+    /// Paid (the webhook said so): the visit is confirmed.
+    Paid,
+    /// Not paid in time: the visit lapsed.
+    Lapsed,
+}
+
+impl Deposit {
+    /// The one payment a deposit is paid with: whoever asks for it, however often, reaches the
+    /// same payment and the same processor intent.
+    pub fn payment_id(appointment: &AppointmentId) -> crate::ids::PaymentId {
+        let hash = crate::hash::sha256(&[b"deposit\n", appointment.as_str().as_bytes()]);
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&hash[..16]);
+        crate::ids::PaymentId::derived(id)
+    }
+
+    /// What is kept of a paid deposit when `fee` is charged (a cancellation inside the window, a
+    /// no-show), and so what is refunded: the rest.
+    pub fn refund_keeping(&self, fee: Option<Money>) -> i64 {
+        let kept = fee.map_or(0, |f| f.amount().min(self.amount.amount()));
+        self.amount.amount() - kept
+    }
+
+    pub fn view(&self) -> serde_json::Value {
+        serde_json::json!({
+            "amount": self.amount,
+            "dueBy": crate::instant::render_utc(self.due_by),
+            "state": self.state,
+            "refund": self.refund,
         })
     }
 }
@@ -316,10 +427,78 @@ mod tests {
         for bad in [
             r#"{"lateWindowHours": 24, "noShowFee": {"fixed": 1, "percent": 2}}"#,
             r#"{"lateWindowHours": 24, "noShowFee": {"share": 2}}"#,
-            r#"{"lateWindowHours": 24, "deposit": {"fixed": 2}}"#,
+            r#"{"lateWindowHours": 24, "deposit": {"fixed": 2, "percent": 1}}"#,
+            r#"{"lateWindowHours": 24, "deposit": "full"}"#,
         ] {
             assert!(serde_json::from_str::<Policy>(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_deposit_is_said_before_booking_and_kept_as_the_fee_the_policy_leaves_unset() {
+        let policy: Policy =
+            serde_json::from_str(r#"{"lateWindowHours": 48, "deposit": {"percent": 25}}"#).unwrap();
+        assert_eq!(policy.check(Some(usd(20_000))), Ok(()));
+        let terms = policy.terms(usd(20_000));
+        assert_eq!(terms.deposit, Some(usd(5_000)));
+        assert_eq!(
+            terms.words(),
+            [
+                "A deposit of 50.00 USD is paid when booking: the visit is confirmed once it is paid, and it counts toward the visit's charge.",
+                "Cancelling 48 hours or more before the visit refunds the deposit.",
+                "Cancelling less than 48 hours before the visit keeps the deposit as a fee.",
+                "Missing the visit without cancelling keeps the deposit as a fee."
+            ]
+        );
+        // No fee set: the deposit is the fee, inside the window only.
+        assert_eq!(terms.late_fee(), Some(usd(5_000)));
+        assert_eq!(terms.no_show_fee(), Some(usd(5_000)));
+        let start = 100 * 3600;
+        assert_eq!(terms.late_fee_at(start, start - 49 * 3600), None);
+        assert_eq!(
+            terms.late_fee_at(start, start - 47 * 3600),
+            Some(usd(5_000))
+        );
+        // A deposit changes the words, so the version.
+        let without: Policy =
+            serde_json::from_str(r#"{"lateWindowHours": 48, "noShowFee": {"fixed": 100}}"#)
+                .unwrap();
+        assert_ne!(without.terms(usd(20_000)).version, terms.version);
+        // A fee set is charged as set; the deposit pays what it can and the rest is refunded.
+        let both: Policy = serde_json::from_str(
+            r#"{"lateWindowHours": 24, "lateCancellationFee": {"fixed": 2000}, "deposit": {"fixed": 5000}}"#,
+        )
+        .unwrap();
+        let terms = both.terms(usd(20_000));
+        assert_eq!(terms.late_fee(), Some(usd(2_000)));
+        let deposit = Deposit {
+            amount: usd(5_000),
+            due_by: 0,
+            state: DepositState::Paid,
+            refund: 0,
+        };
+        assert_eq!(deposit.refund_keeping(terms.late_fee()), 3_000);
+        assert_eq!(deposit.refund_keeping(Some(usd(8_000))), 0);
+        assert_eq!(deposit.refund_keeping(None), 5_000);
+        // Full prepayment is the whole price; more than the price is refused.
+        let full: Policy =
+            serde_json::from_str(r#"{"lateWindowHours": 24, "deposit": {"percent": 100}}"#)
+                .unwrap();
+        assert_eq!(full.terms(usd(20_000)).deposit, Some(usd(20_000)));
+        let over: Policy =
+            serde_json::from_str(r#"{"lateWindowHours": 24, "deposit": {"fixed": 20001}}"#)
+                .unwrap();
+        assert_eq!(
+            over.check(Some(usd(20_000))),
+            Err(SetupError::InvalidCancellationPolicy)
+        );
+        // One payment per appointment.
+        let a = AppointmentId::new();
+        assert_eq!(Deposit::payment_id(&a), Deposit::payment_id(&a));
+        assert_ne!(
+            Deposit::payment_id(&a),
+            Deposit::payment_id(&AppointmentId::new())
+        );
     }
 
     #[test]

@@ -71,6 +71,8 @@ pub struct Payment {
     pub progress: Progress,
     pub version: i64,
     pub created_at: i64,
+    /// The appointment whose deposit it pays (credited to the visit's charge).
+    pub deposit_for: Option<AppointmentId>,
 }
 
 impl Payment {
@@ -87,6 +89,7 @@ impl Payment {
             "card": p.checks.as_ref().and_then(|c| c.0.card),
             "failure": p.failure.as_ref().map(|f| &f.0),
             "chargeIds": self.charges,
+            "depositFor": self.deposit_for,
             "createdAt": render_utc(self.created_at),
         })
     }

@@ -42,6 +42,10 @@ pub enum BookingError {
     PolicyChanged,
     #[error("The appointment already starts then.")]
     SameStart,
+    #[error(
+        "The appointment is confirmed once its deposit is paid (POST /v1/appointments/{{id}}/deposit); until then it can only be cancelled."
+    )]
+    AwaitingDeposit,
     #[error("The appointment changed meanwhile; read it and try again.")]
     AppointmentChanged,
     #[error("to must be after from, at most 31 days later.")]
@@ -168,7 +172,7 @@ pub enum SetupError {
     )]
     PolicyNeedsPrice,
     #[error(
-        "cancellationPolicy: lateWindowHours is 1 to 168; it names at least one fee, each {{\"fixed\": minor units}} from 1 to the service's price or {{\"percent\": 1 to 100}}."
+        "cancellationPolicy: lateWindowHours is 1 to 168; it names at least one fee or a deposit, each {{\"fixed\": minor units}} from 1 to the service's price or {{\"percent\": 1 to 100}}."
     )]
     InvalidCancellationPolicy,
     #[error("A provider may add 5 other calendars; remove one first.")]
@@ -290,6 +294,10 @@ pub enum PaymentError {
     WaiverReasonReserved,
     #[error("The patient keeps no card on file.")]
     NoCardOnFile,
+    #[error("This appointment has no deposit to pay: none was asked, or it is paid.")]
+    NoDepositDue,
+    #[error("The time held for this deposit lapsed, or the appointment was cancelled; book again.")]
+    DepositLapsed,
     #[error(
         "The card on file is not the one named (another was saved meanwhile); reload and retry."
     )]

@@ -143,6 +143,7 @@ async fn main() {
             series: None,
             terms: None,
             by_practice: false,
+            deposit: None,
         };
         let reminder = Message::new(Kind::Reminder, &appt.patient, NOW - 60, NOW - 86_400).about(
             &appt.id,

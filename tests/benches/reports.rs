@@ -157,6 +157,7 @@ async fn load(dir: &std::path::Path) {
             series: None,
             terms: None,
             by_practice: false,
+            deposit: None,
         };
         let p = a.patient.to_string();
         items.push(entry(
@@ -234,6 +235,7 @@ async fn load(dir: &std::path::Path) {
             progress,
             version: 2,
             created_at: created,
+            deposit_for: None,
         };
         let p = payment.patient.to_string();
         items.push(entry(

@@ -902,6 +902,15 @@ impl shared::payments::processor::PaymentProcessor for FixtureProcessor {
         Ok(())
     }
 
+    async fn refund(
+        &self,
+        _: &str,
+        _: domain::money::Money,
+        _: &shared::payments::processor::ProcessorKey,
+    ) -> Result<(), shared::payments::processor::ProcessorError> {
+        Ok(())
+    }
+
     async fn update_dispute(
         &self,
         _: &str,

@@ -80,6 +80,8 @@ pub struct PaymentFact {
     /// Refunds that failed after being made: (first seen, amount).
     pub failed_refunds: Vec<(i64, i64)>,
     pub disputes: Vec<Dispute>,
+    /// A booking's deposit (amount, minor units), not a payment of what was owed.
+    pub deposit: Option<i64>,
 }
 
 #[derive(Clone, Debug)]

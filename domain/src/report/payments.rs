@@ -19,6 +19,10 @@ pub(super) fn section(facts: &Facts, split: &Split<'_>, out: &mut Sections) {
     let mut disputed: BTreeMap<String, [i64; 2]> = BTreeMap::new();
     // Disputes opened in each period, by reason and where they stand now.
     let mut by_reason: Counts<(String, &str)> = Counts::default();
+    // Deposits paid at booking (by when the booking asked them), what of them went back, and
+    // what was kept (as a fee, or toward the visit).
+    let mut deposits: Counts<String> = Counts::default();
+    let mut deposited: BTreeMap<String, [[i64; 2]; 2]> = BTreeMap::new();
     for p in &facts.payments {
         // Disputes and failed refunds count in the period they happened in.
         for (at, _) in &p.failed_refunds {
@@ -50,6 +54,12 @@ pub(super) fn section(facts: &Facts, split: &Split<'_>, out: &mut Sections) {
             continue;
         };
         created[i] += 1;
+        if let (Some(amount), PaymentStatus::Succeeded) = (p.deposit, p.status) {
+            deposits.add(p.currency.clone(), i);
+            let sums = deposited.entry(p.currency.clone()).or_default();
+            sums[0][i] += amount;
+            sums[1][i] += p.refunded;
+        }
         if p.status == PaymentStatus::Succeeded {
             succeeded[i] += 1;
             if let Some(at) = p.succeeded_at {
@@ -111,6 +121,25 @@ pub(super) fn section(facts: &Facts, split: &Split<'_>, out: &mut Sections) {
         out.row("payments", "refunded", amounts.map(|a| money(a, currency)));
     }
     out.row("payments", "refunds that failed", refunds_failed.map(int));
+    for (currency, counts) in &deposits.0 {
+        let [paid, back] = deposited.get(currency).copied().unwrap_or_default();
+        out.row("payments", "deposits paid at booking", counts.map(int));
+        out.row(
+            "payments",
+            "deposits taken",
+            paid.map(|a| money(a, currency)),
+        );
+        out.row(
+            "payments",
+            "deposits refunded",
+            back.map(|a| money(a, currency)),
+        );
+        out.row(
+            "payments",
+            "deposits kept (fees, or toward visits)",
+            [0, 1].map(|i| money(paid[i] - back[i], currency)),
+        );
+    }
     out.row("payments", "disputes opened", opened.map(int));
     for (currency, amounts) in &disputed {
         out.row("payments", "disputed", amounts.map(|a| money(a, currency)));

@@ -1,5 +1,5 @@
 //! The payments function's HTTP API: staff post charges, patients and staff read balances and
-//! create payment intents, patients save a card on file and she or staff remove it, staff draft
+//! create payment intents, patients (or staff for them) pay a booking's deposit, patients save a card on file and she or staff remove it, staff draft
 //! and submit the evidence answering a dispute. Handlers stay thin: extract and authorize the caller, parse, call
 //! the use cases in `shared::payments`, return their reply.
 
@@ -9,11 +9,12 @@ use axum::extract::{FromRef, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use domain::ids::{ChargeId, PatientId};
+use domain::ids::{AppointmentId, ChargeId, PatientId};
 use serde::Deserialize;
 use shared::auth::Verifier;
 use shared::payments::cards;
 use shared::payments::charges::{self, ChargeRequest};
+use shared::payments::deposits;
 use shared::payments::disputes;
 use shared::payments::fees;
 use shared::payments::intents::{self, IntentRequestBody};
@@ -128,6 +129,19 @@ async fn remove_card(
     change.run(Operation::RemoveCard, work).await
 }
 
+async fn pay_deposit(
+    State(s): State<PaymentsState>,
+    ApiPath(id): ApiPath<String>,
+    change: Change<Empty>,
+) -> Result<Reply, ApiError> {
+    let id = AppointmentId::parse(&id).ok_or(ApiError::NotFound)?;
+    let processor = &*s.processor;
+    let work = async |app: &AppState, caller: &Caller, idem: &Idempotency, _: Empty| {
+        deposits::checkout(app, processor, caller, idem, &id).await
+    };
+    change.run(Operation::PayDeposit(&id), work).await
+}
+
 async fn list_disputes(
     State(s): State<PaymentsState>,
     caller: Caller,
@@ -177,6 +191,10 @@ pub fn routes(app: AppState, processor: Arc<dyn PaymentProcessor>) -> Router {
         .route("/v1/cards", get(card))
         .route("/v1/cards/setup", post(setup_card))
         .route("/v1/cards/remove", post(remove_card))
+        .route(
+            "/v1/appointments/{appointmentId}/deposit",
+            post(pay_deposit),
+        )
         .route("/v1/disputes", get(list_disputes))
         .route("/v1/disputes/{disputeId}/evidence", post(draft_evidence))
         .route("/v1/disputes/{disputeId}/submit", post(submit_evidence))

@@ -69,8 +69,11 @@ pub async fn run(
     let run_id = format!("sweep-{request_id}");
     let swept = shared::booking::sweep::sweep(state, calendars, &run_id).await?;
     let collected = shared::payments::collect::collect(state, processor, &run_id).await?;
+    let deposits = shared::payments::deposits::settle(state, processor, &run_id).await?;
     let mut done = serde_json::to_value(swept).map_err(|e| SweepError::Failed(e.to_string()))?;
     done["collected"] =
         serde_json::to_value(collected).map_err(|e| SweepError::Failed(e.to_string()))?;
+    done["deposits"] =
+        serde_json::to_value(deposits).map_err(|e| SweepError::Failed(e.to_string()))?;
     Ok(done)
 }

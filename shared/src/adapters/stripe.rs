@@ -276,6 +276,27 @@ impl PaymentProcessor for StripeProcessor {
         }
     }
 
+    #[tracing::instrument(skip_all, fields(amount = amount.amount()))]
+    async fn refund(
+        &self,
+        intent: &str,
+        amount: domain::money::Money,
+        key: &ProcessorKey,
+    ) -> Result<(), ProcessorError> {
+        let form = [
+            ("payment_intent", intent.to_owned()),
+            ("amount", amount.amount().to_string()),
+            ("reason", "requested_by_customer".to_owned()),
+        ]
+        .map(|(k, v)| (k.to_owned(), v));
+        match self.post("/v1/refunds", key.as_str(), &form).await {
+            Ok(_) => Ok(()),
+            // Refunded in full already (by an earlier attempt, or from the dashboard).
+            Err(ProcessorError::Rejected { code }) if code == "charge_already_refunded" => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     #[tracing::instrument(skip_all)]
     async fn create_customer(&self, key: &ProcessorKey) -> Result<String, ProcessorError> {
         let bytes = self.post("/v1/customers", key.as_str(), &[]).await?;
@@ -768,6 +789,46 @@ mod tests {
                     .is_ok(),
                 ok
             );
+        }
+    }
+
+    /// A refund of part of a paid intent (Stripe's `POST /v1/refunds`), under the caller's key; one
+    /// refunded in full already is done; a refusal of another kind is an error.
+    #[tokio::test]
+    async fn a_refund_names_the_intent_and_amount_under_its_key() {
+        for (response, ok) in [
+            (
+                ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                    "id": "re_1", "object": "refund", "amount": 2500, "payment_intent": "pi_1", "status": "succeeded"})),
+                true,
+            ),
+            (
+                ResponseTemplate::new(400).set_body_json(serde_json::json!({"error": {
+                    "type": "invalid_request_error", "code": "charge_already_refunded"}})),
+                true,
+            ),
+            (
+                ResponseTemplate::new(400).set_body_json(serde_json::json!({"error": {
+                    "type": "invalid_request_error", "code": "amount_too_large"}})),
+                false,
+            ),
+        ] {
+            let server = MockServer::start().await;
+            Mock::given(method("POST"))
+                .and(path("/v1/refunds"))
+                .and(header("idempotency-key", "practica-refund-pay_1"))
+                .and(body_string_contains("payment_intent=pi_1"))
+                .and(body_string_contains("amount=2500"))
+                .and(body_string_contains("reason=requested_by_customer"))
+                .respond_with(response)
+                .expect(1)
+                .mount(&server)
+                .await;
+            let amount = Money::new(2500, Currency::parse("USD").unwrap()).unwrap();
+            let refunded = processor(&server)
+                .refund("pi_1", amount, &ProcessorKey::new("practica-refund-pay_1"))
+                .await;
+            assert_eq!(refunded.is_ok(), ok, "{refunded:?}");
         }
     }
 

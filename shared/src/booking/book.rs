@@ -5,10 +5,10 @@
 use super::slots::{LOCK_GRACE_SECS, free_or, requested_slot, take_lock};
 use super::waitlist::close_ops;
 use crate::common::access::acting_for;
+use crate::common::deposits;
 use crate::common::input::reason_text;
 use crate::store::attr;
 use crate::store::codec::booking::{AppointmentCodec, HoldCodec, WaitlistEntryCodec};
-use crate::store::codec::notify::MessageCodec;
 use crate::unit_of_work::allowance::{allowance, commit_claiming};
 
 use serde::{Deserialize, Serialize};
@@ -22,7 +22,6 @@ use crate::unit_of_work::{Actor, Audit, Idempotency, Reply, Write};
 use domain::access::Caller;
 use domain::booking::*;
 use domain::ids::{AppointmentId, HoldId, PatientId, ProviderId, ServiceId};
-use domain::notify::{Kind as MessageKind, appointment_messages};
 use domain::refusals::BookingError;
 use domain::schedule::units;
 
@@ -135,6 +134,19 @@ pub async fn book(
         series: None,
         terms: slot.service.terms(),
         by_practice: false,
+        deposit: None,
+    };
+    // A patient booking herself a service that asks a deposit: the visit waits for it, its time
+    // held as long as a hold's (staff booking for her confirm at once: the practice takes it as
+    // it sees fit).
+    let hold_secs = i64::from(practice.hold_minutes) * 60;
+    let appt = match deposits::asked(&slot.service, now, hold_secs) {
+        Some(deposit) if !staff_for_other && !caller.is_staff() => Appointment {
+            status: Status::AwaitingDeposit,
+            deposit: Some(deposit),
+            ..appt
+        },
+        _ => appt,
     };
     let hold = match &req.hold_id {
         Some(id) => Some(usable_hold(state, id, &appt.patient, &appt, now).await?),
@@ -151,7 +163,10 @@ pub async fn book(
         None => None,
     };
     let consents = super::consents::required_checks(state, &slot.service, &appt.patient).await?;
-    let expires = appt.occupied.1 + LOCK_GRACE_SECS;
+    let expires = match &appt.deposit {
+        Some(deposit) => deposit.due_by,
+        None => appt.occupied.1 + LOCK_GRACE_SECS,
+    };
     let condition = free_or(now, hold.as_ref().map(|h| &h.id));
     let taken = || ApiError::Booking(BookingError::SlotTaken);
     let expired = || ApiError::Booking(BookingError::HoldExpired);
@@ -196,20 +211,13 @@ pub async fn book(
         for op in &served {
             writes.push(Write::new(op.clone()).or(expired()));
         }
-        // A visit that asks for forms: the confirmation says so, and a reminder 48 hours before
-        // goes out if they are still missing (withdrawn when they are not).
-        let asks_forms = !slot.service.forms_before_first_visit.is_empty()
-            || !slot.service.forms_before_every_visit.is_empty();
-        let confirmation = if asks_forms {
-            MessageKind::ConfirmationForms
-        } else {
-            MessageKind::Confirmation
-        };
-        for message in appointment_messages(confirmation, &appt, practice, now) {
-            writes.push(Write::new(message.put()));
-        }
-        if asks_forms && let Some(reminder) = domain::notify::forms_reminder(&appt, now) {
-            writes.push(Write::new(reminder.put()));
+        // Confirmed now, or (waiting for its deposit) when the webhook says it was paid.
+        match &appt.deposit {
+            Some(deposit) => writes.push(Write::new(deposits::task_op(&appt, deposit.due_by))),
+            None => {
+                let messages = deposits::confirmation_ops(&appt, &slot.service, practice, now);
+                writes.extend(messages.into_iter().map(Write::new));
+            }
         }
         if staff_for_other {
             let registered = TransactOp::Check {

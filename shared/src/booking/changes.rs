@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::common::fees;
+use crate::common::{deposits, fees};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::Item;
@@ -28,7 +28,7 @@ use crate::unit_of_work::refused;
 use crate::unit_of_work::{Actor, Audit, Idempotency, Reply, Write, commit};
 use domain::access::Caller;
 use domain::booking::*;
-use domain::fees::FeeKind;
+use domain::fees::{Deposit, DepositState, FeeKind};
 use domain::ids::AppointmentId;
 use domain::notify::{Kind as MessageKind, Message, appointment_messages};
 use domain::refusals::BookingError;
@@ -48,7 +48,7 @@ pub(crate) fn check_cutoff(
     provider: &Provider,
     now: i64,
 ) -> Result<(), ApiError> {
-    check_changeable(caller, appt, provider, now, true)
+    check_changeable(caller, appt, provider, now, true, false)
 }
 
 /// A patient moves a visit booked under a late-cancellation fee only before its window: inside
@@ -69,16 +69,20 @@ pub(crate) fn check_fee_window(
 }
 
 /// As [`check_cutoff`]; `cutoff` false lets a patient past the cut-off (a cancellation whose
-/// lateness the policy's fee answers).
+/// lateness the policy's fee answers); `cancelling` lets a visit waiting for its deposit go (it
+/// cannot be moved before it is confirmed).
 fn check_changeable(
     caller: &Caller,
     appt: &Appointment,
     provider: &Provider,
     now: i64,
     cutoff: bool,
+    cancelling: bool,
 ) -> Result<(), ApiError> {
     match appt.status {
         Status::Booked => {}
+        Status::AwaitingDeposit if cancelling => {}
+        Status::AwaitingDeposit => return Err(ApiError::Booking(BookingError::AwaitingDeposit)),
         Status::Cancelled => return Err(ApiError::Booking(BookingError::AppointmentCancelled)),
         Status::Arrived | Status::Completed | Status::NoShow => {
             return Err(ApiError::Booking(BookingError::AttendanceRecorded));
@@ -283,9 +287,12 @@ pub async fn cancel(
     // Booked under a late-cancellation fee, a patient may cancel up to the start: inside the
     // window the fee answers the lateness (the practice's own cancellations charge none).
     let fee_terms = fees::fee_of(&appt, FeeKind::LateCancellation).is_some();
-    check_changeable(caller, &appt, &provider, now, !fee_terms)?;
+    check_changeable(caller, &appt, &provider, now, !fee_terms, true)?;
+    // A visit not confirmed (its deposit unpaid) costs nothing to cancel.
     let fee = match &appt.terms {
-        Some(terms) if !req.by_practice => terms.late_fee_at(appt.start, now),
+        Some(terms) if !req.by_practice && appt.status == Status::Booked => {
+            terms.late_fee_at(appt.start, now)
+        }
         _ => None,
     };
     // A patient is charged only the fee she accepted (the page shows it before the click); staff
@@ -300,7 +307,11 @@ pub async fn cancel(
         reason: reason.as_deref(),
         by_practice: req.by_practice,
     };
-    let (mut ops, cancelled) = cancel_ops(state, &appt, &item, &practice, now, why, true).await?;
+    // A paid deposit is refunded, less the fee it pays.
+    let (settled, refund) = deposits::settle_ops(&appt, fee);
+    let (mut ops, cancelled) =
+        cancel_ops(state, &settled, &item, &practice, now, why, true).await?;
+    ops.extend(refund);
     let mut view = cancelled.view(&practice.zone, None);
     if let Some(amount) = fee {
         let kind = FeeKind::LateCancellation;
@@ -346,15 +357,31 @@ pub(crate) async fn cancel_ops(
 ) -> Result<(Vec<TransactOp>, Appointment), ApiError> {
     let id = &appt.id;
     let reason = why.reason;
+    let awaiting = appt.status == Status::AwaitingDeposit;
     let cancelled = Appointment {
         status: Status::Cancelled,
         version: appt.version + 1,
         by_practice: why.by_practice,
+        // Never paid: the sweep cancels its intent now (a payment that lands anyway is refunded).
+        deposit: match appt.deposit {
+            Some(d) if awaiting => Some(Deposit {
+                state: DepositState::Lapsed,
+                ..d
+            }),
+            other => other,
+        },
         ..appt.clone()
     };
+    // A visit waiting for its deposit holds its units only until the deposit is due: past it,
+    // they may be another's already.
+    let held = !awaiting || appt.deposit.is_some_and(|d| now < d.due_by);
     let mut ops: Vec<TransactOp> = units(appt.occupied.0, appt.occupied.1)
+        .filter(|_| held)
         .map(|u| release_lock(&appt.provider, u, id.as_str()))
         .collect();
+    if awaiting {
+        ops.push(deposits::task_op(appt, now));
+    }
     let mut stored = cancelled.to_item(sealed_reason(item));
     if let Some(r) = reason {
         stored.set(
@@ -373,8 +400,9 @@ pub(crate) async fn cancel_ops(
         item: cancelled.patient_copy(),
         condition: None,
     });
-    // The notice; its reminders name a booked version and are withdrawn when they come due.
-    if notice {
+    // The notice; its reminders name a booked version and are withdrawn when they come due (a
+    // visit never confirmed had none).
+    if notice && !awaiting {
         ops.extend(
             appointment_messages(MessageKind::Cancelled, &cancelled, practice, now)
                 .iter()
@@ -454,24 +482,22 @@ pub(crate) async fn attendance_ops(
     to: Attendance,
     now: i64,
 ) -> Result<(Vec<TransactOp>, Appointment, Option<domain::money::Money>), ApiError> {
+    let kind = FeeKind::NoShow;
+    let fee = fees::fee_of(appt, kind);
+    // A no-show's paid deposit pays its fee; the rest is refunded.
+    let (settled, refund) = match to {
+        Attendance::NoShow => deposits::settle_ops(appt, fee),
+        _ => (appt.clone(), None),
+    };
     let recorded = Appointment {
         status: to.status(),
         version: appt.version + 1,
-        ..appt.clone()
+        ..settled
     };
-    let mut ops = vec![
-        TransactOp::Put {
-            item: recorded.to_item(sealed_reason(item)),
-            condition: Some(Condition::version_is(appt.version)),
-        },
-        TransactOp::Put {
-            item: recorded.patient_copy(),
-            condition: None,
-        },
-    ];
-    let kind = FeeKind::NoShow;
+    let mut ops = deposits::rewrite_ops(&recorded, item);
+    ops.extend(refund);
     let mut charged = None;
-    if let Some(amount) = fees::fee_of(appt, kind) {
+    if let Some(amount) = fee {
         if to == Attendance::NoShow {
             ops.extend(fees::charge_ops(state, actor, appt, kind, amount, now).await?);
             charged = Some(amount);

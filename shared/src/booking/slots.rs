@@ -16,8 +16,7 @@ use domain::booking::*;
 use domain::ids::{HoldId, ProviderId, ServiceId};
 use domain::schedule::{Calendar, units};
 
-/// Appointment locks outlive the appointment by a day, then the table's TTL removes them.
-pub(super) const LOCK_GRACE_SECS: i64 = 86_400;
+pub(super) use crate::common::deposits::LOCK_GRACE_SECS;
 
 /// Occupied lock units of a provider in `[from, to)` that are still held at `now`.
 pub async fn busy_units(

@@ -3,10 +3,11 @@
 //! request fields), [`lookup`] (the practice's cached records and the clock's now), [`patients`]
 //! (a patient's record opened), [`paging`] (one page of a newest-first query), [`ledger`] (a
 //! patient's ledger read and claimed), [`fees`] (the fees a booking change charges) and [`cards`] (the
-//! card on file), [`log`] (the signed audit log's records a use case cites).
+//! card on file), [`deposits`] (a booking's deposit), [`log`] (the signed audit log's records a use case cites).
 
 pub mod access;
 pub mod cards;
+pub mod deposits;
 pub mod fees;
 pub mod forms;
 pub mod input;

@@ -229,8 +229,10 @@ async fn fee(
     };
     let now = state.clock.now().as_second();
     let currency = fee.currency;
+    // (A deposit's checkout pays a booking's deposit, not fees.)
     let checkout_open = ledger.payments.iter().any(|p| {
         p.amount.currency() == currency
+            && p.deposit_for.is_none()
             && matches!(
                 p.progress.status,
                 PaymentStatus::RequiresPayment | PaymentStatus::Processing
@@ -334,6 +336,7 @@ async fn fee(
             progress: Progress::default(),
             version: 1,
             created_at: now,
+            deposit_for: None,
         };
         ops.push(TransactOp::Put {
             item: payment.to_item(),

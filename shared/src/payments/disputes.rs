@@ -728,6 +728,7 @@ mod tests {
             },
             version: 1,
             created_at: at,
+            deposit_for: None,
         }
     }
 

@@ -110,8 +110,10 @@ pub async fn create_intent(
     let amount = Money::new(amount, req.currency)
         .ok_or_else(|| ApiError::Payment(PaymentError::AmountOutOfRange))?;
     let mut superseded = Vec::new();
+    // A deposit's checkout is its booking's own (one per appointment): never superseded here.
     for open in ledger.payments.iter().filter(|p| {
         p.amount.currency() == req.currency
+            && p.deposit_for.is_none()
             && matches!(
                 p.progress.status,
                 PaymentStatus::RequiresPayment | PaymentStatus::Failed
@@ -144,6 +146,7 @@ pub async fn create_intent(
         progress: Progress::default(),
         version: 1,
         created_at: state.clock.now().as_second(),
+        deposit_for: None,
     };
     // A changed ledger takes precedence: it is why a retry of this very request would differ.
     let changed = || ApiError::Payment(PaymentError::BalanceChanged);

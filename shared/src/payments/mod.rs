@@ -7,6 +7,7 @@
 pub mod cards;
 pub mod charges;
 pub mod collect;
+pub mod deposits;
 pub mod disputes;
 pub mod fees;
 pub mod intents;

@@ -277,6 +277,14 @@ pub trait PaymentProcessor: Send + Sync {
     /// Detaches a saved card from its customer so it can never be charged again (one already
     /// detached, or unknown to the processor, is detached).
     async fn detach_payment_method(&self, id: &str) -> Result<(), ProcessorError>;
+    /// Refunds `amount` of a paid intent (`pi_...`). The same key refunds once, however often it
+    /// is retried; the refund's events follow through the webhooks.
+    async fn refund(
+        &self,
+        intent: &str,
+        amount: Money,
+        key: &ProcessorKey,
+    ) -> Result<(), ProcessorError>;
     /// Saves `evidence` on a dispute (`dp_...`): a draft for the practice to review (`submit`
     /// false), or submitted to the card network (true; final).
     async fn update_dispute(

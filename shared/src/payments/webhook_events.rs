@@ -157,6 +157,15 @@ pub async fn apply_event(
             },
         ];
         ops.extend(messages);
+        // A booking's deposit paid: the booking is confirmed in this same write while its time
+        // is still its own, else the deposit is refunded (read again on every attempt).
+        if paid {
+            let actor = Actor::System {
+                name: source,
+                request_id,
+            };
+            ops.extend(crate::common::deposits::paid_ops(state, &updated, actor, now).await?);
+        }
         // A dispute is listed for the practice (and its evidence drafted there) from its first
         // event, only from the processor whose disputes staff answer (Stripe) and only once: a
         // dispute listed for another payment is never moved.

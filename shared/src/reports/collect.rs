@@ -102,6 +102,7 @@ fn payment_fact(p: &Payment) -> PaymentFact {
             .map(|r| (r.at, r.amount))
             .collect(),
         disputes: p.progress.disputes.values().cloned().collect(),
+        deposit: p.deposit_for.as_ref().map(|_| p.amount.amount()),
     }
 }
 

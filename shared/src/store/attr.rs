@@ -197,6 +197,8 @@ pub const CANCELLATION_POLICY: &str = "cancellation_policy";
 pub const TERMS: &str = "terms";
 /// Set on an appointment the practice cancelled.
 pub const BY_PRACTICE: &str = "by_practice";
+/// An appointment's deposit (JSON: amount, due by, state, refund).
+pub const DEPOSIT: &str = "deposit";
 /// What a fee charge is for; the reason code of the entry that waives one.
 pub const FEE_KIND: &str = "fee_kind";
 pub const WAIVER_REASON: &str = "waiver_reason";

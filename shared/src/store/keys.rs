@@ -52,7 +52,8 @@
 //!   `SETUP#<seti>`, `PAYMENT_METHOD#<pm>`, the last also what the card is)
 //! - a dispute against a payment `DISPUTE#<dp>` / `DISPUTE` (GSI `DISPUTES` / `<dp>`), with its
 //!   evidence draft
-//! - work left for the sweep's processor calls `FEE_TASKS` / `<charge>`, `DETACH_TASKS` / `<pm>`
+//! - work left for the sweep's processor calls `FEE_TASKS` / `<charge>`, `DETACH_TASKS` / `<pm>`,
+//!   `DEPOSIT_TASKS` / `<appointment>`, `REFUND_TASKS` / `<appointment>`
 //! - webhook receipts `WEBHOOK#<source>#<event id>` / `EVENT`
 //!
 //! Cross-cutting:
@@ -369,6 +370,22 @@ pub fn detach_task_key(payment_method: &str) -> Key {
     Key::new(DETACH_TASKS, payment_method)
 }
 
+/// Deposits being waited for, one per appointment booked under one (the booking function writes
+/// it with the booking): the sweep lets an unpaid one lapse when it is due (cancelling its
+/// intent), and removes the task of one the webhook confirmed.
+pub const DEPOSIT_TASKS: &str = "DEPOSIT_TASKS";
+/// Deposits to refund at the processor, one per appointment (the booking function writes it
+/// with a cancellation or a no-show, the webhooks function for a deposit paid too late).
+pub const REFUND_TASKS: &str = "REFUND_TASKS";
+
+pub fn deposit_task_key(appointment: &AppointmentId) -> Key {
+    Key::new(DEPOSIT_TASKS, appointment.as_str())
+}
+
+pub fn refund_task_key(appointment: &AppointmentId) -> Key {
+    Key::new(REFUND_TASKS, appointment.as_str())
+}
+
 /// A dispute the processor opened against one of our payments, with the evidence drafted for it
 /// (GSI `DISPUTES` / its id: the practice's list).
 pub fn dispute_key(dispute: &str) -> Key {
@@ -426,6 +443,8 @@ pub const PARTITIONS: &[&str] = &[
     "PAYMENT_METHOD#*",
     "FEE_TASKS",
     "DETACH_TASKS",
+    "DEPOSIT_TASKS",
+    "REFUND_TASKS",
     "DISPUTE#*",
     "WEBHOOK#*",
     "AUDIT#*",
@@ -587,6 +606,11 @@ mod tests {
             ("setup_key", setup_key("seti_1").pk),
             ("payment_method_key", payment_method_key("pm_1").pk),
             ("fee_task_key", fee_task_key(&ChargeId::new()).pk),
+            (
+                "deposit_task_key",
+                deposit_task_key(&AppointmentId::new()).pk,
+            ),
+            ("refund_task_key", refund_task_key(&AppointmentId::new()).pk),
             ("detach_task_key", detach_task_key("pm_1").pk),
             ("dispute_key", dispute_key("dp_1").pk),
             ("receipt_key", receipt_key("stripe", "evt_1").pk),

@@ -63,6 +63,7 @@ pub enum Operation<'a> {
     WaiveFee(&'a ChargeId),
     SetupCard,
     RemoveCard,
+    PayDeposit(&'a AppointmentId),
     DraftDisputeEvidence(&'a str),
     SubmitDisputeEvidence(&'a str),
 }
@@ -104,6 +105,7 @@ impl fmt::Display for Operation<'_> {
             Operation::SubmitForm(d) => write!(f, "submit_form:{d}"),
             Operation::WaiveFee(c) => write!(f, "waive_fee:{c}"),
             Operation::SetupCard => f.write_str("setup_card"),
+            Operation::PayDeposit(a) => write!(f, "pay_deposit:{a}"),
             Operation::RemoveCard => f.write_str("remove_card"),
             Operation::DraftDisputeEvidence(d) => write!(f, "draft_dispute_evidence:{d}"),
             Operation::SubmitDisputeEvidence(d) => write!(f, "submit_dispute_evidence:{d}"),

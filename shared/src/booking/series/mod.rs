@@ -446,6 +446,7 @@ pub(crate) fn occurrence_appointment(
         series: Some(series.id.clone()),
         terms: service.terms(),
         by_practice: false,
+        deposit: None,
     }
 }
 

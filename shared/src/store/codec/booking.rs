@@ -319,6 +319,7 @@ impl AppointmentCodec for Appointment {
             },
             terms: optional_json(item, attr::TERMS)?,
             by_practice: matches!(item.get(attr::BY_PRACTICE), Some(AttrValue::Bool(true))),
+            deposit: optional_json(item, attr::DEPOSIT)?,
         })
     }
 }
@@ -355,6 +356,9 @@ fn plain(record: &Appointment, mut item: Item) -> Item {
     }
     if record.by_practice {
         item.set(attr::BY_PRACTICE, true);
+    }
+    if let Some(deposit) = &record.deposit {
+        item.set(attr::DEPOSIT, json_text(deposit));
     }
     item
 }

@@ -145,6 +145,9 @@ impl PaymentCodec for Payment {
         if let Some(at) = p.succeeded_at {
             item.set(attr::SUCCEEDED_AT, at);
         }
+        if let Some(appointment) = &self.deposit_for {
+            item.set(attr::APPOINTMENT_ID, appointment.as_str());
+        }
         // Small maps, kept as JSON text (ids, amounts, flags and times only).
         if !p.refunds.is_empty() {
             item.set(
@@ -245,6 +248,10 @@ impl PaymentCodec for Payment {
             },
             version: n(item, attr::VERSION)?,
             created_at: n(item, attr::CREATED_AT)?,
+            deposit_for: match item.get(attr::APPOINTMENT_ID) {
+                None => None,
+                Some(_) => Some(parsed(item, attr::APPOINTMENT_ID, AppointmentId::parse)?),
+            },
         })
     }
 }

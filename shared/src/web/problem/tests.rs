@@ -568,7 +568,7 @@ fn every_refusal_keeps_its_status_code_and_text() {
             ApiError::Setup(SetupError::InvalidCancellationPolicy),
             422,
             "invalid_cancellation_policy",
-            "cancellationPolicy: lateWindowHours is 1 to 168; it names at least one fee, each {\"fixed\": minor units} from 1 to the service's price or {\"percent\": 1 to 100}.",
+            "cancellationPolicy: lateWindowHours is 1 to 168; it names at least one fee or a deposit, each {\"fixed\": minor units} from 1 to the service's price or {\"percent\": 1 to 100}.",
         ),
         (
             ApiError::Payment(PaymentError::NotAFee),
@@ -599,6 +599,24 @@ fn every_refusal_keeps_its_status_code_and_text() {
             404,
             "no_card_on_file",
             "The patient keeps no card on file.",
+        ),
+        (
+            ApiError::Payment(PaymentError::NoDepositDue),
+            409,
+            "no_deposit_due",
+            "This appointment has no deposit to pay: none was asked, or it is paid.",
+        ),
+        (
+            ApiError::Payment(PaymentError::DepositLapsed),
+            409,
+            "deposit_lapsed",
+            "The time held for this deposit lapsed, or the appointment was cancelled; book again.",
+        ),
+        (
+            ApiError::Booking(BookingError::AwaitingDeposit),
+            409,
+            "awaiting_deposit",
+            "The appointment is confirmed once its deposit is paid (POST /v1/appointments/{id}/deposit); until then it can only be cancelled.",
         ),
         (
             ApiError::Payment(PaymentError::CardChanged),
