@@ -318,6 +318,35 @@ async fn journey(stack: Option<Stack>) -> Option<Stack> {
     assert_eq!(balance(&stack, &jane).await, 0);
     assert_eq!(run(&stack, "run-7").await.refunded, 0);
 
+    // Booked by the front desk (no deposit asked): cancelled late, it costs nothing, since the
+    // policy's only fee is the deposit she never paid.
+    let (status, by_desk) = stack
+        .post(
+            &staff,
+            "b-6",
+            "/v1/appointments",
+            json!({"providerId": demo.providers[0],
+            "serviceId": extended["id"], "start": at(30, 9, 0), "patientId": DEMO_PATIENT}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{by_desk}");
+    assert_eq!(by_desk["status"], "booked", "{by_desk}");
+    assert_eq!(by_desk["deposit"], Value::Null, "{by_desk}");
+    assert_eq!(
+        by_desk["cancellationTerms"]["lateCancellationFee"],
+        Value::Null,
+        "{by_desk}"
+    );
+    stack.advance_to(&at(29, 1, 0));
+    let path = format!(
+        "/v1/appointments/{}/cancel",
+        by_desk["id"].as_str().unwrap()
+    );
+    let (status, cancelled) = stack.post(&jane, "c-4", &path, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{cancelled}");
+    assert_eq!(cancelled["fee"], Value::Null, "{cancelled}");
+    assert_eq!(balance(&stack, &jane).await, 0);
+
     if let Some(items) = stack.scan_if_embedded().await {
         assert_eq!(audits(&items, "appointment.confirm").len(), 3);
         assert_eq!(audits(&items, "appointment.lapse").len(), 2);

@@ -18,7 +18,7 @@ use crate::pages::page_response;
 
 pub const DEMO_SIGN_IN_PATH: &str = "/local/demo-sign-in";
 /// The site's files (`web/portal/`), compiled in: path, body, content type.
-pub const FILES: [(&str, &str, &str); 17] = [
+pub const FILES: [(&str, &str, &str); 18] = [
     ("/", include_str!("../../web/portal/index.html"), HTML),
     (
         "/portal/app.js",
@@ -38,6 +38,11 @@ pub const FILES: [(&str, &str, &str); 17] = [
     (
         "/portal/consents.js",
         include_str!("../../web/portal/consents.js"),
+        JS,
+    ),
+    (
+        "/portal/deposit.js",
+        include_str!("../../web/portal/deposit.js"),
         JS,
     ),
     (

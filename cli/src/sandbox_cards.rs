@@ -57,7 +57,7 @@ pub struct Cards {
     pub disputes: Vec<SandboxDispute>,
     /// Refunds made through the API (by their idempotency keys).
     #[serde(default)]
-    refunds: Vec<Keyed>,
+    refunds: Vec<Refund>,
 }
 
 /// A dispute's evidence at the sandbox: the last saved, and whether it was submitted.
@@ -72,6 +72,13 @@ pub struct SandboxDispute {
 struct Keyed {
     id: String,
     idempotency_key: String,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+struct Refund {
+    idempotency_key: String,
+    intent: String,
+    amount: i64,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -321,7 +328,12 @@ impl Cards {
         key: &str,
         now: i64,
     ) -> Result<(), ProcessorError> {
-        if self.refunds.iter().any(|r| r.idempotency_key == key) {
+        // As Stripe: a key seen before answers as the first time did, unless it asks another
+        // refund (then it is an error, not a second refund).
+        if let Some(seen) = self.refunds.iter().find(|r| r.idempotency_key == key) {
+            if seen.intent != intent || seen.amount != amount {
+                return Err(ProcessorError::IdempotencyConflict);
+            }
             return Ok(());
         }
         let paid = intents
@@ -351,9 +363,10 @@ impl Cards {
         };
         let sent = events(paid, &completion, now);
         self.queue(sent);
-        self.refunds.push(Keyed {
-            id: sandbox_id("re"),
+        self.refunds.push(Refund {
             idempotency_key: key.to_owned(),
+            intent: intent.to_owned(),
+            amount,
         });
         Ok(())
     }

@@ -134,7 +134,7 @@ impl Service {
     pub fn view(&self) -> serde_json::Value {
         let mut v = serde_json::to_value(self).unwrap_or_default();
         if let Some(terms) = self.terms() {
-            v["cancellationTerms"] = terms.view();
+            v["cancellationTerms"] = terms.view(terms.deposit);
         }
         v
     }
@@ -229,6 +229,14 @@ pub struct Appointment {
 }
 
 impl Appointment {
+    /// The deposit it was confirmed with, if any (a late cancellation or a no-show keeps the fee
+    /// from it; with no fee set, it is the fee).
+    pub fn paid_deposit(&self) -> Option<Money> {
+        self.deposit
+            .filter(|d| d.state == crate::fees::DepositState::Paid)
+            .map(|d| d.amount)
+    }
+
     /// The JSON view; `reason` only where the caller may read it (and the read is audited).
     /// Whether `to` may be recorded at `now`: a booked appointment is checked in (from
     /// [`CHECK_IN_EARLY_SECS`] before its start) or, once it started, marked a no-show; a no-show
@@ -274,7 +282,7 @@ impl Appointment {
             v["seriesId"] = series.as_str().into();
         }
         if let Some(terms) = &self.terms {
-            v["cancellationTerms"] = terms.view();
+            v["cancellationTerms"] = terms.view(self.paid_deposit());
         }
         if self.by_practice {
             v["cancelledByPractice"] = true.into();

@@ -175,29 +175,33 @@ impl Terms {
         )
     }
 
-    /// The late-cancellation fee: the policy's, or (it sets none) the deposit, kept as the fee.
-    pub fn late_fee(&self) -> Option<Money> {
-        self.late_fee.or(self.deposit)
+    /// The late-cancellation fee of a visit whose deposit `paid` (if it paid one): the policy's,
+    /// or (it sets none) the deposit, kept as the fee. A visit booked without its deposit (by
+    /// staff, in a series) is never charged the deposit as a fee.
+    pub fn late_fee(&self, paid: Option<Money>) -> Option<Money> {
+        self.late_fee.or(paid)
     }
 
-    /// The no-show fee: the policy's, or (it sets none) the deposit, kept as the fee.
-    pub fn no_show_fee(&self) -> Option<Money> {
-        self.no_show_fee.or(self.deposit)
+    /// The no-show fee, as [`Terms::late_fee`].
+    pub fn no_show_fee(&self, paid: Option<Money>) -> Option<Money> {
+        self.no_show_fee.or(paid)
     }
 
-    /// The fee a cancellation at `now` of a visit starting at `start` costs, if any: one inside
-    /// the window and before the start.
-    pub fn late_fee_at(&self, start: i64, now: i64) -> Option<Money> {
+    /// The fee a cancellation at `now` of a visit starting at `start` (whose deposit `paid`)
+    /// costs, if any: one inside the window and before the start.
+    pub fn late_fee_at(&self, start: i64, now: i64, paid: Option<Money>) -> Option<Money> {
         (now < start && now > start - self.window_secs)
-            .then(|| self.late_fee())
+            .then(|| self.late_fee(paid))
             .flatten()
     }
 
-    pub fn view(&self) -> serde_json::Value {
+    /// The terms as the API shows them, with the fees of a visit whose deposit `paid` (a
+    /// service's: as for a patient who pays its deposit).
+    pub fn view(&self, paid: Option<Money>) -> serde_json::Value {
         serde_json::json!({
             "lateWindowHours": self.window_secs / 3600,
-            "lateCancellationFee": self.late_fee(),
-            "noShowFee": self.no_show_fee(),
+            "lateCancellationFee": self.late_fee(paid),
+            "noShowFee": self.no_show_fee(paid),
             "deposit": self.deposit,
             "words": self.words(),
             "version": self.version,
@@ -383,15 +387,18 @@ mod tests {
         assert_ne!(other.terms(usd(12_005)).version, terms.version);
         // The window: inside it and before the start only.
         let start = 100 * 3600;
-        assert_eq!(terms.late_fee_at(start, start - 25 * 3600), None);
+        assert_eq!(terms.late_fee_at(start, start - 25 * 3600, None), None);
         assert_eq!(
-            terms.late_fee_at(start, start - 24 * 3600),
+            terms.late_fee_at(start, start - 24 * 3600, None),
             None,
             "exactly 24 h is in time"
         );
-        assert_eq!(terms.late_fee_at(start, start - 3600), Some(usd(6003)));
         assert_eq!(
-            terms.late_fee_at(start, start),
+            terms.late_fee_at(start, start - 3600, None),
+            Some(usd(6003))
+        );
+        assert_eq!(
+            terms.late_fee_at(start, start, None),
             None,
             "started: not a cancellation"
         );
@@ -450,13 +457,18 @@ mod tests {
                 "Missing the visit without cancelling keeps the deposit as a fee."
             ]
         );
-        // No fee set: the deposit is the fee, inside the window only.
-        assert_eq!(terms.late_fee(), Some(usd(5_000)));
-        assert_eq!(terms.no_show_fee(), Some(usd(5_000)));
+        // No fee set: a paid deposit is the fee, inside the window only; a visit booked without
+        // it (staff, a series) is charged nothing.
+        let paid = terms.deposit;
+        assert_eq!(terms.late_fee(paid), Some(usd(5_000)));
+        assert_eq!(terms.no_show_fee(paid), Some(usd(5_000)));
+        assert_eq!(terms.late_fee(None), None);
+        assert_eq!(terms.no_show_fee(None), None);
         let start = 100 * 3600;
-        assert_eq!(terms.late_fee_at(start, start - 49 * 3600), None);
+        assert_eq!(terms.late_fee_at(start, start - 47 * 3600, None), None);
+        assert_eq!(terms.late_fee_at(start, start - 49 * 3600, paid), None);
         assert_eq!(
-            terms.late_fee_at(start, start - 47 * 3600),
+            terms.late_fee_at(start, start - 47 * 3600, paid),
             Some(usd(5_000))
         );
         // A deposit changes the words, so the version.
@@ -470,14 +482,14 @@ mod tests {
         )
         .unwrap();
         let terms = both.terms(usd(20_000));
-        assert_eq!(terms.late_fee(), Some(usd(2_000)));
+        assert_eq!(terms.late_fee(terms.deposit), Some(usd(2_000)));
         let deposit = Deposit {
             amount: usd(5_000),
             due_by: 0,
             state: DepositState::Paid,
             refund: 0,
         };
-        assert_eq!(deposit.refund_keeping(terms.late_fee()), 3_000);
+        assert_eq!(deposit.refund_keeping(terms.late_fee(terms.deposit)), 3_000);
         assert_eq!(deposit.refund_keeping(Some(usd(8_000))), 0);
         assert_eq!(deposit.refund_keeping(None), 5_000);
         // Full prepayment is the whole price; more than the price is refused.

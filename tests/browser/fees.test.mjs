@@ -7,7 +7,9 @@
 // another for Tuesday 14:00 in the portal, is shown the policy before the click that books, sees
 // that cancelling now costs the fee, cancels, and finds the fee on her statement. Tuesday: the
 // desk marks her 10:00 a no-show (the fee is said), opens her page, sees both fees and waives the
-// late one with a reason. Desktop, the phone for the views; axe on each state.
+// late one with a reason. Later on Tuesday (`deposit`): Jane books the extended session, whose
+// policy asks a 50.00 USD deposit, is told so before the click, is declined once, pays, and the
+// webhook confirms the visit. Desktop, the phone for the views; axe on each state.
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 import { axe, client, launch } from './lib.mjs';
@@ -15,6 +17,7 @@ import { axe, client, launch } from './lib.mjs';
 const [step, base, shots] = process.argv.slice(2);
 const MONDAY = '2026-11-23T15:00:00-05:00';
 const TUESDAY = '2026-11-24T11:10:00-05:00';
+const DEPOSIT_DAY = '2026-11-24T11:50:00-05:00';
 const api = client(base);
 const signIn = async (user) => (await api('/local/demo-sign-in', { method: 'POST', body: { user } })).token;
 const nav = (page, name) => page.getByRole('navigation').getByRole('button', { name, exact: true }).click();
@@ -25,6 +28,7 @@ async function catalog(token) {
   return {
     rivera: providers.find((p) => p.name === 'Dr. Ana Rivera'),
     initial: services.find((s) => s.name === 'Initial consultation'),
+    extended: services.find((s) => s.name === 'Extended session'),
   };
 }
 
@@ -86,6 +90,7 @@ async function book() {
     assert.match(await p.locator('#statement').innerText(), /Late cancellation fee \(\$50\.00\)/);
     await axe(p, 'the fee on her statement');
     if (shots) await p.screenshot({ path: `${shots}/portal-fee-desktop.png`, fullPage: true });
+
     assert.deepEqual(problems, [], 'console errors');
     await context.close();
   } finally {
@@ -232,4 +237,61 @@ async function disputes() {
   console.log('fees (Tuesday): a disputed fee answered with evidence from the signed log, drafted, read and submitted: ok');
 }
 
-await ({ book, day, cards, disputes }[step] || day)();
+
+// Tuesday 11:50: a deposit at booking, for a visit on Monday 30 November.
+async function deposit() {
+  const desk = await signIn('staff-1');
+  const { rivera, extended } = await catalog(desk);
+  const browser = await launch(chromium);
+  try {
+    const { context, page: p, problems } = await page(browser, 1280, 900, DEPOSIT_DAY);
+    await p.getByRole('button', { name: 'Sign in as a patient' }).click();
+    await p.getByRole('button', { name: 'Jane Demo-Patient' }).click();
+    await p.locator('#appointments:not([hidden])').waitFor();
+
+    // A deposit at booking: said before the click that books; the visit waits for it (a declined
+    // card leaves it waiting), and the processor's webhook confirms it once paid.
+    await p.locator('#provider').selectOption({ label: rivera.name });
+    await p.locator('#service').selectOption(extended.id);
+    await p.getByRole('button', { name: 'Show free times' }).click();
+    await p.getByRole('button', { name: /^Monday, November 30: / }).click();
+    await p.locator('#slots button[data-start="2026-11-30T14:00:00-05:00"]').click();
+    const terms = await p.locator('#confirm-text').innerText();
+    assert.match(terms, /Price: \$200\.00\..*A deposit of 50\.00 USD is paid when booking: the visit is confirmed once it is paid, and it counts toward the visit's charge\. Cancelling 48 hours or more before the visit refunds the deposit\./, terms);
+    await p.getByRole('button', { name: 'Book this time' }).click();
+    await p.locator('#booked-title', { hasText: 'Almost booked: pay the deposit' }).waitFor();
+    await p.locator('#book-status', { hasText: 'Almost booked: pay the deposit below to confirm it.' }).waitFor();
+    assert.match(await p.locator('#booked-details').innerText(), /Deposit\n\$50\.00, to pay by Tuesday, November 24.*: the time is held for you until then/);
+    const payDeposit = p.getByRole('button', { name: 'Pay $50.00' });
+    await payDeposit.waitFor();
+    assert.equal(await p.locator('#add-to-calendar').isHidden(), true, 'no calendar file before it is confirmed');
+    await axe(p, 'a deposit to pay');
+    await p.getByLabel('The bank declines the card').check();
+    await payDeposit.click();
+    await p.locator('#deposit-status', { hasText: 'Not paid: the card was declined.' }).waitFor();
+    // Her list says it is not confirmed yet, with the deposit to pay (or the booking to let go).
+    const waiting = p.locator('#upcoming li').filter({ hasText: /Monday, November 30.*2:00\sPM.* · not confirmed yet: waiting for the deposit of \$50\.00/ });
+    await waiting.getByRole('button', { name: 'Pay the deposit' }).waitFor();
+    await waiting.getByRole('button', { name: 'Cancel this booking' }).waitFor();
+    await p.getByLabel('The card pays the deposit').check();
+    await payDeposit.click();
+    await p.locator('#deposit-status', { hasText: 'Deposit paid: your visit is confirmed.' }).waitFor();
+    await p.locator('#booked-title', { hasText: /^Booked$/ }).waitFor();
+    await axe(p, 'a deposit paid');
+    const confirmed = p.locator('#upcoming li').filter({ hasText: /Monday, November 30.*2:00\sPM/ });
+    await confirmed.getByRole('button', { name: /^Cancel this appointment/ }).waitFor();
+    // On her billing page: the deposit's receipt, named as the deposit for that visit.
+    await nav(p, 'Billing');
+    await p.locator('#receipts li', { hasText: /\$50\.00 paid with Visa ending 4242 \(the deposit for your visit on Monday, November 30\)/ }).waitFor();
+    // The desk sees it booked; before, it showed as waiting.
+    const view = await api('/v1/appointments?providerId=' + rivera.id + '&from=2026-11-30T00:00:00Z&to=2026-12-01T00:00:00Z', { token: desk });
+    assert.equal(view.appointments.find((a) => a.serviceId === extended.id)?.status, 'booked');
+    assert.deepEqual(problems, [], 'console errors');
+    await context.close();
+  } finally {
+    await browser.close();
+  }
+  console.log('fees (Tuesday): a deposit said before booking, declined, paid, the visit confirmed by the webhook, its receipt: ok');
+}
+
+await ({ book, day, cards, disputes, deposit }[step] || day)();

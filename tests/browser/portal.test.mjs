@@ -968,7 +968,9 @@ const STRIPE_DOUBLE = `window.Stripe = (publishableKey) => ({
   },
 });`;
 
-async function patientWithStripe() {
+// A desktop window whose portal is configured for Stripe, Stripe.js answered by the double; the
+// loads of Stripe.js are counted.
+async function stripeWindow() {
   const { page, done } = await window(1280, 900, { bypassCSP: true, otherOrigins: ['https://js.stripe.com'] });
   const stripeLoads = [];
   await page.route('https://js.stripe.com/v3/', (route) => {
@@ -981,6 +983,11 @@ async function patientWithStripe() {
     config.payments = { processor: 'stripe', publishableKey: 'pk_test_portal' };
     await route.fulfill({ response: answer, json: config });
   });
+  return { page, done, stripeLoads };
+}
+
+async function patientWithStripe() {
+  const { page, done, stripeLoads } = await stripeWindow();
   await signInAs(page, 'patient', 'Jane Demo-Patient');
   await nav(page, 'Billing');
   await page.locator('#balance', { hasText: 'You owe $45.00.' }).waitFor();
@@ -1027,6 +1034,38 @@ async function patientWithStripe() {
   console.log('portal (patient, Stripe): the element mounted with the intent, a decline, then paid; a card saved on file in setup mode and removed: ok');
 }
 
+// A deposit paid in Stripe's element (the test double): a booking of the extended session waits
+// for it, and the webhook confirms it once the element's payment went through.
+async function depositWithStripe() {
+  const { page, done, stripeLoads } = await stripeWindow();
+  const jane = (await api('/local/demo-sign-in', { method: 'POST', body: { user: 'patient-jane' } })).token;
+  const { providers } = await api('/v1/providers', { token: jane });
+  const { services } = await api('/v1/services', { token: jane });
+  const extended = services.find((s) => s.name === 'Extended session');
+  const provider = providers.find((p) => p.name === 'Sam Okafor, LCSW');
+  const from = new Date(Date.now() + 9 * 86400e3).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const to = new Date(Date.now() + 30 * 86400e3).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const { slots } = await api(`/v1/providers/${provider.id}/availability?serviceId=${extended.id}&from=${from}&to=${to}`, { token: jane });
+  const waiting = await api('/v1/appointments', {
+    token: jane, method: 'POST', key: 'stripe-deposit-book',
+    body: { providerId: provider.id, serviceId: extended.id, start: slots[0], acceptedPolicyVersion: extended.cancellationTerms.version },
+  });
+  assert.equal(waiting.status, 'awaiting_deposit');
+  await signInAs(page, 'patient', 'Jane Demo-Patient');
+  await nav(page, 'Appointments');
+  await page.locator('#upcoming li', { hasText: 'not confirmed yet: waiting for the deposit of $50.00' }).getByRole('button', { name: 'Pay the deposit' }).click();
+  await page.locator('#deposit-element #stripe-double').waitFor();
+  assert.equal(await page.locator('#deposit-sandbox').isHidden(), true, 'no test form with Stripe');
+  await page.getByRole('button', { name: 'Pay $50.00' }).click();
+  await page.locator('#deposit-status', { hasText: 'Deposit paid: your visit is confirmed.' }).waitFor();
+  const after = await api('/v1/appointments', { token: jane });
+  assert.equal(after.appointments.find((a) => a.id === waiting.id).status, 'booked');
+  assert.equal(stripeLoads.length, 1, 'Stripe.js is loaded once');
+  await axe(page, 'a deposit paid in the processor element');
+  await done('deposit, Stripe');
+  console.log('portal (deposit, Stripe): a booking waiting for its deposit, paid in the element, confirmed by the webhook: ok');
+}
+
 let failed = false;
 try {
   const prepared = await prepare();
@@ -1035,6 +1074,7 @@ try {
   await administrator();
   await patientAgain();
   await patientWithStripe();
+  await depositWithStripe();
   await patient('phone', 390, 844, prepared);
   await consoleOnPhone();
 } catch (error) {

@@ -63,16 +63,20 @@ export async function loadAppointmentsPage() {
 async function loadAppointments() {
   const { appointments } = await api('/v1/appointments');
   const now = Date.now();
-  const upcoming = appointments.filter((a) => a.status === 'booked' && Date.parse(a.end) >= now)
+  const upcoming = appointments.filter((a) => ['booked', 'awaiting_deposit'].includes(a.status) && Date.parse(a.end) >= now)
     .sort((a, b) => Date.parse(a.start) - Date.parse(b.start));
   const past = appointments.filter((a) => !upcoming.includes(a)).sort((a, b) => Date.parse(b.start) - Date.parse(a.start));
+  // Bookings waiting for their deposit have their own module (loaded only when there are some).
+  const waiting = upcoming.some((a) => a.status === 'awaiting_deposit') ? await import('./deposit.js') : null;
   list('upcoming', upcoming.map((a) => {
+    if (a.status === 'awaiting_deposit') return waiting.awaitingRow(a, () => showBooked(a, false), loadAppointments);
     const row = item(describe(a), when(a.start, a.timeZone));
     row.append(changeControls(a, cutoffOf(a.providerId)));
     return row;
   }), 'No upcoming appointments.');
-  const PAST = { cancelled: ' · cancelled', no_show: ' · missed (marked a no-show)' };
-  list('past', past.map((a) => item(describe(a), `${when(a.start, a.timeZone)}${PAST[a.status] || ''}`)),
+  const lapsed = (a) => (a.deposit?.state === 'lapsed' ? ' · not confirmed (the deposit was not paid in time)' : ' · cancelled');
+  const PAST = { cancelled: null, no_show: ' · missed (marked a no-show)' };
+  list('past', past.map((a) => item(describe(a), `${when(a.start, a.timeZone)}${a.status === 'cancelled' ? lapsed(a) : PAST[a.status] || ''}`)),
     'No past or cancelled appointments.');
   $('feedback-appointment').replaceChildren(new Option('None in particular', ''),
     ...appointments.map((a) => new Option(`${describe(a)}, ${dayLabel(a.start, a.timeZone)}`, a.id)));
@@ -423,7 +427,9 @@ async function book(event) {
     fail('Your appointments could not be refreshed: ', error);
   }
   // Said once the list shows it.
-  $('book-status').textContent = moving ? 'Moved. The new time is in your upcoming appointments.' : 'Booked. It is now in your upcoming appointments.';
+  $('book-status').textContent = moving ? 'Moved. The new time is in your upcoming appointments.'
+    : appointment.status === 'awaiting_deposit' ? 'Almost booked: pay the deposit below to confirm it. The time is held for you meanwhile.'
+      : 'Booked. It is now in your upcoming appointments.';
 }
 
 // RFC 5545 text: escaped, and folded at 75 octets.
@@ -480,7 +486,8 @@ function showBooked(appointment, moved) {
   } else if (lateCancel) {
     rule = `You can move it online until ${when(new Date(deadline).toISOString(), zone)}, and cancel it online up to its start.`;
   }
-  $('booked-title').textContent = moved ? 'Moved: your new time' : 'Booked';
+  const awaiting = appointment.status === 'awaiting_deposit';
+  $('booked-title').textContent = awaiting ? 'Almost booked: pay the deposit' : moved ? 'Moved: your new time' : 'Booked';
   const details = [
     ['What', describe(appointment)],
     ['When', when(appointment.start, zone)],
@@ -489,7 +496,25 @@ function showBooked(appointment, moved) {
     ['Changes', contact.phone && !rule.includes(contact.phone) ? `${rule} The practice's phone: ${contact.phone}.` : rule],
     ...(terms ? [['Cancellation policy', terms.words.join(' ')]] : []),
   ];
+  if (awaiting) {
+    const { amount, dueBy } = appointment.deposit;
+    details.push(['Deposit', `${money(amount.amount, amount.currency)}, to pay by ${when(dueBy, zone)}: the time is held for you until then, and the visit is confirmed once it is paid.`]);
+  }
   $('booked-details').replaceChildren(...details.flatMap(([term, text]) => [el('dt', { textContent: term }), el('dd', { textContent: text })]));
+  show('deposit-form', false);
+  $('deposit-status').textContent = '';
+  show('add-to-calendar', !awaiting);
+  // Its checkout, its own module (loaded only when a deposit is asked for).
+  if (awaiting) {
+    import('./deposit.js').then(({ openDeposit }) => openDeposit(appointment, async (now) => {
+      await loadAppointments();
+      if (now?.status === 'booked') {
+        $('booked-title').textContent = 'Booked';
+        show('add-to-calendar', true);
+        $('book-status').textContent = 'Booked. It is now in your upcoming appointments.';
+      }
+    })).catch((error) => fail('', error));
+  }
   const link = $('add-to-calendar');
   if (link.href.startsWith('blob:')) URL.revokeObjectURL(link.href);
   link.href = URL.createObjectURL(new Blob([appointmentIcs(appointment)], { type: 'text/calendar' }));
@@ -633,7 +658,9 @@ export async function loadBalance() {
   const receipts = balance.payments.filter((p) => p.status === 'succeeded').sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt));
   list('receipts', receipts.map((p) => {
     const refunded = p.refunded ? ` · ${money(p.refunded, p.amount.currency)} refunded` : '';
-    const row = item(`${money(p.amount.amount, p.amount.currency)} paid with ${cardWords(p.card)}`,
+    const deposit = p.depositFor && visits.get(p.depositFor);
+    const what = deposit ? ` (the deposit for your visit on ${dayLabel(deposit.start, deposit.timeZone || session.zone)})` : '';
+    const row = item(`${money(p.amount.amount, p.amount.currency)} paid with ${cardWords(p.card)}${what}`,
       `${when(p.createdAt)} · receipt ${p.id}${refunded}`);
     const paidFor = (toward.get(p.id) || []).map(({ charge, amount }) => `${chargeWords(charge, visits)}: ${money(amount, charge.currency)}`);
     if (paidFor.length) row.append(el('div', { className: 'muted', textContent: `Toward: ${paidFor.join('; ')}` }));

@@ -43,7 +43,7 @@ function today() {
 // each patient's name and state, and what the front desk does with them.
 const schedule = { days: 1 };
 
-const STATE_LABEL = { booked: 'Booked', arrived: 'Checked in', completed: 'Completed', no_show: 'No-show', cancelled: 'Cancelled' };
+const STATE_LABEL = { awaiting_deposit: 'Awaiting deposit (time held, not confirmed)', booked: 'Booked', arrived: 'Checked in', completed: 'Completed', no_show: 'No-show', cancelled: 'Cancelled' };
 
 async function showCalendar(days = schedule.days) {
   schedule.days = days;
@@ -116,6 +116,7 @@ function appointmentRow(a) {
   if (a.status === 'booked' && now >= start) record('No-show', 'no_show');
   if (a.status === 'arrived' && now >= start) record('Completed', 'completed');
   if (a.status === 'booked' && now < start) actions.append(moveForm(a, who, time), cancelForm(a, who, time));
+  if (a.status === 'awaiting_deposit') actions.append(cancelForm(a, who, time));
   actions.append(detailsButton(a, who, time));
   row.append(actions);
   return row;
@@ -244,7 +245,10 @@ function cancelForm(a, who, time) {
   // Booked under a late-cancellation fee: the practice's own cancellation charges none.
   const byPractice = el('input', { type: 'checkbox' });
   const terms = a.cancellationTerms;
-  if (terms?.lateCancellationFee) {
+  if (a.deposit?.state === 'paid') {
+    confirm.append(el('p', { className: 'muted', textContent: `She paid a deposit of ${money(a.deposit.amount.amount, a.deposit.amount.currency)}: it is refunded, less any fee the cancellation charges.` }));
+  }
+  if (terms?.lateCancellationFee && a.status === 'booked') {
     // Inside the window the fee is said before the click.
     const inside = Date.now() > Date.parse(a.start) - terms.lateWindowHours * 3600e3;
     const fee = money(terms.lateCancellationFee.amount, terms.lateCancellationFee.currency);

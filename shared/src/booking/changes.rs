@@ -58,10 +58,10 @@ pub(crate) fn check_fee_window(
     appt: &Appointment,
     now: i64,
 ) -> Result<(), ApiError> {
-    let inside = appt
-        .terms
-        .as_ref()
-        .is_some_and(|t| t.late_fee_at(appt.start, now).is_some());
+    let inside = appt.terms.as_ref().is_some_and(|t| {
+        t.late_fee_at(appt.start, now, appt.paid_deposit())
+            .is_some()
+    });
     if inside && !caller.is_staff() {
         return Err(ApiError::Booking(BookingError::InsideFeeWindow));
     }
@@ -291,7 +291,7 @@ pub async fn cancel(
     // A visit not confirmed (its deposit unpaid) costs nothing to cancel.
     let fee = match &appt.terms {
         Some(terms) if !req.by_practice && appt.status == Status::Booked => {
-            terms.late_fee_at(appt.start, now)
+            terms.late_fee_at(appt.start, now, appt.paid_deposit())
         }
         _ => None,
     };

@@ -26,8 +26,8 @@ use domain::notify::{Kind as MessageKind, Message};
 pub fn fee_of(appt: &Appointment, kind: FeeKind) -> Option<Money> {
     let terms = appt.terms.as_ref()?;
     match kind {
-        FeeKind::LateCancellation => terms.late_fee(),
-        FeeKind::NoShow => terms.no_show_fee(),
+        FeeKind::LateCancellation => terms.late_fee(appt.paid_deposit()),
+        FeeKind::NoShow => terms.no_show_fee(appt.paid_deposit()),
     }
 }
 

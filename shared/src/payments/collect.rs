@@ -115,8 +115,9 @@ pub async fn collect(
     Ok(collected)
 }
 
-/// Counts a failed attempt at `task`; the last one gives it up (audited).
-async fn failed(state: &AppState, task: &Item, run_id: &str) -> Result<(), ApiError> {
+/// Counts a failed attempt at `task` (of any of the sweep's processor tasks); the last one gives
+/// it up (audited).
+pub(super) async fn failed(state: &AppState, task: &Item, run_id: &str) -> Result<(), ApiError> {
     let attempts = task
         .get(attr::ATTEMPTS)
         .and_then(AttrValue::as_n)

@@ -55,18 +55,24 @@ pub async fn checkout(
     idem: &Idempotency,
     id: &AppointmentId,
 ) -> Result<Reply, ApiError> {
-    let target = Audit::new("payment.create", "appointment", id.as_str());
-    let loaded = async {
-        let item = state
-            .table
-            .get(&appointment_key(id), Consistency::Strong)
-            .await?
-            .ok_or(ApiError::NotFound)?;
-        let appt = Appointment::from_item(&item)?;
+    // A refusal is audited naming the appointment's patient (her access log shows it).
+    let item = state
+        .table
+        .get(&appointment_key(id), Consistency::Strong)
+        .await?;
+    let found = match &item {
+        Some(item) => Some(Appointment::from_item(item)?),
+        None => None,
+    };
+    let mut target = Audit::new("payment.create", "appointment", id.as_str());
+    if let Some(appt) = &found {
+        target = target.about(&appt.patient);
+    }
+    let checked = found.ok_or(ApiError::NotFound).and_then(|appt| {
         crate::common::access::acting_for(caller, Some(appt.patient.clone()))?;
         Ok(appt)
-    };
-    let appt = refused(state, caller, target, loaded.await).await?;
+    });
+    let appt = refused(state, caller, target, checked).await?;
     if let Some(reply) = idem.replay(state).await? {
         return Ok(reply);
     }
@@ -113,7 +119,16 @@ pub async fn checkout(
         return Ok(Reply::ok(&body)?.with_patient_data());
     }
     let recorded = || ApiError::Payment(PaymentError::PaymentExists);
+    // Still waiting as read: a lapse by the sweep meanwhile leaves no checkout behind.
+    let waiting = TransactOp::Check {
+        key: appointment_key(&appt.id),
+        condition: Condition::And(vec![
+            Condition::version_is(appt.version),
+            Condition::Equals(attr::STATUS.into(), Status::AwaitingDeposit.as_str().into()),
+        ]),
+    };
     let writes = vec![
+        Write::new(waiting).or(ApiError::Payment(PaymentError::DepositLapsed)),
         Write::new(TransactOp::Put {
             item: payment.to_item(),
             condition: Some(Condition::ItemAbsent),
@@ -169,11 +184,18 @@ pub async fn settle(
         .limit(TASKS_PER_RUN);
     for task in &state.table.query(&waiting).await?.items {
         match lapse(state, processor, task, now, actor).await {
-            Ok(true) => settled.lapsed += 1,
-            Ok(false) => {}
+            Ok(Lapse::Lapsed) => settled.lapsed += 1,
+            Ok(Lapse::Nothing) => {}
+            // Paid or being paid: its webhook decides; counted, so a payment that never settles
+            // does not hold the task (and the tasks after it) for good.
+            Ok(Lapse::Waiting) => {
+                settled.deferred += 1;
+                super::collect::failed(state, task, run_id).await?;
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "a deposit could not be settled; a later run retries");
                 settled.deferred += 1;
+                super::collect::failed(state, task, run_id).await?;
             }
         }
     }
@@ -187,6 +209,7 @@ pub async fn settle(
             Err(e) => {
                 tracing::warn!(error = %e, "a deposit could not be refunded; a later run retries");
                 settled.deferred += 1;
+                super::collect::failed(state, task, run_id).await?;
             }
         }
     }
@@ -200,17 +223,25 @@ fn forget(task: &Item) -> TransactOp {
     }
 }
 
+/// What a waiting deposit's task came to in one run.
+enum Lapse {
+    Lapsed,
+    /// Its payment is made or being made: the webhook decides.
+    Waiting,
+    Nothing,
+}
+
 /// A waiting deposit's task: nothing before it is due (unless its booking was cancelled); then
 /// its intent is cancelled and the booking lapses; a booking confirmed meanwhile only loses the
 /// task. A payment already made (or being made) is left to its webhook: it confirms the booking
-/// while its time is still its own, or has the deposit refunded. Returns whether a booking lapsed.
+/// while its time is still its own, or has the deposit refunded.
 async fn lapse(
     state: &AppState,
     processor: &dyn PaymentProcessor,
     task: &Item,
     now: i64,
     actor: Actor<'_>,
-) -> Result<bool, ApiError> {
+) -> Result<Lapse, ApiError> {
     let due = task
         .get(attr::DUE_AT)
         .and_then(AttrValue::as_n)
@@ -227,17 +258,17 @@ async fn lapse(
     };
     let Some(item) = item else {
         state.table.transact_write(vec![forget(task)]).await?;
-        return Ok(false);
+        return Ok(Lapse::Nothing);
     };
     let appt = Appointment::from_item(&item)?;
     let waiting = appt.status == Status::AwaitingDeposit;
     if waiting && now < due {
-        return Ok(false);
+        return Ok(Lapse::Nothing);
     }
     if !matches!(appt.status, Status::AwaitingDeposit | Status::Cancelled) {
         // Confirmed by its webhook.
         state.table.transact_write(vec![forget(task)]).await?;
-        return Ok(false);
+        return Ok(Lapse::Nothing);
     }
     // Waiting past its due time, or cancelled while waiting: its intent can no longer be paid.
     if let Some(payment) = payment_of(state, &appt.patient, &appt.id).await? {
@@ -246,10 +277,15 @@ async fn lapse(
             PaymentStatus::Succeeded => {}
             PaymentStatus::Canceled => {}
             _ => {
-                let key = ProcessorKey::new(format!("practica-cancel-{}", payment.id));
+                // A key per attempt: the processor replays an answer under a key seen before
+                // (a "processing" one would stand for a day after the payment failed).
+                let attempt = task
+                    .get(attr::ATTEMPTS)
+                    .and_then(AttrValue::as_n)
+                    .unwrap_or(0);
+                let key = ProcessorKey::new(format!("practica-cancel-{}-{attempt}", payment.id));
                 if processor.cancel_intent(&payment.intent, &key).await? == Cancel::TooLate {
-                    // Paid or being paid: its webhook decides.
-                    return Ok(false);
+                    return Ok(Lapse::Waiting);
                 }
             }
         }
@@ -257,7 +293,7 @@ async fn lapse(
     let mut ops = vec![forget(task)];
     if !waiting {
         state.table.transact_write(ops).await?;
-        return Ok(false);
+        return Ok(Lapse::Nothing);
     }
     let lapsed = Appointment {
         status: Status::Cancelled,
@@ -282,19 +318,20 @@ async fn lapse(
         condition: Some(Condition::ItemAbsent),
     });
     match state.table.transact_write(ops).await {
-        Ok(()) => Ok(true),
+        Ok(()) => Ok(Lapse::Lapsed),
         // Confirmed or cancelled meanwhile: the next run sees it.
         Err(TableError::TransactionConditionFailed { .. } | TableError::TransactionConflict) => {
-            Ok(false)
+            Ok(Lapse::Nothing)
         }
         Err(e) => Err(e.into()),
     }
 }
 
-/// A refund task: the deposit's payment refunded at the processor by what the task names (never
-/// more than is left of it), under one key per payment, then the task removed with its audit
-/// entry. The payment's record follows through the processor's webhook. Returns whether money
-/// was refunded.
+/// A refund task: the deposit's payment refunded at the processor by the amount the task names
+/// (never more than is left of it), under one key per payment, so every attempt asks the same
+/// refund; then the task removed with its audit entry. Once the payment's record shows that much
+/// refunded (its webhook came), the task is done whatever an earlier attempt's write did. Returns
+/// whether money was refunded.
 async fn refund(
     state: &AppState,
     processor: &dyn PaymentProcessor,
@@ -316,10 +353,13 @@ async fn refund(
         return Ok(false);
     };
     let total = payment.amount.amount();
-    let left = total - payment.progress.refunded_net(total);
-    let amount = asked.min(left);
-    // Removed once: an overlapping run that refunded too (under the same key, so once at the
-    // processor) finds it gone and records nothing.
+    let refunded_so_far = payment.progress.refunded_net(total);
+    // Refunded from the processor's dashboard too: never more than is left.
+    let amount = if refunded_so_far >= asked {
+        0
+    } else {
+        asked.min(total - refunded_so_far)
+    };
     let mut ops = vec![TransactOp::Delete {
         key: task.key.clone(),
         condition: Some(Condition::ItemExists),

@@ -160,7 +160,7 @@ pub async fn cancel_following(
         if let Some(fee) = appt
             .terms
             .as_ref()
-            .and_then(|t| t.late_fee_at(appt.start, now))
+            .and_then(|t| t.late_fee_at(appt.start, now, appt.paid_deposit()))
         {
             let kind = FeeKind::LateCancellation;
             ops.extend(fees::charge_ops(state, Actor::Caller(caller), appt, kind, fee, now).await?);
