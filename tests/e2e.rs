@@ -36,3 +36,4 @@ mod series;
 mod serve_outbox;
 mod table_contract;
 mod template_policies;
+mod visits;

@@ -77,6 +77,11 @@ async fn every_fixture_runs_on_the_release_binaries() {
         ("cancel", &jane, 200),
         // Cancelled: no attendance to record (the route and its body on the release binary).
         ("recordAttendance", &staff, 409),
+        // Held in person: no visit room.
+        ("getVisitRoom", &jane, 409),
+        ("joinVisit", &jane, 409),
+        ("admitToVisit", &staff, 409),
+        ("leaveVisit", &jane, 409),
         ("createSeries", &staff, 201),
         ("listSeries", &staff, 200),
         ("getSeries", &jane, 200),
@@ -195,6 +200,7 @@ async fn every_fixture_runs_on_the_release_binaries() {
             "submitFeedback" => feedback = body["id"].as_str().unwrap().to_owned(),
             "resolveFeedback" => assert_eq!(body["status"], "resolved"),
             "recordAttendance" => assert_eq!(body["code"], "attendance_not_allowed"),
+            op if op.contains("Visit") => assert_eq!(body["code"], "not_online", "{op}"),
             "joinWaitlist" => entry = body["id"].as_str().unwrap().to_owned(),
             "leaveWaitlist" => assert_eq!(body["removed"], true, "{body}"),
             "createCharge" => charge = body["id"].as_str().unwrap().to_owned(),

@@ -117,6 +117,11 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
         ("cancel", &jane, StatusCode::OK),
         // Cancelled: no attendance to record (the route and its body through the conversion).
         ("recordAttendance", &staff, StatusCode::CONFLICT),
+        // Held in person: no visit room (each route and its body through the conversion).
+        ("getVisitRoom", &jane, StatusCode::CONFLICT),
+        ("joinVisit", &jane, StatusCode::CONFLICT),
+        ("admitToVisit", &staff, StatusCode::CONFLICT),
+        ("leaveVisit", &jane, StatusCode::CONFLICT),
         ("createSeries", &staff, StatusCode::CREATED),
         ("listSeries", &staff, StatusCode::OK),
         ("getSeries", &jane, StatusCode::OK),
@@ -230,6 +235,7 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
             "listFeedback" => assert_eq!(body["feedback"][0]["id"], feedback.as_str()),
             "resolveFeedback" => assert_eq!(body["status"], "resolved"),
             "recordAttendance" => assert_eq!(body["code"], "attendance_not_allowed"),
+            op if op.contains("Visit") => assert_eq!(body["code"], "not_online", "{op}"),
             "joinWaitlist" => entry = body["id"].as_str().unwrap().to_owned(),
             "leaveWaitlist" => assert_eq!(body["removed"], true),
             "verifyMyEmail" => assert_eq!(body["emailVerified"], true),

@@ -232,6 +232,12 @@ pub async fn seed_for(state: &AppState, portal_url: Option<String>) -> Result<De
                         _ if name == DEMO_SERVICES[2].0 => Some(DEPOSIT_POLICY),
                         _ => None,
                     },
+                    // Follow-ups may be held in person or online (a video visit), as she chooses.
+                    visit_mode: if name == DEMO_SERVICES[1].0 {
+                        domain::booking::VisitMode::Either
+                    } else {
+                        domain::booking::VisitMode::InPerson
+                    },
                 },
             )
             .await?,

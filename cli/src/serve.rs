@@ -51,6 +51,10 @@ pub async fn bind_on(
         AuthConfig::new(LOCAL_ISSUER, LOCAL_AUDIENCE),
         clock,
     )?;
+    // Online visits' signaling: this server's own relay, its addresses signed with a key kept in
+    // memory only.
+    let signaling = Arc::new(shared::adapters::local_signaling::LocalSignaling::generate());
+    let state = state.with_signaling(signaling.clone());
     let key_set = issuer.jwks().clone();
     let (webhook_config, secrets_file) =
         WebhookConfig::local(data, |name| std::env::var(name).ok())?;
@@ -85,6 +89,7 @@ pub async fn bind_on(
     let clock = state.clock.clone();
     let app = Router::new()
         .merge(booking::routes(state.clone()))
+        .merge(crate::signal::routes(signaling, clock.clone()))
         .merge(payments::routes(state.clone(), sandbox))
         .merge(webhook_routes)
         .merge(checkout)

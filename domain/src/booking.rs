@@ -93,6 +93,47 @@ pub struct Provider {
     pub rules: Rules,
 }
 
+/// Where a service's visits happen: at the practice, online (a video visit), or either, as the
+/// patient chooses when booking.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum VisitMode {
+    #[default]
+    InPerson,
+    Online,
+    Either,
+}
+
+impl VisitMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VisitMode::InPerson => "inPerson",
+            VisitMode::Online => "online",
+            VisitMode::Either => "either",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [VisitMode::InPerson, VisitMode::Online, VisitMode::Either]
+            .into_iter()
+            .find(|m| m.as_str() == s)
+    }
+    /// Whether a visit booked with `requested` (the patient's choice, if she made one) is online:
+    /// an online service's always are, an in-person one's never; "either" is in person unless
+    /// she asks.
+    pub fn online(self, requested: Option<bool>) -> Result<bool, BookingError> {
+        match (self, requested) {
+            (VisitMode::Online, None | Some(true)) => Ok(true),
+            (VisitMode::InPerson, None | Some(false)) => Ok(false),
+            (VisitMode::Either, choice) => Ok(choice.unwrap_or(false)),
+            _ => Err(BookingError::VisitModeNotOffered),
+        }
+    }
+}
+
+/// How long before its start an online visit's room opens, and how long after its end it closes.
+pub const VISIT_OPENS_BEFORE_SECS: i64 = 15 * 60;
+pub const VISIT_CLOSES_AFTER_SECS: i64 = 30 * 60;
+
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Service {
@@ -117,6 +158,8 @@ pub struct Service {
     /// Late-cancellation and no-show fees (the service has a price when it has a policy).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cancellation_policy: Option<crate::fees::Policy>,
+    /// In person, online (video), or either.
+    pub visit_mode: VisitMode,
 }
 
 impl Service {
@@ -226,11 +269,22 @@ pub struct Appointment {
     pub by_practice: bool,
     /// The deposit its terms asked when it was booked (patients booking for themselves).
     pub deposit: Option<crate::fees::Deposit>,
+    /// Held online, by video, in its visit room.
+    pub online: bool,
 }
 
 impl Appointment {
     /// The deposit it was confirmed with, if any (a late cancellation or a no-show keeps the fee
     /// from it; with no fee set, it is the fee).
+    /// The span an online visit's room is open: from shortly before its start to a while after
+    /// its end.
+    pub fn visit_window(&self) -> (i64, i64) {
+        (
+            self.start - VISIT_OPENS_BEFORE_SECS,
+            self.end + VISIT_CLOSES_AFTER_SECS,
+        )
+    }
+
     pub fn paid_deposit(&self) -> Option<Money> {
         self.deposit
             .filter(|d| d.state == crate::fees::DepositState::Paid)
@@ -290,10 +344,32 @@ impl Appointment {
         if let Some(deposit) = &self.deposit {
             v["deposit"] = deposit.view();
         }
+        if self.online {
+            v["online"] = true.into();
+        }
         if let Some(reason) = reason {
             v["reason"] = reason.into();
         }
         v
+    }
+}
+
+/// An online visit's room: whether the patient is waiting, and since when; whether (and when) the
+/// provider's side admitted her. Admitted once, she may leave and rejoin while the room is open.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Visit {
+    pub waiting_since: Option<i64>,
+    pub admitted_at: Option<i64>,
+    pub version: i64,
+}
+
+impl Visit {
+    pub fn state(&self) -> &'static str {
+        match (self.admitted_at, self.waiting_since) {
+            (Some(_), _) => "admitted",
+            (None, Some(_)) => "waiting",
+            (None, None) => "empty",
+        }
     }
 }
 

@@ -46,6 +46,18 @@ pub enum BookingError {
         "The appointment is confirmed once its deposit is paid (POST /v1/appointments/{{id}}/deposit); until then it can only be cancelled."
     )]
     AwaitingDeposit,
+    #[error(
+        "This service is not offered that way: online is for online (or either) services only."
+    )]
+    VisitModeNotOffered,
+    #[error("This appointment is not an online visit.")]
+    NotOnline,
+    #[error(
+        "The visit room is not open now: it opens 15 minutes before the start and closes 30 minutes after the end."
+    )]
+    VisitNotOpen,
+    #[error("No one is waiting to be admitted.")]
+    NobodyWaiting,
     #[error("The appointment changed meanwhile; read it and try again.")]
     AppointmentChanged,
     #[error("to must be after from, at most 31 days later.")]

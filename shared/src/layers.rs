@@ -6,7 +6,7 @@
 //! | layer | files | may not name |
 //! |---|---|---|
 //! | table port | `store/` | frameworks, SDKs, redb; state, errors, crypto, auth, and every layer above |
-//! | services | `crypto/`, `auth/`, `state.rs`, `error.rs`, `counters.rs`, `telemetry.rs` | frameworks, SDKs, redb; use cases, the unit of work, web, adapters, the composition root |
+//! | services | `crypto/`, `auth/`, `state.rs`, `error.rs`, `counters.rs`, `telemetry.rs`, `signaling.rs` | frameworks, SDKs, redb; use cases, the unit of work, web, adapters, the composition root |
 //! | unit of work | `unit_of_work/` | frameworks, SDKs, redb; use cases, `common/`, web, adapters, the composition root |
 //! | common | `common/` | frameworks, SDKs, redb; use cases, web, adapters, the composition root |
 //! | use cases | `booking/`, `payments/`, `audit/`, `notify/`, `reports/`, `feedback.rs` | frameworks, SDKs, redb; each other, web, adapters, the composition root |
@@ -158,13 +158,14 @@ const USE_CASES: [&str; 6] = [
     "reports",
     "feedback.rs",
 ];
-const SERVICES: [&str; 6] = [
+const SERVICES: [&str; 7] = [
     "crypto",
     "auth",
     "state.rs",
     "error.rs",
     "counters.rs",
     "telemetry.rs",
+    "signaling.rs",
 ];
 const COMPOSITION: [&str; 4] = ["app.rs", "config", "lambda.rs", "scheduled.rs"];
 /// Not part of the product: the crate root, this check, and the fuzz targets (tests).

@@ -5,7 +5,8 @@
 //! - use cases: [`booking`] and [`payments`], one file per capability, over the ports in
 //!   [`state::AppState`];
 //! - [`store`] (the table port, key layout, codecs, the commit of a change), [`crypto`] (sealing,
-//!   blind index, the key port), [`auth`] (token verification);
+//!   blind index, the key port), [`auth`] (token verification), [`signaling`] (the online visits'
+//!   signaling port);
 //! - [`adapters`]: DynamoDB, redb, KMS, local keys, JWKS, Stripe, Secrets Manager, files;
 //! - [`web`]: axum extractors, the one error-to-HTTP table, idempotent routes, webhook formats;
 //! - [`app`] builds an [`AppState`] from adapters; [`config`] and [`telemetry`] are read at cold start.
@@ -32,6 +33,7 @@ pub mod notify;
 pub mod payments;
 pub mod reports;
 pub mod scheduled;
+pub mod signaling;
 pub mod state;
 pub mod store;
 pub mod telemetry;

@@ -1,4 +1,5 @@
-//! The application state every use case and router shares: the ports (table, key service, clock),
+//! The application state every use case and router shares: the ports (table, key service, clock,
+//! online visits' signaling),
 //! the sealer and blind index over them, the token verifier and the read cache. Built by
 //! `crate::app` from adapters; nothing here names one.
 
@@ -8,6 +9,7 @@ use tokio::sync::OnceCell;
 
 use crate::auth::{AuthConfig, JwksSource, Verifier};
 use crate::crypto::{BlindIndex, CachePolicy, CryptoError, KeyService, Sealer};
+use crate::signaling::Signaling;
 use crate::store::Table;
 use crate::store::cache::ReadCache;
 use domain::clock::Clock;
@@ -22,6 +24,9 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Rarely changing records read on every request (practice, providers, services).
     pub cache: Arc<ReadCache>,
+    /// Where online visits' browsers exchange their session descriptions; none where video is
+    /// not set up (the visit room then says so).
+    pub signaling: Option<Arc<dyn Signaling>>,
     blind_index: Arc<OnceCell<BlindIndex>>,
 }
 
@@ -52,7 +57,16 @@ impl AppState {
             verifier: Arc::new(Verifier::new(parts.auth, parts.jwks, parts.clock.clone())),
             clock: parts.clock,
             cache: Arc::new(ReadCache::default()),
+            signaling: None,
             blind_index: Arc::new(OnceCell::new()),
+        }
+    }
+
+    /// The state with online visits' signaling.
+    pub fn with_signaling(self, signaling: Arc<dyn Signaling>) -> Self {
+        AppState {
+            signaling: Some(signaling),
+            ..self
         }
     }
 

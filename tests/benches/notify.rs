@@ -144,6 +144,7 @@ async fn main() {
             terms: None,
             by_practice: false,
             deposit: None,
+            online: false,
         };
         let reminder = Message::new(Kind::Reminder, &appt.patient, NOW - 60, NOW - 86_400).about(
             &appt.id,

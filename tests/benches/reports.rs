@@ -158,6 +158,7 @@ async fn load(dir: &std::path::Path) {
             terms: None,
             by_practice: false,
             deposit: None,
+            online: false,
         };
         let p = a.patient.to_string();
         items.push(entry(

@@ -405,7 +405,10 @@ impl Stack {
             jiff::Timestamp::from_second(TEST_NOW).expect("time"),
         ));
         let key: [u8; 32] = rand::random();
-        let state = test_state(table, &key, &issuer, clock.clone());
+        // Online visits signal through a local relay's addresses, as under `practica serve`.
+        let state = test_state(table, &key, &issuer, clock.clone()).with_signaling(Arc::new(
+            shared::adapters::local_signaling::LocalSignaling::generate(),
+        ));
         let dir = tempfile::tempdir().expect("sandbox dir");
         let sandbox_file = dir.path().join("sandbox-intents.json");
         let reports = Arc::new(shared::adapters::dir_reports::DirReports::new(

@@ -16,7 +16,7 @@ use shared::audit::{access, search};
 use shared::auth::{Principal, Role, Subject};
 use shared::booking::{
     appointments, availability, book, busy, changes, consents, feeds, forms, holds, patient_search,
-    patients, series, setup, waitlist,
+    patients, series, setup, visits, waitlist,
 };
 use shared::common::paging::PageQuery;
 use shared::feedback;
@@ -153,6 +153,55 @@ async fn cancel(
         changes::cancel(s, c, i, &id, req).await
     };
     change.run(Operation::Cancel(&id), work).await
+}
+
+async fn visit_room(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Json200 {
+    let id = path_id(&id, AppointmentId::parse)?;
+    Ok(Json(visits::room(&s, &caller, &id).await?))
+}
+
+/// No body: a step in a visit's room says nothing but itself.
+#[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+struct NoBody {}
+
+async fn visit_step(
+    id: String,
+    step: visits::Step,
+    change: Change<NoBody>,
+) -> Result<Reply, ApiError> {
+    let id = path_id(&id, AppointmentId::parse)?;
+    let work = async |s: &AppState, c: &Caller, i: &Idempotency, _: NoBody| {
+        visits::step(s, c, i, &id, step).await
+    };
+    change
+        .run(Operation::VisitStep(&id, step.as_str()), work)
+        .await
+}
+
+async fn join_visit(
+    ApiPath(id): ApiPath<String>,
+    change: Change<NoBody>,
+) -> Result<Reply, ApiError> {
+    visit_step(id, visits::Step::Join, change).await
+}
+
+async fn admit_to_visit(
+    ApiPath(id): ApiPath<String>,
+    change: Change<NoBody>,
+) -> Result<Reply, ApiError> {
+    visit_step(id, visits::Step::Admit, change).await
+}
+
+async fn leave_visit(
+    ApiPath(id): ApiPath<String>,
+    change: Change<NoBody>,
+) -> Result<Reply, ApiError> {
+    visit_step(id, visits::Step::Leave, change).await
 }
 
 async fn record_attendance(
@@ -685,6 +734,19 @@ pub fn routes(state: AppState) -> Router {
         .route(
             "/v1/appointments/{appointmentId}/attendance",
             post(record_attendance),
+        )
+        .route("/v1/appointments/{appointmentId}/visit", get(visit_room))
+        .route(
+            "/v1/appointments/{appointmentId}/visit/join",
+            post(join_visit),
+        )
+        .route(
+            "/v1/appointments/{appointmentId}/visit/admit",
+            post(admit_to_visit),
+        )
+        .route(
+            "/v1/appointments/{appointmentId}/visit/leave",
+            post(leave_visit),
         )
         .route("/v1/forms", get(list_forms))
         .route("/v1/forms/{formId}", axum::routing::put(put_form))

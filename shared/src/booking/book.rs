@@ -42,6 +42,10 @@ pub struct BookRequest {
     /// accepted is what the appointment keeps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accepted_policy_version: Option<String>,
+    /// Online (by video) or in person, for a service that may be either; an online service's
+    /// visits are online, an in-person one's never (`422 visit_mode_not_offered`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub online: Option<bool>,
 }
 
 /// A hold the caller may book from: theirs, for this slot, not expired.
@@ -135,6 +139,7 @@ pub async fn book(
         terms: slot.service.terms(),
         by_practice: false,
         deposit: None,
+        online: slot.service.visit_mode.online(req.online)?,
     };
     // A patient booking herself a service that asks a deposit: the visit waits for it, its time
     // held as long as a hold's (staff booking for her confirm at once: the practice takes it as

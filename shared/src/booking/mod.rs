@@ -9,6 +9,7 @@
 //! - [`feeds`]: providers' calendars as subscription links; [`busy`]: busy time from their other
 //!   calendars, as lock units.
 //! - [`sweep`]: the five-minute job (holds, stale series reservations, other calendars).
+//! - [`visits`]: online visits' rooms (who may enter, when, the waiting room, admission).
 //! - Shared by them: [`access`] (who may read or change an appointment), [`slots`] (lock units
 //!   as table writes). What other use cases need too lives in `crate::common` (input, lookups,
 //!   the patient acted for); the per-patient allowances are claimed by the unit of work
@@ -31,4 +32,5 @@ pub mod series;
 pub mod setup;
 pub mod slots;
 pub mod sweep;
+pub mod visits;
 pub mod waitlist;

@@ -245,6 +245,9 @@ pub struct ServiceRequest {
     /// Late-cancellation and no-show fees; the service needs a price to have one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancellation_policy: Option<domain::fees::Policy>,
+    /// In person (the default), online (video visits), or either, as the patient chooses.
+    #[serde(default)]
+    pub visit_mode: domain::booking::VisitMode,
 }
 
 #[tracing::instrument(skip_all)]
@@ -315,6 +318,7 @@ pub async fn create_service(
         forms_before_first_visit,
         forms_before_every_visit,
         cancellation_policy: req.cancellation_policy,
+        visit_mode: req.visit_mode,
     };
     let writes = vec![
         Write::new(TransactOp::Put {

@@ -199,6 +199,12 @@ pub const TERMS: &str = "terms";
 pub const BY_PRACTICE: &str = "by_practice";
 /// An appointment's deposit (JSON: amount, due by, state, refund).
 pub const DEPOSIT: &str = "deposit";
+/// A service's visit mode (`inPerson`, `online`, `either`); an appointment held online.
+pub const VISIT_MODE: &str = "visit_mode";
+pub const ONLINE: &str = "online";
+/// An online visit's room: since when the patient waits, when she was admitted.
+pub const WAITING_SINCE: &str = "waiting_since";
+pub const ADMITTED_AT: &str = "admitted_at";
 /// What a fee charge is for; the reason code of the entry that waives one.
 pub const FEE_KIND: &str = "fee_kind";
 pub const WAIVER_REASON: &str = "waiver_reason";

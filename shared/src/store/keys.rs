@@ -5,7 +5,7 @@
 //! - provider `PROVIDER#<id>` / `PROFILE` (GSI `PROVIDERS`), service `SERVICE#<id>` / `PROFILE` (GSI `SERVICES`)
 //! - slot lock `LOCK#<provider>` / `<unix seconds, 12 digits>`: one per five-minute unit of occupied
 //!   time, `owner` = appointment or hold id, `expires_at` for holds
-//! - appointment `APPT#<id>` / `APPT` (GSI `CAL#<provider>` / `<start>#<id>`), and a copy of its
+//! - appointment `APPT#<id>` / `APPT` (an online visit's room beside it, `/ VISIT`) (GSI `CAL#<provider>` / `<start>#<id>`), and a copy of its
 //!   plaintext fields at `PATIENT#<patient>` / `APPT#<id>` for the patient's list
 //! - series `SERIES#<id>` / `SERIES` (GSI `SERIES#PENDING` / `<deadline>#<id>` while a change is
 //!   reserved but not committed, for the sweep that gives such reservations back), and a copy at
@@ -108,6 +108,10 @@ pub fn lock_key(provider: &ProviderId, unit: i64) -> Key {
 }
 pub fn appointment_key(id: &AppointmentId) -> Key {
     Key::new(format!("APPT#{id}"), "APPT")
+}
+/// An online visit's room, beside its appointment.
+pub fn visit_key(id: &AppointmentId) -> Key {
+    Key::new(format!("APPT#{id}"), "VISIT")
 }
 pub fn calendar_partition(provider: &ProviderId) -> String {
     format!("CAL#{provider}")
@@ -565,6 +569,7 @@ mod tests {
             ("lock_partition", lock_partition(&provider)),
             ("lock_key", lock_key(&provider, 0).pk),
             ("appointment_key", appointment_key(&AppointmentId::new()).pk),
+            ("visit_key", visit_key(&AppointmentId::new()).pk),
             ("patient_partition", patient_partition(&patient)),
             (
                 "patient_appointment_key",

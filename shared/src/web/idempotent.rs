@@ -64,6 +64,7 @@ pub enum Operation<'a> {
     SetupCard,
     RemoveCard,
     PayDeposit(&'a AppointmentId),
+    VisitStep(&'a AppointmentId, &'static str),
     DraftDisputeEvidence(&'a str),
     SubmitDisputeEvidence(&'a str),
 }
@@ -106,6 +107,7 @@ impl fmt::Display for Operation<'_> {
             Operation::WaiveFee(c) => write!(f, "waive_fee:{c}"),
             Operation::SetupCard => f.write_str("setup_card"),
             Operation::PayDeposit(a) => write!(f, "pay_deposit:{a}"),
+            Operation::VisitStep(a, step) => write!(f, "visit_{step}:{a}"),
             Operation::RemoveCard => f.write_str("remove_card"),
             Operation::DraftDisputeEvidence(d) => write!(f, "draft_dispute_evidence:{d}"),
             Operation::SubmitDisputeEvidence(d) => write!(f, "submit_dispute_evidence:{d}"),

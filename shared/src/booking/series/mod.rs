@@ -447,6 +447,8 @@ pub(crate) fn occurrence_appointment(
         terms: service.terms(),
         by_practice: false,
         deposit: None,
+        // A series of an online service is held online; one that may be either, in person.
+        online: service.visit_mode == VisitMode::Online,
     }
 }
 

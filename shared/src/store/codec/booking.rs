@@ -224,6 +224,9 @@ impl ServiceCodec for Service {
         if let Some(policy) = &self.cancellation_policy {
             item.set(attr::CANCELLATION_POLICY, json_text(policy));
         }
+        if self.visit_mode != VisitMode::InPerson {
+            item.set(attr::VISIT_MODE, self.visit_mode.as_str());
+        }
         item
     }
     fn from_item(item: &Item) -> Result<Self, Corrupt> {
@@ -256,6 +259,10 @@ impl ServiceCodec for Service {
             forms_before_first_visit: slugs(item, attr::FORMS_FIRST)?,
             forms_before_every_visit: slugs(item, attr::FORMS_EVERY)?,
             cancellation_policy: optional_json(item, attr::CANCELLATION_POLICY)?,
+            visit_mode: match item.get(attr::VISIT_MODE) {
+                None => VisitMode::InPerson,
+                Some(_) => parsed(item, attr::VISIT_MODE, VisitMode::parse)?,
+            },
         })
     }
 }
@@ -320,6 +327,7 @@ impl AppointmentCodec for Appointment {
             terms: optional_json(item, attr::TERMS)?,
             by_practice: matches!(item.get(attr::BY_PRACTICE), Some(AttrValue::Bool(true))),
             deposit: optional_json(item, attr::DEPOSIT)?,
+            online: matches!(item.get(attr::ONLINE), Some(AttrValue::Bool(true))),
         })
     }
 }
@@ -359,6 +367,9 @@ fn plain(record: &Appointment, mut item: Item) -> Item {
     }
     if let Some(deposit) = &record.deposit {
         item.set(attr::DEPOSIT, json_text(deposit));
+    }
+    if record.online {
+        item.set(attr::ONLINE, true);
     }
     item
 }
@@ -535,4 +546,34 @@ impl SeriesCodec for Series {
 /// JSON text of a record's list attribute (its types serialize infallibly).
 fn json_text<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_default()
+}
+
+/// How a [`Visit`] (an online visit's room) is spelled as a table item.
+pub trait VisitCodec: Sized {
+    fn to_item(&self, appointment: &AppointmentId) -> Item;
+    fn from_item(item: &Item) -> Result<Self, Corrupt>;
+}
+
+impl VisitCodec for Visit {
+    fn to_item(&self, appointment: &AppointmentId) -> Item {
+        let mut item = Item::new(visit_key(appointment)).with(attr::VERSION, self.version);
+        if let Some(at) = self.waiting_since {
+            item.set(attr::WAITING_SINCE, at);
+        }
+        if let Some(at) = self.admitted_at {
+            item.set(attr::ADMITTED_AT, at);
+        }
+        item
+    }
+    fn from_item(item: &Item) -> Result<Self, Corrupt> {
+        let at = |name: &str| match item.get(name) {
+            None => Ok(None),
+            Some(_) => n(item, name).map(Some),
+        };
+        Ok(Visit {
+            waiting_since: at(attr::WAITING_SINCE)?,
+            admitted_at: at(attr::ADMITTED_AT)?,
+            version: n(item, attr::VERSION)?,
+        })
+    }
 }

@@ -613,6 +613,30 @@ fn every_refusal_keeps_its_status_code_and_text() {
             "The time held for this deposit lapsed, or the appointment was cancelled; book again.",
         ),
         (
+            ApiError::Booking(BookingError::VisitModeNotOffered),
+            422,
+            "visit_mode_not_offered",
+            "This service is not offered that way: online is for online (or either) services only.",
+        ),
+        (
+            ApiError::Booking(BookingError::NotOnline),
+            409,
+            "not_online",
+            "This appointment is not an online visit.",
+        ),
+        (
+            ApiError::Booking(BookingError::VisitNotOpen),
+            409,
+            "visit_not_open",
+            "The visit room is not open now: it opens 15 minutes before the start and closes 30 minutes after the end.",
+        ),
+        (
+            ApiError::Booking(BookingError::NobodyWaiting),
+            409,
+            "nobody_waiting",
+            "No one is waiting to be admitted.",
+        ),
+        (
             ApiError::Booking(BookingError::AwaitingDeposit),
             409,
             "awaiting_deposit",

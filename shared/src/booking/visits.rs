@@ -1,0 +1,266 @@
+//! Online visits: the room of an appointment held online (`online: true`). Only its patient and
+//! its provider's side (the provider, staff, admins) may enter; anyone else is refused (`403`,
+//! audited naming the patient). The room is open from 15 minutes before the start to 30 minutes
+//! after the end, for a visit still on (not cancelled, not marked a no-show, not waiting for its
+//! deposit). The patient joins the waiting room; the provider's side sees her waiting and admits
+//! her; admitted once, she may leave and rejoin (a dropped connection reconnects) while the room
+//! is open. Joining, admitting and leaving are audited (`visit.join`, `visit.admit`,
+//! `visit.leave`: no health information). Each participant the room lets in is given a
+//! short-lived signaling address of its own (`crate::signaling`): the provider's side as the
+//! channel's master as soon as the room opens, the patient as a viewer once admitted. Media goes
+//! between the two browsers (DTLS-SRTP); our servers carry signaling only.
+
+use serde::Serialize;
+
+use super::appointments::load_naming_patient;
+use crate::auth::{Resource, Role};
+use crate::common::lookup::{now, provider};
+use crate::error::ApiError;
+use crate::signaling::SignalRole;
+use crate::state::AppState;
+use crate::store::codec::booking::VisitCodec;
+use crate::store::keys::visit_key;
+use crate::store::{Condition, Consistency, TransactOp};
+use crate::unit_of_work::{Audit, Idempotency, Reply, Write, commit, refused};
+use domain::access::Caller;
+use domain::booking::{Appointment, Status, Visit};
+use domain::ids::AppointmentId;
+use domain::instant::render_utc;
+use domain::refusals::BookingError;
+
+/// Who a caller is in a visit's room.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Participant {
+    /// The appointment's patient: waits, then is admitted.
+    Patient,
+    /// The provider's side: the appointment's provider, staff, admins.
+    Host,
+}
+
+impl Participant {
+    fn signal_role(self) -> SignalRole {
+        match self {
+            Participant::Patient => SignalRole::Viewer,
+            Participant::Host => SignalRole::Master,
+        }
+    }
+}
+
+/// The appointment `id` and who the caller is in its room; a caller who is neither is refused
+/// (audited naming the patient), and so is a visit not held online.
+async fn enter(
+    state: &AppState,
+    caller: &Caller,
+    id: &AppointmentId,
+    action: &'static str,
+) -> Result<(Appointment, Participant), ApiError> {
+    let target = Audit::new(action, "appointment", id.as_str());
+    let (target, loaded) = load_naming_patient(state, id, target).await;
+    let checked = async {
+        let (appt, _) = loaded?;
+        let as_patient = caller.principal.has(Role::Patient)
+            && caller
+                .principal
+                .authorize(&[Role::Patient], Resource::Patient(appt.patient.subject()))
+                .is_ok();
+        if as_patient {
+            return Ok((appt, Participant::Patient));
+        }
+        if caller.is_staff() {
+            return Ok((appt, Participant::Host));
+        }
+        let provider = provider(state, &appt.provider).await?;
+        match &provider.subject {
+            Some(sub) => {
+                caller
+                    .principal
+                    .authorize(&[Role::Provider], Resource::Provider(sub))?;
+                Ok((appt, Participant::Host))
+            }
+            None => Err(ApiError::Forbidden),
+        }
+    };
+    let (appt, who) = refused(state, caller, target, checked.await).await?;
+    if !appt.online {
+        return Err(ApiError::Booking(BookingError::NotOnline));
+    }
+    Ok((appt, who))
+}
+
+/// Whether the room is open at `now`: within the window, for a visit still on.
+fn open(appt: &Appointment, now: i64) -> bool {
+    let (opens, closes) = appt.visit_window();
+    let on = matches!(
+        appt.status,
+        Status::Booked | Status::Arrived | Status::Completed
+    );
+    on && (opens..closes).contains(&now)
+}
+
+async fn load_visit(state: &AppState, id: &AppointmentId) -> Result<Visit, ApiError> {
+    match state.table.get(&visit_key(id), Consistency::Strong).await? {
+        Some(item) => Ok(Visit::from_item(&item)?),
+        None => Ok(Visit::default()),
+    }
+}
+
+/// A short opaque name for a participant on the channel (no subject, no name).
+fn client_id(who: Participant, caller: &Caller) -> String {
+    let digest = domain::hash::sha256(&[
+        b"visit-client\n",
+        caller.principal.subject.as_str().as_bytes(),
+    ]);
+    let role = match who {
+        Participant::Patient => "patient",
+        Participant::Host => "host",
+    };
+    format!("{role}-{}", domain::hash::hex(&digest[..6]))
+}
+
+/// The room as the caller sees it: when it opens and closes, whether it is open, where the
+/// patient stands, and (for a participant it lets in now) a signaling address of her own.
+async fn view(
+    state: &AppState,
+    caller: &Caller,
+    appt: &Appointment,
+    who: Participant,
+    visit: &Visit,
+) -> Result<serde_json::Value, ApiError> {
+    let now = now(state);
+    let (opens, closes) = appt.visit_window();
+    let is_open = open(appt, now);
+    let mut v = serde_json::json!({
+        "appointmentId": appt.id,
+        "role": who,
+        "opensAt": render_utc(opens),
+        "closesAt": render_utc(closes),
+        "open": is_open,
+        "patient": visit.state(),
+        "videoAvailable": state.signaling.is_some(),
+    });
+    let let_in = who == Participant::Host || visit.admitted_at.is_some();
+    if let (true, true, Some(signaling)) = (is_open, let_in, &state.signaling) {
+        let access = signaling
+            .access(&appt.id, who.signal_role(), &client_id(who, caller), now)
+            .await
+            .map_err(|e| ApiError::Unavailable {
+                code: "signaling_unavailable",
+                source: anyhow::Error::new(e),
+            })?;
+        v["signaling"] = serde_json::json!({
+            "url": access.url.expose(),
+            "role": who.signal_role(),
+            "clientId": access.client_id,
+            "expiresAt": render_utc(access.expires_at),
+            "iceServers": access.ice_servers,
+        });
+    }
+    Ok(v)
+}
+
+/// `GET /v1/appointments/{id}/visit`: the room.
+#[tracing::instrument(skip_all, fields(appointment = %id))]
+pub async fn room(
+    state: &AppState,
+    caller: &Caller,
+    id: &AppointmentId,
+) -> Result<serde_json::Value, ApiError> {
+    let (appt, who) = enter(state, caller, id, "visit.read").await?;
+    let visit = load_visit(state, id).await?;
+    view(state, caller, &appt, who, &visit).await
+}
+
+/// What a participant does in the room.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    Join,
+    Admit,
+    Leave,
+}
+
+impl Step {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Join => "join",
+            Step::Admit => "admit",
+            Step::Leave => "leave",
+        }
+    }
+    fn action(self) -> &'static str {
+        match self {
+            Step::Join => "visit.join",
+            Step::Admit => "visit.admit",
+            Step::Leave => "visit.leave",
+        }
+    }
+}
+
+/// `POST /v1/appointments/{id}/visit/{join,admit,leave}`: the patient joins the waiting room (the
+/// provider's side joins the room itself); the provider's side admits the patient waiting; either
+/// leaves. Each is audited; joining and admitting need the room open (`409 visit_not_open`), and
+/// only the provider's side admits (`403`), someone who waits (`409 nobody_waiting`).
+#[tracing::instrument(skip_all, fields(appointment = %id))]
+pub async fn step(
+    state: &AppState,
+    caller: &Caller,
+    idem: &Idempotency,
+    id: &AppointmentId,
+    step: Step,
+) -> Result<Reply, ApiError> {
+    let (appt, who) = enter(state, caller, id, step.action()).await?;
+    if let Some(reply) = idem.replay(state).await? {
+        return Ok(reply);
+    }
+    let now = now(state);
+    if step != Step::Leave && !open(&appt, now) {
+        return Err(ApiError::Booking(BookingError::VisitNotOpen));
+    }
+    let before = load_visit(state, id).await?;
+    let after = match (step, who) {
+        (Step::Join, Participant::Patient) if before.waiting_since.is_none() => Visit {
+            waiting_since: Some(now),
+            version: before.version + 1,
+            ..before.clone()
+        },
+        (Step::Admit, Participant::Patient) => {
+            let target = Audit::new(step.action(), "appointment", id.as_str()).about(&appt.patient);
+            return refused(state, caller, target, Err(ApiError::Forbidden)).await;
+        }
+        (Step::Admit, Participant::Host) if before.admitted_at.is_some() => before.clone(),
+        (Step::Admit, Participant::Host) if before.waiting_since.is_none() => {
+            return Err(ApiError::Booking(BookingError::NobodyWaiting));
+        }
+        (Step::Admit, Participant::Host) => Visit {
+            admitted_at: Some(now),
+            version: before.version + 1,
+            ..before.clone()
+        },
+        _ => before.clone(),
+    };
+    let mut writes = Vec::new();
+    if after != before {
+        let changed = || ApiError::Booking(BookingError::AppointmentChanged);
+        let condition = if before.version == 0 {
+            Condition::ItemAbsent
+        } else {
+            Condition::version_is(before.version)
+        };
+        writes.push(
+            Write::new(TransactOp::Put {
+                item: after.to_item(id),
+                condition: Some(condition),
+            })
+            .or(changed()),
+        );
+    }
+    // The room's answer; the signaling address comes from reading the room (an address is not
+    // kept in the idempotency record, and a replay must not hand out one that expired).
+    let mut body = view(state, caller, &appt, who, &after).await?;
+    if let Some(fields) = body.as_object_mut() {
+        fields.remove("signaling");
+    }
+    let reply = Reply::ok(&body)?;
+    let audit = Audit::new(step.action(), "appointment", id.as_str()).about(&appt.patient);
+    Ok(commit(state, caller, Some(idem), writes, audit, reply).await?)
+}

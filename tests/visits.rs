@@ -1,0 +1,206 @@
+//! Online visits' rooms through the booking router: a follow-up booked online (a service that
+//! may be either), an in-person service refused online; the room shut before its window (and
+//! after), open from 15 minutes before the start; only the visit's patient and its provider's side
+//! enter (another patient, another provider: 403, audited naming the patient); the patient waits,
+//! the provider admits (a patient cannot, nobody waiting cannot be), each given a signaling address
+//! of their own only when the room lets them in; leaving keeps the admission for a rejoin. On the
+//! embedded store and DynamoDB Local.
+
+use http::StatusCode;
+use practica_cli::demo::{DEMO_PATIENT, DEMO_PROVIDER_LOGINS};
+use practica_tests::{Stack, audits, dynamodb_local_fixture, is_denial};
+use serde_json::{Value, json};
+use shared::auth::Role;
+
+async fn journey(stack: Option<Stack>) {
+    let Some(stack) = stack else { return };
+    let demo = stack.seed().await;
+    let jane = stack.token(DEMO_PATIENT, &[Role::Patient]);
+    let other = stack.token("patient-other", &[Role::Patient]);
+    let rivera = stack.token(DEMO_PROVIDER_LOGINS[0], &[Role::Provider]);
+    let okafor = stack.token(DEMO_PROVIDER_LOGINS[1], &[Role::Provider]);
+    let staff = stack.token("staff-1", &[Role::Staff]);
+    let start = "2026-11-24T10:00:00-05:00";
+    let book = |service: &str, online: bool| json!({"providerId": demo.providers[0], "serviceId": service, "start": start, "online": online});
+    // Only a service offered online is booked online.
+    let (status, refused) = stack
+        .post(
+            &jane,
+            "b-0",
+            "/v1/appointments",
+            book(&demo.services[0].to_string(), true),
+        )
+        .await;
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("visit_mode_not_offered")
+        ),
+        "{refused}"
+    );
+    let (status, appt) = stack
+        .post(
+            &jane,
+            "b-1",
+            "/v1/appointments",
+            book(&demo.services[1].to_string(), true),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{appt}");
+    assert_eq!(appt["online"], true, "{appt}");
+    let id = appt["id"].as_str().unwrap().to_owned();
+    let room = format!("/v1/appointments/{id}/visit");
+    let step = |name: &str| format!("{room}/{name}");
+
+    // Monday: shut, saying when it opens; joining is refused.
+    let (status, shut) = stack.get(&jane, &room).await;
+    assert_eq!(status, StatusCode::OK, "{shut}");
+    assert_eq!(shut["open"], false);
+    assert_eq!(shut["opensAt"], "2026-11-24T14:45:00Z");
+    assert_eq!(shut["closesAt"], "2026-11-24T16:00:00Z");
+    assert_eq!(shut["signaling"], Value::Null);
+    let (status, early) = stack.post(&jane, "j-0", &step("join"), json!({})).await;
+    assert_eq!(
+        (status, early["code"].as_str()),
+        (StatusCode::CONFLICT, Some("visit_not_open")),
+        "{early}"
+    );
+
+    // Nobody else enters: another patient, another provider.
+    for (token, who) in [(&other, "another patient"), (&okafor, "another provider")] {
+        let (status, body) = stack.get(token, &room).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{who}: {body}");
+        let (status, body) = stack.post(token, "x", &step("join"), json!({})).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{who}: {body}");
+    }
+
+    // Tuesday 09:50: open. The provider's side may connect (as the channel's master); the
+    // patient only once admitted.
+    stack.advance_to("2026-11-24T09:50:00-05:00");
+    let (_, waiting) = stack.get(&jane, &room).await;
+    assert_eq!(
+        (waiting["open"].clone(), waiting["patient"].clone()),
+        (json!(true), json!("empty"))
+    );
+    assert_eq!(
+        waiting["signaling"],
+        Value::Null,
+        "not before she is admitted"
+    );
+    let (_, host) = stack.get(&rivera, &room).await;
+    assert_eq!(host["role"], "host", "{host}");
+    assert_eq!(host["signaling"]["role"], "master", "{host}");
+    assert!(
+        host["signaling"]["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("/local/signal?"),
+        "{host}"
+    );
+    let (status, none) = stack.post(&rivera, "a-0", &step("admit"), json!({})).await;
+    assert_eq!(
+        (status, none["code"].as_str()),
+        (StatusCode::CONFLICT, Some("nobody_waiting")),
+        "{none}"
+    );
+
+    // She waits; she cannot admit herself; the provider admits her.
+    let (status, joined) = stack.post(&jane, "j-1", &step("join"), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{joined}");
+    assert_eq!(joined["patient"], "waiting", "{joined}");
+    assert_eq!(joined["signaling"], Value::Null, "{joined}");
+    let (status, again) = stack.post(&jane, "j-1", &step("join"), json!({})).await;
+    assert_eq!(
+        (status, &again),
+        (StatusCode::OK, &joined),
+        "a retry replays"
+    );
+    let (status, body) = stack.post(&jane, "a-1", &step("admit"), json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (_, host) = stack.get(&rivera, &room).await;
+    assert_eq!(host["patient"], "waiting");
+    let (status, admitted) = stack.post(&rivera, "a-2", &step("admit"), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{admitted}");
+    assert_eq!(admitted["patient"], "admitted", "{admitted}");
+    let (_, inside) = stack.get(&jane, &room).await;
+    assert_eq!(inside["signaling"]["role"], "viewer", "{inside}");
+    assert_ne!(
+        inside["signaling"]["url"], host["signaling"]["url"],
+        "an address per participant"
+    );
+    // Staff may enter as the provider's side too.
+    let (_, desk) = stack.get(&staff, &room).await;
+    assert_eq!(desk["role"], "host", "{desk}");
+
+    // She leaves and may come back while the room is open, without a new admission.
+    let (status, _) = stack.post(&jane, "l-1", &step("leave"), json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, back) = stack.get(&jane, &room).await;
+    assert_eq!(back["signaling"]["role"], "viewer", "{back}");
+
+    // 11:01, past the end and its half hour: shut again.
+    stack.advance_to("2026-11-24T11:01:00-05:00");
+    let (_, closed) = stack.get(&jane, &room).await;
+    assert_eq!(
+        (closed["open"].clone(), closed["signaling"].clone()),
+        (json!(false), Value::Null)
+    );
+    let (status, late) = stack.post(&jane, "j-2", &step("join"), json!({})).await;
+    assert_eq!(
+        (status, late["code"].as_str()),
+        (StatusCode::CONFLICT, Some("visit_not_open")),
+        "{late}"
+    );
+
+    // An in-person visit has no room.
+    let body = json!({"providerId": demo.providers[0], "serviceId": demo.services[1], "start": "2026-11-25T10:00:00-05:00"});
+    let (_, in_person) = stack.post(&jane, "b-2", "/v1/appointments", body).await;
+    assert_eq!(in_person["online"], Value::Null, "{in_person}");
+    let path = format!(
+        "/v1/appointments/{}/visit",
+        in_person["id"].as_str().unwrap()
+    );
+    let (status, body) = stack.get(&jane, &path).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("not_online")),
+        "{body}"
+    );
+
+    if let Some(items) = stack.scan_if_embedded().await {
+        assert_eq!(
+            audits(&items, "visit.join")
+                .iter()
+                .filter(|i| !is_denial(i))
+                .count(),
+            1
+        );
+        assert_eq!(
+            audits(&items, "visit.admit")
+                .iter()
+                .filter(|i| !is_denial(i))
+                .count(),
+            1
+        );
+        assert_eq!(audits(&items, "visit.leave").len(), 1);
+        // Refusals are in the log, naming her (her access log shows them).
+        let denied = items.iter().filter(|i| {
+            is_denial(i)
+                && i.get("action")
+                    .and_then(shared::store::AttrValue::as_s)
+                    .is_some_and(|a| a.starts_with("visit."))
+        });
+        assert!(denied.count() >= 4);
+    }
+}
+
+#[tokio::test]
+async fn an_online_visit_room_on_the_embedded_store() {
+    journey(Some(Stack::embedded())).await;
+}
+
+#[tokio::test]
+async fn an_online_visit_room_on_dynamodb_local() {
+    journey(Stack::on(dynamodb_local_fixture().await).await).await;
+}
