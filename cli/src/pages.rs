@@ -6,8 +6,9 @@ use axum::response::{IntoResponse, Response};
 
 /// `Strict-Transport-Security: max-age=` (two years), as the distribution's headers policy says.
 pub const HSTS_MAX_AGE_SECS: u64 = 63_072_000;
-/// No camera, microphone, location or browser payment API for any page.
-pub const PERMISSIONS_POLICY: &str = "camera=(), microphone=(), geolocation=(), payment=()";
+/// No location or browser payment API for any page; camera and microphone for the portal itself
+/// only (online visits), never for a frame or another origin.
+pub const PERMISSIONS_POLICY: &str = "camera=(self), microphone=(self), geolocation=(), payment=()";
 
 /// Scripts and styles from this origin only, no inline code, no framing, nothing sent elsewhere.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \

@@ -18,7 +18,7 @@ use crate::pages::page_response;
 
 pub const DEMO_SIGN_IN_PATH: &str = "/local/demo-sign-in";
 /// The site's files (`web/portal/`), compiled in: path, body, content type.
-pub const FILES: [(&str, &str, &str); 18] = [
+pub const FILES: [(&str, &str, &str); 20] = [
     ("/", include_str!("../../web/portal/index.html"), HTML),
     (
         "/portal/app.js",
@@ -78,6 +78,16 @@ pub const FILES: [(&str, &str, &str); 18] = [
     (
         "/portal/signin.js",
         include_str!("../../web/portal/signin.js"),
+        JS,
+    ),
+    (
+        "/portal/ics.js",
+        include_str!("../../web/portal/ics.js"),
+        JS,
+    ),
+    (
+        "/portal/visit.js",
+        include_str!("../../web/portal/visit.js"),
         JS,
     ),
     (

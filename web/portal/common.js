@@ -251,3 +251,10 @@ export function statementTables(balance, visits) {
       el('tbody', {}, ...body), el('tfoot', {}, foot));
   });
 }
+
+// Opens an online visit's room (its own module, loaded when asked for).
+export function visitButton(id, label) {
+  const button = el('button', { type: 'button', textContent: label });
+  button.addEventListener('click', () => import('./visit.js').then(({ openVisit }) => openVisit(id)).catch((e) => fail('', e)));
+  return button;
+}

@@ -1,6 +1,5 @@
-// A booking's deposit, paid in the booked panel: one checkout per appointment, in the processor's
-// card form (a labelled test form locally). The visit is confirmed when the processor's webhook
-// says so: the page waits for the API, not the form.
+// A booking's deposit, paid in the processor's card form (a test form locally); the visit is
+// confirmed when the processor's webhook says so (the page waits for the API, not the form).
 import { $, api, confirmButton, describe, el, item, money, newKey, session, show, when } from './common.js';
 import { mountCardForm } from './stripe.js';
 
@@ -11,14 +10,17 @@ const LAPSED = 'The time held for this deposit has passed: the booking lapsed. P
 export function awaitingRow(appointment, open, reload) {
   const { amount } = appointment.deposit;
   const row = item(describe(appointment), `${when(appointment.start, appointment.timeZone)} · not confirmed yet: waiting for the deposit of ${money(amount.amount, amount.currency)}`);
-  const pay = el('button', { type: 'button', textContent: 'Pay the deposit' });
+  const visit = `${describe(appointment)}, ${when(appointment.start, appointment.timeZone)}`;
+  const pay = el('button', { type: 'button', textContent: 'Pay the deposit', ariaLabel: `Pay the deposit: ${visit}` });
   pay.addEventListener('click', open);
   const cancel = confirmButton('Cancel this booking', 'Yes, cancel it', 'Keep it', async () => {
     try {
       await api(`/v1/appointments/${encodeURIComponent(appointment.id)}/cancel`, { method: 'POST', key: newKey(), json: {} });
       show('booked', false);
+      $('book-status').textContent = '';
       await reload();
       $('appointments-status').textContent = 'Cancelled. Nothing was charged.';
+      $('upcoming-title').focus();
     } catch (error) {
       if (!error.signedOut) $('appointments-status').textContent = `Not cancelled: ${error.message}`;
     }
@@ -27,9 +29,22 @@ export function awaitingRow(appointment, open, reload) {
   return row;
 }
 
-// Opens the checkout of `appointment`'s deposit; `done` runs once the webhook decided.
-export async function openDeposit(appointment, done) {
+// The booked panel's deposit: what it is, until when the time is held, and its checkout; once
+// the webhook confirmed the visit, the panel says so and `reload` redraws her list.
+export async function openDeposit(appointment, reload, calendar) {
   if (!state.wired) $('deposit-form').addEventListener('submit', pay);
+  const { amount: due, dueBy } = appointment.deposit;
+  const row = el('dd', { textContent: `${money(due.amount, due.currency)}, to pay by ${when(dueBy, appointment.timeZone)}: the time is held for you until then, and the visit is confirmed once it is paid.` });
+  $('booked-details').append(el('dt', { textContent: 'Deposit' }), row);
+  const done = async (now) => {
+    await reload();
+    if (now?.status !== 'booked') return;
+    calendar(now);
+    $('booked-title').textContent = 'Booked';
+    row.textContent = `${money(due.amount, due.currency)}, paid: it counts toward the visit's charge.`;
+    $('book-status').textContent = 'Booked. It is now in your upcoming appointments.';
+    $('booked-title').focus();
+  };
   Object.assign(state, { wired: true, appointment, done });
   const processor = session.config?.payments?.processor;
   const status = $('deposit-status');
@@ -63,8 +78,8 @@ export async function openDeposit(appointment, done) {
   show('deposit-form', true);
 }
 
-// The payment as the webhook recorded it once the form accepted it: paid, or cancelled (lapsed).
-// (A decline is the form's own answer, and the same intent may be tried again.)
+// The payment once the webhook recorded it: paid, or cancelled (lapsed). A decline is the form's
+// own answer (the same intent may be tried again).
 async function settled(id) {
   for (let attempt = 0; attempt < 30; attempt += 1) {
     const payment = (await api('/v1/balance')).payments.find((p) => p.id === id);
@@ -93,7 +108,9 @@ async function pay(event) {
     else status.textContent = 'Deposit paid, but the time was no longer held for you: it will be refunded. Please choose a time again.';
     await state.done?.(now || null);
   } catch (error) {
-    if (!error.signedOut) status.textContent = `Not paid: ${error.message}`;
+    // Past its due time the checkout was cancelled at the processor: the booking lapsed.
+    const lapsed = Date.now() >= Date.parse(state.payment.dueBy);
+    if (!error.signedOut) status.textContent = lapsed ? LAPSED : `Not paid: ${error.message}`;
   } finally {
     $('deposit-submit').disabled = false;
   }

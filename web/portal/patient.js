@@ -2,9 +2,8 @@
 // (balance, paying, receipts), messages (feedback, notification choices) and the access log.
 import {
   $, api, cardWords, catalog, confirmButton, dateIn, dayLabel, describe, el, fail, fillProviders, fillServices, item,
-  list, minorDigits, money, newKey, session, show, startOfDayIn, statementTables, timeLabel, toMinor, when, zoneName,
+  list, minorDigits, money, newKey, session, show, startOfDayIn, statementTables, timeLabel, toMinor, visitButton, when, zoneName,
 } from './common.js';
-import { showAccessLog } from './proof.js';
 import { mountCardForm } from './stripe.js';
 
 // What the booking form is doing: a new appointment, or moving `moving` to another time; the
@@ -70,7 +69,8 @@ async function loadAppointments() {
   const waiting = upcoming.some((a) => a.status === 'awaiting_deposit') ? await import('./deposit.js') : null;
   list('upcoming', upcoming.map((a) => {
     if (a.status === 'awaiting_deposit') return waiting.awaitingRow(a, () => showBooked(a, false), loadAppointments);
-    const row = item(describe(a), when(a.start, a.timeZone));
+    const row = item(describe(a), `${when(a.start, a.timeZone)}${a.online ? ' · online, by video' : ''}`);
+    if (a.online) row.append(visitButton(a.id, 'Join the online visit'));
     row.append(changeControls(a, cutoffOf(a.providerId)));
     return row;
   }), 'No upcoming appointments.');
@@ -114,14 +114,16 @@ function changeControls(appointment, cutoffHours) {
   const cancelButton = (accepted) => {
     const key = newKey();
     const shown = accepted ? money(accepted.amount, accepted.currency) : null;
-    return confirmButton('Cancel this appointment', shown ? `Yes, cancel it and owe ${shown}` : 'Yes, cancel it', 'Keep it', async () => {
+    const fromDeposit = appointment.deposit?.state === 'paid' ? ' (taken from your deposit)' : '';
+    return confirmButton('Cancel this appointment', shown ? `Yes, cancel it and owe ${shown}${fromDeposit}` : 'Yes, cancel it', 'Keep it', async () => {
       try {
         const json = accepted ? { acceptFee: accepted } : {};
         const cancelled = await api(`/v1/appointments/${encodeURIComponent(appointment.id)}/cancel`, { method: 'POST', key, json });
         await loadAppointments();
         $('book-status').textContent = '';
         const charged = cancelled.fee ? ` A late cancellation fee of ${money(cancelled.fee.amount.amount, cancelled.fee.amount.currency)} is on your account (see Billing).` : '';
-        $('appointments-status').textContent = `Cancelled. It is now under past and cancelled appointments.${charged}`;
+        const back = cancelled.deposit?.refund ? ` ${money(cancelled.deposit.refund, cancelled.deposit.amount.currency)} of your deposit will be refunded to your card.` : '';
+        $('appointments-status').textContent = `Cancelled. It is now under past and cancelled appointments.${charged}${back}`;
       } catch (error) {
         if (error.signedOut) return;
         if (error.code === 'fee_applies' && error.fee) {
@@ -357,6 +359,9 @@ function choose(chosen) {
     ? `Move it to ${when(chosen.start, chosen.timeZone)}. ${rule}`
     : `${what}, ${when(chosen.start, chosen.timeZone)}${where ? `, at ${where}` : ''}${price ? `. Price: ${price}` : ''}. ${rule}`;
   $('confirm-submit').textContent = booking.moving ? 'Move to this time' : 'Book this time';
+  const mode = catalog.services.find((s) => s.id === chosen.service)?.visitMode;
+  show('visit-mode', !booking.moving && mode === 'either');
+  if (mode === 'online') $('confirm-text').append(' It is held online, by video.');
   show('reason-box', !booking.moving);
   show('confirm', true);
   $('confirm').scrollIntoView({ block: 'nearest' });
@@ -379,6 +384,7 @@ async function book(event) {
           providerId: chosen.provider, serviceId: chosen.service, start: chosen.start, ...(reason ? { reason } : {}),
           // The policy she was just shown: one changed since is refused, not silently agreed to.
           ...(chosen.policyVersion ? { acceptedPolicyVersion: chosen.policyVersion } : {}),
+          ...(!$('visit-mode').hidden ? { online: new FormData($('confirm')).get('visit-mode') === 'online' } : {}),
         },
       });
     }
@@ -432,42 +438,14 @@ async function book(event) {
       : 'Booked. It is now in your upcoming appointments.';
 }
 
-// RFC 5545 text: escaped, and folded at 75 octets.
-function icsText(value) {
-  return String(value).replace(/[\\;,]/g, (c) => `\\${c}`).replace(/\r?\n/g, '\\n');
-}
-function icsFold(line) {
-  const bytes = new TextEncoder().encode(line);
-  if (bytes.length <= 75) return line;
-  const out = [];
-  let current = '';
-  for (const ch of line) {
-    if (new TextEncoder().encode(current + ch).length > (out.length ? 74 : 75)) { out.push(current); current = ''; }
-    current += ch;
-  }
-  out.push(current);
-  return out.join('\r\n ');
-}
-const icsTime = (instant) => new Date(instant).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
-
-// The appointment as a calendar file: what, when, where, nothing about why.
-export function appointmentIcs(appointment, now = Date.now()) {
-  const practice = catalog.practice || {};
-  const contact = practice.contact || {};
-  const call = contact.phone ? ` or call ${contact.phone}` : '';
-  const lines = [
-    'BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//Practica//Patient portal//EN', 'CALSCALE:GREGORIAN', 'METHOD:PUBLISH',
-    'BEGIN:VEVENT',
-    `UID:${appointment.id}@practica`,
-    `DTSTAMP:${icsTime(now)}`,
-    `DTSTART:${icsTime(appointment.start)}`,
-    `DTEND:${icsTime(appointment.end)}`,
-    `SUMMARY:${icsText(`${describe(appointment)}${practice.name ? ` (${practice.name})` : ''}`)}`,
-    ...(contact.address ? [`LOCATION:${icsText(contact.address)}`] : []),
-    `DESCRIPTION:${icsText(`To move or cancel, sign in to the patient portal${call}.`)}`,
-    'END:VEVENT', 'END:VCALENDAR',
-  ];
-  return `${lines.map(icsFold).join('\r\n')}\r\n`;
+export function calendarFile(appointment) {
+  import('./ics.js').then(({ appointmentIcs }) => {
+    const link = $('add-to-calendar');
+    if (link.href.startsWith('blob:')) URL.revokeObjectURL(link.href);
+    link.href = URL.createObjectURL(new Blob([appointmentIcs(appointment)], { type: 'text/calendar' }));
+    link.download = 'appointment.ics';
+    show('add-to-calendar', true);
+  }).catch((error) => fail('', error));
 }
 
 // What was booked, said in full where the patient is looking (on a phone too), with a calendar file.
@@ -487,6 +465,7 @@ function showBooked(appointment, moved) {
     rule = `You can move it online until ${when(new Date(deadline).toISOString(), zone)}, and cancel it online up to its start.`;
   }
   const awaiting = appointment.status === 'awaiting_deposit';
+  if (awaiting) rule = 'Pay the deposit to confirm it; until then you can cancel it online, at no cost.';
   $('booked-title').textContent = awaiting ? 'Almost booked: pay the deposit' : moved ? 'Moved: your new time' : 'Booked';
   const details = [
     ['What', describe(appointment)],
@@ -496,29 +475,14 @@ function showBooked(appointment, moved) {
     ['Changes', contact.phone && !rule.includes(contact.phone) ? `${rule} The practice's phone: ${contact.phone}.` : rule],
     ...(terms ? [['Cancellation policy', terms.words.join(' ')]] : []),
   ];
-  if (awaiting) {
-    const { amount, dueBy } = appointment.deposit;
-    details.push(['Deposit', `${money(amount.amount, amount.currency)}, to pay by ${when(dueBy, zone)}: the time is held for you until then, and the visit is confirmed once it is paid.`]);
-  }
   $('booked-details').replaceChildren(...details.flatMap(([term, text]) => [el('dt', { textContent: term }), el('dd', { textContent: text })]));
   show('deposit-form', false);
   $('deposit-status').textContent = '';
-  show('add-to-calendar', !awaiting);
+  show('add-to-calendar', false);
   // Its checkout, its own module (loaded only when a deposit is asked for).
-  if (awaiting) {
-    import('./deposit.js').then(({ openDeposit }) => openDeposit(appointment, async (now) => {
-      await loadAppointments();
-      if (now?.status === 'booked') {
-        $('booked-title').textContent = 'Booked';
-        show('add-to-calendar', true);
-        $('book-status').textContent = 'Booked. It is now in your upcoming appointments.';
-      }
-    })).catch((error) => fail('', error));
-  }
-  const link = $('add-to-calendar');
-  if (link.href.startsWith('blob:')) URL.revokeObjectURL(link.href);
-  link.href = URL.createObjectURL(new Blob([appointmentIcs(appointment)], { type: 'text/calendar' }));
-  link.download = 'appointment.ics';
+  if (awaiting) import('./deposit.js').then(({ openDeposit }) => openDeposit(appointment, loadAppointments, calendarFile)).catch((error) => fail('', error));
+  // The calendar file (its own module), once the visit is confirmed.
+  if (!awaiting) calendarFile(appointment);
   show('booked', true);
   // Forms the practice asks for before the visit (minimum necessary: no form's name here).
   api('/v1/forms').then(({ due = [] }) => {
@@ -687,8 +651,10 @@ function allocate(balance) {
     }));
   const paid = balance.payments.filter((p) => p.status === 'succeeded').sort((a, b) => Date.parse(a.createdAt) - Date.parse(b.createdAt));
   for (const p of paid) {
-    let left = p.amount.amount;
-    const targets = open.filter((o) => o.charge.currency === p.amount.currency && (!p.chargeIds.length || p.chargeIds.includes(o.charge.id)));
+    let left = p.amount.amount - (p.refunded || 0);
+    // A deposit goes to its own visit's charges first.
+    const targets = open.filter((o) => o.charge.currency === p.amount.currency && (!p.chargeIds.length || p.chargeIds.includes(o.charge.id)))
+      .sort((a, b) => (b.charge.appointmentId === p.depositFor) - (a.charge.appointmentId === p.depositFor));
     const parts = [];
     for (const target of targets) {
       const take = Math.min(left, target.left);
@@ -886,12 +852,18 @@ export function wirePatient() {
   $('confirm').addEventListener('submit', book);
   $('prev-month').addEventListener('click', () => turnMonth(-1).catch((e) => fail('', e)));
   $('next-month').addEventListener('click', () => turnMonth(1).catch((e) => fail('', e)));
-  $('booked-done').addEventListener('click', () => { show('booked', false); $('upcoming-title').scrollIntoView(); });
+  $('booked-done').addEventListener('click', () => { show('booked', false); $('book-status').textContent = ''; $('upcoming-title').scrollIntoView(); });
   $('confirm-cancel').addEventListener('click', () => { show('confirm', false); booking.chosen = null; });
   $('stop-moving').addEventListener('click', () => { setMoving(null); show('confirm', false); $('slots').replaceChildren(); $('book-status').textContent = ''; show('month', false); });
   $('join-waitlist').addEventListener('submit', joinWaitlist);
-  $('show-access').addEventListener('click', () => showAccessLog().catch((error) => fail('', error)));
-  $('access-older').addEventListener('click', () => showAccessLog(true).catch((error) => fail('', error)));
+  // The access log and its proofs: their own module, loaded when she asks (the page says it is
+  // loading at once).
+  const accessLog = (older) => {
+    $('access-status').textContent = 'Loading…';
+    import('./proof.js').then(({ showAccessLog }) => showAccessLog(older)).catch((error) => fail('', error));
+  };
+  $('show-access').addEventListener('click', () => accessLog(false));
+  $('access-older').addEventListener('click', () => accessLog(true));
   $('pay-choose').addEventListener('submit', startPayment);
   $('pay-part').addEventListener('input', payLabel);
   $('print-statement').addEventListener('click', () => printStatement().catch((error) => fail('', error)));

@@ -2,7 +2,7 @@
 // name, phone or date of birth, a patient's page (appointments, balance, a charge, a booking), feedback triage, and (administrators) the reports.
 import {
   $, api, catalog, confirmButton, conflictRows, dateIn, dayLabel, describe, el, statementTables, fillProviders, fillServices, item, list, money, newKey, toMinor,
-  session, show, startOfDayIn, timeLabel, wallIn, when,
+  session, show, startOfDayIn, timeLabel, visitButton, wallIn, when,
 } from './common.js';
 
 export function resetStaff() {
@@ -80,7 +80,8 @@ function appointmentRow(a) {
   const time = `${timeLabel(a.start, session.zone)}–${timeLabel(a.end, session.zone)}`;
   const what = [catalog.serviceName.get(a.serviceId) || 'Appointment'];
   if (!$('calendar-provider').value) what.push(catalog.providerName.get(a.providerId));
-  const row = item(`${time} · ${who}`, `${what.join(' with ')} · ${STATE_LABEL[a.status] || a.status}`);
+  const paid = a.deposit?.state === 'paid' ? ' · deposit paid' : '';
+  const row = item(`${time} · ${who}`, `${what.join(' with ')} · ${STATE_LABEL[a.status] || a.status}${paid}${a.online ? ' · online' : ''}`);
   row.classList.add(`state-${a.status}`);
   const now = Date.now();
   const start = Date.parse(a.start);
@@ -117,6 +118,7 @@ function appointmentRow(a) {
   if (a.status === 'arrived' && now >= start) record('Completed', 'completed');
   if (a.status === 'booked' && now < start) actions.append(moveForm(a, who, time), cancelForm(a, who, time));
   if (a.status === 'awaiting_deposit') actions.append(cancelForm(a, who, time));
+  if (a.online && ['booked', 'arrived'].includes(a.status)) actions.append(visitButton(a.id, 'Open the visit room'));
   actions.append(detailsButton(a, who, time));
   row.append(actions);
   return row;
@@ -246,7 +248,7 @@ function cancelForm(a, who, time) {
   const byPractice = el('input', { type: 'checkbox' });
   const terms = a.cancellationTerms;
   if (a.deposit?.state === 'paid') {
-    confirm.append(el('p', { className: 'muted', textContent: `She paid a deposit of ${money(a.deposit.amount.amount, a.deposit.amount.currency)}: it is refunded, less any fee the cancellation charges.` }));
+    confirm.append(el('p', { className: 'muted', textContent: `The patient paid a deposit of ${money(a.deposit.amount.amount, a.deposit.amount.currency)}: it is refunded, less any fee the cancellation charges.` }));
   }
   if (terms?.lateCancellationFee && a.status === 'booked') {
     // Inside the window the fee is said before the click.

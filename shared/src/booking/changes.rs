@@ -28,7 +28,7 @@ use crate::unit_of_work::refused;
 use crate::unit_of_work::{Actor, Audit, Idempotency, Reply, Write, commit};
 use domain::access::Caller;
 use domain::booking::*;
-use domain::fees::{Deposit, DepositState, FeeKind};
+use domain::fees::FeeKind;
 use domain::ids::AppointmentId;
 use domain::notify::{Kind as MessageKind, Message, appointment_messages};
 use domain::refusals::BookingError;
@@ -362,14 +362,8 @@ pub(crate) async fn cancel_ops(
         status: Status::Cancelled,
         version: appt.version + 1,
         by_practice: why.by_practice,
-        // Never paid: the sweep cancels its intent now (a payment that lands anyway is refunded).
-        deposit: match appt.deposit {
-            Some(d) if awaiting => Some(Deposit {
-                state: DepositState::Lapsed,
-                ..d
-            }),
-            other => other,
-        },
+        // Never paid: the sweep cancels its intent now (a payment that lands anyway is refunded);
+        // the deposit stays as it was asked (a cancellation, not a lapse).
         ..appt.clone()
     };
     // A visit waiting for its deposit holds its units only until the deposit is due: past it,

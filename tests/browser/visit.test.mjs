@@ -1,0 +1,146 @@
+// An online visit in headless chromium with fake camera and microphone, on a server whose clock
+// scripts/browser-tests starts at fixed instants:
+//   node visit.test.mjs book URL         (Monday 23 Nov 2026, 10:00 New York)
+//   node visit.test.mjs visit URL SHOTS  (Tuesday 24 Nov, 09:55)
+// Monday: Jane books Tuesday's 10:00 follow-up with Dr. Rivera online (the service may be either),
+// finds "Join the online visit" on it, and the room says when it opens; joining early is refused.
+// Tuesday: Jane checks her camera and joins the waiting room; Dr. Rivera opens the room from her
+// calendar, sees her waiting and lets her in; both pages connect directly, show the same safety
+// code and each other's (fake) video (another patient's refusal is tested through the API, in
+// tests/visits.rs). axe on each state.
+import assert from 'node:assert/strict';
+import { chromium } from 'playwright-core';
+import { axe, client } from './lib.mjs';
+
+const [step, base, shots] = process.argv.slice(2);
+const MONDAY = '2026-11-23T10:00:00-05:00';
+const TUESDAY = '2026-11-24T09:55:00-05:00';
+const START = '2026-11-24T10:00:00-05:00';
+const api = client(base);
+const signIn = async (user) => (await api('/local/demo-sign-in', { method: 'POST', body: { user } })).token;
+const nav = (page, name) => page.getByRole('navigation').getByRole('button', { name, exact: true }).click();
+
+// Debian's chromium with a fake camera and microphone that need no permission prompt.
+const launch = () => chromium.launch({
+  executablePath: process.env.PRACTICA_CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'],
+});
+
+async function open(browser, now, width = 1280, height = 900) {
+  const context = await browser.newContext({ viewport: { width, height }, timezoneId: 'America/New_York', locale: 'en-US' });
+  await context.clock.setFixedTime(new Date(now));
+  const page = await context.newPage();
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
+  await page.goto(base);
+  return { context, page, problems };
+}
+
+async function asPatient(page) {
+  await page.getByRole('button', { name: 'Sign in as a patient' }).click();
+  await page.getByRole('button', { name: 'Jane Demo-Patient' }).click();
+  await page.locator('#appointments:not([hidden])').waitFor();
+}
+
+async function book() {
+  const browser = await launch();
+  try {
+    const { context, page, problems } = await open(browser, MONDAY);
+    await asPatient(page);
+    const token = await signIn('patient-jane');
+    const { providers } = await api('/v1/providers', { token });
+    const { services } = await api('/v1/services', { token });
+    const rivera = providers.find((p) => p.name === 'Dr. Ana Rivera');
+    const followUp = services.find((s) => s.name === 'Follow-up session');
+    assert.equal(followUp.visitMode, 'either');
+    await page.locator('#provider').selectOption({ label: rivera.name });
+    await page.locator('#service').selectOption(followUp.id);
+    await page.getByRole('button', { name: 'Show free times' }).click();
+    await page.getByRole('button', { name: /^Tuesday, November 24: / }).click();
+    await page.locator(`#slots button[data-start="${START}"]`).click();
+    // A service held either way: she chooses before the click that books.
+    await page.getByLabel('Online, by video').check();
+    await axe(page, 'choosing an online visit');
+    await page.getByRole('button', { name: 'Book this time' }).click();
+    await page.locator('#booked').waitFor();
+    const visit = page.locator('#upcoming li').filter({ hasText: /Tuesday, November 24.*10:00\sAM.* · online, by video/ });
+    await visit.getByRole('button', { name: 'Join the online visit' }).click();
+    await page.locator('#visit-status', { hasText: /^The room opens at Tuesday, November 24.*9:45\sAM/ }).waitFor();
+    await axe(page, 'the visit room, not open yet');
+    // Joining before the window is refused, with nothing recorded.
+    const jane = await signIn('patient-jane');
+    const { appointments } = await api('/v1/appointments', { token: jane });
+    const online = appointments.find((a) => a.online);
+    const early = await fetch(`${base}/v1/appointments/${online.id}/visit/join`, {
+      method: 'POST', headers: { Authorization: `Bearer ${jane}`, 'Content-Type': 'application/json', 'Idempotency-Key': 'early-join' }, body: '{}',
+    });
+    assert.equal(early.status, 409);
+    assert.equal((await early.json()).code, 'visit_not_open');
+    assert.deepEqual(problems, [], 'console errors');
+    await context.close();
+  } finally {
+    await browser.close();
+  }
+  console.log('visit (Monday): a follow-up booked online, the room shut until 15 minutes before: ok');
+}
+
+// Frames the page's remote video has decoded so far.
+const frames = (page) => page.evaluate(() => document.getElementById('visit-other').getVideoPlaybackQuality().totalVideoFrames);
+
+async function visit() {
+  const browser = await launch();
+  try {
+    const patient = await open(browser, TUESDAY);
+    const provider = await open(browser, TUESDAY);
+    const { page: jane } = patient;
+    const { page: rivera } = provider;
+    // Jane: the camera check, then the waiting room.
+    await asPatient(jane);
+    await jane.locator('#upcoming li', { hasText: 'online, by video' }).getByRole('button', { name: 'Join the online visit' }).click();
+    await jane.getByRole('button', { name: 'Join the waiting room' }).waitFor();
+    await jane.locator('#visit-devices:not([hidden])').waitFor();
+    assert.ok((await jane.locator('#visit-cameras option').count()) >= 1, 'a camera to choose');
+    await axe(jane, 'the camera check');
+    await jane.getByRole('button', { name: 'Join the waiting room' }).click();
+    await jane.locator('#visit-status', { hasText: 'In the waiting room: your provider will let you in.' }).waitFor();
+    // Dr. Rivera opens the room from her calendar, sees her waiting and lets her in.
+    await rivera.getByRole('button', { name: 'Staff sign-in' }).click();
+    await rivera.getByRole('button', { name: 'Dr. Ana Rivera' }).click();
+    await rivera.locator('#calendar-page:not([hidden])').waitFor();
+    await rivera.getByRole('button', { name: 'Show the day' }).click();
+    const row = rivera.locator('#calendar li').filter({ hasText: 'Jane Demo-Patient' }).filter({ hasText: 'Follow-up session' });
+    await row.getByRole('button', { name: 'Open the visit room' }).click();
+    await rivera.locator('#visit-status', { hasText: 'The patient is waiting.' }).waitFor();
+    await axe(rivera, 'the patient waiting (provider)');
+    await rivera.getByRole('button', { name: 'Let the patient in' }).click();
+    // Both connected, directly, with the same safety code, each seeing the other's video.
+    for (const page of [jane, rivera]) {
+      await page.locator('#visit-connection', { hasText: 'Connected' }).waitFor({ timeout: 20000 });
+      await page.locator('#visit-code', { hasText: /^\d{4} \d{4}$/ }).waitFor();
+    }
+    const codes = await Promise.all([jane, rivera].map((p) => p.locator('#visit-code').innerText()));
+    assert.equal(codes[0], codes[1], 'the same safety code on both sides');
+    for (const page of [jane, rivera]) {
+      assert.equal(await page.locator('#visit-path').innerText(), 'Direct between your browsers');
+      const before = await frames(page);
+      await page.waitForTimeout(1500);
+      assert.ok((await frames(page)) > before, 'video frames keep arriving');
+    }
+    await axe(jane, 'the visit, connected (patient)');
+    await axe(rivera, 'the visit, connected (provider)');
+    if (shots) await jane.screenshot({ path: `${shots}/portal-visit-desktop.png`, fullPage: true });
+    // Leaving ends it on her side.
+    await jane.getByRole('button', { name: 'Leave the visit' }).click();
+    await jane.locator('#visit-status', { hasText: 'You left the visit.' }).waitFor();
+    for (const { problems } of [patient, provider]) assert.deepEqual(problems, [], 'console errors');
+    await patient.context.close();
+    await provider.context.close();
+  } finally {
+    await browser.close();
+  }
+  console.log('visit (Tuesday): the waiting room, admitted, connected directly with the same safety code both ways, video flowing, left: ok');
+}
+
+await ({ book, visit }[step] || visit)();
