@@ -53,7 +53,7 @@ print(json.dumps({'name': str(cal.get('X-WR-CALNAME')), 'events': out}))
     Some(v["events"].as_array().unwrap().clone())
 }
 
-async fn fetch(
+pub(crate) async fn fetch(
     stack: &Stack,
     path: &str,
     etag: Option<&str>,
@@ -76,7 +76,7 @@ async fn fetch(
     (status, headers, String::from_utf8(bytes.to_vec()).unwrap())
 }
 
-fn path_of(url: &str) -> String {
+pub(crate) fn path_of(url: &str) -> String {
     url[url.find("/v1/feeds/").expect("a feed path")..].to_owned()
 }
 

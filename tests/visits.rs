@@ -139,6 +139,29 @@ async fn journey(stack: Option<Stack>) {
     let (_, back) = stack.get(&jane, &room).await;
     assert_eq!(back["signaling"]["role"], "viewer", "{back}");
 
+    // Her provider's calendar feed says the visit is online (and where: not the practice).
+    let (status, feed) = stack
+        .post(
+            &rivera,
+            "feed",
+            "/v1/calendar-feeds",
+            json!({"providerId": demo.providers[0]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{feed}");
+    let link = crate::feeds::path_of(feed["url"].as_str().unwrap());
+    let (status, _, text) = crate::feeds::fetch(&stack, &link, None).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let unfolded = text.replace("\r\n ", "");
+    assert!(
+        unfolded.contains("SUMMARY:Appointment: Follow-up session (online)"),
+        "{unfolded}"
+    );
+    assert!(
+        unfolded.contains("LOCATION:Online (video visit\\, from the practice's console)"),
+        "{unfolded}"
+    );
+
     // 11:01, past the end and its half hour: shut again.
     stack.advance_to("2026-11-24T11:01:00-05:00");
     let (_, closed) = stack.get(&jane, &room).await;

@@ -352,6 +352,9 @@ pub async fn serve_feed(
                 .get(&a.service)
                 .map_or("Appointment", String::as_str);
             let mut summary = format!("Appointment: {service}");
+            if a.online {
+                summary.push_str(" (online)");
+            }
             if feed.provider.is_none() {
                 summary.push_str(&format!(" with {}", p.name));
             }
@@ -365,7 +368,12 @@ pub async fn serve_feed(
                 start: a.start,
                 end: a.end,
                 summary,
-                location: location.clone(),
+                // An online visit happens in its room, not at the practice.
+                location: if a.online {
+                    Some("Online (video visit, from the practice's console)".to_owned())
+                } else {
+                    location.clone()
+                },
                 url: Some(format!("{base}/#calendar")),
                 description: None,
                 cancelled: a.status == Status::Cancelled,
