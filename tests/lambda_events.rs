@@ -120,7 +120,7 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
         // Held in person: no visit room (each route and its body through the conversion).
         ("getVisitRoom", &jane, StatusCode::CONFLICT),
         ("joinVisit", &jane, StatusCode::CONFLICT),
-        ("admitToVisit", &staff, StatusCode::CONFLICT),
+        ("admitToVisit", &jane, StatusCode::CONFLICT),
         ("leaveVisit", &jane, StatusCode::CONFLICT),
         ("createSeries", &staff, StatusCode::CREATED),
         ("listSeries", &staff, StatusCode::OK),

@@ -1,7 +1,8 @@
 //! Online visits' rooms through the booking router: a follow-up booked online (a service that
 //! may be either), an in-person service refused online; the room shut before its window (and
 //! after), open from 15 minutes before the start; only the visit's patient and its provider's side
-//! enter (another patient, another provider: 403, audited naming the patient); the patient waits,
+//! enter (another patient, another provider, staff for a provider with a login: 403, audited
+//! naming the patient); each side's page registers its certificate; the patient waits,
 //! the provider admits (a patient cannot, nobody waiting cannot be), each given a signaling address
 //! of their own only when the room lets them in; leaving keeps the admission for a rejoin. On the
 //! embedded store and DynamoDB Local.
@@ -106,11 +107,57 @@ async fn journey(stack: Option<Stack>) {
     );
 
     // She waits; she cannot admit herself; the provider admits her.
-    let (status, joined) = stack.post(&jane, "j-1", &step("join"), json!({})).await;
+    // Her page registers its certificate when she joins (a malformed one is refused); the
+    // provider's page registers its own when it enters; each side is told the other's.
+    let hers = format!("sha-256 {}", ["AB"; 32].join(":"));
+    let theirs = format!("sha-256 {}", ["CD"; 32].join(":"));
+    let sha1 = format!("sha-1 {}", ["AB"; 20].join(":"));
+    for bad in ["sha-256 AB:CD", "md5 AB", "AB:CD", sha1.as_str()] {
+        let (status, refused) = stack
+            .post(&jane, "j-bad", &step("join"), json!({"certificate": bad}))
+            .await;
+        assert_eq!(
+            (status, refused["code"].as_str()),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("invalid_certificate")
+            ),
+            "{bad}: {refused}"
+        );
+    }
+    let (status, joined) = stack
+        .post(&jane, "j-1", &step("join"), json!({"certificate": hers}))
+        .await;
     assert_eq!(status, StatusCode::OK, "{joined}");
     assert_eq!(joined["patient"], "waiting", "{joined}");
+    assert_eq!(joined["certificate"], hers.as_str(), "{joined}");
     assert_eq!(joined["signaling"], Value::Null, "{joined}");
-    let (status, again) = stack.post(&jane, "j-1", &step("join"), json!({})).await;
+    let (status, entered) = stack
+        .post(
+            &rivera,
+            "h-1",
+            &step("join"),
+            json!({"certificate": theirs}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{entered}");
+    assert_eq!(entered["peerCertificate"], hers.as_str(), "{entered}");
+    let (status, refused) = stack
+        .post(
+            &rivera,
+            "a-x",
+            &step("admit"),
+            json!({"certificate": theirs}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "only joining names one: {refused}"
+    );
+    let (status, again) = stack
+        .post(&jane, "j-1", &step("join"), json!({"certificate": hers}))
+        .await;
     assert_eq!(
         (status, &again),
         (StatusCode::OK, &joined),
@@ -125,13 +172,14 @@ async fn journey(stack: Option<Stack>) {
     assert_eq!(admitted["patient"], "admitted", "{admitted}");
     let (_, inside) = stack.get(&jane, &room).await;
     assert_eq!(inside["signaling"]["role"], "viewer", "{inside}");
+    assert_eq!(inside["peerCertificate"], theirs.as_str(), "{inside}");
     assert_ne!(
         inside["signaling"]["url"], host["signaling"]["url"],
         "an address per participant"
     );
-    // Staff may enter as the provider's side too.
-    let (_, desk) = stack.get(&staff, &room).await;
-    assert_eq!(desk["role"], "host", "{desk}");
+    // The provider's side is the provider herself (she has a login): staff do not enter.
+    let (status, desk) = stack.get(&staff, &room).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{desk}");
 
     // She leaves and may come back while the room is open, without a new admission.
     let (status, _) = stack.post(&jane, "l-1", &step("leave"), json!({})).await;
@@ -197,7 +245,7 @@ async fn journey(stack: Option<Stack>) {
                 .iter()
                 .filter(|i| !is_denial(i))
                 .count(),
-            1
+            2
         );
         assert_eq!(
             audits(&items, "visit.admit")

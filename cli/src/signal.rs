@@ -7,27 +7,42 @@
 //! and candidates only: media goes between the browsers.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use domain::clock::Clock;
 use serde::Deserialize;
-use shared::adapters::local_signaling::{Admitted, LocalSignaling, SIGNAL_PATH};
+use shared::adapters::local_signaling::{Address, Admitted, LocalSignaling, SIGNAL_PATH};
 use shared::signaling::SignalRole;
 use tokio::sync::mpsc;
 
-/// The largest message a participant may send (a session description is a few kilobytes).
+/// The largest message (or frame) a participant may send (a session description is a few
+/// kilobytes).
 const MAX_MESSAGE: usize = 64 * 1024;
+/// Messages queued for a participant who reads slowly; beyond, the connection is dropped.
+const QUEUE: usize = 64;
+/// Viewers one channel takes at once (the patient, on one device and another).
+const MAX_VIEWERS: usize = 2;
+/// Channels the relay carries at once (a practice's visits at one time, with room to spare).
+const MAX_CHANNELS: usize = 500;
+
+/// One connection: who, which (a reconnect of the same participant is another), and its queue.
+struct Peer {
+    client: String,
+    connection: u64,
+    tx: mpsc::Sender<String>,
+}
 
 #[derive(Default)]
 struct Channel {
-    master: Option<(String, mpsc::UnboundedSender<String>)>,
-    viewers: HashMap<String, mpsc::UnboundedSender<String>>,
+    master: Option<Peer>,
+    viewers: Vec<Peer>,
 }
 
 #[derive(Clone)]
@@ -35,15 +50,7 @@ struct Relay {
     signaling: Arc<LocalSignaling>,
     clock: Arc<dyn Clock>,
     channels: Arc<Mutex<HashMap<String, Channel>>>,
-}
-
-#[derive(Deserialize)]
-struct Address {
-    channel: String,
-    role: String,
-    client: String,
-    expires: i64,
-    signature: String,
+    connections: Arc<AtomicU64>,
 }
 
 /// What a participant sends, as Kinesis Video Streams' signaling takes it.
@@ -63,87 +70,118 @@ pub fn routes(signaling: Arc<LocalSignaling>, clock: Arc<dyn Clock>) -> Router {
             signaling,
             clock,
             channels: Arc::default(),
+            connections: Arc::default(),
         })
 }
 
 async fn connect(
     State(relay): State<Relay>,
     Query(address): Query<Address>,
+    headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    // The portal's own pages only (the local-only guard has checked the host).
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
+    if origin.is_some_and(|o| Some(o.split("://").nth(1).unwrap_or_default()) != host) {
+        return StatusCode::FORBIDDEN.into_response();
+    }
     let now = relay.clock.now().as_second();
-    let Some(admitted) = relay.signaling.verify(
-        &address.channel,
-        &address.role,
-        &address.client,
-        address.expires,
-        &address.signature,
-        now,
-    ) else {
+    let Some(admitted) = relay.signaling.verify(&address, now) else {
         return StatusCode::FORBIDDEN.into_response();
     };
     upgrade
         .max_message_size(MAX_MESSAGE)
+        .max_frame_size(MAX_MESSAGE)
         .on_upgrade(move |socket| relay.serve(socket, admitted))
 }
 
 impl Relay {
-    async fn serve(self, socket: WebSocket, who: Admitted) {
-        let channel = who.channel.to_string();
-        let (tx, mut rx) = mpsc::unbounded_channel::<String>();
-        {
-            let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
-            let room = channels.entry(channel.clone()).or_default();
-            match who.role {
-                // A master that reconnects replaces its earlier connection.
-                SignalRole::Master => room.master = Some((who.client.clone(), tx)),
-                SignalRole::Viewer => {
-                    room.viewers.insert(who.client.clone(), tx);
-                }
-            }
-        }
-        let (mut sink, mut stream) = futures_util::StreamExt::split(socket);
-        let forward = tokio::spawn(async move {
-            while let Some(text) = rx.recv().await {
-                if futures_util::SinkExt::send(&mut sink, Message::Text(text.into()))
-                    .await
-                    .is_err()
-                {
-                    break;
-                }
-            }
-        });
-        while let Some(Ok(message)) = futures_util::StreamExt::next(&mut stream).await {
-            let Message::Text(text) = message else {
-                if matches!(message, Message::Close(_)) {
-                    break;
-                }
-                continue;
-            };
-            self.route(&channel, &who, text.as_str());
-        }
-        forward.abort();
+    /// Registers the connection on its channel (a participant connecting again replaces her
+    /// earlier connection); none when the relay or the channel is full.
+    fn join(&self, who: &Admitted, connection: u64, tx: mpsc::Sender<String>) -> bool {
         let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(room) = channels.get_mut(&channel) {
-            match who.role {
-                SignalRole::Master => {
-                    if room.master.as_ref().is_some_and(|(c, _)| *c == who.client) {
-                        room.master = None;
-                    }
+        let key = who.channel.to_string();
+        if !channels.contains_key(&key) && channels.len() >= MAX_CHANNELS {
+            return false;
+        }
+        let room = channels.entry(key).or_default();
+        let peer = Peer {
+            client: who.client.clone(),
+            connection,
+            tx,
+        };
+        match who.role {
+            SignalRole::Master => room.master = Some(peer),
+            SignalRole::Viewer => {
+                room.viewers.retain(|v| v.client != who.client);
+                if room.viewers.len() >= MAX_VIEWERS {
+                    return false;
                 }
-                SignalRole::Viewer => {
-                    room.viewers.remove(&who.client);
-                }
+                room.viewers.push(peer);
             }
+        }
+        true
+    }
+
+    /// Removes this connection (not a newer one of the same participant).
+    fn part(&self, who: &Admitted, connection: u64) {
+        let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
+        let key = who.channel.to_string();
+        if let Some(room) = channels.get_mut(&key) {
+            if room
+                .master
+                .as_ref()
+                .is_some_and(|m| m.connection == connection)
+            {
+                room.master = None;
+            }
+            room.viewers.retain(|v| v.connection != connection);
             if room.master.is_none() && room.viewers.is_empty() {
-                channels.remove(&channel);
+                channels.remove(&key);
             }
         }
     }
 
+    async fn serve(self, socket: WebSocket, who: Admitted) {
+        let connection = self.connections.fetch_add(1, Ordering::Relaxed);
+        let (tx, mut rx) = mpsc::channel::<String>(QUEUE);
+        if !self.join(&who, connection, tx) {
+            return;
+        }
+        let channel = who.channel.to_string();
+        // The connection ends with the room (whatever the page does).
+        let left = (who.until - self.clock.now().as_second()).max(0);
+        let closing = tokio::time::sleep(std::time::Duration::from_secs(left.unsigned_abs()));
+        tokio::pin!(closing);
+        let (mut sink, mut stream) = futures_util::StreamExt::split(socket);
+        loop {
+            tokio::select! {
+                () = &mut closing => break,
+                out = rx.recv() => {
+                    let Some(text) = out else { break };
+                    if futures_util::SinkExt::send(&mut sink, Message::Text(text.into())).await.is_err() {
+                        break;
+                    }
+                }
+                incoming = futures_util::StreamExt::next(&mut stream) => {
+                    match incoming {
+                        Some(Ok(Message::Text(text))) => self.route(&channel, &who, connection, text.as_str()),
+                        Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+                        Some(Ok(_)) => {}
+                    }
+                }
+            }
+        }
+        let _ = futures_util::SinkExt::close(&mut sink).await;
+        self.part(&who, connection);
+    }
+
     /// Relays one message: a viewer's to the master, the master's to the viewer it names; one
-    /// that is not a signaling message, or names nobody connected, is dropped (as Kinesis does).
-    fn route(&self, channel: &str, from: &Admitted, text: &str) {
+    /// that is not a signaling message, names nobody connected, or finds the reader's queue full
+    /// (she is not reading) is dropped (as Kinesis does), and so is one from a connection the
+    /// same participant has since replaced.
+    fn route(&self, channel: &str, from: &Admitted, connection: u64, text: &str) {
         let Ok(sent) = serde_json::from_str::<Sent>(text) else {
             return;
         };
@@ -163,15 +201,25 @@ impl Relay {
         let Some(room) = channels.get(channel) else {
             return;
         };
+        let current = match from.role {
+            SignalRole::Master => room
+                .master
+                .as_ref()
+                .is_some_and(|m| m.connection == connection),
+            SignalRole::Viewer => room.viewers.iter().any(|v| v.connection == connection),
+        };
+        if !current {
+            return;
+        }
         let to = match from.role {
-            SignalRole::Viewer => room.master.as_ref().map(|(_, tx)| tx),
+            SignalRole::Viewer => room.master.as_ref(),
             SignalRole::Master => sent
                 .recipient_client_id
                 .as_ref()
-                .and_then(|id| room.viewers.get(id)),
+                .and_then(|id| room.viewers.iter().find(|v| &v.client == id)),
         };
-        if let Some(tx) = to {
-            let _ = tx.send(delivered);
+        if let Some(peer) = to {
+            let _ = peer.tx.try_send(delivered);
         }
     }
 }

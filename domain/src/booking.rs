@@ -360,7 +360,31 @@ impl Appointment {
 pub struct Visit {
     pub waiting_since: Option<i64>,
     pub admitted_at: Option<i64>,
+    /// Each side's DTLS certificate fingerprint (`sha-256 AB:CD:...`), as its page registered it
+    /// when joining: the other side checks the connection it gets is to that certificate, and
+    /// both derive the safety code from the two.
+    pub patient_certificate: Option<String>,
+    pub host_certificate: Option<String>,
     pub version: i64,
+}
+
+/// Whether `text` is a certificate fingerprint as WebRTC writes one: a hash's name and its bytes
+/// in hex pairs (`sha-256 AB:CD:...`).
+pub fn certificate_fingerprint_ok(text: &str) -> bool {
+    let Some((algorithm, value)) = text.split_once(' ') else {
+        return false;
+    };
+    let bytes = match algorithm {
+        "sha-256" => 32,
+        "sha-384" => 48,
+        "sha-512" => 64,
+        _ => return false,
+    };
+    let pairs: Vec<&str> = value.split(':').collect();
+    pairs.len() == bytes
+        && pairs
+            .iter()
+            .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 impl Visit {

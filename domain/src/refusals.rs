@@ -58,6 +58,10 @@ pub enum BookingError {
     VisitNotOpen,
     #[error("No one is waiting to be admitted.")]
     NobodyWaiting,
+    #[error(
+        "certificate is a DTLS certificate fingerprint: sha-256 (or sha-384, sha-512) and its bytes as hex pairs with colons."
+    )]
+    InvalidCertificate,
     #[error("The appointment changed meanwhile; read it and try again.")]
     AppointmentChanged,
     #[error("to must be after from, at most 31 days later.")]

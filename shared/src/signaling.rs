@@ -60,13 +60,14 @@ pub enum SignalingError {
 
 #[async_trait]
 pub trait Signaling: Send + Sync {
-    /// An address for `client` on the channel of `visit` as `role`, valid a short while from
-    /// `now`.
+    /// An address for `client` on the channel of `visit` as `role`, to connect with a short
+    /// while from `now`; the connection ends at `until` (the room's closing).
     async fn access(
         &self,
         visit: &AppointmentId,
         role: SignalRole,
         client: &str,
         now: i64,
+        until: i64,
     ) -> Result<SignalAccess, SignalingError>;
 }

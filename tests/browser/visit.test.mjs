@@ -67,7 +67,7 @@ async function book() {
     await page.locator('#booked').waitFor();
     const visit = page.locator('#upcoming li').filter({ hasText: /Tuesday, November 24.*10:00\sAM.* · online, by video/ });
     await visit.getByRole('button', { name: 'Join the online visit' }).click();
-    await page.locator('#visit-status', { hasText: /^The room opens at Tuesday, November 24.*9:45\sAM/ }).waitFor();
+    await page.locator('#visit-status', { hasText: /^The room opens on Tuesday, November 24.*9:45\sAM/ }).waitFor();
     await axe(page, 'the visit room, not open yet');
     // Joining before the window is refused, with nothing recorded.
     const jane = await signIn('patient-jane');
@@ -118,7 +118,7 @@ async function visit() {
     // Both connected, directly, with the same safety code, each seeing the other's video.
     for (const page of [jane, rivera]) {
       await page.locator('#visit-connection', { hasText: 'Connected' }).waitFor({ timeout: 20000 });
-      await page.locator('#visit-code', { hasText: /^\d{4} \d{4}$/ }).waitFor();
+      await page.locator('#visit-code', { hasText: /^\d{4} \d{4} \d{4}$/ }).waitFor();
     }
     const codes = await Promise.all([jane, rivera].map((p) => p.locator('#visit-code').innerText()));
     assert.equal(codes[0], codes[1], 'the same safety code on both sides');
@@ -131,9 +131,19 @@ async function visit() {
     await axe(jane, 'the visit, connected (patient)');
     await axe(rivera, 'the visit, connected (provider)');
     if (shots) await jane.screenshot({ path: `${shots}/portal-visit-desktop.png`, fullPage: true });
-    // Leaving ends it on her side.
+    // Muted and with her camera off, she stays so on another microphone.
+    await jane.getByRole('button', { name: 'Mute' }).click();
+    await jane.getByRole('button', { name: 'Turn camera off' }).click();
+    await jane.locator('#visit-mics').selectOption({ index: 0 });
+    await jane.getByRole('button', { name: 'Unmute' }).waitFor();
+    assert.deepEqual(await jane.evaluate(() => document.getElementById('visit-self').srcObject.getTracks().map((t) => t.enabled)), [false, false]);
+    // Leaving ends it on her side; the provider's page says she left.
     await jane.getByRole('button', { name: 'Leave the visit' }).click();
     await jane.locator('#visit-status', { hasText: 'You left the visit.' }).waitFor();
+    await rivera.locator('#visit-status', { hasText: 'The patient left or lost the connection' }).waitFor({ timeout: 30000 });
+    // Signing out ends the call on the provider's side too (camera and microphone off).
+    await rivera.getByRole('button', { name: 'Sign out' }).click();
+    assert.equal(await rivera.locator('#visit').isHidden(), true);
     for (const { problems } of [patient, provider]) assert.deepEqual(problems, [], 'console errors');
     await patient.context.close();
     await provider.context.close();

@@ -30,7 +30,11 @@ function resetIdle() {
   clearTimeout(idleTimer);
   if (session.token) {
     const minutes = idleMinutes();
-    idleTimer = setTimeout(() => signOut(`You were signed out after ${minutes} minutes without activity.`, { keepAddress: true }), minutes * 60e3);
+    idleTimer = setTimeout(() => {
+      // A live online visit is activity.
+      if (!$('visit').hidden && $('visit-connection').textContent === 'Connected') return resetIdle();
+      signOut(`You were signed out after ${minutes} minutes without activity.`, { keepAddress: true });
+    }, minutes * 60e3);
   }
 }
 
@@ -116,6 +120,9 @@ function signOut(message, { everywhere = false, keepAddress = false } = {}) {
   show('error', false);
   loaded.patient?.resetPatient();
   loaded.staff?.resetStaff();
+  // An online visit ends with the session.
+  document.dispatchEvent(new Event('practica:signed-out'));
+  show('visit', false);
   for (const section of document.querySelectorAll('.page')) section.hidden = true;
   show('nav', false);
   show('sign-out', false);

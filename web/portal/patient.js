@@ -354,14 +354,14 @@ function choose(chosen) {
   if (!booking.moving && terms) booking.chosen.policyVersion = terms.version;
   const rule = cutoffRule(chosen.start, cutoffOf(chosen.provider), chosen.timeZone, lateCancel) + (terms ? ` Cancellation policy: ${terms.words.join(' ')}` : '');
   const price = priceOf(chosen.service);
-  const where = catalog.practice?.contact?.address;
+  const online = catalog.services.find((s) => s.id === chosen.service)?.visitMode === 'online';
+  const where = online ? null : catalog.practice?.contact?.address;
   $('confirm-text').textContent = booking.moving
     ? `Move it to ${when(chosen.start, chosen.timeZone)}. ${rule}`
-    : `${what}, ${when(chosen.start, chosen.timeZone)}${where ? `, at ${where}` : ''}${price ? `. Price: ${price}` : ''}. ${rule}`;
+    : `${what}, ${when(chosen.start, chosen.timeZone)}${where ? `, at ${where}` : online ? ', online, by video' : ''}${price ? `. Price: ${price}` : ''}. ${rule}`;
   $('confirm-submit').textContent = booking.moving ? 'Move to this time' : 'Book this time';
   const mode = catalog.services.find((s) => s.id === chosen.service)?.visitMode;
   show('visit-mode', !booking.moving && mode === 'either');
-  if (mode === 'online') $('confirm-text').append(' It is held online, by video.');
   show('reason-box', !booking.moving);
   show('confirm', true);
   $('confirm').scrollIntoView({ block: 'nearest' });
@@ -470,7 +470,7 @@ function showBooked(appointment, moved) {
   const details = [
     ['What', describe(appointment)],
     ['When', when(appointment.start, zone)],
-    ['Where', contact.address || catalog.practice?.name || 'At the practice'],
+    ['Where', appointment.online ? 'Online, by video' : contact.address || catalog.practice?.name || 'At the practice'],
     ...(price ? [['Price', price]] : []),
     ['Changes', contact.phone && !rule.includes(contact.phone) ? `${rule} The practice's phone: ${contact.phone}.` : rule],
     ...(terms ? [['Cancellation policy', terms.words.join(' ')]] : []),

@@ -1,15 +1,20 @@
 // An online visit's room: a camera and microphone check, the waiting room, and the video between
 // the patient's and the provider's browsers (WebRTC: media goes between the two, encrypted;
 // the server carries only the session descriptions, through the address the room gives each
-// participant it lets in). The safety code is derived from both sides' DTLS certificates: when
-// both people read the same code, nobody is in the middle.
+// participant it lets in). Each page makes its DTLS certificate first and registers its
+// fingerprint with the room when it joins (the API, which the signaling service is not); the
+// connection must then be to the certificate the other side registered, or the page hangs up.
+// The safety code is derived from both registered fingerprints, for the two people to compare.
 import { $, api, newKey, show, when } from './common.js';
 
-const v = { id: null, room: null, stream: null, pc: null, ws: null, peer: null, poll: null, left: false };
+const v = { id: null, room: null, stream: null, pc: null, ws: null, peer: null, poll: null, left: false, cert: null };
 
 const status = (text) => { $('visit-status').textContent = text; };
 const room = () => api(`/v1/appointments/${encodeURIComponent(v.id)}/visit`);
-const step = (name) => api(`/v1/appointments/${encodeURIComponent(v.id)}/visit/${name}`, { method: 'POST', key: newKey(), json: {} });
+const step = (name, json = {}) => api(`/v1/appointments/${encodeURIComponent(v.id)}/visit/${name}`, { method: 'POST', key: newKey(), json });
+// The certificate's fingerprint as WebRTC writes it (`sha-256 AB:CD:...`).
+const norm = (algorithm, value) => `${algorithm.toLowerCase()} ${value.toUpperCase()}`;
+const fingerprint = (cert) => { const f = cert.getFingerprints()[0]; return norm(f.algorithm, f.value); };
 const b64 = (value) => btoa(unescape(encodeURIComponent(JSON.stringify(value))));
 const unb64 = (text) => JSON.parse(decodeURIComponent(escape(atob(text))));
 
@@ -18,6 +23,10 @@ export async function openVisit(id) {
   if (v.pc) return;
   Object.assign(v, { id, left: false, peer: null });
   if (!v.wired) wire();
+  $('visit-mute').textContent = 'Mute';
+  $('visit-camera').textContent = 'Turn camera off';
+  $('visit-connection').textContent = 'Not connected';
+  show('visit-controls', false);
   show('visit', true);
   $('visit').scrollIntoView({ block: 'start' });
   $('visit-title').focus();
@@ -28,15 +37,24 @@ export async function openVisit(id) {
     ? 'You are the provider here: the patient waits until you let her in.'
     : 'Check your camera and microphone, then join the waiting room: your provider lets you in.';
   if (!v.room.videoAvailable) return status('Video visits are not set up here yet; the practice will call you.');
-  if (!v.room.open) return status(`The room opens at ${when(v.room.opensAt)} and closes at ${when(v.room.closesAt)}.`);
+  if (!v.room.open) return status(`The room opens on ${when(v.room.opensAt)} and closes on ${when(v.room.closesAt)}.`);
   await preview();
+  v.cert = await RTCPeerConnection.generateCertificate({ name: 'ECDSA', namedCurve: 'P-256' });
   show('visit-join', !host);
-  if (host) connectWhenLetIn();
-  else status('Not in the waiting room yet.');
+  show('visit-controls', true);
+  if (host) {
+    await step('join', { certificate: fingerprint(v.cert) });
+    connectWhenLetIn();
+  } else {
+    $('visit-join').textContent = v.room.patient === 'admitted' ? 'Join the visit again' : 'Join the waiting room';
+    status(v.room.patient === 'admitted' ? 'You were let in before: join again to reconnect.' : 'Not in the waiting room yet.');
+  }
 }
 
 function wire() {
   v.wired = true;
+  // Signed out: the call ends here (no request: the session is gone).
+  document.addEventListener('practica:signed-out', () => { if (v.id) stop(); });
   $('visit-join').addEventListener('click', join);
   $('visit-admit').addEventListener('click', admit);
   $('visit-leave').addEventListener('click', leave);
@@ -51,6 +69,8 @@ const fail = (error) => { if (!error.signedOut) status(`Something went wrong: ${
 async function preview() {
   const camera = $('visit-cameras').value;
   const mic = $('visit-mics').value;
+  // Muted or with the camera off, she stays so on the new devices.
+  const was = Object.fromEntries((v.stream?.getTracks() || []).map((t) => [t.kind, t.enabled]));
   v.stream?.getTracks().forEach((t) => t.stop());
   try {
     v.stream = await navigator.mediaDevices.getUserMedia({
@@ -61,6 +81,7 @@ async function preview() {
     status(`Your camera or microphone could not be used (${error.name}): allow them for this page, or check they are connected.`);
     throw error;
   }
+  for (const t of v.stream.getTracks()) t.enabled = was[t.kind] ?? true;
   $('visit-self').srcObject = v.stream;
   const devices = await navigator.mediaDevices.enumerateDevices();
   const fill = (id, kind, label) => {
@@ -83,15 +104,15 @@ function toggle(kind, button, on, off) {
   if (!track) return;
   track.enabled = !track.enabled;
   $(button).textContent = track.enabled ? on : off;
-  $(button).setAttribute('aria-pressed', String(!track.enabled));
 }
 
 async function join() {
   $('visit-join').disabled = true;
   try {
-    await step('join');
+    const joined = await step('join', { certificate: fingerprint(v.cert) });
     show('visit-join', false);
-    status('In the waiting room: your provider will let you in.');
+    status(joined.patient === 'admitted' ? 'Reconnecting to your provider…' : 'In the waiting room: your provider will let you in.');
+    $('visit-status').focus();
     connectWhenLetIn();
   } catch (error) {
     fail(error);
@@ -105,6 +126,7 @@ async function admit() {
     await step('admit');
     show('visit-admit', false);
     status('Letting the patient in…');
+    $('visit-status').focus();
   } catch (error) {
     fail(error);
   }
@@ -125,7 +147,8 @@ function connectWhenLetIn() {
       }
       if (v.room.signaling && !v.ws) connect(v.room.signaling);
     } catch (error) {
-      fail(error);
+      if (error.signedOut) stop();
+      else fail(error);
     }
   };
   look();
@@ -144,7 +167,7 @@ function connect(signaling) {
   }));
   const peer = () => {
     v.pc?.close();
-    const pc = new RTCPeerConnection({ iceServers: signaling.iceServers });
+    const pc = new RTCPeerConnection({ iceServers: signaling.iceServers, certificates: [v.cert] });
     v.pc = pc;
     v.stream.getTracks().forEach((t) => pc.addTrack(t, v.stream));
     pc.onicecandidate = ({ candidate }) => candidate && send('ICE_CANDIDATE', candidate);
@@ -154,9 +177,18 @@ function connect(signaling) {
   };
   ws.onopen = async () => {
     status(master ? 'In the room. Waiting for the patient to connect…' : 'Connecting to your provider…');
-    if (!master) await offer(peer(), send);
+    if (master) return;
+    const pc = peer();
+    await offer(pc, send);
+    // The provider may not be there yet (nobody receives an offer then): offer again until
+    // connected.
+    const again = setInterval(() => {
+      if (v.pc !== pc || ws.readyState !== WebSocket.OPEN || pc.connectionState === 'connected') return clearInterval(again);
+      offer(pc, send, true).catch(() => {});
+    }, 4000);
   };
-  ws.onmessage = async ({ data }) => {
+  ws.onmessage = ({ data }) => receive(data).catch(() => {});
+  const receive = async (data) => {
     const message = JSON.parse(data);
     const payload = unb64(message.messagePayload);
     if (message.messageType === 'SDP_OFFER' && master) {
@@ -194,26 +226,45 @@ async function connectionChanged(pc, master, send) {
   const state = pc.connectionState;
   $('visit-connection').textContent = { connected: 'Connected', connecting: 'Connecting', disconnected: 'Reconnecting…', failed: 'Reconnecting…', closed: 'Ended', new: 'Starting' }[state] || state;
   if (state === 'connected') {
-    status('Connected. Compare the safety code with the other person: if you both read the same one, nobody is listening in between.');
-    $('visit-code').textContent = await safetyCode(pc);
+    // The other side's certificate, as it registered it with the room (read now: a rejoin
+    // registers a new one).
+    v.room = await room();
+    const remote = await remoteFingerprint(pc);
+    if (!v.room.peerCertificate || remote !== norm(...v.room.peerCertificate.split(' '))) {
+      pc.close();
+      $('visit-connection').textContent = 'Stopped';
+      status('This connection was not to the certificate the other person registered: it was stopped. Please call the practice.');
+      return;
+    }
+    status('Connected, to the other person\'s own certificate. Compare the safety code aloud: if you both read the same one, nobody is listening in between.');
+    $('visit-code').textContent = await safetyCode(fingerprint(v.cert), remote);
     $('visit-path').textContent = await path(pc);
   }
   // A dropped connection: the patient's side restarts the connection (ICE restart).
-  if (!master && (state === 'disconnected' || state === 'failed')) await offer(pc, send, true);
+  if (state === 'disconnected' || state === 'failed') {
+    $('visit-code').textContent = '';
+    status(master ? 'The patient left or lost the connection; waiting for her to come back.' : 'Your provider left or lost the connection; reconnecting…');
+    if (!master) await offer(pc, send, true);
+  }
 }
 
-// The same short code on both sides when each sees the other's real certificate: a hash of the
-// two certificates' fingerprints, in order.
-async function safetyCode(pc) {
+// The certificate the connection was made with on the other side (`sha-256 AB:CD:...`).
+async function remoteFingerprint(pc) {
   const stats = await pc.getStats();
   let transport = null;
   stats.forEach((s) => { if (s.type === 'transport' && s.remoteCertificateId) transport = s; });
-  if (!transport) return '';
-  const both = [stats.get(transport.localCertificateId).fingerprint, stats.get(transport.remoteCertificateId).fingerprint].sort();
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(both.join('\n'))));
-  const number = ((digest[0] << 24) >>> 0) + (digest[1] << 16) + (digest[2] << 8) + digest[3];
-  const digits = String(number % 1e8).padStart(8, '0');
-  return `${digits.slice(0, 4)} ${digits.slice(4)}`;
+  const cert = transport && stats.get(transport.remoteCertificateId);
+  return cert ? norm(cert.fingerprintAlgorithm, cert.fingerprint) : null;
+}
+
+// The same code on both sides: twelve digits (40 bits) of a hash of the two registered
+// fingerprints, in order.
+async function safetyCode(own, theirs) {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode([own, theirs].sort().join('\n'))));
+  let number = 0n;
+  for (const byte of digest.slice(0, 5)) number = (number << 8n) + BigInt(byte);
+  const digits = String(number % 1000000000000n).padStart(12, '0');
+  return digits.match(/\d{4}/g).join(' ');
 }
 
 // Whether the media goes straight between the two browsers or through a relay (which sees only
@@ -229,7 +280,8 @@ async function path(pc) {
   return relayed ? 'Through a relay (it sees only encrypted video and sound)' : 'Direct between your browsers';
 }
 
-async function leave() {
+// Ends the call on this side: camera and microphone off, connections closed.
+function stop() {
   v.left = true;
   clearInterval(v.poll);
   v.ws?.close();
@@ -237,9 +289,14 @@ async function leave() {
   v.pc = null;
   v.stream?.getTracks().forEach((t) => t.stop());
   v.stream = null;
+  show('visit-controls', false);
+}
+
+async function leave() {
+  stop();
   show('visit-admit', false);
   show('visit-join', false);
-  $('visit-connection').textContent = '';
+  $('visit-connection').textContent = 'Not connected';
   $('visit-code').textContent = '';
   $('visit-path').textContent = '';
   status('You left the visit.');

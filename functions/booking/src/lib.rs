@@ -164,19 +164,22 @@ async fn visit_room(
     Ok(Json(visits::room(&s, &caller, &id).await?))
 }
 
-/// No body: a step in a visit's room says nothing but itself.
+/// A step in a visit's room: joining names the page's DTLS certificate (its fingerprint).
 #[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
-struct NoBody {}
+struct StepBody {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    certificate: Option<String>,
+}
 
 async fn visit_step(
     id: String,
     step: visits::Step,
-    change: Change<NoBody>,
+    change: Change<StepBody>,
 ) -> Result<Reply, ApiError> {
     let id = path_id(&id, AppointmentId::parse)?;
-    let work = async |s: &AppState, c: &Caller, i: &Idempotency, _: NoBody| {
-        visits::step(s, c, i, &id, step).await
+    let work = async |s: &AppState, c: &Caller, i: &Idempotency, body: StepBody| {
+        visits::step(s, c, i, &id, step, body.certificate).await
     };
     change
         .run(Operation::VisitStep(&id, step.as_str()), work)
@@ -185,21 +188,21 @@ async fn visit_step(
 
 async fn join_visit(
     ApiPath(id): ApiPath<String>,
-    change: Change<NoBody>,
+    change: Change<StepBody>,
 ) -> Result<Reply, ApiError> {
     visit_step(id, visits::Step::Join, change).await
 }
 
 async fn admit_to_visit(
     ApiPath(id): ApiPath<String>,
-    change: Change<NoBody>,
+    change: Change<StepBody>,
 ) -> Result<Reply, ApiError> {
     visit_step(id, visits::Step::Admit, change).await
 }
 
 async fn leave_visit(
     ApiPath(id): ApiPath<String>,
-    change: Change<NoBody>,
+    change: Change<StepBody>,
 ) -> Result<Reply, ApiError> {
     visit_step(id, visits::Step::Leave, change).await
 }

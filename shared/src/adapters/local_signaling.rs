@@ -19,12 +19,25 @@ pub struct LocalSignaling {
     key: [u8; 32],
 }
 
-/// What a signed address names: the visit, the side, the participant.
+/// What a signed address names: the visit, the side, the participant, and when the connection
+/// must end (the room's closing).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Admitted {
     pub channel: AppointmentId,
     pub role: SignalRole,
     pub client: String,
+    pub until: i64,
+}
+
+/// An address's query, as signed.
+#[derive(Clone, Debug, serde::Deserialize)]
+pub struct Address {
+    pub channel: String,
+    pub role: String,
+    pub client: String,
+    pub expires: i64,
+    pub until: i64,
+    pub signature: String,
 }
 
 impl LocalSignaling {
@@ -34,8 +47,15 @@ impl LocalSignaling {
         }
     }
 
-    fn signature(&self, channel: &str, role: &str, client: &str, expires: i64) -> String {
-        let expires = expires.to_string();
+    fn signature(
+        &self,
+        channel: &str,
+        role: &str,
+        client: &str,
+        expires: i64,
+        until: i64,
+    ) -> String {
+        let times = format!("{expires}\n{until}");
         let mac = domain::hash::hmac_sha256(
             &self.key,
             &[
@@ -46,40 +66,33 @@ impl LocalSignaling {
                 b"\n",
                 client.as_bytes(),
                 b"\n",
-                expires.as_bytes(),
+                times.as_bytes(),
             ],
         );
         domain::hash::hex(&mac)
     }
 
-    /// The participant an address's query names, if it is signed by this server and not expired
-    /// at `now`.
-    pub fn verify(
-        &self,
-        channel: &str,
-        role: &str,
-        client: &str,
-        expires: i64,
-        signature: &str,
-        now: i64,
-    ) -> Option<Admitted> {
-        let expected = self.signature(channel, role, client, expires);
+    /// The participant an address's query names, if it is signed by this server, not expired at
+    /// `now`, and its room not closed.
+    pub fn verify(&self, a: &Address, now: i64) -> Option<Admitted> {
+        let expected = self.signature(&a.channel, &a.role, &a.client, a.expires, a.until);
         let same: bool =
-            subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), signature.as_bytes()).into();
-        let role = match role {
+            subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), a.signature.as_bytes()).into();
+        let role = match a.role.as_str() {
             "master" => SignalRole::Master,
             "viewer" => SignalRole::Viewer,
             _ => return None,
         };
-        let client_ok = !client.is_empty()
-            && client.len() <= 64
-            && client
+        let client_ok = !a.client.is_empty()
+            && a.client.len() <= 64
+            && a.client
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-');
-        (same && now < expires && client_ok).then_some(Admitted {
-            channel: AppointmentId::parse(channel)?,
+        (same && now < a.expires && now < a.until && client_ok).then_some(Admitted {
+            channel: AppointmentId::parse(&a.channel)?,
             role,
-            client: client.to_owned(),
+            client: a.client.clone(),
+            until: a.until,
         })
     }
 }
@@ -92,12 +105,13 @@ impl Signaling for LocalSignaling {
         role: SignalRole,
         client: &str,
         now: i64,
+        until: i64,
     ) -> Result<SignalAccess, SignalingError> {
-        let expires = now + CONNECT_WITHIN_SECS;
-        let sig = self.signature(visit.as_str(), role.as_str(), client, expires);
+        let expires = (now + CONNECT_WITHIN_SECS).min(until);
+        let sig = self.signature(visit.as_str(), role.as_str(), client, expires, until);
         Ok(SignalAccess {
             url: format!(
-                "{SIGNAL_PATH}?channel={visit}&role={}&client={client}&expires={expires}&signature={sig}",
+                "{SIGNAL_PATH}?channel={visit}&role={}&client={client}&expires={expires}&until={until}&signature={sig}",
                 role.as_str()
             )
             .into(),
@@ -117,44 +131,36 @@ mod tests {
         let signaling = LocalSignaling::generate();
         let visit = AppointmentId::new();
         let access = signaling
-            .access(&visit, SignalRole::Viewer, "patient-ab12", 1_000)
+            .access(&visit, SignalRole::Viewer, "patient-ab12", 1_000, 5_000)
             .await
             .unwrap();
         let (path, query) = access.url.expose().split_once('?').unwrap();
         assert_eq!(path, SIGNAL_PATH);
-        let q: std::collections::HashMap<String, String> =
-            serde_urlencoded::from_str(query).unwrap();
-        let check = |role: &str, client: &str, now: i64| {
-            signaling.verify(
-                &q["channel"],
-                role,
-                client,
-                q["expires"].parse().unwrap(),
-                &q["signature"],
-                now,
-            )
-        };
-        let admitted = check("viewer", "patient-ab12", 1_001).unwrap();
+        let address: Address = serde_urlencoded::from_str(query).unwrap();
+        let admitted = signaling.verify(&address, 1_001).unwrap();
         assert_eq!(admitted.channel, visit);
         assert_eq!(admitted.role, SignalRole::Viewer);
-        // Another side, another participant, after it expired, another server's key: refused.
-        assert_eq!(check("master", "patient-ab12", 1_001), None);
-        assert_eq!(check("viewer", "host-ab12", 1_001), None);
+        assert_eq!(admitted.until, 5_000);
+        // Another side, another participant, a later closing, after it expired, another server's
+        // key: refused.
+        let changed = |f: &dyn Fn(&mut Address)| {
+            let mut a = address.clone();
+            f(&mut a);
+            signaling.verify(&a, 1_001)
+        };
+        assert_eq!(changed(&|a| a.role = "master".into()), None);
+        assert_eq!(changed(&|a| a.client = "host-ab12".into()), None);
+        assert_eq!(changed(&|a| a.until = 9_000), None);
         assert_eq!(
-            check("viewer", "patient-ab12", 1_000 + CONNECT_WITHIN_SECS),
+            signaling.verify(&address, 1_000 + CONNECT_WITHIN_SECS),
             None
         );
-        let other = LocalSignaling::generate();
-        assert_eq!(
-            other.verify(
-                &q["channel"],
-                "viewer",
-                "patient-ab12",
-                q["expires"].parse().unwrap(),
-                &q["signature"],
-                1_001
-            ),
-            None
-        );
+        assert_eq!(LocalSignaling::generate().verify(&address, 1_001), None);
+        // Never past the room's closing, even to connect.
+        let late = signaling
+            .access(&visit, SignalRole::Viewer, "patient-ab12", 4_900, 5_000)
+            .await
+            .unwrap();
+        assert_eq!(late.expires_at, 5_000);
     }
 }

@@ -176,6 +176,13 @@ pub async fn reschedule(
         )
     }));
     ops.extend(moved_ops(&appt, &item, &moved, &practice, now, true));
+    // An online visit's room starts afresh at the new time (no admission carries over).
+    if appt.online {
+        ops.push(TransactOp::Delete {
+            key: crate::store::keys::visit_key(id),
+            condition: None,
+        });
+    }
     // The reminder of missing forms follows the visit to its new time.
     if !(service.forms_before_first_visit.is_empty() && service.forms_before_every_visit.is_empty())
         && let Some(reminder) = domain::notify::forms_reminder(&moved, now)

@@ -1,10 +1,12 @@
 //! Online visits: the room of an appointment held online (`online: true`). Only its patient and
-//! its provider's side (the provider, staff, admins) may enter; anyone else is refused (`403`,
+//! its provider's side (the provider; staff only for a provider without a login) may enter; anyone else is refused (`403`,
 //! audited naming the patient). The room is open from 15 minutes before the start to 30 minutes
 //! after the end, for a visit still on (not cancelled, not marked a no-show, not waiting for its
 //! deposit). The patient joins the waiting room; the provider's side sees her waiting and admits
 //! her; admitted once, she may leave and rejoin (a dropped connection reconnects) while the room
-//! is open. Joining, admitting and leaving are audited (`visit.join`, `visit.admit`,
+//! is open. Each side's page registers its DTLS certificate's fingerprint when it joins, so the
+//! other side can check the connection it gets is to that certificate. Joining, admitting and
+//! leaving are audited (`visit.join`, `visit.admit`,
 //! `visit.leave`: no health information). Each participant the room lets in is given a
 //! short-lived signaling address of its own (`crate::signaling`): the provider's side as the
 //! channel's master as soon as the room opens, the patient as a viewer once admitted. Media goes
@@ -67,9 +69,8 @@ async fn enter(
         if as_patient {
             return Ok((appt, Participant::Patient));
         }
-        if caller.is_staff() {
-            return Ok((appt, Participant::Host));
-        }
+        // The provider's side is the provider herself; staff host only for a provider who has no
+        // login of her own (the front desk runs her calendar).
         let provider = provider(state, &appt.provider).await?;
         match &provider.subject {
             Some(sub) => {
@@ -78,6 +79,7 @@ async fn enter(
                     .authorize(&[Role::Provider], Resource::Provider(sub))?;
                 Ok((appt, Participant::Host))
             }
+            None if caller.is_staff() => Ok((appt, Participant::Host)),
             None => Err(ApiError::Forbidden),
         }
     };
@@ -105,10 +107,13 @@ async fn load_visit(state: &AppState, id: &AppointmentId) -> Result<Visit, ApiEr
     }
 }
 
-/// A short opaque name for a participant on the channel (no subject, no name).
-fn client_id(who: Participant, caller: &Caller) -> String {
+/// A short opaque name for a participant on one visit's channel (no subject, no name, and not
+/// the same across visits).
+fn client_id(who: Participant, caller: &Caller, visit: &AppointmentId) -> String {
     let digest = domain::hash::sha256(&[
         b"visit-client\n",
+        visit.as_str().as_bytes(),
+        b"\n",
         caller.principal.subject.as_str().as_bytes(),
     ]);
     let role = match who {
@@ -139,10 +144,24 @@ async fn view(
         "patient": visit.state(),
         "videoAvailable": state.signaling.is_some(),
     });
+    // Each side's certificate, as its page registered it: the connection must be to the other's,
+    // and the safety code comes from both.
+    let (own, theirs) = match who {
+        Participant::Patient => (&visit.patient_certificate, &visit.host_certificate),
+        Participant::Host => (&visit.host_certificate, &visit.patient_certificate),
+    };
+    v["certificate"] = own.clone().into();
+    v["peerCertificate"] = theirs.clone().into();
     let let_in = who == Participant::Host || visit.admitted_at.is_some();
     if let (true, true, Some(signaling)) = (is_open, let_in, &state.signaling) {
         let access = signaling
-            .access(&appt.id, who.signal_role(), &client_id(who, caller), now)
+            .access(
+                &appt.id,
+                who.signal_role(),
+                &client_id(who, caller, &appt.id),
+                now,
+                closes,
+            )
             .await
             .map_err(|e| ApiError::Unavailable {
                 code: "signaling_unavailable",
@@ -207,7 +226,15 @@ pub async fn step(
     idem: &Idempotency,
     id: &AppointmentId,
     step: Step,
+    certificate: Option<String>,
 ) -> Result<Reply, ApiError> {
+    // Only joining names a certificate.
+    if certificate
+        .as_deref()
+        .is_some_and(|c| step != Step::Join || !domain::booking::certificate_fingerprint_ok(c))
+    {
+        return Err(ApiError::Booking(BookingError::InvalidCertificate));
+    }
     let (appt, who) = enter(state, caller, id, step.action()).await?;
     if let Some(reply) = idem.replay(state).await? {
         return Ok(reply);
@@ -218,8 +245,15 @@ pub async fn step(
     }
     let before = load_visit(state, id).await?;
     let after = match (step, who) {
-        (Step::Join, Participant::Patient) if before.waiting_since.is_none() => Visit {
-            waiting_since: Some(now),
+        // Joining registers the page's certificate (a rejoin, a new one); the patient waits.
+        (Step::Join, Participant::Patient) => Visit {
+            waiting_since: before.waiting_since.or(Some(now)),
+            patient_certificate: certificate.or(before.patient_certificate.clone()),
+            version: before.version + 1,
+            ..before.clone()
+        },
+        (Step::Join, Participant::Host) => Visit {
+            host_certificate: certificate.or(before.host_certificate.clone()),
             version: before.version + 1,
             ..before.clone()
         },

@@ -205,6 +205,8 @@ pub const ONLINE: &str = "online";
 /// An online visit's room: since when the patient waits, when she was admitted.
 pub const WAITING_SINCE: &str = "waiting_since";
 pub const ADMITTED_AT: &str = "admitted_at";
+pub const PATIENT_CERTIFICATE: &str = "patient_certificate";
+pub const HOST_CERTIFICATE: &str = "host_certificate";
 /// What a fee charge is for; the reason code of the entry that waives one.
 pub const FEE_KIND: &str = "fee_kind";
 pub const WAIVER_REASON: &str = "waiver_reason";

@@ -96,6 +96,7 @@ fn refusal(e: &ApiError) -> Option<(StatusCode, &'static str)> {
             B::NotOnline => (CONFLICT, "not_online"),
             B::VisitNotOpen => (CONFLICT, "visit_not_open"),
             B::NobodyWaiting => (CONFLICT, "nobody_waiting"),
+            B::InvalidCertificate => (INVALID, "invalid_certificate"),
             B::AppointmentChanged => (CONFLICT, "appointment_changed"),
             B::InvalidWindow => (INVALID, "invalid_range"),
             B::WindowPassed => (INVALID, "in_past"),

@@ -563,6 +563,14 @@ impl VisitCodec for Visit {
         if let Some(at) = self.admitted_at {
             item.set(attr::ADMITTED_AT, at);
         }
+        for (name, value) in [
+            (attr::PATIENT_CERTIFICATE, &self.patient_certificate),
+            (attr::HOST_CERTIFICATE, &self.host_certificate),
+        ] {
+            if let Some(v) = value {
+                item.set(name, v.as_str());
+            }
+        }
         item
     }
     fn from_item(item: &Item) -> Result<Self, Corrupt> {
@@ -573,6 +581,14 @@ impl VisitCodec for Visit {
         Ok(Visit {
             waiting_since: at(attr::WAITING_SINCE)?,
             admitted_at: at(attr::ADMITTED_AT)?,
+            patient_certificate: item
+                .get(attr::PATIENT_CERTIFICATE)
+                .and_then(AttrValue::as_s)
+                .map(str::to_owned),
+            host_certificate: item
+                .get(attr::HOST_CERTIFICATE)
+                .and_then(AttrValue::as_s)
+                .map(str::to_owned),
             version: n(item, attr::VERSION)?,
         })
     }

@@ -637,6 +637,12 @@ fn every_refusal_keeps_its_status_code_and_text() {
             "No one is waiting to be admitted.",
         ),
         (
+            ApiError::Booking(BookingError::InvalidCertificate),
+            422,
+            "invalid_certificate",
+            "certificate is a DTLS certificate fingerprint: sha-256 (or sha-384, sha-512) and its bytes as hex pairs with colons.",
+        ),
+        (
             ApiError::Booking(BookingError::AwaitingDeposit),
             409,
             "awaiting_deposit",
