@@ -116,9 +116,14 @@ async function visit() {
     await axe(rivera, 'the patient waiting (provider)');
     await rivera.getByRole('button', { name: 'Let the patient in' }).click();
     // Both connected, directly, with the same safety code, each seeing the other's video.
-    for (const page of [jane, rivera]) {
-      await page.locator('#visit-connection', { hasText: 'Connected' }).waitFor({ timeout: 20000 });
-      await page.locator('#visit-code', { hasText: /^\d{4} \d{4} \d{4}$/ }).waitFor();
+    try {
+      for (const page of [jane, rivera]) {
+        await page.locator('#visit-connection', { hasText: 'Connected' }).waitFor({ timeout: 30000 });
+        await page.locator('#visit-code', { hasText: /^\d{4} \d{4} \d{4}$/ }).waitFor({ timeout: 30000 });
+      }
+    } catch (error) {
+      const said = await Promise.all([jane, rivera].map((p) => p.locator('#visit').innerText()));
+      throw new Error(`${error.message}\npatient's room: ${said[0]}\nprovider's room: ${said[1]}`);
     }
     const codes = await Promise.all([jane, rivera].map((p) => p.locator('#visit-code').innerText()));
     assert.equal(codes[0], codes[1], 'the same safety code on both sides');

@@ -180,12 +180,12 @@ function connect(signaling) {
     if (master) return;
     const pc = peer();
     await offer(pc, send);
-    // The provider may not be there yet (nobody receives an offer then): offer again until
-    // connected.
+    // The provider may not be there yet (nobody receives an offer then): the offer is sent
+    // again until it is answered.
     const again = setInterval(() => {
-      if (v.pc !== pc || ws.readyState !== WebSocket.OPEN || pc.connectionState === 'connected') return clearInterval(again);
-      offer(pc, send, true).catch(() => {});
-    }, 4000);
+      if (v.pc !== pc || ws.readyState !== WebSocket.OPEN) return clearInterval(again);
+      if (pc.signalingState === 'have-local-offer') send('SDP_OFFER', pc.localDescription);
+    }, 3000);
   };
   ws.onmessage = ({ data }) => receive(data).catch(() => {});
   const receive = async (data) => {
@@ -229,7 +229,12 @@ async function connectionChanged(pc, master, send) {
     // The other side's certificate, as it registered it with the room (read now: a rejoin
     // registers a new one).
     v.room = await room();
-    const remote = await remoteFingerprint(pc);
+    let remote = null;
+    // The connection's statistics may lag its state by a moment.
+    for (let tries = 0; tries < 20 && !remote; tries += 1) {
+      remote = await remoteFingerprint(pc);
+      if (!remote) await new Promise((resolve) => setTimeout(resolve, 250));
+    }
     if (!v.room.peerCertificate || remote !== norm(...v.room.peerCertificate.split(' '))) {
       pc.close();
       $('visit-connection').textContent = 'Stopped';
