@@ -24,7 +24,9 @@ const nav = (page, name) => page.getByRole('navigation').getByRole('button', { n
 const launch = () => chromium.launch({
   executablePath: process.env.PRACTICA_CHROMIUM || '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'],
+    '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+    // Loopback candidates too: the harness runs in a network namespace with loopback only.
+    '--allow-loopback-in-peer-connection'],
 });
 
 async function open(browser, now, width = 1280, height = 900) {
