@@ -77,6 +77,12 @@ async function preview() {
       video: camera ? { deviceId: { exact: camera } } : true,
       audio: mic ? { deviceId: { exact: mic } } : true,
     });
+    // Left (or signed out) while the devices were opening: they are closed again.
+    if (v.left && v.id) {
+      v.stream.getTracks().forEach((t) => t.stop());
+      v.stream = null;
+      return;
+    }
   } catch (error) {
     status(`Your camera or microphone could not be used (${error.name}): allow them for this page, or check they are connected.`);
     throw error;
@@ -138,7 +144,10 @@ function connectWhenLetIn() {
   clearInterval(v.poll);
   const look = async () => {
     try {
-      v.room = await room();
+      const now = await room();
+      // Left while the room was being read: nothing more happens on this side.
+      if (v.left) return;
+      v.room = now;
       if (!v.room.open) return leave();
       if (v.room.role === 'host') {
         const waiting = v.room.patient === 'waiting';
@@ -176,6 +185,7 @@ function connect(signaling) {
     return pc;
   };
   ws.onopen = async () => {
+    if (v.left) return ws.close();
     status(master ? 'In the room. Waiting for the patient to connect…' : 'Connecting to your provider…');
     if (master) return;
     const pc = peer();
@@ -229,6 +239,7 @@ async function connectionChanged(pc, master, send) {
     // The other side's certificate, as it registered it with the room (read now: a rejoin
     // registers a new one).
     v.room = await room();
+    if (v.left) return;
     let remote = null;
     // The connection's statistics may lag its state by a moment.
     for (let tries = 0; tries < 20 && !remote; tries += 1) {
