@@ -401,6 +401,10 @@ async fn a_hand_computed_week() {
         ("holds that lapsed", json!(1), json!(0)),
         ("waitlist offers made", json!(1), json!(0)),
         ("waitlist offers taken", json!(1), json!(0)),
+        // None online this week (tests/visits.rs counts them).
+        ("online visits held", json!(0), json!(0)),
+        ("online visits the patient missed", json!(0), json!(0)),
+        ("median time connected online", json!("n/a"), json!("n/a")),
         ("reads of patient data by staff", json!(3), json!(0)),
         ("after-hours reads", json!(2), json!(0)),
         ("requests refused for their token (401)", json!(1), json!(0)),

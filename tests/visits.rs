@@ -7,11 +7,13 @@
 //! of their own only when the room lets them in; leaving keeps the admission for a rejoin. On the
 //! embedded store and DynamoDB Local.
 
+use domain::notify::Kind;
 use http::StatusCode;
 use practica_cli::demo::{DEMO_PATIENT, DEMO_PROVIDER_LOGINS};
-use practica_tests::{Stack, audits, dynamodb_local_fixture, is_denial};
+use practica_tests::{Recorder, Stack, audits, delivery, dynamodb_local_fixture, is_denial};
 use serde_json::{Value, json};
 use shared::auth::Role;
+use shared::notify::deliver_due;
 
 async fn journey(stack: Option<Stack>) {
     let Some(stack) = stack else { return };
@@ -52,6 +54,35 @@ async fn journey(stack: Option<Stack>) {
     assert_eq!(appt["online"], true, "{appt}");
     let id = appt["id"].as_str().unwrap().to_owned();
     let room = format!("/v1/appointments/{id}/visit");
+    // Her confirmation's link opens the visit in the portal (once she signs in: it is no bearer
+    // link), and says how to join; it names no appointment.
+    let recorder = Recorder::new();
+    let delivery = delivery(&recorder);
+    deliver_due(&stack.state, &delivery, 100).await.unwrap();
+    let confirmation = recorder.sent().pop().expect("a confirmation");
+    assert_eq!(confirmation.kind, Kind::Confirmation);
+    assert!(
+        confirmation
+            .text
+            .contains("It is an online visit, by video")
+            && confirmation
+                .text
+                .contains("from 15 minutes before the start"),
+        "{}",
+        confirmation.text
+    );
+    assert!(
+        confirmation.text.contains("/#/visit\n") && !confirmation.text.contains(&id),
+        "{}",
+        confirmation.text
+    );
+    // Another, at 09:00 on Tuesday, that she will miss (the report counts it).
+    let mut missed = book(&demo.services[1].to_string(), true);
+    missed["start"] = json!("2026-11-24T09:00:00-05:00");
+    let (status, body) = stack
+        .post(&jane, "b-missed", "/v1/appointments", missed)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
     let step = |name: &str| format!("{room}/{name}");
 
     // Monday: shut, saying when it opens; joining is refused.
@@ -77,8 +108,22 @@ async fn journey(stack: Option<Stack>) {
     }
 
     // Tuesday 09:50: open. The provider's side may connect (as the channel's master); the
-    // patient only once admitted.
+    // patient only once admitted. Her reminders (the day before, two hours before) carry the
+    // link too.
     stack.advance_to("2026-11-24T09:50:00-05:00");
+    deliver_due(&stack.state, &delivery, 100).await.unwrap();
+    let reminders: Vec<_> = recorder
+        .sent()
+        .into_iter()
+        .filter(|m| m.kind == Kind::Reminder)
+        .collect();
+    assert_eq!(reminders.len(), 2);
+    assert!(
+        reminders
+            .iter()
+            .all(|m| m.text.contains("/#/visit\n") && m.text.contains("online visit")),
+        "{reminders:?}"
+    );
     let (_, waiting) = stack.get(&jane, &room).await;
     assert_eq!(
         (waiting["open"].clone(), waiting["patient"].clone()),
@@ -89,8 +134,13 @@ async fn journey(stack: Option<Stack>) {
         Value::Null,
         "not before she is admitted"
     );
-    let (_, host) = stack.get(&rivera, &room).await;
+    let (_, headers, host) = stack.send("GET", &room, Some(&rivera), None, None).await;
     assert_eq!(host["role"], "host", "{host}");
+    assert_eq!(
+        headers.get("cache-control").map(|v| v.to_str().unwrap()),
+        Some("no-store"),
+        "a signaling address is kept by no cache"
+    );
     assert_eq!(host["signaling"]["role"], "master", "{host}");
     assert!(
         host["signaling"]["url"]
@@ -181,7 +231,8 @@ async fn journey(stack: Option<Stack>) {
     let (status, desk) = stack.get(&staff, &room).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{desk}");
 
-    // She leaves and may come back while the room is open, without a new admission.
+    // 10:35: she leaves, and may come back while the room is open, without a new admission.
+    stack.advance_to("2026-11-24T10:35:00-05:00");
     let (status, _) = stack.post(&jane, "l-1", &step("leave"), json!({})).await;
     assert_eq!(status, StatusCode::OK);
     let (_, back) = stack.get(&jane, &room).await;
@@ -238,6 +289,68 @@ async fn journey(stack: Option<Stack>) {
         (StatusCode::CONFLICT, Some("not_online")),
         "{body}"
     );
+    // Its confirmation says nothing of joining, and its link is the portal's.
+    deliver_due(&stack.state, &delivery, 100).await.unwrap();
+    let plain = recorder.sent().pop().expect("its confirmation");
+    assert_eq!(plain.kind, Kind::Confirmation);
+    assert!(
+        !plain.text.contains("online") && !plain.text.contains("#/visit"),
+        "{}",
+        plain.text
+    );
+
+    // The practice sets the room's window: an hour before, ten minutes after (a setting out of
+    // range is refused).
+    let admin = stack.token("admin-1", &[Role::Admin]);
+    let settings = |room: Value| json!({"name": "Riverside Family Therapy", "timeZone": "America/New_York", "visitRoom": room});
+    let put = |key: &'static str, body: Value| {
+        let stack = &stack;
+        let admin = admin.clone();
+        async move {
+            let (status, _, body) = stack
+                .send("PUT", "/v1/practice", Some(&admin), Some(key), Some(body))
+                .await;
+            (status, body)
+        }
+    };
+    let (status, refused) = put("p-0", settings(json!({"opensMinutesBefore": 61}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    let (status, set) = put(
+        "p-1",
+        settings(json!({"opensMinutesBefore": 60, "closesMinutesAfter": 10})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{set}");
+    assert_eq!(
+        set["visitRoom"],
+        json!({"opensMinutesBefore": 60, "closesMinutesAfter": 10})
+    );
+    let (_, shut) = stack.get(&jane, &room).await;
+    assert_eq!(
+        (shut["opensAt"].clone(), shut["closesAt"].clone()),
+        (json!("2026-11-24T14:00:00Z"), json!("2026-11-24T15:40:00Z")),
+        "{shut}"
+    );
+
+    // The day's report: one online visit held, connected 45 minutes (09:50 to 10:35); one
+    // missed (she never joined its waiting room).
+    let (status, report) = stack
+        .get(&admin, "/v1/live-report?from=2026-11-24&to=2026-11-24")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let figures = crate::reports::summary(&report);
+    for (figure, value) in [
+        ("online visits held", json!(1)),
+        ("online visits the patient missed", json!(1)),
+        ("median time connected online", json!("45 min")),
+    ] {
+        let found = figures.iter().find(|(f, _, _)| f == figure);
+        assert_eq!(
+            found.map(|(_, now, _)| now),
+            Some(&value),
+            "{figure}: {figures:?}"
+        );
+    }
 
     if let Some(items) = stack.scan_if_embedded().await {
         assert_eq!(

@@ -179,6 +179,7 @@ pub async fn seed_for(state: &AppState, portal_url: Option<String>) -> Result<De
             },
             // The front desk marks no-shows (the demo's day is marked by hand).
             auto_no_show_minutes: None,
+            visit_room: Default::default(),
         },
     )
     .await?;

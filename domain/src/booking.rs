@@ -25,6 +25,46 @@ pub struct Practice {
     /// Visits no one checked in to are marked no-shows this many minutes after their start (by the
     /// sweep); `None`: only the front desk marks them.
     pub auto_no_show_minutes: Option<u16>,
+    /// When an online visit's room opens and closes, around the visit.
+    pub visit_room: VisitRoom,
+}
+
+/// When an online visit's room is open: from `opens_minutes_before` its start (0-60) to
+/// `closes_minutes_after` its end (0-120). Left out: 15 and 30.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VisitRoom {
+    #[serde(default = "VisitRoom::default_opens")]
+    pub opens_minutes_before: u16,
+    #[serde(default = "VisitRoom::default_closes")]
+    pub closes_minutes_after: u16,
+}
+
+impl VisitRoom {
+    fn default_opens() -> u16 {
+        15
+    }
+    fn default_closes() -> u16 {
+        30
+    }
+    pub fn validate(&self) -> Result<(), &'static str> {
+        if self.opens_minutes_before > 60 {
+            return Err("visitRoom.opensMinutesBefore is 0 to 60.");
+        }
+        if self.closes_minutes_after > 120 {
+            return Err("visitRoom.closesMinutesAfter is 0 to 120.");
+        }
+        Ok(())
+    }
+}
+
+impl Default for VisitRoom {
+    fn default() -> Self {
+        VisitRoom {
+            opens_minutes_before: VisitRoom::default_opens(),
+            closes_minutes_after: VisitRoom::default_closes(),
+        }
+    }
 }
 
 /// The range of [`Practice::auto_no_show_minutes`].
@@ -78,6 +118,7 @@ impl Practice {
             "notifications": self.notifications,
             "contact": self.contact,
             "autoNoShowMinutes": self.auto_no_show_minutes,
+            "visitRoom": self.visit_room,
         })
     }
 }
@@ -131,8 +172,6 @@ impl VisitMode {
 }
 
 /// How long before its start an online visit's room opens, and how long after its end it closes.
-pub const VISIT_OPENS_BEFORE_SECS: i64 = 15 * 60;
-pub const VISIT_CLOSES_AFTER_SECS: i64 = 30 * 60;
 
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -277,11 +316,11 @@ impl Appointment {
     /// The deposit it was confirmed with, if any (a late cancellation or a no-show keeps the fee
     /// from it; with no fee set, it is the fee).
     /// The span an online visit's room is open: from shortly before its start to a while after
-    /// its end.
-    pub fn visit_window(&self) -> (i64, i64) {
+    /// its end, as the practice sets it.
+    pub fn visit_window(&self, room: &VisitRoom) -> (i64, i64) {
         (
-            self.start - VISIT_OPENS_BEFORE_SECS,
-            self.end + VISIT_CLOSES_AFTER_SECS,
+            self.start - i64::from(room.opens_minutes_before) * 60,
+            self.end + i64::from(room.closes_minutes_after) * 60,
         )
     }
 

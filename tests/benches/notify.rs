@@ -91,6 +91,7 @@ async fn main() {
         },
         contact: Default::default(),
         auto_no_show_minutes: None,
+        visit_room: Default::default(),
     };
     let t = Instant::now();
     let mut items = vec![practice.to_item()];
@@ -171,6 +172,7 @@ async fn main() {
             expires: "",
             link: &practice.notifications.portal_url,
             policy: "",
+            visit: "",
         };
         let channel = if i % 2 == 0 {
             Channel::Email

@@ -118,6 +118,7 @@ async fn load(dir: &std::path::Path) {
         notifications: Default::default(),
         contact: Default::default(),
         auto_no_show_minutes: None,
+        visit_room: Default::default(),
     };
     let providers: Vec<Provider> = (0..4)
         .map(|i| Provider {

@@ -29,14 +29,14 @@ const launch = () => chromium.launch({
     '--allow-loopback-in-peer-connection'],
 });
 
-async function open(browser, now, width = 1280, height = 900) {
+async function open(browser, now, { width = 1280, height = 900, path = '/' } = {}) {
   const context = await browser.newContext({ viewport: { width, height }, timezoneId: 'America/New_York', locale: 'en-US' });
   await context.clock.setFixedTime(new Date(now));
   const page = await context.newPage();
   const problems = [];
   page.on('pageerror', (e) => problems.push(e.message));
   page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
-  await page.goto(base);
+  await page.goto(new URL(path, base).href);
   return { context, page, problems };
 }
 
@@ -94,13 +94,14 @@ const frames = (page) => page.evaluate(() => document.getElementById('visit-othe
 async function visit() {
   const browser = await launch();
   try {
-    const patient = await open(browser, TUESDAY);
+    // Jane follows her reminder's link (tests/visits.rs: `<portal>/#/visit`): once she signs
+    // in, her next online visit's room opens.
+    const patient = await open(browser, TUESDAY, { path: '/#/visit' });
     const provider = await open(browser, TUESDAY);
     const { page: jane } = patient;
     const { page: rivera } = provider;
     // Jane: the camera check, then the waiting room.
     await asPatient(jane);
-    await jane.locator('#upcoming li', { hasText: 'online, by video' }).getByRole('button', { name: 'Join the online visit' }).click();
     await jane.getByRole('button', { name: 'Join the waiting room' }).waitFor();
     await jane.locator('#visit-devices:not([hidden])').waitFor();
     assert.ok((await jane.locator('#visit-cameras option').count()) >= 1, 'a camera to choose');

@@ -66,6 +66,8 @@ const ROUTES = {
   'calendar-page': 'calendar', patients: 'patients', triage: 'feedback', 'disputes-page': 'disputes', 'reports-page': 'reports', 'audit-page': 'audit', security: 'security',
 };
 const PAGES = Object.fromEntries(Object.entries(ROUTES).map(([page, route]) => [route, page]));
+// A message's link to her online visit: her appointments, then its room.
+PAGES.visit = 'visit';
 
 // The page the address names, if any.
 const pageOfAddress = () => PAGES[location.hash.replace(/^#\//, '')] || null;
@@ -76,7 +78,7 @@ function mayOpen(page) {
   return Boolean(button) && button.closest('li').dataset.for.split(' ').some((role) => session.roles.includes(role));
 }
 
-const pageName = (page) => navButtons().find((b) => b.dataset.page === page)?.textContent || 'the page';
+const pageName = (page) => (page === 'visit' ? 'your online visit' : null) || navButtons().find((b) => b.dataset.page === page)?.textContent || 'the page';
 
 // Opens `page` and gives it its address: a new history entry for a click, the same one otherwise.
 async function go(page, { replace = false } = {}) {
@@ -162,6 +164,7 @@ async function enter({ token, refresh, idToken, expiresIn, returnTo }, pool) {
     show('sign-in', false);
     const first = returnTo && mayOpen(returnTo) ? returnTo : (patient ? 'appointments' : 'calendar-page');
     await go(first, { replace: true });
+    if (patient && returnTo === 'visit') (await patientPages()).joinNext();
     // The navigation appears once the first page is open, so that no click is overtaken by it.
     show('nav', true);
     show('sign-out', true);

@@ -253,8 +253,9 @@ export function statementTables(balance, visits) {
 }
 
 // Opens an online visit's room (its own module, loaded when asked for).
+export const openRoom = (id) => import('./visit.js').then(({ openVisit }) => openVisit(id)).catch((e) => fail('', e));
 export function visitButton(id, label) {
   const button = el('button', { type: 'button', textContent: label });
-  button.addEventListener('click', () => import('./visit.js').then(({ openVisit }) => openVisit(id)).catch((e) => fail('', e)));
+  button.addEventListener('click', () => openRoom(id));
   return button;
 }

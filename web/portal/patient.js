@@ -2,7 +2,7 @@
 // (balance, paying, receipts), messages (feedback, notification choices) and the access log.
 import {
   $, api, cardWords, catalog, confirmButton, dateIn, dayLabel, describe, el, fail, fillProviders, fillServices, item,
-  list, minorDigits, money, newKey, session, show, startOfDayIn, statementTables, timeLabel, toMinor, visitButton, when, zoneName,
+  list, minorDigits, money, newKey, openRoom, session, show, startOfDayIn, statementTables, timeLabel, toMinor, visitButton, when, zoneName,
 } from './common.js';
 import { mountCardForm } from './stripe.js';
 
@@ -59,6 +59,10 @@ export async function loadAppointmentsPage() {
 
 // --- appointments ---
 
+// Her next online visit: a message's link (`#/visit`) opens its room once she signs in.
+let nextOnline = null;
+export const joinNext = () => nextOnline && openRoom(nextOnline.id);
+
 async function loadAppointments() {
   const { appointments } = await api('/v1/appointments');
   const now = Date.now();
@@ -67,6 +71,7 @@ async function loadAppointments() {
   const past = appointments.filter((a) => !upcoming.includes(a)).sort((a, b) => Date.parse(b.start) - Date.parse(a.start));
   // Bookings waiting for their deposit have their own module (loaded only when there are some).
   const waiting = upcoming.some((a) => a.status === 'awaiting_deposit') ? await import('./deposit.js') : null;
+  nextOnline = upcoming.find((a) => a.online && a.status === 'booked');
   list('upcoming', upcoming.map((a) => {
     if (a.status === 'awaiting_deposit') return waiting.awaitingRow(a, () => showBooked(a, false), loadAppointments);
     const row = item(describe(a), `${when(a.start, a.timeZone)}${a.online ? ' · online, by video' : ''}`);

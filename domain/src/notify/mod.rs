@@ -101,6 +101,15 @@ impl Kind {
                 | Kind::FormsDue
         )
     }
+
+    /// Whether, for a visit held online, the message's link opens the visit (and its email says
+    /// how to join): the confirmations, the notice of a move and the reminder.
+    pub fn joins_online(self) -> bool {
+        matches!(
+            self,
+            Kind::Confirmation | Kind::ConfirmationForms | Kind::Rescheduled | Kind::Reminder
+        )
+    }
 }
 
 /// Where a message is in its life.

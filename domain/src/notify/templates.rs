@@ -17,6 +17,8 @@ pub struct Fields<'a> {
     pub link: &'a str,
     /// The cancellation policy a booking was made under, in words (email only; empty without one).
     pub policy: &'a str,
+    /// For a visit held online, how to join it, in words (email only; empty for one in person).
+    pub visit: &'a str,
 }
 
 /// A message ready for a channel.
@@ -42,14 +44,19 @@ const SMS_PRACTICE_MIN: usize = 12;
 /// The longest portal address (it must fit an SMS; the refusal names it).
 pub const PORTAL_URL_MAX: usize = 36;
 
-const PLACEHOLDERS: [&str; 6] = [
+const PLACEHOLDERS: [&str; 7] = [
     "first_name",
     "practice",
     "when",
     "expires",
     "link",
     "policy",
+    "visit",
 ];
+
+/// What a link ends with when it opens the patient's online visit in the portal (after she signs
+/// in: the link itself grants nothing). An SMS must fit with it.
+pub const JOIN_SUFFIX: &str = "#/visit";
 
 /// The message templates: one per kind and channel, from versioned files.
 #[derive(Clone, Debug)]
@@ -133,16 +140,18 @@ impl Templates {
                 Channel::Email if split_subject(text).is_none() => {
                     return Err(problem("the first line must be `Subject: …`".into()));
                 }
-                Channel::Sms if text.contains("{policy}") => {
+                Channel::Sms if text.contains("{policy}") || text.contains("{visit}") => {
                     return Err(problem(
-                        "{policy} is for email only (a policy does not fit a text message)".into(),
+                        "{policy} and {visit} are for email only (they do not fit a text message)"
+                            .into(),
                     ));
                 }
                 Channel::Sms => {
                     // Names are cut to fit: what is left must fit with the longest times and
                     // link, no first name and the practice's name at its shortest.
                     let practice = format!("{}…", "W".repeat(SMS_PRACTICE_MIN));
-                    let link = format!("https://{}/", "w".repeat(PORTAL_URL_MAX - 9));
+                    let join = if kind.joins_online() { JOIN_SUFFIX } else { "" };
+                    let link = format!("https://{}/{join}", "w".repeat(PORTAL_URL_MAX - 9));
                     let bare = Fields {
                         first_name: "",
                         practice: &practice,
@@ -150,6 +159,7 @@ impl Templates {
                         expires: "Wed 12:30",
                         link: &link,
                         policy: "",
+                        visit: "",
                     };
                     let length = fill(text, &bare, false).trim().chars().count()
                         + SMS_FOOTER.chars().count();
@@ -182,12 +192,14 @@ impl Templates {
                 html: None,
             },
             Channel::Email => {
-                // A line that is only the policy goes when there is none.
-                let text = if fields.policy.is_empty() {
-                    text.replace("\n{policy}\n", "\n")
-                } else {
-                    text.clone()
-                };
+                // A line that is only the policy (or how to join) goes when there is none.
+                let mut text = text.clone();
+                if fields.policy.is_empty() {
+                    text = text.replace("\n{policy}\n", "\n");
+                }
+                if fields.visit.is_empty() {
+                    text = text.replace("\n{visit}\n", "\n");
+                }
                 let (subject, body) = split_subject(&text).unwrap_or(("", &text));
                 let footer = EMAIL_FOOTER;
                 let plain = format!(
@@ -291,6 +303,7 @@ fn fill(template: &str, fields: &Fields<'_>, html: bool) -> String {
             "expires" => plain(fields.expires),
             "link" => plain(fields.link),
             "policy" => plain(fields.policy),
+            "visit" => plain(fields.visit),
             _ => String::new(),
         };
         out.push_str(&value);

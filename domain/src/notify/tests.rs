@@ -8,6 +8,7 @@ fn fields<'a>(first_name: &'a str, practice: &'a str) -> Fields<'a> {
         expires: "Tue 3 Nov 2026, 10:30 EST",
         link: "https://portal.example/",
         policy: "",
+        visit: "",
     }
 }
 

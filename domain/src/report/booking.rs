@@ -90,6 +90,73 @@ pub(super) fn section(facts: &Facts, split: &Split<'_>, out: &mut Sections) {
         chart: Some((0, 1, 2)),
     });
     out.tables.push(utilisation(facts, split));
+    online(facts, split, out);
+}
+
+/// Online visits: held (the provider let the patient in), missed (she never joined the waiting
+/// room, or was marked a no-show), and the median time connected, from the admission to the last
+/// leave (or to the visit's end when nobody pressed Leave). From the rooms' audit entries. A visit
+/// counts as missed once it is over by the latest entry (a live report's later visits are not).
+fn online(facts: &Facts, split: &Split<'_>, out: &mut Sections) {
+    let latest = facts.entries.iter().map(|e| e.at).max().unwrap_or(i64::MIN);
+    let mut admitted: BTreeMap<&str, i64> = BTreeMap::new();
+    let mut left: BTreeMap<&str, i64> = BTreeMap::new();
+    let mut joined: BTreeSet<&str> = BTreeSet::new();
+    for e in facts.entries.iter().filter(|e| &*e.outcome == "success") {
+        let id = &*e.entity_id;
+        match &*e.action {
+            "visit.admit" => {
+                let at = admitted.entry(id).or_insert(e.at);
+                *at = (*at).min(e.at);
+            }
+            "visit.leave" => {
+                let at = left.entry(id).or_insert(e.at);
+                *at = (*at).max(e.at);
+            }
+            "visit.join" if !e.is_workforce() => {
+                joined.insert(id);
+            }
+            _ => {}
+        }
+    }
+    let mut held = [0usize; 2];
+    let mut missed = [0usize; 2];
+    let mut connected: [Vec<i64>; 2] = Default::default();
+    for a in facts
+        .appointments
+        .values()
+        .filter(|a| a.online && !a.cancelled)
+    {
+        let Some(i) = split.of(a.start) else {
+            continue;
+        };
+        let id = a.id.as_str();
+        match admitted.get(id) {
+            Some(&from) if !a.no_show => {
+                held[i] += 1;
+                let to = left.get(id).copied().filter(|&t| t > from).unwrap_or(a.end);
+                connected[i].push((to - from).max(0));
+            }
+            _ if a.no_show || (!joined.contains(id) && a.end <= latest) => missed[i] += 1,
+            _ => {}
+        }
+    }
+    let median = |i: usize| {
+        let mut times = connected[i].clone();
+        times.sort_unstable();
+        duration(percentile(&times, 50))
+    };
+    out.row("booking", "online visits held", held.map(int));
+    out.row(
+        "booking",
+        "online visits the patient missed",
+        missed.map(int),
+    );
+    out.row(
+        "booking",
+        "median time connected online",
+        [median(0), median(1)],
+    );
 }
 
 /// Booked time against working time, per provider.

@@ -103,6 +103,8 @@ pub struct AppointmentFact {
     pub late_window: Option<i64>,
     /// Cancelled by the practice (not the patient's late cancellation).
     pub by_practice: bool,
+    /// Held online (a video visit).
+    pub online: bool,
 }
 
 /// A fee the cancellation policy charged, and what became of it by the time of the report.

@@ -58,6 +58,10 @@ pub struct PracticeRequest {
     /// start; left out, only the front desk marks them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_no_show_minutes: Option<u16>,
+    /// When an online visit's room opens before the start (0-60 minutes, 15 left out) and closes
+    /// after the end (0-120, 30 left out).
+    #[serde(default)]
+    pub visit_room: domain::booking::VisitRoom,
 }
 
 fn default_hold_minutes() -> u16 {
@@ -104,6 +108,9 @@ pub async fn put_practice(
     req.contact
         .validate()
         .map_err(|detail| ApiError::Setup(SetupError::InvalidContact(detail)))?;
+    req.visit_room
+        .validate()
+        .map_err(|detail| ApiError::Setup(SetupError::InvalidLimits(detail)))?;
     let practice = Practice {
         name: name_text(&req.name)?,
         zone,
@@ -113,6 +120,7 @@ pub async fn put_practice(
         notifications: req.notifications,
         contact: req.contact,
         auto_no_show_minutes: req.auto_no_show_minutes,
+        visit_room: req.visit_room,
     };
     let writes = vec![
         Write::new(TransactOp::Put {

@@ -1,7 +1,7 @@
 //! Online visits: the room of an appointment held online (`online: true`). Only its patient and
 //! its provider's side (the provider; staff only for a provider without a login) may enter; anyone else is refused (`403`,
 //! audited naming the patient). The room is open from 15 minutes before the start to 30 minutes
-//! after the end, for a visit still on (not cancelled, not marked a no-show, not waiting for its
+//! after the end (the practice's `visitRoom` sets both), for a visit still on (not cancelled, not marked a no-show, not waiting for its
 //! deposit). The patient joins the waiting room; the provider's side sees her waiting and admits
 //! her; admitted once, she may leave and rejoin (a dropped connection reconnects) while the room
 //! is open. Each side's page registers its DTLS certificate's fingerprint when it joins, so the
@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use super::appointments::load_naming_patient;
 use crate::auth::{Resource, Role};
-use crate::common::lookup::{now, provider};
+use crate::common::lookup::{now, practice, provider};
 use crate::error::ApiError;
 use crate::signaling::SignalRole;
 use crate::state::AppState;
@@ -25,7 +25,7 @@ use crate::store::keys::visit_key;
 use crate::store::{Condition, Consistency, TransactOp};
 use crate::unit_of_work::{Audit, Idempotency, Reply, Write, commit, refused};
 use domain::access::Caller;
-use domain::booking::{Appointment, Status, Visit};
+use domain::booking::{Appointment, Status, Visit, VisitRoom};
 use domain::ids::AppointmentId;
 use domain::instant::render_utc;
 use domain::refusals::BookingError;
@@ -90,9 +90,9 @@ async fn enter(
     Ok((appt, who))
 }
 
-/// Whether the room is open at `now`: within the window, for a visit still on.
-fn open(appt: &Appointment, now: i64) -> bool {
-    let (opens, closes) = appt.visit_window();
+/// Whether the room is open at `now`: within the practice's window, for a visit still on.
+fn open(appt: &Appointment, room: &VisitRoom, now: i64) -> bool {
+    let (opens, closes) = appt.visit_window(room);
     let on = matches!(
         appt.status,
         Status::Booked | Status::Arrived | Status::Completed
@@ -133,8 +133,9 @@ async fn view(
     visit: &Visit,
 ) -> Result<serde_json::Value, ApiError> {
     let now = now(state);
-    let (opens, closes) = appt.visit_window();
-    let is_open = open(appt, now);
+    let room = practice(state).await?.visit_room;
+    let (opens, closes) = appt.visit_window(&room);
+    let is_open = open(appt, &room, now);
     let mut v = serde_json::json!({
         "appointmentId": appt.id,
         "role": who,
@@ -240,7 +241,8 @@ pub async fn step(
         return Ok(reply);
     }
     let now = now(state);
-    if step != Step::Leave && !open(&appt, now) {
+    let room = practice(state).await?.visit_room;
+    if step != Step::Leave && !open(&appt, &room, now) {
         return Err(ApiError::Booking(BookingError::VisitNotOpen));
     }
     let before = load_visit(state, id).await?;

@@ -29,8 +29,8 @@ use crate::store::{
 use domain::booking::{Appointment, Practice, Status};
 use domain::ids::OutboxId;
 use domain::notify::{
-    CLAIM_LEASE_SECS, Channel, Fields, Kind, MAX_ATTEMPTS, Message, Preferences, State,
-    backoff_secs, first_name,
+    CLAIM_LEASE_SECS, Channel, Fields, JOIN_SUFFIX, Kind, MAX_ATTEMPTS, Message, Preferences,
+    State, backoff_secs, first_name,
 };
 use domain::sensitive::Sensitive;
 
@@ -224,17 +224,36 @@ pub async fn deliver_one(
         .map(|t| local_time(&practice, t, "%a %H:%M"))
         .unwrap_or_default();
     // A confirmation states the cancellation policy the visit was booked under.
-    let policy = match (&message.kind, appointment.and_then(|a| a.terms)) {
+    let policy = match (
+        &message.kind,
+        appointment.as_ref().and_then(|a| a.terms.as_ref()),
+    ) {
         (Kind::Confirmation | Kind::ConfirmationForms, Some(terms)) => terms.words().join(" "),
         _ => String::new(),
+    };
+    // A visit held online: the link opens it in the portal (once she signs in: the link grants
+    // nothing), and the email says how to join.
+    let online = appointment.as_ref().is_some_and(|a| a.online) && message.kind.joins_online();
+    let portal = &practice.notifications.portal_url;
+    let (link, visit) = if online {
+        (
+            format!("{portal}{JOIN_SUFFIX}"),
+            format!(
+                "It is an online visit, by video: the link below opens it in the patient portal once you sign in, from {} minutes before the start.",
+                practice.visit_room.opens_minutes_before
+            ),
+        )
+    } else {
+        (portal.clone(), String::new())
     };
     let fields = Fields {
         first_name: first_name(name),
         practice: &practice.name,
         when: &when,
         expires: &expires,
-        link: &practice.notifications.portal_url,
+        link: &link,
         policy: &policy,
+        visit: &visit,
     };
     let mut sent = Vec::new();
     let mut bounced = false;

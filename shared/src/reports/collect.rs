@@ -121,6 +121,7 @@ fn appointment_fact(a: &Appointment) -> AppointmentFact {
         no_show: a.status == Status::NoShow,
         late_window: a.terms.as_ref().map(|t| t.window_secs),
         by_practice: a.by_practice,
+        online: a.online,
     }
 }
 

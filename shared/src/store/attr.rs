@@ -135,6 +135,7 @@ pub const CARD_LAST4: &str = "card_last4";
 pub const CONTACT: &str = "contact";
 /// Minutes after a start at which a visit no one checked in to is marked a no-show (absent: never).
 pub const AUTO_NO_SHOW_MINUTES: &str = "auto_no_show_minutes";
+pub const VISIT_ROOM: &str = "visit_room";
 /// A patient record's search terms (their blind indexes, space-separated).
 pub const SEARCH_TERMS: &str = "search_terms";
 pub const SENT_AT: &str = "sent_at";

@@ -330,6 +330,12 @@ async fn request_span(mut req: Request, next: Next) -> Response {
         if let Ok(v) = HeaderValue::from_str(&id) {
             response.headers_mut().insert("x-request-id", v);
         }
+        // Answers carry patient data, tokens and signaling addresses: no cache keeps one, unless
+        // the route says otherwise (a calendar feed).
+        response
+            .headers_mut()
+            .entry(axum::http::header::CACHE_CONTROL)
+            .or_insert(HeaderValue::from_static("no-store"));
         response
     }
     .instrument(span)
@@ -351,7 +357,7 @@ fn panicked(_payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
 }
 
 /// Adds what every function's router needs: problem+json 404/405, body limit, a panic caught
-/// as a 500, request span.
+/// as a 500, request span, `Cache-Control: no-store` unless a route set its own.
 pub fn finish(router: Router) -> Router {
     router
         .fallback(not_found)

@@ -66,6 +66,10 @@ impl PracticeCodec for Practice {
             .with(
                 attr::CONTACT,
                 serde_json::to_string(&self.contact).unwrap_or_default(),
+            )
+            .with(
+                attr::VISIT_ROOM,
+                serde_json::to_string(&self.visit_room).unwrap_or_default(),
             );
         if let Some(minutes) = self.auto_no_show_minutes {
             item.set(attr::AUTO_NO_SHOW_MINUTES, i64::from(minutes));
@@ -116,6 +120,7 @@ impl PracticeCodec for Practice {
             // Practices set up before notifications (or the contact) existed get the defaults.
             notifications: json_or_default(item, attr::NOTIFY_SETTINGS)?,
             contact: json_or_default(item, attr::CONTACT)?,
+            visit_room: json_or_default(item, attr::VISIT_ROOM)?,
             auto_no_show_minutes: match item.get(attr::AUTO_NO_SHOW_MINUTES) {
                 None => None,
                 Some(v) => Some(
