@@ -759,8 +759,8 @@ fn the_portal_is_one_origin_behind_waf_with_the_served_headers() {
 
     let headers = properties("PortalHeadersPolicy")["ResponseHeadersPolicyConfig"].clone();
     let security = &headers["SecurityHeadersConfig"];
-    // What `practica serve` sends, with the managed login's token endpoint and Stripe's card
-    // form (its script, frames and API) added.
+    // What `practica serve` sends, with the managed login's token endpoint, Stripe's card
+    // form (its script, frames and API) and Kinesis Video Streams' signaling added.
     let deployed = practica_cli::pages::CONTENT_SECURITY_POLICY
         .replace(
             "script-src 'self';",
@@ -769,6 +769,7 @@ fn the_portal_is_one_origin_behind_waf_with_the_served_headers() {
         .replace(
             "connect-src 'self';",
             "connect-src 'self' https://api.stripe.com \
+             wss://*.kinesisvideo.${AWS::Region}.amazonaws.com \
              https://${LoginDomainPrefix}-staff.auth.${AWS::Region}.amazoncognito.com \
              https://${LoginDomainPrefix}-patients.auth.${AWS::Region}.amazoncognito.com; \
              frame-src https://js.stripe.com https://hooks.stripe.com;",

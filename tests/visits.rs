@@ -388,3 +388,70 @@ async fn an_online_visit_room_on_the_embedded_store() {
 async fn an_online_visit_room_on_dynamodb_local() {
     journey(Stack::on(dynamodb_local_fixture().await).await).await;
 }
+
+/// Channels as the deployed signaling keeps them (one per visit that was entered): the sweep's
+/// step removes those of rooms that are not open, and keeps an open one's.
+#[derive(Default)]
+struct Channels {
+    kept: std::sync::Mutex<Vec<domain::ids::AppointmentId>>,
+}
+
+#[async_trait::async_trait]
+impl shared::signaling::Signaling for Channels {
+    async fn access(
+        &self,
+        _: &domain::ids::AppointmentId,
+        _: shared::signaling::SignalRole,
+        _: &str,
+        _: i64,
+        _: i64,
+    ) -> Result<shared::signaling::SignalAccess, shared::signaling::SignalingError> {
+        unreachable!("the sweep gives out no address")
+    }
+    async fn channels(
+        &self,
+    ) -> Result<Vec<domain::ids::AppointmentId>, shared::signaling::SignalingError> {
+        Ok(self.kept.lock().unwrap().clone())
+    }
+    async fn remove(
+        &self,
+        visit: &domain::ids::AppointmentId,
+    ) -> Result<(), shared::signaling::SignalingError> {
+        self.kept.lock().unwrap().retain(|v| v != visit);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_sweep_removes_the_channels_of_rooms_that_closed() {
+    let stack = Stack::embedded();
+    let demo = stack.seed().await;
+    let jane = stack.token(DEMO_PATIENT, &[Role::Patient]);
+    let body = json!({"providerId": demo.providers[0], "serviceId": demo.services[1], "start": "2026-11-24T10:00:00-05:00", "online": true});
+    let (status, appt) = stack.post(&jane, "b", "/v1/appointments", body).await;
+    assert_eq!(status, StatusCode::CREATED, "{appt}");
+    let visit = domain::ids::AppointmentId::parse(appt["id"].as_str().unwrap()).unwrap();
+    let gone = domain::ids::AppointmentId::new();
+    let channels = std::sync::Arc::new(Channels::default());
+    *channels.kept.lock().unwrap() = vec![visit.clone(), gone];
+    let state = stack.state.clone().with_signaling(channels.clone());
+    // In its room's time, its channel stays; a channel whose visit does not exist goes.
+    stack.advance_to("2026-11-24T10:10:00-05:00");
+    assert_eq!(
+        shared::booking::visits::close_rooms(&state).await.unwrap(),
+        1
+    );
+    assert_eq!(*channels.kept.lock().unwrap(), vec![visit.clone()]);
+    // Once the room has closed (30 minutes after the end), it goes too.
+    stack.advance_to("2026-11-24T10:59:59-05:00");
+    assert_eq!(
+        shared::booking::visits::close_rooms(&state).await.unwrap(),
+        0
+    );
+    stack.advance_to("2026-11-24T11:00:00-05:00");
+    assert_eq!(
+        shared::booking::visits::close_rooms(&state).await.unwrap(),
+        1
+    );
+    assert!(channels.kept.lock().unwrap().is_empty());
+}

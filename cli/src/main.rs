@@ -249,6 +249,7 @@ async fn main() -> anyhow::Result<()> {
                 booking,
                 collected,
                 deposits,
+                ..
             } = serve::sweep(&data).await?;
             println!(
                 "expired holds removed: {}; waitlist offers made: {}; series reservations given back: {}; \

@@ -214,10 +214,13 @@ async fn sweep_once(
     if deposits != Default::default() {
         tracing::info!(?deposits, "deposits settled");
     }
+    // The same step as deployed (the local relay keeps no channels: nothing to remove).
+    let rooms_closed = shared::booking::visits::close_rooms(state).await?;
     Ok(Swept {
         booking,
         collected,
         deposits,
+        rooms_closed,
     })
 }
 
@@ -228,6 +231,9 @@ pub struct Swept {
     pub booking: shared::booking::sweep::Swept,
     pub collected: shared::payments::collect::Collected,
     pub deposits: shared::payments::deposits::Settled,
+    /// Online visits' signaling channels removed (their rooms closed).
+    #[serde(rename = "roomsClosed")]
+    pub rooms_closed: usize,
 }
 
 /// The scheduled functions' jobs, in process: the sweep (holds, stale series reservations, other

@@ -103,6 +103,39 @@ pub async fn cold_start_http() -> anyhow::Result<(AppState, Arc<OriginSecrets>)>
     Ok((start.state, edge?))
 }
 
+/// The booking function's cold start: as [`cold_start_http`], with online visits' signaling
+/// (Kinesis Video Streams) when the stack sets it up.
+pub async fn cold_start_booking() -> anyhow::Result<(AppState, Arc<OriginSecrets>)> {
+    let mut start = Start::from_env()?;
+    start.state = with_signaling(start.state, &start.sdk)?;
+    let (edge, ()) = tokio::join!(start.origin_secrets(), start.preopen());
+    Ok((start.state, edge?))
+}
+
+/// The variable naming the prefix of online visits' signaling channels; unset, the rooms say video
+/// is not set up.
+pub const SIGNALING_PREFIX_ENV: &str = "PRACTICA_SIGNALING_CHANNEL_PREFIX";
+
+/// `state` with Kinesis Video Streams signaling, if [`SIGNALING_PREFIX_ENV`] is set (a channel
+/// name's characters, at most 100 of them).
+fn with_signaling(state: AppState, sdk: &aws_config::SdkConfig) -> anyhow::Result<AppState> {
+    let Some(prefix) = std::env::var(SIGNALING_PREFIX_ENV)
+        .ok()
+        .filter(|p| !p.trim().is_empty())
+    else {
+        return Ok(state);
+    };
+    let ok = prefix.len() <= 100
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+    if !ok {
+        anyhow::bail!("{SIGNALING_PREFIX_ENV} may hold only letters, digits, _ . - (100 at most)");
+    }
+    let signaling = crate::adapters::kvs_signaling::KvsSignaling::new(sdk, prefix)?;
+    Ok(state.with_signaling(Arc::new(signaling)))
+}
+
 /// How long a connection to a host that is not AWS's (token issuers, the processor) may take.
 pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
@@ -177,7 +210,9 @@ pub async fn cold_start_payments() -> anyhow::Result<(
 /// its key read while the table's connection opens.
 pub async fn cold_start_sweep()
 -> anyhow::Result<(AppState, crate::adapters::stripe::StripeProcessor)> {
-    let start = Start::from_env()?;
+    let mut start = Start::from_env()?;
+    // The sweep removes the signaling channels of rooms that have closed.
+    start.state = with_signaling(start.state, &start.sdk)?;
     let (stripe, ()) = tokio::join!(
         crate::config::payments::stripe_from_env(&start.sdk),
         start.preopen()

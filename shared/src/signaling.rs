@@ -70,4 +70,15 @@ pub trait Signaling: Send + Sync {
         now: i64,
         until: i64,
     ) -> Result<SignalAccess, SignalingError>;
+
+    /// The visits that have a channel of their own (deployed: made when their room first gave
+    /// out an address). None locally: the relay's channels end with their connections.
+    async fn channels(&self) -> Result<Vec<AppointmentId>, SignalingError> {
+        Ok(Vec::new())
+    }
+
+    /// Removes `visit`'s channel (its room has closed); nothing if it has none.
+    async fn remove(&self, _visit: &AppointmentId) -> Result<(), SignalingError> {
+        Ok(())
+    }
 }

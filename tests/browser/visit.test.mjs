@@ -149,6 +149,16 @@ async function visit() {
     await jane.getByRole('button', { name: 'Leave the visit' }).click();
     await jane.locator('#visit-status', { hasText: 'You left the visit.' }).waitFor();
     await rivera.locator('#visit-status', { hasText: 'The patient left or lost the connection' }).waitFor({ timeout: 30000 });
+    // Her access log says her provider let her in (once the audit job has taken the entry in,
+    // within seconds under `practica serve`).
+    await nav(jane, 'Access log');
+    const admitted = jane.locator('#access-log li', { hasText: 'let you into your online visit' });
+    for (const until = Date.now() + 60000; Date.now() < until && !(await admitted.count());) {
+      await jane.locator('#show-access').click();
+      await jane.getByText(/most recent entries/).waitFor();
+      if (!(await admitted.count())) await jane.waitForTimeout(2000);
+    }
+    assert.ok(await admitted.count() > 0, 'the admission in her access log');
     // Signing out ends the call on the provider's side too (camera and microphone off).
     await rivera.getByRole('button', { name: 'Sign out' }).click();
     assert.equal(await rivera.locator('#visit').isHidden(), true);

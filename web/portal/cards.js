@@ -3,7 +3,6 @@
 // `practica serve`), and removing it. The card is on file only once the processor's webhook said
 // so: the page waits for the API to show it instead of trusting the form.
 import { $, api, confirmButton, newKey, session, show, when } from './common.js';
-import { mountCardForm } from './stripe.js';
 
 const state = { card: null, confirm: null, wired: false };
 
@@ -55,7 +54,7 @@ async function startSaving() {
   try {
     const { clientSecret } = await api('/v1/cards/setup', { method: 'POST', key: newKey(), json: {} });
     state.confirm = processor === 'stripe'
-      ? await mountCardForm(session.config.payments.publishableKey, clientSecret, $('card-setup-element'), true)
+      ? await (await import('./stripe.js')).mountCardForm(session.config.payments.publishableKey, clientSecret, $('card-setup-element'), true)
       : async () => {
         const card = new FormData($('card-form')).get('test-card');
         await api('/local/sandbox-setup', { method: 'POST', json: { clientSecret, card } });

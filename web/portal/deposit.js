@@ -1,7 +1,6 @@
 // A booking's deposit, paid in the processor's card form (a test form locally); the visit is
 // confirmed when the processor's webhook says so (the page waits for the API, not the form).
 import { $, api, confirmButton, describe, el, item, money, newKey, session, show, when } from './common.js';
-import { mountCardForm } from './stripe.js';
 
 const state = {};
 const LAPSED = 'The time held for this deposit has passed: the booking lapsed. Please choose a time again.';
@@ -58,7 +57,7 @@ export async function openDeposit(appointment, reload, calendar) {
     state.payment = await api(`/v1/appointments/${encodeURIComponent(appointment.id)}/deposit`, { method: 'POST', key: newKey(), json: {} });
     const { clientSecret } = state.payment;
     state.confirm = processor === 'stripe'
-      ? await mountCardForm(session.config.payments.publishableKey, clientSecret, $('deposit-element'))
+      ? await (await import('./stripe.js')).mountCardForm(session.config.payments.publishableKey, clientSecret, $('deposit-element'))
       : async () => {
         const outcome = new FormData($('deposit-form')).get('deposit-outcome');
         await api('/local/sandbox-pay', { method: 'POST', json: { clientSecret, outcome } });

@@ -4,7 +4,6 @@ import {
   $, api, cardWords, catalog, confirmButton, dateIn, dayLabel, describe, el, fail, fillProviders, fillServices, item,
   list, minorDigits, money, newKey, openRoom, session, show, startOfDayIn, statementTables, timeLabel, toMinor, visitButton, when, zoneName,
 } from './common.js';
-import { mountCardForm } from './stripe.js';
 
 // What the booking form is doing: a new appointment, or moving `moving` to another time; the
 // month shown (`YYYY-MM`, in the practice's zone), its days' free times, and the day chosen.
@@ -728,7 +727,7 @@ async function startPayment(event) {
     checkout.payment = await api('/v1/payment-intents', { method: 'POST', key: newKey(), json: { currency: due.currency, ...(amount < outstanding ? { amount } : {}) } });
     const { clientSecret } = checkout.payment;
     checkout.confirm = processor === 'stripe'
-      ? await mountCardForm(session.config.payments.publishableKey, clientSecret, $('card-element'))
+      ? await (await import('./stripe.js')).mountCardForm(session.config.payments.publishableKey, clientSecret, $('card-element'))
       : async () => {
         const outcome = new FormData($('pay-form')).get('outcome');
         await api('/local/sandbox-pay', { method: 'POST', json: { clientSecret, outcome } });

@@ -62,6 +62,10 @@ const ACTIONS = {
   'form.read': 'read your answers to a form',
   'form.draft': 'saved a draft of your answers to a form',
   'form.submit': 'recorded your answers to a form',
+  'visit.read': 'opened the room of your online visit',
+  'visit.join': 'joined your online visit',
+  'visit.admit': 'let you into your online visit',
+  'visit.leave': 'left your online visit',
 };
 
 // The same actions when she did them herself.
@@ -73,6 +77,8 @@ const OWN_ACTIONS = {
   'consent.withdraw': 'withdrew a consent',
   'form.submit': 'sent your answers to a form',
   'form.draft': 'saved a draft of a form',
+  'visit.join': 'joined the waiting room of an online visit',
+  'visit.leave': 'left an online visit',
 };
 
 const actionWords = (action, you) => (you && OWN_ACTIONS[action]) || ACTIONS[action] || action;

@@ -138,11 +138,13 @@ async function admit() {
   }
 }
 
-// Reads the room every two seconds: the provider's side sees the patient waiting; each side
-// connects once the room gives it an address.
+// Reads the room every two seconds (every ten once connected): the provider's side sees the
+// patient waiting; each side connects once the room gives it an address.
 function connectWhenLetIn() {
   clearInterval(v.poll);
+  let ticks = 0;
   const look = async () => {
+    if (v.pc?.connectionState === 'connected' && ++ticks % 5) return;
     try {
       const now = await room();
       // Left while the room was being read: nothing more happens on this side.

@@ -3,7 +3,8 @@
 //! and offers their time to the earliest waiting patient it suits, gives back series reservations
 //! that never committed, and fetches the providers' other calendars that are due (every 15
 //! minutes) into busy time, and charges the fees the cancellation policy set to the patients'
-//! cards on file (`shared::payments::collect`). Expired holds never block a booking meanwhile; this only makes freed
+//! cards on file (`shared::payments::collect`), and removes the signaling channels of online visits'
+//! rooms that have closed (`shared::booking::visits::close_rooms`). Expired holds never block a booking meanwhile; this only makes freed
 //! time reach the waitlist. Idempotent: a hold already removed or booked is skipped, a calendar is
 //! claimed before it is fetched, so a retried or overlapping run changes nothing twice.
 
@@ -70,10 +71,12 @@ pub async fn run(
     let swept = shared::booking::sweep::sweep(state, calendars, &run_id).await?;
     let collected = shared::payments::collect::collect(state, processor, &run_id).await?;
     let deposits = shared::payments::deposits::settle(state, processor, &run_id).await?;
+    let rooms = shared::booking::visits::close_rooms(state).await?;
     let mut done = serde_json::to_value(swept).map_err(|e| SweepError::Failed(e.to_string()))?;
     done["collected"] =
         serde_json::to_value(collected).map_err(|e| SweepError::Failed(e.to_string()))?;
     done["deposits"] =
         serde_json::to_value(deposits).map_err(|e| SweepError::Failed(e.to_string()))?;
+    done["roomsClosed"] = rooms.into();
     Ok(done)
 }

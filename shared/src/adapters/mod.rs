@@ -9,7 +9,7 @@
 //! | payment processor (`crate::payments::processor`) | [`stripe`] | the CLI's sandbox |
 //! | audit-log signer (`crate::crypto::signer::LogSigner`) | [`kms_signer`] | [`local_signer`] |
 //! | checkpoint archive (`crate::audit::archive`) | [`s3_archive`] | [`dir_archive`] |
-//! | online visits' signaling (`crate::signaling::Signaling`) | (none yet: video is not set up) | [`local_signaling`] |
+//! | online visits' signaling (`crate::signaling::Signaling`) | [`kvs_signaling`] (Kinesis Video Streams WebRTC) | [`local_signaling`] |
 
 pub mod backoff;
 pub mod calendar_fetch;
@@ -22,6 +22,7 @@ pub mod https;
 pub mod jwks;
 pub mod kms;
 pub mod kms_signer;
+pub mod kvs_signaling;
 pub mod local_issuer;
 pub mod local_keys;
 pub mod local_signaling;

@@ -20,7 +20,7 @@ use crate::common::lookup::{now, practice, provider};
 use crate::error::ApiError;
 use crate::signaling::SignalRole;
 use crate::state::AppState;
-use crate::store::codec::booking::VisitCodec;
+use crate::store::codec::booking::{AppointmentCodec, VisitCodec};
 use crate::store::keys::visit_key;
 use crate::store::{Condition, Consistency, TransactOp};
 use crate::unit_of_work::{Audit, Idempotency, Reply, Write, commit, refused};
@@ -299,4 +299,38 @@ pub async fn step(
     let reply = Reply::ok(&body)?;
     let audit = Audit::new(step.action(), "appointment", id.as_str()).about(&appt.patient);
     Ok(commit(state, caller, Some(idem), writes, audit, reply).await?)
+}
+
+/// The sweep's part in online visits: removes the signaling channel of every room that is not
+/// open now (its visit over, cancelled, moved, or gone), so a channel outlives its visit by at
+/// most a sweep's interval and nobody stays connected on it. A room that opens again (a visit
+/// moved later) gets a new channel when it next gives out an address. How many were removed.
+#[tracing::instrument(skip_all)]
+pub async fn close_rooms(state: &AppState) -> Result<usize, ApiError> {
+    let Some(signaling) = &state.signaling else {
+        return Ok(0);
+    };
+    let unavailable = |e| ApiError::Unavailable {
+        code: "signaling_unavailable",
+        source: anyhow::Error::new(e),
+    };
+    let visits = signaling.channels().await.map_err(unavailable)?;
+    if visits.is_empty() {
+        return Ok(0);
+    }
+    let room = practice(state).await?.visit_room;
+    let now = now(state);
+    let mut removed = 0;
+    for id in visits {
+        let key = crate::store::keys::appointment_key(&id);
+        let still_open = match state.table.get(&key, Consistency::Strong).await? {
+            Some(item) => open(&Appointment::from_item(&item)?, &room, now),
+            None => false,
+        };
+        if !still_open {
+            signaling.remove(&id).await.map_err(unavailable)?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
