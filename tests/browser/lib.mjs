@@ -26,10 +26,19 @@ export async function axe(page, what) {
   assert.deepEqual(result.violations.map((v) => `${v.id}: ${v.help}`), [], `axe-core on ${what}`);
 }
 
-// Debian's chromium, headless, as every journey launches it.
-export function launch(chromium) {
+// Debian's chromium, headless, as every journey launches it (`extra`: more switches).
+export function launch(chromium, extra = []) {
   return chromium.launch({
     executablePath: process.env.PRACTICA_CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', ...extra],
   });
 }
+
+// As `launch`, with a fake camera and microphone that need no permission prompt, and loopback ICE
+// candidates (the harness runs in a network namespace with loopback only): the online visits.
+export const launchWithDevices = (chromium) => launch(chromium, [
+  '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--allow-loopback-in-peer-connection',
+]);
+
+// Video frames the page's remote video (the other side of an online visit) has decoded so far.
+export const remoteFrames = (page) => page.evaluate(() => document.getElementById('visit-other').getVideoPlaybackQuality().totalVideoFrames);

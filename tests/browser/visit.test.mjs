@@ -7,10 +7,11 @@
 // Tuesday: Jane checks her camera and joins the waiting room; Dr. Rivera opens the room from her
 // calendar, sees her waiting and lets her in; both pages connect directly, show the same safety
 // code and each other's (fake) video (another patient's refusal is tested through the API, in
-// tests/visits.rs). axe on each state.
+// tests/visits.rs); her page is reloaded (a forced disconnect) and she is back without a new
+// admission. axe on each state.
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
-import { axe, client } from './lib.mjs';
+import { axe, client, launchWithDevices, remoteFrames as frames } from './lib.mjs';
 
 const [step, base, shots] = process.argv.slice(2);
 const MONDAY = '2026-11-23T10:00:00-05:00';
@@ -20,14 +21,7 @@ const api = client(base);
 const signIn = async (user) => (await api('/local/demo-sign-in', { method: 'POST', body: { user } })).token;
 const nav = (page, name) => page.getByRole('navigation').getByRole('button', { name, exact: true }).click();
 
-// Debian's chromium with a fake camera and microphone that need no permission prompt.
-const launch = () => chromium.launch({
-  executablePath: process.env.PRACTICA_CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
-    // Loopback candidates too: the harness runs in a network namespace with loopback only.
-    '--allow-loopback-in-peer-connection'],
-});
+const launch = () => launchWithDevices(chromium);
 
 async function open(browser, now, { width = 1280, height = 900, path = '/' } = {}) {
   const context = await browser.newContext({ viewport: { width, height }, timezoneId: 'America/New_York', locale: 'en-US' });
@@ -88,9 +82,6 @@ async function book() {
   console.log('visit (Monday): a follow-up booked online, the room shut until 15 minutes before: ok');
 }
 
-// Frames the page's remote video has decoded so far.
-const frames = (page) => page.evaluate(() => document.getElementById('visit-other').getVideoPlaybackQuality().totalVideoFrames);
-
 async function visit() {
   const browser = await launch();
   try {
@@ -139,6 +130,21 @@ async function visit() {
     await axe(jane, 'the visit, connected (patient)');
     await axe(rivera, 'the visit, connected (provider)');
     if (shots) await jane.screenshot({ path: `${shots}/portal-visit-desktop.png`, fullPage: true });
+    // A forced disconnect: her page is reloaded (a crash, a lost tab). She signs in again, her room
+    // says she was let in before, and she is back without a new admission; both pages connect
+    // again, to her new certificate, showing the same (new) code.
+    await jane.reload();
+    await asPatient(jane);
+    await jane.locator('#upcoming li', { hasText: 'online, by video' }).getByRole('button', { name: 'Join the online visit' }).click();
+    await jane.locator('#visit-status', { hasText: 'You were let in before: join again to reconnect.' }).waitFor();
+    await jane.getByRole('button', { name: 'Join the visit again' }).click();
+    await jane.locator('#visit-connection', { hasText: 'Connected' }).waitFor({ timeout: 30000 });
+    const again = await jane.locator('#visit-code', { hasText: /^\d{4} \d{4} \d{4}$/ }).innerText({ timeout: 30000 });
+    assert.notEqual(again, codes[0], 'a new certificate, a new code');
+    await rivera.locator('#visit-code', { hasText: again }).waitFor({ timeout: 30000 });
+    const resumed = await frames(jane);
+    await jane.waitForTimeout(1500);
+    assert.ok((await frames(jane)) > resumed, 'her video flows again');
     // Muted and with her camera off, she stays so on another microphone.
     await jane.getByRole('button', { name: 'Mute' }).click();
     await jane.getByRole('button', { name: 'Turn camera off' }).click();
@@ -147,7 +153,9 @@ async function visit() {
     assert.deepEqual(await jane.evaluate(() => document.getElementById('visit-self').srcObject.getTracks().map((t) => t.enabled)), [false, false]);
     // Leaving ends it on her side; the provider's page says she left.
     await jane.getByRole('button', { name: 'Leave the visit' }).click();
-    await jane.locator('#visit-status', { hasText: 'You left the visit.' }).waitFor();
+    await jane.locator('#visit-status', { hasText: 'You left the visit.' }).waitFor().catch(async (error) => {
+      throw new Error(`${error.message}\nher room said: ${await jane.locator('#visit-status').innerText()}`);
+    });
     await rivera.locator('#visit-status', { hasText: 'The patient left or lost the connection' }).waitFor({ timeout: 30000 });
     // Her access log says her provider let her in (once the audit job has taken the entry in,
     // within seconds under `practica serve`).
@@ -168,7 +176,7 @@ async function visit() {
   } finally {
     await browser.close();
   }
-  console.log('visit (Tuesday): the waiting room, admitted, connected directly with the same safety code both ways, video flowing, left: ok');
+  console.log('visit (Tuesday): the waiting room, admitted, connected directly with the same safety code both ways, video flowing, forced disconnect and back, left: ok');
 }
 
 await ({ book, visit }[step] || visit)();

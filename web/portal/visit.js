@@ -63,7 +63,8 @@ function wire() {
   for (const id of ['visit-cameras', 'visit-mics']) $(id).addEventListener('change', () => preview().catch(fail));
 }
 
-const fail = (error) => { if (!error.signedOut) status(`Something went wrong: ${error.message}`); };
+// After leaving, work still under way (a device change, a room read) says nothing more.
+const fail = (error) => { if (!error.signedOut && !v.left) status(`Something went wrong: ${error.message}`); };
 
 // The camera and microphone chosen (the first ones at first), shown to her own self, muted.
 async function preview() {
@@ -84,14 +85,16 @@ async function preview() {
       return;
     }
   } catch (error) {
-    status(`Your camera or microphone could not be used (${error.name}): allow them for this page, or check they are connected.`);
+    if (!v.left) status(`Your camera or microphone could not be used (${error.name}): allow them for this page, or check they are connected.`);
     throw error;
   }
   for (const t of v.stream.getTracks()) t.enabled = was[t.kind] ?? true;
   $('visit-self').srcObject = v.stream;
+  const stream = v.stream;
   const devices = await navigator.mediaDevices.enumerateDevices();
+  if (v.left) return;
   const fill = (id, kind, label) => {
-    const chosen = v.stream.getTracks().find((t) => t.kind === kind)?.getSettings().deviceId;
+    const chosen = stream.getTracks().find((t) => t.kind === kind)?.getSettings().deviceId;
     $(id).replaceChildren(...devices.filter((d) => d.kind === `${kind}input`)
       .map((d, i) => new Option(d.label || `${label} ${i + 1}`, d.deviceId, false, d.deviceId === chosen)));
   };
@@ -100,7 +103,7 @@ async function preview() {
   show('visit-devices', true);
   // A device changed during the visit: the other side gets the new tracks.
   for (const sender of v.pc?.getSenders() || []) {
-    const track = v.stream.getTracks().find((t) => t.kind === sender.track?.kind);
+    const track = stream.getTracks().find((t) => t.kind === sender.track?.kind);
     if (track) await sender.replaceTrack(track);
   }
 }
@@ -138,13 +141,14 @@ async function admit() {
   }
 }
 
-// Reads the room every two seconds (every ten once connected): the provider's side sees the
-// patient waiting; each side connects once the room gives it an address.
+// Reads the room every second (every ten once connected): the provider's side sees the patient
+// waiting; each side connects once the room gives it an address (so a patient let in is on her
+// way within a second).
 function connectWhenLetIn() {
   clearInterval(v.poll);
   let ticks = 0;
   const look = async () => {
-    if (v.pc?.connectionState === 'connected' && ++ticks % 5) return;
+    if (v.pc?.connectionState === 'connected' && ++ticks % 10) return;
     try {
       const now = await room();
       // Left while the room was being read: nothing more happens on this side.
@@ -163,7 +167,7 @@ function connectWhenLetIn() {
     }
   };
   look();
-  v.poll = setInterval(look, 2000);
+  v.poll = setInterval(look, 1000);
 }
 
 // The signaling connection and the peer connection: the patient offers, the provider answers.

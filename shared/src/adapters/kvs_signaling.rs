@@ -13,10 +13,10 @@
 //! with nothing of ours to run between two browsers; the local relay (`practica serve`) speaks
 //! the same messages, so the visit page is the same code.
 //!
-//! A room is read every two seconds by each page in it, and each read gives an address: the
-//! channel's endpoints are kept in memory for ten minutes and a participant's relays until a
-//! minute before their credentials expire (a few hundred of each at most), so those reads cost no
-//! call to the service; presigning is local.
+//! A room is read every second by each page in it (every ten once connected), and each read gives
+//! an address: the channel's endpoints are kept in memory for ten minutes and a participant's
+//! relays until a minute before their credentials expire (a few hundred of each at most), so those
+//! reads cost no call to the service; presigning is local.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -648,7 +648,7 @@ mod tests {
                 .any(|(k, v)| k == "X-Amz-ClientId" && v == "patient-bbbbbbbbbbbb"),
             "the viewer's address names her client id, under the signature"
         );
-        // The pages read the room every two seconds: no further calls to the service.
+        // The pages read the room every second: no further calls to the service.
         for _ in 0..3 {
             let again = kvs
                 .access(
