@@ -107,8 +107,8 @@ async fn journey(stack: Option<Stack>) {
         assert_eq!(status, StatusCode::FORBIDDEN, "{who}: {body}");
     }
 
-    // Tuesday 09:50: open. The provider's side may connect (as the channel's master); the
-    // patient only once admitted. Her reminders (the day before, two hours before) carry the
+    // Tuesday 09:50: open. The provider's side may connect (as the channel's master) once its
+    // page has joined; the patient only once admitted. Her reminders (the day before, two hours before) carry the
     // link too.
     stack.advance_to("2026-11-24T09:50:00-05:00");
     deliver_due(&stack.state, &delivery, 100).await.unwrap();
@@ -134,20 +134,12 @@ async fn journey(stack: Option<Stack>) {
         Value::Null,
         "not before she is admitted"
     );
-    let (_, headers, host) = stack.send("GET", &room, Some(&rivera), None, None).await;
+    let (_, host) = stack.get(&rivera, &room).await;
     assert_eq!(host["role"], "host", "{host}");
     assert_eq!(
-        headers.get("cache-control").map(|v| v.to_str().unwrap()),
-        Some("no-store"),
-        "a signaling address is kept by no cache"
-    );
-    assert_eq!(host["signaling"]["role"], "master", "{host}");
-    assert!(
-        host["signaling"]["url"]
-            .as_str()
-            .unwrap()
-            .starts_with("/local/signal?"),
-        "{host}"
+        host["signaling"],
+        Value::Null,
+        "not before her page has joined (audited, its certificate registered)"
     );
     let (status, none) = stack.post(&rivera, "a-0", &step("admit"), json!({})).await;
     assert_eq!(
@@ -192,6 +184,25 @@ async fn journey(stack: Option<Stack>) {
         .await;
     assert_eq!(status, StatusCode::OK, "{entered}");
     assert_eq!(entered["peerCertificate"], hers.as_str(), "{entered}");
+    assert_eq!(
+        entered["signaling"],
+        Value::Null,
+        "a step's answer carries none"
+    );
+    let (_, headers, host) = stack.send("GET", &room, Some(&rivera), None, None).await;
+    assert_eq!(
+        headers.get("cache-control").map(|v| v.to_str().unwrap()),
+        Some("no-store"),
+        "a signaling address is kept by no cache"
+    );
+    assert_eq!(host["signaling"]["role"], "master", "{host}");
+    assert!(
+        host["signaling"]["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("/local/signal?"),
+        "{host}"
+    );
     let (status, refused) = stack
         .post(
             &rivera,

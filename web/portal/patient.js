@@ -14,6 +14,7 @@ export function resetPatient() {
   for (const id of ['book-status', 'appointments-status', 'access-status', 'balance', 'pay-status', 'waitlist-status', 'feedback-status', 'notify-status']) $(id).textContent = '';
   for (const id of ['confirm', 'month', 'booked', 'pay-form', 'pay-choose', 'use-sign-in-address', 'access-older']) show(id, false);
   addressDiffers = false;
+  nextOnline = null;
   $('show-access').textContent = 'Show the access log';
   setMoving(null);
 }

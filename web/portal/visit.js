@@ -207,6 +207,12 @@ function connect(signaling) {
   const receive = async (data) => {
     const message = JSON.parse(data);
     const payload = unb64(message.messagePayload);
+    // A description must name the certificate the other side registered with the room, or it is
+    // not used: DTLS then lets no media go to anyone else.
+    if (message.messageType.startsWith('SDP_') && !(await registered(payload))) {
+      status('A connection not made with the other person\'s registered certificate was refused. If this goes on, please call the practice.');
+      return;
+    }
     if (message.messageType === 'SDP_OFFER' && master) {
       v.peer = message.senderClientId;
       // An ICE restart keeps the connection; a new one (she reconnected) gets a new one.
@@ -231,6 +237,15 @@ function connect(signaling) {
     // Lost: a new address from the room (admitted once, she needs no new admission).
     if (!v.left) setTimeout(() => v.room?.open && connectWhenLetIn(), 1000);
   };
+}
+
+// Whether a session description's certificates are the one the other side registered (the room
+// read now: a rejoin registers a new one).
+async function registered(description) {
+  v.room = await room();
+  const named = [...(description?.sdp || '').matchAll(/^a=fingerprint:(\S+) ([0-9A-Fa-f:]+)\s*$/gm)].map((m) => norm(m[1], m[2]));
+  const theirs = v.room.peerCertificate;
+  return Boolean(theirs) && named.length > 0 && named.every((f) => f === norm(...theirs.split(' ')));
 }
 
 async function offer(pc, send, iceRestart = false) {

@@ -14,7 +14,7 @@
 //! the same messages, so the visit page is the same code.
 //!
 //! A room is read every second by each page in it (every ten once connected), and each read gives
-//! an address: the channel's endpoints are kept in memory for ten minutes and a participant's
+//! an address: the channel's ARN and endpoints are kept in memory for a minute and a participant's
 //! relays until a minute before their credentials expire (a few hundred of each at most), so those
 //! reads cost no call to the service; presigning is local.
 
@@ -26,7 +26,7 @@ use async_trait::async_trait;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_sdk_kinesisvideo::types::{
     ChannelNameCondition, ChannelProtocol, ChannelRole, ChannelType, ComparisonOperator,
-    SingleMasterChannelEndpointConfiguration, SingleMasterConfiguration,
+    SingleMasterChannelEndpointConfiguration, SingleMasterConfiguration, Status,
 };
 use aws_sdk_kinesisvideosignaling::types::Service;
 use domain::ids::AppointmentId;
@@ -40,9 +40,11 @@ pub const CONNECT_WITHIN_SECS: i64 = 300;
 const MESSAGE_TTL_SECS: i32 = 60;
 /// At most this many channels' endpoints (and participants' relays) are remembered.
 const REMEMBERED: usize = 256;
-/// How long a channel's endpoints are used without asking again (a channel the sweep removed is
-/// made again by the next request after that).
-const ENDPOINTS_FOR_SECS: i64 = 600;
+/// How long a channel's ARN and endpoints are used without asking again: a channel the sweep
+/// removed (its room closed) is not handed out for longer than this, should the room open again.
+const ENDPOINTS_FOR_SECS: i64 = 60;
+/// How many times (a quarter of a second apart) a channel just made is looked at until active.
+const ACTIVE_CHECKS: usize = 8;
 
 /// A small map whose entries expire; full, it starts again.
 struct Remembered<K, V>(Mutex<HashMap<K, (V, i64)>>);
@@ -133,28 +135,44 @@ impl KvsSignaling {
         Ok(arn)
     }
 
-    async fn find_or_make(&self, visit: &AppointmentId) -> Result<String, SignalingError> {
-        let name = self.channel_name(visit);
+    /// The channel named `name`, if there is one: its ARN once it is active (a channel being made
+    /// or deleted is not used: the page asks again within a second).
+    async fn describe(&self, name: &str) -> Result<Option<String>, SignalingError> {
         match self
             .control
             .describe_signaling_channel()
-            .channel_name(&name)
+            .channel_name(name)
             .send()
             .await
         {
             Ok(found) => {
-                if let Some(arn) = found.channel_info().and_then(|c| c.channel_arn()) {
-                    return Ok(arn.to_owned());
+                let info = found
+                    .channel_info()
+                    .ok_or_else(|| unavailable("no channel info"))?;
+                match info.channel_status() {
+                    Some(Status::Active) => info
+                        .channel_arn()
+                        .map(|arn| Some(arn.to_owned()))
+                        .ok_or_else(|| unavailable("no channel ARN")),
+                    status => Err(unavailable(format!("the channel is {status:?}"))),
                 }
             }
             Err(e)
                 if e.as_service_error()
-                    .is_some_and(|e| e.is_resource_not_found_exception()) => {}
-            Err(e) => {
-                return Err(unavailable(
-                    aws_sdk_kinesisvideo::error::DisplayErrorContext(e),
-                ));
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                Ok(None)
             }
+            Err(e) => Err(unavailable(
+                aws_sdk_kinesisvideo::error::DisplayErrorContext(e),
+            )),
+        }
+    }
+
+    async fn find_or_make(&self, visit: &AppointmentId) -> Result<String, SignalingError> {
+        let name = self.channel_name(visit);
+        if let Some(arn) = self.describe(&name).await? {
+            return Ok(arn);
         }
         let made = self
             .control
@@ -169,25 +187,24 @@ impl KvsSignaling {
             .send()
             .await;
         match made {
-            Ok(made) => made
-                .channel_arn()
-                .map(str::to_owned)
-                .ok_or_else(|| unavailable("no channel ARN")),
+            // Made now: used once it is active (usually within a second).
+            Ok(_) => {
+                for _ in 0..ACTIVE_CHECKS {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                    if let Ok(Some(arn)) = self.describe(&name).await {
+                        return Ok(arn);
+                    }
+                }
+                Err(unavailable("the channel is still being made"))
+            }
             // Made meanwhile by the other participant's request: read it.
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|e| e.is_resource_in_use_exception()) =>
             {
-                self.control
-                    .describe_signaling_channel()
-                    .channel_name(&name)
-                    .send()
-                    .await
-                    .map_err(|e| unavailable(aws_sdk_kinesisvideo::error::DisplayErrorContext(e)))?
-                    .channel_info()
-                    .and_then(|c| c.channel_arn())
-                    .map(str::to_owned)
-                    .ok_or_else(|| unavailable("no channel ARN"))
+                self.describe(&name)
+                    .await?
+                    .ok_or_else(|| unavailable("no channel"))
             }
             Err(e) => Err(unavailable(
                 aws_sdk_kinesisvideo::error::DisplayErrorContext(e),
@@ -302,6 +319,7 @@ impl KvsSignaling {
         role: SignalRole,
         client: &str,
         now: i64,
+        within: i64,
     ) -> Result<String, SignalingError> {
         let mut query = vec![("X-Amz-ChannelARN", endpoints.arn.as_str())];
         if role == SignalRole::Viewer {
@@ -322,7 +340,7 @@ impl KvsSignaling {
         let identity = credentials.into();
         let mut settings = aws_sigv4::http_request::SigningSettings::default();
         settings.signature_location = aws_sigv4::http_request::SignatureLocation::QueryParams;
-        settings.expires_in = Some(Duration::from_secs(CONNECT_WITHIN_SECS as u64));
+        settings.expires_in = Some(Duration::from_secs(within.max(1) as u64));
         let at = SystemTime::UNIX_EPOCH + Duration::from_secs(now.max(0) as u64);
         let params = aws_sigv4::sign::v4::SigningParams::builder()
             .identity(&identity)
@@ -360,17 +378,22 @@ impl Signaling for KvsSignaling {
         role: SignalRole,
         client: &str,
         now: i64,
-        _until: i64,
+        until: i64,
     ) -> Result<SignalAccess, SignalingError> {
+        // Usable to connect for five minutes, and never after the room closes.
+        let within = CONNECT_WITHIN_SECS.min(until - now);
+        if within <= 0 {
+            return Err(unavailable("the room has closed"));
+        }
         let endpoints = self.endpoints(visit, role, now).await?;
         let (url, ice_servers) = tokio::try_join!(
-            self.presign(&endpoints, role, client, now),
+            self.presign(&endpoints, role, client, now, within),
             self.relays(visit, &endpoints, client, now)
         )?;
         Ok(SignalAccess {
             url: Sensitive::new(url),
             client_id: client.to_owned(),
-            expires_at: now + CONNECT_WITHIN_SECS,
+            expires_at: now + within,
             ice_servers,
         })
     }
@@ -500,7 +523,7 @@ mod tests {
     }
 
     /// The address's query, checked against SigV4 computed by hand.
-    fn verify(url: &str, at: &str) -> Vec<(String, String)> {
+    fn verify(url: &str, at: &str, expires: &str) -> Vec<(String, String)> {
         let (base, query) = url.split_once("/?").expect("a query");
         let host = base.strip_prefix("wss://").expect("wss");
         let params: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap();
@@ -540,7 +563,7 @@ mod tests {
         assert_eq!(get("X-Amz-Algorithm"), "AWS4-HMAC-SHA256");
         assert_eq!(get("X-Amz-Credential"), format!("AKIDEXAMPLE/{scope}"));
         assert_eq!(get("X-Amz-Date"), at, "signed at the clock's time");
-        assert_eq!(get("X-Amz-Expires"), "300");
+        assert_eq!(get("X-Amz-Expires"), expires);
         assert_eq!(get("X-Amz-SignedHeaders"), "host");
         assert_eq!(get("X-Amz-Security-Token"), "session-token");
         assert_eq!(get("X-Amz-ChannelARN"), ARN);
@@ -559,6 +582,24 @@ mod tests {
             ))
             .respond_with(not_found())
             .up_to_n_times(1)
+            .expect(1)
+            .mount(&server)
+            .await;
+        // Made, it is looked at until active.
+        Mock::given(method("POST"))
+            .and(path("/describeSignalingChannel"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "ChannelInfo": {"ChannelName": "stack-visit-apt_01JD0000000000000000000000", "ChannelARN": ARN, "ChannelStatus": "CREATING"}
+            })))
+            .up_to_n_times(1)
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/describeSignalingChannel"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "ChannelInfo": {"ChannelName": "stack-visit-apt_01JD0000000000000000000000", "ChannelARN": ARN, "ChannelStatus": "ACTIVE"}
+            })))
             .expect(1)
             .mount(&server)
             .await;
@@ -615,7 +656,7 @@ mod tests {
             .await
             .unwrap();
         assert!(master.url.expose().starts_with(&format!("{wss}/?")));
-        let params = verify(master.url.expose(), "20261124T145000Z");
+        let params = verify(master.url.expose(), "20261124T145000Z", "300");
         assert!(
             params.iter().all(|(k, _)| k != "X-Amz-ClientId"),
             "the master connects without a client id"
@@ -641,7 +682,7 @@ mod tests {
             )
             .await
             .unwrap();
-        let params = verify(viewer.url.expose(), "20261124T145000Z");
+        let params = verify(viewer.url.expose(), "20261124T145000Z", "300");
         assert!(
             params
                 .iter()
@@ -660,8 +701,26 @@ mod tests {
                 )
                 .await
                 .unwrap();
-            verify(again.url.expose(), "20261124T145002Z");
+            verify(again.url.expose(), "20261124T145002Z", "300");
         }
+        // An address near the room's closing may be used only until it closes; none after.
+        let last = kvs
+            .access(
+                &visit,
+                SignalRole::Viewer,
+                "patient-bbbbbbbbbbbb",
+                NOW,
+                NOW + 100,
+            )
+            .await
+            .unwrap();
+        verify(last.url.expose(), "20261124T145000Z", "100");
+        assert_eq!(last.expires_at, NOW + 100);
+        assert!(
+            kvs.access(&visit, SignalRole::Viewer, "patient-bbbbbbbbbbbb", NOW, NOW)
+                .await
+                .is_err()
+        );
     }
 
     #[tokio::test]

@@ -131,6 +131,7 @@ async fn view(
     appt: &Appointment,
     who: Participant,
     visit: &Visit,
+    give_address: bool,
 ) -> Result<serde_json::Value, ApiError> {
     let now = now(state);
     let room = practice(state).await?.visit_room;
@@ -153,28 +154,33 @@ async fn view(
     };
     v["certificate"] = own.clone().into();
     v["peerCertificate"] = theirs.clone().into();
-    let let_in = who == Participant::Host || visit.admitted_at.is_some();
-    if let (true, true, Some(signaling)) = (is_open, let_in, &state.signaling) {
-        let access = signaling
-            .access(
-                &appt.id,
-                who.signal_role(),
-                &client_id(who, caller, &appt.id),
-                now,
-                closes,
-            )
+    // An address only for a side that joined (audited, its certificate registered): the provider's
+    // side once it entered, the patient once admitted. A step's answer never carries one.
+    let let_in = match who {
+        Participant::Host => visit.host_certificate.is_some(),
+        Participant::Patient => visit.admitted_at.is_some(),
+    };
+    let signaling = state.signaling.as_ref().filter(|_| give_address);
+    if let (true, true, Some(signaling)) = (is_open, let_in, signaling) {
+        let client = client_id(who, caller, &appt.id);
+        match signaling
+            .access(&appt.id, who.signal_role(), &client, now, closes)
             .await
-            .map_err(|e| ApiError::Unavailable {
-                code: "signaling_unavailable",
-                source: anyhow::Error::new(e),
-            })?;
-        v["signaling"] = serde_json::json!({
-            "url": access.url.expose(),
-            "role": who.signal_role(),
-            "clientId": access.client_id,
-            "expiresAt": render_utc(access.expires_at),
-            "iceServers": access.ice_servers,
-        });
+        {
+            Ok(access) => {
+                v["signaling"] = serde_json::json!({
+                    "url": access.url.expose(),
+                    "role": who.signal_role(),
+                    "clientId": access.client_id,
+                    "expiresAt": render_utc(access.expires_at),
+                    "iceServers": access.ice_servers,
+                });
+            }
+            // The room still answers (the page reads it again within a second).
+            Err(error) => {
+                tracing::warn!(error = %anyhow::Error::new(error), "no signaling address")
+            }
+        }
     }
     Ok(v)
 }
@@ -188,7 +194,7 @@ pub async fn room(
 ) -> Result<serde_json::Value, ApiError> {
     let (appt, who) = enter(state, caller, id, "visit.read").await?;
     let visit = load_visit(state, id).await?;
-    view(state, caller, &appt, who, &visit).await
+    view(state, caller, &appt, who, &visit, true).await
 }
 
 /// What a participant does in the room.
@@ -290,12 +296,10 @@ pub async fn step(
             .or(changed()),
         );
     }
-    // The room's answer; the signaling address comes from reading the room (an address is not
-    // kept in the idempotency record, and a replay must not hand out one that expired).
-    let mut body = view(state, caller, &appt, who, &after).await?;
-    if let Some(fields) = body.as_object_mut() {
-        fields.remove("signaling");
-    }
+    // The room's answer, without a signaling address: that comes from reading the room (an
+    // address is not kept in the idempotency record, a replay must not hand out one that expired,
+    // and a step must not wait on the signaling service).
+    let body = view(state, caller, &appt, who, &after, false).await?;
     let reply = Reply::ok(&body)?;
     let audit = Audit::new(step.action(), "appointment", id.as_str()).about(&appt.patient);
     Ok(commit(state, caller, Some(idem), writes, audit, reply).await?)
@@ -321,15 +325,31 @@ pub async fn close_rooms(state: &AppState) -> Result<usize, ApiError> {
     let room = practice(state).await?.visit_room;
     let now = now(state);
     let mut removed = 0;
+    // One channel that cannot be removed now (the service busy, a record unreadable) is tried
+    // again by the next run; the others are not held up by it.
     for id in visits {
         let key = crate::store::keys::appointment_key(&id);
-        let still_open = match state.table.get(&key, Consistency::Strong).await? {
-            Some(item) => open(&Appointment::from_item(&item)?, &room, now),
-            None => false,
+        let still_open = match state.table.get(&key, Consistency::Strong).await {
+            Ok(Some(item)) => match Appointment::from_item(&item) {
+                Ok(appt) => open(&appt, &room, now),
+                Err(error) => {
+                    tracing::warn!(%error, "an appointment that cannot be read: its channel stays");
+                    continue;
+                }
+            },
+            Ok(None) => false,
+            Err(error) => {
+                tracing::warn!(%error, "could not read an appointment: its channel stays");
+                continue;
+            }
         };
         if !still_open {
-            signaling.remove(&id).await.map_err(unavailable)?;
-            removed += 1;
+            match signaling.remove(&id).await {
+                Ok(()) => removed += 1,
+                Err(error) => {
+                    tracing::warn!(error = %anyhow::Error::new(error), "could not remove a channel")
+                }
+            }
         }
     }
     Ok(removed)
