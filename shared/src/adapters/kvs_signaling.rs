@@ -586,23 +586,18 @@ mod tests {
             .mount(&server)
             .await;
         // Made, it is looked at until active.
-        Mock::given(method("POST"))
-            .and(path("/describeSignalingChannel"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-                "ChannelInfo": {"ChannelName": "stack-visit-apt_01JD0000000000000000000000", "ChannelARN": ARN, "ChannelStatus": "CREATING"}
-            })))
-            .up_to_n_times(1)
-            .expect(1)
-            .mount(&server)
-            .await;
-        Mock::given(method("POST"))
-            .and(path("/describeSignalingChannel"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-                "ChannelInfo": {"ChannelName": "stack-visit-apt_01JD0000000000000000000000", "ChannelARN": ARN, "ChannelStatus": "ACTIVE"}
-            })))
-            .expect(1)
-            .mount(&server)
-            .await;
+        for (status, times) in [("CREATING", Some(1)), ("ACTIVE", None)] {
+            let described = Mock::given(method("POST"))
+                .and(path("/describeSignalingChannel"))
+                .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                    "ChannelInfo": {"ChannelName": "stack-visit-apt_01JD0000000000000000000000", "ChannelARN": ARN, "ChannelStatus": status}
+                })))
+                .expect(1);
+            match times {
+                Some(n) => described.up_to_n_times(n).mount(&server).await,
+                None => described.mount(&server).await,
+            }
+        }
         Mock::given(method("POST"))
             .and(path("/createSignalingChannel"))
             .and(body_partial_json(json!({
