@@ -29,6 +29,7 @@ mod openapi_routes;
 mod patient_search;
 mod payments;
 mod reports;
+mod safeguards;
 mod schedule;
 mod scheduled_jobs;
 mod secrets_on_moto;
