@@ -89,6 +89,10 @@ async fn journey(stack: Option<Stack>) {
     let (status, shut) = stack.get(&jane, &room).await;
     assert_eq!(status, StatusCode::OK, "{shut}");
     assert_eq!(shut["open"], false);
+    assert_eq!(
+        (shut["startsAt"].clone(), shut["endsAt"].clone()),
+        (json!("2026-11-24T15:00:00Z"), json!("2026-11-24T15:30:00Z"))
+    );
     assert_eq!(shut["opensAt"], "2026-11-24T14:45:00Z");
     assert_eq!(shut["closesAt"], "2026-11-24T16:00:00Z");
     assert_eq!(shut["signaling"], Value::Null);

@@ -207,7 +207,7 @@ async function patient(label, width, height, { provider, service }) {
   // What, when, where and the price, and the cut-off, before the click that books: until when it
   // can be changed online, or that only the practice can once it is booked.
   const confirmText = await page.locator('#confirm-text').innerText();
-  assert.match(confirmText, new RegExp(`^${service.name} with ${provider.name}, .*, at 12 River Street, Springfield\\. Price: \\$\\d+\\.\\d\\d\\. `));
+  assert.match(confirmText, new RegExp(`^${service.name} with ${provider.name}, .*, at 12 River Street, Springfield or online \\(choose below\\)\\. Price: \\$\\d+\\.\\d\\d\\. `));
   assert.match(confirmText, /You can move or cancel it online until |less than \d+ hours away: once booked, only the practice can move or cancel it \(call them at \+1 555 010 0199\)/);
   await page.getByLabel(/Reason for the visit/).fill('Follow-up on sleep');
   await page.getByRole('button', { name: 'Book this time' }).click();

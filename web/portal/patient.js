@@ -359,13 +359,14 @@ function choose(chosen) {
   if (!booking.moving && terms) booking.chosen.policyVersion = terms.version;
   const rule = cutoffRule(chosen.start, cutoffOf(chosen.provider), chosen.timeZone, lateCancel) + (terms ? ` Cancellation policy: ${terms.words.join(' ')}` : '');
   const price = priceOf(chosen.service);
-  const online = catalog.services.find((s) => s.id === chosen.service)?.visitMode === 'online';
-  const where = online ? null : catalog.practice?.contact?.address;
+  const mode = catalog.services.find((s) => s.id === chosen.service)?.visitMode;
+  // Where: online, or at the practice's address (a visit held either way: or online, as she chooses).
+  const address = catalog.practice?.contact?.address;
+  const where = mode === 'online' ? ', online, by video' : `${address ? `, at ${address}` : ''}${mode === 'either' ? ' or online (choose below)' : ''}`;
   $('confirm-text').textContent = booking.moving
     ? `Move it to ${when(chosen.start, chosen.timeZone)}. ${rule}`
-    : `${what}, ${when(chosen.start, chosen.timeZone)}${where ? `, at ${where}` : online ? ', online, by video' : ''}${price ? `. Price: ${price}` : ''}. ${rule}`;
+    : `${what}, ${when(chosen.start, chosen.timeZone)}${where}${price ? `. Price: ${price}` : ''}. ${rule}`;
   $('confirm-submit').textContent = booking.moving ? 'Move to this time' : 'Book this time';
-  const mode = catalog.services.find((s) => s.id === chosen.service)?.visitMode;
   show('visit-mode', !booking.moving && mode === 'either');
   show('reason-box', !booking.moving);
   show('confirm', true);

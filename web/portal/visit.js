@@ -18,9 +18,19 @@ const fingerprint = (cert) => { const f = cert.getFingerprints()[0]; return norm
 const b64 = (value) => btoa(unescape(encodeURIComponent(JSON.stringify(value))));
 const unb64 = (text) => JSON.parse(decodeURIComponent(escape(atob(text))));
 
-// Opens the room of the online visit `id` (the patient's, or the provider's side's).
+// Opens the room of the online visit `id` (the patient's, or the provider's side's); once at a
+// time (a link and a click at once open it once).
 export async function openVisit(id) {
-  if (v.pc) return;
+  if (v.pc || v.opening) return;
+  v.opening = true;
+  try {
+    await enter(id);
+  } finally {
+    v.opening = false;
+  }
+}
+
+async function enter(id) {
   Object.assign(v, { id, left: false, peer: null });
   if (!v.wired) wire();
   $('visit-mute').textContent = 'Mute';
@@ -33,6 +43,10 @@ export async function openVisit(id) {
   $('visit-code').textContent = '';
   v.room = await room();
   const host = v.room.role === 'host';
+  // Which visit this is, said in its title; her room has an address of its own, so a reload (after
+  // signing in again) comes back to it.
+  $('visit-title').textContent = `Online visit, ${when(v.room.startsAt)}`;
+  if (!host) history.replaceState(null, '', '#/visit');
   $('visit-intro').textContent = host
     ? 'You are the provider here: the patient waits until you let her in.'
     : 'Check your camera and microphone, then join the waiting room: your provider lets you in.';
@@ -184,6 +198,15 @@ function connect(signaling) {
     v.pc?.close();
     const pc = new RTCPeerConnection({ iceServers: signaling.iceServers, certificates: [v.cert] });
     v.pc = pc;
+    // Closed on the other side (it left, or its page went): said at once, not when the
+    // connection times out.
+    const bye = pc.createDataChannel('bye', { negotiated: true, id: 0 });
+    bye.onclose = () => {
+      if (v.pc !== pc || v.left) return;
+      $('visit-code').textContent = '';
+      $('visit-connection').textContent = 'Reconnecting…';
+      status(master ? 'The patient left or lost the connection; waiting for her to come back.' : 'Your provider left or lost the connection; reconnecting…');
+    };
     v.stream.getTracks().forEach((t) => pc.addTrack(t, v.stream));
     pc.onicecandidate = ({ candidate }) => candidate && send('ICE_CANDIDATE', candidate);
     pc.ontrack = ({ streams }) => { $('visit-other').srcObject = streams[0]; };
@@ -215,10 +238,11 @@ function connect(signaling) {
     }
     if (message.messageType === 'SDP_OFFER' && master) {
       v.peer = message.senderClientId;
-      // An ICE restart keeps the connection; a new one (she reconnected) gets a new one.
+      // An ICE restart keeps the connection; a new page of hers (another certificate) gets a new
+      // one.
       let pc = v.pc;
       try {
-        if (!pc || pc.signalingState === 'closed') throw new Error('none');
+        if (!pc || pc.signalingState === 'closed' || certificates(pc.remoteDescription)[0] !== certificates(payload)[0]) throw new Error('new');
         await pc.setRemoteDescription(payload);
       } catch {
         pc = peer();
@@ -241,9 +265,10 @@ function connect(signaling) {
 
 // Whether a session description's certificates are the one the other side registered (the room
 // read now: a rejoin registers a new one).
+const certificates = (description) => [...(description?.sdp || '').matchAll(/^a=fingerprint:(\S+) ([0-9A-Fa-f:]+)\s*$/gm)].map((m) => norm(m[1], m[2]));
 async function registered(description) {
   v.room = await room();
-  const named = [...(description?.sdp || '').matchAll(/^a=fingerprint:(\S+) ([0-9A-Fa-f:]+)\s*$/gm)].map((m) => norm(m[1], m[2]));
+  const named = certificates(description);
   const theirs = v.room.peerCertificate;
   return Boolean(theirs) && named.length > 0 && named.every((f) => f === norm(...theirs.split(' ')));
 }
@@ -274,6 +299,7 @@ async function connectionChanged(pc, master, send) {
       return;
     }
     status('Connected, to the other person\'s own certificate. Compare the safety code aloud: if you both read the same one, nobody is listening in between.');
+    $('visit').scrollIntoView({ block: 'start' });
     $('visit-code').textContent = await safetyCode(fingerprint(v.cert), remote);
     $('visit-path').textContent = await path(pc);
   }

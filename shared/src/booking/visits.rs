@@ -140,6 +140,8 @@ async fn view(
     let mut v = serde_json::json!({
         "appointmentId": appt.id,
         "role": who,
+        "startsAt": render_utc(appt.start),
+        "endsAt": render_utc(appt.end),
         "opensAt": render_utc(opens),
         "closesAt": render_utc(closes),
         "open": is_open,
