@@ -116,14 +116,13 @@ pub async fn cold_start_booking() -> anyhow::Result<(AppState, Arc<OriginSecrets
 /// is not set up.
 pub const SIGNALING_PREFIX_ENV: &str = "PRACTICA_SIGNALING_CHANNEL_PREFIX";
 
-/// `state` with Kinesis Video Streams signaling, if [`SIGNALING_PREFIX_ENV`] is set (a channel
-/// name's characters, at most 100 of them).
-fn with_signaling(state: AppState, sdk: &aws_config::SdkConfig) -> anyhow::Result<AppState> {
+/// [`SIGNALING_PREFIX_ENV`], if set: a channel name's characters, at most 100 of them.
+fn signaling_prefix() -> anyhow::Result<Option<String>> {
     let Some(prefix) = std::env::var(SIGNALING_PREFIX_ENV)
         .ok()
         .filter(|p| !p.trim().is_empty())
     else {
-        return Ok(state);
+        return Ok(None);
     };
     let ok = prefix.len() <= 100
         && prefix
@@ -132,6 +131,14 @@ fn with_signaling(state: AppState, sdk: &aws_config::SdkConfig) -> anyhow::Resul
     if !ok {
         anyhow::bail!("{SIGNALING_PREFIX_ENV} may hold only letters, digits, _ . - (100 at most)");
     }
+    Ok(Some(prefix))
+}
+
+/// `state` with Kinesis Video Streams signaling, if [`SIGNALING_PREFIX_ENV`] is set.
+fn with_signaling(state: AppState, sdk: &aws_config::SdkConfig) -> anyhow::Result<AppState> {
+    let Some(prefix) = signaling_prefix()? else {
+        return Ok(state);
+    };
     let signaling = crate::adapters::kvs_signaling::KvsSignaling::new(sdk, prefix)?;
     Ok(state.with_signaling(Arc::new(signaling)))
 }
@@ -211,8 +218,12 @@ pub async fn cold_start_payments() -> anyhow::Result<(
 pub async fn cold_start_sweep()
 -> anyhow::Result<(AppState, crate::adapters::stripe::StripeProcessor)> {
     let mut start = Start::from_env()?;
-    // The sweep removes the signaling channels of rooms that have closed.
-    start.state = with_signaling(start.state, &start.sdk)?;
+    // The sweep removes the signaling channels of rooms that have closed (and gives out no
+    // address: it has only the channels' control).
+    if let Some(prefix) = signaling_prefix()? {
+        let channels = crate::adapters::kvs_signaling::KvsChannels::new(&start.sdk, prefix);
+        start.state = start.state.with_signaling(Arc::new(channels));
+    }
     let (stripe, ()) = tokio::join!(
         crate::config::payments::stripe_from_env(&start.sdk),
         start.preopen()

@@ -106,6 +106,7 @@ async function open(page) {
     else button.removeAttribute('aria-current');
   }
   show('error', false);
+  document.dispatchEvent(new Event('practica:page'));
   await ON_OPEN[page]?.();
 }
 

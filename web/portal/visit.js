@@ -48,7 +48,7 @@ async function enter(id) {
   $('visit-title').textContent = `Online visit, ${when(v.room.startsAt)}`;
   if (!host) history.replaceState(null, '', '#/visit');
   $('visit-intro').textContent = host
-    ? 'You are the provider here: the patient waits until you let her in.'
+    ? 'You are the provider here: the patient waits until you let them in.'
     : 'Check your camera and microphone, then join the waiting room: your provider lets you in.';
   if (!v.room.videoAvailable) return status('Video visits are not set up here yet; the practice will call you.');
   if (!v.room.open) return status(`The room opens on ${when(v.room.opensAt)} and closes on ${when(v.room.closesAt)}.`);
@@ -69,6 +69,14 @@ function wire() {
   v.wired = true;
   // Signed out: the call ends here (no request: the session is gone).
   document.addEventListener('practica:signed-out', () => { if (v.id) stop(); });
+  // Another page opened before joining: the room closes (camera and microphone off); once joined,
+  // it stays, so a visit goes on while she looks at another page.
+  document.addEventListener('practica:page', () => {
+    if (v.id && !v.poll) {
+      stop();
+      show('visit', false);
+    }
+  });
   $('visit-join').addEventListener('click', join);
   $('visit-admit').addEventListener('click', admit);
   $('visit-leave').addEventListener('click', leave);
@@ -298,6 +306,7 @@ async function connectionChanged(pc, master, send) {
       status('This connection was not to the certificate the other person registered: it was stopped. Please call the practice.');
       return;
     }
+    $('visit-intro').textContent = master ? 'You are in the visit with the patient.' : 'You are in the visit with your provider.';
     status('Connected, to the other person\'s own certificate. Compare the safety code aloud: if you both read the same one, nobody is listening in between.');
     $('visit').scrollIntoView({ block: 'start' });
     $('visit-code').textContent = await safetyCode(fingerprint(v.cert), remote);
@@ -347,6 +356,7 @@ async function path(pc) {
 function stop() {
   v.left = true;
   clearInterval(v.poll);
+  v.poll = null;
   v.ws?.close();
   v.pc?.close();
   v.pc = null;
@@ -362,6 +372,6 @@ async function leave() {
   $('visit-connection').textContent = 'Not connected';
   $('visit-code').textContent = '';
   $('visit-path').textContent = '';
-  status('You left the visit.');
+  status(`You left the visit. To come back while it is open, open it again from your ${v.room?.role === 'host' ? 'calendar' : 'appointments'}.`);
   if (v.id) await step('leave').catch(() => {});
 }

@@ -79,13 +79,19 @@ struct Endpoints {
     https: String,
 }
 
-pub struct KvsSignaling {
+/// The visits' channels as the sweep sees them: listed and removed, never given out (so the sweep
+/// function links no signaling data-plane client).
+pub struct KvsChannels {
     control: aws_sdk_kinesisvideo::Client,
+    prefix: String,
+}
+
+pub struct KvsSignaling {
+    channels: KvsChannels,
     /// The SDK configuration the data-plane client (per endpoint) is built from.
     sdk: aws_config::SdkConfig,
     credentials: SharedCredentialsProvider,
     region: String,
-    prefix: String,
     arns: Remembered<String, String>,
     endpoints: Remembered<(String, &'static str), Endpoints>,
     relays: Remembered<(String, String), Vec<IceServer>>,
@@ -106,19 +112,14 @@ impl KvsSignaling {
             .ok_or_else(|| unavailable("no region"))?
             .to_string();
         Ok(KvsSignaling {
-            control: aws_sdk_kinesisvideo::Client::new(sdk),
+            channels: KvsChannels::new(sdk, prefix),
             sdk: sdk.clone(),
             credentials,
             region,
-            prefix,
             arns: Remembered::new(),
             endpoints: Remembered::new(),
             relays: Remembered::new(),
         })
-    }
-
-    fn channel_name(&self, visit: &AppointmentId) -> String {
-        format!("{}{}", self.prefix, visit.as_str())
     }
 
     /// The visit's channel's ARN, made if it does not exist yet.
@@ -139,6 +140,7 @@ impl KvsSignaling {
     /// or deleted is not used: the page asks again within a second).
     async fn describe(&self, name: &str) -> Result<Option<String>, SignalingError> {
         match self
+            .channels
             .control
             .describe_signaling_channel()
             .channel_name(name)
@@ -170,11 +172,12 @@ impl KvsSignaling {
     }
 
     async fn find_or_make(&self, visit: &AppointmentId) -> Result<String, SignalingError> {
-        let name = self.channel_name(visit);
+        let name = self.channels.channel_name(visit);
         if let Some(arn) = self.describe(&name).await? {
             return Ok(arn);
         }
         let made = self
+            .channels
             .control
             .create_signaling_channel()
             .channel_name(&name)
@@ -232,6 +235,7 @@ impl KvsSignaling {
             })
             .build();
         let listed = self
+            .channels
             .control
             .get_signaling_channel_endpoint()
             .channel_arn(&arn)
@@ -399,6 +403,32 @@ impl Signaling for KvsSignaling {
     }
 
     async fn channels(&self) -> Result<Vec<AppointmentId>, SignalingError> {
+        self.channels.list().await
+    }
+
+    async fn remove(&self, visit: &AppointmentId) -> Result<(), SignalingError> {
+        self.arns.forget(|id| id != visit.as_str());
+        self.endpoints.forget(|(id, _)| id != visit.as_str());
+        self.relays.forget(|(id, _)| id != visit.as_str());
+        self.channels.delete(visit).await
+    }
+}
+
+impl KvsChannels {
+    /// Channels named `<prefix><appointment id>` (the template's IAM allows only those).
+    pub fn new(sdk: &aws_config::SdkConfig, prefix: String) -> Self {
+        KvsChannels {
+            control: aws_sdk_kinesisvideo::Client::new(sdk),
+            prefix,
+        }
+    }
+
+    fn channel_name(&self, visit: &AppointmentId) -> String {
+        format!("{}{}", self.prefix, visit.as_str())
+    }
+
+    /// The visits that have a channel (named with this prefix).
+    pub async fn list(&self) -> Result<Vec<AppointmentId>, SignalingError> {
         let condition = ChannelNameCondition::builder()
             .comparison_operator(ComparisonOperator::BeginsWith)
             .comparison_value(&self.prefix)
@@ -423,7 +453,8 @@ impl Signaling for KvsSignaling {
         Ok(found)
     }
 
-    async fn remove(&self, visit: &AppointmentId) -> Result<(), SignalingError> {
+    /// Deletes `visit`'s channel, if it has one.
+    pub async fn delete(&self, visit: &AppointmentId) -> Result<(), SignalingError> {
         let arn = match self
             .control
             .describe_signaling_channel()
@@ -447,9 +478,6 @@ impl Signaling for KvsSignaling {
                 ));
             }
         };
-        self.arns.forget(|id| id != visit.as_str());
-        self.endpoints.forget(|(id, _)| id != visit.as_str());
-        self.relays.forget(|(id, _)| id != visit.as_str());
         let Some(arn) = arn else { return Ok(()) };
         match self
             .control
@@ -469,6 +497,28 @@ impl Signaling for KvsSignaling {
                 aws_sdk_kinesisvideo::error::DisplayErrorContext(e),
             )),
         }
+    }
+}
+
+#[async_trait]
+impl Signaling for KvsChannels {
+    async fn access(
+        &self,
+        _: &AppointmentId,
+        _: SignalRole,
+        _: &str,
+        _: i64,
+        _: i64,
+    ) -> Result<SignalAccess, SignalingError> {
+        Err(unavailable("only the booking function gives out addresses"))
+    }
+
+    async fn channels(&self) -> Result<Vec<AppointmentId>, SignalingError> {
+        self.list().await
+    }
+
+    async fn remove(&self, visit: &AppointmentId) -> Result<(), SignalingError> {
+        self.delete(visit).await
     }
 }
 
@@ -767,5 +817,14 @@ mod tests {
             .await;
         assert_eq!(kvs.channels().await.unwrap(), vec![visit.clone()]);
         kvs.remove(&visit).await.unwrap();
+        // The sweep's side lists the same channels and gives out no address.
+        let sweep = KvsChannels::new(&sdk(&server.uri()), "stack-visit-".into());
+        assert_eq!(sweep.channels().await.unwrap(), vec![visit.clone()]);
+        assert!(
+            sweep
+                .access(&visit, SignalRole::Master, "host", NOW, NOW + 60)
+                .await
+                .is_err()
+        );
     }
 }
