@@ -19,11 +19,14 @@ const b64 = (value) => btoa(unescape(encodeURIComponent(JSON.stringify(value))))
 const unb64 = (text) => JSON.parse(decodeURIComponent(escape(atob(text))));
 
 // Opens the room of the online visit `id` (the patient's, or the provider's side's); once at a
-// time (a link and a click at once open it once).
+// time (a link and a click at once open it once). In it already, nothing changes; in another
+// visit's room, that one is left first.
 export async function openVisit(id) {
-  if (v.pc || v.opening) return;
+  const inside = Boolean(v.pc || v.poll);
+  if (v.opening || (inside && v.id === id)) return;
   v.opening = true;
   try {
+    if (inside) await leave();
     await enter(id);
   } finally {
     v.opening = false;
