@@ -368,6 +368,18 @@ async fn every_route_role_and_ownership() {
         ),
         case(
             "GET",
+            "/v1/patients/patient-jane/record",
+            None,
+            [200, 403, 403, 403, 200, 200, 401, 403],
+        ),
+        case(
+            "GET",
+            "/v1/patients/patient-jane/record?format=html",
+            None,
+            [200, 403, 403, 403, 200, 200, 401, 403],
+        ),
+        case(
+            "GET",
             "/v1/patients/me/access-log",
             None,
             [200, 200, 403, 403, 403, 403, 401, 403],

@@ -28,6 +28,7 @@ mod notify_function;
 mod openapi_routes;
 mod patient_search;
 mod payments;
+mod record;
 mod reports;
 mod safeguards;
 mod schedule;

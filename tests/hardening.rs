@@ -1170,6 +1170,7 @@ async fn undecodable_path_segments_are_404_problems() {
         ("GET", "/v1/providers/%C3/availability"),
         ("GET", "/v1/patients/%FF"),
         ("GET", "/v1/patients/%FF/access-log"),
+        ("GET", "/v1/patients/%FF/record"),
         ("POST", "/v1/appointments/%FF/cancel"),
         ("POST", "/v1/feedback/%FF/resolve"),
         ("GET", "/v1/reports/%FF"),

@@ -98,6 +98,7 @@ async fn every_fixture_runs_on_the_release_binaries() {
         ("putConsentDocument", &admin, 201),
         ("signConsent", &jane, 201),
         ("getConsentCopy", &jane, 200),
+        ("exportPatientRecord", &jane, 200),
         ("listPatientConsents", &staff, 200),
         ("withdrawConsent", &jane, 201),
         ("listForms", &jane, 200),

@@ -138,6 +138,7 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
         ("putConsentDocument", &admin, StatusCode::CREATED),
         ("signConsent", &jane, StatusCode::CREATED),
         ("getConsentCopy", &jane, StatusCode::OK),
+        ("exportPatientRecord", &jane, StatusCode::OK),
         ("listPatientConsents", &staff, StatusCode::OK),
         ("withdrawConsent", &jane, StatusCode::CREATED),
         ("listForms", &jane, StatusCode::OK),

@@ -523,6 +523,7 @@ async fn each_function_writes_only_the_partitions_it_is_granted() {
         ("putConsentDocument", &admin),
         ("signConsent", &jane),
         ("getConsentCopy", &jane),
+        ("exportPatientRecord", &jane),
         ("listPatientConsents", &staff),
         ("withdrawConsent", &jane),
         ("listForms", &jane),

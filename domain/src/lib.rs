@@ -25,6 +25,7 @@ pub mod merkle;
 pub mod money;
 pub mod notify;
 pub mod progress;
+pub mod record;
 pub mod refusals;
 pub mod report;
 pub mod schedule;

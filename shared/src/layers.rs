@@ -10,6 +10,7 @@
 //! | unit of work | `unit_of_work/` | frameworks, SDKs, redb; use cases, `common/`, web, adapters, the composition root |
 //! | common | `common/` | frameworks, SDKs, redb; use cases, web, adapters, the composition root |
 //! | use cases | `booking/`, `payments/`, `audit/`, `notify/`, `reports/`, `feedback.rs` | frameworks, SDKs, redb; each other, web, adapters, the composition root |
+//! | a patient's copy | `record.rs` (her record, read across the use cases) | frameworks, SDKs, redb; web, adapters, the composition root; no use case names it |
 //! | adapters | `adapters/` | web, the composition root |
 //! | web | `web/` | SDKs, redb; adapters, the composition root |
 //! | composition root | `app.rs`, `config/`, `lambda.rs`, `scheduled.rs` | (anything) |
@@ -238,6 +239,16 @@ fn use_cases_name_no_other_use_case_and_nothing_outer() {
 }
 
 #[test]
+fn the_patients_copy_reads_through_use_cases_and_none_names_it() {
+    let mut forbidden: Vec<String> = FRAMEWORKS.iter().map(|f| f.to_string()).collect();
+    forbidden.extend(composition());
+    check("record.rs", &forbidden);
+    for layer in USE_CASES {
+        check(layer, &[path_of("record.rs")]);
+    }
+}
+
+#[test]
 fn adapters_and_web_do_not_reach_the_composition_root() {
     let mut forbidden = paths(&COMPOSITION);
     forbidden.push(path_of("web"));
@@ -250,13 +261,20 @@ fn adapters_and_web_do_not_reach_the_composition_root() {
 #[test]
 fn every_folder_and_file_has_a_layer() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let known: Vec<&str> = ["store", "unit_of_work", "common", "adapters", "web"]
-        .into_iter()
-        .chain(SERVICES)
-        .chain(USE_CASES)
-        .chain(COMPOSITION)
-        .chain(OUTSIDE)
-        .collect();
+    let known: Vec<&str> = [
+        "store",
+        "unit_of_work",
+        "common",
+        "adapters",
+        "web",
+        "record.rs",
+    ]
+    .into_iter()
+    .chain(SERVICES)
+    .chain(USE_CASES)
+    .chain(COMPOSITION)
+    .chain(OUTSIDE)
+    .collect();
     let mut unplaced = Vec::new();
     for entry in std::fs::read_dir(&root).unwrap() {
         let name = entry.unwrap().file_name().to_string_lossy().into_owned();

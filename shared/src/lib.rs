@@ -31,6 +31,7 @@ pub mod lambda;
 mod layers;
 pub mod notify;
 pub mod payments;
+pub mod record;
 pub mod reports;
 pub mod scheduled;
 pub mod signaling;

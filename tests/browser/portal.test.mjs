@@ -503,6 +503,21 @@ async function patient(label, width, height, { provider, service }) {
       await page.waitForFunction((n) => document.querySelectorAll('#access-log li').length > n, before);
     }
   }
+  // Her copy of her record: the data and the page to read, each downloaded with her sign-in.
+  const [data] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download a copy as data (JSON)' }).click()]);
+  const record = JSON.parse(readFileSync(await data.path(), 'utf8'));
+  assert.equal(record.format, 'practica.patient-record.v1');
+  assert.equal(record.patientId, 'patient-jane');
+  assert.equal(record.profile.name, 'Jane Demo-Patient');
+  assert.ok(record.appointments.length > 0 && record.billing.charges.length > 0, 'her appointments and charges');
+  assert.ok(record.accessLog.entries.some((e) => e.action === 'appointment.create'), 'her access log');
+  await page.getByText('The copy is downloaded.').waitFor();
+  const [readable] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download a copy to read or print' }).click()]);
+  assert.equal(readable.suggestedFilename(), 'my-record.html');
+  const text = readFileSync(await readable.path(), 'utf8');
+  assert.match(text, /<h1>Your record at [^<]+<\/h1>/);
+  assert.match(text, /Jane Demo-Patient/);
+  assert.ok(!/<script/i.test(text), 'no script in her copy');
   await axe(page, `the access log (${label})`);
   if (desktop) {
     await page.screenshot({ path: `${shots}/portal-access-log-${label}.png`, fullPage: true });
@@ -813,6 +828,12 @@ async function frontDesk() {
   // The messages sent to her (kinds and channels, no text); `practica serve` delivers by email.
   // (Her first consultation's confirmation also asks for the forms it needs.)
   assert.match(await page.locator('#chosen-messages').innerText(), /confirmation( \(asking for forms\))?: sent by email/);
+  // The copy of her record she asks for at the desk: hers, without the access log (hers to read).
+  const [atDesk] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Her record as data (JSON)' }).click()]);
+  const copy = JSON.parse(readFileSync(await atDesk.path(), 'utf8'));
+  assert.equal(copy.patientId, 'patient-jane');
+  assert.ok(copy.billing.charges.some((c) => c.lineItems.some((l) => l.description === 'Follow-up session')));
+  assert.equal(copy.accessLog, null);
   assert.match(await page.locator('#chosen-feedback').innerText(), /care \(4 of 5\): The reminder came in good time, thank you\.\n.* · open/);
   assert.match(await page.locator('#chosen-patient').innerText(), /USD: \$45\.00 owed/);
   // Booking for her next Wednesday: that day's free times, then a confirmation with the service,

@@ -259,3 +259,24 @@ export function visitButton(id, label) {
   button.addEventListener('click', () => openRoom(id));
   return button;
 }
+
+// Her record's copy (`html` or `json`), fetched with the token when asked for (a link has none).
+export function recordButtons(id, patientId, file) {
+  for (const format of ['html', 'json']) {
+    $(`${id}-${format}`).onclick = async () => {
+      const status = $(`${id}-status`);
+      status.textContent = 'Preparing the copy…';
+      try {
+        const response = await fetch(`/v1/patients/${encodeURIComponent(patientId())}/record?format=${format}`, { headers: { Authorization: `Bearer ${session.token}` } });
+        if (!response.ok) throw new Error('The copy could not be made; try again.');
+        const link = el('a', { href: URL.createObjectURL(await response.blob()), download: `${file()}.${format}` });
+        link.click();
+        setTimeout(() => URL.revokeObjectURL(link.href), 60e3);
+        status.textContent = 'The copy is downloaded.';
+      } catch (error) {
+        status.textContent = '';
+        fail('', error);
+      }
+    };
+  }
+}

@@ -2,7 +2,7 @@
 // (balance, paying, receipts), messages (feedback, notification choices) and the access log.
 import {
   $, api, cardWords, catalog, confirmButton, dateIn, dayLabel, describe, el, fail, fillProviders, fillServices, item,
-  list, minorDigits, money, newKey, openRoom, session, show, startOfDayIn, statementTables, timeLabel, toMinor, visitButton, when, zoneName,
+  list, minorDigits, money, newKey, openRoom, recordButtons, session, show, startOfDayIn, statementTables, timeLabel, toMinor, visitButton, when, zoneName,
 } from './common.js';
 
 // What the booking form is doing: a new appointment, or moving `moving` to another time; the
@@ -870,6 +870,8 @@ export function wirePatient() {
   };
   $('show-access').addEventListener('click', () => accessLog(false));
   $('access-older').addEventListener('click', () => accessLog(true));
+  // Her copy of her record.
+  recordButtons('record', () => session.subject, () => 'my-record');
   $('pay-choose').addEventListener('submit', startPayment);
   $('pay-part').addEventListener('input', payLabel);
   $('print-statement').addEventListener('click', () => printStatement().catch((error) => fail('', error)));

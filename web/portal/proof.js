@@ -16,6 +16,7 @@ const ACTIONS = {
   'appointment.reschedule': 'moved an appointment',
   'balance.read': 'looked at your balance',
   'charge.create': 'added a charge',
+  'record.export': 'made a copy of your whole record',
   'feedback.create': 'sent feedback',
   'feedback.list': 'read your feedback',
   'feedback.resolve': 'answered your feedback',

@@ -1,7 +1,7 @@
 // The staff console: the schedule (a day or a week of one provider or all, with attendance), patients found by
 // name, phone or date of birth, a patient's page (appointments, balance, a charge, a booking), feedback triage, and (administrators) the reports.
 import {
-  $, api, catalog, confirmButton, conflictRows, dateIn, dayLabel, describe, el, statementTables, fillProviders, fillServices, item, list, money, newKey, toMinor,
+  $, api, catalog, confirmButton, conflictRows, dateIn, dayLabel, describe, el, statementTables, fillProviders, fillServices, item, list, money, newKey, recordButtons, toMinor,
   session, show, startOfDayIn, timeLabel, visitButton, wallIn, when,
 } from './common.js';
 
@@ -365,6 +365,7 @@ async function openPatient(patient) {
   show('staff-book', true);
   $('staff-slots').replaceChildren();
   $('staff-book-status').textContent = '';
+  $('chosen-record-status').textContent = '';
   $('chosen-title').focus();
 }
 
@@ -797,6 +798,8 @@ export function wireStaff() {
   $('calendar-week').addEventListener('click', () => showCalendar(7).catch(calendarFailed));
   $('calendar-today').addEventListener('click', () => { $('calendar-day').value = today(); showCalendar(schedule.days).catch(calendarFailed); });
   $('search-form').addEventListener('submit', searchPatients);
+  // The copy of her record a patient at the desk asks for (audited as made by this login).
+  recordButtons('chosen-record', () => staff.patient.patientId, () => `record-${staff.patient.patientId}`);
   $('live-form').addEventListener('submit', liveReport);
   // Typing a new search clears the last one's answer (a search too short to send says nothing).
   $('search-query').addEventListener('input', () => {

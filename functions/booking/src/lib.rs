@@ -433,6 +433,36 @@ enum CopyFormat {
     Html,
 }
 
+/// A page to read and print, which has no scripts and no external assets (and is allowed none).
+fn printable(page: String) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    use axum::response::IntoResponse as _;
+    let mut response = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+        ),
+    );
+    response
+}
+
+/// A patient's copy of her record (JSON, or `?format=html`, the page to read and print).
+async fn patient_record(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<CopyQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse as _;
+    let id = path_id(&id, PatientId::parse)?;
+    let record = shared::record::export(&s, &caller, &id).await?;
+    Ok(match q.format {
+        CopyFormat::Html => printable(domain::record::printable(&record)),
+        CopyFormat::Json => Json(record).into_response(),
+    })
+}
+
 /// A signature's copy: JSON with the signed log's proof (what `practica audit check-proof`
 /// verifies), or `?format=html`, the printable page.
 async fn consent_copy(
@@ -441,7 +471,6 @@ async fn consent_copy(
     ApiPath((patient, signature)): ApiPath<(String, String)>,
     ApiQuery(q): ApiQuery<CopyQuery>,
 ) -> Result<axum::response::Response, ApiError> {
-    use axum::http::{HeaderValue, header};
     use axum::response::IntoResponse as _;
     let html = q.format == CopyFormat::Html;
     let patient = path_id(&patient, PatientId::parse)?;
@@ -474,16 +503,7 @@ async fn consent_copy(
             signature_id: sig.id.as_str(),
             leaf_index,
         });
-        let mut response =
-            ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response();
-        // The page has no scripts and no external assets.
-        response.headers_mut().insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(
-                "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
-            ),
-        );
-        return Ok(response);
+        return Ok(printable(page));
     }
     Ok(Json(serde_json::json!({
         "patientId": patient,
@@ -790,6 +810,7 @@ pub fn routes(state: AppState) -> Router {
         .route("/v1/patients/{patientId}", get(get_patient))
         .route("/v1/patients/{patientId}/messages", get(patient_messages))
         .route("/v1/patients/me/access-log", get(my_access_log))
+        .route("/v1/patients/{patientId}/record", get(patient_record))
         .route("/v1/patients/me/email-verification", post(verify_my_email))
         .route(
             "/v1/patients/me/notifications",

@@ -319,12 +319,26 @@ fn acting_role(roles: &[String]) -> Option<String> {
 
 /// What an entry is proven against: the latest checkpoint, for whom, with the providers' names.
 struct Proving<'a> {
-    latest: Option<&'a super::stored::Latest>,
-    names: &'a BTreeMap<String, String>,
+    latest: Option<super::stored::Latest>,
+    names: BTreeMap<String, String>,
     patient: &'a PatientId,
 }
 
-impl Proving<'_> {
+impl<'a> Proving<'a> {
+    /// Against the latest signed checkpoint, for `patient`.
+    async fn latest(table: &dyn Table, patient: &'a PatientId) -> Result<Self, ApiError> {
+        Ok(Proving {
+            latest: latest_checkpoint(table).await?,
+            names: provider_names(table).await?,
+            patient,
+        })
+    }
+
+    /// The signed note every proof is against.
+    fn note(self) -> Option<String> {
+        self.latest.map(|l| l.note)
+    }
+
     /// An entry as a patient is shown it (`item` holds its fields: the sealed entry or its access
     /// index copy; `entry_pk` the sealed entry's partition), with its inclusion proof once a
     /// checkpoint covers it.
@@ -351,7 +365,7 @@ impl Proving<'_> {
             kind,
         };
         let index = leaf_index_of(&*state.table, entry_pk, &item.key.sk).await?;
-        let inclusion = match (index, self.latest) {
+        let inclusion = match (index, &self.latest) {
             (Some(index), Some(latest)) if index < latest.checkpoint.size => {
                 let (leaf, proof) = cache
                     .proof(&*state.table, index, latest.checkpoint.size)
@@ -393,14 +407,8 @@ pub async fn entity_proof(
 ) -> Result<(Option<String>, Vec<AccessEntry>), ApiError> {
     let query = Query::gsi1(audit_entity_index(entity, entity_id));
     let items = query_all(&*state.table, &query).await?;
-    let latest = latest_checkpoint(&*state.table).await?;
-    let names = provider_names(&*state.table).await?;
+    let at = Proving::latest(&*state.table, patient).await?;
     let mut cache = LeafCache::default();
-    let at = Proving {
-        latest: latest.as_ref(),
-        names: &names,
-        patient,
-    };
     let mut entries = Vec::new();
     for item in items.iter().filter(|i| {
         i.get(attr::ACTION)
@@ -418,7 +426,7 @@ pub async fn entity_proof(
         }
         entries.push(entry);
     }
-    Ok((latest.map(|l| l.note), entries))
+    Ok((at.note(), entries))
 }
 
 /// `GET /v1/patients/{id}/access-log` (an admin) and `GET /v1/patients/me/access-log` (the
@@ -440,18 +448,12 @@ pub async fn access_log(
     refused(state, caller, target.clone(), allowed).await?;
     let query = page_of(audit_access_partition(patient.as_str()), q)?;
     let page = state.table.query(&query).await?;
-    let latest = latest_checkpoint(&*state.table).await?;
-    let names = provider_names(&*state.table).await?;
+    let at = Proving::latest(&*state.table, patient).await?;
     let mut cache = LeafCache::default();
     let sealed = originals(&*state.table, &page.items).await?;
     let mut entries = Vec::with_capacity(page.items.len());
     for (item, original) in page.items.iter().zip(&sealed) {
         let entry_pk = s(item, attr::ENTRY_PK)?;
-        let at = Proving {
-            latest: latest.as_ref(),
-            names: &names,
-            patient,
-        };
         entries.push(
             at.entry(state, &mut cache, item, entry_pk, original.as_ref())
                 .await?,
@@ -460,10 +462,46 @@ pub async fn access_log(
     audit_read(state, caller, target).await?;
     Ok(AccessLog {
         patient_id: patient.clone(),
-        checkpoint: latest.map(|l| l.note),
+        checkpoint: at.note(),
         entries,
         next: page.next.map(|c| c.encode()),
     })
+}
+
+/// Up to `max` of the accesses to `patient`'s data, newest first, each with its proof, and the
+/// checkpoint they are proven against; `false` when there were more (for her copy of her record:
+/// the caller has authorized the read and audits it).
+pub async fn entries_of(
+    state: &AppState,
+    patient: &PatientId,
+    max: usize,
+) -> Result<(Option<String>, Vec<AccessEntry>, bool), ApiError> {
+    let at = Proving::latest(&*state.table, patient).await?;
+    let mut cache = LeafCache::default();
+    let mut entries = Vec::new();
+    let mut q = PageQuery {
+        cursor: None,
+        limit: Some(crate::common::paging::MAX_PAGE),
+    };
+    loop {
+        let query = page_of(audit_access_partition(patient.as_str()), &q)?;
+        let page = state.table.query(&query).await?;
+        let sealed = originals(&*state.table, &page.items).await?;
+        for (item, original) in page.items.iter().zip(&sealed) {
+            if entries.len() == max {
+                return Ok((at.note(), entries, false));
+            }
+            let entry_pk = s(item, attr::ENTRY_PK)?;
+            entries.push(
+                at.entry(state, &mut cache, item, entry_pk, original.as_ref())
+                    .await?,
+            );
+        }
+        match page.next {
+            Some(next) => q.cursor = Some(next.encode()),
+            None => return Ok((at.note(), entries, true)),
+        }
+    }
 }
 
 #[cfg(test)]

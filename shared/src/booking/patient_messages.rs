@@ -42,7 +42,20 @@ pub async fn list(
     let target = Audit::new("message.list", "patient", patient.as_str()).about(patient);
     let authorized = caller.authorize_staff().map_err(ApiError::from);
     refused(state, caller, target.clone(), authorized).await?;
-    let mut query = Query::partition(audit_access_partition(patient.as_str())).limit(MAX_SCANNED);
+    let out = sent(state, patient, MAX_MESSAGES, MAX_SCANNED).await?;
+    audit_read(state, caller, target).await?;
+    Ok(out)
+}
+
+/// At most `max` of the messages among the patient's latest `scanned` access-index entries,
+/// newest first (the caller has authorized the read and audits it).
+pub(crate) async fn sent(
+    state: &AppState,
+    patient: &PatientId,
+    max: usize,
+    scanned: u32,
+) -> Result<Vec<MessageView>, ApiError> {
+    let mut query = Query::partition(audit_access_partition(patient.as_str())).limit(scanned);
     query.forward = false;
     let page = state.table.query(&query).await?;
     let mut out = Vec::new();
@@ -51,7 +64,7 @@ pub async fn list(
             .and_then(AttrValue::as_s)
             .is_some_and(|a| a.starts_with("notification."))
     }) {
-        if out.len() == MAX_MESSAGES {
+        if out.len() == max {
             break;
         }
         // The entry itself names the message (its entity and id).
@@ -93,6 +106,5 @@ pub async fn list(
             channels,
         });
     }
-    audit_read(state, caller, target).await?;
     Ok(out)
 }

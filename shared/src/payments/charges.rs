@@ -147,17 +147,7 @@ pub async fn balance(
         None => Audit::new("balance.read", "patient", caller.principal.subject.as_str()),
     };
     let patient = refused(state, caller, target, acting_for(caller, requested)).await?;
-    let ledger = ledger::load(state, &patient).await?;
-    let mut charges = Vec::with_capacity(ledger.charges.len());
-    for c in &ledger.charges {
-        charges.push(ledger::charge_view(c, state).await?);
-    }
-    let view = serde_json::json!({
-        "patientId": patient,
-        "balances": ledger.currencies().into_iter().map(|c| ledger.totals(c)).collect::<Vec<_>>(),
-        "charges": charges,
-        "payments": ledger.payments.iter().map(Payment::view).collect::<Vec<_>>(),
-    });
+    let view = ledger_view(state, &patient).await?;
     audit_read(
         state,
         caller,
@@ -165,4 +155,23 @@ pub async fn balance(
     )
     .await?;
     Ok(view)
+}
+
+/// A patient's balances, charges and payments as the API shows them (the caller has authorized
+/// the read and audits it).
+pub async fn ledger_view(
+    state: &AppState,
+    patient: &PatientId,
+) -> Result<serde_json::Value, ApiError> {
+    let ledger = ledger::load(state, patient).await?;
+    let mut charges = Vec::with_capacity(ledger.charges.len());
+    for c in &ledger.charges {
+        charges.push(ledger::charge_view(c, state).await?);
+    }
+    Ok(serde_json::json!({
+        "patientId": patient,
+        "balances": ledger.currencies().into_iter().map(|c| ledger.totals(c)).collect::<Vec<_>>(),
+        "charges": charges,
+        "payments": ledger.payments.iter().map(Payment::view).collect::<Vec<_>>(),
+    }))
 }

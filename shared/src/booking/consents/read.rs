@@ -76,6 +76,17 @@ pub async fn of_patient(
 ) -> Result<serde_json::Value, ApiError> {
     let target = Audit::new("consent.list", "patient", patient.as_str()).about(patient);
     refused(state, caller, target.clone(), authorize(caller, patient)).await?;
+    let view = standing_of(state, patient).await?;
+    audit_read(state, caller, target).await?;
+    Ok(view)
+}
+
+/// Where `patient` stands with each document, and her signatures and withdrawals, newest first
+/// (the caller has authorized the read and audits it).
+pub(crate) async fn standing_of(
+    state: &AppState,
+    patient: &PatientId,
+) -> Result<serde_json::Value, ApiError> {
     let docs = documents(state).await?;
     let standing = standing(state, patient).await?;
     let query = Query::partition(patient_partition(patient))
@@ -88,7 +99,6 @@ pub async fn of_patient(
         .collect::<Result<Vec<_>, _>>()?;
     signatures.sort_by(|a, b| (b.at, b.id.as_str()).cmp(&(a.at, a.id.as_str())));
     let zone = crate::common::lookup::practice(state).await?.zone;
-    audit_read(state, caller, target).await?;
     Ok(serde_json::json!({
         "patientId": patient,
         "documents": docs.iter().map(|d| {

@@ -96,6 +96,14 @@ async fn submissions_of(
         authorize(state, caller, patient).await,
     )
     .await?;
+    stored(state, patient).await
+}
+
+/// The patient's submissions as stored, oldest first (the caller has authorized the read).
+async fn stored(
+    state: &AppState,
+    patient: &PatientId,
+) -> Result<Vec<crate::store::Item>, ApiError> {
     let query = Query::partition(patient_partition(patient))
         .sort(SortKey::BeginsWith(PATIENT_SUBMISSION_PREFIX.into()))
         .consistent();
@@ -197,4 +205,40 @@ pub async fn submission(
         "score": score_view(score),
         "alerts": form.definition.alerts_of(&answers),
     }))
+}
+
+/// Every submission of the patient's, oldest first, with its form's title, score and each
+/// question beside her answer (for her copy of her record). The caller has authorized the read
+/// and audits it.
+pub(crate) async fn answered(
+    state: &AppState,
+    patient: &PatientId,
+) -> Result<Vec<Value>, ApiError> {
+    let mut out = Vec::new();
+    for item in &stored(state, patient).await? {
+        let (stored, answers) = opened(state, item).await?;
+        let form = version(state, &stored.form, &stored.version_hash)
+            .await?
+            .ok_or_else(|| crate::store::codec::corrupt("form version"))?;
+        let questions: Vec<Value> = form
+            .definition
+            .questions()
+            .map(|q| {
+                serde_json::json!({
+                    "question": q.text,
+                    "answer": answers.get(&q.id).cloned().unwrap_or(Value::Null),
+                })
+            })
+            .collect();
+        out.push(serde_json::json!({
+            "submissionId": stored.id,
+            "formId": stored.form,
+            "title": form.definition.title,
+            "versionHash": stored.version_hash,
+            "submittedAt": domain::instant::render_utc(stored.at),
+            "score": score_view(form.definition.score(&answers)),
+            "answers": questions,
+        }));
+    }
+    Ok(out)
 }
