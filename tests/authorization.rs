@@ -368,6 +368,24 @@ async fn every_route_role_and_ownership() {
         ),
         case(
             "GET",
+            "/v1/staff",
+            None,
+            [403, 403, 403, 403, 403, 200, 401, 403],
+        ),
+        case(
+            "POST",
+            "/v1/staff",
+            Some(json!({"email": "sam.lee@example.org", "name": "Sam Lee", "role": "staff"})),
+            [403, 403, 403, 403, 403, 201, 401, 403],
+        ),
+        case(
+            "POST",
+            "/v1/staff/provider-rivera/disable",
+            Some(json!({})),
+            [403, 403, 403, 403, 403, 200, 401, 403],
+        ),
+        case(
+            "GET",
             "/v1/patients/patient-jane/record",
             None,
             [200, 403, 403, 403, 200, 200, 401, 403],

@@ -36,6 +36,7 @@ mod scheduled_jobs;
 mod secrets_on_moto;
 mod series;
 mod serve_outbox;
+mod staff;
 mod table_contract;
 mod template_policies;
 mod visits;

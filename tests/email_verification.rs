@@ -280,6 +280,7 @@ async fn the_local_sign_in_returns_an_id_token_that_vouches_for_the_demo_patient
     let minter = practica_cli::login::Minter {
         issuer: stack.issuer.clone(),
         clock: stack.clock.clone(),
+        directory: None,
     };
     let jane_user = &practica_cli::login::DEMO_USERS[0];
     let access = minter.mint(jane_user).unwrap();

@@ -56,6 +56,7 @@ async fn every_fixture_runs_on_the_release_binaries() {
     let (mut version, mut signature) = (String::new(), String::new());
     let (mut form_version, mut submission) = (String::new(), String::new());
     let mut charge = String::new();
+    let mut staff_subject = String::new();
     let steps: &[(&str, &str, u64)] = &[
         ("get-me", &staff, 200),
         ("get-me-no-token", "", 401),
@@ -141,6 +142,10 @@ async fn every_fixture_runs_on_the_release_binaries() {
         ("stripeWebhook", "", 200),
         ("standardWebhook", "", 200),
         ("getBalance", &jane, 200),
+        // The workforce's logins, in moto's staff pool: one invited, listed, then disabled.
+        ("addStaff", &admin, 201),
+        ("listStaff", &admin, 200),
+        ("disableStaff", &admin, 200),
     ];
     let mut webhook_outcomes = Vec::new();
     for (op, token, expected) in steps {
@@ -164,6 +169,7 @@ async fn every_fixture_runs_on_the_release_binaries() {
                 ("{{FORM_VERSION}}", &form_version),
                 ("{{SUBMISSION_ID}}", &submission),
                 ("{{CHARGE_ID}}", &charge),
+                ("{{STAFF_SUBJECT}}", &staff_subject),
             ],
         );
         if op.contains("Webhook") {
@@ -193,6 +199,16 @@ async fn every_fixture_runs_on_the_release_binaries() {
             "signConsent" => signature = body["signatureId"].as_str().unwrap().to_owned(),
             "listForms" => form_version = practica_tests::form_version_of(&body, "phq-9"),
             "submitForm" => submission = body["submissionId"].as_str().unwrap().to_owned(),
+            "addStaff" => staff_subject = body["subject"].as_str().unwrap().to_owned(),
+            "listStaff" => assert!(
+                body["staff"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|a| a["subject"] == staff_subject.as_str()),
+                "{body}"
+            ),
+            "disableStaff" => assert_eq!(body["enabled"], false, "{body}"),
             "createCalendarFeed" => {
                 let url = body["url"].as_str().unwrap();
                 feed = url.rsplit('/').next().unwrap().to_owned();

@@ -80,6 +80,7 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
     let mut calendar = String::new();
     let (mut version, mut signature) = (String::new(), String::new());
     let (mut form_version, mut submission) = (String::new(), String::new());
+    let mut staff_subject = String::new();
     // A published report for the report routes.
     let week = "2026-11-16_2026-11-23";
     let manifest = shared::reports::Manifest {
@@ -170,6 +171,10 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
         ("getReport", &admin, StatusCode::OK),
         ("getReportFile", &admin, StatusCode::OK),
         ("getLiveReport", &admin, StatusCode::OK),
+        // The workforce's logins: one invited, listed, then disabled.
+        ("addStaff", &admin, StatusCode::CREATED),
+        ("listStaff", &admin, StatusCode::OK),
+        ("disableStaff", &admin, StatusCode::OK),
     ];
     // Today in the practice's zone, on the stack's clock: a live report's days.
     let today = jiff::Timestamp::from_second(practica_tests::TEST_NOW)
@@ -196,6 +201,7 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
             ("{{SIGNATURE_ID}}", signature.as_str()),
             ("{{FORM_VERSION}}", form_version.as_str()),
             ("{{SUBMISSION_ID}}", submission.as_str()),
+            ("{{STAFF_SUBJECT}}", staff_subject.as_str()),
         ];
         let request = filled_event(&format!("apigw-v2-{op}.json"), &values);
         let (status, headers, body) = call(stack.router.clone(), request).await;
@@ -225,6 +231,8 @@ async fn every_booking_event_runs_through_the_lambda_conversion() {
             "signConsent" => signature = body["signatureId"].as_str().unwrap().to_owned(),
             "listForms" => form_version = practica_tests::form_version_of(&body, "phq-9"),
             "submitForm" => submission = body["submissionId"].as_str().unwrap().to_owned(),
+            "addStaff" => staff_subject = body["subject"].as_str().unwrap().to_owned(),
+            "disableStaff" => assert_eq!(body["enabled"], false),
             "createCalendarFeed" => {
                 let url = body["url"].as_str().unwrap();
                 feed = url.rsplit('/').next().unwrap().to_owned();

@@ -55,6 +55,7 @@ pub(crate) fn setup(stack: Stack, store: Option<Arc<dyn ReportStore>>) -> Setup 
         archive: archive.clone(),
         log: log_config(),
         spki: signer.public_key().to_vec(),
+        directory: stack.state.directory.clone(),
     };
     let audit = audit::AuditJob {
         table: stack.state.table.clone(),
@@ -790,6 +791,7 @@ fn the_templates_report_schedules_are_the_fixtures() {
     for (name, fixture) in [
         ("        Weekly:", "schedule-report-weekly.json"),
         ("        Monthly:", "schedule-report-monthly.json"),
+        ("        Quarterly:", "schedule-report-quarterly.json"),
     ] {
         let schedule = &template[template.find(name).expect("the schedule")..];
         let input = schedule
@@ -876,6 +878,92 @@ async fn the_function_answers_the_api_and_the_schedules() {
     let weekly: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let done = function.handle(weekly).await.unwrap();
     assert_eq!(done["report"], week.id());
+}
+
+/// The quarterly access review, published like a report: every login of the demo workforce with
+/// its standing, the one disabled in the quarter shown so, the front desk's reads of patient data
+/// counted, and the logins unused all quarter flagged.
+#[tokio::test]
+async fn the_quarterly_access_review_lists_every_login_and_flags_the_unused() {
+    let s = setup(Stack::embedded(), None);
+    s.stack.seed().await;
+    let admin = s.stack.token("admin-1", &[Role::Admin]);
+    let desk = s.stack.token("staff-1", &[Role::Staff]);
+    // The front desk reads Jane's record; the provider is disabled; time passes to the quarter's end.
+    ok(&s.stack, "GET", "/v1/patients/patient-jane", &desk, None).await;
+    ok(
+        &s.stack,
+        "POST",
+        "/v1/staff/provider-rivera/disable",
+        &admin,
+        Some(serde_json::json!({})),
+    )
+    .await;
+    // From 2026-11-23 to 2027-01-01 06:00 in New York: the quarter October to December is over.
+    let to = jiff::Timestamp::from_second(1_798_801_200).unwrap();
+    let now = jiff::Timestamp::from_second(practica_tests::TEST_NOW).unwrap();
+    s.stack.clock.advance(to.duration_since(now));
+    let path = format!(
+        "{}/../events/schedule-report-quarterly.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let quarterly: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let done = s.job.run(quarterly).await.unwrap();
+    assert_eq!(done["report"], "2026-10-01_2027-01-01");
+    let json = s
+        .job
+        .store
+        .get("2026-10-01_2027-01-01", "report.json")
+        .await
+        .unwrap()
+        .unwrap();
+    let review: Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(review["kind"], "access_review");
+    let rows = table(&review, "access_review");
+    let row = |subject: &str| {
+        rows.iter()
+            .find(|r| r[1] == subject)
+            .unwrap_or_else(|| panic!("{subject} in {rows:?}"))
+            .clone()
+    };
+    assert_eq!(rows.len(), 3, "the demo workforce: {rows:?}");
+    let desk_row = row("staff-1");
+    assert_eq!(desk_row[8], 1, "one read of patient data: {desk_row:?}");
+    assert!(
+        desk_row[7]
+            .as_str()
+            .unwrap()
+            .starts_with("2026-11-23T13:00:00")
+    );
+    assert!(
+        row("provider-rivera")[4]
+            .as_str()
+            .unwrap()
+            .starts_with("disabled 2026-11-23")
+    );
+    // Every demo login was made on the day (less than 90 days before the quarter's end): none
+    // is unused yet, but none has a second factor.
+    let flags = review["flags"].as_array().unwrap();
+    assert!(
+        flags
+            .iter()
+            .all(|f| !f.as_str().unwrap().contains("unused")),
+        "{flags:?}"
+    );
+    assert!(flags.iter().any(|f| f.as_str().unwrap().contains("staff-1")
+        && f.as_str().unwrap().contains("no second factor")));
+    let html = s
+        .job
+        .store
+        .get("2026-10-01_2027-01-01", "report.html")
+        .await
+        .unwrap()
+        .unwrap();
+    let html = String::from_utf8(html).unwrap();
+    assert!(
+        html.contains("access review, 2026-10-01 to 2026-12-31"),
+        "{html}"
+    );
 }
 
 /// The production report store on moto: every object encrypted with the named KMS key, the report

@@ -56,6 +56,8 @@ const WRITERS: &[(&str, &[&str])] = &[
             "IDEM#*",
             "KEYRING",
             "COUNTER#*",
+            // A workforce login's standing (disabled), by the administrator who disables it.
+            "STAFF#*",
         ],
     ),
     (
@@ -708,6 +710,7 @@ async fn each_function_writes_only_the_partitions_it_is_granted() {
         archive,
         log,
         spki: shared::crypto::signer::LogSigner::public_key(&*signer).to_vec(),
+        directory: None,
     };
     let done = job
         .run(event("schedule-report-weekly.json", &[]))

@@ -91,5 +91,6 @@ pub fn report_job(data: &Path, state: &AppState) -> anyhow::Result<ReportJob> {
         archive: Arc::new(archive(data)),
         log: local_config(&state.table_name),
         spki: signer(data)?.public_key().to_vec(),
+        directory: state.directory.clone(),
     })
 }

@@ -71,6 +71,15 @@ pub const DEMO_USERS: [DemoUser; 4] = [
     },
 ];
 
+/// The demo practice's workforce (everyone but the patient), as the local staff directory starts.
+pub fn demo_workforce() -> Vec<(&'static str, &'static str, Role)> {
+    DEMO_USERS
+        .iter()
+        .filter(|u| u.role != Role::Patient)
+        .map(|u| (u.user, u.name, u.role))
+        .collect()
+}
+
 /// The patients' client (the patient pool's app client in production).
 pub const PATIENT_CLIENT: &str = "local-patients";
 /// The staff's client (the staff pool's app client in production).
@@ -126,11 +135,21 @@ struct Refresh {
 pub struct Minter {
     pub issuer: Arc<LocalIssuer>,
     pub clock: Arc<dyn Clock>,
+    /// The demo pool's logins: one disabled there gets no token (no sign-in, no refresh), as
+    /// Cognito refuses a disabled user.
+    pub directory: Option<Arc<shared::adapters::local_directory::LocalDirectory>>,
 }
 
 impl Minter {
     /// A token for one demo person, as `practica token` mints it.
     pub fn mint(&self, user: &DemoUser) -> Result<String, ApiError> {
+        if self
+            .directory
+            .as_ref()
+            .is_some_and(|d| d.is_disabled(user.user))
+        {
+            return Err(ApiError::Unauthorized(shared::auth::AuthError::Disabled));
+        }
         let subject = Subject::parse(user.user).ok_or(ApiError::Input(InputError::InvalidBody))?;
         let now = self.clock.now().as_second().max(0) as u64;
         Ok(self.issuer.mint_named(

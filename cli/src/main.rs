@@ -36,6 +36,15 @@ enum Command {
         #[arg(long)]
         clock_start: Option<String>,
     },
+    /// The workforce's logins in the data directory's demo pool (the server stopped): list them,
+    /// add one, or disable one (no sign-in, refresh refused, and its tokens refused by the API at
+    /// once). Audited as the administrator at this machine. Deployed: the console's Staff page.
+    Staff {
+        #[command(subcommand)]
+        action: StaffCommand,
+        #[arg(long, default_value = ".practica", global = true)]
+        data: PathBuf,
+    },
     /// Load the demo practice (two providers, two services, a patient) and print its ids as JSON.
     Seed {
         #[arg(long, default_value = ".practica")]
@@ -131,6 +140,23 @@ enum Command {
         #[arg(long)]
         name: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum StaffCommand {
+    /// Every login: roles, second factor, enabled or disabled (and when).
+    List,
+    /// Invite a login into a role: staff, provider or admin.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        role: String,
+    },
+    /// Disable a login by its subject (as `list` shows it).
+    Disable { subject: String },
 }
 
 #[derive(Subcommand)]
@@ -269,6 +295,20 @@ async fn main() -> anyhow::Result<()> {
                 deposits.refunded,
                 deposits.deferred,
             );
+            Ok(())
+        }
+        Command::Staff { action, data } => {
+            let action = match action {
+                StaffCommand::List => practica_cli::staff::Action::List,
+                StaffCommand::Add { email, name, role } => {
+                    practica_cli::staff::Action::Add { email, name, role }
+                }
+                StaffCommand::Disable { subject } => {
+                    practica_cli::staff::Action::Disable { subject }
+                }
+            };
+            let answer = practica_cli::staff::run(&data, action).await?;
+            println!("{}", serde_json::to_string_pretty(&answer)?);
             Ok(())
         }
         Command::Outbox { data, deliver } => {

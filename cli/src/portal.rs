@@ -18,7 +18,7 @@ use crate::pages::page_response;
 
 pub const DEMO_SIGN_IN_PATH: &str = "/local/demo-sign-in";
 /// The site's files (`web/portal/`), compiled in: path, body, content type.
-pub const FILES: [(&str, &str, &str); 20] = [
+pub const FILES: [(&str, &str, &str); 21] = [
     ("/", include_str!("../../web/portal/index.html"), HTML),
     (
         "/portal/app.js",
@@ -48,6 +48,11 @@ pub const FILES: [(&str, &str, &str); 20] = [
     (
         "/portal/disputes.js",
         include_str!("../../web/portal/disputes.js"),
+        JS,
+    ),
+    (
+        "/portal/workforce.js",
+        include_str!("../../web/portal/workforce.js"),
         JS,
     ),
     (

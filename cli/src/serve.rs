@@ -55,6 +55,15 @@ pub async fn bind_on(
     // memory only.
     let signaling = Arc::new(shared::adapters::local_signaling::LocalSignaling::generate());
     let state = state.with_signaling(signaling.clone());
+    // The demo pool's logins (staff.json): administrators list, add and disable them.
+    let directory = Arc::new(
+        shared::adapters::local_directory::LocalDirectory::open_or_create(
+            data,
+            &crate::login::demo_workforce(),
+            state.clock.clone(),
+        )?,
+    );
+    let state = state.with_directory(directory.clone());
     let key_set = issuer.jwks().clone();
     let (webhook_config, secrets_file) =
         WebhookConfig::local(data, |name| std::env::var(name).ok())?;
@@ -100,7 +109,11 @@ pub async fn bind_on(
         .route(JWKS_PATH, get(move || async move { Json(key_set) }))
         .route(OPENAPI_PATH, get(openapi))
         .merge(crate::portal::routes(
-            crate::login::Minter { issuer, clock },
+            crate::login::Minter {
+                issuer,
+                clock,
+                directory: Some(directory),
+            },
             shared::crypto::signer::LogSigner::public_key(&crate::local::signer(data)?),
         ));
     // Every /local route answers this machine's own names and pages only.

@@ -329,3 +329,18 @@ pub enum PaymentError {
     )]
     EvidenceChanged,
 }
+
+/// The workforce's logins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StaffError {
+    #[error("email is an address (at most 254 characters).")]
+    InvalidEmail,
+    #[error("name is 1 to 100 characters without control characters.")]
+    InvalidName,
+    #[error("role is staff, provider or admin.")]
+    InvalidRole,
+    #[error("A login with this address exists.")]
+    Exists,
+    #[error("An administrator cannot disable their own login: another administrator does.")]
+    DisableSelf,
+}

@@ -104,13 +104,25 @@ pub async fn cold_start_http() -> anyhow::Result<(AppState, Arc<OriginSecrets>)>
 }
 
 /// The booking function's cold start: as [`cold_start_http`], with online visits' signaling
-/// (Kinesis Video Streams) when the stack sets it up.
+/// (Kinesis Video Streams) and the staff directory (the Cognito staff pool) when the stack sets
+/// them up.
 pub async fn cold_start_booking() -> anyhow::Result<(AppState, Arc<OriginSecrets>)> {
     let mut start = Start::from_env()?;
     start.state = with_signaling(start.state, &start.sdk)?;
+    if let Some(pool) = std::env::var(STAFF_POOL_ENV)
+        .ok()
+        .filter(|p| !p.trim().is_empty())
+    {
+        let directory = crate::adapters::cognito_directory::CognitoDirectory::new(&start.sdk, pool);
+        start.state = start.state.with_directory(Arc::new(directory));
+    }
     let (edge, ()) = tokio::join!(start.origin_secrets(), start.preopen());
     Ok((start.state, edge?))
 }
+
+/// The variable naming the staff pool whose logins administrators manage (`GET /v1/staff`);
+/// unset, those routes answer that the directory is not set up.
+pub const STAFF_POOL_ENV: &str = "PRACTICA_STAFF_POOL_ID";
 
 /// The variable naming the prefix of online visits' signaling channels; unset, the rooms say video
 /// is not set up.

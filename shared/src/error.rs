@@ -92,6 +92,8 @@ pub enum ApiError {
     Payment(#[from] PaymentError),
     #[error("feedback refused: {0:?}")]
     Feedback(#[from] FeedbackError),
+    #[error("staff refused: {0:?}")]
+    Staff(#[from] domain::refusals::StaffError),
     #[error("form refused: {0:?}")]
     Form(#[from] domain::forms::FormError),
     #[error("consent refused: {0:?}")]
@@ -202,6 +204,7 @@ impl ApiError {
                 | ApiError::Patient(_)
                 | ApiError::Payment(_)
                 | ApiError::Feedback(_)
+                | ApiError::Staff(_)
                 | ApiError::SeriesConflicts(_)
                 | ApiError::Consent(_)
                 | ApiError::Form(_)

@@ -6,10 +6,10 @@
 //! | layer | files | may not name |
 //! |---|---|---|
 //! | table port | `store/` | frameworks, SDKs, redb; state, errors, crypto, auth, and every layer above |
-//! | services | `crypto/`, `auth/`, `state.rs`, `error.rs`, `counters.rs`, `telemetry.rs`, `signaling.rs` | frameworks, SDKs, redb; use cases, the unit of work, web, adapters, the composition root |
+//! | services | `crypto/`, `auth/`, `state.rs`, `error.rs`, `counters.rs`, `telemetry.rs`, `signaling.rs`, `directory.rs` | frameworks, SDKs, redb; use cases, the unit of work, web, adapters, the composition root |
 //! | unit of work | `unit_of_work/` | frameworks, SDKs, redb; use cases, `common/`, web, adapters, the composition root |
 //! | common | `common/` | frameworks, SDKs, redb; use cases, web, adapters, the composition root |
-//! | use cases | `booking/`, `payments/`, `audit/`, `notify/`, `reports/`, `feedback.rs` | frameworks, SDKs, redb; each other, web, adapters, the composition root |
+//! | use cases | `booking/`, `payments/`, `audit/`, `notify/`, `reports/`, `feedback.rs`, `staff.rs` | frameworks, SDKs, redb; each other, web, adapters, the composition root |
 //! | a patient's copy | `record.rs` (her record, read across the use cases) | frameworks, SDKs, redb; web, adapters, the composition root; no use case names it |
 //! | adapters | `adapters/` | web, the composition root |
 //! | web | `web/` | SDKs, redb; adapters, the composition root |
@@ -151,15 +151,16 @@ fn assert_clean(layer: &str, forbidden: &[&str]) {
 const FRAMEWORKS: [&str; 7] = [
     "axum", "http::", "aws_", "reqwest", "redb", "lambda_", "tower",
 ];
-const USE_CASES: [&str; 6] = [
+const USE_CASES: [&str; 7] = [
     "booking",
     "payments",
     "audit",
     "notify",
     "reports",
     "feedback.rs",
+    "staff.rs",
 ];
-const SERVICES: [&str; 7] = [
+const SERVICES: [&str; 8] = [
     "crypto",
     "auth",
     "state.rs",
@@ -167,6 +168,7 @@ const SERVICES: [&str; 7] = [
     "counters.rs",
     "telemetry.rs",
     "signaling.rs",
+    "directory.rs",
 ];
 const COMPOSITION: [&str; 4] = ["app.rs", "config", "lambda.rs", "scheduled.rs"];
 /// Not part of the product: the crate root, this check, and the fuzz targets (tests).

@@ -22,6 +22,7 @@ pub mod common;
 pub mod config;
 pub mod counters;
 pub mod crypto;
+pub mod directory;
 pub mod error;
 pub mod feedback;
 #[cfg(test)]
@@ -35,6 +36,7 @@ pub mod record;
 pub mod reports;
 pub mod scheduled;
 pub mod signaling;
+pub mod staff;
 pub mod state;
 pub mod store;
 pub mod telemetry;

@@ -9,6 +9,7 @@ use tokio::sync::OnceCell;
 
 use crate::auth::{AuthConfig, JwksSource, Verifier};
 use crate::crypto::{BlindIndex, CachePolicy, CryptoError, KeyService, Sealer};
+use crate::directory::StaffDirectory;
 use crate::signaling::Signaling;
 use crate::store::Table;
 use crate::store::cache::ReadCache;
@@ -27,6 +28,8 @@ pub struct AppState {
     /// Where online visits' browsers exchange their session descriptions; none where video is
     /// not set up (the visit room then says so).
     pub signaling: Option<Arc<dyn Signaling>>,
+    /// The workforce's logins (the staff pool), where this function manages them.
+    pub directory: Option<Arc<dyn StaffDirectory>>,
     blind_index: Arc<OnceCell<BlindIndex>>,
 }
 
@@ -58,7 +61,16 @@ impl AppState {
             clock: parts.clock,
             cache: Arc::new(ReadCache::default()),
             signaling: None,
+            directory: None,
             blind_index: Arc::new(OnceCell::new()),
+        }
+    }
+
+    /// The state with the staff directory.
+    pub fn with_directory(self, directory: Arc<dyn StaffDirectory>) -> Self {
+        AppState {
+            directory: Some(directory),
+            ..self
         }
     }
 

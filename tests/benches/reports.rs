@@ -310,6 +310,7 @@ async fn job(dir: &std::path::Path) {
         archive: Arc::new(DirArchive::new(dir.join("checkpoints"))),
         log: log_config(),
         spki: signer.public_key().to_vec(),
+        directory: None,
     };
     let zone = jiff::tz::TimeZone::get("America/New_York").expect("zone");
     let month = Period::new(

@@ -895,7 +895,7 @@ async function administrator() {
   await page.screenshot({ path: `${shots}/console-report-desktop.png`, fullPage: true });
   // The audit search: today's entries, among them the front desk's search for Jane.
   await nav(page, 'Audit log');
-  await page.getByLabel('Role').selectOption('staff');
+  await page.getByLabel('Role', { exact: true }).selectOption('staff');
   await page.getByLabel('Action, or a family of them (optional, e.g. appointment or patient.search)').fill('patient');
   await page.getByRole('button', { name: 'Search', exact: true }).click();
   await page.getByText(/entries(?: so far)?\. Searching the audit log is itself written to it\./).waitFor();
@@ -904,7 +904,7 @@ async function administrator() {
   const rows = await page.locator('#audit-results li').allInnerTexts();
   assert.ok(rows.length > 1 && rows.every((r) => /\(staff\): patient\.[a-z_.]+/.test(r)), rows.join('\n'));
   // About a patient named as the practice knows her, whoever acted.
-  await page.getByLabel('Role').selectOption('');
+  await page.getByLabel('Role', { exact: true }).selectOption('');
   await page.getByLabel('Action, or a family of them (optional, e.g. appointment or patient.search)').fill('');
   await page.getByLabel('About a patient (her name, phone or date of birth; optional)').fill('jane demo');
   await page.getByRole('button', { name: 'Search', exact: true }).click();
@@ -912,8 +912,26 @@ async function administrator() {
   const about = await page.locator('#audit-results li').allInnerTexts();
   assert.ok(about.length > 0 && about.every((r) => r.includes('patient-jane')), about.join('\n'));
   await axe(page, 'the audit search (admin)');
+  // The practice's logins: one invited, then disabled when they leave (their own login has no
+  // Disable: another administrator does it).
+  await nav(page, 'Staff');
+  const logins = page.locator('#staff-list li');
+  await logins.filter({ hasText: 'Front desk (demo staff) (front desk)' }).waitFor();
+  assert.equal(await logins.filter({ hasText: 'Practice administrator (demo)' }).getByRole('button', { name: /^Disable/ }).count(), 0);
+  const sam = `sam.${Date.now()}@example.org`;
+  await page.getByLabel('Their name').fill('Sam Lee');
+  await page.getByLabel('Their email address (the sign-in name)').fill(sam);
+  await page.getByLabel('Their role').selectOption('staff');
+  await page.getByRole('button', { name: 'Invite' }).click();
+  await page.getByText('Sam Lee is invited: the sign-in page emails them a temporary password.').waitFor();
+  const samRow = logins.filter({ hasText: sam });
+  await samRow.getByRole('button', { name: "Disable Sam Lee's login" }).click();
+  await samRow.getByRole('button', { name: "Yes, disable Sam Lee's login" }).click();
+  await page.getByText('Sam Lee can no longer sign in; their open sessions have ended.').waitFor();
+  await logins.filter({ hasText: 'Sam Lee (front desk): disabled' }).waitFor();
+  await axe(page, 'the staff page (admin)');
   await done('administrator');
-  console.log('console (admin): a report opened, the audit log searched: ok');
+  console.log('console (admin): a report opened, the audit log searched, a login invited and disabled: ok');
 }
 
 // Back as the patient: the answer to her feedback and the new charge.

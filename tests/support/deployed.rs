@@ -72,6 +72,9 @@ pub async fn world() -> Option<World> {
         .await
         .unwrap();
 
+    // The staff pool whose logins administrators manage, with its role groups (moto's Cognito).
+    let staff_pool = crate::staff_pool(&aws_sdk_cognitoidentityprovider::Client::new(&aws)).await;
+
     // The two user pools' keys, served as Cognito serves them.
     use shared::adapters::local_issuer::LocalIssuer;
     let issuer = LocalIssuer::generate(ISSUER, CLIENT_ID).unwrap();
@@ -140,6 +143,7 @@ pub async fn world() -> Option<World> {
         ("PRACTICA_REPORTS_KMS_KEY", reports_key),
         ("PRACTICA_SES_FROM", from),
         ("PRACTICA_SMS_ORIGINATION", String::new()),
+        ("PRACTICA_STAFF_POOL_ID", staff_pool),
         // Where this machine's stand-ins are.
         ("PRACTICA_AUTH_JWKS_URL", jwks_url),
         ("PRACTICA_PATIENT_AUTH_JWKS_URL", patient_jwks_url),
@@ -148,7 +152,8 @@ pub async fn world() -> Option<World> {
         ("AWS_ENDPOINT_URL_KMS", moto.clone()),
         ("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto.clone()),
         ("AWS_ENDPOINT_URL_S3", moto.clone()),
-        ("AWS_ENDPOINT_URL_SESV2", moto),
+        ("AWS_ENDPOINT_URL_SESV2", moto.clone()),
+        ("AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER", moto),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))

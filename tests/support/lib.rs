@@ -410,6 +410,14 @@ impl Stack {
             shared::adapters::local_signaling::LocalSignaling::generate(),
         ));
         let dir = tempfile::tempdir().expect("sandbox dir");
+        // The workforce's logins, as the demo pool of `practica serve` holds them.
+        let directory = shared::adapters::local_directory::LocalDirectory::open_or_create(
+            dir.path(),
+            &practica_cli::login::demo_workforce(),
+            clock.clone(),
+        )
+        .expect("staff directory");
+        let state = state.with_directory(Arc::new(directory));
         let sandbox_file = dir.path().join("sandbox-intents.json");
         let reports = Arc::new(shared::adapters::dir_reports::DirReports::new(
             dir.path().join("reports"),
@@ -1057,4 +1065,29 @@ pub fn form_version_of(forms: &Value, form: &str) -> String {
         .and_then(|f| f["versionHash"].as_str())
         .unwrap_or_else(|| panic!("no {form} in {forms}"))
         .to_owned()
+}
+
+/// A new staff pool on moto with the role groups (`staff`, `provider`, `admin`), as the data
+/// template makes it; its id.
+pub async fn staff_pool(cognito: &aws_sdk_cognitoidentityprovider::Client) -> String {
+    let pool = cognito
+        .create_user_pool()
+        .pool_name(format!("staff-{}", ulid::Ulid::new()))
+        .send()
+        .await
+        .expect("a user pool")
+        .user_pool()
+        .and_then(|p| p.id())
+        .expect("its id")
+        .to_owned();
+    for group in ["staff", "provider", "admin"] {
+        cognito
+            .create_group()
+            .user_pool_id(&pool)
+            .group_name(group)
+            .send()
+            .await
+            .expect("a group");
+    }
+    pool
 }

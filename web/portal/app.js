@@ -63,7 +63,7 @@ const navButtons = () => [...document.querySelectorAll('#nav button[data-page]')
 // Each page's address: `#/<route>`.
 const ROUTES = {
   appointments: 'appointments', billing: 'billing', messages: 'messages', access: 'access-log', 'consents-page': 'consents', 'forms-page': 'forms',
-  'calendar-page': 'calendar', patients: 'patients', triage: 'feedback', 'disputes-page': 'disputes', 'reports-page': 'reports', 'audit-page': 'audit', security: 'security',
+  'calendar-page': 'calendar', patients: 'patients', triage: 'feedback', 'disputes-page': 'disputes', 'reports-page': 'reports', 'audit-page': 'audit', security: 'security', 'staff-page': 'staff',
 };
 const PAGES = Object.fromEntries(Object.entries(ROUTES).map(([page, route]) => [route, page]));
 // A message's link to her online visit: her appointments, then its room.
@@ -96,6 +96,7 @@ const ON_OPEN = {
   'forms-page': async () => (await import('./forms.js')).loadFormsPage(),
   triage: async () => (await staffPages()).loadFeedback(),
   'disputes-page': async () => (await import('./disputes.js')).loadDisputes(),
+  'staff-page': async () => (await import('./workforce.js')).loadStaff(),
   'reports-page': async () => (await staffPages()).loadReports(),
 };
 

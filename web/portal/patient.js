@@ -22,9 +22,8 @@ export function resetPatient() {
 // Whether the sign-in's address differs from the record's (the Messages page then offers to use it).
 let addressDiffers = false;
 
-// Confirms the address on the patient's record with the one her sign-in vouches for (the ID token
-// goes to this one request only). Quiet: it changes nothing she would be asked about, and a
-// failure leaves the address as it was (the Messages page says so).
+// Confirms her record's address with her sign-in's (the ID token goes to this request only).
+// Quiet: a failure leaves the address as it was (the Messages page says so).
 export async function confirmAddress({ replace = false, onlyIfUnverified = false } = {}) {
   addressDiffers = false;
   if (!session.idToken) return false;
@@ -103,8 +102,7 @@ function cutoffRule(start, cutoffHours, zone, lateCancel = false) {
     : `It is less than ${cutoffHours} hours away: once booked, only the practice can move or cancel it (call them${practicePhone()}).`;
 }
 
-// The cut-off is said before any click: until when the patient may change or cancel online, or
-// that it has passed and the practice must be called.
+// The cut-off, said before any click: until when she may change online, or to call.
 function changeControls(appointment, cutoffHours) {
   const box = el('div');
   const deadline = Date.parse(appointment.start) - cutoffHours * 3600e3;
@@ -159,8 +157,7 @@ function changeControls(appointment, cutoffHours) {
   move.setAttribute('aria-label', `Move to another time: ${visit}`);
   move.addEventListener('click', () => startMoving(appointment));
   const actions = el('div', { className: 'actions' }, move, cancel);
-  // A visit of a repeating series: this one alone moves or cancels as above; this and every later
-  // one can be cancelled at once.
+  // A series' visit: moved or cancelled alone as above, or cancelled with every later one.
   if (appointment.seriesId) {
     rule.textContent += ' It is one of your repeating visits.';
     const restKey = newKey();

@@ -22,6 +22,7 @@ mod feedback;
 mod fees;
 mod messages;
 mod payments;
+pub mod review;
 
 pub use facts::*;
 
@@ -118,6 +119,19 @@ impl Period {
         Period::new(from, monday, zone)
     }
 
+    /// The calendar quarter (January, April, July, October) that ended last before `now`.
+    pub fn last_quarter(now: i64, zone: &TimeZone) -> Result<Period, PeriodError> {
+        let today = local_date(now, zone)?;
+        let first = today
+            .first_of_month()
+            .checked_sub(jiff::Span::new().months((today.month() - 1) % 3))
+            .map_err(|_| PeriodError::OutOfRange)?;
+        let from = first
+            .checked_sub(jiff::Span::new().months(3))
+            .map_err(|_| PeriodError::OutOfRange)?;
+        Period::new(from, first, zone)
+    }
+
     /// The calendar month that ended last before `now`, in `zone`.
     pub fn last_month(now: i64, zone: &TimeZone) -> Result<Period, PeriodError> {
         let first = local_date(now, zone)?.first_of_month();
@@ -195,6 +209,8 @@ pub struct Table {
 #[serde(rename_all = "camelCase")]
 pub struct Report {
     pub id: String,
+    /// What the report is: `practice` (compliance and performance) or `access_review`.
+    pub kind: &'static str,
     pub practice: String,
     pub time_zone: String,
     pub period: Period,
@@ -339,6 +355,7 @@ pub fn compute(facts: &Facts, period: &Period, previous: &Period) -> Report {
     );
     Report {
         id: period.id(),
+        kind: "practice",
         practice: facts.practice.clone(),
         time_zone: facts.zone.iana_name().unwrap_or("UTC").to_owned(),
         period: period.clone(),

@@ -557,6 +557,31 @@ async fn calendar_feed(
     })
 }
 
+async fn list_staff(State(s): State<AppState>, caller: Caller) -> Json200 {
+    let directory = shared::staff::directory(&s)?;
+    Ok(Json(shared::staff::list(&s, directory, &caller).await?))
+}
+
+async fn add_staff(change: Change<shared::staff::AddRequest>) -> Result<Reply, ApiError> {
+    let work = async |s: &AppState, c: &Caller, i: &Idempotency, req| {
+        shared::staff::add(s, shared::staff::directory(s)?, c, i, req).await
+    };
+    change.run(Operation::AddStaff, work).await
+}
+
+async fn disable_staff(
+    ApiPath(subject): ApiPath<String>,
+    change: Change<shared::staff::DisableRequest>,
+) -> Result<Reply, ApiError> {
+    let subject = path_id(&subject, shared::auth::Subject::parse)?;
+    let work = async |s: &AppState, c: &Caller, i: &Idempotency, _| {
+        shared::staff::disable(s, shared::staff::directory(s)?, c, i, &subject).await
+    };
+    change
+        .run(Operation::DisableStaff(subject.as_str()), work)
+        .await
+}
+
 async fn create_patient(change: Change<patients::NewPatient>) -> Result<Reply, ApiError> {
     let work = async |s: &AppState, c: &Caller, i: &Idempotency, req| {
         patients::create(s, c, Some(i), req).await
@@ -804,6 +829,8 @@ pub fn routes(state: AppState) -> Router {
         .route("/v1/series/{seriesId}", get(get_series))
         .route("/v1/series/{seriesId}/cancel", post(cancel_series))
         .route("/v1/series/{seriesId}/move", post(move_series))
+        .route("/v1/staff", get(list_staff).post(add_staff))
+        .route("/v1/staff/{subject}/disable", post(disable_staff))
         .route("/v1/patients", post(create_patient))
         .route("/v1/patients/search", post(search_patients))
         .route("/v1/patients/me", get(get_me).put(put_me))

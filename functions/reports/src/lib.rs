@@ -33,6 +33,8 @@ use shared::{error::ApiError, state::AppState};
 pub enum Cadence {
     Weekly,
     Monthly,
+    /// The access review of the quarter just ended (every workforce login and its use).
+    Quarterly,
 }
 
 /// Why a run failed, and whether trying again can help.
@@ -77,7 +79,8 @@ impl From<JobError> for lambda_runtime::Diagnostic {
     }
 }
 
-/// Reads a schedule's event: `detail.job` is `report` and `detail.period` `weekly` or `monthly`.
+/// Reads a schedule's event: `detail.job` is `report` and `detail.period` `weekly`, `monthly` or
+/// `quarterly` (the access review).
 pub fn cadence_of(event: &Value) -> Result<Cadence, JobError> {
     if !shared::scheduled::is_scheduled(event) {
         return Err(JobError::InvalidEvent("not a scheduled event"));
@@ -88,8 +91,9 @@ pub fn cadence_of(event: &Value) -> Result<Cadence, JobError> {
     match event.pointer("/detail/period").and_then(Value::as_str) {
         Some("weekly") => Ok(Cadence::Weekly),
         Some("monthly") => Ok(Cadence::Monthly),
+        Some("quarterly") => Ok(Cadence::Quarterly),
         _ => Err(JobError::InvalidEvent(
-            "detail.period is not weekly or monthly",
+            "detail.period is not weekly, monthly or quarterly",
         )),
     }
 }
@@ -103,6 +107,8 @@ pub struct ReportJob {
     pub log: LogConfig,
     /// The audit log's public key (SubjectPublicKeyInfo, DER).
     pub spki: Vec<u8>,
+    /// The workforce's logins, for the quarterly access review (none: no review).
+    pub directory: Option<Arc<dyn shared::directory::StaffDirectory>>,
 }
 
 impl ReportJob {
@@ -111,11 +117,14 @@ impl ReportJob {
         let cadence = cadence_of(&event)?;
         let zone = shared::reports::collect::practice(&*self.table).await?.zone;
         let now = self.clock.now().as_second();
-        let period = match cadence {
-            Cadence::Weekly => Period::last_week(now, &zone)?,
-            Cadence::Monthly => Period::last_month(now, &zone)?,
+        let manifest = match cadence {
+            Cadence::Weekly => self.report(&Period::last_week(now, &zone)?).await?,
+            Cadence::Monthly => self.report(&Period::last_month(now, &zone)?).await?,
+            Cadence::Quarterly => {
+                self.access_review(&Period::last_quarter(now, &zone)?)
+                    .await?
+            }
         };
-        let manifest = self.report(&period).await?;
         tracing::info!(id = %manifest.id, files = manifest.files.len(), "report published");
         Ok(json!({ "report": manifest.id, "files": manifest.files }))
     }
@@ -142,6 +151,16 @@ impl ReportJob {
         let verification = self.verification().await?;
         let report = generate(&*self.table, period, verification).await?;
         Ok(publish(&*self.store, &report).await?)
+    }
+
+    /// Computes and publishes the access review of `period` (a quarter).
+    pub async fn access_review(&self, period: &Period) -> Result<Manifest, JobError> {
+        let directory = self.directory.as_deref().ok_or(JobError::NotConfigured)?;
+        let verification = self.verification().await?;
+        let review =
+            shared::reports::review::access_review(&*self.table, directory, period, verification)
+                .await?;
+        Ok(publish(&*self.store, &review).await?)
     }
 
     /// The Lambda cold start: configuration from the environment, DynamoDB, the audit key's public
@@ -173,6 +192,14 @@ impl ReportJob {
             )),
             spki: shared::crypto::signer::LogSigner::public_key(&key).to_vec(),
             log: config.audit.log,
+            directory: std::env::var(shared::app::STAFF_POOL_ENV)
+                .ok()
+                .filter(|p| !p.trim().is_empty())
+                .map(|pool| {
+                    Arc::new(shared::adapters::cognito_directory::CognitoDirectory::new(
+                        &sdk, pool,
+                    )) as Arc<dyn shared::directory::StaffDirectory>
+                }),
         })
     }
 }

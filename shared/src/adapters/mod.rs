@@ -13,6 +13,7 @@
 
 pub mod backoff;
 pub mod calendar_fetch;
+pub mod cognito_directory;
 pub mod dir_archive;
 pub mod dir_reports;
 pub mod dynamodb;
@@ -23,6 +24,7 @@ pub mod jwks;
 pub mod kms;
 pub mod kms_signer;
 pub mod kvs_signaling;
+pub mod local_directory;
 pub mod local_issuer;
 pub mod local_keys;
 pub mod local_signaling;

@@ -49,6 +49,8 @@ pub enum AuthError {
     RoleNotFromIssuer,
     #[error("the ID token is another login's")]
     NotThisLogin,
+    #[error("the login is disabled")]
+    Disabled,
     #[error("identity provider keys unavailable")]
     JwksUnavailable(#[source] anyhow::Error),
 }

@@ -58,7 +58,11 @@ fn entry_of(item: &Item, interner: &mut Interner) -> Result<EntryFact, ApiError>
 }
 
 /// The audit entries of `[start, end)`, in time order.
-async fn entries(table: &dyn Table, start: i64, end: i64) -> Result<Vec<EntryFact>, ApiError> {
+pub(crate) async fn entries(
+    table: &dyn Table,
+    start: i64,
+    end: i64,
+) -> Result<Vec<EntryFact>, ApiError> {
     let day = |t: i64| {
         jiff::Timestamp::from_second(t)
             .map(domain::clock::utc_day)
@@ -322,7 +326,7 @@ async fn ledgers(table: &dyn Table, end: i64) -> Result<LedgerFacts, ApiError> {
 }
 
 /// The checkpoint that covers the period (the first signed at or after its end), else the latest.
-async fn log_status(
+pub(crate) async fn log_status(
     table: &dyn Table,
     end: i64,
     verification: String,

@@ -7,6 +7,7 @@
 pub mod collect;
 pub mod read;
 pub mod render;
+pub mod review;
 pub mod store;
 
 pub use store::{Manifest, ReportStore};

@@ -136,11 +136,30 @@ figure{margin:1rem 0}figcaption{font-size:.85rem;color:#444}svg .now{fill:#1f4e7
 svg text{font-size:12px;fill:#1a1a1a}.meta{color:#444}\
 @media print{body{margin:0;max-width:none}h2{break-after:avoid}table,figure{break-inside:avoid}.flag{border:2px solid #b35900}}";
 
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
 /// The report as one HTML page.
 pub fn html(report: &Report) -> String {
     let mut out = String::from("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
+    let (what, compared) = match report.kind {
+        "access_review" => ("access review", String::new()),
+        _ => (
+            "compliance and performance report",
+            format!(
+                "; compared with {} to {}",
+                report.previous.from,
+                report.previous.last_day()
+            ),
+        ),
+    };
     let title = format!(
-        "{} compliance and performance report, {} to {}",
+        "{} {what}, {} to {}",
         report.practice,
         report.period.from,
         report.period.last_day()
@@ -152,13 +171,12 @@ pub fn html(report: &Report) -> String {
     );
     let _ = write!(
         out,
-        "<h1>{}</h1><p class=\"meta\">Compliance and performance report for {} to {} (both days included), times in {}; compared with {} to {}. Computed from ids, times, amounts, codes and audit entries only: no patient names, contact details or notes.</p>",
+        "<h1>{}</h1><p class=\"meta\">{} for {} to {} (both days included), times in {}{compared}. Computed from ids, times, amounts, codes and audit entries only: no patient names, contact details or notes.</p>",
         escape(&report.practice),
+        capitalized(what),
         report.period.from,
         report.period.last_day(),
         escape(&report.time_zone),
-        report.previous.from,
-        report.previous.last_day()
     );
     for flag in &report.flags {
         let _ = write!(

@@ -10,6 +10,9 @@ pub const ADJUSTS: &str = "adjusts";
 pub const AMOUNT: &str = "amount";
 pub const APPOINTMENT_ID: &str = "appointment_id";
 pub const AT: &str = "at";
+/// When a workforce login was disabled, and by whom (`STAFF#` items).
+pub const DISABLED_AT: &str = "disabled_at";
+pub const DISABLED_BY: &str = "disabled_by";
 pub const CATEGORY: &str = "category";
 pub const CANCEL_REASON: &str = "cancel_reason";
 pub const CHARGE_ID: &str = "charge_id";

@@ -59,6 +59,8 @@
 //! Cross-cutting:
 //! - audit record `AUDIT#<UTC day>` / `<nanos, 20 digits>#<ulid>` (GSI `AUDIT#<entity>#<id>`)
 //! - idempotency record `IDEM#<subject>#<key>` / `IDEM`
+//! - a workforce login's standing `STAFF#<subject>` / `ACCOUNT` (disabled: when and by whom), read
+//!   with every staff token (see `crate::staff`)
 //! - the audit log: its head `AUDITLOG` / `HEAD` (size, frontier, version), leaves
 //!   `AUDITLOG#LEAF` / `<index, 20 digits>`, the mark of an integrated entry
 //!   `AUDITLOG#IN#<UTC day>` / `<entry sk>`, signed checkpoints `AUDITLOG#CHECKPOINT` /
@@ -457,7 +459,13 @@ pub const PARTITIONS: &[&str] = &[
     "AUDITLOG#*",
     "KEYRING",
     "COUNTER#*",
+    "STAFF#*",
 ];
+
+/// A workforce login's standing (whether it is disabled), by its token's subject.
+pub fn staff_key(subject: &domain::access::Subject) -> Key {
+    Key::new(format!("STAFF#{}", subject.as_str()), "ACCOUNT")
+}
 
 /// The pattern of [`PARTITIONS`] a partition key falls in (IAM's `StringLike`: `*` at the end).
 pub fn partition_pattern(pk: &str) -> Option<&'static str> {
@@ -564,6 +572,10 @@ mod tests {
         let day = jiff::civil::date(2026, 11, 22);
         vec![
             ("practice_key", practice_key().pk),
+            (
+                "staff_key",
+                staff_key(&domain::access::Subject::parse("staff-1").unwrap()).pk,
+            ),
             ("provider_key", provider_key(&provider).pk),
             ("service_key", service_key(&ServiceId::new()).pk),
             ("lock_partition", lock_partition(&provider)),

@@ -67,6 +67,8 @@ pub enum Operation<'a> {
     VisitStep(&'a AppointmentId, &'static str),
     DraftDisputeEvidence(&'a str),
     SubmitDisputeEvidence(&'a str),
+    AddStaff,
+    DisableStaff(&'a str),
 }
 
 impl fmt::Display for Operation<'_> {
@@ -111,6 +113,8 @@ impl fmt::Display for Operation<'_> {
             Operation::RemoveCard => f.write_str("remove_card"),
             Operation::DraftDisputeEvidence(d) => write!(f, "draft_dispute_evidence:{d}"),
             Operation::SubmitDisputeEvidence(d) => write!(f, "submit_dispute_evidence:{d}"),
+            Operation::AddStaff => f.write_str("add_staff"),
+            Operation::DisableStaff(s) => write!(f, "disable_staff:{s}"),
         }
     }
 }

@@ -86,6 +86,8 @@ pub async fn principal_of(parts: &mut Parts, app: &AppState) -> Result<Principal
         Err(e) => return Err(e),
     };
     tracing::Span::current().record("sub", principal.subject.as_str());
+    // A disabled workforce login's tokens are refused before they expire.
+    crate::staff::refuse_disabled(&*app.table, &principal).await?;
     Ok(principal)
 }
 

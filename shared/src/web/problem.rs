@@ -190,6 +190,16 @@ fn refusal(e: &ApiError) -> Option<(StatusCode, &'static str)> {
             F::InvalidNote => (INVALID, "invalid_note"),
             F::AlreadyResolved => (CONFLICT, "already_resolved"),
         },
+        ApiError::Staff(s) => {
+            use domain::refusals::StaffError as S;
+            match s {
+                S::InvalidEmail => (INVALID, "invalid_email"),
+                S::InvalidName => (INVALID, "invalid_name"),
+                S::InvalidRole => (INVALID, "invalid_role"),
+                S::Exists => (CONFLICT, "staff_exists"),
+                S::DisableSelf => (CONFLICT, "cannot_disable_self"),
+            }
+        }
         ApiError::SeriesConflicts(_) => (CONFLICT, "series_conflicts"),
         ApiError::ConsentRequired(_) => (CONFLICT, "consent_required"),
         ApiError::FeeApplies(_) => (CONFLICT, "fee_applies"),
@@ -267,6 +277,7 @@ impl ApiError {
             ApiError::Patient(e) => e.to_string(),
             ApiError::Payment(e) => e.to_string(),
             ApiError::Feedback(e) => e.to_string(),
+            ApiError::Staff(e) => e.to_string(),
             ApiError::Consent(e) => e.to_string(),
             ApiError::Form(e) => e.to_string(),
             ApiError::ConsentRequired(_) => "Sign the documents listed in documents first (their current versions): this asks for them. Nothing was changed.".into(),
