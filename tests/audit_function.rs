@@ -202,6 +202,42 @@ async fn on_moto_the_production_adapters_integrate_sign_and_archive() {
     .unwrap();
     assert!(deployed.ok(), "{:?}", deployed.problems);
     assert_eq!(deployed.checkpointed_size, 3);
+    // The restore drill's check: the table copied item by item into a new one (what a
+    // point-in-time restore makes), verified the same way under its source's key name.
+    let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+    let drill = practica_tests::unique_table_name();
+    practica_tests::create_table(&ddb, &drill).await;
+    let mut copied = 0;
+    let mut start = None;
+    loop {
+        let page = ddb
+            .scan()
+            .table_name(&table_name)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        for item in page.items() {
+            ddb.put_item()
+                .table_name(&drill)
+                .set_item(Some(item.clone()))
+                .send()
+                .await
+                .unwrap();
+            copied += 1;
+        }
+        start = page.last_evaluated_key().cloned();
+        if start.is_none() {
+            break;
+        }
+    }
+    assert!(copied > 3, "entries, leaves and the log's head: {copied}");
+    let restored =
+        practica_cli::audit::verify_deployed(&sdk, &drill, &bucket, &pem, "practica.test/audit")
+            .await
+            .unwrap();
+    assert!(restored.ok(), "{:?}", restored.problems);
+    assert_eq!(restored.checkpointed_size, 3);
     let other = practica_cli::audit::pem_of(LocalSigner::generate().unwrap().public_key());
     let forged = practica_cli::audit::verify_deployed(
         &sdk,

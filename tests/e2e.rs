@@ -6,6 +6,7 @@ mod audit_access;
 mod audit_function;
 mod audit_on_moto;
 mod authorization;
+mod backup;
 mod booking;
 mod busy_calendars;
 mod cards;

@@ -1,6 +1,7 @@
 //! The `practica` command's library half: the local stack that `practica serve` runs.
 
 pub mod audit;
+pub mod backup;
 pub mod checkout;
 pub mod demo;
 pub mod local;

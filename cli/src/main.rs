@@ -45,6 +45,26 @@ enum Command {
         #[arg(long, default_value = ".practica", global = true)]
         data: PathBuf,
     },
+    /// Write the data directory (table, keys, audit archive, reports, mailbox) to one file encrypted
+    /// with the passphrase in PRACTICA_BACKUP_PASSPHRASE (the server stopped: the store is opened
+    /// exclusively while the files are read, so the copy is of one committed state).
+    Backup {
+        #[arg(long, default_value = ".practica")]
+        data: PathBuf,
+        /// The backup file to write (it must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore a backup into a new data directory, then verify it: the audit log against its key
+    /// and archived checkpoints, and the table read whole. Exits non-zero if the log does not verify.
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        from: PathBuf,
+        /// The new (or empty) data directory.
+        #[arg(long)]
+        data: PathBuf,
+    },
     /// Load the demo practice (two providers, two services, a patient) and print its ids as JSON.
     Seed {
         #[arg(long, default_value = ".practica")]
@@ -142,6 +162,20 @@ enum Command {
     },
 }
 
+/// The backup passphrase, from the environment only (a command line is readable by other users).
+fn backup_passphrase() -> anyhow::Result<String> {
+    std::env::var(practica_cli::backup::PASSPHRASE_ENV)
+        .ok()
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "set {} to the backup's passphrase (at least {} characters)",
+                practica_cli::backup::PASSPHRASE_ENV,
+                shared::crypto::passphrase::MIN_CHARS
+            )
+        })
+}
+
 #[derive(Subcommand)]
 enum StaffCommand {
     /// Every login: roles, second factor, enabled or disabled (and when).
@@ -185,6 +219,10 @@ enum AuditAction {
         /// The key name in signature lines (default `practica/audit/<table>`, as deployed).
         #[arg(long)]
         key_name: Option<String>,
+        /// The table the log was written to, when --table is a restored copy of it: its
+        /// signatures name the source (the default key name is `practica/audit/<source>`).
+        #[arg(long, requires = "table")]
+        log_of: Option<String>,
     },
     /// Print the entries of some UTC days as JSON lines (leaf index, the exact bytes the leaf
     /// commits to), then the latest signed checkpoint: for an outside auditor.
@@ -295,6 +333,41 @@ async fn main() -> anyhow::Result<()> {
                 deposits.refunded,
                 deposits.deferred,
             );
+            Ok(())
+        }
+        Command::Backup { data, out } => {
+            let phrase = backup_passphrase()?;
+            let started = std::time::Instant::now();
+            let summary = practica_cli::backup::backup(&data, &out, &phrase)?;
+            println!(
+                "backup: {} files, {} bytes, written to {} in {} ms",
+                summary.files,
+                summary.bytes,
+                out.display(),
+                started.elapsed().as_millis()
+            );
+            Ok(())
+        }
+        Command::Restore { from, data } => {
+            let phrase = backup_passphrase()?;
+            let started = std::time::Instant::now();
+            let restored = practica_cli::backup::restore(&from, &data, &phrase).await?;
+            println!(
+                "restore: {} files, {} bytes, {} table items into {}; audit log of {} entries: {} ({} ms)",
+                restored.files,
+                restored.bytes,
+                restored.items,
+                data.display(),
+                restored.audit_entries,
+                if restored.audit_ok { "OK" } else { "PROBLEMS" },
+                started.elapsed().as_millis()
+            );
+            for problem in &restored.problems {
+                println!("PROBLEM {problem}");
+            }
+            if !restored.audit_ok {
+                std::process::exit(1);
+            }
             Ok(())
         }
         Command::Staff { action, data } => {
@@ -415,12 +488,14 @@ async fn audit(action: AuditAction) -> anyhow::Result<()> {
             bucket,
             key,
             key_name,
+            log_of,
         } => {
             let report = match (table, bucket, key) {
                 (Some(table), Some(bucket), Some(key)) => {
                     let pem = std::fs::read_to_string(&key)?;
                     let sdk = shared::app::sdk_config().await;
-                    let key_name = key_name.unwrap_or_else(|| format!("practica/audit/{table}"));
+                    let source = log_of.as_deref().unwrap_or(&table);
+                    let key_name = key_name.unwrap_or_else(|| format!("practica/audit/{source}"));
                     practica_cli::audit::verify_deployed(&sdk, &table, &bucket, &pem, &key_name)
                         .await?
                 }

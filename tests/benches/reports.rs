@@ -3,8 +3,11 @@
 //! audit entries in all (the bookings' and payments' own, and staff reads of patient records), the
 //! log integrated and signed. Then, in a fresh process over that store, the reports function's job
 //! (verify the whole log, collect, compute, render, publish): its wall time and the process's peak
-//! resident memory. Targets: under 10 s and under 200 MB (the function has 256 MB). Run with
-//! `scripts/bench`.
+//! resident memory. Targets: under 10 s and under 200 MB (the function has 256 MB). Then, in
+//! another fresh process, the local restore drill over the same practice (the store is laid out as
+//! a `practica serve` data dir): `practica backup` of it, `practica restore` into a new dir, which
+//! verifies the whole audit log and reads the table: each step's time (the proposed rule's target
+//! is 72 hours). Run with `scripts/bench`.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,11 +19,9 @@ use domain::ledger::{Charge, Payment};
 use domain::money::{Currency, Money};
 use domain::progress::{CardChecks, CheckResult, Failure, PaymentStatus, Progress, Stamp};
 use domain::report::Period;
-use shared::adapters::dir_archive::DirArchive;
 use shared::adapters::dir_reports::DirReports;
 use shared::adapters::embedded::EmbeddedTable;
-use shared::adapters::local_signer::LocalSigner;
-use shared::audit::log::{IDLE_CHECKPOINT, LogConfig, integrate};
+use shared::audit::log::{LogConfig, integrate};
 use shared::crypto::signer::LogSigner;
 use shared::store::codec::booking::{AppointmentCodec, PracticeCodec, ProviderCodec};
 use shared::store::codec::payments::{ChargeCodec, PaymentCodec};
@@ -39,13 +40,10 @@ const PATIENTS: usize = 2_000;
 const MONTH_START: i64 = 1_790_827_200;
 const MONTH_SECS: i64 = 31 * 86_400;
 
+/// The data dir's own log identity (`practica serve`'s), so the restore drill verifies it as
+/// `practica restore` does.
 fn log_config() -> LogConfig {
-    LogConfig {
-        origin: "practica.example/audit/bench".into(),
-        key_name: "practica.example/audit".into(),
-        first_scan_days: 40,
-        idle_checkpoint: IDLE_CHECKPOINT,
-    }
+    practica_cli::local::local_config(shared::app::LOCAL_TABLE_NAME)
 }
 
 fn clock_at(t: i64) -> Arc<ManualClock> {
@@ -107,7 +105,7 @@ async fn write(table: &dyn Table, items: Vec<Item>) {
 }
 
 async fn load(dir: &std::path::Path) {
-    let table = EmbeddedTable::open(&dir.join("table.redb")).expect("embedded");
+    let table = EmbeddedTable::open(&dir.join("practica.redb")).expect("embedded");
     let zone = jiff::tz::TimeZone::get("America/New_York").expect("zone");
     let practice = Practice {
         name: "Riverside Family Therapy".into(),
@@ -274,7 +272,7 @@ async fn load(dir: &std::path::Path) {
         "reports benchmark: {count} items written in {:.1?}",
         t.elapsed()
     );
-    let signer = LocalSigner::open_or_create(&dir.join("audit.p8")).expect("signer");
+    let signer = practica_cli::local::signer(dir).expect("signer");
     let clock = clock_at(MONTH_START + MONTH_SECS + 3600);
     // One run integrates a bounded batch (as the audit function does every minute): runs until
     // the log holds every entry, so the report's verification finds the whole month sealed.
@@ -293,7 +291,7 @@ async fn load(dir: &std::path::Path) {
         "audit log: {size} entries integrated in {:.1?} ({runs} runs)",
         t.elapsed()
     );
-    shared::audit::archive::archive_latest(&table, &DirArchive::new(dir.join("checkpoints")))
+    shared::audit::archive::archive_latest(&table, &practica_cli::local::archive(dir))
         .await
         .expect("archive");
 }
@@ -301,13 +299,13 @@ async fn load(dir: &std::path::Path) {
 /// The reports function's job over the store in `dir`, in this process: its time, and this
 /// process's peak resident set.
 async fn job(dir: &std::path::Path) {
-    let table = Arc::new(EmbeddedTable::open(&dir.join("table.redb")).expect("embedded"));
-    let signer = LocalSigner::open_or_create(&dir.join("audit.p8")).expect("signer");
+    let table = Arc::new(EmbeddedTable::open(&dir.join("practica.redb")).expect("embedded"));
+    let signer = practica_cli::local::signer(dir).expect("signer");
     let job = reports::ReportJob {
         table,
         clock: clock_at(MONTH_START + MONTH_SECS + 6 * 3600),
         store: Arc::new(DirReports::new(dir.join("reports"))),
-        archive: Arc::new(DirArchive::new(dir.join("checkpoints"))),
+        archive: Arc::new(practica_cli::local::archive(dir)),
         log: log_config(),
         spki: signer.public_key().to_vec(),
         directory: None,
@@ -357,6 +355,37 @@ fn peak_rss() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// The restore drill over the practice in `dir`: back it up, restore it into a new dir, verify.
+async fn drill(dir: &std::path::Path) {
+    let phrase = "bench passphrase, long enough";
+    let out = dir.with_extension("backup");
+    let t = Instant::now();
+    let summary = practica_cli::backup::backup(dir, &out, phrase).expect("backup");
+    let backup_time = t.elapsed();
+    let size = std::fs::metadata(&out).expect("the backup").len();
+    let target = dir.with_extension("restored");
+    let t = Instant::now();
+    let restored = practica_cli::backup::restore(&out, &target, phrase)
+        .await
+        .expect("restore");
+    let restore_time = t.elapsed();
+    assert!(restored.audit_ok, "{:?}", restored.problems);
+    println!(
+        "restore drill: backup of {} files ({:.1} MB) in {backup_time:.1?}, a {:.1} MB encrypted file; \
+         restore and verification ({} table items, an audit log of {} entries: OK) in {restore_time:.1?}; \
+         {:.1?} in all, peak RSS {}",
+        summary.files,
+        summary.bytes as f64 / 1e6,
+        size as f64 / 1e6,
+        restored.items,
+        restored.audit_entries,
+        backup_time + restore_time,
+        peak_rss()
+    );
+    let _ = std::fs::remove_file(&out);
+    let _ = std::fs::remove_dir_all(&target);
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -364,12 +393,20 @@ async fn main() {
         job(std::path::Path::new(&args[at + 1])).await;
         return;
     }
+    if let Some(at) = args.iter().position(|a| a == "--drill") {
+        drill(std::path::Path::new(&args[at + 1])).await;
+        return;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
-    load(dir.path()).await;
-    let status = std::process::Command::new(std::env::current_exe().expect("exe"))
-        .arg("--job")
-        .arg(dir.path())
-        .status()
-        .expect("the job's process");
-    assert!(status.success());
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).expect("data dir");
+    load(&data).await;
+    for step in ["--job", "--drill"] {
+        let status = std::process::Command::new(std::env::current_exe().expect("exe"))
+            .arg(step)
+            .arg(&data)
+            .status()
+            .expect("the step's process");
+        assert!(status.success(), "{step}");
+    }
 }

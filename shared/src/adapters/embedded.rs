@@ -57,6 +57,21 @@ impl EmbeddedTable {
         Ok(EmbeddedTable { db: Arc::new(db) })
     }
 
+    /// How many items the table holds (a restored backup's check reads it whole).
+    pub async fn count(&self) -> Result<usize, TableError> {
+        self.blocking(|db| {
+            let txn = db.begin_read().map_err(unexpected)?;
+            let items = txn.open_table(ITEMS).map_err(unexpected)?;
+            let mut n = 0;
+            for entry in items.iter().map_err(unexpected)? {
+                entry.map_err(unexpected)?;
+                n += 1;
+            }
+            Ok(n)
+        })
+        .await
+    }
+
     /// Every item, in key order: what a raw table scan shows (tests inspect it).
     #[cfg(any(test, feature = "testing"))]
     pub async fn scan(&self) -> Result<Vec<Item>, TableError> {

@@ -16,6 +16,7 @@ pub mod aead;
 pub mod blind;
 pub mod envelope;
 pub mod keys;
+pub mod passphrase;
 pub mod signer;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
