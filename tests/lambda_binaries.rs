@@ -460,6 +460,15 @@ async fn every_fixture_runs_on_the_release_binaries() {
             .to_owned();
         fixtures_run.insert(name.into());
     }
+    // The quarterly access review, reading moto's staff pool through the Cognito adapter: the
+    // login invited and disabled above is in it.
+    let answer = apis["reports"]
+        .invoke(fixture("schedule-report-quarterly.json", &[]))
+        .await
+        .response();
+    let review = answer["report"].as_str().unwrap_or_else(|| panic!("{answer}"));
+    assert_eq!(review.len(), 21, "a quarter's dates: {answer}");
+    fixtures_run.insert("schedule-report-quarterly.json".into());
     // The release binaries run on the system clock: today in the practice's zone.
     let today = jiff::Zoned::now()
         .with_time_zone(jiff::tz::TimeZone::get("America/New_York").unwrap())

@@ -1,7 +1,8 @@
 //! The workforce's logins through the router: an administrator adds one (refused input, a
 //! duplicate address, idempotent replay), lists them, and disables one, whose token, valid and
 //! unexpired, is refused from that moment (the staff account's standing on the table), while
-//! others' go on working; nobody else may list, add or disable, an administrator cannot disable
+//! others' go on working, and the calendar link it made stops; nobody else may list, add or
+//! disable, an administrator cannot disable
 //! their own login, and each step is audited. The Cognito adapter against moto: a login made in
 //! its role's group, listed with its second factor, disabled and signed out everywhere.
 
@@ -88,10 +89,20 @@ async fn offboarding(stack: Option<Stack>) {
     assert_eq!(status, StatusCode::CONFLICT, "{refused}");
     assert_eq!(refused["code"], "staff_exists");
 
-    // Sam works a while with an unexpired token.
+    // Sam works a while with an unexpired token, and subscribes to the practice's calendar.
     let sams = stack.token(&subject, &[Role::Staff]);
     let (status, _) = stack.get(&sams, "/v1/patients/patient-jane/consents").await;
     assert_eq!(status, StatusCode::OK);
+    let (status, feed) = stack
+        .post(&sams, "feed-sam", "/v1/calendar-feeds", json!({}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{feed}");
+    let feed_path = format!(
+        "/v1/feeds/{}",
+        feed["url"].as_str().unwrap().rsplit('/').next().unwrap()
+    );
+    let (status, _, _) = stack.send("GET", &feed_path, None, None, None).await;
+    assert_eq!(status, StatusCode::OK, "the link works");
 
     // An administrator cannot lock themself out; an unknown login is 404.
     let (status, refused) = stack
@@ -119,6 +130,13 @@ async fn offboarding(stack: Option<Stack>) {
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}: {problem}");
         assert_eq!(problem["code"], "unauthorized");
     }
+    // The calendar link Sam made is gone with the login.
+    let (status, _, _) = stack.send("GET", &feed_path, None, None, None).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "the link stops with its maker"
+    );
     // A new token for the login is refused too; everyone else goes on.
     let fresh = stack.token(&subject, &[Role::Staff]);
     let (status, _) = stack.get(&fresh, "/v1/me").await;

@@ -21,8 +21,12 @@ use anyhow::{Context, bail};
 use shared::crypto::{aead, passphrase};
 
 pub const PASSPHRASE_ENV: &str = "PRACTICA_BACKUP_PASSPHRASE";
+/// The embedded store's file in a data dir.
+const TABLE_FILE: &str = "practica.redb";
 const MAGIC: &[u8] = b"PRACTICA-BACKUP-1\n";
 const SALT_LEN: usize = 16;
+/// The most PBKDF2 rounds a backup may ask for (a file cannot make a restore spin for hours).
+const MAX_ITERATIONS: u32 = 10_000_000;
 
 /// What a backup holds.
 #[derive(Debug, serde::Serialize)]
@@ -67,13 +71,25 @@ fn header(iterations: u32, salt: &[u8]) -> Vec<u8> {
 
 /// Writes the backup of `data` to `out` (which must not exist), encrypted under `phrase`.
 pub fn backup(data: &Path, out: &Path, phrase: &str) -> anyhow::Result<Summary> {
+    // A mistyped directory would otherwise be backed up as a new, empty practice.
+    if !data.join(TABLE_FILE).is_file() {
+        bail!(
+            "{} holds no practice ({TABLE_FILE} is missing)",
+            data.display()
+        );
+    }
     // Held until the files are read: no server (nor another command) writes meanwhile.
     let state = crate::local::offline_state(data)?;
     let mut paths = Vec::new();
     files_under(data, data, &mut paths)?;
     paths.sort();
     let out_abs = std::path::absolute(out)?;
-    let mut plain = zeroize::Zeroizing::new(Vec::new());
+    // Sized once: a growing buffer would leave copies of the plaintext behind in freed memory.
+    let mut total = 0u64;
+    for rel in &paths {
+        total += std::fs::metadata(data.join(rel))?.len() + 12 + rel.as_os_str().len() as u64;
+    }
+    let mut plain = zeroize::Zeroizing::new(Vec::with_capacity(usize::try_from(total)?));
     let mut bytes = 0u64;
     let mut count = 0;
     for rel in &paths {
@@ -126,8 +142,8 @@ fn open(file: &Path, phrase: &str) -> anyhow::Result<Vec<(PathBuf, Vec<u8>)>> {
         bail!("{} is not a practica backup", file.display());
     }
     let iterations = u32::from_be_bytes(sealed[MAGIC.len()..MAGIC.len() + 4].try_into()?);
-    if iterations < passphrase::ITERATIONS {
-        bail!("the backup's key derivation is weaker than this version makes ({iterations})");
+    if !(passphrase::ITERATIONS..=MAX_ITERATIONS).contains(&iterations) {
+        bail!("the backup's key derivation is not one this version makes ({iterations} rounds)");
     }
     let salt = &sealed[MAGIC.len() + 4..head_len];
     let key = passphrase::derive(phrase, salt, iterations)?;
@@ -164,17 +180,36 @@ pub async fn restore(file: &Path, data: &Path, phrase: &str) -> anyhow::Result<R
         );
     }
     let files = open(file, phrase)?;
+    // Written beside the target, then renamed: a failure half-way leaves no half-restored practice
+    // under the target's name.
+    let name = data
+        .file_name()
+        .context("the target directory has no name")?
+        .to_string_lossy()
+        .into_owned();
+    let partial = data.with_file_name(format!(".{name}.restoring-{}", ulid::Ulid::new()));
     let mut bytes = 0u64;
-    for (rel, content) in &files {
-        let path = data.join(rel);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
+    let written = (|| -> anyhow::Result<()> {
+        for (rel, content) in &files {
+            let path = partial.join(rel);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            shared::adapters::files::write_private_file(&path, content)?;
+            bytes += content.len() as u64;
         }
-        shared::adapters::files::write_private_file(&path, content)?;
-        bytes += content.len() as u64;
+        Ok(())
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_dir_all(&partial);
+        return Err(e);
     }
+    if data.exists() {
+        std::fs::remove_dir(data)?;
+    }
+    std::fs::rename(&partial, data)?;
     let report = crate::audit::verify(data).await?;
-    let table = shared::adapters::embedded::EmbeddedTable::open(&data.join("practica.redb"))?;
+    let table = shared::adapters::embedded::EmbeddedTable::open(&data.join(TABLE_FILE))?;
     let items = table
         .count()
         .await

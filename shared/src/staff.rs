@@ -15,7 +15,7 @@ use crate::directory::{Account, DirectoryError, NewAccount, StaffDirectory};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::keys::staff_key;
-use crate::store::{AttrValue, Condition, Consistency, Item, Table, TransactOp, attr};
+use crate::store::{AttrValue, Condition, Item, Table, TransactOp, attr};
 use crate::unit_of_work::{Audit, Idempotency, Reply, Write, audit_read, commit, refused};
 use domain::access::{Caller, Principal, Role, Subject};
 use domain::refusals::StaffError;
@@ -27,16 +27,7 @@ pub fn is_workforce(principal: &Principal) -> bool {
         .any(|r| principal.has(*r))
 }
 
-/// A workforce login's standing: when it was disabled, if it was.
-pub async fn disabled_at(table: &dyn Table, subject: &Subject) -> Result<Option<i64>, ApiError> {
-    let item = table
-        .get(&staff_key(subject), Consistency::Eventual)
-        .await?;
-    Ok(item
-        .as_ref()
-        .and_then(|i| i.get(attr::DISABLED_AT))
-        .and_then(AttrValue::as_n))
-}
+pub use crate::common::standing::disabled_at;
 
 /// Refuses a workforce token whose login was disabled (a patient's token is not looked up).
 /// One read per workforce request: a disabled login's tokens stop at once, not when they expire.
@@ -89,6 +80,8 @@ pub fn view(account: &Account, disabled_at: Option<i64>) -> serde_json::Value {
         "roles": account.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
         // Disabled at the identity provider, or refused by the API (either is enough).
         "enabled": account.enabled && disabled_at.is_none(),
+        // Whether the identity provider still lets it sign in (a disabling to finish).
+        "signInEnabled": account.enabled,
         "mfa": account.mfa,
         "createdAt": domain::instant::render_utc(account.created_at),
         "disabledAt": disabled_at.map(domain::instant::render_utc),
@@ -171,9 +164,10 @@ pub async fn add(
 #[serde(deny_unknown_fields)]
 pub struct DisableRequest {}
 
-/// `POST /v1/staff/{subject}/disable`: the login stops at the identity provider (no sign-in, its
-/// refresh tokens revoked), then its standing on the table stops its access tokens; a retry after
-/// a failure between the two does both again (each is idempotent).
+/// `POST /v1/staff/{subject}/disable`: first the login's standing on the table (with its audit
+/// entry), which refuses its access tokens from this moment; then the identity provider stops it
+/// (no sign-in, its refresh tokens revoked). A retry after a failure of the second does it again
+/// (each step is idempotent; the first time stands).
 #[tracing::instrument(skip_all)]
 pub async fn disable(
     state: &AppState,
@@ -183,18 +177,18 @@ pub async fn disable(
     subject: &Subject,
 ) -> Result<Reply, ApiError> {
     let target = Audit::new("staff.disable", "staff", subject.as_str());
-    refused(state, caller, target, admin(caller)).await?;
+    refused(state, caller, target.clone(), admin(caller)).await?;
     if *subject == caller.principal.subject {
         return Err(StaffError::DisableSelf.into());
     }
-    let account = directory
+    let found = directory
         .list()
         .await
         .map_err(directory_error)?
         .into_iter()
         .find(|a| a.subject == *subject)
-        .ok_or(ApiError::NotFound)?;
-    directory.disable(subject).await.map_err(directory_error)?;
+        .ok_or(ApiError::NotFound);
+    let account = refused(state, caller, target, found).await?;
     let now = crate::common::lookup::now(state);
     let at = disabled_at(&*state.table, subject).await?.unwrap_or(now);
     let item = Item::new(staff_key(subject))
@@ -211,5 +205,7 @@ pub async fn disable(
     shown.enabled = false;
     let reply = Reply::ok(&view(&shown, Some(at)))?;
     let audit = Audit::new("staff.disable", "staff", subject.as_str());
-    Ok(commit(state, caller, Some(idem), writes, audit, reply).await?)
+    let reply = commit(state, caller, Some(idem), writes, audit, reply).await?;
+    directory.disable(subject).await.map_err(directory_error)?;
+    Ok(reply)
 }

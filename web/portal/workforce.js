@@ -24,8 +24,9 @@ function row(a) {
   const item = el('li', { className: a.enabled ? '' : 'muted' },
     el('strong', { textContent: `${who} (${roles})${a.enabled ? '' : ': disabled'}` }),
     el('div', { className: 'muted', textContent: `${a.email || a.subject} · ${a.mfa ? 'two-factor set up' : 'no second factor yet'} · ${state}` }));
-  // An administrator's own login is disabled by another administrator.
-  if (a.enabled && a.subject !== session.subject) {
+  // An administrator's own login is disabled by another administrator; a disabling the identity
+  // provider has not finished is offered again.
+  if ((a.enabled || a.signInEnabled) && a.subject !== session.subject) {
     item.append(confirmButton('Disable', `Yes, disable ${who}'s login`, 'No', async () => {
       try {
         await api(`/v1/staff/${encodeURIComponent(a.subject)}/disable`, { method: 'POST', key: newKey(), json: {} });

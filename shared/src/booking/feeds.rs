@@ -138,6 +138,7 @@ pub async fn create_feed(
         patient_initials: req.patient_initials,
         created_at: now,
         version: current.as_ref().map_or(1, |c| c.version + 1),
+        created_by: Some(caller.principal.subject.as_str().to_owned()),
     };
     let changed = || ApiError::Setup(domain::refusals::SetupError::ChangedMeanwhile);
     let mut writes = vec![
@@ -292,6 +293,17 @@ pub async fn serve_feed(
         .map(|item| Feed::from_item(&item))
         .transpose()?
         .ok_or(ApiError::UnknownFeed)?;
+    // A link whose maker's login was disabled is gone with it, as a revoked one is.
+    if let Some(by) = feed
+        .created_by
+        .as_deref()
+        .and_then(domain::access::Subject::parse)
+        && crate::common::standing::disabled_at(&*state.table, &by)
+            .await?
+            .is_some()
+    {
+        return Err(ApiError::UnknownFeed);
+    }
     let now = now(state);
     // The hour's fetches of this link, counted on the table (racing fetches cannot pass the limit).
     let hour = now.div_euclid(3600);

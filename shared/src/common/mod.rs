@@ -16,3 +16,4 @@ pub mod log;
 pub mod lookup;
 pub mod paging;
 pub mod patients;
+pub mod standing;

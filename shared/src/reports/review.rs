@@ -1,7 +1,7 @@
 //! The quarterly access review (`domain::report::review`): the workforce's logins from the staff
 //! directory, each one's standing on the table (disabled, when), and the quarter's audit entries;
-//! published like the reports (HTML, CSV, JSON), its id the quarter's dates. Reading the logins
-//! is audited by the job (`staff.list`).
+//! published like the reports (HTML, CSV, JSON), its id the quarter's dates. The workforce is
+//! the staff pool's role groups: a login in no group is no one's role and is not listed.
 
 use crate::directory::StaffDirectory;
 use crate::error::ApiError;

@@ -13,6 +13,8 @@ pub const AT: &str = "at";
 /// When a workforce login was disabled, and by whom (`STAFF#` items).
 pub const DISABLED_AT: &str = "disabled_at";
 pub const DISABLED_BY: &str = "disabled_by";
+/// Who made a calendar feed's link.
+pub const CREATED_BY: &str = "created_by";
 pub const CATEGORY: &str = "category";
 pub const CANCEL_REASON: &str = "cancel_reason";
 pub const CHARGE_ID: &str = "charge_id";

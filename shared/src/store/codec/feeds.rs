@@ -16,6 +16,9 @@ pub struct Feed {
     pub patient_initials: bool,
     pub created_at: i64,
     pub version: i64,
+    /// The login that made the link: a link stops with its maker's login (offboarding). Absent on
+    /// links made before it was recorded.
+    pub created_by: Option<String>,
 }
 
 pub trait FeedCodec: Sized {
@@ -33,6 +36,9 @@ fn fill(feed: &Feed, mut item: Item) -> Item {
     item.set(attr::VERSION, feed.version);
     if let Some(p) = &feed.provider {
         item.set(attr::PROVIDER_ID, p.as_str());
+    }
+    if let Some(by) = &feed.created_by {
+        item.set(attr::CREATED_BY, by.as_str());
     }
     item
 }
@@ -58,6 +64,10 @@ impl FeedCodec for Feed {
             ),
             created_at: n(item, attr::CREATED_AT)?,
             version: n(item, attr::VERSION)?,
+            created_by: item
+                .get(attr::CREATED_BY)
+                .and_then(AttrValue::as_s)
+                .map(str::to_owned),
         })
     }
 }
