@@ -466,7 +466,9 @@ async fn every_fixture_runs_on_the_release_binaries() {
         .invoke(fixture("schedule-report-quarterly.json", &[]))
         .await
         .response();
-    let review = answer["report"].as_str().unwrap_or_else(|| panic!("{answer}"));
+    let review = answer["report"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{answer}"));
     assert_eq!(review.len(), 21, "a quarter's dates: {answer}");
     fixtures_run.insert("schedule-report-quarterly.json".into());
     // The release binaries run on the system clock: today in the practice's zone.
