@@ -14,6 +14,7 @@ use practica_tests::{Stack, dynamodb_local_fixture, embedded_fixture};
 use serde_json::{Value, json};
 use shared::adapters::local_signer::LocalSigner;
 use shared::auth::Role;
+use shared::crypto::signer::LogSigner as _;
 
 fn find<'a>(list: &'a Value, field: &str, value: &str) -> &'a Value {
     list.as_array()
@@ -177,6 +178,16 @@ async fn journey(stack: Option<Stack>) {
             .any(|e| e["action"] == "record.export" && e["outcome"] == "denied"),
         "John's refused try is in her log: {log}"
     );
+    // The copy's access log checks offline as her access log's page does.
+    let pem = practica_cli::audit::pem_of(signer.public_key());
+    let checked = practica_cli::audit::check_proof(
+        &log.to_string(),
+        &pem,
+        practica_tests::TEST_LOG_KEY,
+        Default::default(),
+    )
+    .expect("the copy's access log verifies");
+    assert!(checked.proven > 0 && checked.with_bytes == checked.proven);
 
     // The page to read and print: the same facts, escaped, no scripts allowed.
     let response = tower::ServiceExt::oneshot(

@@ -114,6 +114,18 @@ async fn offboarding(stack: Option<Stack>) {
         .post(&admin, "d-none", "/v1/staff/nobody/disable", json!({}))
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // Nor can anyone disable the practice's last enabled administrator.
+    let other_admin = stack.token("admin-2", &[Role::Admin]);
+    let (status, refused) = stack
+        .post(
+            &other_admin,
+            "d-last",
+            "/v1/staff/admin-1/disable",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert_eq!(refused["code"], "last_administrator");
 
     // Sam leaves: disabled, and the token Sam still holds stops working at once.
     let path = format!("/v1/staff/{subject}/disable");

@@ -40,6 +40,13 @@ fn administrator() -> Caller {
 
 /// Runs `action` on `data`'s logins; the answer as the API gives it.
 pub async fn run(data: &Path, action: Action) -> anyhow::Result<serde_json::Value> {
+    // A mistyped directory would otherwise become a new practice with the demo's logins.
+    if !data.join("practica.redb").is_file() {
+        anyhow::bail!(
+            "{} holds no practice (practica.redb is missing)",
+            data.display()
+        );
+    }
     let state = crate::local::offline_state(data)?;
     let directory =
         LocalDirectory::open_or_create(data, &crate::login::demo_workforce(), state.clock.clone())?;

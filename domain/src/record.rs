@@ -60,9 +60,10 @@ pub fn printable(record: &Value) -> String {
     let practice = field(&record["practice"], "name");
     let profile = &record["profile"];
     let mut out = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Your record at {practice}</title>\n\
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\"><title>Your record at {practice}</title>\n\
 <style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.5;color:#1f2328}}\
-table{{border-collapse:collapse;width:100%;margin:.5rem 0 1rem}}th,td{{border:1px solid #6e7781;padding:.25rem .5rem;text-align:left;vertical-align:top}}\
+table{{border-collapse:collapse;width:100%;margin:.5rem 0 1rem;display:block;overflow-x:auto}}th,td{{border:1px solid #6e7781;padding:.25rem .5rem;text-align:left;vertical-align:top}}\
 dl{{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}}dt{{font-weight:600}}code{{word-break:break-all}}</style></head>\n\
 <body><h1>Your record at {practice}</h1>\n<p>Made {generated} (UTC) for patient <code>{id}</code>. The same record as JSON is what a program reads.</p>\n",
         generated = field(record, "generatedAt"),

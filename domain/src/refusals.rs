@@ -343,4 +343,6 @@ pub enum StaffError {
     Exists,
     #[error("An administrator cannot disable their own login: another administrator does.")]
     DisableSelf,
+    #[error("This is the practice's last enabled administrator: add another administrator first.")]
+    LastAdministrator,
 }

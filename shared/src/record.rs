@@ -77,7 +77,8 @@ pub async fn export(
     let access_log = if shows_log {
         let (checkpoint, entries, complete) =
             crate::audit::access::entries_of(state, patient, MAX_ACCESS_ENTRIES).await?;
-        json!({ "checkpoint": checkpoint, "entries": entries, "complete": complete })
+        // Shaped as her access log's page, so `practica audit check-proof` checks this part as is.
+        json!({ "patientId": patient, "checkpoint": checkpoint, "entries": entries, "complete": complete })
     } else {
         Value::Null
     };

@@ -181,14 +181,28 @@ pub async fn disable(
     if *subject == caller.principal.subject {
         return Err(StaffError::DisableSelf.into());
     }
-    let found = directory
-        .list()
-        .await
-        .map_err(directory_error)?
-        .into_iter()
+    let accounts = directory.list().await.map_err(directory_error)?;
+    let found = accounts
+        .iter()
         .find(|a| a.subject == *subject)
+        .cloned()
         .ok_or(ApiError::NotFound);
     let account = refused(state, caller, target, found).await?;
+    // Nobody could manage the logins (nor undo this) without an enabled administrator.
+    if account.roles.contains(&Role::Admin) && account.enabled {
+        let mut others = 0;
+        for a in accounts
+            .iter()
+            .filter(|a| a.subject != *subject && a.enabled && a.roles.contains(&Role::Admin))
+        {
+            if disabled_at(&*state.table, &a.subject).await?.is_none() {
+                others += 1;
+            }
+        }
+        if others == 0 && disabled_at(&*state.table, subject).await?.is_none() {
+            return Err(StaffError::LastAdministrator.into());
+        }
+    }
     let now = crate::common::lookup::now(state);
     let at = disabled_at(&*state.table, subject).await?.unwrap_or(now);
     let item = Item::new(staff_key(subject))

@@ -829,7 +829,7 @@ async function frontDesk() {
   // (Her first consultation's confirmation also asks for the forms it needs.)
   assert.match(await page.locator('#chosen-messages').innerText(), /confirmation( \(asking for forms\))?: sent by email/);
   // The copy of her record she asks for at the desk: hers, without the access log (hers to read).
-  const [atDesk] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Her record as data (JSON)' }).click()]);
+  const [atDesk] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: "The patient's record as data (JSON)" }).click()]);
   const copy = JSON.parse(readFileSync(await atDesk.path(), 'utf8'));
   assert.equal(copy.patientId, 'patient-jane');
   assert.ok(copy.billing.charges.some((c) => c.lineItems.some((l) => l.description === 'Follow-up session')));
@@ -923,7 +923,7 @@ async function administrator() {
   await page.getByLabel('Their email address (the sign-in name)').fill(sam);
   await page.getByLabel('Their role').selectOption('staff');
   await page.getByRole('button', { name: 'Invite' }).click();
-  await page.getByText('Sam Lee is invited: the sign-in page emails them a temporary password.').waitFor();
+  await page.getByText("Sam Lee is added. Deployed, the practice's sign-in page emails them a temporary password.").waitFor();
   const samRow = logins.filter({ hasText: sam });
   await samRow.getByRole('button', { name: "Disable Sam Lee's login" }).click();
   await samRow.getByRole('button', { name: "Yes, disable Sam Lee's login" }).click();

@@ -28,6 +28,7 @@ export async function api(path, options = {}) {
     session.onEnded('Your session ended. Please sign in again.');
     throw Object.assign(new Error('signed out'), { signedOut: true });
   }
+  if (options.raw) return response;
   const body = response.headers.get('content-type')?.includes('json') ? await response.json() : null;
   if (!response.ok) {
     const error = new Error(body?.detail || `The server answered ${response.status}.`);
@@ -267,7 +268,7 @@ export function recordButtons(id, patientId, file) {
       const status = $(`${id}-status`);
       status.textContent = 'Preparing the copy…';
       try {
-        const response = await fetch(`/v1/patients/${encodeURIComponent(patientId())}/record?format=${format}`, { headers: { Authorization: `Bearer ${session.token}` } });
+        const response = await api(`/v1/patients/${encodeURIComponent(patientId())}/record?format=${format}`, { raw: true });
         if (!response.ok) throw new Error('The copy could not be made; try again.');
         const link = el('a', { href: URL.createObjectURL(await response.blob()), download: `${file()}.${format}` });
         link.click();

@@ -1,7 +1,7 @@
 // The console's Staff page (administrators, loaded with its page): the practice's logins with
 // their roles and second factor; inviting one into a role; and disabling one when someone
 // leaves: no more sign-in, and the tokens the login still holds are refused at once.
-import { $, api, confirmButton, el, fail, list, newKey, session, when } from './common.js';
+import { $, api, confirmButton, el, fail, list, newKey, session, show, when } from './common.js';
 
 const ROLE_WORDS = { staff: 'front desk', provider: 'provider', admin: 'administrator' };
 let addKey = newKey();
@@ -22,7 +22,7 @@ function row(a) {
   const roles = a.roles.map((r) => ROLE_WORDS[r] || r).join(', ');
   const state = a.enabled ? `added ${when(a.createdAt)}` : `disabled ${when(a.disabledAt || a.createdAt)}`;
   const item = el('li', { className: a.enabled ? '' : 'muted' },
-    el('strong', { textContent: `${who} (${roles})${a.enabled ? '' : ': disabled'}` }),
+    el('strong', { textContent: `${who} (${roles})${a.enabled ? '' : ': disabled'}${a.subject === session.subject ? ' (you)' : ''}` }),
     el('div', { className: 'muted', textContent: `${a.email || a.subject} · ${a.mfa ? 'two-factor set up' : 'no second factor yet'} · ${state}` }));
   // An administrator's own login is disabled by another administrator; a disabling the identity
   // provider has not finished is offered again.
@@ -32,6 +32,7 @@ function row(a) {
         await api(`/v1/staff/${encodeURIComponent(a.subject)}/disable`, { method: 'POST', key: newKey(), json: {} });
         $('staff-status').textContent = `${who} can no longer sign in; their open sessions have ended.`;
         await loadStaff();
+        $('staff-status').focus();
       } catch (error) {
         fail('Not disabled: ', error);
       }
@@ -47,8 +48,10 @@ async function add(event) {
     const added = await api('/v1/staff', { method: 'POST', key: addKey, json });
     addKey = newKey();
     event.target.reset();
-    $('staff-status').textContent = `${added.name} is invited: the sign-in page emails them a temporary password.`;
+    show('error', false);
+    $('staff-status').textContent = `${added.name} is added. Deployed, the practice's sign-in page emails them a temporary password.`;
     await loadStaff();
+    $('staff-status').focus();
   } catch (error) {
     fail('Not added: ', error);
   }

@@ -198,6 +198,7 @@ fn refusal(e: &ApiError) -> Option<(StatusCode, &'static str)> {
                 S::InvalidRole => (INVALID, "invalid_role"),
                 S::Exists => (CONFLICT, "staff_exists"),
                 S::DisableSelf => (CONFLICT, "cannot_disable_self"),
+                S::LastAdministrator => (CONFLICT, "last_administrator"),
             }
         }
         ApiError::SeriesConflicts(_) => (CONFLICT, "series_conflicts"),
