@@ -29,6 +29,7 @@ fn every_schedule_in_the_template_sends_a_fixture() {
         "schedule-sweep.json",
         "schedule-report-weekly.json",
         "schedule-report-monthly.json",
+        "schedule-report-quarterly.json",
         "schedule-notify.json",
     ]
     .map(fixture);
