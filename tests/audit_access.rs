@@ -300,6 +300,7 @@ async fn access_logs_with_proofs(stack: Option<Stack>) {
         patient: Some(&jane_id),
         bytes_from: Some(0),
         since: Some(since),
+        witnesses: None,
     };
     let checked = practica_cli::audit::check_proof(&log.to_string(), &pem, KEY, expect).unwrap();
     assert_eq!(checked.extends, Some(earlier.size));

@@ -98,6 +98,10 @@ async fn stream_batches_and_the_schedule_integrate_what_the_functions_wrote() {
         clock: stack.state.clock.clone(),
         archive: archive.clone(),
         config: config(),
+        witnesses: Vec::new(),
+        witness_client: std::sync::Arc::new(
+            shared::adapters::http_witness::HttpWitnessClient::standalone(),
+        ),
     };
     let first = job.run(event("dynamodb-stream-audit.json")).await.unwrap();
     assert_eq!(first["trigger"], "stream");
@@ -172,6 +176,10 @@ async fn on_moto_the_production_adapters_integrate_sign_and_archive() {
         clock: Arc::new(SystemClock),
         archive: archive.clone(),
         config: config(),
+        witnesses: Vec::new(),
+        witness_client: std::sync::Arc::new(
+            shared::adapters::http_witness::HttpWitnessClient::standalone(),
+        ),
     };
     let done = job.run(event("schedule-audit.json")).await.unwrap();
     assert_eq!(done["size"].as_u64(), Some(3), "{done}");
@@ -197,6 +205,7 @@ async fn on_moto_the_production_adapters_integrate_sign_and_archive() {
         &bucket,
         &pem,
         "practica.test/audit",
+        &Default::default(),
     )
     .await
     .unwrap();
@@ -232,10 +241,16 @@ async fn on_moto_the_production_adapters_integrate_sign_and_archive() {
         }
     }
     assert!(copied > 3, "entries, leaves and the log's head: {copied}");
-    let restored =
-        practica_cli::audit::verify_deployed(&sdk, &drill, &bucket, &pem, "practica.test/audit")
-            .await
-            .unwrap();
+    let restored = practica_cli::audit::verify_deployed(
+        &sdk,
+        &drill,
+        &bucket,
+        &pem,
+        "practica.test/audit",
+        &Default::default(),
+    )
+    .await
+    .unwrap();
     assert!(restored.ok(), "{:?}", restored.problems);
     assert_eq!(restored.checkpointed_size, 3);
     let other = practica_cli::audit::pem_of(LocalSigner::generate().unwrap().public_key());
@@ -245,6 +260,7 @@ async fn on_moto_the_production_adapters_integrate_sign_and_archive() {
         &bucket,
         &other,
         "practica.test/audit",
+        &Default::default(),
     )
     .await
     .unwrap();
@@ -287,6 +303,10 @@ async fn on_dynamodb_local_tampering_is_reported_by_kind_and_position() {
         clock: Arc::new(SystemClock),
         archive: Arc::new(DirArchive::new(dir.path())),
         config: config(),
+        witnesses: Vec::new(),
+        witness_client: std::sync::Arc::new(
+            shared::adapters::http_witness::HttpWitnessClient::standalone(),
+        ),
     };
     job.integrate().await.unwrap();
     let day = shared::store::keys::audit_partition(domain::clock::utc_day(jiff::Timestamp::now()));
@@ -385,6 +405,10 @@ async fn a_changed_or_removed_audit_entry_is_recorded_once_and_sealed() {
         clock: stack.state.clock.clone(),
         archive: Arc::new(DirArchive::new(dir.path())),
         config: config(),
+        witnesses: Vec::new(),
+        witness_client: std::sync::Arc::new(
+            shared::adapters::http_witness::HttpWitnessClient::standalone(),
+        ),
     };
     let batch = event("dynamodb-stream-audit-tamper.json");
     assert_eq!(audit::changes_of(&batch).unwrap().len(), 3);

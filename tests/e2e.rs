@@ -41,3 +41,4 @@ mod staff;
 mod table_contract;
 mod template_policies;
 mod visits;
+mod witness;

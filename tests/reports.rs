@@ -63,6 +63,10 @@ pub(crate) fn setup(stack: Stack, store: Option<Arc<dyn ReportStore>>) -> Setup 
         clock: stack.state.clock.clone(),
         archive,
         config: log_config(),
+        witnesses: Vec::new(),
+        witness_client: std::sync::Arc::new(
+            shared::adapters::http_witness::HttpWitnessClient::standalone(),
+        ),
     };
     Setup {
         stack,

@@ -701,6 +701,10 @@ async fn each_function_writes_only_the_partitions_it_is_granted() {
         clock: clock.clone(),
         archive: archive.clone(),
         config: log.clone(),
+        witnesses: Vec::new(),
+        witness_client: std::sync::Arc::new(
+            shared::adapters::http_witness::HttpWitnessClient::standalone(),
+        ),
     };
     audit.run(event("schedule-audit.json", &[])).await.unwrap();
     let job = reports::ReportJob {

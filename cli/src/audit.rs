@@ -9,8 +9,9 @@ use base64::Engine as _;
 
 use domain::merkle::{Hash, verify_inclusion};
 use shared::audit::archive::archived;
-use shared::audit::log::{IDLE_CHECKPOINT, Integrated, LogConfig, verify_table};
+use shared::audit::log::{IDLE_CHECKPOINT, Integrated, LogConfig, verify_table_witnessed};
 use shared::audit::verify::Report;
+use shared::crypto::cosign::WitnessPolicy;
 use shared::crypto::signer::{LogSigner, verify_checkpoint};
 use shared::unit_of_work::{Actor, Audit};
 
@@ -23,19 +24,20 @@ pub async fn seal(data: &Path) -> anyhow::Result<Integrated> {
 }
 
 /// `practica audit verify`: the table's log and checkpoints, and the archived checkpoints.
-pub async fn verify(data: &Path) -> anyhow::Result<Report> {
+pub async fn verify(data: &Path, witnesses: &WitnessPolicy) -> anyhow::Result<Report> {
     let state = offline_state(data)?;
     let signer = local::signer(data)?;
     let config = local::local_config(&state.table_name);
     let archived = archived(&local::archive(data))
         .await
         .map_err(|e| anyhow::anyhow!("reading the archived checkpoints failed: {e}"))?;
-    verify_table(
+    verify_table_witnessed(
         &*state.table,
         &*state.clock,
         &config,
         signer.public_key(),
         &archived,
+        witnesses,
     )
     .await
     .map_err(|e| anyhow::anyhow!("reading the audit log failed: {e}"))
@@ -49,6 +51,7 @@ pub async fn verify_deployed(
     bucket: &str,
     pem: &str,
     key_name: &str,
+    witnesses: &WitnessPolicy,
 ) -> anyhow::Result<Report> {
     let spki = spki_of_pem(pem)?;
     let dynamo =
@@ -63,12 +66,13 @@ pub async fn verify_deployed(
         first_scan_days: shared::config::audit::FIRST_SCAN_DAYS,
         idle_checkpoint: IDLE_CHECKPOINT,
     };
-    verify_table(
+    verify_table_witnessed(
         &dynamo,
         &domain::clock::SystemClock,
         &config,
         &spki,
         &archived,
+        witnesses,
     )
     .await
     .map_err(|e| anyhow::anyhow!("reading the audit log failed: {e}"))
@@ -172,6 +176,8 @@ pub struct ProofCheck {
     /// For a consent's signed copy: the version (SHA-256) its text hashes to and its sealed
     /// audit entry names.
     pub document: Option<String>,
+    /// The witnesses whose cosignatures of the checkpoint verified (with a witness rule).
+    pub witnessed: Vec<String>,
 }
 
 /// An earlier checkpoint (`--since`) and the consistency proof from it (`--consistency`, the JSON
@@ -190,6 +196,8 @@ pub struct Expect<'a> {
     /// From this leaf index on, every sealed entry must come with its own bytes (`--bytes-from`).
     pub bytes_from: Option<u64>,
     pub since: Option<Since<'a>>,
+    /// The practice's witness rule: the checkpoint must be cosigned by enough of its witnesses.
+    pub witnesses: Option<&'a WitnessPolicy>,
 }
 
 fn hash_of(value: &serde_json::Value, what: &str) -> anyhow::Result<Hash> {
@@ -312,6 +320,12 @@ pub fn check_proof(
         .ok_or_else(|| anyhow::anyhow!("the access log carries no checkpoint yet"))?;
     let checkpoint = verify_checkpoint(note, key_name, &spki)
         .map_err(|e| anyhow::anyhow!("its checkpoint: {e}"))?;
+    let witnessed = match expect.witnesses {
+        Some(rule) => rule
+            .check(note)
+            .map_err(|e| anyhow::anyhow!("its checkpoint is not witnessed: {e}"))?,
+        None => Vec::new(),
+    };
     let stated = log["patientId"].as_str().unwrap_or_default();
     let patient = expect.patient.unwrap_or(stated);
     anyhow::ensure!(
@@ -403,6 +417,7 @@ pub fn check_proof(
         pending,
         extends,
         document,
+        witnessed,
     })
 }
 
@@ -509,7 +524,7 @@ mod tests {
             sealed.added > 0,
             "the seed writes audit entries: {sealed:?}"
         );
-        let report = verify(dir.path()).await.unwrap();
+        let report = verify(dir.path(), &Default::default()).await.unwrap();
         assert!(report.ok(), "{:?}", report.problems);
         assert_eq!(report.tree_size, sealed.size);
         assert_eq!(report.checkpointed_size, sealed.size);

@@ -208,7 +208,7 @@ pub async fn restore(file: &Path, data: &Path, phrase: &str) -> anyhow::Result<R
         std::fs::remove_dir(data)?;
     }
     std::fs::rename(&partial, data)?;
-    let report = crate::audit::verify(data).await?;
+    let report = crate::audit::verify(data, &Default::default()).await?;
     let table = shared::adapters::embedded::EmbeddedTable::open(&data.join(TABLE_FILE))?;
     let items = table
         .count()

@@ -16,6 +16,7 @@ pub mod sandbox_cards;
 pub mod serve;
 pub mod signal;
 pub mod staff;
+pub mod witness;
 
 /// An S3 client for `sdk`, path-style when the endpoint is overridden (emulators, VPC endpoints).
 pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {

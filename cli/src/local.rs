@@ -10,10 +10,13 @@ use audit::AuditJob;
 use reports::ReportJob;
 use shared::adapters::dir_archive::DirArchive;
 use shared::adapters::dir_reports::DirReports;
+use shared::adapters::http_witness::HttpWitnessClient;
 use shared::adapters::local_issuer::{LOCAL_AUDIENCE, LOCAL_ISSUER, LocalIssuer};
 use shared::adapters::local_signer::LocalSigner;
 use shared::audit::log::{IDLE_CHECKPOINT, LogConfig};
+use shared::audit::witnessing::ConfiguredWitness;
 use shared::auth::AuthConfig;
+use shared::config::audit::WITNESSES;
 use shared::crypto::signer::LogSigner as _;
 use shared::state::AppState;
 
@@ -66,9 +69,19 @@ pub fn archive(data: &Path) -> DirArchive {
     DirArchive::new(data.join(ARCHIVE_DIR))
 }
 
-/// The audit function's job over a data directory's state, signer and archive.
+/// The witnesses `PRACTICA_AUDIT_WITNESSES` names (as the audit function reads it).
+pub fn witnesses_from_env() -> anyhow::Result<Vec<ConfiguredWitness>> {
+    let text = std::env::var(WITNESSES).unwrap_or_default();
+    shared::config::audit::witnesses(&text)
+        .map_err(|reason| anyhow::anyhow!("{WITNESSES}: {reason}"))
+}
+
+/// The audit function's job over a data directory's state, signer and archive, sending each new
+/// checkpoint to the witnesses `PRACTICA_AUDIT_WITNESSES` names.
 pub fn audit_job(data: &Path, state: &AppState) -> anyhow::Result<AuditJob> {
     Ok(AuditJob {
+        witnesses: witnesses_from_env()?,
+        witness_client: Arc::new(HttpWitnessClient::standalone()),
         table: state.table.clone(),
         signer: Arc::new(signer(data)?),
         clock: state.clock.clone(),

@@ -129,6 +129,12 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// A C2SP witness of audit logs, for a practice's auditor or a partner practice to run apart
+    /// from the practice: it cosigns a log's checkpoints only when they extend what it saw before.
+    Witness {
+        #[command(subcommand)]
+        action: WitnessCommand,
+    },
     /// The audit log: integrate new entries, verify the whole log, print its public key.
     Audit {
         #[command(subcommand)]
@@ -194,6 +200,54 @@ enum StaffCommand {
 }
 
 #[derive(Subcommand)]
+enum WitnessCommand {
+    /// Serve `POST /add-checkpoint` (C2SP tlog-witness) until Ctrl-C; prints the witness's verifier
+    /// key, which the practice puts in PRACTICA_AUDIT_WITNESSES and verifiers pin. Behind an HTTPS
+    /// proxy when reached from elsewhere.
+    Serve {
+        /// Its key (`witness.p8`, made on first start) and state (`witness.redb`).
+        #[arg(long)]
+        dir: PathBuf,
+        /// Its key name in cosignature lines, e.g. `auditor.example/witness`.
+        #[arg(long)]
+        name: String,
+        /// A log it witnesses: `<origin>,<key name>,<PEM public key file>` (repeatable), as the
+        /// practice's `practica audit public-key` and configuration give them.
+        #[arg(long = "log", required = true)]
+        logs: Vec<String>,
+        #[arg(long, default_value = "127.0.0.1:7380")]
+        listen: std::net::SocketAddr,
+    },
+}
+
+/// The practice's witness rule, as a verifier pins it.
+#[derive(clap::Args, Debug, Default)]
+struct WitnessRule {
+    /// A witness's verifier key (`<name>+<id>+<key>`, as `practica witness serve` printed it);
+    /// repeatable. With witnesses, checkpoints must be cosigned by --witness-quorum of them.
+    #[arg(long = "witness")]
+    witnesses: Vec<String>,
+    /// How many of the --witness keys must cosign (default: all of them).
+    #[arg(long, requires = "witnesses")]
+    witness_quorum: Option<usize>,
+}
+
+impl WitnessRule {
+    fn policy(&self) -> anyhow::Result<shared::crypto::cosign::WitnessPolicy> {
+        let keys = self
+            .witnesses
+            .iter()
+            .map(|v| {
+                domain::witness::WitnessKey::parse_vkey(v)
+                    .ok_or_else(|| anyhow::anyhow!("--witness {v}: not a witness's verifier key"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let quorum = self.witness_quorum.unwrap_or(keys.len());
+        shared::crypto::cosign::WitnessPolicy::new(keys, quorum)
+    }
+}
+
+#[derive(Subcommand)]
 enum AuditAction {
     /// Integrate the entries written since the last run and sign a checkpoint.
     Seal {
@@ -223,6 +277,8 @@ enum AuditAction {
         /// signatures name the source (the default key name is `practica/audit/<source>`).
         #[arg(long, requires = "table")]
         log_of: Option<String>,
+        #[command(flatten)]
+        witness_rule: WitnessRule,
     },
     /// Print the entries of some UTC days as JSON lines (leaf index, the exact bytes the leaf
     /// commits to), then the latest signed checkpoint: for an outside auditor.
@@ -264,6 +320,8 @@ enum AuditAction {
         /// with salted commitments).
         #[arg(long)]
         bytes_from: Option<u64>,
+        #[command(flatten)]
+        witness_rule: WitnessRule,
     },
     /// Print the log's public key (PEM): keep a copy where the log's writers cannot change it.
     PublicKey {
@@ -334,6 +392,21 @@ async fn main() -> anyhow::Result<()> {
                 deposits.deferred,
             );
             Ok(())
+        }
+        Command::Witness {
+            action:
+                WitnessCommand::Serve {
+                    dir,
+                    name,
+                    logs,
+                    listen,
+                },
+        } => {
+            let logs = logs
+                .iter()
+                .map(|l| practica_cli::witness::trusted_log(l))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            practica_cli::witness::serve(&dir, &name, logs, listen).await
         }
         Command::Backup { data, out } => {
             let phrase = backup_passphrase()?;
@@ -489,17 +562,21 @@ async fn audit(action: AuditAction) -> anyhow::Result<()> {
             key,
             key_name,
             log_of,
+            witness_rule,
         } => {
+            let witnesses = witness_rule.policy()?;
             let report = match (table, bucket, key) {
                 (Some(table), Some(bucket), Some(key)) => {
                     let pem = std::fs::read_to_string(&key)?;
                     let sdk = shared::app::sdk_config().await;
                     let source = log_of.as_deref().unwrap_or(&table);
                     let key_name = key_name.unwrap_or_else(|| format!("practica/audit/{source}"));
-                    practica_cli::audit::verify_deployed(&sdk, &table, &bucket, &pem, &key_name)
-                        .await?
+                    practica_cli::audit::verify_deployed(
+                        &sdk, &table, &bucket, &pem, &key_name, &witnesses,
+                    )
+                    .await?
                 }
-                _ => practica_cli::audit::verify(&data).await?,
+                _ => practica_cli::audit::verify(&data, &witnesses).await?,
             };
             for problem in &report.problems {
                 println!("PROBLEM {problem:?}");
@@ -515,6 +592,13 @@ async fn audit(action: AuditAction) -> anyhow::Result<()> {
                 report.pending,
                 if report.ok() { "OK" } else { "FAILED" }
             );
+            if let Some(size) = report.witnessed_size {
+                println!(
+                    "witnessed: checkpoints cosigned by {} of the {} witnesses cover {size}",
+                    witnesses.quorum,
+                    witnesses.witnesses.len()
+                );
+            }
             if !report.ok() {
                 std::process::exit(1);
             }
@@ -532,7 +616,9 @@ async fn audit(action: AuditAction) -> anyhow::Result<()> {
             consistency,
             patient,
             bytes_from,
+            witness_rule,
         } => {
+            let witnesses = witness_rule.policy()?;
             let text = if log.as_os_str() == "-" {
                 std::io::read_to_string(std::io::stdin())?
             } else {
@@ -556,6 +642,7 @@ async fn audit(action: AuditAction) -> anyhow::Result<()> {
                 patient: patient.as_deref(),
                 bytes_from,
                 since,
+                witnesses: witnesses.is_required().then_some(&witnesses),
             };
             match practica_cli::audit::check_proof(&text, &pem, &key_name, expect) {
                 Ok(c) => {
@@ -569,8 +656,16 @@ async fn audit(action: AuditAction) -> anyhow::Result<()> {
                         );
                     }
                     println!(
-                        "access log: {} entries proven in the log signed at size {} ({} with their own bytes checked), {} not yet integrated{extends}: OK",
-                        c.proven, c.size, c.with_bytes, c.pending
+                        "access log: {} entries proven in the log signed at size {} ({} with their own bytes checked), {} not yet integrated{extends}{}: OK",
+                        c.proven,
+                        c.size,
+                        c.with_bytes,
+                        c.pending,
+                        if c.witnessed.is_empty() {
+                            String::new()
+                        } else {
+                            format!(", cosigned by {}", c.witnessed.join(", "))
+                        }
                     )
                 }
                 Err(e) => {

@@ -134,7 +134,7 @@ fn spawn_audit_sealing(job: audit::AuditJob) {
         loop {
             every.tick().await;
             match job.integrate().await {
-                Ok((done, _)) if done.added > 0 => {
+                Ok((done, _, _)) if done.added > 0 => {
                     tracing::info!(added = done.added, size = done.size, "audit log sealed")
                 }
                 Ok(_) => {}

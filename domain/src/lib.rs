@@ -32,3 +32,4 @@ pub mod schedule;
 pub mod search;
 pub mod sensitive;
 pub mod series;
+pub mod witness;

@@ -9,7 +9,7 @@
 //! | services | `crypto/`, `auth/`, `state.rs`, `error.rs`, `counters.rs`, `telemetry.rs`, `signaling.rs`, `directory.rs` | frameworks, SDKs, redb; use cases, the unit of work, web, adapters, the composition root |
 //! | unit of work | `unit_of_work/` | frameworks, SDKs, redb; use cases, `common/`, web, adapters, the composition root |
 //! | common | `common/` | frameworks, SDKs, redb; use cases, web, adapters, the composition root |
-//! | use cases | `booking/`, `payments/`, `audit/`, `notify/`, `reports/`, `feedback.rs`, `staff.rs` | frameworks, SDKs, redb; each other, web, adapters, the composition root |
+//! | use cases | `booking/`, `payments/`, `audit/`, `notify/`, `reports/`, `feedback.rs`, `staff.rs`, `witness/` | frameworks, SDKs, redb; each other, web, adapters, the composition root |
 //! | a patient's copy | `record.rs` (her record, read across the use cases) | frameworks, SDKs, redb; web, adapters, the composition root; no use case names it |
 //! | adapters | `adapters/` | web, the composition root |
 //! | web | `web/` | SDKs, redb; adapters, the composition root |
@@ -151,7 +151,7 @@ fn assert_clean(layer: &str, forbidden: &[&str]) {
 const FRAMEWORKS: [&str; 7] = [
     "axum", "http::", "aws_", "reqwest", "redb", "lambda_", "tower",
 ];
-const USE_CASES: [&str; 7] = [
+const USE_CASES: [&str; 8] = [
     "booking",
     "payments",
     "audit",
@@ -159,6 +159,7 @@ const USE_CASES: [&str; 7] = [
     "reports",
     "feedback.rs",
     "staff.rs",
+    "witness",
 ];
 const SERVICES: [&str; 8] = [
     "crypto",

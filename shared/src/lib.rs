@@ -42,3 +42,4 @@ pub mod store;
 pub mod telemetry;
 pub mod unit_of_work;
 pub mod web;
+pub mod witness;

@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 use shared::audit::archive::{CheckpointArchive, archive_latest};
 use shared::audit::log::{Integrated, LogConfig, integrate};
 use shared::audit::tamper::{Change, ChangeKind};
+use shared::audit::witnessing::{ConfiguredWitness, WitnessClient, Witnessed, witness_latest};
 use shared::crypto::signer::LogSigner;
 use shared::store::Table;
 
@@ -124,6 +125,18 @@ pub struct AuditJob {
     pub clock: Arc<dyn Clock>,
     pub archive: Arc<dyn CheckpointArchive>,
     pub config: LogConfig,
+    /// The witnesses each new checkpoint is sent to (none: not witnessed).
+    pub witnesses: Vec<ConfiguredWitness>,
+    pub witness_client: Arc<dyn WitnessClient>,
+}
+
+/// What one run's witnessing did: witnesses that cosigned the latest checkpoint now, had
+/// already, and did not.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WitnessCount {
+    pub cosigned: usize,
+    pub already: usize,
+    pub failed: usize,
 }
 
 impl AuditJob {
@@ -142,7 +155,7 @@ impl AuditJob {
         for _ in 0..tampered {
             shared::telemetry::count_audit_tamper();
         }
-        let (done, archived) = self
+        let (done, archived, witnessed) = self
             .integrate()
             .await
             .map_err(|e| AuditError::Failed(format!("{e:#}")))?;
@@ -162,20 +175,38 @@ impl AuditJob {
             "added": done.added,
             "size": done.size,
             "archived": archived,
+            "witnessed": {
+                "cosigned": witnessed.cosigned,
+                "already": witnessed.already,
+                "failed": witnessed.failed,
+            },
             "tamperDetected": tampered,
         }))
     }
 
     /// The work of a run, whatever started it (also what `practica serve` runs every few seconds
-    /// and `practica audit seal` once): integrate, then archive the latest checkpoint (its name).
-    pub async fn integrate(&self) -> anyhow::Result<(Integrated, Option<String>)> {
+    /// and `practica audit seal` once): integrate, have the witnesses cosign the latest
+    /// checkpoint, then archive it (its name). A witness that does not cosign is logged and asked
+    /// again next run; it fails nothing.
+    pub async fn integrate(&self) -> anyhow::Result<(Integrated, Option<String>, WitnessCount)> {
         let done = integrate(&*self.table, &*self.signer, &*self.clock, &self.config)
             .await
             .map_err(|e| anyhow::anyhow!("integration failed: {e}"))?;
+        let mut witnessed = WitnessCount::default();
+        for outcome in witness_latest(&*self.table, &*self.witness_client, &self.witnesses)
+            .await
+            .map_err(|e| anyhow::anyhow!("keeping the witnesses' cosignatures failed: {e}"))?
+        {
+            match outcome {
+                Witnessed::Cosigned => witnessed.cosigned += 1,
+                Witnessed::Already => witnessed.already += 1,
+                Witnessed::Failed(_) => witnessed.failed += 1,
+            }
+        }
         let archived = archive_latest(&*self.table, &*self.archive)
             .await
             .map_err(|e| anyhow::anyhow!("archiving the checkpoint failed: {e}"))?;
-        Ok((done, archived))
+        Ok((done, archived, witnessed))
     }
 
     /// The Lambda cold start: configuration from the environment, DynamoDB, the KMS signing key
@@ -202,6 +233,10 @@ impl AuditJob {
             clock: Arc::new(domain::clock::SystemClock),
             archive: Arc::new(archive),
             config: config.log,
+            witnesses: config.witnesses,
+            witness_client: Arc::new(
+                shared::adapters::http_witness::HttpWitnessClient::standalone(),
+            ),
         })
     }
 }

@@ -25,7 +25,10 @@ fn unavailable(e: anyhow::Error) -> ApiError {
     }
 }
 
-/// Archives the latest checkpoint in the table (after each integration); returns its name.
+/// Archives the latest checkpoint in the table (after each integration); returns its name. A
+/// checkpoint the witnesses cosigned after it was archived (its note gained their lines) is
+/// archived again beside the first copy, named by its signature count (`<name>#<lines>`): the
+/// archive never rewrites what it holds.
 pub async fn archive_latest(
     table: &dyn Table,
     archive: &dyn CheckpointArchive,
@@ -33,11 +36,17 @@ pub async fn archive_latest(
     let Some(latest) = super::stored::latest_checkpoint(table).await? else {
         return Ok(None);
     };
+    let lines = domain::checkpoint::open_note(&latest.note).map_or(1, |(_, s)| s.len());
+    let name = if lines > 1 {
+        format!("{}#{lines}", latest.name)
+    } else {
+        latest.name
+    };
     archive
-        .put(&latest.name, &latest.note)
+        .put(&name, &latest.note)
         .await
         .map_err(unavailable)?;
-    Ok(Some(latest.name))
+    Ok(Some(name))
 }
 
 /// Every archived note, for the verifier.

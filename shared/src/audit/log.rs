@@ -21,6 +21,7 @@ use jiff::civil::Date;
 use super::stored::{entry_name, leaf_of};
 use super::verify::{Leaf, LogChecker, Report, Signed};
 use crate::crypto::CryptoError;
+use crate::crypto::cosign::WitnessPolicy;
 use crate::crypto::signer::{LogSigner, sign_checkpoint};
 use crate::error::ApiError;
 use crate::store::codec::audit::{canonical_entry, openings};
@@ -484,6 +485,19 @@ pub async fn verify_table(
     spki: &[u8],
     archived: &[String],
 ) -> Result<Report, ApiError> {
+    let none = WitnessPolicy::default();
+    verify_table_witnessed(table, clock, config, spki, archived, &none).await
+}
+
+/// [`verify_table`], holding the checkpoints to the practice's witness rule as well.
+pub async fn verify_table_witnessed(
+    table: &dyn Table,
+    clock: &dyn Clock,
+    config: &LogConfig,
+    spki: &[u8],
+    archived: &[String],
+    witnesses: &WitnessPolicy,
+) -> Result<Report, ApiError> {
     let today = domain::clock::utc_day(clock.now());
     let head_size = match table.get(&audit_log_head(), Consistency::Strong).await? {
         Some(head) => {
@@ -560,6 +574,7 @@ pub async fn verify_table(
         checkpoints: &notes,
         archived,
         head_size,
+        witnesses,
     };
     Ok(checker.finish(&signed, &config.key_name, spki))
 }

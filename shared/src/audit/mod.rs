@@ -15,3 +15,4 @@ pub mod search;
 pub mod stored;
 pub mod tamper;
 pub mod verify;
+pub mod witnessing;

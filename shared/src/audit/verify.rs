@@ -10,10 +10,14 @@
 //! - a checkpoint not signed by the pinned key (forged), smaller than an earlier one (rolled back),
 //!   larger than the log, or whose root is not the root of the stored leaves at its size (the log
 //!   was rewritten after it was signed); the checkpoints archived outside the table are held to
-//!   the same, so a table rolled back together with its own checkpoints is caught by the archive.
+//!   the same, so a table rolled back together with its own checkpoints is caught by the archive;
+//! - with a witness rule (k of the practice's witnesses), a cosignature by one of them that does
+//!   not verify, or a log whose checkpoints older than the allowed lag were never cosigned by k of
+//!   them up to their size (no witness vouches that others were shown the same log).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use crate::crypto::cosign::{QuorumError, WitnessPolicy};
 use crate::crypto::signer::{CheckpointError, verify_checkpoint};
 use domain::merkle::{Frontier, Hash};
 
@@ -102,6 +106,18 @@ pub enum Problem {
         position: usize,
         size: u64,
     },
+    /// A checkpoint carries a line under a configured witness's name and key ID that does not
+    /// verify.
+    CosignatureForged {
+        position: usize,
+        witness: String,
+    },
+    /// The log's checkpoints reach `size` (signed longer ago than the allowed lag), but k of the
+    /// configured witnesses cosigned only up to `witnessed`.
+    NotWitnessed {
+        size: u64,
+        witnessed: u64,
+    },
 }
 
 /// The result of a check.
@@ -115,6 +131,8 @@ pub struct Report {
     pub pending: u64,
     /// The signing time of the latest valid checkpoint (Unix seconds), if it has one.
     pub latest_checkpoint_time: Option<i64>,
+    /// With a witness rule, the largest size a checkpoint cosigned by enough witnesses vouches for.
+    pub witnessed_size: Option<u64>,
     pub problems: Vec<Problem>,
 }
 
@@ -140,6 +158,7 @@ pub fn verify(log: &LogView<'_>, key_name: &str, spki: &[u8]) -> Report {
             checkpoints: log.checkpoints,
             archived: log.archived,
             head_size: log.head_size,
+            witnesses: &WitnessPolicy::default(),
         },
         key_name,
         spki,
@@ -151,6 +170,8 @@ pub struct Signed<'a> {
     pub checkpoints: &'a [String],
     pub archived: &'a [String],
     pub head_size: Option<u64>,
+    /// The practice's witness rule (none: checkpoints need no cosignatures).
+    pub witnesses: &'a WitnessPolicy,
 }
 
 /// An entry name a leaf commits to.
@@ -312,6 +333,7 @@ impl LogChecker {
         let mut checked = Vec::new();
         let mut earlier = 0;
         let mut latest_checkpoint_time = None;
+        let (mut witnessed, mut must_be_witnessed) = (0, 0);
         let archived_from = signed.checkpoints.len();
         for (position, note) in signed.checkpoints.iter().chain(signed.archived).enumerate() {
             match verify_checkpoint(note, key_name, spki) {
@@ -332,6 +354,22 @@ impl LogChecker {
                         earlier = c.size;
                     }
                     latest_checkpoint_time = latest_checkpoint_time.max(c.time);
+                    if signed.witnesses.is_required() {
+                        match signed.witnesses.check(note) {
+                            Ok(_) => witnessed = witnessed.max(c.size),
+                            Err(QuorumError::Forged(witness)) => {
+                                problems.push(Problem::CosignatureForged { position, witness })
+                            }
+                            Err(QuorumError::TooFew { .. }) => {}
+                        }
+                        // Signed before the allowed lag: it should have been cosigned by now.
+                        let settled = c
+                            .time
+                            .is_some_and(|t| i128::from(t) * 1_000_000_000 < self.pending_after);
+                        if settled {
+                            must_be_witnessed = must_be_witnessed.max(c.size);
+                        }
+                    }
                     checked.push((position, c));
                 }
             }
@@ -359,11 +397,18 @@ impl LogChecker {
                 });
             }
         }
+        if must_be_witnessed > witnessed {
+            problems.push(Problem::NotWitnessed {
+                size: must_be_witnessed,
+                witnessed,
+            });
+        }
         Report {
             tree_size,
             checkpointed_size,
             pending: self.pending,
             latest_checkpoint_time,
+            witnessed_size: signed.witnesses.is_required().then_some(witnessed),
             problems,
         }
     }

@@ -7,15 +7,20 @@
 //! - `PRACTICA_AUDIT_BUCKET`: the Object Lock bucket checkpoints are archived to.
 //! - `PRACTICA_AUDIT_ORIGIN` (default `practica/audit/<table>`) and `PRACTICA_AUDIT_KEY_NAME`
 //!   (default the origin): the log's identity and its signature's key name, which verifiers pin.
+//! - `PRACTICA_AUDIT_WITNESSES` (default none): the C2SP witnesses each new checkpoint is sent to,
+//!   comma-separated, each `<verifier key> <URL prefix>` ([`witnesses`]).
 
 use super::{ConfigError, Env};
 use crate::audit::log::{IDLE_CHECKPOINT, LogConfig};
+use crate::audit::witnessing::ConfiguredWitness;
 use domain::checkpoint::valid_key_name;
+use domain::witness::WitnessKey;
 
 pub const SIGNING_KEY: &str = "PRACTICA_AUDIT_SIGNING_KEY_ID";
 pub const BUCKET: &str = "PRACTICA_AUDIT_BUCKET";
 pub const ORIGIN: &str = "PRACTICA_AUDIT_ORIGIN";
 pub const KEY_NAME: &str = "PRACTICA_AUDIT_KEY_NAME";
+pub const WITNESSES: &str = "PRACTICA_AUDIT_WITNESSES";
 
 /// How far back the first integration of a new log looks for entries.
 pub const FIRST_SCAN_DAYS: i64 = 31;
@@ -26,6 +31,36 @@ pub struct AuditConfig {
     pub signing_key_id: String,
     pub bucket: String,
     pub log: LogConfig,
+    pub witnesses: Vec<ConfiguredWitness>,
+}
+
+/// Reads a witness list: entries separated by commas, each a C2SP verifier key (an Ed25519
+/// cosignature key, `<name>+<id>+<key>`) and the witness's URL prefix, separated by spaces. A URL
+/// is `https://`, or `http://` to this machine only (a witness beside `practica serve`).
+pub fn witnesses(text: &str) -> Result<Vec<ConfiguredWitness>, &'static str> {
+    let mut out: Vec<ConfiguredWitness> = Vec::new();
+    for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let mut parts = entry.split_whitespace();
+        let (Some(vkey), Some(url), None) = (parts.next(), parts.next(), parts.next()) else {
+            return Err("each witness is `<verifier key> <URL>`");
+        };
+        let key = WitnessKey::parse_vkey(vkey)
+            .ok_or("a witness's verifier key is not an Ed25519 cosignature key")?;
+        let loopback = ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"]
+            .iter()
+            .any(|p| url.starts_with(p));
+        if !(url.starts_with("https://") || loopback) {
+            return Err("a witness's URL is https:// (http:// only to this machine)");
+        }
+        if out.iter().any(|w| w.key.name == key.name) {
+            return Err("each witness is named once");
+        }
+        out.push(ConfiguredWitness {
+            key,
+            url: url.to_owned(),
+        });
+    }
+    Ok(out)
 }
 
 impl AuditConfig {
@@ -52,7 +87,15 @@ impl AuditConfig {
                 reason: "must be non-empty, without spaces or +",
             });
         }
+        let witnesses =
+            witnesses(&env.optional(WITNESSES).unwrap_or_default()).map_err(|reason| {
+                ConfigError::Invalid {
+                    name: WITNESSES,
+                    reason,
+                }
+            })?;
         Ok(AuditConfig {
+            witnesses,
             signing_key_id: env.required(SIGNING_KEY)?,
             bucket: env.required(BUCKET)?,
             log: LogConfig {
@@ -97,5 +140,40 @@ mod tests {
         let mut vars = full.to_vec();
         vars.push((KEY_NAME, "has space"));
         assert!(from(&vars).unwrap_err().to_string().contains(KEY_NAME));
+    }
+
+    #[test]
+    fn witnesses_are_verifier_keys_with_urls() {
+        let key = |name: &str| {
+            WitnessKey {
+                name: name.into(),
+                public: [9; 32],
+            }
+            .vkey()
+        };
+        let list = format!(
+            "{} https://w1.example/witness, {} http://127.0.0.1:7380",
+            key("w.example/1"),
+            key("w.example/2")
+        );
+        let read = witnesses(&list).unwrap();
+        assert_eq!(read.len(), 2);
+        assert_eq!(read[1].url, "http://127.0.0.1:7380");
+        assert_eq!(witnesses(" ").unwrap(), vec![]);
+        for bad in [
+            format!("{} http://w1.example", key("w.example/1")),
+            key("w.example/1"),
+            "w.example/1+00000000+AAAA https://w1.example".to_owned(),
+            format!("{0} https://a, {0} https://b", key("w.example/1")),
+        ] {
+            assert!(witnesses(&bad).is_err(), "{bad}");
+        }
+        let mut vars = vec![
+            ("PRACTICA_TABLE", "practica"),
+            (SIGNING_KEY, "alias/practica-audit"),
+            (BUCKET, "b"),
+        ];
+        vars.push((WITNESSES, "nonsense"));
+        assert!(from(&vars).unwrap_err().to_string().contains(WITNESSES));
     }
 }

@@ -14,6 +14,7 @@
 
 pub mod aead;
 pub mod blind;
+pub mod cosign;
 pub mod envelope;
 pub mod keys;
 pub mod passphrase;

@@ -66,7 +66,8 @@
 //!   `AUDITLOG#IN#<UTC day>` / `<entry sk>`, signed checkpoints `AUDITLOG#CHECKPOINT` /
 //!   `<size, 20 digits>#<Unix seconds, 20 digits>`, and each patient's access index
 //!   `AUDITLOG#ACCESS#<patient>` / `<entry sk>` (a copy of the PHI-free fields of every entry
-//!   that names the patient). Every `AUDITLOG` item is the audit function's alone to write.
+//!   that names the patient), and what each witness last cosigned `AUDITLOG#WITNESS` / `<its key
+//!   name>`. Every `AUDITLOG` item is the audit function's alone to write.
 //! - the blind-index key `KEYRING` / `BLIND#v1` (see `crate::crypto::blind`)
 //!
 //! [`PARTITIONS`] names every table partition as an IAM `dynamodb:LeadingKeys` pattern: the
@@ -508,6 +509,11 @@ pub fn audit_integrated_partition(entry_pk: &str) -> String {
 }
 
 pub const AUDIT_LOG_CHECKPOINTS: &str = "AUDITLOG#CHECKPOINT";
+
+/// The size of the latest checkpoint a witness cosigned for the log, by the witness's key name.
+pub fn audit_log_witness(name: &str) -> Key {
+    Key::new("AUDITLOG#WITNESS", name)
+}
 
 /// Ordered by size, then by signing time (an idle log signs its unchanged size again hourly).
 pub fn audit_log_checkpoint(size: u64, unix_seconds: i64) -> Key {

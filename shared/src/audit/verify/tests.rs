@@ -289,3 +289,101 @@ async fn forged_and_rolled_back_checkpoints_are_reported() {
         ]
     );
 }
+
+/// The fixture's checkpoints signed at times 1000 + size seconds, the witness `w` cosigning the
+/// first `cosigned` of them.
+async fn witnessed_notes(
+    f: &Fixture,
+    w: &crate::crypto::cosign::Cosigner,
+    cosigned: usize,
+) -> Vec<String> {
+    let mut frontier = Frontier::default();
+    let mut notes = Vec::new();
+    for leaf in &f.leaves {
+        frontier.push(leaf.hash);
+        if frontier.size() % 5 == 0 {
+            let time = 1000 + frontier.size() as i64;
+            let c = Checkpoint {
+                origin: "practica.example/audit/test".into(),
+                size: frontier.size(),
+                root: frontier.root(),
+                time: Some(time),
+            };
+            let note = sign_checkpoint(&f.signer, NAME, &c).await.unwrap();
+            let (body, mut lines) = domain::checkpoint::open_note(&note).unwrap();
+            if notes.len() < cosigned {
+                lines.push(w.cosign(body, time as u64));
+            }
+            notes.push(domain::checkpoint::signed_note(body, &lines));
+        }
+    }
+    notes
+}
+
+fn check_witnessed(
+    f: &Fixture,
+    checkpoints: &[String],
+    now_seconds: i128,
+    rule: &WitnessPolicy,
+) -> Report {
+    let mut checker = LogChecker::new(now_seconds * 1_000_000_000, f.leaves.len() as u64);
+    for leaf in &f.leaves {
+        checker.leaf(leaf);
+    }
+    for (name, bytes) in &f.entries {
+        checker.entry(name, leaf_hash(bytes));
+    }
+    checker.finish(
+        &Signed {
+            checkpoints,
+            archived: &[],
+            head_size: Some(20),
+            witnesses: rule,
+        },
+        NAME,
+        f.signer.public_key(),
+    )
+}
+
+#[tokio::test]
+async fn with_a_witness_rule_settled_checkpoints_must_be_cosigned() {
+    use crate::crypto::cosign::Cosigner;
+    let f = fixture().await;
+    let w = Cosigner::from_pkcs8("w.example/1", &Cosigner::generate_pkcs8().unwrap()).unwrap();
+    let rule = WitnessPolicy::new(vec![w.key().clone()], 1).unwrap();
+
+    let all = witnessed_notes(&f, &w, 4).await;
+    let report = check_witnessed(&f, &all, 5000, &rule);
+    assert!(report.ok(), "{:?}", report.problems);
+    assert_eq!(report.witnessed_size, Some(20));
+    // Without a rule, nothing is said of witnesses.
+    assert_eq!(
+        check_witnessed(&f, &all, 5000, &WitnessPolicy::default()).witnessed_size,
+        None
+    );
+
+    // The last two never cosigned: a problem once they are older than the lag, not before.
+    let half = witnessed_notes(&f, &w, 2).await;
+    assert_eq!(
+        check_witnessed(&f, &half, 5000, &rule).problems,
+        vec![Problem::NotWitnessed {
+            size: 20,
+            witnessed: 10
+        }]
+    );
+    assert!(check_witnessed(&f, &half, 1012, &rule).ok());
+
+    // A cosignature under the witness's name and key ID that does not verify: reported.
+    let mut forged = all.clone();
+    let (body, mut lines) = domain::checkpoint::open_note(&forged[3]).unwrap();
+    lines[1].signature[20] ^= 1;
+    forged[3] = domain::checkpoint::signed_note(body, &lines);
+    let problems = check_witnessed(&f, &forged, 5000, &rule).problems;
+    assert!(
+        problems.contains(&Problem::CosignatureForged {
+            position: 3,
+            witness: "w.example/1".into()
+        }),
+        "{problems:?}"
+    );
+}

@@ -1,0 +1,159 @@
+//! `practica witness serve`: a small standalone C2SP witness (`tlog-witness` v1.0) that a
+//! practice's auditor or a partner practice runs, apart from the practice's AWS account. Its own
+//! Ed25519 key and its state live in its directory (`witness.p8`, created 0600 on first start;
+//! `witness.redb`, the latest checkpoint it cosigned per log); it trusts the logs it is given
+//! (origin, key name, the log's PEM public key), answers `POST /add-checkpoint`, and persists what
+//! it cosigns before it answers (`shared::witness`).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use domain::clock::Clock;
+use domain::witness::{MAX_REQUEST_BYTES, SIZE_CONTENT_TYPE, size_answer};
+use shared::adapters::files::write_private_file;
+use shared::adapters::redb_witness::RedbWitnessState;
+use shared::crypto::cosign::Cosigner;
+use shared::witness::{Refusal, TrustedLog, Witness, add_checkpoint};
+
+/// The witness's key file in its directory.
+pub const KEY_FILE: &str = "witness.p8";
+/// Its state file.
+pub const STATE_FILE: &str = "witness.redb";
+
+/// Reads `--log <origin>,<key name>,<PEM file>`.
+pub fn trusted_log(text: &str) -> anyhow::Result<TrustedLog> {
+    let mut parts = text.splitn(3, ',');
+    let (Some(origin), Some(key_name), Some(pem)) = (parts.next(), parts.next(), parts.next())
+    else {
+        anyhow::bail!("--log is <origin>,<key name>,<the log's PEM public key file>");
+    };
+    anyhow::ensure!(
+        !origin.is_empty() && !origin.chars().any(char::is_control),
+        "a log's origin is one line of text"
+    );
+    anyhow::ensure!(
+        domain::checkpoint::valid_key_name(key_name),
+        "a log's key name is non-empty, without spaces or +"
+    );
+    let pem = std::fs::read_to_string(pem)
+        .map_err(|e| anyhow::anyhow!("reading the log's public key {pem}: {e}"))?;
+    Ok(TrustedLog {
+        origin: origin.to_owned(),
+        key_name: key_name.to_owned(),
+        spki: crate::audit::spki_of_pem(&pem)?,
+    })
+}
+
+/// The witness of `dir` under `name`, trusting `logs`: its key created on first use.
+pub fn open(dir: &Path, name: &str, logs: Vec<TrustedLog>) -> anyhow::Result<Witness> {
+    anyhow::ensure!(
+        !logs.is_empty(),
+        "a witness trusts at least one log (--log)"
+    );
+    std::fs::create_dir_all(dir)?;
+    let key_path = dir.join(KEY_FILE);
+    if !key_path.exists() {
+        write_private_file(&key_path, &Cosigner::generate_pkcs8()?)?;
+    }
+    let pkcs8 = zeroize::Zeroizing::new(std::fs::read(&key_path)?);
+    Ok(Witness {
+        logs,
+        state: Arc::new(RedbWitnessState::open(&dir.join(STATE_FILE))?),
+        cosigner: Cosigner::from_pkcs8(name, &pkcs8)?,
+    })
+}
+
+struct Served {
+    witness: Witness,
+    clock: Arc<dyn Clock>,
+}
+
+/// `POST /add-checkpoint`, and `GET /` (the witness's verifier key, for whoever configures it).
+pub fn router(witness: Witness, clock: Arc<dyn Clock>) -> Router {
+    let served = Arc::new(Served { witness, clock });
+    Router::new()
+        .route("/add-checkpoint", post(add))
+        .route("/", get(describe))
+        .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+        .with_state(served)
+}
+
+async fn describe(State(served): State<Arc<Served>>) -> Response {
+    let text = format!("{}\n", served.witness.cosigner.key().vkey());
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
+}
+
+fn text(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn add(State(served): State<Arc<Served>>, body: Bytes) -> Response {
+    let Ok(body) = String::from_utf8(body.to_vec()) else {
+        return text(StatusCode::BAD_REQUEST, "not UTF-8 text\n".into());
+    };
+    let now = served.clock.now().as_second().max(0).cast_unsigned();
+    // The state's transaction is synchronous (redb, fsync'd): off the async workers.
+    let worker = served.clone();
+    let outcome =
+        tokio::task::spawn_blocking(move || add_checkpoint(&worker.witness, &body, now)).await;
+    match outcome {
+        Ok(Ok(Ok(lines))) => text(StatusCode::OK, lines),
+        Ok(Ok(Err(Refusal::Conflict { size }))) => (
+            StatusCode::CONFLICT,
+            [(header::CONTENT_TYPE, SIZE_CONTENT_TYPE)],
+            size_answer(size),
+        )
+            .into_response(),
+        Ok(Ok(Err(refusal))) => text(
+            StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::BAD_REQUEST),
+            format!("{refusal}\n"),
+        ),
+        Ok(Err(e)) => {
+            tracing::error!(error = %format!("{e:#}"), "the witness state failed");
+            text(StatusCode::SERVICE_UNAVAILABLE, "try again later\n".into())
+        }
+        Err(_) => text(StatusCode::SERVICE_UNAVAILABLE, "try again later\n".into()),
+    }
+}
+
+/// `practica witness serve`: serves on `listen` until Ctrl-C.
+pub async fn serve(
+    dir: &Path,
+    name: &str,
+    logs: Vec<TrustedLog>,
+    listen: std::net::SocketAddr,
+) -> anyhow::Result<()> {
+    let origins: Vec<String> = logs.iter().map(|l| l.origin.clone()).collect();
+    let witness = open(dir, name, logs)?;
+    let vkey = witness.cosigner.key().vkey();
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    println!(
+        "practica witness on http://{} for {}; its verifier key:\n{vkey}",
+        listener.local_addr()?,
+        origins.join(", ")
+    );
+    axum::serve(
+        listener,
+        router(witness, Arc::new(domain::clock::SystemClock)),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    Ok(())
+}
