@@ -991,6 +991,8 @@ async fn publishing_puts_every_file_where_the_distribution_serves_it() {
         audit_key_name: "practica/audit/practica".into(),
         audit_bytes_from: 0,
         stripe_publishable_key: "pk_test_portal".into(),
+        witnesses: Vec::new(),
+        witness_quorum: None,
         idle_minutes: 15,
     };
     let written = practica_cli::publish::publish(&s3, &bucket, &settings)

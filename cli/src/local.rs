@@ -16,7 +16,8 @@ use shared::adapters::local_signer::LocalSigner;
 use shared::audit::log::{IDLE_CHECKPOINT, LogConfig};
 use shared::audit::witnessing::ConfiguredWitness;
 use shared::auth::AuthConfig;
-use shared::config::audit::WITNESSES;
+use shared::config::audit::{WITNESS_QUORUM, WITNESSES};
+use shared::crypto::cosign::WitnessPolicy;
 use shared::crypto::signer::LogSigner as _;
 use shared::state::AppState;
 
@@ -74,6 +75,19 @@ pub fn witnesses_from_env() -> anyhow::Result<Vec<ConfiguredWitness>> {
     let text = std::env::var(WITNESSES).unwrap_or_default();
     shared::config::audit::witnesses(&text)
         .map_err(|reason| anyhow::anyhow!("{WITNESSES}: {reason}"))
+}
+
+/// The witness rule the local portal checks: the witnesses `PRACTICA_AUDIT_WITNESSES` names,
+/// `PRACTICA_AUDIT_WITNESS_QUORUM` of them (default: all).
+pub fn witness_rule_from_env() -> anyhow::Result<WitnessPolicy> {
+    let keys: Vec<_> = witnesses_from_env()?.into_iter().map(|w| w.key).collect();
+    let quorum = match std::env::var(WITNESS_QUORUM) {
+        Ok(text) => text
+            .parse()
+            .map_err(|_| anyhow::anyhow!("{WITNESS_QUORUM} is a number"))?,
+        Err(_) => keys.len(),
+    };
+    WitnessPolicy::new(keys, quorum).map_err(|e| anyhow::anyhow!("{WITNESS_QUORUM}: {e}"))
 }
 
 /// The audit function's job over a data directory's state, signer and archive, sending each new

@@ -234,16 +234,7 @@ struct WitnessRule {
 
 impl WitnessRule {
     fn policy(&self) -> anyhow::Result<shared::crypto::cosign::WitnessPolicy> {
-        let keys = self
-            .witnesses
-            .iter()
-            .map(|v| {
-                domain::witness::WitnessKey::parse_vkey(v)
-                    .ok_or_else(|| anyhow::anyhow!("--witness {v}: not a witness's verifier key"))
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        let quorum = self.witness_quorum.unwrap_or(keys.len());
-        shared::crypto::cosign::WitnessPolicy::new(keys, quorum)
+        practica_cli::publish::witness_rule(&self.witnesses, self.witness_quorum)
     }
 }
 

@@ -146,6 +146,11 @@ pub fn config(
     if let Some(from) = audit.bytes_from {
         audit_log["bytesFrom"] = from.into();
     }
+    if audit.witnesses.is_required() {
+        let vkeys: Vec<String> = audit.witnesses.witnesses.iter().map(|w| w.vkey()).collect();
+        audit_log["witnesses"] = vkeys.into();
+        audit_log["witnessQuorum"] = audit.witnesses.quorum.into();
+    }
     serde_json::json!({
         "local": local,
         "signIn": sign_in,
@@ -163,11 +168,17 @@ pub struct AuditLogConfig<'a> {
     /// From this leaf index on, an entry without its bytes is flagged (entries written before
     /// salted commitments have none).
     pub bytes_from: Option<u64>,
+    /// The practice's witness rule: the page requires the checkpoint cosigned by `quorum` of them.
+    pub witnesses: &'a shared::crypto::cosign::WitnessPolicy,
 }
 
 /// The pages, the demo sign-in and the local stand-in for the managed login, over the local
-/// issuer; `audit_spki` is the local audit log's public key.
-pub fn routes(minter: crate::login::Minter, audit_spki: &[u8]) -> Router {
+/// issuer; `audit_spki` is the local audit log's public key, `witnesses` its witness rule.
+pub fn routes(
+    minter: crate::login::Minter,
+    audit_spki: &[u8],
+    witnesses: &shared::crypto::cosign::WitnessPolicy,
+) -> Router {
     let mut router = Router::new();
     for (path, body, content_type) in FILES {
         router = router.route(path, get(move || page(body, content_type)));
@@ -182,6 +193,7 @@ pub fn routes(minter: crate::login::Minter, audit_spki: &[u8]) -> Router {
             spki: audit_spki,
             // A local data directory may hold entries written before salted commitments.
             bytes_from: None,
+            witnesses,
         },
     )
     .to_string();

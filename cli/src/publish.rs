@@ -41,6 +41,29 @@ pub struct PortalSettings {
     /// Minutes without activity after which the portal signs out (1 to 120).
     #[arg(long, default_value_t = crate::portal::DEFAULT_IDLE_MINUTES)]
     pub idle_minutes: u16,
+    /// A witness's verifier key (as in the stack's AuditWitnesses), repeatable: the page then
+    /// requires the checkpoint cosigned by --witness-quorum of them.
+    #[arg(long = "witness")]
+    pub witnesses: Vec<String>,
+    /// How many of the --witness keys must cosign (default: all of them).
+    #[arg(long, requires = "witnesses")]
+    pub witness_quorum: Option<usize>,
+}
+
+/// The witness rule `vkeys` and `quorum` (default: all of them) state.
+pub fn witness_rule(
+    vkeys: &[String],
+    quorum: Option<usize>,
+) -> anyhow::Result<shared::crypto::cosign::WitnessPolicy> {
+    let keys = vkeys
+        .iter()
+        .map(|v| {
+            domain::witness::WitnessKey::parse_vkey(v)
+                .ok_or_else(|| anyhow::anyhow!("--witness {v}: not a witness's verifier key"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let quorum = quorum.unwrap_or(keys.len());
+    shared::crypto::cosign::WitnessPolicy::new(keys, quorum)
 }
 
 impl PortalSettings {
@@ -99,6 +122,7 @@ impl PortalSettings {
                 key_name: &self.audit_key_name,
                 spki: &spki,
                 bytes_from: Some(self.audit_bytes_from),
+                witnesses: &witness_rule(&self.witnesses, self.witness_quorum)?,
             },
         ))
     }
@@ -161,6 +185,8 @@ mod tests {
             audit_key_name: "practica/audit/practica".into(),
             audit_bytes_from: 0,
             stripe_publishable_key: "pk_test_abc123".into(),
+            witnesses: Vec::new(),
+            witness_quorum: None,
             idle_minutes: 10,
         };
         let config = sign_in("https://p-patients.auth.us-east-1.amazoncognito.com/")
@@ -185,5 +211,21 @@ mod tests {
         ] {
             assert!(sign_in(bad).config().is_err(), "{bad}");
         }
+        // No witness rule unless given; given, the page gets the keys and the quorum.
+        assert!(config["auditLog"].get("witnesses").is_none());
+        let vkey = domain::witness::WitnessKey {
+            name: "auditor.example/w".into(),
+            public: [5; 32],
+        }
+        .vkey();
+        let mut witnessed = sign_in("https://p-patients.auth.us-east-1.amazoncognito.com");
+        witnessed.witnesses = vec![vkey.clone()];
+        let config = witnessed.config().unwrap();
+        assert_eq!(config["auditLog"]["witnesses"], serde_json::json!([vkey]));
+        assert_eq!(config["auditLog"]["witnessQuorum"], 1);
+        witnessed.witness_quorum = Some(2);
+        assert!(witnessed.config().is_err(), "2 of 1 witness");
+        witnessed.witnesses = vec!["not a key".into()];
+        assert!(witnessed.config().is_err());
     }
 }

@@ -115,6 +115,7 @@ pub async fn bind_on(
                 directory: Some(directory),
             },
             shared::crypto::signer::LogSigner::public_key(&crate::local::signer(data)?),
+            &crate::local::witness_rule_from_env()?,
         ));
     // Every /local route answers this machine's own names and pages only.
     let port = addr.port();

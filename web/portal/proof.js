@@ -3,7 +3,8 @@
 // not serve); the entry's own bytes, which must hash to its leaf and name the patient (her salted
 // commitment), and from which what the page shows is read; the inclusion proof (RFC 9162) from
 // that leaf to the checkpoint's root; and, against the checkpoint this browser checked last time,
-// a consistency proof (RFC 9162) that the log only grew since.
+// a consistency proof (RFC 9162) that the log only grew since; and, where the practice names
+// witnesses, their cosignatures of the checkpoint (k of them, as config.json says).
 import { $, api, item, session, show, when } from './common.js';
 
 // What each logged action means, in the patient's words.
@@ -154,7 +155,44 @@ async function checkpointTree(checkpoint, auditLog) {
   if (!checkpoint || !(await signedByLog(checkpoint, auditLog))) return null;
   const lines = checkpoint.split('\n');
   const size = Number(lines[1]);
-  return Number.isSafeInteger(size) && size >= 0 && lines[2] ? { origin: lines[0], size, root: lines[2] } : null;
+  if (!Number.isSafeInteger(size) || size < 0 || !lines[2]) return null;
+  const tree = { origin: lines[0], size, root: lines[2] };
+  const vkeys = Array.isArray(auditLog.witnesses) ? auditLog.witnesses : [];
+  if (vkeys.length) tree.witnesses = { ...(await cosigners(checkpoint, vkeys)), need: auditLog.witnessQuorum || vkeys.length };
+  return tree;
+}
+
+// The practice's witnesses (verifier keys in config.json) that cosigned the checkpoint (C2SP
+// tlog-cosignature v1, Ed25519), checked here: `good` verify; `bad` carry a witness's name and key
+// ID but do not (a forgery).
+async function cosigners(note, vkeys) {
+  const at = note.lastIndexOf('\n\n');
+  const body = note.slice(0, at + 1);
+  const lines = note.slice(at + 2).split('\n').filter((l) => l.startsWith('\u2014 '));
+  const text = (t) => new TextEncoder().encode(t);
+  const good = [];
+  const bad = [];
+  for (const vkey of vkeys) {
+    const [name, , encoded] = vkey.split(/\+(.*?)\+(.*)/s);
+    const material = encoded ? fromBase64(encoded) : [];
+    if (material.length !== 33 || material[0] !== 4) continue;
+    const id = (await sha256(text(`${name}\n`), material)).slice(0, 4);
+    const key = await crypto.subtle.importKey('raw', material.slice(1), { name: 'Ed25519' }, false, ['verify']);
+    let seen = false;
+    let valid = true;
+    for (const line of lines) {
+      const [lineName, sig, extra] = line.slice(2).split(' ');
+      let bytes = [];
+      try { bytes = fromBase64(sig || ''); } catch { /* not base64: not a line of this witness */ }
+      if (lineName !== name || extra !== undefined || !same(bytes.slice(0, 4), id)) continue;
+      seen = true;
+      const time = bytes.length === 76 ? new DataView(bytes.buffer, 4, 8).getBigUint64(0) : null;
+      valid = valid && time !== null
+        && (await crypto.subtle.verify({ name: 'Ed25519' }, key, bytes.slice(12), text(`cosignature/v1\ntime ${time}\n${body}`)));
+    }
+    if (seen) (valid ? good : bad).push(name);
+  }
+  return { good, bad };
 }
 
 // The last signed checkpoint this browser verified, per log: its size and root (public values,
@@ -307,6 +345,10 @@ async function sealStatus(entry, sealed, tree, checkpoint, bytesFrom) {
   if (!entry.inclusion) return 'Not sealed yet: entries are sealed within minutes; what it says is the practice\'s description until then.';
   if (!checkpoint) return 'Sealed; no checkpoint to check it against yet.';
   if (!tree) return "Warning: the log's signed record does not carry the practice's signature. Please tell the practice.";
+  if (tree.witnesses?.bad.length) return "Warning: a witness's signature on the log's record does not verify. Please tell the practice.";
+  if (tree.witnesses && tree.witnesses.good.length < tree.witnesses.need) {
+    return `Not checked yet: the log's signed record is cosigned by ${tree.witnesses.good.length} of the ${tree.witnesses.need} independent witnesses the practice requires; refresh in a few minutes.`;
+  }
   if (sealed && (sealed.bad || !sealed.namesYou)) {
     return "Warning: this entry's sealed record is not about you. Please tell the practice.";
   }
@@ -394,7 +436,8 @@ export async function showAccessLog(older = false) {
   if (older) $('access-log').append(...rows);
   else $('access-log').replaceChildren(...(rows.length ? rows : [item('Nothing yet.')]));
   show('access-older', Boolean(log.next));
-  const seal = tree ? ` The log's signed record of ${tree.size} entries carries the practice's signature, checked in this browser.` : '';
+  const cosigned = tree?.witnesses?.good.length ? ` Cosigned by ${tree.witnesses.good.join(', ')}, who saw the same log.` : '';
+  const seal = tree ? ` The log's signed record of ${tree.size} entries carries the practice's signature, checked in this browser.${cosigned}` : '';
   const { warning = '', note = '' } = tree ? await continuity(tree) : {};
   const folded = shownLog.folded ? ' Your own looks at your records in a row are shown together.' : '';
   $('access-status').textContent = `${warning ? `${warning} ` : ''}${shownLog.count} most recent entries${log.next ? ' (older ones exist)' : ''}.${folded}${seal}${note}`;

@@ -21,6 +21,9 @@ pub const BUCKET: &str = "PRACTICA_AUDIT_BUCKET";
 pub const ORIGIN: &str = "PRACTICA_AUDIT_ORIGIN";
 pub const KEY_NAME: &str = "PRACTICA_AUDIT_KEY_NAME";
 pub const WITNESSES: &str = "PRACTICA_AUDIT_WITNESSES";
+/// How many of them a verifier requires (read where a verifier is configured: the portal's
+/// `config.json`; the audit function sends to all).
+pub const WITNESS_QUORUM: &str = "PRACTICA_AUDIT_WITNESS_QUORUM";
 
 /// How far back the first integration of a new log looks for entries.
 pub const FIRST_SCAN_DAYS: i64 = 31;
