@@ -47,6 +47,16 @@ ensure_browser_tests() {
 }
 ensure_schemathesis() { ensure_venv "$schemathesis_venv" "schemathesis==$SCHEMATHESIS_VERSION"; }
 
+# cargo-deny (crates.io, pinned, built once into the cache): the supply chain's policy, deny.toml.
+CARGO_DENY_VERSION=0.20.2
+cargo_deny="$cache/cargo-deny-$CARGO_DENY_VERSION/bin/cargo-deny"
+ensure_cargo_deny() {
+  if [ ! -x "$cargo_deny" ]; then
+    echo "harness: building cargo-deny $CARGO_DENY_VERSION (once) into $cache"
+    cargo install --quiet --locked --version "$CARGO_DENY_VERSION" --root "$cache/cargo-deny-$CARGO_DENY_VERSION" cargo-deny
+  fi
+}
+
 # cargo-lambda (PyPI wheel, with its zig): builds the functions' release `bootstrap` binaries and zips.
 CARGO_LAMBDA_VERSION=1.9.2
 cargo_lambda_venv="$cache/cargo-lambda-$CARGO_LAMBDA_VERSION"

@@ -66,8 +66,12 @@ impl WitnessState for RedbWitnessState {
             }
             verdict
         };
-        // Committed (fsync'd) before the caller cosigns; a refusal writes nothing.
-        txn.commit()?;
+        // Committed (fsync'd) before the caller cosigns; a refusal writes (and syncs) nothing.
+        if verdict.is_ok() {
+            txn.commit()?;
+        } else {
+            txn.abort()?;
+        }
         Ok(verdict)
     }
 
