@@ -22,6 +22,7 @@ mod fees;
 mod forms;
 mod hardening;
 mod http_auth;
+mod inventory;
 mod lambda_binaries;
 mod lambda_events;
 mod notifications;
