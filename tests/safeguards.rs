@@ -1,8 +1,7 @@
 //! The safeguard table (docs/safeguards.md) is evidence only while every test it names exists: each
 //! row names at least one test or says **not built**, and each `file::function` it names is a test
 //! function in that file (each browser journey, a file the harness runs; each script, one
-//! `scripts/test` runs). Also the one safeguard no
-//! other test checked: the staff pool requires MFA.
+//! `scripts/test` runs). Also the one safeguard no other test checked: the staff pool requires MFA.
 
 use serde_json::Value;
 
@@ -63,8 +62,8 @@ fn the_safeguard_table_names_only_tests_that_exist() {
                 // A browser journey, or a check the harness runs (scripts/test names it).
                 None => {
                     let exists = std::path::Path::new(&format!("{ROOT}/{reference}")).is_file();
-                    let harness = std::fs::read_to_string(format!("{ROOT}/scripts/test"))
-                        .unwrap_or_default();
+                    let harness =
+                        std::fs::read_to_string(format!("{ROOT}/scripts/test")).unwrap_or_default();
                     exists
                         && (reference.starts_with("tests/browser/")
                             || (reference.starts_with("scripts/")
