@@ -14,7 +14,7 @@ async fn a_backup_restores_into_a_verified_practice_and_refuses_what_is_not_it()
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     practica_cli::serve::seed(&data).await.unwrap();
-    let sealed = practica_cli::audit::seal(&data).await.unwrap();
+    let (sealed, _) = practica_cli::audit::seal(&data).await.unwrap();
     let out = dir.path().join("practice.backup");
     let summary = backup(&data, &out, PHRASE).unwrap();
     assert!(summary.files >= 5, "{summary:?}");

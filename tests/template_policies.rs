@@ -196,6 +196,50 @@ fn allowed_writes(template: &Value, function: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// Whether a statement's `dynamodb:LeadingKeys` condition (if any) covers the partitions of
+/// `pattern` (one of `keys::PARTITIONS`): a glob equal to it, or a `prefix*` it starts with.
+fn covers(statement: &Value, pattern: &str) -> Option<bool> {
+    let keys = statement["Condition"]
+        .as_object()?
+        .values()
+        .find_map(|test| test.get("dynamodb:LeadingKeys"))?;
+    Some(as_list(keys).iter().any(|glob| {
+        glob == pattern
+            || glob
+                .strip_suffix('*')
+                .is_some_and(|prefix| pattern.starts_with(prefix))
+    }))
+}
+
+/// Whether the template lets `function` do `action` on the partitions of `pattern`: an Allow of
+/// the action whose partitions cover it, and no Deny of the action on them (Denys that hang on
+/// other conditions too, such as the attributes written, are not about every write).
+fn allows(template: &Value, function: &str, action: &str, pattern: &str) -> bool {
+    let of_action = |s: &&Value| as_list(&s["Action"]).iter().any(|a| a == action);
+    let all = statements(template, function);
+    let allowed = all
+        .iter()
+        .filter(|s| s["Effect"] == "Allow")
+        .filter(of_action)
+        .any(|s| covers(s, pattern).unwrap_or(true));
+    let denied = all
+        .iter()
+        .filter(|s| s["Effect"] == "Deny")
+        .filter(of_action)
+        .filter(|s| {
+            // Only Denys conditioned on the partitions alone (or on nothing).
+            s["Condition"]
+                .as_object()
+                .into_iter()
+                .flat_map(|c| c.values())
+                .filter_map(Value::as_object)
+                .flat_map(|test| test.keys())
+                .all(|key| key == "dynamodb:LeadingKeys")
+        })
+        .any(|s| covers(s, pattern).unwrap_or(true));
+    allowed && !denied
+}
+
 fn as_list(v: &Value) -> Vec<String> {
     match v {
         Value::String(s) => vec![s.clone()],
@@ -695,18 +739,40 @@ async fn each_function_writes_only_the_partitions_it_is_granted() {
         first_scan_days: 31,
         idle_checkpoint: shared::audit::log::IDLE_CHECKPOINT,
     };
+    // With a witness (on 127.0.0.1, trusting this log): keeping its cosignature and the size it
+    // holds are writes of the audit function's too.
+    let witness_dir = tempfile::tempdir().unwrap();
+    let witness = practica_cli::witness::open(
+        witness_dir.path(),
+        "practica.test/witness",
+        vec![shared::witness::TrustedLog {
+            origin: log.origin.clone(),
+            key_name: log.key_name.clone(),
+            spki: shared::crypto::signer::LogSigner::public_key(&*signer).to_vec(),
+        }],
+    )
+    .unwrap();
+    let witness_key = witness.cosigner.key().clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let witness_url = format!("http://{}", listener.local_addr().unwrap());
+    let witness_app = practica_cli::witness::router(witness, clock.clone());
+    tokio::spawn(async move { axum::serve(listener, witness_app).await });
     let audit = audit::AuditJob {
         table: functions["AuditFunction"].table.clone(),
         signer: signer.clone(),
         clock: clock.clone(),
         archive: archive.clone(),
         config: log.clone(),
-        witnesses: Vec::new(),
+        witnesses: vec![shared::audit::witnessing::ConfiguredWitness {
+            key: witness_key,
+            url: witness_url,
+        }],
         witness_client: std::sync::Arc::new(
             shared::adapters::http_witness::HttpWitnessClient::standalone(),
         ),
     };
-    audit.run(event("schedule-audit.json", &[])).await.unwrap();
+    let sealed = audit.run(event("schedule-audit.json", &[])).await.unwrap();
+    assert_eq!(sealed["witnessed"]["cosigned"], 1, "{sealed}");
     let job = reports::ReportJob {
         table: functions["ReportsFunction"].table.clone(),
         clock: clock.clone(),
@@ -744,6 +810,10 @@ async fn each_function_writes_only_the_partitions_it_is_granted() {
             assert!(
                 actions.contains(*action),
                 "{name} needs {action}, which the template does not allow it"
+            );
+            assert!(
+                allows(&template, name, action, pattern),
+                "{name} needs {action} on {pattern}, which the template does not allow it there"
             );
         }
         seen.insert(*name, written);

@@ -17,10 +17,11 @@ use shared::unit_of_work::{Actor, Audit};
 
 use crate::local::{self, offline_state};
 
-/// `practica audit seal`.
-pub async fn seal(data: &Path) -> anyhow::Result<Integrated> {
+/// `practica audit seal`: what was integrated, and what the witnesses (if any) did.
+pub async fn seal(data: &Path) -> anyhow::Result<(Integrated, audit::WitnessCount)> {
     let state = offline_state(data)?;
-    Ok(local::audit_job(data, &state)?.integrate().await?.0)
+    let (done, _, witnessed) = local::audit_job(data, &state)?.integrate().await?;
+    Ok((done, witnessed))
 }
 
 /// `practica audit verify`: the table's log and checkpoints, and the archived checkpoints.

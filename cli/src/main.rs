@@ -393,6 +393,7 @@ async fn main() -> anyhow::Result<()> {
                     listen,
                 },
         } => {
+            shared::telemetry::init();
             let logs = logs
                 .iter()
                 .map(|l| practica_cli::witness::trusted_log(l))
@@ -540,11 +541,23 @@ async fn main() -> anyhow::Result<()> {
 async fn audit(action: AuditAction) -> anyhow::Result<()> {
     match action {
         AuditAction::Seal { data } => {
-            let done = practica_cli::audit::seal(&data).await?;
+            let (done, witnessed) = practica_cli::audit::seal(&data).await?;
             println!(
                 "audit log: {} entries added, tree size {}",
                 done.added, done.size
             );
+            let asked = witnessed.cosigned + witnessed.already + witnessed.failed.len();
+            if asked > 0 {
+                println!(
+                    "witnesses: {} cosigned the latest checkpoint now, {} had already, {} did not",
+                    witnessed.cosigned,
+                    witnessed.already,
+                    witnessed.failed.len()
+                );
+                for failure in &witnessed.failed {
+                    println!("  not cosigned by {failure}");
+                }
+            }
         }
         AuditAction::Verify {
             data,
@@ -585,9 +598,10 @@ async fn audit(action: AuditAction) -> anyhow::Result<()> {
             );
             if let Some(size) = report.witnessed_size {
                 println!(
-                    "witnessed: checkpoints cosigned by {} of the {} witnesses cover {size}",
+                    "witnessed: checkpoints cosigned by {} of the {} witnesses cover {size} of the {} signed entries (checkpoints younger than 15 minutes may still wait for them)",
                     witnesses.quorum,
-                    witnesses.witnesses.len()
+                    witnesses.witnesses.len(),
+                    report.checkpointed_size
                 );
             }
             if !report.ok() {

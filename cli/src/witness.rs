@@ -42,12 +42,22 @@ pub fn trusted_log(text: &str) -> anyhow::Result<TrustedLog> {
         domain::checkpoint::valid_key_name(key_name),
         "a log's key name is non-empty, without spaces or +"
     );
-    let pem = std::fs::read_to_string(pem)
+    let bytes = std::fs::read(pem)
         .map_err(|e| anyhow::anyhow!("reading the log's public key {pem}: {e}"))?;
+    let spki = std::str::from_utf8(&bytes)
+        .ok()
+        .and_then(|text| crate::audit::spki_of_pem(text).ok())
+        .ok_or_else(|| {
+            anyhow::anyhow!("{pem} is not a PEM public key (`practica audit public-key`)")
+        })?;
+    anyhow::ensure!(
+        spki.starts_with(&shared::crypto::signer::P256_SPKI_PREFIX) && spki.len() == 91,
+        "{pem} is not a P-256 public key: a Practica log signs with P-256"
+    );
     Ok(TrustedLog {
         origin: origin.to_owned(),
         key_name: key_name.to_owned(),
-        spki: crate::audit::spki_of_pem(&pem)?,
+        spki,
     })
 }
 
@@ -57,7 +67,15 @@ pub fn open(dir: &Path, name: &str, logs: Vec<TrustedLog>) -> anyhow::Result<Wit
         !logs.is_empty(),
         "a witness trusts at least one log (--log)"
     );
-    std::fs::create_dir_all(dir)?;
+    for (i, log) in logs.iter().enumerate() {
+        anyhow::ensure!(
+            !logs[..i].iter().any(|l| l.origin == log.origin),
+            "the log {} is given twice",
+            log.origin
+        );
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| anyhow::anyhow!("the witness directory {}: {e}", dir.display()))?;
     let key_path = dir.join(KEY_FILE);
     if !key_path.exists() {
         write_private_file(&key_path, &Cosigner::generate_pkcs8()?)?;
@@ -73,11 +91,20 @@ pub fn open(dir: &Path, name: &str, logs: Vec<TrustedLog>) -> anyhow::Result<Wit
 struct Served {
     witness: Witness,
     clock: Arc<dyn Clock>,
+    /// Requests checked at once; more are answered 503 (the state takes one writer at a time).
+    busy: tokio::sync::Semaphore,
 }
+
+/// Requests a witness works on at once.
+const AT_ONCE: usize = 16;
 
 /// `POST /add-checkpoint`, and `GET /` (the witness's verifier key, for whoever configures it).
 pub fn router(witness: Witness, clock: Arc<dyn Clock>) -> Router {
-    let served = Arc::new(Served { witness, clock });
+    let served = Arc::new(Served {
+        witness,
+        clock,
+        busy: tokio::sync::Semaphore::new(AT_ONCE),
+    });
     Router::new()
         .route("/add-checkpoint", post(add))
         .route("/", get(describe))
@@ -103,26 +130,53 @@ fn text(status: StatusCode, body: String) -> Response {
 }
 
 async fn add(State(served): State<Arc<Served>>, body: Bytes) -> Response {
+    let Ok(_permit) = served.busy.try_acquire() else {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "busy: try again\n".into());
+    };
     let Ok(body) = String::from_utf8(body.to_vec()) else {
         return text(StatusCode::BAD_REQUEST, "not UTF-8 text\n".into());
     };
+    // For its log: which log and size was asked about (public values of the checkpoint).
+    let asked = domain::witness::AddCheckpoint::parse(&body)
+        .ok()
+        .and_then(|r| {
+            domain::checkpoint::open_note(&r.note)
+                .and_then(|(text, _)| domain::checkpoint::Checkpoint::parse(text))
+        })
+        .map(|c| (c.origin, c.size));
+    let (origin, size) = asked.unwrap_or_default();
     let now = served.clock.now().as_second().max(0).cast_unsigned();
     // The state's transaction is synchronous (redb, fsync'd): off the async workers.
     let worker = served.clone();
     let outcome =
         tokio::task::spawn_blocking(move || add_checkpoint(&worker.witness, &body, now)).await;
     match outcome {
-        Ok(Ok(Ok(lines))) => text(StatusCode::OK, lines),
-        Ok(Ok(Err(Refusal::Conflict { size }))) => (
-            StatusCode::CONFLICT,
-            [(header::CONTENT_TYPE, SIZE_CONTENT_TYPE)],
-            size_answer(size),
-        )
-            .into_response(),
-        Ok(Ok(Err(refusal))) => text(
-            StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::BAD_REQUEST),
-            format!("{refusal}\n"),
-        ),
+        Ok(Ok(Ok(lines))) => {
+            tracing::info!(%origin, size, "cosigned");
+            text(StatusCode::OK, lines)
+        }
+        Ok(Ok(Err(Refusal::Conflict { size: held }))) => {
+            tracing::warn!(%origin, size, held, "409: not the size it holds, or another root at it");
+            (
+                StatusCode::CONFLICT,
+                [(header::CONTENT_TYPE, SIZE_CONTENT_TYPE)],
+                size_answer(held),
+            )
+                .into_response()
+        }
+        Ok(Ok(Err(refusal))) => {
+            tracing::warn!(%origin, size, status = refusal.status(), %refusal, "refused");
+            // A log refused as unsigned is most often given with the wrong key or key name.
+            let hint = if refusal == Refusal::NotSigned {
+                " (check the log's key name and public key given with --log)"
+            } else {
+                ""
+            };
+            text(
+                StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::BAD_REQUEST),
+                format!("{refusal}{hint}\n"),
+            )
+        }
         Ok(Err(e)) => {
             tracing::error!(error = %format!("{e:#}"), "the witness state failed");
             text(StatusCode::SERVICE_UNAVAILABLE, "try again later\n".into())
@@ -141,7 +195,9 @@ pub async fn serve(
     let origins: Vec<String> = logs.iter().map(|l| l.origin.clone()).collect();
     let witness = open(dir, name, logs)?;
     let vkey = witness.cosigner.key().vkey();
-    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("listening on {listen}: {e}"))?;
     println!(
         "practica witness on http://{} for {}; its verifier key:\n{vkey}",
         listener.local_addr()?,

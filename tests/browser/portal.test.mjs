@@ -599,6 +599,18 @@ async function patient(label, width, height, { provider, service }) {
     await page.getByText(/a witness's signature on the log's record does not verify/).first().waitFor();
     assert.equal(await access.filter({ hasText: 'checked in this browser' }).count(), 0);
     await page.unroute('**/v1/patients/me/access-log*');
+    // The witness has not cosigned the newest record yet (its line missing): said once, in the
+    // status line, and no entry is shown as checked.
+    await page.route('**/v1/patients/me/access-log*', async (route) => {
+      const answer = await route.fetch();
+      const log = await answer.json();
+      log.checkpoint = log.checkpoint.replace(/\u2014 practica\.test\/witness \S+\n/, '');
+      await route.fulfill({ response: answer, json: log });
+    });
+    await page.locator('#show-access').click();
+    await page.getByText(/independent witnesses have not yet confirmed its newest signed record \(0 of the 1 required\)/).waitFor();
+    assert.equal(await access.filter({ hasText: 'checked in this browser' }).count(), 0);
+    await page.unroute('**/v1/patients/me/access-log*');
     // The page remembers the last checkpoint it verified: a log that is smaller than that (rolled
     // back), or of the same size with another root (forked), is shown as a warning; an entry
     // placed beyond the signed size is flagged.

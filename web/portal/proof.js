@@ -156,10 +156,25 @@ async function checkpointTree(checkpoint, auditLog) {
   const lines = checkpoint.split('\n');
   const size = Number(lines[1]);
   if (!Number.isSafeInteger(size) || size < 0 || !lines[2]) return null;
-  const tree = { origin: lines[0], size, root: lines[2] };
-  const vkeys = Array.isArray(auditLog.witnesses) ? auditLog.witnesses : [];
-  if (vkeys.length) tree.witnesses = { ...(await cosigners(checkpoint, vkeys)), need: auditLog.witnessQuorum || vkeys.length };
+  const time = Number((lines.find((l) => l.startsWith('time ')) || '').slice(5));
+  const tree = { origin: lines[0], size, root: lines[2], time: Number.isSafeInteger(time) ? time : null };
+  const vkeys = Array.isArray(auditLog.witnesses) ? [...new Set(auditLog.witnesses)] : [];
+  if (vkeys.length) {
+    const need = Math.max(1, Math.min(vkeys.length, auditLog.witnessQuorum || vkeys.length));
+    tree.witnesses = { ...(await cosigners(checkpoint, vkeys)), need };
+    tree.witnesses.ok = !tree.witnesses.bad.length && !tree.witnesses.unsupported && tree.witnesses.good.length >= need;
+  }
   return tree;
+}
+
+// Why the entries are not checked when the witnesses have not confirmed the signed record.
+function witnessNote({ size, time, witnesses: { good, bad, need, unsupported } }) {
+  if (bad.length) return ` Warning: a witness's signature on the log's record does not verify (${bad.join(', ')}). Please tell the practice.`;
+  if (unsupported) return " This browser cannot check the witnesses' signatures, so the entries are not checked here; a current browser can.";
+  if (time !== null && Date.now() / 1000 - time > 15 * 60) {
+    return ` Warning: the practice's independent witnesses have not confirmed its signed record of ${size} entries for over 15 minutes (${good.length} of the ${need} required). Please tell the practice.`;
+  }
+  return ` The practice's independent witnesses have not yet confirmed its newest signed record (${good.length} of the ${need} required): the entries are checked here once they do; refresh in a minute.`;
 }
 
 // The practice's witnesses (verifier keys in config.json) that cosigned the checkpoint (C2SP
@@ -177,7 +192,12 @@ async function cosigners(note, vkeys) {
     const material = encoded ? fromBase64(encoded) : [];
     if (material.length !== 33 || material[0] !== 4) continue;
     const id = (await sha256(text(`${name}\n`), material)).slice(0, 4);
-    const key = await crypto.subtle.importKey('raw', material.slice(1), { name: 'Ed25519' }, false, ['verify']);
+    let key;
+    try {
+      key = await crypto.subtle.importKey('raw', material.slice(1), { name: 'Ed25519' }, false, ['verify']);
+    } catch {
+      return { good, bad, unsupported: true }; // a browser without WebCrypto Ed25519
+    }
     let seen = false;
     let valid = true;
     for (const line of lines) {
@@ -187,7 +207,7 @@ async function cosigners(note, vkeys) {
       if (lineName !== name || extra !== undefined || !same(bytes.slice(0, 4), id)) continue;
       seen = true;
       const time = bytes.length === 76 ? new DataView(bytes.buffer, 4, 8).getBigUint64(0) : null;
-      valid = valid && time !== null
+      valid = valid && time !== null && time < 2n ** 63n
         && (await crypto.subtle.verify({ name: 'Ed25519' }, key, bytes.slice(12), text(`cosignature/v1\ntime ${time}\n${body}`)));
     }
     if (seen) (valid ? good : bad).push(name);
@@ -345,10 +365,7 @@ async function sealStatus(entry, sealed, tree, checkpoint, bytesFrom) {
   if (!entry.inclusion) return 'Not sealed yet: entries are sealed within minutes; what it says is the practice\'s description until then.';
   if (!checkpoint) return 'Sealed; no checkpoint to check it against yet.';
   if (!tree) return "Warning: the log's signed record does not carry the practice's signature. Please tell the practice.";
-  if (tree.witnesses?.bad.length) return "Warning: a witness's signature on the log's record does not verify. Please tell the practice.";
-  if (tree.witnesses && tree.witnesses.good.length < tree.witnesses.need) {
-    return `Not checked yet: the log's signed record is cosigned by ${tree.witnesses.good.length} of the ${tree.witnesses.need} independent witnesses the practice requires; refresh in a few minutes.`;
-  }
+  if (tree.witnesses && !tree.witnesses.ok) return 'Not checked: see the note about the witnesses.';
   if (sealed && (sealed.bad || !sealed.namesYou)) {
     return "Warning: this entry's sealed record is not about you. Please tell the practice.";
   }
@@ -436,9 +453,11 @@ export async function showAccessLog(older = false) {
   if (older) $('access-log').append(...rows);
   else $('access-log').replaceChildren(...(rows.length ? rows : [item('Nothing yet.')]));
   show('access-older', Boolean(log.next));
-  const cosigned = tree?.witnesses?.good.length ? ` Cosigned by ${tree.witnesses.good.join(', ')}, who saw the same log.` : '';
+  const witnessed = tree && (!tree.witnesses || tree.witnesses.ok);
+  const cosigned = witnessed && tree.witnesses ? ` Cosigned by ${tree.witnesses.good.join(', ')}, who saw the same log.` : '';
   const seal = tree ? ` The log's signed record of ${tree.size} entries carries the practice's signature, checked in this browser.${cosigned}` : '';
-  const { warning = '', note = '' } = tree ? await continuity(tree) : {};
+  // Only a record the witnesses confirmed is compared with, and remembered as, the last one seen.
+  const { warning = '', note = '' } = witnessed ? await continuity(tree) : (tree ? { note: witnessNote(tree) } : {});
   const folded = shownLog.folded ? ' Your own looks at your records in a row are shown together.' : '';
   $('access-status').textContent = `${warning ? `${warning} ` : ''}${shownLog.count} most recent entries${log.next ? ' (older ones exist)' : ''}.${folded}${seal}${note}`;
   $('show-access').textContent = 'Refresh the access log';

@@ -131,12 +131,12 @@ pub struct AuditJob {
 }
 
 /// What one run's witnessing did: witnesses that cosigned the latest checkpoint now, had
-/// already, and did not.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// already, and did not (each `<name>: <reason>`: statuses and sizes, nothing about patients).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WitnessCount {
     pub cosigned: usize,
     pub already: usize,
-    pub failed: usize,
+    pub failed: Vec<String>,
 }
 
 impl AuditJob {
@@ -178,7 +178,7 @@ impl AuditJob {
             "witnessed": {
                 "cosigned": witnessed.cosigned,
                 "already": witnessed.already,
-                "failed": witnessed.failed,
+                "failed": witnessed.failed.len(),
             },
             "tamperDetected": tampered,
         }))
@@ -193,14 +193,29 @@ impl AuditJob {
             .await
             .map_err(|e| anyhow::anyhow!("integration failed: {e}"))?;
         let mut witnessed = WitnessCount::default();
-        for outcome in witness_latest(&*self.table, &*self.witness_client, &self.witnesses)
-            .await
-            .map_err(|e| anyhow::anyhow!("keeping the witnesses' cosignatures failed: {e}"))?
-        {
-            match outcome {
-                Witnessed::Cosigned => witnessed.cosigned += 1,
-                Witnessed::Already => witnessed.already += 1,
-                Witnessed::Failed(_) => witnessed.failed += 1,
+        // Witnessing never stops the log: a failure here is logged, the checkpoint is archived
+        // as it stands, and the next run asks again.
+        match witness_latest(&*self.table, &*self.witness_client, &self.witnesses).await {
+            Ok(outcomes) => {
+                for (witness, outcome) in self.witnesses.iter().zip(outcomes) {
+                    match outcome {
+                        Witnessed::Cosigned => witnessed.cosigned += 1,
+                        Witnessed::Already => witnessed.already += 1,
+                        Witnessed::Failed(why) => {
+                            witnessed
+                                .failed
+                                .push(format!("{}: {why}", witness.key.name));
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "keeping the witnesses' cosignatures failed");
+                witnessed.failed = self
+                    .witnesses
+                    .iter()
+                    .map(|w| format!("{}: keeping its cosignature failed", w.key.name))
+                    .collect();
             }
         }
         let archived = archive_latest(&*self.table, &*self.archive)

@@ -61,13 +61,16 @@ impl WitnessState for RedbWitnessState {
                 None => None,
             };
             let verdict = decide(current.as_ref());
-            if let Ok(seen) = &verdict {
+            let changed = matches!(&verdict, Ok(seen) if current.as_ref() != Some(seen));
+            if let (true, Ok(seen)) = (changed, &verdict) {
                 table.insert(origin, encode(seen).as_slice())?;
             }
-            verdict
+            (verdict, changed)
         };
-        // Committed (fsync'd) before the caller cosigns; a refusal writes (and syncs) nothing.
-        if verdict.is_ok() {
+        // A new record is committed (fsync'd) before the caller cosigns; a refusal, or the same
+        // checkpoint again, writes (and syncs) nothing.
+        let (verdict, changed) = verdict;
+        if changed {
             txn.commit()?;
         } else {
             txn.abort()?;

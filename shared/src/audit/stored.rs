@@ -4,7 +4,7 @@
 
 use super::verify::Leaf;
 use crate::error::ApiError;
-use crate::store::codec::{Corrupt, corrupt, s};
+use crate::store::codec::{Corrupt, corrupt, n, s};
 use crate::store::keys::AUDIT_LOG_CHECKPOINTS;
 use crate::store::{AttrValue, Item, Query, Table, attr};
 use domain::checkpoint::{Checkpoint, open_note};
@@ -56,6 +56,8 @@ pub struct Latest {
     pub name: String,
     pub note: String,
     pub checkpoint: Checkpoint,
+    /// When it was signed (Unix seconds), as stored.
+    pub at: i64,
 }
 
 pub async fn latest_checkpoint(table: &dyn Table) -> Result<Option<Latest>, ApiError> {
@@ -71,6 +73,7 @@ pub async fn latest_checkpoint(table: &dyn Table) -> Result<Option<Latest>, ApiE
         .and_then(|(body, _)| Checkpoint::parse(body))
         .ok_or_else(|| corrupt(attr::NOTE))?;
     Ok(Some(Latest {
+        at: n(&item, attr::AT)?,
         name: item.key.sk,
         note,
         checkpoint,

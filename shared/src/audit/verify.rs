@@ -112,8 +112,8 @@ pub enum Problem {
         position: usize,
         witness: String,
     },
-    /// The log's checkpoints reach `size` (signed longer ago than the allowed lag), but k of the
-    /// configured witnesses cosigned only up to `witnessed`.
+    /// The log's checkpoints reach `size` (signed longer ago than the allowed lag, or none was
+    /// cosigned at all), but k of the configured witnesses cosigned only up to `witnessed`.
     NotWitnessed {
         size: u64,
         witnessed: u64,
@@ -333,7 +333,7 @@ impl LogChecker {
         let mut checked = Vec::new();
         let mut earlier = 0;
         let mut latest_checkpoint_time = None;
-        let (mut witnessed, mut must_be_witnessed) = (0, 0);
+        let (mut witnessed, mut must_be_witnessed, mut largest_signed) = (0, 0, 0);
         let archived_from = signed.checkpoints.len();
         for (position, note) in signed.checkpoints.iter().chain(signed.archived).enumerate() {
             match verify_checkpoint(note, key_name, spki) {
@@ -354,6 +354,7 @@ impl LogChecker {
                         earlier = c.size;
                     }
                     latest_checkpoint_time = latest_checkpoint_time.max(c.time);
+                    largest_signed = largest_signed.max(c.size);
                     if signed.witnesses.is_required() {
                         match signed.witnesses.check(note) {
                             Ok(_) => witnessed = witnessed.max(c.size),
@@ -362,10 +363,14 @@ impl LogChecker {
                             }
                             Err(QuorumError::TooFew { .. }) => {}
                         }
-                        // Signed before the allowed lag: it should have been cosigned by now.
-                        let settled = c
-                            .time
-                            .is_some_and(|t| i128::from(t) * 1_000_000_000 < self.pending_after);
+                        // Signed before the allowed lag, or with no time, or a time ahead of
+                        // the verifier's clock (nothing holds those to a lag): it should have
+                        // been cosigned by now.
+                        let lag = super::log::ALLOWED_LAG.as_nanos();
+                        let settled = c.time.is_none_or(|t| {
+                            let at = i128::from(t) * 1_000_000_000;
+                            at < self.pending_after || at > self.pending_after + lag
+                        });
                         if settled {
                             must_be_witnessed = must_be_witnessed.max(c.size);
                         }
@@ -396,6 +401,11 @@ impl LogChecker {
                     size: c.size,
                 });
             }
+        }
+        // Under a rule, a log whose checkpoints none of enough witnesses cosigned is not
+        // witnessed, however young they are.
+        if signed.witnesses.is_required() && witnessed == 0 {
+            must_be_witnessed = must_be_witnessed.max(largest_signed);
         }
         if must_be_witnessed > witnessed {
             problems.push(Problem::NotWitnessed {

@@ -59,8 +59,13 @@ pub enum Witnessed {
     Failed(String),
 }
 
-/// Sends the latest checkpoint to each witness that has not cosigned it, and stores the
-/// cosignatures that verify. Returns, per witness (in `witnesses`' order), what happened.
+/// The most witnesses a practice names: a note carries at most 16 signature lines, the log's own
+/// among them.
+pub const MAX_WITNESSES: usize = 15;
+
+/// Sends the latest checkpoint to each witness that has not cosigned it, all at once (a slow
+/// witness delays the run by at most two [`WITNESS_TIMEOUT`]s, whatever the others do), and stores
+/// the cosignatures that verify. Returns, per witness (in `witnesses`' order), what happened.
 pub async fn witness_latest(
     table: &dyn Table,
     client: &dyn WitnessClient,
@@ -78,106 +83,55 @@ pub async fn witness_latest(
     let Some((body, lines)) = open_note(&latest.note) else {
         return Err(crate::store::codec::corrupt(attr::NOTE).into());
     };
+    let asked = witnesses.iter().take(MAX_WITNESSES).map(|witness| async {
+        if lines.iter().any(|l| cosigned_by(body, l, &witness.key)) {
+            return Ok((Witnessed::Already, None));
+        }
+        ask(
+            table,
+            client,
+            witness,
+            &latest.note,
+            body,
+            latest.checkpoint.size,
+        )
+        .await
+    });
+    let answers = futures_util::future::join_all(asked).await;
     let size = latest.checkpoint.size;
     let mut outcomes = Vec::with_capacity(witnesses.len());
     let mut added: Vec<NoteSignature> = Vec::new();
     let mut ops = Vec::new();
-    let mut proofs = LeafCache::default();
-    for witness in witnesses {
-        if lines.iter().any(|l| cosigned_by(body, l, &witness.key)) {
-            outcomes.push(Witnessed::Already);
-            continue;
+    for (witness, answer) in witnesses.iter().zip(answers) {
+        let (outcome, line) = answer?;
+        if let Some(line) = line {
+            added.push(line);
+            ops.push(TransactOp::Put {
+                item: Item::new(audit_log_witness(&witness.key.name))
+                    .with(attr::TREE_SIZE, size.cast_signed()),
+                condition: None,
+            });
         }
-        let held = match table
-            .get(&audit_log_witness(&witness.key.name), Consistency::Strong)
-            .await?
-        {
-            Some(item) => u64::try_from(n(&item, attr::TREE_SIZE)?).unwrap_or(0),
-            None => 0,
-        };
-        let mut old = held;
-        let mut outcome = None;
-        // At most twice: from the size we hold for it, then from the size it says it holds.
-        for _ in 0..2 {
-            if old > size {
-                outcome = Some(Witnessed::Failed(format!(
-                    "it holds size {old}, above the log's {size}"
-                )));
-                break;
-            }
-            let proof = if old == 0 || old == size {
-                Vec::new()
-            } else {
-                proofs.consistency(table, old, size).await?
-            };
-            let request = AddCheckpoint {
-                old_size: old,
-                proof,
-                note: latest.note.clone(),
-            };
-            let answer = match client.add_checkpoint(&witness.url, request.body()).await {
-                Ok(answer) => answer,
-                Err(e) => {
-                    outcome = Some(Witnessed::Failed(format!("unreachable: {e:#}")));
-                    break;
-                }
-            };
-            match answer.status {
-                200 => {
-                    let note = signed_note(body, &[]);
-                    let theirs = open_note(&format!("{note}{}", answer.body))
-                        .map(|(_, lines)| lines)
-                        .unwrap_or_default();
-                    match theirs
-                        .into_iter()
-                        .find(|l| cosigned_by(body, l, &witness.key))
-                    {
-                        Some(line) => {
-                            added.push(line);
-                            ops.push(TransactOp::Put {
-                                item: Item::new(audit_log_witness(&witness.key.name))
-                                    .with(attr::TREE_SIZE, size.cast_signed()),
-                                condition: None,
-                            });
-                            outcome = Some(Witnessed::Cosigned);
-                        }
-                        None => {
-                            outcome = Some(Witnessed::Failed(
-                                "its answer carries no valid cosignature".into(),
-                            ))
-                        }
-                    }
-                    break;
-                }
-                409 => match parse_size_answer(&answer.body) {
-                    Some(theirs) if theirs != old => old = theirs,
-                    _ => {
-                        // The same size with another root: it saw another history.
-                        outcome = Some(Witnessed::Failed(format!(
-                            "409: it holds another checkpoint at size {old}"
-                        )));
-                        break;
-                    }
-                },
-                status => {
-                    outcome = Some(Witnessed::Failed(format!("it answered {status}")));
-                    break;
-                }
-            }
+        if let Witnessed::Failed(reason) = &outcome {
+            tracing::warn!(witness = %witness.key.name, size, %reason, "checkpoint not cosigned");
         }
-        outcomes.push(
-            outcome.unwrap_or_else(|| {
-                Witnessed::Failed("it changed its size twice in one run".into())
-            }),
-        );
+        outcomes.push(outcome);
+    }
+    for witness in witnesses.iter().skip(MAX_WITNESSES) {
+        tracing::warn!(witness = %witness.key.name, "more witnesses than a note can carry: not asked");
+        outcomes.push(Witnessed::Failed(
+            "more witnesses than a note can carry".into(),
+        ));
     }
     if !added.is_empty() {
         let mut all = lines.clone();
         all.extend(added);
-        // The note with the new lines, on the condition that it is still the one read.
-        ops.push(TransactOp::Update {
-            key: Key::new(AUDIT_LOG_CHECKPOINTS, latest.name.clone()),
-            update: crate::store::Update::default().set(attr::NOTE, signed_note(body, &all)),
+        // The checkpoint item again with the longer note (a put: the audit function may put the
+        // log's items, never update them), on the condition that its note is the one read.
+        ops.push(TransactOp::Put {
+            item: Item::new(Key::new(AUDIT_LOG_CHECKPOINTS, latest.name.clone()))
+                .with(attr::NOTE, signed_note(body, &all))
+                .with(attr::AT, latest.at),
             condition: Some(Condition::Equals(
                 attr::NOTE.into(),
                 AttrValue::S(latest.note.clone()),
@@ -185,12 +139,80 @@ pub async fn witness_latest(
         });
         table.transact_write(ops).await?;
     }
-    for (witness, outcome) in witnesses.iter().zip(&outcomes) {
-        if let Witnessed::Failed(reason) = outcome {
-            tracing::warn!(witness = %witness.key.name, size, %reason, "checkpoint not cosigned");
+    Ok(outcomes)
+}
+
+/// One witness asked to cosign the checkpoint `note` (whose text is `body`, of `size` leaves):
+/// what happened, and its cosignature line if it verifies.
+async fn ask(
+    table: &dyn Table,
+    client: &dyn WitnessClient,
+    witness: &ConfiguredWitness,
+    note: &str,
+    body: &str,
+    size: u64,
+) -> Result<(Witnessed, Option<NoteSignature>), ApiError> {
+    let mut old = match table
+        .get(&audit_log_witness(&witness.key.name), Consistency::Strong)
+        .await?
+    {
+        Some(item) => u64::try_from(n(&item, attr::TREE_SIZE)?).unwrap_or(0),
+        None => 0,
+    };
+    let mut proofs = LeafCache::default();
+    // At most twice: from the size we hold for it, then from the size it says it holds.
+    for _ in 0..2 {
+        if old > size {
+            let why = format!("it holds size {old}, above the log's {size}");
+            return Ok((Witnessed::Failed(why), None));
+        }
+        let proof = if old == 0 || old == size {
+            Vec::new()
+        } else {
+            proofs.consistency(table, old, size).await?
+        };
+        let request = AddCheckpoint {
+            old_size: old,
+            proof,
+            note: note.to_owned(),
+        };
+        let answer = match client.add_checkpoint(&witness.url, request.body()).await {
+            Ok(answer) => answer,
+            Err(e) => return Ok((Witnessed::Failed(format!("unreachable: {e:#}")), None)),
+        };
+        match answer.status {
+            200 => {
+                let theirs = open_note(&format!("{}{}", signed_note(body, &[]), answer.body))
+                    .map(|(_, lines)| lines)
+                    .unwrap_or_default();
+                return Ok(
+                    match theirs
+                        .into_iter()
+                        .find(|l| cosigned_by(body, l, &witness.key))
+                    {
+                        Some(line) => (Witnessed::Cosigned, Some(line)),
+                        None => (
+                            Witnessed::Failed("its answer carries no valid cosignature".into()),
+                            None,
+                        ),
+                    },
+                );
+            }
+            409 => match parse_size_answer(&answer.body) {
+                Some(theirs) if theirs != old => old = theirs,
+                _ => {
+                    // The same size with another root: it saw another history.
+                    let why = format!("409: it holds another checkpoint at size {old}");
+                    return Ok((Witnessed::Failed(why), None));
+                }
+            },
+            status => return Ok((Witnessed::Failed(format!("it answered {status}")), None)),
         }
     }
-    Ok(outcomes)
+    Ok((
+        Witnessed::Failed("it changed its size twice in one run".into()),
+        None,
+    ))
 }
 
 #[cfg(test)]

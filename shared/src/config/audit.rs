@@ -12,7 +12,7 @@
 
 use super::{ConfigError, Env};
 use crate::audit::log::{IDLE_CHECKPOINT, LogConfig};
-use crate::audit::witnessing::ConfiguredWitness;
+use crate::audit::witnessing::{ConfiguredWitness, MAX_WITNESSES};
 use domain::checkpoint::valid_key_name;
 use domain::witness::WitnessKey;
 
@@ -49,10 +49,14 @@ pub fn witnesses(text: &str) -> Result<Vec<ConfiguredWitness>, &'static str> {
         };
         let key = WitnessKey::parse_vkey(vkey)
             .ok_or("a witness's verifier key is not an Ed25519 cosignature key")?;
-        let loopback = ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"]
-            .iter()
-            .any(|p| url.starts_with(p));
-        if !(url.starts_with("https://") || loopback) {
+        let uri: http::Uri = url.parse().map_err(|_| "a witness's URL is not a URL")?;
+        let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
+            return Err("a witness's URL is not a URL");
+        };
+        let loopback = ["127.0.0.1", "localhost", "[::1]"].contains(&authority.host());
+        if authority.as_str().contains('@')
+            || !(scheme == "https" || (scheme == "http" && loopback))
+        {
             return Err("a witness's URL is https:// (http:// only to this machine)");
         }
         if out.iter().any(|w| w.key.name == key.name) {
@@ -62,6 +66,9 @@ pub fn witnesses(text: &str) -> Result<Vec<ConfiguredWitness>, &'static str> {
             key,
             url: url.to_owned(),
         });
+    }
+    if out.len() > MAX_WITNESSES {
+        return Err("at most 15 witnesses (a checkpoint's note carries 16 signatures)");
     }
     Ok(out)
 }
@@ -168,6 +175,13 @@ mod tests {
             key("w.example/1"),
             "w.example/1+00000000+AAAA https://w1.example".to_owned(),
             format!("{0} https://a, {0} https://b", key("w.example/1")),
+            format!("{} http://localhost:1@remote.example/", key("w.example/1")),
+            format!("{} http://remote.example:80", key("w.example/1")),
+            format!("{} ftp://w.example", key("w.example/1")),
+            (0..16)
+                .map(|i| format!("{} https://w{i}.example", key(&format!("w.example/{i}"))))
+                .collect::<Vec<_>>()
+                .join(","),
         ] {
             assert!(witnesses(&bad).is_err(), "{bad}");
         }

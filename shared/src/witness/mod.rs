@@ -121,6 +121,9 @@ pub fn add_checkpoint(
     if request.old_size == 0 && !request.proof.is_empty() {
         return Ok(Err(Refusal::BadRequest("a proof from size 0")));
     }
+    if request.old_size == checkpoint.size && !request.proof.is_empty() {
+        return Ok(Err(Refusal::BadRequest("a proof between equal sizes")));
+    }
     let new = Seen {
         size: checkpoint.size,
         root: checkpoint.root,

@@ -372,6 +372,25 @@ async fn with_a_witness_rule_settled_checkpoints_must_be_cosigned() {
         }]
     );
     assert!(check_witnessed(&f, &half, 1012, &rule).ok());
+    // None cosigned: not witnessed, however young; a checkpoint with no time, or one from the
+    // future, is held to the rule at once.
+    let none = witnessed_notes(&f, &w, 0).await;
+    assert_eq!(
+        check_witnessed(&f, &none, 1012, &rule).problems,
+        vec![Problem::NotWitnessed {
+            size: 20,
+            witnessed: 0
+        }]
+    );
+    let mut untimed = half.clone();
+    untimed[3] = f.checkpoints[3].clone();
+    assert_eq!(
+        check_witnessed(&f, &untimed, 1012, &rule).problems,
+        vec![Problem::NotWitnessed {
+            size: 20,
+            witnessed: 10
+        }]
+    );
 
     // A cosignature under the witness's name and key ID that does not verify: reported.
     let mut forged = all.clone();
