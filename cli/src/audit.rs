@@ -520,7 +520,7 @@ mod tests {
     async fn the_demo_seed_is_audited_sealed_and_verifies() {
         let dir = tempfile::tempdir().unwrap();
         crate::serve::seed(dir.path()).await.unwrap();
-        let sealed = seal(dir.path()).await.unwrap();
+        let (sealed, _) = seal(dir.path()).await.unwrap();
         assert!(
             sealed.added > 0,
             "the seed writes audit entries: {sealed:?}"
@@ -533,7 +533,7 @@ mod tests {
         assert!(
             pem.starts_with("-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE")
         );
-        assert_eq!(seal(dir.path()).await.unwrap().added, 0);
+        assert_eq!(seal(dir.path()).await.unwrap().0.added, 0);
         // The export carries every entry with its leaf index and exact bytes, then the checkpoint.
         let today = domain::clock::utc_day(jiff::Timestamp::now()).to_string();
         let lines = export(dir.path(), &today, &today).await.unwrap();
