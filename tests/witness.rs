@@ -26,6 +26,11 @@ async fn serve_witness(dir: &std::path::Path, data: &std::path::Path) -> (String
         spki: local::signer(data).unwrap().public_key().to_vec(),
     };
     drop(state);
+    serve_witness_of(dir, log).await
+}
+
+/// A witness trusting `log`, served on 127.0.0.1: its URL and key.
+async fn serve_witness_of(dir: &std::path::Path, log: TrustedLog) -> (String, WitnessKey) {
     let witness = practica_cli::witness::open(dir, WITNESS, vec![log]).unwrap();
     let key = witness.cosigner.key().clone();
     let app = practica_cli::witness::router(witness, Arc::new(domain::clock::SystemClock));
@@ -151,4 +156,70 @@ async fn a_witness_cosigns_the_practices_log_and_refuses_a_fork() {
             .unwrap();
         assert_eq!(answer.status(), status);
     }
+}
+
+#[tokio::test]
+async fn on_dynamodb_local_the_audit_function_keeps_each_cosignature_as_the_log_grows() {
+    use shared::adapters::local_signer::LocalSigner;
+    use shared::audit::log::{IDLE_CHECKPOINT, LogConfig, verify_table_witnessed};
+    use shared::crypto::signer::LogSigner;
+    let Some(table) = practica_tests::dynamo_table(practica_tests::Emulator::DynamoDbLocal).await
+    else {
+        return;
+    };
+    let table: Arc<dyn shared::store::Table> = Arc::new(table);
+    let dir = tempfile::tempdir().unwrap();
+    let signer = Arc::new(LocalSigner::generate().unwrap());
+    let config = LogConfig {
+        origin: "practica.test/audit/witnessed".into(),
+        key_name: "practica.test/audit".into(),
+        first_scan_days: 3,
+        idle_checkpoint: IDLE_CHECKPOINT,
+    };
+    let (url, key) = serve_witness_of(
+        &dir.path().join("witness"),
+        TrustedLog {
+            origin: config.origin.clone(),
+            key_name: config.key_name.clone(),
+            spki: signer.public_key().to_vec(),
+        },
+    )
+    .await;
+    let job = audit::AuditJob {
+        table: table.clone(),
+        signer: signer.clone(),
+        clock: Arc::new(domain::clock::SystemClock),
+        archive: Arc::new(shared::adapters::dir_archive::DirArchive::new(
+            dir.path().join("archive"),
+        )),
+        config: config.clone(),
+        witnesses: vec![ConfiguredWitness {
+            key: key.clone(),
+            url,
+        }],
+        witness_client: Arc::new(shared::adapters::http_witness::HttpWitnessClient::standalone()),
+    };
+    let rule = WitnessPolicy::new(vec![key], 1).unwrap();
+    practica_tests::write_audit_entries(&*table, 6).await;
+    let (first, _, witnessed) = job.integrate().await.unwrap();
+    assert_eq!(witnessed.cosigned, 1, "{witnessed:?}");
+    // The log grows past a batch: the witness gets the consistency proof DynamoDB's stored
+    // subtrees give, and cosigns again.
+    practica_tests::write_audit_entries(&*table, 60).await;
+    let (second, _, witnessed) = job.integrate().await.unwrap();
+    assert!(second.size > first.size);
+    assert_eq!(witnessed.cosigned, 1, "{witnessed:?}");
+    assert_eq!(job.integrate().await.unwrap().2.already, 1);
+    let report = verify_table_witnessed(
+        &*table,
+        &domain::clock::SystemClock,
+        &config,
+        signer.public_key(),
+        &[],
+        &rule,
+    )
+    .await
+    .unwrap();
+    assert!(report.ok(), "{:?}", report.problems);
+    assert_eq!(report.witnessed_size, Some(second.size));
 }
