@@ -647,6 +647,7 @@ mod tests {
                 audit_integrated_partition(&audit_partition(day)),
             ),
             ("audit_log_checkpoint", audit_log_checkpoint(1, 1).pk),
+            ("audit_log_witness", audit_log_witness("w.example/1").pk),
             (
                 "audit_access_partition",
                 audit_access_partition("patient-1"),
