@@ -3,7 +3,8 @@
 //! the public key alone, and the log's storage per entry (its leaf and mark items, by DynamoDB's
 //! item-size rule, plus the checkpoint share, and each patient's access-index copy); then the
 //! booking request's p50 with the audit fields issue 11 added and without them, in one run.
-//! Run with `scripts/bench`.
+//! Run with `scripts/bench`. With `--witness`, only a witness's throughput instead
+//! ([`witness_bench`]).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -45,8 +46,106 @@ fn item_bytes(item: &Item) -> usize {
             .sum::<usize>()
 }
 
+/// Checkpoints a witness is given in `--witness`, each ten entries after the last.
+const WITNESSED: u64 = 1_000;
+
+/// `--witness`: a witness (`practica witness serve`'s code, its state in redb) given 1,000
+/// checkpoints of a growing log, each signed by the log's key and carrying the consistency proof
+/// from the last: per checkpoint, the log signature checked, the proof checked, the state
+/// committed (fsync'd) and the cosignature made; then the same through its HTTP router on
+/// 127.0.0.1 with the audit function's client. The notes are prepared first: only the witness's
+/// work (and the round trip) is timed.
+async fn witness_bench() {
+    use domain::merkle::{consistency_proof, leaf_hash};
+    use domain::witness::AddCheckpoint;
+    let signer = LocalSigner::generate().expect("signer");
+    let origin = "practica.example/audit/bench";
+    let leaves: Vec<_> = (0..WITNESSED * 10)
+        .map(|i| leaf_hash(&i.to_be_bytes()))
+        .collect();
+    let mut bodies = Vec::new();
+    for k in 1..=WITNESSED {
+        let size = (k * 10) as usize;
+        let checkpoint = domain::checkpoint::Checkpoint {
+            origin: origin.into(),
+            size: size as u64,
+            root: domain::merkle::root(&leaves[..size]),
+            time: Some(1_795_000_000),
+        };
+        let note =
+            shared::crypto::signer::sign_checkpoint(&signer, "practica.example/audit", &checkpoint)
+                .await
+                .expect("signed");
+        let old = size - 10;
+        let proof = if old == 0 {
+            Vec::new()
+        } else {
+            consistency_proof(&leaves[..size], old).expect("proof")
+        };
+        bodies.push(
+            AddCheckpoint {
+                old_size: old as u64,
+                proof,
+                note,
+            }
+            .body(),
+        );
+    }
+    let trusted = || {
+        vec![shared::witness::TrustedLog {
+            origin: origin.into(),
+            key_name: "practica.example/audit".into(),
+            spki: signer.public_key().to_vec(),
+        }]
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let witness =
+        practica_cli::witness::open(&dir.path().join("direct"), "bench.example/w", trusted())
+            .expect("witness");
+    let started = Instant::now();
+    for body in &bodies {
+        shared::witness::add_checkpoint(&witness, body, 1_795_000_000)
+            .expect("state")
+            .expect("cosigned");
+    }
+    let direct = started.elapsed();
+    let witness =
+        practica_cli::witness::open(&dir.path().join("http"), "bench.example/w", trusted())
+            .expect("witness");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    let app = practica_cli::witness::router(witness, Arc::new(SystemClock));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let client = shared::adapters::http_witness::HttpWitnessClient::standalone();
+    use shared::audit::witnessing::WitnessClient as _;
+    let started = Instant::now();
+    for body in &bodies {
+        let answer = client
+            .add_checkpoint(&url, body.clone())
+            .await
+            .expect("answer");
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
+    let http = started.elapsed();
+    let each = |d: Duration| d.as_secs_f64() * 1000.0 / WITNESSED as f64;
+    println!(
+        "witness: {WITNESSED} growing checkpoints cosigned in {direct:.2?} ({:.0}/s, {:.2} ms each: \
+         the log's signature, the consistency proof, the state committed, the cosignature); \
+         over HTTP on 127.0.0.1 in {http:.2?} ({:.2} ms each)",
+        WITNESSED as f64 / direct.as_secs_f64(),
+        each(direct),
+        each(http)
+    );
+}
+
 #[tokio::main]
 async fn main() {
+    if std::env::args().any(|a| a == "--witness") {
+        witness_bench().await;
+        return;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let table = EmbeddedTable::open(&dir.path().join("audit.redb")).expect("embedded");
     let signer = LocalSigner::generate().expect("signer");
